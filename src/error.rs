@@ -1,0 +1,43 @@
+//! The one error type. Every variant says where (file, layer, spec position)
+//! and what would have been accepted, because users act on these messages.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A quantizer spec that does not parse or names nothing QKeras has.
+    #[error("quantizer spec `{spec}`, at character {pos}: {msg}")]
+    Spec { spec: String, pos: usize, msg: String },
+
+    /// A spec that parses but whose parameters QKeras would reject or that
+    /// has no deterministic (inference) meaning.
+    #[error("quantizer `{spec}`: {msg}")]
+    Quantizer { spec: String, msg: String },
+
+    /// Applying a quantizer to data failed (shape, per-channel sizes).
+    #[error("applying `{spec}`: {msg}")]
+    Apply { spec: String, msg: String },
+
+    /// A bad `.npy` file.
+    #[error("{path}: {msg}")]
+    Npy { path: PathBuf, msg: String },
+
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+
+    /// An impossible fixed-point format.
+    #[error("fixed-point format: {0}")]
+    Format(String),
+
+    /// A command-line value that is not valid.
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl Error {
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io { path: path.into(), source }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

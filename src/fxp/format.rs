@@ -1,0 +1,161 @@
+//! `FixedFormat`: the one description of a two's complement (or unsigned)
+//! fixed-point number used by the IR, the golden model and every backend.
+
+use std::fmt;
+
+/// Widest code the runtime core handles exactly. Codes live in `i128`; an
+/// unsigned format therefore stops at 127 bits and a signed one at 128.
+pub const MAX_WIDTH: u32 = 128;
+
+/// `width` bits, `frac` of them after the binary point (negative `frac`
+/// means the step is larger than 1, `frac > width` a purely fractional
+/// number with implied leading zeros), two's complement when `signed`.
+/// value = code × 2^-frac.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct FixedFormat {
+    pub width: u32,
+    pub frac: i32,
+    pub signed: bool,
+}
+
+impl FixedFormat {
+    /// A checked constructor: the width must be 1..=128 (127 when unsigned).
+    pub fn new(width: u32, frac: i32, signed: bool) -> Result<Self, crate::Error> {
+        let max = if signed { MAX_WIDTH } else { MAX_WIDTH - 1 };
+        if width == 0 || width > max {
+            return Err(crate::Error::Format(format!(
+                "width {width} is outside 1..={max} for a {} format",
+                if signed { "signed" } else { "unsigned" }
+            )));
+        }
+        Ok(Self { width, frac, signed })
+    }
+
+    /// hls4ml / Vitis style: `fixed<W,I>` has W bits of which I integer bits
+    /// (sign included when signed).
+    pub fn from_width_int(width: u32, int: i32, signed: bool) -> Result<Self, crate::Error> {
+        Self::new(width, width as i32 - int, signed)
+    }
+
+    /// Integer bits, the sign bit included.
+    pub fn int_bits(&self) -> i32 {
+        self.width as i32 - self.frac
+    }
+
+    pub fn min_code(&self) -> i128 {
+        if self.signed {
+            if self.width == 128 { i128::MIN } else { -(1i128 << (self.width - 1)) }
+        } else {
+            0
+        }
+    }
+
+    pub fn max_code(&self) -> i128 {
+        if self.signed {
+            if self.width == 128 { i128::MAX } else { (1i128 << (self.width - 1)) - 1 }
+        } else {
+            (1i128 << self.width) - 1
+        }
+    }
+
+    pub fn contains(&self, code: i128) -> bool {
+        (self.min_code()..=self.max_code()).contains(&code)
+    }
+
+    /// The value of `code` as f64; exact whenever the code needs at most 53
+    /// significant bits (always for widths up to 53).
+    pub fn to_f64(&self, code: i128) -> f64 {
+        (code as f64) * pow2(-self.frac)
+    }
+
+    /// The value of `code` rounded once to f32.
+    pub fn to_f32(&self, code: i128) -> f32 {
+        self.to_f64(code) as f32
+    }
+
+    /// Smallest format that holds every code of `self` and `other` exactly
+    /// (same binary point alignment rules as hardware concatenation).
+    pub fn union(&self, other: &FixedFormat) -> FixedFormat {
+        let frac = self.frac.max(other.frac);
+        let signed = self.signed || other.signed;
+        let int = |f: &FixedFormat| f.int_bits() + i32::from(signed && !f.signed);
+        let int = int(self).max(int(other));
+        FixedFormat { width: (int + frac).max(1) as u32, frac, signed }
+    }
+}
+
+impl fmt::Display for FixedFormat {
+    /// `fixed<W,I>` / `ufixed<W,I>`, the notation hls4ml users read.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = if self.signed { "fixed" } else { "ufixed" };
+        write!(f, "{kind}<{},{}>", self.width, self.int_bits())
+    }
+}
+
+/// 2^e as f64, exact for every e in f64's range (subnormals included).
+pub fn pow2(e: i32) -> f64 {
+    if e > 1023 {
+        f64::INFINITY
+    } else if e >= -1022 {
+        f64::from_bits(((e + 1023) as u64) << 52)
+    } else if e >= -1074 {
+        f64::from_bits(1u64 << (e + 1074))
+    } else {
+        0.0
+    }
+}
+
+/// 2^e as f32, exact in f32's range.
+pub fn pow2_f32(e: i32) -> f32 {
+    if e > 127 {
+        f32::INFINITY
+    } else if e >= -126 {
+        f32::from_bits(((e + 127) as u32) << 23)
+    } else if e >= -149 {
+        f32::from_bits(1u32 << (e + 149))
+    } else {
+        0.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounds() {
+        let f = FixedFormat::new(6, 3, true).unwrap();
+        assert_eq!((f.min_code(), f.max_code()), (-32, 31));
+        assert_eq!(f.to_string(), "fixed<6,3>");
+        let u = FixedFormat::new(6, 6, false).unwrap();
+        assert_eq!((u.min_code(), u.max_code()), (0, 63));
+        assert_eq!(u.to_string(), "ufixed<6,0>");
+        assert!(FixedFormat::new(0, 0, true).is_err());
+        assert!(FixedFormat::new(128, 0, false).is_err());
+        let w = FixedFormat::new(128, 0, true).unwrap();
+        assert_eq!((w.min_code(), w.max_code()), (i128::MIN, i128::MAX));
+    }
+
+    #[test]
+    fn pow2_exact() {
+        for e in -1074..=1023 {
+            assert_eq!(pow2(e), 2f64.powi(e), "2^{e}");
+        }
+        for e in -149..=127 {
+            assert_eq!(pow2_f32(e) as f64, pow2(e));
+        }
+        assert_eq!(pow2(-1075), 0.0);
+        assert_eq!(pow2_f32(128), f32::INFINITY);
+    }
+
+    #[test]
+    fn union_covers_both() {
+        let a = FixedFormat::new(6, 4, false).unwrap(); // [0, 63/16]
+        let b = FixedFormat::new(8, 2, true).unwrap(); // [-32, 31.75]
+        let u = a.union(&b);
+        for (f, c) in [(a, a.max_code()), (b, b.min_code()), (b, b.max_code())] {
+            let v = f.to_f64(c) * pow2(u.frac);
+            assert!(u.contains(v as i128), "{u} must hold {} of {f}", f.to_f64(c));
+        }
+    }
+}

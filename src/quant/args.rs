@@ -1,0 +1,121 @@
+//! Binding a parsed [`Call`] to a QKeras constructor signature, with
+//! Python's rules (positional then keyword, no duplicates, no unknowns)
+//! and typed accessors that report the offending argument.
+
+use super::spec::{Call, Value};
+use crate::error::{Error, Result};
+
+pub struct Args<'a> {
+    call: &'a Call,
+    bound: Vec<(&'static str, Value)>,
+}
+
+impl<'a> Args<'a> {
+    /// Bind `call` to the parameter names `params` (constructor order).
+    pub fn bind(call: &'a Call, params: &[&'static str]) -> Result<Self> {
+        let err = |pos: usize, msg: String| Error::Spec { spec: call.source.clone(), pos, msg };
+        if call.args.len() > params.len() {
+            let (pos, _) = call.args[params.len()];
+            return Err(err(pos, format!(
+                "{} takes at most {} positional arguments ({})",
+                call.name,
+                params.len(),
+                params.join(", ")
+            )));
+        }
+        let mut bound: Vec<(&'static str, Value)> =
+            params.iter().zip(call.args.iter()).map(|(p, (_, v))| (*p, v.clone())).collect();
+        for (pos, k, v) in &call.kwargs {
+            let Some(p) = params.iter().find(|p| **p == k.as_str()) else {
+                return Err(err(*pos, format!(
+                    "{} has no argument `{k}`; it takes {}",
+                    call.name,
+                    params.join(", ")
+                )));
+            };
+            if bound.iter().any(|(b, _)| b == p) {
+                return Err(err(*pos, format!("argument `{k}` given twice")));
+            }
+            bound.push((p, v.clone()));
+        }
+        Ok(Args { call, bound })
+    }
+
+    fn bad(&self, name: &str, want: &str, v: &Value) -> Error {
+        Error::Quantizer {
+            spec: self.call.source.clone(),
+            msg: format!("`{name}` must be {want}, got {v:?}"),
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.bound.iter().find(|(k, _)| *k == name).map(|(_, v)| v)
+    }
+
+    /// An integer argument (a float with an integer value is accepted, as
+    /// Python arithmetic would).
+    pub fn int(&self, name: &str, default: i64) -> Result<i64> {
+        match self.get(name) {
+            None | Some(Value::None) => Ok(default),
+            Some(Value::Int(i)) => Ok(*i),
+            Some(Value::Bool(b)) => Ok(i64::from(*b)),
+            Some(v @ Value::Float(f)) => {
+                if f.fract() == 0.0 && f.abs() < 1e15 {
+                    Ok(*f as i64)
+                } else {
+                    Err(self.bad(name, "an integer", v))
+                }
+            }
+            Some(v) => Err(self.bad(name, "an integer", v)),
+        }
+    }
+
+    pub fn float(&self, name: &str, default: f64) -> Result<f64> {
+        self.opt_float(name).map(|v| v.unwrap_or(default))
+    }
+
+    pub fn opt_float(&self, name: &str) -> Result<Option<f64>> {
+        match self.get(name) {
+            None | Some(Value::None) => Ok(None),
+            Some(Value::Int(i)) => Ok(Some(*i as f64)),
+            Some(Value::Float(f)) => Ok(Some(*f)),
+            Some(Value::Bool(b)) => Ok(Some(f64::from(u8::from(*b)))),
+            Some(v) => Err(self.bad(name, "a number", v)),
+        }
+    }
+
+    /// Python truthiness of a flag.
+    pub fn flag(&self, name: &str, default: bool) -> Result<bool> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(Value::None) => Ok(false),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(Value::Int(i)) => Ok(*i != 0),
+            Some(Value::Float(f)) => Ok(*f != 0.0),
+            Some(v) => Err(self.bad(name, "True or False", v)),
+        }
+    }
+
+    pub fn opt_str(&self, name: &str) -> Result<Option<String>> {
+        match self.get(name) {
+            None | Some(Value::None) => Ok(None),
+            Some(Value::Str(s)) => Ok(Some(s.clone())),
+            Some(v) => Err(self.bad(name, "a string", v)),
+        }
+    }
+
+    pub fn opt_list(&self, name: &str) -> Result<Option<Vec<f64>>> {
+        match self.get(name) {
+            None | Some(Value::None) => Ok(None),
+            Some(Value::List(l)) => Ok(Some(l.clone())),
+            Some(Value::Int(i)) => Ok(Some(vec![*i as f64])),
+            Some(Value::Float(f)) => Ok(Some(vec![*f])),
+            Some(v) => Err(self.bad(name, "a list of numbers", v)),
+        }
+    }
+
+    /// An error about this call's parameters.
+    pub fn reject(&self, msg: impl Into<String>) -> Error {
+        Error::Quantizer { spec: self.call.source.clone(), msg: msg.into() }
+    }
+}

@@ -1,0 +1,350 @@
+//! Every QKeras quantizer, bit for bit.
+//!
+//! Each quantizer gives two views of its output:
+//! - the float32 QKeras returns (the literal straight-through expression,
+//!   evaluated with TensorFlow's op order: [`Quantizer::apply`]);
+//! - the hardware view: integer codes with their [`Encoding`] and, for
+//!   alpha / auto scales, the per-channel scale ([`Quantizer::hardware`]).
+//!
+//! They differ only where QKeras's float arithmetic does (|x| far beyond the
+//! range, where `x + (-x + xq)` loses `xq`, or NaN from inf − inf).
+
+mod act;
+mod args;
+mod auto;
+mod binary;
+mod bits;
+mod ops;
+mod po2;
+mod relu;
+pub mod spec;
+pub mod tensor;
+pub mod tfmath;
+
+pub use act::{Function, QuantizedSigmoid, QuantizedTanh, QuantizedUlaw};
+pub use binary::{Binary, Ternary};
+pub use bits::{Alpha, QuantizedBits, QuantizedHswish, QuantizedLinear};
+pub use po2::{Log2Rounding, Po2Exp, QuantizedPo2, QuantizedReluPo2};
+pub use relu::QuantizedRelu;
+pub use tensor::{Groups, Scale};
+
+use crate::error::{Error, Result};
+use crate::fxp::FixedFormat;
+use args::Args;
+use spec::Call;
+
+/// QKeras's process-wide `set_internal_sigmoid` switch, made explicit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InternalSigmoid {
+    #[default]
+    Hard,
+    Smooth,
+    Real,
+}
+
+impl InternalSigmoid {
+    pub fn apply(self, x: f32) -> f32 {
+        match self {
+            InternalSigmoid::Hard => ops::hard_sigmoid(x),
+            InternalSigmoid::Smooth => ops::smooth_sigmoid(x),
+            InternalSigmoid::Real => ops::sigmoid(x),
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            InternalSigmoid::Hard => "hard",
+            InternalSigmoid::Smooth => "smooth",
+            InternalSigmoid::Real => "real",
+        }
+    }
+}
+
+impl std::str::FromStr for InternalSigmoid {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "hard" => Ok(InternalSigmoid::Hard),
+            "smooth" => Ok(InternalSigmoid::Smooth),
+            "real" => Ok(InternalSigmoid::Real),
+            _ => Err(Error::Usage(format!("internal sigmoid `{s}` is not one of hard, smooth, real"))),
+        }
+    }
+}
+
+/// How a hardware code maps to a value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Encoding {
+    /// value = code × 2^-frac (× the channel scale, if any).
+    Fixed(FixedFormat),
+    /// value = ±2^code; the sign is kept beside the exponent when `signed`.
+    Po2 { signed: bool, min_exp: i32, max_exp: i32 },
+    /// value = values[code]: outputs that are not on a grid (μ-law).
+    Table { index: FixedFormat, values: Vec<f32> },
+}
+
+/// One evaluation: QKeras's float and the value before the scale.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Eval {
+    /// What QKeras returns.
+    pub float: Vec<f32>,
+    /// The quantized value on the encoding's grid, before `scale`.
+    pub grid: Vec<f32>,
+    /// Per-channel (or per-element, or scalar) factor: xq = scale × grid.
+    pub scale: Option<Scale>,
+}
+
+/// The straight-through output, `use_ste` or not (qnoise_factor is 1).
+#[inline]
+pub(crate) fn finish(x: f32, xq: f32, use_ste: bool) -> f32 {
+    if use_ste { ops::ste(x, xq) } else { (1.0 - 1.0) * x + 1.0 * xq }
+}
+
+/// Integer codes of a quantized tensor, as hardware holds them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HwTensor {
+    pub codes: Vec<i64>,
+    /// ±1 per element for a signed po2 encoding, empty otherwise.
+    pub signs: Vec<i8>,
+    pub encoding: Encoding,
+    pub scale: Option<Scale>,
+}
+
+impl HwTensor {
+    /// The value of element `i` before the scale, exactly.
+    pub fn grid_value(&self, i: usize) -> f64 {
+        match &self.encoding {
+            Encoding::Fixed(f) => f.to_f64(self.codes[i] as i128),
+            Encoding::Po2 { .. } => {
+                let s = self.signs.get(i).copied().unwrap_or(1) as f64;
+                s * crate::fxp::pow2(self.codes[i] as i32)
+            }
+            Encoding::Table { values, .. } => values[self.codes[i] as usize] as f64,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Kind {
+    Bits(QuantizedBits),
+    Linear(QuantizedLinear),
+    Hswish(QuantizedHswish),
+    Relu(QuantizedRelu),
+    Tanh(QuantizedTanh),
+    Sigmoid(QuantizedSigmoid),
+    Ulaw(QuantizedUlaw),
+    Po2(QuantizedPo2),
+    ReluPo2(QuantizedReluPo2),
+    Binary(Binary),
+    Ternary(Ternary),
+    Function(Function),
+}
+
+/// A parsed quantizer with the semantics switch it was built under.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Quantizer {
+    pub kind: Kind,
+    /// The spec as written, for messages.
+    pub spec: String,
+}
+
+/// The quantizers and functions a spec may name.
+pub const SUPPORTED: &str = "quantized_bits, quantized_linear, quantized_relu, quantized_tanh, \
+quantized_sigmoid, quantized_ulaw, quantized_po2, quantized_relu_po2, quantized_hswish, binary, \
+ternary, stochastic_binary, stochastic_ternary, hard_sigmoid, smooth_sigmoid, binary_sigmoid, \
+hard_tanh, smooth_tanh, binary_tanh, relu, linear";
+
+impl Quantizer {
+    /// Parse a spec as a QKeras user writes it.
+    pub fn parse(spec: &str, sigmoid: InternalSigmoid) -> Result<Quantizer> {
+        Self::from_call(&spec::parse_call(spec)?, sigmoid)
+    }
+
+    /// A serialized quantizer (`{"class_name": ..., "config": ...}` or a string).
+    pub fn from_json(v: &serde_json::Value, sigmoid: InternalSigmoid) -> Result<Quantizer> {
+        Self::from_call(&spec::call_from_json(v)?, sigmoid)
+    }
+
+    pub fn from_call(call: &Call, sigmoid: InternalSigmoid) -> Result<Quantizer> {
+        let bind = |p: &[&'static str]| Args::bind(call, p);
+        let kind = match call.name.as_str() {
+            "quantized_bits" => Kind::Bits(QuantizedBits::from_args(&bind(bits::BITS_PARAMS)?)?),
+            "quantized_linear" => Kind::Linear(QuantizedLinear::from_args(&bind(bits::LINEAR_PARAMS)?)?),
+            "quantized_hswish" => Kind::Hswish(QuantizedHswish::from_args(&bind(bits::HSWISH_PARAMS)?)?),
+            "quantized_relu" => Kind::Relu(QuantizedRelu::from_args(&bind(relu::RELU_PARAMS)?, sigmoid)?),
+            "quantized_tanh" => Kind::Tanh(QuantizedTanh::from_args(&bind(act::TANH_PARAMS)?, sigmoid)?),
+            "quantized_sigmoid" => {
+                Kind::Sigmoid(QuantizedSigmoid::from_args(&bind(act::SIGMOID_PARAMS)?, sigmoid)?)
+            }
+            "quantized_ulaw" => Kind::Ulaw(QuantizedUlaw::from_args(&bind(act::ULAW_PARAMS)?, sigmoid)?),
+            "quantized_po2" => Kind::Po2(QuantizedPo2::from_args(&bind(po2::PO2_PARAMS)?)?),
+            "quantized_relu_po2" => Kind::ReluPo2(QuantizedReluPo2::from_args(&bind(po2::RELU_PO2_PARAMS)?)?),
+            "binary" => Kind::Binary(Binary::from_args(&bind(binary::BINARY_PARAMS)?)?),
+            "stochastic_binary" => {
+                Kind::Binary(Binary::from_args(&bind(binary::STOCHASTIC_BINARY_PARAMS)?)?)
+            }
+            "ternary" => Kind::Ternary(Ternary::from_args(&bind(binary::TERNARY_PARAMS)?)?),
+            "stochastic_ternary" => {
+                let a = bind(binary::STOCHASTIC_TERNARY_PARAMS)?;
+                if a.opt_float("threshold")? == Some(1.0) {
+                    return Err(a.reject("stochastic_ternary asserts threshold != 1.0"));
+                }
+                Kind::Ternary(Ternary::from_args(&a)?)
+            }
+            "bernoulli" => {
+                return Err(Error::Quantizer {
+                    spec: call.source.clone(),
+                    msg: "bernoulli always samples random numbers (it has no deterministic \
+                          inference mode); use binary or quantized_bits(1) instead"
+                        .into(),
+                });
+            }
+            name => match Function::from_name(name) {
+                Some(f) if call.args.is_empty() && call.kwargs.is_empty() => Kind::Function(f),
+                Some(_) => {
+                    return Err(Error::Spec {
+                        spec: call.source.clone(),
+                        pos: name.len(),
+                        msg: format!("{name} is a function and takes no arguments"),
+                    });
+                }
+                None => {
+                    return Err(Error::Spec {
+                        spec: call.source.clone(),
+                        pos: 0,
+                        msg: format!("unknown quantizer `{name}`; supported: {SUPPORTED}"),
+                    });
+                }
+            },
+        };
+        Ok(Quantizer { kind, spec: call.source.clone() })
+    }
+
+    /// How the hardware encodes this quantizer's output, if it has a code.
+    pub fn encoding(&self) -> Option<Encoding> {
+        Some(match &self.kind {
+            Kind::Bits(q) => q.encoding(),
+            Kind::Linear(q) => q.encoding(),
+            Kind::Hswish(q) => q.bits.encoding(),
+            Kind::Relu(q) => q.encoding(),
+            Kind::Tanh(q) => q.encoding(),
+            Kind::Sigmoid(q) => q.encoding(),
+            Kind::Ulaw(q) => q.encoding(),
+            Kind::Po2(q) => q.encoding(),
+            Kind::ReluPo2(q) => q.encoding(),
+            Kind::Binary(q) => q.encoding(),
+            Kind::Ternary(q) => q.encoding(),
+            Kind::Function(f) => return f.encoding(),
+        })
+    }
+
+    /// Evaluate on a tensor of `shape` (row-major).
+    pub fn eval(&self, x: &[f32], shape: &[usize]) -> Result<Eval> {
+        let n: usize = shape.iter().product();
+        if n != x.len() {
+            return Err(self.apply_err(format!("{} values for shape {shape:?}", x.len())));
+        }
+        // TensorFlow runs with denormals-are-zero: a subnormal input is ±0.
+        // `linear` is the identity, no TF op at all.
+        let flushed: Vec<f32>;
+        let x = if self.kind != Kind::Function(Function::Linear) && x.iter().any(|v| v.is_subnormal()) {
+            flushed = x.iter().map(|&v| ops::ftz(v)).collect();
+            &flushed[..]
+        } else {
+            x
+        };
+        let r = match &self.kind {
+            Kind::Bits(q) => q.eval(x, shape),
+            Kind::Linear(q) => q.eval(x, shape),
+            Kind::Hswish(q) => q.eval(x, shape),
+            Kind::Relu(q) => Ok(q.eval(x)),
+            Kind::Tanh(q) => Ok(q.eval(x)),
+            Kind::Sigmoid(q) => Ok(q.eval(x)),
+            Kind::Ulaw(q) => Ok(q.eval(x)),
+            Kind::Po2(q) => Ok(q.eval(x)),
+            Kind::ReluPo2(q) => Ok(q.eval(x)),
+            Kind::Binary(q) => q.eval(x, shape),
+            Kind::Ternary(q) => q.eval(x, shape),
+            Kind::Function(f) => {
+                let y: Vec<f32> = x.iter().map(|&v| f.apply(v)).collect();
+                Ok(Eval { float: y.clone(), grid: y, scale: None })
+            }
+        };
+        r.map_err(|m| self.apply_err(m))
+    }
+
+    fn apply_err(&self, msg: String) -> Error {
+        Error::Apply { spec: self.spec.clone(), msg }
+    }
+
+    /// QKeras's float32 output on a 1-D tensor.
+    pub fn apply(&self, x: &[f32]) -> Result<Vec<f32>> {
+        Ok(self.eval(x, &[x.len()])?.float)
+    }
+
+    /// QKeras's float32 output on a tensor of `shape`.
+    pub fn apply_shaped(&self, x: &[f32], shape: &[usize]) -> Result<Vec<f32>> {
+        Ok(self.eval(x, shape)?.float)
+    }
+
+    /// The hardware view: the code of every element. Inputs beyond ±2^64
+    /// are taken as ±2^64 (the saturated code: what hardware computes where
+    /// QKeras's float arithmetic overflows); NaN has no code.
+    pub fn hardware(&self, x: &[f32], shape: &[usize]) -> Result<HwTensor> {
+        let encoding = self.encoding().ok_or_else(|| {
+            self.apply_err("this function's output is not on a fixed-point grid; it has no integer code".into())
+        })?;
+        const LIM: f32 = 18446744073709551616.0; // 2^64
+        let xs: Vec<f32> = x.iter().map(|&v| v.clamp(-LIM, LIM)).collect();
+        let ev = self.eval(&xs, shape)?;
+        let mut codes = Vec::with_capacity(x.len());
+        let mut signs = Vec::new();
+        for (i, &g) in ev.grid.iter().enumerate() {
+            if g.is_nan() {
+                return Err(self.apply_err(format!("element {i} is NaN: it has no integer code")));
+            }
+            let code = match &encoding {
+                Encoding::Fixed(f) | Encoding::Table { index: f, .. } => {
+                    let mut c = g as f64 * crate::fxp::pow2(f.frac);
+                    // Above 24 bits QKeras's clip bound `m - 1` is not a
+                    // float32: it becomes `m`, one past the format. Hardware
+                    // saturates to `m - 1` there.
+                    if c.fract() == 0.0 && c.abs() > 16777216.0 {
+                        c = c.clamp(f.min_code() as f64, f.max_code() as f64);
+                    }
+                    if c.fract() != 0.0 || !f.contains(c as i128) {
+                        return Err(self.apply_err(format!(
+                            "element {i}: {g} is not a code of {f} (a qkhw bug, please report)"
+                        )));
+                    }
+                    c as i64
+                }
+                Encoding::Po2 { signed, min_exp, max_exp } => {
+                    // 0 only appears where TF flushed 2^min_exp < 2^-126 to
+                    // zero; the quantizer's decision was min_exp.
+                    if g == 0.0 {
+                        if *signed {
+                            signs.push(1);
+                        }
+                        codes.push(*min_exp as i64);
+                        continue;
+                    }
+                    let a = g.abs();
+                    let e = a.log2();
+                    if a == 0.0 || e.fract() != 0.0 || !(*min_exp as f32..=*max_exp as f32).contains(&e) {
+                        return Err(self.apply_err(format!(
+                            "element {i}: {g} is not ±2^e with e in {min_exp}..={max_exp} \
+                             (this configuration has no power-of-two encoding)"
+                        )));
+                    }
+                    if *signed {
+                        signs.push(if g < 0.0 { -1 } else { 1 });
+                    }
+                    e as i64
+                }
+            };
+            codes.push(code);
+        }
+        Ok(HwTensor { codes, signs, encoding, scale: ev.scale })
+    }
+}

@@ -1,0 +1,134 @@
+//! TensorFlow's float32 element-wise operations, as QKeras calls them.
+//!
+//! QKeras's float output is a chain of float32 TF ops; reproducing it bit
+//! for bit means evaluating the same ops in the same order with the same
+//! NaN and signed-zero rules. Each function here is one TF op.
+
+pub use super::tfmath::{ftz, log, sigmoid, tanh};
+
+/// `keras.epsilon()` (1e-7) as float32.
+pub const EPS: f32 = 1e-7;
+/// float32 ln 2, as both `np.log(2.0)` and `keras.ops.log(2.0)` become.
+pub const LN2: f32 = std::f32::consts::LN_2;
+
+/// `tf.round`: ties to even.
+#[inline]
+pub fn round(x: f32) -> f32 {
+    x.round_ties_even()
+}
+
+/// QKeras `_round_through` at inference: `x + (-x + round(x))`, evaluated
+/// literally (it is not `round(x)` for inf: inf + NaN).
+#[inline]
+pub fn round_through(x: f32) -> f32 {
+    x + (-x + round(x))
+}
+
+/// `_floor_through`.
+#[inline]
+pub fn floor_through(x: f32) -> f32 {
+    x + (-x + x.floor())
+}
+
+/// `tf.sign`: −1, 0, +1; NaN stays NaN.
+#[inline]
+pub fn sign(x: f32) -> f32 {
+    if x > 0.0 {
+        1.0
+    } else if x < 0.0 {
+        -1.0
+    } else if x == 0.0 {
+        0.0
+    } else {
+        x
+    }
+}
+
+/// `sign(x)` with 0 mapped to +1 (`s += 1 - abs(s)`), as QKeras writes it.
+#[inline]
+pub fn sign_nonzero(x: f32) -> f32 {
+    let s = sign(x);
+    s + (1.0 - s.abs())
+}
+
+/// `tf.maximum`: NaN-propagating.
+#[inline]
+pub fn maximum(a: f32, b: f32) -> f32 {
+    // AVX packet order: equal operands (±0) give the second.
+    if a.is_nan() || b.is_nan() {
+        f32::NAN
+    } else if a > b {
+        a
+    } else {
+        b
+    }
+}
+
+/// `tf.minimum`: NaN-propagating.
+#[inline]
+pub fn minimum(a: f32, b: f32) -> f32 {
+    if a.is_nan() || b.is_nan() {
+        f32::NAN
+    } else if a < b {
+        a
+    } else {
+        b
+    }
+}
+
+/// `tf.clip_by_value` = `maximum(minimum(x, hi), lo)`.
+#[inline]
+pub fn clip(x: f32, lo: f32, hi: f32) -> f32 {
+    maximum(minimum(x, hi), lo)
+}
+
+/// `tf.nn.leaky_relu` (`x > 0 ? x : x * alpha`; note `-3 * 0 = -0.0`).
+#[inline]
+pub fn leaky_relu(x: f32, alpha: f32) -> f32 {
+    if x > 0.0 { x } else { x * alpha }
+}
+
+/// The straight-through output `x + (-x + xq)` (qnoise_factor = 1).
+#[inline]
+pub fn ste(x: f32, xq: f32) -> f32 {
+    x + (-x + xq)
+}
+
+/// `tf.pow(2.0, n)`: exact 2^n for integer n, 0 below 2^-126 (TF flushes
+/// subnormal results), inf from 2^128.
+#[inline]
+pub fn pow2(n: f32) -> f32 {
+    if n.is_nan() {
+        return f32::NAN;
+    }
+    if n.fract() != 0.0 {
+        // Only `quantized_po2(1)` reaches here (exponent range [-0.5, -0.5]);
+        // TF returns the correctly rounded 2^-0.5 (golden test).
+        return ftz(2f64.powf(n as f64) as f32);
+    }
+    ftz(crate::fxp::pow2_f32(n.clamp(-1000.0, 1000.0) as i32))
+}
+
+/// `2^round(log(s + eps) / ln 2)`: the power-of-two rounding of a scale.
+#[inline]
+pub fn po2_round(s: f32) -> f32 {
+    pow2(round(log(s + EPS) / LN2))
+}
+
+/// Hard sigmoid `clip(0.5x + 0.5, 0, 1)`.
+#[inline]
+pub fn hard_sigmoid(x: f32) -> f32 {
+    clip(0.5 * x + 0.5, 0.0, 1.0)
+}
+
+/// Smooth sigmoid `clip(0.1875x + 0.5, 0, 1)`.
+#[inline]
+pub fn smooth_sigmoid(x: f32) -> f32 {
+    clip(0.1875 * x + 0.5, 0.0, 1.0)
+}
+
+/// `tf.nn.relu`.
+#[inline]
+pub fn relu(x: f32) -> f32 {
+    if x.is_nan() { x } else if x > 0.0 { x } else { 0.0 }
+}

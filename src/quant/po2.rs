@@ -1,0 +1,161 @@
+//! `quantized_po2` and `quantized_relu_po2`: outputs ±2^e.
+
+use super::args::Args;
+use super::bits::{bits_arg, check_qnoise};
+use super::ops::{self, EPS, LN2, clip, floor_through, leaky_relu, round_through};
+use super::relu::negative_slope;
+use super::{Encoding, Eval, finish};
+use crate::error::Result;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Log2Rounding {
+    Rnd,
+    Floor,
+}
+
+/// What both po2 quantizers share: the exponent search of
+/// `_clip_power_of_two`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Po2Exp {
+    pub min_exp: f64,
+    pub max_exp: f64,
+    pub max_value: Option<f32>,
+    pub quadratic: bool,
+    pub rounding: Log2Rounding,
+}
+
+impl Po2Exp {
+    /// The clipped exponent of `|x|` (`x_abs` may be negative: QKeras feeds
+    /// `leaky_relu` outputs, and everything below eps is `min_exp`).
+    pub fn exponent(&self, x_abs: f32) -> f32 {
+        let min = self.min_exp as f32;
+        if x_abs < EPS {
+            return min;
+        }
+        let mut xf = x_abs;
+        if let Some(mv) = self.max_value {
+            if xf >= mv {
+                xf = mv;
+            }
+        }
+        let (q, input) = if self.quadratic { (2.0f32, xf.sqrt()) } else { (1.0, xf) };
+        let l = ops::log(input) / LN2;
+        let e = match self.rounding {
+            Log2Rounding::Floor => floor_through(l),
+            Log2Rounding::Rnd => round_through(l),
+        };
+        q * clip(e, min, self.max_exp as f32)
+    }
+
+    fn from_args(a: &Args, min_exp: f64, max_exp: f64, max_value: Option<f32>) -> Result<Self> {
+        let quadratic = a.flag("quadratic_approximation", false)?;
+        let rounding = match a.opt_str("log2_rounding")?.as_deref() {
+            None | Some("rnd") => Log2Rounding::Rnd,
+            Some("floor") => Log2Rounding::Floor,
+            Some(s) => return Err(a.reject(format!("log2_rounding='{s}' is not 'rnd' or 'floor'"))),
+        };
+        let max_exp = if quadratic { 2.0 * (max_exp / 2.0).floor() } else { max_exp };
+        Ok(Po2Exp { min_exp, max_exp, max_value, quadratic, rounding })
+    }
+
+    fn encoding(&self, signed: bool) -> Encoding {
+        let q = if self.quadratic { 2.0 } else { 1.0 };
+        Encoding::Po2 { signed, min_exp: (q * self.min_exp) as i32, max_exp: (q * self.max_exp) as i32 }
+    }
+}
+
+/// `_need_exponent_sign_bit_check`.
+fn max_value_arg(a: &Args) -> Result<(Option<f32>, i32)> {
+    match a.opt_float("max_value")? {
+        None => Ok((None, 1)),
+        Some(v) if v < 0.0 => Err(a.reject("po2 max_value should be non-negative")),
+        Some(v) => Ok((Some(v as f32), i32::from(v > 1.0))),
+    }
+}
+
+pub(crate) const PO2_PARAMS: &[&str] = &[
+    "bits", "max_value", "use_stochastic_rounding", "quadratic_approximation",
+    "log2_rounding", "qnoise_factor", "var_name", "use_ste", "use_variables",
+];
+pub(crate) const RELU_PO2_PARAMS: &[&str] = &[
+    "bits", "max_value", "negative_slope", "use_stochastic_rounding",
+    "quadratic_approximation", "log2_rounding", "qnoise_factor", "var_name", "use_ste",
+    "use_variables",
+];
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuantizedPo2 {
+    pub bits: u32,
+    pub exp: Po2Exp,
+    pub use_ste: bool,
+}
+
+impl QuantizedPo2 {
+    pub(crate) fn from_args(a: &Args) -> Result<Self> {
+        check_qnoise(a)?;
+        let bits = bits_arg(a, 8, 32)?;
+        let (max_value, sign_bit) = max_value_arg(a)?;
+        let effect = 2f64.powi(bits as i32 - 1 - sign_bit);
+        Ok(QuantizedPo2 {
+            bits,
+            exp: Po2Exp::from_args(a, -effect, effect - 1.0, max_value)?,
+            use_ste: a.flag("use_ste", true)?,
+        })
+    }
+    pub fn encoding(&self) -> Encoding {
+        self.exp.encoding(true)
+    }
+    pub fn eval(&self, x: &[f32]) -> Eval {
+        let grid: Vec<f32> =
+            x.iter().map(|&v| ops::sign_nonzero(v) * ops::pow2(self.exp.exponent(v.abs()))).collect();
+        let float = x.iter().zip(&grid).map(|(&x, &q)| finish(x, q, self.use_ste)).collect();
+        Eval { float, grid, scale: None }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuantizedReluPo2 {
+    pub bits: u32,
+    pub negative_slope: f32,
+    pub exp: Po2Exp,
+    pub use_ste: bool,
+}
+
+impl QuantizedReluPo2 {
+    pub(crate) fn from_args(a: &Args) -> Result<Self> {
+        check_qnoise(a)?;
+        let bits = bits_arg(a, 8, 32)?;
+        let (max_value, sign_bit) = max_value_arg(a)?;
+        let effect = 2f64.powi(bits as i32 - sign_bit);
+        Ok(QuantizedReluPo2 {
+            bits,
+            negative_slope: negative_slope(a, "negative_slope")?,
+            exp: Po2Exp::from_args(a, -effect, effect - 1.0, max_value)?,
+            use_ste: a.flag("use_ste", true)?,
+        })
+    }
+    pub fn encoding(&self) -> Encoding {
+        self.exp.encoding(self.negative_slope != 0.0)
+    }
+    pub fn eval(&self, x: &[f32]) -> Eval {
+        let ns = self.negative_slope;
+        let mut grid = Vec::with_capacity(x.len());
+        let mut float = Vec::with_capacity(x.len());
+        for &v in x {
+            let xl = match self.exp.max_value {
+                None => leaky_relu(v, ns),
+                Some(mv) => if v <= mv { leaky_relu(v, ns) } else { mv },
+            };
+            // keras.ops.leaky_relu's default slope is 0.2; only the sign of
+            // its result matters here (negatives fall below eps).
+            let xq = if v >= 0.0 || ns == 0.0 {
+                ops::pow2(self.exp.exponent(leaky_relu(v, 0.2)))
+            } else {
+                -ops::pow2(self.exp.exponent(leaky_relu(-v, 0.2) * ns))
+            };
+            grid.push(xq);
+            float.push(finish(xl, xq, self.use_ste));
+        }
+        Eval { float, grid, scale: None }
+    }
+}
