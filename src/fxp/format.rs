@@ -138,9 +138,12 @@ mod tests {
 
     #[test]
     fn pow2_exact() {
-        for e in -1074..=1023 {
-            assert_eq!(pow2(e), 2f64.powi(e), "2^{e}");
+        for e in -1022..=1022 {
+            assert_eq!(pow2(e) * pow2(-e), 1.0, "2^{e}");
+            assert_eq!(pow2(e).log2(), e as f64);
         }
+        assert_eq!(pow2(-1074), f64::from_bits(1));
+        assert_eq!(pow2(-1023) * 2.0, pow2(-1022));
         for e in -149..=127 {
             assert_eq!(pow2_f32(e) as f64, pow2(e));
         }

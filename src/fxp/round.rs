@@ -126,8 +126,12 @@ pub fn quantize_f64(
     if mant == 0 {
         return Ok(0);
     }
-    if mant_bits + e2 <= 126 {
+    if mant_bits + e2 <= 127 {
         return Ok(fit(signed_mant << e2, fmt, o));
+    }
+    if neg && mant.is_power_of_two() && mant_bits + e2 == 128 {
+        // -2^127, the one 128-bit magnitude i128 holds.
+        return Ok(fit(i128::MIN, fmt, o));
     }
     Ok(match o {
         Overflow::Saturate => if neg { fmt.min_code() } else { fmt.max_code() },
@@ -200,6 +204,15 @@ mod tests {
         assert_eq!(quantize_f64(-1e-300, s, Rounding::Floor, Overflow::Saturate), Ok(-1));
         assert_eq!(quantize_f64(-1e-300, s, Rounding::TiesEven, Overflow::Saturate), Ok(0));
         assert_eq!(quantize_f64(-f64::MIN_POSITIVE, f(8, 1000, true), Rounding::Floor, Overflow::Wrap), Ok(-1));
+    }
+
+    #[test]
+    fn wide_left_shifts_are_exact() {
+        // Found by the proptest against `fixed`: -0.5 into I1F127.
+        let f128 = f(128, 127, true);
+        assert_eq!(quantize_f64(-0.5, f128, Rounding::TiesEven, Overflow::Saturate), Ok(-(1i128 << 126)));
+        assert_eq!(quantize_f64(-1.0, f128, Rounding::TiesEven, Overflow::Saturate), Ok(i128::MIN));
+        assert_eq!(quantize_f64(1.0, f128, Rounding::TiesEven, Overflow::Saturate), Ok(i128::MAX));
     }
 
     #[test]
