@@ -4,8 +4,20 @@
 //! fixed-point core ([`fxp`]), every QKeras quantizer reproduced bit for bit
 //! ([`quant`]) and the NumPy `.npy` I/O the CLI speaks ([`npy`]).
 //! See `DESIGN.md` (shared) for the data flow the later stages follow.
+//!
+//! ```
+//! use qkhw::quant::{InternalSigmoid, Quantizer};
+//! // 4 bits, 0 integer bits, symmetric: step 1/8, range [-7/8, 7/8].
+//! let q = Quantizer::parse("quantized_bits(4,0,1,1)", InternalSigmoid::Hard)?;
+//! assert_eq!(q.apply(&[0.3, -2.0, 0.0625])?, vec![0.25, -0.875, 0.0]);
+//! // The hardware view: integer codes and their fixed-point format.
+//! let hw = q.hardware(&[0.3, -2.0], &[2])?;
+//! assert_eq!(hw.codes, vec![2, -7]);
+//! # Ok::<(), qkhw::Error>(())
+//! ```
 
 pub mod error;
+pub mod fuzzing;
 pub mod fxp;
 pub mod npy;
 pub mod quant;

@@ -70,6 +70,9 @@ fn every_golden_case_is_bit_exact() {
     for c in &cases {
         let q = Quantizer::parse(&c.spec, c.sigmoid).unwrap_or_else(|e| panic!("{e}"));
         let got = q.apply_shaped(c.x, &c.shape).unwrap_or_else(|e| panic!("{e}"));
+        // The one-pass path and the full evaluation must agree bit for bit.
+        let full = q.eval(c.x, &c.shape).unwrap().float;
+        assert!(got.iter().zip(&full).all(|(a, b)| same(*a, *b)), "{}: fast path differs", c.spec);
         let family = c.spec.split('(').next().unwrap().to_string();
         let e = per_family.entry(family).or_default();
         e.0 += 1;

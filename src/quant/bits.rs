@@ -152,19 +152,8 @@ impl QuantizedBits {
         if self.alpha.is_auto() {
             return self.eval_auto(x, shape, m, m_i);
         }
-        let grid: Vec<f32> = if self.unsigned_bits() > 0 {
-            let kn = if self.keep_negative { 1.0f32 } else { 0.0 };
-            let lo = kn * (-m + f32::from(u8::from(self.symmetric)));
-            let hi = m - 1.0;
-            x.iter().map(|&v| (m_i * clip(round_through((v * m) / m_i), lo, hi)) / m).collect()
-        } else {
-            x.iter()
-                .map(|&v| {
-                    let s = ops::sign_nonzero(v);
-                    if self.keep_negative { s } else { (s + 1.0) / 2.0 }
-                })
-                .collect()
-        };
+        let f = self.fixed_grid();
+        let grid: Vec<f32> = x.iter().map(|&v| f(v)).collect();
         let scale = match &self.alpha {
             Alpha::Fixed(s) => Some(s.clone()),
             _ => None,
@@ -172,10 +161,48 @@ impl QuantizedBits {
         Ok(finish_scaled(x, grid, scale, shape, self.use_ste)?)
     }
 
+    /// The per-element quantization of the fixed (non-auto) path, before
+    /// alpha: `m_i * clip(round_through(x * m / m_i), lo, m - 1) / m`.
+    pub(crate) fn fixed_grid(&self) -> impl Fn(f32) -> f32 + use<> {
+        let m = pow2_f32(self.unsigned_bits());
+        let m_i = pow2_f32(self.integer);
+        let kn = if self.keep_negative { 1.0f32 } else { 0.0 };
+        let lo = kn * (-m + f32::from(u8::from(self.symmetric)));
+        let hi = m - 1.0;
+        let sign_path = self.unsigned_bits() <= 0;
+        let (inv_m, inv_m_i) = (pow2_f32(-self.unsigned_bits()), pow2_f32(-self.integer));
+        let keep_negative = self.keep_negative;
+        move |v: f32| {
+            if sign_path {
+                let s = ops::sign_nonzero(v);
+                if keep_negative { s } else { (s + 1.0) / 2.0 }
+            } else {
+                // `/ m_i` and `/ m` as products with the exact reciprocals:
+                // identical results for powers of two, and vectorizable.
+                (m_i * clip(round_through((v * m) * inv_m_i), lo, hi)) * inv_m
+            }
+        }
+    }
+
+    /// QKeras's output alone, one pass, when no scale depends on the data.
+    pub(crate) fn apply_fast(&self, x: &[f32]) -> Option<Vec<f32>> {
+        let alpha = match &self.alpha {
+            Alpha::None => 1.0,
+            Alpha::Fixed(s) if s.values.len() == 1 => s.values[0],
+            _ => return None,
+        };
+        let f = self.fixed_grid();
+        let ste = self.use_ste;
+        Some(x.iter().map(|&v| {
+            let v = ops::ftz(v);
+            finish(v, alpha * f(v), ste)
+        }).collect())
+    }
+
     fn eval_auto(&self, x0: &[f32], shape: &[usize], m: f32, m_i: f32) -> std::result::Result<Eval, String> {
         let ndim = shape.len();
         let x: Vec<f32> = x0.iter().map(|&v| v / m_i).collect();
-        let levels = (2 * ((1i64 << (self.bits - 1)) - 1)) as f32;
+        let levels = (2.0 * (2f64.powi(self.bits as i32 - 1) - 1.0)) as f32;
         let half = levels / 2.0;
         let ls_groups = if ndim > 1 { Groups::scaling_axis(self.scale_axis, ndim) } else { Groups::PerElement };
         let (mut scale, mut scale_shape): (Vec<f32>, Scale);

@@ -279,11 +279,25 @@ impl Quantizer {
 
     /// QKeras's float32 output on a 1-D tensor.
     pub fn apply(&self, x: &[f32]) -> Result<Vec<f32>> {
-        Ok(self.eval(x, &[x.len()])?.float)
+        self.apply_shaped(x, &[x.len()])
     }
 
     /// QKeras's float32 output on a tensor of `shape`.
     pub fn apply_shaped(&self, x: &[f32], shape: &[usize]) -> Result<Vec<f32>> {
+        let n: usize = shape.iter().product();
+        if n == x.len() {
+            // One pass, no hardware view, for the element-wise quantizers.
+            match &self.kind {
+                Kind::Bits(q) => {
+                    if let Some(y) = q.apply_fast(x) {
+                        return Ok(y);
+                    }
+                }
+                Kind::Relu(q) => return Ok(q.apply_fast(x)),
+                Kind::Po2(q) => return Ok(q.apply_fast(x)),
+                _ => {}
+            }
+        }
         Ok(self.eval(x, shape)?.float)
     }
 

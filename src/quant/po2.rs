@@ -105,6 +105,15 @@ impl QuantizedPo2 {
     pub fn encoding(&self) -> Encoding {
         self.exp.encoding(true)
     }
+    pub(crate) fn apply_fast(&self, x: &[f32]) -> Vec<f32> {
+        x.iter()
+            .map(|&v| {
+                let v = ops::ftz(v);
+                finish(v, ops::sign_nonzero(v) * ops::pow2(self.exp.exponent(v.abs())), self.use_ste)
+            })
+            .collect()
+    }
+
     pub fn eval(&self, x: &[f32]) -> Eval {
         let grid: Vec<f32> =
             x.iter().map(|&v| ops::sign_nonzero(v) * ops::pow2(self.exp.exponent(v.abs()))).collect();

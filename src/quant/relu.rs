@@ -59,6 +59,18 @@ impl QuantizedRelu {
     }
 
     pub fn eval(&self, x: &[f32]) -> Eval {
+        let f = self.element();
+        let (float, grid) = x.iter().map(|&v| f(v)).unzip();
+        Eval { float, grid, scale: None }
+    }
+
+    pub(crate) fn apply_fast(&self, x: &[f32]) -> Vec<f32> {
+        let f = self.element();
+        x.iter().map(|&v| f(super::ops::ftz(v)).0).collect()
+    }
+
+    /// One element: (QKeras's float, the quantized value).
+    fn element(&self) -> impl Fn(f32) -> (f32, f32) + '_ {
         let nsb = self.non_sign_bits();
         let m = pow2_f32(nsb);
         let m_i = pow2_f32(self.integer);
@@ -66,9 +78,7 @@ impl QuantizedRelu {
         let ns = self.negative_slope;
         let top = m_i - m_f;
         let hi = 1.0 - 1.0 / m;
-        let mut grid = Vec::with_capacity(x.len());
-        let mut float = Vec::with_capacity(x.len());
-        for &v in x {
+        move |v: f32| {
             let x_u = if self.is_quantized_clip {
                 if v <= top { leaky_relu(v, ns) } else { top }
             } else if let Some(ub) = self.relu_upper_bound {
@@ -97,9 +107,7 @@ impl QuantizedRelu {
                     xq = ub;
                 }
             }
-            grid.push(xq);
-            float.push(finish(x_u, xq, self.use_ste));
+            (finish(x_u, xq, self.use_ste), xq)
         }
-        Eval { float, grid, scale: None }
     }
 }

@@ -32,7 +32,9 @@
 /// float32 operand and result: a subnormal becomes a zero of the same sign.
 #[inline]
 pub fn ftz(x: f32) -> f32 {
-    if x.is_subnormal() { f32::from_bits(x.to_bits() & 0x8000_0000) } else { x }
+    // Exponent field 0: zero or subnormal; either way keep only the sign.
+    let b = x.to_bits();
+    if b & 0x7f80_0000 == 0 { f32::from_bits(b & 0x8000_0000) } else { x }
 }
 
 #[inline(always)]
