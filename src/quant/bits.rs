@@ -340,13 +340,8 @@ impl QuantizedLinear {
         let xq: Vec<f32> = grid.iter().zip(&qs).map(|(g, s)| g * s).collect();
         // res = x + qnoise * (xq - x)
         let float = x.iter().zip(&xq).map(|(&x, &q)| x + 1.0 * (q - x)).collect();
-        let (grid, scale) = if self.sign_function() {
-            // ±0.5 steps: code ±1 at frac 1.
-            (grid, Some(scale))
-        } else {
-            (grid, Some(scale))
-        };
-        Ok(Eval { float, grid, scale })
+        // For the sign function the grid is ±0.5: code ±1 at frac 1.
+        Ok(Eval { float, grid, scale: Some(scale) })
     }
 
     fn auto_scale(&self, x: &[f32], shape: &[usize]) -> std::result::Result<Scale, String> {
