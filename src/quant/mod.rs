@@ -331,6 +331,11 @@ impl Quantizer {
                             "element {i}: {g} is not a code of {f} (a qkhw bug, please report)"
                         )));
                     }
+                    if c >= 9.223372036854775808e18 {
+                        return Err(self.apply_err(format!(
+                            "element {i}: code {c} of {f} does not fit in int64"
+                        )));
+                    }
                     c as i64
                 }
                 Encoding::Po2 { signed, min_exp, max_exp } => {
