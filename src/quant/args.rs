@@ -114,6 +114,33 @@ impl<'a> Args<'a> {
         }
     }
 
+    /// `scale_axis`: a non-negative integer axis, or None.
+    pub fn axis(&self, name: &str) -> Result<Option<usize>> {
+        match self.opt_float(name)? {
+            None => Ok(None),
+            Some(v) if v >= 0.0 && v.fract() == 0.0 && v < 64.0 => Ok(Some(v as usize)),
+            Some(v) => Err(self.reject(format!("{name}={v} must be a non-negative axis"))),
+        }
+    }
+
+    /// `min_po2_exponent` / `max_po2_exponent`: an integer in f32's normal
+    /// exponent range, or None.
+    pub fn po2_exponent(&self, name: &str) -> Result<Option<i32>> {
+        match self.opt_float(name)? {
+            None => Ok(None),
+            Some(v) if v.fract() == 0.0 && v.abs() <= 126.0 => Ok(Some(v as i32)),
+            Some(v) => Err(self.reject(format!("{name}={v} must be an integer in -126..=126"))),
+        }
+    }
+
+    /// Reject an argument qkhw does not implement yet, if it is set.
+    pub fn unsupported(&self, name: &str, hint: &str) -> Result<()> {
+        match self.get(name) {
+            None | Some(Value::None) => Ok(()),
+            Some(_) => Err(self.reject(format!("{name} is not supported yet ({hint})"))),
+        }
+    }
+
     /// An error about this call's parameters.
     pub fn reject(&self, msg: impl Into<String>) -> Error {
         Error::Quantizer { spec: self.call.source.clone(), msg: msg.into() }

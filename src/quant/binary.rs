@@ -30,24 +30,18 @@ pub(crate) const TERNARY_PARAMS: &[&str] =
 pub(crate) const STOCHASTIC_TERNARY_PARAMS: &[&str] =
     &["alpha", "threshold", "temperature", "use_real_sigmoid", "number_of_unrolls"];
 
-fn opt_exp(a: &Args, n: &str) -> Result<Option<i32>> {
-    Ok(a.opt_float(n)?.map(|v| v as i32))
-}
-
 impl Binary {
     pub(crate) fn from_args(a: &Args) -> Result<Self> {
         if a.flag("training", false)? {
             return Err(a.reject("training=True samples random numbers; qkhw is inference only"));
         }
-        if a.get("elements_per_scale").is_some_and(|v| *v != super::spec::Value::None) {
-            return Err(a.reject("elements_per_scale is not supported yet (use scale_axis)"));
-        }
+        a.unsupported("elements_per_scale", "use scale_axis")?;
         Ok(Binary {
             use_01: a.flag("use_01", false)?,
             alpha: Alpha::parse(a, "alpha")?,
-            scale_axis: a.opt_float("scale_axis")?.map(|v| v.max(0.0) as usize),
-            min_po2_exponent: opt_exp(a, "min_po2_exponent")?,
-            max_po2_exponent: opt_exp(a, "max_po2_exponent")?,
+            scale_axis: a.axis("scale_axis")?,
+            min_po2_exponent: a.po2_exponent("min_po2_exponent")?,
+            max_po2_exponent: a.po2_exponent("max_po2_exponent")?,
         })
     }
 

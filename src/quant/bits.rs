@@ -91,29 +91,16 @@ impl QuantizedBits {
     pub(crate) fn from_args(a: &Args) -> Result<Self> {
         check_qnoise(a)?;
         let alpha = Alpha::parse(a, "alpha")?;
-        if a.get("elements_per_scale").is_some_and(|v| *v != super::spec::Value::None) {
-            return Err(a.reject("elements_per_scale is not supported yet (use scale_axis)"));
-        }
-        let opt_exp = |n: &str| -> Result<Option<i32>> {
-            Ok(match a.opt_float(n)? {
-                None => None,
-                Some(v) if v.fract() == 0.0 && v.abs() <= 126.0 => Some(v as i32),
-                Some(v) => return Err(a.reject(format!("{n}={v} must be an integer in -126..=126"))),
-            })
-        };
+        a.unsupported("elements_per_scale", "use scale_axis")?;
         let q = QuantizedBits {
             bits: bits_arg(a, 8, 64)?,
             integer: int_arg(a, "integer", 0)?,
             // A string alpha forces symmetric (QKeras's constructor does).
             symmetric: a.flag("symmetric", false)? || alpha.is_auto(),
             keep_negative: a.flag("keep_negative", true)?,
-            scale_axis: match a.opt_float("scale_axis")? {
-                None => None,
-                Some(v) if v >= 0.0 && v.fract() == 0.0 => Some(v as usize),
-                Some(v) => return Err(a.reject(format!("scale_axis={v} must be a non-negative axis"))),
-            },
-            min_po2_exponent: opt_exp("min_po2_exponent")?,
-            max_po2_exponent: opt_exp("max_po2_exponent")?,
+            scale_axis: a.axis("scale_axis")?,
+            min_po2_exponent: a.po2_exponent("min_po2_exponent")?,
+            max_po2_exponent: a.po2_exponent("max_po2_exponent")?,
             post_training_scale: a
                 .opt_list("post_training_scale")?
                 .map(|v| v.iter().map(|&x| x as f32).collect()),
@@ -297,7 +284,7 @@ impl QuantizedLinear {
             symmetric: a.flag("symmetric", true)?,
             keep_negative: a.flag("keep_negative", true)?,
             alpha: Alpha::parse(a, "alpha")?,
-            scale_axis: a.opt_float("scale_axis")?.map(|v| v.max(0.0) as usize),
+            scale_axis: a.axis("scale_axis")?,
         })
     }
 

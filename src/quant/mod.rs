@@ -367,3 +367,29 @@ impl Quantizer {
         Ok(HwTensor { codes, signs, encoding, scale: ev.scale })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Shared arguments are validated the same way by every quantizer
+    /// (binary used to clamp a negative scale_axis to 0 and saturate a huge
+    /// po2 exponent silently).
+    #[test]
+    fn shared_arguments_are_validated_alike() {
+        for spec in [
+            "quantized_bits(4,0,1,alpha='auto_po2',scale_axis=-1)",
+            "quantized_linear(4,0,alpha='auto',scale_axis=-1)",
+            "binary(alpha='auto_po2',scale_axis=-1)",
+            "quantized_bits(4,0,1,alpha='auto_po2',min_po2_exponent=1e30)",
+            "binary(alpha='auto_po2',max_po2_exponent=1e30)",
+            "binary(alpha='auto_po2',min_po2_exponent=0.5)",
+            "quantized_bits(4,0,1,alpha='auto_po2',elements_per_scale=2)",
+            "binary(alpha='auto_po2',elements_per_scale=2)",
+        ] {
+            let e = Quantizer::parse(spec, InternalSigmoid::Hard).unwrap_err().to_string();
+            assert!(e.contains("must be") || e.contains("not supported yet"), "{spec}: {e}");
+        }
+        assert!(Quantizer::parse("binary(alpha='auto_po2',scale_axis=0,min_po2_exponent=-2)", InternalSigmoid::Hard).is_ok());
+    }
+}
