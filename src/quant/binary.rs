@@ -80,7 +80,7 @@ impl Binary {
                 least_squares(&x, &k, shape, groups, mode)
             }
         };
-        super::bits::finish_scaled(&x, k, Some(scale), shape, true)
+        super::finish_scaled(&x, k, Some(scale), shape, true)
     }
 }
 
@@ -152,6 +152,6 @@ impl Ternary {
         };
         let x: Vec<f32> =
             if self.alpha == Alpha::None { x0.iter().map(|&v| ops::tanh(v)).collect() } else { x0.to_vec() };
-        super::bits::finish_scaled(&x, q, Some(scale), shape, true)
+        super::finish_scaled(&x, q, Some(scale), shape, true)
     }
 }

@@ -5,7 +5,7 @@ use super::args::Args;
 use super::auto::{least_squares, LsMode};
 use super::ops::{self, clip, maximum, round_through, sign, EPS, LN2};
 use super::tensor::{Groups, Scale};
-use super::{Encoding, Eval, finish};
+use super::{Encoding, Eval, finish, finish_scaled};
 use crate::error::Result;
 use crate::fxp::{FixedFormat, pow2_f32};
 
@@ -241,22 +241,6 @@ fn quantize_z(x: &[f32], scale: &[f32], half: f32) -> Vec<f32> {
             sign(v) * if q < half { q } else { half }
         })
         .collect()
-}
-
-/// `xq = scale * grid`, then the straight-through output.
-pub(crate) fn finish_scaled(
-    x: &[f32],
-    grid: Vec<f32>,
-    scale: Option<Scale>,
-    shape: &[usize],
-    use_ste: bool,
-) -> std::result::Result<Eval, String> {
-    let xq: Vec<f32> = match &scale {
-        None => grid.clone(),
-        Some(s) => s.expand(shape)?.iter().zip(&grid).map(|(s, g)| s * g).collect(),
-    };
-    let float = x.iter().zip(&xq).map(|(&x, &q)| finish(x, q, use_ste)).collect();
-    Ok(Eval { float, grid, scale })
 }
 
 /// `quantized_linear(bits, integer, symmetric, keep_negative, alpha, ...)`.

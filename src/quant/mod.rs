@@ -100,6 +100,24 @@ pub(crate) fn finish(x: f32, xq: f32, use_ste: bool) -> f32 {
     if use_ste { ops::ste(x, xq) } else { (1.0 - 1.0) * x + 1.0 * xq }
 }
 
+/// `xq = scale * grid`, then the straight-through output.
+pub(crate) fn finish_scaled(
+    x: &[f32],
+    grid: Vec<f32>,
+    scale: Option<Scale>,
+    shape: &[usize],
+    use_ste: bool,
+) -> std::result::Result<Eval, String> {
+    let float = match &scale {
+        None => x.iter().zip(&grid).map(|(&x, &g)| finish(x, g, use_ste)).collect(),
+        Some(s) => {
+            let s = s.expand(shape)?;
+            x.iter().zip(&grid).zip(&s).map(|((&x, &g), &s)| finish(x, s * g, use_ste)).collect()
+        }
+    };
+    Ok(Eval { float, grid, scale })
+}
+
 /// Integer codes of a quantized tensor, as hardware holds them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HwTensor {

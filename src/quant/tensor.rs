@@ -85,7 +85,9 @@ impl Groups {
             }
             Groups::KeepAxis(ax) => {
                 // Reduce the axes before and after `ax`: for each kept index,
-                // gather its elements in row-major order.
+                // gather its elements in row-major order. Only the `outer == 1`
+                // case (keep the first axis) is checked against TF (golden
+                // `scale_axis=0`); the middle-axis order is a best guess.
                 let inner: usize = shape[ax + 1..].iter().product();
                 let d = shape[ax];
                 let outer = n / (d * inner).max(1);
