@@ -58,26 +58,17 @@ pub fn sign_nonzero(x: f32) -> f32 {
 /// `tf.maximum`: NaN-propagating.
 #[inline]
 pub fn maximum(a: f32, b: f32) -> f32 {
-    // AVX packet order: equal operands (±0) give the second.
-    if a.is_nan() || b.is_nan() {
-        f32::NAN
-    } else if a > b {
-        a
-    } else {
-        b
-    }
+    // AVX packet order: equal operands (±0) give the second. Written as
+    // two selects (b NaN falls through `a > b`) so loops vectorize.
+    let r = if a > b { a } else { b };
+    if a.is_nan() { a } else { r }
 }
 
 /// `tf.minimum`: NaN-propagating.
 #[inline]
 pub fn minimum(a: f32, b: f32) -> f32 {
-    if a.is_nan() || b.is_nan() {
-        f32::NAN
-    } else if a < b {
-        a
-    } else {
-        b
-    }
+    let r = if a < b { a } else { b };
+    if a.is_nan() { a } else { r }
 }
 
 /// `tf.clip_by_value` = `maximum(minimum(x, hi), lo)`.
