@@ -27,9 +27,14 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("quantize");
     g.throughput(Throughput::Elements(x.len() as u64));
     g.sample_size(20);
+    let mut out = vec![0f32; x.len()];
     for spec in ["quantized_bits(8,0,1)", "quantized_po2(4)", "quantized_relu(6)"] {
         let q = Quantizer::parse(spec, InternalSigmoid::Hard).unwrap();
-        g.bench_function(spec, |b| b.iter(|| q.apply(black_box(&x)).unwrap()));
+        // Into a reused buffer (as the golden model runs), and allocating.
+        g.bench_function(spec, |b| {
+            b.iter(|| q.apply_into(black_box(&x), &[x.len()], &mut out).unwrap())
+        });
+        g.bench_function(format!("{spec} alloc"), |b| b.iter(|| q.apply(black_box(&x)).unwrap()));
     }
     g.finish();
 }

@@ -5,7 +5,7 @@
 use super::args::Args;
 use super::auto::{LsMode, least_squares};
 use super::bits::Alpha;
-use super::ops::{self, round_through, sign, EPS, LN2};
+use super::ops::{self, round_through, sign};
 use super::tensor::{Groups, Scale};
 use super::{Encoding, Eval};
 use crate::error::Result;
@@ -119,7 +119,7 @@ impl Ternary {
             for v in s.values.iter_mut() {
                 *v = (2.0 * *v) / 3.0;
                 if self.alpha == Alpha::AutoPo2 {
-                    *v = ops::pow2(ops::round(ops::log(*v + EPS) / LN2));
+                    *v = ops::po2_round(*v);
                 }
             }
             let ls = if shape.len() > 1 { g0 } else { Groups::PerElement };

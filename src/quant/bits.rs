@@ -3,7 +3,7 @@
 
 use super::args::Args;
 use super::auto::{least_squares, LsMode};
-use super::ops::{self, clip, maximum, round_through, sign, EPS, LN2};
+use super::ops::{self, clip, maximum, round_through, sign, EPS};
 use super::tensor::{Groups, Scale};
 use super::{Encoding, Eval, finish, finish_scaled};
 use crate::error::Result;
@@ -172,18 +172,17 @@ impl QuantizedBits {
     }
 
     /// QKeras's output alone, one pass, when no scale depends on the data.
-    pub(crate) fn apply_fast(&self, x: &[f32]) -> Option<Vec<f32>> {
+    /// Returns false (writing nothing) when a scale depends on the data.
+    pub(crate) fn apply_fast(&self, x: &[f32], out: &mut [f32]) -> bool {
         let alpha = match &self.alpha {
             Alpha::None => 1.0,
             Alpha::Fixed(s) if s.values.len() == 1 => s.values[0],
-            _ => return None,
+            _ => return false,
         };
         let f = self.fixed_grid();
         let ste = self.use_ste;
-        Some(x.iter().map(|&v| {
-            let v = ops::ftz(v);
-            finish(v, alpha * f(v), ste)
-        }).collect())
+        super::map_into(x, out, |v| finish(v, alpha * f(v), ste));
+        true
     }
 
     fn eval_auto(&self, x0: &[f32], shape: &[usize], m: f32, m_i: f32) -> std::result::Result<Eval, String> {
@@ -203,7 +202,7 @@ impl QuantizedBits {
             scale_shape = Scale { shape: g0.kept_shape(shape), values: vals };
             if self.alpha == Alpha::AutoPo2 {
                 for v in scale_shape.values.iter_mut() {
-                    *v = ops::pow2(ops::round(ops::log(*v + EPS) / LN2));
+                    *v = ops::po2_round(*v);
                 }
                 scale = scale_shape.expand(shape)?;
                 for _ in 0..5 {
@@ -237,7 +236,7 @@ fn quantize_z(x: &[f32], scale: &[f32], half: f32) -> Vec<f32> {
     x.iter()
         .zip(scale)
         .map(|(&v, &s)| {
-            let q = ((v.abs() / s) + 0.5).floor();
+            let q = ops::floor((v.abs() / s) + 0.5);
             sign(v) * if q < half { q } else { half }
         })
         .collect()

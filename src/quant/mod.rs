@@ -118,6 +118,15 @@ pub(crate) fn finish_scaled(
     Ok(Eval { float, grid, scale })
 }
 
+/// `out[i] = f(x[i])` with TF's denormals-are-zero on the input: the one
+/// loop of the element-wise fast paths.
+#[inline]
+pub(crate) fn map_into(x: &[f32], out: &mut [f32], f: impl Fn(f32) -> f32) {
+    for (o, &v) in out.iter_mut().zip(x) {
+        *o = f(ops::ftz(v));
+    }
+}
+
 /// Integer codes of a quantized tensor, as hardware holds them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HwTensor {
@@ -302,21 +311,31 @@ impl Quantizer {
 
     /// QKeras's float32 output on a tensor of `shape`.
     pub fn apply_shaped(&self, x: &[f32], shape: &[usize]) -> Result<Vec<f32>> {
+        let mut out = vec![0f32; x.len()];
+        self.apply_into(x, shape, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`Quantizer::apply_shaped`] into a caller's buffer (`out.len() ==
+    /// x.len()`): the element-wise quantizers then run in one pass with no
+    /// allocation, which is how the golden model calls them.
+    pub fn apply_into(&self, x: &[f32], shape: &[usize], out: &mut [f32]) -> Result<()> {
         let n: usize = shape.iter().product();
-        if n == x.len() {
-            // One pass, no hardware view, for the element-wise quantizers.
-            match &self.kind {
-                Kind::Bits(q) => {
-                    if let Some(y) = q.apply_fast(x) {
-                        return Ok(y);
-                    }
-                }
-                Kind::Relu(q) => return Ok(q.apply_fast(x)),
-                Kind::Po2(q) => return Ok(q.apply_fast(x)),
-                _ => {}
-            }
+        if n != x.len() || out.len() != x.len() {
+            return Err(self.apply_err(format!(
+                "{} values for shape {shape:?} into {} outputs",
+                x.len(),
+                out.len()
+            )));
         }
-        Ok(self.eval(x, shape)?.float)
+        match &self.kind {
+            Kind::Bits(q) if q.apply_fast(x, out) => return Ok(()),
+            Kind::Relu(q) => return Ok(q.apply_fast(x, out)),
+            Kind::Po2(q) => return Ok(q.apply_fast(x, out)),
+            _ => {}
+        }
+        out.copy_from_slice(&self.eval(x, shape)?.float);
+        Ok(())
     }
 
     /// The hardware view: the code of every element. Inputs beyond ±2^64

@@ -21,6 +21,14 @@ pub fn round(x: f32) -> f32 {
     if a < M { ((a + M) - M).copysign(x) } else { x }
 }
 
+/// `tf.floor`, through [`round`] (one select, no libm call): round to
+/// nearest, then step down where that went up. Keeps −0.0 and NaN.
+#[inline]
+pub fn floor(x: f32) -> f32 {
+    let r = round(x);
+    if r > x { r - 1.0 } else { r }
+}
+
 /// QKeras `_round_through` at inference: `x + (-x + round(x))`, evaluated
 /// literally (it is not `round(x)` for inf: inf + NaN).
 #[inline]
@@ -31,7 +39,7 @@ pub fn round_through(x: f32) -> f32 {
 /// `_floor_through`.
 #[inline]
 pub fn floor_through(x: f32) -> f32 {
-    x + (-x + x.floor())
+    x + (-x + floor(x))
 }
 
 /// `tf.sign`: −1, 0, +1; NaN stays NaN.
@@ -89,19 +97,33 @@ pub fn ste(x: f32, xq: f32) -> f32 {
     x + (-x + xq)
 }
 
-/// `tf.pow(2.0, n)`: exact 2^n for integer n, 0 below 2^-126 (TF flushes
-/// subnormal results), inf from 2^128.
+/// `tf.pow(2.0, n)` for an integer-valued (or ±inf, NaN) float32 `n`:
+/// exact 2^n, 0 below 2^-126 (TF flushes subnormal results), inf from
+/// 2^128. Selects only, so loops vectorize; see [`pow2_any`] otherwise.
 #[inline]
 pub fn pow2(n: f32) -> f32 {
+    let k = if n > -127.0 && n < 128.0 { n as i32 } else { 0 };
+    let v = f32::from_bits(((k + 127) as u32) << 23);
     if n.is_nan() {
-        return f32::NAN;
+        n
+    } else if n >= 128.0 {
+        f32::INFINITY
+    } else if n <= -127.0 {
+        0.0
+    } else {
+        v
     }
-    if n.fract() != 0.0 {
-        // Only `quantized_po2(1)` reaches here (exponent range [-0.5, -0.5]);
-        // TF returns the correctly rounded 2^-0.5 (golden test).
-        return ftz(2f64.powf(n as f64) as f32);
+}
+
+/// `tf.pow(2.0, n)` for any `n`. Only `quantized_po2(1)` (exponent range
+/// [-0.5, -0.5]) has non-integer exponents; there TF returns the correctly
+/// rounded 2^-0.5 (golden test).
+pub fn pow2_any(n: f32) -> f32 {
+    if n == round(n) || !n.is_finite() {
+        pow2(n)
+    } else {
+        ftz(2f64.powf(n as f64) as f32)
     }
-    ftz(crate::fxp::pow2_f32(n.clamp(-1000.0, 1000.0) as i32))
 }
 
 /// `2^round(log(s + eps) / ln 2)`: the power-of-two rounding of a scale.
@@ -131,10 +153,10 @@ pub fn relu(x: f32) -> f32 {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn round_equals_round_ties_even_everywhere() {
+    fn round_and_floor_equal_libm_everywhere() {
         // Every 97th bit pattern plus the neighbourhoods of the thresholds.
         let mut bits: Vec<u32> = (0..=u32::MAX / 97).map(|i| i * 97).collect();
-        for c in [0.5f32, 1.5, 2.5, 8_388_607.5, 8_388_608.0, 16_777_216.0] {
+        for c in [0.5f32, 1.0, 1.5, 2.5, 8_388_607.5, 8_388_608.0, 16_777_216.0] {
             for d in 0..4u32 {
                 bits.extend([c.to_bits() - d, c.to_bits() + d, (-c).to_bits() - d, (-c).to_bits() + d]);
             }
@@ -142,7 +164,25 @@ mod tests {
         for b in bits {
             let x = f32::from_bits(b);
             let (a, e) = (super::round(x), x.round_ties_even());
-            assert!(a.to_bits() == e.to_bits() || (a.is_nan() && e.is_nan()), "{x:e}");
+            assert!(a.to_bits() == e.to_bits() || (a.is_nan() && e.is_nan()), "round {x:e}");
+            let (a, e) = (super::floor(x), x.floor());
+            assert!(a.to_bits() == e.to_bits() || (a.is_nan() && e.is_nan()), "floor {x:e}");
         }
+    }
+}
+
+#[cfg(test)]
+mod pow2_tests {
+    #[test]
+    fn pow2_is_tf_pow() {
+        for n in -200..=200 {
+            let want = if n < -126 { 0.0 } else { crate::fxp::pow2_f32(n) };
+            assert_eq!(super::pow2(n as f32).to_bits(), want.to_bits(), "2^{n}");
+        }
+        assert!(super::pow2(f32::NAN).is_nan());
+        assert_eq!(super::pow2(f32::NEG_INFINITY), 0.0);
+        assert_eq!(super::pow2(f32::INFINITY), f32::INFINITY);
+        assert_eq!(super::pow2_any(-0.5).to_bits(), 0x3f35_04f3);
+        assert_eq!(super::pow2_any(3.0), 8.0);
     }
 }

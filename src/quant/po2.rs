@@ -28,23 +28,34 @@ impl Po2Exp {
     /// The clipped exponent of `|x|` (`x_abs` may be negative: QKeras feeds
     /// `leaky_relu` outputs, and everything below eps is `min_exp`).
     pub fn exponent(&self, x_abs: f32) -> f32 {
+        // QKeras's `where`s, as selects: eps replaces tiny values before
+        // the log, and the result is min_exp for them anyway.
         let min = self.min_exp as f32;
-        if x_abs < EPS {
-            return min;
-        }
-        let mut xf = x_abs;
-        if let Some(mv) = self.max_value {
-            if xf >= mv {
-                xf = mv;
-            }
-        }
+        let xf = if x_abs < EPS { EPS } else { x_abs };
+        let xf = match self.max_value {
+            Some(mv) if xf >= mv => mv,
+            _ => xf,
+        };
         let (q, input) = if self.quadratic { (2.0f32, xf.sqrt()) } else { (1.0, xf) };
         let l = ops::log(input) / LN2;
         let e = match self.rounding {
             Log2Rounding::Floor => floor_through(l),
             Log2Rounding::Rnd => round_through(l),
         };
-        q * clip(e, min, self.max_exp as f32)
+        let r = q * clip(e, min, self.max_exp as f32);
+        if x_abs < EPS { min } else { r }
+    }
+
+    /// 2^e for an exponent from [`Po2Exp::exponent`].
+    #[inline]
+    pub fn pow(&self, e: f32) -> f32 {
+        if self.integral() { ops::pow2(e) } else { ops::pow2_any(e) }
+    }
+
+    /// Whether every exponent is an integer (all but `quantized_po2(1)`).
+    #[inline]
+    pub fn integral(&self) -> bool {
+        self.min_exp == self.min_exp.round() && self.max_exp == self.max_exp.round()
     }
 
     fn from_args(a: &Args, min_exp: f64, max_exp: f64, max_value: Option<f32>) -> Result<Self> {
@@ -105,18 +116,24 @@ impl QuantizedPo2 {
     pub fn encoding(&self) -> Encoding {
         self.exp.encoding(true)
     }
-    pub(crate) fn apply_fast(&self, x: &[f32]) -> Vec<f32> {
-        x.iter()
-            .map(|&v| {
-                let v = ops::ftz(v);
-                finish(v, ops::sign_nonzero(v) * ops::pow2(self.exp.exponent(v.abs())), self.use_ste)
-            })
-            .collect()
+    /// `sign(x) * 2^exponent(|x|)`, sign(0) = +1.
+    #[inline]
+    fn grid(&self, v: f32) -> f32 {
+        ops::sign_nonzero(v) * self.exp.pow(self.exp.exponent(v.abs()))
+    }
+
+    pub(crate) fn apply_fast(&self, x: &[f32], out: &mut [f32]) {
+        let ste = self.use_ste;
+        if self.exp.integral() {
+            let e = self.exp.clone();
+            super::map_into(x, out, |v| finish(v, ops::sign_nonzero(v) * ops::pow2(e.exponent(v.abs())), ste));
+        } else {
+            super::map_into(x, out, |v| finish(v, self.grid(v), ste));
+        }
     }
 
     pub fn eval(&self, x: &[f32]) -> Eval {
-        let grid: Vec<f32> =
-            x.iter().map(|&v| ops::sign_nonzero(v) * ops::pow2(self.exp.exponent(v.abs()))).collect();
+        let grid: Vec<f32> = x.iter().map(|&v| self.grid(v)).collect();
         let float = x.iter().zip(&grid).map(|(&x, &q)| finish(x, q, self.use_ste)).collect();
         Eval { float, grid, scale: None }
     }
@@ -158,9 +175,9 @@ impl QuantizedReluPo2 {
             // keras.ops.leaky_relu's default slope is 0.2; only the sign of
             // its result matters here (negatives fall below eps).
             let xq = if v >= 0.0 || ns == 0.0 {
-                ops::pow2(self.exp.exponent(leaky_relu(v, 0.2)))
+                self.exp.pow(self.exp.exponent(leaky_relu(v, 0.2)))
             } else {
-                -ops::pow2(self.exp.exponent(leaky_relu(-v, 0.2) * ns))
+                -self.exp.pow(self.exp.exponent(leaky_relu(-v, 0.2) * ns))
             };
             grid.push(xq);
             float.push(finish(xl, xq, self.use_ste));

@@ -64,9 +64,9 @@ impl QuantizedRelu {
         Eval { float, grid, scale: None }
     }
 
-    pub(crate) fn apply_fast(&self, x: &[f32]) -> Vec<f32> {
+    pub(crate) fn apply_fast(&self, x: &[f32], out: &mut [f32]) {
         let f = self.element();
-        x.iter().map(|&v| f(super::ops::ftz(v)).0).collect()
+        super::map_into(x, out, |v| f(v).0);
     }
 
     /// One element: (QKeras's float, the quantized value).
