@@ -28,22 +28,52 @@ impl Po2Exp {
     /// The clipped exponent of `|x|` (`x_abs` may be negative: QKeras feeds
     /// `leaky_relu` outputs, and everything below eps is `min_exp`).
     pub fn exponent(&self, x_abs: f32) -> f32 {
-        // QKeras's `where`s, as selects: eps replaces tiny values before
-        // the log, and the result is min_exp for them anyway.
-        let min = self.min_exp as f32;
-        let xf = if x_abs < EPS { EPS } else { x_abs };
-        let xf = match self.max_value {
-            Some(mv) if xf >= mv => mv,
-            _ => xf,
-        };
-        let (q, input) = if self.quadratic { (2.0f32, xf.sqrt()) } else { (1.0, xf) };
-        let l = ops::log(input) / LN2;
-        let e = match self.rounding {
-            Log2Rounding::Floor => floor_through(l),
-            Log2Rounding::Rnd => round_through(l),
-        };
-        let r = q * clip(e, min, self.max_exp as f32);
-        if x_abs < EPS { min } else { r }
+        match (self.quadratic, self.rounding) {
+            (false, Log2Rounding::Rnd) => self.exponent_fn::<false, false>()(x_abs),
+            (false, Log2Rounding::Floor) => self.exponent_fn::<false, true>()(x_abs),
+            (true, Log2Rounding::Rnd) => self.exponent_fn::<true, false>()(x_abs),
+            (true, Log2Rounding::Floor) => self.exponent_fn::<true, true>()(x_abs),
+        }
+    }
+
+    /// [`Po2Exp::exponent`] for one mode, constants hoisted: straight-line
+    /// code for the vector loops.
+    #[inline(always)]
+    fn exponent_fn<const QUAD: bool, const FLOOR: bool>(&self) -> impl Fn(f32) -> f32 + use<QUAD, FLOOR> {
+        let (min, max) = (self.min_exp as f32, self.max_exp as f32);
+        let (has_max, mv) = (self.max_value.is_some(), self.max_value.unwrap_or(0.0));
+        move |x_abs: f32| {
+            // QKeras's `where`s, as selects: eps replaces tiny values before
+            // the log, and the result is min_exp for them anyway.
+            let xf = if x_abs < EPS { EPS } else { x_abs };
+            let xf = if has_max && xf >= mv { mv } else { xf };
+            let (q, input) = if QUAD { (2.0f32, xf.sqrt()) } else { (1.0, xf) };
+            let l = ops::log(input) / LN2;
+            let e = if FLOOR { floor_through(l) } else { round_through(l) };
+            let r = q * clip(e, min, max);
+            if x_abs < EPS { min } else { r }
+        }
+    }
+
+    /// `x -> f(sign(x) * 2^exponent(|x|))` in one vector loop, for the
+    /// integer exponent ranges; false (nothing written) for `quantized_po2(1)`.
+    pub(crate) fn map_signed(&self, x: &[f32], out: &mut [f32], f: impl Fn(f32, f32) -> f32) -> bool {
+        if !self.integral() {
+            return false;
+        }
+        macro_rules! run {
+            ($q:literal, $fl:literal) => {{
+                let e = self.exponent_fn::<$q, $fl>();
+                super::map_into(x, out, |v| f(v, ops::sign_nonzero(v) * ops::pow2(e(v.abs()))))
+            }};
+        }
+        match (self.quadratic, self.rounding) {
+            (false, Log2Rounding::Rnd) => run!(false, false),
+            (false, Log2Rounding::Floor) => run!(false, true),
+            (true, Log2Rounding::Rnd) => run!(true, false),
+            (true, Log2Rounding::Floor) => run!(true, true),
+        }
+        true
     }
 
     /// 2^e for an exponent from [`Po2Exp::exponent`].
@@ -55,7 +85,8 @@ impl Po2Exp {
     /// Whether every exponent is an integer (all but `quantized_po2(1)`).
     #[inline]
     pub fn integral(&self) -> bool {
-        self.min_exp == self.min_exp.round() && self.max_exp == self.max_exp.round()
+        // Casts, not `round`: a libm call here would stop vectorization.
+        self.min_exp == (self.min_exp as i64) as f64 && self.max_exp == (self.max_exp as i64) as f64
     }
 
     fn from_args(a: &Args, min_exp: f64, max_exp: f64, max_value: Option<f32>) -> Result<Self> {
@@ -124,10 +155,7 @@ impl QuantizedPo2 {
 
     pub(crate) fn apply_fast(&self, x: &[f32], out: &mut [f32]) {
         let ste = self.use_ste;
-        if self.exp.integral() {
-            let e = self.exp.clone();
-            super::map_into(x, out, |v| finish(v, ops::sign_nonzero(v) * ops::pow2(e.exponent(v.abs())), ste));
-        } else {
+        if !self.exp.map_signed(x, out, |v, xq| finish(v, xq, ste)) {
             super::map_into(x, out, |v| finish(v, self.grid(v), ste));
         }
     }

@@ -59,55 +59,88 @@ impl QuantizedRelu {
     }
 
     pub fn eval(&self, x: &[f32]) -> Eval {
-        let f = self.element();
+        let f = self.element_any();
         let (float, grid) = x.iter().map(|&v| f(v)).unzip();
         Eval { float, grid, scale: None }
     }
 
     pub(crate) fn apply_fast(&self, x: &[f32], out: &mut [f32]) {
-        let f = self.element();
-        super::map_into(x, out, |v| f(v).0);
+        // One loop per mode, so each compiles to straight-line (vector) code.
+        match (self.use_sigmoid, self.negative_slope > 0.0) {
+            (false, false) => super::map_into(x, out, self.element::<false, false>()),
+            (false, true) => super::map_into(x, out, self.element::<false, true>()),
+            (true, false) => super::map_into(x, out, self.element::<true, false>()),
+            (true, true) => super::map_into(x, out, self.element::<true, true>()),
+        }
     }
 
-    /// One element: (QKeras's float, the quantized value).
-    fn element(&self) -> impl Fn(f32) -> (f32, f32) + '_ {
+    fn element_any(&self) -> impl Fn(f32) -> (f32, f32) + '_ {
+        let (a, b, c, d) = (
+            self.element_pair::<false, false>(),
+            self.element_pair::<false, true>(),
+            self.element_pair::<true, false>(),
+            self.element_pair::<true, true>(),
+        );
+        move |v| match (self.use_sigmoid, self.negative_slope > 0.0) {
+            (false, false) => a(v),
+            (false, true) => b(v),
+            (true, false) => c(v),
+            (true, true) => d(v),
+        }
+    }
+
+    fn element<const SIGMOID: bool, const NEG: bool>(&self) -> impl Fn(f32) -> f32 + '_ {
+        let f = self.element_pair::<SIGMOID, NEG>();
+        move |v| f(v).0
+    }
+
+    /// One element: (QKeras's float, the quantized value). Divisions by
+    /// the powers of two m and m_i are products with exact reciprocals
+    /// (the same correctly rounded result).
+    fn element_pair<const SIGMOID: bool, const NEG: bool>(&self) -> impl Fn(f32) -> (f32, f32) + '_ {
         let nsb = self.non_sign_bits();
         let m = pow2_f32(nsb);
         let m_i = pow2_f32(self.integer);
+        let (inv_m, inv_m_i) = (pow2_f32(-nsb), pow2_f32(-self.integer));
         let m_f = pow2_f32(self.integer - nsb);
         let ns = self.negative_slope;
-        let top = m_i - m_f;
-        let hi = 1.0 - 1.0 / m;
+        let hi = 1.0 - inv_m;
+        let nf = 1.0 / (ns * m);
+        let m_i_ns = m_i * ns;
+        // The bound on x_u: QKeras's quantized clip, or relu_upper_bound.
+        let (bounded, bound) = match (self.is_quantized_clip, self.relu_upper_bound) {
+            (true, _) => (true, m_i - m_f),
+            (false, Some(ub)) => (true, ub),
+            (false, None) => (false, 0.0),
+        };
+        // relu_upper_bound clamps xq only without the quantized clip
+        // (and, Python truthiness, when it is not 0).
+        let (clamp_xq, ub) = match self.relu_upper_bound {
+            Some(ub) if ub != 0.0 && !self.is_quantized_clip => (true, ub),
+            _ => (false, 0.0),
+        };
+        let (sigmoid, ste) = (self.sigmoid, self.use_ste);
         move |v: f32| {
-            let x_u = if self.is_quantized_clip {
-                if v <= top { leaky_relu(v, ns) } else { top }
-            } else if let Some(ub) = self.relu_upper_bound {
-                if v <= ub { leaky_relu(v, ns) } else { ub }
-            } else {
-                leaky_relu(v, ns)
-            };
+            let x_u = if !bounded || v <= bound { leaky_relu(v, ns) } else { bound };
             let mut xq;
-            if self.use_sigmoid {
-                let p = self.sigmoid.apply(v / m_i) * m;
-                xq = m_i * clip(2.0 * (round_through(p) / m) - 1.0, 0.0, hi);
-                if ns > 0.0 {
-                    let nf = 1.0 / (ns * m);
-                    xq = xq + (m_i * ns) * clip(2.0 * (round_through(p * ns) * nf) - 1.0, -1.0, 0.0);
+            if SIGMOID {
+                let p = sigmoid.apply(v * inv_m_i) * m;
+                xq = m_i * clip(2.0 * (round_through(p) * inv_m) - 1.0, 0.0, hi);
+                if NEG {
+                    xq = xq + m_i_ns * clip(2.0 * (round_through(p * ns) * nf) - 1.0, -1.0, 0.0);
                 }
             } else {
-                let p = (v * m) / m_i;
-                xq = m_i * clip(round_through(p) / m, 0.0, hi);
-                if ns > 0.0 {
-                    let nf = 1.0 / (ns * m);
-                    xq = xq + (m_i * ns) * clip(round_through(p * ns) * nf, -1.0, 0.0);
+                let p = (v * m) * inv_m_i;
+                xq = m_i * clip(round_through(p) * inv_m, 0.0, hi);
+                if NEG {
+                    xq = xq + m_i_ns * clip(round_through(p * ns) * nf, -1.0, 0.0);
                 }
             }
-            if let Some(ub) = self.relu_upper_bound {
-                if ub != 0.0 && !self.is_quantized_clip && !(xq <= ub) {
-                    xq = ub;
-                }
+            if clamp_xq && !(xq <= ub) {
+                xq = ub;
             }
-            (finish(x_u, xq, self.use_ste), xq)
+            (finish(x_u, xq, ste), xq)
         }
     }
+
 }
