@@ -133,12 +133,26 @@ impl<'a> Args<'a> {
         }
     }
 
-    /// Reject an argument qkhw does not implement yet, if it is set.
-    pub fn unsupported(&self, name: &str, hint: &str) -> Result<()> {
-        match self.get(name) {
-            None | Some(Value::None) => Ok(()),
-            Some(_) => Err(self.reject(format!("{name} is not supported yet ({hint})"))),
+    /// `elements_per_scale` with an integer `scale_axis`: one block size, or
+    /// None (QKeras itself rejects a list with an integer axis).
+    pub fn elements_per_scale(&self, scale_axis: Option<usize>) -> Result<Option<usize>> {
+        let n = match self.get("elements_per_scale") {
+            None | Some(Value::None) => return Ok(None),
+            Some(Value::Int(i)) => *i as f64,
+            Some(Value::Float(f)) => *f,
+            Some(v) => {
+                return Err(self.reject(format!(
+                    "elements_per_scale={v:?}: qkhw takes one block size for one scale_axis"
+                )));
+            }
+        };
+        if scale_axis.is_none() {
+            return Err(self.reject("scale_axis must be set if elements_per_scale is used"));
         }
+        if n < 1.0 || n.fract() != 0.0 || n > 1e9 {
+            return Err(self.reject(format!("elements_per_scale={n} must be a positive integer")));
+        }
+        Ok(Some(n as usize))
     }
 
     /// An error about this call's parameters.

@@ -13,6 +13,17 @@ pub enum LsMode {
     Po2 { min: Option<i32>, max: Option<i32> },
 }
 
+/// The groups of the least-squares means: per element for a 1-D tensor,
+/// else per `scale_axis` (default: the last), in blocks of
+/// `elements_per_scale` (`_get_scale_mean`).
+pub fn ls_groups(scale_axis: Option<usize>, elements_per_scale: Option<usize>, shape: &[usize]) -> Result<Groups, String> {
+    match (shape.len(), scale_axis, elements_per_scale) {
+        (0 | 1, _, _) => Ok(Groups::PerElement),
+        (_, Some(axis), Some(block)) => Groups::blocks(axis, block, shape),
+        (n, axis, _) => Ok(Groups::scaling_axis(axis, n)),
+    }
+}
+
 /// `scale = mean(x*q) / (mean(q*q) + eps)` per group, then the po2 rounding.
 pub fn least_squares(x: &[f32], q: &[f32], shape: &[usize], groups: Groups, mode: LsMode) -> Scale {
     let qx = groups.mean_prod(x, q, shape);
@@ -30,5 +41,5 @@ pub fn least_squares(x: &[f32], q: &[f32], shape: &[usize], groups: Groups, mode
             *v = s;
         }
     }
-    Scale { shape: groups.kept_shape(shape), values }
+    Scale { shape: groups.kept_shape(shape), values: groups.repeat(values) }
 }

@@ -3,7 +3,7 @@
 //! training).
 
 use super::args::Args;
-use super::auto::{LsMode, least_squares};
+use super::auto::{LsMode, least_squares, ls_groups};
 use super::bits::Alpha;
 use super::ops::{self, round_through, sign};
 use super::tensor::{Groups, Scale};
@@ -16,6 +16,7 @@ pub struct Binary {
     pub use_01: bool,
     pub alpha: Alpha,
     pub scale_axis: Option<usize>,
+    pub elements_per_scale: Option<usize>,
     pub min_po2_exponent: Option<i32>,
     pub max_po2_exponent: Option<i32>,
 }
@@ -35,11 +36,11 @@ impl Binary {
         if a.flag("training", false)? {
             return Err(a.reject("training=True samples random numbers; qkhw is inference only"));
         }
-        a.unsupported("elements_per_scale", "use scale_axis")?;
         Ok(Binary {
             use_01: a.flag("use_01", false)?,
             alpha: Alpha::parse(a, "alpha")?,
             scale_axis: a.axis("scale_axis")?,
+            elements_per_scale: a.elements_per_scale(a.axis("scale_axis")?)?,
             min_po2_exponent: a.po2_exponent("min_po2_exponent")?,
             max_po2_exponent: a.po2_exponent("max_po2_exponent")?,
         })
@@ -67,11 +68,7 @@ impl Binary {
             Alpha::None => Scale::scalar(1.0),
             Alpha::Fixed(s) => s.clone(),
             auto => {
-                let groups = if shape.len() > 1 {
-                    Groups::scaling_axis(self.scale_axis, shape.len())
-                } else {
-                    Groups::PerElement
-                };
+                let groups = ls_groups(self.scale_axis, self.elements_per_scale, shape)?;
                 let mode = if *auto == Alpha::AutoPo2 {
                     LsMode::Po2 { min: self.min_po2_exponent, max: self.max_po2_exponent }
                 } else {
@@ -114,7 +111,7 @@ impl Ternary {
             x0.iter().zip(t).map(|(&v, &t)| f32::from(u8::from(v.abs() >= t)) * sign(v)).collect()
         };
         let (q, scale) = if self.alpha.is_auto() {
-            let g0 = if shape.len() <= 1 { Groups::All } else { Groups::KeepAxis(shape.len() - 1) };
+            let g0 = if shape.len() <= 1 { Groups::All } else { Groups::KeepAxis { axis: shape.len() - 1, block: 1 } };
             let mut s = Scale { shape: g0.kept_shape(shape), values: g0.max_abs(x0, shape) };
             for v in s.values.iter_mut() {
                 *v = (2.0 * *v) / 3.0;

@@ -2,7 +2,7 @@
 //! (qkeras-v3 1.2.1 `quantizers.py`), evaluated op for op in float32.
 
 use super::args::Args;
-use super::auto::{least_squares, LsMode};
+use super::auto::{LsMode, least_squares, ls_groups};
 use super::ops::{self, clip, maximum, round_through, sign, EPS};
 use super::tensor::{Groups, Scale};
 use super::{Encoding, Eval, finish, finish_scaled};
@@ -49,6 +49,7 @@ pub struct QuantizedBits {
     pub keep_negative: bool,
     pub alpha: Alpha,
     pub scale_axis: Option<usize>,
+    pub elements_per_scale: Option<usize>,
     pub min_po2_exponent: Option<i32>,
     pub max_po2_exponent: Option<i32>,
     pub post_training_scale: Option<Vec<f32>>,
@@ -91,7 +92,6 @@ impl QuantizedBits {
     pub(crate) fn from_args(a: &Args) -> Result<Self> {
         check_qnoise(a)?;
         let alpha = Alpha::parse(a, "alpha")?;
-        a.unsupported("elements_per_scale", "use scale_axis")?;
         let q = QuantizedBits {
             bits: bits_arg(a, 8, 64)?,
             integer: int_arg(a, "integer", 0)?,
@@ -99,6 +99,7 @@ impl QuantizedBits {
             symmetric: a.flag("symmetric", false)? || alpha.is_auto(),
             keep_negative: a.flag("keep_negative", true)?,
             scale_axis: a.axis("scale_axis")?,
+            elements_per_scale: a.elements_per_scale(a.axis("scale_axis")?)?,
             min_po2_exponent: a.po2_exponent("min_po2_exponent")?,
             max_po2_exponent: a.po2_exponent("max_po2_exponent")?,
             post_training_scale: a
@@ -107,8 +108,12 @@ impl QuantizedBits {
             use_ste: a.flag("use_ste", true)?,
             alpha,
         };
-        if q.alpha != Alpha::AutoPo2 && (q.min_po2_exponent.is_some() || q.max_po2_exponent.is_some()) {
-            return Err(a.reject("min/max_po2_exponent are only supported with alpha='auto_po2'"));
+        if q.alpha != Alpha::AutoPo2
+            && (q.min_po2_exponent.is_some() || q.max_po2_exponent.is_some() || q.elements_per_scale.is_some())
+        {
+            return Err(a.reject(
+                "elements_per_scale and min/max_po2_exponent are only supported with alpha='auto_po2'",
+            ));
         }
         if q.post_training_scale.is_some() && !q.alpha.is_auto() {
             return Err(a.reject("post_training_scale needs alpha='auto' or 'auto_po2'"));
@@ -190,7 +195,7 @@ impl QuantizedBits {
         let x: Vec<f32> = x0.iter().map(|&v| v / m_i).collect();
         let levels = (2.0 * (2f64.powi(self.bits as i32 - 1) - 1.0)) as f32;
         let half = levels / 2.0;
-        let ls_groups = if ndim > 1 { Groups::scaling_axis(self.scale_axis, ndim) } else { Groups::PerElement };
+        let ls_groups = ls_groups(self.scale_axis, self.elements_per_scale, shape)?;
         let (mut scale, mut scale_shape): (Vec<f32>, Scale);
         if let Some(pts) = &self.post_training_scale {
             scale_shape = Scale { shape: vec![pts.len()], values: pts.iter().map(|&s| s / m).collect() };

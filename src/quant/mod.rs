@@ -442,9 +442,12 @@ mod tests {
             "binary(alpha='auto_po2',min_po2_exponent=0.5)",
             "quantized_bits(4,0,1,alpha='auto_po2',elements_per_scale=2)",
             "binary(alpha='auto_po2',elements_per_scale=2)",
+            "quantized_bits(4,0,1,alpha='auto',scale_axis=1,elements_per_scale=2)",
+            "binary(alpha='auto_po2',scale_axis=1,elements_per_scale=[2 2])",
+            "binary(alpha='auto_po2',scale_axis=1,elements_per_scale=0)",
         ] {
             let e = Quantizer::parse(spec, InternalSigmoid::Hard).unwrap_err().to_string();
-            assert!(e.contains("must be") || e.contains("not supported yet"), "{spec}: {e}");
+            assert!(e.contains("must be") || e.contains("only supported") || e.contains("one block size"), "{spec}: {e}");
         }
         assert!(Quantizer::parse("binary(alpha='auto_po2',scale_axis=0,min_po2_exponent=-2)", InternalSigmoid::Hard).is_ok());
     }

@@ -79,6 +79,14 @@ def mat_inputs():
     return (rng.normal(0, 1, (48, 8)) * scales).astype(f32)
 
 
+def cube_inputs():
+    """3-D set (rows, middle, channels): a kept middle axis and
+    elements_per_scale exercise TensorFlow's generic reduction order."""
+    rng = np.random.default_rng(13)
+    scales = np.array([0.05, 0.3, 1.0, 2.5], dtype=f32)[None, :, None]
+    return (rng.normal(0, 1, (6, 4, 8)) * scales).astype(f32)
+
+
 def vec_inputs():
     rng = np.random.default_rng(11)
     return (rng.normal(0, 1, 64) * 0.7).astype(f32)
@@ -226,11 +234,33 @@ def cases():
         add(f"binary(use_01=True,alpha='{alpha}')", "mat")
         add(f"ternary(alpha='{alpha}',number_of_unrolls=2)", "mat")
     add("binary(alpha='auto_po2',min_po2_exponent=-2,max_po2_exponent=0)", "mat")
+
+    # elements_per_scale and other reduction layouts
+    for spec in ("quantized_bits(4,0,1,alpha='auto_po2',scale_axis=1,elements_per_scale=2)",
+                 "quantized_bits(4,0,1,alpha='auto_po2',scale_axis=1,elements_per_scale=4)",
+                 "quantized_bits(3,0,1,alpha='auto_po2',scale_axis=0,elements_per_scale=6)",
+                 "binary(alpha='auto_po2',scale_axis=1,elements_per_scale=2)",
+                 "binary(alpha='auto',scale_axis=1,elements_per_scale=4)",
+                 "binary(alpha='auto',scale_axis=0,elements_per_scale=8)"):
+        add(spec, "mat")
+    for spec in ("quantized_bits(4,0,1,alpha='auto_po2')",
+                 "quantized_bits(4,0,1,alpha='auto_po2',scale_axis=1)",
+                 "quantized_bits(4,0,1,alpha='auto_po2',scale_axis=2,elements_per_scale=2)",
+                 "quantized_bits(4,0,1,alpha='auto_po2',scale_axis=1,elements_per_scale=2)",
+                 "quantized_bits(6,1,1,alpha='auto')",
+                 "quantized_linear(4,0,alpha='auto_po2')",
+                 "binary(alpha='auto')",
+                 "binary(alpha='auto',scale_axis=1)",
+                 "binary(alpha='auto',scale_axis=0)",
+                 "binary(alpha='auto',scale_axis=2,elements_per_scale=4)",
+                 "ternary(alpha='auto')",
+                 "ternary(alpha='auto_po2')"):
+        add(spec, "cube")
     return out
 
 
 def main():
-    inputs = {"edge": edge_inputs(), "mat": mat_inputs(), "vec": vec_inputs()}
+    inputs = {"edge": edge_inputs(), "mat": mat_inputs(), "vec": vec_inputs(), "cube": cube_inputs()}
     in_meta, flat_in, off = {}, [], 0
     for name, arr in inputs.items():
         in_meta[name] = {"shape": list(arr.shape), "offset": off}
