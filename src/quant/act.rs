@@ -37,10 +37,12 @@ impl QuantizedTanh {
         let m = pow2_f32(self.bits as i32 - 1);
         let lo = -1.0 + f32::from(u8::from(self.symmetric)) / m;
         let hi = 1.0 - 1.0 / m;
+        let t = ops::tail_start(x.len());
         let grid: Vec<f32> = x
             .iter()
-            .map(|&v| {
-                let p = if self.use_real_tanh { ops::tanh(v) } else { 2.0 * self.sigmoid.apply(v) - 1.0 };
+            .enumerate()
+            .map(|(i, &v)| {
+                let p = if self.use_real_tanh { ops::tanh(v) } else { 2.0 * self.sigmoid.apply(v, i >= t) - 1.0 };
                 clip(round_through(p * m) / m, lo, hi)
             })
             .collect();
@@ -73,10 +75,12 @@ impl QuantizedSigmoid {
         let m = pow2_f32(self.bits as i32);
         let lo = f32::from(u8::from(self.symmetric)) / m;
         let hi = 1.0 - 1.0 / m;
+        let t = ops::tail_start(x.len());
         let grid: Vec<f32> = x
             .iter()
-            .map(|&v| {
-                let p = if self.use_real_sigmoid { ops::sigmoid(v) } else { self.sigmoid.apply(v) };
+            .enumerate()
+            .map(|(i, &v)| {
+                let p = if self.use_real_sigmoid { ops::sigmoid(v, i >= t) } else { self.sigmoid.apply(v, i >= t) };
                 clip(round_through(p * m) / m, lo, hi)
             })
             .collect();
@@ -111,12 +115,14 @@ impl QuantizedUlaw {
         })
     }
 
-    /// The output for the rounded sigmoid code `r` (0..=2^(bits-1)).
-    fn compand(&self, r: f32) -> f32 {
+    /// The output for the rounded sigmoid code `r` (0..=2^(bits-1)), its
+    /// log on the packet or the tail path. `log(1 + u)` is a one-element
+    /// tensor in QKeras: always the tail path.
+    fn compand(&self, r: f32, tail: bool) -> f32 {
         let m = pow2_f32(self.bits as i32 - 1);
         let m_i = pow2_f32(self.integer);
         let rp = 2.0 * (r / m) - 1.0;
-        let u = ops::sign(rp) * ops::log(1.0 + self.u as f32 * rp.abs()) / ops::log((1.0 + self.u) as f32);
+        let u = ops::sign(rp) * ops::log(1.0 + self.u as f32 * rp.abs(), tail) / ops::log((1.0 + self.u) as f32, true);
         let lo = (-1.0 + f64::from(u8::from(self.symmetric)) / m as f64) as f32;
         let hi = (1.0 - 1.0 / m as f64) as f32;
         m_i * clip(u, lo, hi)
@@ -126,7 +132,7 @@ impl QuantizedUlaw {
         let m = 1i64 << (self.bits - 1);
         Encoding::Table {
             index: FixedFormat { width: self.bits, frac: 0, signed: false },
-            values: (0..=m).map(|r| self.compand(r as f32)).collect(),
+            values: (0..=m).map(|r| self.compand(r as f32, false)).collect(),
         }
     }
 
@@ -135,11 +141,12 @@ impl QuantizedUlaw {
         let m_i = pow2_f32(self.integer);
         let mut grid = Vec::with_capacity(x.len());
         let mut float = Vec::with_capacity(x.len());
-        for &v in x {
-            let p = self.sigmoid.apply(v / m_i) * m;
+        let t = ops::tail_start(x.len());
+        for (i, &v) in x.iter().enumerate() {
+            let p = self.sigmoid.apply(v / m_i, i >= t) * m;
             let r = round_through(p);
             grid.push(r);
-            float.push(self.compand(r));
+            float.push(self.compand(r, i >= t));
         }
         Eval { float, grid, scale: None }
     }

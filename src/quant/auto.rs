@@ -28,10 +28,12 @@ pub fn ls_groups(scale_axis: Option<usize>, elements_per_scale: Option<usize>, s
 pub fn least_squares(x: &[f32], q: &[f32], shape: &[usize], groups: Groups, mode: LsMode) -> Scale {
     let qx = groups.mean_prod(x, q, shape);
     let qq = groups.mean_prod(q, q, shape);
-    let mut values: Vec<f32> = qx.iter().zip(&qq).map(|(a, b)| a / (b + EPS)).collect();
+    // Repeated back to the kept shape first: TF takes the log on that tensor.
+    let mut values = groups.repeat(qx.iter().zip(&qq).map(|(a, b)| a / (b + EPS)).collect());
     if let LsMode::Po2 { min, max } = mode {
-        for v in values.iter_mut() {
-            let mut s = ops::po2_round(*v);
+        let t = ops::tail_start(values.len());
+        for (i, v) in values.iter_mut().enumerate() {
+            let mut s = ops::po2_round(*v, i >= t);
             if let Some(lo) = min {
                 s = ops::maximum(s, pow2_f32(lo));
             }
@@ -41,5 +43,5 @@ pub fn least_squares(x: &[f32], q: &[f32], shape: &[usize], groups: Groups, mode
             *v = s;
         }
     }
-    Scale { shape: groups.kept_shape(shape), values: groups.repeat(values) }
+    Scale { shape: groups.kept_shape(shape), values }
 }

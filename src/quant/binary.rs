@@ -115,9 +115,9 @@ impl Ternary {
             let mut s = Scale { shape: g0.kept_shape(shape), values: g0.max_abs(x0, shape) };
             for v in s.values.iter_mut() {
                 *v = (2.0 * *v) / 3.0;
-                if self.alpha == Alpha::AutoPo2 {
-                    *v = ops::po2_round(*v);
-                }
+            }
+            if self.alpha == Alpha::AutoPo2 {
+                ops::po2_round_all(&mut s.values);
             }
             let ls = if shape.len() > 1 { g0 } else { Groups::PerElement };
             let mode = if self.alpha == Alpha::AutoPo2 { LsMode::Po2 { min: None, max: None } } else { LsMode::Plain };

@@ -186,7 +186,7 @@ impl QuantizedBits {
         };
         let f = self.fixed_grid();
         let ste = self.use_ste;
-        super::map_into(x, out, |v| finish(v, alpha * f(v), ste));
+        super::map_into(x, out, |v, _| finish(v, alpha * f(v), ste));
         true
     }
 
@@ -206,9 +206,7 @@ impl QuantizedBits {
             let vals: Vec<f32> = mx.iter().map(|&v| (v * 2.0) / levels).collect();
             scale_shape = Scale { shape: g0.kept_shape(shape), values: vals };
             if self.alpha == Alpha::AutoPo2 {
-                for v in scale_shape.values.iter_mut() {
-                    *v = ops::po2_round(*v);
-                }
+                ops::po2_round_all(&mut scale_shape.values);
                 scale = scale_shape.expand(shape)?;
                 for _ in 0..5 {
                     let z = quantize_z(&x, &scale, half);
@@ -330,9 +328,7 @@ impl QuantizedLinear {
         };
         let mut s = Scale { shape: groups.kept_shape(shape), values: mx.into_iter().map(|v| maximum(v, EPS)).collect() };
         if self.alpha == Alpha::AutoPo2 {
-            for v in s.values.iter_mut() {
-                *v = ops::po2_round(*v);
-            }
+            ops::po2_round_all(&mut s.values);
             let iters = if self.sign_function() { 1 } else { 5 };
             for _ in 0..iters {
                 let qs = s.expand(shape)?;

@@ -44,11 +44,13 @@ pub enum InternalSigmoid {
 }
 
 impl InternalSigmoid {
-    pub fn apply(self, x: f32) -> f32 {
+    /// One element; `tail` is its TF path (see [`ops::tail_start`]).
+    #[inline]
+    pub fn apply(self, x: f32, tail: bool) -> f32 {
         match self {
             InternalSigmoid::Hard => ops::hard_sigmoid(x),
             InternalSigmoid::Smooth => ops::smooth_sigmoid(x),
-            InternalSigmoid::Real => ops::sigmoid(x),
+            InternalSigmoid::Real => ops::sigmoid(x, tail),
         }
     }
     pub fn name(self) -> &'static str {
@@ -118,12 +120,13 @@ pub(crate) fn finish_scaled(
     Ok(Eval { float, grid, scale })
 }
 
-/// `out[i] = f(x[i])` with TF's denormals-are-zero on the input: the one
-/// loop of the element-wise fast paths. On x86-64 with AVX2 the same code
+/// `out[i] = f(x[i], tail)` with TF's denormals-are-zero on the input: the
+/// one loop of the element-wise fast paths. `tail` is false on the packet
+/// part and true on the last `n % 8` elements (see [`ops::tail_start`]). On x86-64 with AVX2 the same code
 /// is compiled 8 lanes wide (IEEE operations, no FMA contraction: results
 /// are identical; the golden test compares this path with `eval`).
 #[inline]
-pub(crate) fn map_into(x: &[f32], out: &mut [f32], f: impl Fn(f32) -> f32) {
+pub(crate) fn map_into(x: &[f32], out: &mut [f32], f: impl Fn(f32, bool) -> f32) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU supports AVX2, checked just above.
@@ -134,15 +137,19 @@ pub(crate) fn map_into(x: &[f32], out: &mut [f32], f: impl Fn(f32) -> f32) {
 }
 
 #[inline(always)]
-fn map_plain(x: &[f32], out: &mut [f32], f: impl Fn(f32) -> f32) {
-    for (o, &v) in out.iter_mut().zip(x) {
-        *o = f(ops::ftz(v));
+fn map_plain(x: &[f32], out: &mut [f32], f: impl Fn(f32, bool) -> f32) {
+    let t = ops::tail_start(x.len().min(out.len()));
+    for (o, &v) in out[..t].iter_mut().zip(&x[..t]) {
+        *o = f(ops::ftz(v), false);
+    }
+    for (o, &v) in out[t..].iter_mut().zip(&x[t..]) {
+        *o = f(ops::ftz(v), true);
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn map_avx2(x: &[f32], out: &mut [f32], f: impl Fn(f32) -> f32) {
+unsafe fn map_avx2(x: &[f32], out: &mut [f32], f: impl Fn(f32, bool) -> f32) {
     map_plain(x, out, f)
 }
 

@@ -4,7 +4,30 @@
 //! for bit means evaluating the same ops in the same order with the same
 //! NaN and signed-zero rules. Each function here is one TF op.
 
-pub use super::tfmath::{ftz, log, sigmoid, tanh};
+pub use super::tfmath::{ftz, tanh};
+use super::tfmath;
+
+/// Where an element's tail starts in an `n`-element tensor: TF's element-wise
+/// kernels evaluate 8-lane packets, then the last `n % 8` elements one at a
+/// time, and there `log` and `sigmoid` are glibc's `logf` / `expf`, whose
+/// last bits differ from the packet kernels. (`tanh`, rounding and the
+/// arithmetic ops give the same bits on both paths.)
+#[inline]
+pub fn tail_start(n: usize) -> usize {
+    n / 8 * 8
+}
+
+/// `tf.math.log` of an element on the packet path or (`tail`) the scalar one.
+#[inline]
+pub fn log(x: f32, tail: bool) -> f32 {
+    if tail { tfmath::log_tail(x) } else { tfmath::log(x) }
+}
+
+/// `tf.math.sigmoid` of an element on the packet path or the scalar one.
+#[inline]
+pub fn sigmoid(x: f32, tail: bool) -> f32 {
+    if tail { tfmath::sigmoid_tail(x) } else { tfmath::sigmoid(x) }
+}
 
 /// `keras.epsilon()` (1e-7) as float32.
 pub const EPS: f32 = 1e-7;
@@ -128,8 +151,16 @@ pub fn pow2_any(n: f32) -> f32 {
 
 /// `2^round(log(s + eps) / ln 2)`: the power-of-two rounding of a scale.
 #[inline]
-pub fn po2_round(s: f32) -> f32 {
-    pow2(round(log(s + EPS) / LN2))
+pub fn po2_round(s: f32, tail: bool) -> f32 {
+    pow2(round(log(s + EPS, tail) / LN2))
+}
+
+/// [`po2_round`] over a whole scale tensor, each entry on its TF path.
+pub fn po2_round_all(scale: &mut [f32]) {
+    let t = tail_start(scale.len());
+    for (i, v) in scale.iter_mut().enumerate() {
+        *v = po2_round(*v, i >= t);
+    }
 }
 
 /// Hard sigmoid `clip(0.5x + 0.5, 0, 1)`.

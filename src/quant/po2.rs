@@ -27,28 +27,29 @@ pub struct Po2Exp {
 impl Po2Exp {
     /// The clipped exponent of `|x|` (`x_abs` may be negative: QKeras feeds
     /// `leaky_relu` outputs, and everything below eps is `min_exp`).
-    pub fn exponent(&self, x_abs: f32) -> f32 {
+    /// `tail`: the element's TF path (see [`ops::tail_start`]).
+    pub fn exponent(&self, x_abs: f32, tail: bool) -> f32 {
         match (self.quadratic, self.rounding) {
-            (false, Log2Rounding::Rnd) => self.exponent_fn::<false, false>()(x_abs),
-            (false, Log2Rounding::Floor) => self.exponent_fn::<false, true>()(x_abs),
-            (true, Log2Rounding::Rnd) => self.exponent_fn::<true, false>()(x_abs),
-            (true, Log2Rounding::Floor) => self.exponent_fn::<true, true>()(x_abs),
+            (false, Log2Rounding::Rnd) => self.exponent_fn::<false, false>()(x_abs, tail),
+            (false, Log2Rounding::Floor) => self.exponent_fn::<false, true>()(x_abs, tail),
+            (true, Log2Rounding::Rnd) => self.exponent_fn::<true, false>()(x_abs, tail),
+            (true, Log2Rounding::Floor) => self.exponent_fn::<true, true>()(x_abs, tail),
         }
     }
 
     /// [`Po2Exp::exponent`] for one mode, constants hoisted: straight-line
     /// code for the vector loops.
     #[inline(always)]
-    fn exponent_fn<const QUAD: bool, const FLOOR: bool>(&self) -> impl Fn(f32) -> f32 + use<QUAD, FLOOR> {
+    fn exponent_fn<const QUAD: bool, const FLOOR: bool>(&self) -> impl Fn(f32, bool) -> f32 + use<QUAD, FLOOR> {
         let (min, max) = (self.min_exp as f32, self.max_exp as f32);
         let (has_max, mv) = (self.max_value.is_some(), self.max_value.unwrap_or(0.0));
-        move |x_abs: f32| {
+        move |x_abs: f32, tail: bool| {
             // QKeras's `where`s, as selects: eps replaces tiny values before
             // the log, and the result is min_exp for them anyway.
             let xf = if x_abs < EPS { EPS } else { x_abs };
             let xf = if has_max && xf >= mv { mv } else { xf };
             let (q, input) = if QUAD { (2.0f32, xf.sqrt()) } else { (1.0, xf) };
-            let l = ops::log(input) / LN2;
+            let l = ops::log(input, tail) / LN2;
             let e = if FLOOR { floor_through(l) } else { round_through(l) };
             let r = q * clip(e, min, max);
             if x_abs < EPS { min } else { r }
@@ -64,7 +65,7 @@ impl Po2Exp {
         macro_rules! run {
             ($q:literal, $fl:literal) => {{
                 let e = self.exponent_fn::<$q, $fl>();
-                super::map_into(x, out, |v| f(v, ops::sign_nonzero(v) * ops::pow2(e(v.abs()))))
+                super::map_into(x, out, |v, t| f(v, ops::sign_nonzero(v) * ops::pow2(e(v.abs(), t))))
             }};
         }
         match (self.quadratic, self.rounding) {
@@ -149,19 +150,20 @@ impl QuantizedPo2 {
     }
     /// `sign(x) * 2^exponent(|x|)`, sign(0) = +1.
     #[inline]
-    fn grid(&self, v: f32) -> f32 {
-        ops::sign_nonzero(v) * self.exp.pow(self.exp.exponent(v.abs()))
+    fn grid(&self, v: f32, tail: bool) -> f32 {
+        ops::sign_nonzero(v) * self.exp.pow(self.exp.exponent(v.abs(), tail))
     }
 
     pub(crate) fn apply_fast(&self, x: &[f32], out: &mut [f32]) {
         let ste = self.use_ste;
         if !self.exp.map_signed(x, out, |v, xq| finish(v, xq, ste)) {
-            super::map_into(x, out, |v| finish(v, self.grid(v), ste));
+            super::map_into(x, out, |v, t| finish(v, self.grid(v, t), ste));
         }
     }
 
     pub fn eval(&self, x: &[f32]) -> Eval {
-        let grid: Vec<f32> = x.iter().map(|&v| self.grid(v)).collect();
+        let t = ops::tail_start(x.len());
+        let grid: Vec<f32> = x.iter().enumerate().map(|(i, &v)| self.grid(v, i >= t)).collect();
         let float = x.iter().zip(&grid).map(|(&x, &q)| finish(x, q, self.use_ste)).collect();
         Eval { float, grid, scale: None }
     }
@@ -195,7 +197,9 @@ impl QuantizedReluPo2 {
         let ns = self.negative_slope;
         let mut grid = Vec::with_capacity(x.len());
         let mut float = Vec::with_capacity(x.len());
-        for &v in x {
+        let t = ops::tail_start(x.len());
+        for (i, &v) in x.iter().enumerate() {
+            let tail = i >= t;
             let xl = match self.exp.max_value {
                 None => leaky_relu(v, ns),
                 Some(mv) => if v <= mv { leaky_relu(v, ns) } else { mv },
@@ -203,9 +207,9 @@ impl QuantizedReluPo2 {
             // keras.ops.leaky_relu's default slope is 0.2; only the sign of
             // its result matters here (negatives fall below eps).
             let xq = if v >= 0.0 || ns == 0.0 {
-                self.exp.pow(self.exp.exponent(leaky_relu(v, 0.2)))
+                self.exp.pow(self.exp.exponent(leaky_relu(v, 0.2), tail))
             } else {
-                -self.exp.pow(self.exp.exponent(leaky_relu(-v, 0.2) * ns))
+                -self.exp.pow(self.exp.exponent(leaky_relu(-v, 0.2) * ns, tail))
             };
             grid.push(xq);
             float.push(finish(xl, xq, self.use_ste));

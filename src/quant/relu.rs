@@ -2,7 +2,7 @@
 
 use super::args::Args;
 use super::bits::{bits_arg, check_qnoise, int_arg};
-use super::ops::{clip, leaky_relu, round_through};
+use super::ops::{self, clip, leaky_relu, round_through};
 use super::{Encoding, Eval, InternalSigmoid, finish};
 use crate::error::Result;
 use crate::fxp::{FixedFormat, pow2_f32};
@@ -60,7 +60,8 @@ impl QuantizedRelu {
 
     pub fn eval(&self, x: &[f32]) -> Eval {
         let f = self.element_any();
-        let (float, grid) = x.iter().map(|&v| f(v)).unzip();
+        let t = ops::tail_start(x.len());
+        let (float, grid) = x.iter().enumerate().map(|(i, &v)| f(v, i >= t)).unzip();
         Eval { float, grid, scale: None }
     }
 
@@ -74,30 +75,30 @@ impl QuantizedRelu {
         }
     }
 
-    fn element_any(&self) -> impl Fn(f32) -> (f32, f32) + '_ {
+    fn element_any(&self) -> impl Fn(f32, bool) -> (f32, f32) + '_ {
         let (a, b, c, d) = (
             self.element_pair::<false, false>(),
             self.element_pair::<false, true>(),
             self.element_pair::<true, false>(),
             self.element_pair::<true, true>(),
         );
-        move |v| match (self.use_sigmoid, self.negative_slope > 0.0) {
-            (false, false) => a(v),
-            (false, true) => b(v),
-            (true, false) => c(v),
-            (true, true) => d(v),
+        move |v, tail| match (self.use_sigmoid, self.negative_slope > 0.0) {
+            (false, false) => a(v, tail),
+            (false, true) => b(v, tail),
+            (true, false) => c(v, tail),
+            (true, true) => d(v, tail),
         }
     }
 
-    fn element<const SIGMOID: bool, const NEG: bool>(&self) -> impl Fn(f32) -> f32 + '_ {
+    fn element<const SIGMOID: bool, const NEG: bool>(&self) -> impl Fn(f32, bool) -> f32 + '_ {
         let f = self.element_pair::<SIGMOID, NEG>();
-        move |v| f(v).0
+        move |v, tail| f(v, tail).0
     }
 
     /// One element: (QKeras's float, the quantized value). Divisions by
     /// the powers of two m and m_i are products with exact reciprocals
     /// (the same correctly rounded result).
-    fn element_pair<const SIGMOID: bool, const NEG: bool>(&self) -> impl Fn(f32) -> (f32, f32) + '_ {
+    fn element_pair<const SIGMOID: bool, const NEG: bool>(&self) -> impl Fn(f32, bool) -> (f32, f32) + '_ {
         let nsb = self.non_sign_bits();
         let m = pow2_f32(nsb);
         let m_i = pow2_f32(self.integer);
@@ -120,11 +121,11 @@ impl QuantizedRelu {
             _ => (false, 0.0),
         };
         let (sigmoid, ste) = (self.sigmoid, self.use_ste);
-        move |v: f32| {
+        move |v: f32, tail: bool| {
             let x_u = if !bounded || v <= bound { leaky_relu(v, ns) } else { bound };
             let mut xq;
             if SIGMOID {
-                let p = sigmoid.apply(v * inv_m_i) * m;
+                let p = sigmoid.apply(v * inv_m_i, tail) * m;
                 xq = m_i * clip(2.0 * (round_through(p) * inv_m) - 1.0, 0.0, hi);
                 if NEG {
                     xq = xq + m_i_ns * clip(2.0 * (round_through(p * ns) * nf) - 1.0, -1.0, 0.0);

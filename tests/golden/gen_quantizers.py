@@ -87,6 +87,23 @@ def cube_inputs():
     return (rng.normal(0, 1, (6, 4, 8)) * scales).astype(f32)
 
 
+def po2_path_sensitive():
+    """float32 values next to 2^k*sqrt(2) whose po2 rounding of
+    log(x)/ln2 differs between TF's packet kernel and its scalar tail
+    (glibc logf): found here by evaluating both paths."""
+    found = []
+    ln2 = f32(np.log(2.0))
+    for k in range(-30, 31):
+        bits = f32(2.0 ** k * np.sqrt(2.0)).view(np.uint32)
+        cand = (np.arange(-200, 201) + bits).astype(np.uint32).view(f32)
+        pad = np.ones((-len(cand)) % 8, f32)
+        packet = tf.math.log(tf.constant(np.concatenate([cand, pad]))).numpy()[:len(cand)]
+        tail = np.array([tf.math.log(tf.constant([c])).numpy()[0] for c in cand], f32)
+        differ = np.round(packet / ln2) != np.round(tail / ln2)
+        found += list(cand[differ])
+    return np.array(found, f32)
+
+
 def vec_inputs():
     rng = np.random.default_rng(11)
     return (rng.normal(0, 1, 64) * 0.7).astype(f32)
@@ -261,6 +278,17 @@ def cases():
 
 def main():
     inputs = {"edge": edge_inputs(), "mat": mat_inputs(), "vec": vec_inputs(), "cube": cube_inputs()}
+    # TF evaluates the last n % 8 elements of a tensor on a scalar path with
+    # other log / sigmoid bits: odd sizes, channel counts that are not a
+    # multiple of 8, and tensors of fewer than 8 elements (all tail).
+    inputs["odd"] = inputs["edge"][:1307]
+    rng = np.random.default_rng(17)
+    inputs["mat5"] = (rng.normal(0, 1, (48, 5)) * np.array([0.01, 0.2, 1, 3, 50], f32)).astype(f32)
+    inputs["mat13"] = (rng.normal(0, 1, (40, 13)) * np.geomspace(0.01, 30, 13)).astype(f32)
+    sens = po2_path_sensitive()
+    inputs["po2path"] = np.concatenate([sens, np.ones((-len(sens)) % 8, f32)])
+    for j in range(0, len(sens), 7):
+        inputs[f"po2path_tail{j // 7}"] = sens[j:j + 7]
     in_meta, flat_in, off = {}, [], 0
     for name, arr in inputs.items():
         in_meta[name] = {"shape": list(arr.shape), "offset": off}
@@ -268,7 +296,21 @@ def main():
         off += arr.size
     case_meta, flat_out, off = [], [], 0
     n_err = 0
-    for spec, inp, sig in cases():
+    all_cases = cases()
+    for name in inputs:
+        if name.startswith("po2path"):
+            all_cases += [("quantized_po2(8)", name, None), ("quantized_relu_po2(8)", name, None)]
+    all_cases += [(spec, "odd", sig) for spec, sig in [
+        ("quantized_po2(4)", None), ("quantized_relu_po2(6,quadratic_approximation=True)", None),
+        ("quantized_sigmoid(8,use_real_sigmoid=True)", None), ("quantized_tanh(8)", "real"),
+        ("quantized_relu(6,2,use_sigmoid=1)", "real"), ("quantized_ulaw(8,0)", "real"),
+        ("quantized_ulaw(6,1,symmetric=1,u=100.0)", "hard"), ("binary", None)]]
+    for inp in ("mat5", "mat13"):
+        all_cases += [(spec, inp, None) for spec in (
+            "quantized_bits(4,0,1,alpha='auto_po2')", "quantized_bits(6,2,1,alpha='auto_po2')",
+            "quantized_linear(4,0,alpha='auto_po2')", "binary(alpha='auto_po2')",
+            "ternary(alpha='auto_po2')", "binary(alpha='auto')")]
+    for spec, inp, sig in all_cases:
         qz.set_internal_sigmoid(sig or "hard")
         x = inputs[inp]
         entry = {"spec": spec, "input": inp, "internal_sigmoid": sig or "hard"}
