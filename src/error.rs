@@ -29,6 +29,10 @@ pub enum Error {
     #[error("fixed-point format: {0}")]
     Format(String),
 
+    /// A model file that cannot be read, or a layer qkhw cannot place.
+    #[error("{}: {}{msg}", path.display(), layer.as_ref().map(|l| format!("layer `{l}`: ")).unwrap_or_default())]
+    Model { path: PathBuf, layer: Option<String>, msg: String },
+
     /// A command-line value that is not valid.
     #[error("{0}")]
     Usage(String),
@@ -37,6 +41,20 @@ pub enum Error {
 impl Error {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io { path: path.into(), source }
+    }
+}
+
+/// Give a quantizer or format error the model file and layer it came from.
+pub trait Context<T> {
+    fn in_layer(self, path: &std::path::Path, layer: &str) -> Result<T>;
+}
+
+impl<T> Context<T> for Result<T> {
+    fn in_layer(self, path: &std::path::Path, layer: &str) -> Result<T> {
+        self.map_err(|e| match e {
+            e @ Error::Model { .. } => e,
+            e => Error::Model { path: path.to_path_buf(), layer: Some(layer.to_string()), msg: e.to_string() },
+        })
     }
 }
 

@@ -16,10 +16,21 @@
 //! # Ok::<(), qkhw::Error>(())
 //! ```
 
+pub mod backend;
 pub mod error;
 pub mod fuzzing;
 pub mod fxp;
+pub mod inspect;
+pub mod passes;
+pub mod ir;
+pub mod keras;
 pub mod npy;
 pub mod quant;
 
 pub use error::{Error, Result};
+
+/// Read a model file and build its graph: the entry point of every
+/// model command.
+pub fn load_graph(path: impl AsRef<std::path::Path>, opts: ir::BuildOptions) -> Result<ir::Graph> {
+    ir::Graph::from_saved(&keras::load(path)?, opts)
+}

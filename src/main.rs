@@ -42,6 +42,72 @@ enum Command {
         #[arg(long, default_value = "hard", value_parser = ["hard", "smooth", "real"])]
         internal_sigmoid: String,
     },
+    /// Print the dict of QKeras's model_save_quantized_weights, bit-exactly.
+    ///
+    /// Same layers, keys and float32 values as QKeras 1.2.1 returns,
+    /// quirks included (auto_po2 entries q(w)*m/m_i; see `qkhw rom` for the
+    /// integer codes hardware stores).
+    ///
+    /// Example:
+    ///   qkhw weights examples/models/jet_tagger.keras --json weights.json
+    Weights {
+        /// A .keras file, a legacy .h5, or a model JSON with its weights beside it.
+        model: PathBuf,
+        /// Write the whole dict as JSON to this file (`-` for stdout):
+        /// arrays as {"dtype", "shape", "data"}, floats in shortest form.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        #[command(flatten)]
+        sem: Semantics,
+    },
+    /// Per layer: class, shapes, quantizers, hardware formats, parameters, MACs, sparsity.
+    ///
+    /// Example:
+    ///   qkhw inspect examples/models/cnn_bn.keras
+    Inspect {
+        model: PathBuf,
+        /// Print JSON instead of the table.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        sem: Semantics,
+    },
+    /// Write bit-exact weight ROMs of every constant, plus manifest.json.
+    ///
+    /// One file per tensor, one word per element in row-major order:
+    /// fixed-point codes in two's complement, power-of-two weights packed
+    /// as [sign][exponent], auto_po2 weights as integer codes with their
+    /// per-channel power of two in the manifest, fused batch norms as
+    /// bn_inv / fused_bias tables.
+    ///
+    /// Example:
+    ///   qkhw rom examples/models/jet_tagger.keras --format mem -o roms/
+    Rom {
+        model: PathBuf,
+        /// mem or hex ($readmemh), coe (Xilinx), mif (Intel), c (C arrays).
+        #[arg(long, value_parser = ["mem", "hex", "coe", "mif", "c"])]
+        format: String,
+        /// Output directory (created if missing).
+        #[arg(short = 'o', long = "out")]
+        out: PathBuf,
+        #[command(flatten)]
+        sem: Semantics,
+    },
+}
+
+/// Switches QKeras keeps outside the model file.
+#[derive(clap::Args)]
+struct Semantics {
+    /// QKeras's set_internal_sigmoid (quantized_tanh, quantized_sigmoid, ...).
+    #[arg(long, default_value = "hard", value_parser = ["hard", "smooth", "real"])]
+    internal_sigmoid: String,
+}
+
+impl Semantics {
+    fn load(&self, model: &Path) -> Result<qkhw::ir::Graph, Error> {
+        let sigmoid: InternalSigmoid = self.internal_sigmoid.parse()?;
+        qkhw::load_graph(model, qkhw::ir::BuildOptions { sigmoid })
+    }
 }
 
 fn main() -> ExitCode {
@@ -61,7 +127,67 @@ fn run(cli: Cli) -> Result<(), Error> {
             let sigmoid: InternalSigmoid = internal_sigmoid.parse()?;
             quantize(&spec, sigmoid, &input, &output, codes.as_deref())
         }
+        Command::Weights { model, json, sem } => weights(&sem.load(&model)?, json.as_deref()),
+        Command::Inspect { model, json, sem } => {
+            let info = qkhw::inspect::inspect(&sem.load(&model)?)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&info).map_err(|e| Error::Usage(e.to_string()))?);
+            } else {
+                print!("{}", qkhw::inspect::render(&info));
+            }
+            Ok(())
+        }
+        Command::Rom { model, format, out, sem } => {
+            let g = sem.load(&model)?;
+            let tensors = qkhw::passes::hw_tensors::hw_tensors(&g)?;
+            let m = qkhw::backend::rom::write(&g.name, &g.sha256, &tensors, format.parse()?, &out)?;
+            let words: usize = m.tensors.iter().map(|t| t.depth).sum();
+            println!("{} ROMs ({words} words) and manifest.json -> {}", m.tensors.len(), out.display());
+            Ok(())
+        }
     }
+}
+
+fn weights(g: &qkhw::ir::Graph, json: Option<&Path>) -> Result<(), Error> {
+    let d = qkhw::passes::hw_weights::model_save_quantized_weights(g)?;
+    if let Some(p) = json {
+        let doc = serde_json::json!({
+            "generator": format!("qkhw {}", env!("CARGO_PKG_VERSION")),
+            "model": g.name,
+            "model_sha256": g.sha256,
+            "weights": d.to_json(),
+        });
+        let text = serde_json::to_string(&doc).map_err(|e| Error::Usage(e.to_string()))? + "\n";
+        if p == Path::new("-") {
+            print!("{text}");
+        } else {
+            std::fs::write(p, text).map_err(|e| Error::io(p, e))?;
+            println!("{} layers -> {}", d.layers.len(), p.display());
+        }
+        return Ok(());
+    }
+    use qkhw::passes::hw_weights::Entry;
+    fn show(e: &Entry) -> String {
+        match e {
+            Entry::Bool(b) => if *b { "True".into() } else { "False".into() },
+            Entry::Null => "None".into(),
+            Entry::Str(s) => format!("'{s}'"),
+            Entry::List(v) => format!("[{}]", v.iter().map(show).collect::<Vec<_>>().join(", ")),
+            Entry::Array(t) => {
+                let head: Vec<String> = t.data.iter().take(6).map(|v| format!("{v}")).collect();
+                let more = if t.data.len() > 6 { format!(", ... {} values", t.data.len()) } else { String::new() };
+                format!("array{:?}[{}{more}]", t.shape, head.join(", "))
+            }
+        }
+    }
+    for (layer, fields) in &d.layers {
+        println!("{layer}:");
+        for (k, v) in fields {
+            println!("  {k}: {}", show(v));
+        }
+    }
+    println!("({} layers; --json FILE writes every value)", d.layers.len());
+    Ok(())
 }
 
 fn sibling(path: &Path, suffix: &str) -> PathBuf {

@@ -73,6 +73,55 @@ impl FixedFormat {
         self.to_f64(code) as f32
     }
 
+    /// The narrowest format holding every finite value of `values` exactly,
+    /// with the codes: the policy for tensors QKeras leaves as float32
+    /// (unquantized biases, batch-norm tables). `None` if a value is not
+    /// finite or the format would exceed 64 bits.
+    pub fn exact_for(values: &[f32]) -> Option<(FixedFormat, Vec<i64>)> {
+        let mut frac = i32::MIN;
+        for &v in values {
+            if !v.is_finite() {
+                return None;
+            }
+            if v != 0.0 {
+                // v = odd × 2^e: the lowest set bit of the significand.
+                let bits = v.to_bits();
+                let exp = ((bits >> 23) & 0xff) as i32;
+                let man = if exp == 0 { bits & 0x7f_ffff } else { (bits & 0x7f_ffff) | 0x80_0000 };
+                let e = if exp == 0 { -149 } else { exp - 150 } + man.trailing_zeros() as i32;
+                frac = frac.max(-e);
+            }
+        }
+        if frac == i32::MIN {
+            frac = 0;
+        }
+        let signed = values.iter().any(|v| v.is_sign_negative() && *v != 0.0);
+        let mut codes = Vec::with_capacity(values.len());
+        let (mut lo, mut hi) = (0i128, 0i128);
+        for &v in values {
+            let c = v as f64 * pow2(frac);
+            if c.abs() >= 9.2e18 {
+                return None;
+            }
+            let c = c as i64;
+            lo = lo.min(c as i128);
+            hi = hi.max(c as i128);
+            codes.push(c);
+        }
+        let mut width = 1u32;
+        let fits = |w: u32| {
+            let f = FixedFormat { width: w, frac, signed };
+            f.contains(lo) && f.contains(hi)
+        };
+        while !fits(width) {
+            width += 1;
+            if width > 64 {
+                return None;
+            }
+        }
+        Some((FixedFormat { width, frac, signed }, codes))
+    }
+
     /// Smallest format that holds every code of `self` and `other` exactly
     /// (same binary point alignment rules as hardware concatenation).
     pub fn union(&self, other: &FixedFormat) -> FixedFormat {
@@ -160,5 +209,26 @@ mod tests {
             let v = f.to_f64(c) * pow2(u.frac);
             assert!(u.contains(v as i128), "{u} must hold {} of {f}", f.to_f64(c));
         }
+    }
+}
+
+#[cfg(test)]
+mod exact_tests {
+    use super::*;
+
+    #[test]
+    fn exact_for_holds_every_value() {
+        let v = [0.75f32, -0.5, 3.0, 0.0];
+        let (f, c) = FixedFormat::exact_for(&v).unwrap();
+        assert_eq!((f.width, f.frac, f.signed), (5, 2, true));
+        assert_eq!(c, vec![3, -2, 12, 0]);
+        let (f, c) = FixedFormat::exact_for(&[8.0, 4.0]).unwrap();
+        assert_eq!((f.width, f.frac, f.signed), (2, -2, false));
+        assert_eq!(c, vec![2, 1]);
+        let x = 1.0f32 / 3.0;
+        let (f, c) = FixedFormat::exact_for(&[x]).unwrap();
+        assert_eq!(f.to_f64(c[0] as i128), x as f64);
+        assert!(FixedFormat::exact_for(&[1e30, 1e-30]).is_none());
+        assert!(FixedFormat::exact_for(&[f32::NAN]).is_none());
     }
 }

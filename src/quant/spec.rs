@@ -248,7 +248,34 @@ pub fn call_from_json(v: &serde_json::Value) -> Result<Call> {
             call.kwargs.push((0, k.clone(), value));
         }
     }
+    call.source = render(&call);
     Ok(call)
+}
+
+/// A call as a QKeras user would write it, for messages and reports; the
+/// arguments that only matter in training (at their defaults) are left out.
+fn render(call: &Call) -> String {
+    let lit = |v: &Value| match v {
+        Value::Int(i) => i.to_string(),
+        Value::Float(f) => format!("{f:?}"),
+        Value::Bool(b) => if *b { "True".into() } else { "False".into() },
+        Value::None => "None".into(),
+        Value::Str(s) => format!("'{s}'"),
+        Value::List(l) => format!("[{}]", l.iter().map(|x| format!("{x:?}")).collect::<Vec<_>>().join(", ")),
+    };
+    let args = call
+        .kwargs
+        .iter()
+        .filter(|(_, k, v)| {
+            let inert = matches!((k.as_str(), v), (_, Value::None))
+                || matches!((k.as_str(), v), ("qnoise_factor", Value::Float(f)) if *f == 1.0)
+                || matches!((k.as_str(), v), ("qnoise_factor", Value::Int(1)))
+                || matches!((k.as_str(), v), ("use_stochastic_rounding", Value::Bool(false)));
+            !inert
+        })
+        .map(|(_, k, v)| format!("{k}={}", lit(v)))
+        .collect::<Vec<_>>();
+    format!("{}({})", call.name, args.join(", "))
 }
 
 #[cfg(test)]

@@ -1,0 +1,531 @@
+#!/usr/bin/env python3
+"""Small real QKeras models and their golden quantized weights.
+
+Run (pinned versions in tests/golden/requirements.txt):
+    KERAS_BACKEND=tensorflow TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1 \
+    TF_ENABLE_ONEDNN_OPTS=0 python examples/models/make_models.py [NAME ...]
+
+Every model is built with fixed seeds, trained 2-3 epochs on a few hundred
+synthetic samples (so the weights are not at their initial values) and
+written beside this script as:
+  NAME.keras          model.save (Keras 3 zip: config.json + model.weights.h5)
+  NAME.weights.json   qkeras.utils.model_save_quantized_weights(model) of the
+                      model reloaded from NAME.keras ("source": "reloaded"),
+                      or of the in-memory model when QKeras cannot reload it
+                      ("source": "in_memory")
+plus, for jet_tagger, the legacy jet_tagger.h5 and the architecture/weights
+pair jet_tagger_json.json + jet_tagger_json.weights.h5, and conv_bn_folded.h5
+when conv_bn_folded.keras does not reload.
+
+Values in the JSON: bool, null, list and str as such; anything numeric as
+{"dtype": numpy dtype name, "shape": [...], "data": [flat C-order values]}
+with NaN/inf written as "nan", "inf", "-inf".
+The Rust side reads the saved models, recomputes the dict and compares.
+"""
+import contextlib
+import json
+import math
+import os
+import re
+import sys
+import zlib
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
+os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+import keras  # noqa: E402
+from keras import layers as L  # noqa: E402
+from qkeras.utils import (  # noqa: E402
+    _add_supported_quantized_objects, model_save_quantized_weights,
+    quantized_model_from_json)
+from qkeras import (  # noqa: E402
+    QActivation, QAveragePooling2D, QBatchNormalization, QBidirectional,
+    QConv1D, QConv2D, QConv2DBatchnorm, QConv2DTranspose, QDense,
+    QDenseBatchnorm, QDepthwiseConv2D, QDepthwiseConv2DBatchnorm,
+    QGlobalAveragePooling2D, QGRU, QLSTM, QScaleShift, QSeparableConv1D,
+    QSeparableConv2D, QSimpleRNN)
+from qkeras.quantizers import (  # noqa: E402
+    binary, quantized_bits, quantized_hswish, quantized_po2, quantized_relu,
+    quantized_relu_po2, quantized_sigmoid, quantized_tanh, quantized_ulaw,
+    ternary)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+GENERATOR = "examples/models/make_models.py"
+SEED = 1234
+N_SAMPLES = 256
+
+CUSTOM_OBJECTS = {}
+_add_supported_quantized_objects(CUSTOM_OBJECTS)
+
+
+def qb(bits, integer, alpha=1):
+    return quantized_bits(bits, integer, alpha=alpha)
+
+
+# --------------------------------------------------------------- models
+
+
+def jet_tagger():
+    """hls4ml's jet-tagging MLP (16 -> 64 -> 32 -> 32 -> 5, 6-bit)."""
+    reg = keras.regularizers.l1(1e-4)
+    kw = dict(kernel_quantizer=qb(6, 0), bias_quantizer=qb(6, 0),
+              kernel_initializer="lecun_uniform", kernel_regularizer=reg)
+    x = inp = keras.Input((16,), name="input_1")
+    for i, n in enumerate((64, 32, 32), 1):
+        x = QDense(n, name=f"fc{i}", **kw)(x)
+        x = QActivation(quantized_relu(6), name=f"relu{i}")(x)
+    x = QDense(5, name="output", **kw)(x)
+    x = L.Activation("softmax", name="softmax")(x)
+    return keras.Model(inp, x, name="jet_tagger")
+
+
+def po2_mlp():
+    """Power-of-two weights and activations (signs/log2 in the dict)."""
+    x = inp = keras.Input((10,), name="x")
+    x = QDense(16, kernel_quantizer=quantized_po2(4),
+               bias_quantizer=quantized_po2(4), name="d1")(x)
+    x = QActivation(quantized_relu_po2(4), name="a1")(x)
+    x = QDense(8, kernel_quantizer=quantized_po2(5, 1),
+               bias_quantizer=quantized_relu_po2(4, 4), name="d2")(x)
+    x = QActivation(quantized_relu_po2(5, 4), name="a2")(x)
+    x = QDense(8, kernel_quantizer=quantized_relu_po2(4, 2),
+               bias_quantizer=quantized_po2(4, quadratic_approximation=True),
+               name="d3")(x)
+    x = QActivation(quantized_relu(6, 2), name="a3")(x)
+    x = QDense(3, kernel_quantizer=quantized_po2(6, 2, log2_rounding="floor"),
+               bias_quantizer=qb(8, 3), name="out")(x)
+    return keras.Model(inp, x, name="po2_mlp")
+
+
+def auto_po2_mlp():
+    """quantized_bits with alpha None (-> auto_po2) and alpha='auto_po2'."""
+    x = inp = keras.Input((12,), name="x")
+    x = QDense(16, kernel_quantizer=quantized_bits(4, 0),
+               bias_quantizer=qb(8, 3), name="d1")(x)
+    x = QActivation(qb(8, 3), name="a1")(x)
+    x = L.Reshape((16, 1), name="reshape")(x)
+    x = QConv1D(3, 3, kernel_quantizer=quantized_bits(5, 1, alpha="auto_po2"),
+                bias_quantizer=qb(8, 3), name="c1")(x)
+    x = QActivation(quantized_relu(8, 3), name="a2")(x)
+    x = L.Flatten(name="flatten")(x)
+    x = QDense(8, kernel_quantizer=quantized_bits(6, 2, alpha="auto_po2"),
+               bias_quantizer=qb(8, 3), name="d2")(x)
+    x = QActivation(quantized_relu(8, 3), name="a3")(x)
+    x = QDense(4, kernel_quantizer=quantized_bits(4, 0, alpha="auto_po2"),
+               bias_quantizer=qb(8, 3), name="out")(x)
+    return keras.Model(inp, x, name="auto_po2_mlp")
+
+
+def binary_ternary():
+    """binary/ternary weights with alpha=1 and alpha None (-> auto_po2)."""
+    x = inp = keras.Input((10,), name="x")
+    x = QDense(16, kernel_quantizer=binary(alpha=1),
+               bias_quantizer=qb(8, 3), name="d1")(x)
+    x = QActivation(binary(alpha=1), name="a1")(x)
+    x = QDense(16, kernel_quantizer=ternary(alpha=1), name="d2")(x)
+    x = QActivation(ternary(), name="a2")(x)
+    x = QDense(8, kernel_quantizer=binary(), bias_quantizer=qb(6, 2),
+               name="d3")(x)
+    x = QActivation(quantized_relu(4, 1), name="a3")(x)
+    x = QDense(3, kernel_quantizer=ternary(), use_bias=False, name="out")(x)
+    return keras.Model(inp, x, name="binary_ternary")
+
+
+def cnn_bn():
+    """QConv2D and QDepthwiseConv2D each followed by a (fused) QBN."""
+    x = inp = keras.Input((8, 8, 1), name="x")
+    x = QConv2D(4, (3, 3), kernel_quantizer=qb(6, 0),
+                bias_quantizer=qb(8, 3), name="conv1")(x)
+    x = QBatchNormalization(momentum=0.9, name="bn1")(x)
+    x = QActivation(quantized_relu(6, 2), name="relu1")(x)
+    x = QDepthwiseConv2D((3, 3), depthwise_quantizer=qb(6, 0),
+                         bias_quantizer=qb(8, 3), name="dw1")(x)
+    x = QBatchNormalization(
+        gamma_quantizer=quantized_relu_po2(4, 8),
+        variance_quantizer=quantized_relu_po2(4, 8),
+        beta_quantizer=quantized_po2(5), mean_quantizer=quantized_po2(5),
+        momentum=0.9, name="bn2")(x)
+    x = QActivation(quantized_relu(6, 2), name="relu2")(x)
+    x = L.Flatten(name="flatten")(x)
+    x = QDense(3, kernel_quantizer=qb(6, 0), bias_quantizer=qb(8, 3),
+               name="dense")(x)
+    return keras.Model(inp, x, name="cnn_bn")
+
+
+def bn_variants():
+    """QBatchNormalization with scale=False, center=False, an inverse
+    quantizer, and one not fusable (after a QDense)."""
+    x = inp = keras.Input((6, 6, 2), name="x")
+    x = QConv2D(4, (3, 3), kernel_quantizer=qb(6, 0),
+                bias_quantizer=qb(8, 3), name="conv1")(x)
+    x = QBatchNormalization(scale=False, momentum=0.9, name="bn_noscale")(x)
+    x = QActivation(quantized_relu(6, 2), name="relu1")(x)
+    x = QDepthwiseConv2D((2, 2), depthwise_quantizer=qb(6, 0),
+                         use_bias=False, name="dw1")(x)
+    x = QBatchNormalization(center=False, momentum=0.9, name="bn_nocenter")(x)
+    x = QActivation(quantized_relu(6, 2), name="relu2")(x)
+    x = QConv2D(2, (1, 1), kernel_quantizer=qb(6, 0),
+                bias_quantizer=qb(8, 3), name="conv2")(x)
+    x = QBatchNormalization(gamma_quantizer=None, variance_quantizer=None,
+                            inverse_quantizer=qb(8, 4), momentum=0.9,
+                            name="bn_inv")(x)
+    x = L.Flatten(name="flatten")(x)
+    x = QDense(4, kernel_quantizer=qb(6, 0), bias_quantizer=qb(8, 3),
+               name="dense")(x)
+    x = QBatchNormalization(momentum=0.9, name="bn_dense")(x)
+    x = QDense(2, kernel_quantizer=qb(6, 0), name="out")(x)
+    return keras.Model(inp, x, name="bn_variants")
+
+
+def conv_bn_folded():
+    """QConv2DBatchnorm and QDepthwiseConv2DBatchnorm."""
+    x = inp = keras.Input((8, 8, 1), name="x")
+    x = QConv2DBatchnorm(4, (3, 3), kernel_quantizer=qb(6, 0),
+                         bias_quantizer=qb(8, 3), momentum=0.9,
+                         name="conv_bn")(x)
+    x = QActivation(quantized_relu(6, 2), name="relu1")(x)
+    x = QDepthwiseConv2DBatchnorm((3, 3), depthwise_quantizer=qb(6, 0),
+                                  bias_quantizer=qb(8, 3), momentum=0.9,
+                                  name="dw_bn")(x)
+    x = QActivation(quantized_relu(6, 2), name="relu2")(x)
+    x = L.Flatten(name="flatten")(x)
+    x = QDense(3, kernel_quantizer=qb(6, 0), bias_quantizer=qb(8, 3),
+               name="out")(x)
+    return keras.Model(inp, x, name="conv_bn_folded")
+
+
+def dense_bn_folded():
+    """QDenseBatchnorm (kept apart: QKeras cannot even clone it)."""
+    x = inp = keras.Input((12,), name="x")
+    x = QDenseBatchnorm(8, kernel_quantizer=qb(6, 0),
+                        bias_quantizer=qb(8, 3), momentum=0.9,
+                        name="dense_bn")(x)
+    x = QActivation(quantized_relu(6, 2), name="relu1")(x)
+    x = QDense(3, kernel_quantizer=qb(6, 0), bias_quantizer=qb(8, 3),
+               name="out")(x)
+    return keras.Model(inp, x, name="dense_bn_folded")
+
+
+def pooling():
+    """QAveragePooling2D (quantized / not / padding='same' on an odd size)
+    and QGlobalAveragePooling2D."""
+    x = inp = keras.Input((14, 14, 2), name="x")
+    x = QConv2D(4, (3, 3), kernel_quantizer=qb(6, 0),
+                bias_quantizer=qb(8, 3), name="conv1")(x)       # 12x12x4
+    x = QActivation(quantized_relu(6, 2), name="relu1")(x)
+    x = QAveragePooling2D(3, average_quantizer=qb(8, 0), name="pool1")(x)
+    x = QConv2D(6, (2, 2), kernel_quantizer=qb(6, 0),
+                bias_quantizer=qb(8, 3), name="conv2")(x)       # 3x3x6
+    x = QAveragePooling2D(2, strides=1, padding="same",
+                          average_quantizer=qb(8, 0), name="pool_same")(x)
+    x = QAveragePooling2D((1, 2), strides=1, name="pool_noq")(x)  # 3x2x6
+    x = QGlobalAveragePooling2D(average_quantizer=qb(8, 1), name="gap")(x)
+    x = QDense(3, kernel_quantizer=qb(6, 0), bias_quantizer=qb(8, 3),
+               name="out")(x)
+    return keras.Model(inp, x, name="pooling")
+
+
+def functional_add():
+    """Branches joined by Add and Concatenate."""
+    inp = keras.Input((16,), name="x")
+    a = QDense(16, kernel_quantizer=qb(6, 0), bias_quantizer=qb(6, 0),
+               name="a")(inp)
+    a = QActivation(quantized_relu(6, 2), name="a_act")(a)
+    b1 = QDense(8, kernel_quantizer=qb(6, 0), bias_quantizer=qb(6, 0),
+                name="b1")(a)
+    b2 = QDense(8, kernel_quantizer=qb(4, 0), bias_quantizer=qb(6, 0),
+                name="b2")(a)
+    s = L.Add(name="add")([b1, b2])
+    s = QActivation(quantized_relu(6, 2), name="add_act")(s)
+    c = L.Concatenate(name="concat")([s, a])
+    out = QDense(4, kernel_quantizer=qb(6, 0), bias_quantizer=qb(6, 0),
+                 name="out")(c)
+    return keras.Model(inp, out, name="functional_add")
+
+
+def zoo_conv1d():
+    x = inp = keras.Input((16, 3), name="x")
+    x = QConv1D(4, 3, kernel_quantizer=qb(6, 0), bias_quantizer=qb(8, 3),
+                name="conv1d")(x)                                # 14x4
+    x = QActivation(quantized_tanh(6), name="tanh")(x)
+    x = QSeparableConv1D(6, 3, depthwise_quantizer=qb(6, 0),
+                         pointwise_quantizer=qb(6, 0),
+                         bias_quantizer=qb(8, 3), name="sepconv1d")(x)
+    x = QActivation(quantized_sigmoid(6), name="sigmoid")(x)
+    x = L.Dropout(0.1, name="dropout")(x)
+    x = L.Flatten(name="flatten")(x)
+    x = QDense(3, kernel_quantizer=qb(6, 0), bias_quantizer=qb(8, 3),
+               name="out")(x)
+    return keras.Model(inp, x, name="zoo_conv1d")
+
+
+def zoo_hswish():
+    """quantized_hswish alone: its saved config does not reload."""
+    x = inp = keras.Input((8,), name="x")
+    x = QDense(8, kernel_quantizer=qb(6, 0), bias_quantizer=qb(8, 3),
+               name="dense")(x)
+    x = QActivation(quantized_hswish(8, 3), name="hswish")(x)
+    x = QDense(3, kernel_quantizer=qb(6, 0), name="out")(x)
+    return keras.Model(inp, x, name="zoo_hswish")
+
+
+def zoo_conv2d():
+    x = inp = keras.Input((8, 8, 2), name="x")
+    x = L.ZeroPadding2D(1, name="pad")(x)                        # 10x10x2
+    x = QSeparableConv2D(4, (3, 3), depthwise_quantizer=qb(6, 0),
+                         pointwise_quantizer=qb(6, 0),
+                         bias_quantizer=qb(8, 3), name="sepconv2d")(x)
+    x = L.ReLU(name="relu")(x)
+    x = L.MaxPooling2D(2, name="maxpool")(x)                     # 4x4x4
+    x = QConv2DTranspose(3, (3, 3), strides=2, padding="same",
+                         kernel_quantizer=qb(6, 0), bias_quantizer=qb(8, 3),
+                         name="convT")(x)                        # 8x8x3
+    x = QActivation(quantized_ulaw(8, 0), name="ulaw")(x)
+    x = QDepthwiseConv2D((3, 3), depth_multiplier=2,
+                         depthwise_quantizer=qb(6, 0),
+                         bias_quantizer=qb(8, 3), name="dw2")(x)  # 6x6x6
+    x = QActivation(quantized_relu(6, 2), name="relu_q")(x)
+    x = L.AveragePooling2D(2, name="avgpool")(x)                 # 3x3x6
+    x = L.Reshape((54,), name="reshape")(x)
+    x = QScaleShift(weight_quantizer=qb(8, 2), bias_quantizer=qb(8, 3),
+                    name="scaleshift")(x)
+    x = QDense(3, kernel_quantizer=qb(6, 0), bias_quantizer=qb(8, 3),
+               name="out")(x)
+    return keras.Model(inp, x, name="zoo_conv2d")
+
+
+def zoo_rnn():
+    kw = dict(kernel_quantizer=qb(6, 0), recurrent_quantizer=qb(6, 0),
+              bias_quantizer=qb(8, 3))
+    x = inp = keras.Input((5, 3), name="x")
+    # QSimpleRNN/QLSTM/QGRU hand name= to their cell, so the layers keep
+    # Keras's automatic names (q_simple_rnn, qlstm; stable after
+    # clear_session). QBidirectional takes name= itself.
+    x = QSimpleRNN(6, return_sequences=True, activation=quantized_tanh(8),
+                   state_quantizer=qb(8, 1), **kw)(x)
+    x = QLSTM(4, return_sequences=True, activation=quantized_tanh(8),
+              recurrent_activation=quantized_sigmoid(8), **kw)(x)
+    x = QBidirectional(QGRU(4, activation=quantized_tanh(8),
+                            recurrent_activation=quantized_sigmoid(8), **kw),
+                       name="bigru")(x)
+    x = QDense(2, kernel_quantizer=qb(6, 0), bias_quantizer=qb(8, 3),
+               name="out")(x)
+    return keras.Model(inp, x, name="zoo_rnn")
+
+
+MODELS = [jet_tagger, po2_mlp, auto_po2_mlp, binary_ternary, cnn_bn,
+          bn_variants, conv_bn_folded, dense_bn_folded, pooling,
+          functional_add, zoo_conv1d, zoo_hswish, zoo_conv2d, zoo_rnn]
+
+# ------------------------------------------------------------ helpers
+
+
+def encode(v):
+    """The golden JSON encoding of one value of the weights dict."""
+    if isinstance(v, (bool, np.bool_)) and not isinstance(v, np.ndarray):
+        return bool(v)
+    if v is None:
+        return None
+    if isinstance(v, str):
+        return v
+    if isinstance(v, (list, tuple)):
+        return [encode(x) for x in v]
+    if isinstance(v, dict):
+        return {str(k): encode(x) for k, x in v.items()}
+    a = np.asarray(v)
+
+    def num(x):
+        if a.dtype.kind == "f":
+            x = float(x)
+            if math.isnan(x):
+                return "nan"
+            if math.isinf(x):
+                return "inf" if x > 0 else "-inf"
+            return x
+        if a.dtype.kind == "b":
+            return bool(x)
+        return int(x)
+
+    return {"dtype": a.dtype.name, "shape": list(a.shape),
+            "data": [num(x) for x in a.reshape(-1).tolist()]}
+
+
+# QDenseBatchnorm.get_config() merges its BatchNormalization's config, whose
+# keys below its constructor refuses: the layer neither reloads nor clones,
+# and model_save_quantized_weights clones the model first.
+REFUSED_BN_KEYS = ("synchronized", "renorm", "renorm_clipping",
+                   "renorm_momentum")
+
+
+@contextlib.contextmanager
+def dense_bn_clone_patch():
+    """Temporarily let QDenseBatchnorm.from_config drop REFUSED_BN_KEYS."""
+    own = QDenseBatchnorm.__dict__.get("from_config")
+    base = QDenseBatchnorm.from_config.__func__
+
+    def from_config(cls, config):
+        config = {k: v for k, v in config.items() if k not in REFUSED_BN_KEYS}
+        return base(cls, config)
+
+    QDenseBatchnorm.from_config = classmethod(from_config)
+    try:
+        yield
+    finally:
+        if own is None:
+            del QDenseBatchnorm.from_config
+        else:
+            QDenseBatchnorm.from_config = own
+
+
+def load(path):
+    # A fresh session so automatic layer names come out as when saved.
+    keras.backend.clear_session()
+    return keras.models.load_model(path, custom_objects=dict(CUSTOM_OBJECTS),
+                                   compile=False)
+
+
+def build_copy(model):
+    """An independent in-memory copy (same config, same weights)."""
+    copy = model.__class__.from_config(model.get_config())
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def short(e):
+    """Exception text without the (huge) config dumps Keras embeds."""
+    text = re.sub(r"config=\{.*?\}\.(?=\s|$)", "config={...}.", str(e),
+                  flags=re.DOTALL)
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return f"{type(e).__name__}: " + " | ".join(lines)
+
+
+def train(model, seed):
+    rng = np.random.default_rng(seed)
+    shape = (N_SAMPLES,) + tuple(model.input_shape[1:])
+    x = rng.normal(size=shape).astype(np.float32)
+    out = tuple(model.output_shape[1:])
+    # Learnable synthetic target: a fixed random projection of the input.
+    w = rng.normal(size=(int(np.prod(shape[1:])), int(np.prod(out))))
+    y = np.tanh(x.reshape(N_SAMPLES, -1) @ w / np.sqrt(w.shape[0]))
+    if model.layers[-1].name == "softmax":
+        y = np.eye(out[0])[np.argmax(y, axis=1)]
+        model.compile(keras.optimizers.Adam(0.01), "categorical_crossentropy")
+    else:
+        model.compile(keras.optimizers.Adam(0.01), "mse")
+    y = y.reshape((N_SAMPLES,) + out).astype(np.float32)
+    model.fit(x, y, epochs=3, batch_size=32, shuffle=False, verbose=0)
+    return x[:8]
+
+
+def max_diff(a, b):
+    return float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
+
+
+def golden(model):
+    """The encoded model_save_quantized_weights dict (mutates the model)."""
+    d = model_save_quantized_weights(model)
+    return {k: {kk: encode(vv) for kk, vv in v.items()} for k, v in d.items()}
+
+
+def save_golden(name, model, source, versions):
+    doc = dict(generator=GENERATOR, **versions, model=name, source=source,
+               weights=golden(model))
+    with open(os.path.join(HERE, f"{name}.weights.json"), "w") as f:
+        json.dump(doc, f, sort_keys=False, indent=1)
+        f.write("\n")
+
+
+def make(build, versions):
+    name = build.__name__
+    seed = SEED + zlib.crc32(name.encode()) % 10000
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(seed)
+    model = build()
+    xs = train(model, seed)
+    ref = model.predict(xs, verbose=0)
+    path = os.path.join(HERE, f"{name}.keras")
+    model.save(path)
+    report = {"model": name, "layers": [(l.name, l.__class__.__name__)
+                                        for l in model.layers]}
+    try:
+        diff = max_diff(load(path).predict(xs, verbose=0), ref)
+        source, error = "reloaded", None
+        print(f"[{name}] reloaded .keras: max |predict diff| = {diff:g}")
+    except Exception as e:
+        source, error = "in_memory", short(e)
+        print(f"[{name}] .keras does NOT reload: {error}")
+    report.update(source=source, error=error)
+
+    if name == "jet_tagger":
+        h5 = os.path.join(HERE, "jet_tagger.h5")
+        model.save(h5)
+        with open(os.path.join(HERE, "jet_tagger_json.json"), "w") as f:
+            f.write(model.to_json())
+        model.save_weights(os.path.join(HERE, "jet_tagger_json.weights.h5"))
+        print(f"[{name}] reloaded .h5: max |predict diff| = "
+              f"{max_diff(load(h5).predict(xs, verbose=0), ref):g}")
+        with open(os.path.join(HERE, "jet_tagger_json.json")) as f:
+            m2 = quantized_model_from_json(f.read())
+        m2.load_weights(os.path.join(HERE, "jet_tagger_json.weights.h5"))
+        print(f"[{name}] reloaded json+weights.h5: max |predict diff| = "
+              f"{max_diff(m2.predict(xs, verbose=0), ref):g}")
+    if source == "in_memory" and name == "conv_bn_folded":
+        h5 = os.path.join(HERE, f"{name}.h5")
+        model.save(h5)
+        try:
+            diff = max_diff(load(h5).predict(xs, verbose=0), ref)
+            same = golden(load(h5)) == golden(build_copy(model))
+            print(f"[{name}] reloaded .h5: max |predict diff| = {diff:g}, "
+                  f"same quantized weights dict as in memory: {same}")
+            report["h5"] = f"reloads; same dict as in memory: {same}"
+        except Exception as e:
+            report["h5"] = short(e)
+            print(f"[{name}] .h5 does NOT reload either: {report['h5']}")
+
+    # model_save_quantized_weights overwrites the weights: give it a model
+    # nobody uses afterwards (a fresh reload, or the in-memory one last).
+    try:
+        save_golden(name, load(path) if source == "reloaded" else model,
+                    source, versions)
+    except Exception as e:
+        if name != "dense_bn_folded":
+            raise
+        report["msqw_error"] = short(e)
+        print(f"[{name}] model_save_quantized_weights fails: "
+              f"{report['msqw_error']}")
+        with dense_bn_clone_patch():
+            diff = max_diff(load(path).predict(xs, verbose=0), ref)
+            print(f"[{name}] with the from_config patch, .keras reloads: "
+                  f"max |predict diff| = {diff:g}; golden from in-memory")
+            save_golden(name, model, source, versions)
+    return report
+
+
+def main(argv):
+    tf.config.experimental.enable_op_determinism()
+    import importlib.metadata as md
+    versions = {"qkeras": md.version("qkeras-v3"), "keras": keras.__version__,
+                "tensorflow": tf.__version__}
+    todo = [b for b in MODELS if not argv[1:] or b.__name__ in argv[1:]]
+    reports = [make(b, versions) for b in todo]
+    print("\nsummary:")
+    for r in reports:
+        print(f"  {r['model']:16s} {r['source']:9s} "
+              + ", ".join(f"{n}:{c}" for n, c in r["layers"]))
+        if r["error"]:
+            print(f"    reload error: {r['error']}")
+        if r.get("msqw_error"):
+            print("    model_save_quantized_weights needed the from_config "
+                  "patch: " + r["msqw_error"])
+        if "h5" in r:
+            print(f"    .h5: {r['h5']}")
+
+
+if __name__ == "__main__":
+    main(sys.argv)

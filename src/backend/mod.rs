@@ -1,0 +1,4 @@
+//! Backends: each renders the annotated graph into files, deciding no
+//! arithmetic of its own.
+
+pub mod rom;

@@ -1,0 +1,207 @@
+//! `qkhw inspect`: what each layer is, computes and stores.
+
+use serde::Serialize;
+
+use crate::error::Result;
+use crate::ir::{Activation, Graph, Layer, Op, RnnCell};
+use crate::passes::hw_tensors::{hw_tensors, ChannelScale, HwWeight};
+use crate::passes::hw_weights::quantizers;
+use crate::passes::sparsity::sparsity;
+use crate::quant::Encoding;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LayerInfo {
+    pub name: String,
+    pub class: String,
+    pub inputs: Vec<String>,
+    pub input_shapes: Vec<Vec<usize>>,
+    pub output_shape: Vec<usize>,
+    /// Weight quantizers in QKeras's `get_quantizers()` order (null: none).
+    pub quantizers: Vec<Option<String>>,
+    pub activation: String,
+    /// The format of the layer's output where a quantizer fixes it.
+    pub output_format: Option<String>,
+    /// Each stored constant: name and hardware encoding.
+    pub weights: Vec<WeightInfo>,
+    pub params: usize,
+    pub macs: u64,
+    /// QKeras's `get_model_sparsity` for this layer (allow-listed ones).
+    pub sparsity: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct WeightInfo {
+    pub tensor: String,
+    pub shape: Vec<usize>,
+    pub format: String,
+    pub zeros: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelInfo {
+    pub model: String,
+    pub source: String,
+    pub sha256: String,
+    pub layers: Vec<LayerInfo>,
+    pub params: usize,
+    pub macs: u64,
+    /// Total sparsity over the allow-listed layers, as QKeras computes it.
+    pub sparsity: f64,
+}
+
+pub fn encoding_str(e: &Encoding) -> String {
+    match e {
+        Encoding::Fixed(f) => f.to_string(),
+        Encoding::Po2 { signed, min_exp, max_exp } => {
+            format!("{}po2[2^{min_exp}..2^{max_exp}]", if *signed { "±" } else { "" })
+        }
+        Encoding::Table { index, values } => format!("table[{} values, index {index}]", values.len()),
+    }
+}
+
+fn weight_format(w: &HwWeight) -> String {
+    let mut s = encoding_str(&w.encoding);
+    match &w.scale {
+        Some(ChannelScale::Po2 { exponents, .. }) => {
+            let (lo, hi) = (exponents.iter().min().copied().unwrap_or(0), exponents.iter().max().copied().unwrap_or(0));
+            s += &format!(" × 2^[{lo}..{hi}] per channel");
+        }
+        Some(ChannelScale::Float { values, .. }) => s += &format!(" × {} float scales", values.len()),
+        None => {}
+    }
+    if w.quantizer.is_none() {
+        s += " (float32, exact)";
+    }
+    s
+}
+
+fn macs(l: &Layer) -> u64 {
+    let out: u64 = l.shape.iter().product::<usize>() as u64;
+    let input = l.in_shapes.first().cloned().unwrap_or_default();
+    let cin = *input.last().unwrap_or(&0) as u64;
+    let k = |w: &crate::ir::Window| w.kernel.iter().product::<usize>() as u64;
+    match &l.op {
+        Op::Dense { .. } => out * cin,
+        Op::Conv { window, .. } => out * k(window) * cin,
+        Op::Depthwise { window, .. } => out * k(window),
+        Op::Separable { window, multiplier, .. } => {
+            let spatial = out / *l.shape.last().unwrap_or(&1).max(&1) as u64;
+            spatial * cin * *multiplier as u64 * k(window) + out * cin * *multiplier as u64
+        }
+        Op::ConvTranspose { window, filters, .. } => {
+            input.iter().product::<usize>() as u64 * k(window) * *filters as u64
+        }
+        Op::Folded { inner, .. } => macs(&Layer { op: (**inner).clone(), ..l.clone() }),
+        Op::BatchNorm(_) | Op::ScaleShift { .. } => out,
+        Op::Rnn { cell, units, .. } => rnn_macs(*cell, *units, &input),
+        Op::Bidirectional { forward, .. } => match forward.as_ref() {
+            Op::Rnn { cell, units, .. } => 2 * rnn_macs(*cell, *units, &input),
+            _ => 0,
+        },
+        _ => 0,
+    }
+}
+
+fn rnn_macs(cell: RnnCell, units: usize, input: &[usize]) -> u64 {
+    let g = match cell {
+        RnnCell::Simple => 1,
+        RnnCell::Lstm => 4,
+        RnnCell::Gru => 3,
+    } as u64;
+    let (t, f) = (input.first().copied().unwrap_or(0) as u64, input.get(1).copied().unwrap_or(0) as u64);
+    let u = units as u64;
+    t * g * u * (f + u)
+}
+
+fn activation_str(a: &Activation) -> String {
+    match a {
+        Activation::Linear => "linear".into(),
+        Activation::Quantized(q) => q.spec.clone(),
+        Activation::Float(f) => format!("{f} (float)"),
+    }
+}
+
+pub fn inspect(g: &Graph) -> Result<ModelInfo> {
+    let tensors = hw_tensors(g)?;
+    let sp = sparsity(g)?;
+    let mut layers = vec![];
+    for l in &g.layers {
+        let weights: Vec<WeightInfo> = tensors
+            .iter()
+            .filter(|w| w.layer == l.name)
+            .map(|w| WeightInfo {
+                tensor: w.tensor.clone(),
+                shape: w.shape.clone(),
+                format: weight_format(w),
+                zeros: (0..w.codes.len()).filter(|&i| w.value(i) == 0.0).count(),
+            })
+            .collect();
+        let output_format = match &l.activation {
+            Activation::Quantized(q) => q.encoding().map(|e| encoding_str(&e)),
+            _ => None,
+        };
+        layers.push(LayerInfo {
+            name: l.name.clone(),
+            class: l.class.clone(),
+            inputs: l.inputs.iter().map(|i| g.layers[i.0].name.clone()).collect(),
+            input_shapes: l.in_shapes.clone(),
+            output_shape: l.shape.clone(),
+            quantizers: quantizers(&l.op).iter().map(|q| q.map(|q| q.spec.clone())).collect(),
+            activation: activation_str(&l.activation),
+            output_format,
+            weights,
+            params: l.param_count(),
+            macs: macs(l),
+            sparsity: sp.layers.iter().find(|(n, ..)| n == &l.name).map(|(_, z, n)| *z as f64 / (*n).max(1) as f64),
+        });
+    }
+    Ok(ModelInfo {
+        model: g.name.clone(),
+        source: g.source.display().to_string(),
+        sha256: g.sha256.clone(),
+        params: layers.iter().map(|l| l.params).sum(),
+        macs: layers.iter().map(|l| l.macs).sum(),
+        sparsity: sp.total(),
+        layers,
+    })
+}
+
+/// The human-readable table.
+pub fn render(m: &ModelInfo) -> String {
+    let mut s = format!("model {} ({}, sha256 {})\n", m.model, m.source, &m.sha256[..m.sha256.len().min(16)]);
+    let shape = |v: &[usize]| format!("({})", v.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(","));
+    s += &format!(
+        "{:<20} {:<26} {:<14} {:<14} {:>8} {:>10} {:>9}\n",
+        "layer", "class", "input", "output", "params", "MACs", "sparsity"
+    );
+    for l in &m.layers {
+        let ins = l.input_shapes.iter().map(|v| shape(v)).collect::<Vec<_>>().join("+");
+        s += &format!(
+            "{:<20} {:<26} {:<14} {:<14} {:>8} {:>10} {:>9}\n",
+            l.name,
+            l.class,
+            ins,
+            shape(&l.output_shape),
+            l.params,
+            l.macs,
+            l.sparsity.map_or("-".into(), |x| format!("{:.1}%", 100.0 * x))
+        );
+        for (i, q) in l.quantizers.iter().enumerate() {
+            if let Some(q) = q {
+                s += &format!("    quantizer[{i}] {q}\n");
+            }
+        }
+        for w in &l.weights {
+            s += &format!("    {:<18} {:<12} {} ({} zeros)\n", w.tensor, shape(&w.shape), w.format, w.zeros);
+        }
+        if l.activation != "linear" {
+            s += &format!(
+                "    activation {}{}\n",
+                l.activation,
+                l.output_format.as_ref().map_or(String::new(), |f| format!(" -> {f}"))
+            );
+        }
+    }
+    s += &format!("total: {} parameters, {} MACs, sparsity {:.2}%\n", m.params, m.macs, 100.0 * m.sparsity);
+    s
+}

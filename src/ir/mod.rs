@@ -1,0 +1,181 @@
+//! The model as a DAG of layers with shapes, weights and parsed quantizers:
+//! the one representation every pass and backend reads.
+
+mod build;
+mod cfg;
+mod shape;
+
+use std::path::PathBuf;
+
+use crate::keras::Tensor;
+use crate::quant::Quantizer;
+
+pub use build::{BuildOptions, SUPPORTED_CLASSES};
+
+/// Index of a layer in [`Graph::layers`] (topological order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LayerId(pub usize);
+
+/// A tensor shape without the batch axis.
+pub type Shape = Vec<usize>;
+
+#[derive(Debug, Clone)]
+pub struct Graph {
+    pub name: String,
+    /// The file it came from and its SHA-256, for generated-file headers.
+    pub source: PathBuf,
+    pub sha256: String,
+    /// Topologically sorted: a layer's inputs come before it.
+    pub layers: Vec<Layer>,
+    pub inputs: Vec<LayerId>,
+    pub outputs: Vec<LayerId>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Layer {
+    pub name: String,
+    /// The Keras class as saved (`QDense`, `MaxPooling2D`, …).
+    pub class: String,
+    pub op: Op,
+    pub inputs: Vec<LayerId>,
+    pub in_shapes: Vec<Shape>,
+    pub shape: Shape,
+    /// The layer's weights in Keras's `get_weights()` order.
+    pub weights: Vec<Weight>,
+    /// The activation the layer applies to its output.
+    pub activation: Activation,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Weight {
+    /// `kernel`, `bias`, `gamma`, … (Keras's variable name).
+    pub role: &'static str,
+    pub tensor: Tensor,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Activation {
+    Linear,
+    Quantized(Quantizer),
+    /// A float activation (`relu`, `softmax`, …), described as saved.
+    Float(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Padding {
+    Valid,
+    Same,
+    Causal,
+}
+
+/// Convolution geometry shared by the conv-like layers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Window {
+    pub kernel: Vec<usize>,
+    pub strides: Vec<usize>,
+    pub dilation: Vec<usize>,
+    pub padding: Padding,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RnnCell {
+    Simple,
+    Lstm,
+    Gru,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Merge {
+    Add,
+    Subtract,
+    Multiply,
+    Average,
+    Maximum,
+    Minimum,
+    /// Along this axis of the batch-less shape.
+    Concatenate(usize),
+}
+
+/// Batch-norm parameters (standalone, or folded into a conv / dense).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchNorm {
+    pub epsilon: f32,
+    pub center: bool,
+    pub scale: bool,
+    /// gamma, beta, mean, variance, inverse — QKeras's `quantizers` order.
+    pub quantizers: [Option<Quantizer>; 5],
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Op {
+    Input,
+    Dense { units: usize, use_bias: bool, kernel_q: Option<Quantizer>, bias_q: Option<Quantizer> },
+    Conv { filters: usize, window: Window, use_bias: bool, kernel_q: Option<Quantizer>, bias_q: Option<Quantizer> },
+    ConvTranspose {
+        filters: usize,
+        window: Window,
+        output_padding: Option<Vec<usize>>,
+        use_bias: bool,
+        kernel_q: Option<Quantizer>,
+        bias_q: Option<Quantizer>,
+    },
+    Depthwise { multiplier: usize, window: Window, use_bias: bool, depthwise_q: Option<Quantizer>, bias_q: Option<Quantizer> },
+    Separable {
+        filters: usize,
+        multiplier: usize,
+        window: Window,
+        use_bias: bool,
+        depthwise_q: Option<Quantizer>,
+        pointwise_q: Option<Quantizer>,
+        bias_q: Option<Quantizer>,
+    },
+    /// QConv2DBatchnorm / QDepthwiseConv2DBatchnorm / QDenseBatchnorm: the
+    /// inner layer with its batch norm folded in before quantization.
+    Folded { inner: Box<Op>, bn: BatchNorm },
+    BatchNorm(BatchNorm),
+    /// QActivation, Activation, ReLU: the work is in [`Layer::activation`].
+    Activation,
+    /// QAdaptiveActivation: a quantizer whose range follows moving averages.
+    AdaptiveActivation { quantizer: String, total_bits: usize },
+    Pool { max: bool, pool: Vec<usize>, strides: Vec<usize>, padding: Padding, average_q: Option<Quantizer> },
+    GlobalPool { max: bool, rank: usize, keepdims: bool, average_q: Option<Quantizer> },
+    Flatten,
+    Reshape { target: Vec<i64> },
+    Dropout,
+    ZeroPadding { pads: Vec<(usize, usize)> },
+    Merge(Merge),
+    /// QSimpleRNN / QLSTM / QGRU; quantizers: kernel, recurrent, bias, state.
+    Rnn {
+        cell: RnnCell,
+        units: usize,
+        return_sequences: bool,
+        use_bias: bool,
+        reset_after: bool,
+        quantizers: [Option<Quantizer>; 4],
+        recurrent_activation: Activation,
+    },
+    Bidirectional { forward: Box<Op>, backward: Box<Op>, merge_mode: String },
+    ScaleShift { use_bias: bool, weight_q: Option<Quantizer>, bias_q: Option<Quantizer> },
+}
+
+impl Graph {
+    pub fn layer(&self, name: &str) -> Option<&Layer> {
+        self.layers.iter().find(|l| l.name == name)
+    }
+
+    /// The layers reading `id`'s output.
+    pub fn successors(&self, id: LayerId) -> impl Iterator<Item = LayerId> + '_ {
+        self.layers.iter().enumerate().filter(move |(_, l)| l.inputs.contains(&id)).map(|(i, _)| LayerId(i))
+    }
+}
+
+impl Layer {
+    pub fn weight(&self, role: &str) -> Option<&Tensor> {
+        self.weights.iter().find(|w| w.role == role).map(|w| &w.tensor)
+    }
+
+    /// Number of weight values.
+    pub fn param_count(&self) -> usize {
+        self.weights.iter().map(|w| w.tensor.data.len()).sum()
+    }
+}

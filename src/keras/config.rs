@@ -1,0 +1,171 @@
+//! The model config (`config.json`, the `model_config` attribute, or
+//! `model.to_json()`) as a list of layers and their producers. Keras 2 and
+//! Keras 3 write the graph differently; both end up here as names.
+
+use std::path::Path;
+
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+
+/// One layer as saved: class, its config object and the layers it reads.
+#[derive(Debug, Clone)]
+pub struct LayerSpec {
+    pub name: String,
+    pub class: String,
+    pub config: Map<String, Value>,
+    /// Producers, in argument order (empty for an InputLayer).
+    pub inbound: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ModelSpec {
+    pub name: String,
+    pub layers: Vec<LayerSpec>,
+    pub inputs: Vec<String>,
+    pub outputs: Vec<String>,
+}
+
+fn err(path: &Path, layer: Option<&str>, msg: impl Into<String>) -> Error {
+    Error::Model { path: path.to_path_buf(), layer: layer.map(str::to_string), msg: msg.into() }
+}
+
+pub fn parse(v: &Value, path: &Path) -> Result<ModelSpec> {
+    let class = v.get("class_name").and_then(Value::as_str).unwrap_or("");
+    let cfg = v
+        .get("config")
+        .and_then(Value::as_object)
+        .ok_or_else(|| err(path, None, "model config has no `config` object"))?;
+    let name = cfg.get("name").and_then(Value::as_str).unwrap_or("model").to_string();
+    let layers = cfg
+        .get("layers")
+        .and_then(Value::as_array)
+        .ok_or_else(|| err(path, None, "model config has no `layers` list"))?;
+    match class {
+        "Sequential" => sequential(name, v, cfg, layers, path),
+        "Functional" | "Model" => functional(name, cfg, layers, path),
+        other => Err(err(path, None, format!("model class `{other}` is not Sequential or Functional"))),
+    }
+}
+
+fn layer_head(l: &Value, path: &Path) -> Result<(String, String, Map<String, Value>)> {
+    let class = l
+        .get("class_name")
+        .and_then(Value::as_str)
+        .ok_or_else(|| err(path, None, "a layer without `class_name`"))?;
+    // Keras 3's legacy writer saves the registered name, `qkeras>QDense`.
+    let class = class.rsplit('>').next().unwrap_or(class).to_string();
+    let config = l.get("config").and_then(Value::as_object).cloned().unwrap_or_default();
+    let name = l
+        .get("name")
+        .or_else(|| config.get("name"))
+        .and_then(Value::as_str)
+        .ok_or_else(|| err(path, None, format!("a `{class}` layer without a name")))?
+        .to_string();
+    Ok((name, class, config))
+}
+
+fn sequential(name: String, model: &Value, cfg: &Map<String, Value>, layers: &[Value], path: &Path) -> Result<ModelSpec> {
+    let mut out: Vec<LayerSpec> = vec![];
+    for l in layers {
+        let (lname, class, config) = layer_head(l, path)?;
+        if out.is_empty() && class != "InputLayer" {
+            // No InputLayer saved: the first layer's (Keras 2) or the
+            // model's (Keras 3) build shape says what the input is.
+            let shape = config
+                .get("batch_input_shape")
+                .or_else(|| config.get("batch_shape"))
+                .or_else(|| model.pointer("/build_config/input_shape"))
+                .or_else(|| cfg.get("build_input_shape"))
+                .cloned()
+                .ok_or_else(|| err(path, Some(&lname), "Sequential model without an input shape"))?;
+            let mut ic = Map::new();
+            ic.insert("batch_shape".into(), shape);
+            out.push(LayerSpec { name: format!("{name}_input"), class: "InputLayer".into(), config: ic, inbound: vec![] });
+        }
+        let inbound = out.last().map(|p| vec![p.name.clone()]).unwrap_or_default();
+        out.push(LayerSpec { name: lname, class, config, inbound });
+    }
+    let first = out.first().ok_or_else(|| err(path, None, "model has no layers"))?.name.clone();
+    let last = out.last().map(|l| l.name.clone()).unwrap_or_default();
+    Ok(ModelSpec { name, layers: out, inputs: vec![first], outputs: vec![last] })
+}
+
+/// Producer names in the order Keras 3 lists `__keras_tensor__` arguments.
+fn keras3_history(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(o) => {
+            if o.get("class_name").and_then(Value::as_str) == Some("__keras_tensor__") {
+                if let Some(n) = v.pointer("/config/keras_history/0").and_then(Value::as_str) {
+                    out.push(n.to_string());
+                }
+                return;
+            }
+            o.values().for_each(|x| keras3_history(x, out));
+        }
+        Value::Array(a) => a.iter().for_each(|x| keras3_history(x, out)),
+        _ => {}
+    }
+}
+
+fn inbound(l: &Value, name: &str, path: &Path) -> Result<Vec<String>> {
+    let nodes = match l.get("inbound_nodes") {
+        None | Some(Value::Null) => return Ok(vec![]),
+        Some(Value::Array(a)) => a,
+        Some(_) => return Err(err(path, Some(name), "`inbound_nodes` is not a list")),
+    };
+    if nodes.len() > 1 {
+        return Err(err(path, Some(name), format!(
+            "the layer is called {} times (a shared layer); qkhw supports each layer called once",
+            nodes.len()
+        )));
+    }
+    let Some(node) = nodes.first() else { return Ok(vec![]) };
+    let mut out = vec![];
+    match node {
+        // Keras 3: {"args": [...], "kwargs": {...}}
+        Value::Object(_) => keras3_history(node, &mut out),
+        // Keras 2: [["producer", node_index, tensor_index, {kwargs}], ...]
+        Value::Array(items) => {
+            for it in items {
+                let p = it.get(0).and_then(Value::as_str).ok_or_else(|| {
+                    err(path, Some(name), "an inbound node entry without a producer name")
+                })?;
+                out.push(p.to_string());
+            }
+        }
+        _ => return Err(err(path, Some(name), "unreadable inbound node")),
+    }
+    Ok(out)
+}
+
+/// `["a", 0, 0]` or `[["a", 0, 0], ["b", 0, 0]]`.
+fn endpoint_names(v: Option<&Value>, what: &str, path: &Path) -> Result<Vec<String>> {
+    let a = v.and_then(Value::as_array).ok_or_else(|| err(path, None, format!("model config has no `{what}`")))?;
+    if a.first().is_some_and(Value::is_string) {
+        return Ok(vec![a[0].as_str().unwrap_or_default().to_string()]);
+    }
+    a.iter()
+        .map(|e| {
+            e.get(0)
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .ok_or_else(|| err(path, None, format!("unreadable `{what}` entry {e}")))
+        })
+        .collect()
+}
+
+fn functional(name: String, cfg: &Map<String, Value>, layers: &[Value], path: &Path) -> Result<ModelSpec> {
+    let mut out = vec![];
+    for l in layers {
+        let (lname, class, config) = layer_head(l, path)?;
+        let inbound = inbound(l, &lname, path)?;
+        out.push(LayerSpec { name: lname, class, config, inbound });
+    }
+    Ok(ModelSpec {
+        name,
+        layers: out,
+        inputs: endpoint_names(cfg.get("input_layers"), "input_layers", path)?,
+        outputs: endpoint_names(cfg.get("output_layers"), "output_layers", path)?,
+    })
+}

@@ -1,0 +1,161 @@
+//! Every ROM of every example model, in every format, read back: the words
+//! give the hardware codes again, and the manifest alone turns them into
+//! the values QKeras computes.
+
+use std::path::{Path, PathBuf};
+
+use qkhw::backend::rom::{self, Manifest, ManifestScale, RomFormat, WordLayout};
+use qkhw::ir::{BuildOptions, Graph, Op};
+use qkhw::passes::hw_tensors::{hw_tensors, HwWeight};
+
+const FORMATS: [RomFormat; 5] = [RomFormat::Mem, RomFormat::Hex, RomFormat::Coe, RomFormat::Mif, RomFormat::C];
+
+fn models() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/models");
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let n = p.file_name().unwrap().to_string_lossy();
+            (n.ends_with(".keras") || n.ends_with(".h5") || n.ends_with("_json.json")) && !n.ends_with(".weights.h5")
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("qkhw-rom-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+/// A value from the manifest's description alone (independent of qkhw's
+/// own decoder for the scale).
+fn manifest_value(e: &rom::ManifestEntry, code: i64, sign: i8, i: usize) -> f64 {
+    let v = match e.layout {
+        WordLayout::Fixed { frac, .. } => code as f64 * 2f64.powi(-frac),
+        WordLayout::Po2 { .. } => sign as f64 * 2f64.powi(code as i32),
+    };
+    let chan = |shape: &[usize]| qkhw::passes::hw_tensors::channel(shape, &e.shape, i);
+    match &e.scale {
+        None => v,
+        Some(ManifestScale::Po2 { shape, exponents }) => v * 2f64.powi(exponents[chan(shape)]),
+        Some(ManifestScale::Float { shape, values }) => v * values[chan(shape)] as f64,
+    }
+}
+
+/// What QKeras's quantizer returns for the tensor (the layer's weight, or
+/// the folded weight of a folded layer).
+fn qkeras_values(g: &Graph, t: &HwWeight) -> Option<Vec<f32>> {
+    let l = g.layer(&t.layer)?;
+    let spec = t.quantizer.as_ref()?;
+    let q = qkhw::passes::hw_weights::quantizers(&l.op).into_iter().flatten().find(|q| &q.spec == spec)?.clone();
+    let raw = match &l.op {
+        Op::Folded { bn, .. } => {
+            let f = qkhw::passes::hw_weights::folded_weights(l, bn);
+            if t.tensor == "bias" { f[1].clone() } else { f[0].clone() }
+        }
+        _ => {
+            // A Bidirectional holds forward then backward weights, same roles.
+            let role = t.tensor.rsplit('/').next().unwrap_or("");
+            let nth = usize::from(t.tensor.starts_with("backward/"));
+            l.weights.iter().filter(|w| w.role == role).nth(nth)?.tensor.clone()
+        }
+    };
+    if raw.shape != t.shape {
+        return None;
+    }
+    Some(q.apply_shaped(&raw.data, &raw.shape).unwrap())
+}
+
+#[test]
+fn every_rom_reads_back_to_the_hardware_weights() {
+    let (mut files, mut words, mut vs_qkeras) = (0, 0, 0);
+    for m in models() {
+        let g = qkhw::load_graph(&m, BuildOptions::default()).unwrap();
+        let tensors = hw_tensors(&g).unwrap();
+        assert!(!tensors.is_empty(), "{}", m.display());
+        for t in &tensors {
+            if let Some(q) = qkeras_values(&g, t) {
+                for (i, &qv) in q.iter().enumerate() {
+                    let v = t.value(i) as f32;
+                    assert!(v.to_bits() == qv.to_bits() || (v == 0.0 && qv == 0.0), "{} {}/{}[{i}]: hw {v} vs QKeras {qv}", m.display(), t.layer, t.tensor);
+                }
+                vs_qkeras += q.len();
+            }
+        }
+        // Fused batch-norm tables hold exactly QKeras's bn_inv / fused_bias.
+        let dict = qkhw::passes::hw_weights::model_save_quantized_weights(&g).unwrap();
+        let fused = |t: &&HwWeight| dict.get(&t.layer, "fused_bn_layer_name").is_some();
+        for t in tensors.iter().filter(|t| t.tensor == "bn_inv" || t.tensor == "fused_bias").filter(fused) {
+            let Some(qkhw::passes::hw_weights::Entry::Array(a)) = dict.get(&t.layer, &t.tensor) else {
+                panic!("{}: no {} in the dict", t.layer, t.tensor)
+            };
+            let hw: Vec<f32> = (0..t.codes.len()).map(|i| t.value(i) as f32).collect();
+            assert_eq!(hw, a.data, "{} {}/{}", m.display(), t.layer, t.tensor);
+            vs_qkeras += hw.len();
+        }
+        for fmt in FORMATS {
+            let dir = tmp(&format!("{}-{}", m.file_name().unwrap().to_string_lossy(), fmt.ext()));
+            let written = rom::write(&g.name, &g.sha256, &tensors, fmt, &dir).unwrap();
+            let manifest: Manifest = serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+            assert_eq!(manifest, written);
+            assert_eq!(manifest.tensors.len(), tensors.len());
+            for (e, t) in manifest.tensors.iter().zip(&tensors) {
+                let text = std::fs::read_to_string(dir.join(&e.file)).unwrap();
+                let ws = rom::parse(fmt, &e.file, &text, e.layout.width()).unwrap();
+                assert_eq!(ws.len(), e.depth);
+                assert!(ws.iter().all(|&w| e.layout.width() == 64 || w >> e.layout.width() == 0), "{}: word wider than {}", e.file, e.layout.width());
+                let (codes, signs) = rom::decode(&e.layout, &ws);
+                assert_eq!(codes, t.codes, "{} {}", m.display(), e.file);
+                assert_eq!(signs, t.signs, "{} {}", m.display(), e.file);
+                for i in 0..codes.len() {
+                    let s = signs.get(i).copied().unwrap_or(1);
+                    assert_eq!(manifest_value(e, codes[i], s, i), t.value(i), "{} {}[{i}]", m.display(), e.file);
+                }
+                files += 1;
+                words += ws.len();
+            }
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+    }
+    assert!(files > 100 && words > 10_000 && vs_qkeras > 5_000, "{files} files, {words} words, {vs_qkeras} values vs QKeras");
+    eprintln!("{files} ROM files, {words} words read back; {vs_qkeras} values equal QKeras's");
+}
+
+/// The C arrays compile warning-free as C99.
+#[test]
+fn c_roms_compile() {
+    let m = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/models/cnn_bn.keras");
+    let g = qkhw::load_graph(&m, BuildOptions::default()).unwrap();
+    let dir = tmp("c-compile");
+    let man = rom::write(&g.name, &g.sha256, &hw_tensors(&g).unwrap(), RomFormat::C, &dir).unwrap();
+    for e in &man.tensors {
+        let out = std::process::Command::new("gcc")
+            .args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-c", "-o", "/dev/null"])
+            .arg(dir.join(&e.file))
+            .output()
+            .expect("gcc is needed for this test");
+        assert!(out.status.success(), "{}: {}", e.file, String::from_utf8_lossy(&out.stderr));
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A corrupted word is noticed: the check can fail.
+#[test]
+fn a_changed_word_is_caught() {
+    let m = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/models/jet_tagger.keras");
+    let g = qkhw::load_graph(&m, BuildOptions::default()).unwrap();
+    let tensors = hw_tensors(&g).unwrap();
+    let dir = tmp("corrupt");
+    let man = rom::write(&g.name, &g.sha256, &tensors, RomFormat::Mem, &dir).unwrap();
+    let e = &man.tensors[0];
+    let text = std::fs::read_to_string(dir.join(&e.file)).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let k = lines.iter().position(|l| !l.starts_with("//")).unwrap();
+    lines[k] = if lines[k] == "01" { "02".into() } else { "01".into() };
+    let ws = rom::parse(RomFormat::Mem, &e.file, &lines.join("\n"), e.layout.width()).unwrap();
+    assert_ne!(rom::decode(&e.layout, &ws).0, tensors[0].codes);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
