@@ -23,3 +23,19 @@ pub fn spec(data: &[u8]) {
 pub fn npy(data: &[u8]) {
     let _ = crate::npy::parse_f32(data);
 }
+
+/// A model file (`.keras`, legacy `.h5` or a model JSON, told apart by
+/// content), with `json_weights` as the weights of a model JSON: read, build
+/// the graph, and run every pass that reads weights.
+pub fn model(data: &[u8], json_weights: &[u8]) {
+    let path = std::path::Path::new("fuzz-input");
+    let Ok(saved) = crate::keras::load_bytes(path, data.to_vec(), |_| Ok(json_weights.to_vec())) else { return };
+    let Ok(g) = crate::ir::Graph::from_saved(&saved, Default::default()) else { return };
+    let _ = crate::passes::hw_weights::model_save_quantized_weights(&g);
+    if let Ok(t) = crate::passes::hw_tensors::hw_tensors(&g) {
+        for w in &t {
+            let _ = crate::backend::rom::words(w);
+        }
+    }
+    let _ = crate::inspect::inspect(&g);
+}

@@ -26,7 +26,7 @@ pub struct LayerInfo {
     pub params: usize,
     pub macs: u64,
     /// QKeras's `get_model_sparsity` for this layer (allow-listed ones).
-    pub sparsity: Option<f64>,
+    pub sparsity: Option<f32>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -46,7 +46,7 @@ pub struct ModelInfo {
     pub params: usize,
     pub macs: u64,
     /// Total sparsity over the allow-listed layers, as QKeras computes it.
-    pub sparsity: f64,
+    pub sparsity: f32,
 }
 
 pub fn encoding_str(e: &Encoding) -> String {
@@ -152,7 +152,7 @@ pub fn inspect(g: &Graph) -> Result<ModelInfo> {
             weights,
             params: l.param_count(),
             macs: macs(l),
-            sparsity: sp.layers.iter().find(|(n, ..)| n == &l.name).map(|(_, z, n)| *z as f64 / (*n).max(1) as f64),
+            sparsity: sp.layers.iter().find(|(n, ..)| n == &l.name).map(|(_, z, n)| crate::passes::sparsity::fraction(*z, *n)),
         });
     }
     Ok(ModelInfo {

@@ -61,3 +61,61 @@ fn bad_input_is_one_line_and_exit_2() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("/nonexistent.npy"));
 }
+
+fn model(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/models").join(name)
+}
+
+#[test]
+fn weights_json_is_the_golden_dict() {
+    let out = tmp("w.json");
+    let st = qkhw().arg("weights").arg(model("po2_mlp.keras")).arg("--json").arg(&out).output().unwrap();
+    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+    let ours: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let gold: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(model("po2_mlp.weights.json")).unwrap()).unwrap();
+    // Same layers and keys; values are compared bit for bit in weights_golden.rs.
+    let keys = |v: &serde_json::Value| -> Vec<(String, Vec<String>)> {
+        v["weights"].as_object().unwrap().iter().map(|(k, f)| (k.clone(), f.as_object().unwrap().keys().cloned().collect())).collect()
+    };
+    assert_eq!(keys(&ours), keys(&gold));
+    let text = String::from_utf8(qkhw().arg("weights").arg(model("cnn_bn.keras")).output().unwrap().stdout).unwrap();
+    assert!(text.contains("fused_bn_layer_name: 'bn1'"), "{text}");
+}
+
+#[test]
+fn inspect_reports_formats_macs_and_sparsity() {
+    let o = qkhw().arg("inspect").arg(model("jet_tagger.keras")).arg("--json").output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let fc1 = v["layers"].as_array().unwrap().iter().find(|l| l["name"] == "fc1").unwrap();
+    assert_eq!(fc1["macs"], 16 * 64);
+    assert_eq!(fc1["params"], 16 * 64 + 64);
+    assert_eq!(fc1["weights"][0]["format"], "fixed<6,1>");
+    assert_eq!(v["macs"], 16 * 64 + 64 * 32 + 32 * 32 + 32 * 5);
+    let s = fc1["sparsity"].as_f64().unwrap();
+    assert!(s > 0.0 && s < 1.0);
+    let table = String::from_utf8(qkhw().arg("inspect").arg(model("cnn_bn.keras")).output().unwrap().stdout).unwrap();
+    assert!(table.contains("bn_inv") && table.contains("QDepthwiseConv2D"), "{table}");
+}
+
+#[test]
+fn rom_writes_files_and_manifest() {
+    let dir = tmp("roms");
+    let o = qkhw().arg("rom").arg(model("jet_tagger.keras")).args(["--format", "coe", "-o"]).arg(&dir).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let m: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["tensors"].as_array().unwrap().len(), 8);
+    assert!(dir.join("fc1_kernel.coe").exists());
+}
+
+#[test]
+fn model_errors_are_one_line() {
+    for args in [vec!["weights", "/nonexistent/model.keras"], vec!["inspect", "Cargo.toml"], vec!["rom", "Cargo.toml", "--format", "mem", "-o", "/tmp/x"]] {
+        let o = qkhw().args(&args).output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        let e = String::from_utf8(o.stderr).unwrap();
+        assert_eq!(e.trim_end().lines().count(), 1, "{e}");
+        assert!(e.starts_with("error: "), "{e}");
+    }
+}

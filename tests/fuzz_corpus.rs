@@ -58,3 +58,19 @@ fn npy_corpus_never_panics() {
         }
     }
 }
+
+#[test]
+fn model_corpus_never_panics() {
+    let weights = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/models/jet_tagger_json.weights.h5"),
+    )
+    .unwrap();
+    let c = corpus("model");
+    assert!(c.len() >= 15);
+    for (i, s) in c.iter().enumerate() {
+        qkhw::fuzzing::model(s, &weights);
+        for k in 0..40u64 {
+            qkhw::fuzzing::model(&mutate(s, (i as u64 + 1) * 15485863 + k, 1 + (k as usize % 5)), &weights);
+        }
+    }
+}

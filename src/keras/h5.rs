@@ -17,7 +17,15 @@ pub(super) fn open(path: &Path, bytes: Vec<u8>, what: &str) -> Result<hdf5_pure:
     if !hdf5_pure::is_hdf5_bytes(&bytes) {
         return Err(err(path, None, format!("{what} is not an HDF5 file")));
     }
-    hdf5_pure::File::from_bytes(bytes).map_err(|e| err(path, None, format!("{what}: unreadable HDF5: {e}")))
+    let len = bytes.len() as u64;
+    let f = hdf5_pure::File::from_bytes(bytes).map_err(|e| err(path, None, format!("{what}: unreadable HDF5: {e}")))?;
+    // A cut-off file may still hold every weight (the optimizer state sits
+    // at the end); it is corrupt all the same, as h5py says.
+    let eof = f.superblock().eof_address;
+    if eof > len {
+        return Err(err(path, None, format!("{what} is truncated: {len} bytes of the {eof} it declares")));
+    }
+    Ok(f)
 }
 
 /// A string or list-of-strings attribute, whatever string kind the writer

@@ -21,9 +21,15 @@ pub struct Sparsity {
     pub values: usize,
 }
 
+/// `mean(w == 0)` as Keras computes it: a float32 sum (exact below 2^24)
+/// divided once, in float32.
+pub fn fraction(zeros: usize, values: usize) -> f32 {
+    if values == 0 { 0.0 } else { zeros as f32 / values as f32 }
+}
+
 impl Sparsity {
-    pub fn total(&self) -> f64 {
-        if self.values == 0 { 0.0 } else { self.zeros as f64 / self.values as f64 }
+    pub fn total(&self) -> f32 {
+        fraction(self.zeros, self.values)
     }
 }
 

@@ -1,0 +1,185 @@
+//! Broken model files give one clear error naming the file (and the layer
+//! where there is one), never a panic and never a guess.
+
+use std::path::{Path, PathBuf};
+
+use hdf5_pure::{AttrValue, File};
+use qkhw::ir::BuildOptions;
+
+fn models() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/models")
+}
+
+fn tmpdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("qkhw-corrupt-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn load_err(p: &Path) -> String {
+    match qkhw::load_graph(p, BuildOptions::default()) {
+        Ok(_) => panic!("{} loaded", p.display()),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// A JSON + weights pair in a fresh folder, the weights edited by `edit`
+/// and the config by `cfg`.
+fn json_model(name: &str, cfg: impl FnOnce(&mut serde_json::Value), edit: impl FnOnce(&File)) -> PathBuf {
+    let d = tmpdir(name);
+    let mut c: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(models().join("jet_tagger_json.json")).unwrap()).unwrap();
+    cfg(&mut c);
+    let j = d.join("m.json");
+    std::fs::write(&j, serde_json::to_vec(&c).unwrap()).unwrap();
+    let w = d.join("m.weights.h5");
+    std::fs::copy(models().join("jet_tagger_json.weights.h5"), &w).unwrap();
+    let f = File::open_rw(&w).unwrap();
+    edit(&f);
+    f.commit().unwrap();
+    drop(f);
+    j
+}
+
+fn layer_cfg<'a>(c: &'a mut serde_json::Value, name: &str) -> &'a mut serde_json::Value {
+    c["config"]["layers"].as_array_mut().unwrap().iter_mut().find(|l| l["name"] == name).unwrap()
+}
+
+#[test]
+fn the_unedited_pair_loads() {
+    let p = json_model("ok", |_| {}, |_| {});
+    qkhw::load_graph(&p, BuildOptions::default()).unwrap();
+}
+
+#[test]
+fn missing_weights_name_the_layer() {
+    let p = json_model("missing", |_| {}, |f| f.root().delete("layers/q_dense_1").unwrap());
+    let e = load_err(&p);
+    assert!(e.contains("m.json") && e.contains("layer `fc2`") && e.contains("holds 0 weights"), "{e}");
+}
+
+#[test]
+fn a_wrong_shape_is_named() {
+    let p = json_model("shape", |_| {}, |f| {
+        f.root().delete("layers/q_dense/vars/1").unwrap();
+        f.root().create_dataset("layers/q_dense/vars/1", |b| {
+            b.with_f32_data(&[0.0; 63]).with_shape(&[63]);
+        }).unwrap();
+    });
+    let e = load_err(&p);
+    assert!(e.contains("layer `fc1`") && e.contains("[63]") && e.contains("[64]"), "{e}");
+}
+
+#[test]
+fn a_wrong_hdf5_type_is_named() {
+    let p = json_model("dtype", |_| {}, |f| {
+        f.root().delete("layers/q_dense/vars/1").unwrap();
+        f.root().create_dataset("layers/q_dense/vars/1", |b| {
+            b.with_f64_data(&[0.0; 64]).with_shape(&[64]);
+        }).unwrap();
+    });
+    let e = load_err(&p);
+    assert!(e.contains("layer `fc1`") && e.contains("f64") && e.contains("only float32"), "{e}");
+}
+
+#[test]
+fn a_weight_for_no_layer_is_an_error() {
+    let p = json_model("ghost", |_| {}, |f| {
+        f.root().create_group("layers/ghost").unwrap();
+        f.commit().unwrap();
+        let g = f.root().create_group("layers/ghost/vars").unwrap();
+        f.commit().unwrap();
+        g.set_attr("name", AttrValue::VarLenString("ghost".into())).unwrap();
+        g.create_dataset("0", |b| {
+            b.with_f32_data(&[1.0]).with_shape(&[1]);
+        }).unwrap();
+    });
+    let e = load_err(&p);
+    assert!(e.contains("layer `ghost`") && e.contains("does not have"), "{e}");
+}
+
+#[test]
+fn an_unknown_layer_class_lists_the_supported_ones() {
+    let p = json_model("class", |c| layer_cfg(c, "relu1")["class_name"] = "MyCustomLayer".into(), |_| {});
+    let e = load_err(&p);
+    assert!(e.contains("layer `relu1`") && e.contains("MyCustomLayer") && e.contains("QConv2DBatchnorm"), "{e}");
+}
+
+#[test]
+fn an_unknown_quantizer_is_named() {
+    let p = json_model("quant", |c| layer_cfg(c, "fc2")["config"]["kernel_quantizer"]["class_name"] = "quantized_foo".into(), |_| {});
+    let e = load_err(&p);
+    assert!(e.contains("layer `fc2`") && e.contains("quantized_foo") && e.contains("quantized_bits"), "{e}");
+}
+
+#[test]
+fn a_partial_qnoise_factor_is_rejected() {
+    let p = json_model("qnoise", |c| layer_cfg(c, "fc1")["config"]["kernel_quantizer"]["config"]["qnoise_factor"] = 0.5.into(), |_| {});
+    let e = load_err(&p);
+    assert!(e.contains("layer `fc1`") && e.contains("qnoise_factor"), "{e}");
+}
+
+#[test]
+fn a_dangling_producer_is_named() {
+    let p = json_model("edge", |c| {
+        layer_cfg(c, "fc2")["inbound_nodes"][0]["args"][0]["config"]["keras_history"][0] = "nowhere".into();
+    }, |_| {});
+    let e = load_err(&p);
+    assert!(e.contains("layer `fc2`") && e.contains("nowhere"), "{e}");
+}
+
+#[test]
+fn json_without_weights_lists_where_it_looked() {
+    let d = tmpdir("noweights");
+    let j = d.join("lonely.json");
+    std::fs::copy(models().join("jet_tagger_json.json"), &j).unwrap();
+    let e = load_err(&j);
+    assert!(e.contains("lonely.weights.h5") && e.contains("lonely.h5"), "{e}");
+}
+
+#[test]
+fn a_keras_archive_without_weights() {
+    let d = tmpdir("zip");
+    let p = d.join("m.keras");
+    let mut z = zip::ZipWriter::new(std::fs::File::create(&p).unwrap());
+    let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    z.start_file("config.json", opts).unwrap();
+    std::io::Write::write_all(&mut z, b"{}").unwrap();
+    z.finish().unwrap();
+    let e = load_err(&p);
+    assert!(e.contains("m.keras") && e.contains("model.weights.h5"), "{e}");
+}
+
+/// Every truncation of a .keras and a legacy .h5, and garbage: errors, no
+/// panics, each naming the file.
+#[test]
+fn truncated_and_garbage_files() {
+    let d = tmpdir("trunc");
+    let mut n = 0;
+    for src in ["jet_tagger.keras", "jet_tagger.h5", "cnn_bn.keras", "zoo_rnn.keras"] {
+        let bytes = std::fs::read(models().join(src)).unwrap();
+        let len = bytes.len();
+        let mut cuts: Vec<usize> = (0..40).map(|k| len * k / 40).collect();
+        cuts.extend([1, 4, 8, 100, 512, len - 1, len - 22, len - 100]);
+        for cut in cuts {
+            let p = d.join(format!("cut{cut}-{src}"));
+            std::fs::write(&p, &bytes[..cut]).unwrap();
+            let e = load_err(&p);
+            assert!(e.contains(&format!("cut{cut}-{src}")), "{e}");
+            n += 1;
+        }
+        // One flipped byte every 997 bytes: must not panic (it may load).
+        for k in (64..len).step_by(997) {
+            let mut b = bytes.clone();
+            b[k] ^= 0x5a;
+            let p = d.join(format!("flip-{src}"));
+            std::fs::write(&p, &b).unwrap();
+            let _ = qkhw::load_graph(&p, BuildOptions::default());
+        }
+    }
+    let p = d.join("garbage.keras");
+    std::fs::write(&p, b"this is not a model").unwrap();
+    assert!(load_err(&p).contains("not a model file"));
+    assert!(n > 150);
+}
