@@ -24,7 +24,6 @@ The Rust side reads the saved models, recomputes the dict and compares.
 """
 import contextlib
 import json
-import math
 import os
 import re
 import sys
@@ -38,6 +37,8 @@ os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from golden_json import encode  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import keras  # noqa: E402
 from keras import layers as L  # noqa: E402
@@ -324,36 +325,6 @@ MODELS = [jet_tagger, po2_mlp, auto_po2_mlp, binary_ternary, cnn_bn,
           functional_add, zoo_conv1d, zoo_hswish, zoo_conv2d, zoo_rnn]
 
 # ------------------------------------------------------------ helpers
-
-
-def encode(v):
-    """The golden JSON encoding of one value of the weights dict."""
-    if isinstance(v, (bool, np.bool_)) and not isinstance(v, np.ndarray):
-        return bool(v)
-    if v is None:
-        return None
-    if isinstance(v, str):
-        return v
-    if isinstance(v, (list, tuple)):
-        return [encode(x) for x in v]
-    if isinstance(v, dict):
-        return {str(k): encode(x) for k, x in v.items()}
-    a = np.asarray(v)
-
-    def num(x):
-        if a.dtype.kind == "f":
-            x = float(x)
-            if math.isnan(x):
-                return "nan"
-            if math.isinf(x):
-                return "inf" if x > 0 else "-inf"
-            return x
-        if a.dtype.kind == "b":
-            return bool(x)
-        return int(x)
-
-    return {"dtype": a.dtype.name, "shape": list(a.shape),
-            "data": [num(x) for x in a.reshape(-1).tolist()]}
 
 
 # QDenseBatchnorm.get_config() merges its BatchNormalization's config, whose

@@ -11,7 +11,6 @@
 
 use super::bn_fusing;
 use super::hw_weights::folded_weights;
-use super::tfops::{add, inv_std, mul, sub};
 use crate::error::{Context, Error, Result};
 use crate::fxp::FixedFormat;
 use crate::ir::{BatchNorm, Graph, Layer, Op};
@@ -225,42 +224,15 @@ fn layer_tensors(l: &Layer) -> Result<Vec<HwWeight>> {
     Ok(out)
 }
 
-/// `bn_inv = gamma / sqrt(var + eps)` (through the inverse quantizer if
-/// any) and `bias = inv * prev_bias + beta - inv * mean`, with each
-/// parameter through its own quantizer, in QKeras's float32 op order.
+/// The batch-norm tables as hardware constants: `bn_inv` as its inverse
+/// quantizer's codes (or exact), the bias held exactly.
 fn bn_tables(owner: &str, bn_layer: &Layer, bn: &BatchNorm, prev_bias: Option<&[f32]>, bias_name: &str) -> Result<Vec<HwWeight>> {
-    let [gq, bq, mq, vq, iq] = &bn.quantizers;
-    if iq.is_some() && (gq.is_some() || vq.is_some()) {
-        return Err(Error::Usage(
-            "the inverse quantizer is set together with the gamma or variance quantizer (QKeras asserts against this)".into(),
-        ));
-    }
-    let apply = |q: &Option<Quantizer>, role: &str| -> Result<Option<Vec<f32>>> {
-        let Some(t) = bn_layer.weight(role) else { return Ok(None) };
-        Ok(Some(match q {
-            Some(q) => q.apply_shaped(&t.data, &t.shape)?,
-            None => t.data.clone(),
-        }))
+    let t = super::bn_tables::bn_tables(bn_layer, bn, prev_bias)?;
+    let c = t.inv.len();
+    let inv_w = match &bn.quantizers[4] {
+        Some(q) => quantized(owner, "bn_inv", Some(q), &Tensor { shape: vec![c], data: t.raw_inv })?,
+        None => exact(owner, "bn_inv", &Tensor { shape: vec![c], data: t.inv })?,
     };
-    let gamma = apply(gq, "gamma")?;
-    let beta = apply(bq, "beta")?;
-    let mean = apply(mq, "moving_mean")?.unwrap_or_default();
-    let var = apply(vq, "moving_variance")?.unwrap_or_default();
-    let c = mean.len();
-    let inv: Vec<f32> = inv_std(&var, bn.epsilon)
-        .iter()
-        .enumerate()
-        .map(|(i, &x)| mul(gamma.as_ref().map_or(1.0, |g| g[i]), x))
-        .collect();
-    let inv_t = Tensor { shape: vec![c], data: inv.clone() };
-    let inv_w = match iq {
-        Some(q) => quantized(owner, "bn_inv", Some(q), &inv_t)?,
-        None => exact(owner, "bn_inv", &inv_t)?,
-    };
-    let inv_v: Vec<f32> = (0..c).map(|i| inv_w.value(i) as f32).collect();
-    let beta = beta.unwrap_or_else(|| vec![0.0; c]);
-    let pb = prev_bias.map(<[f32]>::to_vec).unwrap_or_else(|| vec![0.0; c]);
-    let fb: Vec<f32> = (0..c).map(|i| sub(add(mul(inv_v[i], pb[i]), beta[i]), mul(inv_v[i], mean[i]))).collect();
-    let fb_w = exact(owner, bias_name, &Tensor { shape: vec![c], data: fb })?;
+    let fb_w = exact(owner, bias_name, &Tensor { shape: vec![c], data: t.bias })?;
     Ok(vec![inv_w, fb_w])
 }

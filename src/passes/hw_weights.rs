@@ -278,45 +278,20 @@ fn pooling(g: &Graph, l: &Layer) -> Result<Option<(Entry, f32)>> {
 }
 
 /// `add_bn_fusing_weights`: `bn_inv` and `fused_bias` of a fused pair.
-/// `prev` holds the producer's weights as the loop left them (quantized).
+/// `prev_written` holds the producer's weights as the loop left them
+/// (quantized).
 fn fused_bn(prev: &Layer, prev_written: Option<&[Tensor]>, bn_layer: &Layer) -> Result<(Tensor, Tensor)> {
     let Op::BatchNorm(bn) = &bn_layer.op else {
         return Err(crate::Error::Usage("not a batch norm".into()));
     };
-    let [gq, bq, mq, vq, iq] = &bn.quantizers;
-    if iq.is_some() && (gq.is_some() || vq.is_some()) {
-        return Err(crate::Error::Usage(
-            "If using the inverse quantizer, the gamma and variance quantizers should not be used in order \
-             to avoid quantizing a value twice (QKeras's assertion)"
-                .into(),
-        ));
-    }
-    let apply = |q: &Option<Quantizer>, role: &str| -> Result<Option<Vec<f32>>> {
-        let Some(t) = bn_layer.weight(role) else { return Ok(None) };
-        Ok(Some(match q {
-            Some(q) => q.apply_shaped(&t.data, &t.shape)?,
-            None => t.data.clone(),
-        }))
+    let prev_bias: Option<Vec<f32>> = match (prev.weight("bias"), prev_written) {
+        (Some(_), Some(w)) => w.last().map(|t| t.data.clone()),
+        (Some(b), None) => Some(b.data.clone()),
+        (None, _) => None,
     };
-    let gamma = apply(gq, "gamma")?;
-    let beta = apply(bq, "beta")?;
-    let mean = apply(mq, "moving_mean")?.unwrap_or_default();
-    let var = apply(vq, "moving_variance")?.unwrap_or_default();
-    let c = mean.len();
-    let mut inv: Vec<f32> = inv_std(&var, bn.epsilon);
-    // `gamma * (1/sqrt(...))`; without scale, gamma is the float 1.0.
-    inv = inv.iter().enumerate().map(|(i, &x)| mul(gamma.as_ref().map_or(1.0, |g| g[i]), x)).collect();
-    if let Some(q) = iq {
-        inv = q.apply_shaped(&inv, &[c])?;
-    }
-    let prev_bias: Vec<f32> = match (prev.weight("bias"), prev_written) {
-        (Some(_), Some(w)) => w.last().map(|t| t.data.clone()).unwrap_or_default(),
-        (Some(b), None) => b.data.clone(),
-        (None, _) => vec![0.0; c],
-    };
-    let beta = beta.unwrap_or_else(|| vec![0.0; c]);
-    let fb = (0..c).map(|i| sub(add(mul(inv[i], prev_bias[i]), beta[i]), mul(inv[i], mean[i]))).collect();
-    Ok((Tensor { shape: vec![c], data: inv }, Tensor { shape: vec![c], data: fb }))
+    let t = super::bn_tables::bn_tables(bn_layer, bn, prev_bias.as_deref())?;
+    let c = t.inv.len();
+    Ok((Tensor { shape: vec![c], data: t.inv }, Tensor { shape: vec![c], data: t.bias }))
 }
 
 /// A float32 as JSON: the shortest decimal that parses back to it; NaN and

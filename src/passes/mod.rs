@@ -1,6 +1,7 @@
 //! Passes over [`crate::ir::Graph`]: each one job, run in a fixed order.
 
 pub mod bn_fusing;
+pub mod bn_tables;
 pub mod hw_tensors;
 pub mod hw_weights;
 pub mod sparsity;

@@ -39,7 +39,6 @@ layer.set_weights with the quantized weights and does not clone the model),
 so it is only ever called after the model has been saved.
 """
 import json
-import math
 import os
 import sys
 import zlib
@@ -52,6 +51,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("PYTHONHASHSEED", "0")
 
 import numpy as np  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from golden_json import encode  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from tensorflow import keras  # noqa: E402
 from tensorflow.keras import layers as L  # noqa: E402
@@ -156,32 +157,6 @@ def train(model, seed):
 
 
 # ------------------------------------------------------------- encoding
-
-
-def encode(v):
-    """The golden JSON encoding of one value of the weights dict."""
-    if isinstance(v, (bool, np.bool_)):
-        return bool(v)
-    if v is None:
-        return None
-    if isinstance(v, str):
-        return v
-    if isinstance(v, (list, tuple)):
-        return [encode(x) for x in v]
-    if isinstance(v, dict):
-        return {str(k): encode(x) for k, x in v.items()}
-    a = np.asarray(v)
-
-    def num(x):
-        x = float(x)
-        if math.isnan(x):
-            return "nan"
-        if math.isinf(x):
-            return "inf" if x > 0 else "-inf"
-        return x
-
-    return {"dtype": a.dtype.name, "shape": list(a.shape),
-            "data": [num(x) for x in a.reshape(-1)]}
 
 
 def write_json(path, obj):

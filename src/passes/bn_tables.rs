@@ -1,0 +1,54 @@
+//! The batch-norm tables of `qkeras.utils.add_bn_fusing_weights`, in its
+//! float32 op order: each parameter through its own quantizer,
+//! `inv = gamma * (1 / sqrt(variance + epsilon))` (then the inverse
+//! quantizer, if any) and `bias = inv * prev_bias + beta - inv * mean`.
+//! Used for QKeras's dict and, with the same numbers, for the hardware.
+
+use super::tfops::{add, inv_std, mul, sub};
+use crate::error::{Error, Result};
+use crate::ir::{BatchNorm, Layer};
+use crate::quant::Quantizer;
+
+pub struct BnTables {
+    /// `gamma / sqrt(var + eps)` before the inverse quantizer.
+    pub raw_inv: Vec<f32>,
+    /// After the inverse quantizer (equal to `raw_inv` without one).
+    pub inv: Vec<f32>,
+    pub bias: Vec<f32>,
+}
+
+/// `prev_bias`: the quantized bias of the fused producer (QKeras reads it
+/// after writing the quantized weights back), `None` for no bias.
+pub fn bn_tables(bn_layer: &Layer, bn: &BatchNorm, prev_bias: Option<&[f32]>) -> Result<BnTables> {
+    let [gq, bq, mq, vq, iq] = &bn.quantizers;
+    if iq.is_some() && (gq.is_some() || vq.is_some()) {
+        return Err(Error::Usage(
+            "If using the inverse quantizer, the gamma and variance quantizers should not be used in order \
+             to avoid quantizing a value twice (QKeras's assertion)"
+                .into(),
+        ));
+    }
+    let apply = |q: &Option<Quantizer>, role: &str| -> Result<Option<Vec<f32>>> {
+        let Some(t) = bn_layer.weight(role) else { return Ok(None) };
+        Ok(Some(match q {
+            Some(q) => q.apply_shaped(&t.data, &t.shape)?,
+            None => t.data.clone(),
+        }))
+    };
+    let gamma = apply(gq, "gamma")?;
+    let beta = apply(bq, "beta")?;
+    let mean = apply(mq, "moving_mean")?.unwrap_or_default();
+    let var = apply(vq, "moving_variance")?.unwrap_or_default();
+    let c = mean.len();
+    // Without `scale`, gamma is the float 1.0.
+    let raw_inv: Vec<f32> =
+        inv_std(&var, bn.epsilon).iter().enumerate().map(|(i, &x)| mul(gamma.as_ref().map_or(1.0, |g| g[i]), x)).collect();
+    let inv = match iq {
+        Some(q) => q.apply_shaped(&raw_inv, &[c])?,
+        None => raw_inv.clone(),
+    };
+    let beta = beta.unwrap_or_else(|| vec![0.0; c]);
+    let pb = prev_bias.map(<[f32]>::to_vec).unwrap_or_else(|| vec![0.0; c]);
+    let bias = (0..c).map(|i| sub(add(mul(inv[i], pb[i]), beta[i]), mul(inv[i], mean[i]))).collect();
+    Ok(BnTables { raw_inv, inv, bias })
+}
