@@ -20,6 +20,7 @@ pub mod backend;
 pub mod error;
 pub mod fuzzing;
 pub mod fxp;
+pub mod golden;
 pub mod inspect;
 pub mod passes;
 pub mod ir;

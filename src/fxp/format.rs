@@ -133,6 +133,27 @@ impl FixedFormat {
     }
 }
 
+impl std::str::FromStr for FixedFormat {
+    type Err = crate::Error;
+    /// `fixed<W,I>` or `ufixed<W,I>` (hls4ml / Vitis `ap_fixed` notation:
+    /// W bits, I of them integer bits, the sign included).
+    fn from_str(s: &str) -> Result<Self, crate::Error> {
+        let bad = || crate::Error::Format(format!("`{s}` is not fixed<W,I> or ufixed<W,I> (e.g. fixed<16,6>)"));
+        let t = s.trim();
+        let (signed, rest) = if let Some(r) = t.strip_prefix("ufixed<") {
+            (false, r)
+        } else if let Some(r) = t.strip_prefix("fixed<") {
+            (true, r)
+        } else {
+            return Err(bad());
+        };
+        let (w, i) = rest.strip_suffix('>').and_then(|r| r.split_once(',')).ok_or_else(bad)?;
+        let w: u32 = w.trim().parse().map_err(|_| bad())?;
+        let i: i32 = i.trim().parse().map_err(|_| bad())?;
+        FixedFormat::from_width_int(w, i, signed)
+    }
+}
+
 impl fmt::Display for FixedFormat {
     /// `fixed<W,I>` / `ufixed<W,I>`, the notation hls4ml users read.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -4,5 +4,6 @@ pub mod bn_fusing;
 pub mod bn_tables;
 pub mod hw_tensors;
 pub mod hw_weights;
+pub mod precision;
 pub mod sparsity;
 mod tfops;

@@ -19,6 +19,14 @@ pub struct QuantizedRelu {
     pub sigmoid: InternalSigmoid,
 }
 
+impl QuantizedRelu {
+    /// Whether the output is `clamp(round_ties_even(x · 2^frac))` of the
+    /// input, as for quantized_bits (no sigmoid, no slope, no upper bound).
+    pub fn is_plain_grid(&self) -> bool {
+        !self.use_sigmoid && self.negative_slope == 0.0 && self.relu_upper_bound.is_none()
+    }
+}
+
 pub(crate) const RELU_PARAMS: &[&str] = &[
     "bits", "integer", "use_sigmoid", "negative_slope", "use_stochastic_rounding",
     "relu_upper_bound", "is_quantized_clip", "qnoise_factor", "var_name", "use_ste",

@@ -1,0 +1,698 @@
+//! Precision inference: every tensor of the graph gets a [`FixedFormat`]
+//! and exact integer constants, giving the [`Plan`] the golden model runs
+//! (and the backends will render).
+//!
+//! Policy (DESIGN.md, numeric contract):
+//! - the input is `--input-format`, or for `predict` on raw floats the
+//!   narrowest format holding every input value exactly;
+//! - weights are their quantizers' values, held exactly (auto_po2 and alpha
+//!   scales folded into the codes); tensors QKeras leaves as float32 (batch
+//!   norm tables, unquantized biases) are held exactly too;
+//! - accumulators grow exactly: the width is what the true range needs,
+//!   from the input range and each output's weights (zero weights add
+//!   nothing), so nothing ever overflows;
+//! - every quantizer is a requantizer to its own output format: fixed grids
+//!   (quantized_bits, quantized_relu) round ties-to-even and saturate in
+//!   integers; the others (tanh, sigmoid, po2, ulaw, hswish, binary, ...)
+//!   take the value rounded to float32, as QKeras receives it, through the
+//!   bit-exact quantizer core;
+//! - a final float softmax is dropped (logits out, arg-max unchanged); any
+//!   other float activation is an error naming the layer, except relu and
+//!   linear, which are exact on fixed point.
+
+use std::collections::HashMap;
+
+use crate::error::{Error, Result};
+use crate::fxp::FixedFormat;
+use crate::ir::{Activation, Graph, Layer, LayerId, Merge, Op, Padding, Window};
+use crate::passes::bn_fusing;
+use crate::passes::hw_tensors::{hw_tensors, HwWeight};
+use crate::quant::{Encoding, Kind, Quantizer};
+
+/// A 2-D window over an (H, W, C) tensor; 1-D layers have H = 1.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Geo {
+    pub in_h: usize,
+    pub in_w: usize,
+    pub cin: usize,
+    pub out_h: usize,
+    pub out_w: usize,
+    pub cout: usize,
+    pub kh: usize,
+    pub kw: usize,
+    pub sh: usize,
+    pub sw: usize,
+    pub dh: usize,
+    pub dw: usize,
+    pub pad_top: usize,
+    pub pad_left: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Act {
+    /// Round ties-to-even from the input's fraction to `out_frac`, clamp.
+    Grid { out_frac: i32, min: i128, max: i128 },
+    /// max(0, x), exact.
+    Relu,
+    /// Through the float32 quantizer core; codes at `out_frac`.
+    Generic { q: Quantizer, out_frac: i32 },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum MergeKind {
+    Add,
+    Subtract,
+    Multiply,
+    Maximum,
+    Minimum,
+    /// Add, then an exact right shift (the count is a power of two).
+    Average(u32),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum StepOp {
+    Input,
+    /// Per row of `rows`: y[j] = b[j] + Σ_i x[i] w[i*n_out + j].
+    Dense { rows: usize, n_in: usize, n_out: usize, w: Vec<i128>, b: Vec<i128> },
+    /// w in Keras layout (kh, kw, cin, cout).
+    Conv { geo: Geo, w: Vec<i128>, b: Vec<i128> },
+    /// w (kh, kw, cin, mult); output channel c*mult + m.
+    Depthwise { geo: Geo, mult: usize, w: Vec<i128>, b: Vec<i128> },
+    /// w (kh, kw, cout, cin), TF's conv2d_transpose.
+    ConvT { geo: Geo, w: Vec<i128>, b: Vec<i128> },
+    /// Per channel (last axis): y = (x - sub) * mul + add.
+    Affine { sub: Vec<i128>, mul: Vec<i128>, add: Vec<i128> },
+    Act(Act),
+    /// Max or sum over each window; a sum is then multiplied by
+    /// `mult[output position]` (average pooling, exact).
+    Pool { geo: Geo, max: bool, mult: Vec<i128> },
+    GlobalPool { hw: usize, c: usize, max: bool, mult: i128 },
+    /// Flatten, Reshape, Dropout: the codes as they are (C order).
+    Identity,
+    ZeroPad { in_shape: Vec<usize>, pads: Vec<(usize, usize)> },
+    /// Inputs aligned by left shifts, then combined.
+    Merge { kind: MergeKind, shifts: Vec<u32> },
+    Concat { axis: usize, shifts: Vec<u32> },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    /// The layer whose output this step is (None for inner steps).
+    pub layer: Option<String>,
+    pub inputs: Vec<usize>,
+    /// Batch-less shape.
+    pub shape: Vec<usize>,
+    pub fmt: FixedFormat,
+    /// The range of codes this step can produce (within `fmt`).
+    pub lo: i128,
+    pub hi: i128,
+    pub op: StepOp,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub model: String,
+    pub steps: Vec<Step>,
+    pub outputs: Vec<usize>,
+    /// Things the user should know (a dropped softmax, ...).
+    pub notices: Vec<String>,
+    /// The widest tensor: above 63 bits the golden model runs in i128.
+    pub max_width: u32,
+}
+
+/// How the input codes are formed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct InputSpec {
+    pub fmt: FixedFormat,
+    /// Known range of the codes (the whole format if unknown).
+    pub lo: i128,
+    pub hi: i128,
+}
+
+impl InputSpec {
+    pub fn full(fmt: FixedFormat) -> InputSpec {
+        InputSpec { fmt, lo: fmt.min_code(), hi: fmt.max_code() }
+    }
+}
+
+fn err(g: &Graph, l: &Layer, msg: impl Into<String>) -> Error {
+    Error::Model { path: g.source.clone(), layer: Some(l.name.clone()), msg: format!("({}) {}", l.class, msg.into()) }
+}
+
+/// The narrowest format for codes in `lo..=hi` at `frac`.
+pub fn fmt_for(lo: i128, hi: i128, frac: i32) -> FixedFormat {
+    let signed = lo < 0;
+    let mut w = 1;
+    loop {
+        let f = FixedFormat { width: w, frac, signed };
+        if f.contains(lo) && f.contains(hi) || w >= 128 {
+            return f;
+        }
+        w += 1;
+    }
+}
+
+/// The fraction bits `v` needs to be an integer (0 for integers, negative
+/// for multiples of 2^k), or None if not finite.
+fn frac_needed(v: f64) -> Option<i32> {
+    if !v.is_finite() {
+        return None;
+    }
+    if v == 0.0 {
+        return Some(i32::MIN / 2);
+    }
+    let bits = v.to_bits();
+    let exp = ((bits >> 52) & 0x7ff) as i32;
+    let man = if exp == 0 { bits & ((1 << 52) - 1) } else { (bits & ((1 << 52) - 1)) | (1 << 52) };
+    let e = if exp == 0 { -1074 } else { exp - 1075 } + man.trailing_zeros() as i32;
+    Some(-e)
+}
+
+/// Exact values as integer codes at a common fraction (at least `min_frac`).
+struct Consts {
+    frac: i32,
+    values: Vec<f64>,
+}
+
+impl Consts {
+    fn of(w: &HwWeight) -> Consts {
+        Consts { frac: 0, values: (0..w.codes.len()).map(|i| w.value(i)).collect() }.settle()
+    }
+    fn from(values: Vec<f64>) -> Consts {
+        Consts { frac: 0, values }.settle()
+    }
+    fn settle(mut self) -> Consts {
+        self.frac = self.values.iter().filter_map(|&v| frac_needed(v)).max().unwrap_or(0).max(-64);
+        self
+    }
+    /// Codes at `frac` (>= self.frac).
+    fn codes(&self, frac: i32) -> Option<Vec<i128>> {
+        self.values
+            .iter()
+            .map(|&v| {
+                let c = v * crate::fxp::pow2(frac);
+                (c.fract() == 0.0 && c.abs() < 1.7e38).then_some(c as i128)
+            })
+            .collect()
+    }
+}
+
+struct Builder<'g> {
+    g: &'g Graph,
+    tensors: HashMap<(String, String), HwWeight>,
+    steps: Vec<Step>,
+    /// IR layer → step holding its output.
+    at: HashMap<LayerId, usize>,
+    notices: Vec<String>,
+}
+
+/// The plan of `g` for inputs in `input`.
+pub fn plan(g: &Graph, input: InputSpec) -> Result<Plan> {
+    let tensors = hw_tensors(g)?.into_iter().map(|w| ((w.layer.clone(), w.tensor.clone()), w)).collect();
+    let mut b = Builder { g, tensors, steps: vec![], at: HashMap::new(), notices: vec![] };
+    if g.inputs.len() != 1 {
+        return Err(Error::Model { path: g.source.clone(), layer: None, msg: format!("{} inputs: the golden model takes models with one input", g.inputs.len()) });
+    }
+    let fused = bn_fusing::pairs(g);
+    for (i, l) in g.layers.iter().enumerate() {
+        let id = LayerId(i);
+        let last = b.layer(l, id, input, &fused)?;
+        b.at.insert(id, last);
+    }
+    let mut outputs = vec![];
+    for &o in &g.outputs {
+        let mut s = b.at[&o];
+        // A float softmax at the output: drop it, the logits come out.
+        let l = &g.layers[o.0];
+        if l.activation == Activation::Float("softmax".into()) {
+            b.notices.push(format!(
+                "layer `{}`: the float softmax at the output is not part of the integer datapath; outputs are the logits before it (arg-max unchanged)",
+                l.name
+            ));
+            s = b.steps[s].inputs.first().copied().unwrap_or(s);
+        }
+        outputs.push(s);
+    }
+    let max_width = b.steps.iter().map(|s| s.fmt.width).max().unwrap_or(1);
+    Ok(Plan { model: g.name.clone(), steps: b.steps, outputs, notices: b.notices, max_width })
+}
+
+impl Builder<'_> {
+    fn push(&mut self, l: &Layer, inputs: Vec<usize>, shape: Vec<usize>, frac: i32, lo: i128, hi: i128, op: StepOp) -> Result<usize> {
+        let fmt = fmt_for(lo, hi, frac);
+        if fmt.width > 127 {
+            return Err(err(self.g, l, format!("needs a {}-bit tensor; the golden model is exact up to 127 bits", fmt.width)));
+        }
+        self.steps.push(Step { layer: None, inputs, shape, fmt, lo, hi, op });
+        Ok(self.steps.len() - 1)
+    }
+
+    fn tensor(&self, l: &Layer, name: &str) -> Result<&HwWeight> {
+        self.tensors
+            .get(&(l.name.clone(), name.to_string()))
+            .ok_or_else(|| err(self.g, l, format!("no `{name}` constant (a qkhw bug, please report)")))
+    }
+
+    fn input_of(&self, l: &Layer, k: usize) -> usize {
+        self.at[&l.inputs[k]]
+    }
+
+    /// The steps of one layer; returns the one holding its output.
+    fn layer(&mut self, l: &Layer, id: LayerId, input: InputSpec, fused: &[(LayerId, LayerId)]) -> Result<usize> {
+        let mut s = match &l.op {
+            Op::Input => {
+                let s = self.push(l, vec![], l.shape.clone(), input.fmt.frac, input.lo, input.hi, StepOp::Input)?;
+                self.steps[s].fmt = input.fmt;
+                s
+            }
+            Op::Dense { .. } | Op::Conv { .. } | Op::Depthwise { .. } | Op::Separable { .. } | Op::Folded { .. } => {
+                self.linear(l)?
+            }
+            Op::ConvTranspose { .. } => self.linear(l)?,
+            Op::BatchNorm(bn) => {
+                let x = self.input_of(l, 0);
+                let (sub, inv, bias) = match fused.iter().find(|(_, b)| *b == id) {
+                    // Fused: QKeras's bn_inv / fused_bias on the producer's
+                    // accumulator, i.e. its output minus its bias.
+                    Some((p, _)) => {
+                        let pl = &self.g.layers[p.0];
+                        let sub = self.tensors.get(&(pl.name.clone(), "bias".into())).map(|w| (0..w.codes.len()).map(|i| w.value(i)).collect());
+                        (sub, self.tensor(pl, "bn_inv")?.clone(), self.tensor(pl, "fused_bias")?.clone())
+                    }
+                    None => (None, self.tensor(l, "bn_inv")?.clone(), self.tensor(l, "bn_bias")?.clone()),
+                };
+                let _ = bn;
+                self.affine(l, x, sub, &inv, &bias)?
+            }
+            Op::Activation => self.input_of(l, 0),
+            Op::AdaptiveActivation { .. } => {
+                return Err(err(self.g, l, "QAdaptiveActivation is not run by the golden model yet (its range follows moving averages); replace it by the QActivation it converged to"));
+            }
+            Op::Rnn { .. } | Op::Bidirectional { .. } => {
+                return Err(err(self.g, l, "recurrent layers are read (weights, ROMs) but not run by the golden model yet"));
+            }
+            Op::ScaleShift { .. } => self.scale_shift(l)?,
+            Op::Pool { .. } | Op::GlobalPool { .. } => self.pool(l)?,
+            Op::Flatten | Op::Reshape { .. } | Op::Dropout => {
+                let x = self.input_of(l, 0);
+                let (f, lo, hi) = (self.steps[x].fmt, self.steps[x].lo, self.steps[x].hi);
+                let s = self.push(l, vec![x], l.shape.clone(), f.frac, lo, hi, StepOp::Identity)?;
+                self.steps[s].fmt = f;
+                s
+            }
+            Op::ZeroPadding { pads } => {
+                let x = self.input_of(l, 0);
+                let (f, lo, hi) = (self.steps[x].fmt, self.steps[x].lo.min(0), self.steps[x].hi.max(0));
+                self.push(l, vec![x], l.shape.clone(), f.frac, lo, hi, StepOp::ZeroPad { in_shape: l.in_shapes[0].clone(), pads: pads.clone() })?
+            }
+            Op::Merge(m) => self.merge(l, m)?,
+        };
+        s = self.activation(l, s)?;
+        self.steps[s].layer = Some(l.name.clone());
+        Ok(s)
+    }
+
+    fn activation(&mut self, l: &Layer, x: usize) -> Result<usize> {
+        let (xf, xlo, xhi) = (self.steps[x].fmt, self.steps[x].lo, self.steps[x].hi);
+        let shape = self.steps[x].shape.clone();
+        match &l.activation {
+            Activation::Linear => Ok(x),
+            Activation::Float(f) if f == "relu" => {
+                self.push(l, vec![x], shape, xf.frac, xlo.max(0), xhi.max(0), StepOp::Act(Act::Relu))
+            }
+            Activation::Float(f) if f == "softmax" && self.g.outputs.iter().any(|o| self.g.layers[o.0].name == l.name) => {
+                // Kept as a pass-through step; `plan` routes the output past it.
+                let s = self.push(l, vec![x], shape, xf.frac, xlo, xhi, StepOp::Identity)?;
+                self.steps[s].fmt = xf;
+                Ok(s)
+            }
+            Activation::Float(f) => Err(err(
+                self.g,
+                l,
+                format!("float activation `{f}` inside the integer datapath: replace it by a quantized activation (e.g. QActivation(\"quantized_relu(8,3)\") or quantized_tanh(8)), or give it a format"),
+            )),
+            Activation::Quantized(q) => {
+                let (act, frac, lo, hi) = requantizer(q).map_err(|m| err(self.g, l, m))?;
+                self.push(l, vec![x], shape, frac, lo, hi, StepOp::Act(act))
+            }
+        }
+    }
+
+    fn affine(&mut self, l: &Layer, x: usize, sub: Option<Vec<f64>>, mul: &HwWeight, add: &HwWeight) -> Result<usize> {
+        let (xf, xlo, xhi) = (self.steps[x].fmt, self.steps[x].lo, self.steps[x].hi);
+        let c = mul.codes.len();
+        let sub_c = match sub {
+            Some(v) => Consts::from(v).codes(xf.frac).ok_or_else(|| err(self.g, l, "the bias is finer than its layer's output"))?,
+            None => vec![0; c],
+        };
+        let m = Consts::of(mul);
+        let a = Consts::of(add);
+        let frac = (xf.frac + m.frac).max(a.frac);
+        let mul_c = m.codes(frac - xf.frac).ok_or_else(|| err(self.g, l, "bn_inv codes overflow"))?;
+        let add_c = a.codes(frac).ok_or_else(|| err(self.g, l, "batch-norm bias codes overflow"))?;
+        let (mut lo, mut hi) = (i128::MAX, i128::MIN);
+        for k in 0..c {
+            let (a0, a1) = ((xlo - sub_c[k] as i128) * mul_c[k] as i128, (xhi - sub_c[k] as i128) * mul_c[k] as i128);
+            lo = lo.min(a0.min(a1) + add_c[k] as i128);
+            hi = hi.max(a0.max(a1) + add_c[k] as i128);
+        }
+        let shape = self.steps[x].shape.clone();
+        self.push(l, vec![x], shape, frac, lo, hi, StepOp::Affine { sub: sub_c, mul: mul_c, add: add_c })
+    }
+
+    fn scale_shift(&mut self, l: &Layer) -> Result<usize> {
+        let x = self.input_of(l, 0);
+        let w = self.tensor(l, "weight")?.clone();
+        let c = *l.shape.last().unwrap_or(&1);
+        let wv = vec![w.value(0); c];
+        let bv = match self.tensors.get(&(l.name.clone(), "bias".into())) {
+            Some(b) => vec![b.value(0); c],
+            None => vec![0.0; c],
+        };
+        let mk = |v: Vec<f64>, name: &str| {
+            let (f, codes) = crate::fxp::FixedFormat::exact_for(&v.iter().map(|&x| x as f32).collect::<Vec<_>>())
+                .unwrap_or((FixedFormat { width: 1, frac: 0, signed: false }, vec![0; c]));
+            HwWeight { layer: l.name.clone(), tensor: name.into(), shape: vec![c], quantizer: None, codes, signs: vec![], encoding: Encoding::Fixed(f), scale: None }
+        };
+        self.affine(l, x, None, &mk(wv, "weight"), &mk(bv, "bias"))
+    }
+
+    fn geo(&self, l: &Layer, w: &Window, in_shape: &[usize], out_shape: &[usize], transpose: bool) -> Geo {
+        let (in_h, in_w, cin) = if in_shape.len() == 3 { (in_shape[0], in_shape[1], in_shape[2]) } else { (1, in_shape[0], in_shape[1]) };
+        let (out_h, out_w, cout) = if out_shape.len() == 3 { (out_shape[0], out_shape[1], out_shape[2]) } else { (1, out_shape[0], out_shape[1]) };
+        let two = w.kernel.len() == 2;
+        let (kh, kw) = if two { (w.kernel[0], w.kernel[1]) } else { (1, w.kernel[0]) };
+        let (sh, sw) = if two { (w.strides[0], w.strides[1]) } else { (1, w.strides[0]) };
+        let (dh, dw) = if two { (w.dilation[0], w.dilation[1]) } else { (1, w.dilation[0]) };
+        // TF "same": pad_total = max((out-1)*s + (k-1)*d + 1 - in, 0), half before.
+        // Transposed: the full scatter is cropped by the same rule.
+        let pad = |n_in: usize, n_out: usize, k: usize, s: usize, d: usize| -> usize {
+            let kd = (k - 1) * d + 1;
+            if transpose {
+                let full = (n_in - 1) * s + kd;
+                return full.saturating_sub(n_out) / 2;
+            }
+            match w.padding {
+                Padding::Valid => 0,
+                Padding::Same => (((n_out - 1) * s + kd).saturating_sub(n_in)) / 2,
+                Padding::Causal => kd - 1,
+            }
+        };
+        let _ = l;
+        Geo {
+            in_h,
+            in_w,
+            cin,
+            out_h,
+            out_w,
+            cout,
+            kh,
+            kw,
+            sh,
+            sw,
+            dh,
+            dw,
+            pad_top: pad(in_h, out_h, kh, sh, dh),
+            pad_left: pad(in_w, out_w, kw, sw, dw),
+        }
+    }
+
+    /// Dense / conv-like layers: exact accumulators, bias aligned.
+    fn linear(&mut self, l: &Layer) -> Result<usize> {
+        let x = self.input_of(l, 0);
+        let in_shape = l.in_shapes[0].clone();
+        let op = match &l.op {
+            Op::Folded { inner, .. } => inner.as_ref().clone(),
+            o => o.clone(),
+        };
+        if let Op::Separable { window, multiplier, .. } = &op {
+            // Depthwise stage (no bias), then a 1x1 conv with the bias.
+            let mid_c = in_shape.last().copied().unwrap_or(0) * multiplier;
+            let mut mid_shape = l.shape.clone();
+            *mid_shape.last_mut().unwrap_or(&mut 0) = mid_c;
+            let geo = self.geo(l, window, &in_shape, &mid_shape, false);
+            let dk = self.tensor(l, "depthwise_kernel")?.clone();
+            let d = self.conv_step(l, x, &dk, None, mid_shape.clone(), |w, b| StepOp::Depthwise { geo: geo.clone(), mult: *multiplier, w, b }, geo.kh * geo.kw)?;
+            let ones = Window { kernel: vec![1; window.kernel.len()], strides: vec![1; window.kernel.len()], dilation: vec![1; window.kernel.len()], padding: Padding::Valid };
+            let geo2 = self.geo(l, &ones, &mid_shape, &l.shape, false);
+            let pk = self.tensor(l, "pointwise_kernel")?.clone();
+            let bias = self.tensors.get(&(l.name.clone(), "bias".into())).cloned();
+            return self.conv_step(l, d, &pk, bias.as_ref(), l.shape.clone(), |w, b| StepOp::Conv { geo: geo2.clone(), w, b }, mid_c);
+        }
+        let bias = self.tensors.get(&(l.name.clone(), "bias".into())).cloned();
+        match &op {
+            Op::Dense { units, .. } => {
+                let k = self.tensor(l, "kernel")?.clone();
+                let n_in = *in_shape.last().unwrap_or(&0);
+                let rows = in_shape.iter().product::<usize>() / n_in.max(1);
+                let n_out = *units;
+                self.conv_step(l, x, &k, bias.as_ref(), l.shape.clone(), |w, b| StepOp::Dense { rows, n_in, n_out, w, b }, n_in)
+            }
+            Op::Conv { window, .. } => {
+                let geo = self.geo(l, window, &in_shape, &l.shape, false);
+                let k = self.tensor(l, "kernel")?.clone();
+                let fan = geo.kh * geo.kw * geo.cin;
+                self.conv_step(l, x, &k, bias.as_ref(), l.shape.clone(), |w, b| StepOp::Conv { geo: geo.clone(), w, b }, fan)
+            }
+            Op::Depthwise { window, multiplier, .. } => {
+                let geo = self.geo(l, window, &in_shape, &l.shape, false);
+                let k = self.tensor(l, "depthwise_kernel")?.clone();
+                let fan = geo.kh * geo.kw;
+                self.conv_step(l, x, &k, bias.as_ref(), l.shape.clone(), |w, b| StepOp::Depthwise { geo: geo.clone(), mult: *multiplier, w, b }, fan)
+            }
+            Op::ConvTranspose { window, output_padding, .. } => {
+                if output_padding.is_some() {
+                    return Err(err(self.g, l, "output_padding is not run by the golden model yet"));
+                }
+                let geo = self.geo(l, window, &in_shape, &l.shape, true);
+                let k = self.tensor(l, "kernel")?.clone();
+                let fan = geo.kh * geo.kw * geo.cin;
+                self.conv_step(l, x, &k, bias.as_ref(), l.shape.clone(), |w, b| StepOp::ConvT { geo: geo.clone(), w, b }, fan)
+            }
+            _ => Err(err(self.g, l, "not a linear layer")),
+        }
+    }
+
+    /// Constants at aligned fractions and the exact accumulator range.
+    /// The range is bounded per output channel (last axis of the kernel)
+    /// from the input range: Σ max(w·lo, w·hi) over the channel's weights
+    /// (ignoring which of them a border position really uses: an upper
+    /// bound, never too small).
+    fn conv_step(
+        &mut self,
+        l: &Layer,
+        x: usize,
+        k: &HwWeight,
+        bias: Option<&HwWeight>,
+        shape: Vec<usize>,
+        make: impl FnOnce(Vec<i128>, Vec<i128>) -> StepOp,
+        _fan_in: usize,
+    ) -> Result<usize> {
+        let (xf, xlo, xhi) = (self.steps[x].fmt, self.steps[x].lo.min(0), self.steps[x].hi.max(0));
+        let kc = Consts::of(k);
+        let bc = bias.map(Consts::of);
+        let bfrac = bc.as_ref().map_or(i32::MIN / 2, |b| b.frac);
+        // Accumulator fraction: products at xf + wf, raised to hold the bias.
+        let wfrac = kc.frac.max(bfrac - xf.frac);
+        let frac = xf.frac + wfrac;
+        let w = kc.codes(wfrac).ok_or_else(|| err(self.g, l, "weight codes overflow 64 bits"))?;
+        let n_out_ch = *k.shape.last().unwrap_or(&1);
+        let b = match &bc {
+            Some(bc) => bc.codes(frac).ok_or_else(|| err(self.g, l, "bias codes overflow 64 bits"))?,
+            None => vec![0; shape.last().copied().unwrap_or(1)],
+        };
+        // Depthwise kernels index channels by the last two axes.
+        let per = match &k.tensor[..] {
+            "depthwise_kernel" => k.shape[k.shape.len() - 2] * n_out_ch,
+            _ => n_out_ch,
+        };
+        let mut lo_c = vec![0i128; per];
+        let mut hi_c = vec![0i128; per];
+        for (i, &wv) in w.iter().enumerate() {
+            let c = i % per;
+            let (p, q) = (wv as i128 * xlo, wv as i128 * xhi);
+            lo_c[c] += p.min(q);
+            hi_c[c] += p.max(q);
+        }
+        let nb = b.len();
+        let (mut lo, mut hi) = (i128::MAX, i128::MIN);
+        for c in 0..per {
+            let bb = if nb == per { b[c] as i128 } else { b.get(c % nb.max(1)).copied().unwrap_or(0) as i128 };
+            lo = lo.min(lo_c[c] + bb);
+            hi = hi.max(hi_c[c] + bb);
+        }
+        if per == 0 {
+            lo = 0;
+            hi = 0;
+        }
+        self.push(l, vec![x], shape, frac, lo, hi, make(w, b))
+    }
+
+    fn pool(&mut self, l: &Layer) -> Result<usize> {
+        let x = self.input_of(l, 0);
+        let (xf, xlo, xhi) = (self.steps[x].fmt, self.steps[x].lo, self.steps[x].hi);
+        let in_shape = l.in_shapes[0].clone();
+        let factor = |q: &Option<Quantizer>, area: usize| -> Result<Option<f64>> {
+            Ok(match q {
+                Some(q) => {
+                    let hw = q.hardware(&[crate::quant::ops::ftz(1.0 / area as f32)], &[1]).map_err(|e| err(self.g, l, e.to_string()))?;
+                    let v = hw.grid_value(0) * hw.scale.as_ref().map_or(1.0, |s| s.values[0] as f64);
+                    Some(v)
+                }
+                None => None,
+            })
+        };
+        match &l.op {
+            Op::Pool { max, pool, strides, padding, average_q } => {
+                let w = Window { kernel: pool.clone(), strides: strides.clone(), dilation: vec![1; pool.len()], padding: *padding };
+                let geo = self.geo(l, &w, &in_shape, &l.shape, false);
+                if *max {
+                    return self.push(l, vec![x], l.shape.clone(), xf.frac, xlo, xhi, StepOp::Pool { geo, max: true, mult: vec![] });
+                }
+                let area = geo.kh * geo.kw;
+                let qf = factor(average_q, area)?;
+                // Per output position: QKeras computes avg(x * area) * q(1/area),
+                // i.e. sum * area / count * q(1/area); without a quantizer sum / count.
+                let mut m = vec![];
+                for oy in 0..geo.out_h {
+                    for ox in 0..geo.out_w {
+                        let cy = (0..geo.kh).filter(|&k| (oy * geo.sh + k).checked_sub(geo.pad_top).is_some_and(|y| y < geo.in_h)).count();
+                        let cx = (0..geo.kw).filter(|&k| (ox * geo.sw + k).checked_sub(geo.pad_left).is_some_and(|y| y < geo.in_w)).count();
+                        let count = cy * cx;
+                        let r = match qf {
+                            Some(q) => area as f64 / count as f64 * q,
+                            None => 1.0 / count as f64,
+                        };
+                        let back = match qf {
+                            Some(q) => r * count as f64 / area as f64 == q,
+                            None => r * count as f64 == 1.0,
+                        };
+                        if !back || frac_needed(r).is_none() {
+                            return Err(err(self.g, l, format!("averaging over {count} values is not exact in fixed point; use QAveragePooling2D with an average_quantizer")));
+                        }
+                        m.push(r);
+                    }
+                }
+                let mc = Consts::from(m);
+                let mcodes = mc.codes(mc.frac).ok_or_else(|| err(self.g, l, "pooling factor overflow"))?;
+                let mx = mcodes.iter().map(|&v| v as i128).max().unwrap_or(0);
+                let n = area as i128;
+                let (lo, hi) = ((xlo.min(0) * n * mx).min(xlo * n * mx), (xhi.max(0) * n * mx).max(xhi * n * mx));
+                self.push(l, vec![x], l.shape.clone(), xf.frac + mc.frac, lo.min(0), hi.max(0), StepOp::Pool { geo, max: false, mult: mcodes })
+            }
+            Op::GlobalPool { max, average_q, .. } => {
+                let c = *in_shape.last().unwrap_or(&1);
+                let hw: usize = in_shape.iter().product::<usize>() / c.max(1);
+                if *max {
+                    return self.push(l, vec![x], l.shape.clone(), xf.frac, xlo, xhi, StepOp::GlobalPool { hw, c, max: true, mult: 1 });
+                }
+                let r = match factor(average_q, hw)? {
+                    Some(q) => q,
+                    None => {
+                        let r = 1.0 / hw as f64;
+                        if r * hw as f64 != 1.0 || !hw.is_power_of_two() {
+                            return Err(err(self.g, l, format!("averaging over {hw} values is not exact in fixed point; use QGlobalAveragePooling2D with an average_quantizer")));
+                        }
+                        r
+                    }
+                };
+                let mc = Consts::from(vec![r]);
+                let m = mc.codes(mc.frac).ok_or_else(|| err(self.g, l, "pooling factor overflow"))?[0];
+                let n = hw as i128 * m as i128;
+                let (a, b) = (xlo * n, xhi * n);
+                self.push(l, vec![x], l.shape.clone(), xf.frac + mc.frac, a.min(b).min(0), a.max(b).max(0), StepOp::GlobalPool { hw, c, max: false, mult: m })
+            }
+            _ => Err(err(self.g, l, "not a pooling layer")),
+        }
+    }
+
+    fn merge(&mut self, l: &Layer, m: &Merge) -> Result<usize> {
+        let ins: Vec<usize> = (0..l.inputs.len()).map(|k| self.input_of(l, k)).collect();
+        let frac = ins.iter().map(|&s| self.steps[s].fmt.frac).max().unwrap_or(0);
+        let shifts: Vec<u32> = ins.iter().map(|&s| (frac - self.steps[s].fmt.frac) as u32).collect();
+        let range = |s: usize, sh: u32| (self.steps[s].lo << sh, self.steps[s].hi << sh);
+        let rs: Vec<(i128, i128)> = ins.iter().zip(&shifts).map(|(&s, &sh)| range(s, sh)).collect();
+        let (kind, frac, lo, hi) = match m {
+            Merge::Add => (MergeKind::Add, frac, rs.iter().map(|r| r.0).sum(), rs.iter().map(|r| r.1).sum()),
+            Merge::Subtract => (MergeKind::Subtract, frac, rs[0].0 - rs[1].1, rs[0].1 - rs[1].0),
+            Merge::Maximum => (MergeKind::Maximum, frac, rs.iter().map(|r| r.0).max().unwrap_or(0), rs.iter().map(|r| r.1).max().unwrap_or(0)),
+            Merge::Minimum => (MergeKind::Minimum, frac, rs.iter().map(|r| r.0).min().unwrap_or(0), rs.iter().map(|r| r.1).min().unwrap_or(0)),
+            Merge::Average => {
+                let n = ins.len();
+                if !n.is_power_of_two() {
+                    return Err(err(self.g, l, format!("averaging {n} tensors is not exact in fixed point")));
+                }
+                let k = n.trailing_zeros();
+                (MergeKind::Average(k), frac + k as i32, rs.iter().map(|r| r.0).sum(), rs.iter().map(|r| r.1).sum())
+            }
+            Merge::Multiply => {
+                let frac: i32 = ins.iter().map(|&s| self.steps[s].fmt.frac).sum();
+                let (mut lo, mut hi) = (1i128, 1i128);
+                for &s in &ins {
+                    let (a, b) = (self.steps[s].lo, self.steps[s].hi);
+                    let c = [lo * a, lo * b, hi * a, hi * b];
+                    lo = *c.iter().min().unwrap_or(&0);
+                    hi = *c.iter().max().unwrap_or(&0);
+                }
+                let shifts = vec![0; ins.len()];
+                return self.push(l, ins, l.shape.clone(), frac, lo, hi, StepOp::Merge { kind: MergeKind::Multiply, shifts });
+            }
+            Merge::Concatenate(axis) => {
+                let lo = rs.iter().map(|r| r.0).min().unwrap_or(0);
+                let hi = rs.iter().map(|r| r.1).max().unwrap_or(0);
+                return self.push(l, ins, l.shape.clone(), frac, lo, hi, StepOp::Concat { axis: *axis, shifts });
+            }
+        };
+        self.push(l, ins, l.shape.clone(), frac, lo, hi, StepOp::Merge { kind, shifts })
+    }
+}
+
+/// The requantizer of an activation quantizer: its op, output fraction and
+/// code range.
+pub fn requantizer(q: &Quantizer) -> std::result::Result<(Act, i32, i128, i128), String> {
+    let enc = q.encoding().ok_or_else(|| format!("`{}` has no fixed-point output", q.spec))?;
+    if let Kind::Bits(b) = &q.kind {
+        if b.alpha.is_auto() && b.post_training_scale.is_none() {
+            return Err(format!(
+                "activation quantizer `{}`: alpha='auto'/'auto_po2' without post_training_scale scales by the whole batch, which has no hardware meaning",
+                q.spec
+            ));
+        }
+    }
+    // The probe: saturated codes at both ends, and the scale.
+    const BIG: f32 = 1.0e30;
+    let hw = q.hardware(&[-BIG, BIG, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0], &[8]).map_err(|e| e.to_string())?;
+    let scale_one = hw.scale.as_ref().is_none_or(|s| s.values.iter().all(|&v| v == 1.0));
+    match &enc {
+        Encoding::Fixed(f) if scale_one && grid_ok(q) => {
+            Ok((Act::Grid { out_frac: f.frac, min: hw.codes[0] as i128, max: hw.codes[1] as i128 }, f.frac, hw.codes[0] as i128, hw.codes[1] as i128))
+        }
+        Encoding::Fixed(f) if scale_one => {
+            let (lo, hi) = (f.min_code(), f.max_code());
+            Ok((Act::Generic { q: q.clone(), out_frac: f.frac }, f.frac, lo, hi))
+        }
+        Encoding::Fixed(_) => Err(format!("activation quantizer `{}` with an alpha scale is not run by the golden model yet", q.spec)),
+        Encoding::Po2 { signed, min_exp, max_exp } => {
+            // ±2^e as fixed point: frac -min_exp.
+            let frac = -*min_exp;
+            let hi = 1i128 << (*max_exp - *min_exp).clamp(0, 120);
+            Ok((Act::Generic { q: q.clone(), out_frac: frac }, frac, if *signed { -hi } else { 0 }, hi))
+        }
+        Encoding::Table { values, .. } => {
+            let frac = values.iter().filter_map(|&v| frac_needed(v as f64)).max().unwrap_or(0);
+            let codes: Vec<i128> = values.iter().map(|&v| (v as f64 * crate::fxp::pow2(frac)) as i128).collect();
+            let (lo, hi) = (codes.iter().copied().min().unwrap_or(0), codes.iter().copied().max().unwrap_or(0));
+            Ok((Act::Generic { q: q.clone(), out_frac: frac }, frac, lo.min(-hi), hi.max(-lo)))
+        }
+    }
+}
+
+/// Quantizers whose output is `clamp(round_ties_even(x · 2^frac))` on
+/// exact inputs: the fixed-grid paths of quantized_bits and quantized_relu.
+fn grid_ok(q: &Quantizer) -> bool {
+    match &q.kind {
+        Kind::Bits(b) => !b.alpha.is_auto() && (b.bits > 1 || !b.keep_negative),
+        Kind::Relu(r) => r.is_plain_grid(),
+        _ => false,
+    }
+}

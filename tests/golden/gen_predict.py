@@ -1,0 +1,220 @@
+#!/usr/bin/env python3
+"""Golden QKeras `model.predict` outputs (and per-layer outputs) of the
+example models, for checking qkhw's bit-exact inference.
+
+Run (pinned versions in requirements.txt):
+    KERAS_BACKEND=tensorflow python tests/golden/gen_predict.py [NAME ...]
+Writes tests/golden/predict/NAME/ (see tests/golden/predict/README.md):
+  inputs.npy   float32 (N, *input_shape): a few edge rows first (zeros, values
+               on the first quantized layer's grid, +-8, +-100, +-1e-6), the
+               rest standard normal like the training data of make_models.py
+               (other seed)
+  outputs.npy  float32 model.predict(inputs, batch_size=100)
+  logits.npy   (only for models ending in Activation('softmax')) the output
+               of the layer feeding the softmax, all N inputs, batch_size=100
+  layer_II_NAME.npy  float32 output of every non-input layer (II = index in
+               model.layers) for the first 32 inputs, batch_size=32
+  meta.json    shapes, layer list, source file
+Every model is reloaded from its saved file (never rebuilt). QKeras cannot
+reload three of them as is (see examples/models/README.md):
+conv_bn_folded -> its .h5 is used; dense_bn_folded.keras -> loaded under
+make_models.dense_bn_clone_patch; zoo_hswish.keras -> loaded with
+quantized_hswish.from_config dropping `keep_negative` (always True in its
+constructor) and `post_training_scale` (None), which its __init__ refuses.
+"""
+import contextlib
+import json
+import os
+import re
+import shutil
+import sys
+import zlib
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
+os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+import keras  # noqa: E402
+from qkeras.quantizers import quantized_hswish  # noqa: E402
+from qkeras.utils import _add_supported_quantized_objects  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
+OUT = os.path.join(HERE, "predict")
+sys.path.insert(0, os.path.join(ROOT, "examples", "models"))
+from make_models import dense_bn_clone_patch  # noqa: E402
+
+SEED = 20250  # rows come from default_rng((SEED, crc32(name))): not the
+              # integer seeds make_models.py trained with
+BATCH = 100
+N_LAYER_SAMPLES = 32
+MODELS = {  # name -> (file under examples/models, N)
+    "jet_tagger": ("jet_tagger.keras", 1000),
+    "po2_mlp": ("po2_mlp.keras", 256),
+    "auto_po2_mlp": ("auto_po2_mlp.keras", 256),
+    "binary_ternary": ("binary_ternary.keras", 256),
+    "cnn_bn": ("cnn_bn.keras", 1000),
+    "bn_variants": ("bn_variants.keras", 256),
+    "conv_bn_folded": ("conv_bn_folded.h5", 256),
+    "dense_bn_folded": ("dense_bn_folded.keras", 256),
+    "pooling": ("pooling.keras", 256),
+    "functional_add": ("functional_add.keras", 256),
+    "zoo_conv1d": ("zoo_conv1d.keras", 256),
+    "zoo_hswish": ("zoo_hswish.keras", 256),
+    "zoo_conv2d": ("zoo_conv2d.keras", 256),
+    "zoo_rnn": ("zoo_rnn.keras", 256),
+}
+CO = {}
+_add_supported_quantized_objects(CO)
+
+
+@contextlib.contextmanager
+def hswish_patch():
+    """Let quantized_hswish.from_config drop the keys its __init__ refuses."""
+    own = quantized_hswish.__dict__.get("from_config")
+    base = quantized_hswish.from_config.__func__
+
+    def from_config(cls, config):
+        drop = ("keep_negative", "post_training_scale")
+        return base(cls, {k: v for k, v in config.items() if k not in drop})
+
+    quantized_hswish.from_config = classmethod(from_config)
+    try:
+        yield
+    finally:
+        if own is None:
+            del quantized_hswish.from_config
+        else:
+            quantized_hswish.from_config = own
+
+
+def load(name, fname):
+    keras.backend.clear_session()  # stable automatic names (zoo_rnn)
+    patch = {"dense_bn_folded": dense_bn_clone_patch,
+             "zoo_hswish": hswish_patch}.get(name, contextlib.nullcontext)
+    with patch():
+        return keras.models.load_model(
+            os.path.join(ROOT, "examples", "models", fname),
+            custom_objects=dict(CO), compile=False)
+
+
+def grid_values(model):
+    """Values exactly on the grid of the first quantized layer's first
+    quantizer (the kernel's): k * 2^(integer - bits + keep_negative) over the
+    whole range for quantized_bits; +-2^e (e = -5..1) and 0 otherwise
+    (po2, binary)."""
+    for layer in model.layers:
+        qs = [q for q in getattr(layer, "get_quantizers", list)() if q]
+        if not qs:
+            continue
+        q = qs[0]
+        if type(q).__name__ == "quantized_bits":
+            kn = int(bool(q.keep_negative))
+            step = 2.0 ** (q.integer - q.bits + kn)
+            lo = -(2 ** (q.bits - kn)) if kn else 0
+            return np.arange(lo, 2 ** (q.bits - kn)) * step
+        break
+    p = 2.0 ** np.arange(-5, 2)
+    return np.concatenate([[0.0], p, -p])
+
+
+def make_inputs(name, model, n):
+    """Training distribution (standard normal, as make_models.train) with a
+    few edge rows first (<= 10% of n)."""
+    shape = tuple(model.input_shape[1:])
+    size = int(np.prod(shape))
+    rng = np.random.default_rng((SEED, zlib.crc32(name.encode())))
+    x = rng.normal(size=(n, size))
+    g = grid_values(model)
+    # up to 4 rows walking through the grid, then grid max and min rows
+    k = min(4, -(-len(g) // size))
+    edges = [np.zeros(size)] + [np.resize(np.roll(g, -i * size), size)
+                                for i in range(k)]
+    if k == 1:
+        edges.append(np.resize(g[::-1], size))
+    edges += [np.full(size, g.max()), np.full(size, g.min())]
+    specials = np.array([0.0, 8, -8, 100, -100, 1e-6, -1e-6])
+    edges += [np.full(size, v) for v in specials[1:]]
+    mixed = rng.normal(size=size)  # scattered specials in a normal row
+    pick = rng.random(size) < 0.3
+    mixed[pick] = rng.choice(np.concatenate([specials, g]), pick.sum())
+    edges.append(mixed)
+    assert len(edges) <= n // 10
+    x[:len(edges)] = edges
+    return x.reshape((n,) + shape).astype(np.float32), len(edges)
+
+
+def softmax_logits_layer(model):
+    """The layer feeding a final float Activation('softmax'), else None."""
+    last = model.layers[-1]
+    if not (type(last) is keras.layers.Activation
+            and getattr(last.activation, "__name__", "") == "softmax"):
+        return None
+    return last.input._keras_history.operation
+
+
+def save(path, arr):
+    np.save(path, np.ascontiguousarray(arr, dtype=np.float32))
+
+
+def generate(name):
+    fname, n = MODELS[name]
+    model = load(name, fname)
+    out_dir = os.path.join(OUT, name)
+    shutil.rmtree(out_dir, ignore_errors=True)
+    os.makedirs(out_dir)
+    x, n_edge = make_inputs(name, model, n)
+    y = model.predict(x, batch_size=BATCH, verbose=0)
+    save(os.path.join(out_dir, "inputs.npy"), x)
+    save(os.path.join(out_dir, "outputs.npy"), y)
+
+    logits_layer = softmax_logits_layer(model)
+    if logits_layer is not None:
+        sub = keras.Model(model.inputs, logits_layer.output)
+        save(os.path.join(out_dir, "logits.npy"),
+             sub.predict(x, batch_size=BATCH, verbose=0))
+
+    idx = [i for i, l in enumerate(model.layers)
+           if not isinstance(l, keras.layers.InputLayer)]
+    probe = keras.Model(model.inputs, [model.layers[i].output for i in idx])
+    outs = probe.predict(x[:N_LAYER_SAMPLES], batch_size=N_LAYER_SAMPLES,
+                         verbose=0)
+    layers = []
+    for i, o in zip(idx, outs):
+        layer = model.layers[i]
+        f = f"layer_{i:02d}_{re.sub(r'[^A-Za-z0-9_.-]', '_', layer.name)}.npy"
+        save(os.path.join(out_dir, f), o)
+        layers.append({"index": i, "name": layer.name,
+                       "class": type(layer).__name__,
+                       "shape": list(o.shape[1:]), "file": f})
+    last_diff = float(np.max(np.abs(outs[-1] - y[:N_LAYER_SAMPLES])))
+
+    meta = {"model": name, "source_file": f"examples/models/{fname}",
+            "n": n, "edge_rows": n_edge, "batch_size": BATCH, "input_shape": list(x.shape[1:]),
+            "output_shape": list(y.shape[1:]), "layers": layers,
+            "last_activation": "softmax" if logits_layer else None,
+            "logits_layer": logits_layer.name if logits_layer else None}
+    with open(os.path.join(out_dir, "meta.json"), "w") as fh:
+        json.dump(meta, fh, indent=1)
+        fh.write("\n")
+    print(f"{name:16s} N={n:4d} in={tuple(x.shape[1:])} "
+          f"out={tuple(y.shape[1:])} layers={len(layers)} "
+          f"|last layer (batch 32) - predict (batch 100)| = {last_diff:g}")
+
+
+def main(argv):
+    tf.config.experimental.enable_op_determinism()
+    tf.get_logger().setLevel("ERROR")  # predict-retracing warnings
+    keras.utils.set_random_seed(SEED)
+    names = argv[1:] or list(MODELS)
+    for name in names:
+        generate(name)
+
+
+if __name__ == "__main__":
+    main(sys.argv)
