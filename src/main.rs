@@ -93,6 +93,84 @@ enum Command {
         #[command(flatten)]
         sem: Semantics,
     },
+    /// Run the bit-exact integer golden model.
+    ///
+    /// Y holds what QKeras's model.predict returns (a final float softmax is
+    /// dropped: the logits come out); C the hardware's integer codes (int64),
+    /// value = code x 2^-frac with frac printed.
+    ///
+    /// Example:
+    ///   qkhw predict examples/models/jet_tagger.keras --input x.npy --output y.npy --codes c.npy
+    Predict {
+        model: PathBuf,
+        #[command(flatten)]
+        input: GoldenInput,
+        /// float32 .npy of shape (batch, *output shape).
+        #[arg(long)]
+        output: PathBuf,
+        /// int64 .npy of the output codes.
+        #[arg(long)]
+        codes: Option<PathBuf>,
+        #[command(flatten)]
+        sem: Semantics,
+    },
+    /// Write every layer's output: NAME.bin (float32, like QKeras's
+    /// quantized_model_dump) and NAME.codes.npy (int64 codes).
+    ///
+    /// Example:
+    ///   qkhw dump examples/models/cnn_bn.keras --input x.npy -o dump/ --layers conv1,relu1
+    Dump {
+        model: PathBuf,
+        #[command(flatten)]
+        input: GoldenInput,
+        /// Output directory (created if missing).
+        #[arg(short = 'o', long = "out")]
+        out: PathBuf,
+        /// Only these layers (comma separated).
+        #[arg(long, value_delimiter = ',')]
+        layers: Vec<String>,
+        #[command(flatten)]
+        sem: Semantics,
+    },
+    /// Per layer: range of outputs and weights, values saturated by each
+    /// requantizer; with --plot, histograms as SVG.
+    ///
+    /// Example:
+    ///   qkhw debug examples/models/jet_tagger.keras --input x.npy --plot plots/
+    Debug {
+        model: PathBuf,
+        #[command(flatten)]
+        input: GoldenInput,
+        /// Write one histogram SVG per layer into this directory.
+        #[arg(long)]
+        plot: Option<PathBuf>,
+        #[command(flatten)]
+        sem: Semantics,
+    },
+}
+
+/// Inputs of the golden model.
+#[derive(clap::Args)]
+struct GoldenInput {
+    /// float32 .npy of shape (batch, *model input shape).
+    #[arg(long)]
+    input: PathBuf,
+    /// Quantize the inputs to this format first, e.g. fixed<16,6> (ties to
+    /// even, saturating), as the hardware sees them. Default: the float32
+    /// inputs exactly as QKeras takes them.
+    #[arg(long)]
+    input_format: Option<String>,
+    /// Worker threads (default: all cores).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+}
+
+impl GoldenInput {
+    fn read(&self) -> Result<(qkhw::npy::Array<f32>, qkhw::golden::PredictOptions), Error> {
+        let x = npy::read_f32(&self.input)?;
+        let input_format = self.input_format.as_deref().map(str::parse).transpose()?;
+        Ok((x, qkhw::golden::PredictOptions { input_format, threads: self.threads, keep: None, progress: true }))
+    }
 }
 
 /// Switches QKeras keeps outside the model file.
@@ -137,6 +215,20 @@ fn run(cli: Cli) -> Result<(), Error> {
             }
             Ok(())
         }
+        Command::Predict { model, input, output, codes, sem } => predict(&sem.load(&model)?, &input, &output, codes.as_deref()),
+        Command::Dump { model, input, out, layers, sem } => {
+            let (x, opts) = input.read()?;
+            let files = qkhw::golden::debug::dump(&sem.load(&model)?, &x, &opts, &out, &layers)?;
+            println!("{files} layer outputs -> {}", out.display());
+            Ok(())
+        }
+        Command::Debug { model, input, plot, sem } => {
+            let (x, opts) = input.read()?;
+            let g = sem.load(&model)?;
+            let report = qkhw::golden::debug::debug(&g, &x, &opts, plot.as_deref())?;
+            print!("{report}");
+            Ok(())
+        }
         Command::Rom { model, format, out, sem } => {
             let g = sem.load(&model)?;
             let tensors = qkhw::passes::hw_tensors::hw_tensors(&g)?;
@@ -146,6 +238,56 @@ fn run(cli: Cli) -> Result<(), Error> {
             Ok(())
         }
     }
+}
+
+fn predict(g: &qkhw::ir::Graph, input: &GoldenInput, output: &Path, codes: Option<&Path>) -> Result<(), Error> {
+    let (x, opts) = input.read()?;
+    let t = std::time::Instant::now();
+    let p = qkhw::golden::predict(g, &x.data, &x.shape, &opts)?;
+    let secs = t.elapsed().as_secs_f64();
+    for n in &p.plan.notices {
+        eprintln!("note: {n}");
+    }
+    let n = x.shape[0];
+    for (k, &s) in p.plan.outputs.iter().enumerate() {
+        let step = &p.plan.steps[s];
+        let mut shape = vec![n];
+        shape.extend(&step.shape);
+        let suffix = |path: &Path| -> PathBuf {
+            if k == 0 {
+                return path.to_path_buf();
+            }
+            let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("out");
+            path.with_file_name(format!("{stem}.{k}.npy"))
+        };
+        let y = p.output_f32(k);
+        npy::write(&suffix(output), &npy::encode_f32(&shape, &y))?;
+        if let Some(c) = codes {
+            let cs: Vec<i64> = p
+                .run
+                .codes(s)
+                .iter()
+                .map(|&v| i64::try_from(v).map_err(|_| Error::Usage(format!("output code {v} does not fit in int64 (--codes)"))))
+                .collect::<Result<_, _>>()?;
+            npy::write(&suffix(c), &npy::encode_i64(&shape, &cs))?;
+        }
+        println!(
+            "{}: {n} samples -> {} (output {}: {}, value = code x 2^-{})",
+            g.name,
+            suffix(output).display(),
+            step.layer.as_deref().unwrap_or("?"),
+            step.fmt,
+            step.fmt.frac
+        );
+    }
+    println!(
+        "input format {} ({}); {:.3} s, {:.0} inferences/s",
+        p.input_format,
+        if input.input_format.is_some() { "--input-format" } else { "every float32 input held exactly" },
+        secs,
+        n as f64 / secs.max(1e-9)
+    );
+    Ok(())
 }
 
 fn weights(g: &qkhw::ir::Graph, json: Option<&Path>) -> Result<(), Error> {

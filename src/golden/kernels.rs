@@ -52,6 +52,36 @@ impl Code for i128 {
     const ZERO: Self = 0;
 }
 
+impl Code for i32 {
+    fn from_i64(v: i64) -> Self {
+        v as i32
+    }
+    fn from_i128(v: i128) -> Self {
+        v as i32
+    }
+    fn to_i128(self) -> i128 {
+        self as i128
+    }
+    const ZERO: Self = 0;
+}
+
+/// Whether a linear step can run in `i32`: its input codes, weights, bias
+/// and (exactly bounded) accumulators all fit. Partial sums stay within
+/// the bound too (see `precision::conv_step`), so nothing wraps.
+fn fits_i32(plan: &Plan, step: usize, w: &[i128], b: &[i128]) -> bool {
+    let s = &plan.steps[step];
+    let x = &plan.steps[s.inputs[0]];
+    let r = i32::MIN as i128..=i32::MAX as i128;
+    r.contains(&x.lo) && r.contains(&x.hi) && r.contains(&s.lo) && r.contains(&s.hi)
+        && w.iter().chain(b).all(|v| r.contains(v))
+}
+
+/// Run `f` in `i32` on `x`, converting in and out.
+fn narrow<T: Code>(x: &[T], f: impl FnOnce(&[i32]) -> Vec<i32>) -> Vec<T> {
+    let xi: Vec<i32> = x.iter().map(|v| v.to_i128() as i32).collect();
+    f(&xi).into_iter().map(|v| T::from_i64(v as i64)).collect()
+}
+
 fn cv<T: Code>(v: &[i128]) -> Vec<T> {
     v.iter().map(|&x| T::from_i128(x)).collect()
 }
@@ -73,8 +103,15 @@ pub fn run_chunk<T: Code>(plan: &Plan, input: &[i128], m: usize, kept: &[bool]) 
             let x = |k: usize| bufs[s.inputs[k]].as_deref().unwrap_or(&[]);
             match &s.op {
                 StepOp::Input => input.iter().map(|&v| T::from_i128(v)).collect(),
+                StepOp::Dense { rows, n_in, n_out, w, b } if fits_i32(plan, i, w, b) => {
+                    narrow(x(0), |xi| dense(xi, m * rows, *n_in, *n_out, &cv(w), &cv(b)))
+                }
                 StepOp::Dense { rows, n_in, n_out, w, b } => dense(x(0), m * rows, *n_in, *n_out, &cv(w), &cv(b)),
+                StepOp::Conv { geo, w, b } if fits_i32(plan, i, w, b) => narrow(x(0), |xi| conv(xi, m, geo, &cv(w), &cv(b))),
                 StepOp::Conv { geo, w, b } => conv(x(0), m, geo, &cv(w), &cv(b)),
+                StepOp::Depthwise { geo, mult, w, b } if fits_i32(plan, i, w, b) => {
+                    narrow(x(0), |xi| depthwise(xi, m, geo, *mult, &cv(w), &cv(b)))
+                }
                 StepOp::Depthwise { geo, mult, w, b } => depthwise(x(0), m, geo, *mult, &cv(w), &cv(b)),
                 StepOp::ConvT { geo, w, b } => conv_t(x(0), m, geo, &cv(w), &cv(b)),
                 StepOp::Affine { sub, mul, add } => affine(x(0), &cv(sub), &cv(mul), &cv(add)),
@@ -388,4 +425,46 @@ fn concat<T: Code>(ins: &[(&[T], &[usize])], m: usize, axis: usize, shifts: &[u3
         }
     }
     y
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::passes::precision::requantizer;
+    use crate::quant::{InternalSigmoid, Quantizer};
+
+    /// The integer requantizer of the fixed-grid quantizers equals the
+    /// bit-exact float32 core on every input code of several formats.
+    #[test]
+    fn grid_requantizer_equals_the_quantizer_core() {
+        let specs = [
+            "quantized_bits(6,0,1)", "quantized_bits(4,2,0)", "quantized_bits(8,3,1,1)", "quantized_bits(5,0,0,0)",
+            "quantized_bits(6,2,1,alpha=1)", "quantized_bits(2,0,1)", "quantized_bits(3,1,0,0)", "quantized_bits(8,0,1)",
+            "quantized_bits(10,4,0)", "quantized_relu(6)", "quantized_relu(4,2)", "quantized_relu(8,3)",
+            "quantized_relu(3,0)", "quantized_relu(6,6)",
+        ];
+        let mut checked = 0;
+        for spec in specs {
+            let q = Quantizer::parse(spec, InternalSigmoid::Hard).unwrap();
+            let (grid, out_frac, ..) = requantizer(&q).unwrap();
+            assert!(matches!(grid, Act::Grid { .. }), "{spec} should take the integer path");
+            let generic = Act::Generic { q: q.clone(), out_frac };
+            for (width, frac) in [(16u32, 10i32), (16, 4), (12, 12), (14, -2)] {
+                let codes: Vec<i64> = (-(1i64 << (width - 1))..(1i64 << (width - 1))).collect();
+                let a = act(&codes, &grid, frac).unwrap();
+                let b = act(&codes, &generic, frac).unwrap();
+                let bad = a.iter().zip(&b).position(|(x, y)| x != y);
+                assert!(bad.is_none(), "{spec} from frac {frac}: code {} -> {} vs {}", codes[bad.unwrap()], a[bad.unwrap()], b[bad.unwrap()]);
+                checked += codes.len();
+            }
+        }
+        assert!(checked > 1_000_000);
+    }
+
+    #[test]
+    fn ties_to_even_shift() {
+        let v: Vec<i64> = vec![-6, -5, -3, -1, 1, 2, 3, 5, 6, 7];
+        let r: Vec<i64> = v.iter().map(|&x| shr_even(x, 1)).collect();
+        assert_eq!(r, vec![-3, -2, -2, 0, 0, 1, 2, 2, 3, 4]);
+    }
 }

@@ -6,6 +6,7 @@
 //! `i128` (exact up to 127 bits). Batches are cut into chunks, spread over
 //! the available cores.
 
+pub mod debug;
 mod kernels;
 
 use crate::error::{Error, Result};
@@ -18,8 +19,10 @@ pub use kernels::Code;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Keep {
     Outputs,
-    /// Every step that is a layer's output (for `dump` / `debug`).
+    /// Every step that is a layer's output (for `dump`).
     Layers,
+    /// Every step (for `debug`: requantizer inputs too).
+    All,
 }
 
 /// The result of a run: codes of the kept steps, batch-major.
@@ -41,6 +44,18 @@ const CHUNK: usize = 256;
 
 /// Run `plan` on `n` samples of input codes (at the input step's format).
 pub fn run(plan: &Plan, input: &[i128], n: usize, keep: Keep, threads: usize) -> Result<Run> {
+    run_progress(plan, input, n, keep, threads, &|_| {})
+}
+
+/// [`run`], calling `progress(samples)` as chunks finish (from any thread).
+pub fn run_progress(
+    plan: &Plan,
+    input: &[i128],
+    n: usize,
+    keep: Keep,
+    threads: usize,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<Run> {
     let in_size: usize = plan.steps[0].shape.iter().product();
     if input.len() != n * in_size {
         return Err(Error::Usage(format!("{} input codes for {n} samples of {in_size}", input.len())));
@@ -48,6 +63,7 @@ pub fn run(plan: &Plan, input: &[i128], n: usize, keep: Keep, threads: usize) ->
     let kept: Vec<bool> = (0..plan.steps.len())
         .map(|i| {
             plan.outputs.contains(&i)
+                || keep == Keep::All
                 || (keep == Keep::Layers && plan.steps[i].layer.is_some())
                 || float_tail_input(plan).contains(&i)
         })
@@ -57,7 +73,9 @@ pub fn run(plan: &Plan, input: &[i128], n: usize, keep: Keep, threads: usize) ->
     let wide = plan.max_width > 63;
     let per_chunk = |&(a, b): &(usize, usize)| -> Result<Vec<Option<Vec<i128>>>> {
         let x = &input[a * in_size..b * in_size];
-        if wide { kernels::run_chunk::<i128>(plan, x, b - a, &kept) } else { kernels::run_chunk::<i64>(plan, x, b - a, &kept) }
+        let r = if wide { kernels::run_chunk::<i128>(plan, x, b - a, &kept) } else { kernels::run_chunk::<i64>(plan, x, b - a, &kept) };
+        progress(b - a);
+        r
     };
     let results: Vec<Result<Vec<Option<Vec<i128>>>>> = if threads <= 1 {
         chunks.iter().map(per_chunk).collect()
@@ -136,6 +154,8 @@ pub struct PredictOptions {
     pub input_format: Option<FixedFormat>,
     pub threads: usize,
     pub keep: Option<Keep>,
+    /// Show a progress bar when the run takes more than a second.
+    pub progress: bool,
 }
 
 /// A golden run on float inputs.
@@ -154,7 +174,12 @@ impl Prediction {
     /// quantizer are evaluated as TensorFlow does in float32, on the same
     /// exact inputs ([`float_tail`]); the codes keep the exact values.
     pub fn output_f32(&self, k: usize) -> Vec<f32> {
-        let s = self.plan.outputs[k];
+        self.float_value(self.plan.outputs[k])
+    }
+
+    /// Step `s`'s output as QKeras computes it (see [`Self::output_f32`]);
+    /// the steps the float tail starts from must have been kept.
+    pub fn float_value(&self, s: usize) -> Vec<f32> {
         let (start, tail) = float_tail(&self.plan, s);
         let f = self.plan.steps[start].fmt.frac;
         let mut v: Vec<f32> = self.run.codes(start).iter().map(|&c| code_to_f32(c, f)).collect();
@@ -260,6 +285,43 @@ pub fn predict(g: &crate::ir::Graph, x: &[f32], shape: &[usize], opts: &PredictO
     };
     let plan = crate::passes::precision::plan(g, spec)?;
     let threads = if opts.threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { opts.threads };
-    let run = run(&plan, &codes, n, opts.keep.clone().unwrap_or(Keep::Outputs), threads)?;
+    let keep = opts.keep.clone().unwrap_or(Keep::Outputs);
+    let run = if opts.progress {
+        let bar = Progress::new(n as u64);
+        run_progress(&plan, &codes, n, keep, threads, &|k| bar.inc(k as u64))?
+    } else {
+        run(&plan, &codes, n, keep, threads)?
+    };
     Ok(Prediction { plan, run, input_format: spec.fmt })
+}
+
+/// A progress bar that appears only once a run has taken a second.
+struct Progress {
+    bar: indicatif::ProgressBar,
+    start: std::time::Instant,
+}
+
+impl Progress {
+    fn new(total: u64) -> Progress {
+        let bar = indicatif::ProgressBar::with_draw_target(Some(total), indicatif::ProgressDrawTarget::hidden());
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} samples, {per_sec}, eta {eta}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        Progress { bar, start: std::time::Instant::now() }
+    }
+    fn inc(&self, k: u64) {
+        if self.bar.is_hidden() && self.start.elapsed().as_secs_f64() > 1.0 {
+            self.bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        }
+        self.bar.inc(k);
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        if !self.bar.is_hidden() {
+            self.bar.finish_and_clear();
+        }
+    }
 }

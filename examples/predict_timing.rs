@@ -1,0 +1,29 @@
+//! Where `predict` spends its time, phase by phase (a profiling aid):
+//! `cargo run --release --example predict_timing -- MODEL N`.
+use qkhw::golden::{self, Keep};
+use qkhw::ir::BuildOptions;
+use std::time::Instant;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let model = args.get(1).map(String::as_str).unwrap_or("examples/models/jet_tagger.keras");
+    let n: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(100_000);
+    let g = qkhw::load_graph(model, BuildOptions::default()).unwrap();
+    let shape = g.layers[g.inputs[0].0].shape.clone();
+    let per: usize = shape.iter().product();
+    let x: Vec<f32> = (0..n * per).map(|i| ((i * 7919 % 1000) as f32 / 300.0) - 1.6).collect();
+    let t = Instant::now();
+    let (f, lo, hi) = golden::exact_input_format(&x).unwrap();
+    eprintln!("exact format {f}: {:?}", t.elapsed());
+    let t = Instant::now();
+    let codes = golden::quantize_inputs(&x, f).unwrap();
+    eprintln!("quantize inputs: {:?}", t.elapsed());
+    let plan = qkhw::passes::precision::plan(&g, qkhw::passes::precision::InputSpec { fmt: f, lo, hi }).unwrap();
+    eprintln!("max width {}", plan.max_width);
+    for threads in [1, 2] {
+        let t = Instant::now();
+        let _r = golden::run(&plan, &codes, n, Keep::Outputs, threads).unwrap();
+        let s = t.elapsed().as_secs_f64();
+        eprintln!("run, {threads} threads: {s:.3} s = {:.0} inferences/s", n as f64 / s);
+    }
+}
