@@ -31,6 +31,10 @@ QKeras's own reference is `predict(x, batch_size=1024)` on all N samples;
 the batch-1 rows are compared on the samples they ran. qkhw is timed as the
 whole `qkhw predict` command (process start, .npy read and write included),
 with its default threads (all cores) and again with --threads 1.
+QKeras computes in float32, so its logits can depend on the batch size (sums
+taken in another order cross a rounding point); where qkhw differs from
+predict(batch 1024), those samples are re-run through QKeras one at a time
+and the counts are printed below the tables.
 TensorFlow runs on one CPU thread (TF_NUM_*_THREADS=1); hls4ml's emulation
 is a ctypes call per sample from Python, one thread.
 """
@@ -230,7 +234,7 @@ def table(name, rows, ref, hls_rate):
     print("-" * len(head))
     for r in rows:
         rate = r["n"] / r["secs"]
-        ratio = f"{rate / hls_rate:9.2f}x" if hls_rate else f"{'-':>10s}"
+        ratio = (f"{rate / hls_rate:#9.3g}x" if hls_rate else f"{'-':>10s}")
         if r.get("y") is not None:
             e, rw, a = agreement(r["y"], ref)
             agree = f"{e:11.6f} {rw:11.6f} {a:8.6f}"
