@@ -11,18 +11,21 @@ fn main() {
     let g = qkhw::load_graph(model, BuildOptions::default()).unwrap();
     let shape = g.layers[g.inputs[0].0].shape.clone();
     let per: usize = shape.iter().product();
-    let x: Vec<f32> = (0..n * per).map(|i| ((i * 7919 % 1000) as f32 / 300.0) - 1.6).collect();
+    // X=file.npy to time real inputs (raw normal floats need a 46-bit input format).
+    let x: Vec<f32> = match std::env::var("X") {
+        Ok(p) => qkhw::npy::read_f32(std::path::Path::new(&p)).unwrap().data,
+        Err(_) => (0..n * per).map(|i| ((i * 7919 % 1000) as f32 / 300.0) - 1.6).collect(),
+    };
+    let n = x.len() / per;
     let t = Instant::now();
-    let (f, lo, hi) = golden::exact_input_format(&x).unwrap();
-    eprintln!("exact format {f}: {:?}", t.elapsed());
-    let t = Instant::now();
-    let codes = golden::quantize_inputs(&x, f).unwrap();
-    eprintln!("quantize inputs: {:?}", t.elapsed());
+    let (f, lo, hi) = golden::exact_inputs(&x).unwrap();
+    eprintln!("exact input format {f}: {:?}", t.elapsed());
     let plan = qkhw::passes::precision::plan(&g, qkhw::passes::precision::InputSpec { fmt: f, lo, hi }).unwrap();
     eprintln!("max width {}", plan.max_width);
     for threads in [1, 2] {
         let t = Instant::now();
-        let _r = golden::run(&plan, &codes, n, Keep::Outputs, threads).unwrap();
+        let input = golden::Input::Exact { x: &x, frac: f.frac };
+        let _r = golden::run_progress(&plan, input, n, Keep::Outputs, threads, &|_| {}).unwrap();
         let s = t.elapsed().as_secs_f64();
         eprintln!("run, {threads} threads: {s:.3} s = {:.0} inferences/s", n as f64 / s);
     }

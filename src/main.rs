@@ -244,6 +244,7 @@ fn predict(g: &qkhw::ir::Graph, input: &GoldenInput, output: &Path, codes: Optio
     let (x, opts) = input.read()?;
     let t = std::time::Instant::now();
     let p = qkhw::golden::predict(g, &x.data, &x.shape, &opts)?;
+    let ys: Vec<Vec<f32>> = (0..p.plan.outputs.len()).map(|k| p.output_f32(k)).collect();
     let secs = t.elapsed().as_secs_f64();
     for n in &p.plan.notices {
         eprintln!("note: {n}");
@@ -260,8 +261,7 @@ fn predict(g: &qkhw::ir::Graph, input: &GoldenInput, output: &Path, codes: Optio
             let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("out");
             path.with_file_name(format!("{stem}.{k}.npy"))
         };
-        let y = p.output_f32(k);
-        npy::write(&suffix(output), &npy::encode_f32(&shape, &y))?;
+        npy::write(&suffix(output), &npy::encode_f32(&shape, &ys[k]))?;
         if let Some(c) = codes {
             let cs: Vec<i64> = p
                 .run

@@ -99,28 +99,6 @@ fn argmax_agrees_on_jet_tagger_and_cnn() {
     }
 }
 
-/// Per-layer agreement on the first 32 samples (the per-layer golden files).
-fn layer_agreement(c: &Case) -> Result<Vec<(String, usize, usize, f64)>, String> {
-    let g = qkhw::load_graph(root().join(c.meta["source_file"].as_str().unwrap()), BuildOptions::default()).map_err(|e| e.to_string())?;
-    let x = qkhw::npy::read_f32(&c.dir.join("inputs.npy")).unwrap();
-    let per: usize = x.shape[1..].iter().product();
-    let mut shape = x.shape.clone();
-    shape[0] = 32;
-    let p = predict(&g, &x.data[..32 * per], &shape, &PredictOptions { keep: Some(Keep::Layers), ..Default::default() }).map_err(|e| e.to_string())?;
-    let mut out = vec![];
-    for l in c.meta["layers"].as_array().unwrap() {
-        let name = l["name"].as_str().unwrap();
-        let Some(si) = p.plan.steps.iter().position(|s| s.layer.as_deref() == Some(name)) else { continue };
-        let want = qkhw::npy::read_f32(&c.dir.join(l["file"].as_str().unwrap())).unwrap();
-        let f = p.plan.steps[si].fmt.frac;
-        let ours: Vec<f32> = p.run.codes(si).iter().map(|&v| qkhw::golden::code_to_f32(v, f)).collect();
-        let same = ours.iter().zip(&want.data).filter(|(a, b)| a == b).count();
-        let maxd = ours.iter().zip(&want.data).map(|(a, b)| (a - b).abs() as f64).fold(0.0, f64::max);
-        out.push((name.to_string(), same, ours.len(), maxd));
-    }
-    Ok(out)
-}
-
 /// Inside the models, on the first 32 samples: every quantized layer
 /// output equals QKeras's exactly. Unquantized layer outputs (a QDense or
 /// QConv2D before its QActivation, a float batch norm) are float32 sums or

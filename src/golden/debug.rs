@@ -79,6 +79,7 @@ fn saturated(p: &Prediction, step: usize) -> Option<usize> {
         }
         // Other quantizers: outputs at either end of their range.
         Act::Generic { .. } => Some(p.run.codes(step).iter().filter(|&&c| c == s.lo || c == s.hi).count()),
+        Act::Requant { .. } | Act::Float { .. } => Some(p.run.codes(step).iter().filter(|&&c| c == s.fmt.min_code() || c == s.fmt.max_code()).count()),
         Act::Relu => None,
     }
 }

@@ -23,6 +23,9 @@ pub trait Code:
     fn from_i64(v: i64) -> Self;
     fn from_i128(v: i128) -> Self;
     fn to_i128(self) -> i128;
+    /// Exact below 2^53 (where the f64 kernels are used); one instruction
+    /// for i64, unlike the i128 conversion.
+    fn to_f64(self) -> f64;
     const ZERO: Self;
 }
 
@@ -35,6 +38,9 @@ impl Code for i64 {
     }
     fn to_i128(self) -> i128 {
         self as i128
+    }
+    fn to_f64(self) -> f64 {
+        self as f64
     }
     const ZERO: Self = 0;
 }
@@ -49,6 +55,9 @@ impl Code for i128 {
     fn to_i128(self) -> i128 {
         self
     }
+    fn to_f64(self) -> f64 {
+        self as i64 as f64
+    }
     const ZERO: Self = 0;
 }
 
@@ -62,24 +71,121 @@ impl Code for i32 {
     fn to_i128(self) -> i128 {
         self as i128
     }
+    fn to_f64(self) -> f64 {
+        self as f64
+    }
     const ZERO: Self = 0;
 }
 
-/// Whether a linear step can run in `i32`: its input codes, weights, bias
-/// and (exactly bounded) accumulators all fit. Partial sums stay within
-/// the bound too (see `precision::conv_step`), so nothing wraps.
-fn fits_i32(plan: &Plan, step: usize, w: &[i128], b: &[i128]) -> bool {
-    let s = &plan.steps[step];
-    let x = &plan.steps[s.inputs[0]];
-    let r = i32::MIN as i128..=i32::MAX as i128;
-    r.contains(&x.lo) && r.contains(&x.hi) && r.contains(&s.lo) && r.contains(&s.hi)
-        && w.iter().chain(b).all(|v| r.contains(v))
+/// The multiply-accumulate type of a linear kernel: an integer code type,
+/// or `f64` holding integers below 2^53 (exact, and 4 lanes wide on AVX2).
+pub trait Mac: Copy + Default + PartialEq + Add<Output = Self> + Mul<Output = Self> + std::iter::Sum {}
+impl<T: Copy + Default + PartialEq + Add<Output = T> + Mul<Output = T> + std::iter::Sum> Mac for T {}
+
+/// How a step's values are held between steps.
+enum Buf<T> {
+    /// Every code fits `i32`: the fast kernels read it directly.
+    N(Vec<i32>),
+    W(Vec<T>),
 }
 
-/// Run `f` in `i32` on `x`, converting in and out.
-fn narrow<T: Code>(x: &[T], f: impl FnOnce(&[i32]) -> Vec<i32>) -> Vec<T> {
-    let xi: Vec<i32> = x.iter().map(|v| v.to_i128() as i32).collect();
-    f(&xi).into_iter().map(|v| T::from_i64(v as i64)).collect()
+impl<T: Code> Buf<T> {
+    fn wide(&self) -> std::borrow::Cow<'_, [T]> {
+        match self {
+            Buf::N(v) => std::borrow::Cow::Owned(v.iter().map(|&x| T::from_i64(x as i64)).collect()),
+            Buf::W(v) => std::borrow::Cow::Borrowed(v),
+        }
+    }
+    fn narrow(&self) -> std::borrow::Cow<'_, [i32]> {
+        match self {
+            Buf::N(v) => std::borrow::Cow::Borrowed(v),
+            Buf::W(v) => std::borrow::Cow::Owned(v.iter().map(|x| x.to_i128() as i32).collect()),
+        }
+    }
+    fn f64s(&self) -> Vec<f64> {
+        match self {
+            Buf::N(v) => v.iter().map(|&x| x as f64).collect(),
+            Buf::W(v) => v.iter().map(|x| x.to_f64()).collect(),
+        }
+    }
+    fn to_i128(&self) -> Vec<i128> {
+        match self {
+            Buf::N(v) => v.iter().map(|&x| x as i128).collect(),
+            Buf::W(v) => v.iter().map(|x| x.to_i128()).collect(),
+        }
+    }
+}
+
+/// Which arithmetic a linear step runs in, decided once per run from the
+/// exact ranges of the plan: `i32` when inputs, constants and (bounded)
+/// accumulators fit 31 bits, `f64` when they stay below 2^53 (every
+/// product and partial sum is then an exactly representable integer:
+/// partial sums stay within the accumulator bound, see
+/// `precision::conv_step`), else the code type.
+enum Lin<T> {
+    N(Vec<i32>, Vec<i32>),
+    F(Vec<f64>, Vec<f64>),
+    W(Vec<T>, Vec<T>),
+}
+
+fn within(v: i128, bits: u32) -> bool {
+    v.unsigned_abs() < 1u128 << bits
+}
+
+fn lin<T: Code>(plan: &Plan, step: usize, w: &[i128], b: &[i128]) -> Lin<T> {
+    let s = &plan.steps[step];
+    let x = &plan.steps[s.inputs[0]];
+    let all = |bits: u32| {
+        [x.lo, x.hi, s.lo, s.hi].iter().all(|&v| within(v, bits)) && w.iter().chain(b).all(|&v| within(v, bits))
+    };
+    if all(31) {
+        Lin::N(w.iter().map(|&v| v as i32).collect(), b.iter().map(|&v| v as i32).collect())
+    } else if all(53) {
+        Lin::F(w.iter().map(|&v| v as f64).collect(), b.iter().map(|&v| v as f64).collect())
+    } else {
+        Lin::W(cv(w), cv(b))
+    }
+}
+
+/// A step's constants in the forms its kernel reads, prepared once per run.
+pub struct Prepared<T> {
+    lin: Vec<Option<Lin<T>>>,
+    /// Whether the step's output fits `i32` (kept narrow).
+    narrow_out: Vec<bool>,
+}
+
+pub fn prepare<T: Code>(plan: &Plan) -> Prepared<T> {
+    let lin = plan
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| match &s.op {
+            StepOp::Dense { w, b, .. } | StepOp::Conv { w, b, .. } | StepOp::Depthwise { w, b, .. } => Some(lin::<T>(plan, i, w, b)),
+            _ => None,
+        })
+        .collect();
+    let narrow_out = plan.steps.iter().map(|s| within(s.lo, 31) && within(s.hi, 31)).collect();
+    Prepared { lin, narrow_out }
+}
+
+/// Run a linear kernel in the arithmetic the plan allows (see [`Lin`]).
+macro_rules! linear {
+    ($l:expr, $x:expr, |$w:ident, $b:ident, $xs:ident| $call:expr) => {
+        match $l {
+            Lin::N($w, $b) => {
+                let $xs = $x.narrow();
+                Buf::N($call)
+            }
+            Lin::F($w, $b) => {
+                let $xs = $x.f64s();
+                Buf::W($call.into_iter().map(|f: f64| T::from_i64(f as i64)).collect())
+            }
+            Lin::W($w, $b) => {
+                let $xs = $x.wide();
+                Buf::W($call)
+            }
+        }
+    };
 }
 
 fn cv<T: Code>(v: &[i128]) -> Vec<T> {
@@ -87,8 +193,8 @@ fn cv<T: Code>(v: &[i128]) -> Vec<T> {
 }
 
 /// Every step on one chunk of `m` samples; returns the kept steps' codes.
-pub fn run_chunk<T: Code>(plan: &Plan, input: &[i128], m: usize, kept: &[bool]) -> Result<Vec<Option<Vec<i128>>>> {
-    let mut bufs: Vec<Option<Vec<T>>> = vec![None; plan.steps.len()];
+pub fn run_chunk<T: Code>(plan: &Plan, prep: &Prepared<T>, input: &[i128], m: usize, kept: &[bool]) -> Result<Vec<Option<Vec<i128>>>> {
+    let mut bufs: Vec<Option<Buf<T>>> = (0..plan.steps.len()).map(|_| None).collect();
     // Last reader of each step, to free buffers early.
     let mut last_use = vec![0usize; plan.steps.len()];
     for (i, s) in plan.steps.iter().enumerate() {
@@ -99,43 +205,60 @@ pub fn run_chunk<T: Code>(plan: &Plan, input: &[i128], m: usize, kept: &[bool]) 
     let mut out: Vec<Option<Vec<i128>>> = vec![None; plan.steps.len()];
     for (i, s) in plan.steps.iter().enumerate() {
         let size: usize = s.shape.iter().product();
-        let y: Vec<T> = {
-            let x = |k: usize| bufs[s.inputs[k]].as_deref().unwrap_or(&[]);
-            match &s.op {
-                StepOp::Input => input.iter().map(|&v| T::from_i128(v)).collect(),
-                StepOp::Dense { rows, n_in, n_out, w, b } if fits_i32(plan, i, w, b) => {
-                    narrow(x(0), |xi| dense(xi, m * rows, *n_in, *n_out, &cv(w), &cv(b)))
+        let y: Buf<T> = {
+            let xb = |k: usize| -> Result<&Buf<T>> {
+                bufs[s.inputs[k]].as_ref().ok_or_else(|| Error::Usage(format!("golden model: step {i} reads a freed buffer (a qkhw bug)")))
+            };
+            let x = |k: usize| -> Result<std::borrow::Cow<'_, [T]>> { Ok(xb(k)?.wide()) };
+            let l = prep.lin[i].as_ref();
+            match (&s.op, l) {
+                (StepOp::Input, _) => Buf::W(input.iter().map(|&v| T::from_i128(v)).collect()),
+                (StepOp::Dense { rows, n_in, n_out, .. }, Some(l)) => {
+                    linear!(l, xb(0)?, |w, b, xs| dense(&xs, m * rows, *n_in, *n_out, w, b))
                 }
-                StepOp::Dense { rows, n_in, n_out, w, b } => dense(x(0), m * rows, *n_in, *n_out, &cv(w), &cv(b)),
-                StepOp::Conv { geo, w, b } if fits_i32(plan, i, w, b) => narrow(x(0), |xi| conv(xi, m, geo, &cv(w), &cv(b))),
-                StepOp::Conv { geo, w, b } => conv(x(0), m, geo, &cv(w), &cv(b)),
-                StepOp::Depthwise { geo, mult, w, b } if fits_i32(plan, i, w, b) => {
-                    narrow(x(0), |xi| depthwise(xi, m, geo, *mult, &cv(w), &cv(b)))
+                (StepOp::Conv { geo, .. }, Some(l)) => linear!(l, xb(0)?, |w, b, xs| conv(&xs, m, geo, w, b)),
+                (StepOp::Depthwise { geo, mult, .. }, Some(l)) => {
+                    linear!(l, xb(0)?, |w, b, xs| depthwise(&xs, m, geo, *mult, w, b))
                 }
-                StepOp::Depthwise { geo, mult, w, b } => depthwise(x(0), m, geo, *mult, &cv(w), &cv(b)),
-                StepOp::ConvT { geo, w, b } => conv_t(x(0), m, geo, &cv(w), &cv(b)),
-                StepOp::Affine { sub, mul, add } => affine(x(0), &cv(sub), &cv(mul), &cv(add)),
-                StepOp::Act(a) => act(x(0), a, plan.steps[s.inputs[0]].fmt.frac)?,
-                StepOp::Pool { geo, max, mult } => pool(x(0), m, geo, *max, &cv(mult)),
-                StepOp::GlobalPool { hw, c, max, mult } => global_pool(x(0), m, *hw, *c, *max, T::from_i128(*mult)),
-                StepOp::Identity => x(0).to_vec(),
-                StepOp::ZeroPad { in_shape, pads } => zero_pad(x(0), m, in_shape, pads),
-                StepOp::Merge { kind, shifts } => {
-                    let ins: Vec<&[T]> = (0..s.inputs.len()).map(x).collect();
-                    merge(&ins, kind, shifts)
+                (StepOp::ConvT { geo, w, b }, _) => Buf::W(conv_t(&x(0)?, m, geo, &cv(w), &cv(b))),
+                (StepOp::Affine { sub, mul, add }, _) => Buf::W(affine(&x(0)?, &cv(sub), &cv(mul), &cv(add))),
+                (StepOp::Act(Act::Grid { out_frac, min, max }), _)
+                    if prep.narrow_out[s.inputs[0]] && prep.narrow_out[i] && plan.steps[s.inputs[0]].fmt.frac - out_frac >= 0 =>
+                {
+                    let d = (plan.steps[s.inputs[0]].fmt.frac - out_frac) as u32;
+                    Buf::N(grid_i32(&xb(0)?.narrow(), d, *min as i32, *max as i32))
                 }
-                StepOp::Concat { axis, shifts } => {
-                    let ins: Vec<(&[T], &[usize])> =
-                        (0..s.inputs.len()).map(|k| (x(k), plan.steps[s.inputs[k]].shape.as_slice())).collect();
-                    concat(&ins, m, *axis, shifts)
+                (StepOp::Act(a), _) => Buf::W(act(&x(0)?, a, plan.steps[s.inputs[0]].fmt.frac)?),
+                (StepOp::Pool { geo, max, mult }, _) => Buf::W(pool(&x(0)?, m, geo, *max, &cv(mult))),
+                (StepOp::GlobalPool { hw, c, max, mult }, _) => Buf::W(global_pool(&x(0)?, m, *hw, *c, *max, T::from_i128(*mult))),
+                (StepOp::Identity, _) => match xb(0)? {
+                    Buf::N(v) => Buf::N(v.clone()),
+                    Buf::W(v) => Buf::W(v.clone()),
+                },
+                (StepOp::ZeroPad { in_shape, pads }, _) => Buf::W(zero_pad(&x(0)?, m, in_shape, pads)),
+                (StepOp::Merge { kind, shifts }, _) => {
+                    let ins: Vec<std::borrow::Cow<'_, [T]>> = (0..s.inputs.len()).map(x).collect::<Result<_>>()?;
+                    let refs: Vec<&[T]> = ins.iter().map(|c| c.as_ref()).collect();
+                    Buf::W(merge(&refs, kind, shifts))
                 }
+                (StepOp::Concat { axis, shifts }, _) => {
+                    let ins: Vec<std::borrow::Cow<'_, [T]>> = (0..s.inputs.len()).map(x).collect::<Result<_>>()?;
+                    let refs: Vec<(&[T], &[usize])> =
+                        ins.iter().enumerate().map(|(k, c)| (c.as_ref(), plan.steps[s.inputs[k]].shape.as_slice())).collect();
+                    Buf::W(concat(&refs, m, *axis, shifts))
+                }
+                (op, None) => return Err(Error::Usage(format!("golden model: step {i} ({op:?}) was not prepared (a qkhw bug)"))),
             }
         };
-        if y.len() != m * size {
-            return Err(Error::Usage(format!("golden model: step {i} produced {} codes, expected {}", y.len(), m * size)));
+        let len = match &y {
+            Buf::N(v) => v.len(),
+            Buf::W(v) => v.len(),
+        };
+        if len != m * size {
+            return Err(Error::Usage(format!("golden model: step {i} produced {len} codes, expected {}", m * size)));
         }
         if kept[i] {
-            out[i] = Some(y.iter().map(|v| v.to_i128()).collect());
+            out[i] = Some(y.to_i128());
         }
         bufs[i] = Some(y);
         for &x in &s.inputs {
@@ -147,19 +270,52 @@ pub fn run_chunk<T: Code>(plan: &Plan, input: &[i128], m: usize, kept: &[bool]) 
     Ok(out)
 }
 
-fn dense<T: Code>(x: &[T], rows: usize, n_in: usize, n_out: usize, w: &[T], b: &[T]) -> Vec<T> {
-    let mut y = vec![T::ZERO; rows * n_out];
+/// `dense`, compiled for AVX2 + FMA when the CPU has them (detected at
+/// run time; integer and exact-f64 results are the same either way).
+fn dense<T: Mac>(x: &[T], rows: usize, n_in: usize, n_out: usize, w: &[T], b: &[T]) -> Vec<T> {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU supports AVX2 and FMA, checked just above.
+        return unsafe { dense_avx2(x, rows, n_in, n_out, w, b) };
+    }
+    dense_body(x, rows, n_in, n_out, w, b)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dense_avx2<T: Mac>(x: &[T], rows: usize, n_in: usize, n_out: usize, w: &[T], b: &[T]) -> Vec<T> {
+    dense_body(x, rows, n_in, n_out, w, b)
+}
+
+#[inline(always)]
+fn dense_body<T: Mac>(x: &[T], rows: usize, n_in: usize, n_out: usize, w: &[T], b: &[T]) -> Vec<T> {
+    // Register-blocked: 16 outputs accumulate in registers over all inputs,
+    // so each multiply-add loads one weight and stores nothing.
+    const B: usize = 16;
+    let mut y = vec![T::default(); rows * n_out];
+    let full = n_out / B * B;
     for r in 0..rows {
         let xr = &x[r * n_in..(r + 1) * n_in];
         let yr = &mut y[r * n_out..(r + 1) * n_out];
-        yr.copy_from_slice(b);
-        for (i, &xi) in xr.iter().enumerate() {
-            if xi == T::ZERO {
-                continue;
+        for j0 in (0..full).step_by(B) {
+            let mut acc = [T::default(); B];
+            acc.copy_from_slice(&b[j0..j0 + B]);
+            for (i, &xi) in xr.iter().enumerate() {
+                let wr = &w[i * n_out + j0..i * n_out + j0 + B];
+                for k in 0..B {
+                    acc[k] = acc[k] + xi * wr[k];
+                }
             }
-            let wr = &w[i * n_out..(i + 1) * n_out];
-            for (yj, &wj) in yr.iter_mut().zip(wr) {
-                *yj = *yj + xi * wj;
+            yr[j0..j0 + B].copy_from_slice(&acc);
+        }
+        if full < n_out {
+            let yt = &mut yr[full..];
+            yt.copy_from_slice(&b[full..]);
+            for (i, &xi) in xr.iter().enumerate() {
+                let wr = &w[i * n_out + full..(i + 1) * n_out];
+                for (yj, &wj) in yt.iter_mut().zip(wr) {
+                    *yj = *yj + xi * wj;
+                }
             }
         }
     }
@@ -172,9 +328,27 @@ fn tap(o: usize, s: usize, k: usize, d: usize, pad: usize, n: usize) -> Option<u
     (o * s + k * d).checked_sub(pad).filter(|&v| v < n)
 }
 
-fn conv<T: Code>(x: &[T], m: usize, g: &Geo, w: &[T], b: &[T]) -> Vec<T> {
+/// `conv`, compiled for AVX2 + FMA when the CPU has them (detected at
+/// run time; integer and exact-f64 results are the same either way).
+fn conv<T: Mac>(x: &[T], m: usize, g: &Geo, w: &[T], b: &[T]) -> Vec<T> {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU supports AVX2 and FMA, checked just above.
+        return unsafe { conv_avx2(x, m, g, w, b) };
+    }
+    conv_body(x, m, g, w, b)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn conv_avx2<T: Mac>(x: &[T], m: usize, g: &Geo, w: &[T], b: &[T]) -> Vec<T> {
+    conv_body(x, m, g, w, b)
+}
+
+#[inline(always)]
+fn conv_body<T: Mac>(x: &[T], m: usize, g: &Geo, w: &[T], b: &[T]) -> Vec<T> {
     let (isz, osz) = (g.in_h * g.in_w * g.cin, g.out_h * g.out_w * g.cout);
-    let mut y = vec![T::ZERO; m * osz];
+    let mut y = vec![T::default(); m * osz];
     for s in 0..m {
         let xs = &x[s * isz..(s + 1) * isz];
         for oy in 0..g.out_h {
@@ -189,7 +363,7 @@ fn conv<T: Code>(x: &[T], m: usize, g: &Geo, w: &[T], b: &[T]) -> Vec<T> {
                         let xi = &xs[(iy * g.in_w + ix) * g.cin..][..g.cin];
                         let wk = &w[(ky * g.kw + kx) * g.cin * g.cout..];
                         for (ci, &xv) in xi.iter().enumerate() {
-                            if xv == T::ZERO {
+                            if xv == T::default() {
                                 continue;
                             }
                             let wr = &wk[ci * g.cout..(ci + 1) * g.cout];
@@ -205,9 +379,27 @@ fn conv<T: Code>(x: &[T], m: usize, g: &Geo, w: &[T], b: &[T]) -> Vec<T> {
     y
 }
 
-fn depthwise<T: Code>(x: &[T], m: usize, g: &Geo, mult: usize, w: &[T], b: &[T]) -> Vec<T> {
+/// `depthwise`, compiled for AVX2 + FMA when the CPU has them (detected at
+/// run time; integer and exact-f64 results are the same either way).
+fn depthwise<T: Mac>(x: &[T], m: usize, g: &Geo, mult: usize, w: &[T], b: &[T]) -> Vec<T> {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU supports AVX2 and FMA, checked just above.
+        return unsafe { depthwise_avx2(x, m, g, mult, w, b) };
+    }
+    depthwise_body(x, m, g, mult, w, b)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn depthwise_avx2<T: Mac>(x: &[T], m: usize, g: &Geo, mult: usize, w: &[T], b: &[T]) -> Vec<T> {
+    depthwise_body(x, m, g, mult, w, b)
+}
+
+#[inline(always)]
+fn depthwise_body<T: Mac>(x: &[T], m: usize, g: &Geo, mult: usize, w: &[T], b: &[T]) -> Vec<T> {
     let (isz, osz) = (g.in_h * g.in_w * g.cin, g.out_h * g.out_w * g.cout);
-    let mut y = vec![T::ZERO; m * osz];
+    let mut y = vec![T::default(); m * osz];
     for s in 0..m {
         let xs = &x[s * isz..(s + 1) * isz];
         for oy in 0..g.out_h {
@@ -269,7 +461,8 @@ fn affine<T: Code>(x: &[T], sub: &[T], mul: &[T], add: &[T]) -> Vec<T> {
     x.iter().enumerate().map(|(i, &v)| (v - sub[i % c]) * mul[i % c] + add[i % c]).collect()
 }
 
-/// Ties-to-even right shift of a code.
+/// Ties-to-even right shift of a code, branch-free (it vectorizes): round
+/// up when the remainder exceeds half, or equals half with an odd quotient.
 #[inline]
 fn shr_even<T: Code>(v: T, s: u32) -> T {
     if s == 0 {
@@ -279,7 +472,8 @@ fn shr_even<T: Code>(v: T, s: u32) -> T {
     let q = v >> s; // floor
     let rem = v - (q << s);
     let half = one << (s - 1);
-    if rem > half || (rem == half && (q.to_i128() & 1) == 1) { q + one } else { q }
+    let odd = q - ((q >> 1) << 1);
+    if rem + odd > half { q + one } else { q }
 }
 
 fn act<T: Code>(x: &[T], a: &Act, in_frac: i32) -> Result<Vec<T>> {
@@ -294,7 +488,7 @@ fn act<T: Code>(x: &[T], a: &Act, in_frac: i32) -> Result<Vec<T>> {
                 if s >= 126 {
                     x.iter().map(|_| T::ZERO.clamp(lo, hi)).collect()
                 } else {
-                    x.iter().map(|&v| shr_even(v, s).clamp(lo, hi)).collect()
+                    grid_wide(x, s, lo, hi)
                 }
             } else {
                 let s = (-d) as u32;
@@ -308,6 +502,19 @@ fn act<T: Code>(x: &[T], a: &Act, in_frac: i32) -> Result<Vec<T>> {
                     .collect()
             }
         }
+        Act::Requant { out, rounding, overflow } => {
+            let from = crate::fxp::FixedFormat { width: 127, frac: in_frac, signed: true };
+            x.iter().map(|v| T::from_i128(crate::fxp::requantize(v.to_i128(), from, *out, *rounding, *overflow))).collect()
+        }
+        Act::Float { func, out, rounding, overflow } => x
+            .iter()
+            .map(|v| {
+                let y = func.apply(crate::quant::ops::ftz(super::code_to_f32(v.to_i128(), in_frac)));
+                crate::fxp::quantize_f32(y, *out, *rounding, *overflow)
+                    .map(T::from_i128)
+                    .map_err(|_| Error::Usage("a float activation gave NaN".into()))
+            })
+            .collect::<Result<_>>()?,
         Act::Generic { q, out_frac } => {
             // The value as QKeras holds it (float32), padded to whole
             // 8-element packets so every element takes TF's packet path.
@@ -327,6 +534,60 @@ fn act<T: Code>(x: &[T], a: &Act, in_frac: i32) -> Result<Vec<T>> {
                 .collect::<Result<_>>()?
         }
     })
+}
+
+/// `shr_even` then clamp over a slice, compiled for AVX2 when available.
+fn grid_wide<T: Code>(x: &[T], s: u32, lo: T, hi: T) -> Vec<T> {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2, checked just above.
+        return unsafe { grid_wide_avx2(x, s, lo, hi) };
+    }
+    x.iter().map(|&v| shr_even(v, s).clamp(lo, hi)).collect()
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn grid_wide_avx2<T: Code>(x: &[T], s: u32, lo: T, hi: T) -> Vec<T> {
+    x.iter().map(|&v| shr_even(v, s).clamp(lo, hi)).collect()
+}
+
+/// The fixed-grid requantizer on `i32` codes (ties to even, clamp): the
+/// hot path of quantized_bits / quantized_relu activations.
+fn grid_i32(x: &[i32], s: u32, lo: i32, hi: i32) -> Vec<i32> {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2, checked just above.
+        return unsafe { grid_i32_avx2(x, s, lo, hi) };
+    }
+    grid_i32_body(x, s, lo, hi)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn grid_i32_avx2(x: &[i32], s: u32, lo: i32, hi: i32) -> Vec<i32> {
+    grid_i32_body(x, s, lo, hi)
+}
+
+#[inline(always)]
+fn grid_i32_body(x: &[i32], s: u32, lo: i32, hi: i32) -> Vec<i32> {
+    if s == 0 {
+        return x.iter().map(|&v| v.clamp(lo, hi)).collect();
+    }
+    if s >= 32 {
+        // |v| < 2^31 <= 2^(s-1): rounds to 0.
+        return x.iter().map(|_| 0i32.clamp(lo, hi)).collect();
+    }
+    let half = 1i64 << (s - 1);
+    x.iter()
+        .map(|&v| {
+            let v = v as i64;
+            let q = v >> s;
+            let rem = v - (q << s);
+            let up = i64::from(rem + (q & 1) > half);
+            ((q + up) as i32).clamp(lo, hi)
+        })
+        .collect()
 }
 
 fn pool<T: Code>(x: &[T], m: usize, g: &Geo, max: bool, mult: &[T]) -> Vec<T> {
@@ -453,6 +714,14 @@ mod tests {
                 let codes: Vec<i64> = (-(1i64 << (width - 1))..(1i64 << (width - 1))).collect();
                 let a = act(&codes, &grid, frac).unwrap();
                 let b = act(&codes, &generic, frac).unwrap();
+                // The i32 fast path as run_chunk calls it.
+                if let Act::Grid { out_frac, min, max } = &grid {
+                    if frac >= *out_frac {
+                        let c32: Vec<i32> = codes.iter().map(|&c| c as i32).collect();
+                        let n: Vec<i64> = grid_i32(&c32, (frac - out_frac) as u32, *min as i32, *max as i32).into_iter().map(i64::from).collect();
+                        assert_eq!(n, a, "{spec} i32 path from frac {frac}");
+                    }
+                }
                 let bad = a.iter().zip(&b).position(|(x, y)| x != y);
                 assert!(bad.is_none(), "{spec} from frac {frac}: code {} -> {} vs {}", codes[bad.unwrap()], a[bad.unwrap()], b[bad.unwrap()]);
                 checked += codes.len();

@@ -39,18 +39,53 @@ impl Run {
     }
 }
 
-/// Samples per chunk: enough to amortize, small enough for the caches.
-const CHUNK: usize = 256;
+/// Samples per chunk: enough to amortize, small enough for the caches and
+/// for the allocator to keep buffers (no mmap / page faults per chunk).
+const CHUNK: usize = 64;
+
+/// The golden model's input: codes, or float32 values every one of which
+/// is an exact multiple of 2^-frac (see [`exact_inputs`]), converted chunk
+/// by chunk (no batch-sized copy).
+#[derive(Debug, Clone, Copy)]
+pub enum Input<'a> {
+    Codes(&'a [i128]),
+    Exact { x: &'a [f32], frac: i32 },
+}
+
+impl Input<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Input::Codes(c) => c.len(),
+            Input::Exact { x, .. } => x.len(),
+        }
+    }
+    /// Codes of elements `a..b`.
+    fn codes(&self, a: usize, b: usize) -> Vec<i128> {
+        match self {
+            Input::Codes(c) => c[a..b].to_vec(),
+            Input::Exact { x, frac } => {
+                let scale = pow2(*frac);
+                x[a..b]
+                    .iter()
+                    .map(|&v| {
+                        let c = crate::quant::ops::ftz(v) as f64 * scale;
+                        if c.abs() < 9.2e18 { c as i64 as i128 } else { c as i128 }
+                    })
+                    .collect()
+            }
+        }
+    }
+}
 
 /// Run `plan` on `n` samples of input codes (at the input step's format).
 pub fn run(plan: &Plan, input: &[i128], n: usize, keep: Keep, threads: usize) -> Result<Run> {
-    run_progress(plan, input, n, keep, threads, &|_| {})
+    run_progress(plan, Input::Codes(input), n, keep, threads, &|_| {})
 }
 
 /// [`run`], calling `progress(samples)` as chunks finish (from any thread).
 pub fn run_progress(
     plan: &Plan,
-    input: &[i128],
+    input: Input<'_>,
     n: usize,
     keep: Keep,
     threads: usize,
@@ -71,28 +106,53 @@ pub fn run_progress(
     let chunks: Vec<(usize, usize)> = (0..n).step_by(CHUNK).map(|s| (s, (s + CHUNK).min(n))).collect();
     let threads = threads.clamp(1, chunks.len().max(1));
     let wide = plan.max_width > 63;
-    let per_chunk = |&(a, b): &(usize, usize)| -> Result<Vec<Option<Vec<i128>>>> {
-        let x = &input[a * in_size..b * in_size];
-        let r = if wide { kernels::run_chunk::<i128>(plan, x, b - a, &kept) } else { kernels::run_chunk::<i64>(plan, x, b - a, &kept) };
+    let (p64, p128) = if wide { (None, Some(kernels::prepare::<i128>(plan))) } else { (Some(kernels::prepare::<i64>(plan)), None) };
+    // Kept outputs are written in place: each chunk owns its slice.
+    let sizes: Vec<usize> = plan.steps.iter().map(|s| s.shape.iter().product()).collect();
+    let mut steps: Vec<Option<Vec<i128>>> = kept.iter().zip(&sizes).map(|(&k, &sz)| k.then(|| vec![0i128; n * sz])).collect();
+    let mut per_chunk_out: Vec<Vec<(usize, &mut [i128])>> = chunks.iter().map(|_| Vec::new()).collect();
+    for (i, buf) in steps.iter_mut().enumerate() {
+        if let Some(buf) = buf {
+            for (c, part) in buf.chunks_mut(CHUNK * sizes[i].max(1)).enumerate() {
+                if let Some(slot) = per_chunk_out.get_mut(c) {
+                    slot.push((i, part));
+                }
+            }
+        }
+    }
+    let work: Vec<((usize, usize), Vec<(usize, &mut [i128])>)> = chunks.iter().copied().zip(per_chunk_out).collect();
+    let per_chunk = |((a, b), outs): ((usize, usize), Vec<(usize, &mut [i128])>)| -> Result<()> {
+        let x = &input.codes(a * in_size, b * in_size);
+        let r = match (&p64, &p128) {
+            (Some(p), _) => kernels::run_chunk::<i64>(plan, p, x, b - a, &kept),
+            (_, Some(p)) => kernels::run_chunk::<i128>(plan, p, x, b - a, &kept),
+            _ => unreachable!("one of the two is prepared"),
+        }?;
+        for (i, dst) in outs {
+            if let Some(src) = &r[i] {
+                dst.copy_from_slice(src);
+            }
+        }
         progress(b - a);
-        r
+        Ok(())
     };
-    let results: Vec<Result<Vec<Option<Vec<i128>>>>> = if threads <= 1 {
-        chunks.iter().map(per_chunk).collect()
+    let results: Vec<Result<()>> = if threads <= 1 {
+        work.into_iter().map(per_chunk).collect()
     } else {
-        let per = chunks.len().div_ceil(threads);
+        let per = work.len().div_ceil(threads);
+        let mut groups: Vec<Vec<_>> = vec![];
+        let mut it = work.into_iter().peekable();
+        while it.peek().is_some() {
+            groups.push(it.by_ref().take(per).collect());
+        }
+        let per_chunk = &per_chunk;
         std::thread::scope(|s| {
-            let hs: Vec<_> = chunks.chunks(per).map(|cs| s.spawn(move || cs.iter().map(per_chunk).collect::<Vec<_>>())).collect();
+            let hs: Vec<_> = groups.into_iter().map(|g| s.spawn(move || g.into_iter().map(per_chunk).collect::<Vec<_>>())).collect();
             hs.into_iter().flat_map(|h| h.join().unwrap_or_else(|_| vec![Err(Error::Usage("a golden-model worker panicked".into()))])).collect()
         })
     };
-    let mut steps: Vec<Option<Vec<i128>>> = kept.iter().map(|&k| k.then(Vec::new)).collect();
     for r in results {
-        for (i, part) in r?.into_iter().enumerate() {
-            if let (Some(dst), Some(src)) = (steps[i].as_mut(), part) {
-                dst.extend(src);
-            }
-        }
+        r?;
     }
     Ok(Run { n, steps })
 }
@@ -102,6 +162,13 @@ pub fn run_progress(
 pub fn code_to_f32(code: i128, frac: i32) -> f32 {
     if code == 0 {
         return 0.0;
+    }
+    if code.unsigned_abs() < 1 << 53 {
+        // Exact in f64 (a power-of-two scale too, in range): one rounding.
+        let v = code as i64 as f64 * pow2(-frac);
+        if v.is_normal() && v.abs() > 1e-37 {
+            return v as f32;
+        }
     }
     let mag = code.unsigned_abs();
     let bits = 128 - mag.leading_zeros() as i32;
@@ -124,26 +191,36 @@ pub fn quantize_inputs(x: &[f32], fmt: FixedFormat) -> Result<Vec<i128>> {
 }
 
 /// The narrowest format that holds every input exactly (raw float inputs
-/// taken as QKeras takes them), or an error naming the offending value.
-pub fn exact_input_format(x: &[f32]) -> Result<(FixedFormat, i128, i128)> {
-    if let Some(i) = x.iter().position(|v| !v.is_finite()) {
-        return Err(Error::Usage(format!(
-            "input element {i} is {}: no fixed-point code (give --input-format to saturate it)",
-            x[i]
-        )));
-    }
-    // TF flushes subnormal inputs to zero.
-    let xs: Vec<f32> = x.iter().map(|&v| crate::quant::ops::ftz(v)).collect();
-    match FixedFormat::exact_for(&xs) {
-        Some((f, codes)) => {
-            let lo = codes.iter().copied().min().unwrap_or(0) as i128;
-            let hi = codes.iter().copied().max().unwrap_or(0) as i128;
-            Ok((f, lo, hi))
+/// taken as QKeras takes them, subnormals flushed as TensorFlow does), and
+/// the range of the codes; an error names a value that has no code.
+pub fn exact_inputs(x: &[f32]) -> Result<(FixedFormat, i128, i128)> {
+    let mut frac = i32::MIN;
+    let (mut lo, mut hi) = (0f32, 0f32);
+    for (i, &v) in x.iter().enumerate() {
+        if !v.is_finite() {
+            return Err(Error::Usage(format!("input element {i} is {v}: no fixed-point code (give --input-format to saturate it)")));
         }
-        None => Err(Error::Usage(
-            "the inputs span more than 64 bits of fixed point (tiny and huge values together); give --input-format".into(),
-        )),
+        let v = crate::quant::ops::ftz(v);
+        lo = lo.min(v);
+        hi = hi.max(v);
+        if v != 0.0 {
+            let bits = v.to_bits();
+            let e = ((bits >> 23) & 0xff) as i32 - 150 + (bits & 0x7f_ffff | 0x80_0000).trailing_zeros() as i32;
+            frac = frac.max(-e);
+        }
     }
+    let frac = if frac == i32::MIN { 0 } else { frac };
+    let code = |v: f32| -> Result<i128> {
+        let c = v as f64 * pow2(frac);
+        if c.abs() >= 1.7e38 {
+            return Err(Error::Usage(
+                "the inputs span more than 127 bits of fixed point (tiny and huge values together); give --input-format".into(),
+            ));
+        }
+        Ok(c as i128)
+    };
+    let (lo, hi) = (code(lo)?, code(hi)?);
+    Ok((crate::passes::precision::fmt_for(lo, hi, frac), lo, hi))
 }
 
 /// `predict`'s options.
@@ -251,6 +328,24 @@ pub fn float_affine(x: &[f32], mul: &[f32], add: &[f32]) -> Vec<f32> {
 /// to zero. (Checked against `tf.matmul` on 5 shapes, 100 rows each, every
 /// element equal; the element-wise ops do not fuse.)
 pub fn float_dense(x: &[f32], rows: usize, n_in: usize, n_out: usize, w: &[f32], b: &[f32]) -> Vec<f32> {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU supports FMA, checked just above.
+        return unsafe { float_dense_fma(x, rows, n_in, n_out, w, b) };
+    }
+    float_dense_body(x, rows, n_in, n_out, w, b)
+}
+
+/// `mul_add` is then one instruction instead of a libm call (same result:
+/// a fused multiply-add is correctly rounded either way).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "fma")]
+unsafe fn float_dense_fma(x: &[f32], rows: usize, n_in: usize, n_out: usize, w: &[f32], b: &[f32]) -> Vec<f32> {
+    float_dense_body(x, rows, n_in, n_out, w, b)
+}
+
+#[inline(always)]
+fn float_dense_body(x: &[f32], rows: usize, n_in: usize, n_out: usize, w: &[f32], b: &[f32]) -> Vec<f32> {
     use crate::quant::ops::ftz;
     let mut y = vec![0f32; rows * n_out];
     for r in 0..rows {
@@ -275,12 +370,15 @@ pub fn predict(g: &crate::ir::Graph, x: &[f32], shape: &[usize], opts: &PredictO
         )));
     }
     let n = shape[0];
-    let (spec, codes) = match opts.input_format {
-        Some(f) => (InputSpec::full(f), quantize_inputs(x, f)?),
+    let quantized;
+    let (spec, input) = match opts.input_format {
+        Some(f) => {
+            quantized = quantize_inputs(x, f)?;
+            (InputSpec::full(f), Input::Codes(&quantized))
+        }
         None => {
-            let (f, lo, hi) = exact_input_format(x)?;
-            let xs: Vec<f32> = x.iter().map(|&v| crate::quant::ops::ftz(v)).collect();
-            (InputSpec { fmt: f, lo, hi }, quantize_inputs(&xs, f)?)
+            let (fmt, lo, hi) = exact_inputs(x)?;
+            (InputSpec { fmt, lo, hi }, Input::Exact { x, frac: fmt.frac })
         }
     };
     let plan = crate::passes::precision::plan(g, spec)?;
@@ -288,9 +386,9 @@ pub fn predict(g: &crate::ir::Graph, x: &[f32], shape: &[usize], opts: &PredictO
     let keep = opts.keep.clone().unwrap_or(Keep::Outputs);
     let run = if opts.progress {
         let bar = Progress::new(n as u64);
-        run_progress(&plan, &codes, n, keep, threads, &|k| bar.inc(k as u64))?
+        run_progress(&plan, input, n, keep, threads, &|k| bar.inc(k as u64))?
     } else {
-        run(&plan, &codes, n, keep, threads)?
+        run_progress(&plan, input, n, keep, threads, &|_| {})?
     };
     Ok(Prediction { plan, run, input_format: spec.fmt })
 }

@@ -2,6 +2,7 @@
 
 pub mod bn_fusing;
 pub mod bn_tables;
+pub mod config;
 pub mod hw_tensors;
 pub mod hw_weights;
 pub mod precision;

@@ -23,7 +23,8 @@
 use std::collections::HashMap;
 
 use crate::error::{Error, Result};
-use crate::fxp::FixedFormat;
+use crate::fxp::{FixedFormat, Overflow, Rounding};
+use crate::passes::config::Config;
 use crate::ir::{Activation, Graph, Layer, LayerId, Merge, Op, Padding, Window};
 use crate::passes::bn_fusing;
 use crate::passes::hw_tensors::{hw_tensors, HwWeight};
@@ -56,6 +57,27 @@ pub enum Act {
     Relu,
     /// Through the float32 quantizer core; codes at `out_frac`.
     Generic { q: Quantizer, out_frac: i32 },
+    /// A `--config` output format: round and fit.
+    Requant { out: FixedFormat, rounding: Rounding, overflow: Overflow },
+    /// A float activation given a format by `--config`: evaluated in
+    /// float32 as TensorFlow does, then rounded and fitted.
+    Float { func: FloatFn, out: FixedFormat, rounding: Rounding, overflow: Overflow },
+}
+
+/// The float activations `--config` can give a format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FloatFn {
+    Tanh,
+    Sigmoid,
+}
+
+impl FloatFn {
+    pub fn apply(self, x: f32) -> f32 {
+        match self {
+            FloatFn::Tanh => crate::quant::tfmath::tanh(x),
+            FloatFn::Sigmoid => crate::quant::tfmath::sigmoid(x),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -199,6 +221,7 @@ impl Consts {
 
 struct Builder<'g> {
     g: &'g Graph,
+    cfg: &'g Config,
     tensors: HashMap<(String, String), HwWeight>,
     steps: Vec<Step>,
     /// IR layer → step holding its output.
@@ -206,10 +229,16 @@ struct Builder<'g> {
     notices: Vec<String>,
 }
 
-/// The plan of `g` for inputs in `input`.
+/// The plan of `g` for inputs in `input`, with no overrides.
 pub fn plan(g: &Graph, input: InputSpec) -> Result<Plan> {
+    plan_with(g, input, &Config::default())
+}
+
+/// The plan of `g` for inputs in `input`, with `--config` overrides.
+pub fn plan_with(g: &Graph, input: InputSpec, cfg: &Config) -> Result<Plan> {
+    cfg.check(g)?;
     let tensors = hw_tensors(g)?.into_iter().map(|w| ((w.layer.clone(), w.tensor.clone()), w)).collect();
-    let mut b = Builder { g, tensors, steps: vec![], at: HashMap::new(), notices: vec![] };
+    let mut b = Builder { g, cfg, tensors, steps: vec![], at: HashMap::new(), notices: vec![] };
     if g.inputs.len() != 1 {
         return Err(Error::Model { path: g.source.clone(), layer: None, msg: format!("{} inputs: the golden model takes models with one input", g.inputs.len()) });
     }
@@ -282,6 +311,10 @@ impl Builder<'_> {
                     None => (None, self.tensor(l, "bn_inv")?.clone(), self.tensor(l, "bn_bias")?.clone()),
                 };
                 let _ = bn;
+                let (inv, bias) = match self.cfg.layer(&l.name) {
+                    Some(c) => (round_table(&inv, c.bn_inv, c), round_table(&bias, c.bn_bias, c)),
+                    None => (inv, bias),
+                };
                 self.affine(l, x, sub, &inv, &bias)?
             }
             Op::Activation => self.input_of(l, 0),
@@ -308,6 +341,16 @@ impl Builder<'_> {
             Op::Merge(m) => self.merge(l, m)?,
         };
         s = self.activation(l, s)?;
+        if let Some(c) = self.cfg.layer(&l.name) {
+            let float_act = matches!(l.activation, Activation::Float(ref f) if f != "relu" && f != "softmax");
+            if let (Some(out), false) = (c.output, float_act) {
+                let shape = self.steps[s].shape.clone();
+                let (lo, hi) = (out.min_code(), out.max_code());
+                let act = Act::Requant { out, rounding: c.rounding, overflow: c.overflow };
+                s = self.push(l, vec![s], shape, out.frac, lo, hi, StepOp::Act(act))?;
+                self.steps[s].fmt = out;
+            }
+        }
         self.steps[s].layer = Some(l.name.clone());
         Ok(s)
     }
@@ -326,11 +369,30 @@ impl Builder<'_> {
                 self.steps[s].fmt = xf;
                 Ok(s)
             }
-            Activation::Float(f) => Err(err(
-                self.g,
-                l,
-                format!("float activation `{f}` inside the integer datapath: replace it by a quantized activation (e.g. QActivation(\"quantized_relu(8,3)\") or quantized_tanh(8)), or give it a format"),
-            )),
+            Activation::Float(f) => {
+                let func = match f.as_str() {
+                    "tanh" => Some(FloatFn::Tanh),
+                    "sigmoid" => Some(FloatFn::Sigmoid),
+                    _ => None,
+                };
+                match (func, self.cfg.layer(&l.name).and_then(|c| c.output.map(|o| (o, c)))) {
+                    (Some(func), Some((out, c))) => {
+                        let act = Act::Float { func, out, rounding: c.rounding, overflow: c.overflow };
+                        let s = self.push(l, vec![x], shape, out.frac, out.min_code(), out.max_code(), StepOp::Act(act))?;
+                        self.steps[s].fmt = out;
+                        Ok(s)
+                    }
+                    _ => Err(err(
+                        self.g,
+                        l,
+                        format!(
+                            "float activation `{f}` inside the integer datapath: replace it by a quantized activation \
+                             (e.g. QActivation(\"quantized_relu(8,3)\") or quantized_tanh(8)){}",
+                            if func.is_some() { ", or give it a format with --config ([layer.NAME] output = \"fixed<W,I>\")" } else { "" }
+                        ),
+                    )),
+                }
+            }
             Activation::Quantized(q) => {
                 let (act, frac, lo, hi) = requantizer(q).map_err(|m| err(self.g, l, m))?;
                 self.push(l, vec![x], shape, frac, lo, hi, StepOp::Act(act))
@@ -695,4 +757,13 @@ fn grid_ok(q: &Quantizer) -> bool {
         Kind::Relu(r) => r.is_plain_grid(),
         _ => false,
     }
+}
+
+/// A batch-norm table rounded to a configured format.
+fn round_table(w: &HwWeight, fmt: Option<FixedFormat>, c: &crate::passes::config::LayerConfig) -> HwWeight {
+    let Some(f) = fmt else { return w.clone() };
+    let codes = (0..w.codes.len())
+        .map(|i| crate::fxp::quantize_f64(w.value(i), f, c.rounding, c.overflow).unwrap_or(0) as i64)
+        .collect();
+    HwWeight { codes, signs: vec![], encoding: Encoding::Fixed(f), scale: None, quantizer: None, ..w.clone() }
 }
