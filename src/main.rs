@@ -163,13 +163,21 @@ struct GoldenInput {
     /// Worker threads (default: all cores).
     #[arg(long, default_value_t = 0)]
     threads: usize,
+    /// Per-layer precision overrides (TOML: [input] format, [layer.NAME]
+    /// output / bn_inv / bn_bias / rounding / overflow). See the README.
+    #[arg(long)]
+    config: Option<PathBuf>,
 }
 
 impl GoldenInput {
     fn read(&self) -> Result<(qkhw::npy::Array<f32>, qkhw::golden::PredictOptions), Error> {
         let x = npy::read_f32(&self.input)?;
         let input_format = self.input_format.as_deref().map(str::parse).transpose()?;
-        Ok((x, qkhw::golden::PredictOptions { input_format, threads: self.threads, keep: None, progress: true }))
+        let config = match &self.config {
+            Some(p) => qkhw::passes::config::Config::read(p)?,
+            None => Default::default(),
+        };
+        Ok((x, qkhw::golden::PredictOptions { input_format, threads: self.threads, keep: None, progress: true, config }))
     }
 }
 
@@ -283,7 +291,7 @@ fn predict(g: &qkhw::ir::Graph, input: &GoldenInput, output: &Path, codes: Optio
     println!(
         "input format {} ({}); {:.3} s, {:.0} inferences/s",
         p.input_format,
-        if input.input_format.is_some() { "--input-format" } else { "every float32 input held exactly" },
+        if input.input_format.is_some() || opts.config.input.is_some() { "given" } else { "every float32 input held exactly" },
         secs,
         n as f64 / secs.max(1e-9)
     );

@@ -119,3 +119,111 @@ fn model_errors_are_one_line() {
         assert!(e.starts_with("error: "), "{e}");
     }
 }
+
+fn golden_inputs(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/predict").join(name).join("inputs.npy")
+}
+
+#[test]
+fn predict_writes_logits_and_codes() {
+    let (out, codes) = (tmp("p_y.npy"), tmp("p_c.npy"));
+    let o = qkhw()
+        .arg("predict")
+        .arg(model("jet_tagger.keras"))
+        .arg("--input")
+        .arg(golden_inputs("jet_tagger"))
+        .arg("--output")
+        .arg(&out)
+        .arg("--codes")
+        .arg(&codes)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("softmax"), "the dropped softmax is announced");
+    let y = qkhw::npy::read_f32(&out).unwrap();
+    assert_eq!(y.shape, vec![1000, 5]);
+    let want = qkhw::npy::read_f32(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/predict/jet_tagger/logits.npy")).unwrap();
+    assert_eq!(y.data, want.data);
+    let stdout = String::from_utf8(o.stdout).unwrap();
+    let frac: i32 = stdout.split("2^-").nth(1).unwrap().split(')').next().unwrap().parse().unwrap();
+    let c = std::fs::read(&codes).unwrap();
+    let (hdr, off) = qkhw::npy::parse_header(&c).unwrap();
+    assert_eq!(hdr.shape, vec![1000, 5]);
+    // value = code x 2^-frac
+    let first = i64::from_le_bytes(c[off..off + 8].try_into().unwrap());
+    assert_eq!(first as f32 * 2f32.powi(-frac), y.data[0]);
+}
+
+#[test]
+fn predict_input_format_and_config() {
+    let out = tmp("p2_y.npy");
+    let run = |extra: &[&str]| {
+        qkhw().arg("predict").arg(model("cnn_bn.keras")).arg("--input").arg(golden_inputs("cnn_bn")).arg("--output").arg(&out).args(extra).output().unwrap()
+    };
+    let o = run(&["--input-format", "fixed<8,3>"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("fixed<8,3>"));
+    let cfg = tmp("cfg.toml");
+    std::fs::write(&cfg, "[input]\nformat = \"fixed<10,4>\"\n[layer.bn1]\nbn_inv = \"fixed<10,2>\"\nbn_bias = \"fixed<12,4>\"\n[layer.dense]\noutput = \"fixed<12,6>\"\n").unwrap();
+    let o = run(&["--config", cfg.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("fixed<12,6>"), "{}", String::from_utf8_lossy(&o.stdout));
+    std::fs::write(&cfg, "[layer.nope]\noutput = \"fixed<12,6>\"\n").unwrap();
+    let o = run(&["--config", cfg.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no layer `nope`"));
+}
+
+#[test]
+fn predict_rejects_bad_inputs_clearly() {
+    let out = tmp("p3_y.npy");
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (qkhw::npy::encode_f32(&[3, 15], &[0.0; 45]), "the model takes (batch, 16)"),
+        (qkhw::npy::encode_f32(&[2, 16], &[f32::NAN; 32]), "NaN"),
+        (qkhw::npy::encode_f32(&[1, 16], &[f32::INFINITY; 16]), "inf"),
+        (qkhw::npy::encode_i64(&[1, 16], &[1; 16]), "float32"),
+        (b"not an npy".to_vec(), "npy"),
+    ];
+    for (i, (bytes, want)) in cases.into_iter().enumerate() {
+        let inp = tmp(&format!("bad{i}.npy"));
+        std::fs::write(&inp, bytes).unwrap();
+        let o = qkhw().arg("predict").arg(model("jet_tagger.keras")).arg("--input").arg(&inp).arg("--output").arg(&out).output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "case {i}");
+        let e = String::from_utf8(o.stderr).unwrap();
+        assert!(e.contains(want), "case {i}: {e}");
+        assert_eq!(e.trim_end().lines().count(), 1, "{e}");
+    }
+    // With --input-format, infinities saturate (documented) instead.
+    let inp = tmp("inf.npy");
+    std::fs::write(&inp, qkhw::npy::encode_f32(&[1, 16], &[f32::INFINITY; 16])).unwrap();
+    let o = qkhw().arg("predict").arg(model("jet_tagger.keras")).arg("--input").arg(&inp).arg("--output").arg(&out).args(["--input-format", "fixed<16,6>"]).output().unwrap();
+    assert!(o.status.success());
+}
+
+#[test]
+fn dump_and_debug() {
+    let dir = tmp("dump");
+    let o = qkhw().arg("dump").arg(model("cnn_bn.keras")).arg("--input").arg(golden_inputs("cnn_bn")).arg("-o").arg(&dir).args(["--layers", "conv1,relu1"]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let bin = std::fs::read(dir.join("relu1.bin")).unwrap();
+    assert_eq!(bin.len(), 1000 * 6 * 6 * 4 * 4);
+    // QKeras's own relu1 output for the first 32 samples, bit for bit.
+    let gold = qkhw::npy::read_f32(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/predict/cnn_bn/layer_03_relu1.npy")).unwrap();
+    let ours: Vec<f32> = bin.chunks(4).take(gold.data.len()).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
+    assert_eq!(ours, gold.data);
+    assert!(dir.join("conv1.codes.npy").exists() && !dir.join("dense.bin").exists());
+    let o = qkhw().arg("dump").arg(model("cnn_bn.keras")).arg("--input").arg(golden_inputs("cnn_bn")).arg("-o").arg(&dir).args(["--layers", "nope"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+
+    let plots = tmp("plots");
+    let o = qkhw().arg("debug").arg(model("jet_tagger.keras")).arg("--input").arg(golden_inputs("jet_tagger")).arg("--plot").arg(&plots).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let report = String::from_utf8(o.stdout).unwrap();
+    let relu1 = report.lines().find(|l| l.starts_with("relu1")).unwrap();
+    // quantized_relu(6): outputs in [0, 63/64], and some inputs saturate.
+    assert!(relu1.contains("ufixed<6,0>"), "{relu1}");
+    let sat: usize = relu1.split_whitespace().find(|w| w.contains("/64000")).unwrap().split('/').next().unwrap().parse().unwrap();
+    assert!(sat > 0 && sat < 64000, "{relu1}");
+    let svg = std::fs::read_to_string(plots.join("relu1.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("relu1"));
+}

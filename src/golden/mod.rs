@@ -31,6 +31,8 @@ pub struct Run {
     pub n: usize,
     /// `Some(codes)` for each kept step, indexed like `plan.steps`.
     pub steps: Vec<Option<Vec<i128>>>,
+    /// Each output as QKeras returns it (see [`Prediction::output_f32`]).
+    pub floats: Vec<Vec<f32>>,
 }
 
 impl Run {
@@ -96,13 +98,12 @@ pub fn run_progress(
         return Err(Error::Usage(format!("{} input codes for {n} samples of {in_size}", input.len())));
     }
     let kept: Vec<bool> = (0..plan.steps.len())
-        .map(|i| {
-            plan.outputs.contains(&i)
-                || keep == Keep::All
-                || (keep == Keep::Layers && plan.steps[i].layer.is_some())
-                || float_tail_input(plan).contains(&i)
-        })
+        .map(|i| plan.outputs.contains(&i) || keep == Keep::All || (keep == Keep::Layers && plan.steps[i].layer.is_some()))
         .collect();
+    // The float outputs are evaluated chunk by chunk from their tails'
+    // start steps, which each chunk keeps locally.
+    let tails: Vec<(usize, Vec<usize>)> = plan.outputs.iter().map(|&s| float_tail(plan, s)).collect();
+    let chunk_keep: Vec<bool> = (0..plan.steps.len()).map(|i| kept[i] || tails.iter().any(|t| t.0 == i)).collect();
     let chunks: Vec<(usize, usize)> = (0..n).step_by(CHUNK).map(|s| (s, (s + CHUNK).min(n))).collect();
     let threads = threads.clamp(1, chunks.len().max(1));
     let wide = plan.max_width > 63;
@@ -120,18 +121,34 @@ pub fn run_progress(
             }
         }
     }
-    let work: Vec<((usize, usize), Vec<(usize, &mut [i128])>)> = chunks.iter().copied().zip(per_chunk_out).collect();
-    let per_chunk = |((a, b), outs): ((usize, usize), Vec<(usize, &mut [i128])>)| -> Result<()> {
+    let out_sizes: Vec<usize> = plan.outputs.iter().map(|&o| sizes[o]).collect();
+    let mut floats: Vec<Vec<f32>> = out_sizes.iter().map(|&sz| vec![0f32; n * sz]).collect();
+    let mut per_chunk_float: Vec<Vec<&mut [f32]>> = chunks.iter().map(|_| Vec::new()).collect();
+    for (k, buf) in floats.iter_mut().enumerate() {
+        for (c, part) in buf.chunks_mut(CHUNK * out_sizes[k].max(1)).enumerate() {
+            if let Some(slot) = per_chunk_float.get_mut(c) {
+                slot.push(part);
+            }
+        }
+    }
+    type Slots<'a> = (Vec<(usize, &'a mut [i128])>, Vec<&'a mut [f32]>);
+    let work: Vec<((usize, usize), Slots<'_>)> =
+        chunks.iter().copied().zip(per_chunk_out.into_iter().zip(per_chunk_float)).collect();
+    let per_chunk = |((a, b), (outs, fouts)): ((usize, usize), Slots<'_>)| -> Result<()> {
         let x = &input.codes(a * in_size, b * in_size);
         let r = match (&p64, &p128) {
-            (Some(p), _) => kernels::run_chunk::<i64>(plan, p, x, b - a, &kept),
-            (_, Some(p)) => kernels::run_chunk::<i128>(plan, p, x, b - a, &kept),
+            (Some(p), _) => kernels::run_chunk::<i64>(plan, p, x, b - a, &chunk_keep),
+            (_, Some(p)) => kernels::run_chunk::<i128>(plan, p, x, b - a, &chunk_keep),
             _ => unreachable!("one of the two is prepared"),
         }?;
         for (i, dst) in outs {
             if let Some(src) = &r[i] {
                 dst.copy_from_slice(src);
             }
+        }
+        for ((start, tail), dst) in tails.iter().zip(fouts) {
+            let codes = r[*start].as_deref().unwrap_or(&[]);
+            dst.copy_from_slice(&float_eval(plan, *start, tail, codes, b - a));
         }
         progress(b - a);
         Ok(())
@@ -154,7 +171,7 @@ pub fn run_progress(
     for r in results {
         r?;
     }
-    Ok(Run { n, steps })
+    Ok(Run { n, steps, floats })
 }
 
 /// `v` (value = code × 2^-frac) rounded once to the nearest float32, ties
@@ -233,6 +250,8 @@ pub struct PredictOptions {
     pub keep: Option<Keep>,
     /// Show a progress bar when the run takes more than a second.
     pub progress: bool,
+    /// Per-layer precision overrides (`--config`).
+    pub config: crate::passes::config::Config,
 }
 
 /// A golden run on float inputs.
@@ -251,34 +270,39 @@ impl Prediction {
     /// quantizer are evaluated as TensorFlow does in float32, on the same
     /// exact inputs ([`float_tail`]); the codes keep the exact values.
     pub fn output_f32(&self, k: usize) -> Vec<f32> {
-        self.float_value(self.plan.outputs[k])
+        self.run.floats[k].clone()
     }
 
     /// Step `s`'s output as QKeras computes it (see [`Self::output_f32`]);
-    /// the steps the float tail starts from must have been kept.
+    /// the step its float tail starts from must have been kept.
     pub fn float_value(&self, s: usize) -> Vec<f32> {
         let (start, tail) = float_tail(&self.plan, s);
-        let f = self.plan.steps[start].fmt.frac;
-        let mut v: Vec<f32> = self.run.codes(start).iter().map(|&c| code_to_f32(c, f)).collect();
-        for t in tail {
-            let step = &self.plan.steps[t];
-            let xf = self.plan.steps[step.inputs[0]].fmt.frac;
-            v = match &step.op {
-                StepOp::Dense { rows, n_in, n_out, w, b } => {
-                    let wf: Vec<f32> = w.iter().map(|&c| code_to_f32(c, step.fmt.frac - xf)).collect();
-                    let bf: Vec<f32> = b.iter().map(|&c| code_to_f32(c, step.fmt.frac)).collect();
-                    float_dense(&v, self.run.n * rows, *n_in, *n_out, &wf, &bf)
-                }
-                StepOp::Affine { mul, add, .. } => {
-                    let mf: Vec<f32> = mul.iter().map(|&c| code_to_f32(c, step.fmt.frac - xf)).collect();
-                    let af: Vec<f32> = add.iter().map(|&c| code_to_f32(c, step.fmt.frac)).collect();
-                    float_affine(&v, &mf, &af)
-                }
-                _ => v,
-            };
-        }
-        v
+        float_eval(&self.plan, start, &tail, self.run.codes(start), self.run.n)
     }
+}
+
+/// The float32 tail `tail` of `n` samples, from the exact codes of `start`.
+fn float_eval(plan: &Plan, start: usize, tail: &[usize], codes: &[i128], n: usize) -> Vec<f32> {
+    let f = plan.steps[start].fmt.frac;
+    let mut v: Vec<f32> = codes.iter().map(|&c| code_to_f32(c, f)).collect();
+    for &t in tail {
+        let step = &plan.steps[t];
+        let xf = plan.steps[step.inputs[0]].fmt.frac;
+        v = match &step.op {
+            StepOp::Dense { rows, n_in, n_out, w, b } => {
+                let wf: Vec<f32> = w.iter().map(|&c| code_to_f32(c, step.fmt.frac - xf)).collect();
+                let bf: Vec<f32> = b.iter().map(|&c| code_to_f32(c, step.fmt.frac)).collect();
+                float_dense(&v, n * rows, *n_in, *n_out, &wf, &bf)
+            }
+            StepOp::Affine { mul, add, .. } => {
+                let mf: Vec<f32> = mul.iter().map(|&c| code_to_f32(c, step.fmt.frac - xf)).collect();
+                let af: Vec<f32> = add.iter().map(|&c| code_to_f32(c, step.fmt.frac)).collect();
+                float_affine(&v, &mf, &af)
+            }
+            _ => v,
+        };
+    }
+    v
 }
 
 /// The steps after the last exact value before output step `s`: unquantized
@@ -307,11 +331,6 @@ pub fn float_tail(plan: &Plan, s: usize) -> (usize, Vec<usize>) {
     }
     chain.reverse();
     (cur, chain)
-}
-
-/// The steps whose codes [`Prediction::output_f32`] reads.
-fn float_tail_input(plan: &Plan) -> Vec<usize> {
-    plan.outputs.iter().map(|&s| float_tail(plan, s).0).collect()
 }
 
 /// QBatchNormalization at inference in float32: `x * inv` then `+ bias`
@@ -348,13 +367,18 @@ unsafe fn float_dense_fma(x: &[f32], rows: usize, n_in: usize, n_out: usize, w: 
 fn float_dense_body(x: &[f32], rows: usize, n_in: usize, n_out: usize, w: &[f32], b: &[f32]) -> Vec<f32> {
     use crate::quant::ops::ftz;
     let mut y = vec![0f32; rows * n_out];
+    // Each output accumulates over the inputs in order; the outputs of a
+    // row are independent, so they advance side by side.
     for r in 0..rows {
-        for j in 0..n_out {
-            let mut acc = 0f32;
-            for i in 0..n_in {
-                acc = ftz(ftz(x[r * n_in + i]).mul_add(w[i * n_out + j], acc));
+        let acc = &mut y[r * n_out..(r + 1) * n_out];
+        for i in 0..n_in {
+            let xi = ftz(x[r * n_in + i]);
+            for (a, &wj) in acc.iter_mut().zip(&w[i * n_out..(i + 1) * n_out]) {
+                *a = ftz(xi.mul_add(wj, *a));
             }
-            y[r * n_out + j] = ftz(acc + b[j]);
+        }
+        for (a, &bj) in acc.iter_mut().zip(b) {
+            *a = ftz(*a + bj);
         }
     }
     y
@@ -371,7 +395,7 @@ pub fn predict(g: &crate::ir::Graph, x: &[f32], shape: &[usize], opts: &PredictO
     }
     let n = shape[0];
     let quantized;
-    let (spec, input) = match opts.input_format {
+    let (spec, input) = match opts.input_format.or(opts.config.input) {
         Some(f) => {
             quantized = quantize_inputs(x, f)?;
             (InputSpec::full(f), Input::Codes(&quantized))
@@ -381,7 +405,7 @@ pub fn predict(g: &crate::ir::Graph, x: &[f32], shape: &[usize], opts: &PredictO
             (InputSpec { fmt, lo, hi }, Input::Exact { x, frac: fmt.frac })
         }
     };
-    let plan = crate::passes::precision::plan(g, spec)?;
+    let plan = crate::passes::precision::plan_with(g, spec, &opts.config)?;
     let threads = if opts.threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { opts.threads };
     let keep = opts.keep.clone().unwrap_or(Keep::Outputs);
     let run = if opts.progress {
