@@ -289,7 +289,7 @@ fn predict(g: &qkhw::ir::Graph, input: &GoldenInput, output: &Path, codes: Optio
         );
     }
     println!(
-        "input format {} ({}); {:.3} s, {:.0} inferences/s",
+        "input format {} ({}); {:.4} s, {:.0} inferences/s",
         p.input_format,
         if input.input_format.is_some() || opts.config.input.is_some() { "given" } else { "every float32 input held exactly" },
         secs,

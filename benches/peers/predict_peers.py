@@ -30,6 +30,8 @@ Columns:
 QKeras's own reference is `predict(x, batch_size=1024)` on all N samples;
 the batch-1 rows are compared on the samples they ran. qkhw is timed as the
 whole `qkhw predict` command (process start, .npy read and write included),
+and, in the "compute only" row, by its own report of the span from inputs in
+memory to outputs in memory, the span the hls4ml and QKeras rows measure;
 with its default threads (all cores) and again with --threads 1.
 QKeras computes in float32, so its logits can depend on the batch size (sums
 taken in another order cross a rounding point); where qkhw differs from
@@ -39,6 +41,7 @@ TensorFlow runs on one CPU thread (TF_NUM_*_THREADS=1); hls4ml's emulation
 is a ctypes call per sample from Python, one thread.
 """
 import os
+import re
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
@@ -218,8 +221,12 @@ def run_qkhw(name, xpath, n, qkhw, workdir, extra=()):
     log(f"[{name}] {label}: {n} samples in {dt:.3f} s; it said: "
         + " | ".join(ln.strip() for ln in (p.stdout + p.stderr).splitlines()
                      if ln.strip()))
+    # qkhw also prints its compute time (inputs in memory to outputs in
+    # memory: the span the hls4ml and QKeras rows time).
+    m = re.search(r"; ([0-9.]+) s, [0-9]+ inferences/s", p.stdout)
+    compute = float(m.group(1)) if m else None
     return dict(tool=label, batch="all", n=n, secs=dt,
-                y=np.load(out))
+                y=np.load(out), compute=compute)
 
 
 # ------------------------------------------------------------------ report
@@ -313,6 +320,9 @@ def main():
         q = run_qkhw(name, xpath, n, args.qkhw, args.workdir)
         if q:
             rows.append(q)
+            if q.get("compute"):
+                rows.append(dict(q, tool="qkhw predict (compute only)",
+                                 secs=q["compute"]))
             # Same, on one thread like TensorFlow and hls4ml here.
             q1 = run_qkhw(name, xpath, n, args.qkhw, args.workdir,
                           ("--threads", "1"))
