@@ -21,6 +21,7 @@ pub mod error;
 pub mod fuzzing;
 pub mod fxp;
 pub mod golden;
+pub mod verify;
 pub mod inspect;
 pub mod passes;
 pub mod ir;

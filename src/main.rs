@@ -72,6 +72,63 @@ enum Command {
         #[command(flatten)]
         sem: Semantics,
     },
+    /// Generate a design: Verilog-2005, latency-first, fully unrolled.
+    ///
+    /// Writes the Verilog, files.f, interface.json, README.md, a FuseSoC
+    /// .core, example .xdc/.sdc clock constraints and report.txt/.json.
+    ///
+    /// Example:
+    ///   qkhw gen examples/models/jet_tagger_da.keras --target verilog -o jet_tagger_da_rtl --no-dsp
+    Gen {
+        model: PathBuf,
+        /// Output directory.
+        #[arg(short = 'o', long = "out")]
+        out: PathBuf,
+        #[command(flatten)]
+        hw: VerilogArgs,
+        #[command(flatten)]
+        sem: Semantics,
+    },
+    /// Simulate a design and compare it with the golden model, bit for bit.
+    ///
+    /// Generates the design (or takes --design DIR), builds it with
+    /// Verilator (cached by the design's hash), streams every vector with
+    /// random input gaps and output back-pressure (from --seed), then again
+    /// steadily (checking latency and II 1), and compares every output code.
+    /// On a mismatch: exit 1, the seed, the first sample and output, and the
+    /// first layer whose output differs.
+    ///
+    /// Example:
+    ///   qkhw verify examples/models/jet_tagger_da.keras --target verilog --input tests/golden/predict/jet_tagger_da/inputs.npy --random 10000
+    Verify {
+        model: PathBuf,
+        /// Check this generated folder instead of regenerating.
+        #[arg(long)]
+        design: Option<PathBuf>,
+        /// float32 inputs (quantized with the model's input quantizer, or
+        /// the input format).
+        #[arg(long)]
+        input: Option<PathBuf>,
+        /// Random input codes over the whole input format, in addition.
+        #[arg(long)]
+        random: Option<usize>,
+        /// Seed of the random vectors, gaps and back-pressure.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// verilator or iverilog.
+        #[arg(long, default_value = "verilator", value_parser = ["verilator", "iverilog"])]
+        sim: String,
+        /// Write a VCD trace of the random run (Verilator).
+        #[arg(long)]
+        trace: Option<PathBuf>,
+        /// Write a JUnit XML report.
+        #[arg(long)]
+        junit: Option<PathBuf>,
+        #[command(flatten)]
+        hw: VerilogArgs,
+        #[command(flatten)]
+        sem: Semantics,
+    },
     /// Write bit-exact weight ROMs of every constant, plus manifest.json.
     ///
     /// One file per tensor, one word per element in row-major order:
@@ -147,6 +204,53 @@ enum Command {
         #[command(flatten)]
         sem: Semantics,
     },
+}
+
+/// Options of `gen` / `verify` for the Verilog target.
+#[derive(clap::Args, Clone)]
+struct VerilogArgs {
+    /// verilog (hls and c come with their issue).
+    #[arg(long, default_value = "verilog")]
+    target: String,
+    /// The hardware input format when the model has no input quantizer,
+    /// e.g. fixed<16,6> (default fixed<16,6>, with a notice).
+    #[arg(long)]
+    input_format: Option<String>,
+    /// Per-layer precision overrides (TOML), as for predict.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Register every N adder-tree levels.
+    /// Example: --pipeline-levels 3
+    #[arg(long, default_value_t = 4)]
+    pipeline_levels: u32,
+    /// Constant multiplies as canonical-signed-digit shift-adds: no DSPs.
+    #[arg(long)]
+    no_dsp: bool,
+    /// Name the ports aclk, aresetn (active low), s_axis_*, m_axis_*.
+    #[arg(long)]
+    axis_names: bool,
+}
+
+impl VerilogArgs {
+    fn design(&self, g: &qkhw::ir::Graph, sem: &Semantics) -> Result<(qkhw::backend::verilog::Design, qkhw::passes::precision::Plan, Vec<String>, qkhw::backend::verilog::Options), Error> {
+        if self.target != "verilog" {
+            return Err(Error::Usage(format!("--target {}: only verilog is generated yet (hls and c are planned)", self.target)));
+        }
+        let input_format = self.input_format.as_deref().map(str::parse).transpose()?;
+        let config = match &self.config {
+            Some(p) => qkhw::passes::config::Config::read(p)?,
+            None => Default::default(),
+        };
+        let opts = qkhw::backend::verilog::Options {
+            pipeline_levels: self.pipeline_levels.max(1),
+            no_dsp: self.no_dsp,
+            axis_names: self.axis_names,
+            internal_sigmoid: sem.internal_sigmoid.clone(),
+            header: qkhw::backend::verilog::header(g, &sem.internal_sigmoid),
+        };
+        let (d, plan, notes) = qkhw::backend::verilog::from_graph(g, input_format, &config, &opts)?;
+        Ok((d, plan, notes, opts))
+    }
 }
 
 /// Inputs of the golden model.
@@ -237,6 +341,21 @@ fn run(cli: Cli) -> Result<(), Error> {
             print!("{report}");
             Ok(())
         }
+        Command::Gen { model, out, hw, sem } => {
+            let g = sem.load(&model)?;
+            let t = std::time::Instant::now();
+            let (d, _plan, notes, opts) = hw.design(&g, &sem)?;
+            qkhw::backend::verilog::files::write(&d, &out, &opts)?;
+            for n in notes {
+                eprintln!("note: {n}");
+            }
+            print!("{}", qkhw::backend::verilog::files::report_text(&d, &opts));
+            println!("{} files -> {} ({:.3} s)", d.files.len() + 7, out.display(), t.elapsed().as_secs_f64());
+            Ok(())
+        }
+        Command::Verify { model, design, input, random, seed, sim, trace, junit, hw, sem } => {
+            verify(&model, design.as_deref(), input.as_deref(), random, seed, &sim, trace.as_deref(), junit.as_deref(), &hw, &sem)
+        }
         Command::Rom { model, format, out, sem } => {
             let g = sem.load(&model)?;
             let tensors = qkhw::passes::hw_tensors::hw_tensors(&g)?;
@@ -245,6 +364,79 @@ fn run(cli: Cli) -> Result<(), Error> {
             println!("{} ROMs ({words} words) and manifest.json -> {}", m.tensors.len(), out.display());
             Ok(())
         }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn verify(
+    model: &Path,
+    design: Option<&Path>,
+    input: Option<&Path>,
+    random: Option<usize>,
+    seed: u64,
+    sim: &str,
+    trace: Option<&Path>,
+    junit: Option<&Path>,
+    hw: &VerilogArgs,
+    sem: &Semantics,
+) -> Result<(), Error> {
+    use qkhw::verify::{self, DesignDir};
+    let g = sem.load(model)?;
+    let config = match &hw.config {
+        Some(p) => qkhw::passes::config::Config::read(p)?,
+        None => Default::default(),
+    };
+    let dir = match design {
+        Some(d) => d.to_path_buf(),
+        None => {
+            let (d, _, notes, opts) = hw.design(&g, sem)?;
+            for n in notes {
+                eprintln!("note: {n}");
+            }
+            let dir = std::env::temp_dir().join(format!("qkhw-verify-{}-{}", d.top, std::process::id()));
+            qkhw::backend::verilog::files::write(&d, &dir, &opts)?;
+            dir
+        }
+    };
+    let d = DesignDir::read(&dir)?;
+    let f = qkhw::fxp::FixedFormat { width: d.interface.input.width, frac: d.interface.input.frac, signed: d.interface.input.signed };
+    let (spec, q, _) = qkhw::golden::hardware_input(&g, hw.input_format.as_deref().map(str::parse).transpose()?, &config)?;
+    if spec.fmt != f {
+        return Err(Error::Usage(format!("the design's input is {f} but the model's hardware input is {}: give the same --input-format", spec.fmt)));
+    }
+    let plan = qkhw::passes::precision::plan_with(&g, qkhw::passes::precision::InputSpec::full(f), &config)?;
+    let per: usize = d.interface.input.shape.iter().product();
+    let mut codes = vec![];
+    if let Some(p) = input {
+        let x = npy::read_f32(p)?;
+        if x.shape.len() < 2 || x.shape[1..].iter().product::<usize>() != per {
+            return Err(Error::Usage(format!("{}: shape {:?} does not match the model input {:?}", p.display(), x.shape, d.interface.input.shape)));
+        }
+        codes.extend(qkhw::golden::hardware_codes(&x.data, &spec, q.as_ref())?);
+    }
+    let nr = random.unwrap_or(if input.is_none() { 1000 } else { 0 });
+    codes.extend(verify::random_codes(nr, per, f, seed));
+    let n = codes.len() / per.max(1);
+    let cache = std::env::var_os("QKHW_CACHE").map(PathBuf::from).unwrap_or_else(|| {
+        std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(std::env::temp_dir).join(".cache").join("qkhw")
+    });
+    let simulator: Box<dyn verify::Simulator> = match sim {
+        "iverilog" => Box::new(verify::icarus::Icarus),
+        _ => Box::new(verify::verilator::Verilator::new(cache)),
+    };
+    eprintln!("verifying {} with {} on {n} samples (seed {seed})...", d.interface.top, simulator.name());
+    let report = verify::verify(simulator.as_ref(), &d, &plan, &codes, n, seed, trace)?;
+    print!("{}", report.text());
+    if let Some(j) = junit {
+        std::fs::write(j, report.junit(&g.name)).map_err(|e| Error::io(j, e))?;
+    }
+    if design.is_none() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    if report.passed() {
+        Ok(())
+    } else {
+        std::process::exit(1)
     }
 }
 

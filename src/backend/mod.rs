@@ -2,3 +2,4 @@
 //! arithmetic of its own.
 
 pub mod rom;
+pub mod verilog;

@@ -476,6 +476,11 @@ fn shr_even<T: Code>(v: T, s: u32) -> T {
     if rem + odd > half { q + one } else { q }
 }
 
+/// [`act`] on `i64` codes.
+pub fn act_codes(x: &[i64], a: &Act, in_frac: i32) -> Result<Vec<i64>> {
+    act(x, a, in_frac)
+}
+
 fn act<T: Code>(x: &[T], a: &Act, in_frac: i32) -> Result<Vec<T>> {
     Ok(match a {
         Act::Relu => x.iter().map(|&v| v.max(T::ZERO)).collect(),

@@ -447,3 +447,51 @@ impl Drop for Progress {
         }
     }
 }
+
+/// One activation requantizer on codes at `in_frac` (what the hardware's
+/// comparison chains tabulate).
+pub fn eval_act(a: &crate::passes::precision::Act, codes: &[i64], in_frac: i32) -> Result<Vec<i128>> {
+    Ok(kernels::act_codes(codes, a, in_frac)?.into_iter().map(i128::from).collect())
+}
+
+/// The input of generated hardware (DESIGN.md, numeric contract): the
+/// model's input quantizer (a QActivation right after the Input layer) if
+/// it has a fixed-point grid; else `--input-format` (or `[input]` in the
+/// config); else `fixed<16,6>`, with a notice. Returns the spec, the input
+/// quantizer float inputs go through (if any), and notices.
+pub fn hardware_input(
+    g: &crate::ir::Graph,
+    input_format: Option<FixedFormat>,
+    config: &crate::passes::config::Config,
+) -> Result<(InputSpec, Option<crate::quant::Quantizer>, Vec<String>)> {
+    let mut notes = vec![];
+    if let Some(f) = input_format.or(config.input) {
+        return Ok((InputSpec::full(f), None, notes));
+    }
+    let input = g.inputs.first().copied();
+    let first = g.layers.iter().find(|l| l.inputs.len() == 1 && Some(l.inputs[0]) == input && l.op == crate::ir::Op::Activation);
+    if let Some(l) = first {
+        if let crate::ir::Activation::Quantized(q) = &l.activation {
+            if let Some(crate::quant::Encoding::Fixed(f)) = q.encoding() {
+                return Ok((InputSpec::full(f), Some(q.clone()), notes));
+            }
+        }
+    }
+    let f = FixedFormat { width: 16, frac: 10, signed: true };
+    notes.push(format!(
+        "the model has no input quantizer (a QActivation after its Input): the hardware input is {f} (ties to even, saturating); give --input-format to choose"
+    ));
+    Ok((InputSpec::full(f), None, notes))
+}
+
+/// Input codes of float inputs for hardware: through the model's input
+/// quantizer, or rounded to the input format.
+pub fn hardware_codes(x: &[f32], spec: &InputSpec, q: Option<&crate::quant::Quantizer>) -> Result<Vec<i128>> {
+    match q {
+        Some(q) => {
+            let hw = q.hardware(x, &[x.len()])?;
+            Ok(hw.codes.iter().map(|&c| c as i128).collect())
+        }
+        None => quantize_inputs(x, spec.fmt),
+    }
+}

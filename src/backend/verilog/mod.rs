@@ -1,0 +1,573 @@
+//! The Verilog backend: an annotated [`Plan`] becomes a latency-first,
+//! fully unrolled Verilog-2005 design with an AXI-Stream-compatible top.
+//!
+//! All arithmetic decisions (widths, constants, rounding) come from the
+//! plan; [`rtl`] turns them into exact-width lines and the Askama
+//! templates in `templates/verilog/` only lay those lines out.
+
+pub mod files;
+pub mod keywords;
+pub mod rtl;
+
+use askama::Template;
+use serde::Serialize;
+
+use self::keywords::Namer;
+use self::rtl::{lit, width, Counts, Rtl, Sig, Term};
+use crate::error::{Error, Result};
+use crate::fxp::FixedFormat;
+use crate::ir::Graph;
+use crate::passes::precision::{Act, MergeKind, Plan, StepOp};
+
+/// Target options of `qkhw gen --target verilog`.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Register every N adder-tree levels (a stage is N adder levels deep).
+    pub pipeline_levels: u32,
+    /// Constant multiplies as canonical-signed-digit shift-adds (no DSPs).
+    pub no_dsp: bool,
+    /// Ports `aclk`, `aresetn`, `s_axis_*`, `m_axis_*` (Vivado infers AXIS).
+    pub axis_names: bool,
+    /// `set_internal_sigmoid`, recorded in the interface.
+    pub internal_sigmoid: String,
+    /// qkhw version and model SHA-256 for file headers.
+    pub header: String,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { pipeline_levels: 4, no_dsp: false, axis_names: false, internal_sigmoid: "hard".into(), header: String::new() }
+    }
+}
+
+/// One port of the top, as `interface.json` states it.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct Port {
+    pub shape: Vec<usize>,
+    pub width: u32,
+    pub frac: i32,
+    pub signed: bool,
+    pub tdata_width: u32,
+}
+
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct Interface {
+    pub top: String,
+    pub clock: String,
+    pub reset: String,
+    pub reset_active_low: bool,
+    pub input: Port,
+    pub output: Port,
+    pub latency_cycles: u32,
+    pub initiation_interval: u32,
+    pub internal_sigmoid: String,
+}
+
+/// A per-layer line of the report.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct LayerReport {
+    pub layer: String,
+    pub module: String,
+    /// Cycles from the input register to this layer's output.
+    pub stage: u32,
+    pub latency: u32,
+    #[serde(flatten)]
+    pub counts: Counts,
+}
+
+/// A layer output the verify harness can watch (`QKHW_TAPS` builds).
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct Tap {
+    pub layer: String,
+    pub signal: String,
+    pub step: usize,
+    pub stage: u32,
+    pub elements: usize,
+    pub width: u32,
+    pub signed: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Design {
+    pub top: String,
+    /// (file name, contents), in filelist order.
+    pub files: Vec<(String, String)>,
+    pub interface: Interface,
+    pub layers: Vec<LayerReport>,
+    pub taps: Vec<Tap>,
+}
+
+#[derive(Template)]
+#[template(path = "verilog/layer.v", escape = "none")]
+struct LayerTemplate<'a> {
+    header: &'a str,
+    clocked: bool,
+    name: &'a str,
+    layer: &'a str,
+    inputs: Vec<(String, u32)>,
+    out_msb: u32,
+    decls: &'a [String],
+    assigns: &'a [String],
+    regs: &'a [String],
+    instances: &'a [String],
+}
+
+#[derive(Template)]
+#[template(path = "verilog/top.v", escape = "none")]
+struct TopTemplate<'a> {
+    header: &'a str,
+    name: &'a str,
+    clk: &'a str,
+    rst_port: &'a str,
+    rst_expr: &'a str,
+    i: &'a str,
+    o: &'a str,
+    in_tdata: u32,
+    in_bits: u32,
+    out_tdata: u32,
+    out_bits: u32,
+    latency: u32,
+    body: &'a [String],
+    out_expr: &'a str,
+    taps: &'a [Tap],
+}
+
+fn unsupported(g: &Graph, layer: &str, what: &str) -> Error {
+    Error::Model {
+        path: g.source.clone(),
+        layer: Some(layer.to_string()),
+        msg: format!(
+            "{what}: the Verilog backend takes dense-type models (QDense, QDenseBatchnorm, QActivation, \
+             QBatchNormalization, Flatten/Reshape, Add/Subtract/Concatenate) yet"
+        ),
+    }
+}
+
+/// One module in construction: its RTL and its external inputs.
+struct ModuleBuild {
+    rtl: Rtl,
+    /// Steps outside the module it reads, with their port names.
+    ports: Vec<(usize, String)>,
+    instances: Vec<String>,
+    /// The element signals of each step built so far.
+    elems: std::collections::HashMap<usize, Vec<Sig>>,
+    latency: u32,
+}
+
+impl ModuleBuild {
+    /// The element signals of step `s`, unpacked from a port on first use.
+    fn input(&mut self, plan: &Plan, s: usize) -> Vec<Sig> {
+        if let Some(e) = self.elems.get(&s) {
+            return e.clone();
+        }
+        let port = format!("x{}", self.ports.len());
+        self.ports.push((s, port.clone()));
+        let st = &plan.steps[s];
+        let n: usize = st.shape.iter().product();
+        let w = st.fmt.width;
+        // Named wires per element: Verilog-2005 cannot index a part-select.
+        let e: Vec<Sig> = (0..n)
+            .map(|i| self.rtl.wire(st.lo, st.hi, w, format!("{port}[{}:{}]", (i as u32 + 1) * w - 1, i as u32 * w)))
+            .collect();
+        self.elems.insert(s, e.clone());
+        e
+    }
+}
+
+/// Generate the design for `plan` (made with the hardware input format).
+pub fn generate(g: &Graph, plan: &Plan, opts: &Options) -> Result<Design> {
+    let mut namer = Namer::new(&["clk", "rst", "ce", "aclk", "aresetn", "c_clk", "c_rst", "in_r", "valid_sr", "last_sr", "skid_out", "u_skid"]);
+    let top = namer.name(&g.name);
+    let header = opts.header.as_str();
+    let p = opts.pipeline_levels.max(1);
+    // Stage (registers since the input) of each step's output.
+    let mut stage: Vec<u32> = vec![0; plan.steps.len()];
+    let mut files = vec![];
+    let mut body: Vec<String> = vec![];
+    let mut layers = vec![];
+    let mut taps = vec![];
+    let mut signal_of: Vec<String> = vec![String::new(); plan.steps.len()];
+    if plan.steps.first().map(|s| &s.op) != Some(&StepOp::Input) {
+        return Err(Error::Usage("plan without an input step".into()));
+    }
+    let in_step = &plan.steps[0];
+    let in_n: usize = in_step.shape.iter().product();
+    let in_bits = in_n as u32 * in_step.fmt.width;
+    stage[0] = 1;
+    signal_of[0] = "in_r".into();
+    // Steps the outputs depend on (a dropped softmax is not).
+    let mut live = vec![false; plan.steps.len()];
+    let mut todo: Vec<usize> = plan.outputs.clone();
+    while let Some(s) = todo.pop() {
+        if !live[s] {
+            live[s] = true;
+            todo.extend(plan.steps[s].inputs.iter().copied());
+        }
+    }
+    let mut start = 1;
+    while start < plan.steps.len() {
+        // A layer: its inner steps, then the labelled output step.
+        let end = (start..plan.steps.len()).find(|&i| plan.steps[i].layer.is_some()).unwrap_or(plan.steps.len() - 1);
+        if !(start..=end).any(|i| live[i]) {
+            start = end + 1;
+            continue;
+        }
+        let layer = plan.steps[end].layer.clone().unwrap_or_else(|| format!("step{end}"));
+        let mname = format!("{top}_{}", namer.name(&layer));
+        let mut m = ModuleBuild { rtl: Rtl::new("n"), ports: vec![], instances: vec![], elems: Default::default(), latency: 0 };
+        // Inputs at the same stage: delay the earlier ones in the top.
+        let ext_inputs: Vec<usize> = (start..=end).flat_map(|i| plan.steps[i].inputs.clone()).filter(|&x| x < start).collect();
+        let base = ext_inputs.iter().map(|&x| stage[x]).max().unwrap_or(1);
+        for i in start..=end {
+            let st = &plan.steps[i];
+            let out = build_step(g, plan, i, &layer, &mut m, p, opts)?;
+            m.elems.insert(i, out);
+            let _ = st;
+        }
+        let out = m.elems[&end].clone();
+        // Pack the output at the step's format width.
+        let st = &plan.steps[end];
+        let w = st.fmt.width;
+        let mut parts = vec![];
+        for (k, e) in out.iter().enumerate().rev() {
+            let name = if e.bits == w {
+                e.name.clone()
+            } else if e.bits > w {
+                let t = m.rtl.wire(e.lo, e.hi, w, format!("{}[{}:0]", e.name, w - 1));
+                m.rtl.decls.push(format!("wire unused_{k} = ^{}[{}:{}];", e.name, e.bits - 1, w));
+                t.name
+            } else {
+                Rtl::ext(e, w)
+            };
+            parts.push(name);
+        }
+        let out_bits = w * out.len() as u32;
+        m.rtl.assigns.push(format!("assign y = {{{}}};", parts.join(", ")));
+        let inputs: Vec<(String, u32)> = m
+            .ports
+            .iter()
+            .map(|(s, name)| (name.clone(), plan.steps[*s].fmt.width * plan.steps[*s].shape.iter().product::<usize>() as u32 - 1))
+            .collect();
+        let clocked = !m.rtl.regs.is_empty();
+        let text = LayerTemplate {
+            header,
+            clocked,
+            name: &mname,
+            layer: &layer,
+            inputs: inputs.clone(),
+            out_msb: out_bits - 1,
+            decls: &m.rtl.decls,
+            assigns: &m.rtl.assigns,
+            regs: &m.rtl.regs,
+            instances: &m.instances,
+        }
+        .render()
+        .map_err(|e| Error::Usage(format!("template: {e}")))?
+            + "\n";
+        files.push((format!("{mname}.v"), text));
+        // Instance in the top, inputs aligned to `base`.
+        let out_sig = format!("y_{}", namer.name(&layer));
+        body.push(format!("wire [{}:0] {out_sig};", out_bits - 1));
+        let mut conns = if clocked { vec![format!(".clk(c_clk)"), format!(".ce(ce)")] } else { vec![] };
+        for (s, port) in &m.ports {
+            let sig = delayed(&mut body, &signal_of[*s], plan.steps[*s].fmt.width * plan.steps[*s].shape.iter().product::<usize>() as u32, base - stage[*s], &format!("{out_sig}_{port}"));
+            conns.push(format!(".{port}({sig})"));
+        }
+        conns.push(format!(".y({out_sig})"));
+        body.push(format!("{mname} u_{} ({});", namer.name(&format!("u_{layer}")), conns.join(", ")));
+        for i in start..=end {
+            stage[i] = base + m.latency;
+            signal_of[i] = out_sig.clone();
+        }
+        layers.push(LayerReport { layer: layer.clone(), module: mname, stage: base + m.latency, latency: m.latency, counts: m.rtl.counts.clone() });
+        taps.push(Tap { layer, signal: format!("tap_{out_sig}"), step: end, stage: base + m.latency, elements: out.len(), width: w, signed: st.fmt.signed });
+        start = end + 1;
+    }
+    let o = *plan.outputs.first().ok_or_else(|| Error::Usage("the model has no output".into()))?;
+    if plan.outputs.len() != 1 {
+        return Err(unsupported(g, "", "models with several outputs"));
+    }
+    let ost = &plan.steps[o];
+    let out_n: usize = ost.shape.iter().product();
+    let out_bits = out_n as u32 * ost.fmt.width;
+    let latency = stage[o];
+    let bytes = |b: u32| b.div_ceil(8) * 8;
+    let (clk, rst_port, rst_expr, i, o_) = if opts.axis_names {
+        ("aclk", "aresetn", "~aresetn", "s_axis", "m_axis")
+    } else {
+        ("clk", "rst", "rst", "input", "output")
+    };
+    let text = TopTemplate {
+        header,
+        name: &top,
+        clk,
+        rst_port,
+        rst_expr,
+        i,
+        o: o_,
+        in_tdata: bytes(in_bits),
+        in_bits,
+        out_tdata: bytes(out_bits),
+        out_bits,
+        latency,
+        body: &body,
+        out_expr: &signal_of[o],
+        taps: &taps,
+    }
+    .render()
+    .map_err(|e| Error::Usage(format!("template: {e}")))?
+        + "\n";
+    files.push((format!("{top}.v"), text));
+    for (name, text) in [("qkhw_requant.v", include_str!("../../../hw/qkhw_requant.v")), ("qkhw_skid.v", include_str!("../../../hw/qkhw_skid.v"))] {
+        files.push((name.to_string(), text.to_string()));
+    }
+    let port = |st: &crate::passes::precision::Step, bits: u32| Port {
+        shape: st.shape.clone(),
+        width: st.fmt.width,
+        frac: st.fmt.frac,
+        signed: st.fmt.signed,
+        tdata_width: bytes(bits),
+    };
+    let interface = Interface {
+        top: top.clone(),
+        clock: clk.into(),
+        reset: rst_port.into(),
+        reset_active_low: opts.axis_names,
+        input: port(in_step, in_bits),
+        output: port(ost, out_bits),
+        // The skid buffer at the output adds one cycle.
+        latency_cycles: latency + 1,
+        initiation_interval: 1,
+        internal_sigmoid: opts.internal_sigmoid.clone(),
+    };
+    Ok(Design { top, files, interface, layers, taps })
+}
+
+/// `sig` delayed by `k` clock-enabled registers (in the top).
+fn delayed(body: &mut Vec<String>, sig: &str, bits: u32, k: u32, name: &str) -> String {
+    if k == 0 {
+        return sig.to_string();
+    }
+    let mut cur = sig.to_string();
+    for d in 0..k {
+        let r = format!("{name}_d{d}");
+        body.push(format!("reg [{}:0] {r};", bits - 1));
+        body.push(format!("always @(posedge c_clk) if (ce) {r} <= {cur};"));
+        cur = r;
+    }
+    cur
+}
+
+/// The element signals of step `i`, built into `m`.
+fn build_step(g: &Graph, plan: &Plan, i: usize, layer: &str, m: &mut ModuleBuild, p: u32, opts: &Options) -> Result<Vec<Sig>> {
+    let st = &plan.steps[i];
+    let xs = |m: &mut ModuleBuild, k: usize| m.input(plan, st.inputs[k]);
+    Ok(match &st.op {
+        StepOp::Dense { rows, n_in, n_out, w, b } => {
+            if *rows != 1 {
+                return Err(unsupported(g, layer, "a Dense on a multi-dimensional input"));
+            }
+            let x = xs(m, 0);
+            let mut outs = vec![];
+            for j in 0..*n_out {
+                let mut terms: Vec<Term> = vec![];
+                for (ii, xi) in x.iter().enumerate().take(*n_in) {
+                    terms.extend(m.rtl.times_const(xi, w[ii * n_out + j], opts.no_dsp));
+                }
+                if b[j] != 0 {
+                    terms.push(Term { sig: m.rtl.constant(b[j]), neg: false });
+                }
+                outs.push(terms);
+            }
+            let (sums, stages) = m.rtl.adder_trees(outs, p);
+            m.latency += stages;
+            sums
+        }
+        StepOp::Affine { sub, mul, add } => {
+            let x = xs(m, 0);
+            let c = mul.len().max(1);
+            let mut outs = vec![];
+            for (k, xi) in x.iter().enumerate() {
+                let ch = k % c;
+                let mut terms = m.rtl.times_const(xi, mul[ch], opts.no_dsp);
+                let k0 = add[ch] - sub[ch] * mul[ch];
+                if k0 != 0 {
+                    terms.push(Term { sig: m.rtl.constant(k0), neg: false });
+                }
+                outs.push(terms);
+            }
+            let (sums, stages) = m.rtl.adder_trees(outs, p);
+            m.latency += stages;
+            sums
+        }
+        StepOp::Identity => xs(m, 0),
+        StepOp::Act(a) => {
+            let x = xs(m, 0);
+            let in_fmt = plan.steps[st.inputs[0]].fmt;
+            x.iter().map(|e| activation(g, plan, i, layer, m, e, a, in_fmt)).collect::<Result<_>>()?
+        }
+        StepOp::Merge { kind, shifts } => {
+            let ins: Vec<Vec<Sig>> = (0..st.inputs.len()).map(|k| xs(m, k)).collect();
+            let n = ins[0].len();
+            let mut out = vec![];
+            for e in 0..n {
+                let mut acc: Option<Term> = None;
+                for (k, v) in ins.iter().enumerate() {
+                    let s = m.rtl.shifted(&v[e], shifts[k]);
+                    let t = Term { sig: s, neg: *kind == MergeKind::Subtract && k == 1 };
+                    acc = Some(match acc {
+                        None => t,
+                        Some(a) => match kind {
+                            MergeKind::Add | MergeKind::Subtract => m.rtl.add2(&a, &t),
+                            _ => return Err(unsupported(g, layer, "this merge (Multiply/Maximum/Minimum/Average)")),
+                        },
+                    });
+                }
+                let t = acc.ok_or_else(|| unsupported(g, layer, "an empty merge"))?;
+                out.push(if t.neg {
+                    let (lo, hi) = (-t.sig.hi, -t.sig.lo);
+                    let w = width(lo, hi).max(t.sig.w());
+                    let ex = format!("{w}'d0 - {}", Rtl::ext(&t.sig, w));
+                    m.rtl.wire(lo, hi, w, ex)
+                } else {
+                    t.sig
+                });
+            }
+            out
+        }
+        StepOp::Concat { axis, shifts } => {
+            if *axis + 1 != st.shape.len() && st.shape.len() != 1 {
+                return Err(unsupported(g, layer, "a Concatenate on an inner axis"));
+            }
+            let mut out = vec![];
+            for k in 0..st.inputs.len() {
+                for e in xs(m, k) {
+                    out.push(m.rtl.shifted(&e, shifts[k]));
+                }
+            }
+            out
+        }
+        StepOp::Input => return Err(unsupported(g, layer, "a second input")),
+        _ => return Err(unsupported(g, layer, "convolution and pooling layers are not generated")),
+    })
+}
+
+/// One element through an activation requantizer (combinational).
+#[allow(clippy::too_many_arguments)]
+fn activation(g: &Graph, plan: &Plan, i: usize, layer: &str, m: &mut ModuleBuild, x: &Sig, a: &Act, in_fmt: FixedFormat) -> Result<Sig> {
+    let st = &plan.steps[i];
+    match a {
+        Act::Relu => {
+            let (lo, hi) = (x.lo.max(0), x.hi.max(0));
+            if x.lo >= 0 {
+                return Ok(x.clone());
+            }
+            let w = width(lo, hi);
+            let e = format!("{}[{}] ? {w}'d0 : {}[{}:0]", x.name, x.w() - 1, x.name, w - 1);
+            let s = m.rtl.wire(lo, hi, w, e);
+            if x.w() > w + 1 {
+                m.rtl.decls.push(format!("wire unused_{} = ^{}[{}:{}];", s.name, x.name, x.w() - 2, w));
+            }
+            Ok(s)
+        }
+        Act::Grid { out_frac, min, max } => requant(m, x, in_fmt.frac - out_frac, st.fmt, *min, *max, 0, true),
+        Act::Requant { out, rounding, overflow } => {
+            let r = match rounding {
+                crate::fxp::Rounding::TiesEven => 0,
+                crate::fxp::Rounding::TiesAway => 1,
+                crate::fxp::Rounding::Floor => 2,
+            };
+            requant(m, x, in_fmt.frac - out.frac, *out, out.min_code(), out.max_code(), r, *overflow == crate::fxp::Overflow::Saturate)
+        }
+        Act::Generic { .. } | Act::Float { .. } => piecewise(g, plan, i, layer, m, x, a, in_fmt),
+    }
+}
+
+/// The `qkhw_requant` primitive on one element (or a left shift and clamp
+/// when the output has more fraction bits than the input).
+#[allow(clippy::too_many_arguments)]
+fn requant(m: &mut ModuleBuild, x: &Sig, shift: i32, out: FixedFormat, min: i128, max: i128, round: u32, sat: bool) -> Result<Sig> {
+    let ow = out.width;
+    if shift <= 0 {
+        // Exact: x << -shift, then clamp (or wrap).
+        let s = m.rtl.shifted(x, (-shift) as u32);
+        let (lo, hi) = (s.lo.clamp(min, max), s.hi.clamp(min, max));
+        let w = s.w().max(ow) + 1;
+        let (xs, mn, mx) = (Rtl::ext(&s, w), lit(min, w), lit(max, w));
+        let e = format!("($signed({xs}) < $signed({mn})) ? {mn} : (($signed({xs}) > $signed({mx})) ? {mx} : {xs})");
+        let c = m.rtl.wire(s.lo.min(min), s.hi.max(max), w, e);
+        let y = m.rtl.wire(lo, hi, ow, format!("{}[{}:0]", c.name, ow - 1));
+        m.rtl.decls.push(format!("wire unused_{} = ^{}[{}:{}];", y.name, c.name, w - 1, ow));
+        return Ok(Sig { bits: ow, ..y });
+    }
+    let shift = shift as u32;
+    let in_w = x.w().max(shift + 2);
+    let xin = if in_w == x.w() { x.name.clone() } else { Rtl::ext(x, in_w) };
+    let name = format!("rq{}", m.instances.len());
+    m.rtl.decls.push(format!("wire [{}:0] {name};", ow - 1));
+    m.instances.push(format!(
+        "qkhw_requant #(.IN_W({in_w}), .SHIFT({shift}), .OUT_W({ow}), .ROUND({round}), .SAT({}), .MIN_CODE({}), .MAX_CODE({})) u_{name} (.x({xin}), .y({name}));",
+        u8::from(sat),
+        lit(min, ow + 1),
+        lit(max, ow + 1)
+    ));
+    let (lo, hi) = if sat { (min, max) } else { (out.min_code(), out.max_code()) };
+    Ok(Sig { name, lo, hi, bits: ow })
+}
+
+/// A quantizer that is not a fixed grid (tanh, sigmoid, po2, ulaw, hswish,
+/// binary, ...): the golden model's own function tabulated over the input
+/// range, emitted as a chain of comparisons on the change points.
+#[allow(clippy::too_many_arguments)]
+fn piecewise(g: &Graph, plan: &Plan, i: usize, layer: &str, m: &mut ModuleBuild, x: &Sig, a: &Act, in_fmt: FixedFormat) -> Result<Sig> {
+    let st = &plan.steps[i];
+    let span = x.hi - x.lo;
+    if span > 1 << 22 {
+        return Err(unsupported(g, layer, &format!("a non-grid activation over a {}-bit input", width(x.lo, x.hi))));
+    }
+    let codes: Vec<i64> = (x.lo..=x.hi).map(|v| v as i64).collect();
+    let ys = crate::golden::eval_act(a, &codes, in_fmt.frac)?;
+    // Segments of equal output.
+    let mut segs: Vec<(i128, i128)> = vec![]; // (first input code, output code)
+    for (k, &y) in ys.iter().enumerate() {
+        if segs.last().is_none_or(|s| s.1 != y) {
+            segs.push((x.lo + k as i128, y));
+        }
+    }
+    if segs.len() > 4096 {
+        return Err(unsupported(g, layer, &format!("a non-grid activation with {} output steps", segs.len())));
+    }
+    let (lo, hi) = (segs.iter().map(|s| s.1).min().unwrap_or(0), segs.iter().map(|s| s.1).max().unwrap_or(0));
+    let ow = st.fmt.width.max(width(lo, hi));
+    let xw = x.w() + 1;
+    let xs = Rtl::ext(x, xw);
+    let mut e = lit(segs[0].1, ow);
+    for s in &segs[1..] {
+        e = format!("($signed({xs}) >= $signed({})) ? {} : ({e})", lit(s.0, xw), lit(s.1, ow));
+    }
+    Ok(m.rtl.wire(lo, hi, ow, e))
+}
+
+/// The hardware plan of `g` (input per the numeric contract) and its design.
+pub fn from_graph(
+    g: &Graph,
+    input_format: Option<FixedFormat>,
+    config: &crate::passes::config::Config,
+    opts: &Options,
+) -> Result<(Design, Plan, Vec<String>)> {
+    let (spec, _, mut notes) = crate::golden::hardware_input(g, input_format, config)?;
+    let plan = crate::passes::precision::plan_with(g, spec, config)?;
+    notes.extend(plan.notices.iter().cloned());
+    let d = generate(g, &plan, opts)?;
+    Ok((d, plan, notes))
+}
+
+/// The header line of every generated file.
+pub fn header(g: &Graph, sigmoid: &str) -> String {
+    format!(
+        "qkhw {}; model {} (sha256 {}); internal_sigmoid={sigmoid}",
+        env!("CARGO_PKG_VERSION"),
+        g.source.file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_default(),
+        g.sha256
+    )
+}

@@ -1,0 +1,153 @@
+//! Icarus Verilog (`iverilog -g2005`): the second simulator, which also
+//! proves the design is plain Verilog-2005. A generated Verilog bench
+//! streams the vectors with random gaps and back-pressure (`$random` from
+//! the seed) and writes every output.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+use super::{unpack, DesignDir, SimRun, Simulator};
+use crate::error::{Error, Result};
+
+pub struct Icarus;
+
+fn bench(d: &DesignDir, n: usize, seed: u64, steady: bool) -> String {
+    let i = &d.interface;
+    let (ip, op) = if i.reset_active_low { ("s_axis", "m_axis") } else { ("input", "output") };
+    let (iw, ow) = (i.input.tdata_width, i.output.tdata_width);
+    let rst_on = if i.reset_active_low { "1'b0" } else { "1'b1" };
+    let rst_off = if i.reset_active_low { "1'b1" } else { "1'b0" };
+    let steady = u8::from(steady);
+    format!(
+        r#"// qkhw verify bench for Icarus Verilog (plain Verilog-2005). Generated.
+`timescale 1ns/1ps
+module qkhw_tb;
+    reg clk = 1'b0;
+    reg rst = {rst_on};
+    reg [{iw_m}:0] mem [0:{n_m}];
+    reg [{iw_m}:0] tdata = {iw}'d0;
+    reg tvalid = 1'b0;
+    reg tlast = 1'b0;
+    reg oready = 1'b0;
+    wire tready;
+    wire [{ow_m}:0] odata;
+    wire ovalid;
+    wire olast;
+    integer seed = {seed};
+    integer ni = 0;
+    integer no = 0;
+    integer fd;
+    integer cycles = 0;
+    reg [1023:0] in_file;
+    reg [1023:0] out_file;
+    {top} dut (.{clk}(clk), .{rst}(rst), .{ip}_tdata(tdata), .{ip}_tvalid(tvalid), .{ip}_tready(tready), .{ip}_tlast(tlast),
+        .{op}_tdata(odata), .{op}_tvalid(ovalid), .{op}_tready(oready), .{op}_tlast(olast));
+    always #5 clk = ~clk;
+    initial begin
+        if (!$value$plusargs("in=%s", in_file) || !$value$plusargs("out=%s", out_file)) begin
+            $display("usage: +in=FILE +out=FILE");
+            $finish;
+        end
+        $readmemh(in_file, mem);
+        fd = $fopen(out_file, "w");
+        repeat (4) @(posedge clk);
+        #1 rst = {rst_off};
+    end
+    // Drive between edges; sample the handshakes at each rising edge.
+    always @(negedge clk) begin
+        if (rst == {rst_off}) begin
+            tvalid <= (ni < {n}) && ({steady} || ($random(seed) & 3) != 0);
+            tdata <= mem[(ni < {n}) ? ni : 0];
+            tlast <= (ni == {n_m});
+            oready <= {steady} || (($random(seed) & 3) != 0);
+        end
+    end
+    always @(posedge clk) begin
+        cycles <= cycles + 1;
+        if (tvalid && tready) ni <= ni + 1;
+        if (ovalid && oready) begin
+            $fdisplay(fd, "%h %b", odata, olast);
+            no <= no + 1;
+            if (no == {n_m}) begin
+                $fclose(fd);
+                $finish;
+            end
+        end
+        if (cycles > {limit}) begin
+            $display("only %0d outputs after %0d cycles", no, cycles);
+            $fclose(fd);
+            $finish;
+        end
+    end
+endmodule
+"#,
+        iw_m = iw - 1,
+        ow_m = ow - 1,
+        n_m = n.max(1) - 1,
+        top = i.top,
+        clk = i.clock,
+        rst = i.reset,
+        limit = 64 + (n + i.latency_cycles as usize + 8) * 16,
+    )
+}
+
+impl Simulator for Icarus {
+    fn name(&self) -> &'static str {
+        "icarus"
+    }
+
+    fn run(&self, d: &DesignDir, codes: &[i128], n: usize, seed: u64, steady: bool, _trace: Option<&Path>) -> Result<SimRun> {
+        let i = &d.interface;
+        let tmp = std::env::temp_dir().join(format!("qkhw-iv-{}-{}", std::process::id(), seed ^ u64::from(steady)));
+        std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        let per_in: usize = i.input.shape.iter().product();
+        let inb = (i.input.tdata_width / 8) as usize;
+        let bytes = super::pack(codes, i.input.width, per_in, inb);
+        let hex: String = bytes.chunks(inb).map(|s| s.iter().rev().map(|b| format!("{b:02x}")).collect::<String>() + "\n").collect();
+        std::fs::write(tmp.join("in.hex"), hex).map_err(|e| Error::io(tmp.join("in.hex"), e))?;
+        std::fs::write(tmp.join("tb.v"), bench(d, n, seed, steady)).map_err(|e| Error::io(tmp.join("tb.v"), e))?;
+        let t = Instant::now();
+        let mut cmd = Command::new("iverilog");
+        cmd.args(["-g2005", "-o"]).arg(tmp.join("sim")).arg(tmp.join("tb.v"));
+        for f in &d.files {
+            cmd.arg(d.dir.join(f));
+        }
+        let out = cmd.output().map_err(|e| Error::Usage(format!("cannot run iverilog ({e}); install it (apt-get install iverilog)")))?;
+        if !out.status.success() {
+            return Err(Error::Usage(format!("iverilog -g2005 failed: {}", String::from_utf8_lossy(&out.stderr).lines().take(8).collect::<Vec<_>>().join("\n"))));
+        }
+        let build_secs = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let run = Command::new("vvp")
+            .arg("-n")
+            .arg(tmp.join("sim"))
+            .arg(format!("+in={}", tmp.join("in.hex").display()))
+            .arg(format!("+out={}", tmp.join("out.hex").display()))
+            .output()
+            .map_err(|e| Error::Usage(format!("cannot run vvp: {e}")))?;
+        let sim_secs = t.elapsed().as_secs_f64();
+        let text = std::fs::read_to_string(tmp.join("out.hex")).unwrap_or_default();
+        let mut errors: Vec<String> = String::from_utf8_lossy(&run.stdout).lines().filter(|l| l.contains("only")).map(str::to_string).collect();
+        let outb = (i.output.tdata_width / 8) as usize;
+        let mut raw = vec![];
+        for (k, line) in text.lines().enumerate() {
+            let mut it = line.split_whitespace();
+            let (Some(h), Some(l)) = (it.next(), it.next()) else { continue };
+            if (l == "1") != (k + 1 == n) {
+                errors.push(format!("TLAST wrong on output {k}"));
+            }
+            let h = format!("{:0>width$}", h, width = outb * 2);
+            let mut bytes: Vec<u8> = (0..outb).map(|b| u8::from_str_radix(&h[2 * b..2 * b + 2], 16).unwrap_or(0)).collect();
+            bytes.reverse();
+            raw.extend(bytes);
+        }
+        let _ = std::fs::remove_dir_all(&tmp);
+        let per_out: usize = i.output.shape.iter().product();
+        let outputs = unpack(&raw, i.output.width, i.output.signed, per_out, outb);
+        if outputs.len() < n * per_out {
+            errors.push(format!("{} of {n} outputs", outputs.len() / per_out.max(1)));
+        }
+        Ok(SimRun { outputs, build_secs, sim_secs, errors })
+    }
+}

@@ -1,0 +1,286 @@
+//! `qkhw verify`: simulate a generated design on every vector and compare
+//! it with the golden model bit for bit. Simulators sit behind one trait
+//! ([`Simulator`]): Verilator (C++ harness, random back-pressure, per-layer
+//! taps for localization) and Icarus Verilog (plain Verilog-2005 bench).
+
+pub mod icarus;
+pub mod verilator;
+
+use std::path::{Path, PathBuf};
+
+use crate::backend::verilog::{Interface, Tap};
+use crate::error::{Error, Result};
+use crate::golden::{self, Keep};
+use crate::passes::precision::Plan;
+
+/// A design on disk: its folder, files and interface.
+#[derive(Debug, Clone)]
+pub struct DesignDir {
+    pub dir: PathBuf,
+    pub files: Vec<String>,
+    pub interface: Interface,
+    /// Layer outputs the design exposes under `QKHW_TAPS` (empty for a
+    /// folder without a report).
+    pub taps: Vec<Tap>,
+}
+
+impl DesignDir {
+    /// Read a folder written by `qkhw gen` (or committed by a user).
+    pub fn read(dir: &Path) -> Result<DesignDir> {
+        let rd = |name: &str| std::fs::read_to_string(dir.join(name)).map_err(|e| Error::io(dir.join(name), e));
+        let files: Vec<String> = rd("files.f")?.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect();
+        let interface: Interface = serde_json::from_str(&rd("interface.json")?)
+            .map_err(|e| Error::Usage(format!("{}: {e}", dir.join("interface.json").display())))?;
+        let taps = rd("report.json")
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|v| serde_json::from_value(v["taps"].clone()).ok())
+            .unwrap_or_default();
+        Ok(DesignDir { dir: dir.to_path_buf(), files, interface, taps })
+    }
+
+    /// SHA-256 over every file's name and contents: the build cache key.
+    pub fn hash(&self, extra: &str) -> Result<String> {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        for f in &self.files {
+            let p = self.dir.join(f);
+            h.update(f.as_bytes());
+            h.update(std::fs::read(&p).map_err(|e| Error::io(&p, e))?);
+        }
+        h.update(extra.as_bytes());
+        Ok(crate::keras::hex(&h.finalize())[..24].to_string())
+    }
+}
+
+/// What a simulator run produced.
+#[derive(Debug, Clone)]
+pub struct SimRun {
+    /// Output codes, `n × elements`.
+    pub outputs: Vec<i128>,
+    pub build_secs: f64,
+    pub sim_secs: f64,
+    /// Harness complaints (TLAST, latency, initiation interval).
+    pub errors: Vec<String>,
+}
+
+/// A simulator qkhw can drive.
+pub trait Simulator {
+    fn name(&self) -> &'static str;
+    /// Simulate `n` samples of input codes; `steady` holds back-pressure
+    /// off and checks latency and the initiation interval.
+    fn run(&self, d: &DesignDir, codes: &[i128], n: usize, seed: u64, steady: bool, trace: Option<&Path>) -> Result<SimRun>;
+    /// Layer outputs for one sample (steady run), by tap index.
+    fn taps(&self, _d: &DesignDir, _codes: &[i128], _n: usize, _sample: usize) -> Result<Option<Vec<Vec<i128>>>> {
+        Ok(None)
+    }
+}
+
+/// Element codes packed little-endian into whole bytes, per sample.
+pub fn pack(codes: &[i128], width: u32, per: usize, bytes: usize) -> Vec<u8> {
+    let mut out = vec![0u8; codes.len() / per.max(1) * bytes];
+    for (s, sample) in codes.chunks(per).enumerate() {
+        let base = s * bytes;
+        for (k, &c) in sample.iter().enumerate() {
+            for b in 0..width as usize {
+                if (c >> b) & 1 == 1 {
+                    let bit = k * width as usize + b;
+                    out[base + bit / 8] |= 1 << (bit % 8);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The inverse of [`pack`], sign-extending when `signed`.
+pub fn unpack(bytes: &[u8], width: u32, signed: bool, per: usize, stride: usize) -> Vec<i128> {
+    let n = bytes.len() / stride.max(1);
+    let mut out = Vec::with_capacity(n * per);
+    for s in 0..n {
+        for k in 0..per {
+            let mut v: i128 = 0;
+            for b in 0..width as usize {
+                let bit = k * width as usize + b;
+                if bytes[s * stride + bit / 8] >> (bit % 8) & 1 == 1 {
+                    v |= 1 << b;
+                }
+            }
+            if signed && width < 128 && (v >> (width - 1)) & 1 == 1 {
+                v -= 1 << width;
+            }
+            out.push(v);
+        }
+    }
+    out
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mismatch {
+    pub sample: usize,
+    pub output: usize,
+    pub expected: i128,
+    pub actual: i128,
+    /// The first layer whose output differs, where taps allow telling.
+    pub layer: Option<String>,
+    pub note: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub simulator: String,
+    pub top: String,
+    pub seed: u64,
+    pub samples: usize,
+    pub mismatched_samples: usize,
+    pub first: Option<Mismatch>,
+    pub harness_errors: Vec<String>,
+    pub build_secs: f64,
+    pub sim_secs: f64,
+    /// Steady-state simulation throughput (inferences per second).
+    pub throughput: f64,
+    pub latency_cycles: u32,
+}
+
+impl Report {
+    pub fn passed(&self) -> bool {
+        self.mismatched_samples == 0 && self.harness_errors.is_empty()
+    }
+
+    pub fn text(&self) -> String {
+        let mut s = format!(
+            "{} on {}: {} samples (seed {}), random gaps and back-pressure, then steady: ",
+            self.simulator, self.top, self.samples, self.seed
+        );
+        if self.passed() {
+            s += &format!(
+                "all equal to the golden model; latency {} cycles, II 1 checked\nbuild {:.1} s, simulation {:.0} inferences/s\n",
+                self.latency_cycles, self.build_secs, self.throughput
+            );
+        } else {
+            s += &format!("{} samples differ\n", self.mismatched_samples);
+            if let Some(m) = &self.first {
+                s += &format!(
+                    "first mismatch: sample {}, output {}: expected code {}, got {}; {}{}\n",
+                    m.sample,
+                    m.output,
+                    m.expected,
+                    m.actual,
+                    m.layer.as_ref().map_or(String::new(), |l| format!("first differing layer: `{l}`; ")),
+                    m.note
+                );
+            }
+            for e in &self.harness_errors {
+                s += &format!("harness: {e}\n");
+            }
+        }
+        s
+    }
+
+    /// A JUnit XML report (one test case) for CI systems.
+    pub fn junit(&self, name: &str) -> String {
+        let esc = |t: &str| t.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
+        let failure = if self.passed() {
+            String::new()
+        } else {
+            format!("<failure message=\"{}\">{}</failure>", esc(self.text().lines().nth(1).unwrap_or("mismatch")), esc(&self.text()))
+        };
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"qkhw verify\" tests=\"1\" failures=\"{}\" time=\"{:.3}\">\n  <testcase classname=\"qkhw.verify.{}\" name=\"{}\" time=\"{:.3}\">{}<system-out>{}</system-out></testcase>\n</testsuite>\n",
+            u8::from(!self.passed()),
+            self.build_secs + self.sim_secs,
+            esc(&self.simulator),
+            esc(name),
+            self.build_secs + self.sim_secs,
+            failure,
+            esc(&self.text())
+        )
+    }
+}
+
+/// Random input codes over the whole input format (the hardware must be
+/// right on every code, not only on likely ones).
+pub fn random_codes(n: usize, per: usize, fmt: crate::fxp::FixedFormat, seed: u64) -> Vec<i128> {
+    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407) | 1;
+    let (lo, hi) = (fmt.min_code(), fmt.max_code());
+    let span = (hi - lo + 1) as u128;
+    (0..n * per)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            let r = ((s as u128) << 64 | s.rotate_left(17) as u128) % span;
+            lo + r as i128
+        })
+        .collect()
+}
+
+/// Simulate and compare. `codes` are input codes at the design's input
+/// format, `n` samples.
+pub fn verify(sim: &dyn Simulator, d: &DesignDir, plan: &Plan, codes: &[i128], n: usize, seed: u64, trace: Option<&Path>) -> Result<Report> {
+    let g = golden::run(plan, codes, n, Keep::Outputs, 0)?;
+    let o = plan.outputs[0];
+    let expected = g.codes(o);
+    let per: usize = plan.steps[o].shape.iter().product();
+    let random = sim.run(d, codes, n, seed, false, trace)?;
+    let steady = sim.run(d, codes, n, seed, true, None)?;
+    let mut harness_errors = random.errors.clone();
+    harness_errors.extend(steady.errors.iter().cloned());
+    let mut first = None;
+    let mut bad = std::collections::BTreeSet::new();
+    for run in [&random, &steady] {
+        for (i, (&e, &a)) in expected.iter().zip(&run.outputs).enumerate() {
+            if e != a {
+                bad.insert(i / per);
+                if first.is_none() {
+                    first = Some(Mismatch { sample: i / per, output: i % per, expected: e, actual: a, layer: None, note: String::new() });
+                }
+            }
+        }
+    }
+    if let Some(m) = first.as_mut() {
+        localize(sim, d, plan, codes, n, m)?;
+    }
+    Ok(Report {
+        simulator: sim.name().into(),
+        top: d.interface.top.clone(),
+        seed,
+        samples: n,
+        mismatched_samples: bad.len(),
+        first,
+        harness_errors,
+        build_secs: random.build_secs + steady.build_secs,
+        sim_secs: random.sim_secs + steady.sim_secs,
+        throughput: n as f64 / steady.sim_secs.max(1e-9),
+        latency_cycles: d.interface.latency_cycles,
+    })
+}
+
+/// Name the first layer whose output differs from the golden model.
+fn localize(sim: &dyn Simulator, d: &DesignDir, plan: &Plan, codes: &[i128], n: usize, m: &mut Mismatch) -> Result<()> {
+    if d.taps.is_empty() {
+        m.note = "this design folder has no layer taps (report.json): reported at the output".into();
+        return Ok(());
+    }
+    let Some(taps) = sim.taps(d, codes, n, m.sample)? else {
+        m.note = "this simulator has no layer taps: reported at the output".into();
+        return Ok(());
+    };
+    let in_size: usize = plan.steps[0].shape.iter().product();
+    let one = &codes[m.sample * in_size..(m.sample + 1) * in_size];
+    let g = golden::run(plan, one, 1, Keep::Layers, 1)?;
+    for (k, t) in d.taps.iter().enumerate() {
+        let want = g.steps.get(t.step).and_then(|s| s.as_ref());
+        let got = taps.get(k);
+        if let (Some(w), Some(h)) = (want, got) {
+            if w != h {
+                m.layer = Some(t.layer.clone());
+                let j = w.iter().zip(h).position(|(a, b)| a != b).unwrap_or(0);
+                m.note = format!("at its element {j}: expected {}, got {}", w[j], h[j]);
+                return Ok(());
+            }
+        }
+    }
+    m.note = "every layer tap agrees; the difference is in the output path".into();
+    Ok(())
+}

@@ -1,0 +1,200 @@
+//! Verilator: a C++ harness rendered from `templates/verify/harness.cpp`,
+//! built once per design (a cache keyed by the design's hash; builds land
+//! by atomic rename, so parallel runs never see half a build), then run.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use askama::Template;
+
+use super::{pack, unpack, DesignDir, SimRun, Simulator};
+use crate::error::{Error, Result};
+
+#[derive(Template)]
+#[template(path = "verify/harness.cpp", escape = "none")]
+struct Harness<'a> {
+    header: &'a str,
+    top: &'a str,
+    clk: &'a str,
+    rst: &'a str,
+    rst_on: u8,
+    rst_off: u8,
+    in_port: &'a str,
+    out_port: &'a str,
+    in_bytes: usize,
+    out_bytes: usize,
+    in_wide: bool,
+    in_words: usize,
+    out_wide: bool,
+    latency: u32,
+    /// (signal, bytes, wide, stage)
+    taps: Vec<(String, usize, bool, u32)>,
+}
+
+pub struct Verilator {
+    /// Where builds are cached.
+    pub cache: PathBuf,
+}
+
+impl Verilator {
+    pub fn new(cache: PathBuf) -> Verilator {
+        Verilator { cache }
+    }
+
+    fn harness(d: &DesignDir) -> Result<String> {
+        let i = &d.interface;
+        let (in_port, out_port) = if i.reset_active_low { ("s_axis", "m_axis") } else { ("input", "output") };
+        let h = Harness {
+            header: "qkhw verify harness",
+            top: &i.top,
+            clk: &i.clock,
+            rst: &i.reset,
+            rst_on: u8::from(!i.reset_active_low),
+            rst_off: u8::from(i.reset_active_low),
+            in_port,
+            out_port,
+            in_bytes: (i.input.tdata_width / 8) as usize,
+            out_bytes: (i.output.tdata_width / 8) as usize,
+            in_wide: i.input.tdata_width > 64,
+            in_words: i.input.tdata_width.div_ceil(32) as usize,
+            out_wide: i.output.tdata_width > 64,
+            latency: i.latency_cycles,
+            taps: d
+                .taps
+                .iter()
+                .map(|t| {
+                    let bits = t.width as usize * t.elements;
+                    (t.signal.clone(), bits.div_ceil(8), bits > 64, t.stage)
+                })
+                .collect(),
+        };
+        h.render().map_err(|e| Error::Usage(format!("harness template: {e}")))
+    }
+
+    /// The harness binary for `d` (built if not cached).
+    pub fn build(&self, d: &DesignDir, taps: bool, trace: bool) -> Result<(PathBuf, f64)> {
+        let harness = Self::harness(d)?;
+        let flags = format!("taps={taps} trace={trace} v={}", version());
+        let key = d.hash(&(harness.clone() + &flags))?;
+        let dir = self.cache.join(format!("{}-{key}", d.interface.top));
+        let bin = dir.join("obj").join("harness");
+        if bin.exists() {
+            return Ok((bin, 0.0));
+        }
+        let t = Instant::now();
+        std::fs::create_dir_all(&self.cache).map_err(|e| Error::io(&self.cache, e))?;
+        let tmp = self.cache.join(format!(".build-{}-{}-{key}", std::process::id(), t.elapsed().as_nanos()));
+        std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        let cpp = tmp.join("harness.cpp");
+        std::fs::write(&cpp, &harness).map_err(|e| Error::io(&cpp, e))?;
+        let mut cmd = Command::new("verilator");
+        cmd.args(["--cc", "--exe", "--build", "--language", "1364-2005", "-Wno-fatal", "-O1", "--x-assign", "fast"])
+            .args(["--output-split", "20000", "-j", "2"])
+            .args(["--top-module", &d.interface.top])
+            .arg("-Mdir")
+            .arg(tmp.join("obj"))
+            .args(["-o", "harness"])
+            .args(["-CFLAGS", "-O1 -std=c++17"]);
+        if taps {
+            cmd.arg("-DQKHW_TAPS").args(["-CFLAGS", "-DQKHW_TAPS"]);
+        }
+        if trace {
+            cmd.arg("--trace").args(["-CFLAGS", "-DQKHW_TRACE"]);
+        }
+        for f in &d.files {
+            cmd.arg(d.dir.join(f));
+        }
+        cmd.arg(&cpp);
+        let out = cmd.output().map_err(|e| Error::Usage(format!("cannot run verilator ({e}); install it (apt-get install verilator)")))?;
+        if !out.status.success() {
+            let log = String::from_utf8_lossy(&out.stderr);
+            let tail: Vec<&str> = log.lines().filter(|l| l.contains("Error") || l.contains("error")).take(8).collect();
+            return Err(Error::Usage(format!("verilator build of {} failed:\n{}", d.interface.top, tail.join("\n"))));
+        }
+        // Publish atomically; a concurrent build of the same key wins or loses whole.
+        if std::fs::rename(&tmp, &dir).is_err() {
+            let _ = std::fs::remove_dir_all(&tmp);
+        }
+        Ok((bin, t.elapsed().as_secs_f64()))
+    }
+}
+
+fn version() -> String {
+    Command::new("verilator").arg("--version").output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_default()
+}
+
+fn scratch(tag: &str) -> PathBuf {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let k = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    std::env::temp_dir().join(format!("qkhw-sim-{}-{k}-{tag}", std::process::id()))
+}
+
+impl Simulator for Verilator {
+    fn name(&self) -> &'static str {
+        "verilator"
+    }
+
+    fn run(&self, d: &DesignDir, codes: &[i128], n: usize, seed: u64, steady: bool, trace: Option<&Path>) -> Result<SimRun> {
+        let (bin, build_secs) = self.build(d, false, trace.is_some())?;
+        let i = &d.interface;
+        let per_in: usize = i.input.shape.iter().product();
+        let per_out: usize = i.output.shape.iter().product();
+        let (inb, outb) = (scratch("in.bin"), scratch("out.bin"));
+        std::fs::write(&inb, pack(codes, i.input.width, per_in, (i.input.tdata_width / 8) as usize)).map_err(|e| Error::io(&inb, e))?;
+        let t = Instant::now();
+        let mut cmd = Command::new(&bin);
+        cmd.arg(&inb).arg(&outb).arg(n.to_string()).arg(seed.to_string()).arg(if steady { "1" } else { "0" });
+        if let Some(tr) = trace {
+            cmd.args(["-1", "/dev/null"]).arg(tr);
+        }
+        let out = cmd.output().map_err(|e| Error::Usage(format!("cannot run {}: {e}", bin.display())))?;
+        let sim_secs = t.elapsed().as_secs_f64();
+        let errors: Vec<String> = String::from_utf8_lossy(&out.stderr).lines().map(str::to_string).collect();
+        let bytes = std::fs::read(&outb).map_err(|e| Error::io(&outb, e))?;
+        let _ = std::fs::remove_file(&inb);
+        let _ = std::fs::remove_file(&outb);
+        if out.status.code() == Some(2) {
+            return Err(Error::Usage(format!("harness failed: {}", errors.join("; "))));
+        }
+        let outputs = unpack(&bytes, i.output.width, i.output.signed, per_out, (i.output.tdata_width / 8) as usize);
+        Ok(SimRun { outputs, build_secs, sim_secs, errors })
+    }
+
+    fn taps(&self, d: &DesignDir, codes: &[i128], n: usize, sample: usize) -> Result<Option<Vec<Vec<i128>>>> {
+        let (bin, _) = self.build(d, true, false)?;
+        let i = &d.interface;
+        let per_in: usize = i.input.shape.iter().product();
+        let (inb, outb, tapb) = (scratch("tin.bin"), scratch("tout.bin"), scratch("taps.bin"));
+        std::fs::write(&inb, pack(codes, i.input.width, per_in, (i.input.tdata_width / 8) as usize)).map_err(|e| Error::io(&inb, e))?;
+        let m = (sample + 1).min(n);
+        let _ = Command::new(&bin)
+            .arg(&inb)
+            .arg(&outb)
+            .arg(m.to_string())
+            .arg("1")
+            .arg("1")
+            .arg(sample.to_string())
+            .arg(&tapb)
+            .output()
+            .map_err(|e| Error::Usage(format!("cannot run {}: {e}", bin.display())))?;
+        let raw = std::fs::read(&tapb).unwrap_or_default();
+        let _ = std::fs::remove_file(&inb);
+        let _ = std::fs::remove_file(&outb);
+        let _ = std::fs::remove_file(&tapb);
+        let mut taps: Vec<Vec<i128>> = vec![vec![]; d.taps.len()];
+        let mut pos = 0;
+        while pos + 4 <= raw.len() {
+            let k = u32::from_le_bytes(raw[pos..pos + 4].try_into().unwrap_or([0; 4])) as usize;
+            pos += 4;
+            let Some(t) = d.taps.get(k) else { break };
+            let nb = (t.width as usize * t.elements).div_ceil(8);
+            if pos + nb > raw.len() {
+                break;
+            }
+            taps[k] = unpack(&raw[pos..pos + nb], t.width, t.signed, t.elements, nb);
+            pos += nb;
+        }
+        Ok(Some(taps))
+    }
+}

@@ -1,0 +1,197 @@
+// {{ header }}
+// Verilator harness of qkhw verify: streams the input vectors through the
+// AXI-Stream top with random input gaps and random output back-pressure
+// (xorshift from the seed), records every output, and checks TLAST and, in
+// steady mode, the latency and the initiation interval. Generated.
+#include "V{{ top }}.h"
+#include "V{{ top }}___024root.h"
+#include "verilated.h"
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+#ifdef QKHW_TRACE
+#include "verilated_vcd_c.h"
+#endif
+
+static const int IN_BYTES = {{ in_bytes }};
+static const int OUT_BYTES = {{ out_bytes }};
+static const long LATENCY = {{ latency }};
+
+static uint64_t rng_state;
+static uint64_t rnd() {
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+static void set_in(V{{ top }}* t, const uint8_t* b) {
+{%- if in_wide %}
+    for (int w = 0; w < {{ in_words }}; ++w) {
+        uint32_t v = 0;
+        for (int k = 0; k < 4; ++k) {
+            int i = w * 4 + k;
+            if (i < IN_BYTES) v |= (uint32_t)b[i] << (8 * k);
+        }
+        t->{{ in_port }}_tdata[w] = v;
+    }
+{%- else %}
+    uint64_t v = 0;
+    for (int k = 0; k < IN_BYTES; ++k) v |= (uint64_t)b[k] << (8 * k);
+    t->{{ in_port }}_tdata = v;
+{%- endif %}
+}
+
+static void get_out(V{{ top }}* t, uint8_t* b) {
+{%- if out_wide %}
+    for (int i = 0; i < OUT_BYTES; ++i) b[i] = (uint8_t)(t->{{ out_port }}_tdata[i / 4] >> (8 * (i % 4)));
+{%- else %}
+    uint64_t v = t->{{ out_port }}_tdata;
+    for (int i = 0; i < OUT_BYTES; ++i) b[i] = (uint8_t)(v >> (8 * i));
+{%- endif %}
+}
+
+#ifdef QKHW_TAPS
+// Tap k's bytes after a clock edge.
+static void get_tap(V{{ top }}* t, int k, std::vector<uint8_t>& out) {
+    out.clear();
+    switch (k) {
+{%- for tp in taps %}
+    case {{ loop.index0 }}: {
+{%- if tp.2 %}
+        const auto& w = t->rootp->{{ top }}__DOT__{{ tp.0 }};
+        for (int i = 0; i < {{ tp.1 }}; ++i) out.push_back((uint8_t)(w[i / 4] >> (8 * (i % 4))));
+{%- else %}
+        uint64_t v = t->rootp->{{ top }}__DOT__{{ tp.0 }};
+        for (int i = 0; i < {{ tp.1 }}; ++i) out.push_back((uint8_t)(v >> (8 * i)));
+{%- endif %}
+        break;
+    }
+{%- endfor %}
+    default: break;
+    }
+}
+static const long TAP_STAGE[] = { {% for tp in taps %}{{ tp.3 }}, {% endfor %}0 };
+static const int N_TAPS = {{ taps.len() }};
+#endif
+
+// usage: harness IN OUT N SEED MODE [TAP_SAMPLE TAP_FILE] [VCD]
+// MODE 0: random gaps and back-pressure; 1: steady (checks latency and II).
+int main(int argc, char** argv) {
+    if (argc < 6) {
+        fprintf(stderr, "usage: %s IN OUT N SEED MODE [TAP_SAMPLE TAP_FILE] [VCD]\n", argv[0]);
+        return 2;
+    }
+    const long n = atol(argv[3]);
+    rng_state = strtoull(argv[4], nullptr, 10) * 2654435761ull + 0x9E3779B97F4A7C15ull;
+    const int mode = atoi(argv[5]);
+    std::vector<uint8_t> in((size_t)n * IN_BYTES), out((size_t)n * OUT_BYTES);
+    FILE* f = fopen(argv[1], "rb");
+    if (!f || fread(in.data(), 1, in.size(), f) != in.size()) {
+        fprintf(stderr, "cannot read %s\n", argv[1]);
+        return 2;
+    }
+    fclose(f);
+    VerilatedContext ctx;
+    V{{ top }} top{&ctx};
+#ifdef QKHW_TRACE
+    VerilatedVcdC* vcd = nullptr;
+    if (argc > 8) {
+        ctx.traceEverOn(true);
+        vcd = new VerilatedVcdC;
+        top.trace(vcd, 99);
+        vcd->open(argv[8]);
+    }
+#endif
+#ifdef QKHW_TAPS
+    const long tap_sample = argc > 7 ? atol(argv[6]) : -1;
+    FILE* tapf = argc > 7 ? fopen(argv[7], "wb") : nullptr;
+    std::vector<uint8_t> tapbuf;
+#endif
+    std::vector<long> accepted_at((size_t)n, -1);
+    long next_in = 0, next_out = 0, cycle = 0, last_out_cycle = -1;
+    int errors = 0;
+    top.{{ clk }} = 0;
+    top.{{ rst }} = {{ rst_on }};
+    top.{{ in_port }}_tvalid = 0;
+    top.{{ out_port }}_tready = 0;
+    for (int i = 0; i < 4; ++i) {
+        top.{{ clk }} = 0; top.eval();
+        top.{{ clk }} = 1; top.eval();
+    }
+    top.{{ rst }} = {{ rst_off }};
+    const long limit = 64 + (n + LATENCY + 8) * (mode == 0 ? 16 : 2);
+    while (next_out < n && cycle < limit) {
+        bool give = next_in < n && (mode != 0 || (rnd() & 3) != 0);
+        top.{{ in_port }}_tvalid = give;
+        if (next_in < n) set_in(&top, &in[(size_t)next_in * IN_BYTES]);
+        top.{{ in_port }}_tlast = (next_in == n - 1);
+        top.{{ out_port }}_tready = (mode != 0) || (rnd() % 4) != 0;
+        top.{{ clk }} = 0;
+        top.eval();
+#ifdef QKHW_TRACE
+        if (vcd) vcd->dump(cycle * 2);
+#endif
+        bool in_fire = give && top.{{ in_port }}_tready;
+        bool out_fire = top.{{ out_port }}_tvalid && top.{{ out_port }}_tready;
+        if (out_fire) {
+            get_out(&top, &out[(size_t)next_out * OUT_BYTES]);
+            if ((bool)top.{{ out_port }}_tlast != (next_out == n - 1)) {
+                fprintf(stderr, "TLAST wrong on output %ld\n", next_out);
+                ++errors;
+            }
+            if (mode == 1) {
+                long lat = cycle - accepted_at[(size_t)next_out];
+                if (lat != LATENCY) {
+                    fprintf(stderr, "sample %ld: latency %ld cycles, the interface says %ld\n", next_out, lat, LATENCY);
+                    ++errors;
+                }
+                if (last_out_cycle >= 0 && cycle != last_out_cycle + 1) {
+                    fprintf(stderr, "sample %ld: %ld cycles after the previous output (initiation interval 1)\n", next_out, cycle - last_out_cycle);
+                    ++errors;
+                }
+                last_out_cycle = cycle;
+            }
+            ++next_out;
+        }
+        top.{{ clk }} = 1;
+        top.eval();
+#ifdef QKHW_TRACE
+        if (vcd) vcd->dump(cycle * 2 + 1);
+#endif
+        if (in_fire) accepted_at[(size_t)next_in++] = cycle;
+#ifdef QKHW_TAPS
+        if (tapf && tap_sample >= 0 && tap_sample < next_in) {
+            for (int k = 0; k < N_TAPS; ++k) {
+                if (cycle - (TAP_STAGE[k] - 1) == accepted_at[(size_t)tap_sample]) {
+                    get_tap(&top, k, tapbuf);
+                    int kk = k;
+                    fwrite(&kk, 4, 1, tapf);
+                    fwrite(tapbuf.data(), 1, tapbuf.size(), tapf);
+                }
+            }
+        }
+#endif
+        ++cycle;
+    }
+#ifdef QKHW_TAPS
+    if (tapf) fclose(tapf);
+#endif
+#ifdef QKHW_TRACE
+    if (vcd) vcd->close();
+#endif
+    if (next_out < n) {
+        fprintf(stderr, "only %ld of %ld outputs after %ld cycles\n", next_out, n, cycle);
+        ++errors;
+    }
+    f = fopen(argv[2], "wb");
+    if (!f || fwrite(out.data(), 1, out.size(), f) != out.size()) {
+        fprintf(stderr, "cannot write %s\n", argv[2]);
+        return 2;
+    }
+    fclose(f);
+    printf("cycles %ld\n", cycle);
+    return errors ? 1 : 0;
+}
