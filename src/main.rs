@@ -84,6 +84,10 @@ enum Command {
         /// Output directory.
         #[arg(short = 'o', long = "out")]
         out: PathBuf,
+        /// Run Yosys (synth_xilinx -flatten) for LUT/FF/DSP/CARRY counts of
+        /// the whole design and of each layer, and `ltp` for logic depth.
+        #[arg(long)]
+        synth: bool,
         #[command(flatten)]
         hw: VerilogArgs,
         #[command(flatten)]
@@ -301,6 +305,17 @@ impl Semantics {
 }
 
 fn main() -> ExitCode {
+    // `qkhw ... | head` ends quietly, as command-line tools do.
+    #[cfg(unix)]
+    {
+        unsafe extern "C" {
+            fn signal(sig: i32, handler: usize) -> usize;
+        }
+        // SAFETY: restoring the default SIGPIPE action (13) before any I/O.
+        unsafe {
+            signal(13, 0);
+        }
+    }
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -341,7 +356,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             print!("{report}");
             Ok(())
         }
-        Command::Gen { model, out, hw, sem } => {
+        Command::Gen { model, out, synth, hw, sem } => {
             let g = sem.load(&model)?;
             let t = std::time::Instant::now();
             let (d, _plan, notes, opts) = hw.design(&g, &sem)?;
@@ -351,6 +366,38 @@ fn run(cli: Cli) -> Result<(), Error> {
             }
             print!("{}", qkhw::backend::verilog::files::report_text(&d, &opts));
             println!("{} files -> {} ({:.3} s)", d.files.len() + 7, out.display(), t.elapsed().as_secs_f64());
+            if synth {
+                use qkhw::backend::verilog::synth::synth;
+                let files: Vec<String> = std::fs::read_to_string(out.join("files.f"))
+                    .map_err(|e| Error::io(out.join("files.f"), e))?
+                    .lines()
+                    .map(str::to_string)
+                    .collect();
+                eprintln!("yosys synth_xilinx -flatten: the whole design, then each layer (this takes minutes on large designs)...");
+                let total = synth(&out, &files, &d.top, true)?;
+                let mut rows = vec![total.clone()];
+                for l in &d.layers {
+                    if l.counts.adders + l.counts.multipliers + l.counts.shift_adds > 0 {
+                        rows.push(synth(&out, &files, &l.module, false)?);
+                    }
+                }
+                let mut text = format!("{:<32} {:>8} {:>8} {:>6} {:>8} {:>6}\n", "module", "LUT", "FF", "DSP", "CARRY4", "ltp");
+                for r in &rows {
+                    text += &format!(
+                        "{:<32} {:>8} {:>8} {:>6} {:>8} {:>6}\n",
+                        r.module,
+                        r.luts,
+                        r.ffs,
+                        r.dsps,
+                        r.carry4,
+                        r.ltp.map_or("-".into(), |v| v.to_string())
+                    );
+                }
+                print!("{text}");
+                std::fs::write(out.join("synth.txt"), &text).map_err(|e| Error::io(out.join("synth.txt"), e))?;
+                std::fs::write(out.join("synth.json"), serde_json::to_string_pretty(&rows).unwrap_or_default() + "\n")
+                    .map_err(|e| Error::io(out.join("synth.json"), e))?;
+            }
             Ok(())
         }
         Command::Verify { model, design, input, random, seed, sim, trace, junit, hw, sem } => {

@@ -86,6 +86,23 @@ def jet_tagger():
     return keras.Model(inp, x, name="jet_tagger")
 
 
+def jet_tagger_da():
+    """The jet-tagging MLP at the precision of the distributed-arithmetic
+    comparisons (da4ml): 6-bit unsigned input quantizer, 6-bit weights,
+    quantized_relu(6,2) hidden activations, a linear output at exact width."""
+    reg = keras.regularizers.l1(1e-4)
+    kw = dict(kernel_quantizer=qb(6, 0), bias_quantizer=qb(6, 0),
+              kernel_initializer="lecun_uniform", kernel_regularizer=reg)
+    inp = keras.Input((16,), name="input_1")
+    # quantized_bits(6,0,0,0): the 4th argument is keep_negative.
+    x = QActivation(quantized_bits(6, 0, 0, 0), name="input_q")(inp)
+    for i, n in enumerate((64, 32, 32), 1):
+        x = QDense(n, name=f"fc{i}", **kw)(x)
+        x = QActivation(quantized_relu(6, 2), name=f"relu{i}")(x)
+    x = QDense(5, name="output", **kw)(x)
+    return keras.Model(inp, x, name="jet_tagger_da")
+
+
 def po2_mlp():
     """Power-of-two weights and activations (signs/log2 in the dict)."""
     x = inp = keras.Input((10,), name="x")
@@ -320,7 +337,7 @@ def zoo_rnn():
     return keras.Model(inp, x, name="zoo_rnn")
 
 
-MODELS = [jet_tagger, po2_mlp, auto_po2_mlp, binary_ternary, cnn_bn,
+MODELS = [jet_tagger, jet_tagger_da, po2_mlp, auto_po2_mlp, binary_ternary, cnn_bn,
           bn_variants, conv_bn_folded, dense_bn_folded, pooling,
           functional_add, zoo_conv1d, zoo_hswish, zoo_conv2d, zoo_rnn]
 

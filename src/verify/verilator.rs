@@ -135,6 +135,10 @@ impl Simulator for Verilator {
         "verilator"
     }
 
+    fn checks_timing(&self) -> bool {
+        true
+    }
+
     fn run(&self, d: &DesignDir, codes: &[i128], n: usize, seed: u64, steady: bool, trace: Option<&Path>) -> Result<SimRun> {
         let (bin, build_secs) = self.build(d, false, trace.is_some())?;
         let i = &d.interface;

@@ -55,6 +55,7 @@ BATCH = 100
 N_LAYER_SAMPLES = 32
 MODELS = {  # name -> (file under examples/models, N)
     "jet_tagger": ("jet_tagger.keras", 1000),
+    "jet_tagger_da": ("jet_tagger_da.keras", 1000),
     "po2_mlp": ("po2_mlp.keras", 256),
     "auto_po2_mlp": ("auto_po2_mlp.keras", 256),
     "binary_ternary": ("binary_ternary.keras", 256),

@@ -8,6 +8,7 @@
 pub mod files;
 pub mod keywords;
 pub mod rtl;
+pub mod synth;
 
 use askama::Template;
 use serde::Serialize;
@@ -233,7 +234,8 @@ pub fn generate(g: &Graph, plan: &Plan, opts: &Options) -> Result<Design> {
             let name = if e.bits == w {
                 e.name.clone()
             } else if e.bits > w {
-                let t = m.rtl.wire(e.lo, e.hi, w, format!("{}[{}:0]", e.name, w - 1));
+                // The plan's exact range fits `w` bits (the tree's own bound can be looser).
+                let t = m.rtl.wire(st.lo, st.hi, w, format!("{}[{}:0]", e.name, w - 1));
                 m.rtl.decls.push(format!("wire unused_{k} = ^{}[{}:{}];", e.name, e.bits - 1, w));
                 t.name
             } else {
@@ -521,17 +523,55 @@ fn requant(m: &mut ModuleBuild, x: &Sig, shift: i32, out: FixedFormat, min: i128
 #[allow(clippy::too_many_arguments)]
 fn piecewise(g: &Graph, plan: &Plan, i: usize, layer: &str, m: &mut ModuleBuild, x: &Sig, a: &Act, in_fmt: FixedFormat) -> Result<Sig> {
     let st = &plan.steps[i];
-    let span = x.hi - x.lo;
-    if span > 1 << 22 {
-        return Err(unsupported(g, layer, &format!("a non-grid activation over a {}-bit input", width(x.lo, x.hi))));
-    }
-    let codes: Vec<i64> = (x.lo..=x.hi).map(|v| v as i64).collect();
-    let ys = crate::golden::eval_act(a, &codes, in_fmt.frac)?;
-    // Segments of equal output.
-    let mut segs: Vec<(i128, i128)> = vec![]; // (first input code, output code)
-    for (k, &y) in ys.iter().enumerate() {
-        if segs.last().is_none_or(|s| s.1 != y) {
-            segs.push((x.lo + k as i128, y));
+    let f = |codes: &[i64]| crate::golden::eval_act(a, codes, in_fmt.frac);
+    let monotone = match a {
+        Act::Generic { q, .. } => !matches!(q.kind, crate::quant::Kind::Hswish(_)),
+        _ => true,
+    };
+    // Segments of equal output: (first input code, output code).
+    let mut segs: Vec<(i128, i128)> = vec![];
+    if monotone {
+        // A monotone step function: bisect between differing ends.
+        let ends = f(&[x.lo as i64, x.hi as i64])?;
+        let mut stack = vec![(x.lo, x.hi, ends[0], ends[1])];
+        let mut found: Vec<(i128, i128)> = vec![(x.lo, ends[0])];
+        while let Some((lo, hi, flo, fhi)) = stack.pop() {
+            if flo == fhi {
+                continue;
+            }
+            if hi == lo + 1 {
+                found.push((hi, fhi));
+                continue;
+            }
+            let mid = lo + (hi - lo) / 2;
+            let fm = f(&[mid as i64])?[0];
+            stack.push((lo, mid, flo, fm));
+            stack.push((mid, hi, fm, fhi));
+            if found.len() > 8192 {
+                break;
+            }
+        }
+        found.sort();
+        for (c, y) in found {
+            if segs.last().is_none_or(|s| s.1 != y) {
+                segs.push((c, y));
+            }
+        }
+    } else {
+        let span = x.hi - x.lo;
+        if span > 1 << 25 {
+            return Err(unsupported(g, layer, &format!("a non-monotone activation over a {}-bit input", width(x.lo, x.hi))));
+        }
+        let mut start = x.lo;
+        while start <= x.hi {
+            let end = (start + (1 << 20) - 1).min(x.hi);
+            let codes: Vec<i64> = (start..=end).map(|v| v as i64).collect();
+            for (k, y) in f(&codes)?.into_iter().enumerate() {
+                if segs.last().is_none_or(|s| s.1 != y) {
+                    segs.push((start + k as i128, y));
+                }
+            }
+            start = end + 1;
         }
     }
     if segs.len() > 4096 {

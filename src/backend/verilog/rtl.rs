@@ -51,6 +51,8 @@ pub struct Counts {
     pub adders: usize,
     pub ff_bits: usize,
     pub adder_levels: u32,
+    /// Adder levels inside the shift-add products, before the tree.
+    pub product_levels: u32,
 }
 
 /// The lines of one module body.
@@ -131,10 +133,40 @@ impl Rtl {
         }
         if shift_add || c.count_ones() == 1 || (-c).count_ones() == 1 {
             let digits = csd(c);
-            if digits.len() > 1 {
-                self.counts.shift_adds += 1;
+            let terms: Vec<Term> = digits.into_iter().map(|(k, neg)| Term { sig: self.shifted(s, k), neg }).collect();
+            if terms.len() == 1 {
+                return terms;
             }
-            return digits.into_iter().map(|(k, neg)| Term { sig: self.shifted(s, k), neg }).collect();
+            // The digits of one product are summed first, so the product
+            // gets its exact range (x·c), not the looser sum of the digits'
+            // ranges: narrower adders downstream.
+            self.counts.shift_adds += 1;
+            let (a, b) = (s.lo * c, s.hi * c);
+            let (lo, hi) = (a.min(b), a.max(b));
+            let mut level = terms;
+            let mut depth = 0;
+            while level.len() > 1 {
+                depth += 1;
+                let mut next = vec![];
+                let mut it = level.into_iter();
+                while let Some(x) = it.next() {
+                    match it.next() {
+                        Some(y) => next.push(self.combine(&x, &y)),
+                        None => next.push(x),
+                    }
+                }
+                level = next;
+            }
+            self.counts.product_levels = self.counts.product_levels.max(depth);
+            let t = level.remove(0);
+            let v = if t.neg {
+                let w = width(-t.sig.hi, -t.sig.lo).max(t.sig.w());
+                let e = format!("{w}'d0 - {}", Self::ext(&t.sig, w));
+                self.wire(-t.sig.hi, -t.sig.lo, w, e)
+            } else {
+                t.sig
+            };
+            return vec![Term { sig: self.narrowed(&v, lo, hi), neg: false }];
         }
         self.counts.multipliers += 1;
         let (a, b) = (s.lo * c, s.hi * c);
@@ -142,6 +174,17 @@ impl Rtl {
         let w = width(lo, hi).max(s.w());
         let expr = format!("{} * {}", Self::ext(s, w), lit(c, w));
         vec![Term { sig: self.wire(lo, hi, w, expr), neg: false }]
+    }
+
+    /// `s` known to hold values in `lo..=hi` only, on the fewest bits.
+    pub fn narrowed(&mut self, s: &Sig, lo: i128, hi: i128) -> Sig {
+        let w = width(lo, hi);
+        if w >= s.w() {
+            return Sig { lo, hi, ..s.clone() };
+        }
+        let n = self.wire(lo, hi, w, format!("{}[{}:0]", s.name, w - 1));
+        self.decls.push(format!("wire unused_{} = ^{}[{}:{}];", n.name, s.name, s.w() - 1, w));
+        n
     }
 
     /// `s << k` (no logic: wiring).

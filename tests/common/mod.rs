@@ -1,0 +1,29 @@
+//! Shared by the simulation tests: the tools they need (never skipped:
+//! `scripts/test.sh` installs them; a missing one fails with the reason)
+//! and a build cache shared across tests and runs.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::Command;
+
+pub fn require(tool: &str) {
+    let ok = Command::new(tool).arg("--version").output().map(|o| o.status.success()).unwrap_or(false)
+        || Command::new(tool).arg("-V").output().map(|o| o.status.success() || !o.stdout.is_empty()).unwrap_or(false);
+    assert!(ok, "`{tool}` is required by this test (scripts/test.sh installs it: apt-get install verilator iverilog yosys)");
+}
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Verilator builds shared by every test (keyed by design hash).
+pub fn cache() -> PathBuf {
+    root().join("target").join("qkhw-verilator-cache")
+}
+
+pub fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("qkhw-t-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
