@@ -345,8 +345,11 @@ unsafe fn conv_avx2<T: Mac>(x: &[T], m: usize, g: &Geo, w: &[T], b: &[T]) -> Vec
     conv_body(x, m, g, w, b)
 }
 
+/// The window walk shared by the convolutions: for every sample and output
+/// position, `acc` starts at the bias and `f(acc, x at the tap, tap index)`
+/// runs for each kernel tap inside the input (padding contributes nothing).
 #[inline(always)]
-fn conv_body<T: Mac>(x: &[T], m: usize, g: &Geo, w: &[T], b: &[T]) -> Vec<T> {
+fn windowed<T: Mac>(x: &[T], m: usize, g: &Geo, b: &[T], mut f: impl FnMut(&mut [T], &[T], usize)) -> Vec<T> {
     let (isz, osz) = (g.in_h * g.in_w * g.cin, g.out_h * g.out_w * g.cout);
     let mut y = vec![T::default(); m * osz];
     for s in 0..m {
@@ -360,23 +363,28 @@ fn conv_body<T: Mac>(x: &[T], m: usize, g: &Geo, w: &[T], b: &[T]) -> Vec<T> {
                     let Some(iy) = tap(oy, g.sh, ky, g.dh, g.pad_top, g.in_h) else { continue };
                     for kx in 0..g.kw {
                         let Some(ix) = tap(ox, g.sw, kx, g.dw, g.pad_left, g.in_w) else { continue };
-                        let xi = &xs[(iy * g.in_w + ix) * g.cin..][..g.cin];
-                        let wk = &w[(ky * g.kw + kx) * g.cin * g.cout..];
-                        for (ci, &xv) in xi.iter().enumerate() {
-                            if xv == T::default() {
-                                continue;
-                            }
-                            let wr = &wk[ci * g.cout..(ci + 1) * g.cout];
-                            for (a, &wv) in acc.iter_mut().zip(wr) {
-                                *a = *a + xv * wv;
-                            }
-                        }
+                        f(acc, &xs[(iy * g.in_w + ix) * g.cin..][..g.cin], ky * g.kw + kx);
                     }
                 }
             }
         }
     }
     y
+}
+
+#[inline(always)]
+fn conv_body<T: Mac>(x: &[T], m: usize, g: &Geo, w: &[T], b: &[T]) -> Vec<T> {
+    windowed(x, m, g, b, |acc, xi, k| {
+        let wk = &w[k * g.cin * g.cout..];
+        for (ci, &xv) in xi.iter().enumerate() {
+            if xv == T::default() {
+                continue;
+            }
+            for (a, &wv) in acc.iter_mut().zip(&wk[ci * g.cout..(ci + 1) * g.cout]) {
+                *a = *a + xv * wv;
+            }
+        }
+    })
 }
 
 /// `depthwise`, compiled for AVX2 + FMA when the CPU has them (detected at
@@ -398,30 +406,12 @@ unsafe fn depthwise_avx2<T: Mac>(x: &[T], m: usize, g: &Geo, mult: usize, w: &[T
 
 #[inline(always)]
 fn depthwise_body<T: Mac>(x: &[T], m: usize, g: &Geo, mult: usize, w: &[T], b: &[T]) -> Vec<T> {
-    let (isz, osz) = (g.in_h * g.in_w * g.cin, g.out_h * g.out_w * g.cout);
-    let mut y = vec![T::default(); m * osz];
-    for s in 0..m {
-        let xs = &x[s * isz..(s + 1) * isz];
-        for oy in 0..g.out_h {
-            for ox in 0..g.out_w {
-                let yo = s * osz + (oy * g.out_w + ox) * g.cout;
-                let acc = &mut y[yo..yo + g.cout];
-                acc.copy_from_slice(b);
-                for ky in 0..g.kh {
-                    let Some(iy) = tap(oy, g.sh, ky, g.dh, g.pad_top, g.in_h) else { continue };
-                    for kx in 0..g.kw {
-                        let Some(ix) = tap(ox, g.sw, kx, g.dw, g.pad_left, g.in_w) else { continue };
-                        let xi = &xs[(iy * g.in_w + ix) * g.cin..][..g.cin];
-                        let wk = &w[(ky * g.kw + kx) * g.cin * mult..][..g.cin * mult];
-                        for (o, a) in acc.iter_mut().enumerate() {
-                            *a = *a + xi[o / mult] * wk[o];
-                        }
-                    }
-                }
-            }
+    windowed(x, m, g, b, |acc, xi, k| {
+        let wk = &w[k * g.cin * mult..][..g.cin * mult];
+        for (o, a) in acc.iter_mut().enumerate() {
+            *a = *a + xi[o / mult] * wk[o];
         }
-    }
-    y
+    })
 }
 
 /// TF's conv2d_transpose: each input scatters into a full-size output,
