@@ -236,9 +236,23 @@ struct VerilogArgs {
 }
 
 impl VerilogArgs {
+    fn config(&self) -> Result<qkhw::passes::config::Config, Error> {
+        match &self.config {
+            Some(p) => qkhw::passes::config::Config::read(p),
+            None => Ok(Default::default()),
+        }
+    }
+
+    /// The C model (`--target c`).
+    fn c_model(&self, g: &qkhw::ir::Graph, sem: &Semantics) -> Result<(qkhw::backend::c::CModel, qkhw::passes::precision::Plan, Vec<String>), Error> {
+        let input_format = self.input_format.as_deref().map(str::parse).transpose()?;
+        let header = qkhw::backend::verilog::header(g, &sem.internal_sigmoid);
+        qkhw::backend::c::from_graph(g, input_format, &self.config()?, &header, &sem.internal_sigmoid)
+    }
+
     fn design(&self, g: &qkhw::ir::Graph, sem: &Semantics) -> Result<(qkhw::backend::verilog::Design, qkhw::passes::precision::Plan, Vec<String>, qkhw::backend::verilog::Options), Error> {
         if self.target != "verilog" {
-            return Err(Error::Usage(format!("--target {}: only verilog is generated yet (hls and c are planned)", self.target)));
+            return Err(Error::Usage(format!("--target {}: this command takes verilog or c (hls is planned)", self.target)));
         }
         let input_format = self.input_format.as_deref().map(str::parse).transpose()?;
         let config = match &self.config {
@@ -356,6 +370,25 @@ fn run(cli: Cli) -> Result<(), Error> {
             print!("{report}");
             Ok(())
         }
+        Command::Gen { model, out, hw, sem, .. } if hw.target == "c" => {
+            let g = sem.load(&model)?;
+            let t = std::time::Instant::now();
+            let (m, plan, notes) = hw.c_model(&g, &sem)?;
+            qkhw::backend::c::write(&m, &out)?;
+            for n in notes {
+                eprintln!("note: {n}");
+            }
+            let (i, o) = (&plan.steps[0], &plan.steps[plan.outputs[0]]);
+            println!(
+                "{0}.h / {0}.c -> {1} ({2:.3} s): void {0}_infer(codes of {3}), outputs {4}",
+                m.name,
+                out.display(),
+                t.elapsed().as_secs_f64(),
+                i.fmt,
+                o.fmt
+            );
+            Ok(())
+        }
         Command::Gen { model, out, synth, hw, sem } => {
             let g = sem.load(&model)?;
             let t = std::time::Instant::now();
@@ -429,6 +462,33 @@ fn verify(
 ) -> Result<(), Error> {
     use qkhw::verify::{self, DesignDir};
     let g = sem.load(model)?;
+    if hw.target == "c" {
+        let (m, plan, notes) = hw.c_model(&g, sem)?;
+        for n in notes {
+            eprintln!("note: {n}");
+        }
+        let (spec, q, _) = qkhw::golden::hardware_input(&g, hw.input_format.as_deref().map(str::parse).transpose()?, &hw.config()?)?;
+        let per: usize = plan.steps[0].shape.iter().product();
+        let mut codes = vec![];
+        if let Some(p) = input {
+            let x = npy::read_f32(p)?;
+            codes.extend(qkhw::golden::hardware_codes(&x.data, &spec, q.as_ref())?);
+        }
+        codes.extend(verify::random_codes(random.unwrap_or(if input.is_none() { 1000 } else { 0 }), per, spec.fmt, seed));
+        let n = codes.len() / per.max(1);
+        let dir = std::env::temp_dir().join(format!("qkhw-verify-c-{}-{}", m.name, std::process::id()));
+        let report = verify::verify_c(&m, &plan, &codes, n, &dir)?;
+        let _ = std::fs::remove_dir_all(&dir);
+        print!("{}", report.text());
+        if let Some(j) = junit {
+            std::fs::write(j, report.junit(&g.name)).map_err(|e| Error::io(j, e))?;
+        }
+        if report.passed() {
+            return Ok(());
+        }
+        std::process::exit(1)
+    }
+    let _ = (design, sim, trace);
     let config = match &hw.config {
         Some(p) => qkhw::passes::config::Config::read(p)?,
         None => Default::default(),

@@ -523,60 +523,8 @@ fn requant(m: &mut ModuleBuild, x: &Sig, shift: i32, out: FixedFormat, min: i128
 #[allow(clippy::too_many_arguments)]
 fn piecewise(g: &Graph, plan: &Plan, i: usize, layer: &str, m: &mut ModuleBuild, x: &Sig, a: &Act, in_fmt: FixedFormat) -> Result<Sig> {
     let st = &plan.steps[i];
-    let f = |codes: &[i64]| crate::golden::eval_act(a, codes, in_fmt.frac);
-    let monotone = match a {
-        Act::Generic { q, .. } => !matches!(q.kind, crate::quant::Kind::Hswish(_)),
-        _ => true,
-    };
-    // Segments of equal output: (first input code, output code).
-    let mut segs: Vec<(i128, i128)> = vec![];
-    if monotone {
-        // A monotone step function: bisect between differing ends.
-        let ends = f(&[x.lo as i64, x.hi as i64])?;
-        let mut stack = vec![(x.lo, x.hi, ends[0], ends[1])];
-        let mut found: Vec<(i128, i128)> = vec![(x.lo, ends[0])];
-        while let Some((lo, hi, flo, fhi)) = stack.pop() {
-            if flo == fhi {
-                continue;
-            }
-            if hi == lo + 1 {
-                found.push((hi, fhi));
-                continue;
-            }
-            let mid = lo + (hi - lo) / 2;
-            let fm = f(&[mid as i64])?[0];
-            stack.push((lo, mid, flo, fm));
-            stack.push((mid, hi, fm, fhi));
-            if found.len() > 8192 {
-                break;
-            }
-        }
-        found.sort();
-        for (c, y) in found {
-            if segs.last().is_none_or(|s| s.1 != y) {
-                segs.push((c, y));
-            }
-        }
-    } else {
-        let span = x.hi - x.lo;
-        if span > 1 << 25 {
-            return Err(unsupported(g, layer, &format!("a non-monotone activation over a {}-bit input", width(x.lo, x.hi))));
-        }
-        let mut start = x.lo;
-        while start <= x.hi {
-            let end = (start + (1 << 20) - 1).min(x.hi);
-            let codes: Vec<i64> = (start..=end).map(|v| v as i64).collect();
-            for (k, y) in f(&codes)?.into_iter().enumerate() {
-                if segs.last().is_none_or(|s| s.1 != y) {
-                    segs.push((start + k as i128, y));
-                }
-            }
-            start = end + 1;
-        }
-    }
-    if segs.len() > 4096 {
-        return Err(unsupported(g, layer, &format!("a non-grid activation with {} output steps", segs.len())));
-    }
+    let segs = crate::passes::segments::segments(a, in_fmt.frac, x.lo, x.hi)
+        .map_err(|e| unsupported(g, layer, &e))?;
     let (lo, hi) = (segs.iter().map(|s| s.1).min().unwrap_or(0), segs.iter().map(|s| s.1).max().unwrap_or(0));
     let ow = st.fmt.width.max(width(lo, hi));
     let xw = x.w() + 1;

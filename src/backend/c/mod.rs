@@ -1,0 +1,446 @@
+//! The fixed-point C backend: a self-contained C99 pair `<model>.h` /
+//! `<model>.c` computing exactly what the golden model computes, on
+//! `stdint.h` types sized by the plan's exact ranges. No floating point in
+//! the datapath, no `malloc`, no undefined behaviour (no signed overflow:
+//! every accumulator type holds its exact range; no shift of a negative
+//! value: rounding shifts are written as floor divisions, widening shifts as
+//! multiplies).
+
+use std::fmt::Write as _;
+
+use askama::Template;
+
+use crate::error::{Error, Result};
+use crate::fxp::{Overflow, Rounding};
+use crate::ir::Graph;
+use crate::passes::precision::{Act, Geo, MergeKind, Plan, Step, StepOp};
+
+#[derive(Template)]
+#[template(path = "c/model.h", escape = "none")]
+#[allow(dead_code)]
+struct Header<'a> {
+    header: &'a str,
+    guard: &'a str,
+    name: &'a str,
+    in_t: &'a str,
+    out_t: &'a str,
+    in_n: usize,
+    out_n: usize,
+    in_frac: i32,
+    out_frac: i32,
+    in_fmt: String,
+    out_fmt: String,
+    sigmoid: &'a str,
+    float_wrapper: bool,
+}
+
+#[derive(Template)]
+#[template(path = "c/model.c", escape = "none")]
+struct Source<'a> {
+    header: &'a str,
+    name: &'a str,
+    in_t: &'a str,
+    out_t: &'a str,
+    consts: &'a str,
+    buffers: &'a str,
+    body: &'a str,
+    out_copy: &'a str,
+    float_wrapper: bool,
+    in_n: usize,
+    out_n: usize,
+    in_frac: i32,
+    out_frac: i32,
+    in_lo: String,
+    in_hi: String,
+}
+
+/// The generated pair.
+#[derive(Debug, Clone)]
+pub struct CModel {
+    pub name: String,
+    pub header: String,
+    pub source: String,
+}
+
+/// The narrowest signed C type for `lo..=hi`.
+fn ctype(lo: i128, hi: i128) -> Result<&'static str> {
+    for (t, b) in [("int8_t", 8), ("int16_t", 16), ("int32_t", 32), ("int64_t", 64)] {
+        let (mn, mx) = (-(1i128 << (b - 1)), (1i128 << (b - 1)) - 1);
+        if lo >= mn && hi <= mx {
+            return Ok(t);
+        }
+    }
+    Err(Error::Usage(format!("a value range of more than 64 bits ({lo}..={hi}) has no C99 type")))
+}
+
+/// A C integer literal of type `t`.
+fn lit(v: i128) -> String {
+    if v == i64::MIN as i128 {
+        "(-INT64_C(9223372036854775807) - 1)".into()
+    } else if v.unsigned_abs() > i32::MAX as u128 {
+        format!("INT64_C({v})")
+    } else {
+        v.to_string()
+    }
+}
+
+fn array(out: &mut String, name: &str, vals: &[i128]) -> Result<()> {
+    let (lo, hi) = (vals.iter().copied().min().unwrap_or(0), vals.iter().copied().max().unwrap_or(0));
+    let t = ctype(lo, hi)?;
+    let _ = writeln!(out, "static const {t} {name}[{}] = {{", vals.len().max(1));
+    for chunk in vals.chunks(16) {
+        let _ = writeln!(out, "    {},", chunk.iter().map(|&v| lit(v)).collect::<Vec<_>>().join(", "));
+    }
+    if vals.is_empty() {
+        let _ = writeln!(out, "    0");
+    }
+    let _ = writeln!(out, "}};");
+    Ok(())
+}
+
+/// The arithmetic type of a step: wide enough for its inputs, its constants
+/// and its exact result range (partial sums stay within it).
+fn acc_type(plan: &Plan, s: &Step, consts: &[&[i128]]) -> Result<&'static str> {
+    let mut lo = s.lo.min(0);
+    let mut hi = s.hi.max(0);
+    for &x in &s.inputs {
+        lo = lo.min(plan.steps[x].lo);
+        hi = hi.max(plan.steps[x].hi);
+    }
+    for c in consts {
+        lo = lo.min(c.iter().copied().min().unwrap_or(0));
+        hi = hi.max(c.iter().copied().max().unwrap_or(0));
+    }
+    Ok(if ctype(lo, hi)? == "int64_t" || hi > i32::MAX as i128 / 2 || lo < i32::MIN as i128 / 2 { "int64_t" } else { "int32_t" })
+}
+
+fn unsupported(g: &Graph, what: &str) -> Error {
+    Error::Model { path: g.source.clone(), layer: None, msg: format!("C backend: {what}") }
+}
+
+/// Generate the C pair for `plan`.
+pub fn generate(g: &Graph, plan: &Plan, header: &str, sigmoid: &str) -> Result<CModel> {
+    let name: String = {
+        let mut n = crate::backend::verilog::keywords::Namer::new(&[]);
+        n.name(&g.name).to_lowercase()
+    };
+    let mut consts = String::new();
+    let mut buffers = String::new();
+    let mut body = String::new();
+    let buf = |i: usize| format!("b{i}");
+    // Steps the output depends on (a dropped softmax is not).
+    let mut live = vec![false; plan.steps.len()];
+    let mut todo: Vec<usize> = plan.outputs.clone();
+    while let Some(s) = todo.pop() {
+        if !live[s] {
+            live[s] = true;
+            todo.extend(plan.steps[s].inputs.iter().copied());
+        }
+    }
+    for (i, s) in plan.steps.iter().enumerate() {
+        if !live[i] {
+            continue;
+        }
+        let n: usize = s.shape.iter().product();
+        let t = ctype(s.lo.min(0), s.hi.max(0))?;
+        if s.op != StepOp::Input {
+            let _ = writeln!(buffers, "    {t} {}[{}];", buf(i), n.max(1));
+        }
+        let layer = s.layer.clone().unwrap_or_default();
+        let _ = writeln!(body, "    /* step {i}{} */", if layer.is_empty() { String::new() } else { format!(": layer `{layer}`") });
+        let x0 = s.inputs.first().map(|&x| if x == 0 { "in".to_string() } else { buf(x) }).unwrap_or_default();
+        let y = buf(i);
+        match &s.op {
+            StepOp::Input => {}
+            StepOp::Dense { rows, n_in, n_out, w, b } => {
+                let a = acc_type(plan, s, &[w, b])?;
+                array(&mut consts, &format!("w{i}"), w)?;
+                array(&mut consts, &format!("c{i}"), b)?;
+                let _ = writeln!(
+                    body,
+                    "    for (r = 0; r < {rows}; ++r) for (j = 0; j < {n_out}; ++j) {{\n        {a} acc = ({a})c{i}[j];\n        for (k = 0; k < {n_in}; ++k) acc += ({a}){x0}[r * {n_in} + k] * ({a})w{i}[k * {n_out} + j];\n        {y}[r * {n_out} + j] = acc;\n    }}"
+                );
+            }
+            StepOp::Conv { geo, w, b } | StepOp::Depthwise { geo, w, b, .. } => {
+                let a = acc_type(plan, s, &[w, b])?;
+                array(&mut consts, &format!("w{i}"), w)?;
+                array(&mut consts, &format!("c{i}"), b)?;
+                let inner = match &s.op {
+                    StepOp::Depthwise { mult, .. } => format!(
+                        "acc += ({a}){x0}[(iy * {} + ix) * {} + o / {mult}] * ({a})w{i}[(ky * {} + kx) * {} + o];",
+                        geo.in_w,
+                        geo.cin,
+                        geo.kw,
+                        geo.cout
+                    ),
+                    _ => format!(
+                        "for (ci = 0; ci < {}; ++ci) acc += ({a}){x0}[(iy * {} + ix) * {} + ci] * ({a})w{i}[((ky * {} + kx) * {} + ci) * {} + o];",
+                        geo.cin, geo.in_w, geo.cin, geo.kw, geo.cin, geo.cout
+                    ),
+                };
+                let _ = writeln!(body, "{}", window_loop(geo, &y, &format!("{a} acc = ({a})c{i}[o];"), &inner, "acc"));
+            }
+            StepOp::ConvT { geo, w, b } => {
+                let a = acc_type(plan, s, &[w, b])?;
+                array(&mut consts, &format!("w{i}"), w)?;
+                array(&mut consts, &format!("c{i}"), b)?;
+                let _ = writeln!(
+                    body,
+                    "    {{\n        {a} acc[{n}];\n        for (o = 0; o < {n}; ++o) acc[o] = ({a})c{i}[o % {cout}];\n        for (iy = 0; iy < {ih}; ++iy) for (ix = 0; ix < {iw}; ++ix) for (ky = 0; ky < {kh}; ++ky) for (kx = 0; kx < {kw}; ++kx) {{\n            long oy = (long)(iy * {sh} + ky * {dh}) - {pt}, ox = (long)(ix * {sw} + kx * {dw}) - {pl};\n            if (oy < 0 || oy >= {oh} || ox < 0 || ox >= {ow}) continue;\n            for (o = 0; o < {cout}; ++o) for (ci = 0; ci < {cin}; ++ci)\n                acc[((size_t)oy * {ow} + (size_t)ox) * {cout} + o] += ({a}){x0}[(iy * {iw} + ix) * {cin} + ci] * ({a})w{i}[((ky * {kw} + kx) * {cout} + o) * {cin} + ci];\n        }}\n        for (o = 0; o < {n}; ++o) {y}[o] = acc[o];\n    }}",
+                    cout = geo.cout,
+                    cin = geo.cin,
+                    ih = geo.in_h,
+                    iw = geo.in_w,
+                    kh = geo.kh,
+                    kw = geo.kw,
+                    sh = geo.sh,
+                    sw = geo.sw,
+                    dh = geo.dh,
+                    dw = geo.dw,
+                    pt = geo.pad_top,
+                    pl = geo.pad_left,
+                    oh = geo.out_h,
+                    ow = geo.out_w
+                );
+            }
+            StepOp::Affine { sub, mul, add } => {
+                array(&mut consts, &format!("s{i}"), sub)?;
+                array(&mut consts, &format!("m{i}"), mul)?;
+                array(&mut consts, &format!("a{i}"), add)?;
+                let x = &plan.steps[s.inputs[0]];
+                // (x - sub) * mul can exceed the final range: size it on its own.
+                let ms = mul.iter().map(|v| v.abs()).max().unwrap_or(0);
+                let xs = x.lo.abs().max(x.hi.abs()) + sub.iter().map(|v| v.abs()).max().unwrap_or(0);
+                let big = xs * ms + add.iter().map(|v| v.abs()).max().unwrap_or(0);
+                let a = ctype(-big, big).map(|t| if t == "int64_t" { "int64_t" } else { "int32_t" })?;
+                let c = mul.len().max(1);
+                let _ = writeln!(body, "    for (k = 0; k < {n}; ++k) {y}[k] = (({a}){x0}[k] - ({a})s{i}[k % {c}]) * ({a})m{i}[k % {c}] + ({a})a{i}[k % {c}];");
+            }
+            StepOp::Act(a) => {
+                let x = &plan.steps[s.inputs[0]];
+                let line = act(g, a, i, x, s, &x0, &y, n, &mut consts)?;
+                let _ = writeln!(body, "{line}");
+            }
+            StepOp::Pool { geo, max, mult } => {
+                let a = acc_type(plan, s, &[mult])?;
+                if *max {
+                    let _ = writeln!(body, "{}", window_loop(geo, &y, &format!("{a} acc = 0; int first = 1;"), &format!("{{ {a} v = {x0}[(iy * {} + ix) * {} + o]; if (first || v > acc) acc = v; first = 0; }}", geo.in_w, geo.cin), "acc"));
+                } else {
+                    array(&mut consts, &format!("p{i}"), mult)?;
+                    let _ = writeln!(
+                        body,
+                        "{}",
+                        window_loop(geo, &y, &format!("{a} acc = 0;"), &format!("acc += {x0}[(iy * {} + ix) * {} + o];", geo.in_w, geo.cin), &format!("acc * ({a})p{i}[oy * {} + ox]", geo.out_w))
+                    );
+                }
+            }
+            StepOp::GlobalPool { hw, c, max, mult } => {
+                let a = acc_type(plan, s, &[&[*mult]])?;
+                let init = if *max { format!("{a} acc = {x0}[o];") } else { format!("{a} acc = 0;") };
+                let step = if *max { format!("if ({x0}[k * {c} + o] > acc) acc = {x0}[k * {c} + o];") } else { format!("acc += {x0}[k * {c} + o];") };
+                let fin = if *max { "acc".to_string() } else { format!("acc * ({a}){}", lit(*mult)) };
+                let _ = writeln!(body, "    for (o = 0; o < {c}; ++o) {{ {init} for (k = 0; k < {hw}; ++k) {step} {y}[o] = {fin}; }}");
+            }
+            StepOp::Identity => {
+                let _ = writeln!(body, "    for (k = 0; k < {n}; ++k) {y}[k] = {x0}[k];");
+            }
+            StepOp::ZeroPad { in_shape, pads } => {
+                let c = *in_shape.last().unwrap_or(&1);
+                let (ih, iw, (pt, pb), (pl, pr)) = if in_shape.len() == 3 { (in_shape[0], in_shape[1], pads[0], pads[1]) } else { (1, in_shape[0], (0, 0), pads[0]) };
+                let ow = iw + pl + pr;
+                let _ = pb;
+                let _ = writeln!(
+                    body,
+                    "    for (k = 0; k < {n}; ++k) {y}[k] = 0;\n    for (iy = 0; iy < {ih}; ++iy) for (ix = 0; ix < {iw}; ++ix) for (o = 0; o < {c}; ++o) {y}[((iy + {pt}) * {ow} + ix + {pl}) * {c} + o] = {x0}[(iy * {iw} + ix) * {c} + o];"
+                );
+            }
+            StepOp::Merge { kind, shifts } => {
+                let a = acc_type(plan, s, &[])?;
+                let term = |k: usize| {
+                    let xn = if s.inputs[k] == 0 { "in".to_string() } else { buf(s.inputs[k]) };
+                    if shifts[k] == 0 { format!("({a}){xn}[k]") } else { format!("({a}){xn}[k] * ({a}){}", lit(1i128 << shifts[k])) }
+                };
+                let terms: Vec<String> = (0..s.inputs.len()).map(term).collect();
+                let e = match kind {
+                    MergeKind::Add | MergeKind::Average(_) => terms.join(" + "),
+                    MergeKind::Subtract => format!("{} - {}", terms[0], terms[1]),
+                    MergeKind::Multiply => terms.join(" * "),
+                    MergeKind::Maximum | MergeKind::Minimum => {
+                        let op = if *kind == MergeKind::Maximum { ">" } else { "<" };
+                        terms[1..].iter().fold(terms[0].clone(), |acc, t| format!("(({t}) {op} ({acc}) ? ({t}) : ({acc}))"))
+                    }
+                };
+                let _ = writeln!(body, "    for (k = 0; k < {n}; ++k) {y}[k] = {e};");
+            }
+            StepOp::Concat { axis, shifts } => {
+                let outer: usize = plan.steps[s.inputs[0]].shape[..*axis].iter().product();
+                let _ = writeln!(body, "    k = 0;\n    for (o = 0; o < {outer}; ++o) {{");
+                for (q, &x) in s.inputs.iter().enumerate() {
+                    let inner: usize = plan.steps[x].shape[*axis..].iter().product();
+                    let xn = if x == 0 { "in".to_string() } else { buf(x) };
+                    let m = if shifts[q] == 0 { String::new() } else { format!(" * {}", lit(1i128 << shifts[q])) };
+                    let _ = writeln!(body, "        for (ci = 0; ci < {inner}; ++ci) {y}[k++] = {xn}[o * {inner} + ci]{m};");
+                }
+                let _ = writeln!(body, "    }}");
+            }
+        }
+    }
+    let o = *plan.outputs.first().ok_or_else(|| unsupported(g, "no output"))?;
+    if plan.outputs.len() != 1 {
+        return Err(unsupported(g, "models with several outputs are not generated yet"));
+    }
+    let (ist, ost) = (&plan.steps[0], &plan.steps[o]);
+    let in_n: usize = ist.shape.iter().product();
+    let out_n: usize = ost.shape.iter().product();
+    let in_t = ctype(ist.fmt.min_code().min(ist.lo), ist.fmt.max_code().max(ist.hi))?;
+    let out_t = ctype(ost.lo.min(0), ost.hi.max(0))?;
+    let out_copy = format!("    for (k = 0; k < {out_n}; ++k) out[k] = ({out_t}){}[k];", if o == 0 { "in".into() } else { buf(o) });
+    let fmt = |s: &Step| s.fmt.to_string();
+    let float_wrapper = true;
+    let h = Header {
+        header,
+        guard: &format!("QKHW_{}_H", name.to_uppercase()),
+        name: &name,
+        in_t,
+        out_t,
+        in_n,
+        out_n,
+        in_frac: ist.fmt.frac,
+        out_frac: ost.fmt.frac,
+        in_fmt: fmt(ist),
+        out_fmt: fmt(ost),
+        sigmoid,
+        float_wrapper,
+    }
+    .render()
+    .map_err(|e| Error::Usage(format!("template: {e}")))?
+        + "\n";
+    let c = Source {
+        header,
+        name: &name,
+        in_t,
+        out_t,
+        consts: &consts,
+        buffers: &buffers,
+        body: &body,
+        out_copy: &out_copy,
+        float_wrapper,
+        in_n,
+        out_n,
+        in_frac: ist.fmt.frac,
+        out_frac: ost.fmt.frac,
+        in_lo: lit(ist.fmt.min_code()),
+        in_hi: lit(ist.fmt.max_code()),
+    }
+    .render()
+    .map_err(|e| Error::Usage(format!("template: {e}")))?
+        + "\n";
+    Ok(CModel { name, header: h, source: c })
+}
+
+/// A loop over the output positions and channels of a window op; `init`
+/// starts the accumulator `acc`, `inner` runs for each tap inside the input
+/// (`iy`, `ix`, `ky`, `kx`, `o` in scope), `fin` is the value stored.
+fn window_loop(g: &Geo, y: &str, init: &str, inner: &str, fin: &str) -> String {
+    format!(
+        "    for (oy = 0; oy < {oh}; ++oy) for (ox = 0; ox < {ow}; ++ox) for (o = 0; o < {cout}; ++o) {{\n        {init}\n        for (ky = 0; ky < {kh}; ++ky) {{\n            long ty = (long)(oy * {sh} + ky * {dh}) - {pt};\n            if (ty < 0 || ty >= {ih}) continue;\n            iy = (size_t)ty;\n            for (kx = 0; kx < {kw}; ++kx) {{\n                long tx = (long)(ox * {sw} + kx * {dw}) - {pl};\n                if (tx < 0 || tx >= {iw}) continue;\n                ix = (size_t)tx;\n                {inner}\n            }}\n        }}\n        {y}[(oy * {ow} + ox) * {cout} + o] = {fin};\n    }}",
+        oh = g.out_h,
+        ow = g.out_w,
+        cout = g.cout,
+        kh = g.kh,
+        kw = g.kw,
+        sh = g.sh,
+        sw = g.sw,
+        dh = g.dh,
+        dw = g.dw,
+        pt = g.pad_top,
+        pl = g.pad_left,
+        ih = g.in_h,
+        iw = g.in_w,
+    )
+}
+
+/// One activation requantizer over `n` elements.
+#[allow(clippy::too_many_arguments)]
+fn act(g: &Graph, a: &Act, i: usize, x: &Step, s: &Step, x0: &str, y: &str, n: usize, consts: &mut String) -> Result<String> {
+    let at = if ctype(x.lo, x.hi)? == "int64_t" { "int64_t" } else { "int64_t" };
+    let shift = match a {
+        Act::Grid { out_frac, .. } => x.fmt.frac - out_frac,
+        Act::Requant { out, .. } => x.fmt.frac - out.frac,
+        _ => 0,
+    };
+    if shift > 62 {
+        return Err(unsupported(g, &format!("a requantizer dropping {shift} fraction bits (more than 62)")));
+    }
+    Ok(match a {
+        Act::Relu => format!("    for (k = 0; k < {n}; ++k) {y}[k] = {x0}[k] < 0 ? 0 : {x0}[k];"),
+        Act::Grid { out_frac, min, max } => requant_line(x.fmt.frac - out_frac, *min, *max, Rounding::TiesEven, true, x0, y, n, at),
+        Act::Requant { out, rounding, overflow } => {
+            requant_line(x.fmt.frac - out.frac, out.min_code(), out.max_code(), *rounding, *overflow == Overflow::Saturate, x0, y, n, at)
+        }
+        Act::Generic { .. } | Act::Float { .. } => {
+            let segs = crate::passes::segments::segments(a, x.fmt.frac, x.lo, x.hi).map_err(|e| unsupported(g, &e))?;
+            let starts: Vec<i128> = segs.iter().map(|s| s.0).collect();
+            let vals: Vec<i128> = segs.iter().map(|s| s.1).collect();
+            array(consts, &format!("t{i}"), &starts)?;
+            array(consts, &format!("v{i}"), &vals)?;
+            let _ = s;
+            format!(
+                "    for (k = 0; k < {n}; ++k) {{\n        size_t lo = 0, hi = {m};\n        while (hi - lo > 1) {{ size_t mid = (lo + hi) / 2; if ((int64_t){x0}[k] >= (int64_t)t{i}[mid]) lo = mid; else hi = mid; }}\n        {y}[k] = v{i}[lo];\n    }}",
+                m = segs.len()
+            )
+        }
+    })
+}
+
+/// Round `shift` fraction bits away (or add `-shift`), then fit.
+#[allow(clippy::too_many_arguments)]
+fn requant_line(shift: i32, min: i128, max: i128, r: Rounding, sat: bool, x0: &str, y: &str, n: usize, _t: &str) -> String {
+    let mode = match r {
+        Rounding::TiesEven => 0,
+        Rounding::TiesAway => 1,
+        Rounding::Floor => 2,
+    };
+    let fit = if sat { format!("qkhw_clamp(v, {}, {})", lit(min), lit(max)) } else { format!("qkhw_wrap(v, {}, {})", lit(min), lit(max)) };
+    if !sat && shift <= 0 {
+        let m = 1i128 << (-shift).min(62);
+        return format!("    for (k = 0; k < {n}; ++k) {{ int64_t v = (int64_t){x0}[k] * {}; {y}[k] = {fit}; }}", lit(m));
+    }
+    if shift > 0 {
+        format!("    for (k = 0; k < {n}; ++k) {{ int64_t v = qkhw_round_shift((int64_t){x0}[k], {shift}, {mode}); {y}[k] = {fit}; }}")
+    } else {
+        // Widening: clamp first (exact), then multiply (no shift of a negative value).
+        let m = 1i128 << (-shift).min(62);
+        format!(
+            "    for (k = 0; k < {n}; ++k) {{ int64_t v = qkhw_clamp((int64_t){x0}[k], {}, {}) * {}; {y}[k] = {fit}; }}",
+            lit((min / m) - 1),
+            lit((max / m) + 1),
+            lit(m)
+        )
+    }
+}
+
+/// Write `<name>.h` and `<name>.c` into `dir`.
+pub fn write(m: &CModel, dir: &std::path::Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    for (f, t) in [(format!("{}.h", m.name), &m.header), (format!("{}.c", m.name), &m.source)] {
+        let p = dir.join(f);
+        std::fs::write(&p, t).map_err(|e| Error::io(&p, e))?;
+    }
+    Ok(())
+}
+
+/// The C model of `g` for its hardware input format (as `gen` uses).
+pub fn from_graph(
+    g: &Graph,
+    input_format: Option<crate::fxp::FixedFormat>,
+    config: &crate::passes::config::Config,
+    header: &str,
+    sigmoid: &str,
+) -> Result<(CModel, Plan, Vec<String>)> {
+    let (spec, _, mut notes) = crate::golden::hardware_input(g, input_format, config)?;
+    let plan = crate::passes::precision::plan_with(g, spec, config)?;
+    notes.extend(plan.notices.iter().cloned());
+    let m = generate(g, &plan, header, sigmoid)?;
+    Ok((m, plan, notes))
+}
