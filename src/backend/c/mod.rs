@@ -156,9 +156,11 @@ pub fn generate(g: &Graph, plan: &Plan, header: &str, sigmoid: &str) -> Result<C
                 let a = acc_type(plan, s, &[w, b])?;
                 array(&mut consts, &format!("w{i}"), w)?;
                 array(&mut consts, &format!("c{i}"), b)?;
+                // Outputs accumulate side by side over the inputs: contiguous
+                // weight rows, a loop compilers vectorize.
                 let _ = writeln!(
                     body,
-                    "    for (r = 0; r < {rows}; ++r) for (j = 0; j < {n_out}; ++j) {{\n        {a} acc = ({a})c{i}[j];\n        for (k = 0; k < {n_in}; ++k) acc += ({a}){x0}[r * {n_in} + k] * ({a})w{i}[k * {n_out} + j];\n        {y}[r * {n_out} + j] = acc;\n    }}"
+                    "    for (r = 0; r < {rows}; ++r) {{\n        {a} acc[{n_out}];\n        for (j = 0; j < {n_out}; ++j) acc[j] = ({a})c{i}[j];\n        for (k = 0; k < {n_in}; ++k) {{\n            {a} xk = ({a}){x0}[r * {n_in} + k];\n            for (j = 0; j < {n_out}; ++j) acc[j] += xk * ({a})w{i}[k * {n_out} + j];\n        }}\n        for (j = 0; j < {n_out}; ++j) {y}[r * {n_out} + j] = acc[j];\n    }}"
                 );
             }
             StepOp::Conv { geo, w, b } | StepOp::Depthwise { geo, w, b, .. } => {

@@ -1,0 +1,65 @@
+//! The fixed-point C backend: every example model the golden model runs is
+//! generated, compiled with `gcc -std=c99 -Wall -Wextra -Werror -pedantic
+//! -fsanitize=undefined -fno-sanitize-recover=all` and equal to the golden
+//! model on all its golden inputs plus 10,000 random input codes. A
+//! corrupted constant is caught.
+
+mod common;
+
+use qkhw::backend::c;
+use qkhw::ir::BuildOptions;
+use qkhw::verify;
+
+const MODELS: &[&str] = &[
+    "auto_po2_mlp", "binary_ternary", "bn_variants", "cnn_bn", "conv_bn_folded", "dense_bn_folded", "functional_add",
+    "jet_tagger", "jet_tagger_da", "po2_mlp", "pooling", "zoo_conv1d", "zoo_conv2d", "zoo_hswish",
+];
+
+fn vectors(g: &qkhw::ir::Graph, name: &str, random: usize) -> (Vec<i128>, usize) {
+    let (spec, q, _) = qkhw::golden::hardware_input(g, None, &Default::default()).unwrap();
+    let x = qkhw::npy::read_f32(&common::root().join(format!("tests/golden/predict/{name}/inputs.npy"))).unwrap();
+    let mut codes = qkhw::golden::hardware_codes(&x.data, &spec, q.as_ref()).unwrap();
+    let per: usize = g.layers[g.inputs[0].0].shape.iter().product();
+    codes.extend(verify::random_codes(random, per, spec.fmt, 99));
+    let n = codes.len() / per;
+    (codes, n)
+}
+
+#[test]
+fn every_model_in_c_equals_the_golden_model_under_ubsan() {
+    common::require("gcc");
+    let mut lines = vec![];
+    for name in MODELS {
+        let g = qkhw::load_graph(common::root().join(format!("examples/models/{name}.keras")), BuildOptions::default()).unwrap();
+        let (m, plan, _) = c::from_graph(&g, None, &Default::default(), "test", "hard").unwrap();
+        let (codes, n) = vectors(&g, name, 10_000);
+        let r = verify::verify_c(&m, &plan, &codes, n, &common::tmp(&format!("c-{name}"))).unwrap();
+        assert!(r.passed(), "{}", r.text());
+        assert!(n >= 10_256);
+        lines.push(format!("{name}: {n} samples equal"));
+    }
+    eprintln!("{}", lines.join("\n"));
+}
+
+#[test]
+fn the_recurrent_model_is_refused_clearly() {
+    let g = qkhw::load_graph(common::root().join("examples/models/zoo_rnn.keras"), BuildOptions::default()).unwrap();
+    let e = c::from_graph(&g, None, &Default::default(), "test", "hard").unwrap_err().to_string();
+    assert!(e.contains("not run by the golden model yet"), "{e}");
+}
+
+#[test]
+fn a_corrupted_constant_is_caught() {
+    common::require("gcc");
+    let g = qkhw::load_graph(common::root().join("examples/models/jet_tagger_da.keras"), BuildOptions::default()).unwrap();
+    let (mut m, plan, _) = c::from_graph(&g, None, &Default::default(), "test", "hard").unwrap();
+    // The first weight of the second layer's kernel, plus one.
+    let at = m.source.find("static const int8_t w").expect("a weight array");
+    let at = at + m.source[at..].find('{').unwrap() + 1;
+    let end = at + m.source[at..].find(',').unwrap();
+    let v: i64 = m.source[at..end].trim().parse().unwrap();
+    m.source = format!("{} {}{}", &m.source[..at], v + 1, &m.source[end..]);
+    let (codes, n) = vectors(&g, "jet_tagger_da", 1_000);
+    let r = verify::verify_c(&m, &plan, &codes, n, &common::tmp("c-corrupt")).unwrap();
+    assert!(!r.passed() && r.first.is_some(), "{}", r.text());
+}
