@@ -213,8 +213,8 @@ enum Command {
 /// Options of `gen` / `verify` for the Verilog target.
 #[derive(clap::Args, Clone)]
 struct VerilogArgs {
-    /// verilog (hls and c come with their issue).
-    #[arg(long, default_value = "verilog")]
+    /// verilog, c (fixed-point C99) or hls (Vitis HLS C++).
+    #[arg(long, default_value = "verilog", value_parser = ["verilog", "c", "hls"])]
     target: String,
     /// The hardware input format when the model has no input quantizer,
     /// e.g. fixed<16,6> (default fixed<16,6>, with a notice).
@@ -223,6 +223,9 @@ struct VerilogArgs {
     /// Per-layer precision overrides (TOML), as for predict.
     #[arg(long)]
     config: Option<PathBuf>,
+    /// HLS flavor: vitis (ap_fixed / ap_int); catapult is planned.
+    #[arg(long, default_value = "vitis")]
+    flavor: String,
     /// Register every N adder-tree levels.
     /// Example: --pipeline-levels 3
     #[arg(long, default_value_t = 4)]
@@ -241,6 +244,21 @@ impl VerilogArgs {
             Some(p) => qkhw::passes::config::Config::read(p),
             None => Ok(Default::default()),
         }
+    }
+
+    /// The Vitis HLS files (`--target hls`).
+    fn hls_files(&self, g: &qkhw::ir::Graph, sem: &Semantics) -> Result<(Vec<(String, String)>, String, qkhw::passes::precision::Plan, Vec<String>), Error> {
+        if self.flavor != "vitis" {
+            return Err(Error::Usage(format!("--flavor {}: only vitis (ap_fixed) is generated yet; catapult (ac_fixed) is planned", self.flavor)));
+        }
+        let input_format = self.input_format.as_deref().map(str::parse).transpose()?;
+        let (spec, _, mut notes) = qkhw::golden::hardware_input(g, input_format, &self.config()?)?;
+        let plan = qkhw::passes::precision::plan_with(g, spec, &self.config()?)?;
+        notes.extend(plan.notices.iter().cloned());
+        let header = qkhw::backend::verilog::header(g, &sem.internal_sigmoid);
+        let files = qkhw::backend::c::generate_hls(g, &plan, &header, &sem.internal_sigmoid)?;
+        let name = files[0].0.trim_end_matches(".h").to_string();
+        Ok((files, name, plan, notes))
     }
 
     /// The C model (`--target c`).
@@ -370,6 +388,19 @@ fn run(cli: Cli) -> Result<(), Error> {
             print!("{report}");
             Ok(())
         }
+        Command::Gen { model, out, hw, sem, .. } if hw.target == "hls" => {
+            let g = sem.load(&model)?;
+            let (files, name, _plan, notes) = hw.hls_files(&g, &sem)?;
+            std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
+            for (f, t) in &files {
+                std::fs::write(out.join(f), t).map_err(|e| Error::io(out.join(f), e))?;
+            }
+            for n in notes {
+                eprintln!("note: {n}");
+            }
+            println!("{name}.h, {name}.cpp, {name}_tb.cpp, build_prj.tcl -> {}", out.display());
+            Ok(())
+        }
         Command::Gen { model, out, hw, sem, .. } if hw.target == "c" => {
             let g = sem.load(&model)?;
             let t = std::time::Instant::now();
@@ -462,7 +493,36 @@ fn verify(
 ) -> Result<(), Error> {
     use qkhw::verify::{self, DesignDir};
     let g = sem.load(model)?;
-    if hw.target == "c" {
+    if hw.target == "hls" || hw.target == "c" {
+        let (spec, q, _) = qkhw::golden::hardware_input(&g, hw.input_format.as_deref().map(str::parse).transpose()?, &hw.config()?)?;
+        let mut x_codes = vec![];
+        if let Some(p) = input {
+            let x = npy::read_f32(p)?;
+            x_codes.extend(qkhw::golden::hardware_codes(&x.data, &spec, q.as_ref())?);
+        }
+        if hw.target == "hls" {
+            let (files, name, plan, notes) = hw.hls_files(&g, sem)?;
+            for n in notes {
+                eprintln!("note: {n}");
+            }
+            let per: usize = plan.steps[0].shape.iter().product();
+            x_codes.extend(verify::random_codes(random.unwrap_or(if input.is_none() { 1000 } else { 0 }), per, spec.fmt, seed));
+            let n = x_codes.len() / per.max(1);
+            let dir = std::env::temp_dir().join(format!("qkhw-verify-hls-{name}-{}", std::process::id()));
+            let cache = std::env::var_os("QKHW_CACHE").map(PathBuf::from).unwrap_or_else(|| {
+                std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(std::env::temp_dir).join(".cache").join("qkhw")
+            });
+            let report = verify::verify_hls(&files, &name, &plan, &x_codes, n, &dir, &cache)?;
+            let _ = std::fs::remove_dir_all(&dir);
+            print!("{}", report.text());
+            if let Some(j) = junit {
+                std::fs::write(j, report.junit(&g.name)).map_err(|e| Error::io(j, e))?;
+            }
+            if report.passed() {
+                return Ok(());
+            }
+            std::process::exit(1)
+        }
         let (m, plan, notes) = hw.c_model(&g, sem)?;
         for n in notes {
             eprintln!("note: {n}");

@@ -4,6 +4,7 @@
 //! taps for localization) and Icarus Verilog (plain Verilog-2005 bench).
 
 pub mod cc;
+pub mod hls;
 pub mod icarus;
 pub mod verilator;
 
@@ -300,12 +301,24 @@ fn localize(sim: &dyn Simulator, d: &DesignDir, plan: &Plan, codes: &[i128], n: 
 
 /// `verify --target c`: compile with UBSan, run every vector, compare.
 pub fn verify_c(m: &crate::backend::c::CModel, plan: &Plan, codes: &[i128], n: usize, dir: &Path) -> Result<Report> {
-    let g = golden::run(plan, codes, n, Keep::Layers, 0)?;
+    let in_n: usize = plan.steps[0].shape.iter().product();
+    let per: usize = plan.steps[plan.outputs[0]].shape.iter().product();
+    let (outs, build, sim) = cc::run(m, dir, codes, n, in_n, per)?;
+    compare_codes("gcc (C99, UBSan)", &m.name, plan, codes, n, outs, build, sim)
+}
+
+/// `verify --target hls`: C-simulation against the ap_types headers.
+pub fn verify_hls(files: &[(String, String)], name: &str, plan: &Plan, codes: &[i128], n: usize, dir: &Path, cache: &Path) -> Result<Report> {
+    let (outs, build, sim) = hls::run(files, name, dir, cache, codes, n)?;
+    compare_codes("g++ HLS C-sim (ap_types)", name, plan, codes, n, outs, build, sim)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn compare_codes(tool: &str, name: &str, plan: &Plan, codes: &[i128], n: usize, outs: Vec<i128>, build: f64, sim: f64) -> Result<Report> {
+    let g = golden::run(plan, codes, n, Keep::Outputs, 0)?;
     let o = plan.outputs[0];
     let expected = g.codes(o);
-    let in_n: usize = plan.steps[0].shape.iter().product();
     let per: usize = plan.steps[o].shape.iter().product();
-    let (outs, build, sim) = cc::run(m, dir, codes, n, in_n, per)?;
     let mut first = None;
     let mut bad = std::collections::BTreeSet::new();
     for (i, (&e, &a)) in expected.iter().zip(&outs).enumerate() {
@@ -318,7 +331,7 @@ pub fn verify_c(m: &crate::backend::c::CModel, plan: &Plan, codes: &[i128], n: u
                     expected: e,
                     actual: a,
                     layer: None,
-                    note: "the C model has no layer taps: reported at the output".into(),
+                    note: "no layer taps in this target: reported at the output".into(),
                 });
             }
         }
@@ -327,8 +340,8 @@ pub fn verify_c(m: &crate::backend::c::CModel, plan: &Plan, codes: &[i128], n: u
         bad.insert(usize::MAX);
     }
     Ok(Report {
-        simulator: "gcc (C99, UBSan)".into(),
-        top: m.name.clone(),
+        simulator: tool.into(),
+        top: name.to_string(),
         seed: 0,
         samples: n,
         mismatched_samples: bad.len(),

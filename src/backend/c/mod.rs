@@ -118,8 +118,32 @@ fn unsupported(g: &Graph, what: &str) -> Error {
     Error::Model { path: g.source.clone(), layer: None, msg: format!("C backend: {what}") }
 }
 
+/// Which language the body is written for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    C,
+    /// Vitis HLS C++: requantizers through `ap_fixed` rounding/overflow modes.
+    Hls,
+}
+
 /// Generate the C pair for `plan`.
 pub fn generate(g: &Graph, plan: &Plan, header: &str, sigmoid: &str) -> Result<CModel> {
+    let b = body(g, plan, Dialect::C)?;
+    render_c(g, plan, header, sigmoid, b)
+}
+
+/// The constants, buffers and statements of the model function.
+pub struct Body {
+    pub name: String,
+    pub consts: String,
+    pub buffers: String,
+    pub body: String,
+    pub out_copy: String,
+    pub in_t: &'static str,
+    pub out_t: &'static str,
+}
+
+pub fn body(g: &Graph, plan: &Plan, dialect: Dialect) -> Result<Body> {
     let name: String = {
         let mut n = crate::backend::verilog::keywords::Namer::new(&[]);
         n.name(&g.name).to_lowercase()
@@ -220,7 +244,7 @@ pub fn generate(g: &Graph, plan: &Plan, header: &str, sigmoid: &str) -> Result<C
             }
             StepOp::Act(a) => {
                 let x = &plan.steps[s.inputs[0]];
-                let line = act(g, a, i, x, s, &x0, &y, n, &mut consts)?;
+                let line = act(g, a, i, x, s, &x0, &y, n, &mut consts, dialect)?;
                 let _ = writeln!(body, "{line}");
             }
             StepOp::Pool { geo, max, mult } => {
@@ -292,11 +316,21 @@ pub fn generate(g: &Graph, plan: &Plan, header: &str, sigmoid: &str) -> Result<C
         return Err(unsupported(g, "models with several outputs are not generated yet"));
     }
     let (ist, ost) = (&plan.steps[0], &plan.steps[o]);
-    let in_n: usize = ist.shape.iter().product();
+
     let out_n: usize = ost.shape.iter().product();
     let in_t = ctype(ist.fmt.min_code().min(ist.lo), ist.fmt.max_code().max(ist.hi))?;
     let out_t = ctype(ost.lo.min(0), ost.hi.max(0))?;
     let out_copy = format!("    for (k = 0; k < {out_n}; ++k) out[k] = ({out_t}){}[k];", if o == 0 { "in".into() } else { buf(o) });
+    Ok(Body { name, consts, buffers, body, out_copy, in_t, out_t })
+}
+
+fn render_c(g: &Graph, plan: &Plan, header: &str, sigmoid: &str, b: Body) -> Result<CModel> {
+    let Body { name, consts, buffers, body, out_copy, in_t, out_t } = b;
+    let o = plan.outputs[0];
+    let (ist, ost) = (&plan.steps[0], &plan.steps[o]);
+    let in_n: usize = ist.shape.iter().product();
+    let out_n: usize = ost.shape.iter().product();
+    let _ = g;
     let fmt = |s: &Step| s.fmt.to_string();
     let float_wrapper = true;
     let h = Header {
@@ -364,7 +398,7 @@ fn window_loop(g: &Geo, y: &str, init: &str, inner: &str, fin: &str) -> String {
 
 /// One activation requantizer over `n` elements.
 #[allow(clippy::too_many_arguments)]
-fn act(g: &Graph, a: &Act, i: usize, x: &Step, s: &Step, x0: &str, y: &str, n: usize, consts: &mut String) -> Result<String> {
+fn act(g: &Graph, a: &Act, i: usize, x: &Step, s: &Step, x0: &str, y: &str, n: usize, consts: &mut String, dialect: Dialect) -> Result<String> {
     let at = if ctype(x.lo, x.hi)? == "int64_t" { "int64_t" } else { "int64_t" };
     let shift = match a {
         Act::Grid { out_frac, .. } => x.fmt.frac - out_frac,
@@ -376,6 +410,12 @@ fn act(g: &Graph, a: &Act, i: usize, x: &Step, s: &Step, x0: &str, y: &str, n: u
     }
     Ok(match a {
         Act::Relu => format!("    for (k = 0; k < {n}; ++k) {y}[k] = {x0}[k] < 0 ? 0 : {x0}[k];"),
+        Act::Grid { out_frac, min, max } if dialect == Dialect::Hls && x.fmt.frac > *out_frac => {
+            hls_requant(x, s.fmt, x.fmt.frac - out_frac, *min, *max, Rounding::TiesEven, true, x0, y, n)
+        }
+        Act::Requant { out, rounding, overflow } if dialect == Dialect::Hls && x.fmt.frac > out.frac => {
+            hls_requant(x, *out, x.fmt.frac - out.frac, out.min_code(), out.max_code(), *rounding, *overflow == Overflow::Saturate, x0, y, n)
+        }
         Act::Grid { out_frac, min, max } => requant_line(x.fmt.frac - out_frac, *min, *max, Rounding::TiesEven, true, x0, y, n, at),
         Act::Requant { out, rounding, overflow } => {
             requant_line(x.fmt.frac - out.frac, out.min_code(), out.max_code(), *rounding, *overflow == Overflow::Saturate, x0, y, n, at)
@@ -445,4 +485,157 @@ pub fn from_graph(
     notes.extend(plan.notices.iter().cloned());
     let m = generate(g, &plan, header, sigmoid)?;
     Ok((m, plan, notes))
+}
+
+/// The requantizer through `ap_fixed`: the input code as a fixed-point
+/// number with `shift` fraction bits, assigned to an integer `ap_fixed` of
+/// the output width whose quantization mode is the rounding (AP_RND_CONV:
+/// ties to even, AP_RND_INF: ties away, AP_TRN: floor) and whose overflow
+/// mode is the fit (AP_SAT / AP_WRAP); a quantizer range narrower than the
+/// type's (symmetric) is clamped after.
+#[allow(clippy::too_many_arguments)]
+fn hls_requant(x: &Step, out: crate::fxp::FixedFormat, shift: i32, min: i128, max: i128, r: Rounding, sat: bool, x0: &str, y: &str, n: usize) -> String {
+    let iw = x.fmt.width.max(shift as u32 + 2) + 1;
+    let ow = out.width;
+    let q = match r {
+        Rounding::TiesEven => "AP_RND_CONV",
+        Rounding::TiesAway => "AP_RND_INF",
+        Rounding::Floor => "AP_TRN",
+    };
+    let o = if sat { "AP_SAT" } else { "AP_WRAP" };
+    let (fx, rt) = if out.signed { ("ap_fixed", "ap_int") } else { ("ap_ufixed", "ap_uint") };
+    let clamp = if sat && (min != out.min_code() || max != out.max_code()) {
+        format!(" if (v < {}) v = {}; if (v > {}) v = {};", lit(min), lit(min), lit(max), lit(max))
+    } else {
+        String::new()
+    };
+    format!(
+        "    for (k = 0; k < {n}; ++k) {{\n        ap_fixed<{iw}, {}> a; a.range() = ap_int<{iw}>((long long){x0}[k]);\n        {fx}<{ow}, {ow}, {q}, {o}> t = a;\n        {rt}<{ow}> raw = t.range();\n        long long v = raw.to_int64();{clamp}\n        {y}[k] = v;\n    }}",
+        iw as i32 - shift
+    )
+}
+
+#[derive(Template)]
+#[template(path = "hls/model.h", escape = "none")]
+struct HlsHeader<'a> {
+    header: &'a str,
+    max_w: u32,
+    guard: &'a str,
+    name: &'a str,
+    in_t: &'a str,
+    out_t: &'a str,
+    in_n: usize,
+    out_n: usize,
+    in_bits: u32,
+    out_bits: u32,
+    in_w: u32,
+    out_w: u32,
+    in_fmt: String,
+    out_fmt: String,
+    sigmoid: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "hls/model.cpp", escape = "none")]
+struct HlsSource<'a> {
+    header: &'a str,
+    in_signed: bool,
+    name: &'a str,
+    in_t: &'a str,
+    out_t: &'a str,
+    in_n: usize,
+    out_n: usize,
+    in_w: u32,
+    out_w: u32,
+    consts: &'a str,
+    buffers: &'a str,
+    body: &'a str,
+    out_copy: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "hls/tb.cpp", escape = "none")]
+struct HlsTb<'a> {
+    header: &'a str,
+    name: &'a str,
+    in_w: u32,
+    out_w: u32,
+    out_signed: bool,
+    in_t: &'a str,
+    out_t: &'a str,
+    in_n: usize,
+    out_n: usize,
+}
+
+#[derive(Template)]
+#[template(path = "hls/build_prj.tcl", escape = "none")]
+struct HlsTcl<'a> {
+    header: &'a str,
+    name: &'a str,
+}
+
+/// The Vitis HLS project files: (file name, contents).
+pub fn generate_hls(g: &Graph, plan: &Plan, header: &str, sigmoid: &str) -> Result<Vec<(String, String)>> {
+    let b = body(g, plan, Dialect::Hls)?;
+    let o = plan.outputs[0];
+    let (ist, ost) = (&plan.steps[0], &plan.steps[o]);
+    let in_n: usize = ist.shape.iter().product();
+    let out_n: usize = ost.shape.iter().product();
+    let r = |e: askama::Error| Error::Usage(format!("template: {e}"));
+    let h = HlsHeader {
+        header,
+        max_w: (in_n as u32 * ist.fmt.width).max(out_n as u32 * ost.fmt.width).max(1024).next_power_of_two(),
+        guard: &format!("QKHW_HLS_{}_H", b.name.to_uppercase()),
+        name: &b.name,
+        in_t: b.in_t,
+        out_t: b.out_t,
+        in_n,
+        out_n,
+        in_bits: in_n as u32 * ist.fmt.width,
+        out_bits: out_n as u32 * ost.fmt.width,
+        in_w: ist.fmt.width,
+        out_w: ost.fmt.width,
+        in_fmt: ist.fmt.to_string(),
+        out_fmt: ost.fmt.to_string(),
+        sigmoid,
+    }
+    .render()
+    .map_err(r)?;
+    let c = HlsSource {
+        header,
+        in_signed: ist.fmt.signed,
+        name: &b.name,
+        in_t: b.in_t,
+        out_t: b.out_t,
+        in_n,
+        out_n,
+        in_w: ist.fmt.width,
+        out_w: ost.fmt.width,
+        consts: &b.consts,
+        buffers: &b.buffers,
+        body: &b.body,
+        out_copy: &b.out_copy,
+    }
+    .render()
+    .map_err(r)?;
+    let tb = HlsTb {
+        header,
+        name: &b.name,
+        in_w: ist.fmt.width,
+        out_w: ost.fmt.width,
+        out_signed: ost.fmt.signed,
+        in_t: b.in_t,
+        out_t: b.out_t,
+        in_n,
+        out_n,
+    }
+    .render()
+    .map_err(r)?;
+    let tcl = HlsTcl { header, name: &b.name }.render().map_err(r)?;
+    Ok(vec![
+        (format!("{}.h", b.name), h + "\n"),
+        (format!("{}.cpp", b.name), c + "\n"),
+        (format!("{}_tb.cpp", b.name), tb + "\n"),
+        ("build_prj.tcl".into(), tcl + "\n"),
+    ])
 }
