@@ -629,9 +629,9 @@ impl Builder<'_> {
                             Some(q) => r * count as f64 / area as f64 == q,
                             None => r * count as f64 == 1.0,
                         };
-                        if !back || frac_needed(r).is_none() {
-                            return Err(err(self.g, l, format!("averaging over {count} values is not exact in fixed point; use QAveragePooling2D with an average_quantizer")));
-                        }
+                        // Not a power of two: the multiplier rounded to float32
+                        // (QKeras divides in float32; the last bits can differ).
+                        let r = if !back || frac_needed(r).is_none() { inexact(&mut self.notices, l, count, r) } else { r };
                         m.push(r);
                     }
                 }
@@ -652,10 +652,7 @@ impl Builder<'_> {
                     Some(q) => q,
                     None => {
                         let r = 1.0 / hw as f64;
-                        if r * hw as f64 != 1.0 || !hw.is_power_of_two() {
-                            return Err(err(self.g, l, format!("averaging over {hw} values is not exact in fixed point; use QGlobalAveragePooling2D with an average_quantizer")));
-                        }
-                        r
+                        if r * hw as f64 != 1.0 || !hw.is_power_of_two() { inexact(&mut self.notices, l, hw, r) } else { r }
                     }
                 };
                 let mc = Consts::from(vec![r]);
@@ -766,4 +763,18 @@ fn round_table(w: &HwWeight, fmt: Option<FixedFormat>, c: &crate::passes::config
         .map(|i| crate::fxp::quantize_f64(w.value(i), f, c.rounding, c.overflow).unwrap_or(0) as i64)
         .collect();
     HwWeight { codes, signs: vec![], encoding: Encoding::Fixed(f), scale: None, quantizer: None, ..w.clone() }
+}
+
+/// The policy for an average over a count that is not a power of two (a
+/// float layer in QKeras): multiply by the factor rounded to float32, held
+/// exactly, and say so once per layer.
+fn inexact(notices: &mut Vec<String>, l: &Layer, count: usize, r: f64) -> f64 {
+    let n = format!(
+        "layer `{}`: averaging over {count} values multiplies by its factor rounded to float32 (QKeras divides in float32, so the last bits can differ; use an average_quantizer for exact hardware)",
+        l.name
+    );
+    if !notices.contains(&n) {
+        notices.push(n);
+    }
+    (r as f32) as f64
 }
