@@ -1,6 +1,8 @@
 //! The hand-written primitives in hw/, under Verilator and Icarus: the
 //! requantizer on every 10-bit input through eight parameter sets against
-//! `fxp::requantize`, and the skid buffer under random valid/ready.
+//! `fxp::requantize`, the skid buffer under random valid/ready, the
+//! pipelined adder tree against the sums and its latency, the look-up ROM
+//! on every address.
 
 mod common;
 
@@ -10,6 +12,9 @@ use qkhw::fxp::{requantize, round_shift_right, FixedFormat, Overflow, Rounding};
 
 fn run_bench(sim: &str, tb: &str, top: &str, prims: &[&str]) -> (String, std::path::PathBuf) {
     let dir = common::tmp(&format!("{sim}-{top}"));
+    // The look-up ROM's table: y = (x * 37 + 5) mod 256 over 6-bit x.
+    let table: String = (0..64).map(|i| format!("{:02x}\n", (i * 37 + 5) % 256)).collect();
+    std::fs::write(dir.join("lut.mem"), table).unwrap();
     let hw = common::root().join("hw");
     let mut files: Vec<std::path::PathBuf> = vec![hw.join("tb").join(tb)];
     files.extend(prims.iter().map(|p| hw.join(p)));
@@ -72,9 +77,27 @@ fn skid_buffer_loses_and_duplicates_nothing() {
 }
 
 #[test]
+fn adder_tree_sums_with_its_latency() {
+    for sim in ["verilator", "iverilog"] {
+        common::require(sim);
+        let (out, _) = run_bench(sim, "tb_adder_tree.v", "tb_adder_tree", &["qkhw_adder_tree.v"]);
+        assert!(out.contains("PASS"), "{sim}: {out}");
+    }
+}
+
+#[test]
+fn lookup_rom_reads_every_word() {
+    for sim in ["verilator", "iverilog"] {
+        common::require(sim);
+        let (out, _) = run_bench(sim, "tb_lut.v", "tb_lut", &["qkhw_lut.v"]);
+        assert!(out.contains("PASS 64"), "{sim}: {out}");
+    }
+}
+
+#[test]
 fn primitives_are_lint_clean() {
     common::require("verilator");
-    for (f, params) in [("qkhw_requant.v", vec![]), ("qkhw_requant.v", vec!["-GSAT=0", "-GOUT_W=20"]), ("qkhw_requant.v", vec!["-GSAT=0", "-GOUT_W=4"]), ("qkhw_skid.v", vec![])] {
+    for (f, params) in [("qkhw_requant.v", vec![]), ("qkhw_requant.v", vec!["-GSAT=0", "-GOUT_W=20"]), ("qkhw_requant.v", vec!["-GSAT=0", "-GOUT_W=4"]), ("qkhw_skid.v", vec![]), ("qkhw_adder_tree.v", vec![]), ("qkhw_adder_tree.v", vec!["-GN=5", "-GIN_W=6", "-GOUT_W=9", "-GLEVELS_PER_STAGE=3"]), ("qkhw_adder_tree.v", vec!["-GN=1", "-GOUT_W=8"]), ("qkhw_lut.v", vec![])] {
         let o = Command::new("verilator").args(["--lint-only", "-Wall"]).args(&params).arg(common::root().join("hw").join(f)).output().unwrap();
         assert!(o.status.success() && o.stderr.is_empty(), "{f} {params:?}: {}", String::from_utf8_lossy(&o.stderr));
     }
