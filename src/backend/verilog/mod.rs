@@ -138,8 +138,9 @@ fn unsupported(g: &Graph, layer: &str, what: &str) -> Error {
         path: g.source.clone(),
         layer: Some(layer.to_string()),
         msg: format!(
-            "{what}: the Verilog backend takes dense-type models (QDense, QDenseBatchnorm, QActivation, \
-             QBatchNormalization, Flatten/Reshape, Add/Subtract/Concatenate) yet"
+            "{what}: the Verilog backend does not generate this yet (it takes dense, convolution, depthwise, \
+             separable, transposed convolution, pooling, batch norm, every activation quantizer, \
+             Flatten/Reshape/ZeroPadding and Add/Subtract/Concatenate)"
         ),
     }
 }
@@ -226,6 +227,29 @@ pub fn generate(g: &Graph, plan: &Plan, opts: &Options) -> Result<Design> {
             let _ = st;
         }
         let out = m.elems[&end].clone();
+        // Input elements whose every weight is zero are never read: name
+        // them in an `unused_*` reduction (lint-clean without waivers).
+        let mut used = std::collections::HashSet::new();
+        for line in m.rtl.assigns.iter().chain(&m.rtl.regs).chain(&m.instances) {
+            let rhs = line.split_once('=').map_or(line.as_str(), |(_, r)| r);
+            for tok in rhs.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+                used.insert(tok.to_string());
+            }
+        }
+        for o in &out {
+            used.insert(o.name.clone());
+        }
+        let mut idle = vec![];
+        for (s, _) in &m.ports {
+            for e in m.elems.get(s).into_iter().flatten() {
+                if !used.contains(&e.name) {
+                    idle.push(e.name.clone());
+                }
+            }
+        }
+        if !idle.is_empty() {
+            m.rtl.decls.push(format!("wire unused_inputs = ^{{{}}};", idle.join(", ")));
+        }
         // Pack the output at the step's format width.
         let st = &plan.steps[end];
         let w = st.fmt.width;
@@ -449,9 +473,163 @@ fn build_step(g: &Graph, plan: &Plan, i: usize, layer: &str, m: &mut ModuleBuild
             }
             out
         }
+        StepOp::Conv { geo, w, b } | StepOp::Depthwise { geo, w, b, .. } => {
+            let x = xs(m, 0);
+            let mult = if let StepOp::Depthwise { mult, .. } = &st.op { Some(*mult) } else { None };
+            let mut outs = vec![];
+            for oy in 0..geo.out_h {
+                for ox in 0..geo.out_w {
+                    for o in 0..geo.cout {
+                        let mut terms = vec![];
+                        for_taps(geo, oy, ox, |iy, ix, k| {
+                            let base = (iy * geo.in_w + ix) * geo.cin;
+                            match mult {
+                                Some(mu) => terms.extend(m.rtl.times_const(&x[base + o / mu], w[k * geo.cout + o], opts.no_dsp)),
+                                None => {
+                                    for ci in 0..geo.cin {
+                                        terms.extend(m.rtl.times_const(&x[base + ci], w[(k * geo.cin + ci) * geo.cout + o], opts.no_dsp));
+                                    }
+                                }
+                            }
+                        });
+                        if b[o] != 0 {
+                            terms.push(Term { sig: m.rtl.constant(b[o]), neg: false });
+                        }
+                        outs.push(terms);
+                    }
+                }
+            }
+            let (sums, stages) = m.rtl.adder_trees(outs, p);
+            m.latency += stages;
+            sums
+        }
+        StepOp::ConvT { geo, w, b } => {
+            let x = xs(m, 0);
+            let n_out = geo.out_h * geo.out_w * geo.cout;
+            let mut outs: Vec<Vec<Term>> = (0..n_out)
+                .map(|k| if b[k % geo.cout] != 0 { vec![Term { sig: m.rtl.constant(b[k % geo.cout]), neg: false }] } else { vec![] })
+                .collect();
+            for iy in 0..geo.in_h {
+                for ix in 0..geo.in_w {
+                    for ky in 0..geo.kh {
+                        let Some(oy) = (iy * geo.sh + ky * geo.dh).checked_sub(geo.pad_top).filter(|&v| v < geo.out_h) else { continue };
+                        for kx in 0..geo.kw {
+                            let Some(ox) = (ix * geo.sw + kx * geo.dw).checked_sub(geo.pad_left).filter(|&v| v < geo.out_w) else { continue };
+                            for o in 0..geo.cout {
+                                for ci in 0..geo.cin {
+                                    let t = m.rtl.times_const(&x[(iy * geo.in_w + ix) * geo.cin + ci], w[((ky * geo.kw + kx) * geo.cout + o) * geo.cin + ci], opts.no_dsp);
+                                    outs[(oy * geo.out_w + ox) * geo.cout + o].extend(t);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            let (sums, stages) = m.rtl.adder_trees(outs, p);
+            m.latency += stages;
+            sums
+        }
+        StepOp::Pool { geo, max, mult } => {
+            let x = xs(m, 0);
+            let mut out = vec![];
+            let mut sums_in = vec![];
+            for oy in 0..geo.out_h {
+                for ox in 0..geo.out_w {
+                    for o in 0..geo.cout {
+                        let mut win = vec![];
+                        for_taps(geo, oy, ox, |iy, ix, _| win.push(x[(iy * geo.in_w + ix) * geo.cin + o].clone()));
+                        if *max {
+                            out.push(max_of(&mut m.rtl, win));
+                        } else {
+                            sums_in.push(win.into_iter().map(|sig| Term { sig, neg: false }).collect::<Vec<_>>());
+                        }
+                    }
+                }
+            }
+            if *max {
+                // One register, like the other layers' outputs.
+                m.latency += 1;
+                out.iter().map(|s| if s.lo == s.hi { s.clone() } else { m.rtl.reg(s) }).collect()
+            } else {
+                let (sums, stages) = m.rtl.adder_trees(sums_in, p);
+                m.latency += stages;
+                let scaled: Vec<Vec<Term>> =
+                    sums.iter().enumerate().map(|(k, s)| m.rtl.times_const(s, mult[k / geo.cout], opts.no_dsp)).collect();
+                let (prods, stages) = m.rtl.adder_trees(scaled, p);
+                m.latency += stages;
+                prods
+            }
+        }
+        StepOp::GlobalPool { hw, c, max, mult } => {
+            let x = xs(m, 0);
+            if *max {
+                let out: Vec<Sig> = (0..*c).map(|o| max_of(&mut m.rtl, (0..*hw).map(|k| x[k * c + o].clone()).collect())).collect();
+                m.latency += 1;
+                out.iter().map(|s| if s.lo == s.hi { s.clone() } else { m.rtl.reg(s) }).collect()
+            } else {
+                let terms: Vec<Vec<Term>> = (0..*c).map(|o| (0..*hw).map(|k| Term { sig: x[k * c + o].clone(), neg: false }).collect()).collect();
+                let (sums, stages) = m.rtl.adder_trees(terms, p);
+                m.latency += stages;
+                let scaled: Vec<Vec<Term>> = sums.iter().map(|s| m.rtl.times_const(s, *mult, opts.no_dsp)).collect();
+                let (prods, stages) = m.rtl.adder_trees(scaled, p);
+                m.latency += stages;
+                prods
+            }
+        }
+        StepOp::ZeroPad { in_shape, pads } => {
+            let x = xs(m, 0);
+            let c = *in_shape.last().unwrap_or(&1);
+            let (ih, iw, (pt, pb), (pl, pr)) = if in_shape.len() == 3 { (in_shape[0], in_shape[1], pads[0], pads[1]) } else { (1, in_shape[0], (0, 0), pads[0]) };
+            let (oh, ow) = (ih + pt + pb, iw + pl + pr);
+            let zero = m.rtl.constant(0);
+            let mut out = vec![zero; oh * ow * c];
+            for iy in 0..ih {
+                for ix in 0..iw {
+                    for o in 0..c {
+                        out[((iy + pt) * ow + ix + pl) * c + o] = x[(iy * iw + ix) * c + o].clone();
+                    }
+                }
+            }
+            out
+        }
         StepOp::Input => return Err(unsupported(g, layer, "a second input")),
-        _ => return Err(unsupported(g, layer, "convolution and pooling layers are not generated")),
     })
+}
+
+/// Each kernel tap of output position (oy, ox) that falls inside the input:
+/// `f(iy, ix, tap index)`.
+fn for_taps(geo: &crate::passes::precision::Geo, oy: usize, ox: usize, mut f: impl FnMut(usize, usize, usize)) {
+    for ky in 0..geo.kh {
+        let Some(iy) = (oy * geo.sh + ky * geo.dh).checked_sub(geo.pad_top).filter(|&v| v < geo.in_h) else { continue };
+        for kx in 0..geo.kw {
+            let Some(ix) = (ox * geo.sw + kx * geo.dw).checked_sub(geo.pad_left).filter(|&v| v < geo.in_w) else { continue };
+            f(iy, ix, ky * geo.kw + kx);
+        }
+    }
+}
+
+/// The largest of `v` (a comparison tree, combinational).
+fn max_of(r: &mut Rtl, v: Vec<Sig>) -> Sig {
+    let mut cur = v;
+    while cur.len() > 1 {
+        let mut next = vec![];
+        let mut it = cur.into_iter();
+        while let Some(a) = it.next() {
+            match it.next() {
+                Some(b) => {
+                    let (lo, hi) = (a.lo.max(b.lo), a.hi.max(b.hi));
+                    let w = a.w().max(b.w()) + 1;
+                    let (ea, eb) = (Rtl::ext(&a, w), Rtl::ext(&b, w));
+                    let e = format!("($signed({ea}) > $signed({eb})) ? {ea} : {eb}");
+                    let s = r.wire(lo.min(a.lo.min(b.lo)), hi, w, e);
+                    next.push(s);
+                }
+                None => next.push(a),
+            }
+        }
+        cur = next;
+    }
+    cur.into_iter().next().unwrap_or_else(|| r.constant(0))
 }
 
 /// One element through an activation requantizer (combinational).
