@@ -514,14 +514,7 @@ fn verify(
             });
             let report = verify::verify_hls(&files, &name, &plan, &x_codes, n, &dir, &cache)?;
             let _ = std::fs::remove_dir_all(&dir);
-            print!("{}", report.text());
-            if let Some(j) = junit {
-                std::fs::write(j, report.junit(&g.name)).map_err(|e| Error::io(j, e))?;
-            }
-            if report.passed() {
-                return Ok(());
-            }
-            std::process::exit(1)
+            return conclude(&report, junit, &g.name);
         }
         let (m, plan, notes) = hw.c_model(&g, sem)?;
         for n in notes {
@@ -539,14 +532,7 @@ fn verify(
         let dir = std::env::temp_dir().join(format!("qkhw-verify-c-{}-{}", m.name, std::process::id()));
         let report = verify::verify_c(&m, &plan, &codes, n, &dir)?;
         let _ = std::fs::remove_dir_all(&dir);
-        print!("{}", report.text());
-        if let Some(j) = junit {
-            std::fs::write(j, report.junit(&g.name)).map_err(|e| Error::io(j, e))?;
-        }
-        if report.passed() {
-            return Ok(());
-        }
-        std::process::exit(1)
+        return conclude(&report, junit, &g.name);
     }
     let _ = (design, sim, trace);
     let config = match &hw.config {
@@ -593,12 +579,17 @@ fn verify(
     };
     eprintln!("verifying {} with {} on {n} samples (seed {seed})...", d.interface.top, simulator.name());
     let report = verify::verify(simulator.as_ref(), &d, &plan, &codes, n, seed, trace)?;
-    print!("{}", report.text());
-    if let Some(j) = junit {
-        std::fs::write(j, report.junit(&g.name)).map_err(|e| Error::io(j, e))?;
-    }
     if design.is_none() {
         let _ = std::fs::remove_dir_all(&dir);
+    }
+    conclude(&report, junit, &g.name)
+}
+
+/// Print the report, write the JUnit file, exit 1 on any difference.
+fn conclude(report: &qkhw::verify::Report, junit: Option<&Path>, name: &str) -> Result<(), Error> {
+    print!("{}", report.text());
+    if let Some(j) = junit {
+        std::fs::write(j, report.junit(name)).map_err(|e| Error::io(j, e))?;
     }
     if report.passed() {
         Ok(())

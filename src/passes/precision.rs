@@ -142,6 +142,21 @@ pub struct Plan {
     pub max_width: u32,
 }
 
+impl Plan {
+    /// Which steps the outputs depend on (a dropped softmax is not live).
+    pub fn live(&self) -> Vec<bool> {
+        let mut live = vec![false; self.steps.len()];
+        let mut todo: Vec<usize> = self.outputs.clone();
+        while let Some(s) = todo.pop() {
+            if !live[s] {
+                live[s] = true;
+                todo.extend(self.steps[s].inputs.iter().copied());
+            }
+        }
+        live
+    }
+}
+
 /// How the input codes are formed.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct InputSpec {

@@ -77,26 +77,6 @@ pub fn run(m: &CModel, dir: &Path, codes: &[i128], n: usize, in_n: usize, out_n:
         return Err(Error::Usage(format!("gcc -std=c99 -Wall -Wextra -Werror failed:\n{}", String::from_utf8_lossy(&out.stderr).lines().take(12).collect::<Vec<_>>().join("\n"))));
     }
     let build = t.elapsed().as_secs_f64();
-    let mut bytes = Vec::with_capacity(codes.len() * 8);
-    for &c in codes {
-        bytes.extend((c as i64).to_le_bytes());
-    }
-    std::fs::write(dir.join("in.bin"), bytes).map_err(|e| Error::io(dir.join("in.bin"), e))?;
-    let t = Instant::now();
-    let run = Command::new(dir.join("harness"))
-        .arg(dir.join("in.bin"))
-        .arg(dir.join("out.bin"))
-        .arg(n.to_string())
-        .output()
-        .map_err(|e| Error::Usage(format!("cannot run the harness: {e}")))?;
-    let sim = t.elapsed().as_secs_f64();
-    if !run.status.success() {
-        return Err(Error::Usage(format!(
-            "the compiled model failed (undefined behaviour?): {}",
-            String::from_utf8_lossy(&run.stderr).lines().take(6).collect::<Vec<_>>().join("\n")
-        )));
-    }
-    let raw = std::fs::read(dir.join("out.bin")).map_err(|e| Error::io(dir.join("out.bin"), e))?;
-    let outs = raw.chunks(8).map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8])) as i128).collect();
+    let (outs, sim) = super::run_code_harness(&dir.join("harness"), dir, codes, n, "the compiled model (undefined behaviour is fatal under UBSan)")?;
     Ok((outs, build, sim))
 }

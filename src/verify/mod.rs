@@ -354,3 +354,29 @@ fn compare_codes(tool: &str, name: &str, plan: &Plan, codes: &[i128], n: usize, 
         timing_checked: false,
     })
 }
+
+/// Run a compiled harness that reads int64 input codes and writes int64
+/// output codes (`BIN IN OUT N`); returns the codes and the run time.
+pub(crate) fn run_code_harness(bin: &Path, dir: &Path, codes: &[i128], n: usize, what: &str) -> Result<(Vec<i128>, f64)> {
+    let mut bytes = Vec::with_capacity(codes.len() * 8);
+    for &c in codes {
+        bytes.extend((c as i64).to_le_bytes());
+    }
+    std::fs::write(dir.join("in.bin"), bytes).map_err(|e| Error::io(dir.join("in.bin"), e))?;
+    let t = std::time::Instant::now();
+    let run = std::process::Command::new(bin)
+        .arg(dir.join("in.bin"))
+        .arg(dir.join("out.bin"))
+        .arg(n.to_string())
+        .output()
+        .map_err(|e| Error::Usage(format!("cannot run {what}: {e}")))?;
+    let secs = t.elapsed().as_secs_f64();
+    if !run.status.success() {
+        return Err(Error::Usage(format!(
+            "{what} failed: {}",
+            String::from_utf8_lossy(&run.stderr).lines().take(6).collect::<Vec<_>>().join("; ")
+        )));
+    }
+    let raw = std::fs::read(dir.join("out.bin")).map_err(|e| Error::io(dir.join("out.bin"), e))?;
+    Ok((raw.chunks(8).map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8])) as i128).collect(), secs))
+}

@@ -153,14 +153,7 @@ pub fn body(g: &Graph, plan: &Plan, dialect: Dialect) -> Result<Body> {
     let mut body = String::new();
     let buf = |i: usize| format!("b{i}");
     // Steps the output depends on (a dropped softmax is not).
-    let mut live = vec![false; plan.steps.len()];
-    let mut todo: Vec<usize> = plan.outputs.clone();
-    while let Some(s) = todo.pop() {
-        if !live[s] {
-            live[s] = true;
-            todo.extend(plan.steps[s].inputs.iter().copied());
-        }
-    }
+    let live = plan.live();
     for (i, s) in plan.steps.iter().enumerate() {
         if !live[i] {
             continue;

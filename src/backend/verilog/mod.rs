@@ -198,14 +198,7 @@ pub fn generate(g: &Graph, plan: &Plan, opts: &Options) -> Result<Design> {
     stage[0] = 1;
     signal_of[0] = "in_r".into();
     // Steps the outputs depend on (a dropped softmax is not).
-    let mut live = vec![false; plan.steps.len()];
-    let mut todo: Vec<usize> = plan.outputs.clone();
-    while let Some(s) = todo.pop() {
-        if !live[s] {
-            live[s] = true;
-            todo.extend(plan.steps[s].inputs.iter().copied());
-        }
-    }
+    let live = plan.live();
     let mut start = 1;
     while start < plan.steps.len() {
         // A layer: its inner steps, then the labelled output step.
