@@ -213,7 +213,7 @@ enum Command {
 /// Options of `gen` / `verify` for the Verilog target.
 #[derive(clap::Args, Clone)]
 struct VerilogArgs {
-    /// verilog, c (fixed-point C99) or hls (Vitis HLS C++).
+    /// verilog, c (fixed-point C99) or hls (HLS C++, see --flavor).
     #[arg(long, default_value = "verilog", value_parser = ["verilog", "c", "hls"])]
     target: String,
     /// The hardware input format when the model has no input quantizer,
@@ -223,8 +223,9 @@ struct VerilogArgs {
     /// Per-layer precision overrides (TOML), as for predict.
     #[arg(long)]
     config: Option<PathBuf>,
-    /// HLS flavor: vitis (ap_fixed / ap_int); catapult is planned.
-    #[arg(long, default_value = "vitis")]
+    /// HLS flavor: vitis (ap_fixed, ap_int, hls::stream) or catapult
+    /// (ac_fixed, ac_int, ac_channel).
+    #[arg(long, default_value = "vitis", value_parser = ["vitis", "catapult"])]
     flavor: String,
     /// Register every N adder-tree levels.
     /// Example: --pipeline-levels 3
@@ -246,17 +247,18 @@ impl VerilogArgs {
         }
     }
 
-    /// The Vitis HLS files (`--target hls`).
+    fn flavor(&self) -> Result<qkhw::backend::hls::Flavor, Error> {
+        self.flavor.parse()
+    }
+
+    /// The HLS files (`--target hls`).
     fn hls_files(&self, g: &qkhw::ir::Graph, sem: &Semantics) -> Result<(Vec<(String, String)>, String, qkhw::passes::precision::Plan, Vec<String>), Error> {
-        if self.flavor != "vitis" {
-            return Err(Error::Usage(format!("--flavor {}: only vitis (ap_fixed) is generated yet; catapult (ac_fixed) is planned", self.flavor)));
-        }
         let input_format = self.input_format.as_deref().map(str::parse).transpose()?;
         let (spec, _, mut notes) = qkhw::golden::hardware_input(g, input_format, &self.config()?)?;
         let plan = qkhw::passes::precision::plan_with(g, spec, &self.config()?)?;
         notes.extend(plan.notices.iter().cloned());
         let header = qkhw::backend::verilog::header(g, &sem.internal_sigmoid);
-        let files = qkhw::backend::c::generate_hls(g, &plan, &header, &sem.internal_sigmoid)?;
+        let files = qkhw::backend::hls::generate(g, &plan, &header, &sem.internal_sigmoid, self.flavor()?)?;
         let name = files[0].0.trim_end_matches(".h").to_string();
         Ok((files, name, plan, notes))
     }
@@ -512,7 +514,7 @@ fn verify(
             let cache = std::env::var_os("QKHW_CACHE").map(PathBuf::from).unwrap_or_else(|| {
                 std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(std::env::temp_dir).join(".cache").join("qkhw")
             });
-            let report = verify::verify_hls(&files, &name, &plan, &x_codes, n, &dir, &cache)?;
+            let report = verify::verify_hls(&files, &name, hw.flavor()?, &plan, &x_codes, n, &dir, &cache)?;
             let _ = std::fs::remove_dir_all(&dir);
             return conclude(&report, junit, &g.name);
         }

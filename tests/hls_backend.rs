@@ -1,11 +1,13 @@
-//! The Vitis HLS C++ backend: every example model the golden model runs is
-//! generated and C-simulated with g++ against the open-source ap_types
-//! headers (from the pinned hls4ml wheel, checksum-verified), through both
-//! the array top and the AXI-Stream top, equal to the golden model on its
-//! golden inputs plus 10,000 random input codes.
+//! The HLS C++ backend in both flavors: every example model the golden
+//! model runs is generated and C-simulated with g++ against the open-source
+//! ap_types (Vitis) and ac_types (Catapult) headers (from the pinned hls4ml
+//! wheel, checksum-verified), through both the array top and the AXI-Stream
+//! top, equal to the golden model on its golden inputs plus 10,000 random
+//! input codes.
 
 mod common;
 
+use qkhw::backend::hls::Flavor;
 use qkhw::ir::BuildOptions;
 use qkhw::verify;
 
@@ -15,22 +17,35 @@ const MODELS: &[&str] = &[
 ];
 
 #[test]
-fn every_model_in_hls_csim_equals_the_golden_model() {
+fn every_model_in_vitis_csim_equals_the_golden_model() {
+    every_model_in_csim(Flavor::Vitis);
+}
+
+#[test]
+fn every_model_in_catapult_csim_equals_the_golden_model() {
+    every_model_in_csim(Flavor::Catapult);
+}
+
+fn every_model_in_csim(flavor: Flavor) {
     common::require("g++");
     let cache = common::root().join("target").join("qkhw-cache");
     for name in MODELS {
         let g = qkhw::load_graph(common::root().join(format!("examples/models/{name}.keras")), BuildOptions::default()).unwrap();
         let (spec, q, _) = qkhw::golden::hardware_input(&g, None, &Default::default()).unwrap();
         let plan = qkhw::passes::precision::plan_with(&g, spec, &Default::default()).unwrap();
-        let files = qkhw::backend::c::generate_hls(&g, &plan, "test", "hard").unwrap();
-        assert!(files[1].1.contains("#pragma HLS PIPELINE II=1") && files[1].1.contains("AP_RND_CONV") == files[1].1.contains("ap_fixed<"));
+        let files = qkhw::backend::hls::generate(&g, &plan, "test", "hard", flavor).unwrap();
+        let src = &files[1].1;
+        match flavor {
+            Flavor::Vitis => assert!(src.contains("#pragma HLS PIPELINE II=1") && !src.contains("ac_")),
+            Flavor::Catapult => assert!(src.contains("#pragma hls_pipeline_init_interval 1") && !src.contains("ap_")),
+        }
         let x = qkhw::npy::read_f32(&common::root().join(format!("tests/golden/predict/{name}/inputs.npy"))).unwrap();
         let mut codes = qkhw::golden::hardware_codes(&x.data, &spec, q.as_ref()).unwrap();
         let per: usize = plan.steps[0].shape.iter().product();
         codes.extend(verify::random_codes(10_000, per, spec.fmt, 5));
         let n = codes.len() / per;
         let stem = files[0].0.trim_end_matches(".h").to_string();
-        let r = verify::verify_hls(&files, &stem, &plan, &codes, n, &common::tmp(&format!("hls-{name}")), &cache).unwrap();
+        let r = verify::verify_hls(&files, &stem, flavor, &plan, &codes, n, &common::tmp(&format!("hls-{flavor}-{name}")), &cache).unwrap();
         assert!(r.passed(), "{}", r.text());
     }
 }

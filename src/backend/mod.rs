@@ -2,5 +2,6 @@
 //! arithmetic of its own.
 
 pub mod c;
+pub mod hls;
 pub mod rom;
 pub mod verilog;

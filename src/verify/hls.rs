@@ -1,24 +1,31 @@
-//! HLS C-simulation under `qkhw verify --target hls`: the generated Vitis
-//! HLS C++ compiled with g++ against the open-source `ap_types` headers,
-//! which come from the `hls4ml==1.3.0` wheel on PyPI (downloaded once with
-//! `pip download --no-deps`, checked against its SHA-256, unpacked into the
-//! cache), then run on every vector.
+//! HLS C-simulation under `qkhw verify --target hls`: the generated HLS C++
+//! compiled with g++ against the open-source `ap_types` (Vitis) or
+//! `ac_types` (Catapult) headers, which both come from the `hls4ml==1.3.0`
+//! wheel on PyPI (downloaded once with `pip download --no-deps`, checked
+//! against its SHA-256, unpacked into the cache), then run on every vector.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
+use crate::backend::hls::Flavor;
 use crate::error::{Error, Result};
 
-/// The wheel that carries `hls4ml/templates/vivado/ap_types/`.
+/// The wheel that carries `hls4ml/templates/vivado/ap_types/` and
+/// `hls4ml/templates/catapult/ac_types/include/`.
 pub const WHEEL: &str = "hls4ml-1.3.0-py3-none-any.whl";
 pub const WHEEL_SHA256: &str = "01bf1de2cd9bca56699b9fe3385cb1735026b022f9580fe1d73faf192dfb90f2";
 
-/// The `ap_types` include directory, fetched into `cache` on first use.
-pub fn ap_types(cache: &Path) -> Result<PathBuf> {
-    let dir = cache.join(format!("ap_types-{}", &WHEEL_SHA256[..16]));
-    if dir.join("ap_fixed.h").exists() {
+/// The include directory of `flavor`'s fixed-point types, fetched into
+/// `cache` on first use.
+pub fn headers(cache: &Path, flavor: Flavor) -> Result<PathBuf> {
+    let (types, prefix, marker) = match flavor {
+        Flavor::Vitis => ("ap_types", "hls4ml/templates/vivado/ap_types/", "ap_fixed.h"),
+        Flavor::Catapult => ("ac_types", "hls4ml/templates/catapult/ac_types/include/", "ac_fixed.h"),
+    };
+    let dir = cache.join(format!("{types}-{}", &WHEEL_SHA256[..16]));
+    if dir.join(marker).exists() {
         return Ok(dir);
     }
     std::fs::create_dir_all(cache).map_err(|e| Error::io(cache, e))?;
@@ -31,7 +38,7 @@ pub fn ap_types(cache: &Path) -> Result<PathBuf> {
     let wheel = dl.join(WHEEL);
     if !out.status.success() || !wheel.exists() {
         return Err(Error::Usage(format!(
-            "cannot download {WHEEL} (the ap_types headers for HLS C-simulation): {}",
+            "cannot download {WHEEL} (the {types} headers for HLS C-simulation): {}",
             String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("")
         )));
     }
@@ -42,12 +49,11 @@ pub fn ap_types(cache: &Path) -> Result<PathBuf> {
         return Err(Error::Usage(format!("{WHEEL}: SHA-256 {sum}, expected {WHEEL_SHA256}")));
     }
     let mut z = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| Error::Usage(format!("{WHEEL}: {e}")))?;
-    let tmp = cache.join(format!(".ap_types-{}", std::process::id()));
-    const PREFIX: &str = "hls4ml/templates/vivado/ap_types/";
+    let tmp = cache.join(format!(".{types}-{}", std::process::id()));
     for i in 0..z.len() {
         let mut f = z.by_index(i).map_err(|e| Error::Usage(format!("{WHEEL}: {e}")))?;
         let name = f.name().map(|n| n.to_string()).unwrap_or_default();
-        let Some(rel) = name.strip_prefix(PREFIX) else { continue };
+        let Some(rel) = name.strip_prefix(prefix) else { continue };
         if rel.is_empty() || rel.ends_with('/') || rel.contains("..") {
             continue;
         }
@@ -67,8 +73,8 @@ pub fn ap_types(cache: &Path) -> Result<PathBuf> {
 }
 
 /// Compile the HLS files in `dir` and run the testbench on `codes`.
-pub fn run(files: &[(String, String)], name: &str, dir: &Path, cache: &Path, codes: &[i128], n: usize) -> Result<(Vec<i128>, f64, f64)> {
-    let inc = ap_types(cache)?;
+pub fn run(files: &[(String, String)], name: &str, flavor: Flavor, dir: &Path, cache: &Path, codes: &[i128], n: usize) -> Result<(Vec<i128>, f64, f64)> {
+    let inc = headers(cache, flavor)?;
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     for (f, t) in files {
         std::fs::write(dir.join(f), t).map_err(|e| Error::io(dir.join(f), e))?;

@@ -307,10 +307,13 @@ pub fn verify_c(m: &crate::backend::c::CModel, plan: &Plan, codes: &[i128], n: u
     compare_codes("gcc (C99, UBSan)", &m.name, plan, codes, n, outs, build, sim)
 }
 
-/// `verify --target hls`: C-simulation against the ap_types headers.
-pub fn verify_hls(files: &[(String, String)], name: &str, plan: &Plan, codes: &[i128], n: usize, dir: &Path, cache: &Path) -> Result<Report> {
-    let (outs, build, sim) = hls::run(files, name, dir, cache, codes, n)?;
-    compare_codes("g++ HLS C-sim (ap_types)", name, plan, codes, n, outs, build, sim)
+/// `verify --target hls`: C-simulation against the flavor's open-source
+/// fixed-point headers (ap_types or ac_types).
+#[allow(clippy::too_many_arguments)]
+pub fn verify_hls(files: &[(String, String)], name: &str, flavor: crate::backend::hls::Flavor, plan: &Plan, codes: &[i128], n: usize, dir: &Path, cache: &Path) -> Result<Report> {
+    let (outs, build, sim) = hls::run(files, name, flavor, dir, cache, codes, n)?;
+    let types = if flavor == crate::backend::hls::Flavor::Catapult { "ac_types" } else { "ap_types" };
+    compare_codes(&format!("g++ HLS C-sim ({flavor}, {types})"), name, plan, codes, n, outs, build, sim)
 }
 
 #[allow(clippy::too_many_arguments)]

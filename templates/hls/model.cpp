@@ -6,11 +6,18 @@
 
 {% include "common/fixed_helpers.c" %}
 {{ consts }}
+{%- if catapult %}
+#pragma hls_design top
+{%- endif %}
 void {{ name }}(const {{ in_t }} in[{{ in_n }}], {{ out_t }} out[{{ out_n }}]) {
+{%- if catapult %}
+#pragma hls_pipeline_init_interval 1
+{%- else %}
 #pragma HLS ARRAY_PARTITION variable=in complete
 #pragma HLS ARRAY_PARTITION variable=out complete
 #pragma HLS PIPELINE II=1
 #pragma HLS INLINE recursive
+{%- endif %}
     size_t r, j, k, o, ci, oy, ox, ky, kx, iy = 0, ix = 0;
 {{ buffers }}
     (void)r; (void)j; (void)k; (void)o; (void)ci; (void)oy; (void)ox; (void)ky; (void)kx; (void)iy; (void)ix;
@@ -18,7 +25,33 @@ void {{ name }}(const {{ in_t }} in[{{ in_n }}], {{ out_t }} out[{{ out_n }}]) {
 {{ body }}
 {{ out_copy }}
 }
-
+{% if catapult %}
+void {{ name }}_axis(ac_channel<{{ name }}_axis_in_t> &s_in, ac_channel<{{ name }}_axis_out_t> &s_out) {
+#pragma hls_pipeline_init_interval 1
+    {{ in_t }} x[{{ in_n }}];
+    {{ out_t }} y[{{ out_n }}];
+    {{ name }}_axis_in_t w = s_in.read();
+#pragma hls_unroll yes
+    for (int k = 0; k < {{ in_n }}; ++k) {
+{%- if in_signed %}
+        ac_int<{{ in_w }}, true> e = w.data.slc<{{ in_w }}>(k * {{ in_w }});
+        x[k] = ({{ in_t }})e.to_int64();
+{%- else %}
+        ac_int<{{ in_w }}, false> u = w.data.slc<{{ in_w }}>(k * {{ in_w }});
+        x[k] = ({{ in_t }})u.to_uint64();
+{%- endif %}
+    }
+    {{ name }}(x, y);
+    {{ name }}_axis_out_t r;
+    r.data = 0;
+#pragma hls_unroll yes
+    for (int k = 0; k < {{ out_n }}; ++k) {
+        r.data.set_slc(k * {{ out_w }}, ac_int<{{ out_w }}, true>((long long)y[k]));
+    }
+    r.last = w.last;
+    s_out.write(r);
+}
+{%- else %}
 void {{ name }}_axis(hls::stream<{{ name }}_axis_in_t> &s_in, hls::stream<{{ name }}_axis_out_t> &s_out) {
 #pragma HLS INTERFACE axis port=s_in
 #pragma HLS INTERFACE axis port=s_out
@@ -46,3 +79,4 @@ void {{ name }}_axis(hls::stream<{{ name }}_axis_in_t> &s_in, hls::stream<{{ nam
     r.last = w.last;
     s_out.write(r);
 }
+{%- endif %}

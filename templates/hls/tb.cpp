@@ -13,8 +13,13 @@ int main(int argc, char **argv) {
     FILE *fi = fopen(argv[1], "rb"), *fo = fopen(argv[2], "wb");
     if (!fi || !fo) return 2;
     int errors = 0;
+{%- if catapult %}
+    ac_channel<{{ name }}_axis_in_t> s_in;
+    ac_channel<{{ name }}_axis_out_t> s_out;
+{%- else %}
     hls::stream<{{ name }}_axis_in_t> s_in;
     hls::stream<{{ name }}_axis_out_t> s_out;
+{%- endif %}
     for (long s = 0; s < n; ++s) {
         {{ in_t }} in[{{ in_n }}];
         {{ out_t }} out[{{ out_n }}];
@@ -24,7 +29,11 @@ int main(int argc, char **argv) {
             long long v;
             if (fread(&v, sizeof v, 1, fi) != 1) return 2;
             in[k] = ({{ in_t }})v;
+{%- if catapult %}
+            w.data.set_slc(k * {{ in_w }}, ac_int<{{ in_w }}, true>(v));
+{%- else %}
             w.data.range((k + 1) * {{ in_w }} - 1, k * {{ in_w }}) = ap_int<{{ in_w }}>(v);
+{%- endif %}
         }
         w.last = (s == n - 1);
         {{ name }}(in, out);
@@ -35,11 +44,16 @@ int main(int argc, char **argv) {
             if (errors++ < 5) fprintf(stderr, "sample %ld: TLAST wrong\n", s);
         }
         for (int k = 0; k < {{ out_n }}; ++k) {
-{%- if out_signed %}
+{%- if catapult %}
+            ac_int<{{ out_w }}, {{ out_signed }}> e = r.data.slc<{{ out_w }}>(k * {{ out_w }});
+{%- else if out_signed %}
             ap_int<{{ out_w }}> e = r.data.range((k + 1) * {{ out_w }} - 1, k * {{ out_w }});
-            long long a = e.to_int64();
 {%- else %}
             ap_uint<{{ out_w }}> e = r.data.range((k + 1) * {{ out_w }} - 1, k * {{ out_w }});
+{%- endif %}
+{%- if out_signed %}
+            long long a = e.to_int64();
+{%- else %}
             long long a = (long long)e.to_uint64();
 {%- endif %}
             if (a != (long long)out[k]) {

@@ -63,7 +63,7 @@ pub struct CModel {
 }
 
 /// The narrowest signed C type for `lo..=hi`.
-fn ctype(lo: i128, hi: i128) -> Result<&'static str> {
+pub(crate) fn ctype(lo: i128, hi: i128) -> Result<&'static str> {
     for (t, b) in [("int8_t", 8), ("int16_t", 16), ("int32_t", 32), ("int64_t", 64)] {
         let (mn, mx) = (-(1i128 << (b - 1)), (1i128 << (b - 1)) - 1);
         if lo >= mn && hi <= mx {
@@ -74,7 +74,7 @@ fn ctype(lo: i128, hi: i128) -> Result<&'static str> {
 }
 
 /// A C integer literal of type `t`.
-fn lit(v: i128) -> String {
+pub(crate) fn lit(v: i128) -> String {
     if v == i64::MIN as i128 {
         "(-INT64_C(9223372036854775807) - 1)".into()
     } else if v.unsigned_abs() > i32::MAX as u128 {
@@ -114,7 +114,7 @@ fn acc_type(plan: &Plan, s: &Step, consts: &[&[i128]]) -> Result<&'static str> {
     Ok(if ctype(lo, hi)? == "int64_t" || hi > i32::MAX as i128 / 2 || lo < i32::MIN as i128 / 2 { "int64_t" } else { "int32_t" })
 }
 
-fn unsupported(g: &Graph, what: &str) -> Error {
+pub(crate) fn unsupported(g: &Graph, what: &str) -> Error {
     Error::Model { path: g.source.clone(), layer: None, msg: format!("C backend: {what}") }
 }
 
@@ -122,8 +122,9 @@ fn unsupported(g: &Graph, what: &str) -> Error {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
     C,
-    /// Vitis HLS C++: requantizers through `ap_fixed` rounding/overflow modes.
-    Hls,
+    /// HLS C++: requantizers through the flavor's fixed-point type
+    /// (rounding and overflow modes).
+    Hls(crate::backend::hls::Flavor),
 }
 
 /// Generate the C pair for `plan`.
@@ -392,7 +393,6 @@ fn window_loop(g: &Geo, y: &str, init: &str, inner: &str, fin: &str) -> String {
 /// One activation requantizer over `n` elements.
 #[allow(clippy::too_many_arguments)]
 fn act(g: &Graph, a: &Act, i: usize, x: &Step, s: &Step, x0: &str, y: &str, n: usize, consts: &mut String, dialect: Dialect) -> Result<String> {
-    let at = if ctype(x.lo, x.hi)? == "int64_t" { "int64_t" } else { "int64_t" };
     let shift = match a {
         Act::Grid { out_frac, .. } => x.fmt.frac - out_frac,
         Act::Requant { out, .. } => x.fmt.frac - out.frac,
@@ -403,15 +403,15 @@ fn act(g: &Graph, a: &Act, i: usize, x: &Step, s: &Step, x0: &str, y: &str, n: u
     }
     Ok(match a {
         Act::Relu => format!("    for (k = 0; k < {n}; ++k) {y}[k] = {x0}[k] < 0 ? 0 : {x0}[k];"),
-        Act::Grid { out_frac, min, max } if dialect == Dialect::Hls && x.fmt.frac > *out_frac => {
-            hls_requant(x, s.fmt, x.fmt.frac - out_frac, *min, *max, Rounding::TiesEven, true, x0, y, n)
+        Act::Grid { out_frac, min, max } if x.fmt.frac > *out_frac && let Dialect::Hls(f) = dialect => {
+            crate::backend::hls::requant(f, x.fmt, s.fmt, x.fmt.frac - out_frac, *min, *max, Rounding::TiesEven, true, x0, y, n)
         }
-        Act::Requant { out, rounding, overflow } if dialect == Dialect::Hls && x.fmt.frac > out.frac => {
-            hls_requant(x, *out, x.fmt.frac - out.frac, out.min_code(), out.max_code(), *rounding, *overflow == Overflow::Saturate, x0, y, n)
+        Act::Requant { out, rounding, overflow } if x.fmt.frac > out.frac && let Dialect::Hls(f) = dialect => {
+            crate::backend::hls::requant(f, x.fmt, *out, x.fmt.frac - out.frac, out.min_code(), out.max_code(), *rounding, *overflow == Overflow::Saturate, x0, y, n)
         }
-        Act::Grid { out_frac, min, max } => requant_line(x.fmt.frac - out_frac, *min, *max, Rounding::TiesEven, true, x0, y, n, at),
+        Act::Grid { out_frac, min, max } => requant_line(x.fmt.frac - out_frac, *min, *max, Rounding::TiesEven, true, x0, y, n),
         Act::Requant { out, rounding, overflow } => {
-            requant_line(x.fmt.frac - out.frac, out.min_code(), out.max_code(), *rounding, *overflow == Overflow::Saturate, x0, y, n, at)
+            requant_line(x.fmt.frac - out.frac, out.min_code(), out.max_code(), *rounding, *overflow == Overflow::Saturate, x0, y, n)
         }
         Act::Generic { .. } | Act::Float { .. } => {
             let segs = crate::passes::segments::segments(a, x.fmt.frac, x.lo, x.hi).map_err(|e| unsupported(g, &e))?;
@@ -430,7 +430,7 @@ fn act(g: &Graph, a: &Act, i: usize, x: &Step, s: &Step, x0: &str, y: &str, n: u
 
 /// Round `shift` fraction bits away (or add `-shift`), then fit.
 #[allow(clippy::too_many_arguments)]
-fn requant_line(shift: i32, min: i128, max: i128, r: Rounding, sat: bool, x0: &str, y: &str, n: usize, _t: &str) -> String {
+fn requant_line(shift: i32, min: i128, max: i128, r: Rounding, sat: bool, x0: &str, y: &str, n: usize) -> String {
     let mode = match r {
         Rounding::TiesEven => 0,
         Rounding::TiesAway => 1,
@@ -478,157 +478,4 @@ pub fn from_graph(
     notes.extend(plan.notices.iter().cloned());
     let m = generate(g, &plan, header, sigmoid)?;
     Ok((m, plan, notes))
-}
-
-/// The requantizer through `ap_fixed`: the input code as a fixed-point
-/// number with `shift` fraction bits, assigned to an integer `ap_fixed` of
-/// the output width whose quantization mode is the rounding (AP_RND_CONV:
-/// ties to even, AP_RND_INF: ties away, AP_TRN: floor) and whose overflow
-/// mode is the fit (AP_SAT / AP_WRAP); a quantizer range narrower than the
-/// type's (symmetric) is clamped after.
-#[allow(clippy::too_many_arguments)]
-fn hls_requant(x: &Step, out: crate::fxp::FixedFormat, shift: i32, min: i128, max: i128, r: Rounding, sat: bool, x0: &str, y: &str, n: usize) -> String {
-    let iw = x.fmt.width.max(shift as u32 + 2) + 1;
-    let ow = out.width;
-    let q = match r {
-        Rounding::TiesEven => "AP_RND_CONV",
-        Rounding::TiesAway => "AP_RND_INF",
-        Rounding::Floor => "AP_TRN",
-    };
-    let o = if sat { "AP_SAT" } else { "AP_WRAP" };
-    let (fx, rt) = if out.signed { ("ap_fixed", "ap_int") } else { ("ap_ufixed", "ap_uint") };
-    let clamp = if sat && (min != out.min_code() || max != out.max_code()) {
-        format!(" if (v < {}) v = {}; if (v > {}) v = {};", lit(min), lit(min), lit(max), lit(max))
-    } else {
-        String::new()
-    };
-    format!(
-        "    for (k = 0; k < {n}; ++k) {{\n        ap_fixed<{iw}, {}> a; a.range() = ap_int<{iw}>((long long){x0}[k]);\n        {fx}<{ow}, {ow}, {q}, {o}> t = a;\n        {rt}<{ow}> raw = t.range();\n        long long v = raw.to_int64();{clamp}\n        {y}[k] = v;\n    }}",
-        iw as i32 - shift
-    )
-}
-
-#[derive(Template)]
-#[template(path = "hls/model.h", escape = "none")]
-struct HlsHeader<'a> {
-    header: &'a str,
-    max_w: u32,
-    guard: &'a str,
-    name: &'a str,
-    in_t: &'a str,
-    out_t: &'a str,
-    in_n: usize,
-    out_n: usize,
-    in_bits: u32,
-    out_bits: u32,
-    in_w: u32,
-    out_w: u32,
-    in_fmt: String,
-    out_fmt: String,
-    sigmoid: &'a str,
-}
-
-#[derive(Template)]
-#[template(path = "hls/model.cpp", escape = "none")]
-struct HlsSource<'a> {
-    header: &'a str,
-    in_signed: bool,
-    name: &'a str,
-    in_t: &'a str,
-    out_t: &'a str,
-    in_n: usize,
-    out_n: usize,
-    in_w: u32,
-    out_w: u32,
-    consts: &'a str,
-    buffers: &'a str,
-    body: &'a str,
-    out_copy: &'a str,
-}
-
-#[derive(Template)]
-#[template(path = "hls/tb.cpp", escape = "none")]
-struct HlsTb<'a> {
-    header: &'a str,
-    name: &'a str,
-    in_w: u32,
-    out_w: u32,
-    out_signed: bool,
-    in_t: &'a str,
-    out_t: &'a str,
-    in_n: usize,
-    out_n: usize,
-}
-
-#[derive(Template)]
-#[template(path = "hls/build_prj.tcl", escape = "none")]
-struct HlsTcl<'a> {
-    header: &'a str,
-    name: &'a str,
-}
-
-/// The Vitis HLS project files: (file name, contents).
-pub fn generate_hls(g: &Graph, plan: &Plan, header: &str, sigmoid: &str) -> Result<Vec<(String, String)>> {
-    let b = body(g, plan, Dialect::Hls)?;
-    let o = plan.outputs[0];
-    let (ist, ost) = (&plan.steps[0], &plan.steps[o]);
-    let in_n: usize = ist.shape.iter().product();
-    let out_n: usize = ost.shape.iter().product();
-    let r = |e: askama::Error| Error::Usage(format!("template: {e}"));
-    let h = HlsHeader {
-        header,
-        max_w: (in_n as u32 * ist.fmt.width).max(out_n as u32 * ost.fmt.width).max(1024).next_power_of_two(),
-        guard: &format!("QKHW_HLS_{}_H", b.name.to_uppercase()),
-        name: &b.name,
-        in_t: b.in_t,
-        out_t: b.out_t,
-        in_n,
-        out_n,
-        in_bits: in_n as u32 * ist.fmt.width,
-        out_bits: out_n as u32 * ost.fmt.width,
-        in_w: ist.fmt.width,
-        out_w: ost.fmt.width,
-        in_fmt: ist.fmt.to_string(),
-        out_fmt: ost.fmt.to_string(),
-        sigmoid,
-    }
-    .render()
-    .map_err(r)?;
-    let c = HlsSource {
-        header,
-        in_signed: ist.fmt.signed,
-        name: &b.name,
-        in_t: b.in_t,
-        out_t: b.out_t,
-        in_n,
-        out_n,
-        in_w: ist.fmt.width,
-        out_w: ost.fmt.width,
-        consts: &b.consts,
-        buffers: &b.buffers,
-        body: &b.body,
-        out_copy: &b.out_copy,
-    }
-    .render()
-    .map_err(r)?;
-    let tb = HlsTb {
-        header,
-        name: &b.name,
-        in_w: ist.fmt.width,
-        out_w: ost.fmt.width,
-        out_signed: ost.fmt.signed,
-        in_t: b.in_t,
-        out_t: b.out_t,
-        in_n,
-        out_n,
-    }
-    .render()
-    .map_err(r)?;
-    let tcl = HlsTcl { header, name: &b.name }.render().map_err(r)?;
-    Ok(vec![
-        (format!("{}.h", b.name), h + "\n"),
-        (format!("{}.cpp", b.name), c + "\n"),
-        (format!("{}_tb.cpp", b.name), tb + "\n"),
-        ("build_prj.tcl".into(), tcl + "\n"),
-    ])
 }
