@@ -23,6 +23,9 @@ void {{ name }}(const {{ in_t }} in[{{ in_n }}], {{ out_t }} out[{{ out_n }}]) {
     (void)r; (void)j; (void)k; (void)o; (void)ci; (void)oy; (void)ox; (void)ky; (void)kx; (void)iy; (void)ix;
     (void)qkhw_round_shift; (void)qkhw_clamp; (void)qkhw_wrap;
 {{ body }}
+{%- if catapult %}
+    #pragma hls_unroll yes
+{%- endif %}
 {{ out_copy }}
 }
 {% if catapult %}

@@ -441,7 +441,9 @@ fn requant_line(shift: i32, min: i128, max: i128, r: Rounding, sat: bool, x0: &s
         let m = 1i128 << (-shift).min(62);
         return format!("    for (k = 0; k < {n}; ++k) {{ int64_t v = (int64_t){x0}[k] * {}; {y}[k] = {fit}; }}", lit(m));
     }
-    if shift > 0 {
+    if shift == 0 {
+        format!("    for (k = 0; k < {n}; ++k) {{ int64_t v = (int64_t){x0}[k]; {y}[k] = {fit}; }}")
+    } else if shift > 0 {
         format!("    for (k = 0; k < {n}; ++k) {{ int64_t v = qkhw_round_shift((int64_t){x0}[k], {shift}, {mode}); {y}[k] = {fit}; }}")
     } else {
         // Widening: clamp first (exact), then multiply (no shift of a negative value).
