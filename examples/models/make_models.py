@@ -267,6 +267,32 @@ def functional_add():
     return keras.Model(inp, out, name="functional_add")
 
 
+def merges():
+    """Every other Keras merge on quantized branches: Multiply, Maximum,
+    Minimum, Average (of two: exact in fixed point) and Subtract."""
+    inp = keras.Input((12,), name="x")
+    x = QActivation(quantized_bits(8, 3, 1), name="in_q")(inp)
+    a = QDense(8, kernel_quantizer=qb(6, 0), bias_quantizer=qb(6, 0),
+               name="a")(x)
+    a = QActivation(quantized_relu(6, 2), name="a_act")(a)
+    b = QDense(8, kernel_quantizer=qb(5, 0), bias_quantizer=qb(6, 0),
+               name="b")(x)
+    b = QActivation(quantized_bits(6, 2, 1), name="b_act")(b)
+    c = QDense(8, kernel_quantizer=ternary(alpha=1), bias_quantizer=qb(6, 0),
+               name="c")(x)
+    c = QActivation(quantized_tanh(5), name="c_act")(c)
+    mul = L.Multiply(name="mul")([a, b])
+    mul = QActivation(quantized_bits(8, 3, 1), name="mul_act")(mul)
+    mx = L.Maximum(name="max")([a, b, c])
+    mn = L.Minimum(name="min")([b, c])
+    av = L.Average(name="avg")([a, c])
+    sub = L.Subtract(name="sub")([b, c])
+    cat = L.Concatenate(name="concat")([mul, mx, mn, av, sub])
+    out = QDense(4, kernel_quantizer=qb(6, 0), bias_quantizer=qb(8, 3),
+                 name="out")(cat)
+    return keras.Model(inp, out, name="merges")
+
+
 def zoo_conv1d():
     x = inp = keras.Input((16, 3), name="x")
     x = QConv1D(4, 3, kernel_quantizer=qb(6, 0), bias_quantizer=qb(8, 3),
@@ -339,7 +365,7 @@ def zoo_rnn():
 
 MODELS = [jet_tagger, jet_tagger_da, po2_mlp, auto_po2_mlp, binary_ternary, cnn_bn,
           bn_variants, conv_bn_folded, dense_bn_folded, pooling,
-          functional_add, zoo_conv1d, zoo_hswish, zoo_conv2d, zoo_rnn]
+          functional_add, merges, zoo_conv1d, zoo_hswish, zoo_conv2d, zoo_rnn]
 
 # ------------------------------------------------------------ helpers
 

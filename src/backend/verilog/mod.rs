@@ -427,29 +427,34 @@ fn build_step(g: &Graph, plan: &Plan, i: usize, layer: &str, m: &mut ModuleBuild
         }
         StepOp::Merge { kind, shifts } => {
             let ins: Vec<Vec<Sig>> = (0..st.inputs.len()).map(|k| xs(m, k)).collect();
-            let n = ins[0].len();
+            if ins.is_empty() {
+                return Err(unsupported(g, layer, "an empty merge"));
+            }
             let mut out = vec![];
-            for e in 0..n {
-                let mut acc: Option<Term> = None;
-                for (k, v) in ins.iter().enumerate() {
-                    let s = m.rtl.shifted(&v[e], shifts[k]);
-                    let t = Term { sig: s, neg: *kind == MergeKind::Subtract && k == 1 };
-                    acc = Some(match acc {
-                        None => t,
-                        Some(a) => match kind {
-                            MergeKind::Add | MergeKind::Subtract => m.rtl.add2(&a, &t),
-                            _ => return Err(unsupported(g, layer, "this merge (Multiply/Maximum/Minimum/Average)")),
-                        },
-                    });
-                }
-                let t = acc.ok_or_else(|| unsupported(g, layer, "an empty merge"))?;
-                out.push(if t.neg {
-                    let (lo, hi) = (-t.sig.hi, -t.sig.lo);
-                    let w = width(lo, hi).max(t.sig.w());
-                    let ex = format!("{w}'d0 - {}", Rtl::ext(&t.sig, w));
-                    m.rtl.wire(lo, hi, w, ex)
-                } else {
-                    t.sig
+            for e in 0..ins[0].len() {
+                let v: Vec<Sig> = ins.iter().enumerate().map(|(k, x)| m.rtl.shifted(&x[e], shifts[k])).collect();
+                out.push(match kind {
+                    // Average: the sum; the plan's fraction bits hold the division.
+                    MergeKind::Add | MergeKind::Subtract | MergeKind::Average(_) => {
+                        let mut terms = v.into_iter().enumerate().map(|(k, sig)| Term { sig, neg: *kind == MergeKind::Subtract && k == 1 });
+                        let first = terms.next().ok_or_else(|| unsupported(g, layer, "an empty merge"))?;
+                        let t = terms.fold(first, |a, t| m.rtl.add2(&a, &t));
+                        if t.neg {
+                            let (lo, hi) = (-t.sig.hi, -t.sig.lo);
+                            let w = width(lo, hi).max(t.sig.w());
+                            let ex = format!("{w}'d0 - {}", Rtl::ext(&t.sig, w));
+                            m.rtl.wire(lo, hi, w, ex)
+                        } else {
+                            t.sig
+                        }
+                    }
+                    MergeKind::Maximum => extreme_of(&mut m.rtl, v, true),
+                    MergeKind::Minimum => extreme_of(&mut m.rtl, v, false),
+                    MergeKind::Multiply => {
+                        let mut it = v.into_iter();
+                        let first = it.next().ok_or_else(|| unsupported(g, layer, "an empty merge"))?;
+                        it.fold(first, |a, b| m.rtl.product(&a, &b))
+                    }
                 });
             }
             out
@@ -603,6 +608,11 @@ fn for_taps(geo: &crate::passes::precision::Geo, oy: usize, ox: usize, mut f: im
 
 /// The largest of `v` (a comparison tree, combinational).
 fn max_of(r: &mut Rtl, v: Vec<Sig>) -> Sig {
+    extreme_of(r, v, true)
+}
+
+/// The largest (`max`) or smallest element, by a tree of signed comparisons.
+fn extreme_of(r: &mut Rtl, v: Vec<Sig>, max: bool) -> Sig {
     let mut cur = v;
     while cur.len() > 1 {
         let mut next = vec![];
@@ -610,10 +620,11 @@ fn max_of(r: &mut Rtl, v: Vec<Sig>) -> Sig {
         while let Some(a) = it.next() {
             match it.next() {
                 Some(b) => {
-                    let (lo, hi) = (a.lo.max(b.lo), a.hi.max(b.hi));
+                    let (lo, hi) = if max { (a.lo.max(b.lo), a.hi.max(b.hi)) } else { (a.lo.min(b.lo), a.hi.min(b.hi)) };
                     let w = a.w().max(b.w()) + 1;
                     let (ea, eb) = (Rtl::ext(&a, w), Rtl::ext(&b, w));
-                    let e = format!("($signed({ea}) > $signed({eb})) ? {ea} : {eb}");
+                    let op = if max { ">" } else { "<" };
+                    let e = format!("($signed({ea}) {op} $signed({eb})) ? {ea} : {eb}");
                     let s = r.wire(lo.min(a.lo.min(b.lo)), hi, w, e);
                     next.push(s);
                 }

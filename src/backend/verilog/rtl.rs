@@ -199,6 +199,17 @@ impl Rtl {
     }
 
     /// `a + b` of two summands (combinational).
+    /// `a × b` of two signals: one multiplier at the product's exact width
+    /// (the low bits of a product of sign-extended operands are exact).
+    pub fn product(&mut self, a: &Sig, b: &Sig) -> Sig {
+        let c = [a.lo * b.lo, a.lo * b.hi, a.hi * b.lo, a.hi * b.hi];
+        let (lo, hi) = (c.iter().copied().min().unwrap_or(0), c.iter().copied().max().unwrap_or(0));
+        let w = width(lo, hi).max(a.w()).max(b.w());
+        self.counts.multipliers += 1;
+        let e = format!("{} * {}", Rtl::ext(a, w), Rtl::ext(b, w));
+        self.wire(lo, hi, w, e)
+    }
+
     pub fn add2(&mut self, a: &Term, b: &Term) -> Term {
         self.combine(a, b)
     }
