@@ -122,7 +122,8 @@ enum Command {
         /// verilator or iverilog.
         #[arg(long, default_value = "verilator", value_parser = ["verilator", "iverilog"])]
         sim: String,
-        /// Write a VCD trace of the random run (Verilator).
+        /// Write a waveform of the random run (Verilator): FST when FILE
+        /// ends in .fst, else VCD.
         #[arg(long)]
         trace: Option<PathBuf>,
         /// Write a JUnit XML report.

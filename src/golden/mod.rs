@@ -417,14 +417,15 @@ pub fn predict(g: &crate::ir::Graph, x: &[f32], shape: &[usize], opts: &PredictO
     Ok(Prediction { plan, run, input_format: spec.fmt })
 }
 
-/// A progress bar that appears only once a run has taken a second.
-struct Progress {
+/// A progress bar that appears only once a run has taken a second (and
+/// only on a terminal: indicatif draws nothing when stderr is not one).
+pub(crate) struct Progress {
     bar: indicatif::ProgressBar,
     start: std::time::Instant,
 }
 
 impl Progress {
-    fn new(total: u64) -> Progress {
+    pub(crate) fn new(total: u64) -> Progress {
         let bar = indicatif::ProgressBar::with_draw_target(Some(total), indicatif::ProgressDrawTarget::hidden());
         bar.set_style(
             indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} samples, {per_sec}, eta {eta}")
@@ -432,11 +433,18 @@ impl Progress {
         );
         Progress { bar, start: std::time::Instant::now() }
     }
-    fn inc(&self, k: u64) {
+    pub(crate) fn inc(&self, k: u64) {
+        self.show();
+        self.bar.inc(k);
+    }
+    pub(crate) fn set(&self, pos: u64) {
+        self.show();
+        self.bar.set_position(pos);
+    }
+    fn show(&self) {
         if self.bar.is_hidden() && self.start.elapsed().as_secs_f64() > 1.0 {
             self.bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
         }
-        self.bar.inc(k);
     }
 }
 

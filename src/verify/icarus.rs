@@ -69,6 +69,10 @@ module qkhw_tb;
         if (ovalid && oready) begin
             $fdisplay(fd, "%h %b", odata, olast);
             no <= no + 1;
+            if ((no + 1) % {step} == 0) begin
+                $display("progress %0d", no + 1);
+                $fflush;
+            end
             if (no == {n_m}) begin
                 $fclose(fd);
                 $finish;
@@ -89,6 +93,7 @@ endmodule
         clk = i.clock,
         rst = i.reset,
         limit = 64 + (n + i.latency_cycles as usize + 8) * 16,
+        step = (n / 100).max(1),
     )
 }
 
@@ -119,16 +124,14 @@ impl Simulator for Icarus {
         }
         let build_secs = t.elapsed().as_secs_f64();
         let t = Instant::now();
-        let run = Command::new("vvp")
-            .arg("-n")
-            .arg(tmp.join("sim"))
-            .arg(format!("+in={}", tmp.join("in.hex").display()))
-            .arg(format!("+out={}", tmp.join("out.hex").display()))
-            .output()
-            .map_err(|e| Error::Usage(format!("cannot run vvp: {e}")))?;
+        let run = super::run_reporting(
+            Command::new("vvp").arg("-n").arg(tmp.join("sim")).arg(format!("+in={}", tmp.join("in.hex").display())).arg(format!("+out={}", tmp.join("out.hex").display())),
+            n,
+            "vvp",
+        )?;
         let sim_secs = t.elapsed().as_secs_f64();
         let text = std::fs::read_to_string(tmp.join("out.hex")).unwrap_or_default();
-        let mut errors: Vec<String> = String::from_utf8_lossy(&run.stdout).lines().filter(|l| l.contains("only")).map(str::to_string).collect();
+        let mut errors: Vec<String> = run.stdout.lines().filter(|l| l.contains("only")).map(str::to_string).collect();
         let outb = (i.output.tdata_width / 8) as usize;
         let mut raw = vec![];
         for (k, line) in text.lines().enumerate() {

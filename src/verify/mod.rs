@@ -358,6 +358,49 @@ fn compare_codes(tool: &str, name: &str, plan: &Plan, codes: &[i128], n: usize, 
     })
 }
 
+/// What a simulator process left: its exit status, its stdout without the
+/// progress lines, and its stderr.
+pub(crate) struct Finished {
+    pub status: std::process::ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Run a simulator process that prints `progress K` lines (K of `n` samples
+/// out so far) on stdout, showing a progress bar once the run takes more
+/// than a second.
+pub(crate) fn run_reporting(cmd: &mut std::process::Command, n: usize, what: &str) -> Result<Finished> {
+    use std::io::{BufRead, Read};
+    use std::process::Stdio;
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().map_err(|e| Error::Usage(format!("cannot run {what}: {e}")))?;
+    // stderr drains on its own thread so a chatty process never blocks.
+    let mut err = child.stderr.take();
+    let drain = std::thread::spawn(move || {
+        let mut s = String::new();
+        if let Some(e) = err.as_mut() {
+            let _ = e.read_to_string(&mut s);
+        }
+        s
+    });
+    let bar = crate::golden::Progress::new(n as u64);
+    let mut stdout = String::new();
+    if let Some(out) = child.stdout.take() {
+        for line in std::io::BufReader::new(out).lines().map_while(std::result::Result::ok) {
+            match line.strip_prefix("progress ").and_then(|k| k.trim().parse::<u64>().ok()) {
+                Some(k) => bar.set(k),
+                None => {
+                    stdout.push_str(&line);
+                    stdout.push('\n');
+                }
+            }
+        }
+    }
+    let status = child.wait().map_err(|e| Error::Usage(format!("{what}: {e}")))?;
+    drop(bar);
+    let stderr = drain.join().unwrap_or_default();
+    Ok(Finished { status, stdout, stderr })
+}
+
 /// Run a compiled harness that reads int64 input codes and writes int64
 /// output codes (`BIN IN OUT N`); returns the codes and the run time.
 pub(crate) fn run_code_harness(bin: &Path, dir: &Path, codes: &[i128], n: usize, what: &str) -> Result<(Vec<i128>, f64)> {

@@ -32,6 +32,20 @@ struct Harness<'a> {
     taps: Vec<(String, usize, bool, u32)>,
 }
 
+/// The waveform format of `--trace`, from the file name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trace {
+    Vcd,
+    /// `.fst`: compressed, what GTKWave opens fastest.
+    Fst,
+}
+
+impl Trace {
+    pub fn for_file(p: &Path) -> Trace {
+        if p.extension().is_some_and(|e| e.eq_ignore_ascii_case("fst")) { Trace::Fst } else { Trace::Vcd }
+    }
+}
+
 pub struct Verilator {
     /// Where builds are cached.
     pub cache: PathBuf,
@@ -73,9 +87,9 @@ impl Verilator {
     }
 
     /// The harness binary for `d` (built if not cached).
-    pub fn build(&self, d: &DesignDir, taps: bool, trace: bool) -> Result<(PathBuf, f64)> {
+    pub fn build(&self, d: &DesignDir, taps: bool, trace: Option<Trace>) -> Result<(PathBuf, f64)> {
         let harness = Self::harness(d)?;
-        let flags = format!("taps={taps} trace={trace} v={}", version());
+        let flags = format!("taps={taps} trace={trace:?} v={}", version());
         let key = d.hash(&(harness.clone() + &flags))?;
         let dir = self.cache.join(format!("{}-{key}", d.interface.top));
         let bin = dir.join("obj").join("harness");
@@ -99,8 +113,14 @@ impl Verilator {
         if taps {
             cmd.arg("-DQKHW_TAPS").args(["-CFLAGS", "-DQKHW_TAPS"]);
         }
-        if trace {
-            cmd.arg("--trace").args(["-CFLAGS", "-DQKHW_TRACE"]);
+        match trace {
+            Some(Trace::Vcd) => {
+                cmd.arg("--trace").args(["-CFLAGS", "-DQKHW_TRACE"]);
+            }
+            Some(Trace::Fst) => {
+                cmd.arg("--trace-fst").args(["-CFLAGS", "-DQKHW_TRACE", "-CFLAGS", "-DQKHW_FST"]);
+            }
+            None => {}
         }
         for f in &d.files {
             cmd.arg(d.dir.join(f));
@@ -108,7 +128,8 @@ impl Verilator {
         cmd.arg(&cpp);
         let out = cmd.output().map_err(|e| Error::Usage(format!("cannot run verilator ({e}); install it (apt-get install verilator)")))?;
         if !out.status.success() {
-            let log = String::from_utf8_lossy(&out.stderr);
+            let _ = std::fs::remove_dir_all(&tmp);
+            let log = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
             let tail: Vec<&str> = log.lines().filter(|l| l.contains("Error") || l.contains("error")).take(8).collect();
             return Err(Error::Usage(format!("verilator build of {} failed:\n{}", d.interface.top, tail.join("\n"))));
         }
@@ -140,7 +161,7 @@ impl Simulator for Verilator {
     }
 
     fn run(&self, d: &DesignDir, codes: &[i128], n: usize, seed: u64, steady: bool, trace: Option<&Path>) -> Result<SimRun> {
-        let (bin, build_secs) = self.build(d, false, trace.is_some())?;
+        let (bin, build_secs) = self.build(d, false, trace.map(Trace::for_file))?;
         let i = &d.interface;
         let per_in: usize = i.input.shape.iter().product();
         let per_out: usize = i.output.shape.iter().product();
@@ -152,9 +173,9 @@ impl Simulator for Verilator {
         if let Some(tr) = trace {
             cmd.args(["-1", "/dev/null"]).arg(tr);
         }
-        let out = cmd.output().map_err(|e| Error::Usage(format!("cannot run {}: {e}", bin.display())))?;
+        let out = super::run_reporting(&mut cmd, n, &bin.display().to_string())?;
         let sim_secs = t.elapsed().as_secs_f64();
-        let errors: Vec<String> = String::from_utf8_lossy(&out.stderr).lines().map(str::to_string).collect();
+        let errors: Vec<String> = out.stderr.lines().map(str::to_string).collect();
         let bytes = std::fs::read(&outb).map_err(|e| Error::io(&outb, e))?;
         let _ = std::fs::remove_file(&inb);
         let _ = std::fs::remove_file(&outb);
@@ -166,7 +187,7 @@ impl Simulator for Verilator {
     }
 
     fn taps(&self, d: &DesignDir, codes: &[i128], n: usize, sample: usize) -> Result<Option<Vec<Vec<i128>>>> {
-        let (bin, _) = self.build(d, true, false)?;
+        let (bin, _) = self.build(d, true, None)?;
         let i = &d.interface;
         let per_in: usize = i.input.shape.iter().product();
         let (inb, outb, tapb) = (scratch("tin.bin"), scratch("tout.bin"), scratch("taps.bin"));

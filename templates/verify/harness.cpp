@@ -12,7 +12,13 @@
 #include <cstring>
 #include <vector>
 #ifdef QKHW_TRACE
+#ifdef QKHW_FST
+#include "verilated_fst_c.h"
+typedef VerilatedFstC QkhwTrace;
+#else
 #include "verilated_vcd_c.h"
+typedef VerilatedVcdC QkhwTrace;
+#endif
 #endif
 
 static const int IN_BYTES = {{ in_bytes }};
@@ -77,11 +83,12 @@ static const long TAP_STAGE[] = { {% for tp in taps %}{{ tp.3 }}, {% endfor %}0 
 static const int N_TAPS = {{ taps.len() }};
 #endif
 
-// usage: harness IN OUT N SEED MODE [TAP_SAMPLE TAP_FILE] [VCD]
+// usage: harness IN OUT N SEED MODE [TAP_SAMPLE TAP_FILE] [VCD|FST]
 // MODE 0: random gaps and back-pressure; 1: steady (checks latency and II).
+// Prints `progress K` (K outputs so far) on stdout as it goes.
 int main(int argc, char** argv) {
     if (argc < 6) {
-        fprintf(stderr, "usage: %s IN OUT N SEED MODE [TAP_SAMPLE TAP_FILE] [VCD]\n", argv[0]);
+        fprintf(stderr, "usage: %s IN OUT N SEED MODE [TAP_SAMPLE TAP_FILE] [VCD|FST]\n", argv[0]);
         return 2;
     }
     const long n = atol(argv[3]);
@@ -97,10 +104,10 @@ int main(int argc, char** argv) {
     VerilatedContext ctx;
     V{{ top }} top{&ctx};
 #ifdef QKHW_TRACE
-    VerilatedVcdC* vcd = nullptr;
+    QkhwTrace* vcd = nullptr;
     if (argc > 8) {
         ctx.traceEverOn(true);
-        vcd = new VerilatedVcdC;
+        vcd = new QkhwTrace;
         top.trace(vcd, 99);
         vcd->open(argv[8]);
     }
@@ -123,6 +130,7 @@ int main(int argc, char** argv) {
     }
     top.{{ rst }} = {{ rst_off }};
     const long limit = 64 + (n + LATENCY + 8) * (mode == 0 ? 16 : 2);
+    const long progress_step = n / 100 > 0 ? n / 100 : 1;
     while (next_out < n && cycle < limit) {
         bool give = next_in < n && (mode != 0 || (rnd() & 3) != 0);
         top.{{ in_port }}_tvalid = give;
@@ -132,7 +140,7 @@ int main(int argc, char** argv) {
         top.{{ clk }} = 0;
         top.eval();
 #ifdef QKHW_TRACE
-        if (vcd) vcd->dump(cycle * 2);
+        if (vcd) vcd->dump((uint64_t)(cycle * 2));
 #endif
         bool in_fire = give && top.{{ in_port }}_tready;
         bool out_fire = top.{{ out_port }}_tvalid && top.{{ out_port }}_tready;
@@ -155,11 +163,15 @@ int main(int argc, char** argv) {
                 last_out_cycle = cycle;
             }
             ++next_out;
+            if (next_out % progress_step == 0) {
+                printf("progress %ld\n", next_out);
+                fflush(stdout);
+            }
         }
         top.{{ clk }} = 1;
         top.eval();
 #ifdef QKHW_TRACE
-        if (vcd) vcd->dump(cycle * 2 + 1);
+        if (vcd) vcd->dump((uint64_t)(cycle * 2 + 1));
 #endif
         if (in_fire) accepted_at[(size_t)next_in++] = cycle;
 #ifdef QKHW_TAPS
