@@ -293,6 +293,37 @@ def merges():
     return keras.Model(inp, out, name="merges")
 
 
+def merges_conv():
+    """Merges of 3-D tensors: Concatenate on the channel axis and on an
+    inner axis, an Average of three (not a power of two: a float32 factor),
+    Multiply and Maximum, feeding pooling and dense layers."""
+    inp = keras.Input((6, 6, 2), name="x")
+    x = QActivation(quantized_bits(8, 3, 1), name="in_q")(inp)
+    a = QConv2D(4, 3, padding="same", kernel_quantizer=qb(6, 0),
+                bias_quantizer=qb(6, 0), name="a")(x)
+    a = QActivation(quantized_relu(6, 2), name="a_act")(a)
+    b = QConv2D(4, 3, padding="same", kernel_quantizer=qb(5, 0),
+                bias_quantizer=qb(6, 0), name="b")(x)
+    b = QActivation(quantized_bits(6, 2, 1), name="b_act")(b)
+    c = QConv2D(4, 1, kernel_quantizer=ternary(alpha=1),
+                bias_quantizer=qb(6, 0), name="c")(x)
+    c = QActivation(quantized_tanh(5), name="c_act")(c)
+    avg = L.Average(name="avg3")([a, b, c])
+    cat = L.Concatenate(name="cat_ch")([avg, a, b])
+    cat = QActivation(quantized_bits(8, 3, 1), name="cat_q")(cat)
+    pooled = L.MaxPooling2D(2, name="pool")(cat)
+    mul = L.Multiply(name="mul")([a, c])
+    mx = L.Maximum(name="max")([b, c])
+    cat1 = L.Concatenate(axis=1, name="cat_rows")([mul, mx])
+    cat1 = QActivation(quantized_bits(8, 3, 1), name="rows_q")(cat1)
+    d1 = QDense(4, kernel_quantizer=qb(6, 0), bias_quantizer=qb(6, 0),
+                name="d1")(L.Flatten(name="flat1")(pooled))
+    d2 = QDense(4, kernel_quantizer=qb(6, 0), bias_quantizer=qb(6, 0),
+                name="d2")(L.Flatten(name="flat2")(cat1))
+    out = L.Add(name="out")([d1, d2])
+    return keras.Model(inp, out, name="merges_conv")
+
+
 def zoo_conv1d():
     x = inp = keras.Input((16, 3), name="x")
     x = QConv1D(4, 3, kernel_quantizer=qb(6, 0), bias_quantizer=qb(8, 3),
@@ -365,7 +396,7 @@ def zoo_rnn():
 
 MODELS = [jet_tagger, jet_tagger_da, po2_mlp, auto_po2_mlp, binary_ternary, cnn_bn,
           bn_variants, conv_bn_folded, dense_bn_folded, pooling,
-          functional_add, merges, zoo_conv1d, zoo_hswish, zoo_conv2d, zoo_rnn]
+          functional_add, merges, merges_conv, zoo_conv1d, zoo_hswish, zoo_conv2d, zoo_rnn]
 
 # ------------------------------------------------------------ helpers
 

@@ -694,7 +694,12 @@ impl Builder<'_> {
             Merge::Average => {
                 let n = ins.len();
                 if !n.is_power_of_two() {
-                    return Err(err(self.g, l, format!("averaging {n} tensors is not exact in fixed point")));
+                    // The sum, then its factor rounded to float32 (as pooling).
+                    let (lo, hi) = (rs.iter().map(|r| r.0).sum::<i128>(), rs.iter().map(|r| r.1).sum::<i128>());
+                    let sum = self.push(l, ins, l.shape.clone(), frac, lo, hi, StepOp::Merge { kind: MergeKind::Add, shifts })?;
+                    let mc = Consts::from(vec![inexact(&mut self.notices, l, n, 1.0 / n as f64)]);
+                    let m = mc.codes(mc.frac).ok_or_else(|| err(self.g, l, "average factor overflow"))?[0] as i128;
+                    return self.push(l, vec![sum], l.shape.clone(), frac + mc.frac, lo * m, hi * m, StepOp::Affine { sub: vec![0], mul: vec![m], add: vec![0] });
                 }
                 let k = n.trailing_zeros();
                 (MergeKind::Average(k), frac + k as i32, rs.iter().map(|r| r.0).sum(), rs.iter().map(|r| r.1).sum())
@@ -784,8 +789,9 @@ fn round_table(w: &HwWeight, fmt: Option<FixedFormat>, c: &crate::passes::config
 /// float layer in QKeras): multiply by the factor rounded to float32, held
 /// exactly, and say so once per layer.
 fn inexact(notices: &mut Vec<String>, l: &Layer, count: usize, r: f64) -> f64 {
+    let hint = if matches!(l.op, Op::Merge(_)) { "" } else { "; use an average_quantizer for exact hardware" };
     let n = format!(
-        "layer `{}`: averaging over {count} values multiplies by its factor rounded to float32 (QKeras divides in float32, so the last bits can differ; use an average_quantizer for exact hardware)",
+        "layer `{}`: averaging over {count} values multiplies by its factor rounded to float32 (QKeras divides in float32, so the last bits can differ{hint})",
         l.name
     );
     if !notices.contains(&n) {

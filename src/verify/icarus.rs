@@ -104,7 +104,10 @@ impl Simulator for Icarus {
 
     fn run(&self, d: &DesignDir, codes: &[i128], n: usize, seed: u64, steady: bool, _trace: Option<&Path>) -> Result<SimRun> {
         let i = &d.interface;
-        let tmp = std::env::temp_dir().join(format!("qkhw-iv-{}-{}", std::process::id(), seed ^ u64::from(steady)));
+        // One folder per run: runs in parallel threads never share one.
+        static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let k = RUNS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let tmp = std::env::temp_dir().join(format!("qkhw-iv-{}-{k}", std::process::id()));
         std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
         let per_in: usize = i.input.shape.iter().product();
         let inb = (i.input.tdata_width / 8) as usize;

@@ -66,6 +66,7 @@ MODELS = {  # name -> (file under examples/models, N)
     "pooling": ("pooling.keras", 256),
     "functional_add": ("functional_add.keras", 256),
     "merges": ("merges.keras", 256),
+    "merges_conv": ("merges_conv.keras", 256),
     "zoo_conv1d": ("zoo_conv1d.keras", 256),
     "zoo_hswish": ("zoo_hswish.keras", 256),
     "zoo_conv2d": ("zoo_conv2d.keras", 256),

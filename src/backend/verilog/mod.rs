@@ -140,7 +140,7 @@ fn unsupported(g: &Graph, layer: &str, what: &str) -> Error {
         msg: format!(
             "{what}: the Verilog backend does not generate this yet (it takes dense, convolution, depthwise, \
              separable, transposed convolution, pooling, batch norm, every activation quantizer, \
-             Flatten/Reshape/ZeroPadding and Add/Subtract/Concatenate)"
+             Flatten/Reshape/ZeroPadding and every merge)"
         ),
     }
 }
@@ -154,6 +154,9 @@ struct ModuleBuild {
     /// The element signals of each step built so far.
     elems: std::collections::HashMap<usize, Vec<Sig>>,
     latency: u32,
+    /// Activation tables per step, over the input step's whole range
+    /// (each element takes its own range's part).
+    tables: std::collections::HashMap<usize, Vec<(i128, i128)>>,
 }
 
 impl ModuleBuild {
@@ -209,7 +212,7 @@ pub fn generate(g: &Graph, plan: &Plan, opts: &Options) -> Result<Design> {
         }
         let layer = plan.steps[end].layer.clone().unwrap_or_else(|| format!("step{end}"));
         let mname = format!("{top}_{}", namer.name(&layer));
-        let mut m = ModuleBuild { rtl: Rtl::new("n"), ports: vec![], instances: vec![], elems: Default::default(), latency: 0 };
+        let mut m = ModuleBuild { rtl: Rtl::new("n"), ports: vec![], instances: vec![], elems: Default::default(), latency: 0, tables: Default::default() };
         // Inputs at the same stage: delay the earlier ones in the top.
         let ext_inputs: Vec<usize> = (start..=end).flat_map(|i| plan.steps[i].inputs.clone()).filter(|&x| x < start).collect();
         let base = ext_inputs.iter().map(|&x| stage[x]).max().unwrap_or(1);
@@ -460,13 +463,17 @@ fn build_step(g: &Graph, plan: &Plan, i: usize, layer: &str, m: &mut ModuleBuild
             out
         }
         StepOp::Concat { axis, shifts } => {
-            if *axis + 1 != st.shape.len() && st.shape.len() != 1 {
-                return Err(unsupported(g, layer, "a Concatenate on an inner axis"));
-            }
+            // C order: for each index before the axis, each input's block of
+            // everything from the axis on, in input order.
+            let outer: usize = st.shape[..*axis].iter().product();
+            let ins: Vec<Vec<Sig>> = (0..st.inputs.len()).map(|k| xs(m, k)).collect();
             let mut out = vec![];
-            for k in 0..st.inputs.len() {
-                for e in xs(m, k) {
-                    out.push(m.rtl.shifted(&e, shifts[k]));
+            for o in 0..outer {
+                for (k, x) in ins.iter().enumerate() {
+                    let inner = x.len() / outer.max(1);
+                    for e in &x[o * inner..(o + 1) * inner] {
+                        out.push(m.rtl.shifted(e, shifts[k]));
+                    }
                 }
             }
             out
@@ -705,8 +712,16 @@ fn requant(m: &mut ModuleBuild, x: &Sig, shift: i32, out: FixedFormat, min: i128
 #[allow(clippy::too_many_arguments)]
 fn piecewise(g: &Graph, plan: &Plan, i: usize, layer: &str, m: &mut ModuleBuild, x: &Sig, a: &Act, in_fmt: FixedFormat) -> Result<Sig> {
     let st = &plan.steps[i];
-    let segs = crate::passes::segments::segments(a, in_fmt.frac, x.lo, x.hi)
-        .map_err(|e| unsupported(g, layer, &e))?;
+    let xs_step = &plan.steps[st.inputs[0]];
+    let segs = if x.lo >= xs_step.lo && x.hi <= xs_step.hi {
+        if !m.tables.contains_key(&i) {
+            let t = crate::passes::segments::segments(a, in_fmt.frac, xs_step.lo, xs_step.hi).map_err(|e| unsupported(g, layer, &e))?;
+            m.tables.insert(i, t);
+        }
+        crate::passes::segments::restrict(&m.tables[&i], x.lo, x.hi)
+    } else {
+        crate::passes::segments::segments(a, in_fmt.frac, x.lo, x.hi).map_err(|e| unsupported(g, layer, &e))?
+    };
     let (lo, hi) = (segs.iter().map(|s| s.1).min().unwrap_or(0), segs.iter().map(|s| s.1).max().unwrap_or(0));
     let ow = st.fmt.width.max(width(lo, hi));
     let xw = x.w() + 1;
