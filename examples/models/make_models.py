@@ -324,6 +324,23 @@ def merges_conv():
     return keras.Model(inp, out, name="merges_conv")
 
 
+def dense_relu_tail():
+    """A float `activation="relu"` between two po2 Dense layers at the
+    output, on relu_po2 activations: the sums span more than float32's 24
+    bits, so QKeras rounds that tail in its own order and predict must
+    compute it in float32 as it does."""
+    inp = keras.Input((10,), name="x")
+    x = QActivation(quantized_bits(8, 3, 1), name="in_q")(inp)
+    x = QDense(16, kernel_quantizer=qb(8, 0), bias_quantizer=qb(8, 0),
+               name="fc1")(x)
+    x = QActivation(quantized_relu_po2(5, 4), name="relu1")(x)
+    x = QDense(8, kernel_quantizer=quantized_po2(5), bias_quantizer=qb(8, 0),
+               activation="relu", name="fc2")(x)
+    out = QDense(2, kernel_quantizer=quantized_po2(5),
+                 bias_quantizer=qb(8, 0), name="out")(x)
+    return keras.Model(inp, out, name="dense_relu_tail")
+
+
 def zoo_conv1d():
     x = inp = keras.Input((16, 3), name="x")
     x = QConv1D(4, 3, kernel_quantizer=qb(6, 0), bias_quantizer=qb(8, 3),
@@ -396,7 +413,7 @@ def zoo_rnn():
 
 MODELS = [jet_tagger, jet_tagger_da, po2_mlp, auto_po2_mlp, binary_ternary, cnn_bn,
           bn_variants, conv_bn_folded, dense_bn_folded, pooling,
-          functional_add, merges, merges_conv, zoo_conv1d, zoo_hswish, zoo_conv2d, zoo_rnn]
+          functional_add, merges, merges_conv, dense_relu_tail, zoo_conv1d, zoo_hswish, zoo_conv2d, zoo_rnn]
 
 # ------------------------------------------------------------ helpers
 

@@ -299,6 +299,8 @@ fn float_eval(plan: &Plan, start: usize, tail: &[usize], codes: &[i128], n: usiz
                 let af: Vec<f32> = add.iter().map(|&c| code_to_f32(c, step.fmt.frac)).collect();
                 float_affine(&v, &mf, &af)
             }
+            // max(x, 0) is exact in float32 too.
+            StepOp::Act(crate::passes::precision::Act::Relu) => v.into_iter().map(|x| if x < 0.0 { 0.0 } else { x }).collect(),
             _ => v,
         };
     }
@@ -306,16 +308,16 @@ fn float_eval(plan: &Plan, start: usize, tail: &[usize], codes: &[i128], n: usiz
 }
 
 /// The steps after the last exact value before output step `s`: unquantized
-/// Dense layers and standalone batch norms (and reshapes between them),
-/// which QKeras computes in float32. Returns the step whose exact codes
-/// start the chain, and the chain in order.
+/// Dense layers and standalone batch norms (and reshapes and plain ReLUs
+/// between them), which QKeras computes in float32. Returns the step whose
+/// exact codes start the chain, and the chain in order.
 pub fn float_tail(plan: &Plan, s: usize) -> (usize, Vec<usize>) {
     let mut chain = vec![];
     let mut cur = s;
     loop {
         let st = &plan.steps[cur];
         let float_op = match &st.op {
-            StepOp::Dense { .. } | StepOp::Identity => true,
+            StepOp::Dense { .. } | StepOp::Identity | StepOp::Act(crate::passes::precision::Act::Relu) => true,
             StepOp::Affine { sub, .. } => sub.iter().all(|&v| v == 0),
             _ => false,
         };
@@ -325,8 +327,9 @@ pub fn float_tail(plan: &Plan, s: usize) -> (usize, Vec<usize>) {
         chain.push(cur);
         cur = st.inputs[0];
     }
-    // Identity steps at the start change nothing; a chain of them alone is exact.
-    while chain.last().is_some_and(|&c| plan.steps[c].op == StepOp::Identity) {
+    // Identity and ReLU steps at the start are exact on exact values; a
+    // chain of them alone is exact.
+    while chain.last().is_some_and(|&c| matches!(plan.steps[c].op, StepOp::Identity | StepOp::Act(crate::passes::precision::Act::Relu))) {
         cur = chain.pop().unwrap_or(cur);
     }
     chain.reverse();

@@ -278,7 +278,22 @@ pub fn plan_with(g: &Graph, input: InputSpec, cfg: &Config) -> Result<Plan> {
         outputs.push(s);
     }
     let max_width = b.steps.iter().map(|s| s.fmt.width).max().unwrap_or(1);
-    Ok(Plan { model: g.name.clone(), steps: b.steps, outputs, notices: b.notices, max_width })
+    let mut plan = Plan { model: g.name.clone(), steps: b.steps, outputs, notices: b.notices, max_width };
+    // Exact here, rounded there: QKeras holds an output that needs more than
+    // float32's 24 significant bits rounded (unless it ends in a float tail,
+    // which predict evaluates in float32 as TensorFlow does).
+    for (&o, &s) in g.outputs.iter().zip(&plan.outputs) {
+        let st = &plan.steps[s];
+        let bits = st.fmt.width - u32::from(st.fmt.signed);
+        if bits > 24 && crate::golden::float_tail(&plan, s).1.is_empty() {
+            let n = format!(
+                "output of layer `{}`: exact values need {} ({bits} significant bits) and come out exact; QKeras computes them in float32 (24 significant bits), so its outputs can differ in the low bits (a quantizer on the output makes both the same)",
+                g.layers[o.0].name, st.fmt
+            );
+            plan.notices.push(n);
+        }
+    }
+    Ok(plan)
 }
 
 impl Builder<'_> {
