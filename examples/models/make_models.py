@@ -341,6 +341,26 @@ def dense_relu_tail():
     return keras.Model(inp, out, name="dense_relu_tail")
 
 
+def index_layers():
+    """Pure index layers (Cropping2D, nearest UpSampling2D, Permute) and a
+    function activation, which Keras 3 saves as a function reference."""
+    inp = keras.Input((6, 6, 2), name="x")
+    x = QActivation(quantized_bits(8, 3, 1), name="in_q")(inp)
+    x = QConv2D(4, 3, padding="same", kernel_quantizer=qb(6, 0),
+                bias_quantizer=qb(6, 0), name="c1")(x)
+    x = QActivation("binary_tanh", name="sign")(x)
+    x = L.Cropping2D(((1, 0), (0, 2)), name="crop")(x)
+    x = L.UpSampling2D(2, name="up")(x)
+    x = L.Permute((2, 1, 3), name="swap")(x)
+    x = QConv2D(4, 3, strides=2, kernel_quantizer=qb(6, 0),
+                bias_quantizer=qb(6, 0), name="c2")(x)
+    x = QActivation(quantized_relu(6, 2), name="relu2")(x)
+    x = L.Flatten(name="flat")(x)
+    out = QDense(3, kernel_quantizer=qb(6, 0), bias_quantizer=qb(6, 0),
+                 name="out")(x)
+    return keras.Model(inp, out, name="index_layers")
+
+
 def zoo_conv1d():
     x = inp = keras.Input((16, 3), name="x")
     x = QConv1D(4, 3, kernel_quantizer=qb(6, 0), bias_quantizer=qb(8, 3),
@@ -413,7 +433,7 @@ def zoo_rnn():
 
 MODELS = [jet_tagger, jet_tagger_da, po2_mlp, auto_po2_mlp, binary_ternary, cnn_bn,
           bn_variants, conv_bn_folded, dense_bn_folded, pooling,
-          functional_add, merges, merges_conv, dense_relu_tail, zoo_conv1d, zoo_hswish, zoo_conv2d, zoo_rnn]
+          functional_add, merges, merges_conv, dense_relu_tail, index_layers, zoo_conv1d, zoo_hswish, zoo_conv2d, zoo_rnn]
 
 # ------------------------------------------------------------ helpers
 

@@ -236,6 +236,11 @@ pub fn run_chunk<T: Code>(plan: &Plan, prep: &Prepared<T>, input: &[i128], m: us
                     Buf::W(v) => Buf::W(v.clone()),
                 },
                 (StepOp::ZeroPad { in_shape, pads }, _) => Buf::W(zero_pad(&x(0)?, m, in_shape, pads)),
+                (StepOp::Gather { idx }, _) => {
+                    let xs = x(0)?;
+                    let per = xs.len() / m.max(1);
+                    Buf::W((0..m).flat_map(|s| idx.iter().map(move |&j| (s, j))).map(|(s, j)| xs[s * per + j as usize]).collect())
+                }
                 (StepOp::Merge { kind, shifts }, _) => {
                     let ins: Vec<std::borrow::Cow<'_, [T]>> = (0..s.inputs.len()).map(x).collect::<Result<_>>()?;
                     let refs: Vec<&[T]> = ins.iter().map(|c| c.as_ref()).collect();

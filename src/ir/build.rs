@@ -27,7 +27,7 @@ pub const SUPPORTED_CLASSES: &[&str] = &[
     "SeparableConv2D", "Conv2DTranspose", "BatchNormalization", "Activation", "ReLU", "Flatten",
     "Reshape", "Dropout", "MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D",
     "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
-    "ZeroPadding1D", "ZeroPadding2D", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
+    "ZeroPadding1D", "ZeroPadding2D", "Cropping1D", "Cropping2D", "UpSampling1D", "UpSampling2D", "Permute", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
     "Concatenate",
 ];
 
@@ -346,7 +346,34 @@ fn parse_layer(cfg: &Cfg) -> Result<(Op, Activation)> {
             Op::Reshape { target }
         }
         "Dropout" | "SpatialDropout1D" | "SpatialDropout2D" | "GaussianNoise" | "GaussianDropout" => Op::Dropout,
-        "ZeroPadding1D" | "ZeroPadding2D" => Op::ZeroPadding { pads: zero_pads(cfg, rank_of(class))? },
+        "ZeroPadding1D" | "ZeroPadding2D" => Op::ZeroPadding { pads: zero_pads(cfg, "padding", rank_of(class))? },
+        "Cropping1D" | "Cropping2D" => {
+            cfg.channels_last()?;
+            Op::Cropping { crops: zero_pads(cfg, "cropping", rank_of(class))? }
+        }
+        "UpSampling1D" | "UpSampling2D" => {
+            cfg.channels_last()?;
+            if let Some(i) = cfg.get("interpolation").and_then(Value::as_str).filter(|&i| i != "nearest") {
+                return Err(cfg.err(format!("interpolation `{i}` is not supported; supported: nearest")));
+            }
+            let rank = rank_of(class);
+            let bad = || cfg.err("bad `size`");
+            let size = match cfg.get("size") {
+                None => vec![2; rank],
+                Some(Value::Number(n)) => vec![n.as_u64().ok_or_else(bad)? as usize; rank],
+                Some(Value::Array(a)) if a.len() == rank => a.iter().map(|v| v.as_u64().map(|x| x as usize).ok_or_else(bad)).collect::<Result<_>>()?,
+                Some(_) => return Err(bad()),
+            };
+            if size.contains(&0) {
+                return Err(bad());
+            }
+            Op::UpSampling { size }
+        }
+        "Permute" => {
+            let d = cfg.get("dims").and_then(Value::as_array).ok_or_else(|| cfg.err("no `dims`"))?;
+            let dims = d.iter().map(|v| v.as_u64().map(|x| x as usize).ok_or_else(|| cfg.err(format!("bad dimension {v}")))).collect::<Result<_>>()?;
+            Op::Permute { dims }
+        }
         "Add" => Op::Merge(Merge::Add),
         "Subtract" => Op::Merge(Merge::Subtract),
         "Multiply" => Op::Merge(Merge::Multiply),
@@ -372,10 +399,12 @@ fn parse_layer(cfg: &Cfg) -> Result<(Op, Activation)> {
     Ok((op, act()?))
 }
 
-fn zero_pads(cfg: &Cfg, rank: usize) -> Result<Vec<(usize, usize)>> {
-    let bad = || cfg.err("bad `padding`");
+/// ZeroPadding's `padding` or Cropping's `cropping`: an int, one pair, or a
+/// pair (or int) per spatial axis.
+fn zero_pads(cfg: &Cfg, key: &str, rank: usize) -> Result<Vec<(usize, usize)>> {
+    let bad = || cfg.err(format!("bad `{key}`"));
     let u = |v: &Value| v.as_u64().map(|x| x as usize).ok_or_else(bad);
-    match cfg.get("padding") {
+    match cfg.get(key) {
         None => Ok(vec![(1, 1); rank]),
         Some(Value::Number(n)) => {
             let p = n.as_u64().ok_or_else(bad)? as usize;

@@ -143,6 +143,12 @@ pub enum Op {
     Reshape { target: Vec<i64> },
     Dropout,
     ZeroPadding { pads: Vec<(usize, usize)> },
+    /// Cropping1D/2D: (before, after) per spatial axis.
+    Cropping { crops: Vec<(usize, usize)> },
+    /// UpSampling1D/2D, nearest neighbour: the factor per spatial axis.
+    UpSampling { size: Vec<usize> },
+    /// Permute: Keras's `dims` (1-based, without the batch axis).
+    Permute { dims: Vec<usize> },
     Merge(Merge),
     /// QSimpleRNN / QLSTM / QGRU; quantizers: kernel, recurrent, bias, state.
     Rnn {

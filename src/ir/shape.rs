@@ -135,6 +135,35 @@ pub(super) fn infer(op: &Op, ins: &[Shape]) -> Result<Shape, String> {
             out.push(c);
             out
         }
+        Op::Cropping { crops } => {
+            let x = one()?;
+            let (sp, c) = spatial(&x, crops.len())?;
+            let mut out = vec![];
+            for (n, (a, b)) in sp.iter().zip(crops) {
+                match n.checked_sub(a + b) {
+                    Some(m) if m > 0 => out.push(m),
+                    _ => return Err(format!("cropping {a}+{b} from {n} leaves nothing")),
+                }
+            }
+            out.push(c);
+            out
+        }
+        Op::UpSampling { size } => {
+            let x = one()?;
+            let (sp, c) = spatial(&x, size.len())?;
+            let mut out: Vec<usize> = sp.iter().zip(size).map(|(n, k)| n * k).collect();
+            out.push(c);
+            out
+        }
+        Op::Permute { dims } => {
+            let x = one()?;
+            let mut seen = vec![false; x.len()];
+            let ok = dims.len() == x.len() && dims.iter().all(|&d| d >= 1 && d <= x.len() && !std::mem::replace(&mut seen[d - 1], true));
+            if !ok {
+                return Err(format!("Permute dims {dims:?} are not a permutation of 1..={} (input {x:?})", x.len()));
+            }
+            dims.iter().map(|&d| x[d - 1]).collect()
+        }
         Op::Merge(m) => {
             if ins.len() < 2 {
                 return Err("a merge needs at least two inputs".into());

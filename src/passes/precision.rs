@@ -112,6 +112,9 @@ pub enum StepOp {
     /// Flatten, Reshape, Dropout: the codes as they are (C order).
     Identity,
     ZeroPad { in_shape: Vec<usize>, pads: Vec<(usize, usize)> },
+    /// Output element k is input element `idx[k]` of the same sample
+    /// (Cropping, nearest UpSampling, Permute).
+    Gather { idx: Vec<u32> },
     /// Inputs aligned by left shifts, then combined.
     Merge { kind: MergeKind, shifts: Vec<u32> },
     Concat { axis: usize, shifts: Vec<u32> },
@@ -367,6 +370,14 @@ impl Builder<'_> {
                 let x = self.input_of(l, 0);
                 let (f, lo, hi) = (self.steps[x].fmt, self.steps[x].lo.min(0), self.steps[x].hi.max(0));
                 self.push(l, vec![x], l.shape.clone(), f.frac, lo, hi, StepOp::ZeroPad { in_shape: l.in_shapes[0].clone(), pads: pads.clone() })?
+            }
+            Op::Cropping { .. } | Op::UpSampling { .. } | Op::Permute { .. } => {
+                let x = self.input_of(l, 0);
+                let (f, lo, hi) = (self.steps[x].fmt, self.steps[x].lo, self.steps[x].hi);
+                let idx = gather_index(&l.op, &l.in_shapes[0], &l.shape);
+                let s = self.push(l, vec![x], l.shape.clone(), f.frac, lo, hi, StepOp::Gather { idx })?;
+                self.steps[s].fmt = f;
+                s
             }
             Op::Merge(m) => self.merge(l, m)?,
         };
@@ -744,7 +755,12 @@ impl Builder<'_> {
 /// The requantizer of an activation quantizer: its op, output fraction and
 /// code range.
 pub fn requantizer(q: &Quantizer) -> std::result::Result<(Act, i32, i128, i128), String> {
-    let enc = q.encoding().ok_or_else(|| format!("`{}` has no fixed-point output", q.spec))?;
+    let enc = q.encoding().ok_or_else(|| {
+        format!(
+            "`{}` is a float function with no fixed-point output: replace it by a quantized activation (e.g. quantized_tanh(8), quantized_sigmoid(8) or quantized_bits(8,0,1))",
+            q.spec
+        )
+    })?;
     if let Kind::Bits(b) = &q.kind {
         if b.alpha.is_auto() && b.post_training_scale.is_none() {
             return Err(format!(
@@ -798,6 +814,38 @@ fn round_table(w: &HwWeight, fmt: Option<FixedFormat>, c: &crate::passes::config
         .map(|i| crate::fxp::quantize_f64(w.value(i), f, c.rounding, c.overflow).unwrap_or(0) as i64)
         .collect();
     HwWeight { codes, signs: vec![], encoding: Encoding::Fixed(f), scale: None, quantizer: None, ..w.clone() }
+}
+
+/// For each output element (C order) of a pure index layer, the input
+/// element it copies.
+fn gather_index(op: &Op, ins: &[usize], outs: &[usize]) -> Vec<u32> {
+    let strides = |s: &[usize]| {
+        let mut st = vec![1usize; s.len()];
+        for k in (0..s.len().saturating_sub(1)).rev() {
+            st[k] = st[k + 1] * s[k + 1];
+        }
+        st
+    };
+    let (ist, n) = (strides(ins), outs.iter().product::<usize>());
+    let ost = strides(outs);
+    (0..n)
+        .map(|k| {
+            let o: Vec<usize> = ost.iter().zip(outs).map(|(&st, &d)| (k / st) % d).collect();
+            let i: Vec<usize> = match op {
+                Op::Cropping { crops } => o.iter().enumerate().map(|(a, &v)| v + crops.get(a).map_or(0, |c| c.0)).collect(),
+                Op::UpSampling { size } => o.iter().enumerate().map(|(a, &v)| v / size.get(a).copied().unwrap_or(1)).collect(),
+                Op::Permute { dims } => {
+                    let mut i = vec![0; o.len()];
+                    for (a, &d) in dims.iter().enumerate() {
+                        i[d - 1] = o[a];
+                    }
+                    i
+                }
+                _ => o,
+            };
+            i.iter().zip(&ist).map(|(&v, &st)| v * st).sum::<usize>() as u32
+        })
+        .collect()
 }
 
 /// The policy for an average over a count that is not a power of two (a

@@ -220,6 +220,14 @@ pub fn call_from_json(v: &serde_json::Value) -> Result<Call> {
         .and_then(|c| c.as_str())
         .ok_or_else(|| err("missing \"class_name\""))?;
     let name = name.rsplit('>').next().unwrap_or(name).to_string();
+    // Keras 3 saves a function (`QActivation(binary_tanh)`) as
+    // {"module": "builtins", "class_name": "function", "config": "binary_tanh"}.
+    if name == "function" {
+        let f = obj.get("config").and_then(|c| c.as_str()).ok_or_else(|| err("a function reference needs its name in \"config\""))?;
+        let mut call = parse_call(f)?;
+        call.source = src.clone();
+        return Ok(call);
+    }
     let mut call = Call { name, args: vec![], kwargs: vec![], source: src.clone() };
     if let Some(cfg) = obj.get("config") {
         let cfg = cfg.as_object().ok_or_else(|| err("\"config\" must be an object"))?;
@@ -292,6 +300,10 @@ mod tests {
         assert_eq!(c.kwargs[1].2, Value::List(vec![1.0, 2.5, 3.0]));
         assert_eq!(c.kwargs[2].2, Value::None);
         assert_eq!(parse_call("hard_tanh").unwrap().name, "hard_tanh");
+        let f = serde_json::json!({"module": "builtins", "class_name": "function", "config": "binary_tanh", "registered_name": "function"});
+        assert_eq!(call_from_json(&f).unwrap().name, "binary_tanh");
+        let bad = serde_json::json!({"module": "builtins", "class_name": "function", "config": {"x": 1}});
+        assert!(call_from_json(&bad).is_err());
         assert_eq!(parse_call(" binary( ) ").unwrap().args.len(), 0);
     }
 

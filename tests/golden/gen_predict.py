@@ -68,6 +68,7 @@ MODELS = {  # name -> (file under examples/models, N)
     "merges": ("merges.keras", 256),
     "merges_conv": ("merges_conv.keras", 256),
     "dense_relu_tail": ("dense_relu_tail.keras", 256),
+    "index_layers": ("index_layers.keras", 256),
     "zoo_conv1d": ("zoo_conv1d.keras", 256),
     "zoo_hswish": ("zoo_hswish.keras", 256),
     "zoo_conv2d": ("zoo_conv2d.keras", 256),

@@ -274,6 +274,10 @@ pub fn body(g: &Graph, plan: &Plan, dialect: Dialect) -> Result<Body> {
                     "    for (k = 0; k < {n}; ++k) {y}[k] = 0;\n    for (iy = 0; iy < {ih}; ++iy) for (ix = 0; ix < {iw}; ++ix) for (o = 0; o < {c}; ++o) {y}[((iy + {pt}) * {ow} + ix + {pl}) * {c} + o] = {x0}[(iy * {iw} + ix) * {c} + o];"
                 );
             }
+            StepOp::Gather { idx } => {
+                array(&mut consts, &format!("g{i}"), &idx.iter().map(|&j| j as i128).collect::<Vec<_>>())?;
+                let _ = writeln!(body, "    for (k = 0; k < {n}; ++k) {y}[k] = {x0}[g{i}[k]];");
+            }
             StepOp::Merge { kind, shifts } => {
                 let a = acc_type(plan, s, &[])?;
                 let term = |k: usize| {

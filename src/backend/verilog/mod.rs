@@ -140,7 +140,7 @@ fn unsupported(g: &Graph, layer: &str, what: &str) -> Error {
         msg: format!(
             "{what}: the Verilog backend does not generate this yet (it takes dense, convolution, depthwise, \
              separable, transposed convolution, pooling, batch norm, every activation quantizer, \
-             Flatten/Reshape/ZeroPadding and every merge)"
+             Flatten/Reshape/ZeroPadding/Cropping/UpSampling/Permute and every merge)"
         ),
     }
 }
@@ -580,6 +580,10 @@ fn build_step(g: &Graph, plan: &Plan, i: usize, layer: &str, m: &mut ModuleBuild
                 m.latency += stages;
                 prods
             }
+        }
+        StepOp::Gather { idx } => {
+            let x = xs(m, 0);
+            idx.iter().map(|&j| x[j as usize].clone()).collect()
         }
         StepOp::ZeroPad { in_shape, pads } => {
             let x = xs(m, 0);
