@@ -342,8 +342,9 @@ def dense_relu_tail():
 
 
 def index_layers():
-    """Pure index layers (Cropping2D, nearest UpSampling2D, Permute) and a
-    function activation, which Keras 3 saves as a function reference."""
+    """Pure index layers (Cropping2D, nearest UpSampling2D, Permute), a
+    function activation, which Keras 3 saves as a function reference, and a
+    float GlobalAveragePooling2D over 12 positions before the logits."""
     inp = keras.Input((6, 6, 2), name="x")
     x = QActivation(quantized_bits(8, 3, 1), name="in_q")(inp)
     x = QConv2D(4, 3, padding="same", kernel_quantizer=qb(6, 0),
@@ -355,7 +356,8 @@ def index_layers():
     x = QConv2D(4, 3, strides=2, kernel_quantizer=qb(6, 0),
                 bias_quantizer=qb(6, 0), name="c2")(x)
     x = QActivation(quantized_relu(6, 2), name="relu2")(x)
-    x = L.Flatten(name="flat")(x)
+    # A float mean over 12 positions (not a power of two) into the logits.
+    x = L.GlobalAveragePooling2D(name="gap")(x)
     out = QDense(3, kernel_quantizer=qb(6, 0), bias_quantizer=qb(6, 0),
                  name="out")(x)
     return keras.Model(inp, out, name="index_layers")

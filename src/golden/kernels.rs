@@ -230,7 +230,7 @@ pub fn run_chunk<T: Code>(plan: &Plan, prep: &Prepared<T>, input: &[i128], m: us
                 }
                 (StepOp::Act(a), _) => Buf::W(act(&x(0)?, a, plan.steps[s.inputs[0]].fmt.frac)?),
                 (StepOp::Pool { geo, max, mult }, _) => Buf::W(pool(&x(0)?, m, geo, *max, &cv(mult))),
-                (StepOp::GlobalPool { hw, c, max, mult }, _) => Buf::W(global_pool(&x(0)?, m, *hw, *c, *max, T::from_i128(*mult))),
+                (StepOp::GlobalPool { hw, c, max, mult, .. }, _) => Buf::W(global_pool(&x(0)?, m, *hw, *c, *max, T::from_i128(*mult))),
                 (StepOp::Identity, _) => match xb(0)? {
                     Buf::N(v) => Buf::N(v.clone()),
                     Buf::W(v) => Buf::W(v.clone()),

@@ -299,6 +299,21 @@ fn float_eval(plan: &Plan, start: usize, tail: &[usize], codes: &[i128], n: usiz
                 let af: Vec<f32> = add.iter().map(|&c| code_to_f32(c, step.fmt.frac)).collect();
                 float_affine(&v, &mf, &af)
             }
+            // Keras's mean: a float32 sum over the positions, divided.
+            StepOp::GlobalPool { hw, c, .. } => {
+                let (hw, c) = (*hw, (*c).max(1));
+                let mut out = vec![0f32; v.len() / hw.max(1)];
+                for (s, o) in out.chunks_mut(c).enumerate() {
+                    for (ch, dst) in o.iter_mut().enumerate() {
+                        let mut acc = 0f32;
+                        for k in 0..hw {
+                            acc += v[(s * hw + k) * c + ch];
+                        }
+                        *dst = acc / hw as f32;
+                    }
+                }
+                out
+            }
             // max(x, 0) is exact in float32 too.
             StepOp::Act(crate::passes::precision::Act::Relu) => v.into_iter().map(|x| if x < 0.0 { 0.0 } else { x }).collect(),
             _ => v,
@@ -318,6 +333,7 @@ pub fn float_tail(plan: &Plan, s: usize) -> (usize, Vec<usize>) {
         let st = &plan.steps[cur];
         let float_op = match &st.op {
             StepOp::Dense { .. } | StepOp::Identity | StepOp::Act(crate::passes::precision::Act::Relu) => true,
+            StepOp::GlobalPool { max: false, mean: true, .. } => true,
             StepOp::Affine { sub, .. } => sub.iter().all(|&v| v == 0),
             _ => false,
         };

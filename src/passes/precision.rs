@@ -108,7 +108,9 @@ pub enum StepOp {
     /// Max or sum over each window; a sum is then multiplied by
     /// `mult[output position]` (average pooling, exact).
     Pool { geo: Geo, max: bool, mult: Vec<i128> },
-    GlobalPool { hw: usize, c: usize, max: bool, mult: i128 },
+    /// `mean`: Keras's float mean (no average quantizer), which QKeras
+    /// computes as a float32 sum divided by `hw`.
+    GlobalPool { hw: usize, c: usize, max: bool, mult: i128, mean: bool },
     /// Flatten, Reshape, Dropout: the codes as they are (C order).
     Identity,
     ZeroPad { in_shape: Vec<usize>, pads: Vec<(usize, usize)> },
@@ -687,7 +689,7 @@ impl Builder<'_> {
                 let c = *in_shape.last().unwrap_or(&1);
                 let hw: usize = in_shape.iter().product::<usize>() / c.max(1);
                 if *max {
-                    return self.push(l, vec![x], l.shape.clone(), xf.frac, xlo, xhi, StepOp::GlobalPool { hw, c, max: true, mult: 1 });
+                    return self.push(l, vec![x], l.shape.clone(), xf.frac, xlo, xhi, StepOp::GlobalPool { hw, c, max: true, mult: 1, mean: false });
                 }
                 let r = match factor(average_q, hw)? {
                     Some(q) => q,
@@ -700,7 +702,7 @@ impl Builder<'_> {
                 let m = mc.codes(mc.frac).ok_or_else(|| err(self.g, l, "pooling factor overflow"))?[0];
                 let n = hw as i128 * m as i128;
                 let (a, b) = (xlo * n, xhi * n);
-                self.push(l, vec![x], l.shape.clone(), xf.frac + mc.frac, a.min(b).min(0), a.max(b).max(0), StepOp::GlobalPool { hw, c, max: false, mult: m })
+                self.push(l, vec![x], l.shape.clone(), xf.frac + mc.frac, a.min(b).min(0), a.max(b).max(0), StepOp::GlobalPool { hw, c, max: false, mult: m, mean: average_q.is_none() })
             }
             _ => Err(err(self.g, l, "not a pooling layer")),
         }

@@ -254,7 +254,7 @@ pub fn body(g: &Graph, plan: &Plan, dialect: Dialect) -> Result<Body> {
                     );
                 }
             }
-            StepOp::GlobalPool { hw, c, max, mult } => {
+            StepOp::GlobalPool { hw, c, max, mult, .. } => {
                 let a = acc_type(plan, s, &[&[*mult]])?;
                 let init = if *max { format!("{a} acc = {x0}[o];") } else { format!("{a} acc = 0;") };
                 let step = if *max { format!("if ({x0}[k * {c} + o] > acc) acc = {x0}[k * {c} + o];") } else { format!("acc += {x0}[k * {c} + o];") };

@@ -565,7 +565,7 @@ fn build_step(g: &Graph, plan: &Plan, i: usize, layer: &str, m: &mut ModuleBuild
                 prods
             }
         }
-        StepOp::GlobalPool { hw, c, max, mult } => {
+        StepOp::GlobalPool { hw, c, max, mult, .. } => {
             let x = xs(m, 0);
             if *max {
                 let out: Vec<Sig> = (0..*c).map(|o| max_of(&mut m.rtl, (0..*hw).map(|k| x[k * c + o].clone()).collect())).collect();
