@@ -12,10 +12,11 @@ Q=${QKHW:-$ROOT/target/release/qkhw}
 PY=${PYTHON:-python3}
 [ -x "$Q" ] || (cd "$ROOT" && cargo build --release --quiet) || exit 2
 fail=0
-for m in "$DIR"/*.keras; do
-  n=$(basename "$m" .keras)
+for m in "$DIR"/*.keras "$DIR"/*_legacy.h5; do
+  [ -f "$m" ] || continue
+  n=$(basename "$m"); n=${n%.keras}; n=${n%_legacy.h5}
   x=$DIR/$n.x.npy
-  echo "== $n"
+  echo "== $(basename "$m")"
   want=$DIR/$n.y.npy
   [ -f "$DIR/$n.logits.npy" ] && want=$DIR/$n.logits.npy
   if "$Q" predict "$m" --input "$x" --output "$DIR/$n.qkhw.npy" >/dev/null 2>"$DIR/$n.notes"; then
