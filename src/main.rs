@@ -256,7 +256,7 @@ impl VerilogArgs {
     fn hls_files(&self, g: &qkhw::ir::Graph, sem: &Semantics) -> Result<(Vec<(String, String)>, String, qkhw::passes::precision::Plan, Vec<String>), Error> {
         let input_format = self.input_format.as_deref().map(str::parse).transpose()?;
         let (spec, _, mut notes) = qkhw::golden::hardware_input(g, input_format, &self.config()?)?;
-        let plan = qkhw::passes::precision::plan_with(g, spec, &self.config()?)?;
+        let plan = qkhw::passes::precision::hardware_plan(g, spec, &self.config()?)?;
         notes.extend(plan.notices.iter().cloned());
         let header = qkhw::backend::verilog::header(g, &sem.internal_sigmoid);
         let files = qkhw::backend::hls::generate(g, &plan, &header, &sem.internal_sigmoid, self.flavor()?)?;
@@ -560,7 +560,7 @@ fn verify(
     if spec.fmt != f {
         return Err(Error::Usage(format!("the design's input is {f} but the model's hardware input is {}: give the same --input-format", spec.fmt)));
     }
-    let plan = qkhw::passes::precision::plan_with(&g, qkhw::passes::precision::InputSpec::full(f), &config)?;
+    let plan = qkhw::passes::precision::hardware_plan(&g, qkhw::passes::precision::InputSpec::full(f), &config)?;
     let per: usize = d.interface.input.shape.iter().product();
     let mut codes = vec![];
     if let Some(p) = input {

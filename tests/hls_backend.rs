@@ -13,7 +13,7 @@ use qkhw::verify;
 
 const MODELS: &[&str] = &[
     "auto_po2_mlp", "binary_ternary", "bn_variants", "cnn_bn", "conv_bn_folded", "dense_bn_folded", "dense_relu_tail", "functional_add", "index_layers", "merges", "merges_conv",
-    "jet_tagger", "jet_tagger_da", "po2_mlp", "pooling", "zoo_conv1d", "zoo_conv2d", "zoo_hswish",
+    "jet_tagger", "jet_tagger_da", "po2_mlp", "pooling", "two_heads", "zoo_conv1d", "zoo_conv2d", "zoo_hswish",
 ];
 
 #[test]
@@ -32,7 +32,7 @@ fn every_model_in_csim(flavor: Flavor) {
     for name in MODELS {
         let g = qkhw::load_graph(common::root().join(format!("examples/models/{name}.keras")), BuildOptions::default()).unwrap();
         let (spec, q, _) = qkhw::golden::hardware_input(&g, None, &Default::default()).unwrap();
-        let plan = qkhw::passes::precision::plan_with(&g, spec, &Default::default()).unwrap();
+        let plan = qkhw::passes::precision::hardware_plan(&g, spec, &Default::default()).unwrap();
         let files = qkhw::backend::hls::generate(&g, &plan, "test", "hard", flavor).unwrap();
         let src = &files[1].1;
         match flavor {

@@ -38,21 +38,31 @@ fn cases() -> Vec<Case> {
 fn agreement(c: &Case) -> Result<(usize, usize, Vec<(usize, f32, f32)>), String> {
     let g = qkhw::load_graph(root().join(c.meta["source_file"].as_str().unwrap()), BuildOptions::default()).map_err(|e| e.to_string())?;
     let x = qkhw::npy::read_f32(&c.dir.join("inputs.npy")).unwrap();
-    let want = if c.dir.join("logits.npy").exists() { "logits.npy" } else { "outputs.npy" };
-    let y = qkhw::npy::read_f32(&c.dir.join(want)).unwrap();
     let p = predict(&g, &x.data, &x.shape, &PredictOptions { keep: Some(Keep::Outputs), ..Default::default() }).map_err(|e| e.to_string())?;
-    let ours = p.output_f32(0);
-    assert_eq!(ours.len(), y.data.len(), "{}", c.name);
-    let mut diffs = vec![];
-    let mut same = 0;
-    for (i, (&a, &b)) in ours.iter().zip(&y.data).enumerate() {
-        if a == b {
-            same += 1;
-        } else {
-            diffs.push((i, a, b));
+    // Output k is outputs.k.npy (outputs.npy for the first) as
+    // gen_predict.py writes them; every output of the model is compared.
+    let outputs = c.meta["output_shapes"].as_array().map_or(1, |a| a.len());
+    assert_eq!(outputs, p.plan.outputs.len(), "{}", c.name);
+    let (mut diffs, mut same, mut total) = (vec![], 0, 0);
+    for k in 0..outputs {
+        let want = match k {
+            0 if c.dir.join("logits.npy").exists() => "logits.npy".to_string(),
+            0 => "outputs.npy".to_string(),
+            k => format!("outputs.{k}.npy"),
+        };
+        let y = qkhw::npy::read_f32(&c.dir.join(want)).unwrap();
+        let ours = p.output_f32(k);
+        assert_eq!(ours.len(), y.data.len(), "{} output {k}", c.name);
+        for (i, (&a, &b)) in ours.iter().zip(&y.data).enumerate() {
+            if a == b {
+                same += 1;
+            } else {
+                diffs.push((total + i, a, b));
+            }
         }
+        total += ours.len();
     }
-    Ok((same, ours.len(), diffs))
+    Ok((same, total, diffs))
 }
 
 /// Every output value of every model the golden model runs equals
@@ -78,7 +88,7 @@ fn predict_equals_qkeras_on_every_example_model() {
         }
     }
     eprintln!("{}", report.join("\n"));
-    assert_eq!(models, 18);
+    assert_eq!(models, 19);
 }
 
 /// Arg-max of the logits against QKeras's softmax outputs over the 1,000

@@ -363,6 +363,30 @@ def index_layers():
     return keras.Model(inp, out, name="index_layers")
 
 
+def two_heads():
+    """Two outputs (a classifier-style head and a regression-style head) on
+    a 1-D sequence. Head A averages relu codes (an unsigned sum) into a
+    quantizer, head B ends in quantized_sigmoid."""
+    inp = keras.Input((32, 2), name="x")
+    x = QActivation(quantized_bits(8, 3, 1), name="in_q")(inp)
+    x = QConv1D(6, 3, padding="same", kernel_quantizer=qb(6, 0),
+                bias_quantizer=qb(6, 0), name="c1")(x)               # 32x6
+    x = QActivation(quantized_relu(6, 2), name="relu1")(x)
+    a = L.AveragePooling1D(4, name="a_ap")(x)                          # 8x6
+    a = L.GlobalAveragePooling1D(name="a_gap")(a)
+    a = QActivation(quantized_bits(8, 2, 1), name="a_q")(a)
+    a = QDense(2, kernel_quantizer=qb(8, 2), bias_quantizer=qb(8, 2),
+               name="out_a")(a)
+    b = QConv1D(4, 3, kernel_quantizer=qb(5, 0), bias_quantizer=qb(5, 0),
+                name="b_c")(x)                                         # 30x4
+    b = QActivation(quantized_tanh(6), name="b_tanh")(b)
+    b = L.GlobalMaxPooling1D(name="b_gmp")(b)
+    b = QDense(3, kernel_quantizer=qb(8, 2), bias_quantizer=qb(8, 2),
+               name="b_fc")(b)
+    b = QActivation(quantized_sigmoid(8), name="out_b")(b)
+    return keras.Model(inp, [a, b], name="two_heads")
+
+
 def zoo_conv1d():
     x = inp = keras.Input((16, 3), name="x")
     x = QConv1D(4, 3, kernel_quantizer=qb(6, 0), bias_quantizer=qb(8, 3),
@@ -435,7 +459,7 @@ def zoo_rnn():
 
 MODELS = [jet_tagger, jet_tagger_da, po2_mlp, auto_po2_mlp, binary_ternary, cnn_bn,
           bn_variants, conv_bn_folded, dense_bn_folded, pooling,
-          functional_add, merges, merges_conv, dense_relu_tail, index_layers, zoo_conv1d, zoo_hswish, zoo_conv2d, zoo_rnn]
+          functional_add, merges, merges_conv, dense_relu_tail, index_layers, two_heads, zoo_conv1d, zoo_hswish, zoo_conv2d, zoo_rnn]
 
 # ------------------------------------------------------------ helpers
 
@@ -493,6 +517,16 @@ def train(model, seed):
     rng = np.random.default_rng(seed)
     shape = (N_SAMPLES,) + tuple(model.input_shape[1:])
     x = rng.normal(size=shape).astype(np.float32)
+    if isinstance(model.output_shape, list):
+        # Several outputs: one synthetic target each, mse.
+        ys = []
+        for o in model.output_shape:
+            w = rng.normal(size=(int(np.prod(shape[1:])), int(np.prod(o[1:]))))
+            y = np.tanh(x.reshape(N_SAMPLES, -1) @ w / np.sqrt(w.shape[0]))
+            ys.append(y.reshape((N_SAMPLES,) + tuple(o[1:])).astype(np.float32))
+        model.compile(keras.optimizers.Adam(0.01), ["mse"] * len(ys))
+        model.fit(x, ys, epochs=3, batch_size=32, shuffle=False, verbose=0)
+        return x[:8]
     out = tuple(model.output_shape[1:])
     # Learnable synthetic target: a fixed random projection of the input.
     w = rng.normal(size=(int(np.prod(shape[1:])), int(np.prod(out))))
@@ -508,6 +542,8 @@ def train(model, seed):
 
 
 def max_diff(a, b):
+    if isinstance(a, list):
+        return max(max_diff(p, q) for p, q in zip(a, b))
     return float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
 
 

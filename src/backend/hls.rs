@@ -179,6 +179,7 @@ struct HlsHeader<'a> {
     in_fmt: String,
     out_fmt: String,
     sigmoid: &'a str,
+    parts: Vec<crate::backend::PartDoc>,
 }
 
 #[derive(Template)]
@@ -270,6 +271,7 @@ pub fn generate(
         in_fmt: ist.fmt.to_string(),
         out_fmt: ost.fmt.to_string(),
         sigmoid,
+        parts: crate::backend::part_docs(plan),
     }
     .render()
     .map_err(r)?;

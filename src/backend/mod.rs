@@ -5,3 +5,30 @@ pub mod c;
 pub mod hls;
 pub mod rom;
 pub mod verilog;
+
+/// A model output inside the one output array, as generated headers
+/// name it: `<MODEL>_OUT_<IDENT>_OFFSET` / `_SIZE`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartDoc {
+    pub ident: String,
+    pub name: String,
+    pub shape: String,
+    pub offset: usize,
+    pub size: usize,
+}
+
+/// The parts of a several-output plan (empty for one output), with
+/// unique upper-case C identifiers.
+pub fn part_docs(plan: &crate::passes::precision::Plan) -> Vec<PartDoc> {
+    let mut namer = verilog::keywords::Namer::new(&[]);
+    plan.parts
+        .iter()
+        .map(|p| PartDoc {
+            ident: namer.name(&p.name.to_uppercase()),
+            name: p.name.clone(),
+            shape: format!("{:?}", p.shape),
+            offset: p.offset,
+            size: p.shape.iter().product(),
+        })
+        .collect()
+}

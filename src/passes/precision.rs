@@ -145,9 +145,57 @@ pub struct Plan {
     pub notices: Vec<String>,
     /// The widest tensor: above 63 bits the golden model runs in i128.
     pub max_width: u32,
+    /// The model outputs inside the one output tensor of a
+    /// [`hardware_plan`] (empty when the model has one output).
+    pub parts: Vec<OutputPart>,
+}
+
+/// One model output inside the hardware's single output tensor: elements
+/// `offset..offset + len`, C order, in the joined tensor's format (which
+/// holds each of them exactly).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct OutputPart {
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub offset: usize,
 }
 
 impl Plan {
+    /// Hardware has one output port (DESIGN.md): several model outputs go
+    /// side by side, each flattened, in model order, aligned to one format
+    /// by an exact Concat step, so every backend and `verify` see one
+    /// output and the golden model computes the joined tensor itself.
+    pub fn join_outputs(mut self) -> Plan {
+        if self.outputs.len() < 2 {
+            return self;
+        }
+        let frac = self.outputs.iter().map(|&o| self.steps[o].fmt.frac).max().unwrap_or(0);
+        let shifts: Vec<u32> = self.outputs.iter().map(|&o| (frac - self.steps[o].fmt.frac) as u32).collect();
+        let (mut lo, mut hi, mut offset) = (i128::MAX, i128::MIN, 0);
+        let mut parts = vec![];
+        for (&o, &sh) in self.outputs.iter().zip(&shifts) {
+            let st = &self.steps[o];
+            lo = lo.min(st.lo << sh);
+            hi = hi.max(st.hi << sh);
+            let name = st.layer.clone().unwrap_or_else(|| format!("step{o}"));
+            parts.push(OutputPart { name, shape: st.shape.clone(), offset });
+            offset += st.shape.iter().product::<usize>();
+        }
+        let fmt = fmt_for(lo, hi, frac);
+        let list: Vec<String> = parts.iter().map(|p| format!("`{}` {:?} at {}", p.name, p.shape, p.offset)).collect();
+        self.notices.push(format!(
+            "the model has {} outputs; the hardware output carries them side by side, flattened, in model order, as one {offset}-element tensor in {fmt}: {}",
+            parts.len(),
+            list.join(", ")
+        ));
+        let op = StepOp::Concat { axis: 0, shifts };
+        self.steps.push(Step { layer: Some("outputs".into()), inputs: self.outputs.clone(), shape: vec![offset], fmt, lo, hi, op });
+        self.outputs = vec![self.steps.len() - 1];
+        self.max_width = self.max_width.max(fmt.width);
+        self.parts = parts;
+        self
+    }
+
     /// Which steps the outputs depend on (a dropped softmax is not live).
     pub fn live(&self) -> Vec<bool> {
         let mut live = vec![false; self.steps.len()];
@@ -283,7 +331,7 @@ pub fn plan_with(g: &Graph, input: InputSpec, cfg: &Config) -> Result<Plan> {
         outputs.push(s);
     }
     let max_width = b.steps.iter().map(|s| s.fmt.width).max().unwrap_or(1);
-    let mut plan = Plan { model: g.name.clone(), steps: b.steps, outputs, notices: b.notices, max_width };
+    let mut plan = Plan { model: g.name.clone(), steps: b.steps, outputs, notices: b.notices, max_width, parts: vec![] };
     // Exact here, rounded there: QKeras holds an output that needs more than
     // float32's 24 significant bits rounded (unless it ends in a float tail,
     // which predict evaluates in float32 as TensorFlow does).
@@ -299,6 +347,12 @@ pub fn plan_with(g: &Graph, input: InputSpec, cfg: &Config) -> Result<Plan> {
         }
     }
     Ok(plan)
+}
+
+/// The plan the backends render and `verify` checks: [`plan_with`], then
+/// the outputs joined into one port ([`Plan::join_outputs`]).
+pub fn hardware_plan(g: &Graph, input: InputSpec, cfg: &Config) -> Result<Plan> {
+    plan_with(g, input, cfg).map(Plan::join_outputs)
 }
 
 impl Builder<'_> {

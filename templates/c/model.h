@@ -12,6 +12,11 @@
 /* Output: {{ out_n }} elements, {{ out_fmt }}: value = code * 2^-{{ out_frac }}. */
 #define {{ name|upper }}_OUT_SIZE {{ out_n }}
 #define {{ name|upper }}_OUT_FRAC {{ out_frac }}
+{%- for p in parts %}
+/* Model output `{{ p.name }}` (shape {{ p.shape }}): out[{{ p.offset }}..{{ p.offset + p.size - 1 }}]. */
+#define {{ name|upper }}_OUT_{{ p.ident }}_OFFSET {{ p.offset }}
+#define {{ name|upper }}_OUT_{{ p.ident }}_SIZE {{ p.size }}
+{%- endfor %}
 /* QKeras's set_internal_sigmoid when this was generated. */
 #define {{ name|upper }}_INTERNAL_SIGMOID "{{ sigmoid }}"
 

@@ -28,6 +28,11 @@
 // internal_sigmoid: {{ sigmoid }}
 #define {{ name|upper }}_IN_SIZE {{ in_n }}
 #define {{ name|upper }}_OUT_SIZE {{ out_n }}
+{%- for p in parts %}
+// Model output `{{ p.name }}` (shape {{ p.shape }}): out[{{ p.offset }}..{{ p.offset + p.size - 1 }}].
+#define {{ name|upper }}_OUT_{{ p.ident }}_OFFSET {{ p.offset }}
+#define {{ name|upper }}_OUT_{{ p.ident }}_SIZE {{ p.size }}
+{%- endfor %}
 
 // One sample per AXI-Stream transfer: element k at bits [k*W +: W].
 struct {{ name }}_axis_in_t {

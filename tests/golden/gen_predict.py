@@ -69,6 +69,7 @@ MODELS = {  # name -> (file under examples/models, N)
     "merges_conv": ("merges_conv.keras", 256),
     "dense_relu_tail": ("dense_relu_tail.keras", 256),
     "index_layers": ("index_layers.keras", 256),
+    "two_heads": ("two_heads.keras", 256),
     "zoo_conv1d": ("zoo_conv1d.keras", 256),
     "zoo_hswish": ("zoo_hswish.keras", 256),
     "zoo_conv2d": ("zoo_conv2d.keras", 256),
@@ -174,9 +175,13 @@ def generate(name):
     shutil.rmtree(out_dir, ignore_errors=True)
     os.makedirs(out_dir)
     x, n_edge = make_inputs(name, model, n)
-    y = model.predict(x, batch_size=BATCH, verbose=0)
+    ys = model.predict(x, batch_size=BATCH, verbose=0)
+    # Several outputs: outputs.npy, outputs.1.npy, ... (qkhw predict's
+    # naming of extra outputs).
+    ys = ys if isinstance(ys, list) else [ys]
     save(os.path.join(out_dir, "inputs.npy"), x)
-    save(os.path.join(out_dir, "outputs.npy"), y)
+    for k, yk in enumerate(ys):
+        save(os.path.join(out_dir, "outputs.npy" if k == 0 else f"outputs.{k}.npy"), yk)
 
     logits_layer = softmax_logits_layer(model)
     if logits_layer is not None:
@@ -197,18 +202,20 @@ def generate(name):
         layers.append({"index": i, "name": layer.name,
                        "class": type(layer).__name__,
                        "shape": list(o.shape[1:]), "file": f})
-    last_diff = float(np.max(np.abs(outs[-1] - y[:N_LAYER_SAMPLES])))
+    last_diff = min(float(np.max(np.abs(outs[-1] - yk[:N_LAYER_SAMPLES])))
+                    for yk in ys if yk.shape[1:] == outs[-1].shape[1:])
 
     meta = {"model": name, "source_file": f"examples/models/{fname}",
             "n": n, "edge_rows": n_edge, "batch_size": BATCH, "input_shape": list(x.shape[1:]),
-            "output_shape": list(y.shape[1:]), "layers": layers,
+            "output_shape": list(ys[0].shape[1:]),
+            "output_shapes": [list(yk.shape[1:]) for yk in ys], "layers": layers,
             "last_activation": "softmax" if logits_layer else None,
             "logits_layer": logits_layer.name if logits_layer else None}
     with open(os.path.join(out_dir, "meta.json"), "w") as fh:
         json.dump(meta, fh, indent=1)
         fh.write("\n")
     print(f"{name:16s} N={n:4d} in={tuple(x.shape[1:])} "
-          f"out={tuple(y.shape[1:])} layers={len(layers)} "
+          f"out={[tuple(yk.shape[1:]) for yk in ys]} layers={len(layers)} "
           f"|last layer (batch 32) - predict (batch 100)| = {last_diff:g}")
 
 

@@ -32,6 +32,7 @@ struct Header<'a> {
     out_fmt: String,
     sigmoid: &'a str,
     float_wrapper: bool,
+    parts: Vec<crate::backend::PartDoc>,
 }
 
 #[derive(Template)]
@@ -311,7 +312,7 @@ pub fn body(g: &Graph, plan: &Plan, dialect: Dialect) -> Result<Body> {
     }
     let o = *plan.outputs.first().ok_or_else(|| unsupported(g, "no output"))?;
     if plan.outputs.len() != 1 {
-        return Err(unsupported(g, "models with several outputs are not generated yet"));
+        return Err(unsupported(g, "several outputs: render a hardware_plan, which joins them (a qkhw bug)"));
     }
     let (ist, ost) = (&plan.steps[0], &plan.steps[o]);
 
@@ -345,6 +346,7 @@ fn render_c(g: &Graph, plan: &Plan, header: &str, sigmoid: &str, b: Body) -> Res
         out_fmt: fmt(ost),
         sigmoid,
         float_wrapper,
+        parts: crate::backend::part_docs(plan),
     }
     .render()
     .map_err(|e| Error::Usage(format!("template: {e}")))?
@@ -480,7 +482,7 @@ pub fn from_graph(
     sigmoid: &str,
 ) -> Result<(CModel, Plan, Vec<String>)> {
     let (spec, _, mut notes) = crate::golden::hardware_input(g, input_format, config)?;
-    let plan = crate::passes::precision::plan_with(g, spec, config)?;
+    let plan = crate::passes::precision::hardware_plan(g, spec, config)?;
     notes.extend(plan.notices.iter().cloned());
     let m = generate(g, &plan, header, sigmoid)?;
     Ok((m, plan, notes))

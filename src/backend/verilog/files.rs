@@ -104,7 +104,7 @@ pub fn write(d: &Design, dir: &Path, opts: &Options) -> Result<()> {
 ## Interface\n\n- `{clk}`: clock; `{rst}`: synchronous reset, {rst_level}; it resets control state only and holds `{op}_tvalid` low.\n\
 - `{ip}_tdata` ({iw} bits), `{ip}_tvalid`, `{ip}_tready`, `{ip}_tlast`: one whole sample per transfer. Element `k` of the flattened (C-order) input of shape {ishape:?} is at bits `[k*{iew} +: {iew}]`, {isign} fixed point with {ifrac} fraction bits (value = code x 2^-{ifrac}). Pad bits are ignored.\n\
 - `{op}_tdata` ({ow} bits), `{op}_tvalid`, `{op}_tready`, `{op}_tlast`: element `k` of the output of shape {oshape:?} at bits `[k*{oew} +: {oew}]`, {osign}, {ofrac} fraction bits; pad bits are zero. TLAST travels with its sample.\n\
-- Back-pressure: no sample is lost or duplicated under any pattern of `{ip}_tvalid` and `{op}_tready`. With `{op}_tready` held high the design takes one sample per clock (initiation interval 1) and each output appears exactly {lat} cycles after its input was accepted.\n\
+{parts}- Back-pressure: no sample is lost or duplicated under any pattern of `{ip}_tvalid` and `{op}_tready`. With `{op}_tready` held high the design takes one sample per clock (initiation interval 1) and each output appears exactly {lat} cycles after its input was accepted.\n\
 - `interface.json` states all of this for tools; `internal_sigmoid` = `{sig}`.\n\n\
 ## Checking it\n\n```\nqkhw verify MODEL --target verilog --design THIS_FOLDER --random 10000\n```\n\
 simulates this folder with Verilator against qkhw's bit-exact golden model.\n",
@@ -125,8 +125,19 @@ simulates this folder with Verilator against qkhw's bit-exact golden model.\n",
         ofrac = i.output.frac,
         lat = i.latency_cycles,
         sig = i.internal_sigmoid,
+        parts = parts_text(&i.output.parts),
     );
     put(dir, "README.md", &readme)
+}
+
+/// The README line that says where each output of a several-output model
+/// lies in the one output port.
+fn parts_text(parts: &[crate::passes::precision::OutputPart]) -> String {
+    if parts.is_empty() {
+        return String::new();
+    }
+    let list: Vec<String> = parts.iter().map(|p| format!("`{}` (shape {:?}) from element {}", p.name, p.shape, p.offset)).collect();
+    format!("- The model has {} outputs, side by side in the output in model order, each flattened: {}.\n", parts.len(), list.join(", "))
 }
 
 mod erased {

@@ -49,6 +49,9 @@ pub struct Port {
     pub frac: i32,
     pub signed: bool,
     pub tdata_width: u32,
+    /// A model with several outputs: where each lies in this port.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<crate::passes::precision::OutputPart>,
 }
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
@@ -307,7 +310,7 @@ pub fn generate(g: &Graph, plan: &Plan, opts: &Options) -> Result<Design> {
     }
     let o = *plan.outputs.first().ok_or_else(|| Error::Usage("the model has no output".into()))?;
     if plan.outputs.len() != 1 {
-        return Err(unsupported(g, "", "models with several outputs"));
+        return Err(unsupported(g, "", "several outputs: render a hardware_plan, which joins them (a qkhw bug)"));
     }
     let ost = &plan.steps[o];
     let out_n: usize = ost.shape.iter().product();
@@ -349,6 +352,7 @@ pub fn generate(g: &Graph, plan: &Plan, opts: &Options) -> Result<Design> {
         frac: st.fmt.frac,
         signed: st.fmt.signed,
         tdata_width: bytes(bits),
+        parts: vec![],
     };
     let interface = Interface {
         top: top.clone(),
@@ -356,7 +360,7 @@ pub fn generate(g: &Graph, plan: &Plan, opts: &Options) -> Result<Design> {
         reset: rst_port.into(),
         reset_active_low: opts.axis_names,
         input: port(in_step, in_bits),
-        output: port(ost, out_bits),
+        output: Port { parts: plan.parts.clone(), ..port(ost, out_bits) },
         // The skid buffer at the output adds one cycle.
         latency_cycles: latency + 1,
         initiation_interval: 1,
@@ -696,7 +700,9 @@ fn requant(m: &mut ModuleBuild, x: &Sig, shift: i32, out: FixedFormat, min: i128
         return Ok(Sig { bits: ow, ..y });
     }
     let shift = shift as u32;
-    let in_w = x.w().max(shift + 2);
+    // qkhw_requant reads two's complement: an unsigned input gets a zero
+    // sign bit (its top bit would read as negative).
+    let in_w = (x.w() + u32::from(!x.signed())).max(shift + 2);
     let xin = if in_w == x.w() { x.name.clone() } else { Rtl::ext(x, in_w) };
     let name = format!("rq{}", m.instances.len());
     m.rtl.decls.push(format!("wire [{}:0] {name};", ow - 1));
@@ -745,7 +751,7 @@ pub fn from_graph(
     opts: &Options,
 ) -> Result<(Design, Plan, Vec<String>)> {
     let (spec, _, mut notes) = crate::golden::hardware_input(g, input_format, config)?;
-    let plan = crate::passes::precision::plan_with(g, spec, config)?;
+    let plan = crate::passes::precision::hardware_plan(g, spec, config)?;
     notes.extend(plan.notices.iter().cloned());
     let d = generate(g, &plan, opts)?;
     Ok((d, plan, notes))
