@@ -2,6 +2,8 @@
 //! semantics) against QKeras's `model.predict` on every example model
 //! (tests/golden/predict/, from tests/golden/gen_predict.py).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use qkhw::golden::{predict, Keep, PredictOptions};
@@ -179,4 +181,29 @@ fn layer_outputs_differ_only_by_float32_rounding() {
     }
     eprintln!("{exact_layers} quantized layer outputs exact; {float_diffs} float32-rounding differences in unquantized ones");
     assert!(exact_layers >= 27 && float_diffs > 0, "{exact_layers} {float_diffs}");
+}
+
+/// Layer classes that are other names for what qkhw runs (keras.layers.Softmax,
+/// the dropout/noise layers that are identities at inference): QKeras's
+/// logits exactly, the Softmax dropped with its notice, and the generated C
+/// equal to the golden model (tests/golden/gen_layer_aliases.py).
+#[test]
+fn layer_aliases_run_like_the_layers_they_name() {
+    let dir = root().join("tests/golden/layer_aliases");
+    let g = qkhw::load_graph(dir.join("model.keras"), BuildOptions::default()).unwrap();
+    let x = qkhw::npy::read_f32(&dir.join("inputs.npy")).unwrap();
+    let y = qkhw::npy::read_f32(&dir.join("logits.npy")).unwrap();
+    let p = predict(&g, &x.data, &x.shape, &PredictOptions::default()).unwrap();
+    assert!(p.plan.notices.iter().any(|n| n.contains("layer `softmax`") && n.contains("logits")), "{:?}", p.plan.notices);
+    let ours = p.output_f32(0);
+    assert_eq!(ours.len(), 800);
+    assert_eq!(ours, y.data);
+    let (m, plan, _) = qkhw::backend::c::from_graph(&g, None, &Default::default(), "test", "hard").unwrap();
+    let (spec, q, _) = qkhw::golden::hardware_input(&g, None, &Default::default()).unwrap();
+    let codes = qkhw::golden::hardware_codes(&x.data, &spec, q.as_ref()).unwrap();
+    let tmp = std::env::temp_dir().join(format!("qkhw-aliases-{}", std::process::id()));
+    common::require("gcc");
+    let r = qkhw::verify::verify_c(&m, &plan, &codes, 200, &tmp).unwrap();
+    assert!(r.passed(), "{}", r.text());
+    let _ = std::fs::remove_dir_all(&tmp);
 }

@@ -24,8 +24,9 @@ pub const SUPPORTED_CLASSES: &[&str] = &[
     "QLSTM", "QGRU", "QBidirectional", "QBatchNormalization", "QConv2DBatchnorm",
     "QDepthwiseConv2DBatchnorm", "QDenseBatchnorm", "QAveragePooling2D", "QGlobalAveragePooling2D",
     "QScaleShift", "Dense", "Conv1D", "Conv2D", "DepthwiseConv2D", "SeparableConv1D",
-    "SeparableConv2D", "Conv2DTranspose", "BatchNormalization", "Activation", "ReLU", "Flatten",
-    "Reshape", "Dropout", "MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D",
+    "SeparableConv2D", "Conv2DTranspose", "BatchNormalization", "Activation", "ReLU", "Softmax", "Flatten",
+    "Reshape", "Dropout", "SpatialDropout1D", "SpatialDropout2D", "GaussianNoise", "GaussianDropout", "AlphaDropout",
+    "ActivityRegularization", "MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D",
     "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
     "ZeroPadding1D", "ZeroPadding2D", "Cropping1D", "Cropping2D", "UpSampling1D", "UpSampling2D", "Permute", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
     "Concatenate",
@@ -199,6 +200,8 @@ fn parse_layer(cfg: &Cfg) -> Result<(Op, Activation)> {
     let op = match class {
         "InputLayer" => return Ok((Op::Input, Activation::Linear)),
         "QActivation" | "Activation" => return Ok((Op::Activation, act()?)),
+        // keras.layers.Softmax: the same float softmax as Activation("softmax").
+        "Softmax" => return Ok((Op::Activation, Activation::Float("softmax".into()))),
         "ReLU" => {
             let mv = cfg.get("max_value").and_then(Value::as_f64);
             let slope = cfg.f64("negative_slope", 0.0)?;
@@ -345,7 +348,9 @@ fn parse_layer(cfg: &Cfg) -> Result<(Op, Activation)> {
             let target = t.iter().map(|d| d.as_i64().ok_or_else(|| cfg.err(format!("bad target dimension {d}")))).collect::<Result<_>>()?;
             Op::Reshape { target }
         }
-        "Dropout" | "SpatialDropout1D" | "SpatialDropout2D" | "GaussianNoise" | "GaussianDropout" => Op::Dropout,
+        "Dropout" | "SpatialDropout1D" | "SpatialDropout2D" | "GaussianNoise" | "GaussianDropout" | "AlphaDropout" | "ActivityRegularization" => {
+            Op::Dropout
+        }
         "ZeroPadding1D" | "ZeroPadding2D" => Op::ZeroPadding { pads: zero_pads(cfg, "padding", rank_of(class))? },
         "Cropping1D" | "Cropping2D" => {
             cfg.channels_last()?;
