@@ -63,3 +63,21 @@ fn a_corrupted_constant_is_caught() {
     let r = verify::verify_c(&m, &plan, &codes, n, &common::tmp("c-corrupt")).unwrap();
     assert!(!r.passed() && r.first.is_some(), "{}", r.text());
 }
+
+/// A model with two outputs: one output array (port), the parts named in
+/// the header and in interface.json at their offsets, in one format.
+#[test]
+fn several_outputs_are_one_array_with_named_parts() {
+    let g = qkhw::load_graph(common::root().join("examples/models/two_heads.keras"), BuildOptions::default()).unwrap();
+    let (m, plan, notes) = c::from_graph(&g, None, &Default::default(), "test", "hard").unwrap();
+    assert_eq!(plan.outputs.len(), 1);
+    assert_eq!(plan.steps[plan.outputs[0]].shape, vec![5]);
+    assert!(notes.iter().any(|n| n.contains("2 outputs") && n.contains("`out_a` [2] at 0, `out_b` [3] at 2")), "{notes:?}");
+    for line in ["TWO_HEADS_OUT_OUT_A_OFFSET 0", "TWO_HEADS_OUT_OUT_A_SIZE 2", "TWO_HEADS_OUT_OUT_B_OFFSET 2", "TWO_HEADS_OUT_OUT_B_SIZE 3"] {
+        assert!(m.header.contains(line), "{line} not in\n{}", m.header);
+    }
+    let (d, _, _) = qkhw::backend::verilog::from_graph(&g, None, &Default::default(), &Default::default()).unwrap();
+    let parts: Vec<(String, usize)> = d.interface.output.parts.iter().map(|p| (p.name.clone(), p.offset)).collect();
+    assert_eq!(parts, vec![("out_a".to_string(), 0), ("out_b".to_string(), 2)]);
+    assert_eq!(d.interface.output.shape, vec![5]);
+}
