@@ -5,7 +5,8 @@
 //!
 //! Word layout:
 //! - fixed point: the two's complement (or unsigned) code, `width` bits;
-//!   value = code × 2^-frac (× the per-channel scale, if any);
+//!   value = code × 2^-frac (× the per-channel scale, if any; a float
+//!   scale's product is rounded to float32, as QKeras's weight is);
 //! - power of two: `[sign][exponent]` — the exponent in two's complement
 //!   in the low `exponent_width` bits, above it one sign bit (1 = negative)
 //!   when the quantizer is signed; value = ±2^exponent.
@@ -110,7 +111,7 @@ pub struct Manifest {
 }
 
 const WORD_LAYOUT_DOC: &str = "fixed: two's complement (unsigned if signed=false) code of `width` bits, \
-value = code * 2^-frac * scale[channel]; po2: low `exponent_width` bits the exponent (two's complement), \
+value = code * 2^-frac * scale[channel] (a float scale: that product rounded to float32, as QKeras computes the weight); po2: low `exponent_width` bits the exponent (two's complement), \
 the bit above it the sign (1 = negative) if sign_bit, value = +-2^exponent";
 
 fn signed_width(lo: i64, hi: i64) -> u32 {

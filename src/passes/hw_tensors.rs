@@ -22,7 +22,8 @@ use crate::quant::{Encoding, Kind, Quantizer};
 pub enum ChannelScale {
     /// value × 2^exponent.
     Po2 { shape: Vec<usize>, exponents: Vec<i32> },
-    /// value × factor (a float32 alpha that is not a power of two).
+    /// value × factor rounded to float32 (a float32 alpha that is not a
+    /// power of two), as QKeras computes the quantized weight.
     Float { shape: Vec<usize>, values: Vec<f32> },
 }
 
@@ -44,7 +45,8 @@ pub struct HwWeight {
 }
 
 impl HwWeight {
-    /// The exact value of element `i`, scale applied.
+    /// The value of element `i`, scale applied: the float32 weight QKeras
+    /// multiplies by, held exactly.
     pub fn value(&self, i: usize) -> f64 {
         let v = match &self.encoding {
             Encoding::Fixed(f) | Encoding::Table { index: f, .. } => f.to_f64(self.codes[i] as i128),
@@ -56,7 +58,10 @@ impl HwWeight {
         match &self.scale {
             None => v,
             Some(ChannelScale::Po2 { shape, exponents }) => v * crate::fxp::pow2(exponents[channel(shape, &self.shape, i)]),
-            Some(ChannelScale::Float { shape, values }) => v * values[channel(shape, &self.shape, i)] as f64,
+            // QKeras's weight is `scale * code` in float32: rounded, not the
+            // exact product (alpha="auto" kernels differ on about half of
+            // their elements), and inference multiplies by that.
+            Some(ChannelScale::Float { shape, values }) => (v as f32 * values[channel(shape, &self.shape, i)]) as f64,
         }
     }
 }

@@ -240,12 +240,13 @@ pub fn call_from_json(v: &serde_json::Value) -> Result<Call> {
                     None => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
                 },
                 serde_json::Value::String(s) => Value::Str(s.clone()),
-                serde_json::Value::Array(a) => {
-                    let mut out = Vec::with_capacity(a.len());
-                    for x in a {
-                        out.push(x.as_f64().ok_or_else(|| {
-                            err(&format!("\"{k}\" must be a list of numbers"))
-                        })?);
+                serde_json::Value::Array(_) => {
+                    // numpy's `.tolist()` of a (1, ..., 1, n) array nests
+                    // (QKeras saves post_training_scale that way); under
+                    // right-aligned broadcasting it is the flat list.
+                    let (shape, out) = nested_numbers(val).ok_or_else(|| err(&format!("\"{k}\" must be a list of numbers")))?;
+                    if shape.iter().rev().skip(1).any(|&d| d != 1) {
+                        return Err(err(&format!("\"{k}\" has shape {shape:?}: only a list, or one nested as (1, ..., 1, n), is supported")));
                     }
                     Value::List(out)
                 }
@@ -286,6 +287,29 @@ fn render(call: &Call) -> String {
     format!("{}({})", call.name, args.join(", "))
 }
 
+/// The shape and the C-order values of a (nested, rectangular) JSON list
+/// of numbers.
+fn nested_numbers(v: &serde_json::Value) -> Option<(Vec<usize>, Vec<f64>)> {
+    match v {
+        serde_json::Value::Number(n) => Some((vec![], vec![n.as_f64()?])),
+        serde_json::Value::Array(a) => {
+            let mut inner: Option<Vec<usize>> = None;
+            let mut out = vec![];
+            for x in a {
+                let (sh, vals) = nested_numbers(x)?;
+                if inner.get_or_insert_with(|| sh.clone()) != &sh {
+                    return None;
+                }
+                out.extend(vals);
+            }
+            let mut shape = vec![a.len()];
+            shape.extend(inner.unwrap_or_default());
+            Some((shape, out))
+        }
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -305,6 +329,17 @@ mod tests {
         let bad = serde_json::json!({"module": "builtins", "class_name": "function", "config": {"x": 1}});
         assert!(call_from_json(&bad).is_err());
         assert_eq!(parse_call(" binary( ) ").unwrap().args.len(), 0);
+    }
+
+    #[test]
+    fn nested_lists_as_numpy_tolist_saves_them() {
+        let j = |pts: serde_json::Value| serde_json::json!({"class_name": "quantized_bits", "config": {"bits": 4, "alpha": "auto", "post_training_scale": pts}});
+        let c = call_from_json(&j(serde_json::json!([[0.5, 1.0, 1.5]]))).unwrap();
+        assert_eq!(c.kwargs.iter().find(|k| k.1 == "post_training_scale").unwrap().2, Value::List(vec![0.5, 1.0, 1.5]));
+        let c = call_from_json(&j(serde_json::json!([[[[0.25], [2.0]]]]))).map(|c| c.kwargs.len());
+        assert!(c.unwrap_err().to_string().contains("shape [1, 1, 2, 1]"));
+        assert!(call_from_json(&j(serde_json::json!([[1.0], [1.0, 2.0]]))).is_err());
+        assert!(call_from_json(&j(serde_json::json!([["a"]]))).is_err());
     }
 
     #[test]

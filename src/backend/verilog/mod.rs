@@ -390,20 +390,20 @@ fn build_step(g: &Graph, plan: &Plan, i: usize, layer: &str, m: &mut ModuleBuild
     let xs = |m: &mut ModuleBuild, k: usize| m.input(plan, st.inputs[k]);
     Ok(match &st.op {
         StepOp::Dense { rows, n_in, n_out, w, b } => {
-            if *rows != 1 {
-                return Err(unsupported(g, layer, "a Dense on a multi-dimensional input"));
-            }
+            // A Dense on an (..., n_in) tensor: the same weights on each row.
             let x = xs(m, 0);
             let mut outs = vec![];
-            for j in 0..*n_out {
-                let mut terms: Vec<Term> = vec![];
-                for (ii, xi) in x.iter().enumerate().take(*n_in) {
-                    terms.extend(m.rtl.times_const(xi, w[ii * n_out + j], opts.no_dsp));
+            for r in 0..*rows {
+                for j in 0..*n_out {
+                    let mut terms: Vec<Term> = vec![];
+                    for (ii, xi) in x[r * n_in..(r + 1) * n_in].iter().enumerate() {
+                        terms.extend(m.rtl.times_const(xi, w[ii * n_out + j], opts.no_dsp));
+                    }
+                    if b[j] != 0 {
+                        terms.push(Term { sig: m.rtl.constant(b[j]), neg: false });
+                    }
+                    outs.push(terms);
                 }
-                if b[j] != 0 {
-                    terms.push(Term { sig: m.rtl.constant(b[j]), neg: false });
-                }
-                outs.push(terms);
             }
             let (sums, stages) = m.rtl.adder_trees(outs, p);
             m.latency += stages;
