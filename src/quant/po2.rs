@@ -103,7 +103,17 @@ impl Po2Exp {
 
     fn encoding(&self, signed: bool) -> Encoding {
         let q = if self.quadratic { 2.0 } else { 1.0 };
-        Encoding::Po2 { signed, min_exp: (q * self.min_exp) as i32, max_exp: (q * self.max_exp) as i32 }
+        let mut max_exp = (q * self.max_exp) as i32;
+        if let Some(mv) = self.max_value {
+            // |x| above max_value takes max_value's exponent (the search
+            // clips its input), so no code goes beyond it: a tighter range
+            // keeps hardware accumulators narrow. Both TF log paths.
+            let e = self.exponent(mv, false).max(self.exponent(mv, true));
+            if e.is_finite() {
+                max_exp = max_exp.min(e as i32).max((q * self.min_exp) as i32);
+            }
+        }
+        Encoding::Po2 { signed, min_exp: (q * self.min_exp) as i32, max_exp }
     }
 }
 
@@ -215,5 +225,31 @@ impl QuantizedReluPo2 {
             float.push(finish(xl, xq, self.use_ste));
         }
         Eval { float, grid, scale: None }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::quant::{Encoding, InternalSigmoid, Quantizer};
+
+    /// max_value bounds the exponent range (QKeras clips the search's
+    /// input), and every code of inputs far above it stays inside.
+    #[test]
+    fn max_value_bounds_the_exponent_range() {
+        for (spec, max_exp) in [
+            ("quantized_relu_po2(5, max_value=8, quadratic_approximation=True)", 4),
+            ("quantized_relu_po2(4, max_value=2)", 1),
+            ("quantized_po2(4, max_value=0.5)", -1),
+            ("quantized_po2(5, max_value=4)", 2),
+            ("quantized_po2(4)", 3),
+        ] {
+            let q = Quantizer::parse(spec, InternalSigmoid::Hard).unwrap();
+            let Some(Encoding::Po2 { max_exp: m, min_exp, .. }) = q.encoding() else { panic!("{spec}") };
+            assert_eq!(m, max_exp, "{spec}");
+            let x: Vec<f32> = (-80..80).map(|k| 1.37f32.powi(k) * if k % 2 == 0 { 1.0 } else { -1.0 }).collect();
+            let hw = q.hardware(&x, &[x.len()]).unwrap();
+            assert!(hw.codes.iter().all(|&c| (min_exp as i64..=m as i64).contains(&c)), "{spec}: {:?}", hw.codes);
+            assert!(hw.codes.contains(&(m as i64)), "{spec}: the bound is reached");
+        }
     }
 }
