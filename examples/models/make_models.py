@@ -387,6 +387,30 @@ def two_heads():
     return keras.Model(inp, [a, b], name="two_heads")
 
 
+def kernel_variants():
+    """Kernel quantizers whose hardware values need care: alpha="auto"
+    (QKeras's weight is the float32 product scale*code), a fixed
+    post_training_scale (saved as a nested list), po2 kernels and
+    activations with max_value; and a QDense over the last axis of a
+    (T, C) input."""
+    inp = keras.Input((8, 6), name="x")
+    x = QActivation(quantized_bits(8, 3, 1), name="in_q")(inp)
+    x = QDense(5, kernel_quantizer=quantized_bits(5, 0, 1, alpha="auto"),
+               bias_quantizer=qb(6, 0), name="d_time")(x)             # 8x5
+    x = QActivation(quantized_relu(6, 2), name="relu1")(x)
+    x = QDense(4, kernel_quantizer=quantized_po2(4, max_value=0.5),
+               bias_quantizer=qb(6, 0), name="d_po2")(x)               # 8x4
+    x = QActivation(quantized_relu_po2(5, max_value=8,
+                                       quadratic_approximation=True),
+                    name="rpo2")(x)
+    x = L.Flatten(name="flat")(x)
+    pts = np.array([[0.75, 1.25, 0.5]], dtype=np.float32)
+    x = QDense(3, kernel_quantizer=quantized_bits(6, 0, 1, alpha="auto",
+                                                  post_training_scale=pts),
+               bias_quantizer=qb(8, 2), name="out")(x)
+    return keras.Model(inp, x, name="kernel_variants")
+
+
 def zoo_conv1d():
     x = inp = keras.Input((16, 3), name="x")
     x = QConv1D(4, 3, kernel_quantizer=qb(6, 0), bias_quantizer=qb(8, 3),
@@ -459,7 +483,7 @@ def zoo_rnn():
 
 MODELS = [jet_tagger, jet_tagger_da, po2_mlp, auto_po2_mlp, binary_ternary, cnn_bn,
           bn_variants, conv_bn_folded, dense_bn_folded, pooling,
-          functional_add, merges, merges_conv, dense_relu_tail, index_layers, two_heads, zoo_conv1d, zoo_hswish, zoo_conv2d, zoo_rnn]
+          functional_add, merges, merges_conv, dense_relu_tail, index_layers, two_heads, kernel_variants, zoo_conv1d, zoo_hswish, zoo_conv2d, zoo_rnn]
 
 # ------------------------------------------------------------ helpers
 

@@ -70,6 +70,7 @@ MODELS = {  # name -> (file under examples/models, N)
     "dense_relu_tail": ("dense_relu_tail.keras", 256),
     "index_layers": ("index_layers.keras", 256),
     "two_heads": ("two_heads.keras", 256),
+    "kernel_variants": ("kernel_variants.keras", 256),
     "zoo_conv1d": ("zoo_conv1d.keras", 256),
     "zoo_hswish": ("zoo_hswish.keras", 256),
     "zoo_conv2d": ("zoo_conv2d.keras", 256),
