@@ -255,9 +255,7 @@ impl VerilogArgs {
     /// The HLS files (`--target hls`).
     fn hls_files(&self, g: &qkhw::ir::Graph, sem: &Semantics) -> Result<(Vec<(String, String)>, String, qkhw::passes::precision::Plan, Vec<String>), Error> {
         let input_format = self.input_format.as_deref().map(str::parse).transpose()?;
-        let (spec, _, mut notes) = qkhw::golden::hardware_input(g, input_format, &self.config()?)?;
-        let plan = qkhw::passes::precision::hardware_plan(g, spec, &self.config()?)?;
-        notes.extend(plan.notices.iter().cloned());
+        let (plan, notes) = qkhw::golden::hardware_plan(g, input_format, &self.config()?)?;
         let header = qkhw::backend::verilog::header(g, &sem.internal_sigmoid);
         let files = qkhw::backend::hls::generate(g, &plan, &header, &sem.internal_sigmoid, self.flavor()?)?;
         let name = files[0].0.trim_end_matches(".h").to_string();
@@ -273,13 +271,10 @@ impl VerilogArgs {
 
     fn design(&self, g: &qkhw::ir::Graph, sem: &Semantics) -> Result<(qkhw::backend::verilog::Design, qkhw::passes::precision::Plan, Vec<String>, qkhw::backend::verilog::Options), Error> {
         if self.target != "verilog" {
-            return Err(Error::Usage(format!("--target {}: this command takes verilog or c (hls is planned)", self.target)));
+            return Err(Error::Usage(format!("--target {}: a Verilog design needs --target verilog", self.target)));
         }
         let input_format = self.input_format.as_deref().map(str::parse).transpose()?;
-        let config = match &self.config {
-            Some(p) => qkhw::passes::config::Config::read(p)?,
-            None => Default::default(),
-        };
+        let config = self.config()?;
         let opts = qkhw::backend::verilog::Options {
             pipeline_levels: self.pipeline_levels.max(1),
             no_dsp: self.no_dsp,
@@ -496,58 +491,35 @@ fn verify(
 ) -> Result<(), Error> {
     use qkhw::verify::{self, DesignDir};
     let g = sem.load(model)?;
-    if hw.target == "hls" || hw.target == "c" {
-        let (spec, q, _) = qkhw::golden::hardware_input(&g, hw.input_format.as_deref().map(str::parse).transpose()?, &hw.config()?)?;
-        let mut x_codes = vec![];
-        if let Some(p) = input {
-            let x = npy::read_f32(p)?;
-            x_codes.extend(qkhw::golden::hardware_codes(&x.data, &spec, q.as_ref())?);
+    let config = hw.config()?;
+    let input_format = hw.input_format.as_deref().map(str::parse).transpose()?;
+    let (codes, n, in_fmt) = verify_vectors(&g, input_format, &config, input, random, seed)?;
+    if hw.target == "hls" {
+        let (files, name, plan, notes) = hw.hls_files(&g, sem)?;
+        for note in notes {
+            eprintln!("note: {note}");
         }
-        if hw.target == "hls" {
-            let (files, name, plan, notes) = hw.hls_files(&g, sem)?;
-            for n in notes {
-                eprintln!("note: {n}");
-            }
-            let per: usize = plan.steps[0].shape.iter().product();
-            x_codes.extend(verify::random_codes(random.unwrap_or(if input.is_none() { 1000 } else { 0 }), per, spec.fmt, seed));
-            let n = x_codes.len() / per.max(1);
-            let dir = std::env::temp_dir().join(format!("qkhw-verify-hls-{name}-{}", std::process::id()));
-            let cache = std::env::var_os("QKHW_CACHE").map(PathBuf::from).unwrap_or_else(|| {
-                std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(std::env::temp_dir).join(".cache").join("qkhw")
-            });
-            let report = verify::verify_hls(&files, &name, hw.flavor()?, &plan, &x_codes, n, &dir, &cache)?;
-            let _ = std::fs::remove_dir_all(&dir);
-            return conclude(&report, junit, &g.name);
-        }
+        let dir = std::env::temp_dir().join(format!("qkhw-verify-hls-{name}-{}", std::process::id()));
+        let report = verify::verify_hls(&files, &name, hw.flavor()?, &plan, &codes, n, &dir, &cache_dir())?;
+        let _ = std::fs::remove_dir_all(&dir);
+        return conclude(&report, junit, &g.name);
+    }
+    if hw.target == "c" {
         let (m, plan, notes) = hw.c_model(&g, sem)?;
-        for n in notes {
-            eprintln!("note: {n}");
+        for note in notes {
+            eprintln!("note: {note}");
         }
-        let (spec, q, _) = qkhw::golden::hardware_input(&g, hw.input_format.as_deref().map(str::parse).transpose()?, &hw.config()?)?;
-        let per: usize = plan.steps[0].shape.iter().product();
-        let mut codes = vec![];
-        if let Some(p) = input {
-            let x = npy::read_f32(p)?;
-            codes.extend(qkhw::golden::hardware_codes(&x.data, &spec, q.as_ref())?);
-        }
-        codes.extend(verify::random_codes(random.unwrap_or(if input.is_none() { 1000 } else { 0 }), per, spec.fmt, seed));
-        let n = codes.len() / per.max(1);
         let dir = std::env::temp_dir().join(format!("qkhw-verify-c-{}-{}", m.name, std::process::id()));
         let report = verify::verify_c(&m, &plan, &codes, n, &dir)?;
         let _ = std::fs::remove_dir_all(&dir);
         return conclude(&report, junit, &g.name);
     }
-    let _ = (design, sim, trace);
-    let config = match &hw.config {
-        Some(p) => qkhw::passes::config::Config::read(p)?,
-        None => Default::default(),
-    };
     let dir = match design {
         Some(d) => d.to_path_buf(),
         None => {
             let (d, _, notes, opts) = hw.design(&g, sem)?;
-            for n in notes {
-                eprintln!("note: {n}");
+            for note in notes {
+                eprintln!("note: {note}");
             }
             let dir = std::env::temp_dir().join(format!("qkhw-verify-{}-{}", d.top, std::process::id()));
             qkhw::backend::verilog::files::write(&d, &dir, &opts)?;
@@ -556,26 +528,11 @@ fn verify(
     };
     let d = DesignDir::read(&dir)?;
     let f = qkhw::fxp::FixedFormat { width: d.interface.input.width, frac: d.interface.input.frac, signed: d.interface.input.signed };
-    let (spec, q, _) = qkhw::golden::hardware_input(&g, hw.input_format.as_deref().map(str::parse).transpose()?, &config)?;
-    if spec.fmt != f {
-        return Err(Error::Usage(format!("the design's input is {f} but the model's hardware input is {}: give the same --input-format", spec.fmt)));
+    if in_fmt != f {
+        return Err(Error::Usage(format!("the design's input is {f} but the model's hardware input is {in_fmt}: give the same --input-format")));
     }
     let plan = qkhw::passes::precision::hardware_plan(&g, qkhw::passes::precision::InputSpec::full(f), &config)?;
-    let per: usize = d.interface.input.shape.iter().product();
-    let mut codes = vec![];
-    if let Some(p) = input {
-        let x = npy::read_f32(p)?;
-        if x.shape.len() < 2 || x.shape[1..].iter().product::<usize>() != per {
-            return Err(Error::Usage(format!("{}: shape {:?} does not match the model input {:?}", p.display(), x.shape, d.interface.input.shape)));
-        }
-        codes.extend(qkhw::golden::hardware_codes(&x.data, &spec, q.as_ref())?);
-    }
-    let nr = random.unwrap_or(if input.is_none() { 1000 } else { 0 });
-    codes.extend(verify::random_codes(nr, per, f, seed));
-    let n = codes.len() / per.max(1);
-    let cache = std::env::var_os("QKHW_CACHE").map(PathBuf::from).unwrap_or_else(|| {
-        std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(std::env::temp_dir).join(".cache").join("qkhw")
-    });
+    let cache = cache_dir();
     let simulator: Box<dyn verify::Simulator> = match sim {
         "iverilog" => Box::new(verify::icarus::Icarus),
         _ => Box::new(verify::verilator::Verilator::new(cache)),
@@ -586,6 +543,42 @@ fn verify(
         let _ = std::fs::remove_dir_all(&dir);
     }
     conclude(&report, junit, &g.name)
+}
+
+/// The vectors of `verify`: the float inputs of `input` through the model's
+/// hardware input quantizer (their shape checked against the model's),
+/// then `random` random codes over the input format (1000 when neither is
+/// given). Returns the codes, the sample count and the input format.
+fn verify_vectors(
+    g: &qkhw::ir::Graph,
+    input_format: Option<qkhw::fxp::FixedFormat>,
+    config: &qkhw::passes::config::Config,
+    input: Option<&Path>,
+    random: Option<usize>,
+    seed: u64,
+) -> Result<(Vec<i128>, usize, qkhw::fxp::FixedFormat), Error> {
+    let (spec, q, _) = qkhw::golden::hardware_input(g, input_format, config)?;
+    let shape = &g.layers[g.inputs[0].0].shape;
+    let per: usize = shape.iter().product();
+    let mut codes = vec![];
+    if let Some(p) = input {
+        let x = npy::read_f32(p)?;
+        if x.shape.len() < 2 || x.shape[1..].iter().product::<usize>() != per {
+            return Err(Error::Usage(format!("{}: shape {:?} does not match the model input {shape:?}", p.display(), x.shape)));
+        }
+        codes.extend(qkhw::golden::hardware_codes(&x.data, &spec, q.as_ref())?);
+    }
+    codes.extend(qkhw::verify::random_codes(random.unwrap_or(if input.is_none() { 1000 } else { 0 }), per, spec.fmt, seed));
+    let n = codes.len() / per.max(1);
+    Ok((codes, n, spec.fmt))
+}
+
+/// The Verilator build and HLS header cache: `$QKHW_CACHE`, else
+/// `~/.cache/qkhw`.
+fn cache_dir() -> PathBuf {
+    std::env::var_os("QKHW_CACHE").map(PathBuf::from).unwrap_or_else(|| {
+        std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(std::env::temp_dir).join(".cache").join("qkhw")
+    })
 }
 
 /// Print the report, write the JUnit file, exit 1 on any difference.

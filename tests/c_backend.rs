@@ -15,16 +15,6 @@ const MODELS: &[&str] = &[
     "jet_tagger", "jet_tagger_da", "kernel_variants", "po2_mlp", "pooling", "two_heads", "zoo_conv1d", "zoo_conv2d", "zoo_hswish",
 ];
 
-fn vectors(g: &qkhw::ir::Graph, name: &str, random: usize) -> (Vec<i128>, usize) {
-    let (spec, q, _) = qkhw::golden::hardware_input(g, None, &Default::default()).unwrap();
-    let x = qkhw::npy::read_f32(&common::root().join(format!("tests/golden/predict/{name}/inputs.npy"))).unwrap();
-    let mut codes = qkhw::golden::hardware_codes(&x.data, &spec, q.as_ref()).unwrap();
-    let per: usize = g.layers[g.inputs[0].0].shape.iter().product();
-    codes.extend(verify::random_codes(random, per, spec.fmt, 99));
-    let n = codes.len() / per;
-    (codes, n)
-}
-
 #[test]
 fn every_model_in_c_equals_the_golden_model_under_ubsan() {
     common::require("gcc");
@@ -32,7 +22,7 @@ fn every_model_in_c_equals_the_golden_model_under_ubsan() {
     for name in MODELS {
         let g = qkhw::load_graph(common::root().join(format!("examples/models/{name}.keras")), BuildOptions::default()).unwrap();
         let (m, plan, _) = c::from_graph(&g, None, &Default::default(), "test", "hard").unwrap();
-        let (codes, n) = vectors(&g, name, 10_000);
+        let (codes, n) = common::vectors(&g, name, 10_000, 99);
         let r = verify::verify_c(&m, &plan, &codes, n, &common::tmp(&format!("c-{name}"))).unwrap();
         assert!(r.passed(), "{}", r.text());
         assert!(n >= 10_256);
@@ -59,7 +49,7 @@ fn a_corrupted_constant_is_caught() {
     let end = at + m.source[at..].find(',').unwrap();
     let v: i64 = m.source[at..end].trim().parse().unwrap();
     m.source = format!("{} {}{}", &m.source[..at], v + 1, &m.source[end..]);
-    let (codes, n) = vectors(&g, "jet_tagger_da", 1_000);
+    let (codes, n) = common::vectors(&g, "jet_tagger_da", 1_000, 99);
     let r = verify::verify_c(&m, &plan, &codes, n, &common::tmp("c-corrupt")).unwrap();
     assert!(!r.passed() && r.first.is_some(), "{}", r.text());
 }

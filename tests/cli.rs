@@ -193,6 +193,16 @@ fn predict_rejects_bad_inputs_clearly() {
         assert!(e.contains(want), "case {i}: {e}");
         assert_eq!(e.trim_end().lines().count(), 1, "{e}");
     }
+    // verify checks the input shape for every target (a wrong one would
+    // otherwise be cut into samples of the wrong size).
+    let inp = tmp("bad_shape.npy");
+    std::fs::write(&inp, qkhw::npy::encode_f32(&[3, 15], &[0.0; 45])).unwrap();
+    for target in ["c", "hls", "verilog"] {
+        let o = qkhw().arg("verify").arg(model("jet_tagger.keras")).arg("--input").arg(&inp).args(["--target", target]).output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{target}");
+        let e = String::from_utf8(o.stderr).unwrap();
+        assert!(e.contains("does not match the model input [16]"), "{target}: {e}");
+    }
     // With --input-format, infinities saturate (documented) instead.
     let inp = tmp("inf.npy");
     std::fs::write(&inp, qkhw::npy::encode_f32(&[1, 16], &[f32::INFINITY; 16])).unwrap();

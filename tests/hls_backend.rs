@@ -31,19 +31,14 @@ fn every_model_in_csim(flavor: Flavor) {
     let cache = common::root().join("target").join("qkhw-cache");
     for name in MODELS {
         let g = qkhw::load_graph(common::root().join(format!("examples/models/{name}.keras")), BuildOptions::default()).unwrap();
-        let (spec, q, _) = qkhw::golden::hardware_input(&g, None, &Default::default()).unwrap();
-        let plan = qkhw::passes::precision::hardware_plan(&g, spec, &Default::default()).unwrap();
+        let (plan, _) = qkhw::golden::hardware_plan(&g, None, &Default::default()).unwrap();
         let files = qkhw::backend::hls::generate(&g, &plan, "test", "hard", flavor).unwrap();
         let src = &files[1].1;
         match flavor {
             Flavor::Vitis => assert!(src.contains("#pragma HLS PIPELINE II=1") && !src.contains("ac_")),
             Flavor::Catapult => assert!(src.contains("#pragma hls_pipeline_init_interval 1") && !src.contains("ap_")),
         }
-        let x = qkhw::npy::read_f32(&common::root().join(format!("tests/golden/predict/{name}/inputs.npy"))).unwrap();
-        let mut codes = qkhw::golden::hardware_codes(&x.data, &spec, q.as_ref()).unwrap();
-        let per: usize = plan.steps[0].shape.iter().product();
-        codes.extend(verify::random_codes(10_000, per, spec.fmt, 5));
-        let n = codes.len() / per;
+        let (codes, n) = common::vectors(&g, name, 10_000, 5);
         let stem = files[0].0.trim_end_matches(".h").to_string();
         let r = verify::verify_hls(&files, &stem, flavor, &plan, &codes, n, &common::tmp(&format!("hls-{flavor}-{name}")), &cache).unwrap();
         assert!(r.passed(), "{}", r.text());

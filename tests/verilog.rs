@@ -28,16 +28,6 @@ fn generate(name: &str, opts: &Options, tag: &str) -> (qkhw::ir::Graph, DesignDi
 }
 
 /// Golden float inputs through the model's input quantizer, plus random codes.
-fn vectors(g: &qkhw::ir::Graph, name: &str, d: &DesignDir, random: usize) -> (Vec<i128>, usize) {
-    let (spec, q, _) = qkhw::golden::hardware_input(g, None, &Default::default()).unwrap();
-    let x = qkhw::npy::read_f32(&common::root().join(format!("tests/golden/predict/{name}/inputs.npy"))).unwrap();
-    let mut codes = qkhw::golden::hardware_codes(&x.data, &spec, q.as_ref()).unwrap();
-    let per: usize = d.interface.input.shape.iter().product();
-    codes.extend(verify::random_codes(random, per, spec.fmt, 42));
-    let n = codes.len() / per;
-    (codes, n)
-}
-
 fn lint_and_compile(d: &DesignDir) {
     let files: Vec<_> = d.files.iter().map(|f| d.dir.join(f)).collect();
     let o = Command::new("verilator").args(["--lint-only", "-Wall", "--top-module", &d.interface.top]).args(&files).output().unwrap();
@@ -55,7 +45,7 @@ fn every_model_is_lint_clean_and_verified_on_verilator() {
     for name in TAKEN {
         let (g, d, plan) = generate(name, &Options::default(), "dsp");
         lint_and_compile(&d);
-        let (codes, n) = vectors(&g, name, &d, 10_000);
+        let (codes, n) = common::vectors(&g, name, 10_000, 42);
         let r = verify::verify(&sim, &d, &plan, &codes, n, 7, None).unwrap();
         assert!(r.passed(), "{}", r.text());
         assert!(n >= 10_256, "{name}: {n}");
@@ -80,7 +70,7 @@ fn jet_tagger_da_variants_no_dsp_and_axis_names() {
             let text: String = d.files.iter().map(|f| std::fs::read_to_string(d.dir.join(f)).unwrap()).collect();
             assert!(!text.contains(" * "), "--no-dsp leaves no multiplier");
         }
-        let (codes, n) = vectors(&g, "jet_tagger_da", &d, 2_000);
+        let (codes, n) = common::vectors(&g, "jet_tagger_da", 2_000, 42);
         let r = verify::verify(&sim, &d, &plan, &codes, n, 11, None).unwrap();
         assert!(r.passed(), "{tag}: {}", r.text());
     }
@@ -94,7 +84,7 @@ fn icarus_agrees_on_the_jet_taggers() {
         for name in ["jet_tagger", "jet_tagger_da"] {
             s.spawn(move || {
                 let (g, d, plan) = generate(name, &Options::default(), &format!("iv-{name}"));
-                let (codes, n) = vectors(&g, name, &d, 10_000);
+                let (codes, n) = common::vectors(&g, name, 10_000, 42);
                 let r = verify::verify(&verify::icarus::Icarus, &d, &plan, &codes, n, 3, None).unwrap();
                 assert!(r.passed(), "{}", r.text());
                 eprintln!("{}", r.text());
@@ -117,7 +107,7 @@ fn a_corrupted_weight_is_caught_and_its_layer_named() {
     let v = u64::from_str_radix(h, 16).unwrap() ^ 1;
     let corrupted = format!("{}{w}'h{v:x}{}", &text[..at + 3], &text[end..]);
     std::fs::write(&f, corrupted).unwrap();
-    let (codes, n) = vectors(&g, "jet_tagger_da", &d, 1_000);
+    let (codes, n) = common::vectors(&g, "jet_tagger_da", 1_000, 42);
     let sim = verify::verilator::Verilator::new(common::cache());
     let r = verify::verify(&sim, &d, &plan, &codes, n, 5, None).unwrap();
     assert!(!r.passed());

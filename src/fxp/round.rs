@@ -18,6 +18,19 @@ pub enum Rounding {
     Floor,
 }
 
+impl Rounding {
+    /// The mode number the generated requantizers take: `ROUND` of
+    /// `hw/qkhw_requant.v` and the `mode` of the C helper
+    /// `qkhw_round_shift`.
+    pub fn hw_mode(self) -> u32 {
+        match self {
+            Rounding::TiesEven => 0,
+            Rounding::TiesAway => 1,
+            Rounding::Floor => 2,
+        }
+    }
+}
+
 /// What happens to a value outside the target format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]

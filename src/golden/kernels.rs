@@ -327,12 +327,6 @@ fn dense_body<T: Mac>(x: &[T], rows: usize, n_in: usize, n_out: usize, w: &[T], 
     y
 }
 
-/// The input row/column a kernel tap reads, if inside the input.
-#[inline]
-fn tap(o: usize, s: usize, k: usize, d: usize, pad: usize, n: usize) -> Option<usize> {
-    (o * s + k * d).checked_sub(pad).filter(|&v| v < n)
-}
-
 /// `conv`, compiled for AVX2 + FMA when the CPU has them (detected at
 /// run time; integer and exact-f64 results are the same either way).
 fn conv<T: Mac>(x: &[T], m: usize, g: &Geo, w: &[T], b: &[T]) -> Vec<T> {
@@ -365,9 +359,9 @@ fn windowed<T: Mac>(x: &[T], m: usize, g: &Geo, b: &[T], mut f: impl FnMut(&mut 
                 let acc = &mut y[yo..yo + g.cout];
                 acc.copy_from_slice(b);
                 for ky in 0..g.kh {
-                    let Some(iy) = tap(oy, g.sh, ky, g.dh, g.pad_top, g.in_h) else { continue };
+                    let Some(iy) = g.in_row(oy, ky) else { continue };
                     for kx in 0..g.kw {
-                        let Some(ix) = tap(ox, g.sw, kx, g.dw, g.pad_left, g.in_w) else { continue };
+                        let Some(ix) = g.in_col(ox, kx) else { continue };
                         f(acc, &xs[(iy * g.in_w + ix) * g.cin..][..g.cin], ky * g.kw + kx);
                     }
                 }
@@ -434,9 +428,9 @@ fn conv_t<T: Code>(x: &[T], m: usize, g: &Geo, w: &[T], b: &[T]) -> Vec<T> {
             for ix in 0..g.in_w {
                 let xi = &xs[(iy * g.in_w + ix) * g.cin..][..g.cin];
                 for ky in 0..g.kh {
-                    let Some(oy) = (iy * g.sh + ky * g.dh).checked_sub(g.pad_top).filter(|&v| v < g.out_h) else { continue };
+                    let Some(oy) = g.out_row(iy, ky) else { continue };
                     for kx in 0..g.kw {
-                        let Some(ox) = (ix * g.sw + kx * g.dw).checked_sub(g.pad_left).filter(|&v| v < g.out_w) else { continue };
+                        let Some(ox) = g.out_col(ix, kx) else { continue };
                         let acc = &mut ys[(oy * g.out_w + ox) * g.cout..][..g.cout];
                         let wk = &w[(ky * g.kw + kx) * g.cout * g.cin..];
                         for (co, a) in acc.iter_mut().enumerate() {
@@ -601,9 +595,9 @@ fn pool<T: Code>(x: &[T], m: usize, g: &Geo, max: bool, mult: &[T]) -> Vec<T> {
                 for c in 0..g.cout {
                     let mut acc: Option<T> = None;
                     for ky in 0..g.kh {
-                        let Some(iy) = tap(oy, g.sh, ky, 1, g.pad_top, g.in_h) else { continue };
+                        let Some(iy) = g.in_row(oy, ky) else { continue };
                         for kx in 0..g.kw {
-                            let Some(ix) = tap(ox, g.sw, kx, 1, g.pad_left, g.in_w) else { continue };
+                            let Some(ix) = g.in_col(ox, kx) else { continue };
                             let v = xs[(iy * g.in_w + ix) * g.cin + c];
                             acc = Some(match acc {
                                 None => v,

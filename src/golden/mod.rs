@@ -511,6 +511,20 @@ pub fn hardware_input(
     Ok((InputSpec::full(f), None, notes))
 }
 
+/// What `gen` renders and `verify` checks: the plan of `g` for its
+/// hardware input ([`hardware_input`]) with the outputs joined into one
+/// port, and the notes to show the user.
+pub fn hardware_plan(
+    g: &crate::ir::Graph,
+    input_format: Option<FixedFormat>,
+    config: &crate::passes::config::Config,
+) -> Result<(Plan, Vec<String>)> {
+    let (spec, _, mut notes) = hardware_input(g, input_format, config)?;
+    let plan = crate::passes::precision::hardware_plan(g, spec, config)?;
+    notes.extend(plan.notices.iter().cloned());
+    Ok((plan, notes))
+}
+
 /// Input codes of float inputs for hardware: through the model's input
 /// quantizer, or rounded to the input format.
 pub fn hardware_codes(x: &[f32], spec: &InputSpec, q: Option<&crate::quant::Quantizer>) -> Result<Vec<i128>> {

@@ -49,6 +49,42 @@ pub struct Geo {
     pub pad_left: usize,
 }
 
+/// The window arithmetic every kernel and backend shares.
+impl Geo {
+    /// The input row kernel row `ky` of output row `oy` reads (None: padding).
+    pub fn in_row(&self, oy: usize, ky: usize) -> Option<usize> {
+        (oy * self.sh + ky * self.dh).checked_sub(self.pad_top).filter(|&v| v < self.in_h)
+    }
+
+    /// The input column kernel column `kx` of output column `ox` reads.
+    pub fn in_col(&self, ox: usize, kx: usize) -> Option<usize> {
+        (ox * self.sw + kx * self.dw).checked_sub(self.pad_left).filter(|&v| v < self.in_w)
+    }
+
+    /// A transposed convolution: the output row that input row `iy` writes
+    /// through kernel row `ky` (None: cropped).
+    pub fn out_row(&self, iy: usize, ky: usize) -> Option<usize> {
+        (iy * self.sh + ky * self.dh).checked_sub(self.pad_top).filter(|&v| v < self.out_h)
+    }
+
+    /// The output column of input column `ix` through kernel column `kx`.
+    pub fn out_col(&self, ix: usize, kx: usize) -> Option<usize> {
+        (ix * self.sw + kx * self.dw).checked_sub(self.pad_left).filter(|&v| v < self.out_w)
+    }
+
+    /// Every kernel tap of output position (oy, ox) inside the input:
+    /// `f(iy, ix, tap index ky * kw + kx)`.
+    pub fn taps(&self, oy: usize, ox: usize, mut f: impl FnMut(usize, usize, usize)) {
+        for ky in 0..self.kh {
+            let Some(iy) = self.in_row(oy, ky) else { continue };
+            for kx in 0..self.kw {
+                let Some(ix) = self.in_col(ox, kx) else { continue };
+                f(iy, ix, ky * self.kw + kx);
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Act {
     /// Round ties-to-even from the input's fraction to `out_frac`, clamp.
@@ -715,9 +751,8 @@ impl Builder<'_> {
                 let mut m = vec![];
                 for oy in 0..geo.out_h {
                     for ox in 0..geo.out_w {
-                        let cy = (0..geo.kh).filter(|&k| (oy * geo.sh + k).checked_sub(geo.pad_top).is_some_and(|y| y < geo.in_h)).count();
-                        let cx = (0..geo.kw).filter(|&k| (ox * geo.sw + k).checked_sub(geo.pad_left).is_some_and(|y| y < geo.in_w)).count();
-                        let count = cy * cx;
+                        let mut count = 0;
+                        geo.taps(oy, ox, |_, _, _| count += 1);
                         let r = match qf {
                             Some(q) => area as f64 / count as f64 * q,
                             None => 1.0 / count as f64,

@@ -11,7 +11,7 @@ use crate::backend::c::CModel;
 use crate::error::{Error, Result};
 
 /// The harness: int64 input codes in, int64 output codes out.
-fn harness(m: &CModel, in_t: &str, out_t: &str, in_n: usize, out_n: usize) -> String {
+fn harness(m: &CModel, in_n: usize, out_n: usize) -> String {
     format!(
         r#"/* qkhw verify harness for the C target. Generated. */
 #include "{name}.h"
@@ -44,26 +44,16 @@ int main(int argc, char **argv) {{
     return 0;
 }}
 "#,
-        name = m.name
+        name = m.name,
+        in_t = m.in_t,
+        out_t = m.out_t,
     )
 }
 
 /// Compile `m` with UBSan and run `codes` (`n` samples) through it.
 pub fn run(m: &CModel, dir: &Path, codes: &[i128], n: usize, in_n: usize, out_n: usize) -> Result<(Vec<i128>, f64, f64)> {
     crate::backend::c::write(m, dir)?;
-    let typ = |h: &str, what: &str| -> String {
-        let key = format!("{what}(const ");
-        h.find(&key).map(|i| h[i + key.len()..].split_whitespace().next().unwrap_or("int64_t").to_string()).unwrap_or_else(|| "int64_t".into())
-    };
-    let in_t = typ(&m.header, &format!("{}_infer", m.name));
-    let out_t = m
-        .header
-        .split(&format!("{}_infer(const {in_t} *in, ", m.name))
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .unwrap_or("int64_t")
-        .to_string();
-    std::fs::write(dir.join("harness.c"), harness(m, &in_t, &out_t, in_n, out_n)).map_err(|e| Error::io(dir.join("harness.c"), e))?;
+    std::fs::write(dir.join("harness.c"), harness(m, in_n, out_n)).map_err(|e| Error::io(dir.join("harness.c"), e))?;
     let t = Instant::now();
     let out = Command::new("gcc")
         .args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O2", "-fsanitize=undefined", "-fno-sanitize-recover=all", "-o"])

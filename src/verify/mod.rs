@@ -136,7 +136,9 @@ pub struct Mismatch {
 pub struct Report {
     pub simulator: String,
     pub top: String,
-    pub seed: u64,
+    /// The back-pressure seed of a streamed (Verilog) run; None where the
+    /// target is called once per sample (C, HLS C-sim).
+    pub seed: Option<u64>,
     pub samples: usize,
     pub mismatched_samples: usize,
     pub first: Option<Mismatch>,
@@ -155,13 +157,12 @@ impl Report {
     }
 
     pub fn text(&self) -> String {
-        let mut s = if self.timing_checked || self.simulator == "icarus" {
-            format!(
-                "{} on {}: {} samples (seed {}), random gaps and back-pressure, then steady: ",
-                self.simulator, self.top, self.samples, self.seed
-            )
-        } else {
-            format!("{} on {}: {} samples: ", self.simulator, self.top, self.samples)
+        let mut s = match self.seed {
+            Some(seed) => format!(
+                "{} on {}: {} samples (seed {seed}), random gaps and back-pressure, then steady: ",
+                self.simulator, self.top, self.samples
+            ),
+            None => format!("{} on {}: {} samples: ", self.simulator, self.top, self.samples),
         };
         if self.passed() {
             s += &format!(
@@ -239,25 +240,14 @@ pub fn verify(sim: &dyn Simulator, d: &DesignDir, plan: &Plan, codes: &[i128], n
     let steady = sim.run(d, codes, n, seed, true, None)?;
     let mut harness_errors = random.errors.clone();
     harness_errors.extend(steady.errors.iter().cloned());
-    let mut first = None;
-    let mut bad = std::collections::BTreeSet::new();
-    for run in [&random, &steady] {
-        for (i, (&e, &a)) in expected.iter().zip(&run.outputs).enumerate() {
-            if e != a {
-                bad.insert(i / per);
-                if first.is_none() {
-                    first = Some(Mismatch { sample: i / per, output: i % per, expected: e, actual: a, layer: None, note: String::new() });
-                }
-            }
-        }
-    }
+    let (mut first, bad) = mismatches(expected, &[&random.outputs, &steady.outputs], per);
     if let Some(m) = first.as_mut() {
         localize(sim, d, plan, codes, n, m)?;
     }
     Ok(Report {
         simulator: sim.name().into(),
         top: d.interface.top.clone(),
-        seed,
+        seed: Some(seed),
         samples: n,
         mismatched_samples: bad.len(),
         first,
@@ -268,6 +258,28 @@ pub fn verify(sim: &dyn Simulator, d: &DesignDir, plan: &Plan, codes: &[i128], n
         latency_cycles: d.interface.latency_cycles,
         timing_checked: sim.checks_timing(),
     })
+}
+
+/// Compare each run's output codes with the golden ones (`per` per
+/// sample): the first difference and the set of differing samples (a run
+/// that came back short counts as one more).
+fn mismatches(expected: &[i128], runs: &[&[i128]], per: usize) -> (Option<Mismatch>, std::collections::BTreeSet<usize>) {
+    let mut first = None;
+    let mut bad = std::collections::BTreeSet::new();
+    for run in runs {
+        for (i, (&e, &a)) in expected.iter().zip(run.iter()).enumerate() {
+            if e != a {
+                bad.insert(i / per);
+                if first.is_none() {
+                    first = Some(Mismatch { sample: i / per, output: i % per, expected: e, actual: a, layer: None, note: String::new() });
+                }
+            }
+        }
+        if run.len() != expected.len() {
+            bad.insert(usize::MAX);
+        }
+    }
+    (first, bad)
 }
 
 /// Name the first layer whose output differs from the golden model.
@@ -322,30 +334,14 @@ fn compare_codes(tool: &str, name: &str, plan: &Plan, codes: &[i128], n: usize, 
     let o = plan.outputs[0];
     let expected = g.codes(o);
     let per: usize = plan.steps[o].shape.iter().product();
-    let mut first = None;
-    let mut bad = std::collections::BTreeSet::new();
-    for (i, (&e, &a)) in expected.iter().zip(&outs).enumerate() {
-        if e != a {
-            bad.insert(i / per);
-            if first.is_none() {
-                first = Some(Mismatch {
-                    sample: i / per,
-                    output: i % per,
-                    expected: e,
-                    actual: a,
-                    layer: None,
-                    note: "no layer taps in this target: reported at the output".into(),
-                });
-            }
-        }
-    }
-    if outs.len() != expected.len() {
-        bad.insert(usize::MAX);
+    let (mut first, bad) = mismatches(expected, &[&outs], per);
+    if let Some(m) = first.as_mut() {
+        m.note = "no layer taps in this target: reported at the output".into();
     }
     Ok(Report {
         simulator: tool.into(),
         top: name.to_string(),
-        seed: 0,
+        seed: None,
         samples: n,
         mismatched_samples: bad.len(),
         first,

@@ -8,14 +8,9 @@
 {% include "common/fixed_helpers.c" %}
 {{ consts }}
 void {{ name }}_infer(const {{ in_t }} *in, {{ out_t }} *out) {
-    size_t r, j, k, o, ci, oy, ox, ky, kx, iy = 0, ix = 0;
-{{ buffers }}
-    (void)r; (void)j; (void)k; (void)o; (void)ci; (void)oy; (void)ox; (void)ky; (void)kx; (void)iy; (void)ix;
-    (void)qkhw_round_shift; (void)qkhw_clamp; (void)qkhw_wrap;
-{{ body }}
+{% include "common/body.c" %}
 {{ out_copy }}
 }
-{%- if float_wrapper %}
 
 void {{ name }}_infer_float(const float *in, float *out) {
     {{ in_t }} q[{{ in_n }}];
@@ -31,4 +26,3 @@ void {{ name }}_infer_float(const float *in, float *out) {
     {{ name }}_infer(q, c);
     for (k = 0; k < {{ out_n }}; ++k) out[k] = (float)ldexp((double)c[k], -({{ out_frac }}));
 }
-{%- endif %}

@@ -22,11 +22,9 @@
 
 /* One inference on integer codes. */
 void {{ name }}_infer(const {{ in_t }} *in, {{ out_t }} *out);
-{%- if float_wrapper %}
 
 /* Convenience: float inputs rounded to the input format (ties to even,
  * saturating), outputs converted back to float. */
 void {{ name }}_infer_float(const float *in, float *out);
-{%- endif %}
 
 #endif

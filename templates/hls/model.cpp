@@ -18,11 +18,7 @@ void {{ name }}(const {{ in_t }} in[{{ in_n }}], {{ out_t }} out[{{ out_n }}]) {
 #pragma HLS PIPELINE II=1
 #pragma HLS INLINE recursive
 {%- endif %}
-    size_t r, j, k, o, ci, oy, ox, ky, kx, iy = 0, ix = 0;
-{{ buffers }}
-    (void)r; (void)j; (void)k; (void)o; (void)ci; (void)oy; (void)ox; (void)ky; (void)kx; (void)iy; (void)ix;
-    (void)qkhw_round_shift; (void)qkhw_clamp; (void)qkhw_wrap;
-{{ body }}
+{% include "common/body.c" %}
 {%- if catapult %}
     #pragma hls_unroll yes
 {%- endif %}

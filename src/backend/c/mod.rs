@@ -31,7 +31,6 @@ struct Header<'a> {
     in_fmt: String,
     out_fmt: String,
     sigmoid: &'a str,
-    float_wrapper: bool,
     parts: Vec<crate::backend::PartDoc>,
 }
 
@@ -46,7 +45,6 @@ struct Source<'a> {
     buffers: &'a str,
     body: &'a str,
     out_copy: &'a str,
-    float_wrapper: bool,
     in_n: usize,
     out_n: usize,
     in_frac: i32,
@@ -61,6 +59,9 @@ pub struct CModel {
     pub name: String,
     pub header: String,
     pub source: String,
+    /// The element types of `<name>_infer`'s `in` and `out`.
+    pub in_t: &'static str,
+    pub out_t: &'static str,
 }
 
 /// The narrowest signed C type for `lo..=hi`.
@@ -131,7 +132,7 @@ pub enum Dialect {
 /// Generate the C pair for `plan`.
 pub fn generate(g: &Graph, plan: &Plan, header: &str, sigmoid: &str) -> Result<CModel> {
     let b = body(g, plan, Dialect::C)?;
-    render_c(g, plan, header, sigmoid, b)
+    render_c(plan, header, sigmoid, b)
 }
 
 /// The constants, buffers and statements of the model function.
@@ -154,6 +155,8 @@ pub fn body(g: &Graph, plan: &Plan, dialect: Dialect) -> Result<Body> {
     let mut buffers = String::new();
     let mut body = String::new();
     let buf = |i: usize| format!("b{i}");
+    // A step's array: the model input is `in`.
+    let src = |x: usize| if x == 0 { "in".to_string() } else { buf(x) };
     // Steps the output depends on (a dropped softmax is not).
     let live = plan.live();
     for (i, s) in plan.steps.iter().enumerate() {
@@ -167,7 +170,7 @@ pub fn body(g: &Graph, plan: &Plan, dialect: Dialect) -> Result<Body> {
         }
         let layer = s.layer.clone().unwrap_or_default();
         let _ = writeln!(body, "    /* step {i}{} */", if layer.is_empty() { String::new() } else { format!(": layer `{layer}`") });
-        let x0 = s.inputs.first().map(|&x| if x == 0 { "in".to_string() } else { buf(x) }).unwrap_or_default();
+        let x0 = s.inputs.first().map(|&x| src(x)).unwrap_or_default();
         let y = buf(i);
         match &s.op {
             StepOp::Input => {}
@@ -267,9 +270,8 @@ pub fn body(g: &Graph, plan: &Plan, dialect: Dialect) -> Result<Body> {
             }
             StepOp::ZeroPad { in_shape, pads } => {
                 let c = *in_shape.last().unwrap_or(&1);
-                let (ih, iw, (pt, pb), (pl, pr)) = if in_shape.len() == 3 { (in_shape[0], in_shape[1], pads[0], pads[1]) } else { (1, in_shape[0], (0, 0), pads[0]) };
+                let (ih, iw, (pt, _), (pl, pr)) = if in_shape.len() == 3 { (in_shape[0], in_shape[1], pads[0], pads[1]) } else { (1, in_shape[0], (0, 0), pads[0]) };
                 let ow = iw + pl + pr;
-                let _ = pb;
                 let _ = writeln!(
                     body,
                     "    for (k = 0; k < {n}; ++k) {y}[k] = 0;\n    for (iy = 0; iy < {ih}; ++iy) for (ix = 0; ix < {iw}; ++ix) for (o = 0; o < {c}; ++o) {y}[((iy + {pt}) * {ow} + ix + {pl}) * {c} + o] = {x0}[(iy * {iw} + ix) * {c} + o];"
@@ -282,7 +284,7 @@ pub fn body(g: &Graph, plan: &Plan, dialect: Dialect) -> Result<Body> {
             StepOp::Merge { kind, shifts } => {
                 let a = acc_type(plan, s, &[])?;
                 let term = |k: usize| {
-                    let xn = if s.inputs[k] == 0 { "in".to_string() } else { buf(s.inputs[k]) };
+                    let xn = src(s.inputs[k]);
                     if shifts[k] == 0 { format!("({a}){xn}[k]") } else { format!("({a}){xn}[k] * ({a}){}", lit(1i128 << shifts[k])) }
                 };
                 let terms: Vec<String> = (0..s.inputs.len()).map(term).collect();
@@ -302,7 +304,7 @@ pub fn body(g: &Graph, plan: &Plan, dialect: Dialect) -> Result<Body> {
                 let _ = writeln!(body, "    k = 0;\n    for (o = 0; o < {outer}; ++o) {{");
                 for (q, &x) in s.inputs.iter().enumerate() {
                     let inner: usize = plan.steps[x].shape[*axis..].iter().product();
-                    let xn = if x == 0 { "in".to_string() } else { buf(x) };
+                    let xn = src(x);
                     let m = if shifts[q] == 0 { String::new() } else { format!(" * {}", lit(1i128 << shifts[q])) };
                     let _ = writeln!(body, "        for (ci = 0; ci < {inner}; ++ci) {y}[k++] = {xn}[o * {inner} + ci]{m};");
                 }
@@ -319,19 +321,17 @@ pub fn body(g: &Graph, plan: &Plan, dialect: Dialect) -> Result<Body> {
     let out_n: usize = ost.shape.iter().product();
     let in_t = ctype(ist.fmt.min_code().min(ist.lo), ist.fmt.max_code().max(ist.hi))?;
     let out_t = ctype(ost.lo.min(0), ost.hi.max(0))?;
-    let out_copy = format!("    for (k = 0; k < {out_n}; ++k) out[k] = ({out_t}){}[k];", if o == 0 { "in".into() } else { buf(o) });
+    let out_copy = format!("    for (k = 0; k < {out_n}; ++k) out[k] = ({out_t}){}[k];", src(o));
     Ok(Body { name, consts, buffers, body, out_copy, in_t, out_t })
 }
 
-fn render_c(g: &Graph, plan: &Plan, header: &str, sigmoid: &str, b: Body) -> Result<CModel> {
+fn render_c(plan: &Plan, header: &str, sigmoid: &str, b: Body) -> Result<CModel> {
     let Body { name, consts, buffers, body, out_copy, in_t, out_t } = b;
     let o = plan.outputs[0];
     let (ist, ost) = (&plan.steps[0], &plan.steps[o]);
     let in_n: usize = ist.shape.iter().product();
     let out_n: usize = ost.shape.iter().product();
-    let _ = g;
     let fmt = |s: &Step| s.fmt.to_string();
-    let float_wrapper = true;
     let h = Header {
         header,
         guard: &format!("QKHW_{}_H", name.to_uppercase()),
@@ -345,7 +345,6 @@ fn render_c(g: &Graph, plan: &Plan, header: &str, sigmoid: &str, b: Body) -> Res
         in_fmt: fmt(ist),
         out_fmt: fmt(ost),
         sigmoid,
-        float_wrapper,
         parts: crate::backend::part_docs(plan),
     }
     .render()
@@ -360,7 +359,6 @@ fn render_c(g: &Graph, plan: &Plan, header: &str, sigmoid: &str, b: Body) -> Res
         buffers: &buffers,
         body: &body,
         out_copy: &out_copy,
-        float_wrapper,
         in_n,
         out_n,
         in_frac: ist.fmt.frac,
@@ -371,7 +369,7 @@ fn render_c(g: &Graph, plan: &Plan, header: &str, sigmoid: &str, b: Body) -> Res
     .render()
     .map_err(|e| Error::Usage(format!("template: {e}")))?
         + "\n";
-    Ok(CModel { name, header: h, source: c })
+    Ok(CModel { name, header: h, source: c, in_t, out_t })
 }
 
 /// A loop over the output positions and channels of a window op; `init`
@@ -425,7 +423,6 @@ fn act(g: &Graph, a: &Act, i: usize, x: &Step, s: &Step, x0: &str, y: &str, n: u
             let vals: Vec<i128> = segs.iter().map(|s| s.1).collect();
             array(consts, &format!("t{i}"), &starts)?;
             array(consts, &format!("v{i}"), &vals)?;
-            let _ = s;
             format!(
                 "    for (k = 0; k < {n}; ++k) {{\n        size_t lo = 0, hi = {m};\n        while (hi - lo > 1) {{ size_t mid = (lo + hi) / 2; if ((int64_t){x0}[k] >= (int64_t)t{i}[mid]) lo = mid; else hi = mid; }}\n        {y}[k] = v{i}[lo];\n    }}",
                 m = segs.len()
@@ -437,11 +434,7 @@ fn act(g: &Graph, a: &Act, i: usize, x: &Step, s: &Step, x0: &str, y: &str, n: u
 /// Round `shift` fraction bits away (or add `-shift`), then fit.
 #[allow(clippy::too_many_arguments)]
 fn requant_line(shift: i32, min: i128, max: i128, r: Rounding, sat: bool, x0: &str, y: &str, n: usize) -> String {
-    let mode = match r {
-        Rounding::TiesEven => 0,
-        Rounding::TiesAway => 1,
-        Rounding::Floor => 2,
-    };
+    let mode = r.hw_mode();
     let fit = if sat { format!("qkhw_clamp(v, {}, {})", lit(min), lit(max)) } else { format!("qkhw_wrap(v, {}, {})", lit(min), lit(max)) };
     if !sat && shift <= 0 {
         let m = 1i128 << (-shift).min(62);
@@ -481,9 +474,7 @@ pub fn from_graph(
     header: &str,
     sigmoid: &str,
 ) -> Result<(CModel, Plan, Vec<String>)> {
-    let (spec, _, mut notes) = crate::golden::hardware_input(g, input_format, config)?;
-    let plan = crate::passes::precision::hardware_plan(g, spec, config)?;
-    notes.extend(plan.notices.iter().cloned());
+    let (plan, notes) = crate::golden::hardware_plan(g, input_format, config)?;
     let m = generate(g, &plan, header, sigmoid)?;
     Ok((m, plan, notes))
 }

@@ -490,7 +490,7 @@ fn build_step(g: &Graph, plan: &Plan, i: usize, layer: &str, m: &mut ModuleBuild
                 for ox in 0..geo.out_w {
                     for o in 0..geo.cout {
                         let mut terms = vec![];
-                        for_taps(geo, oy, ox, |iy, ix, k| {
+                        geo.taps(oy, ox, |iy, ix, k| {
                             let base = (iy * geo.in_w + ix) * geo.cin;
                             match mult {
                                 Some(mu) => terms.extend(m.rtl.times_const(&x[base + o / mu], w[k * geo.cout + o], opts.no_dsp)),
@@ -521,9 +521,9 @@ fn build_step(g: &Graph, plan: &Plan, i: usize, layer: &str, m: &mut ModuleBuild
             for iy in 0..geo.in_h {
                 for ix in 0..geo.in_w {
                     for ky in 0..geo.kh {
-                        let Some(oy) = (iy * geo.sh + ky * geo.dh).checked_sub(geo.pad_top).filter(|&v| v < geo.out_h) else { continue };
+                        let Some(oy) = geo.out_row(iy, ky) else { continue };
                         for kx in 0..geo.kw {
-                            let Some(ox) = (ix * geo.sw + kx * geo.dw).checked_sub(geo.pad_left).filter(|&v| v < geo.out_w) else { continue };
+                            let Some(ox) = geo.out_col(ix, kx) else { continue };
                             for o in 0..geo.cout {
                                 for ci in 0..geo.cin {
                                     let t = m.rtl.times_const(&x[(iy * geo.in_w + ix) * geo.cin + ci], w[((ky * geo.kw + kx) * geo.cout + o) * geo.cin + ci], opts.no_dsp);
@@ -540,50 +540,22 @@ fn build_step(g: &Graph, plan: &Plan, i: usize, layer: &str, m: &mut ModuleBuild
         }
         StepOp::Pool { geo, max, mult } => {
             let x = xs(m, 0);
-            let mut out = vec![];
-            let mut sums_in = vec![];
+            let mut windows = vec![];
             for oy in 0..geo.out_h {
                 for ox in 0..geo.out_w {
                     for o in 0..geo.cout {
                         let mut win = vec![];
-                        for_taps(geo, oy, ox, |iy, ix, _| win.push(x[(iy * geo.in_w + ix) * geo.cin + o].clone()));
-                        if *max {
-                            out.push(max_of(&mut m.rtl, win));
-                        } else {
-                            sums_in.push(win.into_iter().map(|sig| Term { sig, neg: false }).collect::<Vec<_>>());
-                        }
+                        geo.taps(oy, ox, |iy, ix, _| win.push(x[(iy * geo.in_w + ix) * geo.cin + o].clone()));
+                        windows.push(win);
                     }
                 }
             }
-            if *max {
-                // One register, like the other layers' outputs.
-                m.latency += 1;
-                out.iter().map(|s| if s.lo == s.hi { s.clone() } else { m.rtl.reg(s) }).collect()
-            } else {
-                let (sums, stages) = m.rtl.adder_trees(sums_in, p);
-                m.latency += stages;
-                let scaled: Vec<Vec<Term>> =
-                    sums.iter().enumerate().map(|(k, s)| m.rtl.times_const(s, mult[k / geo.cout], opts.no_dsp)).collect();
-                let (prods, stages) = m.rtl.adder_trees(scaled, p);
-                m.latency += stages;
-                prods
-            }
+            pooled(m, windows, *max, |k| mult[k / geo.cout], p, opts.no_dsp)
         }
         StepOp::GlobalPool { hw, c, max, mult, .. } => {
             let x = xs(m, 0);
-            if *max {
-                let out: Vec<Sig> = (0..*c).map(|o| max_of(&mut m.rtl, (0..*hw).map(|k| x[k * c + o].clone()).collect())).collect();
-                m.latency += 1;
-                out.iter().map(|s| if s.lo == s.hi { s.clone() } else { m.rtl.reg(s) }).collect()
-            } else {
-                let terms: Vec<Vec<Term>> = (0..*c).map(|o| (0..*hw).map(|k| Term { sig: x[k * c + o].clone(), neg: false }).collect()).collect();
-                let (sums, stages) = m.rtl.adder_trees(terms, p);
-                m.latency += stages;
-                let scaled: Vec<Vec<Term>> = sums.iter().map(|s| m.rtl.times_const(s, *mult, opts.no_dsp)).collect();
-                let (prods, stages) = m.rtl.adder_trees(scaled, p);
-                m.latency += stages;
-                prods
-            }
+            let windows = (0..*c).map(|o| (0..*hw).map(|k| x[k * c + o].clone()).collect()).collect();
+            pooled(m, windows, *max, |_| *mult, p, opts.no_dsp)
         }
         StepOp::Gather { idx } => {
             let x = xs(m, 0);
@@ -609,21 +581,22 @@ fn build_step(g: &Graph, plan: &Plan, i: usize, layer: &str, m: &mut ModuleBuild
     })
 }
 
-/// Each kernel tap of output position (oy, ox) that falls inside the input:
-/// `f(iy, ix, tap index)`.
-fn for_taps(geo: &crate::passes::precision::Geo, oy: usize, ox: usize, mut f: impl FnMut(usize, usize, usize)) {
-    for ky in 0..geo.kh {
-        let Some(iy) = (oy * geo.sh + ky * geo.dh).checked_sub(geo.pad_top).filter(|&v| v < geo.in_h) else { continue };
-        for kx in 0..geo.kw {
-            let Some(ix) = (ox * geo.sw + kx * geo.dw).checked_sub(geo.pad_left).filter(|&v| v < geo.in_w) else { continue };
-            f(iy, ix, ky * geo.kw + kx);
-        }
+/// A pooling layer's outputs from its windows: the maximum of each
+/// (registered once, like the other layers' outputs), or the sum of each
+/// times its factor `mult(output index)`.
+fn pooled(m: &mut ModuleBuild, windows: Vec<Vec<Sig>>, max: bool, mult: impl Fn(usize) -> i128, p: u32, no_dsp: bool) -> Vec<Sig> {
+    if max {
+        let out: Vec<Sig> = windows.into_iter().map(|w| extreme_of(&mut m.rtl, w, true)).collect();
+        m.latency += 1;
+        return out.iter().map(|s| if s.lo == s.hi { s.clone() } else { m.rtl.reg(s) }).collect();
     }
-}
-
-/// The largest of `v` (a comparison tree, combinational).
-fn max_of(r: &mut Rtl, v: Vec<Sig>) -> Sig {
-    extreme_of(r, v, true)
+    let terms = windows.into_iter().map(|w| w.into_iter().map(|sig| Term { sig, neg: false }).collect()).collect();
+    let (sums, stages) = m.rtl.adder_trees(terms, p);
+    m.latency += stages;
+    let scaled = sums.iter().enumerate().map(|(k, s)| m.rtl.times_const(s, mult(k), no_dsp)).collect();
+    let (prods, stages) = m.rtl.adder_trees(scaled, p);
+    m.latency += stages;
+    prods
 }
 
 /// The largest (`max`) or smallest element, by a tree of signed comparisons.
@@ -635,12 +608,14 @@ fn extreme_of(r: &mut Rtl, v: Vec<Sig>, max: bool) -> Sig {
         while let Some(a) = it.next() {
             match it.next() {
                 Some(b) => {
-                    let (lo, hi) = if max { (a.lo.max(b.lo), a.hi.max(b.hi)) } else { (a.lo.min(b.lo), a.hi.min(b.hi)) };
+                    // The low end stays the smaller one's (for a maximum too):
+                    // a tighter range could make the wire look like a constant.
+                    let (lo, hi) = (a.lo.min(b.lo), if max { a.hi.max(b.hi) } else { a.hi.min(b.hi) });
                     let w = a.w().max(b.w()) + 1;
                     let (ea, eb) = (Rtl::ext(&a, w), Rtl::ext(&b, w));
                     let op = if max { ">" } else { "<" };
                     let e = format!("($signed({ea}) {op} $signed({eb})) ? {ea} : {eb}");
-                    let s = r.wire(lo.min(a.lo.min(b.lo)), hi, w, e);
+                    let s = r.wire(lo, hi, w, e);
                     next.push(s);
                 }
                 None => next.push(a),
@@ -669,14 +644,9 @@ fn activation(g: &Graph, plan: &Plan, i: usize, layer: &str, m: &mut ModuleBuild
             }
             Ok(s)
         }
-        Act::Grid { out_frac, min, max } => requant(m, x, in_fmt.frac - out_frac, st.fmt, *min, *max, 0, true),
+        Act::Grid { out_frac, min, max } => requant(m, x, in_fmt.frac - out_frac, st.fmt, *min, *max, crate::fxp::Rounding::TiesEven, true),
         Act::Requant { out, rounding, overflow } => {
-            let r = match rounding {
-                crate::fxp::Rounding::TiesEven => 0,
-                crate::fxp::Rounding::TiesAway => 1,
-                crate::fxp::Rounding::Floor => 2,
-            };
-            requant(m, x, in_fmt.frac - out.frac, *out, out.min_code(), out.max_code(), r, *overflow == crate::fxp::Overflow::Saturate)
+            requant(m, x, in_fmt.frac - out.frac, *out, out.min_code(), out.max_code(), *rounding, *overflow == crate::fxp::Overflow::Saturate)
         }
         Act::Generic { .. } | Act::Float { .. } => piecewise(g, plan, i, layer, m, x, a, in_fmt),
     }
@@ -685,7 +655,7 @@ fn activation(g: &Graph, plan: &Plan, i: usize, layer: &str, m: &mut ModuleBuild
 /// The `qkhw_requant` primitive on one element (or a left shift and clamp
 /// when the output has more fraction bits than the input).
 #[allow(clippy::too_many_arguments)]
-fn requant(m: &mut ModuleBuild, x: &Sig, shift: i32, out: FixedFormat, min: i128, max: i128, round: u32, sat: bool) -> Result<Sig> {
+fn requant(m: &mut ModuleBuild, x: &Sig, shift: i32, out: FixedFormat, min: i128, max: i128, round: crate::fxp::Rounding, sat: bool) -> Result<Sig> {
     let ow = out.width;
     if shift <= 0 {
         // Exact: x << -shift, then clamp (or wrap).
@@ -707,7 +677,8 @@ fn requant(m: &mut ModuleBuild, x: &Sig, shift: i32, out: FixedFormat, min: i128
     let name = format!("rq{}", m.instances.len());
     m.rtl.decls.push(format!("wire [{}:0] {name};", ow - 1));
     m.instances.push(format!(
-        "qkhw_requant #(.IN_W({in_w}), .SHIFT({shift}), .OUT_W({ow}), .ROUND({round}), .SAT({}), .MIN_CODE({}), .MAX_CODE({})) u_{name} (.x({xin}), .y({name}));",
+        "qkhw_requant #(.IN_W({in_w}), .SHIFT({shift}), .OUT_W({ow}), .ROUND({}), .SAT({}), .MIN_CODE({}), .MAX_CODE({})) u_{name} (.x({xin}), .y({name}));",
+        round.hw_mode(),
         u8::from(sat),
         lit(min, ow + 1),
         lit(max, ow + 1)
@@ -724,9 +695,8 @@ fn piecewise(g: &Graph, plan: &Plan, i: usize, layer: &str, m: &mut ModuleBuild,
     let st = &plan.steps[i];
     let xs_step = &plan.steps[st.inputs[0]];
     let segs = if x.lo >= xs_step.lo && x.hi <= xs_step.hi {
-        if !m.tables.contains_key(&i) {
-            let t = crate::passes::segments::segments(a, in_fmt.frac, xs_step.lo, xs_step.hi).map_err(|e| unsupported(g, layer, &e))?;
-            m.tables.insert(i, t);
+        if let std::collections::hash_map::Entry::Vacant(v) = m.tables.entry(i) {
+            v.insert(crate::passes::segments::segments(a, in_fmt.frac, xs_step.lo, xs_step.hi).map_err(|e| unsupported(g, layer, &e))?);
         }
         crate::passes::segments::restrict(&m.tables[&i], x.lo, x.hi)
     } else {
@@ -750,9 +720,7 @@ pub fn from_graph(
     config: &crate::passes::config::Config,
     opts: &Options,
 ) -> Result<(Design, Plan, Vec<String>)> {
-    let (spec, _, mut notes) = crate::golden::hardware_input(g, input_format, config)?;
-    let plan = crate::passes::precision::hardware_plan(g, spec, config)?;
-    notes.extend(plan.notices.iter().cloned());
+    let (plan, notes) = crate::golden::hardware_plan(g, input_format, config)?;
     let d = generate(g, &plan, opts)?;
     Ok((d, plan, notes))
 }

@@ -198,7 +198,6 @@ impl Rtl {
         self.wire(lo, hi, w, expr)
     }
 
-    /// `a + b` of two summands (combinational).
     /// `a × b` of two signals: one multiplier at the product's exact width
     /// (the low bits of a product of sign-extended operands are exact).
     pub fn product(&mut self, a: &Sig, b: &Sig) -> Sig {
@@ -210,6 +209,7 @@ impl Rtl {
         self.wire(lo, hi, w, e)
     }
 
+    /// `a + b` of two summands (combinational).
     pub fn add2(&mut self, a: &Term, b: &Term) -> Term {
         self.combine(a, b)
     }
