@@ -26,7 +26,6 @@ os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"
 os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import inspect
 import sys
 import traceback
 
@@ -71,22 +70,25 @@ from qkeras.quantizers import (
     ternary,
 )
 from qkeras.utils import _add_supported_quantized_objects
+from _common import (  # noqa: E402
+    _q,
+    BATCH,
+    DROPPED,
+    EPOCHS,
+    fmt_q,
+    LR,
+    make_inputs,
+    make_targets,
+    N_TEST,
+    N_TRAIN,
+    note_drop,
+)
 
 OUT = sys.argv[1] if len(sys.argv) > 1 else "crosscheck-out"
-N_TRAIN = 300
-N_TEST = 200
-EPOCHS = 2
-BATCH = 32
-LR = 3e-3
 
 # Combinations that were tried and dropped: {model_name: [(what, error), ...]}
 # Filled in by hand after trying them (see comments at the relevant lines) and
 # automatically by try_layer() if a layer construction/call fails at runtime.
-DROPPED = {}
-
-
-def note_drop(model, what, err):
-    DROPPED.setdefault(model, []).append((what, err))
 
 
 def try_layer(model, what, make_primary, make_fallback, x):
@@ -102,34 +104,6 @@ def try_layer(model, what, make_primary, make_fallback, x):
 # --------------------------------------------------------------------------
 # data
 # --------------------------------------------------------------------------
-def make_inputs(rng, n, shape):
-    """Normal(0, 1.5) with ~5% of entries blown up x4 so quantizers saturate."""
-    x = rng.normal(0.0, 1.0, size=(n, *shape))
-    if len(shape) >= 2:
-        # images / sequences: add a per-sample, per-channel common component so
-        # that pooled/global features actually vary between samples (marginal
-        # std stays 1.5: 0.6^2 + 0.8^2 = 1).
-        common = rng.normal(0.0, 1.0, size=(n,) + (1,) * (len(shape) - 1) + (shape[-1],))
-        x = 0.6 * common + 0.8 * x
-    x = 1.5 * x
-    big = rng.random(size=x.shape) < 0.05
-    x = np.where(big, x * 4.0, x)
-    return x.astype(np.float32)
-
-
-def make_targets(rng, x, out_shape, kind):
-    """Random targets from a random linear 'teacher' of the input (so the model
-    learns an input-dependent map instead of collapsing to the mean, which pure
-    noise targets + softmax cross-entropy tend to do)."""
-    n = x.shape[0]
-    flat = np.clip(x.reshape(n, -1), -4, 4)
-    k = int(np.prod(out_shape))
-    w = rng.normal(0.0, 1.0 / np.sqrt(flat.shape[1]), size=(flat.shape[1], k))
-    t = flat @ w + 0.3 * rng.normal(size=(n, k))
-    if kind == "softmax":
-        return np.eye(k, dtype=np.float32)[np.argmax(t, axis=1)]
-    t = t / (t.std(axis=0, keepdims=True) + 1e-6)
-    return t.reshape(n, *out_shape).astype(np.float32)
 
 
 # --------------------------------------------------------------------------
@@ -481,38 +455,6 @@ MODELS = [
 # --------------------------------------------------------------------------
 # description helpers
 # --------------------------------------------------------------------------
-def fmt_q(q):
-    """Short string for a quantizer object (from get_config, not __str__, which
-    asserts for some quantizers such as quantized_hswish)."""
-    if q is None:
-        return None
-    if isinstance(q, str):
-        return q
-    if not hasattr(q, "get_config"):
-        return getattr(q, "__name__", str(q))
-    try:
-        cfg = q.get_config()
-        sig = inspect.signature(type(q).__init__).parameters
-    except Exception:
-        return type(q).__name__
-    args = []
-    for k, v in cfg.items():
-        if k in ("bits", "integer"):
-            args.append(str(v))
-            continue
-        d = sig[k].default if k in sig else inspect.Parameter.empty
-        if d is inspect.Parameter.empty or v != d:
-            if k == "symmetric" and isinstance(v, bool):
-                v = int(v)
-            args.append(f"{k}={v!r}")
-    return f"{type(q).__name__}(" + ",".join(args) + ")"
-
-
-def _q(layer, attr):
-    q = getattr(layer, attr + "_internal", None)
-    if q is None:
-        q = getattr(layer, attr, None)
-    return fmt_q(q)
 
 
 def describe_layer(layer):

@@ -22,7 +22,6 @@ os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"
 os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import inspect
 import sys
 import traceback
 import warnings
@@ -51,7 +50,6 @@ from qkeras import (
 )
 from qkeras.quantizers import (
     binary,
-    quantized_bits,
     quantized_po2,
     quantized_relu,
     quantized_relu_po2,
@@ -62,65 +60,31 @@ from qkeras.quantizers import (
     ternary,
 )
 from qkeras.utils import _add_supported_quantized_objects
+from _common import (  # noqa: E402
+    _q,
+    as_list,
+    BATCH,
+    DROPPED,
+    EPOCHS,
+    fmt_q,
+    LR,
+    make_inputs,
+    make_targets,
+    N_TEST,
+    N_TRAIN,
+    qb,
+    qr,
+    reload_check,
+    short_err,
+)
 
 OUT = sys.argv[1] if len(sys.argv) > 1 else "crosscheck3-out"
-N_TRAIN = 300
-N_TEST = 200
-EPOCHS = 2
-BATCH = 32
-LR = 3e-3
 LEGACY_H5 = {"y01_act_strings_nobias", "y14_softmax_layer_noise"}
-
-DROPPED = {}
-
-
-def note_drop(model, what, err):
-    DROPPED.setdefault(model, []).append((what, err))
-
-
-def short_err(e):
-    import re
-    lines = [re.sub(r"\x1b\[[0-9;]*m", "", ln).strip() for ln in str(e).splitlines()]
-    lines = [ln for ln in lines if ln]
-    key = [ln for ln in lines if ln.startswith("Exception encountered:") or ln.startswith("Layer '")
-           or ln.startswith("Failed to convert")]
-    return f"{type(e).__name__}: " + (key[-1] if key else (lines[0] if lines else ""))[:240]
 
 
 # --------------------------------------------------------------------------
 # data (identical to batches 1 and 2)
 # --------------------------------------------------------------------------
-def make_inputs(rng, n, shape):
-    """Normal(0, 1.5) with ~5% of entries blown up x4 so quantizers saturate."""
-    x = rng.normal(0.0, 1.0, size=(n, *shape))
-    if len(shape) >= 2:
-        common = rng.normal(0.0, 1.0, size=(n,) + (1,) * (len(shape) - 1) + (shape[-1],))
-        x = 0.6 * common + 0.8 * x
-    x = 1.5 * x
-    big = rng.random(size=x.shape) < 0.05
-    x = np.where(big, x * 4.0, x)
-    return x.astype(np.float32)
-
-
-def make_targets(rng, x, out_shape, kind):
-    """Random linear teacher of the input (argmax one-hot for softmax)."""
-    n = x.shape[0]
-    flat = np.clip(x.reshape(n, -1), -4, 4)
-    k = int(np.prod(out_shape))
-    w = rng.normal(0.0, 1.0 / np.sqrt(flat.shape[1]), size=(flat.shape[1], k))
-    t = flat @ w + 0.3 * rng.normal(size=(n, k))
-    if kind == "softmax":
-        return np.eye(k, dtype=np.float32)[np.argmax(t, axis=1)]
-    t = t / (t.std(axis=0, keepdims=True) + 1e-6)
-    return t.reshape(n, *out_shape).astype(np.float32)
-
-
-def qb(*a, **k):
-    return quantized_bits(*a, **k)
-
-
-def qr(b, i, name=None, **kw):
-    return QActivation(quantized_relu(b, i, **kw), name=name)
 
 
 def K(bits=6, integer=0, alpha=1, **kw):
@@ -446,36 +410,6 @@ MODELS = [
 # --------------------------------------------------------------------------
 # description helpers (as batch 2; QBatchNormalization lists its quantizers)
 # --------------------------------------------------------------------------
-def fmt_q(q):
-    if q is None:
-        return None
-    if isinstance(q, str):
-        return q
-    if not hasattr(q, "get_config"):
-        return getattr(q, "__name__", str(q))
-    try:
-        cfg = q.get_config()
-        sig = inspect.signature(type(q).__init__).parameters
-    except Exception:
-        return type(q).__name__
-    args = []
-    for k, v in cfg.items():
-        if k in ("bits", "integer"):
-            args.append(str(v))
-            continue
-        d = sig[k].default if k in sig else inspect.Parameter.empty
-        if d is inspect.Parameter.empty or v != d:
-            if k == "symmetric" and isinstance(v, bool):
-                v = int(v)
-            args.append(f"{k}={v!r}")
-    return f"{type(q).__name__}(" + ",".join(args) + ")"
-
-
-def _q(layer, attr):
-    q = getattr(layer, attr + "_internal", None)
-    if q is None:
-        q = getattr(layer, attr, None)
-    return fmt_q(q)
 
 
 def describe_layer(layer):
@@ -528,21 +462,6 @@ def describe_layer(layer):
     except Exception:
         pass
     return f"{cls}[{layer.name}]{inb}(" + ", ".join(parts) + ")"
-
-
-def as_list(y):
-    return [np.asarray(t, dtype=np.float32) for t in (y if isinstance(y, (list, tuple)) else [y])]
-
-
-def reload_check(path, custom, x, ys):
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            m2 = keras.models.load_model(path, custom_objects=custom, compile=False)
-        y2 = as_list(m2.predict(x, batch_size=BATCH, verbose=0))
-        return float(max(np.max(np.abs(a - b)) for a, b in zip(y2, ys)))
-    except Exception as e:  # noqa: BLE001
-        return f"keras.models.load_model FAILED ({short_err(e)})"
 
 
 def ends_in_softmax(model):
