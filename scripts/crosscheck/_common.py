@@ -3,13 +3,16 @@ make_models3.py) share: training settings, the input and target
 distributions, the record of dropped combinations, quantizer formatting and
 the reload check. Import it after the TensorFlow environment is set up."""
 import inspect
+import os
 import re
+import traceback
 import warnings
 
 import numpy as np
 import keras
 from qkeras import QActivation
 from qkeras.quantizers import quantized_bits, quantized_relu
+from qkeras.utils import _add_supported_quantized_objects
 
 N_TRAIN = 300
 N_TEST = 200
@@ -118,3 +121,114 @@ def reload_check(path, custom, x, ys):
         return float(max(np.max(np.abs(a - b)) for a, b in zip(y2, ys)))
     except Exception as e:  # noqa: BLE001
         return f"keras.models.load_model FAILED ({short_err(e)})"
+
+
+def ends_in_softmax(model):
+    last = model.layers[-1]
+    cls = type(last).__name__
+    if cls == "Softmax":
+        return True
+    return cls == "Activation" and last.get_config().get("activation") == "softmax"
+
+
+def run_batch(out, only, models, seed_base, legacy_h5, describe_layer, readme_head, notes, static_drops):
+    """Train, save and predict each model of a batch into `out` (see the
+    generators' docstrings for the files), then write README.txt: `readme_head`,
+    one entry per model, `notes`, the combinations dropped."""
+    os.makedirs(out, exist_ok=True)
+    custom = {}
+    _add_supported_quantized_objects(custom)
+    readme = []
+    failures = []
+    for idx, (name, builder) in enumerate(models):
+        if only and name not in only:
+            continue
+        seed = seed_base + idx
+        keras.backend.clear_session()
+        keras.utils.set_random_seed(seed)
+        rng = np.random.default_rng(seed)
+        try:
+            model, kind = builder(name)
+            in_shape = tuple(model.input_shape[1:])
+            out_shapes = [tuple(s[1:]) for s in
+                          (model.output_shape if isinstance(model.output_shape, list) else [model.output_shape])]
+            xtr = make_inputs(rng, N_TRAIN, in_shape)
+            ytr = [make_targets(rng, xtr, s, kind) for s in out_shapes]
+            loss = "categorical_crossentropy" if kind == "softmax" else "mse"
+            model.compile(optimizer=keras.optimizers.Adam(LR),
+                          loss=[loss] * len(ytr) if len(ytr) > 1 else loss)
+            model.fit(xtr, ytr if len(ytr) > 1 else ytr[0], epochs=EPOCHS, batch_size=BATCH,
+                      verbose=0, shuffle=True)
+            path = os.path.join(out, name + ".keras")
+            model.save(path)
+            x = make_inputs(rng, N_TEST, in_shape)
+            ys = as_list(model.predict(x, batch_size=BATCH, verbose=0))
+            ys_again = as_list(model.predict(x, batch_size=BATCH, verbose=0))
+            for y in ys:
+                if not np.all(np.isfinite(y)):
+                    raise RuntimeError("non-finite predictions")
+            if any(not np.array_equal(a, b) for a, b in zip(ys, ys_again)):
+                raise RuntimeError("predict is not deterministic")
+            np.save(os.path.join(out, name + ".x.npy"), x)
+            for k, y in enumerate(ys):
+                np.save(os.path.join(out, name + (".y.npy" if k == 0 else f".y.{k}.npy")), y)
+            has_logits = ends_in_softmax(model)
+            logit_note = ""
+            if has_logits:
+                inp = model.layers[0].input if isinstance(model, keras.Sequential) else model.input
+                sub = keras.Model(inp, model.layers[-2].output)
+                z = np.asarray(sub.predict(x, batch_size=BATCH, verbose=0), dtype=np.float32)
+                np.save(os.path.join(out, name + ".logits.npy"), z)
+                sm = np.exp(z - z.max(1, keepdims=True))
+                sm = sm / sm.sum(1, keepdims=True)
+                logit_note = f" softmax(logits)-y max|diff|={float(np.abs(sm - ys[0]).max()):.2g}"
+            reload_diff = reload_check(path, custom, x, ys)
+            h5_note = None
+            if name in legacy_h5:
+                h5 = os.path.join(out, name + "_legacy.h5")
+                try:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        model.save(h5)
+                    h5_note = f"{name}_legacy.h5 written; reload check max|diff|: {reload_check(h5, custom, x, ys)}"
+                except Exception as e:  # noqa: BLE001
+                    h5_note = f"legacy .h5 save REFUSED ({short_err(e)})"
+            layers_desc = " > ".join(describe_layer(l) for l in model.layers
+                                     if type(l).__name__ != "InputLayer")
+            stats = "; ".join(f"out{k}: y[min,max]=[{y.min():.4g},{y.max():.4g}] unique={len(np.unique(np.round(y, 6)))} "
+                              f"std={float(y.std(0).mean()):.3g}" for k, y in enumerate(ys))
+            print(f"{name}: in={in_shape} out={out_shapes} kind={kind} {stats} reload_maxdiff={reload_diff}"
+                  + logit_note + (f" | {h5_note}" if h5_note else ""), flush=True)
+            drops = DROPPED.get(name, [])
+            files = [f"{name}.keras", f"{name}.x.npy", f"{name}.y.npy"] + \
+                [f"{name}.y.{k}.npy" for k in range(1, len(ys))] + \
+                ([f"{name}.logits.npy"] if has_logits else []) + \
+                ([f"{name}_legacy.h5"] if h5_note and "written" in h5_note else [])
+            readme.append(
+                f"{name}  ({'Sequential' if isinstance(model, keras.Sequential) else 'functional'})\n"
+                f"  input shape: {in_shape}   output shape(s): {', '.join(map(str, out_shapes))}   output: {kind}\n"
+                f"  purpose: {builder.__doc__.strip().splitlines()[0]}\n"
+                f"  layers: {layers_desc}\n"
+                f"  files: {' '.join(files)}\n"
+                f"  dropped: " + ("; ".join(f"{w} -> {e}" for w, e in drops) if drops else "none")
+                + f"\n  reload check max|diff| (.keras): {reload_diff}\n"
+                + (f"  legacy h5: {h5_note}\n" if h5_note else ""))
+        except Exception as e:  # noqa: BLE001
+            traceback.print_exc()
+            failures.append((name, short_err(e)))
+            print(f"{name}: FAILED {e}", flush=True)
+
+    with open(os.path.join(out, "README.txt"), "w") as f:
+        f.write(readme_head)
+        for r in readme:
+            f.write(r + "\n")
+        f.write(notes)
+        if static_drops:
+            f.write("Combinations dropped while writing the script (QKeras rejected them):\n")
+            for w, e in static_drops:
+                f.write(f"  - {w}: {e}\n")
+        if failures:
+            f.write("\nModels that FAILED entirely:\n")
+            for n, e in failures:
+                f.write(f"  - {n}: {e}\n")
+    print("failures:", failures)

@@ -24,8 +24,6 @@ os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import sys
-import traceback
-import warnings
 
 import numpy as np
 import tensorflow as tf
@@ -62,23 +60,13 @@ from qkeras.quantizers import (
     stochastic_ternary,
     ternary,
 )
-from qkeras.utils import _add_supported_quantized_objects
 from _common import (  # noqa: E402
     _q,
-    as_list,
-    BATCH,
-    DROPPED,
-    EPOCHS,
     fmt_q,
-    LR,
-    make_inputs,
-    make_targets,
-    N_TEST,
-    N_TRAIN,
     note_drop,
     qb,
     qr,
-    reload_check,
+    run_batch,
     short_err,
 )
 
@@ -475,116 +463,23 @@ def describe_layer(layer):
 
 # --------------------------------------------------------------------------
 def main():
-    os.makedirs(OUT, exist_ok=True)
-    only = set(sys.argv[2:])
-    custom = {}
-    _add_supported_quantized_objects(custom)
-    readme = []
-    failures = []
-    for idx, (name, builder) in enumerate(MODELS):
-        if only and name not in only:
-            continue
-        seed = 2000 + idx
-        keras.backend.clear_session()
-        keras.utils.set_random_seed(seed)
-        rng = np.random.default_rng(seed)
-        try:
-            model, kind = builder(name)
-            in_shape = tuple(model.input_shape[1:])
-            out_shapes = [tuple(s[1:]) for s in
-                          (model.output_shape if isinstance(model.output_shape, list) else [model.output_shape])]
-            xtr = make_inputs(rng, N_TRAIN, in_shape)
-            ytr = [make_targets(rng, xtr, s, kind) for s in out_shapes]
-            loss = "categorical_crossentropy" if kind == "softmax" else "mse"
-            model.compile(optimizer=keras.optimizers.Adam(LR),
-                          loss=[loss] * len(ytr) if len(ytr) > 1 else loss)
-            model.fit(xtr, ytr if len(ytr) > 1 else ytr[0], epochs=EPOCHS, batch_size=BATCH,
-                      verbose=0, shuffle=True)
-            path = os.path.join(OUT, name + ".keras")
-            model.save(path)
-            x = make_inputs(rng, N_TEST, in_shape)
-            ys = as_list(model.predict(x, batch_size=BATCH, verbose=0))
-            ys_again = as_list(model.predict(x, batch_size=BATCH, verbose=0))
-            for y in ys:
-                if not np.all(np.isfinite(y)):
-                    raise RuntimeError("non-finite predictions")
-            if any(not np.array_equal(a, b) for a, b in zip(ys, ys_again)):
-                raise RuntimeError("predict is not deterministic")
-            np.save(os.path.join(OUT, name + ".x.npy"), x)
-            for k, y in enumerate(ys):
-                np.save(os.path.join(OUT, name + (".y.npy" if k == 0 else f".y.{k}.npy")), y)
-            has_logits = type(model.layers[-1]).__name__ == "Activation" and \
-                model.layers[-1].get_config().get("activation") == "softmax"
-            if has_logits:
-                # Sequential models have no .input in Keras 3 until called; use the
-                # first layer's input tensor instead (same graph).
-                inp = model.layers[0].input if isinstance(model, keras.Sequential) else model.input
-                sub = keras.Model(inp, model.layers[-2].output)
-                z = np.asarray(sub.predict(x, batch_size=BATCH, verbose=0), dtype=np.float32)
-                np.save(os.path.join(OUT, name + ".logits.npy"), z)
-            reload_diff = reload_check(path, custom, x, ys)
-            h5_note = None
-            if name in LEGACY_H5:
-                h5 = os.path.join(OUT, name + "_legacy.h5")
-                try:
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore")
-                        model.save(h5)
-                    h5_note = f"{name}_legacy.h5 written; reload check max|diff|: {reload_check(h5, custom, x, ys)}"
-                except Exception as e:  # noqa: BLE001
-                    h5_note = f"legacy .h5 save REFUSED ({short_err(e)})"
-            layers_desc = " > ".join(describe_layer(l) for l in model.layers
-                                     if type(l).__name__ != "InputLayer")
-            stats = "; ".join(f"out{k}: y[min,max]=[{y.min():.4g},{y.max():.4g}] unique={len(np.unique(np.round(y, 6)))} "
-                              f"std={float(y.std(0).mean()):.3g}" for k, y in enumerate(ys))
-            print(f"{name}: in={in_shape} out={out_shapes} kind={kind} {stats} reload_maxdiff={reload_diff}"
-                  + (f" | {h5_note}" if h5_note else ""), flush=True)
-            drops = DROPPED.get(name, [])
-            files = [f"{name}.keras", f"{name}.x.npy", f"{name}.y.npy"] + \
-                [f"{name}.y.{k}.npy" for k in range(1, len(ys))] + \
-                ([f"{name}.logits.npy"] if has_logits else []) + \
-                ([f"{name}_legacy.h5"] if h5_note and "written" in h5_note else [])
-            readme.append(
-                f"{name}  ({'Sequential' if isinstance(model, keras.Sequential) else 'functional'})\n"
-                f"  input shape: {in_shape}   output shape(s): {', '.join(map(str, out_shapes))}   output: {kind}\n"
-                f"  purpose: {builder.__doc__.strip().splitlines()[0]}\n"
-                f"  layers: {layers_desc}\n"
-                f"  files: {' '.join(files)}\n"
-                f"  dropped: " + ("; ".join(f"{w} -> {e}" for w, e in drops) if drops else "none")
-                + f"\n  reload check max|diff| (.keras): {reload_diff}\n"
-                + (f"  legacy h5: {h5_note}\n" if h5_note else ""))
-        except Exception as e:  # noqa: BLE001
-            traceback.print_exc()
-            failures.append((name, short_err(e)))
-            print(f"{name}: FAILED {e}", flush=True)
-
-    with open(os.path.join(OUT, "README.txt"), "w") as f:
-        f.write(
-            "Cross-check models, batch 2 (x01..x15), qkeras-v3 1.2.1, Keras 3, TF backend.\n"
-            "Generated by scripts/crosscheck/make_models2.py (deterministic, seed 2000+index, clear_session per model).\n"
-            "Each NAME has NAME.keras, NAME.x.npy (float32, (200,*input_shape), same distribution as\n"
-            "batch 1: N(0,1.5), ~5% of entries x4; image/sequence inputs get a per-sample per-channel\n"
-            "common component), NAME.y.npy (float32 model.predict(x, batch_size=32) of the in-memory\n"
-            "model after saving), NAME.logits.npy for models ending in Activation('softmax')\n"
-            "(output of the layer before it). Two-output model x14: second output in NAME.y.1.npy\n"
-            "(the name `qkhw predict --output NAME.y.npy` would give it). Trained 2 epochs on 300\n"
-            "samples, targets a random linear teacher (argmax one-hot for softmax), batch 32, Adam(3e-3).\n"
-            "predict() was run twice and checked bit-identical and finite.\n\n")
-        for r in readme:
-            f.write(r + "\n")
-        f.write(NOTES)
-        if STATIC_DROPS:
-            f.write("Combinations dropped while writing the script (QKeras rejected them):\n")
-            for w, e in STATIC_DROPS:
-                f.write(f"  - {w}: {e}\n")
-        if failures:
-            f.write("\nModels that FAILED entirely:\n")
-            for n, e in failures:
-                f.write(f"  - {n}: {e}\n")
-    print("failures:", failures)
+    run_batch(OUT, set(sys.argv[2:]), MODELS, 2000, LEGACY_H5, describe_layer, README_HEAD, NOTES, STATIC_DROPS)
 
 
 STATIC_DROPS = []
+
+README_HEAD = (
+    "Cross-check models, batch 2 (x01..x15), qkeras-v3 1.2.1, Keras 3, TF backend.\n"
+    "Generated by scripts/crosscheck/make_models2.py (deterministic, seed 2000+index, clear_session per model).\n"
+    "Each NAME has NAME.keras, NAME.x.npy (float32, (200,*input_shape), same distribution as\n"
+    "batch 1: N(0,1.5), ~5% of entries x4; image/sequence inputs get a per-sample per-channel\n"
+    "common component), NAME.y.npy (float32 model.predict(x, batch_size=32) of the in-memory\n"
+    "model after saving), NAME.logits.npy for models ending in Activation('softmax')\n"
+    "(output of the layer before it). Two-output model x14: second output in NAME.y.1.npy\n"
+    "(the name `qkhw predict --output NAME.y.npy` would give it). Trained 2 epochs on 300\n"
+    "samples, targets a random linear teacher (argmax one-hot for softmax), batch 32, Adam(3e-3).\n"
+    "predict() was run twice and checked bit-identical and finite.\n\n"
+)
 
 NOTES = """Notes
   * Everything requested was accepted by QKeras 1.2.1 except quantized_linear as an
