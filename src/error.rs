@@ -36,6 +36,14 @@ pub enum Error {
     /// A command-line value that is not valid.
     #[error("{0}")]
     Usage(String),
+
+    /// An external tool (compiler, simulator, synthesis) failed or is missing.
+    #[error("{tool}: {msg}")]
+    Tool { tool: String, msg: String },
+
+    /// A bug in qkhw itself, not in the user's input: please report it.
+    #[error("internal error (a bug in qkhw; please report it): {0}")]
+    Internal(String),
 }
 
 impl Error {

@@ -18,8 +18,12 @@ pub struct LayerInfo {
     pub output_shape: Vec<usize>,
     /// Weight quantizers in QKeras's `get_quantizers()` order (null: none).
     pub quantizers: Vec<Option<String>>,
+    /// What each of `quantizers` quantizes (`kernel`, `bias`, ...).
+    pub quantizer_names: Vec<String>,
     pub activation: String,
-    /// The format of the layer's output where a quantizer fixes it.
+    /// The format of the layer's output: its quantizer's, else the exact
+    /// format of the golden plan for the hardware input (None where the
+    /// golden model does not run the layer).
     pub output_format: Option<String>,
     /// Each stored constant: name and hardware encoding.
     pub weights: Vec<WeightInfo>,
@@ -113,6 +117,27 @@ fn rnn_macs(cell: RnnCell, units: usize, input: &[usize]) -> u64 {
     t * g * u * (f + u)
 }
 
+/// The names of a layer's weight quantizers, in [`quantizers`] order.
+fn quantizer_names(op: &Op) -> Vec<String> {
+    let names: &[&str] = match op {
+        Op::Dense { .. } | Op::Conv { .. } | Op::ConvTranspose { .. } => &["kernel", "bias"],
+        Op::Depthwise { .. } => &["depthwise", "bias"],
+        Op::Separable { .. } => &["depthwise", "pointwise", "bias"],
+        Op::Folded { inner, .. } => return quantizer_names(inner),
+        Op::BatchNorm(_) => &["gamma", "beta", "mean", "variance", "inverse"],
+        Op::Rnn { .. } => &["kernel", "recurrent", "bias"],
+        Op::Bidirectional { .. } => &[
+            "forward kernel", "forward recurrent", "forward bias", "forward state",
+            "backward kernel", "backward recurrent", "backward bias", "backward state",
+        ],
+        Op::Pool { .. } | Op::GlobalPool { .. } => &["average"],
+        Op::ScaleShift { .. } => &["weight", "bias"],
+        _ => &[],
+    };
+    let n = quantizers(op).len();
+    (0..n).map(|i| names.get(i).map_or(format!("quantizer {i}"), |s| s.to_string())).collect()
+}
+
 fn activation_str(a: &Activation) -> String {
     match a {
         Activation::Linear => "linear".into(),
@@ -123,6 +148,11 @@ fn activation_str(a: &Activation) -> String {
 
 pub fn inspect(g: &Graph) -> Result<ModelInfo> {
     let tensors = hw_tensors(g)?;
+    // Every layer's exact output format, where the golden model runs it.
+    let plan = crate::golden::hardware_plan(g, None, &Default::default()).ok().map(|p| p.0);
+    let plan_fmt = |name: &str| {
+        plan.as_ref().and_then(|p| p.steps.iter().rev().find(|s| s.layer.as_deref() == Some(name)).map(|s| s.fmt.to_string()))
+    };
     let sp = sparsity(g)?;
     let mut layers = vec![];
     for l in &g.layers {
@@ -139,7 +169,8 @@ pub fn inspect(g: &Graph) -> Result<ModelInfo> {
         let output_format = match &l.activation {
             Activation::Quantized(q) => q.encoding().map(|e| encoding_str(&e)),
             _ => None,
-        };
+        }
+        .or_else(|| plan_fmt(&l.name));
         layers.push(LayerInfo {
             name: l.name.clone(),
             class: l.class.clone(),
@@ -147,6 +178,7 @@ pub fn inspect(g: &Graph) -> Result<ModelInfo> {
             input_shapes: l.in_shapes.clone(),
             output_shape: l.shape.clone(),
             quantizers: quantizers(&l.op).iter().map(|q| q.map(|q| q.spec.clone())).collect(),
+            quantizer_names: quantizer_names(&l.op),
             activation: activation_str(&l.activation),
             output_format,
             weights,
@@ -168,38 +200,41 @@ pub fn inspect(g: &Graph) -> Result<ModelInfo> {
 
 /// The human-readable table.
 pub fn render(m: &ModelInfo) -> String {
-    let mut s = format!("model {} ({}, sha256 {})\n", m.model, m.source, &m.sha256[..m.sha256.len().min(16)]);
+    let mut s = format!("model {} ({}, sha256 {})\n", m.model, m.source, m.sha256);
     let shape = |v: &[usize]| format!("({})", v.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(","));
+    let name_w = m.layers.iter().map(|l| l.name.chars().count()).max().unwrap_or(5).max(5);
+    let class_w = m.layers.iter().map(|l| l.class.len()).max().unwrap_or(5).max(5);
+    let ins = |l: &LayerInfo| l.input_shapes.iter().map(|v| shape(v)).collect::<Vec<_>>().join("+");
+    let in_w = m.layers.iter().map(|l| ins(l).len()).max().unwrap_or(5).max(5);
+    let out_w = m.layers.iter().map(|l| shape(&l.output_shape).len()).max().unwrap_or(6).max(6);
+    let fmt_w = m.layers.iter().map(|l| l.output_format.as_deref().unwrap_or("-").chars().count()).max().unwrap_or(6).max(6);
     s += &format!(
-        "{:<20} {:<26} {:<14} {:<14} {:>8} {:>10} {:>9}\n",
-        "layer", "class", "input", "output", "params", "MACs", "sparsity"
+        "{:<name_w$} {:<class_w$} {:<in_w$} {:<out_w$} {:<fmt_w$} {:>8} {:>10} {:>9}\n",
+        "layer", "class", "input", "output", "format", "params", "MACs", "sparsity"
     );
     for l in &m.layers {
-        let ins = l.input_shapes.iter().map(|v| shape(v)).collect::<Vec<_>>().join("+");
         s += &format!(
-            "{:<20} {:<26} {:<14} {:<14} {:>8} {:>10} {:>9}\n",
+            "{:<name_w$} {:<class_w$} {:<in_w$} {:<out_w$} {:<fmt_w$} {:>8} {:>10} {:>9}\n",
             l.name,
             l.class,
-            ins,
+            ins(l),
             shape(&l.output_shape),
+            l.output_format.as_deref().unwrap_or("-"),
             l.params,
             l.macs,
             l.sparsity.map_or("-".into(), |x| format!("{:.1}%", 100.0 * x))
         );
-        for (i, q) in l.quantizers.iter().enumerate() {
+        for (q, n) in l.quantizers.iter().zip(&l.quantizer_names) {
             if let Some(q) = q {
-                s += &format!("    quantizer[{i}] {q}\n");
+                s += &format!("    {n} quantizer: {q}\n");
             }
         }
         for w in &l.weights {
-            s += &format!("    {:<18} {:<12} {} ({} zeros)\n", w.tensor, shape(&w.shape), w.format, w.zeros);
+            let zeros = if w.zeros == 1 { "1 zero".to_string() } else { format!("{} zeros", w.zeros) };
+            s += &format!("    {:<18} {:<12} {} ({zeros})\n", w.tensor, shape(&w.shape), w.format);
         }
         if l.activation != "linear" {
-            s += &format!(
-                "    activation {}{}\n",
-                l.activation,
-                l.output_format.as_ref().map_or(String::new(), |f| format!(" -> {f}"))
-            );
+            s += &format!("    activation {}\n", l.activation);
         }
     }
     s += &format!("total: {} parameters, {} MACs, sparsity {:.2}%\n", m.params, m.macs, 100.0 * m.sparsity);

@@ -16,6 +16,7 @@
 //! # Ok::<(), qkhw::Error>(())
 //! ```
 
+pub mod arch;
 pub mod backend;
 pub mod error;
 pub mod fuzzing;
@@ -28,6 +29,7 @@ pub mod ir;
 pub mod keras;
 pub mod npy;
 pub mod quant;
+pub mod staging;
 
 pub use error::{Error, Result};
 

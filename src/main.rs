@@ -1,10 +1,12 @@
 //! `qkhw` command line: parse, call the library, print. No numerics here.
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 use qkhw::quant::{Encoding, InternalSigmoid, Quantizer};
 use qkhw::{Error, npy};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+const MODEL_HELP: &str = "The model: a .keras file (Keras 3 / qkeras-v3), a legacy full-model .h5, or a model JSON (model.to_json()) with its weights beside it as NAME.weights.h5 or NAME.h5";
 
 #[derive(Parser)]
 #[command(name = "qkhw", version, about = "QKeras models to bit-exact, verified hardware")]
@@ -24,7 +26,8 @@ enum Command {
     /// NaN where QKeras overflows). C holds the hardware's integer codes
     /// (int64; the saturated code where QKeras's float overflows): for
     /// power-of-two quantizers the exponents, with the signs in C.signs.npy;
-    /// with an alpha / auto scale, the scale in C.scale.npy.
+    /// with an alpha / auto scale other than 1, the scale in C.scale.npy.
+    /// Nothing is written unless every file can be.
     Quantize {
         /// The quantizer as written in QKeras, e.g. "quantized_po2(4)".
         spec: String,
@@ -39,8 +42,8 @@ enum Command {
         codes: Option<PathBuf>,
         /// QKeras's set_internal_sigmoid switch (quantized_relu(use_sigmoid),
         /// quantized_tanh, quantized_sigmoid, quantized_ulaw).
-        #[arg(long, default_value = "hard", value_parser = ["hard", "smooth", "real"])]
-        internal_sigmoid: String,
+        #[arg(long, value_enum, default_value_t = SigmoidArg::Hard)]
+        internal_sigmoid: SigmoidArg,
     },
     /// Print the dict of QKeras's model_save_quantized_weights, bit-exactly.
     ///
@@ -51,7 +54,7 @@ enum Command {
     /// Example:
     ///   qkhw weights examples/models/jet_tagger.keras --json weights.json
     Weights {
-        /// A .keras file, a legacy .h5, or a model JSON with its weights beside it.
+        #[arg(help = MODEL_HELP)]
         model: PathBuf,
         /// Write the whole dict as JSON to this file (`-` for stdout):
         /// arrays as {"dtype", "shape", "data"}, floats in shortest form.
@@ -65,6 +68,7 @@ enum Command {
     /// Example:
     ///   qkhw inspect examples/models/cnn_bn.keras
     Inspect {
+        #[arg(help = MODEL_HELP)]
         model: PathBuf,
         /// Print JSON instead of the table.
         #[arg(long)]
@@ -72,65 +76,91 @@ enum Command {
         #[command(flatten)]
         sem: Semantics,
     },
-    /// Generate a design: Verilog-2005, latency-first, fully unrolled.
+    /// Generate a design: Verilog-2005 (default), fixed-point C99, or HLS C++.
     ///
-    /// Writes the Verilog, files.f, interface.json, README.md, a FuseSoC
-    /// .core, example .xdc/.sdc clock constraints and report.txt/.json.
+    /// --target verilog: a fully unrolled, pipelined design with an
+    /// AXI-Stream top; writes the Verilog, files.f, interface.json,
+    /// README.md, a FuseSoC .core, example .xdc/.sdc clock constraints and
+    /// report.txt/.json. --target c: <model>.h/.c. --target hls:
+    /// <model>.h/.cpp, a C-simulation testbench with its vectors
+    /// (tb_vectors.txt) and build_prj.tcl. Every folder gets
+    /// qkhw-manifest.json; a later gen into it replaces exactly those files.
     ///
-    /// Example:
-    ///   qkhw gen examples/models/jet_tagger_da.keras --target verilog -o jet_tagger_da_rtl --no-dsp
+    /// Flags by target: --pipeline-levels, --no-dsp, --axis-names and
+    /// --synth only for verilog; --flavor only for hls.
+    ///
+    /// Examples:
+    ///   qkhw gen examples/models/jet_tagger_da.keras --target verilog -o rtl --no-dsp
+    ///   qkhw gen examples/models/jet_tagger.keras --target hls --flavor catapult -o hls
     Gen {
+        #[arg(help = MODEL_HELP)]
         model: PathBuf,
-        /// Output directory.
+        /// Output directory (created if missing).
         #[arg(short = 'o', long = "out")]
         out: PathBuf,
-        /// Run Yosys (synth_xilinx -flatten) for LUT/FF/DSP/CARRY counts of
-        /// the whole design and of each layer, and `ltp` for logic depth.
+        /// Verilog only: run Yosys (synth_xilinx -flatten) for LUT/FF/DSP/CARRY
+        /// counts and `ltp` logic depth of the whole design and of each
+        /// layer, two modules at a time. Takes seconds for small designs,
+        /// minutes for large ones (the estimate is printed first).
         #[arg(long)]
         synth: bool,
+        /// Write into a non-empty folder that qkhw did not write (no
+        /// qkhw-manifest.json there); nothing in it is deleted.
+        #[arg(long)]
+        force: bool,
         #[command(flatten)]
-        hw: VerilogArgs,
+        hw: HwArgs,
         #[command(flatten)]
         sem: Semantics,
     },
-    /// Simulate a design and compare it with the golden model, bit for bit.
+    /// Simulate or run a design and compare it with the golden model, bit for bit.
     ///
-    /// Generates the design (or takes --design DIR), builds it with
-    /// Verilator (cached by the design's hash), streams every vector with
-    /// random input gaps and output back-pressure (from --seed), then again
-    /// steadily (checking latency and II 1), and compares every output code.
-    /// On a mismatch: exit 1, the seed, the first sample and output, and the
-    /// first layer whose output differs.
+    /// --target verilog: generates the design (or takes --design DIR),
+    /// builds it with Verilator (cached by the design's hash) or Icarus
+    /// (--sim iverilog), streams every vector with random input gaps and
+    /// output back-pressure (from --seed), then again steadily (Verilator:
+    /// checking the latency and initiation interval), and compares every
+    /// output code. --target c: compiles the C with gcc -std=c99 -Wall
+    /// -Wextra -Werror -pedantic and UBSan. --target hls: compiles the HLS
+    /// C++ and its testbench with g++ against the open-source ap_types /
+    /// ac_types headers (C simulation). On a mismatch: exit 1, the first
+    /// sample and output, and (Verilog) the first layer whose output differs.
+    ///
+    /// Flags by target: --design, --sim, --trace, --pipeline-levels,
+    /// --no-dsp and --axis-names only for verilog; --flavor only for hls.
     ///
     /// Example:
     ///   qkhw verify examples/models/jet_tagger_da.keras --target verilog --input tests/golden/predict/jet_tagger_da/inputs.npy --random 10000
     Verify {
+        #[arg(help = MODEL_HELP)]
         model: PathBuf,
-        /// Check this generated folder instead of regenerating.
+        /// Verilog only: check this generated folder instead of regenerating.
         #[arg(long)]
         design: Option<PathBuf>,
         /// float32 inputs (quantized with the model's input quantizer, or
         /// the input format).
         #[arg(long)]
         input: Option<PathBuf>,
-        /// Random input codes over the whole input format, in addition.
-        #[arg(long)]
-        random: Option<usize>,
+        /// Random input codes over the whole input format, in addition
+        /// (default 1000 when --input is not given).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        random: Option<u64>,
         /// Seed of the random vectors, gaps and back-pressure.
         #[arg(long, default_value_t = 1)]
         seed: u64,
-        /// verilator or iverilog.
-        #[arg(long, default_value = "verilator", value_parser = ["verilator", "iverilog"])]
-        sim: String,
-        /// Write a waveform of the random run (Verilator): FST when FILE
-        /// ends in .fst, else VCD.
+        /// Verilog only: the simulator (default verilator).
+        #[arg(long, value_enum)]
+        sim: Option<SimArg>,
+        /// Verilog with Verilator only: write a waveform of the random run:
+        /// FST when FILE ends in .fst (compact; prefer it), else VCD (about
+        /// 80 KB per sample of jet_tagger_da).
         #[arg(long)]
         trace: Option<PathBuf>,
-        /// Write a JUnit XML report.
+        /// Write a JUnit XML report (the path is checked before simulating).
         #[arg(long)]
         junit: Option<PathBuf>,
         #[command(flatten)]
-        hw: VerilogArgs,
+        hw: HwArgs,
         #[command(flatten)]
         sem: Semantics,
     },
@@ -140,13 +170,15 @@ enum Command {
     /// fixed-point codes in two's complement, power-of-two weights packed
     /// as [sign][exponent], auto_po2 weights as integer codes with their
     /// per-channel power of two in the manifest, fused batch norms as
-    /// bn_inv / fused_bias tables.
+    /// bn_inv / fused_bias tables. --format c also writes <model>_roms.h
+    /// declaring every array with its size, width and fraction bits.
     ///
     /// Example:
     ///   qkhw rom examples/models/jet_tagger.keras --format mem -o roms/
     Rom {
+        #[arg(help = MODEL_HELP)]
         model: PathBuf,
-        /// mem or hex ($readmemh), coe (Xilinx), mif (Intel), c (C arrays).
+        /// mem or hex ($readmemh), coe (Xilinx), mif (Intel), c (C arrays and a header).
         #[arg(long, value_parser = ["mem", "hex", "coe", "mif", "c"])]
         format: String,
         /// Output directory (created if missing).
@@ -159,11 +191,16 @@ enum Command {
     ///
     /// Y holds what QKeras's model.predict returns (a final float softmax is
     /// dropped: the logits come out); C the hardware's integer codes (int64),
-    /// value = code x 2^-frac with frac printed.
+    /// value = code x 2^-frac with frac printed. A model with several
+    /// outputs writes Y.npy, Y.1.npy, ... (and C.npy, C.1.npy, ...).
+    /// Without --input-format, inputs are taken exactly as QKeras takes
+    /// them; the hardware (gen/verify) may round them: the line "input
+    /// format" says which and how to match the hardware.
     ///
     /// Example:
     ///   qkhw predict examples/models/jet_tagger.keras --input x.npy --output y.npy --codes c.npy
     Predict {
+        #[arg(help = MODEL_HELP)]
         model: PathBuf,
         #[command(flatten)]
         input: GoldenInput,
@@ -177,11 +214,14 @@ enum Command {
         sem: Semantics,
     },
     /// Write every layer's output: NAME.bin (float32, like QKeras's
-    /// quantized_model_dump) and NAME.codes.npy (int64 codes).
+    /// quantized_model_dump) and NAME.codes.npy (int64 codes; codes wider
+    /// than 64 bits as NAME.codes.hi.npy int64 and NAME.codes.lo.npy
+    /// uint64, code = hi x 2^64 + lo).
     ///
     /// Example:
     ///   qkhw dump examples/models/cnn_bn.keras --input x.npy -o dump/ --layers conv1,relu1
     Dump {
+        #[arg(help = MODEL_HELP)]
         model: PathBuf,
         #[command(flatten)]
         input: GoldenInput,
@@ -194,12 +234,14 @@ enum Command {
         #[command(flatten)]
         sem: Semantics,
     },
-    /// Per layer: range of outputs and weights, values saturated by each
-    /// requantizer; with --plot, histograms as SVG.
+    /// Per layer: range of outputs and weights, and how many inputs each
+    /// quantizer clamped below and above its range; with --plot,
+    /// histograms as SVG.
     ///
     /// Example:
     ///   qkhw debug examples/models/jet_tagger.keras --input x.npy --plot plots/
     Debug {
+        #[arg(help = MODEL_HELP)]
         model: PathBuf,
         #[command(flatten)]
         input: GoldenInput,
@@ -211,79 +253,178 @@ enum Command {
     },
 }
 
-/// Options of `gen` / `verify` for the Verilog target.
+/// The code `gen` / `verify` produce.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Target {
+    /// Verilog-2005 RTL with an AXI-Stream top.
+    Verilog,
+    /// Integer-only C99.
+    C,
+    /// HLS C++ (see --flavor).
+    Hls,
+}
+
+impl Target {
+    fn name(self) -> &'static str {
+        match self {
+            Target::Verilog => "verilog",
+            Target::C => "c",
+            Target::Hls => "hls",
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum FlavorArg {
+    /// AMD Vitis HLS: ap_fixed, ap_int, hls::stream.
+    Vitis,
+    /// Siemens Catapult: ac_fixed, ac_int, ac_channel.
+    Catapult,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum SimArg {
+    Verilator,
+    Iverilog,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum SigmoidArg {
+    Hard,
+    Smooth,
+    Real,
+}
+
+impl SigmoidArg {
+    fn get(self) -> InternalSigmoid {
+        match self {
+            SigmoidArg::Hard => InternalSigmoid::Hard,
+            SigmoidArg::Smooth => InternalSigmoid::Smooth,
+            SigmoidArg::Real => InternalSigmoid::Real,
+        }
+    }
+    fn name(self) -> &'static str {
+        self.get().name()
+    }
+}
+
+/// The output head: what the design emits after the model's last layer.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum HeadArg {
+    /// The model's outputs (logits before a dropped softmax).
+    Logits,
+    /// The index of the largest output (ties: the first, as numpy's argmax).
+    Argmax,
+}
+
+/// Options of `gen` / `verify`.
 #[derive(clap::Args, Clone)]
-struct VerilogArgs {
+struct HwArgs {
     /// verilog, c (fixed-point C99) or hls (HLS C++, see --flavor).
-    #[arg(long, default_value = "verilog", value_parser = ["verilog", "c", "hls"])]
-    target: String,
+    #[arg(long, value_enum, default_value_t = Target::Verilog)]
+    target: Target,
     /// The hardware input format when the model has no input quantizer,
-    /// e.g. fixed<16,6> (default fixed<16,6>, with a notice).
+    /// e.g. fixed<16,6> or ap_fixed<16,6,AP_RND_CONV,AP_SAT> (default
+    /// fixed<16,6>, with a notice).
     #[arg(long)]
     input_format: Option<String>,
     /// Per-layer precision overrides (TOML), as for predict.
     #[arg(long)]
     config: Option<PathBuf>,
-    /// HLS flavor: vitis (ap_fixed, ap_int, hls::stream) or catapult
+    /// HLS only: vitis (ap_fixed, ap_int, hls::stream; default) or catapult
     /// (ac_fixed, ac_int, ac_channel).
-    #[arg(long, default_value = "vitis", value_parser = ["vitis", "catapult"])]
-    flavor: String,
-    /// Register every N adder-tree levels.
-    /// Example: --pipeline-levels 3
-    #[arg(long, default_value_t = 4)]
-    pipeline_levels: u32,
-    /// Constant multiplies as canonical-signed-digit shift-adds: no DSPs.
+    #[arg(long, value_enum)]
+    flavor: Option<FlavorArg>,
+    /// Verilog only: register every N adder-tree or comparison levels
+    /// (default 4). Example: --pipeline-levels 3
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pipeline_levels: Option<u32>,
+    /// Verilog only: constant multiplies as canonical-signed-digit shift-adds: no DSPs.
     #[arg(long)]
     no_dsp: bool,
-    /// Name the ports aclk, aresetn (active low), s_axis_*, m_axis_*.
+    /// Verilog only: name the ports aclk, aresetn (active low), s_axis_*, m_axis_*.
     #[arg(long)]
     axis_names: bool,
+    /// What comes out: the logits (default) or the arg-max class index.
+    #[arg(long, value_enum)]
+    output_head: Option<HeadArg>,
 }
 
-impl VerilogArgs {
+impl HwArgs {
+    /// Flags of another target are errors, not silently ignored.
+    fn check(&self) -> Result<(), Error> {
+        let t = self.target;
+        let only = |flag: &str, want: Target| Error::Usage(format!("{flag} applies to --target {} only, not --target {}", want.name(), t.name()));
+        if self.flavor.is_some() && t != Target::Hls {
+            return Err(only("--flavor", Target::Hls));
+        }
+        if t != Target::Verilog {
+            for (given, flag) in [(self.pipeline_levels.is_some(), "--pipeline-levels"), (self.no_dsp, "--no-dsp"), (self.axis_names, "--axis-names")] {
+                if given {
+                    return Err(only(flag, Target::Verilog));
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn config(&self) -> Result<qkhw::passes::config::Config, Error> {
-        match &self.config {
-            Some(p) => qkhw::passes::config::Config::read(p),
-            None => Ok(Default::default()),
+        let mut c = match &self.config {
+            Some(p) => qkhw::passes::config::Config::read(p)?,
+            None => Default::default(),
+        };
+        if let Some(h) = self.output_head {
+            c.output_head = head(h);
+        }
+        Ok(c)
+    }
+
+    fn input_spec(&self) -> Result<Option<qkhw::fxp::InputFormat>, Error> {
+        self.input_format.as_deref().map(str::parse).transpose()
+    }
+
+    fn flavor(&self) -> qkhw::backend::hls::Flavor {
+        match self.flavor {
+            Some(FlavorArg::Catapult) => qkhw::backend::hls::Flavor::Catapult,
+            _ => qkhw::backend::hls::Flavor::Vitis,
         }
     }
 
-    fn flavor(&self) -> Result<qkhw::backend::hls::Flavor, Error> {
-        self.flavor.parse()
-    }
-
-    /// The HLS files (`--target hls`).
-    fn hls_files(&self, g: &qkhw::ir::Graph, sem: &Semantics) -> Result<(Vec<(String, String)>, String, qkhw::passes::precision::Plan, Vec<String>), Error> {
-        let input_format = self.input_format.as_deref().map(str::parse).transpose()?;
-        let (plan, notes) = qkhw::golden::hardware_plan(g, input_format, &self.config()?)?;
-        let header = qkhw::backend::verilog::header(g, &sem.internal_sigmoid);
-        let files = qkhw::backend::hls::generate(g, &plan, &header, &sem.internal_sigmoid, self.flavor()?)?;
+    /// The HLS files (`--target hls`), with their C-simulation vectors.
+    fn hls_files(&self, g: &qkhw::ir::Graph, sem: &Semantics) -> Result<HlsFiles, Error> {
+        let (plan, notes) = qkhw::golden::hardware_plan(g, self.input_spec()?, &self.config()?)?;
+        let header = qkhw::backend::verilog::header(g, sem.internal_sigmoid.name());
+        let files = qkhw::backend::hls::generate(g, &plan, &header, sem.internal_sigmoid.name(), self.flavor())?;
         let name = files[0].0.trim_end_matches(".h").to_string();
         Ok((files, name, plan, notes))
     }
 
     /// The C model (`--target c`).
     fn c_model(&self, g: &qkhw::ir::Graph, sem: &Semantics) -> Result<(qkhw::backend::c::CModel, qkhw::passes::precision::Plan, Vec<String>), Error> {
-        let input_format = self.input_format.as_deref().map(str::parse).transpose()?;
-        let header = qkhw::backend::verilog::header(g, &sem.internal_sigmoid);
-        qkhw::backend::c::from_graph(g, input_format, &self.config()?, &header, &sem.internal_sigmoid)
+        let header = qkhw::backend::verilog::header(g, sem.internal_sigmoid.name());
+        qkhw::backend::c::from_graph(g, self.input_spec()?, &self.config()?, &header, sem.internal_sigmoid.name())
     }
 
     fn design(&self, g: &qkhw::ir::Graph, sem: &Semantics) -> Result<(qkhw::backend::verilog::Design, qkhw::passes::precision::Plan, Vec<String>, qkhw::backend::verilog::Options), Error> {
-        if self.target != "verilog" {
-            return Err(Error::Usage(format!("--target {}: a Verilog design needs --target verilog", self.target)));
-        }
-        let input_format = self.input_format.as_deref().map(str::parse).transpose()?;
-        let config = self.config()?;
         let opts = qkhw::backend::verilog::Options {
-            pipeline_levels: self.pipeline_levels.max(1),
+            pipeline_levels: self.pipeline_levels.unwrap_or(4),
             no_dsp: self.no_dsp,
             axis_names: self.axis_names,
-            internal_sigmoid: sem.internal_sigmoid.clone(),
-            header: qkhw::backend::verilog::header(g, &sem.internal_sigmoid),
+            internal_sigmoid: sem.internal_sigmoid.name().to_string(),
+            header: qkhw::backend::verilog::header(g, sem.internal_sigmoid.name()),
         };
-        let (d, plan, notes) = qkhw::backend::verilog::from_graph(g, input_format, &config, &opts)?;
+        let (d, plan, notes) = qkhw::backend::verilog::from_graph(g, self.input_spec()?, &self.config()?, &opts)?;
         Ok((d, plan, notes, opts))
+    }
+}
+
+/// The HLS files, the model's C name, its plan and the notes to print.
+type HlsFiles = (Vec<(String, String)>, String, qkhw::passes::precision::Plan, Vec<String>);
+
+fn head(h: HeadArg) -> qkhw::passes::config::OutputHead {
+    match h {
+        HeadArg::Logits => qkhw::passes::config::OutputHead::Logits,
+        HeadArg::Argmax => qkhw::passes::config::OutputHead::Argmax,
     }
 }
 
@@ -294,8 +435,9 @@ struct GoldenInput {
     #[arg(long)]
     input: PathBuf,
     /// Quantize the inputs to this format first, e.g. fixed<16,6> (ties to
-    /// even, saturating), as the hardware sees them. Default: the float32
-    /// inputs exactly as QKeras takes them.
+    /// even, saturating) or ap_fixed<16,6> (truncating, wrapping), as the
+    /// hardware sees them. Default: the float32 inputs exactly as QKeras
+    /// takes them.
     #[arg(long)]
     input_format: Option<String>,
     /// Worker threads (default: all cores).
@@ -305,16 +447,22 @@ struct GoldenInput {
     /// output / bn_inv / bn_bias / rounding / overflow). See the README.
     #[arg(long)]
     config: Option<PathBuf>,
+    /// What comes out: the logits (default) or the arg-max class index.
+    #[arg(long, value_enum)]
+    output_head: Option<HeadArg>,
 }
 
 impl GoldenInput {
     fn read(&self) -> Result<(qkhw::npy::Array<f32>, qkhw::golden::PredictOptions), Error> {
         let x = npy::read_f32(&self.input)?;
         let input_format = self.input_format.as_deref().map(str::parse).transpose()?;
-        let config = match &self.config {
+        let mut config = match &self.config {
             Some(p) => qkhw::passes::config::Config::read(p)?,
             None => Default::default(),
         };
+        if let Some(h) = self.output_head {
+            config.output_head = head(h);
+        }
         Ok((x, qkhw::golden::PredictOptions { input_format, threads: self.threads, keep: None, progress: true, config }))
     }
 }
@@ -323,14 +471,13 @@ impl GoldenInput {
 #[derive(clap::Args)]
 struct Semantics {
     /// QKeras's set_internal_sigmoid (quantized_tanh, quantized_sigmoid, ...).
-    #[arg(long, default_value = "hard", value_parser = ["hard", "smooth", "real"])]
-    internal_sigmoid: String,
+    #[arg(long, value_enum, default_value_t = SigmoidArg::Hard)]
+    internal_sigmoid: SigmoidArg,
 }
 
 impl Semantics {
     fn load(&self, model: &Path) -> Result<qkhw::ir::Graph, Error> {
-        let sigmoid: InternalSigmoid = self.internal_sigmoid.parse()?;
-        qkhw::load_graph(model, qkhw::ir::BuildOptions { sigmoid })
+        qkhw::load_graph(model, qkhw::ir::BuildOptions { sigmoid: self.internal_sigmoid.get() })
     }
 }
 
@@ -346,7 +493,10 @@ fn main() -> ExitCode {
             signal(13, 0);
         }
     }
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => return clap_error(e),
+    };
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -356,17 +506,35 @@ fn main() -> ExitCode {
     }
 }
 
+/// clap's errors, without the `-- --flag` tip that misleads here (qkhw
+/// takes no free arguments after the model).
+fn clap_error(e: clap::Error) -> ExitCode {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if e.kind() == ErrorKind::UnknownArgument {
+        let arg = match e.get(ContextKind::InvalidArg) {
+            Some(ContextValue::String(s)) => s.clone(),
+            _ => String::new(),
+        };
+        let hint = match e.get(ContextKind::SuggestedArg) {
+            Some(ContextValue::String(s)) => format!("; did you mean {s}?"),
+            _ => String::new(),
+        };
+        let cmd = std::env::args().nth(1).unwrap_or_default();
+        eprintln!("error: unknown option `{arg}`{hint} (see `qkhw {cmd} --help` for the options)");
+        return ExitCode::from(2);
+    }
+    let _ = e.print();
+    ExitCode::from(e.exit_code().clamp(0, 255) as u8)
+}
+
 fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
-        Command::Quantize { spec, input, output, codes, internal_sigmoid } => {
-            let sigmoid: InternalSigmoid = internal_sigmoid.parse()?;
-            quantize(&spec, sigmoid, &input, &output, codes.as_deref())
-        }
+        Command::Quantize { spec, input, output, codes, internal_sigmoid } => quantize(&spec, internal_sigmoid, &input, &output, codes.as_deref()),
         Command::Weights { model, json, sem } => weights(&sem.load(&model)?, json.as_deref()),
         Command::Inspect { model, json, sem } => {
             let info = qkhw::inspect::inspect(&sem.load(&model)?)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&info).map_err(|e| Error::Usage(e.to_string()))?);
+                println!("{}", serde_json::to_string_pretty(&info).map_err(|e| Error::Internal(e.to_string()))?);
             } else {
                 print!("{}", qkhw::inspect::render(&info));
             }
@@ -375,35 +543,74 @@ fn run(cli: Cli) -> Result<(), Error> {
         Command::Predict { model, input, output, codes, sem } => predict(&sem.load(&model)?, &input, &output, codes.as_deref()),
         Command::Dump { model, input, out, layers, sem } => {
             let (x, opts) = input.read()?;
-            let files = qkhw::golden::debug::dump(&sem.load(&model)?, &x, &opts, &out, &layers)?;
+            let g = sem.load(&model)?;
+            let (files, notes, used) = qkhw::golden::debug::dump(&g, &x, &opts, &out, &layers)?;
+            for n in notes {
+                eprintln!("note: {n}");
+            }
             println!("{files} layer outputs -> {}", out.display());
+            println!("{}", input_format_line(&g, &used, &input, &opts));
             Ok(())
         }
         Command::Debug { model, input, plot, sem } => {
             let (x, opts) = input.read()?;
             let g = sem.load(&model)?;
-            let report = qkhw::golden::debug::debug(&g, &x, &opts, plot.as_deref())?;
+            let (report, used) = qkhw::golden::debug::debug(&g, &x, &opts, plot.as_deref())?;
             print!("{report}");
+            println!("{}", input_format_line(&g, &used, &input, &opts));
             Ok(())
         }
-        Command::Gen { model, out, hw, sem, .. } if hw.target == "hls" => {
-            let g = sem.load(&model)?;
-            let (files, name, _plan, notes) = hw.hls_files(&g, &sem)?;
-            std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
-            for (f, t) in &files {
-                std::fs::write(out.join(f), t).map_err(|e| Error::io(out.join(f), e))?;
+        Command::Gen { model, out, synth, force, hw, sem } => generate(&model, &out, synth, force, &hw, &sem),
+        Command::Verify { model, design, input, random, seed, sim, trace, junit, hw, sem } => {
+            hw.check()?;
+            if hw.target != Target::Verilog {
+                for (given, flag) in [(design.is_some(), "--design"), (sim.is_some(), "--sim"), (trace.is_some(), "--trace")] {
+                    if given {
+                        return Err(Error::Usage(format!("{flag} applies to --target verilog only, not --target {}", hw.target.name())));
+                    }
+                }
             }
+            if trace.is_some() && sim == Some(SimArg::Iverilog) {
+                return Err(Error::Usage("--trace applies to --sim verilator only (Icarus writes no waveform here)".into()));
+            }
+            let opts = VerifyOpts { design: design.as_deref(), input: input.as_deref(), random: random.map(|r| r as usize), seed, sim: sim.unwrap_or(SimArg::Verilator), trace: trace.as_deref(), junit: junit.as_deref() };
+            verify(&model, &opts, &hw, &sem)
+        }
+        Command::Rom { model, format, out, sem } => {
+            let g = sem.load(&model)?;
+            let tensors = qkhw::passes::hw_tensors::hw_tensors(&g)?;
+            let m = qkhw::backend::rom::write(&g.name, &g.sha256, &tensors, format.parse()?, &out)?;
+            let words: usize = m.tensors.iter().map(|t| t.depth).sum();
+            let extra = if format == "c" { format!(", {} and", qkhw::backend::rom::c_header_name(&g.name)) } else { " and".into() };
+            println!("{} ROMs ({words} words){extra} manifest.json -> {}", m.tensors.len(), out.display());
+            Ok(())
+        }
+    }
+}
+
+fn generate(model: &Path, out: &Path, synth: bool, force: bool, hw: &HwArgs, sem: &Semantics) -> Result<(), Error> {
+    hw.check()?;
+    if synth && hw.target != Target::Verilog {
+        return Err(Error::Usage(format!("--synth applies to --target verilog only, not --target {}", hw.target.name())));
+    }
+    let g = sem.load(model)?;
+    let origin = qkhw::backend::folder::Origin { model: &g.name, sha256: &g.sha256, target: hw.target.name() };
+    let t = std::time::Instant::now();
+    match hw.target {
+        Target::Hls => {
+            let (files, name, _plan, notes) = hw.hls_files(&g, sem)?;
+            qkhw::backend::folder::write(out, &files, &origin, force)?;
             for n in notes {
                 eprintln!("note: {n}");
             }
-            println!("{name}.h, {name}.cpp, {name}_tb.cpp, build_prj.tcl -> {}", out.display());
+            let list: Vec<&str> = files.iter().map(|f| f.0.as_str()).collect();
+            println!("{} -> {} ({:.3} s); check with: cd {} && vitis_hls -f build_prj.tcl (or qkhw verify --target hls)", list.join(", "), out.display(), t.elapsed().as_secs_f64(), out.display());
+            let _ = name;
             Ok(())
         }
-        Command::Gen { model, out, hw, sem, .. } if hw.target == "c" => {
-            let g = sem.load(&model)?;
-            let t = std::time::Instant::now();
-            let (m, plan, notes) = hw.c_model(&g, &sem)?;
-            qkhw::backend::c::write(&m, &out)?;
+        Target::C => {
+            let (m, plan, notes) = hw.c_model(&g, sem)?;
+            qkhw::backend::folder::write(out, &m.files(), &origin, force)?;
             for n in notes {
                 eprintln!("note: {n}");
             }
@@ -418,131 +625,150 @@ fn run(cli: Cli) -> Result<(), Error> {
             );
             Ok(())
         }
-        Command::Gen { model, out, synth, hw, sem } => {
-            let g = sem.load(&model)?;
-            let t = std::time::Instant::now();
-            let (d, _plan, notes, opts) = hw.design(&g, &sem)?;
-            qkhw::backend::verilog::files::write(&d, &out, &opts)?;
+        Target::Verilog => {
+            let (d, _plan, notes, opts) = hw.design(&g, sem)?;
+            let files = qkhw::backend::verilog::files::folder_files(&d, &opts);
+            qkhw::backend::folder::write(out, &files, &origin, force)?;
             for n in notes {
                 eprintln!("note: {n}");
             }
             print!("{}", qkhw::backend::verilog::files::report_text(&d, &opts));
-            println!("{} files -> {} ({:.3} s)", d.files.len() + 7, out.display(), t.elapsed().as_secs_f64());
+            println!("{} files -> {} ({:.3} s)", files.len() + 1, out.display(), t.elapsed().as_secs_f64());
             if synth {
-                use qkhw::backend::verilog::synth::synth;
-                let files: Vec<String> = std::fs::read_to_string(out.join("files.f"))
-                    .map_err(|e| Error::io(out.join("files.f"), e))?
-                    .lines()
-                    .map(str::to_string)
-                    .collect();
-                eprintln!("yosys synth_xilinx -flatten: the whole design, then each layer (this takes minutes on large designs)...");
-                let total = synth(&out, &files, &d.top, true)?;
-                let mut rows = vec![total.clone()];
-                for l in &d.layers {
-                    if l.counts.adders + l.counts.multipliers + l.counts.shift_adds > 0 {
-                        rows.push(synth(&out, &files, &l.module, false)?);
-                    }
-                }
-                let mut text = format!("{:<32} {:>8} {:>8} {:>6} {:>8} {:>6}\n", "module", "LUT", "FF", "DSP", "CARRY4", "ltp");
-                for r in &rows {
-                    text += &format!(
-                        "{:<32} {:>8} {:>8} {:>6} {:>8} {:>6}\n",
-                        r.module,
-                        r.luts,
-                        r.ffs,
-                        r.dsps,
-                        r.carry4,
-                        r.ltp.map_or("-".into(), |v| v.to_string())
-                    );
-                }
-                print!("{text}");
-                std::fs::write(out.join("synth.txt"), &text).map_err(|e| Error::io(out.join("synth.txt"), e))?;
-                std::fs::write(out.join("synth.json"), serde_json::to_string_pretty(&rows).unwrap_or_default() + "\n")
-                    .map_err(|e| Error::io(out.join("synth.json"), e))?;
+                synth_report(&d, out)?;
             }
-            Ok(())
-        }
-        Command::Verify { model, design, input, random, seed, sim, trace, junit, hw, sem } => {
-            verify(&model, design.as_deref(), input.as_deref(), random, seed, &sim, trace.as_deref(), junit.as_deref(), &hw, &sem)
-        }
-        Command::Rom { model, format, out, sem } => {
-            let g = sem.load(&model)?;
-            let tensors = qkhw::passes::hw_tensors::hw_tensors(&g)?;
-            let m = qkhw::backend::rom::write(&g.name, &g.sha256, &tensors, format.parse()?, &out)?;
-            let words: usize = m.tensors.iter().map(|t| t.depth).sum();
-            println!("{} ROMs ({words} words) and manifest.json -> {}", m.tensors.len(), out.display());
             Ok(())
         }
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn verify(
-    model: &Path,
-    design: Option<&Path>,
-    input: Option<&Path>,
+/// `gen --synth`: Yosys on the whole design and on every layer module, in
+/// parallel, with an estimate first and a line per module as it finishes.
+fn synth_report(d: &qkhw::backend::verilog::Design, out: &Path) -> Result<(), Error> {
+    use qkhw::backend::verilog::synth;
+    let files: Vec<String> = std::fs::read_to_string(out.join("files.f"))
+        .map_err(|e| Error::io(out.join("files.f"), e))?
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let mut modules = vec![d.top.clone()];
+    modules.extend(d.layers.iter().map(|l| l.module.clone()));
+    let rows = synth::synth_all(out, &files, &modules, &d.layers.iter().map(|l| l.counts.clone()).collect::<Vec<_>>())?;
+    let mut text = format!("{:<32} {:>8} {:>8} {:>6} {:>8} {:>6} {:>8}\n", "module", "LUT", "FF", "DSP", "CARRY4", "ltp", "seconds");
+    for r in &rows {
+        text += &format!(
+            "{:<32} {:>8} {:>8} {:>6} {:>8} {:>6} {:>8.1}\n",
+            r.module,
+            r.luts,
+            r.ffs,
+            r.dsps,
+            r.carry4,
+            r.ltp.map_or("-".into(), |v| v.to_string()),
+            r.secs
+        );
+    }
+    print!("{text}");
+    let mut s = qkhw::staging::Staged::new();
+    s.write(&out.join("synth.txt"), &text)?;
+    s.write(&out.join("synth.json"), serde_json::to_string_pretty(&rows).map_err(|e| Error::Internal(e.to_string()))? + "\n")?;
+    s.commit()
+}
+
+struct VerifyOpts<'a> {
+    design: Option<&'a Path>,
+    input: Option<&'a Path>,
     random: Option<usize>,
     seed: u64,
-    sim: &str,
-    trace: Option<&Path>,
-    junit: Option<&Path>,
-    hw: &VerilogArgs,
-    sem: &Semantics,
-) -> Result<(), Error> {
-    use qkhw::verify::{self, DesignDir};
+    sim: SimArg,
+    trace: Option<&'a Path>,
+    junit: Option<&'a Path>,
+}
+
+fn verify(model: &Path, o: &VerifyOpts, hw: &HwArgs, sem: &Semantics) -> Result<(), Error> {
+    use qkhw::verify;
+    // Output paths are checked before any simulation.
+    for p in [o.junit, o.trace].into_iter().flatten() {
+        qkhw::staging::check_writable(p)?;
+    }
     let g = sem.load(model)?;
     let config = hw.config()?;
-    let input_format = hw.input_format.as_deref().map(str::parse).transpose()?;
-    let (codes, n, in_fmt) = verify_vectors(&g, input_format, &config, input, random, seed)?;
-    if hw.target == "hls" {
-        let (files, name, plan, notes) = hw.hls_files(&g, sem)?;
-        for note in notes {
-            eprintln!("note: {note}");
-        }
-        let dir = std::env::temp_dir().join(format!("qkhw-verify-hls-{name}-{}", std::process::id()));
-        let report = verify::verify_hls(&files, &name, hw.flavor()?, &plan, &codes, n, &dir, &cache_dir())?;
-        let _ = std::fs::remove_dir_all(&dir);
-        return conclude(&report, junit, &g.name);
+    let input_format = hw.input_spec()?;
+    if let Some(d) = o.design {
+        let origin = qkhw::backend::folder::Origin { model: &g.name, sha256: &g.sha256, target: hw.target.name() };
+        qkhw::backend::folder::check_model(d, &origin)?;
     }
-    if hw.target == "c" {
-        let (m, plan, notes) = hw.c_model(&g, sem)?;
-        for note in notes {
-            eprintln!("note: {note}");
-        }
-        let dir = std::env::temp_dir().join(format!("qkhw-verify-c-{}-{}", m.name, std::process::id()));
-        let report = verify::verify_c(&m, &plan, &codes, n, &dir)?;
-        let _ = std::fs::remove_dir_all(&dir);
-        return conclude(&report, junit, &g.name);
-    }
-    let dir = match design {
-        Some(d) => d.to_path_buf(),
-        None => {
-            let (d, _, notes, opts) = hw.design(&g, sem)?;
+    let (codes, n, in_fmt) = verify_vectors(&g, input_format, &config, o.input, o.random, o.seed)?;
+    eprintln!("input format {in_fmt} (the hardware's; value = code x 2^-{})", in_fmt.frac);
+    match hw.target {
+        Target::Hls => {
+            let (files, name, plan, notes) = hw.hls_files(&g, sem)?;
             for note in notes {
                 eprintln!("note: {note}");
             }
-            let dir = std::env::temp_dir().join(format!("qkhw-verify-{}-{}", d.top, std::process::id()));
-            qkhw::backend::verilog::files::write(&d, &dir, &opts)?;
-            dir
+            let dir = std::env::temp_dir().join(format!("qkhw-verify-hls-{name}-{}", std::process::id()));
+            let report = verify::verify_hls(&files, &name, hw.flavor(), &plan, &codes, n, &dir, &cache_dir());
+            let _ = std::fs::remove_dir_all(&dir);
+            conclude(&report?, o.junit, &g.name)
         }
-    };
-    let d = DesignDir::read(&dir)?;
+        Target::C => {
+            let (m, plan, notes) = hw.c_model(&g, sem)?;
+            for note in notes {
+                eprintln!("note: {note}");
+            }
+            let dir = std::env::temp_dir().join(format!("qkhw-verify-c-{}-{}", m.name, std::process::id()));
+            let report = verify::verify_c(&m, &plan, &codes, n, &dir);
+            let _ = std::fs::remove_dir_all(&dir);
+            conclude(&report?, o.junit, &g.name)
+        }
+        Target::Verilog => {
+            let dir = match o.design {
+                Some(d) => d.to_path_buf(),
+                None => {
+                    let (d, _, notes, opts) = hw.design(&g, sem)?;
+                    for note in notes {
+                        eprintln!("note: {note}");
+                    }
+                    let dir = std::env::temp_dir().join(format!("qkhw-verify-{}-{}", d.top, std::process::id()));
+                    let _ = std::fs::remove_dir_all(&dir);
+                    let origin = qkhw::backend::folder::Origin { model: &g.name, sha256: &g.sha256, target: "verilog" };
+                    qkhw::backend::verilog::files::write(&d, &dir, &opts, &origin, true)?;
+                    dir
+                }
+            };
+            let result = verify_verilog(&g, &dir, in_fmt, &config, &codes, n, o);
+            if o.design.is_none() {
+                let _ = std::fs::remove_dir_all(&dir);
+            }
+            conclude(&result?, o.junit, &g.name)
+        }
+    }
+}
+
+fn verify_verilog(
+    g: &qkhw::ir::Graph,
+    dir: &Path,
+    in_fmt: qkhw::fxp::FixedFormat,
+    config: &qkhw::passes::config::Config,
+    codes: &[i128],
+    n: usize,
+    o: &VerifyOpts,
+) -> Result<qkhw::verify::Report, Error> {
+    use qkhw::verify::{self, DesignDir};
+    let d = DesignDir::read(dir)?;
     let f = qkhw::fxp::FixedFormat { width: d.interface.input.width, frac: d.interface.input.frac, signed: d.interface.input.signed };
     if in_fmt != f {
-        return Err(Error::Usage(format!("the design's input is {f} but the model's hardware input is {in_fmt}: give the same --input-format")));
+        return Err(Error::Usage(format!(
+            "{}: the design's input is {f} but the model's hardware input is {in_fmt}: give the --input-format the design was generated with",
+            dir.display()
+        )));
     }
-    let plan = qkhw::passes::precision::hardware_plan(&g, qkhw::passes::precision::InputSpec::full(f), &config)?;
-    let cache = cache_dir();
-    let simulator: Box<dyn verify::Simulator> = match sim {
-        "iverilog" => Box::new(verify::icarus::Icarus),
-        _ => Box::new(verify::verilator::Verilator::new(cache)),
+    let plan = qkhw::golden::hardware_plan(g, Some(qkhw::fxp::InputFormat::nearest(f)), config)?.0;
+    let simulator: Box<dyn verify::Simulator> = match o.sim {
+        SimArg::Iverilog => Box::new(verify::icarus::Icarus),
+        SimArg::Verilator => Box::new(verify::verilator::Verilator::new(cache_dir())),
     };
-    eprintln!("verifying {} with {} on {n} samples (seed {seed})...", d.interface.top, simulator.name());
-    let report = verify::verify(simulator.as_ref(), &d, &plan, &codes, n, seed, trace)?;
-    if design.is_none() {
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-    conclude(&report, junit, &g.name)
+    eprintln!("verifying {} with {} on {n} samples (seed {})...", d.interface.top, simulator.name(), o.seed);
+    verify::verify(simulator.as_ref(), &d, &plan, codes, n, o.seed, o.trace)
 }
 
 /// The vectors of `verify`: the float inputs of `input` through the model's
@@ -551,7 +777,7 @@ fn verify(
 /// given). Returns the codes, the sample count and the input format.
 fn verify_vectors(
     g: &qkhw::ir::Graph,
-    input_format: Option<qkhw::fxp::FixedFormat>,
+    input_format: Option<qkhw::fxp::InputFormat>,
     config: &qkhw::passes::config::Config,
     input: Option<&Path>,
     random: Option<usize>,
@@ -566,7 +792,7 @@ fn verify_vectors(
         if x.shape.len() < 2 || x.shape[1..].iter().product::<usize>() != per {
             return Err(Error::Usage(format!("{}: shape {:?} does not match the model input {shape:?}", p.display(), x.shape)));
         }
-        codes.extend(qkhw::golden::hardware_codes(&x.data, &spec, q.as_ref())?);
+        codes.extend(qkhw::golden::hardware_codes(&x.data, &x.shape, &spec, q.as_ref())?);
     }
     codes.extend(qkhw::verify::random_codes(random.unwrap_or(if input.is_none() { 1000 } else { 0 }), per, spec.fmt, seed));
     let n = codes.len() / per.max(1);
@@ -585,7 +811,9 @@ fn cache_dir() -> PathBuf {
 fn conclude(report: &qkhw::verify::Report, junit: Option<&Path>, name: &str) -> Result<(), Error> {
     print!("{}", report.text());
     if let Some(j) = junit {
-        std::fs::write(j, report.junit(name)).map_err(|e| Error::io(j, e))?;
+        let mut s = qkhw::staging::Staged::new();
+        s.write(j, report.junit(name))?;
+        s.commit()?;
     }
     if report.passed() {
         Ok(())
@@ -604,6 +832,8 @@ fn predict(g: &qkhw::ir::Graph, input: &GoldenInput, output: &Path, codes: Optio
         eprintln!("note: {n}");
     }
     let n = x.shape[0];
+    let mut out = qkhw::staging::Staged::new();
+    let mut lines = vec![];
     for (k, &s) in p.plan.outputs.iter().enumerate() {
         let step = &p.plan.steps[s];
         let mut shape = vec![n];
@@ -615,33 +845,56 @@ fn predict(g: &qkhw::ir::Graph, input: &GoldenInput, output: &Path, codes: Optio
             let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("out");
             path.with_file_name(format!("{stem}.{k}.npy"))
         };
-        npy::write(&suffix(output), &npy::encode_f32(&shape, &ys[k]))?;
+        out.write(&suffix(output), npy::encode_f32(&shape, &ys[k]))?;
         if let Some(c) = codes {
+            let layer = step.layer.as_deref().unwrap_or("?");
             let cs: Vec<i64> = p
                 .run
                 .codes(s)
                 .iter()
-                .map(|&v| i64::try_from(v).map_err(|_| Error::Usage(format!("output code {v} does not fit in int64 (--codes)"))))
+                .map(|&v| {
+                    i64::try_from(v).map_err(|_| {
+                        Error::Usage(format!(
+                            "--codes: output `{layer}` is {} and its code {v} does not fit in int64; `qkhw dump` writes such codes as two planes",
+                            step.fmt
+                        ))
+                    })
+                })
                 .collect::<Result<_, _>>()?;
-            npy::write(&suffix(c), &npy::encode_i64(&shape, &cs))?;
+            out.write(&suffix(c), npy::encode_i64(&shape, &cs))?;
         }
-        println!(
+        lines.push(format!(
             "{}: {n} samples -> {} (output {}: {}, value = code x 2^-{})",
             g.name,
             suffix(output).display(),
             step.layer.as_deref().unwrap_or("?"),
             step.fmt,
             step.fmt.frac
-        );
+        ));
     }
-    println!(
-        "input format {} ({}); {:.4} s, {:.0} inferences/s",
-        p.input_format,
-        if input.input_format.is_some() || opts.config.input.is_some() { "given" } else { "every float32 input held exactly" },
-        secs,
-        n as f64 / secs.max(1e-9)
-    );
+    out.commit()?;
+    for l in lines {
+        println!("{l}");
+    }
+    println!("{}", input_format_line(g, &p.input_format, input, &opts));
+    println!("{:.4} s, {:.0} inferences/s", secs, n as f64 / secs.max(1e-9));
     Ok(())
+}
+
+/// Which input format `predict` / `debug` used, and, when it is not what
+/// `gen` / `verify` give the hardware, how to get the hardware's.
+fn input_format_line(g: &qkhw::ir::Graph, used: &qkhw::fxp::FixedFormat, input: &GoldenInput, opts: &qkhw::golden::PredictOptions) -> String {
+    let given = input.input_format.is_some() || opts.config.input.is_some();
+    let hw = qkhw::golden::hardware_input(g, None, &opts.config).ok();
+    let quantizer = hw.as_ref().is_some_and(|h| h.1.is_some());
+    if given || quantizer {
+        let why = if given { "given" } else { "the model's input quantizer" };
+        return format!("input format {used} ({why}): the same as the hardware's");
+    }
+    let hw_fmt = hw.map(|h| h.0.fmt.to_string()).unwrap_or_else(|| "fixed<16,6>".into());
+    format!(
+        "input format {used} (every float32 input held exactly, as QKeras takes it); the hardware (gen/verify) rounds inputs to {hw_fmt}: add --input-format {hw_fmt} to predict what the hardware computes"
+    )
 }
 
 fn weights(g: &qkhw::ir::Graph, json: Option<&Path>) -> Result<(), Error> {
@@ -691,17 +944,70 @@ fn sibling(path: &Path, suffix: &str) -> PathBuf {
     path.with_file_name(format!("{stem}.{suffix}.npy"))
 }
 
+/// `[lo, hi]` in words a user reads (not Rust's `lo..=hi`).
+fn interval(lo: impl std::fmt::Display, hi: impl std::fmt::Display) -> String {
+    format!("[{lo}, {hi}]")
+}
+
 fn quantize(
     spec: &str,
-    sigmoid: InternalSigmoid,
+    sigmoid: SigmoidArg,
     input: &Path,
     output: &Path,
     codes: Option<&Path>,
 ) -> Result<(), Error> {
-    let q = Quantizer::parse(spec, sigmoid)?;
+    let q = Quantizer::parse(spec, sigmoid.get())?;
     let x = npy::read_f32(input)?;
     let y = q.apply_shaped(&x.data, &x.shape)?;
-    npy::write(output, &npy::encode_f32(&x.shape, &y))?;
+    // Everything is computed before anything is written: a failure (NaN
+    // input, no integer code) leaves no file.
+    let hw = match codes {
+        Some(cpath) => Some(q.hardware(&x.data, &x.shape).map_err(|e| match e {
+            Error::Apply { spec, msg } => Error::Apply { spec, msg: format!("{msg} (--codes {})", cpath.display()) },
+            e => e,
+        })?),
+        None => None,
+    };
+    let mut out = qkhw::staging::Staged::new();
+    out.write(output, npy::encode_f32(&x.shape, &y))?;
+    let mut code_line = None;
+    if let (Some(cpath), Some(hw)) = (codes, &hw) {
+        out.write(cpath, npy::encode_i64(&x.shape, &hw.codes))?;
+        let (lo, hi) = (hw.codes.iter().min().copied().unwrap_or(0), hw.codes.iter().max().copied().unwrap_or(0));
+        let enc = match &hw.encoding {
+            Encoding::Fixed(f) => format!(
+                "{f}: value = code x 2^-{}; the format holds codes {}, these data use {}",
+                f.frac,
+                interval(f.min_code(), f.max_code()),
+                interval(lo, hi)
+            ),
+            Encoding::Po2 { signed, min_exp, max_exp } => format!(
+                "power of two: value = {}2^code; the format holds exponents {}, these data use {}{}",
+                if *signed { "sign x " } else { "" },
+                interval(min_exp, max_exp),
+                interval(lo, hi),
+                if *signed { format!(", signs (+1/-1) in {}", sibling(cpath, "signs").display()) } else { String::new() }
+            ),
+            Encoding::Table { index, values } => {
+                format!("table: code = {index} index into {} values; these data use indices {}", values.len(), interval(lo, hi))
+            }
+        };
+        if !hw.signs.is_empty() {
+            let s: Vec<i64> = hw.signs.iter().map(|&s| s as i64).collect();
+            out.write(&sibling(cpath, "signs"), npy::encode_i64(&x.shape, &s))?;
+        }
+        // A scale of exactly 1 everywhere (alpha=1) is no scale at all.
+        let scale = hw.scale.as_ref().filter(|s| s.values.iter().any(|&v| v != 1.0));
+        if let Some(scale) = scale {
+            out.write(&sibling(cpath, "scale"), npy::encode_f32(&scale.shape, &scale.values))?;
+        }
+        code_line = Some(format!(
+            "codes -> {} ({enc}{})",
+            cpath.display(),
+            if scale.is_some() { format!("; value times the scale in {}", sibling(cpath, "scale").display()) } else { String::new() }
+        ));
+    }
+    out.commit()?;
     let nan = y.iter().filter(|v| v.is_nan()).count();
     println!(
         "{}: {} values of shape {:?} -> {} (internal sigmoid: {}){}",
@@ -712,32 +1018,8 @@ fn quantize(
         sigmoid.name(),
         if nan > 0 { format!(", {nan} NaN as in QKeras") } else { String::new() }
     );
-    if let Some(cpath) = codes {
-        let hw = q.hardware(&x.data, &x.shape).map_err(|e| match e {
-            Error::Apply { spec, msg } => Error::Apply { spec, msg: format!("{msg} (--codes {})", cpath.display()) },
-            e => e,
-        })?;
-        npy::write(cpath, &npy::encode_i64(&x.shape, &hw.codes))?;
-        let enc = match &hw.encoding {
-            Encoding::Fixed(f) => format!("{f}: value = code x 2^-{}", f.frac),
-            Encoding::Po2 { signed, min_exp, max_exp } => {
-                format!("power of two: code = exponent in {min_exp}..={max_exp}{}", if *signed { ", signs beside" } else { "" })
-            }
-            Encoding::Table { index, values } => format!("table: code = {index} index into {} values", values.len()),
-        };
-        if !hw.signs.is_empty() {
-            let s: Vec<i64> = hw.signs.iter().map(|&s| s as i64).collect();
-            npy::write(&sibling(cpath, "signs"), &npy::encode_i64(&x.shape, &s))?;
-        }
-        if let Some(scale) = &hw.scale {
-            npy::write(&sibling(cpath, "scale"), &npy::encode_f32(&scale.shape, &scale.values))?;
-        }
-        let (lo, hi) = (hw.codes.iter().min().copied().unwrap_or(0), hw.codes.iter().max().copied().unwrap_or(0));
-        println!(
-            "codes -> {} ({enc}; codes in {lo}..={hi}{})",
-            cpath.display(),
-            if hw.scale.is_some() { ", times the scale in *.scale.npy" } else { "" }
-        );
+    if let Some(l) = code_line {
+        println!("{l}");
     }
     Ok(())
 }

@@ -129,8 +129,9 @@ pub fn encode_i64(shape: &[usize], data: &[i64]) -> Vec<u8> {
     encode("<i8", shape, data.iter().flat_map(|v| v.to_le_bytes()).collect())
 }
 
-pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {
-    std::fs::write(path, bytes).map_err(|e| Error::io(path, e))
+/// Serialize uint64 data (the low words of codes wider than 64 bits).
+pub fn encode_u64(shape: &[usize], data: &[u64]) -> Vec<u8> {
+    encode("<u8", shape, data.iter().flat_map(|v| v.to_le_bytes()).collect())
 }
 
 #[cfg(test)]

@@ -37,7 +37,10 @@ fn cases() -> Vec<Case> {
 
 /// (matching values, total values) of the model's output (logits where the
 /// model ends in a float softmax), or the error qkhw gives.
-fn agreement(c: &Case) -> Result<(usize, usize, Vec<(usize, f32, f32)>), String> {
+/// (sample, QKeras, qkhw) of each differing value.
+type Differences = Vec<(usize, f32, f32)>;
+
+fn agreement(c: &Case) -> Result<(usize, usize, Differences), String> {
     let g = qkhw::load_graph(root().join(c.meta["source_file"].as_str().unwrap()), BuildOptions::default()).map_err(|e| e.to_string())?;
     let x = qkhw::npy::read_f32(&c.dir.join("inputs.npy")).unwrap();
     let p = predict(&g, &x.data, &x.shape, &PredictOptions { keep: Some(Keep::Outputs), ..Default::default() }).map_err(|e| e.to_string())?;
@@ -90,7 +93,7 @@ fn predict_equals_qkeras_on_every_example_model() {
         }
     }
     eprintln!("{}", report.join("\n"));
-    assert_eq!(models, 20);
+    assert_eq!(models, 21);
 }
 
 /// Arg-max of the logits against QKeras's softmax outputs over the 1,000
@@ -213,7 +216,7 @@ fn layer_aliases_run_like_the_layers_they_name() {
     assert_eq!(ours, y.data);
     let (m, plan, _) = qkhw::backend::c::from_graph(&g, None, &Default::default(), "test", "hard").unwrap();
     let (spec, q, _) = qkhw::golden::hardware_input(&g, None, &Default::default()).unwrap();
-    let codes = qkhw::golden::hardware_codes(&x.data, &spec, q.as_ref()).unwrap();
+    let codes = qkhw::golden::hardware_codes(&x.data, &x.shape, &spec, q.as_ref()).unwrap();
     let tmp = std::env::temp_dir().join(format!("qkhw-aliases-{}", std::process::id()));
     common::require("gcc");
     let r = qkhw::verify::verify_c(&m, &plan, &codes, 200, &tmp).unwrap();

@@ -114,9 +114,9 @@ fn every_rom_reads_back_to_the_hardware_weights() {
                 let (codes, signs) = rom::decode(&e.layout, &ws);
                 assert_eq!(codes, t.codes, "{} {}", m.display(), e.file);
                 assert_eq!(signs, t.signs, "{} {}", m.display(), e.file);
-                for i in 0..codes.len() {
+                for (i, &code) in codes.iter().enumerate() {
                     let s = signs.get(i).copied().unwrap_or(1);
-                    assert_eq!(manifest_value(e, codes[i], s, i), t.value(i), "{} {}[{i}]", m.display(), e.file);
+                    assert_eq!(manifest_value(e, code, s, i), t.value(i), "{} {}[{i}]", m.display(), e.file);
                 }
                 files += 1;
                 words += ws.len();

@@ -8,7 +8,8 @@ use qkhw::quant::tfmath;
 fn tf_transcendentals_are_bit_exact() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/tfmath.json");
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let fns: [(&str, fn(f32) -> f32); 5] = [
+    type Named = (&'static str, fn(f32) -> f32);
+    let fns: [Named; 5] = [
         ("log", tfmath::log),
         ("tanh", tfmath::tanh),
         ("sigmoid", tfmath::sigmoid),

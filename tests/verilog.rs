@@ -23,7 +23,8 @@ fn generate(name: &str, opts: &Options, tag: &str) -> (qkhw::ir::Graph, DesignDi
     let g = qkhw::load_graph(common::root().join(format!("examples/models/{name}.keras")), BuildOptions::default()).unwrap();
     let (d, plan, _) = verilog::from_graph(&g, None, &Default::default(), opts).unwrap();
     let dir = common::tmp(&format!("{name}-{tag}"));
-    files::write(&d, &dir, opts).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    files::write(&d, &dir, opts, &qkhw::backend::folder::Origin { model: &g.name, sha256: &g.sha256, target: "verilog" }, true).unwrap();
     (g, DesignDir::read(&dir).unwrap(), plan)
 }
 

@@ -481,9 +481,30 @@ def zoo_rnn():
     return keras.Model(inp, x, name="zoo_rnn")
 
 
+def ad_autoencoder():
+    """MLPerf-Tiny-size dense anomaly-detection autoencoder (640 -> 128 x4
+    -> 8 -> 128 x4 -> 640, 8-bit), trained to reconstruct its input. Each
+    Dense+BN is a QDenseBatchnorm (as dense_bn_folded): a standalone float
+    BN before a quantizer is float32 in model.predict, with a graph-mode
+    rsqrt, so its outputs could round differently from exact arithmetic.
+    Loads and exports only under dense_bn_clone_patch (see make())."""
+    kw = dict(kernel_quantizer=qb(8, 0), bias_quantizer=qb(8, 3))
+    inp = keras.Input((640,), name="x")
+    x = QActivation(quantized_bits(8, 2, alpha=1), name="input_q")(inp)
+    names = ["enc1", "enc2", "enc3", "enc4", "bottleneck",
+             "dec1", "dec2", "dec3", "dec4"]
+    for name in names:
+        units = 8 if name == "bottleneck" else 128
+        x = QDenseBatchnorm(units, momentum=0.9, name=name, **kw)(x)
+        x = QActivation(quantized_relu(8, 3), name=f"relu_{name}")(x)
+    x = QDense(640, name="out", **kw)(x)
+    return keras.Model(inp, x, name="ad_autoencoder")
+
+
 MODELS = [jet_tagger, jet_tagger_da, po2_mlp, auto_po2_mlp, binary_ternary, cnn_bn,
           bn_variants, conv_bn_folded, dense_bn_folded, pooling,
-          functional_add, merges, merges_conv, dense_relu_tail, index_layers, two_heads, kernel_variants, zoo_conv1d, zoo_hswish, zoo_conv2d, zoo_rnn]
+          functional_add, merges, merges_conv, dense_relu_tail, index_layers, two_heads, kernel_variants, zoo_conv1d, zoo_hswish, zoo_conv2d, zoo_rnn,
+          ad_autoencoder]
 
 # ------------------------------------------------------------ helpers
 
@@ -493,6 +514,15 @@ MODELS = [jet_tagger, jet_tagger_da, po2_mlp, auto_po2_mlp, binary_ternary, cnn_
 # and model_save_quantized_weights clones the model first.
 REFUSED_BN_KEYS = ("synchronized", "renorm", "renorm_clipping",
                    "renorm_momentum")
+# The models with a QDenseBatchnorm: their golden comes from the in-memory
+# model, exported under dense_bn_clone_patch.
+DENSE_BN_MODELS = ("dense_bn_folded", "ad_autoencoder")
+# Autoencoders: trained to reconstruct their input.
+AUTOENCODERS = ("ad_autoencoder",)
+# Saved without the optimizer: model.save stores a fresh, uncompiled copy
+# (same config and weights), so the .keras holds no Adam state (about 2/3
+# of the file for ad_autoencoder).
+NO_OPTIMIZER_MODELS = ("ad_autoencoder",)
 
 
 @contextlib.contextmanager
@@ -551,6 +581,10 @@ def train(model, seed):
         model.compile(keras.optimizers.Adam(0.01), ["mse"] * len(ys))
         model.fit(x, ys, epochs=3, batch_size=32, shuffle=False, verbose=0)
         return x[:8]
+    if model.name in AUTOENCODERS:
+        model.compile(keras.optimizers.Adam(0.01), "mse")
+        model.fit(x, x, epochs=3, batch_size=32, shuffle=False, verbose=0)
+        return x[:8]
     out = tuple(model.output_shape[1:])
     # Learnable synthetic target: a fixed random projection of the input.
     w = rng.normal(size=(int(np.prod(shape[1:])), int(np.prod(out))))
@@ -594,7 +628,13 @@ def make(build, versions):
     xs = train(model, seed)
     ref = model.predict(xs, verbose=0)
     path = os.path.join(HERE, f"{name}.keras")
-    model.save(path)
+    if name in NO_OPTIMIZER_MODELS:
+        # A QDenseBatchnorm model clones only under the from_config patch.
+        with dense_bn_clone_patch(), \
+                keras.saving.custom_object_scope(dict(CUSTOM_OBJECTS)):
+            build_copy(model).save(path)
+    else:
+        model.save(path)
     report = {"model": name, "layers": [(l.name, l.__class__.__name__)
                                         for l in model.layers]}
     try:
@@ -638,7 +678,7 @@ def make(build, versions):
         save_golden(name, load(path) if source == "reloaded" else model,
                     source, versions)
     except Exception as e:
-        if name != "dense_bn_folded":
+        if name not in DENSE_BN_MODELS:
             raise
         report["msqw_error"] = short(e)
         print(f"[{name}] model_save_quantized_weights fails: "

@@ -185,6 +185,8 @@ struct HlsHeader<'a> {
 #[derive(Template)]
 #[template(path = "hls/model.cpp", escape = "none")]
 struct HlsSource<'a> {
+    /// Always false: wide values are refused for HLS (the shared body asks).
+    wide: bool,
     header: &'a str,
     catapult: bool,
     in_signed: bool,
@@ -240,6 +242,15 @@ pub fn generate(
     flavor: Flavor,
 ) -> Result<Vec<(String, String)>> {
     let b = body(g, plan, Dialect::Hls(flavor))?;
+    if b.is_wide() {
+        let first = plan.steps.iter().position(|s| s.fmt.width > 64).unwrap_or(0);
+        let wide = plan.steps[first..].iter().find_map(|s| s.layer.clone()).unwrap_or_else(|| "?".into());
+        return Err(Error::Model {
+            path: g.source.clone(),
+            layer: Some(wide),
+            msg: "HLS: values wider than 64 bits are not written for HLS yet (--target c takes them); give this layer a narrower format with --config".into(),
+        });
+    }
     let catapult = flavor == Flavor::Catapult;
     let code = if catapult {
         unroll_pragmas(&b.body)
@@ -276,6 +287,7 @@ pub fn generate(
     .render()
     .map_err(r)?;
     let c = HlsSource {
+        wide: false,
         header,
         catapult,
         in_signed: ist.fmt.signed,
@@ -320,10 +332,50 @@ pub fn generate(
         .render(),
     }
     .map_err(r)?;
+    let readme = format!(
+        "# {name} (HLS C++, {flavor})\n\n{header}\n\n\
+- `{name}.h`, `{name}.cpp`: the array top `{name}(in, out)` ({in_n} input codes of {ifmt}, {out_n} output codes of {ofmt}; value = code x 2^-frac) and the AXI-Stream top `{name}_axis`.\n\
+- `{name}_tb.cpp`: the C-simulation testbench. Run with no arguments, it reads `tb_vectors.txt` ({nv} samples: random input codes over the whole input format and the output codes of qkhw's bit-exact golden model), runs both tops on each, checks every output code and prints the result; it exits 1 on any difference. `{name}_tb IN.bin OUT.bin N` is the form `qkhw verify --target hls` uses.\n\
+- `tb_vectors.txt`: first line `N IN_N OUT_N`, then per sample a line of input codes and a line of expected output codes.\n\
+- `build_prj.tcl`: {tool}.\n\n\
+Checking it without the vendor tool: `qkhw verify MODEL --target hls{fl}` (g++ against the open-source {types} headers).\n",
+        name = b.name,
+        flavor = if catapult { "Catapult" } else { "Vitis" },
+        ifmt = ist.fmt,
+        ofmt = ost.fmt,
+        nv = CSIM_VECTORS,
+        tool = if catapult { "the Catapult project (catapult -shell -file build_prj.tcl)" } else { "the Vitis HLS project: C simulation with the vectors, then synthesis (vitis_hls -f build_prj.tcl)" },
+        fl = if catapult { " --flavor catapult" } else { "" },
+        types = if catapult { "ac_types" } else { "ap_types" },
+    );
     Ok(vec![
         (format!("{}.h", b.name), h + "\n"),
         (format!("{}.cpp", b.name), c + "\n"),
         (format!("{}_tb.cpp", b.name), tb + "\n"),
         ("build_prj.tcl".into(), tcl + "\n"),
+        ("tb_vectors.txt".into(), csim_vectors(plan)?),
+        ("README.md".into(), readme),
     ])
+}
+
+/// Samples in the C-simulation vectors `gen --target hls` writes.
+pub const CSIM_VECTORS: usize = 100;
+
+/// `tb_vectors.txt`: random input codes over the whole input format (seed 1)
+/// and the golden model's output codes for them.
+fn csim_vectors(plan: &Plan) -> Result<String> {
+    let (ist, ost) = (&plan.steps[0], &plan.steps[plan.outputs[0]]);
+    let (in_n, out_n): (usize, usize) = (ist.shape.iter().product(), ost.shape.iter().product());
+    let codes = crate::verify::random_codes(CSIM_VECTORS, in_n, ist.fmt, 1);
+    let run = crate::golden::run(plan, &codes, CSIM_VECTORS, crate::golden::Keep::Outputs, 1)?;
+    let outs = run.codes(plan.outputs[0]);
+    let mut s = format!("{CSIM_VECTORS} {in_n} {out_n}\n");
+    for k in 0..CSIM_VECTORS {
+        let line = |v: &[i128]| v.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(" ");
+        s += &line(&codes[k * in_n..(k + 1) * in_n]);
+        s.push('\n');
+        s += &line(&outs[k * out_n..(k + 1) * out_n]);
+        s.push('\n');
+    }
+    Ok(s)
 }

@@ -2,6 +2,7 @@
 //! arithmetic of its own.
 
 pub mod c;
+pub mod folder;
 pub mod hls;
 pub mod rom;
 pub mod verilog;

@@ -263,11 +263,10 @@ fn perr(file: &str, msg: impl Into<String>) -> Error {
 pub fn parse(format: RomFormat, file: &str, text: &str, width: u32) -> Result<Vec<u64>> {
     let mask = if width >= 64 { u64::MAX } else { (1u64 << width) - 1 };
     let words = parse_raw(format, file, text)?;
-    if format != RomFormat::C {
-        if let Some(w) = words.iter().find(|&&w| w & !mask != 0) {
+    if format != RomFormat::C
+        && let Some(w) = words.iter().find(|&&w| w & !mask != 0) {
             return Err(perr(file, format!("word {w:x} is wider than {width} bits")));
         }
-    }
     Ok(words.into_iter().map(|w| w & mask).collect())
 }
 
@@ -355,12 +354,23 @@ fn manifest_scale(s: &ChannelScale) -> ManifestScale {
     }
 }
 
-/// Write every ROM and `manifest.json` into `dir`.
+/// The name of the C header `rom --format c` writes beside the arrays.
+pub fn c_header_name(model: &str) -> String {
+    let mut taken = Default::default();
+    format!("{}_roms.h", ident(model, "", &mut taken).trim_end_matches('_'))
+}
+
+/// Write every ROM and `manifest.json` into `dir` (and, for C, one header
+/// declaring every array), all or nothing.
 pub fn write(model: &str, sha256: &str, tensors: &[HwWeight], format: RomFormat, dir: &Path) -> Result<Manifest> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let mut out = crate::staging::Staged::new();
+    out.dir(dir)?;
     let generator = format!("qkhw {}", env!("CARGO_PKG_VERSION"));
     let mut taken = Default::default();
     let mut entries = vec![];
+    let hname = c_header_name(model);
+    let guard: String = hname.to_ascii_uppercase().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+    let mut h = format!("/* {generator}; model {model} (sha256 {sha256}): declarations of the weight ROMs */\n#ifndef {guard}\n#define {guard}\n\n#include <stdint.h>\n\n");
     for w in tensors {
         let (layout, ws) = words(w)?;
         let id = ident(&w.layer, &w.tensor, &mut taken);
@@ -368,11 +378,21 @@ pub fn write(model: &str, sha256: &str, tensors: &[HwWeight], format: RomFormat,
         let header = vec![
             format!("{generator}; model {model} (sha256 {sha256})"),
             format!("layer {} tensor {} shape {:?}, row-major, {} words", w.layer, w.tensor, w.shape, ws.len()),
-            format!("{}", describe(&layout, w.quantizer.as_deref())),
+            describe(&layout, w.quantizer.as_deref()),
         ];
-        let text = render(format, &id, &header, &layout, &ws);
-        let p = dir.join(&file);
-        std::fs::write(&p, text).map_err(|e| Error::io(&p, e))?;
+        let mut text = render(format, &id, &header, &layout, &ws);
+        if format == RomFormat::C {
+            text = text.replacen("#include <stdint.h>\n", &format!("#include \"{hname}\"\n"), 1);
+            let upper = id.to_ascii_uppercase();
+            let _ = writeln!(h, "/* {} */", header[1..].join("; "));
+            let _ = writeln!(h, "#define {upper}_SIZE {}", ws.len().max(1));
+            let _ = writeln!(h, "#define {upper}_WIDTH {}", layout.width());
+            if let WordLayout::Fixed { frac, .. } = &layout {
+                let _ = writeln!(h, "#define {upper}_FRAC {frac}");
+            }
+            let _ = writeln!(h, "extern const {} {id}[{upper}_SIZE];\n", c_type(&layout).0);
+        }
+        out.write(&dir.join(&file), text)?;
         entries.push(ManifestEntry {
             layer: w.layer.clone(),
             tensor: w.tensor.clone(),
@@ -385,6 +405,10 @@ pub fn write(model: &str, sha256: &str, tensors: &[HwWeight], format: RomFormat,
             quantizer: w.quantizer.clone(),
         });
     }
+    if format == RomFormat::C {
+        h.push_str("#endif\n");
+        out.write(&dir.join(&hname), h)?;
+    }
     let m = Manifest {
         generator,
         model: model.into(),
@@ -393,9 +417,9 @@ pub fn write(model: &str, sha256: &str, tensors: &[HwWeight], format: RomFormat,
         word_layout: WORD_LAYOUT_DOC.into(),
         tensors: entries,
     };
-    let p = dir.join("manifest.json");
-    let text = serde_json::to_string_pretty(&m).map_err(|e| Error::Usage(e.to_string()))?;
-    std::fs::write(&p, text + "\n").map_err(|e| Error::io(&p, e))?;
+    let text = serde_json::to_string_pretty(&m).map_err(|e| Error::Internal(e.to_string()))?;
+    out.write(&dir.join("manifest.json"), text + "\n")?;
+    out.commit()?;
     Ok(m)
 }
 

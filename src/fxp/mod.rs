@@ -7,8 +7,10 @@
 
 mod format;
 mod round;
+mod spelling;
 
 pub use format::{FixedFormat, MAX_WIDTH, pow2, pow2_f32};
+pub use spelling::InputFormat;
 pub use round::{
     NotRepresentable, Overflow, Rounding, fit, quantize_f32, quantize_f64, requantize,
     round_shift_right,

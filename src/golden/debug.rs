@@ -21,8 +21,13 @@ fn values(p: &Prediction, step: usize) -> Vec<f32> {
 }
 
 /// Write `NAME.bin` (float32, C order, like `quantized_model_dump`) and
-/// `NAME.codes.npy` (int64) for every layer, or those in `only`.
-pub fn dump(g: &Graph, x: &Array<f32>, opts: &PredictOptions, dir: &Path, only: &[String]) -> Result<usize> {
+/// the integer codes for every layer, or those in `only`: `NAME.codes.npy`
+/// (int64) where the layer's format is at most 64 bits wide, else two
+/// planes, `NAME.codes.hi.npy` (int64) and `NAME.codes.lo.npy` (uint64),
+/// with code = hi x 2^64 + lo. Nothing is written unless every file can be.
+/// Returns the number of layers, the notes to print (wide layers, the
+/// golden model's notices) and the input format used.
+pub fn dump(g: &Graph, x: &Array<f32>, opts: &PredictOptions, dir: &Path, only: &[String]) -> Result<(usize, Vec<String>, crate::fxp::FixedFormat)> {
     for name in only {
         if g.layer(name).is_none() {
             let all: Vec<&str> = g.layers.iter().map(|l| l.name.as_str()).collect();
@@ -30,8 +35,10 @@ pub fn dump(g: &Graph, x: &Array<f32>, opts: &PredictOptions, dir: &Path, only: 
         }
     }
     let p = predict(g, &x.data, &x.shape, &PredictOptions { keep: Some(Keep::Layers), ..opts.clone() })?;
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let mut out = crate::staging::Staged::new();
+    out.dir(dir)?;
     let mut n = 0;
+    let mut wide = vec![];
     for (i, s) in p.plan.steps.iter().enumerate() {
         let Some(layer) = &s.layer else { continue };
         if !only.is_empty() && !only.contains(layer) {
@@ -39,67 +46,112 @@ pub fn dump(g: &Graph, x: &Array<f32>, opts: &PredictOptions, dir: &Path, only: 
         }
         let v = values(&p, i);
         let bytes: Vec<u8> = v.iter().flat_map(|f| f.to_le_bytes()).collect();
-        let bin = dir.join(format!("{}.bin", file_name(layer)));
-        std::fs::write(&bin, bytes).map_err(|e| Error::io(&bin, e))?;
+        out.write(&dir.join(format!("{}.bin", file_name(layer))), bytes)?;
         let mut shape = vec![x.shape[0]];
         shape.extend(&s.shape);
-        let codes: Vec<i64> = p.run.codes(i).iter().map(|&c| i64::try_from(c).unwrap_or(if c < 0 { i64::MIN } else { i64::MAX })).collect();
-        if s.fmt.width > 64 {
-            return Err(Error::Usage(format!("layer `{layer}`: {} codes do not fit in int64", s.fmt)));
+        let codes = p.run.codes(i);
+        if codes.iter().all(|&c| i64::try_from(c).is_ok()) {
+            let c: Vec<i64> = codes.iter().map(|&c| c as i64).collect();
+            out.write(&dir.join(format!("{}.codes.npy", file_name(layer))), npy::encode_i64(&shape, &c))?;
+        } else {
+            let hi: Vec<i64> = codes.iter().map(|&c| (c >> 64) as i64).collect();
+            let lo: Vec<u64> = codes.iter().map(|&c| c as u64).collect();
+            out.write(&dir.join(format!("{}.codes.hi.npy", file_name(layer))), npy::encode_i64(&shape, &hi))?;
+            out.write(&dir.join(format!("{}.codes.lo.npy", file_name(layer))), npy::encode_u64(&shape, &lo))?;
+            wide.push(format!("{layer} ({})", s.fmt));
         }
-        npy::write(&dir.join(format!("{}.codes.npy", file_name(layer))), &npy::encode_i64(&shape, &codes))?;
         n += 1;
     }
-    Ok(n)
+    out.commit()?;
+    let mut notes = p.plan.notices.clone();
+    if !wide.is_empty() {
+        notes.push(format!(
+            "codes wider than 64 bits, written as NAME.codes.hi.npy (int64) and NAME.codes.lo.npy (uint64), code = hi x 2^64 + lo: {}",
+            wide.join(", ")
+        ));
+    }
+    Ok((n, notes, p.input_format))
 }
 
-/// How many of a requantizer's inputs fell outside its range (clamped).
-fn saturated(p: &Prediction, step: usize) -> Option<usize> {
+/// How often a quantizer clamped: inputs below its lowest and above its
+/// highest output code, counted apart. A quantizer whose lowest code is 0
+/// applied to signed inputs is a ReLU: its negatives are its function, not
+/// saturation, and are reported as such.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Clamps {
+    pub low: usize,
+    pub high: usize,
+    /// `low` is a ReLU's zeroing of negatives.
+    pub relu: bool,
+}
+
+fn clamps(p: &Prediction, step: usize) -> Option<Clamps> {
     let s = &p.plan.steps[step];
     let StepOp::Act(a) = &s.op else { return None };
     let x = s.inputs[0];
-    let in_frac = p.plan.steps[x].fmt.frac;
-    match a {
+    let xs = &p.plan.steps[x];
+    let in_frac = xs.fmt.frac;
+    let count = |f: &dyn Fn(i128) -> std::cmp::Ordering, codes: &[i128]| {
+        codes.iter().fold((0, 0), |(l, h), &c| match f(c) {
+            std::cmp::Ordering::Less => (l + 1, h),
+            std::cmp::Ordering::Greater => (l, h + 1),
+            std::cmp::Ordering::Equal => (l, h),
+        })
+    };
+    let (low, high, min) = match a {
         Act::Grid { out_frac, min, max } => {
             let d = in_frac - out_frac;
-            Some(
-                p.run
-                    .codes(x)
-                    .iter()
-                    .filter(|&&c| {
-                        let r = if d >= 0 {
-                            crate::fxp::round_shift_right(c, d.min(200) as u32, crate::fxp::Rounding::TiesEven)
-                        } else {
-                            c.saturating_mul(1i128 << (-d).min(100))
-                        };
-                        r < *min || r > *max
-                    })
-                    .count(),
-            )
+            let place = |c: i128| {
+                let r = if d >= 0 {
+                    crate::fxp::round_shift_right(c, d.min(200) as u32, crate::fxp::Rounding::TiesEven)
+                } else {
+                    c.saturating_mul(1i128 << (-d).min(100))
+                };
+                if r < *min { std::cmp::Ordering::Less } else if r > *max { std::cmp::Ordering::Greater } else { std::cmp::Ordering::Equal }
+            };
+            let (l, h) = count(&place, p.run.codes(x));
+            (l, h, *min)
         }
         // Other quantizers: outputs at either end of their range.
-        Act::Generic { .. } => Some(p.run.codes(step).iter().filter(|&&c| c == s.lo || c == s.hi).count()),
-        Act::Requant { .. } | Act::Float { .. } => Some(p.run.codes(step).iter().filter(|&&c| c == s.fmt.min_code() || c == s.fmt.max_code()).count()),
-        Act::Relu => None,
-    }
+        Act::Generic { .. } => {
+            let (l, h) = count(&|c: i128| if c == s.lo { std::cmp::Ordering::Less } else if c == s.hi { std::cmp::Ordering::Greater } else { std::cmp::Ordering::Equal }, p.run.codes(step));
+            (l, h, s.lo)
+        }
+        Act::Requant { .. } | Act::Float { .. } => {
+            let (mn, mx) = (s.fmt.min_code(), s.fmt.max_code());
+            let (l, h) = count(&|c: i128| if c == mn { std::cmp::Ordering::Less } else if c == mx { std::cmp::Ordering::Greater } else { std::cmp::Ordering::Equal }, p.run.codes(step));
+            (l, h, mn)
+        }
+        Act::Relu => (p.run.codes(x).iter().filter(|&&c| c < 0).count(), 0, 0),
+    };
+    let relu = min == 0 && xs.lo < 0;
+    Some(Clamps { low, high, relu })
 }
 
-/// The per-layer report; with `plot`, one SVG histogram per layer.
-pub fn debug(g: &Graph, x: &Array<f32>, opts: &PredictOptions, plot: Option<&Path>) -> Result<String> {
+/// The per-layer report and the input format used; with `plot`, one SVG
+/// histogram per layer.
+pub fn debug(g: &Graph, x: &Array<f32>, opts: &PredictOptions, plot: Option<&Path>) -> Result<(String, crate::fxp::FixedFormat)> {
     let p = predict(g, &x.data, &x.shape, &PredictOptions { keep: Some(Keep::All), ..opts.clone() })?;
     let tensors = crate::passes::hw_tensors::hw_tensors(g)?;
     let mut out = String::new();
     let (lo, hi) = x.data.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
-    let _ = writeln!(out, "{:<24} {:>12} {:>12}  {:<16} {:>10}  weights", "layer", "min", "max", "format", "saturated");
+    let _ = writeln!(out, "{:<24} {:>12} {:>12}  {:<16} {:>16} {:>12}  weights", "layer", "min", "max", "format", "below range", "above range");
     let _ = writeln!(out, "{:<24} {:>12.6} {:>12.6}  {:<16}", "input", lo, hi, p.input_format.to_string());
+    let mut svgs = crate::staging::Staged::new();
     if let Some(d) = plot {
-        std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
+        svgs.dir(d)?;
     }
     for (i, s) in p.plan.steps.iter().enumerate() {
         let Some(layer) = &s.layer else { continue };
         let v = values(&p, i);
         let (a, b) = v.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
-        let sat = saturated(&p, i).map_or("-".to_string(), |k| format!("{k}/{}", v.len()));
+        let (below, above) = match clamps(&p, i) {
+            None => ("-".to_string(), "-".to_string()),
+            Some(c) => (
+                format!("{}/{}{}", c.low, v.len(), if c.relu { " relu" } else { "" }),
+                format!("{}/{}", c.high, v.len()),
+            ),
+        };
         let ws: Vec<String> = tensors
             .iter()
             .filter(|w| &w.layer == layer)
@@ -109,18 +161,25 @@ pub fn debug(g: &Graph, x: &Array<f32>, opts: &PredictOptions, plot: Option<&Pat
                 format!("{} [{l:.4}, {h:.4}]", w.tensor)
             })
             .collect();
-        let _ = writeln!(out, "{:<24} {:>12.6} {:>12.6}  {:<16} {:>10}  {}", layer, a, b, s.fmt.to_string(), sat, ws.join(" "));
+        let _ = writeln!(out, "{:<24} {:>12.6} {:>12.6}  {:<16} {:>16} {:>12}  {}", layer, a, b, s.fmt.to_string(), below, above, ws.join(" "));
         if let Some(d) = plot {
-            histogram(&d.join(format!("{}.svg", file_name(layer))), layer, &v)?;
+            let path = d.join(format!("{}.svg", file_name(layer)));
+            svgs.write(&path, histogram(&path, layer, &v)?)?;
         }
     }
+    let _ = writeln!(
+        out,
+        "below / above range: a quantizer's inputs under its lowest / over its highest output code, clamped to it (saturation); \"relu\" marks a ReLU's negatives, which it maps to 0 by definition"
+    );
     for n in &p.plan.notices {
         let _ = writeln!(out, "note: {n}");
     }
-    Ok(out)
+    svgs.commit()?;
+    Ok((out, p.input_format))
 }
 
-fn histogram(path: &Path, title: &str, v: &[f32]) -> Result<()> {
+/// One histogram as SVG text (`path` only names it in errors).
+fn histogram(path: &Path, title: &str, v: &[f32]) -> Result<String> {
     use plotters::prelude::*;
     let (lo, hi) = v.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
     let (lo, hi) = if lo.is_finite() && hi > lo { (lo as f64, hi as f64) } else { (lo as f64 - 0.5, lo as f64 + 0.5) };
@@ -133,7 +192,9 @@ fn histogram(path: &Path, title: &str, v: &[f32]) -> Result<()> {
     }
     let top = counts.iter().copied().max().unwrap_or(1).max(1);
     let e = |e: String| Error::Usage(format!("{}: {e}", path.display()));
-    let root = SVGBackend::new(path, (640, 400)).into_drawing_area();
+    let mut svg = String::new();
+    {
+    let root = SVGBackend::with_string(&mut svg, (640, 400)).into_drawing_area();
     root.fill(&WHITE).map_err(|x| e(x.to_string()))?;
     let mut chart = ChartBuilder::on(&root)
         .caption(format!("{title} (output)"), ("sans-serif", 20))
@@ -150,5 +211,6 @@ fn histogram(path: &Path, title: &str, v: &[f32]) -> Result<()> {
         }))
         .map_err(|x| e(x.to_string()))?;
     root.present().map_err(|x| e(x.to_string()))?;
-    Ok(())
+    }
+    Ok(svg)
 }

@@ -196,13 +196,33 @@ pub fn code_to_f32(code: i128, frac: i32) -> f32 {
     ((m as f64) * pow2(drop as i32 - frac)) as f32
 }
 
-/// Input codes of float32 values at `fmt`: ties-to-even, saturating.
-pub fn quantize_inputs(x: &[f32], fmt: FixedFormat) -> Result<Vec<i128>> {
+/// Where flat element `i` of a batch of shape `shape` is, in words.
+pub fn locate(i: usize, shape: &[usize]) -> String {
+    let per: usize = shape.iter().skip(1).product::<usize>().max(1);
+    let (s, mut r) = (i / per, i % per);
+    let mut idx = vec![0; shape.len().saturating_sub(1)];
+    for k in (0..idx.len()).rev() {
+        let d = shape[k + 1].max(1);
+        idx[k] = r % d;
+        r /= d;
+    }
+    let idx: Vec<String> = idx.iter().map(|v| v.to_string()).collect();
+    format!("sample {s}, element ({})", idx.join(", "))
+}
+
+/// Input codes of float32 values (a batch of shape `shape`) at `f`, with
+/// its rounding and overflow.
+pub fn quantize_inputs(x: &[f32], shape: &[usize], f: crate::fxp::InputFormat) -> Result<Vec<i128>> {
     x.iter()
         .enumerate()
         .map(|(i, &v)| {
-            crate::fxp::quantize_f32(v, fmt, Rounding::TiesEven, crate::fxp::Overflow::Saturate)
-                .map_err(|_| Error::Usage(format!("input element {i} is NaN: it has no fixed-point code")))
+            crate::fxp::quantize_f32(v, f.fmt, f.rounding, f.overflow).map_err(|_| {
+                Error::Usage(format!(
+                    "input {}: {v} has no fixed-point code{}",
+                    locate(i, shape),
+                    if v.is_nan() { "; replace NaNs in the input (e.g. numpy.nan_to_num)" } else { " when wrapping; use a saturating format" }
+                ))
+            })
         })
         .collect()
 }
@@ -210,13 +230,18 @@ pub fn quantize_inputs(x: &[f32], fmt: FixedFormat) -> Result<Vec<i128>> {
 /// The narrowest format that holds every input exactly (raw float inputs
 /// taken as QKeras takes them, subnormals flushed as TensorFlow does), and
 /// the range of the codes; an error names a value that has no code.
-pub fn exact_inputs(x: &[f32]) -> Result<(FixedFormat, i128, i128)> {
+pub fn exact_inputs(x: &[f32], shape: &[usize]) -> Result<(FixedFormat, i128, i128)> {
+    if let Some(i) = x.iter().position(|v| !v.is_finite()) {
+        let v = x[i];
+        return Err(Error::Usage(if v.is_nan() {
+            format!("input {}: NaN has no fixed-point code; replace NaNs in the input (e.g. numpy.nan_to_num)", locate(i, shape))
+        } else {
+            format!("input {}: {v} has no exact fixed-point code; give --input-format (e.g. fixed<16,6>) to saturate it", locate(i, shape))
+        }));
+    }
     let mut frac = i32::MIN;
     let (mut lo, mut hi) = (0f32, 0f32);
-    for (i, &v) in x.iter().enumerate() {
-        if !v.is_finite() {
-            return Err(Error::Usage(format!("input element {i} is {v}: no fixed-point code (give --input-format to saturate it)")));
-        }
+    for &v in x {
         let v = crate::quant::ops::ftz(v);
         lo = lo.min(v);
         hi = hi.max(v);
@@ -243,9 +268,9 @@ pub fn exact_inputs(x: &[f32]) -> Result<(FixedFormat, i128, i128)> {
 /// `predict`'s options.
 #[derive(Debug, Clone, Default)]
 pub struct PredictOptions {
-    /// Quantize the inputs to this format (ties-to-even, saturating);
-    /// `None`: take the float32 inputs exactly, as QKeras does.
-    pub input_format: Option<FixedFormat>,
+    /// Quantize the inputs to this format (with its rounding and
+    /// overflow); `None`: take the float32 inputs exactly, as QKeras does.
+    pub input_format: Option<crate::fxp::InputFormat>,
     pub threads: usize,
     pub keep: Option<Keep>,
     /// Show a progress bar when the run takes more than a second.
@@ -416,12 +441,12 @@ pub fn predict(g: &crate::ir::Graph, x: &[f32], shape: &[usize], opts: &PredictO
     let quantized;
     let (spec, input) = match opts.input_format.or(opts.config.input) {
         Some(f) => {
-            quantized = quantize_inputs(x, f)?;
-            (InputSpec::full(f), Input::Codes(&quantized))
+            quantized = quantize_inputs(x, shape, f)?;
+            (InputSpec::of(f), Input::Codes(&quantized))
         }
         None => {
-            let (fmt, lo, hi) = exact_inputs(x)?;
-            (InputSpec { fmt, lo, hi }, Input::Exact { x, frac: fmt.frac })
+            let (fmt, lo, hi) = exact_inputs(x, shape)?;
+            (InputSpec::exact(fmt, lo, hi), Input::Exact { x, frac: fmt.frac })
         }
     };
     let plan = crate::passes::precision::plan_with(g, spec, &opts.config)?;
@@ -488,22 +513,20 @@ pub fn eval_act(a: &crate::passes::precision::Act, codes: &[i64], in_frac: i32) 
 /// quantizer float inputs go through (if any), and notices.
 pub fn hardware_input(
     g: &crate::ir::Graph,
-    input_format: Option<FixedFormat>,
+    input_format: Option<crate::fxp::InputFormat>,
     config: &crate::passes::config::Config,
 ) -> Result<(InputSpec, Option<crate::quant::Quantizer>, Vec<String>)> {
     let mut notes = vec![];
     if let Some(f) = input_format.or(config.input) {
-        return Ok((InputSpec::full(f), None, notes));
+        return Ok((InputSpec::of(f), None, notes));
     }
     let input = g.inputs.first().copied();
     let first = g.layers.iter().find(|l| l.inputs.len() == 1 && Some(l.inputs[0]) == input && l.op == crate::ir::Op::Activation);
-    if let Some(l) = first {
-        if let crate::ir::Activation::Quantized(q) = &l.activation {
-            if let Some(crate::quant::Encoding::Fixed(f)) = q.encoding() {
+    if let Some(l) = first
+        && let crate::ir::Activation::Quantized(q) = &l.activation
+            && let Some(crate::quant::Encoding::Fixed(f)) = q.encoding() {
                 return Ok((InputSpec::full(f), Some(q.clone()), notes));
             }
-        }
-    }
     let f = FixedFormat { width: 16, frac: 10, signed: true };
     notes.push(format!(
         "the model has no input quantizer (a QActivation after its Input): the hardware input is {f} (ties to even, saturating); give --input-format to choose"
@@ -516,7 +539,7 @@ pub fn hardware_input(
 /// port, and the notes to show the user.
 pub fn hardware_plan(
     g: &crate::ir::Graph,
-    input_format: Option<FixedFormat>,
+    input_format: Option<crate::fxp::InputFormat>,
     config: &crate::passes::config::Config,
 ) -> Result<(Plan, Vec<String>)> {
     let (spec, _, mut notes) = hardware_input(g, input_format, config)?;
@@ -527,12 +550,18 @@ pub fn hardware_plan(
 
 /// Input codes of float inputs for hardware: through the model's input
 /// quantizer, or rounded to the input format.
-pub fn hardware_codes(x: &[f32], spec: &InputSpec, q: Option<&crate::quant::Quantizer>) -> Result<Vec<i128>> {
+pub fn hardware_codes(x: &[f32], shape: &[usize], spec: &InputSpec, q: Option<&crate::quant::Quantizer>) -> Result<Vec<i128>> {
     match q {
         Some(q) => {
+            if let Some(i) = x.iter().position(|v| v.is_nan()) {
+                return Err(Error::Usage(format!(
+                    "input {}: NaN has no fixed-point code; replace NaNs in the input (e.g. numpy.nan_to_num)",
+                    locate(i, shape)
+                )));
+            }
             let hw = q.hardware(x, &[x.len()])?;
             Ok(hw.codes.iter().map(|&c| c as i128).collect())
         }
-        None => quantize_inputs(x, spec.fmt),
+        None => quantize_inputs(x, shape, spec.format()),
     }
 }

@@ -134,7 +134,7 @@ fn input_shape(cfg: &Cfg) -> Result<Vec<usize>> {
 
 fn bn(cfg: &Cfg, quantized: bool) -> Result<BatchNorm> {
     let axis = cfg.get("axis").cloned().unwrap_or(Value::from(-1));
-    let axis_ok = axis == Value::from(-1) || axis == serde_json::json!([-1]) || axis == serde_json::json!([3]);
+    let axis_ok = axis == -1 || axis == serde_json::json!([-1]) || axis == serde_json::json!([3]);
     if !axis_ok {
         return Err(cfg.err(format!("batch norm over axis {axis}: only the last (channel) axis is supported")));
     }

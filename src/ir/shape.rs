@@ -42,9 +42,9 @@ fn windowed(x: &Shape, w: &Window, out_channels: usize) -> Result<Shape, String>
     let rank = w.kernel.len();
     let (sp, _) = spatial(x, rank)?;
     let mut out = Vec::with_capacity(rank + 1);
-    for i in 0..rank {
+    for (i, &len) in sp.iter().enumerate().take(rank) {
         out.push(
-            conv_len(sp[i], w.kernel[i], w.strides[i], w.dilation[i], w.padding)
+            conv_len(len, w.kernel[i], w.strides[i], w.dilation[i], w.padding)
                 .filter(|&n| n > 0)
                 .ok_or_else(|| format!("the window {:?} does not fit the input {x:?}", w.kernel))?,
         );
@@ -201,11 +201,10 @@ pub(super) fn infer(op: &Op, ins: &[Shape]) -> Result<Shape, String> {
         }
         Op::Bidirectional { forward, merge_mode, .. } => {
             let mut s = infer(forward, ins)?;
-            if merge_mode == "concat" {
-                if let Some(l) = s.last_mut() {
+            if merge_mode == "concat"
+                && let Some(l) = s.last_mut() {
                     *l *= 2;
                 }
-            }
             s
         }
     })

@@ -126,7 +126,14 @@ pub fn load_bytes(
 
 fn unzip(path: &Path, bytes: Vec<u8>) -> Result<(Vec<u8>, Vec<u8>)> {
     let mut z = zip::ZipArchive::new(std::io::Cursor::new(bytes))
-        .map_err(|e| err(path, format!("not a readable .keras archive: {e}")))?;
+        .map_err(|e| {
+            let what = e.to_string();
+            if what.contains("EOCD") || what.contains("end of central directory") {
+                err(path, "not a complete .keras archive (zip): truncated? (its zip directory is missing)")
+            } else {
+                err(path, format!("not a readable .keras archive (zip): {what}"))
+            }
+        })?;
     let mut member = |name: &str| -> Result<Vec<u8>> {
         let mut f = z
             .by_name(name)

@@ -15,7 +15,25 @@
 //! output = "fixed<16,6>"        # requantize the layer's output
 //! rounding = "ties_even"        # or "floor", "ties_away" (default ties_even)
 //! overflow = "saturate"         # or "wrap" (default saturate)
+//!
+//! [model]
+//! output_head = "argmax"        # or "logits" (default)
+//! reuse_factor = 4              # hls4ml's ReuseFactor for every Dense layer
+//! strategy = "resource"         # or "latency" (unrolled whatever the reuse)
+//!
+//! [layer.fc1]
+//! reuse_factor = 16             # this layer's own (wins over the others)
 //! ```
+//! Formats are also taken in hls4ml's spelling, with its meaning:
+//! `ap_fixed<16,6>` truncates and wraps, `ap_fixed<16,6,AP_RND_CONV,AP_SAT>`
+//! rounds ties to even and saturates (see [`crate::fxp::InputFormat`]).
+//! In a `[layer.NAME]` table, explicit `rounding` / `overflow` keys win
+//! over the modes of an `ap_fixed` spelling.
+//!
+//! Every key must do something for its layer: `bn_inv` / `bn_bias` apply to
+//! a batch norm, or to the convolution a batch norm is fused into (where
+//! `qkhw inspect` lists the fused tables); `rounding` / `overflow` need a
+//! format in the same table.
 //! `output` also gives a float activation (`tanh`, `sigmoid`) a format: it
 //! is evaluated in float32 as TensorFlow does, then quantized.
 
@@ -25,12 +43,44 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
-use crate::fxp::{FixedFormat, Overflow, Rounding};
+use crate::fxp::{FixedFormat, InputFormat, Overflow, Rounding};
 
+/// The per-layer and model-wide choices of `--config`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Config {
-    pub input: Option<FixedFormat>,
+    pub input: Option<InputFormat>,
     pub layers: BTreeMap<String, LayerConfig>,
+    pub output_head: OutputHead,
+    /// `[model]` architecture defaults.
+    pub model: ModelConfig,
+}
+
+/// hls4ml's Strategy: `latency` keeps a layer unrolled; `resource` folds it
+/// by its reuse factor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    Latency,
+    Resource,
+}
+
+/// The `[model]` table's architecture defaults.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ModelConfig {
+    pub reuse_factor: Option<usize>,
+    pub strategy: Option<Strategy>,
+}
+
+/// What the design emits after the model's last layer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutputHead {
+    /// The model's outputs (the logits before a dropped float softmax).
+    #[default]
+    Logits,
+    /// The index of the largest output, ties to the first (numpy's
+    /// `argmax`), computed exactly on the integer codes.
+    Argmax,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -40,6 +90,8 @@ pub struct LayerConfig {
     pub bn_bias: Option<FixedFormat>,
     pub rounding: Rounding,
     pub overflow: Overflow,
+    pub reuse_factor: Option<usize>,
+    pub strategy: Option<Strategy>,
 }
 
 #[derive(Deserialize)]
@@ -50,18 +102,29 @@ struct RawInput {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RawModel {
+    output_head: Option<OutputHead>,
+    reuse_factor: Option<usize>,
+    strategy: Option<Strategy>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawLayer {
     output: Option<String>,
     bn_inv: Option<String>,
     bn_bias: Option<String>,
     rounding: Option<Rounding>,
     overflow: Option<Overflow>,
+    reuse_factor: Option<usize>,
+    strategy: Option<Strategy>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Raw {
     input: Option<RawInput>,
+    model: Option<RawModel>,
     #[serde(default)]
     layer: BTreeMap<String, RawLayer>,
 }
@@ -72,39 +135,121 @@ impl Config {
         Self::parse(&text).map_err(|e| Error::Usage(format!("{}: {e}", path.display())))
     }
 
+    /// Parse the TOML text; a syntax error keeps TOML's own multi-line
+    /// message with its caret under the offending text.
     pub fn parse(text: &str) -> Result<Config> {
-        let raw: Raw = toml::from_str(text).map_err(|e| Error::Usage(e.to_string().trim().replace('\n', " ")))?;
-        let fmt = |s: &Option<String>| s.as_deref().map(str::parse::<FixedFormat>).transpose();
+        let raw: Raw = toml::from_str(text).map_err(|e| Error::Usage(e.to_string().trim_end().to_string()))?;
         let mut layers = BTreeMap::new();
         for (name, l) in raw.layer {
             let at = |e: Error| Error::Usage(format!("[layer.{name}]: {e}"));
+            let spelled: Vec<(bool, InputFormat)> = [&l.output, &l.bn_inv, &l.bn_bias]
+                .into_iter()
+                .flatten()
+                .map(|s| s.parse::<InputFormat>().map(|f| (s.trim().starts_with("ap_"), f)))
+                .collect::<Result<_>>()
+                .map_err(at)?;
+            let parse = |s: &Option<String>| s.as_deref().map(|t| t.parse::<InputFormat>().map(|f| f.fmt)).transpose();
+            // The modes of an ap_fixed spelling, unless the keys say otherwise.
+            let modes: Vec<(Rounding, Overflow)> =
+                spelled.iter().filter(|f| f.0).map(|f| (f.1.rounding, f.1.overflow)).collect();
+            let rounding = l.rounding.or(modes.first().map(|m| m.0));
+            let overflow = l.overflow.or(modes.first().map(|m| m.1));
+            if (l.rounding.is_none() && modes.iter().any(|m| Some(m.0) != rounding)) || (l.overflow.is_none() && modes.iter().any(|m| Some(m.1) != overflow)) {
+                return Err(at(Error::Usage("its ap_fixed formats disagree on rounding or overflow; give `rounding` and `overflow` keys".into())));
+            }
+            if (l.rounding.is_some() || l.overflow.is_some()) && spelled.is_empty() {
+                return Err(at(Error::Usage("`rounding` / `overflow` do nothing without `output`, `bn_inv` or `bn_bias` in the same table".into())));
+            }
             layers.insert(
                 name.clone(),
                 LayerConfig {
-                    output: fmt(&l.output).map_err(at)?,
-                    bn_inv: fmt(&l.bn_inv).map_err(at)?,
-                    bn_bias: fmt(&l.bn_bias).map_err(at)?,
-                    rounding: l.rounding.unwrap_or(Rounding::TiesEven),
-                    overflow: l.overflow.unwrap_or(Overflow::Saturate),
+                    output: parse(&l.output).map_err(at)?,
+                    bn_inv: parse(&l.bn_inv).map_err(at)?,
+                    bn_bias: parse(&l.bn_bias).map_err(at)?,
+                    rounding: rounding.unwrap_or(Rounding::TiesEven),
+                    overflow: overflow.unwrap_or(Overflow::Saturate),
+                    reuse_factor: positive(l.reuse_factor).map_err(at)?,
+                    strategy: l.strategy,
                 },
             );
         }
-        Ok(Config { input: raw.input.map(|i| i.format.parse()).transpose()?, layers })
+        let input = raw.input.map(|i| i.format.parse()).transpose().map_err(|e: Error| Error::Usage(format!("[input] format: {e}")))?;
+        let (output_head, model) = match raw.model {
+            Some(m) => (
+                m.output_head.unwrap_or_default(),
+                ModelConfig { reuse_factor: positive(m.reuse_factor).map_err(|e| Error::Usage(format!("[model]: {e}")))?, strategy: m.strategy },
+            ),
+            None => Default::default(),
+        };
+        Ok(Config { input, layers, output_head, model })
     }
 
+    /// The `[layer.NAME]` table, if any.
     pub fn layer(&self, name: &str) -> Option<&LayerConfig> {
         self.layers.get(name)
     }
 
-    /// Every configured layer must exist: a typo must not pass silently.
+    /// The table that configures the batch norm `bn`, fused into `producer`
+    /// or not: `[layer.BN]` or, where fused, `[layer.PRODUCER]` (the name
+    /// `inspect` lists the fused tables under).
+    pub fn bn_tables(&self, bn: &str, producer: Option<&str>) -> Option<&LayerConfig> {
+        let own = self.layer(bn).filter(|c| c.bn_inv.is_some() || c.bn_bias.is_some());
+        own.or_else(|| producer.and_then(|p| self.layer(p)))
+    }
+
+    /// Every configured layer must exist and every key must do something
+    /// for it: a typo or a misplaced key must not pass silently.
     pub fn check(&self, g: &crate::ir::Graph) -> Result<()> {
-        for name in self.layers.keys() {
-            if g.layer(name).is_none() {
+        let fused = super::bn_fusing::pairs(g);
+        for (name, c) in &self.layers {
+            let Some(l) = g.layer(name) else {
                 let all: Vec<&str> = g.layers.iter().map(|l| l.name.as_str()).collect();
                 return Err(Error::Usage(format!("--config: no layer `{name}`; the model has {}", all.join(", "))));
+            };
+            let dense = match &l.op {
+                crate::ir::Op::Dense { .. } => true,
+                crate::ir::Op::Folded { inner, .. } => matches!(inner.as_ref(), crate::ir::Op::Dense { .. }),
+                _ => false,
+            };
+            if c.reuse_factor.is_some_and(|r| r > 1) && !dense {
+                return Err(Error::Usage(format!(
+                    "--config [layer.{name}]: `reuse_factor` folds Dense layers only so far; `{name}` is a {} (it stays unrolled); remove the key",
+                    l.class
+                )));
+            }
+            if c.bn_inv.is_none() && c.bn_bias.is_none() {
+                continue;
+            }
+            let is_bn = matches!(l.op, crate::ir::Op::BatchNorm(_));
+            let fused_bn = fused.iter().find(|(p, _)| g.layers[p.0].name == *name).map(|(_, b)| g.layers[b.0].name.as_str());
+            let fused_into = fused.iter().find(|(_, b)| g.layers[b.0].name == *name).map(|(p, _)| g.layers[p.0].name.as_str());
+            if !is_bn && fused_bn.is_none() {
+                return Err(Error::Usage(format!(
+                    "--config [layer.{name}]: `bn_inv` / `bn_bias` apply to a batch norm (or the convolution one is fused into); `{name}` ({}) has none; its table takes `output`, `rounding`, `overflow`",
+                    l.class
+                )));
+            }
+            let other = fused_bn.or(fused_into).and_then(|o| self.layer(o)).filter(|o| o.bn_inv.is_some() || o.bn_bias.is_some());
+            if other.is_some() {
+                let (p, b) = match (fused_bn, fused_into) {
+                    (Some(b), _) => (name.as_str(), b),
+                    (_, Some(p)) => (p, name.as_str()),
+                    _ => unreachable!("checked above"),
+                };
+                return Err(Error::Usage(format!(
+                    "--config: the batch norm `{b}` is fused into `{p}`; configure its tables once, under [layer.{p}] (where `qkhw inspect` lists them)"
+                )));
             }
         }
         Ok(())
+    }
+}
+
+/// A reuse factor must be at least 1.
+fn positive(r: Option<usize>) -> Result<Option<usize>> {
+    match r {
+        Some(0) => Err(Error::Usage("`reuse_factor` must be at least 1".into())),
+        r => Ok(r),
     }
 }
 
@@ -118,12 +263,29 @@ mod tests {
             "[input]\nformat = \"fixed<16,6>\"\n[layer.fc1]\noutput = \"ufixed<8,3>\"\nrounding = \"floor\"\n[layer.bn]\nbn_inv = \"fixed<12,2>\"\n",
         )
         .unwrap();
-        assert_eq!(c.input, Some(FixedFormat { width: 16, frac: 10, signed: true }));
+        assert_eq!(c.input, Some(InputFormat::nearest(FixedFormat { width: 16, frac: 10, signed: true })));
         let l = c.layer("fc1").unwrap();
         assert_eq!(l.output, Some(FixedFormat { width: 8, frac: 5, signed: false }));
         assert_eq!(l.rounding, Rounding::Floor);
         assert!(c.layer("bn").unwrap().bn_inv.is_some());
-        for bad in ["[layer.x]\noutput = \"fixed<0,1>\"", "[layer.x]\nwidth = 3", "[input]\nformat = \"float\"", "[layer.x]\nrounding = \"up\""] {
+        // hls4ml's spelling means what Vitis means; explicit keys win.
+        let c = Config::parse("[layer.a]\noutput = \"ap_fixed<8,2>\"\n[layer.b]\noutput = \"ap_fixed<8,2>\"\nrounding = \"ties_even\"\n[model]\noutput_head = \"argmax\"").unwrap();
+        let (a, b) = (c.layer("a").unwrap(), c.layer("b").unwrap());
+        assert_eq!((a.rounding, a.overflow), (Rounding::Floor, Overflow::Wrap));
+        assert_eq!((b.rounding, b.overflow), (Rounding::TiesEven, Overflow::Wrap));
+        assert_eq!(c.output_head, OutputHead::Argmax);
+        // TOML's diagnostic keeps its lines and caret.
+        let e = Config::parse("[layer.a\noutput = 1").unwrap_err().to_string();
+        assert!(e.lines().count() > 2 && e.contains('^'), "{e}");
+        for bad in [
+            "[layer.x]\noutput = \"fixed<0,1>\"",
+            "[layer.x]\nwidth = 3",
+            "[input]\nformat = \"float\"",
+            "[layer.x]\nrounding = \"up\"",
+            "[layer.x]\nrounding = \"floor\"",
+            "[layer.x]\noutput = \"ap_fixed<8,2>\"\nbn_inv = \"ap_fixed<8,2,AP_RND_CONV,AP_SAT>\"",
+            "[model]\noutput_head = \"softmax\"",
+        ] {
             assert!(Config::parse(bad).is_err(), "{bad}");
         }
     }

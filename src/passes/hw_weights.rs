@@ -8,6 +8,7 @@
 //! - QBidirectional zips forward + backward quantizers (8) with their
 //!   weights (6), so the backward kernel meets the forward state quantizer;
 //! - folded layers export their folded (unquantized-BN) weights, quantized.
+//!
 //! This dict is for comparison with QKeras; hardware never reads it.
 
 use super::tfops::{add, inv_std, mul, sub};
@@ -155,8 +156,8 @@ fn pair(q: Option<&Quantizer>, w: &Tensor) -> Result<Pair> {
         let hw = Tensor { shape: w.shape.clone(), data: qw.data.iter().map(|&x| po2_exponent(x)).collect() };
         return Ok(Pair { entry: array(hw), sign: Some(array(sign)), scale: Some(Entry::List(vec![])), quantized: qw });
     }
-    if let Kind::Bits(b) = &q.kind {
-        if b.alpha == Alpha::AutoPo2 {
+    if let Kind::Bits(b) = &q.kind
+        && b.alpha == Alpha::AutoPo2 {
             let m = crate::fxp::pow2_f32(b.bits as i32 - i32::from(b.keep_negative));
             let m_i = crate::fxp::pow2_f32(b.integer);
             let s = ev.scale.ok_or_else(|| crate::Error::Apply { spec: q.spec.clone(), msg: "auto_po2 without a scale".into() })?;
@@ -176,7 +177,6 @@ fn pair(q: Option<&Quantizer>, w: &Tensor) -> Result<Pair> {
                 quantized: qw,
             });
         }
-    }
     Ok(Pair { entry: array(qw.clone()), sign: Some(Entry::List(vec![])), scale: Some(Entry::List(vec![])), quantized: qw })
 }
 

@@ -156,6 +156,9 @@ pub enum StepOp {
     /// Inputs aligned by left shifts, then combined.
     Merge { kind: MergeKind, shifts: Vec<u32> },
     Concat { axis: usize, shifts: Vec<u32> },
+    /// The index of the largest of the input's `n` elements, the first on
+    /// ties (numpy's `argmax`): the `--output-head argmax` head.
+    ArgMax { n: usize },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -184,6 +187,8 @@ pub struct Plan {
     /// The model outputs inside the one output tensor of a
     /// [`hardware_plan`] (empty when the model has one output).
     pub parts: Vec<OutputPart>,
+    /// The input format and how float inputs are brought into it.
+    pub input: crate::fxp::InputFormat,
 }
 
 /// One model output inside the hardware's single output tensor: elements
@@ -253,11 +258,31 @@ pub struct InputSpec {
     /// Known range of the codes (the whole format if unknown).
     pub lo: i128,
     pub hi: i128,
+    /// How float inputs are brought into `fmt` (the C float wrapper and
+    /// `verify`'s vectors follow it).
+    pub rounding: crate::fxp::Rounding,
+    pub overflow: crate::fxp::Overflow,
 }
 
 impl InputSpec {
+    /// Every code of `fmt`, float inputs rounded ties-to-even, saturating.
     pub fn full(fmt: FixedFormat) -> InputSpec {
-        InputSpec { fmt, lo: fmt.min_code(), hi: fmt.max_code() }
+        InputSpec::of(crate::fxp::InputFormat::nearest(fmt))
+    }
+
+    /// Every code of `f`, with its rounding and overflow.
+    pub fn of(f: crate::fxp::InputFormat) -> InputSpec {
+        InputSpec { fmt: f.fmt, lo: f.fmt.min_code(), hi: f.fmt.max_code(), rounding: f.rounding, overflow: f.overflow }
+    }
+
+    /// Exactly the codes `lo..=hi` of `fmt` (inputs held exactly).
+    pub fn exact(fmt: FixedFormat, lo: i128, hi: i128) -> InputSpec {
+        InputSpec { lo, hi, ..InputSpec::full(fmt) }
+    }
+
+    /// The format with its modes.
+    pub fn format(&self) -> crate::fxp::InputFormat {
+        crate::fxp::InputFormat { fmt: self.fmt, rounding: self.rounding, overflow: self.overflow }
     }
 }
 
@@ -364,10 +389,27 @@ pub fn plan_with(g: &Graph, input: InputSpec, cfg: &Config) -> Result<Plan> {
             ));
             s = b.steps[s].inputs.first().copied().unwrap_or(s);
         }
+        if cfg.output_head == crate::passes::config::OutputHead::Argmax {
+            let n: usize = b.steps[s].shape.iter().product();
+            if n == 0 {
+                return Err(Error::Usage(format!("--output-head argmax: output `{}` is empty", l.name)));
+            }
+            let hi = n as i128 - 1;
+            b.steps.push(Step {
+                layer: Some(format!("{}_argmax", l.name)),
+                inputs: vec![s],
+                shape: vec![1],
+                fmt: fmt_for(0, hi, 0),
+                lo: 0,
+                hi,
+                op: StepOp::ArgMax { n },
+            });
+            s = b.steps.len() - 1;
+        }
         outputs.push(s);
     }
     let max_width = b.steps.iter().map(|s| s.fmt.width).max().unwrap_or(1);
-    let mut plan = Plan { model: g.name.clone(), steps: b.steps, outputs, notices: b.notices, max_width, parts: vec![] };
+    let mut plan = Plan { model: g.name.clone(), steps: b.steps, outputs, notices: b.notices, max_width, parts: vec![], input: input.format() };
     // Exact here, rounded there: QKeras holds an output that needs more than
     // float32's 24 significant bits rounded (unless it ends in a float tail,
     // which predict evaluates in float32 as TensorFlow does).
@@ -392,6 +434,7 @@ pub fn hardware_plan(g: &Graph, input: InputSpec, cfg: &Config) -> Result<Plan> 
 }
 
 impl Builder<'_> {
+    #[allow(clippy::too_many_arguments, reason = "a step is its layer, inputs, shape, format and range, and op")]
     fn push(&mut self, l: &Layer, inputs: Vec<usize>, shape: Vec<usize>, frac: i32, lo: i128, hi: i128, op: StepOp) -> Result<usize> {
         let fmt = fmt_for(lo, hi, frac);
         if fmt.width > 127 {
@@ -425,6 +468,7 @@ impl Builder<'_> {
             Op::ConvTranspose { .. } => self.linear(l)?,
             Op::BatchNorm(bn) => {
                 let x = self.input_of(l, 0);
+                let producer = fused.iter().find(|(_, b)| *b == id).map(|(p, _)| self.g.layers[p.0].name.clone());
                 let (sub, inv, bias) = match fused.iter().find(|(_, b)| *b == id) {
                     // Fused: QKeras's bn_inv / fused_bias on the producer's
                     // accumulator, i.e. its output minus its bias.
@@ -436,7 +480,7 @@ impl Builder<'_> {
                     None => (None, self.tensor(l, "bn_inv")?.clone(), self.tensor(l, "bn_bias")?.clone()),
                 };
                 let _ = bn;
-                let (inv, bias) = match self.cfg.layer(&l.name) {
+                let (inv, bias) = match self.cfg.bn_tables(&l.name, producer.as_deref()) {
                     Some(c) => (round_table(&inv, c.bn_inv, c), round_table(&bias, c.bn_bias, c)),
                     None => (inv, bias),
                 };
@@ -547,9 +591,9 @@ impl Builder<'_> {
         let add_c = a.codes(frac).ok_or_else(|| err(self.g, l, "batch-norm bias codes overflow"))?;
         let (mut lo, mut hi) = (i128::MAX, i128::MIN);
         for k in 0..c {
-            let (a0, a1) = ((xlo - sub_c[k] as i128) * mul_c[k] as i128, (xhi - sub_c[k] as i128) * mul_c[k] as i128);
-            lo = lo.min(a0.min(a1) + add_c[k] as i128);
-            hi = hi.max(a0.max(a1) + add_c[k] as i128);
+            let (a0, a1) = ((xlo - sub_c[k] as i128) * mul_c[k], (xhi - sub_c[k] as i128) * mul_c[k]);
+            lo = lo.min(a0.min(a1) + add_c[k]);
+            hi = hi.max(a0.max(a1) + add_c[k]);
         }
         let shape = self.steps[x].shape.clone();
         self.push(l, vec![x], shape, frac, lo, hi, StepOp::Affine { sub: sub_c, mul: mul_c, add: add_c })
@@ -673,6 +717,7 @@ impl Builder<'_> {
     /// from the input range: Σ max(w·lo, w·hi) over the channel's weights
     /// (ignoring which of them a border position really uses: an upper
     /// bound, never too small).
+    #[allow(clippy::too_many_arguments, reason = "the layer, its geometry, both constants and the input step")]
     fn conv_step(
         &mut self,
         l: &Layer,
@@ -705,7 +750,7 @@ impl Builder<'_> {
         let mut hi_c = vec![0i128; per];
         for (i, &wv) in w.iter().enumerate() {
             let c = i % per;
-            let (p, q) = (wv as i128 * xlo, wv as i128 * xhi);
+            let (p, q) = (wv * xlo, wv * xhi);
             lo_c[c] += p.min(q);
             hi_c[c] += p.max(q);
         }
@@ -769,7 +814,7 @@ impl Builder<'_> {
                 }
                 let mc = Consts::from(m);
                 let mcodes = mc.codes(mc.frac).ok_or_else(|| err(self.g, l, "pooling factor overflow"))?;
-                let mx = mcodes.iter().map(|&v| v as i128).max().unwrap_or(0);
+                let mx = mcodes.iter().copied().max().unwrap_or(0);
                 let n = area as i128;
                 let (lo, hi) = ((xlo.min(0) * n * mx).min(xlo * n * mx), (xhi.max(0) * n * mx).max(xhi * n * mx));
                 self.push(l, vec![x], l.shape.clone(), xf.frac + mc.frac, lo.min(0), hi.max(0), StepOp::Pool { geo, max: false, mult: mcodes })
@@ -852,14 +897,13 @@ pub fn requantizer(q: &Quantizer) -> std::result::Result<(Act, i32, i128, i128),
             q.spec
         )
     })?;
-    if let Kind::Bits(b) = &q.kind {
-        if b.alpha.is_auto() && b.post_training_scale.is_none() {
+    if let Kind::Bits(b) = &q.kind
+        && b.alpha.is_auto() && b.post_training_scale.is_none() {
             return Err(format!(
                 "activation quantizer `{}`: alpha='auto'/'auto_po2' without post_training_scale scales by the whole batch, which has no hardware meaning",
                 q.spec
             ));
         }
-    }
     // The probe: saturated codes at both ends, and the scale.
     const BIG: f32 = 1.0e30;
     let hw = q.hardware(&[-BIG, BIG, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0], &[8]).map_err(|e| e.to_string())?;

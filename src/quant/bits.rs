@@ -150,7 +150,7 @@ impl QuantizedBits {
             Alpha::Fixed(s) => Some(s.clone()),
             _ => None,
         };
-        Ok(finish_scaled(x, grid, scale, shape, self.use_ste)?)
+        finish_scaled(x, grid, scale, shape, self.use_ste)
     }
 
     /// The per-element quantization of the fixed (non-auto) path, before

@@ -98,6 +98,7 @@ pub struct Eval {
 
 /// The straight-through output, `use_ste` or not (qnoise_factor is 1).
 #[inline]
+#[allow(clippy::eq_op, reason = "QKeras's literal (1 - qnoise_factor) * x + qnoise_factor * xq at qnoise_factor 1: 0 * x is NaN for an infinite x, which QKeras returns")]
 pub(crate) fn finish(x: f32, xq: f32, use_ste: bool) -> f32 {
     if use_ste { ops::ste(x, xq) } else { (1.0 - 1.0) * x + 1.0 * xq }
 }
@@ -356,8 +357,14 @@ impl Quantizer {
         }
         match &self.kind {
             Kind::Bits(q) if q.apply_fast(x, out) => return Ok(()),
-            Kind::Relu(q) => return Ok(q.apply_fast(x, out)),
-            Kind::Po2(q) => return Ok(q.apply_fast(x, out)),
+            Kind::Relu(q) => return {
+                let _: () = q.apply_fast(x, out);
+                Ok(())
+            },
+            Kind::Po2(q) => return {
+                let _: () = q.apply_fast(x, out);
+                Ok(())
+            },
             _ => {}
         }
         out.copy_from_slice(&self.eval(x, shape)?.float);
@@ -394,7 +401,7 @@ impl Quantizer {
                             "element {i}: {g} is not a code of {f} (a qkhw bug, please report)"
                         )));
                     }
-                    if c >= 9.223372036854775808e18 {
+                    if c >= 9.223_372_036_854_776e18 {
                         return Err(self.apply_err(format!(
                             "element {i}: code {c} of {f} does not fit in int64"
                         )));

@@ -178,7 +178,7 @@ pub fn smooth_sigmoid(x: f32) -> f32 {
 /// `tf.nn.relu`.
 #[inline]
 pub fn relu(x: f32) -> f32 {
-    if x.is_nan() { x } else if x > 0.0 { x } else { 0.0 }
+    if x.is_nan() || x > 0.0 { x } else { 0.0 }
 }
 
 #[cfg(test)]

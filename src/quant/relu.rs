@@ -136,16 +136,18 @@ impl QuantizedRelu {
                 let p = sigmoid.apply(v * inv_m_i, tail) * m;
                 xq = m_i * clip(2.0 * (round_through(p) * inv_m) - 1.0, 0.0, hi);
                 if NEG {
-                    xq = xq + m_i_ns * clip(2.0 * (round_through(p * ns) * nf) - 1.0, -1.0, 0.0);
+                    xq += m_i_ns * clip(2.0 * (round_through(p * ns) * nf) - 1.0, -1.0, 0.0);
                 }
             } else {
                 let p = (v * m) * inv_m_i;
                 xq = m_i * clip(round_through(p) * inv_m, 0.0, hi);
                 if NEG {
-                    xq = xq + m_i_ns * clip(round_through(p * ns) * nf, -1.0, 0.0);
+                    xq += m_i_ns * clip(round_through(p * ns) * nf, -1.0, 0.0);
                 }
             }
-            if clamp_xq && !(xq <= ub) {
+            #[allow(clippy::neg_cmp_op_on_partial_ord, reason = "a NaN takes this branch, as in QKeras's tf.where")]
+            let above = !(xq <= ub);
+            if clamp_xq && above {
                 xq = ub;
             }
             (finish(x_u, xq, ste), xq)

@@ -86,22 +86,22 @@ pub fn log(x: f32) -> f32 {
     let bits = x0.to_bits();
     let e = ((bits >> 23) & 0xff) as f32 - 126.0;
     let m = f32::from_bits((bits & 0x807f_ffff) | 0x3f00_0000);
-    let small = m < 0.707106781186547524f32;
+    let small = m < 0.707_106_77_f32;
     let tmp = if small { m } else { 0.0 };
     let e = if small { e - 1.0 } else { e };
     // m in [0.5, 1): |xr| >= 2^-24 or 0, so nothing below is subnormal.
     let xr = (m - 1.0) + tmp;
-    let p = madd_n(madd_n(0.18256296349849254f32, xr, 1.0000000190281063f32), xr, 1.0000000190281136f32);
+    let p = madd_n(madd_n(0.182_562_96_f32, xr, 1.0000000190281063f32), xr, 1.0000000190281136f32);
     let p = xr * p;
     let q = madd_n(
-        madd_n(madd_n(0.049616247954120038f32, xr, 0.59923249590823520f32), xr, 1.4999999999999927f32),
+        madd_n(madd_n(0.049_616_247_f32, xr, 0.599_232_5_f32), xr, 1.5_f32),
         xr,
         1.0f32,
     );
     let r = madd_n(e, core::f32::consts::LN_2, p / q);
     if x0 == 0.0 {
         f32::NEG_INFINITY
-    } else if !(x0 >= 0.0) {
+    } else if x0.is_nan() || x0 < 0.0 {
         // pcmp_lt_or_nan mask OR-ed into the result.
         f32::from_bits(0xffff_ffff)
     } else if x0 == f32::INFINITY {
@@ -119,18 +119,18 @@ pub fn log(x: f32) -> f32 {
 /// `(x^3 * P(x^2) + x) / Q(x^2)`. NaN propagates; subnormals give ±0.
 #[inline]
 pub fn tanh(a: f32) -> f32 {
-    const C: f32 = 7.90738964080810547f32;
+    const C: f32 = 7.907_389_6_f32;
     let x = pmax(pmin(ftz(a), C), -C);
     // x is normal or 0, the result about x: a flushed x^2 or x^3 (|x| <
     // 2^-42) changes nothing after `+ x` and `+ c`, so no flushes inside.
     let x2 = x * x;
     let x3 = x2 * x;
-    let mut p = 1.394553628e-8f32;
-    for c in [2.102733560e-5f32, 3.520756727e-3f32, 1.340216100e-1f32] {
+    let mut p = 1.394_553_6e-8_f32;
+    for c in [2.102_733_6e-5_f32, 3.520_756_7e-3_f32, 1.340_216_1e-1_f32] {
         p = madd_n(p, x2, c);
     }
-    let mut q = 8.015776984e-7f32;
-    for c in [3.326951409e-4f32, 2.597254514e-2f32, 4.673548340e-1f32, 1.0f32] {
+    let mut q = 8.015_777e-7_f32;
+    for c in [3.326_951_4e-4_f32, 2.597_254_5e-2_f32, 4.673_548_3e-1_f32, 1.0f32] {
         q = madd_n(q, x2, c);
     }
     madd_n(x3, p, x) / q
@@ -154,18 +154,19 @@ fn cvtt(x: f32) -> i32 {
 /// result `zero ? 0 : e / (1 + e)`. All `pmadd`s non-fused; FTZ makes every
 /// result below 2^-126 exactly +0. `sigmoid(+inf) = 1`, `sigmoid(NaN)` is NaN.
 #[inline]
+#[allow(clippy::approx_constant, reason = "TensorFlow's own float32 literal for log2(e), kept as its source writes it")]
 pub fn sigmoid(x: f32) -> f32 {
     let x0 = ftz(x);
     let zero_mask = x0 < -104.0f32;
-    let xh = pmin(x0, 16.6355324f32) * 0.5;
-    let m = super::ops::floor(madd_n(xh, 1.44269504088896341f32, 0.5));
+    let xh = pmin(x0, 16.635_532_f32) * 0.5;
+    let m = super::ops::floor(madd_n(xh, 1.442_695_f32, 0.5));
     // |r| <= 0.35 and p in [0.7, 1.5]: only r^2 can underflow, and p adds
     // it to r + 1, so the polynomial needs no flushes; 2^m scaling does.
-    let mut r = madd_n(m, -0.693359375f32, xh);
-    r = madd_n(m, 2.12194440e-4f32, r);
+    let mut r = madd_n(m, -0.693_359_4_f32, xh);
+    r = madd_n(m, 2.121_944_4e-4_f32, r);
     let r2 = r * r;
-    let p_even = madd_n(r2, 4.1898667812347412109375e-2f32, 0.49999141693115234375f32);
-    let p_odd = madd_n(r2, 8.33471305668354034423828125e-3f32, 0.16666877269744873046875f32);
+    let p_even = madd_n(r2, 4.189_866_8e-2_f32, 0.499_991_42_f32);
+    let p_odd = madd_n(r2, 8.334_713e-3_f32, 0.166_668_77_f32);
     let p_low = r + 1.0;
     let p = madd_n(r2, madd_n(r, p_odd, p_even), p_low);
     // pldexp_fast(p, m): biased exponent clamped to [0, 255], shifted into place.
@@ -197,7 +198,7 @@ pub fn log_tail(x: f32) -> f32 {
 /// only) and FTZ on each result (so `sigmoid_tail(x) = 0` below about -87.34).
 #[inline]
 pub fn sigmoid_tail(x: f32) -> f32 {
-    let e = ftz(pmin(ftz(x), 16.6355324f32).exp());
+    let e = ftz(pmin(ftz(x), 16.635_532_f32).exp());
     div(e, add(1.0, e))
 }
 

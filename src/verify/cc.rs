@@ -10,8 +10,20 @@ use std::time::Instant;
 use crate::backend::c::CModel;
 use crate::error::{Error, Result};
 
-/// The harness: int64 input codes in, int64 output codes out.
+/// The harness: input codes in, output codes out, each as one int64 word,
+/// or two (low uint64, high int64) where the type is the 128-bit one.
 fn harness(m: &CModel, in_n: usize, out_n: usize) -> String {
+    let wide = crate::backend::c::WIDE;
+    let read = if m.in_t == wide {
+        "if (fread(&v, sizeof v, 1, fi) != 1 || fread(&h, sizeof h, 1, fi) != 1) return 2;\n            in[k] = QKHW_WIDE(h, (unsigned long long)v);".to_string()
+    } else {
+        format!("if (fread(&v, sizeof v, 1, fi) != 1) return 2;\n            in[k] = ({})v;", m.in_t)
+    };
+    let write = if m.out_t == wide {
+        "{ unsigned long long lo = (unsigned long long)(qkhw_uwide)out[k];\n                long long hi = (long long)((out[k] - (qkhw_wide)lo) / ((qkhw_wide)1 << 64));\n                fwrite(&lo, sizeof lo, 1, fo); fwrite(&hi, sizeof hi, 1, fo); }".to_string()
+    } else {
+        "v = out[k];\n            fwrite(&v, sizeof v, 1, fo);".to_string()
+    };
     format!(
         r#"/* qkhw verify harness for the C target. Generated. */
 #include "{name}.h"
@@ -22,21 +34,20 @@ int main(int argc, char **argv) {{
     FILE *fi, *fo;
     {in_t} in[{in_n}];
     {out_t} out[{out_n}];
-    long long v;
+    long long v, h = 0;
     if (argc < 4) return 2;
     n = atol(argv[3]);
     fi = fopen(argv[1], "rb");
     fo = fopen(argv[2], "wb");
     if (!fi || !fo) return 2;
+    (void)h;
     for (s = 0; s < n; ++s) {{
         for (k = 0; k < {in_n}; ++k) {{
-            if (fread(&v, sizeof v, 1, fi) != 1) return 2;
-            in[k] = ({in_t})v;
+            {read}
         }}
         {name}_infer(in, out);
         for (k = 0; k < {out_n}; ++k) {{
-            v = out[k];
-            fwrite(&v, sizeof v, 1, fo);
+            {write}
         }}
     }}
     fclose(fi);
@@ -67,6 +78,7 @@ pub fn run(m: &CModel, dir: &Path, codes: &[i128], n: usize, in_n: usize, out_n:
         return Err(Error::Usage(format!("gcc -std=c99 -Wall -Wextra -Werror failed:\n{}", String::from_utf8_lossy(&out.stderr).lines().take(12).collect::<Vec<_>>().join("\n"))));
     }
     let build = t.elapsed().as_secs_f64();
-    let (outs, sim) = super::run_code_harness(&dir.join("harness"), dir, codes, n, "the compiled model (undefined behaviour is fatal under UBSan)")?;
+    let words = |t: &str| if t == crate::backend::c::WIDE { 2 } else { 1 };
+    let (outs, sim) = super::run_code_harness(&dir.join("harness"), dir, codes, n, (words(m.in_t), words(m.out_t)), "the compiled model (undefined behaviour is fatal under UBSan)")?;
     Ok((outs, build, sim))
 }

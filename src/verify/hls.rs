@@ -117,6 +117,6 @@ pub fn run(files: &[(String, String)], name: &str, flavor: Flavor, dir: &Path, c
         return Err(Error::Usage(format!("g++ (HLS C-sim) failed:\n{}", String::from_utf8_lossy(&out.stderr).lines().take(12).collect::<Vec<_>>().join("\n"))));
     }
     let build = t.elapsed().as_secs_f64();
-    let (outs, sim) = super::run_code_harness(&dir.join("csim"), dir, codes, n, "the HLS C-sim testbench")?;
+    let (outs, sim) = super::run_code_harness(&dir.join("csim"), dir, codes, n, (1, 1), "the HLS C-sim testbench")?;
     Ok((outs, build, sim))
 }

@@ -92,7 +92,7 @@ endmodule
         top = i.top,
         clk = i.clock,
         rst = i.reset,
-        limit = 64 + (n + i.latency_cycles as usize + 8) * 16,
+        limit = 64 + (n * i.initiation_interval.max(1) as usize + i.latency_cycles as usize + 8) * 16,
         step = (n / 100).max(1),
     )
 }

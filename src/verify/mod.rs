@@ -298,14 +298,13 @@ fn localize(sim: &dyn Simulator, d: &DesignDir, plan: &Plan, codes: &[i128], n: 
     for (k, t) in d.taps.iter().enumerate() {
         let want = g.steps.get(t.step).and_then(|s| s.as_ref());
         let got = taps.get(k);
-        if let (Some(w), Some(h)) = (want, got) {
-            if w != h {
+        if let (Some(w), Some(h)) = (want, got)
+            && w != h {
                 m.layer = Some(t.layer.clone());
                 let j = w.iter().zip(h).position(|(a, b)| a != b).unwrap_or(0);
                 m.note = format!("at its element {j}: expected {}, got {}", w[j], h[j]);
                 return Ok(());
             }
-        }
     }
     m.note = "every layer tap agrees; the difference is in the output path".into();
     Ok(())
@@ -397,12 +396,16 @@ pub(crate) fn run_reporting(cmd: &mut std::process::Command, n: usize, what: &st
     Ok(Finished { status, stdout, stderr })
 }
 
-/// Run a compiled harness that reads int64 input codes and writes int64
-/// output codes (`BIN IN OUT N`); returns the codes and the run time.
-pub(crate) fn run_code_harness(bin: &Path, dir: &Path, codes: &[i128], n: usize, what: &str) -> Result<(Vec<i128>, f64)> {
-    let mut bytes = Vec::with_capacity(codes.len() * 8);
+/// Run a compiled harness that reads input codes and writes output codes
+/// (`BIN IN OUT N`), each one int64 word or two (low, then high) as
+/// `words` says for (inputs, outputs); returns the codes and the run time.
+pub(crate) fn run_code_harness(bin: &Path, dir: &Path, codes: &[i128], n: usize, words: (usize, usize), what: &str) -> Result<(Vec<i128>, f64)> {
+    let mut bytes = Vec::with_capacity(codes.len() * 8 * words.0);
     for &c in codes {
         bytes.extend((c as i64).to_le_bytes());
+        if words.0 == 2 {
+            bytes.extend(((c >> 64) as i64).to_le_bytes());
+        }
     }
     std::fs::write(dir.join("in.bin"), bytes).map_err(|e| Error::io(dir.join("in.bin"), e))?;
     let t = std::time::Instant::now();
@@ -420,5 +423,11 @@ pub(crate) fn run_code_harness(bin: &Path, dir: &Path, codes: &[i128], n: usize,
         )));
     }
     let raw = std::fs::read(dir.join("out.bin")).map_err(|e| Error::io(dir.join("out.bin"), e))?;
-    Ok((raw.chunks(8).map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8])) as i128).collect(), secs))
+    let word = |c: &[u8]| i64::from_le_bytes(c.try_into().unwrap_or([0; 8]));
+    Ok((
+        raw.chunks(8 * words.1)
+            .map(|c| if words.1 == 2 { ((word(&c[8..]) as i128) << 64) | (word(&c[..8]) as u64 as i128) } else { word(c) as i128 })
+            .collect(),
+        secs,
+    ))
 }

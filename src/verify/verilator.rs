@@ -28,6 +28,7 @@ struct Harness<'a> {
     in_words: usize,
     out_wide: bool,
     latency: u32,
+    ii: u32,
     /// (signal, bytes, wide, stage)
     taps: Vec<(String, usize, bool, u32)>,
 }
@@ -74,6 +75,7 @@ impl Verilator {
             in_words: i.input.tdata_width.div_ceil(32) as usize,
             out_wide: i.output.tdata_width > 64,
             latency: i.latency_cycles,
+            ii: i.initiation_interval.max(1),
             taps: d
                 .taps
                 .iter()

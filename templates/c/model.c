@@ -6,6 +6,9 @@
 #include <math.h>
 
 {% include "common/fixed_helpers.c" %}
+{%- if wide %}
+{% include "common/wide_helpers.c" %}
+{%- endif %}
 {{ consts }}
 void {{ name }}_infer(const {{ in_t }} *in, {{ out_t }} *out) {
 {% include "common/body.c" %}

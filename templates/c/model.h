@@ -5,6 +5,19 @@
 #define {{ guard }}
 
 #include <stdint.h>
+{%- if wide %}
+
+/* This model holds values wider than 64 bits: they use the compiler's
+ * 128-bit integer (GCC and Clang have it; -pedantic accepts it through
+ * __extension__). A narrower --config format avoids it. */
+#if !defined(__SIZEOF_INT128__)
+#error "this qkhw model needs a 128-bit integer type (__int128): values wider than 64 bits"
+#endif
+__extension__ typedef __int128 qkhw_wide;
+__extension__ typedef unsigned __int128 qkhw_uwide;
+/* hi * 2^64 + lo, for literals wider than 64 bits. */
+#define QKHW_WIDE(hi, lo) ((qkhw_wide)(hi) * ((qkhw_wide)1 << 64) + (qkhw_wide)(lo))
+{%- endif %}
 
 /* Input: {{ in_n }} elements, {{ in_fmt }}: value = code * 2^-{{ in_frac }}. */
 #define {{ name|upper }}_IN_SIZE {{ in_n }}

@@ -1,7 +1,8 @@
 # {{ header }}
 # Catapult HLS project: synthesis of the array top {{ name }}, pipelined at
 # initiation interval 1 (the loops carry hls_unroll pragmas). The C testbench
-# {{ name }}_tb.cpp takes qkhw's vectors: {{ name }}_tb in.bin out.bin N.
+# {{ name }}_tb.cpp, run with no arguments, checks the golden vectors in
+# tb_vectors.txt (written by qkhw gen).
 # Run: catapult -shell -file build_prj.tcl
 # Written for Catapult 2023+; qkhw's own checks are C simulation only.
 options set Input/CppStandard c++11

@@ -1,17 +1,61 @@
 // {{ header }}
-// C-simulation testbench: reads int64 input codes, runs every sample through
-// the array top and the AXI-Stream top, checks that they agree and that
-// TLAST travels, and writes the output codes for qkhw verify to compare.
-// Usage: {{ name }}_tb IN.bin OUT.bin N
+// C-simulation testbench. It runs every sample through the array top and
+// the AXI-Stream top, and checks that they agree and that TLAST travels.
+//   {{ name }}_tb                  reads tb_vectors.txt (written by qkhw gen:
+//                                   input codes and the golden model's
+//                                   output codes per sample) and checks
+//                                   every output against them
+//   {{ name }}_tb IN.bin OUT.bin N  int64 input codes in, output codes out
+//                                   (what qkhw verify --target hls runs)
 #include "{{ name }}.h"
 #include <cstdio>
 #include <cstdlib>
 
+static int check_vectors(const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f) { fprintf(stderr, "{{ name }}_tb: cannot open %s (written by qkhw gen beside this testbench)\n", path); return 2; }
+    long n = 0, in_n = 0, out_n = 0;
+    if (fscanf(f, "%ld %ld %ld", &n, &in_n, &out_n) != 3 || in_n != {{ in_n }} || out_n != {{ out_n }}) {
+        fprintf(stderr, "{{ name }}_tb: %s: bad header (expected N {{ in_n }} {{ out_n }})\n", path);
+        fclose(f);
+        return 2;
+    }
+    long bad = 0;
+    for (long s = 0; s < n; ++s) {
+        {{ in_t }} in[{{ in_n }}];
+        {{ out_t }} out[{{ out_n }}];
+        for (int k = 0; k < {{ in_n }}; ++k) {
+            long long v;
+            if (fscanf(f, "%lld", &v) != 1) { fprintf(stderr, "{{ name }}_tb: %s: truncated at sample %ld\n", path, s); fclose(f); return 2; }
+            in[k] = ({{ in_t }})v;
+        }
+        {{ name }}(in, out);
+        for (int k = 0; k < {{ out_n }}; ++k) {
+            long long e;
+            if (fscanf(f, "%lld", &e) != 1) { fprintf(stderr, "{{ name }}_tb: %s: truncated at sample %ld\n", path, s); fclose(f); return 2; }
+            if ((long long)out[k] != e) {
+                if (bad++ < 5) fprintf(stderr, "sample %ld output %d: expected code %lld, got %lld\n", s, k, e, (long long)out[k]);
+            }
+        }
+    }
+    fclose(f);
+    if (bad) {
+        printf("{{ name }}_tb: %ld of %ld samples x {{ out_n }} outputs differ from qkhw's golden model\n", bad, n);
+        return 1;
+    }
+    printf("{{ name }}_tb: %ld samples from %s: every output code equal to qkhw's golden model\n", n, path);
+    return 0;
+}
+
 int main(int argc, char **argv) {
-    if (argc < 4) return 2;
+    if (argc == 1) return check_vectors("tb_vectors.txt");
+    if (argc < 4) {
+        fprintf(stderr, "usage: {{ name }}_tb  (checks tb_vectors.txt)  or  {{ name }}_tb IN.bin OUT.bin N\n");
+        return 2;
+    }
     long n = atol(argv[3]);
     FILE *fi = fopen(argv[1], "rb"), *fo = fopen(argv[2], "wb");
-    if (!fi || !fo) return 2;
+    if (!fi || !fo) { fprintf(stderr, "{{ name }}_tb: cannot open %s or %s\n", argv[1], argv[2]); return 2; }
     int errors = 0;
 {%- if catapult %}
     ac_channel<{{ name }}_axis_in_t> s_in;
@@ -27,7 +71,7 @@ int main(int argc, char **argv) {
         w.data = 0;
         for (int k = 0; k < {{ in_n }}; ++k) {
             long long v;
-            if (fread(&v, sizeof v, 1, fi) != 1) return 2;
+            if (fread(&v, sizeof v, 1, fi) != 1) { fprintf(stderr, "{{ name }}_tb: %s: truncated at sample %ld\n", argv[1], s); return 2; }
             in[k] = ({{ in_t }})v;
 {%- if catapult %}
             w.data.set_slc(k * {{ in_w }}, ac_int<{{ in_w }}, true>(v));

@@ -24,6 +24,7 @@ typedef VerilatedVcdC QkhwTrace;
 static const int IN_BYTES = {{ in_bytes }};
 static const int OUT_BYTES = {{ out_bytes }};
 static const long LATENCY = {{ latency }};
+static const long II = {{ ii }};
 
 static uint64_t rng_state;
 static uint64_t rnd() {
@@ -129,7 +130,7 @@ int main(int argc, char** argv) {
         top.{{ clk }} = 1; top.eval();
     }
     top.{{ rst }} = {{ rst_off }};
-    const long limit = 64 + (n + LATENCY + 8) * (mode == 0 ? 16 : 2);
+    const long limit = 64 + (n * II + LATENCY + 8) * (mode == 0 ? 16 : 2);
     const long progress_step = n / 100 > 0 ? n / 100 : 1;
     while (next_out < n && cycle < limit) {
         bool give = next_in < n && (mode != 0 || (rnd() & 3) != 0);
@@ -156,8 +157,8 @@ int main(int argc, char** argv) {
                     fprintf(stderr, "sample %ld: latency %ld cycles, the interface says %ld\n", next_out, lat, LATENCY);
                     ++errors;
                 }
-                if (last_out_cycle >= 0 && cycle != last_out_cycle + 1) {
-                    fprintf(stderr, "sample %ld: %ld cycles after the previous output (initiation interval 1)\n", next_out, cycle - last_out_cycle);
+                if (last_out_cycle >= 0 && cycle != last_out_cycle + II) {
+                    fprintf(stderr, "sample %ld: %ld cycles after the previous output (initiation interval %ld)\n", next_out, cycle - last_out_cycle, II);
                     ++errors;
                 }
                 last_out_cycle = cycle;

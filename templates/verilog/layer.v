@@ -6,6 +6,10 @@ module {{ name }} (
     input  wire clk,
     input  wire ce,
 {%- endif %}
+{%- if control %}
+    input  wire rst,
+    input  wire start,
+{%- endif %}
 {%- for p in inputs %}
     input  wire [{{ p.1 }}:0] {{ p.0 }},
 {%- endfor %}

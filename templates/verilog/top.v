@@ -20,11 +20,27 @@ module {{ name }} (
     wire c_clk = {{ clk }};
     wire c_rst = {{ rst_expr }};
     wire ce;
+{%- if ii > 1 %}
+    // Initiation interval {{ ii }}: every layer runs in lockstep with this
+    // phase counter, and a sample is accepted only at phase 0.
+    reg [{{ phase_w - 1 }}:0] phase;
+    always @(posedge c_clk) begin
+        if (c_rst) phase <= {{ phase_w }}'d0;
+        else if (ce) phase <= (phase == {{ phase_w }}'d{{ ii - 1 }}) ? {{ phase_w }}'d0 : phase + {{ phase_w }}'d1;
+    end
+    wire slot = (phase == {{ phase_w }}'d0);
+    assign {{ i }}_tready = ce & slot;
+
+    // Input register (stage 1), held for the initiation interval.
+    reg [{{ in_bits - 1 }}:0] in_r;
+    always @(posedge c_clk) if (ce & slot) in_r <= {{ i }}_tdata[{{ in_bits - 1 }}:0];
+{%- else %}
     assign {{ i }}_tready = ce;
 
     // Input register (stage 1).
     reg [{{ in_bits - 1 }}:0] in_r;
     always @(posedge c_clk) if (ce) in_r <= {{ i }}_tdata[{{ in_bits - 1 }}:0];
+{%- endif %}
 {%- if in_tdata > in_bits %}
     wire unused_input_pad = ^{{ i }}_tdata[{{ in_tdata - 1 }}:{{ in_bits }}];
 {%- endif %}
@@ -37,9 +53,9 @@ module {{ name }} (
             valid_sr <= {{ latency }}'d0;
         end else if (ce) begin
 {%- if latency > 1 %}
-            valid_sr <= {valid_sr[{{ latency - 2 }}:0], {{ i }}_tvalid};
+            valid_sr <= {valid_sr[{{ latency - 2 }}:0], {{ i }}_tvalid{% if ii > 1 %} & slot{% endif %}};
 {%- else %}
-            valid_sr <= {{ i }}_tvalid;
+            valid_sr <= {{ i }}_tvalid{% if ii > 1 %} & slot{% endif %};
 {%- endif %}
         end
     end

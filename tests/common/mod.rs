@@ -34,7 +34,7 @@ pub fn tmp(name: &str) -> PathBuf {
 pub fn vectors(g: &qkhw::ir::Graph, name: &str, random: usize, seed: u64) -> (Vec<i128>, usize) {
     let (spec, q, _) = qkhw::golden::hardware_input(g, None, &Default::default()).unwrap();
     let x = qkhw::npy::read_f32(&root().join(format!("tests/golden/predict/{name}/inputs.npy"))).unwrap();
-    let mut codes = qkhw::golden::hardware_codes(&x.data, &spec, q.as_ref()).unwrap();
+    let mut codes = qkhw::golden::hardware_codes(&x.data, &x.shape, &spec, q.as_ref()).unwrap();
     let per: usize = g.layers[g.inputs[0].0].shape.iter().product();
     codes.extend(qkhw::verify::random_codes(random, per, spec.fmt, seed));
     let n = codes.len() / per;

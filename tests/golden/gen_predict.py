@@ -13,12 +13,14 @@ Writes tests/golden/predict/NAME/ (see tests/golden/predict/README.md):
   logits.npy   (only for models ending in Activation('softmax')) the output
                of the layer feeding the softmax, all N inputs, batch_size=100
   layer_II_NAME.npy  float32 output of every non-input layer (II = index in
-               model.layers) for the first 32 inputs, batch_size=32
+               model.layers) for the first 32 inputs, batch_size=32 (8 for
+               ad_autoencoder: LAYER_SAMPLES, meta.json "layer_samples")
   meta.json    shapes, layer list, source file
 Every model is reloaded from its saved file (never rebuilt). QKeras cannot
-reload three of them as is (see examples/models/README.md):
-conv_bn_folded -> its .h5 is used; dense_bn_folded.keras -> loaded under
-make_models.dense_bn_clone_patch; zoo_hswish.keras -> loaded with
+reload four of them as is (see examples/models/README.md):
+conv_bn_folded -> its .h5 is used; dense_bn_folded.keras and
+ad_autoencoder.keras -> loaded under make_models.dense_bn_clone_patch;
+zoo_hswish.keras -> loaded with
 quantized_hswish.from_config dropping `keep_negative` (always True in its
 constructor) and `post_training_scale` (None), which its __init__ refuses.
 """
@@ -75,7 +77,11 @@ MODELS = {  # name -> (file under examples/models, N)
     "zoo_hswish": ("zoo_hswish.keras", 256),
     "zoo_conv2d": ("zoo_conv2d.keras", 256),
     "zoo_rnn": ("zoo_rnn.keras", 256),
+    "ad_autoencoder": ("ad_autoencoder.keras", 256),
 }
+# Fewer per-layer samples for the big models (file size); the key
+# layer_samples in meta.json then gives their number.
+LAYER_SAMPLES = {"ad_autoencoder": 8}
 CO = {}
 _add_supported_quantized_objects(CO)
 
@@ -103,6 +109,7 @@ def hswish_patch():
 def load(name, fname):
     keras.backend.clear_session()  # stable automatic names (zoo_rnn)
     patch = {"dense_bn_folded": dense_bn_clone_patch,
+             "ad_autoencoder": dense_bn_clone_patch,
              "zoo_hswish": hswish_patch}.get(name, contextlib.nullcontext)
     with patch():
         return keras.models.load_model(
@@ -193,8 +200,8 @@ def generate(name):
     idx = [i for i, l in enumerate(model.layers)
            if not isinstance(l, keras.layers.InputLayer)]
     probe = keras.Model(model.inputs, [model.layers[i].output for i in idx])
-    outs = probe.predict(x[:N_LAYER_SAMPLES], batch_size=N_LAYER_SAMPLES,
-                         verbose=0)
+    n_layer = LAYER_SAMPLES.get(name, N_LAYER_SAMPLES)
+    outs = probe.predict(x[:n_layer], batch_size=n_layer, verbose=0)
     layers = []
     for i, o in zip(idx, outs):
         layer = model.layers[i]
@@ -203,7 +210,7 @@ def generate(name):
         layers.append({"index": i, "name": layer.name,
                        "class": type(layer).__name__,
                        "shape": list(o.shape[1:]), "file": f})
-    last_diff = min(float(np.max(np.abs(outs[-1] - yk[:N_LAYER_SAMPLES])))
+    last_diff = min(float(np.max(np.abs(outs[-1] - yk[:n_layer])))
                     for yk in ys if yk.shape[1:] == outs[-1].shape[1:])
 
     meta = {"model": name, "source_file": f"examples/models/{fname}",
@@ -212,12 +219,14 @@ def generate(name):
             "output_shapes": [list(yk.shape[1:]) for yk in ys], "layers": layers,
             "last_activation": "softmax" if logits_layer else None,
             "logits_layer": logits_layer.name if logits_layer else None}
+    if n_layer != N_LAYER_SAMPLES:
+        meta["layer_samples"] = n_layer
     with open(os.path.join(out_dir, "meta.json"), "w") as fh:
         json.dump(meta, fh, indent=1)
         fh.write("\n")
     print(f"{name:16s} N={n:4d} in={tuple(x.shape[1:])} "
           f"out={[tuple(yk.shape[1:]) for yk in ys]} layers={len(layers)} "
-          f"|last layer (batch 32) - predict (batch 100)| = {last_diff:g}")
+          f"|last layer (batch {n_layer}) - predict (batch 100)| = {last_diff:g}")
 
 
 def main(argv):

@@ -32,6 +32,7 @@ struct Header<'a> {
     out_fmt: String,
     sigmoid: &'a str,
     parts: Vec<crate::backend::PartDoc>,
+    wide: bool,
 }
 
 #[derive(Template)]
@@ -51,6 +52,7 @@ struct Source<'a> {
     out_frac: i32,
     in_lo: String,
     in_hi: String,
+    wide: bool,
 }
 
 /// The generated pair.
@@ -64,7 +66,12 @@ pub struct CModel {
     pub out_t: &'static str,
 }
 
-/// The narrowest signed C type for `lo..=hi`.
+/// The 128-bit type of values wider than 64 bits (`__int128` under
+/// `__extension__`, declared in the generated header only when used).
+pub(crate) const WIDE: &str = "qkhw_wide";
+
+/// The narrowest signed C type for `lo..=hi`: a `stdint.h` type, or
+/// [`WIDE`] beyond 64 bits (every range the golden model holds fits it).
 pub(crate) fn ctype(lo: i128, hi: i128) -> Result<&'static str> {
     for (t, b) in [("int8_t", 8), ("int16_t", 16), ("int32_t", 32), ("int64_t", 64)] {
         let (mn, mx) = (-(1i128 << (b - 1)), (1i128 << (b - 1)) - 1);
@@ -72,13 +79,15 @@ pub(crate) fn ctype(lo: i128, hi: i128) -> Result<&'static str> {
             return Ok(t);
         }
     }
-    Err(Error::Usage(format!("a value range of more than 64 bits ({lo}..={hi}) has no C99 type")))
+    Ok(WIDE)
 }
 
-/// A C integer literal of type `t`.
+/// A C integer literal (of [`WIDE`] beyond 64 bits).
 pub(crate) fn lit(v: i128) -> String {
     if v == i64::MIN as i128 {
         "(-INT64_C(9223372036854775807) - 1)".into()
+    } else if i64::try_from(v).is_err() {
+        format!("QKHW_WIDE(INT64_C({}), UINT64_C({}))", (v >> 64) as i64, v as u64)
     } else if v.unsigned_abs() > i32::MAX as u128 {
         format!("INT64_C({v})")
     } else {
@@ -113,7 +122,12 @@ fn acc_type(plan: &Plan, s: &Step, consts: &[&[i128]]) -> Result<&'static str> {
         lo = lo.min(c.iter().copied().min().unwrap_or(0));
         hi = hi.max(c.iter().copied().max().unwrap_or(0));
     }
-    Ok(if ctype(lo, hi)? == "int64_t" || hi > i32::MAX as i128 / 2 || lo < i32::MIN as i128 / 2 { "int64_t" } else { "int32_t" })
+    Ok(match ctype(lo, hi)? {
+        WIDE => WIDE,
+        "int64_t" => "int64_t",
+        _ if hi > i32::MAX as i128 / 2 || lo < i32::MIN as i128 / 2 => "int64_t",
+        _ => "int32_t",
+    })
 }
 
 pub(crate) fn unsupported(g: &Graph, what: &str) -> Error {
@@ -133,6 +147,13 @@ pub enum Dialect {
 pub fn generate(g: &Graph, plan: &Plan, header: &str, sigmoid: &str) -> Result<CModel> {
     let b = body(g, plan, Dialect::C)?;
     render_c(plan, header, sigmoid, b)
+}
+
+impl Body {
+    /// Whether any value needs the 128-bit type.
+    pub fn is_wide(&self) -> bool {
+        [&self.consts, &self.buffers, &self.body, &self.out_copy].iter().any(|t| t.contains(WIDE)) || self.in_t == WIDE || self.out_t == WIDE
+    }
 }
 
 /// The constants, buffers and statements of the model function.
@@ -236,13 +257,16 @@ pub fn body(g: &Graph, plan: &Plan, dialect: Dialect) -> Result<Body> {
                 let ms = mul.iter().map(|v| v.abs()).max().unwrap_or(0);
                 let xs = x.lo.abs().max(x.hi.abs()) + sub.iter().map(|v| v.abs()).max().unwrap_or(0);
                 let big = xs * ms + add.iter().map(|v| v.abs()).max().unwrap_or(0);
-                let a = ctype(-big, big).map(|t| if t == "int64_t" { "int64_t" } else { "int32_t" })?;
+                let a = ctype(-big, big).map(|t| if t == "int64_t" || t == WIDE { t } else { "int32_t" })?;
                 let c = mul.len().max(1);
                 let _ = writeln!(body, "    for (k = 0; k < {n}; ++k) {y}[k] = (({a}){x0}[k] - ({a})s{i}[k % {c}]) * ({a})m{i}[k % {c}] + ({a})a{i}[k % {c}];");
             }
             StepOp::Act(a) => {
                 let x = &plan.steps[s.inputs[0]];
-                let line = act(g, a, i, x, s, &x0, &y, n, &mut consts, dialect)?;
+                let line = act(g, a, i, x, s, &x0, &y, n, &mut consts, dialect).map_err(|e| match e {
+                    Error::Model { path, layer: None, msg } => Error::Model { path, layer: s.layer.clone().or(Some(layer.clone())).filter(|l| !l.is_empty()), msg },
+                    e => e,
+                })?;
                 let _ = writeln!(body, "{line}");
             }
             StepOp::Pool { geo, max, mult } => {
@@ -267,6 +291,10 @@ pub fn body(g: &Graph, plan: &Plan, dialect: Dialect) -> Result<Body> {
             }
             StepOp::Identity => {
                 let _ = writeln!(body, "    for (k = 0; k < {n}; ++k) {y}[k] = {x0}[k];");
+            }
+            StepOp::ArgMax { n: m } => {
+                // The first index of the largest element (numpy's argmax).
+                let _ = writeln!(body, "    {y}[0] = 0;\n    for (k = 1; k < {m}; ++k) if ({x0}[k] > {x0}[{y}[0]]) {y}[0] = ({t})k;");
             }
             StepOp::ZeroPad { in_shape, pads } => {
                 let c = *in_shape.last().unwrap_or(&1);
@@ -326,6 +354,7 @@ pub fn body(g: &Graph, plan: &Plan, dialect: Dialect) -> Result<Body> {
 }
 
 fn render_c(plan: &Plan, header: &str, sigmoid: &str, b: Body) -> Result<CModel> {
+    let wide = b.is_wide();
     let Body { name, consts, buffers, body, out_copy, in_t, out_t } = b;
     let o = plan.outputs[0];
     let (ist, ost) = (&plan.steps[0], &plan.steps[o]);
@@ -346,6 +375,7 @@ fn render_c(plan: &Plan, header: &str, sigmoid: &str, b: Body) -> Result<CModel>
         out_fmt: fmt(ost),
         sigmoid,
         parts: crate::backend::part_docs(plan),
+        wide,
     }
     .render()
     .map_err(|e| Error::Usage(format!("template: {e}")))?
@@ -365,6 +395,7 @@ fn render_c(plan: &Plan, header: &str, sigmoid: &str, b: Body) -> Result<CModel>
         out_frac: ost.fmt.frac,
         in_lo: lit(ist.fmt.min_code()),
         in_hi: lit(ist.fmt.max_code()),
+        wide,
     }
     .render()
     .map_err(|e| Error::Usage(format!("template: {e}")))?
@@ -402,9 +433,13 @@ fn act(g: &Graph, a: &Act, i: usize, x: &Step, s: &Step, x0: &str, y: &str, n: u
         Act::Requant { out, .. } => x.fmt.frac - out.frac,
         _ => 0,
     };
-    if shift > 62 {
-        return Err(unsupported(g, &format!("a requantizer dropping {shift} fraction bits (more than 62)")));
+    if shift > 126 {
+        return Err(unsupported(g, &format!("a requantizer dropping {shift} fraction bits (more than 126)")));
     }
+    // The arithmetic type: the input's, or two words when the input or the
+    // widened value needs them.
+    let widened = if shift < 0 { x.lo.abs().max(x.hi.abs()).checked_shl((-shift) as u32).unwrap_or(i128::MAX) } else { 0 };
+    let wide = ctype(x.lo.min(0), x.hi.max(0))? == WIDE || ctype(-widened, widened)? == WIDE || shift > 62;
     Ok(match a {
         Act::Relu => format!("    for (k = 0; k < {n}; ++k) {y}[k] = {x0}[k] < 0 ? 0 : {x0}[k];"),
         Act::Grid { out_frac, min, max } if x.fmt.frac > *out_frac && let Dialect::Hls(f) = dialect => {
@@ -413,9 +448,9 @@ fn act(g: &Graph, a: &Act, i: usize, x: &Step, s: &Step, x0: &str, y: &str, n: u
         Act::Requant { out, rounding, overflow } if x.fmt.frac > out.frac && let Dialect::Hls(f) = dialect => {
             crate::backend::hls::requant(f, x.fmt, *out, x.fmt.frac - out.frac, out.min_code(), out.max_code(), *rounding, *overflow == Overflow::Saturate, x0, y, n)
         }
-        Act::Grid { out_frac, min, max } => requant_line(x.fmt.frac - out_frac, *min, *max, Rounding::TiesEven, true, x0, y, n),
+        Act::Grid { out_frac, min, max } => requant_line(x.fmt.frac - out_frac, *min, *max, Rounding::TiesEven, true, x0, y, n, wide),
         Act::Requant { out, rounding, overflow } => {
-            requant_line(x.fmt.frac - out.frac, out.min_code(), out.max_code(), *rounding, *overflow == Overflow::Saturate, x0, y, n)
+            requant_line(x.fmt.frac - out.frac, out.min_code(), out.max_code(), *rounding, *overflow == Overflow::Saturate, x0, y, n, wide)
         }
         Act::Generic { .. } | Act::Float { .. } => {
             let segs = crate::passes::segments::segments(a, x.fmt.frac, x.lo, x.hi).map_err(|e| unsupported(g, &e))?;
@@ -424,31 +459,34 @@ fn act(g: &Graph, a: &Act, i: usize, x: &Step, s: &Step, x0: &str, y: &str, n: u
             array(consts, &format!("t{i}"), &starts)?;
             array(consts, &format!("v{i}"), &vals)?;
             format!(
-                "    for (k = 0; k < {n}; ++k) {{\n        size_t lo = 0, hi = {m};\n        while (hi - lo > 1) {{ size_t mid = (lo + hi) / 2; if ((int64_t){x0}[k] >= (int64_t)t{i}[mid]) lo = mid; else hi = mid; }}\n        {y}[k] = v{i}[lo];\n    }}",
-                m = segs.len()
+                "    for (k = 0; k < {n}; ++k) {{\n        size_t lo = 0, hi = {m};\n        while (hi - lo > 1) {{ size_t mid = (lo + hi) / 2; if (({t}){x0}[k] >= ({t})t{i}[mid]) lo = mid; else hi = mid; }}\n        {y}[k] = v{i}[lo];\n    }}",
+                m = segs.len(),
+                t = if wide || starts.iter().any(|&v| i64::try_from(v).is_err()) { WIDE } else { "int64_t" }
             )
         }
     })
 }
 
-/// Round `shift` fraction bits away (or add `-shift`), then fit.
+/// Round `shift` fraction bits away (or add `-shift`), then fit, in
+/// `int64_t` or, when `wide`, in two words.
 #[allow(clippy::too_many_arguments)]
-fn requant_line(shift: i32, min: i128, max: i128, r: Rounding, sat: bool, x0: &str, y: &str, n: usize) -> String {
+fn requant_line(shift: i32, min: i128, max: i128, r: Rounding, sat: bool, x0: &str, y: &str, n: usize, wide: bool) -> String {
     let mode = r.hw_mode();
-    let fit = if sat { format!("qkhw_clamp(v, {}, {})", lit(min), lit(max)) } else { format!("qkhw_wrap(v, {}, {})", lit(min), lit(max)) };
+    let (t, w, lim) = if wide { (WIDE, "_w", 126) } else { ("int64_t", "", 62) };
+    let fit = if sat { format!("qkhw_clamp{w}(v, {}, {})", lit(min), lit(max)) } else { format!("qkhw_wrap{w}(v, {}, {})", lit(min), lit(max)) };
     if !sat && shift <= 0 {
-        let m = 1i128 << (-shift).min(62);
-        return format!("    for (k = 0; k < {n}; ++k) {{ int64_t v = (int64_t){x0}[k] * {}; {y}[k] = {fit}; }}", lit(m));
+        let m = 1i128 << (-shift).min(lim);
+        return format!("    for (k = 0; k < {n}; ++k) {{ {t} v = ({t}){x0}[k] * {}; {y}[k] = {fit}; }}", lit(m));
     }
     if shift == 0 {
-        format!("    for (k = 0; k < {n}; ++k) {{ int64_t v = (int64_t){x0}[k]; {y}[k] = {fit}; }}")
+        format!("    for (k = 0; k < {n}; ++k) {{ {t} v = ({t}){x0}[k]; {y}[k] = {fit}; }}")
     } else if shift > 0 {
-        format!("    for (k = 0; k < {n}; ++k) {{ int64_t v = qkhw_round_shift((int64_t){x0}[k], {shift}, {mode}); {y}[k] = {fit}; }}")
+        format!("    for (k = 0; k < {n}; ++k) {{ {t} v = qkhw_round_shift{w}(({t}){x0}[k], {shift}, {mode}); {y}[k] = {fit}; }}")
     } else {
         // Widening: clamp first (exact), then multiply (no shift of a negative value).
-        let m = 1i128 << (-shift).min(62);
+        let m = 1i128 << (-shift).min(lim);
         format!(
-            "    for (k = 0; k < {n}; ++k) {{ int64_t v = qkhw_clamp((int64_t){x0}[k], {}, {}) * {}; {y}[k] = {fit}; }}",
+            "    for (k = 0; k < {n}; ++k) {{ {t} v = qkhw_clamp{w}(({t}){x0}[k], {}, {}) * {}; {y}[k] = {fit}; }}",
             lit((min / m) - 1),
             lit((max / m) + 1),
             lit(m)
@@ -456,20 +494,26 @@ fn requant_line(shift: i32, min: i128, max: i128, r: Rounding, sat: bool, x0: &s
     }
 }
 
-/// Write `<name>.h` and `<name>.c` into `dir`.
-pub fn write(m: &CModel, dir: &std::path::Path) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    for (f, t) in [(format!("{}.h", m.name), &m.header), (format!("{}.c", m.name), &m.source)] {
-        let p = dir.join(f);
-        std::fs::write(&p, t).map_err(|e| Error::io(&p, e))?;
+impl CModel {
+    /// `<name>.h` and `<name>.c`: (file name, contents).
+    pub fn files(&self) -> Vec<(String, String)> {
+        vec![(format!("{}.h", self.name), self.header.clone()), (format!("{}.c", self.name), self.source.clone())]
     }
-    Ok(())
+}
+
+/// Write `<name>.h` and `<name>.c` into `dir` (a scratch folder of `verify`).
+pub fn write(m: &CModel, dir: &std::path::Path) -> Result<()> {
+    let mut out = crate::staging::Staged::new();
+    for (f, t) in m.files() {
+        out.write(&dir.join(f), t)?;
+    }
+    out.commit()
 }
 
 /// The C model of `g` for its hardware input format (as `gen` uses).
 pub fn from_graph(
     g: &Graph,
-    input_format: Option<crate::fxp::FixedFormat>,
+    input_format: Option<crate::fxp::InputFormat>,
     config: &crate::passes::config::Config,
     header: &str,
     sigmoid: &str,

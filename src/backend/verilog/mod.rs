@@ -106,6 +106,8 @@ pub struct Design {
 struct LayerTemplate<'a> {
     header: &'a str,
     clocked: bool,
+    /// `rst` and `start` ports, for a layer with a folded block.
+    control: bool,
     name: &'a str,
     layer: &'a str,
     inputs: Vec<(String, u32)>,
@@ -131,6 +133,9 @@ struct TopTemplate<'a> {
     out_tdata: u32,
     out_bits: u32,
     latency: u32,
+    /// The initiation interval and the width of its phase counter.
+    ii: u32,
+    phase_w: u32,
     body: &'a [String],
     out_expr: &'a str,
     taps: &'a [Tap],
@@ -277,6 +282,7 @@ pub fn generate(g: &Graph, plan: &Plan, opts: &Options) -> Result<Design> {
         let text = LayerTemplate {
             header,
             clocked,
+            control: false,
             name: &mname,
             layer: &layer,
             inputs: inputs.clone(),
@@ -335,6 +341,8 @@ pub fn generate(g: &Graph, plan: &Plan, opts: &Options) -> Result<Design> {
         out_tdata: bytes(out_bits),
         out_bits,
         latency,
+        ii: 1,
+        phase_w: 1,
         body: &body,
         out_expr: &signal_of[o],
         taps: &taps,
@@ -427,10 +435,15 @@ fn build_step(g: &Graph, plan: &Plan, i: usize, layer: &str, m: &mut ModuleBuild
             sums
         }
         StepOp::Identity => xs(m, 0),
+        StepOp::Act(a @ (Act::Generic { .. } | Act::Float { .. })) => {
+            let x = xs(m, 0);
+            let in_fmt = plan.steps[st.inputs[0]].fmt;
+            piecewise(g, plan, i, layer, m, &x, a, in_fmt, p)?
+        }
         StepOp::Act(a) => {
             let x = xs(m, 0);
             let in_fmt = plan.steps[st.inputs[0]].fmt;
-            x.iter().map(|e| activation(g, plan, i, layer, m, e, a, in_fmt)).collect::<Result<_>>()?
+            x.iter().map(|e| activation(m, plan, i, e, a, in_fmt)).collect::<Result<_>>()?
         }
         StepOp::Merge { kind, shifts } => {
             let ins: Vec<Vec<Sig>> = (0..st.inputs.len()).map(|k| xs(m, k)).collect();
@@ -557,6 +570,10 @@ fn build_step(g: &Graph, plan: &Plan, i: usize, layer: &str, m: &mut ModuleBuild
             let windows = (0..*c).map(|o| (0..*hw).map(|k| x[k * c + o].clone()).collect()).collect();
             pooled(m, windows, *max, |_| *mult, p, opts.no_dsp)
         }
+        StepOp::ArgMax { .. } => {
+            let x = xs(m, 0);
+            vec![argmax(m, &x, p)]
+        }
         StepOp::Gather { idx } => {
             let x = xs(m, 0);
             idx.iter().map(|&j| x[j as usize].clone()).collect()
@@ -627,8 +644,7 @@ fn extreme_of(r: &mut Rtl, v: Vec<Sig>, max: bool) -> Sig {
 }
 
 /// One element through an activation requantizer (combinational).
-#[allow(clippy::too_many_arguments)]
-fn activation(g: &Graph, plan: &Plan, i: usize, layer: &str, m: &mut ModuleBuild, x: &Sig, a: &Act, in_fmt: FixedFormat) -> Result<Sig> {
+fn activation(m: &mut ModuleBuild, plan: &Plan, i: usize, x: &Sig, a: &Act, in_fmt: FixedFormat) -> Result<Sig> {
     let st = &plan.steps[i];
     match a {
         Act::Relu => {
@@ -648,8 +664,48 @@ fn activation(g: &Graph, plan: &Plan, i: usize, layer: &str, m: &mut ModuleBuild
         Act::Requant { out, rounding, overflow } => {
             requant(m, x, in_fmt.frac - out.frac, *out, out.min_code(), out.max_code(), *rounding, *overflow == crate::fxp::Overflow::Saturate)
         }
-        Act::Generic { .. } | Act::Float { .. } => piecewise(g, plan, i, layer, m, x, a, in_fmt),
+        Act::Generic { .. } | Act::Float { .. } => Err(Error::Internal("a step-function activation goes through `piecewise`".into())),
     }
+}
+
+/// The index of the largest element of `x`, the first on ties: a balanced
+/// tree of (value, index) pairs in which the right (higher-index) side wins
+/// only when strictly larger, registered every `p` levels.
+fn argmax(m: &mut ModuleBuild, x: &[Sig], p: u32) -> Sig {
+    let n = x.len();
+    let iw = width(0, n as i128 - 1);
+    let mut cur: Vec<(Sig, Sig)> = x.iter().enumerate().map(|(k, v)| (v.clone(), Sig { bits: iw, ..m.rtl.constant(k as i128) })).collect();
+    let mut level = 0;
+    while cur.len() > 1 {
+        level += 1;
+        let mut next = Vec::with_capacity(cur.len().div_ceil(2));
+        let mut it = std::mem::take(&mut cur).into_iter();
+        while let Some((lv, li)) = it.next() {
+            match it.next() {
+                Some((rv, ri)) => {
+                    let w = lv.w().max(rv.w()) + 1;
+                    let gt = m.rtl.wire(0, 1, 1, format!("$signed({}) > $signed({})", Rtl::ext(&rv, w), Rtl::ext(&lv, w)));
+                    let (lo, hi) = (lv.lo.min(rv.lo), lv.hi.max(rv.hi));
+                    let v = m.rtl.wire(lo, hi, width(lo, hi), format!("{} ? {} : {}", gt.name, Rtl::ext(&rv, width(lo, hi)), Rtl::ext(&lv, width(lo, hi))));
+                    let i = m.rtl.wire(li.lo.min(ri.lo), li.hi.max(ri.hi), iw, format!("{} ? {} : {}", gt.name, Rtl::ext(&ri, iw), Rtl::ext(&li, iw)));
+                    m.rtl.counts.comparisons += 1;
+                    next.push((v, i));
+                }
+                None => next.push((lv, li)),
+            }
+        }
+        cur = next;
+        if level % p == 0 && cur.len() > 1 {
+            cur = cur.into_iter().map(|(v, i)| (if v.lo == v.hi { v } else { m.rtl.reg(&v) }, if i.lo == i.hi { i } else { m.rtl.reg(&i) })).collect();
+            m.latency += 1;
+        }
+    }
+    m.rtl.counts.compare_levels = m.rtl.counts.compare_levels.max(level);
+    let (v, i) = cur.pop().unwrap_or_else(|| (m.rtl.constant(0), m.rtl.constant(0)));
+    if v.lo != v.hi && !v.name.contains('\'') {
+        m.rtl.decls.push(format!("wire unused_{} = ^{};", v.name, v.name));
+    }
+    Sig { bits: iw, ..i }
 }
 
 /// The `qkhw_requant` primitive on one element (or a left shift and clamp
@@ -689,34 +745,82 @@ fn requant(m: &mut ModuleBuild, x: &Sig, shift: i32, out: FixedFormat, min: i128
 
 /// A quantizer that is not a fixed grid (tanh, sigmoid, po2, ulaw, hswish,
 /// binary, ...): the golden model's own function tabulated over the input
-/// range, emitted as a chain of comparisons on the change points.
+/// range (its change points), emitted per element as a balanced tree of
+/// comparisons (depth log2 of the number of pieces, not a chain), built
+/// level by level from the leaves and registered every `p` levels like the
+/// adder trees, so every element of the step has the same latency.
 #[allow(clippy::too_many_arguments)]
-fn piecewise(g: &Graph, plan: &Plan, i: usize, layer: &str, m: &mut ModuleBuild, x: &Sig, a: &Act, in_fmt: FixedFormat) -> Result<Sig> {
+fn piecewise(g: &Graph, plan: &Plan, i: usize, layer: &str, m: &mut ModuleBuild, xs: &[Sig], a: &Act, in_fmt: FixedFormat, p: u32) -> Result<Vec<Sig>> {
     let st = &plan.steps[i];
     let xs_step = &plan.steps[st.inputs[0]];
-    let segs = if x.lo >= xs_step.lo && x.hi <= xs_step.hi {
-        if let std::collections::hash_map::Entry::Vacant(v) = m.tables.entry(i) {
-            v.insert(crate::passes::segments::segments(a, in_fmt.frac, xs_step.lo, xs_step.hi).map_err(|e| unsupported(g, layer, &e))?);
-        }
-        crate::passes::segments::restrict(&m.tables[&i], x.lo, x.hi)
-    } else {
-        crate::passes::segments::segments(a, in_fmt.frac, x.lo, x.hi).map_err(|e| unsupported(g, layer, &e))?
-    };
-    let (lo, hi) = (segs.iter().map(|s| s.1).min().unwrap_or(0), segs.iter().map(|s| s.1).max().unwrap_or(0));
-    let ow = st.fmt.width.max(width(lo, hi));
-    let xw = x.w() + 1;
-    let xs = Rtl::ext(x, xw);
-    let mut e = lit(segs[0].1, ow);
-    for s in &segs[1..] {
-        e = format!("($signed({xs}) >= $signed({})) ? {} : ({e})", lit(s.0, xw), lit(s.1, ow));
+    /// A subtree: the first input value it covers and its output.
+    struct Node {
+        start: i128,
+        sig: Sig,
     }
-    Ok(m.rtl.wire(lo, hi, ow, e))
+    let mut trees: Vec<(Sig, Vec<Node>, u32)> = vec![];
+    for x in xs {
+        let segs = if x.lo >= xs_step.lo && x.hi <= xs_step.hi {
+            if let std::collections::hash_map::Entry::Vacant(v) = m.tables.entry(i) {
+                v.insert(crate::passes::segments::segments(a, in_fmt.frac, xs_step.lo, xs_step.hi).map_err(|e| unsupported(g, layer, &e))?);
+            }
+            crate::passes::segments::restrict(&m.tables[&i], x.lo, x.hi)
+        } else {
+            crate::passes::segments::segments(a, in_fmt.frac, x.lo, x.hi).map_err(|e| unsupported(g, layer, &e))?
+        };
+        let (lo, hi) = (segs.iter().map(|s| s.1).min().unwrap_or(0), segs.iter().map(|s| s.1).max().unwrap_or(0));
+        let ow = st.fmt.width.max(width(lo, hi));
+        let leaves = segs.iter().map(|&(start, v)| Node { start, sig: Sig { bits: ow.max(width(v, v)), ..m.rtl.constant(v) } }).collect();
+        trees.push((x.clone(), leaves, ow));
+    }
+    let mut level = 0;
+    let mut stages = 0;
+    while trees.iter().any(|t| t.1.len() > 1) {
+        level += 1;
+        for (x, nodes, ow) in trees.iter_mut() {
+            if nodes.len() < 2 {
+                continue;
+            }
+            let xw = x.w() + 1;
+            let xe = Rtl::ext(x, xw);
+            let mut next = Vec::with_capacity(nodes.len().div_ceil(2));
+            let mut it = std::mem::take(nodes).into_iter();
+            while let Some(l) = it.next() {
+                match it.next() {
+                    Some(r) => {
+                        let e = format!("($signed({xe}) >= $signed({})) ? {} : {}", lit(r.start, xw), Rtl::ext(&r.sig, *ow), Rtl::ext(&l.sig, *ow));
+                        let sig = m.rtl.wire(l.sig.lo.min(r.sig.lo), l.sig.hi.max(r.sig.hi), *ow, e);
+                        m.rtl.counts.comparisons += 1;
+                        next.push(Node { start: l.start, sig });
+                    }
+                    None => next.push(l),
+                }
+            }
+            *nodes = next;
+        }
+        if level % p == 0 && trees.iter().any(|t| t.1.len() > 1) {
+            for (x, nodes, _) in trees.iter_mut() {
+                for n in nodes.iter_mut() {
+                    if n.sig.lo != n.sig.hi {
+                        n.sig = m.rtl.reg(&n.sig);
+                    }
+                }
+                if nodes.len() > 1 {
+                    *x = m.rtl.reg(x);
+                }
+            }
+            stages += 1;
+        }
+    }
+    m.rtl.counts.compare_levels = m.rtl.counts.compare_levels.max(level);
+    m.latency += stages;
+    Ok(trees.into_iter().map(|(_, mut nodes, ow)| nodes.pop().map(|n| n.sig).unwrap_or_else(|| Sig { bits: ow, ..m.rtl.constant(0) })).collect())
 }
 
 /// The hardware plan of `g` (input per the numeric contract) and its design.
 pub fn from_graph(
     g: &Graph,
-    input_format: Option<FixedFormat>,
+    input_format: Option<crate::fxp::InputFormat>,
     config: &crate::passes::config::Config,
     opts: &Options,
 ) -> Result<(Design, Plan, Vec<String>)> {

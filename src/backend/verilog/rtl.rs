@@ -53,6 +53,10 @@ pub struct Counts {
     pub adder_levels: u32,
     /// Adder levels inside the shift-add products, before the tree.
     pub product_levels: u32,
+    /// Comparisons (each with its 2:1 mux) of step-function activations.
+    pub comparisons: usize,
+    /// Comparison levels of the deepest activation tree.
+    pub compare_levels: u32,
 }
 
 /// The lines of one module body.

@@ -18,7 +18,7 @@ pub struct Resources {
     pub ffs: usize,
     pub dsps: usize,
     pub carry4: usize,
-    /// Longest combinational path in cells (`ltp -noff`), whole design only.
+    /// Longest combinational path in cells (`ltp -noff`).
     pub ltp: Option<usize>,
     pub secs: f64,
 }
@@ -48,10 +48,10 @@ pub fn synth(dir: &Path, files: &[String], top: &str, ltp: bool) -> Result<Resou
     let out = Command::new("yosys")
         .args(["-q", "-p", &script])
         .output()
-        .map_err(|e| Error::Usage(format!("cannot run yosys ({e}); install it (apt-get install yosys)")))?;
+        .map_err(|e| Error::Tool { tool: "yosys".into(), msg: format!("cannot run it ({e}); install it (apt-get install yosys)") })?;
     let log = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     if !out.status.success() || log.contains("Assertion") || log.to_lowercase().contains("undriven") {
-        return Err(Error::Usage(format!("yosys failed on {top}: {}", log.lines().rev().take(5).collect::<Vec<_>>().join(" | "))));
+        return Err(Error::Tool { tool: "yosys".into(), msg: format!("failed on {top}: {}", log.lines().rev().take(5).collect::<Vec<_>>().join(" | ")) });
     }
     let stat = std::fs::read_to_string(dir.join(format!(".stat-{top}.txt"))).unwrap_or_default();
     let _ = std::fs::remove_file(dir.join(format!(".stat-{top}.txt")));
@@ -71,4 +71,47 @@ pub fn synth(dir: &Path, files: &[String], top: &str, ltp: bool) -> Result<Resou
         ltp,
         secs: t.elapsed().as_secs_f64(),
     })
+}
+
+/// Synthesize every module of `modules` (the top first, then each layer's
+/// module) two at a time, printing an estimate first and a line per module
+/// as it finishes. `counts` (one per layer module) size the estimate.
+pub fn synth_all(dir: &Path, files: &[String], modules: &[String], counts: &[super::Counts]) -> Result<Vec<Resources>> {
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 4);
+    // Calibrated on Yosys 0.23 (jet_tagger_da, zoo_hswish): about 1.5 s per
+    // module plus 2 ms per operator, the whole design counting all.
+    let ops: usize = counts.iter().map(|c| c.adders + c.multipliers + c.shift_adds + c.comparisons).sum();
+    let estimate = (modules.len() as f64 * 1.5 + 2.0 * ops as f64 * 0.002 + 2.0) / workers as f64;
+    eprintln!(
+        "yosys synth_xilinx -flatten on {} modules ({} operators), {workers} at a time: about {:.0} s",
+        modules.len(),
+        ops,
+        estimate.max(1.0)
+    );
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<std::sync::Mutex<Option<Result<Resources>>>> = modules.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|s| {
+        for _ in 0..workers.min(modules.len()) {
+            s.spawn(|| loop {
+                let k = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                if k >= modules.len() {
+                    break;
+                }
+                let r = synth(dir, files, &modules[k], true);
+                let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                match &r {
+                    Ok(x) => eprintln!("[{n}/{}] {}: {} LUT, {:.1} s", modules.len(), x.module, x.luts, x.secs),
+                    Err(e) => eprintln!("[{n}/{}] {}: {e}", modules.len(), modules[k]),
+                }
+                if let Ok(mut slot) = results[k].lock() {
+                    *slot = Some(r);
+                }
+            });
+        }
+    });
+    results
+        .into_iter()
+        .map(|m| m.into_inner().ok().flatten().unwrap_or_else(|| Err(Error::Internal("a synthesis worker stopped".into()))))
+        .collect()
 }

@@ -1,0 +1,390 @@
+//! The folded architecture of a Dense step (hls4ml's `reuse_factor`): a
+//! layer with N = n_in·n_out products gets ceil(N/R) multipliers, each used
+//! about R times per sample, its weights in a ROM read once per cycle.
+//!
+//! Schedule. The multipliers form `P_out` output lanes × `P_in` input lanes.
+//! When there are at least as many multipliers as outputs, every output has
+//! its lane (`P_out = n_out`) and `P_in` input elements are taken per cycle,
+//! the same element broadcast to every output lane (no per-lane input
+//! multiplexer); otherwise the outputs are computed `P_out` at a time, in
+//! groups, one input element per cycle. Cycle `c` of a sample reads ROM
+//! word `c` (modulo the rows of a Dense over a (T, C) input): the weights
+//! of chunk `k` for group `g`. So the ROM's word `g·K + k` holds, for lane
+//! `l` and input lane `p` (low bits first), `w[(k·P_in + p)·n_out + g·P_out + l]`.
+//!
+//! Pipeline (every register advances with the design's clock enable):
+//! issue (ROM address, input chunk selected) → ROM data and input chunk
+//! registered → products registered → lane sums added into the
+//! accumulators (initialized with the bias at a group's first chunk) →
+//! the finished group written to its output registers (through a staging
+//! bank when there are several groups, so the outputs of the previous
+//! sample stay stable while the next layer reads them). The block starts
+//! on `start` (its input is then stable for the design's initiation
+//! interval); its outputs are valid `latency` cycles later and stay so
+//! for the initiation interval.
+
+use super::netlist::{Cmp, Module, NetId};
+
+/// One folded Dense block.
+#[derive(Debug, Clone)]
+pub struct FoldedDense {
+    pub module: Module,
+    /// Cycles one sample occupies the multipliers (the block's initiation interval).
+    pub cycles: usize,
+    /// Cycles from `start` to valid outputs.
+    pub latency: u32,
+    pub multipliers: usize,
+    /// (words, bits per word) of the weight ROM.
+    pub rom: (usize, usize),
+    pub lanes: (usize, usize),
+}
+
+/// The shape of a folding: lanes, groups, chunks and cycles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fold {
+    pub p_out: usize,
+    pub p_in: usize,
+    pub groups: usize,
+    pub chunks: usize,
+    pub rows: usize,
+}
+
+impl Fold {
+    /// The folding of `rows` × (n_in → n_out) at reuse factor `reuse`.
+    pub fn new(rows: usize, n_in: usize, n_out: usize, reuse: usize) -> Fold {
+        let n = n_in * n_out;
+        let m = n.div_ceil(reuse.max(1)).max(1);
+        let (p_out, p_in) = if m >= n_out { (n_out, (m / n_out).clamp(1, n_in)) } else { (m, 1) };
+        Fold { p_out, p_in, groups: n_out.div_ceil(p_out), chunks: n_in.div_ceil(p_in), rows: rows.max(1) }
+    }
+
+    /// Cycles per sample.
+    pub fn cycles(&self) -> usize {
+        self.rows * self.groups * self.chunks
+    }
+
+    pub fn multipliers(&self) -> usize {
+        self.p_out * self.p_in
+    }
+
+    /// ROM words: (group, chunk) in order.
+    pub fn depth(&self) -> usize {
+        self.groups * self.chunks
+    }
+}
+
+/// The weight ROM's words, each `p_out·p_in` weights (lane-major, low bits
+/// first): what `qkhw rom --layout folded` prints.
+pub fn rom_words(f: &Fold, n_in: usize, n_out: usize, w: &[i128]) -> Vec<Vec<i128>> {
+    let mut words = Vec::with_capacity(f.depth());
+    for g in 0..f.groups {
+        for k in 0..f.chunks {
+            let mut word = Vec::with_capacity(f.multipliers());
+            for l in 0..f.p_out {
+                for p in 0..f.p_in {
+                    let (i, j) = (k * f.p_in + p, g * f.p_out + l);
+                    word.push(if i < n_in && j < n_out { w[i * n_out + j] } else { 0 });
+                }
+            }
+            words.push(word);
+        }
+    }
+    words
+}
+
+/// A counter `0..limit` advanced by `step`, restarting at 0 on `start`:
+/// returns (the value this cycle, whether it is the last).
+fn counter(m: &mut Module, limit: usize, step: NetId, start: NetId, rst: NetId) -> (NetId, NetId) {
+    let hi = limit.saturating_sub(1) as i128;
+    let q = m.reg_later(0, hi, Some(step), Some((rst, 0)));
+    let zero = m.constant(0);
+    let cur = m.mux(start, zero, q);
+    let cur = m.narrow(cur, 0, hi);
+    let last_c = m.constant(hi);
+    let last = m.compare(Cmp::Eq, cur, last_c);
+    let one = m.constant(1);
+    let inc = m.add(cur, one);
+    let next = m.mux(last, zero, inc);
+    let next = m.narrow(next, 0, hi);
+    m.drive(q, next);
+    (cur, last)
+}
+
+/// `a && b` for one-bit nets.
+fn and(m: &mut Module, a: NetId, b: NetId) -> NetId {
+    let z = m.constant(0);
+    let y = m.mux(a, b, z);
+    m.narrow(y, 0, 1)
+}
+
+/// Pick `options[sel]` with a tree of 2:1 multiplexers on the bits of `sel`.
+fn mux_tree(m: &mut Module, options: Vec<NetId>, sel: NetId) -> NetId {
+    let mut cur = options;
+    let mut bit = 0;
+    while cur.len() > 1 {
+        let b = m.slice(sel, bit, 1, 0, 1);
+        let mut next = vec![];
+        let mut it = cur.into_iter();
+        while let Some(lo) = it.next() {
+            match it.next() {
+                Some(hi) => next.push(m.mux(b, hi, lo)),
+                None => next.push(lo),
+            }
+        }
+        cur = next;
+        bit += 1;
+    }
+    cur[0]
+}
+
+/// Delay `d` by `n` clock-enabled registers.
+fn delay(m: &mut Module, d: NetId, n: usize, ce: NetId) -> NetId {
+    (0..n).fold(d, |x, _| m.reg(x, Some(ce)))
+}
+
+/// Delay a control bit (reset to 0) by `n` registers.
+fn delay_ctl(m: &mut Module, d: NetId, n: usize, ce: NetId, rst: NetId) -> NetId {
+    (0..n).fold(d, |x, _| m.reg_reset(x, Some(ce), rst, 0))
+}
+
+/// Sum of `terms` as a balanced adder tree.
+fn adder_tree(m: &mut Module, terms: Vec<NetId>) -> NetId {
+    let mut cur = terms;
+    while cur.len() > 1 {
+        let mut next = vec![];
+        let mut it = cur.into_iter();
+        while let Some(a) = it.next() {
+            match it.next() {
+                Some(b) => next.push(m.add(a, b)),
+                None => next.push(a),
+            }
+        }
+        cur = next;
+    }
+    cur[0]
+}
+
+/// Everything [`lower`] needs to know about a Dense step.
+pub struct DenseSpec<'a> {
+    pub rows: usize,
+    pub n_in: usize,
+    pub n_out: usize,
+    pub w: &'a [i128],
+    pub b: &'a [i128],
+    /// Input element range and width.
+    pub x: (i128, i128, u32),
+    /// Output element range and width (the step's exact format).
+    pub y: (i128, i128, u32),
+}
+
+/// Lower a Dense step at reuse factor `reuse` into the module `name`, with
+/// ports `clk`, `rst`, `ce`, `start`, `x` and `y`.
+pub fn lower(name: &str, d: &DenseSpec, reuse: usize, header: Vec<String>) -> FoldedDense {
+    let f = Fold::new(d.rows, d.n_in, d.n_out, reuse);
+    let mut m = Module::new(name);
+    m.header = header;
+    m.header.push(format!(
+        "Folded Dense {}x{} -> {}: {} multipliers ({} output x {} input lanes), {} groups x {} chunks x {} rows = {} cycles per sample.",
+        d.rows,
+        d.n_in,
+        d.n_out,
+        f.multipliers(),
+        f.p_out,
+        f.p_in,
+        f.groups,
+        f.chunks,
+        f.rows,
+        f.cycles()
+    ));
+    m.clock_input("clk");
+    let rst = m.input_bit("rst");
+    let ce = m.input_bit("ce");
+    let start_in = m.input_bit("start");
+    let (xlo, xhi, xw) = d.x;
+    let x = m.input("x", 0, 0, xw * (d.rows * d.n_in) as u32);
+    let start = and(&mut m, start_in, ce);
+    let c = f.cycles();
+    // Issue control: `run` is high after the first cycle until the last.
+    let run = m.reg_later(0, 1, Some(ce), Some((rst, 0)));
+    let one = m.constant(1);
+    let run_hi = m.compare(Cmp::Eq, run, one);
+    let issue = {
+        let t = m.constant(1);
+        m.mux(start, t, run_hi)
+    };
+    let issue_ce = and(&mut m, issue, ce);
+    let (_, c_last) = counter(&mut m, c, issue_ce, start, rst);
+    let zero_bit = m.constant(0);
+    let (k, k_last) = counter(&mut m, f.chunks, issue_ce, start, rst);
+    let k_step = and(&mut m, k_last, issue_ce);
+    let (addr_g, g_last) = counter(&mut m, f.groups, k_step, start, rst);
+    let row_step = and(&mut m, g_last, k_step);
+    let (row, _) = counter(&mut m, f.rows, row_step, start, rst);
+    let run_next = {
+        let not_last = m.mux(c_last, zero_bit, issue);
+        m.narrow(not_last, 0, 1)
+    };
+    m.drive(run, run_next);
+    // ROM address: group * chunks + chunk.
+    let gk = {
+        let base: Vec<NetId> = (0..f.groups).map(|g| m.constant((g * f.chunks) as i128)).collect();
+        let b = mux_tree(&mut m, base, addr_g);
+        m.add(b, k)
+    };
+    let addr = m.narrow(gk, 0, f.depth().saturating_sub(1) as i128);
+    let words = rom_words(&f, d.n_in, d.n_out, d.w);
+    let (wlo, whi) = (d.w.iter().copied().min().unwrap_or(0).min(0), d.w.iter().copied().max().unwrap_or(0).max(0));
+    let ww = super::netlist::width_of(wlo, whi);
+    let rom = m.rom_elems(addr, Some(ce), words, ww);
+    // Input chunk: element r*n_in + k*p_in + p for each input lane p.
+    let mut xs = vec![];
+    for p in 0..f.p_in {
+        let mut options = vec![];
+        for r in 0..f.rows {
+            for kk in 0..f.chunks {
+                let i = kk * f.p_in + p;
+                options.push(if i < d.n_in {
+                    let e = r * d.n_in + i;
+                    m.slice(x, e as u32 * xw, xw, xlo, xhi)
+                } else {
+                    m.constant(0)
+                });
+            }
+        }
+        let sel = if f.rows > 1 {
+            let base: Vec<NetId> = (0..f.rows).map(|r| m.constant((r * f.chunks) as i128)).collect();
+            let b = mux_tree(&mut m, base, row);
+            let s = m.add(b, k);
+            m.narrow(s, 0, (f.rows * f.chunks - 1) as i128)
+        } else {
+            k
+        };
+        let e = mux_tree(&mut m, options, sel);
+        let e = m.narrow(e, xlo.min(0), xhi.max(0));
+        xs.push(m.reg(e, Some(ce)));
+    }
+    // Control tags along the pipeline: issue -> stage 1 -> stage 2 (accumulate).
+    let valid2 = delay_ctl(&mut m, issue, 2, ce, rst);
+    let zero = m.constant(0);
+    let first = m.compare(Cmp::Eq, k, zero);
+    let first2 = delay(&mut m, first, 2, ce);
+    let last2 = delay(&mut m, k_last, 2, ce);
+    let slots = f.rows * f.groups;
+    let slot = if slots > 1 {
+        let base: Vec<NetId> = (0..f.rows).map(|r| m.constant((r * f.groups) as i128)).collect();
+        let b = mux_tree(&mut m, base, row);
+        let s = m.add(b, addr_g);
+        let s = m.narrow(s, 0, (slots - 1) as i128);
+        Some(delay(&mut m, s, 2, ce))
+    } else {
+        None
+    };
+    let g2 = if f.groups > 1 { Some(delay(&mut m, addr_g, 2, ce)) } else { None };
+    // Products (stage 2) and accumulators.
+    let bound: i128 = (0..d.n_out)
+        .map(|j| (0..d.n_in).map(|i| d.w[i * d.n_out + j].abs()).sum::<i128>() * xlo.abs().max(xhi.abs()) + d.b[j].abs())
+        .max()
+        .unwrap_or(0);
+    let en_acc = and(&mut m, ce, valid2);
+    let mut finals = vec![];
+    for l in 0..f.p_out {
+        let mut prods = vec![];
+        for (p, &xp) in xs.iter().enumerate() {
+            let wv = m.slice(rom, ((l * f.p_in + p) as u32) * ww, ww, wlo, whi);
+            let pr = m.mul(xp, wv);
+            prods.push(m.reg(pr, Some(ce)));
+        }
+        let sum = adder_tree(&mut m, prods);
+        let bias: Vec<NetId> = (0..f.groups)
+            .map(|g| {
+                let j = g * f.p_out + l;
+                m.constant(if j < d.n_out { d.b[j] } else { 0 })
+            })
+            .collect();
+        let bias = match g2 {
+            Some(g) => mux_tree(&mut m, bias, g),
+            None => bias[0],
+        };
+        let acc = m.reg_later(-bound, bound, Some(en_acc), None);
+        let from = m.mux(first2, bias, acc);
+        let next = m.add(from, sum);
+        let next = m.narrow(next, -bound, bound);
+        m.drive(acc, next);
+        finals.push(next);
+    }
+    // Outputs.
+    let (ylo, yhi, yw) = d.y;
+    let write = and(&mut m, last2, en_acc);
+    let n_y = d.rows * d.n_out;
+    let mut ys = vec![];
+    let latency = if slots == 1 {
+        for &v in finals.iter().take(d.n_out) {
+            let v = m.narrow(v, ylo, yhi);
+            ys.push(m.reg(v, Some(write)));
+        }
+        c as u32 + 2
+    } else {
+        let slot = slot.unwrap_or(run);
+        let mut bank = vec![];
+        for j in 0..n_y {
+            let (r, jj) = (j / d.n_out, j % d.n_out);
+            let (g, l) = (jj / f.p_out, jj % f.p_out);
+            let here = m.constant((r * f.groups + g) as i128);
+            let hit = m.compare(Cmp::Eq, slot, here);
+            let en = and(&mut m, hit, write);
+            let v = m.narrow(finals[l], ylo, yhi);
+            bank.push(m.reg(v, Some(en)));
+        }
+        let last_slot = m.constant((slots - 1) as i128);
+        let is_last = m.compare(Cmp::Eq, slot, last_slot);
+        let done = and(&mut m, is_last, write);
+        let done = delay_ctl(&mut m, done, 1, ce, rst);
+        let done_ce = and(&mut m, ce, done);
+        for b in bank {
+            ys.push(m.reg(b, Some(done_ce)));
+        }
+        c as u32 + 3
+    };
+    let y = m.concat(ys);
+    m.output("y", y, yw * n_y as u32);
+    FoldedDense {
+        cycles: c,
+        latency,
+        multipliers: f.multipliers(),
+        rom: (f.depth(), f.multipliers() * ww as usize),
+        lanes: (f.p_out, f.p_in),
+        module: m,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folding_follows_hls4ml_reuse() {
+        // 16 -> 64 at R = 4: 256 multipliers, 64 output x 4 input lanes, 4 cycles.
+        let f = Fold::new(1, 16, 64, 4);
+        assert_eq!((f.p_out, f.p_in, f.groups, f.chunks, f.cycles()), (64, 4, 1, 4, 4));
+        // 64 -> 32 at R = 64: 32 multipliers, one input per cycle.
+        let f = Fold::new(1, 64, 32, 64);
+        assert_eq!((f.multipliers(), f.cycles()), (32, 64));
+        // Fewer multipliers than outputs: groups of outputs.
+        let f = Fold::new(1, 32, 5, 64);
+        assert_eq!((f.p_out, f.p_in, f.groups, f.chunks, f.cycles()), (3, 1, 2, 32, 64));
+        // Any R: the real cycle count is reported.
+        let f = Fold::new(1, 16, 64, 3);
+        assert_eq!((f.multipliers(), f.cycles()), (320, 4));
+    }
+
+    #[test]
+    fn rom_words_hold_every_weight_once() {
+        let (n_in, n_out) = (5, 3);
+        let w: Vec<i128> = (0..15).map(|v| v + 1).collect();
+        let f = Fold::new(1, n_in, n_out, 4);
+        let words = rom_words(&f, n_in, n_out, &w);
+        let mut all: Vec<i128> = words.concat().into_iter().filter(|&v| v != 0).collect();
+        all.sort();
+        assert_eq!(all, w);
+    }
+}

@@ -1,0 +1,7 @@
+//! The hardware architecture layer: the dataflow schedule (which
+//! architecture each layer gets, the design's initiation interval) and the
+//! netlist the architectures lower to, printed by one writer.
+
+pub mod folded;
+pub mod netlist;
+pub mod schedule;

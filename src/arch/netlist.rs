@@ -1,0 +1,528 @@
+//! The netlist: hardware as typed nets and cells, printed to Verilog-2005 by
+//! one writer ([`Module::verilog`]). Every net carries the exact range of
+//! the values it holds and its width follows from it, so operands are
+//! extended to a cell's output width and combined modulo 2^width, which is
+//! exact because the true result fits (no Verilog signedness rules are
+//! relied on, and widths always match: lint-clean under `verilator -Wall`).
+//! Resource counts and unused-net checks are queries on the cells, never
+//! scans of emitted text; every emitted line is one cell (or one memory
+//! word), so line lengths stay bounded whatever the layer size.
+
+use std::fmt::Write as _;
+
+/// A net's index in its module.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NetId(pub usize);
+
+/// How a net is driven and seen from outside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NetKind {
+    Wire,
+    /// Driven by a register cell.
+    Reg,
+    Input,
+    Output,
+}
+
+/// A value in the design: its name, width and exact range.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Net {
+    pub name: String,
+    pub width: u32,
+    pub lo: i128,
+    pub hi: i128,
+    pub kind: NetKind,
+}
+
+impl Net {
+    pub fn signed(&self) -> bool {
+        self.lo < 0
+    }
+}
+
+/// Width of the narrowest two's complement (or unsigned, when never
+/// negative) format for `lo..=hi`.
+pub fn width_of(lo: i128, hi: i128) -> u32 {
+    crate::passes::precision::fmt_for(lo.min(hi), hi.max(lo), 0).width
+}
+
+/// Comparison operators (signed by the operands' ranges).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cmp {
+    Lt,
+    Ge,
+    Gt,
+    Eq,
+}
+
+/// The operations of the netlist.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    Const { y: NetId, value: i128 },
+    Add { y: NetId, a: NetId, b: NetId },
+    Sub { y: NetId, a: NetId, b: NetId },
+    /// `a × b`, both variable (a DSP or LUT multiplier).
+    Mul { y: NetId, a: NetId, b: NetId },
+    /// `y = a op b` (one bit).
+    Compare { y: NetId, op: Cmp, a: NetId, b: NetId },
+    /// `y = sel ? one : zero`.
+    Mux { y: NetId, sel: NetId, one: NetId, zero: NetId },
+    /// `y = a[lsb +: width of y]`.
+    Slice { y: NetId, a: NetId, lsb: u32 },
+    /// `y = a` sign- or zero-extended (or truncated, when the range allows).
+    Extend { y: NetId, a: NetId },
+    /// `y = {parts[n-1], ..., parts[0]}`: part 0 in the low bits.
+    Concat { y: NetId, parts: Vec<NetId> },
+    /// `q <= d` on the clock when `en` (if any) is high; `reset` loads the
+    /// value instead while the reset net is high (control state only).
+    Reg { q: NetId, d: NetId, en: Option<NetId>, reset: Option<(NetId, i128)> },
+    /// A read-only memory with a registered read (`q <= mem[addr]` when
+    /// `en`), so synthesis maps it to block RAM; each word is a list of
+    /// `elem_width`-bit two's complement elements, element 0 in the low
+    /// bits, written inline.
+    Rom { q: NetId, addr: NetId, en: Option<NetId>, words: Vec<Vec<i128>>, elem_width: u32 },
+    /// An instance of another module: (port, net) connections.
+    Instance { module: String, name: String, conns: Vec<(String, NetId)> },
+}
+
+/// A module: ports (in declaration order), nets and cells.
+#[derive(Debug, Clone, Default)]
+pub struct Module {
+    pub name: String,
+    pub nets: Vec<Net>,
+    pub cells: Vec<Cell>,
+    /// The clock net, when the module has registers or memories.
+    pub clock: Option<NetId>,
+    /// Comment lines written above the module.
+    pub header: Vec<String>,
+}
+
+/// What a module costs, counted on its cells.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Resources {
+    pub multipliers: usize,
+    pub adders: usize,
+    pub comparisons: usize,
+    pub muxes: usize,
+    pub ff_bits: usize,
+    pub memory_bits: usize,
+}
+
+impl Module {
+    pub fn new(name: impl Into<String>) -> Module {
+        Module { name: name.into(), ..Default::default() }
+    }
+
+    fn net(&mut self, name: Option<&str>, lo: i128, hi: i128, width: Option<u32>, kind: NetKind) -> NetId {
+        let id = NetId(self.nets.len());
+        let name = name.map_or_else(|| format!("n{}", id.0), str::to_string);
+        let width = width.unwrap_or(0).max(width_of(lo, hi));
+        self.nets.push(Net { name, width, lo, hi, kind });
+        id
+    }
+
+    /// An input port of `width` bits holding `lo..=hi`.
+    pub fn input(&mut self, name: &str, lo: i128, hi: i128, width: u32) -> NetId {
+        self.net(Some(name), lo, hi, Some(width), NetKind::Input)
+    }
+
+    /// A one-bit input port.
+    pub fn input_bit(&mut self, name: &str) -> NetId {
+        self.input(name, 0, 1, 1)
+    }
+
+    /// The clock input (registers and memories use it).
+    pub fn clock_input(&mut self, name: &str) -> NetId {
+        let c = self.input_bit(name);
+        self.clock = Some(c);
+        c
+    }
+
+    /// An output port driven by `from` (extended to `width`).
+    pub fn output(&mut self, name: &str, from: NetId, width: u32) -> NetId {
+        let (lo, hi) = (self.nets[from.0].lo, self.nets[from.0].hi);
+        let y = self.net(Some(name), lo, hi, Some(width), NetKind::Output);
+        self.cells.push(Cell::Extend { y, a: from });
+        y
+    }
+
+    pub fn get(&self, n: NetId) -> &Net {
+        &self.nets[n.0]
+    }
+
+    pub fn constant(&mut self, value: i128) -> NetId {
+        let y = self.net(None, value, value, None, NetKind::Wire);
+        self.cells.push(Cell::Const { y, value });
+        y
+    }
+
+    pub fn add(&mut self, a: NetId, b: NetId) -> NetId {
+        let (x, z) = (self.get(a).clone(), self.get(b).clone());
+        let y = self.net(None, x.lo + z.lo, x.hi + z.hi, None, NetKind::Wire);
+        self.cells.push(Cell::Add { y, a, b });
+        y
+    }
+
+    pub fn sub(&mut self, a: NetId, b: NetId) -> NetId {
+        let (x, z) = (self.get(a).clone(), self.get(b).clone());
+        let y = self.net(None, x.lo - z.hi, x.hi - z.lo, None, NetKind::Wire);
+        self.cells.push(Cell::Sub { y, a, b });
+        y
+    }
+
+    pub fn mul(&mut self, a: NetId, b: NetId) -> NetId {
+        let (x, z) = (self.get(a).clone(), self.get(b).clone());
+        let c = [x.lo * z.lo, x.lo * z.hi, x.hi * z.lo, x.hi * z.hi];
+        let y = self.net(None, *c.iter().min().unwrap_or(&0), *c.iter().max().unwrap_or(&0), None, NetKind::Wire);
+        self.cells.push(Cell::Mul { y, a, b });
+        y
+    }
+
+    pub fn compare(&mut self, op: Cmp, a: NetId, b: NetId) -> NetId {
+        let y = self.net(None, 0, 1, Some(1), NetKind::Wire);
+        self.cells.push(Cell::Compare { y, op, a, b });
+        y
+    }
+
+    pub fn mux(&mut self, sel: NetId, one: NetId, zero: NetId) -> NetId {
+        let (x, z) = (self.get(one).clone(), self.get(zero).clone());
+        let y = self.net(None, x.lo.min(z.lo), x.hi.max(z.hi), None, NetKind::Wire);
+        self.cells.push(Cell::Mux { y, sel, one, zero });
+        y
+    }
+
+    /// `width` bits of `a` from `lsb`, holding `lo..=hi`.
+    pub fn slice(&mut self, a: NetId, lsb: u32, width: u32, lo: i128, hi: i128) -> NetId {
+        let y = self.net(None, lo, hi, Some(width), NetKind::Wire);
+        self.cells.push(Cell::Slice { y, a, lsb });
+        y
+    }
+
+    /// `a` re-declared with the range `lo..=hi` (which must hold its values).
+    pub fn narrow(&mut self, a: NetId, lo: i128, hi: i128) -> NetId {
+        let y = self.net(None, lo, hi, None, NetKind::Wire);
+        self.cells.push(Cell::Extend { y, a });
+        y
+    }
+
+    pub fn concat(&mut self, parts: Vec<NetId>) -> NetId {
+        let w: u32 = parts.iter().map(|p| self.get(*p).width).sum();
+        let y = self.net(None, 0, 0, Some(w.max(1)), NetKind::Wire);
+        self.cells.push(Cell::Concat { y, parts });
+        y
+    }
+
+    /// A register of `d` (same range), loaded when `en`.
+    pub fn reg(&mut self, d: NetId, en: Option<NetId>) -> NetId {
+        let n = self.get(d).clone();
+        let q = self.net(None, n.lo, n.hi, Some(n.width), NetKind::Reg);
+        self.cells.push(Cell::Reg { q, d, en, reset: None });
+        q
+    }
+
+    /// A control register with a reset value.
+    pub fn reg_reset(&mut self, d: NetId, en: Option<NetId>, rst: NetId, value: i128) -> NetId {
+        let n = self.get(d).clone();
+        let q = self.net(None, n.lo.min(value), n.hi.max(value), Some(n.width.max(width_of(value, value))), NetKind::Reg);
+        self.cells.push(Cell::Reg { q, d, en, reset: Some((rst, value)) });
+        q
+    }
+
+    /// A register whose input is given later by [`Module::drive`] (for
+    /// counters and accumulators that read their own output).
+    pub fn reg_later(&mut self, lo: i128, hi: i128, en: Option<NetId>, reset: Option<(NetId, i128)>) -> NetId {
+        let q = self.net(None, lo, hi, None, NetKind::Reg);
+        self.cells.push(Cell::Reg { q, d: q, en, reset });
+        q
+    }
+
+    /// Give a [`Module::reg_later`] register its input.
+    pub fn drive(&mut self, q: NetId, d: NetId) {
+        for c in &mut self.cells {
+            if let Cell::Reg { q: cq, d: cd, .. } = c
+                && *cq == q {
+                    *cd = d;
+                }
+        }
+    }
+
+    /// A ROM with a registered read of `words`, each a list of elements of
+    /// `elem_width` bits (element 0 in the low bits).
+    pub fn rom_elems(&mut self, addr: NetId, en: Option<NetId>, words: Vec<Vec<i128>>, elem_width: u32) -> NetId {
+        let n = words.first().map_or(1, |w| w.len().max(1)) as u32;
+        let q = self.net(None, 0, 0, Some(n * elem_width), NetKind::Reg);
+        self.cells.push(Cell::Rom { q, addr, en, words, elem_width });
+        q
+    }
+
+    pub fn instance(&mut self, module: &str, name: &str, conns: Vec<(String, NetId)>) {
+        self.cells.push(Cell::Instance { module: module.into(), name: name.into(), conns });
+    }
+
+    /// Resource counts of this module's own cells.
+    pub fn resources(&self) -> Resources {
+        let mut r = Resources::default();
+        for c in &self.cells {
+            match c {
+                Cell::Mul { .. } => r.multipliers += 1,
+                Cell::Add { .. } | Cell::Sub { .. } => r.adders += 1,
+                Cell::Compare { .. } => r.comparisons += 1,
+                Cell::Mux { .. } => r.muxes += 1,
+                Cell::Reg { q, .. } => r.ff_bits += self.get(*q).width as usize,
+                Cell::Rom { q, words, .. } => r.memory_bits += words.len() * self.get(*q).width as usize,
+                _ => {}
+            }
+        }
+        r
+    }
+
+    /// Nets no cell reads and no output port is: what lint calls UNUSED.
+    fn unread(&self) -> Vec<NetId> {
+        let mut read = vec![false; self.nets.len()];
+        let mut mark = |n: &NetId| read[n.0] = true;
+        for c in &self.cells {
+            match c {
+                Cell::Const { .. } => {}
+                Cell::Add { a, b, .. } | Cell::Sub { a, b, .. } | Cell::Mul { a, b, .. } | Cell::Compare { a, b, .. } => {
+                    mark(a);
+                    mark(b);
+                }
+                Cell::Mux { sel, one, zero, .. } => {
+                    mark(sel);
+                    mark(one);
+                    mark(zero);
+                }
+                Cell::Slice { a, .. } | Cell::Extend { a, .. } => mark(a),
+                Cell::Concat { parts, .. } => parts.iter().for_each(&mut mark),
+                Cell::Reg { d, en, reset, .. } => {
+                    mark(d);
+                    en.iter().for_each(&mut mark);
+                    if let Some((r, _)) = reset {
+                        mark(r);
+                    }
+                }
+                Cell::Rom { addr, en, .. } => {
+                    mark(addr);
+                    en.iter().for_each(&mut mark);
+                }
+                Cell::Instance { conns, .. } => conns.iter().for_each(|(_, n)| mark(n)),
+            }
+        }
+        if let Some(c) = self.clock {
+            read[c.0] = true;
+        }
+        (0..self.nets.len()).filter(|&i| !read[i] && self.nets[i].kind != NetKind::Output).map(NetId).collect()
+    }
+
+    /// `a` as an expression of `w` bits (sign- or zero-extended, or its low
+    /// bits when `w` is narrower: exact where the ranges say so).
+    fn ext(&self, a: NetId, w: u32) -> String {
+        let n = self.get(a);
+        if w == n.width {
+            return n.name.clone();
+        }
+        if w < n.width {
+            return if w == 1 { format!("{}[0]", n.name) } else { format!("{}[{}:0]", n.name, w - 1) };
+        }
+        if n.signed() {
+            if n.width == 1 {
+                return format!("{{{w}{{{}}}}}", n.name);
+            }
+            format!("{{{{{}{{{}[{}]}}}}, {}}}", w - n.width, n.name, n.width - 1, n.name)
+        } else {
+            format!("{{{}'d0, {}}}", w - n.width, n.name)
+        }
+    }
+
+    /// The module as Verilog-2005.
+    pub fn verilog(&self) -> String {
+        let mut s = String::new();
+        for h in &self.header {
+            let _ = writeln!(s, "// {h}");
+        }
+        let ports: Vec<&Net> = self.nets.iter().filter(|n| matches!(n.kind, NetKind::Input | NetKind::Output)).collect();
+        let _ = writeln!(s, "module {} (", self.name);
+        for (k, p) in ports.iter().enumerate() {
+            let dir = if p.kind == NetKind::Input { "input " } else { "output" };
+            let range = if p.width > 1 { format!("[{}:0] ", p.width - 1) } else { String::new() };
+            let _ = writeln!(s, "    {dir} wire {range}{}{}", p.name, if k + 1 < ports.len() { "," } else { "" });
+        }
+        let _ = writeln!(s, ");");
+        let decl = |n: &Net| if n.width > 1 { format!("[{}:0] {}", n.width - 1, n.name) } else { n.name.clone() };
+        for (i, n) in self.nets.iter().enumerate() {
+            match n.kind {
+                NetKind::Wire => {
+                    let _ = writeln!(s, "    wire {};", decl(n));
+                }
+                NetKind::Reg => {
+                    if let Some(Cell::Rom { words, .. }) = self.cells.iter().find(|c| matches!(c, Cell::Rom { q, .. } if q.0 == i)) {
+                        let _ = writeln!(s, "    reg [{}:0] {}_mem [0:{}];", n.width - 1, n.name, words.len().max(1) - 1);
+                    }
+                    let _ = writeln!(s, "    reg {};", decl(n));
+                }
+                _ => {}
+            }
+        }
+        let clk = self.clock.map(|c| self.get(c).name.clone()).unwrap_or_else(|| "clk".into());
+        for c in &self.cells {
+            match c {
+                Cell::Const { y, value } => {
+                    let w = self.get(*y).width;
+                    let _ = writeln!(s, "    assign {} = {};", self.get(*y).name, lit(*value, w));
+                }
+                Cell::Add { y, a, b } | Cell::Sub { y, a, b } | Cell::Mul { y, a, b } => {
+                    let w = self.get(*y).width;
+                    let op = match c {
+                        Cell::Add { .. } => "+",
+                        Cell::Sub { .. } => "-",
+                        _ => "*",
+                    };
+                    let _ = writeln!(s, "    assign {} = {} {op} {};", self.get(*y).name, self.ext(*a, w), self.ext(*b, w));
+                }
+                Cell::Compare { y, op, a, b } => {
+                    let w = self.get(*a).width.max(self.get(*b).width) + 1;
+                    let op = match op {
+                        Cmp::Lt => "<",
+                        Cmp::Ge => ">=",
+                        Cmp::Gt => ">",
+                        Cmp::Eq => "==",
+                    };
+                    let _ = writeln!(s, "    assign {} = $signed({}) {op} $signed({});", self.get(*y).name, self.ext(*a, w), self.ext(*b, w));
+                }
+                Cell::Mux { y, sel, one, zero } => {
+                    let w = self.get(*y).width;
+                    let _ = writeln!(s, "    assign {} = {} ? {} : {};", self.get(*y).name, self.get(*sel).name, self.ext(*one, w), self.ext(*zero, w));
+                }
+                Cell::Slice { y, a, lsb } => {
+                    let w = self.get(*y).width;
+                    let an = &self.get(*a).name;
+                    let sel = if w == 1 { format!("{an}[{lsb}]") } else { format!("{an}[{}:{lsb}]", lsb + w - 1) };
+                    let _ = writeln!(s, "    assign {} = {sel};", self.get(*y).name);
+                }
+                Cell::Extend { y, a } => {
+                    let w = self.get(*y).width;
+                    let _ = writeln!(s, "    assign {} = {};", self.get(*y).name, self.ext(*a, w));
+                }
+                Cell::Concat { y, parts } => {
+                    let _ = writeln!(s, "    assign {} = {{", self.get(*y).name);
+                    let names: Vec<&str> = parts.iter().rev().map(|p| self.get(*p).name.as_str()).collect();
+                    for (k, chunk) in names.chunks(8).enumerate() {
+                        let last = (k + 1) * 8 >= names.len();
+                        let _ = writeln!(s, "        {}{}", chunk.join(", "), if last { "" } else { "," });
+                    }
+                    let _ = writeln!(s, "    }};");
+                }
+                Cell::Reg { q, d, en, reset } => {
+                    let w = self.get(*q).width;
+                    let qn = &self.get(*q).name;
+                    let body = match en {
+                        Some(e) => format!("if ({}) {qn} <= {};", self.get(*e).name, self.ext(*d, w)),
+                        None => format!("{qn} <= {};", self.ext(*d, w)),
+                    };
+                    match reset {
+                        Some((r, v)) => {
+                            let _ = writeln!(s, "    always @(posedge {clk}) if ({}) {qn} <= {}; else {body}", self.get(*r).name, lit(*v, w));
+                        }
+                        None => {
+                            let _ = writeln!(s, "    always @(posedge {clk}) {body}");
+                        }
+                    }
+                }
+                Cell::Rom { q, addr, en, words, elem_width } => {
+                    let qn = &self.get(*q).name;
+                    let aw = self.get(*addr).width;
+                    let _ = writeln!(s, "    initial begin");
+                    for (k, wd) in words.iter().enumerate() {
+                        let _ = writeln!(s, "        {qn}_mem[{k}] = {};", packed_lit(wd, *elem_width));
+                    }
+                    let _ = writeln!(s, "    end");
+                    let rd = format!("{qn} <= {qn}_mem[{}];", self.ext(*addr, aw));
+                    match en {
+                        Some(e) => {
+                            let _ = writeln!(s, "    always @(posedge {clk}) if ({}) {rd}", self.get(*e).name);
+                        }
+                        None => {
+                            let _ = writeln!(s, "    always @(posedge {clk}) {rd}");
+                        }
+                    }
+                }
+                Cell::Instance { module, name, conns } => {
+                    let c: Vec<String> = conns.iter().map(|(p, n)| format!(".{p}({})", self.get(*n).name)).collect();
+                    let _ = writeln!(s, "    {module} {name} (");
+                    for (k, line) in c.iter().enumerate() {
+                        let _ = writeln!(s, "        {line}{}", if k + 1 < c.len() { "," } else { "" });
+                    }
+                    let _ = writeln!(s, "    );");
+                }
+            }
+        }
+        let unread: Vec<String> = self.unread().iter().map(|n| self.get(*n).name.clone()).collect();
+        if !unread.is_empty() {
+            let _ = writeln!(s, "    wire unused_nets = ^{{");
+            for (k, chunk) in unread.chunks(8).enumerate() {
+                let last = (k + 1) * 8 >= unread.len();
+                let _ = writeln!(s, "        {}{}", chunk.join(", "), if last { "" } else { "," });
+            }
+            let _ = writeln!(s, "    }};");
+        }
+        let _ = writeln!(s, "endmodule");
+        s
+    }
+}
+
+/// Elements of `w` bits each (element 0 in the low bits) as one Verilog
+/// hexadecimal literal.
+pub fn packed_lit(elems: &[i128], w: u32) -> String {
+    let total = (elems.len() as u32 * w).max(1);
+    let mut bits = vec![false; total as usize];
+    for (k, &e) in elems.iter().enumerate() {
+        for b in 0..w {
+            bits[(k as u32 * w + b) as usize] = if b < 128 { (e >> b.min(127)) & 1 == 1 } else { e < 0 };
+        }
+    }
+    let digits: String = bits
+        .chunks(4)
+        .rev()
+        .map(|c| {
+            let v = c.iter().enumerate().fold(0u32, |a, (i, &bit)| a | (u32::from(bit) << i));
+            char::from_digit(v, 16).unwrap_or('0')
+        })
+        .collect();
+    format!("{total}'h{digits}")
+}
+
+/// `v` as a Verilog literal of `w` bits (two's complement).
+pub fn lit(v: i128, w: u32) -> String {
+    let mask: u128 = if w >= 128 { u128::MAX } else { (1u128 << w) - 1 };
+    format!("{w}'h{:x}", (v as u128) & mask)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_give_widths_and_the_writer_extends_operands() {
+        let mut m = Module::new("t");
+        let a = m.input("a", -8, 7, 4);
+        let b = m.input("b", 0, 15, 4);
+        let p = m.mul(a, b);
+        assert_eq!((m.get(p).lo, m.get(p).hi, m.get(p).width), (-120, 105, 8));
+        let s = m.add(p, a);
+        m.output("y", s, 8);
+        let v = m.verilog();
+        assert!(v.contains("assign n2 = {{4{a[3]}}, a} * {4'd0, b};"), "{v}");
+        assert!(v.contains("module t ("), "{v}");
+        assert_eq!(m.resources().multipliers, 1);
+        assert!(v.lines().all(|l| l.len() < 200));
+    }
+
+    #[test]
+    fn unread_nets_are_named_for_lint() {
+        let mut m = Module::new("u");
+        let a = m.input("a", 0, 3, 2);
+        let _b = m.input("b", 0, 3, 2);
+        m.output("y", a, 2);
+        assert!(m.verilog().contains("wire unused_nets = ^{\n        b\n    };"));
+    }
+}

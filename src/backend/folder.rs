@@ -1,0 +1,156 @@
+//! The folder `qkhw gen` writes, for every target. A design folder holds
+//! `qkhw-manifest.json`: the files qkhw wrote there, the model they came
+//! from (name and SHA-256) and the target. A later `gen` into the same
+//! folder deletes exactly the files the previous manifest lists (so no
+//! stale `.v` of another model stays beside the new design) and never
+//! anything else; a non-empty folder without a manifest is refused unless
+//! `--force`. `verify --design` reads the manifest to check that the
+//! design belongs to the model it is given.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// The manifest's file name.
+pub const MANIFEST: &str = "qkhw-manifest.json";
+
+/// What a design folder records about itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub generator: String,
+    pub model: String,
+    pub model_sha256: String,
+    pub target: String,
+    pub files: Vec<String>,
+}
+
+impl Manifest {
+    /// The manifest of `dir`, if it has one (an unreadable one is an error).
+    pub fn read(dir: &Path) -> Result<Option<Manifest>> {
+        let p = dir.join(MANIFEST);
+        if !p.exists() {
+            return Ok(None);
+        }
+        let text = std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?;
+        serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| Error::Usage(format!("{}: not a qkhw manifest ({e}); delete the folder or give --force", p.display())))
+    }
+}
+
+/// The model a folder must come from, for [`write`] and [`check_model`].
+pub struct Origin<'a> {
+    pub model: &'a str,
+    pub sha256: &'a str,
+    pub target: &'a str,
+}
+
+/// Write `files` (name, contents) into `dir` as one design, atomically:
+/// nothing changes unless every file can be written.
+pub fn write(dir: &Path, files: &[(String, String)], origin: &Origin, force: bool) -> Result<()> {
+    let old = if dir.is_dir() { Manifest::read(dir)? } else { None };
+    if dir.is_dir() && old.is_none() && !force {
+        let mut entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+        if entries.next().is_some() {
+            return Err(Error::Usage(format!(
+                "{}: the folder is not empty and has no {MANIFEST} (qkhw did not write it); choose an empty folder, or give --force to write into it anyway",
+                dir.display()
+            )));
+        }
+    }
+    let mut out = crate::staging::Staged::new();
+    out.dir(dir)?;
+    for (name, text) in files {
+        if name.contains('/') || name.contains('\\') || name == MANIFEST {
+            return Err(Error::Internal(format!("design file name `{name}`")));
+        }
+        out.write(&dir.join(name), text)?;
+    }
+    let m = Manifest {
+        generator: format!("qkhw {}", env!("CARGO_PKG_VERSION")),
+        model: origin.model.to_string(),
+        model_sha256: origin.sha256.to_string(),
+        target: origin.target.to_string(),
+        files: files.iter().map(|f| f.0.clone()).collect(),
+    };
+    let text = serde_json::to_string_pretty(&m).map_err(|e| Error::Internal(e.to_string()))? + "\n";
+    out.write(&dir.join(MANIFEST), text)?;
+    out.commit()?;
+    if let Some(old) = old {
+        for f in old.files.iter().filter(|f| !m.files.contains(f)) {
+            // Only plain names qkhw itself listed, never a path outside.
+            if f.contains('/') || f.contains('\\') || f.starts_with('.') {
+                continue;
+            }
+            let p = dir.join(f);
+            if p.is_file() {
+                std::fs::remove_file(&p).map_err(|e| Error::io(&p, e))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A design folder must come from the model it is checked against.
+pub fn check_model(dir: &Path, origin: &Origin) -> Result<()> {
+    if let Some(m) = Manifest::read(dir)? {
+        if m.model_sha256 != origin.sha256 {
+            return Err(Error::Usage(format!(
+                "{}: this design was generated from {} (sha256 {}), not from {} (sha256 {})",
+                dir.display(),
+                m.model,
+                m.model_sha256,
+                origin.model,
+                origin.sha256
+            )));
+        }
+        if m.target != origin.target {
+            return Err(Error::Usage(format!("{}: this is a {} design, not {}", dir.display(), m.target, origin.target)));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(tag: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("qkhw-folder-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    const A: Origin = Origin { model: "a.keras", sha256: "aa", target: "verilog" };
+    const B: Origin = Origin { model: "b.keras", sha256: "bb", target: "verilog" };
+
+    #[test]
+    fn second_gen_removes_only_what_the_first_wrote() {
+        let d = scratch("regen");
+        write(&d, &[("a.v".into(), "a".into()), ("a.core".into(), "c".into())], &A, false).unwrap();
+        std::fs::write(d.join("mine.txt"), "user file").unwrap();
+        write(&d, &[("b.v".into(), "b".into())], &B, false).unwrap();
+        let mut names: Vec<String> = std::fs::read_dir(&d).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        names.sort();
+        assert_eq!(names, ["b.v", "mine.txt", MANIFEST]);
+        assert!(check_model(&d, &B).is_ok());
+        let e = check_model(&d, &A).unwrap_err().to_string();
+        assert!(e.contains("generated from b.keras (sha256 bb)"), "{e}");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn a_foreign_folder_needs_force() {
+        let d = scratch("foreign");
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("keep.v"), "x").unwrap();
+        let e = write(&d, &[("a.v".into(), "a".into())], &A, false).unwrap_err().to_string();
+        assert!(e.contains("--force"), "{e}");
+        assert!(!d.join("a.v").exists());
+        write(&d, &[("a.v".into(), "a".into())], &A, true).unwrap();
+        assert!(d.join("keep.v").exists() && d.join("a.v").exists());
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+}

@@ -1,0 +1,432 @@
+//! What a new user tripped over (issue 15): one test per fix, each failing
+//! without it. Command-line behaviour is tested through the binary.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn qkhw() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_qkhw"))
+}
+
+fn model(name: &str) -> PathBuf {
+    common::root().join("examples/models").join(name)
+}
+
+fn golden_inputs(name: &str) -> PathBuf {
+    common::root().join("tests/golden/predict").join(name).join("inputs.npy")
+}
+
+fn run(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Output {
+    let mut c = qkhw();
+    for a in args {
+        c.arg(a);
+    }
+    c.output().unwrap()
+}
+
+fn ok(o: &Output) -> String {
+    assert!(o.status.success(), "stderr: {}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
+}
+
+/// Exit 2 with one line naming `want`.
+fn fails(o: &Output, want: &str) -> String {
+    let e = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert!(e.contains(want), "expected `{want}` in: {e}");
+    e
+}
+
+fn files_in(d: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(d).map(|r| r.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect()).unwrap_or_default();
+    v.sort();
+    v
+}
+
+fn npy_i64(p: &Path) -> Vec<i64> {
+    let b = std::fs::read(p).unwrap();
+    let (_, off) = qkhw::npy::parse_header(&b).unwrap();
+    b[off..].chunks(8).map(|c| i64::from_le_bytes(c.try_into().unwrap())).collect()
+}
+
+/// 1, 3: dump works wherever predict does (codes wider than 64 bits as two
+/// planes) and prints the softmax notice.
+#[test]
+fn dump_writes_wide_codes_as_two_planes_with_notices() {
+    let d = common::tmp("dump-wide");
+    let out = d.join("dump");
+    let o = run(&[&"dump", &model("cnn_bn.keras"), &"--input", &golden_inputs("cnn_bn"), &"-o", &out]);
+    let text = ok(&o);
+    assert!(text.contains("NAME.codes.hi.npy") && text.contains("bn1"), "{text}");
+    let (hi, lo) = (out.join("bn1.codes.hi.npy"), out.join("bn1.codes.lo.npy"));
+    assert!(hi.exists() && lo.exists() && !out.join("bn1.codes.npy").exists());
+    let (h, l) = (npy_i64(&hi), npy_i64(&lo));
+    // The planes give back the golden model's codes and its float32 values.
+    let bin = std::fs::read(out.join("bn1.bin")).unwrap();
+    let g = qkhw::load_graph(model("cnn_bn.keras"), Default::default()).unwrap();
+    let x = qkhw::npy::read_f32(&golden_inputs("cnn_bn")).unwrap();
+    let p = qkhw::golden::predict(&g, &x.data, &x.shape, &qkhw::golden::PredictOptions { keep: Some(qkhw::golden::Keep::Layers), ..Default::default() }).unwrap();
+    let s = p.plan.steps.iter().position(|s| s.layer.as_deref() == Some("bn1")).unwrap();
+    let codes = p.run.codes(s);
+    assert!(p.plan.steps[s].fmt.width > 64);
+    for k in 0..codes.len() {
+        assert_eq!(((h[k] as i128) << 64) + (l[k] as u64 as i128), codes[k], "element {k}");
+    }
+    assert_eq!(bin.len(), codes.len() * 4);
+    // 3: the dropped softmax is said.
+    let o = run(&[&"dump", &model("jet_tagger.keras"), &"--input", &golden_inputs("jet_tagger"), &"-o", &d.join("j")]);
+    assert!(ok(&o).contains("float softmax at the output"));
+}
+
+/// 2: a failing command leaves no file behind.
+#[test]
+fn failing_commands_write_nothing() {
+    let d = common::tmp("atomic");
+    let x = d.join("x.npy");
+    std::fs::write(&x, qkhw::npy::encode_f32(&[3], &[0.5, f32::NAN, 1.0])).unwrap();
+    let (y, c) = (d.join("y.npy"), d.join("c.npy"));
+    // hard_tanh has no integer code; a NaN has none either.
+    fails(&run(&[&"quantize", &"hard_tanh", &"--input", &x, &"--output", &y, &"--codes", &c]), "");
+    fails(&run(&[&"quantize", &"quantized_bits(8,0,1)", &"--input", &x, &"--output", &y, &"--codes", &c]), "NaN");
+    assert_eq!(files_in(&d), ["x.npy"]);
+    // dump into a new folder that fails: no folder either.
+    let out = d.join("new/dump");
+    fails(&run(&[&"dump", &model("jet_tagger.keras"), &"--input", &x, &"-o", &out]), "inputs of shape");
+    assert!(!d.join("new").exists());
+}
+
+/// 4: gen replaces the previous design's files, never a user's, and
+/// refuses a foreign non-empty folder without --force.
+#[test]
+fn gen_replaces_only_its_own_files() {
+    let d = common::tmp("regen");
+    let out = d.join("rtl");
+    ok(&run(&[&"gen", &model("jet_tagger.keras"), &"-o", &out]));
+    std::fs::write(out.join("notes.txt"), "mine").unwrap();
+    assert!(out.join("jet_tagger.v").exists());
+    ok(&run(&[&"gen", &model("po2_mlp.keras"), &"-o", &out]));
+    let names = files_in(&out);
+    assert!(names.contains(&"po2_mlp.v".to_string()) && names.contains(&"notes.txt".to_string()), "{names:?}");
+    assert!(!names.iter().any(|n| n.starts_with("jet_tagger")), "{names:?}");
+    let foreign = d.join("foreign");
+    std::fs::create_dir_all(&foreign).unwrap();
+    std::fs::write(foreign.join("keep.v"), "").unwrap();
+    fails(&run(&[&"gen", &model("jet_tagger.keras"), &"--target", &"c", &"-o", &foreign]), "--force");
+    assert_eq!(files_in(&foreign), ["keep.v"]);
+    ok(&run(&[&"gen", &model("jet_tagger.keras"), &"--target", &"c", &"-o", &foreign, &"--force"]));
+    assert!(foreign.join("keep.v").exists() && foreign.join("jet_tagger.c").exists());
+    // 12: an output path that is a file is said in words.
+    fails(&run(&[&"gen", &model("jet_tagger.keras"), &"-o", &foreign.join("keep.v/x")]), "is a file, not a folder");
+}
+
+/// 5: activation chains are balanced, pipelined comparison trees, counted
+/// in the report.
+#[test]
+fn activation_trees_are_counted_and_pipelined() {
+    let d = common::tmp("hswish");
+    let text = ok(&run(&[&"gen", &model("zoo_hswish.keras"), &"-o", &d.join("a")]));
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.join("a/report.json")).unwrap()).unwrap();
+    let layers = report["layers"].as_array().unwrap();
+    let hs = layers.iter().find(|l| l["comparisons"].as_u64().unwrap_or(0) > 0).expect("a layer with comparisons");
+    let levels = hs["compare_levels"].as_u64().unwrap();
+    let n = hs["comparisons"].as_u64().unwrap();
+    // A balanced tree over ~255 pieces: 8 levels, not a chain of 255.
+    assert!(levels <= 9 && n > 100, "{hs}");
+    assert!(hs["latency"].as_u64().unwrap() >= 1, "8 levels at 4 per stage need a register: {hs}");
+    assert!(text.contains("compares"), "{text}");
+    ok(&run(&[&"gen", &model("zoo_hswish.keras"), &"-o", &d.join("b"), &"--pipeline-levels", &"16"]));
+    let r2: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.join("b/report.json")).unwrap()).unwrap();
+    assert!(r2["latency_cycles"].as_u64() < report["latency_cycles"].as_u64());
+}
+
+/// 6: a --config key that does nothing for its layer is an error; a fused
+/// batch norm's tables are configured under the convolution's name.
+#[test]
+fn config_keys_must_apply() {
+    let d = common::tmp("cfgkeys");
+    let x = golden_inputs("cnn_bn");
+    let cfg = |text: &str| {
+        let p = d.join(format!("c{}.toml", text.len()));
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let e = fails(&run(&[&"predict", &model("cnn_bn.keras"), &"--input", &x, &"--output", &d.join("y.npy"), &"--config", &cfg("[layer.relu1]\nbn_inv = \"fixed<8,2>\"\n")]), "relu1");
+    assert!(e.contains("bn_inv"), "{e}");
+    let both = cfg("[layer.conv1]\nbn_inv = \"fixed<4,0>\"\n[layer.bn1]\nbn_inv = \"fixed<4,0>\"\n");
+    fails(&run(&[&"predict", &model("cnn_bn.keras"), &"--input", &x, &"--output", &d.join("y.npy"), &"--config", &both]), "once, under [layer.conv1]");
+    let plain = d.join("plain.npy");
+    ok(&run(&[&"predict", &model("cnn_bn.keras"), &"--input", &x, &"--output", &plain]));
+    let conv = d.join("conv.npy");
+    ok(&run(&[&"predict", &model("cnn_bn.keras"), &"--input", &x, &"--output", &conv, &"--config", &cfg("[layer.conv1]\nbn_inv = \"fixed<4,0>\"\n")]));
+    let bn = d.join("bn.npy");
+    ok(&run(&[&"predict", &model("cnn_bn.keras"), &"--input", &x, &"--output", &bn, &"--config", &cfg("[layer.bn1]\nbn_inv = \"fixed<4,0>\"\n\n")]));
+    let (p, c, b) = (qkhw::npy::read_f32(&plain).unwrap(), qkhw::npy::read_f32(&conv).unwrap(), qkhw::npy::read_f32(&bn).unwrap());
+    assert_ne!(p.data, c.data, "[layer.conv1] bn_inv changes the fused table");
+    assert_eq!(c.data, b.data, "both names reach the same table");
+    fails(&run(&[&"predict", &model("cnn_bn.keras"), &"--input", &x, &"--output", &d.join("y.npy"), &"--config", &cfg("[layer.fc]\nrounding = \"floor\"\n")]), "do nothing");
+}
+
+/// 7: flags of another target, and meaningless values, are refused.
+#[test]
+fn flags_that_do_not_apply_are_refused() {
+    let m = model("jet_tagger.keras");
+    let d = common::tmp("flags");
+    let o = d.join("o");
+    for (args, want) in [
+        (vec!["gen", "--pipeline-levels", "0", "-o"], "0"),
+        (vec!["gen", "--target", "c", "--synth", "-o"], "--synth applies to --target verilog only"),
+        (vec!["gen", "--target", "verilog", "--flavor", "catapult", "-o"], "--flavor applies to --target hls only"),
+        (vec!["gen", "--target", "c", "--no-dsp", "-o"], "--no-dsp applies to --target verilog only"),
+    ] {
+        let mut c = qkhw();
+        c.args(&args[..1]).arg(&m).args(&args[1..]).arg(&o);
+        let out = c.output().unwrap();
+        assert_ne!(out.status.code(), Some(0), "{args:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains(want), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    for (args, want) in [
+        (vec!["--target", "c", "--sim", "iverilog"], "--sim applies to --target verilog only"),
+        (vec!["--target", "c", "--design", "d"], "--design applies"),
+        (vec!["--target", "hls", "--trace", "x.vcd"], "--trace applies"),
+        (vec!["--random", "0"], "0"),
+    ] {
+        let out = qkhw().arg("verify").arg(&m).args(&args).output().unwrap();
+        assert_ne!(out.status.code(), Some(0), "{args:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains(want), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    assert!(!o.exists());
+    // 12: an unknown flag is one line, without clap's `-- --flag` tip.
+    let out = qkhw().arg("gen").arg(&m).arg("--colour").output().unwrap();
+    let e = fails(&out, "unknown option `--colour`");
+    assert!(!e.contains("-- --colour") && e.trim().lines().count() == 1, "{e}");
+}
+
+/// 8, 10: predict says which input format it used and how to match the
+/// hardware; a NaN input names its sample and element with a correct hint.
+#[test]
+fn predict_states_its_input_format_and_nan_position() {
+    let d = common::tmp("fmt");
+    let out = ok(&run(&[&"predict", &model("jet_tagger.keras"), &"--input", &golden_inputs("jet_tagger"), &"--output", &d.join("y.npy")]));
+    assert!(out.contains("add --input-format fixed<16,6>"), "{out}");
+    let out = ok(&run(&[&"predict", &model("jet_tagger.keras"), &"--input", &golden_inputs("jet_tagger"), &"--output", &d.join("y.npy"), &"--input-format", &"fixed<16,6>"]));
+    assert!(out.contains("the same as the hardware's"), "{out}");
+    let x = d.join("nan.npy");
+    let mut v = vec![0.25f32; 2 * 16];
+    v[16 + 5] = f32::NAN;
+    std::fs::write(&x, qkhw::npy::encode_f32(&[2, 16], &v)).unwrap();
+    for extra in [vec![], vec!["--input-format", "fixed<16,6>"]] {
+        let mut c = qkhw();
+        c.arg("predict").arg(model("jet_tagger.keras")).arg("--input").arg(&x).arg("--output").arg(d.join("n.npy")).args(&extra);
+        let e = fails(&c.output().unwrap(), "sample 1, element (5)");
+        assert!(e.contains("nan_to_num") && !e.contains("give --input-format"), "{e}");
+    }
+}
+
+/// 11: verify --design checks the model the design came from.
+#[test]
+fn verify_design_names_its_model() {
+    let d = common::tmp("vdesign").join("rtl");
+    ok(&run(&[&"gen", &model("jet_tagger_da.keras"), &"-o", &d]));
+    let e = fails(&run(&[&"verify", &model("jet_tagger.keras"), &"--design", &d]), "this design was generated from jet_tagger_da");
+    assert!(e.contains("sha256"), "{e}");
+}
+
+/// 13: no scale file (and no scale words) when alpha is 1; ranges in
+/// interval notation; po2 says which range is the format's.
+#[test]
+fn quantize_messages_and_files() {
+    let d = common::tmp("qmsg");
+    let x = d.join("x.npy");
+    std::fs::write(&x, qkhw::npy::encode_f32(&[4], &[0.3, -0.7, 0.01, 2.0])).unwrap();
+    let out = ok(&run(&[&"quantize", &"quantized_bits(6,0,1,alpha=1)", &"--input", &x, &"--output", &d.join("y.npy"), &"--codes", &d.join("c.npy")]));
+    assert!(!d.join("c.scale.npy").exists() && !out.contains("scale"), "{out}");
+    assert!(out.contains("the format holds codes [-32, 31]") && !out.contains("..="), "{out}");
+    let out = ok(&run(&[&"quantize", &"quantized_po2(4)", &"--input", &x, &"--output", &d.join("y2.npy"), &"--codes", &d.join("p.npy")]));
+    assert!(out.contains("the format holds exponents") && out.contains("these data use"), "{out}");
+}
+
+/// 14: debug separates clamping below and above the range and does not call
+/// a ReLU's zeroing of negatives saturation.
+#[test]
+fn debug_separates_relu_from_saturation() {
+    let out = ok(&run(&[&"debug", &model("jet_tagger.keras"), &"--input", &golden_inputs("jet_tagger"), &"--input-format", &"fixed<16,6>"]));
+    let relu1 = out.lines().find(|l| l.starts_with("relu1")).unwrap();
+    let cols: Vec<&str> = relu1.split_whitespace().collect();
+    let below = cols.iter().position(|c| c.ends_with("/64000")).unwrap();
+    assert_eq!(cols[below + 1], "relu", "{relu1}");
+    let high: usize = cols[below + 2].split('/').next().unwrap().parse().unwrap();
+    let low: usize = cols[below].split('/').next().unwrap().parse().unwrap();
+    assert!(low > 0 && high < low, "{relu1}");
+    assert!(out.contains("input format fixed<16,6>"), "{out}");
+}
+
+/// 15: the HLS folder carries golden C-simulation vectors that its own
+/// testbench checks (and a wrong expected code fails it).
+#[test]
+fn hls_testbench_checks_its_vectors() {
+    common::require("g++");
+    let d = common::tmp("hlsvec").join("h");
+    ok(&run(&[&"gen", &model("jet_tagger.keras"), &"--target", &"hls", &"-o", &d]));
+    // The ap_types headers: verify downloads and caches them.
+    let cache = common::root().join("target").join("qkhw-hls-cache");
+    let o = qkhw().env("QKHW_CACHE", &cache).arg("verify").arg(model("jet_tagger.keras")).args(["--target", "hls", "--random", "2"]).output().unwrap();
+    ok(&o);
+    let inc = walk(&cache).into_iter().find(|p| p.ends_with("ap_fixed.h")).unwrap();
+    let st = Command::new("g++")
+        .args(["-std=c++14", "-O1", "-w", "-I"])
+        .arg(inc.parent().unwrap())
+        .arg(d.join("jet_tagger.cpp"))
+        .arg(d.join("jet_tagger_tb.cpp"))
+        .arg("-o")
+        .arg(d.join("tb"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let o = Command::new(d.join("tb")).current_dir(&d).output().unwrap();
+    let text = ok(&o);
+    assert!(text.contains("100 samples") && text.contains("equal"), "{text}");
+    assert!(std::fs::read_to_string(d.join("build_prj.tcl")).unwrap().contains("add_files -tb tb_vectors.txt"));
+    let v = std::fs::read_to_string(d.join("tb_vectors.txt")).unwrap();
+    let mut lines: Vec<String> = v.lines().map(str::to_string).collect();
+    let mut codes: Vec<i64> = lines[2].split(' ').map(|c| c.parse().unwrap()).collect();
+    codes[0] += 1;
+    lines[2] = codes.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(" ");
+    std::fs::write(d.join("tb_vectors.txt"), lines.join("\n") + "\n").unwrap();
+    let o = Command::new(d.join("tb")).current_dir(&d).output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("sample 0 output 0"));
+}
+
+fn walk(d: &Path) -> Vec<PathBuf> {
+    let mut out = vec![];
+    for e in std::fs::read_dir(d).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// 16: an unwritable --junit path fails before any simulation.
+#[test]
+fn junit_path_is_checked_first() {
+    let t = std::time::Instant::now();
+    let e = fails(&run(&[&"verify", &model("jet_tagger.keras"), &"--target", &"c", &"--junit", &"/nonexistent/dir/j.xml"]), "does not exist");
+    assert!(!e.contains("samples"), "{e}");
+    assert!(t.elapsed().as_secs() < 30);
+}
+
+/// 17: hls4ml's ap_fixed spelling means what Vitis means.
+#[test]
+fn ap_fixed_input_format_truncates_and_wraps() {
+    let d = common::tmp("apfixed");
+    let x = d.join("x.npy");
+    // 0.7 at 2 fraction bits: floor 0.5 (code 2), nearest 0.75 (3); 9.0
+    // (code 36) in 5 bits wraps to 4, saturates to 15.
+    let mut v = vec![0.0f32; 16];
+    v[0] = 0.7;
+    v[1] = 9.0;
+    std::fs::write(&x, qkhw::npy::encode_f32(&[1, 16], &v)).unwrap();
+    let codes = |f: &str| {
+        let spec: qkhw::fxp::InputFormat = f.parse().unwrap();
+        qkhw::golden::quantize_inputs(&v[..2], &[1, 2], spec).unwrap()
+    };
+    assert_eq!(codes("fixed<5,3>"), vec![3, 15]);
+    assert_eq!(codes("ap_fixed<5,3>"), vec![2, 4]);
+    assert_eq!(codes("ap_fixed<5,3,AP_RND_CONV,AP_SAT>"), vec![3, 15]);
+    let a = d.join("a.npy");
+    ok(&run(&[&"predict", &model("jet_tagger.keras"), &"--input", &x, &"--output", &a, &"--input-format", &"ap_fixed<5,3>"]));
+    let b = d.join("b.npy");
+    ok(&run(&[&"predict", &model("jet_tagger.keras"), &"--input", &x, &"--output", &b, &"--input-format", &"fixed<5,3>"]));
+    assert_ne!(qkhw::npy::read_f32(&a).unwrap().data, qkhw::npy::read_f32(&b).unwrap().data);
+    fails(&run(&[&"predict", &model("jet_tagger.keras"), &"--input", &x, &"--output", &a, &"--input-format", &"ap_fixed<5,3,AP_RND>"]), "AP_RND is not supported");
+}
+
+/// 18: rom --format c writes a header that compiles with the arrays.
+#[test]
+fn rom_c_has_a_header() {
+    let d = common::tmp("romc").join("r");
+    ok(&run(&[&"rom", &model("jet_tagger.keras"), &"--format", &"c", &"-o", &d]));
+    let h = std::fs::read_to_string(d.join("jet_tagger_roms.h")).unwrap();
+    assert!(h.contains("extern const int8_t fc1_kernel[FC1_KERNEL_SIZE];") || h.contains("extern const"), "{h}");
+    assert!(h.contains("#define FC1_KERNEL_SIZE 1024"), "{h}");
+    for f in files_in(&d).iter().filter(|f| f.ends_with(".c")) {
+        let st = Command::new("gcc").args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-c", "-o", "/dev/null"]).arg(d.join(f)).status().unwrap();
+        assert!(st.success(), "{f}");
+    }
+}
+
+/// 19: the arg-max head in the golden model, C, both HLS flavors and
+/// Verilator, equal to numpy's argmax (first index) of the golden logits.
+#[test]
+fn argmax_head_in_every_target() {
+    for name in ["jet_tagger", "cnn_bn"] {
+        let g = qkhw::load_graph(model(&format!("{name}.keras")), Default::default()).unwrap();
+        let (plan, _) = qkhw::golden::hardware_plan(&g, None, &Default::default()).unwrap();
+        let cfg = qkhw::passes::config::Config { output_head: qkhw::passes::config::OutputHead::Argmax, ..Default::default() };
+        let (head, _) = qkhw::golden::hardware_plan(&g, None, &cfg).unwrap();
+        let (codes, n) = common::vectors(&g, name, 300, 7);
+        let logits = qkhw::golden::run(&plan, &codes, n, qkhw::golden::Keep::Outputs, 1).unwrap();
+        let idx = qkhw::golden::run(&head, &codes, n, qkhw::golden::Keep::Outputs, 1).unwrap();
+        let l = logits.codes(plan.outputs[0]);
+        let per = l.len() / n;
+        let want: Vec<i128> = l.chunks(per).map(|c| c.iter().enumerate().fold(0, |b, (k, v)| if *v > c[b] { k } else { b }) as i128).collect();
+        assert_eq!(idx.codes(head.outputs[0]), want.as_slice(), "{name}: golden argmax");
+        assert!(want.iter().any(|&w| w != want[0]), "{name}: the vectors reach several classes");
+        for target in [vec!["--target", "c"], vec!["--target", "hls"], vec!["--target", "hls", "--flavor", "catapult"], vec!["--target", "verilog"]] {
+            let o = qkhw()
+                .env("QKHW_CACHE", common::root().join("target").join("qkhw-hls-cache"))
+                .arg("verify")
+                .arg(model(&format!("{name}.keras")))
+                .args(&target)
+                .args(["--output-head", "argmax", "--random", "300", "--seed", "7", "--input"])
+                .arg(golden_inputs(name))
+                .output()
+                .unwrap();
+            let text = ok(&o);
+            assert!(text.contains("all equal"), "{name} {target:?}: {text}");
+        }
+    }
+}
+
+/// 9: values wider than 64 bits run in C (two-word arithmetic) and are
+/// refused for HLS with the layer named.
+#[test]
+fn wide_values_run_in_c() {
+    let g = qkhw::load_graph(model("cnn_bn.keras"), Default::default()).unwrap();
+    let f: qkhw::fxp::InputFormat = "fixed<48,8>".parse().unwrap();
+    let (plan, _) = qkhw::golden::hardware_plan(&g, Some(f), &Default::default()).unwrap();
+    let wide: Vec<&str> = plan.steps.iter().filter(|s| s.fmt.width > 64).filter_map(|s| s.layer.as_deref()).collect();
+    assert!(!wide.is_empty(), "the test needs a layer wider than 64 bits");
+    let text = ok(&run(&[&"verify", &model("cnn_bn.keras"), &"--target", &"c", &"--input-format", &"fixed<48,8>", &"--input", &golden_inputs("cnn_bn"), &"--random", &"500"]));
+    assert!(text.contains("all equal"), "{text}");
+    let d = common::tmp("widec");
+    ok(&run(&[&"gen", &model("cnn_bn.keras"), &"--target", &"c", &"--input-format", &"fixed<48,8>", &"-o", &d.join("c")]));
+    assert!(std::fs::read_to_string(d.join("c/cnn_bn.h")).unwrap().contains("__extension__ typedef __int128 qkhw_wide;"));
+    let e = fails(&run(&[&"gen", &model("cnn_bn.keras"), &"--target", &"hls", &"--input-format", &"fixed<48,8>", &"-o", &d.join("h")]), "wider than 64 bits");
+    assert!(e.contains("layer `"), "{e}");
+}
+
+/// 22: help says what MODEL is and which flags apply to which target;
+/// inspect names quantizers, gives every layer a format, the whole SHA-256.
+#[test]
+fn help_and_inspect_speak_plainly() {
+    for cmd in ["gen", "verify", "predict", "inspect", "weights", "rom", "dump", "debug"] {
+        let h = String::from_utf8(qkhw().args([cmd, "--help"]).output().unwrap().stdout).unwrap();
+        assert!(h.contains(".keras file") && h.contains("legacy full-model .h5"), "{cmd}: {h}");
+    }
+    let h = String::from_utf8(qkhw().args(["verify", "--help"]).output().unwrap().stdout).unwrap();
+    assert!(h.contains("Flags by target") && h.contains("gcc") && h.contains("g++"), "{h}");
+    let t = ok(&run(&[&"inspect", &model("jet_tagger.keras")]));
+    let g = qkhw::load_graph(model("jet_tagger.keras"), Default::default()).unwrap();
+    assert!(t.contains(&g.sha256) && g.sha256.len() == 64, "{t}");
+    assert!(t.contains("kernel quantizer: quantized_bits") && !t.contains("quantizer[0]"), "{t}");
+    let fc1 = t.lines().find(|l| l.starts_with("fc1 ")).unwrap();
+    assert!(fc1.contains("fixed<"), "QDense rows have their output format: {fc1}");
+    assert!(!t.contains(" 1 zeros"), "{t}");
+}
