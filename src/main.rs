@@ -184,6 +184,17 @@ enum Command {
         /// Output directory (created if missing).
         #[arg(short = 'o', long = "out")]
         out: PathBuf,
+        /// row-major (one file per tensor, default) or folded: the weight
+        /// ROMs of the folded architecture at --reuse-factor, word for word
+        /// what `gen --reuse-factor` puts in the Verilog ($readmemh files).
+        #[arg(long, value_enum, default_value_t = LayoutArg::RowMajor)]
+        layout: LayoutArg,
+        /// With --layout folded: hls4ml's reuse factor (as for gen).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        reuse_factor: Option<u64>,
+        /// With --layout folded: per-layer reuse factors (as for gen).
+        #[arg(long)]
+        config: Option<PathBuf>,
         #[command(flatten)]
         sem: Semantics,
     },
@@ -275,6 +286,14 @@ impl Target {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LayoutArg {
+    /// One file per tensor, row-major.
+    RowMajor,
+    /// The folded architecture's ROM words.
+    Folded,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum FlavorArg {
     /// AMD Vitis HLS: ap_fixed, ap_int, hls::stream.
     Vitis,
@@ -348,6 +367,21 @@ struct HwArgs {
     /// What comes out: the logits (default) or the arg-max class index.
     #[arg(long, value_enum)]
     output_head: Option<HeadArg>,
+    /// Verilog only: hls4ml's ReuseFactor for every Dense layer: each
+    /// multiplier is used R times per sample, ceil(N/R) multipliers for N
+    /// products, weights in ROMs, initiation interval about R (the report
+    /// gives the real one). 1: fully unrolled (default). Per layer:
+    /// `[layer.NAME] reuse_factor` in --config. Example: --reuse-factor 16
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    reuse_factor: Option<u64>,
+    /// Verilog only: the nominal clock period in ns for the .xdc/.sdc and
+    /// the report's throughput (default 5). Example: --clock-period 10
+    #[arg(long)]
+    clock_period: Option<f64>,
+    /// Verilog only: the FPGA the report and --synth compare with:
+    /// xc7z020 (Pynq-Z2), xc7a100t (Arty A7-100T), xcvu9p (default).
+    #[arg(long)]
+    part: Option<String>,
 }
 
 impl HwArgs {
@@ -359,7 +393,14 @@ impl HwArgs {
             return Err(only("--flavor", Target::Hls));
         }
         if t != Target::Verilog {
-            for (given, flag) in [(self.pipeline_levels.is_some(), "--pipeline-levels"), (self.no_dsp, "--no-dsp"), (self.axis_names, "--axis-names")] {
+            for (given, flag) in [
+                (self.pipeline_levels.is_some(), "--pipeline-levels"),
+                (self.no_dsp, "--no-dsp"),
+                (self.axis_names, "--axis-names"),
+                (self.reuse_factor.is_some(), "--reuse-factor"),
+                (self.clock_period.is_some(), "--clock-period"),
+                (self.part.is_some(), "--part"),
+            ] {
                 if given {
                     return Err(only(flag, Target::Verilog));
                 }
@@ -412,6 +453,13 @@ impl HwArgs {
             axis_names: self.axis_names,
             internal_sigmoid: sem.internal_sigmoid.name().to_string(),
             header: qkhw::backend::verilog::header(g, sem.internal_sigmoid.name()),
+            reuse_factor: self.reuse_factor.map(|r| r as usize),
+            clock_period: match self.clock_period {
+                Some(p) if p.is_finite() && p > 0.0 => p,
+                Some(p) => return Err(Error::Usage(format!("--clock-period {p}: give a positive number of ns"))),
+                None => 5.0,
+            },
+            part: self.part.as_deref().map(str::parse).transpose()?.unwrap_or_default(),
         };
         let (d, plan, notes) = qkhw::backend::verilog::from_graph(g, self.input_spec()?, &self.config()?, &opts)?;
         Ok((d, plan, notes, opts))
@@ -576,7 +624,28 @@ fn run(cli: Cli) -> Result<(), Error> {
             let opts = VerifyOpts { design: design.as_deref(), input: input.as_deref(), random: random.map(|r| r as usize), seed, sim: sim.unwrap_or(SimArg::Verilator), trace: trace.as_deref(), junit: junit.as_deref() };
             verify(&model, &opts, &hw, &sem)
         }
-        Command::Rom { model, format, out, sem } => {
+        Command::Rom { model, format, out, layout: LayoutArg::Folded, reuse_factor, config, sem } => {
+            if format != "mem" && format != "hex" {
+                return Err(Error::Usage(format!("--layout folded writes $readmemh files: --format mem or hex, not {format}")));
+            }
+            let reuse = reuse_factor.ok_or_else(|| Error::Usage("--layout folded needs --reuse-factor R".into()))? as usize;
+            let g = sem.load(&model)?;
+            let cfg = match &config {
+                Some(p) => qkhw::passes::config::Config::read(p)?,
+                None => Default::default(),
+            };
+            let (plan, _) = qkhw::golden::hardware_plan(&g, None, &cfg)?;
+            let roms = qkhw::backend::rom_folded::write(&g.name, &g.sha256, &plan, reuse, &cfg, &out)?;
+            for r in &roms {
+                println!("{}: {} words x {} bits ({} x {} lanes) -> {}", r.layer, r.depth, r.word_width, r.lanes_out, r.lanes_in, out.join(&r.file).display());
+            }
+            println!("{} folded ROMs and manifest.json -> {}", roms.len(), out.display());
+            Ok(())
+        }
+        Command::Rom { model, format, out, reuse_factor, config, sem, .. } => {
+            if reuse_factor.is_some() || config.is_some() {
+                return Err(Error::Usage("--reuse-factor and --config apply to --layout folded only".into()));
+            }
             let g = sem.load(&model)?;
             let tensors = qkhw::passes::hw_tensors::hw_tensors(&g)?;
             let m = qkhw::backend::rom::write(&g.name, &g.sha256, &tensors, format.parse()?, &out)?;
@@ -635,7 +704,7 @@ fn generate(model: &Path, out: &Path, synth: bool, force: bool, hw: &HwArgs, sem
             print!("{}", qkhw::backend::verilog::files::report_text(&d, &opts));
             println!("{} files -> {} ({:.3} s)", files.len() + 1, out.display(), t.elapsed().as_secs_f64());
             if synth {
-                synth_report(&d, out)?;
+                synth_report(&d, out, &opts)?;
             }
             Ok(())
         }
@@ -644,7 +713,8 @@ fn generate(model: &Path, out: &Path, synth: bool, force: bool, hw: &HwArgs, sem
 
 /// `gen --synth`: Yosys on the whole design and on every layer module, in
 /// parallel, with an estimate first and a line per module as it finishes.
-fn synth_report(d: &qkhw::backend::verilog::Design, out: &Path) -> Result<(), Error> {
+fn synth_report(d: &qkhw::backend::verilog::Design, out: &Path, opts: &qkhw::backend::verilog::Options) -> Result<(), Error> {
+    let part = &opts.part;
     use qkhw::backend::verilog::synth;
     let files: Vec<String> = std::fs::read_to_string(out.join("files.f"))
         .map_err(|e| Error::io(out.join("files.f"), e))?
@@ -653,18 +723,35 @@ fn synth_report(d: &qkhw::backend::verilog::Design, out: &Path) -> Result<(), Er
         .collect();
     let mut modules = vec![d.top.clone()];
     modules.extend(d.layers.iter().map(|l| l.module.clone()));
-    let rows = synth::synth_all(out, &files, &modules, &d.layers.iter().map(|l| l.counts.clone()).collect::<Vec<_>>())?;
-    let mut text = format!("{:<32} {:>8} {:>8} {:>6} {:>8} {:>6} {:>8}\n", "module", "LUT", "FF", "DSP", "CARRY4", "ltp", "seconds");
+    let rows = synth::synth_all(out, &files, &modules, &d.layers.iter().map(|l| l.counts.clone()).collect::<Vec<_>>(), opts.no_dsp)?;
+    let mut text = format!("{:<32} {:>8} {:>8} {:>6} {:>8} {:>7} {:>6} {:>8}\n", "module", "LUT", "FF", "DSP", "CARRY4", "BRAM36", "ltp", "seconds");
     for r in &rows {
         text += &format!(
-            "{:<32} {:>8} {:>8} {:>6} {:>8} {:>6} {:>8.1}\n",
+            "{:<32} {:>8} {:>8} {:>6} {:>8} {:>7.1} {:>6} {:>8.1}\n",
             r.module,
             r.luts,
             r.ffs,
             r.dsps,
             r.carry4,
+            r.bram36,
             r.ltp.map_or("-".into(), |v| v.to_string()),
             r.secs
+        );
+    }
+    if let Some(t) = rows.first() {
+        let fits = t.luts <= part.luts && t.ffs <= part.ffs && t.dsps <= part.dsps && t.bram36 <= part.bram36 as f64;
+        text += &format!(
+            "{} {}: LUT {}/{}, FF {}/{}, DSP {}/{}, BRAM36 {:.1}/{} (Yosys counts; a vendor tool's can differ)\n",
+            if fits { "fits" } else { "does NOT fit" },
+            part.name,
+            t.luts,
+            part.luts,
+            t.ffs,
+            part.ffs,
+            t.dsps,
+            part.dsps,
+            t.bram36,
+            part.bram36
         );
     }
     print!("{text}");

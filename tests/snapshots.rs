@@ -25,7 +25,7 @@ fn plan(g: &qkhw::ir::Graph) -> qkhw::passes::precision::Plan {
 /// the hand-written primitives (copied from `hw/`, tested on their own).
 fn verilog(no_dsp: bool, axis_names: bool, tag: &str) {
     let g = tiny();
-    let opts = qkhw::backend::verilog::Options { pipeline_levels: 4, no_dsp, axis_names, internal_sigmoid: "hard".into(), header: HEADER.into() };
+    let opts = qkhw::backend::verilog::Options { pipeline_levels: 4, no_dsp, axis_names, internal_sigmoid: "hard".into(), header: HEADER.into(), ..Default::default() };
     let (d, _, _) = qkhw::backend::verilog::from_graph(&g, None, &Default::default(), &opts).unwrap();
     let dir = common::tmp(&format!("snap-{tag}"));
     qkhw::backend::verilog::files::write(&d, &dir, &opts, &qkhw::backend::folder::Origin { model: &g.name, sha256: "0", target: "verilog" }, true).unwrap();

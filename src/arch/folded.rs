@@ -51,10 +51,19 @@ pub struct Fold {
 
 impl Fold {
     /// The folding of `rows` × (n_in → n_out) at reuse factor `reuse`.
+    /// At most ceil(N/R) multipliers; then, for the cycles that gives, as
+    /// few lanes as reach them (e.g. 128 outputs on 80 multipliers take two
+    /// groups either way, so 64 lanes suffice).
     pub fn new(rows: usize, n_in: usize, n_out: usize, reuse: usize) -> Fold {
-        let n = n_in * n_out;
-        let m = n.div_ceil(reuse.max(1)).max(1);
-        let (p_out, p_in) = if m >= n_out { (n_out, (m / n_out).clamp(1, n_in)) } else { (m, 1) };
+        let (n_in, n_out) = (n_in.max(1), n_out.max(1));
+        let m = (n_in * n_out).div_ceil(reuse.max(1)).max(1);
+        let (p_out, p_in) = if m >= n_out {
+            let chunks = n_in.div_ceil((m / n_out).clamp(1, n_in));
+            (n_out, n_in.div_ceil(chunks))
+        } else {
+            let groups = n_out.div_ceil(m);
+            (n_out.div_ceil(groups), 1)
+        };
         Fold { p_out, p_in, groups: n_out.div_ceil(p_out), chunks: n_in.div_ceil(p_in), rows: rows.max(1) }
     }
 
@@ -372,9 +381,12 @@ mod tests {
         // Fewer multipliers than outputs: groups of outputs.
         let f = Fold::new(1, 32, 5, 64);
         assert_eq!((f.p_out, f.p_in, f.groups, f.chunks, f.cycles()), (3, 1, 2, 32, 64));
-        // Any R: the real cycle count is reported.
+        // Any R: the real cycle count is reported, on as few lanes as reach it.
         let f = Fold::new(1, 16, 64, 3);
-        assert_eq!((f.multipliers(), f.cycles()), (320, 4));
+        assert_eq!((f.multipliers(), f.cycles()), (256, 4));
+        // 640 -> 128 at R = 1024: 80 multipliers allowed, 2 groups of 64.
+        let f = Fold::new(1, 640, 128, 1024);
+        assert_eq!((f.p_out, f.groups, f.cycles()), (64, 2, 1280));
     }
 
     #[test]

@@ -4,4 +4,5 @@
 
 pub mod folded;
 pub mod netlist;
+pub mod part;
 pub mod schedule;

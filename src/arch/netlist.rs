@@ -276,42 +276,81 @@ impl Module {
         r
     }
 
-    /// Nets no cell reads and no output port is: what lint calls UNUSED.
-    fn unread(&self) -> Vec<NetId> {
-        let mut read = vec![false; self.nets.len()];
-        let mut mark = |n: &NetId| read[n.0] = true;
+    /// Bits no cell reads (of nets that are not outputs): what lint calls
+    /// UNUSED, as `name` or `name[hi:lo]` selections.
+    fn unread(&self) -> Vec<String> {
+        let mut used: Vec<Vec<bool>> = self.nets.iter().map(|n| vec![false; n.width as usize]).collect();
+        let mut mark = |n: NetId, lsb: u32, w: u32| {
+            let u = &mut used[n.0];
+            for b in lsb..(lsb + w).min(u.len() as u32) {
+                u[b as usize] = true;
+            }
+        };
+        let width = |n: NetId| self.nets[n.0].width;
         for c in &self.cells {
             match c {
                 Cell::Const { .. } => {}
-                Cell::Add { a, b, .. } | Cell::Sub { a, b, .. } | Cell::Mul { a, b, .. } | Cell::Compare { a, b, .. } => {
-                    mark(a);
-                    mark(b);
+                Cell::Add { y, a, b } | Cell::Sub { y, a, b } | Cell::Mul { y, a, b } => {
+                    mark(*a, 0, width(*y));
+                    mark(*b, 0, width(*y));
                 }
-                Cell::Mux { sel, one, zero, .. } => {
-                    mark(sel);
-                    mark(one);
-                    mark(zero);
+                Cell::Compare { a, b, .. } => {
+                    mark(*a, 0, u32::MAX / 2);
+                    mark(*b, 0, u32::MAX / 2);
                 }
-                Cell::Slice { a, .. } | Cell::Extend { a, .. } => mark(a),
-                Cell::Concat { parts, .. } => parts.iter().for_each(&mut mark),
-                Cell::Reg { d, en, reset, .. } => {
-                    mark(d);
-                    en.iter().for_each(&mut mark);
+                Cell::Mux { y, sel, one, zero } => {
+                    mark(*sel, 0, 1);
+                    mark(*one, 0, width(*y));
+                    mark(*zero, 0, width(*y));
+                }
+                Cell::Slice { y, a, lsb } => mark(*a, *lsb, width(*y)),
+                Cell::Extend { y, a } => mark(*a, 0, width(*y)),
+                Cell::Concat { parts, .. } => parts.iter().for_each(|p| mark(*p, 0, u32::MAX / 2)),
+                Cell::Reg { q, d, en, reset } => {
+                    mark(*d, 0, width(*q));
+                    if let Some(e) = en {
+                        mark(*e, 0, 1);
+                    }
                     if let Some((r, _)) = reset {
-                        mark(r);
+                        mark(*r, 0, 1);
                     }
                 }
                 Cell::Rom { addr, en, .. } => {
-                    mark(addr);
-                    en.iter().for_each(&mut mark);
+                    mark(*addr, 0, u32::MAX / 2);
+                    if let Some(e) = en {
+                        mark(*e, 0, 1);
+                    }
                 }
-                Cell::Instance { conns, .. } => conns.iter().for_each(|(_, n)| mark(n)),
+                Cell::Instance { conns, .. } => conns.iter().for_each(|(_, n)| mark(*n, 0, u32::MAX / 2)),
             }
         }
         if let Some(c) = self.clock {
-            read[c.0] = true;
+            mark(c, 0, 1);
         }
-        (0..self.nets.len()).filter(|&i| !read[i] && self.nets[i].kind != NetKind::Output).map(NetId).collect()
+        let mut out = vec![];
+        for (i, n) in self.nets.iter().enumerate() {
+            if n.kind == NetKind::Output {
+                continue;
+            }
+            let u = &used[i];
+            if u.iter().all(|&b| !b) {
+                out.push(n.name.clone());
+                continue;
+            }
+            let mut b = 0;
+            while b < u.len() {
+                if u[b] {
+                    b += 1;
+                    continue;
+                }
+                let start = b;
+                while b < u.len() && !u[b] {
+                    b += 1;
+                }
+                out.push(if b - start == 1 && n.width == 1 { n.name.clone() } else if b - start == 1 { format!("{}[{start}]", n.name) } else { format!("{}[{}:{start}]", n.name, b - 1) });
+            }
+        }
+        out
     }
 
     /// `a` as an expression of `w` bits (sign- or zero-extended, or its low
@@ -396,7 +435,13 @@ impl Module {
                 Cell::Slice { y, a, lsb } => {
                     let w = self.get(*y).width;
                     let an = &self.get(*a).name;
-                    let sel = if w == 1 { format!("{an}[{lsb}]") } else { format!("{an}[{}:{lsb}]", lsb + w - 1) };
+                    let sel = if self.get(*a).width == 1 {
+                        an.clone()
+                    } else if w == 1 {
+                        format!("{an}[{lsb}]")
+                    } else {
+                        format!("{an}[{}:{lsb}]", lsb + w - 1)
+                    };
                     let _ = writeln!(s, "    assign {} = {sel};", self.get(*y).name);
                 }
                 Cell::Extend { y, a } => {
@@ -456,7 +501,7 @@ impl Module {
                 }
             }
         }
-        let unread: Vec<String> = self.unread().iter().map(|n| self.get(*n).name.clone()).collect();
+        let unread = self.unread();
         if !unread.is_empty() {
             let _ = writeln!(s, "    wire unused_nets = ^{{");
             for (k, chunk) in unread.chunks(8).enumerate() {

@@ -5,6 +5,7 @@ pub mod c;
 pub mod folder;
 pub mod hls;
 pub mod rom;
+pub mod rom_folded;
 pub mod verilog;
 
 /// A model output inside the one output array, as generated headers

@@ -148,6 +148,7 @@ pub struct Report {
     /// Steady-state simulation throughput (inferences per second).
     pub throughput: f64,
     pub latency_cycles: u32,
+    pub initiation_interval: u32,
     pub timing_checked: bool,
 }
 
@@ -167,7 +168,7 @@ impl Report {
         if self.passed() {
             s += &format!(
                 "all equal to the golden model{}\nbuild {:.1} s, simulation {:.0} inferences/s\n",
-                if self.timing_checked { format!("; latency {} cycles and initiation interval 1 checked", self.latency_cycles) } else { String::new() },
+                if self.timing_checked { format!("; latency {} cycles and initiation interval {} checked", self.latency_cycles, self.initiation_interval) } else { String::new() },
                 self.build_secs,
                 self.throughput
             );
@@ -256,6 +257,7 @@ pub fn verify(sim: &dyn Simulator, d: &DesignDir, plan: &Plan, codes: &[i128], n
         sim_secs: random.sim_secs + steady.sim_secs,
         throughput: n as f64 / steady.sim_secs.max(1e-9),
         latency_cycles: d.interface.latency_cycles,
+        initiation_interval: d.interface.initiation_interval,
         timing_checked: sim.checks_timing(),
     })
 }
@@ -349,6 +351,7 @@ fn compare_codes(tool: &str, name: &str, plan: &Plan, codes: &[i128], n: usize, 
         sim_secs: sim,
         throughput: n as f64 / sim.max(1e-9),
         latency_cycles: 0,
+        initiation_interval: 1,
         timing_checked: false,
     })
 }

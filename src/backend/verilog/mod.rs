@@ -18,6 +18,7 @@ use self::rtl::{lit, width, Counts, Rtl, Sig, Term};
 use crate::error::{Error, Result};
 use crate::fxp::FixedFormat;
 use crate::ir::Graph;
+use crate::arch::schedule::{Arch, Schedule};
 use crate::passes::precision::{Act, MergeKind, Plan, StepOp};
 
 /// Target options of `qkhw gen --target verilog`.
@@ -33,11 +34,27 @@ pub struct Options {
     pub internal_sigmoid: String,
     /// qkhw version and model SHA-256 for file headers.
     pub header: String,
+    /// `--reuse-factor`: every foldable layer's reuse factor (the
+    /// `--config` tables override it per layer).
+    pub reuse_factor: Option<usize>,
+    /// The nominal clock period (ns) for the constraints and the report.
+    pub clock_period: f64,
+    /// The part the report compares resources with.
+    pub part: crate::arch::part::Part,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { pipeline_levels: 4, no_dsp: false, axis_names: false, internal_sigmoid: "hard".into(), header: String::new() }
+        Options {
+            pipeline_levels: 4,
+            no_dsp: false,
+            axis_names: false,
+            internal_sigmoid: "hard".into(),
+            header: String::new(),
+            reuse_factor: None,
+            clock_period: 5.0,
+            part: Default::default(),
+        }
     }
 }
 
@@ -155,6 +172,8 @@ fn unsupported(g: &Graph, layer: &str, what: &str) -> Error {
 
 /// One module in construction: its RTL and its external inputs.
 struct ModuleBuild {
+    /// It holds a folded block: `rst` and `start` ports.
+    control: bool,
     rtl: Rtl,
     /// Steps outside the module it reads, with their port names.
     ports: Vec<(usize, String)>,
@@ -188,7 +207,9 @@ impl ModuleBuild {
 }
 
 /// Generate the design for `plan` (made with the hardware input format).
-pub fn generate(g: &Graph, plan: &Plan, opts: &Options) -> Result<Design> {
+pub fn generate(g: &Graph, plan: &Plan, opts: &Options, sched: &Schedule) -> Result<Design> {
+    let ii = sched.initiation_interval.max(1);
+    let phase_w = width(0, ii as i128 - 1);
     let mut namer = Namer::new(&["clk", "rst", "ce", "aclk", "aresetn", "c_clk", "c_rst", "in_r", "valid_sr", "last_sr", "skid_out", "u_skid"]);
     let top = namer.name(&g.name);
     let header = opts.header.as_str();
@@ -220,15 +241,17 @@ pub fn generate(g: &Graph, plan: &Plan, opts: &Options) -> Result<Design> {
         }
         let layer = plan.steps[end].layer.clone().unwrap_or_else(|| format!("step{end}"));
         let mname = format!("{top}_{}", namer.name(&layer));
-        let mut m = ModuleBuild { rtl: Rtl::new("n"), ports: vec![], instances: vec![], elems: Default::default(), latency: 0, tables: Default::default() };
+        let mut m = ModuleBuild { control: false, rtl: Rtl::new("n"), ports: vec![], instances: vec![], elems: Default::default(), latency: 0, tables: Default::default() };
+        let arch = sched.nodes.iter().find(|n| n.first == start).map_or(Arch::Unrolled, |n| n.arch);
         // Inputs at the same stage: delay the earlier ones in the top.
         let ext_inputs: Vec<usize> = (start..=end).flat_map(|i| plan.steps[i].inputs.clone()).filter(|&x| x < start).collect();
         let base = ext_inputs.iter().map(|&x| stage[x]).max().unwrap_or(1);
         for i in start..=end {
-            let st = &plan.steps[i];
-            let out = build_step(g, plan, i, &layer, &mut m, p, opts)?;
+            let out = match arch {
+                Arch::Folded { reuse } if i == start => folded_step(plan, i, &mname, &mut m, reuse, header, &mut files)?,
+                _ => build_step(g, plan, i, &layer, &mut m, p, opts)?,
+            };
             m.elems.insert(i, out);
-            let _ = st;
         }
         let out = m.elems[&end].clone();
         // Input elements whose every weight is zero are never read: name
@@ -278,11 +301,11 @@ pub fn generate(g: &Graph, plan: &Plan, opts: &Options) -> Result<Design> {
             .iter()
             .map(|(s, name)| (name.clone(), plan.steps[*s].fmt.width * plan.steps[*s].shape.iter().product::<usize>() as u32 - 1))
             .collect();
-        let clocked = !m.rtl.regs.is_empty();
+        let clocked = !m.rtl.regs.is_empty() || m.control;
         let text = LayerTemplate {
             header,
             clocked,
-            control: false,
+            control: m.control,
             name: &mname,
             layer: &layer,
             inputs: inputs.clone(),
@@ -300,6 +323,14 @@ pub fn generate(g: &Graph, plan: &Plan, opts: &Options) -> Result<Design> {
         let out_sig = format!("y_{}", namer.name(&layer));
         body.push(format!("wire [{}:0] {out_sig};", out_bits - 1));
         let mut conns = if clocked { vec![format!(".clk(c_clk)"), format!(".ce(ce)")] } else { vec![] };
+        if m.control {
+            // The block starts when its input (valid from cycle `base` after
+            // the sample's acceptance at phase 0) is there.
+            let sw = format!("start_{}", namer.name(&layer));
+            body.push(format!("wire {sw} = ce & (phase == {});", lit((base as usize % ii) as i128, phase_w)));
+            conns.push(".rst(c_rst)".into());
+            conns.push(format!(".start({sw})"));
+        }
         for (s, port) in &m.ports {
             let sig = delayed(&mut body, &signal_of[*s], plan.steps[*s].fmt.width * plan.steps[*s].shape.iter().product::<usize>() as u32, base - stage[*s], &format!("{out_sig}_{port}"));
             conns.push(format!(".{port}({sig})"));
@@ -341,8 +372,8 @@ pub fn generate(g: &Graph, plan: &Plan, opts: &Options) -> Result<Design> {
         out_tdata: bytes(out_bits),
         out_bits,
         latency,
-        ii: 1,
-        phase_w: 1,
+        ii: ii as u32,
+        phase_w,
         body: &body,
         out_expr: &signal_of[o],
         taps: &taps,
@@ -371,7 +402,7 @@ pub fn generate(g: &Graph, plan: &Plan, opts: &Options) -> Result<Design> {
         output: Port { parts: plan.parts.clone(), ..port(ost, out_bits) },
         // The skid buffer at the output adds one cycle.
         latency_cycles: latency + 1,
-        initiation_interval: 1,
+        initiation_interval: ii as u32,
         internal_sigmoid: opts.internal_sigmoid.clone(),
     };
     Ok(Design { top, files, interface, layers, taps })
@@ -668,6 +699,39 @@ fn activation(m: &mut ModuleBuild, plan: &Plan, i: usize, x: &Sig, a: &Act, in_f
     }
 }
 
+/// A Dense step folded by `reuse` (see [`crate::arch::folded`]): its block
+/// becomes a module of its own (a netlist, printed by the netlist writer),
+/// instantiated here on the layer's input port.
+#[allow(clippy::too_many_arguments, reason = "the step, its layer module, the reuse factor and the file list it adds to")]
+fn folded_step(plan: &Plan, i: usize, mname: &str, m: &mut ModuleBuild, reuse: usize, header: &str, files: &mut Vec<(String, String)>) -> Result<Vec<Sig>> {
+    let st = &plan.steps[i];
+    let StepOp::Dense { rows, n_in, n_out, w, b } = &st.op else {
+        return Err(Error::Internal(format!("step {i} is folded but is not a Dense step")));
+    };
+    let xs = &plan.steps[st.inputs[0]];
+    m.input(plan, st.inputs[0]);
+    let port = m.ports.iter().find(|(s, _)| *s == st.inputs[0]).map(|p| p.1.clone()).ok_or_else(|| Error::Internal("folded input port".into()))?;
+    let spec = crate::arch::folded::DenseSpec { rows: *rows, n_in: *n_in, n_out: *n_out, w, b, x: (xs.lo, xs.hi, xs.fmt.width), y: (st.lo, st.hi, st.fmt.width) };
+    let name = format!("{mname}_fold");
+    let fd = crate::arch::folded::lower(&name, &spec, reuse, vec![header.to_string()]);
+    files.push((format!("{name}.v"), fd.module.verilog()));
+    let w = st.fmt.width;
+    let n = rows * n_out;
+    let y = format!("fy{i}");
+    m.rtl.decls.push(format!("wire [{}:0] {y};", n as u32 * w - 1));
+    m.instances.push(format!("{name} u_fold{i} (.clk(clk), .rst(rst), .ce(ce), .start(start), .x({port}), .y({y}));"));
+    m.latency += fd.latency;
+    m.control = true;
+    let r = fd.module.resources();
+    let c = &mut m.rtl.counts;
+    c.multipliers += r.multipliers;
+    c.adders += r.adders;
+    c.ff_bits += r.ff_bits;
+    c.memory_bits += r.memory_bits;
+    c.cycles = c.cycles.max(fd.cycles);
+    Ok((0..n).map(|k| m.rtl.wire(st.lo, st.hi, w, format!("{y}[{}:{}]", (k as u32 + 1) * w - 1, k as u32 * w))).collect())
+}
+
 /// The index of the largest element of `x`, the first on ties: a balanced
 /// tree of (value, index) pairs in which the right (higher-index) side wins
 /// only when strictly larger, registered every `p` levels.
@@ -824,8 +888,10 @@ pub fn from_graph(
     config: &crate::passes::config::Config,
     opts: &Options,
 ) -> Result<(Design, Plan, Vec<String>)> {
-    let (plan, notes) = crate::golden::hardware_plan(g, input_format, config)?;
-    let d = generate(g, &plan, opts)?;
+    let (plan, mut notes) = crate::golden::hardware_plan(g, input_format, config)?;
+    let sched = crate::arch::schedule::schedule(&plan, opts.reuse_factor, config);
+    notes.extend(sched.notes.iter().cloned());
+    let d = generate(g, &plan, opts, &sched)?;
     Ok((d, plan, notes))
 }
 

@@ -57,6 +57,10 @@ pub struct Counts {
     pub comparisons: usize,
     /// Comparison levels of the deepest activation tree.
     pub compare_levels: u32,
+    /// ROM bits (folded layers' weights).
+    pub memory_bits: usize,
+    /// Cycles per sample (1 unrolled; a folded layer's schedule).
+    pub cycles: usize,
 }
 
 /// The lines of one module body.

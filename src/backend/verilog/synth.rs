@@ -18,6 +18,8 @@ pub struct Resources {
     pub ffs: usize,
     pub dsps: usize,
     pub carry4: usize,
+    /// Block RAMs in BRAM36 units (a RAMB18 counts as half).
+    pub bram36: f64,
     /// Longest combinational path in cells (`ltp -noff`).
     pub ltp: Option<usize>,
     pub secs: f64,
@@ -34,13 +36,15 @@ fn count(stat: &str, prefix: &str) -> usize {
         .sum()
 }
 
-/// Synthesize `top` from the files of `dir` (in `files` order).
-pub fn synth(dir: &Path, files: &[String], top: &str, ltp: bool) -> Result<Resources> {
+/// Synthesize `top` from the files of `dir` (in `files` order); `nodsp`
+/// keeps every multiplier in LUTs (`synth_xilinx -nodsp`, for `--no-dsp`).
+pub fn synth(dir: &Path, files: &[String], top: &str, ltp: bool, nodsp: bool) -> Result<Resources> {
     let t = Instant::now();
     let reads: Vec<String> = files.iter().map(|f| format!("read_verilog {}", dir.join(f).display())).collect();
     let script = format!(
-        "{}; synth_xilinx -flatten -top {top}; tee -o {stat} stat{}",
+        "{}; synth_xilinx -flatten{} -top {top}; tee -o {stat} stat{}",
         reads.join("; "),
+        if nodsp { " -nodsp" } else { "" },
         if ltp { "; tee -o LTP ltp -noff" } else { "" },
         stat = dir.join(format!(".stat-{top}.txt")).display()
     )
@@ -68,6 +72,7 @@ pub fn synth(dir: &Path, files: &[String], top: &str, ltp: bool) -> Result<Resou
         ffs: count(&stat, "FD"),
         dsps: count(&stat, "DSP48"),
         carry4: count(&stat, "CARRY4"),
+        bram36: count(&stat, "RAMB36") as f64 + count(&stat, "RAMB18") as f64 / 2.0,
         ltp,
         secs: t.elapsed().as_secs_f64(),
     })
@@ -76,7 +81,7 @@ pub fn synth(dir: &Path, files: &[String], top: &str, ltp: bool) -> Result<Resou
 /// Synthesize every module of `modules` (the top first, then each layer's
 /// module) two at a time, printing an estimate first and a line per module
 /// as it finishes. `counts` (one per layer module) size the estimate.
-pub fn synth_all(dir: &Path, files: &[String], modules: &[String], counts: &[super::Counts]) -> Result<Vec<Resources>> {
+pub fn synth_all(dir: &Path, files: &[String], modules: &[String], counts: &[super::Counts], nodsp: bool) -> Result<Vec<Resources>> {
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 4);
     // Calibrated on Yosys 0.23 (jet_tagger_da, zoo_hswish): about 1.5 s per
     // module plus 2 ms per operator, the whole design counting all.
@@ -98,7 +103,7 @@ pub fn synth_all(dir: &Path, files: &[String], modules: &[String], counts: &[sup
                 if k >= modules.len() {
                     break;
                 }
-                let r = synth(dir, files, &modules[k], true);
+                let r = synth(dir, files, &modules[k], true, nodsp);
                 let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
                 match &r {
                     Ok(x) => eprintln!("[{n}/{}] {}: {} LUT, {:.1} s", modules.len(), x.module, x.luts, x.secs),

@@ -1,0 +1,99 @@
+//! `qkhw rom --layout folded --reuse-factor R`: the weight ROMs of the
+//! folded architecture, word for word what the generated Verilog holds
+//! (the same [`crate::arch::folded::rom_words`] fills both). Each word is
+//! the weights of one cycle: for output lane `l` and input lane `p`,
+//! element `l·P_in + p` (element 0 in the low bits), each `width` bits of
+//! two's complement at the layer's weight fraction.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::arch::folded::{rom_words, Fold};
+use crate::arch::schedule::{schedule, Arch};
+use crate::error::{Error, Result};
+use crate::passes::precision::{Plan, StepOp};
+
+/// One folded ROM in the manifest.
+#[derive(Debug, Clone, Serialize)]
+pub struct FoldedRom {
+    pub layer: String,
+    pub file: String,
+    /// Words (cycles of one row) and bits per word.
+    pub depth: usize,
+    pub word_width: usize,
+    /// Bits per weight, and its fraction: value = code × 2^-frac.
+    pub width: u32,
+    pub frac: i32,
+    pub reuse_factor: usize,
+    pub lanes_out: usize,
+    pub lanes_in: usize,
+    pub groups: usize,
+    pub chunks: usize,
+    pub order: String,
+}
+
+/// Write the folded ROMs of `plan`'s Dense layers at reuse `r` (and the
+/// per-layer `--config` factors) as `$readmemh` files plus `manifest.json`.
+pub fn write(model: &str, sha256: &str, plan: &Plan, reuse: usize, cfg: &crate::passes::config::Config, dir: &Path) -> Result<Vec<FoldedRom>> {
+    let sched = schedule(plan, Some(reuse), cfg);
+    let mut out = crate::staging::Staged::new();
+    out.dir(dir)?;
+    let mut roms = vec![];
+    for node in &sched.nodes {
+        let Arch::Folded { reuse } = node.arch else { continue };
+        let st = &plan.steps[node.first];
+        let StepOp::Dense { rows, n_in, n_out, w, .. } = &st.op else { continue };
+        let f = Fold::new(*rows, *n_in, *n_out, reuse);
+        let words = rom_words(&f, *n_in, *n_out, w);
+        let (lo, hi) = (w.iter().copied().min().unwrap_or(0).min(0), w.iter().copied().max().unwrap_or(0).max(0));
+        let width = crate::arch::netlist::width_of(lo, hi);
+        let frac = st.fmt.frac - plan.steps[st.inputs[0]].fmt.frac;
+        let file = format!("{}_folded.mem", node.layer.replace(|c: char| !c.is_ascii_alphanumeric(), "_"));
+        let mut text = format!(
+            "// qkhw {}; model {model} (sha256 {sha256})\n// layer {} folded at reuse factor {reuse}: {} words of {} weights x {width} bits (value = code * 2^-{frac}); word g*{}+k: lane l, input p at element l*{}+p = w[(k*{}+p)*{n_out} + g*{}+l]\n",
+            env!("CARGO_PKG_VERSION"),
+            node.layer,
+            words.len(),
+            f.multipliers(),
+            f.chunks,
+            f.p_in,
+            f.p_in,
+            f.p_out
+        );
+        for wd in &words {
+            let lit = crate::arch::netlist::packed_lit(wd, width);
+            text.push_str(lit.split('\'').nth(1).map_or("", |h| &h[1..]));
+            text.push('\n');
+        }
+        out.write(&dir.join(&file), text)?;
+        roms.push(FoldedRom {
+            layer: node.layer.clone(),
+            file,
+            depth: words.len(),
+            word_width: f.multipliers() * width as usize,
+            width,
+            frac,
+            reuse_factor: reuse,
+            lanes_out: f.p_out,
+            lanes_in: f.p_in,
+            groups: f.groups,
+            chunks: f.chunks,
+            order: "word g*chunks + k (group, chunk); within a word element l*lanes_in + p (output lane l, input lane p), element 0 in the low bits".into(),
+        });
+    }
+    if roms.is_empty() {
+        return Err(Error::Usage(format!("--layout folded: no Dense layer of {model} folds at reuse factor {reuse} (R = 1 is the unrolled architecture)")));
+    }
+    let manifest = serde_json::json!({
+        "generator": format!("qkhw {}", env!("CARGO_PKG_VERSION")),
+        "model": model,
+        "model_sha256": sha256,
+        "layout": "folded",
+        "reuse_factor": reuse,
+        "roms": roms,
+    });
+    out.write(&dir.join("manifest.json"), serde_json::to_string_pretty(&manifest).map_err(|e| Error::Internal(e.to_string()))? + "\n")?;
+    out.commit()?;
+    Ok(roms)
+}

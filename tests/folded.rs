@@ -1,0 +1,124 @@
+//! Folded layers (the reuse factor): designs whose Dense layers share
+//! ceil(N/R) multipliers are lint-clean and simulate equal to the golden
+//! model on Verilator under random back-pressure, and the harness's steady
+//! run measures exactly the initiation interval and latency that
+//! `interface.json` states.
+
+mod common;
+
+use std::process::Command;
+
+use qkhw::backend::verilog::{self, files, Options};
+use qkhw::passes::config::Config;
+use qkhw::verify::{self, DesignDir};
+
+fn generate(name: &str, opts: &Options, config: &Config, tag: &str) -> (qkhw::ir::Graph, DesignDir, qkhw::passes::precision::Plan) {
+    let g = qkhw::load_graph(common::root().join(format!("examples/models/{name}.keras")), Default::default()).unwrap();
+    let (d, plan, _) = verilog::from_graph(&g, None, config, opts).unwrap();
+    let dir = common::tmp(&format!("fold-{name}-{tag}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    files::write(&d, &dir, opts, &qkhw::backend::folder::Origin { model: &g.name, sha256: &g.sha256, target: "verilog" }, true).unwrap();
+    (g, DesignDir::read(&dir).unwrap(), plan)
+}
+
+fn lint(d: &DesignDir) {
+    let files: Vec<_> = d.files.iter().map(|f| d.dir.join(f)).collect();
+    let o = Command::new("verilator").args(["--lint-only", "-Wall", "--top-module", &d.interface.top]).args(&files).output().unwrap();
+    assert!(o.status.success() && o.stderr.is_empty(), "{}: verilator -Wall: {}", d.interface.top, String::from_utf8_lossy(&o.stderr));
+}
+
+/// Lint, simulate golden + `random` inputs, and check the measured timing.
+fn check(name: &str, opts: &Options, config: &Config, tag: &str, random: usize) -> (u32, u32) {
+    let (g, d, plan) = generate(name, opts, config, tag);
+    lint(&d);
+    let sim = verify::verilator::Verilator::new(common::cache());
+    let (codes, n) = common::vectors(&g, name, random, 11);
+    let r = verify::verify(&sim, &d, &plan, &codes, n, 5, None).unwrap();
+    assert!(r.passed(), "{name} {tag}: {}", r.text());
+    assert!(r.timing_checked);
+    (d.interface.initiation_interval, d.interface.latency_cycles)
+}
+
+#[test]
+fn jet_tagger_da_at_every_reuse_factor() {
+    common::require("verilator");
+    let mut seen = vec![];
+    for r in [1usize, 2, 4, 16, 64] {
+        let opts = Options { reuse_factor: Some(r), ..Default::default() };
+        let (ii, lat) = check("jet_tagger_da", &opts, &Config::default(), &format!("r{r}"), 300);
+        // hls4ml's meaning: the largest layer (64 x 32) takes about R cycles.
+        let want = if r == 1 { 1 } else { qkhw::arch::folded::Fold::new(1, 64, 32, r).cycles() };
+        assert_eq!(ii as usize, want, "R = {r}");
+        assert!(ii as usize >= r.min(64) || r == 1);
+        seen.push((r, ii, lat));
+    }
+    eprintln!("jet_tagger_da (R, II, latency): {seen:?}");
+}
+
+#[test]
+fn mixed_per_layer_reuse_factors_and_a_cnn() {
+    common::require("verilator");
+    let cfg = Config::parse("[layer.fc1]\nreuse_factor = 4\n[layer.fc2]\nreuse_factor = 16\n[layer.output]\nstrategy = \"latency\"\n").unwrap();
+    let (ii, _) = check("jet_tagger_da", &Options::default(), &cfg, "mixed", 300);
+    assert_eq!(ii, 16);
+    // The command line's factor applies where a layer has none of its own.
+    let (ii, _) = check("jet_tagger_da", &Options { reuse_factor: Some(64), ..Default::default() }, &cfg, "mixed-cli", 100);
+    assert_eq!(ii, 64, "fc3 at 64 (the command line), fc1 and fc2 their own");
+    // cnn_bn's Dense folded at R = 4; its convolutions stay unrolled.
+    let (ii, _) = check("cnn_bn", &Options { reuse_factor: Some(4), ..Default::default() }, &Config::default(), "r4", 300);
+    assert_eq!(ii, 4);
+}
+
+/// Every model the unrolled backend takes also generates lint-clean with a
+/// reuse factor (its Dense layers folded).
+#[test]
+fn every_model_folds_lint_clean() {
+    common::require("verilator");
+    const TAKEN: &[&str] = &[
+        "auto_po2_mlp", "binary_ternary", "bn_variants", "cnn_bn", "conv_bn_folded", "dense_bn_folded", "dense_relu_tail", "functional_add", "index_layers", "merges", "merges_conv",
+        "jet_tagger", "jet_tagger_da", "kernel_variants", "po2_mlp", "pooling", "two_heads", "zoo_conv1d", "zoo_conv2d", "zoo_hswish",
+    ];
+    for name in TAKEN {
+        let (_, d, _) = generate(name, &Options { reuse_factor: Some(4), ..Default::default() }, &Config::default(), "lint");
+        lint(&d);
+    }
+}
+
+/// The folded models with branches and several outputs simulate equal too.
+#[test]
+fn branchy_models_fold_bit_exact() {
+    common::require("verilator");
+    for name in ["functional_add", "two_heads", "dense_bn_folded", "merges"] {
+        check(name, &Options { reuse_factor: Some(3), ..Default::default() }, &Config::default(), "r3", 200);
+    }
+}
+
+/// `qkhw rom --layout folded` prints exactly the words the generated
+/// Verilog's ROMs hold.
+#[test]
+fn folded_rom_files_are_the_verilog_roms() {
+    let dir = common::tmp("fold-rom");
+    let bin = env!("CARGO_BIN_EXE_qkhw");
+    let m = common::root().join("examples/models/jet_tagger_da.keras");
+    let st = Command::new(bin).arg("rom").arg(&m).args(["--format", "mem", "--layout", "folded", "--reuse-factor", "16", "-o"]).arg(dir.join("rom")).status().unwrap();
+    assert!(st.success());
+    let st = Command::new(bin).arg("gen").arg(&m).args(["--reuse-factor", "16", "-o"]).arg(dir.join("rtl")).status().unwrap();
+    assert!(st.success());
+    let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("rom/manifest.json")).unwrap()).unwrap();
+    let roms = manifest["roms"].as_array().unwrap();
+    assert_eq!(roms.len(), 4);
+    for r in roms {
+        let layer = r["layer"].as_str().unwrap();
+        let mem: Vec<String> = std::fs::read_to_string(dir.join("rom").join(r["file"].as_str().unwrap()))
+            .unwrap()
+            .lines()
+            .filter(|l| !l.starts_with("//"))
+            .map(str::to_string)
+            .collect();
+        let module = if layer == "output" { "output_l" } else { layer };
+        let v = std::fs::read_to_string(dir.join(format!("rtl/jet_tagger_da_{module}_fold.v"))).unwrap();
+        let words: Vec<String> = v.lines().filter(|l| l.contains("_mem[") && l.contains("'h")).map(|l| l.split("'h").nth(1).unwrap().trim_end_matches(';').to_string()).collect();
+        assert_eq!(mem, words, "{layer}");
+        assert_eq!(mem.len(), r["depth"].as_u64().unwrap() as usize);
+    }
+}
