@@ -382,6 +382,28 @@ struct HwArgs {
     /// xc7z020 (Pynq-Z2), xc7a100t (Arty A7-100T), xcvu9p (default).
     #[arg(long)]
     part: Option<String>,
+    /// Verilog only: folded layers' ROM contents inline in the Verilog
+    /// (default: every tool reads them) or in `$readmemh` files beside it
+    /// (listed in files.f, the .core and vivado_files.tcl; read from the
+    /// design folder, or from the macro QKHW_ROM_DIR when defined).
+    #[arg(long, value_enum)]
+    rom_init: Option<RomInitArg>,
+    /// Verilog only: `rom_style` attribute on the folded ROMs: block or
+    /// distributed (default: the synthesis tool's choice).
+    #[arg(long, value_enum)]
+    rom_style: Option<RomStyleArg>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum RomInitArg {
+    Inline,
+    File,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum RomStyleArg {
+    Block,
+    Distributed,
 }
 
 impl HwArgs {
@@ -400,6 +422,8 @@ impl HwArgs {
                 (self.reuse_factor.is_some(), "--reuse-factor"),
                 (self.clock_period.is_some(), "--clock-period"),
                 (self.part.is_some(), "--part"),
+                (self.rom_init.is_some(), "--rom-init"),
+                (self.rom_style.is_some(), "--rom-style"),
             ] {
                 if given {
                     return Err(only(flag, Target::Verilog));
@@ -460,6 +484,11 @@ impl HwArgs {
                 None => 5.0,
             },
             part: self.part.as_deref().map(str::parse).transpose()?.unwrap_or_default(),
+            rom_init_file: self.rom_init == Some(RomInitArg::File),
+            rom_style: self.rom_style.map(|s| match s {
+                RomStyleArg::Block => "block",
+                RomStyleArg::Distributed => "distributed",
+            }),
         };
         let (d, plan, notes) = qkhw::backend::verilog::from_graph(g, self.input_spec()?, &self.config()?, &opts)?;
         Ok((d, plan, notes, opts))

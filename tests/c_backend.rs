@@ -22,10 +22,10 @@ fn every_model_in_c_equals_the_golden_model_under_ubsan() {
     for name in MODELS {
         let g = qkhw::load_graph(common::root().join(format!("examples/models/{name}.keras")), BuildOptions::default()).unwrap();
         let (m, plan, _) = c::from_graph(&g, None, &Default::default(), "test", "hard").unwrap();
-        let (codes, n) = common::vectors(&g, name, 10_000, 99);
+        let (codes, n) = common::vectors(&g, name, common::long_random(), 99);
         let r = verify::verify_c(&m, &plan, &codes, n, &common::tmp(&format!("c-{name}"))).unwrap();
         assert!(r.passed(), "{}", r.text());
-        assert!(n >= 10_256);
+        assert!(n >= common::long_random() + 256);
         lines.push(format!("{name}: {n} samples equal"));
     }
     eprintln!("{}", lines.join("\n"));

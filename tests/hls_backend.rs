@@ -38,7 +38,7 @@ fn every_model_in_csim(flavor: Flavor) {
             Flavor::Vitis => assert!(src.contains("#pragma HLS PIPELINE II=1") && !src.contains("ac_")),
             Flavor::Catapult => assert!(src.contains("#pragma hls_pipeline_init_interval 1") && !src.contains("ap_")),
         }
-        let (codes, n) = common::vectors(&g, name, 10_000, 5);
+        let (codes, n) = common::vectors(&g, name, common::long_random(), 5);
         let stem = files[0].0.trim_end_matches(".h").to_string();
         let r = verify::verify_hls(&files, &stem, flavor, &plan, &codes, n, &common::tmp(&format!("hls-{flavor}-{name}")), &cache).unwrap();
         assert!(r.passed(), "{}", r.text());

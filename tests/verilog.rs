@@ -1,7 +1,7 @@
 //! The Verilog backend end to end: every example model the golden model runs is
 //! generated, lint-clean under `verilator -Wall`, compiles with
 //! `iverilog -g2005`, and simulates equal to the golden model on all its
-//! golden inputs plus 10,000 random input codes with random back-pressure
+//! golden inputs plus 1,000 random input codes (10,000 with `QKHW_LONG=1`) with random back-pressure
 //! (Verilator); the two jet taggers also on Icarus. A corrupted weight is
 //! caught and its layer named. Models it does not take give a clear error.
 
@@ -46,10 +46,10 @@ fn every_model_is_lint_clean_and_verified_on_verilator() {
     for name in TAKEN {
         let (g, d, plan) = generate(name, &Options::default(), "dsp");
         lint_and_compile(&d);
-        let (codes, n) = common::vectors(&g, name, 10_000, 42);
+        let (codes, n) = common::vectors(&g, name, common::long_random(), 42);
         let r = verify::verify(&sim, &d, &plan, &codes, n, 7, None).unwrap();
         assert!(r.passed(), "{}", r.text());
-        assert!(n >= 10_256, "{name}: {n}");
+        assert!(n >= common::long_random() + 256, "{name}: {n}");
         assert!(r.latency_cycles >= 2);
         report.push(format!("{name}: {n} samples, latency {} cycles, build {:.1} s, {:.0} inferences/s", r.latency_cycles, r.build_secs, r.throughput));
     }
@@ -85,7 +85,7 @@ fn icarus_agrees_on_the_jet_taggers() {
         for name in ["jet_tagger", "jet_tagger_da"] {
             s.spawn(move || {
                 let (g, d, plan) = generate(name, &Options::default(), &format!("iv-{name}"));
-                let (codes, n) = common::vectors(&g, name, 10_000, 42);
+                let (codes, n) = common::vectors(&g, name, common::long_random(), 42);
                 let r = verify::verify(&verify::icarus::Icarus, &d, &plan, &codes, n, 3, None).unwrap();
                 assert!(r.passed(), "{}", r.text());
                 eprintln!("{}", r.text());

@@ -37,6 +37,27 @@ pub struct FoldedDense {
     /// (words, bits per word) of the weight ROM.
     pub rom: (usize, usize),
     pub lanes: (usize, usize),
+    /// Multipliers Yosys's `synth_xilinx` maps to DSP48 slices (a product
+    /// of 9 bits or more; 8×8 takes a DSP, 4×4 stays in LUTs).
+    pub dsp_multipliers: usize,
+    /// The ROM in BRAM36 (RAMB18 in 512×36 or 1K×18 shapes, two per
+    /// BRAM36), or 0 when it is small enough for LUTs (under 64 words or
+    /// 2 Kbit).
+    pub bram36: f64,
+}
+
+/// DSP48E1 multipliers, by Yosys's rule (a product of at least 9 bits).
+pub fn dsp_multiplier(product_width: u32) -> bool {
+    product_width >= 9
+}
+
+/// Block RAMs for a ROM of `depth` words of `width` bits, in BRAM36.
+pub fn bram36(depth: usize, width: usize) -> f64 {
+    if depth < 64 || depth * width < 2048 {
+        return 0.0;
+    }
+    let r18 = if depth <= 512 { width.div_ceil(36) * depth.div_ceil(512) } else { width.div_ceil(18) * depth.div_ceil(1024) };
+    r18 as f64 / 2.0
 }
 
 /// The shape of a folding: lanes, groups, chunks and cycles.
@@ -184,11 +205,37 @@ pub struct DenseSpec<'a> {
     pub x: (i128, i128, u32),
     /// Output element range and width (the step's exact format).
     pub y: (i128, i128, u32),
+    /// Input elements on the `x` port.
+    pub x_elems: usize,
+    /// For row `r` and input `i`, the `x` element at `r·n_in + i` (None:
+    /// a zero, e.g. a convolution's padding); `None`: `r·n_in + i` itself.
+    pub gather: Option<Vec<Option<usize>>>,
+}
+
+/// A convolution as a Dense over its windows: row = output position
+/// (oy, ox), input = kernel tap (ky, kx, ci) in Keras's kernel order.
+pub fn conv_gather(g: &crate::passes::precision::Geo) -> Vec<Option<usize>> {
+    let mut out = Vec::with_capacity(g.out_h * g.out_w * g.kh * g.kw * g.cin);
+    for oy in 0..g.out_h {
+        for ox in 0..g.out_w {
+            for ky in 0..g.kh {
+                for kx in 0..g.kw {
+                    for ci in 0..g.cin {
+                        out.push(match (g.in_row(oy, ky), g.in_col(ox, kx)) {
+                            (Some(iy), Some(ix)) => Some((iy * g.in_w + ix) * g.cin + ci),
+                            _ => None,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Lower a Dense step at reuse factor `reuse` into the module `name`, with
 /// ports `clk`, `rst`, `ce`, `start`, `x` and `y`.
-pub fn lower(name: &str, d: &DenseSpec, reuse: usize, header: Vec<String>) -> FoldedDense {
+pub fn lower(name: &str, d: &DenseSpec, reuse: usize, header: Vec<String>, init: super::netlist::RomInit) -> FoldedDense {
     let f = Fold::new(d.rows, d.n_in, d.n_out, reuse);
     let mut m = Module::new(name);
     m.header = header;
@@ -210,7 +257,7 @@ pub fn lower(name: &str, d: &DenseSpec, reuse: usize, header: Vec<String>) -> Fo
     let ce = m.input_bit("ce");
     let start_in = m.input_bit("start");
     let (xlo, xhi, xw) = d.x;
-    let x = m.input("x", 0, 0, xw * (d.rows * d.n_in) as u32);
+    let x = m.input("x", 0, 0, xw * d.x_elems as u32);
     let start = and(&mut m, start_in, ce);
     let c = f.cycles();
     // Issue control: `run` is high after the first cycle until the last.
@@ -244,7 +291,7 @@ pub fn lower(name: &str, d: &DenseSpec, reuse: usize, header: Vec<String>) -> Fo
     let words = rom_words(&f, d.n_in, d.n_out, d.w);
     let (wlo, whi) = (d.w.iter().copied().min().unwrap_or(0).min(0), d.w.iter().copied().max().unwrap_or(0).max(0));
     let ww = super::netlist::width_of(wlo, whi);
-    let rom = m.rom_elems(addr, Some(ce), words, ww);
+    let rom = m.rom_elems(addr, Some(ce), words, ww, init);
     // Input chunk: element r*n_in + k*p_in + p for each input lane p.
     let mut xs = vec![];
     for p in 0..f.p_in {
@@ -252,11 +299,17 @@ pub fn lower(name: &str, d: &DenseSpec, reuse: usize, header: Vec<String>) -> Fo
         for r in 0..f.rows {
             for kk in 0..f.chunks {
                 let i = kk * f.p_in + p;
-                options.push(if i < d.n_in {
-                    let e = r * d.n_in + i;
-                    m.slice(x, e as u32 * xw, xw, xlo, xhi)
+                let e = if i < d.n_in {
+                    match &d.gather {
+                        Some(gm) => gm[r * d.n_in + i],
+                        None => Some(r * d.n_in + i),
+                    }
                 } else {
-                    m.constant(0)
+                    None
+                };
+                options.push(match e {
+                    Some(e) => m.slice(x, e as u32 * xw, xw, xlo, xhi),
+                    None => m.constant(0),
                 });
             }
         }
@@ -356,7 +409,14 @@ pub fn lower(name: &str, d: &DenseSpec, reuse: usize, header: Vec<String>) -> Fo
     };
     let y = m.concat(ys);
     m.output("y", y, yw * n_y as u32);
+    let dsp_multipliers = m
+        .cells
+        .iter()
+        .filter(|c| matches!(c, super::netlist::Cell::Mul { y, .. } if dsp_multiplier(m.get(*y).width)))
+        .count();
     FoldedDense {
+        dsp_multipliers,
+        bram36: bram36(f.depth(), f.multipliers() * ww as usize),
         cycles: c,
         latency,
         multipliers: f.multipliers(),

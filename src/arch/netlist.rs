@@ -55,6 +55,17 @@ pub enum Cmp {
     Eq,
 }
 
+/// How a ROM gets its contents, and where synthesis should put it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RomInit {
+    /// `Some(file)`: `$readmemh` of this file, found under the macro
+    /// `QKHW_ROM_DIR` (default `"."`, the design folder); `None`: the
+    /// words written inline in an `initial` block (works in every tool).
+    pub file: Option<String>,
+    /// `rom_style` attribute: `block` or `distributed` (None: the tool's choice).
+    pub style: Option<&'static str>,
+}
+
 /// The operations of the netlist.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Cell {
@@ -80,7 +91,7 @@ pub enum Cell {
     /// `en`), so synthesis maps it to block RAM; each word is a list of
     /// `elem_width`-bit two's complement elements, element 0 in the low
     /// bits, written inline.
-    Rom { q: NetId, addr: NetId, en: Option<NetId>, words: Vec<Vec<i128>>, elem_width: u32 },
+    Rom { q: NetId, addr: NetId, en: Option<NetId>, words: Vec<Vec<i128>>, elem_width: u32, init: RomInit },
     /// An instance of another module: (port, net) connections.
     Instance { module: String, name: String, conns: Vec<(String, NetId)> },
 }
@@ -248,11 +259,25 @@ impl Module {
 
     /// A ROM with a registered read of `words`, each a list of elements of
     /// `elem_width` bits (element 0 in the low bits).
-    pub fn rom_elems(&mut self, addr: NetId, en: Option<NetId>, words: Vec<Vec<i128>>, elem_width: u32) -> NetId {
+    pub fn rom_elems(&mut self, addr: NetId, en: Option<NetId>, words: Vec<Vec<i128>>, elem_width: u32, init: RomInit) -> NetId {
         let n = words.first().map_or(1, |w| w.len().max(1)) as u32;
         let q = self.net(None, 0, 0, Some(n * elem_width), NetKind::Reg);
-        self.cells.push(Cell::Rom { q, addr, en, words, elem_width });
+        self.cells.push(Cell::Rom { q, addr, en, words, elem_width, init });
         q
+    }
+
+    /// The `$readmemh` files of this module's ROMs: (file name, contents).
+    pub fn rom_files(&self) -> Vec<(String, String)> {
+        self.cells
+            .iter()
+            .filter_map(|c| match c {
+                Cell::Rom { words, elem_width, init: RomInit { file: Some(f), .. }, .. } => {
+                    let text: String = words.iter().map(|w| packed_lit(w, *elem_width).split_once('h').map_or(String::new(), |(_, h)| h.to_string()) + "\n").collect();
+                    Some((f.clone(), text))
+                }
+                _ => None,
+            })
+            .collect()
     }
 
     pub fn instance(&mut self, module: &str, name: &str, conns: Vec<(String, NetId)>) {
@@ -379,6 +404,13 @@ impl Module {
         for h in &self.header {
             let _ = writeln!(s, "// {h}");
         }
+        if self.cells.iter().any(|c| matches!(c, Cell::Rom { init: RomInit { file: Some(_), .. }, .. })) {
+            let _ = writeln!(s, "// ROM files are read from `QKHW_ROM_DIR (default \".\": run the tools in the design folder,");
+            let _ = writeln!(s, "// or define it, e.g. verilator -DQKHW_ROM_DIR='\"/path/to/design\"').");
+            let _ = writeln!(s, "`ifndef QKHW_ROM_DIR");
+            let _ = writeln!(s, "`define QKHW_ROM_DIR \".\"");
+            let _ = writeln!(s, "`endif");
+        }
         let ports: Vec<&Net> = self.nets.iter().filter(|n| matches!(n.kind, NetKind::Input | NetKind::Output)).collect();
         let _ = writeln!(s, "module {} (", self.name);
         for (k, p) in ports.iter().enumerate() {
@@ -394,8 +426,9 @@ impl Module {
                     let _ = writeln!(s, "    wire {};", decl(n));
                 }
                 NetKind::Reg => {
-                    if let Some(Cell::Rom { words, .. }) = self.cells.iter().find(|c| matches!(c, Cell::Rom { q, .. } if q.0 == i)) {
-                        let _ = writeln!(s, "    reg [{}:0] {}_mem [0:{}];", n.width - 1, n.name, words.len().max(1) - 1);
+                    if let Some(Cell::Rom { words, init, .. }) = self.cells.iter().find(|c| matches!(c, Cell::Rom { q, .. } if q.0 == i)) {
+                        let attr = init.style.map_or(String::new(), |st| format!("(* rom_style = \"{st}\" *) "));
+                        let _ = writeln!(s, "    {attr}reg [{}:0] {}_mem [0:{}];", n.width - 1, n.name, words.len().max(1) - 1);
                     }
                     let _ = writeln!(s, "    reg {};", decl(n));
                 }
@@ -473,14 +506,21 @@ impl Module {
                         }
                     }
                 }
-                Cell::Rom { q, addr, en, words, elem_width } => {
+                Cell::Rom { q, addr, en, words, elem_width, init } => {
                     let qn = &self.get(*q).name;
                     let aw = self.get(*addr).width;
-                    let _ = writeln!(s, "    initial begin");
-                    for (k, wd) in words.iter().enumerate() {
-                        let _ = writeln!(s, "        {qn}_mem[{k}] = {};", packed_lit(wd, *elem_width));
+                    match &init.file {
+                        Some(f) => {
+                            let _ = writeln!(s, "    initial $readmemh({{`QKHW_ROM_DIR, \"/{f}\"}}, {qn}_mem);");
+                        }
+                        None => {
+                            let _ = writeln!(s, "    initial begin");
+                            for (k, wd) in words.iter().enumerate() {
+                                let _ = writeln!(s, "        {qn}_mem[{k}] = {};", packed_lit(wd, *elem_width));
+                            }
+                            let _ = writeln!(s, "    end");
+                        }
                     }
-                    let _ = writeln!(s, "    end");
                     let rd = format!("{qn} <= {qn}_mem[{}];", self.ext(*addr, aw));
                     match en {
                         Some(e) => {

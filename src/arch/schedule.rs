@@ -36,10 +36,16 @@ pub fn requested(layer: &str, cli_reuse: Option<usize>, cfg: &Config) -> Arch {
     if reuse <= 1 { Arch::Unrolled } else { Arch::Folded { reuse } }
 }
 
-/// Whether the architecture layer can fold this step (Dense today;
-/// convolutions stay unrolled).
-pub fn foldable(op: &StepOp) -> bool {
-    matches!(op, StepOp::Dense { .. })
+/// (rows, n_in, n_out) of a step the folded architecture takes: a Dense,
+/// or a convolution as a Dense over its windows (rows = output positions,
+/// inputs = kernel taps). Depthwise and transposed convolutions stay
+/// unrolled.
+pub fn dense_shape(op: &StepOp) -> Option<(usize, usize, usize)> {
+    match op {
+        StepOp::Dense { rows, n_in, n_out, .. } => Some((*rows, *n_in, *n_out)),
+        StepOp::Conv { geo, .. } => Some((geo.out_h * geo.out_w, geo.kh * geo.kw * geo.cin, geo.cout)),
+        _ => None,
+    }
 }
 
 /// One layer's place in the schedule.
@@ -75,8 +81,9 @@ pub fn schedule(plan: &Plan, cli_reuse: Option<usize>, cfg: &Config) -> Schedule
         let mut cycles = 1;
         if let Arch::Folded { reuse } = arch {
             match &plan.steps[start].op {
-                StepOp::Dense { rows, n_in, n_out, .. } => {
-                    cycles = super::folded::Fold::new(*rows, *n_in, *n_out, reuse).cycles();
+                StepOp::Dense { .. } | StepOp::Conv { .. } => {
+                    let (rows, n_in, n_out) = dense_shape(&plan.steps[start].op).unwrap_or((1, 1, 1));
+                    cycles = super::folded::Fold::new(rows, n_in, n_out, reuse).cycles();
                     if cycles <= 1 {
                         arch = Arch::Unrolled;
                         cycles = 1;
@@ -84,7 +91,7 @@ pub fn schedule(plan: &Plan, cli_reuse: Option<usize>, cfg: &Config) -> Schedule
                 }
                 op => {
                     if cfg.layer(&layer).and_then(|l| l.reuse_factor).is_some() || !matches!(op, StepOp::Input) && has_products(op) {
-                        notes.push(format!("layer `{layer}`: only Dense layers are folded so far; it stays unrolled"));
+                        notes.push(format!("layer `{layer}`: only Dense and Conv1D/Conv2D layers are folded so far; it stays unrolled"));
                     }
                     arch = Arch::Unrolled;
                 }
@@ -99,5 +106,5 @@ pub fn schedule(plan: &Plan, cli_reuse: Option<usize>, cfg: &Config) -> Schedule
 
 /// Steps with multiplications a reuse factor would fold.
 fn has_products(op: &StepOp) -> bool {
-    matches!(op, StepOp::Conv { .. } | StepOp::Depthwise { .. } | StepOp::ConvT { .. })
+    matches!(op, StepOp::Depthwise { .. } | StepOp::ConvT { .. })
 }

@@ -206,14 +206,14 @@ impl Config {
                 let all: Vec<&str> = g.layers.iter().map(|l| l.name.as_str()).collect();
                 return Err(Error::Usage(format!("--config: no layer `{name}`; the model has {}", all.join(", "))));
             };
+            let foldable = |op: &crate::ir::Op| matches!(op, crate::ir::Op::Dense { .. } | crate::ir::Op::Conv { .. });
             let dense = match &l.op {
-                crate::ir::Op::Dense { .. } => true,
-                crate::ir::Op::Folded { inner, .. } => matches!(inner.as_ref(), crate::ir::Op::Dense { .. }),
-                _ => false,
+                crate::ir::Op::Folded { inner, .. } => foldable(inner),
+                op => foldable(op),
             };
             if c.reuse_factor.is_some_and(|r| r > 1) && !dense {
                 return Err(Error::Usage(format!(
-                    "--config [layer.{name}]: `reuse_factor` folds Dense layers only so far; `{name}` is a {} (it stays unrolled); remove the key",
+                    "--config [layer.{name}]: `reuse_factor` folds Dense and Conv1D/Conv2D layers only so far; `{name}` is a {} (it stays unrolled); remove the key",
                     l.class
                 )));
             }

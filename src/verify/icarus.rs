@@ -118,6 +118,9 @@ impl Simulator for Icarus {
         let t = Instant::now();
         let mut cmd = Command::new("iverilog");
         cmd.args(["-g2005", "-o"]).arg(tmp.join("sim")).arg(tmp.join("tb.v"));
+        if let Some(def) = d.rom_dir_define() {
+            cmd.arg(def);
+        }
         for f in &d.files {
             cmd.arg(d.dir.join(f));
         }

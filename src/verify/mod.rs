@@ -20,6 +20,8 @@ use crate::passes::precision::Plan;
 pub struct DesignDir {
     pub dir: PathBuf,
     pub files: Vec<String>,
+    /// ROM contents read by `$readmemh` (`// mem:` lines of `files.f`).
+    pub memories: Vec<String>,
     pub interface: Interface,
     /// Layer outputs the design exposes under `QKHW_TAPS` (empty for a
     /// folder without a report).
@@ -30,7 +32,9 @@ impl DesignDir {
     /// Read a folder written by `qkhw gen` (or committed by a user).
     pub fn read(dir: &Path) -> Result<DesignDir> {
         let rd = |name: &str| std::fs::read_to_string(dir.join(name)).map_err(|e| Error::io(dir.join(name), e));
-        let files: Vec<String> = rd("files.f")?.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect();
+        let list = rd("files.f")?;
+        let files: Vec<String> = list.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with("//")).map(str::to_string).collect();
+        let memories: Vec<String> = list.lines().filter_map(|l| l.trim().strip_prefix("// mem:")).map(|m| m.trim().to_string()).collect();
         let interface: Interface = serde_json::from_str(&rd("interface.json")?)
             .map_err(|e| Error::Usage(format!("{}: {e}", dir.join("interface.json").display())))?;
         let taps = rd("report.json")
@@ -38,14 +42,24 @@ impl DesignDir {
             .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
             .and_then(|v| serde_json::from_value(v["taps"].clone()).ok())
             .unwrap_or_default();
-        Ok(DesignDir { dir: dir.to_path_buf(), files, interface, taps })
+        Ok(DesignDir { dir: dir.to_path_buf(), files, memories, interface, taps })
+    }
+
+    /// The `-D` define that points `$readmemh` at this folder (compiled
+    /// into a build, so the folder is part of the cache key too).
+    pub fn rom_dir_define(&self) -> Option<String> {
+        if self.memories.is_empty() {
+            return None;
+        }
+        let abs = std::fs::canonicalize(&self.dir).unwrap_or_else(|_| self.dir.clone());
+        Some(format!("-DQKHW_ROM_DIR=\"{}\"", abs.display()))
     }
 
     /// SHA-256 over every file's name and contents: the build cache key.
     pub fn hash(&self, extra: &str) -> Result<String> {
         use sha2::Digest;
         let mut h = sha2::Sha256::new();
-        for f in &self.files {
+        for f in self.files.iter().chain(&self.memories) {
             let p = self.dir.join(f);
             h.update(f.as_bytes());
             h.update(std::fs::read(&p).map_err(|e| Error::io(&p, e))?);

@@ -92,7 +92,7 @@ impl Verilator {
     pub fn build(&self, d: &DesignDir, taps: bool, trace: Option<Trace>) -> Result<(PathBuf, f64)> {
         let harness = Self::harness(d)?;
         let flags = format!("taps={taps} trace={trace:?} v={}", version());
-        let key = d.hash(&(harness.clone() + &flags))?;
+        let key = d.hash(&(harness.clone() + &flags + &d.rom_dir_define().unwrap_or_default()))?;
         let dir = self.cache.join(format!("{}-{key}", d.interface.top));
         let bin = dir.join("obj").join("harness");
         if bin.exists() {
@@ -112,6 +112,9 @@ impl Verilator {
             .arg(tmp.join("obj"))
             .args(["-o", "harness"])
             .args(["-CFLAGS", "-O1 -std=c++17"]);
+        if let Some(def) = d.rom_dir_define() {
+            cmd.arg(def);
+        }
         if taps {
             cmd.arg("-DQKHW_TAPS").args(["-CFLAGS", "-DQKHW_TAPS"]);
         }

@@ -41,6 +41,10 @@ pub struct Options {
     pub clock_period: f64,
     /// The part the report compares resources with.
     pub part: crate::arch::part::Part,
+    /// Folded layers' ROMs: contents inline (default) or `$readmemh` files.
+    pub rom_init_file: bool,
+    /// `rom_style` attribute on the ROMs (`block`, `distributed`).
+    pub rom_style: Option<&'static str>,
 }
 
 impl Default for Options {
@@ -54,6 +58,8 @@ impl Default for Options {
             reuse_factor: None,
             clock_period: 5.0,
             part: Default::default(),
+            rom_init_file: false,
+            rom_style: None,
         }
     }
 }
@@ -116,6 +122,8 @@ pub struct Design {
     pub interface: Interface,
     pub layers: Vec<LayerReport>,
     pub taps: Vec<Tap>,
+    /// ROM contents for `$readmemh` (`--rom-init file`): (file, text).
+    pub memories: Vec<(String, String)>,
 }
 
 #[derive(Template)]
@@ -221,6 +229,7 @@ pub fn generate(g: &Graph, plan: &Plan, opts: &Options, sched: &Schedule) -> Res
     let mut layers = vec![];
     let mut taps = vec![];
     let mut signal_of: Vec<String> = vec![String::new(); plan.steps.len()];
+    let mut memories = vec![];
     if plan.steps.first().map(|s| &s.op) != Some(&StepOp::Input) {
         return Err(Error::Usage("plan without an input step".into()));
     }
@@ -248,7 +257,7 @@ pub fn generate(g: &Graph, plan: &Plan, opts: &Options, sched: &Schedule) -> Res
         let base = ext_inputs.iter().map(|&x| stage[x]).max().unwrap_or(1);
         for i in start..=end {
             let out = match arch {
-                Arch::Folded { reuse } if i == start => folded_step(plan, i, &mname, &mut m, reuse, header, &mut files)?,
+                Arch::Folded { reuse } if i == start => folded_step(plan, i, &mname, &mut m, reuse, opts, &mut files, &mut memories)?,
                 _ => build_step(g, plan, i, &layer, &mut m, p, opts)?,
             };
             m.elems.insert(i, out);
@@ -405,7 +414,7 @@ pub fn generate(g: &Graph, plan: &Plan, opts: &Options, sched: &Schedule) -> Res
         initiation_interval: ii as u32,
         internal_sigmoid: opts.internal_sigmoid.clone(),
     };
-    Ok(Design { top, files, interface, layers, taps })
+    Ok(Design { top, files, interface, layers, taps, memories })
 }
 
 /// `sig` delayed by `k` clock-enabled registers (in the top).
@@ -702,19 +711,36 @@ fn activation(m: &mut ModuleBuild, plan: &Plan, i: usize, x: &Sig, a: &Act, in_f
 /// A Dense step folded by `reuse` (see [`crate::arch::folded`]): its block
 /// becomes a module of its own (a netlist, printed by the netlist writer),
 /// instantiated here on the layer's input port.
-#[allow(clippy::too_many_arguments, reason = "the step, its layer module, the reuse factor and the file list it adds to")]
-fn folded_step(plan: &Plan, i: usize, mname: &str, m: &mut ModuleBuild, reuse: usize, header: &str, files: &mut Vec<(String, String)>) -> Result<Vec<Sig>> {
+#[allow(clippy::too_many_arguments, reason = "the step, its layer module, the reuse factor and the file lists it adds to")]
+fn folded_step(
+    plan: &Plan,
+    i: usize,
+    mname: &str,
+    m: &mut ModuleBuild,
+    reuse: usize,
+    opts: &Options,
+    files: &mut Vec<(String, String)>,
+    memories: &mut Vec<(String, String)>,
+) -> Result<Vec<Sig>> {
+    let header = opts.header.as_str();
     let st = &plan.steps[i];
-    let StepOp::Dense { rows, n_in, n_out, w, b } = &st.op else {
-        return Err(Error::Internal(format!("step {i} is folded but is not a Dense step")));
+    let (Some((rows, n_in, n_out)), StepOp::Dense { w, b, .. } | StepOp::Conv { w, b, .. }) = (crate::arch::schedule::dense_shape(&st.op), &st.op) else {
+        return Err(Error::Internal(format!("step {i} is folded but is not a Dense or Conv step")));
+    };
+    let gather = match &st.op {
+        StepOp::Conv { geo, .. } => Some(crate::arch::folded::conv_gather(geo)),
+        _ => None,
     };
     let xs = &plan.steps[st.inputs[0]];
     m.input(plan, st.inputs[0]);
     let port = m.ports.iter().find(|(s, _)| *s == st.inputs[0]).map(|p| p.1.clone()).ok_or_else(|| Error::Internal("folded input port".into()))?;
-    let spec = crate::arch::folded::DenseSpec { rows: *rows, n_in: *n_in, n_out: *n_out, w, b, x: (xs.lo, xs.hi, xs.fmt.width), y: (st.lo, st.hi, st.fmt.width) };
+    let x_elems = xs.shape.iter().product();
+    let spec = crate::arch::folded::DenseSpec { rows, n_in, n_out, w, b, x: (xs.lo, xs.hi, xs.fmt.width), y: (st.lo, st.hi, st.fmt.width), x_elems, gather };
     let name = format!("{mname}_fold");
-    let fd = crate::arch::folded::lower(&name, &spec, reuse, vec![header.to_string()]);
+    let init = crate::arch::netlist::RomInit { file: opts.rom_init_file.then(|| format!("{name}.mem")), style: opts.rom_style };
+    let fd = crate::arch::folded::lower(&name, &spec, reuse, vec![header.to_string()], init);
     files.push((format!("{name}.v"), fd.module.verilog()));
+    memories.extend(fd.module.rom_files());
     let w = st.fmt.width;
     let n = rows * n_out;
     let y = format!("fy{i}");
@@ -729,6 +755,10 @@ fn folded_step(plan: &Plan, i: usize, mname: &str, m: &mut ModuleBuild, reuse: u
     c.ff_bits += r.ff_bits;
     c.memory_bits += r.memory_bits;
     c.cycles = c.cycles.max(fd.cycles);
+    if !opts.no_dsp {
+        c.dsp_estimate += fd.dsp_multipliers;
+    }
+    c.bram36_estimate += fd.bram36;
     Ok((0..n).map(|k| m.rtl.wire(st.lo, st.hi, w, format!("{y}[{}:{}]", (k as u32 + 1) * w - 1, k as u32 * w))).collect())
 }
 

@@ -61,6 +61,10 @@ pub struct Counts {
     pub memory_bits: usize,
     /// Cycles per sample (1 unrolled; a folded layer's schedule).
     pub cycles: usize,
+    /// Estimated DSP48 slices (folded multipliers Yosys maps to DSPs).
+    pub dsp_estimate: usize,
+    /// Estimated BRAM36 of the ROMs.
+    pub bram36_estimate: f64,
 }
 
 /// The lines of one module body.
