@@ -3,6 +3,9 @@
 
 use std::path::PathBuf;
 
+/// Every error qkhw reports: user input (spec, model, file, usage),
+/// external tools, and qkhw's own bugs ([`Error::Internal`]) are different
+/// variants, each with the context a user acts on.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A quantizer spec that does not parse or names nothing QKeras has.

@@ -392,6 +392,12 @@ struct HwArgs {
     /// distributed (default: the synthesis tool's choice).
     #[arg(long, value_enum)]
     rom_style: Option<RomStyleArg>,
+    /// Verilog only: choose every foldable layer's reuse factor for the
+    /// smallest initiation interval whose estimated DSP48 and BRAM36 fit:
+    /// dsp=N,bram=K (lut= and ff= are taken but not estimated yet).
+    /// Example: --budget dsp=220,bram=140
+    #[arg(long)]
+    budget: Option<String>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -414,6 +420,9 @@ impl HwArgs {
         if self.flavor.is_some() && t != Target::Hls {
             return Err(only("--flavor", Target::Hls));
         }
+        if self.budget.is_some() && self.reuse_factor.is_some() {
+            return Err(Error::Usage("--budget chooses the reuse factors: give --budget or --reuse-factor, not both".into()));
+        }
         if t != Target::Verilog {
             for (given, flag) in [
                 (self.pipeline_levels.is_some(), "--pipeline-levels"),
@@ -424,6 +433,7 @@ impl HwArgs {
                 (self.part.is_some(), "--part"),
                 (self.rom_init.is_some(), "--rom-init"),
                 (self.rom_style.is_some(), "--rom-style"),
+                (self.budget.is_some(), "--budget"),
             ] {
                 if given {
                     return Err(only(flag, Target::Verilog));
@@ -484,6 +494,7 @@ impl HwArgs {
                 None => 5.0,
             },
             part: self.part.as_deref().map(str::parse).transpose()?.unwrap_or_default(),
+            budget: self.budget.as_deref().map(str::parse).transpose()?,
             rom_init_file: self.rom_init == Some(RomInitArg::File),
             rom_style: self.rom_style.map(|s| match s {
                 RomStyleArg::Block => "block",

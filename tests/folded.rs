@@ -156,3 +156,31 @@ fn rom_files_work_from_anywhere() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stdout).contains("all equal"));
 }
+
+/// `--budget`: the smallest initiation interval whose estimate fits; a
+/// tighter budget never gives a shorter interval, and the design verifies.
+#[test]
+fn budget_picks_the_smallest_interval_that_fits() {
+    common::require("verilator");
+    use qkhw::arch::schedule::{schedule_budget, Budget};
+    let g = qkhw::load_graph(common::root().join("examples/models/jet_tagger_da.keras"), Default::default()).unwrap();
+    let (plan, _) = qkhw::golden::hardware_plan(&g, None, &Config::default()).unwrap();
+    let mut last = 0;
+    for dsp in [512usize, 256, 128, 64, 32] {
+        let b: Budget = format!("dsp={dsp},bram=10").parse().unwrap();
+        let (s, e) = schedule_budget(&plan, &Config::default(), &b);
+        assert!(e.dsp <= dsp, "dsp={dsp}: estimate {e:?}");
+        assert!(s.initiation_interval >= last, "a tighter budget gave a shorter interval");
+        last = s.initiation_interval;
+        // One step shorter would not fit: the chosen interval is the smallest.
+        if s.initiation_interval > 2 {
+            let tighter: Budget = format!("dsp={},bram=10", e.dsp.saturating_sub(1)).parse().unwrap();
+            let (s2, _) = schedule_budget(&plan, &Config::default(), &tighter);
+            assert!(s2.initiation_interval >= s.initiation_interval);
+        }
+    }
+    assert!("dsp=x".parse::<Budget>().is_err() && "gpu=3".parse::<Budget>().is_err());
+    let opts = Options { budget: Some("dsp=64".parse().unwrap()), ..Default::default() };
+    let (ii, _) = check("jet_tagger_da", &opts, &Config::default(), "budget64", 200);
+    assert!(ii > 1);
+}

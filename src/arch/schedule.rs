@@ -108,3 +108,125 @@ pub fn schedule(plan: &Plan, cli_reuse: Option<usize>, cfg: &Config) -> Schedule
 fn has_products(op: &StepOp) -> bool {
     matches!(op, StepOp::Depthwise { .. } | StepOp::ConvT { .. })
 }
+
+/// A resource budget (`--budget lut=N,ff=N,dsp=M,bram=K`); absent fields
+/// are unconstrained. BRAM in BRAM36 (a RAMB18 counts as half).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Budget {
+    pub lut: Option<usize>,
+    pub ff: Option<usize>,
+    pub dsp: Option<usize>,
+    pub bram36: Option<f64>,
+}
+
+impl std::str::FromStr for Budget {
+    type Err = crate::error::Error;
+    fn from_str(s: &str) -> crate::error::Result<Budget> {
+        let mut b = Budget::default();
+        for item in s.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+            let bad = || crate::error::Error::Usage(format!("--budget `{item}`: expected lut=N, ff=N, dsp=N or bram=N (BRAM36), comma separated"));
+            let (k, v) = item.split_once('=').ok_or_else(bad)?;
+            let n: f64 = v.trim().parse().map_err(|_| bad())?;
+            if n.is_nan() || n < 0.0 {
+                return Err(bad());
+            }
+            match k.trim() {
+                "lut" => b.lut = Some(n as usize),
+                "ff" => b.ff = Some(n as usize),
+                "dsp" => b.dsp = Some(n as usize),
+                "bram" => b.bram36 = Some(n),
+                _ => return Err(bad()),
+            }
+        }
+        Ok(b)
+    }
+}
+
+/// What the folded layers of a schedule are estimated to need.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct Estimate {
+    pub dsp: usize,
+    pub bram36: f64,
+}
+
+/// The estimate of folding `op` (input range `x`) with reuse `r`.
+fn estimate(op: &StepOp, x: (i128, i128), r: usize) -> Estimate {
+    let (Some((rows, n_in, n_out)), StepOp::Dense { w, .. } | StepOp::Conv { w, .. }) = (dense_shape(op), op) else {
+        return Estimate::default();
+    };
+    let f = super::folded::Fold::new(rows, n_in, n_out, r);
+    let (wlo, whi) = (w.iter().copied().min().unwrap_or(0).min(0), w.iter().copied().max().unwrap_or(0).max(0));
+    let c = [x.0 * wlo, x.0 * whi, x.1 * wlo, x.1 * whi];
+    let pw = super::netlist::width_of(*c.iter().min().unwrap_or(&0), *c.iter().max().unwrap_or(&0));
+    let ww = super::netlist::width_of(wlo, whi) as usize;
+    Estimate {
+        dsp: if super::folded::dsp_multiplier(pw) { f.multipliers() } else { 0 },
+        bram36: super::folded::bram36(f.depth(), f.multipliers() * ww),
+    }
+}
+
+/// The largest reuse factor whose folding of `(rows, n_in, n_out)` takes
+/// at most `t` cycles (1 when none does).
+fn reuse_within(shape: (usize, usize, usize), t: usize) -> usize {
+    let (rows, n_in, n_out) = shape;
+    let cycles = |r: usize| super::folded::Fold::new(rows, n_in, n_out, r).cycles();
+    let (mut lo, mut hi) = (1usize, (n_in * n_out).max(1));
+    if cycles(1) > t {
+        return 1;
+    }
+    while lo < hi {
+        let mid = (lo + hi).div_ceil(2);
+        if cycles(mid) <= t { lo = mid } else { hi = mid - 1 }
+    }
+    lo
+}
+
+/// `--budget`: the smallest initiation interval whose folding fits the
+/// budget by the estimate: for a target interval T every foldable layer
+/// without its own `[layer.NAME] reuse_factor` gets the largest reuse
+/// factor that keeps it within T cycles (so the layers are balanced), and
+/// the smallest T whose DSP and BRAM estimates fit is taken. (LUT and FF
+/// are not estimated yet: `--synth` reports Yosys's counts.)
+pub fn schedule_budget(plan: &Plan, cfg: &Config, budget: &Budget) -> (Schedule, Estimate) {
+    let layers: Vec<(usize, String)> = schedule(plan, None, cfg).nodes.iter().map(|n| (n.first, n.layer.clone())).collect();
+    let at = |t: usize| -> (Config, Estimate) {
+        let mut c = cfg.clone();
+        let mut e = Estimate::default();
+        for (first, layer) in &layers {
+            let op = &plan.steps[*first].op;
+            let Some(shape) = dense_shape(op) else { continue };
+            let own = cfg.layer(layer).and_then(|l| l.reuse_factor);
+            let r = own.unwrap_or_else(|| reuse_within(shape, t));
+            let x = &plan.steps[plan.steps[*first].inputs[0]];
+            let est = if r > 1 { estimate(op, (x.lo, x.hi), r) } else { Estimate::default() };
+            e.dsp += est.dsp;
+            e.bram36 += est.bram36;
+            if own.is_none() {
+                let entry = c.layers.entry(layer.clone()).or_insert_with(|| crate::passes::config::LayerConfig {
+                    output: None,
+                    bn_inv: None,
+                    bn_bias: None,
+                    rounding: crate::fxp::Rounding::TiesEven,
+                    overflow: crate::fxp::Overflow::Saturate,
+                    reuse_factor: None,
+                    strategy: None,
+                });
+                entry.reuse_factor = Some(r);
+            }
+        }
+        (c, e)
+    };
+    let fits = |e: &Estimate| budget.dsp.is_none_or(|d| e.dsp <= d) && budget.bram36.is_none_or(|b| e.bram36 <= b);
+    let max_t = layers.iter().filter_map(|(f, _)| dense_shape(&plan.steps[*f].op)).map(|(r, i, o)| r * i * o).max().unwrap_or(1).max(1);
+    // Unrolled (T = 1) needs no DSP by this estimate only if no layer folds.
+    let (mut lo, mut hi) = (2usize, max_t);
+    if !fits(&at(hi).1) {
+        lo = hi;
+    }
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        if fits(&at(mid).1) { hi = mid } else { lo = mid + 1 }
+    }
+    let (c, e) = at(lo);
+    (schedule(plan, None, &c), e)
+}

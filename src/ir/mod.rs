@@ -19,6 +19,9 @@ pub struct LayerId(pub usize);
 /// A tensor shape without the batch axis.
 pub type Shape = Vec<usize>;
 
+/// A model as read from its file: layers in Keras's order (a DAG), each
+/// with its shapes, quantizers and weights. Everything downstream (hardware
+/// weights, the golden plan, every backend) starts from this one graph.
 #[derive(Debug, Clone)]
 pub struct Graph {
     pub name: String,
@@ -106,6 +109,8 @@ pub struct BatchNorm {
     pub quantizers: [Option<Quantizer>; 5],
 }
 
+/// What a layer computes, with its weight quantizers: the Keras / QKeras
+/// layer classes qkhw reads, folded into the operations they share.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Op {
     Input,

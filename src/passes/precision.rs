@@ -127,6 +127,9 @@ pub enum MergeKind {
     Average(u32),
 }
 
+/// One integer operation of the plan, its constants already in integer
+/// codes at the step's exact fractions: what the golden model interprets
+/// and every backend renders.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StepOp {
     Input,
@@ -161,6 +164,8 @@ pub enum StepOp {
     ArgMax { n: usize },
 }
 
+/// One tensor of the plan: its operation, inputs, shape and exact format
+/// and range (every width in every backend follows from `lo..=hi`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Step {
     /// The layer whose output this step is (None for inner steps).
@@ -175,6 +180,9 @@ pub struct Step {
     pub op: StepOp,
 }
 
+/// The integer IR every target reads: the model as steps of exact integer
+/// arithmetic for one input format. One plan feeds the golden model, C,
+/// HLS and Verilog, so a number can only mean one thing.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
     pub model: String,

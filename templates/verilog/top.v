@@ -45,6 +45,35 @@ module {{ name }} (
     wire unused_input_pad = ^{{ i }}_tdata[{{ in_tdata - 1 }}:{{ in_bits }}];
 {%- endif %}
 
+{%- if ii > 1 %}
+    // Valid and TLAST, one bit per window of {{ ii }} cycles: a sample accepted
+    // at phase 0 leaves the datapath {{ latency }} cycles later, in window
+    // {{ win - 1 }} at phase {{ out_phase }}.
+    reg [{{ win - 1 }}:0] valid_w;
+    reg [{{ win - 1 }}:0] last_w;
+    always @(posedge c_clk) begin
+        if (c_rst) begin
+            valid_w <= {{ win }}'d0;
+        end else if (ce & slot) begin
+{%- if win > 1 %}
+            valid_w <= {valid_w[{{ win - 2 }}:0], {{ i }}_tvalid};
+{%- else %}
+            valid_w <= {{ i }}_tvalid;
+{%- endif %}
+        end
+    end
+    always @(posedge c_clk) begin
+        if (ce & slot) begin
+{%- if win > 1 %}
+            last_w <= {last_w[{{ win - 2 }}:0], {{ i }}_tlast};
+{%- else %}
+            last_w <= {{ i }}_tlast;
+{%- endif %}
+        end
+    end
+    wire out_valid = valid_w[{{ win - 1 }}] & (phase == {{ phase_w }}'d{{ out_phase }});
+    wire out_last = last_w[{{ win - 1 }}];
+{%- else %}
     // Valid and TLAST, one bit per pipeline stage.
     reg [{{ latency - 1 }}:0] valid_sr;
     reg [{{ latency - 1 }}:0] last_sr;
@@ -53,9 +82,9 @@ module {{ name }} (
             valid_sr <= {{ latency }}'d0;
         end else if (ce) begin
 {%- if latency > 1 %}
-            valid_sr <= {valid_sr[{{ latency - 2 }}:0], {{ i }}_tvalid{% if ii > 1 %} & slot{% endif %}};
+            valid_sr <= {valid_sr[{{ latency - 2 }}:0], {{ i }}_tvalid};
 {%- else %}
-            valid_sr <= {{ i }}_tvalid{% if ii > 1 %} & slot{% endif %};
+            valid_sr <= {{ i }}_tvalid;
 {%- endif %}
         end
     end
@@ -68,6 +97,9 @@ module {{ name }} (
 {%- endif %}
         end
     end
+    wire out_valid = valid_sr[{{ latency - 1 }}];
+    wire out_last = last_sr[{{ latency - 1 }}];
+{%- endif %}
 
 {%- for b in body %}
     {{ b }}
@@ -77,7 +109,7 @@ module {{ name }} (
     wire [{{ out_bits }}:0] skid_out;
     qkhw_skid #(.W({{ out_bits + 1 }})) u_skid (
         .clk(c_clk), .rst(c_rst),
-        .s_data({ last_sr[{{ latency - 1 }}], {{ out_expr }} }), .s_valid(valid_sr[{{ latency - 1 }}]), .s_ready(ce),
+        .s_data({ out_last, {{ out_expr }} }), .s_valid(out_valid), .s_ready(ce),
         .m_data(skid_out), .m_valid({{ o }}_tvalid), .m_ready({{ o }}_tready)
     );
     assign {{ o }}_tlast = skid_out[{{ out_bits }}];

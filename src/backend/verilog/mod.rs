@@ -45,6 +45,9 @@ pub struct Options {
     pub rom_init_file: bool,
     /// `rom_style` attribute on the ROMs (`block`, `distributed`).
     pub rom_style: Option<&'static str>,
+    /// `--budget`: choose the reuse factors (the smallest initiation
+    /// interval whose estimate fits) instead of `reuse_factor`.
+    pub budget: Option<crate::arch::schedule::Budget>,
 }
 
 impl Default for Options {
@@ -60,6 +63,7 @@ impl Default for Options {
             part: Default::default(),
             rom_init_file: false,
             rom_style: None,
+            budget: None,
         }
     }
 }
@@ -77,6 +81,9 @@ pub struct Port {
     pub parts: Vec<crate::passes::precision::OutputPart>,
 }
 
+/// The contract of a generated design (`interface.json`): what users wire
+/// into their RTL and their own benches test against, so it is written
+/// into every design folder and read back by `verify --design`.
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct Interface {
     pub top: String,
@@ -114,6 +121,8 @@ pub struct Tap {
     pub signed: bool,
 }
 
+/// A generated Verilog design in memory: its files, its interface and the
+/// per-layer report, before [`files::write`] lays it out as a folder.
 #[derive(Debug, Clone)]
 pub struct Design {
     pub top: String,
@@ -161,6 +170,10 @@ struct TopTemplate<'a> {
     /// The initiation interval and the width of its phase counter.
     ii: u32,
     phase_w: u32,
+    /// Windows of `ii` cycles a sample spends in the datapath, and the
+    /// phase it leaves at (for `ii` > 1).
+    win: u32,
+    out_phase: u32,
     body: &'a [String],
     out_expr: &'a str,
     taps: &'a [Tap],
@@ -383,6 +396,8 @@ pub fn generate(g: &Graph, plan: &Plan, opts: &Options, sched: &Schedule) -> Res
         latency,
         ii: ii as u32,
         phase_w,
+        win: (latency - 1) / ii as u32 + 1,
+        out_phase: latency % ii as u32,
         body: &body,
         out_expr: &signal_of[o],
         taps: &taps,
@@ -919,7 +934,21 @@ pub fn from_graph(
     opts: &Options,
 ) -> Result<(Design, Plan, Vec<String>)> {
     let (plan, mut notes) = crate::golden::hardware_plan(g, input_format, config)?;
-    let sched = crate::arch::schedule::schedule(&plan, opts.reuse_factor, config);
+    let sched = match &opts.budget {
+        Some(b) => {
+            let (sched, est) = crate::arch::schedule::schedule_budget(&plan, config, b);
+            let fits = b.dsp.is_none_or(|d| est.dsp <= d) && b.bram36.is_none_or(|k| est.bram36 <= k);
+            notes.push(format!(
+                "--budget: initiation interval {} with an estimated {} DSP48 and {:.1} BRAM36{} (LUT and FF are not estimated: --synth gives Yosys's counts)",
+                sched.initiation_interval,
+                est.dsp,
+                est.bram36,
+                if fits { "" } else { "; even the most folded design does NOT fit the budget" }
+            ));
+            sched
+        }
+        None => crate::arch::schedule::schedule(&plan, opts.reuse_factor, config),
+    };
     notes.extend(sched.notes.iter().cloned());
     let d = generate(g, &plan, opts, &sched)?;
     Ok((d, plan, notes))
