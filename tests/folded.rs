@@ -118,8 +118,14 @@ fn folded_rom_files_are_the_verilog_roms() {
             .filter(|l| !l.starts_with("//"))
             .map(str::to_string)
             .collect();
+        // The block's module: named after its layer (and a fused activation).
         let module = if layer == "output" { "output_l" } else { layer };
-        let v = std::fs::read_to_string(dir.join(format!("rtl/jet_tagger_da_{module}_fold.v"))).unwrap();
+        let file = std::fs::read_dir(dir.join("rtl"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .find(|f| f.starts_with(&format!("jet_tagger_da_{module}")) && f.ends_with("_fold.v"))
+            .unwrap();
+        let v = std::fs::read_to_string(dir.join("rtl").join(file)).unwrap();
         let words: Vec<String> = v.lines().filter(|l| l.contains("_mem[") && l.contains("'h")).map(|l| l.split("'h").nth(1).unwrap().trim_end_matches(';').to_string()).collect();
         assert_eq!(mem, words, "{layer}");
         assert_eq!(mem.len(), r["depth"].as_u64().unwrap() as usize);
@@ -138,10 +144,10 @@ fn rom_files_work_from_anywhere() {
     let st = Command::new(bin).arg("gen").arg(&m).args(["--reuse-factor", "16", "--rom-init", "file", "--rom-style", "block", "-o"]).arg(&dir).status().unwrap();
     assert!(st.success());
     let list = std::fs::read_to_string(dir.join("files.f")).unwrap();
-    assert!(list.contains("// mem: jet_tagger_da_fc1_fold.mem"), "{list}");
-    assert!(std::fs::read_to_string(dir.join("jet_tagger_da.core")).unwrap().contains("jet_tagger_da_fc1_fold.mem"));
-    assert!(std::fs::read_to_string(dir.join("vivado_files.tcl")).unwrap().contains("add_files jet_tagger_da_fc1_fold.mem"));
-    let v = std::fs::read_to_string(dir.join("jet_tagger_da_fc1_fold.v")).unwrap();
+    assert!(list.contains("// mem: jet_tagger_da_fc1_relu1_fold.mem"), "{list}");
+    assert!(std::fs::read_to_string(dir.join("jet_tagger_da.core")).unwrap().contains("jet_tagger_da_fc1_relu1_fold.mem"));
+    assert!(std::fs::read_to_string(dir.join("vivado_files.tcl")).unwrap().contains("add_files jet_tagger_da_fc1_relu1_fold.mem"));
+    let v = std::fs::read_to_string(dir.join("jet_tagger_da_fc1_relu1_fold.v")).unwrap();
     assert!(v.contains("$readmemh") && v.contains("(* rom_style = \"block\" *)") && !v.contains("_mem[0] ="), "no inline words");
     let o = Command::new(bin)
         .current_dir("/")
@@ -183,4 +189,17 @@ fn budget_picks_the_smallest_interval_that_fits() {
     let opts = Options { budget: Some("dsp=64".parse().unwrap()), ..Default::default() };
     let (ii, _) = check("jet_tagger_da", &opts, &Config::default(), "budget64", 200);
     assert!(ii > 1);
+}
+
+/// A folded layer applies the activation after it per lane: one
+/// requantizer per output lane, not per output (jet_tagger_da at R = 16:
+/// fc2 has 32 outputs on 32 lanes... fc1's 64 outputs on 64 lanes).
+#[test]
+fn activations_are_applied_per_lane() {
+    let (_, d, _) = generate("jet_tagger_da", &Options { reuse_factor: Some(64), ..Default::default() }, &Config::default(), "lanes");
+    let v = std::fs::read_to_string(d.dir.join("jet_tagger_da_fc1_relu1_fold.v")).unwrap();
+    let fold = qkhw::arch::folded::Fold::new(1, 16, 64, 64);
+    assert_eq!(v.matches("qkhw_requant #(").count(), fold.p_out, "one per lane");
+    assert!(fold.p_out < 64);
+    assert!(!d.files.iter().any(|f| f == "jet_tagger_da_relu1.v"), "the activation layer is inside the block");
 }

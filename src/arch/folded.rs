@@ -210,6 +210,64 @@ pub struct DenseSpec<'a> {
     /// For row `r` and input `i`, the `x` element at `r·n_in + i` (None:
     /// a zero, e.g. a convolution's padding); `None`: `r·n_in + i` itself.
     pub gather: Option<Vec<Option<usize>>>,
+    /// The activation applied per output lane before the results are
+    /// stored (so `y` holds its narrow codes): one requantizer per lane
+    /// instead of one per output.
+    pub post: Option<Post>,
+}
+
+/// An element-wise activation a folded block applies per lane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Post {
+    /// max(0, x).
+    Relu,
+    /// The `qkhw_requant` primitive: drop `shift` fraction bits with
+    /// rounding mode `round`, then saturate to `min..=max` (or wrap).
+    Requant { shift: u32, round: u32, sat: bool, min: i128, max: i128, out_width: u32 },
+}
+
+/// `post` on one lane's final sum (range `lo..=hi`).
+fn apply_post(m: &mut Module, post: Post, v: NetId, lane: usize) -> NetId {
+    match post {
+        Post::Relu => {
+            let n = m.get(v).clone();
+            if n.lo >= 0 {
+                return v;
+            }
+            let zero = m.constant(0);
+            let neg = m.compare(Cmp::Lt, v, zero);
+            let y = m.mux(neg, zero, v);
+            m.narrow(y, 0, n.hi.max(0))
+        }
+        Post::Requant { shift, round, sat, min, max, out_width } => {
+            let n = m.get(v).clone();
+            let in_w = (n.width + u32::from(n.lo >= 0)).max(shift + 2);
+            let x = m.narrow(v, n.lo, n.hi);
+            let xin = {
+                let y = m.instance_output(n.lo, n.hi, in_w);
+                m.cells.push(super::netlist::Cell::Extend { y, a: x });
+                y
+            };
+            let (lo, hi) = if sat { (min, max) } else { (-(1i128 << (out_width - 1)), (1i128 << (out_width - 1)) - 1) };
+            let y = m.instance_output(lo, hi, out_width);
+            let lit = |v: i128| super::netlist::lit(v, out_width + 1);
+            m.instance(
+                "qkhw_requant",
+                &format!("u_rq{lane}"),
+                vec![
+                    ("IN_W".into(), in_w.to_string()),
+                    ("SHIFT".into(), shift.to_string()),
+                    ("OUT_W".into(), out_width.to_string()),
+                    ("ROUND".into(), round.to_string()),
+                    ("SAT".into(), u8::from(sat).to_string()),
+                    ("MIN_CODE".into(), lit(min)),
+                    ("MAX_CODE".into(), lit(max)),
+                ],
+                vec![("x".into(), xin), ("y".into(), y)],
+            );
+            y
+        }
+    }
 }
 
 /// A convolution as a Dense over its windows: row = output position
@@ -372,7 +430,10 @@ pub fn lower(name: &str, d: &DenseSpec, reuse: usize, header: Vec<String>, init:
         let next = m.add(from, sum);
         let next = m.narrow(next, -bound, bound);
         m.drive(acc, next);
-        finals.push(next);
+        finals.push(match d.post {
+            Some(p) => apply_post(&mut m, p, next, l),
+            None => next,
+        });
     }
     // Outputs.
     let (ylo, yhi, yw) = d.y;
@@ -388,12 +449,22 @@ pub fn lower(name: &str, d: &DenseSpec, reuse: usize, header: Vec<String>, init:
     } else {
         let slot = slot.unwrap_or(run);
         let mut bank = vec![];
+        let mut enables: std::collections::HashMap<usize, NetId> = Default::default();
         for j in 0..n_y {
             let (r, jj) = (j / d.n_out, j % d.n_out);
             let (g, l) = (jj / f.p_out, jj % f.p_out);
-            let here = m.constant((r * f.groups + g) as i128);
-            let hit = m.compare(Cmp::Eq, slot, here);
-            let en = and(&mut m, hit, write);
+            let k = r * f.groups + g;
+            // One comparator per slot, shared by its lanes.
+            let en = match enables.get(&k) {
+                Some(&e) => e,
+                None => {
+                    let here = m.constant(k as i128);
+                    let hit = m.compare(Cmp::Eq, slot, here);
+                    let e = and(&mut m, hit, write);
+                    enables.insert(k, e);
+                    e
+                }
+            };
             let v = m.narrow(finals[l], ylo, yhi);
             bank.push(m.reg(v, Some(en)));
         }

@@ -93,7 +93,7 @@ pub enum Cell {
     /// bits, written inline.
     Rom { q: NetId, addr: NetId, en: Option<NetId>, words: Vec<Vec<i128>>, elem_width: u32, init: RomInit },
     /// An instance of another module: (port, net) connections.
-    Instance { module: String, name: String, conns: Vec<(String, NetId)> },
+    Instance { module: String, name: String, params: Vec<(String, String)>, conns: Vec<(String, NetId)> },
 }
 
 /// A module: ports (in declaration order), nets and cells.
@@ -280,8 +280,13 @@ impl Module {
             .collect()
     }
 
-    pub fn instance(&mut self, module: &str, name: &str, conns: Vec<(String, NetId)>) {
-        self.cells.push(Cell::Instance { module: module.into(), name: name.into(), conns });
+    pub fn instance(&mut self, module: &str, name: &str, params: Vec<(String, String)>, conns: Vec<(String, NetId)>) {
+        self.cells.push(Cell::Instance { module: module.into(), name: name.into(), params, conns });
+    }
+
+    /// A net an instance drives (declared, assigned by no cell).
+    pub fn instance_output(&mut self, lo: i128, hi: i128, width: u32) -> NetId {
+        self.net(None, lo, hi, Some(width), NetKind::Wire)
     }
 
     /// Resource counts of this module's own cells.
@@ -531,9 +536,14 @@ impl Module {
                         }
                     }
                 }
-                Cell::Instance { module, name, conns } => {
+                Cell::Instance { module, name, params, conns } => {
                     let c: Vec<String> = conns.iter().map(|(p, n)| format!(".{p}({})", self.get(*n).name)).collect();
-                    let _ = writeln!(s, "    {module} {name} (");
+                    if params.is_empty() {
+                        let _ = writeln!(s, "    {module} {name} (");
+                    } else {
+                        let ps: Vec<String> = params.iter().map(|(k, v)| format!(".{k}({v})")).collect();
+                        let _ = writeln!(s, "    {module} #({}) {name} (", ps.join(", "));
+                    }
                     for (k, line) in c.iter().enumerate() {
                         let _ = writeln!(s, "        {line}{}", if k + 1 < c.len() { "," } else { "" });
                     }

@@ -256,21 +256,41 @@ pub fn generate(g: &Graph, plan: &Plan, opts: &Options, sched: &Schedule) -> Res
     let mut start = 1;
     while start < plan.steps.len() {
         // A layer: its inner steps, then the labelled output step.
-        let end = (start..plan.steps.len()).find(|&i| plan.steps[i].layer.is_some()).unwrap_or(plan.steps.len() - 1);
+        let mut end = (start..plan.steps.len()).find(|&i| plan.steps[i].layer.is_some()).unwrap_or(plan.steps.len() - 1);
         if !(start..=end).any(|i| live[i]) {
             start = end + 1;
             continue;
         }
-        let layer = plan.steps[end].layer.clone().unwrap_or_else(|| format!("step{end}"));
+        let arch = sched.nodes.iter().find(|n| n.first == start).map_or(Arch::Unrolled, |n| n.arch);
+        // A folded layer applies the activation after it per lane (inside
+        // the block, before its results are stored): its own, or the next
+        // layer's when that is a lone activation of this layer's output.
+        let mut layer = plan.steps[end].layer.clone().unwrap_or_else(|| format!("step{end}"));
+        let mut fused = None;
+        if matches!(arch, Arch::Folded { .. }) {
+            if end == start + 1 {
+                fused = fusable(plan, end).map(|p| (p, end));
+            } else if end == start && end + 1 < plan.steps.len() && plan.steps[end + 1].layer.is_some() {
+                let only_reader = plan.steps.iter().enumerate().all(|(k, s)| k == end + 1 || !s.inputs.contains(&end)) && !plan.outputs.contains(&end);
+                if only_reader {
+                    if let Some(p) = fusable(plan, end + 1) {
+                        fused = Some((p, end + 1));
+                        end += 1;
+                        layer = format!("{layer}+{}", plan.steps[end].layer.clone().unwrap_or_default());
+                    }
+                }
+            }
+        }
         let mname = format!("{top}_{}", namer.name(&layer));
         let mut m = ModuleBuild { control: false, rtl: Rtl::new("n"), ports: vec![], instances: vec![], elems: Default::default(), latency: 0, tables: Default::default() };
-        let arch = sched.nodes.iter().find(|n| n.first == start).map_or(Arch::Unrolled, |n| n.arch);
         // Inputs at the same stage: delay the earlier ones in the top.
         let ext_inputs: Vec<usize> = (start..=end).flat_map(|i| plan.steps[i].inputs.clone()).filter(|&x| x < start).collect();
         let base = ext_inputs.iter().map(|&x| stage[x]).max().unwrap_or(1);
         for i in start..=end {
             let out = match arch {
-                Arch::Folded { reuse } if i == start => folded_step(plan, i, &mname, &mut m, reuse, opts, &mut files, &mut memories)?,
+                Arch::Folded { reuse } if i == start => folded_step(plan, i, &mname, &mut m, reuse, fused, opts, &mut files, &mut memories)?,
+                // The fused activation's output is the block's.
+                _ if fused.is_some_and(|f| f.1 == i) => m.elems[&start].clone(),
                 _ => build_step(g, plan, i, &layer, &mut m, p, opts)?,
             };
             m.elems.insert(i, out);
@@ -733,6 +753,7 @@ fn folded_step(
     mname: &str,
     m: &mut ModuleBuild,
     reuse: usize,
+    fused: Option<(crate::arch::folded::Post, usize)>,
     opts: &Options,
     files: &mut Vec<(String, String)>,
     memories: &mut Vec<(String, String)>,
@@ -750,13 +771,26 @@ fn folded_step(
     m.input(plan, st.inputs[0]);
     let port = m.ports.iter().find(|(s, _)| *s == st.inputs[0]).map(|p| p.1.clone()).ok_or_else(|| Error::Internal("folded input port".into()))?;
     let x_elems = xs.shape.iter().product();
-    let spec = crate::arch::folded::DenseSpec { rows, n_in, n_out, w, b, x: (xs.lo, xs.hi, xs.fmt.width), y: (st.lo, st.hi, st.fmt.width), x_elems, gather };
+    // The stored values: the fused activation's, else the sums.
+    let ys = fused.map_or(st, |(_, a)| &plan.steps[a]);
+    let spec = crate::arch::folded::DenseSpec {
+        rows,
+        n_in,
+        n_out,
+        w,
+        b,
+        x: (xs.lo, xs.hi, xs.fmt.width),
+        y: (ys.lo, ys.hi, ys.fmt.width),
+        x_elems,
+        gather,
+        post: fused.map(|f| f.0),
+    };
     let name = format!("{mname}_fold");
     let init = crate::arch::netlist::RomInit { file: opts.rom_init_file.then(|| format!("{name}.mem")), style: opts.rom_style };
     let fd = crate::arch::folded::lower(&name, &spec, reuse, vec![header.to_string()], init);
     files.push((format!("{name}.v"), fd.module.verilog()));
     memories.extend(fd.module.rom_files());
-    let w = st.fmt.width;
+    let w = ys.fmt.width;
     let n = rows * n_out;
     let y = format!("fy{i}");
     m.rtl.decls.push(format!("wire [{}:0] {y};", n as u32 * w - 1));
@@ -774,7 +808,39 @@ fn folded_step(
         c.dsp_estimate += fd.dsp_multipliers;
     }
     c.bram36_estimate += fd.bram36;
-    Ok((0..n).map(|k| m.rtl.wire(st.lo, st.hi, w, format!("{y}[{}:{}]", (k as u32 + 1) * w - 1, k as u32 * w))).collect())
+    Ok((0..n).map(|k| m.rtl.wire(ys.lo, ys.hi, w, format!("{y}[{}:{}]", (k as u32 + 1) * w - 1, k as u32 * w))).collect())
+}
+
+/// The per-lane form of activation step `a` (on a folded block's sums),
+/// where it has one: a ReLU, or a requantizer that drops fraction bits.
+fn fusable(plan: &Plan, a: usize) -> Option<crate::arch::folded::Post> {
+    use crate::arch::folded::Post;
+    let st = &plan.steps[a];
+    let StepOp::Act(act) = &st.op else { return None };
+    if st.inputs.len() != 1 || st.inputs[0] + 1 != a {
+        return None;
+    }
+    let in_frac = plan.steps[st.inputs[0]].fmt.frac;
+    match act {
+        Act::Relu => Some(Post::Relu),
+        Act::Grid { out_frac, min, max } if in_frac > *out_frac => Some(Post::Requant {
+            shift: (in_frac - out_frac) as u32,
+            round: crate::fxp::Rounding::TiesEven.hw_mode(),
+            sat: true,
+            min: *min,
+            max: *max,
+            out_width: st.fmt.width,
+        }),
+        Act::Requant { out, rounding, overflow } if in_frac > out.frac => Some(Post::Requant {
+            shift: (in_frac - out.frac) as u32,
+            round: rounding.hw_mode(),
+            sat: *overflow == crate::fxp::Overflow::Saturate,
+            min: out.min_code(),
+            max: out.max_code(),
+            out_width: out.width,
+        }),
+        _ => None,
+    }
 }
 
 /// The index of the largest element of `x`, the first on ties: a balanced
