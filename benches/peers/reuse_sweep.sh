@@ -6,6 +6,7 @@
 # interface.json, the Verilator build seconds and simulated inferences/s
 # from `qkhw verify --random 1000` (a fresh build cache each time).
 # Usage: bash benches/peers/reuse_sweep.sh [MODEL] [FACTORS...]
+#   MODES="dsp" (or "nodsp") limits the rows (default both).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 cargo build --release --quiet
@@ -17,7 +18,8 @@ OUT=$(mktemp -d)
 CACHE=$(mktemp -d)
 printf "| R | --no-dsp | LUT | CARRY4 | FF | BRAM36 | DSP | latency | II | Verilator build s | sim inferences/s |\n|---|---|---|---|---|---|---|---|---|---|---|\n"
 for R in $FACTORS; do
-  for NODSP in "" "--no-dsp"; do
+  for MODE in ${MODES:-dsp nodsp}; do
+    NODSP=""; [ "$MODE" = nodsp ] && NODSP="--no-dsp"
     D="$OUT/r$R$NODSP"
     $Q gen "$MODEL" -o "$D" --reuse-factor "$R" $NODSP > /dev/null 2>&1
     TOP=$(python3 -c "import json,sys; print(json.load(open('$D/interface.json'))['top'])")

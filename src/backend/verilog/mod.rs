@@ -272,12 +272,10 @@ pub fn generate(g: &Graph, plan: &Plan, opts: &Options, sched: &Schedule) -> Res
                 fused = fusable(plan, end).map(|p| (p, end));
             } else if end == start && end + 1 < plan.steps.len() && plan.steps[end + 1].layer.is_some() {
                 let only_reader = plan.steps.iter().enumerate().all(|(k, s)| k == end + 1 || !s.inputs.contains(&end)) && !plan.outputs.contains(&end);
-                if only_reader {
-                    if let Some(p) = fusable(plan, end + 1) {
-                        fused = Some((p, end + 1));
-                        end += 1;
-                        layer = format!("{layer}+{}", plan.steps[end].layer.clone().unwrap_or_default());
-                    }
+                if only_reader && let Some(p) = fusable(plan, end + 1) {
+                    fused = Some((p, end + 1));
+                    end += 1;
+                    layer = format!("{layer}+{}", plan.steps[end].layer.clone().unwrap_or_default());
                 }
             }
         }
