@@ -83,10 +83,13 @@ pub fn synth(dir: &Path, files: &[String], top: &str, ltp: bool, nodsp: bool) ->
 /// as it finishes. `counts` (one per layer module) size the estimate.
 pub fn synth_all(dir: &Path, files: &[String], modules: &[String], counts: &[super::Counts], nodsp: bool) -> Result<Vec<Resources>> {
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 4);
-    // Calibrated on Yosys 0.23 (jet_tagger_da, zoo_hswish): about 1.5 s per
-    // module plus 2 ms per operator, the whole design counting all.
+    // Calibrated on Yosys 0.23 (zoo_hswish: its 1,112 comparisons took
+    // 109 s, its dense layer of 111 operators 7.8 s): about 1.5 s per
+    // module, 0.1 s per comparison and 0.05 s per other operator; the
+    // whole design costs about as much as its layers together.
+    let module_secs: f64 = counts.iter().map(|c| 1.5 + 0.1 * c.comparisons as f64 + 0.05 * (c.adders + c.multipliers + c.shift_adds) as f64).sum();
     let ops: usize = counts.iter().map(|c| c.adders + c.multipliers + c.shift_adds + c.comparisons).sum();
-    let estimate = (modules.len() as f64 * 1.5 + 2.0 * ops as f64 * 0.002 + 2.0) / workers as f64;
+    let estimate = 2.0 * module_secs / workers as f64;
     eprintln!(
         "yosys synth_xilinx -flatten on {} modules ({} operators), {workers} at a time: about {:.0} s",
         modules.len(),
