@@ -1037,7 +1037,9 @@ fn weights(g: &qkhw::ir::Graph, json: Option<&Path>) -> Result<(), Error> {
         if p == Path::new("-") {
             print!("{text}");
         } else {
-            std::fs::write(p, text).map_err(|e| Error::io(p, e))?;
+            let mut out = qkhw::staging::Staged::new();
+            out.write(p, text)?;
+            out.commit()?;
             println!("{} layers -> {}", d.layers.len(), p.display());
         }
         return Ok(());
