@@ -707,14 +707,13 @@ fn generate(model: &Path, out: &Path, synth: bool, force: bool, hw: &HwArgs, sem
     let t = std::time::Instant::now();
     match hw.target {
         Target::Hls => {
-            let (files, name, _plan, notes) = hw.hls_files(&g, sem)?;
+            let (files, _name, _plan, notes) = hw.hls_files(&g, sem)?;
             qkhw::backend::folder::write(out, &files, &origin, force)?;
             for n in notes {
                 eprintln!("note: {n}");
             }
             let list: Vec<&str> = files.iter().map(|f| f.0.as_str()).collect();
             println!("{} -> {} ({:.3} s); check with: cd {} && vitis_hls -f build_prj.tcl (or qkhw verify --target hls)", list.join(", "), out.display(), t.elapsed().as_secs_f64(), out.display());
-            let _ = name;
             Ok(())
         }
         Target::C => {

@@ -40,32 +40,29 @@ fn count(stat: &str, prefix: &str) -> usize {
 /// keeps every multiplier in LUTs (`synth_xilinx -nodsp`, for `--no-dsp`).
 pub fn synth(dir: &Path, files: &[String], top: &str, ltp: bool, nodsp: bool) -> Result<Resources> {
     let t = Instant::now();
+    // Yosys's reports go to a scratch folder: the design folder is not
+    // touched, even when Yosys fails.
+    let scratch = std::env::temp_dir().join(format!("qkhw-synth-{}-{top}", std::process::id()));
+    std::fs::create_dir_all(&scratch).map_err(|e| Error::io(&scratch, e))?;
     let reads: Vec<String> = files.iter().map(|f| format!("read_verilog {}", dir.join(f).display())).collect();
     let script = format!(
         "{}; synth_xilinx -flatten{} -top {top}; tee -o {stat} stat{}",
         reads.join("; "),
         if nodsp { " -nodsp" } else { "" },
         if ltp { "; tee -o LTP ltp -noff" } else { "" },
-        stat = dir.join(format!(".stat-{top}.txt")).display()
+        stat = scratch.join(format!("stat-{top}.txt")).display()
     )
-    .replace("LTP", &dir.join(format!(".ltp-{top}.txt")).display().to_string());
-    let out = Command::new("yosys")
-        .args(["-q", "-p", &script])
-        .output()
-        .map_err(|e| Error::Tool { tool: "yosys".into(), msg: format!("cannot run it ({e}); install it (apt-get install yosys)") })?;
+    .replace("LTP", &scratch.join(format!("ltp-{top}.txt")).display().to_string());
+    let out = Command::new("yosys").args(["-q", "-p", &script]).output();
+    let stat = std::fs::read_to_string(scratch.join(format!("stat-{top}.txt"))).unwrap_or_default();
+    let ltp_text = std::fs::read_to_string(scratch.join(format!("ltp-{top}.txt"))).unwrap_or_default();
+    let _ = std::fs::remove_dir_all(&scratch);
+    let out = out.map_err(|e| Error::Tool { tool: "yosys".into(), msg: format!("cannot run it ({e}); install it (apt-get install yosys)") })?;
     let log = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     if !out.status.success() || log.contains("Assertion") || log.to_lowercase().contains("undriven") {
         return Err(Error::Tool { tool: "yosys".into(), msg: format!("failed on {top}: {}", log.lines().rev().take(5).collect::<Vec<_>>().join(" | ")) });
     }
-    let stat = std::fs::read_to_string(dir.join(format!(".stat-{top}.txt"))).unwrap_or_default();
-    let _ = std::fs::remove_file(dir.join(format!(".stat-{top}.txt")));
-    let ltp = if ltp {
-        let t = std::fs::read_to_string(dir.join(format!(".ltp-{top}.txt"))).unwrap_or_default();
-        let _ = std::fs::remove_file(dir.join(format!(".ltp-{top}.txt")));
-        t.split("length=").nth(1).and_then(|r| r.split(')').next()).and_then(|n| n.trim().parse().ok())
-    } else {
-        None
-    };
+    let ltp = if ltp { ltp_text.split("length=").nth(1).and_then(|r| r.split(')').next()).and_then(|n| n.trim().parse().ok()) } else { None };
     Ok(Resources {
         module: top.to_string(),
         luts: count(&stat, "LUT"),
