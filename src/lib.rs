@@ -18,6 +18,7 @@
 
 pub mod arch;
 pub mod backend;
+pub mod cli;
 pub mod error;
 pub mod fuzzing;
 pub mod fxp;

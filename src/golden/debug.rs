@@ -20,6 +20,42 @@ fn values(p: &Prediction, step: usize) -> Vec<f32> {
     p.run.codes(step).iter().map(|&c| code_to_f32(c, f)).collect()
 }
 
+/// One layer's output in a golden run: float32 values as QKeras computes
+/// them and the exact integer codes (value = code x 2^-fmt.frac).
+#[derive(Debug, Clone)]
+pub struct LayerOutput {
+    pub layer: String,
+    /// (batch, *layer output shape).
+    pub shape: Vec<usize>,
+    pub fmt: crate::fxp::FixedFormat,
+    pub values: Vec<f32>,
+    pub codes: Vec<i128>,
+}
+
+/// Every layer's output (or those in `only`) on the inputs `x`, with the
+/// golden model's notices and the input format used: what `dump` writes
+/// and the Python package's `Model.dump` returns.
+pub fn layer_outputs(g: &Graph, x: &Array<f32>, opts: &PredictOptions, only: &[String]) -> Result<(Vec<LayerOutput>, Vec<String>, crate::fxp::FixedFormat)> {
+    for name in only {
+        if g.layer(name).is_none() {
+            let all: Vec<&str> = g.layers.iter().map(|l| l.name.as_str()).collect();
+            return Err(Error::Usage(format!("--layers: no layer `{name}`; the model has {}", all.join(", "))));
+        }
+    }
+    let p = predict(g, &x.data, &x.shape, &PredictOptions { keep: Some(Keep::Layers), ..opts.clone() })?;
+    let mut outs = vec![];
+    for (i, s) in p.plan.steps.iter().enumerate() {
+        let Some(layer) = &s.layer else { continue };
+        if !only.is_empty() && !only.contains(layer) {
+            continue;
+        }
+        let mut shape = vec![x.shape[0]];
+        shape.extend(&s.shape);
+        outs.push(LayerOutput { layer: layer.clone(), shape, fmt: s.fmt, values: values(&p, i), codes: p.run.codes(i).to_vec() });
+    }
+    Ok((outs, p.plan.notices, p.input_format))
+}
+
 /// Write `NAME.bin` (float32, C order, like `quantized_model_dump`) and
 /// the integer codes for every layer, or those in `only`: `NAME.codes.npy`
 /// (int64) where the layer's format is at most 64 bits wide, else two
@@ -28,49 +64,33 @@ fn values(p: &Prediction, step: usize) -> Vec<f32> {
 /// Returns the number of layers, the notes to print (wide layers, the
 /// golden model's notices) and the input format used.
 pub fn dump(g: &Graph, x: &Array<f32>, opts: &PredictOptions, dir: &Path, only: &[String]) -> Result<(usize, Vec<String>, crate::fxp::FixedFormat)> {
-    for name in only {
-        if g.layer(name).is_none() {
-            let all: Vec<&str> = g.layers.iter().map(|l| l.name.as_str()).collect();
-            return Err(Error::Usage(format!("--layers: no layer `{name}`; the model has {}", all.join(", "))));
-        }
-    }
-    let p = predict(g, &x.data, &x.shape, &PredictOptions { keep: Some(Keep::Layers), ..opts.clone() })?;
+    let (outs, mut notes, input_format) = layer_outputs(g, x, opts, only)?;
     let mut out = crate::staging::Staged::new();
     out.dir(dir)?;
-    let mut n = 0;
     let mut wide = vec![];
-    for (i, s) in p.plan.steps.iter().enumerate() {
-        let Some(layer) = &s.layer else { continue };
-        if !only.is_empty() && !only.contains(layer) {
-            continue;
-        }
-        let v = values(&p, i);
-        let bytes: Vec<u8> = v.iter().flat_map(|f| f.to_le_bytes()).collect();
-        out.write(&dir.join(format!("{}.bin", file_name(layer))), bytes)?;
-        let mut shape = vec![x.shape[0]];
-        shape.extend(&s.shape);
-        let codes = p.run.codes(i);
-        if codes.iter().all(|&c| i64::try_from(c).is_ok()) {
-            let c: Vec<i64> = codes.iter().map(|&c| c as i64).collect();
-            out.write(&dir.join(format!("{}.codes.npy", file_name(layer))), npy::encode_i64(&shape, &c))?;
+    for o in &outs {
+        let name = file_name(&o.layer);
+        let bytes: Vec<u8> = o.values.iter().flat_map(|f| f.to_le_bytes()).collect();
+        out.write(&dir.join(format!("{name}.bin")), bytes)?;
+        if o.codes.iter().all(|&c| i64::try_from(c).is_ok()) {
+            let c: Vec<i64> = o.codes.iter().map(|&c| c as i64).collect();
+            out.write(&dir.join(format!("{name}.codes.npy")), npy::encode_i64(&o.shape, &c))?;
         } else {
-            let hi: Vec<i64> = codes.iter().map(|&c| (c >> 64) as i64).collect();
-            let lo: Vec<u64> = codes.iter().map(|&c| c as u64).collect();
-            out.write(&dir.join(format!("{}.codes.hi.npy", file_name(layer))), npy::encode_i64(&shape, &hi))?;
-            out.write(&dir.join(format!("{}.codes.lo.npy", file_name(layer))), npy::encode_u64(&shape, &lo))?;
-            wide.push(format!("{layer} ({})", s.fmt));
+            let hi: Vec<i64> = o.codes.iter().map(|&c| (c >> 64) as i64).collect();
+            let lo: Vec<u64> = o.codes.iter().map(|&c| c as u64).collect();
+            out.write(&dir.join(format!("{name}.codes.hi.npy")), npy::encode_i64(&o.shape, &hi))?;
+            out.write(&dir.join(format!("{name}.codes.lo.npy")), npy::encode_u64(&o.shape, &lo))?;
+            wide.push(format!("{} ({})", o.layer, o.fmt));
         }
-        n += 1;
     }
     out.commit()?;
-    let mut notes = p.plan.notices.clone();
     if !wide.is_empty() {
         notes.push(format!(
             "codes wider than 64 bits, written as NAME.codes.hi.npy (int64) and NAME.codes.lo.npy (uint64), code = hi x 2^64 + lo: {}",
             wide.join(", ")
         ));
     }
-    Ok((n, notes, p.input_format))
+    Ok((outs.len(), notes, input_format))
 }
 
 /// How often a quantizer clamped: inputs below its lowest and above its

@@ -130,15 +130,29 @@ struct Raw {
 }
 
 impl Config {
+    /// Read a TOML file, or a JSON file (`.json`: the same tables as
+    /// objects, as the Python package's config dicts are written).
     pub fn read(path: &Path) -> Result<Config> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        Self::parse(&text).map_err(|e| Error::Usage(format!("{}: {e}", path.display())))
+        let parsed = match path.extension().and_then(|e| e.to_str()) {
+            Some(e) if e.eq_ignore_ascii_case("json") => Self::parse_json(&text),
+            _ => Self::parse(&text),
+        };
+        parsed.map_err(|e| Error::Usage(format!("{}: {e}", path.display())))
     }
 
     /// Parse the TOML text; a syntax error keeps TOML's own multi-line
     /// message with its caret under the offending text.
     pub fn parse(text: &str) -> Result<Config> {
-        let raw: Raw = toml::from_str(text).map_err(|e| Error::Usage(e.to_string().trim_end().to_string()))?;
+        Self::from_raw(toml::from_str(text).map_err(|e| Error::Usage(e.to_string().trim_end().to_string()))?)
+    }
+
+    /// Parse the same schema written as JSON (`{"layer": {"fc1": {...}}}`).
+    pub fn parse_json(text: &str) -> Result<Config> {
+        Self::from_raw(serde_json::from_str(text).map_err(|e| Error::Usage(format!("config: {e}")))?)
+    }
+
+    fn from_raw(raw: Raw) -> Result<Config> {
         let mut layers = BTreeMap::new();
         for (name, l) in raw.layer {
             let at = |e: Error| Error::Usage(format!("[layer.{name}]: {e}"));
@@ -256,6 +270,15 @@ fn positive(r: Option<usize>) -> Result<Option<usize>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_is_the_same_schema() {
+        let t = Config::parse("[input]\nformat = \"fixed<16,6>\"\n[layer.fc1]\noutput = \"ap_fixed<8,3>\"\nreuse_factor = 4\n[model]\nstrategy = \"resource\"\n").unwrap();
+        let j = Config::parse_json(r#"{"input": {"format": "fixed<16,6>"}, "layer": {"fc1": {"output": "ap_fixed<8,3>", "reuse_factor": 4}}, "model": {"strategy": "resource"}}"#).unwrap();
+        assert_eq!(t, j);
+        let e = Config::parse_json(r#"{"layer": {"fc1": {"outptu": "fixed<8,3>"}}}"#).unwrap_err().to_string();
+        assert!(e.contains("outptu"), "{e}");
+    }
 
     #[test]
     fn parses_and_rejects() {

@@ -171,6 +171,37 @@ impl Report {
         self.mismatched_samples == 0 && self.harness_errors.is_empty()
     }
 
+    /// The report as JSON (`verify --json`, the Python package's
+    /// `Report`): codes wider than 53 bits are written as decimal strings
+    /// so that no JSON reader rounds them.
+    pub fn json(&self, name: &str) -> serde_json::Value {
+        let code = |c: i128| if c.unsigned_abs() < 1 << 53 { serde_json::json!(c as i64) } else { serde_json::json!(c.to_string()) };
+        serde_json::json!({
+            "model": name,
+            "passed": self.passed(),
+            "simulator": self.simulator,
+            "top": self.top,
+            "seed": self.seed,
+            "samples": self.samples,
+            "mismatched_samples": self.mismatched_samples,
+            "first_mismatch": self.first.as_ref().map(|m| serde_json::json!({
+                "sample": m.sample,
+                "output": m.output,
+                "expected": code(m.expected),
+                "actual": code(m.actual),
+                "layer": m.layer,
+                "note": m.note,
+            })),
+            "harness_errors": self.harness_errors,
+            "build_seconds": self.build_secs,
+            "sim_seconds": self.sim_secs,
+            "inferences_per_second": self.throughput,
+            "latency_cycles": self.latency_cycles,
+            "initiation_interval": self.initiation_interval,
+            "timing_checked": self.timing_checked,
+        })
+    }
+
     pub fn text(&self) -> String {
         let mut s = match self.seed {
             Some(seed) => format!(

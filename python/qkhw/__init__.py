@@ -1,0 +1,450 @@
+"""qkhw: QKeras models to bit-exact, verified hardware, from Python.
+
+The same Rust library as the ``qkhw`` command, one import away::
+
+    import qkhw
+    m = qkhw.load(keras_model)            # or a .keras / .h5 path
+    y = m.predict(x)                      # bit-exact golden model
+    w = m.quantized_weights()             # = model_save_quantized_weights
+    d = m.write("verilog", "build/rtl", reuse_factor=4)
+    r = m.verify("verilog", design=d, random=1000)
+    r.raise_for_mismatch()
+
+Every failure raises :class:`qkhw.Error` (a ``ValueError``) with the one-line
+message the command line prints.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from . import _qkhw
+from ._qkhw import Error, __version__
+
+__all__ = [
+    "Error",
+    "Model",
+    "Design",
+    "Report",
+    "load",
+    "quantize",
+    "config_from_model",
+    "run",
+    "__version__",
+]
+
+#: The hardware targets of :meth:`Model.write` and :meth:`Model.verify`.
+TARGETS = ("verilog", "c", "hls")
+
+_SIGMOIDS = ("hard", "smooth", "real")
+
+
+def _qkeras_sigmoid() -> str:
+    """QKeras's process-wide ``set_internal_sigmoid`` mode, if QKeras is
+    imported; else ``"hard"`` (QKeras's default)."""
+    q = sys.modules.get("qkeras.quantizers")
+    if q is None:
+        return "hard"
+    current = getattr(q, "_sigmoid", None)
+    if current is getattr(q, "smooth_sigmoid", object()):
+        return "smooth"
+    if current is getattr(q, "hard_sigmoid", object()) or current is None:
+        return "hard"
+    return "real"
+
+
+def _float32(x: Any, what: str = "x") -> np.ndarray:
+    """Cast inputs as Keras does: float32 as is, float64 and integers
+    rounded to float32; anything else is an error."""
+    a = np.asarray(x)
+    if a.dtype == np.float32:
+        return np.ascontiguousarray(a)
+    if a.dtype == np.float64 or a.dtype.kind in "iu" or a.dtype == np.float16:
+        return np.ascontiguousarray(a, dtype=np.float32)
+    raise Error(f"{what}: dtype {a.dtype} is not a number array (give float32, float64 or integers)")
+
+
+def _config_json(config: Mapping[str, Any] | str | os.PathLike | None) -> str | None:
+    """A config dict (the ``--config`` TOML schema: ``model``, ``layer``,
+    ``input`` tables) as JSON text for the native side."""
+    if config is None:
+        return None
+    if isinstance(config, (str, os.PathLike)):
+        p = Path(config)
+        text = p.read_text() if p.exists() else None
+        if text is None:
+            raise Error(f"{p}: config file not found")
+        if p.suffix.lower() == ".json":
+            return text
+        import tomllib
+
+        try:
+            return json.dumps(tomllib.loads(text))
+        except tomllib.TOMLDecodeError as e:
+            raise Error(f"{p}: {e}") from None
+    if not isinstance(config, Mapping):
+        raise Error(f"config: expected a dict like {{'layer': {{'fc1': {{'reuse_factor': 4}}}}}}, not {type(config).__name__}")
+    return json.dumps(config)
+
+
+def run(*args: str) -> int:
+    """Run the ``qkhw`` command line in-process (``qkhw.run("gen", ...)``)
+    and return its exit code (1: a verification found differences). A
+    failing command raises :class:`Error` with the CLI's message."""
+    return _qkhw.run_cli(["qkhw", *map(str, args)])
+
+
+def _option_args(options: Mapping[str, Any], tmp: Path) -> list[str]:
+    """``reuse_factor=4`` -> ``--reuse-factor 4``; ``True`` -> a bare flag,
+    ``False`` / ``None`` -> left out; a config dict -> a JSON file."""
+    out: list[str] = []
+    for key, value in options.items():
+        flag = "--" + key.replace("_", "-")
+        if value is None or value is False:
+            continue
+        if value is True:
+            out.append(flag)
+        elif key == "config" and isinstance(value, Mapping):
+            p = tmp / "config.json"
+            p.write_text(_config_json(value) or "{}")
+            out += [flag, str(p)]
+        elif key == "budget" and isinstance(value, Mapping):
+            out += [flag, ",".join(f"{k}={v}" for k, v in value.items())]
+        else:
+            out += [flag, str(value)]
+    return out
+
+
+def _target(target: str) -> str:
+    t = str(target).lower()
+    if t not in TARGETS:
+        raise Error(f"target `{target}`: supported targets are {', '.join(TARGETS)}")
+    return t
+
+
+@dataclass
+class Design:
+    """A generated design folder: :meth:`Model.write`'s result."""
+
+    target: str
+    path: Path
+    #: Every file written, relative to :attr:`path` (the folder's manifest).
+    files: list[str]
+    #: ``report.json`` (Verilog: per-layer latency, II, operators, ROM
+    #: bits, resource estimate); empty for targets that write none.
+    report: dict = field(default_factory=dict)
+    #: ``interface.json`` (Verilog: ports, formats, latency, II).
+    interface: dict = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, path: str | os.PathLike) -> "Design":
+        """Read a folder ``qkhw gen`` (or :meth:`Model.write`) wrote."""
+        p = Path(path)
+        manifest = p / "qkhw-manifest.json"
+        if not manifest.is_file():
+            raise Error(f"{p}: not a qkhw design folder (no qkhw-manifest.json)")
+        m = json.loads(manifest.read_text())
+        load = lambda name: json.loads((p / name).read_text()) if (p / name).is_file() else {}  # noqa: E731
+        return cls(target=m.get("target", ""), path=p, files=list(m.get("files", [])), report=load("report.json"), interface=load("interface.json"))
+
+
+@dataclass
+class Report:
+    """What :meth:`Model.verify` found. A mismatch raises nothing by
+    itself: check :attr:`ok` or call :meth:`raise_for_mismatch`."""
+
+    ok: bool
+    samples: int
+    mismatched_samples: int
+    #: ``{"sample", "output", "expected", "actual", "layer", "note"}`` of the
+    #: first differing output, or None.
+    first_mismatch: dict | None
+    simulator: str
+    latency_cycles: int
+    initiation_interval: int
+    inferences_per_second: float
+    build_seconds: float
+    sim_seconds: float
+    harness_errors: list[str]
+    text: str = ""
+    raw: dict = field(default_factory=dict, repr=False)
+
+    def raise_for_mismatch(self) -> None:
+        """Raise :class:`Error` unless every sample was equal."""
+        if not self.ok:
+            raise Error(self.text.strip() or f"{self.mismatched_samples} of {self.samples} samples differ")
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+
+class Model:
+    """A QKeras model read by qkhw (see :func:`load`)."""
+
+    def __init__(self, native: "_qkhw.NativeModel", path: Path, internal_sigmoid: str, keep: tempfile.TemporaryDirectory | None = None):
+        self._m = native
+        self.path = path
+        self.internal_sigmoid = internal_sigmoid
+        self._keep = keep  # the temporary .keras of an in-memory model
+
+    def __repr__(self) -> str:
+        ins = ", ".join(f"{n}{tuple(s)}" for n, s in self.inputs)
+        outs = ", ".join(f"{n}{tuple(s)}" for n, s in self.outputs)
+        return f"<qkhw.Model {self.name}: {ins} -> {outs}>"
+
+    @property
+    def name(self) -> str:
+        """The model's name."""
+        return self._m.name
+
+    @property
+    def sha256(self) -> str:
+        """SHA-256 of the model file (generated files carry it)."""
+        return self._m.sha256
+
+    @property
+    def inputs(self) -> list[tuple[str, list[int]]]:
+        """``[(name, shape without the batch axis)]``."""
+        return self._m.inputs()
+
+    @property
+    def outputs(self) -> list[tuple[str, list[int]]]:
+        """``[(name, shape without the batch axis)]``."""
+        return self._m.outputs()
+
+    def _x(self, x: Any) -> np.ndarray:
+        """One input array from an array, a one-element list or a dict by
+        input name."""
+        names = [n for n, _ in self.inputs]
+        if isinstance(x, Mapping):
+            unknown = [k for k in x if k not in names]
+            if unknown:
+                raise Error(f"{self.name}: no input named {unknown[0]!r}; the inputs are {', '.join(names)}")
+            missing = [n for n in names if n not in x]
+            if missing:
+                raise Error(f"{self.name}: input {missing[0]!r} not given")
+            x = [x[n] for n in names]
+        if isinstance(x, (list, tuple)) and len(x) > 0 and not np.isscalar(x[0]) and np.asarray(x[0]).ndim >= 1 and len(names) > 1:
+            if len(x) != len(names):
+                raise Error(f"{self.name}: {len(x)} input arrays for {len(names)} inputs ({', '.join(names)})")
+            raise Error(f"{self.name}: models with several inputs ({', '.join(names)}) are not supported yet")
+        if isinstance(x, (list, tuple)) and len(names) == 1 and len(x) == 1 and np.asarray(x[0]).ndim >= 2:
+            x = x[0]
+        return _float32(x)
+
+    def predict(
+        self,
+        x: Any,
+        codes: bool = False,
+        input_format: str | None = None,
+        config: Mapping[str, Any] | str | None = None,
+        output_head: str | None = None,
+        threads: int = 0,
+    ) -> np.ndarray | list[np.ndarray]:
+        """The bit-exact golden model: what ``model.predict(x)`` returns
+        (float32), or the integer codes (int64, value = code x 2^-frac)
+        with ``codes=True``. A model with several outputs gives a list.
+
+        ``input_format`` (``"fixed<16,6>"``, ``"ap_fixed<16,6>"``) quantizes
+        the inputs first, as the hardware sees them; ``config`` is a
+        per-layer precision dict (see :func:`config_from_model`).
+        """
+        a = self._x(x)
+        arrays, _meta, _notes = self._m.predict(a, codes, input_format, _config_json(config), output_head, threads)
+        return arrays[0] if len(arrays) == 1 else arrays
+
+    def output_formats(self, input_format: str | None = None, config: Mapping[str, Any] | str | None = None) -> list[tuple[str, str]]:
+        """``[(layer, fixed-point format)]`` of the outputs' integer codes."""
+        shape = self.inputs[0][1]
+        _a, meta, _n = self._m.predict(np.zeros([1, *shape], np.float32), True, input_format, _config_json(config), None, 1)
+        return [(layer, fmt) for layer, fmt, _frac in meta]
+
+    def quantized_weights(self) -> dict[str, dict[str, Any]]:
+        """``qkeras.utils.model_save_quantized_weights(model)``: per layer,
+        its hardware weights (float32 arrays), bit for bit."""
+        return self._m.quantized_weights()
+
+    def sparsity(self) -> tuple[float, list[tuple[str, float]]]:
+        """``qkeras.utils.get_model_sparsity(model, per_layer=True)``."""
+        return self._m.sparsity()
+
+    def inspect(self) -> list[dict[str, Any]]:
+        """Per layer: class, shapes, quantizers, hardware formats,
+        parameters, MACs, sparsity (``qkhw inspect --json``'s records)."""
+        return json.loads(self._m.inspect_json())["layers"]
+
+    def inspect_model(self) -> dict[str, Any]:
+        """The whole ``qkhw inspect --json`` document (totals included)."""
+        return json.loads(self._m.inspect_json())
+
+    def dump(
+        self,
+        x: Any,
+        layers: Iterable[str] | None = None,
+        codes: bool = False,
+        input_format: str | None = None,
+        config: Mapping[str, Any] | str | None = None,
+        threads: int = 0,
+    ) -> dict[str, np.ndarray]:
+        """Every layer's output (QKeras's ``quantized_model_dump``): layer
+        name -> float32 array, or int64 codes with ``codes=True`` (an error
+        for a layer wider than 64 bits)."""
+        outs, _notes = self._m.layer_outputs(self._x(x), list(layers or []), input_format, _config_json(config), threads)
+        if not codes:
+            return {name: values for name, _fmt, values, _c in outs}
+        res = {}
+        for name, fmt, _v, c in outs:
+            if c is None:
+                raise Error(f"layer `{name}` is {fmt}: its codes do not fit in int64 (dump(codes=False) gives its values)")
+            res[name] = c
+        return res
+
+    def debug(self, x: Any, input_format: str | None = None, config: Mapping[str, Any] | str | None = None, plot: str | os.PathLike | None = None, threads: int = 0) -> str:
+        """``qkhw debug``'s report (QKeras's ``quantized_model_debug``):
+        per-layer ranges and how often each quantizer saturates."""
+        return self._m.debug(self._x(x), input_format, _config_json(config), threads, None if plot is None else Path(plot))
+
+    def _cli(self, command: str, target: str, options: Mapping[str, Any], tmp: Path, extra: Sequence[str] = ()) -> int:
+        args = [command, str(self.path), "--target", _target(target), *extra, *_option_args(options, tmp), "--internal-sigmoid", self.internal_sigmoid]
+        return run(*args)
+
+    def write(self, target: str, output_dir: str | os.PathLike, force: bool = False, **options: Any) -> Design:
+        """Generate a design (``qkhw gen``): ``target`` is ``"verilog"``,
+        ``"c"`` or ``"hls"``; options are the CLI's flags with underscores
+        (``reuse_factor=4``, ``part="xc7z020"``, ``budget={"dsp": 220}``,
+        ``clock_period=10``, ``no_dsp=True``, ``pipeline_levels=2``,
+        ``axis_names=True``, ``flavor="vitis"``, ``input_format=...``,
+        ``config={...}``). An unknown option raises :class:`Error`."""
+        out = Path(output_dir)
+        with tempfile.TemporaryDirectory(prefix="qkhw-") as tmp:
+            self._cli("gen", target, {**options, "force": force}, Path(tmp), ["--out", str(out)])
+        return Design.read(out)
+
+    def verify(
+        self,
+        target: str,
+        x: Any = None,
+        random: int = 0,
+        seed: int = 1,
+        design: Design | str | os.PathLike | None = None,
+        **options: Any,
+    ) -> Report:
+        """Prove a design equal to the golden model (``qkhw verify``): on
+        the inputs ``x`` (through the hardware input quantizer) and/or
+        ``random`` random input codes (1000 when neither is given), in
+        Verilator (``sim="iverilog"`` for Icarus), compiled C or HLS C
+        simulation. ``design``: a folder :meth:`write` made; otherwise one
+        is generated from ``options`` (the same as :meth:`write`'s)."""
+        with tempfile.TemporaryDirectory(prefix="qkhw-") as tmp_s:
+            tmp = Path(tmp_s)
+            extra = ["--json", str(tmp / "report.json")]
+            if x is not None:
+                np.save(tmp / "x.npy", self._x(x))
+                extra += ["--input", str(tmp / "x.npy")]
+            if random:
+                extra += ["--random", str(int(random))]
+            if seed != 1:
+                extra += ["--seed", str(int(seed))]
+            if design is not None:
+                extra += ["--design", str(design.path if isinstance(design, Design) else design)]
+            self._cli("verify", target, options, tmp, extra)
+            r = json.loads((tmp / "report.json").read_text())
+        text = f"{r['simulator']} on {r['top']}: {r['samples']} samples, {r['mismatched_samples']} differ"
+        if r.get("first_mismatch"):
+            fm = r["first_mismatch"]
+            text += f"; first: sample {fm['sample']} output {fm['output']}: expected {fm['expected']}, got {fm['actual']}" + (f" (layer {fm['layer']})" if fm.get("layer") else "")
+        for e in r.get("harness_errors", []):
+            text += f"; {e}"
+        return Report(
+            ok=bool(r["passed"]),
+            samples=r["samples"],
+            mismatched_samples=r["mismatched_samples"],
+            first_mismatch=r["first_mismatch"],
+            simulator=r["simulator"],
+            latency_cycles=r["latency_cycles"],
+            initiation_interval=r["initiation_interval"],
+            inferences_per_second=r["inferences_per_second"],
+            build_seconds=r["build_seconds"],
+            sim_seconds=r["sim_seconds"],
+            harness_errors=r["harness_errors"],
+            text=text,
+            raw=r,
+        )
+
+    def rom(self, output_dir: str | os.PathLike, format: str = "mem", layout: str | None = None, reuse_factor: int | None = None, config: Mapping[str, Any] | None = None) -> Path:
+        """Write bit-exact weight ROMs (``qkhw rom``): ``format`` is mem,
+        hex, coe, mif or c; ``layout="folded"`` with ``reuse_factor`` writes
+        the words a folded layer reads."""
+        with tempfile.TemporaryDirectory(prefix="qkhw-") as tmp:
+            opts = _option_args({"layout": layout, "reuse_factor": reuse_factor, "config": config}, Path(tmp))
+            run("rom", str(self.path), "--format", format, "--out", str(output_dir), *opts, "--internal-sigmoid", self.internal_sigmoid)
+        return Path(output_dir)
+
+
+def load(model_or_path: Any, internal_sigmoid: str | None = None) -> Model:
+    """Read a QKeras model: a path (``.keras``, legacy ``.h5``, or a model
+    JSON with its weights beside it) or an in-memory Keras / QKeras model,
+    which Keras itself saves to a temporary ``.keras`` that qkhw then
+    reads (no second model parser in Python).
+
+    ``internal_sigmoid``: QKeras's ``set_internal_sigmoid`` mode for
+    quantized_tanh / quantized_sigmoid; ``None`` takes QKeras's current
+    process-wide setting when QKeras is imported, else ``"hard"``.
+    """
+    sigmoid = _qkeras_sigmoid() if internal_sigmoid is None else internal_sigmoid
+    if sigmoid not in _SIGMOIDS:
+        raise Error(f"internal_sigmoid `{sigmoid}`: one of {', '.join(_SIGMOIDS)}")
+    if isinstance(model_or_path, (str, os.PathLike)):
+        p = Path(model_or_path)
+        return Model(_qkhw.NativeModel(p, sigmoid), p, sigmoid)
+    if not hasattr(model_or_path, "save") or not hasattr(model_or_path, "layers"):
+        raise Error(f"load: expected a path or a Keras model, not {type(model_or_path).__name__}")
+    keep = tempfile.TemporaryDirectory(prefix="qkhw-model-")
+    name = getattr(model_or_path, "name", None) or "model"
+    p = Path(keep.name) / f"{name}.keras"
+    try:
+        model_or_path.save(p)
+    except Exception as e:  # Keras's own error, as one line
+        keep.cleanup()
+        raise Error(f"model `{name}`: Keras could not save it to .keras: {e}") from e
+    return Model(_qkhw.NativeModel(p, sigmoid), p, sigmoid, keep)
+
+
+def quantize(spec: str, x: Any, internal_sigmoid: str = "hard", codes: bool = False):
+    """Apply one QKeras quantizer (``"quantized_bits(4,0,1)"``) bit-exactly.
+    Returns the float32 values, or with ``codes=True`` a pair ``(values,
+    hw)`` where ``hw`` is a dict: ``codes`` (int64), ``signs`` (po2),
+    ``scale`` (auto scales) and ``encoding``."""
+    y, hw = _qkhw.quantize(spec, _float32(x), internal_sigmoid, codes)
+    if not codes:
+        return y
+    c, signs, scale, enc = hw
+    return y, {"codes": c, "signs": signs, "scale": scale, "encoding": enc}
+
+
+def config_from_model(model: Model | Any, granularity: str = "name", reuse_factor: int = 1, strategy: str = "latency") -> dict[str, Any]:
+    """A filled-in per-layer configuration to edit and pass as ``config=``
+    (the ``--config`` TOML schema as a dict), like hls4ml's
+    ``config_from_keras_model``: ``granularity="model"`` gives only the
+    ``model`` table; ``"name"`` adds a ``layer`` table per layer with a
+    hardware format, holding its exact format (the default qkhw uses)."""
+    if granularity not in ("model", "name"):
+        raise Error(f"granularity `{granularity}`: one of model, name")
+    m = model if isinstance(model, Model) else load(model)
+    cfg: dict[str, Any] = {"model": {"reuse_factor": reuse_factor, "strategy": strategy}}
+    if granularity == "name":
+        layers = {}
+        for rec in m.inspect():
+            fmt = rec.get("output_format")
+            if fmt and rec.get("class") not in ("InputLayer",):
+                layers[rec["name"]] = {"output": fmt}
+        cfg["layer"] = layers
+    return cfg

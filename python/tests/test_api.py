@@ -1,0 +1,318 @@
+"""The Python package against the real QKeras (pinned in
+tests/golden/requirements.txt), on in-memory models built here: predict
+equal to model.predict on every float32 bit, quantized_weights() equal to
+model_save_quantized_weights, write + verify, and errors raised as
+qkhw.Error with the CLI's messages."""
+import contextlib
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras", reason="the pinned QKeras environment (scripts/test.sh makes it)")
+import qkeras  # noqa: E402
+from keras import layers as L  # noqa: E402
+from qkeras import QActivation, QConv2DBatchnorm, QDense  # noqa: E402
+from qkeras.quantizers import quantized_bits, quantized_po2, quantized_relu  # noqa: E402
+from qkeras.utils import model_save_quantized_weights  # noqa: E402
+
+import qkhw  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def train(model, x, outputs=1, steps=4):
+    """A few optimizer steps on random targets, so the weights and the
+    batch-norm statistics are no longer their initial values."""
+    rng = np.random.default_rng(7)
+    shapes = model.output_shape if outputs > 1 else [model.output_shape]
+    ys = [rng.normal(size=(len(x), *s[1:])).astype(np.float32) for s in shapes]
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+    model.fit(x, ys if outputs > 1 else ys[0], batch_size=len(x) // steps, epochs=1, verbose=0)
+    return model
+
+
+def mlp():
+    keras.utils.set_random_seed(1)
+    x = L.Input((16,), name="x")
+    h = QDense(24, kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(8, 3, alpha=1), name="fc1")(x)
+    h = QActivation(quantized_relu(6, 2), name="relu1")(h)
+    h = QDense(5, kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(8, 3, alpha=1), name="fc2")(h)
+    return keras.Model(x, h, name="py_mlp")
+
+
+def cnn_bn():
+    keras.utils.set_random_seed(2)
+    x = L.Input((8, 8, 2), name="img")
+    h = QActivation(quantized_bits(8, 2, alpha=1), name="qin")(x)
+    h = QConv2DBatchnorm(4, (3, 3), kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(10, 4, alpha=1), name="conv1")(h)
+    h = QActivation(quantized_relu(6, 2), name="relu1")(h)
+    h = L.MaxPooling2D(2, name="pool")(h)
+    h = L.Flatten(name="flat")(h)
+    h = QDense(3, kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(8, 3, alpha=1), name="fc")(h)
+    return keras.Model(x, h, name="py_cnn_bn")
+
+
+def po2():
+    keras.utils.set_random_seed(3)
+    x = L.Input((12,), name="x")
+    h = QActivation(quantized_bits(8, 3, alpha=1), name="qin")(x)
+    h = QDense(16, kernel_quantizer=quantized_po2(4, 1), bias_quantizer=quantized_po2(6), name="po2")(h)
+    h = QActivation(quantized_relu(8, 3), name="relu")(h)
+    h = QDense(8, kernel_quantizer=quantized_bits(4, 0, alpha="auto_po2"), bias_quantizer=quantized_bits(8, 3, alpha=1), name="auto")(h)
+    h = QActivation(quantized_relu(6, 2), name="relu2")(h)
+    # (QDenseBatchnorm would be next, but QKeras's own
+    # model_save_quantized_weights cannot clone it in Keras 3.)
+    h = QDense(4, kernel_quantizer=quantized_bits(6, 0, alpha="auto_po2"), bias_quantizer=quantized_bits(10, 4, alpha=1), name="out")(h)
+    return keras.Model(x, h, name="py_po2")
+
+
+def functional_add():
+    keras.utils.set_random_seed(4)
+    x = L.Input((10,), name="x")
+    q = QActivation(quantized_bits(8, 2, alpha=1), name="qin")(x)
+    a = QDense(12, kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(8, 3, alpha=1), name="a")(q)
+    b = QDense(12, kernel_quantizer=quantized_bits(5, 1, alpha=1), bias_quantizer=quantized_bits(8, 3, alpha=1), name="b")(q)
+    h = L.Add(name="add")([a, b])
+    h = QActivation(quantized_relu(6, 3), name="relu")(h)
+    h = QDense(4, kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(8, 3, alpha=1), name="out")(h)
+    return keras.Model(x, h, name="py_add")
+
+
+def two_outputs():
+    keras.utils.set_random_seed(5)
+    x = L.Input((8,), name="x")
+    h = QDense(16, kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(8, 3, alpha=1), name="shared")(x)
+    h = QActivation(quantized_relu(6, 2), name="relu")(h)
+    a = QDense(3, kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(8, 3, alpha=1), name="head_a")(h)
+    b = QDense(2, kernel_quantizer=quantized_bits(4, 1, alpha=1), name="head_b")(h)
+    return keras.Model(x, [a, b], name="py_two_heads")
+
+
+MODELS = {"mlp": (mlp, 1), "cnn_bn": (cnn_bn, 1), "po2": (po2, 1), "functional_add": (functional_add, 1), "two_outputs": (two_outputs, 2)}
+
+
+def inputs(model, n=300, seed=11):
+    shape = model.input_shape[1:]
+    return np.random.default_rng(seed).uniform(-2, 2, (n, *shape)).astype(np.float32)
+
+
+def same_bits(a, b):
+    a, b = np.asarray(a, np.float32), np.asarray(b, np.float32)
+    assert a.shape == b.shape, (a.shape, b.shape)
+    bad = a.view(np.uint32) != b.view(np.uint32)
+    assert not bad.any(), f"{int(bad.sum())} of {a.size} values differ; first at {np.argwhere(bad)[0]}: QKeras {a[bad][0]!r} qkhw {b[bad][0]!r}"
+
+
+def compare_weights(path, gold, ours):
+    if isinstance(gold, dict):
+        assert list(gold) == list(ours), f"{path}: keys {list(gold)} vs qkhw {list(ours)}"
+        for k in gold:
+            compare_weights(f"{path}.{k}", gold[k], ours[k])
+    elif isinstance(gold, (list, tuple)):
+        assert len(gold) == len(ours), f"{path}: {len(gold)} entries vs qkhw {len(ours)}"
+        for i, (g, o) in enumerate(zip(gold, ours)):
+            compare_weights(f"{path}[{i}]", g, o)
+    elif gold is None or isinstance(gold, (bool, str)):
+        assert gold == ours, f"{path}: QKeras {gold!r} vs qkhw {ours!r}"
+    else:
+        g = np.asarray(keras.ops.convert_to_numpy(gold) if not isinstance(gold, np.ndarray) else gold).astype(np.float32)
+        assert isinstance(ours, np.ndarray) and ours.dtype == np.float32, f"{path}: qkhw gives {type(ours)}"
+        assert g.shape == ours.shape, f"{path}: shape {g.shape} vs qkhw {ours.shape}"
+        bad = (g.view(np.uint32) != ours.view(np.uint32)) & ~(np.isnan(g) & np.isnan(ours))
+        assert not bad.any(), f"{path}: {int(bad.sum())} of {g.size} values differ"
+
+
+@pytest.fixture(scope="module", params=list(MODELS))
+def built(request):
+    make, outputs = MODELS[request.param]
+    model = make()
+    x = inputs(model)
+    train(model, x, outputs)
+    return request.param, model, x
+
+
+def test_predict_and_weights_equal_qkeras(built):
+    name, model, x = built
+    m = qkhw.load(model)  # in memory: Keras saves it, qkhw reads that file
+    gold = model.predict(x, verbose=0)
+    ours = m.predict(x)
+    if isinstance(gold, list):
+        assert isinstance(ours, list) and len(ours) == len(gold)
+        for g, o in zip(gold, ours):
+            same_bits(g, o)
+    else:
+        same_bits(gold, ours)
+    # float64 and integer inputs are cast to float32 as Keras casts them.
+    first = ours[0] if isinstance(ours, list) else ours
+    same_bits(first, (m.predict(x.astype(np.float64))[0] if isinstance(ours, list) else m.predict(x.astype(np.float64))))
+    xi = np.rint(x).astype(np.int32)
+    gi = model.predict(xi.astype(np.float32), verbose=0)
+    oi = m.predict(xi)
+    same_bits(gi[0] if isinstance(gi, list) else gi, oi[0] if isinstance(oi, list) else oi)
+    # Codes are the values' exact integers.
+    codes = m.predict(x, codes=True)
+    fmts = m.output_formats()
+    for (layer, fmt), c, v in zip(fmts, codes if isinstance(codes, list) else [codes], ours if isinstance(ours, list) else [ours]):
+        frac = int(fmt.split(",")[0].split("<")[1]) - int(fmt.split(",")[1].rstrip(">"))
+        assert c.dtype == np.int64
+        same_bits(v, (c.astype(np.float64) * 2.0 ** -frac).astype(np.float32))
+    # model_save_quantized_weights changes the model's weights: it runs last.
+    with contextlib.redirect_stdout(io.StringIO()):
+        hw = model_save_quantized_weights(model)
+    compare_weights(name, hw, m.quantized_weights())
+
+
+def test_the_config_of_config_from_model_changes_nothing(built):
+    _, model, x = built
+    m = qkhw.load(model)
+    cfg = qkhw.config_from_model(m)
+    assert cfg["model"] == {"reuse_factor": 1, "strategy": "latency"} and cfg["layer"]
+    base = m.predict(x[:50])
+    with_cfg = m.predict(x[:50], config=cfg)
+    for a, b in zip(base if isinstance(base, list) else [base], with_cfg if isinstance(with_cfg, list) else [with_cfg]):
+        same_bits(a, b)
+
+
+def test_dump_and_sparsity(built):
+    name, model, x = built
+    m = qkhw.load(model)
+    d = m.dump(x[:20])
+    codes = m.dump(x[:20], codes=True)
+    checked = 0
+    for layer in model.layers:
+        if isinstance(layer, L.InputLayer):
+            continue
+        assert layer.name in d and layer.name in codes, (layer.name, list(d))
+        # dump gives each layer's exact value. A quantizer's output is
+        # exactly what QKeras computes; an unquantized sum (a QDense on raw
+        # float inputs) is rounded by TensorFlow's float32 matmul, so only
+        # the quantized layers are compared with QKeras here (predict's
+        # float32 tail reproduces TensorFlow at the outputs).
+        if isinstance(layer, QActivation):
+            gold = keras.Model(model.inputs, layer.output).predict(x[:20], verbose=0)
+            same_bits(gold, d[layer.name])
+            checked += 1
+    assert checked >= 1
+    total, per_layer = m.sparsity()
+    from qkeras.utils import get_model_sparsity
+
+    gt, gl = get_model_sparsity(model, per_layer=True)
+    assert np.float32(total) == np.float32(gt)
+    assert [(n, np.float32(s)) for n, s in per_layer] == [(n, np.float32(s)) for n, s in gl]
+
+
+def test_write_and_verify_verilog_and_c(tmp_path):
+    model = mlp()
+    x = inputs(model, 64)
+    train(model, x)
+    m = qkhw.load(model)
+    d = m.write("verilog", tmp_path / "rtl", reuse_factor=4)
+    assert d.interface["initiation_interval"] == 4 and "py_mlp.v" in d.files
+    assert all((d.path / f).is_file() for f in d.files)
+    r = m.verify("verilog", x=x, random=200, design=d)
+    assert r.ok and r.samples == 264 and r.initiation_interval == 4 and r.latency_cycles > 0, r
+    r.raise_for_mismatch()
+    c = m.verify("c", x=x, random=100)
+    assert c.ok and c.samples == 164, c
+    # A design of another input format is refused, not compared.
+    with pytest.raises(qkhw.Error, match="input format|--input-format"):
+        m.verify("verilog", design=d, input_format="fixed<12,4>", random=10)
+
+
+def test_a_mismatch_is_reported_not_raised(tmp_path):
+    model = mlp()
+    m = qkhw.load(model)
+    d = m.write("c", tmp_path / "c")
+    assert "py_mlp.c" in d.files
+    v = m.write("verilog", tmp_path / "v")
+    # Break the design: one weight's constant changes sign.
+    top = v.path / "py_mlp_fc2.v"
+    text = top.read_text()
+    import re
+
+    found = re.search(r"\* (\d+)'h([0-9a-f]+);", text)
+    assert found, "no constant multiplier to corrupt"
+    digit = "%x" % (int(found.group(2)[-1], 16) ^ 1)
+    bad = text[: found.end(2) - 1] + digit + text[found.end(2):]
+    top.write_text(bad)
+    r = m.verify("verilog", design=v, random=50)
+    assert not r.ok and r.mismatched_samples > 0 and r.first_mismatch is not None
+    with pytest.raises(qkhw.Error):
+        r.raise_for_mismatch()
+
+
+def test_errors_are_qkhw_errors_with_the_cli_message(tmp_path):
+    assert issubclass(qkhw.Error, ValueError)
+    with pytest.raises(qkhw.Error, match="No such file"):
+        qkhw.load(tmp_path / "missing.keras")
+    junk = tmp_path / "junk.keras"
+    junk.write_bytes(b"PK\x03\x04 not a zip at all")
+    with pytest.raises(qkhw.Error, match="junk.keras"):
+        qkhw.load(junk)
+    m = qkhw.load(REPO / "examples" / "models" / "jet_tagger.keras")
+    with pytest.raises(qkhw.Error, match=r"the model takes \(batch, 16\)"):
+        m.predict(np.zeros((3, 5), np.float32))
+    with pytest.raises(qkhw.Error, match="dtype"):
+        m.predict(np.array([["a"] * 16]))
+    with pytest.raises(qkhw.Error, match="unknown option `--bogus`"):
+        m.write("verilog", tmp_path / "out", bogus=3)
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(qkhw.Error, match="target `vhdl`"):
+        m.write("vhdl", tmp_path / "out")
+    with pytest.raises(qkhw.Error, match="outptu"):
+        m.predict(np.zeros((1, 16), np.float32), config={"layer": {"fc1": {"outptu": "fixed<8,3>"}}})
+    with pytest.raises(qkhw.Error, match="quantizer spec"):
+        qkhw.quantize("quantized_bits(4,0", [0.5])
+    with pytest.raises(qkhw.Error, match="internal_sigmoid"):
+        qkhw.load(REPO / "examples" / "models" / "jet_tagger.keras", internal_sigmoid="soft")
+    # The CLI's exact line.
+    cli = subprocess.run([sys.executable, "-c", "from qkhw._cli import main; main()", "predict", str(tmp_path / "missing.keras"), "--input", "x.npy", "--output", "y.npy"], capture_output=True, text=True)
+    assert cli.returncode == 2
+    with pytest.raises(qkhw.Error) as e:
+        qkhw.load(tmp_path / "missing.keras").predict(np.zeros((1, 16)))
+    assert cli.stderr.strip() == f"error: {e.value}"
+
+
+def test_quantize_matches_qkeras():
+    x = np.linspace(-3, 3, 97, dtype=np.float32)
+    for spec, q in [("quantized_bits(4,0,1,alpha=1)", quantized_bits(4, 0, 1, alpha=1)), ("quantized_relu(6,2)", quantized_relu(6, 2)), ("quantized_po2(4,1)", quantized_po2(4, 1))]:
+        same_bits(keras.ops.convert_to_numpy(q(x)), qkhw.quantize(spec, x))
+    y, hw = qkhw.quantize("quantized_bits(4,0,1,alpha=1)", x, codes=True)
+    same_bits(y, hw["codes"].astype(np.float32) / 8)
+
+
+def test_internal_sigmoid_follows_qkeras():
+    from qkeras.quantizers import set_internal_sigmoid
+
+    path = REPO / "examples" / "models" / "jet_tagger.keras"
+    try:
+        set_internal_sigmoid("smooth")
+        assert qkhw.load(path).internal_sigmoid == "smooth"
+        set_internal_sigmoid("real")
+        assert qkhw.load(path).internal_sigmoid == "real"
+    finally:
+        set_internal_sigmoid("hard")
+    assert qkhw.load(path).internal_sigmoid == "hard"
+
+
+def test_console_script_is_the_cli(tmp_path):
+    exe = Path(sys.executable).with_name("qkhw")
+    assert exe.is_file(), "pip install did not install the qkhw command"
+    v = subprocess.run([str(exe), "--version"], capture_output=True, text=True)
+    assert v.returncode == 0 and v.stdout.strip() == f"qkhw {qkhw.__version__}"
+    out = tmp_path / "w.json"
+    r = subprocess.run([str(exe), "weights", str(REPO / "examples" / "models" / "jet_tagger.keras"), "--json", str(out)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert '"fc1"' in out.read_text()
+    bad = subprocess.run([str(exe), "gen", "nope.keras", "--target", "verilog", "--out", str(tmp_path / "o")], capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.startswith("error: nope.keras")
+
+
+def test_help_shows_docstrings():
+    assert "golden model" in qkhw.Model.predict.__doc__
+    assert "model_save_quantized_weights" in qkhw.Model.quantized_weights.__doc__
+    assert qkhw.load.__doc__ and qkhw.Error.__doc__

@@ -1,0 +1,1197 @@
+//! `qkhw` command line: parse, call the library, print. No numerics here.
+//!
+//! It lives in the library, not in the binary, so that the Python
+//! extension's `qkhw` script runs the very same command line.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use crate as qkhw;
+use qkhw::quant::{Encoding, InternalSigmoid, Quantizer};
+use qkhw::{Error, npy};
+use std::path::{Path, PathBuf};
+use std::ffi::OsString;
+
+const MODEL_HELP: &str = "The model: a .keras file (Keras 3 / qkeras-v3), a legacy full-model .h5, or a model JSON (model.to_json()) with its weights beside it as NAME.weights.h5 or NAME.h5";
+
+#[derive(Parser)]
+#[command(name = "qkhw", version, about = "QKeras models to bit-exact, verified hardware")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply one QKeras quantizer to a float32 .npy, bit-exactly as QKeras does.
+    ///
+    /// Example:
+    ///   qkhw quantize "quantized_bits(6,2,1,alpha=1)" --input x.npy --output y.npy --codes c.npy
+    ///
+    /// Y holds QKeras's float32 output (the literal straight-through value,
+    /// NaN where QKeras overflows). C holds the hardware's integer codes
+    /// (int64; the saturated code where QKeras's float overflows): for
+    /// power-of-two quantizers the exponents, with the signs in C.signs.npy;
+    /// with an alpha / auto scale other than 1, the scale in C.scale.npy.
+    /// Nothing is written unless every file can be.
+    Quantize {
+        /// The quantizer as written in QKeras, e.g. "quantized_po2(4)".
+        spec: String,
+        /// float32 .npy input (any shape; auto scales are per last axis).
+        #[arg(long)]
+        input: PathBuf,
+        /// float32 .npy output, same shape.
+        #[arg(long)]
+        output: PathBuf,
+        /// int64 .npy of hardware codes.
+        #[arg(long)]
+        codes: Option<PathBuf>,
+        /// QKeras's set_internal_sigmoid switch (quantized_relu(use_sigmoid),
+        /// quantized_tanh, quantized_sigmoid, quantized_ulaw).
+        #[arg(long, value_enum, default_value_t = SigmoidArg::Hard)]
+        internal_sigmoid: SigmoidArg,
+    },
+    /// Print the dict of QKeras's model_save_quantized_weights, bit-exactly.
+    ///
+    /// Same layers, keys and float32 values as QKeras 1.2.1 returns,
+    /// quirks included (auto_po2 entries q(w)*m/m_i; see `qkhw rom` for the
+    /// integer codes hardware stores).
+    ///
+    /// Example:
+    ///   qkhw weights examples/models/jet_tagger.keras --json weights.json
+    Weights {
+        #[arg(help = MODEL_HELP)]
+        model: PathBuf,
+        /// Write the whole dict as JSON to this file (`-` for stdout):
+        /// arrays as {"dtype", "shape", "data"}, floats in shortest form.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        #[command(flatten)]
+        sem: Semantics,
+    },
+    /// Per layer: class, shapes, quantizers, hardware formats, parameters, MACs, sparsity.
+    ///
+    /// Example:
+    ///   qkhw inspect examples/models/cnn_bn.keras
+    Inspect {
+        #[arg(help = MODEL_HELP)]
+        model: PathBuf,
+        /// Print JSON instead of the table.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        sem: Semantics,
+    },
+    /// Generate a design: Verilog-2005 (default), fixed-point C99, or HLS C++.
+    ///
+    /// --target verilog: a fully unrolled, pipelined design with an
+    /// AXI-Stream top; writes the Verilog, files.f, interface.json,
+    /// README.md, a FuseSoC .core, example .xdc/.sdc clock constraints and
+    /// report.txt/.json. --target c: <model>.h/.c. --target hls:
+    /// <model>.h/.cpp, a C-simulation testbench with its vectors
+    /// (tb_vectors.txt) and build_prj.tcl. Every folder gets
+    /// qkhw-manifest.json; a later gen into it replaces exactly those files.
+    ///
+    /// Flags by target: --pipeline-levels, --no-dsp, --axis-names and
+    /// --synth only for verilog; --flavor only for hls.
+    ///
+    /// Examples:
+    ///   qkhw gen examples/models/jet_tagger_da.keras --target verilog -o rtl --no-dsp
+    ///   qkhw gen examples/models/jet_tagger.keras --target hls --flavor catapult -o hls
+    Gen {
+        #[arg(help = MODEL_HELP)]
+        model: PathBuf,
+        /// Output directory (created if missing).
+        #[arg(short = 'o', long = "out")]
+        out: PathBuf,
+        /// Verilog only: run Yosys (synth_xilinx -flatten) for LUT/FF/DSP/CARRY
+        /// counts and `ltp` logic depth of the whole design and of each
+        /// layer, two modules at a time. Takes seconds for small designs,
+        /// minutes for large ones (the estimate is printed first).
+        #[arg(long)]
+        synth: bool,
+        /// Write into a non-empty folder that qkhw did not write (no
+        /// qkhw-manifest.json there); nothing in it is deleted.
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        hw: HwArgs,
+        #[command(flatten)]
+        sem: Semantics,
+    },
+    /// Simulate or run a design and compare it with the golden model, bit for bit.
+    ///
+    /// --target verilog: generates the design (or takes --design DIR),
+    /// builds it with Verilator (cached by the design's hash) or Icarus
+    /// (--sim iverilog), streams every vector with random input gaps and
+    /// output back-pressure (from --seed), then again steadily (Verilator:
+    /// checking the latency and initiation interval), and compares every
+    /// output code. --target c: compiles the C with gcc -std=c99 -Wall
+    /// -Wextra -Werror -pedantic and UBSan. --target hls: compiles the HLS
+    /// C++ and its testbench with g++ against the open-source ap_types /
+    /// ac_types headers (C simulation). On a mismatch: exit 1, the first
+    /// sample and output, and (Verilog) the first layer whose output differs.
+    ///
+    /// Flags by target: --design, --sim, --trace, --pipeline-levels,
+    /// --no-dsp and --axis-names only for verilog; --flavor only for hls.
+    ///
+    /// Example:
+    ///   qkhw verify examples/models/jet_tagger_da.keras --target verilog --input tests/golden/predict/jet_tagger_da/inputs.npy --random 10000
+    Verify {
+        #[arg(help = MODEL_HELP)]
+        model: PathBuf,
+        /// Verilog only: check this generated folder instead of regenerating.
+        #[arg(long)]
+        design: Option<PathBuf>,
+        /// float32 inputs (quantized with the model's input quantizer, or
+        /// the input format).
+        #[arg(long)]
+        input: Option<PathBuf>,
+        /// Random input codes over the whole input format, in addition
+        /// (default 1000 when --input is not given).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        random: Option<u64>,
+        /// Seed of the random vectors, gaps and back-pressure.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Verilog only: the simulator (default verilator).
+        #[arg(long, value_enum)]
+        sim: Option<SimArg>,
+        /// Verilog with Verilator only: write a waveform of the random run:
+        /// FST when FILE ends in .fst (compact; prefer it), else VCD (about
+        /// 80 KB per sample of jet_tagger_da).
+        #[arg(long)]
+        trace: Option<PathBuf>,
+        /// Write a JUnit XML report (the path is checked before simulating).
+        #[arg(long)]
+        junit: Option<PathBuf>,
+        /// Also write the report as JSON (pass/fail, samples, first
+        /// mismatch, latency, II, simulator speed).
+        #[arg(long)]
+        json: Option<PathBuf>,
+        #[command(flatten)]
+        hw: HwArgs,
+        #[command(flatten)]
+        sem: Semantics,
+    },
+    /// Write bit-exact weight ROMs of every constant, plus manifest.json.
+    ///
+    /// One file per tensor, one word per element in row-major order:
+    /// fixed-point codes in two's complement, power-of-two weights packed
+    /// as [sign][exponent], auto_po2 weights as integer codes with their
+    /// per-channel power of two in the manifest, fused batch norms as
+    /// bn_inv / fused_bias tables. --format c also writes <model>_roms.h
+    /// declaring every array with its size, width and fraction bits.
+    ///
+    /// Example:
+    ///   qkhw rom examples/models/jet_tagger.keras --format mem -o roms/
+    Rom {
+        #[arg(help = MODEL_HELP)]
+        model: PathBuf,
+        /// mem or hex ($readmemh), coe (Xilinx), mif (Intel), c (C arrays and a header).
+        #[arg(long, value_parser = ["mem", "hex", "coe", "mif", "c"])]
+        format: String,
+        /// Output directory (created if missing).
+        #[arg(short = 'o', long = "out")]
+        out: PathBuf,
+        /// row-major (one file per tensor, default) or folded: the weight
+        /// ROMs of the folded architecture at --reuse-factor, word for word
+        /// what `gen --reuse-factor` puts in the Verilog ($readmemh files).
+        #[arg(long, value_enum, default_value_t = LayoutArg::RowMajor)]
+        layout: LayoutArg,
+        /// With --layout folded: hls4ml's reuse factor (as for gen).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        reuse_factor: Option<u64>,
+        /// With --layout folded: per-layer reuse factors (as for gen).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[command(flatten)]
+        sem: Semantics,
+    },
+    /// Run the bit-exact integer golden model.
+    ///
+    /// Y holds what QKeras's model.predict returns (a final float softmax is
+    /// dropped: the logits come out); C the hardware's integer codes (int64),
+    /// value = code x 2^-frac with frac printed. A model with several
+    /// outputs writes Y.npy, Y.1.npy, ... (and C.npy, C.1.npy, ...).
+    /// Without --input-format, inputs are taken exactly as QKeras takes
+    /// them; the hardware (gen/verify) may round them: the line "input
+    /// format" says which and how to match the hardware.
+    ///
+    /// Example:
+    ///   qkhw predict examples/models/jet_tagger.keras --input x.npy --output y.npy --codes c.npy
+    Predict {
+        #[arg(help = MODEL_HELP)]
+        model: PathBuf,
+        #[command(flatten)]
+        input: GoldenInput,
+        /// float32 .npy of shape (batch, *output shape).
+        #[arg(long)]
+        output: PathBuf,
+        /// int64 .npy of the output codes.
+        #[arg(long)]
+        codes: Option<PathBuf>,
+        #[command(flatten)]
+        sem: Semantics,
+    },
+    /// Write every layer's output: NAME.bin (float32, like QKeras's
+    /// quantized_model_dump) and NAME.codes.npy (int64 codes; codes wider
+    /// than 64 bits as NAME.codes.hi.npy int64 and NAME.codes.lo.npy
+    /// uint64, code = hi x 2^64 + lo).
+    ///
+    /// Example:
+    ///   qkhw dump examples/models/cnn_bn.keras --input x.npy -o dump/ --layers conv1,relu1
+    Dump {
+        #[arg(help = MODEL_HELP)]
+        model: PathBuf,
+        #[command(flatten)]
+        input: GoldenInput,
+        /// Output directory (created if missing).
+        #[arg(short = 'o', long = "out")]
+        out: PathBuf,
+        /// Only these layers (comma separated).
+        #[arg(long, value_delimiter = ',')]
+        layers: Vec<String>,
+        #[command(flatten)]
+        sem: Semantics,
+    },
+    /// Per layer: range of outputs and weights, and how many inputs each
+    /// quantizer clamped below and above its range; with --plot,
+    /// histograms as SVG.
+    ///
+    /// Example:
+    ///   qkhw debug examples/models/jet_tagger.keras --input x.npy --plot plots/
+    Debug {
+        #[arg(help = MODEL_HELP)]
+        model: PathBuf,
+        #[command(flatten)]
+        input: GoldenInput,
+        /// Write one histogram SVG per layer into this directory.
+        #[arg(long)]
+        plot: Option<PathBuf>,
+        #[command(flatten)]
+        sem: Semantics,
+    },
+}
+
+/// The code `gen` / `verify` produce.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Target {
+    /// Verilog-2005 RTL with an AXI-Stream top.
+    Verilog,
+    /// Integer-only C99.
+    C,
+    /// HLS C++ (see --flavor).
+    Hls,
+}
+
+impl Target {
+    fn name(self) -> &'static str {
+        match self {
+            Target::Verilog => "verilog",
+            Target::C => "c",
+            Target::Hls => "hls",
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LayoutArg {
+    /// One file per tensor, row-major.
+    RowMajor,
+    /// The folded architecture's ROM words.
+    Folded,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum FlavorArg {
+    /// AMD Vitis HLS: ap_fixed, ap_int, hls::stream.
+    Vitis,
+    /// Siemens Catapult: ac_fixed, ac_int, ac_channel.
+    Catapult,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum SimArg {
+    Verilator,
+    Iverilog,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum SigmoidArg {
+    Hard,
+    Smooth,
+    Real,
+}
+
+impl SigmoidArg {
+    fn get(self) -> InternalSigmoid {
+        match self {
+            SigmoidArg::Hard => InternalSigmoid::Hard,
+            SigmoidArg::Smooth => InternalSigmoid::Smooth,
+            SigmoidArg::Real => InternalSigmoid::Real,
+        }
+    }
+    fn name(self) -> &'static str {
+        self.get().name()
+    }
+}
+
+/// The output head: what the design emits after the model's last layer.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum HeadArg {
+    /// The model's outputs (logits before a dropped softmax).
+    Logits,
+    /// The index of the largest output (ties: the first, as numpy's argmax).
+    Argmax,
+}
+
+/// Options of `gen` / `verify`.
+#[derive(clap::Args, Clone)]
+struct HwArgs {
+    /// verilog, c (fixed-point C99) or hls (HLS C++, see --flavor).
+    #[arg(long, value_enum, default_value_t = Target::Verilog)]
+    target: Target,
+    /// The hardware input format when the model has no input quantizer,
+    /// e.g. fixed<16,6> or ap_fixed<16,6,AP_RND_CONV,AP_SAT> (default
+    /// fixed<16,6>, with a notice).
+    #[arg(long)]
+    input_format: Option<String>,
+    /// Per-layer precision overrides (TOML), as for predict.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// HLS only: vitis (ap_fixed, ap_int, hls::stream; default) or catapult
+    /// (ac_fixed, ac_int, ac_channel).
+    #[arg(long, value_enum)]
+    flavor: Option<FlavorArg>,
+    /// Verilog only: register every N adder-tree or comparison levels
+    /// (default 4). Example: --pipeline-levels 3
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pipeline_levels: Option<u32>,
+    /// Verilog only: constant multiplies as canonical-signed-digit shift-adds: no DSPs.
+    #[arg(long)]
+    no_dsp: bool,
+    /// Verilog only: name the ports aclk, aresetn (active low), s_axis_*, m_axis_*.
+    #[arg(long)]
+    axis_names: bool,
+    /// What comes out: the logits (default) or the arg-max class index.
+    #[arg(long, value_enum)]
+    output_head: Option<HeadArg>,
+    /// Verilog only: hls4ml's ReuseFactor for every Dense layer: each
+    /// multiplier is used R times per sample, ceil(N/R) multipliers for N
+    /// products, weights in ROMs, initiation interval about R (the report
+    /// gives the real one). 1: fully unrolled (default). Per layer:
+    /// `[layer.NAME] reuse_factor` in --config. Example: --reuse-factor 16
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    reuse_factor: Option<u64>,
+    /// Verilog only: the nominal clock period in ns for the .xdc/.sdc and
+    /// the report's throughput (default 5). Example: --clock-period 10
+    #[arg(long)]
+    clock_period: Option<f64>,
+    /// Verilog only: the FPGA the report and --synth compare with:
+    /// xc7z020 (Pynq-Z2), xc7a100t (Arty A7-100T), xcvu9p (default).
+    #[arg(long)]
+    part: Option<String>,
+    /// Verilog only: folded layers' ROM contents inline in the Verilog
+    /// (default: every tool reads them) or in `$readmemh` files beside it
+    /// (listed in files.f, the .core and vivado_files.tcl; read from the
+    /// design folder, or from the macro QKHW_ROM_DIR when defined).
+    #[arg(long, value_enum)]
+    rom_init: Option<RomInitArg>,
+    /// Verilog only: `rom_style` attribute on the folded ROMs: block or
+    /// distributed (default: the synthesis tool's choice).
+    #[arg(long, value_enum)]
+    rom_style: Option<RomStyleArg>,
+    /// Verilog only: choose every foldable layer's reuse factor for the
+    /// smallest initiation interval whose estimated DSP48 and BRAM36 fit:
+    /// dsp=N,bram=K (lut= and ff= are taken but not estimated yet).
+    /// Example: --budget dsp=220,bram=140
+    #[arg(long)]
+    budget: Option<String>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum RomInitArg {
+    Inline,
+    File,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum RomStyleArg {
+    Block,
+    Distributed,
+}
+
+impl HwArgs {
+    /// Flags of another target are errors, not silently ignored.
+    fn check(&self) -> Result<(), Error> {
+        let t = self.target;
+        let only = |flag: &str, want: Target| Error::Usage(format!("{flag} applies to --target {} only, not --target {}", want.name(), t.name()));
+        if self.flavor.is_some() && t != Target::Hls {
+            return Err(only("--flavor", Target::Hls));
+        }
+        if self.budget.is_some() && self.reuse_factor.is_some() {
+            return Err(Error::Usage("--budget chooses the reuse factors: give --budget or --reuse-factor, not both".into()));
+        }
+        if t != Target::Verilog {
+            for (given, flag) in [
+                (self.pipeline_levels.is_some(), "--pipeline-levels"),
+                (self.no_dsp, "--no-dsp"),
+                (self.axis_names, "--axis-names"),
+                (self.reuse_factor.is_some(), "--reuse-factor"),
+                (self.clock_period.is_some(), "--clock-period"),
+                (self.part.is_some(), "--part"),
+                (self.rom_init.is_some(), "--rom-init"),
+                (self.rom_style.is_some(), "--rom-style"),
+                (self.budget.is_some(), "--budget"),
+            ] {
+                if given {
+                    return Err(only(flag, Target::Verilog));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn config(&self) -> Result<qkhw::passes::config::Config, Error> {
+        let mut c = match &self.config {
+            Some(p) => qkhw::passes::config::Config::read(p)?,
+            None => Default::default(),
+        };
+        if let Some(h) = self.output_head {
+            c.output_head = head(h);
+        }
+        Ok(c)
+    }
+
+    fn input_spec(&self) -> Result<Option<qkhw::fxp::InputFormat>, Error> {
+        self.input_format.as_deref().map(str::parse).transpose()
+    }
+
+    fn flavor(&self) -> qkhw::backend::hls::Flavor {
+        match self.flavor {
+            Some(FlavorArg::Catapult) => qkhw::backend::hls::Flavor::Catapult,
+            _ => qkhw::backend::hls::Flavor::Vitis,
+        }
+    }
+
+    /// The HLS files (`--target hls`), with their C-simulation vectors.
+    fn hls_files(&self, g: &qkhw::ir::Graph, sem: &Semantics) -> Result<HlsFiles, Error> {
+        let (plan, notes) = qkhw::golden::hardware_plan(g, self.input_spec()?, &self.config()?)?;
+        let header = qkhw::backend::verilog::header(g, sem.internal_sigmoid.name());
+        let files = qkhw::backend::hls::generate(g, &plan, &header, sem.internal_sigmoid.name(), self.flavor())?;
+        let name = files[0].0.trim_end_matches(".h").to_string();
+        Ok((files, name, plan, notes))
+    }
+
+    /// The C model (`--target c`).
+    fn c_model(&self, g: &qkhw::ir::Graph, sem: &Semantics) -> Result<(qkhw::backend::c::CModel, qkhw::passes::precision::Plan, Vec<String>), Error> {
+        let header = qkhw::backend::verilog::header(g, sem.internal_sigmoid.name());
+        qkhw::backend::c::from_graph(g, self.input_spec()?, &self.config()?, &header, sem.internal_sigmoid.name())
+    }
+
+    fn design(&self, g: &qkhw::ir::Graph, sem: &Semantics) -> Result<(qkhw::backend::verilog::Design, qkhw::passes::precision::Plan, Vec<String>, qkhw::backend::verilog::Options), Error> {
+        let opts = qkhw::backend::verilog::Options {
+            pipeline_levels: self.pipeline_levels.unwrap_or(4),
+            no_dsp: self.no_dsp,
+            axis_names: self.axis_names,
+            internal_sigmoid: sem.internal_sigmoid.name().to_string(),
+            header: qkhw::backend::verilog::header(g, sem.internal_sigmoid.name()),
+            reuse_factor: self.reuse_factor.map(|r| r as usize),
+            clock_period: match self.clock_period {
+                Some(p) if p.is_finite() && p > 0.0 => p,
+                Some(p) => return Err(Error::Usage(format!("--clock-period {p}: give a positive number of ns"))),
+                None => 5.0,
+            },
+            part: self.part.as_deref().map(str::parse).transpose()?.unwrap_or_default(),
+            budget: self.budget.as_deref().map(str::parse).transpose()?,
+            rom_init_file: self.rom_init == Some(RomInitArg::File),
+            rom_style: self.rom_style.map(|s| match s {
+                RomStyleArg::Block => "block",
+                RomStyleArg::Distributed => "distributed",
+            }),
+        };
+        let (d, plan, notes) = qkhw::backend::verilog::from_graph(g, self.input_spec()?, &self.config()?, &opts)?;
+        Ok((d, plan, notes, opts))
+    }
+}
+
+/// The HLS files, the model's C name, its plan and the notes to print.
+type HlsFiles = (Vec<(String, String)>, String, qkhw::passes::precision::Plan, Vec<String>);
+
+fn head(h: HeadArg) -> qkhw::passes::config::OutputHead {
+    match h {
+        HeadArg::Logits => qkhw::passes::config::OutputHead::Logits,
+        HeadArg::Argmax => qkhw::passes::config::OutputHead::Argmax,
+    }
+}
+
+/// Inputs of the golden model.
+#[derive(clap::Args)]
+struct GoldenInput {
+    /// float32 .npy of shape (batch, *model input shape).
+    #[arg(long)]
+    input: PathBuf,
+    /// Quantize the inputs to this format first, e.g. fixed<16,6> (ties to
+    /// even, saturating) or ap_fixed<16,6> (truncating, wrapping), as the
+    /// hardware sees them. Default: the float32 inputs exactly as QKeras
+    /// takes them.
+    #[arg(long)]
+    input_format: Option<String>,
+    /// Worker threads (default: all cores).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// Per-layer precision overrides (TOML: [input] format, [layer.NAME]
+    /// output / bn_inv / bn_bias / rounding / overflow). See the README.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// What comes out: the logits (default) or the arg-max class index.
+    #[arg(long, value_enum)]
+    output_head: Option<HeadArg>,
+}
+
+impl GoldenInput {
+    fn read(&self) -> Result<(qkhw::npy::Array<f32>, qkhw::golden::PredictOptions), Error> {
+        let x = npy::read_f32(&self.input)?;
+        let input_format = self.input_format.as_deref().map(str::parse).transpose()?;
+        let mut config = match &self.config {
+            Some(p) => qkhw::passes::config::Config::read(p)?,
+            None => Default::default(),
+        };
+        if let Some(h) = self.output_head {
+            config.output_head = head(h);
+        }
+        Ok((x, qkhw::golden::PredictOptions { input_format, threads: self.threads, keep: None, progress: true, config }))
+    }
+}
+
+/// Switches QKeras keeps outside the model file.
+#[derive(clap::Args)]
+struct Semantics {
+    /// QKeras's set_internal_sigmoid (quantized_tanh, quantized_sigmoid, ...).
+    #[arg(long, value_enum, default_value_t = SigmoidArg::Hard)]
+    internal_sigmoid: SigmoidArg,
+}
+
+impl Semantics {
+    fn load(&self, model: &Path) -> Result<qkhw::ir::Graph, Error> {
+        qkhw::load_graph(model, qkhw::ir::BuildOptions { sigmoid: self.internal_sigmoid.get() })
+    }
+}
+
+/// Run the command line on `args` (the program name first) and return
+/// the process exit code: 0 success, 1 a verification mismatch, 2 a user
+/// or internal error (printed as one `error:` line), clap's own codes for
+/// `--help` / `--version` / malformed flags.
+pub fn main(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> u8 {
+    match run_args(args) {
+        Ok(code) => code,
+        Err(e) => {
+            e.print();
+            match e {
+                CliError::Clap(c) => c.exit_code().clamp(0, 255) as u8,
+                CliError::Failed(_) => 2,
+            }
+        }
+    }
+}
+
+/// Why a command line did not run to completion.
+#[derive(Debug)]
+pub enum CliError {
+    /// clap's answer: help, version or a malformed command line (its exit
+    /// code says which); printed as clap prints it.
+    Clap(clap::Error),
+    /// The command failed: one line, as the CLI prints after `error: `.
+    Failed(Error),
+}
+
+impl CliError {
+    /// `--help` / `--version`: text to print, not a failure.
+    pub fn is_info(&self) -> bool {
+        matches!(self, CliError::Clap(e) if e.exit_code() == 0)
+    }
+
+    /// Print it as the command line does (clap's text, or `error: ...`).
+    pub fn print(&self) {
+        match self {
+            CliError::Clap(e) => {
+                let _ = e.print();
+            }
+            CliError::Failed(e) => eprintln!("error: {e}"),
+        }
+    }
+
+    /// The message in one piece, without the leading `error: `.
+    pub fn message(&self) -> String {
+        match self {
+            CliError::Clap(e) => e.render().to_string().trim_end().trim_start_matches("error: ").to_string(),
+            CliError::Failed(e) => e.to_string(),
+        }
+    }
+}
+
+/// Parse and run; `Ok(1)` is a verification that found differences.
+/// Nothing is printed for an error: the caller decides (the binary prints
+/// it, the Python extension raises it).
+pub fn run_args(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> Result<u8, CliError> {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let cli = Cli::try_parse_from(&args).map_err(|e| clap_error(e, &args))?;
+    run(cli).map_err(CliError::Failed)
+}
+
+/// clap's errors, without the `-- --flag` tip that misleads here (qkhw
+/// takes no free arguments after the model).
+fn clap_error(e: clap::Error, args: &[OsString]) -> CliError {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if e.kind() == ErrorKind::UnknownArgument {
+        let arg = match e.get(ContextKind::InvalidArg) {
+            Some(ContextValue::String(s)) => s.clone(),
+            _ => String::new(),
+        };
+        let hint = match e.get(ContextKind::SuggestedArg) {
+            Some(ContextValue::String(s)) => format!("; did you mean {s}?"),
+            _ => String::new(),
+        };
+        let cmd = args.get(1).map(|a| a.to_string_lossy().into_owned()).unwrap_or_default();
+        return CliError::Failed(Error::Usage(format!("unknown option `{arg}`{hint} (see `qkhw {cmd} --help` for the options)")));
+    }
+    CliError::Clap(e)
+}
+
+fn run(cli: Cli) -> Result<u8, Error> {
+    let done: Result<(), Error> = match cli.command {
+        Command::Quantize { spec, input, output, codes, internal_sigmoid } => quantize(&spec, internal_sigmoid, &input, &output, codes.as_deref()),
+        Command::Weights { model, json, sem } => weights(&sem.load(&model)?, json.as_deref()),
+        Command::Inspect { model, json, sem } => {
+            let info = qkhw::inspect::inspect(&sem.load(&model)?)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&info).map_err(|e| Error::Internal(e.to_string()))?);
+            } else {
+                print!("{}", qkhw::inspect::render(&info));
+            }
+            Ok(())
+        }
+        Command::Predict { model, input, output, codes, sem } => predict(&sem.load(&model)?, &input, &output, codes.as_deref()),
+        Command::Dump { model, input, out, layers, sem } => {
+            let (x, opts) = input.read()?;
+            let g = sem.load(&model)?;
+            let (files, notes, used) = qkhw::golden::debug::dump(&g, &x, &opts, &out, &layers)?;
+            for n in notes {
+                eprintln!("note: {n}");
+            }
+            println!("{files} layer outputs -> {}", out.display());
+            println!("{}", input_format_line(&g, &used, &input, &opts));
+            Ok(())
+        }
+        Command::Debug { model, input, plot, sem } => {
+            let (x, opts) = input.read()?;
+            let g = sem.load(&model)?;
+            let (report, used) = qkhw::golden::debug::debug(&g, &x, &opts, plot.as_deref())?;
+            print!("{report}");
+            println!("{}", input_format_line(&g, &used, &input, &opts));
+            Ok(())
+        }
+        Command::Gen { model, out, synth, force, hw, sem } => generate(&model, &out, synth, force, &hw, &sem),
+        Command::Verify { model, design, input, random, seed, sim, trace, junit, json, hw, sem } => {
+            hw.check()?;
+            if hw.target != Target::Verilog {
+                for (given, flag) in [(design.is_some(), "--design"), (sim.is_some(), "--sim"), (trace.is_some(), "--trace")] {
+                    if given {
+                        return Err(Error::Usage(format!("{flag} applies to --target verilog only, not --target {}", hw.target.name())));
+                    }
+                }
+            }
+            if trace.is_some() && sim == Some(SimArg::Iverilog) {
+                return Err(Error::Usage("--trace applies to --sim verilator only (Icarus writes no waveform here)".into()));
+            }
+            let opts = VerifyOpts { design: design.as_deref(), input: input.as_deref(), random: random.map(|r| r as usize), seed, sim: sim.unwrap_or(SimArg::Verilator), trace: trace.as_deref(), junit: junit.as_deref(), json: json.as_deref() };
+            return verify(&model, &opts, &hw, &sem);
+        }
+        Command::Rom { model, format, out, layout: LayoutArg::Folded, reuse_factor, config, sem } => {
+            if format != "mem" && format != "hex" {
+                return Err(Error::Usage(format!("--layout folded writes $readmemh files: --format mem or hex, not {format}")));
+            }
+            let reuse = reuse_factor.ok_or_else(|| Error::Usage("--layout folded needs --reuse-factor R".into()))? as usize;
+            let g = sem.load(&model)?;
+            let cfg = match &config {
+                Some(p) => qkhw::passes::config::Config::read(p)?,
+                None => Default::default(),
+            };
+            let (plan, _) = qkhw::golden::hardware_plan(&g, None, &cfg)?;
+            let roms = qkhw::backend::rom_folded::write(&g.name, &g.sha256, &plan, reuse, &cfg, &out)?;
+            for r in &roms {
+                println!("{}: {} words x {} bits ({} x {} lanes) -> {}", r.layer, r.depth, r.word_width, r.lanes_out, r.lanes_in, out.join(&r.file).display());
+            }
+            println!("{} folded ROMs and manifest.json -> {}", roms.len(), out.display());
+            Ok(())
+        }
+        Command::Rom { model, format, out, reuse_factor, config, sem, .. } => {
+            if reuse_factor.is_some() || config.is_some() {
+                return Err(Error::Usage("--reuse-factor and --config apply to --layout folded only".into()));
+            }
+            let g = sem.load(&model)?;
+            let tensors = qkhw::passes::hw_tensors::hw_tensors(&g)?;
+            let m = qkhw::backend::rom::write(&g.name, &g.sha256, &tensors, format.parse()?, &out)?;
+            let words: usize = m.tensors.iter().map(|t| t.depth).sum();
+            let extra = if format == "c" { format!(", {} and", qkhw::backend::rom::c_header_name(&g.name)) } else { " and".into() };
+            println!("{} ROMs ({words} words){extra} manifest.json -> {}", m.tensors.len(), out.display());
+            Ok(())
+        }
+    };
+    done.map(|()| 0)
+}
+
+fn generate(model: &Path, out: &Path, synth: bool, force: bool, hw: &HwArgs, sem: &Semantics) -> Result<(), Error> {
+    hw.check()?;
+    if synth && hw.target != Target::Verilog {
+        return Err(Error::Usage(format!("--synth applies to --target verilog only, not --target {}", hw.target.name())));
+    }
+    let g = sem.load(model)?;
+    let origin = qkhw::backend::folder::Origin { model: &g.name, sha256: &g.sha256, target: hw.target.name() };
+    let t = std::time::Instant::now();
+    match hw.target {
+        Target::Hls => {
+            let (files, _name, _plan, notes) = hw.hls_files(&g, sem)?;
+            qkhw::backend::folder::write(out, &files, &origin, force)?;
+            for n in notes {
+                eprintln!("note: {n}");
+            }
+            let list: Vec<&str> = files.iter().map(|f| f.0.as_str()).collect();
+            println!("{} -> {} ({:.3} s); check with: cd {} && vitis_hls -f build_prj.tcl (or qkhw verify --target hls)", list.join(", "), out.display(), t.elapsed().as_secs_f64(), out.display());
+            Ok(())
+        }
+        Target::C => {
+            let (m, plan, notes) = hw.c_model(&g, sem)?;
+            qkhw::backend::folder::write(out, &m.files(), &origin, force)?;
+            for n in notes {
+                eprintln!("note: {n}");
+            }
+            let (i, o) = (&plan.steps[0], &plan.steps[plan.outputs[0]]);
+            println!(
+                "{0}.h / {0}.c -> {1} ({2:.3} s): void {0}_infer(codes of {3}), outputs {4}",
+                m.name,
+                out.display(),
+                t.elapsed().as_secs_f64(),
+                i.fmt,
+                o.fmt
+            );
+            Ok(())
+        }
+        Target::Verilog => {
+            let (d, _plan, notes, opts) = hw.design(&g, sem)?;
+            let files = qkhw::backend::verilog::files::folder_files(&d, &opts);
+            qkhw::backend::folder::write(out, &files, &origin, force)?;
+            for n in notes {
+                eprintln!("note: {n}");
+            }
+            print!("{}", qkhw::backend::verilog::files::report_text(&d, &opts));
+            println!("{} files -> {} ({:.3} s)", files.len() + 1, out.display(), t.elapsed().as_secs_f64());
+            if synth {
+                synth_report(&d, out, &opts)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// `gen --synth`: Yosys on the whole design and on every layer module, in
+/// parallel, with an estimate first and a line per module as it finishes.
+fn synth_report(d: &qkhw::backend::verilog::Design, out: &Path, opts: &qkhw::backend::verilog::Options) -> Result<(), Error> {
+    let part = &opts.part;
+    use qkhw::backend::verilog::synth;
+    let files: Vec<String> = std::fs::read_to_string(out.join("files.f"))
+        .map_err(|e| Error::io(out.join("files.f"), e))?
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let mut modules = vec![d.top.clone()];
+    modules.extend(d.layers.iter().map(|l| l.module.clone()));
+    let rows = synth::synth_all(out, &files, &modules, &d.layers.iter().map(|l| l.counts.clone()).collect::<Vec<_>>(), opts.no_dsp)?;
+    let mut text = format!("{:<32} {:>8} {:>8} {:>6} {:>8} {:>7} {:>6} {:>8}\n", "module", "LUT", "FF", "DSP", "CARRY4", "BRAM36", "ltp", "seconds");
+    for r in &rows {
+        text += &format!(
+            "{:<32} {:>8} {:>8} {:>6} {:>8} {:>7.1} {:>6} {:>8.1}\n",
+            r.module,
+            r.luts,
+            r.ffs,
+            r.dsps,
+            r.carry4,
+            r.bram36,
+            r.ltp.map_or("-".into(), |v| v.to_string()),
+            r.secs
+        );
+    }
+    if let Some(t) = rows.first() {
+        let fits = t.luts <= part.luts && t.ffs <= part.ffs && t.dsps <= part.dsps && t.bram36 <= part.bram36 as f64;
+        text += &format!(
+            "{} {}: LUT {}/{}, FF {}/{}, DSP {}/{}, BRAM36 {:.1}/{} (Yosys counts; a vendor tool's can differ)\n",
+            if fits { "fits" } else { "does NOT fit" },
+            part.name,
+            t.luts,
+            part.luts,
+            t.ffs,
+            part.ffs,
+            t.dsps,
+            part.dsps,
+            t.bram36,
+            part.bram36
+        );
+    }
+    print!("{text}");
+    let mut s = qkhw::staging::Staged::new();
+    s.write(&out.join("synth.txt"), &text)?;
+    s.write(&out.join("synth.json"), serde_json::to_string_pretty(&rows).map_err(|e| Error::Internal(e.to_string()))? + "\n")?;
+    s.commit()
+}
+
+struct VerifyOpts<'a> {
+    design: Option<&'a Path>,
+    input: Option<&'a Path>,
+    random: Option<usize>,
+    seed: u64,
+    sim: SimArg,
+    trace: Option<&'a Path>,
+    junit: Option<&'a Path>,
+    json: Option<&'a Path>,
+}
+
+fn verify(model: &Path, o: &VerifyOpts, hw: &HwArgs, sem: &Semantics) -> Result<u8, Error> {
+    use qkhw::verify;
+    // Output paths are checked before any simulation.
+    for p in [o.junit, o.json, o.trace].into_iter().flatten() {
+        qkhw::staging::check_writable(p)?;
+    }
+    let g = sem.load(model)?;
+    let config = hw.config()?;
+    let input_format = hw.input_spec()?;
+    if let Some(d) = o.design {
+        let origin = qkhw::backend::folder::Origin { model: &g.name, sha256: &g.sha256, target: hw.target.name() };
+        qkhw::backend::folder::check_model(d, &origin)?;
+    }
+    let (codes, n, in_fmt) = verify_vectors(&g, input_format, &config, o.input, o.random, o.seed)?;
+    eprintln!("input format {in_fmt} (the hardware's; value = code x 2^-{})", in_fmt.frac);
+    match hw.target {
+        Target::Hls => {
+            let (files, name, plan, notes) = hw.hls_files(&g, sem)?;
+            for note in notes {
+                eprintln!("note: {note}");
+            }
+            let dir = std::env::temp_dir().join(format!("qkhw-verify-hls-{name}-{}", std::process::id()));
+            let report = verify::verify_hls(&files, &name, hw.flavor(), &plan, &codes, n, &dir, &cache_dir());
+            let _ = std::fs::remove_dir_all(&dir);
+            conclude(&report?, o, &g.name)
+        }
+        Target::C => {
+            let (m, plan, notes) = hw.c_model(&g, sem)?;
+            for note in notes {
+                eprintln!("note: {note}");
+            }
+            let dir = std::env::temp_dir().join(format!("qkhw-verify-c-{}-{}", m.name, std::process::id()));
+            let report = verify::verify_c(&m, &plan, &codes, n, &dir);
+            let _ = std::fs::remove_dir_all(&dir);
+            conclude(&report?, o, &g.name)
+        }
+        Target::Verilog => {
+            let dir = match o.design {
+                Some(d) => d.to_path_buf(),
+                None => {
+                    let (d, _, notes, opts) = hw.design(&g, sem)?;
+                    for note in notes {
+                        eprintln!("note: {note}");
+                    }
+                    let dir = std::env::temp_dir().join(format!("qkhw-verify-{}-{}", d.top, std::process::id()));
+                    let _ = std::fs::remove_dir_all(&dir);
+                    let origin = qkhw::backend::folder::Origin { model: &g.name, sha256: &g.sha256, target: "verilog" };
+                    qkhw::backend::verilog::files::write(&d, &dir, &opts, &origin, true)?;
+                    dir
+                }
+            };
+            let result = verify_verilog(&g, &dir, in_fmt, &config, &codes, n, o);
+            if o.design.is_none() {
+                let _ = std::fs::remove_dir_all(&dir);
+            }
+            conclude(&result?, o, &g.name)
+        }
+    }
+}
+
+fn verify_verilog(
+    g: &qkhw::ir::Graph,
+    dir: &Path,
+    in_fmt: qkhw::fxp::FixedFormat,
+    config: &qkhw::passes::config::Config,
+    codes: &[i128],
+    n: usize,
+    o: &VerifyOpts,
+) -> Result<qkhw::verify::Report, Error> {
+    use qkhw::verify::{self, DesignDir};
+    let d = DesignDir::read(dir)?;
+    let f = qkhw::fxp::FixedFormat { width: d.interface.input.width, frac: d.interface.input.frac, signed: d.interface.input.signed };
+    if in_fmt != f {
+        return Err(Error::Usage(format!(
+            "{}: the design's input is {f} but the model's hardware input is {in_fmt}: give the --input-format the design was generated with",
+            dir.display()
+        )));
+    }
+    let plan = qkhw::golden::hardware_plan(g, Some(qkhw::fxp::InputFormat::nearest(f)), config)?.0;
+    let simulator: Box<dyn verify::Simulator> = match o.sim {
+        SimArg::Iverilog => Box::new(verify::icarus::Icarus),
+        SimArg::Verilator => Box::new(verify::verilator::Verilator::new(cache_dir())),
+    };
+    eprintln!("verifying {} with {} on {n} samples (seed {})...", d.interface.top, simulator.name(), o.seed);
+    verify::verify(simulator.as_ref(), &d, &plan, codes, n, o.seed, o.trace)
+}
+
+/// The vectors of `verify`: the float inputs of `input` through the model's
+/// hardware input quantizer (their shape checked against the model's),
+/// then `random` random codes over the input format (1000 when neither is
+/// given). Returns the codes, the sample count and the input format.
+fn verify_vectors(
+    g: &qkhw::ir::Graph,
+    input_format: Option<qkhw::fxp::InputFormat>,
+    config: &qkhw::passes::config::Config,
+    input: Option<&Path>,
+    random: Option<usize>,
+    seed: u64,
+) -> Result<(Vec<i128>, usize, qkhw::fxp::FixedFormat), Error> {
+    let (spec, q, _) = qkhw::golden::hardware_input(g, input_format, config)?;
+    let shape = &g.layers[g.inputs[0].0].shape;
+    let per: usize = shape.iter().product();
+    let mut codes = vec![];
+    if let Some(p) = input {
+        let x = npy::read_f32(p)?;
+        if x.shape.len() < 2 || x.shape[1..].iter().product::<usize>() != per {
+            return Err(Error::Usage(format!("{}: shape {:?} does not match the model input {shape:?}", p.display(), x.shape)));
+        }
+        codes.extend(qkhw::golden::hardware_codes(&x.data, &x.shape, &spec, q.as_ref())?);
+    }
+    codes.extend(qkhw::verify::random_codes(random.unwrap_or(if input.is_none() { 1000 } else { 0 }), per, spec.fmt, seed));
+    let n = codes.len() / per.max(1);
+    Ok((codes, n, spec.fmt))
+}
+
+/// The Verilator build and HLS header cache: `$QKHW_CACHE`, else
+/// `~/.cache/qkhw`.
+fn cache_dir() -> PathBuf {
+    std::env::var_os("QKHW_CACHE").map(PathBuf::from).unwrap_or_else(|| {
+        std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(std::env::temp_dir).join(".cache").join("qkhw")
+    })
+}
+
+/// Print the report, write the JUnit / JSON files; exit code 1 on any
+/// difference.
+fn conclude(report: &qkhw::verify::Report, o: &VerifyOpts, name: &str) -> Result<u8, Error> {
+    print!("{}", report.text());
+    let mut s = qkhw::staging::Staged::new();
+    if let Some(j) = o.junit {
+        s.write(j, report.junit(name))?;
+    }
+    if let Some(j) = o.json {
+        s.write(j, serde_json::to_string_pretty(&report.json(name)).map_err(|e| Error::Internal(e.to_string()))? + "\n")?;
+    }
+    s.commit()?;
+    Ok(if report.passed() { 0 } else { 1 })
+}
+
+fn predict(g: &qkhw::ir::Graph, input: &GoldenInput, output: &Path, codes: Option<&Path>) -> Result<(), Error> {
+    let (x, opts) = input.read()?;
+    let t = std::time::Instant::now();
+    let p = qkhw::golden::predict(g, &x.data, &x.shape, &opts)?;
+    let ys: Vec<Vec<f32>> = (0..p.plan.outputs.len()).map(|k| p.output_f32(k)).collect();
+    let secs = t.elapsed().as_secs_f64();
+    for n in &p.plan.notices {
+        eprintln!("note: {n}");
+    }
+    let n = x.shape[0];
+    let mut out = qkhw::staging::Staged::new();
+    let mut lines = vec![];
+    for (k, &s) in p.plan.outputs.iter().enumerate() {
+        let step = &p.plan.steps[s];
+        let mut shape = vec![n];
+        shape.extend(&step.shape);
+        let suffix = |path: &Path| -> PathBuf {
+            if k == 0 {
+                return path.to_path_buf();
+            }
+            let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("out");
+            path.with_file_name(format!("{stem}.{k}.npy"))
+        };
+        out.write(&suffix(output), npy::encode_f32(&shape, &ys[k]))?;
+        if let Some(c) = codes {
+            let layer = step.layer.as_deref().unwrap_or("?");
+            let cs: Vec<i64> = p
+                .run
+                .codes(s)
+                .iter()
+                .map(|&v| {
+                    i64::try_from(v).map_err(|_| {
+                        Error::Usage(format!(
+                            "--codes: output `{layer}` is {} and its code {v} does not fit in int64; `qkhw dump` writes such codes as two planes",
+                            step.fmt
+                        ))
+                    })
+                })
+                .collect::<Result<_, _>>()?;
+            out.write(&suffix(c), npy::encode_i64(&shape, &cs))?;
+        }
+        lines.push(format!(
+            "{}: {n} samples -> {} (output {}: {}, value = code x 2^-{})",
+            g.name,
+            suffix(output).display(),
+            step.layer.as_deref().unwrap_or("?"),
+            step.fmt,
+            step.fmt.frac
+        ));
+    }
+    out.commit()?;
+    for l in lines {
+        println!("{l}");
+    }
+    println!("{}", input_format_line(g, &p.input_format, input, &opts));
+    println!("{:.4} s, {:.0} inferences/s", secs, n as f64 / secs.max(1e-9));
+    Ok(())
+}
+
+/// Which input format `predict` / `debug` used, and, when it is not what
+/// `gen` / `verify` give the hardware, how to get the hardware's.
+fn input_format_line(g: &qkhw::ir::Graph, used: &qkhw::fxp::FixedFormat, input: &GoldenInput, opts: &qkhw::golden::PredictOptions) -> String {
+    let given = input.input_format.is_some() || opts.config.input.is_some();
+    let hw = qkhw::golden::hardware_input(g, None, &opts.config).ok();
+    let quantizer = hw.as_ref().is_some_and(|h| h.1.is_some());
+    if given || quantizer {
+        let why = if given { "given" } else { "the model's input quantizer" };
+        return format!("input format {used} ({why}): the same as the hardware's");
+    }
+    let hw_fmt = hw.map(|h| h.0.fmt.to_string()).unwrap_or_else(|| "fixed<16,6>".into());
+    format!(
+        "input format {used} (every float32 input held exactly, as QKeras takes it); the hardware (gen/verify) rounds inputs to {hw_fmt}: add --input-format {hw_fmt} to predict what the hardware computes"
+    )
+}
+
+fn weights(g: &qkhw::ir::Graph, json: Option<&Path>) -> Result<(), Error> {
+    let d = qkhw::passes::hw_weights::model_save_quantized_weights(g)?;
+    if let Some(p) = json {
+        let doc = serde_json::json!({
+            "generator": format!("qkhw {}", env!("CARGO_PKG_VERSION")),
+            "model": g.name,
+            "model_sha256": g.sha256,
+            "weights": d.to_json(),
+        });
+        let text = serde_json::to_string(&doc).map_err(|e| Error::Usage(e.to_string()))? + "\n";
+        if p == Path::new("-") {
+            print!("{text}");
+        } else {
+            let mut out = qkhw::staging::Staged::new();
+            out.write(p, text)?;
+            out.commit()?;
+            println!("{} layers -> {}", d.layers.len(), p.display());
+        }
+        return Ok(());
+    }
+    use qkhw::passes::hw_weights::Entry;
+    fn show(e: &Entry) -> String {
+        match e {
+            Entry::Bool(b) => if *b { "True".into() } else { "False".into() },
+            Entry::Null => "None".into(),
+            Entry::Str(s) => format!("'{s}'"),
+            Entry::List(v) => format!("[{}]", v.iter().map(show).collect::<Vec<_>>().join(", ")),
+            Entry::Array(t) => {
+                let head: Vec<String> = t.data.iter().take(6).map(|v| format!("{v}")).collect();
+                let more = if t.data.len() > 6 { format!(", ... {} values", t.data.len()) } else { String::new() };
+                format!("array{:?}[{}{more}]", t.shape, head.join(", "))
+            }
+        }
+    }
+    for (layer, fields) in &d.layers {
+        println!("{layer}:");
+        for (k, v) in fields {
+            println!("  {k}: {}", show(v));
+        }
+    }
+    println!("({} layers; --json FILE writes every value)", d.layers.len());
+    Ok(())
+}
+
+fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("codes");
+    path.with_file_name(format!("{stem}.{suffix}.npy"))
+}
+
+/// `[lo, hi]` in words a user reads (not Rust's `lo..=hi`).
+fn interval(lo: impl std::fmt::Display, hi: impl std::fmt::Display) -> String {
+    format!("[{lo}, {hi}]")
+}
+
+fn quantize(
+    spec: &str,
+    sigmoid: SigmoidArg,
+    input: &Path,
+    output: &Path,
+    codes: Option<&Path>,
+) -> Result<(), Error> {
+    let q = Quantizer::parse(spec, sigmoid.get())?;
+    let x = npy::read_f32(input)?;
+    let y = q.apply_shaped(&x.data, &x.shape)?;
+    // Everything is computed before anything is written: a failure (NaN
+    // input, no integer code) leaves no file.
+    let hw = match codes {
+        Some(cpath) => Some(q.hardware(&x.data, &x.shape).map_err(|e| match e {
+            Error::Apply { spec, msg } => Error::Apply { spec, msg: format!("{msg} (--codes {})", cpath.display()) },
+            e => e,
+        })?),
+        None => None,
+    };
+    let mut out = qkhw::staging::Staged::new();
+    out.write(output, npy::encode_f32(&x.shape, &y))?;
+    let mut code_line = None;
+    if let (Some(cpath), Some(hw)) = (codes, &hw) {
+        out.write(cpath, npy::encode_i64(&x.shape, &hw.codes))?;
+        let (lo, hi) = (hw.codes.iter().min().copied().unwrap_or(0), hw.codes.iter().max().copied().unwrap_or(0));
+        let enc = match &hw.encoding {
+            Encoding::Fixed(f) => format!(
+                "{f}: value = code x 2^-{}; the format holds codes {}, these data use {}",
+                f.frac,
+                interval(f.min_code(), f.max_code()),
+                interval(lo, hi)
+            ),
+            Encoding::Po2 { signed, min_exp, max_exp } => format!(
+                "power of two: value = {}2^code; the format holds exponents {}, these data use {}{}",
+                if *signed { "sign x " } else { "" },
+                interval(min_exp, max_exp),
+                interval(lo, hi),
+                if *signed { format!(", signs (+1/-1) in {}", sibling(cpath, "signs").display()) } else { String::new() }
+            ),
+            Encoding::Table { index, values } => {
+                format!("table: code = {index} index into {} values; these data use indices {}", values.len(), interval(lo, hi))
+            }
+        };
+        if !hw.signs.is_empty() {
+            let s: Vec<i64> = hw.signs.iter().map(|&s| s as i64).collect();
+            out.write(&sibling(cpath, "signs"), npy::encode_i64(&x.shape, &s))?;
+        }
+        // A scale of exactly 1 everywhere (alpha=1) is no scale at all.
+        let scale = hw.scale.as_ref().filter(|s| s.values.iter().any(|&v| v != 1.0));
+        if let Some(scale) = scale {
+            out.write(&sibling(cpath, "scale"), npy::encode_f32(&scale.shape, &scale.values))?;
+        }
+        code_line = Some(format!(
+            "codes -> {} ({enc}{})",
+            cpath.display(),
+            if scale.is_some() { format!("; value times the scale in {}", sibling(cpath, "scale").display()) } else { String::new() }
+        ));
+    }
+    out.commit()?;
+    let nan = y.iter().filter(|v| v.is_nan()).count();
+    println!(
+        "{}: {} values of shape {:?} -> {} (internal sigmoid: {}){}",
+        spec,
+        x.data.len(),
+        x.shape,
+        output.display(),
+        sigmoid.name(),
+        if nan > 0 { format!(", {nan} NaN as in QKeras") } else { String::new() }
+    );
+    if let Some(l) = code_line {
+        println!("{l}");
+    }
+    Ok(())
+}
