@@ -32,9 +32,37 @@ need_sims() {
   verilator --version && iverilog -V 2>&1 | sed -n 1p && yosys -V
 }
 
+# The Python package (pyproject.toml, python/): a virtual environment with
+# the pinned QKeras (tests/golden/requirements.txt), pytest and maturin,
+# made once in a cache outside the checkout and reused (keyed by the
+# requirement files' hash; $QKHW_PY_CACHE moves it), then `pip install .`
+# of this checkout into it and the pytest suite against the real QKeras.
+python_tests() {
+  command -v python3 >/dev/null || { echo "error: python3 (3.10 or newer) is required for the Python package's tests" >&2; exit 1; }
+  local key venv
+  key=$(cat tests/golden/requirements.txt python/requirements-test.txt | sha256sum | cut -c1-16)
+  venv="${QKHW_PY_CACHE:-$HOME/.cache/qkhw/python}/venv-$key"
+  if [ ! -f "$venv/.complete" ]; then
+    echo "creating $venv (pinned QKeras, pytest, maturin)"
+    rm -rf "$venv"
+    python3 -m venv "$venv" \
+      && "$venv/bin/pip" install -q --disable-pip-version-check -r tests/golden/requirements.txt -r python/requirements-test.txt \
+      || { echo "error: cannot create the Python test environment $venv (pip install failed)" >&2; exit 1; }
+    touch "$venv/.complete"
+  fi
+  # No build isolation: maturin comes from the cached environment, so the
+  # install needs no download; the build is cargo's (target/, incremental).
+  PATH="$venv/bin:$PATH" "$venv/bin/pip" install -q --disable-pip-version-check --no-build-isolation --force-reinstall --no-deps . \
+    || { echo "error: pip install . failed" >&2; exit 1; }
+  # From the root, where `import qkhw` finds the installed package, not the
+  # source folder python/qkhw (which lacks the extension).
+  "$venv/bin/python" -m pytest -q -p no:cacheprovider
+}
+
 stage "toolchain" need_cargo
 stage "simulators" need_sims
 # Unit, golden (committed QKeras data), property, fuzz-corpus and CLI tests;
 # benches are built and run once in test mode so they cannot rot.
 stage "cargo test" cargo test --all-targets --locked
 stage "doc tests" cargo test --doc --locked
+stage "python package" python_tests

@@ -528,7 +528,10 @@ impl Builder<'_> {
         s = self.activation(l, s)?;
         if let Some(c) = self.cfg.layer(&l.name) {
             let float_act = matches!(l.activation, Activation::Float(ref f) if f != "relu" && f != "softmax");
-            if let (Some(out), false) = (c.output, float_act) {
+            // A format the layer already has exactly is no requantization
+            // (config_from_model writes every layer's exact format).
+            let already = c.output == Some(self.steps[s].fmt);
+            if let (Some(out), false, false) = (c.output, float_act, already) {
                 let shape = self.steps[s].shape.clone();
                 let (lo, hi) = (out.min_code(), out.max_code());
                 let act = Act::Requant { out, rounding: c.rounding, overflow: c.overflow };

@@ -1,0 +1,36 @@
+//! `--config` on the golden plan: what a per-layer format changes.
+
+use qkhw::passes::config::Config;
+
+fn graph(name: &str) -> qkhw::ir::Graph {
+    let path = format!("{}/examples/models/{name}", env!("CARGO_MANIFEST_DIR"));
+    qkhw::load_graph(path, qkhw::ir::BuildOptions { sigmoid: qkhw::quant::InternalSigmoid::Hard }).unwrap()
+}
+
+/// `qkhw.config_from_model` writes every layer's exact format: handing it
+/// back must change nothing, not add a requantizer per layer (which kept
+/// a Dense and its activation from fusing into one folded module).
+#[test]
+fn an_output_format_a_layer_already_has_adds_no_step() {
+    for name in ["jet_tagger.keras", "cnn_bn.keras", "functional_add.keras"] {
+        let g = graph(name);
+        let (plain, _) = qkhw::golden::hardware_plan(&g, None, &Config::default()).unwrap();
+        let mut text = String::new();
+        for s in &plain.steps {
+            let Some(l) = &s.layer else { continue };
+            if g.layer(l).is_some_and(|l| l.class != "InputLayer") && !text.contains(&format!("[layer.{l}]")) {
+                text += &format!("[layer.{l}]\noutput = \"{}\"\n", s.fmt);
+            }
+        }
+        let (same, _) = qkhw::golden::hardware_plan(&g, None, &Config::parse(&text).unwrap()).unwrap();
+        assert_eq!(same.steps.len(), plain.steps.len(), "{name}:\n{text}");
+        for (a, b) in same.steps.iter().zip(&plain.steps) {
+            assert_eq!((a.fmt, &a.layer, a.lo, a.hi), (b.fmt, &b.layer, b.lo, b.hi), "{name}");
+        }
+    }
+    // A narrower format does requantize.
+    let g = graph("jet_tagger.keras");
+    let (plain, _) = qkhw::golden::hardware_plan(&g, None, &Config::default()).unwrap();
+    let (narrow, _) = qkhw::golden::hardware_plan(&g, None, &Config::parse("[layer.fc1]\noutput = \"fixed<12,6>\"\n").unwrap()).unwrap();
+    assert_eq!(narrow.steps.len(), plain.steps.len() + 1);
+}
