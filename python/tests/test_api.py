@@ -316,3 +316,20 @@ def test_help_shows_docstrings():
     assert "golden model" in qkhw.Model.predict.__doc__
     assert "model_save_quantized_weights" in qkhw.Model.quantized_weights.__doc__
     assert qkhw.load.__doc__ and qkhw.Error.__doc__
+
+
+def test_readme_python_example_runs(tmp_path, monkeypatch):
+    text = (REPO / "README.md").read_text()
+    section = text[text.index("## Python"):]
+    block = section[section.index("```python") + len("```python"): section.index("```", section.index("```python") + 3)]
+    (tmp_path / "examples").symlink_to(REPO / "examples")
+    monkeypatch.chdir(tmp_path)
+    exec(compile(block, "README.md (Python)", "exec"), {})
+    assert (tmp_path / "jet_rtl" / "interface.json").is_file()
+
+
+def test_example_script_runs(tmp_path):
+    script = REPO / "examples" / "python" / "train_and_convert.py"
+    r = subprocess.run([sys.executable, str(script), str(tmp_path / "rtl")], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "equal to model.predict" in r.stdout and "all equal to the golden model" in r.stdout, r.stdout
