@@ -54,6 +54,10 @@ python_tests() {
   # install needs no download; the build is cargo's (target/, incremental).
   PATH="$venv/bin:$PATH" "$venv/bin/pip" install -q --disable-pip-version-check --no-build-isolation --force-reinstall --no-deps . \
     || { echo "error: pip install . failed" >&2; exit 1; }
+  # The extension's own Rust tests (a panic reaches Python as qkhw.Error)
+  # run in an embedded interpreter: libpython from python3's LIBDIR.
+  LD_LIBRARY_PATH="$(python3 -c 'import sysconfig; print(sysconfig.get_config_var("LIBDIR"))')${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+    cargo test -p qkhw-python --locked
   # From the root, where `import qkhw` finds the installed package, not the
   # source folder python/qkhw (which lacks the extension).
   "$venv/bin/python" -m pytest -q -p no:cacheprovider

@@ -351,3 +351,24 @@ fn _qkhw(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let _ = std::marker::PhantomData::<PyArrayDyn<f32>>;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A panic inside the library must reach Python as `qkhw.Error` (a
+    /// `ValueError`), not as PyO3's `PanicException`, which `except
+    /// Exception` does not catch.
+    #[test]
+    fn a_panic_becomes_a_qkhw_error() {
+        Python::initialize();
+        Python::attach(|py| {
+            let e = detached(py, || -> qkhw::Result<()> { panic!("boom in a kernel") }).unwrap_err();
+            assert!(e.is_instance_of::<Error>(py) && e.is_instance_of::<PyValueError>(py));
+            let msg = e.value(py).to_string();
+            assert!(msg.contains("internal error") && msg.contains("boom in a kernel"), "{msg}");
+            let e = detached(py, || -> qkhw::Result<()> { Err(qkhw::Error::Usage("a user error".into())) }).unwrap_err();
+            assert_eq!(e.value(py).to_string(), "a user error");
+        });
+    }
+}
