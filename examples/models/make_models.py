@@ -462,6 +462,25 @@ def zoo_conv2d():
     return keras.Model(inp, x, name="zoo_conv2d")
 
 
+def conv_transpose_pad():
+    """QConv2DTranspose with output_padding, "valid" and "same", strides 3
+    and 2 (the extra rows and columns at the bottom and right)."""
+    x = inp = keras.Input((2, 2, 2), name="x")
+    x = QActivation(qb(8, 3), name="qin")(x)
+    x = QConv2DTranspose(2, (3, 3), strides=3, padding="valid",
+                         output_padding=2, kernel_quantizer=qb(6, 0),
+                         bias_quantizer=qb(8, 3), name="convT_valid")(x)  # 8x8x2
+    x = QActivation(qb(10, 4), name="q1")(x)
+    x = QConv2DTranspose(2, (3, 3), strides=2, padding="same",
+                         output_padding=1, kernel_quantizer=qb(6, 0),
+                         bias_quantizer=qb(8, 3), name="convT_same")(x)  # 16x16x2
+    x = QActivation(quantized_relu(6, 2), name="relu")(x)
+    x = L.GlobalAveragePooling2D(name="gap")(x)
+    x = QDense(3, kernel_quantizer=qb(6, 0), bias_quantizer=qb(8, 3),
+               name="out")(x)
+    return keras.Model(inp, x, name="conv_transpose_pad")
+
+
 def zoo_rnn():
     kw = dict(kernel_quantizer=qb(6, 0), recurrent_quantizer=qb(6, 0),
               bias_quantizer=qb(8, 3))
@@ -504,7 +523,7 @@ def ad_autoencoder():
 MODELS = [jet_tagger, jet_tagger_da, po2_mlp, auto_po2_mlp, binary_ternary, cnn_bn,
           bn_variants, conv_bn_folded, dense_bn_folded, pooling,
           functional_add, merges, merges_conv, dense_relu_tail, index_layers, two_heads, kernel_variants, zoo_conv1d, zoo_hswish, zoo_conv2d, zoo_rnn,
-          ad_autoencoder]
+          ad_autoencoder, conv_transpose_pad]
 
 # ------------------------------------------------------------ helpers
 

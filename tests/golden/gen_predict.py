@@ -78,6 +78,7 @@ MODELS = {  # name -> (file under examples/models, N)
     "zoo_conv2d": ("zoo_conv2d.keras", 256),
     "zoo_rnn": ("zoo_rnn.keras", 256),
     "ad_autoencoder": ("ad_autoencoder.keras", 256),
+    "conv_transpose_pad": ("conv_transpose_pad.keras", 256),
 }
 # Fewer per-layer samples for the big models (file size); the key
 # layer_samples in meta.json then gives their number.
