@@ -837,10 +837,8 @@ fn synth_report(d: &qkhw::backend::verilog::Design, out: &Path, opts: &qkhw::bac
         );
     }
     print!("{text}");
-    let mut s = qkhw::staging::Staged::new();
-    s.write(&out.join("synth.txt"), &text)?;
-    s.write(&out.join("synth.json"), serde_json::to_string_pretty(&rows).map_err(|e| Error::Internal(e.to_string()))? + "\n")?;
-    s.commit()
+    let json = serde_json::to_string_pretty(&rows).map_err(|e| Error::Internal(e.to_string()))? + "\n";
+    qkhw::backend::folder::add(out, &[("synth.txt".into(), text), ("synth.json".into(), json)])
 }
 
 struct VerifyOpts<'a> {

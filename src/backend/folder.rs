@@ -93,6 +93,26 @@ pub fn write(dir: &Path, files: &[(String, String)], origin: &Origin, force: boo
     Ok(())
 }
 
+/// Add files to a folder [`write`] made (the `gen --synth` reports) and
+/// list them in its manifest, so that a later `gen` removes them like
+/// the rest; all written together or not at all.
+pub fn add(dir: &Path, files: &[(String, String)]) -> Result<()> {
+    let mut m = Manifest::read(dir)?.ok_or_else(|| Error::Internal(format!("{}: no {MANIFEST} to add to", dir.display())))?;
+    let mut out = crate::staging::Staged::new();
+    for (name, text) in files {
+        if name.contains('/') || name.contains('\\') || name == MANIFEST {
+            return Err(Error::Internal(format!("design file name `{name}`")));
+        }
+        out.write(&dir.join(name), text)?;
+        if !m.files.contains(name) {
+            m.files.push(name.clone());
+        }
+    }
+    let text = serde_json::to_string_pretty(&m).map_err(|e| Error::Internal(e.to_string()))? + "\n";
+    out.write(&dir.join(MANIFEST), text)?;
+    out.commit()
+}
+
 /// A design folder must come from the model it is checked against.
 pub fn check_model(dir: &Path, origin: &Origin) -> Result<()> {
     if let Some(m) = Manifest::read(dir)? {
@@ -125,6 +145,17 @@ mod tests {
 
     const A: Origin = Origin { model: "a.keras", sha256: "aa", target: "verilog" };
     const B: Origin = Origin { model: "b.keras", sha256: "bb", target: "verilog" };
+
+    #[test]
+    fn added_files_are_listed_and_removed_by_the_next_gen() {
+        let d = scratch("add");
+        write(&d, &[("a.v".into(), "a".into())], &A, false).unwrap();
+        add(&d, &[("synth.txt".into(), "t".into())]).unwrap();
+        assert_eq!(Manifest::read(&d).unwrap().unwrap().files, ["a.v", "synth.txt"]);
+        write(&d, &[("a.v".into(), "a".into())], &A, false).unwrap();
+        assert!(!d.join("synth.txt").exists(), "a stale synth report outlives the design it measured");
+        let _ = std::fs::remove_dir_all(&d);
+    }
 
     #[test]
     fn second_gen_removes_only_what_the_first_wrote() {
