@@ -481,6 +481,27 @@ def conv_transpose_pad():
     return keras.Model(inp, x, name="conv_transpose_pad")
 
 
+def act_alpha():
+    """Activation quantized_bits with a numeric alpha: a power of two, a
+    non-power of two, and one per channel (QKeras rounds on the grid, then
+    multiplies by alpha in float32)."""
+    x = inp = keras.Input((10,), name="x")
+    x = QActivation(qb(8, 2), name="qin")(x)
+    x = QDense(8, kernel_quantizer=qb(6, 0), bias_quantizer=qb(8, 3),
+               name="fc1")(x)
+    x = QActivation(quantized_bits(6, 2, alpha=0.5), name="act_po2")(x)
+    x = QDense(6, kernel_quantizer=qb(6, 0), bias_quantizer=qb(8, 3),
+               name="fc2")(x)
+    x = QActivation(quantized_bits(6, 2, alpha=0.75), name="act_075")(x)
+    x = QDense(4, kernel_quantizer=qb(6, 0), bias_quantizer=qb(8, 3),
+               name="fc3")(x)
+    x = QActivation(quantized_bits(8, 3, alpha=[0.5, 1.5, 3.0, 0.125]),
+                    name="act_channels")(x)
+    x = QDense(3, kernel_quantizer=qb(6, 0), bias_quantizer=qb(8, 3),
+               name="out")(x)
+    return keras.Model(inp, x, name="act_alpha")
+
+
 def zoo_rnn():
     kw = dict(kernel_quantizer=qb(6, 0), recurrent_quantizer=qb(6, 0),
               bias_quantizer=qb(8, 3))
@@ -523,7 +544,7 @@ def ad_autoencoder():
 MODELS = [jet_tagger, jet_tagger_da, po2_mlp, auto_po2_mlp, binary_ternary, cnn_bn,
           bn_variants, conv_bn_folded, dense_bn_folded, pooling,
           functional_add, merges, merges_conv, dense_relu_tail, index_layers, two_heads, kernel_variants, zoo_conv1d, zoo_hswish, zoo_conv2d, zoo_rnn,
-          ad_autoencoder, conv_transpose_pad]
+          ad_autoencoder, conv_transpose_pad, act_alpha]
 
 # ------------------------------------------------------------ helpers
 

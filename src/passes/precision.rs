@@ -581,10 +581,28 @@ impl Builder<'_> {
                     )),
                 }
             }
-            Activation::Quantized(q) => {
-                let (act, frac, lo, hi) = requantizer(q).map_err(|m| err(self.g, l, m))?;
-                self.push(l, vec![x], shape, frac, lo, hi, StepOp::Act(act))
-            }
+            Activation::Quantized(q) => match scaled_requantizer(q).map_err(|m| err(self.g, l, m))? {
+                Some(sa) => {
+                    let channels = *shape.last().unwrap_or(&1);
+                    if sa.mult.len() != 1 && sa.mult.len() != channels {
+                        return Err(err(self.g, l, format!("activation quantizer `{}`: {} alpha values for {channels} channels", q.spec, sa.mult.len())));
+                    }
+                    let grid = Act::Grid { out_frac: sa.grid_frac, min: sa.lo, max: sa.hi };
+                    if sa.mult.iter().all(|&m| m == 1) {
+                        // alpha = 2^e: the same codes, 2^e times the value.
+                        return self.push(l, vec![x], shape, sa.grid_frac - sa.exp, sa.lo, sa.hi, StepOp::Act(grid));
+                    }
+                    let g = self.push(l, vec![x], shape.clone(), sa.grid_frac, sa.lo, sa.hi, StepOp::Act(grid))?;
+                    let (mmax, mmin) = (sa.mult.iter().copied().max().unwrap_or(1), sa.mult.iter().copied().min().unwrap_or(1));
+                    let (lo, hi) = ((sa.lo * mmax).min(sa.lo * mmin), (sa.hi * mmax).max(sa.hi * mmin));
+                    let n = sa.mult.len();
+                    self.push(l, vec![g], shape, sa.grid_frac - sa.exp, lo, hi, StepOp::Affine { sub: vec![0; n], mul: sa.mult, add: vec![0; n] })
+                }
+                None => {
+                    let (act, frac, lo, hi) = requantizer(q).map_err(|m| err(self.g, l, m))?;
+                    self.push(l, vec![x], shape, frac, lo, hi, StepOp::Act(act))
+                }
+            },
         }
     }
 
@@ -942,6 +960,67 @@ pub fn requantizer(q: &Quantizer) -> std::result::Result<(Act, i32, i128, i128),
     }
 }
 
+/// An activation `quantized_bits` with a numeric `alpha` (a number or one
+/// per channel): QKeras rounds on its grid as if alpha were 1, then
+/// multiplies by alpha in float32. With alpha = M·2^e (M odd) that product
+/// is code·M·2^(e−frac), exact in float32 while |code·M| < 2^24, which is
+/// checked: the hardware keeps the grid's codes and multiplies them by the
+/// integers `mult` (alphas aligned to the smallest exponent `exp`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScaledAct {
+    pub grid_frac: i32,
+    pub lo: i128,
+    pub hi: i128,
+    pub mult: Vec<i128>,
+    pub exp: i32,
+}
+
+/// `Some` for an activation with a numeric alpha other than 1 (see
+/// [`ScaledAct`]); `None` for every other quantizer.
+pub fn scaled_requantizer(q: &Quantizer) -> std::result::Result<Option<ScaledAct>, String> {
+    let Kind::Bits(b) = &q.kind else { return Ok(None) };
+    let crate::quant::bits::Alpha::Fixed(scale) = &b.alpha else { return Ok(None) };
+    if scale.values.iter().all(|&a| a == 1.0) {
+        return Ok(None);
+    }
+    if !grid_ok(q) {
+        return Err(format!("activation quantizer `{}` with an alpha scale is not run by the golden model yet (only on a fixed grid, bits > 1)", q.spec));
+    }
+    let mut parts = vec![];
+    for &a in &scale.values {
+        if !(a.is_finite() && a > 0.0) {
+            return Err(format!("activation quantizer `{}`: alpha {a} is not a positive number", q.spec));
+        }
+        // a = m · 2^e with m odd.
+        let (mut m, mut e) = (a as f64, 0i32);
+        while m.fract() != 0.0 {
+            m *= 2.0;
+            e -= 1;
+        }
+        while m % 2.0 == 0.0 {
+            m /= 2.0;
+            e += 1;
+        }
+        parts.push((m as i128, e));
+    }
+    let unscaled = Quantizer { kind: Kind::Bits(crate::quant::bits::QuantizedBits { alpha: crate::quant::bits::Alpha::None, ..b.clone() }), spec: q.spec.clone() };
+    let (act, grid_frac, lo, hi) = requantizer(&unscaled)?;
+    if !matches!(act, Act::Grid { .. }) {
+        return Err(format!("activation quantizer `{}` with an alpha scale is not run by the golden model yet", q.spec));
+    }
+    let big = lo.abs().max(hi.abs());
+    if let Some(&(m, _)) = parts.iter().find(|&&(m, _)| big * m >= 1 << 24) {
+        return Err(format!(
+            "activation quantizer `{}`: alpha times its codes needs {} significant bits, and QKeras rounds the product to float32's 24: use alpha=1, a power of two, or fewer bits",
+            q.spec,
+            128 - (big * m).leading_zeros()
+        ));
+    }
+    let exp = parts.iter().map(|p| p.1).min().unwrap_or(0);
+    let mult = parts.iter().map(|&(m, e)| m << (e - exp).clamp(0, 60)).collect();
+    Ok(Some(ScaledAct { grid_frac, lo, hi, mult, exp }))
+}
+
 /// Quantizers whose output is `clamp(round_ties_even(x · 2^frac))` on
 /// exact inputs: the fixed-grid paths of quantized_bits and quantized_relu.
 fn grid_ok(q: &Quantizer) -> bool {
@@ -1007,3 +1086,25 @@ fn inexact(notices: &mut Vec<String>, l: &Layer, count: usize, r: f64) -> f64 {
     }
     (r as f32) as f64
 }
+
+#[cfg(test)]
+mod alpha_tests {
+    use super::*;
+    use crate::quant::InternalSigmoid;
+
+    #[test]
+    fn numeric_alpha_is_an_integer_multiple_or_refused() {
+        let q = |s: &str| Quantizer::parse(s, InternalSigmoid::Hard).unwrap();
+        let sa = scaled_requantizer(&q("quantized_bits(6,2,alpha=0.75)")).unwrap().unwrap();
+        assert_eq!((sa.mult.clone(), sa.exp, sa.grid_frac, sa.lo, sa.hi), (vec![3], -2, 3, -32, 31));
+        let sa = scaled_requantizer(&q("quantized_bits(6,2,alpha=2.0)")).unwrap().unwrap();
+        assert_eq!((sa.mult, sa.exp), (vec![1], 1));
+        let sa = scaled_requantizer(&q("quantized_bits(8,3,alpha=[0.5,1.5,3.0,0.125])")).unwrap().unwrap();
+        assert_eq!((sa.mult, sa.exp), (vec![4, 12, 24, 1], -3));
+        assert_eq!(scaled_requantizer(&q("quantized_bits(6,2,alpha=1)")).unwrap(), None);
+        assert_eq!(scaled_requantizer(&q("quantized_relu(6,2)")).unwrap(), None);
+        let e = scaled_requantizer(&q("quantized_bits(6,2,alpha=1.1)")).unwrap_err();
+        assert!(e.contains("29 significant bits") && e.contains("float32"), "{e}");
+    }
+}
+

@@ -79,6 +79,7 @@ MODELS = {  # name -> (file under examples/models, N)
     "zoo_rnn": ("zoo_rnn.keras", 256),
     "ad_autoencoder": ("ad_autoencoder.keras", 256),
     "conv_transpose_pad": ("conv_transpose_pad.keras", 256),
+    "act_alpha": ("act_alpha.keras", 256),
 }
 # Fewer per-layer samples for the big models (file size); the key
 # layer_samples in meta.json then gives their number.
