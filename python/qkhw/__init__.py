@@ -186,11 +186,35 @@ class Report:
         return self.ok
 
 
+class _Renamed:
+    """The native model of an in-memory Keras model: its errors name the
+    model, not the temporary file Keras saved it to."""
+
+    def __init__(self, native: Any, path: Path, label: str):
+        self._native, self._path, self._label = native, str(path), label
+
+    def rename(self, e: Error) -> Error:
+        return Error(str(e).replace(self._path, self._label))
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._native, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return attr(*args, **kwargs)
+            except Error as e:
+                raise self.rename(e) from None
+
+        return call
+
+
 class Model:
     """A QKeras model read by qkhw (see :func:`load`)."""
 
-    def __init__(self, native: "_qkhw.NativeModel", path: Path, internal_sigmoid: str, keep: tempfile.TemporaryDirectory | None = None):
-        self._m = native
+    def __init__(self, native: "_qkhw.NativeModel", path: Path, internal_sigmoid: str, keep: tempfile.TemporaryDirectory | None = None, label: str | None = None):
+        self._m = _Renamed(native, path, label) if label else native
         self.path = path
         self.internal_sigmoid = internal_sigmoid
         self._keep = keep  # the temporary .keras of an in-memory model
@@ -314,7 +338,10 @@ class Model:
 
     def _cli(self, command: str, target: str, options: Mapping[str, Any], tmp: Path, extra: Sequence[str] = ()) -> int:
         args = [command, str(self.path), "--target", _target(target), *extra, *_option_args(options, tmp), "--internal-sigmoid", self.internal_sigmoid]
-        return run(*args)
+        try:
+            return run(*args)
+        except Error as e:
+            raise (self._m.rename(e) if isinstance(self._m, _Renamed) else e) from None
 
     def write(self, target: str, output_dir: str | os.PathLike, force: bool = False, **options: Any) -> Design:
         """Generate a design (``qkhw gen``): ``target`` is ``"verilog"``,
@@ -415,7 +442,14 @@ def load(model_or_path: Any, internal_sigmoid: str | None = None) -> Model:
     except Exception as e:  # Keras's own error, as one line
         keep.cleanup()
         raise Error(f"model `{name}`: Keras could not save it to .keras: {e}") from e
-    return Model(_qkhw.NativeModel(p, sigmoid), p, sigmoid, keep)
+    label = f"in-memory model `{name}`"
+    try:
+        native = _qkhw.NativeModel(p, sigmoid)
+    except Error as e:
+        keep.cleanup()
+        # Name the model, not the temporary file Keras saved it to.
+        raise Error(str(e).replace(str(p), label)) from None
+    return Model(native, p, sigmoid, keep, label)
 
 
 def quantize(spec: str, x: Any, internal_sigmoid: str = "hard", codes: bool = False):

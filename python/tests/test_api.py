@@ -333,3 +333,15 @@ def test_example_script_runs(tmp_path):
     r = subprocess.run([sys.executable, str(script), str(tmp_path / "rtl")], capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "equal to model.predict" in r.stdout and "all equal to the golden model" in r.stdout, r.stdout
+
+
+def test_an_in_memory_model_qkhw_refuses_is_named_not_its_temporary_file():
+    keras.utils.set_random_seed(0)
+    i = L.Input((6,), name="x")
+    h = QDense(4, kernel_quantizer=quantized_bits(6, 0, alpha=1), name="fc")(i)
+    h = QActivation(quantized_bits(6, 2, alpha=1.1), name="act")(h)
+    model = keras.Model(i, h, name="odd_alpha")
+    with pytest.raises(qkhw.Error) as e:
+        qkhw.load(model).predict(np.zeros((1, 6), np.float32))
+    msg = str(e.value)
+    assert "qkhw-model-" not in msg and "layer `act`" in msg and "29 significant bits" in msg, msg
