@@ -527,9 +527,11 @@ fn head(h: HeadArg) -> qkhw::passes::config::OutputHead {
 /// Inputs of the golden model.
 #[derive(clap::Args)]
 struct GoldenInput {
-    /// float32 .npy of shape (batch, *model input shape).
-    #[arg(long)]
-    input: PathBuf,
+    /// float32 .npy of shape (batch, *model input shape). A model with
+    /// several inputs takes one per input: `--input NAME=a.npy` by input
+    /// name, or in model order.
+    #[arg(long, required = true)]
+    input: Vec<PathBuf>,
     /// Quantize the inputs to this format first, e.g. fixed<16,6> (ties to
     /// even, saturating) or ap_fixed<16,6> (truncating, wrapping), as the
     /// hardware sees them. Default: the float32 inputs exactly as QKeras
@@ -549,8 +551,41 @@ struct GoldenInput {
 }
 
 impl GoldenInput {
-    fn read(&self) -> Result<(qkhw::npy::Array<f32>, qkhw::golden::PredictOptions), Error> {
-        let x = npy::read_f32(&self.input)?;
+    /// The input arrays in model order (see `input`), and the options.
+    fn read(&self, g: &qkhw::ir::Graph) -> Result<(Vec<qkhw::npy::Array<f32>>, qkhw::golden::PredictOptions), Error> {
+        let names: Vec<&str> = g.inputs.iter().map(|i| g.layers[i.0].name.as_str()).collect();
+        let mut slots: Vec<Option<PathBuf>> = vec![None; names.len()];
+        let mut next = 0;
+        for p in &self.input {
+            let text = p.to_string_lossy();
+            let named = text.split_once('=').and_then(|(n, f)| names.iter().position(|&m| m == n).map(|k| (k, f)));
+            let (k, file) = match named {
+                Some((k, f)) => (k, PathBuf::from(f)),
+                None => {
+                    while next < slots.len() && slots[next].is_some() {
+                        next += 1;
+                    }
+                    (next, p.clone())
+                }
+            };
+            if k >= slots.len() {
+                return Err(Error::Usage(format!(
+                    "--input {}: the model has {} input{} ({})",
+                    p.display(),
+                    names.len(),
+                    if names.len() == 1 { "" } else { "s" },
+                    names.join(", ")
+                )));
+            }
+            if slots[k].is_some() {
+                return Err(Error::Usage(format!("--input: input `{}` given twice", names[k])));
+            }
+            slots[k] = Some(file);
+        }
+        if let Some(k) = slots.iter().position(Option::is_none) {
+            return Err(Error::Usage(format!("--input: no array for input `{}` (give --input {}=FILE.npy)", names[k], names[k])));
+        }
+        let xs = slots.iter().flatten().map(|p| npy::read_f32(p)).collect::<Result<Vec<_>, _>>()?;
         let input_format = self.input_format.as_deref().map(str::parse).transpose()?;
         let mut config = match &self.config {
             Some(p) => qkhw::passes::config::Config::read(p)?,
@@ -559,7 +594,7 @@ impl GoldenInput {
         if let Some(h) = self.output_head {
             config.output_head = head(h);
         }
-        Ok((x, qkhw::golden::PredictOptions { input_format, threads: self.threads, keep: None, progress: true, config }))
+        Ok((xs, qkhw::golden::PredictOptions { input_format, threads: self.threads, keep: None, progress: true, config }))
     }
 }
 
@@ -672,8 +707,8 @@ fn run(cli: Cli) -> Result<u8, Error> {
         }
         Command::Predict { model, input, output, codes, sem } => predict(&sem.load(&model)?, &input, &output, codes.as_deref()),
         Command::Dump { model, input, out, layers, sem } => {
-            let (x, opts) = input.read()?;
             let g = sem.load(&model)?;
+            let (x, opts) = input.read(&g)?;
             let (files, notes, used) = qkhw::golden::debug::dump(&g, &x, &opts, &out, &layers)?;
             for n in notes {
                 eprintln!("note: {n}");
@@ -683,8 +718,8 @@ fn run(cli: Cli) -> Result<u8, Error> {
             Ok(())
         }
         Command::Debug { model, input, plot, sem } => {
-            let (x, opts) = input.read()?;
             let g = sem.load(&model)?;
+            let (x, opts) = input.read(&g)?;
             let (report, used) = qkhw::golden::debug::debug(&g, &x, &opts, plot.as_deref())?;
             print!("{report}");
             println!("{}", input_format_line(&g, &used, &input, &opts));
@@ -991,9 +1026,11 @@ fn conclude(report: &qkhw::verify::Report, o: &VerifyOpts, name: &str) -> Result
 }
 
 fn predict(g: &qkhw::ir::Graph, input: &GoldenInput, output: &Path, codes: Option<&Path>) -> Result<(), Error> {
-    let (x, opts) = input.read()?;
+    let (xs, opts) = input.read(g)?;
     let t = std::time::Instant::now();
-    let p = qkhw::golden::predict(g, &x.data, &x.shape, &opts)?;
+    let arrays: Vec<(&[f32], &[usize])> = xs.iter().map(|x| (x.data.as_slice(), x.shape.as_slice())).collect();
+    let p = qkhw::golden::predict_inputs(g, &arrays, &opts)?;
+    let x = &xs[0];
     let ys: Vec<Vec<f32>> = (0..p.plan.outputs.len()).map(|k| p.output_f32(k)).collect();
     let secs = t.elapsed().as_secs_f64();
     for n in &p.plan.notices {
@@ -1053,6 +1090,9 @@ fn predict(g: &qkhw::ir::Graph, input: &GoldenInput, output: &Path, codes: Optio
 /// `gen` / `verify` give the hardware, how to get the hardware's.
 fn input_format_line(g: &qkhw::ir::Graph, used: &qkhw::fxp::FixedFormat, input: &GoldenInput, opts: &qkhw::golden::PredictOptions) -> String {
     let given = input.input_format.is_some() || opts.config.input.is_some();
+    if g.inputs.len() > 1 && !given {
+        return format!("input format {used} and the others' (every float32 input held exactly, as QKeras takes it)");
+    }
     let hw = qkhw::golden::hardware_input(g, None, &opts.config).ok();
     let quantizer = hw.as_ref().is_some_and(|h| h.1.is_some());
     if given || quantizer {

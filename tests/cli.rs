@@ -237,3 +237,45 @@ fn dump_and_debug() {
     let svg = std::fs::read_to_string(plots.join("relu1.svg")).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("relu1"));
 }
+
+/// A model with two inputs: `--input NAME=FILE` in any order, or in model
+/// order; the outputs are QKeras's (golden data); clear errors otherwise.
+#[test]
+fn predict_takes_several_inputs_by_name_or_order() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/predict/two_inputs");
+    let (img, feat) = (dir.join("inputs.npy"), dir.join("inputs.1.npy"));
+    let want = qkhw::npy::read_f32(&dir.join("outputs.npy")).unwrap();
+    let by_name = [format!("features={}", feat.display()), format!("image={}", img.display())];
+    let in_order = [img.display().to_string(), feat.display().to_string()];
+    for (k, pair) in [by_name, in_order].iter().enumerate() {
+        let out = tmp(&format!("two_{k}.npy"));
+        let o = qkhw().arg("predict").arg(model("two_inputs.keras")).args(["--input", &pair[0], "--input", &pair[1]]).arg("--output").arg(&out).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let y = qkhw::npy::read_f32(&out).unwrap();
+        assert_eq!(y.shape, want.shape);
+        assert!(y.data.iter().zip(&want.data).all(|(a, b)| a.to_bits() == b.to_bits()), "case {k}");
+    }
+    let run = |args: &[String]| {
+        let mut c = qkhw();
+        c.arg("predict").arg(model("two_inputs.keras")).arg("--output").arg(tmp("two_bad.npy"));
+        for a in args {
+            c.args(["--input", a]);
+        }
+        let o = c.output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        String::from_utf8(o.stderr).unwrap()
+    };
+    let e = run(&[img.display().to_string()]);
+    assert!(e.contains("no array for input `features` (give --input features=FILE.npy)"), "{e}");
+    let e = run(&[format!("image={}", img.display()), format!("image={}", img.display())]);
+    assert!(e.contains("input `image` given twice"), "{e}");
+    let e = run(&[img.display().to_string(), feat.display().to_string(), feat.display().to_string()]);
+    assert!(e.contains("the model has 2 inputs (image, features)"), "{e}");
+    let e = run(&[feat.display().to_string(), img.display().to_string()]);
+    assert!(e.contains("input `image`: inputs of shape [256, 5]"), "{e}");
+    // The hardware targets say what they take.
+    let o = qkhw().arg("gen").arg(model("two_inputs.keras")).args(["--target", "c", "-o"]).arg(tmp("two_c")).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("`predict`, `dump` and `debug` run it"), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!tmp("two_c").exists());
+}

@@ -6,7 +6,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use qkhw::golden::{predict, Keep, PredictOptions};
+use qkhw::golden::{predict, predict_inputs, Keep, PredictOptions};
 use qkhw::ir::BuildOptions;
 
 fn root() -> PathBuf {
@@ -35,6 +35,27 @@ fn cases() -> Vec<Case> {
     v
 }
 
+/// The golden inputs in model order: inputs.npy, inputs.1.npy, ...
+fn inputs(c: &Case) -> Vec<qkhw::npy::Array<f32>> {
+    let mut v = vec![qkhw::npy::read_f32(&c.dir.join("inputs.npy")).unwrap()];
+    while let Ok(x) = qkhw::npy::read_f32(&c.dir.join(format!("inputs.{}.npy", v.len()))) {
+        v.push(x);
+    }
+    v
+}
+
+/// The first `n` samples of each input, as `predict_inputs` takes them.
+fn head(xs: &[qkhw::npy::Array<f32>], n: usize) -> Vec<(Vec<f32>, Vec<usize>)> {
+    xs.iter()
+        .map(|x| {
+            let per: usize = x.shape[1..].iter().product();
+            let mut shape = x.shape.clone();
+            shape[0] = n.min(x.shape[0]);
+            (x.data[..shape[0] * per].to_vec(), shape)
+        })
+        .collect()
+}
+
 /// (matching values, total values) of the model's output (logits where the
 /// model ends in a float softmax), or the error qkhw gives.
 /// (sample, QKeras, qkhw) of each differing value.
@@ -42,8 +63,9 @@ type Differences = Vec<(usize, f32, f32)>;
 
 fn agreement(c: &Case) -> Result<(usize, usize, Differences), String> {
     let g = qkhw::load_graph(root().join(c.meta["source_file"].as_str().unwrap()), BuildOptions::default()).map_err(|e| e.to_string())?;
-    let x = qkhw::npy::read_f32(&c.dir.join("inputs.npy")).unwrap();
-    let p = predict(&g, &x.data, &x.shape, &PredictOptions { keep: Some(Keep::Outputs), ..Default::default() }).map_err(|e| e.to_string())?;
+    let xs = inputs(c);
+    let arrays: Vec<(&[f32], &[usize])> = xs.iter().map(|x| (x.data.as_slice(), x.shape.as_slice())).collect();
+    let p = predict_inputs(&g, &arrays, &PredictOptions { keep: Some(Keep::Outputs), ..Default::default() }).map_err(|e| e.to_string())?;
     // Output k is outputs.k.npy (outputs.npy for the first) as
     // gen_predict.py writes them; every output of the model is compared.
     let outputs = c.meta["output_shapes"].as_array().map_or(1, |a| a.len());
@@ -93,7 +115,7 @@ fn predict_equals_qkeras_on_every_example_model() {
         }
     }
     eprintln!("{}", report.join("\n"));
-    assert_eq!(models, 23);
+    assert_eq!(models, 24);
 }
 
 /// Arg-max of the logits against QKeras's softmax outputs over the 1,000
@@ -129,11 +151,9 @@ fn layer_outputs_differ_only_by_float32_rounding() {
     let (mut exact_layers, mut float_diffs, mut graph_kernels) = (0, 0, 0);
     for c in cases().into_iter().filter(|c| c.name != "zoo_rnn") {
         let g = qkhw::load_graph(root().join(c.meta["source_file"].as_str().unwrap()), BuildOptions::default()).unwrap();
-        let x = qkhw::npy::read_f32(&c.dir.join("inputs.npy")).unwrap();
-        let per: usize = x.shape[1..].iter().product();
-        let mut shape = x.shape.clone();
-        shape[0] = 32;
-        let p = predict(&g, &x.data[..32 * per], &shape, &PredictOptions { keep: Some(Keep::All), ..Default::default() }).unwrap();
+        let first = head(&inputs(&c), 32);
+        let arrays: Vec<(&[f32], &[usize])> = first.iter().map(|x| (x.0.as_slice(), x.1.as_slice())).collect();
+        let p = predict_inputs(&g, &arrays, &PredictOptions { keep: Some(Keep::All), ..Default::default() }).unwrap();
         for l in c.meta["layers"].as_array().unwrap() {
             let name = l["name"].as_str().unwrap();
             let Some(si) = p.plan.steps.iter().position(|s| s.layer.as_deref() == Some(name)) else { continue };

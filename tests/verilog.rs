@@ -122,6 +122,10 @@ fn models_it_does_not_take_get_a_clear_error() {
     let g = qkhw::load_graph(common::root().join("examples/models/zoo_rnn.keras"), BuildOptions::default()).unwrap();
     let e = verilog::from_graph(&g, None, &Default::default(), &Options::default()).unwrap_err().to_string();
     assert!(e.contains("layer `q_simple_rnn`") && e.contains("not run by the golden model yet"), "{e}");
+    // Several inputs: the golden model runs them, the hardware says so.
+    let g = qkhw::load_graph(common::root().join("examples/models/two_inputs.keras"), BuildOptions::default()).unwrap();
+    let e = verilog::from_graph(&g, None, &Default::default(), &Options::default()).unwrap_err().to_string();
+    assert!(e.contains("2 inputs (image, features)") && e.contains("take models with one input so far"), "{e}");
 }
 
 #[test]

@@ -502,6 +502,27 @@ def act_alpha():
     return keras.Model(inp, x, name="act_alpha")
 
 
+def two_inputs():
+    """Two inputs: a conv branch on an image and a dense branch on
+    features, joined by Concatenate."""
+    img = keras.Input((6, 6, 1), name="image")
+    feat = keras.Input((5,), name="features")
+    a = QActivation(qb(8, 2), name="q_img")(img)
+    a = QConv2D(3, (3, 3), kernel_quantizer=qb(6, 0), bias_quantizer=qb(8, 3),
+                name="conv")(a)                                   # 4x4x3
+    a = QActivation(quantized_relu(6, 2), name="relu_a")(a)
+    a = L.MaxPooling2D(2, name="pool")(a)                         # 2x2x3
+    a = L.Flatten(name="flat")(a)                                 # 12
+    b = QActivation(qb(8, 3), name="q_feat")(feat)
+    b = QDense(6, kernel_quantizer=qb(6, 0), bias_quantizer=qb(8, 3),
+               name="fc_b")(b)
+    b = QActivation(quantized_relu(6, 3), name="relu_b")(b)
+    x = L.Concatenate(name="cat")([a, b])                         # 18
+    x = QDense(3, kernel_quantizer=qb(6, 0), bias_quantizer=qb(8, 3),
+               name="out")(x)
+    return keras.Model([img, feat], x, name="two_inputs")
+
+
 def zoo_rnn():
     kw = dict(kernel_quantizer=qb(6, 0), recurrent_quantizer=qb(6, 0),
               bias_quantizer=qb(8, 3))
@@ -544,7 +565,7 @@ def ad_autoencoder():
 MODELS = [jet_tagger, jet_tagger_da, po2_mlp, auto_po2_mlp, binary_ternary, cnn_bn,
           bn_variants, conv_bn_folded, dense_bn_folded, pooling,
           functional_add, merges, merges_conv, dense_relu_tail, index_layers, two_heads, kernel_variants, zoo_conv1d, zoo_hswish, zoo_conv2d, zoo_rnn,
-          ad_autoencoder, conv_transpose_pad, act_alpha]
+          ad_autoencoder, conv_transpose_pad, act_alpha, two_inputs]
 
 # ------------------------------------------------------------ helpers
 
@@ -609,6 +630,16 @@ def short(e):
 
 def train(model, seed):
     rng = np.random.default_rng(seed)
+    if isinstance(model.input_shape, list):
+        # Several inputs: standard normal each, a target from all of them.
+        xs = [rng.normal(size=(N_SAMPLES,) + tuple(s[1:])).astype(np.float32) for s in model.input_shape]
+        flat = np.concatenate([x.reshape(N_SAMPLES, -1) for x in xs], axis=1)
+        out = tuple(model.output_shape[1:])
+        w = rng.normal(size=(flat.shape[1], int(np.prod(out))))
+        y = np.tanh(flat @ w / np.sqrt(w.shape[0])).reshape((N_SAMPLES,) + out).astype(np.float32)
+        model.compile(keras.optimizers.Adam(0.01), "mse")
+        model.fit(xs, y, epochs=3, batch_size=32, shuffle=False, verbose=0)
+        return [x[:8] for x in xs]
     shape = (N_SAMPLES,) + tuple(model.input_shape[1:])
     x = rng.normal(size=shape).astype(np.float32)
     if isinstance(model.output_shape, list):

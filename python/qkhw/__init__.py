@@ -244,9 +244,9 @@ class Model:
         """``[(name, shape without the batch axis)]``."""
         return self._m.outputs()
 
-    def _x(self, x: Any) -> np.ndarray:
-        """One input array from an array, a one-element list or a dict by
-        input name."""
+    def _xs(self, x: Any) -> list[np.ndarray]:
+        """The input arrays in model order, from an array (one input), a
+        list or tuple (model order) or a dict by input name."""
         names = [n for n, _ in self.inputs]
         if isinstance(x, Mapping):
             unknown = [k for k in x if k not in names]
@@ -255,14 +255,21 @@ class Model:
             missing = [n for n in names if n not in x]
             if missing:
                 raise Error(f"{self.name}: input {missing[0]!r} not given")
-            x = [x[n] for n in names]
-        if isinstance(x, (list, tuple)) and len(x) > 0 and not np.isscalar(x[0]) and np.asarray(x[0]).ndim >= 1 and len(names) > 1:
+            return [_float32(x[n], n) for n in names]
+        if isinstance(x, (list, tuple)) and len(names) > 1:
             if len(x) != len(names):
                 raise Error(f"{self.name}: {len(x)} input arrays for {len(names)} inputs ({', '.join(names)})")
-            raise Error(f"{self.name}: models with several inputs ({', '.join(names)}) are not supported yet")
-        if isinstance(x, (list, tuple)) and len(names) == 1 and len(x) == 1 and np.asarray(x[0]).ndim >= 2:
+            return [_float32(a, n) for a, n in zip(x, names)]
+        if len(names) > 1:
+            raise Error(f"{self.name} has {len(names)} inputs ({', '.join(names)}): give a list in that order or a dict by name")
+        if isinstance(x, (list, tuple)) and len(x) == 1 and np.asarray(x[0]).ndim >= 2:
             x = x[0]
-        return _float32(x)
+        return [_float32(x)]
+
+    def _x(self, x: Any) -> np.ndarray:
+        """The one input array (the hardware targets take one input)."""
+        xs = self._xs(x)
+        return xs[0]
 
     def predict(
         self,
@@ -276,19 +283,20 @@ class Model:
         """The bit-exact golden model: what ``model.predict(x)`` returns
         (float32), or the integer codes (int64, value = code x 2^-frac)
         with ``codes=True``. A model with several outputs gives a list.
+        ``x``: an array, or for a model with several inputs a list in model
+        order or a dict by input name.
 
         ``input_format`` (``"fixed<16,6>"``, ``"ap_fixed<16,6>"``) quantizes
         the inputs first, as the hardware sees them; ``config`` is a
         per-layer precision dict (see :func:`config_from_model`).
         """
-        a = self._x(x)
-        arrays, _meta, _notes = self._m.predict(a, codes, input_format, _config_json(config), output_head, threads)
+        arrays, _meta, _notes = self._m.predict(self._xs(x), codes, input_format, _config_json(config), output_head, threads)
         return arrays[0] if len(arrays) == 1 else arrays
 
     def output_formats(self, input_format: str | None = None, config: Mapping[str, Any] | str | None = None) -> list[tuple[str, str]]:
         """``[(layer, fixed-point format)]`` of the outputs' integer codes."""
-        shape = self.inputs[0][1]
-        _a, meta, _n = self._m.predict(np.zeros([1, *shape], np.float32), True, input_format, _config_json(config), None, 1)
+        zeros = [np.zeros([1, *shape], np.float32) for _n, shape in self.inputs]
+        _a, meta, _n = self._m.predict(zeros, True, input_format, _config_json(config), None, 1)
         return [(layer, fmt) for layer, fmt, _frac in meta]
 
     def quantized_weights(self) -> dict[str, dict[str, Any]]:
@@ -321,7 +329,7 @@ class Model:
         """Every layer's output (QKeras's ``quantized_model_dump``): layer
         name -> float32 array, or int64 codes with ``codes=True`` (an error
         for a layer wider than 64 bits)."""
-        outs, _notes = self._m.layer_outputs(self._x(x), list(layers or []), input_format, _config_json(config), threads)
+        outs, _notes = self._m.layer_outputs(self._xs(x), list(layers or []), input_format, _config_json(config), threads)
         if not codes:
             return {name: values for name, _fmt, values, _c in outs}
         res = {}
@@ -334,7 +342,7 @@ class Model:
     def debug(self, x: Any, input_format: str | None = None, config: Mapping[str, Any] | str | None = None, plot: str | os.PathLike | None = None, threads: int = 0) -> str:
         """``qkhw debug``'s report (QKeras's ``quantized_model_debug``):
         per-layer ranges and how often each quantizer saturates."""
-        return self._m.debug(self._x(x), input_format, _config_json(config), threads, None if plot is None else Path(plot))
+        return self._m.debug(self._xs(x), input_format, _config_json(config), threads, None if plot is None else Path(plot))
 
     def _cli(self, command: str, target: str, options: Mapping[str, Any], tmp: Path, extra: Sequence[str] = ()) -> int:
         args = [command, str(self.path), "--target", _target(target), *extra, *_option_args(options, tmp), "--internal-sigmoid", self.internal_sigmoid]

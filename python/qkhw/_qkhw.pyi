@@ -24,7 +24,7 @@ class NativeModel:
     def outputs(self) -> list[tuple[str, list[int]]]: ...
     def predict(
         self,
-        x: npt.NDArray[np.float32],
+        xs: list[npt.NDArray[np.float32]],
         codes: bool = False,
         input_format: str | None = None,
         config_json: str | None = None,
@@ -36,7 +36,7 @@ class NativeModel:
     def inspect_json(self) -> str: ...
     def layer_outputs(
         self,
-        x: npt.NDArray[np.float32],
+        xs: list[npt.NDArray[np.float32]],
         layers: list[str],
         input_format: str | None = None,
         config_json: str | None = None,
@@ -44,7 +44,7 @@ class NativeModel:
     ) -> tuple[list[tuple[str, str, np.ndarray, np.ndarray | None]], list[str]]: ...
     def debug(
         self,
-        x: npt.NDArray[np.float32],
+        xs: list[npt.NDArray[np.float32]],
         input_format: str | None = None,
         config_json: str | None = None,
         threads: int = 0,

@@ -125,15 +125,16 @@ impl NativeModel {
         self.g.outputs.iter().map(|i| (self.g.layers[i.0].name.clone(), self.g.layers[i.0].shape.clone())).collect()
     }
 
-    /// The golden model on float32 inputs: one array per output, float32
-    /// values, or int64 codes with `codes`; plus each output's
-    /// `(layer, format)` and the notices.
-    #[pyo3(signature = (x, codes=false, input_format=None, config_json=None, output_head=None, threads=0))]
+    /// The golden model on float32 inputs (one array per model input, in
+    /// model order): one array per output, float32 values, or int64 codes
+    /// with `codes`; plus each output's `(layer, format, frac)` and the
+    /// notices.
+    #[pyo3(signature = (xs, codes=false, input_format=None, config_json=None, output_head=None, threads=0))]
     #[allow(clippy::too_many_arguments, clippy::type_complexity)]
     fn predict<'py>(
         &self,
         py: Python<'py>,
-        x: PyReadonlyArrayDyn<'py, f32>,
+        xs: Vec<PyReadonlyArrayDyn<'py, f32>>,
         codes: bool,
         input_format: Option<&str>,
         config_json: Option<&str>,
@@ -141,16 +142,19 @@ impl NativeModel {
         threads: usize,
     ) -> PyResult<(Vec<Bound<'py, PyAny>>, Vec<(String, String, i32)>, Vec<String>)> {
         let opts = options(input_format, config_json, output_head, threads).map_err(raise)?;
-        let (copy, shape, contiguous) = float_input(&x);
-        let data: &[f32] = if contiguous { x.as_slice().map_err(|e| Error::new_err(e.to_string()))? } else { &copy };
+        // Borrowed from NumPy where C-contiguous (no copy); the arrays stay
+        // read-only while the GIL is released (PyReadonlyArray holds them).
+        let copies: Vec<(Vec<f32>, Vec<usize>, bool)> = xs.iter().map(float_input).collect();
+        let mut views = vec![];
+        for (x, (copy, shape, contiguous)) in xs.iter().zip(&copies) {
+            let data: &[f32] = if *contiguous { x.as_slice().map_err(|e| Error::new_err(e.to_string()))? } else { copy };
+            views.push((SendSlice(data), shape.as_slice()));
+        }
         let g = &self.g;
-        // The input stays borrowed from NumPy: the array is read-only
-        // while the GIL is released (PyReadonlyArray holds the borrow).
-        let run = SendSlice(data);
         let (outs, meta, notices) = detached(py, move || {
-            let run = run;
-            let mut p = qkhw::golden::predict(g, run.0, &shape, &opts)?;
-            let n = shape[0];
+            let arrays: Vec<(&[f32], &[usize])> = views.iter().map(|(d, s)| (d.0, *s)).collect();
+            let mut p = qkhw::golden::predict_inputs(g, &arrays, &opts)?;
+            let n = arrays.first().map_or(0, |a| a.1[0]);
             let mut outs = vec![];
             let mut meta = vec![];
             for (k, &s) in p.plan.outputs.clone().iter().enumerate() {
@@ -213,19 +217,19 @@ impl NativeModel {
 
     /// Every layer's output (or those named): `[(layer, format, float32
     /// values, int64 codes or None where wider than 64 bits, frac)]`.
-    #[pyo3(signature = (x, layers, input_format=None, config_json=None, threads=0))]
+    #[pyo3(signature = (xs, layers, input_format=None, config_json=None, threads=0))]
     #[allow(clippy::type_complexity)]
     fn layer_outputs<'py>(
         &self,
         py: Python<'py>,
-        x: PyReadonlyArrayDyn<'py, f32>,
+        xs: Vec<PyReadonlyArrayDyn<'py, f32>>,
         layers: Vec<String>,
         input_format: Option<&str>,
         config_json: Option<&str>,
         threads: usize,
     ) -> PyResult<(Vec<(String, String, Bound<'py, PyAny>, Option<Bound<'py, PyAny>>)>, Vec<String>)> {
         let opts = options(input_format, config_json, None, threads).map_err(raise)?;
-        let arr = qkhw::npy::Array { shape: x.shape().to_vec(), data: x.as_array().iter().copied().collect() };
+        let arr = owned(&xs);
         let g = &self.g;
         let (outs, notes, _) = detached(py, || qkhw::golden::debug::layer_outputs(g, &arr, &opts, &layers))?;
         let mut res = vec![];
@@ -241,13 +245,19 @@ impl NativeModel {
     }
 
     /// `qkhw debug`'s report (per-layer ranges and saturation counts).
-    #[pyo3(signature = (x, input_format=None, config_json=None, threads=0, plot=None))]
-    fn debug(&self, py: Python<'_>, x: PyReadonlyArrayDyn<'_, f32>, input_format: Option<&str>, config_json: Option<&str>, threads: usize, plot: Option<PathBuf>) -> PyResult<String> {
+    #[pyo3(signature = (xs, input_format=None, config_json=None, threads=0, plot=None))]
+    fn debug(&self, py: Python<'_>, xs: Vec<PyReadonlyArrayDyn<'_, f32>>, input_format: Option<&str>, config_json: Option<&str>, threads: usize, plot: Option<PathBuf>) -> PyResult<String> {
         let opts = options(input_format, config_json, None, threads).map_err(raise)?;
-        let arr = qkhw::npy::Array { shape: x.shape().to_vec(), data: x.as_array().iter().copied().collect() };
+        let arr = owned(&xs);
         let g = &self.g;
         detached(py, || qkhw::golden::debug::debug(g, &arr, &opts, plot.as_deref()).map(|r| r.0))
     }
+}
+
+/// Owned copies of the input arrays (for the per-layer calls, which keep
+/// every layer's output anyway).
+fn owned(xs: &[PyReadonlyArrayDyn<'_, f32>]) -> Vec<qkhw::npy::Array<f32>> {
+    xs.iter().map(|x| qkhw::npy::Array { shape: x.shape().to_vec(), data: x.as_array().iter().copied().collect() }).collect()
 }
 
 enum Out {

@@ -345,3 +345,41 @@ def test_an_in_memory_model_qkhw_refuses_is_named_not_its_temporary_file():
         qkhw.load(model).predict(np.zeros((1, 6), np.float32))
     msg = str(e.value)
     assert "qkhw-model-" not in msg and "layer `act`" in msg and "29 significant bits" in msg, msg
+
+
+def test_two_inputs_as_a_list_or_a_dict():
+    keras.utils.set_random_seed(6)
+    a_in = L.Input((5, 5, 2), name="img")
+    b_in = L.Input((7,), name="feat")
+    a = QActivation(quantized_bits(8, 2, alpha=1), name="qa")(a_in)
+    a = L.Flatten(name="flat")(L.MaxPooling2D(2, name="pool")(QConv2DBatchnorm(2, (2, 2), kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(10, 4, alpha=1), name="conv")(a)))
+    a = QActivation(quantized_relu(6, 2), name="ra")(a)
+    b = QDense(5, kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(8, 3, alpha=1), name="fb")(b_in)
+    b = QActivation(quantized_relu(6, 3), name="rb")(b)
+    h = L.Concatenate(name="cat")([a, b])
+    h = QDense(3, kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(8, 3, alpha=1), name="out")(h)
+    h = QActivation(quantized_bits(8, 3, alpha=1), name="qout")(h)
+    model = keras.Model([a_in, b_in], h, name="py_two_inputs")
+    rng = np.random.default_rng(3)
+    xa = rng.normal(size=(400, 5, 5, 2)).astype(np.float32)
+    xb = rng.normal(size=(400, 7)).astype(np.float32)
+    model.compile(optimizer="adam", loss="mse")
+    model.fit([xa, xb], rng.normal(size=(400, 3)).astype(np.float32), epochs=1, batch_size=100, verbose=0)
+    m = qkhw.load(model)
+    assert [n for n, _ in m.inputs] == ["img", "feat"]
+    gold = model.predict([xa, xb], verbose=0)
+    same_bits(gold, m.predict([xa, xb]))
+    same_bits(gold, m.predict({"feat": xb, "img": xa}))
+    d = m.dump({"img": xa[:10], "feat": xb[:10]}, layers=["ra", "rb"])
+    same_bits(keras.Model(model.inputs, model.get_layer("rb").output).predict([xa[:10], xb[:10]], verbose=0), d["rb"])
+    with pytest.raises(qkhw.Error, match="give a list in that order or a dict by name"):
+        m.predict(xa)
+    with pytest.raises(qkhw.Error, match="no input named 'image'"):
+        m.predict({"image": xa, "feat": xb})
+    with pytest.raises(qkhw.Error, match="input `feat` has 400 samples, input `img` 10"):
+        m.predict([xa[:10], xb])
+    with pytest.raises(qkhw.Error, match="take models with one input so far"):
+        m.write("c", "unused_dir")
+    with contextlib.redirect_stdout(io.StringIO()):
+        hw = model_save_quantized_weights(model)
+    compare_weights("two_inputs", hw, m.quantized_weights())

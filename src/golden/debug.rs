@@ -5,11 +5,16 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use super::{code_to_f32, predict, Keep, PredictOptions, Prediction};
+use super::{code_to_f32, predict_inputs, Keep, PredictOptions, Prediction};
 use crate::error::{Error, Result};
 use crate::ir::Graph;
 use crate::npy::{self, Array};
 use crate::passes::precision::{Act, StepOp};
+
+/// The `(values, shape)` pairs `predict_inputs` takes.
+fn arrays(xs: &[Array<f32>]) -> Vec<(&[f32], &[usize])> {
+    xs.iter().map(|x| (x.data.as_slice(), x.shape.as_slice())).collect()
+}
 
 fn file_name(layer: &str) -> String {
     layer.chars().map(|c| if c == '/' || c == '\\' || c == '\0' { '_' } else { c }).collect()
@@ -35,21 +40,22 @@ pub struct LayerOutput {
 /// Every layer's output (or those in `only`) on the inputs `x`, with the
 /// golden model's notices and the input format used: what `dump` writes
 /// and the Python package's `Model.dump` returns.
-pub fn layer_outputs(g: &Graph, x: &Array<f32>, opts: &PredictOptions, only: &[String]) -> Result<(Vec<LayerOutput>, Vec<String>, crate::fxp::FixedFormat)> {
+pub fn layer_outputs(g: &Graph, xs: &[Array<f32>], opts: &PredictOptions, only: &[String]) -> Result<(Vec<LayerOutput>, Vec<String>, crate::fxp::FixedFormat)> {
     for name in only {
         if g.layer(name).is_none() {
             let all: Vec<&str> = g.layers.iter().map(|l| l.name.as_str()).collect();
             return Err(Error::Usage(format!("--layers: no layer `{name}`; the model has {}", all.join(", "))));
         }
     }
-    let p = predict(g, &x.data, &x.shape, &PredictOptions { keep: Some(Keep::Layers), ..opts.clone() })?;
+    let p = predict_inputs(g, &arrays(xs), &PredictOptions { keep: Some(Keep::Layers), ..opts.clone() })?;
+    let batch = xs.first().map_or(0, |x| x.shape[0]);
     let mut outs = vec![];
     for (i, s) in p.plan.steps.iter().enumerate() {
         let Some(layer) = &s.layer else { continue };
         if !only.is_empty() && !only.contains(layer) {
             continue;
         }
-        let mut shape = vec![x.shape[0]];
+        let mut shape = vec![batch];
         shape.extend(&s.shape);
         outs.push(LayerOutput { layer: layer.clone(), shape, fmt: s.fmt, values: values(&p, i), codes: p.run.codes(i).to_vec() });
     }
@@ -63,8 +69,8 @@ pub fn layer_outputs(g: &Graph, x: &Array<f32>, opts: &PredictOptions, only: &[S
 /// with code = hi x 2^64 + lo. Nothing is written unless every file can be.
 /// Returns the number of layers, the notes to print (wide layers, the
 /// golden model's notices) and the input format used.
-pub fn dump(g: &Graph, x: &Array<f32>, opts: &PredictOptions, dir: &Path, only: &[String]) -> Result<(usize, Vec<String>, crate::fxp::FixedFormat)> {
-    let (outs, mut notes, input_format) = layer_outputs(g, x, opts, only)?;
+pub fn dump(g: &Graph, xs: &[Array<f32>], opts: &PredictOptions, dir: &Path, only: &[String]) -> Result<(usize, Vec<String>, crate::fxp::FixedFormat)> {
+    let (outs, mut notes, input_format) = layer_outputs(g, xs, opts, only)?;
     let mut out = crate::staging::Staged::new();
     out.dir(dir)?;
     let mut wide = vec![];
@@ -150,11 +156,11 @@ fn clamps(p: &Prediction, step: usize) -> Option<Clamps> {
 
 /// The per-layer report and the input format used; with `plot`, one SVG
 /// histogram per layer.
-pub fn debug(g: &Graph, x: &Array<f32>, opts: &PredictOptions, plot: Option<&Path>) -> Result<(String, crate::fxp::FixedFormat)> {
-    let p = predict(g, &x.data, &x.shape, &PredictOptions { keep: Some(Keep::All), ..opts.clone() })?;
+pub fn debug(g: &Graph, xs: &[Array<f32>], opts: &PredictOptions, plot: Option<&Path>) -> Result<(String, crate::fxp::FixedFormat)> {
+    let p = predict_inputs(g, &arrays(xs), &PredictOptions { keep: Some(Keep::All), ..opts.clone() })?;
     let tensors = crate::passes::hw_tensors::hw_tensors(g)?;
     let mut out = String::new();
-    let (lo, hi) = x.data.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+    let (lo, hi) = xs.iter().flat_map(|x| &x.data).fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
     let _ = writeln!(out, "{:<24} {:>12} {:>12}  {:<16} {:>16} {:>12}  weights", "layer", "min", "max", "format", "below range", "above range");
     let _ = writeln!(out, "{:<24} {:>12.6} {:>12.6}  {:<16}", "input", lo, hi, p.input_format.to_string());
     let mut svgs = crate::staging::Staged::new();

@@ -193,7 +193,9 @@ fn cv<T: Code>(v: &[i128]) -> Vec<T> {
 }
 
 /// Every step on one chunk of `m` samples; returns the kept steps' codes.
-pub fn run_chunk<T: Code>(plan: &Plan, prep: &Prepared<T>, input: &[i128], m: usize, kept: &[bool]) -> Result<Vec<Option<Vec<i128>>>> {
+/// One chunk of `m` samples; `inputs[k]` holds the codes of the model's
+/// input `k` (`plan.inputs[k]`).
+pub fn run_chunk<T: Code>(plan: &Plan, prep: &Prepared<T>, inputs: &[&[i128]], m: usize, kept: &[bool]) -> Result<Vec<Option<Vec<i128>>>> {
     let mut bufs: Vec<Option<Buf<T>>> = (0..plan.steps.len()).map(|_| None).collect();
     // Last reader of each step, to free buffers early.
     let mut last_use = vec![0usize; plan.steps.len()];
@@ -212,7 +214,11 @@ pub fn run_chunk<T: Code>(plan: &Plan, prep: &Prepared<T>, input: &[i128], m: us
             let x = |k: usize| -> Result<std::borrow::Cow<'_, [T]>> { Ok(xb(k)?.wide()) };
             let l = prep.lin[i].as_ref();
             match (&s.op, l) {
-                (StepOp::Input, _) => Buf::W(input.iter().map(|&v| T::from_i128(v)).collect()),
+                (StepOp::Input, _) => {
+                    let k = plan.inputs.iter().position(|&x| x == i).unwrap_or(0);
+                    let input = inputs.get(k).ok_or_else(|| Error::Internal(format!("golden model: no codes for input {k}")))?;
+                    Buf::W(input.iter().map(|&v| T::from_i128(v)).collect())
+                }
                 (StepOp::Dense { rows, n_in, n_out, .. }, Some(l)) => {
                     linear!(l, xb(0)?, |w, b, xs| dense(&xs, m * rows, *n_in, *n_out, w, b))
                 }

@@ -93,9 +93,27 @@ pub fn run_progress(
     threads: usize,
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<Run> {
-    let in_size: usize = plan.steps[0].shape.iter().product();
-    if input.len() != n * in_size {
-        return Err(Error::Usage(format!("{} input codes for {n} samples of {in_size}", input.len())));
+    run_inputs(plan, &[input], n, keep, threads, progress)
+}
+
+/// [`run_progress`] on a model with several inputs: `inputs[k]` feeds the
+/// model's input `k` (`plan.inputs[k]`).
+pub fn run_inputs(
+    plan: &Plan,
+    inputs: &[Input<'_>],
+    n: usize,
+    keep: Keep,
+    threads: usize,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<Run> {
+    if inputs.len() != plan.inputs.len() {
+        return Err(Error::Usage(format!("{} input arrays for a model with {} inputs", inputs.len(), plan.inputs.len())));
+    }
+    let in_sizes: Vec<usize> = plan.inputs.iter().map(|&s| plan.steps[s].shape.iter().product()).collect();
+    for (input, &in_size) in inputs.iter().zip(&in_sizes) {
+        if input.len() != n * in_size {
+            return Err(Error::Usage(format!("{} input codes for {n} samples of {in_size}", input.len())));
+        }
     }
     let kept: Vec<bool> = (0..plan.steps.len())
         .map(|i| plan.outputs.contains(&i) || keep == Keep::All || (keep == Keep::Layers && plan.steps[i].layer.is_some()))
@@ -135,10 +153,11 @@ pub fn run_progress(
     let work: Vec<((usize, usize), Slots<'_>)> =
         chunks.iter().copied().zip(per_chunk_out.into_iter().zip(per_chunk_float)).collect();
     let per_chunk = |((a, b), (outs, fouts)): ((usize, usize), Slots<'_>)| -> Result<()> {
-        let x = &input.codes(a * in_size, b * in_size);
+        let xs: Vec<Vec<i128>> = inputs.iter().zip(&in_sizes).map(|(input, &sz)| input.codes(a * sz, b * sz)).collect();
+        let x: Vec<&[i128]> = xs.iter().map(Vec::as_slice).collect();
         let r = match (&p64, &p128) {
-            (Some(p), _) => kernels::run_chunk::<i64>(plan, p, x, b - a, &chunk_keep),
-            (_, Some(p)) => kernels::run_chunk::<i128>(plan, p, x, b - a, &chunk_keep),
+            (Some(p), _) => kernels::run_chunk::<i64>(plan, p, &x, b - a, &chunk_keep),
+            (_, Some(p)) => kernels::run_chunk::<i128>(plan, p, &x, b - a, &chunk_keep),
             _ => unreachable!("one of the two is prepared"),
         }?;
         for (i, dst) in outs {
@@ -430,35 +449,66 @@ fn float_dense_body(x: &[f32], rows: usize, n_in: usize, n_out: usize, w: &[f32]
 
 /// Run the golden model on float32 inputs of shape `[n, *input shape]`.
 pub fn predict(g: &crate::ir::Graph, x: &[f32], shape: &[usize], opts: &PredictOptions) -> Result<Prediction> {
-    let want = &g.layers[g.inputs.first().map_or(0, |i| i.0)].shape;
-    if shape.len() != want.len() + 1 || &shape[1..] != want.as_slice() {
-        return Err(Error::Usage(format!(
-            "inputs of shape {shape:?}: the model takes (batch, {})",
-            want.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
-        )));
+    predict_inputs(g, &[(x, shape)], opts)
+}
+
+/// [`predict`] on a model with several inputs: one `(values, shape)` per
+/// model input, in model order, all with the same batch size. Each input is
+/// taken exactly (or quantized to `--input-format`, the same for all).
+pub fn predict_inputs(g: &crate::ir::Graph, xs: &[(&[f32], &[usize])], opts: &PredictOptions) -> Result<Prediction> {
+    if xs.len() != g.inputs.len() {
+        let names: Vec<&str> = g.inputs.iter().map(|i| g.layers[i.0].name.as_str()).collect();
+        return Err(Error::Usage(format!("{} input arrays for a model with {} inputs ({})", xs.len(), g.inputs.len(), names.join(", "))));
     }
-    let n = shape[0];
-    let quantized;
-    let (spec, input) = match opts.input_format.or(opts.config.input) {
-        Some(f) => {
-            quantized = quantize_inputs(x, shape, f)?;
-            (InputSpec::of(f), Input::Codes(&quantized))
+    let several = xs.len() > 1;
+    for (k, &(_, shape)) in xs.iter().enumerate() {
+        let want = &g.layers[g.inputs[k].0].shape;
+        if shape.len() != want.len() + 1 || &shape[1..] != want.as_slice() {
+            let which = if several { format!("input `{}`: ", g.layers[g.inputs[k].0].name) } else { String::new() };
+            return Err(Error::Usage(format!(
+                "{which}inputs of shape {shape:?}: the model takes (batch, {})",
+                want.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
+            )));
         }
-        None => {
-            let (fmt, lo, hi) = exact_inputs(x, shape)?;
-            (InputSpec::exact(fmt, lo, hi), Input::Exact { x, frac: fmt.frac })
+    }
+    let n = xs[0].1[0];
+    if let Some((k, _)) = xs.iter().enumerate().find(|(_, x)| x.1[0] != n) {
+        return Err(Error::Usage(format!("input `{}` has {} samples, input `{}` {n}", g.layers[g.inputs[k].0].name, xs[k].1[0], g.layers[g.inputs[0].0].name)));
+    }
+    let mut quantized = vec![];
+    let mut specs = vec![];
+    for &(x, shape) in xs {
+        match opts.input_format.or(opts.config.input) {
+            Some(f) => {
+                quantized.push(Some(quantize_inputs(x, shape, f)?));
+                specs.push(InputSpec::of(f));
+            }
+            None => {
+                let (fmt, lo, hi) = exact_inputs(x, shape)?;
+                quantized.push(None);
+                specs.push(InputSpec::exact(fmt, lo, hi));
+            }
         }
-    };
-    let plan = crate::passes::precision::plan_with(g, spec, &opts.config)?;
+    }
+    let inputs: Vec<Input<'_>> = xs
+        .iter()
+        .zip(&quantized)
+        .zip(&specs)
+        .map(|((&(x, _), q), spec)| match q {
+            Some(c) => Input::Codes(c),
+            None => Input::Exact { x, frac: spec.fmt.frac },
+        })
+        .collect();
+    let plan = crate::passes::precision::plan_inputs(g, &specs, &opts.config)?;
     let threads = if opts.threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { opts.threads };
     let keep = opts.keep.clone().unwrap_or(Keep::Outputs);
     let run = if opts.progress {
         let bar = Progress::new(n as u64);
-        run_progress(&plan, input, n, keep, threads, &|k| bar.inc(k as u64))?
+        run_inputs(&plan, &inputs, n, keep, threads, &|k| bar.inc(k as u64))?
     } else {
-        run_progress(&plan, input, n, keep, threads, &|_| {})?
+        run_inputs(&plan, &inputs, n, keep, threads, &|_| {})?
     };
-    Ok(Prediction { plan, run, input_format: spec.fmt })
+    Ok(Prediction { plan, run, input_format: specs[0].fmt })
 }
 
 /// A progress bar that appears only once a run has taken a second (and
@@ -516,6 +566,18 @@ pub fn hardware_input(
     input_format: Option<crate::fxp::InputFormat>,
     config: &crate::passes::config::Config,
 ) -> Result<(InputSpec, Option<crate::quant::Quantizer>, Vec<String>)> {
+    if g.inputs.len() > 1 {
+        let names: Vec<&str> = g.inputs.iter().map(|i| g.layers[i.0].name.as_str()).collect();
+        return Err(Error::Model {
+            path: g.source.clone(),
+            layer: None,
+            msg: format!(
+                "{} inputs ({}): `predict`, `dump` and `debug` run it; the hardware targets (gen, verify, rom --layout folded) take models with one input so far",
+                g.inputs.len(),
+                names.join(", ")
+            ),
+        });
+    }
     let mut notes = vec![];
     if let Some(f) = input_format.or(config.input) {
         return Ok((InputSpec::of(f), None, notes));

@@ -195,8 +195,12 @@ pub struct Plan {
     /// The model outputs inside the one output tensor of a
     /// [`hardware_plan`] (empty when the model has one output).
     pub parts: Vec<OutputPart>,
-    /// The input format and how float inputs are brought into it.
+    /// The input format and how float inputs are brought into it (the
+    /// first input's, where the model has several).
     pub input: crate::fxp::InputFormat,
+    /// The `Input` step of each model input, in model order (the golden
+    /// model reads input `k` into step `inputs[k]`).
+    pub inputs: Vec<usize>,
 }
 
 /// One model output inside the hardware's single output tensor: elements
@@ -371,20 +375,29 @@ pub fn plan(g: &Graph, input: InputSpec) -> Result<Plan> {
     plan_with(g, input, &Config::default())
 }
 
-/// The plan of `g` for inputs in `input`, with `--config` overrides.
+/// The plan of `g` for inputs in `input` (every input, where the model
+/// has several), with `--config` overrides.
 pub fn plan_with(g: &Graph, input: InputSpec, cfg: &Config) -> Result<Plan> {
+    plan_inputs(g, &vec![input; g.inputs.len().max(1)], cfg)
+}
+
+/// The plan of `g` with one input spec per model input (model order).
+pub fn plan_inputs(g: &Graph, specs: &[InputSpec], cfg: &Config) -> Result<Plan> {
     cfg.check(g)?;
     let tensors = hw_tensors(g)?.into_iter().map(|w| ((w.layer.clone(), w.tensor.clone()), w)).collect();
     let mut b = Builder { g, cfg, tensors, steps: vec![], at: HashMap::new(), notices: vec![] };
-    if g.inputs.len() != 1 {
-        return Err(Error::Model { path: g.source.clone(), layer: None, msg: format!("{} inputs: the golden model takes models with one input", g.inputs.len()) });
+    if g.inputs.is_empty() || specs.len() != g.inputs.len() {
+        return Err(Error::Internal(format!("{} input specs for a model with {} inputs", specs.len(), g.inputs.len())));
     }
     let fused = bn_fusing::pairs(g);
     for (i, l) in g.layers.iter().enumerate() {
         let id = LayerId(i);
-        let last = b.layer(l, id, input, &fused)?;
+        let k = g.inputs.iter().position(|&x| x == id).unwrap_or(0);
+        let last = b.layer(l, id, specs[k], &fused)?;
         b.at.insert(id, last);
     }
+    let inputs: Vec<usize> = g.inputs.iter().map(|i| b.at[i]).collect();
+    let input = specs[0];
     let mut outputs = vec![];
     for &o in &g.outputs {
         let mut s = b.at[&o];
@@ -417,7 +430,7 @@ pub fn plan_with(g: &Graph, input: InputSpec, cfg: &Config) -> Result<Plan> {
         outputs.push(s);
     }
     let max_width = b.steps.iter().map(|s| s.fmt.width).max().unwrap_or(1);
-    let mut plan = Plan { model: g.name.clone(), steps: b.steps, outputs, notices: b.notices, max_width, parts: vec![], input: input.format() };
+    let mut plan = Plan { model: g.name.clone(), steps: b.steps, outputs, notices: b.notices, max_width, parts: vec![], input: input.format(), inputs };
     // Exact here, rounded there: QKeras holds an output that needs more than
     // float32's 24 significant bits rounded (unless it ends in a float tail,
     // which predict evaluates in float32 as TensorFlow does).

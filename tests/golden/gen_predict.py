@@ -80,6 +80,7 @@ MODELS = {  # name -> (file under examples/models, N)
     "ad_autoencoder": ("ad_autoencoder.keras", 256),
     "conv_transpose_pad": ("conv_transpose_pad.keras", 256),
     "act_alpha": ("act_alpha.keras", 256),
+    "two_inputs": ("two_inputs.keras", 256),
 }
 # Fewer per-layer samples for the big models (file size); the key
 # layer_samples in meta.json then gives their number.
@@ -139,10 +140,11 @@ def grid_values(model):
     return np.concatenate([[0.0], p, -p])
 
 
-def make_inputs(name, model, n):
+def make_inputs(name, model, n, shape=None):
     """Training distribution (standard normal, as make_models.train) with a
-    few edge rows first (<= 10% of n)."""
-    shape = tuple(model.input_shape[1:])
+    few edge rows first (<= 10% of n); `shape`: one input's (default: the
+    model's only input)."""
+    shape = shape or tuple(model.input_shape[1:])
     size = int(np.prod(shape))
     rng = np.random.default_rng((SEED, zlib.crc32(name.encode())))
     x = rng.normal(size=(n, size))
@@ -184,12 +186,21 @@ def generate(name):
     out_dir = os.path.join(OUT, name)
     shutil.rmtree(out_dir, ignore_errors=True)
     os.makedirs(out_dir)
-    x, n_edge = make_inputs(name, model, n)
+    # Several inputs: inputs.npy, inputs.1.npy, ... in model order (what
+    # `qkhw predict --input` takes in that order).
+    shapes = model.input_shape if isinstance(model.input_shape, list) else [model.input_shape]
+    xs, n_edge = [], 0
+    for k, shp in enumerate(shapes):
+        xk, ne = make_inputs(name if k == 0 else f"{name}.{k}", model, n, tuple(shp[1:]))
+        xs.append(xk)
+        n_edge = max(n_edge, ne)
+    x = xs if len(xs) > 1 else xs[0]
     ys = model.predict(x, batch_size=BATCH, verbose=0)
     # Several outputs: outputs.npy, outputs.1.npy, ... (qkhw predict's
     # naming of extra outputs).
     ys = ys if isinstance(ys, list) else [ys]
-    save(os.path.join(out_dir, "inputs.npy"), x)
+    for k, xk in enumerate(xs):
+        save(os.path.join(out_dir, "inputs.npy" if k == 0 else f"inputs.{k}.npy"), xk)
     for k, yk in enumerate(ys):
         save(os.path.join(out_dir, "outputs.npy" if k == 0 else f"outputs.{k}.npy"), yk)
 
@@ -203,7 +214,8 @@ def generate(name):
            if not isinstance(l, keras.layers.InputLayer)]
     probe = keras.Model(model.inputs, [model.layers[i].output for i in idx])
     n_layer = LAYER_SAMPLES.get(name, N_LAYER_SAMPLES)
-    outs = probe.predict(x[:n_layer], batch_size=n_layer, verbose=0)
+    head = [xk[:n_layer] for xk in xs] if len(xs) > 1 else xs[0][:n_layer]
+    outs = probe.predict(head, batch_size=n_layer, verbose=0)
     layers = []
     for i, o in zip(idx, outs):
         layer = model.layers[i]
@@ -216,7 +228,8 @@ def generate(name):
                     for yk in ys if yk.shape[1:] == outs[-1].shape[1:])
 
     meta = {"model": name, "source_file": f"examples/models/{fname}",
-            "n": n, "edge_rows": n_edge, "batch_size": BATCH, "input_shape": list(x.shape[1:]),
+            "n": n, "edge_rows": n_edge, "batch_size": BATCH, "input_shape": list(xs[0].shape[1:]),
+            "input_shapes": [list(xk.shape[1:]) for xk in xs],
             "output_shape": list(ys[0].shape[1:]),
             "output_shapes": [list(yk.shape[1:]) for yk in ys], "layers": layers,
             "last_activation": "softmax" if logits_layer else None,
@@ -226,7 +239,7 @@ def generate(name):
     with open(os.path.join(out_dir, "meta.json"), "w") as fh:
         json.dump(meta, fh, indent=1)
         fh.write("\n")
-    print(f"{name:16s} N={n:4d} in={tuple(x.shape[1:])} "
+    print(f"{name:16s} N={n:4d} in={[tuple(xk.shape[1:]) for xk in xs]} "
           f"out={[tuple(yk.shape[1:]) for yk in ys]} layers={len(layers)} "
           f"|last layer (batch {n_layer}) - predict (batch 100)| = {last_diff:g}")
 
