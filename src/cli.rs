@@ -1090,19 +1090,26 @@ fn predict(g: &qkhw::ir::Graph, input: &GoldenInput, output: &Path, codes: Optio
 /// `gen` / `verify` give the hardware, how to get the hardware's.
 fn input_format_line(g: &qkhw::ir::Graph, used: &qkhw::fxp::FixedFormat, input: &GoldenInput, opts: &qkhw::golden::PredictOptions) -> String {
     let given = input.input_format.is_some() || opts.config.input.is_some();
-    if g.inputs.len() > 1 && !given {
+    if given {
+        return format!("input format {used} (given): the same as the hardware's");
+    }
+    if g.inputs.len() > 1 {
         return format!("input format {used} and the others' (every float32 input held exactly, as QKeras takes it)");
     }
-    let hw = qkhw::golden::hardware_input(g, None, &opts.config).ok();
-    let quantizer = hw.as_ref().is_some_and(|h| h.1.is_some());
-    if given || quantizer {
-        let why = if given { "given" } else { "the model's input quantizer" };
-        return format!("input format {used} ({why}): the same as the hardware's");
+    match qkhw::golden::hardware_input(g, None, &opts.config).ok() {
+        // The float32 inputs are taken exactly; the model's own input
+        // quantizer rounds them next, to what the hardware takes.
+        Some((spec, Some(_), _)) => format!(
+            "input format {used} (every float32 input held exactly, as QKeras takes it); the model's input quantizer then rounds it to {}, the hardware's input format",
+            spec.fmt
+        ),
+        hw => {
+            let hw_fmt = hw.map(|h| h.0.fmt.to_string()).unwrap_or_else(|| "fixed<16,6>".into());
+            format!(
+                "input format {used} (every float32 input held exactly, as QKeras takes it); the hardware (gen/verify) rounds inputs to {hw_fmt}: add --input-format {hw_fmt} to predict what the hardware computes"
+            )
+        }
     }
-    let hw_fmt = hw.map(|h| h.0.fmt.to_string()).unwrap_or_else(|| "fixed<16,6>".into());
-    format!(
-        "input format {used} (every float32 input held exactly, as QKeras takes it); the hardware (gen/verify) rounds inputs to {hw_fmt}: add --input-format {hw_fmt} to predict what the hardware computes"
-    )
 }
 
 fn weights(g: &qkhw::ir::Graph, json: Option<&Path>) -> Result<(), Error> {

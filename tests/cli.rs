@@ -279,3 +279,17 @@ fn predict_takes_several_inputs_by_name_or_order() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("`predict`, `dump` and `debug` run it"), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(!tmp("two_c").exists());
 }
+
+/// With an input quantizer, `predict` takes the float32 inputs exactly
+/// and says what the quantizer rounds them to; it used to print the raw
+/// batch's format as the quantizer's, "the same as the hardware's".
+#[test]
+fn predict_names_the_input_quantizers_format() {
+    let x = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/predict/act_alpha/inputs.npy");
+    let o = qkhw().arg("predict").arg(model("act_alpha.keras")).arg("--input").arg(&x).arg("--output").arg(tmp("alpha_y.npy")).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8(o.stdout).unwrap();
+    let line = out.lines().find(|l| l.starts_with("input format")).unwrap();
+    assert!(line.contains("held exactly") && line.contains("the model's input quantizer then rounds it to fixed<8,3>, the hardware's input format"), "{line}");
+    assert!(!line.contains("the same as the hardware's"), "{line}");
+}

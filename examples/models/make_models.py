@@ -523,6 +523,36 @@ def two_inputs():
     return keras.Model([img, feat], x, name="two_inputs")
 
 
+def const_outputs():
+    """Table-driven activations (quantized_tanh, quantized_po2,
+    quantized_sigmoid) on Dense layers with a dead unit: after training,
+    POST_TRAIN zeroes column 0 of each kernel and its bias, so that output
+    element is a constant (a "dead" or pruned neuron)."""
+    x = inp = keras.Input((6,), name="x")
+    x = QActivation(quantized_relu(6, 2), name="qin")(x)
+    x = QDense(4, kernel_quantizer=qb(6, 0), bias_quantizer=qb(8, 3),
+               activation="quantized_tanh(4)", name="dead_tanh")(x)
+    x = QDense(4, kernel_quantizer=qb(6, 0), bias_quantizer=qb(8, 3),
+               activation=quantized_po2(4, 2), name="dead_po2")(x)
+    x = QDense(3, kernel_quantizer=qb(6, 0), bias_quantizer=qb(8, 3),
+               activation="quantized_sigmoid(5)", name="dead_sigmoid")(x)
+    return keras.Model(inp, x, name="const_outputs")
+
+
+def dead_units(model):
+    """Zero column 0 (kernel and bias) of every layer named dead_*."""
+    for layer in model.layers:
+        if layer.name.startswith("dead_"):
+            k, b = layer.get_weights()
+            k[:, 0] = 0.0
+            b[0] = 0.0
+            layer.set_weights([k, b])
+
+
+# Changes after training (weights a trained model can have, made certain).
+POST_TRAIN = {"const_outputs": dead_units}
+
+
 def zoo_rnn():
     kw = dict(kernel_quantizer=qb(6, 0), recurrent_quantizer=qb(6, 0),
               bias_quantizer=qb(8, 3))
@@ -565,7 +595,7 @@ def ad_autoencoder():
 MODELS = [jet_tagger, jet_tagger_da, po2_mlp, auto_po2_mlp, binary_ternary, cnn_bn,
           bn_variants, conv_bn_folded, dense_bn_folded, pooling,
           functional_add, merges, merges_conv, dense_relu_tail, index_layers, two_heads, kernel_variants, zoo_conv1d, zoo_hswish, zoo_conv2d, zoo_rnn,
-          ad_autoencoder, conv_transpose_pad, act_alpha, two_inputs]
+          ad_autoencoder, conv_transpose_pad, act_alpha, two_inputs, const_outputs]
 
 # ------------------------------------------------------------ helpers
 
@@ -697,6 +727,8 @@ def make(build, versions):
     keras.utils.set_random_seed(seed)
     model = build()
     xs = train(model, seed)
+    if name in POST_TRAIN:
+        POST_TRAIN[name](model)
     ref = model.predict(xs, verbose=0)
     path = os.path.join(HERE, f"{name}.keras")
     if name in NO_OPTIMIZER_MODELS:

@@ -81,6 +81,7 @@ MODELS = {  # name -> (file under examples/models, N)
     "conv_transpose_pad": ("conv_transpose_pad.keras", 256),
     "act_alpha": ("act_alpha.keras", 256),
     "two_inputs": ("two_inputs.keras", 256),
+    "const_outputs": ("const_outputs.keras", 256),
 }
 # Fewer per-layer samples for the big models (file size); the key
 # layer_samples in meta.json then gives their number.

@@ -943,7 +943,15 @@ fn piecewise(g: &Graph, plan: &Plan, i: usize, layer: &str, m: &mut ModuleBuild,
         };
         let (lo, hi) = (segs.iter().map(|s| s.1).min().unwrap_or(0), segs.iter().map(|s| s.1).max().unwrap_or(0));
         let ow = st.fmt.width.max(width(lo, hi));
-        let leaves = segs.iter().map(|&(start, v)| Node { start, sig: Sig { bits: ow.max(width(v, v)), ..m.rtl.constant(v) } }).collect();
+        // Each leaf literal at the tree's width: a one-leaf tree (a
+        // constant output) is packed into the output bus as it is.
+        let leaves = segs
+            .iter()
+            .map(|&(start, v)| {
+                let bits = ow.max(width(v, v));
+                Node { start, sig: Sig { name: lit(v, bits), lo: v, hi: v, bits } }
+            })
+            .collect();
         trees.push((x.clone(), leaves, ow));
     }
     let mut level = 0;
