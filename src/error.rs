@@ -44,6 +44,11 @@ pub enum Error {
     #[error("{tool}: {msg}")]
     Tool { tool: String, msg: String },
 
+    /// An askama template failed to render: a bug in qkhw (the templates
+    /// are compiled in), reported with the template's own message.
+    #[error("internal error (a bug in qkhw; please report it): template: {0}")]
+    Template(#[from] askama::Error),
+
     /// A bug in qkhw itself, not in the user's input: please report it.
     #[error("internal error (a bug in qkhw; please report it): {0}")]
     Internal(String),

@@ -261,7 +261,7 @@ pub fn generate(
     let (ist, ost) = (&plan.steps[0], &plan.steps[o]);
     let in_n: usize = ist.shape.iter().product();
     let out_n: usize = ost.shape.iter().product();
-    let r = |e: askama::Error| Error::Usage(format!("template: {e}"));
+    let r = Error::Template;
     let h = HlsHeader {
         header,
         catapult,

@@ -85,7 +85,7 @@ impl Verilator {
                 })
                 .collect(),
         };
-        h.render().map_err(|e| Error::Usage(format!("harness template: {e}")))
+        h.render().map_err(Error::Template)
     }
 
     /// The harness binary for `d` (built if not cached).

@@ -378,7 +378,7 @@ fn render_c(plan: &Plan, header: &str, sigmoid: &str, b: Body) -> Result<CModel>
         wide,
     }
     .render()
-    .map_err(|e| Error::Usage(format!("template: {e}")))?
+    .map_err(Error::Template)?
         + "\n";
     let c = Source {
         header,
@@ -398,7 +398,7 @@ fn render_c(plan: &Plan, header: &str, sigmoid: &str, b: Body) -> Result<CModel>
         wide,
     }
     .render()
-    .map_err(|e| Error::Usage(format!("template: {e}")))?
+    .map_err(Error::Template)?
         + "\n";
     Ok(CModel { name, header: h, source: c, in_t, out_t })
 }

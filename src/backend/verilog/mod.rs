@@ -356,7 +356,7 @@ pub fn generate(g: &Graph, plan: &Plan, opts: &Options, sched: &Schedule) -> Res
             instances: &m.instances,
         }
         .render()
-        .map_err(|e| Error::Usage(format!("template: {e}")))?
+        .map_err(Error::Template)?
             + "\n";
         files.push((format!("{mname}.v"), text));
         // Instance in the top, inputs aligned to `base`.
@@ -421,7 +421,7 @@ pub fn generate(g: &Graph, plan: &Plan, opts: &Options, sched: &Schedule) -> Res
         taps: &taps,
     }
     .render()
-    .map_err(|e| Error::Usage(format!("template: {e}")))?
+    .map_err(Error::Template)?
         + "\n";
     files.push((format!("{top}.v"), text));
     for (name, text) in [("qkhw_requant.v", include_str!("../../../hw/qkhw_requant.v")), ("qkhw_skid.v", include_str!("../../../hw/qkhw_skid.v"))] {
