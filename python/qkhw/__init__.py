@@ -344,8 +344,9 @@ class Model:
         per-layer ranges and how often each quantizer saturates."""
         return self._m.debug(self._xs(x), input_format, _config_json(config), threads, None if plot is None else Path(plot))
 
-    def _cli(self, command: str, target: str, options: Mapping[str, Any], tmp: Path, extra: Sequence[str] = ()) -> int:
-        args = [command, str(self.path), "--target", _target(target), *extra, *_option_args(options, tmp), "--internal-sigmoid", self.internal_sigmoid]
+    def _cli(self, command: str, target: str | None, options: Mapping[str, Any], tmp: Path, extra: Sequence[str] = ()) -> int:
+        which = ["--target", _target(target)] if target is not None else []
+        args = [command, str(self.path), *which, *extra, *_option_args(options, tmp), "--internal-sigmoid", self.internal_sigmoid]
         try:
             return run(*args)
         except Error as e:
@@ -419,8 +420,7 @@ class Model:
         hex, coe, mif or c; ``layout="folded"`` with ``reuse_factor`` writes
         the words a folded layer reads."""
         with tempfile.TemporaryDirectory(prefix="qkhw-") as tmp:
-            opts = _option_args({"layout": layout, "reuse_factor": reuse_factor, "config": config}, Path(tmp))
-            run("rom", str(self.path), "--format", format, "--out", str(output_dir), *opts, "--internal-sigmoid", self.internal_sigmoid)
+            self._cli("rom", None, {"layout": layout, "reuse_factor": reuse_factor, "config": config}, Path(tmp), ["--format", format, "--out", str(output_dir)])
         return Path(output_dir)
 
 

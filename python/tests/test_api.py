@@ -383,3 +383,14 @@ def test_two_inputs_as_a_list_or_a_dict():
     with contextlib.redirect_stdout(io.StringIO()):
         hw = model_save_quantized_weights(model)
     compare_weights("two_inputs", hw, m.quantized_weights())
+
+
+def test_rom_files_from_python(tmp_path):
+    m = qkhw.load(REPO / "examples" / "models" / "jet_tagger.keras")
+    out = m.rom(tmp_path / "roms", format="mem")
+    names = sorted(p.name for p in out.iterdir())
+    assert "manifest.json" in names and any(n.endswith(".mem") for n in names), names
+    folded = m.rom(tmp_path / "folded", format="mem", layout="folded", reuse_factor=4)
+    assert (folded / "manifest.json").is_file()
+    with pytest.raises(qkhw.Error, match="--format mem or hex"):
+        m.rom(tmp_path / "bad", format="coe", layout="folded", reuse_factor=4)
