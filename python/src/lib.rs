@@ -148,11 +148,11 @@ impl NativeModel {
         let mut views = vec![];
         for (x, (copy, shape, contiguous)) in xs.iter().zip(&copies) {
             let data: &[f32] = if *contiguous { x.as_slice().map_err(|e| Error::new_err(e.to_string()))? } else { copy };
-            views.push((SendSlice(data), shape.as_slice()));
+            views.push((data, shape.as_slice()));
         }
         let g = &self.g;
         let (outs, meta, notices) = detached(py, move || {
-            let arrays: Vec<(&[f32], &[usize])> = views.iter().map(|(d, s)| (d.0, *s)).collect();
+            let arrays: Vec<(&[f32], &[usize])> = views.clone();
             let mut p = qkhw::golden::predict_inputs(g, &arrays, &opts)?;
             let n = arrays.first().map_or(0, |a| a.1[0]);
             let mut outs = vec![];
@@ -264,14 +264,6 @@ enum Out {
     Floats(Vec<f32>),
     Codes(Vec<i64>),
 }
-
-/// A borrowed slice handed to the detached closure. Sound because the
-/// `PyReadonlyArray` it comes from stays alive (and read-only) for the
-/// whole call.
-#[derive(Clone, Copy)]
-struct SendSlice<'a>(&'a [f32]);
-// SAFETY: plain f32 data, borrowed read-only for the duration of the call.
-unsafe impl Send for SendSlice<'_> {}
 
 fn entry<'py>(py: Python<'py>, e: qkhw::passes::hw_weights::Entry) -> PyResult<Bound<'py, PyAny>> {
     use qkhw::passes::hw_weights::Entry;

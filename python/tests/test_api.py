@@ -24,6 +24,11 @@ import qkhw  # noqa: E402
 REPO = Path(__file__).resolve().parents[2]
 
 
+def qdense(units, name):
+    """The Dense layer most test models use: 6-bit kernel, 8-bit bias."""
+    return QDense(units, kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(8, 3, alpha=1), name=name)
+
+
 def train(model, x, outputs=1, steps=4):
     """A few optimizer steps on random targets, so the weights and the
     batch-norm statistics are no longer their initial values."""
@@ -38,9 +43,9 @@ def train(model, x, outputs=1, steps=4):
 def mlp():
     keras.utils.set_random_seed(1)
     x = L.Input((16,), name="x")
-    h = QDense(24, kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(8, 3, alpha=1), name="fc1")(x)
+    h = qdense(24, "fc1")(x)
     h = QActivation(quantized_relu(6, 2), name="relu1")(h)
-    h = QDense(5, kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(8, 3, alpha=1), name="fc2")(h)
+    h = qdense(5, "fc2")(h)
     return keras.Model(x, h, name="py_mlp")
 
 
@@ -52,7 +57,7 @@ def cnn_bn():
     h = QActivation(quantized_relu(6, 2), name="relu1")(h)
     h = L.MaxPooling2D(2, name="pool")(h)
     h = L.Flatten(name="flat")(h)
-    h = QDense(3, kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(8, 3, alpha=1), name="fc")(h)
+    h = qdense(3, "fc")(h)
     return keras.Model(x, h, name="py_cnn_bn")
 
 
@@ -74,20 +79,20 @@ def functional_add():
     keras.utils.set_random_seed(4)
     x = L.Input((10,), name="x")
     q = QActivation(quantized_bits(8, 2, alpha=1), name="qin")(x)
-    a = QDense(12, kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(8, 3, alpha=1), name="a")(q)
+    a = qdense(12, "a")(q)
     b = QDense(12, kernel_quantizer=quantized_bits(5, 1, alpha=1), bias_quantizer=quantized_bits(8, 3, alpha=1), name="b")(q)
     h = L.Add(name="add")([a, b])
     h = QActivation(quantized_relu(6, 3), name="relu")(h)
-    h = QDense(4, kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(8, 3, alpha=1), name="out")(h)
+    h = qdense(4, "out")(h)
     return keras.Model(x, h, name="py_add")
 
 
 def two_outputs():
     keras.utils.set_random_seed(5)
     x = L.Input((8,), name="x")
-    h = QDense(16, kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(8, 3, alpha=1), name="shared")(x)
+    h = qdense(16, "shared")(x)
     h = QActivation(quantized_relu(6, 2), name="relu")(h)
-    a = QDense(3, kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(8, 3, alpha=1), name="head_a")(h)
+    a = qdense(3, "head_a")(h)
     b = QDense(2, kernel_quantizer=quantized_bits(4, 1, alpha=1), name="head_b")(h)
     return keras.Model(x, [a, b], name="py_two_heads")
 
@@ -354,10 +359,10 @@ def test_two_inputs_as_a_list_or_a_dict():
     a = QActivation(quantized_bits(8, 2, alpha=1), name="qa")(a_in)
     a = L.Flatten(name="flat")(L.MaxPooling2D(2, name="pool")(QConv2DBatchnorm(2, (2, 2), kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(10, 4, alpha=1), name="conv")(a)))
     a = QActivation(quantized_relu(6, 2), name="ra")(a)
-    b = QDense(5, kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(8, 3, alpha=1), name="fb")(b_in)
+    b = qdense(5, "fb")(b_in)
     b = QActivation(quantized_relu(6, 3), name="rb")(b)
     h = L.Concatenate(name="cat")([a, b])
-    h = QDense(3, kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(8, 3, alpha=1), name="out")(h)
+    h = qdense(3, "out")(h)
     h = QActivation(quantized_bits(8, 3, alpha=1), name="qout")(h)
     model = keras.Model([a_in, b_in], h, name="py_two_inputs")
     rng = np.random.default_rng(3)

@@ -945,13 +945,7 @@ fn piecewise(g: &Graph, plan: &Plan, i: usize, layer: &str, m: &mut ModuleBuild,
         let ow = st.fmt.width.max(width(lo, hi));
         // Each leaf literal at the tree's width: a one-leaf tree (a
         // constant output) is packed into the output bus as it is.
-        let leaves = segs
-            .iter()
-            .map(|&(start, v)| {
-                let bits = ow.max(width(v, v));
-                Node { start, sig: Sig { name: lit(v, bits), lo: v, hi: v, bits } }
-            })
-            .collect();
+        let leaves = segs.iter().map(|&(start, v)| Node { start, sig: m.rtl.constant_at(v, ow) }).collect();
         trees.push((x.clone(), leaves, ow));
     }
     let mut level = 0;

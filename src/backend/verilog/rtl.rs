@@ -133,8 +133,14 @@ impl Rtl {
 
     /// A constant.
     pub fn constant(&mut self, v: i128) -> Sig {
-        let w = width(v, v);
-        Sig { name: lit(v, w), lo: v, hi: v, bits: w }
+        self.constant_at(v, width(v, v))
+    }
+
+    /// A constant written at `w` bits (at least its own width): a literal
+    /// whose name and width agree, so it can be packed as it is.
+    pub fn constant_at(&mut self, v: i128, w: u32) -> Sig {
+        let bits = w.max(width(v, v));
+        Sig { name: lit(v, bits), lo: v, hi: v, bits }
     }
 
     /// `s × c` as summands: canonical signed digits (shift-adds) when
