@@ -406,6 +406,17 @@ struct HwArgs {
     /// Example: --budget dsp=220,bram=140
     #[arg(long)]
     budget: Option<String>,
+    /// Verilog only: parallel (default: one whole sample per transfer) or
+    /// stream (images and sequences pixel by pixel, every channel of a
+    /// pixel per beat, through line buffers; hls4ml's io_stream).
+    #[arg(long, value_enum)]
+    io: Option<IoArg>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum IoArg {
+    Parallel,
+    Stream,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -442,6 +453,7 @@ impl HwArgs {
                 (self.rom_init.is_some(), "--rom-init"),
                 (self.rom_style.is_some(), "--rom-style"),
                 (self.budget.is_some(), "--budget"),
+                (self.io == Some(IoArg::Stream), "--io stream"),
             ] {
                 if given {
                     return Err(only(flag, Target::Verilog));
@@ -508,6 +520,10 @@ impl HwArgs {
                 RomStyleArg::Block => "block",
                 RomStyleArg::Distributed => "distributed",
             }),
+            io: match self.io {
+                Some(IoArg::Stream) => qkhw::backend::verilog::Io::Stream,
+                _ => qkhw::backend::verilog::Io::Parallel,
+            },
         };
         let (d, plan, notes) = qkhw::backend::verilog::from_graph(g, self.input_spec()?, &self.config()?, &opts)?;
         Ok((d, plan, notes, opts))

@@ -3,6 +3,8 @@
 //! netlist the architectures lower to, printed by one writer.
 
 pub mod folded;
+pub mod line_buffer;
 pub mod netlist;
 pub mod part;
 pub mod schedule;
+pub mod stream;

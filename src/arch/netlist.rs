@@ -92,6 +92,10 @@ pub enum Cell {
     /// `elem_width`-bit two's complement elements, element 0 in the low
     /// bits, written inline.
     Rom { q: NetId, addr: NetId, en: Option<NetId>, words: Vec<Vec<i128>>, elem_width: u32, init: RomInit },
+    /// A simple dual-port memory of `depth` words of the width of `q`:
+    /// `mem[waddr] <= wdata` when `we`, and a registered read
+    /// `q <= mem[raddr]` when `ren` (block or LUT RAM, by its size).
+    Ram { q: NetId, raddr: NetId, ren: NetId, waddr: NetId, wdata: NetId, we: NetId, depth: usize },
     /// An instance of another module: (port, net) connections.
     Instance { module: String, name: String, params: Vec<(String, String)>, conns: Vec<(String, NetId)> },
 }
@@ -106,6 +110,9 @@ pub struct Module {
     pub clock: Option<NetId>,
     /// Comment lines written above the module.
     pub header: Vec<String>,
+    /// Nets an instance drives that nothing reads (named in the
+    /// `unused_nets` reduction, so lint sees them read).
+    pub sinks: Vec<NetId>,
 }
 
 /// What a module costs, counted on its cells.
@@ -202,6 +209,48 @@ impl Module {
         y
     }
 
+    /// A bus of `width` bits that is data, not a number (a pixel, a
+    /// window): multiplexed and registered whole, never extended by range.
+    pub fn bus_mux(&mut self, sel: NetId, one: NetId, zero: NetId) -> NetId {
+        let w = self.get(one).width.max(self.get(zero).width);
+        let y = self.net(None, 0, 0, Some(w), NetKind::Wire);
+        self.cells.push(Cell::Mux { y, sel, one, zero });
+        y
+    }
+
+    /// The low `bits` bits of `a` (its two's complement, extended or
+    /// truncated), as an unsigned net: an address, a slot modulo 2^bits.
+    pub fn low_bits(&mut self, a: NetId, bits: u32) -> NetId {
+        let y = self.net(None, 0, (1i128 << bits) - 1, Some(bits), NetKind::Wire);
+        self.cells.push(Cell::Extend { y, a });
+        y
+    }
+
+    /// A data bus `a` zero-extended (or truncated) to `width` bits.
+    pub fn bus_extend(&mut self, a: NetId, width: u32) -> NetId {
+        let y = self.net(None, 0, 0, Some(width), NetKind::Wire);
+        self.cells.push(Cell::Extend { y, a });
+        y
+    }
+
+    /// `a & b` of one-bit nets.
+    pub fn and(&mut self, a: NetId, b: NetId) -> NetId {
+        let zero = self.constant(0);
+        self.mux(a, b, zero)
+    }
+
+    /// `a | b` of one-bit nets.
+    pub fn or(&mut self, a: NetId, b: NetId) -> NetId {
+        let one = self.constant(1);
+        self.mux(a, one, b)
+    }
+
+    /// `!a` of a one-bit net.
+    pub fn not(&mut self, a: NetId) -> NetId {
+        let (zero, one) = (self.constant(0), self.constant(1));
+        self.mux(a, zero, one)
+    }
+
     /// `width` bits of `a` from `lsb`, holding `lo..=hi`.
     pub fn slice(&mut self, a: NetId, lsb: u32, width: u32, lo: i128, hi: i128) -> NetId {
         let y = self.net(None, lo, hi, Some(width), NetKind::Wire);
@@ -247,6 +296,21 @@ impl Module {
         q
     }
 
+    /// A [`Module::reg_later`] register of `width` data bits (a bus).
+    pub fn bus_reg_later(&mut self, width: u32, en: Option<NetId>, reset: Option<(NetId, i128)>) -> NetId {
+        let q = self.net(None, 0, 0, Some(width), NetKind::Reg);
+        self.cells.push(Cell::Reg { q, d: q, en, reset });
+        q
+    }
+
+    /// A simple dual-port RAM of `depth` words of `width` bits (see [`Cell::Ram`]).
+    #[allow(clippy::too_many_arguments)]
+    pub fn ram(&mut self, depth: usize, width: u32, waddr: NetId, wdata: NetId, we: NetId, raddr: NetId, ren: NetId) -> NetId {
+        let q = self.net(None, 0, 0, Some(width), NetKind::Reg);
+        self.cells.push(Cell::Ram { q, raddr, ren, waddr, wdata, we, depth });
+        q
+    }
+
     /// Give a [`Module::reg_later`] register its input.
     pub fn drive(&mut self, q: NetId, d: NetId) {
         for c in &mut self.cells {
@@ -284,6 +348,11 @@ impl Module {
         self.cells.push(Cell::Instance { module: module.into(), name: name.into(), params, conns });
     }
 
+    /// Mark an instance-driven net as deliberately unread.
+    pub fn sink(&mut self, n: NetId) {
+        self.sinks.push(n);
+    }
+
     /// A net an instance drives (declared, assigned by no cell).
     pub fn instance_output(&mut self, lo: i128, hi: i128, width: u32) -> NetId {
         self.net(None, lo, hi, Some(width), NetKind::Wire)
@@ -300,6 +369,7 @@ impl Module {
                 Cell::Mux { .. } => r.muxes += 1,
                 Cell::Reg { q, .. } => r.ff_bits += self.get(*q).width as usize,
                 Cell::Rom { q, words, .. } => r.memory_bits += words.len() * self.get(*q).width as usize,
+                Cell::Ram { q, depth, .. } => r.memory_bits += depth * self.get(*q).width as usize,
                 _ => {}
             }
         }
@@ -350,6 +420,13 @@ impl Module {
                     if let Some(e) = en {
                         mark(*e, 0, 1);
                     }
+                }
+                Cell::Ram { raddr, ren, waddr, wdata, we, .. } => {
+                    for n in [raddr, waddr, wdata] {
+                        mark(*n, 0, u32::MAX / 2);
+                    }
+                    mark(*ren, 0, 1);
+                    mark(*we, 0, 1);
                 }
                 Cell::Instance { conns, .. } => conns.iter().for_each(|(_, n)| mark(*n, 0, u32::MAX / 2)),
             }
@@ -431,9 +508,15 @@ impl Module {
                     let _ = writeln!(s, "    wire {};", decl(n));
                 }
                 NetKind::Reg => {
-                    if let Some(Cell::Rom { words, init, .. }) = self.cells.iter().find(|c| matches!(c, Cell::Rom { q, .. } if q.0 == i)) {
-                        let attr = init.style.map_or(String::new(), |st| format!("(* rom_style = \"{st}\" *) "));
-                        let _ = writeln!(s, "    {attr}reg [{}:0] {}_mem [0:{}];", n.width - 1, n.name, words.len().max(1) - 1);
+                    match self.cells.iter().find(|c| matches!(c, Cell::Rom { q, .. } | Cell::Ram { q, .. } if q.0 == i)) {
+                        Some(Cell::Rom { words, init, .. }) => {
+                            let attr = init.style.map_or(String::new(), |st| format!("(* rom_style = \"{st}\" *) "));
+                            let _ = writeln!(s, "    {attr}reg [{}:0] {}_mem [0:{}];", n.width - 1, n.name, words.len().max(1) - 1);
+                        }
+                        Some(Cell::Ram { depth, .. }) => {
+                            let _ = writeln!(s, "    reg [{}:0] {}_mem [0:{}];", n.width - 1, n.name, depth.max(&1) - 1);
+                        }
+                        _ => {}
                     }
                     let _ = writeln!(s, "    reg {};", decl(n));
                 }
@@ -536,6 +619,12 @@ impl Module {
                         }
                     }
                 }
+                Cell::Ram { q, raddr, ren, waddr, wdata, we, .. } => {
+                    let qn = &self.get(*q).name;
+                    let (aw, rw, dw) = (self.get(*waddr).width, self.get(*raddr).width, self.get(*q).width);
+                    let _ = writeln!(s, "    always @(posedge {clk}) if ({}) {qn}_mem[{}] <= {};", self.get(*we).name, self.ext(*waddr, aw), self.ext(*wdata, dw));
+                    let _ = writeln!(s, "    always @(posedge {clk}) if ({}) {qn} <= {qn}_mem[{}];", self.get(*ren).name, self.ext(*raddr, rw));
+                }
                 Cell::Instance { module, name, params, conns } => {
                     let c: Vec<String> = conns.iter().map(|(p, n)| format!(".{p}({})", self.get(*n).name)).collect();
                     if params.is_empty() {
@@ -551,7 +640,13 @@ impl Module {
                 }
             }
         }
-        let unread = self.unread();
+        let mut unread = self.unread();
+        for n in &self.sinks {
+            let name = self.get(*n).name.clone();
+            if !unread.contains(&name) {
+                unread.push(name);
+            }
+        }
         if !unread.is_empty() {
             let _ = writeln!(s, "    wire unused_nets = ^{{");
             for (k, chunk) in unread.chunks(8).enumerate() {

@@ -19,13 +19,18 @@ fn bench(d: &DesignDir, n: usize, seed: u64, steady: bool) -> String {
     let rst_on = if i.reset_active_low { "1'b0" } else { "1'b1" };
     let rst_off = if i.reset_active_low { "1'b1" } else { "1'b0" };
     let steady = u8::from(steady);
+    let stream = i.input.io == crate::backend::verilog::Io::Stream || i.output.io == crate::backend::verilog::Io::Stream;
+    let (in_beats, out_beats) = (i.input.beat().1, i.output.beat().1);
+    let (nin, nout) = (n * in_beats, n * out_beats);
+    // TLAST: on each sample's last beat (streaming), else with the last sample.
+    let tlast = if stream { format!("(((ni + 1) % {in_beats}) == 0)") } else { format!("(ni == {})", n.max(1) - 1) };
     format!(
         r#"// qkhw verify bench for Icarus Verilog (plain Verilog-2005). Generated.
 `timescale 1ns/1ps
 module qkhw_tb;
     reg clk = 1'b0;
     reg rst = {rst_on};
-    reg [{iw_m}:0] mem [0:{n_m}];
+    reg [{iw_m}:0] mem [0:{nin_m}];
     reg [{iw_m}:0] tdata = {iw}'d0;
     reg tvalid = 1'b0;
     reg tlast = 1'b0;
@@ -57,9 +62,9 @@ module qkhw_tb;
     // Drive between edges; sample the handshakes at each rising edge.
     always @(negedge clk) begin
         if (rst == {rst_off}) begin
-            tvalid <= (ni < {n}) && ({steady} || ($random(seed) & 3) != 0);
-            tdata <= mem[(ni < {n}) ? ni : 0];
-            tlast <= (ni == {n_m});
+            tvalid <= (ni < {nin}) && ({steady} || ($random(seed) & 3) != 0);
+            tdata <= mem[(ni < {nin}) ? ni : 0];
+            tlast <= {tlast};
             oready <= {steady} || (($random(seed) & 3) != 0);
         end
     end
@@ -70,10 +75,10 @@ module qkhw_tb;
             $fdisplay(fd, "%h %b", odata, olast);
             no <= no + 1;
             if ((no + 1) % {step} == 0) begin
-                $display("progress %0d", no + 1);
+                $display("progress %0d", (no + 1) / {out_beats});
                 $fflush;
             end
-            if (no == {n_m}) begin
+            if (no == {nout_m}) begin
                 $fclose(fd);
                 $finish;
             end
@@ -88,12 +93,13 @@ endmodule
 "#,
         iw_m = iw - 1,
         ow_m = ow - 1,
-        n_m = n.max(1) - 1,
+        nin_m = nin.max(1) - 1,
+        nout_m = nout.max(1) - 1,
         top = i.top,
         clk = i.clock,
         rst = i.reset,
         limit = 64 + (n * i.initiation_interval.max(1) as usize + i.latency_cycles as usize + 8) * 16,
-        step = (n / 100).max(1),
+        step = (nout / 100).max(1),
     )
 }
 
@@ -109,7 +115,7 @@ impl Simulator for Icarus {
         let k = RUNS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let tmp = std::env::temp_dir().join(format!("qkhw-iv-{}-{k}", std::process::id()));
         std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        let per_in: usize = i.input.shape.iter().product();
+        let (per_in, _) = i.input.beat();
         let inb = (i.input.tdata_width / 8) as usize;
         let bytes = super::pack(codes, i.input.width, per_in, inb);
         let hex: String = bytes.chunks(inb).map(|s| s.iter().rev().map(|b| format!("{b:02x}")).collect::<String>() + "\n").collect();
@@ -140,10 +146,13 @@ impl Simulator for Icarus {
         let mut errors: Vec<String> = run.stdout.lines().filter(|l| l.contains("only")).map(str::to_string).collect();
         let outb = (i.output.tdata_width / 8) as usize;
         let mut raw = vec![];
+        let stream = i.input.io == crate::backend::verilog::Io::Stream || i.output.io == crate::backend::verilog::Io::Stream;
+        let (per_beat, out_beats) = i.output.beat();
         for (k, line) in text.lines().enumerate() {
             let mut it = line.split_whitespace();
             let (Some(h), Some(l)) = (it.next(), it.next()) else { continue };
-            if (l == "1") != (k + 1 == n) {
+            let want = if stream { (k + 1) % out_beats == 0 } else { k + 1 == n };
+            if (l == "1") != want {
                 errors.push(format!("TLAST wrong on output {k}"));
             }
             let h = format!("{:0>width$}", h, width = outb * 2);
@@ -153,10 +162,10 @@ impl Simulator for Icarus {
         }
         let _ = std::fs::remove_dir_all(&tmp);
         let per_out: usize = i.output.shape.iter().product();
-        let outputs = unpack(&raw, i.output.width, i.output.signed, per_out, outb);
+        let outputs = unpack(&raw, i.output.width, i.output.signed, per_beat, outb);
         if outputs.len() < n * per_out {
             errors.push(format!("{} of {n} outputs", outputs.len() / per_out.max(1)));
         }
-        Ok(SimRun { outputs, build_secs, sim_secs, errors })
+        Ok(SimRun { outputs, build_secs, sim_secs, errors, stream_timing: None })
     }
 }

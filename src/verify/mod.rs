@@ -78,6 +78,20 @@ pub struct SimRun {
     pub sim_secs: f64,
     /// Harness complaints (TLAST, latency, initiation interval).
     pub errors: Vec<String>,
+    /// A streaming design's timing measured in the steady run.
+    pub stream_timing: Option<StreamTiming>,
+}
+
+/// A streaming design's timing as simulated with the input offered at
+/// full rate and the output always ready: the largest over the samples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct StreamTiming {
+    /// Cycles from a sample's first input beat to its first output beat.
+    pub latency_first: u64,
+    /// Cycles from a sample's last input beat to its last output beat.
+    pub latency_last: u64,
+    /// Cycles between the first input beats of consecutive samples.
+    pub interval: u64,
 }
 
 /// A simulator qkhw can drive.
@@ -164,6 +178,8 @@ pub struct Report {
     pub latency_cycles: u32,
     pub initiation_interval: u32,
     pub timing_checked: bool,
+    /// A streaming design's measured timing (steady run).
+    pub stream_timing: Option<StreamTiming>,
 }
 
 impl Report {
@@ -199,6 +215,7 @@ impl Report {
             "latency_cycles": self.latency_cycles,
             "initiation_interval": self.initiation_interval,
             "timing_checked": self.timing_checked,
+            "stream_timing": self.stream_timing,
         })
     }
 
@@ -213,10 +230,20 @@ impl Report {
         if self.passed() {
             s += &format!(
                 "all equal to the golden model{}\nbuild {:.1} s, simulation {:.0} inferences/s\n",
-                if self.timing_checked { format!("; latency {} cycles and initiation interval {} checked", self.latency_cycles, self.initiation_interval) } else { String::new() },
+                if self.timing_checked && self.stream_timing.is_none() {
+                    format!("; latency {} cycles and initiation interval {} checked", self.latency_cycles, self.initiation_interval)
+                } else {
+                    String::new()
+                },
                 self.build_secs,
                 self.throughput
             );
+            if let Some(t) = &self.stream_timing {
+                s += &format!(
+                    "streamed at full rate: {} cycles per sample (first input beat to first input beat), latency {} cycles first beat to first beat, {} last beat to last beat\n",
+                    t.interval, t.latency_first, t.latency_last
+                );
+            }
         } else {
             s += &format!("{} samples differ\n", self.mismatched_samples);
             if let Some(m) = &self.first {
@@ -304,6 +331,7 @@ pub fn verify(sim: &dyn Simulator, d: &DesignDir, plan: &Plan, codes: &[i128], n
         latency_cycles: d.interface.latency_cycles,
         initiation_interval: d.interface.initiation_interval,
         timing_checked: sim.checks_timing(),
+        stream_timing: steady.stream_timing,
     })
 }
 
@@ -398,6 +426,7 @@ fn compare_codes(tool: &str, name: &str, plan: &Plan, codes: &[i128], n: usize, 
         latency_cycles: 0,
         initiation_interval: 1,
         timing_checked: false,
+        stream_timing: None,
     })
 }
 

@@ -29,6 +29,9 @@ struct Harness<'a> {
     out_wide: bool,
     latency: u32,
     ii: u32,
+    in_beats: usize,
+    out_beats: usize,
+    stream: bool,
     /// (signal, bytes, wide, stage)
     taps: Vec<(String, usize, bool, u32)>,
 }
@@ -76,6 +79,9 @@ impl Verilator {
             out_wide: i.output.tdata_width > 64,
             latency: i.latency_cycles,
             ii: i.initiation_interval.max(1),
+            in_beats: i.input.beat().1,
+            out_beats: i.output.beat().1,
+            stream: !i.input.io.is_parallel() || !i.output.io.is_parallel(),
             taps: d
                 .taps
                 .iter()
@@ -168,8 +174,8 @@ impl Simulator for Verilator {
     fn run(&self, d: &DesignDir, codes: &[i128], n: usize, seed: u64, steady: bool, trace: Option<&Path>) -> Result<SimRun> {
         let (bin, build_secs) = self.build(d, false, trace.map(Trace::for_file))?;
         let i = &d.interface;
-        let per_in: usize = i.input.shape.iter().product();
-        let per_out: usize = i.output.shape.iter().product();
+        let (per_in, _) = i.input.beat();
+        let (per_out, _) = i.output.beat();
         let (inb, outb) = (scratch("in.bin"), scratch("out.bin"));
         std::fs::write(&inb, pack(codes, i.input.width, per_in, (i.input.tdata_width / 8) as usize)).map_err(|e| Error::io(&inb, e))?;
         let t = Instant::now();
@@ -188,7 +194,11 @@ impl Simulator for Verilator {
             return Err(Error::Usage(format!("harness failed: {}", errors.join("; "))));
         }
         let outputs = unpack(&bytes, i.output.width, i.output.signed, per_out, (i.output.tdata_width / 8) as usize);
-        Ok(SimRun { outputs, build_secs, sim_secs, errors })
+        let stream_timing = out.stdout.lines().find_map(|l| {
+            let v: Vec<u64> = l.strip_prefix("stream ")?.split_whitespace().filter_map(|w| w.parse().ok()).collect();
+            (v.len() == 3).then(|| super::StreamTiming { latency_first: v[0], latency_last: v[1], interval: v[2] })
+        });
+        Ok(SimRun { outputs, build_secs, sim_secs, errors, stream_timing })
     }
 
     fn taps(&self, d: &DesignDir, codes: &[i128], n: usize, sample: usize) -> Result<Option<Vec<Vec<i128>>>> {

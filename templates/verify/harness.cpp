@@ -25,6 +25,12 @@ static const int IN_BYTES = {{ in_bytes }};
 static const int OUT_BYTES = {{ out_bytes }};
 static const long LATENCY = {{ latency }};
 static const long II = {{ ii }};
+// Transfers per sample on each port (1: one whole sample per transfer).
+static const long IN_BEATS = {{ in_beats }};
+static const long OUT_BEATS = {{ out_beats }};
+// Streaming design: TLAST on each sample's last beat; latency and interval
+// are measured and printed, not checked.
+static const bool STREAM = {{ stream }};
 
 static uint64_t rng_state;
 static uint64_t rnd() {
@@ -95,7 +101,8 @@ int main(int argc, char** argv) {
     const long n = atol(argv[3]);
     rng_state = strtoull(argv[4], nullptr, 10) * 2654435761ull + 0x9E3779B97F4A7C15ull;
     const int mode = atoi(argv[5]);
-    std::vector<uint8_t> in((size_t)n * IN_BYTES), out((size_t)n * OUT_BYTES);
+    const long n_in = n * IN_BEATS, n_out = n * OUT_BEATS;
+    std::vector<uint8_t> in((size_t)n_in * IN_BYTES), out((size_t)n_out * OUT_BYTES);
     FILE* f = fopen(argv[1], "rb");
     if (!f || fread(in.data(), 1, in.size(), f) != in.size()) {
         fprintf(stderr, "cannot read %s\n", argv[1]);
@@ -118,7 +125,8 @@ int main(int argc, char** argv) {
     FILE* tapf = argc > 7 ? fopen(argv[7], "wb") : nullptr;
     std::vector<uint8_t> tapbuf;
 #endif
-    std::vector<long> accepted_at((size_t)n, -1);
+    std::vector<long> accepted_at((size_t)n_in, -1);
+    std::vector<long> out_at((size_t)n_out, -1);
     long next_in = 0, next_out = 0, cycle = 0, last_out_cycle = -1;
     int errors = 0;
     top.{{ clk }} = 0;
@@ -130,13 +138,21 @@ int main(int argc, char** argv) {
         top.{{ clk }} = 1; top.eval();
     }
     top.{{ rst }} = {{ rst_off }};
-    const long limit = 64 + (n * II + LATENCY + 8) * (mode == 0 ? 16 : 2);
-    const long progress_step = n / 100 > 0 ? n / 100 : 1;
-    while (next_out < n && cycle < limit) {
-        bool give = next_in < n && (mode != 0 || (rnd() & 3) != 0);
+    const long limit = 64 + (n * II + LATENCY + 8) * (mode == 0 ? 16 : (STREAM ? 4 : 2));
+    // A stall: no output transfer for this many cycles while inputs are given.
+    const long stall = 1000 + 8 * (II + LATENCY);
+    long last_progress = 0;
+    const long progress_step = n_out / 100 > 0 ? n_out / 100 : 1;
+    while (next_out < n_out && cycle < limit) {
+        if (cycle - last_progress > stall) {
+            fprintf(stderr, "stall: no output transfer for %ld cycles (after output transfer %ld, input transfer %ld)\n", cycle - last_progress, next_out, next_in);
+            ++errors;
+            break;
+        }
+        bool give = next_in < n_in && (mode != 0 || (rnd() & 3) != 0);
         top.{{ in_port }}_tvalid = give;
-        if (next_in < n) set_in(&top, &in[(size_t)next_in * IN_BYTES]);
-        top.{{ in_port }}_tlast = (next_in == n - 1);
+        if (next_in < n_in) set_in(&top, &in[(size_t)next_in * IN_BYTES]);
+        top.{{ in_port }}_tlast = STREAM ? ((next_in + 1) % IN_BEATS == 0) : (next_in == n - 1);
         top.{{ out_port }}_tready = (mode != 0) || (rnd() % 4) != 0;
         top.{{ clk }} = 0;
         top.eval();
@@ -147,11 +163,14 @@ int main(int argc, char** argv) {
         bool out_fire = top.{{ out_port }}_tvalid && top.{{ out_port }}_tready;
         if (out_fire) {
             get_out(&top, &out[(size_t)next_out * OUT_BYTES]);
-            if ((bool)top.{{ out_port }}_tlast != (next_out == n - 1)) {
-                fprintf(stderr, "TLAST wrong on output %ld\n", next_out);
+            bool want_last = STREAM ? ((next_out + 1) % OUT_BEATS == 0) : (next_out == n - 1);
+            if ((bool)top.{{ out_port }}_tlast != want_last) {
+                fprintf(stderr, "TLAST wrong on output transfer %ld\n", next_out);
                 ++errors;
             }
-            if (mode == 1) {
+            out_at[(size_t)next_out] = cycle;
+            last_progress = cycle;
+            if (mode == 1 && !STREAM) {
                 long lat = cycle - accepted_at[(size_t)next_out];
                 if (lat != LATENCY) {
                     fprintf(stderr, "sample %ld: latency %ld cycles, the interface says %ld\n", next_out, lat, LATENCY);
@@ -165,7 +184,7 @@ int main(int argc, char** argv) {
             }
             ++next_out;
             if (next_out % progress_step == 0) {
-                printf("progress %ld\n", next_out);
+                printf("progress %ld\n", next_out / OUT_BEATS);
                 fflush(stdout);
             }
         }
@@ -195,9 +214,26 @@ int main(int argc, char** argv) {
 #ifdef QKHW_TRACE
     if (vcd) vcd->close();
 #endif
-    if (next_out < n) {
-        fprintf(stderr, "only %ld of %ld outputs after %ld cycles\n", next_out, n, cycle);
+    if (next_out < n_out) {
+        fprintf(stderr, "only %ld of %ld output transfers after %ld cycles\n", next_out, n_out, cycle);
         ++errors;
+    }
+    if (STREAM && mode == 1 && next_out == n_out && n > 0) {
+        // Measured at full rate: first input beat -> first output beat,
+        // last input beat -> last output beat, and the cycles between the
+        // first input beats of consecutive samples (the largest seen).
+        long lf = 0, ll = 0, iv = 0;
+        for (long s = 0; s < n; ++s) {
+            long a = out_at[(size_t)(s * OUT_BEATS)] - accepted_at[(size_t)(s * IN_BEATS)];
+            long b = out_at[(size_t)(s * OUT_BEATS + OUT_BEATS - 1)] - accepted_at[(size_t)(s * IN_BEATS + IN_BEATS - 1)];
+            if (a > lf) lf = a;
+            if (b > ll) ll = b;
+            if (s > 0) {
+                long d = accepted_at[(size_t)(s * IN_BEATS)] - accepted_at[(size_t)((s - 1) * IN_BEATS)];
+                if (d > iv) iv = d;
+            }
+        }
+        printf("stream latency_first %ld latency_last %ld interval %ld\n", lf, ll, iv);
     }
     f = fopen(argv[2], "wb");
     if (!f || fwrite(out.data(), 1, out.size(), f) != out.size()) {

@@ -8,6 +8,7 @@
 pub mod files;
 pub mod keywords;
 pub mod rtl;
+pub mod stream;
 pub mod synth;
 
 use askama::Template;
@@ -48,6 +49,8 @@ pub struct Options {
     /// `--budget`: choose the reuse factors (the smallest initiation
     /// interval whose estimate fits) instead of `reuse_factor`.
     pub budget: Option<crate::arch::schedule::Budget>,
+    /// `--io`: whole samples per transfer, or the streaming architecture.
+    pub io: Io,
 }
 
 impl Default for Options {
@@ -64,6 +67,7 @@ impl Default for Options {
             rom_init_file: false,
             rom_style: None,
             budget: None,
+            io: Io::Parallel,
         }
     }
 }
@@ -79,6 +83,43 @@ pub struct Port {
     /// A model with several outputs: where each lies in this port.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub parts: Vec<crate::passes::precision::OutputPart>,
+    /// How a sample crosses the port: whole (`parallel`) or in beats.
+    #[serde(default, skip_serializing_if = "Io::is_parallel")]
+    pub io: Io,
+    /// A streamed port: the elements of one beat (C order) and the beats
+    /// of one sample.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub beat_shape: Vec<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub beats: Option<usize>,
+}
+
+/// How samples cross a port of the design (`--io`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Io {
+    /// One whole sample per transfer.
+    #[default]
+    Parallel,
+    /// Pixel by pixel: `beats` transfers of `beat_shape` elements, TLAST
+    /// on a sample's last beat.
+    Stream,
+}
+
+impl Io {
+    pub fn is_parallel(&self) -> bool {
+        *self == Io::Parallel
+    }
+}
+
+impl Port {
+    /// Elements and beats of one transfer (1 beat for a parallel port).
+    pub fn beat(&self) -> (usize, usize) {
+        match self.io {
+            Io::Parallel => (self.shape.iter().product(), 1),
+            Io::Stream => (self.beat_shape.iter().product(), self.beats.unwrap_or(1).max(1)),
+        }
+    }
 }
 
 /// The contract of a generated design (`interface.json`): what users wire
@@ -229,10 +270,16 @@ impl ModuleBuild {
 
 /// Generate the design for `plan` (made with the hardware input format).
 pub fn generate(g: &Graph, plan: &Plan, opts: &Options, sched: &Schedule) -> Result<Design> {
+    generate_named(g, &g.name, plan, opts, sched)
+}
+
+/// [`generate`] with the top module named `name` (a streaming design's
+/// stages are designs of their own).
+pub fn generate_named(g: &Graph, name: &str, plan: &Plan, opts: &Options, sched: &Schedule) -> Result<Design> {
     let ii = sched.initiation_interval.max(1);
     let phase_w = width(0, ii as i128 - 1);
     let mut namer = Namer::new(&["clk", "rst", "ce", "aclk", "aresetn", "c_clk", "c_rst", "in_r", "valid_sr", "last_sr", "skid_out", "u_skid"]);
-    let top = namer.name(&g.name);
+    let top = namer.name(name);
     let header = opts.header.as_str();
     let p = opts.pipeline_levels.max(1);
     // Stage (registers since the input) of each step's output.
@@ -434,6 +481,9 @@ pub fn generate(g: &Graph, plan: &Plan, opts: &Options, sched: &Schedule) -> Res
         signed: st.fmt.signed,
         tdata_width: bytes(bits),
         parts: vec![],
+        io: Io::Parallel,
+        beat_shape: vec![],
+        beats: None,
     };
     let interface = Interface {
         top: top.clone(),
@@ -1000,6 +1050,14 @@ pub fn from_graph(
     opts: &Options,
 ) -> Result<(Design, Plan, Vec<String>)> {
     let (plan, mut notes) = crate::golden::hardware_plan(g, input_format, config)?;
+    if opts.io == Io::Stream {
+        if opts.budget.is_some() {
+            return Err(Error::Usage("--budget does not choose a streaming design's folding yet: give --reuse-factor or per-layer reuse_factor with --io stream".into()));
+        }
+        let (d, more) = stream::generate_stream(g, &plan, opts, config)?;
+        notes.extend(more);
+        return Ok((d, plan, notes));
+    }
     let sched = match &opts.budget {
         Some(b) => {
             let (sched, est) = crate::arch::schedule::schedule_budget(&plan, config, b);

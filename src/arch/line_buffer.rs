@@ -1,0 +1,334 @@
+//! The blocks of the streaming architecture that move data rather than
+//! compute: the line buffer ([`line_buffer`]), which turns a stream of
+//! pixels into a stream of windows, and the collector ([`collector`]),
+//! which gathers the beats of a sample into one parallel vector.
+//!
+//! Line buffer. Input pixels (`cin` elements each) are written row by row
+//! into a RAM of `B` row slots (B a power of two, at least the window's
+//! height plus its stride, so the next rows arrive while a row of windows
+//! is read); a row of input goes into slot `(rows received) mod B`. For
+//! each output position in raster order the block waits until the window's
+//! bottom-right pixel has arrived, reads the `kh × kw` taps one per cycle
+//! (a padding tap reads nothing and gives zeros) into a shift register,
+//! and hands the finished window to an output register with a valid/ready
+//! handshake. Flow control is by counting:
+//! - `held` = rows started − rows released; the input may start a row only
+//!   while `held < B`, so it never overwrites a row a window still needs
+//!   (rows are released when the output moves below them, and all of them
+//!   at the end of an image);
+//! - `ahead` = images the input has finished − images the output has
+//!   finished (−1, 0 or 1): a window is ready when the input is ahead, or in
+//!   the same image and past the window's last pixel; the input may not
+//!   finish a second image ahead.
+//!
+//! No deadlock: a window needs at most `(kh − 1)·dh + 1` rows at once and
+//! `B` exceeds that. Reset returns every counter to the start of an image.
+
+use super::netlist::{Cmp, Module, NetId};
+use crate::passes::precision::Geo;
+
+/// A line buffer and what it costs.
+#[derive(Debug, Clone)]
+pub struct LineBuffer {
+    pub module: Module,
+    /// Row slots of the RAM.
+    pub rows: usize,
+    /// Cycles per window at full rate (the taps, the wait and the hand-over).
+    pub cycles_per_window: usize,
+}
+
+/// `q + step`, wrapping to `first` after `last` (when `wrap`).
+fn stepped(m: &mut Module, q: NetId, step: i128, wrap: NetId, first: i128) -> NetId {
+    let s = m.constant(step);
+    let next = m.add(q, s);
+    let f = m.constant(first);
+    m.mux(wrap, f, next)
+}
+
+/// `q == v`.
+fn is(m: &mut Module, q: NetId, v: i128) -> NetId {
+    let c = m.constant(v);
+    m.compare(Cmp::Eq, q, c)
+}
+
+/// Drive the register `q` (range `lo..=hi`) with `d`.
+fn set(m: &mut Module, q: NetId, d: NetId) {
+    let (lo, hi) = (m.get(q).lo, m.get(q).hi);
+    let d = m.narrow(d, lo, hi);
+    m.drive(q, d);
+}
+
+/// The line buffer of `geo` over pixels of `geo.cin` elements of `width` bits.
+pub fn line_buffer(name: &str, geo: &Geo, width: u32) -> LineBuffer {
+    let mut m = Module::new(name);
+    m.header.push(format!(
+        "Line buffer: {}x{}x{} pixels in, one {}x{}x{} window per output position ({}x{}), stride {}x{}, dilation {}x{}, padding top {} left {}.",
+        geo.in_h, geo.in_w, geo.cin, geo.kh, geo.kw, geo.cin, geo.out_h, geo.out_w, geo.sh, geo.sw, geo.dh, geo.dw, geo.pad_top, geo.pad_left
+    ));
+    m.clock_input("clk");
+    let rst = m.input_bit("rst");
+    let pix = geo.cin as u32 * width;
+    let s_data = m.input("s_data", 0, 0, pix);
+    let s_valid = m.input_bit("s_valid");
+    let m_ready = m.input_bit("m_ready");
+    let (h, w) = (geo.in_h as i128, geo.in_w as i128);
+    let span = ((geo.kh - 1) * geo.dh + 1) as i128;
+    let b = (span as usize + geo.sh).next_power_of_two();
+    let bb = b.trailing_zeros();
+    let wb = geo.in_w.next_power_of_two().trailing_zeros();
+    let taps = geo.kh * geo.kw;
+    let rs = Some((rst, 0));
+
+    // Input side.
+    let ix = m.reg_later(0, w - 1, None, rs);
+    let iy = m.reg_later(0, h - 1, None, rs);
+    let wslot = m.reg_later(0, b as i128 - 1, None, rs);
+    let held = m.reg_later(-(h + b as i128 + 2), b as i128, None, rs);
+    let ahead = m.reg_later(-1, 1, None, rs);
+    let ix_first = is(&mut m, ix, 0);
+    let ix_last = is(&mut m, ix, w - 1);
+    let iy_last = is(&mut m, iy, h - 1);
+    let bc = m.constant(b as i128);
+    let full = m.compare(Cmp::Ge, held, bc);
+    let no_row = m.and(ix_first, full);
+    let img_end = m.and(ix_last, iy_last);
+    let ahead_one = is(&mut m, ahead, 1);
+    let no_img = m.and(img_end, ahead_one);
+    let blocked = m.or(no_row, no_img);
+    let s_ready = m.not(blocked);
+    let s_fire = m.and(s_valid, s_ready);
+    let row_in_done = m.and(s_fire, ix_last);
+    let in_done = m.and(s_fire, img_end);
+    let start_row = m.and(s_fire, ix_first);
+    let d = stepped(&mut m, ix, 1, ix_last, 0);
+    let d = m.mux(s_fire, d, ix);
+    set(&mut m, ix, d);
+    let d = stepped(&mut m, iy, 1, iy_last, 0);
+    let d = m.mux(row_in_done, d, iy);
+    set(&mut m, iy, d);
+    let one = m.constant(1);
+    let next_slot = m.add(wslot, one);
+    let next_slot = m.low_bits(next_slot, bb);
+    let d = m.mux(row_in_done, next_slot, wslot);
+    set(&mut m, wslot, d);
+
+    // Output side: state 0 wait, 1 fetch, 2 last tap, 3 hand over.
+    let state = m.reg_later(0, 3, None, rs);
+    let ox = m.reg_later(0, geo.out_w as i128 - 1, None, rs);
+    let oy = m.reg_later(0, geo.out_h as i128 - 1, None, rs);
+    let (pt, pl) = (geo.pad_top as i128, geo.pad_left as i128);
+    let rtop = m.reg_later(-pt, (geo.out_h as i128 - 1) * geo.sh as i128 - pt, None, Some((rst, -pt)));
+    let cleft = m.reg_later(-pl, (geo.out_w as i128 - 1) * geo.sw as i128 - pl, None, Some((rst, -pl)));
+    let obase = m.reg_later(0, b as i128 - 1, None, rs);
+    let released = m.reg_later(0, h, None, rs);
+    let ky = m.reg_later(0, geo.kh as i128 - 1, None, rs);
+    let kx = m.reg_later(0, geo.kw as i128 - 1, None, rs);
+    let tr_hi = (geo.out_h as i128 - 1) * geo.sh as i128 - pt + (geo.kh as i128 - 1) * geo.dh as i128;
+    let tc_hi = (geo.out_w as i128 - 1) * geo.sw as i128 - pl + (geo.kw as i128 - 1) * geo.dw as i128;
+    let tr = m.reg_later(-pt, tr_hi, None, None);
+    let tc = m.reg_later(-pl, tc_hi, None, None);
+    let waiting = is(&mut m, state, 0);
+    let fetching = is(&mut m, state, 1);
+    let last_tap = is(&mut m, state, 2);
+    let holding = is(&mut m, state, 3);
+
+    // Is the window at (oy, ox) in the buffer?
+    let kspan = m.constant((geo.kh as i128 - 1) * geo.dh as i128);
+    let r_end = m.add(rtop, kspan);
+    let hm1 = m.constant(h - 1);
+    let r_over = m.compare(Cmp::Gt, r_end, hm1);
+    let rmax = m.mux(r_over, hm1, r_end);
+    let cspan = m.constant((geo.kw as i128 - 1) * geo.dw as i128);
+    let c_end = m.add(cleft, cspan);
+    let wm1 = m.constant(w - 1);
+    let c_over = m.compare(Cmp::Gt, c_end, wm1);
+    let cmax = m.mux(c_over, wm1, c_end);
+    let zero = m.constant(0);
+    let no_rows = m.compare(Cmp::Lt, rmax, zero);
+    let no_cols = m.compare(Cmp::Lt, cmax, zero);
+    let past_row = m.compare(Cmp::Gt, iy, rmax);
+    let on_row = m.compare(Cmp::Eq, iy, rmax);
+    let past_col = m.compare(Cmp::Gt, ix, cmax);
+    let in_row = m.and(on_row, past_col);
+    let mut pos_ok = m.or(no_rows, no_cols);
+    pos_ok = m.or(pos_ok, past_row);
+    pos_ok = m.or(pos_ok, in_row);
+    let same_img = is(&mut m, ahead, 0);
+    let ok_same = m.and(same_img, pos_ok);
+    let ready = m.or(ahead_one, ok_same);
+    let go = m.and(waiting, ready);
+
+    // Fetch: one tap per cycle.
+    let kx_last = is(&mut m, kx, geo.kw as i128 - 1);
+    let ky_last = is(&mut m, ky, geo.kh as i128 - 1);
+    let taps_done = m.and(kx_last, ky_last);
+    let tr_ok_lo = m.compare(Cmp::Ge, tr, zero);
+    let hc = m.constant(h);
+    let tr_ok_hi = m.compare(Cmp::Lt, tr, hc);
+    let tc_ok_lo = m.compare(Cmp::Ge, tc, zero);
+    let wc = m.constant(w);
+    let tc_ok_hi = m.compare(Cmp::Lt, tc, wc);
+    let mut inside = m.and(tr_ok_lo, tr_ok_hi);
+    inside = m.and(inside, tc_ok_lo);
+    inside = m.and(inside, tc_ok_hi);
+    let ren = m.and(fetching, inside);
+    let slot_sum = m.add(obase, tr);
+    let slot = m.low_bits(slot_sum, bb);
+    let raddr = if wb == 0 {
+        slot
+    } else {
+        let col = m.low_bits(tc, wb);
+        m.concat(vec![col, slot])
+    };
+    let waddr = if wb == 0 {
+        wslot
+    } else {
+        let col = m.low_bits(ix, wb);
+        let ws = m.low_bits(wslot, bb);
+        m.concat(vec![col, ws])
+    };
+    let q = m.ram(b << wb, pix, waddr, s_data, s_fire, raddr, ren);
+    let shift = m.reg_reset(fetching, None, rst, 0);
+    let outside = m.not(inside);
+    let pad = m.reg(outside, None);
+    let zero_pix = m.constant(0);
+    let tap_in = m.bus_mux(pad, zero_pix, q);
+    let regs: Vec<NetId> = (0..taps).map(|_| m.bus_reg_later(pix, Some(shift), None)).collect();
+    for t in 0..taps {
+        let d = if t + 1 < taps { regs[t + 1] } else { tap_in };
+        m.drive(regs[t], d);
+    }
+
+    // Hand-over to the output register, and the next position.
+    let m_valid = m.reg_later(0, 1, None, rs);
+    let not_valid = m.not(m_valid);
+    let out_free = m.or(not_valid, m_ready);
+    let load = m.and(holding, out_free);
+    let ox_last = is(&mut m, ox, geo.out_w as i128 - 1);
+    let oy_last = is(&mut m, oy, geo.out_h as i128 - 1);
+    let row_done = m.and(load, ox_last);
+    let img_last = m.and(ox_last, oy_last);
+    let out_done = m.and(load, img_last);
+    let window = m.concat(regs.clone());
+    let m_data = m.bus_reg_later(taps as u32 * pix, Some(load), None);
+    m.drive(m_data, window);
+    let m_last = m.reg(img_last, Some(load));
+    let stay = m.mux(m_ready, zero, m_valid);
+    let d = m.mux(load, one, stay);
+    set(&mut m, m_valid, d);
+
+    // State machine.
+    let two = m.constant(2);
+    let three = m.constant(3);
+    let after_fetch = m.mux(taps_done, two, one);
+    let mut next = m.mux(go, one, state);
+    next = m.mux(fetching, after_fetch, next);
+    next = m.mux(last_tap, three, next);
+    next = m.mux(load, zero, next);
+    set(&mut m, state, next);
+    // Tap counters: reset at `go`, stepped while fetching.
+    let kx_next = stepped(&mut m, kx, 1, kx_last, 0);
+    let d = m.mux(fetching, kx_next, kx);
+    let d = m.mux(go, zero, d);
+    set(&mut m, kx, d);
+    let ky_next = stepped(&mut m, ky, 1, ky_last, 0);
+    let ky_step = m.mux(kx_last, ky_next, ky);
+    let d = m.mux(fetching, ky_step, ky);
+    let d = m.mux(go, zero, d);
+    set(&mut m, ky, d);
+    let tc_next = m.constant(geo.dw as i128);
+    let tc_next = m.add(tc, tc_next);
+    let tc_step = m.mux(kx_last, cleft, tc_next);
+    let d = m.mux(fetching, tc_step, tc);
+    let d = m.mux(go, cleft, d);
+    set(&mut m, tc, d);
+    let tr_next = m.constant(geo.dh as i128);
+    let tr_next = m.add(tr, tr_next);
+    let tr_step = m.mux(kx_last, tr_next, tr);
+    let d = m.mux(fetching, tr_step, tr);
+    let d = m.mux(go, rtop, d);
+    set(&mut m, tr, d);
+    // Position counters, on hand-over.
+    let d = stepped(&mut m, ox, 1, ox_last, 0);
+    let d = m.mux(load, d, ox);
+    set(&mut m, ox, d);
+    let d = stepped(&mut m, oy, 1, oy_last, 0);
+    let d = m.mux(row_done, d, oy);
+    set(&mut m, oy, d);
+    let d = stepped(&mut m, cleft, geo.sw as i128, ox_last, -pl);
+    let d = m.mux(load, d, cleft);
+    set(&mut m, cleft, d);
+    let d = stepped(&mut m, rtop, geo.sh as i128, oy_last, -pt);
+    let d = m.mux(row_done, d, rtop);
+    set(&mut m, rtop, d);
+    let hb = m.constant(h);
+    let base_next = m.add(obase, hb);
+    let base_next = m.low_bits(base_next, bb);
+    let d = m.mux(out_done, base_next, obase);
+    set(&mut m, obase, d);
+    // Rows released when a row of windows is done: those above the next
+    // row's windows, or all of them at the end of the image.
+    let sh = m.constant(geo.sh as i128);
+    let nxt = m.add(rtop, sh);
+    let neg = m.compare(Cmp::Lt, nxt, zero);
+    let over = m.compare(Cmp::Gt, nxt, hb);
+    let clamped = m.mux(neg, zero, nxt);
+    let clamped = m.mux(over, hb, clamped);
+    let target = m.mux(oy_last, hb, clamped);
+    let amount = m.sub(target, released);
+    let rel = m.mux(row_done, amount, zero);
+    let d = m.mux(oy_last, zero, target);
+    let d = m.mux(row_done, d, released);
+    set(&mut m, released, d);
+    let grow = m.add(held, start_row);
+    let d = m.sub(grow, rel);
+    set(&mut m, held, d);
+    let up = m.add(ahead, in_done);
+    let d = m.sub(up, out_done);
+    set(&mut m, ahead, d);
+
+    m.output("s_ready", s_ready, 1);
+    m.output("m_data", m_data, taps as u32 * pix);
+    m.output("m_valid", m_valid, 1);
+    m.output("m_last", m_last, 1);
+    LineBuffer { module: m, rows: b, cycles_per_window: taps + 3 }
+}
+
+/// Gathers `beats` beats of `elems` elements of `width` bits into one
+/// sample (beat 0 in the low bits: the C order of the tensor). It takes the
+/// next sample's first beat while the finished one is being handed over.
+pub fn collector(name: &str, beats: usize, elems: usize, width: u32) -> Module {
+    let mut m = Module::new(name);
+    m.header.push(format!("Collector: {beats} beats of {elems} elements in, one sample of {} elements out.", beats * elems));
+    m.clock_input("clk");
+    let rst = m.input_bit("rst");
+    let bits = elems as u32 * width;
+    let s_data = m.input("s_data", 0, 0, bits);
+    let s_valid = m.input_bit("s_valid");
+    let m_ready = m.input_bit("m_ready");
+    let m_valid = m.reg_later(0, 1, None, Some((rst, 0)));
+    let not_valid = m.not(m_valid);
+    let s_ready = m.or(not_valid, m_ready);
+    let s_fire = m.and(s_valid, s_ready);
+    let cnt = m.reg_later(0, beats as i128 - 1, None, Some((rst, 0)));
+    let last = is(&mut m, cnt, beats as i128 - 1);
+    let d = stepped(&mut m, cnt, 1, last, 0);
+    let d = m.mux(s_fire, d, cnt);
+    set(&mut m, cnt, d);
+    let regs: Vec<NetId> = (0..beats).map(|_| m.bus_reg_later(bits, Some(s_fire), None)).collect();
+    for k in 0..beats {
+        let d = if k + 1 < beats { regs[k + 1] } else { s_data };
+        m.drive(regs[k], d);
+    }
+    let done = m.and(s_fire, last);
+    let (zero, one) = (m.constant(0), m.constant(1));
+    let stay = m.mux(m_ready, zero, m_valid);
+    let d = m.mux(done, one, stay);
+    set(&mut m, m_valid, d);
+    let all = m.concat(regs);
+    m.output("s_ready", s_ready, 1);
+    m.output("m_data", all, beats as u32 * bits);
+    m.output("m_valid", m_valid, 1);
+    m.output("m_last", one, 1);
+    m
+}

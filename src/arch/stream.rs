@@ -1,0 +1,311 @@
+//! The streaming architecture (`--io stream`, hls4ml's io_stream, FINN's
+//! dataflow): the plan cut into a chain of stages that pass feature maps
+//! pixel by pixel, every channel of one pixel in one beat, row by row.
+//!
+//! - A [`Stage::Window`] is a line buffer: it takes pixel beats and gives
+//!   one beat per output position holding that position's whole
+//!   `kh × kw × cin` window (zeros where it reads padding), in the C order
+//!   of a `(kh, kw, cin)` tensor.
+//! - A [`Stage::Beat`] runs a sub-plan on every beat: the window's
+//!   convolution, depthwise convolution or pooling rewritten as a layer over
+//!   a `(kh, kw, cin)` input with one output position, and the per-pixel
+//!   steps after it (batch norm, activations, 1×1 convolutions, Dense on
+//!   the last axis). Its hardware is an ordinary unrolled or folded design
+//!   with the interface contract's handshake, so every arithmetic decision
+//!   stays the plan's.
+//! - A [`Stage::Collect`] gathers the beats of a sample into one parallel
+//!   vector where the stream ends (Flatten, global pooling, a Dense over
+//!   the whole tensor); the rest of the plan is one more `Beat` stage with
+//!   a single beat per sample.
+//!
+//! Because each sub-plan is the original steps with their constants and
+//! exact ranges, the streamed design computes what the golden model does.
+
+use crate::error::{Error, Result};
+use crate::passes::precision::{Geo, Plan, Step, StepOp};
+
+/// One block of the streaming pipeline.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Stage {
+    /// Arithmetic on every beat: `plan`'s input is one beat, its output
+    /// one beat; `beats` beats per sample.
+    Beat { name: String, plan: Plan, beats: usize },
+    /// A line buffer over an `in_h × in_w` map of `cin`-element pixels of
+    /// `width` bits, giving one window per output position of `geo`.
+    Window { name: String, geo: Geo, width: u32 },
+    /// `beats` beats of `elems` elements of `width` bits gathered into one.
+    Collect { name: String, beats: usize, elems: usize, width: u32 },
+}
+
+impl Stage {
+    pub fn name(&self) -> &str {
+        match self {
+            Stage::Beat { name, .. } | Stage::Window { name, .. } | Stage::Collect { name, .. } => name,
+        }
+    }
+
+    /// Elements per output beat.
+    pub fn out_elems(&self) -> usize {
+        match self {
+            Stage::Beat { plan, .. } => plan.outputs.first().map_or(0, |&o| plan.steps[o].shape.iter().product()),
+            Stage::Window { geo, .. } => geo.kh * geo.kw * geo.cin,
+            Stage::Collect { beats, elems, .. } => beats * elems,
+        }
+    }
+
+    /// Output beats per sample.
+    pub fn out_beats(&self) -> usize {
+        match self {
+            Stage::Beat { beats, .. } => *beats,
+            Stage::Window { geo, .. } => geo.out_h * geo.out_w,
+            Stage::Collect { .. } => 1,
+        }
+    }
+}
+
+/// The plan as a chain of stages, with the streamed input and output.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamPlan {
+    pub stages: Vec<Stage>,
+    /// Elements per input beat and beats per sample.
+    pub in_elems: usize,
+    pub in_beats: usize,
+    /// The beat shape of the input port (`[C]` of an image or sequence).
+    pub in_beat_shape: Vec<usize>,
+    pub out_elems: usize,
+    pub out_beats: usize,
+    pub out_beat_shape: Vec<usize>,
+}
+
+fn refuse(plan: &Plan, step: usize, what: &str) -> Error {
+    let layer = plan.steps[step].layer.clone().unwrap_or_else(|| format!("step {step}"));
+    Error::Usage(format!(
+        "--io stream: layer `{layer}`: {what}; streamed so far: Conv1D/Conv2D, DepthwiseConv, SeparableConv, max and valid average pooling, ZeroPadding, batch norm, activations and Dense on the last axis, then Flatten / global pooling / Dense heads (use --io parallel for this model)"
+    ))
+}
+
+/// The pixels (beats) and channels of a streamed tensor: its last axis is
+/// the channel axis, the others are positions.
+fn pixels(shape: &[usize]) -> Option<(usize, usize)> {
+    (shape.len() >= 2).then(|| (shape[..shape.len() - 1].iter().product(), shape[shape.len() - 1]))
+}
+
+/// The window a step reads, when it reads windows.
+fn window_geo(plan: &Plan, i: usize) -> Result<Option<Geo>> {
+    let st = &plan.steps[i];
+    Ok(match &st.op {
+        StepOp::Conv { geo, .. } | StepOp::Depthwise { geo, .. } => Some(geo.clone()),
+        StepOp::Pool { geo, mult, .. } => {
+            if mult.windows(2).any(|w| w[0] != w[1]) {
+                return Err(refuse(plan, i, "average pooling whose count varies at the border ('same' padding) is not streamed yet"));
+            }
+            Some(geo.clone())
+        }
+        StepOp::ZeroPad { in_shape, pads } => {
+            // Spatial pads only (the golden kernel's reading of `pads`).
+            let (h, w, c, (t, b), (l, r)) = match (in_shape.len(), pads.as_slice()) {
+                (3, [ph, pw, ..]) => (in_shape[0], in_shape[1], in_shape[2], *ph, *pw),
+                (2, [pw, ..]) => (1, in_shape[0], in_shape[1], (0, 0), *pw),
+                _ => return Err(refuse(plan, i, "this zero padding is not streamed")),
+            };
+            Some(Geo { in_h: h, in_w: w, cin: c, out_h: h + t + b, out_w: w + l + r, cout: c, kh: 1, kw: 1, sh: 1, sw: 1, dh: 1, dw: 1, pad_top: t, pad_left: l })
+        }
+        _ => None,
+    })
+}
+
+/// A window that is a single pixel read in place: the step runs per beat.
+fn pointwise(g: &Geo) -> bool {
+    g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pad_top == 0 && g.pad_left == 0 && g.out_h == g.in_h && g.out_w == g.in_w
+}
+
+/// The one-position geometry of a window stage's compute: the same
+/// kernel over a `(kh, kw, cin)` input, stride 1, no padding.
+fn window_local(g: &Geo) -> Geo {
+    Geo { in_h: g.kh, in_w: g.kw, out_h: 1, out_w: 1, sh: 1, sw: 1, dh: 1, dw: 1, pad_top: 0, pad_left: 0, ..g.clone() }
+}
+
+/// The step rewritten for one beat (one output position).
+fn per_beat(op: &StepOp) -> StepOp {
+    match op {
+        StepOp::Conv { geo, w, b } => StepOp::Conv { geo: window_local(geo), w: w.clone(), b: b.clone() },
+        StepOp::Depthwise { geo, mult, w, b } => StepOp::Depthwise { geo: window_local(geo), mult: *mult, w: w.clone(), b: b.clone() },
+        StepOp::Pool { geo, max, mult } => StepOp::Pool { geo: window_local(geo), max: *max, mult: mult.first().copied().into_iter().collect() },
+        StepOp::Dense { n_in, n_out, w, b, .. } => StepOp::Dense { rows: 1, n_in: *n_in, n_out: *n_out, w: w.clone(), b: b.clone() },
+        op => op.clone(),
+    }
+}
+
+/// A step applied to each pixel on its own (it keeps the positions).
+fn per_pixel(plan: &Plan, i: usize, c_in: usize) -> bool {
+    let st = &plan.steps[i];
+    let same_positions = |shape: &[usize]| pixels(shape).map(|(p, _)| p) == pixels(&plan.steps[st.inputs[0]].shape).map(|(p, _)| p);
+    match &st.op {
+        StepOp::Affine { .. } | StepOp::Act(_) => true,
+        StepOp::Identity => st.shape == plan.steps[st.inputs[0]].shape,
+        StepOp::Dense { n_in, .. } => *n_in == c_in && same_positions(&st.shape),
+        _ => false,
+    }
+}
+
+/// A sub-plan in construction: the input beat and the steps after it.
+struct Sub {
+    steps: Vec<Step>,
+    /// Original step index → sub-plan index.
+    map: Vec<(usize, usize)>,
+}
+
+impl Sub {
+    fn new(input: Step, from: usize) -> Sub {
+        Sub { steps: vec![input], map: vec![(from, 0)] }
+    }
+
+    fn push(&mut self, plan: &Plan, i: usize, shape: Vec<usize>, op: StepOp) -> Result<()> {
+        let st = &plan.steps[i];
+        let mut inputs = vec![];
+        for x in &st.inputs {
+            let Some(&(_, k)) = self.map.iter().find(|(o, _)| o == x) else {
+                return Err(refuse(plan, i, "it reads a tensor of an earlier stage (a branch or skip connection), which is not streamed yet"));
+            };
+            inputs.push(k);
+        }
+        self.steps.push(Step { layer: st.layer.clone(), inputs, shape, fmt: st.fmt, lo: st.lo, hi: st.hi, op });
+        self.map.push((i, self.steps.len() - 1));
+        Ok(())
+    }
+
+    fn plan(self, plan: &Plan) -> Plan {
+        let out = self.steps.len() - 1;
+        Plan {
+            model: plan.model.clone(),
+            max_width: plan.max_width,
+            steps: self.steps,
+            outputs: vec![out],
+            notices: vec![],
+            parts: plan.parts.clone(),
+            input: plan.input.clone(),
+            inputs: vec![0],
+        }
+    }
+}
+
+/// The input step of a beat sub-plan: the values of step `from`, `shape`
+/// elements per beat (padding adds zeros to the range).
+fn beat_input(plan: &Plan, from: usize, shape: Vec<usize>, padded: bool) -> Step {
+    let st = &plan.steps[from];
+    let (lo, hi) = if padded { (st.lo.min(0), st.hi.max(0)) } else { (st.lo, st.hi) };
+    Step { layer: None, inputs: vec![], shape, fmt: st.fmt, lo, hi, op: StepOp::Input }
+}
+
+/// Cut `plan` into streaming stages.
+pub fn stream_plan(plan: &Plan) -> Result<StreamPlan> {
+    if plan.inputs.len() > 1 {
+        return Err(Error::Usage("--io stream: the model has several inputs, which no hardware target takes yet".into()));
+    }
+    let live = plan.live();
+    let in_step = &plan.steps[0];
+    let Some((in_beats, in_c)) = pixels(&in_step.shape) else {
+        return Err(Error::Usage(format!(
+            "--io stream streams images (H, W, C) and sequences (T, C) pixel by pixel; the model's input has shape {:?}: use --io parallel",
+            in_step.shape
+        )));
+    };
+    let readers = |s: usize| (0..plan.steps.len()).filter(|&k| live[k] && plan.steps[k].inputs.contains(&s)).count() + usize::from(plan.outputs.contains(&s));
+    let mut stages = vec![];
+    // The streamed tensor so far and the beat stage being built on it.
+    let mut cur = 0;
+    let mut sub: Option<Sub> = None;
+    let flush = |sub: &mut Option<Sub>, stages: &mut Vec<Stage>, beats: usize| {
+        if let Some(s) = sub.take().filter(|s| s.steps.len() > 1) {
+            let name = s.steps.last().and_then(|st| st.layer.clone()).unwrap_or_else(|| "beat".into());
+            stages.push(Stage::Beat { name, plan: s.plan(plan), beats });
+        }
+    };
+    let mut ended = false;
+    let mut i = 1;
+    while i < plan.steps.len() {
+        if !live[i] {
+            i += 1;
+            continue;
+        }
+        let st = &plan.steps[i];
+        if st.inputs != [cur] {
+            return Err(refuse(plan, i, "it joins or branches streams (Add, Concatenate, a skip connection), which is not streamed yet"));
+        }
+        if readers(cur) > 1 {
+            return Err(refuse(plan, cur.max(1), "its output feeds several layers (a branch), which is not streamed yet"));
+        }
+        let (beats, c) = pixels(&plan.steps[cur].shape).unwrap_or((1, 1));
+        if let Some(geo) = window_geo(plan, i)? {
+            if pointwise(&geo) && !matches!(st.op, StepOp::ZeroPad { .. }) {
+                let s = sub.get_or_insert_with(|| Sub::new(beat_input(plan, cur, vec![c], false), cur));
+                let (_, cout) = pixels(&st.shape).unwrap_or((1, 1));
+                s.push(plan, i, vec![cout], per_beat(&st.op))?;
+            } else {
+                flush(&mut sub, &mut stages, beats);
+                let name = st.layer.clone().unwrap_or_else(|| format!("step{i}"));
+                stages.push(Stage::Window { name: format!("{name}_window"), geo: geo.clone(), width: plan.steps[cur].fmt.width });
+                let padded = (0..geo.out_h).any(|oy| (0..geo.kh).any(|ky| geo.in_row(oy, ky).is_none()))
+                    || (0..geo.out_w).any(|ox| (0..geo.kw).any(|kx| geo.in_col(ox, kx).is_none()));
+                let (_, cout) = pixels(&st.shape).unwrap_or((1, 1));
+                if matches!(st.op, StepOp::ZeroPad { .. }) {
+                    // The window is the padded pixel itself: later steps read it.
+                    sub = Some(Sub::new(beat_input(plan, i, vec![c], false), i));
+                } else {
+                    let mut s = Sub::new(beat_input(plan, cur, vec![geo.kh, geo.kw, geo.cin], padded), cur);
+                    s.push(plan, i, vec![cout], per_beat(&st.op))?;
+                    sub = Some(s);
+                }
+            }
+        } else if pixels(&plan.steps[cur].shape).is_some() && per_pixel(plan, i, c) {
+            let s = sub.get_or_insert_with(|| Sub::new(beat_input(plan, cur, vec![c], false), cur));
+            let (_, cout) = pixels(&st.shape).unwrap_or((1, st.shape.iter().product()));
+            s.push(plan, i, vec![cout], per_beat(&st.op))?;
+        } else {
+            if matches!(st.op, StepOp::Merge { .. } | StepOp::Concat { .. } | StepOp::Gather { .. } | StepOp::ConvT { .. }) {
+                return Err(refuse(plan, i, "this layer is not streamed yet"));
+            }
+            // The stream ends: gather the beats, the rest runs on the whole sample.
+            flush(&mut sub, &mut stages, beats);
+            let name = plan.steps[cur].layer.clone().unwrap_or_else(|| "input".into());
+            stages.push(Stage::Collect { name: format!("{name}_collect"), beats, elems: c, width: plan.steps[cur].fmt.width });
+            let mut s = Sub::new(beat_input(plan, cur, plan.steps[cur].shape.clone(), false), cur);
+            for k in i..plan.steps.len() {
+                if live[k] {
+                    s.push(plan, k, plan.steps[k].shape.clone(), plan.steps[k].op.clone())?;
+                }
+            }
+            sub = Some(s);
+            ended = true;
+            break;
+        }
+        cur = i;
+        i += 1;
+    }
+    let (out_beats, out_elems, out_beat_shape) = if ended {
+        let shape = plan.steps[plan.outputs[0]].shape.clone();
+        (1, shape.iter().product(), shape)
+    } else {
+        let (b, c) = pixels(&plan.steps[cur].shape).unwrap_or((1, 1));
+        (b, c, vec![c])
+    };
+    flush(&mut sub, &mut stages, out_beats);
+    if stages.is_empty() {
+        return Err(Error::Usage("--io stream: the model computes nothing on its input".into()));
+    }
+    Ok(StreamPlan { stages, in_elems: in_c, in_beats, in_beat_shape: vec![in_c], out_elems, out_beats, out_beat_shape })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pointwise_windows_run_per_beat() {
+        let g = Geo { in_h: 4, in_w: 4, cin: 2, out_h: 4, out_w: 4, cout: 3, kh: 1, kw: 1, sh: 1, sw: 1, dh: 1, dw: 1, pad_top: 0, pad_left: 0 };
+        assert!(pointwise(&g));
+        assert!(!pointwise(&Geo { sh: 2, out_h: 2, out_w: 2, ..g.clone() }));
+        let l = window_local(&Geo { kh: 3, kw: 3, sh: 2, pad_top: 1, ..g });
+        assert_eq!((l.in_h, l.in_w, l.out_h, l.out_w, l.sh, l.pad_top), (3, 3, 1, 1, 1, 0));
+    }
+}
