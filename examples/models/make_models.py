@@ -592,10 +592,69 @@ def ad_autoencoder():
     return keras.Model(inp, x, name="ad_autoencoder")
 
 
+def stream_cnn():
+    """A CNN for the streaming architecture (--io stream): an input
+    quantizer, ZeroPadding, a strided 'same' convolution, BN, a dilated
+    separable convolution, max pooling, a 1x1 convolution, a Dense on the
+    channel axis (per pixel), then a global-average-pooling head."""
+    x = inp = keras.Input((14, 9, 3), name="x")
+    x = QActivation(quantized_bits(8, 2, alpha=1), name="in_q")(x)
+    x = L.ZeroPadding2D(((1, 0), (2, 1)), name="pad")(x)
+    x = QConv2D(6, (3, 3), strides=(2, 1), padding="same",
+                kernel_quantizer=qb(8, 0), bias_quantizer=qb(8, 3),
+                name="conv_s2")(x)
+    x = QBatchNormalization(momentum=0.9, name="bn1")(x)
+    x = QActivation(quantized_relu(8, 3), name="relu1")(x)
+    x = QSeparableConv2D(8, (3, 3), dilation_rate=(1, 2), padding="same",
+                         depthwise_quantizer=qb(6, 0),
+                         pointwise_quantizer=qb(6, 0),
+                         bias_quantizer=qb(8, 3), name="sep")(x)
+    x = QActivation(quantized_relu(8, 3), name="relu2")(x)
+    x = L.MaxPooling2D((2, 3), name="pool")(x)
+    x = QConv2D(8, (1, 1), kernel_quantizer=qb(8, 0),
+                bias_quantizer=qb(8, 3), name="pw")(x)
+    x = QActivation(quantized_bits(8, 3, alpha=1), name="act_pw")(x)
+    x = QDense(5, kernel_quantizer=qb(8, 0), bias_quantizer=qb(8, 3),
+               name="dense_px")(x)
+    x = QActivation(quantized_relu(8, 3), name="relu3")(x)
+    x = QGlobalAveragePooling2D(average_quantizer=quantized_bits(10, 3, alpha=1), name="gap")(x)
+    x = QDense(4, kernel_quantizer=qb(8, 0), bias_quantizer=qb(8, 3),
+               name="out")(x)
+    return keras.Model(inp, x, name="stream_cnn")
+
+
+def dscnn_kws():
+    """The MLPerf Tiny keyword-spotting DS-CNN (49x10x1 MFCC input; Conv 64
+    10x4 stride 2; four depthwise 3x3 + BN + relu + pointwise 64 + BN +
+    relu blocks; average pooling 24x5 over the 25x5 map, as the MLPerf
+    reference writes it; Dense 12), 8-bit kernels and activations. Each
+    convolution and its BN are one QKeras folded layer (QConv2DBatchnorm),
+    as QKeras deploys them: a standalone float BN before a quantizer is
+    float32 in model.predict and rounds some extreme inputs differently
+    from exact arithmetic. The depthwise BN is the depthwise layer's bias:
+    a saved QDepthwiseConv2DBatchnorm with 'same' padding does not reload
+    in qkeras-v3 1.2.1 ("expected 3 variables")."""
+    k = dict(kernel_quantizer=qb(8, 0), bias_quantizer=qb(8, 3), momentum=0.9)
+    x = inp = keras.Input((49, 10, 1), name="x")
+    x = QActivation(quantized_bits(8, 3, alpha=1), name="in_q")(x)
+    x = QConv2DBatchnorm(64, (10, 4), strides=(2, 2), padding="same", name="conv1", **k)(x)
+    x = QActivation(quantized_relu(8, 3), name="relu1")(x)
+    for b in range(1, 5):
+        x = QDepthwiseConv2D((3, 3), padding="same", depthwise_quantizer=qb(8, 0),
+                             bias_quantizer=qb(8, 3), name=f"dw{b}")(x)
+        x = QActivation(quantized_relu(8, 3), name=f"dw{b}_relu")(x)
+        x = QConv2DBatchnorm(64, (1, 1), name=f"pw{b}", **k)(x)
+        x = QActivation(quantized_relu(8, 3), name=f"pw{b}_relu")(x)
+    x = L.AveragePooling2D(pool_size=(24, 5), name="avg_pool")(x)
+    x = L.Flatten(name="flatten")(x)
+    x = QDense(12, kernel_quantizer=qb(8, 0), bias_quantizer=qb(8, 3), name="fc")(x)
+    return keras.Model(inp, x, name="dscnn_kws")
+
+
 MODELS = [jet_tagger, jet_tagger_da, po2_mlp, auto_po2_mlp, binary_ternary, cnn_bn,
           bn_variants, conv_bn_folded, dense_bn_folded, pooling,
           functional_add, merges, merges_conv, dense_relu_tail, index_layers, two_heads, kernel_variants, zoo_conv1d, zoo_hswish, zoo_conv2d, zoo_rnn,
-          ad_autoencoder, conv_transpose_pad, act_alpha, two_inputs, const_outputs]
+          ad_autoencoder, conv_transpose_pad, act_alpha, two_inputs, const_outputs, stream_cnn, dscnn_kws]
 
 # ------------------------------------------------------------ helpers
 

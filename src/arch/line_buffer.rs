@@ -24,7 +24,7 @@
 //! No deadlock: a window needs at most `(kh − 1)·dh + 1` rows at once and
 //! `B` exceeds that. Reset returns every counter to the start of an image.
 
-use super::netlist::{Cmp, Module, NetId};
+use super::netlist::{width_of, Cmp, Module, NetId};
 use crate::passes::precision::Geo;
 
 /// A line buffer and what it costs.
@@ -328,6 +328,94 @@ pub fn collector(name: &str, beats: usize, elems: usize, width: u32) -> Module {
     let all = m.concat(regs);
     m.output("s_ready", s_ready, 1);
     m.output("m_data", all, beats as u32 * bits);
+    m.output("m_valid", m_valid, 1);
+    m.output("m_last", one, 1);
+    m
+}
+
+/// Per channel, the sum (or maximum) of the pixels in rows `rows` and
+/// columns `cols` of each `in_h × in_w` sample of `c`-element pixels
+/// (`width`-bit elements holding `lo..=hi`): one beat of `c` results per
+/// sample, each as wide as its range needs, handed over at the sample's
+/// last pixel.
+#[allow(clippy::too_many_arguments)]
+pub fn accumulator(name: &str, in_h: usize, in_w: usize, c: usize, width: u32, (lo, hi): (i128, i128), rows: (usize, usize), cols: (usize, usize), max: bool) -> Module {
+    let mut m = Module::new(name);
+    let n = (rows.1 - rows.0 + 1) * (cols.1 - cols.0 + 1);
+    m.header.push(format!(
+        "Accumulator: the per-channel {} of rows {}..{} and columns {}..{} of each {in_h}x{in_w}x{c} sample ({n} pixels), one beat per sample.",
+        if max { "maximum" } else { "sum" },
+        rows.0,
+        rows.1,
+        cols.0,
+        cols.1
+    ));
+    m.clock_input("clk");
+    let rst = m.input_bit("rst");
+    let s_data = m.input("s_data", 0, 0, c as u32 * width);
+    let s_valid = m.input_bit("s_valid");
+    let m_ready = m.input_bit("m_ready");
+    let rs = Some((rst, 0));
+    let m_valid = m.reg_later(0, 1, None, rs);
+    let not_valid = m.not(m_valid);
+    let s_ready = m.or(not_valid, m_ready);
+    let s_fire = m.and(s_valid, s_ready);
+    let (h, w) = (in_h as i128, in_w as i128);
+    let ix = m.reg_later(0, w - 1, None, rs);
+    let iy = m.reg_later(0, h - 1, None, rs);
+    let ix_last = is(&mut m, ix, w - 1);
+    let iy_last = is(&mut m, iy, h - 1);
+    let d = stepped(&mut m, ix, 1, ix_last, 0);
+    let d = m.mux(s_fire, d, ix);
+    set(&mut m, ix, d);
+    let row_done = m.and(s_fire, ix_last);
+    let d = stepped(&mut m, iy, 1, iy_last, 0);
+    let d = m.mux(row_done, d, iy);
+    set(&mut m, iy, d);
+    let img_end = m.and(ix_last, iy_last);
+    let done = m.and(s_fire, img_end);
+    let within = |m: &mut Module, q: NetId, (a, b): (usize, usize)| {
+        let (ca, cb) = (m.constant(a as i128), m.constant(b as i128));
+        let ge = m.compare(Cmp::Ge, q, ca);
+        let le = m.compare(Cmp::Gt, cb, q);
+        let eq = m.compare(Cmp::Eq, cb, q);
+        let le = m.or(le, eq);
+        m.and(ge, le)
+    };
+    let in_rows = within(&mut m, iy, rows);
+    let in_cols = within(&mut m, ix, cols);
+    let inside = m.and(in_rows, in_cols);
+    let r0 = is(&mut m, iy, rows.0 as i128);
+    let c0 = is(&mut m, ix, cols.0 as i128);
+    let first = m.and(r0, c0);
+    let take = m.and(s_fire, inside);
+    let (alo, ahi) = super::stream::Stage::accumulated(lo, hi, n, max);
+    let mut outs = vec![];
+    for k in 0..c {
+        let e = m.slice(s_data, k as u32 * width, width, lo, hi);
+        let acc = m.reg_later(alo, ahi, Some(take), None);
+        let next = if max {
+            let gt = m.compare(Cmp::Gt, e, acc);
+            m.mux(gt, e, acc)
+        } else {
+            m.add(acc, e)
+        };
+        let d = m.mux(first, e, next);
+        set(&mut m, acc, d);
+        // The result includes the last pixel when it lies in the window.
+        let fin = m.mux(inside, d, acc);
+        let fin = m.narrow(fin, alo, ahi);
+        let o = m.reg(fin, Some(done));
+        outs.push(o);
+    }
+    let (zero, one) = (m.constant(0), m.constant(1));
+    let stay = m.mux(m_ready, zero, m_valid);
+    let d = m.mux(done, one, stay);
+    set(&mut m, m_valid, d);
+    let all = m.concat(outs);
+    let bits = c as u32 * width_of(alo, ahi);
+    m.output("s_ready", s_ready, 1);
+    m.output("m_data", all, bits);
     m.output("m_valid", m_valid, 1);
     m.output("m_last", one, 1);
     m

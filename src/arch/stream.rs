@@ -35,12 +35,23 @@ pub enum Stage {
     Window { name: String, geo: Geo, width: u32 },
     /// `beats` beats of `elems` elements of `width` bits gathered into one.
     Collect { name: String, beats: usize, elems: usize, width: u32 },
+    /// A pooling with one output position (global pooling, or a window
+    /// as large as the map): per channel, the sum (or maximum) of the
+    /// pixels of rows `rows` and columns `cols` of each `in_h × in_w`
+    /// sample, one beat per sample. Inputs hold `lo..=hi`.
+    Accumulate { name: String, in_h: usize, in_w: usize, c: usize, width: u32, lo: i128, hi: i128, rows: (usize, usize), cols: (usize, usize), max: bool },
 }
 
 impl Stage {
+    /// The range of an accumulator's outputs: sums of up to `n` inputs, or
+    /// one of them for a maximum.
+    pub fn accumulated(lo: i128, hi: i128, n: usize, max: bool) -> (i128, i128) {
+        if max { (lo, hi) } else { (lo.min(0) * n as i128, hi.max(0) * n as i128) }
+    }
+
     pub fn name(&self) -> &str {
         match self {
-            Stage::Beat { name, .. } | Stage::Window { name, .. } | Stage::Collect { name, .. } => name,
+            Stage::Beat { name, .. } | Stage::Window { name, .. } | Stage::Collect { name, .. } | Stage::Accumulate { name, .. } => name,
         }
     }
 
@@ -50,6 +61,7 @@ impl Stage {
             Stage::Beat { plan, .. } => plan.outputs.first().map_or(0, |&o| plan.steps[o].shape.iter().product()),
             Stage::Window { geo, .. } => geo.kh * geo.kw * geo.cin,
             Stage::Collect { beats, elems, .. } => beats * elems,
+            Stage::Accumulate { c, .. } => *c,
         }
     }
 
@@ -58,7 +70,7 @@ impl Stage {
         match self {
             Stage::Beat { beats, .. } => *beats,
             Stage::Window { geo, .. } => geo.out_h * geo.out_w,
-            Stage::Collect { .. } => 1,
+            Stage::Collect { .. } | Stage::Accumulate { .. } => 1,
         }
     }
 }
@@ -134,6 +146,34 @@ fn per_beat(op: &StepOp) -> StepOp {
         StepOp::Dense { n_in, n_out, w, b, .. } => StepOp::Dense { rows: 1, n_in: *n_in, n_out: *n_out, w: w.clone(), b: b.clone() },
         op => op.clone(),
     }
+}
+
+/// A pooling of step `cur` by step `i` with a single output position, as
+/// an accumulator stage and the step that finishes it on the sums.
+fn accumulation(plan: &Plan, cur: usize, i: usize) -> Option<(Stage, StepOp)> {
+    let x = &plan.steps[cur];
+    let (_, c) = pixels(&x.shape)?;
+    let name = plan.steps[i].layer.clone().unwrap_or_else(|| format!("step{i}"));
+    let (in_h, in_w) = match x.shape.as_slice() {
+        [h, w, _] => (*h, *w),
+        [w, _] => (1, *w),
+        _ => return None,
+    };
+    let (rows, cols, max, op) = match &plan.steps[i].op {
+        StepOp::GlobalPool { c: gc, max, mult, mean, .. } if *gc == c => {
+            ((0, in_h - 1), (0, in_w - 1), *max, StepOp::GlobalPool { hw: 1, c, max: *max, mult: *mult, mean: *mean })
+        }
+        StepOp::Pool { geo, max, mult } if geo.out_h * geo.out_w == 1 && geo.dh == 1 && geo.dw == 1 => {
+            let rows = (0..geo.kh).filter_map(|ky| geo.in_row(0, ky));
+            let cols = (0..geo.kw).filter_map(|kx| geo.in_col(0, kx));
+            let (rlo, rhi) = (rows.clone().min()?, rows.max()?);
+            let (clo, chi) = (cols.clone().min()?, cols.max()?);
+            let one = Geo { in_h: 1, in_w: 1, out_h: 1, out_w: 1, kh: 1, kw: 1, sh: 1, sw: 1, dh: 1, dw: 1, pad_top: 0, pad_left: 0, ..geo.clone() };
+            ((rlo, rhi), (clo, chi), *max, StepOp::Pool { geo: one, max: *max, mult: mult.clone() })
+        }
+        _ => return None,
+    };
+    Some((Stage::Accumulate { name: format!("{name}_accumulate"), in_h, in_w, c, width: x.fmt.width, lo: x.lo, hi: x.hi, rows, cols, max }, op))
 }
 
 /// A step applied to each pixel on its own (it keeps the positions).
@@ -236,6 +276,27 @@ pub fn stream_plan(plan: &Plan) -> Result<StreamPlan> {
             return Err(refuse(plan, cur.max(1), "its output feeds several layers (a branch), which is not streamed yet"));
         }
         let (beats, c) = pixels(&plan.steps[cur].shape).unwrap_or((1, 1));
+        if let Some((stage, op)) = accumulation(plan, cur, i) {
+            // The stream ends in one beat of sums; the rest runs on it.
+            flush(&mut sub, &mut stages, beats);
+            let Stage::Accumulate { lo, hi, rows, cols, max, .. } = &stage else { unreachable!() };
+            let (lo, hi) = Stage::accumulated(*lo, *hi, (rows.1 - rows.0 + 1) * (cols.1 - cols.0 + 1), *max);
+            let xf = plan.steps[cur].fmt;
+            let mut input = beat_input(plan, cur, vec![c], false);
+            (input.lo, input.hi) = (lo, hi);
+            input.fmt = crate::passes::precision::fmt_for(lo, hi, xf.frac);
+            stages.push(stage);
+            let mut s = Sub::new(input, cur);
+            s.push(plan, i, plan.steps[i].shape.clone(), op)?;
+            for k in i + 1..plan.steps.len() {
+                if live[k] {
+                    s.push(plan, k, plan.steps[k].shape.clone(), plan.steps[k].op.clone())?;
+                }
+            }
+            sub = Some(s);
+            ended = true;
+            break;
+        }
         if let Some(geo) = window_geo(plan, i)? {
             if pointwise(&geo) && !matches!(st.op, StepOp::ZeroPad { .. }) {
                 let s = sub.get_or_insert_with(|| Sub::new(beat_input(plan, cur, vec![c], false), cur));

@@ -10,7 +10,7 @@
 //! so a reset is the only way to restart a sample.
 
 use super::{generate_named, Design, Interface, Io, LayerReport, Options, Port};
-use crate::arch::line_buffer::{collector, line_buffer};
+use crate::arch::line_buffer::{accumulator, collector, line_buffer};
 use crate::arch::netlist::{Cmp, Module, NetId};
 use crate::arch::schedule::schedule;
 use crate::arch::stream::{stream_plan, Stage};
@@ -125,6 +125,23 @@ pub fn generate_stream(g: &Graph, plan: &Plan, opts: &Options, cfg: &Config) -> 
                 files.push((format!("{}.v", lb.module.name), lb.module.verilog()));
                 link = link2;
                 (out_bits, lat, (geo.in_w * ((geo.kh - 1) * geo.dh + 1)) * 2 + lb.cycles_per_window)
+            }
+            Stage::Accumulate { name: layer, in_h, in_w, c, width, lo, hi, rows, cols, max } => {
+                let a = accumulator(&format!("{name}_accumulate"), *in_h, *in_w, *c, *width, (*lo, *hi), *rows, *cols, *max);
+                let (alo, ahi) = Stage::accumulated(*lo, *hi, (rows.1 - rows.0 + 1) * (cols.1 - cols.0 + 1), *max);
+                let out_bits = c * crate::arch::netlist::width_of(alo, ahi) as usize;
+                let link2 = instance(&mut t, &a, k, clk, rst, &link, readies[k], m_ready, out_bits);
+                let r = a.resources();
+                layers.push(LayerReport {
+                    layer: layer.clone(),
+                    module: a.name.clone(),
+                    stage: 0,
+                    latency: 0,
+                    counts: super::Counts { ff_bits: r.ff_bits, adders: r.adders, comparisons: r.comparisons, cycles: in_h * in_w, ..Default::default() },
+                });
+                files.push((format!("{}.v", a.name), a.verilog()));
+                link = link2;
+                (out_bits, in_h * in_w, 2)
             }
             Stage::Collect { beats, elems, width, name: layer } => {
                 let c = collector(&format!("{name}_collect"), *beats, *elems, *width);
