@@ -214,6 +214,14 @@ impl Sub {
         Ok(())
     }
 
+    /// Every live step from `from` on, as it is (the stream has ended).
+    fn push_rest(&mut self, plan: &Plan, live: &[bool], from: usize) -> Result<()> {
+        for k in (from..plan.steps.len()).filter(|&k| live[k]) {
+            self.push(plan, k, plan.steps[k].shape.clone(), plan.steps[k].op.clone())?;
+        }
+        Ok(())
+    }
+
     fn plan(self, plan: &Plan) -> Plan {
         let out = self.steps.len() - 1;
         Plan {
@@ -223,7 +231,7 @@ impl Sub {
             outputs: vec![out],
             notices: vec![],
             parts: plan.parts.clone(),
-            input: plan.input.clone(),
+            input: plan.input,
             inputs: vec![0],
         }
     }
@@ -288,11 +296,7 @@ pub fn stream_plan(plan: &Plan) -> Result<StreamPlan> {
             stages.push(stage);
             let mut s = Sub::new(input, cur);
             s.push(plan, i, plan.steps[i].shape.clone(), op)?;
-            for k in i + 1..plan.steps.len() {
-                if live[k] {
-                    s.push(plan, k, plan.steps[k].shape.clone(), plan.steps[k].op.clone())?;
-                }
-            }
+            s.push_rest(plan, &live, i + 1)?;
             sub = Some(s);
             ended = true;
             break;
@@ -331,11 +335,7 @@ pub fn stream_plan(plan: &Plan) -> Result<StreamPlan> {
             let name = plan.steps[cur].layer.clone().unwrap_or_else(|| "input".into());
             stages.push(Stage::Collect { name: format!("{name}_collect"), beats, elems: c, width: plan.steps[cur].fmt.width });
             let mut s = Sub::new(beat_input(plan, cur, plan.steps[cur].shape.clone(), false), cur);
-            for k in i..plan.steps.len() {
-                if live[k] {
-                    s.push(plan, k, plan.steps[k].shape.clone(), plan.steps[k].op.clone())?;
-                }
-            }
+            s.push_rest(plan, &live, i)?;
             sub = Some(s);
             ended = true;
             break;
