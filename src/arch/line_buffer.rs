@@ -58,6 +58,13 @@ fn set(m: &mut Module, q: NetId, d: NetId) {
     m.drive(q, d);
 }
 
+/// A fetch counter: `start` on `go`, `next` while fetching, else held.
+fn fetch_step(m: &mut Module, q: NetId, fetching: NetId, go: NetId, start: NetId, next: NetId) {
+    let d = m.mux(fetching, next, q);
+    let d = m.mux(go, start, d);
+    set(m, q, d);
+}
+
 /// The line buffer of `geo` over pixels of `geo.cin` elements of `width` bits.
 pub fn line_buffer(name: &str, geo: &Geo, width: u32) -> LineBuffer {
     let mut m = Module::new(name);
@@ -228,26 +235,18 @@ pub fn line_buffer(name: &str, geo: &Geo, width: u32) -> LineBuffer {
     set(&mut m, state, next);
     // Tap counters: reset at `go`, stepped while fetching.
     let kx_next = stepped(&mut m, kx, 1, kx_last, 0);
-    let d = m.mux(fetching, kx_next, kx);
-    let d = m.mux(go, zero, d);
-    set(&mut m, kx, d);
+    fetch_step(&mut m, kx, fetching, go, zero, kx_next);
     let ky_next = stepped(&mut m, ky, 1, ky_last, 0);
     let ky_step = m.mux(kx_last, ky_next, ky);
-    let d = m.mux(fetching, ky_step, ky);
-    let d = m.mux(go, zero, d);
-    set(&mut m, ky, d);
-    let tc_next = m.constant(geo.dw as i128);
-    let tc_next = m.add(tc, tc_next);
+    fetch_step(&mut m, ky, fetching, go, zero, ky_step);
+    let dw = m.constant(geo.dw as i128);
+    let tc_next = m.add(tc, dw);
     let tc_step = m.mux(kx_last, cleft, tc_next);
-    let d = m.mux(fetching, tc_step, tc);
-    let d = m.mux(go, cleft, d);
-    set(&mut m, tc, d);
-    let tr_next = m.constant(geo.dh as i128);
-    let tr_next = m.add(tr, tr_next);
+    fetch_step(&mut m, tc, fetching, go, cleft, tc_step);
+    let dh = m.constant(geo.dh as i128);
+    let tr_next = m.add(tr, dh);
     let tr_step = m.mux(kx_last, tr_next, tr);
-    let d = m.mux(fetching, tr_step, tr);
-    let d = m.mux(go, rtop, d);
-    set(&mut m, tr, d);
+    fetch_step(&mut m, tr, fetching, go, rtop, tr_step);
     // Position counters, on hand-over.
     let d = stepped(&mut m, ox, 1, ox_last, 0);
     let d = m.mux(load, d, ox);

@@ -113,6 +113,16 @@ impl Io {
 }
 
 impl Port {
+    /// The port of a plan step's tensor, `tdata_width` bits per transfer;
+    /// `beats` (beat shape, beats per sample) for a streamed port.
+    pub fn of(st: &crate::passes::precision::Step, tdata_width: u32, beats: Option<(Vec<usize>, usize)>) -> Port {
+        let (io, beat_shape, beats) = match beats {
+            Some((shape, n)) if n > 1 => (Io::Stream, shape, Some(n)),
+            _ => (Io::Parallel, vec![], None),
+        };
+        Port { shape: st.shape.clone(), width: st.fmt.width, frac: st.fmt.frac, signed: st.fmt.signed, tdata_width, parts: vec![], io, beat_shape, beats }
+    }
+
     /// Elements and beats of one transfer (1 beat for a parallel port).
     pub fn beat(&self) -> (usize, usize) {
         match self.io {
@@ -474,17 +484,7 @@ pub fn generate_named(g: &Graph, name: &str, plan: &Plan, opts: &Options, sched:
     for (name, text) in [("qkhw_requant.v", include_str!("../../../hw/qkhw_requant.v")), ("qkhw_skid.v", include_str!("../../../hw/qkhw_skid.v"))] {
         files.push((name.to_string(), text.to_string()));
     }
-    let port = |st: &crate::passes::precision::Step, bits: u32| Port {
-        shape: st.shape.clone(),
-        width: st.fmt.width,
-        frac: st.fmt.frac,
-        signed: st.fmt.signed,
-        tdata_width: bytes(bits),
-        parts: vec![],
-        io: Io::Parallel,
-        beat_shape: vec![],
-        beats: None,
-    };
+    let port = |st: &crate::passes::precision::Step, bits: u32| Port::of(st, bytes(bits), None);
     let interface = Interface {
         top: top.clone(),
         clock: clk.into(),

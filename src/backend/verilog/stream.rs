@@ -9,7 +9,7 @@
 //! last beat; it ignores the input's TLAST (the line buffers count pixels),
 //! so a reset is the only way to restart a sample.
 
-use super::{generate_named, Design, Interface, Io, LayerReport, Options, Port};
+use super::{generate_named, Design, Interface, LayerReport, Options, Port};
 use crate::arch::line_buffer::{accumulator, collector, line_buffer};
 use crate::arch::netlist::{Cmp, Module, NetId};
 use crate::arch::schedule::schedule;
@@ -187,17 +187,7 @@ pub fn generate_stream(g: &Graph, plan: &Plan, opts: &Options, cfg: &Config) -> 
     }
     files.push((format!("{top}.v"), t.verilog()));
     let ost = &plan.steps[plan.outputs[0]];
-    let port = |st: &crate::passes::precision::Step, bits: usize, beat_shape: Vec<usize>, beats: usize| Port {
-        shape: st.shape.clone(),
-        width: st.fmt.width,
-        frac: st.fmt.frac,
-        signed: st.fmt.signed,
-        tdata_width: bytes(bits),
-        parts: vec![],
-        io: if beats > 1 { Io::Stream } else { Io::Parallel },
-        beat_shape: if beats > 1 { beat_shape } else { vec![] },
-        beats: (beats > 1).then_some(beats),
-    };
+    let port = |st: &crate::passes::precision::Step, bits: usize, beat_shape: Vec<usize>, beats: usize| Port::of(st, bytes(bits), Some((beat_shape, beats)));
     let interface = Interface {
         top: top.clone(),
         clock: clk_name.into(),
