@@ -651,10 +651,38 @@ def dscnn_kws():
     return keras.Model(inp, x, name="dscnn_kws")
 
 
+def resnet8():
+    """The MLPerf Tiny image-classification ResNet-8 (32x32x3 input; Conv 16
+    3x3; three residual stacks of 16, 32, 64 filters, stride 2 on the
+    second and third with a 1x1 convolution shortcut; average pooling;
+    Dense 10), 8-bit kernels quantized_bits(8,0,alpha=1) and
+    quantized_relu(8,3) activations. Each convolution and its BN are one
+    QConv2DBatchnorm, as QKeras deploys them."""
+    k = dict(kernel_quantizer=quantized_bits(8, 0, alpha=1), bias_quantizer=qb(8, 3), momentum=0.9)
+    x = inp = keras.Input((32, 32, 3), name="x")
+    x = QActivation(quantized_bits(8, 0, alpha=1), name="in_q")(x)
+    x = QConv2DBatchnorm(16, (3, 3), padding="same", name="conv0", **k)(x)
+    x = QActivation(quantized_relu(8, 3), name="relu0")(x)
+    for s, f in enumerate((16, 32, 64), start=1):
+        stride = 1 if s == 1 else 2
+        y = QConv2DBatchnorm(f, (3, 3), strides=stride, padding="same", name=f"s{s}_conv_a", **k)(x)
+        y = QActivation(quantized_relu(8, 3), name=f"s{s}_relu_a")(y)
+        y = QConv2DBatchnorm(f, (3, 3), padding="same", name=f"s{s}_conv_b", **k)(y)
+        if s > 1:
+            x = QConv2D(f, (1, 1), strides=stride, name=f"s{s}_shortcut",
+                        kernel_quantizer=quantized_bits(8, 0, alpha=1), bias_quantizer=qb(8, 3))(x)
+        x = L.Add(name=f"s{s}_add")([x, y])
+        x = QActivation(quantized_relu(8, 3), name=f"s{s}_relu")(x)
+    x = L.AveragePooling2D(pool_size=(8, 8), name="avg_pool")(x)
+    x = L.Flatten(name="flatten")(x)
+    x = QDense(10, kernel_quantizer=quantized_bits(8, 0, alpha=1), bias_quantizer=qb(8, 3), name="fc")(x)
+    return keras.Model(inp, x, name="resnet8")
+
+
 MODELS = [jet_tagger, jet_tagger_da, po2_mlp, auto_po2_mlp, binary_ternary, cnn_bn,
           bn_variants, conv_bn_folded, dense_bn_folded, pooling,
           functional_add, merges, merges_conv, dense_relu_tail, index_layers, two_heads, kernel_variants, zoo_conv1d, zoo_hswish, zoo_conv2d, zoo_rnn,
-          ad_autoencoder, conv_transpose_pad, act_alpha, two_inputs, const_outputs, stream_cnn, dscnn_kws]
+          ad_autoencoder, conv_transpose_pad, act_alpha, two_inputs, const_outputs, stream_cnn, dscnn_kws, resnet8]
 
 # ------------------------------------------------------------ helpers
 

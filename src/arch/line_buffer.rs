@@ -419,3 +419,54 @@ pub fn accumulator(name: &str, in_h: usize, in_w: usize, c: usize, width: u32, (
     m.output("m_last", one, 1);
     m
 }
+
+/// A first-word-fall-through FIFO of `depth` words of `width` bits in a
+/// RAM (one more word waits in its output register): what balances the
+/// branches of a residual block. `depth` is at least 1.
+pub fn fifo(name: &str, depth: usize, width: u32) -> Module {
+    let mut m = Module::new(name);
+    m.header.push(format!("FIFO: {depth} words of {width} bits in a RAM, and one in the output register."));
+    m.clock_input("clk");
+    let rst = m.input_bit("rst");
+    let s_data = m.input("s_data", 0, 0, width);
+    let s_valid = m.input_bit("s_valid");
+    let m_ready = m.input_bit("m_ready");
+    let rs = Some((rst, 0));
+    let d = depth.max(1);
+    let bits = d.next_power_of_two().trailing_zeros().max(1);
+    let held = m.reg_later(0, d as i128, None, rs);
+    let wr = m.reg_later(0, (1i128 << bits) - 1, None, rs);
+    let rd = m.reg_later(0, (1i128 << bits) - 1, None, rs);
+    let m_valid = m.reg_later(0, 1, None, rs);
+    let dc = m.constant(d as i128);
+    let s_ready = m.compare(Cmp::Lt, held, dc);
+    let push = m.and(s_valid, s_ready);
+    let zero = m.constant(0);
+    let some = m.compare(Cmp::Gt, held, zero);
+    let not_valid = m.not(m_valid);
+    let free = m.or(not_valid, m_ready);
+    let issue = m.and(some, free);
+    let one = m.constant(1);
+    let wnext = m.add(wr, one);
+    let wnext = m.low_bits(wnext, bits);
+    let dw = m.mux(push, wnext, wr);
+    set(&mut m, wr, dw);
+    let rnext = m.add(rd, one);
+    let rnext = m.low_bits(rnext, bits);
+    let dr = m.mux(issue, rnext, rd);
+    set(&mut m, rd, dr);
+    let up = m.add(held, push);
+    let dh = m.sub(up, issue);
+    set(&mut m, held, dh);
+    let stay = m.mux(m_ready, zero, m_valid);
+    let dv = m.mux(issue, one, stay);
+    set(&mut m, m_valid, dv);
+    let waddr = m.low_bits(wr, bits);
+    let raddr = m.low_bits(rd, bits);
+    let q = m.ram(1 << bits, width, waddr, s_data, push, raddr, issue);
+    m.output("s_ready", s_ready, 1);
+    m.output("m_data", q, width);
+    m.output("m_valid", m_valid, 1);
+    m.output("m_last", zero, 1);
+    m
+}

@@ -348,6 +348,12 @@ impl Module {
         self.cells.push(Cell::Instance { module: module.into(), name: name.into(), params, conns });
     }
 
+    /// Drive the declared net `y` (an [`Module::instance_output`]
+    /// placeholder) with `a`.
+    pub fn assign(&mut self, y: NetId, a: NetId) {
+        self.cells.push(Cell::Extend { y, a });
+    }
+
     /// Mark an instance-driven net as deliberately unread.
     pub fn sink(&mut self, n: NetId) {
         self.sinks.push(n);

@@ -75,10 +75,31 @@ impl Stage {
     }
 }
 
-/// The plan as a chain of stages, with the streamed input and output.
+/// Where a stage's input comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Src {
+    /// The design's input port.
+    Input,
+    /// The output of node `k`.
+    Node(usize),
+}
+
+/// A stage and the streams it reads (several for a join: an Add or a
+/// Concatenate of branches, whose beats meet in one beat, input 0 in the
+/// low bits).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    pub stage: Stage,
+    pub inputs: Vec<Src>,
+}
+
+/// The plan as a graph of stages (in topological order), with the
+/// streamed input and output.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StreamPlan {
-    pub stages: Vec<Stage>,
+    pub nodes: Vec<Node>,
+    /// The stream the output port gives.
+    pub output: Src,
     /// Elements per input beat and beats per sample.
     pub in_elems: usize,
     pub in_beats: usize,
@@ -87,6 +108,53 @@ pub struct StreamPlan {
     pub out_elems: usize,
     pub out_beats: usize,
     pub out_beat_shape: Vec<usize>,
+}
+
+impl StreamPlan {
+    /// The nodes that read `src`, with the input index they read it at.
+    pub fn readers(&self, src: Src) -> Vec<(usize, usize)> {
+        let mut out = vec![];
+        for (k, n) in self.nodes.iter().enumerate() {
+            for (p, s) in n.inputs.iter().enumerate() {
+                if *s == src {
+                    out.push((k, p));
+                }
+            }
+        }
+        out
+    }
+
+    /// Output beats per sample of a stream.
+    pub fn beats(&self, src: Src) -> usize {
+        match src {
+            Src::Input => self.in_beats,
+            Src::Node(k) => self.nodes[k].stage.out_beats(),
+        }
+    }
+
+    /// For each output beat `j` of node `k`, how many beats of each of its
+    /// inputs it needs first (the same count for every input).
+    pub fn needs(&self, k: usize) -> Vec<usize> {
+        match &self.nodes[k].stage {
+            Stage::Window { geo, .. } => {
+                let mut v = Vec::with_capacity(geo.out_h * geo.out_w);
+                for oy in 0..geo.out_h {
+                    for ox in 0..geo.out_w {
+                        let r = (0..geo.kh).filter_map(|ky| geo.in_row(oy, ky)).max();
+                        let c = (0..geo.kw).filter_map(|kx| geo.in_col(ox, kx)).max();
+                        v.push(match (r, c) {
+                            (Some(r), Some(c)) => r * geo.in_w + c + 1,
+                            _ => 0,
+                        });
+                    }
+                }
+                v
+            }
+            Stage::Collect { beats, .. } => vec![*beats],
+            Stage::Accumulate { in_h, in_w, .. } => vec![in_h * in_w],
+            Stage::Beat { beats, .. } => (1..=*beats).collect(),
+        }
+    }
 }
 
 fn refuse(plan: &Plan, step: usize, what: &str) -> Error {
@@ -193,11 +261,13 @@ struct Sub {
     steps: Vec<Step>,
     /// Original step index → sub-plan index.
     map: Vec<(usize, usize)>,
+    /// The leading input steps (several for a join).
+    n_inputs: usize,
 }
 
 impl Sub {
     fn new(input: Step, from: usize) -> Sub {
-        Sub { steps: vec![input], map: vec![(from, 0)] }
+        Sub { steps: vec![input], map: vec![(from, 0)], n_inputs: 1 }
     }
 
     fn push(&mut self, plan: &Plan, i: usize, shape: Vec<usize>, op: StepOp) -> Result<()> {
@@ -232,7 +302,7 @@ impl Sub {
             notices: vec![],
             parts: plan.parts.clone(),
             input: plan.input,
-            inputs: vec![0],
+            inputs: (0..self.n_inputs).collect(),
         }
     }
 }
@@ -243,6 +313,44 @@ fn beat_input(plan: &Plan, from: usize, shape: Vec<usize>, padded: bool) -> Step
     let st = &plan.steps[from];
     let (lo, hi) = if padded { (st.lo.min(0), st.hi.max(0)) } else { (st.lo, st.hi) };
     Step { layer: None, inputs: vec![], shape, fmt: st.fmt, lo, hi, op: StepOp::Input }
+}
+
+/// The stage graph in construction: nodes so far, the stream each plan
+/// step is (once it is a node's output), and the beat stage being built.
+struct Builder<'a> {
+    plan: &'a Plan,
+    nodes: Vec<Node>,
+    src_of: std::collections::HashMap<usize, Src>,
+    /// The open beat stage: its sub-plan, the step it ends in, what it reads.
+    open: Option<(Sub, usize, Vec<Src>)>,
+}
+
+impl Builder<'_> {
+    /// Close the open beat stage: its last step becomes a node's output.
+    fn flush(&mut self) {
+        if let Some((sub, head, srcs)) = self.open.take() {
+            if sub.steps.len() > sub.n_inputs {
+                let beats = pixels(&self.plan.steps[head].shape).map_or(1, |(b, _)| b);
+                let beats = if srcs.iter().any(|s| matches!(s, Src::Node(k) if matches!(self.nodes[*k].stage, Stage::Collect { .. } | Stage::Accumulate { .. }))) { 1 } else { beats };
+                let name = sub.steps.last().and_then(|st| st.layer.clone()).unwrap_or_else(|| "beat".into());
+                self.nodes.push(Node { stage: Stage::Beat { name, plan: sub.plan(self.plan), beats }, inputs: srcs });
+                self.src_of.insert(head, Src::Node(self.nodes.len() - 1));
+            }
+        }
+    }
+
+    /// The stream of step `x` (closing the open stage when it ends there).
+    fn src(&mut self, x: usize) -> Src {
+        if self.open.as_ref().is_some_and(|o| o.1 == x) {
+            self.flush();
+        }
+        self.src_of.get(&x).copied().unwrap_or(Src::Input)
+    }
+
+    fn push_node(&mut self, stage: Stage, inputs: Vec<Src>) -> Src {
+        self.nodes.push(Node { stage, inputs });
+        Src::Node(self.nodes.len() - 1)
+    }
 }
 
 /// Cut `plan` into streaming stages.
@@ -259,102 +367,145 @@ pub fn stream_plan(plan: &Plan) -> Result<StreamPlan> {
         )));
     };
     let readers = |s: usize| (0..plan.steps.len()).filter(|&k| live[k] && plan.steps[k].inputs.contains(&s)).count() + usize::from(plan.outputs.contains(&s));
-    let mut stages = vec![];
-    // The streamed tensor so far and the beat stage being built on it.
-    let mut cur = 0;
-    let mut sub: Option<Sub> = None;
-    let flush = |sub: &mut Option<Sub>, stages: &mut Vec<Stage>, beats: usize| {
-        if let Some(s) = sub.take().filter(|s| s.steps.len() > 1) {
-            let name = s.steps.last().and_then(|st| st.layer.clone()).unwrap_or_else(|| "beat".into());
-            stages.push(Stage::Beat { name, plan: s.plan(plan), beats });
-        }
-    };
-    let mut ended = false;
-    let mut i = 1;
-    while i < plan.steps.len() {
+    let mut b = Builder { plan, nodes: vec![], src_of: Default::default(), open: None };
+    b.src_of.insert(0, Src::Input);
+    let mut ended = None;
+    for i in 1..plan.steps.len() {
         if !live[i] {
-            i += 1;
             continue;
         }
         let st = &plan.steps[i];
-        if st.inputs != [cur] {
-            return Err(refuse(plan, i, "it joins or branches streams (Add, Concatenate, a skip connection), which is not streamed yet"));
+        if st.inputs.len() != 1 {
+            // A join: every input a stream of the same positions.
+            let ok_op = match &st.op {
+                StepOp::Merge { .. } => true,
+                StepOp::Concat { axis, .. } => *axis + 1 == st.shape.len(),
+                _ => false,
+            };
+            let positions = |s: usize| pixels(&plan.steps[s].shape).map(|(p, _)| p);
+            if !ok_op || st.inputs.iter().any(|&x| positions(x).is_none() || positions(x) != positions(i)) {
+                return Err(refuse(plan, i, "this join of streams is not streamed yet (Add/Subtract/Multiply/Average/Maximum/Minimum of equal shapes and Concatenate on the channel axis are)"));
+            }
+            let srcs: Vec<Src> = st.inputs.clone().into_iter().map(|x| b.src(x)).collect();
+            b.flush();
+            let mut sub = Sub { steps: vec![], map: vec![], n_inputs: 0 };
+            for &x in &st.inputs {
+                let c = pixels(&plan.steps[x].shape).map_or(1, |(_, c)| c);
+                sub.steps.push(beat_input(plan, x, vec![c], false));
+                sub.map.push((x, sub.steps.len() - 1));
+            }
+            sub.n_inputs = sub.steps.len();
+            let (_, cout) = pixels(&st.shape).unwrap_or((1, 1));
+            let op = match &st.op {
+                StepOp::Concat { shifts, .. } => StepOp::Concat { axis: 0, shifts: shifts.clone() },
+                op => op.clone(),
+            };
+            sub.push(plan, i, vec![cout], op)?;
+            b.open = Some((sub, i, srcs));
+            continue;
         }
-        if readers(cur) > 1 {
-            return Err(refuse(plan, cur.max(1), "its output feeds several layers (a branch), which is not streamed yet"));
-        }
-        let (beats, c) = pixels(&plan.steps[cur].shape).unwrap_or((1, 1));
-        if let Some((stage, op)) = accumulation(plan, cur, i) {
+        let x = st.inputs[0];
+        let extend = b.open.as_ref().is_some_and(|o| o.1 == x) && readers(x) == 1;
+        let Some((beats, c)) = pixels(&plan.steps[x].shape) else {
+            return Err(refuse(plan, i, "it reads a tensor of the model's tail, which is not streamed"));
+        };
+        if let Some((stage, op)) = accumulation(plan, x, i) {
             // The stream ends in one beat of sums; the rest runs on it.
-            flush(&mut sub, &mut stages, beats);
+            let src = b.src(x);
+            b.flush();
             let Stage::Accumulate { lo, hi, rows, cols, max, .. } = &stage else { unreachable!() };
             let (lo, hi) = Stage::accumulated(*lo, *hi, (rows.1 - rows.0 + 1) * (cols.1 - cols.0 + 1), *max);
-            let xf = plan.steps[cur].fmt;
-            let mut input = beat_input(plan, cur, vec![c], false);
+            let mut input = beat_input(plan, x, vec![c], false);
             (input.lo, input.hi) = (lo, hi);
-            input.fmt = crate::passes::precision::fmt_for(lo, hi, xf.frac);
-            stages.push(stage);
-            let mut s = Sub::new(input, cur);
+            input.fmt = crate::passes::precision::fmt_for(lo, hi, plan.steps[x].fmt.frac);
+            let acc = b.push_node(stage, vec![src]);
+            let mut s = Sub::new(input, x);
             s.push(plan, i, plan.steps[i].shape.clone(), op)?;
             s.push_rest(plan, &live, i + 1)?;
-            sub = Some(s);
-            ended = true;
+            ended = Some((s, acc));
             break;
         }
         if let Some(geo) = window_geo(plan, i)? {
+            let (_, cout) = pixels(&st.shape).unwrap_or((1, 1));
             if pointwise(&geo) && !matches!(st.op, StepOp::ZeroPad { .. }) {
-                let s = sub.get_or_insert_with(|| Sub::new(beat_input(plan, cur, vec![c], false), cur));
-                let (_, cout) = pixels(&st.shape).unwrap_or((1, 1));
-                s.push(plan, i, vec![cout], per_beat(&st.op))?;
+                if !extend {
+                    let src = b.src(x);
+                    b.flush();
+                    b.open = Some((Sub::new(beat_input(plan, x, vec![c], false), x), x, vec![src]));
+                }
+                if let Some(o) = b.open.as_mut() {
+                    o.0.push(plan, i, vec![cout], per_beat(&st.op))?;
+                    o.1 = i;
+                }
             } else {
-                flush(&mut sub, &mut stages, beats);
+                let src = b.src(x);
+                b.flush();
                 let name = st.layer.clone().unwrap_or_else(|| format!("step{i}"));
-                stages.push(Stage::Window { name: format!("{name}_window"), geo: geo.clone(), width: plan.steps[cur].fmt.width });
+                let win = b.push_node(Stage::Window { name: format!("{name}_window"), geo: geo.clone(), width: plan.steps[x].fmt.width }, vec![src]);
                 let padded = (0..geo.out_h).any(|oy| (0..geo.kh).any(|ky| geo.in_row(oy, ky).is_none()))
                     || (0..geo.out_w).any(|ox| (0..geo.kw).any(|kx| geo.in_col(ox, kx).is_none()));
-                let (_, cout) = pixels(&st.shape).unwrap_or((1, 1));
                 if matches!(st.op, StepOp::ZeroPad { .. }) {
-                    // The window is the padded pixel itself: later steps read it.
-                    sub = Some(Sub::new(beat_input(plan, i, vec![c], false), i));
+                    // The window is the padded pixel itself.
+                    b.src_of.insert(i, win);
                 } else {
-                    let mut s = Sub::new(beat_input(plan, cur, vec![geo.kh, geo.kw, geo.cin], padded), cur);
+                    let mut s = Sub::new(beat_input(plan, x, vec![geo.kh, geo.kw, geo.cin], padded), x);
                     s.push(plan, i, vec![cout], per_beat(&st.op))?;
-                    sub = Some(s);
+                    b.open = Some((s, i, vec![win]));
                 }
             }
-        } else if pixels(&plan.steps[cur].shape).is_some() && per_pixel(plan, i, c) {
-            let s = sub.get_or_insert_with(|| Sub::new(beat_input(plan, cur, vec![c], false), cur));
+        } else if per_pixel(plan, i, c) {
+            if !extend {
+                let src = b.src(x);
+                b.flush();
+                b.open = Some((Sub::new(beat_input(plan, x, vec![c], false), x), x, vec![src]));
+            }
             let (_, cout) = pixels(&st.shape).unwrap_or((1, st.shape.iter().product()));
-            s.push(plan, i, vec![cout], per_beat(&st.op))?;
+            if let Some(o) = b.open.as_mut() {
+                o.0.push(plan, i, vec![cout], per_beat(&st.op))?;
+                o.1 = i;
+            }
         } else {
-            if matches!(st.op, StepOp::Merge { .. } | StepOp::Concat { .. } | StepOp::Gather { .. } | StepOp::ConvT { .. }) {
+            if matches!(st.op, StepOp::Gather { .. } | StepOp::ConvT { .. }) {
                 return Err(refuse(plan, i, "this layer is not streamed yet"));
             }
             // The stream ends: gather the beats, the rest runs on the whole sample.
-            flush(&mut sub, &mut stages, beats);
-            let name = plan.steps[cur].layer.clone().unwrap_or_else(|| "input".into());
-            stages.push(Stage::Collect { name: format!("{name}_collect"), beats, elems: c, width: plan.steps[cur].fmt.width });
-            let mut s = Sub::new(beat_input(plan, cur, plan.steps[cur].shape.clone(), false), cur);
+            let src = b.src(x);
+            b.flush();
+            let name = plan.steps[x].layer.clone().unwrap_or_else(|| "input".into());
+            let col = b.push_node(Stage::Collect { name: format!("{name}_collect"), beats, elems: c, width: plan.steps[x].fmt.width }, vec![src]);
+            let mut s = Sub::new(beat_input(plan, x, plan.steps[x].shape.clone(), false), x);
             s.push_rest(plan, &live, i)?;
-            sub = Some(s);
-            ended = true;
+            ended = Some((s, col));
             break;
         }
-        cur = i;
-        i += 1;
     }
-    let (out_beats, out_elems, out_beat_shape) = if ended {
-        let shape = plan.steps[plan.outputs[0]].shape.clone();
-        (1, shape.iter().product(), shape)
-    } else {
-        let (b, c) = pixels(&plan.steps[cur].shape).unwrap_or((1, 1));
-        (b, c, vec![c])
+    let o = plan.outputs[0];
+    let (output, out_beats, out_elems, out_beat_shape) = match ended {
+        Some((sub, from)) => {
+            b.flush();
+            let name = sub.steps.last().and_then(|st| st.layer.clone()).unwrap_or_else(|| "tail".into());
+            let shape = plan.steps[o].shape.clone();
+            let out = if sub.steps.len() > 1 { b.push_node(Stage::Beat { name, plan: sub.plan(plan), beats: 1 }, vec![from]) } else { from };
+            (out, 1, shape.iter().product(), shape)
+        }
+        None => {
+            let out = b.src(o);
+            b.flush();
+            let (bt, c) = pixels(&plan.steps[o].shape).unwrap_or((1, 1));
+            (out, bt, c, vec![c])
+        }
     };
-    flush(&mut sub, &mut stages, out_beats);
-    if stages.is_empty() {
+    if b.nodes.is_empty() {
         return Err(Error::Usage("--io stream: the model computes nothing on its input".into()));
     }
-    Ok(StreamPlan { stages, in_elems: in_c, in_beats, in_beat_shape: vec![in_c], out_elems, out_beats, out_beat_shape })
+    // Every stream but the output is read; a stream read by a later node
+    // exists by then (topological order).
+    for (k, n) in b.nodes.iter().enumerate() {
+        if n.inputs.iter().any(|s| matches!(s, Src::Node(j) if *j >= k)) {
+            return Err(Error::Internal(format!("stream stage {k} reads a later stage")));
+        }
+    }
+    Ok(StreamPlan { nodes: b.nodes, output, in_elems: in_c, in_beats, in_beat_shape: vec![in_c], out_elems, out_beats, out_beat_shape })
 }
 
 #[cfg(test)]

@@ -84,10 +84,11 @@ MODELS = {  # name -> (file under examples/models, N)
     "const_outputs": ("const_outputs.keras", 256),
     "stream_cnn": ("stream_cnn.keras", 256),
     "dscnn_kws": ("dscnn_kws.keras", 160),
+    "resnet8": ("resnet8.keras", 160),
 }
 # Fewer per-layer samples for the big models (file size); the key
 # layer_samples in meta.json then gives their number.
-LAYER_SAMPLES = {"ad_autoencoder": 8, "dscnn_kws": 2}
+LAYER_SAMPLES = {"ad_autoencoder": 8, "dscnn_kws": 2, "resnet8": 1}
 CO = {}
 _add_supported_quantized_objects(CO)
 

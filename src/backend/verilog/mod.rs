@@ -304,13 +304,19 @@ pub fn generate_named(g: &Graph, name: &str, plan: &Plan, opts: &Options, sched:
         return Err(Error::Usage("plan without an input step".into()));
     }
     let in_step = &plan.steps[0];
-    let in_n: usize = in_step.shape.iter().product();
-    let in_bits = in_n as u32 * in_step.fmt.width;
-    stage[0] = 1;
-    signal_of[0] = "in_r".into();
+    // The input steps lead the plan; several (a streaming design's join
+    // stage) lie side by side in the one input port, the first in the low bits.
+    let n_inputs = plan.steps.iter().take_while(|s| s.op == StepOp::Input).count();
+    let mut in_bits = 0u32;
+    for (s, st) in plan.steps.iter().enumerate().take(n_inputs) {
+        let bits = st.shape.iter().product::<usize>() as u32 * st.fmt.width;
+        stage[s] = 1;
+        signal_of[s] = if n_inputs == 1 { "in_r".into() } else { format!("in_r[{}:{}]", in_bits + bits - 1, in_bits) };
+        in_bits += bits;
+    }
     // Steps the outputs depend on (a dropped softmax is not).
     let live = plan.live();
-    let mut start = 1;
+    let mut start = n_inputs;
     while start < plan.steps.len() {
         // A layer: its inner steps, then the labelled output step.
         let mut end = (start..plan.steps.len()).find(|&i| plan.steps[i].layer.is_some()).unwrap_or(plan.steps.len() - 1);

@@ -10,10 +10,10 @@
 //! so a reset is the only way to restart a sample.
 
 use super::{generate_named, Design, Interface, LayerReport, Options, Port};
-use crate::arch::line_buffer::{accumulator, collector, line_buffer};
+use crate::arch::line_buffer::{accumulator, collector, fifo, line_buffer};
 use crate::arch::netlist::{Cmp, Module, NetId};
 use crate::arch::schedule::schedule;
-use crate::arch::stream::{stream_plan, Stage};
+use crate::arch::stream::{stream_plan, Src, Stage, StreamPlan};
 use crate::error::Result;
 use crate::ir::Graph;
 use crate::passes::config::Config;
@@ -23,11 +23,72 @@ fn bytes(bits: usize) -> u32 {
     (bits.div_ceil(8) * 8).max(8) as u32
 }
 
-/// One stage's ports in the top: the stream it gives.
+/// A stream in the top: data, valid, and the ready its readers drive.
+#[derive(Clone, Copy)]
 struct Link {
     data: NetId,
     valid: NetId,
-    last: NetId,
+    /// Placeholder wire, driven once the readers exist.
+    ready: NetId,
+}
+
+/// One input of a node in the top: valid and data in, ready out.
+struct Edge {
+    valid: NetId,
+    data: NetId,
+    ready: NetId,
+}
+
+/// The FIFO words each join input needs so that the fork feeding its
+/// branches never waits on a full FIFO while the other branch waits for
+/// that very beat (a deadlock): for output beat `j` of the join, branch
+/// `b` needs `need_b(j)` beats of the fork's stream, and meanwhile branch
+/// `a` can have produced every beat `s` with `need_a(s) < need_b(j)`,
+/// all waiting at the join. The depth is the largest such backlog.
+/// Returns the depth per input of node `k` (0: no FIFO); where the
+/// branches do not meet at one fork, a whole sample's beats, which always
+/// suffices.
+fn join_depths(sp: &StreamPlan, k: usize) -> Vec<usize> {
+    let inputs = &sp.nodes[k].inputs;
+    // Walk each input back to the stream it forks from, composing needs.
+    let path = |mut src: Src| -> (Src, Vec<usize>) {
+        let mut need: Vec<usize> = (1..=sp.beats(src)).collect();
+        loop {
+            let Src::Node(n) = src else { return (src, need) };
+            if sp.readers(src).len() > 1 || sp.nodes[n].inputs.len() != 1 {
+                return (src, need);
+            }
+            let f = sp.needs(n);
+            need = need.iter().map(|&c| if c == 0 { 0 } else { f[(c - 1).min(f.len() - 1)] }).collect();
+            src = sp.nodes[n].inputs[0];
+        }
+    };
+    let paths: Vec<(Src, Vec<usize>)> = inputs.iter().map(|&s| path(s)).collect();
+    let beats = sp.nodes[k].stage.out_beats().max(1);
+    paths
+        .iter()
+        .enumerate()
+        .map(|(a, (fa, na))| {
+            let mut depth = 0usize;
+            for (b, (fb, nb)) in paths.iter().enumerate() {
+                if a == b {
+                    continue;
+                }
+                if fa != fb {
+                    return beats;
+                }
+                // For each j: the last s with na[s] < nb[j], minus j, plus one.
+                let mut s = 0usize;
+                for (j, &need_b) in nb.iter().enumerate() {
+                    while s < na.len() && na[s] < need_b {
+                        s += 1;
+                    }
+                    depth = depth.max(s.saturating_sub(j));
+                }
+            }
+            depth
+        })
+        .collect()
 }
 
 /// The streaming design of `plan` and the notes to print.
@@ -52,51 +113,97 @@ pub fn generate_stream(g: &Graph, plan: &Plan, opts: &Options, cfg: &Config) -> 
     let in_tdata = t.input(&format!("{ip}_tdata"), 0, 0, bytes(in_bits));
     let in_valid = t.input_bit(&format!("{ip}_tvalid"));
     let in_last = t.input_bit(&format!("{ip}_tlast"));
+    t.sink(in_last);
     let out_ready = t.input_bit(&format!("{op}_tready"));
-    let data = t.slice(in_tdata, 0, in_bits as u32, 0, 0);
-    let mut link = Link { data, valid: in_valid, last: in_last };
-    // Each stage's input ready, driven by its instance.
-    let readies: Vec<NetId> = sp.stages.iter().map(|_| t.instance_output(0, 1, 1)).collect();
+    let in_data = t.slice(in_tdata, 0, in_bits as u32, 0, 0);
+    let input = Link { data: in_data, valid: in_valid, ready: t.instance_output(0, 1, 1) };
+    // Each node's output stream and its width.
+    let mut outs: Vec<(Link, usize)> = vec![];
     let mut ii_est = sp.in_beats.max(sp.out_beats);
     let mut latency_est = 0usize;
-    let mut bits_in = in_bits;
-    for (k, stage) in sp.stages.iter().enumerate() {
-        let m_ready = readies.get(k + 1).copied().unwrap_or(out_ready);
+    let mut fifo_rows = vec![];
+    // Edges into node k (input p), made when node k is built.
+    let mut edges: std::collections::HashMap<(usize, usize), Edge> = Default::default();
+    let link_of = |src: Src, outs: &Vec<(Link, usize)>| match src {
+        Src::Input => (input, in_bits),
+        Src::Node(j) => outs[j],
+    };
+    for (k, node) in sp.nodes.iter().enumerate() {
         let name = format!("{top}_s{k}");
-        let (out_bits, cycles, latency) = match stage {
-            Stage::Beat { plan: sub, beats, name: layer } => {
+        // This node's inputs, through a FIFO where a join needs one.
+        let depths = if node.inputs.len() > 1 { join_depths(&sp, k) } else { vec![0; node.inputs.len()] };
+        let mut ins = vec![];
+        for (p, &src) in node.inputs.iter().enumerate() {
+            let (l, bits) = link_of(src, &outs);
+            let e = Edge { valid: t.instance_output(0, 1, 1), data: l.data, ready: t.instance_output(0, 1, 1) };
+            let e = if depths[p] > 0 {
+                let fname = format!("{name}_fifo{p}");
+                let f = fifo(&fname, depths[p], bits as u32);
+                let (fv, fd, fr) = (t.instance_output(0, 1, 1), t.instance_output(0, 0, bits as u32), t.instance_output(0, 1, 1));
+                let flast = t.instance_output(0, 1, 1);
+                t.sink(flast);
+                t.instance(&fname, &format!("u_s{k}_fifo{p}"), vec![], vec![
+                    ("clk".into(), clk), ("rst".into(), rst),
+                    ("s_data".into(), e.data), ("s_valid".into(), e.valid), ("s_ready".into(), e.ready),
+                    ("m_data".into(), fd), ("m_valid".into(), fv), ("m_ready".into(), fr), ("m_last".into(), flast),
+                ]);
+                fifo_rows.push(format!("{} input {p}: FIFO of {} words of {bits} bits", node.stage.name(), depths[p]));
+                let r = f.resources();
+                layers.push(LayerReport { layer: format!("{}_fifo{p}", node.stage.name()), module: fname.clone(), stage: 0, latency: 0, counts: super::Counts { ff_bits: r.ff_bits, memory_bits: r.memory_bits, ..Default::default() } });
+                files.push((format!("{fname}.v"), f.verilog()));
+                edges.insert((k, p), Edge { valid: e.valid, data: e.data, ready: e.ready });
+                Edge { valid: fv, data: fd, ready: fr }
+            } else {
+                edges.insert((k, p), Edge { valid: e.valid, data: e.data, ready: e.ready });
+                Edge { valid: e.valid, data: e.data, ready: e.ready }
+            };
+            ins.push(e);
+        }
+        // Several inputs meet in one beat (input 0 in the low bits).
+        let (in_link, bits_in) = if ins.len() == 1 {
+            (Link { data: ins[0].data, valid: ins[0].valid, ready: ins[0].ready }, node.inputs.first().map_or(0, |&s| link_of(s, &outs).1))
+        } else {
+            let data = t.concat(ins.iter().map(|e| e.data).collect());
+            let mut valid = ins[0].valid;
+            for e in &ins[1..] {
+                valid = t.and(valid, e.valid);
+            }
+            let ready = t.instance_output(0, 1, 1);
+            for (p, e) in ins.iter().enumerate() {
+                let mut r = ready;
+                for (q, f) in ins.iter().enumerate() {
+                    if q != p {
+                        r = t.and(r, f.valid);
+                    }
+                }
+                t.assign(e.ready, r);
+            }
+            let bits: usize = node.inputs.iter().map(|&s| link_of(s, &outs).1).sum();
+            (Link { data, valid, ready }, bits)
+        };
+        let out_ready = t.instance_output(0, 1, 1);
+        let (out_link, out_bits, cycles, latency) = match &node.stage {
+            Stage::Beat { plan: sub, beats, .. } => {
                 let sched = schedule(sub, opts.reuse_factor, cfg);
                 notes.extend(sched.notes.iter().cloned());
                 let sub_opts = Options { axis_names: false, budget: None, ..opts.clone() };
                 let d = generate_named(g, &name, sub, &sub_opts, &sched)?;
                 let out_bits = d.interface.output.shape.iter().product::<usize>() * d.interface.output.width as usize;
-                let tin = t.bus_extend(link.data, bytes(bits_in));
-                let tout = t.instance_output(0, 0, d.interface.output.tdata_width);
-                let (ovalid, olast) = (t.instance_output(0, 1, 1), t.instance_output(0, 1, 1));
-                t.instance(
-                    &d.top,
-                    &format!("u_s{k}"),
-                    vec![],
-                    vec![
-                        ("clk".into(), clk),
-                        ("rst".into(), rst),
-                        ("input_tdata".into(), tin),
-                        ("input_tvalid".into(), link.valid),
-                        ("input_tready".into(), readies[k]),
-                        ("input_tlast".into(), link.last),
-                        ("output_tdata".into(), tout),
-                        ("output_tvalid".into(), ovalid),
-                        ("output_tready".into(), m_ready),
-                        ("output_tlast".into(), olast),
-                    ],
-                );
-                let odata = t.slice(tout, 0, out_bits as u32, 0, 0);
+                let tin = t.bus_extend(in_link.data, bytes(bits_in));
                 let tw = d.interface.output.tdata_width;
+                let tout = t.instance_output(0, 0, tw);
+                let (ovalid, olast, zero) = (t.instance_output(0, 1, 1), t.instance_output(0, 1, 1), t.constant(0));
+                t.sink(olast);
+                t.instance(&d.top, &format!("u_s{k}"), vec![], vec![
+                    ("clk".into(), clk), ("rst".into(), rst),
+                    ("input_tdata".into(), tin), ("input_tvalid".into(), in_link.valid), ("input_tready".into(), in_link.ready), ("input_tlast".into(), zero),
+                    ("output_tdata".into(), tout), ("output_tvalid".into(), ovalid), ("output_tready".into(), out_ready), ("output_tlast".into(), olast),
+                ]);
+                let odata = t.slice(tout, 0, out_bits as u32, 0, 0);
                 if tw > out_bits as u32 {
                     let pad = t.slice(tout, out_bits as u32, tw - out_bits as u32, 0, 0);
                     t.sink(pad);
                 }
-                link = Link { data: odata, valid: ovalid, last: olast };
                 let ii = d.interface.initiation_interval as usize;
                 let lat = d.interface.latency_cycles as usize;
                 for f in d.files {
@@ -105,69 +212,85 @@ pub fn generate_stream(g: &Graph, plan: &Plan, opts: &Options, cfg: &Config) -> 
                     }
                 }
                 memories.extend(d.memories);
-                let _ = layer;
                 layers.extend(d.layers);
-                (out_bits, beats * ii, lat + ii)
+                (Link { data: odata, valid: ovalid, ready: out_ready }, out_bits, beats * ii, lat + ii)
             }
-            Stage::Window { geo, width, name: layer } => {
-                let lb = line_buffer(&format!("{name}_line_buffer"), geo, *width);
-                let out_bits = stage.out_elems() * *width as usize;
-                let lat = lb.cycles_per_window * geo.out_h * geo.out_w;
-                let link2 = instance(&mut t, &lb.module, k, clk, rst, &link, readies[k], m_ready, out_bits);
-                let r = lb.module.resources();
+            stage => {
+                let (m, cycles, latency) = match stage {
+                    Stage::Window { geo, width, .. } => {
+                        let lb = line_buffer(&format!("{name}_line_buffer"), geo, *width);
+                        let c = lb.cycles_per_window * geo.out_h * geo.out_w;
+                        (lb.module, c, geo.in_w * ((geo.kh - 1) * geo.dh + 1) * 2 + lb.cycles_per_window)
+                    }
+                    Stage::Accumulate { in_h, in_w, c, width, lo, hi, rows, cols, max, .. } => {
+                        (accumulator(&format!("{name}_accumulate"), *in_h, *in_w, *c, *width, (*lo, *hi), *rows, *cols, *max), in_h * in_w, 2)
+                    }
+                    Stage::Collect { beats, elems, width, .. } => (collector(&format!("{name}_collect"), *beats, *elems, *width), *beats, beats + 2),
+                    Stage::Beat { .. } => unreachable!(),
+                };
+                let out_bits = m.nets.iter().find(|n| n.name == "m_data").map_or(0, |n| n.width as usize);
+                let data = t.instance_output(0, 0, out_bits as u32);
+                let (valid, last) = (t.instance_output(0, 1, 1), t.instance_output(0, 1, 1));
+                t.sink(last);
+                t.instance(&m.name, &format!("u_s{k}"), vec![], vec![
+                    ("clk".into(), clk), ("rst".into(), rst),
+                    ("s_data".into(), in_link.data), ("s_valid".into(), in_link.valid), ("s_ready".into(), in_link.ready),
+                    ("m_data".into(), data), ("m_valid".into(), valid), ("m_ready".into(), out_ready), ("m_last".into(), last),
+                ]);
+                let r = m.resources();
                 layers.push(LayerReport {
-                    layer: layer.clone(),
-                    module: lb.module.name.clone(),
+                    layer: stage.name().to_string(),
+                    module: m.name.clone(),
                     stage: 0,
                     latency: 0,
-                    counts: super::Counts { ff_bits: r.ff_bits, memory_bits: r.memory_bits, cycles: lat, comparisons: r.comparisons, adders: r.adders, ..Default::default() },
+                    counts: super::Counts { ff_bits: r.ff_bits, memory_bits: r.memory_bits, cycles, comparisons: r.comparisons, adders: r.adders, ..Default::default() },
                 });
-                files.push((format!("{}.v", lb.module.name), lb.module.verilog()));
-                link = link2;
-                (out_bits, lat, (geo.in_w * ((geo.kh - 1) * geo.dh + 1)) * 2 + lb.cycles_per_window)
-            }
-            Stage::Accumulate { name: layer, in_h, in_w, c, width, lo, hi, rows, cols, max } => {
-                let a = accumulator(&format!("{name}_accumulate"), *in_h, *in_w, *c, *width, (*lo, *hi), *rows, *cols, *max);
-                let (alo, ahi) = Stage::accumulated(*lo, *hi, (rows.1 - rows.0 + 1) * (cols.1 - cols.0 + 1), *max);
-                let out_bits = c * crate::arch::netlist::width_of(alo, ahi) as usize;
-                let link2 = instance(&mut t, &a, k, clk, rst, &link, readies[k], m_ready, out_bits);
-                let r = a.resources();
-                layers.push(LayerReport {
-                    layer: layer.clone(),
-                    module: a.name.clone(),
-                    stage: 0,
-                    latency: 0,
-                    counts: super::Counts { ff_bits: r.ff_bits, adders: r.adders, comparisons: r.comparisons, cycles: in_h * in_w, ..Default::default() },
-                });
-                files.push((format!("{}.v", a.name), a.verilog()));
-                link = link2;
-                (out_bits, in_h * in_w, 2)
-            }
-            Stage::Collect { beats, elems, width, name: layer } => {
-                let c = collector(&format!("{name}_collect"), *beats, *elems, *width);
-                let out_bits = beats * elems * *width as usize;
-                let link2 = instance(&mut t, &c, k, clk, rst, &link, readies[k], m_ready, out_bits);
-                let r = c.resources();
-                layers.push(LayerReport {
-                    layer: layer.clone(),
-                    module: c.name.clone(),
-                    stage: 0,
-                    latency: 0,
-                    counts: super::Counts { ff_bits: r.ff_bits, cycles: *beats, ..Default::default() },
-                });
-                files.push((format!("{}.v", c.name), c.verilog()));
-                link = link2;
-                (out_bits, *beats, *beats + 2)
+                files.push((format!("{}.v", m.name), m.verilog()));
+                (Link { data, valid, ready: out_ready }, out_bits, cycles, latency)
             }
         };
         ii_est = ii_est.max(cycles);
         latency_est += latency;
-        bits_in = out_bits;
+        outs.push((out_link, out_bits));
     }
-    // TLAST by counting output beats.
+    // Forks: a stream read by several edges is offered to all at once and
+    // taken when all take it.
+    let out_link = link_of(sp.output, &outs);
+    let mut port_valid = None;
+    let mut srcs: Vec<Src> = vec![Src::Input];
+    srcs.extend((0..sp.nodes.len()).map(Src::Node));
+    for src in srcs {
+        let (l, _) = link_of(src, &outs);
+        let mut readers: Vec<(NetId, NetId)> = sp.readers(src).iter().map(|rk| (edges[rk].valid, edges[rk].ready)).collect();
+        if src == sp.output {
+            let ov = t.instance_output(0, 1, 1);
+            readers.push((ov, out_ready));
+            port_valid = Some(ov);
+        }
+        if readers.is_empty() {
+            return Err(crate::error::Error::Internal(format!("stream {src:?} has no reader")));
+        }
+        let mut all = readers[0].1;
+        for r in &readers[1..] {
+            all = t.and(all, r.1);
+        }
+        t.assign(l.ready, all);
+        for (p, (v, _)) in readers.iter().enumerate() {
+            let mut val = l.valid;
+            for (q, r) in readers.iter().enumerate() {
+                if q != p {
+                    val = t.and(val, r.1);
+                }
+            }
+            t.assign(*v, val);
+        }
+    }
+    // The output: TLAST by counting beats.
+    let (ol, out_bits) = out_link;
+    let ovalid = port_valid.unwrap_or(ol.valid);
     let beats = sp.out_beats as i128;
     let cnt = t.reg_later(0, beats - 1, None, Some((rst, 0)));
-    let fire = t.and(link.valid, out_ready);
+    let fire = t.and(ovalid, out_ready);
     let lastc = t.constant(beats - 1);
     let is_last = t.compare(Cmp::Eq, cnt, lastc);
     let (zero, one) = (t.constant(0), t.constant(1));
@@ -176,15 +299,11 @@ pub fn generate_stream(g: &Graph, plan: &Plan, opts: &Options, cfg: &Config) -> 
     let next = t.mux(fire, next, cnt);
     let next = t.narrow(next, 0, beats - 1);
     t.drive(cnt, next);
-    t.output(&format!("{ip}_tready"), readies[0], 1);
-    let out_bits = bits_in;
-    let od = t.bus_extend(link.data, bytes(out_bits));
+    t.output(&format!("{ip}_tready"), input.ready, 1);
+    let od = t.bus_extend(ol.data, bytes(out_bits));
     t.output(&format!("{op}_tdata"), od, bytes(out_bits));
-    t.output(&format!("{op}_tvalid"), link.valid, 1);
+    t.output(&format!("{op}_tvalid"), ovalid, 1);
     t.output(&format!("{op}_tlast"), is_last, 1);
-    if link.last != in_last {
-        t.sink(link.last);
-    }
     files.push((format!("{top}.v"), t.verilog()));
     let ost = &plan.steps[plan.outputs[0]];
     let port = |st: &crate::passes::precision::Step, bits: usize, beat_shape: Vec<usize>, beats: usize| Port::of(st, bytes(bits), Some((beat_shape, beats)));
@@ -201,33 +320,8 @@ pub fn generate_stream(g: &Graph, plan: &Plan, opts: &Options, cfg: &Config) -> 
     };
     notes.push(format!(
         "--io stream: {} stages; about {ii_est} cycles per sample (the slowest stage); latency and interval in interface.json are the generator's estimates, `verify` measures them",
-        sp.stages.len()
+        sp.nodes.len()
     ));
+    notes.extend(fifo_rows.into_iter().map(|r| format!("--io stream: {r} (the deadlock-free minimum from the branches' data dependencies)")));
     Ok((Design { top, files, interface, layers, taps: vec![], memories }, notes))
-}
-
-/// Instantiate a line buffer or collector (`s_*` / `m_*` ports).
-#[allow(clippy::too_many_arguments)]
-fn instance(t: &mut Module, m: &Module, k: usize, clk: NetId, rst: NetId, link: &Link, s_ready: NetId, m_ready: NetId, out_bits: usize) -> Link {
-    let data = t.instance_output(0, 0, out_bits as u32);
-    let (valid, last) = (t.instance_output(0, 1, 1), t.instance_output(0, 1, 1));
-    t.instance(
-        &m.name,
-        &format!("u_s{k}"),
-        vec![],
-        vec![
-            ("clk".into(), clk),
-            ("rst".into(), rst),
-            ("s_data".into(), link.data),
-            ("s_valid".into(), link.valid),
-            ("s_ready".into(), s_ready),
-            ("m_data".into(), data),
-            ("m_valid".into(), valid),
-            ("m_ready".into(), m_ready),
-            ("m_last".into(), last),
-        ],
-    );
-    // The line buffer and collector count beats; the incoming TLAST is not needed.
-    t.sink(link.last);
-    Link { data, valid, last }
 }
