@@ -524,6 +524,7 @@ impl HwArgs {
                 Some(IoArg::Stream) => qkhw::backend::verilog::Io::Stream,
                 _ => qkhw::backend::verilog::Io::Parallel,
             },
+            fifo_minimum: false,
         };
         let (d, plan, notes) = qkhw::backend::verilog::from_graph(g, self.input_spec()?, &self.config()?, &opts)?;
         Ok((d, plan, notes, opts))

@@ -8,24 +8,69 @@ mod common;
 
 use std::process::Command;
 
-use qkhw::backend::verilog::{self, files, Io, Options};
+use qkhw::backend::verilog::{self, Io, Options, files};
 use qkhw::passes::config::Config;
 use qkhw::verify::{self, DesignDir};
 
-fn generate(name: &str, reuse: Option<usize>, tag: &str) -> (qkhw::ir::Graph, DesignDir, qkhw::passes::precision::Plan) {
-    let g = qkhw::load_graph(common::root().join(format!("examples/models/{name}.keras")), Default::default()).unwrap();
-    let opts = Options { io: Io::Stream, reuse_factor: reuse, ..Default::default() };
-    let (d, plan, _) = verilog::from_graph(&g, None, &Config::default(), &opts).unwrap();
+fn generate(
+    name: &str,
+    reuse: Option<usize>,
+    tag: &str,
+) -> (qkhw::ir::Graph, DesignDir, qkhw::passes::precision::Plan) {
+    generate_with(
+        name,
+        &Options {
+            io: Io::Stream,
+            reuse_factor: reuse,
+            ..Default::default()
+        },
+        &Config::default(),
+        tag,
+    )
+}
+
+fn generate_with(
+    name: &str,
+    opts: &Options,
+    cfg: &Config,
+    tag: &str,
+) -> (qkhw::ir::Graph, DesignDir, qkhw::passes::precision::Plan) {
+    let g = qkhw::load_graph(
+        common::root().join(format!("examples/models/{name}.keras")),
+        Default::default(),
+    )
+    .unwrap();
+    let (d, plan, _) = verilog::from_graph(&g, None, cfg, opts).unwrap();
     let dir = common::tmp(&format!("stream-{name}-{tag}"));
     let _ = std::fs::remove_dir_all(&dir);
-    files::write(&d, &dir, &opts, &qkhw::backend::folder::Origin { model: &g.name, sha256: &g.sha256, target: "verilog" }, true).unwrap();
+    files::write(
+        &d,
+        &dir,
+        opts,
+        &qkhw::backend::folder::Origin {
+            model: &g.name,
+            sha256: &g.sha256,
+            target: "verilog",
+        },
+        true,
+    )
+    .unwrap();
     (g, DesignDir::read(&dir).unwrap(), plan)
 }
 
 fn lint(d: &DesignDir) {
     let files: Vec<_> = d.files.iter().map(|f| d.dir.join(f)).collect();
-    let o = Command::new("verilator").args(["--lint-only", "-Wall", "--top-module", &d.interface.top]).args(&files).output().unwrap();
-    assert!(o.status.success() && o.stderr.is_empty(), "{}: verilator -Wall: {}", d.interface.top, String::from_utf8_lossy(&o.stderr));
+    let o = Command::new("verilator")
+        .args(["--lint-only", "-Wall", "--top-module", &d.interface.top])
+        .args(&files)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success() && o.stderr.is_empty(),
+        "{}: verilator -Wall: {}",
+        d.interface.top,
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 #[test]
@@ -46,12 +91,18 @@ fn streamed_cnns_equal_the_golden_model_on_verilator() {
         lint(&d);
         assert_eq!(d.interface.input.io, Io::Stream, "{name}");
         let (beat, beats) = d.interface.input.beat();
-        assert_eq!(beat * beats, d.interface.input.shape.iter().product::<usize>(), "{name}: beats cover the sample");
+        assert_eq!(
+            beat * beats,
+            d.interface.input.shape.iter().product::<usize>(),
+            "{name}: beats cover the sample"
+        );
         let sim = verify::verilator::Verilator::new(common::cache());
         let (codes, n) = common::vectors(&g, name, random, 17);
         let r = verify::verify(&sim, &d, &plan, &codes, n, 3, None).unwrap();
         assert!(r.passed(), "{name} {tag}: {}", r.text());
-        let t = r.stream_timing.unwrap_or_else(|| panic!("{name}: no streamed timing measured"));
+        let t = r
+            .stream_timing
+            .unwrap_or_else(|| panic!("{name}: no streamed timing measured"));
         // At full rate a sample takes at least one cycle per input beat.
         assert!(t.interval as usize >= beats, "{name}: {t:?}");
         seen.push((name, tag, t.interval, t.latency_first, t.latency_last));
@@ -67,7 +118,16 @@ fn streamed_cnns_equal_the_golden_model_on_icarus() {
         let (codes, n) = common::vectors(&g, name, 20, 5);
         let n = n.min(40);
         let in_size: usize = plan.steps[0].shape.iter().product();
-        let r = verify::verify(&verify::icarus::Icarus, &d, &plan, &codes[..n * in_size], n, 9, None).unwrap();
+        let r = verify::verify(
+            &verify::icarus::Icarus,
+            &d,
+            &plan,
+            &codes[..n * in_size],
+            n,
+            9,
+            None,
+        )
+        .unwrap();
         assert!(r.passed(), "{name}: {}", r.text());
     }
 }
@@ -79,30 +139,71 @@ fn broken_flow_control_is_caught() {
     let (g, d, plan) = generate("cnn_bn", None, "mut");
     let (codes, n) = common::vectors(&g, "cnn_bn", 50, 7);
     let top = d.dir.join(format!("{}.v", d.interface.top));
-    let lb = d.files.iter().find(|f| f.contains("line_buffer")).cloned().unwrap();
+    let lb = d
+        .files
+        .iter()
+        .find(|f| f.contains("line_buffer"))
+        .cloned()
+        .unwrap();
     let lb_text = std::fs::read_to_string(d.dir.join(&lb)).unwrap();
     let top_text = std::fs::read_to_string(&top).unwrap();
     let sim = verify::verilator::Verilator::new(common::cache());
     // 1. A dropped beat: the first line buffer misses every pixel whose
     //    first bit is set, though the input port accepted it.
-    assert!(top_text.contains(".s_valid(input_tvalid)"), "{top_text}");
-    std::fs::write(&top, top_text.replace(".s_valid(input_tvalid)", ".s_valid(input_tvalid & ~input_tdata[0])")).unwrap();
+    let feed = top_text
+        .lines()
+        .find(|l| {
+            l.trim_start().starts_with("assign ") && l.trim_end().ends_with("= input_tvalid;")
+        })
+        .unwrap()
+        .to_string();
+    std::fs::write(
+        &top,
+        top_text.replace(
+            &feed,
+            &feed.replace("= input_tvalid;", "= input_tvalid & ~input_tdata[0];"),
+        ),
+    )
+    .unwrap();
     let r = verify::verify(&sim, &d, &plan, &codes, n, 3, None).unwrap();
     assert!(!r.passed(), "a dropped beat went unnoticed");
     std::fs::write(&top, &top_text).unwrap();
     // 2. A line buffer that ignores its own flow control (takes a pixel
     //    even when a row it would overwrite is still needed).
-    let ready = lb_text.lines().find(|l| l.trim_start().starts_with("assign s_ready = ")).unwrap().to_string();
-    std::fs::write(d.dir.join(&lb), lb_text.replace(&ready, "    assign s_ready = 1'b1;")).unwrap();
+    let ready = lb_text
+        .lines()
+        .find(|l| l.trim_start().starts_with("assign s_ready = "))
+        .unwrap()
+        .to_string();
+    std::fs::write(
+        d.dir.join(&lb),
+        lb_text.replace(&ready, "    assign s_ready = 1'b1;"),
+    )
+    .unwrap();
     let r = verify::verify(&sim, &d, &plan, &codes, n, 3, None).unwrap();
-    assert!(!r.passed(), "a line buffer overwriting live rows went unnoticed");
+    assert!(
+        !r.passed(),
+        "a line buffer overwriting live rows went unnoticed"
+    );
     std::fs::write(d.dir.join(&lb), &lb_text).unwrap();
     // 3. A stage that never hands over: the harness reports a stall
     //    rather than hanging.
-    let valid = lb_text.lines().find(|l| l.trim_start().starts_with("assign m_valid = ")).unwrap().to_string();
-    std::fs::write(d.dir.join(&lb), lb_text.replace(&valid, "    assign m_valid = 1'b0;")).unwrap();
+    let valid = lb_text
+        .lines()
+        .find(|l| l.trim_start().starts_with("assign m_valid = "))
+        .unwrap()
+        .to_string();
+    std::fs::write(
+        d.dir.join(&lb),
+        lb_text.replace(&valid, "    assign m_valid = 1'b0;"),
+    )
+    .unwrap();
     let r = verify::verify(&sim, &d, &plan, &codes, n, 3, None).unwrap();
-    assert!(r.harness_errors.iter().any(|e| e.contains("stall")), "{}", r.text());
+    assert!(
+        r.harness_errors.iter().any(|e| e.contains("stall")),
+        "{}",
+        r.text()
+    );
     std::fs::write(d.dir.join(&lb), &lb_text).unwrap();
     // And the restored design passes.
     let r = verify::verify(&sim, &d, &plan, &codes, n, 3, None).unwrap();
@@ -112,15 +213,117 @@ fn broken_flow_control_is_caught() {
 #[test]
 fn what_is_not_streamed_is_refused_with_the_layer_named() {
     for (name, want) in [
-        ("merges_conv", "branch"),
+        ("merges_conv", "`cat_rows`"),
         ("zoo_hswish", "use --io parallel"),
         ("pooling", "`pool_same`"),
         ("zoo_conv2d", "`convT`"),
     ] {
-        let g = qkhw::load_graph(common::root().join(format!("examples/models/{name}.keras")), Default::default()).unwrap();
-        let opts = Options { io: Io::Stream, ..Default::default() };
-        let e = verilog::from_graph(&g, None, &Config::default(), &opts).err().unwrap_or_else(|| panic!("{name} streamed")).to_string();
+        let g = qkhw::load_graph(
+            common::root().join(format!("examples/models/{name}.keras")),
+            Default::default(),
+        )
+        .unwrap();
+        let opts = Options {
+            io: Io::Stream,
+            ..Default::default()
+        };
+        let e = verilog::from_graph(&g, None, &Config::default(), &opts)
+            .err()
+            .unwrap_or_else(|| panic!("{name} streamed"))
+            .to_string();
         assert!(e.contains("--io stream") && e.contains(want), "{name}: {e}");
         assert_eq!(e.lines().count(), 1, "{e}");
     }
+}
+
+/// ResNet-8 (MLPerf Tiny) streamed with its residual joins, folded for a
+/// Pynq-Z2 by `examples/configs/resnet8_pynq.toml`: equal to QKeras on
+/// golden inputs and random ones, at the cycles per image the generator
+/// planned.
+#[test]
+fn resnet8_streams_with_residual_joins() {
+    common::require("verilator");
+    let cfg = Config::read(&common::root().join("examples/configs/resnet8_pynq.toml")).unwrap();
+    let opts = Options {
+        io: Io::Stream,
+        ..Default::default()
+    };
+    let (g, d, plan) = generate_with("resnet8", &opts, &cfg, "pynq");
+    lint(&d);
+    let (codes, _) = common::vectors(&g, "resnet8", 0, 3);
+    let in_size: usize = plan.steps[0].shape.iter().product();
+    let mut codes = codes[..12 * in_size].to_vec();
+    codes.extend(verify::random_codes(3, in_size, plan.steps[0].fmt, 21));
+    let sim = verify::verilator::Verilator::new(common::cache());
+    let r = verify::verify(&sim, &d, &plan, &codes, 15, 3, None).unwrap();
+    assert!(r.passed(), "{}", r.text());
+    let t = r.stream_timing.unwrap();
+    assert_eq!(
+        t.interval, d.interface.initiation_interval as u64,
+        "every stage at its planned rate: {t:?}"
+    );
+    eprintln!("resnet8 streamed: {t:?}");
+}
+
+/// The join FIFOs: at exactly the computed minimum the design still runs
+/// (under random gaps and back-pressure), one word less on the identity
+/// skip of the first residual stack deadlocks, and the harness reports
+/// the stall.
+#[test]
+fn a_join_fifo_below_its_minimum_stalls() {
+    common::require("verilator");
+    let cfg = Config::read(&common::root().join("examples/configs/resnet8_pynq.toml")).unwrap();
+    let opts = Options {
+        io: Io::Stream,
+        fifo_minimum: true,
+        ..Default::default()
+    };
+    let (g, d, plan) = generate_with("resnet8", &opts, &cfg, "minfifo");
+    let (codes, _) = common::vectors(&g, "resnet8", 0, 3);
+    let in_size: usize = plan.steps[0].shape.iter().product();
+    let codes = codes[..2 * in_size].to_vec();
+    let sim = verify::verilator::Verilator::new(common::cache());
+    let r = verify::verify(&sim, &d, &plan, &codes, 2, 5, None).unwrap();
+    assert!(r.passed(), "at the minimum: {}", r.text());
+    // The first FIFO is the first stack's skip (its first constant is the RAM's word count).
+    let f = d
+        .files
+        .iter()
+        .find(|f| f.contains("_fifo"))
+        .cloned()
+        .unwrap();
+    let text = std::fs::read_to_string(d.dir.join(&f)).unwrap();
+    let cap: usize = text
+        .split("capacity ")
+        .nth(1)
+        .and_then(|t| t.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    assert_eq!(
+        cap, 67,
+        "32x32x16 skip around two 3x3 'same' convolutions: two rows and three pixels"
+    );
+    let line = text
+        .lines()
+        .find(|l| l.contains("'h") && l.trim_start().starts_with("assign "))
+        .unwrap()
+        .to_string();
+    let (head, val) = line.rsplit_once("'h").unwrap();
+    assert_eq!(
+        usize::from_str_radix(val.trim_end_matches(';'), 16).unwrap(),
+        cap - 1,
+        "{line}"
+    );
+    std::fs::write(
+        d.dir.join(&f),
+        text.replace(&line, &format!("{head}'h{:x};", cap - 2)),
+    )
+    .unwrap();
+    let r = verify::verify(&sim, &d, &plan, &codes, 2, 5, None).unwrap();
+    assert!(
+        r.harness_errors.iter().any(|e| e.contains("stall")),
+        "{}",
+        r.text()
+    );
+    std::fs::write(d.dir.join(&f), &text).unwrap();
 }

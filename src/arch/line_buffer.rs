@@ -24,7 +24,7 @@
 //! No deadlock: a window needs at most `(kh − 1)·dh + 1` rows at once and
 //! `B` exceeds that. Reset returns every counter to the start of an image.
 
-use super::netlist::{width_of, Cmp, Module, NetId};
+use super::netlist::{Cmp, Module, NetId, width_of};
 use crate::passes::precision::Geo;
 
 /// A line buffer and what it costs.
@@ -124,14 +124,26 @@ pub fn line_buffer(name: &str, geo: &Geo, width: u32) -> LineBuffer {
     let ox = m.reg_later(0, geo.out_w as i128 - 1, None, rs);
     let oy = m.reg_later(0, geo.out_h as i128 - 1, None, rs);
     let (pt, pl) = (geo.pad_top as i128, geo.pad_left as i128);
-    let rtop = m.reg_later(-pt, (geo.out_h as i128 - 1) * geo.sh as i128 - pt, None, Some((rst, -pt)));
-    let cleft = m.reg_later(-pl, (geo.out_w as i128 - 1) * geo.sw as i128 - pl, None, Some((rst, -pl)));
+    let rtop = m.reg_later(
+        -pt,
+        (geo.out_h as i128 - 1) * geo.sh as i128 - pt,
+        None,
+        Some((rst, -pt)),
+    );
+    let cleft = m.reg_later(
+        -pl,
+        (geo.out_w as i128 - 1) * geo.sw as i128 - pl,
+        None,
+        Some((rst, -pl)),
+    );
     let obase = m.reg_later(0, b as i128 - 1, None, rs);
     let released = m.reg_later(0, h, None, rs);
     let ky = m.reg_later(0, geo.kh as i128 - 1, None, rs);
     let kx = m.reg_later(0, geo.kw as i128 - 1, None, rs);
-    let tr_hi = (geo.out_h as i128 - 1) * geo.sh as i128 - pt + (geo.kh as i128 - 1) * geo.dh as i128;
-    let tc_hi = (geo.out_w as i128 - 1) * geo.sw as i128 - pl + (geo.kw as i128 - 1) * geo.dw as i128;
+    let tr_hi =
+        (geo.out_h as i128 - 1) * geo.sh as i128 - pt + (geo.kh as i128 - 1) * geo.dh as i128;
+    let tc_hi =
+        (geo.out_w as i128 - 1) * geo.sw as i128 - pl + (geo.kw as i128 - 1) * geo.dw as i128;
     let tr = m.reg_later(-pt, tr_hi, None, None);
     let tc = m.reg_later(-pl, tc_hi, None, None);
     let waiting = is(&mut m, state, 0);
@@ -200,7 +212,9 @@ pub fn line_buffer(name: &str, geo: &Geo, width: u32) -> LineBuffer {
     let pad = m.reg(outside, None);
     let zero_pix = m.constant(0);
     let tap_in = m.bus_mux(pad, zero_pix, q);
-    let regs: Vec<NetId> = (0..taps).map(|_| m.bus_reg_later(pix, Some(shift), None)).collect();
+    let regs: Vec<NetId> = (0..taps)
+        .map(|_| m.bus_reg_later(pix, Some(shift), None))
+        .collect();
     for t in 0..taps {
         let d = if t + 1 < taps { regs[t + 1] } else { tap_in };
         m.drive(regs[t], d);
@@ -290,7 +304,11 @@ pub fn line_buffer(name: &str, geo: &Geo, width: u32) -> LineBuffer {
     m.output("m_data", m_data, taps as u32 * pix);
     m.output("m_valid", m_valid, 1);
     m.output("m_last", m_last, 1);
-    LineBuffer { module: m, rows: b, cycles_per_window: taps + 3 }
+    LineBuffer {
+        module: m,
+        rows: b,
+        cycles_per_window: taps + 3,
+    }
 }
 
 /// Gathers `beats` beats of `elems` elements of `width` bits into one
@@ -298,7 +316,10 @@ pub fn line_buffer(name: &str, geo: &Geo, width: u32) -> LineBuffer {
 /// next sample's first beat while the finished one is being handed over.
 pub fn collector(name: &str, beats: usize, elems: usize, width: u32) -> Module {
     let mut m = Module::new(name);
-    m.header.push(format!("Collector: {beats} beats of {elems} elements in, one sample of {} elements out.", beats * elems));
+    m.header.push(format!(
+        "Collector: {beats} beats of {elems} elements in, one sample of {} elements out.",
+        beats * elems
+    ));
     m.clock_input("clk");
     let rst = m.input_bit("rst");
     let bits = elems as u32 * width;
@@ -314,7 +335,9 @@ pub fn collector(name: &str, beats: usize, elems: usize, width: u32) -> Module {
     let d = stepped(&mut m, cnt, 1, last, 0);
     let d = m.mux(s_fire, d, cnt);
     set(&mut m, cnt, d);
-    let regs: Vec<NetId> = (0..beats).map(|_| m.bus_reg_later(bits, Some(s_fire), None)).collect();
+    let regs: Vec<NetId> = (0..beats)
+        .map(|_| m.bus_reg_later(bits, Some(s_fire), None))
+        .collect();
     for k in 0..beats {
         let d = if k + 1 < beats { regs[k + 1] } else { s_data };
         m.drive(regs[k], d);
@@ -338,7 +361,17 @@ pub fn collector(name: &str, beats: usize, elems: usize, width: u32) -> Module {
 /// sample, each as wide as its range needs, handed over at the sample's
 /// last pixel.
 #[allow(clippy::too_many_arguments)]
-pub fn accumulator(name: &str, in_h: usize, in_w: usize, c: usize, width: u32, (lo, hi): (i128, i128), rows: (usize, usize), cols: (usize, usize), max: bool) -> Module {
+pub fn accumulator(
+    name: &str,
+    in_h: usize,
+    in_w: usize,
+    c: usize,
+    width: u32,
+    (lo, hi): (i128, i128),
+    rows: (usize, usize),
+    cols: (usize, usize),
+    max: bool,
+) -> Module {
     let mut m = Module::new(name);
     let n = (rows.1 - rows.0 + 1) * (cols.1 - cols.0 + 1);
     m.header.push(format!(
@@ -420,12 +453,16 @@ pub fn accumulator(name: &str, in_h: usize, in_w: usize, c: usize, width: u32, (
     m
 }
 
-/// A first-word-fall-through FIFO of `depth` words of `width` bits in a
-/// RAM (one more word waits in its output register): what balances the
-/// branches of a residual block. `depth` is at least 1.
-pub fn fifo(name: &str, depth: usize, width: u32) -> Module {
+/// A first-word-fall-through FIFO holding `capacity` words of `width` bits
+/// (all but one in a RAM, the last in its output register): what balances
+/// the branches of a residual block. `capacity` is at least 2.
+pub fn fifo(name: &str, capacity: usize, width: u32) -> Module {
     let mut m = Module::new(name);
-    m.header.push(format!("FIFO: {depth} words of {width} bits in a RAM, and one in the output register."));
+    let depth = capacity.max(2) - 1;
+    m.header.push(format!(
+        "FIFO: capacity {} words of {width} bits ({depth} in a RAM, one in the output register).",
+        depth + 1
+    ));
     m.clock_input("clk");
     let rst = m.input_bit("rst");
     let s_data = m.input("s_data", 0, 0, width);

@@ -29,36 +29,66 @@ use crate::passes::precision::{Geo, Plan, Step, StepOp};
 pub enum Stage {
     /// Arithmetic on every beat: `plan`'s input is one beat, its output
     /// one beat; `beats` beats per sample.
-    Beat { name: String, plan: Plan, beats: usize },
+    Beat {
+        name: String,
+        plan: Plan,
+        beats: usize,
+    },
     /// A line buffer over an `in_h × in_w` map of `cin`-element pixels of
     /// `width` bits, giving one window per output position of `geo`.
     Window { name: String, geo: Geo, width: u32 },
     /// `beats` beats of `elems` elements of `width` bits gathered into one.
-    Collect { name: String, beats: usize, elems: usize, width: u32 },
+    Collect {
+        name: String,
+        beats: usize,
+        elems: usize,
+        width: u32,
+    },
     /// A pooling with one output position (global pooling, or a window
     /// as large as the map): per channel, the sum (or maximum) of the
     /// pixels of rows `rows` and columns `cols` of each `in_h × in_w`
     /// sample, one beat per sample. Inputs hold `lo..=hi`.
-    Accumulate { name: String, in_h: usize, in_w: usize, c: usize, width: u32, lo: i128, hi: i128, rows: (usize, usize), cols: (usize, usize), max: bool },
+    Accumulate {
+        name: String,
+        in_h: usize,
+        in_w: usize,
+        c: usize,
+        width: u32,
+        lo: i128,
+        hi: i128,
+        rows: (usize, usize),
+        cols: (usize, usize),
+        max: bool,
+    },
 }
 
 impl Stage {
     /// The range of an accumulator's outputs: sums of up to `n` inputs, or
     /// one of them for a maximum.
     pub fn accumulated(lo: i128, hi: i128, n: usize, max: bool) -> (i128, i128) {
-        if max { (lo, hi) } else { (lo.min(0) * n as i128, hi.max(0) * n as i128) }
+        if max {
+            (lo, hi)
+        } else {
+            (lo.min(0) * n as i128, hi.max(0) * n as i128)
+        }
     }
 
     pub fn name(&self) -> &str {
         match self {
-            Stage::Beat { name, .. } | Stage::Window { name, .. } | Stage::Collect { name, .. } | Stage::Accumulate { name, .. } => name,
+            Stage::Beat { name, .. }
+            | Stage::Window { name, .. }
+            | Stage::Collect { name, .. }
+            | Stage::Accumulate { name, .. } => name,
         }
     }
 
     /// Elements per output beat.
     pub fn out_elems(&self) -> usize {
         match self {
-            Stage::Beat { plan, .. } => plan.outputs.first().map_or(0, |&o| plan.steps[o].shape.iter().product()),
+            Stage::Beat { plan, .. } => plan
+                .outputs
+                .first()
+                .map_or(0, |&o| plan.steps[o].shape.iter().product()),
             Stage::Window { geo, .. } => geo.kh * geo.kw * geo.cin,
             Stage::Collect { beats, elems, .. } => beats * elems,
             Stage::Accumulate { c, .. } => *c,
@@ -158,16 +188,24 @@ impl StreamPlan {
 }
 
 fn refuse(plan: &Plan, step: usize, what: &str) -> Error {
-    let layer = plan.steps[step].layer.clone().unwrap_or_else(|| format!("step {step}"));
+    let layer = plan.steps[step]
+        .layer
+        .clone()
+        .unwrap_or_else(|| format!("step {step}"));
     Error::Usage(format!(
-        "--io stream: layer `{layer}`: {what}; streamed so far: Conv1D/Conv2D, DepthwiseConv, SeparableConv, max and valid average pooling, ZeroPadding, batch norm, activations and Dense on the last axis, then Flatten / global pooling / Dense heads (use --io parallel for this model)"
+        "--io stream: layer `{layer}`: {what}; streamed so far: Conv1D/Conv2D, DepthwiseConv, SeparableConv, max and valid average pooling, ZeroPadding, batch norm, activations, Dense on the last axis, branches joined by Add/Subtract/Multiply/Average/Maximum/Minimum or a channel Concatenate, then Flatten / pooling / Dense heads (use --io parallel for this model)"
     ))
 }
 
 /// The pixels (beats) and channels of a streamed tensor: its last axis is
 /// the channel axis, the others are positions.
 fn pixels(shape: &[usize]) -> Option<(usize, usize)> {
-    (shape.len() >= 2).then(|| (shape[..shape.len() - 1].iter().product(), shape[shape.len() - 1]))
+    (shape.len() >= 2).then(|| {
+        (
+            shape[..shape.len() - 1].iter().product(),
+            shape[shape.len() - 1],
+        )
+    })
 }
 
 /// The window a step reads, when it reads windows.
@@ -177,7 +215,11 @@ fn window_geo(plan: &Plan, i: usize) -> Result<Option<Geo>> {
         StepOp::Conv { geo, .. } | StepOp::Depthwise { geo, .. } => Some(geo.clone()),
         StepOp::Pool { geo, mult, .. } => {
             if mult.windows(2).any(|w| w[0] != w[1]) {
-                return Err(refuse(plan, i, "average pooling whose count varies at the border ('same' padding) is not streamed yet"));
+                return Err(refuse(
+                    plan,
+                    i,
+                    "average pooling whose count varies at the border ('same' padding) is not streamed yet",
+                ));
             }
             Some(geo.clone())
         }
@@ -188,7 +230,22 @@ fn window_geo(plan: &Plan, i: usize) -> Result<Option<Geo>> {
                 (2, [pw, ..]) => (1, in_shape[0], in_shape[1], (0, 0), *pw),
                 _ => return Err(refuse(plan, i, "this zero padding is not streamed")),
             };
-            Some(Geo { in_h: h, in_w: w, cin: c, out_h: h + t + b, out_w: w + l + r, cout: c, kh: 1, kw: 1, sh: 1, sw: 1, dh: 1, dw: 1, pad_top: t, pad_left: l })
+            Some(Geo {
+                in_h: h,
+                in_w: w,
+                cin: c,
+                out_h: h + t + b,
+                out_w: w + l + r,
+                cout: c,
+                kh: 1,
+                kw: 1,
+                sh: 1,
+                sw: 1,
+                dh: 1,
+                dw: 1,
+                pad_top: t,
+                pad_left: l,
+            })
         }
         _ => None,
     })
@@ -196,22 +253,62 @@ fn window_geo(plan: &Plan, i: usize) -> Result<Option<Geo>> {
 
 /// A window that is a single pixel read in place: the step runs per beat.
 fn pointwise(g: &Geo) -> bool {
-    g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pad_top == 0 && g.pad_left == 0 && g.out_h == g.in_h && g.out_w == g.in_w
+    g.kh == 1
+        && g.kw == 1
+        && g.sh == 1
+        && g.sw == 1
+        && g.pad_top == 0
+        && g.pad_left == 0
+        && g.out_h == g.in_h
+        && g.out_w == g.in_w
 }
 
 /// The one-position geometry of a window stage's compute: the same
 /// kernel over a `(kh, kw, cin)` input, stride 1, no padding.
 fn window_local(g: &Geo) -> Geo {
-    Geo { in_h: g.kh, in_w: g.kw, out_h: 1, out_w: 1, sh: 1, sw: 1, dh: 1, dw: 1, pad_top: 0, pad_left: 0, ..g.clone() }
+    Geo {
+        in_h: g.kh,
+        in_w: g.kw,
+        out_h: 1,
+        out_w: 1,
+        sh: 1,
+        sw: 1,
+        dh: 1,
+        dw: 1,
+        pad_top: 0,
+        pad_left: 0,
+        ..g.clone()
+    }
 }
 
 /// The step rewritten for one beat (one output position).
 fn per_beat(op: &StepOp) -> StepOp {
     match op {
-        StepOp::Conv { geo, w, b } => StepOp::Conv { geo: window_local(geo), w: w.clone(), b: b.clone() },
-        StepOp::Depthwise { geo, mult, w, b } => StepOp::Depthwise { geo: window_local(geo), mult: *mult, w: w.clone(), b: b.clone() },
-        StepOp::Pool { geo, max, mult } => StepOp::Pool { geo: window_local(geo), max: *max, mult: mult.first().copied().into_iter().collect() },
-        StepOp::Dense { n_in, n_out, w, b, .. } => StepOp::Dense { rows: 1, n_in: *n_in, n_out: *n_out, w: w.clone(), b: b.clone() },
+        StepOp::Conv { geo, w, b } => StepOp::Conv {
+            geo: window_local(geo),
+            w: w.clone(),
+            b: b.clone(),
+        },
+        StepOp::Depthwise { geo, mult, w, b } => StepOp::Depthwise {
+            geo: window_local(geo),
+            mult: *mult,
+            w: w.clone(),
+            b: b.clone(),
+        },
+        StepOp::Pool { geo, max, mult } => StepOp::Pool {
+            geo: window_local(geo),
+            max: *max,
+            mult: mult.first().copied().into_iter().collect(),
+        },
+        StepOp::Dense {
+            n_in, n_out, w, b, ..
+        } => StepOp::Dense {
+            rows: 1,
+            n_in: *n_in,
+            n_out: *n_out,
+            w: w.clone(),
+            b: b.clone(),
+        },
         op => op.clone(),
     }
 }
@@ -221,33 +318,92 @@ fn per_beat(op: &StepOp) -> StepOp {
 fn accumulation(plan: &Plan, cur: usize, i: usize) -> Option<(Stage, StepOp)> {
     let x = &plan.steps[cur];
     let (_, c) = pixels(&x.shape)?;
-    let name = plan.steps[i].layer.clone().unwrap_or_else(|| format!("step{i}"));
+    let name = plan.steps[i]
+        .layer
+        .clone()
+        .unwrap_or_else(|| format!("step{i}"));
     let (in_h, in_w) = match x.shape.as_slice() {
         [h, w, _] => (*h, *w),
         [w, _] => (1, *w),
         _ => return None,
     };
     let (rows, cols, max, op) = match &plan.steps[i].op {
-        StepOp::GlobalPool { c: gc, max, mult, mean, .. } if *gc == c => {
-            ((0, in_h - 1), (0, in_w - 1), *max, StepOp::GlobalPool { hw: 1, c, max: *max, mult: *mult, mean: *mean })
-        }
-        StepOp::Pool { geo, max, mult } if geo.out_h * geo.out_w == 1 && geo.dh == 1 && geo.dw == 1 => {
+        StepOp::GlobalPool {
+            c: gc,
+            max,
+            mult,
+            mean,
+            ..
+        } if *gc == c => (
+            (0, in_h - 1),
+            (0, in_w - 1),
+            *max,
+            StepOp::GlobalPool {
+                hw: 1,
+                c,
+                max: *max,
+                mult: *mult,
+                mean: *mean,
+            },
+        ),
+        StepOp::Pool { geo, max, mult }
+            if geo.out_h * geo.out_w == 1 && geo.dh == 1 && geo.dw == 1 =>
+        {
             let rows = (0..geo.kh).filter_map(|ky| geo.in_row(0, ky));
             let cols = (0..geo.kw).filter_map(|kx| geo.in_col(0, kx));
             let (rlo, rhi) = (rows.clone().min()?, rows.max()?);
             let (clo, chi) = (cols.clone().min()?, cols.max()?);
-            let one = Geo { in_h: 1, in_w: 1, out_h: 1, out_w: 1, kh: 1, kw: 1, sh: 1, sw: 1, dh: 1, dw: 1, pad_top: 0, pad_left: 0, ..geo.clone() };
-            ((rlo, rhi), (clo, chi), *max, StepOp::Pool { geo: one, max: *max, mult: mult.clone() })
+            let one = Geo {
+                in_h: 1,
+                in_w: 1,
+                out_h: 1,
+                out_w: 1,
+                kh: 1,
+                kw: 1,
+                sh: 1,
+                sw: 1,
+                dh: 1,
+                dw: 1,
+                pad_top: 0,
+                pad_left: 0,
+                ..geo.clone()
+            };
+            (
+                (rlo, rhi),
+                (clo, chi),
+                *max,
+                StepOp::Pool {
+                    geo: one,
+                    max: *max,
+                    mult: mult.clone(),
+                },
+            )
         }
         _ => return None,
     };
-    Some((Stage::Accumulate { name: format!("{name}_accumulate"), in_h, in_w, c, width: x.fmt.width, lo: x.lo, hi: x.hi, rows, cols, max }, op))
+    Some((
+        Stage::Accumulate {
+            name: format!("{name}_accumulate"),
+            in_h,
+            in_w,
+            c,
+            width: x.fmt.width,
+            lo: x.lo,
+            hi: x.hi,
+            rows,
+            cols,
+            max,
+        },
+        op,
+    ))
 }
 
 /// A step applied to each pixel on its own (it keeps the positions).
 fn per_pixel(plan: &Plan, i: usize, c_in: usize) -> bool {
     let st = &plan.steps[i];
-    let same_positions = |shape: &[usize]| pixels(shape).map(|(p, _)| p) == pixels(&plan.steps[st.inputs[0]].shape).map(|(p, _)| p);
+    let same_positions = |shape: &[usize]| {
+        pixels(shape).map(|(p, _)| p) == pixels(&plan.steps[st.inputs[0]].shape).map(|(p, _)| p)
+    };
     match &st.op {
         StepOp::Affine { .. } | StepOp::Act(_) => true,
         StepOp::Identity => st.shape == plan.steps[st.inputs[0]].shape,
@@ -267,7 +423,11 @@ struct Sub {
 
 impl Sub {
     fn new(input: Step, from: usize) -> Sub {
-        Sub { steps: vec![input], map: vec![(from, 0)], n_inputs: 1 }
+        Sub {
+            steps: vec![input],
+            map: vec![(from, 0)],
+            n_inputs: 1,
+        }
     }
 
     fn push(&mut self, plan: &Plan, i: usize, shape: Vec<usize>, op: StepOp) -> Result<()> {
@@ -275,11 +435,23 @@ impl Sub {
         let mut inputs = vec![];
         for x in &st.inputs {
             let Some(&(_, k)) = self.map.iter().find(|(o, _)| o == x) else {
-                return Err(refuse(plan, i, "it reads a tensor of an earlier stage (a branch or skip connection), which is not streamed yet"));
+                return Err(refuse(
+                    plan,
+                    i,
+                    "it reads a tensor of an earlier stage (a branch or skip connection), which is not streamed yet",
+                ));
             };
             inputs.push(k);
         }
-        self.steps.push(Step { layer: st.layer.clone(), inputs, shape, fmt: st.fmt, lo: st.lo, hi: st.hi, op });
+        self.steps.push(Step {
+            layer: st.layer.clone(),
+            inputs,
+            shape,
+            fmt: st.fmt,
+            lo: st.lo,
+            hi: st.hi,
+            op,
+        });
         self.map.push((i, self.steps.len() - 1));
         Ok(())
     }
@@ -287,7 +459,12 @@ impl Sub {
     /// Every live step from `from` on, as it is (the stream has ended).
     fn push_rest(&mut self, plan: &Plan, live: &[bool], from: usize) -> Result<()> {
         for k in (from..plan.steps.len()).filter(|&k| live[k]) {
-            self.push(plan, k, plan.steps[k].shape.clone(), plan.steps[k].op.clone())?;
+            self.push(
+                plan,
+                k,
+                plan.steps[k].shape.clone(),
+                plan.steps[k].op.clone(),
+            )?;
         }
         Ok(())
     }
@@ -311,8 +488,20 @@ impl Sub {
 /// elements per beat (padding adds zeros to the range).
 fn beat_input(plan: &Plan, from: usize, shape: Vec<usize>, padded: bool) -> Step {
     let st = &plan.steps[from];
-    let (lo, hi) = if padded { (st.lo.min(0), st.hi.max(0)) } else { (st.lo, st.hi) };
-    Step { layer: None, inputs: vec![], shape, fmt: st.fmt, lo, hi, op: StepOp::Input }
+    let (lo, hi) = if padded {
+        (st.lo.min(0), st.hi.max(0))
+    } else {
+        (st.lo, st.hi)
+    };
+    Step {
+        layer: None,
+        inputs: vec![],
+        shape,
+        fmt: st.fmt,
+        lo,
+        hi,
+        op: StepOp::Input,
+    }
 }
 
 /// The stage graph in construction: nodes so far, the stream each plan
@@ -328,14 +517,25 @@ struct Builder<'a> {
 impl Builder<'_> {
     /// Close the open beat stage: its last step becomes a node's output.
     fn flush(&mut self) {
-        if let Some((sub, head, srcs)) = self.open.take() {
-            if sub.steps.len() > sub.n_inputs {
-                let beats = pixels(&self.plan.steps[head].shape).map_or(1, |(b, _)| b);
-                let beats = if srcs.iter().any(|s| matches!(s, Src::Node(k) if matches!(self.nodes[*k].stage, Stage::Collect { .. } | Stage::Accumulate { .. }))) { 1 } else { beats };
-                let name = sub.steps.last().and_then(|st| st.layer.clone()).unwrap_or_else(|| "beat".into());
-                self.nodes.push(Node { stage: Stage::Beat { name, plan: sub.plan(self.plan), beats }, inputs: srcs });
-                self.src_of.insert(head, Src::Node(self.nodes.len() - 1));
-            }
+        if let Some((sub, head, srcs)) = self.open.take()
+            && sub.steps.len() > sub.n_inputs
+        {
+            let beats = pixels(&self.plan.steps[head].shape).map_or(1, |(b, _)| b);
+            let beats = if srcs.iter().any(|s| matches!(s, Src::Node(k) if matches!(self.nodes[*k].stage, Stage::Collect { .. } | Stage::Accumulate { .. }))) { 1 } else { beats };
+            let name = sub
+                .steps
+                .last()
+                .and_then(|st| st.layer.clone())
+                .unwrap_or_else(|| "beat".into());
+            self.nodes.push(Node {
+                stage: Stage::Beat {
+                    name,
+                    plan: sub.plan(self.plan),
+                    beats,
+                },
+                inputs: srcs,
+            });
+            self.src_of.insert(head, Src::Node(self.nodes.len() - 1));
         }
     }
 
@@ -356,7 +556,9 @@ impl Builder<'_> {
 /// Cut `plan` into streaming stages.
 pub fn stream_plan(plan: &Plan) -> Result<StreamPlan> {
     if plan.inputs.len() > 1 {
-        return Err(Error::Usage("--io stream: the model has several inputs, which no hardware target takes yet".into()));
+        return Err(Error::Usage(
+            "--io stream: the model has several inputs, which no hardware target takes yet".into(),
+        ));
     }
     let live = plan.live();
     let in_step = &plan.steps[0];
@@ -366,8 +568,18 @@ pub fn stream_plan(plan: &Plan) -> Result<StreamPlan> {
             in_step.shape
         )));
     };
-    let readers = |s: usize| (0..plan.steps.len()).filter(|&k| live[k] && plan.steps[k].inputs.contains(&s)).count() + usize::from(plan.outputs.contains(&s));
-    let mut b = Builder { plan, nodes: vec![], src_of: Default::default(), open: None };
+    let readers = |s: usize| {
+        (0..plan.steps.len())
+            .filter(|&k| live[k] && plan.steps[k].inputs.contains(&s))
+            .count()
+            + usize::from(plan.outputs.contains(&s))
+    };
+    let mut b = Builder {
+        plan,
+        nodes: vec![],
+        src_of: Default::default(),
+        open: None,
+    };
     b.src_of.insert(0, Src::Input);
     let mut ended = None;
     for i in 1..plan.steps.len() {
@@ -383,12 +595,25 @@ pub fn stream_plan(plan: &Plan) -> Result<StreamPlan> {
                 _ => false,
             };
             let positions = |s: usize| pixels(&plan.steps[s].shape).map(|(p, _)| p);
-            if !ok_op || st.inputs.iter().any(|&x| positions(x).is_none() || positions(x) != positions(i)) {
-                return Err(refuse(plan, i, "this join of streams is not streamed yet (Add/Subtract/Multiply/Average/Maximum/Minimum of equal shapes and Concatenate on the channel axis are)"));
+            if !ok_op
+                || st
+                    .inputs
+                    .iter()
+                    .any(|&x| positions(x).is_none() || positions(x) != positions(i))
+            {
+                return Err(refuse(
+                    plan,
+                    i,
+                    "this join of streams is not streamed yet (Add/Subtract/Multiply/Average/Maximum/Minimum of equal shapes and Concatenate on the channel axis are)",
+                ));
             }
             let srcs: Vec<Src> = st.inputs.clone().into_iter().map(|x| b.src(x)).collect();
             b.flush();
-            let mut sub = Sub { steps: vec![], map: vec![], n_inputs: 0 };
+            let mut sub = Sub {
+                steps: vec![],
+                map: vec![],
+                n_inputs: 0,
+            };
             for &x in &st.inputs {
                 let c = pixels(&plan.steps[x].shape).map_or(1, |(_, c)| c);
                 sub.steps.push(beat_input(plan, x, vec![c], false));
@@ -397,7 +622,10 @@ pub fn stream_plan(plan: &Plan) -> Result<StreamPlan> {
             sub.n_inputs = sub.steps.len();
             let (_, cout) = pixels(&st.shape).unwrap_or((1, 1));
             let op = match &st.op {
-                StepOp::Concat { shifts, .. } => StepOp::Concat { axis: 0, shifts: shifts.clone() },
+                StepOp::Concat { shifts, .. } => StepOp::Concat {
+                    axis: 0,
+                    shifts: shifts.clone(),
+                },
                 op => op.clone(),
             };
             sub.push(plan, i, vec![cout], op)?;
@@ -407,14 +635,33 @@ pub fn stream_plan(plan: &Plan) -> Result<StreamPlan> {
         let x = st.inputs[0];
         let extend = b.open.as_ref().is_some_and(|o| o.1 == x) && readers(x) == 1;
         let Some((beats, c)) = pixels(&plan.steps[x].shape) else {
-            return Err(refuse(plan, i, "it reads a tensor of the model's tail, which is not streamed"));
+            return Err(refuse(
+                plan,
+                i,
+                "it reads a tensor of the model's tail, which is not streamed",
+            ));
         };
         if let Some((stage, op)) = accumulation(plan, x, i) {
             // The stream ends in one beat of sums; the rest runs on it.
             let src = b.src(x);
             b.flush();
-            let Stage::Accumulate { lo, hi, rows, cols, max, .. } = &stage else { unreachable!() };
-            let (lo, hi) = Stage::accumulated(*lo, *hi, (rows.1 - rows.0 + 1) * (cols.1 - cols.0 + 1), *max);
+            let Stage::Accumulate {
+                lo,
+                hi,
+                rows,
+                cols,
+                max,
+                ..
+            } = &stage
+            else {
+                unreachable!()
+            };
+            let (lo, hi) = Stage::accumulated(
+                *lo,
+                *hi,
+                (rows.1 - rows.0 + 1) * (cols.1 - cols.0 + 1),
+                *max,
+            );
             let mut input = beat_input(plan, x, vec![c], false);
             (input.lo, input.hi) = (lo, hi);
             input.fmt = crate::passes::precision::fmt_for(lo, hi, plan.steps[x].fmt.frac);
@@ -431,7 +678,11 @@ pub fn stream_plan(plan: &Plan) -> Result<StreamPlan> {
                 if !extend {
                     let src = b.src(x);
                     b.flush();
-                    b.open = Some((Sub::new(beat_input(plan, x, vec![c], false), x), x, vec![src]));
+                    b.open = Some((
+                        Sub::new(beat_input(plan, x, vec![c], false), x),
+                        x,
+                        vec![src],
+                    ));
                 }
                 if let Some(o) = b.open.as_mut() {
                     o.0.push(plan, i, vec![cout], per_beat(&st.op))?;
@@ -441,14 +692,25 @@ pub fn stream_plan(plan: &Plan) -> Result<StreamPlan> {
                 let src = b.src(x);
                 b.flush();
                 let name = st.layer.clone().unwrap_or_else(|| format!("step{i}"));
-                let win = b.push_node(Stage::Window { name: format!("{name}_window"), geo: geo.clone(), width: plan.steps[x].fmt.width }, vec![src]);
-                let padded = (0..geo.out_h).any(|oy| (0..geo.kh).any(|ky| geo.in_row(oy, ky).is_none()))
+                let win = b.push_node(
+                    Stage::Window {
+                        name: format!("{name}_window"),
+                        geo: geo.clone(),
+                        width: plan.steps[x].fmt.width,
+                    },
+                    vec![src],
+                );
+                let padded = (0..geo.out_h)
+                    .any(|oy| (0..geo.kh).any(|ky| geo.in_row(oy, ky).is_none()))
                     || (0..geo.out_w).any(|ox| (0..geo.kw).any(|kx| geo.in_col(ox, kx).is_none()));
                 if matches!(st.op, StepOp::ZeroPad { .. }) {
                     // The window is the padded pixel itself.
                     b.src_of.insert(i, win);
                 } else {
-                    let mut s = Sub::new(beat_input(plan, x, vec![geo.kh, geo.kw, geo.cin], padded), x);
+                    let mut s = Sub::new(
+                        beat_input(plan, x, vec![geo.kh, geo.kw, geo.cin], padded),
+                        x,
+                    );
                     s.push(plan, i, vec![cout], per_beat(&st.op))?;
                     b.open = Some((s, i, vec![win]));
                 }
@@ -457,7 +719,11 @@ pub fn stream_plan(plan: &Plan) -> Result<StreamPlan> {
             if !extend {
                 let src = b.src(x);
                 b.flush();
-                b.open = Some((Sub::new(beat_input(plan, x, vec![c], false), x), x, vec![src]));
+                b.open = Some((
+                    Sub::new(beat_input(plan, x, vec![c], false), x),
+                    x,
+                    vec![src],
+                ));
             }
             let (_, cout) = pixels(&st.shape).unwrap_or((1, st.shape.iter().product()));
             if let Some(o) = b.open.as_mut() {
@@ -471,8 +737,19 @@ pub fn stream_plan(plan: &Plan) -> Result<StreamPlan> {
             // The stream ends: gather the beats, the rest runs on the whole sample.
             let src = b.src(x);
             b.flush();
-            let name = plan.steps[x].layer.clone().unwrap_or_else(|| "input".into());
-            let col = b.push_node(Stage::Collect { name: format!("{name}_collect"), beats, elems: c, width: plan.steps[x].fmt.width }, vec![src]);
+            let name = plan.steps[x]
+                .layer
+                .clone()
+                .unwrap_or_else(|| "input".into());
+            let col = b.push_node(
+                Stage::Collect {
+                    name: format!("{name}_collect"),
+                    beats,
+                    elems: c,
+                    width: plan.steps[x].fmt.width,
+                },
+                vec![src],
+            );
             let mut s = Sub::new(beat_input(plan, x, plan.steps[x].shape.clone(), false), x);
             s.push_rest(plan, &live, i)?;
             ended = Some((s, col));
@@ -483,9 +760,24 @@ pub fn stream_plan(plan: &Plan) -> Result<StreamPlan> {
     let (output, out_beats, out_elems, out_beat_shape) = match ended {
         Some((sub, from)) => {
             b.flush();
-            let name = sub.steps.last().and_then(|st| st.layer.clone()).unwrap_or_else(|| "tail".into());
+            let name = sub
+                .steps
+                .last()
+                .and_then(|st| st.layer.clone())
+                .unwrap_or_else(|| "tail".into());
             let shape = plan.steps[o].shape.clone();
-            let out = if sub.steps.len() > 1 { b.push_node(Stage::Beat { name, plan: sub.plan(plan), beats: 1 }, vec![from]) } else { from };
+            let out = if sub.steps.len() > 1 {
+                b.push_node(
+                    Stage::Beat {
+                        name,
+                        plan: sub.plan(plan),
+                        beats: 1,
+                    },
+                    vec![from],
+                )
+            } else {
+                from
+            };
             (out, 1, shape.iter().product(), shape)
         }
         None => {
@@ -496,16 +788,32 @@ pub fn stream_plan(plan: &Plan) -> Result<StreamPlan> {
         }
     };
     if b.nodes.is_empty() {
-        return Err(Error::Usage("--io stream: the model computes nothing on its input".into()));
+        return Err(Error::Usage(
+            "--io stream: the model computes nothing on its input".into(),
+        ));
     }
     // Every stream but the output is read; a stream read by a later node
     // exists by then (topological order).
     for (k, n) in b.nodes.iter().enumerate() {
-        if n.inputs.iter().any(|s| matches!(s, Src::Node(j) if *j >= k)) {
-            return Err(Error::Internal(format!("stream stage {k} reads a later stage")));
+        if n.inputs
+            .iter()
+            .any(|s| matches!(s, Src::Node(j) if *j >= k))
+        {
+            return Err(Error::Internal(format!(
+                "stream stage {k} reads a later stage"
+            )));
         }
     }
-    Ok(StreamPlan { nodes: b.nodes, output, in_elems: in_c, in_beats, in_beat_shape: vec![in_c], out_elems, out_beats, out_beat_shape })
+    Ok(StreamPlan {
+        nodes: b.nodes,
+        output,
+        in_elems: in_c,
+        in_beats,
+        in_beat_shape: vec![in_c],
+        out_elems,
+        out_beats,
+        out_beat_shape,
+    })
 }
 
 #[cfg(test)]
@@ -514,10 +822,39 @@ mod tests {
 
     #[test]
     fn pointwise_windows_run_per_beat() {
-        let g = Geo { in_h: 4, in_w: 4, cin: 2, out_h: 4, out_w: 4, cout: 3, kh: 1, kw: 1, sh: 1, sw: 1, dh: 1, dw: 1, pad_top: 0, pad_left: 0 };
+        let g = Geo {
+            in_h: 4,
+            in_w: 4,
+            cin: 2,
+            out_h: 4,
+            out_w: 4,
+            cout: 3,
+            kh: 1,
+            kw: 1,
+            sh: 1,
+            sw: 1,
+            dh: 1,
+            dw: 1,
+            pad_top: 0,
+            pad_left: 0,
+        };
         assert!(pointwise(&g));
-        assert!(!pointwise(&Geo { sh: 2, out_h: 2, out_w: 2, ..g.clone() }));
-        let l = window_local(&Geo { kh: 3, kw: 3, sh: 2, pad_top: 1, ..g });
-        assert_eq!((l.in_h, l.in_w, l.out_h, l.out_w, l.sh, l.pad_top), (3, 3, 1, 1, 1, 0));
+        assert!(!pointwise(&Geo {
+            sh: 2,
+            out_h: 2,
+            out_w: 2,
+            ..g.clone()
+        }));
+        let l = window_local(&Geo {
+            kh: 3,
+            kw: 3,
+            sh: 2,
+            pad_top: 1,
+            ..g
+        });
+        assert_eq!(
+            (l.in_h, l.in_w, l.out_h, l.out_w, l.sh, l.pad_top),
+            (3, 3, 1, 1, 1, 0)
+        );
     }
 }

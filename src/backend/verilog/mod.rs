@@ -51,6 +51,11 @@ pub struct Options {
     pub budget: Option<crate::arch::schedule::Budget>,
     /// `--io`: whole samples per transfer, or the streaming architecture.
     pub io: Io,
+    /// Streaming joins: FIFOs of exactly the deadlock-free minimum instead
+    /// of twice it (which keeps every stage at full rate; the minimum can
+    /// throttle the fork: resnet8 at R = 256 takes 1,072,512 cycles per
+    /// image with minimal FIFOs, 294,912 with doubled ones).
+    pub fifo_minimum: bool,
 }
 
 impl Default for Options {
@@ -68,6 +73,7 @@ impl Default for Options {
             rom_style: None,
             budget: None,
             io: Io::Parallel,
+            fifo_minimum: false,
         }
     }
 }

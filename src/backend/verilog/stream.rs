@@ -9,11 +9,11 @@
 //! last beat; it ignores the input's TLAST (the line buffers count pixels),
 //! so a reset is the only way to restart a sample.
 
-use super::{generate_named, Design, Interface, LayerReport, Options, Port};
+use super::{Design, Interface, LayerReport, Options, Port, generate_named};
 use crate::arch::line_buffer::{accumulator, collector, fifo, line_buffer};
 use crate::arch::netlist::{Cmp, Module, NetId};
 use crate::arch::schedule::schedule;
-use crate::arch::stream::{stream_plan, Src, Stage, StreamPlan};
+use crate::arch::stream::{Src, Stage, StreamPlan, stream_plan};
 use crate::error::Result;
 use crate::ir::Graph;
 use crate::passes::config::Config;
@@ -42,8 +42,8 @@ struct Edge {
 /// The FIFO words each join input needs so that the fork feeding its
 /// branches never waits on a full FIFO while the other branch waits for
 /// that very beat (a deadlock): for output beat `j` of the join, branch
-/// `b` needs `need_b(j)` beats of the fork's stream, and meanwhile branch
-/// `a` can have produced every beat `s` with `need_a(s) < need_b(j)`,
+/// `b` needs `need_b(j)` beats of the fork's stream, and by then branch
+/// `a` can have produced every beat `s` with `need_a(s) <= need_b(j)`,
 /// all waiting at the join. The depth is the largest such backlog.
 /// Returns the depth per input of node `k` (0: no FIFO); where the
 /// branches do not meet at one fork, a whole sample's beats, which always
@@ -54,12 +54,23 @@ fn join_depths(sp: &StreamPlan, k: usize) -> Vec<usize> {
     let path = |mut src: Src| -> (Src, Vec<usize>) {
         let mut need: Vec<usize> = (1..=sp.beats(src)).collect();
         loop {
-            let Src::Node(n) = src else { return (src, need) };
+            let Src::Node(n) = src else {
+                return (src, need);
+            };
             if sp.readers(src).len() > 1 || sp.nodes[n].inputs.len() != 1 {
                 return (src, need);
             }
             let f = sp.needs(n);
-            need = need.iter().map(|&c| if c == 0 { 0 } else { f[(c - 1).min(f.len() - 1)] }).collect();
+            need = need
+                .iter()
+                .map(|&c| {
+                    if c == 0 {
+                        0
+                    } else {
+                        f[(c - 1).min(f.len() - 1)]
+                    }
+                })
+                .collect();
             src = sp.nodes[n].inputs[0];
         }
     };
@@ -77,10 +88,13 @@ fn join_depths(sp: &StreamPlan, k: usize) -> Vec<usize> {
                 if fa != fb {
                     return beats;
                 }
-                // For each j: the last s with na[s] < nb[j], minus j, plus one.
+                // For each j: delivering the fork's beat nb[j] - 1 to
+                // branch b also gives it to branch a, which then holds
+                // every beat s with na[s] <= nb[j] that the join has not
+                // taken (those from j on).
                 let mut s = 0usize;
                 for (j, &need_b) in nb.iter().enumerate() {
-                    while s < na.len() && na[s] < need_b {
+                    while s < na.len() && na[s] <= need_b {
                         s += 1;
                     }
                     depth = depth.max(s.saturating_sub(j));
@@ -92,7 +106,12 @@ fn join_depths(sp: &StreamPlan, k: usize) -> Vec<usize> {
 }
 
 /// The streaming design of `plan` and the notes to print.
-pub fn generate_stream(g: &Graph, plan: &Plan, opts: &Options, cfg: &Config) -> Result<(Design, Vec<String>)> {
+pub fn generate_stream(
+    g: &Graph,
+    plan: &Plan,
+    opts: &Options,
+    cfg: &Config,
+) -> Result<(Design, Vec<String>)> {
     let sp = stream_plan(plan)?;
     let mut namer = super::keywords::Namer::new(&["clk", "rst", "aclk", "aresetn"]);
     let top = namer.name(&g.name);
@@ -104,10 +123,18 @@ pub fn generate_stream(g: &Graph, plan: &Plan, opts: &Options, cfg: &Config) -> 
     t.header.push(opts.header.clone());
     t.header.push("Top of the streaming design (--io stream): pixel-serial AXI-Stream-compatible ports, one pixel".into());
     t.header.push("(every channel) per beat, row by row; TLAST on the last beat of a sample. Generated; do not edit.".into());
-    let (clk_name, rst_name, ip, op) = if opts.axis_names { ("aclk", "aresetn", "s_axis", "m_axis") } else { ("clk", "rst", "input", "output") };
+    let (clk_name, rst_name, ip, op) = if opts.axis_names {
+        ("aclk", "aresetn", "s_axis", "m_axis")
+    } else {
+        ("clk", "rst", "input", "output")
+    };
     let clk = t.clock_input(clk_name);
     let rst_in = t.input_bit(rst_name);
-    let rst = if opts.axis_names { t.not(rst_in) } else { rst_in };
+    let rst = if opts.axis_names {
+        t.not(rst_in)
+    } else {
+        rst_in
+    };
     let in_step = &plan.steps[0];
     let in_bits = sp.in_elems * in_step.fmt.width as usize;
     let in_tdata = t.input(&format!("{ip}_tdata"), 0, 0, bytes(in_bits));
@@ -116,7 +143,11 @@ pub fn generate_stream(g: &Graph, plan: &Plan, opts: &Options, cfg: &Config) -> 
     t.sink(in_last);
     let out_ready = t.input_bit(&format!("{op}_tready"));
     let in_data = t.slice(in_tdata, 0, in_bits as u32, 0, 0);
-    let input = Link { data: in_data, valid: in_valid, ready: t.instance_output(0, 1, 1) };
+    let input = Link {
+        data: in_data,
+        valid: in_valid,
+        ready: t.instance_output(0, 1, 1),
+    };
     // Each node's output stream and its width.
     let mut outs: Vec<(Link, usize)> = vec![];
     let mut ii_est = sp.in_beats.max(sp.out_beats);
@@ -131,37 +162,116 @@ pub fn generate_stream(g: &Graph, plan: &Plan, opts: &Options, cfg: &Config) -> 
     for (k, node) in sp.nodes.iter().enumerate() {
         let name = format!("{top}_s{k}");
         // This node's inputs, through a FIFO where a join needs one.
-        let depths = if node.inputs.len() > 1 { join_depths(&sp, k) } else { vec![0; node.inputs.len()] };
+        let mut minimum = if node.inputs.len() > 1 {
+            join_depths(&sp, k)
+        } else {
+            vec![0; node.inputs.len()]
+        };
+        // A backlog of one beat waits in the output register of the
+        // branch's last stage (a branch straight from the fork has none).
+        for (p, m) in minimum.iter_mut().enumerate() {
+            if *m <= 1 && sp.readers(node.inputs[p]).len() == 1 && node.inputs[p] != Src::Input {
+                *m = 0;
+            }
+        }
+        let depths: Vec<usize> = minimum
+            .iter()
+            .map(|&d| {
+                if opts.fifo_minimum || d == 0 {
+                    d.max(usize::from(d > 0) * 2)
+                } else {
+                    (2 * d).max(2)
+                }
+            })
+            .collect();
         let mut ins = vec![];
         for (p, &src) in node.inputs.iter().enumerate() {
             let (l, bits) = link_of(src, &outs);
-            let e = Edge { valid: t.instance_output(0, 1, 1), data: l.data, ready: t.instance_output(0, 1, 1) };
+            let e = Edge {
+                valid: t.instance_output(0, 1, 1),
+                data: l.data,
+                ready: t.instance_output(0, 1, 1),
+            };
             let e = if depths[p] > 0 {
                 let fname = format!("{name}_fifo{p}");
                 let f = fifo(&fname, depths[p], bits as u32);
-                let (fv, fd, fr) = (t.instance_output(0, 1, 1), t.instance_output(0, 0, bits as u32), t.instance_output(0, 1, 1));
+                let (fv, fd, fr) = (
+                    t.instance_output(0, 1, 1),
+                    t.instance_output(0, 0, bits as u32),
+                    t.instance_output(0, 1, 1),
+                );
                 let flast = t.instance_output(0, 1, 1);
                 t.sink(flast);
-                t.instance(&fname, &format!("u_s{k}_fifo{p}"), vec![], vec![
-                    ("clk".into(), clk), ("rst".into(), rst),
-                    ("s_data".into(), e.data), ("s_valid".into(), e.valid), ("s_ready".into(), e.ready),
-                    ("m_data".into(), fd), ("m_valid".into(), fv), ("m_ready".into(), fr), ("m_last".into(), flast),
-                ]);
-                fifo_rows.push(format!("{} input {p}: FIFO of {} words of {bits} bits", node.stage.name(), depths[p]));
+                t.instance(
+                    &fname,
+                    &format!("u_s{k}_fifo{p}"),
+                    vec![],
+                    vec![
+                        ("clk".into(), clk),
+                        ("rst".into(), rst),
+                        ("s_data".into(), e.data),
+                        ("s_valid".into(), e.valid),
+                        ("s_ready".into(), e.ready),
+                        ("m_data".into(), fd),
+                        ("m_valid".into(), fv),
+                        ("m_ready".into(), fr),
+                        ("m_last".into(), flast),
+                    ],
+                );
+                fifo_rows.push(format!("{} input {p}: FIFO of {} words of {bits} bits (the deadlock-free minimum is {})", node.stage.name(), depths[p], minimum[p]));
                 let r = f.resources();
-                layers.push(LayerReport { layer: format!("{}_fifo{p}", node.stage.name()), module: fname.clone(), stage: 0, latency: 0, counts: super::Counts { ff_bits: r.ff_bits, memory_bits: r.memory_bits, ..Default::default() } });
+                layers.push(LayerReport {
+                    layer: format!("{}_fifo{p}", node.stage.name()),
+                    module: fname.clone(),
+                    stage: 0,
+                    latency: 0,
+                    counts: super::Counts {
+                        ff_bits: r.ff_bits,
+                        memory_bits: r.memory_bits,
+                        ..Default::default()
+                    },
+                });
                 files.push((format!("{fname}.v"), f.verilog()));
-                edges.insert((k, p), Edge { valid: e.valid, data: e.data, ready: e.ready });
-                Edge { valid: fv, data: fd, ready: fr }
+                edges.insert(
+                    (k, p),
+                    Edge {
+                        valid: e.valid,
+                        data: e.data,
+                        ready: e.ready,
+                    },
+                );
+                Edge {
+                    valid: fv,
+                    data: fd,
+                    ready: fr,
+                }
             } else {
-                edges.insert((k, p), Edge { valid: e.valid, data: e.data, ready: e.ready });
-                Edge { valid: e.valid, data: e.data, ready: e.ready }
+                edges.insert(
+                    (k, p),
+                    Edge {
+                        valid: e.valid,
+                        data: e.data,
+                        ready: e.ready,
+                    },
+                );
+                Edge {
+                    valid: e.valid,
+                    data: e.data,
+                    ready: e.ready,
+                }
             };
             ins.push(e);
         }
         // Several inputs meet in one beat (input 0 in the low bits).
         let (in_link, bits_in) = if ins.len() == 1 {
-            (Link { data: ins[0].data, valid: ins[0].valid, ready: ins[0].ready }, node.inputs.first().map_or(0, |&s| link_of(s, &outs).1))
+            (
+                Link {
+                    data: ins[0].data,
+                    valid: ins[0].valid,
+                    ready: ins[0].ready,
+                },
+                node.inputs.first().map_or(0, |&s| link_of(s, &outs).1),
+            )
         } else {
             let data = t.concat(ins.iter().map(|e| e.data).collect());
             let mut valid = ins[0].valid;
@@ -183,22 +293,45 @@ pub fn generate_stream(g: &Graph, plan: &Plan, opts: &Options, cfg: &Config) -> 
         };
         let out_ready = t.instance_output(0, 1, 1);
         let (out_link, out_bits, cycles, latency) = match &node.stage {
-            Stage::Beat { plan: sub, beats, .. } => {
+            Stage::Beat {
+                plan: sub, beats, ..
+            } => {
                 let sched = schedule(sub, opts.reuse_factor, cfg);
                 notes.extend(sched.notes.iter().cloned());
-                let sub_opts = Options { axis_names: false, budget: None, ..opts.clone() };
+                let sub_opts = Options {
+                    axis_names: false,
+                    budget: None,
+                    ..opts.clone()
+                };
                 let d = generate_named(g, &name, sub, &sub_opts, &sched)?;
-                let out_bits = d.interface.output.shape.iter().product::<usize>() * d.interface.output.width as usize;
+                let out_bits = d.interface.output.shape.iter().product::<usize>()
+                    * d.interface.output.width as usize;
                 let tin = t.bus_extend(in_link.data, bytes(bits_in));
                 let tw = d.interface.output.tdata_width;
                 let tout = t.instance_output(0, 0, tw);
-                let (ovalid, olast, zero) = (t.instance_output(0, 1, 1), t.instance_output(0, 1, 1), t.constant(0));
+                let (ovalid, olast, zero) = (
+                    t.instance_output(0, 1, 1),
+                    t.instance_output(0, 1, 1),
+                    t.constant(0),
+                );
                 t.sink(olast);
-                t.instance(&d.top, &format!("u_s{k}"), vec![], vec![
-                    ("clk".into(), clk), ("rst".into(), rst),
-                    ("input_tdata".into(), tin), ("input_tvalid".into(), in_link.valid), ("input_tready".into(), in_link.ready), ("input_tlast".into(), zero),
-                    ("output_tdata".into(), tout), ("output_tvalid".into(), ovalid), ("output_tready".into(), out_ready), ("output_tlast".into(), olast),
-                ]);
+                t.instance(
+                    &d.top,
+                    &format!("u_s{k}"),
+                    vec![],
+                    vec![
+                        ("clk".into(), clk),
+                        ("rst".into(), rst),
+                        ("input_tdata".into(), tin),
+                        ("input_tvalid".into(), in_link.valid),
+                        ("input_tready".into(), in_link.ready),
+                        ("input_tlast".into(), zero),
+                        ("output_tdata".into(), tout),
+                        ("output_tvalid".into(), ovalid),
+                        ("output_tready".into(), out_ready),
+                        ("output_tlast".into(), olast),
+                    ],
+                );
                 let odata = t.slice(tout, 0, out_bits as u32, 0, 0);
                 if tw > out_bits as u32 {
                     let pad = t.slice(tout, out_bits as u32, tw - out_bits as u32, 0, 0);
@@ -213,40 +346,116 @@ pub fn generate_stream(g: &Graph, plan: &Plan, opts: &Options, cfg: &Config) -> 
                 }
                 memories.extend(d.memories);
                 layers.extend(d.layers);
-                (Link { data: odata, valid: ovalid, ready: out_ready }, out_bits, beats * ii, lat + ii)
+                (
+                    Link {
+                        data: odata,
+                        valid: ovalid,
+                        ready: out_ready,
+                    },
+                    out_bits,
+                    beats * ii,
+                    lat + ii,
+                )
             }
             stage => {
                 let (m, cycles, latency) = match stage {
                     Stage::Window { geo, width, .. } => {
                         let lb = line_buffer(&format!("{name}_line_buffer"), geo, *width);
                         let c = lb.cycles_per_window * geo.out_h * geo.out_w;
-                        (lb.module, c, geo.in_w * ((geo.kh - 1) * geo.dh + 1) * 2 + lb.cycles_per_window)
+                        (
+                            lb.module,
+                            c,
+                            geo.in_w * ((geo.kh - 1) * geo.dh + 1) * 2 + lb.cycles_per_window,
+                        )
                     }
-                    Stage::Accumulate { in_h, in_w, c, width, lo, hi, rows, cols, max, .. } => {
-                        (accumulator(&format!("{name}_accumulate"), *in_h, *in_w, *c, *width, (*lo, *hi), *rows, *cols, *max), in_h * in_w, 2)
-                    }
-                    Stage::Collect { beats, elems, width, .. } => (collector(&format!("{name}_collect"), *beats, *elems, *width), *beats, beats + 2),
+                    Stage::Accumulate {
+                        in_h,
+                        in_w,
+                        c,
+                        width,
+                        lo,
+                        hi,
+                        rows,
+                        cols,
+                        max,
+                        ..
+                    } => (
+                        accumulator(
+                            &format!("{name}_accumulate"),
+                            *in_h,
+                            *in_w,
+                            *c,
+                            *width,
+                            (*lo, *hi),
+                            *rows,
+                            *cols,
+                            *max,
+                        ),
+                        in_h * in_w,
+                        2,
+                    ),
+                    Stage::Collect {
+                        beats,
+                        elems,
+                        width,
+                        ..
+                    } => (
+                        collector(&format!("{name}_collect"), *beats, *elems, *width),
+                        *beats,
+                        beats + 2,
+                    ),
                     Stage::Beat { .. } => unreachable!(),
                 };
-                let out_bits = m.nets.iter().find(|n| n.name == "m_data").map_or(0, |n| n.width as usize);
+                let out_bits = m
+                    .nets
+                    .iter()
+                    .find(|n| n.name == "m_data")
+                    .map_or(0, |n| n.width as usize);
                 let data = t.instance_output(0, 0, out_bits as u32);
                 let (valid, last) = (t.instance_output(0, 1, 1), t.instance_output(0, 1, 1));
                 t.sink(last);
-                t.instance(&m.name, &format!("u_s{k}"), vec![], vec![
-                    ("clk".into(), clk), ("rst".into(), rst),
-                    ("s_data".into(), in_link.data), ("s_valid".into(), in_link.valid), ("s_ready".into(), in_link.ready),
-                    ("m_data".into(), data), ("m_valid".into(), valid), ("m_ready".into(), out_ready), ("m_last".into(), last),
-                ]);
+                t.instance(
+                    &m.name,
+                    &format!("u_s{k}"),
+                    vec![],
+                    vec![
+                        ("clk".into(), clk),
+                        ("rst".into(), rst),
+                        ("s_data".into(), in_link.data),
+                        ("s_valid".into(), in_link.valid),
+                        ("s_ready".into(), in_link.ready),
+                        ("m_data".into(), data),
+                        ("m_valid".into(), valid),
+                        ("m_ready".into(), out_ready),
+                        ("m_last".into(), last),
+                    ],
+                );
                 let r = m.resources();
                 layers.push(LayerReport {
                     layer: stage.name().to_string(),
                     module: m.name.clone(),
                     stage: 0,
                     latency: 0,
-                    counts: super::Counts { ff_bits: r.ff_bits, memory_bits: r.memory_bits, cycles, comparisons: r.comparisons, adders: r.adders, ..Default::default() },
+                    counts: super::Counts {
+                        ff_bits: r.ff_bits,
+                        memory_bits: r.memory_bits,
+                        cycles,
+                        comparisons: r.comparisons,
+                        adders: r.adders,
+                        ..Default::default()
+                    },
                 });
                 files.push((format!("{}.v", m.name), m.verilog()));
-                (Link { data, valid, ready: out_ready }, out_bits, cycles, latency)
+                (
+                    Link {
+                        data,
+                        valid,
+                        ready: out_ready,
+                    },
+                    out_bits,
+                    cycles,
+                    latency,
+                )
             }
         };
         ii_est = ii_est.max(cycles);
@@ -261,14 +470,20 @@ pub fn generate_stream(g: &Graph, plan: &Plan, opts: &Options, cfg: &Config) -> 
     srcs.extend((0..sp.nodes.len()).map(Src::Node));
     for src in srcs {
         let (l, _) = link_of(src, &outs);
-        let mut readers: Vec<(NetId, NetId)> = sp.readers(src).iter().map(|rk| (edges[rk].valid, edges[rk].ready)).collect();
+        let mut readers: Vec<(NetId, NetId)> = sp
+            .readers(src)
+            .iter()
+            .map(|rk| (edges[rk].valid, edges[rk].ready))
+            .collect();
         if src == sp.output {
             let ov = t.instance_output(0, 1, 1);
             readers.push((ov, out_ready));
             port_valid = Some(ov);
         }
         if readers.is_empty() {
-            return Err(crate::error::Error::Internal(format!("stream {src:?} has no reader")));
+            return Err(crate::error::Error::Internal(format!(
+                "stream {src:?} has no reader"
+            )));
         }
         let mut all = readers[0].1;
         for r in &readers[1..] {
@@ -306,14 +521,20 @@ pub fn generate_stream(g: &Graph, plan: &Plan, opts: &Options, cfg: &Config) -> 
     t.output(&format!("{op}_tlast"), is_last, 1);
     files.push((format!("{top}.v"), t.verilog()));
     let ost = &plan.steps[plan.outputs[0]];
-    let port = |st: &crate::passes::precision::Step, bits: usize, beat_shape: Vec<usize>, beats: usize| Port::of(st, bytes(bits), Some((beat_shape, beats)));
+    let port = |st: &crate::passes::precision::Step,
+                bits: usize,
+                beat_shape: Vec<usize>,
+                beats: usize| Port::of(st, bytes(bits), Some((beat_shape, beats)));
     let interface = Interface {
         top: top.clone(),
         clock: clk_name.into(),
         reset: rst_name.into(),
         reset_active_low: opts.axis_names,
         input: port(in_step, in_bits, sp.in_beat_shape.clone(), sp.in_beats),
-        output: Port { parts: plan.parts.clone(), ..port(ost, out_bits, sp.out_beat_shape.clone(), sp.out_beats) },
+        output: Port {
+            parts: plan.parts.clone(),
+            ..port(ost, out_bits, sp.out_beat_shape.clone(), sp.out_beats)
+        },
         latency_cycles: latency_est as u32,
         initiation_interval: ii_est as u32,
         internal_sigmoid: opts.internal_sigmoid.clone(),
@@ -322,6 +543,20 @@ pub fn generate_stream(g: &Graph, plan: &Plan, opts: &Options, cfg: &Config) -> 
         "--io stream: {} stages; about {ii_est} cycles per sample (the slowest stage); latency and interval in interface.json are the generator's estimates, `verify` measures them",
         sp.nodes.len()
     ));
-    notes.extend(fifo_rows.into_iter().map(|r| format!("--io stream: {r} (the deadlock-free minimum from the branches' data dependencies)")));
-    Ok((Design { top, files, interface, layers, taps: vec![], memories }, notes))
+    notes.extend(
+        fifo_rows
+            .into_iter()
+            .map(|r| format!("--io stream: {r}, from the branches' data dependencies")),
+    );
+    Ok((
+        Design {
+            top,
+            files,
+            interface,
+            layers,
+            taps: vec![],
+            memories,
+        },
+        notes,
+    ))
 }
