@@ -353,21 +353,7 @@ fn accumulation(plan: &Plan, cur: usize, i: usize) -> Option<(Stage, StepOp)> {
             let cols = (0..geo.kw).filter_map(|kx| geo.in_col(0, kx));
             let (rlo, rhi) = (rows.clone().min()?, rows.max()?);
             let (clo, chi) = (cols.clone().min()?, cols.max()?);
-            let one = Geo {
-                in_h: 1,
-                in_w: 1,
-                out_h: 1,
-                out_w: 1,
-                kh: 1,
-                kw: 1,
-                sh: 1,
-                sw: 1,
-                dh: 1,
-                dw: 1,
-                pad_top: 0,
-                pad_left: 0,
-                ..geo.clone()
-            };
+            let one = window_local(&Geo { kh: 1, kw: 1, ..geo.clone() });
             (
                 (rlo, rhi),
                 (clo, chi),
@@ -672,63 +658,37 @@ pub fn stream_plan(plan: &Plan) -> Result<StreamPlan> {
             ended = Some((s, acc));
             break;
         }
-        if let Some(geo) = window_geo(plan, i)? {
-            let (_, cout) = pixels(&st.shape).unwrap_or((1, 1));
-            if pointwise(&geo) && !matches!(st.op, StepOp::ZeroPad { .. }) {
-                if !extend {
-                    let src = b.src(x);
-                    b.flush();
-                    b.open = Some((
-                        Sub::new(beat_input(plan, x, vec![c], false), x),
-                        x,
-                        vec![src],
-                    ));
-                }
-                if let Some(o) = b.open.as_mut() {
-                    o.0.push(plan, i, vec![cout], per_beat(&st.op))?;
-                    o.1 = i;
-                }
-            } else {
-                let src = b.src(x);
-                b.flush();
-                let name = st.layer.clone().unwrap_or_else(|| format!("step{i}"));
-                let win = b.push_node(
-                    Stage::Window {
-                        name: format!("{name}_window"),
-                        geo: geo.clone(),
-                        width: plan.steps[x].fmt.width,
-                    },
-                    vec![src],
-                );
-                let padded = (0..geo.out_h)
-                    .any(|oy| (0..geo.kh).any(|ky| geo.in_row(oy, ky).is_none()))
-                    || (0..geo.out_w).any(|ox| (0..geo.kw).any(|kx| geo.in_col(ox, kx).is_none()));
-                if matches!(st.op, StepOp::ZeroPad { .. }) {
-                    // The window is the padded pixel itself.
-                    b.src_of.insert(i, win);
-                } else {
-                    let mut s = Sub::new(
-                        beat_input(plan, x, vec![geo.kh, geo.kw, geo.cin], padded),
-                        x,
-                    );
-                    s.push(plan, i, vec![cout], per_beat(&st.op))?;
-                    b.open = Some((s, i, vec![win]));
-                }
-            }
-        } else if per_pixel(plan, i, c) {
+        let geo = window_geo(plan, i)?;
+        let per_beat_step = match &geo {
+            Some(g) => pointwise(g) && !matches!(st.op, StepOp::ZeroPad { .. }),
+            None => per_pixel(plan, i, c),
+        };
+        if per_beat_step {
             if !extend {
                 let src = b.src(x);
                 b.flush();
-                b.open = Some((
-                    Sub::new(beat_input(plan, x, vec![c], false), x),
-                    x,
-                    vec![src],
-                ));
+                b.open = Some((Sub::new(beat_input(plan, x, vec![c], false), x), x, vec![src]));
             }
             let (_, cout) = pixels(&st.shape).unwrap_or((1, st.shape.iter().product()));
             if let Some(o) = b.open.as_mut() {
                 o.0.push(plan, i, vec![cout], per_beat(&st.op))?;
                 o.1 = i;
+            }
+        } else if let Some(geo) = geo {
+            let (_, cout) = pixels(&st.shape).unwrap_or((1, 1));
+            let src = b.src(x);
+            b.flush();
+            let name = st.layer.clone().unwrap_or_else(|| format!("step{i}"));
+            let win = b.push_node(Stage::Window { name: format!("{name}_window"), geo: geo.clone(), width: plan.steps[x].fmt.width }, vec![src]);
+            let padded = (0..geo.out_h).any(|oy| (0..geo.kh).any(|ky| geo.in_row(oy, ky).is_none()))
+                || (0..geo.out_w).any(|ox| (0..geo.kw).any(|kx| geo.in_col(ox, kx).is_none()));
+            if matches!(st.op, StepOp::ZeroPad { .. }) {
+                // The window is the padded pixel itself.
+                b.src_of.insert(i, win);
+            } else {
+                let mut s = Sub::new(beat_input(plan, x, vec![geo.kh, geo.kw, geo.cin], padded), x);
+                s.push(plan, i, vec![cout], per_beat(&st.op))?;
+                b.open = Some((s, i, vec![win]));
             }
         } else {
             if matches!(st.op, StepOp::Gather { .. } | StepOp::ConvT { .. }) {

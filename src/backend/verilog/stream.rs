@@ -33,6 +33,7 @@ struct Link {
 }
 
 /// One input of a node in the top: valid and data in, ready out.
+#[derive(Clone, Copy)]
 struct Edge {
     valid: NetId,
     data: NetId,
@@ -200,24 +201,7 @@ pub fn generate_stream(
                     t.instance_output(0, 0, bits as u32),
                     t.instance_output(0, 1, 1),
                 );
-                let flast = t.instance_output(0, 1, 1);
-                t.sink(flast);
-                t.instance(
-                    &fname,
-                    &format!("u_s{k}_fifo{p}"),
-                    vec![],
-                    vec![
-                        ("clk".into(), clk),
-                        ("rst".into(), rst),
-                        ("s_data".into(), e.data),
-                        ("s_valid".into(), e.valid),
-                        ("s_ready".into(), e.ready),
-                        ("m_data".into(), fd),
-                        ("m_valid".into(), fv),
-                        ("m_ready".into(), fr),
-                        ("m_last".into(), flast),
-                    ],
-                );
+                stream_instance(&mut t, &fname, &format!("u_s{k}_fifo{p}"), (clk, rst), (e.data, e.valid, e.ready), (fd, fv, fr));
                 fifo_rows.push(format!("{} input {p}: FIFO of {} words of {bits} bits (the deadlock-free minimum is {})", node.stage.name(), depths[p], minimum[p]));
                 let r = f.resources();
                 layers.push(LayerReport {
@@ -232,33 +216,15 @@ pub fn generate_stream(
                     },
                 });
                 files.push((format!("{fname}.v"), f.verilog()));
-                edges.insert(
-                    (k, p),
-                    Edge {
-                        valid: e.valid,
-                        data: e.data,
-                        ready: e.ready,
-                    },
-                );
+                edges.insert((k, p), e);
                 Edge {
                     valid: fv,
                     data: fd,
                     ready: fr,
                 }
             } else {
-                edges.insert(
-                    (k, p),
-                    Edge {
-                        valid: e.valid,
-                        data: e.data,
-                        ready: e.ready,
-                    },
-                );
-                Edge {
-                    valid: e.valid,
-                    data: e.data,
-                    ready: e.ready,
-                }
+                edges.insert((k, p), e);
+                e
             };
             ins.push(e);
         }
@@ -412,24 +378,8 @@ pub fn generate_stream(
                     .find(|n| n.name == "m_data")
                     .map_or(0, |n| n.width as usize);
                 let data = t.instance_output(0, 0, out_bits as u32);
-                let (valid, last) = (t.instance_output(0, 1, 1), t.instance_output(0, 1, 1));
-                t.sink(last);
-                t.instance(
-                    &m.name,
-                    &format!("u_s{k}"),
-                    vec![],
-                    vec![
-                        ("clk".into(), clk),
-                        ("rst".into(), rst),
-                        ("s_data".into(), in_link.data),
-                        ("s_valid".into(), in_link.valid),
-                        ("s_ready".into(), in_link.ready),
-                        ("m_data".into(), data),
-                        ("m_valid".into(), valid),
-                        ("m_ready".into(), out_ready),
-                        ("m_last".into(), last),
-                    ],
-                );
+                let valid = t.instance_output(0, 1, 1);
+                stream_instance(&mut t, &m.name, &format!("u_s{k}"), (clk, rst), (in_link.data, in_link.valid, in_link.ready), (data, valid, out_ready));
                 let r = m.resources();
                 layers.push(LayerReport {
                     layer: stage.name().to_string(),
@@ -559,4 +509,14 @@ pub fn generate_stream(
         },
         notes,
     ))
+}
+
+/// An instance of a block with `s_*` / `m_*` stream ports (line buffer,
+/// collector, accumulator, FIFO): its TLAST output is not needed, the top
+/// counts beats.
+fn stream_instance(t: &mut Module, module: &str, name: &str, (clk, rst): (NetId, NetId), s: (NetId, NetId, NetId), m: (NetId, NetId, NetId)) {
+    let last = t.instance_output(0, 1, 1);
+    t.sink(last);
+    let conns = [("clk", clk), ("rst", rst), ("s_data", s.0), ("s_valid", s.1), ("s_ready", s.2), ("m_data", m.0), ("m_valid", m.1), ("m_ready", m.2), ("m_last", last)];
+    t.instance(module, name, vec![], conns.iter().map(|(p, n)| (p.to_string(), *n)).collect());
 }
