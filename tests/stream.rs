@@ -327,3 +327,52 @@ fn a_join_fifo_below_its_minimum_stalls() {
     );
     std::fs::write(d.dir.join(&f), &text).unwrap();
 }
+
+/// Yosys's longest path counts logic between registers: the streamed
+/// cnn_bn (six stages, each a few logic levels deep) has a short one. Before
+/// the mapped FDRE/RAM/SRL cells were deselected, `ltp -noff` ran through
+/// every register of the pipeline (321 cells for this design).
+#[test]
+fn the_longest_path_stops_at_registers() {
+    common::require("yosys");
+    let (_, d, _) = generate("cnn_bn", None, "ltp");
+    let r = verilog::synth::synth(&d.dir, &d.files, &d.interface.top, true, false).unwrap();
+    let ltp = r.ltp.unwrap();
+    assert!(ltp < 60, "cnn_bn streamed: longest path {ltp} cells");
+    eprintln!("cnn_bn streamed: {} LUT, longest path {ltp}", r.luts);
+}
+
+/// `--budget` with `--io stream`: reuse factors chosen so that every
+/// layer's cycles per image are balanced within the DSP budget; the design
+/// runs at the interval the generator planned, equal to QKeras.
+#[test]
+fn a_budget_balances_the_streamed_resnet8() {
+    common::require("verilator");
+    let budget: qkhw::arch::schedule::Budget = "dsp=220,bram=140".parse().unwrap();
+    let g = qkhw::load_graph(common::root().join("examples/models/resnet8.keras"), Default::default()).unwrap();
+    let (plan, _) = qkhw::golden::hardware_plan(&g, None, &Config::default()).unwrap();
+    let (cfg, est) = qkhw::arch::schedule::budget_config(&plan, &Config::default(), &budget);
+    assert!(est.dsp <= 220 && est.bram36 <= 140.0, "{est:?}");
+    let opts = Options { io: Io::Stream, budget: Some(budget), ..Default::default() };
+    let (_, d, plan) = generate_with("resnet8", &opts, &Config::default(), "budget");
+    // No slower than the hand-balanced examples/configs/resnet8_pynq.toml,
+    // and every folded convolution within the slowest one's cycles.
+    let ii = d.interface.initiation_interval as usize;
+    assert!(ii <= 82_944, "{ii}");
+    for (layer, c) in &cfg.layers {
+        let Some(r) = c.reuse_factor else { continue };
+        let step = plan.steps.iter().find(|s| s.layer.as_deref() == Some(layer.as_str())).unwrap();
+        if let Some(shape) = qkhw::arch::schedule::dense_shape(&step.op) {
+            let cycles = qkhw::arch::folded::Fold::new(shape.0, shape.1, shape.2, r).cycles();
+            assert!(cycles <= ii, "{layer} at R = {r}: {cycles} cycles, interval {ii}");
+        }
+    }
+    let in_size: usize = plan.steps[0].shape.iter().product();
+    let codes = verify::random_codes(5, in_size, plan.steps[0].fmt, 8);
+    let sim = verify::verilator::Verilator::new(common::cache());
+    let r = verify::verify(&sim, &d, &plan, &codes, 5, 4, None).unwrap();
+    assert!(r.passed(), "{}", r.text());
+    // The largest interval between consecutive images (the first ones
+    // start early: the line buffers take the next image's rows ahead).
+    assert_eq!(r.stream_timing.unwrap().interval as usize, ii);
+}

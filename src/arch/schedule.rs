@@ -188,6 +188,17 @@ fn reuse_within(shape: (usize, usize, usize), t: usize) -> usize {
 /// the smallest T whose DSP and BRAM estimates fit is taken. (LUT and FF
 /// are not estimated yet: `--synth` reports Yosys's counts.)
 pub fn schedule_budget(plan: &Plan, cfg: &Config, budget: &Budget) -> (Schedule, Estimate) {
+    let (c, e) = budget_config(plan, cfg, budget);
+    (schedule(plan, None, &c), e)
+}
+
+/// The per-layer reuse factors [`schedule_budget`] chooses, as a
+/// configuration (`cfg` with a `reuse_factor` for every foldable layer
+/// that has none), and their estimate. A convolution's folding takes
+/// positions × groups × chunks cycles per sample, which is also its cycles
+/// per image in the streaming architecture (one window per position), so
+/// the same choice balances a streaming design's stages.
+pub fn budget_config(plan: &Plan, cfg: &Config, budget: &Budget) -> (Config, Estimate) {
     let layers: Vec<(usize, String)> = schedule(plan, None, cfg).nodes.iter().map(|n| (n.first, n.layer.clone())).collect();
     let at = |t: usize| -> (Config, Estimate) {
         let mut c = cfg.clone();
@@ -227,6 +238,5 @@ pub fn schedule_budget(plan: &Plan, cfg: &Config, budget: &Budget) -> (Schedule,
         let mid = (lo + hi) / 2;
         if fits(&at(mid).1) { hi = mid } else { lo = mid + 1 }
     }
-    let (c, e) = at(lo);
-    (schedule(plan, None, &c), e)
+    at(lo)
 }

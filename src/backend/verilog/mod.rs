@@ -1063,10 +1063,23 @@ pub fn from_graph(
 ) -> Result<(Design, Plan, Vec<String>)> {
     let (plan, mut notes) = crate::golden::hardware_plan(g, input_format, config)?;
     if opts.io == Io::Stream {
-        if opts.budget.is_some() {
-            return Err(Error::Usage("--budget does not choose a streaming design's folding yet: give --reuse-factor or per-layer reuse_factor with --io stream".into()));
-        }
-        let (d, more) = stream::generate_stream(g, &plan, opts, config)?;
+        let (d, more) = match &opts.budget {
+            Some(b) => {
+                let (cfg, est) = crate::arch::schedule::budget_config(&plan, config, b);
+                let fits = b.dsp.is_none_or(|d| est.dsp <= d) && b.bram36.is_none_or(|k| est.bram36 <= k);
+                let mut folds: Vec<String> = cfg.layers.iter().filter_map(|(l, c)| c.reuse_factor.filter(|&r| r > 1).map(|r| format!("{l} {r}"))).collect();
+                folds.sort();
+                notes.push(format!(
+                    "--budget: reuse factors {} (balanced cycles per image) with an estimated {} DSP48 and {:.1} BRAM36{}",
+                    folds.join(", "),
+                    est.dsp,
+                    est.bram36,
+                    if fits { "" } else { "; even the most folded design does NOT fit the budget" }
+                ));
+                stream::generate_stream(g, &plan, opts, &cfg)?
+            }
+            None => stream::generate_stream(g, &plan, opts, config)?,
+        };
         notes.extend(more);
         return Ok((d, plan, notes));
     }
