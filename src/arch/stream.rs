@@ -1,6 +1,7 @@
 //! The streaming architecture (`--io stream`, hls4ml's io_stream, FINN's
-//! dataflow): the plan cut into a chain of stages that pass feature maps
-//! pixel by pixel, every channel of one pixel in one beat, row by row.
+//! dataflow): the plan cut into a graph of stages ([`Node`]s, in
+//! topological order) that pass feature maps pixel by pixel, every channel
+//! of one pixel in one beat, row by row.
 //!
 //! - A [`Stage::Window`] is a line buffer: it takes pixel beats and gives
 //!   one beat per output position holding that position's whole
@@ -14,9 +15,17 @@
 //!   with the interface contract's handshake, so every arithmetic decision
 //!   stays the plan's.
 //! - A [`Stage::Collect`] gathers the beats of a sample into one parallel
-//!   vector where the stream ends (Flatten, global pooling, a Dense over
-//!   the whole tensor); the rest of the plan is one more `Beat` stage with
-//!   a single beat per sample.
+//!   vector where the stream ends (Flatten, a Dense over the whole
+//!   tensor), and a [`Stage::Accumulate`] sums (or takes the maximum of)
+//!   each channel for global pooling and map-sized pooling windows; the
+//!   rest of the plan is one more `Beat` stage with a single beat per
+//!   sample.
+//! - Branches: a stream read by several nodes is forked (a beat is taken
+//!   when every reader takes it), and a join (Add, Subtract, Multiply,
+//!   Average, Maximum, Minimum, a Concatenate on the channel axis) is a
+//!   `Beat` stage with several inputs whose beats meet in one. The FIFOs
+//!   that balance the branches are sized in the Verilog top from
+//!   [`StreamPlan::needs`].
 //!
 //! Because each sub-plan is the original steps with their constants and
 //! exact ranges, the streamed design computes what the golden model does.
