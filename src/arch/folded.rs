@@ -140,13 +140,6 @@ fn counter(m: &mut Module, limit: usize, step: NetId, start: NetId, rst: NetId) 
     (cur, last)
 }
 
-/// `a && b` for one-bit nets.
-fn and(m: &mut Module, a: NetId, b: NetId) -> NetId {
-    let z = m.constant(0);
-    let y = m.mux(a, b, z);
-    m.narrow(y, 0, 1)
-}
-
 /// Pick `options[sel]` with a tree of 2:1 multiplexers on the bits of `sel`.
 fn mux_tree(m: &mut Module, options: Vec<NetId>, sel: NetId) -> NetId {
     let mut cur = options;
@@ -316,7 +309,7 @@ pub fn lower(name: &str, d: &DenseSpec, reuse: usize, header: Vec<String>, init:
     let start_in = m.input_bit("start");
     let (xlo, xhi, xw) = d.x;
     let x = m.input("x", 0, 0, xw * d.x_elems as u32);
-    let start = and(&mut m, start_in, ce);
+    let start = m.and(start_in, ce);
     let c = f.cycles();
     // Issue control: `run` is high after the first cycle until the last.
     let run = m.reg_later(0, 1, Some(ce), Some((rst, 0)));
@@ -326,13 +319,13 @@ pub fn lower(name: &str, d: &DenseSpec, reuse: usize, header: Vec<String>, init:
         let t = m.constant(1);
         m.mux(start, t, run_hi)
     };
-    let issue_ce = and(&mut m, issue, ce);
+    let issue_ce = m.and(issue, ce);
     let (_, c_last) = counter(&mut m, c, issue_ce, start, rst);
     let zero_bit = m.constant(0);
     let (k, k_last) = counter(&mut m, f.chunks, issue_ce, start, rst);
-    let k_step = and(&mut m, k_last, issue_ce);
+    let k_step = m.and(k_last, issue_ce);
     let (addr_g, g_last) = counter(&mut m, f.groups, k_step, start, rst);
-    let row_step = and(&mut m, g_last, k_step);
+    let row_step = m.and(g_last, k_step);
     let (row, _) = counter(&mut m, f.rows, row_step, start, rst);
     let run_next = {
         let not_last = m.mux(c_last, zero_bit, issue);
@@ -405,7 +398,7 @@ pub fn lower(name: &str, d: &DenseSpec, reuse: usize, header: Vec<String>, init:
         .map(|j| (0..d.n_in).map(|i| d.w[i * d.n_out + j].abs()).sum::<i128>() * xlo.abs().max(xhi.abs()) + d.b[j].abs())
         .max()
         .unwrap_or(0);
-    let en_acc = and(&mut m, ce, valid2);
+    let en_acc = m.and(ce, valid2);
     let mut finals = vec![];
     for l in 0..f.p_out {
         let mut prods = vec![];
@@ -437,7 +430,7 @@ pub fn lower(name: &str, d: &DenseSpec, reuse: usize, header: Vec<String>, init:
     }
     // Outputs.
     let (ylo, yhi, yw) = d.y;
-    let write = and(&mut m, last2, en_acc);
+    let write = m.and(last2, en_acc);
     let n_y = d.rows * d.n_out;
     let mut ys = vec![];
     let latency = if slots == 1 {
@@ -460,7 +453,7 @@ pub fn lower(name: &str, d: &DenseSpec, reuse: usize, header: Vec<String>, init:
                 None => {
                     let here = m.constant(k as i128);
                     let hit = m.compare(Cmp::Eq, slot, here);
-                    let e = and(&mut m, hit, write);
+                    let e = m.and(hit, write);
                     enables.insert(k, e);
                     e
                 }
@@ -470,9 +463,9 @@ pub fn lower(name: &str, d: &DenseSpec, reuse: usize, header: Vec<String>, init:
         }
         let last_slot = m.constant((slots - 1) as i128);
         let is_last = m.compare(Cmp::Eq, slot, last_slot);
-        let done = and(&mut m, is_last, write);
+        let done = m.and(is_last, write);
         let done = delay_ctl(&mut m, done, 1, ce, rst);
-        let done_ce = and(&mut m, ce, done);
+        let done_ce = m.and(ce, done);
         for b in bank {
             ys.push(m.reg(b, Some(done_ce)));
         }

@@ -91,19 +91,6 @@ impl Stage {
         }
     }
 
-    /// Elements per output beat.
-    pub fn out_elems(&self) -> usize {
-        match self {
-            Stage::Beat { plan, .. } => plan
-                .outputs
-                .first()
-                .map_or(0, |&o| plan.steps[o].shape.iter().product()),
-            Stage::Window { geo, .. } => geo.kh * geo.kw * geo.cin,
-            Stage::Collect { beats, elems, .. } => beats * elems,
-            Stage::Accumulate { c, .. } => *c,
-        }
-    }
-
     /// Output beats per sample.
     pub fn out_beats(&self) -> usize {
         match self {
@@ -144,7 +131,6 @@ pub struct StreamPlan {
     pub in_beats: usize,
     /// The beat shape of the input port (`[C]` of an image or sequence).
     pub in_beat_shape: Vec<usize>,
-    pub out_elems: usize,
     pub out_beats: usize,
     pub out_beat_shape: Vec<usize>,
 }
@@ -232,30 +218,10 @@ fn window_geo(plan: &Plan, i: usize) -> Result<Option<Geo>> {
             }
             Some(geo.clone())
         }
-        StepOp::ZeroPad { in_shape, pads } => {
-            // Spatial pads only (the golden kernel's reading of `pads`).
-            let (h, w, c, (t, b), (l, r)) = match (in_shape.len(), pads.as_slice()) {
-                (3, [ph, pw, ..]) => (in_shape[0], in_shape[1], in_shape[2], *ph, *pw),
-                (2, [pw, ..]) => (1, in_shape[0], in_shape[1], (0, 0), *pw),
-                _ => return Err(refuse(plan, i, "this zero padding is not streamed")),
-            };
-            Some(Geo {
-                in_h: h,
-                in_w: w,
-                cin: c,
-                out_h: h + t + b,
-                out_w: w + l + r,
-                cout: c,
-                kh: 1,
-                kw: 1,
-                sh: 1,
-                sw: 1,
-                dh: 1,
-                dw: 1,
-                pad_top: t,
-                pad_left: l,
-            })
-        }
+        StepOp::ZeroPad { in_shape, pads } => match Geo::zero_pad(in_shape, pads) {
+            Some(g) => Some(g),
+            None => return Err(refuse(plan, i, "this zero padding is not streamed")),
+        },
         _ => None,
     })
 }
@@ -516,7 +482,6 @@ impl Builder<'_> {
             && sub.steps.len() > sub.n_inputs
         {
             let beats = pixels(&self.plan.steps[head].shape).map_or(1, |(b, _)| b);
-            let beats = if srcs.iter().any(|s| matches!(s, Src::Node(k) if matches!(self.nodes[*k].stage, Stage::Collect { .. } | Stage::Accumulate { .. }))) { 1 } else { beats };
             let name = sub
                 .steps
                 .last()
@@ -726,7 +691,7 @@ pub fn stream_plan(plan: &Plan) -> Result<StreamPlan> {
         }
     }
     let o = plan.outputs[0];
-    let (output, out_beats, out_elems, out_beat_shape) = match ended {
+    let (output, out_beats, out_beat_shape) = match ended {
         Some((sub, from)) => {
             b.flush();
             let name = sub
@@ -747,13 +712,13 @@ pub fn stream_plan(plan: &Plan) -> Result<StreamPlan> {
             } else {
                 from
             };
-            (out, 1, shape.iter().product(), shape)
+            (out, 1, shape)
         }
         None => {
             let out = b.src(o);
             b.flush();
             let (bt, c) = pixels(&plan.steps[o].shape).unwrap_or((1, 1));
-            (out, bt, c, vec![c])
+            (out, bt, vec![c])
         }
     };
     if b.nodes.is_empty() {
@@ -779,7 +744,6 @@ pub fn stream_plan(plan: &Plan) -> Result<StreamPlan> {
         in_elems: in_c,
         in_beats,
         in_beat_shape: vec![in_c],
-        out_elems,
         out_beats,
         out_beat_shape,
     })

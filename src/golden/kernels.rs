@@ -645,14 +645,10 @@ fn global_pool<T: Code>(x: &[T], m: usize, hw: usize, c: usize, max: bool, mult:
 }
 
 fn zero_pad<T: Code>(x: &[T], m: usize, in_shape: &[usize], pads: &[(usize, usize)]) -> Vec<T> {
-    let c = *in_shape.last().unwrap_or(&1);
-    let sp = &in_shape[..in_shape.len() - 1];
-    let (ih, iw, (pt, pb), (pl, pr)) = if sp.len() == 2 {
-        (sp[0], sp[1], pads[0], pads[1])
-    } else {
-        (1, sp[0], (0, 0), pads[0])
+    let Some(g) = crate::passes::precision::Geo::zero_pad(in_shape, pads) else {
+        return x.to_vec();
     };
-    let (oh, ow) = (ih + pt + pb, iw + pl + pr);
+    let (c, ih, iw, pt, pl, oh, ow) = (g.cin, g.in_h, g.in_w, g.pad_top, g.pad_left, g.out_h, g.out_w);
     let mut y = vec![T::ZERO; m * oh * ow * c];
     for s in 0..m {
         for iy in 0..ih {

@@ -72,6 +72,18 @@ impl Geo {
         (ix * self.sw + kx * self.dw).checked_sub(self.pad_left).filter(|&v| v < self.out_w)
     }
 
+    /// ZeroPadding of an (H, W, C) or (T, C) tensor by spatial `pads`
+    /// ((top, bottom), (left, right), or (left, right) in 1-D) as a 1×1
+    /// window with padding: every padded pixel is one output position.
+    pub fn zero_pad(in_shape: &[usize], pads: &[(usize, usize)]) -> Option<Geo> {
+        let (h, w, c, (t, b), (l, r)) = match (in_shape, pads) {
+            ([h, w, c], [ph, pw, ..]) => (*h, *w, *c, *ph, *pw),
+            ([w, c], [pw, ..]) => (1, *w, *c, (0, 0), *pw),
+            _ => return None,
+        };
+        Some(Geo { in_h: h, in_w: w, cin: c, out_h: h + t + b, out_w: w + l + r, cout: c, kh: 1, kw: 1, sh: 1, sw: 1, dh: 1, dw: 1, pad_top: t, pad_left: l })
+    }
+
     /// Every kernel tap of output position (oy, ox) inside the input:
     /// `f(iy, ix, tap index ky * kw + kx)`.
     pub fn taps(&self, oy: usize, ox: usize, mut f: impl FnMut(usize, usize, usize)) {

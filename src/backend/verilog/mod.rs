@@ -462,7 +462,7 @@ pub fn generate_named(g: &Graph, name: &str, plan: &Plan, opts: &Options, sched:
     let out_n: usize = ost.shape.iter().product();
     let out_bits = out_n as u32 * ost.fmt.width;
     let latency = stage[o];
-    let bytes = |b: u32| b.div_ceil(8) * 8;
+    let bytes = tdata_width;
     let (clk, rst_port, rst_expr, i, o_) = if opts.axis_names {
         ("aclk", "aresetn", "~aresetn", "s_axis", "m_axis")
     } else {
@@ -1101,6 +1101,11 @@ pub fn from_graph(
     notes.extend(sched.notes.iter().cloned());
     let d = generate(g, &plan, opts, &sched)?;
     Ok((d, plan, notes))
+}
+
+/// TDATA bits for `bits` bits of data: padded to whole bytes (DESIGN.md).
+pub fn tdata_width(bits: u32) -> u32 {
+    bits.div_ceil(8).max(1) * 8
 }
 
 /// The header line of every generated file.

@@ -19,8 +19,9 @@ use crate::ir::Graph;
 use crate::passes::config::Config;
 use crate::passes::precision::Plan;
 
+/// TDATA bits for `bits` data bits.
 fn bytes(bits: usize) -> u32 {
-    (bits.div_ceil(8) * 8).max(8) as u32
+    super::tdata_width(bits as u32)
 }
 
 /// A stream in the top: data, valid, and the ready its readers drive.
