@@ -755,22 +755,8 @@ mod tests {
 
     #[test]
     fn pointwise_windows_run_per_beat() {
-        let g = Geo {
-            in_h: 4,
-            in_w: 4,
-            cin: 2,
-            out_h: 4,
-            out_w: 4,
-            cout: 3,
-            kh: 1,
-            kw: 1,
-            sh: 1,
-            sw: 1,
-            dh: 1,
-            dw: 1,
-            pad_top: 0,
-            pad_left: 0,
-        };
+        // A 4x4x2 map read in place (a 1x1 window, no padding), 3 outputs.
+        let g = Geo { cout: 3, ..Geo::zero_pad(&[4, 4, 2], &[(0, 0), (0, 0)]).unwrap() };
         assert!(pointwise(&g));
         assert!(!pointwise(&Geo {
             sh: 2,
