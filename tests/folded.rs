@@ -203,3 +203,38 @@ fn activations_are_applied_per_lane() {
     assert!(fold.p_out < 64);
     assert!(!d.files.iter().any(|f| f == "jet_tagger_da_relu1.v"), "the activation layer is inside the block");
 }
+
+/// Depthwise convolutions (depth multiplier 1 and 2, and inside separable
+/// ones) and average poolings by a non-power-of-two factor fold too: each
+/// output lane reads its own channel, and a pooling's factor is a
+/// constant, not a ROM. The schedule must fold them (so the check cannot
+/// pass on unrolled layers), and the designs simulate equal.
+#[test]
+fn depthwise_and_average_pooling_fold_bit_exact() {
+    common::require("verilator");
+    use qkhw::arch::schedule::{schedule, Arch};
+    use qkhw::passes::precision::StepOp;
+    let opts = Options { reuse_factor: Some(3), ..Default::default() };
+    let mut folded = std::collections::BTreeSet::new();
+    for name in ["zoo_conv2d", "pooling", "cnn_bn", "zoo_conv1d"] {
+        let (_, d, plan) = generate(name, &opts, &Config::default(), "dwpool");
+        for n in schedule(&plan, Some(3), &Config::default()).nodes {
+            if let (Arch::Folded { .. }, op) = (n.arch, &plan.steps[n.first].op) {
+                match op {
+                    StepOp::Depthwise { mult, .. } => folded.insert(format!("depthwise x{mult}")),
+                    StepOp::Pool { .. } => folded.insert("pool".into()),
+                    StepOp::GlobalPool { .. } => folded.insert("global pool".into()),
+                    _ => false,
+                };
+            }
+        }
+        // A pooling's factor is a constant: its block holds no ROM.
+        if name == "pooling" {
+            let v = std::fs::read_to_string(d.dir.join("pooling_pool1_fold.v")).unwrap();
+            assert!(v.contains(" * ") && !v.contains("_mem["), "pool1's factor is a constant multiplier, not a ROM");
+        }
+        check(name, &opts, &Config::default(), "dwpool", 200);
+    }
+    let want = ["depthwise x1", "depthwise x2", "pool", "global pool"];
+    assert!(want.iter().all(|w| folded.contains(*w)), "folded: {folded:?}");
+}

@@ -285,6 +285,11 @@ fn a_join_fifo_below_its_minimum_stalls() {
     let sim = verify::verilator::Verilator::new(common::cache());
     let r = verify::verify(&sim, &d, &plan, &codes, 2, 5, None).unwrap();
     assert!(r.passed(), "at the minimum: {}", r.text());
+    // Every FIFO's occupancy is reported, none above its capacity, and at
+    // the minimum the skip FIFO fills up completely.
+    assert_eq!(r.fifos.len(), d.fifos.len());
+    assert!(r.fifos.iter().all(|x| x.max_seen as usize <= x.capacity && x.capacity == x.minimum), "{:?}", r.fifos);
+    assert!(r.fifos.iter().any(|x| x.max_seen as usize == x.capacity), "{:?}", r.fifos);
     // The first FIFO is the first stack's skip (its first constant is the RAM's word count).
     let f = d
         .files
@@ -320,8 +325,12 @@ fn a_join_fifo_below_its_minimum_stalls() {
     )
     .unwrap();
     let r = verify::verify(&sim, &d, &plan, &codes, 2, 5, None).unwrap();
+    // The stall names the FIFO made too shallow, and only that one.
+    let fifo = d.fifos.iter().find(|x| format!("{}.v", x.module) == f).unwrap();
     assert!(
-        r.harness_errors.iter().any(|e| e.contains("stall")),
+        r.harness_errors.iter().any(|e| e.contains("stall")
+            && e.contains(&format!(": FIFO `{}` is full (", fifo.name))
+            && e.matches("is full").count() == 1),
         "{}",
         r.text()
     );

@@ -24,6 +24,7 @@
 //! for the initiation interval.
 
 use super::netlist::{Cmp, Module, NetId};
+use crate::passes::precision::{Geo, StepOp};
 
 /// One folded Dense block.
 #[derive(Debug, Clone)]
@@ -37,8 +38,8 @@ pub struct FoldedDense {
     /// (words, bits per word) of the weight ROM.
     pub rom: (usize, usize),
     pub lanes: (usize, usize),
-    /// Multipliers Yosys's `synth_xilinx` maps to DSP48 slices (a product
-    /// of 9 bits or more; 8×8 takes a DSP, 4×4 stays in LUTs).
+    /// DSP48 slices Yosys's `synth_xilinx` gives the multipliers
+    /// ([`dsp48s`]: 8×8 takes one, 4×4 stays in LUTs, 67×8 takes three).
     pub dsp_multipliers: usize,
     /// The ROM in BRAM36 (RAMB18 in 512×36 or 1K×18 shapes, two per
     /// BRAM36), or 0 when it is small enough for LUTs (under 64 words or
@@ -46,9 +47,19 @@ pub struct FoldedDense {
     pub bram36: f64,
 }
 
-/// DSP48E1 multipliers, by Yosys's rule (a product of at least 9 bits).
-pub fn dsp_multiplier(product_width: u32) -> bool {
-    product_width >= 9
+/// The DSP48E1 slices Yosys's `synth_xilinx` gives a product of ranges
+/// `a` and `b`: none below a 9-bit product (it stays in LUTs), else its
+/// `mul2dsp` tiling of the operands (as signed numbers) into the slice's
+/// 25 × 18 multiplier, 24 and 17 bits a tile below the top one.
+pub fn dsp48s(a: (i128, i128), b: (i128, i128)) -> usize {
+    let signed = |(lo, hi): (i128, i128)| super::netlist::width_of(lo, hi) + u32::from(lo >= 0);
+    let c = [a.0 * b.0, a.0 * b.1, a.1 * b.0, a.1 * b.1];
+    let product = super::netlist::width_of(*c.iter().min().unwrap_or(&0), *c.iter().max().unwrap_or(&0));
+    if product < 9 {
+        return 0;
+    }
+    let (wa, wb) = (signed(a).max(signed(b)), signed(a).min(signed(b)));
+    (wa.saturating_sub(1).div_ceil(24).max(1) * wb.saturating_sub(1).div_ceil(17).max(1)) as usize
 }
 
 /// Block RAMs for a ROM of `depth` words of `width` bits, in BRAM36.
@@ -187,6 +198,86 @@ fn adder_tree(m: &mut Module, terms: Vec<NetId>) -> NetId {
     cur[0]
 }
 
+/// Which input element each product of a folded step reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Gather {
+    /// Row `r`, input `i`: element `r·n_in + i` (a Dense).
+    Direct,
+    /// Row `r`, input `i`: `table[r·n_in + i]`, the same element for every
+    /// output (a convolution's window taps, [`conv_gather`]; None: padding).
+    Shared(Vec<Option<usize>>),
+    /// Row `r`, tap `i`, output `j`: channel `j / mult` of pixel
+    /// `pixels[r·n_in + i]` (`cin` channels a pixel): a depthwise
+    /// convolution or an average pooling's sum, where each output reads its
+    /// own channel, so each output lane has its own input multiplexer.
+    PerChannel { pixels: Vec<Option<usize>>, cin: usize, mult: usize },
+}
+
+impl Gather {
+    /// The input element product (row `r`, input `i`, output `j`) reads.
+    pub fn element(&self, n_in: usize, r: usize, i: usize, j: usize) -> Option<usize> {
+        match self {
+            Gather::Direct => Some(r * n_in + i),
+            Gather::Shared(t) => t[r * n_in + i],
+            Gather::PerChannel { pixels, cin, mult } => pixels[r * n_in + i].map(|p| p * cin + j / mult.max(&1)),
+        }
+    }
+
+    /// Whether the element depends on the output (one multiplexer per lane).
+    pub fn per_output(&self) -> bool {
+        matches!(self, Gather::PerChannel { .. })
+    }
+}
+
+/// A step as the folded architecture computes it: per row `r`,
+/// `y[r][j] = b[j] + Σ_i x[element(r, i, j)] · w[i·n_out + j]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Foldable<'a> {
+    pub rows: usize,
+    pub n_in: usize,
+    pub n_out: usize,
+    pub w: std::borrow::Cow<'a, [i128]>,
+    pub b: std::borrow::Cow<'a, [i128]>,
+}
+
+/// The folded form of `op`, for the steps the folded architecture takes:
+/// a Dense; a convolution as a Dense over its windows (rows = output
+/// positions, inputs = kernel taps); a depthwise convolution (inputs =
+/// the taps of each output's own channel: Keras's `(kh, kw, cin, mult)`
+/// kernel is already `w[tap·n_out + j]`); an average pooling whose
+/// factor is one number that is not a power of two (the sum times the
+/// factor is the sum of the taps each times the factor, so the product
+/// folds onto a few multipliers; a power-of-two factor is a shift and
+/// costs nothing unrolled). Transposed convolutions stay unrolled.
+pub fn foldable(op: &StepOp) -> Option<Foldable<'_>> {
+    use std::borrow::Cow;
+    let real_product = |m: i128| m > 0 && !(m as u128).is_power_of_two();
+    match op {
+        StepOp::Dense { rows, n_in, n_out, w, b } => Some(Foldable { rows: *rows, n_in: *n_in, n_out: *n_out, w: Cow::Borrowed(w), b: Cow::Borrowed(b) }),
+        StepOp::Conv { geo, w, b } => Some(Foldable { rows: geo.out_h * geo.out_w, n_in: geo.kh * geo.kw * geo.cin, n_out: geo.cout, w: Cow::Borrowed(w), b: Cow::Borrowed(b) }),
+        StepOp::Depthwise { geo, mult, w, b } => Some(Foldable { rows: geo.out_h * geo.out_w, n_in: geo.kh * geo.kw, n_out: geo.cin * mult, w: Cow::Borrowed(w), b: Cow::Borrowed(b) }),
+        StepOp::Pool { geo, max: false, mult } if mult.first().is_some_and(|&m| real_product(m) && mult.iter().all(|&v| v == m)) => {
+            let taps = geo.kh * geo.kw;
+            Some(Foldable { rows: geo.out_h * geo.out_w, n_in: taps, n_out: geo.cout, w: Cow::Owned(vec![mult[0]; taps * geo.cout]), b: Cow::Owned(vec![0; geo.cout]) })
+        }
+        StepOp::GlobalPool { hw, c, max: false, mult, .. } if real_product(*mult) => {
+            Some(Foldable { rows: 1, n_in: *hw, n_out: *c, w: Cow::Owned(vec![*mult; hw * c]), b: Cow::Owned(vec![0; *c]) })
+        }
+        _ => None,
+    }
+}
+
+/// The input elements of [`foldable`] `op`'s products.
+pub fn gather(op: &StepOp) -> Gather {
+    match op {
+        StepOp::Conv { geo, .. } => Gather::Shared(conv_gather(geo)),
+        StepOp::Depthwise { geo, mult, .. } => Gather::PerChannel { pixels: conv_gather(&Geo { cin: 1, ..geo.clone() }), cin: geo.cin, mult: *mult },
+        StepOp::Pool { geo, .. } => Gather::PerChannel { pixels: conv_gather(&Geo { cin: 1, ..geo.clone() }), cin: geo.cin, mult: 1 },
+        StepOp::GlobalPool { hw, c, .. } => Gather::PerChannel { pixels: (0..*hw).map(Some).collect(), cin: *c, mult: 1 },
+        _ => Gather::Direct,
+    }
+}
+
 /// Everything [`lower`] needs to know about a Dense step.
 pub struct DenseSpec<'a> {
     pub rows: usize,
@@ -200,9 +291,8 @@ pub struct DenseSpec<'a> {
     pub y: (i128, i128, u32),
     /// Input elements on the `x` port.
     pub x_elems: usize,
-    /// For row `r` and input `i`, the `x` element at `r·n_in + i` (None:
-    /// a zero, e.g. a convolution's padding); `None`: `r·n_in + i` itself.
-    pub gather: Option<Vec<Option<usize>>>,
+    /// The `x` element each product reads.
+    pub gather: Gather,
     /// The activation applied per output lane before the results are
     /// stored (so `y` holds its narrow codes): one requantizer per lane
     /// instead of one per output.
@@ -265,7 +355,7 @@ fn apply_post(m: &mut Module, post: Post, v: NetId, lane: usize) -> NetId {
 
 /// A convolution as a Dense over its windows: row = output position
 /// (oy, ox), input = kernel tap (ky, kx, ci) in Keras's kernel order.
-pub fn conv_gather(g: &crate::passes::precision::Geo) -> Vec<Option<usize>> {
+pub fn conv_gather(g: &Geo) -> Vec<Option<usize>> {
     let mut out = Vec::with_capacity(g.out_h * g.out_w * g.kh * g.kw * g.cin);
     for oy in 0..g.out_h {
         for ox in 0..g.out_w {
@@ -320,7 +410,7 @@ pub fn lower(name: &str, d: &DenseSpec, reuse: usize, header: Vec<String>, init:
         m.mux(start, t, run_hi)
     };
     let issue_ce = m.and(issue, ce);
-    let (_, c_last) = counter(&mut m, c, issue_ce, start, rst);
+    let (c_cur, c_last) = counter(&mut m, c, issue_ce, start, rst);
     let zero_bit = m.constant(0);
     let (k, k_last) = counter(&mut m, f.chunks, issue_ce, start, rst);
     let k_step = m.and(k_last, issue_ce);
@@ -342,28 +432,41 @@ pub fn lower(name: &str, d: &DenseSpec, reuse: usize, header: Vec<String>, init:
     let words = rom_words(&f, d.n_in, d.n_out, d.w);
     let (wlo, whi) = (d.w.iter().copied().min().unwrap_or(0).min(0), d.w.iter().copied().max().unwrap_or(0).max(0));
     let ww = super::netlist::width_of(wlo, whi);
-    let rom = m.rom_elems(addr, Some(ce), words, ww, init);
-    // Input chunk: element r*n_in + k*p_in + p for each input lane p.
-    let mut xs = vec![];
-    for p in 0..f.p_in {
+    // A lane whose weight is the same every cycle (an average pooling's
+    // factor) takes a constant; the others read the ROM.
+    let constant_lane = |e: usize| words.iter().all(|w| w[e] == words[0][e]);
+    let rom = if (0..f.multipliers()).all(constant_lane) { None } else { Some(m.rom_elems(addr, Some(ce), words.clone(), ww, init)) };
+    // Input chunks: for input lane p (and, when each output reads its own
+    // element, output lane l), the element of every cycle, selected by
+    // the cycle (row, group, chunk) or, shared by the outputs, (row, chunk).
+    let x_lane = |m: &mut Module, elem: &dyn Fn(usize, usize, usize) -> Option<usize>, sel: NetId, n: usize| {
         let mut options = vec![];
         for r in 0..f.rows {
-            for kk in 0..f.chunks {
-                let i = kk * f.p_in + p;
-                let e = if i < d.n_in {
-                    match &d.gather {
-                        Some(gm) => gm[r * d.n_in + i],
-                        None => Some(r * d.n_in + i),
-                    }
-                } else {
-                    None
-                };
-                options.push(match e {
-                    Some(e) => m.slice(x, e as u32 * xw, xw, xlo, xhi),
-                    None => m.constant(0),
-                });
+            for g in 0..n {
+                for kk in 0..f.chunks {
+                    options.push(match elem(r, g, kk) {
+                        Some(e) => m.slice(x, e as u32 * xw, xw, xlo, xhi),
+                        None => m.constant(0),
+                    });
+                }
             }
         }
+        let e = mux_tree(m, options, sel);
+        let e = m.narrow(e, xlo.min(0), xhi.max(0));
+        m.reg(e, Some(ce))
+    };
+    let mut xs = vec![];
+    if d.gather.per_output() {
+        for l in 0..f.p_out {
+            for p in 0..f.p_in {
+                let elem = |r: usize, g: usize, kk: usize| {
+                    let (i, j) = (kk * f.p_in + p, g * f.p_out + l);
+                    (i < d.n_in && j < d.n_out).then(|| d.gather.element(d.n_in, r, i, j)).flatten()
+                };
+                xs.push(x_lane(&mut m, &elem, c_cur, f.groups));
+            }
+        }
+    } else {
         let sel = if f.rows > 1 {
             let base: Vec<NetId> = (0..f.rows).map(|r| m.constant((r * f.chunks) as i128)).collect();
             let b = mux_tree(&mut m, base, row);
@@ -372,9 +475,13 @@ pub fn lower(name: &str, d: &DenseSpec, reuse: usize, header: Vec<String>, init:
         } else {
             k
         };
-        let e = mux_tree(&mut m, options, sel);
-        let e = m.narrow(e, xlo.min(0), xhi.max(0));
-        xs.push(m.reg(e, Some(ce)));
+        for p in 0..f.p_in {
+            let elem = |r: usize, _: usize, kk: usize| {
+                let i = kk * f.p_in + p;
+                (i < d.n_in).then(|| d.gather.element(d.n_in, r, i, 0)).flatten()
+            };
+            xs.push(x_lane(&mut m, &elem, sel, 1));
+        }
     }
     // Control tags along the pipeline: issue -> stage 1 -> stage 2 (accumulate).
     let valid2 = delay_ctl(&mut m, issue, 2, ce, rst);
@@ -402,8 +509,13 @@ pub fn lower(name: &str, d: &DenseSpec, reuse: usize, header: Vec<String>, init:
     let mut finals = vec![];
     for l in 0..f.p_out {
         let mut prods = vec![];
-        for (p, &xp) in xs.iter().enumerate() {
-            let wv = m.slice(rom, ((l * f.p_in + p) as u32) * ww, ww, wlo, whi);
+        for p in 0..f.p_in {
+            let e = l * f.p_in + p;
+            let xp = xs[if d.gather.per_output() { e } else { p }];
+            let wv = match rom {
+                Some(rom) if !constant_lane(e) => m.slice(rom, e as u32 * ww, ww, wlo, whi),
+                _ => m.constant(words[0][e]),
+            };
             let pr = m.mul(xp, wv);
             prods.push(m.reg(pr, Some(ce)));
         }
@@ -476,11 +588,17 @@ pub fn lower(name: &str, d: &DenseSpec, reuse: usize, header: Vec<String>, init:
     let dsp_multipliers = m
         .cells
         .iter()
-        .filter(|c| matches!(c, super::netlist::Cell::Mul { y, .. } if dsp_multiplier(m.get(*y).width)))
-        .count();
+        .map(|c| match c {
+            super::netlist::Cell::Mul { a, b, .. } => {
+                let (a, b) = (m.get(*a), m.get(*b));
+                dsp48s((a.lo, a.hi), (b.lo, b.hi))
+            }
+            _ => 0,
+        })
+        .sum();
     FoldedDense {
         dsp_multipliers,
-        bram36: bram36(f.depth(), f.multipliers() * ww as usize),
+        bram36: if rom.is_some() { bram36(f.depth(), f.multipliers() * ww as usize) } else { 0.0 },
         cycles: c,
         latency,
         multipliers: f.multipliers(),
@@ -511,6 +629,38 @@ mod tests {
         // 640 -> 128 at R = 1024: 80 multipliers allowed, 2 groups of 64.
         let f = Fold::new(1, 640, 128, 1024);
         assert_eq!((f.p_out, f.groups, f.cycles()), (64, 2, 1280));
+    }
+
+    #[test]
+    fn dsp_tiles_follow_mul2dsp() {
+        // 8-bit codes: one slice; 4 x 4 stays in LUTs.
+        assert_eq!(dsp48s((-128, 127), (0, 255)), 1);
+        assert_eq!(dsp48s((-8, 7), (-8, 7)), 0);
+        // A 67-bit unsigned sum times an 8-bit weight: three 24-bit tiles.
+        assert_eq!(dsp48s((0, (1 << 67) - 1), (-128, 127)), 3);
+        // 30 x 20 signed: two tiles each way.
+        assert_eq!(dsp48s((-(1 << 29), (1 << 29) - 1), (-(1 << 19), (1 << 19) - 1)), 4);
+    }
+
+    #[test]
+    fn a_depthwise_product_reads_its_own_channel() {
+        use crate::passes::precision::Geo;
+        // 3x3 'valid' depthwise over 4x4x2 with depth multiplier 2: output
+        // j = c*2 + m reads channel c of the window's pixel.
+        let geo = Geo { in_h: 4, in_w: 4, cin: 2, out_h: 2, out_w: 2, cout: 4, kh: 3, kw: 3, sh: 1, sw: 1, dh: 1, dw: 1, pad_top: 0, pad_left: 0 };
+        let op = StepOp::Depthwise { geo: geo.clone(), mult: 2, w: vec![1; 9 * 4], b: vec![0; 4] };
+        let f = foldable(&op).unwrap();
+        assert_eq!((f.rows, f.n_in, f.n_out), (4, 9, 4));
+        let g = gather(&op);
+        assert!(g.per_output());
+        // Row 3 is output (1, 1); tap 4 is the window's centre, pixel (2, 2).
+        assert_eq!(g.element(9, 3, 4, 0), Some((2 * 4 + 2) * 2));
+        assert_eq!(g.element(9, 3, 4, 1), Some((2 * 4 + 2) * 2));
+        assert_eq!(g.element(9, 3, 4, 3), Some((2 * 4 + 2) * 2 + 1));
+        // An average pooling by 1/9 folds; by 1/4 (a shift) it does not.
+        let pool = |m: i128| StepOp::Pool { geo: Geo { cout: 2, ..geo.clone() }, max: false, mult: vec![m; 4] };
+        assert!(foldable(&pool(7282)).is_some_and(|f| f.w.iter().all(|&v| v == 7282) && f.n_out == 2));
+        assert!(foldable(&pool(1 << 14)).is_none());
     }
 
     #[test]

@@ -501,6 +501,13 @@ pub fn fifo(name: &str, capacity: usize, width: u32) -> Module {
     let waddr = m.low_bits(wr, bits);
     let raddr = m.low_bits(rd, bits);
     let q = m.ram(1 << bits, width, waddr, s_data, push, raddr, issue);
+    // The words held (RAM and output register) and whether it refuses
+    // input: the verification harness reports the largest occupancy, and
+    // names the full FIFO when the design stalls.
+    let level = m.add(held, m_valid);
+    m.probe("level", level);
+    let full = m.not(s_ready);
+    m.probe("full", full);
     m.output("s_ready", s_ready, 1);
     m.output("m_data", q, width);
     m.output("m_valid", m_valid, 1);

@@ -22,6 +22,10 @@ pub enum NetKind {
     Reg,
     Input,
     Output,
+    /// A named wire a simulation harness reads by its hierarchical name
+    /// (Verilator: `public_flat_rd`), e.g. a FIFO's occupancy; synthesis
+    /// drops it.
+    Probe,
 }
 
 /// A value in the design: its name, width and exact range.
@@ -124,6 +128,17 @@ pub struct Resources {
     pub muxes: usize,
     pub ff_bits: usize,
     pub memory_bits: usize,
+    /// The RAMs [`ram_style`] puts in block RAM, in BRAM36.
+    pub ram_bram36: f64,
+}
+
+/// Where a RAM of `depth` words of `width` bits goes (its `ram_style`):
+/// block RAM from 64 words and 2 Kbit (the rule the estimates use,
+/// [`crate::arch::folded::bram36`]), LUT RAM below. A shallow, wide RAM
+/// (a line buffer over a narrow map, a short FIFO) in block RAM would
+/// leave most of each BRAM empty.
+pub fn ram_style(depth: usize, width: u32) -> &'static str {
+    if super::folded::bram36(depth, width as usize) > 0.0 { "block" } else { "distributed" }
 }
 
 impl Module {
@@ -160,6 +175,15 @@ impl Module {
     pub fn output(&mut self, name: &str, from: NetId, width: u32) -> NetId {
         let (lo, hi) = (self.nets[from.0].lo, self.nets[from.0].hi);
         let y = self.net(Some(name), lo, hi, Some(width), NetKind::Output);
+        self.cells.push(Cell::Extend { y, a: from });
+        y
+    }
+
+    /// A probe named `name` showing `from` to the verification harness
+    /// (see [`NetKind::Probe`]).
+    pub fn probe(&mut self, name: &str, from: NetId) -> NetId {
+        let (lo, hi, w) = (self.nets[from.0].lo, self.nets[from.0].hi, self.nets[from.0].width);
+        let y = self.net(Some(name), lo, hi, Some(w), NetKind::Probe);
         self.cells.push(Cell::Extend { y, a: from });
         y
     }
@@ -375,7 +399,11 @@ impl Module {
                 Cell::Mux { .. } => r.muxes += 1,
                 Cell::Reg { q, .. } => r.ff_bits += self.get(*q).width as usize,
                 Cell::Rom { q, words, .. } => r.memory_bits += words.len() * self.get(*q).width as usize,
-                Cell::Ram { q, depth, .. } => r.memory_bits += depth * self.get(*q).width as usize,
+                Cell::Ram { q, depth, .. } => {
+                    let w = self.get(*q).width;
+                    r.memory_bits += depth * w as usize;
+                    r.ram_bram36 += super::folded::bram36(*depth, w as usize);
+                }
                 _ => {}
             }
         }
@@ -442,7 +470,7 @@ impl Module {
         }
         let mut out = vec![];
         for (i, n) in self.nets.iter().enumerate() {
-            if n.kind == NetKind::Output {
+            if matches!(n.kind, NetKind::Output | NetKind::Probe) {
                 continue;
             }
             let u = &used[i];
@@ -513,6 +541,9 @@ impl Module {
                 NetKind::Wire => {
                     let _ = writeln!(s, "    wire {};", decl(n));
                 }
+                NetKind::Probe => {
+                    let _ = writeln!(s, "    wire {} /*verilator public_flat_rd*/;", decl(n));
+                }
                 NetKind::Reg => {
                     match self.cells.iter().find(|c| matches!(c, Cell::Rom { q, .. } | Cell::Ram { q, .. } if q.0 == i)) {
                         Some(Cell::Rom { words, init, .. }) => {
@@ -520,7 +551,8 @@ impl Module {
                             let _ = writeln!(s, "    {attr}reg [{}:0] {}_mem [0:{}];", n.width - 1, n.name, words.len().max(1) - 1);
                         }
                         Some(Cell::Ram { depth, .. }) => {
-                            let _ = writeln!(s, "    reg [{}:0] {}_mem [0:{}];", n.width - 1, n.name, depth.max(&1) - 1);
+                            let style = ram_style(*depth, n.width);
+                            let _ = writeln!(s, "    (* ram_style = \"{style}\" *) reg [{}:0] {}_mem [0:{}];", n.width - 1, n.name, depth.max(&1) - 1);
                         }
                         _ => {}
                     }

@@ -36,16 +36,13 @@ pub fn requested(layer: &str, cli_reuse: Option<usize>, cfg: &Config) -> Arch {
     if reuse <= 1 { Arch::Unrolled } else { Arch::Folded { reuse } }
 }
 
-/// (rows, n_in, n_out) of a step the folded architecture takes: a Dense,
-/// or a convolution as a Dense over its windows (rows = output positions,
-/// inputs = kernel taps). Depthwise and transposed convolutions stay
-/// unrolled.
+/// (rows, n_in, n_out) of a step the folded architecture takes (see
+/// [`super::folded::foldable`]): a Dense, a convolution as a Dense over
+/// its windows (rows = output positions, inputs = kernel taps), a
+/// depthwise convolution, an average pooling with a non-power-of-two
+/// factor. Transposed convolutions stay unrolled.
 pub fn dense_shape(op: &StepOp) -> Option<(usize, usize, usize)> {
-    match op {
-        StepOp::Dense { rows, n_in, n_out, .. } => Some((*rows, *n_in, *n_out)),
-        StepOp::Conv { geo, .. } => Some((geo.out_h * geo.out_w, geo.kh * geo.kw * geo.cin, geo.cout)),
-        _ => None,
-    }
+    super::folded::foldable(op).map(|f| (f.rows, f.n_in, f.n_out))
 }
 
 /// One layer's place in the schedule.
@@ -80,18 +77,20 @@ pub fn schedule(plan: &Plan, cli_reuse: Option<usize>, cfg: &Config) -> Schedule
         let mut arch = requested(&layer, cli_reuse, cfg);
         let mut cycles = 1;
         if let Arch::Folded { reuse } = arch {
-            match &plan.steps[start].op {
-                StepOp::Dense { .. } | StepOp::Conv { .. } => {
-                    let (rows, n_in, n_out) = dense_shape(&plan.steps[start].op).unwrap_or((1, 1, 1));
+            let op = &plan.steps[start].op;
+            match dense_shape(op) {
+                Some((rows, n_in, n_out)) => {
                     cycles = super::folded::Fold::new(rows, n_in, n_out, reuse).cycles();
                     if cycles <= 1 {
                         arch = Arch::Unrolled;
                         cycles = 1;
                     }
                 }
-                op => {
-                    if cfg.layer(&layer).and_then(|l| l.reuse_factor).is_some() || !matches!(op, StepOp::Input) && has_products(op) {
-                        notes.push(format!("layer `{layer}`: only Dense and Conv1D/Conv2D layers are folded so far; it stays unrolled"));
+                None => {
+                    if cfg.layer(&layer).and_then(|l| l.reuse_factor).is_some() || has_products(op) {
+                        notes.push(format!(
+                            "layer `{layer}`: only Dense, Conv1D/Conv2D, depthwise convolutions and average poolings by a non-power-of-two factor are folded so far; it stays unrolled"
+                        ));
                     }
                     arch = Arch::Unrolled;
                 }
@@ -106,7 +105,7 @@ pub fn schedule(plan: &Plan, cli_reuse: Option<usize>, cfg: &Config) -> Schedule
 
 /// Steps with multiplications a reuse factor would fold.
 fn has_products(op: &StepOp) -> bool {
-    matches!(op, StepOp::Depthwise { .. } | StepOp::ConvT { .. })
+    matches!(op, StepOp::ConvT { .. })
 }
 
 /// A resource budget (`--budget lut=N,ff=N,dsp=M,bram=K`); absent fields
@@ -151,17 +150,16 @@ pub struct Estimate {
 
 /// The estimate of folding `op` (input range `x`) with reuse `r`.
 fn estimate(op: &StepOp, x: (i128, i128), r: usize) -> Estimate {
-    let (Some((rows, n_in, n_out)), StepOp::Dense { w, .. } | StepOp::Conv { w, .. }) = (dense_shape(op), op) else {
+    let Some(fo) = super::folded::foldable(op) else {
         return Estimate::default();
     };
-    let f = super::folded::Fold::new(rows, n_in, n_out, r);
-    let (wlo, whi) = (w.iter().copied().min().unwrap_or(0).min(0), w.iter().copied().max().unwrap_or(0).max(0));
-    let c = [x.0 * wlo, x.0 * whi, x.1 * wlo, x.1 * whi];
-    let pw = super::netlist::width_of(*c.iter().min().unwrap_or(&0), *c.iter().max().unwrap_or(&0));
+    let f = super::folded::Fold::new(fo.rows, fo.n_in, fo.n_out, r);
+    let (wlo, whi) = (fo.w.iter().copied().min().unwrap_or(0).min(0), fo.w.iter().copied().max().unwrap_or(0).max(0));
     let ww = super::netlist::width_of(wlo, whi) as usize;
+    let uniform = fo.w.iter().all(|&v| v == fo.w[0]);
     Estimate {
-        dsp: if super::folded::dsp_multiplier(pw) { f.multipliers() } else { 0 },
-        bram36: super::folded::bram36(f.depth(), f.multipliers() * ww),
+        dsp: f.multipliers() * super::folded::dsp48s(x, (wlo, whi)),
+        bram36: if uniform { 0.0 } else { super::folded::bram36(f.depth(), f.multipliers() * ww) },
     }
 }
 

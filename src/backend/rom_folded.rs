@@ -43,8 +43,10 @@ pub fn write(model: &str, sha256: &str, plan: &Plan, reuse: usize, cfg: &crate::
     for node in &sched.nodes {
         let Arch::Folded { reuse } = node.arch else { continue };
         let st = &plan.steps[node.first];
-        let (Some((rows, n_in, n_out)), StepOp::Dense { w, .. } | StepOp::Conv { w, .. }) = (crate::arch::schedule::dense_shape(&st.op), &st.op) else { continue };
-        let f = Fold::new(rows, n_in, n_out, reuse);
+        // Layers with weights (an average pooling's factor is a constant).
+        let (Some(fo), StepOp::Dense { .. } | StepOp::Conv { .. } | StepOp::Depthwise { .. }) = (crate::arch::folded::foldable(&st.op), &st.op) else { continue };
+        let (n_in, n_out, w) = (fo.n_in, fo.n_out, &fo.w);
+        let f = Fold::new(fo.rows, n_in, n_out, reuse);
         let words = rom_words(&f, n_in, n_out, w);
         let (lo, hi) = (w.iter().copied().min().unwrap_or(0).min(0), w.iter().copied().max().unwrap_or(0).max(0));
         let width = crate::arch::netlist::width_of(lo, hi);

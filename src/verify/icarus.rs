@@ -166,6 +166,6 @@ impl Simulator for Icarus {
         if outputs.len() < n * per_out {
             errors.push(format!("{} of {n} outputs", outputs.len() / per_out.max(1)));
         }
-        Ok(SimRun { outputs, build_secs, sim_secs, errors, stream_timing: None })
+        Ok(SimRun { outputs, build_secs, sim_secs, errors, stream_timing: None, fifo_max: vec![] })
     }
 }

@@ -26,6 +26,8 @@ pub struct DesignDir {
     /// Layer outputs the design exposes under `QKHW_TAPS` (empty for a
     /// folder without a report).
     pub taps: Vec<Tap>,
+    /// A streaming design's FIFOs (report.json), probed by the harness.
+    pub fifos: Vec<crate::backend::verilog::FifoInfo>,
 }
 
 impl DesignDir {
@@ -37,12 +39,13 @@ impl DesignDir {
         let memories: Vec<String> = list.lines().filter_map(|l| l.trim().strip_prefix("// mem:")).map(|m| m.trim().to_string()).collect();
         let interface: Interface = serde_json::from_str(&rd("interface.json")?)
             .map_err(|e| Error::Usage(format!("{}: {e}", dir.join("interface.json").display())))?;
-        let taps = rd("report.json")
-            .ok()
-            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-            .and_then(|v| serde_json::from_value(v["taps"].clone()).ok())
-            .unwrap_or_default();
-        Ok(DesignDir { dir: dir.to_path_buf(), files, memories, interface, taps })
+        let report = rd("report.json").ok().and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
+        let taps = report.as_ref().and_then(|v| serde_json::from_value(v["taps"].clone()).ok()).unwrap_or_default();
+        // The harness reads each FIFO's probe by its instance name, so
+        // only identifiers are taken.
+        let fifos: Vec<crate::backend::verilog::FifoInfo> = report.as_ref().and_then(|v| serde_json::from_value(v["fifos"].clone()).ok()).unwrap_or_default();
+        let fifos = fifos.into_iter().filter(|f| !f.instance.is_empty() && f.instance.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')).collect();
+        Ok(DesignDir { dir: dir.to_path_buf(), files, memories, interface, taps, fifos })
     }
 
     /// The `-D` define that points `$readmemh` at this folder (compiled
@@ -80,6 +83,19 @@ pub struct SimRun {
     pub errors: Vec<String>,
     /// A streaming design's timing measured in the steady run.
     pub stream_timing: Option<StreamTiming>,
+    /// The most words each FIFO of a streaming design held (in the order
+    /// of [`DesignDir::fifos`]; empty when not measured).
+    pub fifo_max: Vec<u64>,
+}
+
+/// A FIFO's depth next to the largest occupancy verification saw.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FifoOccupancy {
+    pub name: String,
+    pub capacity: usize,
+    pub minimum: usize,
+    /// The most words it held in either run (random gaps, full rate).
+    pub max_seen: u64,
 }
 
 /// A streaming design's timing as simulated with the input offered at
@@ -180,6 +196,8 @@ pub struct Report {
     pub timing_checked: bool,
     /// A streaming design's measured timing (steady run).
     pub stream_timing: Option<StreamTiming>,
+    /// A streaming design's FIFOs with the largest occupancy seen.
+    pub fifos: Vec<FifoOccupancy>,
 }
 
 impl Report {
@@ -216,6 +234,7 @@ impl Report {
             "initiation_interval": self.initiation_interval,
             "timing_checked": self.timing_checked,
             "stream_timing": self.stream_timing,
+            "fifos": self.fifos,
         })
     }
 
@@ -243,6 +262,9 @@ impl Report {
                     "streamed at full rate: {} cycles per sample (first input beat to first input beat), latency {} cycles first beat to first beat, {} last beat to last beat\n",
                     t.interval, t.latency_first, t.latency_last
                 );
+            }
+            for f in &self.fifos {
+                s += &format!("FIFO `{}`: {} words (deadlock-free minimum {}), at most {} held\n", f.name, f.capacity, f.minimum, f.max_seen);
             }
         } else {
             s += &format!("{} samples differ\n", self.mismatched_samples);
@@ -332,6 +354,15 @@ pub fn verify(sim: &dyn Simulator, d: &DesignDir, plan: &Plan, codes: &[i128], n
         initiation_interval: d.interface.initiation_interval,
         timing_checked: sim.checks_timing(),
         stream_timing: steady.stream_timing,
+        fifos: d
+            .fifos
+            .iter()
+            .enumerate()
+            .filter_map(|(k, f)| {
+                let seen = random.fifo_max.get(k).copied().max(steady.fifo_max.get(k).copied())?;
+                Some(FifoOccupancy { name: f.name.clone(), capacity: f.capacity, minimum: f.minimum, max_seen: seen })
+            })
+            .collect(),
     })
 }
 
@@ -427,6 +458,7 @@ fn compare_codes(tool: &str, name: &str, plan: &Plan, codes: &[i128], n: usize, 
         initiation_interval: 1,
         timing_checked: false,
         stream_timing: None,
+        fifos: vec![],
     })
 }
 

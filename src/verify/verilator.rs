@@ -34,6 +34,8 @@ struct Harness<'a> {
     stream: bool,
     /// (signal, bytes, wide, stage)
     taps: Vec<(String, usize, bool, u32)>,
+    /// A streaming design's FIFOs: (instance, name, capacity).
+    fifos: Vec<(String, String, usize)>,
 }
 
 /// The waveform format of `--trace`, from the file name.
@@ -90,6 +92,7 @@ impl Verilator {
                     (t.signal.clone(), bits.div_ceil(8), bits > 64, t.stage)
                 })
                 .collect(),
+            fifos: d.fifos.iter().map(|f| (f.instance.clone(), f.name.replace(['"', '\\'], "_"), f.capacity)).collect(),
         };
         h.render().map_err(Error::Template)
     }
@@ -198,7 +201,16 @@ impl Simulator for Verilator {
             let v: Vec<u64> = l.strip_prefix("stream ")?.split_whitespace().filter_map(|w| w.parse().ok()).collect();
             (v.len() == 3).then(|| super::StreamTiming { latency_first: v[0], latency_last: v[1], interval: v[2] })
         });
-        Ok(SimRun { outputs, build_secs, sim_secs, errors, stream_timing })
+        let mut fifo_max = vec![0; d.fifos.len()];
+        for l in out.stdout.lines() {
+            let v: Vec<u64> = l.strip_prefix("fifo ").map(|r| r.split_whitespace().filter_map(|w| w.parse().ok()).collect()).unwrap_or_default();
+            if let [k, m] = v[..]
+                && let Some(slot) = fifo_max.get_mut(k as usize)
+            {
+                *slot = m;
+            }
+        }
+        Ok(SimRun { outputs, build_secs, sim_secs, errors, stream_timing, fifo_max })
     }
 
     fn taps(&self, d: &DesignDir, codes: &[i128], n: usize, sample: usize) -> Result<Option<Vec<Vec<i128>>>> {

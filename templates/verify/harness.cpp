@@ -66,6 +66,28 @@ static void get_out(V{{ top }}* t, uint8_t* b) {
 {%- endif %}
 }
 
+// A streaming design's FIFOs: the occupancy probe of each (its `level`
+// wire, public to the harness), its name and capacity.
+static const int N_FIFOS = {{ fifos.len() }};
+static const char* const FIFO_NAME[] = { {% for f in fifos %}"{{ f.1 }}", {% endfor %}"" };
+static const long FIFO_CAP[] = { {% for f in fifos %}{{ f.2 }}, {% endfor %}0 };
+static long fifo_level(V{{ top }}* t, int k) {
+    switch (k) {
+{%- for f in fifos %}
+    case {{ loop.index0 }}: return (long)t->rootp->{{ top }}__DOT__{{ f.0 }}__DOT__level;
+{%- endfor %}
+    default: (void)t; return 0;
+    }
+}
+static bool fifo_full(V{{ top }}* t, int k) {
+    switch (k) {
+{%- for f in fifos %}
+    case {{ loop.index0 }}: return t->rootp->{{ top }}__DOT__{{ f.0 }}__DOT__full;
+{%- endfor %}
+    default: (void)t; return false;
+    }
+}
+
 #ifdef QKHW_TAPS
 // Tap k's bytes after a clock edge.
 static void get_tap(V{{ top }}* t, int k, std::vector<uint8_t>& out) {
@@ -128,6 +150,7 @@ int main(int argc, char** argv) {
     std::vector<long> accepted_at((size_t)n_in, -1);
     std::vector<long> out_at((size_t)n_out, -1);
     long next_in = 0, next_out = 0, cycle = 0, last_out_cycle = -1;
+    std::vector<long> fifo_max((size_t)N_FIFOS + 1, 0);
     int errors = 0;
     top.{{ clk }} = 0;
     top.{{ rst }} = {{ rst_on }};
@@ -145,7 +168,16 @@ int main(int argc, char** argv) {
     const long progress_step = n_out / 100 > 0 ? n_out / 100 : 1;
     while (next_out < n_out && cycle < limit) {
         if (cycle - last_progress > stall) {
-            fprintf(stderr, "stall: no output transfer for %ld cycles (after output transfer %ld, input transfer %ld)\n", cycle - last_progress, next_out, next_in);
+            fprintf(stderr, "stall: no output transfer for %ld cycles (after output transfer %ld, input transfer %ld)", cycle - last_progress, next_out, next_in);
+            // A full FIFO is what deadlocks a branch: name it.
+            int full = 0;
+            for (int k = 0; k < N_FIFOS; ++k) {
+                if (fifo_full(&top, k)) {
+                    fprintf(stderr, "%s FIFO `%s` is full (%ld words; %ld in the design's report)", full++ ? ";" : ":", FIFO_NAME[k], fifo_level(&top, k), FIFO_CAP[k]);
+                }
+            }
+            if (N_FIFOS > 0 && full == 0) fprintf(stderr, "; no FIFO is full");
+            fprintf(stderr, "\n");
             ++errors;
             break;
         }
@@ -194,6 +226,10 @@ int main(int argc, char** argv) {
         if (vcd) vcd->dump((uint64_t)(cycle * 2 + 1));
 #endif
         if (in_fire) accepted_at[(size_t)next_in++] = cycle;
+        for (int k = 0; k < N_FIFOS; ++k) {
+            long l = fifo_level(&top, k);
+            if (l > fifo_max[k]) fifo_max[k] = l;
+        }
 #ifdef QKHW_TAPS
         if (tapf && tap_sample >= 0 && tap_sample < next_in) {
             for (int k = 0; k < N_TAPS; ++k) {
@@ -218,6 +254,7 @@ int main(int argc, char** argv) {
         fprintf(stderr, "only %ld of %ld output transfers after %ld cycles\n", next_out, n_out, cycle);
         ++errors;
     }
+    for (int k = 0; k < N_FIFOS; ++k) printf("fifo %d %ld\n", k, fifo_max[k]);
     if (STREAM && mode == 1 && next_out == n_out && n > 0) {
         // Measured at full rate: first input beat -> first output beat,
         // last input beat -> last output beat, and the cycles between the

@@ -79,7 +79,7 @@ pub fn report_text(d: &Design, opts: &Options) -> String {
     if tot.memory_bits > 0 {
         let _ = writeln!(
             s,
-            "folded layers, estimated: {} DSP48 (multipliers of 9-bit products or more{}), {:.1} BRAM36 (ROMs of 64 words and 2 Kbit or more); gen --synth gives Yosys's counts",
+            "folded layers and memories, estimated: {} DSP48 (multipliers of 9-bit products or more{}), {:.1} BRAM36 (ROMs and RAMs of 64 words and 2 Kbit or more; smaller RAMs are LUT RAM by their ram_style); gen --synth gives Yosys's counts",
             tot.dsp_estimate,
             if opts.no_dsp { "; none with --no-dsp" } else { "" },
             tot.bram36_estimate
@@ -127,6 +127,7 @@ pub fn folder_files(d: &Design, opts: &Options) -> Vec<(String, String)> {
         "no_dsp": opts.no_dsp,
         "layers": d.layers,
         "taps": d.taps,
+        "fifos": d.fifos,
     });
     put(dir, "report.json", &(serde_json::to_string_pretty(&report).unwrap_or_default() + "\n"));
     put(dir, "report.txt", &report_text(d, opts));

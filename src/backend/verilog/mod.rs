@@ -190,6 +190,25 @@ pub struct Design {
     pub taps: Vec<Tap>,
     /// ROM contents for `$readmemh` (`--rom-init file`): (file, text).
     pub memories: Vec<(String, String)>,
+    /// The FIFOs of a streaming design (in `report.json`), whose
+    /// occupancy `verify` reports and whose fill it names on a stall.
+    pub fifos: Vec<FifoInfo>,
+}
+
+/// A FIFO of a streaming design, as `report.json` lists it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct FifoInfo {
+    /// What it buffers: `<join stage> input <k>`.
+    pub name: String,
+    /// Its instance in the top module (its probes are `<instance>.level`,
+    /// the words held, and `<instance>.full`).
+    pub instance: String,
+    /// Its module (and file, `<module>.v`).
+    pub module: String,
+    /// Words it holds.
+    pub capacity: usize,
+    /// The deadlock-free minimum (fewer words can deadlock the design).
+    pub minimum: usize,
 }
 
 #[derive(Template)]
@@ -509,7 +528,7 @@ pub fn generate_named(g: &Graph, name: &str, plan: &Plan, opts: &Options, sched:
         initiation_interval: ii as u32,
         internal_sigmoid: opts.internal_sigmoid.clone(),
     };
-    Ok(Design { top, files, interface, layers, taps, memories })
+    Ok(Design { top, files, interface, layers, taps, memories, fifos: vec![] })
 }
 
 /// `sig` delayed by `k` clock-enabled registers (in the top).
@@ -820,13 +839,10 @@ fn folded_step(
 ) -> Result<Vec<Sig>> {
     let header = opts.header.as_str();
     let st = &plan.steps[i];
-    let (Some((rows, n_in, n_out)), StepOp::Dense { w, b, .. } | StepOp::Conv { w, b, .. }) = (crate::arch::schedule::dense_shape(&st.op), &st.op) else {
-        return Err(Error::Internal(format!("step {i} is folded but is not a Dense or Conv step")));
+    let Some(fo) = crate::arch::folded::foldable(&st.op) else {
+        return Err(Error::Internal(format!("step {i} is folded but has no folded form")));
     };
-    let gather = match &st.op {
-        StepOp::Conv { geo, .. } => Some(crate::arch::folded::conv_gather(geo)),
-        _ => None,
-    };
+    let (rows, n_in, n_out) = (fo.rows, fo.n_in, fo.n_out);
     let xs = &plan.steps[st.inputs[0]];
     m.input(plan, st.inputs[0]);
     let port = m.ports.iter().find(|(s, _)| *s == st.inputs[0]).map(|p| p.1.clone()).ok_or_else(|| Error::Internal("folded input port".into()))?;
@@ -837,12 +853,12 @@ fn folded_step(
         rows,
         n_in,
         n_out,
-        w,
-        b,
+        w: &fo.w,
+        b: &fo.b,
         x: (xs.lo, xs.hi, xs.fmt.width),
         y: (ys.lo, ys.hi, ys.fmt.width),
         x_elems,
-        gather,
+        gather: crate::arch::folded::gather(&st.op),
         post: fused.map(|f| f.0),
     };
     let name = format!("{mname}_fold");

@@ -155,6 +155,7 @@ pub fn generate_stream(
     let mut ii_est = sp.in_beats.max(sp.out_beats);
     let mut latency_est = 0usize;
     let mut fifo_rows = vec![];
+    let mut fifos = vec![];
     // Edges into node k (input p), made when node k is built.
     let mut edges: std::collections::HashMap<(usize, usize), Edge> = Default::default();
     let link_of = |src: Src, outs: &Vec<(Link, usize)>| match src {
@@ -204,6 +205,7 @@ pub fn generate_stream(
                 );
                 stream_instance(&mut t, &fname, &format!("u_s{k}_fifo{p}"), (clk, rst), (e.data, e.valid, e.ready), (fd, fv, fr));
                 fifo_rows.push(format!("{} input {p}: FIFO of {} words of {bits} bits (the deadlock-free minimum is {})", node.stage.name(), depths[p], minimum[p]));
+                fifos.push(super::FifoInfo { name: format!("{} input {p}", node.stage.name()), instance: format!("u_s{k}_fifo{p}"), module: fname.clone(), capacity: depths[p], minimum: minimum[p] });
                 let r = f.resources();
                 layers.push(LayerReport {
                     layer: format!("{}_fifo{p}", node.stage.name()),
@@ -213,6 +215,7 @@ pub fn generate_stream(
                     counts: super::Counts {
                         ff_bits: r.ff_bits,
                         memory_bits: r.memory_bits,
+                        bram36_estimate: r.ram_bram36,
                         ..Default::default()
                     },
                 });
@@ -390,6 +393,7 @@ pub fn generate_stream(
                     counts: super::Counts {
                         ff_bits: r.ff_bits,
                         memory_bits: r.memory_bits,
+                        bram36_estimate: r.ram_bram36,
                         cycles,
                         comparisons: r.comparisons,
                         adders: r.adders,
@@ -507,6 +511,7 @@ pub fn generate_stream(
             layers,
             taps: vec![],
             memories,
+            fifos,
         },
         notes,
     ))
