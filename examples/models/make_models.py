@@ -679,10 +679,42 @@ def resnet8():
     return keras.Model(inp, x, name="resnet8")
 
 
+def stream_resnet():
+    """A small residual CNN for the streaming architecture's joins (fast
+    enough for Icarus): an identity skip around two 3x3 convolutions, a
+    stride-2 block with a 1x1 shortcut and a depthwise convolution, a
+    channel Concatenate of two branches, global average pooling (over 4x4,
+    so QKeras's float32 mean is exact), Dense."""
+    k = dict(kernel_quantizer=qb(6, 0), bias_quantizer=qb(8, 3))
+    x = inp = keras.Input((8, 8, 3), name="x")
+    x = QActivation(quantized_bits(8, 2, alpha=1), name="in_q")(x)
+    x = QConv2D(8, (3, 3), padding="same", name="conv0", **k)(x)
+    x = QActivation(quantized_relu(8, 3), name="relu0")(x)
+    y = QConv2D(8, (3, 3), padding="same", name="b1_conv_a", **k)(x)
+    y = QActivation(quantized_relu(8, 3), name="b1_relu_a")(y)
+    y = QConv2D(8, (3, 3), padding="same", name="b1_conv_b", **k)(y)
+    x = L.Add(name="b1_add")([x, y])
+    x = QActivation(quantized_relu(8, 3), name="b1_relu")(x)
+    y = QDepthwiseConv2D((3, 3), strides=2, padding="same", name="b2_dw",
+                         depthwise_quantizer=qb(6, 0), bias_quantizer=qb(8, 3))(x)
+    y = QActivation(quantized_relu(8, 3), name="b2_relu_a")(y)
+    y = QConv2D(12, (1, 1), name="b2_pw", **k)(y)
+    s = QConv2D(12, (1, 1), strides=2, name="b2_shortcut", **k)(x)
+    x = L.Add(name="b2_add")([s, y])
+    x = QActivation(quantized_relu(8, 3), name="b2_relu")(x)
+    a = QConv2D(4, (3, 3), padding="same", name="c_conv", **k)(x)
+    a = QActivation(quantized_relu(8, 3), name="c_relu")(a)
+    x = L.Concatenate(name="cat")([x, a])
+    x = QGlobalAveragePooling2D(average_quantizer=quantized_bits(10, 3, alpha=1), name="gap")(x)
+    x = QDense(5, name="out", **k)(x)
+    return keras.Model(inp, x, name="stream_resnet")
+
+
 MODELS = [jet_tagger, jet_tagger_da, po2_mlp, auto_po2_mlp, binary_ternary, cnn_bn,
           bn_variants, conv_bn_folded, dense_bn_folded, pooling,
           functional_add, merges, merges_conv, dense_relu_tail, index_layers, two_heads, kernel_variants, zoo_conv1d, zoo_hswish, zoo_conv2d, zoo_rnn,
-          ad_autoencoder, conv_transpose_pad, act_alpha, two_inputs, const_outputs, stream_cnn, dscnn_kws, resnet8]
+          ad_autoencoder, conv_transpose_pad, act_alpha, two_inputs, const_outputs, stream_cnn, dscnn_kws, resnet8,
+          stream_resnet]
 
 # ------------------------------------------------------------ helpers
 

@@ -181,6 +181,37 @@ fn delay_ctl(m: &mut Module, d: NetId, n: usize, ce: NetId, rst: NetId) -> NetId
     (0..n).fold(d, |x, _| m.reg_reset(x, Some(ce), rst, 0))
 }
 
+/// `a × b` as registered products the DSP48 slices hold whole: one
+/// product, or, where the wider operand (say `a`) is wider than a slice's
+/// 25-bit port and the other fits its 18-bit port, one product per 24-bit
+/// piece of `a` (the low
+/// pieces unsigned, the top one with `a`'s sign), each registered and
+/// shifted into place (their sum, in the adder tree, is `a × b`). Left to
+/// synthesis, the pieces' sum would come before the register, in a carry
+/// chain behind the multipliers.
+fn tiled_product(m: &mut Module, a: NetId, b: NetId, ce: NetId) -> Vec<NetId> {
+    let signed = |n: &super::netlist::Net| n.width + u32::from(n.lo >= 0);
+    let (a, b) = if signed(m.get(a)) >= signed(m.get(b)) { (a, b) } else { (b, a) };
+    let (x, w) = (m.get(a).clone(), m.get(b).clone());
+    let (sa, sb) = (signed(&x), signed(&w));
+    if sa <= 25 || sb > 18 || dsp48s((x.lo, x.hi), (w.lo, w.hi)) <= 1 {
+        let p = m.mul(a, b);
+        return vec![m.reg(p, Some(ce))];
+    }
+    let mut out = vec![];
+    let mut lsb = 0;
+    while lsb < x.width {
+        let top = lsb + 24 >= x.width;
+        let (lo, hi) = if top { (x.lo >> lsb, x.hi >> lsb) } else { (0, (1i128 << 24) - 1) };
+        let piece = m.slice(a, lsb, if top { x.width - lsb } else { 24 }, lo, hi);
+        let p = m.mul(piece, b);
+        let p = m.reg(p, Some(ce));
+        out.push(m.shl(p, lsb));
+        lsb += 24;
+    }
+    out
+}
+
 /// Sum of `terms` as a balanced adder tree.
 fn adder_tree(m: &mut Module, terms: Vec<NetId>) -> NetId {
     let mut cur = terms;
@@ -516,8 +547,7 @@ pub fn lower(name: &str, d: &DenseSpec, reuse: usize, header: Vec<String>, init:
                 Some(rom) if !constant_lane(e) => m.slice(rom, e as u32 * ww, ww, wlo, whi),
                 _ => m.constant(words[0][e]),
             };
-            let pr = m.mul(xp, wv);
-            prods.push(m.reg(pr, Some(ce)));
+            prods.extend(tiled_product(&mut m, xp, wv, ce));
         }
         let sum = adder_tree(&mut m, prods);
         let bias: Vec<NetId> = (0..f.groups)

@@ -86,6 +86,8 @@ pub enum Cell {
     Slice { y: NetId, a: NetId, lsb: u32 },
     /// `y = a` sign- or zero-extended (or truncated, when the range allows).
     Extend { y: NetId, a: NetId },
+    /// `y = a · 2^s` (`{a, s zero bits}`).
+    Shl { y: NetId, a: NetId, s: u32 },
     /// `y = {parts[n-1], ..., parts[0]}`: part 0 in the low bits.
     Concat { y: NetId, parts: Vec<NetId> },
     /// `q <= d` on the clock when `en` (if any) is high; `reset` loads the
@@ -209,6 +211,17 @@ impl Module {
         let (x, z) = (self.get(a).clone(), self.get(b).clone());
         let y = self.net(None, x.lo - z.hi, x.hi - z.lo, None, NetKind::Wire);
         self.cells.push(Cell::Sub { y, a, b });
+        y
+    }
+
+    /// `a · 2^s`: zeros appended, no logic.
+    pub fn shl(&mut self, a: NetId, s: u32) -> NetId {
+        if s == 0 {
+            return a;
+        }
+        let x = self.get(a).clone();
+        let y = self.net(None, x.lo << s, x.hi << s, Some(x.width + s), NetKind::Wire);
+        self.cells.push(Cell::Shl { y, a, s });
         y
     }
 
@@ -439,6 +452,7 @@ impl Module {
                 }
                 Cell::Slice { y, a, lsb } => mark(*a, *lsb, width(*y)),
                 Cell::Extend { y, a } => mark(*a, 0, width(*y)),
+                Cell::Shl { a, .. } => mark(*a, 0, width(*a)),
                 Cell::Concat { parts, .. } => parts.iter().for_each(|p| mark(*p, 0, u32::MAX / 2)),
                 Cell::Reg { q, d, en, reset } => {
                     mark(*d, 0, width(*q));
@@ -606,6 +620,9 @@ impl Module {
                 Cell::Extend { y, a } => {
                     let w = self.get(*y).width;
                     let _ = writeln!(s, "    assign {} = {};", self.get(*y).name, self.ext(*a, w));
+                }
+                Cell::Shl { y, a, s: sh } => {
+                    let _ = writeln!(s, "    assign {} = {{{}, {sh}'d0}};", self.get(*y).name, self.get(*a).name);
                 }
                 Cell::Concat { y, parts } => {
                     let _ = writeln!(s, "    assign {} = {{", self.get(*y).name);

@@ -24,6 +24,33 @@ fn bench(d: &DesignDir, n: usize, seed: u64, steady: bool) -> String {
     let (nin, nout) = (n * in_beats, n * out_beats);
     // TLAST: on each sample's last beat (streaming), else with the last sample.
     let tlast = if stream { format!("(((ni + 1) % {in_beats}) == 0)") } else { format!("(ni == {})", n.max(1) - 1) };
+    // A streaming design's FIFOs, read through their probes: the largest
+    // occupancy, and the full ones named on a stall (as the Verilator
+    // harness does).
+    let fifo_decls: String = (0..d.fifos.len()).map(|k| format!("    integer fmax{k} = 0;\n")).collect();
+    let fifo_track: String = d.fifos.iter().enumerate().map(|(k, f)| format!("        if (dut.{i}.level > fmax{k}) fmax{k} = dut.{i}.level;\n", i = f.instance)).collect();
+    // The last full FIFO in stream order is the cause (see the Verilator
+    // harness); the full ones before it back up behind it.
+    let fifo_full: String = d
+        .fifos
+        .iter()
+        .enumerate()
+        .rev()
+        .map(|(k, f)| {
+            let behind: String = d.fifos[..k]
+                .iter()
+                .map(|b| format!("                if (dut.{i}.full) begin $write(\"%s`{name}`\", nbehind > 0 ? \", \" : \"; backed up behind it: \"); nbehind = nbehind + 1; end\n", i = b.instance, name = b.name.replace(['"', '\\', '`'], "_")))
+                .collect();
+            format!(
+                "            if (nfull == 0 && dut.{i}.full) begin\n                $write(\": FIFO `{name}` is full (%0d words; {cap} in the design's report)\", dut.{i}.level);\n                nfull = 1;\n{behind}            end\n",
+                i = f.instance,
+                name = f.name.replace(['"', '\\', '`'], "_"),
+                cap = f.capacity
+            )
+        })
+        .collect();
+    let fifo_print: String = (0..d.fifos.len()).map(|k| format!("        $display(\"fifo {k} %0d\", fmax{k});\n")).collect();
+    let no_full = if d.fifos.is_empty() { "" } else { "            if (nfull == 0) $write(\"; no FIFO is full\");\n" };
     format!(
         r#"// qkhw verify bench for Icarus Verilog (plain Verilog-2005). Generated.
 `timescale 1ns/1ps
@@ -44,7 +71,10 @@ module qkhw_tb;
     integer no = 0;
     integer fd;
     integer cycles = 0;
-    reg [1023:0] in_file;
+    integer last_progress = 0;
+    integer nfull = 0;
+    integer nbehind = 0;
+{fifo_decls}    reg [1023:0] in_file;
     reg [1023:0] out_file;
     {top} dut (.{clk}(clk), .{rst}(rst), .{ip}_tdata(tdata), .{ip}_tvalid(tvalid), .{ip}_tready(tready), .{ip}_tlast(tlast),
         .{op}_tdata(odata), .{op}_tvalid(ovalid), .{op}_tready(oready), .{op}_tlast(olast));
@@ -68,25 +98,33 @@ module qkhw_tb;
             oready <= {steady} || (($random(seed) & 3) != 0);
         end
     end
+    task finish_run;
+        begin
+{fifo_print}            $fclose(fd);
+            $finish;
+        end
+    endtask
     always @(posedge clk) begin
         cycles <= cycles + 1;
-        if (tvalid && tready) ni <= ni + 1;
+{fifo_track}        if (tvalid && tready) ni <= ni + 1;
         if (ovalid && oready) begin
             $fdisplay(fd, "%h %b", odata, olast);
+            last_progress <= cycles;
             no <= no + 1;
             if ((no + 1) % {step} == 0) begin
                 $display("progress %0d", (no + 1) / {out_beats});
                 $fflush;
             end
-            if (no == {nout_m}) begin
-                $fclose(fd);
-                $finish;
-            end
+            if (no == {nout_m}) finish_run;
+        end
+        if (cycles - last_progress > {stall}) begin
+            $write("stall: no output transfer for %0d cycles (after output transfer %0d, input transfer %0d)", cycles - last_progress, no, ni);
+{fifo_full}{no_full}            $display("");
+            finish_run;
         end
         if (cycles > {limit}) begin
             $display("only %0d outputs after %0d cycles", no, cycles);
-            $fclose(fd);
-            $finish;
+            finish_run;
         end
     end
 endmodule
@@ -99,6 +137,7 @@ endmodule
         clk = i.clock,
         rst = i.reset,
         limit = 64 + (n * i.initiation_interval.max(1) as usize + i.latency_cycles as usize + 8) * 16,
+        stall = 1000 + 8 * (i.initiation_interval.max(1) as usize + i.latency_cycles as usize),
         step = (nout / 100).max(1),
     )
 }
@@ -143,7 +182,8 @@ impl Simulator for Icarus {
         )?;
         let sim_secs = t.elapsed().as_secs_f64();
         let text = std::fs::read_to_string(tmp.join("out.hex")).unwrap_or_default();
-        let mut errors: Vec<String> = run.stdout.lines().filter(|l| l.contains("only")).map(str::to_string).collect();
+        let mut errors: Vec<String> = run.stdout.lines().filter(|l| l.starts_with("only") || l.starts_with("stall")).map(str::to_string).collect();
+        let fifo_max = super::fifo_maxima(&run.stdout, d.fifos.len());
         let outb = (i.output.tdata_width / 8) as usize;
         let mut raw = vec![];
         let stream = i.input.io == crate::backend::verilog::Io::Stream || i.output.io == crate::backend::verilog::Io::Stream;
@@ -166,6 +206,6 @@ impl Simulator for Icarus {
         if outputs.len() < n * per_out {
             errors.push(format!("{} of {n} outputs", outputs.len() / per_out.max(1)));
         }
-        Ok(SimRun { outputs, build_secs, sim_secs, errors, stream_timing: None, fifo_max: vec![] })
+        Ok(SimRun { outputs, build_secs, sim_secs, errors, stream_timing: None, fifo_max })
     }
 }

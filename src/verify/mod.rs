@@ -88,6 +88,21 @@ pub struct SimRun {
     pub fifo_max: Vec<u64>,
 }
 
+/// The `fifo K MAX` lines a harness prints: the most words FIFO `K` of `n`
+/// held.
+fn fifo_maxima(stdout: &str, n: usize) -> Vec<u64> {
+    let mut max = vec![0; n];
+    for l in stdout.lines() {
+        let v: Vec<u64> = l.strip_prefix("fifo ").map(|r| r.split_whitespace().filter_map(|w| w.parse().ok()).collect()).unwrap_or_default();
+        if let [k, m] = v[..]
+            && let Some(slot) = max.get_mut(k as usize)
+        {
+            *slot = m;
+        }
+    }
+    max
+}
+
 /// A FIFO's depth next to the largest occupancy verification saw.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct FifoOccupancy {

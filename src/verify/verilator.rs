@@ -201,15 +201,7 @@ impl Simulator for Verilator {
             let v: Vec<u64> = l.strip_prefix("stream ")?.split_whitespace().filter_map(|w| w.parse().ok()).collect();
             (v.len() == 3).then(|| super::StreamTiming { latency_first: v[0], latency_last: v[1], interval: v[2] })
         });
-        let mut fifo_max = vec![0; d.fifos.len()];
-        for l in out.stdout.lines() {
-            let v: Vec<u64> = l.strip_prefix("fifo ").map(|r| r.split_whitespace().filter_map(|w| w.parse().ok()).collect()).unwrap_or_default();
-            if let [k, m] = v[..]
-                && let Some(slot) = fifo_max.get_mut(k as usize)
-            {
-                *slot = m;
-            }
-        }
+        let fifo_max = super::fifo_maxima(&out.stdout, d.fifos.len());
         Ok(SimRun { outputs, build_secs, sim_secs, errors, stream_timing, fifo_max })
     }
 

@@ -169,14 +169,21 @@ int main(int argc, char** argv) {
     while (next_out < n_out && cycle < limit) {
         if (cycle - last_progress > stall) {
             fprintf(stderr, "stall: no output transfer for %ld cycles (after output transfer %ld, input transfer %ld)", cycle - last_progress, next_out, next_in);
-            // A full FIFO is what deadlocks a branch: name it.
-            int full = 0;
-            for (int k = 0; k < N_FIFOS; ++k) {
-                if (fifo_full(&top, k)) {
-                    fprintf(stderr, "%s FIFO `%s` is full (%ld words; %ld in the design's report)", full++ ? ";" : ":", FIFO_NAME[k], fifo_level(&top, k), FIFO_CAP[k]);
+            // A full FIFO deadlocks its fork: the join after it waits for
+            // the other branch, which the fork no longer feeds. The FIFOs
+            // are in stream order; the last full one is the cause, and the
+            // full ones before it back up behind it.
+            int cause = -1;
+            for (int k = 0; k < N_FIFOS; ++k) if (fifo_full(&top, k)) cause = k;
+            if (cause >= 0) {
+                fprintf(stderr, ": FIFO `%s` is full (%ld words; %ld in the design's report)", FIFO_NAME[cause], fifo_level(&top, cause), FIFO_CAP[cause]);
+                int behind = 0;
+                for (int k = 0; k < cause; ++k) {
+                    if (fifo_full(&top, k)) fprintf(stderr, "%s`%s`", behind++ ? ", " : "; backed up behind it: ", FIFO_NAME[k]);
                 }
+            } else if (N_FIFOS > 0) {
+                fprintf(stderr, "; no FIFO is full");
             }
-            if (N_FIFOS > 0 && full == 0) fprintf(stderr, "; no FIFO is full");
             fprintf(stderr, "\n");
             ++errors;
             break;

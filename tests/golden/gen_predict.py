@@ -85,6 +85,7 @@ MODELS = {  # name -> (file under examples/models, N)
     "stream_cnn": ("stream_cnn.keras", 256),
     "dscnn_kws": ("dscnn_kws.keras", 160),
     "resnet8": ("resnet8.keras", 160),
+    "stream_resnet": ("stream_resnet.keras", 256),
 }
 # Fewer per-layer samples for the big models (file size); the key
 # layer_samples in meta.json then gives their number.

@@ -17,7 +17,7 @@ use crate::arch::stream::{Src, Stage, StreamPlan, stream_plan};
 use crate::error::Result;
 use crate::ir::Graph;
 use crate::passes::config::Config;
-use crate::passes::precision::Plan;
+use crate::passes::precision::{Plan, StepOp};
 
 /// TDATA bits for `bits` data bits.
 fn bytes(bits: usize) -> u32 {
@@ -172,6 +172,11 @@ pub fn generate_stream(
         };
         // A backlog of one beat waits in the output register of the
         // branch's last stage (a branch straight from the fork has none).
+        // The bound is exact for a branch straight from the fork (a
+        // residual block's identity skip); where the branch has stages of
+        // its own (a 1x1 shortcut), their registers hold part of the
+        // backlog, so it is safe but can be a word or two above the least
+        // that runs.
         for (p, m) in minimum.iter_mut().enumerate() {
             if *m <= 1 && sp.readers(node.inputs[p]).len() == 1 && node.inputs[p] != Src::Input {
                 *m = 0;
@@ -204,8 +209,18 @@ pub fn generate_stream(
                     t.instance_output(0, 1, 1),
                 );
                 stream_instance(&mut t, &fname, &format!("u_s{k}_fifo{p}"), (clk, rst), (e.data, e.valid, e.ready), (fd, fv, fr));
-                fifo_rows.push(format!("{} input {p}: FIFO of {} words of {bits} bits (the deadlock-free minimum is {})", node.stage.name(), depths[p], minimum[p]));
-                fifos.push(super::FifoInfo { name: format!("{} input {p}", node.stage.name()), instance: format!("u_s{k}_fifo{p}"), module: fname.clone(), capacity: depths[p], minimum: minimum[p] });
+                // Named by the join layer and the stream it buffers.
+                let join = match &node.stage {
+                    Stage::Beat { plan, .. } => plan.steps.iter().find(|s| !matches!(s.op, StepOp::Input)).and_then(|s| s.layer.clone()),
+                    _ => None,
+                };
+                let from = match src {
+                    Src::Input => "the input".to_string(),
+                    Src::Node(j) => sp.nodes[j].stage.name().to_string(),
+                };
+                let fifo_name = format!("{} input {p} (from {from})", join.as_deref().unwrap_or(node.stage.name()));
+                fifo_rows.push(format!("{fifo_name}: FIFO of {} words of {bits} bits (the deadlock-free minimum is {})", depths[p], minimum[p]));
+                fifos.push(super::FifoInfo { name: fifo_name, instance: format!("u_s{k}_fifo{p}"), module: fname.clone(), capacity: depths[p], minimum: minimum[p] });
                 let r = f.resources();
                 layers.push(LayerReport {
                     layer: format!("{}_fifo{p}", node.stage.name()),
