@@ -359,14 +359,18 @@ fn a_shallow_fifo_is_named_on_both_simulators() {
 /// Yosys's longest path counts logic between registers: the streamed
 /// cnn_bn (six stages, each a few logic levels deep) has a short one. Before
 /// the mapped FDRE/RAM/SRL cells were deselected, `ltp -noff` ran through
-/// every register of the pipeline (321 cells for this design).
+/// every register of the pipeline (321 cells for this design); before
+/// DSP48 slices with a registered input or product were boundaries too,
+/// it ran through the register Yosys moves into the slice (27 cells).
 #[test]
 fn the_longest_path_stops_at_registers() {
     common::require("yosys");
     let (_, d, _) = generate("cnn_bn", None, "ltp");
     let r = verilog::synth::synth(&d.dir, &d.files, &d.interface.top, true, false).unwrap();
     let ltp = r.ltp.unwrap();
-    assert!(ltp < 60, "cnn_bn streamed: longest path {ltp} cells");
+    // No longer than the unrolled jet_tagger_da's at the default
+    // pipelining (26, README), the bar for streaming designs.
+    assert!(ltp <= 26, "cnn_bn streamed: longest path {ltp} cells");
     eprintln!("cnn_bn streamed: {} LUT, longest path {ltp}", r.luts);
 }
 
@@ -403,4 +407,31 @@ fn a_budget_balances_the_streamed_resnet8() {
     // The largest interval between consecutive images (the first ones
     // start early: the line buffers take the next image's rows ahead).
     assert_eq!(r.stream_timing.unwrap().interval as usize, ii);
+}
+
+/// Per-layer taps on a streamed design: a corrupted constant in one
+/// stage is caught, and `verify` names that stage's layer (the beats of
+/// every stage's output are read as they are handed over).
+#[test]
+fn a_corrupted_stage_is_named_by_its_layer_tap() {
+    common::require("verilator");
+    let (g, d, plan) = generate("stream_resnet", None, "corrupt");
+    assert!(d.taps.iter().all(|t| t.beats >= 1 && !t.fire.is_empty()), "{:?}", d.taps);
+    let f = d.files.iter().find(|f| f.ends_with("_b1_conv_b.v")).expect("the b1_conv_b stage");
+    let path = d.dir.join(f);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let at = text.find(" * ").expect("a constant multiplier");
+    let end = at + text[at..].find(';').unwrap();
+    let lit = &text[at + 3..end];
+    let (w, h) = lit.split_once("'h").unwrap();
+    let v = u64::from_str_radix(h, 16).unwrap() ^ 1;
+    std::fs::write(&path, format!("{}{w}'h{v:x}{}", &text[..at + 3], &text[end..])).unwrap();
+    let (codes, n) = common::vectors(&g, "stream_resnet", 50, 8);
+    let sim = verify::verilator::Verilator::new(common::cache());
+    let r = verify::verify(&sim, &d, &plan, &codes, n, 5, None).unwrap();
+    assert!(!r.passed());
+    let m = r.first.as_ref().unwrap();
+    assert_eq!(m.layer.as_deref(), Some("b1_conv_b"), "{}", r.text());
+    eprintln!("{}", r.text());
+    std::fs::write(&path, &text).unwrap();
 }

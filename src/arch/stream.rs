@@ -42,6 +42,9 @@ pub enum Stage {
         name: String,
         plan: Plan,
         beats: usize,
+        /// The step of the original plan whose codes the beats carry
+        /// (what a per-layer tap compares).
+        step: usize,
     },
     /// A line buffer over an `in_h × in_w` map of `cin`-element pixels of
     /// `width` bits, giving one window per output position of `geo`.
@@ -492,6 +495,7 @@ impl Builder<'_> {
                     name,
                     plan: sub.plan(self.plan),
                     beats,
+                    step: head,
                 },
                 inputs: srcs,
             });
@@ -706,6 +710,7 @@ pub fn stream_plan(plan: &Plan) -> Result<StreamPlan> {
                         name,
                         plan: sub.plan(plan),
                         beats: 1,
+                        step: o,
                     },
                     vec![from],
                 )

@@ -32,8 +32,8 @@ struct Harness<'a> {
     in_beats: usize,
     out_beats: usize,
     stream: bool,
-    /// (signal, bytes, wide, stage)
-    taps: Vec<(String, usize, bool, u32)>,
+    /// (signal, bytes, wide, stage, beats, fire)
+    taps: Vec<(String, usize, bool, u32, usize, String)>,
     /// A streaming design's FIFOs: (instance, name, capacity).
     fifos: Vec<(String, String, usize)>,
 }
@@ -89,7 +89,7 @@ impl Verilator {
                 .iter()
                 .map(|t| {
                     let bits = t.width as usize * t.elements;
-                    (t.signal.clone(), bits.div_ceil(8), bits > 64, t.stage)
+                    (t.signal.clone(), bits.div_ceil(8), bits > 64, t.stage, t.beats, t.fire.clone())
                 })
                 .collect(),
             fifos: d.fifos.iter().map(|f| (f.instance.clone(), f.name.replace(['"', '\\'], "_"), f.capacity)).collect(),
@@ -208,7 +208,7 @@ impl Simulator for Verilator {
     fn taps(&self, d: &DesignDir, codes: &[i128], n: usize, sample: usize) -> Result<Option<Vec<Vec<i128>>>> {
         let (bin, _) = self.build(d, true, None)?;
         let i = &d.interface;
-        let per_in: usize = i.input.shape.iter().product();
+        let (per_in, _) = i.input.beat();
         let (inb, outb, tapb) = (scratch("tin.bin"), scratch("tout.bin"), scratch("taps.bin"));
         std::fs::write(&inb, pack(codes, i.input.width, per_in, (i.input.tdata_width / 8) as usize)).map_err(|e| Error::io(&inb, e))?;
         let m = (sample + 1).min(n);
@@ -236,7 +236,8 @@ impl Simulator for Verilator {
             if pos + nb > raw.len() {
                 break;
             }
-            taps[k] = unpack(&raw[pos..pos + nb], t.width, t.signed, t.elements, nb);
+            // A streamed layer's tap comes one record per beat.
+            taps[k].extend(unpack(&raw[pos..pos + nb], t.width, t.signed, t.elements, nb));
             pos += nb;
         }
         Ok(Some(taps))

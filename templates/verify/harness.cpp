@@ -109,7 +109,18 @@ static void get_tap(V{{ top }}* t, int k, std::vector<uint8_t>& out) {
     }
 }
 static const long TAP_STAGE[] = { {% for tp in taps %}{{ tp.3 }}, {% endfor %}0 };
+// Streamed layers: beats per sample (0: read at TAP_STAGE instead), each
+// beat read when the tap's handshake fires.
+static const long TAP_BEATS[] = { {% for tp in taps %}{{ tp.4 }}, {% endfor %}0 };
 static const int N_TAPS = {{ taps.len() }};
+static bool tap_fire(V{{ top }}* t, int k) {
+    switch (k) {
+{%- for tp in taps %}{% if tp.4 > 0 %}
+    case {{ loop.index0 }}: return t->rootp->{{ top }}__DOT__{{ tp.5 }};
+{%- endif %}{% endfor %}
+    default: (void)t; return false;
+    }
+}
 #endif
 
 // usage: harness IN OUT N SEED MODE [TAP_SAMPLE TAP_FILE] [VCD|FST]
@@ -146,6 +157,7 @@ int main(int argc, char** argv) {
     const long tap_sample = argc > 7 ? atol(argv[6]) : -1;
     FILE* tapf = argc > 7 ? fopen(argv[7], "wb") : nullptr;
     std::vector<uint8_t> tapbuf;
+    std::vector<long> tap_beat((size_t)N_TAPS + 1, 0);
 #endif
     std::vector<long> accepted_at((size_t)n_in, -1);
     std::vector<long> out_at((size_t)n_out, -1);
@@ -199,6 +211,20 @@ int main(int argc, char** argv) {
         if (vcd) vcd->dump((uint64_t)(cycle * 2));
 #endif
         bool in_fire = give && top.{{ in_port }}_tready;
+#ifdef QKHW_TAPS
+        // Streamed layers' beats, as they are handed over.
+        if (tapf && tap_sample >= 0) {
+            for (int k = 0; k < N_TAPS; ++k) {
+                if (TAP_BEATS[k] == 0 || !tap_fire(&top, k)) continue;
+                long b = tap_beat[(size_t)k]++;
+                if (b / TAP_BEATS[k] != tap_sample) continue;
+                get_tap(&top, k, tapbuf);
+                int kk = k;
+                fwrite(&kk, 4, 1, tapf);
+                fwrite(tapbuf.data(), 1, tapbuf.size(), tapf);
+            }
+        }
+#endif
         bool out_fire = top.{{ out_port }}_tvalid && top.{{ out_port }}_tready;
         if (out_fire) {
             get_out(&top, &out[(size_t)next_out * OUT_BYTES]);
@@ -240,7 +266,7 @@ int main(int argc, char** argv) {
 #ifdef QKHW_TAPS
         if (tapf && tap_sample >= 0 && tap_sample < next_in) {
             for (int k = 0; k < N_TAPS; ++k) {
-                if (cycle - (TAP_STAGE[k] - 1) == accepted_at[(size_t)tap_sample]) {
+                if (TAP_BEATS[k] == 0 && cycle - (TAP_STAGE[k] - 1) == accepted_at[(size_t)tap_sample]) {
                     get_tap(&top, k, tapbuf);
                     int kk = k;
                     fwrite(&kk, 4, 1, tapf);

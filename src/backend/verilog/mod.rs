@@ -176,6 +176,13 @@ pub struct Tap {
     pub elements: usize,
     pub width: u32,
     pub signed: bool,
+    /// 0: the whole value, read `stage` cycles after the sample's input;
+    /// else a streamed layer: `elements` per beat, `beats` beats a sample,
+    /// each read when the probe `fire` is high.
+    #[serde(default)]
+    pub beats: usize,
+    #[serde(default)]
+    pub fire: String,
 }
 
 /// A generated Verilog design in memory: its files, its interface and the
@@ -470,7 +477,7 @@ pub fn generate_named(g: &Graph, name: &str, plan: &Plan, opts: &Options, sched:
             signal_of[i] = out_sig.clone();
         }
         layers.push(LayerReport { layer: layer.clone(), module: mname, stage: base + m.latency, latency: m.latency, counts: m.rtl.counts.clone() });
-        taps.push(Tap { layer, signal: format!("tap_{out_sig}"), step: end, stage: base + m.latency, elements: out.len(), width: w, signed: st.fmt.signed });
+        taps.push(Tap { layer, signal: format!("tap_{out_sig}"), step: end, stage: base + m.latency, elements: out.len(), width: w, signed: st.fmt.signed, beats: 0, fire: String::new() });
         start = end + 1;
     }
     let o = *plan.outputs.first().ok_or_else(|| Error::Usage("the model has no output".into()))?;

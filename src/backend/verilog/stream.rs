@@ -156,6 +156,7 @@ pub fn generate_stream(
     let mut latency_est = 0usize;
     let mut fifo_rows = vec![];
     let mut fifos = vec![];
+    let mut taps = vec![];
     // Edges into node k (input p), made when node k is built.
     let mut edges: std::collections::HashMap<(usize, usize), Edge> = Default::default();
     let link_of = |src: Src, outs: &Vec<(Link, usize)>| match src {
@@ -279,7 +280,7 @@ pub fn generate_stream(
         let out_ready = t.instance_output(0, 1, 1);
         let (out_link, out_bits, cycles, latency) = match &node.stage {
             Stage::Beat {
-                plan: sub, beats, ..
+                plan: sub, beats, step, ..
             } => {
                 let sched = schedule(sub, opts.reuse_factor, cfg);
                 notes.extend(sched.notes.iter().cloned());
@@ -322,6 +323,22 @@ pub fn generate_stream(
                     let pad = t.slice(tout, out_bits as u32, tw - out_bits as u32, 0, 0);
                     t.sink(pad);
                 }
+                // A tap on the stage's output beats (`verify` localizes a
+                // mismatch to the first layer whose beats differ).
+                let fire = t.and(ovalid, out_ready);
+                t.probe(&format!("tap_s{k}_data"), odata);
+                t.probe(&format!("tap_s{k}_fire"), fire);
+                taps.push(super::Tap {
+                    layer: plan.steps[*step].layer.clone().unwrap_or_else(|| node.stage.name().to_string()),
+                    signal: format!("tap_s{k}_data"),
+                    step: *step,
+                    stage: 0,
+                    elements: d.interface.output.shape.iter().product(),
+                    width: d.interface.output.width,
+                    signed: d.interface.output.signed,
+                    beats: *beats,
+                    fire: format!("tap_s{k}_fire"),
+                });
                 let ii = d.interface.initiation_interval as usize;
                 let lat = d.interface.latency_cycles as usize;
                 for f in d.files {
@@ -524,7 +541,7 @@ pub fn generate_stream(
             files,
             interface,
             layers,
-            taps: vec![],
+            taps,
             memories,
             fifos,
         },

@@ -51,8 +51,14 @@ pub fn synth(dir: &Path, files: &[String], top: &str, ltp: bool, nodsp: bool) ->
         if nodsp { " -nodsp" } else { "" },
         // `ltp -noff` knows only Yosys's own flip-flop cells, not the
         // mapped FDRE/FDSE, SRL and RAM primitives: without deselecting
-        // them the "longest path" runs through every register.
-        if ltp { "; select * t:FD* %d t:RAM* %d t:SRL* %d; tee -o LTP ltp -noff" } else { "" },
+        // them the "longest path" runs through every register. Nor does it
+        // know a DSP48E1's own registers, into which Yosys moves the
+        // pipeline registers around a product: a slice with a registered
+        // input, product or output is a register boundary too (counted as
+        // no cell). In qkhw's designs every product's operands are
+        // registers or constants, so a slice with one input register has
+        // the other operand registered or constant.
+        if ltp { "; select * t:FD* %d t:RAM* %d t:SRL* %d t:DSP48E1 r:AREG!=0 %i t:DSP48E1 r:BREG!=0 %i %u t:DSP48E1 r:MREG!=0 %i %u t:DSP48E1 r:PREG!=0 %i %u %d; tee -o LTP ltp -noff" } else { "" },
         stat = scratch.join(format!("stat-{top}.txt")).display()
     )
     .replace("LTP", &scratch.join(format!("ltp-{top}.txt")).display().to_string());
