@@ -435,3 +435,30 @@ fn a_corrupted_stage_is_named_by_its_layer_tap() {
     eprintln!("{}", r.text());
     std::fs::write(&path, &text).unwrap();
 }
+
+/// The block RAM `--budget` sets aside for line buffers and FIFOs is what
+/// the generated RAMs take by their `ram_style` (one rule for both), and
+/// every RAM carries the attribute.
+#[test]
+fn the_budget_sets_aside_the_rams_the_design_has() {
+    for name in ["resnet8", "stream_resnet", "dscnn_kws"] {
+        let g = qkhw::load_graph(common::root().join(format!("examples/models/{name}.keras")), Default::default()).unwrap();
+        let opts = Options { io: Io::Stream, reuse_factor: Some(64), ..Default::default() };
+        let (d, plan, _) = verilog::from_graph(&g, None, &Config::default(), &opts).unwrap();
+        let sp = qkhw::arch::stream::stream_plan(&plan).unwrap();
+        let fixed = qkhw::backend::verilog::stream::ram_bram36(&plan, &sp, &opts);
+        let rams: f64 = d
+            .layers
+            .iter()
+            .filter(|l| l.layer.ends_with("_window") || l.layer.contains("_fifo"))
+            .map(|l| l.counts.bram36_estimate)
+            .sum();
+        assert_eq!(fixed, rams, "{name}");
+        let mems = d.files.iter().map(|(_, v)| v.matches("_mem [0:").count()).sum::<usize>();
+        let styled = d.files.iter().map(|(_, v)| v.matches("(* ram_style = \"").count()).sum::<usize>();
+        assert!(styled > 0 && styled <= mems, "{name}: {styled} of {mems}");
+        if name == "resnet8" {
+            assert!(fixed > 10.0, "{name}: {fixed}");
+        }
+    }
+}

@@ -65,6 +65,26 @@ fn fetch_step(m: &mut Module, q: NetId, fetching: NetId, go: NetId, start: NetId
     set(m, q, d);
 }
 
+/// Row slots of the line buffer of `geo`: a power of two of at least the
+/// window's height plus its stride.
+fn row_slots(geo: &Geo) -> usize {
+    ((geo.kh - 1) * geo.dh + 1 + geo.sh).next_power_of_two()
+}
+
+/// The RAM of the line buffer of `geo` over `width`-bit elements: (words,
+/// bits per word), row slots × the row length rounded up to a power of two.
+pub fn line_buffer_ram(geo: &Geo, width: u32) -> (usize, u32) {
+    (row_slots(geo) << geo.in_w.next_power_of_two().trailing_zeros(), geo.cin as u32 * width)
+}
+
+/// The RAM words of a [`fifo`] of `capacity` words (one more waits in its
+/// output register; the RAM's words are a power of two).
+pub fn fifo_ram(capacity: usize) -> (usize, u32) {
+    let d = (capacity.max(2) - 1).max(1);
+    let bits = d.next_power_of_two().trailing_zeros().max(1);
+    (1 << bits, bits)
+}
+
 /// The line buffer of `geo` over pixels of `geo.cin` elements of `width` bits.
 pub fn line_buffer(name: &str, geo: &Geo, width: u32) -> LineBuffer {
     let mut m = Module::new(name);
@@ -79,8 +99,7 @@ pub fn line_buffer(name: &str, geo: &Geo, width: u32) -> LineBuffer {
     let s_valid = m.input_bit("s_valid");
     let m_ready = m.input_bit("m_ready");
     let (h, w) = (geo.in_h as i128, geo.in_w as i128);
-    let span = ((geo.kh - 1) * geo.dh + 1) as i128;
-    let b = (span as usize + geo.sh).next_power_of_two();
+    let b = row_slots(geo);
     let bb = b.trailing_zeros();
     let wb = geo.in_w.next_power_of_two().trailing_zeros();
     let taps = geo.kh * geo.kw;
@@ -470,7 +489,7 @@ pub fn fifo(name: &str, capacity: usize, width: u32) -> Module {
     let m_ready = m.input_bit("m_ready");
     let rs = Some((rst, 0));
     let d = depth.max(1);
-    let bits = d.next_power_of_two().trailing_zeros().max(1);
+    let (_, bits) = fifo_ram(capacity);
     let held = m.reg_later(0, d as i128, None, rs);
     let wr = m.reg_later(0, (1i128 << bits) - 1, None, rs);
     let rd = m.reg_later(0, (1i128 << bits) - 1, None, rs);

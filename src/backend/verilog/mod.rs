@@ -1088,12 +1088,17 @@ pub fn from_graph(
     if opts.io == Io::Stream {
         let (d, more) = match &opts.budget {
             Some(b) => {
-                let (cfg, est) = crate::arch::schedule::budget_config(&plan, config, b);
+                // The line buffers and FIFOs take the same block RAM at any
+                // folding: set it aside, fold the layers within the rest.
+                let fixed = stream::ram_bram36(&plan, &crate::arch::stream::stream_plan(&plan)?, opts);
+                let rest = crate::arch::schedule::Budget { bram36: b.bram36.map(|k| (k - fixed).max(0.0)), ..*b };
+                let (cfg, mut est) = crate::arch::schedule::budget_config(&plan, config, &rest);
+                est.bram36 += fixed;
                 let fits = b.dsp.is_none_or(|d| est.dsp <= d) && b.bram36.is_none_or(|k| est.bram36 <= k);
                 let mut folds: Vec<String> = cfg.layers.iter().filter_map(|(l, c)| c.reuse_factor.filter(|&r| r > 1).map(|r| format!("{l} {r}"))).collect();
                 folds.sort();
                 notes.push(format!(
-                    "--budget: reuse factors {} (balanced cycles per image) with an estimated {} DSP48 and {:.1} BRAM36{}",
+                    "--budget: reuse factors {} (balanced cycles per image) with an estimated {} DSP48 and {:.1} BRAM36 ({fixed:.1} of them line buffers and FIFOs){}",
                     folds.join(", "),
                     est.dsp,
                     est.bram36,

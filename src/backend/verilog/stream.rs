@@ -166,33 +166,7 @@ pub fn generate_stream(
     for (k, node) in sp.nodes.iter().enumerate() {
         let name = format!("{top}_s{k}");
         // This node's inputs, through a FIFO where a join needs one.
-        let mut minimum = if node.inputs.len() > 1 {
-            join_depths(&sp, k)
-        } else {
-            vec![0; node.inputs.len()]
-        };
-        // A backlog of one beat waits in the output register of the
-        // branch's last stage (a branch straight from the fork has none).
-        // The bound is exact for a branch straight from the fork (a
-        // residual block's identity skip); where the branch has stages of
-        // its own (a 1x1 shortcut), their registers hold part of the
-        // backlog, so it is safe but can be a word or two above the least
-        // that runs.
-        for (p, m) in minimum.iter_mut().enumerate() {
-            if *m <= 1 && sp.readers(node.inputs[p]).len() == 1 && node.inputs[p] != Src::Input {
-                *m = 0;
-            }
-        }
-        let depths: Vec<usize> = minimum
-            .iter()
-            .map(|&d| {
-                if opts.fifo_minimum || d == 0 {
-                    d.max(usize::from(d > 0) * 2)
-                } else {
-                    (2 * d).max(2)
-                }
-            })
-            .collect();
+        let (minimum, depths) = fifo_depths(&sp, k, opts);
         let mut ins = vec![];
         for (p, &src) in node.inputs.iter().enumerate() {
             let (l, bits) = link_of(src, &outs);
@@ -547,6 +521,83 @@ pub fn generate_stream(
         },
         notes,
     ))
+}
+
+/// The FIFO on each input of node `k` (0: none): the deadlock-free
+/// minimum of words, and the depth the design gets (twice the minimum, or
+/// the minimum with `Options::fifo_minimum`).
+fn fifo_depths(sp: &StreamPlan, k: usize, opts: &Options) -> (Vec<usize>, Vec<usize>) {
+    let node = &sp.nodes[k];
+    let mut minimum = if node.inputs.len() > 1 {
+        join_depths(&sp, k)
+    } else {
+        vec![0; node.inputs.len()]
+    };
+    // A backlog of one beat waits in the output register of the
+    // branch's last stage (a branch straight from the fork has none).
+    // The bound is exact for a branch straight from the fork (a
+    // residual block's identity skip); where the branch has stages of
+    // its own (a 1x1 shortcut), their registers hold part of the
+    // backlog, so it is safe but can be a word or two above the least
+    // that runs.
+    for (p, m) in minimum.iter_mut().enumerate() {
+        if *m <= 1 && sp.readers(node.inputs[p]).len() == 1 && node.inputs[p] != Src::Input {
+            *m = 0;
+        }
+    }
+    let depths: Vec<usize> = minimum
+        .iter()
+        .map(|&d| {
+            if opts.fifo_minimum || d == 0 {
+                d.max(usize::from(d > 0) * 2)
+            } else {
+                (2 * d).max(2)
+            }
+        })
+        .collect();
+    (minimum, depths)
+}
+
+/// The block RAM (BRAM36) the line buffers and FIFOs of `sp` take by
+/// their `ram_style` (see [`crate::arch::netlist::ram_style`]): the part of
+/// a streaming design's memory no reuse factor changes, which `--budget`
+/// sets aside before it folds the layers.
+pub fn ram_bram36(plan: &Plan, sp: &StreamPlan, opts: &Options) -> f64 {
+    let mut total = 0.0;
+    for (k, node) in sp.nodes.iter().enumerate() {
+        if let Stage::Window { geo, width, .. } = &node.stage {
+            let (depth, bits) = crate::arch::line_buffer::line_buffer_ram(geo, *width);
+            total += crate::arch::folded::bram36(depth, bits as usize);
+        }
+        let (_, depths) = fifo_depths(sp, k, opts);
+        for (p, &d) in depths.iter().enumerate() {
+            if d > 0 {
+                let bits = match node.inputs[p] {
+                    Src::Input => sp.in_elems * plan.steps[0].fmt.width as usize,
+                    Src::Node(j) => stage_out_bits(&sp.nodes[j].stage),
+                };
+                let (depth, _) = crate::arch::line_buffer::fifo_ram(d);
+                total += crate::arch::folded::bram36(depth, bits);
+            }
+        }
+    }
+    total
+}
+
+/// The bits of one output beat of `stage`.
+fn stage_out_bits(stage: &Stage) -> usize {
+    match stage {
+        Stage::Beat { plan, .. } => {
+            let o = &plan.steps[plan.outputs[0]];
+            o.shape.iter().product::<usize>() * o.fmt.width as usize
+        }
+        Stage::Window { geo, width, .. } => geo.kh * geo.kw * geo.cin * *width as usize,
+        Stage::Collect { beats, elems, width, .. } => beats * elems * *width as usize,
+        Stage::Accumulate { c, lo, hi, rows, cols, max, .. } => {
+            let (lo, hi) = Stage::accumulated(*lo, *hi, (rows.1 - rows.0 + 1) * (cols.1 - cols.0 + 1), *max);
+            c * crate::arch::netlist::width_of(lo, hi) as usize
+        }
+    }
 }
 
 /// An instance of a block with `s_*` / `m_*` stream ports (line buffer,
