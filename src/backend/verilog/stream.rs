@@ -529,7 +529,7 @@ pub fn generate_stream(
 fn fifo_depths(sp: &StreamPlan, k: usize, opts: &Options) -> (Vec<usize>, Vec<usize>) {
     let node = &sp.nodes[k];
     let mut minimum = if node.inputs.len() > 1 {
-        join_depths(&sp, k)
+        join_depths(sp, k)
     } else {
         vec![0; node.inputs.len()]
     };
