@@ -1,6 +1,9 @@
 //! The folded architecture of a Dense step (hls4ml's `reuse_factor`): a
 //! layer with N = n_in·n_out products gets ceil(N/R) multipliers, each used
 //! about R times per sample, its weights in a ROM read once per cycle.
+//! Convolutions, depthwise convolutions and average poolings fold as such
+//! a Dense ([`foldable`]), their products reading the input elements
+//! [`gather`] names.
 //!
 //! Schedule. The multipliers form `P_out` output lanes × `P_in` input lanes.
 //! When there are at least as many multipliers as outputs, every output has
@@ -184,11 +187,10 @@ fn delay_ctl(m: &mut Module, d: NetId, n: usize, ce: NetId, rst: NetId) -> NetId
 /// `a × b` as registered products the DSP48 slices hold whole: one
 /// product, or, where the wider operand (say `a`) is wider than a slice's
 /// 25-bit port and the other fits its 18-bit port, one product per 24-bit
-/// piece of `a` (the low
-/// pieces unsigned, the top one with `a`'s sign), each registered and
-/// shifted into place (their sum, in the adder tree, is `a × b`). Left to
-/// synthesis, the pieces' sum would come before the register, in a carry
-/// chain behind the multipliers.
+/// piece of `a` (the low pieces unsigned, the top one with `a`'s sign),
+/// each registered and shifted into place (their sum, in the adder tree,
+/// is `a × b`). Left to synthesis, the pieces' sum would come before the
+/// register, in a carry chain behind the multipliers.
 fn tiled_product(m: &mut Module, a: NetId, b: NetId, ce: NetId) -> Vec<NetId> {
     let signed = |n: &super::netlist::Net| n.width + u32::from(n.lo >= 0);
     let (a, b) = if signed(m.get(a)) >= signed(m.get(b)) { (a, b) } else { (b, a) };
