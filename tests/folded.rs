@@ -97,19 +97,31 @@ fn branchy_models_fold_bit_exact() {
 }
 
 /// `qkhw rom --layout folded` prints exactly the words the generated
-/// Verilog's ROMs hold.
+/// Verilog's ROMs hold (Dense layers; convolutions and a depthwise
+/// convolution in cnn_bn).
 #[test]
 fn folded_rom_files_are_the_verilog_roms() {
-    let dir = common::tmp("fold-rom");
+    let layers = rom_files_match("jet_tagger_da", 16);
+    assert_eq!(layers.len(), 4);
+    let layers = rom_files_match("cnn_bn", 3);
+    assert!(layers.iter().any(|l| l == "dw1"), "{layers:?}");
+}
+
+/// `rom --layout folded` against `gen` at reuse factor `r`: every ROM's
+/// words equal; returns the layers.
+fn rom_files_match(model: &str, r: usize) -> Vec<String> {
+    let dir = common::tmp(&format!("fold-rom-{model}"));
+    let _ = std::fs::remove_dir_all(&dir);
     let bin = env!("CARGO_BIN_EXE_qkhw");
-    let m = common::root().join("examples/models/jet_tagger_da.keras");
-    let st = Command::new(bin).arg("rom").arg(&m).args(["--format", "mem", "--layout", "folded", "--reuse-factor", "16", "-o"]).arg(dir.join("rom")).status().unwrap();
+    let m = common::root().join(format!("examples/models/{model}.keras"));
+    let rs = r.to_string();
+    let st = Command::new(bin).arg("rom").arg(&m).args(["--format", "mem", "--layout", "folded", "--reuse-factor", &rs, "-o"]).arg(dir.join("rom")).status().unwrap();
     assert!(st.success());
-    let st = Command::new(bin).arg("gen").arg(&m).args(["--reuse-factor", "16", "-o"]).arg(dir.join("rtl")).status().unwrap();
+    let st = Command::new(bin).arg("gen").arg(&m).args(["--reuse-factor", &rs, "-o"]).arg(dir.join("rtl")).status().unwrap();
     assert!(st.success());
     let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("rom/manifest.json")).unwrap()).unwrap();
     let roms = manifest["roms"].as_array().unwrap();
-    assert_eq!(roms.len(), 4);
+    let mut layers = vec![];
     for r in roms {
         let layer = r["layer"].as_str().unwrap();
         let mem: Vec<String> = std::fs::read_to_string(dir.join("rom").join(r["file"].as_str().unwrap()))
@@ -123,13 +135,15 @@ fn folded_rom_files_are_the_verilog_roms() {
         let file = std::fs::read_dir(dir.join("rtl"))
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .find(|f| f.starts_with(&format!("jet_tagger_da_{module}")) && f.ends_with("_fold.v"))
+            .find(|f| f.starts_with(&format!("{model}_{module}")) && f.ends_with("_fold.v"))
             .unwrap();
         let v = std::fs::read_to_string(dir.join("rtl").join(file)).unwrap();
         let words: Vec<String> = v.lines().filter(|l| l.contains("_mem[") && l.contains("'h")).map(|l| l.split("'h").nth(1).unwrap().trim_end_matches(';').to_string()).collect();
-        assert_eq!(mem, words, "{layer}");
+        assert_eq!(mem, words, "{model} {layer}");
         assert_eq!(mem.len(), r["depth"].as_u64().unwrap() as usize);
+        layers.push(layer.to_string());
     }
+    layers
 }
 
 /// `--rom-init file`: `$readmemh` files beside the design, listed in
