@@ -179,10 +179,14 @@ pub struct Tap {
     /// 0: the whole value, read `stage` cycles after the sample's input;
     /// else a streamed layer: `elements` per beat, `beats` beats a sample,
     /// each read when the probe `fire` is high.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub beats: usize,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub fire: String,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// A generated Verilog design in memory: its files, its interface and the
