@@ -169,6 +169,9 @@ fn broken_flow_control_is_caught() {
     .unwrap();
     let r = verify::verify(&sim, &d, &plan, &codes, n, 3, None).unwrap();
     assert!(!r.passed(), "a dropped beat went unnoticed");
+    // The taps name the first stage after the line buffer (its beats came
+    // short or shifted; this once indexed past a short tap and panicked).
+    assert!(r.first.as_ref().is_some_and(|m| m.layer.is_some()), "{}", r.text());
     std::fs::write(&top, &top_text).unwrap();
     // 2. A line buffer that ignores its own flow control (takes a pixel
     //    even when a row it would overwrite is still needed).

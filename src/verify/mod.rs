@@ -422,8 +422,11 @@ fn localize(sim: &dyn Simulator, d: &DesignDir, plan: &Plan, codes: &[i128], n: 
         if let (Some(w), Some(h)) = (want, got)
             && w != h {
                 m.layer = Some(t.layer.clone());
-                let j = w.iter().zip(h).position(|(a, b)| a != b).unwrap_or(0);
-                m.note = format!("at its element {j}: expected {}, got {}", w[j], h[j]);
+                m.note = match w.iter().zip(h).position(|(a, b)| a != b) {
+                    Some(j) => format!("at its element {j}: expected {}, got {}", w[j], h[j]),
+                    // A streamed layer whose beats were lost or never handed over.
+                    None => format!("it gave {} values where {} were expected", h.len(), w.len()),
+                };
                 return Ok(());
             }
     }
