@@ -1043,7 +1043,10 @@ fn conclude(report: &qkhw::verify::Report, o: &VerifyOpts, name: &str) -> Result
 }
 
 fn predict(g: &qkhw::ir::Graph, input: &GoldenInput, output: &Path, codes: Option<&Path>) -> Result<(), Error> {
-    let (xs, opts) = input.read(g)?;
+    let (xs, mut opts) = input.read(g)?;
+    if codes.is_none() {
+        opts.keep = Some(qkhw::golden::Keep::Floats);
+    }
     let t = std::time::Instant::now();
     let arrays: Vec<(&[f32], &[usize])> = xs.iter().map(|x| (x.data.as_slice(), x.shape.as_slice())).collect();
     let p = qkhw::golden::predict_inputs(g, &arrays, &opts)?;

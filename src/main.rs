@@ -14,5 +14,21 @@ fn main() -> ExitCode {
             signal(13, 0);
         }
     }
+    // The golden model allocates and frees each step's buffers per chunk of
+    // samples: keep freed memory in the process (no trimming of the heap
+    // top) and serve blocks below 4 MiB from the heap, not fresh mmaps,
+    // so chunks after the first do not page-fault.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        unsafe extern "C" {
+            fn mallopt(param: i32, value: i32) -> i32;
+        }
+        // SAFETY: glibc's M_TRIM_THRESHOLD (-1) and M_MMAP_THRESHOLD (-3),
+        // set before any thread starts.
+        unsafe {
+            mallopt(-1, 1 << 30);
+            mallopt(-3, 4 << 20);
+        }
+    }
     ExitCode::from(qkhw::cli::main(std::env::args_os()))
 }

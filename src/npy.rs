@@ -71,9 +71,8 @@ fn element_count(shape: &[usize]) -> std::result::Result<usize, String> {
     shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or_else(|| "the .npy shape is too large".into())
 }
 
-/// Parse a float32 `.npy` from memory.
-pub fn parse_f32(bytes: &[u8]) -> std::result::Result<Array<f32>, String> {
-    let (h, off) = parse_header(bytes)?;
+/// Checks a float32 header against the data length; the element count.
+fn f32_count(h: &Header, body_len: u64) -> std::result::Result<usize, String> {
     if h.descr != "<f4" && h.descr != "|f4" {
         return Err(format!(
             "dtype '{}', expected float32 ('<f4'); convert with x.astype(np.float32)",
@@ -84,23 +83,56 @@ pub fn parse_f32(bytes: &[u8]) -> std::result::Result<Array<f32>, String> {
         return Err("Fortran-ordered arrays are not supported; save with np.ascontiguousarray".into());
     }
     let n = element_count(&h.shape)?;
-    let body = &bytes[off..];
     let need = n.checked_mul(4).ok_or("the .npy shape is too large")?;
-    if body.len() != need {
+    if body_len != need as u64 {
         return Err(format!(
-            "{} data bytes for shape {:?} of float32, expected {need} (truncated or padded file)",
-            body.len(),
+            "{body_len} data bytes for shape {:?} of float32, expected {need} (truncated or padded file)",
             h.shape
         ));
     }
-    let data = body.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+    Ok(n)
+}
+
+/// Parse a float32 `.npy` from memory.
+pub fn parse_f32(bytes: &[u8]) -> std::result::Result<Array<f32>, String> {
+    let (h, off) = parse_header(bytes)?;
+    f32_count(&h, (bytes.len() - off) as u64)?;
+    let data = bytes[off..].chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
     Ok(Array { shape: h.shape, data })
 }
 
-/// Read a float32 `.npy` file.
+/// Read a float32 `.npy` file: the header, then the data straight into
+/// the array (one copy, no intermediate byte buffer).
 pub fn read_f32(path: &Path) -> Result<Array<f32>> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    parse_f32(&bytes).map_err(|msg| Error::Npy { path: path.into(), msg })
+    use std::io::Read;
+    let npy = |msg: String| Error::Npy { path: path.into(), msg };
+    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let len = f.metadata().map_err(|e| Error::io(path, e))?.len();
+    // The fixed part (magic, version, header length), then the header.
+    let mut head = vec![0u8; 12.min(len as usize)];
+    f.read_exact(&mut head).map_err(|e| Error::io(path, e))?;
+    let hlen = match head.get(6) {
+        Some(1) if head.len() >= 10 => u16::from_le_bytes([head[8], head[9]]) as usize + 10,
+        Some(2 | 3) if head.len() >= 12 => u32::from_le_bytes([head[8], head[9], head[10], head[11]]) as usize + 12,
+        // Let the parser name what is wrong.
+        _ => return parse_header(&head).and_then(|_| Err("truncated .npy header".to_string())).map_err(npy),
+    };
+    if hlen as u64 > len.min(1 << 24) {
+        return Err(npy("truncated .npy header".into()));
+    }
+    head.resize(hlen.max(head.len()), 0);
+    f.read_exact(&mut head[12.min(hlen)..]).map_err(|e| Error::io(path, e))?;
+    let (h, off) = parse_header(&head).map_err(npy)?;
+    let mut data = vec![0f32; f32_count(&h, len - off as u64).map_err(npy)?];
+    // A version-1 header shorter than 12 bytes cannot be valid, so the
+    // bytes read are exactly the header.
+    f.read_exact(bytemuck::cast_slice_mut(&mut data)).map_err(|e| Error::io(path, e))?;
+    if cfg!(target_endian = "big") {
+        for v in &mut data {
+            *v = f32::from_bits(u32::from_le(v.to_bits()));
+        }
+    }
+    Ok(Array { shape: h.shape, data })
 }
 
 fn encode(descr: &str, shape: &[usize], body: Vec<u8>) -> Vec<u8> {
@@ -121,6 +153,9 @@ fn encode(descr: &str, shape: &[usize], body: Vec<u8>) -> Vec<u8> {
 
 /// Serialize float32 data.
 pub fn encode_f32(shape: &[usize], data: &[f32]) -> Vec<u8> {
+    if cfg!(target_endian = "little") {
+        return encode("<f4", shape, bytemuck::cast_slice(data).to_vec());
+    }
     encode("<f4", shape, data.iter().flat_map(|v| v.to_le_bytes()).collect())
 }
 

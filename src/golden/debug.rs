@@ -193,6 +193,12 @@ pub fn debug(g: &Graph, xs: &[Array<f32>], opts: &PredictOptions, plot: Option<&
             svgs.write(&path, histogram(&path, layer, &v)?)?;
         }
     }
+    let _ = writeln!(out, "golden-model arithmetic of each linear step (for this input format, on this CPU):");
+    for (i, k) in crate::golden::linear_kernels(&p.plan).iter().enumerate() {
+        if let Some(k) = k {
+            let _ = writeln!(out, "  {}: {k}", owner(&p.plan, i));
+        }
+    }
     let _ = writeln!(
         out,
         "below / above range: a quantizer's inputs under its lowest / over its highest output code, clamped to it (saturation); \"relu\" marks a ReLU's negatives, which it maps to 0 by definition"
@@ -202,6 +208,21 @@ pub fn debug(g: &Graph, xs: &[Array<f32>], opts: &PredictOptions, plot: Option<&
     }
     svgs.commit()?;
     Ok((out, p.input_format))
+}
+
+/// The layer step `i` belongs to: its own, or that of the first layer
+/// output it feeds.
+fn owner(plan: &crate::passes::precision::Plan, i: usize) -> String {
+    let mut j = i;
+    loop {
+        if let Some(l) = &plan.steps[j].layer {
+            return l.clone();
+        }
+        match plan.steps.iter().enumerate().skip(j + 1).find(|(_, s)| s.inputs.contains(&j)) {
+            Some((k, _)) => j = k,
+            None => return format!("step {i}"),
+        }
+    }
 }
 
 /// One histogram as SVG text (`path` only names it in errors).

@@ -6,6 +6,9 @@ use crate::error::{Error, Result};
 use crate::fxp::pow2;
 use crate::passes::precision::{Act, Geo, MergeKind, Plan, StepOp};
 
+use super::ChunkCodes;
+use super::madd16::{self, Isa, Limbs, Weights16};
+
 /// A code type: `i64` (fast) or `i128` (wide).
 pub trait Code:
     Copy
@@ -26,12 +29,20 @@ pub trait Code:
     /// Exact below 2^53 (where the f64 kernels are used); one instruction
     /// for i64, unlike the i128 conversion.
     fn to_f64(self) -> f64;
+    /// The codes as `i64`, when that is the code type.
+    fn i64s(x: &[Self]) -> Option<&[i64]> {
+        let _ = x;
+        None
+    }
     const ZERO: Self;
 }
 
 impl Code for i64 {
     fn from_i64(v: i64) -> Self {
         v
+    }
+    fn i64s(x: &[Self]) -> Option<&[i64]> {
+        Some(x)
     }
     fn from_i128(v: i128) -> Self {
         v as i64
@@ -123,6 +134,13 @@ impl<T: Code> Buf<T> {
 /// partial sums stay within the accumulator bound, see
 /// `precision::conv_step`), else the code type.
 enum Lin<T> {
+    /// 16-bit inputs and weights, outputs in `i32`: pairs of products per
+    /// 32-bit lane (Dense and Conv, see [`madd16`]).
+    S(Weights16),
+    /// Wide inputs, 16-bit weights: as many 16-bit passes as the inputs
+    /// have signed 16-bit digits (Dense on an `i64` plan, see
+    /// [`madd16::limbs`]).
+    L(Limbs),
     N(Vec<i32>, Vec<i32>),
     F(Vec<f64>, Vec<f64>),
     W(Vec<T>, Vec<T>),
@@ -138,7 +156,19 @@ fn lin<T: Code>(plan: &Plan, step: usize, w: &[i128], b: &[i128]) -> Lin<T> {
     let all = |bits: u32| {
         [x.lo, x.hi, s.lo, s.hi].iter().all(|&v| within(v, bits)) && w.iter().chain(b).all(|&v| within(v, bits))
     };
-    if all(31) {
+    let matrix = match &s.op {
+        StepOp::Dense { n_in, n_out, .. } => Some((*n_in, *n_out)),
+        StepOp::Conv { geo: g, .. } => Some((g.kh * g.kw * g.cin, g.cout)),
+        _ => None,
+    };
+    if let Some((n_in, n_out)) = matrix.filter(|_| madd16::fits(x.lo, x.hi, w, b, s.lo, s.hi)) {
+        Lin::S(Weights16::new(w, b, n_in, n_out))
+    } else if let Some(((n_in, n_out), k)) = matrix
+        .filter(|_| i64::try_from(s.lo).is_ok() && i64::try_from(s.hi).is_ok())
+        .and_then(|m| madd16::limbs(x.lo, x.hi, w, m.1).map(|k| (m, k)))
+    {
+        Lin::L(Limbs::new(w, b, n_in, n_out, k))
+    } else if all(31) {
         Lin::N(w.iter().map(|&v| v as i32).collect(), b.iter().map(|&v| v as i32).collect())
     } else if all(53) {
         Lin::F(w.iter().map(|&v| v as f64).collect(), b.iter().map(|&v| v as f64).collect())
@@ -150,6 +180,7 @@ fn lin<T: Code>(plan: &Plan, step: usize, w: &[i128], b: &[i128]) -> Lin<T> {
 /// A step's constants in the forms its kernel reads, prepared once per run.
 pub struct Prepared<T> {
     lin: Vec<Option<Lin<T>>>,
+    isa: Isa,
     /// Whether the step's output fits `i32` (kept narrow).
     narrow_out: Vec<bool>,
 }
@@ -165,13 +196,42 @@ pub fn prepare<T: Code>(plan: &Plan) -> Prepared<T> {
         })
         .collect();
     let narrow_out = plan.steps.iter().map(|s| within(s.lo, 31) && within(s.hi, 31)).collect();
-    Prepared { lin, narrow_out }
+    Prepared { lin, isa: if madd16::avx2() { Isa::Avx2 } else { Isa::Portable }, narrow_out }
+}
+
+impl<T> Prepared<T> {
+    /// Whether step `s`'s codes are held as `i32`.
+    pub fn narrow(&self, s: usize) -> bool {
+        self.narrow_out[s]
+    }
+}
+
+/// The arithmetic each step of `plan` runs in (`None`: not a linear step),
+/// as `qkhw inspect --plan` shows it.
+pub fn linear_kernels(plan: &Plan) -> Vec<Option<String>> {
+    let isa = prepare::<i64>(plan).isa;
+    prepare::<i64>(plan)
+        .lin
+        .iter()
+        .map(|l| {
+            l.as_ref().map(|l| match l {
+                Lin::S(_) if isa == Isa::Avx2 => "i16 pairs -> i32 (AVX2 vpmaddwd)".to_string(),
+                Lin::S(_) => "i16 pairs -> i32 (portable)".to_string(),
+                Lin::L(l) if isa == Isa::Avx2 => format!("{} passes of 16-bit digits, i16 pairs -> i32 (AVX2 vpmaddwd), summed in i64", l.digits()),
+                Lin::L(l) => format!("{} passes of 16-bit digits, i16 pairs -> i32 (portable), summed in i64", l.digits()),
+                Lin::N(..) => "i32".to_string(),
+                Lin::F(..) => "f64 (exact integers below 2^53)".to_string(),
+                Lin::W(..) => if plan.max_width > 63 { "i128" } else { "i64" }.to_string(),
+            })
+        })
+        .collect()
 }
 
 /// Run a linear kernel in the arithmetic the plan allows (see [`Lin`]).
 macro_rules! linear {
     ($l:expr, $x:expr, |$w:ident, $b:ident, $xs:ident| $call:expr) => {
         match $l {
+            Lin::S(_) | Lin::L(_) => unreachable!("16-bit steps are matched before"),
             Lin::N($w, $b) => {
                 let $xs = $x.narrow();
                 Buf::N($call)
@@ -188,6 +248,14 @@ macro_rules! linear {
     };
 }
 
+/// Codes the plan proves fit `i64`, as `i64` (borrowed when they are).
+fn as_i64<T: Code>(x: &[T]) -> std::borrow::Cow<'_, [i64]> {
+    match T::i64s(x) {
+        Some(v) => std::borrow::Cow::Borrowed(v),
+        None => std::borrow::Cow::Owned(x.iter().map(|v| v.to_i128() as i64).collect()),
+    }
+}
+
 fn cv<T: Code>(v: &[i128]) -> Vec<T> {
     v.iter().map(|&x| T::from_i128(x)).collect()
 }
@@ -195,7 +263,7 @@ fn cv<T: Code>(v: &[i128]) -> Vec<T> {
 /// Every step on one chunk of `m` samples; returns the kept steps' codes.
 /// One chunk of `m` samples; `inputs[k]` holds the codes of the model's
 /// input `k` (`plan.inputs[k]`).
-pub fn run_chunk<T: Code>(plan: &Plan, prep: &Prepared<T>, inputs: &[&[i128]], m: usize, kept: &[bool]) -> Result<Vec<Option<Vec<i128>>>> {
+pub(crate) fn run_chunk<T: Code>(plan: &Plan, prep: &Prepared<T>, inputs: &[ChunkCodes], m: usize, kept: &[bool]) -> Result<Vec<Option<Vec<i128>>>> {
     let mut bufs: Vec<Option<Buf<T>>> = (0..plan.steps.len()).map(|_| None).collect();
     // Last reader of each step, to free buffers early.
     let mut last_use = vec![0usize; plan.steps.len()];
@@ -204,8 +272,21 @@ pub fn run_chunk<T: Code>(plan: &Plan, prep: &Prepared<T>, inputs: &[&[i128]], m
             last_use[x] = i;
         }
     }
+    // Steps nothing kept depends on are skipped (the integer logits when
+    // only their float32 tail is asked for).
+    let mut needed = kept.to_vec();
+    for i in (0..plan.steps.len()).rev() {
+        if needed[i] {
+            for &x in &plan.steps[i].inputs {
+                needed[x] = true;
+            }
+        }
+    }
     let mut out: Vec<Option<Vec<i128>>> = vec![None; plan.steps.len()];
     for (i, s) in plan.steps.iter().enumerate() {
+        if !needed[i] {
+            continue;
+        }
         let size: usize = s.shape.iter().product();
         let y: Buf<T> = {
             let xb = |k: usize| -> Result<&Buf<T>> {
@@ -217,8 +298,21 @@ pub fn run_chunk<T: Code>(plan: &Plan, prep: &Prepared<T>, inputs: &[&[i128]], m
                 (StepOp::Input, _) => {
                     let k = plan.inputs.iter().position(|&x| x == i).unwrap_or(0);
                     let input = inputs.get(k).ok_or_else(|| Error::Internal(format!("golden model: no codes for input {k}")))?;
-                    Buf::W(input.iter().map(|&v| T::from_i128(v)).collect())
+                    match input {
+                        ChunkCodes::Narrow(v) => Buf::N(v.clone()),
+                        ChunkCodes::Wide(v) => Buf::W(v.iter().map(|&v| T::from_i128(v)).collect()),
+                    }
                 }
+                (StepOp::Dense { rows, .. }, Some(Lin::S(k))) => Buf::N(madd16::dense(&xb(0)?.narrow(), m * rows, k, prep.isa)),
+                (StepOp::Dense { rows, .. }, Some(Lin::L(l))) => {
+                    let xs = x(0)?;
+                    Buf::W(madd16::dense_limbs(&as_i64(&xs), m * rows, l, prep.isa).into_iter().map(T::from_i64).collect())
+                }
+                (StepOp::Conv { geo, .. }, Some(Lin::L(l))) => {
+                    let xs = x(0)?;
+                    Buf::W(madd16::conv_limbs(&as_i64(&xs), m, geo, l, prep.isa).into_iter().map(T::from_i64).collect())
+                }
+                (StepOp::Conv { geo, .. }, Some(Lin::S(k))) => Buf::N(madd16::conv(&xb(0)?.narrow(), m, geo, k, prep.isa)),
                 (StepOp::Dense { rows, n_in, n_out, .. }, Some(l)) => {
                     linear!(l, xb(0)?, |w, b, xs| dense(&xs, m * rows, *n_in, *n_out, w, b))
                 }
@@ -233,6 +327,19 @@ pub fn run_chunk<T: Code>(plan: &Plan, prep: &Prepared<T>, inputs: &[&[i128]], m
                 {
                     let d = (plan.steps[s.inputs[0]].fmt.frac - out_frac) as u32;
                     Buf::N(grid_i32(&xb(0)?.narrow(), d, *min as i32, *max as i32))
+                }
+                (StepOp::Act(Act::Grid { out_frac, min, max }), _)
+                    if prep.narrow_out[i] && (1..=62).contains(&(plan.steps[s.inputs[0]].fmt.frac - out_frac)) && matches!(xb(0)?, Buf::W(v) if T::i64s(v).is_some()) =>
+                {
+                    let d = (plan.steps[s.inputs[0]].fmt.frac - out_frac) as u32;
+                    let Buf::W(v) = xb(0)? else { unreachable!("matched above") };
+                    Buf::N(grid_i64(T::i64s(v).unwrap_or(&[]), d, *min as i32, *max as i32))
+                }
+                (StepOp::Act(Act::Grid { out_frac, min, max }), _)
+                    if prep.narrow_out[i] && (1..=126).contains(&(plan.steps[s.inputs[0]].fmt.frac - out_frac)) =>
+                {
+                    let d = (plan.steps[s.inputs[0]].fmt.frac - out_frac) as u32;
+                    Buf::N(grid_to_i32(&x(0)?, d, *min as i32, *max as i32))
                 }
                 (StepOp::Act(a), _) => Buf::W(act(&x(0)?, a, plan.steps[s.inputs[0]].fmt.frac)?),
                 (StepOp::Pool { geo, max, mult }, _) => Buf::W(pool(&x(0)?, m, geo, *max, &cv(mult))),
@@ -296,8 +403,8 @@ pub fn run_chunk<T: Code>(plan: &Plan, prep: &Prepared<T>, inputs: &[&[i128]], m
 /// run time; integer and exact-f64 results are the same either way).
 fn dense<T: Mac>(x: &[T], rows: usize, n_in: usize, n_out: usize, w: &[T], b: &[T]) -> Vec<T> {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-        // SAFETY: the CPU supports AVX2 and FMA, checked just above.
+    if madd16::avx2() {
+        // SAFETY: the CPU supports AVX2 and FMA (`madd16::avx2`).
         return unsafe { dense_avx2(x, rows, n_in, n_out, w, b) };
     }
     dense_body(x, rows, n_in, n_out, w, b)
@@ -348,8 +455,8 @@ fn dense_body<T: Mac>(x: &[T], rows: usize, n_in: usize, n_out: usize, w: &[T], 
 /// run time; integer and exact-f64 results are the same either way).
 fn conv<T: Mac>(x: &[T], m: usize, g: &Geo, w: &[T], b: &[T]) -> Vec<T> {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-        // SAFETY: the CPU supports AVX2 and FMA, checked just above.
+    if madd16::avx2() {
+        // SAFETY: the CPU supports AVX2 and FMA (`madd16::avx2`).
         return unsafe { conv_avx2(x, m, g, w, b) };
     }
     conv_body(x, m, g, w, b)
@@ -407,8 +514,8 @@ fn conv_body<T: Mac>(x: &[T], m: usize, g: &Geo, w: &[T], b: &[T]) -> Vec<T> {
 /// run time; integer and exact-f64 results are the same either way).
 fn depthwise<T: Mac>(x: &[T], m: usize, g: &Geo, mult: usize, w: &[T], b: &[T]) -> Vec<T> {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-        // SAFETY: the CPU supports AVX2 and FMA, checked just above.
+    if madd16::avx2() {
+        // SAFETY: the CPU supports AVX2 and FMA (`madd16::avx2`).
         return unsafe { depthwise_avx2(x, m, g, mult, w, b) };
     }
     depthwise_body(x, m, g, mult, w, b)
@@ -550,8 +657,8 @@ fn act<T: Code>(x: &[T], a: &Act, in_frac: i32) -> Result<Vec<T>> {
 /// `shr_even` then clamp over a slice, compiled for AVX2 when available.
 fn grid_wide<T: Code>(x: &[T], s: u32, lo: T, hi: T) -> Vec<T> {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU supports AVX2, checked just above.
+    if madd16::avx2() {
+        // SAFETY: the CPU supports AVX2 (`madd16::avx2`).
         return unsafe { grid_wide_avx2(x, s, lo, hi) };
     }
     x.iter().map(|&v| shr_even(v, s).clamp(lo, hi)).collect()
@@ -563,12 +670,60 @@ unsafe fn grid_wide_avx2<T: Code>(x: &[T], s: u32, lo: T, hi: T) -> Vec<T> {
     x.iter().map(|&v| shr_even(v, s).clamp(lo, hi)).collect()
 }
 
+/// The fixed-grid requantizer from any codes to an `i32` range
+/// (`1 ≤ s ≤ 126`), in `i128`: a batch norm's wide output into its
+/// activation.
+fn grid_to_i32<T: Code>(x: &[T], s: u32, lo: i32, hi: i32) -> Vec<i32> {
+    let (half, mask) = (1u128 << (s - 1), (1u128 << s) - 1);
+    let mut y = vec![0i32; x.len()];
+    for (d, v) in y.iter_mut().zip(x) {
+        let v = v.to_i128();
+        let q = v >> s;
+        let up = ((v as u128) & mask) > half - (q & 1) as u128;
+        *d = (q + i128::from(up)).clamp(lo as i128, hi as i128) as i32;
+    }
+    y
+}
+
+/// The fixed-grid requantizer from wide `i64` codes to an `i32` range
+/// (`1 ≤ s ≤ 62`): the activation after a Dense of raw float inputs.
+fn grid_i64(x: &[i64], s: u32, lo: i32, hi: i32) -> Vec<i32> {
+    #[cfg(target_arch = "x86_64")]
+    if madd16::avx2() {
+        // SAFETY: the CPU supports AVX2 (`madd16::avx2`).
+        return unsafe { grid_i64_avx2(x, s, lo, hi) };
+    }
+    grid_i64_body(x, s, lo, hi)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn grid_i64_avx2(x: &[i64], s: u32, lo: i32, hi: i32) -> Vec<i32> {
+    grid_i64_body(x, s, lo, hi)
+}
+
+#[inline(always)]
+fn grid_i64_body(x: &[i64], s: u32, lo: i32, hi: i32) -> Vec<i32> {
+    debug_assert!((1..=62).contains(&s));
+    // floor(v / 2^s) by a logical shift of v + 2^63 (AVX2 has no 64-bit
+    // arithmetic shift), then ties to even as in `grid_i32_body`.
+    let (half, mask, bias) = (1i64 << (s - 1), (1i64 << s) - 1, 1i64 << (63 - s));
+    let (lo, hi) = (lo as i64, hi as i64);
+    let mut y = vec![0i32; x.len()];
+    for (d, &v) in y.iter_mut().zip(x) {
+        let q = (((v as u64) ^ (1 << 63)) >> s) as i64 - bias;
+        let up = i64::from((v & mask) > half - (q & 1));
+        *d = (q + up).clamp(lo, hi) as i32;
+    }
+    y
+}
+
 /// The fixed-grid requantizer on `i32` codes (ties to even, clamp): the
 /// hot path of quantized_bits / quantized_relu activations.
 fn grid_i32(x: &[i32], s: u32, lo: i32, hi: i32) -> Vec<i32> {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU supports AVX2, checked just above.
+    if madd16::avx2() {
+        // SAFETY: the CPU supports AVX2 (`madd16::avx2`).
         return unsafe { grid_i32_avx2(x, s, lo, hi) };
     }
     grid_i32_body(x, s, lo, hi)
@@ -582,23 +737,31 @@ unsafe fn grid_i32_avx2(x: &[i32], s: u32, lo: i32, hi: i32) -> Vec<i32> {
 
 #[inline(always)]
 fn grid_i32_body(x: &[i32], s: u32, lo: i32, hi: i32) -> Vec<i32> {
+    // Plain loops into a preallocated vector, so they are compiled (and
+    // vectorized) inside the AVX2 function; an iterator's `collect` is a
+    // separate generic function that is not.
+    let mut y = vec![0i32; x.len()];
     if s == 0 {
-        return x.iter().map(|&v| v.clamp(lo, hi)).collect();
+        for (d, &v) in y.iter_mut().zip(x) {
+            *d = v.clamp(lo, hi);
+        }
+        return y;
     }
     if s >= 32 {
         // |v| < 2^31 <= 2^(s-1): rounds to 0.
-        return x.iter().map(|_| 0i32.clamp(lo, hi)).collect();
+        y.fill(0i32.clamp(lo, hi));
+        return y;
     }
-    let half = 1i64 << (s - 1);
-    x.iter()
-        .map(|&v| {
-            let v = v as i64;
-            let q = v >> s;
-            let rem = v - (q << s);
-            let up = i64::from(rem + (q & 1) > half);
-            ((q + up) as i32).clamp(lo, hi)
-        })
-        .collect()
+    // All in i32 lanes (AVX2 has no 64-bit arithmetic shift): the
+    // remainder is the low `s` bits, and `rem > half - odd` cannot overflow.
+    let half = 1i32 << (s - 1);
+    let mask = ((1u32 << s) - 1) as i32;
+    for (d, &v) in y.iter_mut().zip(x) {
+        let q = v >> s;
+        let up = i32::from((v & mask) > half - (q & 1));
+        *d = (q + up).clamp(lo, hi);
+    }
+    y
 }
 
 fn pool<T: Code>(x: &[T], m: usize, g: &Geo, max: bool, mult: &[T]) -> Vec<T> {

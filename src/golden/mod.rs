@@ -8,16 +8,19 @@
 
 pub mod debug;
 mod kernels;
+mod madd16;
 
 use crate::error::{Error, Result};
 use crate::fxp::{FixedFormat, Rounding, pow2};
 use crate::passes::precision::{InputSpec, Plan, StepOp};
 
-pub use kernels::Code;
+pub use kernels::{Code, linear_kernels};
 
 /// Which step outputs to keep besides the plan's outputs.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Keep {
+    /// Only the outputs as QKeras returns them ([`Run::floats`]), no codes.
+    Floats,
     Outputs,
     /// Every step that is a layer's output (for `dump`).
     Layers,
@@ -41,41 +44,126 @@ impl Run {
     }
 }
 
-/// Samples per chunk: enough to amortize, small enough for the caches and
-/// for the allocator to keep buffers (no mmap / page faults per chunk).
-const CHUNK: usize = 64;
+/// Samples per chunk: enough to amortize each step's setup, few enough
+/// that a chunk's values stay in the L2 cache and the allocator keeps its
+/// buffers (no mmap / page faults per chunk): about 512 KiB of `i32`
+/// values over all steps, between 4 and 256 samples.
+fn chunk_samples(plan: &Plan) -> usize {
+    let per_sample: usize = plan.steps.iter().map(|s| s.shape.iter().product::<usize>() * 4).sum();
+    ((512 << 10) / per_sample.max(1)).clamp(4, 256)
+}
 
-/// The golden model's input: codes, or float32 values every one of which
-/// is an exact multiple of 2^-frac (see [`exact_inputs`]), converted chunk
-/// by chunk (no batch-sized copy).
+/// The golden model's input: codes, float32 values every one of which is
+/// an exact multiple of 2^-frac (see [`exact_inputs`]), or float32 values
+/// quantized to `--input-format`; converted chunk by chunk (no batch-sized
+/// copy), straight to `i32` where the input's range fits.
 #[derive(Debug, Clone, Copy)]
 pub enum Input<'a> {
     Codes(&'a [i128]),
     Exact { x: &'a [f32], frac: i32 },
+    Quantize { x: &'a [f32], fmt: crate::fxp::InputFormat, shape: &'a [usize] },
+}
+
+/// One chunk's codes of one input, in the width its kernels read.
+pub(crate) enum ChunkCodes {
+    Narrow(Vec<i32>),
+    Wide(Vec<i128>),
 }
 
 impl Input<'_> {
     fn len(&self) -> usize {
         match self {
             Input::Codes(c) => c.len(),
-            Input::Exact { x, .. } => x.len(),
+            Input::Exact { x, .. } | Input::Quantize { x, .. } => x.len(),
         }
     }
-    /// Codes of elements `a..b`.
-    fn codes(&self, a: usize, b: usize) -> Vec<i128> {
-        match self {
-            Input::Codes(c) => c[a..b].to_vec(),
+
+    /// Codes of elements `a..b`, as `i32` when `narrow` (the input step's
+    /// range fits it).
+    fn codes(&self, a: usize, b: usize, narrow: bool) -> Result<ChunkCodes> {
+        Ok(match self {
+            Input::Codes(c) if narrow => ChunkCodes::Narrow(c[a..b].iter().map(|&v| v as i32).collect()),
+            Input::Codes(c) => ChunkCodes::Wide(c[a..b].to_vec()),
             Input::Exact { x, frac } => {
                 let scale = pow2(*frac);
-                x[a..b]
-                    .iter()
-                    .map(|&v| {
-                        let c = crate::quant::ops::ftz(v) as f64 * scale;
-                        if c.abs() < 9.2e18 { c as i64 as i128 } else { c as i128 }
-                    })
-                    .collect()
+                let code = |v: f32| crate::quant::ops::ftz(v) as f64 * scale;
+                if narrow {
+                    ChunkCodes::Narrow(x[a..b].iter().map(|&v| code(v) as i32).collect())
+                } else {
+                    ChunkCodes::Wide(
+                        x[a..b]
+                            .iter()
+                            .map(|&v| {
+                                let c = code(v);
+                                if c.abs() < 9.2e18 { c as i64 as i128 } else { c as i128 }
+                            })
+                            .collect(),
+                    )
+                }
             }
+            Input::Quantize { x, fmt, shape } => {
+                let slow = |i: usize| quantize_input(x[i], i, shape, *fmt);
+                let fast = NarrowQuantizer::new(*fmt);
+                if narrow {
+                    let mut out = Vec::with_capacity(b - a);
+                    for i in a..b {
+                        out.push(match fast.code(x[i]) {
+                            Some(c) => c,
+                            None => slow(i)? as i32,
+                        });
+                    }
+                    ChunkCodes::Narrow(out)
+                } else {
+                    ChunkCodes::Wide((a..b).map(slow).collect::<Result<_>>()?)
+                }
+            }
+        })
+    }
+}
+
+/// `quantize_f32` for the common case: a float32 value scaled into `i32`
+/// range, rounded in f64 (exact: the scaled value has at most 24
+/// significant bits) and saturated. `None` sends NaN, infinities, huge
+/// values and wrap-around to the general routine.
+struct NarrowQuantizer {
+    scale: f64,
+    lo: f64,
+    hi: f64,
+    rounding: Rounding,
+    saturate: bool,
+}
+
+impl NarrowQuantizer {
+    fn new(f: crate::fxp::InputFormat) -> NarrowQuantizer {
+        NarrowQuantizer {
+            scale: pow2(f.fmt.frac),
+            lo: f.fmt.min_code() as f64,
+            hi: f.fmt.max_code() as f64,
+            rounding: f.rounding,
+            saturate: f.overflow == crate::fxp::Overflow::Saturate,
         }
+    }
+
+    #[inline]
+    fn code(&self, v: f32) -> Option<i32> {
+        let t = v as f64 * self.scale;
+        // NaN fails this test too.
+        if t.is_nan() || t.abs() >= 2e9 {
+            return None;
+        }
+        // 1.5·2^52 pushes the fraction out of a |t| < 2^51 value, rounding
+        // it to nearest, ties to even, in one add (`round_ties_even` is a
+        // libm call without SSE4.1).
+        const MAGIC: f64 = 6_755_399_441_055_744.0;
+        let r = match self.rounding {
+            Rounding::TiesEven => (t + MAGIC) - MAGIC,
+            Rounding::TiesAway => t.round(),
+            Rounding::Floor => t.floor(),
+        };
+        if r < self.lo || r > self.hi {
+            return if self.saturate { Some(r.clamp(self.lo, self.hi) as i32) } else { None };
+        }
+        Some(r as i32)
     }
 }
 
@@ -116,13 +204,14 @@ pub fn run_inputs(
         }
     }
     let kept: Vec<bool> = (0..plan.steps.len())
-        .map(|i| plan.outputs.contains(&i) || keep == Keep::All || (keep == Keep::Layers && plan.steps[i].layer.is_some()))
+        .map(|i| (plan.outputs.contains(&i) && keep != Keep::Floats) || keep == Keep::All || (keep == Keep::Layers && plan.steps[i].layer.is_some()))
         .collect();
     // The float outputs are evaluated chunk by chunk from their tails'
     // start steps, which each chunk keeps locally.
     let tails: Vec<(usize, Vec<usize>)> = plan.outputs.iter().map(|&s| float_tail(plan, s)).collect();
     let chunk_keep: Vec<bool> = (0..plan.steps.len()).map(|i| kept[i] || tails.iter().any(|t| t.0 == i)).collect();
-    let chunks: Vec<(usize, usize)> = (0..n).step_by(CHUNK).map(|s| (s, (s + CHUNK).min(n))).collect();
+    let chunk = chunk_samples(plan);
+    let chunks: Vec<(usize, usize)> = (0..n).step_by(chunk).map(|s| (s, (s + chunk).min(n))).collect();
     let threads = threads.clamp(1, chunks.len().max(1));
     let wide = plan.max_width > 63;
     let (p64, p128) = if wide { (None, Some(kernels::prepare::<i128>(plan))) } else { (Some(kernels::prepare::<i64>(plan)), None) };
@@ -132,7 +221,7 @@ pub fn run_inputs(
     let mut per_chunk_out: Vec<Vec<(usize, &mut [i128])>> = chunks.iter().map(|_| Vec::new()).collect();
     for (i, buf) in steps.iter_mut().enumerate() {
         if let Some(buf) = buf {
-            for (c, part) in buf.chunks_mut(CHUNK * sizes[i].max(1)).enumerate() {
+            for (c, part) in buf.chunks_mut(chunk * sizes[i].max(1)).enumerate() {
                 if let Some(slot) = per_chunk_out.get_mut(c) {
                     slot.push((i, part));
                 }
@@ -143,7 +232,7 @@ pub fn run_inputs(
     let mut floats: Vec<Vec<f32>> = out_sizes.iter().map(|&sz| vec![0f32; n * sz]).collect();
     let mut per_chunk_float: Vec<Vec<&mut [f32]>> = chunks.iter().map(|_| Vec::new()).collect();
     for (k, buf) in floats.iter_mut().enumerate() {
-        for (c, part) in buf.chunks_mut(CHUNK * out_sizes[k].max(1)).enumerate() {
+        for (c, part) in buf.chunks_mut(chunk * out_sizes[k].max(1)).enumerate() {
             if let Some(slot) = per_chunk_float.get_mut(c) {
                 slot.push(part);
             }
@@ -153,8 +242,9 @@ pub fn run_inputs(
     let work: Vec<((usize, usize), Slots<'_>)> =
         chunks.iter().copied().zip(per_chunk_out.into_iter().zip(per_chunk_float)).collect();
     let per_chunk = |((a, b), (outs, fouts)): ((usize, usize), Slots<'_>)| -> Result<()> {
-        let xs: Vec<Vec<i128>> = inputs.iter().zip(&in_sizes).map(|(input, &sz)| input.codes(a * sz, b * sz)).collect();
-        let x: Vec<&[i128]> = xs.iter().map(Vec::as_slice).collect();
+        let narrow = |k: usize| p64.as_ref().map_or_else(|| p128.as_ref().is_some_and(|p| p.narrow(plan.inputs[k])), |p| p.narrow(plan.inputs[k]));
+        let x: Vec<ChunkCodes> =
+            inputs.iter().zip(&in_sizes).enumerate().map(|(k, (input, &sz))| input.codes(a * sz, b * sz, narrow(k))).collect::<Result<_>>()?;
         let r = match (&p64, &p128) {
             (Some(p), _) => kernels::run_chunk::<i64>(plan, p, &x, b - a, &chunk_keep),
             (_, Some(p)) => kernels::run_chunk::<i128>(plan, p, &x, b - a, &chunk_keep),
@@ -232,18 +322,18 @@ pub fn locate(i: usize, shape: &[usize]) -> String {
 /// Input codes of float32 values (a batch of shape `shape`) at `f`, with
 /// its rounding and overflow.
 pub fn quantize_inputs(x: &[f32], shape: &[usize], f: crate::fxp::InputFormat) -> Result<Vec<i128>> {
-    x.iter()
-        .enumerate()
-        .map(|(i, &v)| {
-            crate::fxp::quantize_f32(v, f.fmt, f.rounding, f.overflow).map_err(|_| {
-                Error::Usage(format!(
-                    "input {}: {v} has no fixed-point code{}",
-                    locate(i, shape),
-                    if v.is_nan() { "; replace NaNs in the input (e.g. numpy.nan_to_num)" } else { " when wrapping; use a saturating format" }
-                ))
-            })
-        })
-        .collect()
+    (0..x.len()).map(|i| quantize_input(x[i], i, shape, f)).collect()
+}
+
+/// Element `i` of [`quantize_inputs`], or the error naming it.
+fn quantize_input(v: f32, i: usize, shape: &[usize], f: crate::fxp::InputFormat) -> Result<i128> {
+    crate::fxp::quantize_f32(v, f.fmt, f.rounding, f.overflow).map_err(|_| {
+        Error::Usage(format!(
+            "input {}: {v} has no fixed-point code{}",
+            locate(i, shape),
+            if v.is_nan() { "; replace NaNs in the input (e.g. numpy.nan_to_num)" } else { " when wrapping; use a saturating format" }
+        ))
+    })
 }
 
 /// The narrowest format that holds every input exactly (raw float inputs
@@ -328,7 +418,34 @@ impl Prediction {
 /// The float32 tail `tail` of `n` samples, from the exact codes of `start`.
 fn float_eval(plan: &Plan, start: usize, tail: &[usize], codes: &[i128], n: usize) -> Vec<f32> {
     let f = plan.steps[start].fmt.frac;
-    let mut v: Vec<f32> = codes.iter().map(|&c| code_to_f32(c, f)).collect();
+    let scale = pow2(-f);
+    let (lo, hi) = (plan.steps[start].lo, plan.steps[start].hi);
+    // Codes below 2^24 whose unit 2^-f is a normal float32 (and whose range
+    // stays finite) convert exactly: an integer times a power of two.
+    let exact_f32 = lo > -(1 << 24) && hi < 1 << 24 && (-126..=100).contains(&-f);
+    let mut v: Vec<f32> = if exact_f32 {
+        let s32 = scale as f32;
+        let mut v = vec![0f32; codes.len()];
+        for (d, &c) in v.iter_mut().zip(codes) {
+            *d = c as i32 as f32 * s32;
+        }
+        v
+    } else {
+        codes
+        .iter()
+        .map(|&c| {
+            // `code_to_f32`'s first case, with the scale computed once.
+            let v = c as i64 as f64 * scale;
+            if c == 0 {
+                0.0
+            } else if c.unsigned_abs() < 1 << 53 && v.is_normal() && v.abs() > 1e-37 {
+                v as f32
+            } else {
+                code_to_f32(c, f)
+            }
+        })
+        .collect()
+    };
     for &t in tail {
         let step = &plan.steps[t];
         let xf = plan.steps[step.inputs[0]].fmt.frac;
@@ -411,8 +528,8 @@ pub fn float_affine(x: &[f32], mul: &[f32], add: &[f32]) -> Vec<f32> {
 /// element equal; the element-wise ops do not fuse.)
 pub fn float_dense(x: &[f32], rows: usize, n_in: usize, n_out: usize, w: &[f32], b: &[f32]) -> Vec<f32> {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("fma") {
-        // SAFETY: the CPU supports FMA, checked just above.
+    if madd16::avx2() {
+        // SAFETY: the CPU supports FMA (`madd16::avx2`).
         return unsafe { float_dense_fma(x, rows, n_in, n_out, w, b) };
     }
     float_dense_body(x, rows, n_in, n_out, w, b)
@@ -429,10 +546,30 @@ unsafe fn float_dense_fma(x: &[f32], rows: usize, n_in: usize, n_out: usize, w: 
 #[inline(always)]
 fn float_dense_body(x: &[f32], rows: usize, n_in: usize, n_out: usize, w: &[f32], b: &[f32]) -> Vec<f32> {
     use crate::quant::ops::ftz;
+    // Each output accumulates over the inputs in order, as TensorFlow's
+    // matmul does; rows are independent, so 8 of them advance side by
+    // side in one vector (the same operations in the same order per row).
+    const L: usize = 8;
     let mut y = vec![0f32; rows * n_out];
-    // Each output accumulates over the inputs in order; the outputs of a
-    // row are independent, so they advance side by side.
-    for r in 0..rows {
+    let full = rows / L * L;
+    let mut acc = vec![[0f32; L]; n_out];
+    for r0 in (0..full).step_by(L) {
+        acc.iter_mut().for_each(|a| *a = [0.0; L]);
+        for i in 0..n_in {
+            let xi: [f32; L] = std::array::from_fn(|r| ftz(x[(r0 + r) * n_in + i]));
+            for (a, &wj) in acc.iter_mut().zip(&w[i * n_out..(i + 1) * n_out]) {
+                for r in 0..L {
+                    a[r] = ftz(xi[r].mul_add(wj, a[r]));
+                }
+            }
+        }
+        for (j, (a, &bj)) in acc.iter().zip(b).enumerate() {
+            for (r, &v) in a.iter().enumerate() {
+                y[(r0 + r) * n_out + j] = ftz(v + bj);
+            }
+        }
+    }
+    for r in full..rows {
         let acc = &mut y[r * n_out..(r + 1) * n_out];
         for i in 0..n_in {
             let xi = ftz(x[r * n_in + i]);
@@ -475,30 +612,21 @@ pub fn predict_inputs(g: &crate::ir::Graph, xs: &[(&[f32], &[usize])], opts: &Pr
     if let Some((k, _)) = xs.iter().enumerate().find(|(_, x)| x.1[0] != n) {
         return Err(Error::Usage(format!("input `{}` has {} samples, input `{}` {n}", g.layers[g.inputs[k].0].name, xs[k].1[0], g.layers[g.inputs[0].0].name)));
     }
-    let mut quantized = vec![];
     let mut specs = vec![];
+    let mut inputs: Vec<Input<'_>> = vec![];
     for &(x, shape) in xs {
         match opts.input_format.or(opts.config.input) {
-            Some(f) => {
-                quantized.push(Some(quantize_inputs(x, shape, f)?));
-                specs.push(InputSpec::of(f));
+            Some(fmt) => {
+                inputs.push(Input::Quantize { x, fmt, shape });
+                specs.push(InputSpec::of(fmt));
             }
             None => {
                 let (fmt, lo, hi) = exact_inputs(x, shape)?;
-                quantized.push(None);
+                inputs.push(Input::Exact { x, frac: fmt.frac });
                 specs.push(InputSpec::exact(fmt, lo, hi));
             }
         }
     }
-    let inputs: Vec<Input<'_>> = xs
-        .iter()
-        .zip(&quantized)
-        .zip(&specs)
-        .map(|((&(x, _), q), spec)| match q {
-            Some(c) => Input::Codes(c),
-            None => Input::Exact { x, frac: spec.fmt.frac },
-        })
-        .collect();
     let plan = crate::passes::precision::plan_inputs(g, &specs, &opts.config)?;
     let threads = if opts.threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { opts.threads };
     let keep = opts.keep.clone().unwrap_or(Keep::Outputs);
