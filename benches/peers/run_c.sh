@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The generated C of jet_tagger against `qkhw predict` on one core, same
 # input format (fixed<16,6>), one run. Usage: bash benches/peers/run_c.sh
+# [--c-only] (the C rows only: benches/peers/golden_speed.py runs qkhw).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 cargo build --release -q
@@ -11,6 +12,7 @@ for flags in "-O2" "-O3 -march=native"; do
   gcc -std=c99 $flags -Wall -Wextra -Werror "$d/jet_tagger.c" "$d/c_bench.c" -o "$d/bench" -lm
   printf 'generated C (gcc %s): ' "$flags"; "$d/bench" 1000000
 done
+if [[ ${1:-} == --c-only ]]; then rm -rf "$d"; exit 0; fi
 python3 - "$d/x.npy" <<'PY'
 import struct, sys, random
 # 1,000,000 x 16 float32 .npy without numpy: standard normal values.

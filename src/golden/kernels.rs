@@ -354,6 +354,12 @@ pub(crate) fn run_chunk<T: Code>(plan: &Plan, prep: &Prepared<T>, inputs: &[Chun
                     let per = xs.len() / m.max(1);
                     Buf::W((0..m).flat_map(|s| idx.iter().map(move |&j| (s, j))).map(|(s, j)| xs[s * per + j as usize]).collect())
                 }
+                (StepOp::Merge { kind: kind @ (MergeKind::Add | MergeKind::Average(_) | MergeKind::Subtract), shifts }, _)
+                    if prep.narrow_out[i] && shifts.iter().all(|&v| v < 32) && s.inputs.iter().all(|&k| matches!(bufs[k], Some(Buf::N(_)))) =>
+                {
+                    let ins: Vec<&[i32]> = s.inputs.iter().filter_map(|&k| if let Some(Buf::N(v)) = &bufs[k] { Some(v.as_slice()) } else { None }).collect();
+                    Buf::N(merge_i32(&ins, shifts, *kind == MergeKind::Subtract))
+                }
                 (StepOp::Merge { kind, shifts }, _) => {
                     let ins: Vec<std::borrow::Cow<'_, [T]>> = (0..s.inputs.len()).map(x).collect::<Result<_>>()?;
                     let refs: Vec<&[T]> = ins.iter().map(|c| c.as_ref()).collect();
@@ -531,6 +537,13 @@ unsafe fn depthwise_avx2<T: Mac>(x: &[T], m: usize, g: &Geo, mult: usize, w: &[T
 fn depthwise_body<T: Mac>(x: &[T], m: usize, g: &Geo, mult: usize, w: &[T], b: &[T]) -> Vec<T> {
     windowed(x, m, g, b, |acc, xi, k| {
         let wk = &w[k * g.cin * mult..][..g.cin * mult];
+        if mult == 1 {
+            // Lane by lane (it vectorizes): no index division.
+            for ((a, &xv), &wv) in acc.iter_mut().zip(xi).zip(wk) {
+                *a = *a + xv * wv;
+            }
+            return;
+        }
         for (o, a) in acc.iter_mut().enumerate() {
             *a = *a + xi[o / mult] * wk[o];
         }
@@ -820,6 +833,19 @@ fn zero_pad<T: Code>(x: &[T], m: usize, in_shape: &[usize], pads: &[(usize, usiz
                 let d = s * oh * ow * c + ((iy + pt) * ow + ix + pl) * c;
                 y[d..d + c].copy_from_slice(src);
             }
+        }
+    }
+    y
+}
+
+/// Add (or subtract, two inputs) aligned `i32` codes whose result fits
+/// `i32`: wrapping arithmetic is exact modulo 2^32, so the result is.
+fn merge_i32(ins: &[&[i32]], shifts: &[u32], subtract: bool) -> Vec<i32> {
+    let mut y: Vec<i32> = ins[0].iter().map(|&v| v.wrapping_shl(shifts[0])).collect();
+    for (k, x) in ins.iter().enumerate().skip(1) {
+        for (d, &v) in y.iter_mut().zip(x.iter()) {
+            let v = v.wrapping_shl(shifts[k]);
+            *d = if subtract { d.wrapping_sub(v) } else { d.wrapping_add(v) };
         }
     }
     y

@@ -213,9 +213,54 @@ fn dense_limbs_body(x: &[i64], rows: usize, l: &Limbs, isa: Isa) -> Vec<i64> {
 /// A convolution of `m` samples (NHWC codes, each fits `i16`): each
 /// sample's windows are gathered into rows, then multiplied.
 pub fn conv(x: &[i32], m: usize, g: &Geo, k: &Weights16, isa: Isa) -> Vec<i32> {
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `Isa::Avx2` is only chosen when the CPU has AVX2.
+        Isa::Avx2 => unsafe { avx2::conv(x, m, g, k) },
+        _ => conv_body(x, m, g, k, isa),
+    }
+}
+
+/// The window gather is vectorized inside the AVX2 function that inlines
+/// this.
+#[inline(always)]
+fn conv_body(x: &[i32], m: usize, g: &Geo, k: &Weights16, isa: Isa) -> Vec<i32> {
     let positions = g.out_h * g.out_w;
-    let (osz, stride) = (positions * g.cout, k.row_len());
+    let (isz, osz, stride) = (g.in_h * g.in_w * g.cin, positions * g.cout, k.row_len());
     let mut y = vec![0i32; m * osz];
+    if g.cin % 2 == 0 {
+        // Direct: each tap's channels are whole pairs, read in place from
+        // the sample (converted to i16 once); taps in the padding are
+        // skipped (they add 0).
+        let mut xs = vec![0i16; isz];
+        let mut segs = Vec::with_capacity(g.kh * g.kw);
+        for (src, ys) in x.chunks_exact(isz).zip(y.chunks_exact_mut(osz)).take(m) {
+            for (d, &v) in xs.iter_mut().zip(src) {
+                *d = v as i16;
+            }
+            // Positions whose every tap column lies inside the input share
+            // one segment list, shifted by sw·cin per position.
+            let inside = |ox: usize| (0..g.kw).all(|kx| g.in_col(ox, kx).is_some());
+            for oy in 0..g.out_h {
+                let mut ox = 0;
+                while ox < g.out_w {
+                    let run = if inside(ox) { (ox..g.out_w).take_while(|&o| inside(o)).count() } else { 1 };
+                    segs.clear();
+                    for ky in 0..g.kh {
+                        let Some(iy) = g.in_row(oy, ky) else { continue };
+                        for kx in 0..g.kw {
+                            let Some(ix) = g.in_col(ox, kx) else { continue };
+                            segs.push(Seg { x: (iy * g.in_w + ix) * g.cin, p: (ky * g.kw + kx) * g.cin / 2, pairs: g.cin / 2 });
+                        }
+                    }
+                    let y0 = (oy * g.out_w + ox) * g.cout;
+                    times_rows(&xs, &segs, g.sw * g.cin, run, k, &mut ys[y0..y0 + run * g.cout], isa);
+                    ox += run;
+                }
+            }
+        }
+        return y;
+    }
     let mut rows = vec![0i16; positions * stride];
     for (s, ys) in y.chunks_exact_mut(osz).enumerate().take(m) {
         windows(x, s, g, stride, &mut rows, |v| v as i16);
@@ -282,34 +327,61 @@ fn windows<V: Copy, R: Copy + Default>(x: &[V], s: usize, g: &Geo, stride: usize
     }
 }
 
+/// A run of `pairs` input pairs starting at code `x` of an input buffer,
+/// multiplied by the weight pairs from pair `p` on. A row of an im2col
+/// matrix is one segment; an output position of a direct convolution is
+/// one segment per kernel tap inside the input.
+#[derive(Debug, Clone, Copy)]
+struct Seg {
+    x: usize,
+    p: usize,
+    pairs: usize,
+}
+
 /// `y[r] = b + xs[r] · w` for `rows` rows of `k.row_len()` codes.
 fn rows_times(xs: &[i16], rows: usize, k: &Weights16, y: &mut [i32], isa: Isa) {
+    times_rows(xs, &[Seg { x: 0, p: 0, pairs: k.pairs }], k.row_len(), rows, k, &mut y[..rows * k.n_out], isa);
+}
+
+/// `rows` outputs (`n_out` codes each, consecutive in `y`): output `r` is
+/// `b + Σ_segments x · w` with every segment's input shifted by `r·delta`
+/// codes (rows of an im2col matrix; neighbouring positions of a
+/// convolution). Checks that everything read lies inside `xs` and the
+/// weights (the AVX2 loop then reads unchecked).
+fn times_rows(xs: &[i16], segs: &[Seg], delta: usize, rows: usize, k: &Weights16, y: &mut [i32], isa: Isa) {
+    assert!(y.len() == rows * k.n_out);
+    let shift = rows.saturating_sub(1) * delta;
+    assert!(segs.iter().all(|s| s.x + shift + 2 * s.pairs <= xs.len() && s.p + s.pairs <= k.pairs));
     match isa {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: `Isa::Avx2` is only chosen when the CPU has AVX2.
-        Isa::Avx2 => unsafe { avx2::rows_times(xs, rows, k, y) },
-        _ => portable_rows_times(xs, rows, k, y),
+        // SAFETY: `Isa::Avx2` is only chosen when the CPU has AVX2; the
+        // segments were checked just above.
+        Isa::Avx2 => unsafe { avx2::times_rows(xs, segs, delta, rows, k, y) },
+        _ => {
+            for (r, yr) in y.chunks_exact_mut(k.n_out).enumerate() {
+                portable_times_segments(xs, segs, r * delta, k, yr);
+            }
+        }
     }
 }
 
-fn portable_rows_times(xs: &[i16], rows: usize, k: &Weights16, y: &mut [i32]) {
-    let mut acc = vec![0i32; k.n_pad];
-    for (xr, yr) in xs.chunks_exact(k.row_len()).zip(y.chunks_exact_mut(k.n_out)).take(rows) {
-        acc.copy_from_slice(&k.b);
-        for (p, pair) in xr.chunks_exact(2).enumerate() {
-            let (x0, x1) = (pair[0] as i32, pair[1] as i32);
-            let wp = &k.w[p * k.n_pad * 2..][..k.n_pad * 2];
+fn portable_times_segments(xs: &[i16], segs: &[Seg], shift: usize, k: &Weights16, yr: &mut [i32]) {
+    let mut acc = k.b.clone();
+    for s in segs {
+        for q in 0..s.pairs {
+            let (x0, x1) = (xs[shift + s.x + 2 * q] as i32, xs[shift + s.x + 2 * q + 1] as i32);
+            let wp = &k.w[(s.p + q) * k.n_pad * 2..][..k.n_pad * 2];
             for (a, w) in acc.iter_mut().zip(wp.chunks_exact(2)) {
                 *a = a.wrapping_add(x0.wrapping_mul(w[0] as i32).wrapping_add(x1.wrapping_mul(w[1] as i32)));
             }
         }
-        yr.copy_from_slice(&acc[..k.n_out]);
     }
+    yr.copy_from_slice(&acc[..k.n_out]);
 }
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use super::{Isa, Limbs, Weights16};
+    use super::{Isa, Limbs, Seg, Weights16};
     use std::arch::x86_64::*;
 
     #[target_feature(enable = "avx2")]
@@ -318,70 +390,93 @@ mod avx2 {
     }
 
     #[target_feature(enable = "avx2")]
+    pub unsafe fn conv(x: &[i32], m: usize, g: &crate::passes::precision::Geo, k: &Weights16) -> Vec<i32> {
+        super::conv_body(x, m, g, k, Isa::Avx2)
+    }
+
+    #[target_feature(enable = "avx2")]
     pub unsafe fn conv_limbs(x: &[i64], m: usize, g: &crate::passes::precision::Geo, l: &Limbs) -> Vec<i64> {
         super::conv_limbs_body(x, m, g, l, Isa::Avx2)
     }
 
-    /// Up to 64 outputs accumulate in registers (8 vectors of 8 lanes)
-    /// over the whole row: one broadcast pair, then one `vpmaddwd` and one
-    /// `vpaddd` per 8 outputs.
+    /// Outputs accumulate in registers over all segments: `NB` vectors of
+    /// 8 lanes for each of `R` rows (`R·NB ≤ 8`), so one weight load feeds
+    /// `R` rows and one broadcast pair feeds `NB` vectors; per product
+    /// pair, one `vpmaddwd` and one `vpaddd`. The caller has checked the
+    /// segments.
     #[target_feature(enable = "avx2")]
-    pub unsafe fn rows_times(xs: &[i16], rows: usize, k: &Weights16, y: &mut [i32]) {
-        let stride = k.row_len();
-        assert!(xs.len() >= rows * stride && y.len() >= rows * k.n_out);
-        for r in 0..rows {
-            let xr = &xs[r * stride..][..stride];
-            let yr = &mut y[r * k.n_out..][..k.n_out];
-            let mut j0 = 0;
-            while j0 < k.n_pad {
-                let nb = ((k.n_pad - j0) / 8).min(8);
-                // SAFETY: AVX2 is enabled on this function; the block reads
-                // lanes j0..j0 + 8·nb of the padded weights and bias.
-                unsafe {
-                    match nb {
-                        1 => block::<1>(xr, k, j0, yr),
-                        2 => block::<2>(xr, k, j0, yr),
-                        3 => block::<3>(xr, k, j0, yr),
-                        4 => block::<4>(xr, k, j0, yr),
-                        5 => block::<5>(xr, k, j0, yr),
-                        6 => block::<6>(xr, k, j0, yr),
-                        7 => block::<7>(xr, k, j0, yr),
-                        _ => block::<8>(xr, k, j0, yr),
-                    }
+    pub(super) unsafe fn times_rows(xs: &[i16], segs: &[Seg], delta: usize, rows: usize, k: &Weights16, y: &mut [i32]) {
+        macro_rules! go {
+            ($nb:literal, $r:literal, $j0:expr) => {{
+                let (mut r, full) = (0, rows / $r * $r);
+                while r < full {
+                    // SAFETY: AVX2 is enabled on this function; the checked
+                    // segments and lanes j0..j0 + 8·NB of the padded weights.
+                    unsafe { block::<$r, $nb>(xs, segs, r * delta, delta, k, $j0, &mut y[r * k.n_out..]) };
+                    r += $r;
                 }
-                j0 += nb * 8;
+                while r < rows {
+                    // SAFETY: as above, one row.
+                    unsafe { block::<1, $nb>(xs, segs, r * delta, delta, k, $j0, &mut y[r * k.n_out..]) };
+                    r += 1;
+                }
+            }};
+        }
+        let mut j0 = 0;
+        while j0 < k.n_pad {
+            let nb = ((k.n_pad - j0) / 8).min(8);
+            match nb {
+                1 => go!(1, 4, j0),
+                2 => go!(2, 4, j0),
+                3 => go!(3, 2, j0),
+                4 => go!(4, 2, j0),
+                5 => go!(5, 1, j0),
+                6 => go!(6, 1, j0),
+                7 => go!(7, 1, j0),
+                _ => go!(8, 1, j0),
             }
+            j0 += nb * 8;
         }
     }
 
     #[target_feature(enable = "avx2")]
     #[inline]
-    unsafe fn block<const NB: usize>(xr: &[i16], k: &Weights16, j0: usize, yr: &mut [i32]) {
-        debug_assert!(j0 + NB * 8 <= k.n_pad && xr.len() == k.pairs * 2);
-        // SAFETY: every pointer below stays inside `k.b`, `k.w` and `xr`
-        // (lanes j0..j0 + 8·NB < n_pad of each of the `pairs` weight rows).
+    unsafe fn block<const R: usize, const NB: usize>(xs: &[i16], segs: &[Seg], shift: usize, delta: usize, k: &Weights16, j0: usize, y: &mut [i32]) {
+        debug_assert!(j0 + NB * 8 <= k.n_pad && y.len() >= (R - 1) * k.n_out + k.n_out.min(j0 + NB * 8));
+        // SAFETY: every pointer below stays inside `k.b`, `k.w` (lanes
+        // j0..j0 + 8·NB < n_pad of weight pairs p..p + pairs <= k.pairs)
+        // and `xs` (codes shift + r·delta + x .. + 2·pairs), as the caller
+        // checked.
         unsafe {
-            let mut acc = [_mm256_setzero_si256(); NB];
-            for (v, a) in acc.iter_mut().enumerate() {
-                *a = _mm256_loadu_si256(k.b.as_ptr().add(j0 + 8 * v) as *const __m256i);
-            }
-            let w = k.w.as_ptr();
-            for p in 0..k.pairs {
-                let pair = (xr.as_ptr().add(2 * p) as *const i32).read_unaligned();
-                let xv = _mm256_set1_epi32(pair);
-                let wp = w.add((p * k.n_pad + j0) * 2);
-                for (v, a) in acc.iter_mut().enumerate() {
-                    let wv = _mm256_loadu_si256(wp.add(16 * v) as *const __m256i);
-                    *a = _mm256_add_epi32(*a, _mm256_madd_epi16(xv, wv));
+            let mut acc = [[_mm256_setzero_si256(); NB]; R];
+            for row in acc.iter_mut() {
+                for (v, a) in row.iter_mut().enumerate() {
+                    *a = _mm256_loadu_si256(k.b.as_ptr().add(j0 + 8 * v) as *const __m256i);
                 }
             }
-            let mut out = [[0i32; 8]; NB];
-            for (o, a) in out.iter_mut().zip(&acc) {
-                _mm256_storeu_si256(o.as_mut_ptr() as *mut __m256i, *a);
+            let w = k.w.as_ptr();
+            for s in segs {
+                let x = xs.as_ptr().add(shift + s.x);
+                for q in 0..s.pairs {
+                    let wp = w.add(((s.p + q) * k.n_pad + j0) * 2);
+                    let xv: [__m256i; R] = std::array::from_fn(|r| _mm256_set1_epi32((x.add(r * delta + 2 * q) as *const i32).read_unaligned()));
+                    for v in 0..NB {
+                        let wv = _mm256_loadu_si256(wp.add(16 * v) as *const __m256i);
+                        for r in 0..R {
+                            acc[r][v] = _mm256_add_epi32(acc[r][v], _mm256_madd_epi16(xv[r], wv));
+                        }
+                    }
+                }
             }
             let n = (k.n_out - j0).min(NB * 8);
-            for (d, s) in yr[j0..j0 + n].iter_mut().zip(out.iter().flatten()) {
-                *d = *s;
+            for (r, row) in acc.iter().enumerate() {
+                let mut out = [[0i32; 8]; NB];
+                for (o, a) in out.iter_mut().zip(row) {
+                    _mm256_storeu_si256(o.as_mut_ptr() as *mut __m256i, *a);
+                }
+                for (d, s) in y[r * k.n_out + j0..r * k.n_out + j0 + n].iter_mut().zip(out.iter().flatten()) {
+                    *d = *s;
+                }
             }
         }
     }
