@@ -228,7 +228,7 @@ fn conv_body(x: &[i32], m: usize, g: &Geo, k: &Weights16, isa: Isa) -> Vec<i32> 
     let positions = g.out_h * g.out_w;
     let (isz, osz, stride) = (g.in_h * g.in_w * g.cin, positions * g.cout, k.row_len());
     let mut y = vec![0i32; m * osz];
-    if g.cin % 2 == 0 {
+    if g.cin.is_multiple_of(2) {
         // Direct: each tap's channels are whole pairs, read in place from
         // the sample (converted to i16 once); taps in the padding are
         // skipped (they add 0).
@@ -462,8 +462,8 @@ mod avx2 {
                     let xv: [__m256i; R] = std::array::from_fn(|r| _mm256_set1_epi32((x.add(r * delta + 2 * q) as *const i32).read_unaligned()));
                     for v in 0..NB {
                         let wv = _mm256_loadu_si256(wp.add(16 * v) as *const __m256i);
-                        for r in 0..R {
-                            acc[r][v] = _mm256_add_epi32(acc[r][v], _mm256_madd_epi16(xv[r], wv));
+                        for (row, &xr) in acc.iter_mut().zip(&xv) {
+                            row[v] = _mm256_add_epi32(row[v], _mm256_madd_epi16(xr, wv));
                         }
                     }
                 }
