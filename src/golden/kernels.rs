@@ -196,7 +196,7 @@ pub fn prepare<T: Code>(plan: &Plan) -> Prepared<T> {
         })
         .collect();
     let narrow_out = plan.steps.iter().map(|s| within(s.lo, 31) && within(s.hi, 31)).collect();
-    Prepared { lin, isa: if madd16::avx2() { Isa::Avx2 } else { Isa::Portable }, narrow_out }
+    Prepared { lin, isa: Isa::detect(), narrow_out }
 }
 
 impl<T> Prepared<T> {
@@ -215,10 +215,8 @@ pub fn linear_kernels(plan: &Plan) -> Vec<Option<String>> {
         .iter()
         .map(|l| {
             l.as_ref().map(|l| match l {
-                Lin::S(_) if isa == Isa::Avx2 => "i16 pairs -> i32 (AVX2 vpmaddwd)".to_string(),
-                Lin::S(_) => "i16 pairs -> i32 (portable)".to_string(),
-                Lin::L(l) if isa == Isa::Avx2 => format!("{} passes of 16-bit digits, i16 pairs -> i32 (AVX2 vpmaddwd), summed in i64", l.digits()),
-                Lin::L(l) => format!("{} passes of 16-bit digits, i16 pairs -> i32 (portable), summed in i64", l.digits()),
+                Lin::S(_) => format!("i16 pairs -> i32 ({})", isa.describe()),
+                Lin::L(l) => format!("{} passes of 16-bit digits, i16 pairs -> i32 ({}), summed in i64", l.digits(), isa.describe()),
                 Lin::N(..) => "i32".to_string(),
                 Lin::F(..) => "f64 (exact integers below 2^53)".to_string(),
                 Lin::W(..) => if plan.max_width > 63 { "i128" } else { "i64" }.to_string(),

@@ -20,38 +20,46 @@ use crate::passes::precision::Geo;
 /// Which instructions a kernel may use, decided once per run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Isa {
-    /// AVX2 `vpmaddwd` / `vpaddd` (detected at run time).
+    /// AVX2 with AVX-VNNI: `vpdpwssd` multiplies the pairs and adds them
+    /// to the accumulator in one instruction.
+    Vnni,
+    /// AVX2 `vpmaddwd` + `vpaddd`.
     Avx2,
     /// Plain Rust, any CPU.
     Portable,
 }
 
 impl Isa {
-    /// AVX2 when the CPU has it, unless `QKHW_NO_SIMD` is set (to check
-    /// that the portable path gives the same outputs).
+    /// The best the CPU has (detected at run time, with FMA for the float
+    /// kernels), unless `QKHW_NO_SIMD` is set (to check that the portable
+    /// path gives the same outputs). Read once per process.
     pub fn detect() -> Isa {
-        if std::env::var_os("QKHW_NO_SIMD").is_some_and(|v| !v.is_empty() && v != "0") {
-            return Isa::Portable;
+        static ISA: std::sync::OnceLock<Isa> = std::sync::OnceLock::new();
+        *ISA.get_or_init(|| {
+            if std::env::var_os("QKHW_NO_SIMD").is_some_and(|v| !v.is_empty() && v != "0") {
+                return Isa::Portable;
+            }
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+                return if std::arch::is_x86_feature_detected!("avxvnni") { Isa::Vnni } else { Isa::Avx2 };
+            }
+            Isa::Portable
+        })
+    }
+
+    /// How `debug` names the pair multiply-add.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Isa::Vnni => "AVX-VNNI vpdpwssd",
+            Isa::Avx2 => "AVX2 vpmaddwd",
+            Isa::Portable => "portable",
         }
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
-            return Isa::Avx2;
-        }
-        Isa::Portable
     }
 }
 
-/// Whether the AVX2 paths of the golden model may run: the CPU has AVX2
-/// and FMA, and `QKHW_NO_SIMD` is not set (read once per process).
+/// Whether the AVX2 paths of the golden model may run (see [`Isa::detect`]).
 pub fn avx2() -> bool {
-    static AVX2: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *AVX2.get_or_init(|| {
-        #[cfg(target_arch = "x86_64")]
-        if Isa::detect() == Isa::Avx2 && std::arch::is_x86_feature_detected!("fma") {
-            return true;
-        }
-        false
-    })
+    Isa::detect() != Isa::Portable
 }
 
 /// Whether a linear step can run here: inputs and weights are 16-bit codes
@@ -184,7 +192,7 @@ pub fn dense_limbs(x: &[i64], rows: usize, l: &Limbs, isa: Isa) -> Vec<i64> {
     match isa {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `Isa::Avx2` is only chosen when the CPU has AVX2.
-        Isa::Avx2 => unsafe { avx2::dense_limbs(x, rows, l) },
+        Isa::Avx2 | Isa::Vnni => unsafe { avx2::dense_limbs(x, rows, l, isa) },
         _ => dense_limbs_body(x, rows, l, isa),
     }
 }
@@ -216,7 +224,7 @@ pub fn conv(x: &[i32], m: usize, g: &Geo, k: &Weights16, isa: Isa) -> Vec<i32> {
     match isa {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `Isa::Avx2` is only chosen when the CPU has AVX2.
-        Isa::Avx2 => unsafe { avx2::conv(x, m, g, k) },
+        Isa::Avx2 | Isa::Vnni => unsafe { avx2::conv(x, m, g, k, isa) },
         _ => conv_body(x, m, g, k, isa),
     }
 }
@@ -276,7 +284,7 @@ pub fn conv_limbs(x: &[i64], m: usize, g: &Geo, l: &Limbs, isa: Isa) -> Vec<i64>
     match isa {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `Isa::Avx2` is only chosen when the CPU has AVX2.
-        Isa::Avx2 => unsafe { avx2::conv_limbs(x, m, g, l) },
+        Isa::Avx2 | Isa::Vnni => unsafe { avx2::conv_limbs(x, m, g, l, isa) },
         _ => conv_limbs_body(x, m, g, l, isa),
     }
 }
@@ -357,6 +365,10 @@ fn times_rows(xs: &[i16], segs: &[Seg], delta: usize, rows: usize, k: &Weights16
         // SAFETY: `Isa::Avx2` is only chosen when the CPU has AVX2; the
         // segments were checked just above.
         Isa::Avx2 => unsafe { avx2::times_rows(xs, segs, delta, rows, k, y) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `Isa::Vnni` is only chosen when the CPU has AVX2 and
+        // AVX-VNNI; the segments were checked just above.
+        Isa::Vnni => unsafe { vnni::times_rows(xs, segs, delta, rows, k, y) },
         _ => {
             for (r, yr) in y.chunks_exact_mut(k.n_out).enumerate() {
                 portable_times_segments(xs, segs, r * delta, k, yr);
@@ -379,67 +391,56 @@ fn portable_times_segments(xs: &[i16], segs: &[Seg], shift: usize, k: &Weights16
     yr.copy_from_slice(&acc[..k.n_out]);
 }
 
+/// The register-blocked row kernel, compiled once per instruction set:
+/// `$madd` adds the pair products of `$x` and `$w` to `$a`.
 #[cfg(target_arch = "x86_64")]
-mod avx2 {
-    use super::{Isa, Limbs, Seg, Weights16};
-    use std::arch::x86_64::*;
-
-    #[target_feature(enable = "avx2")]
-    pub unsafe fn dense_limbs(x: &[i64], rows: usize, l: &Limbs) -> Vec<i64> {
-        super::dense_limbs_body(x, rows, l, Isa::Avx2)
-    }
-
-    #[target_feature(enable = "avx2")]
-    pub unsafe fn conv(x: &[i32], m: usize, g: &crate::passes::precision::Geo, k: &Weights16) -> Vec<i32> {
-        super::conv_body(x, m, g, k, Isa::Avx2)
-    }
-
-    #[target_feature(enable = "avx2")]
-    pub unsafe fn conv_limbs(x: &[i64], m: usize, g: &crate::passes::precision::Geo, l: &Limbs) -> Vec<i64> {
-        super::conv_limbs_body(x, m, g, l, Isa::Avx2)
-    }
-
+macro_rules! pair_kernel {
+    ($features:literal, |$a:ident, $x:ident, $w:ident| $madd:expr) => {
     /// Outputs accumulate in registers over all segments: `NB` vectors of
     /// 8 lanes for each of `R` rows (`R·NB ≤ 8`), so one weight load feeds
     /// `R` rows and one broadcast pair feeds `NB` vectors; per product
-    /// pair, one `vpmaddwd` and one `vpaddd`. The caller has checked the
+    /// pair, one multiply-add (`$madd`). The caller has checked the
     /// segments.
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = $features)]
     pub(super) unsafe fn times_rows(xs: &[i16], segs: &[Seg], delta: usize, rows: usize, k: &Weights16, y: &mut [i32]) {
-        macro_rules! go {
-            ($nb:literal, $r:literal, $j0:expr) => {{
-                let (mut r, full) = (0, rows / $r * $r);
-                while r < full {
-                    // SAFETY: AVX2 is enabled on this function; the checked
-                    // segments and lanes j0..j0 + 8·NB of the padded weights.
-                    unsafe { block::<$r, $nb>(xs, segs, r * delta, delta, k, $j0, &mut y[r * k.n_out..]) };
-                    r += $r;
-                }
-                while r < rows {
-                    // SAFETY: as above, one row.
-                    unsafe { block::<1, $nb>(xs, segs, r * delta, delta, k, $j0, &mut y[r * k.n_out..]) };
-                    r += 1;
-                }
-            }};
-        }
         let mut j0 = 0;
         while j0 < k.n_pad {
             let nb = ((k.n_pad - j0) / 8).min(8);
             match nb {
-                1 => go!(1, 4, j0),
-                2 => go!(2, 4, j0),
-                3 => go!(3, 2, j0),
-                4 => go!(4, 2, j0),
-                5 => go!(5, 1, j0),
-                6 => go!(6, 1, j0),
-                7 => go!(7, 1, j0),
-                _ => go!(8, 1, j0),
+                // SAFETY (each arm): the features are enabled on this
+                // function; the caller checked the segments.
+                1 => unsafe { rows_of::<4, 1>(xs, segs, delta, rows, k, j0, y) },
+                2 => unsafe { rows_of::<4, 2>(xs, segs, delta, rows, k, j0, y) },
+                3 => unsafe { rows_of::<2, 3>(xs, segs, delta, rows, k, j0, y) },
+                4 => unsafe { rows_of::<2, 4>(xs, segs, delta, rows, k, j0, y) },
+                5 => unsafe { rows_of::<1, 5>(xs, segs, delta, rows, k, j0, y) },
+                6 => unsafe { rows_of::<1, 6>(xs, segs, delta, rows, k, j0, y) },
+                7 => unsafe { rows_of::<1, 7>(xs, segs, delta, rows, k, j0, y) },
+                _ => unsafe { rows_of::<1, 8>(xs, segs, delta, rows, k, j0, y) },
             }
             j0 += nb * 8;
         }
     }
 
-    #[target_feature(enable = "avx2")]
+    /// Lanes j0..j0 + 8·NB of every row, `R` rows at a time.
+    #[target_feature(enable = $features)]
+    #[inline]
+    unsafe fn rows_of<const R: usize, const NB: usize>(xs: &[i16], segs: &[Seg], delta: usize, rows: usize, k: &Weights16, j0: usize, y: &mut [i32]) {
+        let (mut r, full) = (0, rows / R * R);
+        while r < full {
+            // SAFETY: the features are enabled on this function; the
+            // checked segments and lanes j0..j0 + 8·NB of the weights.
+            unsafe { block::<R, NB>(xs, segs, r * delta, delta, k, j0, &mut y[r * k.n_out..]) };
+            r += R;
+        }
+        while r < rows {
+            // SAFETY: as above, one row.
+            unsafe { block::<1, NB>(xs, segs, r * delta, delta, k, j0, &mut y[r * k.n_out..]) };
+            r += 1;
+        }
+    }
+
+    #[target_feature(enable = $features)]
     #[inline]
     unsafe fn block<const R: usize, const NB: usize>(xs: &[i16], segs: &[Seg], shift: usize, delta: usize, k: &Weights16, j0: usize, y: &mut [i32]) {
         debug_assert!(j0 + NB * 8 <= k.n_pad && y.len() >= (R - 1) * k.n_out + k.n_out.min(j0 + NB * 8));
@@ -463,7 +464,7 @@ mod avx2 {
                     for v in 0..NB {
                         let wv = _mm256_loadu_si256(wp.add(16 * v) as *const __m256i);
                         for (row, &xr) in acc.iter_mut().zip(&xv) {
-                            row[v] = _mm256_add_epi32(row[v], _mm256_madd_epi16(xr, wv));
+                            row[v] = { let ($a, $x, $w) = (row[v], xr, wv); $madd };
                         }
                     }
                 }
@@ -480,6 +481,40 @@ mod avx2 {
             }
         }
     }
+    };
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use super::{Isa, Limbs, Seg, Weights16};
+    use std::arch::x86_64::*;
+
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn dense_limbs(x: &[i64], rows: usize, l: &Limbs, isa: Isa) -> Vec<i64> {
+        super::dense_limbs_body(x, rows, l, isa)
+    }
+
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn conv(x: &[i32], m: usize, g: &crate::passes::precision::Geo, k: &Weights16, isa: Isa) -> Vec<i32> {
+        super::conv_body(x, m, g, k, isa)
+    }
+
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn conv_limbs(x: &[i64], m: usize, g: &crate::passes::precision::Geo, l: &Limbs, isa: Isa) -> Vec<i64> {
+        super::conv_limbs_body(x, m, g, l, isa)
+    }
+
+    pair_kernel!("avx2", |a, x, w| _mm256_add_epi32(a, _mm256_madd_epi16(x, w)));
+}
+
+/// The pair multiply-add with AVX-VNNI: `vpdpwssd` (wrapping, like the
+/// AVX2 pair; the saturating form is `vpdpwssds`).
+#[cfg(target_arch = "x86_64")]
+mod vnni {
+    use super::{Seg, Weights16};
+    use std::arch::x86_64::*;
+
+    pair_kernel!("avx2,avxvnni", |a, x, w| _mm256_dpwssd_avx_epi32(a, x, w));
 }
 
 #[cfg(test)]
@@ -502,10 +537,19 @@ mod tests {
         *seed
     }
 
+    /// Every instruction set this CPU runs, so each kernel is checked.
     fn isas() -> Vec<Isa> {
         let mut v = vec![Isa::Portable];
-        if Isa::detect() == Isa::Avx2 {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
             v.push(Isa::Avx2);
+            if std::arch::is_x86_feature_detected!("avxvnni") {
+                v.push(Isa::Vnni);
+            } else {
+                eprintln!("note: this CPU has no AVX-VNNI: its kernel is not checked here");
+            }
+        } else {
+            eprintln!("note: this CPU has no AVX2: only the portable kernels are checked here");
         }
         v
     }
