@@ -5,6 +5,7 @@
 //! plan; [`rtl`] turns them into exact-width lines and the Askama
 //! templates in `templates/verilog/` only lay those lines out.
 
+mod cmvm;
 pub mod files;
 pub mod keywords;
 pub mod rtl;
@@ -566,12 +567,17 @@ fn build_step(g: &Graph, plan: &Plan, i: usize, layer: &str, m: &mut ModuleBuild
             // A Dense on an (..., n_in) tensor: the same weights on each row.
             let x = xs(m, 0);
             let mut outs = vec![];
+            // Shift-add products share subexpressions across the outputs
+            // (`cmvm`), no deeper than the deepest unshared product.
+            let depth = w.iter().map(|&c| rtl::csd(c).len()).max().unwrap_or(1).max(1).next_power_of_two().trailing_zeros();
             for r in 0..*rows {
-                for j in 0..*n_out {
-                    let mut terms: Vec<Term> = vec![];
-                    for (ii, xi) in x[r * n_in..(r + 1) * n_in].iter().enumerate() {
-                        terms.extend(m.rtl.times_const(xi, w[ii * n_out + j], opts.no_dsp));
-                    }
+                let xr = &x[r * n_in..(r + 1) * n_in];
+                let products: Vec<Vec<Term>> = if opts.no_dsp {
+                    cmvm::shared_terms(&mut m.rtl, xr, w, *n_out, depth)
+                } else {
+                    (0..*n_out).map(|j| xr.iter().enumerate().flat_map(|(ii, xi)| m.rtl.times_const(xi, w[ii * n_out + j], false)).collect()).collect()
+                };
+                for (j, mut terms) in products.into_iter().enumerate() {
                     if b[j] != 0 {
                         terms.push(Term { sig: m.rtl.constant(b[j]), neg: false });
                     }

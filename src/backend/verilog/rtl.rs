@@ -76,6 +76,10 @@ pub struct Rtl {
     pub counts: Counts,
     n: usize,
     prefix: String,
+    /// Products already built, by (signal, odd constant, shift-add): a
+    /// signal times `±odd·2^k` is the shared `signal·odd`, shifted and
+    /// signed (multiple-constant multiplication by shared odd multiples).
+    products: std::collections::HashMap<(String, i128, bool), Sig>,
 }
 
 /// A summand: `value = neg ? -sig : sig`.
@@ -145,22 +149,45 @@ impl Rtl {
 
     /// `s × c` as summands: canonical signed digits (shift-adds) when
     /// `shift_add`, else one constant multiplier. Zero gives nothing.
+    ///
+    /// Products are shared: `c = ±odd·2^k`, and `s·odd` is built once per
+    /// signal and odd constant, then reused (shifted, with its sign) by
+    /// every output that multiplies `s` by `±odd·2^k`. The shared product
+    /// has the same depth as an unshared one, so latency does not change.
     pub fn times_const(&mut self, s: &Sig, c: i128, shift_add: bool) -> Vec<Term> {
         if c == 0 || (s.lo == 0 && s.hi == 0) {
             return vec![];
         }
-        if shift_add || c.count_ones() == 1 || (-c).count_ones() == 1 {
+        let k = c.trailing_zeros();
+        let (odd, neg) = ((c >> k).abs(), c < 0);
+        if odd == 1 {
+            return vec![Term { sig: self.shifted(s, k), neg }];
+        }
+        let key = (s.name.clone(), odd, shift_add);
+        let p = match self.products.get(&key) {
+            Some(p) if s.lo != s.hi => p.clone(),
+            _ => {
+                let p = self.odd_product(s, odd, shift_add);
+                if s.lo != s.hi {
+                    self.products.insert(key, p.clone());
+                }
+                p
+            }
+        };
+        vec![Term { sig: self.shifted(&p, k), neg }]
+    }
+
+    /// `s × odd` (`odd` > 1): canonical signed digits, or a multiplier.
+    fn odd_product(&mut self, s: &Sig, c: i128, shift_add: bool) -> Sig {
+        let (a, b) = (s.lo * c, s.hi * c);
+        let (lo, hi) = (a.min(b), a.max(b));
+        if shift_add {
             let digits = csd(c);
             let terms: Vec<Term> = digits.into_iter().map(|(k, neg)| Term { sig: self.shifted(s, k), neg }).collect();
-            if terms.len() == 1 {
-                return terms;
-            }
             // The digits of one product are summed first, so the product
             // gets its exact range (x·c), not the looser sum of the digits'
             // ranges: narrower adders downstream.
             self.counts.shift_adds += 1;
-            let (a, b) = (s.lo * c, s.hi * c);
-            let (lo, hi) = (a.min(b), a.max(b));
             let mut level = terms;
             let mut depth = 0;
             while level.len() > 1 {
@@ -184,14 +211,12 @@ impl Rtl {
             } else {
                 t.sig
             };
-            return vec![Term { sig: self.narrowed(&v, lo, hi), neg: false }];
+            return self.narrowed(&v, lo, hi);
         }
         self.counts.multipliers += 1;
-        let (a, b) = (s.lo * c, s.hi * c);
-        let (lo, hi) = (a.min(b), a.max(b));
         let w = width(lo, hi).max(s.w());
         let expr = format!("{} * {}", Self::ext(s, w), lit(c, w));
-        vec![Term { sig: self.wire(lo, hi, w, expr), neg: false }]
+        self.wire(lo, hi, w, expr)
     }
 
     /// `s` known to hold values in `lo..=hi` only, on the fewest bits.
@@ -330,6 +355,31 @@ mod tests {
             assert!(ks.windows(2).all(|w| w[1] > w[0] + 1), "{c}: {d:?}");
         }
         assert_eq!(csd(7), vec![(0, true), (3, false)]);
+    }
+
+    /// One input times 3, 6, −12, 5, 10 and 7: three odd products (3, 5,
+    /// 7) are built, the others are their shifts with a sign, each with
+    /// the exact range of its own constant; a second input builds its own.
+    #[test]
+    fn products_share_odd_multiples_of_one_signal() {
+        for shift_add in [true, false] {
+            let mut r = Rtl::new("t");
+            let x = Sig::new("x", -5, 9);
+            let y = Sig::new("y", 0, 3);
+            let mut got = vec![];
+            for c in [3i128, 6, -12, 5, 10, 7, 1, -2] {
+                let t = r.times_const(&x, c, shift_add);
+                assert_eq!(t.len(), 1);
+                let (lo, hi) = if t[0].neg { (-t[0].sig.hi, -t[0].sig.lo) } else { (t[0].sig.lo, t[0].sig.hi) };
+                assert_eq!((lo, hi), ((-5 * c).min(9 * c), (-5 * c).max(9 * c)), "x*{c}");
+                got.push(t[0].sig.name.clone());
+            }
+            r.times_const(&y, 3, shift_add);
+            let built = if shift_add { r.counts.shift_adds } else { r.counts.multipliers };
+            assert_eq!(built, 4, "x*3, x*5, x*7 and y*3 (shift_add {shift_add})");
+            // x*6 and x*-12 are wires of x*3, not new products.
+            assert!(r.assigns.iter().filter(|a| a.contains(" * ") || a.contains(" + ") || a.contains(" - ")).count() <= if shift_add { 8 } else { 4 });
+        }
     }
 
     #[test]
