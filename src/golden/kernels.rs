@@ -923,6 +923,51 @@ mod tests {
         assert!(checked > 1_000_000);
     }
 
+    /// The wide requantizers into `i32` (`grid_i64`, `grid_to_i32`), both
+    /// their AVX2 and portable bodies, and the `i32` merge, against the
+    /// exact `i128` rounding on codes at the edges: the extremes of the
+    /// type, ties and their neighbours at every shift, and the clamp.
+    #[test]
+    fn wide_requantizers_and_merges_equal_the_exact_rounding_at_the_edges() {
+        let exact = |v: i128, s: u32, lo: i32, hi: i32| shr_even(v, s).clamp(lo as i128, hi as i128) as i32;
+        let mut checked = 0;
+        for s in 1..=62u32 {
+            let mut codes: Vec<i64> = vec![i64::MIN, i64::MIN + 1, i64::MAX, i64::MAX - 1, 0, 1, -1];
+            for k in [s - 1, s, s + 1] {
+                for m in [1i64, 3, 5, 7] {
+                    for d in [-1i64, 0, 1] {
+                        if let Some(v) = m.checked_shl(k).filter(|v| v.checked_shr(k) == Some(m)) {
+                            codes.extend([v + d, -v + d]);
+                        }
+                    }
+                }
+            }
+            for (lo, hi) in [(i32::MIN, i32::MAX), (0, 63), (-32, 31), (-3, 100)] {
+                let want: Vec<i32> = codes.iter().map(|&v| exact(v as i128, s, lo, hi)).collect();
+                assert_eq!(grid_i64(&codes, s, lo, hi), want, "grid_i64 s {s}");
+                assert_eq!(grid_i64_body(&codes, s, lo, hi), want, "portable grid_i64 s {s}");
+                let wide: Vec<i128> = codes.iter().map(|&v| v as i128 * 3).chain([i128::MAX, i128::MIN, i128::MIN + 1]).collect();
+                let want: Vec<i32> = wide.iter().map(|&v| exact(v, s, lo, hi)).collect();
+                assert_eq!(grid_to_i32(&wide, s, lo, hi), want, "grid_to_i32 s {s}");
+                checked += 2 * codes.len() + wide.len();
+            }
+        }
+        // grid_to_i32 up to its widest shift.
+        for s in [63u32, 64, 100, 126] {
+            let wide = [i128::MAX, i128::MIN, 1i128 << (s - 1), (1i128 << (s - 1)) * 3, -(1i128 << (s - 1)) * 3, 5i128 << s];
+            let want: Vec<i32> = wide.iter().map(|&v| exact(v, s, -100, 100)).collect();
+            assert_eq!(grid_to_i32(&wide, s, -100, 100), want, "grid_to_i32 s {s}");
+        }
+        assert!(checked > 10_000);
+        // Merges wrap in i32 and stay exact where the result fits: a sum
+        // whose aligned terms overflow i32 on their own.
+        let (a, b) = ([i32::MAX, -5, 1 << 20], [-(i32::MAX - 7), 9, -(1 << 20)]);
+        assert_eq!(merge_i32(&[&a, &b], &[0, 0], false), vec![7, 4, 0]);
+        assert_eq!(merge_i32(&[&[3, -4], &[1, 1]], &[2, 0], true), vec![11, -17]);
+        // 2^30 << 1 wraps to −2^31 on its own; the sum 2^31 − 2^30 fits.
+        assert_eq!(merge_i32(&[&[1 << 30, 0], &[-(1 << 29), 5]], &[1, 1], false), vec![1 << 30, 10]);
+    }
+
     #[test]
     fn ties_to_even_shift() {
         let v: Vec<i64> = vec![-6, -5, -3, -1, 1, 2, 3, 5, 6, 7];
