@@ -146,9 +146,9 @@ pub fn shared_terms(rtl: &mut Rtl, x: &[Sig], w: &[i128], n_out: usize, max_dept
         debug_assert!(used >= 1, "pattern {pat:?} counted {c} but not found");
     }
     // Build the signals in order (each depends on earlier ones only).
-    for k in n_in..nodes.len() {
-        let (lo, hi) = range(&nodes[k].form, x);
-        let Some((a, b, s, neg)) = nodes[k].from else { unreachable!("nodes after the inputs are built from patterns") };
+    for node in &nodes[n_in..] {
+        let (lo, hi) = range(&node.form, x);
+        let Some((a, b, s, neg)) = node.from else { unreachable!("nodes after the inputs are built from patterns") };
         let bs = rtl.shifted(&sigs[b], s);
         let t = rtl.add2(&Term { sig: sigs[a].clone(), neg: false }, &Term { sig: bs, neg });
         rtl.counts.shift_adds += 1;
