@@ -558,6 +558,17 @@ fn delayed(body: &mut Vec<String>, sig: &str, bits: u32, k: u32, name: &str) -> 
     cur
 }
 
+/// Whether a constant matrix's products are built as shared shift-adds
+/// (`cmvm`), and the depth bound (adders) of its shared signals: with
+/// `--no-dsp`, and in the default mode too when no weight has more than 3
+/// canonical signed digits (a DSP48 or a LUT multiplier for a product of
+/// at most 2 adders is waste). The bound is the depth of the deepest
+/// unshared product, so the adder trees start no later.
+fn shift_adds(w: &[i128], no_dsp: bool) -> (bool, u32) {
+    let digits = w.iter().map(|&c| rtl::csd(c).len()).max().unwrap_or(1).max(1);
+    (no_dsp || digits <= 3, digits.next_power_of_two().trailing_zeros())
+}
+
 /// The element signals of step `i`, built into `m`.
 fn build_step(g: &Graph, plan: &Plan, i: usize, layer: &str, m: &mut ModuleBuild, p: u32, opts: &Options) -> Result<Vec<Sig>> {
     let st = &plan.steps[i];
@@ -567,12 +578,10 @@ fn build_step(g: &Graph, plan: &Plan, i: usize, layer: &str, m: &mut ModuleBuild
             // A Dense on an (..., n_in) tensor: the same weights on each row.
             let x = xs(m, 0);
             let mut outs = vec![];
-            // Shift-add products share subexpressions across the outputs
-            // (`cmvm`), no deeper than the deepest unshared product.
-            let depth = w.iter().map(|&c| rtl::csd(c).len()).max().unwrap_or(1).max(1).next_power_of_two().trailing_zeros();
+            let (shift_add, depth) = shift_adds(w, opts.no_dsp);
             for r in 0..*rows {
                 let xr = &x[r * n_in..(r + 1) * n_in];
-                let products: Vec<Vec<Term>> = if opts.no_dsp {
+                let products: Vec<Vec<Term>> = if shift_add {
                     cmvm::shared_terms(&mut m.rtl, xr, w, *n_out, depth)
                 } else {
                     (0..*n_out).map(|j| xr.iter().enumerate().flat_map(|(ii, xi)| m.rtl.times_const(xi, w[ii * n_out + j], false)).collect()).collect()
@@ -665,6 +674,33 @@ fn build_step(g: &Graph, plan: &Plan, i: usize, layer: &str, m: &mut ModuleBuild
                 }
             }
             out
+        }
+        StepOp::Conv { geo, w, b } if shift_adds(w, opts.no_dsp).0 => {
+            // Per output position, the window's constant matrix with shared
+            // subexpressions across the output channels (`cmvm`).
+            let x = xs(m, 0);
+            let depth = shift_adds(w, opts.no_dsp).1;
+            let mut outs = vec![];
+            for oy in 0..geo.out_h {
+                for ox in 0..geo.out_w {
+                    let (mut win, mut rows) = (vec![], vec![]);
+                    geo.taps(oy, ox, |iy, ix, k| {
+                        for ci in 0..geo.cin {
+                            win.push(x[(iy * geo.in_w + ix) * geo.cin + ci].clone());
+                            rows.extend_from_slice(&w[(k * geo.cin + ci) * geo.cout..(k * geo.cin + ci + 1) * geo.cout]);
+                        }
+                    });
+                    for (o, mut terms) in cmvm::shared_terms(&mut m.rtl, &win, &rows, geo.cout, depth).into_iter().enumerate() {
+                        if b[o] != 0 {
+                            terms.push(Term { sig: m.rtl.constant(b[o]), neg: false });
+                        }
+                        outs.push(terms);
+                    }
+                }
+            }
+            let (sums, stages) = m.rtl.adder_trees(outs, p);
+            m.latency += stages;
+            sums
         }
         StepOp::Conv { geo, w, b } | StepOp::Depthwise { geo, w, b, .. } => {
             let x = xs(m, 0);
