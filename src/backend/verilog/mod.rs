@@ -558,6 +558,20 @@ fn delayed(body: &mut Vec<String>, sig: &str, bits: u32, k: u32, name: &str) -> 
     cur
 }
 
+/// Each output's summands with its bias (a constant summand, when not 0).
+fn with_bias(rtl: &mut Rtl, products: Vec<Vec<Term>>, b: &[i128]) -> Vec<Vec<Term>> {
+    products
+        .into_iter()
+        .zip(b)
+        .map(|(mut terms, &bj)| {
+            if bj != 0 {
+                terms.push(Term { sig: rtl.constant(bj), neg: false });
+            }
+            terms
+        })
+        .collect()
+}
+
 /// Whether a constant matrix's products are built as shared shift-adds
 /// (`cmvm`), and the depth bound (adders) of its shared signals: with
 /// `--no-dsp`, and in the default mode too when no weight has more than 3
@@ -586,12 +600,7 @@ fn build_step(g: &Graph, plan: &Plan, i: usize, layer: &str, m: &mut ModuleBuild
                 } else {
                     (0..*n_out).map(|j| xr.iter().enumerate().flat_map(|(ii, xi)| m.rtl.times_const(xi, w[ii * n_out + j], false)).collect()).collect()
                 };
-                for (j, mut terms) in products.into_iter().enumerate() {
-                    if b[j] != 0 {
-                        terms.push(Term { sig: m.rtl.constant(b[j]), neg: false });
-                    }
-                    outs.push(terms);
-                }
+                outs.extend(with_bias(&mut m.rtl, products, b));
             }
             let (sums, stages) = m.rtl.adder_trees(outs, p);
             m.latency += stages;
@@ -690,12 +699,8 @@ fn build_step(g: &Graph, plan: &Plan, i: usize, layer: &str, m: &mut ModuleBuild
                             rows.extend_from_slice(&w[(k * geo.cin + ci) * geo.cout..(k * geo.cin + ci + 1) * geo.cout]);
                         }
                     });
-                    for (o, mut terms) in cmvm::shared_terms(&mut m.rtl, &win, &rows, geo.cout, depth).into_iter().enumerate() {
-                        if b[o] != 0 {
-                            terms.push(Term { sig: m.rtl.constant(b[o]), neg: false });
-                        }
-                        outs.push(terms);
-                    }
+                    let products = cmvm::shared_terms(&mut m.rtl, &win, &rows, geo.cout, depth);
+                    outs.extend(with_bias(&mut m.rtl, products, b));
                 }
             }
             let (sums, stages) = m.rtl.adder_trees(outs, p);
