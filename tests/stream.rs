@@ -424,12 +424,7 @@ fn a_corrupted_stage_is_named_by_its_layer_tap() {
     let f = d.files.iter().find(|f| f.ends_with("_b1_conv_b.v")).expect("the b1_conv_b stage");
     let path = d.dir.join(f);
     let text = std::fs::read_to_string(&path).unwrap();
-    let at = text.find(" * ").expect("a constant multiplier");
-    let end = at + text[at..].find(';').unwrap();
-    let lit = &text[at + 3..end];
-    let (w, h) = lit.split_once("'h").unwrap();
-    let v = u64::from_str_radix(h, 16).unwrap() ^ 1;
-    std::fs::write(&path, format!("{}{w}'h{v:x}{}", &text[..at + 3], &text[end..])).unwrap();
+    std::fs::write(&path, common::corrupt_one_operator(&text)).unwrap();
     let (codes, n) = common::vectors(&g, "stream_resnet", 50, 8);
     let sim = verify::verilator::Verilator::new(common::cache());
     let r = verify::verify(&sim, &d, &plan, &codes, n, 5, None).unwrap();

@@ -98,16 +98,10 @@ fn icarus_agrees_on_the_jet_taggers() {
 fn a_corrupted_weight_is_caught_and_its_layer_named() {
     common::require("verilator");
     let (g, d, plan) = generate("jet_tagger_da", &Options::default(), "corrupt");
-    // Change one constant multiplier of fc2.
+    // One operator of fc2 changed (an adder of its shared shift-adds).
     let f = d.dir.join("jet_tagger_da_fc2.v");
     let text = std::fs::read_to_string(&f).unwrap();
-    let at = text.find(" * ").expect("a constant multiplier");
-    let end = at + text[at..].find(';').unwrap();
-    let lit = &text[at + 3..end];
-    let (w, h) = lit.split_once("'h").unwrap();
-    let v = u64::from_str_radix(h, 16).unwrap() ^ 1;
-    let corrupted = format!("{}{w}'h{v:x}{}", &text[..at + 3], &text[end..]);
-    std::fs::write(&f, corrupted).unwrap();
+    std::fs::write(&f, common::corrupt_one_operator(&text)).unwrap();
     let (codes, n) = common::vectors(&g, "jet_tagger_da", 1_000, 42);
     let sim = verify::verilator::Verilator::new(common::cache());
     let r = verify::verify(&sim, &d, &plan, &codes, n, 5, None).unwrap();

@@ -46,3 +46,19 @@ pub fn vectors(g: &qkhw::ir::Graph, name: &str, random: usize, seed: u64) -> (Ve
 pub fn long_random() -> usize {
     if std::env::var_os("QKHW_LONG").is_some_and(|v| v != "0") { 10_000 } else { 1_000 }
 }
+
+/// One arithmetic operator of generated Verilog changed: the first
+/// constant multiplier's literal with its low bit flipped, or, where the
+/// constants are shared shift-adds, the first adder made a subtractor.
+#[allow(dead_code)]
+pub fn corrupt_one_operator(text: &str) -> String {
+    if let Some(at) = text.find(" * ") {
+        let end = at + text[at..].find(';').unwrap();
+        if let Some((w, h)) = text[at + 3..end].split_once("'h") {
+            let v = u64::from_str_radix(h, 16).unwrap() ^ 1;
+            return format!("{}{w}'h{v:x}{}", &text[..at + 3], &text[end..]);
+        }
+    }
+    let at = text.find(" + ").expect("an adder or a constant multiplier");
+    format!("{} - {}", &text[..at], &text[at + 3..])
+}
