@@ -162,7 +162,10 @@ fn lin<T: Code>(plan: &Plan, step: usize, w: &[i128], b: &[i128]) -> Lin<T> {
         _ => None,
     };
     if let Some((n_in, n_out)) = matrix.filter(|_| madd16::fits(x.lo, x.hi, w, b, s.lo, s.hi)) {
-        Lin::S(Weights16::new(w, b, n_in, n_out))
+        Lin::S(match &s.op {
+            StepOp::Conv { geo, .. } => madd16::conv_weights(w, b, geo),
+            _ => Weights16::new(w, b, n_in, n_out),
+        })
     } else if let Some(((n_in, n_out), k)) = matrix
         .filter(|_| i64::try_from(s.lo).is_ok() && i64::try_from(s.hi).is_ok())
         .and_then(|m| madd16::limbs(x.lo, x.hi, w, m.1).map(|k| (m, k)))

@@ -218,6 +218,21 @@ fn dense_limbs_body(x: &[i64], rows: usize, l: &Limbs, isa: Isa) -> Vec<i64> {
     y
 }
 
+/// A convolution's kernel (`(kh, kw, cin, cout)`) in pair layout, with a
+/// zero channel after an odd `cin`, so that every tap is whole pairs and
+/// [`conv`] reads the windows in place.
+pub fn conv_weights(w: &[i128], b: &[i128], g: &Geo) -> Weights16 {
+    let (taps, cp) = (g.kh * g.kw, g.cin + g.cin % 2);
+    let mut wp = vec![0i128; taps * cp * g.cout];
+    for t in 0..taps {
+        for ci in 0..g.cin {
+            let (from, to) = ((t * g.cin + ci) * g.cout, (t * cp + ci) * g.cout);
+            wp[to..to + g.cout].copy_from_slice(&w[from..from + g.cout]);
+        }
+    }
+    Weights16::new(&wp, b, taps * cp, g.cout)
+}
+
 /// A convolution of `m` samples (NHWC codes, each fits `i16`): each
 /// sample's windows are gathered into rows, then multiplied.
 pub fn conv(x: &[i32], m: usize, g: &Geo, k: &Weights16, isa: Isa) -> Vec<i32> {
@@ -236,18 +251,23 @@ fn conv_body(x: &[i32], m: usize, g: &Geo, k: &Weights16, isa: Isa) -> Vec<i32> 
     let positions = g.out_h * g.out_w;
     let (isz, osz, stride) = (g.in_h * g.in_w * g.cin, positions * g.cout, k.row_len());
     let mut y = vec![0i32; m * osz];
-    if g.cin.is_multiple_of(2) {
+    // Channels per tap in the weights: `cin`, or `cin + 1` (see
+    // [`conv_weights`]).
+    let cp = k.n_in / (g.kh * g.kw).max(1);
+    if cp.is_multiple_of(2) && (cp == g.cin || cp == g.cin + 1) {
         // Direct: each tap's channels are whole pairs, read in place from
-        // the sample (converted to i16 once); taps in the padding are
-        // skipped (they add 0).
-        let mut xs = vec![0i16; isz];
+        // the sample (converted to i16 once, a zero channel after an odd
+        // count); taps in the padding are skipped (they add 0).
+        let mut xs = vec![0i16; g.in_h * g.in_w * cp];
         let mut segs = Vec::with_capacity(g.kh * g.kw);
         for (src, ys) in x.chunks_exact(isz).zip(y.chunks_exact_mut(osz)).take(m) {
-            for (d, &v) in xs.iter_mut().zip(src) {
-                *d = v as i16;
+            for (d, s) in xs.chunks_exact_mut(cp).zip(src.chunks_exact(g.cin)) {
+                for (t, &v) in d.iter_mut().zip(s) {
+                    *t = v as i16;
+                }
             }
             // Positions whose every tap column lies inside the input share
-            // one segment list, shifted by sw·cin per position.
+            // one segment list, shifted by sw·cp per position.
             let inside = |ox: usize| (0..g.kw).all(|kx| g.in_col(ox, kx).is_some());
             for oy in 0..g.out_h {
                 let mut ox = 0;
@@ -258,11 +278,11 @@ fn conv_body(x: &[i32], m: usize, g: &Geo, k: &Weights16, isa: Isa) -> Vec<i32> 
                         let Some(iy) = g.in_row(oy, ky) else { continue };
                         for kx in 0..g.kw {
                             let Some(ix) = g.in_col(ox, kx) else { continue };
-                            segs.push(Seg { x: (iy * g.in_w + ix) * g.cin, p: (ky * g.kw + kx) * g.cin / 2, pairs: g.cin / 2 });
+                            segs.push(Seg { x: (iy * g.in_w + ix) * cp, p: (ky * g.kw + kx) * cp / 2, pairs: cp / 2 });
                         }
                     }
                     let y0 = (oy * g.out_w + ox) * g.cout;
-                    times_rows(&xs, &segs, g.sw * g.cin, run, k, &mut ys[y0..y0 + run * g.cout], isa);
+                    times_rows(&xs, &segs, g.sw * cp, run, k, &mut ys[y0..y0 + run * g.cout], isa);
                     ox += run;
                 }
             }
@@ -409,12 +429,12 @@ macro_rules! pair_kernel {
             match nb {
                 // SAFETY (each arm): the features are enabled on this
                 // function; the caller checked the segments.
-                1 => unsafe { rows_of::<4, 1>(xs, segs, delta, rows, k, j0, y) },
-                2 => unsafe { rows_of::<4, 2>(xs, segs, delta, rows, k, j0, y) },
-                3 => unsafe { rows_of::<2, 3>(xs, segs, delta, rows, k, j0, y) },
-                4 => unsafe { rows_of::<2, 4>(xs, segs, delta, rows, k, j0, y) },
-                5 => unsafe { rows_of::<1, 5>(xs, segs, delta, rows, k, j0, y) },
-                6 => unsafe { rows_of::<1, 6>(xs, segs, delta, rows, k, j0, y) },
+                1 => unsafe { rows_of::<6, 1>(xs, segs, delta, rows, k, j0, y) },
+                2 => unsafe { rows_of::<5, 2>(xs, segs, delta, rows, k, j0, y) },
+                3 => unsafe { rows_of::<3, 3>(xs, segs, delta, rows, k, j0, y) },
+                4 => unsafe { rows_of::<3, 4>(xs, segs, delta, rows, k, j0, y) },
+                5 => unsafe { rows_of::<2, 5>(xs, segs, delta, rows, k, j0, y) },
+                6 => unsafe { rows_of::<2, 6>(xs, segs, delta, rows, k, j0, y) },
                 7 => unsafe { rows_of::<1, 7>(xs, segs, delta, rows, k, j0, y) },
                 _ => unsafe { rows_of::<1, 8>(xs, segs, delta, rows, k, j0, y) },
             }
@@ -667,9 +687,12 @@ mod tests {
                 }
             }
         }
-        let k = Weights16::new(&w, &b, n_in, 9);
-        for isa in isas() {
-            assert_eq!(conv(&x, m, &g, &k, isa), want, "{isa:?}");
+        // Gathered rows (odd cin as it is), and windows read in place (a
+        // zero channel added).
+        for k in [Weights16::new(&w, &b, n_in, 9), conv_weights(&w, &b, &g)] {
+            for isa in isas() {
+                assert_eq!(conv(&x, m, &g, &k, isa), want, "{isa:?}, {} inputs", k.n_in);
+            }
         }
         // The same windows on codes 2^20 times larger (with padding, whose
         // low digits are not 0), in 16-bit digit passes.
