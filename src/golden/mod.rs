@@ -2,9 +2,13 @@
 //! the arithmetic the hardware does. Every generated design is checked
 //! against it.
 //!
-//! Codes live in `i64` when every tensor of the plan fits 63 bits, else in
-//! `i128` (exact up to 127 bits). Batches are cut into chunks, spread over
-//! the available cores.
+//! A step's codes are held as `i32` where its range fits, else in the
+//! plan's code type: `i64` when every tensor fits 63 bits, else `i128`
+//! (exact up to 127 bits). Each linear step runs in the narrowest
+//! arithmetic its exact ranges allow (16-bit pairs, 16-bit digit passes,
+//! `i32`, exact `f64`, or the code type; see `kernels` and `madd16`), and
+//! `debug` names the choice. Batches are cut into chunks, spread over the
+//! available cores.
 
 pub mod debug;
 mod kernels;
