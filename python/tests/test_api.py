@@ -234,15 +234,20 @@ def test_a_mismatch_is_reported_not_raised(tmp_path):
     d = m.write("c", tmp_path / "c")
     assert "py_mlp.c" in d.files
     v = m.write("verilog", tmp_path / "v")
-    # Break the design: one weight's constant changes sign.
+    # Break the design: one constant multiplier's literal, or (where the
+    # constants are shared shift-adds) one adder, changes.
     top = v.path / "py_mlp_fc2.v"
     text = top.read_text()
     import re
 
     found = re.search(r"\* (\d+)'h([0-9a-f]+);", text)
-    assert found, "no constant multiplier to corrupt"
-    digit = "%x" % (int(found.group(2)[-1], 16) ^ 1)
-    bad = text[: found.end(2) - 1] + digit + text[found.end(2):]
+    if found:
+        digit = "%x" % (int(found.group(2)[-1], 16) ^ 1)
+        bad = text[: found.end(2) - 1] + digit + text[found.end(2):]
+    else:
+        assert " + " in text, "no constant multiplier or adder to corrupt"
+        bad = text.replace(" + ", " - ", 1)
+    assert bad != text
     top.write_text(bad)
     r = m.verify("verilog", design=v, random=50)
     assert not r.ok and r.mismatched_samples > 0 and r.first_mismatch is not None
