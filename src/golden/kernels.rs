@@ -330,17 +330,16 @@ pub(crate) fn run_chunk<T: Code>(plan: &Plan, prep: &Prepared<T>, inputs: &[Chun
                     Buf::N(grid_i32(&xb(0)?.narrow(), d, *min as i32, *max as i32))
                 }
                 (StepOp::Act(Act::Grid { out_frac, min, max }), _)
-                    if prep.narrow_out[i] && (1..=62).contains(&(plan.steps[s.inputs[0]].fmt.frac - out_frac)) && matches!(xb(0)?, Buf::W(v) if T::i64s(v).is_some()) =>
-                {
-                    let d = (plan.steps[s.inputs[0]].fmt.frac - out_frac) as u32;
-                    let Buf::W(v) = xb(0)? else { unreachable!("matched above") };
-                    Buf::N(grid_i64(T::i64s(v).unwrap_or(&[]), d, *min as i32, *max as i32))
-                }
-                (StepOp::Act(Act::Grid { out_frac, min, max }), _)
                     if prep.narrow_out[i] && (1..=126).contains(&(plan.steps[s.inputs[0]].fmt.frac - out_frac)) =>
                 {
+                    // Wide codes into an i32 range: the i64 kernel where the
+                    // codes are i64 (it vectorizes), else the i128 one.
                     let d = (plan.steps[s.inputs[0]].fmt.frac - out_frac) as u32;
-                    Buf::N(grid_to_i32(&x(0)?, d, *min as i32, *max as i32))
+                    let xs = x(0)?;
+                    Buf::N(match T::i64s(&xs) {
+                        Some(v) if d <= 62 => grid_i64(v, d, *min as i32, *max as i32),
+                        _ => grid_to_i32(&xs, d, *min as i32, *max as i32),
+                    })
                 }
                 (StepOp::Act(a), _) => Buf::W(act(&x(0)?, a, plan.steps[s.inputs[0]].fmt.frac)?),
                 (StepOp::Pool { geo, max, mult }, _) => Buf::W(pool(&x(0)?, m, geo, *max, &cv(mult))),
