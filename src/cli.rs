@@ -142,9 +142,10 @@ enum Command {
         #[arg(long)]
         design: Option<PathBuf>,
         /// float32 inputs (quantized with the model's input quantizer, or
-        /// the input format).
+        /// the input format). A model with several inputs takes one per
+        /// input: `--input NAME=a.npy` by input name, or in model order.
         #[arg(long)]
-        input: Option<PathBuf>,
+        input: Vec<PathBuf>,
         /// Random input codes over the whole input format, in addition
         /// (default 1000 when --input is not given).
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
@@ -541,6 +542,44 @@ fn head(h: HeadArg) -> qkhw::passes::config::OutputHead {
     }
 }
 
+/// One file per model input, in model order, from `--input` arguments:
+/// `NAME=FILE` by input name, or plain files in model order.
+fn input_files(g: &qkhw::ir::Graph, given: &[PathBuf]) -> Result<Vec<PathBuf>, Error> {
+    let names: Vec<&str> = g.inputs.iter().map(|i| g.layers[i.0].name.as_str()).collect();
+    let mut slots: Vec<Option<PathBuf>> = vec![None; names.len()];
+    let mut next = 0;
+    for p in given {
+        let text = p.to_string_lossy();
+        let named = text.split_once('=').and_then(|(n, f)| names.iter().position(|&m| m == n).map(|k| (k, f)));
+        let (k, file) = match named {
+            Some((k, f)) => (k, PathBuf::from(f)),
+            None => {
+                while next < slots.len() && slots[next].is_some() {
+                    next += 1;
+                }
+                (next, p.clone())
+            }
+        };
+        if k >= slots.len() {
+            return Err(Error::Usage(format!(
+                "--input {}: the model has {} input{} ({})",
+                p.display(),
+                names.len(),
+                if names.len() == 1 { "" } else { "s" },
+                names.join(", ")
+            )));
+        }
+        if slots[k].is_some() {
+            return Err(Error::Usage(format!("--input: input `{}` given twice", names[k])));
+        }
+        slots[k] = Some(file);
+    }
+    if let Some(k) = slots.iter().position(Option::is_none) {
+        return Err(Error::Usage(format!("--input: no array for input `{}` (give --input {}=FILE.npy)", names[k], names[k])));
+    }
+    Ok(slots.into_iter().flatten().collect())
+}
+
 /// Inputs of the golden model.
 #[derive(clap::Args)]
 struct GoldenInput {
@@ -570,39 +609,8 @@ struct GoldenInput {
 impl GoldenInput {
     /// The input arrays in model order (see `input`), and the options.
     fn read(&self, g: &qkhw::ir::Graph) -> Result<(Vec<qkhw::npy::Array<f32>>, qkhw::golden::PredictOptions), Error> {
-        let names: Vec<&str> = g.inputs.iter().map(|i| g.layers[i.0].name.as_str()).collect();
-        let mut slots: Vec<Option<PathBuf>> = vec![None; names.len()];
-        let mut next = 0;
-        for p in &self.input {
-            let text = p.to_string_lossy();
-            let named = text.split_once('=').and_then(|(n, f)| names.iter().position(|&m| m == n).map(|k| (k, f)));
-            let (k, file) = match named {
-                Some((k, f)) => (k, PathBuf::from(f)),
-                None => {
-                    while next < slots.len() && slots[next].is_some() {
-                        next += 1;
-                    }
-                    (next, p.clone())
-                }
-            };
-            if k >= slots.len() {
-                return Err(Error::Usage(format!(
-                    "--input {}: the model has {} input{} ({})",
-                    p.display(),
-                    names.len(),
-                    if names.len() == 1 { "" } else { "s" },
-                    names.join(", ")
-                )));
-            }
-            if slots[k].is_some() {
-                return Err(Error::Usage(format!("--input: input `{}` given twice", names[k])));
-            }
-            slots[k] = Some(file);
-        }
-        if let Some(k) = slots.iter().position(Option::is_none) {
-            return Err(Error::Usage(format!("--input: no array for input `{}` (give --input {}=FILE.npy)", names[k], names[k])));
-        }
-        let xs = slots.iter().flatten().map(|p| npy::read_f32(p)).collect::<Result<Vec<_>, _>>()?;
+        let slots = input_files(g, &self.input)?;
+        let xs = slots.iter().map(|p| npy::read_f32(p)).collect::<Result<Vec<_>, _>>()?;
         let input_format = self.input_format.as_deref().map(str::parse).transpose()?;
         let mut config = match &self.config {
             Some(p) => qkhw::passes::config::Config::read(p)?,
@@ -755,7 +763,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
             if trace.is_some() && sim == Some(SimArg::Iverilog) {
                 return Err(Error::Usage("--trace applies to --sim verilator only (Icarus writes no waveform here)".into()));
             }
-            let opts = VerifyOpts { design: design.as_deref(), input: input.as_deref(), random: random.map(|r| r as usize), seed, sim: sim.unwrap_or(SimArg::Verilator), trace: trace.as_deref(), junit: junit.as_deref(), json: json.as_deref() };
+            let opts = VerifyOpts { design: design.as_deref(), input: &input, random: random.map(|r| r as usize), seed, sim: sim.unwrap_or(SimArg::Verilator), trace: trace.as_deref(), junit: junit.as_deref(), json: json.as_deref() };
             return verify(&model, &opts, &hw, &sem);
         }
         Command::Rom { model, format, out, layout: LayoutArg::Folded, reuse_factor, config, sem } => {
@@ -817,14 +825,14 @@ fn generate(model: &Path, out: &Path, synth: bool, force: bool, hw: &HwArgs, sem
             for n in notes {
                 eprintln!("note: {n}");
             }
-            let (i, o) = (&plan.steps[0], &plan.steps[plan.outputs[0]]);
+            let ins: Vec<String> = plan.inputs.iter().map(|&s| plan.steps[s].fmt.to_string()).collect();
             println!(
                 "{0}.h / {0}.c -> {1} ({2:.3} s): void {0}_infer(codes of {3}), outputs {4}",
                 m.name,
                 out.display(),
                 t.elapsed().as_secs_f64(),
-                i.fmt,
-                o.fmt
+                ins.join(", "),
+                plan.steps[plan.outputs[0]].fmt
             );
             Ok(())
         }
@@ -895,7 +903,7 @@ fn synth_report(d: &qkhw::backend::verilog::Design, out: &Path, opts: &qkhw::bac
 
 struct VerifyOpts<'a> {
     design: Option<&'a Path>,
-    input: Option<&'a Path>,
+    input: &'a [PathBuf],
     random: Option<usize>,
     seed: u64,
     sim: SimArg,
@@ -917,8 +925,11 @@ fn verify(model: &Path, o: &VerifyOpts, hw: &HwArgs, sem: &Semantics) -> Result<
         let origin = qkhw::backend::folder::Origin { model: &g.name, sha256: &g.sha256, target: hw.target.name() };
         qkhw::backend::folder::check_model(d, &origin)?;
     }
-    let (codes, n, in_fmt) = verify_vectors(&g, input_format, &config, o.input, o.random, o.seed)?;
-    eprintln!("input format {in_fmt} (the hardware's; value = code x 2^-{})", in_fmt.frac);
+    let (codes, n, in_fmts) = verify_vectors(&g, input_format, &config, o.input, o.random, o.seed)?;
+    for (k, f) in in_fmts.iter().enumerate() {
+        let which = if in_fmts.len() > 1 { format!("input `{}`: ", g.layers[g.inputs[k].0].name) } else { String::new() };
+        eprintln!("{which}input format {f} (the hardware's; value = code x 2^-{})", f.frac);
+    }
     match hw.target {
         Target::Hls => {
             let (files, name, plan, notes) = hw.hls_files(&g, sem)?;
@@ -955,7 +966,7 @@ fn verify(model: &Path, o: &VerifyOpts, hw: &HwArgs, sem: &Semantics) -> Result<
                     dir
                 }
             };
-            let result = verify_verilog(&g, &dir, in_fmt, &config, &codes, n, o);
+            let result = verify_verilog(&g, &dir, &in_fmts, input_format, &config, &codes, n, o);
             if o.design.is_none() {
                 let _ = std::fs::remove_dir_all(&dir);
             }
@@ -964,10 +975,12 @@ fn verify(model: &Path, o: &VerifyOpts, hw: &HwArgs, sem: &Semantics) -> Result<
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn verify_verilog(
     g: &qkhw::ir::Graph,
     dir: &Path,
-    in_fmt: qkhw::fxp::FixedFormat,
+    in_fmts: &[qkhw::fxp::FixedFormat],
+    input_format: Option<qkhw::fxp::InputFormat>,
     config: &qkhw::passes::config::Config,
     codes: &[i128],
     n: usize,
@@ -975,14 +988,21 @@ fn verify_verilog(
 ) -> Result<qkhw::verify::Report, Error> {
     use qkhw::verify::{self, DesignDir};
     let d = DesignDir::read(dir)?;
-    let f = qkhw::fxp::FixedFormat { width: d.interface.input.width, frac: d.interface.input.frac, signed: d.interface.input.signed };
-    if in_fmt != f {
-        return Err(Error::Usage(format!(
-            "{}: the design's input is {f} but the model's hardware input is {in_fmt}: give the --input-format the design was generated with",
-            dir.display()
-        )));
+    let ports = d.interface.input_ports();
+    if ports.len() != in_fmts.len() {
+        return Err(Error::Usage(format!("{}: the design has {} input ports, the model {} inputs", dir.display(), ports.len(), in_fmts.len())));
     }
-    let plan = qkhw::golden::hardware_plan(g, Some(qkhw::fxp::InputFormat::nearest(f)), config)?.0;
+    for ((name, p), &want) in ports.iter().zip(in_fmts) {
+        let f = qkhw::fxp::FixedFormat { width: p.width, frac: p.frac, signed: p.signed };
+        if want != f {
+            return Err(Error::Usage(format!(
+                "{}: the design's input{} is {f} but the model's hardware input is {want}: give the --input-format the design was generated with",
+                dir.display(),
+                if ports.len() > 1 { format!(" `{name}`") } else { String::new() }
+            )));
+        }
+    }
+    let plan = qkhw::golden::hardware_plan(g, input_format, config)?.0;
     let simulator: Box<dyn verify::Simulator> = match o.sim {
         SimArg::Iverilog => Box::new(verify::icarus::Icarus),
         SimArg::Verilator => Box::new(verify::verilator::Verilator::new(cache_dir())),
@@ -994,29 +1014,44 @@ fn verify_verilog(
 /// The vectors of `verify`: the float inputs of `input` through the model's
 /// hardware input quantizer (their shape checked against the model's),
 /// then `random` random codes over the input format (1000 when neither is
-/// given). Returns the codes, the sample count and the input format.
+/// given). A model with several inputs gets each sample's codes side by
+/// side, in model order, each input in its own format. Returns the codes,
+/// the sample count and the input formats.
 fn verify_vectors(
     g: &qkhw::ir::Graph,
     input_format: Option<qkhw::fxp::InputFormat>,
     config: &qkhw::passes::config::Config,
-    input: Option<&Path>,
+    input: &[PathBuf],
     random: Option<usize>,
     seed: u64,
-) -> Result<(Vec<i128>, usize, qkhw::fxp::FixedFormat), Error> {
-    let (spec, q, _) = qkhw::golden::hardware_input(g, input_format, config)?;
-    let shape = &g.layers[g.inputs[0].0].shape;
-    let per: usize = shape.iter().product();
-    let mut codes = vec![];
-    if let Some(p) = input {
-        let x = npy::read_f32(p)?;
-        if x.shape.len() < 2 || x.shape[1..].iter().product::<usize>() != per {
-            return Err(Error::Usage(format!("{}: shape {:?} does not match the model input {shape:?}", p.display(), x.shape)));
+) -> Result<(Vec<i128>, usize, Vec<qkhw::fxp::FixedFormat>), Error> {
+    let (each, _) = qkhw::golden::hardware_inputs(g, input_format, config)?;
+    let shapes: Vec<&Vec<usize>> = g.inputs.iter().map(|i| &g.layers[i.0].shape).collect();
+    let pers: Vec<usize> = shapes.iter().map(|s| s.iter().product()).collect();
+    // Per input: its codes, sample-major.
+    let mut parts: Vec<Vec<i128>> = vec![vec![]; each.len()];
+    let mut given = 0;
+    if !input.is_empty() {
+        let files = input_files(g, input)?;
+        for (k, p) in files.iter().enumerate() {
+            let x = npy::read_f32(p)?;
+            if x.shape.len() < 2 || x.shape[1..].iter().product::<usize>() != pers[k] {
+                return Err(Error::Usage(format!("{}: shape {:?} does not match the model input {:?}", p.display(), x.shape, shapes[k])));
+            }
+            if k > 0 && x.shape[0] != given {
+                return Err(Error::Usage(format!("{}: {} samples, the first input has {given}", p.display(), x.shape[0])));
+            }
+            given = x.shape[0];
+            parts[k] = qkhw::golden::hardware_codes(&x.data, &x.shape, &each[k].0, each[k].1.as_ref())?;
         }
-        codes.extend(qkhw::golden::hardware_codes(&x.data, &x.shape, &spec, q.as_ref())?);
     }
-    codes.extend(qkhw::verify::random_codes(random.unwrap_or(if input.is_none() { 1000 } else { 0 }), per, spec.fmt, seed));
-    let n = codes.len() / per.max(1);
-    Ok((codes, n, spec.fmt))
+    let random = random.unwrap_or(if input.is_empty() { 1000 } else { 0 });
+    let fmts: Vec<(usize, qkhw::fxp::FixedFormat)> = pers.iter().zip(&each).map(|(&m, e)| (m, e.0.fmt)).collect();
+    for (p, r) in parts.iter_mut().zip(qkhw::verify::random_parts(&fmts, random, seed)) {
+        p.extend(r);
+    }
+    let n = given + random;
+    Ok((qkhw::verify::interleave(parts, &pers, n), n, fmts.iter().map(|f| f.1).collect()))
 }
 
 /// The Verilator build and HLS header cache: `$QKHW_CACHE`, else

@@ -266,10 +266,6 @@ class Model:
             x = x[0]
         return [_float32(x)]
 
-    def _x(self, x: Any) -> np.ndarray:
-        """The one input array (the hardware targets take one input)."""
-        xs = self._xs(x)
-        return xs[0]
 
     def predict(
         self,
@@ -383,8 +379,10 @@ class Model:
             tmp = Path(tmp_s)
             extra = ["--json", str(tmp / "report.json")]
             if x is not None:
-                np.save(tmp / "x.npy", self._x(x))
-                extra += ["--input", str(tmp / "x.npy")]
+                # One file per model input, passed by name.
+                for k, ((name, _shape), a) in enumerate(zip(self.inputs, self._xs(x))):
+                    np.save(tmp / f"x{k}.npy", a)
+                    extra += ["--input", f"{name}={tmp / f'x{k}.npy'}" if len(self.inputs) > 1 else str(tmp / f"x{k}.npy")]
             if random:
                 extra += ["--random", str(int(random))]
             if seed != 1:

@@ -388,8 +388,10 @@ def test_two_inputs_as_a_list_or_a_dict():
         m.predict({"image": xa, "feat": xb})
     with pytest.raises(qkhw.Error, match="input `feat` has 400 samples, input `img` 10"):
         m.predict([xa[:10], xb])
-    with pytest.raises(qkhw.Error, match="take models with one input so far"):
-        m.write("c", "unused_dir")
+    # The hardware targets take one array per input too.
+    for target in ["c", "verilog"]:
+        r = m.verify(target, x={"feat": xb[:50], "img": xa[:50]}, random=20)
+        assert r.ok and r.samples == 70, r.text
     with contextlib.redirect_stdout(io.StringIO()):
         hw = model_save_quantized_weights(model)
     compare_weights("two_inputs", hw, m.quantized_weights())

@@ -521,7 +521,7 @@ impl Builder<'_> {
 pub fn stream_plan(plan: &Plan) -> Result<StreamPlan> {
     if plan.inputs.len() > 1 {
         return Err(Error::Usage(
-            "--io stream: the model has several inputs, which no hardware target takes yet".into(),
+            "--io stream: the model has several inputs; streamed designs take one input so far (--io parallel, the default, gives one port pair per input)".into(),
         ));
     }
     let live = plan.live();

@@ -11,6 +11,8 @@
 
 use askama::Template;
 
+use crate::backend::c::InArg;
+
 use crate::backend::c::{Dialect, body, lit};
 use crate::error::{Error, Result};
 use crate::fxp::{FixedFormat, Rounding};
@@ -168,18 +170,16 @@ struct HlsHeader<'a> {
     max_w: u32,
     guard: &'a str,
     name: &'a str,
-    in_t: &'a str,
     out_t: &'a str,
-    in_n: usize,
     out_n: usize,
-    in_bits: u32,
     out_bits: u32,
-    in_w: u32,
     out_w: u32,
-    in_fmt: String,
     out_fmt: String,
     sigmoid: &'a str,
     parts: Vec<crate::backend::PartDoc>,
+    ins: &'a [InArg],
+    params: &'a str,
+    axis_params: &'a str,
 }
 
 #[derive(Template)]
@@ -189,18 +189,19 @@ struct HlsSource<'a> {
     wide: bool,
     header: &'a str,
     catapult: bool,
-    in_signed: bool,
     name: &'a str,
-    in_t: &'a str,
     out_t: &'a str,
-    in_n: usize,
     out_n: usize,
-    in_w: u32,
     out_w: u32,
     consts: &'a str,
     buffers: &'a str,
     body: &'a str,
     out_copy: &'a str,
+    ins: &'a [InArg],
+    params: &'a str,
+    axis_params: &'a str,
+    /// The array top's arguments in the AXI-Stream top.
+    xs: String,
 }
 
 #[derive(Template)]
@@ -209,13 +210,15 @@ struct HlsTb<'a> {
     header: &'a str,
     catapult: bool,
     name: &'a str,
-    in_w: u32,
     out_w: u32,
     out_signed: bool,
-    in_t: &'a str,
     out_t: &'a str,
+    /// Input codes per sample (every input's, side by side).
     in_n: usize,
     out_n: usize,
+    ins: &'a [InArg],
+    args: String,
+    axis_args: String,
 }
 
 #[derive(Template)]
@@ -257,32 +260,43 @@ pub fn generate(
     } else {
         b.body.clone()
     };
-    let o = plan.outputs[0];
-    let (ist, ost) = (&plan.steps[0], &plan.steps[o]);
-    let in_n: usize = ist.shape.iter().product();
+    let ost = &plan.steps[plan.outputs[0]];
+    let ins = &b.ins;
+    let in_n: usize = ins.iter().map(|x| x.n).sum();
     let out_n: usize = ost.shape.iter().product();
+    let params = InArg::params(ins, true);
+    let channel = if catapult { "ac_channel" } else { "hls::stream" };
+    let axis_params = ins
+        .iter()
+        .map(|x| format!("{channel}<{}_axis_in{}_t> &s_in{}", b.name, x.suffix, x.suffix))
+        .chain([format!("{channel}<{}_axis_out_t> &s_out", b.name)])
+        .collect::<Vec<_>>()
+        .join(", ");
+    let join = |f: &dyn Fn(&InArg) -> String| ins.iter().map(f).collect::<Vec<_>>().join(", ");
     let r = Error::Template;
     let h = HlsHeader {
         header,
         catapult,
-        max_w: (in_n as u32 * ist.fmt.width)
+        max_w: ins
+            .iter()
+            .map(|x| x.n as u32 * x.w)
+            .max()
+            .unwrap_or(0)
             .max(out_n as u32 * ost.fmt.width)
             .max(1024)
             .next_power_of_two(),
         guard: &format!("QKHW_HLS_{}_H", b.name.to_uppercase()),
         name: &b.name,
-        in_t: b.in_t,
         out_t: b.out_t,
-        in_n,
         out_n,
-        in_bits: in_n as u32 * ist.fmt.width,
         out_bits: out_n as u32 * ost.fmt.width,
-        in_w: ist.fmt.width,
         out_w: ost.fmt.width,
-        in_fmt: ist.fmt.to_string(),
         out_fmt: ost.fmt.to_string(),
         sigmoid,
         parts: crate::backend::part_docs(plan),
+        ins,
+        params: &params,
+        axis_params: &axis_params,
     }
     .render()
     .map_err(r)?;
@@ -290,18 +304,18 @@ pub fn generate(
         wide: false,
         header,
         catapult,
-        in_signed: ist.fmt.signed,
         name: &b.name,
-        in_t: b.in_t,
         out_t: b.out_t,
-        in_n,
         out_n,
-        in_w: ist.fmt.width,
         out_w: ost.fmt.width,
         consts: &b.consts,
         buffers: &b.buffers,
         body: &code,
         out_copy: &b.out_copy,
+        ins,
+        params: &params,
+        axis_params: &axis_params,
+        xs: join(&|x| format!("x{}", x.suffix)),
     }
     .render()
     .map_err(r)?;
@@ -309,13 +323,14 @@ pub fn generate(
         header,
         catapult,
         name: &b.name,
-        in_w: ist.fmt.width,
         out_w: ost.fmt.width,
         out_signed: ost.fmt.signed,
-        in_t: b.in_t,
         out_t: b.out_t,
         in_n,
         out_n,
+        ins,
+        args: join(&|x| x.param.clone()),
+        axis_args: join(&|x| format!("s_in{}", x.suffix)) + ", s_out",
     }
     .render()
     .map_err(r)?;
@@ -334,14 +349,16 @@ pub fn generate(
     .map_err(r)?;
     let readme = format!(
         "# {name} (HLS C++, {flavor})\n\n{header}\n\n\
-- `{name}.h`, `{name}.cpp`: the array top `{name}(in, out)` ({in_n} input codes of {ifmt}, {out_n} output codes of {ofmt}; value = code x 2^-frac) and the AXI-Stream top `{name}_axis`.\n\
+- `{name}.h`, `{name}.cpp`: the array top `{name}({args}, out)` ({ifmt}; {out_n} output codes of {ofmt}; value = code x 2^-frac) and the AXI-Stream top `{name}_axis`{axis_note}.\n\
 - `{name}_tb.cpp`: the C-simulation testbench. Run with no arguments, it reads `tb_vectors.txt` ({nv} samples: random input codes over the whole input format and the output codes of qkhw's bit-exact golden model), runs both tops on each, checks every output code and prints the result; it exits 1 on any difference. `{name}_tb IN.bin OUT.bin N` is the form `qkhw verify --target hls` uses.\n\
-- `tb_vectors.txt`: first line `N IN_N OUT_N`, then per sample a line of input codes and a line of expected output codes.\n\
+- `tb_vectors.txt`: first line `N IN_N OUT_N`, then per sample a line of input codes (every input's, side by side in model order) and a line of expected output codes.\n\
 - `build_prj.tcl`: {tool}.\n\n\
 Checking it without the vendor tool: `qkhw verify MODEL --target hls{fl}` (g++ against the open-source {types} headers).\n",
         name = b.name,
         flavor = if catapult { "Catapult" } else { "Vitis" },
-        ifmt = ist.fmt,
+        args = join(&|x| x.param.clone()),
+        ifmt = join(&|x| format!("{}{} input codes of {}", x.n, x.label, x.fmt)),
+        axis_note = if ins.len() > 1 { " (one stream per input; TLAST is the first input's)" } else { "" },
         ofmt = ost.fmt,
         nv = CSIM_VECTORS,
         tool = if catapult { "the Catapult project (catapult -shell -file build_prj.tcl)" } else { "the Vitis HLS project: C simulation with the vectors, then synthesis (vitis_hls -f build_prj.tcl)" },
@@ -364,9 +381,9 @@ pub const CSIM_VECTORS: usize = 100;
 /// `tb_vectors.txt`: random input codes over the whole input format (seed 1)
 /// and the golden model's output codes for them.
 fn csim_vectors(plan: &Plan) -> Result<String> {
-    let (ist, ost) = (&plan.steps[0], &plan.steps[plan.outputs[0]]);
-    let (in_n, out_n): (usize, usize) = (ist.shape.iter().product(), ost.shape.iter().product());
-    let codes = crate::verify::random_codes(CSIM_VECTORS, in_n, ist.fmt, 1);
+    let ost = &plan.steps[plan.outputs[0]];
+    let (in_n, out_n): (usize, usize) = (plan.in_size(), ost.shape.iter().product());
+    let codes = crate::verify::random_inputs(plan, CSIM_VECTORS, 1);
     let run = crate::golden::run(plan, &codes, CSIM_VECTORS, crate::golden::Keep::Outputs, 1)?;
     let outs = run.codes(plan.outputs[0]);
     let mut s = format!("{CSIM_VECTORS} {in_n} {out_n}\n");

@@ -172,7 +172,18 @@ impl NarrowQuantizer {
 }
 
 /// Run `plan` on `n` samples of input codes (at the input step's format).
+/// A model with several inputs takes each sample's codes side by side, in
+/// model order ([`Plan::in_size`] per sample), as `verify` and the hardware
+/// do.
 pub fn run(plan: &Plan, input: &[i128], n: usize, keep: Keep, threads: usize) -> Result<Run> {
+    if plan.inputs.len() > 1 {
+        if input.len() != n * plan.in_size() {
+            return Err(Error::Usage(format!("{} input codes for {n} samples of {}", input.len(), plan.in_size())));
+        }
+        let parts = plan.split_inputs(input, n);
+        let inputs: Vec<Input<'_>> = parts.iter().map(|p| Input::Codes(p)).collect();
+        return run_inputs(plan, &inputs, n, keep, threads, &|_| {});
+    }
     run_progress(plan, Input::Codes(input), n, keep, threads, &|_| {})
 }
 
@@ -692,40 +703,54 @@ pub fn eval_act(a: &crate::passes::precision::Act, codes: &[i64], in_frac: i32) 
 /// model's input quantizer (a QActivation right after the Input layer) if
 /// it has a fixed-point grid; else `--input-format` (or `[input]` in the
 /// config); else `fixed<16,6>`, with a notice. Returns the spec, the input
-/// quantizer float inputs go through (if any), and notices.
+/// quantizer float inputs go through (if any), and notices. A model with
+/// several inputs: its first input's ([`hardware_inputs`] gives each).
 pub fn hardware_input(
     g: &crate::ir::Graph,
     input_format: Option<crate::fxp::InputFormat>,
     config: &crate::passes::config::Config,
 ) -> Result<(InputSpec, Option<crate::quant::Quantizer>, Vec<String>)> {
-    if g.inputs.len() > 1 {
-        let names: Vec<&str> = g.inputs.iter().map(|i| g.layers[i.0].name.as_str()).collect();
-        return Err(Error::Model {
-            path: g.source.clone(),
-            layer: None,
-            msg: format!(
-                "{} inputs ({}): `predict`, `dump` and `debug` run it; the hardware targets (gen, verify, rom --layout folded) take models with one input so far",
-                g.inputs.len(),
-                names.join(", ")
-            ),
-        });
-    }
+    let (mut each, notes) = hardware_inputs(g, input_format, config)?;
+    let (spec, q) = each.swap_remove(0);
+    Ok((spec, q, notes))
+}
+
+/// [`hardware_input`] for each model input, in model order: each input's
+/// own quantizer, else the one `--input-format` (or `[input]`), else
+/// `fixed<16,6>`.
+#[allow(clippy::type_complexity, reason = "one (spec, quantizer) per input, and the notices")]
+pub fn hardware_inputs(
+    g: &crate::ir::Graph,
+    input_format: Option<crate::fxp::InputFormat>,
+    config: &crate::passes::config::Config,
+) -> Result<(Vec<(InputSpec, Option<crate::quant::Quantizer>)>, Vec<String>)> {
     let mut notes = vec![];
     if let Some(f) = input_format.or(config.input) {
-        return Ok((InputSpec::of(f), None, notes));
+        return Ok((vec![(InputSpec::of(f), None); g.inputs.len().max(1)], notes));
     }
-    let input = g.inputs.first().copied();
-    let first = g.layers.iter().find(|l| l.inputs.len() == 1 && Some(l.inputs[0]) == input && l.op == crate::ir::Op::Activation);
-    if let Some(l) = first
-        && let crate::ir::Activation::Quantized(q) = &l.activation
-            && let Some(crate::quant::Encoding::Fixed(f)) = q.encoding() {
-                return Ok((InputSpec::full(f), Some(q.clone()), notes));
-            }
-    let f = FixedFormat { width: 16, frac: 10, signed: true };
-    notes.push(format!(
-        "the model has no input quantizer (a QActivation after its Input): the hardware input is {f} (ties to even, saturating); give --input-format to choose"
-    ));
-    Ok((InputSpec::full(f), None, notes))
+    let ids: Vec<Option<crate::ir::LayerId>> = if g.inputs.is_empty() { vec![None] } else { g.inputs.iter().copied().map(Some).collect() };
+    let mut out = vec![];
+    let mut unquantized = vec![];
+    for input in ids {
+        let first = g.layers.iter().find(|l| l.inputs.len() == 1 && Some(l.inputs[0]) == input && l.op == crate::ir::Op::Activation);
+        if let Some(l) = first
+            && let crate::ir::Activation::Quantized(q) = &l.activation
+            && let Some(crate::quant::Encoding::Fixed(f)) = q.encoding()
+        {
+            out.push((InputSpec::full(f), Some(q.clone())));
+            continue;
+        }
+        unquantized.push(input.map_or_else(String::new, |i| g.layers[i.0].name.clone()));
+        out.push((InputSpec::full(FixedFormat { width: 16, frac: 10, signed: true }), None));
+    }
+    if !unquantized.is_empty() {
+        let f = FixedFormat { width: 16, frac: 10, signed: true };
+        let which = if g.inputs.len() > 1 { format!("input{} `{}` has", if unquantized.len() > 1 { "s" } else { "" }, unquantized.join("`, `")) } else { "the model has".into() };
+        notes.push(format!(
+            "{which} no input quantizer (a QActivation after its Input): the hardware input is {f} (ties to even, saturating); give --input-format to choose"
+        ));
+    }
+    Ok((out, notes))
 }
 
 /// What `gen` renders and `verify` checks: the plan of `g` for its
@@ -736,8 +761,9 @@ pub fn hardware_plan(
     input_format: Option<crate::fxp::InputFormat>,
     config: &crate::passes::config::Config,
 ) -> Result<(Plan, Vec<String>)> {
-    let (spec, _, mut notes) = hardware_input(g, input_format, config)?;
-    let plan = crate::passes::precision::hardware_plan(g, spec, config)?;
+    let (each, mut notes) = hardware_inputs(g, input_format, config)?;
+    let specs: Vec<InputSpec> = each.into_iter().map(|e| e.0).collect();
+    let plan = crate::passes::precision::plan_inputs(g, &specs, config)?.join_outputs();
     notes.extend(plan.notices.iter().cloned());
     Ok((plan, notes))
 }

@@ -226,6 +226,33 @@ pub struct OutputPart {
 }
 
 impl Plan {
+    /// Elements per sample of each model input, in model order.
+    pub fn in_sizes(&self) -> Vec<usize> {
+        self.inputs.iter().map(|&s| self.steps[s].shape.iter().product()).collect()
+    }
+
+    /// Input codes per sample: every input's, side by side in model order
+    /// (the layout of `verify`'s vectors and of the hardware's packed input).
+    pub fn in_size(&self) -> usize {
+        self.in_sizes().iter().sum()
+    }
+
+    /// `n` samples of side-by-side input codes ([`Plan::in_size`] each),
+    /// split into one array per model input.
+    pub fn split_inputs(&self, codes: &[i128], n: usize) -> Vec<Vec<i128>> {
+        let sizes = self.in_sizes();
+        let per = self.in_size();
+        let mut out: Vec<Vec<i128>> = sizes.iter().map(|&m| Vec::with_capacity(m * n)).collect();
+        for sample in codes.chunks(per.max(1)).take(n) {
+            let mut at = 0;
+            for (k, &m) in sizes.iter().enumerate() {
+                out[k].extend_from_slice(&sample[at.min(sample.len())..(at + m).min(sample.len())]);
+                at += m;
+            }
+        }
+        out
+    }
+
     /// Hardware has one output port (DESIGN.md): several model outputs go
     /// side by side, each flattened, in model order, aligned to one format
     /// by an exact Concat step, so every backend and `verify` see one
@@ -402,8 +429,12 @@ pub fn plan_inputs(g: &Graph, specs: &[InputSpec], cfg: &Config) -> Result<Plan>
         return Err(Error::Internal(format!("{} input specs for a model with {} inputs", specs.len(), g.inputs.len())));
     }
     let fused = bn_fusing::pairs(g);
-    for (i, l) in g.layers.iter().enumerate() {
-        let id = LayerId(i);
+    // The model's inputs lead the plan, in model order (steps
+    // `0..inputs.len()`): every backend packs a sample's inputs side by
+    // side in that order. The other layers follow in the graph's order.
+    let order = g.inputs.iter().map(|i| i.0).chain((0..g.layers.len()).filter(|i| !g.inputs.contains(&LayerId(*i))));
+    for i in order {
+        let (id, l) = (LayerId(i), &g.layers[i]);
         let k = g.inputs.iter().position(|&x| x == id).unwrap_or(0);
         let last = b.layer(l, id, specs[k], &fused)?;
         b.at.insert(id, last);

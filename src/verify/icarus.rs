@@ -14,8 +14,9 @@ pub struct Icarus;
 
 fn bench(d: &DesignDir, n: usize, seed: u64, steady: bool) -> String {
     let i = &d.interface;
-    let (ip, op) = if i.reset_active_low { ("s_axis", "m_axis") } else { ("input", "output") };
-    let (iw, ow) = (i.input.tdata_width, i.output.tdata_width);
+    let op = if i.reset_active_low { "m_axis" } else { "output" };
+    let ow = i.output.tdata_width;
+    let ports = i.input_ports();
     let rst_on = if i.reset_active_low { "1'b0" } else { "1'b1" };
     let rst_off = if i.reset_active_low { "1'b1" } else { "1'b0" };
     let steady = u8::from(steady);
@@ -23,7 +24,30 @@ fn bench(d: &DesignDir, n: usize, seed: u64, steady: bool) -> String {
     let (in_beats, out_beats) = (i.input.beat().1, i.output.beat().1);
     let (nin, nout) = (n * in_beats, n * out_beats);
     // TLAST: on each sample's last beat (streaming), else with the last sample.
-    let tlast = if stream { format!("(((ni + 1) % {in_beats}) == 0)") } else { format!("(ni == {})", n.max(1) - 1) };
+    let tlast = |k: usize| if stream { format!("(((ni{k} + 1) % {in_beats}) == 0)") } else { format!("(ni{k} == {})", n.max(1) - 1) };
+    // Per input port: its vectors, handshake and count of transfers.
+    let mut in_decls = String::new();
+    let mut in_conns = String::new();
+    let mut in_files = String::new();
+    let mut in_drive = String::new();
+    let mut in_count = String::new();
+    for (k, (prefix, p)) in ports.iter().enumerate() {
+        let iw = p.tdata_width;
+        in_decls += &format!(
+            "    reg [{m}:0] mem{k} [0:{nin_m}];\n    reg [{m}:0] tdata{k} = {iw}'d0;\n    reg tvalid{k} = 1'b0;\n    reg tlast{k} = 1'b0;\n    wire tready{k};\n    integer ni{k} = 0;\n    reg [1023:0] in_file{k};\n",
+            m = iw - 1,
+            nin_m = nin.max(1) - 1
+        );
+        in_conns += &format!(".{prefix}_tdata(tdata{k}), .{prefix}_tvalid(tvalid{k}), .{prefix}_tready(tready{k}), .{prefix}_tlast(tlast{k}),\n        ");
+        in_files += &format!(
+            "        if (!$value$plusargs(\"in{k}=%s\", in_file{k})) begin\n            $display(\"usage: +in{k}=FILE\");\n            $finish;\n        end\n        $readmemh(in_file{k}, mem{k});\n"
+        );
+        in_drive += &format!(
+            "            tvalid{k} <= (ni{k} < {nin}) && ({steady} || ($random(seed) & 3) != 0);\n            tdata{k} <= mem{k}[(ni{k} < {nin}) ? ni{k} : 0];\n            tlast{k} <= {};\n",
+            tlast(k)
+        );
+        in_count += &format!("        if (tvalid{k} && tready{k}) ni{k} <= ni{k} + 1;\n");
+    }
     // A streaming design's FIFOs, read through their probes: the largest
     // occupancy, and the full ones named on a stall (as the Verilator
     // harness does).
@@ -57,45 +81,33 @@ fn bench(d: &DesignDir, n: usize, seed: u64, steady: bool) -> String {
 module qkhw_tb;
     reg clk = 1'b0;
     reg rst = {rst_on};
-    reg [{iw_m}:0] mem [0:{nin_m}];
-    reg [{iw_m}:0] tdata = {iw}'d0;
-    reg tvalid = 1'b0;
-    reg tlast = 1'b0;
-    reg oready = 1'b0;
-    wire tready;
+{in_decls}    reg oready = 1'b0;
     wire [{ow_m}:0] odata;
     wire ovalid;
     wire olast;
     integer seed = {seed};
-    integer ni = 0;
     integer no = 0;
     integer fd;
     integer cycles = 0;
     integer last_progress = 0;
     integer nfull = 0;
     integer nbehind = 0;
-{fifo_decls}    reg [1023:0] in_file;
-    reg [1023:0] out_file;
-    {top} dut (.{clk}(clk), .{rst}(rst), .{ip}_tdata(tdata), .{ip}_tvalid(tvalid), .{ip}_tready(tready), .{ip}_tlast(tlast),
-        .{op}_tdata(odata), .{op}_tvalid(ovalid), .{op}_tready(oready), .{op}_tlast(olast));
+{fifo_decls}    reg [1023:0] out_file;
+    {top} dut (.{clk}(clk), .{rst}(rst), {in_conns}.{op}_tdata(odata), .{op}_tvalid(ovalid), .{op}_tready(oready), .{op}_tlast(olast));
     always #5 clk = ~clk;
     initial begin
-        if (!$value$plusargs("in=%s", in_file) || !$value$plusargs("out=%s", out_file)) begin
-            $display("usage: +in=FILE +out=FILE");
+        if (!$value$plusargs("out=%s", out_file)) begin
+            $display("usage: +in0=FILE +out=FILE");
             $finish;
         end
-        $readmemh(in_file, mem);
-        fd = $fopen(out_file, "w");
+{in_files}        fd = $fopen(out_file, "w");
         repeat (4) @(posedge clk);
         #1 rst = {rst_off};
     end
     // Drive between edges; sample the handshakes at each rising edge.
     always @(negedge clk) begin
         if (rst == {rst_off}) begin
-            tvalid <= (ni < {nin}) && ({steady} || ($random(seed) & 3) != 0);
-            tdata <= mem[(ni < {nin}) ? ni : 0];
-            tlast <= {tlast};
-            oready <= {steady} || (($random(seed) & 3) != 0);
+{in_drive}            oready <= {steady} || (($random(seed) & 3) != 0);
         end
     end
     task finish_run;
@@ -106,7 +118,7 @@ module qkhw_tb;
     endtask
     always @(posedge clk) begin
         cycles <= cycles + 1;
-{fifo_track}        if (tvalid && tready) ni <= ni + 1;
+{fifo_track}{in_count}
         if (ovalid && oready) begin
             $fdisplay(fd, "%h %b", odata, olast);
             last_progress <= cycles;
@@ -118,7 +130,7 @@ module qkhw_tb;
             if (no == {nout_m}) finish_run;
         end
         if (cycles - last_progress > {stall}) begin
-            $write("stall: no output transfer for %0d cycles (after output transfer %0d, input transfer %0d)", cycles - last_progress, no, ni);
+            $write("stall: no output transfer for %0d cycles (after output transfer %0d, input transfer %0d)", cycles - last_progress, no, ni0);
 {fifo_full}{no_full}            $display("");
             finish_run;
         end
@@ -129,9 +141,7 @@ module qkhw_tb;
     end
 endmodule
 "#,
-        iw_m = iw - 1,
         ow_m = ow - 1,
-        nin_m = nin.max(1) - 1,
         nout_m = nout.max(1) - 1,
         top = i.top,
         clk = i.clock,
@@ -154,11 +164,18 @@ impl Simulator for Icarus {
         let k = RUNS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let tmp = std::env::temp_dir().join(format!("qkhw-iv-{}-{k}", std::process::id()));
         std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        let (per_in, _) = i.input.beat();
-        let inb = (i.input.tdata_width / 8) as usize;
-        let bytes = super::pack(codes, i.input.width, per_in, inb);
-        let hex: String = bytes.chunks(inb).map(|s| s.iter().rev().map(|b| format!("{b:02x}")).collect::<String>() + "\n").collect();
-        std::fs::write(tmp.join("in.hex"), hex).map_err(|e| Error::io(tmp.join("in.hex"), e))?;
+        // One hex file per input port, a transfer per line.
+        let ports = i.input_ports();
+        let sample: usize = ports.iter().map(|(_, p)| (p.tdata_width / 8) as usize).sum();
+        let bytes = super::pack_inputs(i, codes);
+        let mut at = 0;
+        for (k, (_, p)) in ports.iter().enumerate() {
+            let inb = (p.tdata_width / 8) as usize;
+            let hex: String = bytes.chunks(sample.max(1)).map(|s| s[at..at + inb].iter().rev().map(|b| format!("{b:02x}")).collect::<String>() + "\n").collect();
+            let f = tmp.join(format!("in{k}.hex"));
+            std::fs::write(&f, hex).map_err(|e| Error::io(&f, e))?;
+            at += inb;
+        }
         std::fs::write(tmp.join("tb.v"), bench(d, n, seed, steady)).map_err(|e| Error::io(tmp.join("tb.v"), e))?;
         let t = Instant::now();
         let mut cmd = Command::new("iverilog");
@@ -176,7 +193,11 @@ impl Simulator for Icarus {
         let build_secs = t.elapsed().as_secs_f64();
         let t = Instant::now();
         let run = super::run_reporting(
-            Command::new("vvp").arg("-n").arg(tmp.join("sim")).arg(format!("+in={}", tmp.join("in.hex").display())).arg(format!("+out={}", tmp.join("out.hex").display())),
+            Command::new("vvp")
+                .arg("-n")
+                .arg(tmp.join("sim"))
+                .args((0..ports.len()).map(|k| format!("+in{k}={}", tmp.join(format!("in{k}.hex")).display())))
+                .arg(format!("+out={}", tmp.join("out.hex").display())),
             n,
             "vvp",
         )?;

@@ -158,6 +158,27 @@ pub fn pack(codes: &[i128], width: u32, per: usize, bytes: usize) -> Vec<u8> {
     out
 }
 
+/// Input codes (a sample's inputs side by side, model order) as the
+/// transfers of the design's input ports: per sample (or beat), each
+/// port's transfer packed ([`pack`]) and the ports' transfers side by side.
+pub fn pack_inputs(i: &Interface, codes: &[i128]) -> Vec<u8> {
+    let ports = i.input_ports();
+    if let [(_, p)] = ports[..] {
+        return pack(codes, p.width, p.beat().0, (p.tdata_width / 8) as usize);
+    }
+    let sizes: Vec<usize> = ports.iter().map(|(_, p)| p.shape.iter().product()).collect();
+    let per: usize = sizes.iter().sum();
+    let mut out = vec![];
+    for sample in codes.chunks(per.max(1)) {
+        let mut at = 0;
+        for ((_, p), &m) in ports.iter().zip(&sizes) {
+            out.extend(pack(&sample[at..at + m], p.width, m, (p.tdata_width / 8) as usize));
+            at += m;
+        }
+    }
+    out
+}
+
 /// The inverse of [`pack`], sign-extending when `signed`.
 pub fn unpack(bytes: &[u8], width: u32, signed: bool, per: usize, stride: usize) -> Vec<i128> {
     let n = bytes.len() / stride.max(1);
@@ -339,6 +360,37 @@ pub fn random_codes(n: usize, per: usize, fmt: crate::fxp::FixedFormat, seed: u6
         .collect()
 }
 
+/// Random codes for each input (`(elements, format)` per input, model
+/// order), `n` samples each: input `k` draws from its own stream (seed
+/// `seed + k * 0x9E3779B9`; the first input's is [`random_codes`]'s).
+pub fn random_parts(inputs: &[(usize, crate::fxp::FixedFormat)], n: usize, seed: u64) -> Vec<Vec<i128>> {
+    inputs.iter().enumerate().map(|(k, &(per, fmt))| random_codes(n, per, fmt, seed.wrapping_add(k as u64 * 0x9E37_79B9))).collect()
+}
+
+/// Per-input codes (`parts[k]`: `n` samples of `sizes[k]` elements) side
+/// by side per sample, in model order: the layout `verify`, the golden
+/// model's [`crate::golden::run`] and the hardware's packed inputs use.
+pub fn interleave(mut parts: Vec<Vec<i128>>, sizes: &[usize], n: usize) -> Vec<i128> {
+    if parts.len() == 1 {
+        return parts.swap_remove(0);
+    }
+    let mut codes = Vec::with_capacity(n * sizes.iter().sum::<usize>());
+    for s in 0..n {
+        for (p, &m) in parts.iter().zip(sizes) {
+            codes.extend_from_slice(&p[s * m..(s + 1) * m]);
+        }
+    }
+    codes
+}
+
+/// `n` samples of random input codes for `plan`, every input over its
+/// whole format ([`random_parts`], [`interleave`]).
+pub fn random_inputs(plan: &Plan, n: usize, seed: u64) -> Vec<i128> {
+    let sizes = plan.in_sizes();
+    let each: Vec<(usize, crate::fxp::FixedFormat)> = plan.inputs.iter().zip(&sizes).map(|(&s, &m)| (m, plan.steps[s].fmt)).collect();
+    interleave(random_parts(&each, n, seed), &sizes, n)
+}
+
 /// Simulate and compare. `codes` are input codes at the design's input
 /// format, `n` samples.
 pub fn verify(sim: &dyn Simulator, d: &DesignDir, plan: &Plan, codes: &[i128], n: usize, seed: u64, trace: Option<&Path>) -> Result<Report> {
@@ -413,7 +465,7 @@ fn localize(sim: &dyn Simulator, d: &DesignDir, plan: &Plan, codes: &[i128], n: 
         m.note = "this simulator has no layer taps: reported at the output".into();
         return Ok(());
     };
-    let in_size: usize = plan.steps[0].shape.iter().product();
+    let in_size = plan.in_size();
     let one = &codes[m.sample * in_size..(m.sample + 1) * in_size];
     let g = golden::run(plan, one, 1, Keep::Layers, 1)?;
     for (k, t) in d.taps.iter().enumerate() {
@@ -436,9 +488,8 @@ fn localize(sim: &dyn Simulator, d: &DesignDir, plan: &Plan, codes: &[i128], n: 
 
 /// `verify --target c`: compile with UBSan, run every vector, compare.
 pub fn verify_c(m: &crate::backend::c::CModel, plan: &Plan, codes: &[i128], n: usize, dir: &Path) -> Result<Report> {
-    let in_n: usize = plan.steps[0].shape.iter().product();
     let per: usize = plan.steps[plan.outputs[0]].shape.iter().product();
-    let (outs, build, sim) = cc::run(m, dir, codes, n, in_n, per)?;
+    let (outs, build, sim) = cc::run(m, dir, codes, n, per)?;
     compare_codes("gcc (C99, UBSan)", &m.name, plan, codes, n, outs, build, sim)
 }
 

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use askama::Template;
 
-use super::{pack, unpack, DesignDir, SimRun, Simulator};
+use super::{pack_inputs, unpack, DesignDir, SimRun, Simulator};
 use crate::error::{Error, Result};
 
 #[derive(Template)]
@@ -20,12 +20,11 @@ struct Harness<'a> {
     rst: &'a str,
     rst_on: u8,
     rst_off: u8,
-    in_port: &'a str,
     out_port: &'a str,
-    in_bytes: usize,
+    /// Input ports: (prefix, bytes, wide, 32-bit words, offset in a sample's bytes).
+    ins: Vec<HarnessIn>,
+    sample_bytes: usize,
     out_bytes: usize,
-    in_wide: bool,
-    in_words: usize,
     out_wide: bool,
     latency: u32,
     ii: u32,
@@ -36,6 +35,16 @@ struct Harness<'a> {
     taps: Vec<(String, usize, bool, u32, usize, String)>,
     /// A streaming design's FIFOs: (instance, name, capacity).
     fifos: Vec<(String, String, usize)>,
+}
+
+/// One input port as the harness drives it.
+struct HarnessIn {
+    port: String,
+    bytes: usize,
+    wide: bool,
+    words: usize,
+    /// Where its transfer lies in a sample's bytes.
+    off: usize,
 }
 
 /// The waveform format of `--trace`, from the file name.
@@ -64,7 +73,17 @@ impl Verilator {
 
     fn harness(d: &DesignDir) -> Result<String> {
         let i = &d.interface;
-        let (in_port, out_port) = if i.reset_active_low { ("s_axis", "m_axis") } else { ("input", "output") };
+        let out_port = if i.reset_active_low { "m_axis" } else { "output" };
+        let mut off = 0;
+        let ins: Vec<HarnessIn> = i
+            .input_ports()
+            .into_iter()
+            .map(|(port, p)| {
+                let bytes = (p.tdata_width / 8) as usize;
+                off += bytes;
+                HarnessIn { port, bytes, wide: p.tdata_width > 64, words: p.tdata_width.div_ceil(32) as usize, off: off - bytes }
+            })
+            .collect();
         let h = Harness {
             header: "qkhw verify harness",
             top: &i.top,
@@ -72,12 +91,10 @@ impl Verilator {
             rst: &i.reset,
             rst_on: u8::from(!i.reset_active_low),
             rst_off: u8::from(i.reset_active_low),
-            in_port,
             out_port,
-            in_bytes: (i.input.tdata_width / 8) as usize,
+            sample_bytes: off,
+            ins,
             out_bytes: (i.output.tdata_width / 8) as usize,
-            in_wide: i.input.tdata_width > 64,
-            in_words: i.input.tdata_width.div_ceil(32) as usize,
             out_wide: i.output.tdata_width > 64,
             latency: i.latency_cycles,
             ii: i.initiation_interval.max(1),
@@ -177,10 +194,9 @@ impl Simulator for Verilator {
     fn run(&self, d: &DesignDir, codes: &[i128], n: usize, seed: u64, steady: bool, trace: Option<&Path>) -> Result<SimRun> {
         let (bin, build_secs) = self.build(d, false, trace.map(Trace::for_file))?;
         let i = &d.interface;
-        let (per_in, _) = i.input.beat();
         let (per_out, _) = i.output.beat();
         let (inb, outb) = (scratch("in.bin"), scratch("out.bin"));
-        std::fs::write(&inb, pack(codes, i.input.width, per_in, (i.input.tdata_width / 8) as usize)).map_err(|e| Error::io(&inb, e))?;
+        std::fs::write(&inb, pack_inputs(i, codes)).map_err(|e| Error::io(&inb, e))?;
         let t = Instant::now();
         let mut cmd = Command::new(&bin);
         cmd.arg(&inb).arg(&outb).arg(n.to_string()).arg(seed.to_string()).arg(if steady { "1" } else { "0" });
@@ -208,9 +224,8 @@ impl Simulator for Verilator {
     fn taps(&self, d: &DesignDir, codes: &[i128], n: usize, sample: usize) -> Result<Option<Vec<Vec<i128>>>> {
         let (bin, _) = self.build(d, true, None)?;
         let i = &d.interface;
-        let (per_in, _) = i.input.beat();
         let (inb, outb, tapb) = (scratch("tin.bin"), scratch("tout.bin"), scratch("taps.bin"));
-        std::fs::write(&inb, pack(codes, i.input.width, per_in, (i.input.tdata_width / 8) as usize)).map_err(|e| Error::io(&inb, e))?;
+        std::fs::write(&inb, pack_inputs(i, codes)).map_err(|e| Error::io(&inb, e))?;
         let m = (sample + 1).min(n);
         let _ = Command::new(&bin)
             .arg(&inb)

@@ -10,22 +10,26 @@
 {% include "common/wide_helpers.c" %}
 {%- endif %}
 {{ consts }}
-void {{ name }}_infer(const {{ in_t }} *in, {{ out_t }} *out) {
+void {{ name }}_infer({{ params }}, {{ out_t }} *out) {
 {% include "common/body.c" %}
 {{ out_copy }}
 }
 
-void {{ name }}_infer_float(const float *in, float *out) {
-    {{ in_t }} q[{{ in_n }}];
+void {{ name }}_infer_float({{ float_params }}, float *out) {
+{%- for x in ins %}
+    {{ x.t }} q{{ x.suffix }}[{{ x.n }}];
+{%- endfor %}
     {{ out_t }} c[{{ out_n }}];
     size_t k;
-    for (k = 0; k < {{ in_n }}; ++k) {
-        double v = nearbyint(ldexp((double)in[k], {{ in_frac }}));
+{%- for x in ins %}
+    for (k = 0; k < {{ x.n }}; ++k) {
+        double v = nearbyint(ldexp((double){{ x.param }}[k], {{ x.frac }}));
         if (v != v) v = 0.0;
-        if (v < (double){{ in_lo }}) v = (double){{ in_lo }};
-        if (v > (double){{ in_hi }}) v = (double){{ in_hi }};
-        q[k] = ({{ in_t }})v;
+        if (v < (double){{ x.lo }}) v = (double){{ x.lo }};
+        if (v > (double){{ x.hi }}) v = (double){{ x.hi }};
+        q{{ x.suffix }}[k] = ({{ x.t }})v;
     }
-    {{ name }}_infer(q, c);
+{%- endfor %}
+    {{ name }}_infer({{ qs }}, c);
     for (k = 0; k < {{ out_n }}; ++k) out[k] = (float)ldexp((double)c[k], -({{ out_frac }}));
 }

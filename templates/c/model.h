@@ -19,9 +19,11 @@ __extension__ typedef unsigned __int128 qkhw_uwide;
 #define QKHW_WIDE(hi, lo) ((qkhw_wide)(hi) * ((qkhw_wide)1 << 64) + (qkhw_wide)(lo))
 {%- endif %}
 
-/* Input: {{ in_n }} elements, {{ in_fmt }}: value = code * 2^-{{ in_frac }}. */
-#define {{ name|upper }}_IN_SIZE {{ in_n }}
-#define {{ name|upper }}_IN_FRAC {{ in_frac }}
+{% for x in ins -%}
+/* Input{{ x.label }}: {{ x.n }} elements, {{ x.fmt }}: value = code * 2^-{{ x.frac }}. */
+#define {{ name|upper }}_{{ x.macro_name }}_SIZE {{ x.n }}
+#define {{ name|upper }}_{{ x.macro_name }}_FRAC {{ x.frac }}
+{% endfor -%}
 /* Output: {{ out_n }} elements, {{ out_fmt }}: value = code * 2^-{{ out_frac }}. */
 #define {{ name|upper }}_OUT_SIZE {{ out_n }}
 #define {{ name|upper }}_OUT_FRAC {{ out_frac }}
@@ -33,11 +35,11 @@ __extension__ typedef unsigned __int128 qkhw_uwide;
 /* QKeras's set_internal_sigmoid when this was generated. */
 #define {{ name|upper }}_INTERNAL_SIGMOID "{{ sigmoid }}"
 
-/* One inference on integer codes. */
-void {{ name }}_infer(const {{ in_t }} *in, {{ out_t }} *out);
+/* One inference on integer codes{% if ins.len() > 1 %} (one array per model input){% endif %}. */
+void {{ name }}_infer({{ params }}, {{ out_t }} *out);
 
 /* Convenience: float inputs rounded to the input format (ties to even,
  * saturating), outputs converted back to float. */
-void {{ name }}_infer_float(const float *in, float *out);
+void {{ name }}_infer_float({{ float_params }}, float *out);
 
 #endif

@@ -9,11 +9,13 @@
 {%- if catapult %}
 #pragma hls_design top
 {%- endif %}
-void {{ name }}(const {{ in_t }} in[{{ in_n }}], {{ out_t }} out[{{ out_n }}]) {
+void {{ name }}({{ params }}, {{ out_t }} out[{{ out_n }}]) {
 {%- if catapult %}
 #pragma hls_pipeline_init_interval 1
 {%- else %}
-#pragma HLS ARRAY_PARTITION variable=in complete
+{%- for x in ins %}
+#pragma HLS ARRAY_PARTITION variable={{ x.param }} complete
+{%- endfor %}
 #pragma HLS ARRAY_PARTITION variable=out complete
 #pragma HLS PIPELINE II=1
 #pragma HLS INLINE recursive
@@ -25,57 +27,69 @@ void {{ name }}(const {{ in_t }} in[{{ in_n }}], {{ out_t }} out[{{ out_n }}]) {
 {{ out_copy }}
 }
 {% if catapult %}
-void {{ name }}_axis(ac_channel<{{ name }}_axis_in_t> &s_in, ac_channel<{{ name }}_axis_out_t> &s_out) {
+void {{ name }}_axis({{ axis_params }}) {
 #pragma hls_pipeline_init_interval 1
-    {{ in_t }} x[{{ in_n }}];
+{%- for x in ins %}
+    {{ x.t }} x{{ x.suffix }}[{{ x.n }}];
+{%- endfor %}
     {{ out_t }} y[{{ out_n }}];
-    {{ name }}_axis_in_t w = s_in.read();
+{%- for x in ins %}
+    {{ name }}_axis_in{{ x.suffix }}_t w{{ x.suffix }} = s_in{{ x.suffix }}.read();
 #pragma hls_unroll yes
-    for (int k = 0; k < {{ in_n }}; ++k) {
-{%- if in_signed %}
-        ac_int<{{ in_w }}, true> e = w.data.slc<{{ in_w }}>(k * {{ in_w }});
-        x[k] = ({{ in_t }})e.to_int64();
+    for (int k = 0; k < {{ x.n }}; ++k) {
+{%- if x.signed %}
+        ac_int<{{ x.w }}, true> e = w{{ x.suffix }}.data.slc<{{ x.w }}>(k * {{ x.w }});
+        x{{ x.suffix }}[k] = ({{ x.t }})e.to_int64();
 {%- else %}
-        ac_int<{{ in_w }}, false> u = w.data.slc<{{ in_w }}>(k * {{ in_w }});
-        x[k] = ({{ in_t }})u.to_uint64();
+        ac_int<{{ x.w }}, false> u = w{{ x.suffix }}.data.slc<{{ x.w }}>(k * {{ x.w }});
+        x{{ x.suffix }}[k] = ({{ x.t }})u.to_uint64();
 {%- endif %}
     }
-    {{ name }}(x, y);
+{%- endfor %}
+    {{ name }}({{ xs }}, y);
     {{ name }}_axis_out_t r;
     r.data = 0;
 #pragma hls_unroll yes
     for (int k = 0; k < {{ out_n }}; ++k) {
         r.data.set_slc(k * {{ out_w }}, ac_int<{{ out_w }}, true>((long long)y[k]));
     }
-    r.last = w.last;
+    r.last = w{{ ins[0].suffix }}.last;
     s_out.write(r);
 }
 {%- else %}
-void {{ name }}_axis(hls::stream<{{ name }}_axis_in_t> &s_in, hls::stream<{{ name }}_axis_out_t> &s_out) {
-#pragma HLS INTERFACE axis port=s_in
+void {{ name }}_axis({{ axis_params }}) {
+{%- for x in ins %}
+#pragma HLS INTERFACE axis port=s_in{{ x.suffix }}
+{%- endfor %}
 #pragma HLS INTERFACE axis port=s_out
 #pragma HLS PIPELINE II=1
-    {{ in_t }} x[{{ in_n }}];
+{%- for x in ins %}
+    {{ x.t }} x{{ x.suffix }}[{{ x.n }}];
+{%- endfor %}
     {{ out_t }} y[{{ out_n }}];
-#pragma HLS ARRAY_PARTITION variable=x complete
+{%- for x in ins %}
+#pragma HLS ARRAY_PARTITION variable=x{{ x.suffix }} complete
+{%- endfor %}
 #pragma HLS ARRAY_PARTITION variable=y complete
-    {{ name }}_axis_in_t w = s_in.read();
-    for (int k = 0; k < {{ in_n }}; ++k) {
-{%- if in_signed %}
-        ap_int<{{ in_w }}> e = w.data.range((k + 1) * {{ in_w }} - 1, k * {{ in_w }});
-        x[k] = ({{ in_t }})e.to_int64();
+{%- for x in ins %}
+    {{ name }}_axis_in{{ x.suffix }}_t w{{ x.suffix }} = s_in{{ x.suffix }}.read();
+    for (int k = 0; k < {{ x.n }}; ++k) {
+{%- if x.signed %}
+        ap_int<{{ x.w }}> e = w{{ x.suffix }}.data.range((k + 1) * {{ x.w }} - 1, k * {{ x.w }});
+        x{{ x.suffix }}[k] = ({{ x.t }})e.to_int64();
 {%- else %}
-        ap_uint<{{ in_w }}> u = w.data.range((k + 1) * {{ in_w }} - 1, k * {{ in_w }});
-        x[k] = ({{ in_t }})u.to_uint64();
+        ap_uint<{{ x.w }}> u = w{{ x.suffix }}.data.range((k + 1) * {{ x.w }} - 1, k * {{ x.w }});
+        x{{ x.suffix }}[k] = ({{ x.t }})u.to_uint64();
 {%- endif %}
     }
-    {{ name }}(x, y);
+{%- endfor %}
+    {{ name }}({{ xs }}, y);
     {{ name }}_axis_out_t r;
     r.data = 0;
     for (int k = 0; k < {{ out_n }}; ++k) {
         r.data.range((k + 1) * {{ out_w }} - 1, k * {{ out_w }}) = ap_int<{{ out_w }}>((long long)y[k]);
     }
-    r.last = w.last;
+    r.last = w{{ ins[0].suffix }}.last;
     s_out.write(r);
 }
 {%- endif %}

@@ -24,9 +24,14 @@
 #include "hls_stream.h"
 {%- endif %}
 
-// Input: {{ in_n }} codes of {{ in_fmt }}; output: {{ out_n }} codes of {{ out_fmt }}.
+{% for x in ins -%}
+// Input{{ x.label }}: {{ x.n }} codes of {{ x.fmt }}.
+{% endfor -%}
+// Output: {{ out_n }} codes of {{ out_fmt }}.
 // internal_sigmoid: {{ sigmoid }}
-#define {{ name|upper }}_IN_SIZE {{ in_n }}
+{% for x in ins -%}
+#define {{ name|upper }}_{{ x.macro_name }}_SIZE {{ x.n }}
+{% endfor -%}
 #define {{ name|upper }}_OUT_SIZE {{ out_n }}
 {%- for p in parts %}
 // Model output `{{ p.name }}` (shape {{ p.shape }}): out[{{ p.offset }}..{{ p.offset + p.size - 1 }}].
@@ -35,15 +40,17 @@
 {%- endfor %}
 
 // One sample per AXI-Stream transfer: element k at bits [k*W +: W].
-struct {{ name }}_axis_in_t {
+{%- for x in ins %}
+struct {{ name }}_axis_in{{ x.suffix }}_t {
 {%- if catapult %}
-    ac_int<{{ in_bits }}, false> data;
+    ac_int<{{ x.n * x.w as usize }}, false> data;
     ac_int<1, false> last;
 {%- else %}
-    ap_uint<{{ in_bits }}> data;
+    ap_uint<{{ x.n * x.w as usize }}> data;
     ap_uint<1> last;
 {%- endif %}
 };
+{%- endfor %}
 struct {{ name }}_axis_out_t {
 {%- if catapult %}
     ac_int<{{ out_bits }}, false> data;
@@ -54,14 +61,10 @@ struct {{ name }}_axis_out_t {
 {%- endif %}
 };
 
-// Array ports (element i = code of input i; W = {{ in_w }} / {{ out_w }} bits).
-void {{ name }}(const {{ in_t }} in[{{ in_n }}], {{ out_t }} out[{{ out_n }}]);
+// Array ports (element i = code i; {% for x in ins %}W = {{ x.w }} / {% endfor %}{{ out_w }} bits).
+void {{ name }}({{ params }}, {{ out_t }} out[{{ out_n }}]);
 
-// The AXI-Stream variant with TLAST.
-{%- if catapult %}
-void {{ name }}_axis(ac_channel<{{ name }}_axis_in_t> &s_in, ac_channel<{{ name }}_axis_out_t> &s_out);
-{%- else %}
-void {{ name }}_axis(hls::stream<{{ name }}_axis_in_t> &s_in, hls::stream<{{ name }}_axis_out_t> &s_out);
-{%- endif %}
+// The AXI-Stream variant with TLAST{% if ins.len() > 1 %} (one stream per input; TLAST is the first input's){% endif %}.
+void {{ name }}_axis({{ axis_params }});
 
 #endif

@@ -22,14 +22,18 @@ static int check_vectors(const char *path) {
     }
     long bad = 0;
     for (long s = 0; s < n; ++s) {
-        {{ in_t }} in[{{ in_n }}];
+{%- for x in ins %}
+        {{ x.t }} {{ x.param }}[{{ x.n }}];
+{%- endfor %}
         {{ out_t }} out[{{ out_n }}];
-        for (int k = 0; k < {{ in_n }}; ++k) {
+{%- for x in ins %}
+        for (int k = 0; k < {{ x.n }}; ++k) {
             long long v;
             if (fscanf(f, "%lld", &v) != 1) { fprintf(stderr, "{{ name }}_tb: %s: truncated at sample %ld\n", path, s); fclose(f); return 2; }
-            in[k] = ({{ in_t }})v;
+            {{ x.param }}[k] = ({{ x.t }})v;
         }
-        {{ name }}(in, out);
+{%- endfor %}
+        {{ name }}({{ args }}, out);
         for (int k = 0; k < {{ out_n }}; ++k) {
             long long e;
             if (fscanf(f, "%lld", &e) != 1) { fprintf(stderr, "{{ name }}_tb: %s: truncated at sample %ld\n", path, s); fclose(f); return 2; }
@@ -57,34 +61,43 @@ int main(int argc, char **argv) {
     FILE *fi = fopen(argv[1], "rb"), *fo = fopen(argv[2], "wb");
     if (!fi || !fo) { fprintf(stderr, "{{ name }}_tb: cannot open %s or %s\n", argv[1], argv[2]); return 2; }
     int errors = 0;
+{%- for x in ins %}
 {%- if catapult %}
-    ac_channel<{{ name }}_axis_in_t> s_in;
+    ac_channel<{{ name }}_axis_in{{ x.suffix }}_t> s_in{{ x.suffix }};
+{%- else %}
+    hls::stream<{{ name }}_axis_in{{ x.suffix }}_t> s_in{{ x.suffix }};
+{%- endif %}
+{%- endfor %}
+{%- if catapult %}
     ac_channel<{{ name }}_axis_out_t> s_out;
 {%- else %}
-    hls::stream<{{ name }}_axis_in_t> s_in;
     hls::stream<{{ name }}_axis_out_t> s_out;
 {%- endif %}
     for (long s = 0; s < n; ++s) {
-        {{ in_t }} in[{{ in_n }}];
+{%- for x in ins %}
+        {{ x.t }} {{ x.param }}[{{ x.n }}];
+{%- endfor %}
         {{ out_t }} out[{{ out_n }}];
-        {{ name }}_axis_in_t w;
-        w.data = 0;
-        for (int k = 0; k < {{ in_n }}; ++k) {
+{%- for x in ins %}
+        {{ name }}_axis_in{{ x.suffix }}_t w{{ x.suffix }};
+        w{{ x.suffix }}.data = 0;
+        for (int k = 0; k < {{ x.n }}; ++k) {
             long long v;
             if (fread(&v, sizeof v, 1, fi) != 1) { fprintf(stderr, "{{ name }}_tb: %s: truncated at sample %ld\n", argv[1], s); return 2; }
-            in[k] = ({{ in_t }})v;
+            {{ x.param }}[k] = ({{ x.t }})v;
 {%- if catapult %}
-            w.data.set_slc(k * {{ in_w }}, ac_int<{{ in_w }}, true>(v));
+            w{{ x.suffix }}.data.set_slc(k * {{ x.w }}, ac_int<{{ x.w }}, true>(v));
 {%- else %}
-            w.data.range((k + 1) * {{ in_w }} - 1, k * {{ in_w }}) = ap_int<{{ in_w }}>(v);
+            w{{ x.suffix }}.data.range((k + 1) * {{ x.w }} - 1, k * {{ x.w }}) = ap_int<{{ x.w }}>(v);
 {%- endif %}
         }
-        w.last = (s == n - 1);
-        {{ name }}(in, out);
-        s_in.write(w);
-        {{ name }}_axis(s_in, s_out);
+        w{{ x.suffix }}.last = (s == n - 1);
+        s_in{{ x.suffix }}.write(w{{ x.suffix }});
+{%- endfor %}
+        {{ name }}({{ args }}, out);
+        {{ name }}_axis({{ axis_args }});
         {{ name }}_axis_out_t r = s_out.read();
-        if (r.last != w.last) {
+        if (r.last != w{{ ins[0].suffix }}.last) {
             if (errors++ < 5) fprintf(stderr, "sample %ld: TLAST wrong\n", s);
         }
         for (int k = 0; k < {{ out_n }}; ++k) {

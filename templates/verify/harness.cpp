@@ -21,7 +21,10 @@ typedef VerilatedVcdC QkhwTrace;
 #endif
 #endif
 
-static const int IN_BYTES = {{ in_bytes }};
+// Each sample's input bytes: every input port's transfer side by side
+// (one port, unless the model has several inputs).
+static const int SAMPLE_BYTES = {{ sample_bytes }};
+static const int N_INS = {{ ins.len() }};
 static const int OUT_BYTES = {{ out_bytes }};
 static const long LATENCY = {{ latency }};
 static const long II = {{ ii }};
@@ -40,21 +43,41 @@ static uint64_t rnd() {
     return rng_state;
 }
 
-static void set_in(V{{ top }}* t, const uint8_t* b) {
-{%- if in_wide %}
-    for (int w = 0; w < {{ in_words }}; ++w) {
+// Input port k's transfer from its bytes, and its handshake.
+{%- for p in ins %}
+static void set_in_{{ loop.index0 }}(V{{ top }}* t, const uint8_t* b) {
+{%- if p.wide %}
+    for (int w = 0; w < {{ p.words }}; ++w) {
         uint32_t v = 0;
         for (int k = 0; k < 4; ++k) {
             int i = w * 4 + k;
-            if (i < IN_BYTES) v |= (uint32_t)b[i] << (8 * k);
+            if (i < {{ p.bytes }}) v |= (uint32_t)b[i] << (8 * k);
         }
-        t->{{ in_port }}_tdata[w] = v;
+        t->{{ p.port }}_tdata[w] = v;
     }
 {%- else %}
     uint64_t v = 0;
-    for (int k = 0; k < IN_BYTES; ++k) v |= (uint64_t)b[k] << (8 * k);
-    t->{{ in_port }}_tdata = v;
+    for (int k = 0; k < {{ p.bytes }}; ++k) v |= (uint64_t)b[k] << (8 * k);
+    t->{{ p.port }}_tdata = v;
 {%- endif %}
+}
+{%- endfor %}
+static const int IN_OFF[] = { {% for p in ins %}{{ p.off }}, {% endfor %}0 };
+static void drive_in(V{{ top }}* t, int k, const uint8_t* b, bool valid, bool last) {
+    switch (k) {
+{%- for p in ins %}
+    case {{ loop.index0 }}: set_in_{{ loop.index0 }}(t, b); t->{{ p.port }}_tvalid = valid; t->{{ p.port }}_tlast = last; break;
+{%- endfor %}
+    default: break;
+    }
+}
+static bool in_ready(V{{ top }}* t, int k) {
+    switch (k) {
+{%- for p in ins %}
+    case {{ loop.index0 }}: return t->{{ p.port }}_tready;
+{%- endfor %}
+    default: (void)t; return false;
+    }
 }
 
 static void get_out(V{{ top }}* t, uint8_t* b) {
@@ -135,7 +158,7 @@ int main(int argc, char** argv) {
     rng_state = strtoull(argv[4], nullptr, 10) * 2654435761ull + 0x9E3779B97F4A7C15ull;
     const int mode = atoi(argv[5]);
     const long n_in = n * IN_BEATS, n_out = n * OUT_BEATS;
-    std::vector<uint8_t> in((size_t)n_in * IN_BYTES), out((size_t)n_out * OUT_BYTES);
+    std::vector<uint8_t> in((size_t)n_in * SAMPLE_BYTES), out((size_t)n_out * OUT_BYTES);
     FILE* f = fopen(argv[1], "rb");
     if (!f || fread(in.data(), 1, in.size(), f) != in.size()) {
         fprintf(stderr, "cannot read %s\n", argv[1]);
@@ -161,12 +184,15 @@ int main(int argc, char** argv) {
 #endif
     std::vector<long> accepted_at((size_t)n_in, -1);
     std::vector<long> out_at((size_t)n_out, -1);
+    // Transfers each input port has delivered; `next_in` is the fewest (the
+    // samples every port has delivered).
+    long next_ins[N_INS + 1] = {0};
     long next_in = 0, next_out = 0, cycle = 0, last_out_cycle = -1;
     std::vector<long> fifo_max((size_t)N_FIFOS + 1, 0);
     int errors = 0;
     top.{{ clk }} = 0;
     top.{{ rst }} = {{ rst_on }};
-    top.{{ in_port }}_tvalid = 0;
+    for (int k = 0; k < N_INS; ++k) drive_in(&top, k, in.data(), false, false);
     top.{{ out_port }}_tready = 0;
     for (int i = 0; i < 4; ++i) {
         top.{{ clk }} = 0; top.eval();
@@ -200,17 +226,21 @@ int main(int argc, char** argv) {
             ++errors;
             break;
         }
-        bool give = next_in < n_in && (mode != 0 || (rnd() & 3) != 0);
-        top.{{ in_port }}_tvalid = give;
-        if (next_in < n_in) set_in(&top, &in[(size_t)next_in * IN_BYTES]);
-        top.{{ in_port }}_tlast = STREAM ? ((next_in + 1) % IN_BEATS == 0) : (next_in == n - 1);
+        bool give[N_INS + 1];
+        for (int k = 0; k < N_INS; ++k) {
+            long j = next_ins[k];
+            give[k] = j < n_in && (mode != 0 || (rnd() & 3) != 0);
+            bool last = STREAM ? ((j + 1) % IN_BEATS == 0) : (j == n - 1);
+            drive_in(&top, k, &in[(size_t)(j < n_in ? j : 0) * SAMPLE_BYTES + IN_OFF[k]], give[k], last);
+        }
         top.{{ out_port }}_tready = (mode != 0) || (rnd() % 4) != 0;
         top.{{ clk }} = 0;
         top.eval();
 #ifdef QKHW_TRACE
         if (vcd) vcd->dump((uint64_t)(cycle * 2));
 #endif
-        bool in_fire = give && top.{{ in_port }}_tready;
+        bool in_fire[N_INS + 1];
+        for (int k = 0; k < N_INS; ++k) in_fire[k] = give[k] && in_ready(&top, k);
 #ifdef QKHW_TAPS
         // Streamed layers' beats, as they are handed over.
         if (tapf && tap_sample >= 0) {
@@ -258,7 +288,14 @@ int main(int argc, char** argv) {
 #ifdef QKHW_TRACE
         if (vcd) vcd->dump((uint64_t)(cycle * 2 + 1));
 #endif
-        if (in_fire) accepted_at[(size_t)next_in++] = cycle;
+        // A sample is accepted when its last part is.
+        for (int k = 0; k < N_INS; ++k) {
+            if (!in_fire[k]) continue;
+            long j = next_ins[k]++;
+            if (accepted_at[(size_t)j] < cycle) accepted_at[(size_t)j] = cycle;
+        }
+        next_in = next_ins[0];
+        for (int k = 1; k < N_INS; ++k) if (next_ins[k] < next_in) next_in = next_ins[k];
         for (int k = 0; k < N_FIFOS; ++k) {
             long l = fifo_level(&top, k);
             if (l > fifo_max[k]) fifo_max[k] = l;

@@ -8,10 +8,12 @@
 module {{ name }} (
     input  wire                 {{ clk }},
     input  wire                 {{ rst_port }},
-    input  wire [{{ in_tdata - 1 }}:0]  {{ i }}_tdata,
-    input  wire                 {{ i }}_tvalid,
-    output wire                 {{ i }}_tready,
-    input  wire                 {{ i }}_tlast,
+{%- for p in ins %}
+    input  wire [{{ p.tdata - 1 }}:0]  {{ p.prefix }}_tdata,
+    input  wire                 {{ p.prefix }}_tvalid,
+    output wire                 {{ p.prefix }}_tready,
+    input  wire                 {{ p.prefix }}_tlast,
+{%- endfor %}
     output wire [{{ out_tdata - 1 }}:0]  {{ o }}_tdata,
     output wire                 {{ o }}_tvalid,
     input  wire                 {{ o }}_tready,
@@ -29,20 +31,52 @@ module {{ name }} (
         else if (ce) phase <= (phase == {{ phase_w }}'d{{ ii - 1 }}) ? {{ phase_w }}'d0 : phase + {{ phase_w }}'d1;
     end
     wire slot = (phase == {{ phase_w }}'d0);
-    assign {{ i }}_tready = ce & slot;
+{%- else %}
+    wire slot = 1'b1;
+{%- endif %}
+{%- if join %}
 
-    // Input register (stage 1), held for the initiation interval.
+    // Several inputs: each port fills its own holding register, and a
+    // sample enters the datapath (`take`) once every port has delivered its
+    // part, so no input's producer waits for another's. TLAST is the first
+    // input's.
+    wire take;
+{%- for p in ins %}
+    reg [{{ p.bits - 1 }}:0] hold_{{ loop.index0 }};
+    reg full_{{ loop.index0 }};
+    assign {{ p.prefix }}_tready = ~full_{{ loop.index0 }} | take;
+    always @(posedge c_clk) begin
+        if (c_rst) full_{{ loop.index0 }} <= 1'b0;
+        else if ({{ p.prefix }}_tvalid & {{ p.prefix }}_tready) full_{{ loop.index0 }} <= 1'b1;
+        else if (take) full_{{ loop.index0 }} <= 1'b0;
+    end
+    always @(posedge c_clk) if ({{ p.prefix }}_tvalid & {{ p.prefix }}_tready) hold_{{ loop.index0 }} <= {{ p.prefix }}_tdata[{{ p.bits - 1 }}:0];
+{%- if p.tdata > p.bits %}
+    wire unused_pad_{{ loop.index0 }} = ^{{ p.prefix }}_tdata[{{ p.tdata - 1 }}:{{ p.bits }}];
+{%- endif %}
+{%- endfor %}
+    reg hold_last;
+    always @(posedge c_clk) if ({{ ins[0].prefix }}_tvalid & {{ ins[0].prefix }}_tready) hold_last <= {{ ins[0].prefix }}_tlast;
+    wire unused_tlast = ^{ {% for p in ins %}{% if !loop.first %}{{ p.prefix }}_tlast{% if !loop.last %}, {% endif %}{% endif %}{% endfor %} };
+    wire all_in = {% for p in ins %}full_{{ loop.index0 }}{% if !loop.last %} & {% endif %}{% endfor %};
+    assign take = ce & slot & all_in;
+    wire in_valid = all_in;
+    wire in_last = hold_last;
+
+    // Input register (stage 1){% if ii > 1 %}, held for the initiation interval{% endif %}.
+    reg [{{ in_bits - 1 }}:0] in_r;
+    always @(posedge c_clk) if (ce & slot) in_r <= { {{ hold_cat }} };
+{%- else %}
+    assign {{ i }}_tready = ce & slot;
+    wire in_valid = {{ i }}_tvalid;
+    wire in_last = {{ i }}_tlast;
+
+    // Input register (stage 1){% if ii > 1 %}, held for the initiation interval{% endif %}.
     reg [{{ in_bits - 1 }}:0] in_r;
     always @(posedge c_clk) if (ce & slot) in_r <= {{ i }}_tdata[{{ in_bits - 1 }}:0];
-{%- else %}
-    assign {{ i }}_tready = ce;
-
-    // Input register (stage 1).
-    reg [{{ in_bits - 1 }}:0] in_r;
-    always @(posedge c_clk) if (ce) in_r <= {{ i }}_tdata[{{ in_bits - 1 }}:0];
-{%- endif %}
 {%- if in_tdata > in_bits %}
     wire unused_input_pad = ^{{ i }}_tdata[{{ in_tdata - 1 }}:{{ in_bits }}];
+{%- endif %}
 {%- endif %}
 
 {%- if ii > 1 %}
@@ -56,18 +90,18 @@ module {{ name }} (
             valid_w <= {{ win }}'d0;
         end else if (ce & slot) begin
 {%- if win > 1 %}
-            valid_w <= {valid_w[{{ win - 2 }}:0], {{ i }}_tvalid};
+            valid_w <= {valid_w[{{ win - 2 }}:0], in_valid};
 {%- else %}
-            valid_w <= {{ i }}_tvalid;
+            valid_w <= in_valid;
 {%- endif %}
         end
     end
     always @(posedge c_clk) begin
         if (ce & slot) begin
 {%- if win > 1 %}
-            last_w <= {last_w[{{ win - 2 }}:0], {{ i }}_tlast};
+            last_w <= {last_w[{{ win - 2 }}:0], in_last};
 {%- else %}
-            last_w <= {{ i }}_tlast;
+            last_w <= in_last;
 {%- endif %}
         end
     end
@@ -82,18 +116,18 @@ module {{ name }} (
             valid_sr <= {{ latency }}'d0;
         end else if (ce) begin
 {%- if latency > 1 %}
-            valid_sr <= {valid_sr[{{ latency - 2 }}:0], {{ i }}_tvalid};
+            valid_sr <= {valid_sr[{{ latency - 2 }}:0], in_valid};
 {%- else %}
-            valid_sr <= {{ i }}_tvalid;
+            valid_sr <= in_valid;
 {%- endif %}
         end
     end
     always @(posedge c_clk) begin
         if (ce) begin
 {%- if latency > 1 %}
-            last_sr <= {last_sr[{{ latency - 2 }}:0], {{ i }}_tlast};
+            last_sr <= {last_sr[{{ latency - 2 }}:0], in_last};
 {%- else %}
-            last_sr <= {{ i }}_tlast;
+            last_sr <= in_last;
 {%- endif %}
         end
     end

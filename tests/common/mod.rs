@@ -28,17 +28,28 @@ pub fn tmp(name: &str) -> PathBuf {
     d
 }
 
-/// The vectors of an example model: its golden inputs (tests/golden/predict)
-/// through the hardware input quantizer, then `random` random input codes
-/// from `seed`. Returns the codes and the sample count.
+/// The vectors of an example model: its golden inputs (tests/golden/predict;
+/// `inputs.npy`, then `inputs.K.npy` for input K of a model with several)
+/// through the hardware input quantizers, then `random` random input codes
+/// from `seed`, each sample's inputs side by side. Returns the codes and the
+/// sample count.
 pub fn vectors(g: &qkhw::ir::Graph, name: &str, random: usize, seed: u64) -> (Vec<i128>, usize) {
-    let (spec, q, _) = qkhw::golden::hardware_input(g, None, &Default::default()).unwrap();
-    let x = qkhw::npy::read_f32(&root().join(format!("tests/golden/predict/{name}/inputs.npy"))).unwrap();
-    let mut codes = qkhw::golden::hardware_codes(&x.data, &x.shape, &spec, q.as_ref()).unwrap();
-    let per: usize = g.layers[g.inputs[0].0].shape.iter().product();
-    codes.extend(qkhw::verify::random_codes(random, per, spec.fmt, seed));
-    let n = codes.len() / per;
-    (codes, n)
+    let (each, _) = qkhw::golden::hardware_inputs(g, None, &Default::default()).unwrap();
+    let sizes: Vec<usize> = g.inputs.iter().map(|i| g.layers[i.0].shape.iter().product()).collect();
+    let mut parts = vec![];
+    let mut given = 0;
+    for (k, (spec, q)) in each.iter().enumerate() {
+        let file = if k == 0 { "inputs.npy".to_string() } else { format!("inputs.{k}.npy") };
+        let x = qkhw::npy::read_f32(&root().join(format!("tests/golden/predict/{name}/{file}"))).unwrap();
+        given = x.shape[0];
+        parts.push(qkhw::golden::hardware_codes(&x.data, &x.shape, spec, q.as_ref()).unwrap());
+    }
+    let fmts: Vec<(usize, qkhw::fxp::FixedFormat)> = sizes.iter().zip(&each).map(|(&m, e)| (m, e.0.fmt)).collect();
+    for (p, r) in parts.iter_mut().zip(qkhw::verify::random_parts(&fmts, random, seed)) {
+        p.extend(r);
+    }
+    let n = given + random;
+    (qkhw::verify::interleave(parts, &sizes, n), n)
 }
 
 /// Random samples per model in the simulation tests: 1,000 by default (the

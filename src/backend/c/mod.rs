@@ -22,15 +22,14 @@ struct Header<'a> {
     header: &'a str,
     guard: &'a str,
     name: &'a str,
-    in_t: &'a str,
     out_t: &'a str,
-    in_n: usize,
     out_n: usize,
-    in_frac: i32,
     out_frac: i32,
-    in_fmt: String,
     out_fmt: String,
     sigmoid: &'a str,
+    ins: &'a [InArg],
+    params: String,
+    float_params: String,
     parts: Vec<crate::backend::PartDoc>,
     wide: bool,
 }
@@ -40,19 +39,82 @@ struct Header<'a> {
 struct Source<'a> {
     header: &'a str,
     name: &'a str,
-    in_t: &'a str,
     out_t: &'a str,
     consts: &'a str,
     buffers: &'a str,
     body: &'a str,
     out_copy: &'a str,
-    in_n: usize,
     out_n: usize,
-    in_frac: i32,
     out_frac: i32,
-    in_lo: String,
-    in_hi: String,
     wide: bool,
+    ins: &'a [InArg],
+    params: String,
+    float_params: String,
+    qs: String,
+}
+
+/// One input array of the generated function: `in`, or one per model
+/// input (`in_<name>`, model order) where the model has several.
+#[derive(Debug, Clone)]
+pub struct InArg {
+    /// The model input's name.
+    pub name: String,
+    /// The parameter's name.
+    pub param: String,
+    /// ` `name`` in comments where the model has several inputs.
+    pub label: String,
+    /// The macro stem (`IN`, or `IN_<NAME>`).
+    pub macro_name: String,
+    /// Suffix of the per-input locals and types (`q`, `x`, `s_in`, ...):
+    /// empty for one input, `_<name>` for several.
+    pub suffix: String,
+    /// Element type, elements, and format.
+    pub t: &'static str,
+    pub n: usize,
+    pub frac: i32,
+    pub w: u32,
+    pub signed: bool,
+    pub fmt: String,
+    /// The format's smallest and largest codes, as C literals.
+    pub lo: String,
+    pub hi: String,
+}
+
+/// The input arrays of `plan`: one per model input (its leading steps).
+pub fn in_args(g: &Graph, plan: &Plan) -> Result<Vec<InArg>> {
+    let several = plan.inputs.len() > 1;
+    let mut namer = crate::backend::verilog::keywords::Namer::new(&["in", "out", "q", "c", "k"]);
+    plan.inputs
+        .iter()
+        .enumerate()
+        .map(|(k, &s)| {
+            let st = &plan.steps[s];
+            let name = st.layer.clone().unwrap_or_else(|| format!("in{k}"));
+            let param = if several { namer.name(&format!("in_{name}")).to_lowercase() } else { "in".to_string() };
+            Ok(InArg {
+                label: if several { format!(" `{name}`") } else { String::new() },
+                macro_name: param.to_uppercase(),
+                suffix: if several { param[2..].to_string() } else { String::new() },
+                t: ctype(st.fmt.min_code().min(st.lo), st.fmt.max_code().max(st.hi)).map_err(|e| unsupported(g, &e.to_string()))?,
+                n: st.shape.iter().product(),
+                frac: st.fmt.frac,
+                w: st.fmt.width,
+                signed: st.fmt.signed,
+                fmt: st.fmt.to_string(),
+                lo: lit(st.fmt.min_code()),
+                hi: lit(st.fmt.max_code()),
+                param,
+                name,
+            })
+        })
+        .collect()
+}
+
+impl InArg {
+    /// `const T *a, const T *b` (C) or `const T a[N], ...` (HLS arrays).
+    pub fn params(ins: &[InArg], arrays: bool) -> String {
+        ins.iter().map(|x| if arrays { format!("const {} {}[{}]", x.t, x.param, x.n) } else { format!("const {} *{}", x.t, x.param) }).collect::<Vec<_>>().join(", ")
+    }
 }
 
 /// The generated pair.
@@ -61,8 +123,8 @@ pub struct CModel {
     pub name: String,
     pub header: String,
     pub source: String,
-    /// The element types of `<name>_infer`'s `in` and `out`.
-    pub in_t: &'static str,
+    /// The element types of `<name>_infer`'s inputs and `out`.
+    pub ins: Vec<InArg>,
     pub out_t: &'static str,
 }
 
@@ -152,7 +214,7 @@ pub fn generate(g: &Graph, plan: &Plan, header: &str, sigmoid: &str) -> Result<C
 impl Body {
     /// Whether any value needs the 128-bit type.
     pub fn is_wide(&self) -> bool {
-        [&self.consts, &self.buffers, &self.body, &self.out_copy].iter().any(|t| t.contains(WIDE)) || self.in_t == WIDE || self.out_t == WIDE
+        [&self.consts, &self.buffers, &self.body, &self.out_copy].iter().any(|t| t.contains(WIDE)) || self.ins.iter().any(|x| x.t == WIDE) || self.out_t == WIDE
     }
 }
 
@@ -163,7 +225,7 @@ pub struct Body {
     pub buffers: String,
     pub body: String,
     pub out_copy: String,
-    pub in_t: &'static str,
+    pub ins: Vec<InArg>,
     pub out_t: &'static str,
 }
 
@@ -176,8 +238,12 @@ pub fn body(g: &Graph, plan: &Plan, dialect: Dialect) -> Result<Body> {
     let mut buffers = String::new();
     let mut body = String::new();
     let buf = |i: usize| format!("b{i}");
-    // A step's array: the model input is `in`.
-    let src = |x: usize| if x == 0 { "in".to_string() } else { buf(x) };
+    // A step's array: a model input is its parameter.
+    let ins = in_args(g, plan)?;
+    let src = |x: usize| match plan.inputs.iter().position(|&s| s == x) {
+        Some(k) => ins[k].param.clone(),
+        None => buf(x),
+    };
     // Steps the output depends on (a dropped softmax is not).
     let live = plan.live();
     for (i, s) in plan.steps.iter().enumerate() {
@@ -344,38 +410,34 @@ pub fn body(g: &Graph, plan: &Plan, dialect: Dialect) -> Result<Body> {
     if plan.outputs.len() != 1 {
         return Err(unsupported(g, "several outputs: render a hardware_plan, which joins them (a qkhw bug)"));
     }
-    let (ist, ost) = (&plan.steps[0], &plan.steps[o]);
-
+    let ost = &plan.steps[o];
     let out_n: usize = ost.shape.iter().product();
-    let in_t = ctype(ist.fmt.min_code().min(ist.lo), ist.fmt.max_code().max(ist.hi))?;
     let out_t = ctype(ost.lo.min(0), ost.hi.max(0))?;
     let out_copy = format!("    for (k = 0; k < {out_n}; ++k) out[k] = ({out_t}){}[k];", src(o));
-    Ok(Body { name, consts, buffers, body, out_copy, in_t, out_t })
+    Ok(Body { name, consts, buffers, body, out_copy, ins, out_t })
 }
 
 fn render_c(plan: &Plan, header: &str, sigmoid: &str, b: Body) -> Result<CModel> {
     let wide = b.is_wide();
-    let Body { name, consts, buffers, body, out_copy, in_t, out_t } = b;
-    let o = plan.outputs[0];
-    let (ist, ost) = (&plan.steps[0], &plan.steps[o]);
-    let in_n: usize = ist.shape.iter().product();
+    let Body { name, consts, buffers, body, out_copy, ins, out_t } = b;
+    let ost = &plan.steps[plan.outputs[0]];
     let out_n: usize = ost.shape.iter().product();
-    let fmt = |s: &Step| s.fmt.to_string();
+    let params = InArg::params(&ins, false);
+    let float_params = ins.iter().map(|x| format!("const float *{}", x.param)).collect::<Vec<_>>().join(", ");
     let h = Header {
         header,
         guard: &format!("QKHW_{}_H", name.to_uppercase()),
         name: &name,
-        in_t,
         out_t,
-        in_n,
         out_n,
-        in_frac: ist.fmt.frac,
         out_frac: ost.fmt.frac,
-        in_fmt: fmt(ist),
-        out_fmt: fmt(ost),
+        out_fmt: ost.fmt.to_string(),
         sigmoid,
         parts: crate::backend::part_docs(plan),
         wide,
+        ins: &ins,
+        params: params.clone(),
+        float_params: float_params.clone(),
     }
     .render()
     .map_err(Error::Template)?
@@ -383,24 +445,23 @@ fn render_c(plan: &Plan, header: &str, sigmoid: &str, b: Body) -> Result<CModel>
     let c = Source {
         header,
         name: &name,
-        in_t,
         out_t,
         consts: &consts,
         buffers: &buffers,
         body: &body,
         out_copy: &out_copy,
-        in_n,
         out_n,
-        in_frac: ist.fmt.frac,
         out_frac: ost.fmt.frac,
-        in_lo: lit(ist.fmt.min_code()),
-        in_hi: lit(ist.fmt.max_code()),
         wide,
+        ins: &ins,
+        params,
+        float_params,
+        qs: ins.iter().map(|x| format!("q{}", x.suffix)).collect::<Vec<_>>().join(", "),
     }
     .render()
     .map_err(Error::Template)?
         + "\n";
-    Ok(CModel { name, header: h, source: c, in_t, out_t })
+    Ok(CModel { name, header: h, source: c, ins, out_t })
 }
 
 /// A loop over the output positions and channels of a window op; `init`

@@ -99,6 +99,12 @@ pub struct Port {
     pub beat_shape: Vec<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub beats: Option<usize>,
+    /// An input port of a model with several inputs: the model input's
+    /// name and the port's signal prefix (`input_<name>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<String>,
 }
 
 /// How samples cross a port of the design (`--io`).
@@ -127,7 +133,7 @@ impl Port {
             Some((shape, n)) if n > 1 => (Io::Stream, shape, Some(n)),
             _ => (Io::Parallel, vec![], None),
         };
-        Port { shape: st.shape.clone(), width: st.fmt.width, frac: st.fmt.frac, signed: st.fmt.signed, tdata_width, parts: vec![], io, beat_shape, beats }
+        Port { shape: st.shape.clone(), width: st.fmt.width, frac: st.fmt.frac, signed: st.fmt.signed, tdata_width, parts: vec![], io, beat_shape, beats, name: None, port: None }
     }
 
     /// Elements and beats of one transfer (1 beat for a parallel port).
@@ -148,11 +154,28 @@ pub struct Interface {
     pub clock: String,
     pub reset: String,
     pub reset_active_low: bool,
+    /// The input port (the first, where the model has several).
     pub input: Port,
+    /// A model with several inputs: one port per input, in model order,
+    /// each with its `name` and `port` prefix (DESIGN.md, several inputs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<Port>,
     pub output: Port,
     pub latency_cycles: u32,
     pub initiation_interval: u32,
     pub internal_sigmoid: String,
+}
+
+impl Interface {
+    /// Each input port with its signal prefix, in model order (one, named
+    /// `input` or `s_axis`, unless the model has several inputs).
+    pub fn input_ports(&self) -> Vec<(String, &Port)> {
+        if self.inputs.is_empty() {
+            let prefix = if self.reset_active_low { "s_axis" } else { "input" };
+            return vec![(prefix.to_string(), &self.input)];
+        }
+        self.inputs.iter().map(|p| (p.port.clone().unwrap_or_default(), p)).collect()
+    }
 }
 
 /// A per-layer line of the report.
@@ -265,6 +288,19 @@ struct TopTemplate<'a> {
     body: &'a [String],
     out_expr: &'a str,
     taps: &'a [Tap],
+    /// The input ports: one, or one per model input (`join`).
+    ins: Vec<InPort>,
+    join: bool,
+    /// The holding registers side by side, the first input in the low bits.
+    hold_cat: String,
+}
+
+/// An input port of the top: its signal prefix, `tdata` width and the bits
+/// of a sample it carries.
+struct InPort {
+    prefix: String,
+    tdata: u32,
+    bits: u32,
 }
 
 fn unsupported(g: &Graph, layer: &str, what: &str) -> Error {
@@ -316,16 +352,25 @@ impl ModuleBuild {
 }
 
 /// Generate the design for `plan` (made with the hardware input format).
+/// A model with several inputs gets one port pair per input.
 pub fn generate(g: &Graph, plan: &Plan, opts: &Options, sched: &Schedule) -> Result<Design> {
-    generate_named(g, &g.name, plan, opts, sched)
+    generate_top(g, &g.name, plan, opts, sched, true)
 }
 
-/// [`generate`] with the top module named `name` (a streaming design's
-/// stages are designs of their own).
+/// [`generate`] with the top module named `name` and one input port (a
+/// streaming design's stages are designs of their own; a join stage takes
+/// its inputs side by side in that port).
 pub fn generate_named(g: &Graph, name: &str, plan: &Plan, opts: &Options, sched: &Schedule) -> Result<Design> {
+    generate_top(g, name, plan, opts, sched, false)
+}
+
+fn generate_top(g: &Graph, name: &str, plan: &Plan, opts: &Options, sched: &Schedule, port_per_input: bool) -> Result<Design> {
     let ii = sched.initiation_interval.max(1);
     let phase_w = width(0, ii as i128 - 1);
-    let mut namer = Namer::new(&["clk", "rst", "ce", "aclk", "aresetn", "c_clk", "c_rst", "in_r", "valid_sr", "last_sr", "skid_out", "u_skid"]);
+    let mut namer = Namer::new(&[
+        "clk", "rst", "ce", "aclk", "aresetn", "c_clk", "c_rst", "in_r", "valid_sr", "last_sr", "skid_out", "u_skid", "slot", "take", "all_in", "in_valid",
+        "in_last", "hold_last", "unused_tlast", "phase", "valid_w", "last_w", "out_valid", "out_last",
+    ]);
     let top = namer.name(name);
     let header = opts.header.as_str();
     let p = opts.pipeline_levels.max(1);
@@ -499,6 +544,29 @@ pub fn generate_named(g: &Graph, name: &str, plan: &Plan, opts: &Options, sched:
     } else {
         ("clk", "rst", "rst", "input", "output")
     };
+    // One port pair per model input (DESIGN.md, several inputs), or one.
+    let join = port_per_input && n_inputs > 1;
+    let mut in_ports = vec![];
+    let mut ins = vec![];
+    if join {
+        for k in 0..n_inputs {
+            let st = &plan.steps[k];
+            let bits = st.shape.iter().product::<usize>() as u32 * st.fmt.width;
+            let input_name = st.layer.clone().unwrap_or_else(|| format!("in{k}"));
+            let prefix = namer.name(&format!("{i}_{input_name}"));
+            ins.push(InPort { prefix: prefix.clone(), tdata: bytes(bits), bits });
+            in_ports.push(Port { name: Some(input_name), port: Some(prefix), ..Port::of(st, bytes(bits), None) });
+        }
+    } else {
+        ins.push(InPort { prefix: i.to_string(), tdata: bytes(in_bits), bits: in_bits });
+    }
+    let hold_cat = (0..ins.len()).rev().map(|k| format!("hold_{k}")).collect::<Vec<_>>().join(", ");
+    // A sample waits one holding cycle (one initiation interval) after its
+    // last part is accepted.
+    let wait = if join { ii as u32 } else { 0 };
+    for t in &mut taps {
+        t.stage += wait;
+    }
     let text = TopTemplate {
         header,
         name: &top,
@@ -519,6 +587,9 @@ pub fn generate_named(g: &Graph, name: &str, plan: &Plan, opts: &Options, sched:
         body: &body,
         out_expr: &signal_of[o],
         taps: &taps,
+        ins,
+        join,
+        hold_cat,
     }
     .render()
     .map_err(Error::Template)?
@@ -533,10 +604,11 @@ pub fn generate_named(g: &Graph, name: &str, plan: &Plan, opts: &Options, sched:
         clock: clk.into(),
         reset: rst_port.into(),
         reset_active_low: opts.axis_names,
-        input: port(in_step, in_bits),
+        input: in_ports.first().cloned().unwrap_or_else(|| port(in_step, in_bits)),
+        inputs: in_ports,
         output: Port { parts: plan.parts.clone(), ..port(ost, out_bits) },
         // The skid buffer at the output adds one cycle.
-        latency_cycles: latency + 1,
+        latency_cycles: latency + 1 + wait,
         initiation_interval: ii as u32,
         internal_sigmoid: opts.internal_sigmoid.clone(),
     };

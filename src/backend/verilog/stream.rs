@@ -492,6 +492,7 @@ pub fn generate_stream(
         reset: rst_name.into(),
         reset_active_low: opts.axis_names,
         input: port(in_step, in_bits, sp.in_beat_shape.clone(), sp.in_beats),
+        inputs: vec![],
         output: Port {
             parts: plan.parts.clone(),
             ..port(ost, out_bits, sp.out_beat_shape.clone(), sp.out_beats)
