@@ -351,9 +351,11 @@ struct HwArgs {
     /// verilog, c (fixed-point C99) or hls (HLS C++, see --flavor).
     #[arg(long, value_enum, default_value_t = Target::Verilog)]
     target: Target,
-    /// The hardware input format when the model has no input quantizer,
-    /// e.g. fixed<16,6> or ap_fixed<16,6,AP_RND_CONV,AP_SAT> (default
-    /// fixed<16,6>, with a notice).
+    /// The hardware input format, e.g. fixed<16,6> or
+    /// ap_fixed<16,6,AP_RND_CONV,AP_SAT>. Given, it is every input's (an
+    /// input quantizer's format included). Default: each input's quantizer
+    /// (a QActivation right after the Input) or, without one, fixed<16,6>
+    /// with a notice.
     #[arg(long)]
     input_format: Option<String>,
     /// Per-layer precision overrides (TOML), as for predict.
@@ -551,6 +553,12 @@ fn input_files(g: &qkhw::ir::Graph, given: &[PathBuf]) -> Result<Vec<PathBuf>, E
     for p in given {
         let text = p.to_string_lossy();
         let named = text.split_once('=').and_then(|(n, f)| names.iter().position(|&m| m == n).map(|k| (k, f)));
+        if named.is_none()
+            && let Some((n, _)) = text.split_once('=')
+            && !p.exists()
+        {
+            return Err(Error::Usage(format!("--input {text}: the model has no input `{n}` (its inputs, in model order: {})", names.join(", "))));
+        }
         let (k, file) = match named {
             Some((k, f)) => (k, PathBuf::from(f)),
             None => {
@@ -1035,11 +1043,15 @@ fn verify_vectors(
         let files = input_files(g, input)?;
         for (k, p) in files.iter().enumerate() {
             let x = npy::read_f32(p)?;
-            if x.shape.len() < 2 || x.shape[1..].iter().product::<usize>() != pers[k] {
-                return Err(Error::Usage(format!("{}: shape {:?} does not match the model input {:?}", p.display(), x.shape, shapes[k])));
-            }
+            qkhw::golden::check_input_shape(g, k, &x.shape).map_err(|e| Error::Usage(format!("{}: {e}", p.display())))?;
             if k > 0 && x.shape[0] != given {
-                return Err(Error::Usage(format!("{}: {} samples, the first input has {given}", p.display(), x.shape[0])));
+                return Err(Error::Usage(format!(
+                    "{}: input `{}` has {} samples, input `{}` {given}",
+                    p.display(),
+                    g.layers[g.inputs[k].0].name,
+                    x.shape[0],
+                    g.layers[g.inputs[0].0].name
+                )));
             }
             given = x.shape[0];
             parts[k] = qkhw::golden::hardware_codes(&x.data, &x.shape, &each[k].0, each[k].1.as_ref())?;
@@ -1149,7 +1161,21 @@ fn input_format_line(g: &qkhw::ir::Graph, used: &qkhw::fxp::FixedFormat, input: 
         return format!("input format {used} (given): the same as the hardware's");
     }
     if g.inputs.len() > 1 {
-        return format!("input format {used} and the others' (every float32 input held exactly, as QKeras takes it)");
+        // Per input: what the hardware takes (its own quantizer, or the
+        // default format).
+        let hw: Vec<String> = qkhw::golden::hardware_inputs(g, None, &opts.config)
+            .map(|(each, _)| {
+                each.iter()
+                    .zip(&g.inputs)
+                    .map(|((spec, q), i)| format!("`{}` at {}{}", g.layers[i.0].name, spec.fmt, if q.is_some() { " (its input quantizer)" } else { "" }))
+                    .collect()
+            })
+            .unwrap_or_default();
+        return format!(
+            "every float32 input held exactly, as QKeras takes it (input `{}`: {used}); the hardware (gen/verify) takes {}",
+            g.layers[g.inputs[0].0].name,
+            hw.join(", ")
+        );
     }
     match qkhw::golden::hardware_input(g, None, &opts.config).ok() {
         // The float32 inputs are taken exactly; the model's own input

@@ -46,6 +46,9 @@ pub struct ModelInfo {
     pub model: String,
     pub source: String,
     pub sha256: String,
+    /// The model's input layers in model order (the order positional
+    /// `--input` arrays take).
+    pub model_inputs: Vec<String>,
     pub layers: Vec<LayerInfo>,
     pub params: usize,
     pub macs: u64,
@@ -191,6 +194,7 @@ pub fn inspect(g: &Graph) -> Result<ModelInfo> {
         model: g.name.clone(),
         source: g.source.display().to_string(),
         sha256: g.sha256.clone(),
+        model_inputs: g.inputs.iter().map(|i| g.layers[i.0].name.clone()).collect(),
         params: layers.iter().map(|l| l.params).sum(),
         macs: layers.iter().map(|l| l.macs).sum(),
         sparsity: sp.total(),
@@ -201,6 +205,9 @@ pub fn inspect(g: &Graph) -> Result<ModelInfo> {
 /// The human-readable table.
 pub fn render(m: &ModelInfo) -> String {
     let mut s = format!("model {} ({}, sha256 {})\n", m.model, m.source, m.sha256);
+    if m.model_inputs.len() > 1 {
+        s += &format!("inputs in model order (positional --input arrays): {}\n", m.model_inputs.join(", "));
+    }
     let shape = |v: &[usize]| format!("({})", v.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(","));
     let name_w = m.layers.iter().map(|l| l.name.chars().count()).max().unwrap_or(5).max(5);
     let class_w = m.layers.iter().map(|l| l.class.len()).max().unwrap_or(5).max(5);

@@ -710,11 +710,43 @@ def stream_resnet():
     return keras.Model(inp, x, name="stream_resnet")
 
 
+def avg_divide():
+    """Averages QKeras divides in float32 (counts that are not powers of
+    two): AveragePooling2D((3, 5)) over 15 values, an Average of three
+    tensors and a GlobalAveragePooling2D over 6 positions, each into a
+    quantizer (which takes the float32 quotient: qkhw reproduces it from the
+    exact sum); and AveragePooling2D((1, 3)) -> Flatten -> QDense with no
+    quantizer (a float tail: predict divides as TensorFlow does)."""
+    inp = keras.Input((9, 10, 2), name="x")
+    x = QActivation(qb(8, 3), name="in_q")(inp)
+    x = QConv2D(4, 3, padding="same", kernel_quantizer=qb(6, 0),
+                bias_quantizer=qb(8, 3), name="c1")(x)
+    x = QActivation(quantized_relu(6, 2), name="r1")(x)           # 9x10x4
+    p = L.AveragePooling2D((3, 5), name="pool15")(x)              # 3x2x4
+    # Quantizers coarser than the sums, so that quotients land on their
+    # rounding ties (where fl(S/n) and S * fl(1/n) round apart).
+    p = QActivation(qb(5, 3), name="pool_q")(p)
+    br = []
+    for k in "abc":
+        y = QConv2D(3, 1, kernel_quantizer=qb(6, 0), bias_quantizer=qb(8, 3),
+                    name=f"c{k}")(p)
+        br.append(QActivation(qb(6, 2), name=f"q{k}")(y))
+    a = L.Average(name="avg3")(br)                                # 3x2x3
+    a = QActivation(quantized_relu(3, 2), name="avg_q")(a)
+    g = L.GlobalAveragePooling2D(name="gap6")(a)                  # 3
+    g = QActivation(qb(4, 3), name="gap_q")(g)
+    t = L.AveragePooling2D((1, 3), name="pool3")(x)               # 9x3x4
+    t = L.Flatten(name="flat")(t)
+    t = QDense(4, kernel_quantizer=qb(6, 0), bias_quantizer=qb(8, 3),
+               name="tail")(t)
+    return keras.Model(inp, [g, t], name="avg_divide")
+
+
 MODELS = [jet_tagger, jet_tagger_da, po2_mlp, auto_po2_mlp, binary_ternary, cnn_bn,
           bn_variants, conv_bn_folded, dense_bn_folded, pooling,
           functional_add, merges, merges_conv, dense_relu_tail, index_layers, two_heads, kernel_variants, zoo_conv1d, zoo_hswish, zoo_conv2d, zoo_rnn,
           ad_autoencoder, conv_transpose_pad, act_alpha, two_inputs, const_outputs, stream_cnn, dscnn_kws, resnet8,
-          stream_resnet]
+          stream_resnet, avg_divide]
 
 # ------------------------------------------------------------ helpers
 

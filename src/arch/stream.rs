@@ -444,6 +444,7 @@ impl Sub {
             parts: plan.parts.clone(),
             input: plan.input,
             inputs: (0..self.n_inputs).collect(),
+            divides: Default::default(),
         }
     }
 }

@@ -139,7 +139,7 @@ fn clamps(p: &Prediction, step: usize) -> Option<Clamps> {
             (l, h, *min)
         }
         // Other quantizers: outputs at either end of their range.
-        Act::Generic { .. } => {
+        Act::Generic { .. } | Act::Mean { .. } => {
             let (l, h) = count(&|c: i128| if c == s.lo { std::cmp::Ordering::Less } else if c == s.hi { std::cmp::Ordering::Greater } else { std::cmp::Ordering::Equal }, p.run.codes(step));
             (l, h, s.lo)
         }

@@ -603,6 +603,25 @@ fn shr_even<T: Code>(v: T, s: u32) -> T {
 }
 
 /// [`act`] on `i64` codes.
+/// Quantizer `q` of float32 values as QKeras holds them, codes at
+/// `out_frac`; padded to whole 8-element packets so every element takes
+/// TF's packet path.
+fn quantize_floats<T: Code>(q: &crate::quant::Quantizer, mut xf: Vec<f32>, out_frac: i32) -> Result<Vec<T>> {
+    let n = xf.len();
+    xf.resize(n.div_ceil(8) * 8, 0.0);
+    let hw = q.hardware(&xf, &[xf.len()])?;
+    let scale = pow2(out_frac);
+    (0..n)
+        .map(|i| {
+            let v = hw.grid_value(i) * scale;
+            if v.fract() != 0.0 || !v.is_finite() {
+                return Err(Error::Usage(format!("`{}` output {v} is not on its grid (a qkhw bug)", q.spec)));
+            }
+            Ok(T::from_i128(v as i128))
+        })
+        .collect()
+}
+
 pub fn act_codes(x: &[i64], a: &Act, in_frac: i32) -> Result<Vec<i64>> {
     act(x, a, in_frac)
 }
@@ -646,23 +665,12 @@ fn act<T: Code>(x: &[T], a: &Act, in_frac: i32) -> Result<Vec<T>> {
                     .map_err(|_| Error::Usage("a float activation gave NaN".into()))
             })
             .collect::<Result<_>>()?,
-        Act::Generic { q, out_frac } => {
-            // The value as QKeras holds it (float32), padded to whole
-            // 8-element packets so every element takes TF's packet path.
-            let mut xf: Vec<f32> = x.iter().map(|v| super::code_to_f32(v.to_i128(), in_frac)).collect();
-            let n = xf.len();
-            xf.resize(n.div_ceil(8) * 8, 0.0);
-            let hw = q.hardware(&xf, &[xf.len()])?;
-            let scale = pow2(*out_frac);
-            (0..n)
-                .map(|i| {
-                    let v = hw.grid_value(i) * scale;
-                    if v.fract() != 0.0 || !v.is_finite() {
-                        return Err(Error::Usage(format!("`{}` output {v} is not on its grid (a qkhw bug)", q.spec)));
-                    }
-                    Ok(T::from_i128(v as i128))
-                })
-                .collect::<Result<_>>()?
+        Act::Generic { q, out_frac } => quantize_floats(q, x.iter().map(|v| super::code_to_f32(v.to_i128(), in_frac)).collect(), *out_frac)?,
+        // TensorFlow's average: the float32 sum (exact below 2^24 codes),
+        // divided by the count (IEEE, correctly rounded).
+        Act::Mean { n, q, out_frac } => {
+            let d = *n as f32;
+            quantize_floats(q, x.iter().map(|v| super::code_to_f32(v.to_i128(), in_frac) / d).collect(), *out_frac)?
         }
     })
 }

@@ -470,6 +470,8 @@ fn float_eval(plan: &Plan, start: usize, tail: &[usize], codes: &[i128], n: usiz
                 let bf: Vec<f32> = b.iter().map(|&c| code_to_f32(c, step.fmt.frac)).collect();
                 float_dense(&v, n * rows, *n_in, *n_out, &wf, &bf)
             }
+            // An average QKeras divides in float32.
+            StepOp::Affine { .. } if let Some(&d) = plan.divides.get(&t) => v.into_iter().map(|x| x / d as f32).collect(),
             StepOp::Affine { mul, add, .. } => {
                 let mf: Vec<f32> = mul.iter().map(|&c| code_to_f32(c, step.fmt.frac - xf)).collect();
                 let af: Vec<f32> = add.iter().map(|&c| code_to_f32(c, step.fmt.frac)).collect();
@@ -599,6 +601,21 @@ fn float_dense_body(x: &[f32], rows: usize, n_in: usize, n_out: usize, w: &[f32]
     y
 }
 
+/// An array of `shape` for model input `k` must be `(batch, *input shape)`
+/// exactly (an array with the right element count but another layout, say
+/// channels first, is refused, not reinterpreted).
+pub fn check_input_shape(g: &crate::ir::Graph, k: usize, shape: &[usize]) -> Result<()> {
+    let want = &g.layers[g.inputs[k].0].shape;
+    if shape.len() != want.len() + 1 || &shape[1..] != want.as_slice() {
+        let which = if g.inputs.len() > 1 { format!("input `{}`: ", g.layers[g.inputs[k].0].name) } else { String::new() };
+        return Err(Error::Usage(format!(
+            "{which}inputs of shape {shape:?}: the model takes (batch, {})",
+            want.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
+        )));
+    }
+    Ok(())
+}
+
 /// Run the golden model on float32 inputs of shape `[n, *input shape]`.
 pub fn predict(g: &crate::ir::Graph, x: &[f32], shape: &[usize], opts: &PredictOptions) -> Result<Prediction> {
     predict_inputs(g, &[(x, shape)], opts)
@@ -612,16 +629,8 @@ pub fn predict_inputs(g: &crate::ir::Graph, xs: &[(&[f32], &[usize])], opts: &Pr
         let names: Vec<&str> = g.inputs.iter().map(|i| g.layers[i.0].name.as_str()).collect();
         return Err(Error::Usage(format!("{} input arrays for a model with {} inputs ({})", xs.len(), g.inputs.len(), names.join(", "))));
     }
-    let several = xs.len() > 1;
     for (k, &(_, shape)) in xs.iter().enumerate() {
-        let want = &g.layers[g.inputs[k].0].shape;
-        if shape.len() != want.len() + 1 || &shape[1..] != want.as_slice() {
-            let which = if several { format!("input `{}`: ", g.layers[g.inputs[k].0].name) } else { String::new() };
-            return Err(Error::Usage(format!(
-                "{which}inputs of shape {shape:?}: the model takes (batch, {})",
-                want.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
-            )));
-        }
+        check_input_shape(g, k, shape)?;
     }
     let n = xs[0].1[0];
     if let Some((k, _)) = xs.iter().enumerate().find(|(_, x)| x.1[0] != n) {

@@ -110,6 +110,11 @@ pub enum Act {
     /// A float activation given a format by `--config`: evaluated in
     /// float32 as TensorFlow does, then rounded and fitted.
     Float { func: FloatFn, out: FixedFormat, rounding: Rounding, overflow: Overflow },
+    /// A quantizer of an average QKeras divides in float32: `q(fl(S / n))`
+    /// of the exact sum `S` (below 2^24 codes, so fl(S) = S), codes at
+    /// `out_frac`. Monotone in `S`: hardware compares `S` with the change
+    /// points ([`crate::passes::segments`]).
+    Mean { n: u32, q: Quantizer, out_frac: i32 },
 }
 
 /// The float activations `--config` can give a format.
@@ -213,6 +218,10 @@ pub struct Plan {
     /// The `Input` step of each model input, in model order (the golden
     /// model reads input `k` into step `inputs[k]`).
     pub inputs: Vec<usize>,
+    /// Steps that multiply an exact sum by fl(1/n) where QKeras divides it
+    /// by `n` in float32 (an average over a count that is not a power of
+    /// two, not followed by a quantizer): the float tail divides.
+    pub divides: std::collections::BTreeMap<usize, u32>,
 }
 
 /// One model output inside the hardware's single output tensor: elements
@@ -407,6 +416,9 @@ struct Builder<'g> {
     /// IR layer → step holding its output.
     at: HashMap<LayerId, usize>,
     notices: Vec<String>,
+    /// Averages QKeras divides in float32 (a count `n` that is not a power
+    /// of two): the step multiplying by fl(1/n) → (the exact sum's step, `n`).
+    means: HashMap<usize, (usize, u32)>,
 }
 
 /// The plan of `g` for inputs in `input`, with no overrides.
@@ -424,7 +436,7 @@ pub fn plan_with(g: &Graph, input: InputSpec, cfg: &Config) -> Result<Plan> {
 pub fn plan_inputs(g: &Graph, specs: &[InputSpec], cfg: &Config) -> Result<Plan> {
     cfg.check(g)?;
     let tensors = hw_tensors(g)?.into_iter().map(|w| ((w.layer.clone(), w.tensor.clone()), w)).collect();
-    let mut b = Builder { g, cfg, tensors, steps: vec![], at: HashMap::new(), notices: vec![] };
+    let mut b = Builder { g, cfg, tensors, steps: vec![], at: HashMap::new(), notices: vec![], means: HashMap::new() };
     if g.inputs.is_empty() || specs.len() != g.inputs.len() {
         return Err(Error::Internal(format!("{} input specs for a model with {} inputs", specs.len(), g.inputs.len())));
     }
@@ -473,7 +485,26 @@ pub fn plan_inputs(g: &Graph, specs: &[InputSpec], cfg: &Config) -> Result<Plan>
         outputs.push(s);
     }
     let max_width = b.steps.iter().map(|s| s.fmt.width).max().unwrap_or(1);
-    let mut plan = Plan { model: g.name.clone(), steps: b.steps, outputs, notices: b.notices, max_width, parts: vec![], input: input.format(), inputs };
+    let divides = b.means.iter().map(|(&avg, &(_, n))| (avg, n)).collect();
+    let mut plan = Plan { model: g.name.clone(), steps: b.steps, outputs, notices: b.notices, max_width, parts: vec![], input: input.format(), inputs, divides };
+    // The integer datapath multiplies by fl(1/n) only where no quantizer
+    // takes the average (each quantizer takes the exact float32 quotient).
+    let live = plan.live();
+    let mut inexact_notes = vec![];
+    for (&avg, &n) in &plan.divides {
+        if live[avg] {
+            let l = plan.steps[avg].layer.clone().unwrap_or_default();
+            let hint = if g.layers.iter().any(|x| x.name == l && matches!(x.op, Op::Merge(_))) { "" } else { "; use an average_quantizer for exact hardware" };
+            inexact_notes.push(format!(
+                "layer `{l}`: averaging over {n} values multiplies by its factor rounded to float32 (QKeras divides in float32, so the last bits can differ{hint}; a quantizer right after the average makes it exact)"
+            ));
+        }
+    }
+    for n in inexact_notes {
+        if !plan.notices.contains(&n) {
+            plan.notices.push(n);
+        }
+    }
     // Exact here, rounded there: QKeras holds an output that needs more than
     // float32's 24 significant bits rounded (unless it ends in a float tail,
     // which predict evaluates in float32 as TensorFlow does).
@@ -656,6 +687,16 @@ impl Builder<'_> {
                 }
                 None => {
                     let (act, frac, lo, hi) = requantizer(q).map_err(|m| err(self.g, l, m))?;
+                    // After an average QKeras divides in float32: the
+                    // quantizer of the quotient, from the exact sum (held
+                    // exactly in float32 below 2^24 codes).
+                    if let Some(&(sum, n)) = self.means.get(&x) {
+                        let st = &self.steps[sum];
+                        if st.lo > -(1 << 24) && st.hi < 1 << 24 {
+                            self.means.remove(&x);
+                            return self.push(l, vec![sum], shape, frac, lo, hi, StepOp::Act(Act::Mean { n, q: q.clone(), out_frac: frac }));
+                        }
+                    }
                     self.push(l, vec![x], shape, frac, lo, hi, StepOp::Act(act))
                 }
             },
@@ -875,6 +916,24 @@ impl Builder<'_> {
                 }
                 let area = geo.kh * geo.kw;
                 let qf = factor(average_q, area)?;
+                // Every window whole, no average quantizer, a count that is
+                // not a power of two: the window sums, then the float32
+                // quotient QKeras computes (see `mean`).
+                let mut counts = vec![];
+                for oy in 0..geo.out_h {
+                    for ox in 0..geo.out_w {
+                        let mut count = 0;
+                        geo.taps(oy, ox, |_, _, _| count += 1);
+                        counts.push(count);
+                    }
+                }
+                if qf.is_none() && !area.is_power_of_two() && counts.iter().all(|&c| c == area) {
+                    let n = area as i128;
+                    let (lo, hi) = ((xlo * n).min(0), (xhi * n).max(0));
+                    let ones = vec![1; counts.len()];
+                    let sum = self.push(l, vec![x], l.shape.clone(), xf.frac, lo, hi, StepOp::Pool { geo, max: false, mult: ones })?;
+                    return self.mean(l, sum, area);
+                }
                 // Per output position: QKeras computes avg(x * area) * q(1/area),
                 // i.e. sum * area / count * q(1/area); without a quantizer sum / count.
                 let mut m = vec![];
@@ -909,6 +968,13 @@ impl Builder<'_> {
                 if *max {
                     return self.push(l, vec![x], l.shape.clone(), xf.frac, xlo, xhi, StepOp::GlobalPool { hw, c, max: true, mult: 1, mean: false });
                 }
+                if average_q.is_none() && !hw.is_power_of_two() {
+                    // The sums, then the float32 quotient (see `mean`).
+                    let n = hw as i128;
+                    let (a, b) = (xlo * n, xhi * n);
+                    let sum = self.push(l, vec![x], l.shape.clone(), xf.frac, a.min(b).min(0), a.max(b).max(0), StepOp::GlobalPool { hw, c, max: false, mult: 1, mean: false })?;
+                    return self.mean(l, sum, hw);
+                }
                 let r = match factor(average_q, hw)? {
                     Some(q) => q,
                     None => {
@@ -926,6 +992,21 @@ impl Builder<'_> {
         }
     }
 
+    /// An average QKeras computes in float32 as fl(S / n) of the exact sum
+    /// `S` (step `sum`), `n` not a power of two. A quantizer right after it
+    /// takes fl(S / n) exactly ([`Act::Mean`]: a step function of `S`);
+    /// anything else gets `S` times fl(1/n), exact, with a notice (and the
+    /// float tail divides, as TensorFlow does).
+    fn mean(&mut self, l: &Layer, sum: usize, n: usize) -> Result<usize> {
+        let (f, lo, hi) = (self.steps[sum].fmt.frac, self.steps[sum].lo, self.steps[sum].hi);
+        let mc = Consts::from(vec![((1.0 / n as f64) as f32) as f64]);
+        let m = mc.codes(mc.frac).ok_or_else(|| err(self.g, l, "average factor overflow"))?[0];
+        let c = *self.steps[sum].shape.last().unwrap_or(&1);
+        let avg = self.push(l, vec![sum], self.steps[sum].shape.clone(), f + mc.frac, lo * m, hi * m, StepOp::Affine { sub: vec![0; c], mul: vec![m; c], add: vec![0; c] })?;
+        self.means.insert(avg, (sum, n as u32));
+        Ok(avg)
+    }
+
     fn merge(&mut self, l: &Layer, m: &Merge) -> Result<usize> {
         let ins: Vec<usize> = (0..l.inputs.len()).map(|k| self.input_of(l, k)).collect();
         let frac = ins.iter().map(|&s| self.steps[s].fmt.frac).max().unwrap_or(0);
@@ -940,12 +1021,10 @@ impl Builder<'_> {
             Merge::Average => {
                 let n = ins.len();
                 if !n.is_power_of_two() {
-                    // The sum, then its factor rounded to float32 (as pooling).
+                    // The sum, then the float32 quotient (see `mean`).
                     let (lo, hi) = (rs.iter().map(|r| r.0).sum::<i128>(), rs.iter().map(|r| r.1).sum::<i128>());
                     let sum = self.push(l, ins, l.shape.clone(), frac, lo, hi, StepOp::Merge { kind: MergeKind::Add, shifts })?;
-                    let mc = Consts::from(vec![inexact(&mut self.notices, l, n, 1.0 / n as f64)]);
-                    let m = mc.codes(mc.frac).ok_or_else(|| err(self.g, l, "average factor overflow"))?[0] as i128;
-                    return self.push(l, vec![sum], l.shape.clone(), frac + mc.frac, lo * m, hi * m, StepOp::Affine { sub: vec![0], mul: vec![m], add: vec![0] });
+                    return self.mean(l, sum, n);
                 }
                 let k = n.trailing_zeros();
                 (MergeKind::Average(k), frac + k as i32, rs.iter().map(|r| r.0).sum(), rs.iter().map(|r| r.1).sum())

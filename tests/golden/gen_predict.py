@@ -86,6 +86,7 @@ MODELS = {  # name -> (file under examples/models, N)
     "dscnn_kws": ("dscnn_kws.keras", 160),
     "resnet8": ("resnet8.keras", 160),
     "stream_resnet": ("stream_resnet.keras", 256),
+    "avg_divide": ("avg_divide.keras", 256),
 }
 # Fewer per-layer samples for the big models (file size); the key
 # layer_samples in meta.json then gives their number.

@@ -90,7 +90,9 @@ pub fn in_args(g: &Graph, plan: &Plan) -> Result<Vec<InArg>> {
         .map(|(k, &s)| {
             let st = &plan.steps[s];
             let name = st.layer.clone().unwrap_or_else(|| format!("in{k}"));
-            let param = if several { namer.name(&format!("in_{name}")).to_lowercase() } else { "in".to_string() };
+            // Lower case before the namer makes them unique: the macros
+            // are upper case, so `A` and `a` must not both be `in_a`.
+            let param = if several { namer.name(&format!("in_{}", name.to_lowercase())) } else { "in".to_string() };
             Ok(InArg {
                 label: if several { format!(" `{name}`") } else { String::new() },
                 macro_name: param.to_uppercase(),
@@ -513,7 +515,7 @@ fn act(g: &Graph, a: &Act, i: usize, x: &Step, s: &Step, x0: &str, y: &str, n: u
         Act::Requant { out, rounding, overflow } => {
             requant_line(x.fmt.frac - out.frac, out.min_code(), out.max_code(), *rounding, *overflow == Overflow::Saturate, x0, y, n, wide)
         }
-        Act::Generic { .. } | Act::Float { .. } => {
+        Act::Generic { .. } | Act::Float { .. } | Act::Mean { .. } => {
             let segs = crate::passes::segments::segments(a, x.fmt.frac, x.lo, x.hi).map_err(|e| unsupported(g, &e))?;
             let starts: Vec<i128> = segs.iter().map(|s| s.0).collect();
             let vals: Vec<i128> = segs.iter().map(|s| s.1).collect();

@@ -31,8 +31,14 @@ impl Namer {
     }
 
     pub fn name(&mut self, raw: &str) -> String {
-        let mut s: String = raw.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect();
-        if s.is_empty() || s.starts_with(|c: char| c.is_ascii_digit()) {
+        // One `_` between parts, none at either end: Verilator's C++ names
+        // escape `__` (as `___05F`), and C reserves names with `__` or a
+        // leading `_`.
+        let mapped: String = raw.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+        let mut s = mapped.split('_').filter(|p| !p.is_empty()).collect::<Vec<_>>().join("_");
+        if s.is_empty() {
+            s.push('l');
+        } else if s.starts_with(|c: char| c.is_ascii_digit()) {
             s.insert_str(0, "l_");
         }
         if KEYWORDS.contains(&s.as_str()) || s.starts_with('$') {
@@ -61,5 +67,10 @@ mod tests {
         assert_eq!(n.name("1st/dense"), "l_1st_dense");
         assert_eq!(n.name("fc1"), "fc1_2");
         assert_eq!(n.name("clk"), "clk_2");
+        // No `__` (Verilator escapes it in C++ names) and no `_` at the ends.
+        assert_eq!(n.name("a__b"), "a_b");
+        assert_eq!(n.name("x_"), "x");
+        assert_eq!(n.name("größe"), "gr_e");
+        assert_eq!(n.name("_"), "l");
     }
 }

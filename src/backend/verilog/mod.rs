@@ -402,6 +402,14 @@ fn generate_top(g: &Graph, name: &str, plan: &Plan, opts: &Options, sched: &Sche
     while start < plan.steps.len() {
         // A layer: its inner steps, then the labelled output step.
         let mut end = (start..plan.steps.len()).find(|&i| plan.steps[i].layer.is_some()).unwrap_or(plan.steps.len() - 1);
+        // An inner step a later layer reads (the exact sum of an average
+        // that a quantizer divides itself) ends a module of its own: a
+        // module's only output is its last step.
+        let read_later = (start..end).find(|&k| plan.steps[end + 1..].iter().any(|s| s.inputs.contains(&k)));
+        let part = read_later.map(|k| {
+            end = k;
+            format!("{}_part", plan.steps[(k..plan.steps.len()).find(|&i| plan.steps[i].layer.is_some()).unwrap_or(k)].layer.clone().unwrap_or_default())
+        });
         if !(start..=end).any(|i| live[i]) {
             start = end + 1;
             continue;
@@ -410,7 +418,7 @@ fn generate_top(g: &Graph, name: &str, plan: &Plan, opts: &Options, sched: &Sche
         // A folded layer applies the activation after it per lane (inside
         // the block, before its results are stored): its own, or the next
         // layer's when that is a lone activation of this layer's output.
-        let mut layer = plan.steps[end].layer.clone().unwrap_or_else(|| format!("step{end}"));
+        let mut layer = part.unwrap_or_else(|| plan.steps[end].layer.clone().unwrap_or_else(|| format!("step{end}")));
         let mut fused = None;
         if matches!(arch, Arch::Folded { .. }) {
             if end == start + 1 {
@@ -696,7 +704,7 @@ fn build_step(g: &Graph, plan: &Plan, i: usize, layer: &str, m: &mut ModuleBuild
             sums
         }
         StepOp::Identity => xs(m, 0),
-        StepOp::Act(a @ (Act::Generic { .. } | Act::Float { .. })) => {
+        StepOp::Act(a @ (Act::Generic { .. } | Act::Float { .. } | Act::Mean { .. })) => {
             let x = xs(m, 0);
             let in_fmt = plan.steps[st.inputs[0]].fmt;
             piecewise(g, plan, i, layer, m, &x, a, in_fmt, p)?
@@ -948,7 +956,7 @@ fn activation(m: &mut ModuleBuild, plan: &Plan, i: usize, x: &Sig, a: &Act, in_f
         Act::Requant { out, rounding, overflow } => {
             requant(m, x, in_fmt.frac - out.frac, *out, out.min_code(), out.max_code(), *rounding, *overflow == crate::fxp::Overflow::Saturate)
         }
-        Act::Generic { .. } | Act::Float { .. } => Err(Error::Internal("a step-function activation goes through `piecewise`".into())),
+        Act::Generic { .. } | Act::Float { .. } | Act::Mean { .. } => Err(Error::Internal("a step-function activation goes through `piecewise`".into())),
     }
 }
 
