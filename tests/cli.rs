@@ -201,7 +201,7 @@ fn predict_rejects_bad_inputs_clearly() {
         let o = qkhw().arg("verify").arg(model("jet_tagger.keras")).arg("--input").arg(&inp).args(["--target", target]).output().unwrap();
         assert_eq!(o.status.code(), Some(2), "{target}");
         let e = String::from_utf8(o.stderr).unwrap();
-        assert!(e.contains("does not match the model input [16]"), "{target}: {e}");
+        assert!(e.contains("bad_shape.npy: inputs of shape [3, 15]: the model takes (batch, 16)"), "{target}: {e}");
     }
     // With --input-format, infinities saturate (documented) instead.
     let inp = tmp("inf.npy");
@@ -292,6 +292,18 @@ fn predict_takes_several_inputs_by_name_or_order() {
     let o = verify(&[img.display().to_string()]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no array for input `features`"), "{}", String::from_utf8_lossy(&o.stderr));
+    // An image laid out channels first has the right element count but not
+    // the model's shape: refused, not reinterpreted (verify took it).
+    let x = qkhw::npy::read_f32(&img).unwrap();
+    let cf = tmp("two_cf.npy");
+    std::fs::write(&cf, qkhw::npy::encode_f32(&[x.shape[0], 1, 6, 6], &x.data)).unwrap();
+    let o = verify(&[format!("image={}", cf.display()), format!("features={}", feat.display())]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("input `image`: inputs of shape [256, 1, 6, 6]: the model takes (batch, 6, 6, 1)"), "{}", String::from_utf8_lossy(&o.stderr));
+    // A name that is no input is said to be one (it was read as a file name).
+    let o = verify(&[format!("imgs={}", img.display()), format!("features={}", feat.display())]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("the model has no input `imgs` (its inputs, in model order: image, features)"), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
 /// With an input quantizer, `predict` takes the float32 inputs exactly

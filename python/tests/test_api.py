@@ -392,6 +392,22 @@ def test_two_inputs_as_a_list_or_a_dict():
     for target in ["c", "verilog"]:
         r = m.verify(target, x={"feat": xb[:50], "img": xa[:50]}, random=20)
         assert r.ok and r.samples == 70, r.text
+
+
+def test_input_names_that_clash_as_identifiers():
+    """Input names equal but for case (C macros are upper case) or holding
+    `__` (Verilator's C++ escapes it): C and Verilog still build and agree
+    (a cross-check found both failing to compile)."""
+    keras.utils.set_random_seed(8)
+    ins = [L.Input((3,), name=n) for n in ["A", "a", "x__y_"]]
+    qs = [QActivation(quantized_bits(8, 2, alpha=1), name=f"q{k}")(x) for k, x in enumerate(ins)]
+    h = qdense(4, "out")(L.Concatenate(name="cat")(qs))
+    model = keras.Model(ins, h, name="py_clash")
+    m = qkhw.load(model)
+    xs = [np.random.default_rng(k).normal(size=(30, 3)).astype(np.float32) for k in range(3)]
+    for target in ["c", "hls", "verilog"]:
+        r = m.verify(target, x=xs, random=10)
+        assert r.ok and r.samples == 40, r.text
     with contextlib.redirect_stdout(io.StringIO()):
         hw = model_save_quantized_weights(model)
     compare_weights("two_inputs", hw, m.quantized_weights())
