@@ -67,6 +67,28 @@ enum Command {
         #[command(flatten)]
         sem: Semantics,
     },
+    /// Freeze auto_po2 scales: QKeras's clone_model_and_freeze_auto_po2_scale.
+    ///
+    /// Every weight quantizer with alpha="auto_po2" (kernels, depthwise and
+    /// pointwise kernels, biases, a QBatchNormalization's inverse quantizer)
+    /// gets the power-of-two scale it computes on its weight as
+    /// post_training_scale; the float weights stay as they are. Writes a
+    /// .keras file QKeras loads, read back here and checked to give the same
+    /// hardware weights. Unlike QKeras's function (a single-input chain of
+    /// QConv2D, QDepthwiseConv2D, QDense, QBatchNormalization) it keeps any
+    /// structure and takes every layer with a weight quantizer.
+    ///
+    /// Example:
+    ///   qkhw freeze examples/models/auto_po2_mlp.keras -o frozen.keras
+    Freeze {
+        #[arg(help = MODEL_HELP)]
+        model: PathBuf,
+        /// The .keras file to write.
+        #[arg(short, long)]
+        out: PathBuf,
+        #[command(flatten)]
+        sem: Semantics,
+    },
     /// Per layer: class, shapes, quantizers, hardware formats, parameters, MACs, sparsity.
     ///
     /// Example:
@@ -729,6 +751,23 @@ fn run(cli: Cli) -> Result<u8, Error> {
     let done: Result<(), Error> = match cli.command {
         Command::Quantize { spec, input, output, codes, internal_sigmoid } => quantize(&spec, internal_sigmoid, &input, &output, codes.as_deref()),
         Command::Weights { model, json, sem } => weights(&sem.load(&model)?, json.as_deref()),
+        Command::Freeze { model, out, sem } => {
+            qkhw::staging::check_writable(&out)?;
+            let g = sem.load(&model)?;
+            let frozen = qkhw::freeze::freeze(&g, &out)?;
+            for f in &frozen {
+                let values: Vec<String> = f.scale.iter().map(|v| v.to_string()).collect();
+                println!("{}.{}: post_training_scale {:?} = [{}]", f.layer, f.key, f.shape, values.join(", "));
+            }
+            println!(
+                "{} -> {}: {} auto_po2 quantizer{} frozen; float weights unchanged; hardware weights checked equal to the original's",
+                model.display(),
+                out.display(),
+                frozen.len(),
+                if frozen.len() == 1 { "" } else { "s" }
+            );
+            Ok(())
+        }
         Command::Inspect { model, json, sem } => {
             let info = qkhw::inspect::inspect(&sem.load(&model)?)?;
             if json {

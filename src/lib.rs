@@ -20,6 +20,7 @@ pub mod arch;
 pub mod backend;
 pub mod cli;
 pub mod error;
+pub mod freeze;
 pub mod fuzzing;
 pub mod fxp;
 pub mod golden;

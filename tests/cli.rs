@@ -83,6 +83,49 @@ fn weights_json_is_the_golden_dict() {
     assert!(text.contains("fused_bn_layer_name: 'bn1'"), "{text}");
 }
 
+/// `freeze` sets each auto_po2 quantizer's scale as post_training_scale
+/// (nested as QKeras saves it): the weights dict (scales included, with
+/// their shapes) and the predictions are the original's; a file it cannot
+/// freeze gives one line and writes nothing.
+#[test]
+fn freeze_keeps_the_weights_and_refuses_clearly() {
+    let out = tmp("frozen.keras");
+    let o = qkhw().arg("freeze").arg(model("auto_po2_mlp.keras")).arg("-o").arg(&out).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(text.contains("c1.kernel_quantizer: post_training_scale [1, 1, 3]") && text.contains("4 auto_po2 quantizers frozen"), "{text}");
+    let weights = |p: &std::path::Path| {
+        let j = tmp(&format!("{}.json", p.file_name().unwrap().to_string_lossy()));
+        let st = qkhw().arg("weights").arg(p).arg("--json").arg(&j).output().unwrap();
+        assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&j).unwrap()).unwrap();
+        v["weights"].clone()
+    };
+    assert_eq!(weights(&model("auto_po2_mlp.keras")), weights(&out));
+    let g = qkhw::load_graph(&out, Default::default()).unwrap();
+    assert!(qkhw::freeze::scales(&g).unwrap().is_empty(), "every auto_po2 quantizer has its scale");
+    let x = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/predict/auto_po2_mlp/inputs.npy");
+    let predict = |m: &std::path::Path, y: &str| {
+        let st = qkhw().arg("predict").arg(m).arg("--input").arg(&x).arg("--output").arg(tmp(y)).output().unwrap();
+        assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+        std::fs::read(tmp(y)).unwrap()
+    };
+    assert_eq!(predict(&model("auto_po2_mlp.keras"), "fa.npy"), predict(&out, "fb.npy"));
+    for (m, want) in [
+        ("jet_tagger.h5", "freeze reads a Keras 3 `.keras` archive"),
+        ("jet_tagger.keras", "nothing to freeze"),
+        ("frozen.keras", "nothing to freeze"),
+    ] {
+        let src = if m == "frozen.keras" { out.clone() } else { model(m) };
+        let dest = tmp("never.keras");
+        let o = qkhw().arg("freeze").arg(&src).arg("-o").arg(&dest).output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{m}");
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert!(e.contains(want) && e.trim_end().lines().count() == 1, "{m}: {e}");
+        assert!(!dest.exists(), "{m}");
+    }
+}
+
 #[test]
 fn inspect_reports_formats_macs_and_sparsity() {
     let o = qkhw().arg("inspect").arg(model("jet_tagger.keras")).arg("--json").output().unwrap();

@@ -413,6 +413,15 @@ class Model:
             raw=r,
         )
 
+    def freeze(self, path: str | os.PathLike) -> Path:
+        """``qkhw freeze``: QKeras's ``clone_model_and_freeze_auto_po2_scale``.
+        Writes a ``.keras`` file whose auto_po2 weight quantizers carry their
+        current scales as ``post_training_scale`` (float weights unchanged),
+        checked to give the same hardware weights; returns its path."""
+        with tempfile.TemporaryDirectory(prefix="qkhw-") as tmp:
+            self._cli("freeze", None, {}, Path(tmp), ["--out", str(path)])
+        return Path(path)
+
     def rom(self, output_dir: str | os.PathLike, format: str = "mem", layout: str | None = None, reuse_factor: int | None = None, config: Mapping[str, Any] | None = None) -> Path:
         """Write bit-exact weight ROMs (``qkhw rom``): ``format`` is mem,
         hex, coe, mif or c; ``layout="folded"`` with ``reuse_factor`` writes

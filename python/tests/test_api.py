@@ -15,7 +15,7 @@ import pytest
 keras = pytest.importorskip("keras", reason="the pinned QKeras environment (scripts/test.sh makes it)")
 import qkeras  # noqa: E402
 from keras import layers as L  # noqa: E402
-from qkeras import QActivation, QConv2DBatchnorm, QDense  # noqa: E402
+from qkeras import QActivation, QConv2D, QConv2DBatchnorm, QDense  # noqa: E402
 from qkeras.quantizers import quantized_bits, quantized_po2, quantized_relu  # noqa: E402
 from qkeras.utils import model_save_quantized_weights  # noqa: E402
 
@@ -422,3 +422,103 @@ def test_rom_files_from_python(tmp_path):
     assert (folded / "manifest.json").is_file()
     with pytest.raises(qkhw.Error, match="--format mem or hex"):
         m.rom(tmp_path / "bad", format="coe", layout="folded", reuse_factor=4)
+
+
+def _auto_po2(bits):
+    return quantized_bits(bits, 0, alpha="auto_po2")
+
+
+def _hw_equal(a, b, flat=False):
+    """Two model_save_quantized_weights dicts equal bit for bit (``flat``:
+    arrays compared as flat lists of values, whatever their shapes)."""
+    # float32 values are exact in float64, so equal values compare equal.
+    def shape(v):
+        v = np.asarray(v)
+        return v.astype(np.float64).ravel() if flat and v.dtype.kind == "f" else v
+    assert a.keys() == b.keys(), (a.keys(), b.keys())
+    for layer in a:
+        assert a[layer].keys() == b[layer].keys(), layer
+        for key in a[layer]:
+            va, vb = a[layer][key], b[layer][key]
+            if isinstance(va, list):
+                assert len(va) == len(vb) and all(np.array_equal(shape(x), shape(y)) for x, y in zip(va, vb)), (layer, key)
+            else:
+                assert np.array_equal(shape(va), shape(vb)), (layer, key)
+
+
+def test_freeze_equals_qkeras_clone_model_and_freeze_auto_po2_scale(tmp_path):
+    """qkhw freeze on a chain QKeras's own function takes (QConv2D, a
+    QBatchNormalization's inverse quantizer, QDepthwiseConv2D, QDense, all
+    auto_po2): the file loads in QKeras, its post_training_scales are
+    QKeras's, and model_save_quantized_weights of it equals QKeras's frozen
+    model's, bit for bit."""
+    from qkeras import QBatchNormalization, QDepthwiseConv2D
+    from qkeras.utils import clone_model_and_freeze_auto_po2_scale, load_qmodel
+    keras.utils.set_random_seed(11)
+    inp = L.Input((6, 6, 2), name="x")
+    x = QActivation(quantized_bits(8, 2, alpha=1), name="qin")(inp)
+    x = QConv2D(4, 3, kernel_quantizer=_auto_po2(6), bias_quantizer=quantized_bits(8, 3, alpha=1), name="conv")(x)
+    x = QBatchNormalization(inverse_quantizer=quantized_bits(8, 2, alpha="auto_po2"), gamma_quantizer=None, variance_quantizer=None,
+                            beta_quantizer=quantized_bits(8, 3, alpha=1), mean_quantizer=quantized_bits(8, 3, alpha=1), name="bn")(x)
+    x = QActivation(quantized_relu(6, 2), name="r1")(x)
+    x = QDepthwiseConv2D(3, depthwise_quantizer=_auto_po2(6), bias_quantizer=quantized_bits(8, 3, alpha=1), name="dw")(x)
+    x = L.Flatten(name="flat")(x)
+    x = QDense(3, kernel_quantizer=_auto_po2(6), bias_quantizer=quantized_bits(8, 3, alpha=1), name="out")(x)
+    model = keras.Model(inp, x, name="fz_chain")
+    rng = np.random.default_rng(0)
+    xs = rng.normal(size=(128, 6, 6, 2)).astype(np.float32)
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(xs, rng.normal(size=(128, 3)).astype(np.float32), epochs=1, batch_size=32, verbose=0)
+    m = qkhw.load(model)
+    out = m.freeze(tmp_path / "frozen.keras")
+    with contextlib.redirect_stdout(io.StringIO()):
+        theirs, their_hw = clone_model_and_freeze_auto_po2_scale(model, quantize_model_weights=True)
+        ours = load_qmodel(str(out), compile=False)
+        our_hw = model_save_quantized_weights(ours)
+        # QKeras's frozen model as its own .keras file reads back.
+        theirs.save(tmp_path / "theirs.keras")
+        their_file_hw = model_save_quantized_weights(load_qmodel(str(tmp_path / "theirs.keras"), compile=False))
+    _hw_equal(their_file_hw, our_hw)
+    # In memory, QKeras's scales keep their broadcast shape ([1, 1, 1, 4]);
+    # read from any file they are flat: the same values.
+    _hw_equal(their_hw, our_hw, flat=True)
+    for name in ["conv", "bn", "dw", "out"]:
+        mine = [q for q in ours.get_layer(name).quantizers if getattr(q, "alpha", None) == "auto_po2"]
+        qk = [q for q in theirs.get_layer(name).quantizers if getattr(q, "alpha", None) == "auto_po2"]
+        assert len(mine) == 1 and len(qk) == 1, name
+        assert np.array_equal(np.asarray(mine[0].post_training_scale), np.asarray(qk[0].post_training_scale)), name
+    # qkhw reads its own file back: the same hardware weights.
+    again = qkhw.load(out)
+    compare = again.quantized_weights()
+    _hw_equal(m.quantized_weights(), compare)
+
+
+def test_freeze_keeps_branches_and_layers_qkeras_refuses(tmp_path):
+    """QKeras's function rebuilds a single-input chain of four classes and
+    fails on a QConv1D; qkhw freezes a branchy model with one in place: the
+    file loads in QKeras and predicts exactly what the original does (the
+    frozen scales are the ones auto_po2 computes on these weights)."""
+    from qkeras import QConv1D
+    from qkeras.utils import load_qmodel
+    keras.utils.set_random_seed(12)
+    inp = L.Input((8, 3), name="seq")
+    x = QActivation(quantized_bits(8, 2, alpha=1), name="qin")(inp)
+    a = QConv1D(4, 3, kernel_quantizer=_auto_po2(6), bias_quantizer=quantized_bits(8, 3, alpha=1), name="c1")(x)
+    a = QActivation(quantized_relu(6, 2), name="ra")(a)
+    b = QConv1D(4, 3, kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(8, 3, alpha=1), name="c2")(x)
+    b = QActivation(quantized_relu(6, 2), name="rb")(b)
+    h = L.Flatten(name="flat")(L.Add(name="add")([a, b]))
+    h = QDense(3, kernel_quantizer=_auto_po2(5), bias_quantizer=quantized_bits(8, 3, alpha=1), name="out")(h)
+    model = keras.Model(inp, h, name="fz_branch")
+    rng = np.random.default_rng(1)
+    xs = rng.normal(size=(128, 8, 3)).astype(np.float32)
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(xs, rng.normal(size=(128, 3)).astype(np.float32), epochs=1, batch_size=32, verbose=0)
+    out = qkhw.load(model).freeze(tmp_path / "frozen.keras")
+    ours = load_qmodel(str(out), compile=False)
+    assert ours.get_layer("c1").kernel_quantizer_internal.post_training_scale is not None
+    assert ours.get_layer("out").kernel_quantizer_internal.post_training_scale is not None
+    same_bits(model.predict(xs, verbose=0), ours.predict(xs, verbose=0))
+    with pytest.raises(qkhw.Error, match="nothing to freeze"):
+        qkhw.load(out).freeze(tmp_path / "again.keras")
+    assert not (tmp_path / "again.keras").exists()

@@ -104,10 +104,18 @@ impl<'a> Args<'a> {
         }
     }
 
+    /// The shape of a nested list argument (`None` for a flat one).
+    pub fn list_shape(&self, name: &str) -> Option<Vec<usize>> {
+        match self.get(name) {
+            Some(Value::Array { shape, .. }) => Some(shape.clone()),
+            _ => None,
+        }
+    }
+
     pub fn opt_list(&self, name: &str) -> Result<Option<Vec<f64>>> {
         match self.get(name) {
             None | Some(Value::None) => Ok(None),
-            Some(Value::List(l)) => Ok(Some(l.clone())),
+            Some(Value::List(l) | Value::Array { values: l, .. }) => Ok(Some(l.clone())),
             Some(Value::Int(i)) => Ok(Some(vec![*i as f64])),
             Some(Value::Float(f)) => Ok(Some(vec![*f])),
             Some(v) => Err(self.bad(name, "a list of numbers", v)),

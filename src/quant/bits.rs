@@ -29,7 +29,7 @@ impl Alpha {
                 "auto_po2" => Alpha::AutoPo2,
                 _ => return Err(a.reject(format!("alpha='{s}' is not one of 'auto', 'auto_po2'"))),
             },
-            Some(Value::List(v)) => {
+            Some(Value::List(v) | Value::Array { values: v, .. }) => {
                 Alpha::Fixed(Scale { shape: vec![v.len()], values: v.iter().map(|&x| x as f32).collect() })
             }
             Some(_) => Alpha::Fixed(Scale::scalar(a.float(name, 1.0)? as f32)),
@@ -53,6 +53,9 @@ pub struct QuantizedBits {
     pub min_po2_exponent: Option<i32>,
     pub max_po2_exponent: Option<i32>,
     pub post_training_scale: Option<Vec<f32>>,
+    /// Its shape as saved (`(1, 1, 1, C)` for a Conv2D kernel's, which QKeras
+    /// keeps in its scales), or `None` for a flat list.
+    pub post_training_shape: Option<Vec<usize>>,
     pub use_ste: bool,
 }
 
@@ -105,6 +108,7 @@ impl QuantizedBits {
             post_training_scale: a
                 .opt_list("post_training_scale")?
                 .map(|v| v.iter().map(|&x| x as f32).collect()),
+            post_training_shape: a.list_shape("post_training_scale"),
             use_ste: a.flag("use_ste", true)?,
             alpha,
         };
@@ -198,7 +202,8 @@ impl QuantizedBits {
         let ls_groups = ls_groups(self.scale_axis, self.elements_per_scale, shape)?;
         let (mut scale, mut scale_shape): (Vec<f32>, Scale);
         if let Some(pts) = &self.post_training_scale {
-            scale_shape = Scale { shape: vec![pts.len()], values: pts.iter().map(|&s| s / m).collect() };
+            let saved = self.post_training_shape.clone().unwrap_or_else(|| vec![pts.len()]);
+            scale_shape = Scale { shape: saved, values: pts.iter().map(|&s| s / m).collect() };
             scale = scale_shape.expand(shape)?;
         } else {
             let g0 = if ndim > 1 { Groups::scaling_axis(self.scale_axis, ndim) } else { Groups::All };

@@ -18,6 +18,9 @@ pub enum Value {
     None,
     Str(String),
     List(Vec<f64>),
+    /// A nested list (numpy's `tolist()` of a `(1, ..., 1, n)` array): its
+    /// shape and its values in C order.
+    Array { shape: Vec<usize>, values: Vec<f64> },
 }
 
 /// `name(args..., key=value...)`, with the position of each argument.
@@ -248,7 +251,7 @@ pub fn call_from_json(v: &serde_json::Value) -> Result<Call> {
                     if shape.iter().rev().skip(1).any(|&d| d != 1) {
                         return Err(err(&format!("\"{k}\" has shape {shape:?}: only a list, or one nested as (1, ..., 1, n), is supported")));
                     }
-                    Value::List(out)
+                    if shape.len() > 1 { Value::Array { shape, values: out } } else { Value::List(out) }
                 }
                 serde_json::Value::Object(_) => {
                     return Err(err(&format!("\"{k}\": nested objects are not quantizer arguments")));
@@ -270,7 +273,7 @@ fn render(call: &Call) -> String {
         Value::Bool(b) => if *b { "True".into() } else { "False".into() },
         Value::None => "None".into(),
         Value::Str(s) => format!("'{s}'"),
-        Value::List(l) => format!("[{}]", l.iter().map(|x| format!("{x:?}")).collect::<Vec<_>>().join(", ")),
+        Value::List(l) | Value::Array { values: l, .. } => format!("[{}]", l.iter().map(|x| format!("{x:?}")).collect::<Vec<_>>().join(", ")),
     };
     let args = call
         .kwargs
@@ -335,7 +338,7 @@ mod tests {
     fn nested_lists_as_numpy_tolist_saves_them() {
         let j = |pts: serde_json::Value| serde_json::json!({"class_name": "quantized_bits", "config": {"bits": 4, "alpha": "auto", "post_training_scale": pts}});
         let c = call_from_json(&j(serde_json::json!([[0.5, 1.0, 1.5]]))).unwrap();
-        assert_eq!(c.kwargs.iter().find(|k| k.1 == "post_training_scale").unwrap().2, Value::List(vec![0.5, 1.0, 1.5]));
+        assert_eq!(c.kwargs.iter().find(|k| k.1 == "post_training_scale").unwrap().2, Value::Array { shape: vec![1, 3], values: vec![0.5, 1.0, 1.5] });
         let c = call_from_json(&j(serde_json::json!([[[[0.25], [2.0]]]]))).map(|c| c.kwargs.len());
         assert!(c.unwrap_err().to_string().contains("shape [1, 1, 2, 1]"));
         assert!(call_from_json(&j(serde_json::json!([[1.0], [1.0, 2.0]]))).is_err());
