@@ -115,7 +115,7 @@ fn predict_equals_qkeras_on_every_example_model() {
         }
     }
     eprintln!("{}", report.join("\n"));
-    assert_eq!(models, 30);
+    assert_eq!(models, 31);
 }
 
 /// Arg-max of the logits against QKeras's softmax outputs over the 1,000

@@ -711,42 +711,69 @@ def stream_resnet():
 
 
 def avg_divide():
-    """Averages QKeras divides in float32 (counts that are not powers of
-    two): AveragePooling2D((3, 5)) over 15 values, an Average of three
-    tensors and a GlobalAveragePooling2D over 6 positions, each into a
-    quantizer (which takes the float32 quotient: qkhw reproduces it from the
-    exact sum); and AveragePooling2D((1, 3)) -> Flatten -> QDense with no
-    quantizer (a float tail: predict divides as TensorFlow does)."""
+    """Averages over counts that are not powers of two, which TensorFlow
+    rounds to float32: AveragePooling2D((3, 5)) over 15 values (divided;
+    read by a quantizer and, through a Flatten, by a second one), an Average
+    of seven tensors (model.predict multiplies by fl(1/7): the graph
+    optimizer's rewrite of the division) and a GlobalAveragePooling2D over 6
+    positions, each into a quantizer (qkhw reproduces the float32 average
+    from the exact sum); and AveragePooling2D((1, 3)) -> Flatten -> QDense
+    with no quantizer (a float tail: predict divides as TensorFlow does)."""
     inp = keras.Input((9, 10, 2), name="x")
     x = QActivation(qb(8, 3), name="in_q")(inp)
     x = QConv2D(4, 3, padding="same", kernel_quantizer=qb(6, 0),
                 bias_quantizer=qb(8, 3), name="c1")(x)
     x = QActivation(quantized_relu(6, 2), name="r1")(x)           # 9x10x4
-    p = L.AveragePooling2D((3, 5), name="pool15")(x)              # 3x2x4
+    p0 = L.AveragePooling2D((3, 5), name="pool15")(x)             # 3x2x4
     # Quantizers coarser than the sums, so that quotients land on their
     # rounding ties (where fl(S/n) and S * fl(1/n) round apart).
-    p = QActivation(qb(5, 3), name="pool_q")(p)
+    p = QActivation(qb(5, 3), name="pool_q")(p0)
+    pf = QActivation(qb(4, 2), name="pool_flat_q")(L.Flatten(name="pool_flat")(p0))
     br = []
-    for k in "abc":
+    for k in "abcdefg":
         y = QConv2D(3, 1, kernel_quantizer=qb(6, 0), bias_quantizer=qb(8, 3),
                     name=f"c{k}")(p)
         br.append(QActivation(qb(6, 2), name=f"q{k}")(y))
-    a = L.Average(name="avg3")(br)                                # 3x2x3
-    a = QActivation(quantized_relu(3, 2), name="avg_q")(a)
+    a = L.Average(name="avg7")(br)                                # 3x2x3
+    a = QActivation(quantized_relu(4, 2), name="avg_q")(a)
     g = L.GlobalAveragePooling2D(name="gap6")(a)                  # 3
     g = QActivation(qb(4, 3), name="gap_q")(g)
     t = L.AveragePooling2D((1, 3), name="pool3")(x)               # 9x3x4
     t = L.Flatten(name="flat")(t)
     t = QDense(4, kernel_quantizer=qb(6, 0), bias_quantizer=qb(8, 3),
                name="tail")(t)
-    return keras.Model(inp, [g, t], name="avg_divide")
+    return keras.Model(inp, [g, t, pf], name="avg_divide")
+
+
+def avg_merge():
+    """keras.layers.Average of 7, 13 and 15 tensors into coarse quantizers
+    (a cross-check model). model.predict multiplies by fl(1/n) (the graph
+    optimizer rewrites Average's division; eager mode divides): at a tie t
+    with a large mantissa (1.625 for n = 7) the product lands one ulp past
+    t and rounds away from even, where fl(S/n) = t rounds to even."""
+    inp = keras.Input((8,), name="x")
+    x = QActivation(qb(8, 3), name="in_q")(inp)
+    br = []
+    for k in range(15):
+        act = quantized_relu(6, 2) if k % 3 else qb(6, 2)
+        d = QDense(16, kernel_quantizer=qb(6, 0), bias_quantizer=qb(8, 3), name=f"b{k}")(x)
+        br.append(QActivation(act, name=f"b{k}_q")(d))
+    a7 = QActivation(quantized_relu(4, 2), name="a7_q")(L.Average(name="avg7")(br[:7]))
+    a13 = QActivation(qb(5, 3), name="a13_q")(L.Average(name="avg13")(br[:13]))
+    a15 = QActivation(qb(4, 3), name="a15_q")(L.Average(name="avg15")(br))
+    a15r = QActivation(quantized_relu(3, 2), name="a15r_q")(L.Average(name="avg15r")(br))
+    a15f = QActivation(qb(6, 3), name="a15f_q")(L.Average(name="avg15f")(br))
+    outs = [a7, a13, a15, a15r, a15f]
+    o = QDense(3, kernel_quantizer=qb(6, 0), bias_quantizer=qb(8, 3), name="d1")(L.Concatenate(name="cat")(outs))
+    o = QActivation(qb(8, 3), name="o_q")(o)
+    return keras.Model(inp, [o] + outs, name="avg_merge")
 
 
 MODELS = [jet_tagger, jet_tagger_da, po2_mlp, auto_po2_mlp, binary_ternary, cnn_bn,
           bn_variants, conv_bn_folded, dense_bn_folded, pooling,
           functional_add, merges, merges_conv, dense_relu_tail, index_layers, two_heads, kernel_variants, zoo_conv1d, zoo_hswish, zoo_conv2d, zoo_rnn,
           ad_autoencoder, conv_transpose_pad, act_alpha, two_inputs, const_outputs, stream_cnn, dscnn_kws, resnet8,
-          stream_resnet, avg_divide]
+          stream_resnet, avg_divide, avg_merge]
 
 # ------------------------------------------------------------ helpers
 

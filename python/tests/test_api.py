@@ -522,3 +522,44 @@ def test_freeze_keeps_branches_and_layers_qkeras_refuses(tmp_path):
     with pytest.raises(qkhw.Error, match="nothing to freeze"):
         qkhw.load(out).freeze(tmp_path / "again.keras")
     assert not (tmp_path / "again.keras").exists()
+
+
+def test_outputs_joined_in_c_widen_in_the_result_type():
+    """Two outputs brought to one format: the coarser one is shifted left.
+    The C backend shifted it in its own type (int32 here), which UBSan
+    caught as a signed overflow (a cross-check found it); it widens first."""
+    keras.utils.set_random_seed(13)
+    inp = L.Input((64,), name="x")
+    wide = QDense(4, kernel_quantizer=quantized_bits(8, 7, alpha=1), bias_quantizer=quantized_bits(8, 7, alpha=1), name="wide")(inp)
+    fine = QActivation(quantized_bits(16, 1, alpha=1), name="fine")(qdense(2, "small")(inp))
+    model = keras.Model(inp, [wide, fine], name="py_join_wide")
+    model.get_layer("wide").set_weights([np.full((64, 4), 100.0, np.float32), np.zeros(4, np.float32)])
+    x = np.full((4, 64), 31.9, np.float32)
+    x[1] *= -1
+    r = qkhw.load(model).verify("c", x=x, random=20)
+    assert r.ok, r.text
+
+
+def test_average_into_its_own_quantizer_and_hswish_in_hardware():
+    """A QAveragePooling2D with its own activation (the sum, the unused
+    product and the quantizer in one layer: the Verilog module built the
+    unused product's stage, so its latency was one too many) and a
+    quantized_hswish after a global average (not monotone: its table was
+    refused); both found by a cross-check."""
+    from qkeras import QAveragePooling2D
+    from qkeras.quantizers import quantized_hswish
+    keras.utils.set_random_seed(14)
+    inp = L.Input((6, 6, 2), name="x")
+    x = QActivation(quantized_bits(8, 3, alpha=1), name="q_in")(inp)
+    x = QConv2D(3, 3, padding="same", kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(8, 3, alpha=1), name="c")(x)
+    x = QActivation(quantized_relu(6, 2), name="r")(x)
+    p = QAveragePooling2D((3, 3), activation=quantized_relu(3, 2), name="pool")(x)
+    g = QActivation(quantized_hswish(6, 2), name="hs")(L.GlobalAveragePooling2D(name="gap")(x))
+    model = keras.Model(inp, [L.Flatten(name="f")(p), g], name="py_avg_act")
+    xs = np.random.default_rng(5).normal(size=(64, 6, 6, 2)).astype(np.float32) * 2
+    m = qkhw.load(model)
+    y = m.predict(xs)
+    same_bits(model.predict(xs, verbose=0)[0], y[0])
+    for target in ["c", "verilog"]:
+        r = m.verify(target, x=xs, random=50)
+        assert r.ok, r.text

@@ -667,11 +667,9 @@ fn act<T: Code>(x: &[T], a: &Act, in_frac: i32) -> Result<Vec<T>> {
             .collect::<Result<_>>()?,
         Act::Generic { q, out_frac } => quantize_floats(q, x.iter().map(|v| super::code_to_f32(v.to_i128(), in_frac)).collect(), *out_frac)?,
         // TensorFlow's average: the float32 sum (exact below 2^24 codes),
-        // divided by the count (IEEE, correctly rounded).
-        Act::Mean { n, q, out_frac } => {
-            let d = *n as f32;
-            quantize_floats(q, x.iter().map(|v| super::code_to_f32(v.to_i128(), in_frac) / d).collect(), *out_frac)?
-        }
+        // divided by the count (IEEE, correctly rounded) or times its
+        // float32 reciprocal.
+        Act::Mean { n, kind, q, out_frac } => quantize_floats(q, x.iter().map(|v| kind.apply(super::code_to_f32(v.to_i128(), in_frac), *n)).collect(), *out_frac)?,
     })
 }
 

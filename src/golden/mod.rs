@@ -470,8 +470,8 @@ fn float_eval(plan: &Plan, start: usize, tail: &[usize], codes: &[i128], n: usiz
                 let bf: Vec<f32> = b.iter().map(|&c| code_to_f32(c, step.fmt.frac)).collect();
                 float_dense(&v, n * rows, *n_in, *n_out, &wf, &bf)
             }
-            // An average QKeras divides in float32.
-            StepOp::Affine { .. } if let Some(&d) = plan.divides.get(&t) => v.into_iter().map(|x| x / d as f32).collect(),
+            // An average as TensorFlow rounds it in float32.
+            StepOp::Affine { .. } if let Some(&(n, kind)) = plan.divides.get(&t) => v.into_iter().map(|x| kind.apply(x, n)).collect(),
             StepOp::Affine { mul, add, .. } => {
                 let mf: Vec<f32> = mul.iter().map(|&c| code_to_f32(c, step.fmt.frac - xf)).collect();
                 let af: Vec<f32> = add.iter().map(|&c| code_to_f32(c, step.fmt.frac)).collect();

@@ -110,11 +110,12 @@ pub enum Act {
     /// A float activation given a format by `--config`: evaluated in
     /// float32 as TensorFlow does, then rounded and fitted.
     Float { func: FloatFn, out: FixedFormat, rounding: Rounding, overflow: Overflow },
-    /// A quantizer of an average QKeras divides in float32: `q(fl(S / n))`
-    /// of the exact sum `S` (below 2^24 codes, so fl(S) = S), codes at
+    /// A quantizer of an average QKeras computes in float32: `q(fl(S / n))`
+    /// (or `q(fl(S · fl(1/n)))`, [`MeanKind`]) of the exact sum `S` (below
+    /// 2^24 codes, so fl(S) = S), codes at
     /// `out_frac`. Monotone in `S`: hardware compares `S` with the change
     /// points ([`crate::passes::segments`]).
-    Mean { n: u32, q: Quantizer, out_frac: i32 },
+    Mean { n: u32, kind: MeanKind, q: Quantizer, out_frac: i32 },
 }
 
 /// The float activations `--config` can give a format.
@@ -129,6 +130,28 @@ impl FloatFn {
         match self {
             FloatFn::Tanh => crate::quant::tfmath::tanh(x),
             FloatFn::Sigmoid => crate::quant::tfmath::sigmoid(x),
+        }
+    }
+}
+
+/// How TensorFlow computes an average over a count `n` that is not a power
+/// of two in `model.predict`, from the float32 sum `S`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MeanKind {
+    /// fl(S / n): the pooling kernels and the mean reduction divide.
+    Divide,
+    /// fl(S · fl(1/n)): `keras.layers.Average` divides by `n`, which the
+    /// graph optimizer rewrites into a product with the float32 reciprocal
+    /// (eager mode divides).
+    Reciprocal,
+}
+
+impl MeanKind {
+    /// The average of the float32 sum `s` over `n`, as TensorFlow rounds it.
+    pub fn apply(self, s: f32, n: u32) -> f32 {
+        match self {
+            MeanKind::Divide => s / n as f32,
+            MeanKind::Reciprocal => s * (1.0 / n as f32),
         }
     }
 }
@@ -221,7 +244,7 @@ pub struct Plan {
     /// Steps that multiply an exact sum by fl(1/n) where QKeras divides it
     /// by `n` in float32 (an average over a count that is not a power of
     /// two, not followed by a quantizer): the float tail divides.
-    pub divides: std::collections::BTreeMap<usize, u32>,
+    pub divides: std::collections::BTreeMap<usize, (u32, MeanKind)>,
 }
 
 /// One model output inside the hardware's single output tensor: elements
@@ -416,9 +439,10 @@ struct Builder<'g> {
     /// IR layer → step holding its output.
     at: HashMap<LayerId, usize>,
     notices: Vec<String>,
-    /// Averages QKeras divides in float32 (a count `n` that is not a power
-    /// of two): the step multiplying by fl(1/n) → (the exact sum's step, `n`).
-    means: HashMap<usize, (usize, u32)>,
+    /// Averages QKeras computes in float32 (a count `n` that is not a power
+    /// of two): the step multiplying by fl(1/n) → (the exact sum's step, `n`,
+    /// how TensorFlow rounds).
+    means: HashMap<usize, (usize, u32, MeanKind)>,
 }
 
 /// The plan of `g` for inputs in `input`, with no overrides.
@@ -485,18 +509,22 @@ pub fn plan_inputs(g: &Graph, specs: &[InputSpec], cfg: &Config) -> Result<Plan>
         outputs.push(s);
     }
     let max_width = b.steps.iter().map(|s| s.fmt.width).max().unwrap_or(1);
-    let divides = b.means.iter().map(|(&avg, &(_, n))| (avg, n)).collect();
+    let divides = b.means.iter().map(|(&avg, &(_, n, kind))| (avg, (n, kind))).collect();
     let mut plan = Plan { model: g.name.clone(), steps: b.steps, outputs, notices: b.notices, max_width, parts: vec![], input: input.format(), inputs, divides };
     // The integer datapath multiplies by fl(1/n) only where no quantizer
     // takes the average (each quantizer takes the exact float32 quotient).
     let live = plan.live();
     let mut inexact_notes = vec![];
-    for (&avg, &n) in &plan.divides {
-        if live[avg] {
+    for (&avg, &(n, _)) in &plan.divides {
+        // Read by something other than a quantizer that takes it exactly,
+        // or a float tail (which `predict` computes as TensorFlow does).
+        let tails: std::collections::HashSet<usize> = plan.outputs.iter().flat_map(|&o| crate::golden::float_tail(&plan, o).1).collect();
+        let tail_only = tails.contains(&avg) && (0..plan.steps.len()).filter(|&k| live[k] && plan.steps[k].inputs.contains(&avg)).all(|k| tails.contains(&k));
+        if live[avg] && !tail_only {
             let l = plan.steps[avg].layer.clone().unwrap_or_default();
             let hint = if g.layers.iter().any(|x| x.name == l && matches!(x.op, Op::Merge(_))) { "" } else { "; use an average_quantizer for exact hardware" };
             inexact_notes.push(format!(
-                "layer `{l}`: averaging over {n} values multiplies by its factor rounded to float32 (QKeras divides in float32, so the last bits can differ{hint}; a quantizer right after the average makes it exact)"
+                "layer `{l}`: averaging over {n} values multiplies by its factor rounded to float32 (QKeras rounds the average to float32, so the last bits can differ{hint}; a plain quantizer right after the average, or after a Flatten/Reshape of it, takes the float32 average exactly)"
             ));
         }
     }
@@ -690,11 +718,15 @@ impl Builder<'_> {
                     // After an average QKeras divides in float32: the
                     // quantizer of the quotient, from the exact sum (held
                     // exactly in float32 below 2^24 codes).
-                    if let Some(&(sum, n)) = self.means.get(&x) {
+                    // Through Flatten / Reshape / Dropout (element order kept).
+                    let mut from = x;
+                    while self.steps[from].op == StepOp::Identity && self.steps[from].inputs.len() == 1 && !self.means.contains_key(&from) {
+                        from = self.steps[from].inputs[0];
+                    }
+                    if let Some(&(sum, n, kind)) = self.means.get(&from) {
                         let st = &self.steps[sum];
                         if st.lo > -(1 << 24) && st.hi < 1 << 24 {
-                            self.means.remove(&x);
-                            return self.push(l, vec![sum], shape, frac, lo, hi, StepOp::Act(Act::Mean { n, q: q.clone(), out_frac: frac }));
+                            return self.push(l, vec![sum], shape, frac, lo, hi, StepOp::Act(Act::Mean { n, kind, q: q.clone(), out_frac: frac }));
                         }
                     }
                     self.push(l, vec![x], shape, frac, lo, hi, StepOp::Act(act))
@@ -932,14 +964,14 @@ impl Builder<'_> {
                     let (lo, hi) = ((xlo * n).min(0), (xhi * n).max(0));
                     let ones = vec![1; counts.len()];
                     let sum = self.push(l, vec![x], l.shape.clone(), xf.frac, lo, hi, StepOp::Pool { geo, max: false, mult: ones })?;
-                    return self.mean(l, sum, area);
+                    return self.mean(l, sum, area, MeanKind::Divide);
                 }
                 // Per output position: QKeras computes avg(x * area) * q(1/area),
                 // i.e. sum * area / count * q(1/area); without a quantizer sum / count.
                 let mut m = vec![];
                 for oy in 0..geo.out_h {
                     for ox in 0..geo.out_w {
-                        let mut count = 0;
+                        let mut count = 0usize;
                         geo.taps(oy, ox, |_, _, _| count += 1);
                         let r = match qf {
                             Some(q) => area as f64 / count as f64 * q,
@@ -952,6 +984,17 @@ impl Builder<'_> {
                         // Not a power of two: the multiplier rounded to float32
                         // (QKeras divides in float32; the last bits can differ).
                         let r = if !back || frac_needed(r).is_none() { inexact(&mut self.notices, l, count, r) } else { r };
+                        if qf.is_none() && !count.is_power_of_two() && back {
+                            // 1/count held to double precision: closest to
+                            // QKeras's fl(S/count), not always equal.
+                            let n = format!(
+                                "layer `{}`: windows of {count} values (cut by `same` padding) multiply by 1/{count} to 53 bits; QKeras divides in float32, so the last bits can differ (padding=\"valid\" or an average_quantizer is exact)",
+                                l.name
+                            );
+                            if !self.notices.contains(&n) {
+                                self.notices.push(n);
+                            }
+                        }
                         m.push(r);
                     }
                 }
@@ -973,7 +1016,7 @@ impl Builder<'_> {
                     let n = hw as i128;
                     let (a, b) = (xlo * n, xhi * n);
                     let sum = self.push(l, vec![x], l.shape.clone(), xf.frac, a.min(b).min(0), a.max(b).max(0), StepOp::GlobalPool { hw, c, max: false, mult: 1, mean: false })?;
-                    return self.mean(l, sum, hw);
+                    return self.mean(l, sum, hw, MeanKind::Divide);
                 }
                 let r = match factor(average_q, hw)? {
                     Some(q) => q,
@@ -997,13 +1040,13 @@ impl Builder<'_> {
     /// takes fl(S / n) exactly ([`Act::Mean`]: a step function of `S`);
     /// anything else gets `S` times fl(1/n), exact, with a notice (and the
     /// float tail divides, as TensorFlow does).
-    fn mean(&mut self, l: &Layer, sum: usize, n: usize) -> Result<usize> {
+    fn mean(&mut self, l: &Layer, sum: usize, n: usize, kind: MeanKind) -> Result<usize> {
         let (f, lo, hi) = (self.steps[sum].fmt.frac, self.steps[sum].lo, self.steps[sum].hi);
         let mc = Consts::from(vec![((1.0 / n as f64) as f32) as f64]);
         let m = mc.codes(mc.frac).ok_or_else(|| err(self.g, l, "average factor overflow"))?[0];
         let c = *self.steps[sum].shape.last().unwrap_or(&1);
         let avg = self.push(l, vec![sum], self.steps[sum].shape.clone(), f + mc.frac, lo * m, hi * m, StepOp::Affine { sub: vec![0; c], mul: vec![m; c], add: vec![0; c] })?;
-        self.means.insert(avg, (sum, n as u32));
+        self.means.insert(avg, (sum, n as u32, kind));
         Ok(avg)
     }
 
@@ -1024,7 +1067,7 @@ impl Builder<'_> {
                     // The sum, then the float32 quotient (see `mean`).
                     let (lo, hi) = (rs.iter().map(|r| r.0).sum::<i128>(), rs.iter().map(|r| r.1).sum::<i128>());
                     let sum = self.push(l, ins, l.shape.clone(), frac, lo, hi, StepOp::Merge { kind: MergeKind::Add, shifts })?;
-                    return self.mean(l, sum, n);
+                    return self.mean(l, sum, n, MeanKind::Reciprocal);
                 }
                 let k = n.trailing_zeros();
                 (MergeKind::Average(k), frac + k as i32, rs.iter().map(|r| r.0).sum(), rs.iter().map(|r| r.1).sum())

@@ -13,7 +13,13 @@ pub const MAX_SEGMENTS: usize = 4096;
 /// `lo..=hi`.
 pub fn segments(a: &Act, in_frac: i32, lo: i128, hi: i128) -> Result<Vec<(i128, i128)>, String> {
     let f = |codes: &[i64]| crate::golden::eval_act(a, codes, in_frac).map_err(|e| e.to_string());
-    let hswish = matches!(a, Act::Generic { q, .. } if matches!(q.kind, crate::quant::Kind::Hswish(_)));
+    // hswish is not monotone; behind an average its turns are n times wider
+    // in the sum's codes.
+    let (hswish, widen) = match a {
+        Act::Generic { q, .. } => (matches!(q.kind, crate::quant::Kind::Hswish(_)), 1.0),
+        Act::Mean { q, n, .. } => (matches!(q.kind, crate::quant::Kind::Hswish(_)), *n as f64),
+        _ => (false, 1.0),
+    };
     let mut found: Vec<(i128, i128)> = vec![];
     if !hswish {
         found = bisect(&f, lo, hi)?;
@@ -29,7 +35,7 @@ pub fn segments(a: &Act, in_frac: i32, lo: i128, hi: i128) -> Result<Vec<(i128, 
     } else {
         // x * relu6(x + 3) / 6 is constant below -3, falls to its minimum at
         // -1.5 and rises after: monotone on each of those three pieces.
-        let code = |v: f64| ((v * crate::fxp::pow2(in_frac)).floor() as i128).clamp(lo - 1, hi);
+        let code = |v: f64| ((v * widen * crate::fxp::pow2(in_frac)).floor() as i128).clamp(lo - 1, hi);
         let (c3, c15) = (code(-3.0), code(-1.5));
         for (a0, b0) in [(lo, c3), (c3 + 1, c15), (c15 + 1, hi)] {
             if a0 <= b0 {

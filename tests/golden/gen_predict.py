@@ -87,6 +87,7 @@ MODELS = {  # name -> (file under examples/models, N)
     "resnet8": ("resnet8.keras", 160),
     "stream_resnet": ("stream_resnet.keras", 256),
     "avg_divide": ("avg_divide.keras", 256),
+    "avg_merge": ("avg_merge.keras", 400),
 }
 # Fewer per-layer samples for the big models (file size); the key
 # layer_samples in meta.json then gives their number.

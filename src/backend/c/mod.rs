@@ -401,8 +401,9 @@ pub fn body(g: &Graph, plan: &Plan, dialect: Dialect) -> Result<Body> {
                 for (q, &x) in s.inputs.iter().enumerate() {
                     let inner: usize = plan.steps[x].shape[*axis..].iter().product();
                     let xn = src(x);
+                    // Widened in the result's type (the source's can overflow).
                     let m = if shifts[q] == 0 { String::new() } else { format!(" * {}", lit(1i128 << shifts[q])) };
-                    let _ = writeln!(body, "        for (ci = 0; ci < {inner}; ++ci) {y}[k++] = {xn}[o * {inner} + ci]{m};");
+                    let _ = writeln!(body, "        for (ci = 0; ci < {inner}; ++ci) {y}[k++] = ({t}){xn}[o * {inner} + ci]{m};");
                 }
                 let _ = writeln!(body, "    }}");
             }

@@ -438,6 +438,11 @@ fn generate_top(g: &Graph, name: &str, plan: &Plan, opts: &Options, sched: &Sche
         let ext_inputs: Vec<usize> = (start..=end).flat_map(|i| plan.steps[i].inputs.clone()).filter(|&x| x < start).collect();
         let base = ext_inputs.iter().map(|&x| stage[x]).max().unwrap_or(1);
         for i in start..=end {
+            // A dead step (an average whose quantizer reads its sum) is not
+            // built: a module's steps form one chain of stages.
+            if !live[i] && i != end {
+                continue;
+            }
             let out = match arch {
                 Arch::Folded { reuse } if i == start => folded_step(plan, i, &mname, &mut m, reuse, fused, opts, &mut files, &mut memories)?,
                 // The fused activation's output is the block's.
