@@ -437,10 +437,10 @@ fn generate_top(g: &Graph, name: &str, plan: &Plan, opts: &Options, sched: &Sche
         // Inputs at the same stage: delay the earlier ones in the top.
         let ext_inputs: Vec<usize> = (start..=end).flat_map(|i| plan.steps[i].inputs.clone()).filter(|&x| x < start).collect();
         let base = ext_inputs.iter().map(|&x| stage[x]).max().unwrap_or(1);
-        for i in start..=end {
+        for (i, &alive) in live.iter().enumerate().take(end + 1).skip(start) {
             // A dead step (an average whose quantizer reads its sum) is not
             // built: a module's steps form one chain of stages.
-            if !live[i] && i != end {
+            if !alive && i != end {
                 continue;
             }
             let out = match arch {
