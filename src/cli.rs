@@ -89,6 +89,56 @@ enum Command {
         #[command(flatten)]
         sem: Semantics,
     },
+    /// Quantize a float Keras model: QKeras's model_quantize, weights transferred.
+    ///
+    /// Reads a float Keras 3 .keras model and a quantizer_config as JSON, in
+    /// QKeras's form: keys are layer names, QKeras class names (QDense,
+    /// QConv2D, QDepthwiseConv2D, QConv2DBatchnorm, QLSTM, QBidirectional,
+    /// QBatchNormalization, QAveragePooling2D, ...) or "default"; values
+    /// hold the quantizers ({"kernel_quantizer": "quantized_bits(4,0,1)",
+    /// "bias_quantizer": ...}); "QActivation" maps activation names to
+    /// quantizers ({"relu": "quantized_relu(4)"}) or is one quantizer for
+    /// every Activation layer. A layer's own relu/tanh/sigmoid becomes
+    /// quantized_relu/tanh/sigmoid(--activation-bits) unless its entry has an
+    /// activation_quantizer. A layer without a quantizer stays float. Writes
+    /// a QKeras .keras file (QKeras's load_qmodel reads it; so does every
+    /// qkhw command).
+    ///
+    /// Where QKeras 1.2.1 breaks, qkhw does what QKeras documents: --fold-bn
+    /// moves the trained weights into the folded layers (QKeras leaves them
+    /// random) and folds only into a layer that gets a quantizer (a
+    /// DepthwiseConv2D keeps its batch norm separate: QKeras 1.2.1 cannot
+    /// reload a QDepthwiseConv2DBatchnorm from any .keras file); "default"
+    /// applies to every weight layer without its own entry (QKeras never
+    /// reads it; its "kernel"/"bias" keys work); LeakyReLU (Keras 3)
+    /// converts; layer
+    /// names are kept (QKeras renames a converted LSTM to `qlstm`).
+    /// "QBatchNormalization": {} gives a QBatchNormalization without
+    /// quantizers, float as before; a ReLU's max_value and threshold are
+    /// dropped (the quantizer bounds the output), as in QKeras.
+    ///
+    /// Example:
+    ///   qkhw quantize-model examples/float_models/mlp.keras --config examples/float_models/mlp.qconfig.json --activation-bits 6 -o q.keras
+    #[command(name = "quantize-model")]
+    QuantizeModel {
+        /// The float Keras 3 model (.keras).
+        model: PathBuf,
+        /// QKeras's quantizer_config as a JSON file.
+        #[arg(long)]
+        config: PathBuf,
+        /// Bits of the quantized relu/tanh/sigmoid a layer's own activation
+        /// becomes (QKeras's required activation_bits).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=32))]
+        activation_bits: u32,
+        /// Fold each Conv2D with the BatchNormalization after it into a
+        /// QConv2DBatchnorm (QKeras's enable_bn_folding), trained weights
+        /// included.
+        #[arg(long)]
+        fold_bn: bool,
+        /// The .keras file to write.
+        #[arg(short, long)]
+        out: PathBuf,
+    },
     /// Per layer: class, shapes, quantizers, hardware formats, parameters, MACs, sparsity.
     ///
     /// Example:
@@ -768,6 +818,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
             );
             Ok(())
         }
+        Command::QuantizeModel { model, config, activation_bits, fold_bn, out } => quantize_model(&model, &config, activation_bits, fold_bn, &out),
         Command::Inspect { model, json, sem } => {
             let info = qkhw::inspect::inspect(&sem.load(&model)?)?;
             if json {
@@ -1284,6 +1335,39 @@ fn sibling(path: &Path, suffix: &str) -> PathBuf {
 /// `[lo, hi]` in words a user reads (not Rust's `lo..=hi`).
 fn interval(lo: impl std::fmt::Display, hi: impl std::fmt::Display) -> String {
     format!("[{lo}, {hi}]")
+}
+
+fn quantize_model(model: &Path, config: &Path, activation_bits: u32, fold_bn: bool, out: &Path) -> Result<(), Error> {
+    qkhw::staging::check_writable(out)?;
+    let text = std::fs::read(config).map_err(|e| Error::io(config, e))?;
+    let json = serde_json::from_slice(&text).map_err(|e| Error::Usage(format!("{}: not valid JSON: {e}", config.display())))?;
+    let opts = qkhw::quantize_model::Options { config: json, config_source: config.display().to_string(), activation_bits, fold_bn };
+    let r = qkhw::quantize_model::quantize_model(model, &opts, out)?;
+    for c in &r.changes {
+        let folded = r.folded.iter().find(|f| f.0 == c.layer).map(|f| format!(" + {} (BatchNormalization, folded)", f.1)).unwrap_or_default();
+        let set = if c.set.is_empty() { "no quantizers: float as before".to_string() } else { c.set.join(", ") };
+        println!("{}: {}{folded} -> {} ({set})", c.layer, c.from, c.to);
+        if let Some(n) = &c.note {
+            println!("  note: {n}");
+        }
+    }
+    if !r.unchanged.is_empty() {
+        let kept: Vec<String> = r.unchanged.iter().map(|(n, c)| format!("{n} ({c})")).collect();
+        println!("unchanged: {}", kept.join(", "));
+    }
+    let n = r.changes.len();
+    println!(
+        "{} -> {}: {n} layer{} quantized{}, weights transferred",
+        model.display(),
+        out.display(),
+        if n == 1 { "" } else { "s" },
+        if r.folded.is_empty() { String::new() } else { format!(", {} batch norm{} folded", r.folded.len(), if r.folded.len() == 1 { "" } else { "s" }) }
+    );
+    match &r.runs {
+        Ok(()) => println!("qkhw reads it and runs it: next, e.g. `qkhw gen {} --target verilog -o rtl/`", out.display()),
+        Err(why) => println!("qkhw reads it back; its golden model does not run it yet: {why}"),
+    }
+    Ok(())
 }
 
 fn quantize(

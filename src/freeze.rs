@@ -11,7 +11,6 @@
 //! saved config in place, so branches, several inputs and every layer with
 //! a weight quantizer keep their structure.
 
-use std::io::{Read, Write};
 use std::path::Path;
 
 use crate::error::{Context, Error, Result};
@@ -106,6 +105,16 @@ fn set_scales(config: &mut serde_json::Value, frozen: &[Frozen]) -> Vec<String> 
             if name.as_deref() != Some(f.layer.as_str()) {
                 return;
             }
+            // A quantizer written as a string (model_quantize's form,
+            // `qkhw quantize-model`'s output) becomes the config QKeras
+            // saves, with the alpha its layer gave it.
+            if let Some(serde_json::Value::String(spec)) = layer.pointer(&format!("/config/{}", f.key)) {
+                let Ok(mut dict) = crate::quant::string_to_config(spec) else { return };
+                if dict["config"].get("alpha").is_none_or(serde_json::Value::is_null) {
+                    dict["config"]["alpha"] = serde_json::json!("auto_po2");
+                }
+                layer["config"][f.key.as_str()] = dict;
+            }
             if let Some(q) = layer.pointer_mut(&format!("/config/{}/config", f.key)).and_then(|v| v.as_object_mut()) {
                 q.insert("post_training_scale".into(), nested(&f.scale, &f.shape));
                 done = true;
@@ -131,24 +140,10 @@ fn visit_layers(v: &mut serde_json::Value, f: &mut dyn FnMut(&mut serde_json::Va
 /// frozen. Writes nothing on any error.
 pub fn freeze(g: &Graph, out: &Path) -> Result<Vec<Frozen>> {
     let src = &g.source;
-    let bytes = std::fs::read(src).map_err(|e| Error::io(src, e))?;
-    let not_keras = || Error::Model {
-        path: src.clone(),
-        layer: None,
-        msg: "freeze reads a Keras 3 `.keras` archive (save the model with model.save(\"NAME.keras\")) and writes one".into(),
-    };
-    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|_| not_keras())?;
-    let mut members = vec![];
-    for k in 0..zip.len() {
-        let mut f = zip.by_index(k).map_err(|_| not_keras())?;
-        let mut data = vec![];
-        f.read_to_end(&mut data).map_err(|e| Error::io(src, e))?;
-        let name = f.name().map_err(|_| not_keras())?.to_string();
-        members.push((name, data));
-    }
-    let cfg = members.iter_mut().find(|m| m.0 == "config.json").ok_or_else(not_keras)?;
+    let mut members = crate::keras::archive::read(src, "freeze")?;
+    let cfg = crate::keras::archive::member(&mut members, "config.json").ok_or_else(|| Error::Internal("config.json vanished".into()))?;
     let mut config: serde_json::Value =
-        serde_json::from_slice(&cfg.1).map_err(|e| Error::Model { path: src.clone(), layer: None, msg: format!("config.json: {e}") })?;
+        serde_json::from_slice(cfg).map_err(|e| Error::Model { path: src.clone(), layer: None, msg: format!("config.json: {e}") })?;
     let frozen = scales(g)?;
     if frozen.is_empty() {
         return Err(Error::Model {
@@ -161,18 +156,8 @@ pub fn freeze(g: &Graph, out: &Path) -> Result<Vec<Frozen>> {
     if !missing.is_empty() {
         return Err(Error::Internal(format!("freeze: quantizers not found in config.json: {}", missing.join(", "))));
     }
-    cfg.1 = serde_json::to_vec(&config).map_err(|e| Error::Internal(e.to_string()))?;
-    let mut buf = std::io::Cursor::new(Vec::new());
-    {
-        let mut w = zip::ZipWriter::new(&mut buf);
-        let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
-        for (name, data) in &members {
-            w.start_file(name.as_str(), opts).map_err(|e| Error::Internal(format!("zip: {e}")))?;
-            w.write_all(data).map_err(|e| Error::io(out, e))?;
-        }
-        w.finish().map_err(|e| Error::Internal(format!("zip: {e}")))?;
-    }
-    let bytes = buf.into_inner();
+    *cfg = serde_json::to_vec(&config).map_err(|e| Error::Internal(e.to_string()))?;
+    let bytes = crate::keras::archive::write(&members)?;
     check_same_hardware(g, &bytes)?;
     let mut staged = crate::staging::Staged::new();
     staged.write(out, bytes)?;

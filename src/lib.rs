@@ -21,6 +21,7 @@ pub mod backend;
 pub mod cli;
 pub mod error;
 pub mod freeze;
+pub mod quantize_model;
 pub mod fuzzing;
 pub mod fxp;
 pub mod golden;

@@ -36,6 +36,7 @@ __all__ = [
     "Report",
     "load",
     "quantize",
+    "quantize_model",
     "config_from_model",
     "run",
     "__version__",
@@ -465,6 +466,43 @@ def load(model_or_path: Any, internal_sigmoid: str | None = None) -> Model:
         # Name the model, not the temporary file Keras saved it to.
         raise Error(str(e).replace(str(p), label)) from None
     return Model(native, p, sigmoid, keep, label)
+
+
+def quantize_model(
+    model: Any,
+    config: Mapping[str, Any] | str | os.PathLike,
+    activation_bits: int,
+    out: str | os.PathLike,
+    fold_bn: bool = False,
+) -> Path:
+    """``qkhw quantize-model``: QKeras's ``model_quantize`` with
+    ``transfer_weights=True`` on a float Keras model (a ``.keras`` path or an
+    in-memory model, which Keras saves first). ``config`` is QKeras's
+    ``quantizer_config`` dict (or a JSON file); ``fold_bn`` is
+    ``enable_bn_folding`` with the trained weights moved into the folded
+    layers. Writes a QKeras ``.keras`` file and returns its path; the CLI's
+    report goes to stdout."""
+    with tempfile.TemporaryDirectory(prefix="qkhw-") as tmp:
+        if isinstance(model, (str, os.PathLike)):
+            src = Path(model)
+        elif hasattr(model, "save") and hasattr(model, "layers"):
+            src = Path(tmp) / f"{getattr(model, 'name', None) or 'model'}.keras"
+            try:
+                model.save(src)
+            except Exception as e:  # Keras's own error, as one line
+                raise Error(f"model `{getattr(model, 'name', '?')}`: Keras could not save it to .keras: {e}") from e
+        else:
+            raise Error(f"quantize_model: expected a path or a Keras model, not {type(model).__name__}")
+        if isinstance(config, Mapping):
+            cfg = Path(tmp) / "quantizer_config.json"
+            cfg.write_text(json.dumps(config))
+        elif isinstance(config, (str, os.PathLike)):
+            cfg = Path(config)
+        else:
+            raise Error(f"quantize_model: config is a quantizer_config dict or a JSON file, not {type(config).__name__}")
+        args = ["quantize-model", str(src), "--config", str(cfg), "--activation-bits", str(activation_bits), "--out", str(out)]
+        run(*args, *(["--fold-bn"] if fold_bn else []))
+    return Path(out)
 
 
 def quantize(spec: str, x: Any, internal_sigmoid: str = "hard", codes: bool = False):

@@ -139,15 +139,16 @@ fn bn(cfg: &Cfg, quantized: bool) -> Result<BatchNorm> {
         return Err(cfg.err(format!("batch norm over axis {axis}: only the last (channel) axis is supported")));
     }
     let q = |k: &str| if quantized { cfg.quantizer(k) } else { Ok(None) };
+    let wq = |k: &str| if quantized { cfg.weight_quantizer(k) } else { Ok(None) };
     Ok(BatchNorm {
         epsilon: cfg.f64("epsilon", 1e-3)? as f32,
         center: cfg.bool("center", true)?,
         scale: cfg.bool("scale", true)?,
         quantizers: [
-            q("gamma_quantizer")?,
+            wq("gamma_quantizer")?,
             q("beta_quantizer")?,
             q("mean_quantizer")?,
-            q("variance_quantizer")?,
+            wq("variance_quantizer")?,
             q("inverse_quantizer")?,
         ],
     })
@@ -180,8 +181,8 @@ fn rnn(cfg: &Cfg, class: &str) -> Result<(Op, Activation)> {
         use_bias: cfg.bool("use_bias", true)?,
         reset_after: cfg.bool("reset_after", false)?,
         quantizers: [
-            cfg.quantizer("kernel_quantizer")?,
-            cfg.quantizer("recurrent_quantizer")?,
+            cfg.weight_quantizer("kernel_quantizer")?,
+            cfg.weight_quantizer("recurrent_quantizer")?,
             cfg.quantizer("bias_quantizer")?,
             cfg.quantizer("state_quantizer")?,
         ],
@@ -195,6 +196,7 @@ fn parse_layer(cfg: &Cfg) -> Result<(Op, Activation)> {
     let class = cfg.class;
     let quantized = class.starts_with('Q');
     let q = |k: &str| if quantized { cfg.quantizer(k) } else { Ok(None) };
+    let wq = |k: &str| if quantized { cfg.weight_quantizer(k) } else { Ok(None) };
     let act = || cfg.activation("activation");
     let bias = || cfg.bool("use_bias", true);
     let op = match class {
@@ -220,14 +222,14 @@ fn parse_layer(cfg: &Cfg) -> Result<(Op, Activation)> {
         "QDense" | "Dense" => Op::Dense {
             units: cfg.usize("units", None)?,
             use_bias: bias()?,
-            kernel_q: q("kernel_quantizer")?,
+            kernel_q: wq("kernel_quantizer")?,
             bias_q: q("bias_quantizer")?,
         },
         "QDenseBatchnorm" => Op::Folded {
             inner: Box::new(Op::Dense {
                 units: cfg.usize("units", None)?,
                 use_bias: bias()?,
-                kernel_q: q("kernel_quantizer")?,
+                kernel_q: wq("kernel_quantizer")?,
                 bias_q: q("bias_quantizer")?,
             }),
             bn: bn(cfg, false)?,
@@ -236,7 +238,7 @@ fn parse_layer(cfg: &Cfg) -> Result<(Op, Activation)> {
             filters: cfg.usize("filters", None)?,
             window: cfg.window(rank_of(class), "kernel_size")?,
             use_bias: bias()?,
-            kernel_q: q("kernel_quantizer")?,
+            kernel_q: wq("kernel_quantizer")?,
             bias_q: q("bias_quantizer")?,
         },
         "QConv2DBatchnorm" => Op::Folded {
@@ -244,7 +246,7 @@ fn parse_layer(cfg: &Cfg) -> Result<(Op, Activation)> {
                 filters: cfg.usize("filters", None)?,
                 window: cfg.window(2, "kernel_size")?,
                 use_bias: bias()?,
-                kernel_q: q("kernel_quantizer")?,
+                kernel_q: wq("kernel_quantizer")?,
                 bias_q: q("bias_quantizer")?,
             }),
             bn: bn(cfg, false)?,
@@ -261,14 +263,14 @@ fn parse_layer(cfg: &Cfg) -> Result<(Op, Activation)> {
                 })?),
             },
             use_bias: bias()?,
-            kernel_q: q("kernel_quantizer")?,
+            kernel_q: wq("kernel_quantizer")?,
             bias_q: q("bias_quantizer")?,
         },
         "QDepthwiseConv2D" | "DepthwiseConv2D" => Op::Depthwise {
             multiplier: cfg.usize("depth_multiplier", Some(1))?,
             window: cfg.window(2, "kernel_size")?,
             use_bias: bias()?,
-            depthwise_q: q("depthwise_quantizer")?,
+            depthwise_q: wq("depthwise_quantizer")?,
             bias_q: q("bias_quantizer")?,
         },
         "QDepthwiseConv2DBatchnorm" => Op::Folded {
@@ -276,7 +278,7 @@ fn parse_layer(cfg: &Cfg) -> Result<(Op, Activation)> {
                 multiplier: cfg.usize("depth_multiplier", Some(1))?,
                 window: cfg.window(2, "kernel_size")?,
                 use_bias: bias()?,
-                depthwise_q: q("depthwise_quantizer")?,
+                depthwise_q: wq("depthwise_quantizer")?,
                 bias_q: q("bias_quantizer")?,
             }),
             bn: bn(cfg, false)?,
@@ -286,8 +288,8 @@ fn parse_layer(cfg: &Cfg) -> Result<(Op, Activation)> {
             multiplier: cfg.usize("depth_multiplier", Some(1))?,
             window: cfg.window(rank_of(class), "kernel_size")?,
             use_bias: bias()?,
-            depthwise_q: q("depthwise_quantizer")?,
-            pointwise_q: q("pointwise_quantizer")?,
+            depthwise_q: wq("depthwise_quantizer")?,
+            pointwise_q: wq("pointwise_quantizer")?,
             bias_q: q("bias_quantizer")?,
         },
         "QBatchNormalization" | "BatchNormalization" => Op::BatchNorm(bn(cfg, quantized)?),
@@ -318,7 +320,7 @@ fn parse_layer(cfg: &Cfg) -> Result<(Op, Activation)> {
             };
             return Ok((Op::Bidirectional { forward: Box::new(forward), backward: Box::new(backward), merge_mode }, a));
         }
-        "QScaleShift" => Op::ScaleShift { use_bias: bias()?, weight_q: q("weight_quantizer")?, bias_q: q("bias_quantizer")? },
+        "QScaleShift" => Op::ScaleShift { use_bias: bias()?, weight_q: wq("weight_quantizer")?, bias_q: wq("bias_quantizer")? },
         "MaxPooling1D" | "MaxPooling2D" | "AveragePooling1D" | "AveragePooling2D" | "QAveragePooling2D" => {
             cfg.channels_last()?;
             let r = rank_of(class);

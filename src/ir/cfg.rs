@@ -109,6 +109,12 @@ impl Cfg<'_> {
         }
     }
 
+    /// A weight quantizer the layer rewrites as QKeras's layers do
+    /// ([`Quantizer::trainable`]).
+    pub fn weight_quantizer(&self, key: &str) -> Result<Option<Quantizer>> {
+        Ok(self.quantizer(key)?.map(Quantizer::trainable))
+    }
+
     /// An `activation` entry: a quantizer, `linear`, or a float function.
     pub fn activation(&self, key: &str) -> Result<Activation> {
         let v = match self.get(key) {

@@ -3,7 +3,9 @@
 //! Nothing is guessed: a weight that cannot be placed is an error naming the
 //! layer (Keras itself may load such a file with fresh random weights).
 
+pub mod archive;
 pub mod config;
+pub mod h5_write;
 mod h5;
 pub mod weights;
 

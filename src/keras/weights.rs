@@ -36,6 +36,23 @@ pub fn keras3(root: &Group, path: &Path) -> Result<LayerWeights> {
     Ok(out)
 }
 
+/// The `layers/<key>` groups of a Keras 3 weights file (its bytes) with
+/// the layer name each one's `vars` carries, sorted by key.
+pub fn keras3_keys(bytes: Vec<u8>, path: &Path) -> Result<Vec<(String, String)>> {
+    let file = h5::open(path, bytes, "model.weights.h5")?;
+    let layers = h5::group(&file.root(), "layers", path, None)?;
+    let (mut keys, _) = h5::children(&layers, path, None)?;
+    keys.sort();
+    let mut out = vec![];
+    for key in keys {
+        let g = h5::group(&layers, &key, path, None)?;
+        let vars = h5::group(&g, "vars", path, Some(&key))?;
+        let name = h5::attr_strings(&vars, "name", path, Some(&key))?.and_then(|v| v.into_iter().next()).unwrap_or_default();
+        out.push((key, name));
+    }
+    Ok(out)
+}
+
 /// Order of nested groups: what Keras tracks first comes first.
 fn nested_rank(name: &str) -> usize {
     ["batchnorm", "cell", "forward_layer", "backward_layer"].iter().position(|n| *n == name).unwrap_or(4)

@@ -48,6 +48,11 @@ impl<'a> Args<'a> {
         }
     }
 
+    /// Every argument given, by parameter name (positional ones named).
+    pub fn bound(&self) -> &[(&'static str, Value)] {
+        &self.bound
+    }
+
     pub fn get(&self, name: &str) -> Option<&Value> {
         self.bound.iter().find(|(k, _)| *k == name).map(|(_, v)| v)
     }

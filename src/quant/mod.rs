@@ -208,7 +208,62 @@ quantized_sigmoid, quantized_ulaw, quantized_po2, quantized_relu_po2, quantized_
 ternary, stochastic_binary, stochastic_ternary, hard_sigmoid, smooth_sigmoid, binary_sigmoid, \
 hard_tanh, smooth_tanh, binary_tanh, relu, linear";
 
+/// A weight quantizer written as a string (`"quantized_bits(4,0,1)"`) as
+/// the serialized config QKeras saves (`{"class_name": "quantized_bits",
+/// "config": {"bits": 4, "integer": 0, "symmetric": 1}}`: positional
+/// arguments named, QKeras's defaults left to its constructor), so a
+/// command that edits one argument (`freeze`) can. Only the quantizers
+/// that take an `alpha`.
+pub fn string_to_config(spec_str: &str) -> Result<serde_json::Value> {
+    let call = spec::parse_call(spec_str)?;
+    let params: &[&'static str] = match call.name.as_str() {
+        "quantized_bits" => bits::BITS_PARAMS,
+        "quantized_linear" => bits::LINEAR_PARAMS,
+        "binary" => binary::BINARY_PARAMS,
+        "stochastic_binary" => binary::STOCHASTIC_BINARY_PARAMS,
+        "ternary" => binary::TERNARY_PARAMS,
+        "stochastic_ternary" => binary::STOCHASTIC_TERNARY_PARAMS,
+        other => return Err(Error::Quantizer { spec: spec_str.to_string(), msg: format!("`{other}` has no alpha to freeze") }),
+    };
+    let args = args::Args::bind(&call, params)?;
+    let json = |v: &spec::Value| match v {
+        spec::Value::Int(i) => serde_json::json!(i),
+        spec::Value::Float(f) => serde_json::json!(f),
+        spec::Value::Bool(b) => serde_json::json!(b),
+        spec::Value::None => serde_json::Value::Null,
+        spec::Value::Str(s) => serde_json::json!(s),
+        spec::Value::List(l) | spec::Value::Array { values: l, .. } => serde_json::json!(l),
+    };
+    let config: serde_json::Map<String, serde_json::Value> = args.bound().iter().map(|(k, v)| ((*k).to_string(), json(v))).collect();
+    Ok(serde_json::json!({"class_name": call.name, "config": config}))
+}
+
 impl Quantizer {
+    /// QKeras's `_set_trainable_parameter()`, which a layer calls on its
+    /// weight quantizers (kernels, depthwise and pointwise kernels, an RNN's
+    /// kernel and recurrent kernel, a QBatchNormalization's gamma and
+    /// variance, QScaleShift's two): `alpha=None` becomes `"auto_po2"` (and
+    /// `symmetric=True`) for quantized_bits and quantized_linear, and
+    /// `"auto_po2"` for binary and ternary. A saved config already shows the
+    /// result; a quantizer written as a string (model_quantize's configs, a
+    /// hand-written JSON) does not.
+    pub fn trainable(mut self) -> Quantizer {
+        match &mut self.kind {
+            Kind::Bits(b) if b.alpha == bits::Alpha::None => {
+                b.alpha = bits::Alpha::AutoPo2;
+                b.symmetric = true;
+            }
+            Kind::Linear(b) if b.alpha == bits::Alpha::None => {
+                b.alpha = bits::Alpha::AutoPo2;
+                b.symmetric = true;
+            }
+            Kind::Binary(b) if b.alpha == bits::Alpha::None => b.alpha = bits::Alpha::AutoPo2,
+            Kind::Ternary(t) if t.alpha == bits::Alpha::None => t.alpha = bits::Alpha::AutoPo2,
+            _ => {}
+        }
+        self
+    }
+
     /// Parse a spec as a QKeras user writes it.
     pub fn parse(spec: &str, sigmoid: InternalSigmoid) -> Result<Quantizer> {
         Self::from_call(&spec::parse_call(spec)?, sigmoid)
