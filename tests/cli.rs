@@ -362,3 +362,29 @@ fn predict_names_the_input_quantizers_format() {
     assert!(line.contains("held exactly") && line.contains("the model's input quantizer then rounds it to fixed<8,3>, the hardware's input format"), "{line}");
     assert!(!line.contains("the same as the hardware's"), "{line}");
 }
+
+#[test]
+fn quantize_mixes_with_qnoise_factor_but_gives_no_codes() {
+    let x = [-1.0f32, -0.3, 0.0, 0.3, 0.9];
+    let inp = tmp("xq.npy");
+    std::fs::write(&inp, qkhw::npy::encode_f32(&[5], &x)).unwrap();
+    let out = tmp("yq.npy");
+    let st = qkhw().args(["quantize", "quantized_bits(4,0,1,qnoise_factor=0.5)", "--input"]).arg(&inp).arg("--output").arg(&out).output().unwrap();
+    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+    // x + 0.5 * (xq - x): -0.875 -> -0.9375, -0.25 -> -0.275, 0.25 -> 0.275, 0.875 -> 0.8875
+    let y = qkhw::npy::read_f32(&out).unwrap().data;
+    assert_eq!(y, [-0.9375, -0.275, 0.0, 0.275, 0.8875]);
+    let (out2, codes) = (tmp("yq2.npy"), tmp("cq2.npy"));
+    let st = qkhw()
+        .args(["quantize", "quantized_bits(4,0,1,qnoise_factor=0.5)", "--input"])
+        .arg(&inp)
+        .arg("--output")
+        .arg(&out2)
+        .arg("--codes")
+        .arg(&codes)
+        .output()
+        .unwrap();
+    assert_eq!(st.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&st.stderr).contains("not a grid of integer codes"));
+    assert!(!out2.exists() && !codes.exists(), "nothing written");
+}

@@ -162,5 +162,7 @@ pub(super) fn saved_quantizer(v: &Value, sigmoid: InternalSigmoid) -> Result<Qua
             !inert
         });
     }
-    Quantizer::from_call(&call, sigmoid)
+    let q = Quantizer::from_call(&call, sigmoid)?;
+    q.check_full()?;
+    Ok(q)
 }

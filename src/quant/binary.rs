@@ -77,7 +77,7 @@ impl Binary {
                 least_squares(&x, &k, shape, groups, mode)
             }
         };
-        super::finish_scaled(&x, k, Some(scale), shape, true)
+        super::finish_scaled(&x, k, Some(scale), shape, super::Mix::FULL)
     }
 }
 
@@ -149,6 +149,6 @@ impl Ternary {
         };
         let x: Vec<f32> =
             if self.alpha == Alpha::None { x0.iter().map(|&v| ops::tanh(v)).collect() } else { x0.to_vec() };
-        super::finish_scaled(&x, q, Some(scale), shape, true)
+        super::finish_scaled(&x, q, Some(scale), shape, super::Mix::FULL)
     }
 }

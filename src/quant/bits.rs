@@ -5,7 +5,7 @@ use super::args::Args;
 use super::auto::{LsMode, least_squares, ls_groups};
 use super::ops::{self, clip, maximum, round_through, sign, EPS};
 use super::tensor::{Groups, Scale};
-use super::{Encoding, Eval, finish, finish_scaled};
+use super::{Encoding, Eval, finish_scaled};
 use crate::error::Result;
 use crate::fxp::{FixedFormat, pow2_f32};
 
@@ -56,7 +56,7 @@ pub struct QuantizedBits {
     /// Its shape as saved (`(1, 1, 1, C)` for a Conv2D kernel's, which QKeras
     /// keeps in its scales), or `None` for a flat list.
     pub post_training_shape: Option<Vec<usize>>,
-    pub use_ste: bool,
+    pub mix: super::Mix,
 }
 
 pub(crate) const BITS_PARAMS: &[&str] = &[
@@ -65,14 +65,14 @@ pub(crate) const BITS_PARAMS: &[&str] = &[
     "elements_per_scale", "min_po2_exponent", "max_po2_exponent", "post_training_scale",
 ];
 
-pub(crate) fn check_qnoise(a: &Args) -> Result<()> {
+/// `qnoise_factor` (default 1): any finite value; the hardware paths take
+/// only 1 ([`super::Quantizer::check_full`]).
+pub(crate) fn qnoise_arg(a: &Args) -> Result<f64> {
     let q = a.float("qnoise_factor", 1.0)?;
-    if q != 1.0 {
-        return Err(a.reject(format!(
-            "qnoise_factor={q}: the layer is only partly quantized; qkhw needs qnoise_factor=1"
-        )));
+    if !q.is_finite() {
+        return Err(a.reject(format!("qnoise_factor={q} is not a finite number")));
     }
-    Ok(())
+    Ok(q)
 }
 
 pub(crate) fn bits_arg(a: &Args, default: i64, max: i64) -> Result<u32> {
@@ -93,7 +93,6 @@ pub(crate) fn int_arg(a: &Args, name: &str, default: i64) -> Result<i32> {
 
 impl QuantizedBits {
     pub(crate) fn from_args(a: &Args) -> Result<Self> {
-        check_qnoise(a)?;
         let alpha = Alpha::parse(a, "alpha")?;
         let q = QuantizedBits {
             bits: bits_arg(a, 8, 64)?,
@@ -109,7 +108,7 @@ impl QuantizedBits {
                 .opt_list("post_training_scale")?
                 .map(|v| v.iter().map(|&x| x as f32).collect()),
             post_training_shape: a.list_shape("post_training_scale"),
-            use_ste: a.flag("use_ste", true)?,
+            mix: super::Mix::from_args(a)?,
             alpha,
         };
         if q.alpha != Alpha::AutoPo2
@@ -154,7 +153,7 @@ impl QuantizedBits {
             Alpha::Fixed(s) => Some(s.clone()),
             _ => None,
         };
-        finish_scaled(x, grid, scale, shape, self.use_ste)
+        finish_scaled(x, grid, scale, shape, self.mix)
     }
 
     /// The per-element quantization of the fixed (non-auto) path, before
@@ -189,8 +188,8 @@ impl QuantizedBits {
             _ => return false,
         };
         let f = self.fixed_grid();
-        let ste = self.use_ste;
-        super::map_into(x, out, |v, _| finish(v, alpha * f(v), ste));
+        let mix = self.mix;
+        super::map_into(x, out, |v, _| mix.apply(v, alpha * f(v)));
         true
     }
 
@@ -233,7 +232,7 @@ impl QuantizedBits {
             *v *= m;
         }
         let xs: Vec<f32> = x.iter().map(|&v| m_i * v).collect();
-        let out = finish_scaled(&xs, grid, Some(scale_shape), shape, self.use_ste)?;
+        let out = finish_scaled(&xs, grid, Some(scale_shape), shape, self.mix)?;
         Ok(out)
     }
 }
@@ -259,6 +258,8 @@ pub struct QuantizedLinear {
     pub keep_negative: bool,
     pub alpha: Alpha,
     pub scale_axis: Option<usize>,
+    /// `qnoise_factor`: quantized_linear mixes without a use_ste switch.
+    pub qnoise: f64,
 }
 
 pub(crate) const LINEAR_PARAMS: &[&str] = &[
@@ -268,8 +269,8 @@ pub(crate) const LINEAR_PARAMS: &[&str] = &[
 
 impl QuantizedLinear {
     pub(crate) fn from_args(a: &Args) -> Result<Self> {
-        check_qnoise(a)?;
         Ok(QuantizedLinear {
+            qnoise: qnoise_arg(a)?,
             bits: bits_arg(a, 8, 64)?,
             integer: int_arg(a, "integer", 0)?,
             symmetric: a.flag("symmetric", true)?,
@@ -317,7 +318,12 @@ impl QuantizedLinear {
         let grid = self.scale_clip_round(x, &qs);
         let xq: Vec<f32> = grid.iter().zip(&qs).map(|(g, s)| g * s).collect();
         // res = x + qnoise * (xq - x)
-        let float = x.iter().zip(&xq).map(|(&x, &q)| x + 1.0 * (q - x)).collect();
+        let qn = self.qnoise as f32;
+        let float = if self.qnoise == 1.0 {
+            x.iter().zip(&xq).map(|(&x, &q)| x + 1.0 * (q - x)).collect()
+        } else {
+            x.iter().zip(&xq).map(|(&x, &q)| x + super::ops::ftz(qn * (q - x))).collect()
+        };
         // For the sign function the grid is ±0.5: code ±1 at frac 1.
         Ok(Eval { float, grid, scale: Some(scale) })
     }

@@ -96,11 +96,41 @@ pub struct Eval {
     pub scale: Option<Scale>,
 }
 
-/// The straight-through output, `use_ste` or not (qnoise_factor is 1).
-#[inline]
-#[allow(clippy::eq_op, reason = "QKeras's literal (1 - qnoise_factor) * x + qnoise_factor * xq at qnoise_factor 1: 0 * x is NaN for an infinite x, which QKeras returns")]
-pub(crate) fn finish(x: f32, xq: f32, use_ste: bool) -> f32 {
-    if use_ste { ops::ste(x, xq) } else { (1.0 - 1.0) * x + 1.0 * xq }
+/// How a quantizer's output mixes its float input with the quantized
+/// value: QKeras's `use_ste` and `qnoise_factor`. At `qnoise_factor` 1 (the
+/// only value a hardware path takes) the output is the quantized value up
+/// to float32 rounding of the straight-through form; below 1 it is a mix,
+/// not a grid, which only `qkhw quantize` reproduces.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Mix {
+    pub use_ste: bool,
+    /// As written (Python float): TensorFlow casts it, and `1 - it`, to
+    /// float32 where it meets a tensor.
+    pub qnoise: f64,
+}
+
+impl Mix {
+    /// Fully quantized, straight-through.
+    pub const FULL: Mix = Mix { use_ste: true, qnoise: 1.0 };
+
+    pub(crate) fn from_args(a: &Args) -> Result<Mix> {
+        Ok(Mix { use_ste: a.flag("use_ste", true)?, qnoise: bits::qnoise_arg(a)? })
+    }
+
+    /// QKeras's output: `x + qnoise * (-x + xq)` with use_ste, else
+    /// `(1 - qnoise) * x + qnoise * xq`, in float32. Below 1, TensorFlow's
+    /// CPU multiply flushes a subnormal product to zero (measured: 0.25 ×
+    /// -2^-126 gives -0); at 1 there is no multiply to flush (TensorFlow's
+    /// graph optimizer drops a product by one: a subnormal `-x + xq` stays).
+    #[inline]
+    #[allow(clippy::eq_op, reason = "QKeras's literal (1 - qnoise_factor) * x + qnoise_factor * xq at qnoise_factor 1: 0 * x is NaN for an infinite x, which QKeras returns")]
+    pub(crate) fn apply(self, x: f32, xq: f32) -> f32 {
+        if self.qnoise == 1.0 {
+            return if self.use_ste { ops::ste(x, xq) } else { (1.0 - 1.0) * x + 1.0 * xq };
+        }
+        let q = self.qnoise as f32;
+        if self.use_ste { x + ops::ftz(q * (-x + xq)) } else { ops::ftz(((1.0 - self.qnoise) as f32) * x) + ops::ftz(q * xq) }
+    }
 }
 
 /// `xq = scale * grid`, then the straight-through output.
@@ -109,13 +139,13 @@ pub(crate) fn finish_scaled(
     grid: Vec<f32>,
     scale: Option<Scale>,
     shape: &[usize],
-    use_ste: bool,
+    mix: Mix,
 ) -> std::result::Result<Eval, String> {
     let float = match &scale {
-        None => x.iter().zip(&grid).map(|(&x, &g)| finish(x, g, use_ste)).collect(),
+        None => x.iter().zip(&grid).map(|(&x, &g)| mix.apply(x, g)).collect(),
         Some(s) => {
             let s = s.expand(shape)?;
-            x.iter().zip(&grid).zip(&s).map(|((&x, &g), &s)| finish(x, s * g, use_ste)).collect()
+            x.iter().zip(&grid).zip(&s).map(|((&x, &g), &s)| mix.apply(x, s * g)).collect()
         }
     };
     Ok(Eval { float, grid, scale })
@@ -239,6 +269,33 @@ pub fn string_to_config(spec_str: &str) -> Result<serde_json::Value> {
 }
 
 impl Quantizer {
+    /// QKeras's `qnoise_factor` (1 for the quantizers without one).
+    pub fn qnoise_factor(&self) -> f64 {
+        match &self.kind {
+            Kind::Bits(b) => b.mix.qnoise,
+            Kind::Linear(l) => l.qnoise,
+            Kind::Relu(r) => r.mix.qnoise,
+            Kind::Po2(p) => p.mix.qnoise,
+            Kind::ReluPo2(p) => p.mix.qnoise,
+            _ => 1.0,
+        }
+    }
+
+    /// Refuse a partial quantizer (`qnoise_factor` below 1) where integer
+    /// codes are needed: every hardware path and the golden model.
+    pub fn check_full(&self) -> Result<()> {
+        let q = self.qnoise_factor();
+        if q == 1.0 {
+            return Ok(());
+        }
+        Err(Error::Quantizer {
+            spec: self.spec.clone(),
+            msg: format!(
+                "qnoise_factor={q}: the output is (1-{q})*x + {q}*q(x), a mix of the float input and the quantized value, not a grid of integer codes; hardware needs qnoise_factor=1 (`qkhw quantize` reproduces the mix)"
+            ),
+        })
+    }
+
     /// QKeras's `_set_trainable_parameter()`, which a layer calls on its
     /// weight quantizers (kernels, depthwise and pointwise kernels, an RNN's
     /// kernel and recurrent kernel, a QBatchNormalization's gamma and
@@ -430,6 +487,7 @@ impl Quantizer {
     /// are taken as ±2^64 (the saturated code: what hardware computes where
     /// QKeras's float arithmetic overflows); NaN has no code.
     pub fn hardware(&self, x: &[f32], shape: &[usize]) -> Result<HwTensor> {
+        self.check_full()?;
         let encoding = self.encoding().ok_or_else(|| {
             self.apply_err("this function's output is not on a fixed-point grid; it has no integer code".into())
         })?;

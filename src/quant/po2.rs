@@ -1,10 +1,10 @@
 //! `quantized_po2` and `quantized_relu_po2`: outputs ±2^e.
 
 use super::args::Args;
-use super::bits::{bits_arg, check_qnoise};
+use super::bits::bits_arg;
 use super::ops::{self, EPS, LN2, clip, floor_through, leaky_relu, round_through};
 use super::relu::negative_slope;
-use super::{Encoding, Eval, finish};
+use super::{Encoding, Eval};
 use crate::error::Result;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,19 +140,18 @@ pub(crate) const RELU_PO2_PARAMS: &[&str] = &[
 pub struct QuantizedPo2 {
     pub bits: u32,
     pub exp: Po2Exp,
-    pub use_ste: bool,
+    pub mix: super::Mix,
 }
 
 impl QuantizedPo2 {
     pub(crate) fn from_args(a: &Args) -> Result<Self> {
-        check_qnoise(a)?;
         let bits = bits_arg(a, 8, 32)?;
         let (max_value, sign_bit) = max_value_arg(a)?;
         let effect = 2f64.powi(bits as i32 - 1 - sign_bit);
         Ok(QuantizedPo2 {
             bits,
             exp: Po2Exp::from_args(a, -effect, effect - 1.0, max_value)?,
-            use_ste: a.flag("use_ste", true)?,
+            mix: super::Mix::from_args(a)?,
         })
     }
     pub fn encoding(&self) -> Encoding {
@@ -165,16 +164,16 @@ impl QuantizedPo2 {
     }
 
     pub(crate) fn apply_fast(&self, x: &[f32], out: &mut [f32]) {
-        let ste = self.use_ste;
-        if !self.exp.map_signed(x, out, |v, xq| finish(v, xq, ste)) {
-            super::map_into(x, out, |v, t| finish(v, self.grid(v, t), ste));
+        let mix = self.mix;
+        if !self.exp.map_signed(x, out, |v, xq| mix.apply(v, xq)) {
+            super::map_into(x, out, |v, t| mix.apply(v, self.grid(v, t)));
         }
     }
 
     pub fn eval(&self, x: &[f32]) -> Eval {
         let t = ops::tail_start(x.len());
         let grid: Vec<f32> = x.iter().enumerate().map(|(i, &v)| self.grid(v, i >= t)).collect();
-        let float = x.iter().zip(&grid).map(|(&x, &q)| finish(x, q, self.use_ste)).collect();
+        let float = x.iter().zip(&grid).map(|(&x, &q)| self.mix.apply(x, q)).collect();
         Eval { float, grid, scale: None }
     }
 }
@@ -184,12 +183,11 @@ pub struct QuantizedReluPo2 {
     pub bits: u32,
     pub negative_slope: f32,
     pub exp: Po2Exp,
-    pub use_ste: bool,
+    pub mix: super::Mix,
 }
 
 impl QuantizedReluPo2 {
     pub(crate) fn from_args(a: &Args) -> Result<Self> {
-        check_qnoise(a)?;
         let bits = bits_arg(a, 8, 32)?;
         let (max_value, sign_bit) = max_value_arg(a)?;
         let effect = 2f64.powi(bits as i32 - sign_bit);
@@ -197,7 +195,7 @@ impl QuantizedReluPo2 {
             bits,
             negative_slope: negative_slope(a, "negative_slope")?,
             exp: Po2Exp::from_args(a, -effect, effect - 1.0, max_value)?,
-            use_ste: a.flag("use_ste", true)?,
+            mix: super::Mix::from_args(a)?,
         })
     }
     pub fn encoding(&self) -> Encoding {
@@ -222,7 +220,7 @@ impl QuantizedReluPo2 {
                 -self.exp.pow(self.exp.exponent(leaky_relu(-v, 0.2) * ns, tail))
             };
             grid.push(xq);
-            float.push(finish(xl, xq, self.use_ste));
+            float.push(self.mix.apply(xl, xq));
         }
         Eval { float, grid, scale: None }
     }

@@ -1,9 +1,9 @@
 //! `quantized_relu` (with negative_slope, use_sigmoid, upper bounds).
 
 use super::args::Args;
-use super::bits::{bits_arg, check_qnoise, int_arg};
+use super::bits::{bits_arg, int_arg};
 use super::ops::{self, clip, leaky_relu, round_through};
-use super::{Encoding, Eval, InternalSigmoid, finish};
+use super::{Encoding, Eval, InternalSigmoid};
 use crate::error::Result;
 use crate::fxp::{FixedFormat, pow2_f32};
 
@@ -15,7 +15,7 @@ pub struct QuantizedRelu {
     pub negative_slope: f32,
     pub relu_upper_bound: Option<f32>,
     pub is_quantized_clip: bool,
-    pub use_ste: bool,
+    pub mix: super::Mix,
     pub sigmoid: InternalSigmoid,
 }
 
@@ -44,7 +44,6 @@ pub(crate) fn negative_slope(a: &Args, name: &str) -> Result<f32> {
 
 impl QuantizedRelu {
     pub(crate) fn from_args(a: &Args, sigmoid: InternalSigmoid) -> Result<Self> {
-        check_qnoise(a)?;
         Ok(QuantizedRelu {
             bits: bits_arg(a, 8, 64)?,
             integer: int_arg(a, "integer", 0)?,
@@ -52,7 +51,7 @@ impl QuantizedRelu {
             negative_slope: negative_slope(a, "negative_slope")?,
             relu_upper_bound: a.opt_float("relu_upper_bound")?.map(|v| v as f32),
             is_quantized_clip: a.flag("is_quantized_clip", true)?,
-            use_ste: a.flag("use_ste", true)?,
+            mix: super::Mix::from_args(a)?,
             sigmoid,
         })
     }
@@ -128,7 +127,7 @@ impl QuantizedRelu {
             Some(ub) if ub != 0.0 && !self.is_quantized_clip => (true, ub),
             _ => (false, 0.0),
         };
-        let (sigmoid, ste) = (self.sigmoid, self.use_ste);
+        let (sigmoid, mix) = (self.sigmoid, self.mix);
         move |v: f32, tail: bool| {
             let x_u = if !bounded || v <= bound { leaky_relu(v, ns) } else { bound };
             let mut xq;
@@ -150,7 +149,7 @@ impl QuantizedRelu {
             if clamp_xq && above {
                 xq = ub;
             }
-            (finish(x_u, xq, ste), xq)
+            (mix.apply(x_u, xq), xq)
         }
     }
 

@@ -273,6 +273,21 @@ def cases():
                  "ternary(alpha='auto')",
                  "ternary(alpha='auto_po2')"):
         add(spec, "cube")
+
+    # qnoise_factor below 1: QKeras's mix of the float input and the
+    # quantized value (`qkhw quantize` reproduces it; hardware refuses it).
+    for qf in (0.0, 0.25, 0.5, 0.3, 0.1, 0.7):
+        for ste in (True, False):
+            u = "" if ste else ",use_ste=False"
+            add(f"quantized_bits(4,0,1,qnoise_factor={qf}{u})")
+            add(f"quantized_bits(6,2,alpha=1,qnoise_factor={qf}{u})")
+            add(f"quantized_relu(4,1,qnoise_factor={qf}{u})")
+            add(f"quantized_relu(6,2,negative_slope=0.25,qnoise_factor={qf}{u})")
+            add(f"quantized_relu(4,0,relu_upper_bound=0.75,is_quantized_clip=False,qnoise_factor={qf}{u})")
+            add(f"quantized_po2(4,qnoise_factor={qf}{u})")
+            add(f"quantized_relu_po2(4,max_value=2.0,qnoise_factor={qf}{u})")
+        add(f"quantized_linear(4,1,qnoise_factor={qf})")
+        add(f"quantized_bits(4,0,1,alpha='auto_po2',qnoise_factor={qf})", "mat")
     return out
 
 
