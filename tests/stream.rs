@@ -222,6 +222,9 @@ fn what_is_not_streamed_is_refused_with_the_layer_named() {
         ("zoo_hswish", "use --io parallel"),
         ("pooling", "`pool_same`"),
         ("zoo_conv2d", "`convT`"),
+        // Three global poolings of one stream (tests/golden/gen_stream_refusals.py):
+        // once a panic (the tail read the sums as the stream).
+        ("../../tests/golden/stream_refusals/two_reductions", "`gap_a`: `r1` is also read by another layer"),
     ] {
         let g = qkhw::load_graph(
             common::root().join(format!("examples/models/{name}.keras")),

@@ -186,9 +186,11 @@ impl StreamPlan {
 }
 
 fn refuse(plan: &Plan, step: usize, what: &str) -> Error {
-    let layer = plan.steps[step]
-        .layer
-        .clone()
+    // An unnamed step (a pooling's sum before its division, say) belongs
+    // to the next named one.
+    let layer = plan.steps[step..]
+        .iter()
+        .find_map(|s| s.layer.clone())
         .unwrap_or_else(|| format!("step {step}"));
     Error::Usage(format!(
         "--io stream: layer `{layer}`: {what}; streamed so far: Conv1D/Conv2D, DepthwiseConv, SeparableConv, max and valid average pooling, ZeroPadding, batch norm, activations, Dense on the last axis, branches joined by Add/Subtract/Multiply/Average/Maximum/Minimum or a channel Concatenate, then Flatten / pooling / Dense heads (use --io parallel for this model)"
@@ -607,7 +609,16 @@ pub fn stream_plan(plan: &Plan) -> Result<StreamPlan> {
             ));
         };
         if let Some((stage, op)) = accumulation(plan, x, i) {
-            // The stream ends in one beat of sums; the rest runs on it.
+            // The stream ends in one beat of sums; the rest runs on it, so
+            // nothing else may read the stream itself.
+            if readers(x) > 1 {
+                let name = plan.steps[x].layer.clone().unwrap_or_else(|| "the input".into());
+                return Err(refuse(
+                    plan,
+                    i,
+                    &format!("`{name}` is also read by another layer: a streamed design reduces a stream once and runs the rest on the sums, so two reductions (or a reduction and another layer) of one stream are not streamed yet"),
+                ));
+            }
             let src = b.src(x);
             b.flush();
             let Stage::Accumulate {

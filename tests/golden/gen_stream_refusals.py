@@ -1,0 +1,42 @@
+#!/usr/bin/env python3
+"""Models `--io stream` must refuse with a clear error (not a panic).
+
+Run (pinned versions in requirements.txt):
+    python tests/golden/gen_stream_refusals.py
+Writes tests/golden/stream_refusals/two_reductions.keras: one streamed
+tensor read by three global poolings (average, max, QKeras average), joined
+by a Concatenate and a QDense head. Untrained: only its structure matters.
+"""
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
+os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+from keras import layers as L  # noqa: E402
+from qkeras import QActivation, QConv2D, QDense, QGlobalAveragePooling2D  # noqa: E402
+from qkeras.quantizers import quantized_bits, quantized_relu  # noqa: E402
+
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "stream_refusals")
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    keras.utils.set_random_seed(3)
+    i = keras.Input((8, 8, 2), name="x")
+    h = QActivation(quantized_bits(8, 2, alpha=1), name="qin")(i)
+    h = QConv2D(4, 3, kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(8, 3, alpha=1), name="c1")(h)
+    h = QActivation(quantized_relu(6, 2), name="r1")(h)
+    a = QActivation(quantized_bits(8, 2, alpha=1), name="qa")(L.GlobalAveragePooling2D(name="gap_a")(h))
+    b = L.GlobalMaxPooling2D(name="gmp_b")(h)
+    c = QGlobalAveragePooling2D(name="gap_c", average_quantizer=quantized_bits(8, 2, alpha=1))(h)
+    y = QDense(3, kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(8, 3, alpha=1), name="out")(L.Concatenate(name="cat")([a, b, c]))
+    keras.Model(i, y, name="two_reductions").save(os.path.join(OUT, "two_reductions.keras"))
+
+
+if __name__ == "__main__":
+    main()
