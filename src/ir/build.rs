@@ -43,7 +43,7 @@ impl Graph {
         for &i in &order {
             let spec = &m.spec.layers[i];
             let cfg = Cfg { map: &spec.config, path, layer: &spec.name, class: &spec.class, sigmoid: opts.sigmoid };
-            let (mut op, activation) = parse_layer(&cfg)?;
+            let (mut op, mut activation) = parse_layer(&cfg)?;
             let inputs: Vec<LayerId> = spec.inbound.iter().map(|p| ids[p.as_str()]).collect();
             let in_shapes: Vec<_> = if op == Op::Input {
                 vec![input_shape(&cfg)?]
@@ -59,7 +59,15 @@ impl Graph {
                 return Err(cfg.err(format!("takes one input, the config gives {}", in_shapes.len())));
             }
             let shape = shape::infer(&op, &in_shapes).map_err(|e| cfg.err(e))?;
-            let weights = place_weights(&cfg, &op, &in_shapes, m.weights.get(&spec.name))?;
+            let mut weights = place_weights(&cfg, &op, &in_shapes, m.weights.get(&spec.name))?;
+            if let Op::AdaptiveActivation { moving, .. } = &mut op {
+                match super::adaptive::resolve(&cfg, &weights, opts.sigmoid)? {
+                    super::adaptive::Resolved::Quantizer(q) => {
+                        (op, activation, weights) = (Op::Activation, Activation::Quantized(q), vec![]);
+                    }
+                    super::adaptive::Resolved::Moving(why) => *moving = why,
+                }
+            }
             ids.insert(&spec.name, LayerId(layers.len()));
             layers.push(Layer { name: spec.name.clone(), class: spec.class.clone(), op, inputs, in_shapes, shape, weights, activation });
         }
@@ -217,7 +225,7 @@ fn parse_layer(cfg: &Cfg) -> Result<(Op, Activation)> {
         }
         "QAdaptiveActivation" => {
             let quantizer = cfg.str("activation", "")?;
-            return Ok((Op::AdaptiveActivation { quantizer, total_bits: cfg.usize("total_bits", None)? }, Activation::Linear));
+            return Ok((Op::AdaptiveActivation { quantizer, total_bits: cfg.usize("total_bits", None)?, moving: String::new() }, Activation::Linear));
         }
         "QDense" | "Dense" => Op::Dense {
             units: cfg.usize("units", None)?,

@@ -1,6 +1,7 @@
 //! The model as a DAG of layers with shapes, weights and parsed quantizers:
 //! the one representation every pass and backend reads.
 
+mod adaptive;
 mod build;
 mod cfg;
 mod shape;
@@ -140,8 +141,9 @@ pub enum Op {
     BatchNorm(BatchNorm),
     /// QActivation, Activation, ReLU: the work is in [`Layer::activation`].
     Activation,
-    /// QAdaptiveActivation: a quantizer whose range follows moving averages.
-    AdaptiveActivation { quantizer: String, total_bits: usize },
+    /// QAdaptiveActivation whose moving averages do not define one
+    /// quantizer (a frozen one becomes [`Op::Activation`]): why not.
+    AdaptiveActivation { quantizer: String, total_bits: usize, moving: String },
     Pool { max: bool, pool: Vec<usize>, strides: Vec<usize>, padding: Padding, average_q: Option<Quantizer> },
     GlobalPool { max: bool, rank: usize, keepdims: bool, average_q: Option<Quantizer> },
     Flatten,

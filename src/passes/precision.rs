@@ -610,8 +610,8 @@ impl Builder<'_> {
                 self.affine(l, x, sub, &inv, &bias)?
             }
             Op::Activation => self.input_of(l, 0),
-            Op::AdaptiveActivation { .. } => {
-                return Err(err(self.g, l, "QAdaptiveActivation is not run by the golden model yet (its range follows moving averages); replace it by the QActivation it converged to"));
+            Op::AdaptiveActivation { moving, .. } => {
+                return Err(err(self.g, l, moving));
             }
             Op::Rnn { .. } | Op::Bidirectional { .. } => {
                 return Err(err(self.g, l, "recurrent layers are read (weights, ROMs) but not run by the golden model yet"));
