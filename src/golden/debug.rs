@@ -20,7 +20,13 @@ fn file_name(layer: &str) -> String {
     layer.chars().map(|c| if c == '/' || c == '\\' || c == '\0' { '_' } else { c }).collect()
 }
 
+/// A layer's output as QKeras computes it: the exact value of a quantized
+/// one, the float32 evaluation of one after the last quantizer (as
+/// `predict` gives the model's outputs).
 fn values(p: &Prediction, step: usize) -> Vec<f32> {
+    if !crate::golden::float_tail(&p.plan, step).1.is_empty() {
+        return p.float_value(step);
+    }
     let f = p.plan.steps[step].fmt.frac;
     p.run.codes(step).iter().map(|&c| code_to_f32(c, f)).collect()
 }

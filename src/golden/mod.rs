@@ -218,8 +218,19 @@ pub fn run_inputs(
             return Err(Error::Usage(format!("{} input codes for {n} samples of {in_size}", input.len())));
         }
     }
+    // `dump` writes a layer that QKeras computes in float32 (after the last
+    // quantizer) from the step its float tail starts at: keep that too.
+    let layer_tails: Vec<usize> = if keep == Keep::Layers {
+        (0..plan.steps.len()).filter(|&i| plan.steps[i].layer.is_some()).map(|i| float_tail(plan, i)).filter(|t| !t.1.is_empty()).map(|t| t.0).collect()
+    } else {
+        vec![]
+    };
     let kept: Vec<bool> = (0..plan.steps.len())
-        .map(|i| (plan.outputs.contains(&i) && keep != Keep::Floats) || keep == Keep::All || (keep == Keep::Layers && plan.steps[i].layer.is_some()))
+        .map(|i| {
+            (plan.outputs.contains(&i) && keep != Keep::Floats)
+                || keep == Keep::All
+                || (keep == Keep::Layers && (plan.steps[i].layer.is_some() || layer_tails.contains(&i)))
+        })
         .collect();
     // The float outputs are evaluated chunk by chunk from their tails'
     // start steps, which each chunk keeps locally.
