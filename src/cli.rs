@@ -98,7 +98,9 @@ enum Command {
     /// hold the quantizers ({"kernel_quantizer": "quantized_bits(4,0,1)",
     /// "bias_quantizer": ...}); "QActivation" maps activation names to
     /// quantizers ({"relu": "quantized_relu(4)"}) or is one quantizer for
-    /// every Activation layer. A layer's own relu/tanh/sigmoid becomes
+    /// every Activation layer ("" inside the object leaves that activation
+    /// float, as in QKeras; a top-level "" asks for the --activation-bits
+    /// default). A layer's own relu/tanh/sigmoid becomes
     /// quantized_relu/tanh/sigmoid(--activation-bits) unless its entry has an
     /// activation_quantizer. A layer without a quantizer stays float. Writes
     /// a QKeras .keras file (QKeras's load_qmodel reads it; so does every
@@ -106,12 +108,17 @@ enum Command {
     ///
     /// Where QKeras 1.2.1 breaks, qkhw does what QKeras documents: --fold-bn
     /// moves the trained weights into the folded layers (QKeras leaves them
-    /// random) and folds only into a layer that gets a quantizer (a
+    /// random; qkhw also keeps the batch norm's epsilon, and folds one
+    /// without scale or center as gamma 1 / beta 0) and folds only into a
+    /// layer that gets a quantizer (a
     /// DepthwiseConv2D keeps its batch norm separate: QKeras 1.2.1 cannot
     /// reload a QDepthwiseConv2DBatchnorm from any .keras file); "default"
     /// applies to every weight layer without its own entry (QKeras never
     /// reads it; its "kernel"/"bias" keys work); LeakyReLU (Keras 3)
-    /// converts; layer
+    /// converts, and so does a ReLU layer with "QActivation": ""; a
+    /// SeparableConv takes depthwise_quantizer and pointwise_quantizer
+    /// (kernel_quantizer stands for both; QKeras's own result does not load);
+    /// layer
     /// names are kept (QKeras renames a converted LSTM to `qlstm`).
     /// "QBatchNormalization": {} gives a QBatchNormalization without
     /// quantizers, float as before; a ReLU's max_value and threshold are

@@ -139,6 +139,7 @@ fn visit_layers(v: &mut serde_json::Value, f: &mut dyn FnMut(&mut serde_json::Va
 /// Freeze `g` (read from a `.keras` file) into `out`: returns what was
 /// frozen. Writes nothing on any error.
 pub fn freeze(g: &Graph, out: &Path) -> Result<Vec<Frozen>> {
+    crate::keras::archive::check_out_name(out)?;
     let src = &g.source;
     let mut members = crate::keras::archive::read(src, "freeze")?;
     let cfg = crate::keras::archive::member(&mut members, "config.json").ok_or_else(|| Error::Internal("config.json vanished".into()))?;

@@ -124,6 +124,8 @@ fn errors_name_the_problem_and_write_nothing() {
         (r#"{"QDense": {"kernel_quantizer": 4}}"#, "a quantizer string such as"),
         (r#"{"fc1": {"kernel_quantizer": "quantized_bits(4,0,1)", "folding_mode": "yes"}}"#, "`folding_mode`"),
         (r#"{"QAdaptiveActivation": "relu"}"#, "QAdaptiveActivation"),
+        // A misspelt activation would leave the layers float without a word.
+        (r#"{"QActivation": {"Relu": "quantized_relu(4)"}}"#, "`Relu` is not an activation name"),
         (r#"["QDense"]"#, "a quantizer_config is a JSON object"),
         (r#"{"QDense": "#, "not valid JSON"),
     ] {
@@ -140,6 +142,12 @@ fn errors_name_the_problem_and_write_nothing() {
     let o = qkhw().arg("quantize-model").arg(&mlp).arg("--config").arg(&cfg).args(["--activation-bits", "0", "-o"]).arg(&out).output().unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(!out.exists());
+    // Keras opens a .keras archive only by its extension.
+    let h5 = tmp("never.h5");
+    std::fs::write(&cfg, "{}").unwrap();
+    let o = qkhw().arg("quantize-model").arg(&mlp).arg("--config").arg(&cfg).args(["--activation-bits", "6", "-o"]).arg(&h5).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("NAME.keras") && !h5.exists());
 }
 
 #[test]
@@ -180,4 +188,28 @@ fn a_quantized_float_model_freezes() {
     assert_eq!(predict(&q, &x, "mq.npy"), predict(&frozen, &x, "mf.npy"));
     let g = qkhw::load_graph(&frozen, Default::default()).unwrap();
     assert!(qkhw::freeze::scales(&g).unwrap().is_empty(), "every auto_po2 quantizer has its scale");
+}
+
+#[test]
+fn batch_norms_without_scale_or_center_fold_into_a_layer_qkeras_runs() {
+    // bn1 has scale=False, bn2 center=False and is the model's only output
+    // (saved flat as ["bn2", 0, 0]): the folded layers get gamma 1 / beta 0
+    // (QKeras's QConv2DBatchnorm cannot run without them) and c2 becomes
+    // the output. Golden: QKeras's own folded model given those weights.
+    let cfg = tmp("bn_out.json");
+    std::fs::write(&cfg, r#"{"QConv2D": {"kernel_quantizer": "quantized_bits(4,0,1)", "bias_quantizer": "quantized_bits(6,2,1)"}}"#).unwrap();
+    let out = tmp("bn_out_fold.keras");
+    let o = qkhw()
+        .arg("quantize-model")
+        .arg(float_model("bn_out.keras"))
+        .arg("--config")
+        .arg(&cfg)
+        .args(["--activation-bits", "6", "--fold-bn", "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("2 batch norms folded"));
+    let want = qkhw::npy::read_f32(&golden("bn_out_fold_outputs.npy")).unwrap().data;
+    assert_bits_equal(&predict(&out, &golden("cnn_inputs.npy"), "bn_out_y.npy"), &want, "bn_out --fold-bn");
 }

@@ -9,7 +9,9 @@ same weights by hand."""
 import contextlib
 import io
 import json
+import sys
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,25 +22,13 @@ from qkeras.utils import load_qmodel, model_quantize, model_save_quantized_weigh
 
 import qkhw  # noqa: E402
 
-BITS = {"kernel_quantizer": "quantized_bits(4,0,1)", "bias_quantizer": "quantized_bits(6,2,1)"}
-
-
-def trained(model, seed):
-    """A few optimizer steps on random data: weights and batch-norm
-    statistics leave their initial values."""
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(64, *model.input_shape[1:])).astype(np.float32)
-    y = rng.normal(size=(64, *model.output_shape[1:])).astype(np.float32)
-    model.compile(optimizer=keras.optimizers.Adam(0.02), loss="mse")
-    model.fit(x, y, batch_size=16, epochs=2, verbose=0)
-    return model
-
-
-def inputs(model, seed, n=256):
-    """Inputs on a grid of 1/8 (|x| < 8): products and sums stay exact in
-    float32, where qkhw's golden model and QKeras agree on every bit."""
-    x = np.random.default_rng(seed).normal(size=(n, *model.input_shape[1:])) * 2
-    return (np.round(np.clip(x, -7.5, 7.5) * 8) / 8).astype(np.float32)
+# The float models, their training and grid inputs are the golden
+# generator's (tests/golden/gen_quantize_model.py), so both check the same
+# conversions.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests" / "golden"))
+from gen_quantize_model import BITS, CNN_CONFIG, MLP_CONFIG, inputs, trained  # noqa: E402
+from gen_quantize_model import cnn as cnn_bn  # noqa: E402
+from gen_quantize_model import mlp  # noqa: E402
 
 
 def same(a, b):
@@ -84,32 +74,6 @@ def assert_same_model(a, b, x, names=True):
     assert ya.tobytes() == yb.tobytes()
 
 
-def mlp():
-    keras.utils.set_random_seed(1)
-    return trained(keras.Sequential([
-        keras.Input((10,)),
-        L.Dense(16, activation="relu", name="fc1"),
-        L.Dense(12, activation="tanh", name="fc2"),
-        L.Dense(8, name="fc3"),
-        L.Activation("relu", name="act3"),
-        L.Dense(3, name="out"),
-    ], name="float_mlp"), 1)
-
-
-def cnn_bn():
-    keras.utils.set_random_seed(2)
-    i = keras.Input((10, 10, 2), name="img")
-    x = L.Conv2D(6, 3, name="c1")(i)
-    x = L.BatchNormalization(name="bn1")(x)
-    x = L.Activation("relu", name="r1")(x)
-    x = L.Conv2D(8, 3, use_bias=False, name="c2")(x)
-    x = L.BatchNormalization(name="bn2")(x)
-    x = L.ReLU(name="r2")(x)
-    x = L.MaxPooling2D(2, name="pool")(x)
-    x = L.Flatten(name="flat")(x)
-    return trained(keras.Model(i, L.Dense(4, name="out")(x), name="float_cnn"), 2)
-
-
 def depthwise_cnn():
     keras.utils.set_random_seed(3)
     i = keras.Input((9, 9, 3), name="img")
@@ -145,11 +109,7 @@ def test_mlp_per_class_and_per_name(tmp_path):
     QKeras in classes, quantizer configs, hardware weights and predict;
     qkhw's golden model runs the file and equals QKeras on every bit."""
     m = mlp()
-    cfg = {
-        "QDense": BITS,
-        "fc2": {"kernel_quantizer": "quantized_bits(6,0,1)", "bias_quantizer": "quantized_bits(8,3,1)", "activation_quantizer": "quantized_tanh(6)"},
-        "QActivation": {"relu": "quantized_relu(5,1)"},
-    }
+    cfg = MLP_CONFIG
     q, out = ours(tmp_path, m, cfg, 6)
     theirs = model_quantize(m, cfg, 6, transfer_weights=True)
     x = inputs(m, 10)
@@ -167,7 +127,7 @@ def test_cnn_with_batch_norm(tmp_path, fold):
     the float layer had none) and statistics into each QConv2DBatchnorm;
     checked against QKeras's own folded model given those weights by hand."""
     m = cnn_bn()
-    cfg = {"QConv2D": BITS, "QDense": BITS, "QActivation": {"relu": "quantized_relu(6,2)"}, "QBatchNormalization": {}}
+    cfg = CNN_CONFIG
     q, out = ours(tmp_path, m, cfg, 6, fold_bn=fold)
     x = inputs(m, 20)
     theirs = model_quantize(m, cfg, 6, transfer_weights=True, enable_bn_folding=fold)

@@ -37,6 +37,15 @@ pub fn read(path: &Path, what: &str) -> Result<Members> {
     Ok(members)
 }
 
+/// An output `.keras` path: Keras's `load_model` opens a zip archive only
+/// under that extension (`x.h5` would be read as HDF5 and fail).
+pub fn check_out_name(out: &Path) -> Result<()> {
+    if out.extension().and_then(|e| e.to_str()) == Some("keras") {
+        return Ok(());
+    }
+    Err(Error::Usage(format!("{}: the output is a Keras 3 archive, which Keras loads only as NAME.keras; give it that extension", out.display())))
+}
+
 /// The member called `name`.
 pub fn member<'a>(members: &'a mut Members, name: &str) -> Option<&'a mut Vec<u8>> {
     members.iter_mut().find(|m| m.0 == name).map(|m| &mut m.1)

@@ -156,13 +156,27 @@ fn check_params(entry: &Value, allowed: &[&str]) -> std::result::Result<(), Stri
     Ok(())
 }
 
-/// `QActivation`'s entry: one quantizer for every activation, or an object
-/// from activation name (`relu`, `tanh`, `leakyrelu`, ...) to quantizer,
-/// where `""` asks for the `--activation-bits` default.
+/// The activation names a per-activation `QActivation` entry may use:
+/// Keras 3's (an Activation layer's `activation`) and QKeras's `leakyrelu`
+/// for a LeakyReLU layer. A name outside it is a typo, not an activation
+/// the model lacks.
+const ACTIVATIONS: &[&str] = &[
+    "relu", "relu6", "leaky_relu", "leakyrelu", "elu", "selu", "celu", "gelu", "glu", "silu", "swish", "hard_silu", "hard_swish", "mish",
+    "tanh", "hard_tanh", "tanh_shrink", "sigmoid", "hard_sigmoid", "log_sigmoid", "sparse_sigmoid", "softmax", "log_softmax", "sparsemax",
+    "softplus", "softsign", "sparse_plus", "squareplus", "soft_shrink", "hard_shrink", "threshold", "exponential", "linear",
+];
+
+/// `QActivation`'s entry: one quantizer for every activation (`""`: the
+/// `--activation-bits` default), or an object from activation name
+/// (`relu`, `tanh`, `leakyrelu`, ...) to quantizer (`""` or null: leave
+/// that activation as it is, as QKeras does).
 fn check_activation_entry(entry: &Value) -> std::result::Result<(), String> {
     match entry {
         Value::Object(m) => {
             for (a, v) in m {
+                if !ACTIVATIONS.contains(&a.as_str()) {
+                    return Err(format!("`{a}` is not an activation name (Keras's: {})", ACTIVATIONS.join(", ")));
+                }
                 if v.as_str() != Some("") {
                     check_quantizer(v).map_err(|m| format!("`{a}`: {m}"))?;
                 }

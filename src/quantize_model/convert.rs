@@ -124,6 +124,8 @@ pub(super) fn weight_layer(l: &mut Value, qc: &QuantizerConfig, bits: u32, fold:
     put(cfg, "bias_quantizer", bias.as_ref(), &mut set);
     if fold == Fold::Yes {
         cfg["use_bias"] = json!(true);
+        cfg["center"] = json!(true);
+        cfg["scale"] = json!(true);
         let mode = qc.param(&name, &class, "folding_mode").cloned().unwrap_or(json!("ema_stats_folding"));
         cfg["folding_mode"] = mode;
         cfg["ema_freeze_delay"] = qc.param(&name, &class, "ema_freeze_delay").cloned().unwrap_or(Value::Null);
@@ -227,8 +229,9 @@ pub(super) fn bidirectional(l: &mut Value, qc: &QuantizerConfig, bits: u32) -> O
 fn activation_quantizer(qc: &QuantizerConfig, name: &str, act: &str) -> Option<Option<Value>> {
     let q = qc.entry(name, "QActivation")?;
     match q {
+        // In a per-activation entry "" is false to QKeras: the layer stays.
         Value::Object(m) => match m.get(act) {
-            Some(Value::String(s)) if s.is_empty() => Some(None),
+            Some(Value::String(s)) if s.is_empty() => None,
             Some(Value::Null) | None => None,
             Some(v) => Some(Some(v.clone())),
         },

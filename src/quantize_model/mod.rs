@@ -168,11 +168,15 @@ fn fold_pairs(model: &Value, sequential: bool) -> Vec<(usize, usize)> {
 }
 
 /// The batch-norm settings a folded layer takes over from the layer it
-/// absorbs.
-const BN_SETTINGS: &[&str] = &["axis", "momentum", "epsilon", "center", "scale"];
+/// absorbs (QKeras's own folding drops them: its folded layer has the
+/// default epsilon 1e-3 whatever the batch norm had). `center` and `scale`
+/// stay true: QKeras's QConv2DBatchnorm cannot run without beta or gamma,
+/// so a batch norm without them gets beta 0 / gamma 1, the same function.
+const BN_SETTINGS: &[&str] = &["axis", "momentum", "epsilon"];
 
 /// Convert the `.keras` model at `src` and write the QKeras model to `out`.
 pub fn quantize_model(src: &Path, opts: &Options, out: &Path) -> Result<Report> {
+    archive::check_out_name(out)?;
     let mut members = archive::read(src, "quantize-model")?;
     let weights_bytes = archive::member(&mut members, "model.weights.h5").ok_or_else(|| model_err(src, None, "the .keras archive has no `model.weights.h5`"))?.clone();
     let cfg_bytes = archive::member(&mut members, "config.json").ok_or_else(|| Error::Internal("config.json vanished".into()))?;
@@ -247,8 +251,12 @@ pub fn quantize_model(src: &Path, opts: &Options, out: &Path) -> Result<Report> 
     // The folded layer takes the batch norm's settings; the batch norm goes
     // and its consumers read the folded layer.
     let mut gone = vec![];
+    // (scale, center) of each absorbed batch norm, by the folded layer.
+    let mut bn_flags: BTreeMap<String, (bool, bool)> = BTreeMap::new();
     for (&j, &i) in absorbed.iter().rev() {
         let bn = layers.remove(j);
+        let flag = |k: &str| bn["config"][k].as_bool().unwrap_or(true);
+        bn_flags.insert(name(&layers[i]).to_string(), (flag("scale"), flag("center")));
         for k in BN_SETTINGS {
             if let Some(v) = bn["config"].get(*k) {
                 layers[i]["config"][*k] = v.clone();
@@ -264,7 +272,13 @@ pub fn quantize_model(src: &Path, opts: &Options, out: &Path) -> Result<Report> 
         gone.push((name(&bn).to_string(), source));
     }
     report.folded.reverse();
-    // A batch norm that was a model output: the folded layer is.
+    // A batch norm that was a model output: the folded layer is. (One
+    // output may be saved flat, `["bn", 0, 0]`.)
+    if let Some(outs) = model["config"].get_mut("output_layers")
+        && outs.get(0).is_some_and(Value::is_string)
+    {
+        *outs = Value::Array(vec![outs.clone()]);
+    }
     if let Some(Value::Array(outs)) = model["config"].get_mut("output_layers") {
         for o in outs.iter_mut() {
             if let Some((_, src)) = gone.iter().find(|(b, _)| o.get(0).and_then(Value::as_str) == Some(b.as_str())) {
@@ -292,7 +306,8 @@ pub fn quantize_model(src: &Path, opts: &Options, out: &Path) -> Result<Report> 
         let ws = saved.weights.get(lname).cloned().unwrap_or_default();
         let mut vars: Vec<(String, Var)> = ws.into_iter().map(|(p, t)| (p, Var::F32(t))).collect();
         if let Some(bn) = folded_of.get(lname.as_str()) {
-            vars = folded_vars(src, lname, vars, saved.weights.get(*bn).cloned().unwrap_or_default())?;
+            let flags = bn_flags.get(lname.as_str()).copied().unwrap_or((true, true));
+            vars = folded_vars(src, lname, vars, saved.weights.get(*bn).cloned().unwrap_or_default(), flags)?;
         }
         written.push(LayerVars { key, name: lname.clone(), vars });
     }
@@ -311,8 +326,9 @@ pub fn quantize_model(src: &Path, opts: &Options, out: &Path) -> Result<Report> 
 
 /// A folded layer's variables: kernel, bias (zeros where the float layer
 /// had none), the `iteration` counter QKeras keeps (-1, as it builds it),
-/// then the batch norm's under `batchnorm/`.
-fn folded_vars(src: &Path, layer: &str, conv: Vec<(String, Var)>, bn: Vec<(String, Tensor)>) -> Result<Vec<(String, Var)>> {
+/// then the batch norm's under `batchnorm/`: gamma (ones without `scale`),
+/// beta (zeros without `center`), moving mean and variance.
+fn folded_vars(src: &Path, layer: &str, conv: Vec<(String, Var)>, bn: Vec<(String, Tensor)>, (scale, center): (bool, bool)) -> Result<Vec<(String, Var)>> {
     let mut it = conv.into_iter().map(|v| v.1);
     let Some(Var::F32(kernel)) = it.next() else {
         return Err(model_err(src, Some(layer), "a convolution without a kernel cannot be folded"));
@@ -325,8 +341,18 @@ fn folded_vars(src: &Path, layer: &str, conv: Vec<(String, Var)>, bn: Vec<(Strin
     if bn.iter().any(|(_, t)| t.shape != [channels]) {
         return Err(model_err(src, Some(layer), format!("its batch norm's weights do not have {channels} channels")));
     }
+    if bn.len() != 2 + usize::from(scale) + usize::from(center) {
+        return Err(model_err(src, Some(layer), format!("its batch norm holds {} weights; scale={scale} center={center} make {}", bn.len(), 2 + usize::from(scale) + usize::from(center))));
+    }
+    let fill = |v: f32| Tensor { shape: vec![channels], data: vec![v; channels] };
+    let mut it = bn.into_iter().map(|b| b.1);
+    let mut next = |present: bool, default: f32| if present { it.next() } else { Some(fill(default)) };
+    let (gamma, beta, mean, var) = (next(scale, 1.0), next(center, 0.0), next(true, 0.0), next(true, 1.0));
     let mut vars = vec![("0".to_string(), Var::F32(kernel)), ("1".to_string(), Var::F32(bias)), ("iteration".to_string(), Var::I64(-1))];
-    vars.extend(bn.into_iter().map(|(p, t)| (format!("batchnorm/{p}"), Var::F32(t))));
+    for (k, t) in [gamma, beta, mean, var].into_iter().enumerate() {
+        let t = t.ok_or_else(|| Error::Internal("batch norm weights vanished".into()))?;
+        vars.push((format!("batchnorm/{k}"), Var::F32(t)));
+    }
     Ok(vars)
 }
 

@@ -23,19 +23,22 @@ Writes
       cnn_fold_outputs.npy  model_quantize(..., enable_bn_folding=True) with
                             the trained weights set by hand into each
                             QConv2DBatchnorm (QKeras transfers none): what
-                            `--fold-bn` must give.
+                            `--fold-bn` must give;
+      bn_out_fold_outputs.npy  the same for examples/float_models/bn_out.keras
+                            (Conv2D + BatchNormalization(scale=False), ReLU,
+                            Conv2D + BatchNormalization(center=False) as the
+                            model's only output), whose folded layers get
+                            gamma 1 / beta 0 (QKeras's QConv2DBatchnorm runs
+                            only with both), on cnn_inputs.npy.
 Both models are trained a few steps (seeded) so no weight is at its
 initial value.
 """
 import json
 import os
+import sys
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
-os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pinned_env  # noqa: E402,F401  (before TensorFlow loads)
 
 import numpy as np  # noqa: E402
 import keras  # noqa: E402
@@ -95,6 +98,16 @@ def cnn():
     return trained(keras.Model(i, L.Dense(4, name="out")(x), name="float_cnn"), 2)
 
 
+def bn_out():
+    keras.utils.set_random_seed(3)
+    i = keras.Input((10, 10, 2), name="img")
+    x = L.Conv2D(6, 3, name="c1")(i)
+    x = L.BatchNormalization(scale=False, name="bn1")(x)
+    x = L.ReLU(name="r1")(x)
+    x = L.Conv2D(4, 3, name="c2")(x)
+    return trained(keras.Model(i, L.BatchNormalization(center=False, name="bn2")(x), name="float_bn_out"), 3)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     m = mlp()
@@ -124,6 +137,20 @@ def main():
         if layer.get_weights() and layer.__class__.__name__ != "QConv2DBatchnorm":
             layer.set_weights(c.get_layer(layer.name).get_weights())
     np.save(os.path.join(OUT, "cnn_fold_outputs.npy"), folded.predict(x, batch_size=64, verbose=0))
+
+    b = bn_out()
+    b.save(os.path.join(MODELS, "bn_out.keras"))
+    folded = model_quantize(b, {"QConv2D": BITS}, 6, transfer_weights=True, enable_bn_folding=True)
+    for conv, bn in (("c1", "bn1"), ("c2", "bn2")):
+        w = b.get_layer(conv).get_weights()
+        src = b.get_layer(bn)
+        stats = src.get_weights()
+        gamma = stats.pop(0) if src.scale else np.ones(w[0].shape[-1], np.float32)
+        beta = stats.pop(0) if src.center else np.zeros(w[0].shape[-1], np.float32)
+        layer = folded.get_layer(conv)
+        assert layer.__class__.__name__ == "QConv2DBatchnorm"
+        layer.set_weights([w[0], w[1], layer.get_weights()[2], gamma, beta, *stats])
+    np.save(os.path.join(OUT, "bn_out_fold_outputs.npy"), folded.predict(x, batch_size=64, verbose=0))
     print("wrote", OUT, "and", MODELS)
 
 
