@@ -51,8 +51,10 @@ python_tests() {
     touch "$venv/.complete"
   fi
   # No build isolation: maturin comes from the cached environment, so the
-  # install needs no download; the build is cargo's (target/, incremental).
-  PATH="$venv/bin:$PATH" "$venv/bin/pip" install -q --disable-pip-version-check --no-build-isolation --force-reinstall --no-deps . \
+  # install needs no download; the build is cargo's (target/, incremental),
+  # in the dev profile `cargo test` has just built (a release build of the
+  # whole crate would cost minutes; the tests take as long either way).
+  MATURIN_PEP517_ARGS="--profile dev" PATH="$venv/bin:$PATH" "$venv/bin/pip" install -q --disable-pip-version-check --no-build-isolation --force-reinstall --no-deps . \
     || { echo "error: pip install . failed" >&2; exit 1; }
   # The extension's own Rust tests (a panic reaches Python as qkhw.Error)
   # run in an embedded interpreter: libpython from python3's LIBDIR.

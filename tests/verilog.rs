@@ -37,6 +37,12 @@ fn lint_and_compile(d: &DesignDir) {
     assert!(o.status.success(), "{}: iverilog -g2005: {}", d.interface.top, String::from_utf8_lossy(&o.stderr));
 }
 
+/// The largest unrolled convolutional designs: each takes Verilator 40 to
+/// 150 s to build on a 2-core machine. By default they are linted and
+/// compiled by both simulators (and verified in C, both HLS flavors and
+/// folded); `QKHW_LONG=1` also runs them on Verilator.
+const LONG_ONLY: &[&str] = &["merges_conv", "pooling", "zoo_conv2d", "stream_cnn", "avg_divide", "index_layers", "two_heads", "zoo_conv1d", "conv_bn_folded"];
+
 #[test]
 fn every_model_is_lint_clean_and_verified_on_verilator() {
     common::require("verilator");
@@ -46,6 +52,9 @@ fn every_model_is_lint_clean_and_verified_on_verilator() {
     for name in TAKEN {
         let (g, d, plan) = generate(name, &Options::default(), "dsp");
         lint_and_compile(&d);
+        if LONG_ONLY.contains(name) && !common::long() {
+            continue;
+        }
         let (codes, n) = common::vectors(&g, name, common::long_random(), 42);
         let r = verify::verify(&sim, &d, &plan, &codes, n, 7, None).unwrap();
         assert!(r.passed(), "{}", r.text());

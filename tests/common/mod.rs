@@ -52,10 +52,15 @@ pub fn vectors(g: &qkhw::ir::Graph, name: &str, random: usize, seed: u64) -> (Ve
     (qkhw::verify::interleave(parts, &sizes, n), n)
 }
 
+/// Whether `QKHW_LONG=1` asks for the long runs (README "Long runs").
+pub fn long() -> bool {
+    std::env::var_os("QKHW_LONG").is_some_and(|v| v != "0")
+}
+
 /// Random samples per model in the simulation tests: 1,000 by default (the
 /// steady run needs a few hundred), 10,000 with `QKHW_LONG=1`.
 pub fn long_random() -> usize {
-    if std::env::var_os("QKHW_LONG").is_some_and(|v| v != "0") { 10_000 } else { 1_000 }
+    if long() { 10_000 } else { 1_000 }
 }
 
 /// One arithmetic operator of generated Verilog changed: the first
