@@ -159,7 +159,7 @@ pub fn freeze(g: &Graph, out: &Path) -> Result<Vec<Frozen>> {
     }
     *cfg = serde_json::to_vec(&config).map_err(|e| Error::Internal(e.to_string()))?;
     let bytes = crate::keras::archive::write(&members)?;
-    check_same_hardware(g, &bytes)?;
+    check_same_hardware(g, out, &bytes)?;
     let mut staged = crate::staging::Staged::new();
     staged.write(out, bytes)?;
     staged.commit()?;
@@ -169,13 +169,8 @@ pub fn freeze(g: &Graph, out: &Path) -> Result<Vec<Frozen>> {
 /// The frozen file, read back by qkhw's own reader, has the original's
 /// hardware weights (codes, encodings and scales), as QKeras checks with
 /// `quantize_model_weights=True`.
-fn check_same_hardware(g: &Graph, bytes: &[u8]) -> Result<()> {
-    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let k = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    let tmp = std::env::temp_dir().join(format!("qkhw-freeze-{}-{k}.keras", std::process::id()));
-    std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
-    let back = crate::load_graph(&tmp, crate::ir::BuildOptions::default());
-    let _ = std::fs::remove_file(&tmp);
+fn check_same_hardware(g: &Graph, out: &Path, bytes: &[u8]) -> Result<()> {
+    let back = crate::keras::archive::read_back(out, bytes).and_then(|m| Graph::from_saved(&m, crate::ir::BuildOptions::default()));
     let back = back.map_err(|e| Error::Internal(format!("freeze: the frozen model does not read back: {e}")))?;
     // A scale's values per channel (QKeras saves its broadcast shape,
     // [1, 1, 1, C] for a Conv2D kernel, which reads back as [C]).

@@ -46,6 +46,12 @@ pub fn check_out_name(out: &Path) -> Result<()> {
     Err(Error::Usage(format!("{}: the output is a Keras 3 archive, which Keras loads only as NAME.keras; give it that extension", out.display())))
 }
 
+/// A `.keras` archive written in memory, read back by qkhw's own reader
+/// under the name it will have (no temporary file).
+pub fn read_back(out: &Path, bytes: &[u8]) -> Result<super::SavedModel> {
+    super::load_bytes(out, bytes.to_vec(), |p| Err(Error::Internal(format!("{}: a .keras archive has no weights beside it", p.display()))))
+}
+
 /// The member called `name`.
 pub fn member<'a>(members: &'a mut Members, name: &str) -> Option<&'a mut Vec<u8>> {
     members.iter_mut().find(|m| m.0 == name).map(|m| &mut m.1)

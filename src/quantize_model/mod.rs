@@ -360,11 +360,7 @@ fn folded_vars(src: &Path, layer: &str, conv: Vec<(String, Var)>, bn: Vec<(Strin
 /// the ones written (else an internal error). Returns whether the golden
 /// model runs it, with the reason where not.
 fn read_back(bytes: &[u8], written: &[LayerVars], out: &Path) -> Result<std::result::Result<(), String>> {
-    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let k = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    let tmp = std::env::temp_dir().join(format!("qkhw-quantize-model-{}-{k}.keras", std::process::id()));
-    std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
-    let back = crate::keras::load(&tmp);
+    let back = archive::read_back(out, bytes);
     // As `gen` and `predict` start: the graph, each input's hardware
     // format, the plan.
     let runs = back.as_ref().ok().map(|b| -> Result<()> {
@@ -374,7 +370,6 @@ fn read_back(bytes: &[u8], written: &[LayerVars], out: &Path) -> Result<std::res
         let specs: Vec<_> = inputs.into_iter().map(|i| i.0).collect();
         crate::passes::precision::plan_inputs(&g, &specs, &cfg).map(|_| ())
     });
-    let _ = std::fs::remove_file(&tmp);
     let back = back.map_err(|e| Error::Internal(format!("quantize-model: the written model does not read back: {e}")))?;
     for l in written {
         let want: Vec<(&str, &Tensor)> = l.vars.iter().filter_map(|(p, v)| match v {
@@ -386,10 +381,9 @@ fn read_back(bytes: &[u8], written: &[LayerVars], out: &Path) -> Result<std::res
             return Err(Error::Internal(format!("quantize-model: layer `{}` reads back with other weights than were written", l.name)));
         }
     }
-    let tmp_s = tmp.display().to_string();
     Ok(match runs {
         Some(Ok(())) => Ok(()),
-        Some(Err(e)) => Err(e.to_string().replace(&tmp_s, &out.display().to_string())),
+        Some(Err(e)) => Err(e.to_string()),
         None => Err("unreadable".into()),
     })
 }
