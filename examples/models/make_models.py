@@ -554,22 +554,98 @@ POST_TRAIN = {"const_outputs": dead_units}
 
 
 def zoo_rnn():
+    """The recurrent zoo. Each cell with a growing state (QLSTM's carry,
+    QGRU's h) has a state_quantizer: without one QKeras's float32 state
+    rounds after a few steps (qkhw refuses such a layer)."""
     kw = dict(kernel_quantizer=qb(6, 0), recurrent_quantizer=qb(6, 0),
               bias_quantizer=qb(8, 3))
     x = inp = keras.Input((5, 3), name="x")
+    x = QActivation(qb(8, 2), name="in_q")(x)
     # QSimpleRNN/QLSTM/QGRU hand name= to their cell, so the layers keep
     # Keras's automatic names (q_simple_rnn, qlstm; stable after
     # clear_session). QBidirectional takes name= itself.
     x = QSimpleRNN(6, return_sequences=True, activation=quantized_tanh(8),
                    state_quantizer=qb(8, 1), **kw)(x)
     x = QLSTM(4, return_sequences=True, activation=quantized_tanh(8),
-              recurrent_activation=quantized_sigmoid(8), **kw)(x)
+              recurrent_activation=quantized_sigmoid(8),
+              state_quantizer=qb(8, 2), **kw)(x)
     x = QBidirectional(QGRU(4, activation=quantized_tanh(8),
-                            recurrent_activation=quantized_sigmoid(8), **kw),
-                       name="bigru")(x)
+                            recurrent_activation=quantized_sigmoid(8),
+                            state_quantizer=qb(8, 1), **kw),
+                       merge_mode="ave", name="bigru")(x)
     x = QDense(2, kernel_quantizer=qb(6, 0), bias_quantizer=qb(8, 3),
                name="out")(x)
     return keras.Model(inp, x, name="zoo_rnn")
+
+
+RNN_KW = dict(kernel_quantizer=qb(6, 0), recurrent_quantizer=qb(6, 0),
+              bias_quantizer=qb(8, 3))
+
+
+def rnn_simple():
+    """QSimpleRNN reading its sequence backwards (go_backwards), its last
+    output into a QDense."""
+    x = inp = keras.Input((6, 4), name="x")
+    x = QActivation(qb(8, 2), name="in_q")(x)
+    x = QSimpleRNN(8, go_backwards=True, activation=quantized_tanh(6),
+                   state_quantizer=qb(6, 1), name="rnn", **RNN_KW)(x)
+    x = QDense(3, kernel_quantizer=qb(6, 0), bias_quantizer=qb(8, 3),
+               name="out")(x)
+    return keras.Model(inp, x, name="rnn_simple")
+
+
+def rnn_lstm():
+    """QLSTM with QKeras's defaults for the activations: quantized_tanh
+    and the float hard_sigmoid (clip(0.5x + 0.5, 0, 1)), returning its
+    sequence (not quantized by the state quantizer) into a per-step
+    QDense."""
+    x = inp = keras.Input((7, 3), name="x")
+    x = QActivation(qb(8, 2), name="in_q")(x)
+    x = QLSTM(6, return_sequences=True, state_quantizer=qb(8, 2),
+              name="lstm", **RNN_KW)(x)
+    x = QDense(2, kernel_quantizer=qb(6, 0), bias_quantizer=qb(8, 3),
+               name="out")(x)
+    return keras.Model(inp, x, name="rnn_lstm")
+
+
+def rnn_gru():
+    """Two QGRUs: reset_after=False (QKeras's default float hard_sigmoid)
+    returning its sequence, then reset_after=True (two bias rows) returning
+    its last output. The input and gru_a's state have 6 bits: with 8,
+    r * h(t-1) times the recurrent kernel needs 27 significant bits, which
+    QKeras's float32 rounds (qkhw refuses that layer, naming it)."""
+    x = inp = keras.Input((6, 4), name="x")
+    x = QActivation(qb(6, 2), name="in_q")(x)
+    x = QGRU(5, return_sequences=True, reset_after=False,
+             activation=quantized_tanh(8), state_quantizer=qb(6, 1),
+             name="gru_a", **RNN_KW)(x)
+    # The sequence a QGRU returns is not quantized (h = z*h + (1-z)*hh,
+    # 20 bits here): the next layer's float32 products would round.
+    x = QActivation(qb(8, 1), name="seq_q")(x)
+    x = QGRU(4, reset_after=True, activation=quantized_tanh(8),
+             recurrent_activation=quantized_sigmoid(8),
+             state_quantizer=qb(8, 1), name="gru_b", **RNN_KW)(x)
+    x = QDense(2, kernel_quantizer=qb(6, 0), bias_quantizer=qb(8, 3),
+               name="out")(x)
+    return keras.Model(inp, x, name="rnn_gru")
+
+
+def rnn_bilstm():
+    """QBidirectional(QLSTM, return_sequences=True) (concat) followed by a
+    QDense on every step, then a QBidirectional(QSimpleRNN) summing its
+    directions."""
+    x = inp = keras.Input((6, 3), name="x")
+    x = QActivation(qb(8, 2), name="in_q")(x)
+    x = QBidirectional(QLSTM(4, return_sequences=True,
+                             state_quantizer=qb(8, 2), **RNN_KW),
+                       name="bilstm")(x)
+    x = QDense(5, kernel_quantizer=qb(6, 0), bias_quantizer=qb(8, 3),
+               name="fc")(x)
+    x = QActivation(quantized_relu(8, 2), name="relu")(x)
+    x = QBidirectional(QSimpleRNN(3, activation=quantized_tanh(8),
+                                  state_quantizer=qb(8, 1), **RNN_KW),
+                       merge_mode="sum", name="birnn")(x)
+    return keras.Model(inp, x, name="rnn_bilstm")
 
 
 def ad_autoencoder():
@@ -773,7 +849,7 @@ MODELS = [jet_tagger, jet_tagger_da, po2_mlp, auto_po2_mlp, binary_ternary, cnn_
           bn_variants, conv_bn_folded, dense_bn_folded, pooling,
           functional_add, merges, merges_conv, dense_relu_tail, index_layers, two_heads, kernel_variants, zoo_conv1d, zoo_hswish, zoo_conv2d, zoo_rnn,
           ad_autoencoder, conv_transpose_pad, act_alpha, two_inputs, const_outputs, stream_cnn, dscnn_kws, resnet8,
-          stream_resnet, avg_divide, avg_merge]
+          stream_resnet, avg_divide, avg_merge, rnn_simple, rnn_lstm, rnn_gru, rnn_bilstm]
 
 # ------------------------------------------------------------ helpers
 

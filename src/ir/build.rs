@@ -173,9 +173,9 @@ fn rnn(cfg: &Cfg, class: &str) -> Result<(Op, Activation)> {
         "GRU" => RnnCell::Gru,
         c => return Err(cfg.err(format!("`{c}` is not a recurrent layer qkhw knows"))),
     };
-    for k in ["stateful", "return_state", "go_backwards"] {
-        if cfg.bool(k, false)? && !(k == "go_backwards" && cfg.class == "QBidirectional") {
-            return Err(cfg.err(format!("`{k}=True` is not supported")));
+    for k in ["stateful", "return_state"] {
+        if cfg.bool(k, false)? {
+            return Err(cfg.err(format!("`{k}=True` is not supported (qkhw runs a recurrent layer from a zero state, one output)")));
         }
     }
     let recurrent_activation = match cell {
@@ -188,15 +188,17 @@ fn rnn(cfg: &Cfg, class: &str) -> Result<(Op, Activation)> {
         return_sequences: cfg.bool("return_sequences", false)?,
         use_bias: cfg.bool("use_bias", true)?,
         reset_after: cfg.bool("reset_after", false)?,
+        go_backwards: cfg.bool("go_backwards", false)?,
         quantizers: [
             cfg.weight_quantizer("kernel_quantizer")?,
             cfg.weight_quantizer("recurrent_quantizer")?,
             cfg.quantizer("bias_quantizer")?,
             cfg.quantizer("state_quantizer")?,
         ],
+        activation: cfg.activation("activation")?,
         recurrent_activation,
     };
-    Ok((op, cfg.activation("activation")?))
+    Ok((op, Activation::Linear))
 }
 
 /// The op and activation of one layer, from its class and config.
@@ -311,22 +313,23 @@ fn parse_layer(cfg: &Cfg) -> Result<(Op, Activation)> {
                 Ok(Some(rnn(&inner, class)?.0))
             };
             let forward = sub("layer")?.ok_or_else(|| cfg.err("no wrapped `layer`"))?;
-            let backward = sub("backward_layer")?.unwrap_or_else(|| forward.clone());
+            // Keras builds the backward direction from the same config with
+            // go_backwards flipped, unless the model names its own.
+            let backward = match sub("backward_layer")? {
+                Some(b) => b,
+                None => {
+                    let mut b = forward.clone();
+                    if let Op::Rnn { go_backwards, .. } = &mut b {
+                        *go_backwards = !*go_backwards;
+                    }
+                    b
+                }
+            };
             let merge_mode = cfg.str("merge_mode", "concat")?;
             if merge_mode != "concat" && merge_mode != "sum" && merge_mode != "mul" && merge_mode != "ave" {
-                return Err(cfg.err(format!("merge_mode `{merge_mode}` is not supported")));
+                return Err(cfg.err(format!("merge_mode `{merge_mode}` is not supported (concat, sum, mul, ave: one output tensor)")));
             }
-            let a = match &forward {
-                Op::Rnn { .. } => {
-                    let l = cfg.get("layer").and_then(|l| l.get("config")).and_then(Value::as_object);
-                    match l {
-                        Some(map) => Cfg { map, path: cfg.path, layer: cfg.layer, class: cfg.class, sigmoid: cfg.sigmoid }.activation("activation")?,
-                        None => Activation::Linear,
-                    }
-                }
-                _ => Activation::Linear,
-            };
-            return Ok((Op::Bidirectional { forward: Box::new(forward), backward: Box::new(backward), merge_mode }, a));
+            return Ok((Op::Bidirectional { forward: Box::new(forward), backward: Box::new(backward), merge_mode }, Activation::Linear));
         }
         "QScaleShift" => Op::ScaleShift { use_bias: bias()?, weight_q: wq("weight_quantizer")?, bias_q: wq("bias_quantizer")? },
         "MaxPooling1D" | "MaxPooling2D" | "AveragePooling1D" | "AveragePooling2D" | "QAveragePooling2D" => {

@@ -158,13 +158,17 @@ pub enum Op {
     Permute { dims: Vec<usize> },
     Merge(Merge),
     /// QSimpleRNN / QLSTM / QGRU; quantizers: kernel, recurrent, bias, state.
+    /// The cell applies `activation` inside every time step, so the layer
+    /// itself carries none (its [`Layer::activation`] is `Linear`).
     Rnn {
         cell: RnnCell,
         units: usize,
         return_sequences: bool,
         use_bias: bool,
         reset_after: bool,
+        go_backwards: bool,
         quantizers: [Option<Quantizer>; 4],
+        activation: Activation,
         recurrent_activation: Activation,
     },
     Bidirectional { forward: Box<Op>, backward: Box<Op>, merge_mode: String },

@@ -431,6 +431,8 @@ impl Consts {
     }
 }
 
+mod recurrent;
+
 struct Builder<'g> {
     g: &'g Graph,
     cfg: &'g Config,
@@ -613,9 +615,7 @@ impl Builder<'_> {
             Op::AdaptiveActivation { moving, .. } => {
                 return Err(err(self.g, l, moving));
             }
-            Op::Rnn { .. } | Op::Bidirectional { .. } => {
-                return Err(err(self.g, l, "recurrent layers are read (weights, ROMs) but not run by the golden model yet"));
-            }
+            Op::Rnn { .. } | Op::Bidirectional { .. } => self.recurrent(l)?,
             Op::ScaleShift { .. } => self.scale_shift(l)?,
             Op::Pool { .. } | Op::GlobalPool { .. } => self.pool(l)?,
             Op::Flatten | Op::Reshape { .. } | Op::Dropout => {
@@ -659,9 +659,15 @@ impl Builder<'_> {
     }
 
     fn activation(&mut self, l: &Layer, x: usize) -> Result<usize> {
+        self.apply_activation(l, &l.activation, x)
+    }
+
+    /// `act` on step `x`, inside layer `l` (its own activation, or a
+    /// recurrent cell's).
+    fn apply_activation(&mut self, l: &Layer, act: &Activation, x: usize) -> Result<usize> {
         let (xf, xlo, xhi) = (self.steps[x].fmt, self.steps[x].lo, self.steps[x].hi);
         let shape = self.steps[x].shape.clone();
-        match &l.activation {
+        match act {
             Activation::Linear => Ok(x),
             Activation::Float(f) if f == "relu" => {
                 self.push(l, vec![x], shape, xf.frac, xlo.max(0), xhi.max(0), StepOp::Act(Act::Relu))
@@ -1052,6 +1058,11 @@ impl Builder<'_> {
 
     fn merge(&mut self, l: &Layer, m: &Merge) -> Result<usize> {
         let ins: Vec<usize> = (0..l.inputs.len()).map(|k| self.input_of(l, k)).collect();
+        self.merge_steps(l, ins, l.shape.clone(), m)
+    }
+
+    /// Steps `ins` (one shape) merged into a step of `shape`.
+    fn merge_steps(&mut self, l: &Layer, ins: Vec<usize>, shape: Vec<usize>, m: &Merge) -> Result<usize> {
         let frac = ins.iter().map(|&s| self.steps[s].fmt.frac).max().unwrap_or(0);
         let shifts: Vec<u32> = ins.iter().map(|&s| (frac - self.steps[s].fmt.frac) as u32).collect();
         let range = |s: usize, sh: u32| (self.steps[s].lo << sh, self.steps[s].hi << sh);
@@ -1066,7 +1077,7 @@ impl Builder<'_> {
                 if !n.is_power_of_two() {
                     // The sum, then the float32 quotient (see `mean`).
                     let (lo, hi) = (rs.iter().map(|r| r.0).sum::<i128>(), rs.iter().map(|r| r.1).sum::<i128>());
-                    let sum = self.push(l, ins, l.shape.clone(), frac, lo, hi, StepOp::Merge { kind: MergeKind::Add, shifts })?;
+                    let sum = self.push(l, ins, shape.clone(), frac, lo, hi, StepOp::Merge { kind: MergeKind::Add, shifts })?;
                     return self.mean(l, sum, n, MeanKind::Reciprocal);
                 }
                 let k = n.trailing_zeros();
@@ -1082,15 +1093,15 @@ impl Builder<'_> {
                     hi = *c.iter().max().unwrap_or(&0);
                 }
                 let shifts = vec![0; ins.len()];
-                return self.push(l, ins, l.shape.clone(), frac, lo, hi, StepOp::Merge { kind: MergeKind::Multiply, shifts });
+                return self.push(l, ins, shape.clone(), frac, lo, hi, StepOp::Merge { kind: MergeKind::Multiply, shifts });
             }
             Merge::Concatenate(axis) => {
                 let lo = rs.iter().map(|r| r.0).min().unwrap_or(0);
                 let hi = rs.iter().map(|r| r.1).max().unwrap_or(0);
-                return self.push(l, ins, l.shape.clone(), frac, lo, hi, StepOp::Concat { axis: *axis, shifts });
+                return self.push(l, ins, shape.clone(), frac, lo, hi, StepOp::Concat { axis: *axis, shifts });
             }
         };
-        self.push(l, ins, l.shape.clone(), frac, lo, hi, StepOp::Merge { kind, shifts })
+        self.push(l, ins, shape.clone(), frac, lo, hi, StepOp::Merge { kind, shifts })
     }
 }
 

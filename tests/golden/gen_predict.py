@@ -84,6 +84,10 @@ MODELS = {  # name -> (file under examples/models, N)
     "stream_resnet": ("stream_resnet.keras", 256),
     "avg_divide": ("avg_divide.keras", 256),
     "avg_merge": ("avg_merge.keras", 400),
+    "rnn_simple": ("rnn_simple.keras", 256),
+    "rnn_lstm": ("rnn_lstm.keras", 256),
+    "rnn_gru": ("rnn_gru.keras", 256),
+    "rnn_bilstm": ("rnn_bilstm.keras", 256),
 }
 # Fewer per-layer samples for the big models (file size); the key
 # layer_samples in meta.json then gives their number.

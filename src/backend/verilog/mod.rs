@@ -325,6 +325,13 @@ struct ModuleBuild {
     instances: Vec<String>,
     /// The element signals of each step built so far.
     elems: std::collections::HashMap<usize, Vec<Sig>>,
+    /// The module latency at which each built step's elements are valid
+    /// (ports: 0). A step reading an earlier one gets it delayed to the
+    /// current latency, so a module whose steps are not one chain (a
+    /// recurrent layer unrolled over time) stays aligned.
+    ready: std::collections::HashMap<usize, u32>,
+    /// Register chains of delayed elements: (step, delay) → signals.
+    delayed: std::collections::HashMap<(usize, u32), Vec<Sig>>,
     latency: u32,
     /// Activation tables per step, over the input step's whole range
     /// (each element takes its own range's part).
@@ -335,7 +342,22 @@ impl ModuleBuild {
     /// The element signals of step `s`, unpacked from a port on first use.
     fn input(&mut self, plan: &Plan, s: usize) -> Vec<Sig> {
         if let Some(e) = self.elems.get(&s) {
-            return e.clone();
+            let late = self.latency.saturating_sub(self.ready.get(&s).copied().unwrap_or(self.latency));
+            if late == 0 {
+                return e.clone();
+            }
+            let mut cur = e.clone();
+            for d in 1..=late {
+                cur = match self.delayed.get(&(s, d)) {
+                    Some(v) => v.clone(),
+                    None => {
+                        let v: Vec<Sig> = cur.iter().map(|x| self.rtl.reg(x)).collect();
+                        self.delayed.insert((s, d), v.clone());
+                        v
+                    }
+                };
+            }
+            return cur;
         }
         let port = format!("x{}", self.ports.len());
         self.ports.push((s, port.clone()));
@@ -347,6 +369,7 @@ impl ModuleBuild {
             .map(|i| self.rtl.wire(st.lo, st.hi, w, format!("{port}[{}:{}]", (i as u32 + 1) * w - 1, i as u32 * w)))
             .collect();
         self.elems.insert(s, e.clone());
+        self.ready.insert(s, 0);
         e
     }
 }
@@ -433,7 +456,7 @@ fn generate_top(g: &Graph, name: &str, plan: &Plan, opts: &Options, sched: &Sche
             }
         }
         let mname = format!("{top}_{}", namer.name(&layer));
-        let mut m = ModuleBuild { control: false, rtl: Rtl::new("n"), ports: vec![], instances: vec![], elems: Default::default(), latency: 0, tables: Default::default() };
+        let mut m = ModuleBuild { control: false, rtl: Rtl::new("n"), ports: vec![], instances: vec![], elems: Default::default(), ready: Default::default(), delayed: Default::default(), latency: 0, tables: Default::default() };
         // Inputs at the same stage: delay the earlier ones in the top.
         let ext_inputs: Vec<usize> = (start..=end).flat_map(|i| plan.steps[i].inputs.clone()).filter(|&x| x < start).collect();
         let base = ext_inputs.iter().map(|&x| stage[x]).max().unwrap_or(1);
@@ -450,6 +473,7 @@ fn generate_top(g: &Graph, name: &str, plan: &Plan, opts: &Options, sched: &Sche
                 _ => build_step(g, plan, i, &layer, &mut m, p, opts)?,
             };
             m.elems.insert(i, out);
+            m.ready.insert(i, m.latency);
         }
         let out = m.elems[&end].clone();
         // Input elements whose every weight is zero are never read: name
