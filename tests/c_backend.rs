@@ -12,7 +12,7 @@ use qkhw::verify;
 
 const MODELS: &[&str] = &[
     "auto_po2_mlp", "binary_ternary", "bn_variants", "cnn_bn", "conv_bn_folded", "dense_bn_folded", "dense_relu_tail", "functional_add", "index_layers", "merges", "merges_conv",
-    "jet_tagger", "jet_tagger_da", "kernel_variants", "po2_mlp", "pooling", "two_heads", "zoo_conv1d", "zoo_conv2d", "zoo_hswish", "conv_transpose_pad", "act_alpha", "const_outputs", "two_inputs", "avg_divide", "avg_merge", "stream_cnn", "stream_resnet",
+    "jet_tagger", "jet_tagger_da", "kernel_variants", "po2_mlp", "pooling", "two_heads", "zoo_conv1d", "zoo_conv2d", "zoo_hswish", "conv_transpose_pad", "act_alpha", "const_outputs", "two_inputs", "avg_divide", "avg_merge", "stream_cnn", "stream_resnet", "rnn_simple", "rnn_lstm", "rnn_gru", "rnn_bilstm", "zoo_rnn",
 ];
 
 #[test]
@@ -29,13 +29,6 @@ fn every_model_in_c_equals_the_golden_model_under_ubsan() {
         lines.push(format!("{name}: {n} samples equal"));
     }
     eprintln!("{}", lines.join("\n"));
-}
-
-#[test]
-fn the_recurrent_model_is_refused_clearly() {
-    let g = qkhw::load_graph(common::root().join("examples/models/zoo_rnn.keras"), BuildOptions::default()).unwrap();
-    let e = c::from_graph(&g, None, &Default::default(), "test", "hard").unwrap_err().to_string();
-    assert!(e.contains("not run by the golden model yet"), "{e}");
 }
 
 #[test]

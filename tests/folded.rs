@@ -81,6 +81,7 @@ fn every_model_folds_lint_clean() {
     const TAKEN: &[&str] = &[
         "auto_po2_mlp", "binary_ternary", "bn_variants", "cnn_bn", "conv_bn_folded", "dense_bn_folded", "dense_relu_tail", "functional_add", "index_layers", "merges", "merges_conv",
         "jet_tagger", "jet_tagger_da", "kernel_variants", "po2_mlp", "pooling", "two_heads", "zoo_conv1d", "zoo_conv2d", "zoo_hswish", "conv_transpose_pad", "act_alpha", "const_outputs", "two_inputs", "avg_divide", "avg_merge",
+        "rnn_simple", "rnn_lstm", "rnn_gru", "rnn_bilstm", "zoo_rnn",
     ];
     for name in TAKEN {
         let (_, d, _) = generate(name, &Options { reuse_factor: Some(4), ..Default::default() }, &Config::default(), "lint");
@@ -94,8 +95,10 @@ fn every_model_folds_lint_clean() {
 fn branchy_models_fold_bit_exact() {
     common::require("verilator");
     // zoo_conv1d (also folded below) and merges_conv with QKHW_LONG=1.
-    let long: &[&str] = if common::long() { &["zoo_conv1d", "merges_conv"] } else { &[] };
-    for &name in ["functional_add", "two_heads", "dense_bn_folded", "merges", "conv_bn_folded"].iter().chain(long) {
+    // rnn_simple: a recurrent layer unrolled over time, its projections
+    // folded (rnn_gru with QKHW_LONG=1).
+    let long: &[&str] = if common::long() { &["zoo_conv1d", "merges_conv", "rnn_gru"] } else { &[] };
+    for &name in ["functional_add", "two_heads", "dense_bn_folded", "merges", "conv_bn_folded", "rnn_simple"].iter().chain(long) {
         check(name, &Options { reuse_factor: Some(3), ..Default::default() }, &Config::default(), "r3", 200);
     }
 }

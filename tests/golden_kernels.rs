@@ -51,9 +51,7 @@ fn portable_kernels_write_the_same_outputs_as_the_simd_ones() {
     let mut runs = 0;
     for name in &names {
         let model = root().join(format!("examples/models/{name}.keras"));
-        // zoo_rnn: recurrent layers are not run by the golden model yet
-        // (issue 13; `tests/predict_golden.rs` checks the error).
-        if !model.exists() || name == "zoo_rnn" {
+        if !model.exists() {
             continue;
         }
         // Every input of the model, cut to 12 samples (debug build).

@@ -489,12 +489,18 @@ fn generate_top(g: &Graph, name: &str, plan: &Plan, opts: &Options, sched: &Sche
             used.insert(o.name.clone());
         }
         let mut idle = vec![];
-        for (s, _) in &m.ports {
-            for e in m.elems.get(s).into_iter().flatten() {
-                if !used.contains(&e.name) {
-                    idle.push(e.name.clone());
-                }
-            }
+        // Port elements, and inner elements no later step reads (a
+        // recurrent cell's gate times a zero bias, say).
+        let mut steps: Vec<_> = m.elems.iter().filter(|(s, _)| **s != end).collect();
+        steps.sort_by_key(|(s, _)| **s);
+        for (_, es) in steps {
+            idle.extend(es.iter().filter(|e| !used.contains(&e.name)).map(|e| e.name.clone()));
+        }
+        // Delayed copies a reader takes whole but reads only in part.
+        let mut chains: Vec<_> = m.delayed.iter().collect();
+        chains.sort_by_key(|(k, _)| **k);
+        for (_, v) in chains {
+            idle.extend(v.iter().filter(|e| !used.contains(&e.name)).map(|e| e.name.clone()));
         }
         if !idle.is_empty() {
             m.rtl.decls.push(format!("wire unused_inputs = ^{{{}}};", idle.join(", ")));

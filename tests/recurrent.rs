@@ -1,0 +1,37 @@
+//! Recurrent layers where QKeras's float32 result is not the exact one are
+//! refused, naming the layer, with nothing written. The evidence comes from
+//! the generator (`tests/golden/gen_rnn_refusals.py`): the same model run
+//! by QKeras in float32 and in float64 gives different outputs.
+//! (The recurrent models qkhw runs are checked against QKeras in
+//! `predict_golden.rs` and in every target by the backend tests.)
+
+mod common;
+
+use std::process::Command;
+
+#[test]
+fn a_cell_whose_state_float32_rounds_is_refused_naming_the_layer() {
+    let dir = common::root().join("tests/golden/rnn_refusals");
+    let meta: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("meta.json")).unwrap()).unwrap();
+    // QKeras itself: float32 and float64 disagree on this model.
+    assert!(meta["differing"].as_u64().unwrap() >= 1, "{meta}");
+    let model = dir.join(meta["model"].as_str().unwrap());
+    let tmp = common::tmp("rnn-refused");
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).unwrap();
+    let x = tmp.join("x.npy");
+    std::fs::write(&x, qkhw::npy::encode_f32(&[2, 8, 3], &[0.5; 48])).unwrap();
+    let out = tmp.join("y.npy");
+    let o = Command::new(env!("CARGO_BIN_EXE_qkhw")).arg("predict").arg(&model).arg("--input").arg(&x).arg("--output").arg(&out).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    let layer = format!("layer `{}`", meta["layer"].as_str().unwrap());
+    assert!(err.contains(&layer) && err.contains("float32") && err.contains("state_quantizer"), "{err}");
+    assert!(!out.exists());
+    // gen refuses it the same way.
+    let d = tmp.join("design");
+    let o = Command::new(env!("CARGO_BIN_EXE_qkhw")).arg("gen").arg(&model).arg("-o").arg(&d).output().unwrap();
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains(&layer));
+    assert!(!d.exists());
+}
