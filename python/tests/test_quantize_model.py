@@ -232,7 +232,7 @@ def test_lstm(tmp_path):
     with zipfile.ZipFile(out) as z:
         assert [l["config"]["name"] for l in json.loads(z.read("config.json"))["config"]["layers"]] == ["seq", "rnn", "out"]
     assert_same_model(q, theirs, inputs(m, 50), names=False)
-    # qkhw reads its own file back (its golden model does not run an LSTM yet).
+    # qkhw reads its own file back.
     assert qkhw.load(out).inputs == [("seq", [6, 3])]
 
 

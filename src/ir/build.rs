@@ -189,12 +189,12 @@ fn rnn(cfg: &Cfg, class: &str) -> Result<(Op, Activation)> {
         use_bias: cfg.bool("use_bias", true)?,
         reset_after: cfg.bool("reset_after", false)?,
         go_backwards: cfg.bool("go_backwards", false)?,
-        quantizers: [
+        quantizers: Box::new([
             cfg.weight_quantizer("kernel_quantizer")?,
             cfg.weight_quantizer("recurrent_quantizer")?,
             cfg.quantizer("bias_quantizer")?,
             cfg.quantizer("state_quantizer")?,
-        ],
+        ]),
         activation: cfg.activation("activation")?,
         recurrent_activation,
     };

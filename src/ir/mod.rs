@@ -167,7 +167,7 @@ pub enum Op {
         use_bias: bool,
         reset_after: bool,
         go_backwards: bool,
-        quantizers: [Option<Quantizer>; 4],
+        quantizers: Box<[Option<Quantizer>; 4]>,
         activation: Activation,
         recurrent_activation: Activation,
     },
