@@ -424,6 +424,22 @@ enum HeadArg {
     Argmax,
 }
 
+/// How a standalone batch norm computes (`--bn`).
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum BnArg {
+    /// model_save_quantized_weights's exact tables.
+    Tables,
+    /// model.predict's float32.
+    Qkeras,
+}
+
+fn bn_mode(b: BnArg) -> qkhw::passes::config::BnMode {
+    match b {
+        BnArg::Tables => qkhw::passes::config::BnMode::Tables,
+        BnArg::Qkeras => qkhw::passes::config::BnMode::Qkeras,
+    }
+}
+
 /// Options of `gen` / `verify`.
 #[derive(clap::Args, Clone)]
 struct HwArgs {
@@ -440,6 +456,14 @@ struct HwArgs {
     /// Per-layer precision overrides (TOML), as for predict.
     #[arg(long)]
     config: Option<PathBuf>,
+    /// A standalone QBatchNormalization before a quantizer: `tables` (the
+    /// exact bn_inv / bn_bias of model_save_quantized_weights, default) or
+    /// `qkeras` (what model.predict computes in float32, TensorFlow's x86-64
+    /// 1/sqrt included: per channel, the few input codes where that rounds
+    /// to another output are compared in hardware). Per layer:
+    /// `[layer.NAME] bn` in --config.
+    #[arg(long, value_enum)]
+    bn: Option<BnArg>,
     /// HLS only: vitis (ap_fixed, ap_int, hls::stream; default) or catapult
     /// (ac_fixed, ac_int, ac_channel).
     #[arg(long, value_enum)]
@@ -552,6 +576,9 @@ impl HwArgs {
         };
         if let Some(h) = self.output_head {
             c.output_head = head(h);
+        }
+        if let Some(b) = self.bn {
+            c.model.bn = Some(bn_mode(b));
         }
         Ok(c)
     }
@@ -691,6 +718,14 @@ struct GoldenInput {
     /// What comes out: the logits (default) or the arg-max class index.
     #[arg(long, value_enum)]
     output_head: Option<HeadArg>,
+    /// A standalone QBatchNormalization before a quantizer: `tables` (the
+    /// exact bn_inv / bn_bias of model_save_quantized_weights, default) or
+    /// `qkeras` (what model.predict computes in float32, TensorFlow's x86-64
+    /// 1/sqrt included: per channel, the few input codes where that rounds
+    /// to another output are compared in hardware). Per layer:
+    /// `[layer.NAME] bn` in --config.
+    #[arg(long, value_enum)]
+    bn: Option<BnArg>,
 }
 
 impl GoldenInput {
@@ -705,6 +740,9 @@ impl GoldenInput {
         };
         if let Some(h) = self.output_head {
             config.output_head = head(h);
+        }
+        if let Some(b) = self.bn {
+            config.model.bn = Some(bn_mode(b));
         }
         Ok((xs, qkhw::golden::PredictOptions { input_format, threads: self.threads, keep: None, progress: true, config }))
     }

@@ -17,7 +17,7 @@ use qkhw::verify::{self, DesignDir};
 const TAKEN: &[&str] = &[
     "auto_po2_mlp", "binary_ternary", "bn_variants", "cnn_bn", "conv_bn_folded", "dense_bn_folded", "dense_relu_tail", "functional_add", "index_layers", "merges", "merges_conv",
     "jet_tagger", "jet_tagger_da", "kernel_variants", "po2_mlp", "pooling", "two_heads", "zoo_conv1d", "zoo_conv2d", "zoo_hswish", "conv_transpose_pad", "act_alpha", "const_outputs", "two_inputs", "avg_divide", "avg_merge", "stream_cnn",
-    "rnn_simple", "rnn_lstm", "rnn_gru", "rnn_bilstm", "zoo_rnn",
+    "rnn_simple", "rnn_lstm", "rnn_gru", "rnn_bilstm", "zoo_rnn", "dscnn_bn",
 ];
 
 fn generate(name: &str, opts: &Options, tag: &str) -> (qkhw::ir::Graph, DesignDir, qkhw::passes::precision::Plan) {
@@ -42,7 +42,7 @@ fn lint_and_compile(d: &DesignDir) {
 /// 150 s to build on a 2-core machine. By default they are linted and
 /// compiled by both simulators (and verified in C, both HLS flavors and
 /// folded); `QKHW_LONG=1` also runs them on Verilator.
-const LONG_ONLY: &[&str] = &["merges_conv", "pooling", "zoo_conv2d", "stream_cnn", "avg_divide", "index_layers", "two_heads", "zoo_conv1d", "conv_bn_folded", "rnn_bilstm", "zoo_rnn"];
+const LONG_ONLY: &[&str] = &["merges_conv", "pooling", "zoo_conv2d", "stream_cnn", "avg_divide", "index_layers", "two_heads", "zoo_conv1d", "conv_bn_folded", "rnn_bilstm", "zoo_rnn", "dscnn_bn"];
 
 #[test]
 fn every_model_is_lint_clean_and_verified_on_verilator() {

@@ -550,7 +550,22 @@ def dead_units(model):
 
 
 # Changes after training (weights a trained model can have, made certain).
-POST_TRAIN = {"const_outputs": dead_units}
+def bn_near_ties(model):
+    """bn1 as a large-variance DS-CNN batch norm after QKeras's po2
+    quantizers: variance 4096 (+ eps 1e-3: 1/sqrt is 2^-6 (1 - 2^-23),
+    then gamma 64), means of +-1 and +-2 and beta 0.5: its exact output
+    (x - mean)(1 - 2^-23) + 0.5 lies just off the relu's rounding ties,
+    where float32's rounding of x * inv decides the side."""
+    bn = model.get_layer("bn1")
+    c = bn.gamma.shape[0]
+    values = {"gamma": np.full(c, 64.0), "beta": np.full(c, 0.5),
+              "moving_mean": np.array([1.0, -1.0, 2.0, -2.0] * (c // 4)),
+              "moving_variance": np.full(c, 4096.0)}
+    for w in bn.weights:
+        w.assign(values[w.name].astype(np.float32))
+
+
+POST_TRAIN = {"const_outputs": dead_units, "dscnn_bn": bn_near_ties}
 
 
 def zoo_rnn():
@@ -646,6 +661,41 @@ def rnn_bilstm():
                                   state_quantizer=qb(8, 1), **RNN_KW),
                        merge_mode="sum", name="birnn")(x)
     return keras.Model(inp, x, name="rnn_bilstm")
+
+
+def dscnn_bn():
+    """A small DS-CNN-like model whose batch norms stand alone before a
+    quantized_relu(8,2), as QKeras users write them: float32 in
+    model.predict, with TensorFlow's approximate reciprocal in 1/sqrt
+    (`--bn qkeras` reproduces it; the exact tables of
+    model_save_quantized_weights differ on a few values). bn1 keeps
+    QBatchNormalization's default po2 quantizers, bn2 and bn3 have none;
+    then an average pool over 12 positions (not a power of two) and its
+    quantizer."""
+    bn_float = dict(gamma_quantizer=None, beta_quantizer=None,
+                    mean_quantizer=None, variance_quantizer=None)
+    x = inp = keras.Input((12, 8, 1), name="x")
+    x = QActivation(qb(8, 2), name="in_q")(x)
+    x = QConv2D(8, (3, 3), strides=(2, 2), padding="same",
+                kernel_quantizer=qb(8, 0), bias_quantizer=qb(8, 3),
+                name="conv1")(x)                                   # 6x4x8
+    x = QBatchNormalization(name="bn1")(x)
+    x = QActivation(quantized_relu(8, 2), name="relu1")(x)
+    x = QDepthwiseConv2D((3, 3), padding="same",
+                         depthwise_quantizer=qb(8, 0),
+                         bias_quantizer=qb(8, 3), name="dw1")(x)
+    x = QBatchNormalization(name="bn2", **bn_float)(x)
+    x = QActivation(quantized_relu(8, 2), name="relu2")(x)
+    x = QConv2D(12, (1, 1), kernel_quantizer=qb(8, 0),
+                bias_quantizer=qb(8, 3), name="pw1")(x)            # 6x4x12
+    x = QBatchNormalization(name="bn3", **bn_float)(x)
+    x = QActivation(quantized_relu(8, 2), name="relu3")(x)
+    x = L.AveragePooling2D((3, 4), name="pool")(x)                 # 2x1x12
+    x = QActivation(qb(8, 2), name="pool_q")(x)
+    x = L.Flatten(name="flat")(x)
+    x = QDense(4, kernel_quantizer=qb(8, 0), bias_quantizer=qb(8, 3),
+               name="out")(x)
+    return keras.Model(inp, x, name="dscnn_bn")
 
 
 def ad_autoencoder():
@@ -849,7 +899,7 @@ MODELS = [jet_tagger, jet_tagger_da, po2_mlp, auto_po2_mlp, binary_ternary, cnn_
           bn_variants, conv_bn_folded, dense_bn_folded, pooling,
           functional_add, merges, merges_conv, dense_relu_tail, index_layers, two_heads, kernel_variants, zoo_conv1d, zoo_hswish, zoo_conv2d, zoo_rnn,
           ad_autoencoder, conv_transpose_pad, act_alpha, two_inputs, const_outputs, stream_cnn, dscnn_kws, resnet8,
-          stream_resnet, avg_divide, avg_merge, rnn_simple, rnn_lstm, rnn_gru, rnn_bilstm]
+          stream_resnet, avg_divide, avg_merge, rnn_simple, rnn_lstm, rnn_gru, rnn_bilstm, dscnn_bn]
 
 # ------------------------------------------------------------ helpers
 

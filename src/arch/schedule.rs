@@ -219,6 +219,7 @@ pub fn budget_config(plan: &Plan, cfg: &Config, budget: &Budget) -> (Config, Est
                     overflow: crate::fxp::Overflow::Saturate,
                     reuse_factor: None,
                     strategy: None,
+                    bn: None,
                 });
                 entry.reuse_factor = Some(r);
             }

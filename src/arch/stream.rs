@@ -557,7 +557,7 @@ pub fn stream_plan(plan: &Plan) -> Result<StreamPlan> {
         if st.inputs.len() != 1 {
             // A join: every input a stream of the same positions.
             let ok_op = match &st.op {
-                StepOp::Merge { .. } => true,
+                StepOp::Merge { .. } | StepOp::Exceptions { .. } => true,
                 StepOp::Concat { axis, .. } => *axis + 1 == st.shape.len(),
                 _ => false,
             };

@@ -371,6 +371,23 @@ pub(crate) fn run_chunk<T: Code>(plan: &Plan, prep: &Prepared<T>, inputs: &[Chun
                         ins.iter().enumerate().map(|(k, c)| (c.as_ref(), plan.steps[s.inputs[k]].shape.as_slice())).collect();
                     Buf::W(concat(&refs, m, *axis, shifts))
                 }
+                (StepOp::Exceptions { fixes }, _) => {
+                    let (xs, ys) = (x(0)?, x(1)?);
+                    let c = fixes.len().max(1);
+                    Buf::W(
+                        xs.iter()
+                            .zip(ys.iter())
+                            .enumerate()
+                            .map(|(k, (xv, yv))| {
+                                let list = &fixes[k % c];
+                                match list.binary_search_by(|p| p.0.cmp(&xv.to_i128())) {
+                                    Ok(j) => T::from_i128(list[j].1),
+                                    Err(_) => *yv,
+                                }
+                            })
+                            .collect(),
+                    )
+                }
                 (StepOp::ArgMax { n }, _) => {
                     let xs = x(0)?;
                     Buf::W(
@@ -623,6 +640,11 @@ fn quantize_floats<T: Code>(q: &crate::quant::Quantizer, mut xf: Vec<f32>, out_f
 }
 
 pub fn act_codes(x: &[i64], a: &Act, in_frac: i32) -> Result<Vec<i64>> {
+    act(x, a, in_frac)
+}
+
+/// [`act_codes`] on codes of any width.
+pub fn act_codes_wide(x: &[i128], a: &Act, in_frac: i32) -> Result<Vec<i128>> {
     act(x, a, in_frac)
 }
 

@@ -719,6 +719,11 @@ pub fn eval_act(a: &crate::passes::precision::Act, codes: &[i64], in_frac: i32) 
     Ok(kernels::act_codes(codes, a, in_frac)?.into_iter().map(i128::from).collect())
 }
 
+/// [`eval_act`] on input codes of any width.
+pub fn eval_act_wide(a: &crate::passes::precision::Act, codes: &[i128], in_frac: i32) -> Result<Vec<i128>> {
+    kernels::act_codes_wide(codes, a, in_frac)
+}
+
 /// The input of generated hardware (DESIGN.md, numeric contract): the
 /// model's input quantizer (a QActivation right after the Input layer) if
 /// it has a fixed-point grid; else `--input-format` (or `[input]` in the

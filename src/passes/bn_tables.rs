@@ -9,6 +9,33 @@ use crate::error::{Error, Result};
 use crate::ir::{BatchNorm, Layer};
 use crate::quant::Quantizer;
 
+/// A batch norm's parameters after their own quantizers, as QKeras
+/// multiplies by them (`None`: no `scale` / `center`).
+pub struct BnParams {
+    pub gamma: Option<Vec<f32>>,
+    pub beta: Option<Vec<f32>>,
+    pub mean: Vec<f32>,
+    pub var: Vec<f32>,
+}
+
+/// Each parameter through its own quantizer (QKeras's call does the same).
+pub fn bn_params(bn_layer: &Layer, bn: &BatchNorm) -> Result<BnParams> {
+    let [gq, bq, mq, vq, _] = &bn.quantizers;
+    let apply = |q: &Option<Quantizer>, role: &str| -> Result<Option<Vec<f32>>> {
+        let Some(t) = bn_layer.weight(role) else { return Ok(None) };
+        Ok(Some(match q {
+            Some(q) => q.apply_shaped(&t.data, &t.shape)?,
+            None => t.data.clone(),
+        }))
+    };
+    Ok(BnParams {
+        gamma: apply(gq, "gamma")?,
+        beta: apply(bq, "beta")?,
+        mean: apply(mq, "moving_mean")?.unwrap_or_default(),
+        var: apply(vq, "moving_variance")?.unwrap_or_default(),
+    })
+}
+
 pub struct BnTables {
     /// `gamma / sqrt(var + eps)` before the inverse quantizer.
     pub raw_inv: Vec<f32>,
@@ -20,7 +47,7 @@ pub struct BnTables {
 /// `prev_bias`: the quantized bias of the fused producer (QKeras reads it
 /// after writing the quantized weights back), `None` for no bias.
 pub fn bn_tables(bn_layer: &Layer, bn: &BatchNorm, prev_bias: Option<&[f32]>) -> Result<BnTables> {
-    let [gq, bq, mq, vq, iq] = &bn.quantizers;
+    let [gq, _, _, vq, iq] = &bn.quantizers;
     if iq.is_some() && (gq.is_some() || vq.is_some()) {
         return Err(Error::Usage(
             "If using the inverse quantizer, the gamma and variance quantizers should not be used in order \
@@ -28,17 +55,7 @@ pub fn bn_tables(bn_layer: &Layer, bn: &BatchNorm, prev_bias: Option<&[f32]>) ->
                 .into(),
         ));
     }
-    let apply = |q: &Option<Quantizer>, role: &str| -> Result<Option<Vec<f32>>> {
-        let Some(t) = bn_layer.weight(role) else { return Ok(None) };
-        Ok(Some(match q {
-            Some(q) => q.apply_shaped(&t.data, &t.shape)?,
-            None => t.data.clone(),
-        }))
-    };
-    let gamma = apply(gq, "gamma")?;
-    let beta = apply(bq, "beta")?;
-    let mean = apply(mq, "moving_mean")?.unwrap_or_default();
-    let var = apply(vq, "moving_variance")?.unwrap_or_default();
+    let BnParams { gamma, beta, mean, var } = bn_params(bn_layer, bn)?;
     let c = mean.len();
     // Without `scale`, gamma is the float 1.0.
     let raw_inv: Vec<f32> =

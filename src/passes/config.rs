@@ -69,6 +69,33 @@ pub enum Strategy {
 pub struct ModelConfig {
     pub reuse_factor: Option<usize>,
     pub strategy: Option<Strategy>,
+    /// How a standalone QBatchNormalization computes (`--bn`).
+    pub bn: Option<BnMode>,
+}
+
+/// What a standalone QBatchNormalization before a quantizer computes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BnMode {
+    /// The exact tables `model_save_quantized_weights` defines (`bn_inv`,
+    /// `bn_bias`): what the hardware weights are.
+    #[default]
+    Tables,
+    /// What QKeras's `model.predict` computes: TensorFlow's float32
+    /// `x * inv + (beta - mean * inv)`, its `1 / sqrt` included, through
+    /// the quantizer that follows ([`crate::passes::bn_float`]).
+    Qkeras,
+}
+
+impl std::str::FromStr for BnMode {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<BnMode> {
+        match s {
+            "tables" => Ok(BnMode::Tables),
+            "qkeras" => Ok(BnMode::Qkeras),
+            _ => Err(Error::Usage(format!("--bn `{s}`: use `tables` (model_save_quantized_weights's exact bn_inv / bn_bias, the default) or `qkeras` (model.predict's float32)"))),
+        }
+    }
 }
 
 /// What the design emits after the model's last layer.
@@ -92,6 +119,7 @@ pub struct LayerConfig {
     pub overflow: Overflow,
     pub reuse_factor: Option<usize>,
     pub strategy: Option<Strategy>,
+    pub bn: Option<BnMode>,
 }
 
 #[derive(Deserialize)]
@@ -106,6 +134,7 @@ struct RawModel {
     output_head: Option<OutputHead>,
     reuse_factor: Option<usize>,
     strategy: Option<Strategy>,
+    bn: Option<BnMode>,
 }
 
 #[derive(Deserialize)]
@@ -118,6 +147,7 @@ struct RawLayer {
     overflow: Option<Overflow>,
     reuse_factor: Option<usize>,
     strategy: Option<Strategy>,
+    bn: Option<BnMode>,
 }
 
 #[derive(Deserialize)]
@@ -184,6 +214,7 @@ impl Config {
                     overflow: overflow.unwrap_or(Overflow::Saturate),
                     reuse_factor: positive(l.reuse_factor).map_err(at)?,
                     strategy: l.strategy,
+                    bn: l.bn,
                 },
             );
         }
@@ -191,7 +222,7 @@ impl Config {
         let (output_head, model) = match raw.model {
             Some(m) => (
                 m.output_head.unwrap_or_default(),
-                ModelConfig { reuse_factor: positive(m.reuse_factor).map_err(|e| Error::Usage(format!("[model]: {e}")))?, strategy: m.strategy },
+                ModelConfig { reuse_factor: positive(m.reuse_factor).map_err(|e| Error::Usage(format!("[model]: {e}")))?, strategy: m.strategy, bn: m.bn },
             ),
             None => Default::default(),
         };
@@ -201,6 +232,12 @@ impl Config {
     /// The `[layer.NAME]` table, if any.
     pub fn layer(&self, name: &str) -> Option<&LayerConfig> {
         self.layers.get(name)
+    }
+
+    /// How the standalone batch norm `bn` computes: its `[layer.BN] bn`,
+    /// else `[model] bn` (or `--bn`), else the tables.
+    pub fn bn_mode(&self, bn: &str) -> BnMode {
+        self.layer(bn).and_then(|c| c.bn).or(self.model.bn).unwrap_or_default()
     }
 
     /// The table that configures the batch norm `bn`, fused into `producer`
@@ -228,6 +265,12 @@ impl Config {
             if c.reuse_factor.is_some_and(|r| r > 1) && !dense {
                 return Err(Error::Usage(format!(
                     "--config [layer.{name}]: `reuse_factor` folds Dense and Conv1D/Conv2D layers only so far; `{name}` is a {} (it stays unrolled); remove the key",
+                    l.class
+                )));
+            }
+            if c.bn.is_some() && !matches!(l.op, crate::ir::Op::BatchNorm(_)) {
+                return Err(Error::Usage(format!(
+                    "--config [layer.{name}]: `bn` applies to a batch-norm layer (QBatchNormalization); `{name}` is a {}",
                     l.class
                 )));
             }

@@ -202,6 +202,12 @@ pub enum StepOp {
     /// The index of the largest of the input's `n` elements, the first on
     /// ties (numpy's `argmax`): the `--output-head argmax` head.
     ArgMax { n: usize },
+    /// `--bn qkeras`: the codes of the second input (a quantizer of the
+    /// exact batch norm), except where the first input's code (the batch
+    /// norm's input; channel = its last axis) is listed in
+    /// `fixes[channel]` as (input code, output code), ascending: there
+    /// QKeras's float32 rounds to another code ([`crate::passes::bn_float`]).
+    Exceptions { fixes: Vec<Vec<(i128, i128)>> },
 }
 
 /// One tensor of the plan: its operation, inputs, shape and exact format
@@ -445,6 +451,9 @@ struct Builder<'g> {
     /// of two): the step multiplying by fl(1/n) → (the exact sum's step, `n`,
     /// how TensorFlow rounds).
     means: HashMap<usize, (usize, u32, MeanKind)>,
+    /// `--bn qkeras` batch norms: the exact affine step (TensorFlow's
+    /// constants) → its input step and those constants.
+    float_bn: HashMap<usize, (usize, crate::passes::bn_float::FloatBn)>,
 }
 
 /// The plan of `g` for inputs in `input`, with no overrides.
@@ -462,7 +471,7 @@ pub fn plan_with(g: &Graph, input: InputSpec, cfg: &Config) -> Result<Plan> {
 pub fn plan_inputs(g: &Graph, specs: &[InputSpec], cfg: &Config) -> Result<Plan> {
     cfg.check(g)?;
     let tensors = hw_tensors(g)?.into_iter().map(|w| ((w.layer.clone(), w.tensor.clone()), w)).collect();
-    let mut b = Builder { g, cfg, tensors, steps: vec![], at: HashMap::new(), notices: vec![], means: HashMap::new() };
+    let mut b = Builder { g, cfg, tensors, steps: vec![], at: HashMap::new(), notices: vec![], means: HashMap::new(), float_bn: HashMap::new() };
     if g.inputs.is_empty() || specs.len() != g.inputs.len() {
         return Err(Error::Internal(format!("{} input specs for a model with {} inputs", specs.len(), g.inputs.len())));
     }
@@ -591,6 +600,11 @@ impl Builder<'_> {
                 self.linear(l)?
             }
             Op::ConvTranspose { .. } => self.linear(l)?,
+            // `--bn qkeras`: QKeras's predict runs the batch norm after its
+            // producer's output (bias included), fused in the tables or not.
+            Op::BatchNorm(bn) if self.cfg.bn_mode(&l.name) == crate::passes::config::BnMode::Qkeras => {
+                self.float_bn(l, bn, self.input_of(l, 0))?
+            }
             Op::BatchNorm(bn) => {
                 let x = self.input_of(l, 0);
                 let producer = fused.iter().find(|(_, b)| *b == id).map(|(p, _)| self.g.layers[p.0].name.clone());
@@ -728,6 +742,10 @@ impl Builder<'_> {
                     let mut from = x;
                     while self.steps[from].op == StepOp::Identity && self.steps[from].inputs.len() == 1 && !self.means.contains_key(&from) {
                         from = self.steps[from].inputs[0];
+                    }
+                    if let Some((bn_x, fb)) = self.float_bn.get(&from).cloned() {
+                        let a = self.push(l, vec![x], shape, frac, lo, hi, StepOp::Act(act.clone()))?;
+                        return self.bn_exceptions(l, bn_x, from, &fb, a, &act);
                     }
                     if let Some(&(sum, n, kind)) = self.means.get(&from) {
                         let st = &self.steps[sum];
@@ -1046,6 +1064,69 @@ impl Builder<'_> {
     /// takes fl(S / n) exactly ([`Act::Mean`]: a step function of `S`);
     /// anything else gets `S` times fl(1/n), exact, with a notice (and the
     /// float tail divides, as TensorFlow does).
+    /// `--bn qkeras`: the exact affine with TensorFlow's float32 constants
+    /// (remembered, so that the quantizer reading it adds the codes where
+    /// float32 rounds otherwise: [`Self::bn_exceptions`]).
+    fn float_bn(&mut self, l: &Layer, bn: &crate::ir::BatchNorm, x: usize) -> Result<usize> {
+        if l.class != "QBatchNormalization" {
+            return Err(err(
+                self.g,
+                l,
+                format!("--bn qkeras reproduces QBatchNormalization's float32 1/sqrt; a {} computes tf.nn.batch_normalization's rsqrt, which qkhw does not emulate (use --bn tables for this layer: [layer.{}] bn = \"tables\")", l.class, l.name),
+            ));
+        }
+        let (lo, hi) = (self.steps[x].lo, self.steps[x].hi);
+        if lo.abs().max(hi.abs()) >= 1 << 24 {
+            return Err(err(
+                self.g,
+                l,
+                format!("--bn qkeras: the batch norm's input needs {} bits, beyond float32's exact 24, so QKeras rounds it before the batch norm; quantize it first or use --bn tables", 128 - lo.abs().max(hi.abs()).leading_zeros()),
+            ));
+        }
+        let fb = crate::passes::bn_float::constants(l, bn).map_err(|e| err(self.g, l, e.to_string()))?;
+        let c = fb.inv.len();
+        let values = |v: &[f32]| v.iter().map(|&x| x as f64).collect::<Vec<f64>>();
+        let inv = recurrent::exact_weight(&l.name, "tf_inv", vec![c], &values(&fb.inv));
+        let add = recurrent::exact_weight(&l.name, "tf_add", vec![c], &values(&fb.add));
+        let s = self.affine(l, x, None, &inv, &add)?;
+        self.float_bn.insert(s, (x, fb));
+        self.notices.push(format!(
+            "{}: --bn qkeras: computed as QKeras's model.predict does in float32 (TensorFlow's x86-64 1/sqrt), not with the bn_inv / bn_bias tables",
+            l.name
+        ));
+        Ok(s)
+    }
+
+    /// After the quantizer `a` (step) of a `--bn qkeras` batch norm `aff`
+    /// (reading `x`): the per-channel input codes where TensorFlow's
+    /// float32 gives another output code.
+    fn bn_exceptions(&mut self, l: &Layer, x: usize, aff: usize, fb: &crate::passes::bn_float::FloatBn, a: usize, act: &Act) -> Result<usize> {
+        let StepOp::Affine { mul, add, .. } = &self.steps[aff].op else {
+            return Err(err(self.g, l, "--bn qkeras: the batch norm is not an affine step (a qkhw bug, please report)"));
+        };
+        let (mul, add) = (mul.clone(), add.clone());
+        let (xf, lo, hi, af) = (self.steps[x].fmt.frac, self.steps[x].lo, self.steps[x].hi, self.steps[aff].fmt.frac);
+        let mut fixes = vec![];
+        let (mut olo, mut ohi) = (self.steps[a].lo, self.steps[a].hi);
+        for k in 0..fb.inv.len() {
+            let f = crate::passes::bn_float::exceptions(xf, lo, hi, fb.inv[k], fb.add[k], af, mul[k], add[k], act)
+                .map_err(|e| err(self.g, l, format!("--bn qkeras, channel {k}: {e}")))?;
+            for &(_, y) in &f {
+                olo = olo.min(y);
+                ohi = ohi.max(y);
+            }
+            fixes.push(f);
+        }
+        let n: usize = fixes.iter().map(Vec::len).sum();
+        if n == 0 {
+            return Ok(a);
+        }
+        let (shape, frac) = (self.steps[a].shape.clone(), self.steps[a].fmt.frac);
+        let s = self.push(l, vec![x, a], shape, frac, olo, ohi, StepOp::Exceptions { fixes })?;
+        self.notices.push(format!("{}: --bn qkeras: {n} input codes where float32 rounds to another output code, compared per channel", l.name));
+        Ok(s)
+    }
+
     fn mean(&mut self, l: &Layer, sum: usize, n: usize, kind: MeanKind) -> Result<usize> {
         let (f, lo, hi) = (self.steps[sum].fmt.frac, self.steps[sum].lo, self.steps[sum].hi);
         let mc = Consts::from(vec![((1.0 / n as f64) as f32) as f64]);

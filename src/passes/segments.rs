@@ -69,6 +69,18 @@ pub fn restrict(segs: &[(i128, i128)], lo: i128, hi: i128) -> Vec<(i128, i128)> 
 
 type Eval<'a> = dyn Fn(&[i64]) -> Result<Vec<i128>, String> + 'a;
 
+/// `(first input code, output)` of each step of a function monotone (in
+/// either direction) on `lo..=hi`, consecutive equal outputs merged.
+pub fn change_points(f: &Eval, lo: i128, hi: i128) -> Result<Vec<(i128, i128)>, String> {
+    let mut out: Vec<(i128, i128)> = vec![];
+    for (c, y) in bisect(f, lo, hi)? {
+        if out.last().is_none_or(|s| s.1 != y) {
+            out.push((c, y));
+        }
+    }
+    Ok(out)
+}
+
 /// The steps of a function monotone on `lo..=hi`: bisect between ends that
 /// differ.
 fn bisect(f: &Eval, lo: i128, hi: i128) -> Result<Vec<(i128, i128)>, String> {

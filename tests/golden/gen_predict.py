@@ -88,10 +88,11 @@ MODELS = {  # name -> (file under examples/models, N)
     "rnn_lstm": ("rnn_lstm.keras", 256),
     "rnn_gru": ("rnn_gru.keras", 256),
     "rnn_bilstm": ("rnn_bilstm.keras", 256),
+    "dscnn_bn": ("dscnn_bn.keras", 512),
 }
 # Fewer per-layer samples for the big models (file size); the key
 # layer_samples in meta.json then gives their number.
-LAYER_SAMPLES = {"ad_autoencoder": 8, "dscnn_kws": 2, "resnet8": 1}
+LAYER_SAMPLES = {"ad_autoencoder": 8, "dscnn_kws": 2, "resnet8": 1, "dscnn_bn": 256}
 CO = {}
 _add_supported_quantized_objects(CO)
 

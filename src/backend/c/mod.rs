@@ -395,6 +395,29 @@ pub fn body(g: &Graph, plan: &Plan, dialect: Dialect) -> Result<Body> {
                 };
                 let _ = writeln!(body, "    for (k = 0; k < {n}; ++k) {y}[k] = {e};");
             }
+            StepOp::Exceptions { fixes } => {
+                // Per channel, the input codes where QKeras's float32 batch
+                // norm rounds to another output code (`--bn qkeras`).
+                let c = fixes.len().max(1);
+                let mut starts = vec![0i128];
+                let (mut codes, mut outs) = (vec![], vec![]);
+                for f in fixes {
+                    codes.extend(f.iter().map(|p| p.0));
+                    outs.extend(f.iter().map(|p| p.1));
+                    starts.push(codes.len() as i128);
+                }
+                array(&mut consts, &format!("es{i}"), &starts)?;
+                array(&mut consts, &format!("ex{i}"), &codes)?;
+                array(&mut consts, &format!("ey{i}"), &outs)?;
+                let xs = &plan.steps[s.inputs[0]];
+                let (clo, chi) = (codes.iter().copied().min().unwrap_or(0), codes.iter().copied().max().unwrap_or(0));
+                let ct = ctype(xs.lo.min(clo).min(0), xs.hi.max(chi).max(0))?;
+                let x1 = src(s.inputs[1]);
+                let _ = writeln!(
+                    body,
+                    "    for (k = 0; k < {n}; ++k) {{\n        size_t e;\n        {y}[k] = {x1}[k];\n        for (e = (size_t)es{i}[k % {c}]; e < (size_t)es{i}[k % {c} + 1]; ++e) if (({ct}){x0}[k] == ({ct})ex{i}[e]) {y}[k] = ({t})ey{i}[e];\n    }}"
+                );
+            }
             StepOp::Concat { axis, shifts } => {
                 let outer: usize = plan.steps[s.inputs[0]].shape[..*axis].iter().product();
                 let _ = writeln!(body, "    k = 0;\n    for (o = 0; o < {outer}; ++o) {{");

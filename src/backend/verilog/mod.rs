@@ -783,6 +783,30 @@ fn build_step(g: &Graph, plan: &Plan, i: usize, layer: &str, m: &mut ModuleBuild
             }
             out
         }
+        StepOp::Exceptions { fixes } => {
+            // `--bn qkeras`: per element, its channel's listed input codes
+            // replace the quantizer's output (a short chain of equality
+            // comparisons and multiplexers, no register).
+            let (x, ys) = (xs(m, 0), xs(m, 1));
+            let c = fixes.len().max(1);
+            let mut out = vec![];
+            for (k, (xk, y)) in x.iter().zip(&ys).enumerate() {
+                let xw = xk.w() + 1;
+                let xe = Rtl::ext(xk, xw);
+                let ow = st.fmt.width.max(y.w());
+                let mut o = y.clone();
+                for &(code, val) in &fixes[k % c] {
+                    if code < xk.lo || code > xk.hi {
+                        continue;
+                    }
+                    let e = format!("($signed({xe}) == $signed({})) ? {} : {}", lit(code, xw), lit(val, ow), Rtl::ext(&o, ow));
+                    o = m.rtl.wire(o.lo.min(val), o.hi.max(val), ow, e);
+                    m.rtl.counts.comparisons += 1;
+                }
+                out.push(o);
+            }
+            out
+        }
         StepOp::Concat { axis, shifts } => {
             // C order: for each index before the axis, each input's block of
             // everything from the axis on, in input order.

@@ -46,7 +46,7 @@ fn columns(w: &HwWeight, name: &str, rows: usize, cols: usize, range: std::ops::
 }
 
 /// A constant held exactly (every value is a float32 QKeras multiplies by).
-fn exact_weight(layer: &str, name: &str, shape: Vec<usize>, values: &[f64]) -> HwWeight {
+pub(super) fn exact_weight(layer: &str, name: &str, shape: Vec<usize>, values: &[f64]) -> HwWeight {
     let f32s: Vec<f32> = values.iter().map(|&v| v as f32).collect();
     let (fmt, codes) = FixedFormat::exact_for(&f32s).unwrap_or((FixedFormat { width: 1, frac: 0, signed: false }, vec![0; values.len()]));
     HwWeight { layer: layer.to_string(), tensor: name.to_string(), shape, quantizer: None, codes, signs: vec![], encoding: Encoding::Fixed(fmt), scale: None }

@@ -1,0 +1,139 @@
+//! `--bn qkeras`: standalone QBatchNormalization layers as QKeras's
+//! `model.predict` computes them in float32 (TensorFlow's x86-64 1/sqrt
+//! included), against the golden data of `dscnn_bn` (a DS-CNN-like model
+//! whose batch norms stand before quantized_relu(8,2), then an average pool
+//! over 12 positions), in the golden model and in every target.
+
+mod common;
+
+use qkhw::backend::verilog::{self, files, Io, Options};
+use qkhw::golden::{predict, Keep, PredictOptions};
+use qkhw::ir::BuildOptions;
+use qkhw::passes::config::{BnMode, Config};
+use qkhw::verify::{self, DesignDir};
+
+const DIR: &str = "tests/golden/predict/dscnn_bn";
+
+fn model() -> qkhw::ir::Graph {
+    qkhw::load_graph(common::root().join("examples/models/dscnn_bn.keras"), BuildOptions::default()).unwrap()
+}
+
+fn mode(bn: BnMode) -> Config {
+    let mut c = Config::default();
+    c.model.bn = Some(bn);
+    c
+}
+
+/// (equal values, total) of the final outputs and of each named layer
+/// (first `layer_samples` inputs) against QKeras.
+fn agreement(cfg: &Config, layers: &[&str]) -> ((usize, usize), Vec<(usize, usize)>) {
+    let g = model();
+    let dir = common::root().join(DIR);
+    let x = qkhw::npy::read_f32(&dir.join("inputs.npy")).unwrap();
+    let y = qkhw::npy::read_f32(&dir.join("outputs.npy")).unwrap();
+    let opts = PredictOptions { config: cfg.clone(), ..Default::default() };
+    let p = predict(&g, &x.data, &x.shape, &opts).unwrap();
+    let out = p.output_f32(0);
+    let outputs = (out.iter().zip(&y.data).filter(|(a, b)| a == b).count(), y.data.len());
+    let meta: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("meta.json")).unwrap()).unwrap();
+    let n = meta["layer_samples"].as_u64().unwrap() as usize;
+    let per: usize = x.shape[1..].iter().product();
+    let xs = vec![qkhw::npy::Array { shape: [&[n][..], &x.shape[1..]].concat(), data: x.data[..n * per].to_vec() }];
+    let (outs, _, _) = qkhw::golden::debug::layer_outputs(&g, &xs, &PredictOptions { keep: Some(Keep::All), ..opts }, &[]).unwrap();
+    let per_layer = layers
+        .iter()
+        .map(|name| {
+            let l = meta["layers"].as_array().unwrap().iter().find(|l| l["name"] == *name).unwrap();
+            let want = qkhw::npy::read_f32(&dir.join(l["file"].as_str().unwrap())).unwrap();
+            let o = outs.iter().find(|o| o.layer == *name).unwrap();
+            assert_eq!(o.values.len(), want.data.len(), "{name}");
+            (o.values.iter().zip(&want.data).filter(|(a, b)| a.to_bits() == b.to_bits()).count(), want.data.len())
+        })
+        .collect();
+    (outputs, per_layer)
+}
+
+const LAYERS: &[&str] = &["bn1", "relu1", "bn2", "relu2", "bn3", "relu3", "pool_q", "out"];
+
+/// With `--bn qkeras` every value of every layer (the float batch norms'
+/// outputs included) and every final output equals `model.predict`. The
+/// exact tables (the default, what model_save_quantized_weights defines)
+/// give fewer: the figures below are measured, and the differences are
+/// exactly float32's (the qkeras mode reproduces them).
+#[test]
+fn bn_qkeras_equals_model_predict_where_the_tables_do_not() {
+    let (outputs, layers) = agreement(&mode(BnMode::Qkeras), LAYERS);
+    assert_eq!(outputs, (2048, 2048));
+    for (name, (same, n)) in LAYERS.iter().zip(&layers) {
+        assert_eq!(same, n, "{name}");
+    }
+    let (outputs, layers) = agreement(&mode(BnMode::Tables), &["relu1", "relu2", "relu3", "out"]);
+    assert_eq!(outputs, (2028, 2048), "final outputs with the exact tables");
+    assert_eq!(layers, vec![(49119, 49152), (49142, 49152), (73698, 73728), (1012, 1024)], "relu1, relu2, relu3, out with the exact tables");
+}
+
+/// A `[layer.NAME] bn` table applies to that batch norm only: bn1 in the
+/// qkeras mode makes relu1 equal QKeras; bn3 in it leaves relu1 with the
+/// tables' differences. Misplaced or impossible requests are one clear
+/// error.
+#[test]
+fn per_layer_mode_and_refusals() {
+    let cfg = Config::parse("[layer.bn1]\nbn = \"qkeras\"\n").unwrap();
+    assert_eq!(agreement(&cfg, &["relu1"]).1, vec![(49152, 49152)]);
+    let cfg = Config::parse("[layer.bn3]\nbn = \"qkeras\"\n").unwrap();
+    assert_eq!(agreement(&cfg, &["relu1"]).1, vec![(49119, 49152)]);
+    let g = model();
+    let e = Config::parse("[layer.conv1]\nbn = \"qkeras\"\n").unwrap().check(&g).unwrap_err().to_string();
+    assert!(e.contains("`bn` applies to a batch-norm layer") && e.contains("QConv2D"), "{e}");
+    assert!(Config::parse("[model]\nbn = \"exact\"\n").is_err());
+    // Raw float inputs (0.1: 24 significant bits) reach cnn_bn's batch norm with more than 24:
+    // QKeras has already rounded them.
+    let g = qkhw::load_graph(common::root().join("examples/models/cnn_bn.keras"), BuildOptions::default()).unwrap();
+    let e = predict(&g, &[0.1; 64], &[1, 8, 8, 1], &PredictOptions { config: mode(BnMode::Qkeras), ..Default::default() }).unwrap_err().to_string();
+    assert!(e.contains("layer `bn1`") && e.contains("beyond float32's exact 24"), "{e}");
+    // Keras's own BatchNormalization computes another reciprocal square root.
+    let g = qkhw::load_graph(common::root().join("examples/float_models/cnn.keras"), BuildOptions::default()).unwrap();
+    let shape: Vec<usize> = [&[1][..], &g.layers[0].shape[..]].concat();
+    let x = vec![0.25; shape.iter().product()];
+    let e = predict(&g, &x, &shape, &PredictOptions { config: mode(BnMode::Qkeras), input_format: Some("fixed<8,2>".parse().unwrap()), ..Default::default() })
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("tf.nn.batch_normalization's rsqrt"), "{e}");
+}
+
+/// C (UBSan), both HLS flavors, the unrolled Verilog and the streamed
+/// Verilog (Verilator) equal the golden model with `--bn qkeras` on the
+/// golden inputs plus random ones (the golden inputs hit the float32
+/// exceptions: the tables differ from QKeras on them).
+#[test]
+fn every_target_verifies_with_bn_qkeras() {
+    common::require("gcc");
+    common::require("g++");
+    common::require("verilator");
+    let g = model();
+    let cfg = mode(BnMode::Qkeras);
+    let (codes, n) = common::vectors(&g, "dscnn_bn", 300, 23);
+    let (m, plan, _) = qkhw::backend::c::from_graph(&g, None, &cfg, "test", "hard").unwrap();
+    assert!(plan.steps.iter().any(|s| matches!(s.op, qkhw::passes::precision::StepOp::Exceptions { .. })));
+    let r = verify::verify_c(&m, &plan, &codes, n, &common::tmp("bnq-c")).unwrap();
+    assert!(r.passed(), "{}", r.text());
+    for flavor in [qkhw::backend::hls::Flavor::Vitis, qkhw::backend::hls::Flavor::Catapult] {
+        let files = qkhw::backend::hls::generate(&g, &plan, "test", "hard", flavor).unwrap();
+        let stem = files[0].0.trim_end_matches(".h").to_string();
+        let r = verify::verify_hls(&files, &stem, flavor, &plan, &codes, n, &common::tmp(&format!("bnq-hls-{flavor}")), &common::cache()).unwrap();
+        assert!(r.passed(), "{}", r.text());
+    }
+    let sim = verify::verilator::Verilator::new(common::cache());
+    for (io, tag) in [(Io::Parallel, "unrolled"), (Io::Stream, "stream")] {
+        let opts = Options { io, ..Default::default() };
+        let (d, plan, _) = verilog::from_graph(&g, None, &cfg, &opts).unwrap();
+        let dir = common::tmp(&format!("bnq-{tag}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        files::write(&d, &dir, &opts, &qkhw::backend::folder::Origin { model: &g.name, sha256: &g.sha256, target: "verilog" }, true).unwrap();
+        let d = DesignDir::read(&dir).unwrap();
+        let lint = std::process::Command::new("verilator").args(["--lint-only", "-Wall", "--top-module", &d.interface.top]).args(d.files.iter().map(|f| d.dir.join(f))).output().unwrap();
+        assert!(lint.status.success() && lint.stderr.is_empty(), "{tag}: {}", String::from_utf8_lossy(&lint.stderr));
+        let r = verify::verify(&sim, &d, &plan, &codes, n, 5, None).unwrap();
+        assert!(r.passed(), "{tag}: {}", r.text());
+    }
+}
