@@ -15,7 +15,7 @@ import pytest
 keras = pytest.importorskip("keras", reason="the pinned QKeras environment (scripts/test.sh makes it)")
 import qkeras  # noqa: E402
 from keras import layers as L  # noqa: E402
-from qkeras import QActivation, QConv2D, QConv2DBatchnorm, QDense  # noqa: E402
+from qkeras import QActivation, QBatchNormalization, QConv2D, QConv2DBatchnorm, QDense  # noqa: E402
 from qkeras.quantizers import quantized_bits, quantized_po2, quantized_relu  # noqa: E402
 from qkeras.utils import model_save_quantized_weights  # noqa: E402
 
@@ -563,3 +563,27 @@ def test_average_into_its_own_quantizer_and_hswish_in_hardware():
     for target in ["c", "verilog"]:
         r = m.verify(target, x=xs, random=50)
         assert r.ok, r.text
+
+
+def test_bn_qkeras_equals_predict_of_a_float32_batch_norm():
+    """config {"model": {"bn": "qkeras"}} (the CLI's --bn qkeras): a
+    standalone QBatchNormalization as model.predict computes it, in float32
+    with TensorFlow's 1/sqrt, where the exact tables (the default) round
+    some values to the other side of the relu's ties."""
+    keras.utils.set_random_seed(8)
+    i = L.Input((6, 6, 1), name="x")
+    h = QActivation(quantized_bits(8, 2, alpha=1), name="q")(i)
+    h = QConv2D(8, (3, 3), kernel_quantizer=quantized_bits(8, 0, alpha=1), bias_quantizer=quantized_bits(8, 3, alpha=1), name="conv")(h)
+    bn = QBatchNormalization(name="bn")
+    h = QActivation(quantized_relu(8, 2), name="relu")(bn(h))
+    model = keras.Model(i, L.Flatten(name="flat")(h))
+    # A large-variance batch norm after QKeras's po2 quantizers (as
+    # examples/models/dscnn_bn's bn1).
+    values = {"gamma": [64.0] * 8, "beta": [0.5] * 8, "moving_mean": [1.0, -1.0, 2.0, -2.0] * 2, "moving_variance": [4096.0] * 8}
+    for w in bn.weights:
+        w.assign(np.array(values[w.name], np.float32))
+    x = np.random.default_rng(4).normal(size=(3000, 6, 6, 1)).astype(np.float32)
+    gold = model.predict(x, verbose=0)
+    m = qkhw.load(model)
+    same_bits(gold, m.predict(x, config={"model": {"bn": "qkeras"}}))
+    assert (m.predict(x) != gold).sum() > 0
