@@ -766,7 +766,14 @@ impl Builder<'_> {
             Some(v) => Consts::from(v).codes(xf.frac).ok_or_else(|| err(self.g, l, "the bias is finer than its layer's output"))?,
             None => vec![0; c],
         };
-        let m = Consts::of(mul);
+        let mut m = Consts::of(mul);
+        // All-zero factors need no fraction: the −64 floor would put the
+        // (zero) product 64 bits below its input, and whatever it is merged
+        // with would be shifted by as much (a cross-check's GRU with a zero
+        // recurrent bias: C that did not compile).
+        if m.values.iter().all(|&v| v == 0.0) {
+            m.frac = 0;
+        }
         let a = Consts::of(add);
         let frac = (xf.frac + m.frac).max(a.frac);
         let mul_c = m.codes(frac - xf.frac).ok_or_else(|| err(self.g, l, "bn_inv codes overflow"))?;
