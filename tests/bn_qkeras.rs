@@ -124,7 +124,7 @@ fn every_target_verifies_with_bn_qkeras() {
         let r = verify::verify_hls(&files, &stem, flavor, &plan, &codes, n, &common::tmp(&format!("bnq-hls-{flavor}")), &common::cache()).unwrap();
         assert!(r.passed(), "{}", r.text());
     }
-    let sim = verify::verilator::Verilator::new(common::cache());
+    let sim = verify::verilator::Verilator::new(common::cache()).quick_build();
     for (io, tag) in [(Io::Parallel, "unrolled"), (Io::Stream, "stream")] {
         let opts = Options { io, ..Default::default() };
         let (d, plan, _) = verilog::from_graph(&g, None, &cfg, &opts).unwrap();

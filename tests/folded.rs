@@ -31,7 +31,7 @@ fn lint(d: &DesignDir) {
 fn check(name: &str, opts: &Options, config: &Config, tag: &str, random: usize) -> (u32, u32) {
     let (g, d, plan) = generate(name, opts, config, tag);
     lint(&d);
-    let sim = verify::verilator::Verilator::new(common::cache());
+    let sim = verify::verilator::Verilator::new(common::cache()).quick_build();
     let (codes, n) = common::vectors(&g, name, random, 11);
     let r = verify::verify(&sim, &d, &plan, &codes, n, 5, None).unwrap();
     assert!(r.passed(), "{name} {tag}: {}", r.text());

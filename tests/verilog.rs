@@ -48,7 +48,7 @@ const LONG_ONLY: &[&str] = &["merges_conv", "pooling", "zoo_conv2d", "stream_cnn
 fn every_model_is_lint_clean_and_verified_on_verilator() {
     common::require("verilator");
     common::require("iverilog");
-    let sim = verify::verilator::Verilator::new(common::cache());
+    let sim = verify::verilator::Verilator::new(common::cache()).quick_build();
     let mut report = vec![];
     for name in TAKEN {
         let (g, d, plan) = generate(name, &Options::default(), "dsp");
@@ -70,7 +70,7 @@ fn every_model_is_lint_clean_and_verified_on_verilator() {
 fn jet_tagger_da_variants_no_dsp_and_axis_names() {
     common::require("verilator");
     common::require("iverilog");
-    let sim = verify::verilator::Verilator::new(common::cache());
+    let sim = verify::verilator::Verilator::new(common::cache()).quick_build();
     for (opts, tag) in [
         (Options { no_dsp: true, ..Default::default() }, "nodsp"),
         (Options { axis_names: true, pipeline_levels: 2, ..Default::default() }, "axis"),
@@ -113,7 +113,7 @@ fn a_corrupted_weight_is_caught_and_its_layer_named() {
     let text = std::fs::read_to_string(&f).unwrap();
     std::fs::write(&f, common::corrupt_one_operator(&text)).unwrap();
     let (codes, n) = common::vectors(&g, "jet_tagger_da", 1_000, 42);
-    let sim = verify::verilator::Verilator::new(common::cache());
+    let sim = verify::verilator::Verilator::new(common::cache()).quick_build();
     let r = verify::verify(&sim, &d, &plan, &codes, n, 5, None).unwrap();
     assert!(!r.passed());
     let m = r.first.as_ref().unwrap();
@@ -147,7 +147,7 @@ fn two_inputs_get_one_port_each() {
     assert_eq!((fi.width, fi.frac, ff.width, ff.frac), (8, 5, 8, 4));
     let (codes, n) = common::vectors(&g, "two_inputs", 300, 8);
     assert_eq!(codes.len(), n * (36 + 5));
-    for sim in [&verify::verilator::Verilator::new(common::cache()) as &dyn verify::Simulator, &verify::icarus::Icarus] {
+    for sim in [&verify::verilator::Verilator::new(common::cache()).quick_build() as &dyn verify::Simulator, &verify::icarus::Icarus] {
         let r = verify::verify(sim, &d, &plan, &codes, n, 21, None).unwrap();
         assert!(r.passed(), "{}", r.text());
     }
@@ -155,7 +155,7 @@ fn two_inputs_get_one_port_each() {
     let text = std::fs::read_to_string(&top).unwrap();
     std::fs::write(&top, common::corrupt_one_operator(&text)).unwrap();
     let bad = DesignDir::read(&d.dir).unwrap();
-    let r = verify::verify(&verify::verilator::Verilator::new(common::cache()), &bad, &plan, &codes, n, 21, None).unwrap();
+    let r = verify::verify(&verify::verilator::Verilator::new(common::cache()).quick_build(), &bad, &plan, &codes, n, 21, None).unwrap();
     assert!(!r.passed());
     assert_eq!(r.first.as_ref().and_then(|m| m.layer.as_deref()), Some("out"), "{}", r.text());
 }
