@@ -42,7 +42,7 @@ fn lint_and_compile(d: &DesignDir) {
 /// 150 s to build on a 2-core machine. By default they are linted and
 /// compiled by both simulators (and verified in C, both HLS flavors and
 /// folded); `QKHW_LONG=1` also runs them on Verilator.
-const LONG_ONLY: &[&str] = &["merges_conv", "pooling", "zoo_conv2d", "stream_cnn", "avg_divide", "index_layers", "two_heads", "zoo_conv1d", "conv_bn_folded", "dscnn_bn"];
+const LONG_ONLY: &[&str] = &["merges_conv", "pooling", "zoo_conv2d", "stream_cnn", "avg_divide", "index_layers", "two_heads", "zoo_conv1d", "conv_bn_folded", "dscnn_bn", "zoo_rnn"];
 
 #[test]
 fn every_model_is_lint_clean_and_verified_on_verilator() {
