@@ -439,6 +439,15 @@ impl Consts {
 
 mod recurrent;
 
+/// A constant held exactly (every value is a float32 QKeras multiplies by):
+/// QScaleShift's weight and bias, TensorFlow's batch-norm constants, a
+/// recurrent cell's slices of its kernels and biases.
+fn exact_weight(layer: &str, name: &str, shape: Vec<usize>, values: &[f64]) -> HwWeight {
+    let f32s: Vec<f32> = values.iter().map(|&v| v as f32).collect();
+    let (fmt, codes) = FixedFormat::exact_for(&f32s).unwrap_or((FixedFormat { width: 1, frac: 0, signed: false }, vec![0; values.len()]));
+    HwWeight { layer: layer.to_string(), tensor: name.to_string(), shape, quantizer: None, codes, signs: vec![], encoding: Encoding::Fixed(fmt), scale: None }
+}
+
 struct Builder<'g> {
     g: &'g Graph,
     cfg: &'g Config,
@@ -797,12 +806,7 @@ impl Builder<'_> {
             Some(b) => vec![b.value(0); c],
             None => vec![0.0; c],
         };
-        let mk = |v: Vec<f64>, name: &str| {
-            let (f, codes) = crate::fxp::FixedFormat::exact_for(&v.iter().map(|&x| x as f32).collect::<Vec<_>>())
-                .unwrap_or((FixedFormat { width: 1, frac: 0, signed: false }, vec![0; c]));
-            HwWeight { layer: l.name.clone(), tensor: name.into(), shape: vec![c], quantizer: None, codes, signs: vec![], encoding: Encoding::Fixed(f), scale: None }
-        };
-        self.affine(l, x, None, &mk(wv, "weight"), &mk(bv, "bias"))
+        self.affine(l, x, None, &exact_weight(&l.name, "weight", vec![c], &wv), &exact_weight(&l.name, "bias", vec![c], &bv))
     }
 
     fn geo(&self, l: &Layer, w: &Window, in_shape: &[usize], out_shape: &[usize], transpose: bool) -> Geo {
@@ -1093,8 +1097,8 @@ impl Builder<'_> {
         let fb = crate::passes::bn_float::constants(l, bn).map_err(|e| err(self.g, l, e.to_string()))?;
         let c = fb.inv.len();
         let values = |v: &[f32]| v.iter().map(|&x| x as f64).collect::<Vec<f64>>();
-        let inv = recurrent::exact_weight(&l.name, "tf_inv", vec![c], &values(&fb.inv));
-        let add = recurrent::exact_weight(&l.name, "tf_add", vec![c], &values(&fb.add));
+        let inv = exact_weight(&l.name, "tf_inv", vec![c], &values(&fb.inv));
+        let add = exact_weight(&l.name, "tf_add", vec![c], &values(&fb.add));
         let s = self.affine(l, x, None, &inv, &add)?;
         self.float_bn.insert(s, (x, fb));
         self.notices.push(format!(

@@ -45,13 +45,6 @@ fn columns(w: &HwWeight, name: &str, rows: usize, cols: usize, range: std::ops::
     exact_weight(&w.layer, name, shape, &values)
 }
 
-/// A constant held exactly (every value is a float32 QKeras multiplies by).
-pub(super) fn exact_weight(layer: &str, name: &str, shape: Vec<usize>, values: &[f64]) -> HwWeight {
-    let f32s: Vec<f32> = values.iter().map(|&v| v as f32).collect();
-    let (fmt, codes) = FixedFormat::exact_for(&f32s).unwrap_or((FixedFormat { width: 1, frac: 0, signed: false }, vec![0; values.len()]));
-    HwWeight { layer: layer.to_string(), tensor: name.to_string(), shape, quantizer: None, codes, signs: vec![], encoding: Encoding::Fixed(fmt), scale: None }
-}
-
 /// Values below 2^24 codes are exact in float32, so QKeras's float32
 /// arithmetic on them is exact as long as each result is too.
 const FLOAT32_EXACT: i128 = 1 << 24;
