@@ -1233,7 +1233,7 @@ fn predict(g: &qkhw::ir::Graph, input: &GoldenInput, output: &Path, codes: Optio
     let arrays: Vec<(&[f32], &[usize])> = xs.iter().map(|x| (x.data.as_slice(), x.shape.as_slice())).collect();
     let p = qkhw::golden::predict_inputs(g, &arrays, &opts)?;
     let x = &xs[0];
-    let ys: Vec<Vec<f32>> = (0..p.plan.outputs.len()).map(|k| p.output_f32(k)).collect();
+    let ys: Vec<&[f32]> = (0..p.plan.outputs.len()).map(|k| p.output(k)).collect();
     let secs = t.elapsed().as_secs_f64();
     for n in &p.plan.notices {
         eprintln!("note: {n}");
@@ -1252,7 +1252,7 @@ fn predict(g: &qkhw::ir::Graph, input: &GoldenInput, output: &Path, codes: Optio
             let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("out");
             path.with_file_name(format!("{stem}.{k}.npy"))
         };
-        out.write(&suffix(output), npy::encode_f32(&shape, &ys[k]))?;
+        out.write_parts(&suffix(output), &[&npy::header("<f4", &shape), &npy::f32_bytes(ys[k])])?;
         if let Some(c) = codes {
             let layer = step.layer.as_deref().unwrap_or("?");
             let cs: Vec<i64> = p

@@ -66,6 +66,12 @@ impl Staged {
 
     /// Stage `bytes` for `path` (its folder is created if missing).
     pub fn write(&mut self, path: &Path, bytes: impl AsRef<[u8]>) -> Result<()> {
+        self.write_parts(path, &[bytes.as_ref()])
+    }
+
+    /// [`Self::write`] of `parts` one after the other (a header and a large
+    /// body written where it lies, with no joined copy).
+    pub fn write_parts(&mut self, path: &Path, parts: &[&[u8]]) -> Result<()> {
         if path.is_dir() {
             return Err(explain(path, std::io::Error::from(std::io::ErrorKind::IsADirectory)));
         }
@@ -76,12 +82,18 @@ impl Staged {
             return Err(Error::Internal(format!("{} staged twice", path.display())));
         }
         let tmp = temp_name(path);
-        std::fs::write(&tmp, bytes).map_err(|e| explain(path, e))?;
+        let written = std::fs::File::create(&tmp).and_then(|mut f| {
+            use std::io::Write;
+            parts.iter().try_for_each(|p| f.write_all(p))
+        });
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(explain(path, e));
+        }
         self.files.push((tmp, path.to_path_buf()));
         Ok(())
     }
 
-    /// The final paths staged so far.
     pub fn paths(&self) -> impl Iterator<Item = &Path> {
         self.files.iter().map(|(_, f)| f.as_path())
     }

@@ -186,9 +186,45 @@ pub struct Prepared<T> {
     isa: Isa,
     /// Whether the step's output fits `i32` (kept narrow).
     narrow_out: Vec<bool>,
+    /// Computed by their reader ([`fused_affines`]).
+    fused: Vec<bool>,
 }
 
-pub fn prepare<T: Code>(plan: &Plan) -> Prepared<T> {
+/// Affine steps wider than 63 bits whose only reader is a fixed-grid
+/// requantizer into an `i32` range (a float batch norm's exact product
+/// before its quantizer, on raw inputs) and that nothing keeps: that
+/// requantizer computes them itself, element by element in `i128`
+/// ([`affine_grid`]), so the rest of the plan runs on `i64` codes.
+pub(crate) fn fused_affines(plan: &Plan, kept: &[bool]) -> Vec<bool> {
+    let readers = |s: usize| plan.steps.iter().enumerate().filter(move |(_, st)| st.inputs.contains(&s)).map(|(r, _)| r);
+    (0..plan.steps.len())
+        .map(|s| {
+            let st = &plan.steps[s];
+            let wide_affine = matches!(st.op, StepOp::Affine { .. }) && st.fmt.width > 63 && st.inputs.len() == 1 && plan.steps[st.inputs[0]].fmt.width <= 63;
+            let mut rs = readers(s);
+            wide_affine
+                && !kept[s]
+                && !plan.outputs.contains(&s)
+                && match (rs.next(), rs.next()) {
+                    (Some(r), None) => match &plan.steps[r].op {
+                        StepOp::Act(Act::Grid { out_frac, .. }) => {
+                            within(plan.steps[r].lo, 31) && within(plan.steps[r].hi, 31) && (1..=126).contains(&(st.fmt.frac - out_frac))
+                        }
+                        _ => false,
+                    },
+                    _ => false,
+                }
+        })
+        .collect()
+}
+
+/// The widest codes the golden model holds for `plan` (its steps but the
+/// fused ones): more than 63 bits takes `i128`.
+pub(crate) fn code_width(plan: &Plan, fused: &[bool]) -> u32 {
+    plan.steps.iter().zip(fused).filter(|(_, f)| !**f).map(|(s, _)| s.fmt.width).max().unwrap_or(1)
+}
+
+pub fn prepare<T: Code>(plan: &Plan, fused: Vec<bool>) -> Prepared<T> {
     let lin = plan
         .steps
         .iter()
@@ -199,7 +235,7 @@ pub fn prepare<T: Code>(plan: &Plan) -> Prepared<T> {
         })
         .collect();
     let narrow_out = plan.steps.iter().map(|s| within(s.lo, 31) && within(s.hi, 31)).collect();
-    Prepared { lin, isa: Isa::detect(), narrow_out }
+    Prepared { lin, isa: Isa::detect(), narrow_out, fused }
 }
 
 impl<T> Prepared<T> {
@@ -212,9 +248,12 @@ impl<T> Prepared<T> {
 /// The arithmetic each step of `plan` runs in (`None`: not a linear step),
 /// as `qkhw inspect --plan` shows it.
 pub fn linear_kernels(plan: &Plan) -> Vec<Option<String>> {
-    let isa = prepare::<i64>(plan).isa;
-    prepare::<i64>(plan)
-        .lin
+    let kept: Vec<bool> = (0..plan.steps.len()).map(|i| plan.outputs.contains(&i)).collect();
+    let fused = fused_affines(plan, &kept);
+    let wide = code_width(plan, &fused) > 63;
+    let prep = prepare::<i64>(plan, fused);
+    let isa = prep.isa;
+    prep.lin
         .iter()
         .map(|l| {
             l.as_ref().map(|l| match l {
@@ -222,7 +261,7 @@ pub fn linear_kernels(plan: &Plan) -> Vec<Option<String>> {
                 Lin::L(l) => format!("{} passes of 16-bit digits, i16 pairs -> i32 ({}), summed in i64", l.digits(), isa.describe()),
                 Lin::N(..) => "i32".to_string(),
                 Lin::F(..) => "f64 (exact integers below 2^53)".to_string(),
-                Lin::W(..) => if plan.max_width > 63 { "i128" } else { "i64" }.to_string(),
+                Lin::W(..) => if wide { "i128" } else { "i64" }.to_string(),
             })
         })
         .collect()
@@ -271,6 +310,10 @@ pub(crate) fn run_chunk<T: Code>(plan: &Plan, prep: &Prepared<T>, inputs: &[Chun
     for (i, s) in plan.steps.iter().enumerate() {
         for &x in &s.inputs {
             last_use[x] = i;
+            // A fused affine's input is read by its reader.
+            if prep.fused[x] {
+                last_use[plan.steps[x].inputs[0]] = i;
+            }
         }
     }
     // Steps nothing kept depends on are skipped (the integer logits when
@@ -285,7 +328,7 @@ pub(crate) fn run_chunk<T: Code>(plan: &Plan, prep: &Prepared<T>, inputs: &[Chun
     }
     let mut out: Vec<Option<Vec<i128>>> = vec![None; plan.steps.len()];
     for (i, s) in plan.steps.iter().enumerate() {
-        if !needed[i] {
+        if !needed[i] || prep.fused[i] {
             continue;
         }
         let size: usize = s.shape.iter().product();
@@ -302,6 +345,7 @@ pub(crate) fn run_chunk<T: Code>(plan: &Plan, prep: &Prepared<T>, inputs: &[Chun
                     match input {
                         ChunkCodes::Narrow(v) => Buf::N(v.clone()),
                         ChunkCodes::Wide(v) => Buf::W(v.iter().map(|&v| T::from_i128(v)).collect()),
+                        ChunkCodes::Wide64(v) => Buf::W(v.iter().map(|&v| T::from_i64(v)).collect()),
                     }
                 }
                 (StepOp::Dense { rows, .. }, Some(Lin::S(k))) => Buf::N(madd16::dense(&xb(0)?.narrow(), m * rows, k, prep.isa)),
@@ -323,6 +367,14 @@ pub(crate) fn run_chunk<T: Code>(plan: &Plan, prep: &Prepared<T>, inputs: &[Chun
                 }
                 (StepOp::ConvT { geo, w, b }, _) => Buf::W(conv_t(&x(0)?, m, geo, &cv(w), &cv(b))),
                 (StepOp::Affine { sub, mul, add }, _) => Buf::W(affine(&x(0)?, &cv(sub), &cv(mul), &cv(add))),
+                (StepOp::Act(Act::Grid { out_frac, min, max }), _) if prep.fused[s.inputs[0]] => {
+                    let a = &plan.steps[s.inputs[0]];
+                    let StepOp::Affine { sub, mul, add } = &a.op else {
+                        return Err(Error::Internal(format!("golden model: step {i} reads a fused step that is not an affine")));
+                    };
+                    let xs = bufs[a.inputs[0]].as_ref().ok_or_else(|| Error::Internal(format!("golden model: step {i} reads a freed buffer")))?.wide();
+                    Buf::N(affine_grid(&xs, sub, mul, add, (a.fmt.frac - out_frac) as u32, *min as i32, *max as i32))
+                }
                 (StepOp::Act(Act::Grid { out_frac, min, max }), _)
                     if prep.narrow_out[s.inputs[0]] && prep.narrow_out[i] && plan.steps[s.inputs[0]].fmt.frac - out_frac >= 0 =>
                 {
@@ -599,9 +651,31 @@ fn conv_t<T: Code>(x: &[T], m: usize, g: &Geo, w: &[T], b: &[T]) -> Vec<T> {
     y
 }
 
+/// [`affine`] in `i128` then [`grid_to_i32`]'s rounding, element by
+/// element (no `i128` buffer of the whole step).
+fn affine_grid<T: Code>(x: &[T], sub: &[i128], mul: &[i128], add: &[i128], s: u32, lo: i32, hi: i32) -> Vec<i32> {
+    let c = mul.len().max(1);
+    let (half, mask) = (1u128 << (s - 1), (1u128 << s) - 1);
+    let mut out = Vec::with_capacity(x.len());
+    // Channels are the last axis: one pass per pixel, no index division.
+    for px in x.chunks(c) {
+        for (((&v, &sb), &m), &a) in px.iter().zip(sub).zip(mul).zip(add) {
+            let v = (v.to_i128() - sb) * m + a;
+            let q = v >> s;
+            let up = ((v as u128) & mask) > half - (q & 1) as u128;
+            out.push((q + i128::from(up)).clamp(lo as i128, hi as i128) as i32);
+        }
+    }
+    out
+}
+
 fn affine<T: Code>(x: &[T], sub: &[T], mul: &[T], add: &[T]) -> Vec<T> {
     let c = mul.len().max(1);
-    x.iter().enumerate().map(|(i, &v)| (v - sub[i % c]) * mul[i % c] + add[i % c]).collect()
+    let mut y = Vec::with_capacity(x.len());
+    for px in x.chunks(c) {
+        y.extend(px.iter().zip(sub).zip(mul).zip(add).map(|(((&v, &sb), &m), &a)| (v - sb) * m + a));
+    }
+    y
 }
 
 /// Ties-to-even right shift of a code, branch-free (it vectorizes): round
@@ -996,6 +1070,57 @@ mod tests {
         assert_eq!(merge_i32(&[&[3, -4], &[1, 1]], &[2, 0], true), vec![11, -17]);
         // 2^30 << 1 wraps to −2^31 on its own; the sum 2^31 − 2^30 fits.
         assert_eq!(merge_i32(&[&[1 << 30, 0], &[-(1 << 29), 5]], &[1, 1], false), vec![1 << 30, 10]);
+    }
+
+    /// The fused batch norm + requantizer equals the affine in `i128`
+    /// followed by the requantizer, on codes at the edges of `i64` and
+    /// constants of every sign, for several channel counts and shifts.
+    #[test]
+    fn fused_affine_grid_equals_affine_then_grid() {
+        let mut seed = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut checked = 0;
+        for c in [1usize, 3, 4, 7] {
+            for s in [1u32, 20, 63, 64, 70, 100] {
+                let mut x: Vec<i64> = vec![i64::MIN, i64::MAX, 0, 1, -1, i64::MIN + 1];
+                x.extend((0..8 * c).map(|_| (next() as i64) >> (next() % 64)));
+                let x: Vec<i64> = x.iter().copied().cycle().take(x.len().div_ceil(c) * c).collect();
+                let sub: Vec<i128> = (0..c).map(|_| (next() as i64 >> 40) as i128).collect();
+                let mul: Vec<i128> = (0..c).map(|k| if k == 1 { 0 } else { (next() as i64 >> 44) as i128 }).collect();
+                let add: Vec<i128> = (0..c).map(|_| (next() as i128) << 20).collect();
+                let xw: Vec<i128> = x.iter().map(|&v| v as i128).collect();
+                for (lo, hi) in [(0, 63), (-128, 127), (i32::MIN, i32::MAX)] {
+                    let want = grid_to_i32(&affine::<i128>(&xw, &sub, &mul, &add), s, lo, hi);
+                    assert_eq!(affine_grid(&x, &sub, &mul, &add, s, lo, hi), want, "c {c} s {s} ({lo}, {hi})");
+                    checked += want.len();
+                }
+            }
+        }
+        assert!(checked > 1000);
+    }
+
+    /// On raw float inputs, cnn_bn's first batch norm is 75+ bits wide and
+    /// only its ReLU reads it: fused, so the whole plan runs on `i64`
+    /// codes; kept (a layer dump), it is not fused.
+    #[test]
+    fn a_wide_batch_norm_before_its_quantizer_is_fused() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/models/cnn_bn.keras");
+        let g = crate::load_graph(path, crate::ir::BuildOptions::default()).unwrap();
+        let x: Vec<f32> = (0..64).map(|i| if i % 2 == 0 { 3.0 - i as f32 * 0.01 } else { 1.0e-9 * i as f32 }).collect();
+        let (fmt, lo, hi) = crate::golden::exact_inputs(&x, &[1, 8, 8, 1]).unwrap();
+        let plan = crate::passes::precision::plan_inputs(&g, &[crate::passes::precision::InputSpec::exact(fmt, lo, hi)], &Default::default()).unwrap();
+        assert!(plan.max_width > 63, "{}", plan.max_width);
+        let outputs: Vec<bool> = (0..plan.steps.len()).map(|i| plan.outputs.contains(&i)).collect();
+        let fused = fused_affines(&plan, &outputs);
+        let names: Vec<&str> = fused.iter().enumerate().filter(|(_, f)| **f).filter_map(|(i, _)| plan.steps[i].layer.as_deref()).collect();
+        assert_eq!(names, ["bn1"]);
+        assert!(code_width(&plan, &fused) <= 63);
+        assert!(!fused_affines(&plan, &vec![true; plan.steps.len()]).contains(&true));
     }
 
     #[test]

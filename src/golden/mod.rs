@@ -71,6 +71,8 @@ pub enum Input<'a> {
 /// One chunk's codes of one input, in the width its kernels read.
 pub(crate) enum ChunkCodes {
     Narrow(Vec<i32>),
+    /// Exact float inputs for an `i64` plan (straight from the floats).
+    Wide64(Vec<i64>),
     Wide(Vec<i128>),
 }
 
@@ -84,7 +86,8 @@ impl Input<'_> {
 
     /// Codes of elements `a..b`, as `i32` when `narrow` (the input step's
     /// range fits it).
-    fn codes(&self, a: usize, b: usize, narrow: bool) -> Result<ChunkCodes> {
+    /// `wide64`: the plan computes in `i64`, so every code fits it.
+    fn codes(&self, a: usize, b: usize, narrow: bool, wide64: bool) -> Result<ChunkCodes> {
         Ok(match self {
             Input::Codes(c) if narrow => ChunkCodes::Narrow(c[a..b].iter().map(|&v| v as i32).collect()),
             Input::Codes(c) => ChunkCodes::Wide(c[a..b].to_vec()),
@@ -93,6 +96,8 @@ impl Input<'_> {
                 let code = |v: f32| crate::quant::ops::ftz(v) as f64 * scale;
                 if narrow {
                     ChunkCodes::Narrow(x[a..b].iter().map(|&v| code(v) as i32).collect())
+                } else if wide64 {
+                    ChunkCodes::Wide64(x[a..b].iter().map(|&v| code(v) as i64).collect())
                 } else {
                     ChunkCodes::Wide(
                         x[a..b]
@@ -239,8 +244,12 @@ pub fn run_inputs(
     let chunk = chunk_samples(plan);
     let chunks: Vec<(usize, usize)> = (0..n).step_by(chunk).map(|s| (s, (s + chunk).min(n))).collect();
     let threads = threads.clamp(1, chunks.len().max(1));
-    let wide = plan.max_width > 63;
-    let (p64, p128) = if wide { (None, Some(kernels::prepare::<i128>(plan))) } else { (Some(kernels::prepare::<i64>(plan)), None) };
+    let fused = kernels::fused_affines(plan, &chunk_keep);
+    let (p64, p128) = if kernels::code_width(plan, &fused) > 63 {
+        (None, Some(kernels::prepare::<i128>(plan, fused)))
+    } else {
+        (Some(kernels::prepare::<i64>(plan, fused)), None)
+    };
     // Kept outputs are written in place: each chunk owns its slice.
     let sizes: Vec<usize> = plan.steps.iter().map(|s| s.shape.iter().product()).collect();
     let mut steps: Vec<Option<Vec<i128>>> = kept.iter().zip(&sizes).map(|(&k, &sz)| k.then(|| vec![0i128; n * sz])).collect();
@@ -270,7 +279,7 @@ pub fn run_inputs(
     let per_chunk = |((a, b), (outs, fouts)): ((usize, usize), Slots<'_>)| -> Result<()> {
         let narrow = |k: usize| p64.as_ref().map_or_else(|| p128.as_ref().is_some_and(|p| p.narrow(plan.inputs[k])), |p| p.narrow(plan.inputs[k]));
         let x: Vec<ChunkCodes> =
-            inputs.iter().zip(&in_sizes).enumerate().map(|(k, (input, &sz))| input.codes(a * sz, b * sz, narrow(k))).collect::<Result<_>>()?;
+            inputs.iter().zip(&in_sizes).enumerate().map(|(k, (input, &sz))| input.codes(a * sz, b * sz, narrow(k), p64.is_some())).collect::<Result<_>>()?;
         let r = match (&p64, &p128) {
             (Some(p), _) => kernels::run_chunk::<i64>(plan, p, &x, b - a, &chunk_keep),
             (_, Some(p)) => kernels::run_chunk::<i128>(plan, p, &x, b - a, &chunk_keep),
@@ -366,7 +375,63 @@ fn quantize_input(v: f32, i: usize, shape: &[usize], f: crate::fxp::InputFormat)
 /// taken as QKeras takes them, subnormals flushed as TensorFlow does), and
 /// the range of the codes; an error names a value that has no code.
 pub fn exact_inputs(x: &[f32], shape: &[usize]) -> Result<(FixedFormat, i128, i128)> {
-    if let Some(i) = x.iter().position(|v| !v.is_finite()) {
+    exact_inputs_threads(x, shape, 1)
+}
+
+/// The finest fraction any of `x` needs (`i32::MIN` for all zeros), the
+/// smallest and largest value (subnormals flushed), and whether one is not
+/// finite (AVX2 where the CPU has it).
+fn input_extent(x: &[f32]) -> (i32, f32, f32, bool) {
+    #[cfg(target_arch = "x86_64")]
+    if madd16::avx2() {
+        // SAFETY: `avx2()` says the CPU has AVX2.
+        return unsafe { input_extent_avx2(x) };
+    }
+    input_extent_body(x)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn input_extent_avx2(x: &[f32]) -> (i32, f32, f32, bool) {
+    input_extent_body(x)
+}
+
+/// Integer-only and branch-free, so that it vectorizes: the lowest set
+/// bit of the significand, converted to float32, gives its trailing zeros
+/// in its exponent; the extremes are taken on the bits as order-preserving
+/// `i32` keys (a NaN or infinity is reported by `bad` before they matter).
+#[inline(always)]
+fn input_extent_body(x: &[f32]) -> (i32, f32, f32, bool) {
+    let (mut frac, mut lo, mut hi, mut bad) = (i32::MIN, 0i32, 0i32, 0i32);
+    for &v in x {
+        let bits = v.to_bits() as i32;
+        let exp = (bits >> 23) & 0xff;
+        bad |= i32::from(exp == 0xff);
+        let key = if exp == 0 { 0 } else { bits ^ ((bits >> 31) & 0x7fff_ffff) };
+        lo = lo.min(key);
+        hi = hi.max(key);
+        let m = bits & 0x7f_ffff | 0x80_0000;
+        let tz = ((((m & m.wrapping_neg()) as f32).to_bits() >> 23) as i32) - 127;
+        frac = frac.max(if exp == 0 { i32::MIN } else { 150 - exp - tz });
+    }
+    let value = |k: i32| f32::from_bits((if k < 0 { k ^ 0x7fff_ffff } else { k }) as u32);
+    (frac, value(lo), value(hi), bad != 0)
+}
+
+/// [`exact_inputs`] on `threads` threads (a pass over the whole input that
+/// runs before the plan can be made).
+pub fn exact_inputs_threads(x: &[f32], shape: &[usize], threads: usize) -> Result<(FixedFormat, i128, i128)> {
+    let parts: Vec<(i32, f32, f32, bool)> = if threads <= 1 || x.len() < 1 << 16 {
+        vec![input_extent(x)]
+    } else {
+        std::thread::scope(|s| {
+            let hs: Vec<_> = x.chunks(x.len().div_ceil(threads)).map(|c| s.spawn(move || input_extent(c))).collect();
+            hs.into_iter().map(|h| h.join().unwrap_or((0, 0.0, 0.0, true))).collect()
+        })
+    };
+    if parts.iter().any(|p| p.3)
+        && let Some(i) = x.iter().position(|v| !v.is_finite())
+    {
         let v = x[i];
         return Err(Error::Usage(if v.is_nan() {
             format!("input {}: NaN has no fixed-point code; replace NaNs in the input (e.g. numpy.nan_to_num)", locate(i, shape))
@@ -374,18 +439,9 @@ pub fn exact_inputs(x: &[f32], shape: &[usize]) -> Result<(FixedFormat, i128, i1
             format!("input {}: {v} has no exact fixed-point code; give --input-format (e.g. fixed<16,6>) to saturate it", locate(i, shape))
         }));
     }
-    let mut frac = i32::MIN;
-    let (mut lo, mut hi) = (0f32, 0f32);
-    for &v in x {
-        let v = crate::quant::ops::ftz(v);
-        lo = lo.min(v);
-        hi = hi.max(v);
-        if v != 0.0 {
-            let bits = v.to_bits();
-            let e = ((bits >> 23) & 0xff) as i32 - 150 + (bits & 0x7f_ffff | 0x80_0000).trailing_zeros() as i32;
-            frac = frac.max(-e);
-        }
-    }
+    let frac = parts.iter().map(|p| p.0).max().unwrap_or(i32::MIN);
+    let lo = parts.iter().map(|p| p.1).fold(0f32, f32::min);
+    let hi = parts.iter().map(|p| p.2).fold(0f32, f32::max);
     let frac = if frac == i32::MIN { 0 } else { frac };
     let code = |v: f32| -> Result<i128> {
         let c = v as f64 * pow2(frac);
@@ -430,7 +486,12 @@ impl Prediction {
     /// quantizer are evaluated as TensorFlow does in float32, on the same
     /// exact inputs ([`float_tail`]); the codes keep the exact values.
     pub fn output_f32(&self, k: usize) -> Vec<f32> {
-        self.run.floats[k].clone()
+        self.output(k).to_vec()
+    }
+
+    /// [`Self::output_f32`] in place.
+    pub fn output(&self, k: usize) -> &[f32] {
+        &self.run.floats[k]
     }
 
     /// Step `s`'s output as QKeras computes it (see [`Self::output_f32`]);
@@ -557,59 +618,152 @@ pub fn float_affine(x: &[f32], mul: &[f32], add: &[f32]) -> Vec<f32> {
 pub fn float_dense(x: &[f32], rows: usize, n_in: usize, n_out: usize, w: &[f32], b: &[f32]) -> Vec<f32> {
     #[cfg(target_arch = "x86_64")]
     if madd16::avx2() {
-        // SAFETY: the CPU supports FMA (`madd16::avx2`).
-        return unsafe { float_dense_fma(x, rows, n_in, n_out, w, b) };
+        // SAFETY: the CPU supports AVX2 and FMA (`madd16::avx2`).
+        return unsafe { float_dense_avx2(x, rows, n_in, n_out, w, b) };
     }
-    float_dense_body(x, rows, n_in, n_out, w, b)
+    if never_subnormal(x, w, b) {
+        float_dense_body::<false>(x, rows, n_in, n_out, w, b)
+    } else {
+        float_dense_body::<true>(x, rows, n_in, n_out, w, b)
+    }
 }
 
-/// `mul_add` is then one instruction instead of a libm call (same result:
-/// a fused multiply-add is correctly rounded either way).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "fma")]
-unsafe fn float_dense_fma(x: &[f32], rows: usize, n_in: usize, n_out: usize, w: &[f32], b: &[f32]) -> Vec<f32> {
-    float_dense_body(x, rows, n_in, n_out, w, b)
-}
-
+/// The exponent of the finest power of two every finite, normal value of
+/// `v` is a multiple of (`i32::MAX` for all zeros), or `i32::MIN` when one
+/// is subnormal, infinite or NaN. Branch-free, so that it vectorizes (the
+/// lowest set bit of the significand, converted to float32, gives its
+/// trailing zeros in its exponent).
 #[inline(always)]
-fn float_dense_body(x: &[f32], rows: usize, n_in: usize, n_out: usize, w: &[f32], b: &[f32]) -> Vec<f32> {
-    use crate::quant::ops::ftz;
-    // Each output accumulates over the inputs in order, as TensorFlow's
-    // matmul does; rows are independent, so 8 of them advance side by
-    // side in one vector (the same operations in the same order per row).
-    const L: usize = 8;
-    let mut y = vec![0f32; rows * n_out];
-    let full = rows / L * L;
-    let mut acc = vec![[0f32; L]; n_out];
-    for r0 in (0..full).step_by(L) {
-        acc.iter_mut().for_each(|a| *a = [0.0; L]);
-        for i in 0..n_in {
-            let xi: [f32; L] = std::array::from_fn(|r| ftz(x[(r0 + r) * n_in + i]));
-            for (a, &wj) in acc.iter_mut().zip(&w[i * n_out..(i + 1) * n_out]) {
-                for r in 0..L {
-                    a[r] = ftz(xi[r].mul_add(wj, a[r]));
-                }
-            }
-        }
-        for (j, (a, &bj)) in acc.iter().zip(b).enumerate() {
-            for (r, &v) in a.iter().enumerate() {
-                y[(r0 + r) * n_out + j] = ftz(v + bj);
-            }
-        }
+fn grid_exponent(v: &[f32]) -> i32 {
+    let mut g = i32::MAX;
+    for &x in v {
+        let bits = x.to_bits() as i32;
+        let exp = (bits >> 23) & 0xff;
+        let m = bits & 0x7f_ffff | 0x80_0000;
+        let tz = ((((m & m.wrapping_neg()) as f32).to_bits() >> 23) as i32) - 127;
+        let e = if exp == 0 || exp == 0xff { i32::MIN } else { exp - 150 + tz };
+        g = g.min(if bits & 0x7fff_ffff == 0 { i32::MAX } else { e });
     }
-    for r in full..rows {
+    g
+}
+
+/// Whether no operand or result of the Dense can be subnormal, so that
+/// flushing to zero changes nothing: every input, weight and bias is a
+/// normal multiple of 2^gx, 2^gw, 2^gb, and every product a multiple of
+/// 2^(gx+gw) ≥ 2^-126. A float32 rounding of a multiple of a power of two
+/// is again one (or zero), so every partial sum, and the bias added to it,
+/// is zero or at least 2^-126 in magnitude: normal.
+#[inline(always)]
+fn never_subnormal(x: &[f32], w: &[f32], b: &[f32]) -> bool {
+    let (gx, gw, gb) = (grid_exponent(x), grid_exponent(w), grid_exponent(b));
+    let normal = |g: i32| g >= -126;
+    normal(gx) && normal(gw) && normal(gb) && (gx == i32::MAX || gw == i32::MAX || normal(gx.saturating_add(gw)))
+}
+
+/// Rows advance 8 side by side in one vector (the same operations in the
+/// same order per row), up to 8 outputs at a time in registers; `FTZ`
+/// flushes every operand and result (not needed where
+/// [`never_subnormal`] holds).
+fn float_dense_body<const FTZ: bool>(x: &[f32], rows: usize, n_in: usize, n_out: usize, w: &[f32], b: &[f32]) -> Vec<f32> {
+    let f = |v: f32| if FTZ { crate::quant::ops::ftz(v) } else { v };
+    let mut y = vec![0f32; rows * n_out];
+    for r in 0..rows {
         let acc = &mut y[r * n_out..(r + 1) * n_out];
         for i in 0..n_in {
-            let xi = ftz(x[r * n_in + i]);
+            let xi = f(x[r * n_in + i]);
             for (a, &wj) in acc.iter_mut().zip(&w[i * n_out..(i + 1) * n_out]) {
-                *a = ftz(xi.mul_add(wj, *a));
+                *a = f(xi.mul_add(f(wj), *a));
             }
         }
         for (a, &bj) in acc.iter_mut().zip(b) {
-            *a = ftz(*a + bj);
+            *a = f(*a + f(bj));
         }
     }
     y
+}
+
+/// [`float_dense_body`] in AVX2 + FMA: 8 rows side by side in one vector
+/// (the same operations in the same order per row), up to 8 outputs at a
+/// time in registers.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn float_dense_avx2(x: &[f32], rows: usize, n_in: usize, n_out: usize, w: &[f32], b: &[f32]) -> Vec<f32> {
+    let ftz = !never_subnormal(x, w, b);
+    let f = |v: f32| if ftz { crate::quant::ops::ftz(v) } else { v };
+    let wf: Vec<f32> = w.iter().map(|&v| f(v)).collect();
+    let bf: Vec<f32> = b.iter().map(|&v| f(v)).collect();
+    let mut y = vec![0f32; rows * n_out];
+    // One block of rows, its inputs transposed: xt[i][r].
+    let mut xt = vec![[0f32; 8]; n_in];
+    for r0 in (0..rows).step_by(8) {
+        let nr = (rows - r0).min(8);
+        for (i, col) in xt.iter_mut().enumerate() {
+            for (r, v) in col.iter_mut().enumerate() {
+                *v = if r < nr { f(x[(r0 + r) * n_in + i]) } else { 0.0 };
+            }
+        }
+        let out = &mut y[r0 * n_out..(r0 + nr) * n_out];
+        let mut j0 = 0;
+        while j0 < n_out {
+            let jn = (n_out - j0).min(8);
+            macro_rules! block {
+                ($j:literal) => {
+                    // SAFETY: AVX2 and FMA are enabled on this function.
+                    unsafe {
+                        if ftz { dense_block_avx2::<true, $j>(&xt, &wf, &bf, n_out, j0, nr, out) } else { dense_block_avx2::<false, $j>(&xt, &wf, &bf, n_out, j0, nr, out) }
+                    }
+                };
+            }
+            match jn {
+                1 => block!(1),
+                2 => block!(2),
+                3 => block!(3),
+                4 => block!(4),
+                5 => block!(5),
+                6 => block!(6),
+                7 => block!(7),
+                _ => block!(8),
+            }
+            j0 += jn;
+        }
+    }
+    y
+}
+
+/// Outputs `j0..j0 + J` of a block of `nr` rows (`out`: those rows of y):
+/// from zero, one fused multiply-add per input in order, then the bias
+/// (weights and bias already flushed when `FTZ`).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+#[allow(clippy::too_many_arguments)] // reason: one block of one kernel, inlined
+unsafe fn dense_block_avx2<const FTZ: bool, const J: usize>(xt: &[[f32; 8]], w: &[f32], b: &[f32], n_out: usize, j0: usize, nr: usize, out: &mut [f32]) {
+    use std::arch::x86_64::*;
+    // A subnormal (exponent field 0) becomes a zero of the same sign.
+    let flush = |v: __m256| -> __m256 {
+        if !FTZ {
+            return v;
+        }
+        let tiny = _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(_mm256_castps_si256(v), _mm256_set1_epi32(0x7f80_0000)), _mm256_setzero_si256()));
+        _mm256_blendv_ps(v, _mm256_and_ps(v, _mm256_set1_ps(-0.0)), tiny)
+    };
+    let mut acc = [_mm256_setzero_ps(); J];
+    for (i, xi) in xt.iter().enumerate() {
+        // SAFETY: `xi` holds 8 floats.
+        let xv = unsafe { _mm256_loadu_ps(xi.as_ptr()) };
+        let wi = &w[i * n_out + j0..i * n_out + j0 + J];
+        for (a, &wj) in acc.iter_mut().zip(wi) {
+            *a = flush(_mm256_fmadd_ps(xv, _mm256_set1_ps(wj), *a));
+        }
+    }
+    for (jj, a) in acc.iter().enumerate() {
+        let mut v = [0f32; 8];
+        // SAFETY: `v` holds 8 floats.
+        unsafe { _mm256_storeu_ps(v.as_mut_ptr(), flush(_mm256_add_ps(*a, _mm256_set1_ps(b[j0 + jj])))) };
+        for (r, &t) in v.iter().enumerate().take(nr) {
+            out[r * n_out + j0 + jj] = t;
+        }
+    }
 }
 
 /// An array of `shape` for model input `k` must be `(batch, *input shape)`
@@ -647,6 +801,7 @@ pub fn predict_inputs(g: &crate::ir::Graph, xs: &[(&[f32], &[usize])], opts: &Pr
     if let Some((k, _)) = xs.iter().enumerate().find(|(_, x)| x.1[0] != n) {
         return Err(Error::Usage(format!("input `{}` has {} samples, input `{}` {n}", g.layers[g.inputs[k].0].name, xs[k].1[0], g.layers[g.inputs[0].0].name)));
     }
+    let threads = if opts.threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { opts.threads };
     let mut specs = vec![];
     let mut inputs: Vec<Input<'_>> = vec![];
     for &(x, shape) in xs {
@@ -656,14 +811,13 @@ pub fn predict_inputs(g: &crate::ir::Graph, xs: &[(&[f32], &[usize])], opts: &Pr
                 specs.push(InputSpec::of(fmt));
             }
             None => {
-                let (fmt, lo, hi) = exact_inputs(x, shape)?;
+                let (fmt, lo, hi) = exact_inputs_threads(x, shape, threads)?;
                 inputs.push(Input::Exact { x, frac: fmt.frac });
                 specs.push(InputSpec::exact(fmt, lo, hi));
             }
         }
     }
     let plan = crate::passes::precision::plan_inputs(g, &specs, &opts.config)?;
-    let threads = if opts.threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { opts.threads };
     let keep = opts.keep.clone().unwrap_or(Keep::Outputs);
     let run = if opts.progress {
         let bar = Progress::new(n as u64);
@@ -808,5 +962,100 @@ pub fn hardware_codes(x: &[f32], shape: &[usize], spec: &InputSpec, q: Option<&c
             Ok(hw.codes.iter().map(|&c| c as i128).collect())
         }
         None => quantize_inputs(x, shape, spec.format()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn xorshift(seed: &mut u64) -> u64 {
+        *seed ^= *seed << 13;
+        *seed ^= *seed >> 7;
+        *seed ^= *seed << 17;
+        *seed
+    }
+
+    /// The vectorized scan of the inputs equals the element-by-element
+    /// definition (finest fraction of each nonzero normal value,
+    /// subnormals flushed, extremes, non-finite values found) on edge values
+    /// and random bit patterns.
+    #[test]
+    fn input_extent_equals_its_definition() {
+        let reference = |x: &[f32]| -> (i32, f32, f32, bool) {
+            let (mut frac, mut lo, mut hi) = (i32::MIN, 0f32, 0f32);
+            for &v in x {
+                let v = crate::quant::ops::ftz(v);
+                if !v.is_finite() {
+                    continue;
+                }
+                lo = lo.min(v);
+                hi = hi.max(v);
+                if v != 0.0 {
+                    let bits = v.to_bits();
+                    let e = ((bits >> 23) & 0xff) as i32 - 150 + (bits & 0x7f_ffff | 0x80_0000).trailing_zeros() as i32;
+                    frac = frac.max(-e);
+                }
+            }
+            (frac, lo, hi, x.iter().any(|v| !v.is_finite()))
+        };
+        let edges = [
+            0.0f32, -0.0, 1.0, -1.0, 0.5, f32::MIN_POSITIVE, -f32::MIN_POSITIVE, f32::MAX, f32::MIN, 1.0e-45, -1.0e-40, 3.0e-39, f32::EPSILON, 1.0 + f32::EPSILON, -(1 << 23) as f32, 0.1, -0.3,
+        ];
+        let mut cases: Vec<Vec<f32>> = edges.iter().map(|&v| vec![v]).collect();
+        cases.push(edges.to_vec());
+        cases.push(vec![]);
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..200 {
+            let n = (xorshift(&mut seed) % 40) as usize;
+            cases.push((0..n).map(|_| f32::from_bits(xorshift(&mut seed) as u32)).filter(|v| v.is_finite()).collect());
+        }
+        let mut with_nan = edges.to_vec();
+        with_nan.push(f32::NAN);
+        cases.push(with_nan);
+        cases.push(vec![1.0, f32::INFINITY]);
+        for x in &cases {
+            let (f, lo, hi, bad) = input_extent(x);
+            let (rf, rlo, rhi, rbad) = reference(x);
+            assert_eq!(bad, rbad, "{x:?}");
+            if !bad {
+                assert_eq!((f, lo.to_bits() & 0x7fff_ffff, hi), (rf, rlo.to_bits() & 0x7fff_ffff, rhi), "{x:?}");
+                assert_eq!((lo, hi), (rlo, rhi), "{x:?}");
+            }
+            let bits = |e: (i32, f32, f32, bool)| (e.0, e.1.to_bits(), e.2.to_bits(), e.3);
+            assert_eq!(bits(input_extent_body(x)), bits(input_extent(x)), "portable and AVX2 bodies");
+        }
+        let x: Vec<f32> = (0..100_000).map(|k| (k as f32 - 5e4) * 1.0e-6).collect();
+        let one = exact_inputs_threads(&x, &[x.len()], 1).unwrap();
+        assert_eq!(exact_inputs_threads(&x, &[x.len()], 2).unwrap(), one);
+        assert!(exact_inputs_threads(&[1.0, f32::NAN], &[2], 1).unwrap_err().to_string().contains("NaN"));
+    }
+
+    /// The float32 Dense skips flushing only where no value can be
+    /// subnormal, and every path (portable with and without flushing,
+    /// AVX2) gives the same bits: on quantized inputs and weights, and on
+    /// tiny ones whose products underflow.
+    #[test]
+    fn float_dense_paths_agree_and_flush_only_when_needed() {
+        let mut seed = 0x1234_5678_9ABC_DEF1u64;
+        let mut rand = |scale: f32| ((xorshift(&mut seed) >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * scale;
+        for (rows, n_in, n_out) in [(1usize, 3usize, 1usize), (9, 16, 5), (17, 32, 13), (8, 5, 8), (3, 64, 20)] {
+            // Codes on a grid (QKeras's quantized activations) times float weights.
+            let x: Vec<f32> = (0..rows * n_in).map(|_| (rand(64.0)).round() / 16.0).collect();
+            let w: Vec<f32> = (0..n_in * n_out).map(|_| rand(2.0)).collect();
+            let b: Vec<f32> = (0..n_out).map(|_| rand(1.0)).collect();
+            assert!(never_subnormal(&x, &w, &b));
+            let flushed = float_dense_body::<true>(&x, rows, n_in, n_out, &w, &b);
+            assert_eq!(float_dense_body::<false>(&x, rows, n_in, n_out, &w, &b), flushed);
+            assert_eq!(float_dense(&x, rows, n_in, n_out, &w, &b), flushed);
+            // Tiny values: products and sums underflow, and a subnormal input.
+            let mut xt: Vec<f32> = x.iter().map(|v| v * 1.0e-20).collect();
+            xt[0] = 1.0e-40;
+            let wt: Vec<f32> = w.iter().map(|v| v * 1.0e-19).collect();
+            assert!(!never_subnormal(&xt, &wt, &b));
+            let flushed = float_dense_body::<true>(&xt, rows, n_in, n_out, &wt, &b);
+            assert_eq!(float_dense(&xt, rows, n_in, n_out, &wt, &b), flushed);
+            assert!(never_subnormal(&x, &w, &b) && !never_subnormal(&[1.0e-20], &[1.0e-19], &[0.0]));
+        }
     }
 }
