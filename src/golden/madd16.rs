@@ -20,8 +20,10 @@ use crate::passes::precision::Geo;
 /// Which instructions a kernel may use, decided once per run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Isa {
-    /// AVX2 with AVX-VNNI: `vpdpwssd` multiplies the pairs and adds them
-    /// to the accumulator in one instruction.
+    /// AVX2 with AVX-512 VNNI on 256-bit vectors (AVX512VL): `vpdpwssd`
+    /// multiplies the pairs and adds them to the accumulator in one
+    /// instruction (AMD Zen 4, Intel Ice Lake and later; the VEX-encoded
+    /// AVX-VNNI of some Intel client CPUs without AVX-512 is not used).
     Vnni,
     /// AVX2 `vpmaddwd` + `vpaddd`.
     Avx2,
@@ -50,7 +52,7 @@ impl Isa {
     /// How `debug` names the pair multiply-add.
     pub fn describe(self) -> &'static str {
         match self {
-            Isa::Vnni => "AVX-VNNI vpdpwssd",
+            Isa::Vnni => "AVX-512 VNNI vpdpwssd",
             Isa::Avx2 => "AVX2 vpmaddwd",
             Isa::Portable => "portable",
         }
@@ -400,8 +402,8 @@ fn times_rows(xs: &[i16], segs: &[Seg], delta: usize, rows: usize, k: &Weights16
         // segments were checked just above.
         Isa::Avx2 => unsafe { avx2::times_rows(xs, segs, delta, rows, k, y) },
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: `Isa::Vnni` is only chosen when the CPU has AVX2 and
-        // AVX-VNNI; the segments were checked just above.
+        // SAFETY: `Isa::Vnni` is only chosen when the CPU has AVX2,
+        // AVX512-VNNI and AVX512VL; the segments were checked just above.
         Isa::Vnni => unsafe { vnni::times_rows(xs, segs, delta, rows, k, y) },
         _ => {
             for (r, yr) in y.chunks_exact_mut(k.n_out).enumerate() {
@@ -548,8 +550,8 @@ mod avx2 {
     pair_kernel!("avx2", |a, x, w| _mm256_add_epi32(a, _mm256_madd_epi16(x, w)));
 }
 
-/// The pair multiply-add with AVX-VNNI: `vpdpwssd` (wrapping, like the
-/// AVX2 pair; the saturating form is `vpdpwssds`).
+/// The pair multiply-add with AVX-512 VNNI on 256-bit vectors: `vpdpwssd`
+/// (wrapping, like the AVX2 pair; the saturating form is `vpdpwssds`).
 #[cfg(target_arch = "x86_64")]
 mod vnni {
     use super::{Seg, Weights16};
@@ -584,10 +586,10 @@ mod tests {
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") {
             v.push(Isa::Avx2);
-            if std::arch::is_x86_feature_detected!("avxvnni") {
+            if std::arch::is_x86_feature_detected!("avx512vnni") && std::arch::is_x86_feature_detected!("avx512vl") {
                 v.push(Isa::Vnni);
             } else {
-                eprintln!("note: this CPU has no AVX-VNNI: its kernel is not checked here");
+                eprintln!("note: this CPU has no AVX-512 VNNI: its kernel is not checked here");
             }
         } else {
             eprintln!("note: this CPU has no AVX2: only the portable kernels are checked here");
