@@ -548,17 +548,22 @@ impl HwArgs {
         if self.budget.is_some() && self.reuse_factor.is_some() {
             return Err(Error::Usage("--budget chooses the reuse factors: give --budget or --reuse-factor, not both".into()));
         }
+        if t == Target::C {
+            for (given, flag) in [(self.reuse_factor.is_some(), "--reuse-factor"), (self.budget.is_some(), "--budget")] {
+                if given {
+                    return Err(Error::Usage(format!("{flag} applies to --target verilog and hls (the C model is sequential), not --target c")));
+                }
+            }
+        }
         if t != Target::Verilog {
             for (given, flag) in [
                 (self.pipeline_levels.is_some(), "--pipeline-levels"),
                 (self.no_dsp, "--no-dsp"),
                 (self.axis_names, "--axis-names"),
-                (self.reuse_factor.is_some(), "--reuse-factor"),
                 (self.clock_period.is_some(), "--clock-period"),
                 (self.part.is_some(), "--part"),
                 (self.rom_init.is_some(), "--rom-init"),
                 (self.rom_style.is_some(), "--rom-style"),
-                (self.budget.is_some(), "--budget"),
                 (self.io == Some(IoArg::Stream), "--io stream"),
             ] {
                 if given {
@@ -596,9 +601,25 @@ impl HwArgs {
 
     /// The HLS files (`--target hls`), with their C-simulation vectors.
     fn hls_files(&self, g: &qkhw::ir::Graph, sem: &Semantics) -> Result<HlsFiles, Error> {
-        let (plan, notes) = qkhw::golden::hardware_plan(g, self.input_spec()?, &self.config()?)?;
+        let config = self.config()?;
+        let (plan, mut notes) = qkhw::golden::hardware_plan(g, self.input_spec()?, &config)?;
         let header = qkhw::backend::verilog::header(g, sem.internal_sigmoid.name());
-        let files = qkhw::backend::hls::generate(g, &plan, &header, sem.internal_sigmoid.name(), self.flavor())?;
+        // The layers fold as in the Verilog (--reuse-factor, --config, --budget).
+        let sched = match self.budget.as_deref().map(str::parse::<qkhw::arch::schedule::Budget>).transpose()? {
+            Some(b) => qkhw::arch::schedule::schedule_budget(&plan, &config, &b).0,
+            None => qkhw::arch::schedule::schedule(&plan, self.reuse_factor.map(|r| r as usize), &config),
+        };
+        notes.extend(sched.notes.iter().cloned());
+        let other: Vec<&str> = sched
+            .nodes
+            .iter()
+            .filter(|n| matches!(n.arch, qkhw::arch::schedule::Arch::Folded { .. }) && !matches!(plan.steps[n.first].op, qkhw::passes::precision::StepOp::Dense { .. }))
+            .map(|n| n.layer.as_str())
+            .collect();
+        if !other.is_empty() {
+            notes.push(format!("HLS: only Dense layers are folded (hls4ml's Resource strategy) so far; {} stay unrolled", other.join(", ")));
+        }
+        let files = qkhw::backend::hls::generate_scheduled(g, &plan, &header, sem.internal_sigmoid.name(), self.flavor(), &sched)?;
         let name = files[0].0.trim_end_matches(".h").to_string();
         Ok((files, name, plan, notes))
     }
@@ -959,7 +980,11 @@ fn generate(model: &Path, out: &Path, synth: bool, force: bool, hw: &HwArgs, sem
                 eprintln!("note: {n}");
             }
             let list: Vec<&str> = files.iter().map(|f| f.0.as_str()).collect();
-            println!("{} -> {} ({:.3} s); check with: cd {} && vitis_hls -f build_prj.tcl (or qkhw verify --target hls)", list.join(", "), out.display(), t.elapsed().as_secs_f64(), out.display());
+            let (tool, flag) = match hw.flavor() {
+                qkhw::backend::hls::Flavor::Vitis => ("vitis_hls -f build_prj.tcl", ""),
+                qkhw::backend::hls::Flavor::Catapult => ("catapult -shell -file build_prj.tcl", " --flavor catapult"),
+            };
+            println!("{} -> {} ({:.3} s); check with: cd {} && {tool} (or qkhw verify --target hls{flag})", list.join(", "), out.display(), t.elapsed().as_secs_f64(), out.display());
             Ok(())
         }
         Target::C => {

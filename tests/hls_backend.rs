@@ -45,3 +45,42 @@ fn every_model_in_csim(flavor: Flavor) {
         assert!(r.passed(), "{}", r.text());
     }
 }
+
+/// Folded Dense layers (hls4ml's Resource strategy: a reuse loop pipelined
+/// at II 1 around an unrolled block of ceil(N/R) multiplies) C-simulate
+/// bit-exact in both flavors: every layer at several reuse factors
+/// (including one that does not divide N, and rows > 1: a recurrent
+/// layer's input projection), and per-layer factors from `--config`.
+#[test]
+fn folded_dense_layers_in_csim_equal_the_golden_model() {
+    common::require("g++");
+    let cache = common::root().join("target").join("qkhw-cache");
+    let cfg = qkhw::passes::config::Config::parse("[layer.fc1]\nreuse_factor = 7\n[layer.fc2]\nstrategy = \"latency\"\n[layer.fc3]\nreuse_factor = 32\n").unwrap();
+    let cases: Vec<(&str, Option<usize>, qkhw::passes::config::Config)> = vec![
+        ("jet_tagger", Some(4), Default::default()),
+        ("jet_tagger", Some(64), Default::default()),
+        ("jet_tagger", None, cfg),
+        ("rnn_simple", Some(3), Default::default()),
+    ];
+    for flavor in [Flavor::Vitis, Flavor::Catapult] {
+        for (name, reuse, cfg) in &cases {
+            let g = qkhw::load_graph(common::root().join(format!("examples/models/{name}.keras")), BuildOptions::default()).unwrap();
+            let (plan, _) = qkhw::golden::hardware_plan(&g, None, cfg).unwrap();
+            let sched = qkhw::arch::schedule::schedule(&plan, *reuse, cfg);
+            let folded: Vec<usize> =
+                sched.nodes.iter().filter_map(|n| if let qkhw::arch::schedule::Arch::Folded { reuse } = n.arch { Some(reuse) } else { None }).collect();
+            assert!(!folded.is_empty(), "{name}: nothing folded");
+            let files = qkhw::backend::hls::generate_scheduled(&g, &plan, "test", "hard", flavor, &sched).unwrap();
+            let src = &files[1].1;
+            assert_eq!(src.matches("hls4ml's Resource strategy").count(), folded.len(), "{name} {flavor}");
+            match flavor {
+                Flavor::Vitis => assert!(src.contains("#pragma HLS ARRAY_RESHAPE") && src.contains("#pragma HLS PIPELINE II=1"), "{name}"),
+                Flavor::Catapult => assert!(!src.contains("#pragma HLS") && src.contains("#pragma hls_pipeline_init_interval 1\n        for (size_t ir"), "{name}"),
+            }
+            let (codes, n) = common::vectors(&g, name, 300, 7);
+            let stem = files[0].0.trim_end_matches(".h").to_string();
+            let r = verify::verify_hls(&files, &stem, flavor, &plan, &codes, n, &common::tmp(&format!("hls-fold-{flavor}-{name}-{reuse:?}")), &cache).unwrap();
+            assert!(r.passed(), "{name} {flavor} reuse {reuse:?}: {}", r.text());
+        }
+    }
+}

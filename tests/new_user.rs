@@ -179,6 +179,7 @@ fn flags_that_do_not_apply_are_refused() {
         (vec!["gen", "--target", "c", "--synth", "-o"], "--synth applies to --target verilog only"),
         (vec!["gen", "--target", "verilog", "--flavor", "catapult", "-o"], "--flavor applies to --target hls only"),
         (vec!["gen", "--target", "c", "--no-dsp", "-o"], "--no-dsp applies to --target verilog only"),
+        (vec!["gen", "--target", "c", "--reuse-factor", "4", "-o"], "--reuse-factor applies to --target verilog and hls"),
     ] {
         let mut c = qkhw();
         c.args(&args[..1]).arg(&m).args(&args[1..]).arg(&o);

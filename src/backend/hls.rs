@@ -148,16 +148,20 @@ pub(crate) fn requant(
 
 /// Catapult pipelines a loop only when the loops inside it are unrolled:
 /// every loop statement of the body gets `#pragma hls_unroll yes`.
+/// A loop that already has its pragma (a folded layer's reuse loop, which
+/// is pipelined, not unrolled) keeps it.
 fn unroll_pragmas(body: &str) -> String {
     let mut out = String::with_capacity(body.len() * 2);
+    let mut previous = "";
     for line in body.lines() {
         let t = line.trim_start();
-        if t.starts_with("for (") {
+        if t.starts_with("for (") && !previous.trim_start().starts_with("#pragma hls_") {
             out.push_str(&line[..line.len() - t.len()]);
             out.push_str("#pragma hls_unroll yes\n");
         }
         out.push_str(line);
         out.push('\n');
+        previous = line;
     }
     out
 }
@@ -185,6 +189,9 @@ struct HlsHeader<'a> {
 #[derive(Template)]
 #[template(path = "hls/model.cpp", escape = "none")]
 struct HlsSource<'a> {
+    /// The top's initiation interval: 1, or the folded layers' reuse
+    /// loops (the largest rows × R).
+    ii: usize,
     /// Always false: wide values are refused for HLS (the shared body asks).
     wide: bool,
     header: &'a str,
@@ -244,7 +251,42 @@ pub fn generate(
     sigmoid: &str,
     flavor: Flavor,
 ) -> Result<Vec<(String, String)>> {
-    let b = body(g, plan, Dialect::Hls(flavor))?;
+    let unrolled = crate::arch::schedule::schedule(plan, None, &Default::default());
+    generate_scheduled(g, plan, header, sigmoid, flavor, &unrolled)
+}
+
+/// [`generate`] with the layers folded as `sched` says: a folded Dense is
+/// written as hls4ml's Resource strategy writes it (a reuse loop pipelined
+/// at II 1 around an unrolled block of ceil(N/R) multiplies, its weights
+/// reshaped by block), and the top is pipelined at the schedule's
+/// initiation interval. The arithmetic is the unrolled design's, so the
+/// C simulation stays bit-exact. Other folded layers (convolutions,
+/// poolings) stay unrolled in HLS, with a note.
+pub fn generate_scheduled(
+    g: &Graph,
+    plan: &Plan,
+    header: &str,
+    sigmoid: &str,
+    flavor: Flavor,
+    sched: &crate::arch::schedule::Schedule,
+) -> Result<Vec<(String, String)>> {
+    let mut reuse = vec![1usize; plan.steps.len()];
+    for n in &sched.nodes {
+        if let crate::arch::schedule::Arch::Folded { reuse: r } = n.arch
+            && matches!(plan.steps[n.first].op, crate::passes::precision::StepOp::Dense { .. })
+        {
+            reuse[n.first] = r;
+        }
+    }
+    let ii = (0..plan.steps.len())
+        .filter(|&i| reuse[i] > 1)
+        .map(|i| match &plan.steps[i].op {
+            crate::passes::precision::StepOp::Dense { rows, n_in, n_out, .. } => rows * reuse[i].min(n_in * n_out),
+            _ => 1,
+        })
+        .max()
+        .unwrap_or(1);
+    let b = body(g, plan, Dialect::Hls(flavor), &reuse)?;
     if b.is_wide() {
         let first = plan.steps.iter().position(|s| s.fmt.width > 64).unwrap_or(0);
         let wide = plan.steps[first..].iter().find_map(|s| s.layer.clone()).unwrap_or_else(|| "?".into());
@@ -301,6 +343,7 @@ pub fn generate(
     .render()
     .map_err(r)?;
     let c = HlsSource {
+        ii,
         wide: false,
         header,
         catapult,

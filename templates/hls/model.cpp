@@ -11,13 +11,13 @@
 {%- endif %}
 void {{ name }}({{ params }}, {{ out_t }} out[{{ out_n }}]) {
 {%- if catapult %}
-#pragma hls_pipeline_init_interval 1
+#pragma hls_pipeline_init_interval {{ ii }}
 {%- else %}
 {%- for x in ins %}
 #pragma HLS ARRAY_PARTITION variable={{ x.param }} complete
 {%- endfor %}
 #pragma HLS ARRAY_PARTITION variable=out complete
-#pragma HLS PIPELINE II=1
+#pragma HLS PIPELINE II={{ ii }}
 #pragma HLS INLINE recursive
 {%- endif %}
 {% include "common/body.c" %}
@@ -28,7 +28,7 @@ void {{ name }}({{ params }}, {{ out_t }} out[{{ out_n }}]) {
 }
 {% if catapult %}
 void {{ name }}_axis({{ axis_params }}) {
-#pragma hls_pipeline_init_interval 1
+#pragma hls_pipeline_init_interval {{ ii }}
 {%- for x in ins %}
     {{ x.t }} x{{ x.suffix }}[{{ x.n }}];
 {%- endfor %}
@@ -62,7 +62,7 @@ void {{ name }}_axis({{ axis_params }}) {
 #pragma HLS INTERFACE axis port=s_in{{ x.suffix }}
 {%- endfor %}
 #pragma HLS INTERFACE axis port=s_out
-#pragma HLS PIPELINE II=1
+#pragma HLS PIPELINE II={{ ii }}
 {%- for x in ins %}
     {{ x.t }} x{{ x.suffix }}[{{ x.n }}];
 {%- endfor %}

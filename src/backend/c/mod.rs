@@ -209,7 +209,7 @@ pub enum Dialect {
 
 /// Generate the C pair for `plan`.
 pub fn generate(g: &Graph, plan: &Plan, header: &str, sigmoid: &str) -> Result<CModel> {
-    let b = body(g, plan, Dialect::C)?;
+    let b = body(g, plan, Dialect::C, &[])?;
     render_c(plan, header, sigmoid, b)
 }
 
@@ -231,7 +231,10 @@ pub struct Body {
     pub out_t: &'static str,
 }
 
-pub fn body(g: &Graph, plan: &Plan, dialect: Dialect) -> Result<Body> {
+/// The body of the array top. `reuse[i]` (HLS only; missing or 1:
+/// unrolled) is step `i`'s reuse factor: a folded Dense is written as
+/// hls4ml's Resource strategy writes it (see [`folded_dense`]).
+pub fn body(g: &Graph, plan: &Plan, dialect: Dialect, reuse: &[usize]) -> Result<Body> {
     let name: String = {
         let mut n = crate::backend::verilog::keywords::Namer::new(&[]);
         n.name(&g.name).to_lowercase()
@@ -263,6 +266,13 @@ pub fn body(g: &Graph, plan: &Plan, dialect: Dialect) -> Result<Body> {
         let y = buf(i);
         match &s.op {
             StepOp::Input => {}
+            StepOp::Dense { rows, n_in, n_out, w, b } if reuse.get(i).is_some_and(|&r| r > 1) && matches!(dialect, Dialect::Hls(_)) => {
+                let a = acc_type(plan, s, &[w, b])?;
+                array(&mut consts, &format!("w{i}"), w)?;
+                array(&mut consts, &format!("c{i}"), b)?;
+                let Dialect::Hls(flavor) = dialect else { unreachable!("matched above") };
+                let _ = writeln!(body, "{}", folded_dense(i, (*rows, *n_in, *n_out), reuse[i], a, &x0, &y, flavor));
+            }
             StepOp::Dense { rows, n_in, n_out, w, b } => {
                 let a = acc_type(plan, s, &[w, b])?;
                 array(&mut consts, &format!("w{i}"), w)?;
@@ -493,6 +503,49 @@ fn render_c(plan: &Plan, header: &str, sigmoid: &str, b: Body) -> Result<CModel>
 /// A loop over the output positions and channels of a window op; `init`
 /// starts the accumulator `acc`, `inner` runs for each tap inside the input
 /// (`iy`, `ix`, `ky`, `kx`, `o` in scope), `fin` is the value stored.
+/// A Dense step `i` of `rows × (n_in → n_out)` at reuse factor `reuse`,
+/// as hls4ml's Resource strategy writes it: a reuse loop of R iterations
+/// pipelined at II 1, each running an unrolled block of ceil(N/R)
+/// multiply-adds on the weights `ir + R·im` (row-major `k·n_out + j`), so
+/// a block partition of the weights by that factor gives each iteration
+/// one word; the accumulators are partitioned. The same integer products
+/// and sums as the unrolled loop, in another order: exact, as the
+/// accumulator type holds every partial sum.
+fn folded_dense(i: usize, (rows, n_in, n_out): (usize, usize, usize), reuse: usize, a: &str, x0: &str, y: &str, flavor: crate::backend::hls::Flavor) -> String {
+    use crate::backend::hls::Flavor;
+    let n = n_in * n_out;
+    let r = reuse.clamp(1, n.max(1));
+    let block = n.div_ceil(r);
+    // `rewind` only where the reuse loop is the outermost loop.
+    let rewind = if rows == 1 { " rewind" } else { "" };
+    let (reshape, before_reuse, in_reuse, in_block) = match flavor {
+        Flavor::Vitis => (
+            format!("#pragma HLS ARRAY_RESHAPE variable=w{i} block factor={block}\n#pragma HLS ARRAY_PARTITION variable=acc{i} complete\n"),
+            String::new(),
+            format!("#pragma HLS PIPELINE II=1{rewind}\n"),
+            "#pragma HLS UNROLL\n".to_string(),
+        ),
+        // Rows stay a loop (unrolling them would copy the multipliers).
+        Flavor::Catapult => (if rows > 1 { "#pragma hls_unroll no\n".to_string() } else { String::new() }, "#pragma hls_pipeline_init_interval 1\n".to_string(), String::new(), String::new()),
+    };
+    let unroll_block = if flavor == Flavor::Catapult { "#pragma hls_unroll yes\n" } else { "" };
+    let lines = [
+        format!("    /* reuse factor {r}: {block} multipliers, each used up to {r} times per sample (hls4ml's Resource strategy) */"),
+        format!("    {a} acc{i}[{n_out}];"),
+        format!("{reshape}    for (r = 0; r < {rows}; ++r) {{"),
+        format!("        for (j = 0; j < {n_out}; ++j) acc{i}[j] = ({a})c{i}[j];"),
+        format!("{before_reuse}        for (size_t ir = 0; ir < {r}; ++ir) {{"),
+        format!("{in_reuse}{unroll_block}            for (size_t im = 0; im < {block}; ++im) {{"),
+        format!("{in_block}                size_t wi = ir + {r} * im;"),
+        format!("                if (wi < {n}) acc{i}[wi % {n_out}] += ({a}){x0}[r * {n_in} + wi / {n_out}] * ({a})w{i}[wi];"),
+        "            }".to_string(),
+        "        }".to_string(),
+        format!("        for (j = 0; j < {n_out}; ++j) {y}[r * {n_out} + j] = acc{i}[j];"),
+        "    }".to_string(),
+    ];
+    lines.join("\n")
+}
+
 fn window_loop(g: &Geo, y: &str, init: &str, inner: &str, fin: &str) -> String {
     format!(
         "    for (oy = 0; oy < {oh}; ++oy) for (ox = 0; ox < {ow}; ++ox) for (o = 0; o < {cout}; ++o) {{\n        {init}\n        for (ky = 0; ky < {kh}; ++ky) {{\n            long ty = (long)(oy * {sh} + ky * {dh}) - {pt};\n            if (ty < 0 || ty >= {ih}) continue;\n            iy = (size_t)ty;\n            for (kx = 0; kx < {kw}; ++kx) {{\n                long tx = (long)(ox * {sw} + kx * {dw}) - {pl};\n                if (tx < 0 || tx >= {iw}) continue;\n                ix = (size_t)tx;\n                {inner}\n            }}\n        }}\n        {y}[(oy * {ow} + ox) * {cout} + o] = {fin};\n    }}",
