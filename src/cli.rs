@@ -613,11 +613,14 @@ impl HwArgs {
         let other: Vec<&str> = sched
             .nodes
             .iter()
-            .filter(|n| matches!(n.arch, qkhw::arch::schedule::Arch::Folded { .. }) && !matches!(plan.steps[n.first].op, qkhw::passes::precision::StepOp::Dense { .. }))
+            .filter(|n| {
+                matches!(n.arch, qkhw::arch::schedule::Arch::Folded { .. })
+                    && !matches!(plan.steps[n.first].op, qkhw::passes::precision::StepOp::Dense { .. } | qkhw::passes::precision::StepOp::Conv { .. })
+            })
             .map(|n| n.layer.as_str())
             .collect();
         if !other.is_empty() {
-            notes.push(format!("HLS: only Dense layers are folded (hls4ml's Resource strategy) so far; {} stay unrolled", other.join(", ")));
+            notes.push(format!("HLS: only Dense and convolution layers are folded (hls4ml's Resource strategy) so far; {} stay unrolled", other.join(", ")));
         }
         let files = qkhw::backend::hls::generate_scheduled(g, &plan, &header, sem.internal_sigmoid.name(), self.flavor(), &sched)?;
         let name = files[0].0.trim_end_matches(".h").to_string();

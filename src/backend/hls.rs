@@ -260,8 +260,9 @@ pub fn generate(
 /// at II 1 around an unrolled block of ceil(N/R) multiplies, its weights
 /// reshaped by block), and the top is pipelined at the schedule's
 /// initiation interval. The arithmetic is the unrolled design's, so the
-/// C simulation stays bit-exact. Other folded layers (convolutions,
-/// poolings) stay unrolled in HLS, with a note.
+/// C simulation stays bit-exact. A folded convolution is the same over
+/// each output position's window (gathered first). Other folded layers
+/// (depthwise convolutions, poolings) stay unrolled in HLS, with a note.
 pub fn generate_scheduled(
     g: &Graph,
     plan: &Plan,
@@ -273,7 +274,7 @@ pub fn generate_scheduled(
     let mut reuse = vec![1usize; plan.steps.len()];
     for n in &sched.nodes {
         if let crate::arch::schedule::Arch::Folded { reuse: r } = n.arch
-            && matches!(plan.steps[n.first].op, crate::passes::precision::StepOp::Dense { .. })
+            && matches!(plan.steps[n.first].op, crate::passes::precision::StepOp::Dense { .. } | crate::passes::precision::StepOp::Conv { .. })
         {
             reuse[n.first] = r;
         }
@@ -282,6 +283,7 @@ pub fn generate_scheduled(
         .filter(|&i| reuse[i] > 1)
         .map(|i| match &plan.steps[i].op {
             crate::passes::precision::StepOp::Dense { rows, n_in, n_out, .. } => rows * reuse[i].min(n_in * n_out),
+            crate::passes::precision::StepOp::Conv { geo: g, .. } => g.out_h * g.out_w * reuse[i].min(g.kh * g.kw * g.cin * g.cout),
             _ => 1,
         })
         .max()

@@ -271,7 +271,7 @@ pub fn body(g: &Graph, plan: &Plan, dialect: Dialect, reuse: &[usize]) -> Result
                 array(&mut consts, &format!("w{i}"), w)?;
                 array(&mut consts, &format!("c{i}"), b)?;
                 let Dialect::Hls(flavor) = dialect else { unreachable!("matched above") };
-                let _ = writeln!(body, "{}", folded_dense(i, (*rows, *n_in, *n_out), reuse[i], a, &x0, &y, flavor));
+                let _ = writeln!(body, "{}", folded_dense(i, (*rows, *n_in, *n_out), reuse[i], a, &FoldIn::Rows(&x0), &y, flavor));
             }
             StepOp::Dense { rows, n_in, n_out, w, b } => {
                 let a = acc_type(plan, s, &[w, b])?;
@@ -283,6 +283,14 @@ pub fn body(g: &Graph, plan: &Plan, dialect: Dialect, reuse: &[usize]) -> Result
                     body,
                     "    for (r = 0; r < {rows}; ++r) {{\n        {a} acc[{n_out}];\n        for (j = 0; j < {n_out}; ++j) acc[j] = ({a})c{i}[j];\n        for (k = 0; k < {n_in}; ++k) {{\n            {a} xk = ({a}){x0}[r * {n_in} + k];\n            for (j = 0; j < {n_out}; ++j) acc[j] += xk * ({a})w{i}[k * {n_out} + j];\n        }}\n        for (j = 0; j < {n_out}; ++j) {y}[r * {n_out} + j] = acc[j];\n    }}"
                 );
+            }
+            StepOp::Conv { geo, w, b } if reuse.get(i).is_some_and(|&r| r > 1) && matches!(dialect, Dialect::Hls(_)) => {
+                let a = acc_type(plan, s, &[w, b])?;
+                array(&mut consts, &format!("w{i}"), w)?;
+                array(&mut consts, &format!("c{i}"), b)?;
+                let Dialect::Hls(flavor) = dialect else { unreachable!("matched above") };
+                let shape = (geo.out_h * geo.out_w, geo.kh * geo.kw * geo.cin, geo.cout);
+                let _ = writeln!(body, "{}", folded_dense(i, shape, reuse[i], a, &FoldIn::Windows(geo, &x0), &y, flavor));
             }
             StepOp::Conv { geo, w, b } | StepOp::Depthwise { geo, w, b, .. } => {
                 let a = acc_type(plan, s, &[w, b])?;
@@ -511,7 +519,16 @@ fn render_c(plan: &Plan, header: &str, sigmoid: &str, b: Body) -> Result<CModel>
 /// one word; the accumulators are partitioned. The same integer products
 /// and sums as the unrolled loop, in another order: exact, as the
 /// accumulator type holds every partial sum.
-fn folded_dense(i: usize, (rows, n_in, n_out): (usize, usize, usize), reuse: usize, a: &str, x0: &str, y: &str, flavor: crate::backend::hls::Flavor) -> String {
+/// Where a folded layer's rows of inputs come from.
+enum FoldIn<'a> {
+    /// A Dense: row `r` is `x[r·n_in ..]`.
+    Rows(&'a str),
+    /// A convolution: row `r` is output position `r`'s window (im2col),
+    /// gathered into a local array first, zeros for the padding.
+    Windows(&'a Geo, &'a str),
+}
+
+fn folded_dense(i: usize, (rows, n_in, n_out): (usize, usize, usize), reuse: usize, a: &str, input: &FoldIn<'_>, y: &str, flavor: crate::backend::hls::Flavor) -> String {
     use crate::backend::hls::Flavor;
     let n = n_in * n_out;
     let r = reuse.clamp(1, n.max(1));
@@ -529,15 +546,36 @@ fn folded_dense(i: usize, (rows, n_in, n_out): (usize, usize, usize), reuse: usi
         Flavor::Catapult => (if rows > 1 { "#pragma hls_unroll no\n".to_string() } else { String::new() }, "#pragma hls_pipeline_init_interval 1\n".to_string(), String::new(), String::new()),
     };
     let unroll_block = if flavor == Flavor::Catapult { "#pragma hls_unroll yes\n" } else { "" };
+    let (gather, x) = match input {
+        FoldIn::Rows(x0) => (String::new(), format!("{x0}[r * {n_in} + wi / {n_out}]")),
+        FoldIn::Windows(g, x0) => (
+            format!(
+                "        for (k = 0; k < {n_in}; ++k) {{\n            long ty = (long)((r / {ow}) * {sh} + (k / ({kw} * {cin})) * {dh}) - {pt};\n            long tx = (long)((r % {ow}) * {sw} + (k / {cin} % {kw}) * {dw}) - {pl};\n            win{i}[k] = (ty < 0 || ty >= {ih} || tx < 0 || tx >= {iw}) ? 0 : ({a}){x0}[((size_t)ty * {iw} + (size_t)tx) * {cin} + k % {cin}];\n        }}\n",
+                ow = g.out_w,
+                sh = g.sh,
+                sw = g.sw,
+                dh = g.dh,
+                dw = g.dw,
+                kw = g.kw,
+                cin = g.cin,
+                pt = g.pad_top,
+                pl = g.pad_left,
+                ih = g.in_h,
+                iw = g.in_w,
+            ),
+            format!("win{i}[wi / {n_out}]"),
+        ),
+    };
+    let win = if matches!(input, FoldIn::Windows(..)) { format!("    {a} win{i}[{n_in}];\n") } else { String::new() };
     let lines = [
         format!("    /* reuse factor {r}: {block} multipliers, each used up to {r} times per sample (hls4ml's Resource strategy) */"),
-        format!("    {a} acc{i}[{n_out}];"),
+        format!("{win}    {a} acc{i}[{n_out}];"),
         format!("{reshape}    for (r = 0; r < {rows}; ++r) {{"),
-        format!("        for (j = 0; j < {n_out}; ++j) acc{i}[j] = ({a})c{i}[j];"),
+        format!("{gather}        for (j = 0; j < {n_out}; ++j) acc{i}[j] = ({a})c{i}[j];"),
         format!("{before_reuse}        for (size_t ir = 0; ir < {r}; ++ir) {{"),
         format!("{in_reuse}{unroll_block}            for (size_t im = 0; im < {block}; ++im) {{"),
         format!("{in_block}                size_t wi = ir + {r} * im;"),
-        format!("                if (wi < {n}) acc{i}[wi % {n_out}] += ({a}){x0}[r * {n_in} + wi / {n_out}] * ({a})w{i}[wi];"),
+        format!("                if (wi < {n}) acc{i}[wi % {n_out}] += ({a}){x} * ({a})w{i}[wi];"),
         "            }".to_string(),
         "        }".to_string(),
         format!("        for (j = 0; j < {n_out}; ++j) {y}[r * {n_out} + j] = acc{i}[j];"),
