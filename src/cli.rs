@@ -481,10 +481,11 @@ struct HwArgs {
     /// What comes out: the logits (default) or the arg-max class index.
     #[arg(long, value_enum)]
     output_head: Option<HeadArg>,
-    /// Verilog only: hls4ml's ReuseFactor for every Dense layer: each
-    /// multiplier is used R times per sample, ceil(N/R) multipliers for N
-    /// products, weights in ROMs, initiation interval about R (the report
-    /// gives the real one). 1: fully unrolled (default). Per layer:
+    /// Verilog and HLS: hls4ml's ReuseFactor for every foldable layer:
+    /// each multiplier is used R times per sample, ceil(N/R) multipliers
+    /// for N products, weights in ROMs (Verilog) or reshaped by block
+    /// (HLS, hls4ml's Resource strategy), initiation interval about R (the
+    /// report gives the real one). 1: fully unrolled (default). Per layer:
     /// `[layer.NAME] reuse_factor` in --config. Example: --reuse-factor 16
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     reuse_factor: Option<u64>,
@@ -506,15 +507,16 @@ struct HwArgs {
     /// distributed (default: the synthesis tool's choice).
     #[arg(long, value_enum)]
     rom_style: Option<RomStyleArg>,
-    /// Verilog only: choose every foldable layer's reuse factor for the
+    /// Verilog and HLS: choose every foldable layer's reuse factor for the
     /// smallest initiation interval whose estimated DSP48 and BRAM36 fit:
     /// dsp=N,bram=K (lut= and ff= are taken but not estimated yet).
     /// Example: --budget dsp=220,bram=140
     #[arg(long)]
     budget: Option<String>,
-    /// Verilog only: parallel (default: one whole sample per transfer) or
-    /// stream (images and sequences pixel by pixel, every channel of a
-    /// pixel per beat, through line buffers; hls4ml's io_stream).
+    /// Verilog and HLS: parallel (default: one whole sample per transfer)
+    /// or stream (images and sequences pixel by pixel, every channel of a
+    /// pixel per beat, through line buffers; hls4ml's io_stream). HLS
+    /// gets the streaming design as a dataflow top beside the array top.
     #[arg(long, value_enum)]
     io: Option<IoArg>,
 }
@@ -564,7 +566,7 @@ impl HwArgs {
                 (self.part.is_some(), "--part"),
                 (self.rom_init.is_some(), "--rom-init"),
                 (self.rom_style.is_some(), "--rom-style"),
-                (self.io == Some(IoArg::Stream), "--io stream"),
+                (self.io == Some(IoArg::Stream) && t == Target::C, "--io stream"),
             ] {
                 if given {
                     return Err(only(flag, Target::Verilog));
@@ -622,7 +624,8 @@ impl HwArgs {
         if !other.is_empty() {
             notes.push(format!("HLS: only Dense and convolution layers are folded (hls4ml's Resource strategy) so far; {} stay unrolled", other.join(", ")));
         }
-        let files = qkhw::backend::hls::generate_scheduled(g, &plan, &header, sem.internal_sigmoid.name(), self.flavor(), &sched)?;
+        let stream = self.io == Some(IoArg::Stream);
+        let files = qkhw::backend::hls::generate_scheduled(g, &plan, &header, sem.internal_sigmoid.name(), self.flavor(), &sched, stream)?;
         let name = files[0].0.trim_end_matches(".h").to_string();
         Ok((files, name, plan, notes))
     }

@@ -73,7 +73,7 @@ fn folded_dense_layers_in_csim_equal_the_golden_model() {
             let folded: Vec<usize> =
                 sched.nodes.iter().filter_map(|n| if let qkhw::arch::schedule::Arch::Folded { reuse } = n.arch { Some(reuse) } else { None }).collect();
             assert!(!folded.is_empty(), "{name}: nothing folded");
-            let files = qkhw::backend::hls::generate_scheduled(&g, &plan, "test", "hard", flavor, &sched).unwrap();
+            let files = qkhw::backend::hls::generate_scheduled(&g, &plan, "test", "hard", flavor, &sched, false).unwrap();
             let src = &files[1].1;
             let hls_folds = sched.nodes.iter().filter(|n| matches!(n.arch, qkhw::arch::schedule::Arch::Folded { .. }) && matches!(plan.steps[n.first].op, qkhw::passes::precision::StepOp::Dense { .. } | qkhw::passes::precision::StepOp::Conv { .. })).count();
             assert!(hls_folds > 0, "{name}");
@@ -87,5 +87,47 @@ fn folded_dense_layers_in_csim_equal_the_golden_model() {
             let r = verify::verify_hls(&files, &stem, flavor, &plan, &codes, n, &common::tmp(&format!("hls-fold-{flavor}-{name}-{reuse:?}")), &cache).unwrap();
             assert!(r.passed(), "{name} {flavor} reuse {reuse:?}: {}", r.text());
         }
+    }
+}
+
+/// The streaming architecture in HLS (`--io stream`): the stages as a
+/// dataflow design of `hls::stream` / `ac_channel` functions (line
+/// buffers, forks, joins with the Verilog's FIFO depths, collectors and
+/// accumulators), run by the testbench beside the array top: equal to the
+/// golden model in both flavors. A line buffer one row short is caught.
+#[test]
+fn streaming_designs_in_csim_equal_the_golden_model() {
+    common::require("g++");
+    let cache = common::root().join("target").join("qkhw-cache");
+    let unrolled = |plan: &qkhw::passes::precision::Plan| qkhw::arch::schedule::schedule(plan, None, &Default::default());
+    let all: &[&str] = &["cnn_bn", "stream_cnn", "stream_resnet", "dscnn_bn", "zoo_conv1d", "conv_bn_folded"];
+    for (flavor, names) in [(Flavor::Vitis, all), (Flavor::Catapult, &["cnn_bn", "stream_resnet"][..])] {
+        for &name in names {
+            let g = qkhw::load_graph(common::root().join(format!("examples/models/{name}.keras")), BuildOptions::default()).unwrap();
+            let (plan, _) = qkhw::golden::hardware_plan(&g, None, &Default::default()).unwrap();
+            let files = qkhw::backend::hls::generate_scheduled(&g, &plan, "test", "hard", flavor, &unrolled(&plan), true).unwrap();
+            let src = &files[1].1;
+            assert!(src.contains("_dataflow(") && src.contains("_stream_run("), "{name}");
+            if flavor == Flavor::Vitis {
+                assert!(src.contains("#pragma HLS DATAFLOW"), "{name}");
+            }
+            let (codes, n) = common::vectors(&g, name, 200, 9);
+            let stem = files[0].0.trim_end_matches(".h").to_string();
+            let r = verify::verify_hls(&files, &stem, flavor, &plan, &codes, n, &common::tmp(&format!("hls-stream-{flavor}-{name}")), &cache).unwrap();
+            assert!(r.passed(), "{name} {flavor}: {}", r.text());
+        }
+    }
+    // Mutant: stream_resnet's first line buffer keeps 2 rows of a 3x3 window.
+    let g = qkhw::load_graph(common::root().join("examples/models/stream_resnet.keras"), BuildOptions::default()).unwrap();
+    let (plan, _) = qkhw::golden::hardware_plan(&g, None, &Default::default()).unwrap();
+    let mut files = qkhw::backend::hls::generate_scheduled(&g, &plan, "test", "hard", Flavor::Vitis, &unrolled(&plan), true).unwrap();
+    let src = files[1].1.clone();
+    let at = src.find("lb[3]").expect("a 3-row line buffer");
+    files[1].1 = format!("{}lb[2]{}", &src[..at], &src[at + 5..].replacen("% 3]", "% 2]", 2));
+    let (codes, n) = common::vectors(&g, "stream_resnet", 50, 9);
+    // The testbench sees the streaming design disagree with the array top.
+    match verify::verify_hls(&files, "stream_resnet", Flavor::Vitis, &plan, &codes, n, &common::tmp("hls-stream-mutant"), &cache) {
+        Ok(r) => assert!(!r.passed(), "a line buffer one row short went unnoticed"),
+        Err(e) => assert!(e.to_string().contains("streaming design"), "{e}"),
     }
 }

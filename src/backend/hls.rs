@@ -150,7 +150,7 @@ pub(crate) fn requant(
 /// every loop statement of the body gets `#pragma hls_unroll yes`.
 /// A loop that already has its pragma (a folded layer's reuse loop, which
 /// is pipelined, not unrolled) keeps it.
-fn unroll_pragmas(body: &str) -> String {
+pub(crate) fn unroll_pragmas(body: &str) -> String {
     let mut out = String::with_capacity(body.len() * 2);
     let mut previous = "";
     for line in body.lines() {
@@ -169,6 +169,8 @@ fn unroll_pragmas(body: &str) -> String {
 #[derive(Template)]
 #[template(path = "hls/model.h", escape = "none")]
 struct HlsHeader<'a> {
+    /// The streaming design's declarations (`--io stream`; empty otherwise).
+    stream_decl: &'a str,
     header: &'a str,
     catapult: bool,
     max_w: u32,
@@ -189,6 +191,8 @@ struct HlsHeader<'a> {
 #[derive(Template)]
 #[template(path = "hls/model.cpp", escape = "none")]
 struct HlsSource<'a> {
+    /// The streaming design (`--io stream`; empty otherwise).
+    stream_src: &'a str,
     /// The top's initiation interval: 1, or the folded layers' reuse
     /// loops (the largest rows × R).
     ii: usize,
@@ -214,6 +218,8 @@ struct HlsSource<'a> {
 #[derive(Template)]
 #[template(path = "hls/tb.cpp", escape = "none")]
 struct HlsTb<'a> {
+    /// Run the streaming design too, and write its outputs.
+    stream: bool,
     header: &'a str,
     catapult: bool,
     name: &'a str,
@@ -252,7 +258,7 @@ pub fn generate(
     flavor: Flavor,
 ) -> Result<Vec<(String, String)>> {
     let unrolled = crate::arch::schedule::schedule(plan, None, &Default::default());
-    generate_scheduled(g, plan, header, sigmoid, flavor, &unrolled)
+    generate_scheduled(g, plan, header, sigmoid, flavor, &unrolled, false)
 }
 
 /// [`generate`] with the layers folded as `sched` says: a folded Dense is
@@ -270,6 +276,7 @@ pub fn generate_scheduled(
     sigmoid: &str,
     flavor: Flavor,
     sched: &crate::arch::schedule::Schedule,
+    stream: bool,
 ) -> Result<Vec<(String, String)>> {
     let mut reuse = vec![1usize; plan.steps.len()];
     for n in &sched.nodes {
@@ -299,6 +306,12 @@ pub fn generate_scheduled(
         });
     }
     let catapult = flavor == Flavor::Catapult;
+    // `--io stream`: the streaming design beside the array top.
+    let (stream_decl, stream_src) = if stream {
+        crate::backend::hls_stream::dataflow(g, plan, flavor, &b.name, b.ins.first().map_or("int64_t", |x| x.t), b.out_t)?
+    } else {
+        (String::new(), String::new())
+    };
     let code = if catapult {
         unroll_pragmas(&b.body)
     } else {
@@ -319,6 +332,7 @@ pub fn generate_scheduled(
     let join = |f: &dyn Fn(&InArg) -> String| ins.iter().map(f).collect::<Vec<_>>().join(", ");
     let r = Error::Template;
     let h = HlsHeader {
+        stream_decl: &stream_decl,
         header,
         catapult,
         max_w: ins
@@ -345,6 +359,7 @@ pub fn generate_scheduled(
     .render()
     .map_err(r)?;
     let c = HlsSource {
+        stream_src: &stream_src,
         ii,
         wide: false,
         header,
@@ -365,6 +380,7 @@ pub fn generate_scheduled(
     .render()
     .map_err(r)?;
     let tb = HlsTb {
+        stream,
         header,
         catapult,
         name: &b.name,

@@ -4,6 +4,7 @@
 pub mod c;
 pub mod folder;
 pub mod hls;
+pub mod hls_stream;
 pub mod rom;
 pub mod rom_folded;
 pub mod verilog;

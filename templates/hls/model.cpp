@@ -93,3 +93,7 @@ void {{ name }}_axis({{ axis_params }}) {
     s_out.write(r);
 }
 {%- endif %}
+{%- if !stream_src.is_empty() %}
+
+{{ stream_src }}
+{%- endif %}

@@ -66,5 +66,9 @@ void {{ name }}({{ params }}, {{ out_t }} out[{{ out_n }}]);
 
 // The AXI-Stream variant with TLAST{% if ins.len() > 1 %} (one stream per input; TLAST is the first input's){% endif %}.
 void {{ name }}_axis({{ axis_params }});
+{%- if !stream_decl.is_empty() %}
+
+{{ stream_decl }}
+{%- endif %}
 
 #endif

@@ -527,7 +527,7 @@ pub fn generate_stream(
 /// The FIFO on each input of node `k` (0: none): the deadlock-free
 /// minimum of words, and the depth the design gets (twice the minimum, or
 /// the minimum with `Options::fifo_minimum`).
-fn fifo_depths(sp: &StreamPlan, k: usize, opts: &Options) -> (Vec<usize>, Vec<usize>) {
+pub(crate) fn fifo_depths(sp: &StreamPlan, k: usize, opts: &Options) -> (Vec<usize>, Vec<usize>) {
     let node = &sp.nodes[k];
     let mut minimum = if node.inputs.len() > 1 {
         join_depths(sp, k)
