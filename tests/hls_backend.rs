@@ -131,3 +131,26 @@ fn streaming_designs_in_csim_equal_the_golden_model() {
         Err(e) => assert!(e.to_string().contains("streaming design"), "{e}"),
     }
 }
+
+/// Values wider than 64 bits inside the datapath (cnn_bn's batch norm on
+/// 40-bit inputs) are 128-bit `ap_int` / `ac_int` in HLS: C-simulated
+/// bit-exact in both flavors, array top and streaming design. (Before, the
+/// model was refused; the requantizer's `long long` cast of its input would
+/// also have cut the high bits.)
+#[test]
+fn wide_values_inside_run_as_128_bit_integers() {
+    common::require("g++");
+    let cache = common::root().join("target").join("qkhw-cache");
+    let g = qkhw::load_graph(common::root().join("examples/models/cnn_bn.keras"), BuildOptions::default()).unwrap();
+    let fmt: qkhw::fxp::InputFormat = "fixed<40,10>".parse().unwrap();
+    let (plan, _) = qkhw::golden::hardware_plan(&g, Some(fmt), &Default::default()).unwrap();
+    assert!(plan.max_width > 64, "{}", plan.max_width);
+    let sched = qkhw::arch::schedule::schedule(&plan, None, &Default::default());
+    let codes = qkhw::verify::random_inputs(&plan, 300, 4);
+    for (flavor, stream) in [(Flavor::Vitis, true), (Flavor::Catapult, false)] {
+        let files = qkhw::backend::hls::generate_scheduled(&g, &plan, "test", "hard", flavor, &sched, stream).unwrap();
+        assert!(files[0].1.contains("typedef") && files[1].1.contains("qkhw_wide"), "{flavor}");
+        let r = verify::verify_hls(&files, "cnn_bn", flavor, &plan, &codes, 300, &common::tmp(&format!("hls-wide-{flavor}")), &cache).unwrap();
+        assert!(r.passed(), "{flavor}: {}", r.text());
+    }
+}

@@ -132,11 +132,11 @@ pub(crate) fn requant(
     let t_t = f.fixed(ow, ow as i64, out.signed, &format!("{p}_{q}, {p}_{o}"));
     let (set, get) = match f {
         Flavor::Vitis => (
-            format!("a.range() = {}((long long){x0}[k]);", f.int(iw, true)),
+            format!("a.range() = {}({x0}[k]);", f.int(iw, true)),
             "t.range()".to_string(),
         ),
         Flavor::Catapult => (
-            format!("a.set_slc(0, {}((long long){x0}[k]));", f.int(iw, true)),
+            format!("a.set_slc(0, {}({x0}[k]));", f.int(iw, true)),
             format!("t.slc<{ow}>(0)"),
         ),
     };
@@ -169,6 +169,8 @@ pub(crate) fn unroll_pragmas(body: &str) -> String {
 #[derive(Template)]
 #[template(path = "hls/model.h", escape = "none")]
 struct HlsHeader<'a> {
+    /// Declare the 128-bit `qkhw_wide` (values wider than 64 bits inside).
+    wide: bool,
     /// The streaming design's declarations (`--io stream`; empty otherwise).
     stream_decl: &'a str,
     header: &'a str,
@@ -196,7 +198,8 @@ struct HlsSource<'a> {
     /// The top's initiation interval: 1, or the folded layers' reuse
     /// loops (the largest rows × R).
     ii: usize,
-    /// Always false: wide values are refused for HLS (the shared body asks).
+    /// Values wider than 64 bits inside: the two-word helpers, on the
+    /// header's 128-bit `qkhw_wide`.
     wide: bool,
     header: &'a str,
     catapult: bool,
@@ -296,22 +299,25 @@ pub fn generate_scheduled(
         .max()
         .unwrap_or(1);
     let b = body(g, plan, Dialect::Hls(flavor), &reuse)?;
-    if b.is_wide() {
+    // Values wider than 64 bits inside the datapath are 128-bit ap_int /
+    // ac_int; at the ports they would have no C type for the testbench.
+    if b.ins.iter().any(|x| x.t == crate::backend::c::WIDE) || b.out_t == crate::backend::c::WIDE {
         let first = plan.steps.iter().position(|s| s.fmt.width > 64).unwrap_or(0);
         let wide = plan.steps[first..].iter().find_map(|s| s.layer.clone()).unwrap_or_else(|| "?".into());
         return Err(Error::Model {
             path: g.source.clone(),
             layer: Some(wide),
-            msg: "HLS: values wider than 64 bits are not written for HLS yet (--target c takes them); give this layer a narrower format with --config".into(),
+            msg: "HLS: an input or output wider than 64 bits is not written for HLS (--target c takes it); give this layer a narrower format with --config".into(),
         });
     }
     let catapult = flavor == Flavor::Catapult;
     // `--io stream`: the streaming design beside the array top.
-    let (stream_decl, stream_src) = if stream {
+    let (stream_decl, stream_src, stream_wide) = if stream {
         crate::backend::hls_stream::dataflow(g, plan, flavor, &b.name, b.ins.first().map_or("int64_t", |x| x.t), b.out_t)?
     } else {
-        (String::new(), String::new())
+        (String::new(), String::new(), false)
     };
+    let wide = b.is_wide() || stream_wide;
     let code = if catapult {
         unroll_pragmas(&b.body)
     } else {
@@ -332,6 +338,7 @@ pub fn generate_scheduled(
     let join = |f: &dyn Fn(&InArg) -> String| ins.iter().map(f).collect::<Vec<_>>().join(", ");
     let r = Error::Template;
     let h = HlsHeader {
+        wide,
         stream_decl: &stream_decl,
         header,
         catapult,
@@ -361,7 +368,7 @@ pub fn generate_scheduled(
     let c = HlsSource {
         stream_src: &stream_src,
         ii,
-        wide: false,
+        wide,
         header,
         catapult,
         name: &b.name,

@@ -33,13 +33,15 @@ use crate::passes::precision::Plan;
 
 /// The dataflow design: (declarations for the header, definitions for the
 /// source). `in_t` / `out_t`: the array top's element types.
-pub fn dataflow(g: &Graph, plan: &Plan, flavor: Flavor, name: &str, in_t: &str, out_t: &str) -> Result<(String, String)> {
+/// The third value: whether a stage holds values wider than 64 bits.
+pub fn dataflow(g: &Graph, plan: &Plan, flavor: Flavor, name: &str, in_t: &str, out_t: &str) -> Result<(String, String, bool)> {
     let sp = stream_plan(plan)?;
     let catapult = flavor == Flavor::Catapult;
     let channel = if catapult { "ac_channel" } else { "hls::stream" };
     let pipeline = if catapult { "#pragma hls_pipeline_init_interval 1\n" } else { "" };
     let pipeline_in = if catapult { "" } else { "#pragma HLS PIPELINE II=1\n" };
     let mut src = String::new();
+    let mut wide = false;
     // Element type and elements per beat of every stream.
     let mut types: Vec<(Src, &'static str, usize)> = vec![(Src::Input, elem_type(in_t), sp.in_elems)];
     let beat_t = |s: Src| match s {
@@ -156,9 +158,7 @@ pub fn dataflow(g: &Graph, plan: &Plan, flavor: Flavor, name: &str, in_t: &str, 
         match &node.stage {
             Stage::Beat { plan: sub, beats, .. } => {
                 let b = body(g, sub, Dialect::Hls(flavor), &[])?;
-                if b.is_wide() {
-                    return Err(Error::Model { path: g.source.clone(), layer: Some(node.stage.name().to_string()), msg: "HLS: values wider than 64 bits are not written for HLS yet".into() });
-                }
+                wide |= b.is_wide();
                 let code = if catapult { crate::backend::hls::unroll_pragmas(&b.body) } else { b.body.clone() };
                 let params = crate::backend::c::InArg::params(&b.ins, true);
                 let _ = writeln!(
@@ -257,7 +257,7 @@ pub fn dataflow(g: &Graph, plan: &Plan, flavor: Flavor, name: &str, in_t: &str, 
         out_beats = sp.out_beats,
     );
     let source = format!("{stages}\n{top_pragmas}{top_sig} {{\n{df}{decls}{calls}}}\n\n{run}\n");
-    Ok((header, source))
+    Ok((header, source, wide))
 }
 
 /// The element type of a stream of `t` codes (the array top's type).

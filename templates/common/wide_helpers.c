@@ -14,7 +14,7 @@ static qkhw_wide qkhw_round_shift_w(qkhw_wide v, int s, int mode) {
     int up;
     if (mode == 2 || rem < half) up = 0;
     else if (rem > half) up = 1;
-    else up = (mode == 0) ? (int)(q & 1) : (v >= 0);
+    else up = (mode == 0) ? (int)((q & 1) != 0) : (v >= 0);
     return q + up;
 }
 

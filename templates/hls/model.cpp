@@ -5,6 +5,9 @@
 #include <stddef.h>
 
 {% include "common/fixed_helpers.c" %}
+{%- if wide %}
+{% include "common/wide_helpers.c" %}
+{%- endif %}
 {{ consts }}
 {%- if catapult %}
 #pragma hls_design top

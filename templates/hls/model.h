@@ -23,6 +23,20 @@
 #include "ap_int.h"
 #include "hls_stream.h"
 {%- endif %}
+{%- if wide %}
+
+// Values wider than 64 bits inside the datapath: 128-bit integers of the
+// tool's arbitrary-precision type.
+{%- if catapult %}
+typedef ac_int<128, true> qkhw_wide;
+typedef ac_int<128, false> qkhw_uwide;
+{%- else %}
+typedef ap_int<128> qkhw_wide;
+typedef ap_uint<128> qkhw_uwide;
+{%- endif %}
+// hi * 2^64 + lo, for literals wider than 64 bits.
+#define QKHW_WIDE(hi, lo) (qkhw_wide((long long)(hi)) * (qkhw_wide(1) << 64) + qkhw_wide((unsigned long long)(lo)))
+{%- endif %}
 
 {% for x in ins -%}
 // Input{{ x.label }}: {{ x.n }} codes of {{ x.fmt }}.
