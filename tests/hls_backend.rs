@@ -65,8 +65,9 @@ fn folded_dense_layers_in_csim_equal_the_golden_model() {
         ("cnn_bn", Some(5), Default::default()),
         ("zoo_conv2d", Some(3), Default::default()),
     ];
+    // Every case in Vitis; Catapult (the same loops, its own pragmas) on two.
     for flavor in [Flavor::Vitis, Flavor::Catapult] {
-        for (name, reuse, cfg) in &cases {
+        for (name, reuse, cfg) in cases.iter().filter(|c| flavor == Flavor::Vitis || matches!((c.0, c.1), ("jet_tagger", Some(4)) | ("cnn_bn", _))) {
             let g = qkhw::load_graph(common::root().join(format!("examples/models/{name}.keras")), BuildOptions::default()).unwrap();
             let (plan, _) = qkhw::golden::hardware_plan(&g, None, cfg).unwrap();
             let sched = qkhw::arch::schedule::schedule(&plan, *reuse, cfg);
