@@ -624,7 +624,14 @@ impl HwArgs {
         if !other.is_empty() {
             notes.push(format!("HLS: only Dense and convolution layers are folded (hls4ml's Resource strategy) so far; {} stay unrolled", other.join(", ")));
         }
-        let stream = self.io == Some(IoArg::Stream);
+        // A streaming design's stages fold as the Verilog's: by the reuse
+        // factor and configuration (--budget: the per-layer factors it chose).
+        let budget_cfg = match self.budget.as_deref().map(str::parse::<qkhw::arch::schedule::Budget>).transpose()? {
+            Some(b) if self.io == Some(IoArg::Stream) => Some(qkhw::arch::schedule::budget_config(&plan, &config, &b).0),
+            _ => None,
+        };
+        let stream = (self.io == Some(IoArg::Stream))
+            .then(|| qkhw::backend::hls::StreamFolds { reuse: self.reuse_factor.map(|r| r as usize), config: budget_cfg.as_ref().unwrap_or(&config) });
         let files = qkhw::backend::hls::generate_scheduled(g, &plan, &header, sem.internal_sigmoid.name(), self.flavor(), &sched, stream)?;
         let name = files[0].0.trim_end_matches(".h").to_string();
         Ok((files, name, plan, notes))

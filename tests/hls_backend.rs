@@ -74,7 +74,7 @@ fn folded_dense_layers_in_csim_equal_the_golden_model() {
             let folded: Vec<usize> =
                 sched.nodes.iter().filter_map(|n| if let qkhw::arch::schedule::Arch::Folded { reuse } = n.arch { Some(reuse) } else { None }).collect();
             assert!(!folded.is_empty(), "{name}: nothing folded");
-            let files = qkhw::backend::hls::generate_scheduled(&g, &plan, "test", "hard", flavor, &sched, false).unwrap();
+            let files = qkhw::backend::hls::generate_scheduled(&g, &plan, "test", "hard", flavor, &sched, None).unwrap();
             let src = &files[1].1;
             let hls_folds = sched.nodes.iter().filter(|n| matches!(n.arch, qkhw::arch::schedule::Arch::Folded { .. }) && matches!(plan.steps[n.first].op, qkhw::passes::precision::StepOp::Dense { .. } | qkhw::passes::precision::StepOp::Conv { .. })).count();
             assert!(hls_folds > 0, "{name}");
@@ -106,7 +106,7 @@ fn streaming_designs_in_csim_equal_the_golden_model() {
         for &name in names {
             let g = qkhw::load_graph(common::root().join(format!("examples/models/{name}.keras")), BuildOptions::default()).unwrap();
             let (plan, _) = qkhw::golden::hardware_plan(&g, None, &Default::default()).unwrap();
-            let files = qkhw::backend::hls::generate_scheduled(&g, &plan, "test", "hard", flavor, &unrolled(&plan), true).unwrap();
+            let files = qkhw::backend::hls::generate_scheduled(&g, &plan, "test", "hard", flavor, &unrolled(&plan), Some(qkhw::backend::hls::StreamFolds { reuse: None, config: &Default::default() })).unwrap();
             let src = &files[1].1;
             assert!(src.contains("_dataflow(") && src.contains("_stream_run("), "{name}");
             if flavor == Flavor::Vitis {
@@ -118,10 +118,18 @@ fn streaming_designs_in_csim_equal_the_golden_model() {
             assert!(r.passed(), "{name} {flavor}: {}", r.text());
         }
     }
+    // Stages folded as the Verilog's (hls4ml's Resource loops inside the beat loops).
+    let g = qkhw::load_graph(common::root().join("examples/models/stream_resnet.keras"), BuildOptions::default()).unwrap();
+    let (plan, _) = qkhw::golden::hardware_plan(&g, None, &Default::default()).unwrap();
+    let files = qkhw::backend::hls::generate_scheduled(&g, &plan, "test", "hard", Flavor::Vitis, &unrolled(&plan), Some(qkhw::backend::hls::StreamFolds { reuse: Some(4), config: &Default::default() })).unwrap();
+    assert!(files[1].1.matches("hls4ml's Resource strategy").count() >= 5 && files[1].1.contains("#pragma HLS PIPELINE II=4"));
+    let (codes, n) = common::vectors(&g, "stream_resnet", 100, 9);
+    let r = verify::verify_hls(&files, "stream_resnet", Flavor::Vitis, &plan, &codes, n, &common::tmp("hls-stream-folded"), &cache).unwrap();
+    assert!(r.passed(), "folded stream_resnet: {}", r.text());
     // Mutant: stream_resnet's first line buffer keeps 2 rows of a 3x3 window.
     let g = qkhw::load_graph(common::root().join("examples/models/stream_resnet.keras"), BuildOptions::default()).unwrap();
     let (plan, _) = qkhw::golden::hardware_plan(&g, None, &Default::default()).unwrap();
-    let mut files = qkhw::backend::hls::generate_scheduled(&g, &plan, "test", "hard", Flavor::Vitis, &unrolled(&plan), true).unwrap();
+    let mut files = qkhw::backend::hls::generate_scheduled(&g, &plan, "test", "hard", Flavor::Vitis, &unrolled(&plan), Some(qkhw::backend::hls::StreamFolds { reuse: None, config: &Default::default() })).unwrap();
     let src = files[1].1.clone();
     let at = src.find("lb[3]").expect("a 3-row line buffer");
     files[1].1 = format!("{}lb[2]{}", &src[..at], &src[at + 5..].replacen("% 3]", "% 2]", 2));
@@ -149,7 +157,8 @@ fn wide_values_inside_run_as_128_bit_integers() {
     let sched = qkhw::arch::schedule::schedule(&plan, None, &Default::default());
     let codes = qkhw::verify::random_inputs(&plan, 300, 4);
     for (flavor, stream) in [(Flavor::Vitis, true), (Flavor::Catapult, false)] {
-        let files = qkhw::backend::hls::generate_scheduled(&g, &plan, "test", "hard", flavor, &sched, stream).unwrap();
+        let folds = qkhw::backend::hls::StreamFolds { reuse: None, config: &Default::default() };
+        let files = qkhw::backend::hls::generate_scheduled(&g, &plan, "test", "hard", flavor, &sched, stream.then_some(folds)).unwrap();
         assert!(files[0].1.contains("typedef") && files[1].1.contains("qkhw_wide"), "{flavor}");
         let r = verify::verify_hls(&files, "cnn_bn", flavor, &plan, &codes, 300, &common::tmp(&format!("hls-wide-{flavor}")), &cache).unwrap();
         assert!(r.passed(), "{flavor}: {}", r.text());

@@ -261,7 +261,7 @@ pub fn generate(
     flavor: Flavor,
 ) -> Result<Vec<(String, String)>> {
     let unrolled = crate::arch::schedule::schedule(plan, None, &Default::default());
-    generate_scheduled(g, plan, header, sigmoid, flavor, &unrolled, false)
+    generate_scheduled(g, plan, header, sigmoid, flavor, &unrolled, None)
 }
 
 /// [`generate`] with the layers folded as `sched` says: a folded Dense is
@@ -279,25 +279,9 @@ pub fn generate_scheduled(
     sigmoid: &str,
     flavor: Flavor,
     sched: &crate::arch::schedule::Schedule,
-    stream: bool,
+    stream: Option<StreamFolds<'_>>,
 ) -> Result<Vec<(String, String)>> {
-    let mut reuse = vec![1usize; plan.steps.len()];
-    for n in &sched.nodes {
-        if let crate::arch::schedule::Arch::Folded { reuse: r } = n.arch
-            && matches!(plan.steps[n.first].op, crate::passes::precision::StepOp::Dense { .. } | crate::passes::precision::StepOp::Conv { .. })
-        {
-            reuse[n.first] = r;
-        }
-    }
-    let ii = (0..plan.steps.len())
-        .filter(|&i| reuse[i] > 1)
-        .map(|i| match &plan.steps[i].op {
-            crate::passes::precision::StepOp::Dense { rows, n_in, n_out, .. } => rows * reuse[i].min(n_in * n_out),
-            crate::passes::precision::StepOp::Conv { geo: g, .. } => g.out_h * g.out_w * reuse[i].min(g.kh * g.kw * g.cin * g.cout),
-            _ => 1,
-        })
-        .max()
-        .unwrap_or(1);
+    let (reuse, ii) = folds(plan, sched);
     let b = body(g, plan, Dialect::Hls(flavor), &reuse)?;
     // Values wider than 64 bits inside the datapath are 128-bit ap_int /
     // ac_int; at the ports they would have no C type for the testbench.
@@ -312,8 +296,8 @@ pub fn generate_scheduled(
     }
     let catapult = flavor == Flavor::Catapult;
     // `--io stream`: the streaming design beside the array top.
-    let (stream_decl, stream_src, stream_wide) = if stream {
-        crate::backend::hls_stream::dataflow(g, plan, flavor, &b.name, b.ins.first().map_or("int64_t", |x| x.t), b.out_t)?
+    let (stream_decl, stream_src, stream_wide) = if let Some(folds) = stream {
+        crate::backend::hls_stream::dataflow(g, plan, flavor, &b.name, b.ins.first().map_or("int64_t", |x| x.t), b.out_t, folds)?
     } else {
         (String::new(), String::new(), false)
     };
@@ -387,7 +371,7 @@ pub fn generate_scheduled(
     .render()
     .map_err(r)?;
     let tb = HlsTb {
-        stream,
+        stream: stream.is_some(),
         header,
         catapult,
         name: &b.name,
@@ -441,6 +425,40 @@ Checking it without the vendor tool: `qkhw verify MODEL --target hls{fl}` (g++ a
         ("tb_vectors.txt".into(), csim_vectors(plan)?),
         ("README.md".into(), readme),
     ])
+}
+
+/// The reuse factor of every step of `plan` that HLS folds (Dense and
+/// convolutions; 1: unrolled), and the cycles the slowest takes per
+/// sample (rows × R: the top's initiation interval).
+pub(crate) fn folds(plan: &Plan, sched: &crate::arch::schedule::Schedule) -> (Vec<usize>, usize) {
+    use crate::passes::precision::StepOp;
+    let mut reuse = vec![1usize; plan.steps.len()];
+    for n in &sched.nodes {
+        if let crate::arch::schedule::Arch::Folded { reuse: r } = n.arch
+            && matches!(plan.steps[n.first].op, StepOp::Dense { .. } | StepOp::Conv { .. })
+        {
+            reuse[n.first] = r;
+        }
+    }
+    let ii = (0..plan.steps.len())
+        .filter(|&i| reuse[i] > 1)
+        .map(|i| match &plan.steps[i].op {
+            StepOp::Dense { rows, n_in, n_out, .. } => rows * reuse[i].min(n_in * n_out),
+            StepOp::Conv { geo: g, .. } => g.out_h * g.out_w * reuse[i].min(g.kh * g.kw * g.cin * g.cout),
+            _ => 1,
+        })
+        .max()
+        .unwrap_or(1);
+    (reuse, ii)
+}
+
+/// How the stages of a streaming design fold (`--io stream`): as the
+/// Verilog's, each stage's sub-plan scheduled with the same reuse factor
+/// and configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct StreamFolds<'a> {
+    pub reuse: Option<usize>,
+    pub config: &'a crate::passes::config::Config,
 }
 
 /// Samples in the C-simulation vectors `gen --target hls` writes.

@@ -5,7 +5,9 @@
 //!
 //! - A `Beat` stage runs its sub-plan on every beat: the C body of the
 //!   sub-plan (the same integer arithmetic as every other target), in a
-//!   namespace of its own, inside a loop pipelined at II 1.
+//!   namespace of its own, inside a loop pipelined at II 1; its Dense and
+//!   convolution layers fold by the reuse factor as the Verilog stage's do
+//!   (hls4ml's Resource loops).
 //! - A `Window` stage is a line buffer of `(kh − 1)·dh + 1` rows: it emits
 //!   output position `p`'s window (zeros for padding) as soon as the last
 //!   input pixel the window reads has arrived and every earlier window is
@@ -34,7 +36,7 @@ use crate::passes::precision::Plan;
 /// The dataflow design: (declarations for the header, definitions for the
 /// source). `in_t` / `out_t`: the array top's element types.
 /// The third value: whether a stage holds values wider than 64 bits.
-pub fn dataflow(g: &Graph, plan: &Plan, flavor: Flavor, name: &str, in_t: &str, out_t: &str) -> Result<(String, String, bool)> {
+pub fn dataflow(g: &Graph, plan: &Plan, flavor: Flavor, name: &str, in_t: &str, out_t: &str, folds: crate::backend::hls::StreamFolds<'_>) -> Result<(String, String, bool)> {
     let sp = stream_plan(plan)?;
     let catapult = flavor == Flavor::Catapult;
     let channel = if catapult { "ac_channel" } else { "hls::stream" };
@@ -157,7 +159,11 @@ pub fn dataflow(g: &Graph, plan: &Plan, flavor: Flavor, name: &str, in_t: &str, 
         let _ = writeln!(stages, "// stage {k}: {}", node.stage.name());
         match &node.stage {
             Stage::Beat { plan: sub, beats, .. } => {
-                let b = body(g, sub, Dialect::Hls(flavor), &[])?;
+                // Folded as the Verilog's stage (hls4ml's Resource loops).
+                let (reuse, ii) = crate::backend::hls::folds(sub, &crate::arch::schedule::schedule(sub, folds.reuse, folds.config));
+                // A folded stage takes a beat every `ii` cycles.
+                let (stage_pipe, stage_pipe_in) = if catapult { (format!("#pragma hls_pipeline_init_interval {ii}\n"), String::new()) } else { (String::new(), format!("#pragma HLS PIPELINE II={ii}\n")) };
+                let b = body(g, sub, Dialect::Hls(flavor), &reuse)?;
                 wide |= b.is_wide();
                 let code = if catapult { crate::backend::hls::unroll_pragmas(&b.body) } else { b.body.clone() };
                 let params = crate::backend::c::InArg::params(&b.ins, true);
@@ -177,7 +183,7 @@ pub fn dataflow(g: &Graph, plan: &Plan, flavor: Flavor, name: &str, in_t: &str, 
                 }
                 let _ = writeln!(
                     stages,
-                    "{sig} {{\n{pipeline}    for (size_t t = 0; t < {beats}; ++t) {{\n{pipeline_in}{body_s}        {ot} y[{on}];\n        {name}_s{k}::beat({}, y);\n        {out_bt} w;\n        for (size_t e = 0; e < {on}; ++e) w.v[e] = y[e];\n        o.write(w);\n    }}\n}}",
+                    "{sig} {{\n{stage_pipe}    for (size_t t = 0; t < {beats}; ++t) {{\n{stage_pipe_in}{body_s}        {ot} y[{on}];\n        {name}_s{k}::beat({}, y);\n        {out_bt} w;\n        for (size_t e = 0; e < {on}; ++e) w.v[e] = y[e];\n        o.write(w);\n    }}\n}}",
                     args.join(", "),
                     ot = b.out_t,
                 );
