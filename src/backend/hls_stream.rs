@@ -95,7 +95,8 @@ pub fn dataflow(g: &Graph, plan: &Plan, flavor: Flavor, name: &str, in_t: &str, 
     }
     let declare = |decls: &mut String, name: &str, s: Src, d: Option<usize>| {
         let _ = writeln!(decls, "    {channel}<{}> {name};", beat_t(s));
-        if let Some(d) = d.filter(|_| !catapult) {
+        // 0: no FIFO on that input (the tool's default depth).
+        if let Some(d) = d.filter(|&d| d > 0 && !catapult) {
             let _ = writeln!(decls, "#pragma HLS STREAM variable={name} depth={d}");
         }
     };
@@ -161,8 +162,14 @@ pub fn dataflow(g: &Graph, plan: &Plan, flavor: Flavor, name: &str, in_t: &str, 
             Stage::Beat { plan: sub, beats, .. } => {
                 // Folded as the Verilog's stage (hls4ml's Resource loops).
                 let (reuse, ii) = crate::backend::hls::folds(sub, &crate::arch::schedule::schedule(sub, folds.reuse, folds.config));
-                // A folded stage takes a beat every `ii` cycles.
-                let (stage_pipe, stage_pipe_in) = if catapult { (format!("#pragma hls_pipeline_init_interval {ii}\n"), String::new()) } else { (String::new(), format!("#pragma HLS PIPELINE II={ii}\n")) };
+                // (Not pipelined around folded layers: that would unroll
+                // their reuse loops; the stage then takes a beat per
+                // `ii` cycles or so, its reuse loops pipelined at II 1.)
+                let (stage_pipe, stage_pipe_in) = match (ii, catapult) {
+                    (1, true) => ("#pragma hls_pipeline_init_interval 1\n".to_string(), String::new()),
+                    (1, false) => (String::new(), "#pragma HLS PIPELINE II=1\n".to_string()),
+                    _ => (String::new(), String::new()),
+                };
                 let b = body(g, sub, Dialect::Hls(flavor), &reuse)?;
                 wide |= b.is_wide();
                 let code = if catapult { crate::backend::hls::unroll_pragmas(&b.body) } else { b.body.clone() };
@@ -251,7 +258,8 @@ pub fn dataflow(g: &Graph, plan: &Plan, flavor: Flavor, name: &str, in_t: &str, 
         in_n = sp.in_beats * sp.in_elems,
         out_n = sp.out_beats * out_elems,
     );
-    let top_pragmas = if catapult { "#pragma hls_design top\n" } else { "" };
+    // One top per Catapult design (the array top); this is a block of it.
+    let top_pragmas = if catapult { "#pragma hls_design\n" } else { "" };
     let df = if catapult { "" } else { "#pragma HLS DATAFLOW\n" };
     let run = format!(
         "void {name}_stream_run(const {in_t} in[{in_n}], {out_t} out[{out_n}]) {{\n    {channel}<{bin}> si;\n    {channel}<{out_bt}> so;\n    for (size_t t = 0; t < {in_beats}; ++t) {{\n        {bin} w;\n        for (size_t e = 0; e < {in_e}; ++e) w.v[e] = in[t * {in_e} + e];\n        si.write(w);\n    }}\n    {name}_dataflow(si, so);\n    for (size_t t = 0; t < {out_beats}; ++t) {{\n        {out_bt} w = so.read();\n        for (size_t e = 0; e < {out_elems}; ++e) out[t * {out_elems} + e] = ({out_t})w.v[e];\n    }}\n}}",

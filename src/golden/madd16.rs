@@ -339,6 +339,7 @@ fn conv_limbs_body(x: &[i64], m: usize, g: &Geo, l: &Limbs, isa: Isa) -> Vec<i64
 /// (padding, or the pad slot of an odd row). Made once per step and chunk,
 /// so [`windows`] is one gather per value.
 fn window_index(g: &Geo, stride: usize) -> Vec<u32> {
+    assert!(g.in_h * g.in_w * g.cin < u32::MAX as usize, "a sample of 2^32 codes or more");
     let mut idx = vec![u32::MAX; g.out_h * g.out_w * stride];
     for oy in 0..g.out_h {
         for ox in 0..g.out_w {

@@ -17,6 +17,8 @@ __extension__ typedef __int128 qkhw_wide;
 __extension__ typedef unsigned __int128 qkhw_uwide;
 /* hi * 2^64 + lo, for literals wider than 64 bits. */
 #define QKHW_WIDE(hi, lo) ((qkhw_wide)(hi) * ((qkhw_wide)1 << 64) + (qkhw_wide)(lo))
+/* A wide value known to fit 64 bits, for a narrower buffer. */
+static inline int64_t qkhw_narrow(qkhw_wide v) { return (int64_t)v; }
 {%- endif %}
 
 {% for x in ins -%}

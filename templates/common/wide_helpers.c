@@ -22,8 +22,16 @@ static qkhw_wide qkhw_clamp_w(qkhw_wide v, qkhw_wide lo, qkhw_wide hi) {
     return v < lo ? lo : (v > hi ? hi : v);
 }
 
+/* Every step in the unsigned type by compound assignment: an HLS
+ * arbitrary-precision difference of two unsigned values is signed and one
+ * bit wider, which `%` would then round toward zero. */
 static qkhw_wide qkhw_wrap_w(qkhw_wide v, qkhw_wide lo, qkhw_wide hi) {
-    qkhw_uwide span = (qkhw_uwide)hi - (qkhw_uwide)lo + 1u;
-    qkhw_uwide off = ((qkhw_uwide)v - (qkhw_uwide)lo) % span;
-    return (qkhw_wide)((qkhw_uwide)lo + off);
+    qkhw_uwide span = (qkhw_uwide)hi;
+    span -= (qkhw_uwide)lo;
+    span += 1u;
+    qkhw_uwide d = (qkhw_uwide)v;
+    d -= (qkhw_uwide)lo;
+    qkhw_uwide r = (qkhw_uwide)lo;
+    r += d % span;
+    return (qkhw_wide)r;
 }

@@ -13,15 +13,24 @@
 #pragma hls_design top
 {%- endif %}
 void {{ name }}({{ params }}, {{ out_t }} out[{{ out_n }}]) {
+{%- if ii > 1 %}
+    /* Folded layers: the top runs its loops one after another, each
+       folded layer's reuse loop pipelined at II 1 (pipelining the whole
+       top would unroll them). */
+{%- endif %}
 {%- if catapult %}
-#pragma hls_pipeline_init_interval {{ ii }}
+{%- if ii == 1 %}
+#pragma hls_pipeline_init_interval 1
+{%- endif %}
 {%- else %}
 {%- for x in ins %}
 #pragma HLS ARRAY_PARTITION variable={{ x.param }} complete
 {%- endfor %}
 #pragma HLS ARRAY_PARTITION variable=out complete
-#pragma HLS PIPELINE II={{ ii }}
+{%- if ii == 1 %}
+#pragma HLS PIPELINE II=1
 #pragma HLS INLINE recursive
+{%- endif %}
 {%- endif %}
 {% include "common/body.c" %}
 {%- if catapult %}
@@ -31,7 +40,9 @@ void {{ name }}({{ params }}, {{ out_t }} out[{{ out_n }}]) {
 }
 {% if catapult %}
 void {{ name }}_axis({{ axis_params }}) {
-#pragma hls_pipeline_init_interval {{ ii }}
+{%- if ii == 1 %}
+#pragma hls_pipeline_init_interval 1
+{%- endif %}
 {%- for x in ins %}
     {{ x.t }} x{{ x.suffix }}[{{ x.n }}];
 {%- endfor %}
@@ -65,7 +76,9 @@ void {{ name }}_axis({{ axis_params }}) {
 #pragma HLS INTERFACE axis port=s_in{{ x.suffix }}
 {%- endfor %}
 #pragma HLS INTERFACE axis port=s_out
-#pragma HLS PIPELINE II={{ ii }}
+{%- if ii == 1 %}
+#pragma HLS PIPELINE II=1
+{%- endif %}
 {%- for x in ins %}
     {{ x.t }} x{{ x.suffix }}[{{ x.n }}];
 {%- endfor %}

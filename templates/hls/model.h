@@ -36,6 +36,8 @@ typedef ap_uint<128> qkhw_uwide;
 {%- endif %}
 // hi * 2^64 + lo, for literals wider than 64 bits.
 #define QKHW_WIDE(hi, lo) (qkhw_wide((long long)(hi)) * (qkhw_wide(1) << 64) + qkhw_wide((unsigned long long)(lo)))
+// A wide value known to fit 64 bits, for a narrower buffer.
+static inline long long qkhw_narrow(qkhw_wide v) { return v.to_int64(); }
 {%- endif %}
 
 {% for x in ins -%}

@@ -268,7 +268,7 @@ pub fn body(g: &Graph, plan: &Plan, dialect: Dialect, reuse: &[usize]) -> Result
             StepOp::Input => {}
             StepOp::Dense { rows, n_in, n_out, w, b } if reuse.get(i).is_some_and(|&r| r > 1) && matches!(dialect, Dialect::Hls(_)) => {
                 let a = acc_type(plan, s, &[w, b])?;
-                array(&mut consts, &format!("w{i}"), w)?;
+                array(&mut consts, &format!("w{i}"), &fold_padded(w, reuse[i]))?;
                 array(&mut consts, &format!("c{i}"), b)?;
                 let Dialect::Hls(flavor) = dialect else { unreachable!("matched above") };
                 let _ = writeln!(body, "{}", folded_dense(i, (*rows, *n_in, *n_out), reuse[i], a, &FoldIn::Rows(&x0), &y, flavor));
@@ -286,7 +286,7 @@ pub fn body(g: &Graph, plan: &Plan, dialect: Dialect, reuse: &[usize]) -> Result
             }
             StepOp::Conv { geo, w, b } if reuse.get(i).is_some_and(|&r| r > 1) && matches!(dialect, Dialect::Hls(_)) => {
                 let a = acc_type(plan, s, &[w, b])?;
-                array(&mut consts, &format!("w{i}"), w)?;
+                array(&mut consts, &format!("w{i}"), &fold_padded(w, reuse[i]))?;
                 array(&mut consts, &format!("c{i}"), b)?;
                 let Dialect::Hls(flavor) = dialect else { unreachable!("matched above") };
                 let shape = (geo.out_h * geo.out_w, geo.kh * geo.kw * geo.cin, geo.cout);
@@ -519,6 +519,18 @@ fn render_c(plan: &Plan, header: &str, sigmoid: &str, b: Body) -> Result<CModel>
 /// one word; the accumulators are partitioned. The same integer products
 /// and sums as the unrolled loop, in another order: exact, as the
 /// accumulator type holds every partial sum.
+/// A folded layer's weights zero-padded to R·ceil(N/R), so that a block
+/// partition by ceil(N/R) gives blocks of exactly R words: reuse iteration
+/// `ir` then reads word `ir` of every block (one access per block), whatever
+/// R is (hls4ml accepts only the R where N needs no padding).
+fn fold_padded(w: &[i128], reuse: usize) -> Vec<i128> {
+    let n = w.len();
+    let r = reuse.clamp(1, n.max(1));
+    let mut p = w.to_vec();
+    p.resize(r * n.div_ceil(r), 0);
+    p
+}
+
 /// Where a folded layer's rows of inputs come from.
 enum FoldIn<'a> {
     /// A Dense: row `r` is `x[r·n_in ..]`.
@@ -652,6 +664,10 @@ fn requant_line(shift: i32, min: i128, max: i128, r: Rounding, sat: bool, x0: &s
     let mode = r.hw_mode();
     let (t, w, lim) = if wide { (WIDE, "_w", 126) } else { ("int64_t", "", 62) };
     let fit = if sat { format!("qkhw_clamp{w}(v, {}, {})", lit(min), lit(max)) } else { format!("qkhw_wrap{w}(v, {}, {})", lit(min), lit(max)) };
+    // A wide result into a narrower buffer converts explicitly (an HLS
+    // ac_int has no implicit conversion to a C integer).
+    let narrow_out = wide && i64::try_from(min).is_ok() && i64::try_from(max).is_ok();
+    let fit = if narrow_out { format!("qkhw_narrow({fit})") } else { fit };
     if !sat && shift <= 0 {
         let m = 1i128 << (-shift).min(lim);
         return format!("    for (k = 0; k < {n}; ++k) {{ {t} v = ({t}){x0}[k] * {}; {y}[k] = {fit}; }}", lit(m));
