@@ -285,9 +285,12 @@ pub fn generate_scheduled(
     let b = body(g, plan, Dialect::Hls(flavor), &reuse)?;
     // Values wider than 64 bits inside the datapath are 128-bit ap_int /
     // ac_int; at the ports they would have no C type for the testbench.
-    if b.ins.iter().any(|x| x.t == crate::backend::c::WIDE) || b.out_t == crate::backend::c::WIDE {
-        let first = plan.steps.iter().position(|s| s.fmt.width > 64).unwrap_or(0);
-        let wide = plan.steps[first..].iter().find_map(|s| s.layer.clone()).unwrap_or_else(|| "?".into());
+    let wide_port = match b.ins.iter().find(|x| x.t == crate::backend::c::WIDE) {
+        Some(x) => Some(x.name.clone()),
+        None if b.out_t == crate::backend::c::WIDE => Some(plan.steps[plan.outputs[0]..].iter().find_map(|s| s.layer.clone()).unwrap_or_else(|| "the output".into())),
+        None => None,
+    };
+    if let Some(wide) = wide_port {
         return Err(Error::Model {
             path: g.source.clone(),
             layer: Some(wide),
