@@ -617,12 +617,15 @@ impl HwArgs {
             .iter()
             .filter(|n| {
                 matches!(n.arch, qkhw::arch::schedule::Arch::Folded { .. })
-                    && !matches!(plan.steps[n.first].op, qkhw::passes::precision::StepOp::Dense { .. } | qkhw::passes::precision::StepOp::Conv { .. })
+                    && !matches!(
+                        plan.steps[n.first].op,
+                        qkhw::passes::precision::StepOp::Dense { .. } | qkhw::passes::precision::StepOp::Conv { .. } | qkhw::passes::precision::StepOp::Depthwise { .. }
+                    )
             })
             .map(|n| n.layer.as_str())
             .collect();
         if !other.is_empty() {
-            notes.push(format!("HLS: only Dense and convolution layers are folded (hls4ml's Resource strategy) so far; {} stay unrolled", other.join(", ")));
+            notes.push(format!("HLS: only Dense and (depthwise) convolution layers are folded (hls4ml's Resource strategy) so far; {} stay unrolled", other.join(", ")));
         }
         // A streaming design's stages fold as the Verilog's: by the reuse
         // factor and configuration (--budget: the per-layer factors it chose).

@@ -51,7 +51,8 @@ fn every_model_in_csim(flavor: Flavor) {
 /// bit-exact in both flavors: every layer at several reuse factors
 /// (including one that does not divide N, and rows > 1: a recurrent
 /// layer's input projection), per-layer factors from `--config`, and
-/// convolutions (strides, dilation, padding) over their windows.
+/// convolutions (strides, dilation, padding) and depthwise convolutions
+/// (multipliers 1 and 2) over their windows.
 #[test]
 fn folded_dense_layers_in_csim_equal_the_golden_model() {
     common::require("g++");
@@ -64,6 +65,7 @@ fn folded_dense_layers_in_csim_equal_the_golden_model() {
         ("rnn_simple", Some(3), Default::default()),
         ("cnn_bn", Some(5), Default::default()),
         ("zoo_conv2d", Some(3), Default::default()),
+        ("dscnn_bn", Some(5), Default::default()),
     ];
     // Every case in Vitis; Catapult (the same loops, its own pragmas) on two.
     for flavor in [Flavor::Vitis, Flavor::Catapult] {
@@ -76,7 +78,7 @@ fn folded_dense_layers_in_csim_equal_the_golden_model() {
             assert!(!folded.is_empty(), "{name}: nothing folded");
             let files = qkhw::backend::hls::generate_scheduled(&g, &plan, "test", "hard", flavor, &sched, None).unwrap();
             let src = &files[1].1;
-            let hls_folds = sched.nodes.iter().filter(|n| matches!(n.arch, qkhw::arch::schedule::Arch::Folded { .. }) && matches!(plan.steps[n.first].op, qkhw::passes::precision::StepOp::Dense { .. } | qkhw::passes::precision::StepOp::Conv { .. })).count();
+            let hls_folds = sched.nodes.iter().filter(|n| matches!(n.arch, qkhw::arch::schedule::Arch::Folded { .. }) && matches!(plan.steps[n.first].op, qkhw::passes::precision::StepOp::Dense { .. } | qkhw::passes::precision::StepOp::Conv { .. } | qkhw::passes::precision::StepOp::Depthwise { .. })).count();
             assert!(hls_folds > 0, "{name}");
             assert_eq!(src.matches("hls4ml's Resource strategy").count(), hls_folds, "{name} {flavor}");
             match flavor {

@@ -269,9 +269,9 @@ pub fn generate(
 /// at II 1 around an unrolled block of ceil(N/R) multiplies, its weights
 /// reshaped by block), and the top is pipelined at the schedule's
 /// initiation interval. The arithmetic is the unrolled design's, so the
-/// C simulation stays bit-exact. A folded convolution is the same over
-/// each output position's window (gathered first). Other folded layers
-/// (depthwise convolutions, poolings) stay unrolled in HLS, with a note.
+/// C simulation stays bit-exact. A folded (depthwise) convolution is the
+/// same over each output position's window (gathered first). Folded
+/// poolings stay unrolled in HLS, with a note.
 pub fn generate_scheduled(
     g: &Graph,
     plan: &Plan,
@@ -430,15 +430,15 @@ Checking it without the vendor tool: `qkhw verify MODEL --target hls{fl}` (g++ a
     ])
 }
 
-/// The reuse factor of every step of `plan` that HLS folds (Dense and
-/// convolutions; 1: unrolled), and the cycles the slowest takes per
+/// The reuse factor of every step of `plan` that HLS folds (Dense,
+/// convolutions and depthwise convolutions; 1: unrolled), and the cycles the slowest takes per
 /// sample (rows × R: the top's initiation interval).
 pub(crate) fn folds(plan: &Plan, sched: &crate::arch::schedule::Schedule) -> (Vec<usize>, usize) {
     use crate::passes::precision::StepOp;
     let mut reuse = vec![1usize; plan.steps.len()];
     for n in &sched.nodes {
         if let crate::arch::schedule::Arch::Folded { reuse: r } = n.arch
-            && matches!(plan.steps[n.first].op, StepOp::Dense { .. } | StepOp::Conv { .. })
+            && matches!(plan.steps[n.first].op, StepOp::Dense { .. } | StepOp::Conv { .. } | StepOp::Depthwise { .. })
         {
             reuse[n.first] = r;
         }
@@ -448,6 +448,7 @@ pub(crate) fn folds(plan: &Plan, sched: &crate::arch::schedule::Schedule) -> (Ve
         .map(|i| match &plan.steps[i].op {
             StepOp::Dense { rows, n_in, n_out, .. } => rows * reuse[i].min(n_in * n_out),
             StepOp::Conv { geo: g, .. } => g.out_h * g.out_w * reuse[i].min(g.kh * g.kw * g.cin * g.cout),
+            StepOp::Depthwise { geo: g, .. } => g.out_h * g.out_w * reuse[i].min(g.kh * g.kw * g.cout),
             _ => 1,
         })
         .max()

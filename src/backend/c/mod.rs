@@ -292,6 +292,16 @@ pub fn body(g: &Graph, plan: &Plan, dialect: Dialect, reuse: &[usize]) -> Result
                 let shape = (geo.out_h * geo.out_w, geo.kh * geo.kw * geo.cin, geo.cout);
                 let _ = writeln!(body, "{}", folded_dense(i, shape, reuse[i], a, &FoldIn::Windows(geo, &x0), &y, flavor));
             }
+            StepOp::Depthwise { geo, w, b, mult } if reuse.get(i).is_some_and(|&r| r > 1) && matches!(dialect, Dialect::Hls(_)) => {
+                let a = acc_type(plan, s, &[w, b])?;
+                array(&mut consts, &format!("w{i}"), &fold_padded(w, reuse[i]))?;
+                array(&mut consts, &format!("c{i}"), b)?;
+                let Dialect::Hls(flavor) = dialect else { unreachable!("matched above") };
+                // A Dense of the window's taps to every output channel,
+                // each product reading its own input channel (o / mult).
+                let shape = (geo.out_h * geo.out_w, geo.kh * geo.kw, geo.cout);
+                let _ = writeln!(body, "{}", folded_dense(i, shape, reuse[i], a, &FoldIn::Depthwise(geo, &x0, *mult), &y, flavor));
+            }
             StepOp::Conv { geo, w, b } | StepOp::Depthwise { geo, w, b, .. } => {
                 let a = acc_type(plan, s, &[w, b])?;
                 array(&mut consts, &format!("w{i}"), w)?;
@@ -538,6 +548,10 @@ enum FoldIn<'a> {
     /// A convolution: row `r` is output position `r`'s window (im2col),
     /// gathered into a local array first, zeros for the padding.
     Windows(&'a Geo, &'a str),
+    /// A depthwise convolution (multiplier `mult`): the window gathered
+    /// the same way; product `wi` (tap `wi / n_out`, output channel
+    /// `wi % n_out`) reads input channel `(wi % n_out) / mult` of its tap.
+    Depthwise(&'a Geo, &'a str, usize),
 }
 
 fn folded_dense(i: usize, (rows, n_in, n_out): (usize, usize, usize), reuse: usize, a: &str, input: &FoldIn<'_>, y: &str, flavor: crate::backend::hls::Flavor) -> String {
@@ -560,9 +574,9 @@ fn folded_dense(i: usize, (rows, n_in, n_out): (usize, usize, usize), reuse: usi
     let unroll_block = if flavor == Flavor::Catapult { "#pragma hls_unroll yes\n" } else { "" };
     let (gather, x) = match input {
         FoldIn::Rows(x0) => (String::new(), format!("{x0}[r * {n_in} + wi / {n_out}]")),
-        FoldIn::Windows(g, x0) => (
+        FoldIn::Windows(g, x0) | FoldIn::Depthwise(g, x0, _) => (
             format!(
-                "        for (k = 0; k < {n_in}; ++k) {{\n            long ty = (long)((r / {ow}) * {sh} + (k / ({kw} * {cin})) * {dh}) - {pt};\n            long tx = (long)((r % {ow}) * {sw} + (k / {cin} % {kw}) * {dw}) - {pl};\n            win{i}[k] = (ty < 0 || ty >= {ih} || tx < 0 || tx >= {iw}) ? 0 : ({a}){x0}[((size_t)ty * {iw} + (size_t)tx) * {cin} + k % {cin}];\n        }}\n",
+                "        for (k = 0; k < {len}; ++k) {{\n            long ty = (long)((r / {ow}) * {sh} + (k / ({kw} * {cin})) * {dh}) - {pt};\n            long tx = (long)((r % {ow}) * {sw} + (k / {cin} % {kw}) * {dw}) - {pl};\n            win{i}[k] = (ty < 0 || ty >= {ih} || tx < 0 || tx >= {iw}) ? 0 : ({a}){x0}[((size_t)ty * {iw} + (size_t)tx) * {cin} + k % {cin}];\n        }}\n",
                 ow = g.out_w,
                 sh = g.sh,
                 sw = g.sw,
@@ -574,11 +588,18 @@ fn folded_dense(i: usize, (rows, n_in, n_out): (usize, usize, usize), reuse: usi
                 pl = g.pad_left,
                 ih = g.in_h,
                 iw = g.in_w,
+                len = g.kh * g.kw * g.cin,
             ),
-            format!("win{i}[wi / {n_out}]"),
+            match input {
+                FoldIn::Depthwise(g, _, mult) => format!("win{i}[(wi / {n_out}) * {} + (wi % {n_out}) / {mult}]", g.cin),
+                _ => format!("win{i}[wi / {n_out}]"),
+            },
         ),
     };
-    let win = if matches!(input, FoldIn::Windows(..)) { format!("    {a} win{i}[{n_in}];\n") } else { String::new() };
+    let win = match input {
+        FoldIn::Windows(g, _) | FoldIn::Depthwise(g, _, _) => format!("    {a} win{i}[{}];\n", g.kh * g.kw * g.cin),
+        FoldIn::Rows(_) => String::new(),
+    };
     let lines = [
         format!("    /* reuse factor {r}: {block} multipliers, each used up to {r} times per sample (hls4ml's Resource strategy) */"),
         format!("{win}    {a} acc{i}[{n_out}];"),
