@@ -195,9 +195,9 @@ struct HlsHeader<'a> {
 struct HlsSource<'a> {
     /// The streaming design (`--io stream`; empty otherwise).
     stream_src: &'a str,
-    /// The top's initiation interval: 1, or the folded layers' reuse
-    /// loops (the largest rows × R).
-    ii: usize,
+    /// Some layer is folded: the top is not pipelined as a whole (that
+    /// would unroll the reuse loops).
+    folded: bool,
     /// Values wider than 64 bits inside: the two-word helpers, on the
     /// header's 128-bit `qkhw_wide`.
     wide: bool,
@@ -281,7 +281,8 @@ pub fn generate_scheduled(
     sched: &crate::arch::schedule::Schedule,
     stream: Option<StreamFolds<'_>>,
 ) -> Result<Vec<(String, String)>> {
-    let (reuse, ii) = folds(plan, sched);
+    let reuse = folds(plan, sched);
+    let folded = reuse.iter().any(|&r| r > 1);
     let b = body(g, plan, Dialect::Hls(flavor), &reuse)?;
     // Values wider than 64 bits inside the datapath are 128-bit ap_int /
     // ac_int; at the ports they would have no C type for the testbench.
@@ -354,7 +355,7 @@ pub fn generate_scheduled(
     .map_err(r)?;
     let c = HlsSource {
         stream_src: &stream_src,
-        ii,
+        folded,
         wide,
         header,
         catapult,
@@ -431,9 +432,8 @@ Checking it without the vendor tool: `qkhw verify MODEL --target hls{fl}` (g++ a
 }
 
 /// The reuse factor of every step of `plan` that HLS folds (Dense,
-/// convolutions and depthwise convolutions; 1: unrolled), and the cycles the slowest takes per
-/// sample (rows × R: the top's initiation interval).
-pub(crate) fn folds(plan: &Plan, sched: &crate::arch::schedule::Schedule) -> (Vec<usize>, usize) {
+/// convolutions and depthwise convolutions; 1: unrolled), from `sched`.
+pub(crate) fn folds(plan: &Plan, sched: &crate::arch::schedule::Schedule) -> Vec<usize> {
     use crate::passes::precision::StepOp;
     let mut reuse = vec![1usize; plan.steps.len()];
     for n in &sched.nodes {
@@ -443,17 +443,7 @@ pub(crate) fn folds(plan: &Plan, sched: &crate::arch::schedule::Schedule) -> (Ve
             reuse[n.first] = r;
         }
     }
-    let ii = (0..plan.steps.len())
-        .filter(|&i| reuse[i] > 1)
-        .map(|i| match &plan.steps[i].op {
-            StepOp::Dense { rows, n_in, n_out, .. } => rows * reuse[i].min(n_in * n_out),
-            StepOp::Conv { geo: g, .. } => g.out_h * g.out_w * reuse[i].min(g.kh * g.kw * g.cin * g.cout),
-            StepOp::Depthwise { geo: g, .. } => g.out_h * g.out_w * reuse[i].min(g.kh * g.kw * g.cout),
-            _ => 1,
-        })
-        .max()
-        .unwrap_or(1);
-    (reuse, ii)
+    reuse
 }
 
 /// How the stages of a streaming design fold (`--io stream`): as the

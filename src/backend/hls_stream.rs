@@ -161,13 +161,12 @@ pub fn dataflow(g: &Graph, plan: &Plan, flavor: Flavor, name: &str, in_t: &str, 
         match &node.stage {
             Stage::Beat { plan: sub, beats, .. } => {
                 // Folded as the Verilog's stage (hls4ml's Resource loops).
-                let (reuse, ii) = crate::backend::hls::folds(sub, &crate::arch::schedule::schedule(sub, folds.reuse, folds.config));
-                // (Not pipelined around folded layers: that would unroll
-                // their reuse loops; the stage then takes a beat per
-                // `ii` cycles or so, its reuse loops pipelined at II 1.)
-                let (stage_pipe, stage_pipe_in) = match (ii, catapult) {
-                    (1, true) => ("#pragma hls_pipeline_init_interval 1\n".to_string(), String::new()),
-                    (1, false) => (String::new(), "#pragma HLS PIPELINE II=1\n".to_string()),
+                let reuse = crate::backend::hls::folds(sub, &crate::arch::schedule::schedule(sub, folds.reuse, folds.config));
+                // Not pipelined around folded layers: that would unroll
+                // their reuse loops (each pipelined at II 1 itself).
+                let (stage_pipe, stage_pipe_in) = match (reuse.iter().any(|&r| r > 1), catapult) {
+                    (false, true) => ("#pragma hls_pipeline_init_interval 1\n".to_string(), String::new()),
+                    (false, false) => (String::new(), "#pragma HLS PIPELINE II=1\n".to_string()),
                     _ => (String::new(), String::new()),
                 };
                 let b = body(g, sub, Dialect::Hls(flavor), &reuse)?;

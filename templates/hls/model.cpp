@@ -13,13 +13,13 @@
 #pragma hls_design top
 {%- endif %}
 void {{ name }}({{ params }}, {{ out_t }} out[{{ out_n }}]) {
-{%- if ii > 1 %}
+{%- if folded %}
     /* Folded layers: the top runs its loops one after another, each
        folded layer's reuse loop pipelined at II 1 (pipelining the whole
        top would unroll them). */
 {%- endif %}
 {%- if catapult %}
-{%- if ii == 1 %}
+{%- if !folded %}
 #pragma hls_pipeline_init_interval 1
 {%- endif %}
 {%- else %}
@@ -27,7 +27,7 @@ void {{ name }}({{ params }}, {{ out_t }} out[{{ out_n }}]) {
 #pragma HLS ARRAY_PARTITION variable={{ x.param }} complete
 {%- endfor %}
 #pragma HLS ARRAY_PARTITION variable=out complete
-{%- if ii == 1 %}
+{%- if !folded %}
 #pragma HLS PIPELINE II=1
 #pragma HLS INLINE recursive
 {%- endif %}
@@ -40,7 +40,7 @@ void {{ name }}({{ params }}, {{ out_t }} out[{{ out_n }}]) {
 }
 {% if catapult %}
 void {{ name }}_axis({{ axis_params }}) {
-{%- if ii == 1 %}
+{%- if !folded %}
 #pragma hls_pipeline_init_interval 1
 {%- endif %}
 {%- for x in ins %}
@@ -76,7 +76,7 @@ void {{ name }}_axis({{ axis_params }}) {
 #pragma HLS INTERFACE axis port=s_in{{ x.suffix }}
 {%- endfor %}
 #pragma HLS INTERFACE axis port=s_out
-{%- if ii == 1 %}
+{%- if !folded %}
 #pragma HLS PIPELINE II=1
 {%- endif %}
 {%- for x in ins %}
