@@ -616,7 +616,7 @@ impl HwArgs {
             .nodes
             .iter()
             .filter(|n| {
-                matches!(n.arch, qkhw::arch::schedule::Arch::Folded { .. })
+                n.arch.first_fold().is_some()
                     && !matches!(
                         plan.steps[n.first].op,
                         qkhw::passes::precision::StepOp::Dense { .. } | qkhw::passes::precision::StepOp::Conv { .. } | qkhw::passes::precision::StepOp::Depthwise { .. }

@@ -95,12 +95,48 @@ fn every_model_folds_lint_clean() {
 fn branchy_models_fold_bit_exact() {
     common::require("verilator");
     // zoo_conv1d (also folded below) and merges_conv with QKHW_LONG=1.
-    // rnn_simple: a recurrent layer unrolled over time, its projections
-    // folded (rnn_gru with QKHW_LONG=1).
-    let long: &[&str] = if common::long() { &["zoo_conv1d", "merges_conv", "rnn_gru"] } else { &[] };
-    for &name in ["functional_add", "two_heads", "dense_bn_folded", "merges", "conv_bn_folded", "rnn_simple"].iter().chain(long) {
+    // Recurrent layers: `recurrent_layers_iterate_over_time`.
+    let long: &[&str] = if common::long() { &["zoo_conv1d", "merges_conv"] } else { &[] };
+    for &name in ["functional_add", "two_heads", "dense_bn_folded", "merges", "conv_bn_folded"].iter().chain(long) {
         check(name, &Options { reuse_factor: Some(3), ..Default::default() }, &Config::default(), "r3", 200);
     }
+}
+
+/// A recurrent layer asked to fold iterates over time instead of being
+/// unrolled over it: one cell per direction (a `*_rec_cell*` module), its
+/// state in registers, T x (the cell's registers + 1) cycles per
+/// sequence, which the report and the interval state; every recurrent
+/// model simulates equal on Verilator under back-pressure (the harness
+/// measures the stated interval and latency), rnn_lstm on Icarus too.
+#[test]
+fn recurrent_layers_iterate_over_time() {
+    common::require("verilator");
+    common::require("iverilog");
+    // (model, cells: one per direction of every recurrent layer)
+    for (name, cells) in [("rnn_simple", 1), ("rnn_lstm", 1), ("rnn_gru", 2), ("rnn_bilstm", 4), ("zoo_rnn", 4)] {
+        let opts = Options { reuse_factor: Some(2), ..Default::default() };
+        let g = qkhw::load_graph(common::root().join(format!("examples/models/{name}.keras")), Default::default()).unwrap();
+        let (d, _, _) = verilog::from_graph(&g, None, &Config::default(), &opts).unwrap();
+        assert_eq!(d.files.iter().filter(|(f, _)| f.contains("_rec_cell")).count(), cells, "{name}: a cell per direction");
+        for (file, text) in d.files.iter().filter(|(_, t)| t.contains("Recurrent block:")) {
+            // "one cell iterating over T time steps, P cycle(s) each"
+            let words: Vec<&str> = text.split_whitespace().collect();
+            let at = words.iter().position(|w| *w == "iterating").unwrap_or_else(|| panic!("{file}: no schedule comment"));
+            let (t, p): (usize, usize) = (words[at + 2].parse().unwrap(), words[at + 5].parse().unwrap());
+            let layer = g.layers.iter().find(|l| file.starts_with(&format!("{}_{}_rnn", d.top, l.name))).unwrap_or_else(|| panic!("{file}: which layer"));
+            assert_eq!(t, layer.in_shapes[0][0], "{file}: time steps");
+            let rep = d.layers.iter().find(|r| r.layer == layer.name).unwrap();
+            assert!(rep.counts.cycles >= t * p && d.interface.initiation_interval as usize >= t * p, "{file}: {} cycles, interval {}", rep.counts.cycles, d.interface.initiation_interval);
+        }
+        check(name, &opts, &Config::default(), "rec", 200);
+    }
+    let (g, d, plan) = generate("rnn_lstm", &Options { reuse_factor: Some(2), ..Default::default() }, &Config::default(), "rec-icarus");
+    // Icarus runs about 15 of these a second: the first 40 vectors.
+    let (codes, n) = common::vectors(&g, "rnn_lstm", 30, 5);
+    let keep = n.min(40);
+    let codes = &codes[..codes.len() / n * keep];
+    let r = verify::verify(&verify::icarus::Icarus, &d, &plan, codes, keep, 3, None).unwrap();
+    assert!(r.passed(), "rnn_lstm on Icarus: {}", r.text());
 }
 
 /// `qkhw rom --layout folded` prints exactly the words the generated

@@ -6,5 +6,6 @@ pub mod folded;
 pub mod line_buffer;
 pub mod netlist;
 pub mod part;
+pub mod recurrent;
 pub mod schedule;
 pub mod stream;

@@ -8,7 +8,8 @@
 //! overridden per layer by `[layer.NAME]`), in that order of precedence:
 //! a layer's own table, then the command line, then `[model]`.
 //! `strategy = "latency"` keeps a layer unrolled whatever its reuse factor;
-//! R = 1 is the unrolled architecture.
+//! R = 1 is the unrolled architecture. A recurrent layer asked to fold
+//! iterates over time instead of being unrolled over it (`Recurrent`).
 //!
 //! The whole design runs in lockstep at one initiation interval, the
 //! largest number of cycles any folded layer needs per sample: every
@@ -23,6 +24,22 @@ use crate::passes::precision::{Plan, StepOp};
 pub enum Arch {
     Unrolled,
     Folded { reuse: usize },
+    /// A recurrent layer as one cell iterating over the time steps, its
+    /// state in registers (see [`super::recurrent`]); its input projection
+    /// (every time step's at once) folded by `reuse` (1: unrolled).
+    Recurrent { reuse: usize },
+}
+
+impl Arch {
+    /// The reuse factor the layer's first step (a Dense, convolution or
+    /// pooling; a recurrent layer's input projection) is folded by.
+    pub fn first_fold(&self) -> Option<usize> {
+        match *self {
+            Arch::Folded { reuse } => Some(reuse),
+            Arch::Recurrent { reuse } if reuse > 1 => Some(reuse),
+            _ => None,
+        }
+    }
 }
 
 /// The reuse factor a layer asks for (1: unrolled).
@@ -76,7 +93,17 @@ pub fn schedule(plan: &Plan, cli_reuse: Option<usize>, cfg: &Config) -> Schedule
         let layer = plan.steps[end].layer.clone().unwrap_or_else(|| format!("step{end}"));
         let mut arch = requested(&layer, cli_reuse, cfg);
         let mut cycles = 1;
-        if let Arch::Folded { reuse } = arch {
+        if let Arch::Folded { reuse } = arch
+            && let Some(dirs) = iterating(plan, start, end, &layer, &mut notes)
+        {
+            // The projection folds where that saves multipliers; the time
+            // steps take at least one cycle each (the lowering knows the
+            // cell's pipeline and sets the exact count).
+            let t = dirs[0].time_steps();
+            let folded = dense_shape(&plan.steps[start].op).map_or(1, |(rows, n_in, n_out)| super::folded::Fold::new(rows, n_in, n_out, reuse).cycles());
+            arch = Arch::Recurrent { reuse: if folded > 1 { reuse } else { 1 } };
+            cycles = folded.max(t);
+        } else if let Arch::Folded { reuse } = arch {
             let op = &plan.steps[start].op;
             match dense_shape(op) {
                 Some((rows, n_in, n_out)) => {
@@ -101,6 +128,19 @@ pub fn schedule(plan: &Plan, cli_reuse: Option<usize>, cfg: &Config) -> Schedule
     }
     let initiation_interval = nodes.iter().map(|n| n.cycles).max().unwrap_or(1).max(1);
     Schedule { nodes, initiation_interval, notes }
+}
+
+/// The directions of the recurrent layer `start..=end` when its cell can
+/// iterate over time; a note says why one cannot.
+fn iterating(plan: &Plan, start: usize, end: usize, layer: &str, notes: &mut Vec<String>) -> Option<Vec<super::recurrent::Recurrence>> {
+    let dirs = super::recurrent::recurrences(plan, start, end)?;
+    for d in &dirs {
+        if let Err(why) = super::recurrent::cell_plan(plan, d) {
+            notes.push(format!("layer `{layer}`: stays unrolled over time ({why}); only its input projection folds"));
+            return None;
+        }
+    }
+    Some(dirs)
 }
 
 /// Steps with multiplications a reuse factor would fold.

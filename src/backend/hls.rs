@@ -437,7 +437,7 @@ pub(crate) fn folds(plan: &Plan, sched: &crate::arch::schedule::Schedule) -> Vec
     use crate::passes::precision::StepOp;
     let mut reuse = vec![1usize; plan.steps.len()];
     for n in &sched.nodes {
-        if let crate::arch::schedule::Arch::Folded { reuse: r } = n.arch
+        if let Some(r) = n.arch.first_fold()
             && matches!(plan.steps[n.first].op, StepOp::Dense { .. } | StepOp::Conv { .. } | StepOp::Depthwise { .. })
         {
             reuse[n.first] = r;

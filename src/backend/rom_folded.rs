@@ -10,7 +10,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::arch::folded::{rom_words, Fold};
-use crate::arch::schedule::{schedule, Arch};
+use crate::arch::schedule::schedule;
 use crate::error::{Error, Result};
 use crate::passes::precision::{Plan, StepOp};
 
@@ -41,7 +41,7 @@ pub fn write(model: &str, sha256: &str, plan: &Plan, reuse: usize, cfg: &crate::
     out.dir(dir)?;
     let mut roms = vec![];
     for node in &sched.nodes {
-        let Arch::Folded { reuse } = node.arch else { continue };
+        let Some(reuse) = node.arch.first_fold() else { continue };
         let st = &plan.steps[node.first];
         // Layers with weights (an average pooling's factor is a constant).
         let (Some(fo), StepOp::Dense { .. } | StepOp::Conv { .. } | StepOp::Depthwise { .. }) = (crate::arch::folded::foldable(&st.op), &st.op) else { continue };

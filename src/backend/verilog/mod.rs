@@ -8,6 +8,7 @@
 mod cmvm;
 pub mod files;
 pub mod keywords;
+mod recurrent;
 pub mod rtl;
 pub mod stream;
 pub mod synth;
@@ -339,6 +340,10 @@ struct ModuleBuild {
 }
 
 impl ModuleBuild {
+    fn new() -> ModuleBuild {
+        ModuleBuild { control: false, rtl: Rtl::new("n"), ports: vec![], instances: vec![], elems: Default::default(), ready: Default::default(), delayed: Default::default(), latency: 0, tables: Default::default() }
+    }
+
     /// The element signals of step `s`, unpacked from a port on first use.
     fn input(&mut self, plan: &Plan, s: usize) -> Vec<Sig> {
         if let Some(e) = self.elems.get(&s) {
@@ -388,8 +393,7 @@ pub fn generate_named(g: &Graph, name: &str, plan: &Plan, opts: &Options, sched:
 }
 
 fn generate_top(g: &Graph, name: &str, plan: &Plan, opts: &Options, sched: &Schedule, port_per_input: bool) -> Result<Design> {
-    let ii = sched.initiation_interval.max(1);
-    let phase_w = width(0, ii as i128 - 1);
+    let mut ii = sched.initiation_interval.max(1);
     let mut namer = Namer::new(&[
         "clk", "rst", "ce", "aclk", "aresetn", "c_clk", "c_rst", "in_r", "valid_sr", "last_sr", "skid_out", "u_skid", "slot", "take", "all_in", "in_valid",
         "in_last", "hold_last", "unused_tlast", "phase", "valid_w", "last_w", "out_valid", "out_last",
@@ -405,6 +409,16 @@ fn generate_top(g: &Graph, name: &str, plan: &Plan, opts: &Options, sched: &Sche
     let mut taps = vec![];
     let mut signal_of: Vec<String> = vec![String::new(); plan.steps.len()];
     let mut memories = vec![];
+    // Recurrent layers that iterate over time: their cells first, whose
+    // pipelines set the cycles per sequence (and so the interval).
+    let mut recurrent_cells = std::collections::HashMap::new();
+    for n in sched.nodes.iter().filter(|n| matches!(n.arch, Arch::Recurrent { .. })) {
+        let prefix = format!("{top}_{}", namer.name(&format!("{}_rec", n.layer)));
+        let cells = recurrent::cells(g, plan, n.first, n.last, &prefix, &n.layer, p, opts, &mut files)?;
+        ii = ii.max(cells.iter().map(recurrent::Cell::cycles).max().unwrap_or(1));
+        recurrent_cells.insert(n.first, cells);
+    }
+    let phase_w = width(0, ii as i128 - 1);
     if plan.steps.first().map(|s| &s.op) != Some(&StepOp::Input) {
         return Err(Error::Usage("plan without an input step".into()));
     }
@@ -456,18 +470,38 @@ fn generate_top(g: &Graph, name: &str, plan: &Plan, opts: &Options, sched: &Sche
             }
         }
         let mname = format!("{top}_{}", namer.name(&layer));
-        let mut m = ModuleBuild { control: false, rtl: Rtl::new("n"), ports: vec![], instances: vec![], elems: Default::default(), ready: Default::default(), delayed: Default::default(), latency: 0, tables: Default::default() };
+        let mut m = ModuleBuild::new();
         // Inputs at the same stage: delay the earlier ones in the top.
         let ext_inputs: Vec<usize> = (start..=end).flat_map(|i| plan.steps[i].inputs.clone()).filter(|&x| x < start).collect();
         let base = ext_inputs.iter().map(|&x| stage[x]).max().unwrap_or(1);
-        for (i, &alive) in live.iter().enumerate().take(end + 1).skip(start) {
+        // A recurrent layer: its input projections, then its directions'
+        // iterating blocks side by side, then what joins them.
+        let cells = recurrent_cells.remove(&start).unwrap_or_default();
+        let order: Vec<usize> = if cells.is_empty() {
+            (start..=end).collect()
+        } else {
+            let mut o: Vec<usize> = cells.iter().map(|c| c.rec.projection).collect();
+            o.extend(cells.iter().map(|c| c.rec.starts[0]));
+            o.extend((start..=end).filter(|&i| !cells.iter().any(|c| c.rec.projection == i || c.rec.covers(i))));
+            o
+        };
+        let mut blocks_ready = 0;
+        for i in order {
             // A dead step (an average whose quantizer reads its sum) is not
             // built: a module's steps form one chain of stages.
-            if !alive && i != end {
+            if !live[i] && i != end {
                 continue;
             }
+            if let Some((d, c)) = cells.iter().enumerate().find(|(_, c)| c.rec.starts[0] == i) {
+                let (y, cycles) = recurrent::instance(c, plan, &mname, d, &mut m, header, &mut files)?;
+                m.elems.insert(c.rec.output, y);
+                m.ready.insert(c.rec.output, m.latency + cycles);
+                blocks_ready = blocks_ready.max(m.latency + cycles);
+                continue;
+            }
+            m.latency = m.latency.max(blocks_ready);
             let out = match arch {
-                Arch::Folded { reuse } if i == start => folded_step(plan, i, &mname, &mut m, reuse, fused, opts, &mut files, &mut memories)?,
+                Arch::Folded { reuse } | Arch::Recurrent { reuse } if i == start && reuse > 1 => folded_step(plan, i, &mname, &mut m, reuse, fused, opts, &mut files, &mut memories)?,
                 // The fused activation's output is the block's.
                 _ if fused.is_some_and(|f| f.1 == i) => m.elems[&start].clone(),
                 _ => build_step(g, plan, i, &layer, &mut m, p, opts)?,
@@ -475,77 +509,11 @@ fn generate_top(g: &Graph, name: &str, plan: &Plan, opts: &Options, sched: &Sche
             m.elems.insert(i, out);
             m.ready.insert(i, m.latency);
         }
+        m.latency = m.latency.max(blocks_ready);
         let out = m.elems[&end].clone();
-        // Input elements whose every weight is zero are never read: name
-        // them in an `unused_*` reduction (lint-clean without waivers).
-        let mut used = std::collections::HashSet::new();
-        for line in m.rtl.assigns.iter().chain(&m.rtl.regs).chain(&m.instances) {
-            let rhs = line.split_once('=').map_or(line.as_str(), |(_, r)| r);
-            for tok in rhs.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
-                used.insert(tok.to_string());
-            }
-        }
-        for o in &out {
-            used.insert(o.name.clone());
-        }
-        let mut idle = vec![];
-        // Port elements, and inner elements no later step reads (a
-        // recurrent cell's gate times a zero bias, say).
-        let mut steps: Vec<_> = m.elems.iter().filter(|(s, _)| **s != end).collect();
-        steps.sort_by_key(|(s, _)| **s);
-        for (_, es) in steps {
-            idle.extend(es.iter().filter(|e| !used.contains(&e.name)).map(|e| e.name.clone()));
-        }
-        // Delayed copies a reader takes whole but reads only in part.
-        let mut chains: Vec<_> = m.delayed.iter().collect();
-        chains.sort_by_key(|(k, _)| **k);
-        for (_, v) in chains {
-            idle.extend(v.iter().filter(|e| !used.contains(&e.name)).map(|e| e.name.clone()));
-        }
-        if !idle.is_empty() {
-            m.rtl.decls.push(format!("wire unused_inputs = ^{{{}}};", idle.join(", ")));
-        }
-        // Pack the output at the step's format width.
         let st = &plan.steps[end];
         let w = st.fmt.width;
-        let mut parts = vec![];
-        for (k, e) in out.iter().enumerate().rev() {
-            let name = if e.bits == w {
-                e.name.clone()
-            } else if e.bits > w {
-                // The plan's exact range fits `w` bits (the tree's own bound can be looser).
-                let t = m.rtl.wire(st.lo, st.hi, w, format!("{}[{}:0]", e.name, w - 1));
-                m.rtl.decls.push(format!("wire unused_{k} = ^{}[{}:{}];", e.name, e.bits - 1, w));
-                t.name
-            } else {
-                Rtl::ext(e, w)
-            };
-            parts.push(name);
-        }
-        let out_bits = w * out.len() as u32;
-        m.rtl.assigns.push(format!("assign y = {{{}}};", parts.join(", ")));
-        let inputs: Vec<(String, u32)> = m
-            .ports
-            .iter()
-            .map(|(s, name)| (name.clone(), plan.steps[*s].fmt.width * plan.steps[*s].shape.iter().product::<usize>() as u32 - 1))
-            .collect();
-        let clocked = !m.rtl.regs.is_empty() || m.control;
-        let text = LayerTemplate {
-            header,
-            clocked,
-            control: m.control,
-            name: &mname,
-            layer: &layer,
-            inputs: inputs.clone(),
-            out_msb: out_bits - 1,
-            decls: &m.rtl.decls,
-            assigns: &m.rtl.assigns,
-            regs: &m.rtl.regs,
-            instances: &m.instances,
-        }
-        .render()
-        .map_err(Error::Template)?
-            + "\n";
+        let (text, out_bits, clocked) = finish_module(&mut m, plan, vec![(out.clone(), w, st.lo, st.hi)], header, &mname, &layer)?;
         files.push((format!("{mname}.v"), text));
         // Instance in the top, inputs aligned to `base`.
         let out_sig = format!("y_{}", namer.name(&layer));
@@ -656,6 +624,84 @@ fn generate_top(g: &Graph, name: &str, plan: &Plan, opts: &Options, sched: &Sche
         internal_sigmoid: opts.internal_sigmoid.clone(),
     };
     Ok(Design { top, files, interface, layers, taps, memories, fifos: vec![] })
+}
+
+/// Close module `m`: name the input elements nothing reads in an
+/// `unused_*` reduction (lint-clean without waivers), pack `outs` (each
+/// element list at its width, holding `lo..=hi`; the first in the low
+/// bits) into `y`, and render it. Returns the text, the bits of `y` and
+/// whether the module has a clock.
+fn finish_module(m: &mut ModuleBuild, plan: &Plan, outs: Vec<(Vec<Sig>, u32, i128, i128)>, header: &str, mname: &str, layer: &str) -> Result<(String, u32, bool)> {
+    let mut used = std::collections::HashSet::new();
+    for line in m.rtl.assigns.iter().chain(&m.rtl.regs).chain(&m.instances) {
+        let rhs = line.split_once('=').map_or(line.as_str(), |(_, r)| r);
+        for tok in rhs.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+            used.insert(tok.to_string());
+        }
+    }
+    for (out, ..) in &outs {
+        for o in out {
+            used.insert(o.name.clone());
+        }
+    }
+    let mut idle = vec![];
+    // Port elements, and inner elements no later step reads (a
+    // recurrent cell's gate times a zero bias, say).
+    let mut steps: Vec<_> = m.elems.iter().collect();
+    steps.sort_by_key(|(s, _)| **s);
+    for (_, es) in steps {
+        idle.extend(es.iter().filter(|e| !used.contains(&e.name)).map(|e| e.name.clone()));
+    }
+    // Delayed copies a reader takes whole but reads only in part.
+    let mut chains: Vec<_> = m.delayed.iter().collect();
+    chains.sort_by_key(|(k, _)| **k);
+    for (_, v) in chains {
+        idle.extend(v.iter().filter(|e| !used.contains(&e.name)).map(|e| e.name.clone()));
+    }
+    if !idle.is_empty() {
+        m.rtl.decls.push(format!("wire unused_inputs = ^{{{}}};", idle.join(", ")));
+    }
+    // Pack each output at its width, the last element first (the high bits).
+    let flat: Vec<(&Sig, u32, i128, i128)> = outs.iter().flat_map(|(out, w, lo, hi)| out.iter().map(move |e| (e, *w, *lo, *hi))).collect();
+    let out_bits: u32 = flat.iter().map(|f| f.1).sum();
+    let mut parts = vec![];
+    for (k, &(e, w, lo, hi)) in flat.iter().enumerate().rev() {
+        let name = if e.bits == w {
+            e.name.clone()
+        } else if e.bits > w {
+            // The plan's exact range fits `w` bits (the tree's own bound can be looser).
+            let t = m.rtl.wire(lo, hi, w, format!("{}[{}:0]", e.name, w - 1));
+            m.rtl.decls.push(format!("wire unused_{k} = ^{}[{}:{}];", e.name, e.bits - 1, w));
+            t.name
+        } else {
+            Rtl::ext(e, w)
+        };
+        parts.push(name);
+    }
+    m.rtl.assigns.push(format!("assign y = {{{}}};", parts.join(", ")));
+    let inputs: Vec<(String, u32)> = m
+        .ports
+        .iter()
+        .map(|(s, name)| (name.clone(), plan.steps[*s].fmt.width * plan.steps[*s].shape.iter().product::<usize>() as u32 - 1))
+        .collect();
+    let clocked = !m.rtl.regs.is_empty() || m.control;
+    let text = LayerTemplate {
+        header,
+        clocked,
+        control: m.control,
+        name: mname,
+        layer,
+        inputs,
+        out_msb: out_bits - 1,
+        decls: &m.rtl.decls,
+        assigns: &m.rtl.assigns,
+        regs: &m.rtl.regs,
+        instances: &m.instances,
+    }
+    .render()
+    .map_err(Error::Template)?
+        + "\n";
+    Ok((text, out_bits, clocked))
 }
 
 /// `sig` delayed by `k` clock-enabled registers (in the top).
