@@ -91,14 +91,65 @@ fn per_layer_mode_and_refusals() {
     let g = qkhw::load_graph(common::root().join("examples/models/cnn_bn.keras"), BuildOptions::default()).unwrap();
     let e = predict(&g, &[0.1; 64], &[1, 8, 8, 1], &PredictOptions { config: mode(BnMode::Qkeras), ..Default::default() }).unwrap_err().to_string();
     assert!(e.contains("layer `bn1`") && e.contains("beyond float32's exact 24"), "{e}");
-    // Keras's own BatchNormalization computes another reciprocal square root.
-    let g = qkhw::load_graph(common::root().join("examples/float_models/cnn.keras"), BuildOptions::default()).unwrap();
-    let shape: Vec<usize> = [&[1][..], &g.layers[0].shape[..]].concat();
-    let x = vec![0.25; shape.iter().product()];
-    let e = predict(&g, &x, &shape, &PredictOptions { config: mode(BnMode::Qkeras), input_format: Some("fixed<8,2>".parse().unwrap()), ..Default::default() })
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains("tf.nn.batch_normalization's rsqrt"), "{e}");
+}
+
+/// (equal values, total) of kbn's final outputs and quantized layers
+/// (Keras BatchNormalization before quantized_relu) against QKeras.
+fn kbn_agreement(cfg: &Config) -> Vec<(usize, usize)> {
+    let dir = common::root().join("tests/golden/bn_qkeras/kbn");
+    let g = qkhw::load_graph(dir.join("kbn.keras"), BuildOptions::default()).unwrap();
+    let x = qkhw::npy::read_f32(&dir.join("inputs.npy")).unwrap();
+    let opts = PredictOptions { config: cfg.clone(), ..Default::default() };
+    let (outs, _, _) = qkhw::golden::debug::layer_outputs(&g, std::slice::from_ref(&x), &PredictOptions { keep: Some(Keep::All), ..opts }, &[]).unwrap();
+    ["relu1", "relu2", "pool_q", "out"]
+        .iter()
+        .map(|name| {
+            let file = if *name == "out" { "outputs.npy".to_string() } else { format!("{name}.npy") };
+            let want = qkhw::npy::read_f32(&dir.join(file)).unwrap();
+            let o = outs.iter().find(|o| o.layer == *name).unwrap();
+            assert_eq!(o.values.len(), want.data.len(), "{name}");
+            (o.values.iter().zip(&want.data).filter(|(a, b)| a.to_bits() == b.to_bits()).count(), want.data.len())
+        })
+        .collect()
+}
+
+/// Keras's own BatchNormalization computes `rsqrt(variance + eps)`
+/// (TensorFlow's packet rsqrt, not QBatchNormalization's 1/sqrt): with
+/// `--bn qkeras` every quantized layer and every output of kbn
+/// (tests/golden/gen_bn_qkeras.py) equals `model.predict`; the exact
+/// tables give fewer (measured). C (UBSan) and HLS verify it.
+#[test]
+fn keras_batch_norm_equals_model_predict() {
+    let all = kbn_agreement(&mode(BnMode::Qkeras));
+    for (name, (same, n)) in ["relu1", "relu2", "pool_q", "out"].iter().zip(&all) {
+        assert_eq!(same, n, "{name} with --bn qkeras");
+    }
+    assert_eq!(kbn_agreement(&mode(BnMode::Tables)), vec![(49107, 49152), (49098, 49152), (8187, 8192), (2028, 2048)], "relu1, relu2, pool_q, out with the exact tables");
+    common::require("gcc");
+    common::require("g++");
+    let g = qkhw::load_graph(common::root().join("tests/golden/bn_qkeras/kbn/kbn.keras"), BuildOptions::default()).unwrap();
+    let cfg = mode(BnMode::Qkeras);
+    let (m, plan, _) = qkhw::backend::c::from_graph(&g, None, &cfg, "test", "hard").unwrap();
+    assert!(plan.steps.iter().any(|s| matches!(s.op, qkhw::passes::precision::StepOp::Exceptions { .. })));
+    let (codes, n) = kbn_vectors(&g, &cfg);
+    let r = verify::verify_c(&m, &plan, &codes, n, &common::tmp("kbn-c")).unwrap();
+    assert!(r.passed(), "{}", r.text());
+    let flavor = qkhw::backend::hls::Flavor::Vitis;
+    let files = qkhw::backend::hls::generate(&g, &plan, "test", "hard", flavor).unwrap();
+    let stem = files[0].0.trim_end_matches(".h").to_string();
+    let r = verify::verify_hls(&files, &stem, flavor, &plan, &codes, n, &common::tmp("kbn-hls"), &common::cache()).unwrap();
+    assert!(r.passed(), "{}", r.text());
+}
+
+/// kbn's golden inputs as hardware codes, and 200 random ones.
+fn kbn_vectors(g: &qkhw::ir::Graph, cfg: &Config) -> (Vec<i128>, usize) {
+    let x = qkhw::npy::read_f32(&common::root().join("tests/golden/bn_qkeras/kbn/inputs.npy")).unwrap();
+    let (each, _) = qkhw::golden::hardware_inputs(g, None, cfg).unwrap();
+    let (spec, q) = &each[0];
+    let mut codes = qkhw::golden::hardware_codes(&x.data, &x.shape, spec, q.as_ref()).unwrap();
+    let per: usize = x.shape[1..].iter().product();
+    codes.extend(qkhw::verify::random_parts(&[(per, spec.fmt)], 200, 31).remove(0));
+    (codes, x.shape[0] + 200)
 }
 
 /// C (UBSan), both HLS flavors and the streamed Verilog (Verilator) equal

@@ -1,6 +1,15 @@
-//! `--bn qkeras`: a standalone QBatchNormalization as QKeras's
-//! `model.predict` computes it, not as `model_save_quantized_weights`
-//! defines it.
+//! `--bn qkeras`: a standalone QBatchNormalization (or Keras
+//! BatchNormalization) as QKeras's `model.predict` computes it, not as
+//! `model_save_quantized_weights` defines it.
+//!
+//! Keras's own BatchNormalization (Keras 3.15, TensorFlow backend) calls
+//! `tf.nn.batch_normalization`: `inv = rsqrt(variance + eps)`,
+//! `inv *= gamma`, then the same `x * inv + (beta - mean * inv)`. Its
+//! `rsqrt` (measured the same way, tests/golden/bn_qkeras/rsqrt.json, on
+//! inputs of rank 2 to 4) is Eigen's packet rsqrt on the first
+//! `C − C mod 8` channels, `rsqrtps` refined by one unfused Newton step
+//! `r + (−r/2)·((s·r)·r − 1)`, and `1 / sqrt(s)` (two roundings) on the
+//! last `C mod 8`; about a third of the channels differ from 1/sqrt.
 //!
 //! QKeras 1.2.1's `QBatchNormalization.call` computes, in float32,
 //! `inv = 1 / sqrt(variance + eps)`, `inv *= gamma`, then
@@ -60,6 +69,32 @@ fn packet_reciprocal(s: f32) -> Result<f32, String> {
     Ok(if y.is_nan() { r } else { y })
 }
 
+/// TensorFlow's float32 `rsqrt` over a vector, as its x86-64 CPU kernel
+/// computes it (see the module docs).
+pub fn tf_rsqrt(s: &[f32]) -> Result<Vec<f32>, String> {
+    let packed = s.len() / PACKET * PACKET;
+    s.iter().enumerate().map(|(i, &v)| if i < packed { packet_rsqrt(v) } else { Ok(1.0 / v.sqrt()) }).collect()
+}
+
+#[cfg(target_arch = "x86_64")]
+fn packet_rsqrt(s: f32) -> Result<f32, String> {
+    // SAFETY: SSE is part of the x86-64 baseline.
+    let r = unsafe {
+        use std::arch::x86_64::{_mm_cvtss_f32, _mm_rsqrt_ps, _mm_set1_ps};
+        _mm_cvtss_f32(_mm_rsqrt_ps(_mm_set1_ps(s)))
+    };
+    // Eigen's generic_rsqrt_newton_step, unfused:
+    // h = (s·r)·r − 1, r − (r/2)·h.
+    let h = (s * r) * r - 1.0;
+    let y = (r * -0.5) * h + r;
+    Ok(if y.is_nan() { r } else { y })
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn packet_rsqrt(_: f32) -> Result<f32, String> {
+    packet_reciprocal(1.0)
+}
+
 #[cfg(not(target_arch = "x86_64"))]
 fn packet_reciprocal(_: f32) -> Result<f32, String> {
     Err(format!(
@@ -68,14 +103,19 @@ fn packet_reciprocal(_: f32) -> Result<f32, String> {
     ))
 }
 
-/// TensorFlow's `inv` and `c` of a QBatchNormalization in `model.predict`.
+/// TensorFlow's `inv` and `c` of a QBatchNormalization (its `1 / sqrt`)
+/// or a Keras BatchNormalization (its `rsqrt`) in `model.predict`.
 pub fn constants(l: &Layer, bn: &BatchNorm) -> crate::error::Result<FloatBn> {
     use crate::error::Error;
     let p = super::bn_tables::bn_params(l, bn)?;
     let c = p.mean.len();
     let eps = bn.epsilon;
-    let s: Vec<f32> = p.var.iter().map(|&v| (v + eps).sqrt()).collect();
-    let mut inv = tf_reciprocal(&s).map_err(Error::Usage)?;
+    let mut inv = if l.class == "BatchNormalization" {
+        tf_rsqrt(&p.var.iter().map(|&v| v + eps).collect::<Vec<f32>>())
+    } else {
+        tf_reciprocal(&p.var.iter().map(|&v| (v + eps).sqrt()).collect::<Vec<f32>>())
+    }
+    .map_err(Error::Usage)?;
     if let Some(g) = &p.gamma {
         inv.iter_mut().zip(g).for_each(|(i, &g)| *i *= g);
     }
@@ -166,5 +206,26 @@ mod tests {
         }
         // Without the emulation a third of the channels would be 1 ulp off.
         assert!(ieee_differs > 5000, "{ieee_differs}");
+    }
+
+    /// Keras BatchNormalization's rsqrt likewise, on inputs of rank 1 to 3
+    /// (the measured values: one kernel, whatever the input's rank).
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn rsqrt_equals_tensorflow() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/bn_qkeras/rsqrt.json");
+        let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let bits = |v: &serde_json::Value| -> Vec<f32> { v.as_array().unwrap().iter().map(|b| f32::from_bits(b.as_u64().unwrap() as u32)).collect() };
+        let (mut ieee_differs, mut n) = (0, 0);
+        for case in doc["cases"].as_array().unwrap() {
+            let (s, want) = (bits(&case["var_eps"]), bits(&case["inv"]));
+            let got = tf_rsqrt(&s).unwrap();
+            for (k, (g, w)) in got.iter().zip(&want).enumerate() {
+                assert_eq!(g.to_bits(), w.to_bits(), "C = {}, rank {}, channel {k}", s.len(), case["rank"]);
+            }
+            ieee_differs += s.iter().zip(&want).filter(|(s, w)| 1.0 / s.sqrt() != **w).count();
+            n += s.len();
+        }
+        assert!(ieee_differs * 5 > n, "{ieee_differs} of {n}");
     }
 }

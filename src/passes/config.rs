@@ -257,20 +257,22 @@ impl Config {
                 let all: Vec<&str> = g.layers.iter().map(|l| l.name.as_str()).collect();
                 return Err(Error::Usage(format!("--config: no layer `{name}`; the model has {}", all.join(", "))));
             };
-            let foldable = |op: &crate::ir::Op| matches!(op, crate::ir::Op::Dense { .. } | crate::ir::Op::Conv { .. });
+            // Recurrent layers: their input projection folds and the cell
+            // iterates over time (`arch::recurrent`).
+            let foldable = |op: &crate::ir::Op| matches!(op, crate::ir::Op::Dense { .. } | crate::ir::Op::Conv { .. } | crate::ir::Op::Rnn { .. } | crate::ir::Op::Bidirectional { .. });
             let dense = match &l.op {
                 crate::ir::Op::Folded { inner, .. } => foldable(inner),
                 op => foldable(op),
             };
             if c.reuse_factor.is_some_and(|r| r > 1) && !dense {
                 return Err(Error::Usage(format!(
-                    "--config [layer.{name}]: `reuse_factor` folds Dense and Conv1D/Conv2D layers only so far; `{name}` is a {} (it stays unrolled); remove the key",
+                    "--config [layer.{name}]: `reuse_factor` folds Dense, Conv1D/Conv2D and recurrent layers only so far; `{name}` is a {} (it stays unrolled); remove the key",
                     l.class
                 )));
             }
             if c.bn.is_some() && !matches!(l.op, crate::ir::Op::BatchNorm(_)) {
                 return Err(Error::Usage(format!(
-                    "--config [layer.{name}]: `bn` applies to a batch-norm layer (QBatchNormalization); `{name}` is a {}",
+                    "--config [layer.{name}]: `bn` applies to a batch-norm layer (QBatchNormalization, BatchNormalization); `{name}` is a {}",
                     l.class
                 )));
             }

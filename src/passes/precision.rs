@@ -1079,11 +1079,11 @@ impl Builder<'_> {
     /// (remembered, so that the quantizer reading it adds the codes where
     /// float32 rounds otherwise: [`Self::bn_exceptions`]).
     fn float_bn(&mut self, l: &Layer, bn: &crate::ir::BatchNorm, x: usize) -> Result<usize> {
-        if l.class != "QBatchNormalization" {
+        if l.class != "QBatchNormalization" && l.class != "BatchNormalization" {
             return Err(err(
                 self.g,
                 l,
-                format!("--bn qkeras reproduces QBatchNormalization's float32 1/sqrt; a {} computes tf.nn.batch_normalization's rsqrt, which qkhw does not emulate (use --bn tables for this layer: [layer.{}] bn = \"tables\")", l.class, l.name),
+                format!("--bn qkeras reproduces QBatchNormalization's and BatchNormalization's float32 arithmetic; a {} is not one (use --bn tables for this layer: [layer.{}] bn = \"tables\")", l.class, l.name),
             ));
         }
         let (lo, hi) = (self.steps[x].lo, self.steps[x].hi);
@@ -1102,8 +1102,9 @@ impl Builder<'_> {
         let s = self.affine(l, x, None, &inv, &add)?;
         self.float_bn.insert(s, (x, fb));
         self.notices.push(format!(
-            "{}: --bn qkeras: computed as QKeras's model.predict does in float32 (TensorFlow's x86-64 1/sqrt), not with the bn_inv / bn_bias tables",
-            l.name
+            "{}: --bn qkeras: computed as QKeras's model.predict does in float32 (TensorFlow's x86-64 {}), not with the bn_inv / bn_bias tables",
+            l.name,
+            if l.class == "BatchNormalization" { "rsqrt" } else { "1/sqrt" }
         ));
         Ok(s)
     }
