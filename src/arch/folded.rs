@@ -154,34 +154,9 @@ fn counter(m: &mut Module, limit: usize, step: NetId, start: NetId, rst: NetId) 
     (cur, last)
 }
 
-/// Pick `options[sel]` with a tree of 2:1 multiplexers on the bits of `sel`.
-fn mux_tree(m: &mut Module, options: Vec<NetId>, sel: NetId) -> NetId {
-    let mut cur = options;
-    let mut bit = 0;
-    while cur.len() > 1 {
-        let b = m.slice(sel, bit, 1, 0, 1);
-        let mut next = vec![];
-        let mut it = cur.into_iter();
-        while let Some(lo) = it.next() {
-            match it.next() {
-                Some(hi) => next.push(m.mux(b, hi, lo)),
-                None => next.push(lo),
-            }
-        }
-        cur = next;
-        bit += 1;
-    }
-    cur[0]
-}
-
 /// Delay `d` by `n` clock-enabled registers.
 fn delay(m: &mut Module, d: NetId, n: usize, ce: NetId) -> NetId {
     (0..n).fold(d, |x, _| m.reg(x, Some(ce)))
-}
-
-/// Delay a control bit (reset to 0) by `n` registers.
-fn delay_ctl(m: &mut Module, d: NetId, n: usize, ce: NetId, rst: NetId) -> NetId {
-    (0..n).fold(d, |x, _| m.reg_reset(x, Some(ce), rst, 0))
 }
 
 /// `a × b` as registered products the DSP48 slices hold whole: one
@@ -458,7 +433,7 @@ pub fn lower(name: &str, d: &DenseSpec, reuse: usize, header: Vec<String>, init:
     // ROM address: group * chunks + chunk.
     let gk = {
         let base: Vec<NetId> = (0..f.groups).map(|g| m.constant((g * f.chunks) as i128)).collect();
-        let b = mux_tree(&mut m, base, addr_g);
+        let b = m.mux_tree(base, addr_g);
         m.add(b, k)
     };
     let addr = m.narrow(gk, 0, f.depth().saturating_sub(1) as i128);
@@ -484,7 +459,7 @@ pub fn lower(name: &str, d: &DenseSpec, reuse: usize, header: Vec<String>, init:
                 }
             }
         }
-        let e = mux_tree(m, options, sel);
+        let e = m.mux_tree(options, sel);
         let e = m.narrow(e, xlo.min(0), xhi.max(0));
         m.reg(e, Some(ce))
     };
@@ -502,7 +477,7 @@ pub fn lower(name: &str, d: &DenseSpec, reuse: usize, header: Vec<String>, init:
     } else {
         let sel = if f.rows > 1 {
             let base: Vec<NetId> = (0..f.rows).map(|r| m.constant((r * f.chunks) as i128)).collect();
-            let b = mux_tree(&mut m, base, row);
+            let b = m.mux_tree(base, row);
             let s = m.add(b, k);
             m.narrow(s, 0, (f.rows * f.chunks - 1) as i128)
         } else {
@@ -517,7 +492,7 @@ pub fn lower(name: &str, d: &DenseSpec, reuse: usize, header: Vec<String>, init:
         }
     }
     // Control tags along the pipeline: issue -> stage 1 -> stage 2 (accumulate).
-    let valid2 = delay_ctl(&mut m, issue, 2, ce, rst);
+    let valid2 = m.delay_reset(issue, 2, ce, rst);
     let zero = m.constant(0);
     let first = m.compare(Cmp::Eq, k, zero);
     let first2 = delay(&mut m, first, 2, ce);
@@ -525,7 +500,7 @@ pub fn lower(name: &str, d: &DenseSpec, reuse: usize, header: Vec<String>, init:
     let slots = f.rows * f.groups;
     let slot = if slots > 1 {
         let base: Vec<NetId> = (0..f.rows).map(|r| m.constant((r * f.groups) as i128)).collect();
-        let b = mux_tree(&mut m, base, row);
+        let b = m.mux_tree(base, row);
         let s = m.add(b, addr_g);
         let s = m.narrow(s, 0, (slots - 1) as i128);
         Some(delay(&mut m, s, 2, ce))
@@ -559,7 +534,7 @@ pub fn lower(name: &str, d: &DenseSpec, reuse: usize, header: Vec<String>, init:
             })
             .collect();
         let bias = match g2 {
-            Some(g) => mux_tree(&mut m, bias, g),
+            Some(g) => m.mux_tree(bias, g),
             None => bias[0],
         };
         let acc = m.reg_later(-bound, bound, Some(en_acc), None);
@@ -608,7 +583,7 @@ pub fn lower(name: &str, d: &DenseSpec, reuse: usize, header: Vec<String>, init:
         let last_slot = m.constant((slots - 1) as i128);
         let is_last = m.compare(Cmp::Eq, slot, last_slot);
         let done = m.and(is_last, write);
-        let done = delay_ctl(&mut m, done, 1, ce, rst);
+        let done = m.delay_reset(done, 1, ce, rst);
         let done_ce = m.and(ce, done);
         for b in bank {
             ys.push(m.reg(b, Some(done_ce)));

@@ -340,6 +340,42 @@ impl Module {
         q
     }
 
+    /// Pick `options[sel]` (numbers) with a tree of 2:1 multiplexers on
+    /// the bits of `sel`.
+    pub fn mux_tree(&mut self, options: Vec<NetId>, sel: NetId) -> NetId {
+        self.select_tree(options, sel, Module::mux)
+    }
+
+    /// [`Module::mux_tree`] of data buses (see [`Module::bus_mux`]).
+    pub fn bus_mux_tree(&mut self, options: Vec<NetId>, sel: NetId) -> NetId {
+        self.select_tree(options, sel, Module::bus_mux)
+    }
+
+    fn select_tree(&mut self, options: Vec<NetId>, sel: NetId, mux: fn(&mut Module, NetId, NetId, NetId) -> NetId) -> NetId {
+        let mut cur = options;
+        let mut bit = 0;
+        while cur.len() > 1 {
+            let b = self.slice(sel, bit, 1, 0, 1);
+            let mut next = vec![];
+            let mut it = cur.into_iter();
+            while let Some(lo) = it.next() {
+                match it.next() {
+                    Some(hi) => next.push(mux(self, b, hi, lo)),
+                    None => next.push(lo),
+                }
+            }
+            cur = next;
+            bit += 1;
+        }
+        cur[0]
+    }
+
+    /// A control bit delayed by `n` clock-enabled registers, reset to 0 (an
+    /// unknown bit in the line must not start anything).
+    pub fn delay_reset(&mut self, d: NetId, n: usize, ce: NetId, rst: NetId) -> NetId {
+        (0..n).fold(d, |x, _| self.reg_reset(x, Some(ce), rst, 0))
+    }
+
     /// A simple dual-port RAM of `depth` words of `width` bits (see [`Cell::Ram`]).
     #[allow(clippy::too_many_arguments)]
     pub fn ram(&mut self, depth: usize, width: u32, waddr: NetId, wdata: NetId, we: NetId, raddr: NetId, ren: NetId) -> NetId {

@@ -107,10 +107,7 @@ fn block(cell: &Cell, name: &str, header: &str, delay: u32) -> Module {
     let start = m.input_bit("start");
     // The projection is valid `delay` cycles after the layer starts (the
     // delay line is reset: an unknown bit in it would start a sequence).
-    let mut start = start;
-    for _ in 0..delay {
-        start = m.reg_reset(start, Some(ce), rst, 0);
-    }
+    let start = m.delay_reset(start, delay as usize, ce, rst);
     let row_bits = cell.row.0 as u32 * cell.row.1;
     let x = m.input("x", 0, 0, t as u32 * row_bits);
     // A counter 0..=top and its last count (none when top is 0).
@@ -151,14 +148,8 @@ fn block(cell: &Cell, name: &str, header: &str, delay: u32) -> Module {
     let step = m.and(ce, latch);
     let finish = m.and(ce, done);
     // The row time step k reads: a multiplexer tree on k's bits.
-    let mut level: Vec<NetId> = r.rows.iter().map(|&row| m.slice(x, row as u32 * row_bits, row_bits, 0, 0)).collect();
-    let mut bit = 0;
-    while level.len() > 1 {
-        let sel = m.slice(k, bit, 1, 0, 1);
-        level = level.chunks(2).map(|c| if c.len() == 2 { m.bus_mux(sel, c[1], c[0]) } else { c[0] }).collect();
-        bit += 1;
-    }
-    let row = level[0];
+    let rows: Vec<NetId> = r.rows.iter().map(|&row| m.slice(x, row as u32 * row_bits, row_bits, 0, 0)).collect();
+    let row = m.bus_mux_tree(rows, k);
     // The state registers, and the cell.
     let ybits: u32 = cell.state_bits.iter().sum::<u32>() + cell.h.0 as u32 * cell.h.1;
     let y = m.instance_output(0, 0, ybits);
