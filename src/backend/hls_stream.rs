@@ -26,12 +26,30 @@
 
 use std::fmt::Write;
 
+use askama::Template;
+
 use crate::arch::stream::{Src, Stage, stream_plan};
 use crate::backend::c::{Dialect, body, ctype};
 use crate::backend::hls::Flavor;
 use crate::error::{Error, Result};
 use crate::ir::Graph;
 use crate::passes::precision::Plan;
+
+/// One stage's beat function: its sub-plan's C body (the same template as
+/// the array top's) in a namespace of its own.
+#[derive(Template)]
+#[template(path = "hls/beat.cpp", escape = "none")]
+struct BeatTemplate<'a> {
+    ns: String,
+    consts: &'a str,
+    params: String,
+    out_t: &'a str,
+    out_n: usize,
+    buffers: &'a str,
+    body: &'a str,
+    copy: &'a str,
+    wide: bool,
+}
 
 /// The dataflow design: (declarations for the header, definitions for the
 /// source). `in_t` / `out_t`: the array top's element types.
@@ -173,14 +191,20 @@ pub fn dataflow(g: &Graph, plan: &Plan, flavor: Flavor, name: &str, in_t: &str, 
                 wide |= b.is_wide();
                 let code = if catapult { crate::backend::hls::unroll_pragmas(&b.body) } else { b.body.clone() };
                 let params = crate::backend::c::InArg::params(&b.ins, true);
-                let _ = writeln!(
-                    stages,
-                    "namespace {name}_s{k} {{\n{consts}\nstatic void beat({params}, {ot} out[{on}]) {{\n    size_t r, j, k, o, ci, oy, ox, ky, kx, iy = 0, ix = 0;\n{buffers}    (void)r; (void)j; (void)k; (void)o; (void)ci; (void)oy; (void)ox; (void)ky; (void)kx; (void)iy; (void)ix;\n{code}\n{copy}\n}}\n}}",
-                    consts = b.consts,
-                    ot = b.out_t,
-                    buffers = b.buffers,
-                    copy = b.out_copy,
-                );
+                let beat = BeatTemplate {
+                    ns: format!("{name}_s{k}"),
+                    consts: &b.consts,
+                    params,
+                    out_t: &b.out_t,
+                    out_n: on,
+                    buffers: &b.buffers,
+                    body: &code,
+                    copy: &b.out_copy,
+                    wide: b.is_wide(),
+                }
+                .render()
+                .map_err(Error::Template)?;
+                let _ = writeln!(stages, "{beat}");
                 let mut body_s = String::new();
                 let mut args = vec![];
                 for (p, x) in b.ins.iter().enumerate() {
