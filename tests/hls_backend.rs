@@ -74,11 +74,11 @@ fn folded_dense_layers_in_csim_equal_the_golden_model() {
             let (plan, _) = qkhw::golden::hardware_plan(&g, None, cfg).unwrap();
             let sched = qkhw::arch::schedule::schedule(&plan, *reuse, cfg);
             let folded: Vec<usize> =
-                sched.nodes.iter().filter_map(|n| if let qkhw::arch::schedule::Arch::Folded { reuse } = n.arch { Some(reuse) } else { None }).collect();
+                sched.nodes.iter().filter_map(|n| n.arch.first_fold()).collect();
             assert!(!folded.is_empty(), "{name}: nothing folded");
             let files = qkhw::backend::hls::generate_scheduled(&g, &plan, "test", "hard", flavor, &sched, None).unwrap();
             let src = &files[1].1;
-            let hls_folds = sched.nodes.iter().filter(|n| matches!(n.arch, qkhw::arch::schedule::Arch::Folded { .. }) && matches!(plan.steps[n.first].op, qkhw::passes::precision::StepOp::Dense { .. } | qkhw::passes::precision::StepOp::Conv { .. } | qkhw::passes::precision::StepOp::Depthwise { .. })).count();
+            let hls_folds = sched.nodes.iter().filter(|n| n.arch.first_fold().is_some() && matches!(plan.steps[n.first].op, qkhw::passes::precision::StepOp::Dense { .. } | qkhw::passes::precision::StepOp::Conv { .. } | qkhw::passes::precision::StepOp::Depthwise { .. })).count();
             assert!(hls_folds > 0, "{name}");
             assert_eq!(src.matches("hls4ml's Resource strategy").count(), hls_folds, "{name} {flavor}");
             match flavor {

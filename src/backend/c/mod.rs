@@ -576,16 +576,10 @@ fn folded_dense(i: usize, (rows, n_in, n_out): (usize, usize, usize), reuse: usi
         FoldIn::Rows(x0) => (String::new(), format!("{x0}[r * {n_in} + wi / {n_out}]")),
         FoldIn::Windows(g, x0) | FoldIn::Depthwise(g, x0, _) => (
             format!(
-                "        for (k = 0; k < {len}; ++k) {{\n            long ty = (long)((r / {ow}) * {sh} + (k / ({kw} * {cin})) * {dh}) - {pt};\n            long tx = (long)((r % {ow}) * {sw} + (k / {cin} % {kw}) * {dw}) - {pl};\n            win{i}[k] = (ty < 0 || ty >= {ih} || tx < 0 || tx >= {iw}) ? 0 : ({a}){x0}[((size_t)ty * {iw} + (size_t)tx) * {cin} + k % {cin}];\n        }}\n",
-                ow = g.out_w,
-                sh = g.sh,
-                sw = g.sw,
-                dh = g.dh,
-                dw = g.dw,
-                kw = g.kw,
+                "        for (k = 0; k < {len}; ++k) {{\n            long ty = {ty};\n            long tx = {tx};\n            win{i}[k] = (ty < 0 || ty >= {ih} || tx < 0 || tx >= {iw}) ? 0 : ({a}){x0}[((size_t)ty * {iw} + (size_t)tx) * {cin} + k % {cin}];\n        }}\n",
+                ty = tap_at(&format!("(r / {})", g.out_w), &format!("(k / ({} * {}))", g.kw, g.cin), g.sh, g.dh, g.pad_top),
+                tx = tap_at(&format!("(r % {})", g.out_w), &format!("(k / {} % {})", g.cin, g.kw), g.sw, g.dw, g.pad_left),
                 cin = g.cin,
-                pt = g.pad_top,
-                pl = g.pad_left,
                 ih = g.in_h,
                 iw = g.in_w,
                 len = g.kh * g.kw * g.cin,
@@ -619,21 +613,25 @@ fn folded_dense(i: usize, (rows, n_in, n_out): (usize, usize, usize), reuse: usi
 
 fn window_loop(g: &Geo, y: &str, init: &str, inner: &str, fin: &str) -> String {
     format!(
-        "    for (oy = 0; oy < {oh}; ++oy) for (ox = 0; ox < {ow}; ++ox) for (o = 0; o < {cout}; ++o) {{\n        {init}\n        for (ky = 0; ky < {kh}; ++ky) {{\n            long ty = (long)(oy * {sh} + ky * {dh}) - {pt};\n            if (ty < 0 || ty >= {ih}) continue;\n            iy = (size_t)ty;\n            for (kx = 0; kx < {kw}; ++kx) {{\n                long tx = (long)(ox * {sw} + kx * {dw}) - {pl};\n                if (tx < 0 || tx >= {iw}) continue;\n                ix = (size_t)tx;\n                {inner}\n            }}\n        }}\n        {y}[(oy * {ow} + ox) * {cout} + o] = {fin};\n    }}",
+        "    for (oy = 0; oy < {oh}; ++oy) for (ox = 0; ox < {ow}; ++ox) for (o = 0; o < {cout}; ++o) {{\n        {init}\n        for (ky = 0; ky < {kh}; ++ky) {{\n            long ty = {ty};\n            if (ty < 0 || ty >= {ih}) continue;\n            iy = (size_t)ty;\n            for (kx = 0; kx < {kw}; ++kx) {{\n                long tx = {tx};\n                if (tx < 0 || tx >= {iw}) continue;\n                ix = (size_t)tx;\n                {inner}\n            }}\n        }}\n        {y}[(oy * {ow} + ox) * {cout} + o] = {fin};\n    }}",
         oh = g.out_h,
         ow = g.out_w,
         cout = g.cout,
         kh = g.kh,
         kw = g.kw,
-        sh = g.sh,
-        sw = g.sw,
-        dh = g.dh,
-        dw = g.dw,
-        pt = g.pad_top,
-        pl = g.pad_left,
+        ty = tap_at("oy", "ky", g.sh, g.dh, g.pad_top),
+        tx = tap_at("ox", "kx", g.sw, g.dw, g.pad_left),
         ih = g.in_h,
         iw = g.in_w,
     )
+}
+
+/// The input row (or column) that tap `k` of the window at output
+/// position `pos` reads, as a C expression: below 0 or past the edge in
+/// the padding. One formula for the unrolled loops and the folded
+/// gathers.
+fn tap_at(pos: &str, k: &str, stride: usize, dilation: usize, pad: usize) -> String {
+    format!("(long)({pos} * {stride} + {k} * {dilation}) - {pad}")
 }
 
 /// One activation requantizer over `n` elements.
