@@ -104,7 +104,8 @@ fn branchy_models_fold_bit_exact() {
 
 /// A recurrent layer asked to fold iterates over time instead of being
 /// unrolled over it: one cell per direction (a `*_rec_cell*` module), its
-/// state in registers, T x (the cell's registers + 1) cycles per
+/// state in registers, its weights in ROMs (the input projection and the
+/// cell's projection of the state fold by the reuse factor), T x (the cell's registers + 1) cycles per
 /// sequence, which the report and the interval state; every recurrent
 /// model simulates equal on Verilator under back-pressure (the harness
 /// measures the stated interval and latency), rnn_lstm on Icarus too.
@@ -117,7 +118,9 @@ fn recurrent_layers_iterate_over_time() {
         let opts = Options { reuse_factor: Some(2), ..Default::default() };
         let g = qkhw::load_graph(common::root().join(format!("examples/models/{name}.keras")), Default::default()).unwrap();
         let (d, _, _) = verilog::from_graph(&g, None, &Config::default(), &opts).unwrap();
-        assert_eq!(d.files.iter().filter(|(f, _)| f.contains("_rec_cell")).count(), cells, "{name}: a cell per direction");
+        assert_eq!(d.files.iter().filter(|(f, _)| f.contains("_rec_cell") && !f.contains("_fold")).count(), cells, "{name}: a cell per direction");
+        // Each cell folds its projection of the state: weights in a ROM.
+        assert!(d.files.iter().filter(|(f, t)| f.contains("_rec_cell") && f.contains("_fold") && t.contains("_mem[")).count() >= cells, "{name}: the cells' ROMs");
         for (file, text) in d.files.iter().filter(|(_, t)| t.contains("Recurrent block:")) {
             // "one cell iterating over T time steps, P cycle(s) each"
             let words: Vec<&str> = text.split_whitespace().collect();
@@ -141,13 +144,17 @@ fn recurrent_layers_iterate_over_time() {
 
 /// `qkhw rom --layout folded` prints exactly the words the generated
 /// Verilog's ROMs hold (Dense layers; convolutions and a depthwise
-/// convolution in cnn_bn).
+/// convolution in cnn_bn; a recurrent layer's projections in rnn_lstm).
 #[test]
 fn folded_rom_files_are_the_verilog_roms() {
     let layers = rom_files_match("jet_tagger_da", 16);
     assert_eq!(layers.len(), 4);
     let layers = rom_files_match("cnn_bn", 3);
     assert!(layers.iter().any(|l| l == "dw1"), "{layers:?}");
+    // A recurrent layer: its input projection and its cell's projection of
+    // the state (h), both in ROMs.
+    let layers = rom_files_match("rnn_lstm", 2);
+    assert!(layers.iter().any(|l| l == "qlstm") && layers.iter().any(|l| l.starts_with("qlstm/rec_cell0_fold")), "{layers:?}");
 }
 
 /// `rom --layout folded` against `gen` at reuse factor `r`: every ROM's
@@ -175,16 +182,22 @@ fn rom_files_match(model: &str, r: usize) -> Vec<String> {
             .collect();
         // The block's module: named after its layer (and a fused activation).
         let module = if layer == "output" { "output_l" } else { layer };
-        let file = std::fs::read_dir(dir.join("rtl"))
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .find(|f| f.starts_with(&format!("{model}_{module}")) && f.ends_with("_fold.v"))
-            .unwrap();
+        let block = r["block"].as_str().unwrap();
+        let file = if block == "fold" {
+            std::fs::read_dir(dir.join("rtl"))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .find(|f| f.starts_with(&format!("{model}_{module}")) && f.ends_with("_fold.v"))
+                .unwrap()
+        } else {
+            // A recurrent cell's folded projection of its state.
+            format!("{model}_{module}_{block}.v")
+        };
         let v = std::fs::read_to_string(dir.join("rtl").join(file)).unwrap();
         let words: Vec<String> = v.lines().filter(|l| l.contains("_mem[") && l.contains("'h")).map(|l| l.split("'h").nth(1).unwrap().trim_end_matches(';').to_string()).collect();
         assert_eq!(mem, words, "{model} {layer}");
         assert_eq!(mem.len(), r["depth"].as_u64().unwrap() as usize);
-        layers.push(layer.to_string());
+        layers.push(if block == "fold" { layer.to_string() } else { format!("{layer}/{block}") });
     }
     layers
 }

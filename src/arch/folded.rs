@@ -305,6 +305,9 @@ pub struct DenseSpec<'a> {
     /// stored (so `y` holds its narrow codes): one requantizer per lane
     /// instead of one per output.
     pub post: Option<Post>,
+    /// Cycles from `start` until `x` is valid (a block inside a pipeline):
+    /// `start` goes through a delay line reset with the block.
+    pub start_delay: usize,
 }
 
 /// An element-wise activation a folded block applies per lane.
@@ -405,6 +408,7 @@ pub fn lower(name: &str, d: &DenseSpec, reuse: usize, header: Vec<String>, init:
     let rst = m.input_bit("rst");
     let ce = m.input_bit("ce");
     let start_in = m.input_bit("start");
+    let start_in = m.delay_reset(start_in, d.start_delay, ce, rst);
     let (xlo, xhi, xw) = d.x;
     let x = m.input("x", 0, 0, xw * d.x_elems as u32);
     let start = m.and(start_in, ce);

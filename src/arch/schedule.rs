@@ -96,12 +96,12 @@ pub fn schedule(plan: &Plan, cli_reuse: Option<usize>, cfg: &Config) -> Schedule
         if let Arch::Folded { reuse } = arch
             && let Some(dirs) = iterating(plan, start, end, &layer, &mut notes)
         {
-            // The projection folds where that saves multipliers; the time
-            // steps take at least one cycle each (the lowering knows the
-            // cell's pipeline and sets the exact count).
+            // The projection (T ≥ 3 rows) folds; the time steps take at
+            // least one cycle each (the lowering knows the cell's pipeline
+            // and sets the exact count).
             let t = dirs[0].time_steps();
             let folded = dense_shape(&plan.steps[start].op).map_or(1, |(rows, n_in, n_out)| super::folded::Fold::new(rows, n_in, n_out, reuse).cycles());
-            arch = Arch::Recurrent { reuse: if folded > 1 { reuse } else { 1 } };
+            arch = Arch::Recurrent { reuse };
             cycles = folded.max(t);
         } else if let Arch::Folded { reuse } = arch {
             let op = &plan.steps[start].op;

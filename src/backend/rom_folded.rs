@@ -18,6 +18,9 @@ use crate::passes::precision::{Plan, StepOp};
 #[derive(Debug, Clone, Serialize)]
 pub struct FoldedRom {
     pub layer: String,
+    /// The Verilog block holding it: `fold` (the layer's), or
+    /// `rec_cell{d}_fold{j}` (a recurrent cell's projection of its state).
+    pub block: String,
     pub file: String,
     /// Words (cycles of one row) and bits per word.
     pub depth: usize,
@@ -40,9 +43,24 @@ pub fn write(model: &str, sha256: &str, plan: &Plan, reuse: usize, cfg: &crate::
     let mut out = crate::staging::Staged::new();
     out.dir(dir)?;
     let mut roms = vec![];
+    // (layer, block, step, reuse): every folded step with weights. A
+    // recurrent layer's cell folds its recurrent projections too.
+    let mut blocks = vec![];
     for node in &sched.nodes {
         let Some(reuse) = node.arch.first_fold() else { continue };
-        let st = &plan.steps[node.first];
+        blocks.push((node.layer.clone(), "fold".to_string(), node.first, reuse));
+        if let crate::arch::schedule::Arch::Recurrent { .. } = node.arch {
+            for (d, r) in crate::arch::recurrent::recurrences(plan, node.first, node.last).unwrap_or_default().iter().enumerate() {
+                for i in r.cell().skip(1) {
+                    if cell_folds(plan, i, reuse) {
+                        blocks.push((node.layer.clone(), format!("rec_cell{d}_fold{}", i - r.cell().start), i, reuse));
+                    }
+                }
+            }
+        }
+    }
+    for (layer, block, first, reuse) in blocks {
+        let st = &plan.steps[first];
         // Layers with weights (an average pooling's factor is a constant).
         let (Some(fo), StepOp::Dense { .. } | StepOp::Conv { .. } | StepOp::Depthwise { .. }) = (crate::arch::folded::foldable(&st.op), &st.op) else { continue };
         let (n_in, n_out, w) = (fo.n_in, fo.n_out, &fo.w);
@@ -51,11 +69,12 @@ pub fn write(model: &str, sha256: &str, plan: &Plan, reuse: usize, cfg: &crate::
         let (lo, hi) = (w.iter().copied().min().unwrap_or(0).min(0), w.iter().copied().max().unwrap_or(0).max(0));
         let width = crate::arch::netlist::width_of(lo, hi);
         let frac = st.fmt.frac - plan.steps[st.inputs[0]].fmt.frac;
-        let file = format!("{}_folded.mem", node.layer.replace(|c: char| !c.is_ascii_alphanumeric(), "_"));
+        let stem = if block == "fold" { layer.clone() } else { format!("{layer}_{block}") };
+        let file = format!("{}_folded.mem", stem.replace(|c: char| !c.is_ascii_alphanumeric(), "_"));
         let mut text = format!(
             "// qkhw {}; model {model} (sha256 {sha256})\n// layer {} folded at reuse factor {reuse}: {} words of {} weights x {width} bits (value = code * 2^-{frac}); word g*{}+k: lane l, input p at element l*{}+p = w[(k*{}+p)*{n_out} + g*{}+l]\n",
             env!("CARGO_PKG_VERSION"),
-            node.layer,
+            if block == "fold" { layer.clone() } else { format!("{layer} ({block})") },
             words.len(),
             f.multipliers(),
             f.chunks,
@@ -70,7 +89,8 @@ pub fn write(model: &str, sha256: &str, plan: &Plan, reuse: usize, cfg: &crate::
         }
         out.write(&dir.join(&file), text)?;
         roms.push(FoldedRom {
-            layer: node.layer.clone(),
+            layer,
+            block,
             file,
             depth: words.len(),
             word_width: f.multipliers() * width as usize,
@@ -98,4 +118,12 @@ pub fn write(model: &str, sha256: &str, plan: &Plan, reuse: usize, cfg: &crate::
     out.write(&dir.join("manifest.json"), serde_json::to_string_pretty(&manifest).map_err(|e| Error::Internal(e.to_string()))? + "\n")?;
     out.commit()?;
     Ok(roms)
+}
+
+/// Whether step `i` of a recurrent cell is a projection the cell folds at
+/// `reuse` (the same rule as the Verilog lowering).
+pub fn cell_folds(plan: &Plan, i: usize, reuse: usize) -> bool {
+    let st = &plan.steps[i];
+    let StepOp::Dense { rows: 1, n_in, n_out, .. } = st.op else { return false };
+    reuse > 1 && Fold::new(1, n_in, n_out, reuse).cycles() > 1
 }

@@ -414,7 +414,8 @@ fn generate_top(g: &Graph, name: &str, plan: &Plan, opts: &Options, sched: &Sche
     let mut recurrent_cells = std::collections::HashMap::new();
     for n in sched.nodes.iter().filter(|n| matches!(n.arch, Arch::Recurrent { .. })) {
         let prefix = format!("{top}_{}", namer.name(&format!("{}_rec", n.layer)));
-        let cells = recurrent::cells(g, plan, n.first, n.last, &prefix, &n.layer, p, opts, &mut files)?;
+        let Arch::Recurrent { reuse } = n.arch else { continue };
+        let cells = recurrent::cells(g, plan, (n.first, n.last), &prefix, &n.layer, p, reuse, opts, &mut files, &mut memories)?;
         ii = ii.max(cells.iter().map(recurrent::Cell::cycles).max().unwrap_or(1));
         recurrent_cells.insert(n.first, cells);
     }
@@ -501,7 +502,7 @@ fn generate_top(g: &Graph, name: &str, plan: &Plan, opts: &Options, sched: &Sche
             }
             m.latency = m.latency.max(blocks_ready);
             let out = match arch {
-                Arch::Folded { reuse } | Arch::Recurrent { reuse } if i == start && reuse > 1 => folded_step(plan, i, &mname, &mut m, reuse, fused, opts, &mut files, &mut memories)?,
+                Arch::Folded { reuse } | Arch::Recurrent { reuse } if i == start && reuse > 1 => folded_step(plan, i, &format!("{mname}_fold"), &mut m, reuse, fused, opts, &mut files, &mut memories)?,
                 // The fused activation's output is the block's.
                 _ if fused.is_some_and(|f| f.1 == i) => m.elems[&start].clone(),
                 _ => build_step(g, plan, i, &layer, &mut m, p, opts)?,
@@ -702,6 +703,19 @@ fn finish_module(m: &mut ModuleBuild, plan: &Plan, outs: Vec<(Vec<Sig>, u32, i12
     .map_err(Error::Template)?
         + "\n";
     Ok((text, out_bits, clocked))
+}
+
+/// `e` as an expression of exactly `w` bits (its values, `lo..=hi`, fit them).
+fn fit(m: &mut ModuleBuild, e: &Sig, w: u32, lo: i128, hi: i128) -> String {
+    if e.bits <= w {
+        return Rtl::ext(e, w);
+    }
+    if e.lo == e.hi && e.name.contains('\'') {
+        return lit(e.lo, w);
+    }
+    let t = m.rtl.wire(lo, hi, w, format!("{}[{}:0]", e.name, w - 1));
+    m.rtl.decls.push(format!("wire unused_{} = ^{}[{}:{}];", t.name, e.name, e.bits - 1, w));
+    t.name
 }
 
 /// `sig` delayed by `k` clock-enabled registers (in the top).
@@ -1069,10 +1083,11 @@ fn activation(m: &mut ModuleBuild, plan: &Plan, i: usize, x: &Sig, a: &Act, in_f
 /// becomes a module of its own (a netlist, printed by the netlist writer),
 /// instantiated here on the layer's input port.
 #[allow(clippy::too_many_arguments, reason = "the step, its layer module, the reuse factor and the file lists it adds to")]
+/// Step `i` as a folded block, the module `name`.
 fn folded_step(
     plan: &Plan,
     i: usize,
-    mname: &str,
+    name: &str,
     m: &mut ModuleBuild,
     reuse: usize,
     fused: Option<(crate::arch::folded::Post, usize)>,
@@ -1087,8 +1102,20 @@ fn folded_step(
     };
     let (rows, n_in, n_out) = (fo.rows, fo.n_in, fo.n_out);
     let xs = &plan.steps[st.inputs[0]];
-    m.input(plan, st.inputs[0]);
-    let port = m.ports.iter().find(|(s, _)| *s == st.inputs[0]).map(|p| p.1.clone()).ok_or_else(|| Error::Internal("folded input port".into()))?;
+    let elems = m.input(plan, st.inputs[0]);
+    // The input bus: a port of the module at its start, else the elements
+    // packed (a block inside a pipeline, started `m.latency` cycles later).
+    let port = match m.ports.iter().find(|(s, _)| *s == st.inputs[0]) {
+        Some(p) if m.latency == 0 => p.1.clone(),
+        _ => {
+            let w = xs.fmt.width;
+            let parts: Vec<String> = elems.iter().rev().map(|e| fit(m, e, w, xs.lo, xs.hi)).collect();
+            let bus = format!("fx{i}");
+            m.rtl.decls.push(format!("wire [{}:0] {bus};", w * elems.len() as u32 - 1));
+            m.rtl.assigns.push(format!("assign {bus} = {{{}}};", parts.join(", ")));
+            bus
+        }
+    };
     let x_elems = xs.shape.iter().product();
     // The stored values: the fused activation's, else the sums.
     let ys = fused.map_or(st, |(_, a)| &plan.steps[a]);
@@ -1103,8 +1130,9 @@ fn folded_step(
         x_elems,
         gather: crate::arch::folded::gather(&st.op),
         post: fused.map(|f| f.0),
+        start_delay: m.latency as usize,
     };
-    let name = format!("{mname}_fold");
+    let name = name.to_string();
     let init = crate::arch::netlist::RomInit { file: opts.rom_init_file.then(|| format!("{name}.mem")), style: opts.rom_style };
     let fd = crate::arch::folded::lower(&name, &spec, reuse, vec![header.to_string()], init);
     files.push((format!("{name}.v"), fd.module.verilog()));

@@ -30,6 +30,9 @@ pub(super) struct Cell {
     /// Clock-enabled registers in the cell: a time step takes one more cycle.
     latency: u32,
     clocked: bool,
+    /// It holds folded blocks (the recurrent projections): `rst` and a
+    /// `start` at the first cycle of each time step.
+    control: bool,
     /// Bits of the row port and of each state port.
     row: (usize, u32),
     state_bits: Vec<u32>,
@@ -52,7 +55,18 @@ fn internal(layer: &str, what: &str) -> Error {
 /// The cells of the recurrent layer whose steps are `first..=last`, each a
 /// module file named `{prefix}_cell{d}`.
 #[allow(clippy::too_many_arguments)]
-pub(super) fn cells(g: &Graph, plan: &Plan, first: usize, last: usize, prefix: &str, layer: &str, p: u32, opts: &Options, files: &mut Vec<(String, String)>) -> Result<Vec<Cell>> {
+pub(super) fn cells(
+    g: &Graph,
+    plan: &Plan,
+    (first, last): (usize, usize),
+    prefix: &str,
+    layer: &str,
+    p: u32,
+    reuse: usize,
+    opts: &Options,
+    files: &mut Vec<(String, String)>,
+    memories: &mut Vec<(String, String)>,
+) -> Result<Vec<Cell>> {
     let dirs = recurrences(plan, first, last).ok_or_else(|| internal(layer, "its steps are not a recurrence"))?;
     let mut out = vec![];
     for (d, rec) in dirs.into_iter().enumerate() {
@@ -63,8 +77,15 @@ pub(super) fn cells(g: &Graph, plan: &Plan, first: usize, last: usize, prefix: &
         for &o in &rec.state {
             m.input(&cp, rec.state_input(o));
         }
+        let module = format!("{prefix}_cell{d}");
         for i in cell.start + 1..cell.end {
-            let y = build_step(g, &cp, i, layer, &mut m, p, opts)?;
+            // The recurrent projections fold too (weights in ROMs), each
+            // block started when its input is valid in the cell's pipeline.
+            let y = if crate::backend::rom_folded::cell_folds(&cp, i, reuse) {
+                folded_step(&cp, i, &format!("{module}_fold{}", i - cell.start), &mut m, reuse, None, opts, files, memories)?
+            } else {
+                build_step(g, &cp, i, layer, &mut m, p, opts)?
+            };
             m.elems.insert(i, y);
             m.ready.insert(i, m.latency);
         }
@@ -81,14 +102,13 @@ pub(super) fn cells(g: &Graph, plan: &Plan, first: usize, last: usize, prefix: &
         let h = m.input(&cp, cell.start + rec.h);
         let h_shape = (h.len(), o.fmt.width, o.lo, o.hi);
         outs.push((h, o.fmt.width, o.lo, o.hi));
-        let module = format!("{prefix}_cell{d}");
         let (text, _, clocked) = finish_module(&mut m, &cp, outs, &opts.header, &module, layer)?;
         files.push((format!("{module}.v"), text));
         let row_w = cp.steps[cell.start].fmt.width;
         if row_w != plan.steps[rec.projection].fmt.width {
             return Err(internal(layer, "a row of the cell is not in its projection's format"));
         }
-        out.push(Cell { rec, module, latency: m.latency, clocked, row: (row, row_w), state_bits, h: h_shape, counts: m.rtl.counts.clone() });
+        out.push(Cell { rec, module, latency: m.latency, clocked, control: m.control, row: (row, row_w), state_bits, h: h_shape, counts: m.rtl.counts.clone() });
     }
     Ok(out)
 }
@@ -154,6 +174,19 @@ fn block(cell: &Cell, name: &str, header: &str, delay: u32) -> Module {
     let ybits: u32 = cell.state_bits.iter().sum::<u32>() + cell.h.0 as u32 * cell.h.1;
     let y = m.instance_output(0, 0, ybits);
     let mut conns: Vec<(String, NetId)> = if cell.clocked { vec![("clk".into(), clk), ("ce".into(), ce)] } else { vec![] };
+    if cell.control {
+        // Each time step starts the cell's folded blocks once.
+        let first = if period > 1 {
+            let z = m.constant(0);
+            m.compare(Cmp::Eq, sub, z)
+        } else {
+            m.constant(1)
+        };
+        let go = m.and(run, first);
+        let go = m.and(ce, go);
+        conns.push(("rst".into(), rst));
+        conns.push(("start".into(), go));
+    }
     conns.push(("x0".into(), row));
     let mut off = 0;
     for (j, &bits) in cell.state_bits.iter().enumerate() {
@@ -234,6 +267,8 @@ pub(super) fn instance(cell: &Cell, plan: &Plan, mname: &str, d: usize, m: &mut 
     c.product_levels = c.product_levels.max(k.product_levels);
     c.compare_levels = c.compare_levels.max(k.compare_levels);
     c.dsp_estimate += k.dsp_estimate;
+    c.memory_bits += k.memory_bits;
+    c.bram36_estimate += k.bram36_estimate;
     c.ff_bits += r.ff_bits;
     c.adders += r.adders;
     c.comparisons += r.comparisons;
@@ -241,17 +276,4 @@ pub(super) fn instance(cell: &Cell, plan: &Plan, mname: &str, d: usize, m: &mut 
     let w = o.fmt.width;
     let elems = (0..n).map(|k| m.rtl.wire(o.lo, o.hi, w, format!("{y}[{}:{}]", (k as u32 + 1) * w - 1, k as u32 * w))).collect();
     Ok((elems, cell.cycles() as u32))
-}
-
-/// `e` as an expression of exactly `w` bits (its values, `lo..=hi`, fit them).
-fn fit(m: &mut ModuleBuild, e: &Sig, w: u32, lo: i128, hi: i128) -> String {
-    if e.bits <= w {
-        return Rtl::ext(e, w);
-    }
-    if e.lo == e.hi && e.name.contains('\'') {
-        return lit(e.lo, w);
-    }
-    let t = m.rtl.wire(lo, hi, w, format!("{}[{}:0]", e.name, w - 1));
-    m.rtl.decls.push(format!("wire unused_{} = ^{}[{}:{}];", t.name, e.name, e.bits - 1, w));
-    t.name
 }
