@@ -114,7 +114,9 @@ fn recurrent_layers_iterate_over_time() {
     common::require("verilator");
     common::require("iverilog");
     // (model, cells: one per direction of every recurrent layer)
-    for (name, cells) in [("rnn_simple", 1), ("rnn_lstm", 1), ("rnn_gru", 2), ("rnn_bilstm", 4), ("zoo_rnn", 4)] {
+    // zoo_rnn (the largest) with QKHW_LONG=1.
+    let long: &[(&str, usize)] = if common::long() { &[("zoo_rnn", 4)] } else { &[] };
+    for &(name, cells) in [("rnn_simple", 1), ("rnn_lstm", 1), ("rnn_gru", 2), ("rnn_bilstm", 4)].iter().chain(long) {
         let opts = Options { reuse_factor: Some(2), ..Default::default() };
         let g = qkhw::load_graph(common::root().join(format!("examples/models/{name}.keras")), Default::default()).unwrap();
         let (d, _, _) = verilog::from_graph(&g, None, &Config::default(), &opts).unwrap();

@@ -38,11 +38,14 @@ fn lint_and_compile(d: &DesignDir) {
     assert!(o.status.success(), "{}: iverilog -g2005: {}", d.interface.top, String::from_utf8_lossy(&o.stderr));
 }
 
-/// The largest unrolled convolutional designs: each takes Verilator 40 to
-/// 150 s to build on a 2-core machine. By default they are linted and
-/// compiled by both simulators (and verified in C, both HLS flavors and
-/// folded); `QKHW_LONG=1` also runs them on Verilator.
-const LONG_ONLY: &[&str] = &["merges_conv", "pooling", "zoo_conv2d", "stream_cnn", "avg_divide", "index_layers", "two_heads", "zoo_conv1d", "conv_bn_folded", "dscnn_bn", "zoo_rnn"];
+/// The largest unrolled designs: each takes Verilator 40 to 150 s to
+/// build on a 2-core machine. By default they are linted and compiled by
+/// both simulators (and verified in C, both HLS flavors and folded: the
+/// recurrent ones iterating over time, `tests/folded.rs`); `QKHW_LONG=1`
+/// also runs them on Verilator. rnn_simple keeps a recurrent layer
+/// unrolled over time in the default run.
+const LONG_ONLY: &[&str] =
+    &["merges_conv", "pooling", "zoo_conv2d", "stream_cnn", "avg_divide", "index_layers", "two_heads", "zoo_conv1d", "conv_bn_folded", "dscnn_bn", "zoo_rnn", "rnn_lstm", "rnn_gru", "rnn_bilstm"];
 
 #[test]
 fn every_model_is_lint_clean_and_verified_on_verilator() {
