@@ -120,6 +120,10 @@ def a16_gru_nra_nobias_6bitstate(x):
     return QGRU(4, reset_after=False, use_bias=False, go_backwards=True,
                 kernel_quantizer=kq(), recurrent_quantizer=kq(), state_quantizer=sq6())(x)
 
+@model(20, 2, "QBidirectional(QGRU(1) reset_after=False rec_act=quantized_sigmoid(8), ave) rs=False, state q (one unit: a crash until the 1-row recurrent kernel kept its two axes)")
+def a17_bi_gru1_nra_qsig(x):
+    return QBidirectional(QGRU(1, reset_after=False, recurrent_activation=quantized_sigmoid(8), **rq(state_quantizer=sq())), merge_mode="ave")(x)
+
 def build(name):
     T, F, desc, fn = MODELS[name]
     keras.utils.set_random_seed(sum(name.encode()) + 7)

@@ -36,13 +36,19 @@ struct CellWeights {
     recurrent_bias: Option<HwWeight>,
 }
 
-/// The values `lo..hi` of a `rows × cols` matrix's columns (a vector:
-/// `rows` = 1), as an exact constant of shape `[rows, hi - lo]` (or
-/// `[hi - lo]`).
+/// Columns `range` of a `rows × cols` matrix, as an exact constant of
+/// shape `[rows, range.len()]` (a matrix even with one row: a QGRU of
+/// one unit).
 fn columns(w: &HwWeight, name: &str, rows: usize, cols: usize, range: std::ops::Range<usize>) -> HwWeight {
     let values: Vec<f64> = (0..rows).flat_map(|r| range.clone().map(move |c| r * cols + c)).map(|i| w.value(i)).collect();
-    let shape = if rows == 1 { vec![range.len()] } else { vec![rows, range.len()] };
-    exact_weight(&w.layer, name, shape, &values)
+    exact_weight(&w.layer, name, vec![rows, range.len()], &values)
+}
+
+/// Elements `range` of a vector, as an exact constant of shape
+/// `[range.len()]`.
+fn elements(w: &HwWeight, name: &str, range: std::ops::Range<usize>) -> HwWeight {
+    let values: Vec<f64> = range.clone().map(|i| w.value(i)).collect();
+    exact_weight(&w.layer, name, vec![range.len()], &values)
 }
 
 /// Values below 2^24 codes are exact in float32, so QKeras's float32
@@ -78,7 +84,7 @@ impl Builder<'_> {
         let n = gates(cell) * units;
         let (input_bias, recurrent_bias) = match bias {
             Some(b) if cell == RnnCell::Gru && reset_after => {
-                (Some(columns(&b, "input_bias", 1, 2 * n, 0..n)), Some(columns(&b, "recurrent_bias", 1, 2 * n, n..2 * n)))
+                (Some(elements(&b, "input_bias", 0..n)), Some(elements(&b, "recurrent_bias", n..2 * n)))
             }
             b => (b, None),
         };
@@ -183,7 +189,7 @@ impl Builder<'_> {
                             None => match &w.recurrent_bias {
                                 Some(rb) => {
                                     let ones = exact_weight(&l.name, "one", vec![2 * u], &vec![1.0; 2 * u]);
-                                    let add = columns(rb, "recurrent_bias_zr", 1, 3 * u, 0..2 * u);
+                                    let add = elements(rb, "recurrent_bias_zr", 0..2 * u);
                                     (self.affine(l, zr_x, None, &ones, &add)?, None)
                                 }
                                 None => (zr_x, None),
@@ -207,7 +213,7 @@ impl Builder<'_> {
                         (true, _, Some(rh)) => Some(self.merge_steps(l, vec![r, rh], vec![u], &Merge::Multiply)?),
                         (true, None, None) => match &w.recurrent_bias {
                             Some(rb) => {
-                                let mul = columns(rb, "recurrent_bias_h", 1, 3 * u, 2 * u..3 * u);
+                                let mul = elements(rb, "recurrent_bias_h", 2 * u..3 * u);
                                 let zero = exact_weight(&l.name, "zero", vec![u], &vec![0.0; u]);
                                 Some(self.affine(l, r, None, &mul, &zero)?)
                             }
