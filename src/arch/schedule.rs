@@ -237,7 +237,8 @@ pub fn schedule_budget(plan: &Plan, cfg: &Config, budget: &Budget) -> (Schedule,
 /// per image in the streaming architecture (one window per position), so
 /// the same choice balances a streaming design's stages.
 pub fn budget_config(plan: &Plan, cfg: &Config, budget: &Budget) -> (Config, Estimate) {
-    let layers: Vec<(usize, String)> = schedule(plan, None, cfg).nodes.iter().map(|n| (n.first, n.layer.clone())).collect();
+    let nodes = schedule(plan, None, cfg).nodes;
+    let layers: Vec<(usize, String)> = nodes.iter().map(|n| (n.first, n.layer.clone())).collect();
     let at = |t: usize| -> (Config, Estimate) {
         let mut c = cfg.clone();
         let mut e = Estimate::default();
@@ -247,7 +248,18 @@ pub fn budget_config(plan: &Plan, cfg: &Config, budget: &Budget) -> (Config, Est
             let own = cfg.layer(layer).and_then(|l| l.reuse_factor);
             let r = own.unwrap_or_else(|| reuse_within(shape, t));
             let x = &plan.steps[plan.steps[*first].inputs[0]];
-            let est = if r > 1 { estimate(op, (x.lo, x.hi), r) } else { Estimate::default() };
+            let mut est = if r > 1 { estimate(op, (x.lo, x.hi), r) } else { Estimate::default() };
+            // A recurrent layer's cells fold their projections of the state too.
+            if r > 1 && let Some(node) = nodes.iter().find(|n| n.first == *first) {
+                for d in super::recurrent::recurrences(plan, node.first, node.last).unwrap_or_default() {
+                    for i in d.cell().skip(1).filter(|&i| crate::backend::rom_folded::cell_folds(plan, i, r)) {
+                        let x = &plan.steps[plan.steps[i].inputs[0]];
+                        let c = estimate(&plan.steps[i].op, (x.lo, x.hi), r);
+                        est.dsp += c.dsp;
+                        est.bram36 += c.bram36;
+                    }
+                }
+            }
             e.dsp += est.dsp;
             e.bram36 += est.bram36;
             if own.is_none() {

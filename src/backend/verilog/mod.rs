@@ -1375,23 +1375,27 @@ pub fn from_graph(
         notes.extend(more);
         return Ok((d, plan, notes));
     }
-    let sched = match &opts.budget {
+    let (sched, budget) = match &opts.budget {
         Some(b) => {
             let (sched, est) = crate::arch::schedule::schedule_budget(&plan, config, b);
             let fits = b.dsp.is_none_or(|d| est.dsp <= d) && b.bram36.is_none_or(|k| est.bram36 <= k);
-            notes.push(format!(
-                "--budget: initiation interval {} with an estimated {} DSP48 and {:.1} BRAM36{} (LUT and FF are not estimated: --synth gives Yosys's counts)",
-                sched.initiation_interval,
-                est.dsp,
-                est.bram36,
-                if fits { "" } else { "; even the most folded design does NOT fit the budget" }
-            ));
-            sched
+            (sched, Some((est, fits)))
         }
-        None => crate::arch::schedule::schedule(&plan, opts.reuse_factor, config),
+        None => (crate::arch::schedule::schedule(&plan, opts.reuse_factor, config), None),
     };
     notes.extend(sched.notes.iter().cloned());
     let d = generate(g, &plan, opts, &sched)?;
+    // The design's interval: a recurrent cell's pipeline can lengthen
+    // the schedule's.
+    if let Some((est, fits)) = budget {
+        notes.push(format!(
+            "--budget: initiation interval {} with an estimated {} DSP48 and {:.1} BRAM36{} (LUT and FF are not estimated: --synth gives Yosys's counts)",
+            d.interface.initiation_interval,
+            est.dsp,
+            est.bram36,
+            if fits { "" } else { "; even the most folded design does NOT fit the budget" }
+        ));
+    }
     Ok((d, plan, notes))
 }
 
