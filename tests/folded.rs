@@ -135,6 +135,13 @@ fn recurrent_layers_iterate_over_time() {
         }
         check(name, &opts, &Config::default(), "rec", 200);
     }
+    // A layer whose time steps are not one cell (a per-layer output
+    // format adds a requantizer after the cell) stays unrolled, and says so.
+    let g = qkhw::load_graph(common::root().join("examples/models/rnn_lstm.keras"), Default::default()).unwrap();
+    let cfg = Config::parse("[layer.qlstm]\noutput = \"fixed<12,3>\"\nreuse_factor = 4\n").unwrap();
+    let (d, _, notes) = verilog::from_graph(&g, None, &cfg, &Options::default()).unwrap();
+    assert!(!d.files.iter().any(|(f, _)| f.contains("_rec_cell")));
+    assert!(notes.iter().any(|n| n.contains("layer `qlstm`: stays unrolled over time")), "{notes:?}");
     let (g, d, plan) = generate("rnn_lstm", &Options { reuse_factor: Some(2), ..Default::default() }, &Config::default(), "rec-icarus");
     // Icarus runs about 15 of these a second: the first 40 vectors.
     let (codes, n) = common::vectors(&g, "rnn_lstm", 30, 5);

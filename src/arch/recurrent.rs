@@ -134,6 +134,8 @@ fn direction(plan: &Plan, p: usize, t: usize, n: usize, last: usize) -> Option<R
         }
     }
     let mut state = std::collections::BTreeSet::new();
+    // Time 0's step for each state offset.
+    let mut t0 = std::collections::BTreeMap::new();
     for k in 1..t {
         for j in 0..len {
             let (s, c) = (&plan.steps[starts[k] + j], &plan.steps[cell.start + j]);
@@ -157,8 +159,11 @@ fn direction(plan: &Plan, p: usize, t: usize, n: usize, last: usize) -> Option<R
                     if k >= 2 && i != starts[k - 1] + o {
                         return None;
                     }
-                    if k == 1 && !(starts[0]..starts[1]).contains(&i) {
-                        return None;
+                    if k == 1 {
+                        // Every reader of a state takes the same time-0 step.
+                        if !(starts[0]..starts[1]).contains(&i) || t0.insert(o, i).is_some_and(|prev| prev != i) {
+                            return None;
+                        }
                     }
                 } else {
                     return None;
@@ -196,7 +201,8 @@ fn direction(plan: &Plan, p: usize, t: usize, n: usize, last: usize) -> Option<R
             }
             let mut sorted = places.clone();
             sorted.sort_unstable();
-            if sorted != (0..t).collect::<Vec<_>>() {
+            // Time 0's h is the one time 1 reads as its state.
+            if sorted != (0..t).collect::<Vec<_>>() || t0.get(&h).is_some_and(|&s| ins[places[0]] != s) {
                 return None;
             }
             (c, h, Some(places))
@@ -209,6 +215,41 @@ fn direction(plan: &Plan, p: usize, t: usize, n: usize, last: usize) -> Option<R
         }
     };
     Some(Recurrence { projection: p, starts, rows, len, state: state.into_iter().collect(), h, output, places })
+}
+
+/// Whether step `i` of a recurrent cell is a projection of the state the
+/// cell folds at `reuse` (a Dense of one row whose folding takes more
+/// than one cycle).
+pub fn cell_folds(plan: &Plan, i: usize, reuse: usize) -> bool {
+    let StepOp::Dense { rows: 1, n_in, n_out, .. } = plan.steps[i].op else { return false };
+    reuse > 1 && super::folded::Fold::new(1, n_in, n_out, reuse).cycles() > 1
+}
+
+/// The folded blocks of a recurrent layer iterating at `reuse`: (step,
+/// block name) of each direction's input projection (`fold`, `fold1`)
+/// and each cell's folded projections of the state (`rec_cell{d}_fold{j}`,
+/// `j` the step's place in a time step). One list for the Verilog, the
+/// ROM files, HLS and the budget.
+pub fn folded_blocks(dirs: &[Recurrence], plan: &Plan, reuse: usize) -> Vec<(usize, String)> {
+    let mut out = vec![];
+    for (d, r) in dirs.iter().enumerate() {
+        out.push((r.projection, if d == 0 { "fold".to_string() } else { format!("fold{d}") }));
+    }
+    for (d, r) in dirs.iter().enumerate() {
+        let cell = r.cell();
+        out.extend(cell.clone().skip(1).filter(|&i| cell_folds(plan, i, reuse)).map(|i| (i, format!("rec_cell{d}_fold{}", i - cell.start))));
+    }
+    out
+}
+
+/// Whether the steps `first..=last` look like a recurrent layer (a Dense
+/// over T rows read a row at a time), so that a layer that does not
+/// iterate can say so.
+pub fn looks_recurrent(plan: &Plan, first: usize, last: usize) -> bool {
+    (first..=last).any(|s| {
+        matches!(plan.steps[s].op, StepOp::Gather { .. })
+            && plan.steps[s].inputs.first().is_some_and(|&p| p >= first && matches!(plan.steps[p].op, StepOp::Dense { rows, .. } if rows >= 2))
+    })
 }
 
 /// `plan` with the cell of `r` (its last time step) and the state it

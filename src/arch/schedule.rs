@@ -100,7 +100,7 @@ pub fn schedule(plan: &Plan, cli_reuse: Option<usize>, cfg: &Config) -> Schedule
             // least one cycle each (the lowering knows the cell's pipeline
             // and sets the exact count).
             let t = dirs[0].time_steps();
-            let folded = dense_shape(&plan.steps[start].op).map_or(1, |(rows, n_in, n_out)| super::folded::Fold::new(rows, n_in, n_out, reuse).cycles());
+            let folded = dirs.iter().filter_map(|d| dense_shape(&plan.steps[d.projection].op)).map(|(rows, n_in, n_out)| super::folded::Fold::new(rows, n_in, n_out, reuse).cycles()).max().unwrap_or(1);
             arch = Arch::Recurrent { reuse };
             cycles = folded.max(t);
         } else if let Arch::Folded { reuse } = arch {
@@ -133,7 +133,14 @@ pub fn schedule(plan: &Plan, cli_reuse: Option<usize>, cfg: &Config) -> Schedule
 /// The directions of the recurrent layer `start..=end` when its cell can
 /// iterate over time; a note says why one cannot.
 fn iterating(plan: &Plan, start: usize, end: usize, layer: &str, notes: &mut Vec<String>) -> Option<Vec<super::recurrent::Recurrence>> {
-    let dirs = super::recurrent::recurrences(plan, start, end)?;
+    let Some(dirs) = super::recurrent::recurrences(plan, start, end) else {
+        if super::recurrent::looks_recurrent(plan, start, end) {
+            notes.push(format!(
+                "layer `{layer}`: stays unrolled over time (fewer than 3 time steps, or its time steps are not one cell: a per-layer output format, say); only its input projection folds"
+            ));
+        }
+        return None;
+    };
     for d in &dirs {
         if let Err(why) = super::recurrent::cell_plan(plan, d) {
             notes.push(format!("layer `{layer}`: stays unrolled over time ({why}); only its input projection folds"));
@@ -239,6 +246,11 @@ pub fn schedule_budget(plan: &Plan, cfg: &Config, budget: &Budget) -> (Schedule,
 pub fn budget_config(plan: &Plan, cfg: &Config, budget: &Budget) -> (Config, Estimate) {
     let nodes = schedule(plan, None, cfg).nodes;
     let layers: Vec<(usize, String)> = nodes.iter().map(|n| (n.first, n.layer.clone())).collect();
+    // The directions of each layer that can iterate over time (found once).
+    let recurrent: Vec<(usize, Vec<super::recurrent::Recurrence>)> = nodes
+        .iter()
+        .filter_map(|n| iterating(plan, n.first, n.last, &n.layer, &mut vec![]).map(|d| (n.first, d)))
+        .collect();
     let at = |t: usize| -> (Config, Estimate) {
         let mut c = cfg.clone();
         let mut e = Estimate::default();
@@ -249,15 +261,13 @@ pub fn budget_config(plan: &Plan, cfg: &Config, budget: &Budget) -> (Config, Est
             let r = own.unwrap_or_else(|| reuse_within(shape, t));
             let x = &plan.steps[plan.steps[*first].inputs[0]];
             let mut est = if r > 1 { estimate(op, (x.lo, x.hi), r) } else { Estimate::default() };
-            // A recurrent layer's cells fold their projections of the state too.
-            if r > 1 && let Some(node) = nodes.iter().find(|n| n.first == *first) {
-                for d in super::recurrent::recurrences(plan, node.first, node.last).unwrap_or_default() {
-                    for i in d.cell().skip(1).filter(|&i| crate::backend::rom_folded::cell_folds(plan, i, r)) {
-                        let x = &plan.steps[plan.steps[i].inputs[0]];
-                        let c = estimate(&plan.steps[i].op, (x.lo, x.hi), r);
-                        est.dsp += c.dsp;
-                        est.bram36 += c.bram36;
-                    }
+            // A recurrent layer folds every direction's projections.
+            if r > 1 && let Some(dirs) = recurrent.iter().find(|d| d.0 == *first) {
+                for (i, _) in super::recurrent::folded_blocks(&dirs.1, plan, r).into_iter().skip(1) {
+                    let x = &plan.steps[plan.steps[i].inputs[0]];
+                    let c = estimate(&plan.steps[i].op, (x.lo, x.hi), r);
+                    est.dsp += c.dsp;
+                    est.bram36 += c.bram36;
                 }
             }
             e.dsp += est.dsp;

@@ -441,6 +441,13 @@ pub(crate) fn folds(plan: &Plan, sched: &crate::arch::schedule::Schedule) -> Vec
             && matches!(plan.steps[n.first].op, StepOp::Dense { .. } | StepOp::Conv { .. } | StepOp::Depthwise { .. })
         {
             reuse[n.first] = r;
+            // A recurrent layer's other directions' input projections (its
+            // cells stay unrolled over time in HLS).
+            if let crate::arch::schedule::Arch::Recurrent { .. } = n.arch {
+                for d in crate::arch::recurrent::recurrences(plan, n.first, n.last).unwrap_or_default() {
+                    reuse[d.projection] = r;
+                }
+            }
         }
     }
     reuse

@@ -48,15 +48,14 @@ pub fn write(model: &str, sha256: &str, plan: &Plan, reuse: usize, cfg: &crate::
     let mut blocks = vec![];
     for node in &sched.nodes {
         let Some(reuse) = node.arch.first_fold() else { continue };
-        blocks.push((node.layer.clone(), "fold".to_string(), node.first, reuse));
-        if let crate::arch::schedule::Arch::Recurrent { .. } = node.arch {
-            for (d, r) in crate::arch::recurrent::recurrences(plan, node.first, node.last).unwrap_or_default().iter().enumerate() {
-                for i in r.cell().skip(1) {
-                    if cell_folds(plan, i, reuse) {
-                        blocks.push((node.layer.clone(), format!("rec_cell{d}_fold{}", i - r.cell().start), i, reuse));
-                    }
+        match node.arch {
+            crate::arch::schedule::Arch::Recurrent { .. } => {
+                let dirs = crate::arch::recurrent::recurrences(plan, node.first, node.last).unwrap_or_default();
+                for (i, block) in crate::arch::recurrent::folded_blocks(&dirs, plan, reuse) {
+                    blocks.push((node.layer.clone(), block, i, reuse));
                 }
             }
+            _ => blocks.push((node.layer.clone(), "fold".to_string(), node.first, reuse)),
         }
     }
     for (layer, block, first, reuse) in blocks {
@@ -120,10 +119,3 @@ pub fn write(model: &str, sha256: &str, plan: &Plan, reuse: usize, cfg: &crate::
     Ok(roms)
 }
 
-/// Whether step `i` of a recurrent cell is a projection the cell folds at
-/// `reuse` (the same rule as the Verilog lowering).
-pub fn cell_folds(plan: &Plan, i: usize, reuse: usize) -> bool {
-    let st = &plan.steps[i];
-    let StepOp::Dense { rows: 1, n_in, n_out, .. } = st.op else { return false };
-    reuse > 1 && Fold::new(1, n_in, n_out, reuse).cycles() > 1
-}

@@ -98,7 +98,7 @@ fn packet_rsqrt(_: f32) -> Result<f32, String> {
 #[cfg(not(target_arch = "x86_64"))]
 fn packet_reciprocal(_: f32) -> Result<f32, String> {
     Err(format!(
-        "--bn qkeras reproduces TensorFlow's x86-64 CPU kernels (rcpps); this machine is {}",
+        "--bn qkeras reproduces TensorFlow's x86-64 CPU kernels (rcpps, rsqrtps); this machine is {}",
         std::env::consts::ARCH
     ))
 }

@@ -14,7 +14,8 @@ float32 1/sqrt (TensorFlow's CPU kernel divides in packets with an
 approximate reciprocal, so fewer than all).
 Also tests/golden/bn_qkeras/rsqrt.json: the same for Keras's own
 BatchNormalization, whose tf.nn.batch_normalization takes
-`rsqrt(variance + eps)` (on inputs of rank 2 to 5: the kernel is the same),
+`rsqrt(variance + eps)` (on inputs of rank 1 to 3 without the batch axis:
+the kernel is the same),
 and tests/golden/bn_qkeras/kbn/: a DS-CNN-like model with Keras
 BatchNormalization layers before quantized_relu(8,2) and an average pool
 over 6 positions, its inputs, `model.predict` outputs and the quantized

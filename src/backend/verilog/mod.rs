@@ -487,10 +487,25 @@ fn generate_top(g: &Graph, name: &str, plan: &Plan, opts: &Options, sched: &Sche
             o
         };
         let mut blocks_ready = 0;
+        // Every direction's input projection folds from the module's start.
+        let (proj_base, mut proj_ready) = (m.latency, m.latency);
         for i in order {
             // A dead step (an average whose quantizer reads its sum) is not
             // built: a module's steps form one chain of stages.
             if !live[i] && i != end {
+                continue;
+            }
+            if let Arch::Recurrent { reuse } = arch
+                && reuse > 1
+                && let Some(d) = cells.iter().position(|c| c.rec.projection == i)
+            {
+                m.latency = proj_base;
+                let name = if d == 0 { format!("{mname}_fold") } else { format!("{mname}_fold{d}") };
+                let out = folded_step(plan, i, &name, &mut m, reuse, None, opts, &mut files, &mut memories)?;
+                m.elems.insert(i, out);
+                m.ready.insert(i, m.latency);
+                proj_ready = proj_ready.max(m.latency);
+                m.latency = proj_ready;
                 continue;
             }
             if let Some((d, c)) = cells.iter().enumerate().find(|(_, c)| c.rec.starts[0] == i) {
@@ -502,7 +517,7 @@ fn generate_top(g: &Graph, name: &str, plan: &Plan, opts: &Options, sched: &Sche
             }
             m.latency = m.latency.max(blocks_ready);
             let out = match arch {
-                Arch::Folded { reuse } | Arch::Recurrent { reuse } if i == start && reuse > 1 => folded_step(plan, i, &format!("{mname}_fold"), &mut m, reuse, fused, opts, &mut files, &mut memories)?,
+                Arch::Folded { reuse } if i == start => folded_step(plan, i, &format!("{mname}_fold"), &mut m, reuse, fused, opts, &mut files, &mut memories)?,
                 // The fused activation's output is the block's.
                 _ if fused.is_some_and(|f| f.1 == i) => m.elems[&start].clone(),
                 _ => build_step(g, plan, i, &layer, &mut m, p, opts)?,
@@ -1079,11 +1094,12 @@ fn activation(m: &mut ModuleBuild, plan: &Plan, i: usize, x: &Sig, a: &Act, in_f
     }
 }
 
-/// A Dense step folded by `reuse` (see [`crate::arch::folded`]): its block
-/// becomes a module of its own (a netlist, printed by the netlist writer),
-/// instantiated here on the layer's input port.
+/// Step `i` folded by `reuse` (see [`crate::arch::folded`]): its block
+/// becomes the module `name` (a netlist, printed by the netlist writer),
+/// instantiated in `m` on the step's input: a port at the module's start,
+/// else its elements packed, with the block's start delayed to when they
+/// are valid.
 #[allow(clippy::too_many_arguments, reason = "the step, its layer module, the reuse factor and the file lists it adds to")]
-/// Step `i` as a folded block, the module `name`.
 fn folded_step(
     plan: &Plan,
     i: usize,

@@ -81,7 +81,7 @@ pub(super) fn cells(
         for i in cell.start + 1..cell.end {
             // The recurrent projections fold too (weights in ROMs), each
             // block started when its input is valid in the cell's pipeline.
-            let y = if crate::backend::rom_folded::cell_folds(&cp, i, reuse) {
+            let y = if crate::arch::recurrent::cell_folds(&cp, i, reuse) {
                 folded_step(&cp, i, &format!("{module}_fold{}", i - cell.start), &mut m, reuse, None, opts, files, memories)?
             } else {
                 build_step(g, &cp, i, layer, &mut m, p, opts)?
@@ -257,18 +257,7 @@ pub(super) fn instance(cell: &Cell, plan: &Plan, mname: &str, d: usize, m: &mut 
     m.control = true;
     let r = blk.resources();
     let c = &mut m.rtl.counts;
-    let k = &cell.counts;
-    c.multipliers += k.multipliers;
-    c.shift_adds += k.shift_adds;
-    c.adders += k.adders;
-    c.ff_bits += k.ff_bits;
-    c.comparisons += k.comparisons;
-    c.adder_levels = c.adder_levels.max(k.adder_levels);
-    c.product_levels = c.product_levels.max(k.product_levels);
-    c.compare_levels = c.compare_levels.max(k.compare_levels);
-    c.dsp_estimate += k.dsp_estimate;
-    c.memory_bits += k.memory_bits;
-    c.bram36_estimate += k.bram36_estimate;
+    c.add(&cell.counts);
     c.ff_bits += r.ff_bits;
     c.adders += r.adders;
     c.comparisons += r.comparisons;

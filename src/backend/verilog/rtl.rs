@@ -67,6 +67,25 @@ pub struct Counts {
     pub bram36_estimate: f64,
 }
 
+impl Counts {
+    /// Add a sub-module's counts (sums; the deepest levels and longest
+    /// cycle count).
+    pub fn add(&mut self, k: &Counts) {
+        self.multipliers += k.multipliers;
+        self.shift_adds += k.shift_adds;
+        self.adders += k.adders;
+        self.ff_bits += k.ff_bits;
+        self.comparisons += k.comparisons;
+        self.adder_levels = self.adder_levels.max(k.adder_levels);
+        self.product_levels = self.product_levels.max(k.product_levels);
+        self.compare_levels = self.compare_levels.max(k.compare_levels);
+        self.memory_bits += k.memory_bits;
+        self.cycles = self.cycles.max(k.cycles);
+        self.dsp_estimate += k.dsp_estimate;
+        self.bram36_estimate += k.bram36_estimate;
+    }
+}
+
 /// The lines of one module body.
 #[derive(Debug, Default)]
 pub struct Rtl {
