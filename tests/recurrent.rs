@@ -35,3 +35,15 @@ fn a_cell_whose_state_float32_rounds_is_refused_naming_the_layer() {
     assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains(&layer));
     assert!(!d.exists());
 }
+
+/// A QGRU without a state_quantizer: its h gains fraction bits every step
+/// until a constant's codes give out. The error names the layer and the
+/// missing quantizer (it used to say "batch-norm bias codes overflow").
+#[test]
+fn a_gru_without_a_state_quantizer_is_told_to_add_one() {
+    let model = common::root().join("tests/golden/rnn_refusals/gru_no_state.keras");
+    let g = qkhw::load_graph(&model, Default::default()).unwrap();
+    let e = qkhw::golden::hardware_plan(&g, None, &Default::default()).expect_err("refused").to_string();
+    assert!(e.contains("layer `qgru`") && e.contains("without a state_quantizer") && e.contains("give the layer a state_quantizer"), "{e}");
+    assert_eq!(e.lines().count(), 1, "{e}");
+}

@@ -785,8 +785,8 @@ impl Builder<'_> {
         }
         let a = Consts::of(add);
         let frac = (xf.frac + m.frac).max(a.frac);
-        let mul_c = m.codes(frac - xf.frac).ok_or_else(|| err(self.g, l, "bn_inv codes overflow"))?;
-        let add_c = a.codes(frac).ok_or_else(|| err(self.g, l, "batch-norm bias codes overflow"))?;
+        let mul_c = m.codes(frac - xf.frac).ok_or_else(|| err(self.g, l, format!("a per-channel factor (batch norm's bn_inv, a scale) needs more than 64 bits at 2^-{}", frac - xf.frac)))?;
+        let add_c = a.codes(frac).ok_or_else(|| err(self.g, l, format!("a per-channel offset (batch norm's bias, a shift) needs more than 64 bits at 2^-{frac}")))?;
         let (mut lo, mut hi) = (i128::MAX, i128::MIN);
         for k in 0..c {
             let (a0, a1) = ((xlo - sub_c[k] as i128) * mul_c[k], (xhi - sub_c[k] as i128) * mul_c[k]);

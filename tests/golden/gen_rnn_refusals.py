@@ -8,6 +8,11 @@ Writes tests/golden/rnn_refusals/:
   lstm_no_state.keras  a QLSTM (8 steps) without a state_quantizer: its
                        carry c = f*c + i*g gains the gates' fraction bits at
                        every step, beyond float32's 24
+  gru_no_state.keras   a QGRU (6 steps, reset_after=False, hard_sigmoid)
+                       without a state_quantizer: its h
+                       = z*h + (1-z)*hh gains fraction bits at every step
+                       (qkhw names the missing quantizer; `gru` as the only
+                       argument writes just this file)
   meta.json            N inputs (standard normal, seed 7) through
                        model.predict in float32 and through the same model
                        rebuilt in float64 (keras floatx): "differing" counts
@@ -23,7 +28,7 @@ import pinned_env  # noqa: E402,F401  (before TensorFlow loads)
 
 import numpy as np  # noqa: E402
 import keras  # noqa: E402
-from qkeras import QActivation, QLSTM  # noqa: E402
+from qkeras import QActivation, QGRU, QLSTM  # noqa: E402
 from qkeras.quantizers import quantized_bits, quantized_sigmoid, quantized_tanh  # noqa: E402
 from qkeras.utils import _add_supported_quantized_objects  # noqa: E402
 
@@ -39,6 +44,19 @@ def build():
               kernel_quantizer=qb(6, 0), recurrent_quantizer=qb(6, 0), bias_quantizer=qb(8, 3),
               name="lstm")(x)
     return keras.Model(inp, x, name="lstm_no_state")
+
+
+def write_gru():
+    qb = lambda b, i: quantized_bits(b, i, alpha=1)  # noqa: E731
+    keras.utils.set_random_seed(12)
+    x = inp = keras.Input((6, 4), name="x")
+    x = QActivation(qb(8, 2), name="in_q")(x)
+    x = QGRU(5, activation=quantized_tanh(8), reset_after=False, return_sequences=True,
+             kernel_quantizer=qb(6, 0), recurrent_quantizer=qb(6, 0), bias_quantizer=qb(8, 3))(x)
+    m = keras.Model(inp, x, name="gru_no_state")
+    m.set_weights([np.random.default_rng(6).uniform(-1, 1, w.shape).astype(np.float32) for w in m.get_weights()])
+    m.save(os.path.join(OUT, "gru_no_state.keras"))
+    print("gru_no_state:", m.layers[2].name)
 
 
 def as_float64(cfg):
@@ -80,4 +98,9 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    os.makedirs(OUT, exist_ok=True)
+    if sys.argv[1:] == ["gru"]:
+        write_gru()
+    else:
+        main()
+        write_gru()

@@ -94,6 +94,24 @@ impl Builder<'_> {
     /// One direction over the whole sequence: its output sequence `[T, U]`
     /// (in input order) or its last output `[U]`.
     fn direction(&mut self, l: &Layer, x: usize, op: &Op, prefix: &str) -> Result<usize> {
+        // Without a state quantizer an LSTM's c and a GRU's h gain fraction
+        // bits every step: whatever gives out first (a constant's codes, a
+        // width), the cause to name is the missing quantizer.
+        let grows = matches!(op, Op::Rnn { cell: RnnCell::Lstm | RnnCell::Gru, quantizers, .. } if quantizers[3].is_none());
+        self.direction_steps(l, x, op, prefix).map_err(|e| match e {
+            Error::Model { msg, .. } if grows && !msg.contains("state_quantizer") => err(
+                self.g,
+                l,
+                format!(
+                    "without a state_quantizer the state gains fraction bits every time step, and the cell cannot be built exactly ({}); give the layer a state_quantizer (e.g. quantized_bits(8,1,alpha=1))",
+                    msg.trim_start_matches(&format!("({}) ", l.class))
+                ),
+            ),
+            e => e,
+        })
+    }
+
+    fn direction_steps(&mut self, l: &Layer, x: usize, op: &Op, prefix: &str) -> Result<usize> {
         let Op::Rnn { cell, units, return_sequences, reset_after, go_backwards, quantizers, activation, recurrent_activation, .. } = op else {
             return Err(err(self.g, l, "a QBidirectional around a layer that is not QSimpleRNN, QLSTM or QGRU"));
         };
