@@ -788,10 +788,12 @@ impl Builder<'_> {
         let mul_c = m.codes(frac - xf.frac).ok_or_else(|| err(self.g, l, format!("a per-channel factor (batch norm's bn_inv, a scale) needs more than 64 bits at 2^-{}", frac - xf.frac)))?;
         let add_c = a.codes(frac).ok_or_else(|| err(self.g, l, format!("a per-channel offset (batch norm's bias, a shift) needs more than 64 bits at 2^-{frac}")))?;
         let (mut lo, mut hi) = (i128::MAX, i128::MIN);
+        let wide = || err(self.g, l, "a scaled value needs more than 127 bits");
         for k in 0..c {
-            let (a0, a1) = ((xlo - sub_c[k] as i128) * mul_c[k], (xhi - sub_c[k] as i128) * mul_c[k]);
-            lo = lo.min(a0.min(a1) + add_c[k]);
-            hi = hi.max(a0.max(a1) + add_c[k]);
+            let at = |x: i128| x.checked_sub(sub_c[k] as i128).and_then(|d| d.checked_mul(mul_c[k])).and_then(|p| p.checked_add(add_c[k]));
+            let (a0, a1) = (at(xlo).ok_or_else(wide)?, at(xhi).ok_or_else(wide)?);
+            lo = lo.min(a0.min(a1));
+            hi = hi.max(a0.max(a1));
         }
         let shape = self.steps[x].shape.clone();
         self.push(l, vec![x], shape, frac, lo, hi, StepOp::Affine { sub: sub_c, mul: mul_c, add: add_c })
@@ -1158,30 +1160,39 @@ impl Builder<'_> {
     fn merge_steps(&mut self, l: &Layer, ins: Vec<usize>, shape: Vec<usize>, m: &Merge) -> Result<usize> {
         let frac = ins.iter().map(|&s| self.steps[s].fmt.frac).max().unwrap_or(0);
         let shifts: Vec<u32> = ins.iter().map(|&s| (frac - self.steps[s].fmt.frac) as u32).collect();
-        let range = |s: usize, sh: u32| (self.steps[s].lo << sh, self.steps[s].hi << sh);
-        let rs: Vec<(i128, i128)> = ins.iter().zip(&shifts).map(|(&s, &sh)| range(s, sh)).collect();
+        // Every bound exactly, or a clear error where it needs more than
+        // 127 bits (a recurrent state that grows every step, say).
+        let wide = || err(self.g, l, "a merged value needs more than 127 bits");
+        let shifted = |v: i128, sh: u32| v.checked_mul(1i128.checked_shl(sh)?);
+        let mut rs: Vec<(i128, i128)> = vec![];
+        for (&s, &sh) in ins.iter().zip(&shifts) {
+            rs.push((shifted(self.steps[s].lo, sh).ok_or_else(wide)?, shifted(self.steps[s].hi, sh).ok_or_else(wide)?));
+        }
+        let sum = |f: fn(&(i128, i128)) -> i128| rs.iter().map(f).try_fold(0i128, |a, v| a.checked_add(v)).ok_or_else(wide);
+        let (sum_lo, sum_hi) = (sum(|r| r.0)?, sum(|r| r.1)?);
         let (kind, frac, lo, hi) = match m {
-            Merge::Add => (MergeKind::Add, frac, rs.iter().map(|r| r.0).sum(), rs.iter().map(|r| r.1).sum()),
-            Merge::Subtract => (MergeKind::Subtract, frac, rs[0].0 - rs[1].1, rs[0].1 - rs[1].0),
+            Merge::Add => (MergeKind::Add, frac, sum_lo, sum_hi),
+            Merge::Subtract => (MergeKind::Subtract, frac, rs[0].0.checked_sub(rs[1].1).ok_or_else(wide)?, rs[0].1.checked_sub(rs[1].0).ok_or_else(wide)?),
             Merge::Maximum => (MergeKind::Maximum, frac, rs.iter().map(|r| r.0).max().unwrap_or(0), rs.iter().map(|r| r.1).max().unwrap_or(0)),
             Merge::Minimum => (MergeKind::Minimum, frac, rs.iter().map(|r| r.0).min().unwrap_or(0), rs.iter().map(|r| r.1).min().unwrap_or(0)),
             Merge::Average => {
                 let n = ins.len();
                 if !n.is_power_of_two() {
                     // The sum, then the float32 quotient (see `mean`).
-                    let (lo, hi) = (rs.iter().map(|r| r.0).sum::<i128>(), rs.iter().map(|r| r.1).sum::<i128>());
+                    let (lo, hi) = (sum_lo, sum_hi);
                     let sum = self.push(l, ins, shape.clone(), frac, lo, hi, StepOp::Merge { kind: MergeKind::Add, shifts })?;
                     return self.mean(l, sum, n, MeanKind::Reciprocal);
                 }
                 let k = n.trailing_zeros();
-                (MergeKind::Average(k), frac + k as i32, rs.iter().map(|r| r.0).sum(), rs.iter().map(|r| r.1).sum())
+                (MergeKind::Average(k), frac + k as i32, sum_lo, sum_hi)
             }
             Merge::Multiply => {
                 let frac: i32 = ins.iter().map(|&s| self.steps[s].fmt.frac).sum();
                 let (mut lo, mut hi) = (1i128, 1i128);
                 for &s in &ins {
                     let (a, b) = (self.steps[s].lo, self.steps[s].hi);
-                    let c = [lo * a, lo * b, hi * a, hi * b];
+                    let c = [lo.checked_mul(a), lo.checked_mul(b), hi.checked_mul(a), hi.checked_mul(b)];
+                    let c: Vec<i128> = c.into_iter().collect::<Option<_>>().ok_or_else(|| err(self.g, l, "a product needs more than 127 bits"))?;
                     lo = *c.iter().min().unwrap_or(&0);
                     hi = *c.iter().max().unwrap_or(&0);
                 }
