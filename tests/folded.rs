@@ -317,3 +317,57 @@ fn depthwise_and_average_pooling_fold_bit_exact() {
     let want = ["depthwise x1", "depthwise x2", "pool", "global pool"];
     assert!(want.iter().all(|w| folded.contains(*w)), "folded: {folded:?}");
 }
+
+/// A copy of the `.keras` file `src` at `dst` with layers renamed
+/// (`(old, new)`: the name and every reference to it in `config.json`).
+fn rename_layers(src: &std::path::Path, dst: &std::path::Path, names: &[(&str, &str)]) {
+    use std::io::{Read, Write};
+    let mut zin = zip::ZipArchive::new(std::fs::File::open(src).unwrap()).unwrap();
+    let mut zout = zip::ZipWriter::new(std::fs::File::create(dst).unwrap());
+    for k in 0..zin.len() {
+        let mut f = zin.by_index(k).unwrap();
+        let name = f.name().unwrap().to_string();
+        let mut bytes = vec![];
+        f.read_to_end(&mut bytes).unwrap();
+        if name == "config.json" {
+            let mut text = String::from_utf8(bytes).unwrap();
+            for (old, new) in names {
+                text = text.replace(&format!("\"{old}\""), &format!("\"{new}\""));
+            }
+            bytes = text.into_bytes();
+        }
+        zout.start_file(name, zip::write::SimpleFileOptions::default()).unwrap();
+        zout.write_all(&bytes).unwrap();
+    }
+    zout.finish().unwrap();
+}
+
+/// Every module name comes from the design's one namer: a layer named like
+/// another layer's folded block (`fc2_fold`, or `fc2_relu2_fold` when fc2
+/// takes relu2 into its block) gets a module of its own name (it was a
+/// second module of the block's name, which Verilator refuses).
+#[test]
+fn a_layer_named_like_a_folded_block_gets_a_module_of_its_own() {
+    common::require("verilator");
+    let dir = common::tmp("renamed");
+    let model = dir.join("jet_tagger.keras");
+    rename_layers(&common::root().join("examples/models/jet_tagger.keras"), &model, &[("relu1", "fc2_fold"), ("relu3", "fc2_relu2_fold")]);
+    let g = qkhw::load_graph(&model, Default::default()).unwrap();
+    let cfg = Config::parse("[layer.fc2]\nreuse_factor = 4\n").unwrap();
+    let opts = Options::default();
+    let (d, plan, _) = verilog::from_graph(&g, None, &cfg, &opts).unwrap();
+    let mut modules: Vec<&str> = d.files.iter().flat_map(|(_, t)| t.lines().filter_map(|l| l.strip_prefix("module ")?.split_whitespace().next())).collect();
+    let n = modules.len();
+    modules.sort_unstable();
+    modules.dedup();
+    assert_eq!(modules.len(), n, "{modules:?}");
+    assert!(modules.iter().any(|m| m.ends_with("_fold_2")), "{modules:?}");
+    let out = dir.join("rtl");
+    files::write(&d, &out, &opts, &qkhw::backend::folder::Origin { model: &g.name, sha256: &g.sha256, target: "verilog" }, true).unwrap();
+    let d = DesignDir::read(&out).unwrap();
+    lint(&d);
+    let sim = verify::verilator::Verilator::new(common::cache()).quick_build();
+    let (codes, n) = common::vectors(&g, "jet_tagger", 50, 3);
+    let r = verify::verify(&sim, &d, &plan, &codes, n, 5, None).unwrap();
+    assert!(r.passed(), "{}", r.text());
+}

@@ -271,22 +271,23 @@ fn resnet8_streams_with_residual_joins() {
 }
 
 /// Make `fifo` one word shallower than its capacity (its RAM's word
-/// count is the first constant of its module); returns the original text.
+/// count is the constant of the module's first `<` comparison, "the RAM
+/// holds fewer words than this"); returns the original text.
 fn shrink_fifo(d: &DesignDir, fifo: &qkhw::backend::verilog::FifoInfo) -> String {
     let f = d.dir.join(format!("{}.v", fifo.module));
     let text = std::fs::read_to_string(&f).unwrap();
     let line = text
         .lines()
-        .find(|l| l.contains("'h") && l.trim_start().starts_with("assign "))
+        .find(|l| l.contains(" < $signed(") && l.trim_start().starts_with("assign "))
         .unwrap()
         .to_string();
     let (head, val) = line.rsplit_once("'h").unwrap();
     assert_eq!(
-        usize::from_str_radix(val.trim_end_matches(';'), 16).unwrap(),
+        usize::from_str_radix(val.trim_end_matches(");"), 16).unwrap(),
         fifo.capacity - 1,
         "{line}"
     );
-    std::fs::write(&f, text.replace(&line, &format!("{head}'h{:x};", fifo.capacity - 2))).unwrap();
+    std::fs::write(&f, text.replace(&line, &format!("{head}'h{:x});", fifo.capacity - 2))).unwrap();
     text
 }
 

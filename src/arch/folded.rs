@@ -136,24 +136,6 @@ pub fn rom_words(f: &Fold, n_in: usize, n_out: usize, w: &[i128]) -> Vec<Vec<i12
     words
 }
 
-/// A counter `0..limit` advanced by `step`, restarting at 0 on `start`:
-/// returns (the value this cycle, whether it is the last).
-fn counter(m: &mut Module, limit: usize, step: NetId, start: NetId, rst: NetId) -> (NetId, NetId) {
-    let hi = limit.saturating_sub(1) as i128;
-    let q = m.reg_later(0, hi, Some(step), Some((rst, 0)));
-    let zero = m.constant(0);
-    let cur = m.mux(start, zero, q);
-    let cur = m.narrow(cur, 0, hi);
-    let last_c = m.constant(hi);
-    let last = m.compare(Cmp::Eq, cur, last_c);
-    let one = m.constant(1);
-    let inc = m.add(cur, one);
-    let next = m.mux(last, zero, inc);
-    let next = m.narrow(next, 0, hi);
-    m.drive(q, next);
-    (cur, last)
-}
-
 /// Delay `d` by `n` clock-enabled registers.
 fn delay(m: &mut Module, d: NetId, n: usize, ce: NetId) -> NetId {
     (0..n).fold(d, |x, _| m.reg(x, Some(ce)))
@@ -422,13 +404,13 @@ pub fn lower(name: &str, d: &DenseSpec, reuse: usize, header: Vec<String>, init:
         m.mux(start, t, run_hi)
     };
     let issue_ce = m.and(issue, ce);
-    let (c_cur, c_last) = counter(&mut m, c, issue_ce, start, rst);
+    let (c_cur, c_last) = m.counter(c, issue_ce, Some(start), rst);
     let zero_bit = m.constant(0);
-    let (k, k_last) = counter(&mut m, f.chunks, issue_ce, start, rst);
+    let (k, k_last) = m.counter(f.chunks, issue_ce, Some(start), rst);
     let k_step = m.and(k_last, issue_ce);
-    let (addr_g, g_last) = counter(&mut m, f.groups, k_step, start, rst);
+    let (addr_g, g_last) = m.counter(f.groups, k_step, Some(start), rst);
     let row_step = m.and(g_last, k_step);
-    let (row, _) = counter(&mut m, f.rows, row_step, start, rst);
+    let (row, _) = m.counter(f.rows, row_step, Some(start), rst);
     let run_next = {
         let not_last = m.mux(c_last, zero_bit, issue);
         m.narrow(not_last, 0, 1)

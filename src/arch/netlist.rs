@@ -26,6 +26,11 @@ pub enum NetKind {
     /// (Verilator: `public_flat_rd`), e.g. a FIFO's occupancy; synthesis
     /// drops it.
     Probe,
+    /// Declared by the text around a [`Module::body`] (a template's
+    /// handshake signal the datapath reads or drives): not declared here.
+    Extern,
+    /// A named wire of a [`Module::body`] the text around it reads.
+    Shared,
 }
 
 /// A value in the design: its name, width and exact range.
@@ -161,6 +166,17 @@ impl Module {
         self.net(Some(name), lo, hi, Some(width), NetKind::Input)
     }
 
+    /// A net declared by the text around the module's [`Module::body`].
+    pub fn extern_net(&mut self, name: &str, width: u32) -> NetId {
+        self.net(Some(name), 0, 0, Some(width), NetKind::Extern)
+    }
+
+    /// A named wire holding `lo..=hi` that the text around the module's
+    /// [`Module::body`] reads, driven by an instance (or later by [`Module::assign`]).
+    pub fn shared(&mut self, name: &str, lo: i128, hi: i128, width: u32) -> NetId {
+        self.net(Some(name), lo, hi, Some(width), NetKind::Shared)
+    }
+
     /// A one-bit input port.
     pub fn input_bit(&mut self, name: &str) -> NetId {
         self.input(name, 0, 1, 1)
@@ -195,9 +211,33 @@ impl Module {
     }
 
     pub fn constant(&mut self, value: i128) -> NetId {
-        let y = self.net(None, value, value, None, NetKind::Wire);
+        self.constant_at(value, 0)
+    }
+
+    /// A constant written at `width` bits (at least its own width).
+    pub fn constant_at(&mut self, value: i128, width: u32) -> NetId {
+        let y = self.net(None, value, value, Some(width), NetKind::Wire);
         self.cells.push(Cell::Const { y, value });
         y
+    }
+
+    /// A wire of `width` bits (at least the range's) holding `lo..=hi`,
+    /// driven by the cell `make(y)`: for builders that compute a result's
+    /// range themselves (tighter than the operand nets say) or want a
+    /// wider result than the range needs.
+    pub fn wire(&mut self, lo: i128, hi: i128, width: u32, make: impl FnOnce(NetId) -> Cell) -> NetId {
+        let y = self.net(None, lo, hi, Some(width), NetKind::Wire);
+        self.cells.push(make(y));
+        y
+    }
+
+    /// A clock-enabled register `q <= d` whose value lies in `lo..=hi`
+    /// (within `d`'s range), at `d`'s width.
+    pub fn reg_range(&mut self, d: NetId, en: Option<NetId>, lo: i128, hi: i128) -> NetId {
+        let w = self.get(d).width;
+        let q = self.net(None, lo, hi, Some(w), NetKind::Reg);
+        self.cells.push(Cell::Reg { q, d, en, reset: None });
+        q
     }
 
     pub fn add(&mut self, a: NetId, b: NetId) -> NetId {
@@ -370,6 +410,31 @@ impl Module {
         cur[0]
     }
 
+    /// A counter `0..limit` (reset to 0 by `rst`) advanced by `step`,
+    /// wrapping after the last count, and restarting at 0 on `restart`
+    /// (the count this cycle is then 0): returns (the count this cycle,
+    /// whether it is the last).
+    pub fn counter(&mut self, limit: usize, step: NetId, restart: Option<NetId>, rst: NetId) -> (NetId, NetId) {
+        let hi = limit.saturating_sub(1) as i128;
+        let q = self.reg_later(0, hi, Some(step), Some((rst, 0)));
+        let zero = self.constant(0);
+        let cur = match restart {
+            Some(r) => {
+                let c = self.mux(r, zero, q);
+                self.narrow(c, 0, hi)
+            }
+            None => q,
+        };
+        let last_c = self.constant(hi);
+        let last = self.compare(Cmp::Eq, cur, last_c);
+        let one = self.constant(1);
+        let inc = self.add(cur, one);
+        let next = self.mux(last, zero, inc);
+        let next = self.narrow(next, 0, hi);
+        self.drive(q, next);
+        (cur, last)
+    }
+
     /// A control bit delayed by `n` clock-enabled registers, reset to 0 (an
     /// unknown bit in the line must not start anything).
     pub fn delay_reset(&mut self, d: NetId, n: usize, ce: NetId, rst: NetId) -> NetId {
@@ -459,9 +524,9 @@ impl Module {
         r
     }
 
-    /// Bits no cell reads (of nets that are not outputs): what lint calls
-    /// UNUSED, as `name` or `name[hi:lo]` selections.
-    fn unread(&self) -> Vec<String> {
+    /// Bits no cell reads (of nets that are not outputs or constants):
+    /// what lint calls UNUSED, as `name` or `name[hi:lo]` selections.
+    fn unread(&self, consts: &[Option<i128>]) -> Vec<String> {
         let mut used: Vec<Vec<bool>> = self.nets.iter().map(|n| vec![false; n.width as usize]).collect();
         let mut mark = |n: NetId, lsb: u32, w: u32| {
             let u = &mut used[n.0];
@@ -520,7 +585,7 @@ impl Module {
         }
         let mut out = vec![];
         for (i, n) in self.nets.iter().enumerate() {
-            if matches!(n.kind, NetKind::Output | NetKind::Probe) {
+            if matches!(n.kind, NetKind::Output | NetKind::Probe | NetKind::Extern | NetKind::Shared) || consts[i].is_some() {
                 continue;
             }
             let u = &used[i];
@@ -544,10 +609,39 @@ impl Module {
         out
     }
 
+    /// The value of each net a [`Cell::Const`] drives: the writer prints
+    /// it as a literal where it is read (no wire, no assign).
+    fn consts(&self) -> Vec<Option<i128>> {
+        let mut k = vec![None; self.nets.len()];
+        for c in &self.cells {
+            if let Cell::Const { y, value } = c {
+                k[y.0] = Some(*value);
+            }
+        }
+        k
+    }
+}
+
+/// How the writer names nets: a constant as its literal, any other net by
+/// its name.
+struct Names<'a> {
+    m: &'a Module,
+    consts: Vec<Option<i128>>,
+}
+
+impl Names<'_> {
+    /// Net `a` at its own width.
+    fn name(&self, a: NetId) -> String {
+        self.ext(a, self.m.get(a).width)
+    }
+
     /// `a` as an expression of `w` bits (sign- or zero-extended, or its low
     /// bits when `w` is narrower: exact where the ranges say so).
     fn ext(&self, a: NetId, w: u32) -> String {
-        let n = self.get(a);
+        if let Some(v) = self.consts[a.0] {
+            return lit(v, w.max(1));
+        }
+        let n = self.m.get(a);
         if w == n.width {
             return n.name.clone();
         }
@@ -564,6 +658,23 @@ impl Module {
         }
     }
 
+    /// `w` bits of `a` from `lsb`.
+    fn slice(&self, a: NetId, lsb: u32, w: u32) -> String {
+        if let Some(v) = self.consts[a.0] {
+            return lit(v >> lsb.min(127), w);
+        }
+        let an = &self.m.get(a).name;
+        if self.m.get(a).width == 1 {
+            an.clone()
+        } else if w == 1 {
+            format!("{an}[{lsb}]")
+        } else {
+            format!("{an}[{}:{lsb}]", lsb + w - 1)
+        }
+    }
+}
+
+impl Module {
     /// The module as Verilog-2005.
     pub fn verilog(&self) -> String {
         let mut s = String::new();
@@ -585,10 +696,20 @@ impl Module {
             let _ = writeln!(s, "    {dir} wire {range}{}{}", p.name, if k + 1 < ports.len() { "," } else { "" });
         }
         let _ = writeln!(s, ");");
+        s += &self.body();
+        let _ = writeln!(s, "endmodule");
+        s
+    }
+
+    /// The module's declarations and cells without its ports (the
+    /// datapath inside a template that declares the [`NetKind::Extern`] nets).
+    pub fn body(&self) -> String {
+        let nm = Names { m: self, consts: self.consts() };
+        let mut s = String::new();
         let decl = |n: &Net| if n.width > 1 { format!("[{}:0] {}", n.width - 1, n.name) } else { n.name.clone() };
         for (i, n) in self.nets.iter().enumerate() {
             match n.kind {
-                NetKind::Wire => {
+                NetKind::Wire | NetKind::Shared if nm.consts[i].is_none() => {
                     let _ = writeln!(s, "    wire {};", decl(n));
                 }
                 NetKind::Probe => {
@@ -612,12 +733,11 @@ impl Module {
             }
         }
         let clk = self.clock.map(|c| self.get(c).name.clone()).unwrap_or_else(|| "clk".into());
+        // Datapath registers (no reset) share one always block per enable.
+        let mut groups: Vec<(Option<NetId>, Vec<String>)> = vec![];
         for c in &self.cells {
             match c {
-                Cell::Const { y, value } => {
-                    let w = self.get(*y).width;
-                    let _ = writeln!(s, "    assign {} = {};", self.get(*y).name, lit(*value, w));
-                }
+                Cell::Const { .. } => {}
                 Cell::Add { y, a, b } | Cell::Sub { y, a, b } | Cell::Mul { y, a, b } => {
                     let w = self.get(*y).width;
                     let op = match c {
@@ -625,7 +745,7 @@ impl Module {
                         Cell::Sub { .. } => "-",
                         _ => "*",
                     };
-                    let _ = writeln!(s, "    assign {} = {} {op} {};", self.get(*y).name, self.ext(*a, w), self.ext(*b, w));
+                    let _ = writeln!(s, "    assign {} = {} {op} {};", self.get(*y).name, nm.ext(*a, w), nm.ext(*b, w));
                 }
                 Cell::Compare { y, op, a, b } => {
                     let w = self.get(*a).width.max(self.get(*b).width) + 1;
@@ -635,34 +755,25 @@ impl Module {
                         Cmp::Gt => ">",
                         Cmp::Eq => "==",
                     };
-                    let _ = writeln!(s, "    assign {} = $signed({}) {op} $signed({});", self.get(*y).name, self.ext(*a, w), self.ext(*b, w));
+                    let _ = writeln!(s, "    assign {} = $signed({}) {op} $signed({});", self.get(*y).name, nm.ext(*a, w), nm.ext(*b, w));
                 }
                 Cell::Mux { y, sel, one, zero } => {
                     let w = self.get(*y).width;
-                    let _ = writeln!(s, "    assign {} = {} ? {} : {};", self.get(*y).name, self.get(*sel).name, self.ext(*one, w), self.ext(*zero, w));
+                    let _ = writeln!(s, "    assign {} = {} ? {} : {};", self.get(*y).name, nm.name(*sel), nm.ext(*one, w), nm.ext(*zero, w));
                 }
                 Cell::Slice { y, a, lsb } => {
-                    let w = self.get(*y).width;
-                    let an = &self.get(*a).name;
-                    let sel = if self.get(*a).width == 1 {
-                        an.clone()
-                    } else if w == 1 {
-                        format!("{an}[{lsb}]")
-                    } else {
-                        format!("{an}[{}:{lsb}]", lsb + w - 1)
-                    };
-                    let _ = writeln!(s, "    assign {} = {sel};", self.get(*y).name);
+                    let _ = writeln!(s, "    assign {} = {};", self.get(*y).name, nm.slice(*a, *lsb, self.get(*y).width));
                 }
                 Cell::Extend { y, a } => {
                     let w = self.get(*y).width;
-                    let _ = writeln!(s, "    assign {} = {};", self.get(*y).name, self.ext(*a, w));
+                    let _ = writeln!(s, "    assign {} = {};", self.get(*y).name, nm.ext(*a, w));
                 }
                 Cell::Shl { y, a, s: sh } => {
-                    let _ = writeln!(s, "    assign {} = {{{}, {sh}'d0}};", self.get(*y).name, self.get(*a).name);
+                    let _ = writeln!(s, "    assign {} = {{{}, {sh}'d0}};", self.get(*y).name, nm.name(*a));
                 }
                 Cell::Concat { y, parts } => {
                     let _ = writeln!(s, "    assign {} = {{", self.get(*y).name);
-                    let names: Vec<&str> = parts.iter().rev().map(|p| self.get(*p).name.as_str()).collect();
+                    let names: Vec<String> = parts.iter().rev().map(|p| nm.name(*p)).collect();
                     for (k, chunk) in names.chunks(8).enumerate() {
                         let last = (k + 1) * 8 >= names.len();
                         let _ = writeln!(s, "        {}{}", chunk.join(", "), if last { "" } else { "," });
@@ -672,16 +783,20 @@ impl Module {
                 Cell::Reg { q, d, en, reset } => {
                     let w = self.get(*q).width;
                     let qn = &self.get(*q).name;
-                    let body = match en {
-                        Some(e) => format!("if ({}) {qn} <= {};", self.get(*e).name, self.ext(*d, w)),
-                        None => format!("{qn} <= {};", self.ext(*d, w)),
-                    };
                     match reset {
                         Some((r, v)) => {
-                            let _ = writeln!(s, "    always @(posedge {clk}) if ({}) {qn} <= {}; else {body}", self.get(*r).name, lit(*v, w));
+                            let body = match en {
+                                Some(e) => format!("if ({}) {qn} <= {};", nm.name(*e), nm.ext(*d, w)),
+                                None => format!("{qn} <= {};", nm.ext(*d, w)),
+                            };
+                            let _ = writeln!(s, "    always @(posedge {clk}) if ({}) {qn} <= {}; else {body}", nm.name(*r), lit(*v, w));
                         }
                         None => {
-                            let _ = writeln!(s, "    always @(posedge {clk}) {body}");
+                            let line = format!("{qn} <= {};", nm.ext(*d, w));
+                            match groups.iter_mut().find(|g| g.0 == *en) {
+                                Some(g) => g.1.push(line),
+                                None => groups.push((*en, vec![line])),
+                            }
                         }
                     }
                 }
@@ -700,10 +815,10 @@ impl Module {
                             let _ = writeln!(s, "    end");
                         }
                     }
-                    let rd = format!("{qn} <= {qn}_mem[{}];", self.ext(*addr, aw));
+                    let rd = format!("{qn} <= {qn}_mem[{}];", nm.ext(*addr, aw));
                     match en {
                         Some(e) => {
-                            let _ = writeln!(s, "    always @(posedge {clk}) if ({}) {rd}", self.get(*e).name);
+                            let _ = writeln!(s, "    always @(posedge {clk}) if ({}) {rd}", nm.name(*e));
                         }
                         None => {
                             let _ = writeln!(s, "    always @(posedge {clk}) {rd}");
@@ -713,11 +828,11 @@ impl Module {
                 Cell::Ram { q, raddr, ren, waddr, wdata, we, .. } => {
                     let qn = &self.get(*q).name;
                     let (aw, rw, dw) = (self.get(*waddr).width, self.get(*raddr).width, self.get(*q).width);
-                    let _ = writeln!(s, "    always @(posedge {clk}) if ({}) {qn}_mem[{}] <= {};", self.get(*we).name, self.ext(*waddr, aw), self.ext(*wdata, dw));
-                    let _ = writeln!(s, "    always @(posedge {clk}) if ({}) {qn} <= {qn}_mem[{}];", self.get(*ren).name, self.ext(*raddr, rw));
+                    let _ = writeln!(s, "    always @(posedge {clk}) if ({}) {qn}_mem[{}] <= {};", nm.name(*we), nm.ext(*waddr, aw), nm.ext(*wdata, dw));
+                    let _ = writeln!(s, "    always @(posedge {clk}) if ({}) {qn} <= {qn}_mem[{}];", nm.name(*ren), nm.ext(*raddr, rw));
                 }
                 Cell::Instance { module, name, params, conns } => {
-                    let c: Vec<String> = conns.iter().map(|(p, n)| format!(".{p}({})", self.get(*n).name)).collect();
+                    let c: Vec<String> = conns.iter().map(|(p, n)| format!(".{p}({})", nm.name(*n))).collect();
                     if params.is_empty() {
                         let _ = writeln!(s, "    {module} {name} (");
                     } else {
@@ -731,7 +846,27 @@ impl Module {
                 }
             }
         }
-        let mut unread = self.unread();
+        for (en, lines) in &groups {
+            match (en, lines.as_slice()) {
+                (Some(e), [one]) => {
+                    let _ = writeln!(s, "    always @(posedge {clk}) if ({}) {one}", nm.name(*e));
+                }
+                (None, [one]) => {
+                    let _ = writeln!(s, "    always @(posedge {clk}) {one}");
+                }
+                _ => {
+                    let _ = match en {
+                        Some(e) => writeln!(s, "    always @(posedge {clk}) if ({}) begin", nm.name(*e)),
+                        None => writeln!(s, "    always @(posedge {clk}) begin"),
+                    };
+                    for l in lines {
+                        let _ = writeln!(s, "        {l}");
+                    }
+                    let _ = writeln!(s, "    end");
+                }
+            }
+        }
+        let mut unread = self.unread(&nm.consts);
         for n in &self.sinks {
             let name = self.get(*n).name.clone();
             if !unread.contains(&name) {
@@ -746,7 +881,6 @@ impl Module {
             }
             let _ = writeln!(s, "    }};");
         }
-        let _ = writeln!(s, "endmodule");
         s
     }
 }

@@ -72,6 +72,9 @@ pub struct Node {
     pub arch: Arch,
     /// Cycles the layer occupies its operators per sample (1 unrolled).
     pub cycles: usize,
+    /// The directions of a layer that iterates over time
+    /// ([`Arch::Recurrent`]), found once here for every lowering.
+    pub recurrences: Vec<super::recurrent::Recurrence>,
 }
 
 /// The layers in plan order with their architectures, and the design's
@@ -93,6 +96,7 @@ pub fn schedule(plan: &Plan, cli_reuse: Option<usize>, cfg: &Config) -> Schedule
         let layer = plan.steps[end].layer.clone().unwrap_or_else(|| format!("step{end}"));
         let mut arch = requested(&layer, cli_reuse, cfg);
         let mut cycles = 1;
+        let mut recurrences = vec![];
         if let Arch::Folded { reuse } = arch
             && let Some(dirs) = iterating(plan, start, end, &layer, &mut notes)
         {
@@ -103,6 +107,7 @@ pub fn schedule(plan: &Plan, cli_reuse: Option<usize>, cfg: &Config) -> Schedule
             let folded = dirs.iter().filter_map(|d| dense_shape(&plan.steps[d.projection].op)).map(|(rows, n_in, n_out)| super::folded::Fold::new(rows, n_in, n_out, reuse).cycles()).max().unwrap_or(1);
             arch = Arch::Recurrent { reuse };
             cycles = folded.max(t);
+            recurrences = dirs;
         } else if let Arch::Folded { reuse } = arch {
             let op = &plan.steps[start].op;
             match dense_shape(op) {
@@ -123,7 +128,7 @@ pub fn schedule(plan: &Plan, cli_reuse: Option<usize>, cfg: &Config) -> Schedule
                 }
             }
         }
-        nodes.push(Node { layer, first: start, last: end, arch, cycles });
+        nodes.push(Node { layer, first: start, last: end, arch, cycles, recurrences });
         start = end + 1;
     }
     let initiation_interval = nodes.iter().map(|n| n.cycles).max().unwrap_or(1).max(1);

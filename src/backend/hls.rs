@@ -444,7 +444,7 @@ pub(crate) fn folds(plan: &Plan, sched: &crate::arch::schedule::Schedule) -> Vec
             // A recurrent layer's other directions' input projections (its
             // cells stay unrolled over time in HLS).
             if let crate::arch::schedule::Arch::Recurrent { .. } = n.arch {
-                for d in crate::arch::recurrent::recurrences(plan, n.first, n.last).unwrap_or_default() {
+                for d in &n.recurrences {
                     reuse[d.projection] = r;
                 }
             }

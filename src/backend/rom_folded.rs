@@ -50,8 +50,7 @@ pub fn write(model: &str, sha256: &str, plan: &Plan, reuse: usize, cfg: &crate::
         let Some(reuse) = node.arch.first_fold() else { continue };
         match node.arch {
             crate::arch::schedule::Arch::Recurrent { .. } => {
-                let dirs = crate::arch::recurrent::recurrences(plan, node.first, node.last).unwrap_or_default();
-                for (i, block) in crate::arch::recurrent::folded_blocks(&dirs, plan, reuse) {
+                for (i, block) in crate::arch::recurrent::folded_blocks(&node.recurrences, plan, reuse) {
                     blocks.push((node.layer.clone(), block, i, reuse));
                 }
             }

@@ -135,10 +135,7 @@ module {{ name }} (
     wire out_last = last_sr[{{ latency - 1 }}];
 {%- endif %}
 
-{%- for b in body %}
-    {{ b }}
-{%- endfor %}
-
+{{ body }}
     // Output skid buffer: breaks the ready path, one cycle.
     wire [{{ out_bits }}:0] skid_out;
     qkhw_skid #(.W({{ out_bits + 1 }})) u_skid (

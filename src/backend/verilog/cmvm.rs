@@ -150,7 +150,7 @@ pub fn shared_terms(rtl: &mut Rtl, x: &[Sig], w: &[i128], n_out: usize, max_dept
         let (lo, hi) = range(&node.form, x);
         let Some((a, b, s, neg)) = node.from else { unreachable!("nodes after the inputs are built from patterns") };
         let bs = rtl.shifted(&sigs[b], s);
-        let t = rtl.add2(&Term { sig: sigs[a].clone(), neg: false }, &Term { sig: bs, neg });
+        let t = rtl.add2(&Term { sig: sigs[a], neg: false }, &Term { sig: bs, neg });
         rtl.counts.shift_adds += 1;
         let sig = rtl.narrowed(&t.sig, lo, hi);
         sigs.push(sig);

@@ -2,8 +2,9 @@
 //! fully unrolled Verilog-2005 design with an AXI-Stream-compatible top.
 //!
 //! All arithmetic decisions (widths, constants, rounding) come from the
-//! plan; [`rtl`] turns them into exact-width lines and the Askama
-//! templates in `templates/verilog/` only lay those lines out.
+//! plan; [`rtl`] builds each layer module as a netlist
+//! ([`crate::arch::netlist`]) of exact-width cells, which its one writer
+//! prints; the top's handshake is the Askama template `templates/verilog/top.v`.
 
 mod cmvm;
 pub mod files;
@@ -17,7 +18,8 @@ use askama::Template;
 use serde::Serialize;
 
 use self::keywords::Namer;
-use self::rtl::{lit, width, Counts, Rtl, Sig, Term};
+use self::rtl::{width, Counts, Rtl, Sig, Term};
+use crate::arch::netlist::{lit, Cell, Cmp, NetId};
 use crate::error::{Error, Result};
 use crate::fxp::FixedFormat;
 use crate::ir::Graph;
@@ -248,23 +250,6 @@ pub struct FifoInfo {
 }
 
 #[derive(Template)]
-#[template(path = "verilog/layer.v", escape = "none")]
-struct LayerTemplate<'a> {
-    header: &'a str,
-    clocked: bool,
-    /// `rst` and `start` ports, for a layer with a folded block.
-    control: bool,
-    name: &'a str,
-    layer: &'a str,
-    inputs: Vec<(String, u32)>,
-    out_msb: u32,
-    decls: &'a [String],
-    assigns: &'a [String],
-    regs: &'a [String],
-    instances: &'a [String],
-}
-
-#[derive(Template)]
 #[template(path = "verilog/top.v", escape = "none")]
 struct TopTemplate<'a> {
     header: &'a str,
@@ -286,7 +271,8 @@ struct TopTemplate<'a> {
     /// phase it leaves at (for `ii` > 1).
     win: u32,
     out_phase: u32,
-    body: &'a [String],
+    /// The datapath ([`crate::arch::netlist::Module::body`]).
+    body: &'a str,
     out_expr: &'a str,
     taps: &'a [Tap],
     /// The input ports: one, or one per model input (`join`).
@@ -316,14 +302,13 @@ fn unsupported(g: &Graph, layer: &str, what: &str) -> Error {
     }
 }
 
-/// One module in construction: its RTL and its external inputs.
+/// One module in construction: its netlist and its external inputs.
 struct ModuleBuild {
-    /// It holds a folded block: `rst` and `start` ports.
-    control: bool,
+    /// The `rst` and `start` ports, made when the module gets a folded block.
+    control: Option<(NetId, NetId)>,
     rtl: Rtl,
     /// Steps outside the module it reads, with their port names.
     ports: Vec<(usize, String)>,
-    instances: Vec<String>,
     /// The element signals of each step built so far.
     elems: std::collections::HashMap<usize, Vec<Sig>>,
     /// The module latency at which each built step's elements are valid
@@ -333,6 +318,12 @@ struct ModuleBuild {
     ready: std::collections::HashMap<usize, u32>,
     /// Register chains of delayed elements: (step, delay) → signals.
     delayed: std::collections::HashMap<(usize, u32), Vec<Sig>>,
+    /// Its inputs are held for a whole pass (a recurrent cell's time
+    /// step), so every value stays valid after its stage until the pass
+    /// ends: a later step reads it without a delay line.
+    held: bool,
+    /// Each port's whole bus (a folded block at the module's start takes it as it is).
+    buses: std::collections::HashMap<usize, Sig>,
     latency: u32,
     /// Activation tables per step, over the input step's whole range
     /// (each element takes its own range's part).
@@ -340,15 +331,42 @@ struct ModuleBuild {
 }
 
 impl ModuleBuild {
-    fn new() -> ModuleBuild {
-        ModuleBuild { control: false, rtl: Rtl::new("n"), ports: vec![], instances: vec![], elems: Default::default(), ready: Default::default(), delayed: Default::default(), latency: 0, tables: Default::default() }
+    fn new(name: &str) -> ModuleBuild {
+        ModuleBuild {
+            control: None,
+            rtl: Rtl::new(name),
+            ports: vec![],
+            elems: Default::default(),
+            ready: Default::default(),
+            delayed: Default::default(),
+            held: false,
+            buses: Default::default(),
+            latency: 0,
+            tables: Default::default(),
+        }
+    }
+
+    /// The clock, reset, clock enable and start nets a sub-block takes
+    /// (the ports are made on first use).
+    fn control(&mut self) -> [(String, NetId); 4] {
+        let ce = self.rtl.ce();
+        let (rst, start) = match self.control {
+            Some(c) => c,
+            None => {
+                let c = (self.rtl.m.input_bit("rst"), self.rtl.m.input_bit("start"));
+                self.control = Some(c);
+                c
+            }
+        };
+        let clk = self.rtl.m.clock.unwrap_or(ce);
+        [("clk".into(), clk), ("rst".into(), rst), ("ce".into(), ce), ("start".into(), start)]
     }
 
     /// The element signals of step `s`, unpacked from a port on first use.
     fn input(&mut self, plan: &Plan, s: usize) -> Vec<Sig> {
         if let Some(e) = self.elems.get(&s) {
             let late = self.latency.saturating_sub(self.ready.get(&s).copied().unwrap_or(self.latency));
-            if late == 0 {
+            if late == 0 || self.held {
                 return e.clone();
             }
             let mut cur = e.clone();
@@ -368,15 +386,27 @@ impl ModuleBuild {
         self.ports.push((s, port.clone()));
         let st = &plan.steps[s];
         let n: usize = st.shape.iter().product();
-        let w = st.fmt.width;
-        // Named wires per element: Verilog-2005 cannot index a part-select.
-        let e: Vec<Sig> = (0..n)
-            .map(|i| self.rtl.wire(st.lo, st.hi, w, format!("{port}[{}:{}]", (i as u32 + 1) * w - 1, i as u32 * w)))
-            .collect();
+        let bus = self.rtl.port(&port, st.fmt.width * n as u32);
+        self.buses.insert(s, bus);
+        let e = unpack(&mut self.rtl, &bus, n, st.fmt.width, st.lo, st.hi);
         self.elems.insert(s, e.clone());
         self.ready.insert(s, 0);
         e
     }
+}
+
+/// The `n` elements of `w` bits each (element 0 in the low bits) a bus
+/// carries, holding `lo..=hi`.
+fn unpack(r: &mut Rtl, bus: &Sig, n: usize, w: u32, lo: i128, hi: i128) -> Vec<Sig> {
+    (0..n).map(|k| r.slice(bus, k as u32 * w, w, lo, hi)).collect()
+}
+
+/// Elements packed into one bus at `w` bits each (element 0 in the low
+/// bits; their values, `lo..=hi`, fit `w` bits).
+fn pack(r: &mut Rtl, elems: &[Sig], w: u32, lo: i128, hi: i128) -> Sig {
+    let parts: Vec<NetId> = elems.iter().map(|e| fit(r, e, w, lo, hi).net).collect();
+    let bits = w * parts.len().max(1) as u32;
+    Sig { net: r.m.concat(parts), lo: 0, hi: 0, bits }
 }
 
 /// Generate the design for `plan` (made with the hardware input format).
@@ -404,18 +434,24 @@ fn generate_top(g: &Graph, name: &str, plan: &Plan, opts: &Options, sched: &Sche
     // Stage (registers since the input) of each step's output.
     let mut stage: Vec<u32> = vec![0; plan.steps.len()];
     let mut files = vec![];
-    let mut body: Vec<String> = vec![];
+    // The top's datapath (layer instances, the delay lines that align
+    // their inputs, the folded blocks' starts), inside the handshake of
+    // `templates/verilog/top.v`, which declares the extern nets.
+    let mut body = crate::arch::netlist::Module::new(top.as_str());
+    body.clock = Some(body.extern_net("c_clk", 1));
+    let ce = body.extern_net("ce", 1);
+    let c_rst = body.extern_net("c_rst", 1);
+    let mut phase = None;
     let mut layers = vec![];
     let mut taps = vec![];
-    let mut signal_of: Vec<String> = vec![String::new(); plan.steps.len()];
+    let mut signal_of: Vec<Option<NetId>> = vec![None; plan.steps.len()];
     let mut memories = vec![];
     // Recurrent layers that iterate over time: their cells first, whose
     // pipelines set the cycles per sequence (and so the interval).
     let mut recurrent_cells = std::collections::HashMap::new();
     for n in sched.nodes.iter().filter(|n| matches!(n.arch, Arch::Recurrent { .. })) {
-        let prefix = format!("{top}_{}", namer.name(&format!("{}_rec", n.layer)));
         let Arch::Recurrent { reuse } = n.arch else { continue };
-        let cells = recurrent::cells(g, plan, (n.first, n.last), &prefix, &n.layer, p, reuse, opts, &mut files, &mut memories)?;
+        let cells = recurrent::cells(g, plan, &n.recurrences, &mut |raw| sub_module(&mut namer, &top, raw), &n.layer, p, reuse, opts, &mut files, &mut memories)?;
         ii = ii.max(cells.iter().map(recurrent::Cell::cycles).max().unwrap_or(1));
         recurrent_cells.insert(n.first, cells);
     }
@@ -427,12 +463,14 @@ fn generate_top(g: &Graph, name: &str, plan: &Plan, opts: &Options, sched: &Sche
     // The input steps lead the plan; several (a streaming design's join
     // stage) lie side by side in the one input port, the first in the low bits.
     let n_inputs = plan.steps.iter().take_while(|s| s.op == StepOp::Input).count();
-    let mut in_bits = 0u32;
+    let in_bits: u32 = plan.steps[..n_inputs].iter().map(|st| st.shape.iter().product::<usize>() as u32 * st.fmt.width).sum();
+    let in_r = body.extern_net("in_r", in_bits);
+    let mut at = 0u32;
     for (s, st) in plan.steps.iter().enumerate().take(n_inputs) {
         let bits = st.shape.iter().product::<usize>() as u32 * st.fmt.width;
         stage[s] = 1;
-        signal_of[s] = if n_inputs == 1 { "in_r".into() } else { format!("in_r[{}:{}]", in_bits + bits - 1, in_bits) };
-        in_bits += bits;
+        signal_of[s] = Some(if n_inputs == 1 { in_r } else { body.slice(in_r, at, bits, 0, 0) });
+        at += bits;
     }
     // Steps the outputs depend on (a dropped softmax is not).
     let live = plan.live();
@@ -471,7 +509,7 @@ fn generate_top(g: &Graph, name: &str, plan: &Plan, opts: &Options, sched: &Sche
             }
         }
         let mname = format!("{top}_{}", namer.name(&layer));
-        let mut m = ModuleBuild::new();
+        let mut m = ModuleBuild::new(&mname);
         // Inputs at the same stage: delay the earlier ones in the top.
         let ext_inputs: Vec<usize> = (start..=end).flat_map(|i| plan.steps[i].inputs.clone()).filter(|&x| x < start).collect();
         let base = ext_inputs.iter().map(|&x| stage[x]).max().unwrap_or(1);
@@ -500,7 +538,7 @@ fn generate_top(g: &Graph, name: &str, plan: &Plan, opts: &Options, sched: &Sche
                 && let Some(d) = cells.iter().position(|c| c.rec.projection == i)
             {
                 m.latency = proj_base;
-                let name = if d == 0 { format!("{mname}_fold") } else { format!("{mname}_fold{d}") };
+                let name = sub_module(&mut namer, &top, &if d == 0 { format!("{layer}_fold") } else { format!("{layer}_fold{d}") });
                 let out = folded_step(plan, i, &name, &mut m, reuse, None, opts, &mut files, &mut memories)?;
                 m.elems.insert(i, out);
                 m.ready.insert(i, m.latency);
@@ -509,7 +547,8 @@ fn generate_top(g: &Graph, name: &str, plan: &Plan, opts: &Options, sched: &Sche
                 continue;
             }
             if let Some((d, c)) = cells.iter().enumerate().find(|(_, c)| c.rec.starts[0] == i) {
-                let (y, cycles) = recurrent::instance(c, plan, &mname, d, &mut m, header, &mut files)?;
+                let name = sub_module(&mut namer, &top, &format!("{layer}_rnn{d}"));
+                let (y, cycles) = recurrent::instance(c, plan, &name, d, &mut m, header, &mut files)?;
                 m.elems.insert(c.rec.output, y);
                 m.ready.insert(c.rec.output, m.latency + cycles);
                 blocks_ready = blocks_ready.max(m.latency + cycles);
@@ -517,7 +556,10 @@ fn generate_top(g: &Graph, name: &str, plan: &Plan, opts: &Options, sched: &Sche
             }
             m.latency = m.latency.max(blocks_ready);
             let out = match arch {
-                Arch::Folded { reuse } if i == start => folded_step(plan, i, &format!("{mname}_fold"), &mut m, reuse, fused, opts, &mut files, &mut memories)?,
+                Arch::Folded { reuse } if i == start => {
+                    let name = sub_module(&mut namer, &top, &format!("{layer}_fold"));
+                    folded_step(plan, i, &name, &mut m, reuse, fused, opts, &mut files, &mut memories)?
+                }
                 // The fused activation's output is the block's.
                 _ if fused.is_some_and(|f| f.1 == i) => m.elems[&start].clone(),
                 _ => build_step(g, plan, i, &layer, &mut m, p, opts)?,
@@ -529,31 +571,35 @@ fn generate_top(g: &Graph, name: &str, plan: &Plan, opts: &Options, sched: &Sche
         let out = m.elems[&end].clone();
         let st = &plan.steps[end];
         let w = st.fmt.width;
-        let (text, out_bits, clocked) = finish_module(&mut m, plan, vec![(out.clone(), w, st.lo, st.hi)], header, &mname, &layer)?;
+        let (text, out_bits, clocked) = finish_module(&mut m, vec![(out.clone(), w, st.lo, st.hi)], header, &layer);
         files.push((format!("{mname}.v"), text));
         // Instance in the top, inputs aligned to `base`.
         let out_sig = format!("y_{}", namer.name(&layer));
-        body.push(format!("wire [{}:0] {out_sig};", out_bits - 1));
-        let mut conns = if clocked { vec![format!(".clk(c_clk)"), format!(".ce(ce)")] } else { vec![] };
-        if m.control {
+        let y = body.shared(&out_sig, 0, 0, out_bits);
+        let clk = body.clock.unwrap_or(ce);
+        let mut conns: Vec<(String, NetId)> = if clocked { vec![("clk".into(), clk), ("ce".into(), ce)] } else { vec![] };
+        if m.control.is_some() {
             // The block starts when its input (valid from cycle `base` after
             // the sample's acceptance at phase 0) is there.
-            let sw = format!("start_{}", namer.name(&layer));
-            body.push(format!("wire {sw} = ce & (phase == {});", lit((base as usize % ii) as i128, phase_w)));
-            conns.push(".rst(c_rst)".into());
-            conns.push(format!(".start({sw})"));
+            let ph = *phase.get_or_insert_with(|| body.extern_net("phase", phase_w));
+            let k = body.constant_at((base as usize % ii) as i128, phase_w);
+            let now = body.compare(Cmp::Eq, ph, k);
+            conns.push(("rst".into(), c_rst));
+            conns.push(("start".into(), body.and(ce, now)));
         }
         for (s, port) in &m.ports {
-            let sig = delayed(&mut body, &signal_of[*s], plan.steps[*s].fmt.width * plan.steps[*s].shape.iter().product::<usize>() as u32, base - stage[*s], &format!("{out_sig}_{port}"));
-            conns.push(format!(".{port}({sig})"));
+            let input = signal_of[*s].ok_or_else(|| Error::Internal(format!("layer `{layer}` reads step {s} before it is built")))?;
+            // Delayed to `base` by clock-enabled registers.
+            let sig = (stage[*s]..base).fold(input, |x, _| body.reg(x, Some(ce)));
+            conns.push((port.clone(), sig));
         }
-        conns.push(format!(".y({out_sig})"));
-        body.push(format!("{mname} u_{} ({});", namer.name(&format!("u_{layer}")), conns.join(", ")));
+        conns.push(("y".into(), y));
+        body.instance(&mname, &namer.name(&format!("u_{layer}")), vec![], conns);
         for i in start..=end {
             stage[i] = base + m.latency;
-            signal_of[i] = out_sig.clone();
+            signal_of[i] = Some(y);
         }
-        layers.push(LayerReport { layer: layer.clone(), module: mname, stage: base + m.latency, latency: m.latency, counts: m.rtl.counts.clone() });
+        layers.push(LayerReport { layer: layer.clone(), module: mname, stage: base + m.latency, latency: m.latency, counts: m.rtl.totals() });
         taps.push(Tap { layer, signal: format!("tap_{out_sig}"), step: end, stage: base + m.latency, elements: out.len(), width: w, signed: st.fmt.signed, beats: 0, fire: String::new() });
         start = end + 1;
     }
@@ -611,8 +657,8 @@ fn generate_top(g: &Graph, name: &str, plan: &Plan, opts: &Options, sched: &Sche
         phase_w,
         win: (latency - 1) / ii as u32 + 1,
         out_phase: latency % ii as u32,
-        body: &body,
-        out_expr: &signal_of[o],
+        body: &body.body(),
+        out_expr: &body.get(signal_of[o].ok_or_else(|| Error::Internal("the output step is not built".into()))?).name,
         taps: &taps,
         ins,
         join,
@@ -642,110 +688,38 @@ fn generate_top(g: &Graph, name: &str, plan: &Plan, opts: &Options, sched: &Sche
     Ok(Design { top, files, interface, layers, taps, memories, fifos: vec![] })
 }
 
-/// Close module `m`: name the input elements nothing reads in an
-/// `unused_*` reduction (lint-clean without waivers), pack `outs` (each
-/// element list at its width, holding `lo..=hi`; the first in the low
-/// bits) into `y`, and render it. Returns the text, the bits of `y` and
-/// whether the module has a clock.
-fn finish_module(m: &mut ModuleBuild, plan: &Plan, outs: Vec<(Vec<Sig>, u32, i128, i128)>, header: &str, mname: &str, layer: &str) -> Result<(String, u32, bool)> {
-    let mut used = std::collections::HashSet::new();
-    for line in m.rtl.assigns.iter().chain(&m.rtl.regs).chain(&m.instances) {
-        let rhs = line.split_once('=').map_or(line.as_str(), |(_, r)| r);
-        for tok in rhs.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
-            used.insert(tok.to_string());
-        }
-    }
-    for (out, ..) in &outs {
-        for o in out {
-            used.insert(o.name.clone());
-        }
-    }
-    let mut idle = vec![];
-    // Port elements, and inner elements no later step reads (a
-    // recurrent cell's gate times a zero bias, say).
-    let mut steps: Vec<_> = m.elems.iter().collect();
-    steps.sort_by_key(|(s, _)| **s);
-    for (_, es) in steps {
-        idle.extend(es.iter().filter(|e| !used.contains(&e.name)).map(|e| e.name.clone()));
-    }
-    // Delayed copies a reader takes whole but reads only in part.
-    let mut chains: Vec<_> = m.delayed.iter().collect();
-    chains.sort_by_key(|(k, _)| **k);
-    for (_, v) in chains {
-        idle.extend(v.iter().filter(|e| !used.contains(&e.name)).map(|e| e.name.clone()));
-    }
-    if !idle.is_empty() {
-        m.rtl.decls.push(format!("wire unused_inputs = ^{{{}}};", idle.join(", ")));
-    }
-    // Pack each output at its width, the last element first (the high bits).
-    let flat: Vec<(&Sig, u32, i128, i128)> = outs.iter().flat_map(|(out, w, lo, hi)| out.iter().map(move |e| (e, *w, *lo, *hi))).collect();
-    let out_bits: u32 = flat.iter().map(|f| f.1).sum();
+/// The name of a module of the design `top`: every module name (a layer's,
+/// its folded block's, a recurrent layer's cell's) comes from the one
+/// namer, so none collides with another whatever the layers are called.
+fn sub_module(namer: &mut Namer, top: &str, raw: &str) -> String {
+    format!("{top}_{}", namer.name(raw))
+}
+
+/// Close module `m`: pack `outs` (each element list at its width, holding
+/// `lo..=hi`; the first in the low bits) into the output `y`, and print
+/// it (the writer names the inputs nothing reads, for lint). Returns the
+/// text, the bits of `y` and whether the module has a clock.
+fn finish_module(m: &mut ModuleBuild, outs: Vec<(Vec<Sig>, u32, i128, i128)>, header: &str, layer: &str) -> (String, u32, bool) {
     let mut parts = vec![];
-    for (k, &(e, w, lo, hi)) in flat.iter().enumerate().rev() {
-        let name = if e.bits == w {
-            e.name.clone()
-        } else if e.bits > w {
-            // The plan's exact range fits `w` bits (the tree's own bound can be looser).
-            let t = m.rtl.wire(lo, hi, w, format!("{}[{}:0]", e.name, w - 1));
-            m.rtl.decls.push(format!("wire unused_{k} = ^{}[{}:{}];", e.name, e.bits - 1, w));
-            t.name
-        } else {
-            Rtl::ext(e, w)
-        };
-        parts.push(name);
+    for (out, w, lo, hi) in &outs {
+        for e in out {
+            parts.push(fit(&mut m.rtl, e, *w, *lo, *hi).net);
+        }
     }
-    m.rtl.assigns.push(format!("assign y = {{{}}};", parts.join(", ")));
-    let inputs: Vec<(String, u32)> = m
-        .ports
-        .iter()
-        .map(|(s, name)| (name.clone(), plan.steps[*s].fmt.width * plan.steps[*s].shape.iter().product::<usize>() as u32 - 1))
-        .collect();
-    let clocked = !m.rtl.regs.is_empty() || m.control;
-    let text = LayerTemplate {
-        header,
-        clocked,
-        control: m.control,
-        name: mname,
-        layer,
-        inputs,
-        out_msb: out_bits - 1,
-        decls: &m.rtl.decls,
-        assigns: &m.rtl.assigns,
-        regs: &m.rtl.regs,
-        instances: &m.instances,
-    }
-    .render()
-    .map_err(Error::Template)?
-        + "\n";
-    Ok((text, out_bits, clocked))
+    let y = m.rtl.m.concat(parts);
+    let out_bits = m.rtl.m.get(y).width;
+    m.rtl.m.output("y", y, out_bits);
+    m.rtl.m.header = vec![
+        header.to_string(),
+        format!("Layer `{layer}`: combinational logic and clock-enabled pipeline registers (no reset: datapath only). Generated; do not edit."),
+    ];
+    (m.rtl.m.verilog(), out_bits, m.rtl.clocked())
 }
 
-/// `e` as an expression of exactly `w` bits (its values, `lo..=hi`, fit them).
-fn fit(m: &mut ModuleBuild, e: &Sig, w: u32, lo: i128, hi: i128) -> String {
-    if e.bits <= w {
-        return Rtl::ext(e, w);
-    }
-    if e.lo == e.hi && e.name.contains('\'') {
-        return lit(e.lo, w);
-    }
-    let t = m.rtl.wire(lo, hi, w, format!("{}[{}:0]", e.name, w - 1));
-    m.rtl.decls.push(format!("wire unused_{} = ^{}[{}:{}];", t.name, e.name, e.bits - 1, w));
-    t.name
-}
-
-/// `sig` delayed by `k` clock-enabled registers (in the top).
-fn delayed(body: &mut Vec<String>, sig: &str, bits: u32, k: u32, name: &str) -> String {
-    if k == 0 {
-        return sig.to_string();
-    }
-    let mut cur = sig.to_string();
-    for d in 0..k {
-        let r = format!("{name}_d{d}");
-        body.push(format!("reg [{}:0] {r};", bits - 1));
-        body.push(format!("always @(posedge c_clk) if (ce) {r} <= {cur};"));
-        cur = r;
-    }
-    cur
+/// `e` on exactly `w` bits (its values, `lo..=hi`, fit them: the plan's
+/// exact range can be tighter than a tree's own bound).
+fn fit(r: &mut Rtl, e: &Sig, w: u32, lo: i128, hi: i128) -> Sig {
+    if e.bits > w { r.slice(e, 0, w, lo, hi) } else { r.extend(e, w) }
 }
 
 /// Each output's summands with its bias (a constant summand, when not 0).
@@ -838,14 +812,7 @@ fn build_step(g: &Graph, plan: &Plan, i: usize, layer: &str, m: &mut ModuleBuild
                         let mut terms = v.into_iter().enumerate().map(|(k, sig)| Term { sig, neg: *kind == MergeKind::Subtract && k == 1 });
                         let first = terms.next().ok_or_else(|| unsupported(g, layer, "an empty merge"))?;
                         let t = terms.fold(first, |a, t| m.rtl.add2(&a, &t));
-                        if t.neg {
-                            let (lo, hi) = (-t.sig.hi, -t.sig.lo);
-                            let w = width(lo, hi).max(t.sig.w());
-                            let ex = format!("{w}'d0 - {}", Rtl::ext(&t.sig, w));
-                            m.rtl.wire(lo, hi, w, ex)
-                        } else {
-                            t.sig
-                        }
+                        m.rtl.value(t)
                     }
                     MergeKind::Maximum => extreme_of(&mut m.rtl, v, true),
                     MergeKind::Minimum => extreme_of(&mut m.rtl, v, false),
@@ -866,17 +833,16 @@ fn build_step(g: &Graph, plan: &Plan, i: usize, layer: &str, m: &mut ModuleBuild
             let c = fixes.len().max(1);
             let mut out = vec![];
             for (k, (xk, y)) in x.iter().zip(&ys).enumerate() {
-                let xw = xk.w() + 1;
-                let xe = Rtl::ext(xk, xw);
                 let ow = st.fmt.width.max(y.w());
-                let mut o = y.clone();
+                let mut o = *y;
                 for &(code, val) in &fixes[k % c] {
                     if code < xk.lo || code > xk.hi {
                         continue;
                     }
-                    let e = format!("($signed({xe}) == $signed({})) ? {} : {}", lit(code, xw), lit(val, ow), Rtl::ext(&o, ow));
-                    o = m.rtl.wire(o.lo.min(val), o.hi.max(val), ow, e);
-                    m.rtl.counts.comparisons += 1;
+                    let code = m.rtl.constant(code);
+                    let hit = m.rtl.compare(Cmp::Eq, xk, &code);
+                    let val = m.rtl.constant_at(val, ow);
+                    o = m.rtl.mux(&hit, &val, &o, ow);
                 }
                 out.push(o);
             }
@@ -909,7 +875,7 @@ fn build_step(g: &Graph, plan: &Plan, i: usize, layer: &str, m: &mut ModuleBuild
                     let (mut win, mut rows) = (vec![], vec![]);
                     geo.taps(oy, ox, |iy, ix, k| {
                         for ci in 0..geo.cin {
-                            win.push(x[(iy * geo.in_w + ix) * geo.cin + ci].clone());
+                            win.push(x[(iy * geo.in_w + ix) * geo.cin + ci]);
                             rows.extend_from_slice(&w[(k * geo.cin + ci) * geo.cout..(k * geo.cin + ci + 1) * geo.cout]);
                         }
                     });
@@ -984,7 +950,7 @@ fn build_step(g: &Graph, plan: &Plan, i: usize, layer: &str, m: &mut ModuleBuild
                 for ox in 0..geo.out_w {
                     for o in 0..geo.cout {
                         let mut win = vec![];
-                        geo.taps(oy, ox, |iy, ix, _| win.push(x[(iy * geo.in_w + ix) * geo.cin + o].clone()));
+                        geo.taps(oy, ox, |iy, ix, _| win.push(x[(iy * geo.in_w + ix) * geo.cin + o]));
                         windows.push(win);
                     }
                 }
@@ -993,7 +959,7 @@ fn build_step(g: &Graph, plan: &Plan, i: usize, layer: &str, m: &mut ModuleBuild
         }
         StepOp::GlobalPool { hw, c, max, mult, .. } => {
             let x = xs(m, 0);
-            let windows = (0..*c).map(|o| (0..*hw).map(|k| x[k * c + o].clone()).collect()).collect();
+            let windows = (0..*c).map(|o| (0..*hw).map(|k| x[k * c + o]).collect()).collect();
             pooled(m, windows, *max, |_| *mult, p, opts.no_dsp)
         }
         StepOp::ArgMax { .. } => {
@@ -1002,7 +968,7 @@ fn build_step(g: &Graph, plan: &Plan, i: usize, layer: &str, m: &mut ModuleBuild
         }
         StepOp::Gather { idx } => {
             let x = xs(m, 0);
-            idx.iter().map(|&j| x[j as usize].clone()).collect()
+            idx.iter().map(|&j| x[j as usize]).collect()
         }
         StepOp::ZeroPad { in_shape, pads } => {
             let x = xs(m, 0);
@@ -1014,7 +980,7 @@ fn build_step(g: &Graph, plan: &Plan, i: usize, layer: &str, m: &mut ModuleBuild
             for iy in 0..ih {
                 for ix in 0..iw {
                     for o in 0..c {
-                        out[((iy + pt) * ow + ix + pl) * c + o] = x[(iy * iw + ix) * c + o].clone();
+                        out[((iy + pt) * ow + ix + pl) * c + o] = x[(iy * iw + ix) * c + o];
                     }
                 }
             }
@@ -1031,7 +997,7 @@ fn pooled(m: &mut ModuleBuild, windows: Vec<Vec<Sig>>, max: bool, mult: impl Fn(
     if max {
         let out: Vec<Sig> = windows.into_iter().map(|w| extreme_of(&mut m.rtl, w, true)).collect();
         m.latency += 1;
-        return out.iter().map(|s| if s.lo == s.hi { s.clone() } else { m.rtl.reg(s) }).collect();
+        return out.iter().map(|s| if s.lo == s.hi { *s } else { m.rtl.reg(s) }).collect();
     }
     let terms = windows.into_iter().map(|w| w.into_iter().map(|sig| Term { sig, neg: false }).collect()).collect();
     let (sums, stages) = m.rtl.adder_trees(terms, p);
@@ -1054,12 +1020,9 @@ fn extreme_of(r: &mut Rtl, v: Vec<Sig>, max: bool) -> Sig {
                     // The low end stays the smaller one's (for a maximum too):
                     // a tighter range could make the wire look like a constant.
                     let (lo, hi) = (a.lo.min(b.lo), if max { a.hi.max(b.hi) } else { a.hi.min(b.hi) });
-                    let w = a.w().max(b.w()) + 1;
-                    let (ea, eb) = (Rtl::ext(&a, w), Rtl::ext(&b, w));
-                    let op = if max { ">" } else { "<" };
-                    let e = format!("($signed({ea}) {op} $signed({eb})) ? {ea} : {eb}");
-                    let s = r.wire(lo, hi, w, e);
-                    next.push(s);
+                    let first = r.compare(if max { Cmp::Gt } else { Cmp::Lt }, &a, &b);
+                    let s = r.mux(&first, &a, &b, a.w().max(b.w()));
+                    next.push(Sig { lo, hi, ..s });
                 }
                 None => next.push(a),
             }
@@ -1076,15 +1039,15 @@ fn activation(m: &mut ModuleBuild, plan: &Plan, i: usize, x: &Sig, a: &Act, in_f
         Act::Relu => {
             let (lo, hi) = (x.lo.max(0), x.hi.max(0));
             if x.lo >= 0 {
-                return Ok(x.clone());
+                return Ok(*x);
             }
+            // The sign bit picks 0, else the low bits (unsigned) are the value.
             let w = width(lo, hi);
-            let e = format!("{}[{}] ? {w}'d0 : {}[{}:0]", x.name, x.w() - 1, x.name, w - 1);
-            let s = m.rtl.wire(lo, hi, w, e);
-            if x.w() > w + 1 {
-                m.rtl.decls.push(format!("wire unused_{} = ^{}[{}:{}];", s.name, x.name, x.w() - 2, w));
-            }
-            Ok(s)
+            let sign = m.rtl.slice(x, x.w() - 1, 1, 0, 1);
+            let low = m.rtl.slice(x, 0, w, 0, (1i128 << w) - 1);
+            let zero = m.rtl.constant_at(0, w);
+            let s = m.rtl.mux(&sign, &zero, &low, w);
+            Ok(Sig { lo, hi, ..s })
         }
         Act::Grid { out_frac, min, max } => requant(m, x, in_fmt.frac - out_frac, st.fmt, *min, *max, crate::fxp::Rounding::TiesEven, true),
         Act::Requant { out, rounding, overflow } => {
@@ -1121,16 +1084,9 @@ fn folded_step(
     let elems = m.input(plan, st.inputs[0]);
     // The input bus: a port of the module at its start, else the elements
     // packed (a block inside a pipeline, started `m.latency` cycles later).
-    let port = match m.ports.iter().find(|(s, _)| *s == st.inputs[0]) {
-        Some(p) if m.latency == 0 => p.1.clone(),
-        _ => {
-            let w = xs.fmt.width;
-            let parts: Vec<String> = elems.iter().rev().map(|e| fit(m, e, w, xs.lo, xs.hi)).collect();
-            let bus = format!("fx{i}");
-            m.rtl.decls.push(format!("wire [{}:0] {bus};", w * elems.len() as u32 - 1));
-            m.rtl.assigns.push(format!("assign {bus} = {{{}}};", parts.join(", ")));
-            bus
-        }
+    let x = match m.buses.get(&st.inputs[0]) {
+        Some(&bus) if m.latency == 0 => bus,
+        _ => pack(&mut m.rtl, &elems, xs.fmt.width, xs.lo, xs.hi),
     };
     let x_elems = xs.shape.iter().product();
     // The stored values: the fused activation's, else the sums.
@@ -1155,23 +1111,27 @@ fn folded_step(
     memories.extend(fd.module.rom_files());
     let w = ys.fmt.width;
     let n = rows * n_out;
-    let y = format!("fy{i}");
-    m.rtl.decls.push(format!("wire [{}:0] {y};", n as u32 * w - 1));
-    m.instances.push(format!("{name} u_fold{i} (.clk(clk), .rst(rst), .ce(ce), .start(start), .x({port}), .y({y}));"));
+    let y = sub_block(m, &name, &format!("u_fold{i}"), x, n as u32 * w);
     m.latency += fd.latency;
-    m.control = true;
-    let r = fd.module.resources();
     let c = &mut m.rtl.counts;
-    c.multipliers += r.multipliers;
-    c.adders += r.adders;
-    c.ff_bits += r.ff_bits;
-    c.memory_bits += r.memory_bits;
+    c.add_cells(&fd.module);
     c.cycles = c.cycles.max(fd.cycles);
     if !opts.no_dsp {
         c.dsp_estimate += fd.dsp_multipliers;
     }
     c.bram36_estimate += fd.bram36;
-    Ok((0..n).map(|k| m.rtl.wire(ys.lo, ys.hi, w, format!("{y}[{}:{}]", (k as u32 + 1) * w - 1, k as u32 * w))).collect())
+    Ok(unpack(&mut m.rtl, &y, n, w, ys.lo, ys.hi))
+}
+
+/// An instance `inst` of the sub-block `module` (ports `clk`, `rst`, `ce`,
+/// `start`, `x` and `y`) on the bus `x`; returns its `y` bus of `y_bits`.
+fn sub_block(m: &mut ModuleBuild, module: &str, inst: &str, x: Sig, y_bits: u32) -> Sig {
+    let y = Sig { net: m.rtl.m.instance_output(0, 0, y_bits), lo: 0, hi: 0, bits: y_bits };
+    let mut conns = m.control().to_vec();
+    conns.push(("x".into(), x.net));
+    conns.push(("y".into(), y.net));
+    m.rtl.m.instance(module, inst, vec![], conns);
+    y
 }
 
 /// The per-lane form of activation step `a` (on a folded block's sums),
@@ -1212,7 +1172,7 @@ fn fusable(plan: &Plan, a: usize) -> Option<crate::arch::folded::Post> {
 fn argmax(m: &mut ModuleBuild, x: &[Sig], p: u32) -> Sig {
     let n = x.len();
     let iw = width(0, n as i128 - 1);
-    let mut cur: Vec<(Sig, Sig)> = x.iter().enumerate().map(|(k, v)| (v.clone(), Sig { bits: iw, ..m.rtl.constant(k as i128) })).collect();
+    let mut cur: Vec<(Sig, Sig)> = x.iter().enumerate().map(|(k, v)| (*v, m.rtl.constant_at(k as i128, iw))).collect();
     let mut level = 0;
     while cur.len() > 1 {
         level += 1;
@@ -1221,12 +1181,9 @@ fn argmax(m: &mut ModuleBuild, x: &[Sig], p: u32) -> Sig {
         while let Some((lv, li)) = it.next() {
             match it.next() {
                 Some((rv, ri)) => {
-                    let w = lv.w().max(rv.w()) + 1;
-                    let gt = m.rtl.wire(0, 1, 1, format!("$signed({}) > $signed({})", Rtl::ext(&rv, w), Rtl::ext(&lv, w)));
-                    let (lo, hi) = (lv.lo.min(rv.lo), lv.hi.max(rv.hi));
-                    let v = m.rtl.wire(lo, hi, width(lo, hi), format!("{} ? {} : {}", gt.name, Rtl::ext(&rv, width(lo, hi)), Rtl::ext(&lv, width(lo, hi))));
-                    let i = m.rtl.wire(li.lo.min(ri.lo), li.hi.max(ri.hi), iw, format!("{} ? {} : {}", gt.name, Rtl::ext(&ri, iw), Rtl::ext(&li, iw)));
-                    m.rtl.counts.comparisons += 1;
+                    let gt = m.rtl.compare(Cmp::Gt, &rv, &lv);
+                    let v = m.rtl.mux(&gt, &rv, &lv, 0);
+                    let i = m.rtl.mux(&gt, &ri, &li, iw);
                     next.push((v, i));
                 }
                 None => next.push((lv, li)),
@@ -1239,11 +1196,8 @@ fn argmax(m: &mut ModuleBuild, x: &[Sig], p: u32) -> Sig {
         }
     }
     m.rtl.counts.compare_levels = m.rtl.counts.compare_levels.max(level);
-    let (v, i) = cur.pop().unwrap_or_else(|| (m.rtl.constant(0), m.rtl.constant(0)));
-    if v.lo != v.hi && !v.name.contains('\'') {
-        m.rtl.decls.push(format!("wire unused_{} = ^{};", v.name, v.name));
-    }
-    Sig { bits: iw, ..i }
+    // The winning value itself is not needed (the writer names it unused).
+    cur.pop().map_or_else(|| m.rtl.constant_at(0, iw), |(_, i)| i)
 }
 
 /// The `qkhw_requant` primitive on one element (or a left shift and clamp
@@ -1255,30 +1209,33 @@ fn requant(m: &mut ModuleBuild, x: &Sig, shift: i32, out: FixedFormat, min: i128
         // Exact: x << -shift, then clamp (or wrap).
         let s = m.rtl.shifted(x, (-shift) as u32);
         let (lo, hi) = (s.lo.clamp(min, max), s.hi.clamp(min, max));
-        let w = s.w().max(ow) + 1;
-        let (xs, mn, mx) = (Rtl::ext(&s, w), lit(min, w), lit(max, w));
-        let e = format!("($signed({xs}) < $signed({mn})) ? {mn} : (($signed({xs}) > $signed({mx})) ? {mx} : {xs})");
-        let c = m.rtl.wire(s.lo.min(min), s.hi.max(max), w, e);
-        let y = m.rtl.wire(lo, hi, ow, format!("{}[{}:0]", c.name, ow - 1));
-        m.rtl.decls.push(format!("wire unused_{} = ^{}[{}:{}];", y.name, c.name, w - 1, ow));
-        return Ok(Sig { bits: ow, ..y });
+        let (mn, mx) = (m.rtl.constant(min), m.rtl.constant(max));
+        let (below, above) = (m.rtl.compare(Cmp::Lt, &s, &mn), m.rtl.compare(Cmp::Gt, &s, &mx));
+        let w = s.w().max(ow);
+        let upper = m.rtl.mux(&above, &mx, &s, w);
+        let c = m.rtl.mux(&below, &mn, &upper, w);
+        return Ok(m.rtl.slice(&c, 0, ow, lo, hi));
     }
     let shift = shift as u32;
     // qkhw_requant reads two's complement: an unsigned input gets a zero
     // sign bit (its top bit would read as negative).
     let in_w = (x.w() + u32::from(!x.signed())).max(shift + 2);
-    let xin = if in_w == x.w() { x.name.clone() } else { Rtl::ext(x, in_w) };
-    let name = format!("rq{}", m.instances.len());
-    m.rtl.decls.push(format!("wire [{}:0] {name};", ow - 1));
-    m.instances.push(format!(
-        "qkhw_requant #(.IN_W({in_w}), .SHIFT({shift}), .OUT_W({ow}), .ROUND({}), .SAT({}), .MIN_CODE({}), .MAX_CODE({})) u_{name} (.x({xin}), .y({name}));",
-        round.hw_mode(),
-        u8::from(sat),
-        lit(min, ow + 1),
-        lit(max, ow + 1)
-    ));
+    let xin = m.rtl.extend(x, in_w);
+    let k = m.rtl.m.cells.iter().filter(|c| matches!(c, Cell::Instance { .. })).count();
     let (lo, hi) = if sat { (min, max) } else { (out.min_code(), out.max_code()) };
-    Ok(Sig { name, lo, hi, bits: ow })
+    let y = m.rtl.m.instance_output(lo, hi, ow);
+    let params = [
+        ("IN_W", in_w.to_string()),
+        ("SHIFT", shift.to_string()),
+        ("OUT_W", ow.to_string()),
+        ("ROUND", round.hw_mode().to_string()),
+        ("SAT", u8::from(sat).to_string()),
+        ("MIN_CODE", lit(min, ow + 1)),
+        ("MAX_CODE", lit(max, ow + 1)),
+    ];
+    let params = params.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    m.rtl.m.instance("qkhw_requant", &format!("u_rq{k}"), params, vec![("x".into(), xin.net), ("y".into(), y)]);
+    Ok(Sig { net: y, lo, hi, bits: ow })
 }
 
 /// A quantizer that is not a fixed grid (tanh, sigmoid, po2, ulaw, hswish,
@@ -1311,7 +1268,7 @@ fn piecewise(g: &Graph, plan: &Plan, i: usize, layer: &str, m: &mut ModuleBuild,
         // Each leaf literal at the tree's width: a one-leaf tree (a
         // constant output) is packed into the output bus as it is.
         let leaves = segs.iter().map(|&(start, v)| Node { start, sig: m.rtl.constant_at(v, ow) }).collect();
-        trees.push((x.clone(), leaves, ow));
+        trees.push((*x, leaves, ow));
     }
     let mut level = 0;
     let mut stages = 0;
@@ -1321,16 +1278,14 @@ fn piecewise(g: &Graph, plan: &Plan, i: usize, layer: &str, m: &mut ModuleBuild,
             if nodes.len() < 2 {
                 continue;
             }
-            let xw = x.w() + 1;
-            let xe = Rtl::ext(x, xw);
             let mut next = Vec::with_capacity(nodes.len().div_ceil(2));
             let mut it = std::mem::take(nodes).into_iter();
             while let Some(l) = it.next() {
                 match it.next() {
                     Some(r) => {
-                        let e = format!("($signed({xe}) >= $signed({})) ? {} : {}", lit(r.start, xw), Rtl::ext(&r.sig, *ow), Rtl::ext(&l.sig, *ow));
-                        let sig = m.rtl.wire(l.sig.lo.min(r.sig.lo), l.sig.hi.max(r.sig.hi), *ow, e);
-                        m.rtl.counts.comparisons += 1;
+                        let start = m.rtl.constant(r.start);
+                        let right = m.rtl.compare(Cmp::Ge, x, &start);
+                        let sig = m.rtl.mux(&right, &r.sig, &l.sig, *ow);
                         next.push(Node { start: l.start, sig });
                     }
                     None => next.push(l),
@@ -1354,7 +1309,7 @@ fn piecewise(g: &Graph, plan: &Plan, i: usize, layer: &str, m: &mut ModuleBuild,
     }
     m.rtl.counts.compare_levels = m.rtl.counts.compare_levels.max(level);
     m.latency += stages;
-    Ok(trees.into_iter().map(|(_, mut nodes, ow)| nodes.pop().map(|n| n.sig).unwrap_or_else(|| Sig { bits: ow, ..m.rtl.constant(0) })).collect())
+    Ok(trees.into_iter().map(|(_, mut nodes, ow)| nodes.pop().map(|n| n.sig).unwrap_or_else(|| m.rtl.constant_at(0, ow))).collect())
 }
 
 /// The hardware plan of `g` (input per the numeric contract) and its design.

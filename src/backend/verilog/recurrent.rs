@@ -21,7 +21,7 @@
 
 use super::*;
 use crate::arch::netlist::{Cmp, Module, NetId};
-use crate::arch::recurrent::{Recurrence, cell_plan, recurrences};
+use crate::arch::recurrent::{Recurrence, cell_plan};
 
 /// One direction's cell, built: what its iterating block needs.
 pub(super) struct Cell {
@@ -52,14 +52,15 @@ fn internal(layer: &str, what: &str) -> Error {
     Error::Internal(format!("layer `{layer}`: {what} (the schedule made it a recurrent block)"))
 }
 
-/// The cells of the recurrent layer whose steps are `first..=last`, each a
-/// module file named `{prefix}_cell{d}`.
+/// The cells of a recurrent layer's directions `dirs` (from its schedule
+/// node), each a module file named by `names` (the top's namer, so no
+/// module name collides with another layer's).
 #[allow(clippy::too_many_arguments)]
 pub(super) fn cells(
     g: &Graph,
     plan: &Plan,
-    (first, last): (usize, usize),
-    prefix: &str,
+    dirs: &[Recurrence],
+    names: &mut dyn FnMut(&str) -> String,
     layer: &str,
     p: u32,
     reuse: usize,
@@ -67,22 +68,27 @@ pub(super) fn cells(
     files: &mut Vec<(String, String)>,
     memories: &mut Vec<(String, String)>,
 ) -> Result<Vec<Cell>> {
-    let dirs = recurrences(plan, first, last).ok_or_else(|| internal(layer, "its steps are not a recurrence"))?;
     let mut out = vec![];
-    for (d, rec) in dirs.into_iter().enumerate() {
+    if dirs.is_empty() {
+        return Err(internal(layer, "its steps are not a recurrence"));
+    }
+    for (d, rec) in dirs.iter().cloned().enumerate() {
         let cp = cell_plan(plan, &rec).map_err(|e| internal(layer, &e))?;
-        let mut m = ModuleBuild::new();
+        let module = names(&format!("{layer}_rec_cell{d}"));
+        let mut m = ModuleBuild::new(&module);
+        // The block holds the row and the state for the whole time step.
+        m.held = true;
         let cell = rec.cell();
         let row = m.input(&cp, cell.start).len();
         for &o in &rec.state {
             m.input(&cp, rec.state_input(o));
         }
-        let module = format!("{prefix}_cell{d}");
         for i in cell.start + 1..cell.end {
             // The recurrent projections fold too (weights in ROMs), each
             // block started when its input is valid in the cell's pipeline.
             let y = if crate::arch::recurrent::cell_folds(&cp, i, reuse) {
-                folded_step(&cp, i, &format!("{module}_fold{}", i - cell.start), &mut m, reuse, None, opts, files, memories)?
+                let name = names(&format!("{layer}_rec_cell{d}_fold{}", i - cell.start));
+                folded_step(&cp, i, &name, &mut m, reuse, None, opts, files, memories)?
             } else {
                 build_step(g, &cp, i, layer, &mut m, p, opts)?
             };
@@ -102,13 +108,13 @@ pub(super) fn cells(
         let h = m.input(&cp, cell.start + rec.h);
         let h_shape = (h.len(), o.fmt.width, o.lo, o.hi);
         outs.push((h, o.fmt.width, o.lo, o.hi));
-        let (text, _, clocked) = finish_module(&mut m, &cp, outs, &opts.header, &module, layer)?;
+        let (text, _, clocked) = finish_module(&mut m, outs, &opts.header, layer);
         files.push((format!("{module}.v"), text));
         let row_w = cp.steps[cell.start].fmt.width;
         if row_w != plan.steps[rec.projection].fmt.width {
             return Err(internal(layer, "a row of the cell is not in its projection's format"));
         }
-        out.push(Cell { rec, module, latency: m.latency, clocked, control: m.control, row: (row, row_w), state_bits, h: h_shape, counts: m.rtl.counts.clone() });
+        out.push(Cell { rec, module, latency: m.latency, clocked, control: m.control.is_some(), row: (row, row_w), state_bits, h: h_shape, counts: m.rtl.totals() });
     }
     Ok(out)
 }
@@ -130,42 +136,20 @@ fn block(cell: &Cell, name: &str, header: &str, delay: u32) -> Module {
     let start = m.delay_reset(start, delay as usize, ce, rst);
     let row_bits = cell.row.0 as u32 * cell.row.1;
     let x = m.input("x", 0, 0, t as u32 * row_bits);
-    // A counter 0..=top and its last count (none when top is 0).
-    let counter = |m: &mut Module, top: usize| {
-        if top == 0 {
-            let (z, one) = (m.constant(0), m.constant(1));
-            return (z, one);
-        }
-        let q = m.reg_later(0, top as i128, Some(ce), Some((rst, 0)));
-        let c = m.constant(top as i128);
-        let last = m.compare(Cmp::Eq, q, c);
-        (q, last)
-    };
-    // Advance `q` when `go` (back to 0 after `top`).
-    let advance = |m: &mut Module, q: NetId, last: NetId, go: NetId, top: usize| {
-        let one = m.constant(1);
-        let zero = m.constant(0);
-        let next = m.add(q, one);
-        let wrapped = m.mux(last, zero, next);
-        let d = m.mux(go, wrapped, q);
-        let d = m.low_bits(d, m.get(q).width);
-        let d = m.narrow(d, 0, top as i128);
-        m.drive(q, d);
-    };
+    // The sub-step counter runs while the block is busy; the step counter
+    // advances when a time step ends (`latch`).
     let busy = m.reg_later(0, 1, Some(ce), Some((rst, 0)));
     let run = m.or(start, busy);
-    let (sub, last_sub) = counter(&mut m, period - 1);
+    let run_ce = m.and(ce, run);
+    let (sub, last_sub) = m.counter(period, run_ce, None, rst);
     let latch = m.and(run, last_sub);
-    let (k, last_k) = counter(&mut m, t - 1);
+    let latch_ce = m.and(ce, latch);
+    let (k, last_k) = m.counter(t, latch_ce, None, rst);
     let done = m.and(latch, last_k);
     let not_done = m.not(done);
     let busy_d = m.and(run, not_done);
     m.drive(busy, busy_d);
-    if period > 1 {
-        advance(&mut m, sub, last_sub, run, period - 1);
-    }
-    advance(&mut m, k, last_k, latch, t - 1);
-    let step = m.and(ce, latch);
+    let step = latch_ce;
     let finish = m.and(ce, done);
     // The row time step k reads: a multiplexer tree on k's bits.
     let rows: Vec<NetId> = r.rows.iter().map(|&row| m.slice(x, row as u32 * row_bits, row_bits, 0, 0)).collect();
@@ -231,38 +215,22 @@ fn block(cell: &Cell, name: &str, header: &str, delay: u32) -> Module {
     m
 }
 
-/// Instantiate the iterating block of `cell` (direction `d` of layer
-/// module `mname`) in `m`, starting `m.latency` cycles after the layer's
+/// Instantiate the iterating block of `cell` (direction `d`), a module
+/// named `name`, in `m`, starting `m.latency` cycles after the layer's
 /// `start`. Returns the direction output's elements and the cycles until
 /// they are valid.
-pub(super) fn instance(cell: &Cell, plan: &Plan, mname: &str, d: usize, m: &mut ModuleBuild, header: &str, files: &mut Vec<(String, String)>) -> Result<(Vec<Sig>, u32)> {
-    let name = format!("{mname}_rnn{d}");
-    let blk = block(cell, &name, header, m.latency);
+pub(super) fn instance(cell: &Cell, plan: &Plan, name: &str, d: usize, m: &mut ModuleBuild, header: &str, files: &mut Vec<(String, String)>) -> Result<(Vec<Sig>, u32)> {
+    let blk = block(cell, name, header, m.latency);
     files.push((format!("{name}.v"), blk.verilog()));
     let xs = m.input(plan, cell.rec.projection);
-    let w = cell.row.1;
     let (lo, hi) = (plan.steps[cell.rec.projection].lo, plan.steps[cell.rec.projection].hi);
-    let mut parts = vec![];
-    for e in xs.iter().rev() {
-        parts.push(fit(m, e, w, lo, hi));
-    }
-    let x = format!("rx{d}");
-    m.rtl.decls.push(format!("wire [{}:0] {x};", xs.len() as u32 * w - 1));
-    m.rtl.assigns.push(format!("assign {x} = {{{}}};", parts.join(", ")));
+    let x = pack(&mut m.rtl, &xs, cell.row.1, lo, hi);
     let o = &plan.steps[cell.rec.output];
-    let n: usize = o.shape.iter().product();
-    let y = format!("ry{d}");
-    m.rtl.decls.push(format!("wire [{}:0] {y};", n as u32 * o.fmt.width - 1));
-    m.instances.push(format!("{name} u_rnn{d} (.clk(clk), .rst(rst), .ce(ce), .start(start), .x({x}), .y({y}));"));
-    m.control = true;
-    let r = blk.resources();
+    let (n, w): (usize, u32) = (o.shape.iter().product(), o.fmt.width);
+    let y = sub_block(m, name, &format!("u_rnn{d}"), x, n as u32 * w);
     let c = &mut m.rtl.counts;
     c.add(&cell.counts);
-    c.ff_bits += r.ff_bits;
-    c.adders += r.adders;
-    c.comparisons += r.comparisons;
+    c.add_cells(&blk);
     c.cycles = c.cycles.max(cell.cycles());
-    let w = o.fmt.width;
-    let elems = (0..n).map(|k| m.rtl.wire(o.lo, o.hi, w, format!("{y}[{}:{}]", (k as u32 + 1) * w - 1, k as u32 * w))).collect();
-    Ok((elems, cell.cycles() as u32))
+    Ok((unpack(&mut m.rtl, &y, n, w, o.lo, o.hi), cell.cycles() as u32))
 }

@@ -1,21 +1,27 @@
-//! A tiny RTL builder: signals with exact value ranges, and the
-//! arithmetic the generator needs (constant multiplies as shift-adds or
-//! multipliers, pipelined adder trees), emitted as Verilog-2005 lines.
+//! The datapath builder of layer modules: signals with exact value ranges,
+//! and the arithmetic the generator needs (constant multiplies as
+//! shift-adds or multipliers, pipelined adder trees), built as cells of a
+//! [`netlist::Module`](crate::arch::netlist::Module), which its one writer
+//! prints.
 //!
 //! Every signal carries the exact range of the values it holds; its width
-//! is the narrowest two's complement (or unsigned, when never negative)
-//! width for that range. Operands are extended to the result's width and
-//! combined modulo 2^width, which is exact because the true result fits:
-//! no signedness rules of Verilog are relied on, and widths always match
-//! (lint-clean under `verilator -Wall`).
+//! is at least the narrowest two's complement (or unsigned, when never
+//! negative) width for that range. Operands are extended to the result's
+//! width and combined modulo 2^width, which is exact because the true
+//! result fits: no signedness rules of Verilog are relied on, and widths
+//! always match (lint-clean under `verilator -Wall`).
 
-/// A value in the design: a Verilog expression name and its range.
-#[derive(Debug, Clone, PartialEq)]
+use crate::arch::netlist::{Cell, Cmp, Module, NetId};
+
+/// A value in the design: a net and the range of the values it holds
+/// (within the net's own range: a builder may know more, e.g. after a
+/// shared product), at the net's width.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Sig {
-    pub name: String,
+    pub net: NetId,
     pub lo: i128,
     pub hi: i128,
-    /// Declared width (at least `width(lo, hi)`).
+    /// The net's width (at least `width(lo, hi)`).
     pub bits: u32,
 }
 
@@ -26,21 +32,16 @@ pub fn width(lo: i128, hi: i128) -> u32 {
 }
 
 impl Sig {
-    pub fn new(name: impl Into<String>, lo: i128, hi: i128) -> Sig {
-        Sig { name: name.into(), lo, hi, bits: width(lo, hi) }
-    }
     pub fn w(&self) -> u32 {
         self.bits
     }
     pub fn signed(&self) -> bool {
         self.lo < 0
     }
-}
-
-/// `v` as a Verilog literal of `w` bits (two's complement).
-pub fn lit(v: i128, w: u32) -> String {
-    let mask: u128 = if w >= 128 { u128::MAX } else { (1u128 << w) - 1 };
-    format!("{w}'h{:x}", (v as u128) & mask)
+    /// A constant value (its range is one value).
+    pub fn is_const(&self) -> bool {
+        self.lo == self.hi
+    }
 }
 
 /// Counts for the report.
@@ -53,7 +54,8 @@ pub struct Counts {
     pub adder_levels: u32,
     /// Adder levels inside the shift-add products, before the tree.
     pub product_levels: u32,
-    /// Comparisons (each with its 2:1 mux) of step-function activations.
+    /// Comparisons (each with its 2:1 mux): step-function activations,
+    /// maxima, arg-max and clamps.
     pub comparisons: usize,
     /// Comparison levels of the deepest activation tree.
     pub compare_levels: u32,
@@ -84,21 +86,33 @@ impl Counts {
         self.dsp_estimate += k.dsp_estimate;
         self.bram36_estimate += k.bram36_estimate;
     }
+
+    /// Add the operators, comparisons, flip-flops and memory bits counted
+    /// on a netlist module's own cells.
+    pub fn add_cells(&mut self, m: &Module) {
+        let r = m.resources();
+        self.multipliers += r.multipliers;
+        self.adders += r.adders;
+        self.comparisons += r.comparisons;
+        self.ff_bits += r.ff_bits;
+        self.memory_bits += r.memory_bits;
+    }
 }
 
-/// The lines of one module body.
-#[derive(Debug, Default)]
+/// One module's datapath in construction.
+#[derive(Debug)]
 pub struct Rtl {
-    pub decls: Vec<String>,
-    pub assigns: Vec<String>,
-    pub regs: Vec<String>,
+    pub m: Module,
+    /// What the cells do not tell: sub-blocks' counts, shift-add products
+    /// and tree depths ([`Rtl::totals`] adds the module's own cells).
     pub counts: Counts,
-    n: usize,
-    prefix: String,
+    /// The clock enable (with the clock), made on first use: a module
+    /// without registers has neither port.
+    ce: Option<NetId>,
     /// Products already built, by (signal, odd constant, shift-add): a
     /// signal times `±odd·2^k` is the shared `signal·odd`, shifted and
     /// signed (multiple-constant multiplication by shared odd multiples).
-    products: std::collections::HashMap<(String, i128, bool), Sig>,
+    products: std::collections::HashMap<(NetId, i128, bool), Sig>,
 }
 
 /// A summand: `value = neg ? -sig : sig`.
@@ -109,49 +123,50 @@ pub struct Term {
 }
 
 impl Rtl {
-    pub fn new(prefix: &str) -> Rtl {
-        Rtl { prefix: prefix.to_string(), ..Default::default() }
+    pub fn new(module: &str) -> Rtl {
+        Rtl { m: Module::new(module), counts: Counts::default(), ce: None, products: Default::default() }
     }
 
-    fn fresh(&mut self) -> String {
-        self.n += 1;
-        format!("{}{}", self.prefix, self.n)
+    /// The module's counts: [`Rtl::counts`] and its own cells.
+    pub fn totals(&self) -> Counts {
+        let mut c = self.counts.clone();
+        c.add_cells(&self.m);
+        c
     }
 
-    /// `s` as an expression of `w` bits (sign- or zero-extended).
-    pub fn ext(s: &Sig, w: u32) -> String {
-        if s.lo == s.hi && s.name.contains('\'') {
-            // A literal: re-emit it at the width.
-            return lit(s.lo, w.max(s.w()));
+    /// The clock enable (the `clk` and `ce` ports are made on first use).
+    pub fn ce(&mut self) -> NetId {
+        if let Some(ce) = self.ce {
+            return ce;
         }
-        let sw = s.w();
-        if w <= sw {
-            return s.name.clone();
-        }
-        if s.signed() {
-            format!("{{{{{}{{{}[{}]}}}}, {}}}", w - sw, s.name, sw - 1, s.name)
-        } else {
-            format!("{{{}'d0, {}}}", w - sw, s.name)
-        }
+        self.m.clock_input("clk");
+        let ce = self.m.input_bit("ce");
+        self.ce = Some(ce);
+        ce
     }
 
-    /// A new wire `= expr` of `w` bits, holding values in `lo..=hi`.
-    pub fn wire(&mut self, lo: i128, hi: i128, w: u32, expr: String) -> Sig {
-        let name = self.fresh();
+    /// An input port of `w` bits (a bus: its elements are slices).
+    pub fn port(&mut self, name: &str, w: u32) -> Sig {
+        Sig { net: self.m.input(name, 0, 0, w), lo: 0, hi: 0, bits: w }
+    }
+
+    /// Whether the module has a clock.
+    pub fn clocked(&self) -> bool {
+        self.ce.is_some()
+    }
+
+    /// A new wire holding `lo..=hi` on `w` bits (at least the range's
+    /// width), driven by the cell `make(y)`.
+    fn wire(&mut self, lo: i128, hi: i128, w: u32, make: impl FnOnce(NetId) -> Cell) -> Sig {
         let w = w.max(width(lo, hi));
-        self.decls.push(format!("wire [{}:0] {name};", w - 1));
-        self.assigns.push(format!("assign {name} = {expr};"));
-        Sig { name, lo, hi, bits: w }
+        Sig { net: self.m.wire(lo, hi, w, make), lo, hi, bits: w }
     }
 
     /// A register of `s`, loaded when `ce` is high.
     pub fn reg(&mut self, s: &Sig) -> Sig {
-        let name = self.fresh();
-        let w = s.w();
-        self.decls.push(format!("reg [{}:0] {name};", w - 1));
-        self.regs.push(format!("{name} <= {};", s.name));
-        self.counts.ff_bits += w as usize;
-        Sig { name, lo: s.lo, hi: s.hi, bits: w }
+        let ce = self.ce();
+        let q = self.m.reg_range(s.net, Some(ce), s.lo, s.hi);
+        Sig { net: q, ..*s }
     }
 
     /// A constant.
@@ -159,11 +174,48 @@ impl Rtl {
         self.constant_at(v, width(v, v))
     }
 
-    /// A constant written at `w` bits (at least its own width): a literal
-    /// whose name and width agree, so it can be packed as it is.
+    /// A constant written at `w` bits (at least its own width).
     pub fn constant_at(&mut self, v: i128, w: u32) -> Sig {
         let bits = w.max(width(v, v));
-        Sig { name: lit(v, bits), lo: v, hi: v, bits }
+        Sig { net: self.m.constant_at(v, bits), lo: v, hi: v, bits }
+    }
+
+    /// `s` on `w` bits (at least its width), sign- or zero-extended.
+    pub fn extend(&mut self, s: &Sig, w: u32) -> Sig {
+        if w <= s.w() {
+            return *s;
+        }
+        self.wire(s.lo, s.hi, w, |y| Cell::Extend { y, a: s.net })
+    }
+
+    /// `w` bits of `s` from bit `lsb`, holding `lo..=hi`.
+    pub fn slice(&mut self, s: &Sig, lsb: u32, w: u32, lo: i128, hi: i128) -> Sig {
+        // The whole of a net whose range holds `lo..=hi` (so the writer
+        // extends it with the right sign) is the net itself.
+        let n = self.m.get(s.net);
+        if lsb == 0 && w == s.w() && n.lo <= lo && hi <= n.hi {
+            return Sig { lo, hi, ..*s };
+        }
+        self.wire(lo, hi, w, |y| Cell::Slice { y, a: s.net, lsb })
+    }
+
+    /// `a op b`, one bit (signed by the operands' ranges).
+    pub fn compare(&mut self, op: Cmp, a: &Sig, b: &Sig) -> Sig {
+        self.wire(0, 1, 1, |y| Cell::Compare { y, op, a: a.net, b: b.net })
+    }
+
+    /// `sel ? one : zero` on `w` bits (at least the union's width).
+    pub fn mux(&mut self, sel: &Sig, one: &Sig, zero: &Sig, w: u32) -> Sig {
+        let (lo, hi) = (one.lo.min(zero.lo), one.hi.max(zero.hi));
+        self.wire(lo, hi, w, |y| Cell::Mux { y, sel: sel.net, one: one.net, zero: zero.net })
+    }
+
+    /// `-s`.
+    pub fn negate(&mut self, s: &Sig) -> Sig {
+        let (lo, hi) = (-s.hi, -s.lo);
+        let w = width(lo, hi).max(s.w());
+        let zero = self.constant(0);
+        self.wire(lo, hi, w, |y| Cell::Sub { y, a: zero.net, b: s.net })
     }
 
     /// `s × c` as summands: canonical signed digits (shift-adds) when
@@ -182,13 +234,13 @@ impl Rtl {
         if odd == 1 {
             return vec![Term { sig: self.shifted(s, k), neg }];
         }
-        let key = (s.name.clone(), odd, shift_add);
+        let key = (s.net, odd, shift_add);
         let p = match self.products.get(&key) {
-            Some(p) if s.lo != s.hi => p.clone(),
+            Some(p) if !s.is_const() => *p,
             _ => {
                 let p = self.odd_product(s, odd, shift_add);
-                if s.lo != s.hi {
-                    self.products.insert(key, p.clone());
+                if !s.is_const() {
+                    self.products.insert(key, p);
                 }
                 p
             }
@@ -223,41 +275,30 @@ impl Rtl {
             }
             self.counts.product_levels = self.counts.product_levels.max(depth);
             let t = level.remove(0);
-            let v = if t.neg {
-                let w = width(-t.sig.hi, -t.sig.lo).max(t.sig.w());
-                let e = format!("{w}'d0 - {}", Self::ext(&t.sig, w));
-                self.wire(-t.sig.hi, -t.sig.lo, w, e)
-            } else {
-                t.sig
-            };
+            let v = if t.neg { self.negate(&t.sig) } else { t.sig };
             return self.narrowed(&v, lo, hi);
         }
-        self.counts.multipliers += 1;
         let w = width(lo, hi).max(s.w());
-        let expr = format!("{} * {}", Self::ext(s, w), lit(c, w));
-        self.wire(lo, hi, w, expr)
+        let k = self.constant_at(c, w);
+        self.wire(lo, hi, w, |y| Cell::Mul { y, a: s.net, b: k.net })
     }
 
     /// `s` known to hold values in `lo..=hi` only, on the fewest bits.
     pub fn narrowed(&mut self, s: &Sig, lo: i128, hi: i128) -> Sig {
         let w = width(lo, hi);
         if w >= s.w() {
-            return Sig { lo, hi, ..s.clone() };
+            return Sig { lo, hi, ..*s };
         }
-        let n = self.wire(lo, hi, w, format!("{}[{}:0]", s.name, w - 1));
-        self.decls.push(format!("wire unused_{} = ^{}[{}:{}];", n.name, s.name, s.w() - 1, w));
-        n
+        self.slice(s, 0, w, lo, hi)
     }
 
     /// `s << k` (no logic: wiring).
     pub fn shifted(&mut self, s: &Sig, k: u32) -> Sig {
         if k == 0 {
-            return s.clone();
+            return *s;
         }
-        let (lo, hi) = (s.lo << k, s.hi << k);
-        let w = width(lo, hi).max(s.w() + k);
-        let expr = format!("{{{}, {k}'d0}}", Self::ext(s, w - k));
-        self.wire(lo, hi, w, expr)
+        // width(lo·2^k, hi·2^k) ≤ width(lo, hi) + k ≤ s.w() + k.
+        self.wire(s.lo << k, s.hi << k, s.w() + k, |y| Cell::Shl { y, a: s.net, s: k })
     }
 
     /// `a × b` of two signals: one multiplier at the product's exact width
@@ -266,9 +307,7 @@ impl Rtl {
         let c = [a.lo * b.lo, a.lo * b.hi, a.hi * b.lo, a.hi * b.hi];
         let (lo, hi) = (c.iter().copied().min().unwrap_or(0), c.iter().copied().max().unwrap_or(0));
         let w = width(lo, hi).max(a.w()).max(b.w());
-        self.counts.multipliers += 1;
-        let e = format!("{} * {}", Rtl::ext(a, w), Rtl::ext(b, w));
-        self.wire(lo, hi, w, e)
+        self.wire(lo, hi, w, |y| Cell::Mul { y, a: a.net, b: b.net })
     }
 
     /// `a + b` of two summands (combinational).
@@ -277,19 +316,21 @@ impl Rtl {
     }
 
     fn combine(&mut self, a: &Term, b: &Term) -> Term {
-        self.counts.adders += 1;
         if a.neg == b.neg {
             let (lo, hi) = (a.sig.lo + b.sig.lo, a.sig.hi + b.sig.hi);
             let w = width(lo, hi).max(a.sig.w()).max(b.sig.w());
-            let e = format!("{} + {}", Self::ext(&a.sig, w), Self::ext(&b.sig, w));
-            Term { sig: self.wire(lo, hi, w, e), neg: a.neg }
+            Term { sig: self.wire(lo, hi, w, |y| Cell::Add { y, a: a.sig.net, b: b.sig.net }), neg: a.neg }
         } else {
             let (p, n) = if a.neg { (b, a) } else { (a, b) };
             let (lo, hi) = (p.sig.lo - n.sig.hi, p.sig.hi - n.sig.lo);
             let w = width(lo, hi).max(p.sig.w()).max(n.sig.w());
-            let e = format!("{} - {}", Self::ext(&p.sig, w), Self::ext(&n.sig, w));
-            Term { sig: self.wire(lo, hi, w, e), neg: false }
+            Term { sig: self.wire(lo, hi, w, |y| Cell::Sub { y, a: p.sig.net, b: n.sig.net }), neg: false }
         }
+    }
+
+    /// The value of a summand (a negation when it is negative).
+    pub fn value(&mut self, t: Term) -> Sig {
+        if t.neg { self.negate(&t.sig) } else { t.sig }
     }
 
     /// Pipelined adder trees, one per output, all of the same latency:
@@ -325,18 +366,12 @@ impl Rtl {
         for ts in cur {
             let s = match ts.into_iter().next() {
                 None => self.constant(0),
-                Some(Term { sig, neg: false }) => sig,
-                Some(Term { sig, neg: true }) => {
-                    let (lo, hi) = (-sig.hi, -sig.lo);
-                    let w = width(lo, hi).max(sig.w());
-                    let e = format!("{}'d0 - {}", w, Self::ext(&sig, w));
-                    self.wire(lo, hi, w, e)
-                }
+                Some(t) => self.value(t),
             };
             sums.push(s);
         }
         // The end of the tree is registered.
-        let sums: Vec<Sig> = sums.iter().map(|s| if s.lo == s.hi { s.clone() } else { self.reg(s) }).collect();
+        let sums: Vec<Sig> = sums.iter().map(|s| if s.is_const() { *s } else { self.reg(s) }).collect();
         (sums, stages + 1)
     }
 }
@@ -383,27 +418,42 @@ mod tests {
     fn products_share_odd_multiples_of_one_signal() {
         for shift_add in [true, false] {
             let mut r = Rtl::new("t");
-            let x = Sig::new("x", -5, 9);
-            let y = Sig::new("y", 0, 3);
-            let mut got = vec![];
+            let bus = r.port("x", 9);
+            let x = r.slice(&bus, 0, 5, -5, 9);
+            let y = r.slice(&bus, 5, 2, 0, 3);
             for c in [3i128, 6, -12, 5, 10, 7, 1, -2] {
                 let t = r.times_const(&x, c, shift_add);
                 assert_eq!(t.len(), 1);
                 let (lo, hi) = if t[0].neg { (-t[0].sig.hi, -t[0].sig.lo) } else { (t[0].sig.lo, t[0].sig.hi) };
                 assert_eq!((lo, hi), ((-5 * c).min(9 * c), (-5 * c).max(9 * c)), "x*{c}");
-                got.push(t[0].sig.name.clone());
             }
             r.times_const(&y, 3, shift_add);
-            let built = if shift_add { r.counts.shift_adds } else { r.counts.multipliers };
+            let built = if shift_add { r.counts.shift_adds } else { r.totals().multipliers };
             assert_eq!(built, 4, "x*3, x*5, x*7 and y*3 (shift_add {shift_add})");
             // x*6 and x*-12 are wires of x*3, not new products.
-            assert!(r.assigns.iter().filter(|a| a.contains(" * ") || a.contains(" + ") || a.contains(" - ")).count() <= if shift_add { 8 } else { 4 });
+            let ops = r.m.cells.iter().filter(|c| matches!(c, Cell::Add { .. } | Cell::Sub { .. } | Cell::Mul { .. })).count();
+            assert!(ops <= if shift_add { 8 } else { 4 }, "{ops} operators");
         }
     }
 
+    /// A one-element port: its element is the whole bus, which the
+    /// writer sees as unsigned data. It must be a net of its own, or a
+    /// negative value is zero-extended (found by a streamed DS-CNN whose
+    /// one-channel input pixel went through a clamp).
     #[test]
-    fn literals_and_widths() {
-        assert_eq!(lit(-1, 4), "4'hf");
+    fn a_signed_element_filling_its_port_is_sign_extended() {
+        let mut r = Rtl::new("t");
+        let bus = r.port("x0", 8);
+        let x = r.slice(&bus, 0, 8, -128, 127);
+        assert_ne!(x.net, bus.net);
+        let y = r.extend(&x, 9);
+        r.m.output("y", y.net, 9);
+        let v = r.m.verilog();
+        assert!(v.contains(&format!("{{{{1{{{name}[7]}}}}, {name}}}", name = r.m.get(x.net).name)), "{v}");
+    }
+
+    #[test]
+    fn widths() {
         assert_eq!(width(0, 63), 6);
         assert_eq!(width(-32, 31), 6);
         assert_eq!(width(-1, 0), 1);
