@@ -251,10 +251,15 @@ pub fn schedule_budget(plan: &Plan, cfg: &Config, budget: &Budget) -> (Schedule,
 pub fn budget_config(plan: &Plan, cfg: &Config, budget: &Budget) -> (Config, Estimate) {
     let nodes = schedule(plan, None, cfg).nodes;
     let layers: Vec<(usize, String)> = nodes.iter().map(|n| (n.first, n.layer.clone())).collect();
-    // The directions of each layer that can iterate over time (found once).
-    let recurrent: Vec<(usize, Vec<super::recurrent::Recurrence>)> = nodes
+    // The directions of each layer that can iterate over time, with their
+    // cell plans (found once).
+    let recurrent: Vec<(usize, Vec<super::recurrent::Recurrence>, Vec<Plan>)> = nodes
         .iter()
         .filter_map(|n| iterating(plan, n.first, n.last, &n.layer, &mut vec![]).map(|d| (n.first, d)))
+        .map(|(first, dirs)| {
+            let cells = dirs.iter().filter_map(|d| super::recurrent::cell_plan(plan, d).ok()).collect();
+            (first, dirs, cells)
+        })
         .collect();
     let at = |t: usize| -> (Config, Estimate) {
         let mut c = cfg.clone();
@@ -269,7 +274,10 @@ pub fn budget_config(plan: &Plan, cfg: &Config, budget: &Budget) -> (Config, Est
             // A recurrent layer folds every direction's projections.
             if r > 1 && let Some(dirs) = recurrent.iter().find(|d| d.0 == *first) {
                 for (i, _) in super::recurrent::folded_blocks(&dirs.1, plan, r).into_iter().skip(1) {
-                    let x = &plan.steps[plan.steps[i].inputs[0]];
+                    // A cell's projection of the state reads it over every
+                    // time step: its cell plan's widened range.
+                    let p = dirs.1.iter().position(|d| d.cell().contains(&i)).and_then(|k| dirs.2.get(k)).unwrap_or(plan);
+                    let x = &p.steps[p.steps[i].inputs[0]];
                     let c = estimate(&plan.steps[i].op, (x.lo, x.hi), r);
                     est.dsp += c.dsp;
                     est.bram36 += c.bram36;
