@@ -1044,7 +1044,7 @@ fn activation(m: &mut ModuleBuild, plan: &Plan, i: usize, x: &Sig, a: &Act, in_f
             // The sign bit picks 0, else the low bits (unsigned) are the value.
             let w = width(lo, hi);
             let sign = m.rtl.slice(x, x.w() - 1, 1, 0, 1);
-            let low = m.rtl.slice(x, 0, w, 0, (1i128 << w) - 1);
+            let low = m.rtl.slice(x, 0, w, 0, i128::MAX >> (127 - w.min(127)));
             let zero = m.rtl.constant_at(0, w);
             let s = m.rtl.mux(&sign, &zero, &low, w);
             Ok(Sig { lo, hi, ..s })
