@@ -31,6 +31,8 @@ pub enum NetKind {
     Extern,
     /// A named wire of a [`Module::body`] the text around it reads.
     Shared,
+    /// A net [`Module::prune`] found no use for: not declared.
+    Pruned,
 }
 
 /// A value in the design: its name, width and exact range.
@@ -109,6 +111,41 @@ pub enum Cell {
     Ram { q: NetId, raddr: NetId, ren: NetId, waddr: NetId, wdata: NetId, we: NetId, depth: usize },
     /// An instance of another module: (port, net) connections.
     Instance { module: String, name: String, params: Vec<(String, String)>, conns: Vec<(String, NetId)> },
+}
+
+impl Cell {
+    /// The net the cell drives (an instance drives its outputs itself).
+    fn drives(&self) -> Option<NetId> {
+        match self {
+            Cell::Const { y, .. }
+            | Cell::Add { y, .. }
+            | Cell::Sub { y, .. }
+            | Cell::Mul { y, .. }
+            | Cell::Compare { y, .. }
+            | Cell::Mux { y, .. }
+            | Cell::Slice { y, .. }
+            | Cell::Extend { y, .. }
+            | Cell::Shl { y, .. }
+            | Cell::Concat { y, .. } => Some(*y),
+            Cell::Reg { q, .. } | Cell::Rom { q, .. } | Cell::Ram { q, .. } => Some(*q),
+            Cell::Instance { .. } => None,
+        }
+    }
+
+    /// The nets the cell reads.
+    fn reads(&self) -> Vec<NetId> {
+        match self {
+            Cell::Const { .. } => vec![],
+            Cell::Add { a, b, .. } | Cell::Sub { a, b, .. } | Cell::Mul { a, b, .. } | Cell::Compare { a, b, .. } => vec![*a, *b],
+            Cell::Mux { sel, one, zero, .. } => vec![*sel, *one, *zero],
+            Cell::Slice { a, .. } | Cell::Extend { a, .. } | Cell::Shl { a, .. } => vec![*a],
+            Cell::Concat { parts, .. } => parts.clone(),
+            Cell::Reg { d, en, reset, .. } => [Some(*d), *en, reset.map(|r| r.0)].into_iter().flatten().collect(),
+            Cell::Rom { addr, en, .. } => [Some(*addr), *en].into_iter().flatten().collect(),
+            Cell::Ram { raddr, ren, waddr, wdata, we, .. } => vec![*raddr, *ren, *waddr, *wdata, *we],
+            Cell::Instance { conns, .. } => conns.iter().map(|c| c.1).collect(),
+        }
+    }
 }
 
 /// A module: ports (in declaration order), nets and cells.
@@ -502,6 +539,55 @@ impl Module {
         self.net(None, lo, hi, Some(width), NetKind::Wire)
     }
 
+    /// Drop the cells whose results nothing needs, transitively: a result
+    /// is needed when an output, a probe, a shared net, an instance (kept
+    /// whole) or a needed cell reads it. Their nets become
+    /// [`NetKind::Pruned`] (not declared). Returns the cells dropped.
+    pub fn prune(&mut self) -> usize {
+        let mut driver: Vec<Option<usize>> = vec![None; self.nets.len()];
+        for (k, c) in self.cells.iter().enumerate() {
+            if let Some(y) = c.drives() {
+                driver[y.0] = Some(k);
+            }
+        }
+        let mut live = vec![false; self.cells.len()];
+        let mut stack: Vec<NetId> = self
+            .nets
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| matches!(n.kind, NetKind::Output | NetKind::Probe | NetKind::Shared))
+            .map(|(i, _)| NetId(i))
+            .collect();
+        for (k, c) in self.cells.iter().enumerate() {
+            if let Cell::Instance { conns, .. } = c {
+                live[k] = true;
+                stack.extend(conns.iter().map(|(_, n)| *n));
+            }
+        }
+        while let Some(x) = stack.pop() {
+            if let Some(k) = driver[x.0]
+                && !live[k]
+            {
+                live[k] = true;
+                stack.extend(self.cells[k].reads());
+            }
+        }
+        let before = self.cells.len();
+        let mut k = 0;
+        self.cells.retain(|_| {
+            k += 1;
+            live[k - 1]
+        });
+        for (i, d) in driver.iter().enumerate() {
+            if let Some(c) = d
+                && !live[*c]
+            {
+                self.nets[i].kind = NetKind::Pruned;
+            }
+        }
+        before - self.cells.len()
+    }
+
     /// Resource counts of this module's own cells.
     pub fn resources(&self) -> Resources {
         let mut r = Resources::default();
@@ -585,7 +671,7 @@ impl Module {
         }
         let mut out = vec![];
         for (i, n) in self.nets.iter().enumerate() {
-            if matches!(n.kind, NetKind::Output | NetKind::Probe | NetKind::Extern | NetKind::Shared) || consts[i].is_some() {
+            if matches!(n.kind, NetKind::Output | NetKind::Probe | NetKind::Extern | NetKind::Shared | NetKind::Pruned) || consts[i].is_some() {
                 continue;
             }
             let u = &used[i];
@@ -930,6 +1016,30 @@ mod tests {
         assert!(v.contains("module t ("), "{v}");
         assert_eq!(m.resources().multipliers, 1);
         assert!(v.lines().all(|l| l.len() < 200));
+    }
+
+    /// A chain nothing reads is dropped with its nets; what an output or
+    /// an instance reads stays, and an unread input is still named.
+    #[test]
+    fn pruning_drops_logic_nothing_reads() {
+        let mut m = Module::new("p");
+        let a = m.input("a", 0, 3, 2);
+        let b = m.input("b", 0, 3, 2);
+        let dead = m.add(a, b);
+        let dead2 = m.shl(dead, 2);
+        let kept = m.sub(a, b);
+        let inst_in = m.mul(a, a);
+        let q = m.instance_output(0, 15, 4);
+        m.instance("sub", "u", vec![], vec![("x".into(), inst_in), ("y".into(), q)]);
+        m.sink(q);
+        m.output("y", kept, 3);
+        assert_eq!(m.prune(), 2);
+        let v = m.verilog();
+        for n in [dead, dead2] {
+            assert!(!v.contains(&m.get(n).name.to_string()), "{v}");
+        }
+        assert!(v.contains(&format!("assign {} = ", m.get(inst_in).name)), "{v}");
+        assert_eq!(m.resources().adders, 1);
     }
 
     #[test]

@@ -508,7 +508,9 @@ fn generate_top(g: &Graph, name: &str, plan: &Plan, opts: &Options, sched: &Sche
                 }
             }
         }
-        let mname = format!("{top}_{}", namer.name(&layer));
+        // The layer's module; its sub-blocks' names start with it.
+        let lname = namer.name(&layer);
+        let mname = format!("{top}_{lname}");
         let mut m = ModuleBuild::new(&mname);
         // Inputs at the same stage: delay the earlier ones in the top.
         let ext_inputs: Vec<usize> = (start..=end).flat_map(|i| plan.steps[i].inputs.clone()).filter(|&x| x < start).collect();
@@ -538,7 +540,7 @@ fn generate_top(g: &Graph, name: &str, plan: &Plan, opts: &Options, sched: &Sche
                 && let Some(d) = cells.iter().position(|c| c.rec.projection == i)
             {
                 m.latency = proj_base;
-                let name = sub_module(&mut namer, &top, &if d == 0 { format!("{layer}_fold") } else { format!("{layer}_fold{d}") });
+                let name = sub_module(&mut namer, &top, &if d == 0 { format!("{lname}_fold") } else { format!("{lname}_fold{d}") });
                 let out = folded_step(plan, i, &name, &mut m, reuse, None, opts, &mut files, &mut memories)?;
                 m.elems.insert(i, out);
                 m.ready.insert(i, m.latency);
@@ -547,7 +549,7 @@ fn generate_top(g: &Graph, name: &str, plan: &Plan, opts: &Options, sched: &Sche
                 continue;
             }
             if let Some((d, c)) = cells.iter().enumerate().find(|(_, c)| c.rec.starts[0] == i) {
-                let name = sub_module(&mut namer, &top, &format!("{layer}_rnn{d}"));
+                let name = sub_module(&mut namer, &top, &format!("{lname}_rnn{d}"));
                 let (y, cycles) = recurrent::instance(c, plan, &name, d, &mut m, header, &mut files)?;
                 m.elems.insert(c.rec.output, y);
                 m.ready.insert(c.rec.output, m.latency + cycles);
@@ -557,7 +559,7 @@ fn generate_top(g: &Graph, name: &str, plan: &Plan, opts: &Options, sched: &Sche
             m.latency = m.latency.max(blocks_ready);
             let out = match arch {
                 Arch::Folded { reuse } if i == start => {
-                    let name = sub_module(&mut namer, &top, &format!("{layer}_fold"));
+                    let name = sub_module(&mut namer, &top, &format!("{lname}_fold"));
                     folded_step(plan, i, &name, &mut m, reuse, fused, opts, &mut files, &mut memories)?
                 }
                 // The fused activation's output is the block's.
@@ -657,7 +659,10 @@ fn generate_top(g: &Graph, name: &str, plan: &Plan, opts: &Options, sched: &Sche
         phase_w,
         win: (latency - 1) / ii as u32 + 1,
         out_phase: latency % ii as u32,
-        body: &body.body(),
+        body: &{
+            body.prune();
+            body.body()
+        },
         out_expr: &body.get(signal_of[o].ok_or_else(|| Error::Internal("the output step is not built".into()))?).name,
         taps: &taps,
         ins,
@@ -709,6 +714,9 @@ fn finish_module(m: &mut ModuleBuild, outs: Vec<(Vec<Sig>, u32, i128, i128)>, he
     let y = m.rtl.m.concat(parts);
     let out_bits = m.rtl.m.get(y).width;
     m.rtl.m.output("y", y, out_bits);
+    // Logic nothing reads (an arg-max's winning value, the gates a zero
+    // weight leaves unused) is not written.
+    m.rtl.m.prune();
     m.rtl.m.header = vec![
         header.to_string(),
         format!("Layer `{layer}`: combinational logic and clock-enabled pipeline registers (no reset: datapath only). Generated; do not edit."),
