@@ -349,7 +349,7 @@ impl ModuleBuild {
     /// The clock, reset, clock enable and start nets a sub-block takes
     /// (the ports are made on first use).
     fn control(&mut self) -> [(String, NetId); 4] {
-        let ce = self.rtl.ce();
+        let (clk, ce) = self.rtl.clocking();
         let (rst, start) = match self.control {
             Some(c) => c,
             None => {
@@ -358,7 +358,6 @@ impl ModuleBuild {
                 c
             }
         };
-        let clk = self.rtl.m.clock.unwrap_or(ce);
         [("clk".into(), clk), ("rst".into(), rst), ("ce".into(), ce), ("start".into(), start)]
     }
 
@@ -438,7 +437,8 @@ fn generate_top(g: &Graph, name: &str, plan: &Plan, opts: &Options, sched: &Sche
     // their inputs, the folded blocks' starts), inside the handshake of
     // `templates/verilog/top.v`, which declares the extern nets.
     let mut body = crate::arch::netlist::Module::new(top.as_str());
-    body.clock = Some(body.extern_net("c_clk", 1));
+    let c_clk = body.extern_net("c_clk", 1);
+    body.clock = Some(c_clk);
     let ce = body.extern_net("ce", 1);
     let c_rst = body.extern_net("c_rst", 1);
     let mut phase = None;
@@ -578,8 +578,7 @@ fn generate_top(g: &Graph, name: &str, plan: &Plan, opts: &Options, sched: &Sche
         // Instance in the top, inputs aligned to `base`.
         let out_sig = format!("y_{}", namer.name(&layer));
         let y = body.shared(&out_sig, 0, 0, out_bits);
-        let clk = body.clock.unwrap_or(ce);
-        let mut conns: Vec<(String, NetId)> = if clocked { vec![("clk".into(), clk), ("ce".into(), ce)] } else { vec![] };
+        let mut conns: Vec<(String, NetId)> = if clocked { vec![("clk".into(), c_clk), ("ce".into(), ce)] } else { vec![] };
         if m.control.is_some() {
             // The block starts when its input (valid from cycle `base` after
             // the sample's acceptance at phase 0) is there.

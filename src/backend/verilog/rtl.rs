@@ -106,9 +106,9 @@ pub struct Rtl {
     /// What the cells do not tell: sub-blocks' counts, shift-add products
     /// and tree depths ([`Rtl::totals`] adds the module's own cells).
     pub counts: Counts,
-    /// The clock enable (with the clock), made on first use: a module
+    /// The clock and the clock enable, made on first use: a module
     /// without registers has neither port.
-    ce: Option<NetId>,
+    clocking: Option<(NetId, NetId)>,
     /// Products already built, by (signal, odd constant, shift-add): a
     /// signal times `±odd·2^k` is the shared `signal·odd`, shifted and
     /// signed (multiple-constant multiplication by shared odd multiples).
@@ -124,7 +124,7 @@ pub struct Term {
 
 impl Rtl {
     pub fn new(module: &str) -> Rtl {
-        Rtl { m: Module::new(module), counts: Counts::default(), ce: None, products: Default::default() }
+        Rtl { m: Module::new(module), counts: Counts::default(), clocking: None, products: Default::default() }
     }
 
     /// The module's counts: [`Rtl::counts`] and its own cells.
@@ -134,15 +134,10 @@ impl Rtl {
         c
     }
 
-    /// The clock enable (the `clk` and `ce` ports are made on first use).
-    pub fn ce(&mut self) -> NetId {
-        if let Some(ce) = self.ce {
-            return ce;
-        }
-        self.m.clock_input("clk");
-        let ce = self.m.input_bit("ce");
-        self.ce = Some(ce);
-        ce
+    /// The clock and the clock enable (the `clk` and `ce` ports are made
+    /// on first use).
+    pub fn clocking(&mut self) -> (NetId, NetId) {
+        *self.clocking.get_or_insert_with(|| (self.m.clock_input("clk"), self.m.input_bit("ce")))
     }
 
     /// An input port of `w` bits (a bus: its elements are slices).
@@ -152,7 +147,7 @@ impl Rtl {
 
     /// Whether the module has a clock.
     pub fn clocked(&self) -> bool {
-        self.ce.is_some()
+        self.clocking.is_some()
     }
 
     /// A new wire holding `lo..=hi` on `w` bits (at least the range's
@@ -164,7 +159,7 @@ impl Rtl {
 
     /// A register of `s`, loaded when `ce` is high.
     pub fn reg(&mut self, s: &Sig) -> Sig {
-        let ce = self.ce();
+        let (_, ce) = self.clocking();
         let q = self.m.reg_range(s.net, Some(ce), s.lo, s.hi);
         Sig { net: q, ..*s }
     }
