@@ -508,9 +508,10 @@ struct HwArgs {
     #[arg(long, value_enum)]
     rom_style: Option<RomStyleArg>,
     /// Verilog and HLS: choose every foldable layer's reuse factor for the
-    /// smallest initiation interval whose estimated DSP48 and BRAM36 fit:
-    /// dsp=N,bram=K (lut= and ff= are taken but not estimated yet).
-    /// Example: --budget dsp=220,bram=140
+    /// smallest initiation interval whose estimated DSP48, BRAM36, LUTs and
+    /// FFs fit: dsp=N,bram=K,lut=L,ff=F (any of them; LUT and FF by the
+    /// fabric estimate of each candidate's netlist).
+    /// Example: --budget dsp=220,bram=140,lut=53200
     #[arg(long)]
     budget: Option<String>,
     /// Verilog and HLS: parallel (default: one whole sample per transfer)
@@ -607,8 +608,11 @@ impl HwArgs {
         let (plan, mut notes) = qkhw::golden::hardware_plan(g, self.input_spec()?, &config)?;
         let header = qkhw::backend::verilog::header(g, sem.internal_sigmoid.name());
         // The layers fold as in the Verilog (--reuse-factor, --config, --budget).
-        let sched = match self.budget.as_deref().map(str::parse::<qkhw::arch::schedule::Budget>).transpose()? {
-            Some(b) => qkhw::arch::schedule::schedule_budget(&plan, &config, &b).0,
+        // --budget: the per-layer factors the Verilog's choice gives.
+        let vopts = self.verilog_options(g, sem)?;
+        let chosen = vopts.budget.as_ref().map(|b| qkhw::backend::verilog::budget_config(g, &plan, &config, &vopts, b)).transpose()?.map(|c| c.0);
+        let sched = match &chosen {
+            Some(c) => qkhw::arch::schedule::schedule(&plan, None, c),
             None => qkhw::arch::schedule::schedule(&plan, self.reuse_factor.map(|r| r as usize), &config),
         };
         notes.extend(sched.notes.iter().cloned());
@@ -629,12 +633,8 @@ impl HwArgs {
         }
         // A streaming design's stages fold as the Verilog's: by the reuse
         // factor and configuration (--budget: the per-layer factors it chose).
-        let budget_cfg = match self.budget.as_deref().map(str::parse::<qkhw::arch::schedule::Budget>).transpose()? {
-            Some(b) if self.io == Some(IoArg::Stream) => Some(qkhw::arch::schedule::budget_config(&plan, &config, &b).0),
-            _ => None,
-        };
         let stream = (self.io == Some(IoArg::Stream))
-            .then(|| qkhw::backend::hls::StreamFolds { reuse: self.reuse_factor.map(|r| r as usize), config: budget_cfg.as_ref().unwrap_or(&config) });
+            .then(|| qkhw::backend::hls::StreamFolds { reuse: self.reuse_factor.map(|r| r as usize), config: chosen.as_ref().unwrap_or(&config) });
         let files = qkhw::backend::hls::generate_scheduled(g, &plan, &header, sem.internal_sigmoid.name(), self.flavor(), &sched, stream)?;
         let name = files[0].0.trim_end_matches(".h").to_string();
         Ok((files, name, plan, notes))
@@ -647,7 +647,15 @@ impl HwArgs {
     }
 
     fn design(&self, g: &qkhw::ir::Graph, sem: &Semantics) -> Result<(qkhw::backend::verilog::Design, qkhw::passes::precision::Plan, Vec<String>, qkhw::backend::verilog::Options), Error> {
-        let opts = qkhw::backend::verilog::Options {
+        let opts = self.verilog_options(g, sem)?;
+        let (d, plan, notes) = qkhw::backend::verilog::from_graph(g, self.input_spec()?, &self.config()?, &opts)?;
+        Ok((d, plan, notes, opts))
+    }
+
+    /// The Verilog target's options (the HLS target's `--budget` choice
+    /// uses them too).
+    fn verilog_options(&self, g: &qkhw::ir::Graph, sem: &Semantics) -> Result<qkhw::backend::verilog::Options, Error> {
+        Ok(qkhw::backend::verilog::Options {
             pipeline_levels: self.pipeline_levels.unwrap_or(4),
             no_dsp: self.no_dsp,
             axis_names: self.axis_names,
@@ -671,9 +679,7 @@ impl HwArgs {
                 _ => qkhw::backend::verilog::Io::Parallel,
             },
             fifo_minimum: false,
-        };
-        let (d, plan, notes) = qkhw::backend::verilog::from_graph(g, self.input_spec()?, &self.config()?, &opts)?;
-        Ok((d, plan, notes, opts))
+        })
     }
 }
 
@@ -1050,13 +1056,17 @@ fn synth_report(d: &qkhw::backend::verilog::Design, out: &Path, opts: &qkhw::bac
     let mut modules = vec![d.top.clone()];
     modules.extend(d.layers.iter().map(|l| l.module.clone()));
     let rows = synth::synth_all(out, &files, &modules, &d.layers.iter().map(|l| l.counts.clone()).collect::<Vec<_>>(), opts.no_dsp)?;
-    let mut text = format!("{:<32} {:>8} {:>8} {:>6} {:>8} {:>7} {:>6} {:>8}\n", "module", "LUT", "FF", "DSP", "CARRY4", "BRAM36", "ltp", "seconds");
-    for r in &rows {
+    // The fabric estimate (what --budget lut=,ff= holds) beside Yosys's.
+    let est: Vec<&qkhw::arch::fabric::Fabric> = std::iter::once(&d.fabric).chain(d.layers.iter().map(|l| &l.counts.fabric)).collect();
+    let mut text = format!("{:<32} {:>8} {:>8} {:>8} {:>8} {:>6} {:>8} {:>7} {:>6} {:>8}\n", "module", "LUT", "est. LUT", "FF", "est. FF", "DSP", "CARRY4", "BRAM36", "ltp", "seconds");
+    for (r, e) in rows.iter().zip(&est) {
         text += &format!(
-            "{:<32} {:>8} {:>8} {:>6} {:>8} {:>7.1} {:>6} {:>8.1}\n",
+            "{:<32} {:>8} {:>8} {:>8} {:>8} {:>6} {:>8} {:>7.1} {:>6} {:>8.1}\n",
             r.module,
             r.luts,
+            e.luts(opts.no_dsp),
             r.ffs,
+            e.ffs(opts.no_dsp),
             r.dsps,
             r.carry4,
             r.bram36,

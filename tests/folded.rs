@@ -253,14 +253,14 @@ fn budget_picks_the_smallest_interval_that_fits() {
     let mut last = 0;
     for dsp in [512usize, 256, 128, 64, 32] {
         let b: Budget = format!("dsp={dsp},bram=10").parse().unwrap();
-        let (s, e) = schedule_budget(&plan, &Config::default(), &b);
+        let (s, e) = schedule_budget(&plan, &Config::default(), &b, &mut |_| true);
         assert!(e.dsp <= dsp, "dsp={dsp}: estimate {e:?}");
         assert!(s.initiation_interval >= last, "a tighter budget gave a shorter interval");
         last = s.initiation_interval;
         // One step shorter would not fit: the chosen interval is the smallest.
         if s.initiation_interval > 2 {
             let tighter: Budget = format!("dsp={},bram=10", e.dsp.saturating_sub(1)).parse().unwrap();
-            let (s2, _) = schedule_budget(&plan, &Config::default(), &tighter);
+            let (s2, _) = schedule_budget(&plan, &Config::default(), &tighter, &mut |_| true);
             assert!(s2.initiation_interval >= s.initiation_interval);
         }
     }
@@ -269,6 +269,92 @@ fn budget_picks_the_smallest_interval_that_fits() {
     let (ii, _) = check("jet_tagger_da", &opts, &Config::default(), "budget64", 200);
     assert!(ii > 1);
 }
+
+/// `--budget lut=N`: every candidate's netlist is weighed (the fabric
+/// estimate), and the design chosen fits N; a budget one LUT under its
+/// estimate takes a design that fits that, at an interval no shorter. The
+/// HLS target folds by the same choice.
+#[test]
+fn a_lut_budget_holds_the_fabric_estimate() {
+    let g = qkhw::load_graph(common::root().join("examples/models/jet_tagger_da.keras"), Default::default()).unwrap();
+    let build = |b: &str| {
+        let opts = Options { budget: Some(b.parse().unwrap()), ..Default::default() };
+        let (d, _, notes) = verilog::from_graph(&g, None, &Config::default(), &opts).unwrap();
+        (d, notes)
+    };
+    let (d, notes) = build("lut=8000");
+    let (lut, ii) = (d.fabric.luts(false), d.interface.initiation_interval);
+    assert!(lut <= 8000 && ii > 1, "{lut} LUT at II {ii}");
+    let note = notes.iter().find(|n| n.starts_with("--budget")).unwrap();
+    assert!(note.contains(&format!("{lut} LUT")) && !note.contains("NOT fit"), "{note}");
+    let (tighter, _) = build(&format!("lut={}", lut - 1));
+    assert!(tighter.fabric.luts(false) < lut && tighter.interface.initiation_interval >= ii);
+    // Nothing fits one LUT: the most folded design, said so.
+    let (_, notes) = build("lut=1,ff=1");
+    assert!(notes.iter().any(|n| n.contains("does NOT fit the budget")), "{notes:?}");
+}
+
+/// The LUT and FF estimate against Yosys 0.23: `benches/peers/fabric_data.tsv`
+/// holds Yosys's per-module counts of each design (measured by
+/// `fabric_data.sh`, committed like golden data), and each design's
+/// estimate, the sum over the same modules, stays within the error the
+/// README states. A change to the netlists or to the costs that moves an
+/// estimate away from Yosys fails here; `fabric_fit.py` refits.
+#[test]
+fn the_fabric_estimate_is_within_its_stated_error_of_yosys() {
+    use std::collections::BTreeMap;
+    let data = std::fs::read_to_string(common::root().join("benches/peers/fabric_data.tsv")).unwrap();
+    // design tag -> (model, options, module -> (Yosys LUT, Yosys FF))
+    let mut designs: BTreeMap<&str, (&str, &str, Vec<(&str, usize, usize)>)> = BTreeMap::new();
+    for line in data.lines() {
+        let f: Vec<&str> = line.split('\t').collect();
+        assert_eq!(f.len(), 8, "{line}");
+        designs.entry(f[0]).or_insert((f[1], f[2], vec![])).2.push((f[3], f[4].parse().unwrap(), f[5].parse().unwrap()));
+    }
+    assert!(designs.len() >= 10);
+    let (mut lut_errors, mut ff_errors) = (vec![], vec![]);
+    for (tag, (model, options, modules)) in &designs {
+        let words: Vec<&str> = options.split_whitespace().collect();
+        let mut opts = Options::default();
+        for (k, w) in words.iter().enumerate() {
+            match *w {
+                "--reuse-factor" => opts.reuse_factor = Some(words[k + 1].parse().unwrap()),
+                "--no-dsp" => opts.no_dsp = true,
+                "--io" => opts.io = verilog::Io::Stream,
+                _ => {}
+            }
+        }
+        let g = qkhw::load_graph(common::root().join(format!("examples/models/{model}.keras")), Default::default()).unwrap();
+        let (d, _, _) = verilog::from_graph(&g, None, &Config::default(), &opts).unwrap();
+        let (mut yl, mut yf, mut el, mut ef) = (0usize, 0usize, 0usize, 0usize);
+        for (module, lut, ff) in modules {
+            let l = d.layers.iter().find(|l| l.module == *module).unwrap_or_else(|| panic!("{tag}: no module {module}"));
+            yl += lut;
+            yf += ff;
+            el += l.counts.fabric.luts(opts.no_dsp);
+            ef += l.counts.fabric.ffs(opts.no_dsp);
+        }
+        let err = |e: usize, y: usize| (e as f64 - y as f64) / y.max(1) as f64;
+        eprintln!("{tag}: LUT {el} vs Yosys {yl} ({:+.0}%), FF {ef} vs {yf} ({:+.0}%)", 100.0 * err(el, yl), 100.0 * err(ef, yf));
+        lut_errors.push(err(el, yl).abs());
+        ff_errors.push(err(ef, yf).abs());
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (lmax, fmax) = (lut_errors.iter().copied().fold(0.0, f64::max), ff_errors.iter().copied().fold(0.0, f64::max));
+    let (lmed, fmed) = (median(&mut lut_errors), median(&mut ff_errors));
+    assert!(lmed <= LUT_MEDIAN && lmax <= LUT_MAX, "LUT error: median {lmed:.2}, max {lmax:.2}");
+    assert!(fmed <= FF_MEDIAN && fmax <= FF_MAX, "FF error: median {fmed:.2}, max {fmax:.2}");
+}
+
+/// The estimate's error bounds the README states (fractions of Yosys's
+/// count, over the designs of `fabric_data.tsv`).
+const LUT_MEDIAN: f64 = 0.15;
+const LUT_MAX: f64 = 0.4;
+const FF_MEDIAN: f64 = 0.1;
+const FF_MAX: f64 = 0.3;
 
 /// A folded layer applies the activation after it per lane: one
 /// requantizer per output lane, not per output (jet_tagger_da at R = 16:

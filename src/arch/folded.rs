@@ -26,7 +26,7 @@
 //! interval); its outputs are valid `latency` cycles later and stay so
 //! for the initiation interval.
 
-use super::netlist::{Cmp, Module, NetId};
+use super::netlist::{Cmp, Module, NetId, Requant};
 use crate::passes::precision::{Geo, StepOp};
 
 /// One folded Dense block.
@@ -297,52 +297,16 @@ pub struct DenseSpec<'a> {
 pub enum Post {
     /// max(0, x).
     Relu,
-    /// The `qkhw_requant` primitive: drop `shift` fraction bits with
-    /// rounding mode `round`, then saturate to `min..=max` (or wrap).
-    Requant { shift: u32, round: u32, sat: bool, min: i128, max: i128, out_width: u32 },
+    /// The `qkhw_requant` primitive.
+    Requant(Requant),
 }
 
-/// `post` on one lane's final sum (range `lo..=hi`).
+/// `post` on one lane's final sum.
 fn apply_post(m: &mut Module, post: Post, v: NetId, lane: usize) -> NetId {
+    let n = m.get(v).clone();
     match post {
-        Post::Relu => {
-            let n = m.get(v).clone();
-            if n.lo >= 0 {
-                return v;
-            }
-            let zero = m.constant(0);
-            let neg = m.compare(Cmp::Lt, v, zero);
-            let y = m.mux(neg, zero, v);
-            m.narrow(y, 0, n.hi.max(0))
-        }
-        Post::Requant { shift, round, sat, min, max, out_width } => {
-            let n = m.get(v).clone();
-            let in_w = (n.width + u32::from(n.lo >= 0)).max(shift + 2);
-            let x = m.narrow(v, n.lo, n.hi);
-            let xin = {
-                let y = m.instance_output(n.lo, n.hi, in_w);
-                m.cells.push(super::netlist::Cell::Extend { y, a: x });
-                y
-            };
-            let (lo, hi) = if sat { (min, max) } else { (-(1i128 << (out_width - 1)), (1i128 << (out_width - 1)) - 1) };
-            let y = m.instance_output(lo, hi, out_width);
-            let lit = |v: i128| super::netlist::lit(v, out_width + 1);
-            m.instance(
-                "qkhw_requant",
-                &format!("u_rq{lane}"),
-                vec![
-                    ("IN_W".into(), in_w.to_string()),
-                    ("SHIFT".into(), shift.to_string()),
-                    ("OUT_W".into(), out_width.to_string()),
-                    ("ROUND".into(), round.to_string()),
-                    ("SAT".into(), u8::from(sat).to_string()),
-                    ("MIN_CODE".into(), lit(min)),
-                    ("MAX_CODE".into(), lit(max)),
-                ],
-                vec![("x".into(), xin), ("y".into(), y)],
-            );
-            y
-        }
+        Post::Relu => m.relu(v, n.lo, n.hi, n.width),
+        Post::Requant(q) => m.requant(&format!("u_rq{lane}"), v, n.lo, n.hi, n.width, q),
     }
 }
 

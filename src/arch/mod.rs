@@ -2,6 +2,7 @@
 //! architecture each layer gets, the design's initiation interval) and the
 //! netlist the architectures lower to, printed by one writer.
 
+pub mod fabric;
 pub mod folded;
 pub mod line_buffer;
 pub mod netlist;

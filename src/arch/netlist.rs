@@ -51,6 +51,21 @@ impl Net {
     }
 }
 
+/// A requantizer that drops fraction bits, as the `qkhw_requant`
+/// primitive computes it: `shift` fraction bits dropped with rounding mode
+/// `round` (the primitive's `ROUND`), then saturated to `min..=max` (or
+/// wrapped to `out_width` bits, when `min..=max` is the output format's
+/// whole range).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Requant {
+    pub shift: u32,
+    pub round: u32,
+    pub sat: bool,
+    pub min: i128,
+    pub max: i128,
+    pub out_width: u32,
+}
+
 /// Width of the narrowest two's complement (or unsigned, when never
 /// negative) format for `lo..=hi`.
 pub fn width_of(lo: i128, hi: i128) -> u32 {
@@ -532,6 +547,42 @@ impl Module {
     /// Mark an instance-driven net as deliberately unread.
     pub fn sink(&mut self, n: NetId) {
         self.sinks.push(n);
+    }
+
+    /// max(0, x) of `x`, which holds `lo..=hi` on `w` bits: the sign bit
+    /// picks zero, else the low bits (unsigned) are the value. The one
+    /// ReLU of every architecture.
+    pub fn relu(&mut self, x: NetId, lo: i128, hi: i128, w: u32) -> NetId {
+        if lo >= 0 {
+            return x;
+        }
+        let ow = width_of(0, hi.max(0));
+        let sign = self.slice(x, w - 1, 1, 0, 1);
+        let low = self.slice(x, 0, ow, 0, i128::MAX >> (127 - ow.min(127)));
+        let zero = self.constant_at(0, ow);
+        self.wire(0, hi.max(0), ow, |y| Cell::Mux { y, sel: sign, one: zero, zero: low })
+    }
+
+    /// The `qkhw_requant` primitive (instance `name`) on `x`, which holds
+    /// `lo..=hi` on `w` bits: the one lowering of a requantizer that drops
+    /// fraction bits, for every architecture. An unsigned input gets a zero
+    /// sign bit, since the primitive reads two's complement.
+    pub fn requant(&mut self, name: &str, x: NetId, lo: i128, hi: i128, w: u32, q: Requant) -> NetId {
+        let in_w = (w + u32::from(lo >= 0)).max(q.shift + 2);
+        let xin = if in_w > w { self.wire(lo, hi, in_w, |y| Cell::Extend { y, a: x }) } else { x };
+        let y = self.instance_output(q.min, q.max, q.out_width);
+        let params = [
+            ("IN_W", in_w.to_string()),
+            ("SHIFT", q.shift.to_string()),
+            ("OUT_W", q.out_width.to_string()),
+            ("ROUND", q.round.to_string()),
+            ("SAT", u8::from(q.sat).to_string()),
+            ("MIN_CODE", lit(q.min, q.out_width + 1)),
+            ("MAX_CODE", lit(q.max, q.out_width + 1)),
+        ];
+        let params = params.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        self.instance("qkhw_requant", name, params, vec![("x".into(), xin), ("y".into(), y)]);
+        y
     }
 
     /// A net an instance drives (declared, assigned by no cell).

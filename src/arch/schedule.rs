@@ -235,10 +235,9 @@ fn reuse_within(shape: (usize, usize, usize), t: usize) -> usize {
 /// budget by the estimate: for a target interval T every foldable layer
 /// without its own `[layer.NAME] reuse_factor` gets the largest reuse
 /// factor that keeps it within T cycles (so the layers are balanced), and
-/// the smallest T whose DSP and BRAM estimates fit is taken. (LUT and FF
-/// are not estimated yet: `--synth` reports Yosys's counts.)
-pub fn schedule_budget(plan: &Plan, cfg: &Config, budget: &Budget) -> (Schedule, Estimate) {
-    let (c, e) = budget_config(plan, cfg, budget);
+/// the smallest T whose DSP, BRAM, LUT and FF estimates fit is taken.
+pub fn schedule_budget(plan: &Plan, cfg: &Config, budget: &Budget, fabric_fits: &mut dyn FnMut(&Config) -> bool) -> (Schedule, Estimate) {
+    let (c, e) = budget_config(plan, cfg, budget, fabric_fits);
     (schedule(plan, None, &c), e)
 }
 
@@ -248,7 +247,13 @@ pub fn schedule_budget(plan: &Plan, cfg: &Config, budget: &Budget) -> (Schedule,
 /// positions × groups × chunks cycles per sample, which is also its cycles
 /// per image in the streaming architecture (one window per position), so
 /// the same choice balances a streaming design's stages.
-pub fn budget_config(plan: &Plan, cfg: &Config, budget: &Budget) -> (Config, Estimate) {
+///
+/// `fabric_fits` checks the LUT and FF budget on a candidate (the
+/// generator builds its netlist and weighs it, [`super::fabric`]); it is
+/// called only on candidates whose DSP and BRAM estimates fit, and the
+/// search assumes that folding more never needs more fabric (true from R =
+/// 2 on; the unrolled design's shift-adds can need less than R = 2).
+pub fn budget_config(plan: &Plan, cfg: &Config, budget: &Budget, fabric_fits: &mut dyn FnMut(&Config) -> bool) -> (Config, Estimate) {
     let nodes = schedule(plan, None, cfg).nodes;
     let layers: Vec<(usize, String)> = nodes.iter().map(|n| (n.first, n.layer.clone())).collect();
     // The directions of each layer that can iterate over time, with their
@@ -301,16 +306,18 @@ pub fn budget_config(plan: &Plan, cfg: &Config, budget: &Budget) -> (Config, Est
         }
         (c, e)
     };
-    let fits = |e: &Estimate| budget.dsp.is_none_or(|d| e.dsp <= d) && budget.bram36.is_none_or(|b| e.bram36 <= b);
+    let mut fits = |(c, e): &(Config, Estimate)| {
+        budget.dsp.is_none_or(|d| e.dsp <= d) && budget.bram36.is_none_or(|b| e.bram36 <= b) && (budget.lut.is_none() && budget.ff.is_none() || fabric_fits(c))
+    };
     let max_t = layers.iter().filter_map(|(f, _)| dense_shape(&plan.steps[*f].op)).map(|(r, i, o)| r * i * o).max().unwrap_or(1).max(1);
     // Unrolled (T = 1) needs no DSP by this estimate only if no layer folds.
     let (mut lo, mut hi) = (2usize, max_t);
-    if !fits(&at(hi).1) {
+    if !fits(&at(hi)) {
         lo = hi;
     }
     while lo < hi {
         let mid = (lo + hi) / 2;
-        if fits(&at(mid).1) { hi = mid } else { lo = mid + 1 }
+        if fits(&at(mid)) { hi = mid } else { lo = mid + 1 }
     }
     at(lo)
 }

@@ -19,7 +19,8 @@ use serde::Serialize;
 
 use self::keywords::Namer;
 use self::rtl::{width, Counts, Rtl, Sig, Term};
-use crate::arch::netlist::{lit, Cell, Cmp, NetId};
+use crate::arch::fabric::Fabric;
+use crate::arch::netlist::{Cell, Cmp, NetId, Requant};
 use crate::error::{Error, Result};
 use crate::fxp::FixedFormat;
 use crate::ir::Graph;
@@ -231,6 +232,9 @@ pub struct Design {
     /// The FIFOs of a streaming design (in `report.json`), whose
     /// occupancy `verify` reports and whose fill it names on a stall.
     pub fifos: Vec<FifoInfo>,
+    /// The whole design's fabric (every module's cells, the top's
+    /// included): its LUT and FF estimate.
+    pub fabric: Fabric,
 }
 
 /// A FIFO of a streaming design, as `report.json` lists it.
@@ -307,8 +311,9 @@ struct ModuleBuild {
     /// The `rst` and `start` ports, made when the module gets a folded block.
     control: Option<(NetId, NetId)>,
     rtl: Rtl,
-    /// Steps outside the module it reads, with their port names.
-    ports: Vec<(usize, String)>,
+    /// Steps outside the module it reads: (step, port name, the port's
+    /// whole bus, which a folded block at the module's start takes as it is).
+    ports: Vec<(usize, String, Sig)>,
     /// The element signals of each step built so far.
     elems: std::collections::HashMap<usize, Vec<Sig>>,
     /// The module latency at which each built step's elements are valid
@@ -322,8 +327,6 @@ struct ModuleBuild {
     /// step), so every value stays valid after its stage until the pass
     /// ends: a later step reads it without a delay line.
     held: bool,
-    /// Each port's whole bus (a folded block at the module's start takes it as it is).
-    buses: std::collections::HashMap<usize, Sig>,
     latency: u32,
     /// Activation tables per step, over the input step's whole range
     /// (each element takes its own range's part).
@@ -340,7 +343,6 @@ impl ModuleBuild {
             ready: Default::default(),
             delayed: Default::default(),
             held: false,
-            buses: Default::default(),
             latency: 0,
             tables: Default::default(),
         }
@@ -382,11 +384,10 @@ impl ModuleBuild {
             return cur;
         }
         let port = format!("x{}", self.ports.len());
-        self.ports.push((s, port.clone()));
         let st = &plan.steps[s];
         let n: usize = st.shape.iter().product();
         let bus = self.rtl.port(&port, st.fmt.width * n as u32);
-        self.buses.insert(s, bus);
+        self.ports.push((s, port, bus));
         let e = unpack(&mut self.rtl, &bus, n, st.fmt.width, st.lo, st.hi);
         self.elems.insert(s, e.clone());
         self.ready.insert(s, 0);
@@ -588,7 +589,7 @@ fn generate_top(g: &Graph, name: &str, plan: &Plan, opts: &Options, sched: &Sche
             conns.push(("rst".into(), c_rst));
             conns.push(("start".into(), body.and(ce, now)));
         }
-        for (s, port) in &m.ports {
+        for (s, port, _) in &m.ports {
             let input = signal_of[*s].ok_or_else(|| Error::Internal(format!("layer `{layer}` reads step {s} before it is built")))?;
             // Delayed to `base` by clock-enabled registers.
             let sig = (stage[*s]..base).fold(input, |x, _| body.reg(x, Some(ce)));
@@ -641,6 +642,10 @@ fn generate_top(g: &Graph, name: &str, plan: &Plan, opts: &Options, sched: &Sche
     for t in &mut taps {
         t.stage += wait;
     }
+    body.prune();
+    let mut fabric = Fabric::handshake(in_bits as usize * if join { 2 } else { 1 }, 2 * ((latency as usize).saturating_sub(1) / ii + 1), out_bits as usize);
+    fabric.add(&Fabric::of(&body));
+    layers.iter().for_each(|l| fabric.add(&l.counts.fabric));
     let text = TopTemplate {
         header,
         name: &top,
@@ -658,10 +663,7 @@ fn generate_top(g: &Graph, name: &str, plan: &Plan, opts: &Options, sched: &Sche
         phase_w,
         win: (latency - 1) / ii as u32 + 1,
         out_phase: latency % ii as u32,
-        body: &{
-            body.prune();
-            body.body()
-        },
+        body: &body.body(),
         out_expr: &body.get(signal_of[o].ok_or_else(|| Error::Internal("the output step is not built".into()))?).name,
         taps: &taps,
         ins,
@@ -689,7 +691,7 @@ fn generate_top(g: &Graph, name: &str, plan: &Plan, opts: &Options, sched: &Sche
         initiation_interval: ii as u32,
         internal_sigmoid: opts.internal_sigmoid.clone(),
     };
-    Ok(Design { top, files, interface, layers, taps, memories, fifos: vec![] })
+    Ok(Design { top, files, interface, layers, taps, memories, fifos: vec![], fabric })
 }
 
 /// The name of a module of the design `top`: every module name (a layer's,
@@ -1044,17 +1046,8 @@ fn activation(m: &mut ModuleBuild, plan: &Plan, i: usize, x: &Sig, a: &Act, in_f
     let st = &plan.steps[i];
     match a {
         Act::Relu => {
-            let (lo, hi) = (x.lo.max(0), x.hi.max(0));
-            if x.lo >= 0 {
-                return Ok(*x);
-            }
-            // The sign bit picks 0, else the low bits (unsigned) are the value.
-            let w = width(lo, hi);
-            let sign = m.rtl.slice(x, x.w() - 1, 1, 0, 1);
-            let low = m.rtl.slice(x, 0, w, 0, i128::MAX >> (127 - w.min(127)));
-            let zero = m.rtl.constant_at(0, w);
-            let s = m.rtl.mux(&sign, &zero, &low, w);
-            Ok(Sig { lo, hi, ..s })
+            let y = m.rtl.m.relu(x.net, x.lo, x.hi, x.w());
+            Ok(Sig { net: y, lo: x.lo.max(0), hi: x.hi.max(0), bits: m.rtl.m.get(y).width })
         }
         Act::Grid { out_frac, min, max } => requant(m, x, in_fmt.frac - out_frac, st.fmt, *min, *max, crate::fxp::Rounding::TiesEven, true),
         Act::Requant { out, rounding, overflow } => {
@@ -1091,8 +1084,8 @@ fn folded_step(
     let elems = m.input(plan, st.inputs[0]);
     // The input bus: a port of the module at its start, else the elements
     // packed (a block inside a pipeline, started `m.latency` cycles later).
-    let x = match m.buses.get(&st.inputs[0]) {
-        Some(&bus) if m.latency == 0 => bus,
+    let x = match m.ports.iter().find(|p| p.0 == st.inputs[0]) {
+        Some(&(_, _, bus)) if m.latency == 0 => bus,
         _ => pack(&mut m.rtl, &elems, xs.fmt.width, xs.lo, xs.hi),
     };
     let x_elems = xs.shape.iter().product();
@@ -1153,22 +1146,22 @@ fn fusable(plan: &Plan, a: usize) -> Option<crate::arch::folded::Post> {
     let in_frac = plan.steps[st.inputs[0]].fmt.frac;
     match act {
         Act::Relu => Some(Post::Relu),
-        Act::Grid { out_frac, min, max } if in_frac > *out_frac => Some(Post::Requant {
+        Act::Grid { out_frac, min, max } if in_frac > *out_frac => Some(Post::Requant(Requant {
             shift: (in_frac - out_frac) as u32,
             round: crate::fxp::Rounding::TiesEven.hw_mode(),
             sat: true,
             min: *min,
             max: *max,
             out_width: st.fmt.width,
-        }),
-        Act::Requant { out, rounding, overflow } if in_frac > out.frac => Some(Post::Requant {
+        })),
+        Act::Requant { out, rounding, overflow } if in_frac > out.frac => Some(Post::Requant(Requant {
             shift: (in_frac - out.frac) as u32,
             round: rounding.hw_mode(),
             sat: *overflow == crate::fxp::Overflow::Saturate,
             min: out.min_code(),
             max: out.max_code(),
             out_width: out.width,
-        }),
+        })),
         _ => None,
     }
 }
@@ -1223,26 +1216,11 @@ fn requant(m: &mut ModuleBuild, x: &Sig, shift: i32, out: FixedFormat, min: i128
         let c = m.rtl.mux(&below, &mn, &upper, w);
         return Ok(m.rtl.slice(&c, 0, ow, lo, hi));
     }
-    let shift = shift as u32;
-    // qkhw_requant reads two's complement: an unsigned input gets a zero
-    // sign bit (its top bit would read as negative).
-    let in_w = (x.w() + u32::from(!x.signed())).max(shift + 2);
-    let xin = m.rtl.extend(x, in_w);
     let k = m.rtl.m.cells.iter().filter(|c| matches!(c, Cell::Instance { .. })).count();
-    let (lo, hi) = if sat { (min, max) } else { (out.min_code(), out.max_code()) };
-    let y = m.rtl.m.instance_output(lo, hi, ow);
-    let params = [
-        ("IN_W", in_w.to_string()),
-        ("SHIFT", shift.to_string()),
-        ("OUT_W", ow.to_string()),
-        ("ROUND", round.hw_mode().to_string()),
-        ("SAT", u8::from(sat).to_string()),
-        ("MIN_CODE", lit(min, ow + 1)),
-        ("MAX_CODE", lit(max, ow + 1)),
-    ];
-    let params = params.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-    m.rtl.m.instance("qkhw_requant", &format!("u_rq{k}"), params, vec![("x".into(), xin.net), ("y".into(), y)]);
-    Ok(Sig { net: y, lo, hi, bits: ow })
+    let (min, max) = if sat { (min, max) } else { (out.min_code(), out.max_code()) };
+    let q = Requant { shift: shift as u32, round: round.hw_mode(), sat, min, max, out_width: ow };
+    let y = m.rtl.m.requant(&format!("u_rq{k}"), x.net, x.lo, x.hi, x.w(), q);
+    Ok(Sig { net: y, lo: min, hi: max, bits: ow })
 }
 
 /// A quantizer that is not a fixed grid (tanh, sigmoid, po2, ulaw, hswish,
@@ -1327,54 +1305,64 @@ pub fn from_graph(
     opts: &Options,
 ) -> Result<(Design, Plan, Vec<String>)> {
     let (plan, mut notes) = crate::golden::hardware_plan(g, input_format, config)?;
-    if opts.io == Io::Stream {
-        let (d, more) = match &opts.budget {
-            Some(b) => {
-                // The line buffers and FIFOs take the same block RAM at any
-                // folding: set it aside, fold the layers within the rest.
-                let fixed = stream::ram_bram36(&plan, &crate::arch::stream::stream_plan(&plan)?, opts);
-                let rest = crate::arch::schedule::Budget { bram36: b.bram36.map(|k| (k - fixed).max(0.0)), ..*b };
-                let (cfg, mut est) = crate::arch::schedule::budget_config(&plan, config, &rest);
-                est.bram36 += fixed;
-                let fits = b.dsp.is_none_or(|d| est.dsp <= d) && b.bram36.is_none_or(|k| est.bram36 <= k);
-                let mut folds: Vec<String> = cfg.layers.iter().filter_map(|(l, c)| c.reuse_factor.filter(|&r| r > 1).map(|r| format!("{l} {r}"))).collect();
-                folds.sort();
-                notes.push(format!(
-                    "--budget: reuse factors {} (balanced cycles per image) with an estimated {} DSP48 and {:.1} BRAM36 ({fixed:.1} of them line buffers and FIFOs){}",
-                    folds.join(", "),
-                    est.dsp,
-                    est.bram36,
-                    if fits { "" } else { "; even the most folded design does NOT fit the budget" }
-                ));
-                stream::generate_stream(g, &plan, opts, &cfg)?
-            }
-            None => stream::generate_stream(g, &plan, opts, config)?,
-        };
+    let chosen = opts.budget.as_ref().map(|b| budget_config(g, &plan, config, opts, b)).transpose()?;
+    let config = chosen.as_ref().map_or(config, |c| &c.0);
+    let d = if opts.io == Io::Stream {
+        let (d, more) = stream::generate_stream(g, &plan, opts, config)?;
         notes.extend(more);
-        return Ok((d, plan, notes));
-    }
-    let (sched, budget) = match &opts.budget {
-        Some(b) => {
-            let (sched, est) = crate::arch::schedule::schedule_budget(&plan, config, b);
-            let fits = b.dsp.is_none_or(|d| est.dsp <= d) && b.bram36.is_none_or(|k| est.bram36 <= k);
-            (sched, Some((est, fits)))
-        }
-        None => (crate::arch::schedule::schedule(&plan, opts.reuse_factor, config), None),
+        d
+    } else {
+        let sched = crate::arch::schedule::schedule(&plan, if chosen.is_some() { None } else { opts.reuse_factor }, config);
+        notes.extend(sched.notes.iter().cloned());
+        generate(g, &plan, opts, &sched)?
     };
-    notes.extend(sched.notes.iter().cloned());
-    let d = generate(g, &plan, opts, &sched)?;
-    // The design's interval: a recurrent cell's pipeline can lengthen
-    // the schedule's.
-    if let Some((est, fits)) = budget {
+    if let (Some(b), Some((cfg, est))) = (&opts.budget, &chosen) {
+        let (lut, ff) = (d.fabric.luts(opts.no_dsp), d.fabric.ffs(opts.no_dsp));
+        let fits = b.dsp.is_none_or(|n| est.dsp <= n) && b.bram36.is_none_or(|n| est.bram36 <= n) && b.lut.is_none_or(|n| lut <= n) && b.ff.is_none_or(|n| ff <= n);
+        let mut folds: Vec<String> = cfg.layers.iter().filter_map(|(l, c)| c.reuse_factor.filter(|&r| r > 1).map(|r| format!("{l} {r}"))).collect();
+        folds.sort();
+        // The design's interval: a recurrent cell's pipeline can lengthen
+        // the schedule's.
         notes.push(format!(
-            "--budget: initiation interval {} with an estimated {} DSP48 and {:.1} BRAM36{} (LUT and FF are not estimated: --synth gives Yosys's counts)",
+            "--budget: reuse factors {} (balanced cycles per sample), initiation interval {}, with an estimated {} DSP48, {:.1} BRAM36{}, {lut} LUT and {ff} FF{}",
+            if folds.is_empty() { "none".to_string() } else { folds.join(", ") },
             d.interface.initiation_interval,
             est.dsp,
             est.bram36,
+            if est.fixed_bram36 > 0.0 { format!(" ({:.1} of them line buffers and FIFOs)", est.fixed_bram36) } else { String::new() },
             if fits { "" } else { "; even the most folded design does NOT fit the budget" }
         ));
     }
     Ok((d, plan, notes))
+}
+
+/// `--budget`: the per-layer reuse factors (as a configuration) and the
+/// DSP and BRAM estimate of [`crate::arch::schedule::budget_config`]; a
+/// streaming design's line buffers and FIFOs take the same block RAM at
+/// any folding, so the layers fold within the rest. When the budget names
+/// LUTs or FFs, each candidate that fits the rest is generated (not
+/// written) and its netlist's fabric weighed ([`Fabric`]). The HLS
+/// target folds by the same choice.
+pub fn budget_config(g: &Graph, plan: &Plan, config: &crate::passes::config::Config, opts: &Options, b: &crate::arch::schedule::Budget) -> Result<(crate::passes::config::Config, BudgetEstimate)> {
+    let stream = opts.io == Io::Stream;
+    let fixed = if stream { stream::ram_bram36(plan, &crate::arch::stream::stream_plan(plan)?, opts) } else { 0.0 };
+    let rest = crate::arch::schedule::Budget { bram36: b.bram36.map(|k| (k - fixed).max(0.0)), ..*b };
+    let mut fabric_fits = |c: &crate::passes::config::Config| {
+        let d = if stream { stream::generate_stream(g, plan, opts, c).map(|x| x.0) } else { generate(g, plan, opts, &crate::arch::schedule::schedule(plan, None, c)) };
+        d.is_ok_and(|d| b.lut.is_none_or(|n| d.fabric.luts(opts.no_dsp) <= n) && b.ff.is_none_or(|n| d.fabric.ffs(opts.no_dsp) <= n))
+    };
+    let (cfg, est) = crate::arch::schedule::budget_config(plan, config, &rest, &mut fabric_fits);
+    Ok((cfg, BudgetEstimate { dsp: est.dsp, bram36: est.bram36 + fixed, fixed_bram36: fixed }))
+}
+
+/// The DSP and BRAM estimate of a `--budget` choice.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BudgetEstimate {
+    pub dsp: usize,
+    /// BRAM36, line buffers and FIFOs included.
+    pub bram36: f64,
+    /// The BRAM36 of a streaming design's line buffers and FIFOs.
+    pub fixed_bram36: f64,
 }
 
 /// TDATA bits for `bits` bits of data: padded to whole bytes (DESIGN.md).

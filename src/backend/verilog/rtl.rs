@@ -11,6 +11,7 @@
 //! result fits: no signedness rules of Verilog are relied on, and widths
 //! always match (lint-clean under `verilator -Wall`).
 
+use crate::arch::fabric::Fabric;
 use crate::arch::netlist::{Cell, Cmp, Module, NetId};
 
 /// A value in the design: a net and the range of the values it holds
@@ -67,6 +68,8 @@ pub struct Counts {
     pub dsp_estimate: usize,
     /// Estimated BRAM36 of the ROMs.
     pub bram36_estimate: f64,
+    /// The fabric the cells need: the LUT and FF estimate.
+    pub fabric: Fabric,
 }
 
 impl Counts {
@@ -85,10 +88,11 @@ impl Counts {
         self.cycles = self.cycles.max(k.cycles);
         self.dsp_estimate += k.dsp_estimate;
         self.bram36_estimate += k.bram36_estimate;
+        self.fabric.add(&k.fabric);
     }
 
-    /// Add the operators, comparisons, flip-flops and memory bits counted
-    /// on a netlist module's own cells.
+    /// Add the operators, comparisons, flip-flops, memory bits, RAMs'
+    /// block RAM and fabric counted on a netlist module's own cells.
     pub fn add_cells(&mut self, m: &Module) {
         let r = m.resources();
         self.multipliers += r.multipliers;
@@ -96,6 +100,15 @@ impl Counts {
         self.comparisons += r.comparisons;
         self.ff_bits += r.ff_bits;
         self.memory_bits += r.memory_bits;
+        self.bram36_estimate += r.ram_bram36;
+        self.fabric.add(&Fabric::of(m));
+    }
+
+    /// Of a netlist module's own cells ([`Counts::add_cells`]).
+    pub fn of_cells(m: &Module) -> Counts {
+        let mut c = Counts::default();
+        c.add_cells(m);
+        c
     }
 }
 

@@ -120,6 +120,9 @@ pub fn generate_stream(
     let mut files: Vec<(String, String)> = vec![];
     let mut memories = vec![];
     let mut layers = vec![];
+    // The fabric of the stages: a beat stage's whole design (its layers
+    // and its own top), the other stages' modules.
+    let mut stage_fabric = crate::arch::fabric::Fabric::default();
     let mut notes = vec![];
     let mut t = Module::new(&top);
     t.header.push(opts.header.clone());
@@ -196,18 +199,14 @@ pub fn generate_stream(
                 let fifo_name = format!("{} input {p} (from {from})", join.as_deref().unwrap_or(node.stage.name()));
                 fifo_rows.push(format!("{fifo_name}: FIFO of {} words of {bits} bits (the deadlock-free minimum is {})", depths[p], minimum[p]));
                 fifos.push(super::FifoInfo { name: fifo_name, instance: format!("u_s{k}_fifo{p}"), module: fname.clone(), capacity: depths[p], minimum: minimum[p] });
-                let r = f.resources();
+                let counts = super::Counts::of_cells(&f);
+                stage_fabric.add(&counts.fabric);
                 layers.push(LayerReport {
                     layer: format!("{}_fifo{p}", node.stage.name()),
                     module: fname.clone(),
                     stage: 0,
                     latency: 0,
-                    counts: super::Counts {
-                        ff_bits: r.ff_bits,
-                        memory_bits: r.memory_bits,
-                        bram36_estimate: r.ram_bram36,
-                        ..Default::default()
-                    },
+                    counts,
                 });
                 files.push((format!("{fname}.v"), f.verilog()));
                 edges.insert((k, p), e);
@@ -321,6 +320,7 @@ pub fn generate_stream(
                     }
                 }
                 memories.extend(d.memories);
+                stage_fabric.add(&d.fabric);
                 layers.extend(d.layers);
                 (
                     Link {
@@ -390,21 +390,14 @@ pub fn generate_stream(
                 let data = t.instance_output(0, 0, out_bits as u32);
                 let valid = t.instance_output(0, 1, 1);
                 stream_instance(&mut t, &m.name, &format!("u_s{k}"), (clk, rst), (in_link.data, in_link.valid, in_link.ready), (data, valid, out_ready));
-                let r = m.resources();
+                let counts = super::Counts { cycles, ..super::Counts::of_cells(&m) };
+                stage_fabric.add(&counts.fabric);
                 layers.push(LayerReport {
                     layer: stage.name().to_string(),
                     module: m.name.clone(),
                     stage: 0,
                     latency: 0,
-                    counts: super::Counts {
-                        ff_bits: r.ff_bits,
-                        memory_bits: r.memory_bits,
-                        bram36_estimate: r.ram_bram36,
-                        cycles,
-                        comparisons: r.comparisons,
-                        adders: r.adders,
-                        ..Default::default()
-                    },
+                    counts,
                 });
                 files.push((format!("{}.v", m.name), m.verilog()));
                 (
@@ -481,6 +474,9 @@ pub fn generate_stream(
     t.output(&format!("{op}_tvalid"), ovalid, 1);
     t.output(&format!("{op}_tlast"), is_last, 1);
     files.push((format!("{top}.v"), t.verilog()));
+    // The top's cells, the beat stages whole, the other stages' modules.
+    let mut fabric = crate::arch::fabric::Fabric::of(&t);
+    fabric.add(&stage_fabric);
     let ost = &plan.steps[plan.outputs[0]];
     let port = |st: &crate::passes::precision::Step,
                 bits: usize,
@@ -519,6 +515,7 @@ pub fn generate_stream(
             taps,
             memories,
             fifos,
+            fabric,
         },
         notes,
     ))
