@@ -304,8 +304,9 @@ fn a_lut_budget_holds_the_fabric_estimate() {
 fn the_fabric_estimate_is_within_its_stated_error_of_yosys() {
     use std::collections::BTreeMap;
     let data = std::fs::read_to_string(common::root().join("benches/peers/fabric_data.tsv")).unwrap();
-    // design tag -> (model, options, module -> (Yosys LUT, Yosys FF))
-    let mut designs: BTreeMap<&str, (&str, &str, Vec<(&str, usize, usize)>)> = BTreeMap::new();
+    /// A design's model, gen options and (module, Yosys LUT, Yosys FF).
+    type Measured<'a> = (&'a str, &'a str, Vec<(&'a str, usize, usize)>);
+    let mut designs: BTreeMap<&str, Measured> = BTreeMap::new();
     for line in data.lines() {
         let f: Vec<&str> = line.split('\t').collect();
         assert_eq!(f.len(), 8, "{line}");
