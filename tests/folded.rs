@@ -247,20 +247,24 @@ fn rom_files_work_from_anywhere() {
 #[test]
 fn budget_picks_the_smallest_interval_that_fits() {
     common::require("verilator");
-    use qkhw::arch::schedule::{schedule_budget, Budget};
+    use qkhw::arch::schedule::{budget_config, schedule, Budget};
+    let schedule_budget = |plan: &qkhw::passes::precision::Plan, b: &Budget| {
+        let (c, e) = budget_config(plan, &Config::default(), b, &mut |_| true);
+        (schedule(plan, None, &c), e)
+    };
     let g = qkhw::load_graph(common::root().join("examples/models/jet_tagger_da.keras"), Default::default()).unwrap();
     let (plan, _) = qkhw::golden::hardware_plan(&g, None, &Config::default()).unwrap();
     let mut last = 0;
     for dsp in [512usize, 256, 128, 64, 32] {
         let b: Budget = format!("dsp={dsp},bram=10").parse().unwrap();
-        let (s, e) = schedule_budget(&plan, &Config::default(), &b, &mut |_| true);
+        let (s, e) = schedule_budget(&plan, &b);
         assert!(e.dsp <= dsp, "dsp={dsp}: estimate {e:?}");
         assert!(s.initiation_interval >= last, "a tighter budget gave a shorter interval");
         last = s.initiation_interval;
         // One step shorter would not fit: the chosen interval is the smallest.
         if s.initiation_interval > 2 {
             let tighter: Budget = format!("dsp={},bram=10", e.dsp.saturating_sub(1)).parse().unwrap();
-            let (s2, _) = schedule_budget(&plan, &Config::default(), &tighter, &mut |_| true);
+            let (s2, _) = schedule_budget(&plan, &tighter);
             assert!(s2.initiation_interval >= s.initiation_interval);
         }
     }

@@ -231,19 +231,14 @@ fn reuse_within(shape: (usize, usize, usize), t: usize) -> usize {
     lo
 }
 
-/// `--budget`: the smallest initiation interval whose folding fits the
-/// budget by the estimate: for a target interval T every foldable layer
-/// without its own `[layer.NAME] reuse_factor` gets the largest reuse
-/// factor that keeps it within T cycles (so the layers are balanced), and
-/// the smallest T whose DSP, BRAM, LUT and FF estimates fit is taken.
-pub fn schedule_budget(plan: &Plan, cfg: &Config, budget: &Budget, fabric_fits: &mut dyn FnMut(&Config) -> bool) -> (Schedule, Estimate) {
-    let (c, e) = budget_config(plan, cfg, budget, fabric_fits);
-    (schedule(plan, None, &c), e)
-}
-
-/// The per-layer reuse factors [`schedule_budget`] chooses, as a
+/// `--budget`: the per-layer reuse factors for the smallest initiation
+/// interval whose folding fits the budget by the estimate, as a
 /// configuration (`cfg` with a `reuse_factor` for every foldable layer
-/// that has none), and their estimate. A convolution's folding takes
+/// that has none), and their estimate: for a target interval T every
+/// foldable layer without its own `[layer.NAME] reuse_factor` gets the
+/// largest reuse factor that keeps it within T cycles (so the layers are
+/// balanced), and the smallest T whose DSP, BRAM, LUT and FF estimates
+/// fit is taken. A convolution's folding takes
 /// positions × groups × chunks cycles per sample, which is also its cycles
 /// per image in the streaming architecture (one window per position), so
 /// the same choice balances a streaming design's stages.

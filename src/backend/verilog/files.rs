@@ -74,7 +74,7 @@ pub fn report_text(d: &Design, opts: &Options) -> String {
     );
     let _ = writeln!(
         s,
-        "fabric, estimated: {} LUT, {} FF (the netlist's cells weighed by costs fitted to Yosys 0.23 synth_xilinx; 9% median and 37% largest error on the README's designs)",
+        "fabric, estimated: {} LUT, {} FF (the netlist's cells weighed by costs fitted to Yosys 0.23 synth_xilinx; its error against Yosys is in the README; gen --synth gives Yosys's counts)",
         d.fabric.luts(opts.no_dsp),
         d.fabric.ffs(opts.no_dsp)
     );

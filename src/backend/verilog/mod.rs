@@ -1049,9 +1049,9 @@ fn activation(m: &mut ModuleBuild, plan: &Plan, i: usize, x: &Sig, a: &Act, in_f
             let y = m.rtl.m.relu(x.net, x.lo, x.hi, x.w());
             Ok(Sig { net: y, lo: x.lo.max(0), hi: x.hi.max(0), bits: m.rtl.m.get(y).width })
         }
-        Act::Grid { out_frac, min, max } => requant(m, x, in_fmt.frac - out_frac, st.fmt, *min, *max, crate::fxp::Rounding::TiesEven, true),
-        Act::Requant { out, rounding, overflow } => {
-            requant(m, x, in_fmt.frac - out.frac, *out, out.min_code(), out.max_code(), *rounding, *overflow == crate::fxp::Overflow::Saturate)
+        Act::Grid { .. } | Act::Requant { .. } => {
+            let (shift, q) = requant_of(a, in_fmt.frac, st.fmt).ok_or_else(|| Error::Internal("a grid activation without a requantizer".into()))?;
+            requant(m, x, shift, q)
         }
         Act::Generic { .. } | Act::Float { .. } | Act::Mean { .. } => Err(Error::Internal("a step-function activation goes through `piecewise`".into())),
     }
@@ -1143,27 +1143,26 @@ fn fusable(plan: &Plan, a: usize) -> Option<crate::arch::folded::Post> {
     if st.inputs.len() != 1 || st.inputs[0] + 1 != a {
         return None;
     }
-    let in_frac = plan.steps[st.inputs[0]].fmt.frac;
     match act {
         Act::Relu => Some(Post::Relu),
-        Act::Grid { out_frac, min, max } if in_frac > *out_frac => Some(Post::Requant(Requant {
-            shift: (in_frac - out_frac) as u32,
-            round: crate::fxp::Rounding::TiesEven.hw_mode(),
-            sat: true,
-            min: *min,
-            max: *max,
-            out_width: st.fmt.width,
-        })),
-        Act::Requant { out, rounding, overflow } if in_frac > out.frac => Some(Post::Requant(Requant {
-            shift: (in_frac - out.frac) as u32,
-            round: rounding.hw_mode(),
-            sat: *overflow == crate::fxp::Overflow::Saturate,
-            min: out.min_code(),
-            max: out.max_code(),
-            out_width: out.width,
-        })),
-        _ => None,
+        _ => requant_of(act, plan.steps[st.inputs[0]].fmt.frac, st.fmt).filter(|(shift, _)| *shift > 0).map(|(_, q)| Post::Requant(q)),
     }
+}
+
+/// The requantizer of a grid activation `a` whose input has `in_frac`
+/// fraction bits and whose step has format `fmt`: the fraction bits it
+/// drops (negative: a left shift) and the primitive's rounding,
+/// saturation and output range (a wrapping one's range is the output
+/// format's). None for other activations. The one reading of an
+/// activation's requantizer for the unrolled and the folded lowerings.
+fn requant_of(a: &Act, in_frac: i32, fmt: FixedFormat) -> Option<(i32, Requant)> {
+    let (out_frac, round, sat, min, max, out_width) = match a {
+        Act::Grid { out_frac, min, max } => (*out_frac, crate::fxp::Rounding::TiesEven, true, *min, *max, fmt.width),
+        Act::Requant { out, rounding, overflow } => (out.frac, *rounding, *overflow == crate::fxp::Overflow::Saturate, out.min_code(), out.max_code(), out.width),
+        _ => return None,
+    };
+    let shift = in_frac - out_frac;
+    Some((shift, Requant { shift: shift.max(0) as u32, round: round.hw_mode(), sat, min, max, out_width }))
 }
 
 /// The index of the largest element of `x`, the first on ties: a balanced
@@ -1201,10 +1200,9 @@ fn argmax(m: &mut ModuleBuild, x: &[Sig], p: u32) -> Sig {
 }
 
 /// The `qkhw_requant` primitive on one element (or a left shift and clamp
-/// when the output has more fraction bits than the input).
-#[allow(clippy::too_many_arguments)]
-fn requant(m: &mut ModuleBuild, x: &Sig, shift: i32, out: FixedFormat, min: i128, max: i128, round: crate::fxp::Rounding, sat: bool) -> Result<Sig> {
-    let ow = out.width;
+/// when the output has more fraction bits than the input: `shift` < 0).
+fn requant(m: &mut ModuleBuild, x: &Sig, shift: i32, q: Requant) -> Result<Sig> {
+    let (min, max, ow) = (q.min, q.max, q.out_width);
     if shift <= 0 {
         // Exact: x << -shift, then clamp (or wrap).
         let s = m.rtl.shifted(x, (-shift) as u32);
@@ -1217,8 +1215,6 @@ fn requant(m: &mut ModuleBuild, x: &Sig, shift: i32, out: FixedFormat, min: i128
         return Ok(m.rtl.slice(&c, 0, ow, lo, hi));
     }
     let k = m.rtl.m.cells.iter().filter(|c| matches!(c, Cell::Instance { .. })).count();
-    let (min, max) = if sat { (min, max) } else { (out.min_code(), out.max_code()) };
-    let q = Requant { shift: shift as u32, round: round.hw_mode(), sat, min, max, out_width: ow };
     let y = m.rtl.m.requant(&format!("u_rq{k}"), x.net, x.lo, x.hi, x.w(), q);
     Ok(Sig { net: y, lo: min, hi: max, bits: ow })
 }
