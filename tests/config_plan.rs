@@ -34,3 +34,20 @@ fn an_output_format_a_layer_already_has_adds_no_step() {
     let (narrow, _) = qkhw::golden::hardware_plan(&g, None, &Config::parse("[layer.fc1]\noutput = \"fixed<12,6>\"\n").unwrap()).unwrap();
     assert_eq!(narrow.steps.len(), plain.steps.len() + 1);
 }
+
+/// `reuse_factor` and `parallelization_factor` are taken on every layer
+/// the schedule folds (a depthwise convolution and an average pooling
+/// were refused though `--reuse-factor` folded them) and refused, naming
+/// the layer and what folds, where they would do nothing.
+#[test]
+fn fold_keys_are_taken_where_the_schedule_folds() {
+    let g = graph("dscnn_kws.keras");
+    for table in ["[layer.dw1]\nreuse_factor = 8\nparallelization_factor = 2\n", "[layer.conv1]\nreuse_factor = 8\nparallelization_factor = 4\n", "[layer.avg_pool]\nreuse_factor = 8\n"] {
+        Config::parse(table).unwrap().check(&g).unwrap_or_else(|e| panic!("{table}: {e}"));
+    }
+    let g = graph("cnn_bn.keras");
+    let err = Config::parse("[layer.relu1]\nparallelization_factor = 2\n").unwrap().check(&g).unwrap_err().to_string();
+    assert!(err.contains("[layer.relu1]") && err.contains("`parallelization_factor`") && err.contains("QActivation"), "{err}");
+    let err = Config::parse("[layer.conv1]\nparallelization_factor = 0\n").unwrap_err().to_string();
+    assert!(err.contains("[layer.conv1]") && err.contains("at least 1"), "{err}");
+}

@@ -67,10 +67,33 @@ fn mixed_per_layer_reuse_factors_and_a_cnn() {
     let (ii, _) = check("jet_tagger_da", &Options { reuse_factor: Some(64), ..Default::default() }, &cfg, "mixed-cli", 100);
     assert_eq!(ii, 64, "fc3 at 64 (the command line), fc1 and fc2 their own");
     // cnn_bn at R = 4: conv1 (3x3x1 -> 4 on 6x6 positions) has 36 products
-    // per position, so 9 multipliers: 4 output x 2 input lanes, 5 cycles a
+    // per position, so at most 9 multipliers: 4 output x 2 input lanes, 5 cycles a
     // position, 36 positions: II 180; its depthwise stays unrolled.
     let (ii, _) = check("cnn_bn", &Options { reuse_factor: Some(4), ..Default::default() }, &Config::default(), "r4", 300);
     assert_eq!(ii, 180);
+}
+
+/// hls4ml's ParallelizationFactor: a folded convolution computes P output
+/// positions at once on P copies of its multipliers, all reading one ROM
+/// word, so its interval is R-cycles × ceil(positions / P); a last block
+/// with fewer rows (36 positions, P = 5) and a depthwise convolution (each
+/// output lane its own channel) included. The harness measures the stated
+/// interval, and the outputs equal the golden model.
+#[test]
+fn parallel_output_positions_fold_bit_exact() {
+    common::require("verilator");
+    // conv1 at R = 4, P = 5; dw1 at R = 3, P = 3 (the README's example).
+    let cfg = Config::parse(&std::fs::read_to_string(common::root().join("examples/configs/cnn_bn_parallel.toml")).unwrap()).unwrap();
+    let (_, d, plan) = generate("cnn_bn", &Options::default(), &cfg, "p5");
+    let conv1 = std::fs::read_to_string(d.dir.join("cnn_bn_conv1_fold.v")).unwrap();
+    // conv1: 3x3x1 -> 4 at R = 4 is 8 multipliers and 5 cycles a position.
+    assert!(conv1.contains("40 multipliers (5 rows x 4 output x 2 input lanes)"), "{}", conv1.lines().take(8).collect::<Vec<_>>().join("\n"));
+    assert_eq!(conv1.matches(" * ").count(), 40);
+    let sched = qkhw::arch::schedule::schedule(&plan, None, &cfg);
+    let conv = sched.nodes.iter().find(|n| n.layer == "conv1").unwrap();
+    assert_eq!((conv.arch, conv.cycles), (qkhw::arch::schedule::Arch::Folded { reuse: 4, parallel: 5 }, 5 * 36usize.div_ceil(5)));
+    let (ii, _) = check("cnn_bn", &Options::default(), &cfg, "p5", 200);
+    assert_eq!(ii, 40, "conv1 at 5 cycles x 8 blocks of positions is the slowest layer");
 }
 
 /// Every model the unrolled backend takes also generates lint-clean with a
@@ -249,7 +272,7 @@ fn budget_picks_the_smallest_interval_that_fits() {
     common::require("verilator");
     use qkhw::arch::schedule::{budget_config, schedule, Budget};
     let schedule_budget = |plan: &qkhw::passes::precision::Plan, b: &Budget| {
-        let (c, e) = budget_config(plan, &Config::default(), b, &mut |_| true);
+        let (c, e) = budget_config(plan, &Config::default(), b, true, &mut |_| true);
         (schedule(plan, None, &c), e)
     };
     let g = qkhw::load_graph(common::root().join("examples/models/jet_tagger_da.keras"), Default::default()).unwrap();
@@ -272,6 +295,23 @@ fn budget_picks_the_smallest_interval_that_fits() {
     let opts = Options { budget: Some("dsp=64".parse().unwrap()), ..Default::default() };
     let (ii, _) = check("jet_tagger_da", &opts, &Config::default(), "budget64", 200);
     assert!(ii > 1);
+    // A convolution folds below one cycle per output position by computing
+    // several at once: cnn_bn's conv1 has 36 positions, and 100 DSP48 give
+    // an interval under 36 (at one position at a time the budget could
+    // only unroll conv1 or take 36 cycles or more).
+    let g = qkhw::load_graph(common::root().join("examples/models/cnn_bn.keras"), Default::default()).unwrap();
+    let (plan, _) = qkhw::golden::hardware_plan(&g, None, &Config::default()).unwrap();
+    let b: Budget = "dsp=100".parse().unwrap();
+    let (s, e) = schedule_budget(&plan, &b);
+    assert!(e.dsp <= 100 && s.initiation_interval < 36, "{e:?}, II {}", s.initiation_interval);
+    let conv1 = s.nodes.iter().find(|n| n.layer == "conv1").unwrap();
+    assert!(matches!(conv1.arch, qkhw::arch::schedule::Arch::Folded { parallel, .. } if parallel > 1), "{:?}", conv1.arch);
+    // Without positions at once (HLS, a streaming stage) it cannot.
+    let (c, _) = budget_config(&plan, &Config::default(), &b, false, &mut |_| true);
+    assert!(c.layers.values().all(|l| l.parallelization_factor.is_none()));
+    let opts = Options { budget: Some(b), ..Default::default() };
+    let (ii, _) = check("cnn_bn", &opts, &Config::default(), "budget100", 200);
+    assert_eq!(ii as usize, s.initiation_interval);
 }
 
 /// `--budget lut=N`: every candidate's netlist is weighed (the fabric

@@ -387,7 +387,7 @@ fn a_budget_balances_the_streamed_resnet8() {
     let budget: qkhw::arch::schedule::Budget = "dsp=220,bram=140".parse().unwrap();
     let g = qkhw::load_graph(common::root().join("examples/models/resnet8.keras"), Default::default()).unwrap();
     let (plan, _) = qkhw::golden::hardware_plan(&g, None, &Config::default()).unwrap();
-    let (cfg, est) = qkhw::arch::schedule::budget_config(&plan, &Config::default(), &budget, &mut |_| true);
+    let (cfg, est) = qkhw::arch::schedule::budget_config(&plan, &Config::default(), &budget, false, &mut |_| true);
     assert!(est.dsp <= 220 && est.bram36 <= 140.0, "{est:?}");
     let opts = Options { io: Io::Stream, budget: Some(budget), ..Default::default() };
     let (_, d, plan) = generate_with("resnet8", &opts, &Config::default(), "budget");

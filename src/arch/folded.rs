@@ -82,6 +82,10 @@ pub struct Fold {
     pub groups: usize,
     pub chunks: usize,
     pub rows: usize,
+    /// Rows (a convolution's output positions) computed at once, each on
+    /// its own `p_out × p_in` multipliers, all reading the same ROM word
+    /// (hls4ml's ParallelizationFactor; 1 by default).
+    pub p_rows: usize,
 }
 
 impl Fold {
@@ -99,16 +103,32 @@ impl Fold {
             let groups = n_out.div_ceil(m);
             (n_out.div_ceil(groups), 1)
         };
-        Fold { p_out, p_in, groups: n_out.div_ceil(p_out), chunks: n_in.div_ceil(p_in), rows: rows.max(1) }
+        Fold { p_out, p_in, groups: n_out.div_ceil(p_out), chunks: n_in.div_ceil(p_in), rows: rows.max(1), p_rows: 1 }
+    }
+
+    /// The same folding with `p` rows computed at once (at most every row).
+    pub fn rows_at_once(self, p: usize) -> Fold {
+        Fold { p_rows: p.clamp(1, self.rows), ..self }
+    }
+
+    /// Row blocks: the rows a sample takes one after the other.
+    pub fn row_blocks(&self) -> usize {
+        self.rows.div_ceil(self.p_rows)
     }
 
     /// Cycles per sample.
     pub fn cycles(&self) -> usize {
-        self.rows * self.groups * self.chunks
+        self.row_blocks() * self.groups * self.chunks
     }
 
+    /// The multipliers of one row (the weights of one ROM word).
     pub fn multipliers(&self) -> usize {
         self.p_out * self.p_in
+    }
+
+    /// Every multiplier: one row's, times the rows computed at once.
+    pub fn all_multipliers(&self) -> usize {
+        self.multipliers() * self.p_rows
     }
 
     /// ROM words: (group, chunk) in order.
@@ -290,6 +310,8 @@ pub struct DenseSpec<'a> {
     /// Cycles from `start` until `x` is valid (a block inside a pipeline):
     /// `start` goes through a delay line reset with the block.
     pub start_delay: usize,
+    /// Rows computed at once ([`Fold::p_rows`]).
+    pub rows_at_once: usize,
 }
 
 /// An element-wise activation a folded block applies per lane.
@@ -334,20 +356,22 @@ pub fn conv_gather(g: &Geo) -> Vec<Option<usize>> {
 /// Lower a Dense step at reuse factor `reuse` into the module `name`, with
 /// ports `clk`, `rst`, `ce`, `start`, `x` and `y`.
 pub fn lower(name: &str, d: &DenseSpec, reuse: usize, header: Vec<String>, init: super::netlist::RomInit) -> FoldedDense {
-    let f = Fold::new(d.rows, d.n_in, d.n_out, reuse);
+    let f = Fold::new(d.rows, d.n_in, d.n_out, reuse).rows_at_once(d.rows_at_once);
     let mut m = Module::new(name);
     m.header = header;
+    let rows_at_once = if f.p_rows > 1 { format!("{} rows x ", f.p_rows) } else { String::new() };
     m.header.push(format!(
-        "Folded Dense {}x{} -> {}: {} multipliers ({} output x {} input lanes), {} groups x {} chunks x {} rows = {} cycles per sample.",
+        "Folded Dense {}x{} -> {}: {} multipliers ({rows_at_once}{} output x {} input lanes), {} groups x {} chunks x {} {} = {} cycles per sample.",
         d.rows,
         d.n_in,
         d.n_out,
-        f.multipliers(),
+        f.all_multipliers(),
         f.p_out,
         f.p_in,
         f.groups,
         f.chunks,
-        f.rows,
+        f.row_blocks(),
+        if f.p_rows > 1 { "row blocks" } else { "rows" },
         f.cycles()
     ));
     m.clock_input("clk");
@@ -374,7 +398,8 @@ pub fn lower(name: &str, d: &DenseSpec, reuse: usize, header: Vec<String>, init:
     let k_step = m.and(k_last, issue_ce);
     let (addr_g, g_last) = m.counter(f.groups, k_step, Some(start), rst);
     let row_step = m.and(g_last, k_step);
-    let (row, _) = m.counter(f.rows, row_step, Some(start), rst);
+    // The row block: rows `row·P .. row·P + P` at once.
+    let (row, _) = m.counter(f.row_blocks(), row_step, Some(start), rst);
     let run_next = {
         let not_last = m.mux(c_last, zero_bit, issue);
         m.narrow(not_last, 0, 1)
@@ -399,7 +424,7 @@ pub fn lower(name: &str, d: &DenseSpec, reuse: usize, header: Vec<String>, init:
     // the cycle (row, group, chunk) or, shared by the outputs, (row, chunk).
     let x_lane = |m: &mut Module, elem: &dyn Fn(usize, usize, usize) -> Option<usize>, sel: NetId, n: usize| {
         let mut options = vec![];
-        for r in 0..f.rows {
+        for r in 0..f.row_blocks() {
             for g in 0..n {
                 for kk in 0..f.chunks {
                     options.push(match elem(r, g, kk) {
@@ -413,32 +438,41 @@ pub fn lower(name: &str, d: &DenseSpec, reuse: usize, header: Vec<String>, init:
         let e = m.narrow(e, xlo.min(0), xhi.max(0));
         m.reg(e, Some(ce))
     };
-    let mut xs = vec![];
+    // xs[q]: row q of the block's input lanes (a row past the last reads 0).
+    let (blocks, rows) = (f.row_blocks(), f.rows);
+    let row_of = |rb: usize, q: usize| Some(rb * f.p_rows + q).filter(|&r| r < rows);
+    let mut xs = vec![vec![]; f.p_rows];
     if d.gather.per_output() {
-        for l in 0..f.p_out {
-            for p in 0..f.p_in {
-                let elem = |r: usize, g: usize, kk: usize| {
-                    let (i, j) = (kk * f.p_in + p, g * f.p_out + l);
-                    (i < d.n_in && j < d.n_out).then(|| d.gather.element(d.n_in, r, i, j)).flatten()
-                };
-                xs.push(x_lane(&mut m, &elem, c_cur, f.groups));
+        for (q, xq) in xs.iter_mut().enumerate() {
+            for l in 0..f.p_out {
+                for p in 0..f.p_in {
+                    let elem = |rb: usize, g: usize, kk: usize| {
+                        let (i, j) = (kk * f.p_in + p, g * f.p_out + l);
+                        let r = row_of(rb, q)?;
+                        (i < d.n_in && j < d.n_out).then(|| d.gather.element(d.n_in, r, i, j)).flatten()
+                    };
+                    xq.push(x_lane(&mut m, &elem, c_cur, f.groups));
+                }
             }
         }
     } else {
-        let sel = if f.rows > 1 {
-            let base: Vec<NetId> = (0..f.rows).map(|r| m.constant((r * f.chunks) as i128)).collect();
+        let sel = if blocks > 1 {
+            let base: Vec<NetId> = (0..blocks).map(|r| m.constant((r * f.chunks) as i128)).collect();
             let b = m.mux_tree(base, row);
             let s = m.add(b, k);
-            m.narrow(s, 0, (f.rows * f.chunks - 1) as i128)
+            m.narrow(s, 0, (blocks * f.chunks - 1) as i128)
         } else {
             k
         };
-        for p in 0..f.p_in {
-            let elem = |r: usize, _: usize, kk: usize| {
-                let i = kk * f.p_in + p;
-                (i < d.n_in).then(|| d.gather.element(d.n_in, r, i, 0)).flatten()
-            };
-            xs.push(x_lane(&mut m, &elem, sel, 1));
+        for (q, xq) in xs.iter_mut().enumerate() {
+            for p in 0..f.p_in {
+                let elem = |rb: usize, _: usize, kk: usize| {
+                    let i = kk * f.p_in + p;
+                    let r = row_of(rb, q)?;
+                    (i < d.n_in).then(|| d.gather.element(d.n_in, r, i, 0)).flatten()
+                };
+                xq.push(x_lane(&mut m, &elem, sel, 1));
+            }
         }
     }
     // Control tags along the pipeline: issue -> stage 1 -> stage 2 (accumulate).
@@ -447,9 +481,9 @@ pub fn lower(name: &str, d: &DenseSpec, reuse: usize, header: Vec<String>, init:
     let first = m.compare(Cmp::Eq, k, zero);
     let first2 = delay(&mut m, first, 2, ce);
     let last2 = delay(&mut m, k_last, 2, ce);
-    let slots = f.rows * f.groups;
+    let slots = blocks * f.groups;
     let slot = if slots > 1 {
-        let base: Vec<NetId> = (0..f.rows).map(|r| m.constant((r * f.groups) as i128)).collect();
+        let base: Vec<NetId> = (0..blocks).map(|r| m.constant((r * f.groups) as i128)).collect();
         let b = m.mux_tree(base, row);
         let s = m.add(b, addr_g);
         let s = m.narrow(s, 0, (slots - 1) as i128);
@@ -464,47 +498,62 @@ pub fn lower(name: &str, d: &DenseSpec, reuse: usize, header: Vec<String>, init:
         .max()
         .unwrap_or(0);
     let en_acc = m.and(ce, valid2);
+    // The word's weights and each lane's bias, shared by the rows computed
+    // at once (made where row 0 first needs them).
+    let mut wvs: Vec<Option<NetId>> = vec![None; f.multipliers()];
+    let mut biases: Vec<Option<NetId>> = vec![None; f.p_out];
+    // finals[q·p_out + l]: row q's output lane l.
     let mut finals = vec![];
-    for l in 0..f.p_out {
-        let mut prods = vec![];
-        for p in 0..f.p_in {
-            let e = l * f.p_in + p;
-            let xp = xs[if d.gather.per_output() { e } else { p }];
-            let wv = match rom {
-                Some(rom) if !constant_lane(e) => m.slice(rom, e as u32 * ww, ww, wlo, whi),
-                _ => m.constant(words[0][e]),
-            };
-            prods.extend(tiled_product(&mut m, xp, wv, ce));
+    for (q, xq) in xs.iter().enumerate() {
+        for (l, bias_l) in biases.iter_mut().enumerate() {
+            let mut prods = vec![];
+            for p in 0..f.p_in {
+                let e = l * f.p_in + p;
+                let xp = xq[if d.gather.per_output() { e } else { p }];
+                let wv = *wvs[e].get_or_insert_with(|| match rom {
+                    Some(rom) if !constant_lane(e) => m.slice(rom, e as u32 * ww, ww, wlo, whi),
+                    _ => m.constant(words[0][e]),
+                });
+                prods.extend(tiled_product(&mut m, xp, wv, ce));
+            }
+            let sum = adder_tree(&mut m, prods);
+            let bias = *bias_l.get_or_insert_with(|| {
+                let bias: Vec<NetId> = (0..f.groups)
+                    .map(|g| {
+                        let j = g * f.p_out + l;
+                        m.constant(if j < d.n_out { d.b[j] } else { 0 })
+                    })
+                    .collect();
+                match g2 {
+                    Some(g) => m.mux_tree(bias, g),
+                    None => bias[0],
+                }
+            });
+            let acc = m.reg_later(-bound, bound, Some(en_acc), None);
+            let from = m.mux(first2, bias, acc);
+            let next = m.add(from, sum);
+            let next = m.narrow(next, -bound, bound);
+            m.drive(acc, next);
+            finals.push(match d.post {
+                Some(p) => apply_post(&mut m, p, next, q * f.p_out + l),
+                None => next,
+            });
         }
-        let sum = adder_tree(&mut m, prods);
-        let bias: Vec<NetId> = (0..f.groups)
-            .map(|g| {
-                let j = g * f.p_out + l;
-                m.constant(if j < d.n_out { d.b[j] } else { 0 })
-            })
-            .collect();
-        let bias = match g2 {
-            Some(g) => m.mux_tree(bias, g),
-            None => bias[0],
-        };
-        let acc = m.reg_later(-bound, bound, Some(en_acc), None);
-        let from = m.mux(first2, bias, acc);
-        let next = m.add(from, sum);
-        let next = m.narrow(next, -bound, bound);
-        m.drive(acc, next);
-        finals.push(match d.post {
-            Some(p) => apply_post(&mut m, p, next, l),
-            None => next,
-        });
     }
     // Outputs.
     let (ylo, yhi, yw) = d.y;
     let write = m.and(last2, en_acc);
     let n_y = d.rows * d.n_out;
     let mut ys = vec![];
+    // Output j (row r, output jj): its slot (row block, group) and lane.
+    let place = |j: usize| {
+        let (r, jj) = (j / d.n_out, j % d.n_out);
+        let (g, l) = (jj / f.p_out, jj % f.p_out);
+        ((r / f.p_rows) * f.groups + g, (r % f.p_rows) * f.p_out + l)
+    };
     let latency = if slots == 1 {
-        for &v in finals.iter().take(d.n_out) {
-            let v = m.narrow(v, ylo, yhi);
+        for j in 0..n_y {
+            let v = m.narrow(finals[place(j).1], ylo, yhi);
             ys.push(m.reg(v, Some(write)));
         }
         c as u32 + 2
@@ -513,9 +562,7 @@ pub fn lower(name: &str, d: &DenseSpec, reuse: usize, header: Vec<String>, init:
         let mut bank = vec![];
         let mut enables: std::collections::HashMap<usize, NetId> = Default::default();
         for j in 0..n_y {
-            let (r, jj) = (j / d.n_out, j % d.n_out);
-            let (g, l) = (jj / f.p_out, jj % f.p_out);
-            let k = r * f.groups + g;
+            let (k, lane) = place(j);
             // One comparator per slot, shared by its lanes.
             let en = match enables.get(&k) {
                 Some(&e) => e,
@@ -527,7 +574,7 @@ pub fn lower(name: &str, d: &DenseSpec, reuse: usize, header: Vec<String>, init:
                     e
                 }
             };
-            let v = m.narrow(finals[l], ylo, yhi);
+            let v = m.narrow(finals[lane], ylo, yhi);
             bank.push(m.reg(v, Some(en)));
         }
         let last_slot = m.constant((slots - 1) as i128);
@@ -558,7 +605,7 @@ pub fn lower(name: &str, d: &DenseSpec, reuse: usize, header: Vec<String>, init:
         bram36: if rom.is_some() { bram36(f.depth(), f.multipliers() * ww as usize) } else { 0.0 },
         cycles: c,
         latency,
-        multipliers: f.multipliers(),
+        multipliers: f.all_multipliers(),
         rom: (f.depth(), f.multipliers() * ww as usize),
         lanes: (f.p_out, f.p_in),
         module: m,
@@ -586,6 +633,21 @@ mod tests {
         // 640 -> 128 at R = 1024: 80 multipliers allowed, 2 groups of 64.
         let f = Fold::new(1, 640, 128, 1024);
         assert_eq!((f.p_out, f.groups, f.cycles()), (64, 2, 1280));
+    }
+
+    #[test]
+    fn rows_at_once_divide_the_cycles() {
+        // A convolution of 36 positions, 36 products each, at R = 4: 8
+        // multipliers (4 output x 2 input lanes), 5 cycles a position; 5
+        // positions at once take 8 blocks (the last of one position), 40
+        // multipliers, the same ROM.
+        let f = Fold::new(36, 9, 4, 4);
+        let p = f.rows_at_once(5);
+        assert_eq!((f.cycles(), p.row_blocks(), p.cycles()), (180, 8, 40));
+        assert_eq!((f.all_multipliers(), p.all_multipliers(), p.depth()), (8, 40, f.depth()));
+        // At most every row.
+        assert_eq!(f.rows_at_once(100).p_rows, 36);
+        assert_eq!(f.rows_at_once(0).p_rows, 1);
     }
 
     #[test]

@@ -23,7 +23,9 @@ use crate::passes::precision::{Plan, StepOp};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Arch {
     Unrolled,
-    Folded { reuse: usize },
+    /// Folded by `reuse`, `parallel` rows (a convolution's output
+    /// positions) at once.
+    Folded { reuse: usize, parallel: usize },
     /// A recurrent layer as one cell iterating over the time steps, its
     /// state in registers (see [`super::recurrent`]); its input projection
     /// (every time step's at once) folded by `reuse` (1: unrolled).
@@ -35,7 +37,7 @@ impl Arch {
     /// pooling; a recurrent layer's input projection) is folded by.
     pub fn first_fold(&self) -> Option<usize> {
         match *self {
-            Arch::Folded { reuse } => Some(reuse),
+            Arch::Folded { reuse, .. } => Some(reuse),
             Arch::Recurrent { reuse } if reuse > 1 => Some(reuse),
             _ => None,
         }
@@ -50,7 +52,8 @@ pub fn requested(layer: &str, cli_reuse: Option<usize>, cfg: &Config) -> Arch {
         return Arch::Unrolled;
     }
     let reuse = own.and_then(|l| l.reuse_factor).or(cli_reuse).or(cfg.model.reuse_factor).unwrap_or(1);
-    if reuse <= 1 { Arch::Unrolled } else { Arch::Folded { reuse } }
+    let parallel = own.and_then(|l| l.parallelization_factor).unwrap_or(1);
+    if reuse <= 1 { Arch::Unrolled } else { Arch::Folded { reuse, parallel } }
 }
 
 /// (rows, n_in, n_out) of a step the folded architecture takes (see
@@ -97,7 +100,8 @@ pub fn schedule(plan: &Plan, cli_reuse: Option<usize>, cfg: &Config) -> Schedule
         let mut arch = requested(&layer, cli_reuse, cfg);
         let mut cycles = 1;
         let mut recurrences = vec![];
-        if let Arch::Folded { reuse } = arch
+        let asked_parallel = cfg.layer(&layer).and_then(|l| l.parallelization_factor).filter(|&p| p > 1);
+        if let Arch::Folded { reuse, .. } = arch
             && let Some(dirs) = iterating(plan, start, end, &layer, &mut notes)
         {
             // The projection (T ≥ 3 rows) folds; the time steps take at
@@ -108,11 +112,16 @@ pub fn schedule(plan: &Plan, cli_reuse: Option<usize>, cfg: &Config) -> Schedule
             arch = Arch::Recurrent { reuse };
             cycles = folded.max(t);
             recurrences = dirs;
-        } else if let Arch::Folded { reuse } = arch {
+        } else if let Arch::Folded { reuse, parallel } = arch {
             let op = &plan.steps[start].op;
             match dense_shape(op) {
                 Some((rows, n_in, n_out)) => {
-                    cycles = super::folded::Fold::new(rows, n_in, n_out, reuse).cycles();
+                    let fold = super::folded::Fold::new(rows, n_in, n_out, reuse).rows_at_once(parallel);
+                    if fold.p_rows < parallel {
+                        notes.push(format!("layer `{layer}`: parallelization_factor {parallel} is more than the {rows} output positions its block computes per run (a streamed stage runs once per window); it computes all {rows} at once"));
+                    }
+                    arch = Arch::Folded { reuse, parallel: fold.p_rows };
+                    cycles = fold.cycles();
                     if cycles <= 1 {
                         arch = Arch::Unrolled;
                         cycles = 1;
@@ -127,6 +136,11 @@ pub fn schedule(plan: &Plan, cli_reuse: Option<usize>, cfg: &Config) -> Schedule
                     arch = Arch::Unrolled;
                 }
             }
+        }
+        if let Some(p) = asked_parallel
+            && !matches!(arch, Arch::Folded { .. })
+        {
+            notes.push(format!("layer `{layer}`: parallelization_factor {p} has no effect: the layer is not folded (unrolled, it computes every position at once)"));
         }
         nodes.push(Node { layer, first: start, last: end, arch, cycles, recurrences });
         start = end + 1;
@@ -200,26 +214,27 @@ pub struct Estimate {
     pub bram36: f64,
 }
 
-/// The estimate of folding `op` (input range `x`) with reuse `r`.
-fn estimate(op: &StepOp, x: (i128, i128), r: usize) -> Estimate {
+/// The estimate of folding `op` (input range `x`) with reuse `r`, `p`
+/// rows at once.
+fn estimate(op: &StepOp, x: (i128, i128), r: usize, p: usize) -> Estimate {
     let Some(fo) = super::folded::foldable(op) else {
         return Estimate::default();
     };
-    let f = super::folded::Fold::new(fo.rows, fo.n_in, fo.n_out, r);
+    let f = super::folded::Fold::new(fo.rows, fo.n_in, fo.n_out, r).rows_at_once(p);
     let (wlo, whi) = (fo.w.iter().copied().min().unwrap_or(0).min(0), fo.w.iter().copied().max().unwrap_or(0).max(0));
     let ww = super::netlist::width_of(wlo, whi) as usize;
     let uniform = fo.w.iter().all(|&v| v == fo.w[0]);
     Estimate {
-        dsp: f.multipliers() * super::folded::dsp48s(x, (wlo, whi)),
+        dsp: f.all_multipliers() * super::folded::dsp48s(x, (wlo, whi)),
         bram36: if uniform { 0.0 } else { super::folded::bram36(f.depth(), f.multipliers() * ww) },
     }
 }
 
-/// The largest reuse factor whose folding of `(rows, n_in, n_out)` takes
-/// at most `t` cycles (1 when none does).
-fn reuse_within(shape: (usize, usize, usize), t: usize) -> usize {
+/// The largest reuse factor whose folding of `(rows, n_in, n_out)`, `p`
+/// rows at once, takes at most `t` cycles (1 when none does).
+fn reuse_within(shape: (usize, usize, usize), p: usize, t: usize) -> usize {
     let (rows, n_in, n_out) = shape;
-    let cycles = |r: usize| super::folded::Fold::new(rows, n_in, n_out, r).cycles();
+    let cycles = |r: usize| super::folded::Fold::new(rows, n_in, n_out, r).rows_at_once(p).cycles();
     let (mut lo, mut hi) = (1usize, (n_in * n_out).max(1));
     if cycles(1) > t {
         return 1;
@@ -229,6 +244,32 @@ fn reuse_within(shape: (usize, usize, usize), t: usize) -> usize {
         if cycles(mid) <= t { lo = mid } else { hi = mid - 1 }
     }
     lo
+}
+
+/// The (reuse, rows at once) pair with the fewest multipliers whose
+/// folding of `(rows, n_in, n_out)` takes at most `t` cycles, ties to
+/// fewer rows at once; (1, 1) (unrolled) when no folding does.
+fn fewest_multipliers_within(shape: (usize, usize, usize), t: usize) -> (usize, usize) {
+    let (rows, n_in, n_out) = shape;
+    let mut best: Option<(usize, usize, usize)> = None;
+    // Every count of rows at once that changes the row blocks, once.
+    let mut last = 0;
+    for blocks in (1..=rows.max(1)).rev() {
+        let p = rows.max(1).div_ceil(blocks);
+        if p == last {
+            continue;
+        }
+        last = p;
+        let r = reuse_within(shape, p, t);
+        if r < 2 {
+            continue;
+        }
+        let m = super::folded::Fold::new(rows, n_in, n_out, r).rows_at_once(p).all_multipliers();
+        if best.is_none_or(|b| m < b.0) {
+            best = Some((m, r, p));
+        }
+    }
+    best.map_or((1, 1), |(_, r, p)| (r, p))
 }
 
 /// `--budget`: the per-layer reuse factors for the smallest initiation
@@ -248,7 +289,14 @@ fn reuse_within(shape: (usize, usize, usize), t: usize) -> usize {
 /// called only on candidates whose DSP and BRAM estimates fit, and the
 /// search assumes that folding more never needs more fabric (true from R =
 /// 2 on; the unrolled design's shift-adds can need less than R = 2).
-pub fn budget_config(plan: &Plan, cfg: &Config, budget: &Budget, fabric_fits: &mut dyn FnMut(&Config) -> bool) -> (Config, Estimate) {
+///
+/// With `rows_at_once` (the parallel architecture, where a folded block
+/// computes every output position of a sample), a convolution without its
+/// own `parallelization_factor` gets the (reuse, positions at once) pair
+/// with the fewest multipliers that keeps it within T cycles, so T can go
+/// below its number of positions without unrolling it; a streaming stage
+/// computes one window per beat and takes reuse factors only.
+pub fn budget_config(plan: &Plan, cfg: &Config, budget: &Budget, rows_at_once: bool, fabric_fits: &mut dyn FnMut(&Config) -> bool) -> (Config, Estimate) {
     let nodes = schedule(plan, None, cfg).nodes;
     let layers: Vec<(usize, String)> = nodes.iter().map(|n| (n.first, n.layer.clone())).collect();
     // The directions of each layer that can iterate over time, with their
@@ -268,9 +316,15 @@ pub fn budget_config(plan: &Plan, cfg: &Config, budget: &Budget, fabric_fits: &m
             let op = &plan.steps[*first].op;
             let Some(shape) = dense_shape(op) else { continue };
             let own = cfg.layer(layer).and_then(|l| l.reuse_factor);
-            let r = own.unwrap_or_else(|| reuse_within(shape, t));
+            let own_p = cfg.layer(layer).and_then(|l| l.parallelization_factor);
+            let (r, p) = match (own, own_p) {
+                (Some(r), p) => (r, p.unwrap_or(1)),
+                (None, Some(p)) => (reuse_within(shape, p, t), p),
+                (None, None) if rows_at_once => fewest_multipliers_within(shape, t),
+                (None, None) => (reuse_within(shape, 1, t), 1),
+            };
             let x = &plan.steps[plan.steps[*first].inputs[0]];
-            let mut est = if r > 1 { estimate(op, (x.lo, x.hi), r) } else { Estimate::default() };
+            let mut est = if r > 1 { estimate(op, (x.lo, x.hi), r, p) } else { Estimate::default() };
             // A recurrent layer folds every direction's projections.
             if r > 1 && let Some(dirs) = recurrent.iter().find(|d| d.0 == *first) {
                 for (i, _) in super::recurrent::folded_blocks(&dirs.1, plan, r).into_iter().skip(1) {
@@ -278,7 +332,7 @@ pub fn budget_config(plan: &Plan, cfg: &Config, budget: &Budget, fabric_fits: &m
                     // time step: its cell plan's widened range.
                     let p = dirs.1.iter().position(|d| d.cell().contains(&i)).and_then(|k| dirs.2.get(k)).unwrap_or(plan);
                     let x = &p.steps[p.steps[i].inputs[0]];
-                    let c = estimate(&plan.steps[i].op, (x.lo, x.hi), r);
+                    let c = estimate(&plan.steps[i].op, (x.lo, x.hi), r, 1);
                     est.dsp += c.dsp;
                     est.bram36 += c.bram36;
                 }
@@ -286,17 +340,11 @@ pub fn budget_config(plan: &Plan, cfg: &Config, budget: &Budget, fabric_fits: &m
             e.dsp += est.dsp;
             e.bram36 += est.bram36;
             if own.is_none() {
-                let entry = c.layers.entry(layer.clone()).or_insert_with(|| crate::passes::config::LayerConfig {
-                    output: None,
-                    bn_inv: None,
-                    bn_bias: None,
-                    rounding: crate::fxp::Rounding::TiesEven,
-                    overflow: crate::fxp::Overflow::Saturate,
-                    reuse_factor: None,
-                    strategy: None,
-                    bn: None,
-                });
+                let entry = c.layers.entry(layer.clone()).or_default();
                 entry.reuse_factor = Some(r);
+                if p > 1 && own_p.is_none() {
+                    entry.parallelization_factor = Some(p);
+                }
             }
         }
         (c, e)

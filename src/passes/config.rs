@@ -23,6 +23,10 @@
 //!
 //! [layer.fc1]
 //! reuse_factor = 16             # this layer's own (wins over the others)
+//!
+//! [layer.conv1]
+//! reuse_factor = 8
+//! parallelization_factor = 4    # a folded convolution: output positions computed at once
 //! ```
 //! Formats are also taken in hls4ml's spelling, with its meaning:
 //! `ap_fixed<16,6>` truncates and wraps, `ap_fixed<16,6,AP_RND_CONV,AP_SAT>`
@@ -118,8 +122,28 @@ pub struct LayerConfig {
     pub rounding: Rounding,
     pub overflow: Overflow,
     pub reuse_factor: Option<usize>,
+    /// hls4ml's ParallelizationFactor: the output positions (rows) a
+    /// folded convolution computes at once, each on its own copy of the
+    /// multipliers, all reading the same weight word (default 1).
+    pub parallelization_factor: Option<usize>,
     pub strategy: Option<Strategy>,
     pub bn: Option<BnMode>,
+}
+
+impl Default for LayerConfig {
+    fn default() -> LayerConfig {
+        LayerConfig {
+            output: None,
+            bn_inv: None,
+            bn_bias: None,
+            rounding: Rounding::TiesEven,
+            overflow: Overflow::Saturate,
+            reuse_factor: None,
+            parallelization_factor: None,
+            strategy: None,
+            bn: None,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -146,6 +170,7 @@ struct RawLayer {
     rounding: Option<Rounding>,
     overflow: Option<Overflow>,
     reuse_factor: Option<usize>,
+    parallelization_factor: Option<usize>,
     strategy: Option<Strategy>,
     bn: Option<BnMode>,
 }
@@ -213,6 +238,10 @@ impl Config {
                     rounding: rounding.unwrap_or(Rounding::TiesEven),
                     overflow: overflow.unwrap_or(Overflow::Saturate),
                     reuse_factor: positive(l.reuse_factor).map_err(at)?,
+                    parallelization_factor: match l.parallelization_factor {
+                        Some(0) => return Err(at(Error::Usage("`parallelization_factor` must be at least 1".into()))),
+                        p => p,
+                    },
                     strategy: l.strategy,
                     bn: l.bn,
                 },
@@ -259,14 +288,29 @@ impl Config {
             };
             // Recurrent layers: their input projection folds and the cell
             // iterates over time (`arch::recurrent`).
-            let foldable = |op: &crate::ir::Op| matches!(op, crate::ir::Op::Dense { .. } | crate::ir::Op::Conv { .. } | crate::ir::Op::Rnn { .. } | crate::ir::Op::Bidirectional { .. });
+            // Depthwise (and separable) convolutions and average poolings
+            // fold as well (`arch::folded::foldable`; a pooling by a power
+            // of two stays unrolled, which the schedule's notes say).
+            use crate::ir::Op;
+            let foldable = |op: &Op| {
+                matches!(
+                    op,
+                    Op::Dense { .. } | Op::Conv { .. } | Op::Depthwise { .. } | Op::Separable { .. } | Op::Pool { max: false, .. } | Op::GlobalPool { max: false, .. } | Op::Rnn { .. } | Op::Bidirectional { .. }
+                )
+            };
             let dense = match &l.op {
                 crate::ir::Op::Folded { inner, .. } => foldable(inner),
                 op => foldable(op),
             };
+            if c.parallelization_factor.is_some_and(|p| p > 1) && !dense {
+                return Err(Error::Usage(format!(
+                    "--config [layer.{name}]: `parallelization_factor` computes several output positions of a folded convolution or average pooling (or rows of a Dense over a sequence) at once; `{name}` is a {}; remove the key",
+                    l.class
+                )));
+            }
             if c.reuse_factor.is_some_and(|r| r > 1) && !dense {
                 return Err(Error::Usage(format!(
-                    "--config [layer.{name}]: `reuse_factor` folds Dense, Conv1D/Conv2D and recurrent layers only so far; `{name}` is a {} (it stays unrolled); remove the key",
+                    "--config [layer.{name}]: `reuse_factor` folds Dense, convolution (Conv1D/Conv2D, depthwise, separable), average pooling and recurrent layers only so far; `{name}` is a {} (it stays unrolled); remove the key",
                     l.class
                 )));
             }

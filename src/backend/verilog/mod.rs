@@ -542,7 +542,7 @@ fn generate_top(g: &Graph, name: &str, plan: &Plan, opts: &Options, sched: &Sche
             {
                 m.latency = proj_base;
                 let name = sub_module(&mut namer, &top, &if d == 0 { format!("{lname}_fold") } else { format!("{lname}_fold{d}") });
-                let out = folded_step(plan, i, &name, &mut m, reuse, None, opts, &mut files, &mut memories)?;
+                let out = folded_step(plan, i, &name, &mut m, (reuse, 1), None, opts, &mut files, &mut memories)?;
                 m.elems.insert(i, out);
                 m.ready.insert(i, m.latency);
                 proj_ready = proj_ready.max(m.latency);
@@ -559,9 +559,9 @@ fn generate_top(g: &Graph, name: &str, plan: &Plan, opts: &Options, sched: &Sche
             }
             m.latency = m.latency.max(blocks_ready);
             let out = match arch {
-                Arch::Folded { reuse } if i == start => {
+                Arch::Folded { reuse, parallel } if i == start => {
                     let name = sub_module(&mut namer, &top, &format!("{lname}_fold"));
-                    folded_step(plan, i, &name, &mut m, reuse, fused, opts, &mut files, &mut memories)?
+                    folded_step(plan, i, &name, &mut m, (reuse, parallel), fused, opts, &mut files, &mut memories)?
                 }
                 // The fused activation's output is the block's.
                 _ if fused.is_some_and(|f| f.1 == i) => m.elems[&start].clone(),
@@ -1068,7 +1068,7 @@ fn folded_step(
     i: usize,
     name: &str,
     m: &mut ModuleBuild,
-    reuse: usize,
+    (reuse, rows_at_once): (usize, usize),
     fused: Option<(crate::arch::folded::Post, usize)>,
     opts: &Options,
     files: &mut Vec<(String, String)>,
@@ -1103,6 +1103,7 @@ fn folded_step(
         gather: crate::arch::folded::gather(&st.op),
         post: fused.map(|f| f.0),
         start_delay: m.latency as usize,
+        rows_at_once,
     };
     let name = name.to_string();
     let init = crate::arch::netlist::RomInit { file: opts.rom_init_file.then(|| format!("{name}.mem")), style: opts.rom_style };
@@ -1301,7 +1302,7 @@ pub fn from_graph(
     opts: &Options,
 ) -> Result<(Design, Plan, Vec<String>)> {
     let (plan, mut notes) = crate::golden::hardware_plan(g, input_format, config)?;
-    let chosen = opts.budget.as_ref().map(|b| budget_config(g, &plan, config, opts, b)).transpose()?;
+    let chosen = opts.budget.as_ref().map(|b| budget_config(g, &plan, config, opts, b, true)).transpose()?;
     let config = chosen.as_ref().map_or(config, |c| &c.0);
     let d = if opts.io == Io::Stream {
         let (d, more) = stream::generate_stream(g, &plan, opts, config)?;
@@ -1315,7 +1316,14 @@ pub fn from_graph(
     if let (Some(b), Some((cfg, est))) = (&opts.budget, &chosen) {
         let (lut, ff) = (d.fabric.luts(opts.no_dsp), d.fabric.ffs(opts.no_dsp));
         let fits = b.dsp.is_none_or(|n| est.dsp <= n) && b.bram36.is_none_or(|n| est.bram36 <= n) && b.lut.is_none_or(|n| lut <= n) && b.ff.is_none_or(|n| ff <= n);
-        let mut folds: Vec<String> = cfg.layers.iter().filter_map(|(l, c)| c.reuse_factor.filter(|&r| r > 1).map(|r| format!("{l} {r}"))).collect();
+        let mut folds: Vec<String> = cfg
+            .layers
+            .iter()
+            .filter_map(|(l, c)| {
+                let p = c.parallelization_factor.filter(|&p| p > 1).map(|p| format!(" ({p} positions at once)")).unwrap_or_default();
+                c.reuse_factor.filter(|&r| r > 1).map(|r| format!("{l} {r}{p}"))
+            })
+            .collect();
         folds.sort();
         // The design's interval: a recurrent cell's pipeline can lengthen
         // the schedule's.
@@ -1339,7 +1347,11 @@ pub fn from_graph(
 /// LUTs or FFs, each candidate that fits the rest is generated (not
 /// written) and its netlist's fabric weighed ([`Fabric`]). The HLS
 /// target folds by the same choice.
-pub fn budget_config(g: &Graph, plan: &Plan, config: &crate::passes::config::Config, opts: &Options, b: &crate::arch::schedule::Budget) -> Result<(crate::passes::config::Config, BudgetEstimate)> {
+///
+/// `positions_at_once`: a folded convolution may compute several output
+/// positions at once (the parallel Verilog; not the HLS, which keeps them
+/// one loop, nor a streaming stage, which computes one window per beat).
+pub fn budget_config(g: &Graph, plan: &Plan, config: &crate::passes::config::Config, opts: &Options, b: &crate::arch::schedule::Budget, positions_at_once: bool) -> Result<(crate::passes::config::Config, BudgetEstimate)> {
     let stream = opts.io == Io::Stream;
     let fixed = if stream { stream::ram_bram36(plan, &crate::arch::stream::stream_plan(plan)?, opts) } else { 0.0 };
     let rest = crate::arch::schedule::Budget { bram36: b.bram36.map(|k| (k - fixed).max(0.0)), ..*b };
@@ -1347,7 +1359,7 @@ pub fn budget_config(g: &Graph, plan: &Plan, config: &crate::passes::config::Con
         let d = if stream { stream::generate_stream(g, plan, opts, c).map(|x| x.0) } else { generate(g, plan, opts, &crate::arch::schedule::schedule(plan, None, c)) };
         d.is_ok_and(|d| b.lut.is_none_or(|n| d.fabric.luts(opts.no_dsp) <= n) && b.ff.is_none_or(|n| d.fabric.ffs(opts.no_dsp) <= n))
     };
-    let (cfg, est) = crate::arch::schedule::budget_config(plan, config, &rest, &mut fabric_fits);
+    let (cfg, est) = crate::arch::schedule::budget_config(plan, config, &rest, positions_at_once && !stream, &mut fabric_fits);
     Ok((cfg, BudgetEstimate { dsp: est.dsp, bram36: est.bram36 + fixed, fixed_bram36: fixed }))
 }
 

@@ -88,7 +88,7 @@ pub(super) fn cells(
             // block started when its input is valid in the cell's pipeline.
             let y = if crate::arch::recurrent::cell_folds(&cp, i, reuse) {
                 let name = names(&format!("{layer}_rec_cell{d}_fold{}", i - cell.start));
-                folded_step(&cp, i, &name, &mut m, reuse, None, opts, files, memories)?
+                folded_step(&cp, i, &name, &mut m, (reuse, 1), None, opts, files, memories)?
             } else {
                 build_step(g, &cp, i, layer, &mut m, p, opts)?
             };
