@@ -610,7 +610,7 @@ impl HwArgs {
         // The layers fold as in the Verilog (--reuse-factor, --config, --budget).
         // --budget: the per-layer factors the Verilog's choice gives.
         let vopts = self.verilog_options(g, sem)?;
-        let chosen = vopts.budget.as_ref().map(|b| qkhw::backend::verilog::budget_config(g, &plan, &config, &vopts, b, false)).transpose()?.map(|c| c.0);
+        let chosen = vopts.budget.as_ref().map(|b| qkhw::backend::verilog::budget_config(g, &plan, &config, &vopts, b, true)).transpose()?.map(|c| c.0);
         let sched = match &chosen {
             Some(c) => qkhw::arch::schedule::schedule(&plan, None, c),
             None => qkhw::arch::schedule::schedule(&plan, self.reuse_factor.map(|r| r as usize), &config),
@@ -630,10 +630,6 @@ impl HwArgs {
             .collect();
         if !other.is_empty() {
             notes.push(format!("HLS: only Dense and (depthwise) convolution layers are folded (hls4ml's Resource strategy) so far; {} stay unrolled", other.join(", ")));
-        }
-        let parallel: Vec<&str> = sched.nodes.iter().filter(|n| matches!(n.arch, qkhw::arch::schedule::Arch::Folded { parallel, .. } if parallel > 1)).map(|n| n.layer.as_str()).collect();
-        if !parallel.is_empty() {
-            notes.push(format!("HLS: parallelization_factor is not applied yet (output positions stay one loop; the Verilog computes them at once): {}", parallel.join(", ")));
         }
         // A streaming design's stages fold as the Verilog's: by the reuse
         // factor and configuration (--budget: the per-layer factors it chose).

@@ -66,6 +66,8 @@ fn folded_dense_layers_in_csim_equal_the_golden_model() {
         ("cnn_bn", Some(5), Default::default()),
         ("zoo_conv2d", Some(3), Default::default()),
         ("dscnn_bn", Some(5), Default::default()),
+        // Output positions at once (conv1 5, the depthwise dw1 3).
+        ("cnn_bn", None, qkhw::passes::config::Config::parse(&std::fs::read_to_string(common::root().join("examples/configs/cnn_bn_parallel.toml")).unwrap()).unwrap()),
     ];
     // Every case in Vitis; Catapult (the same loops, its own pragmas) on two.
     for flavor in [Flavor::Vitis, Flavor::Catapult] {
@@ -81,6 +83,8 @@ fn folded_dense_layers_in_csim_equal_the_golden_model() {
             let hls_folds = sched.nodes.iter().filter(|n| n.arch.first_fold().is_some() && matches!(plan.steps[n.first].op, qkhw::passes::precision::StepOp::Dense { .. } | qkhw::passes::precision::StepOp::Conv { .. } | qkhw::passes::precision::StepOp::Depthwise { .. })).count();
             assert!(hls_folds > 0, "{name}");
             assert_eq!(src.matches("hls4ml's Resource strategy").count(), hls_folds, "{name} {flavor}");
+            let at_once = sched.nodes.iter().filter(|n| matches!(n.arch, qkhw::arch::schedule::Arch::Folded { parallel, .. } if parallel > 1)).count();
+            assert_eq!(src.matches("rows (output positions) at once").count(), at_once, "{name} {flavor}");
             match flavor {
                 Flavor::Vitis => assert!(src.contains("#pragma HLS ARRAY_RESHAPE") && src.contains("#pragma HLS PIPELINE II=1"), "{name}"),
                 Flavor::Catapult => assert!(!src.contains("#pragma HLS") && src.contains("#pragma hls_pipeline_init_interval 1\n        for (size_t ir"), "{name}"),

@@ -282,7 +282,7 @@ pub fn generate_scheduled(
     stream: Option<StreamFolds<'_>>,
 ) -> Result<Vec<(String, String)>> {
     let reuse = folds(plan, sched);
-    let folded = reuse.iter().any(|&r| r > 1);
+    let folded = reuse.iter().any(|&(r, _)| r > 1);
     let b = body(g, plan, Dialect::Hls(flavor), &reuse)?;
     // Values wider than 64 bits inside the datapath are 128-bit ap_int /
     // ac_int; at the ports they would have no C type for the testbench.
@@ -431,26 +431,28 @@ Checking it without the vendor tool: `qkhw verify MODEL --target hls{fl}` (g++ a
     ])
 }
 
-/// The reuse factor of every step of `plan` that HLS folds (Dense,
-/// convolutions and depthwise convolutions; 1: unrolled), from `sched`.
-pub(crate) fn folds(plan: &Plan, sched: &crate::arch::schedule::Schedule) -> Vec<usize> {
+/// The (reuse factor, rows at once) of every step of `plan` that HLS
+/// folds (Dense, convolutions and depthwise convolutions; reuse 1:
+/// unrolled), from `sched`.
+pub(crate) fn folds(plan: &Plan, sched: &crate::arch::schedule::Schedule) -> Vec<(usize, usize)> {
+    use crate::arch::schedule::Arch;
     use crate::passes::precision::StepOp;
-    let mut reuse = vec![1usize; plan.steps.len()];
+    let mut folds = vec![(1usize, 1usize); plan.steps.len()];
     for n in &sched.nodes {
         if let Some(r) = n.arch.first_fold()
             && matches!(plan.steps[n.first].op, StepOp::Dense { .. } | StepOp::Conv { .. } | StepOp::Depthwise { .. })
         {
-            reuse[n.first] = r;
+            folds[n.first] = (r, if let Arch::Folded { parallel, .. } = n.arch { parallel } else { 1 });
             // A recurrent layer's other directions' input projections (its
             // cells stay unrolled over time in HLS).
-            if let crate::arch::schedule::Arch::Recurrent { .. } = n.arch {
+            if let Arch::Recurrent { .. } = n.arch {
                 for d in &n.recurrences {
-                    reuse[d.projection] = r;
+                    folds[d.projection] = (r, 1);
                 }
             }
         }
     }
-    reuse
+    folds
 }
 
 /// How the stages of a streaming design fold (`--io stream`): as the

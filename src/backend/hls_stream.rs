@@ -182,7 +182,7 @@ pub fn dataflow(g: &Graph, plan: &Plan, flavor: Flavor, name: &str, in_t: &str, 
                 let reuse = crate::backend::hls::folds(sub, &crate::arch::schedule::schedule(sub, folds.reuse, folds.config));
                 // Not pipelined around folded layers: that would unroll
                 // their reuse loops (each pipelined at II 1 itself).
-                let (stage_pipe, stage_pipe_in) = match (reuse.iter().any(|&r| r > 1), catapult) {
+                let (stage_pipe, stage_pipe_in) = match (reuse.iter().any(|&(r, _)| r > 1), catapult) {
                     (false, true) => ("#pragma hls_pipeline_init_interval 1\n".to_string(), String::new()),
                     (false, false) => (String::new(), "#pragma HLS PIPELINE II=1\n".to_string()),
                     _ => (String::new(), String::new()),

@@ -231,10 +231,11 @@ pub struct Body {
     pub out_t: &'static str,
 }
 
-/// The body of the array top. `reuse[i]` (HLS only; missing or 1:
-/// unrolled) is step `i`'s reuse factor: a folded Dense is written as
-/// hls4ml's Resource strategy writes it (see [`folded_dense`]).
-pub fn body(g: &Graph, plan: &Plan, dialect: Dialect, reuse: &[usize]) -> Result<Body> {
+/// The body of the array top. `folds[i]` (HLS only; missing or reuse 1:
+/// unrolled) is step `i`'s (reuse factor, rows at once): a folded Dense is
+/// written as hls4ml's Resource strategy writes it (see [`folded_dense`]).
+pub fn body(g: &Graph, plan: &Plan, dialect: Dialect, folds: &[(usize, usize)]) -> Result<Body> {
+    let reuse: Vec<usize> = folds.iter().map(|f| f.0).collect();
     let name: String = {
         let mut n = crate::backend::verilog::keywords::Namer::new(&[]);
         n.name(&g.name).to_lowercase()
@@ -271,7 +272,7 @@ pub fn body(g: &Graph, plan: &Plan, dialect: Dialect, reuse: &[usize]) -> Result
                 array(&mut consts, &format!("w{i}"), &fold_padded(w, reuse[i]))?;
                 array(&mut consts, &format!("c{i}"), b)?;
                 let Dialect::Hls(flavor) = dialect else { unreachable!("matched above") };
-                let _ = writeln!(body, "{}", folded_dense(i, (*rows, *n_in, *n_out), reuse[i], a, &FoldIn::Rows(&x0), &y, flavor));
+                let _ = writeln!(body, "{}", folded_dense(i, (*rows, *n_in, *n_out), folds[i], a, &FoldIn::Rows(&x0), &y, flavor));
             }
             StepOp::Dense { rows, n_in, n_out, w, b } => {
                 let a = acc_type(plan, s, &[w, b])?;
@@ -290,7 +291,7 @@ pub fn body(g: &Graph, plan: &Plan, dialect: Dialect, reuse: &[usize]) -> Result
                 array(&mut consts, &format!("c{i}"), b)?;
                 let Dialect::Hls(flavor) = dialect else { unreachable!("matched above") };
                 let shape = (geo.out_h * geo.out_w, geo.kh * geo.kw * geo.cin, geo.cout);
-                let _ = writeln!(body, "{}", folded_dense(i, shape, reuse[i], a, &FoldIn::Windows(geo, &x0), &y, flavor));
+                let _ = writeln!(body, "{}", folded_dense(i, shape, folds[i], a, &FoldIn::Windows(geo, &x0), &y, flavor));
             }
             StepOp::Depthwise { geo, w, b, mult } if reuse.get(i).is_some_and(|&r| r > 1) && matches!(dialect, Dialect::Hls(_)) => {
                 let a = acc_type(plan, s, &[w, b])?;
@@ -300,7 +301,7 @@ pub fn body(g: &Graph, plan: &Plan, dialect: Dialect, reuse: &[usize]) -> Result
                 // A Dense of the window's taps to every output channel,
                 // each product reading its own input channel (o / mult).
                 let shape = (geo.out_h * geo.out_w, geo.kh * geo.kw, geo.cout);
-                let _ = writeln!(body, "{}", folded_dense(i, shape, reuse[i], a, &FoldIn::Depthwise(geo, &x0, *mult), &y, flavor));
+                let _ = writeln!(body, "{}", folded_dense(i, shape, folds[i], a, &FoldIn::Depthwise(geo, &x0, *mult), &y, flavor));
             }
             StepOp::Conv { geo, w, b } | StepOp::Depthwise { geo, w, b, .. } => {
                 let a = acc_type(plan, s, &[w, b])?;
@@ -554,16 +555,34 @@ enum FoldIn<'a> {
     Depthwise(&'a Geo, &'a str, usize),
 }
 
-fn folded_dense(i: usize, (rows, n_in, n_out): (usize, usize, usize), reuse: usize, a: &str, input: &FoldIn<'_>, y: &str, flavor: crate::backend::hls::Flavor) -> String {
+/// A folded layer in HLS: `reuse` iterations of an unrolled block of
+/// ceil(N/R) multiplies per row; with `p` rows at once (a convolution's
+/// output positions, [`crate::arch::folded::Fold::p_rows`]) each
+/// iteration feeds the block's weights to `p` rows, each with its own
+/// window and accumulators.
+fn folded_dense(i: usize, (rows, n_in, n_out): (usize, usize, usize), (reuse, p): (usize, usize), a: &str, input: &FoldIn<'_>, y: &str, flavor: crate::backend::hls::Flavor) -> String {
     use crate::backend::hls::Flavor;
     let n = n_in * n_out;
     let r = reuse.clamp(1, n.max(1));
     let block = n.div_ceil(r);
+    let p = p.clamp(1, rows.max(1));
+    // Row `r` (one at a time), or row `r + q` of the `p` at once, and its
+    // accumulators and window.
+    let (row, qi) = if p > 1 { ("(r + q)".to_string(), "[q]") } else { ("r".to_string(), "") };
+    let each_row = |body: String| {
+        if p == 1 {
+            return body;
+        }
+        let inner: Vec<String> = body.trim_end().lines().map(|l| format!("    {l}")).collect();
+        let end = if body.ends_with('\n') { "\n" } else { "" };
+        format!("        for (size_t q = 0; q < {p} && r + q < {rows}; ++q) {{\n{}\n        }}{end}", inner.join("\n"))
+    };
     // `rewind` only where the reuse loop is the outermost loop.
     let rewind = if rows == 1 { " rewind" } else { "" };
+    let partition = if p > 1 { format!("#pragma HLS ARRAY_PARTITION variable=acc{i} complete dim=0\n#pragma HLS ARRAY_PARTITION variable=win{i} complete dim=1\n") } else { format!("#pragma HLS ARRAY_PARTITION variable=acc{i} complete\n") };
     let (reshape, before_reuse, in_reuse, in_block) = match flavor {
         Flavor::Vitis => (
-            format!("#pragma HLS ARRAY_RESHAPE variable=w{i} block factor={block}\n#pragma HLS ARRAY_PARTITION variable=acc{i} complete\n"),
+            format!("#pragma HLS ARRAY_RESHAPE variable=w{i} block factor={block}\n{partition}"),
             String::new(),
             format!("#pragma HLS PIPELINE II=1{rewind}\n"),
             "#pragma HLS UNROLL\n".to_string(),
@@ -573,39 +592,43 @@ fn folded_dense(i: usize, (rows, n_in, n_out): (usize, usize, usize), reuse: usi
     };
     let unroll_block = if flavor == Flavor::Catapult { "#pragma hls_unroll yes\n" } else { "" };
     let (gather, x) = match input {
-        FoldIn::Rows(x0) => (String::new(), format!("{x0}[r * {n_in} + wi / {n_out}]")),
+        FoldIn::Rows(x0) => (String::new(), format!("{x0}[{row} * {n_in} + wi / {n_out}]")),
         FoldIn::Windows(g, x0) | FoldIn::Depthwise(g, x0, _) => (
-            format!(
-                "        for (k = 0; k < {len}; ++k) {{\n            long ty = {ty};\n            long tx = {tx};\n            win{i}[k] = (ty < 0 || ty >= {ih} || tx < 0 || tx >= {iw}) ? 0 : ({a}){x0}[((size_t)ty * {iw} + (size_t)tx) * {cin} + k % {cin}];\n        }}\n",
-                ty = tap_at(&format!("(r / {})", g.out_w), &format!("(k / ({} * {}))", g.kw, g.cin), g.sh, g.dh, g.pad_top),
-                tx = tap_at(&format!("(r % {})", g.out_w), &format!("(k / {} % {})", g.cin, g.kw), g.sw, g.dw, g.pad_left),
+            each_row(format!(
+                "        for (k = 0; k < {len}; ++k) {{\n            long ty = {ty};\n            long tx = {tx};\n            win{i}{qi}[k] = (ty < 0 || ty >= {ih} || tx < 0 || tx >= {iw}) ? 0 : ({a}){x0}[((size_t)ty * {iw} + (size_t)tx) * {cin} + k % {cin}];\n        }}\n",
+                ty = tap_at(&format!("({row} / {})", g.out_w), &format!("(k / ({} * {}))", g.kw, g.cin), g.sh, g.dh, g.pad_top),
+                tx = tap_at(&format!("({row} % {})", g.out_w), &format!("(k / {} % {})", g.cin, g.kw), g.sw, g.dw, g.pad_left),
                 cin = g.cin,
                 ih = g.in_h,
                 iw = g.in_w,
                 len = g.kh * g.kw * g.cin,
-            ),
+            )),
             match input {
-                FoldIn::Depthwise(g, _, mult) => format!("win{i}[(wi / {n_out}) * {} + (wi % {n_out}) / {mult}]", g.cin),
-                _ => format!("win{i}[wi / {n_out}]"),
+                FoldIn::Depthwise(g, _, mult) => format!("win{i}{qi}[(wi / {n_out}) * {} + (wi % {n_out}) / {mult}]", g.cin),
+                _ => format!("win{i}{qi}[wi / {n_out}]"),
             },
         ),
     };
+    let rows_dim = if p > 1 { format!("[{p}]") } else { String::new() };
     let win = match input {
-        FoldIn::Windows(g, _) | FoldIn::Depthwise(g, _, _) => format!("    {a} win{i}[{}];\n", g.kh * g.kw * g.cin),
+        FoldIn::Windows(g, _) | FoldIn::Depthwise(g, _, _) => format!("    {a} win{i}{rows_dim}[{}];\n", g.kh * g.kw * g.cin),
         FoldIn::Rows(_) => String::new(),
     };
+    let at_once = if p > 1 { format!(", {p} rows (output positions) at once: {} multipliers", block * p) } else { String::new() };
+    let accumulate = format!("if (wi < {n}) acc{i}{qi}[wi % {n_out}] += ({a}){x} * ({a})w{i}[wi];");
+    let accumulate = if p > 1 { format!("{unroll_block}                for (size_t q = 0; q < {p}; ++q) if (r + q < {rows}) {accumulate}") } else { format!("                {accumulate}") };
     let lines = [
-        format!("    /* reuse factor {r}: {block} multipliers, each used up to {r} times per sample (hls4ml's Resource strategy) */"),
-        format!("{win}    {a} acc{i}[{n_out}];"),
-        format!("{reshape}    for (r = 0; r < {rows}; ++r) {{"),
-        format!("{gather}        for (j = 0; j < {n_out}; ++j) acc{i}[j] = ({a})c{i}[j];"),
+        format!("    /* reuse factor {r}: {block} multipliers, each used up to {r} times per sample (hls4ml's Resource strategy){at_once} */"),
+        format!("{win}    {a} acc{i}{rows_dim}[{n_out}];"),
+        format!("{reshape}    for (r = 0; r < {rows}; {}) {{", if p > 1 { format!("r += {p}") } else { "++r".to_string() }),
+        format!("{gather}{}", each_row(format!("        for (j = 0; j < {n_out}; ++j) acc{i}{qi}[j] = ({a})c{i}[j];"))),
         format!("{before_reuse}        for (size_t ir = 0; ir < {r}; ++ir) {{"),
         format!("{in_reuse}{unroll_block}            for (size_t im = 0; im < {block}; ++im) {{"),
         format!("{in_block}                size_t wi = ir + {r} * im;"),
-        format!("                if (wi < {n}) acc{i}[wi % {n_out}] += ({a}){x} * ({a})w{i}[wi];"),
+        accumulate,
         "            }".to_string(),
         "        }".to_string(),
-        format!("        for (j = 0; j < {n_out}; ++j) {y}[r * {n_out} + j] = acc{i}[j];"),
+        each_row(format!("        for (j = 0; j < {n_out}; ++j) {y}[{row} * {n_out} + j] = acc{i}{qi}[j];")),
         "    }".to_string(),
     ];
     lines.join("\n")
