@@ -956,7 +956,10 @@ fn run(cli: Cli) -> Result<u8, Error> {
             if format != "mem" && format != "hex" {
                 return Err(Error::Usage(format!("--layout folded writes $readmemh files: --format mem or hex, not {format}")));
             }
-            let reuse = reuse_factor.ok_or_else(|| Error::Usage("--layout folded needs --reuse-factor R".into()))? as usize;
+            if reuse_factor.is_none() && config.is_none() {
+                return Err(Error::Usage("--layout folded needs --reuse-factor R, or a --config giving layers a reuse_factor".into()));
+            }
+            let reuse = reuse_factor.map(|r| r as usize);
             let g = sem.load(&model)?;
             let cfg = match &config {
                 Some(p) => qkhw::passes::config::Config::read(p)?,

@@ -179,27 +179,33 @@ fn recurrent_layers_iterate_over_time() {
 /// convolution in cnn_bn; a recurrent layer's projections in rnn_lstm).
 #[test]
 fn folded_rom_files_are_the_verilog_roms() {
-    let layers = rom_files_match("jet_tagger_da", 16);
+    let layers = rom_files_match("jet_tagger_da", &["--reuse-factor", "16"]).0;
     assert_eq!(layers.len(), 4);
-    let layers = rom_files_match("cnn_bn", 3);
+    let layers = rom_files_match("cnn_bn", &["--reuse-factor", "3"]).0;
     assert!(layers.iter().any(|l| l == "dw1"), "{layers:?}");
+    // Per-layer factors from --config alone (no --reuse-factor), positions
+    // at once: the same words, the manifest says how many rows read them.
+    let config = common::root().join("examples/configs/cnn_bn_parallel.toml");
+    let (layers, manifest) = rom_files_match("cnn_bn", &["--config", config.to_str().unwrap()]);
+    assert_eq!(layers, ["conv1", "dw1"]);
+    let at_once: Vec<u64> = manifest["roms"].as_array().unwrap().iter().map(|r| r["rows_at_once"].as_u64().unwrap()).collect();
+    assert_eq!(at_once, [5, 3]);
     // A recurrent layer: its input projection and its cell's projection of
     // the state (h), both in ROMs.
-    let layers = rom_files_match("rnn_lstm", 2);
+    let layers = rom_files_match("rnn_lstm", &["--reuse-factor", "2"]).0;
     assert!(layers.iter().any(|l| l == "qlstm") && layers.iter().any(|l| l.starts_with("qlstm/rec_cell0_fold")), "{layers:?}");
 }
 
-/// `rom --layout folded` against `gen` at reuse factor `r`: every ROM's
-/// words equal; returns the layers.
-fn rom_files_match(model: &str, r: usize) -> Vec<String> {
+/// `rom --layout folded` against `gen`, both with the folding options
+/// `fold`: every ROM's words equal; returns the layers and the manifest.
+fn rom_files_match(model: &str, fold: &[&str]) -> (Vec<String>, serde_json::Value) {
     let dir = common::tmp(&format!("fold-rom-{model}"));
     let _ = std::fs::remove_dir_all(&dir);
     let bin = env!("CARGO_BIN_EXE_qkhw");
     let m = common::root().join(format!("examples/models/{model}.keras"));
-    let rs = r.to_string();
-    let st = Command::new(bin).arg("rom").arg(&m).args(["--format", "mem", "--layout", "folded", "--reuse-factor", &rs, "-o"]).arg(dir.join("rom")).status().unwrap();
+    let st = Command::new(bin).arg("rom").arg(&m).args(["--format", "mem", "--layout", "folded"]).args(fold).arg("-o").arg(dir.join("rom")).status().unwrap();
     assert!(st.success());
-    let st = Command::new(bin).arg("gen").arg(&m).args(["--reuse-factor", &rs, "-o"]).arg(dir.join("rtl")).status().unwrap();
+    let st = Command::new(bin).arg("gen").arg(&m).args(fold).arg("-o").arg(dir.join("rtl")).status().unwrap();
     assert!(st.success());
     let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("rom/manifest.json")).unwrap()).unwrap();
     let roms = manifest["roms"].as_array().unwrap();
@@ -231,7 +237,7 @@ fn rom_files_match(model: &str, r: usize) -> Vec<String> {
         assert_eq!(mem.len(), r["depth"].as_u64().unwrap() as usize);
         layers.push(if block == "fold" { layer.to_string() } else { format!("{layer}/{block}") });
     }
-    layers
+    (layers, manifest)
 }
 
 /// `--rom-init file`: `$readmemh` files beside the design, listed in

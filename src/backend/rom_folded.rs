@@ -31,15 +31,19 @@ pub struct FoldedRom {
     pub reuse_factor: usize,
     pub lanes_out: usize,
     pub lanes_in: usize,
+    /// Output positions computed at once (`parallelization_factor`): that
+    /// many copies of the lanes read each word.
+    pub rows_at_once: usize,
     pub groups: usize,
     pub chunks: usize,
     pub order: String,
 }
 
-/// Write the folded ROMs of `plan`'s Dense layers at reuse `r` (and the
-/// per-layer `--config` factors) as `$readmemh` files plus `manifest.json`.
-pub fn write(model: &str, sha256: &str, plan: &Plan, reuse: usize, cfg: &crate::passes::config::Config, dir: &Path) -> Result<Vec<FoldedRom>> {
-    let sched = schedule(plan, Some(reuse), cfg);
+/// Write the folded ROMs of `plan`'s Dense layers at reuse `reuse` (and
+/// the per-layer `--config` factors, which win) as `$readmemh` files plus
+/// `manifest.json`.
+pub fn write(model: &str, sha256: &str, plan: &Plan, reuse: Option<usize>, cfg: &crate::passes::config::Config, dir: &Path) -> Result<Vec<FoldedRom>> {
+    let sched = schedule(plan, reuse, cfg);
     let mut out = crate::staging::Staged::new();
     out.dir(dir)?;
     let mut roms = vec![];
@@ -51,13 +55,14 @@ pub fn write(model: &str, sha256: &str, plan: &Plan, reuse: usize, cfg: &crate::
         match node.arch {
             crate::arch::schedule::Arch::Recurrent { .. } => {
                 for (i, block) in crate::arch::recurrent::folded_blocks(&node.recurrences, plan, reuse) {
-                    blocks.push((node.layer.clone(), block, i, reuse));
+                    blocks.push((node.layer.clone(), block, i, reuse, 1));
                 }
             }
-            _ => blocks.push((node.layer.clone(), "fold".to_string(), node.first, reuse)),
+            crate::arch::schedule::Arch::Folded { parallel, .. } => blocks.push((node.layer.clone(), "fold".to_string(), node.first, reuse, parallel)),
+            crate::arch::schedule::Arch::Unrolled => {}
         }
     }
-    for (layer, block, first, reuse) in blocks {
+    for (layer, block, first, reuse, rows_at_once) in blocks {
         let st = &plan.steps[first];
         // Layers with weights (an average pooling's factor is a constant).
         let (Some(fo), StepOp::Dense { .. } | StepOp::Conv { .. } | StepOp::Depthwise { .. }) = (crate::arch::folded::foldable(&st.op), &st.op) else { continue };
@@ -97,13 +102,18 @@ pub fn write(model: &str, sha256: &str, plan: &Plan, reuse: usize, cfg: &crate::
             reuse_factor: reuse,
             lanes_out: f.p_out,
             lanes_in: f.p_in,
+            rows_at_once,
             groups: f.groups,
             chunks: f.chunks,
             order: "word g*chunks + k (group, chunk); within a word element l*lanes_in + p (output lane l, input lane p), element 0 in the low bits".into(),
         });
     }
     if roms.is_empty() {
-        return Err(Error::Usage(format!("--layout folded: no Dense layer of {model} folds at reuse factor {reuse} (R = 1 is the unrolled architecture)")));
+        let at = match reuse {
+            Some(r) => format!("at reuse factor {r}"),
+            None => "by the configuration's reuse factors".to_string(),
+        };
+        return Err(Error::Usage(format!("--layout folded: no layer of {model} with weights folds {at} (R = 1 is the unrolled architecture; Dense, convolution and depthwise layers fold)")));
     }
     let manifest = serde_json::json!({
         "generator": format!("qkhw {}", env!("CARGO_PKG_VERSION")),
