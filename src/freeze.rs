@@ -145,6 +145,9 @@ pub fn freeze(g: &Graph, out: &Path) -> Result<Vec<Frozen>> {
     let cfg = crate::keras::archive::member(&mut members, "config.json").ok_or_else(|| Error::Internal("config.json vanished".into()))?;
     let mut config: serde_json::Value =
         serde_json::from_slice(cfg).map_err(|e| Error::Model { path: src.clone(), layer: None, msg: format!("config.json: {e}") })?;
+    // One object per layer (each gets its own scale), each the config
+    // Keras loaded.
+    crate::keras::config::unshare(&mut config);
     let frozen = scales(g)?;
     if frozen.is_empty() {
         return Err(Error::Model {

@@ -8,6 +8,7 @@ import io
 import subprocess
 import sys
 from pathlib import Path
+import zipfile
 
 import numpy as np
 import pytest
@@ -522,6 +523,33 @@ def test_freeze_keeps_branches_and_layers_qkeras_refuses(tmp_path):
     with pytest.raises(qkhw.Error, match="nothing to freeze"):
         qkhw.load(out).freeze(tmp_path / "again.keras")
     assert not (tmp_path / "again.keras").exists()
+
+
+def test_freeze_gives_each_layer_of_a_shared_quantizer_its_own_scale(tmp_path):
+    """One auto_po2 quantizer object passed to three QDense layers: Keras
+    saves the second and third with one `shared_object_id` and loads them
+    as one object. `freeze` gave each its own scale but kept the id, so
+    QKeras loaded the second's scale for the third too (186 of 300 values
+    wrong, or a shape error where the layers' widths differ; a held-out
+    cross-check found it). Each layer now gets its own object: the file
+    predicts in QKeras exactly what the original does."""
+    from qkeras.utils import load_qmodel
+    keras.utils.set_random_seed(1)
+    kq = quantized_bits(6, 2, alpha="auto_po2")
+    inp = L.Input((8,), name="x")
+    x = QActivation(quantized_bits(8, 3, alpha=1), name="qin")(inp)
+    x = QActivation(quantized_relu(6, 2), name="r0")(QDense(6, kernel_quantizer=kq, name="d0")(x))
+    x = QActivation(quantized_relu(6, 2), name="r1")(QDense(10, kernel_quantizer=kq, name="d1")(x))
+    x = QDense(4, kernel_quantizer=kq, name="d2")(x)
+    model = keras.Model(inp, x, name="fz_shared")
+    model.set_weights([np.random.default_rng(k).normal(0, 1.5, w.shape).astype(np.float32) for k, w in enumerate(model.get_weights())])
+    model.save(tmp_path / "shared.keras")
+    assert '"shared_object_id"' in zipfile.ZipFile(tmp_path / "shared.keras").read("config.json").decode()
+    out = qkhw.load(str(tmp_path / "shared.keras")).freeze(tmp_path / "frozen.keras")
+    ours = load_qmodel(str(out), compile=False)
+    assert ours.get_layer("d1").kernel_quantizer_internal is not ours.get_layer("d2").kernel_quantizer_internal
+    xs = np.random.default_rng(9).uniform(-4, 4, (50, 8)).astype(np.float32)
+    same_bits(model.predict(xs, verbose=0), ours.predict(xs, verbose=0))
 
 
 def test_outputs_joined_in_c_widen_in_the_result_type():

@@ -26,6 +26,40 @@ pub struct ModelSpec {
     pub outputs: Vec<String>,
 }
 
+/// Objects as Keras 3 loads them: an object saved with a
+/// `shared_object_id` (a quantizer instance passed to several layers) is
+/// built once, from the first config carrying the id, and every later
+/// config with that id gets the same object whatever it says. Each later
+/// config is replaced by the first one here and the ids are dropped, so
+/// qkhw reads what Keras loads, and a file written from the result (`qkhw
+/// freeze`, which gives each layer its own scale) loads as qkhw read it.
+pub fn unshare(v: &mut Value) {
+    fn walk(v: &mut Value, first: &mut std::collections::HashMap<String, Value>) {
+        match v {
+            Value::Object(m) => {
+                if let Some(id) = m.remove("shared_object_id") {
+                    let key = id.to_string();
+                    if let Some(f) = first.get(&key) {
+                        *v = f.clone();
+                        return;
+                    }
+                    for (_, x) in m.iter_mut() {
+                        walk(x, first);
+                    }
+                    first.insert(key, v.clone());
+                    return;
+                }
+                for (_, x) in m.iter_mut() {
+                    walk(x, first);
+                }
+            }
+            Value::Array(a) => a.iter_mut().for_each(|x| walk(x, first)),
+            _ => {}
+        }
+    }
+    walk(v, &mut Default::default());
+}
+
 fn err(path: &Path, layer: Option<&str>, msg: impl Into<String>) -> Error {
     Error::Model { path: path.to_path_buf(), layer: layer.map(str::to_string), msg: msg.into() }
 }
@@ -168,4 +202,27 @@ fn functional(name: String, cfg: &Map<String, Value>, layers: &[Value], path: &P
         inputs: endpoint_names(cfg.get("input_layers"), "input_layers", path)?,
         outputs: endpoint_names(cfg.get("output_layers"), "output_layers", path)?,
     })
+}
+
+#[cfg(test)]
+mod shared_tests {
+    use super::*;
+
+    /// Keras builds a shared object once, from the first config with its
+    /// id; later configs with the id are ignored.
+    #[test]
+    fn a_shared_object_is_its_first_config() {
+        let mut v: Value = serde_json::from_str(
+            r#"{"layers": [
+                {"q": {"class_name": "quantized_bits", "config": {"bits": 6}, "shared_object_id": 7}},
+                {"q": {"class_name": "quantized_bits", "config": {"bits": 4}, "shared_object_id": 7}},
+                {"q": {"class_name": "quantized_bits", "config": {"bits": 3}}}
+            ]}"#,
+        )
+        .unwrap();
+        unshare(&mut v);
+        let bits: Vec<i64> = v["layers"].as_array().unwrap().iter().map(|l| l["q"]["config"]["bits"].as_i64().unwrap()).collect();
+        assert_eq!(bits, [6, 6, 3]);
+        assert!(!v.to_string().contains("shared_object_id"));
+    }
 }

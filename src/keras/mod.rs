@@ -153,8 +153,11 @@ fn unzip(path: &Path, bytes: Vec<u8>) -> Result<(Vec<u8>, Vec<u8>)> {
     Ok((member("config.json")?, member("model.weights.h5")?))
 }
 
+/// A model config as Keras loads it (shared objects resolved, [`config::unshare`]).
 fn parse_json(path: &Path, bytes: &[u8], what: &str) -> Result<serde_json::Value> {
-    serde_json::from_slice(bytes).map_err(|e| err(path, format!("{what} is not valid JSON: {e}")))
+    let mut v = serde_json::from_slice(bytes).map_err(|e| err(path, format!("{what} is not valid JSON: {e}")))?;
+    config::unshare(&mut v);
+    Ok(v)
 }
 
 pub(crate) fn hex(b: &[u8]) -> String {
