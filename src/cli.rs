@@ -776,6 +776,10 @@ impl GoldenInput {
     fn read(&self, g: &qkhw::ir::Graph) -> Result<(Vec<qkhw::npy::Array<f32>>, qkhw::golden::PredictOptions), Error> {
         let slots = input_files(g, &self.input)?;
         let xs = slots.iter().map(|p| npy::read_f32(p)).collect::<Result<Vec<_>, _>>()?;
+        // A wrong shape names its file.
+        for (k, (p, x)) in slots.iter().zip(&xs).enumerate() {
+            qkhw::golden::check_input_shape(g, k, &x.shape).map_err(|e| Error::Usage(format!("{}: {e}", p.display())))?;
+        }
         let input_format = self.input_format.as_deref().map(str::parse).transpose()?;
         let mut config = match &self.config {
             Some(p) => qkhw::passes::config::Config::read(p)?,
@@ -891,6 +895,9 @@ fn run(cli: Cli) -> Result<u8, Error> {
         Command::Weights { model, json, sem } => weights(&sem.load(&model)?, json.as_deref()),
         Command::Freeze { model, out, sem } => {
             qkhw::staging::check_writable(&out)?;
+            if out.exists() && std::fs::canonicalize(&out).ok() == std::fs::canonicalize(&model).ok() {
+                return Err(Error::Usage(format!("freeze: -o {} is the model itself; write the frozen model to another file (the original keeps the unfrozen quantizers)", out.display())));
+            }
             let g = sem.load(&model)?;
             let frozen = qkhw::freeze::freeze(&g, &out)?;
             for f in &frozen {

@@ -111,6 +111,13 @@ fn freeze_keeps_the_weights_and_refuses_clearly() {
         std::fs::read(tmp(y)).unwrap()
     };
     assert_eq!(predict(&model("auto_po2_mlp.keras"), "fa.npy"), predict(&out, "fb.npy"));
+    // Onto itself: refused, the original untouched (it was overwritten).
+    let copy = tmp("self.keras");
+    std::fs::copy(model("auto_po2_mlp.keras"), &copy).unwrap();
+    let o = qkhw().arg("freeze").arg(&copy).arg("-o").arg(&copy).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("is the model itself"), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::read(&copy).unwrap(), std::fs::read(model("auto_po2_mlp.keras")).unwrap());
     for (m, want) in [
         ("jet_tagger.h5", "freeze reads a Keras 3 `.keras` archive"),
         ("jet_tagger.keras", "nothing to freeze"),
@@ -221,7 +228,8 @@ fn predict_input_format_and_config() {
 fn predict_rejects_bad_inputs_clearly() {
     let out = tmp("p3_y.npy");
     let cases: Vec<(Vec<u8>, &str)> = vec![
-        (qkhw::npy::encode_f32(&[3, 15], &[0.0; 45]), "the model takes (batch, 16)"),
+        // The line names the file (it did not: a cross-check).
+        (qkhw::npy::encode_f32(&[3, 15], &[0.0; 45]), "bad0.npy: inputs of shape [3, 15]: the model takes (batch, 16)"),
         (qkhw::npy::encode_f32(&[2, 16], &[f32::NAN; 32]), "NaN"),
         (qkhw::npy::encode_f32(&[1, 16], &[f32::INFINITY; 16]), "inf"),
         (qkhw::npy::encode_i64(&[1, 16], &[1; 16]), "float32"),

@@ -95,9 +95,12 @@ impl<'a> Args<'a> {
             None => Ok(default),
             Some(Value::None) => Ok(false),
             Some(Value::Bool(b)) => Ok(*b),
-            Some(Value::Int(i)) => Ok(*i != 0),
-            Some(Value::Float(f)) => Ok(*f != 0.0),
-            Some(v) => Err(self.bad(name, "True or False", v)),
+            // QKeras computes with a flag's number (`-m + symmetric`,
+            // `keep_negative * ...`): 2 is not True there, so only 0 and 1
+            // are taken (a held-out model's symmetric=2 ran as True).
+            Some(Value::Int(i @ (0 | 1))) => Ok(*i != 0),
+            Some(Value::Float(f)) if *f == 0.0 || *f == 1.0 => Ok(*f != 0.0),
+            Some(v) => Err(self.bad(name, "True or False (0 or 1; QKeras computes with any other number, which qkhw does not reproduce)", v)),
         }
     }
 

@@ -555,6 +555,20 @@ impl Quantizer {
 mod tests {
     use super::*;
 
+    /// QKeras computes with a flag's number (`-m + symmetric`): only 0 and
+    /// 1 (or booleans) are taken, not 2 run as True (a held-out model).
+    #[test]
+    fn a_flag_is_zero_or_one() {
+        let h = InternalSigmoid::Hard;
+        for spec in ["quantized_bits(6,2,2,alpha=1)", "quantized_ulaw(8,0,255)", "quantized_bits(6,2,keep_negative=2)"] {
+            let e = Quantizer::parse(spec, h).unwrap_err().to_string();
+            assert!(e.contains("must be True or False (0 or 1"), "{spec}: {e}");
+        }
+        for spec in ["quantized_bits(6,2,1,alpha=1)", "quantized_bits(6,2,symmetric=True)", "quantized_ulaw(8,0,0)", "quantized_bits(6,2,symmetric=1.0)"] {
+            Quantizer::parse(spec, h).unwrap_or_else(|e| panic!("{spec}: {e}"));
+        }
+    }
+
     /// Shared arguments are validated the same way by every quantizer
     /// (binary used to clamp a negative scale_axis to 0 and saturate a huge
     /// po2 exponent silently).
