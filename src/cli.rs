@@ -294,7 +294,10 @@ enum Command {
     /// outputs writes Y.npy, Y.1.npy, ... (and C.npy, C.1.npy, ...).
     /// Without --input-format, inputs are taken exactly as QKeras takes
     /// them; the hardware (gen/verify) may round them: the line "input
-    /// format" says which and how to match the hardware.
+    /// format" says which and how to match the hardware. Inputs too wide to
+    /// hold exactly go through the model's input quantizer; where QKeras's
+    /// float32 straight-through x + (-x + xq) loses the quantizer's value
+    /// (|x| far beyond its range), a notice says so and Y follows xq.
     ///
     /// Example:
     ///   qkhw predict examples/models/jet_tagger.keras --input x.npy --output y.npy --codes c.npy
@@ -1376,6 +1379,7 @@ fn input_format_line(g: &qkhw::ir::Graph, used: &qkhw::fxp::FixedFormat, input: 
     match qkhw::golden::hardware_input(g, None, &opts.config).ok() {
         // The float32 inputs are taken exactly; the model's own input
         // quantizer rounds them next, to what the hardware takes.
+        Some((spec, Some(_), _)) if spec.fmt == *used => format!("input format {used}: the model's input quantizer's, the hardware's input format"),
         Some((spec, Some(_), _)) => format!(
             "input format {used} (every float32 input held exactly, as QKeras takes it); the model's input quantizer then rounds it to {}, the hardware's input format",
             spec.fmt

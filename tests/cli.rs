@@ -396,3 +396,35 @@ fn quantize_mixes_with_qnoise_factor_but_gives_no_codes() {
     assert!(String::from_utf8_lossy(&st.stderr).contains("not a grid of integer codes"));
     assert!(!out2.exists() && !codes.exists(), "nothing written");
 }
+
+/// Inputs too wide to hold exactly (1e-30 and 1e10 together: 140 bits)
+/// are taken through the model's input quantizer, as the hardware takes
+/// them, instead of refused; and where QKeras's own quantizer loses its
+/// value (float32 `x + (-x + xq)` at 1e10 is 0, not the saturated xq) a
+/// notice names the input. Both found by a held-out cross-check.
+#[test]
+fn huge_inputs_go_through_the_input_quantizer() {
+    let golden = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/predict/jet_tagger_da");
+    let x = qkhw::npy::read_f32(&golden.join("inputs.npy")).unwrap();
+    let mut data = x.data[..4 * 16].to_vec();
+    let run = |data: &[f32], name: &str| {
+        let (inp, out) = (tmp(&format!("{name}.in.npy")), tmp(&format!("{name}.y.npy")));
+        std::fs::write(&inp, qkhw::npy::encode_f32(&[4, 16], data)).unwrap();
+        let o = qkhw().arg("predict").arg(model("jet_tagger_da.keras")).arg("--input").arg(&inp).arg("--output").arg(&out).output().unwrap();
+        assert!(o.status.success(), "{name}: {}", String::from_utf8_lossy(&o.stderr));
+        (qkhw::npy::read_f32(&out).unwrap().data, String::from_utf8_lossy(&o.stderr).to_string())
+    };
+    let (plain, note) = run(&data, "plain");
+    assert!(!note.contains("so large"), "{note}");
+    data[3] = 1e-30;
+    data[5] = 1e10;
+    let (wide, note) = run(&data, "wide");
+    assert!(note.contains("input `input_1`: 1 value is so large") || note.contains("1 value is so large"), "{note}");
+    assert!(note.contains("x = 10000000000, QKeras 0 where xq = 0.984375"), "{note}");
+    // The input quantizer (ufixed<6,0>) takes 1e-30 to 0 and 1e10 to 63/64.
+    data[3] = 0.0;
+    data[5] = 63.0 / 64.0;
+    let (same, _) = run(&data, "rounded");
+    assert_eq!(wide, same);
+    assert_eq!(wide[5..], plain[5..], "the other samples are untouched");
+}

@@ -806,21 +806,48 @@ pub fn predict_inputs(g: &crate::ir::Graph, xs: &[(&[f32], &[usize])], opts: &Pr
     }
     let threads = if opts.threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { opts.threads };
     let mut specs = vec![];
-    let mut inputs: Vec<Input<'_>> = vec![];
-    for &(x, shape) in xs {
+    let mut notices = vec![];
+    // Each input's quantizer (a QActivation right after it), if any.
+    let quantized = match opts.input_format.or(opts.config.input) {
+        Some(_) => vec![],
+        None => hardware_inputs(g, None, &opts.config)?.0,
+    };
+    // Inputs taken through their quantizer's codes (below): owned here.
+    let mut coded: Vec<Option<Vec<i128>>> = vec![None; xs.len()];
+    for (k, &(x, shape)) in xs.iter().enumerate() {
         match opts.input_format.or(opts.config.input) {
-            Some(fmt) => {
-                inputs.push(Input::Quantize { x, fmt, shape });
-                specs.push(InputSpec::of(fmt));
-            }
+            Some(fmt) => specs.push(InputSpec::of(fmt)),
             None => {
-                let (fmt, lo, hi) = exact_inputs_threads(x, shape, threads)?;
-                inputs.push(Input::Exact { x, frac: fmt.frac });
-                specs.push(InputSpec::exact(fmt, lo, hi));
+                let q = quantized.get(k).and_then(|(spec, q)| q.as_ref().map(|q| (spec, q)));
+                if let Some((_, q)) = q {
+                    notices.extend(straight_through_loss(q, x, shape, &g.layers[g.inputs[k].0].name)?);
+                }
+                match (exact_inputs_threads(x, shape, threads), q) {
+                    (Ok((fmt, lo, hi)), _) => specs.push(InputSpec::exact(fmt, lo, hi)),
+                    // Too wide to hold exactly (tiny and huge values
+                    // together), but read only through a quantizer: its
+                    // codes, as `verify` gives the hardware.
+                    (Err(_), Some((spec, q))) => {
+                        coded[k] = Some(hardware_codes(x, shape, spec, Some(q))?);
+                        specs.push(spec.clone());
+                    }
+                    (Err(e), None) => return Err(e),
+                }
             }
         }
     }
-    let plan = crate::passes::precision::plan_inputs(g, &specs, &opts.config)?;
+    let inputs: Vec<Input<'_>> = xs
+        .iter()
+        .zip(&specs)
+        .zip(&coded)
+        .map(|((&(x, shape), spec), codes)| match (codes, opts.input_format.or(opts.config.input)) {
+            (Some(c), _) => Input::Codes(c),
+            (None, Some(fmt)) => Input::Quantize { x, fmt, shape },
+            (None, None) => Input::Exact { x, frac: spec.fmt.frac },
+        })
+        .collect();
+    let mut plan = crate::passes::precision::plan_inputs(g, &specs, &opts.config)?;
+    plan.notices.extend(notices);
     let keep = opts.keep.clone().unwrap_or(Keep::Outputs);
     let run = if opts.progress {
         let bar = Progress::new(n as u64);
@@ -829,6 +856,34 @@ pub fn predict_inputs(g: &crate::ir::Graph, xs: &[(&[f32], &[usize])], opts: &Pr
         run_inputs(&plan, &inputs, n, keep, threads, &|_| {})?
     };
     Ok(Prediction { plan, run, input_format: specs[0].fmt })
+}
+
+/// Where QKeras's input quantizer `q` loses its own value: for |x| far
+/// beyond the range, the straight-through `x + (-x + xq)` in float32 is not
+/// `xq` (qb(6,2) of 1e8 gives 0, not 3.875). qkhw computes `xq`, the
+/// hardware's value; a notice names the first such input. Checked only
+/// when an input is large enough for it to happen (|x| ≥ 2^(22 - frac)).
+fn straight_through_loss(q: &crate::quant::Quantizer, x: &[f32], shape: &[usize], input: &str) -> Result<Option<String>> {
+    let Some(crate::quant::Encoding::Fixed(f)) = q.encoding() else { return Ok(None) };
+    let big = pow2(22 - f.frac) as f32;
+    if !x.iter().any(|v| v.abs() >= big) {
+        return Ok(None);
+    }
+    let e = q.eval(x, &[x.len()])?;
+    let scale = e.scale.as_ref().and_then(|s| s.expand(&[x.len()]).ok());
+    let xq = |i: usize| scale.as_ref().map_or(e.grid[i], |s| s[i] * e.grid[i]);
+    let lost: Vec<usize> = (0..x.len()).filter(|&i| x[i].is_finite() && e.float[i] != xq(i)).collect();
+    Ok(lost.first().map(|&i| {
+        format!(
+            "input `{input}`: {} value{} so large that QKeras's quantizer returns another value than its own (float32 x + (-x + xq) loses xq; first: {}, x = {}, QKeras {} where xq = {}): qkhw computes xq, the hardware's value, so model.predict differs there",
+            lost.len(),
+            if lost.len() == 1 { " is" } else { "s are" },
+            locate(i, shape),
+            x[i],
+            e.float[i],
+            xq(i)
+        )
+    }))
 }
 
 /// A progress bar that appears only once a run has taken a second (and
