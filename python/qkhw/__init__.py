@@ -20,6 +20,7 @@ import os
 import shutil
 import sys
 import tempfile
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -31,6 +32,7 @@ from ._qkhw import Error, __version__
 
 __all__ = [
     "Error",
+    "Notice",
     "Model",
     "Design",
     "Report",
@@ -41,6 +43,12 @@ __all__ = [
     "run",
     "__version__",
 ]
+
+class Notice(UserWarning):
+    """What the CLI prints as ``note:``: where the golden model's result
+    needs a word (a QKeras float32 step it reproduces, or a documented
+    difference from ``model.predict``). Issued by :meth:`Model.predict`."""
+
 
 #: The hardware targets of :meth:`Model.write` and :meth:`Model.verify`.
 TARGETS = ("verilog", "c", "hls")
@@ -279,7 +287,8 @@ class Model:
     ) -> np.ndarray | list[np.ndarray]:
         """The bit-exact golden model: what ``model.predict(x)`` returns
         (float32), or the integer codes (int64, value = code x 2^-frac)
-        with ``codes=True``. A model with several outputs gives a list.
+        with ``codes=True``; each notice of the run (the CLI's ``note:``
+        lines) as a :class:`Notice` warning. A model with several outputs gives a list.
         ``x``: an array, or for a model with several inputs a list in model
         order or a dict by input name.
 
@@ -287,7 +296,9 @@ class Model:
         the inputs first, as the hardware sees them; ``config`` is a
         per-layer precision dict (see :func:`config_from_model`).
         """
-        arrays, _meta, _notes = self._m.predict(self._xs(x), codes, input_format, _config_json(config), output_head, threads)
+        arrays, _meta, notes = self._m.predict(self._xs(x), codes, input_format, _config_json(config), output_head, threads)
+        for note in notes:
+            warnings.warn(note, Notice, stacklevel=2)
         return arrays[0] if len(arrays) == 1 else arrays
 
     def output_formats(self, input_format: str | None = None, config: Mapping[str, Any] | str | None = None) -> list[tuple[str, str]]:

@@ -552,6 +552,37 @@ def test_freeze_gives_each_layer_of_a_shared_quantizer_its_own_scale(tmp_path):
     same_bits(model.predict(xs, verbose=0), ours.predict(xs, verbose=0))
 
 
+def test_an_auto_po2_inverse_quantizer_differs_where_the_notice_says():
+    """QKeras itself is inconsistent for a QBatchNormalization whose
+    inverse_quantizer has alpha="auto_po2": its call quantizes the inverse
+    as a (1, C) tensor (a scale per channel), model_save_quantized_weights
+    as one vector (one scale), which is bn_inv, the hardware weights qkhw
+    computes. The notice names the channels whose inverse differs, and
+    model.predict differs from qkhw in exactly those channels (a held-out
+    cross-check found the silent difference)."""
+    from qkeras import QBatchNormalization
+    keras.utils.set_random_seed(5)
+    inp = L.Input((6,), name="x")
+    x = QBatchNormalization(inverse_quantizer=quantized_bits(8, 2, alpha="auto_po2"), gamma_quantizer=None, variance_quantizer=None,
+                            beta_quantizer=None, mean_quantizer=None, name="bn")(inp)
+    x = QActivation(quantized_relu(6, 2), name="relu")(x)
+    model = keras.Model(inp, x, name="bn_auto_inv")
+    bn = model.get_layer("bn")
+    gamma, beta, mean, var = bn.get_weights()
+    bn.set_weights([np.array([1, 1.2, .9, 1.1, 1, 1.3], np.float32), beta, mean, np.array([.757, .65, .89, 1.22, .447, 1.05], np.float32)])
+    xs = np.random.default_rng(3).uniform(-4, 4, (64, 6)).astype(np.float32)
+    with pytest.warns(qkhw.Notice, match=r"layer `bn`: .* differ in channels 0, 3, 5") as rec:
+        ours = qkhw.load(model).predict(xs)
+    theirs = model.predict(xs, verbose=0)
+    assert len([w for w in rec if "inverse" in str(w.message)]) == 1
+    bad = sorted({int(c) for c in np.argwhere(ours != theirs)[:, 1]})
+    assert bad == [0, 3, 5], bad
+    # The tables are what model_save_quantized_weights gives.
+    with contextlib.redirect_stdout(io.StringIO()):
+        theirs_w = model_save_quantized_weights(model)
+    _hw_equal(qkhw.load(model).quantized_weights(), theirs_w)
+
+
 def test_outputs_joined_in_c_widen_in_the_result_type():
     """Two outputs brought to one format: the coarser one is shifted left.
     The C backend shifted it in its own type (int32 here), which UBSan

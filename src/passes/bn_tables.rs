@@ -69,3 +69,26 @@ pub fn bn_tables(bn_layer: &Layer, bn: &BatchNorm, prev_bias: Option<&[f32]>) ->
     let bias = (0..c).map(|i| sub(add(mul(inv[i], pb[i]), beta[i]), mul(inv[i], mean[i]))).collect();
     Ok(BnTables { raw_inv, inv, bias })
 }
+
+/// Where QKeras's own two paths disagree on an auto-scaled inverse
+/// quantizer: `model.predict` (QBatchNormalization's call) quantizes the
+/// inverse broadcast to shape (1, C), so an `auto_po2` scale is found per
+/// channel, while `model_save_quantized_weights` (`bn_inv`, and qkhw's
+/// tables) quantizes the vector of C as one. A notice naming the layer and
+/// the channels that differ, or `None` where both agree.
+pub fn inverse_differs_in_predict(bn_layer: &Layer, bn: &BatchNorm) -> Result<Option<String>> {
+    let [_, _, _, _, Some(iq)] = &bn.quantizers else { return Ok(None) };
+    let t = bn_tables(bn_layer, bn, None)?;
+    let c = t.raw_inv.len();
+    let call = iq.apply_shaped(&t.raw_inv, &[1, c])?;
+    let differ: Vec<String> = (0..c).filter(|&i| call[i].to_bits() != t.inv[i].to_bits()).map(|i| i.to_string()).collect();
+    if differ.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(format!(
+        "layer `{}`: QKeras's model.predict quantizes the batch norm's inverse per channel (as a (1, {c}) tensor) but model_save_quantized_weights as one vector (bn_inv, which qkhw computes: the hardware weights); they differ in channel{} {}, so model.predict differs from qkhw there (QKeras's own inconsistency of an auto-scaled inverse_quantizer; give the inverse quantizer alpha=1 to avoid it)",
+        bn_layer.name,
+        if differ.len() == 1 { "" } else { "s" },
+        differ.join(", ")
+    )))
+}

@@ -627,7 +627,9 @@ impl Builder<'_> {
                     }
                     None => (None, self.tensor(l, "bn_inv")?.clone(), self.tensor(l, "bn_bias")?.clone()),
                 };
-                let _ = bn;
+                if let Some(n) = super::bn_tables::inverse_differs_in_predict(l, bn)? {
+                    self.notices.push(n);
+                }
                 let (inv, bias) = match self.cfg.bn_tables(&l.name, producer.as_deref()) {
                     Some(c) => (round_table(&inv, c.bn_inv, c), round_table(&bias, c.bn_bias, c)),
                     None => (inv, bias),
