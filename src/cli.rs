@@ -903,6 +903,9 @@ fn run(cli: Cli) -> Result<u8, Error> {
             }
             let g = sem.load(&model)?;
             let frozen = qkhw::freeze::freeze(&g, &out)?;
+            for n in qkhw::freeze::not_frozen(&g) {
+                eprintln!("note: {n}");
+            }
             for f in &frozen {
                 let values: Vec<String> = f.scale.iter().map(|v| v.to_string()).collect();
                 println!("{}.{}: post_training_scale {:?} = [{}]", f.layer, f.key, f.shape, values.join(", "));

@@ -69,6 +69,48 @@ fn auto_po2_quantizers(l: &Layer) -> Result<Vec<AutoPo2>> {
     Ok(out)
 }
 
+/// The auto_po2 quantizers `freeze` leaves as they are, each with why:
+/// binary and ternary take no `post_training_scale` (QKeras's freeze would
+/// rebuild them as quantized_bits), and a fused layer's
+/// (QConv2DBatchnorm, QDenseBatchnorm, ...) kernel scale is computed on
+/// the kernel with the batch norm folded in, which QKeras's freeze does not
+/// take either.
+pub fn not_frozen(g: &Graph) -> Vec<String> {
+    let auto = |q: &Option<Quantizer>| {
+        q.as_ref().is_some_and(|q| match &q.kind {
+            Kind::Bits(b) => b.alpha == Alpha::AutoPo2 && b.post_training_scale.is_none(),
+            Kind::Binary(b) => b.alpha == Alpha::AutoPo2,
+            Kind::Ternary(t) => t.alpha == Alpha::AutoPo2,
+            _ => false,
+        })
+    };
+    let weight_qs = |op: &Op| -> Vec<Option<Quantizer>> {
+        match op {
+            Op::Dense { kernel_q, bias_q, .. } | Op::Conv { kernel_q, bias_q, .. } | Op::ConvTranspose { kernel_q, bias_q, .. } => vec![kernel_q.clone(), bias_q.clone()],
+            Op::Depthwise { depthwise_q, bias_q, .. } => vec![depthwise_q.clone(), bias_q.clone()],
+            Op::Separable { depthwise_q, pointwise_q, bias_q, .. } => vec![depthwise_q.clone(), pointwise_q.clone(), bias_q.clone()],
+            _ => vec![],
+        }
+    };
+    let mut out = vec![];
+    for l in &g.layers {
+        match &l.op {
+            Op::Folded { inner, .. } if weight_qs(inner).iter().any(auto) => out.push(format!(
+                "layer `{}` ({}): its auto_po2 scale is computed on the kernel with the batch norm folded in; QKeras's freeze does not take fused layers, and neither does qkhw",
+                l.name, l.class
+            )),
+            op => {
+                for q in weight_qs(op).iter().flatten() {
+                    if matches!(q.kind, Kind::Binary(_) | Kind::Ternary(_)) && auto(&Some(q.clone())) {
+                        out.push(format!("layer `{}`: `{}` has alpha=\"auto_po2\" but a binary or ternary quantizer takes no post_training_scale (only quantized_bits does), so it keeps computing its scale", l.name, q.spec));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
 /// The scales QKeras's quantizers compute on `g`'s weights.
 pub fn scales(g: &Graph) -> Result<Vec<Frozen>> {
     let mut out = vec![];
@@ -150,10 +192,15 @@ pub fn freeze(g: &Graph, out: &Path) -> Result<Vec<Frozen>> {
     crate::keras::config::unshare(&mut config);
     let frozen = scales(g)?;
     if frozen.is_empty() {
+        let skipped = not_frozen(g);
         return Err(Error::Model {
             path: src.clone(),
             layer: None,
-            msg: "no weight quantizer with alpha=\"auto_po2\" and no post_training_scale: nothing to freeze".into(),
+            msg: if skipped.is_empty() {
+                "no weight quantizer with alpha=\"auto_po2\" and no post_training_scale: nothing to freeze".into()
+            } else {
+                format!("nothing to freeze: {}", skipped.join("; "))
+            },
         });
     }
     let missing = set_scales(&mut config, &frozen);

@@ -121,6 +121,9 @@ fn freeze_keeps_the_weights_and_refuses_clearly() {
     for (m, want) in [
         ("jet_tagger.h5", "freeze reads a Keras 3 `.keras` archive"),
         ("jet_tagger.keras", "nothing to freeze"),
+        // Says why an auto_po2 quantizer is not frozen (it said there was
+        // none: a cross-check).
+        ("binary_ternary.keras", "nothing to freeze: layer `d3`: `binary(use_01=False, alpha='auto_po2')` has alpha=\"auto_po2\" but a binary or ternary quantizer takes no post_training_scale"),
         ("frozen.keras", "nothing to freeze"),
     ] {
         let src = if m == "frozen.keras" { out.clone() } else { model(m) };
