@@ -829,7 +829,7 @@ pub fn predict_inputs(g: &crate::ir::Graph, xs: &[(&[f32], &[usize])], opts: &Pr
                     // codes, as `verify` gives the hardware.
                     (Err(_), Some((spec, q))) => {
                         coded[k] = Some(hardware_codes(x, shape, spec, Some(q))?);
-                        specs.push(spec.clone());
+                        specs.push(*spec);
                     }
                     (Err(e), None) => return Err(e),
                 }
