@@ -583,6 +583,32 @@ def test_an_auto_po2_inverse_quantizer_differs_where_the_notice_says():
     _hw_equal(qkhw.load(model).quantized_weights(), theirs_w)
 
 
+def test_an_activation_with_a_frozen_auto_po2_scale_runs_bit_exact():
+    """An activation quantized_bits(alpha="auto_po2") with a
+    post_training_scale (what `freeze` writes on a weight quantizer, set on
+    an activation): QKeras rounds |x| / scale half away from zero on the
+    grid, clamps symmetrically and multiplies back. One power-of-two scale
+    runs bit-exact (it was refused, a held-out cross-check); one per channel
+    is refused with the reason."""
+    keras.utils.set_random_seed(0)
+    xs = np.random.default_rng(1).uniform(-4, 4, (200, 6)).astype(np.float32)
+    for pts in (np.float32(4.0), np.float32(0.5), np.full(5, 0.25, np.float32)):
+        inp = L.Input((6,), name="x")
+        y = QActivation(quantized_bits(8, 3, alpha=1), name="qin")(inp)
+        y = QDense(5, kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(6, 0, alpha=1), name="d")(y)
+        y = QActivation(quantized_bits(6, 2, alpha="auto_po2", post_training_scale=pts), name="qa")(y)
+        model = keras.Model(inp, y, name="pts_act")
+        m = qkhw.load(model)
+        same_bits(model.predict(xs, verbose=0), m.predict(xs))
+        r = m.verify("c", x=xs[:50], random=50)
+        assert r.ok, r.text
+    inp = L.Input((6,), name="x")
+    y = QDense(5, name="d")(inp)
+    y = QActivation(quantized_bits(6, 2, alpha="auto_po2", post_training_scale=np.array([0.5, 1, 0.25, 1, 2], np.float32)), name="qa")(y)
+    with pytest.raises(qkhw.Error, match="not one power of two for every channel"):
+        qkhw.load(keras.Model(inp, y, name="pts_vec")).predict(xs)
+
+
 def test_outputs_joined_in_c_widen_in_the_result_type():
     """Two outputs brought to one format: the coarser one is shifted left.
     The C backend shifted it in its own type (int32 here), which UBSan

@@ -1227,6 +1227,29 @@ pub fn requantizer(q: &Quantizer) -> std::result::Result<(Act, i32, i128, i128),
                 q.spec
             ));
         }
+    // A frozen auto scale (post_training_scale 2^e): QKeras rounds
+    // |x| / 2^e half away from zero on the grid, clamps symmetrically and
+    // multiplies back (exact in float32). The quantizer's own hardware view
+    // gives the grid codes z; the step holds z at e binary places up.
+    if let Kind::Bits(b) = &q.kind
+        && let Some(pts) = &b.post_training_scale
+    {
+        let s = pts.first().copied().unwrap_or(1.0);
+        let e = s.log2().round() as i32;
+        if pts.iter().any(|&v| v != s) || !(s.is_finite() && s > 0.0) || crate::fxp::pow2(e) as f32 != s {
+            return Err(format!(
+                "activation quantizer `{}`: its post_training_scale {:?} is not one power of two for every channel; the golden model runs an activation's frozen auto_po2 scale only as one power of two",
+                q.spec, pts
+            ));
+        }
+        let Encoding::Fixed(f) = &enc else {
+            return Err(format!("activation quantizer `{}` with a post_training_scale is run by the golden model only on a fixed grid", q.spec));
+        };
+        // One scale for every element (the same value per channel).
+        let q = Quantizer { kind: Kind::Bits(crate::quant::bits::QuantizedBits { post_training_scale: Some(vec![s]), post_training_shape: None, ..b.clone() }), spec: q.spec.clone() };
+        let hw = q.hardware(&[-1.0e30, 1.0e30, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0], &[8]).map_err(|e| e.to_string())?;
+        return Ok((Act::Generic { q, out_frac: f.frac }, f.frac - e, hw.codes[0] as i128, hw.codes[1] as i128));
+    }
     // The probe: saturated codes at both ends, and the scale.
     const BIG: f32 = 1.0e30;
     let hw = q.hardware(&[-BIG, BIG, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0], &[8]).map_err(|e| e.to_string())?;
