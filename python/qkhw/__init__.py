@@ -512,7 +512,16 @@ def quantize_model(
         else:
             raise Error(f"quantize_model: config is a quantizer_config dict or a JSON file, not {type(config).__name__}")
         args = ["quantize-model", str(src), "--config", str(cfg), "--activation-bits", str(activation_bits), "--out", str(out)]
-        run(*args, *(["--fold-bn"] if fold_bn else []))
+        try:
+            run(*args, *(["--fold-bn"] if fold_bn else []))
+        except Error as e:
+            # Name what the caller gave, not this function's temporary files.
+            msg = str(e)
+            if isinstance(config, Mapping):
+                msg = msg.replace(str(cfg), "the quantizer_config dict")
+            if src.parent == Path(tmp):
+                msg = msg.replace(str(src), f"model `{getattr(model, 'name', 'model')}`")
+            raise Error(msg) from None
     return Path(out)
 
 

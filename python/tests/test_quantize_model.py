@@ -250,7 +250,9 @@ def test_errors_write_nothing(tmp_path):
         ({"QDense": {"kernel_quantizer": "quantized_bitz(4)"}}, "quantized_bitz"),
         ({"QAdaptiveActivation": "relu"}, "QAdaptiveActivation"),
     ]:
-        with pytest.raises(qkhw.Error, match=msg):
+        with pytest.raises(qkhw.Error, match=msg) as e:
             qkhw.quantize_model(src, cfg, 6, out)
+        # The message names the dict, not a temporary file (a cross-check).
+        assert "qkhw-" not in str(e.value) and "quantizer_config.json" not in str(e.value), str(e.value)
         assert not out.exists()
         assert sorted(p.name for p in tmp_path.iterdir()) == ["float.keras"]
