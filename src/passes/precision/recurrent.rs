@@ -327,7 +327,16 @@ impl Builder<'_> {
         else {
             return Ok(());
         };
-        let fix = if state_q {
+        // Is the layer's input already a quantizer's output?
+        let input_quantized = l.inputs.first().is_some_and(|i| matches!(self.g.layers[i.0].activation, crate::ir::Activation::Quantized(_)));
+        let gru = matches!(&l.op, Op::Rnn { cell: RnnCell::Gru, reset_after: true, .. }) || matches!(&l.op, Op::Bidirectional { forward, .. } if matches!(**forward, Op::Rnn { cell: RnnCell::Gru, reset_after: true, .. }));
+        let fix = if state_q && input_quantized {
+            if gru {
+                "use fewer bits in its kernel, recurrent and state quantizers (with reset_after=True the reset gate multiplies the state's projection r·(h·U), whose bits add up), or reset_after=False"
+            } else {
+                "use fewer bits in its kernel, recurrent and state quantizers (its input is already quantized)"
+            }
+        } else if state_q {
             "quantize the layer's input (a QActivation before it, or --input-format), or use fewer bits in its quantizers"
         } else {
             "give the layer a state_quantizer (e.g. quantized_bits(8,1,alpha=1)): without one the state grows every step"
