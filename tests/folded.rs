@@ -301,22 +301,30 @@ fn budget_picks_the_smallest_interval_that_fits() {
     let opts = Options { budget: Some("dsp=64".parse().unwrap()), ..Default::default() };
     let (ii, _) = check("jet_tagger_da", &opts, &Config::default(), "budget64", 200);
     assert!(ii > 1);
-    // A convolution folds below one cycle per output position by computing
-    // several at once: cnn_bn's conv1 has 36 positions, and 100 DSP48 give
-    // an interval under 36 (at one position at a time the budget could
-    // only unroll conv1 or take 36 cycles or more).
+    // A convolution that cannot fold within the interval one output
+    // position at a time is unrolled (no DSP48 by the estimate): cnn_bn
+    // under 100 DSP48 takes II 2 with conv1 (36 positions) and dw1
+    // unrolled, about 51,000 LUTs. Under a LUT budget that rules this out,
+    // it computes several positions at once instead, at an interval below
+    // its 36 positions (one position at a time it would take 36 or more).
     let g = qkhw::load_graph(common::root().join("examples/models/cnn_bn.keras"), Default::default()).unwrap();
     let (plan, _) = qkhw::golden::hardware_plan(&g, None, &Config::default()).unwrap();
-    let b: Budget = "dsp=100".parse().unwrap();
-    let (s, e) = schedule_budget(&plan, &b);
+    let (s, _) = schedule_budget(&plan, &"dsp=100".parse().unwrap());
+    assert_eq!(s.initiation_interval, 2);
+    assert!(s.nodes.iter().any(|n| n.layer == "conv1" && n.arch == qkhw::arch::schedule::Arch::Unrolled));
+    let b: Budget = "dsp=100,lut=30000".parse().unwrap();
+    let opts = Options { budget: Some(b), ..Default::default() };
+    let (c, e) = verilog::budget_config(&g, &plan, &Config::default(), &opts, &b, true).unwrap();
+    let s = schedule(&plan, None, &c);
     assert!(e.dsp <= 100 && s.initiation_interval < 36, "{e:?}, II {}", s.initiation_interval);
     let conv1 = s.nodes.iter().find(|n| n.layer == "conv1").unwrap();
     assert!(matches!(conv1.arch, qkhw::arch::schedule::Arch::Folded { parallel, .. } if parallel > 1), "{:?}", conv1.arch);
-    // Without positions at once (HLS, a streaming stage) it cannot.
-    let (c, _) = budget_config(&plan, &Config::default(), &b, false, &mut |_| true);
+    // Without positions at once (a streaming stage) it cannot.
+    let (c, _) = verilog::budget_config(&g, &plan, &Config::default(), &opts, &b, false).unwrap();
     assert!(c.layers.values().all(|l| l.parallelization_factor.is_none()));
-    let opts = Options { budget: Some(b), ..Default::default() };
-    let (ii, _) = check("cnn_bn", &opts, &Config::default(), "budget100", 200);
+    let (d, _, _) = verilog::from_graph(&g, None, &Config::default(), &opts).unwrap();
+    assert!(d.fabric.luts(false) <= 30000);
+    let (ii, _) = check("cnn_bn", &opts, &Config::default(), "budget-lut", 200);
     assert_eq!(ii as usize, s.initiation_interval);
 }
 

@@ -291,11 +291,12 @@ fn fewest_multipliers_within(shape: (usize, usize, usize), t: usize) -> (usize, 
 /// 2 on; the unrolled design's shift-adds can need less than R = 2).
 ///
 /// With `rows_at_once` (the parallel architecture, where a folded block
-/// computes every output position of a sample), a convolution without its
-/// own `parallelization_factor` gets the (reuse, positions at once) pair
-/// with the fewest multipliers that keeps it within T cycles, so T can go
-/// below its number of positions without unrolling it; a streaming stage
-/// computes one window per beat and takes reuse factors only.
+/// computes every output position of a sample), where the design with a
+/// convolution unrolled (it cannot fold within T one position at a time)
+/// does not fit the budget's LUTs or FFs, that convolution gets the
+/// (reuse, positions at once) pair with the fewest multipliers that keeps
+/// it within T cycles instead; a streaming stage computes one window per
+/// beat and takes reuse factors only.
 pub fn budget_config(plan: &Plan, cfg: &Config, budget: &Budget, rows_at_once: bool, fabric_fits: &mut dyn FnMut(&Config) -> bool) -> (Config, Estimate) {
     let nodes = schedule(plan, None, cfg).nodes;
     let layers: Vec<(usize, String)> = nodes.iter().map(|n| (n.first, n.layer.clone())).collect();
@@ -309,7 +310,10 @@ pub fn budget_config(plan: &Plan, cfg: &Config, budget: &Budget, rows_at_once: b
             (first, dirs, cells)
         })
         .collect();
-    let at = |t: usize| -> (Config, Estimate) {
+    // `parallel`: a convolution that cannot fold within T one position at
+    // a time computes several at once; otherwise it is unrolled (no DSP48
+    // by the estimate, but all of its products in the fabric).
+    let at = |t: usize, parallel: bool| -> (Config, Estimate) {
         let mut c = cfg.clone();
         let mut e = Estimate::default();
         for (first, layer) in &layers {
@@ -320,7 +324,7 @@ pub fn budget_config(plan: &Plan, cfg: &Config, budget: &Budget, rows_at_once: b
             let (r, p) = match (own, own_p) {
                 (Some(r), p) => (r, p.unwrap_or(1)),
                 (None, Some(p)) => (reuse_within(shape, p, t), p),
-                (None, None) if rows_at_once => fewest_multipliers_within(shape, t),
+                (None, None) if parallel => fewest_multipliers_within(shape, t),
                 (None, None) => (reuse_within(shape, 1, t), 1),
             };
             let x = &plan.steps[plan.steps[*first].inputs[0]];
@@ -352,15 +356,26 @@ pub fn budget_config(plan: &Plan, cfg: &Config, budget: &Budget, rows_at_once: b
     let mut fits = |(c, e): &(Config, Estimate)| {
         budget.dsp.is_none_or(|d| e.dsp <= d) && budget.bram36.is_none_or(|b| e.bram36 <= b) && (budget.lut.is_none() && budget.ff.is_none() || fabric_fits(c))
     };
+    // At T: the design with such convolutions unrolled, else (where the
+    // budget's LUTs or FFs rule that out) with them folded several
+    // positions at once.
+    let mut choice = |t: usize| -> Option<(Config, Estimate)> {
+        let unrolled = at(t, false);
+        if fits(&unrolled) {
+            return Some(unrolled);
+        }
+        let parallel = at(t, true);
+        (rows_at_once && parallel != unrolled && fits(&parallel)).then_some(parallel)
+    };
     let max_t = layers.iter().filter_map(|(f, _)| dense_shape(&plan.steps[*f].op)).map(|(r, i, o)| r * i * o).max().unwrap_or(1).max(1);
     // Unrolled (T = 1) needs no DSP by this estimate only if no layer folds.
     let (mut lo, mut hi) = (2usize, max_t);
-    if !fits(&at(hi)) {
+    if choice(hi).is_none() {
         lo = hi;
     }
     while lo < hi {
         let mid = (lo + hi) / 2;
-        if fits(&at(mid)) { hi = mid } else { lo = mid + 1 }
+        if choice(mid).is_some() { hi = mid } else { lo = mid + 1 }
     }
-    at(lo)
+    choice(lo).unwrap_or_else(|| at(lo, false))
 }
