@@ -39,7 +39,7 @@ enum Command {
         #[arg(long)]
         input: PathBuf,
         /// float32 .npy output, same shape.
-        #[arg(long)]
+        #[arg(short = 'o', long)]
         output: PathBuf,
         /// int64 .npy of hardware codes.
         #[arg(long)]
@@ -307,7 +307,7 @@ enum Command {
         #[command(flatten)]
         input: GoldenInput,
         /// float32 .npy of shape (batch, *output shape).
-        #[arg(long)]
+        #[arg(short = 'o', long)]
         output: PathBuf,
         /// int64 .npy of the output codes.
         #[arg(long)]
@@ -1350,14 +1350,15 @@ fn predict(g: &qkhw::ir::Graph, input: &GoldenInput, output: &Path, codes: Optio
     for l in lines {
         println!("{l}");
     }
-    println!("{}", input_format_line(g, &p.input_format, input, &opts));
+    println!("{}", input_format_line(g, &p.input_formats, input, &opts));
     println!("{:.4} s, {:.0} inferences/s", secs, n as f64 / secs.max(1e-9));
     Ok(())
 }
 
 /// Which input format `predict` / `debug` used, and, when it is not what
 /// `gen` / `verify` give the hardware, how to get the hardware's.
-fn input_format_line(g: &qkhw::ir::Graph, used: &qkhw::fxp::FixedFormat, input: &GoldenInput, opts: &qkhw::golden::PredictOptions) -> String {
+fn input_format_line(g: &qkhw::ir::Graph, formats: &[qkhw::fxp::FixedFormat], input: &GoldenInput, opts: &qkhw::golden::PredictOptions) -> String {
+    let used = &formats[0];
     let given = input.input_format.is_some() || opts.config.input.is_some();
     if given {
         return format!("input format {used} (given): the same as the hardware's");
@@ -1373,11 +1374,8 @@ fn input_format_line(g: &qkhw::ir::Graph, used: &qkhw::fxp::FixedFormat, input: 
                     .collect()
             })
             .unwrap_or_default();
-        return format!(
-            "every float32 input held exactly, as QKeras takes it (input `{}`: {used}); the hardware (gen/verify) takes {}",
-            g.layers[g.inputs[0].0].name,
-            hw.join(", ")
-        );
+        let held: Vec<String> = formats.iter().zip(&g.inputs).map(|(f, i)| format!("`{}` at {f}", g.layers[i.0].name)).collect();
+        return format!("inputs {} (float32 held exactly, as QKeras takes it, or an input quantizer's codes where a value is too wide for that); the hardware (gen/verify) takes {}", held.join(", "), hw.join(", "));
     }
     match qkhw::golden::hardware_input(g, None, &opts.config).ok() {
         // The float32 inputs are taken exactly; the model's own input

@@ -308,6 +308,9 @@ fn predict_takes_several_inputs_by_name_or_order() {
         let y = qkhw::npy::read_f32(&out).unwrap();
         assert_eq!(y.shape, want.shape);
         assert!(y.data.iter().zip(&want.data).all(|(a, b)| a.to_bits() == b.to_bits()), "case {k}");
+        // Each input's format is named (only the first one's was).
+        let said = String::from_utf8_lossy(&o.stdout);
+        assert!(said.contains("inputs `image` at fixed<") && said.contains(", `features` at fixed<"), "{said}");
     }
     let run = |args: &[String]| {
         let mut c = qkhw();
@@ -430,4 +433,10 @@ fn huge_inputs_go_through_the_input_quantizer() {
     let (same, _) = run(&data, "rounded");
     assert_eq!(wide, same);
     assert_eq!(wide[5..], plain[5..], "the other samples are untouched");
+    // Infinity: QKeras's float32 inf + (-inf + xq) is NaN; the hardware
+    // saturates it, and the notice says so (it was silent).
+    data[5] = f32::INFINITY;
+    let (inf, note) = run(&data, "inf");
+    assert!(note.contains("x = inf, QKeras NaN where the hardware saturates it"), "{note}");
+    assert_eq!(inf, same, "inf saturates to the largest code, as 1e10 does");
 }

@@ -101,6 +101,11 @@ fn streamed_cnns_equal_the_golden_model_on_verilator() {
             .unwrap_or_else(|| panic!("{name}: no streamed timing measured"));
         // At full rate a sample takes at least one cycle per input beat.
         assert!(t.interval as usize >= beats, "{name}: {t:?}");
+        // The generator's cycle-by-cycle simulation states the timing
+        // exactly (verify checks it on runs of 8 samples or more).
+        let i = &d.interface;
+        assert!(r.timing_checked && n >= i.timing_samples.unwrap() as usize, "{name}: {n}");
+        assert_eq!((t.interval, t.latency_first, t.latency_last), (i.initiation_interval.into(), i.latency_cycles.into(), i.latency_last_cycles.unwrap().into()), "{name} {tag}");
         seen.push((name, tag, t.interval, t.latency_first, t.latency_last));
     }
     eprintln!("streamed (model, R, cycles per sample, latency first, latency last): {seen:?}");
@@ -263,10 +268,8 @@ fn resnet8_streams_with_residual_joins() {
     let r = verify::verify(&sim, &d, &plan, &codes, n, 3, None).unwrap();
     assert!(r.passed(), "{}", r.text());
     let t = r.stream_timing.unwrap();
-    assert_eq!(
-        t.interval, d.interface.initiation_interval as u64,
-        "every stage at its planned rate: {t:?}"
-    );
+    let i = &d.interface;
+    assert_eq!((t.interval, t.latency_first, t.latency_last), (i.initiation_interval.into(), i.latency_cycles.into(), i.latency_last_cycles.unwrap().into()), "as stated: {t:?}");
     eprintln!("resnet8 streamed: {t:?}");
 }
 
@@ -410,9 +413,10 @@ fn a_budget_balances_the_streamed_resnet8() {
         return;
     }
     let in_size: usize = plan.steps[0].shape.iter().product();
-    let codes = verify::random_codes(5, in_size, plan.steps[0].fmt, 8);
+    let n = d.interface.timing_samples.unwrap() as usize;
+    let codes = verify::random_codes(n, in_size, plan.steps[0].fmt, 8);
     let sim = verify::verilator::Verilator::new(common::cache());
-    let r = verify::verify(&sim, &d, &plan, &codes, 5, 4, None).unwrap();
+    let r = verify::verify(&sim, &d, &plan, &codes, n, 4, None).unwrap();
     assert!(r.passed(), "{}", r.text());
     // The largest interval between consecutive images (the first ones
     // start early: the line buffers take the next image's rows ahead).

@@ -10,3 +10,4 @@ pub mod part;
 pub mod recurrent;
 pub mod schedule;
 pub mod stream;
+pub mod timing;

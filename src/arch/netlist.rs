@@ -130,7 +130,7 @@ pub enum Cell {
 
 impl Cell {
     /// The net the cell drives (an instance drives its outputs itself).
-    fn drives(&self) -> Option<NetId> {
+    pub(crate) fn drives(&self) -> Option<NetId> {
         match self {
             Cell::Const { y, .. }
             | Cell::Add { y, .. }
@@ -148,7 +148,7 @@ impl Cell {
     }
 
     /// The nets the cell reads.
-    fn reads(&self) -> Vec<NetId> {
+    pub(crate) fn reads(&self) -> Vec<NetId> {
         match self {
             Cell::Const { .. } => vec![],
             Cell::Add { a, b, .. } | Cell::Sub { a, b, .. } | Cell::Mul { a, b, .. } | Cell::Compare { a, b, .. } => vec![*a, *b],

@@ -44,16 +44,19 @@ impl Arch {
     }
 }
 
-/// The reuse factor a layer asks for (1: unrolled).
-pub fn requested(layer: &str, cli_reuse: Option<usize>, cfg: &Config) -> Arch {
+/// The architecture a layer asks for (a reuse factor of 1: unrolled), and
+/// the output positions at once it asks for (1 unless its
+/// `parallelization_factor` says more, folded or not: the schedule says
+/// where it has no effect).
+fn requested(layer: &str, cli_reuse: Option<usize>, cfg: &Config) -> (Arch, usize) {
     let own = cfg.layer(layer);
+    let parallel = own.and_then(|l| l.parallelization_factor).unwrap_or(1);
     let strategy = own.and_then(|l| l.strategy).or(cfg.model.strategy);
     if strategy == Some(Strategy::Latency) {
-        return Arch::Unrolled;
+        return (Arch::Unrolled, parallel);
     }
     let reuse = own.and_then(|l| l.reuse_factor).or(cli_reuse).or(cfg.model.reuse_factor).unwrap_or(1);
-    let parallel = own.and_then(|l| l.parallelization_factor).unwrap_or(1);
-    if reuse <= 1 { Arch::Unrolled } else { Arch::Folded { reuse, parallel } }
+    (if reuse <= 1 { Arch::Unrolled } else { Arch::Folded { reuse, parallel } }, parallel)
 }
 
 /// (rows, n_in, n_out) of a step the folded architecture takes (see
@@ -97,10 +100,9 @@ pub fn schedule(plan: &Plan, cli_reuse: Option<usize>, cfg: &Config) -> Schedule
     while start < plan.steps.len() {
         let end = (start..plan.steps.len()).find(|&i| plan.steps[i].layer.is_some()).unwrap_or(plan.steps.len() - 1);
         let layer = plan.steps[end].layer.clone().unwrap_or_else(|| format!("step{end}"));
-        let mut arch = requested(&layer, cli_reuse, cfg);
+        let (mut arch, asked_parallel) = requested(&layer, cli_reuse, cfg);
         let mut cycles = 1;
         let mut recurrences = vec![];
-        let asked_parallel = cfg.layer(&layer).and_then(|l| l.parallelization_factor).filter(|&p| p > 1);
         if let Arch::Folded { reuse, .. } = arch
             && let Some(dirs) = iterating(plan, start, end, &layer, &mut notes)
         {
@@ -118,7 +120,7 @@ pub fn schedule(plan: &Plan, cli_reuse: Option<usize>, cfg: &Config) -> Schedule
                 Some((rows, n_in, n_out)) => {
                     let fold = super::folded::Fold::new(rows, n_in, n_out, reuse).rows_at_once(parallel);
                     if fold.p_rows < parallel {
-                        notes.push(format!("layer `{layer}`: parallelization_factor {parallel} is more than the {rows} output positions its block computes per run (a streamed stage runs once per window); it computes all {rows} at once"));
+                        notes.push(format!("layer `{layer}`: parallelization_factor {parallel} is more than the {rows} output position{} its block computes per run (a Dense over a vector computes one, a streamed stage one per window); it computes all {rows} at once", if rows == 1 { "" } else { "s" }));
                     }
                     arch = Arch::Folded { reuse, parallel: fold.p_rows };
                     cycles = fold.cycles();
@@ -137,10 +139,8 @@ pub fn schedule(plan: &Plan, cli_reuse: Option<usize>, cfg: &Config) -> Schedule
                 }
             }
         }
-        if let Some(p) = asked_parallel
-            && !matches!(arch, Arch::Folded { .. })
-        {
-            notes.push(format!("layer `{layer}`: parallelization_factor {p} has no effect: the layer is not folded (unrolled, it computes every position at once)"));
+        if asked_parallel > 1 && !matches!(arch, Arch::Folded { .. }) {
+            notes.push(format!("layer `{layer}`: parallelization_factor {asked_parallel} has no effect: the layer is not folded (unrolled, it computes every position at once)"));
         }
         nodes.push(Node { layer, first: start, last: end, arch, cycles, recurrences });
         start = end + 1;

@@ -46,7 +46,7 @@ pub struct LayerOutput {
 /// Every layer's output (or those in `only`) on the inputs `x`, with the
 /// golden model's notices and the input format used: what `dump` writes
 /// and the Python package's `Model.dump` returns.
-pub fn layer_outputs(g: &Graph, xs: &[Array<f32>], opts: &PredictOptions, only: &[String]) -> Result<(Vec<LayerOutput>, Vec<String>, crate::fxp::FixedFormat)> {
+pub fn layer_outputs(g: &Graph, xs: &[Array<f32>], opts: &PredictOptions, only: &[String]) -> Result<(Vec<LayerOutput>, Vec<String>, Vec<crate::fxp::FixedFormat>)> {
     for name in only {
         if g.layer(name).is_none() {
             let all: Vec<&str> = g.layers.iter().map(|l| l.name.as_str()).collect();
@@ -65,7 +65,7 @@ pub fn layer_outputs(g: &Graph, xs: &[Array<f32>], opts: &PredictOptions, only: 
         shape.extend(&s.shape);
         outs.push(LayerOutput { layer: layer.clone(), shape, fmt: s.fmt, values: values(&p, i), codes: p.run.codes(i).to_vec() });
     }
-    Ok((outs, p.plan.notices, p.input_format))
+    Ok((outs, p.plan.notices, p.input_formats))
 }
 
 /// Write `NAME.bin` (float32, C order, like `quantized_model_dump`) and
@@ -75,7 +75,7 @@ pub fn layer_outputs(g: &Graph, xs: &[Array<f32>], opts: &PredictOptions, only: 
 /// with code = hi x 2^64 + lo. Nothing is written unless every file can be.
 /// Returns the number of layers, the notes to print (wide layers, the
 /// golden model's notices) and the input format used.
-pub fn dump(g: &Graph, xs: &[Array<f32>], opts: &PredictOptions, dir: &Path, only: &[String]) -> Result<(usize, Vec<String>, crate::fxp::FixedFormat)> {
+pub fn dump(g: &Graph, xs: &[Array<f32>], opts: &PredictOptions, dir: &Path, only: &[String]) -> Result<(usize, Vec<String>, Vec<crate::fxp::FixedFormat>)> {
     let (outs, mut notes, input_format) = layer_outputs(g, xs, opts, only)?;
     let mut out = crate::staging::Staged::new();
     out.dir(dir)?;
@@ -162,13 +162,17 @@ fn clamps(p: &Prediction, step: usize) -> Option<Clamps> {
 
 /// The per-layer report and the input format used; with `plot`, one SVG
 /// histogram per layer.
-pub fn debug(g: &Graph, xs: &[Array<f32>], opts: &PredictOptions, plot: Option<&Path>) -> Result<(String, crate::fxp::FixedFormat)> {
+pub fn debug(g: &Graph, xs: &[Array<f32>], opts: &PredictOptions, plot: Option<&Path>) -> Result<(String, Vec<crate::fxp::FixedFormat>)> {
     let p = predict_inputs(g, &arrays(xs), &PredictOptions { keep: Some(Keep::All), ..opts.clone() })?;
     let tensors = crate::passes::hw_tensors::hw_tensors(g)?;
     let mut out = String::new();
-    let (lo, hi) = xs.iter().flat_map(|x| &x.data).fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
     let _ = writeln!(out, "{:<24} {:>12} {:>12}  {:<16} {:>16} {:>12}  weights", "layer", "min", "max", "format", "below range", "above range");
-    let _ = writeln!(out, "{:<24} {:>12.6} {:>12.6}  {:<16}", "input", lo, hi, p.input_format.to_string());
+    // The float32 data of each input, at the format it was taken in.
+    for ((x, f), i) in xs.iter().zip(&p.input_formats).zip(&g.inputs) {
+        let (lo, hi) = x.data.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+        let name = if g.inputs.len() > 1 { format!("input `{}`", g.layers[i.0].name) } else { "input".to_string() };
+        let _ = writeln!(out, "{:<24} {:>12.6} {:>12.6}  {:<16}", name, lo, hi, f.to_string());
+    }
     let mut svgs = crate::staging::Staged::new();
     if let Some(d) = plot {
         svgs.dir(d)?;
@@ -213,7 +217,7 @@ pub fn debug(g: &Graph, xs: &[Array<f32>], opts: &PredictOptions, plot: Option<&
         let _ = writeln!(out, "note: {n}");
     }
     svgs.commit()?;
-    Ok((out, p.input_format))
+    Ok((out, p.input_formats.clone()))
 }
 
 /// The layer step `i` belongs to: its own, or that of the first layer

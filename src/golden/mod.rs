@@ -475,8 +475,11 @@ pub struct PredictOptions {
 pub struct Prediction {
     pub plan: Plan,
     pub run: Run,
-    /// The input format used (exact for the data, or `--input-format`).
+    /// The input format used (exact for the data, or `--input-format`);
+    /// the first input's where the model has several.
     pub input_format: FixedFormat,
+    /// Each input's format, in model order.
+    pub input_formats: Vec<FixedFormat>,
 }
 
 impl Prediction {
@@ -807,15 +810,17 @@ pub fn predict_inputs(g: &crate::ir::Graph, xs: &[(&[f32], &[usize])], opts: &Pr
     let threads = if opts.threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { opts.threads };
     let mut specs = vec![];
     let mut notices = vec![];
-    // Each input's quantizer (a QActivation right after it), if any.
-    let quantized = match opts.input_format.or(opts.config.input) {
+    // A format the user gave (--input-format, or the config's), else each
+    // input's quantizer (a QActivation right after it), if any.
+    let given = opts.input_format.or(opts.config.input);
+    let quantized = match given {
         Some(_) => vec![],
         None => hardware_inputs(g, None, &opts.config)?.0,
     };
     // Inputs taken through their quantizer's codes (below): owned here.
     let mut coded: Vec<Option<Vec<i128>>> = vec![None; xs.len()];
     for (k, &(x, shape)) in xs.iter().enumerate() {
-        match opts.input_format.or(opts.config.input) {
+        match given {
             Some(fmt) => specs.push(InputSpec::of(fmt)),
             None => {
                 let q = quantized.get(k).and_then(|(spec, q)| q.as_ref().map(|q| (spec, q)));
@@ -840,7 +845,7 @@ pub fn predict_inputs(g: &crate::ir::Graph, xs: &[(&[f32], &[usize])], opts: &Pr
         .iter()
         .zip(&specs)
         .zip(&coded)
-        .map(|((&(x, shape), spec), codes)| match (codes, opts.input_format.or(opts.config.input)) {
+        .map(|((&(x, shape), spec), codes)| match (codes, given) {
             (Some(c), _) => Input::Codes(c),
             (None, Some(fmt)) => Input::Quantize { x, fmt, shape },
             (None, None) => Input::Exact { x, frac: spec.fmt.frac },
@@ -855,7 +860,7 @@ pub fn predict_inputs(g: &crate::ir::Graph, xs: &[(&[f32], &[usize])], opts: &Pr
     } else {
         run_inputs(&plan, &inputs, n, keep, threads, &|_| {})?
     };
-    Ok(Prediction { plan, run, input_format: specs[0].fmt })
+    Ok(Prediction { plan, run, input_format: specs[0].fmt, input_formats: specs.iter().map(|s| s.fmt).collect() })
 }
 
 /// Where QKeras's input quantizer `q` loses its own value: for |x| far
@@ -865,25 +870,35 @@ pub fn predict_inputs(g: &crate::ir::Graph, xs: &[(&[f32], &[usize])], opts: &Pr
 /// when an input is large enough for it to happen (|x| ≥ 2^(22 - frac)).
 fn straight_through_loss(q: &crate::quant::Quantizer, x: &[f32], shape: &[usize], input: &str) -> Result<Option<String>> {
     let Some(crate::quant::Encoding::Fixed(f)) = q.encoding() else { return Ok(None) };
+    // Below 2^(22 - frac) float32 holds x + (-x + xq) exactly
+    // (`straight_through_is_exact_below_its_bound` tests the bound).
     let big = pow2(22 - f.frac) as f32;
-    if !x.iter().any(|v| v.abs() >= big) {
+    if !x.iter().any(|v| v.is_nan() || v.abs() >= big) {
         return Ok(None);
     }
-    let e = q.eval(x, &[x.len()])?;
-    let scale = e.scale.as_ref().and_then(|s| s.expand(&[x.len()]).ok());
-    let xq = |i: usize| scale.as_ref().map_or(e.grid[i], |s| s[i] * e.grid[i]);
-    let lost: Vec<usize> = (0..x.len()).filter(|&i| x[i].is_finite() && e.float[i] != xq(i)).collect();
+    let (lost, float, xq) = lost_to_straight_through(q, x)?;
     Ok(lost.first().map(|&i| {
         format!(
-            "input `{input}`: {} value{} so large that QKeras's quantizer returns another value than its own (float32 x + (-x + xq) loses xq; first: {}, x = {}, QKeras {} where xq = {}): qkhw computes xq, the hardware's value, so model.predict differs there",
+            "input `{input}`: {} value{} so large (or infinite) that QKeras's quantizer returns another value than its own (float32 x + (-x + xq) loses xq; first: {}, x = {}, QKeras {} where {}): qkhw computes xq, the hardware's value, so model.predict differs there",
             lost.len(),
             if lost.len() == 1 { " is" } else { "s are" },
             locate(i, shape),
             x[i],
-            e.float[i],
-            xq(i)
+            float[i],
+            if x[i].is_finite() { format!("xq = {}", xq[i]) } else { "the hardware saturates it".into() }
         )
     }))
+}
+
+/// The values of `x` where QKeras's float32 straight-through result
+/// differs from the quantizer's value xq, with both results.
+fn lost_to_straight_through(q: &crate::quant::Quantizer, x: &[f32]) -> Result<(Vec<usize>, Vec<f32>, Vec<f32>)> {
+    let e = q.eval(x, &[x.len()])?;
+    let scale = e.scale.as_ref().and_then(|s| s.expand(&[x.len()]).ok());
+    let xq: Vec<f32> = (0..x.len()).map(|i| scale.as_ref().map_or(e.grid[i], |s| s[i] * e.grid[i])).collect();
+    // NaN and infinities too: QKeras gives NaN for them (inf - inf).
+    let lost = (0..x.len()).filter(|&i| e.float[i] != xq[i]).collect();
+    Ok((lost, e.float, xq))
 }
 
 /// A progress bar that appears only once a run has taken a second (and
@@ -1026,6 +1041,40 @@ pub fn hardware_codes(x: &[f32], shape: &[usize], spec: &InputSpec, q: Option<&c
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `straight_through_loss` looks only at inputs of 2^(22 - frac) and
+    /// more: below that bound QKeras's float32 x + (-x + xq) is xq for
+    /// every value (random magnitudes up to the bound, and the floats just
+    /// under it); above it a `quantized_bits` loses some.
+    #[test]
+    fn straight_through_is_exact_below_its_bound() {
+        let mut seed = 7u64;
+        for spec in ["quantized_bits(6,2,alpha=1)", "quantized_bits(8,0,alpha=1)", "quantized_bits(4,4,alpha=1)", "quantized_relu(6,2)", "quantized_bits(16,6,alpha=1)", "quantized_bits(3,1,1,alpha=1)"] {
+            let q = crate::quant::Quantizer::parse(spec, Default::default()).unwrap();
+            let Some(crate::quant::Encoding::Fixed(f)) = q.encoding() else { panic!("{spec}") };
+            let big = pow2(22 - f.frac) as f32;
+            let mut below: Vec<f32> = (0..20_000)
+                .map(|_| {
+                    let r = xorshift(&mut seed);
+                    let mag = big * ((r >> 11) as f32 / (1u64 << 53) as f32).powi(4);
+                    if r & 1 == 0 { mag } else { -mag }
+                })
+                .filter(|v| v.abs() < big)
+                .collect();
+            let mut edge = big;
+            for _ in 0..200 {
+                edge = f32::from_bits(edge.to_bits() - 1);
+                below.extend([edge, -edge]);
+            }
+            let (lost, float, xq) = lost_to_straight_through(&q, &below).unwrap();
+            assert!(lost.is_empty(), "{spec}: x = {}: {} for {}", below[lost[0]], float[lost[0]], xq[lost[0]]);
+            let above: Vec<f32> = (0..200).map(|k| big * (1.0 + k as f32 / 7.0)).flat_map(|v| [v, -v]).collect();
+            // (quantized_relu returns xq itself, no straight-through sum.)
+            if spec.starts_with("quantized_bits") {
+                assert!(!lost_to_straight_through(&q, &above).unwrap().0.is_empty(), "{spec}: nothing lost above the bound");
+            }
+        }
+    }
 
     fn xorshift(seed: &mut u64) -> u64 {
         *seed ^= *seed << 13;

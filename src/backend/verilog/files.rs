@@ -16,7 +16,8 @@ fn put(files: &mut Vec<(String, String)>, name: &str, text: &str) {
 pub fn report_text(d: &Design, opts: &Options) -> String {
     let mut s = String::new();
     let i = &d.interface;
-    let _ = writeln!(s, "design {}: latency {} cycles, initiation interval {}", d.top, i.latency_cycles, i.initiation_interval);
+    let last = i.latency_last_cycles.map_or(String::new(), |l| format!(" first input beat to first output beat, {l} last to last"));
+    let _ = writeln!(s, "design {}: latency {} cycles{last}, initiation interval {}", d.top, i.latency_cycles, i.initiation_interval);
     let f = 1000.0 / opts.clock_period;
     let _ = writeln!(
         s,
@@ -66,6 +67,12 @@ pub fn report_text(d: &Design, opts: &Options) -> String {
             l.layer, l.stage, l.latency, c.cycles.max(1), c.adder_levels, c.multipliers, c.shift_adds, c.adders, c.comparisons, c.compare_levels, c.ff_bits, c.memory_bits
         );
         tot.add(c);
+    }
+    if d.top_ff_bits > 0 {
+        // The registers between the layers: they align each layer's
+        // inputs (a skip connection's delay line).
+        let _ = writeln!(s, "{:<20} {:>6} {:>8} {:>7} {:>8} {:>11} {:>10} {:>8} {:>9} {:>10} {:>8} {:>9}", "(top)", "", "", "", "", "", "", "", "", "", d.top_ff_bits, "");
+        tot.ff_bits += d.top_ff_bits;
     }
     let _ = writeln!(
         s,
@@ -121,11 +128,12 @@ pub fn folder_files(d: &Design, opts: &Options) -> Vec<(String, String)> {
     }
     let json = |v: &dyn erased::Json| v.json();
     put(dir, "interface.json", &json(&d.interface));
-    let report = serde_json::json!({
+    let mut report = serde_json::json!({
         "top": d.top,
         "latency_cycles": d.interface.latency_cycles,
         "initiation_interval": d.interface.initiation_interval,
         "pipeline_levels": opts.pipeline_levels,
+        "top_ff_bits": d.top_ff_bits,
         "no_dsp": opts.no_dsp,
         "layers": d.layers,
         "taps": d.taps,
@@ -136,6 +144,11 @@ pub fn folder_files(d: &Design, opts: &Options) -> Vec<(String, String)> {
             "fabric": d.fabric,
         },
     });
+    // A streaming design's timing (interface.json has it too).
+    if let (Some(last), Some(k)) = (d.interface.latency_last_cycles, d.interface.timing_samples) {
+        report["latency_last_cycles"] = last.into();
+        report["timing_samples"] = k.into();
+    }
     put(dir, "report.json", &(serde_json::to_string_pretty(&report).unwrap_or_default() + "\n"));
     put(dir, "report.txt", &report_text(d, opts));
     let i = &d.interface;
@@ -208,13 +221,18 @@ simulates this folder with Verilator against qkhw's bit-exact golden model.\n",
             "TLAST travels with its sample."
         },
         unit = if stream { "beat" } else { "sample" },
-        timing = if stream {
-            format!(
-                "With `{op}_tready` held high a sample takes about {} cycles (the slowest stage); `latency_cycles` and `initiation_interval` in interface.json are the generator's estimates for this streaming design, and `qkhw verify` prints the interval and the first-beat and last-beat latencies it measures at full rate.",
+        timing = match (stream, i.latency_last_cycles, i.timing_samples) {
+            (true, Some(last), Some(k)) => format!(
+                "With an input beat offered every cycle and `{op}_tready` held high, a sample's first input beat is taken at most {} cycles after the previous sample's (`initiation_interval`), its first output beat comes at most {lat} cycles after its first input beat (`latency_cycles`) and its last output beat at most {last} cycles after its last input beat (`latency_last_cycles`). These are exact: each is reached within the first {k} samples (`timing_samples`; folded stages drift against each other, so later samples can take a few cycles less), as a cycle-by-cycle simulation of the design's handshakes finds and `qkhw verify` checks.",
                 i.initiation_interval
-            )
-        } else {
-            format!("With `{op}_tready` held high the design takes {rate} and each output appears exactly {lat} cycles after its input was accepted.")
+            ),
+            (true, ..) => format!(
+                "With `{op}_tready` held high a sample takes about {} cycles (the slowest stage); `latency_cycles` and `initiation_interval` in interface.json are the generator's estimates for this streaming design (`qkhw gen` says why), and `qkhw verify` prints the interval and the first-beat and last-beat latencies it measures at full rate.",
+                i.initiation_interval
+            ),
+            (false, ..) => {
+                format!("With `{op}_tready` held high the design takes {rate} and each output appears exactly {lat} cycles after its input was accepted.")
+            }
         },
     );
     put(dir, "README.md", &readme);

@@ -165,7 +165,19 @@ pub struct Interface {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub inputs: Vec<Port>,
     pub output: Port,
+    /// The cycles from an accepted sample's first input beat to its
+    /// output's first beat (one beat each unless a port streams).
     pub latency_cycles: u32,
+    /// A streaming design: the cycles from a sample's last input beat to
+    /// its output's last beat, at full rate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_last_cycles: Option<u32>,
+    /// A streaming design: the samples a run at full rate needs to see
+    /// the largest latencies and interval stated here (they can vary by a
+    /// few cycles from sample to sample while folded stages drift against
+    /// each other); a shorter run sees at most these.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timing_samples: Option<u32>,
     pub initiation_interval: u32,
     pub internal_sigmoid: String,
 }
@@ -235,6 +247,9 @@ pub struct Design {
     /// The whole design's fabric (every module's cells, the top's
     /// included): its LUT and FF estimate.
     pub fabric: Fabric,
+    /// Flip-flop bits of the top's datapath (the registers that align
+    /// the layers' inputs), which no layer's row counts.
+    pub top_ff_bits: usize,
 }
 
 /// A FIFO of a streaming design, as `report.json` lists it.
@@ -443,6 +458,8 @@ fn generate_top(g: &Graph, name: &str, plan: &Plan, opts: &Options, sched: &Sche
     let ce = body.extern_net("ce", 1);
     let c_rst = body.extern_net("c_rst", 1);
     let mut phase = None;
+    // `ce` at each phase a register of the top loads at (see `held_until`).
+    let mut phase_enables = std::collections::HashMap::new();
     let mut layers = vec![];
     let mut taps = vec![];
     let mut signal_of: Vec<Option<NetId>> = vec![None; plan.steps.len()];
@@ -591,8 +608,13 @@ fn generate_top(g: &Graph, name: &str, plan: &Plan, opts: &Options, sched: &Sche
         }
         for (s, port, _) in &m.ports {
             let input = signal_of[*s].ok_or_else(|| Error::Internal(format!("layer `{layer}` reads step {s} before it is built")))?;
-            // Delayed to `base` by clock-enabled registers.
-            let sig = (stage[*s]..base).fold(input, |x, _| body.reg(x, Some(ce)));
+            let sig = if ii == 1 {
+                // Delayed to `base` by clock-enabled registers.
+                (stage[*s]..base).fold(input, |x, _| body.reg(x, Some(ce)))
+            } else {
+                let ph = *phase.get_or_insert_with(|| body.extern_net("phase", phase_w));
+                held_until(&mut body, input, (stage[*s] as usize, base as usize), (ii, ph, phase_w), ce, &mut phase_enables)
+            };
             conns.push((port.clone(), sig));
         }
         conns.push(("y".into(), y));
@@ -688,10 +710,41 @@ fn generate_top(g: &Graph, name: &str, plan: &Plan, opts: &Options, sched: &Sche
         output: Port { parts: plan.parts.clone(), ..port(ost, out_bits) },
         // The skid buffer at the output adds one cycle.
         latency_cycles: latency + 1 + wait,
+        latency_last_cycles: None,
+        timing_samples: None,
         initiation_interval: ii as u32,
         internal_sigmoid: opts.internal_sigmoid.clone(),
     };
-    Ok(Design { top, files, interface, layers, taps, memories, fifos: vec![], fabric })
+    let top_ff_bits = body.resources().ff_bits;
+    Ok(Design { top, files, interface, layers, taps, memories, fifos: vec![], fabric, top_ff_bits })
+}
+
+/// `x`, valid from cycle `from` of each sample (counted from its
+/// acceptance at phase 0) for the initiation interval `ii`, brought to
+/// cycle `to` at an interval above 1. Every value of the top holds for the
+/// interval (the input register, the pipelines it feeds, the folded
+/// blocks' output registers), so each register of the line loads once per
+/// interval, at the last cycle its input holds the sample: a delay of `d`
+/// cycles takes ceil(d / ii) registers, not `d` (a residual skip across
+/// two layers folded at R = 3 took 390 stages of its 1,536 bits).
+fn held_until(body: &mut crate::arch::netlist::Module, x: NetId, (from, to): (usize, usize), (ii, phase, phase_w): (usize, NetId, u32), ce: NetId, enables: &mut std::collections::HashMap<usize, NetId>) -> NetId {
+    let mut load_at = |body: &mut crate::arch::netlist::Module, cycle: usize| {
+        *enables.entry(cycle % ii).or_insert_with(|| {
+            let k = body.constant_at((cycle % ii) as i128, phase_w);
+            let now = body.compare(Cmp::Eq, phase, k);
+            body.and(ce, now)
+        })
+    };
+    let (mut x, mut at) = (x, from);
+    while at < to {
+        // Held from `at` to `at + ii - 1`: load at its last cycle (a whole
+        // interval later) or at the cycle before `to`.
+        let step = (to - at).min(ii);
+        let en = load_at(body, at + step - 1);
+        x = body.reg(x, Some(en));
+        at += step;
+    }
+    x
 }
 
 /// The name of a module of the design `top`: every module name (a layer's,

@@ -11,7 +11,10 @@
 
 use super::{Design, Interface, LayerReport, Options, Port, generate_named};
 use crate::arch::line_buffer::{accumulator, collector, fifo, line_buffer};
+use std::collections::HashMap;
+
 use crate::arch::netlist::{Cmp, Module, NetId};
+use crate::arch::timing::{self, Pipeline};
 use crate::arch::schedule::schedule;
 use crate::arch::stream::{Src, Stage, StreamPlan, stream_plan};
 use crate::error::Result;
@@ -160,6 +163,11 @@ pub fn generate_stream(
     let mut fifo_rows = vec![];
     let mut fifos = vec![];
     let mut taps = vec![];
+    let mut top_ff_bits = 0;
+    // What the timing simulation runs: the netlist modules and the beat
+    // stages' handshake templates, by module name.
+    let mut modules: HashMap<String, Module> = HashMap::new();
+    let mut pipelines: HashMap<String, Pipeline> = HashMap::new();
     // Edges into node k (input p), made when node k is built.
     let mut edges: std::collections::HashMap<(usize, usize), Edge> = Default::default();
     let link_of = |src: Src, outs: &Vec<(Link, usize)>| match src {
@@ -209,6 +217,7 @@ pub fn generate_stream(
                     counts,
                 });
                 files.push((format!("{fname}.v"), f.verilog()));
+                modules.insert(fname.clone(), f);
                 edges.insert((k, p), e);
                 Edge {
                     valid: fv,
@@ -314,6 +323,10 @@ pub fn generate_stream(
                 });
                 let ii = d.interface.initiation_interval as usize;
                 let lat = d.interface.latency_cycles as usize;
+                if d.interface.inputs.is_empty() {
+                    // The template's pipeline, without its skid buffer.
+                    pipelines.insert(d.top.clone(), Pipeline { ii, depth: lat - 1 });
+                }
                 for f in d.files {
                     if !files.iter().any(|(n, _)| *n == f.0) {
                         files.push(f);
@@ -322,6 +335,7 @@ pub fn generate_stream(
                 memories.extend(d.memories);
                 stage_fabric.add(&d.fabric);
                 layers.extend(d.layers);
+                top_ff_bits += d.top_ff_bits;
                 (
                     Link {
                         data: odata,
@@ -400,6 +414,7 @@ pub fn generate_stream(
                     counts,
                 });
                 files.push((format!("{}.v", m.name), m.verilog()));
+                modules.insert(m.name.clone(), m);
                 (
                     Link {
                         data,
@@ -468,12 +483,34 @@ pub fn generate_stream(
     let next = t.mux(fire, next, cnt);
     let next = t.narrow(next, 0, beats - 1);
     t.drive(cnt, next);
-    t.output(&format!("{ip}_tready"), input.ready, 1);
+    let in_ready = t.output(&format!("{ip}_tready"), input.ready, 1);
     let od = t.bus_extend(ol.data, bytes(out_bits));
     t.output(&format!("{op}_tdata"), od, bytes(out_bits));
-    t.output(&format!("{op}_tvalid"), ovalid, 1);
+    let out_valid = t.output(&format!("{op}_tvalid"), ovalid, 1);
     t.output(&format!("{op}_tlast"), is_last, 1);
     files.push((format!("{top}.v"), t.verilog()));
+    let ports = timing::Ports { rst: rst_in, rst_on: i128::from(!opts.axis_names), in_valid, in_ready, out_valid, out_ready };
+    // Up to timing::MAX_SAMPLES samples at twice the estimated interval,
+    // and at most 4 M cycles (about 3 s).
+    let limit = (64 + (timing::MAX_SAMPLES * ii_est + latency_est) as u64 * 2).min(4_000_000);
+    // The exact timing at full rate, or the estimates where the design
+    // cannot be simulated (said in a note).
+    let (timing_note, latency, latency_last, timing_samples, ii) = match timing::full_rate(&t, &modules, &pipelines, ports, (sp.in_beats, sp.out_beats), limit) {
+        Ok(r) => (
+            format!("--io stream: at full rate {} cycles per sample, latency {} cycles from a sample's first input beat to its first output beat and {} from its last input beat to its last output beat, the largest over any run of {} samples or more (the netlist's handshakes simulated cycle by cycle until the samples' timing repeats; `verify` checks them)", r.interval, r.latency_first, r.latency_last, r.samples),
+            r.latency_first as u32,
+            Some(r.latency_last as u32),
+            Some(r.samples as u32),
+            r.interval.max(1) as u32,
+        ),
+        Err(why) => (
+            format!("--io stream: about {ii_est} cycles per sample (the slowest stage) and a latency of about {latency_est} cycles: estimates, since the timing could not be simulated ({why}); `verify` measures them"),
+            latency_est as u32,
+            None,
+            None,
+            ii_est as u32,
+        ),
+    };
     // The top's cells, the beat stages whole, the other stages' modules.
     let mut fabric = crate::arch::fabric::Fabric::of(&t);
     fabric.add(&stage_fabric);
@@ -493,14 +530,14 @@ pub fn generate_stream(
             parts: plan.parts.clone(),
             ..port(ost, out_bits, sp.out_beat_shape.clone(), sp.out_beats)
         },
-        latency_cycles: latency_est as u32,
-        initiation_interval: ii_est as u32,
+        latency_cycles: latency,
+        latency_last_cycles: latency_last,
+        timing_samples,
+        initiation_interval: ii,
         internal_sigmoid: opts.internal_sigmoid.clone(),
     };
-    notes.push(format!(
-        "--io stream: {} stages; about {ii_est} cycles per sample (the slowest stage); latency and interval in interface.json are the generator's estimates, `verify` measures them",
-        sp.nodes.len()
-    ));
+    notes.push(format!("--io stream: {} stages", sp.nodes.len()));
+    notes.push(timing_note);
     notes.extend(
         fifo_rows
             .into_iter()
@@ -516,6 +553,9 @@ pub fn generate_stream(
             memories,
             fifos,
             fabric,
+            // The beat stages' tops, and this top's own registers (its
+            // beat counter).
+            top_ff_bits: top_ff_bits + t.resources().ff_bits,
         },
         notes,
     ))
