@@ -445,12 +445,24 @@ fn activations_are_applied_per_lane() {
 /// pass on unrolled layers), and the designs simulate equal.
 #[test]
 fn depthwise_and_average_pooling_fold_bit_exact() {
+    // Two models a test, so both cores work on them.
+    folds_bit_exact(&["zoo_conv2d", "pooling"], &["depthwise x2", "pool", "global pool"]);
+}
+
+#[test]
+fn depthwise_convolutions_fold_bit_exact() {
+    folds_bit_exact(&["cnn_bn", "zoo_conv1d"], &["depthwise x1"]);
+}
+
+/// Each of `models` at R = 3 verified on Verilator; among their folded
+/// blocks, the kinds `want`.
+fn folds_bit_exact(models: &[&str], want: &[&str]) {
     common::require("verilator");
     use qkhw::arch::schedule::{schedule, Arch};
     use qkhw::passes::precision::StepOp;
     let opts = Options { reuse_factor: Some(3), ..Default::default() };
     let mut folded = std::collections::BTreeSet::new();
-    for name in ["zoo_conv2d", "pooling", "cnn_bn", "zoo_conv1d"] {
+    for &name in models {
         let (_, d, plan) = generate(name, &opts, &Config::default(), "dwpool");
         for n in schedule(&plan, Some(3), &Config::default()).nodes {
             if let (Arch::Folded { .. }, op) = (n.arch, &plan.steps[n.first].op) {
@@ -469,7 +481,6 @@ fn depthwise_and_average_pooling_fold_bit_exact() {
         }
         check(name, &opts, &Config::default(), "dwpool", 200);
     }
-    let want = ["depthwise x1", "depthwise x2", "pool", "global pool"];
     assert!(want.iter().all(|w| folded.contains(*w)), "folded: {folded:?}");
 }
 

@@ -34,7 +34,7 @@ pub struct Pipeline {
 /// it: over the samples, the largest first-input-beat → first-output-beat
 /// and last-input-beat → last-output-beat latencies and the largest
 /// interval between the first input beats of consecutive samples.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FullRate {
     pub latency_first: u64,
     pub latency_last: u64,
@@ -42,6 +42,9 @@ pub struct FullRate {
     /// The samples a run needs to see all three largest values (a
     /// shorter run can see less).
     pub samples: usize,
+    /// The largest value of each watched probe over the run (a FIFO's
+    /// occupancy: what sizes it).
+    pub probe_max: Vec<i64>,
 }
 
 /// The top's handshake nets `full_rate` drives and watches.
@@ -79,10 +82,18 @@ type Sample = (u64, u64, u64);
 /// then. An error
 /// says why the design cannot be simulated (a control net wider than 62
 /// bits or read from a memory, an instance of another kind, no output,
-/// no repeat).
-pub fn full_rate(top: &Module, modules: &HashMap<String, Module>, pipelines: &HashMap<String, Pipeline>, ports: Ports, (in_beats, out_beats): (usize, usize), limit: u64) -> Result<FullRate, String> {
+/// no repeat, a watched probe that does not exist).
+///
+/// `watch` names probe nets ([`NetKind::Probe`]) by instance path and
+/// name (`u_s5_fifo0.level`); their largest values come back in
+/// [`FullRate::probe_max`].
+pub fn full_rate(top: &Module, modules: &HashMap<String, Module>, pipelines: &HashMap<String, Pipeline>, ports: Ports, (in_beats, out_beats): (usize, usize), limit: u64, watch: &[String]) -> Result<FullRate, String> {
     let mut flat = Flat::default();
     let ids = flat.add(top, modules, pipelines, "")?;
+    let watched: Vec<NetId> = watch
+        .iter()
+        .map(|w| flat.probes.get(w).copied().ok_or_else(|| format!("no probe {w} (a qkhw bug)")))
+        .collect::<Result<_, _>>()?;
     let p = Ports {
         rst: ids[ports.rst.0],
         in_valid: ids[ports.in_valid.0],
@@ -91,7 +102,8 @@ pub fn full_rate(top: &Module, modules: &HashMap<String, Module>, pipelines: &Ha
         out_ready: ids[ports.out_ready.0],
         rst_on: ports.rst_on,
     };
-    let mut sim = Sim::new(flat, &p)?;
+    let mut sim = Sim::new(flat, &p, &watched)?;
+    let mut probe_max = vec![i64::MIN; watched.len()];
     let (mut accepted, mut given) = (vec![], vec![]);
     // Reset as the harness does: four cycles, nothing offered or taken.
     for _ in 0..4 {
@@ -105,6 +117,10 @@ pub fn full_rate(top: &Module, modules: &HashMap<String, Module>, pipelines: &Ha
             return Err(format!("{} samples through after {limit} cycles, and their timing has not repeated", each.len()));
         }
         let (in_fire, out_fire) = sim.cycle(&[(p.rst, rst_off), (p.in_valid, 1), (p.out_ready, 1)]);
+        for (m, n) in probe_max.iter_mut().zip(&watched) {
+            // The value this cycle settled to (registers clocked after).
+            *m = (*m).max(sim.v[n.0]);
+        }
         if in_fire {
             accepted.push(cycle);
         }
@@ -136,7 +152,7 @@ pub fn full_rate(top: &Module, modules: &HashMap<String, Module>, pipelines: &Ha
     let (first, a) = largest(|e| e.0);
     let (last, b) = largest(|e| e.1);
     let (interval, c) = largest(|e| e.2);
-    Ok(FullRate { latency_first: first, latency_last: last, interval, samples: a.max(b).max(c) })
+    Ok(FullRate { latency_first: first, latency_last: last, interval, samples: a.max(b).max(c), probe_max })
 }
 
 /// Whether the samples' timing has settled into a cycle: for some period
@@ -174,6 +190,8 @@ struct Flat {
     wires: Vec<Wire>,
     cells: Vec<Cell>,
     stages: Vec<Stage>,
+    /// Each probe net by instance path and name.
+    probes: HashMap<String, NetId>,
 }
 
 impl Flat {
@@ -182,6 +200,11 @@ impl Flat {
         let base = self.wires.len();
         self.wires.extend(m.nets.iter().map(|n| Wire { width: n.width, signed: n.signed() }));
         let ids: Vec<NetId> = (0..m.nets.len()).map(|i| NetId(base + i)).collect();
+        for (n, id) in m.nets.iter().zip(&ids) {
+            if n.kind == NetKind::Probe {
+                self.probes.insert(format!("{path}{}", n.name), *id);
+            }
+        }
         for c in &m.cells {
             match c {
                 Cell::Instance { module, name, conns, .. } => {
@@ -341,8 +364,8 @@ struct Sim {
 }
 
 impl Sim {
-    fn new(flat: Flat, ports: &Ports) -> Result<Sim, String> {
-        let Flat { wires, cells, stages } = flat;
+    fn new(flat: Flat, ports: &Ports, watched: &[NetId]) -> Result<Sim, String> {
+        let Flat { wires, cells, stages, .. } = flat;
         let mut driver: Vec<Option<usize>> = vec![None; wires.len()];
         for (k, c) in cells.iter().enumerate() {
             if let Some(y) = c.drives() {
@@ -354,6 +377,7 @@ impl Sim {
         // The cone: what the handshakes read, back through every cell.
         let mut roots = vec![ports.in_ready, ports.out_valid];
         roots.extend(stages.iter().flat_map(|s| [s.in_valid, s.out_ready]));
+        roots.extend(watched);
         let mut needed = vec![false; cells.len()];
         let mut seen = vec![false; wires.len()];
         let mut stack = roots.clone();
@@ -586,13 +610,13 @@ mod tests {
         let (t, ports) = one_stage();
         for (ii, depth) in [(1, 1), (1, 6), (3, 1), (3, 7), (4, 8), (5, 3)] {
             let pipes = HashMap::from([("stage".to_string(), Pipeline { ii, depth })]);
-            let r = full_rate(&t, &HashMap::new(), &pipes, ports, (1, 1), 10_000).unwrap();
+            let r = full_rate(&t, &HashMap::new(), &pipes, ports, (1, 1), 10_000, &[]).unwrap();
             let lat = depth as u64 + 1;
             assert_eq!((r.latency_first, r.latency_last, r.interval), (lat, lat, ii as u64), "II {ii}, depth {depth}");
             // Every sample alike: the second sample's interval is the first seen.
             assert_eq!(r.samples, 2, "II {ii}, depth {depth}");
             // Beats: the stage takes one per interval.
-            let r = full_rate(&t, &HashMap::new(), &pipes, ports, (4, 4), 10_000).unwrap();
+            let r = full_rate(&t, &HashMap::new(), &pipes, ports, (4, 4), 10_000, &[]).unwrap();
             assert_eq!(r.interval, 4 * ii as u64, "II {ii}, depth {depth}");
         }
     }
@@ -614,11 +638,15 @@ mod tests {
         t.instance("f", "u_f", vec![], conns.iter().map(|(p, n)| (p.to_string(), *n)).collect());
         let pipes = HashMap::from([("stage".to_string(), Pipeline { ii: 3, depth: 4 })]);
         let modules = HashMap::from([("f".to_string(), f)]);
-        let r = full_rate(&t, &modules, &pipes, ports, (1, 1), 10_000).unwrap();
+        let r = full_rate(&t, &modules, &pipes, ports, (1, 1), 10_000, &["u_f.level".into()]).unwrap();
         assert_eq!(r.interval, 3);
+        // Offered a word a cycle and drained one per 3, it fills.
+        assert_eq!(r.probe_max, [4]);
+        let e = full_rate(&t, &modules, &pipes, ports, (1, 1), 10_000, &["u_f.nothing".into()]).unwrap_err();
+        assert!(e.contains("no probe u_f.nothing"), "{e}");
         assert!(r.latency_first > 5, "{r:?}");
         // Without the FIFO's module the design cannot be simulated.
-        let e = full_rate(&t, &HashMap::new(), &pipes, ports, (1, 1), 10_000).unwrap_err();
+        let e = full_rate(&t, &HashMap::new(), &pipes, ports, (1, 1), 10_000, &[]).unwrap_err();
         assert!(e.contains("data of an instance"), "{e}");
     }
 
@@ -631,12 +659,12 @@ mod tests {
         let bit = t.slice(wide, 199, 1, 0, 1);
         ports.out_valid = t.output("v", bit, 1);
         let pipes = HashMap::from([("stage".to_string(), Pipeline { ii: 1, depth: 2 })]);
-        let e = full_rate(&t, &HashMap::new(), &pipes, ports, (1, 1), 1_000).unwrap_err();
+        let e = full_rate(&t, &HashMap::new(), &pipes, ports, (1, 1), 1_000, &[]).unwrap_err();
         assert!(e.contains("data net"), "{e}");
         let (mut t, mut ports) = one_stage();
         let zero = t.constant(0);
         ports.out_valid = t.output("v", zero, 1);
-        let e = full_rate(&t, &HashMap::new(), &pipes, ports, (1, 1), 1_000).unwrap_err();
+        let e = full_rate(&t, &HashMap::new(), &pipes, ports, (1, 1), 1_000, &[]).unwrap_err();
         assert!(e.contains("0 samples through after 1000 cycles"), "{e}");
     }
 }

@@ -111,6 +111,10 @@ pub struct FifoOccupancy {
     pub minimum: usize,
     /// The most words it held in either run (random gaps, full rate).
     pub max_seen: u64,
+    /// The most it held in the full-rate run, and what the report states
+    /// for that run (the generator's timing simulation).
+    pub full_rate_seen: Option<u64>,
+    pub full_rate_stated: Option<usize>,
 }
 
 /// A streaming design's timing as simulated with the input offered at
@@ -303,7 +307,11 @@ impl Report {
                 );
             }
             for f in &self.fifos {
-                s += &format!("FIFO `{}`: {} words (deadlock-free minimum {}), at most {} held\n", f.name, f.capacity, f.minimum, f.max_seen);
+                let full_rate = match (f.full_rate_seen, f.full_rate_stated) {
+                    (Some(seen), Some(said)) => format!(", {seen} at full rate (the report: {said})"),
+                    _ => String::new(),
+                };
+                s += &format!("FIFO `{}`: {} words (deadlock-free minimum {}), at most {} held{full_rate}\n", f.name, f.capacity, f.minimum, f.max_seen);
             }
         } else {
             s += &format!("{} samples differ\n", self.mismatched_samples);
@@ -406,6 +414,13 @@ pub fn verify(sim: &dyn Simulator, d: &DesignDir, plan: &Plan, codes: &[i128], n
     let mut harness_errors = random.errors.clone();
     harness_errors.extend(steady.errors.iter().cloned());
     harness_errors.extend(stream_timing_errors(d, steady.stream_timing, n));
+    // A FIFO holding more at full rate than the generator simulated would
+    // mean the design does not run as its report states.
+    for (f, &seen) in d.fifos.iter().zip(&steady.fifo_max) {
+        if let Some(said) = f.full_rate_held.filter(|&said| seen > said as u64) {
+            harness_errors.push(format!("FIFO `{}` held {seen} words at full rate, the report says at most {said}", f.name));
+        }
+    }
     let (mut first, bad) = mismatches(expected, &[&random.outputs, &steady.outputs], per);
     if let Some(m) = first.as_mut() {
         localize(sim, d, plan, codes, n, m)?;
@@ -433,7 +448,7 @@ pub fn verify(sim: &dyn Simulator, d: &DesignDir, plan: &Plan, codes: &[i128], n
             .enumerate()
             .filter_map(|(k, f)| {
                 let seen = random.fifo_max.get(k).copied().max(steady.fifo_max.get(k).copied())?;
-                Some(FifoOccupancy { name: f.name.clone(), capacity: f.capacity, minimum: f.minimum, max_seen: seen })
+                Some(FifoOccupancy { name: f.name.clone(), capacity: f.capacity, minimum: f.minimum, max_seen: seen, full_rate_seen: steady.fifo_max.get(k).copied(), full_rate_stated: f.full_rate_held })
             })
             .collect(),
     })

@@ -266,6 +266,11 @@ pub struct FifoInfo {
     pub capacity: usize,
     /// The deadlock-free minimum (fewer words can deadlock the design).
     pub minimum: usize,
+    /// The most words it holds with the input offered at full rate and
+    /// the output always taken, by the generator's timing simulation
+    /// (what sized it; `verify`'s steady run must see no more).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub full_rate_held: Option<usize>,
 }
 
 #[derive(Template)]
@@ -1386,7 +1391,14 @@ pub fn from_graph(
             d.interface.initiation_interval,
             est.dsp,
             est.bram36,
-            if est.fixed_bram36 > 0.0 { format!(" ({:.1} of them line buffers and FIFOs)", est.fixed_bram36) } else { String::new() },
+            if est.fixed_bram36 > 0.0 {
+                // The FIFOs are budgeted at twice their deadlock-free
+                // minimum; the timing simulation sizes them after.
+                let sized: f64 = d.layers.iter().map(|l| l.counts.bram36_estimate).sum();
+                format!(" ({:.1} of them line buffers and FIFOs, the FIFOs at twice their deadlock-free minimum; {sized:.1} in all with the FIFOs sized by the timing simulation)", est.fixed_bram36)
+            } else {
+                String::new()
+            },
             if fits { "" } else { "; even the most folded design does NOT fit the budget" }
         ));
     }

@@ -160,8 +160,7 @@ pub fn generate_stream(
     let mut outs: Vec<(Link, usize)> = vec![];
     let mut ii_est = sp.in_beats.max(sp.out_beats);
     let mut latency_est = 0usize;
-    let mut fifo_rows = vec![];
-    let mut fifos = vec![];
+    let mut fifo_slots: Vec<FifoSlot> = vec![];
     let mut taps = vec![];
     let mut top_ff_bits = 0;
     // What the timing simulation runs: the netlist modules and the beat
@@ -188,13 +187,13 @@ pub fn generate_stream(
             };
             let e = if depths[p] > 0 {
                 let fname = format!("{name}_fifo{p}");
-                let f = fifo(&fname, depths[p], bits as u32);
                 let (fv, fd, fr) = (
                     t.instance_output(0, 1, 1),
                     t.instance_output(0, 0, bits as u32),
                     t.instance_output(0, 1, 1),
                 );
-                stream_instance(&mut t, &fname, &format!("u_s{k}_fifo{p}"), (clk, rst), (e.data, e.valid, e.ready), (fd, fv, fr));
+                let instance = format!("u_s{k}_fifo{p}");
+                stream_instance(&mut t, &fname, &instance, (clk, rst), (e.data, e.valid, e.ready), (fd, fv, fr));
                 // Named by the join layer and the stream it buffers.
                 let join = match &node.stage {
                     Stage::Beat { plan, .. } => plan.steps.iter().find(|s| !matches!(s.op, StepOp::Input)).and_then(|s| s.layer.clone()),
@@ -205,19 +204,12 @@ pub fn generate_stream(
                     Src::Node(j) => sp.nodes[j].stage.name().to_string(),
                 };
                 let fifo_name = format!("{} input {p} (from {from})", join.as_deref().unwrap_or(node.stage.name()));
-                fifo_rows.push(format!("{fifo_name}: FIFO of {} words of {bits} bits (the deadlock-free minimum is {})", depths[p], minimum[p]));
-                fifos.push(super::FifoInfo { name: fifo_name, instance: format!("u_s{k}_fifo{p}"), module: fname.clone(), capacity: depths[p], minimum: minimum[p] });
-                let counts = super::Counts::of_cells(&f);
-                stage_fabric.add(&counts.fabric);
-                layers.push(LayerReport {
-                    layer: format!("{}_fifo{p}", node.stage.name()),
-                    module: fname.clone(),
-                    stage: 0,
-                    latency: 0,
-                    counts,
-                });
-                files.push((format!("{fname}.v"), f.verilog()));
-                modules.insert(fname.clone(), f);
+                // Sized once the design is whole (by its timing
+                // simulation); its report and file go here.
+                modules.insert(fname.clone(), fifo(&fname, depths[p], bits as u32));
+                fifo_slots.push(FifoSlot { layer: layers.len(), file: files.len(), bits, info: super::FifoInfo { name: fifo_name, instance, module: fname.clone(), capacity: depths[p], minimum: minimum[p], full_rate_held: None }, layer_name: format!("{}_fifo{p}", node.stage.name()) });
+                layers.push(LayerReport { layer: String::new(), module: String::new(), stage: 0, latency: 0, counts: Default::default() });
+                files.push((String::new(), String::new()));
                 edges.insert((k, p), e);
                 Edge {
                     valid: fv,
@@ -494,8 +486,45 @@ pub fn generate_stream(
     // and at most 4 M cycles (about 3 s).
     let limit = (64 + (timing::MAX_SAMPLES * ii_est + latency_est) as u64 * 2).min(4_000_000);
     // The exact timing at full rate, or the estimates where the design
-    // cannot be simulated (said in a note).
-    let (timing_note, latency, latency_last, timing_samples, ii) = match timing::full_rate(&t, &modules, &pipelines, ports, (sp.in_beats, sp.out_beats), limit) {
+    // cannot be simulated (said in a note); the FIFOs sized by it.
+    let watch: Vec<String> = fifo_slots.iter().map(|f| format!("{}.level", f.info.instance)).collect();
+    let simulate = |modules: &HashMap<String, Module>| timing::full_rate(&t, modules, &pipelines, ports, (sp.in_beats, sp.out_beats), limit, &watch);
+    let mut run = simulate(&modules);
+    let mut sized = false;
+    if !opts.fifo_minimum && !fifo_slots.is_empty() {
+        // A FIFO that may have been full (its RAM's words all held) may
+        // have held the run back: it gets twice the room and the design runs again (a few rounds).
+        for _ in 0..4 {
+            let Ok(r) = &run else { break };
+            let full: Vec<usize> = (0..fifo_slots.len()).filter(|&i| r.probe_max[i] as usize + 1 >= fifo_slots[i].info.capacity).collect();
+            if full.is_empty() {
+                break;
+            }
+            for i in full {
+                let f = &mut fifo_slots[i];
+                f.info.capacity *= 2;
+                modules.insert(f.info.module.clone(), fifo(&f.info.module, f.info.capacity, f.bits as u32));
+            }
+            run = simulate(&modules);
+        }
+        if let Ok(r) = &run {
+            // Room for a word more than the most it held: it never
+            // refuses one, so the design runs exactly as simulated.
+            for (f, &held) in fifo_slots.iter_mut().zip(&r.probe_max) {
+                f.info.full_rate_held = Some(held as usize);
+                let c = fifo_capacity(held as usize, f.info.minimum);
+                if c != f.info.capacity {
+                    f.info.capacity = c;
+                    sized = true;
+                    modules.insert(f.info.module.clone(), fifo(&f.info.module, c, f.bits as u32));
+                }
+            }
+        }
+    }
+    if sized {
+        run = simulate(&modules);
+    }
+    let (timing_note, latency, latency_last, timing_samples, ii) = match run {
         Ok(r) => (
             format!("--io stream: at full rate {} cycles per sample, latency {} cycles from a sample's first input beat to its first output beat and {} from its last input beat to its last output beat, the largest over any run of {} samples or more (the netlist's handshakes simulated cycle by cycle until the samples' timing repeats; `verify` checks them)", r.interval, r.latency_first, r.latency_last, r.samples),
             r.latency_first as u32,
@@ -511,6 +540,23 @@ pub fn generate_stream(
             ii_est as u32,
         ),
     };
+    // The FIFOs as sized: their modules, reports and notes.
+    let mut fifos = vec![];
+    let mut fifo_rows = vec![];
+    for f in fifo_slots {
+        let m = &modules[&f.info.module];
+        let counts = super::Counts::of_cells(m);
+        stage_fabric.add(&counts.fabric);
+        layers[f.layer] = LayerReport { layer: f.layer_name, module: m.name.clone(), stage: 0, latency: 0, counts };
+        files[f.file] = (format!("{}.v", m.name), m.verilog());
+        let how = match f.info.full_rate_held {
+            Some(h) => format!("{h} held at most at full rate in the timing simulation, sized to hold a word more in a RAM of a power of two words"),
+            None if opts.fifo_minimum => "the deadlock-free minimum, as asked".to_string(),
+            None => "twice the deadlock-free minimum, since the timing could not be simulated".to_string(),
+        };
+        fifo_rows.push(format!("--io stream: {}: FIFO of {} words of {} bits (the deadlock-free minimum is {}; {how})", f.info.name, f.info.capacity, f.bits, f.info.minimum));
+        fifos.push(f.info);
+    }
     // The top's cells, the beat stages whole, the other stages' modules.
     let mut fabric = crate::arch::fabric::Fabric::of(&t);
     fabric.add(&stage_fabric);
@@ -538,11 +584,7 @@ pub fn generate_stream(
     };
     notes.push(format!("--io stream: {} stages", sp.nodes.len()));
     notes.push(timing_note);
-    notes.extend(
-        fifo_rows
-            .into_iter()
-            .map(|r| format!("--io stream: {r}, from the branches' data dependencies")),
-    );
+    notes.extend(fifo_rows);
     Ok((
         Design {
             top,
@@ -559,6 +601,25 @@ pub fn generate_stream(
         },
         notes,
     ))
+}
+
+/// A FIFO of the design while it is sized: where its report and file go
+/// in the design's lists, and its word width.
+struct FifoSlot {
+    layer: usize,
+    file: usize,
+    bits: usize,
+    info: super::FifoInfo,
+    layer_name: String,
+}
+
+/// The capacity of a FIFO that held at most `held` words at full rate:
+/// a word more in its RAM (so it never refused one, and the design times
+/// as simulated), at least the deadlock-free `minimum`, and the whole RAM
+/// (a power of two words, plus the output register), whose unused words
+/// would cost the same.
+fn fifo_capacity(held: usize, minimum: usize) -> usize {
+    (held + 1).max(minimum.saturating_sub(1)).next_power_of_two() + 1
 }
 
 /// The FIFO on each input of node `k` (0: none): the deadlock-free
