@@ -62,7 +62,7 @@ python_tests() {
     cargo test -p qkhw-python --locked
   # From the root, where `import qkhw` finds the installed package, not the
   # source folder python/qkhw (which lacks the extension).
-  "$venv/bin/python" -m pytest -q -p no:cacheprovider
+  "$venv/bin/python" -m pytest -q -p no:cacheprovider -n 2
 }
 
 stage "toolchain" need_cargo

@@ -1093,11 +1093,12 @@ fn synth_report(d: &qkhw::backend::verilog::Design, out: &Path, opts: &qkhw::bac
     if let Some(t) = rows.first() {
         let fits = t.luts <= part.luts && t.ffs <= part.ffs && t.dsps <= part.dsps && t.bram36 <= part.bram36 as f64;
         text += &format!(
-            "{} {}: LUT {}/{}, FF {}/{}, DSP {}/{}, BRAM36 {:.1}/{} (Yosys counts; a vendor tool's can differ)\n",
+            "{} {}: LUT {}/{} ({} of them LUT RAM and shift registers), FF {}/{}, DSP {}/{}, BRAM36 {:.1}/{} (Yosys counts; a vendor tool's can differ)\n",
             if fits { "fits" } else { "does NOT fit" },
             part.name,
             t.luts,
             part.luts,
+            t.lut_memory,
             t.ffs,
             part.ffs,
             t.dsps,

@@ -606,10 +606,8 @@ fn generate_top(g: &Graph, name: &str, plan: &Plan, opts: &Options, sched: &Sche
             // The block starts when its input (valid from cycle `base` after
             // the sample's acceptance at phase 0) is there.
             let ph = *phase.get_or_insert_with(|| body.extern_net("phase", phase_w));
-            let k = body.constant_at((base as usize % ii) as i128, phase_w);
-            let now = body.compare(Cmp::Eq, ph, k);
             conns.push(("rst".into(), c_rst));
-            conns.push(("start".into(), body.and(ce, now)));
+            conns.push(("start".into(), phase_enable(&mut body, (ph, phase_w), ce, base as usize % ii, &mut phase_enables)));
         }
         for (s, port, _) in &m.ports {
             let input = signal_of[*s].ok_or_else(|| Error::Internal(format!("layer `{layer}` reads step {s} before it is built")))?;
@@ -733,23 +731,26 @@ fn generate_top(g: &Graph, name: &str, plan: &Plan, opts: &Options, sched: &Sche
 /// cycles takes ceil(d / ii) registers, not `d` (a residual skip across
 /// two layers folded at R = 3 took 390 stages of its 1,536 bits).
 fn held_until(body: &mut crate::arch::netlist::Module, x: NetId, (from, to): (usize, usize), (ii, phase, phase_w): (usize, NetId, u32), ce: NetId, enables: &mut std::collections::HashMap<usize, NetId>) -> NetId {
-    let mut load_at = |body: &mut crate::arch::netlist::Module, cycle: usize| {
-        *enables.entry(cycle % ii).or_insert_with(|| {
-            let k = body.constant_at((cycle % ii) as i128, phase_w);
-            let now = body.compare(Cmp::Eq, phase, k);
-            body.and(ce, now)
-        })
-    };
     let (mut x, mut at) = (x, from);
     while at < to {
         // Held from `at` to `at + ii - 1`: load at its last cycle (a whole
         // interval later) or at the cycle before `to`.
         let step = (to - at).min(ii);
-        let en = load_at(body, at + step - 1);
+        let en = phase_enable(body, (phase, phase_w), ce, (at + step - 1) % ii, enables);
         x = body.reg(x, Some(en));
         at += step;
     }
     x
+}
+
+/// `ce` at phase `k` of the interval, made once per phase: the folded
+/// blocks' starts and the loads of [`held_until`]'s registers share it.
+fn phase_enable(body: &mut crate::arch::netlist::Module, (phase, phase_w): (NetId, u32), ce: NetId, k: usize, enables: &mut std::collections::HashMap<usize, NetId>) -> NetId {
+    *enables.entry(k).or_insert_with(|| {
+        let c = body.constant_at(k as i128, phase_w);
+        let now = body.compare(Cmp::Eq, phase, c);
+        body.and(ce, now)
+    })
 }
 
 /// The name of a module of the design `top`: every module name (a layer's,
@@ -1391,11 +1392,13 @@ pub fn from_graph(
             d.interface.initiation_interval,
             est.dsp,
             est.bram36,
-            if est.fixed_bram36 > 0.0 {
+            if est.fixed_bram36 > 0.0 && d.fifos.iter().any(|f| f.full_rate_held.is_some()) {
                 // The FIFOs are budgeted at twice their deadlock-free
                 // minimum; the timing simulation sizes them after.
                 let sized: f64 = d.layers.iter().map(|l| l.counts.bram36_estimate).sum();
                 format!(" ({:.1} of them line buffers and FIFOs, the FIFOs at twice their deadlock-free minimum; {sized:.1} in all with the FIFOs sized by the timing simulation)", est.fixed_bram36)
+            } else if est.fixed_bram36 > 0.0 {
+                format!(" ({:.1} of them line buffers and FIFOs)", est.fixed_bram36)
             } else {
                 String::new()
             },

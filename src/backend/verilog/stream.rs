@@ -9,10 +9,10 @@
 //! last beat; it ignores the input's TLAST (the line buffers count pixels),
 //! so a reset is the only way to restart a sample.
 
-use super::{Design, Interface, LayerReport, Options, Port, generate_named};
-use crate::arch::line_buffer::{accumulator, collector, fifo, line_buffer};
 use std::collections::HashMap;
 
+use super::{Design, Interface, LayerReport, Options, Port, generate_named};
+use crate::arch::line_buffer::{accumulator, collector, fifo, line_buffer};
 use crate::arch::netlist::{Cmp, Module, NetId};
 use crate::arch::timing::{self, Pipeline};
 use crate::arch::schedule::schedule;
@@ -168,7 +168,7 @@ pub fn generate_stream(
     let mut modules: HashMap<String, Module> = HashMap::new();
     let mut pipelines: HashMap<String, Pipeline> = HashMap::new();
     // Edges into node k (input p), made when node k is built.
-    let mut edges: std::collections::HashMap<(usize, usize), Edge> = Default::default();
+    let mut edges: HashMap<(usize, usize), Edge> = Default::default();
     let link_of = |src: Src, outs: &Vec<(Link, usize)>| match src {
         Src::Input => (input, in_bits),
         Src::Node(j) => outs[j],
@@ -495,7 +495,7 @@ pub fn generate_stream(
         // A FIFO that may have been full (its RAM's words all held) may
         // have held the run back: it gets twice the room and the design runs again (a few rounds).
         for _ in 0..4 {
-            let Ok(r) = &run else { break };
+            let Some(r) = run.as_ref().ok().filter(|r| r.repeated) else { break };
             let full: Vec<usize> = (0..fifo_slots.len()).filter(|&i| r.probe_max[i] as usize + 1 >= fifo_slots[i].info.capacity).collect();
             if full.is_empty() {
                 break;
@@ -507,7 +507,7 @@ pub fn generate_stream(
             }
             run = simulate(&modules);
         }
-        if let Ok(r) = &run {
+        if let Some(r) = run.as_ref().ok().filter(|r| r.repeated) {
             // Room for a word more than the most it held: it never
             // refuses one, so the design runs exactly as simulated.
             for (f, &held) in fifo_slots.iter_mut().zip(&r.probe_max) {
@@ -525,6 +525,13 @@ pub fn generate_stream(
         run = simulate(&modules);
     }
     let (timing_note, latency, latency_last, timing_samples, ii) = match run {
+        Ok(r) if !r.repeated => (
+            format!("--io stream: at full rate at least {} cycles per sample, latency at least {} cycles from a sample's first input beat to its first output beat and {} from its last input beat to its last output beat: the largest over the samples simulated cycle by cycle (up to {} samples or 4 M cycles), whose timing had not repeated (its stages' intervals drift against each other over a longer cycle), so a longer run can see a few cycles more; `verify` measures them", r.interval, r.latency_first, r.latency_last, timing::MAX_SAMPLES),
+            r.latency_first as u32,
+            Some(r.latency_last as u32),
+            None,
+            r.interval.max(1) as u32,
+        ),
         Ok(r) => (
             format!("--io stream: at full rate {} cycles per sample, latency {} cycles from a sample's first input beat to its first output beat and {} from its last input beat to its last output beat, the largest over any run of {} samples or more (the netlist's handshakes simulated cycle by cycle until the samples' timing repeats; `verify` checks them)", r.interval, r.latency_first, r.latency_last, r.samples),
             r.latency_first as u32,
@@ -552,7 +559,7 @@ pub fn generate_stream(
         let how = match f.info.full_rate_held {
             Some(h) => format!("{h} held at most at full rate in the timing simulation, sized to hold a word more in a RAM of a power of two words"),
             None if opts.fifo_minimum => "the deadlock-free minimum, as asked".to_string(),
-            None => "twice the deadlock-free minimum, since the timing could not be simulated".to_string(),
+            None => "twice the deadlock-free minimum, since the timing simulation did not settle".to_string(),
         };
         fifo_rows.push(format!("--io stream: {}: FIFO of {} words of {} bits (the deadlock-free minimum is {}; {how})", f.info.name, f.info.capacity, f.bits, f.info.minimum));
         fifos.push(f.info);

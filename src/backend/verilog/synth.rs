@@ -14,7 +14,13 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct Resources {
     pub module: String,
+    /// LUTs as Vivado's "Slice LUTs" counts them: logic LUTs, the LUTs of
+    /// LUT RAM (a `RAM32M` is four) and SRL shift registers (one each),
+    /// all of which take a LUT site of the part.
     pub luts: usize,
+    /// Of `luts`, those that are LUT RAM or shift registers.
+    #[serde(default)]
+    pub lut_memory: usize,
     pub ffs: usize,
     pub dsps: usize,
     pub carry4: usize,
@@ -32,6 +38,27 @@ fn count(stat: &str, prefix: &str) -> usize {
             let name = it.next()?;
             let n: usize = it.next()?.parse().ok()?;
             name.starts_with(prefix).then_some(n)
+        })
+        .sum()
+}
+
+/// The LUT sites each LUT RAM or shift-register primitive of Yosys's
+/// Xilinx library takes (7-series and UltraScale; UG474, UG574).
+const LUT_MEMORY: &[(&str, usize)] = &[
+    ("RAM16X1S", 1), ("RAM32X1S", 1), ("RAM64X1S", 1), ("RAM16X1D", 2), ("RAM32X1D", 2), ("RAM64X1D", 2),
+    ("RAM128X1S", 2), ("RAM128X1D", 4), ("RAM256X1S", 4), ("RAM256X1D", 8), ("RAM512X1S", 8),
+    ("RAM32M", 4), ("RAM64M", 4), ("RAM32M16", 8), ("RAM64M8", 8), ("RAM32X16DR8", 8), ("RAM64X8SW", 8),
+    ("SRL16E", 1), ("SRLC16E", 1), ("SRLC32E", 1),
+];
+
+/// The LUT sites `stat`'s LUT RAM and shift registers take.
+fn lut_memory(stat: &str) -> usize {
+    stat.lines()
+        .filter_map(|l| {
+            let mut it = l.split_whitespace();
+            let name = it.next()?;
+            let n: usize = it.next()?.parse().ok()?;
+            LUT_MEMORY.iter().find(|(p, _)| *p == name).map(|(_, luts)| n * luts)
         })
         .sum()
 }
@@ -74,7 +101,8 @@ pub fn synth(dir: &Path, files: &[String], top: &str, ltp: bool, nodsp: bool) ->
     let ltp = if ltp { ltp_text.split("length=").nth(1).and_then(|r| r.split(')').next()).and_then(|n| n.trim().parse().ok()) } else { None };
     Ok(Resources {
         module: top.to_string(),
-        luts: count(&stat, "LUT"),
+        luts: count(&stat, "LUT") + lut_memory(&stat),
+        lut_memory: lut_memory(&stat),
         ffs: count(&stat, "FD"),
         dsps: count(&stat, "DSP48"),
         carry4: count(&stat, "CARRY4"),
@@ -128,4 +156,18 @@ pub fn synth_all(dir: &Path, files: &[String], modules: &[String], counts: &[sup
         .into_iter()
         .map(|m| m.into_inner().ok().flatten().unwrap_or_else(|| Err(Error::Internal("a synthesis worker stopped".into()))))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// LUT RAM and shift registers take LUT sites: a 32-word FIFO of
+    /// 1,216 bits is 203 `RAM32M`, 812 LUTs that `LUT*` alone misses.
+    #[test]
+    fn lut_ram_and_srls_count_as_luts() {
+        let stat = "   Number of cells:   1450\n     CARRY4    6\n     FDRE   1233\n     LUT2   5\n     LUT6   7\n     RAM32M   203\n     RAM64X1D   2\n     SRLC32E   3\n     RAMB18E1   1\n";
+        assert_eq!(count(stat, "LUT"), 12);
+        assert_eq!(lut_memory(stat), 203 * 4 + 2 * 2 + 3);
+    }
 }
