@@ -19,7 +19,6 @@ pub struct Resources {
     /// all of which take a LUT site of the part.
     pub luts: usize,
     /// Of `luts`, those that are LUT RAM or shift registers.
-    #[serde(default)]
     pub lut_memory: usize,
     pub ffs: usize,
     pub dsps: usize,
@@ -32,14 +31,16 @@ pub struct Resources {
 }
 
 fn count(stat: &str, prefix: &str) -> usize {
-    stat.lines()
-        .filter_map(|l| {
-            let mut it = l.split_whitespace();
-            let name = it.next()?;
-            let n: usize = it.next()?.parse().ok()?;
-            name.starts_with(prefix).then_some(n)
-        })
-        .sum()
+    cells(stat).filter(|(name, _)| name.starts_with(prefix)).map(|(_, n)| n).sum()
+}
+
+/// Each `<cell type> <count>` line of Yosys's `stat`.
+fn cells(stat: &str) -> impl Iterator<Item = (&str, usize)> {
+    stat.lines().filter_map(|l| {
+        let mut it = l.split_whitespace();
+        let name = it.next()?;
+        Some((name, it.next()?.parse().ok()?))
+    })
 }
 
 /// The LUT sites each LUT RAM or shift-register primitive of Yosys's
@@ -53,14 +54,7 @@ const LUT_MEMORY: &[(&str, usize)] = &[
 
 /// The LUT sites `stat`'s LUT RAM and shift registers take.
 fn lut_memory(stat: &str) -> usize {
-    stat.lines()
-        .filter_map(|l| {
-            let mut it = l.split_whitespace();
-            let name = it.next()?;
-            let n: usize = it.next()?.parse().ok()?;
-            LUT_MEMORY.iter().find(|(p, _)| *p == name).map(|(_, luts)| n * luts)
-        })
-        .sum()
+    cells(stat).filter_map(|(name, n)| LUT_MEMORY.iter().find(|(p, _)| *p == name).map(|(_, luts)| n * luts)).sum()
 }
 
 /// Synthesize `top` from the files of `dir` (in `files` order); `nodsp`
@@ -99,10 +93,11 @@ pub fn synth(dir: &Path, files: &[String], top: &str, ltp: bool, nodsp: bool) ->
         return Err(Error::Tool { tool: "yosys".into(), msg: format!("failed on {top}: {}", log.lines().rev().take(5).collect::<Vec<_>>().join(" | ")) });
     }
     let ltp = if ltp { ltp_text.split("length=").nth(1).and_then(|r| r.split(')').next()).and_then(|n| n.trim().parse().ok()) } else { None };
+    let lut_memory = lut_memory(&stat);
     Ok(Resources {
         module: top.to_string(),
-        luts: count(&stat, "LUT") + lut_memory(&stat),
-        lut_memory: lut_memory(&stat),
+        luts: count(&stat, "LUT") + lut_memory,
+        lut_memory,
         ffs: count(&stat, "FD"),
         dsps: count(&stat, "DSP48"),
         carry4: count(&stat, "CARRY4"),
