@@ -13,7 +13,7 @@ use qkhw::verify;
 
 const MODELS: &[&str] = &[
     "auto_po2_mlp", "binary_ternary", "bn_variants", "cnn_bn", "conv_bn_folded", "dense_bn_folded", "dense_relu_tail", "functional_add", "index_layers", "merges", "merges_conv",
-    "jet_tagger", "jet_tagger_da", "kernel_variants", "po2_mlp", "pooling", "two_heads", "zoo_conv1d", "zoo_conv2d", "zoo_hswish", "conv_transpose_pad", "act_alpha", "const_outputs", "two_inputs", "avg_divide", "avg_merge", "stream_cnn", "stream_resnet", "rnn_simple", "rnn_lstm", "rnn_gru", "rnn_bilstm", "zoo_rnn", "dscnn_bn",
+    "jet_tagger", "jet_tagger_da", "kernel_variants", "po2_mlp", "pooling", "two_heads", "zoo_conv1d", "zoo_conv2d", "zoo_hswish", "conv_transpose_pad", "act_alpha", "const_outputs", "two_inputs", "avg_divide", "avg_merge", "stream_cnn", "stream_resnet", "rnn_simple", "rnn_lstm", "rnn_gru", "rnn_bilstm", "zoo_rnn", "dscnn_bn", "stream_two_images",
 ];
 
 #[test]
@@ -115,8 +115,8 @@ fn streaming_designs_in_csim_equal_the_golden_model() {
     common::require("g++");
     let cache = common::root().join("target").join("qkhw-cache");
     let unrolled = |plan: &qkhw::passes::precision::Plan| qkhw::arch::schedule::schedule(plan, None, &Default::default());
-    let all: &[&str] = &["cnn_bn", "stream_cnn", "stream_resnet", "dscnn_bn", "zoo_conv1d", "conv_bn_folded"];
-    for (flavor, names) in [(Flavor::Vitis, all), (Flavor::Catapult, &["cnn_bn", "stream_resnet"][..])] {
+    let all: &[&str] = &["cnn_bn", "stream_cnn", "stream_resnet", "dscnn_bn", "zoo_conv1d", "conv_bn_folded", "two_inputs", "stream_two_images"];
+    for (flavor, names) in [(Flavor::Vitis, all), (Flavor::Catapult, &["cnn_bn", "stream_resnet", "stream_two_images"][..])] {
         for &name in names {
             let g = qkhw::load_graph(common::root().join(format!("examples/models/{name}.keras")), BuildOptions::default()).unwrap();
             let (plan, _) = qkhw::golden::hardware_plan(&g, None, &Default::default()).unwrap();

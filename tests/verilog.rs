@@ -17,7 +17,7 @@ use qkhw::verify::{self, DesignDir};
 const TAKEN: &[&str] = &[
     "auto_po2_mlp", "binary_ternary", "bn_variants", "cnn_bn", "conv_bn_folded", "dense_bn_folded", "dense_relu_tail", "functional_add", "index_layers", "merges", "merges_conv",
     "jet_tagger", "jet_tagger_da", "kernel_variants", "po2_mlp", "pooling", "two_heads", "zoo_conv1d", "zoo_conv2d", "zoo_hswish", "conv_transpose_pad", "act_alpha", "const_outputs", "two_inputs", "avg_divide", "avg_merge", "stream_cnn",
-    "rnn_simple", "rnn_lstm", "rnn_gru", "rnn_bilstm", "zoo_rnn", "dscnn_bn",
+    "rnn_simple", "rnn_lstm", "rnn_gru", "rnn_bilstm", "zoo_rnn", "dscnn_bn", "stream_two_images",
 ];
 
 fn generate(name: &str, opts: &Options, tag: &str) -> (qkhw::ir::Graph, DesignDir, qkhw::passes::precision::Plan) {
@@ -157,10 +157,10 @@ fn a_corrupted_weight_is_caught_and_its_layer_named() {
 
 #[test]
 fn models_it_does_not_take_get_a_clear_error() {
-    // Several inputs: one port pair each, but not streamed yet.
-    let g = qkhw::load_graph(common::root().join("examples/models/two_inputs.keras"), BuildOptions::default()).unwrap();
+    // A vector input streams only beside another input (one beat each).
+    let g = qkhw::load_graph(common::root().join("examples/models/jet_tagger.keras"), BuildOptions::default()).unwrap();
     let e = verilog::from_graph(&g, None, &Default::default(), &Options { io: verilog::Io::Stream, ..Default::default() }).unwrap_err().to_string();
-    assert!(e.contains("several inputs; streamed designs take one input so far"), "{e}");
+    assert!(e.contains("the model's input has shape [16]: use --io parallel"), "{e}");
 }
 
 /// A model with two inputs: one port pair per input (DESIGN.md), each

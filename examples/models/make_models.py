@@ -836,6 +836,32 @@ def stream_resnet():
     return keras.Model(inp, x, name="stream_resnet")
 
 
+def stream_two_images():
+    """Three inputs for the streaming design's ports (--io stream): two
+    images joined pixel by pixel (`left` through a 3x3 convolution, `right`
+    straight from its quantizer to the Add, so the join buffers a whole
+    image of it), a stride-2 convolution, global average pooling (over 4x4,
+    exact in float32), and a vector input `meta` concatenated to the pooled
+    channels before the Dense head."""
+    k = dict(kernel_quantizer=qb(6, 0), bias_quantizer=qb(8, 3))
+    left = inl = keras.Input((8, 8, 2), name="left")
+    right = inr = keras.Input((8, 8, 4), name="right")
+    meta = inm = keras.Input((3,), name="meta")
+    left = QActivation(quantized_bits(8, 2, alpha=1), name="left_q")(left)
+    left = QConv2D(4, (3, 3), padding="same", name="left_conv", **k)(left)
+    left = QActivation(quantized_relu(8, 3), name="left_relu")(left)
+    right = QActivation(quantized_bits(8, 2, alpha=1), name="right_q")(right)
+    x = L.Add(name="add")([left, right])
+    x = QActivation(quantized_relu(8, 3), name="add_relu")(x)
+    x = QConv2D(6, (3, 3), strides=2, padding="same", name="down", **k)(x)
+    x = QActivation(quantized_relu(8, 3), name="down_relu")(x)
+    x = QGlobalAveragePooling2D(average_quantizer=quantized_bits(10, 3, alpha=1), name="gap")(x)
+    meta = QActivation(quantized_bits(8, 3, alpha=1), name="meta_q")(meta)
+    x = L.Concatenate(name="cat")([x, meta])
+    x = QDense(4, name="out", **k)(x)
+    return keras.Model([inl, inr, inm], x, name="stream_two_images")
+
+
 def avg_divide():
     """Averages over counts that are not powers of two, which TensorFlow
     rounds to float32: AveragePooling2D((3, 5)) over 15 values (divided;
@@ -899,7 +925,8 @@ MODELS = [jet_tagger, jet_tagger_da, po2_mlp, auto_po2_mlp, binary_ternary, cnn_
           bn_variants, conv_bn_folded, dense_bn_folded, pooling,
           functional_add, merges, merges_conv, dense_relu_tail, index_layers, two_heads, kernel_variants, zoo_conv1d, zoo_hswish, zoo_conv2d, zoo_rnn,
           ad_autoencoder, conv_transpose_pad, act_alpha, two_inputs, const_outputs, stream_cnn, dscnn_kws, resnet8,
-          stream_resnet, avg_divide, avg_merge, rnn_simple, rnn_lstm, rnn_gru, rnn_bilstm, dscnn_bn]
+          stream_resnet, avg_divide, avg_merge, rnn_simple, rnn_lstm, rnn_gru, rnn_bilstm, dscnn_bn,
+          stream_two_images]
 
 # ------------------------------------------------------------ helpers
 

@@ -27,6 +27,14 @@
 //!   that balance the branches are sized in the Verilog top from
 //!   [`StreamPlan::needs`].
 //!
+//! - Several inputs: each model input is a stream of its own
+//!   ([`Src::Input`], a port pair each), an image or sequence pixel by
+//!   pixel, a vector in one beat. Their streams meet at joins as branches
+//!   do; the tail that runs once per sample (after a Flatten or a global
+//!   pooling) reads every stream that ends there, each gathered into one
+//!   beat, so a branch of another input or a skip around the reduction
+//!   joins it.
+//!
 //! Because each sub-plan is the original steps with their constants and
 //! exact ranges, the streamed design computes what the golden model does.
 
@@ -107,8 +115,8 @@ impl Stage {
 /// Where a stage's input comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Src {
-    /// The design's input port.
-    Input,
+    /// The design's input port `k` (model input `k`, in model order).
+    Input(usize),
     /// The output of node `k`.
     Node(usize),
 }
@@ -122,18 +130,26 @@ pub struct Node {
     pub inputs: Vec<Src>,
 }
 
+/// One streamed input port: model input `step` of the plan, `beats`
+/// beats of `elems` elements per sample (the pixels and channels of an
+/// image or sequence; one beat of the whole vector for a vector input of
+/// a model with several inputs).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamIn {
+    pub step: usize,
+    pub elems: usize,
+    pub beats: usize,
+}
+
 /// The plan as a graph of stages (in topological order), with the
-/// streamed input and output.
+/// streamed inputs and output.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StreamPlan {
     pub nodes: Vec<Node>,
     /// The stream the output port gives.
     pub output: Src,
-    /// Elements per input beat and beats per sample.
-    pub in_elems: usize,
-    pub in_beats: usize,
-    /// The beat shape of the input port (`[C]` of an image or sequence).
-    pub in_beat_shape: Vec<usize>,
+    /// The input ports, in model order (`Src::Input(k)` is `inputs[k]`).
+    pub inputs: Vec<StreamIn>,
     pub out_beats: usize,
     pub out_beat_shape: Vec<usize>,
 }
@@ -155,7 +171,7 @@ impl StreamPlan {
     /// Output beats per sample of a stream.
     pub fn beats(&self, src: Src) -> usize {
         match src {
-            Src::Input => self.in_beats,
+            Src::Input(k) => self.inputs[k].beats,
             Src::Node(k) => self.nodes[k].stage.out_beats(),
         }
     }
@@ -198,14 +214,16 @@ fn refuse(plan: &Plan, step: usize, what: &str) -> Error {
 }
 
 /// The pixels (beats) and channels of a streamed tensor: its last axis is
-/// the channel axis, the others are positions.
+/// the channel axis, the others are positions; a vector is one beat.
 fn pixels(shape: &[usize]) -> Option<(usize, usize)> {
-    (shape.len() >= 2).then(|| {
-        (
+    match shape {
+        [] => None,
+        [n] => Some((1, *n)),
+        _ => Some((
             shape[..shape.len() - 1].iter().product(),
             shape[shape.len() - 1],
-        )
-    })
+        )),
+    }
 }
 
 /// The window a step reads, when it reads windows.
@@ -422,17 +440,30 @@ impl Sub {
         Ok(())
     }
 
-    /// Every live step from `from` on, as it is (the stream has ended).
-    fn push_rest(&mut self, plan: &Plan, live: &[bool], from: usize) -> Result<()> {
-        for k in (from..plan.steps.len()).filter(|&k| live[k]) {
-            self.push(
-                plan,
-                k,
-                plan.steps[k].shape.clone(),
-                plan.steps[k].op.clone(),
-            )?;
+    /// A new input of the sub-plan (the values of step `from`), placed
+    /// after the inputs it has (a sub-plan's inputs lead its steps): the
+    /// indices of the steps after it move up by one.
+    fn add_input(&mut self, input: Step, from: usize) {
+        let at = self.n_inputs;
+        for st in &mut self.steps {
+            for x in &mut st.inputs {
+                if *x >= at {
+                    *x += 1;
+                }
+            }
         }
-        Ok(())
+        for m in &mut self.map {
+            if m.1 >= at {
+                m.1 += 1;
+            }
+        }
+        self.steps.insert(at, input);
+        self.map.push((from, at));
+        self.n_inputs += 1;
+    }
+
+    fn has(&self, x: usize) -> bool {
+        self.map.iter().any(|(o, _)| *o == x)
     }
 
     fn plan(self, plan: &Plan) -> Plan {
@@ -507,34 +538,68 @@ impl Builder<'_> {
     }
 
     /// The stream of step `x` (closing the open stage when it ends there).
-    fn src(&mut self, x: usize) -> Src {
+    fn src(&mut self, x: usize) -> Result<Src> {
         if self.open.as_ref().is_some_and(|o| o.1 == x) {
             self.flush();
         }
-        self.src_of.get(&x).copied().unwrap_or(Src::Input)
+        self.src_of.get(&x).copied().ok_or_else(|| {
+            Error::Internal(format!("--io stream: step {x} is read before it is a stream"))
+        })
     }
 
     fn push_node(&mut self, stage: Stage, inputs: Vec<Src>) -> Src {
         self.nodes.push(Node { stage, inputs });
         Src::Node(self.nodes.len() - 1)
     }
+
+    /// Stream `src` (the values of step `x`) as one beat per sample: its
+    /// beats gathered by a collector where it has several.
+    fn gathered(&mut self, src: Src, x: usize) -> Src {
+        let Some((beats, elems)) = pixels(&self.plan.steps[x].shape).filter(|p| p.0 > 1) else {
+            return src;
+        };
+        let name = self.plan.steps[x]
+            .layer
+            .clone()
+            .unwrap_or_else(|| "input".into());
+        self.push_node(
+            Stage::Collect {
+                name: format!("{name}_collect"),
+                beats,
+                elems,
+                width: self.plan.steps[x].fmt.width,
+            },
+            vec![src],
+        )
+    }
 }
+
+/// Add stream `src`, one beat per sample holding `input` (the values of
+/// step `x`), to the inputs of the tail (starting it).
+fn to_tail(tail: &mut Option<Tail>, input: Step, x: usize, src: Src) {
+    let t = tail.get_or_insert_with(|| {
+        (
+            Sub {
+                steps: vec![],
+                map: vec![],
+                n_inputs: 0,
+            },
+            vec![],
+        )
+    });
+    t.0.add_input(input, x);
+    t.1.push(src);
+}
+
+/// The sub-plan that runs once per sample where streams end (after a
+/// Flatten, a global pooling, a Dense over a whole map), and the streams
+/// it reads, one beat per sample each (several where branches or inputs
+/// meet after their streams end).
+type Tail = (Sub, Vec<Src>);
 
 /// Cut `plan` into streaming stages.
 pub fn stream_plan(plan: &Plan) -> Result<StreamPlan> {
-    if plan.inputs.len() > 1 {
-        return Err(Error::Usage(
-            "--io stream: the model has several inputs; streamed designs take one input so far (--io parallel, the default, gives one port pair per input)".into(),
-        ));
-    }
     let live = plan.live();
-    let in_step = &plan.steps[0];
-    let Some((in_beats, in_c)) = pixels(&in_step.shape) else {
-        return Err(Error::Usage(format!(
-            "--io stream streams images (H, W, C) and sequences (T, C) pixel by pixel; the model's input has shape {:?}: use --io parallel",
-            in_step.shape
-        )));
-    };
     let readers = |s: usize| {
         (0..plan.steps.len())
             .filter(|&k| live[k] && plan.steps[k].inputs.contains(&s))
@@ -547,13 +612,51 @@ pub fn stream_plan(plan: &Plan) -> Result<StreamPlan> {
         src_of: Default::default(),
         open: None,
     };
-    b.src_of.insert(0, Src::Input);
-    let mut ended = None;
-    for i in 1..plan.steps.len() {
-        if !live[i] {
+    let several = plan.inputs.len() > 1;
+    let mut inputs = vec![];
+    for (k, &s) in plan.inputs.iter().enumerate() {
+        let st = &plan.steps[s];
+        let name = st.layer.clone().unwrap_or_else(|| format!("input {k}"));
+        let shape = &st.shape;
+        // A vector streams as one beat where another input streams.
+        let Some((beats, elems)) = pixels(shape).filter(|_| shape.len() >= 2 || several) else {
+            return Err(Error::Usage(format!(
+                "--io stream streams images (H, W, C) and sequences (T, C) pixel by pixel; the model's input{} has shape {shape:?}: use --io parallel",
+                if several { format!(" `{name}`") } else { String::new() },
+            )));
+        };
+        if !live[s] {
+            return Err(Error::Usage(format!(
+                "--io stream: model input `{name}` is read by no layer; a streamed design has a port only for inputs it reads (use --io parallel)"
+            )));
+        }
+        inputs.push(StreamIn { step: s, elems, beats });
+        b.src_of.insert(s, Src::Input(k));
+    }
+    let mut tail: Option<Tail> = None;
+    for (i, st) in plan.steps.iter().enumerate() {
+        if !live[i] || plan.inputs.contains(&i) {
             continue;
         }
-        let st = &plan.steps[i];
+        // A step that reads what runs once per sample runs there too; the
+        // streams it also reads join the tail (gathered into one beat).
+        if let Some((sub, _)) = &tail
+            && st.inputs.iter().any(|&x| sub.has(x))
+        {
+            for &x in &st.inputs {
+                if tail.as_ref().is_some_and(|t| t.0.has(x)) {
+                    continue;
+                }
+                let src = b.src(x)?;
+                b.flush();
+                let src = b.gathered(src, x);
+                to_tail(&mut tail, beat_input(plan, x, plan.steps[x].shape.clone(), false), x, src);
+            }
+            if let Some(t) = tail.as_mut() {
+                t.0.push(plan, i, st.shape.clone(), st.op.clone())?;
+            }
+            continue;
+        }
         if st.inputs.len() != 1 {
             // A join: every input a stream of the same positions.
             let ok_op = match &st.op {
@@ -574,7 +677,7 @@ pub fn stream_plan(plan: &Plan) -> Result<StreamPlan> {
                     "this join of streams is not streamed yet (Add/Subtract/Multiply/Average/Maximum/Minimum of equal shapes and Concatenate on the channel axis are)",
                 ));
             }
-            let srcs: Vec<Src> = st.inputs.clone().into_iter().map(|x| b.src(x)).collect();
+            let srcs: Vec<Src> = st.inputs.clone().into_iter().map(|x| b.src(x)).collect::<Result<_>>()?;
             b.flush();
             let mut sub = Sub {
                 steps: vec![],
@@ -601,7 +704,7 @@ pub fn stream_plan(plan: &Plan) -> Result<StreamPlan> {
         }
         let x = st.inputs[0];
         let extend = b.open.as_ref().is_some_and(|o| o.1 == x) && readers(x) == 1;
-        let Some((beats, c)) = pixels(&plan.steps[x].shape) else {
+        let Some((_, c)) = pixels(&plan.steps[x].shape) else {
             return Err(refuse(
                 plan,
                 i,
@@ -619,7 +722,7 @@ pub fn stream_plan(plan: &Plan) -> Result<StreamPlan> {
                     &format!("`{name}` is also read by another layer: a streamed design reduces a stream once and runs the rest on the sums, so two reductions (or a reduction and another layer) of one stream are not streamed yet"),
                 ));
             }
-            let src = b.src(x);
+            let src = b.src(x)?;
             b.flush();
             let Stage::Accumulate {
                 lo,
@@ -642,11 +745,11 @@ pub fn stream_plan(plan: &Plan) -> Result<StreamPlan> {
             (input.lo, input.hi) = (lo, hi);
             input.fmt = crate::passes::precision::fmt_for(lo, hi, plan.steps[x].fmt.frac);
             let acc = b.push_node(stage, vec![src]);
-            let mut s = Sub::new(input, x);
-            s.push(plan, i, plan.steps[i].shape.clone(), op)?;
-            s.push_rest(plan, &live, i + 1)?;
-            ended = Some((s, acc));
-            break;
+            to_tail(&mut tail, input, x, acc);
+            if let Some(t) = tail.as_mut() {
+                t.0.push(plan, i, plan.steps[i].shape.clone(), op)?;
+            }
+            continue;
         }
         let geo = window_geo(plan, i)?;
         let per_beat_step = match &geo {
@@ -655,7 +758,7 @@ pub fn stream_plan(plan: &Plan) -> Result<StreamPlan> {
         };
         if per_beat_step {
             if !extend {
-                let src = b.src(x);
+                let src = b.src(x)?;
                 b.flush();
                 b.open = Some((Sub::new(beat_input(plan, x, vec![c], false), x), x, vec![src]));
             }
@@ -666,7 +769,7 @@ pub fn stream_plan(plan: &Plan) -> Result<StreamPlan> {
             }
         } else if let Some(geo) = geo {
             let (_, cout) = pixels(&st.shape).unwrap_or((1, 1));
-            let src = b.src(x);
+            let src = b.src(x)?;
             b.flush();
             let name = st.layer.clone().unwrap_or_else(|| format!("step{i}"));
             let win = b.push_node(Stage::Window { name: format!("{name}_window"), geo: geo.clone(), width: plan.steps[x].fmt.width }, vec![src]);
@@ -685,54 +788,42 @@ pub fn stream_plan(plan: &Plan) -> Result<StreamPlan> {
                 return Err(refuse(plan, i, "this layer is not streamed yet"));
             }
             // The stream ends: gather the beats, the rest runs on the whole sample.
-            let src = b.src(x);
+            let src = b.src(x)?;
             b.flush();
-            let name = plan.steps[x]
-                .layer
-                .clone()
-                .unwrap_or_else(|| "input".into());
-            let col = b.push_node(
-                Stage::Collect {
-                    name: format!("{name}_collect"),
-                    beats,
-                    elems: c,
-                    width: plan.steps[x].fmt.width,
-                },
-                vec![src],
-            );
-            let mut s = Sub::new(beat_input(plan, x, plan.steps[x].shape.clone(), false), x);
-            s.push_rest(plan, &live, i)?;
-            ended = Some((s, col));
-            break;
+            let src = b.gathered(src, x);
+            to_tail(&mut tail, beat_input(plan, x, plan.steps[x].shape.clone(), false), x, src);
+            if let Some(t) = tail.as_mut() {
+                t.0.push(plan, i, st.shape.clone(), st.op.clone())?;
+            }
         }
     }
     let o = plan.outputs[0];
-    let (output, out_beats, out_beat_shape) = match ended {
-        Some((sub, from)) => {
+    let (output, out_beats, out_beat_shape) = match tail {
+        Some((sub, srcs)) => {
             b.flush();
+            if !sub.has(o) {
+                return Err(Error::Internal(format!(
+                    "--io stream: the output (step {o}) is not in the per-sample tail"
+                )));
+            }
             let name = sub
                 .steps
                 .last()
                 .and_then(|st| st.layer.clone())
                 .unwrap_or_else(|| "tail".into());
-            let shape = plan.steps[o].shape.clone();
-            let out = if sub.steps.len() > 1 {
-                b.push_node(
-                    Stage::Beat {
-                        name,
-                        plan: sub.plan(plan),
-                        beats: 1,
-                        step: o,
-                    },
-                    vec![from],
-                )
-            } else {
-                from
-            };
-            (out, 1, shape)
+            let out = b.push_node(
+                Stage::Beat {
+                    name,
+                    plan: sub.plan(plan),
+                    beats: 1,
+                    step: o,
+                },
+                srcs,
+            );
+            (out, 1, plan.steps[o].shape.clone())
         }
         None => {
-            let out = b.src(o);
+            let out = b.src(o)?;
             b.flush();
             let (bt, c) = pixels(&plan.steps[o].shape).unwrap_or((1, 1));
             (out, bt, vec![c])
@@ -758,9 +849,7 @@ pub fn stream_plan(plan: &Plan) -> Result<StreamPlan> {
     Ok(StreamPlan {
         nodes: b.nodes,
         output,
-        in_elems: in_c,
-        in_beats,
-        in_beat_shape: vec![in_c],
+        inputs,
         out_beats,
         out_beat_shape,
     })

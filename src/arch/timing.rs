@@ -52,15 +52,23 @@ pub struct FullRate {
 }
 
 /// The top's handshake nets `full_rate` drives and watches.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Ports {
     pub rst: NetId,
     /// The value of `rst` that resets (0 for an active-low `aresetn`).
     pub rst_on: i128,
-    pub in_valid: NetId,
-    pub in_ready: NetId,
+    /// Every input port (several where the model has several inputs).
+    pub ins: Vec<InPort>,
     pub out_valid: NetId,
     pub out_ready: NetId,
+}
+
+/// An input port's handshake and its beats per sample.
+#[derive(Debug, Clone, Copy)]
+pub struct InPort {
+    pub valid: NetId,
+    pub ready: NetId,
+    pub beats: usize,
 }
 
 /// The most samples [`full_rate`] simulates looking for the design's
@@ -72,8 +80,9 @@ pub const MAX_SAMPLES: usize = 4096;
 type Sample = (u64, u64, u64);
 
 /// Simulate `top` (whose instances are the netlist `modules` or the beat
-/// stages `pipelines`, by module name) with `in_beats` input beats per
-/// sample offered every cycle and the output always ready, until the
+/// stages `pipelines`, by module name) with every input port's beats
+/// offered every cycle and the output (`out_beats` beats per sample)
+/// always ready, until the
 /// samples' timing repeats, within `limit` cycles and [`MAX_SAMPLES`].
 ///
 /// The pipeline fills with the first sample and back-pressure reaches the
@@ -89,10 +98,15 @@ type Sample = (u64, u64, u64);
 /// memory, an instance of another kind, fewer than three samples through,
 /// a watched probe that does not exist).
 ///
+/// With several inputs, a sample's first input beat is the latest of its
+/// ports' first beats (a port can run samples ahead of another, as far as
+/// the design buffers, which says nothing of the design's latency) and
+/// its last input beat the latest of their last beats.
+///
 /// `watch` names probe nets ([`NetKind::Probe`]) by instance path and
 /// name (`u_s5_fifo0.level`); their largest values come back in
 /// [`FullRate::probe_max`].
-pub fn full_rate(top: &Module, modules: &HashMap<String, Module>, pipelines: &HashMap<String, Pipeline>, ports: Ports, (in_beats, out_beats): (usize, usize), limit: u64, watch: &[String]) -> Result<FullRate, String> {
+pub fn full_rate(top: &Module, modules: &HashMap<String, Module>, pipelines: &HashMap<String, Pipeline>, ports: &Ports, out_beats: usize, limit: u64, watch: &[String]) -> Result<FullRate, String> {
     let mut flat = Flat::default();
     let ids = flat.add(top, modules, pipelines, "")?;
     let watched: Vec<NetId> = watch
@@ -101,20 +115,27 @@ pub fn full_rate(top: &Module, modules: &HashMap<String, Module>, pipelines: &Ha
         .collect::<Result<_, _>>()?;
     let p = Ports {
         rst: ids[ports.rst.0],
-        in_valid: ids[ports.in_valid.0],
-        in_ready: ids[ports.in_ready.0],
+        ins: ports.ins.iter().map(|i| InPort { valid: ids[i.valid.0], ready: ids[i.ready.0], beats: i.beats.max(1) }).collect(),
         out_valid: ids[ports.out_valid.0],
         out_ready: ids[ports.out_ready.0],
         rst_on: ports.rst_on,
     };
     let mut sim = Sim::new(flat, &p, &watched)?;
     let mut probe_max = vec![i64::MIN; watched.len()];
-    let (mut accepted, mut given) = (vec![], vec![]);
+    let (mut accepted, mut given): (Vec<Vec<u64>>, Vec<u64>) = (vec![vec![]; p.ins.len()], vec![]);
+    let mut in_fire = vec![false; p.ins.len()];
     // Reset as the harness does: four cycles, nothing offered or taken.
+    let mut drive: Vec<(NetId, i128)> = vec![(p.rst, p.rst_on), (p.out_ready, 0)];
+    drive.extend(p.ins.iter().map(|i| (i.valid, 0)));
     for _ in 0..4 {
-        sim.cycle(&[(p.rst, p.rst_on), (p.in_valid, 0), (p.out_ready, 0)]);
+        sim.cycle(&drive, &mut in_fire);
     }
     let rst_off = 1 - p.rst_on;
+    let mut drive: Vec<(NetId, i128)> = vec![(p.rst, rst_off), (p.out_ready, 1)];
+    drive.extend(p.ins.iter().map(|i| (i.valid, 1)));
+    // A sample's first and last input beats over the ports.
+    let first_in = |accepted: &[Vec<u64>], s: usize| p.ins.iter().zip(accepted).map(|(i, a)| a.get(s * i.beats).copied()).collect::<Option<Vec<u64>>>().and_then(|v| v.into_iter().max());
+    let last_in = |accepted: &[Vec<u64>], s: usize| p.ins.iter().zip(accepted).map(|(i, a)| a.get((s + 1) * i.beats - 1).copied()).collect::<Option<Vec<u64>>>().and_then(|v| v.into_iter().max());
     let mut each: Vec<Sample> = vec![];
     let mut cycle = 0u64;
     let mut repeated = false;
@@ -125,13 +146,15 @@ pub fn full_rate(top: &Module, modules: &HashMap<String, Module>, pipelines: &Ha
             }
             break;
         }
-        let (in_fire, out_fire) = sim.cycle(&[(p.rst, rst_off), (p.in_valid, 1), (p.out_ready, 1)]);
+        let out_fire = sim.cycle(&drive, &mut in_fire);
         for (m, n) in probe_max.iter_mut().zip(&watched) {
             // The value this cycle settled to (registers clocked after).
             *m = (*m).max(sim.v[n.0]);
         }
-        if in_fire {
-            accepted.push(cycle);
+        for (a, &f) in accepted.iter_mut().zip(&in_fire) {
+            if f {
+                a.push(cycle);
+            }
         }
         if out_fire {
             given.push(cycle);
@@ -141,10 +164,13 @@ pub fn full_rate(top: &Module, modules: &HashMap<String, Module>, pipelines: &Ha
             continue;
         }
         let s = each.len();
+        let (Some(first), Some(last)) = (first_in(&accepted, s), last_in(&accepted, s)) else {
+            return Err(format!("sample {s} came out before all its input beats went in"));
+        };
         each.push((
-            given[s * out_beats] - accepted[s * in_beats],
-            given[(s + 1) * out_beats - 1] - accepted[(s + 1) * in_beats - 1],
-            if s > 0 { accepted[s * in_beats] - accepted[(s - 1) * in_beats] } else { 0 },
+            given[s * out_beats].saturating_sub(first),
+            given[(s + 1) * out_beats - 1].saturating_sub(last),
+            if s > 0 { first - first_in(&accepted, s - 1).unwrap_or(first) } else { 0 },
         ));
         if repeats(&each) {
             repeated = true;
@@ -383,9 +409,10 @@ impl Sim {
             }
         }
         let stage_outs: Vec<NetId> = stages.iter().flat_map(|s| [s.in_ready, s.out_valid]).collect();
-        let free = |n: NetId| n == ports.rst || n == ports.in_valid || n == ports.out_ready || stage_outs.contains(&n);
+        let free = |n: NetId| n == ports.rst || ports.ins.iter().any(|i| i.valid == n) || n == ports.out_ready || stage_outs.contains(&n);
         // The cone: what the handshakes read, back through every cell.
-        let mut roots = vec![ports.in_ready, ports.out_valid];
+        let mut roots: Vec<NetId> = ports.ins.iter().map(|i| i.ready).collect();
+        roots.push(ports.out_valid);
         roots.extend(stages.iter().flat_map(|s| [s.in_valid, s.out_ready]));
         roots.extend(watched);
         let mut needed = vec![false; cells.len()];
@@ -466,7 +493,7 @@ impl Sim {
         }
         // Everything runs in the first cycle.
         let dirty = (0..ops.len().div_ceil(64)).map(|w| if (w + 1) * 64 <= ops.len() { u64::MAX } else { (1u64 << (ops.len() % 64)) - 1 }).collect();
-        Ok(Sim { next: vec![0; regs.len()], wires, ops, fanout, dirty, parts, regs, stages, v, ports: *ports })
+        Ok(Sim { next: vec![0; regs.len()], wires, ops, fanout, dirty, parts, regs, stages, v, ports: ports.clone() })
     }
 
     /// Set net `n` to `x`; if it changed, its readers run.
@@ -481,8 +508,8 @@ impl Sim {
 
     /// One clock cycle with the top inputs `drive`: settles the
     /// combinational cone, then clocks every register and stage. Returns
-    /// whether the input and the output transferred.
-    fn cycle(&mut self, drive: &[(NetId, i128)]) -> (bool, bool) {
+    /// whether the output transferred, and in `in_fire` whether each input did.
+    fn cycle(&mut self, drive: &[(NetId, i128)], in_fire: &mut [bool]) -> bool {
         for &(n, x) in drive {
             self.set(n.0, x as i64);
         }
@@ -504,9 +531,14 @@ impl Sim {
             }
         }
         let v = &self.v;
-        let p = self.ports;
+        let p = &self.ports;
         let fire = |a: NetId, b: NetId| v[a.0] != 0 && v[b.0] != 0;
-        let fires = (fire(p.in_valid, p.in_ready), fire(p.out_valid, p.out_ready));
+        for (f, i) in in_fire.iter_mut().zip(&p.ins) {
+            *f = fire(i.valid, i.ready);
+        }
+        let out_fire = fire(p.out_valid, p.out_ready);
+        let rst_net = p.rst;
+        let rst_on = p.rst_on;
         for (r, next) in self.regs.iter().zip(&mut self.next) {
             *next = match r.reset {
                 Some((rst, x)) if v[rst as usize] != 0 => x,
@@ -518,11 +550,11 @@ impl Sim {
             self.set(self.regs[k].q as usize, self.next[k]);
         }
         let v = &self.v;
-        let rst = i128::from(v[p.rst.0]) == p.rst_on;
+        let rst = i128::from(v[rst_net.0]) == rst_on;
         for (s, st) in &mut self.stages {
             st.clock(s.p, rst, v[s.in_valid.0] != 0, v[s.out_ready.0] != 0);
         }
-        fires
+        out_fire
     }
 
     /// The value operation `op` gives `y`.
@@ -608,7 +640,7 @@ mod tests {
         t.instance("stage", "u", vec![], conns.iter().map(|(p, n)| (p.to_string(), *n)).collect());
         let in_ready = t.output("input_tready", ir, 1);
         let out_valid = t.output("output_tvalid", ov, 1);
-        (t, Ports { rst, rst_on: 1, in_valid, in_ready, out_valid, out_ready })
+        (t, Ports { rst, rst_on: 1, ins: vec![InPort { valid: in_valid, ready: in_ready, beats: 1 }], out_valid, out_ready })
     }
 
     /// The model of the handshake template gives what the interface
@@ -620,14 +652,16 @@ mod tests {
         let (t, ports) = one_stage();
         for (ii, depth) in [(1, 1), (1, 6), (3, 1), (3, 7), (4, 8), (5, 3)] {
             let pipes = HashMap::from([("stage".to_string(), Pipeline { ii, depth })]);
-            let r = full_rate(&t, &HashMap::new(), &pipes, ports, (1, 1), 10_000, &[]).unwrap();
+            let r = full_rate(&t, &HashMap::new(), &pipes, &ports, 1, 10_000, &[]).unwrap();
             assert!(r.repeated);
             let lat = depth as u64 + 1;
             assert_eq!((r.latency_first, r.latency_last, r.interval), (lat, lat, ii as u64), "II {ii}, depth {depth}");
             // Every sample alike: the second sample's interval is the first seen.
             assert_eq!(r.samples, 2, "II {ii}, depth {depth}");
             // Beats: the stage takes one per interval.
-            let r = full_rate(&t, &HashMap::new(), &pipes, ports, (4, 4), 10_000, &[]).unwrap();
+            let mut four = ports.clone();
+            four.ins[0].beats = 4;
+            let r = full_rate(&t, &HashMap::new(), &pipes, &four, 4, 10_000, &[]).unwrap();
             assert_eq!(r.interval, 4 * ii as u64, "II {ii}, depth {depth}");
         }
     }
@@ -639,9 +673,9 @@ mod tests {
     fn a_run_that_does_not_repeat_says_so() {
         let (t, ports) = one_stage();
         let pipes = HashMap::from([("stage".to_string(), Pipeline { ii: 3, depth: 1 })]);
-        let r = full_rate(&t, &HashMap::new(), &pipes, ports, (1, 1), 16, &[]).unwrap();
+        let r = full_rate(&t, &HashMap::new(), &pipes, &ports, 1, 16, &[]).unwrap();
         assert!(!r.repeated && r.interval == 3, "{r:?}");
-        let r = full_rate(&t, &HashMap::new(), &pipes, ports, (1, 1), 1_000, &[]).unwrap();
+        let r = full_rate(&t, &HashMap::new(), &pipes, &ports, 1, 1_000, &[]).unwrap();
         assert!(r.repeated, "{r:?}");
     }
 
@@ -662,15 +696,15 @@ mod tests {
         t.instance("f", "u_f", vec![], conns.iter().map(|(p, n)| (p.to_string(), *n)).collect());
         let pipes = HashMap::from([("stage".to_string(), Pipeline { ii: 3, depth: 4 })]);
         let modules = HashMap::from([("f".to_string(), f)]);
-        let r = full_rate(&t, &modules, &pipes, ports, (1, 1), 10_000, &["u_f.level".into()]).unwrap();
+        let r = full_rate(&t, &modules, &pipes, &ports, 1, 10_000, &["u_f.level".into()]).unwrap();
         assert_eq!(r.interval, 3);
         // Offered a word a cycle and drained one per 3, it fills.
         assert_eq!(r.probe_max, [4]);
-        let e = full_rate(&t, &modules, &pipes, ports, (1, 1), 10_000, &["u_f.nothing".into()]).unwrap_err();
+        let e = full_rate(&t, &modules, &pipes, &ports, 1, 10_000, &["u_f.nothing".into()]).unwrap_err();
         assert!(e.contains("no probe u_f.nothing"), "{e}");
         assert!(r.latency_first > 5, "{r:?}");
         // Without the FIFO's module the design cannot be simulated.
-        let e = full_rate(&t, &HashMap::new(), &pipes, ports, (1, 1), 10_000, &[]).unwrap_err();
+        let e = full_rate(&t, &HashMap::new(), &pipes, &ports, 1, 10_000, &[]).unwrap_err();
         assert!(e.contains("data of an instance"), "{e}");
     }
 
@@ -683,12 +717,12 @@ mod tests {
         let bit = t.slice(wide, 199, 1, 0, 1);
         ports.out_valid = t.output("v", bit, 1);
         let pipes = HashMap::from([("stage".to_string(), Pipeline { ii: 1, depth: 2 })]);
-        let e = full_rate(&t, &HashMap::new(), &pipes, ports, (1, 1), 1_000, &[]).unwrap_err();
+        let e = full_rate(&t, &HashMap::new(), &pipes, &ports, 1, 1_000, &[]).unwrap_err();
         assert!(e.contains("data net"), "{e}");
         let (mut t, mut ports) = one_stage();
         let zero = t.constant(0);
         ports.out_valid = t.output("v", zero, 1);
-        let e = full_rate(&t, &HashMap::new(), &pipes, ports, (1, 1), 1_000, &[]).unwrap_err();
+        let e = full_rate(&t, &HashMap::new(), &pipes, &ports, 1, 1_000, &[]).unwrap_err();
         assert!(e.contains("0 samples through after 1000 cycles"), "{e}");
     }
 }

@@ -301,7 +301,7 @@ pub fn generate_scheduled(
     let catapult = flavor == Flavor::Catapult;
     // `--io stream`: the streaming design beside the array top.
     let (stream_decl, stream_src, stream_wide) = if let Some(folds) = stream {
-        crate::backend::hls_stream::dataflow(g, plan, flavor, &b.name, b.ins.first().map_or("int64_t", |x| x.t), b.out_t, folds)?
+        crate::backend::hls_stream::dataflow(g, plan, flavor, &b.name, &b.ins, b.out_t, folds)?
     } else {
         (String::new(), String::new(), false)
     };

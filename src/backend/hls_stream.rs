@@ -19,8 +19,8 @@
 //!   join's input FIFOs get the depths the Verilog computes
 //!   (`#pragma HLS STREAM depth=`, twice the deadlock-free minimum).
 //!
-//! The top `<model>_dataflow` takes one image per call (`#pragma HLS
-//! DATAFLOW`); `<model>_stream_run` feeds it an array and collects the
+//! The top `<model>_dataflow` takes one sample per call (`#pragma HLS
+//! DATAFLOW`), one stream per input; `<model>_stream_run` feeds it an array and collects the
 //! output, for the C-simulation testbench, which checks it against the
 //! array top and the golden model.
 
@@ -52,9 +52,10 @@ struct BeatTemplate<'a> {
 }
 
 /// The dataflow design: (declarations for the header, definitions for the
-/// source). `in_t` / `out_t`: the array top's element types.
+/// source). `ins` / `out_t`: the array top's inputs (one stream and one
+/// array each) and output element type.
 /// The third value: whether a stage holds values wider than 64 bits.
-pub fn dataflow(g: &Graph, plan: &Plan, flavor: Flavor, name: &str, in_t: &str, out_t: &str, folds: crate::backend::hls::StreamFolds<'_>) -> Result<(String, String, bool)> {
+pub fn dataflow(g: &Graph, plan: &Plan, flavor: Flavor, name: &str, ins: &[crate::backend::c::InArg], out_t: &str, folds: crate::backend::hls::StreamFolds<'_>) -> Result<(String, String, bool)> {
     let sp = stream_plan(plan)?;
     let catapult = flavor == Flavor::Catapult;
     let channel = if catapult { "ac_channel" } else { "hls::stream" };
@@ -63,12 +64,19 @@ pub fn dataflow(g: &Graph, plan: &Plan, flavor: Flavor, name: &str, in_t: &str, 
     let mut src = String::new();
     let mut wide = false;
     // Element type and elements per beat of every stream.
-    let mut types: Vec<(Src, &'static str, usize)> = vec![(Src::Input, elem_type(in_t), sp.in_elems)];
+    if ins.len() != sp.inputs.len() {
+        return Err(Error::Internal(format!("HLS --io stream: {} array inputs, {} streamed", ins.len(), sp.inputs.len())));
+    }
     let beat_t = |s: Src| match s {
-        Src::Input => format!("{name}_beat_in_t"),
+        Src::Input(0) if sp.inputs.len() == 1 => format!("{name}_beat_in_t"),
+        Src::Input(i) => format!("{name}_beat_in{i}_t"),
         Src::Node(k) => format!("{name}_beat{k}_t"),
     };
-    let _ = writeln!(src, "struct {} {{ {} v[{}]; }};", beat_t(Src::Input), elem_type(in_t), sp.in_elems);
+    let mut types: Vec<(Src, &'static str, usize)> = vec![];
+    for (i, (x, si)) in ins.iter().zip(&sp.inputs).enumerate() {
+        types.push((Src::Input(i), elem_type(x.t), si.elems));
+        let _ = writeln!(src, "struct {} {{ {} v[{}]; }};", beat_t(Src::Input(i)), elem_type(x.t), si.elems);
+    }
     for (k, node) in sp.nodes.iter().enumerate() {
         let input_of = |p: usize| types.iter().find(|t| t.0 == node.inputs[p]).copied().ok_or_else(|| Error::Internal(format!("stream stage {k} reads a stream not yet made")));
         let (t, n) = match &node.stage {
@@ -92,9 +100,12 @@ pub fn dataflow(g: &Graph, plan: &Plan, flavor: Flavor, name: &str, in_t: &str, 
     // producer writes `<s>_all` and a fork copies each beat to one stream
     // per consumer. The model output is the `out` parameter.
     let base = |s: Src| match s {
-        Src::Input => "s_in".to_string(),
+        Src::Input(0) if sp.inputs.len() == 1 => "s_in".to_string(),
+        Src::Input(i) => format!("s_in{i}"),
         Src::Node(j) => format!("s{j}"),
     };
+    // The top's input parameters.
+    let in_param = |i: usize| if sp.inputs.len() == 1 { "in".to_string() } else { format!("in{i}") };
     let mut stages = String::new();
     let mut calls = String::new();
     let mut decls = String::new();
@@ -118,14 +129,14 @@ pub fn dataflow(g: &Graph, plan: &Plan, flavor: Flavor, name: &str, in_t: &str, 
             let _ = writeln!(decls, "#pragma HLS STREAM variable={name} depth={d}");
         }
     };
-    let mut srcs = vec![Src::Input];
+    let mut srcs: Vec<Src> = (0..sp.inputs.len()).map(Src::Input).collect();
     srcs.extend((0..sp.nodes.len()).map(Src::Node));
     for &s in &srcs {
         let readers = sp.readers(s);
         let is_out = s == sp.output;
         let consumers = readers.len() + usize::from(is_out);
         let produced = match s {
-            Src::Input => "in".to_string(),
+            Src::Input(i) => in_param(i),
             _ if consumers == 1 && is_out => "out".to_string(),
             _ if consumers == 1 => {
                 let n = base(s);
@@ -169,7 +180,9 @@ pub fn dataflow(g: &Graph, plan: &Plan, flavor: Flavor, name: &str, in_t: &str, 
         fork_calls.insert(s, format!("    {fname}({produced}, {});\n", outs.join(", ")));
     }
     // C simulation runs the stages in order: a fork right after its producer.
-    calls.push_str(fork_calls.get(&Src::Input).map_or("", String::as_str));
+    for i in 0..sp.inputs.len() {
+        calls.push_str(fork_calls.get(&Src::Input(i)).map_or("", String::as_str));
+    }
     for (k, node) in sp.nodes.iter().enumerate() {
         let out_bt = beat_t(Src::Node(k));
         let (_, on) = ty(Src::Node(k));
@@ -272,25 +285,38 @@ pub fn dataflow(g: &Graph, plan: &Plan, flavor: Flavor, name: &str, in_t: &str, 
     }
     let out_bt = beat_t(sp.output);
     let out_elems = ty(sp.output).1;
-    let top_sig = format!("void {name}_dataflow({channel}<{}> &in, {channel}<{out_bt}> &out)", beat_t(Src::Input));
+    let in_chans: Vec<String> = (0..sp.inputs.len()).map(|i| format!("{channel}<{}> &{}", beat_t(Src::Input(i)), in_param(i))).collect();
+    let top_sig = format!("void {name}_dataflow({}, {channel}<{out_bt}> &out)", in_chans.join(", "));
+    let in_arrays: Vec<String> = ins.iter().zip(&sp.inputs).map(|(x, si)| format!("const {} {}[{}]", x.t, x.param, si.beats * si.elems)).collect();
+    let beats_text: Vec<String> = sp.inputs.iter().map(|si| format!("{} input beats of {} codes", si.beats, si.elems)).collect();
     let header = format!(
-        "// The streaming design (--io stream): one image per call, {in_beats} input beats of {in_e} codes, {out_beats} output beats of {out_elems}.\n{src}\n{top_sig};\n// C simulation: one sample through {name}_dataflow, arrays in and out.\nvoid {name}_stream_run(const {in_t} in[{in_n}], {out_t} out[{out_n}]);\n",
-        in_beats = sp.in_beats,
-        in_e = sp.in_elems,
+        "// The streaming design (--io stream): one sample per call, {}, {out_beats} output beats of {out_elems}.\n{src}\n{top_sig};\n// C simulation: one sample through {name}_dataflow, arrays in and out.\nvoid {name}_stream_run({}, {out_t} out[{out_n}]);\n",
+        beats_text.join(" and "),
+        in_arrays.join(", "),
         out_beats = sp.out_beats,
-        in_n = sp.in_beats * sp.in_elems,
         out_n = sp.out_beats * out_elems,
     );
     // One top per Catapult design (the array top); this is a block of it.
     let top_pragmas = if catapult { "#pragma hls_design\n" } else { "" };
     let df = if catapult { "" } else { "#pragma HLS DATAFLOW\n" };
+    let mut feed = String::new();
+    let mut chans = vec![];
+    for (i, (x, si)) in ins.iter().zip(&sp.inputs).enumerate() {
+        let bin = beat_t(Src::Input(i));
+        let _ = write!(
+            feed,
+            "    {channel}<{bin}> si{i};\n    for (size_t t = 0; t < {beats}; ++t) {{\n        {bin} w;\n        for (size_t e = 0; e < {e}; ++e) w.v[e] = {p}[t * {e} + e];\n        si{i}.write(w);\n    }}\n",
+            beats = si.beats,
+            e = si.elems,
+            p = x.param,
+        );
+        chans.push(format!("si{i}"));
+    }
     let run = format!(
-        "void {name}_stream_run(const {in_t} in[{in_n}], {out_t} out[{out_n}]) {{\n    {channel}<{bin}> si;\n    {channel}<{out_bt}> so;\n    for (size_t t = 0; t < {in_beats}; ++t) {{\n        {bin} w;\n        for (size_t e = 0; e < {in_e}; ++e) w.v[e] = in[t * {in_e} + e];\n        si.write(w);\n    }}\n    {name}_dataflow(si, so);\n    for (size_t t = 0; t < {out_beats}; ++t) {{\n        {out_bt} w = so.read();\n        for (size_t e = 0; e < {out_elems}; ++e) out[t * {out_elems} + e] = ({out_t})w.v[e];\n    }}\n}}",
-        in_n = sp.in_beats * sp.in_elems,
+        "void {name}_stream_run({}, {out_t} out[{out_n}]) {{\n{feed}    {channel}<{out_bt}> so;\n    {name}_dataflow({}, so);\n    for (size_t t = 0; t < {out_beats}; ++t) {{\n        {out_bt} w = so.read();\n        for (size_t e = 0; e < {out_elems}; ++e) out[t * {out_elems} + e] = ({out_t})w.v[e];\n    }}\n}}",
+        in_arrays.join(", "),
+        chans.join(", "),
         out_n = sp.out_beats * out_elems,
-        bin = beat_t(Src::Input),
-        in_beats = sp.in_beats,
-        in_e = sp.in_elems,
         out_beats = sp.out_beats,
     );
     let source = format!("{stages}\n{top_pragmas}{top_sig} {{\n{df}{decls}{calls}}}\n\n{run}\n");

@@ -20,11 +20,11 @@ fn bench(d: &DesignDir, n: usize, seed: u64, steady: bool) -> String {
     let rst_on = if i.reset_active_low { "1'b0" } else { "1'b1" };
     let rst_off = if i.reset_active_low { "1'b1" } else { "1'b0" };
     let steady = u8::from(steady);
-    let stream = i.input.io == crate::backend::verilog::Io::Stream || i.output.io == crate::backend::verilog::Io::Stream;
-    let (in_beats, out_beats) = (i.input.beat().1, i.output.beat().1);
-    let (nin, nout) = (n * in_beats, n * out_beats);
+    let stream = i.streams();
+    let out_beats = i.output.beat().1;
+    let nout = n * out_beats;
     // TLAST: on each sample's last beat (streaming), else with the last sample.
-    let tlast = |k: usize| if stream { format!("(((ni{k} + 1) % {in_beats}) == 0)") } else { format!("(ni{k} == {})", n.max(1) - 1) };
+    let tlast = |k: usize, in_beats: usize| if stream { format!("(((ni{k} + 1) % {in_beats}) == 0)") } else { format!("(ni{k} == {})", n.max(1) - 1) };
     // Per input port: its vectors, handshake and count of transfers.
     let mut in_decls = String::new();
     let mut in_conns = String::new();
@@ -33,6 +33,7 @@ fn bench(d: &DesignDir, n: usize, seed: u64, steady: bool) -> String {
     let mut in_count = String::new();
     for (k, (prefix, p)) in ports.iter().enumerate() {
         let iw = p.tdata_width;
+        let nin = n * p.beat().1;
         in_decls += &format!(
             "    reg [{m}:0] mem{k} [0:{nin_m}];\n    reg [{m}:0] tdata{k} = {iw}'d0;\n    reg tvalid{k} = 1'b0;\n    reg tlast{k} = 1'b0;\n    wire tready{k};\n    integer ni{k} = 0;\n    reg [1023:0] in_file{k};\n",
             m = iw - 1,
@@ -44,7 +45,7 @@ fn bench(d: &DesignDir, n: usize, seed: u64, steady: bool) -> String {
         );
         in_drive += &format!(
             "            tvalid{k} <= (ni{k} < {nin}) && ({steady} || ($random(seed) & 3) != 0);\n            tdata{k} <= mem{k}[(ni{k} < {nin}) ? ni{k} : 0];\n            tlast{k} <= {};\n",
-            tlast(k)
+            tlast(k, p.beat().1)
         );
         in_count += &format!("        if (tvalid{k} && tready{k}) ni{k} <= ni{k} + 1;\n");
     }
@@ -166,15 +167,11 @@ impl Simulator for Icarus {
         std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
         // One hex file per input port, a transfer per line.
         let ports = i.input_ports();
-        let sample: usize = ports.iter().map(|(_, p)| (p.tdata_width / 8) as usize).sum();
-        let bytes = super::pack_inputs(i, codes);
-        let mut at = 0;
-        for (k, (_, p)) in ports.iter().enumerate() {
+        for (k, ((_, p), bytes)) in ports.iter().zip(super::pack_inputs(i, codes)).enumerate() {
             let inb = (p.tdata_width / 8) as usize;
-            let hex: String = bytes.chunks(sample.max(1)).map(|s| s[at..at + inb].iter().rev().map(|b| format!("{b:02x}")).collect::<String>() + "\n").collect();
+            let hex: String = bytes.chunks(inb.max(1)).map(|s| s.iter().rev().map(|b| format!("{b:02x}")).collect::<String>() + "\n").collect();
             let f = tmp.join(format!("in{k}.hex"));
             std::fs::write(&f, hex).map_err(|e| Error::io(&f, e))?;
-            at += inb;
         }
         std::fs::write(tmp.join("tb.v"), bench(d, n, seed, steady)).map_err(|e| Error::io(tmp.join("tb.v"), e))?;
         let t = Instant::now();
@@ -207,7 +204,7 @@ impl Simulator for Icarus {
         let fifo_max = super::fifo_maxima(&run.stdout, d.fifos.len());
         let outb = (i.output.tdata_width / 8) as usize;
         let mut raw = vec![];
-        let stream = i.input.io == crate::backend::verilog::Io::Stream || i.output.io == crate::backend::verilog::Io::Stream;
+        let stream = i.streams();
         let (per_beat, out_beats) = i.output.beat();
         for (k, line) in text.lines().enumerate() {
             let mut it = line.split_whitespace();

@@ -162,23 +162,19 @@ pub fn pack(codes: &[i128], width: u32, per: usize, bytes: usize) -> Vec<u8> {
     out
 }
 
-/// Input codes (a sample's inputs side by side, model order) as the
-/// transfers of the design's input ports: per sample (or beat), each
-/// port's transfer packed ([`pack`]) and the ports' transfers side by side.
-pub fn pack_inputs(i: &Interface, codes: &[i128]) -> Vec<u8> {
+/// Input codes (a sample's inputs side by side, model order) as each
+/// input port's transfers: per port, every transfer packed ([`pack`]),
+/// one after another (a streamed port's sample in its beats).
+pub fn pack_inputs(i: &Interface, codes: &[i128]) -> Vec<Vec<u8>> {
     let ports = i.input_ports();
-    if let [(_, p)] = ports[..] {
-        return pack(codes, p.width, p.beat().0, (p.tdata_width / 8) as usize);
-    }
     let sizes: Vec<usize> = ports.iter().map(|(_, p)| p.shape.iter().product()).collect();
-    let per: usize = sizes.iter().sum();
+    let per: usize = sizes.iter().sum::<usize>().max(1);
+    let mut at = 0;
     let mut out = vec![];
-    for sample in codes.chunks(per.max(1)) {
-        let mut at = 0;
-        for ((_, p), &m) in ports.iter().zip(&sizes) {
-            out.extend(pack(&sample[at..at + m], p.width, m, (p.tdata_width / 8) as usize));
-            at += m;
-        }
+    for ((_, p), &m) in ports.iter().zip(&sizes) {
+        let mine: Vec<i128> = codes.chunks(per).flat_map(|s| s[at..at + m].iter().copied()).collect();
+        out.push(pack(&mine, p.width, p.beat().0, (p.tdata_width / 8) as usize));
+        at += m;
     }
     out
 }

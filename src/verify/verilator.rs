@@ -21,14 +21,12 @@ struct Harness<'a> {
     rst_on: u8,
     rst_off: u8,
     out_port: &'a str,
-    /// Input ports: (prefix, bytes, wide, 32-bit words, offset in a sample's bytes).
+    /// Input ports.
     ins: Vec<HarnessIn>,
-    sample_bytes: usize,
     out_bytes: usize,
     out_wide: bool,
     latency: u32,
     ii: u32,
-    in_beats: usize,
     out_beats: usize,
     stream: bool,
     /// (signal, bytes, wide, stage, beats, fire)
@@ -43,8 +41,8 @@ struct HarnessIn {
     bytes: usize,
     wide: bool,
     words: usize,
-    /// Where its transfer lies in a sample's bytes.
-    off: usize,
+    /// Transfers per sample.
+    beats: usize,
 }
 
 /// The waveform format of `--trace`, from the file name.
@@ -86,15 +84,10 @@ impl Verilator {
     fn harness(d: &DesignDir) -> Result<String> {
         let i = &d.interface;
         let out_port = if i.reset_active_low { "m_axis" } else { "output" };
-        let mut off = 0;
         let ins: Vec<HarnessIn> = i
             .input_ports()
             .into_iter()
-            .map(|(port, p)| {
-                let bytes = (p.tdata_width / 8) as usize;
-                off += bytes;
-                HarnessIn { port, bytes, wide: p.tdata_width > 64, words: p.tdata_width.div_ceil(32) as usize, off: off - bytes }
-            })
+            .map(|(port, p)| HarnessIn { port, bytes: (p.tdata_width / 8) as usize, wide: p.tdata_width > 64, words: p.tdata_width.div_ceil(32) as usize, beats: p.beat().1 })
             .collect();
         let h = Harness {
             header: "qkhw verify harness",
@@ -104,15 +97,13 @@ impl Verilator {
             rst_on: u8::from(!i.reset_active_low),
             rst_off: u8::from(i.reset_active_low),
             out_port,
-            sample_bytes: off,
             ins,
             out_bytes: (i.output.tdata_width / 8) as usize,
             out_wide: i.output.tdata_width > 64,
             latency: i.latency_cycles,
             ii: i.initiation_interval.max(1),
-            in_beats: i.input.beat().1,
             out_beats: i.output.beat().1,
-            stream: !i.input.io.is_parallel() || !i.output.io.is_parallel(),
+            stream: i.streams(),
             taps: d
                 .taps
                 .iter()
@@ -212,7 +203,7 @@ impl Simulator for Verilator {
         let i = &d.interface;
         let (per_out, _) = i.output.beat();
         let (inb, outb) = (scratch("in.bin"), scratch("out.bin"));
-        std::fs::write(&inb, pack_inputs(i, codes)).map_err(|e| Error::io(&inb, e))?;
+        std::fs::write(&inb, pack_inputs(i, codes).concat()).map_err(|e| Error::io(&inb, e))?;
         let t = Instant::now();
         let mut cmd = Command::new(&bin);
         cmd.arg(&inb).arg(&outb).arg(n.to_string()).arg(seed.to_string()).arg(if steady { "1" } else { "0" });
@@ -241,8 +232,11 @@ impl Simulator for Verilator {
         let (bin, _) = self.build(d, true, None)?;
         let i = &d.interface;
         let (inb, outb, tapb) = (scratch("tin.bin"), scratch("tout.bin"), scratch("taps.bin"));
-        std::fs::write(&inb, pack_inputs(i, codes)).map_err(|e| Error::io(&inb, e))?;
+        // The samples up to the tapped one (each port's transfers one
+        // after another: the file holds exactly the samples run).
         let m = (sample + 1).min(n);
+        let per = codes.len() / n.max(1);
+        std::fs::write(&inb, pack_inputs(i, &codes[..m * per]).concat()).map_err(|e| Error::io(&inb, e))?;
         let _ = Command::new(&bin)
             .arg(&inb)
             .arg(&outb)

@@ -21,15 +21,16 @@ typedef VerilatedVcdC QkhwTrace;
 #endif
 #endif
 
-// Each sample's input bytes: every input port's transfer side by side
-// (one port, unless the model has several inputs).
-static const int SAMPLE_BYTES = {{ sample_bytes }};
+// The input file: each input port's transfers one after another, port by
+// port (one port, unless the model has several inputs).
 static const int N_INS = {{ ins.len() }};
+// Bytes of one transfer and transfers per sample of each input port.
+static const long IN_BYTES[] = { {% for p in ins %}{{ p.bytes }}, {% endfor %}0 };
+static const long IN_BEATS[] = { {% for p in ins %}{{ p.beats }}, {% endfor %}1 };
 static const int OUT_BYTES = {{ out_bytes }};
 static const long LATENCY = {{ latency }};
 static const long II = {{ ii }};
-// Transfers per sample on each port (1: one whole sample per transfer).
-static const long IN_BEATS = {{ in_beats }};
+// Output transfers per sample (1: one whole sample per transfer).
 static const long OUT_BEATS = {{ out_beats }};
 // Streaming design: TLAST on each sample's last beat; latency and interval
 // are measured and printed, not checked.
@@ -62,7 +63,6 @@ static void set_in_{{ loop.index0 }}(V{{ top }}* t, const uint8_t* b) {
 {%- endif %}
 }
 {%- endfor %}
-static const int IN_OFF[] = { {% for p in ins %}{{ p.off }}, {% endfor %}0 };
 static void drive_in(V{{ top }}* t, int k, const uint8_t* b, bool valid, bool last) {
     switch (k) {
 {%- for p in ins %}
@@ -147,7 +147,8 @@ static bool tap_fire(V{{ top }}* t, int k) {
 #endif
 
 // usage: harness IN OUT N SEED MODE [TAP_SAMPLE TAP_FILE] [VCD|FST]
-// MODE 0: random gaps and back-pressure; 1: steady (checks latency and II).
+// MODE 0: random gaps and back-pressure (with several inputs, the first half of
+// the samples sent one input after another); 1: steady (checks latency and II).
 // Prints `progress K` (K outputs so far) on stdout as it goes.
 int main(int argc, char** argv) {
     if (argc < 6) {
@@ -157,10 +158,18 @@ int main(int argc, char** argv) {
     const long n = atol(argv[3]);
     rng_state = strtoull(argv[4], nullptr, 10) * 2654435761ull + 0x9E3779B97F4A7C15ull;
     const int mode = atoi(argv[5]);
-    const long n_in = n * IN_BEATS, n_out = n * OUT_BEATS;
-    std::vector<uint8_t> in((size_t)n_in * SAMPLE_BYTES), out((size_t)n_out * OUT_BYTES);
+    const long n_out = n * OUT_BEATS;
+    // Where each port's transfers start in the file, and how many it has.
+    long in_off[N_INS + 1], n_ins[N_INS + 1];
+    size_t in_size = 0;
+    for (int k = 0; k < N_INS; ++k) {
+        in_off[k] = (long)in_size;
+        n_ins[k] = n * IN_BEATS[k];
+        in_size += (size_t)(n_ins[k] * IN_BYTES[k]);
+    }
+    std::vector<uint8_t> in(in_size > 0 ? in_size : 1), out((size_t)n_out * OUT_BYTES);
     FILE* f = fopen(argv[1], "rb");
-    if (!f || fread(in.data(), 1, in.size(), f) != in.size()) {
+    if (!f || fread(in.data(), 1, in_size, f) != in_size) {
         fprintf(stderr, "cannot read %s\n", argv[1]);
         return 2;
     }
@@ -182,17 +191,21 @@ int main(int argc, char** argv) {
     std::vector<uint8_t> tapbuf;
     std::vector<long> tap_beat((size_t)N_TAPS + 1, 0);
 #endif
-    std::vector<long> accepted_at((size_t)n_in, -1);
+    // When each port's transfers were accepted, and when each sample was
+    // (its last part on every port).
+    std::vector<std::vector<long>> accepted_at((size_t)N_INS + 1);
+    for (int k = 0; k < N_INS; ++k) accepted_at[(size_t)k].assign((size_t)n_ins[k], -1);
+    std::vector<long> sample_at((size_t)n + 1, -1);
     std::vector<long> out_at((size_t)n_out, -1);
-    // Transfers each input port has delivered; `next_in` is the fewest (the
-    // samples every port has delivered).
+    // Transfers each input port has delivered; `next_in` is the samples
+    // every port has delivered.
     long next_ins[N_INS + 1] = {0};
     long next_in = 0, next_out = 0, cycle = 0, last_out_cycle = -1;
     std::vector<long> fifo_max((size_t)N_FIFOS + 1, 0);
     int errors = 0;
     top.{{ clk }} = 0;
     top.{{ rst }} = {{ rst_on }};
-    for (int k = 0; k < N_INS; ++k) drive_in(&top, k, in.data(), false, false);
+    for (int k = 0; k < N_INS; ++k) drive_in(&top, k, &in[(size_t)in_off[k]], false, false);
     top.{{ out_port }}_tready = 0;
     for (int i = 0; i < 4; ++i) {
         top.{{ clk }} = 0; top.eval();
@@ -206,7 +219,7 @@ int main(int argc, char** argv) {
     const long progress_step = n_out / 100 > 0 ? n_out / 100 : 1;
     while (next_out < n_out && cycle < limit) {
         if (cycle - last_progress > stall) {
-            fprintf(stderr, "stall: no output transfer for %ld cycles (after output transfer %ld, input transfer %ld)", cycle - last_progress, next_out, next_in);
+            fprintf(stderr, "stall: no output transfer for %ld cycles (after output transfer %ld, %ld samples in)", cycle - last_progress, next_out, next_in);
             // A full FIFO deadlocks its fork: the join after it waits for
             // the other branch, which the fork no longer feeds. The FIFOs
             // are in stream order; the last full one is the cause, and the
@@ -227,11 +240,19 @@ int main(int argc, char** argv) {
             break;
         }
         bool give[N_INS + 1];
+        // With several inputs, the random run sends its first half of the
+        // samples one input after another (every beat of sample s on port
+        // 0, then on port 1, ...: a single source, which the design must
+        // not deadlock), the rest on each port independently.
+        int turn = -1;
+        if (mode == 0 && N_INS > 1 && next_in < n / 2) {
+            for (int k = N_INS - 1; k >= 0; --k) if (next_ins[k] < (next_in + 1) * IN_BEATS[k]) turn = k;
+        }
         for (int k = 0; k < N_INS; ++k) {
             long j = next_ins[k];
-            give[k] = j < n_in && (mode != 0 || (rnd() & 3) != 0);
-            bool last = STREAM ? ((j + 1) % IN_BEATS == 0) : (j == n - 1);
-            drive_in(&top, k, &in[(size_t)(j < n_in ? j : 0) * SAMPLE_BYTES + IN_OFF[k]], give[k], last);
+            give[k] = j < n_ins[k] && (mode != 0 || (rnd() & 3) != 0) && (turn < 0 || turn == k);
+            bool last = STREAM ? ((j + 1) % IN_BEATS[k] == 0) : (j == n - 1);
+            drive_in(&top, k, &in[(size_t)(in_off[k] + (j < n_ins[k] ? j : 0) * IN_BYTES[k])], give[k], last);
         }
         top.{{ out_port }}_tready = (mode != 0) || (rnd() % 4) != 0;
         top.{{ clk }} = 0;
@@ -266,7 +287,7 @@ int main(int argc, char** argv) {
             out_at[(size_t)next_out] = cycle;
             last_progress = cycle;
             if (mode == 1 && !STREAM) {
-                long lat = cycle - accepted_at[(size_t)next_out];
+                long lat = cycle - sample_at[(size_t)next_out];
                 if (lat != LATENCY) {
                     fprintf(stderr, "sample %ld: latency %ld cycles, the interface says %ld\n", next_out, lat, LATENCY);
                     ++errors;
@@ -292,10 +313,12 @@ int main(int argc, char** argv) {
         for (int k = 0; k < N_INS; ++k) {
             if (!in_fire[k]) continue;
             long j = next_ins[k]++;
-            if (accepted_at[(size_t)j] < cycle) accepted_at[(size_t)j] = cycle;
+            accepted_at[(size_t)k][(size_t)j] = cycle;
+            long s = j / IN_BEATS[k];
+            if ((j + 1) % IN_BEATS[k] == 0 && sample_at[(size_t)s] < cycle) sample_at[(size_t)s] = cycle;
         }
-        next_in = next_ins[0];
-        for (int k = 1; k < N_INS; ++k) if (next_ins[k] < next_in) next_in = next_ins[k];
+        next_in = next_ins[0] / IN_BEATS[0];
+        for (int k = 1; k < N_INS; ++k) if (next_ins[k] / IN_BEATS[k] < next_in) next_in = next_ins[k] / IN_BEATS[k];
         for (int k = 0; k < N_FIFOS; ++k) {
             long l = fifo_level(&top, k);
             if (l > fifo_max[k]) fifo_max[k] = l;
@@ -303,7 +326,7 @@ int main(int argc, char** argv) {
 #ifdef QKHW_TAPS
         if (tapf && tap_sample >= 0 && tap_sample < next_in) {
             for (int k = 0; k < N_TAPS; ++k) {
-                if (TAP_BEATS[k] == 0 && cycle - (TAP_STAGE[k] - 1) == accepted_at[(size_t)tap_sample]) {
+                if (TAP_BEATS[k] == 0 && cycle - (TAP_STAGE[k] - 1) == sample_at[(size_t)tap_sample]) {
                     get_tap(&top, k, tapbuf);
                     int kk = k;
                     fwrite(&kk, 4, 1, tapf);
@@ -328,17 +351,22 @@ int main(int argc, char** argv) {
     if (STREAM && mode == 1 && next_out == n_out && n > 0) {
         // Measured at full rate: first input beat -> first output beat,
         // last input beat -> last output beat, and the cycles between the
-        // first input beats of consecutive samples (the largest seen).
-        long lf = 0, ll = 0, iv = 0;
+        // first input beats of consecutive samples (the largest seen). With
+        // several inputs a sample's first beat is the latest of its ports'
+        // first beats (as the generator's timing simulation counts).
+        long lf = 0, ll = 0, iv = 0, prev = 0;
         for (long s = 0; s < n; ++s) {
-            long a = out_at[(size_t)(s * OUT_BEATS)] - accepted_at[(size_t)(s * IN_BEATS)];
-            long b = out_at[(size_t)(s * OUT_BEATS + OUT_BEATS - 1)] - accepted_at[(size_t)(s * IN_BEATS + IN_BEATS - 1)];
+            long first = 0;
+            for (int k = 0; k < N_INS; ++k) {
+                long a = accepted_at[(size_t)k][(size_t)(s * IN_BEATS[k])];
+                if (k == 0 || a > first) first = a;
+            }
+            long a = out_at[(size_t)(s * OUT_BEATS)] - first;
+            long b = out_at[(size_t)(s * OUT_BEATS + OUT_BEATS - 1)] - sample_at[(size_t)s];
             if (a > lf) lf = a;
             if (b > ll) ll = b;
-            if (s > 0) {
-                long d = accepted_at[(size_t)(s * IN_BEATS)] - accepted_at[(size_t)((s - 1) * IN_BEATS)];
-                if (d > iv) iv = d;
-            }
+            if (s > 0 && first - prev > iv) iv = first - prev;
+            prev = first;
         }
         printf("stream latency_first %ld latency_last %ld interval %ld\n", lf, ll, iv);
     }

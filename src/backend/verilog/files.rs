@@ -182,7 +182,7 @@ pub fn folder_files(d: &Design, opts: &Options) -> Vec<(String, String)> {
     );
     put(dir, &format!("{}.sdc", d.top), &format!("# {}\ncreate_clock -period {period:.3} -name {clock} [get_ports {{{clock}}}]\n", opts.header));
     let (ip, op) = if opts.axis_names { ("s_axis", "m_axis") } else { ("input", "output") };
-    let stream = !i.input.io.is_parallel() || !i.output.io.is_parallel();
+    let stream = i.streams();
     let lat = i.latency_cycles;
     let rate = if i.initiation_interval > 1 {
         format!(
@@ -269,7 +269,9 @@ fn inputs_text(i: &super::Interface) -> String {
             f = p.frac,
         );
     }
-    if ports.len() > 1 {
+    if ports.len() > 1 && i.streams() {
+        s += "- Several inputs, streamed: each port takes its beats whatever the others do. Where the streams of different inputs meet, the design buffers a whole sample of each (a FIFO of at least the meeting layer's beats per sample on each side, listed in report.json's `fifos`), so one source that sends each sample's parts one input after another, in any order of the inputs, cannot deadlock it, and independent producers run at full rate; a port a sample ahead of another waits (its `tready` low) until the other catches up. TLAST is ignored on every input (the design counts beats). A sample's first input beat is the latest of its ports' first beats, its last input beat the latest of their last beats: the latencies below count from those.\n";
+    } else if ports.len() > 1 {
         s += "- Several inputs: each input port fills its own one-sample holding register, and a sample enters the datapath once every port has delivered its part. A port takes its next part as soon as its register is free, whatever the other ports do, so independent producers never wait for each other, and one source that sends each sample's parts one after another, in any order of the inputs, cannot deadlock it (a source that sends two samples of one input before the other input's part needs its own FIFO). TLAST is the first input's (the others' are ignored). The latency below counts from the acceptance of a sample's last part.\n";
     }
     s

@@ -192,6 +192,11 @@ impl Interface {
         }
         self.inputs.iter().map(|p| (p.port.clone().unwrap_or_default(), p)).collect()
     }
+
+    /// Whether a port streams a sample in beats (a streaming design).
+    pub fn streams(&self) -> bool {
+        self.input_ports().iter().any(|(_, p)| !p.io.is_parallel()) || !self.output.io.is_parallel()
+    }
 }
 
 /// A per-layer line of the report.
@@ -271,6 +276,12 @@ pub struct FifoInfo {
     /// (what sized it; `verify`'s steady run must see no more).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub full_rate_held: Option<usize>,
+    /// Its join meets streams of different model inputs, whose ports run
+    /// independently: at full rate the faster input fills any FIFO, so it
+    /// holds the minimum (a whole sample), not what a simulation saw, and
+    /// that port waits on it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub across_inputs: bool,
 }
 
 #[derive(Template)]

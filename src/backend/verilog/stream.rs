@@ -110,6 +110,22 @@ fn join_depths(sp: &StreamPlan, k: usize) -> Vec<usize> {
         .collect()
 }
 
+/// The model inputs whose beats reach stream `src`.
+fn sources(sp: &StreamPlan, src: Src) -> std::collections::BTreeSet<usize> {
+    match src {
+        Src::Input(k) => [k].into(),
+        Src::Node(n) => sp.nodes[n].inputs.iter().flat_map(|&s| sources(sp, s)).collect(),
+    }
+}
+
+/// Whether node `k` joins streams that come from different model inputs
+/// (whose ports run independently of each other).
+fn joins_inputs(sp: &StreamPlan, k: usize) -> bool {
+    let mut sets = sp.nodes[k].inputs.iter().map(|&s| sources(sp, s));
+    let first = sets.next().unwrap_or_default();
+    sets.any(|s| s != first)
+}
+
 /// The streaming design of `plan` and the notes to print.
 pub fn generate_stream(
     g: &Graph,
@@ -143,22 +159,32 @@ pub fn generate_stream(
     } else {
         rst_in
     };
-    let in_step = &plan.steps[0];
-    let in_bits = sp.in_elems * in_step.fmt.width as usize;
-    let in_tdata = t.input(&format!("{ip}_tdata"), 0, 0, bytes(in_bits));
-    let in_valid = t.input_bit(&format!("{ip}_tvalid"));
-    let in_last = t.input_bit(&format!("{ip}_tlast"));
-    t.sink(in_last);
+    // One port pair per model input (`input_<name>_*` where there are
+    // several, as in the parallel design).
+    let several = sp.inputs.len() > 1;
+    let mut in_ports = vec![];
+    let mut inputs: Vec<(Link, usize)> = vec![];
+    let mut port_nets = vec![];
+    for (k, si) in sp.inputs.iter().enumerate() {
+        let st = &plan.steps[si.step];
+        let bits = si.elems * st.fmt.width as usize;
+        let name = st.layer.clone().unwrap_or_else(|| format!("in{k}"));
+        let prefix = if several { namer.name(&format!("{ip}_{name}")) } else { ip.to_string() };
+        let tdata = t.input(&format!("{prefix}_tdata"), 0, 0, bytes(bits));
+        let valid = t.input_bit(&format!("{prefix}_tvalid"));
+        let last = t.input_bit(&format!("{prefix}_tlast"));
+        t.sink(last);
+        let data = t.slice(tdata, 0, bits as u32, 0, 0);
+        let ready = t.instance_output(0, 1, 1);
+        inputs.push((Link { data, valid, ready }, bits));
+        port_nets.push((prefix.clone(), valid, ready, si.beats));
+        let p = Port::of(st, bytes(bits), Some((vec![si.elems], si.beats)));
+        in_ports.push(if several { Port { name: Some(name), port: Some(prefix), ..p } } else { p });
+    }
     let out_ready = t.input_bit(&format!("{op}_tready"));
-    let in_data = t.slice(in_tdata, 0, in_bits as u32, 0, 0);
-    let input = Link {
-        data: in_data,
-        valid: in_valid,
-        ready: t.instance_output(0, 1, 1),
-    };
     // Each node's output stream and its width.
     let mut outs: Vec<(Link, usize)> = vec![];
-    let mut ii_est = sp.in_beats.max(sp.out_beats);
+    let mut ii_est = sp.inputs.iter().map(|i| i.beats).max().unwrap_or(1).max(sp.out_beats);
     let mut latency_est = 0usize;
     let mut fifo_slots: Vec<FifoSlot> = vec![];
     let mut taps = vec![];
@@ -170,7 +196,7 @@ pub fn generate_stream(
     // Edges into node k (input p), made when node k is built.
     let mut edges: HashMap<(usize, usize), Edge> = Default::default();
     let link_of = |src: Src, outs: &Vec<(Link, usize)>| match src {
-        Src::Input => (input, in_bits),
+        Src::Input(k) => inputs[k],
         Src::Node(j) => outs[j],
     };
     for (k, node) in sp.nodes.iter().enumerate() {
@@ -200,14 +226,15 @@ pub fn generate_stream(
                     _ => None,
                 };
                 let from = match src {
-                    Src::Input => "the input".to_string(),
+                    Src::Input(i) if several => format!("input `{}`", in_ports[i].name.as_deref().unwrap_or_default()),
+                    Src::Input(_) => "the input".to_string(),
                     Src::Node(j) => sp.nodes[j].stage.name().to_string(),
                 };
                 let fifo_name = format!("{} input {p} (from {from})", join.as_deref().unwrap_or(node.stage.name()));
                 // Sized once the design is whole (by its timing
                 // simulation); its report and file go here.
                 modules.insert(fname.clone(), fifo(&fname, depths[p], bits as u32));
-                fifo_slots.push(FifoSlot { layer: layers.len(), file: files.len(), bits, info: super::FifoInfo { name: fifo_name, instance, module: fname.clone(), capacity: depths[p], minimum: minimum[p], full_rate_held: None }, layer_name: format!("{}_fifo{p}", node.stage.name()) });
+                fifo_slots.push(FifoSlot { layer: layers.len(), file: files.len(), bits, info: super::FifoInfo { name: fifo_name, instance, module: fname.clone(), capacity: depths[p], minimum: minimum[p], full_rate_held: None, across_inputs: joins_inputs(&sp, k) }, layer_name: format!("{}_fifo{p}", node.stage.name()) });
                 layers.push(LayerReport { layer: String::new(), module: String::new(), stage: 0, latency: 0, counts: Default::default() });
                 files.push((String::new(), String::new()));
                 edges.insert((k, p), e);
@@ -427,7 +454,7 @@ pub fn generate_stream(
     // taken when all take it.
     let out_link = link_of(sp.output, &outs);
     let mut port_valid = None;
-    let mut srcs: Vec<Src> = vec![Src::Input];
+    let mut srcs: Vec<Src> = (0..sp.inputs.len()).map(Src::Input).collect();
     srcs.extend((0..sp.nodes.len()).map(Src::Node));
     for src in srcs {
         let (l, _) = link_of(src, &outs);
@@ -475,20 +502,31 @@ pub fn generate_stream(
     let next = t.mux(fire, next, cnt);
     let next = t.narrow(next, 0, beats - 1);
     t.drive(cnt, next);
-    let in_ready = t.output(&format!("{ip}_tready"), input.ready, 1);
+    let mut ins = vec![];
+    for (prefix, valid, ready, beats) in port_nets {
+        let ready = t.output(&format!("{prefix}_tready"), ready, 1);
+        ins.push(timing::InPort { valid, ready, beats });
+    }
     let od = t.bus_extend(ol.data, bytes(out_bits));
     t.output(&format!("{op}_tdata"), od, bytes(out_bits));
     let out_valid = t.output(&format!("{op}_tvalid"), ovalid, 1);
     t.output(&format!("{op}_tlast"), is_last, 1);
     files.push((format!("{top}.v"), t.verilog()));
-    let ports = timing::Ports { rst: rst_in, rst_on: i128::from(!opts.axis_names), in_valid, in_ready, out_valid, out_ready };
+    let ports = timing::Ports { rst: rst_in, rst_on: i128::from(!opts.axis_names), ins, out_valid, out_ready };
     // Up to timing::MAX_SAMPLES samples at twice the estimated interval,
     // and at most 4 M cycles (about 3 s).
     let limit = (64 + (timing::MAX_SAMPLES * ii_est + latency_est) as u64 * 2).min(4_000_000);
     // The exact timing at full rate, or the estimates where the design
     // cannot be simulated (said in a note); the FIFOs sized by it.
     let watch: Vec<String> = fifo_slots.iter().map(|f| format!("{}.level", f.info.instance)).collect();
-    let simulate = |modules: &HashMap<String, Module>| timing::full_rate(&t, modules, &pipelines, ports, (sp.in_beats, sp.out_beats), limit, &watch);
+    let simulate = |modules: &HashMap<String, Module>| timing::full_rate(&t, modules, &pipelines, &ports, sp.out_beats, limit, &watch);
+    if !opts.fifo_minimum {
+        // Where inputs meet, a whole sample (the minimum) in its RAM.
+        for f in fifo_slots.iter_mut().filter(|f| f.info.across_inputs) {
+            f.info.capacity = fifo_capacity(0, f.info.minimum);
+            modules.insert(f.info.module.clone(), fifo(&f.info.module, f.info.capacity, f.bits as u32));
+        }
+    }
     let mut run = simulate(&modules);
     let mut sized = false;
     if !opts.fifo_minimum && !fifo_slots.is_empty() {
@@ -496,7 +534,7 @@ pub fn generate_stream(
         // have held the run back: it gets twice the room and the design runs again (a few rounds).
         for _ in 0..4 {
             let Some(r) = run.as_ref().ok().filter(|r| r.repeated) else { break };
-            let full: Vec<usize> = (0..fifo_slots.len()).filter(|&i| r.probe_max[i] as usize + 1 >= fifo_slots[i].info.capacity).collect();
+            let full: Vec<usize> = (0..fifo_slots.len()).filter(|&i| !fifo_slots[i].info.across_inputs && r.probe_max[i] as usize + 1 >= fifo_slots[i].info.capacity).collect();
             if full.is_empty() {
                 break;
             }
@@ -512,6 +550,9 @@ pub fn generate_stream(
             // refuses one, so the design runs exactly as simulated.
             for (f, &held) in fifo_slots.iter_mut().zip(&r.probe_max) {
                 f.info.full_rate_held = Some(held as usize);
+                if f.info.across_inputs {
+                    continue;
+                }
                 let c = fifo_capacity(held as usize, f.info.minimum);
                 if c != f.info.capacity {
                     f.info.capacity = c;
@@ -557,6 +598,7 @@ pub fn generate_stream(
         layers[f.layer] = LayerReport { layer: f.layer_name, module: m.name.clone(), stage: 0, latency: 0, counts };
         files[f.file] = (format!("{}.v", m.name), m.verilog());
         let how = match f.info.full_rate_held {
+            _ if f.info.across_inputs && !opts.fifo_minimum => format!("a whole sample in a RAM of a power of two words: its join meets streams of different inputs, whose ports run independently, so at full rate the faster one fills it ({} held) and waits", f.info.full_rate_held.map_or("?".to_string(), |h| h.to_string())),
             Some(h) => format!("{h} held at most at full rate in the timing simulation, sized to hold a word more in a RAM of a power of two words"),
             None if opts.fifo_minimum => "the deadlock-free minimum, as asked".to_string(),
             None => "twice the deadlock-free minimum, since the timing simulation did not settle".to_string(),
@@ -577,8 +619,8 @@ pub fn generate_stream(
         clock: clk_name.into(),
         reset: rst_name.into(),
         reset_active_low: opts.axis_names,
-        input: port(in_step, in_bits, sp.in_beat_shape.clone(), sp.in_beats),
-        inputs: vec![],
+        input: in_ports[0].clone(),
+        inputs: if several { in_ports } else { vec![] },
         output: Port {
             parts: plan.parts.clone(),
             ..port(ost, out_bits, sp.out_beat_shape.clone(), sp.out_beats)
@@ -647,7 +689,7 @@ pub(crate) fn fifo_depths(sp: &StreamPlan, k: usize, opts: &Options) -> (Vec<usi
     // backlog, so it is safe but can be a word or two above the least
     // that runs.
     for (p, m) in minimum.iter_mut().enumerate() {
-        if *m <= 1 && sp.readers(node.inputs[p]).len() == 1 && node.inputs[p] != Src::Input {
+        if *m <= 1 && sp.readers(node.inputs[p]).len() == 1 && !matches!(node.inputs[p], Src::Input(_)) {
             *m = 0;
         }
     }
@@ -679,7 +721,7 @@ pub fn ram_bram36(plan: &Plan, sp: &StreamPlan, opts: &Options) -> f64 {
         for (p, &d) in depths.iter().enumerate() {
             if d > 0 {
                 let bits = match node.inputs[p] {
-                    Src::Input => sp.in_elems * plan.steps[0].fmt.width as usize,
+                    Src::Input(i) => sp.inputs[i].elems * plan.steps[sp.inputs[i].step].fmt.width as usize,
                     Src::Node(j) => stage_out_bits(&sp.nodes[j].stage),
                 };
                 let (depth, _) = crate::arch::line_buffer::fifo_ram(d);
