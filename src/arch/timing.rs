@@ -39,8 +39,8 @@ pub struct FullRate {
     pub latency_first: u64,
     pub latency_last: u64,
     pub interval: u64,
-    /// The samples a run needs to see all three largest values (a
-    /// shorter run can see less).
+    /// The samples a run needs to see all three largest values and every
+    /// watched probe's largest value (a shorter run can see less).
     pub samples: usize,
     /// The largest value of each watched probe over the run (a FIFO's
     /// occupancy: what sizes it).
@@ -131,6 +131,13 @@ pub fn full_rate(top: &Module, modules: &HashMap<String, Module>, pipelines: &Ha
         sim.cycle(&drive, &mut in_fire);
     }
     let rst_off = 1 - p.rst_on;
+    // The samples a run (as `verify` makes: each port offered its samples'
+    // beats, then nothing) needs to hold what a FIFO holds now: at least
+    // `done`, and every sample any port has begun (a port can run ahead,
+    // its beats waiting in a FIFO). The timing figures need only the
+    // samples up to theirs: later samples never delay earlier ones.
+    let needed = |accepted: &[Vec<u64>], done: usize| p.ins.iter().zip(accepted).map(|(i, a)| a.len().div_ceil(i.beats)).max().unwrap_or(0).max(done);
+    let mut probe_need = vec![0usize; watched.len()];
     let mut drive: Vec<(NetId, i128)> = vec![(p.rst, rst_off), (p.out_ready, 1)];
     drive.extend(p.ins.iter().map(|i| (i.valid, 1)));
     // A sample's first and last input beats over the ports.
@@ -147,13 +154,16 @@ pub fn full_rate(top: &Module, modules: &HashMap<String, Module>, pipelines: &Ha
             break;
         }
         let out_fire = sim.cycle(&drive, &mut in_fire);
-        for (m, n) in probe_max.iter_mut().zip(&watched) {
-            // The value this cycle settled to (registers clocked after).
-            *m = (*m).max(sim.v[n.0]);
-        }
         for (a, &f) in accepted.iter_mut().zip(&in_fire) {
             if f {
                 a.push(cycle);
+            }
+        }
+        for ((m, n), need) in probe_max.iter_mut().zip(&watched).zip(&mut probe_need) {
+            // The value this cycle settled to (registers clocked after).
+            if sim.v[n.0] > *m {
+                *m = sim.v[n.0];
+                *need = needed(&accepted, each.len() + 1);
             }
         }
         if out_fire {
@@ -188,7 +198,8 @@ pub fn full_rate(top: &Module, modules: &HashMap<String, Module>, pipelines: &Ha
     let (first, a) = largest(|e| e.0);
     let (last, b) = largest(|e| e.1);
     let (interval, c) = largest(|e| e.2);
-    Ok(FullRate { latency_first: first, latency_last: last, interval, samples: a.max(b).max(c), probe_max, repeated })
+    let probes = probe_need.iter().copied().max().unwrap_or(0);
+    Ok(FullRate { latency_first: first, latency_last: last, interval, samples: a.max(b).max(c).max(probes), probe_max, repeated })
 }
 
 /// Whether the samples' timing has settled into a cycle: for some period

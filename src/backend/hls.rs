@@ -406,7 +406,7 @@ pub fn generate_scheduled(
     let readme = format!(
         "# {name} (HLS C++, {flavor})\n\n{header}\n\n\
 - `{name}.h`, `{name}.cpp`: the array top `{name}({args}, out)` ({ifmt}; {out_n} output codes of {ofmt}; value = code x 2^-frac) and the AXI-Stream top `{name}_axis`{axis_note}.\n\
-- `{name}_tb.cpp`: the C-simulation testbench. Run with no arguments, it reads `tb_vectors.txt` ({nv} samples: random input codes over the whole input format and the output codes of qkhw's bit-exact golden model), runs both tops on each, checks every output code and prints the result; it exits 1 on any difference. `{name}_tb IN.bin OUT.bin N` is the form `qkhw verify --target hls` uses.\n\
+{stream_note}- `{name}_tb.cpp`: the C-simulation testbench. Run with no arguments, it reads `tb_vectors.txt` ({nv} samples: random input codes over the whole input format and the output codes of qkhw's bit-exact golden model), runs both tops on each, checks every output code and prints the result; it exits 1 on any difference. `{name}_tb IN.bin OUT.bin N` is the form `qkhw verify --target hls` uses.\n\
 - `tb_vectors.txt`: first line `N IN_N OUT_N`, then per sample a line of input codes (every input's, side by side in model order) and a line of expected output codes.\n\
 - `build_prj.tcl`: {tool}.\n\n\
 Checking it without the vendor tool: `qkhw verify MODEL --target hls{fl}` (g++ against the open-source {types} headers).\n",
@@ -419,6 +419,11 @@ Checking it without the vendor tool: `qkhw verify MODEL --target hls{fl}` (g++ a
         nv = CSIM_VECTORS,
         tool = if catapult { "the Catapult project (catapult -shell -file build_prj.tcl)" } else { "the Vitis HLS project: C simulation with the vectors, then synthesis (vitis_hls -f build_prj.tcl)" },
         fl = if catapult { " --flavor catapult" } else { "" },
+        stream_note = if stream.is_some() {
+            format!("- `--io stream`: the streaming design `{name}_dataflow(in..., out)` (`#pragma HLS DATAFLOW` in Vitis; one {ch} of beat structs per input, in model order, an image pixel by pixel, a vector in one beat; one sample per call) and `{name}_stream_run({args}, out)`, which feeds it one sample from arrays; the testbench runs it beside the array top and checks they agree.\n", ch = if catapult { "`ac_channel`" } else { "`hls::stream`" }, name = b.name, args = join(&|x| x.param.clone()))
+        } else {
+            String::new()
+        },
         types = if catapult { "ac_types" } else { "ap_types" },
     );
     Ok(vec![

@@ -17,7 +17,8 @@
 //!   takes the maximum of) each channel over its rows and columns.
 //! - A stream read by several stages is copied by a fork stage; the
 //!   join's input FIFOs get the depths the Verilog computes
-//!   (`#pragma HLS STREAM depth=`, twice the deadlock-free minimum).
+//!   (`#pragma HLS STREAM depth=`, as the Verilog builds them before its
+//!   timing simulation sizes them).
 //!
 //! The top `<model>_dataflow` takes one sample per call (`#pragma HLS
 //! DATAFLOW`), one stream per input; `<model>_stream_run` feeds it an array and collects the

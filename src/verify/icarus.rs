@@ -44,10 +44,28 @@ fn bench(d: &DesignDir, n: usize, seed: u64, steady: bool) -> String {
             "        if (!$value$plusargs(\"in{k}=%s\", in_file{k})) begin\n            $display(\"usage: +in{k}=FILE\");\n            $finish;\n        end\n        $readmemh(in_file{k}, mem{k});\n"
         );
         in_drive += &format!(
-            "            tvalid{k} <= (ni{k} < {nin}) && ({steady} || ($random(seed) & 3) != 0);\n            tdata{k} <= mem{k}[(ni{k} < {nin}) ? ni{k} : 0];\n            tlast{k} <= {};\n",
+            "            tvalid{k} <= (ni{k} < {nin}) && ({steady} || ($random(seed) & 3) != 0) && (turn < 0 || turn == {k});\n            tdata{k} <= mem{k}[(ni{k} < {nin}) ? ni{k} : 0];\n            tlast{k} <= {};\n",
             tlast(k, p.beat().1)
         );
         in_count += &format!("        if (tvalid{k} && tready{k}) ni{k} <= ni{k} + 1;\n");
+    }
+    // The samples every port has delivered, and (several inputs, random
+    // run, its first half) the one port whose turn it is: a sample's parts
+    // one input after another, as a single source sends them (as the
+    // Verilator harness does).
+    let mut turn = String::new();
+    for (k, (_, p)) in ports.iter().enumerate() {
+        let b = p.beat().1;
+        turn += &if k == 0 { format!("            samples_in = ni0 / {b};\n") } else { format!("            if (ni{k} / {b} < samples_in) samples_in = ni{k} / {b};\n") };
+    }
+    turn += "            turn = -1;\n";
+    if ports.len() > 1 && steady == 0 {
+        let half = n / 2;
+        let mut pick = String::new();
+        for (k, (_, p)) in ports.iter().enumerate().rev() {
+            pick += &format!("                if (ni{k} < (samples_in + 1) * {}) turn = {k};\n", p.beat().1);
+        }
+        turn += &format!("            if (samples_in < {half}) begin\n{pick}            end\n");
     }
     // A streaming design's FIFOs, read through their probes: the largest
     // occupancy, and the full ones named on a stall (as the Verilator
@@ -93,6 +111,8 @@ module qkhw_tb;
     integer last_progress = 0;
     integer nfull = 0;
     integer nbehind = 0;
+    integer samples_in = 0;
+    integer turn = -1;
 {fifo_decls}    reg [1023:0] out_file;
     {top} dut (.{clk}(clk), .{rst}(rst), {in_conns}.{op}_tdata(odata), .{op}_tvalid(ovalid), .{op}_tready(oready), .{op}_tlast(olast));
     always #5 clk = ~clk;
@@ -108,7 +128,7 @@ module qkhw_tb;
     // Drive between edges; sample the handshakes at each rising edge.
     always @(negedge clk) begin
         if (rst == {rst_off}) begin
-{in_drive}            oready <= {steady} || (($random(seed) & 3) != 0);
+{turn}{in_drive}            oready <= {steady} || (($random(seed) & 3) != 0);
         end
     end
     task finish_run;
@@ -131,7 +151,7 @@ module qkhw_tb;
             if (no == {nout_m}) finish_run;
         end
         if (cycles - last_progress > {stall}) begin
-            $write("stall: no output transfer for %0d cycles (after output transfer %0d, input transfer %0d)", cycles - last_progress, no, ni0);
+            $write("stall: no output transfer for %0d cycles (after output transfer %0d, %0d samples in)", cycles - last_progress, no, samples_in);
 {fifo_full}{no_full}            $display("");
             finish_run;
         end

@@ -181,13 +181,17 @@ pub fn folder_files(d: &Design, opts: &Options) -> Vec<(String, String)> {
         ),
     );
     put(dir, &format!("{}.sdc", d.top), &format!("# {}\ncreate_clock -period {period:.3} -name {clock} [get_ports {{{clock}}}]\n", opts.header));
-    let (ip, op) = if opts.axis_names { ("s_axis", "m_axis") } else { ("input", "output") };
+    let op = if opts.axis_names { "m_axis" } else { "output" };
     let stream = i.streams();
     let lat = i.latency_cycles;
     let rate = if i.initiation_interval > 1 {
         format!(
-            "one sample every {0} cycles (initiation interval {0}: `{ip}_tready` is high only in the cycle the design can take the next sample, so a sample offered in between waits for it)",
-            i.initiation_interval
+            "one sample every {0} cycles (initiation interval {0}: {1})",
+            i.initiation_interval,
+            match i.input_ports().as_slice() {
+                [(p, _)] => format!("`{p}_tready` is high only in the cycle the design can take the next sample, so a sample offered in between waits for it"),
+                _ => "each port's holding register takes its part when it is free, and a sample enters the datapath in the cycle the design can take it".to_string(),
+            }
         )
     } else {
         "one sample per clock (initiation interval 1)".to_string()
@@ -197,7 +201,7 @@ pub fn folder_files(d: &Design, opts: &Options) -> Vec<(String, String)> {
 ## Interface\n\n- `{clk}`: clock; `{rst}`: synchronous reset, {rst_level}; it resets control state only and holds `{op}_tvalid` low.\n\
 {inputs}\
 - `{op}_tdata` ({ow} bits), `{op}_tvalid`, `{op}_tready`, `{op}_tlast`: {otransfer}element `k` of the {owhat} at bits `[k*{oew} +: {oew}]`, {osign}, {ofrac} fraction bits; pad bits are zero. {olast}\n\
-{parts}- Back-pressure: no {unit} is lost or duplicated under any pattern of `{ip}_tvalid` and `{op}_tready`. {timing}\n\
+{parts}- Back-pressure: no {unit} is lost or duplicated under any pattern of {in_valids} and `{op}_tready`. {timing}\n\
 - `interface.json` states all of this for tools; `internal_sigmoid` = `{sig}`.\n\n\
 ## Checking it\n\n```\nqkhw verify MODEL --target verilog --design THIS_FOLDER --random 10000\n```\n\
 simulates this folder with Verilator against qkhw's bit-exact golden model.\n",
@@ -221,6 +225,10 @@ simulates this folder with Verilator against qkhw's bit-exact golden model.\n",
             "TLAST travels with its sample."
         },
         unit = if stream { "beat" } else { "sample" },
+        in_valids = {
+            let v: Vec<String> = i.input_ports().iter().map(|(p, _)| format!("`{p}_tvalid`")).collect();
+            v.join(", ")
+        },
         timing = match (stream, i.latency_last_cycles, i.timing_samples) {
             (true, Some(last), Some(k)) => format!(
                 "With an input beat offered every cycle and `{op}_tready` held high, a sample's first input beat is taken at most {} cycles after the previous sample's (`initiation_interval`), its first output beat comes at most {lat} cycles after its first input beat (`latency_cycles`) and its last output beat at most {last} cycles after its last input beat (`latency_last_cycles`). These are exact: each is reached within the first {k} samples (`timing_samples`; folded stages drift against each other, so later samples can take a few cycles less), as a cycle-by-cycle simulation of the design's handshakes finds and `qkhw verify` checks.",
@@ -270,7 +278,7 @@ fn inputs_text(i: &super::Interface) -> String {
         );
     }
     if ports.len() > 1 && i.streams() {
-        s += "- Several inputs, streamed: each port takes its beats whatever the others do. Where the streams of different inputs meet, the design buffers a whole sample of each (a FIFO of at least the meeting layer's beats per sample on each side, listed in report.json's `fifos`), so one source that sends each sample's parts one input after another, in any order of the inputs, cannot deadlock it, and independent producers run at full rate; a port a sample ahead of another waits (its `tready` low) until the other catches up. TLAST is ignored on every input (the design counts beats). A sample's first input beat is the latest of its ports' first beats, its last input beat the latest of their last beats: the latencies below count from those.\n";
+        s += "- Several inputs, streamed: each port takes its beats whatever the others do. Where the streams of different inputs meet, the design buffers a whole sample of each (a FIFO of at least the meeting layer's beats per sample on each side, listed in report.json's `fifos`), so one source that sends each sample's parts one input after another, in any order of the inputs, cannot deadlock it, and independent producers run at full rate: a port runs ahead of another by at most what that FIFO and the stages before it hold (about a sample), then waits (its `tready` low) until the other catches up. TLAST is ignored on every input (the design counts beats). A sample's first input beat is the latest of its ports' first beats, its last input beat the latest of their last beats: the latencies below count from those.\n";
     } else if ports.len() > 1 {
         s += "- Several inputs: each input port fills its own one-sample holding register, and a sample enters the datapath once every port has delivered its part. A port takes its next part as soon as its register is free, whatever the other ports do, so independent producers never wait for each other, and one source that sends each sample's parts one after another, in any order of the inputs, cannot deadlock it (a source that sends two samples of one input before the other input's part needs its own FIFO). TLAST is the first input's (the others' are ignored). The latency below counts from the acceptance of a sample's last part.\n";
     }

@@ -520,13 +520,6 @@ pub fn generate_stream(
     // cannot be simulated (said in a note); the FIFOs sized by it.
     let watch: Vec<String> = fifo_slots.iter().map(|f| format!("{}.level", f.info.instance)).collect();
     let simulate = |modules: &HashMap<String, Module>| timing::full_rate(&t, modules, &pipelines, &ports, sp.out_beats, limit, &watch);
-    if !opts.fifo_minimum {
-        // Where inputs meet, a whole sample (the minimum) in its RAM.
-        for f in fifo_slots.iter_mut().filter(|f| f.info.across_inputs) {
-            f.info.capacity = fifo_capacity(0, f.info.minimum);
-            modules.insert(f.info.module.clone(), fifo(&f.info.module, f.info.capacity, f.bits as u32));
-        }
-    }
     let mut run = simulate(&modules);
     let mut sized = false;
     if !opts.fifo_minimum && !fifo_slots.is_empty() {
@@ -672,8 +665,10 @@ fn fifo_capacity(held: usize, minimum: usize) -> usize {
 }
 
 /// The FIFO on each input of node `k` (0: none): the deadlock-free
-/// minimum of words, and the depth the design gets (twice the minimum, or
-/// the minimum with `Options::fifo_minimum`).
+/// minimum of words, and the depth the design gets before its timing
+/// simulation sizes it (twice the minimum; a whole sample where inputs
+/// meet, which no simulation sizes; the minimum with
+/// `Options::fifo_minimum`).
 pub(crate) fn fifo_depths(sp: &StreamPlan, k: usize, opts: &Options) -> (Vec<usize>, Vec<usize>) {
     let node = &sp.nodes[k];
     let mut minimum = if node.inputs.len() > 1 {
@@ -693,11 +688,16 @@ pub(crate) fn fifo_depths(sp: &StreamPlan, k: usize, opts: &Options) -> (Vec<usi
             *m = 0;
         }
     }
+    // Where inputs meet, a whole sample in its RAM: the faster port fills
+    // any FIFO, so no simulation sizes it.
+    let across = joins_inputs(sp, k);
     let depths: Vec<usize> = minimum
         .iter()
         .map(|&d| {
             if opts.fifo_minimum || d == 0 {
                 d.max(usize::from(d > 0) * 2)
+            } else if across {
+                fifo_capacity(0, d)
             } else {
                 (2 * d).max(2)
             }
