@@ -572,11 +572,20 @@ impl Builder<'_> {
             vec![src],
         )
     }
+
+    /// Stream `x` ends: the tail reads it, gathered into one beat per
+    /// sample. Returns the tail, for the step that reads it.
+    fn end_in_tail<'t>(&mut self, tail: &'t mut Option<Tail>, x: usize) -> Result<&'t mut Sub> {
+        let src = self.src(x)?;
+        self.flush();
+        let src = self.gathered(src, x);
+        Ok(to_tail(tail, beat_input(self.plan, x, self.plan.steps[x].shape.clone(), false), x, src))
+    }
 }
 
 /// Add stream `src`, one beat per sample holding `input` (the values of
-/// step `x`), to the inputs of the tail (starting it).
-fn to_tail(tail: &mut Option<Tail>, input: Step, x: usize, src: Src) {
+/// step `x`), to the inputs of the tail (starting it); returns the tail.
+fn to_tail(tail: &mut Option<Tail>, input: Step, x: usize, src: Src) -> &mut Sub {
     let t = tail.get_or_insert_with(|| {
         (
             Sub {
@@ -589,6 +598,7 @@ fn to_tail(tail: &mut Option<Tail>, input: Step, x: usize, src: Src) {
     });
     t.0.add_input(input, x);
     t.1.push(src);
+    &mut t.0
 }
 
 /// The sub-plan that runs once per sample where streams end (after a
@@ -640,17 +650,12 @@ pub fn stream_plan(plan: &Plan) -> Result<StreamPlan> {
         }
         // A step that reads what runs once per sample runs there too; the
         // streams it also reads join the tail (gathered into one beat).
-        if let Some((sub, _)) = &tail
-            && st.inputs.iter().any(|&x| sub.has(x))
-        {
+        let in_tail = |tail: &Option<Tail>, x: usize| tail.as_ref().is_some_and(|t| t.0.has(x));
+        if st.inputs.iter().any(|&x| in_tail(&tail, x)) {
             for &x in &st.inputs {
-                if tail.as_ref().is_some_and(|t| t.0.has(x)) {
-                    continue;
+                if !in_tail(&tail, x) {
+                    b.end_in_tail(&mut tail, x)?;
                 }
-                let src = b.src(x)?;
-                b.flush();
-                let src = b.gathered(src, x);
-                to_tail(&mut tail, beat_input(plan, x, plan.steps[x].shape.clone(), false), x, src);
             }
             if let Some(t) = tail.as_mut() {
                 t.0.push(plan, i, st.shape.clone(), st.op.clone())?;
@@ -745,10 +750,7 @@ pub fn stream_plan(plan: &Plan) -> Result<StreamPlan> {
             (input.lo, input.hi) = (lo, hi);
             input.fmt = crate::passes::precision::fmt_for(lo, hi, plan.steps[x].fmt.frac);
             let acc = b.push_node(stage, vec![src]);
-            to_tail(&mut tail, input, x, acc);
-            if let Some(t) = tail.as_mut() {
-                t.0.push(plan, i, plan.steps[i].shape.clone(), op)?;
-            }
+            to_tail(&mut tail, input, x, acc).push(plan, i, plan.steps[i].shape.clone(), op)?;
             continue;
         }
         let geo = window_geo(plan, i)?;
@@ -788,13 +790,7 @@ pub fn stream_plan(plan: &Plan) -> Result<StreamPlan> {
                 return Err(refuse(plan, i, "this layer is not streamed yet"));
             }
             // The stream ends: gather the beats, the rest runs on the whole sample.
-            let src = b.src(x)?;
-            b.flush();
-            let src = b.gathered(src, x);
-            to_tail(&mut tail, beat_input(plan, x, plan.steps[x].shape.clone(), false), x, src);
-            if let Some(t) = tail.as_mut() {
-                t.0.push(plan, i, st.shape.clone(), st.op.clone())?;
-            }
+            b.end_in_tail(&mut tail, x)?.push(plan, i, st.shape.clone(), st.op.clone())?;
         }
     }
     let o = plan.outputs[0];

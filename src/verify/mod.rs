@@ -448,20 +448,14 @@ pub fn verify(sim: &dyn Simulator, d: &DesignDir, plan: &Plan, codes: &[i128], n
         // A streaming design's timing is checked where interface.json
         // states it exactly and the run is long enough to see it.
         timing_checked: sim.checks_timing() && (steady.stream_timing.is_none() || exact),
-        timing_unchecked: match (steady.stream_timing.is_some(), d.interface.timing_samples) {
-            (true, Some(k)) if !exact => Some(format!(
-                "at most what interface.json states ({} / {} / {}), which a run of {k} samples or more sees exactly (this run: {n})",
-                d.interface.initiation_interval,
-                d.interface.latency_cycles,
-                d.interface.latency_last_cycles.unwrap_or(0)
-            )),
-            (true, None) => Some(format!(
-                "against interface.json's lower bounds ({} / {} / {}: the generator's simulation did not repeat)",
-                d.interface.initiation_interval,
-                d.interface.latency_cycles,
-                d.interface.latency_last_cycles.unwrap_or(0)
-            )),
-            _ => None,
+        timing_unchecked: {
+            let i = &d.interface;
+            let stated = format!("{} / {} / {}", i.initiation_interval, i.latency_cycles, i.latency_last_cycles.unwrap_or(0));
+            match (steady.stream_timing.is_some(), i.timing_samples) {
+                (true, Some(k)) if !exact => Some(format!("at most what interface.json states ({stated}), which a run of {k} samples or more sees exactly (this run: {n})")),
+                (true, None) => Some(format!("against interface.json's lower bounds ({stated}: the generator's simulation did not repeat)")),
+                _ => None,
+            }
         },
         stream_timing: steady.stream_timing,
         fifos: d

@@ -110,18 +110,22 @@ fn join_depths(sp: &StreamPlan, k: usize) -> Vec<usize> {
         .collect()
 }
 
-/// The model inputs whose beats reach stream `src`.
-fn sources(sp: &StreamPlan, src: Src) -> std::collections::BTreeSet<usize> {
-    match src {
-        Src::Input(k) => [k].into(),
-        Src::Node(n) => sp.nodes[n].inputs.iter().flat_map(|&s| sources(sp, s)).collect(),
-    }
-}
-
 /// Whether node `k` joins streams that come from different model inputs
 /// (whose ports run independently of each other).
 fn joins_inputs(sp: &StreamPlan, k: usize) -> bool {
-    let mut sets = sp.nodes[k].inputs.iter().map(|&s| sources(sp, s));
+    // The model inputs whose beats reach each node's output, in one pass
+    // over the nodes (topological order): a walk back through every path
+    // would be exponential in the residual blocks.
+    let mut reach: Vec<std::collections::BTreeSet<usize>> = Vec::with_capacity(k);
+    let of = |reach: &[std::collections::BTreeSet<usize>], s: Src| match s {
+        Src::Input(i) => [i].into(),
+        Src::Node(n) => reach[n].clone(),
+    };
+    for node in &sp.nodes[..k] {
+        let set = node.inputs.iter().flat_map(|&s| of(&reach, s)).collect();
+        reach.push(set);
+    }
+    let mut sets = sp.nodes[k].inputs.iter().map(|&s| of(&reach, s));
     let first = sets.next().unwrap_or_default();
     sets.any(|s| s != first)
 }
