@@ -47,6 +47,28 @@ fn a_corrupted_constant_is_caught() {
     assert!(!r.passed() && r.first.is_some(), "{}", r.text());
 }
 
+/// A recurrent layer is a loop over time in C and HLS, as in the Verilog:
+/// one copy of each direction's cell, however long the sequence (its
+/// results are checked with every model above and in `hls_backend.rs`).
+/// Unrolled, the LSTM over 7 time steps was 1,517 lines of C.
+#[test]
+fn a_recurrent_layer_is_one_cell_in_a_loop_over_time() {
+    // (model, directions of its recurrent layers, time steps, most lines)
+    for (name, loops, t, most) in [("rnn_lstm", 1, 7, 400), ("rnn_gru", 2, 6, 650), ("rnn_bilstm", 4, 6, 900), ("zoo_rnn", 4, 5, 1_200)] {
+        let g = qkhw::load_graph(common::root().join(format!("examples/models/{name}.keras")), BuildOptions::default()).unwrap();
+        let (m, plan, _) = c::from_graph(&g, None, &Default::default(), "test", "hard").unwrap();
+        assert_eq!(m.source.matches(&format!("for (size_t ts = 0; ts < {t}; ++ts) {{")).count(), loops, "{name}");
+        let lines = m.source.lines().count();
+        assert!(lines <= most, "{name}: {lines} lines of C");
+        // The steps the C writes out: a time step's, not every one's.
+        let written = m.source.matches("/* step ").count();
+        assert!(written * 3 < plan.steps.len(), "{name}: {written} of {} steps written", plan.steps.len());
+        let hls = qkhw::backend::hls::generate(&g, &plan, "test", "hard", qkhw::backend::hls::Flavor::Vitis).unwrap();
+        let cpp = &hls.iter().find(|(f, _)| f == &format!("{name}.cpp")).unwrap().1;
+        assert_eq!(cpp.matches(&format!("for (size_t ts = 0; ts < {t}; ++ts) {{")).count(), loops, "{name} (HLS)");
+    }
+}
+
 /// A model with two outputs: one output array (port), the parts named in
 /// the header and in interface.json at their offsets, in one format.
 #[test]

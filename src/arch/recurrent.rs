@@ -304,6 +304,30 @@ pub fn cell_plan(plan: &Plan, r: &Recurrence) -> Result<Plan, String> {
     Ok(p)
 }
 
+/// Every recurrent layer of `plan` whose cell can iterate (see
+/// [`recurrences`] and [`cell_plan`]), each direction once, and `plan`
+/// with every such cell widened: what C and HLS write as a loop over time
+/// (one copy of the cell, however long the sequence). Layers that cannot
+/// iterate stay unrolled there, as they are in the Verilog.
+pub fn time_loops(plan: &Plan) -> (Vec<Recurrence>, Plan) {
+    let mut loops = vec![];
+    let mut widened = plan.clone();
+    for (first, last) in crate::arch::schedule::layer_ranges(plan) {
+        let Some(dirs) = recurrences(plan, first, last) else { continue };
+        let cells: Result<Vec<Plan>, String> = dirs.iter().map(|d| cell_plan(plan, d)).collect();
+        let Ok(cells) = cells else { continue };
+        for (d, cp) in dirs.into_iter().zip(cells) {
+            // The cell and the state it reads, as widened.
+            let state = d.state.iter().map(|&o| d.state_input(o));
+            for s in d.cell().chain(state) {
+                widened.steps[s] = cp.steps[s].clone();
+            }
+            loops.push(d);
+        }
+    }
+    (loops, widened)
+}
+
 /// The step of time 0 that time 1 reads as state offset `o`.
 fn time0_state(plan: &Plan, r: &Recurrence, o: usize) -> Option<usize> {
     let cell = r.cell();

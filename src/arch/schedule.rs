@@ -96,9 +96,7 @@ pub struct Schedule {
 pub fn schedule(plan: &Plan, cli_reuse: Option<usize>, cfg: &Config) -> Schedule {
     let mut nodes = vec![];
     let mut notes = vec![];
-    let mut start = 1;
-    while start < plan.steps.len() {
-        let end = (start..plan.steps.len()).find(|&i| plan.steps[i].layer.is_some()).unwrap_or(plan.steps.len() - 1);
+    for (start, end) in layer_ranges(plan) {
         let layer = plan.steps[end].layer.clone().unwrap_or_else(|| format!("step{end}"));
         let (mut arch, asked_parallel) = requested(&layer, cli_reuse, cfg);
         let mut cycles = 1;
@@ -143,10 +141,22 @@ pub fn schedule(plan: &Plan, cli_reuse: Option<usize>, cfg: &Config) -> Schedule
             notes.push(format!("layer `{layer}`: parallelization_factor {asked_parallel} has no effect: the layer is not folded (unrolled, it computes every position at once)"));
         }
         nodes.push(Node { layer, first: start, last: end, arch, cycles, recurrences });
-        start = end + 1;
     }
     let initiation_interval = nodes.iter().map(|n| n.cycles).max().unwrap_or(1).max(1);
     Schedule { nodes, initiation_interval, notes }
+}
+
+/// The steps of each layer of `plan`, in order: (first, last), the last
+/// being the one that names the layer (the input step excluded).
+pub fn layer_ranges(plan: &Plan) -> Vec<(usize, usize)> {
+    let mut out = vec![];
+    let mut start = 1;
+    while start < plan.steps.len() {
+        let end = (start..plan.steps.len()).find(|&i| plan.steps[i].layer.is_some()).unwrap_or(plan.steps.len() - 1);
+        out.push((start, end));
+        start = end + 1;
+    }
+    out
 }
 
 /// The directions of the recurrent layer `start..=end` when its cell can

@@ -449,7 +449,7 @@ pub(crate) fn folds(plan: &Plan, sched: &crate::arch::schedule::Schedule) -> Vec
         {
             folds[n.first] = (r, if let Arch::Folded { parallel, .. } = n.arch { parallel } else { 1 });
             // A recurrent layer's other directions' input projections (its
-            // cells stay unrolled over time in HLS).
+            // cells loop over time unfolded, as in C).
             if let Arch::Recurrent { .. } = n.arch {
                 for d in &n.recurrences {
                     folds[d.projection] = (r, 1);

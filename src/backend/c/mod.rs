@@ -246,14 +246,21 @@ pub fn body(g: &Graph, plan: &Plan, dialect: Dialect, folds: &[(usize, usize)]) 
     let buf = |i: usize| format!("b{i}");
     // A step's array: a model input is its parameter.
     let ins = in_args(g, plan)?;
-    let src = |x: usize| match plan.inputs.iter().position(|&s| s == x) {
-        Some(k) => ins[k].param.clone(),
-        None => buf(x),
-    };
     // Steps the output depends on (a dropped softmax is not).
     let live = plan.live();
+    // Recurrent layers loop over time: one copy of the cell (its ranges
+    // widened to every time step's), the state it reads in arrays of its
+    // own that start at zero.
+    let (loops, widened) = crate::arch::recurrent::time_loops(plan);
+    let plan = &widened;
+    let time = TimeLoops::new(&loops, plan.steps.len());
+    let src = |x: usize| match plan.inputs.iter().position(|&s| s == x) {
+        Some(k) => ins[k].param.clone(),
+        None => time.state_name(x).unwrap_or_else(|| buf(x)),
+    };
+    let mut loop_mark = 0;
     for (i, s) in plan.steps.iter().enumerate() {
-        if !live[i] {
+        if (!live[i] && !time.in_cell(i)) || time.replaced(i) {
             continue;
         }
         let n: usize = s.shape.iter().product();
@@ -261,12 +268,41 @@ pub fn body(g: &Graph, plan: &Plan, dialect: Dialect, folds: &[(usize, usize)]) 
         if s.op != StepOp::Input {
             let _ = writeln!(buffers, "    {t} {}[{}];", buf(i), n.max(1));
         }
+        if let Some(r) = time.starting(i) {
+            for &o in &r.state {
+                let st = &plan.steps[r.state_input(o)];
+                let (name, m) = (src(r.state_input(o)), st.shape.iter().product::<usize>());
+                let _ = writeln!(buffers, "    {} {name}[{}];", ctype(st.lo.min(0), st.hi.max(0))?, m.max(1));
+                let _ = writeln!(body, "    for (k = 0; k < {m}; ++k) {name}[k] = 0;");
+            }
+            let cell = r.cell();
+            let _ = writeln!(
+                body,
+                "    /* steps {}..{}: one cell (steps {}..{}) over {} time steps, {} */\n    for (size_t ts = 0; ts < {}; ++ts) {{",
+                r.starts[0],
+                cell.end - 1,
+                cell.start,
+                cell.end - 1,
+                r.time_steps(),
+                if r.rows[0] == 0 { "first to last" } else { "last to first" },
+                r.time_steps()
+            );
+            loop_mark = body.len();
+            // The time step's row of the input projection.
+            array(&mut consts, &format!("rt{i}"), &r.rows.iter().map(|&v| v as i128).collect::<Vec<_>>())?;
+            let _ = writeln!(body, "    /* step {}: time step ts's row */", cell.start);
+            let _ = writeln!(body, "    for (k = 0; k < {n}; ++k) {}[k] = {}[(size_t)rt{i}[ts] * {n} + k];", buf(cell.start), src(r.projection), n = plan.steps[cell.start].shape.iter().product::<usize>());
+            continue;
+        }
         let layer = s.layer.clone().unwrap_or_default();
         let _ = writeln!(body, "    /* step {i}{} */", if layer.is_empty() { String::new() } else { format!(": layer `{layer}`") });
         let x0 = s.inputs.first().map(|&x| src(x)).unwrap_or_default();
         let y = buf(i);
         match &s.op {
             StepOp::Input => {}
+            _ if time.filled_by_loop(i) => {
+                let _ = writeln!(body, "    /* (written by the loop over time above) */");
+            }
             StepOp::Dense { rows, n_in, n_out, w, b } if reuse.get(i).is_some_and(|&r| r > 1) && matches!(dialect, Dialect::Hls(_)) => {
                 let a = acc_type(plan, s, &[w, b])?;
                 array(&mut consts, &format!("w{i}"), &fold_padded(w, reuse[i]))?;
@@ -460,6 +496,26 @@ pub fn body(g: &Graph, plan: &Plan, dialect: Dialect, folds: &[(usize, usize)]) 
                 let _ = writeln!(body, "    }}");
             }
         }
+        if let Some(r) = time.ending(i) {
+            // The state the next time step reads, and h's place in the
+            // sequence the layer returns.
+            let cell = r.cell();
+            for &o in &r.state {
+                let _ = writeln!(body, "    for (k = 0; k < {}; ++k) {}[k] = {}[k];", plan.steps[cell.start + o].shape.iter().product::<usize>(), src(r.state_input(o)), buf(cell.start + o));
+            }
+            if let Some(places) = &r.places {
+                let h = cell.start + r.h;
+                let m: usize = plan.steps[h].shape.iter().product();
+                let ot = ctype(plan.steps[r.output].lo.min(0), plan.steps[r.output].hi.max(0))?;
+                array(&mut consts, &format!("pl{}", r.starts[0]), &places.iter().map(|&v| v as i128).collect::<Vec<_>>())?;
+                let _ = writeln!(body, "    for (k = 0; k < {m}; ++k) {}[(size_t)pl{}[ts] * {m} + k] = ({ot}){}[k];", buf(r.output), r.starts[0], buf(h));
+            }
+            // The cell's statements one level in, then the loop's end.
+            let inner: String = body[loop_mark..].lines().map(|l| format!("    {l}\n")).collect();
+            body.truncate(loop_mark);
+            body.push_str(&inner);
+            let _ = writeln!(body, "    }}");
+        }
     }
     let o = *plan.outputs.first().ok_or_else(|| unsupported(g, "no output"))?;
     if plan.outputs.len() != 1 {
@@ -470,6 +526,63 @@ pub fn body(g: &Graph, plan: &Plan, dialect: Dialect, folds: &[(usize, usize)]) 
     let out_t = ctype(ost.lo.min(0), ost.hi.max(0))?;
     let out_copy = format!("    for (k = 0; k < {out_n}; ++k) out[k] = ({out_t}){}[k];", src(o));
     Ok(Body { name, consts, buffers, body, out_copy, ins, out_t })
+}
+
+/// The loops over time of a body ([`crate::arch::recurrent::time_loops`]):
+/// which steps each loop replaces, where it starts and ends, and the
+/// arrays its state lives in.
+struct TimeLoops<'a> {
+    loops: &'a [crate::arch::recurrent::Recurrence],
+    /// Per step: the loop it belongs to (its time steps, its output).
+    owner: Vec<Option<usize>>,
+}
+
+impl<'a> TimeLoops<'a> {
+    fn new(loops: &'a [crate::arch::recurrent::Recurrence], steps: usize) -> Self {
+        let mut owner = vec![None; steps];
+        for (d, r) in loops.iter().enumerate() {
+            for o in owner[r.starts[0]..r.cell().end].iter_mut() {
+                *o = Some(d);
+            }
+            owner[r.output] = Some(d);
+        }
+        TimeLoops { loops, owner }
+    }
+
+    fn of(&self, i: usize) -> Option<&'a crate::arch::recurrent::Recurrence> {
+        self.owner.get(i).copied().flatten().map(|d| &self.loops[d])
+    }
+
+    /// Step `i` is in a loop's cell (computed every time step).
+    fn in_cell(&self, i: usize) -> bool {
+        self.of(i).is_some_and(|r| r.cell().contains(&i))
+    }
+
+    /// Step `i` is a time step the cell replaces (all but the last).
+    fn replaced(&self, i: usize) -> bool {
+        self.of(i).is_some_and(|r| (r.starts[0]..r.cell().start).contains(&i))
+    }
+
+    /// The loop whose cell starts at step `i` (its row of the projection).
+    fn starting(&self, i: usize) -> Option<&'a crate::arch::recurrent::Recurrence> {
+        self.of(i).filter(|r| r.cell().start == i)
+    }
+
+    /// The loop whose cell ends at step `i`.
+    fn ending(&self, i: usize) -> Option<&'a crate::arch::recurrent::Recurrence> {
+        self.of(i).filter(|r| r.cell().end == i + 1)
+    }
+
+    /// Step `i` is a sequence the loop writes h into, time step by time step.
+    fn filled_by_loop(&self, i: usize) -> bool {
+        self.of(i).is_some_and(|r| r.places.is_some() && r.output == i)
+    }
+
+    /// The array holding the state a cell reads as step `x` (the previous
+    /// time step's).
+    fn state_name(&self, x: usize) -> Option<String> {
+        self.loops.iter().enumerate().find_map(|(d, r)| r.state.iter().find(|&&o| r.state_input(o) == x).map(|o| format!("st{d}_{o}")))
+    }
 }
 
 fn render_c(plan: &Plan, header: &str, sigmoid: &str, b: Body) -> Result<CModel> {
