@@ -55,30 +55,7 @@ struct Edge {
 /// suffices.
 fn join_depths(sp: &StreamPlan, k: usize) -> Vec<usize> {
     let inputs = &sp.nodes[k].inputs;
-    // Walk each input back to the stream it forks from, composing needs.
-    let path = |mut src: Src| -> (Src, Vec<usize>) {
-        let mut need: Vec<usize> = (1..=sp.beats(src)).collect();
-        loop {
-            let Src::Node(n) = src else {
-                return (src, need);
-            };
-            if sp.readers(src).len() > 1 || sp.nodes[n].inputs.len() != 1 {
-                return (src, need);
-            }
-            let f = sp.needs(n);
-            need = need
-                .iter()
-                .map(|&c| {
-                    if c == 0 {
-                        0
-                    } else {
-                        f[(c - 1).min(f.len() - 1)]
-                    }
-                })
-                .collect();
-            src = sp.nodes[n].inputs[0];
-        }
-    };
+    let path = |src: Src| fork_of(sp, src, (1..=sp.beats(src)).collect());
     let paths: Vec<(Src, Vec<usize>)> = inputs.iter().map(|&s| path(s)).collect();
     let beats = sp.nodes[k].stage.out_beats().max(1);
     paths
@@ -108,6 +85,33 @@ fn join_depths(sp: &StreamPlan, k: usize) -> Vec<usize> {
             depth
         })
         .collect()
+}
+
+/// The stream `src`'s beats fork from, walking back through the stages
+/// that have it as their only reader, and for each beat `j` of `src`
+/// (`need[j]` beats of it first) how many beats of that stream it needs.
+/// A join on the way (one reader) is walked through when all its inputs
+/// fork from one stream (a beat of it needs the most any input needs):
+/// so the long skip of a block that holds a residual block of its own
+/// meets its other branch at the fork they share, not at a whole sample.
+fn fork_of(sp: &StreamPlan, src: Src, need: Vec<usize>) -> (Src, Vec<usize>) {
+    let Src::Node(n) = src else { return (src, need) };
+    if sp.readers(src).len() > 1 {
+        return (src, need);
+    }
+    let f = sp.needs(n);
+    let composed: Vec<usize> = need.iter().map(|&c| if c == 0 { 0 } else { f[(c - 1).min(f.len() - 1)] }).collect();
+    match &sp.nodes[n].inputs[..] {
+        [one] => fork_of(sp, *one, composed),
+        ins => {
+            let paths: Vec<(Src, Vec<usize>)> = ins.iter().map(|&s| fork_of(sp, s, composed.clone())).collect();
+            if paths.iter().any(|p| p.0 != paths[0].0) {
+                return (src, need);
+            }
+            let most = (0..composed.len()).map(|j| paths.iter().map(|p| p.1[j]).max().unwrap_or(0)).collect();
+            (paths[0].0, most)
+        }
+    }
 }
 
 /// Whether node `k` joins streams that come from different model inputs
