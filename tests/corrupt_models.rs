@@ -129,6 +129,49 @@ fn a_dangling_producer_is_named() {
     assert!(e.contains("layer `fc2`") && e.contains("nowhere"), "{e}");
 }
 
+/// Reading a layer's second output tensor (`keras_history` [name, node,
+/// tensor]) is refused naming both layers: every layer qkhw takes has one
+/// output, and taking tensor 0 in its place gave a wrong answer without a
+/// word (a cross-check's QBidirectional with merge_mode=None).
+#[test]
+fn a_second_output_tensor_is_refused() {
+    let p = json_model("tensor1", |c| {
+        layer_cfg(c, "fc2")["inbound_nodes"][0]["args"][0]["config"]["keras_history"][2] = 1.into();
+    }, |_| {});
+    let e = load_err(&p);
+    assert!(e.contains("layer `fc2`") && e.contains("reads output 1 of layer `relu1`") && e.contains("one output"), "{e}");
+    let p = json_model("output1", |c| c["config"]["output_layers"][2] = 1.into(), |_| {});
+    let e = load_err(&p);
+    assert!(e.contains("the model reads output 1 of layer"), "{e}");
+}
+
+/// `QBidirectional(merge_mode=None)` (saved as null: two output tensors)
+/// is refused naming the layer; it was read as the default, concat.
+#[test]
+fn a_bidirectional_layer_without_merge_mode_is_refused() {
+    use std::io::{Read, Write};
+    let d = tmpdir("bi-none");
+    let dst = d.join("bi_none.keras");
+    let mut zin = zip::ZipArchive::new(std::fs::File::open(models().join("rnn_bilstm.keras")).unwrap()).unwrap();
+    let mut zout = zip::ZipWriter::new(std::fs::File::create(&dst).unwrap());
+    for k in 0..zin.len() {
+        let mut f = zin.by_index(k).unwrap();
+        let name = f.name().unwrap().to_string();
+        let mut bytes = vec![];
+        f.read_to_end(&mut bytes).unwrap();
+        if name == "config.json" {
+            let mut c: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            layer_cfg(&mut c, "bilstm")["config"]["merge_mode"] = serde_json::Value::Null;
+            bytes = serde_json::to_vec(&c).unwrap();
+        }
+        zout.start_file(name, zip::write::SimpleFileOptions::default()).unwrap();
+        zout.write_all(&bytes).unwrap();
+    }
+    zout.finish().unwrap();
+    let e = load_err(&dst);
+    assert!(e.contains("layer `bilstm`") && e.contains("merge_mode None"), "{e}");
+}
+
 #[test]
 fn json_without_weights_lists_where_it_looked() {
     let d = tmpdir("noweights");

@@ -325,6 +325,10 @@ fn parse_layer(cfg: &Cfg) -> Result<(Op, Activation)> {
                     b
                 }
             };
+            // merge_mode=None is saved as null: two output tensors.
+            if cfg.map.get("merge_mode").is_some_and(serde_json::Value::is_null) {
+                return Err(cfg.err("merge_mode None (two output tensors, one per direction) is not supported: qkhw takes layers with one output (merge_mode concat, sum, mul or ave)"));
+            }
             let merge_mode = cfg.str("merge_mode", "concat")?;
             if merge_mode != "concat" && merge_mode != "sum" && merge_mode != "mul" && merge_mode != "ave" {
                 return Err(cfg.err(format!("merge_mode `{merge_mode}` is not supported (concat, sum, mul, ave: one output tensor)")));

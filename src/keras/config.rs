@@ -125,13 +125,14 @@ fn sequential(name: String, model: &Value, cfg: &Map<String, Value>, layers: &[V
     Ok(ModelSpec { name, layers: out, inputs: vec![first], outputs: vec![last] })
 }
 
-/// Producer names in the order Keras 3 lists `__keras_tensor__` arguments.
-fn keras3_history(v: &Value, out: &mut Vec<String>) {
+/// Producer names (with the index of the producer's output tensor) in
+/// the order Keras 3 lists `__keras_tensor__` arguments.
+fn keras3_history(v: &Value, out: &mut Vec<(String, u64)>) {
     match v {
         Value::Object(o) => {
             if o.get("class_name").and_then(Value::as_str) == Some("__keras_tensor__") {
                 if let Some(n) = v.pointer("/config/keras_history/0").and_then(Value::as_str) {
-                    out.push(n.to_string());
+                    out.push((n.to_string(), v.pointer("/config/keras_history/2").and_then(Value::as_u64).unwrap_or(0)));
                 }
                 return;
             }
@@ -140,6 +141,24 @@ fn keras3_history(v: &Value, out: &mut Vec<String>) {
         Value::Array(a) => a.iter().for_each(|x| keras3_history(x, out)),
         _ => {}
     }
+}
+
+/// The producers' names, refusing a read of a producer's second (third,
+/// ...) output tensor: every layer qkhw takes has one output, so reading
+/// tensor 0 in its place would compute something else without a word.
+fn single_outputs(read: Vec<(String, u64)>, name: Option<&str>, path: &Path) -> Result<Vec<String>> {
+    read.into_iter()
+        .map(|(p, k)| {
+            if k == 0 {
+                Ok(p)
+            } else {
+                Err(err(path, name, format!(
+                    "{}reads output {k} of layer `{p}`, a layer with several output tensors (QBidirectional with merge_mode=None, say); qkhw takes layers with one output (for QBidirectional: merge_mode concat, sum, mul or ave)",
+                    if name.is_none() { "the model " } else { "" }
+                )))
+            }
+        })
+        .collect()
 }
 
 fn inbound(l: &Value, name: &str, path: &Path) -> Result<Vec<String>> {
@@ -165,28 +184,26 @@ fn inbound(l: &Value, name: &str, path: &Path) -> Result<Vec<String>> {
                 let p = it.get(0).and_then(Value::as_str).ok_or_else(|| {
                     err(path, Some(name), "an inbound node entry without a producer name")
                 })?;
-                out.push(p.to_string());
+                out.push((p.to_string(), it.get(2).and_then(Value::as_u64).unwrap_or(0)));
             }
         }
         _ => return Err(err(path, Some(name), "unreadable inbound node")),
     }
-    Ok(out)
+    single_outputs(out, Some(name), path)
 }
 
 /// `["a", 0, 0]` or `[["a", 0, 0], ["b", 0, 0]]`.
 fn endpoint_names(v: Option<&Value>, what: &str, path: &Path) -> Result<Vec<String>> {
     let a = v.and_then(Value::as_array).ok_or_else(|| err(path, None, format!("model config has no `{what}`")))?;
-    if a.first().is_some_and(Value::is_string) {
-        return Ok(vec![a[0].as_str().unwrap_or_default().to_string()]);
-    }
-    a.iter()
+    let entries: Vec<&Value> = if a.first().is_some_and(Value::is_string) { vec![v.unwrap_or(&Value::Null)] } else { a.iter().collect() };
+    let read = entries
+        .iter()
         .map(|e| {
-            e.get(0)
-                .and_then(Value::as_str)
-                .map(str::to_string)
-                .ok_or_else(|| err(path, None, format!("unreadable `{what}` entry {e}")))
+            let p = e.get(0).and_then(Value::as_str).map(str::to_string).ok_or_else(|| err(path, None, format!("unreadable `{what}` entry {e}")))?;
+            Ok((p, e.get(2).and_then(Value::as_u64).unwrap_or(0)))
         })
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+    single_outputs(read, None, path)
 }
 
 fn functional(name: String, cfg: &Map<String, Value>, layers: &[Value], path: &Path) -> Result<ModelSpec> {
