@@ -7,9 +7,10 @@
 //!
 //! QKeras rebuilds the model as a single-input chain of QConv2D,
 //! QDepthwiseConv2D, QDense and QBatchNormalization (and fails on anything
-//! else that has an auto_po2 quantizer, QConv1D for one); qkhw edits the
-//! saved config in place, so branches, several inputs and every layer with
-//! a weight quantizer keep their structure.
+//! else that has an auto_po2 quantizer, QConv1D or QLSTM for one); qkhw
+//! edits the saved config in place, so branches, several inputs and every
+//! layer with a weight quantizer keep their structure (recurrent layers
+//! included; the directions of a QBidirectional are left, with a note).
 
 use std::path::Path;
 
@@ -56,6 +57,12 @@ fn auto_po2_quantizers(l: &Layer) -> Result<Vec<AutoPo2>> {
             take("pointwise_quantizer", pointwise_q, "pointwise_kernel");
             take("bias_quantizer", bias_q, "bias");
         }
+        Op::Rnn { quantizers, .. } => {
+            // QSimpleRNN / QLSTM / QGRU: QKeras's own freeze fails on them.
+            take("kernel_quantizer", &quantizers[0], "kernel");
+            take("recurrent_quantizer", &quantizers[1], "recurrent_kernel");
+            take("bias_quantizer", &quantizers[2], "bias");
+        }
         Op::BatchNorm(bn) => {
             // The inverse quantizer meets gamma / sqrt(variance + epsilon).
             if let Some(q) = is_po2(&bn.quantizers[4]) {
@@ -89,12 +96,17 @@ pub fn not_frozen(g: &Graph) -> Vec<String> {
             Op::Dense { kernel_q, bias_q, .. } | Op::Conv { kernel_q, bias_q, .. } | Op::ConvTranspose { kernel_q, bias_q, .. } => vec![kernel_q.clone(), bias_q.clone()],
             Op::Depthwise { depthwise_q, bias_q, .. } => vec![depthwise_q.clone(), bias_q.clone()],
             Op::Separable { depthwise_q, pointwise_q, bias_q, .. } => vec![depthwise_q.clone(), pointwise_q.clone(), bias_q.clone()],
+            Op::Rnn { quantizers, .. } => quantizers[..3].to_vec(),
             _ => vec![],
         }
     };
     let mut out = vec![];
     for l in &g.layers {
         match &l.op {
+            Op::Bidirectional { forward, backward, .. } if weight_qs(forward).iter().chain(&weight_qs(backward)).any(auto) => out.push(format!(
+                "layer `{}` ({}): its directions' auto_po2 quantizers are not frozen (qkhw freezes QSimpleRNN, QLSTM and QGRU layers, not the ones inside a QBidirectional); they keep computing their scales",
+                l.name, l.class
+            )),
             Op::Folded { inner, .. } if weight_qs(inner).iter().any(auto) => out.push(format!(
                 "layer `{}` ({}): its auto_po2 scale is computed on the kernel with the batch norm folded in; QKeras's freeze does not take fused layers, and neither does qkhw",
                 l.name, l.class

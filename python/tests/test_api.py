@@ -526,6 +526,32 @@ def test_freeze_keeps_branches_and_layers_qkeras_refuses(tmp_path):
     assert not (tmp_path / "again.keras").exists()
 
 
+def test_freeze_takes_recurrent_layers(tmp_path):
+    """auto_po2 kernel, recurrent and bias quantizers of a QLSTM (QKeras's
+    own freeze fails on it; qkhw's said "nothing to freeze", found by a
+    cross-check): each gets its scale in the cell's config, the file loads
+    in QKeras and predicts bit for bit what the original does."""
+    from qkeras import QLSTM
+    from qkeras.utils import load_qmodel
+    keras.utils.set_random_seed(15)
+    inp = L.Input((6, 3), name="seq")
+    x = QActivation(quantized_bits(8, 2, alpha=1), name="qin")(inp)
+    x = QLSTM(4, kernel_quantizer=_auto_po2(5), recurrent_quantizer=_auto_po2(5), bias_quantizer=_auto_po2(8),
+              state_quantizer=quantized_bits(8, 2, alpha=1), activation="quantized_tanh(6)", name="lstm")(x)
+    model = keras.Model(inp, QDense(2, kernel_quantizer=quantized_bits(6, 0, alpha=1), name="out")(x), name="fz_lstm")
+    rng = np.random.default_rng(2)
+    xs = rng.normal(size=(128, 6, 3)).astype(np.float32)
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(xs, rng.normal(size=(128, 2)).astype(np.float32), epochs=1, batch_size=32, verbose=0)
+    out = qkhw.load(model).freeze(tmp_path / "frozen.keras")
+    ours = load_qmodel(str(out), compile=False)
+    # (QKeras reloads a QLSTM under an automatic name, `qlstm_1`.)
+    cell = next(layer for layer in ours.layers if isinstance(layer, QLSTM)).cell
+    for q in [cell.kernel_quantizer_internal, cell.recurrent_quantizer_internal, cell.bias_quantizer_internal]:
+        assert q.post_training_scale is not None
+    same_bits(model.predict(xs, verbose=0), ours.predict(xs, verbose=0))
+
+
 def test_freeze_gives_each_layer_of_a_shared_quantizer_its_own_scale(tmp_path):
     """One auto_po2 quantizer object passed to three QDense layers: Keras
     saves the second and third with one `shared_object_id` and loads them
