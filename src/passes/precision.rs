@@ -567,7 +567,56 @@ pub fn plan_inputs(g: &Graph, specs: &[InputSpec], cfg: &Config) -> Result<Plan>
             plan.notices.push(n);
         }
     }
+    for n in float_tail_order_notices(&plan) {
+        if !plan.notices.contains(&n) {
+            plan.notices.push(n);
+        }
+    }
     Ok(plan)
+}
+
+/// The unquantized Dense layers of an output's float32 tail whose sums
+/// round: TensorFlow's matrix product sums in an order of its own (its
+/// kernel's blocking, which depends on the CPU and the shapes), `predict`
+/// in input order with fused multiply-adds, so the last bits can differ.
+/// Where every product and partial sum is exact in float32 (its exact
+/// integer bound under 2^24, on inputs that are exact themselves) any
+/// order gives the same result, and nothing is said.
+fn float_tail_order_notices(plan: &Plan) -> Vec<String> {
+    const EXACT: i128 = 1 << 24;
+    let mut out = vec![];
+    for &s in &plan.outputs {
+        let (_, chain) = crate::golden::float_tail(plan, s);
+        let mut exact = true;
+        for &c in &chain {
+            let st = &plan.steps[c];
+            let x = &plan.steps[st.inputs[0]];
+            let xmax = x.lo.abs().max(x.hi.abs());
+            let most = |v: &[i128]| v.iter().map(|a| a.abs()).max().unwrap_or(0);
+            match &st.op {
+                StepOp::Dense { n_in, n_out, w, b, .. } => {
+                    let fits = (0..*n_out).all(|j| {
+                        let taps: i128 = (0..*n_in).map(|i| w[i * n_out + j].abs()).sum();
+                        taps.saturating_mul(xmax).saturating_add(b[j].abs()) < EXACT
+                    });
+                    if !(exact && fits) {
+                        let l = plan.steps[c..].iter().find_map(|s| s.layer.clone()).unwrap_or_default();
+                        out.push(format!(
+                            "layer `{l}`: QKeras computes this unquantized Dense in float32 and its sums round; TensorFlow's matrix product sums in an order of its own (it depends on the CPU and the shapes), qkhw's predict in input order with fused multiply-adds, so the last bits of the output can differ (an output quantizer makes it exact)"
+                        ));
+                    }
+                    exact = exact && fits;
+                }
+                StepOp::Affine { sub, mul, add } => {
+                    let prod = (xmax + most(sub)).saturating_mul(most(mul));
+                    exact = exact && prod < EXACT && prod.saturating_add(most(add)) < EXACT;
+                }
+                StepOp::GlobalPool { hw, .. } => exact = exact && hw.is_power_of_two() && xmax.saturating_mul(*hw as i128) < EXACT,
+                _ => {}
+            }
+        }
+    }
+    out
 }
 
 /// The plan the backends render and `verify` checks: [`plan_with`], then
