@@ -437,3 +437,19 @@ fn help_and_inspect_speak_plainly() {
     assert!(fc1.contains("fixed<"), "QDense rows have their output format: {fc1}");
     assert!(!t.contains(" 1 zeros"), "{t}");
 }
+
+/// A plain (float) Keras model: its float32 weights are held exactly, and
+/// a batch norm's scaled values outgrow 127 bits. The error says the layer
+/// is not quantized and points at `quantize-model` (it said only "a scaled
+/// value needs more than 127 bits"; found by cross-check batch 4), and
+/// nothing is written.
+#[test]
+fn a_float_model_is_told_to_quantize_first() {
+    let f = common::root().join("examples/float_models/cnn.keras");
+    let out = common::tmp("float-model-out");
+    let _ = std::fs::remove_dir_all(&out);
+    let e = fails(&run(&[&"gen", &f, &"--target", &"c", &"-o", &out]), "layer `bn2`");
+    assert!(e.contains("is not quantized") && e.contains("qkhw quantize-model"), "{e}");
+    assert_eq!(e.trim().lines().count(), 1, "{e}");
+    assert!(!out.exists());
+}

@@ -379,6 +379,25 @@ fn err(g: &Graph, l: &Layer, msg: impl Into<String>) -> Error {
     Error::Model { path: g.source.clone(), layer: Some(l.name.clone()), msg: format!("({}) {}", l.class, msg.into()) }
 }
 
+/// [`err`] for a value too wide to hold, saying why when the layer is not
+/// quantized: its float32 weights are held exactly, as codes of up to 150
+/// fraction bits, which is what a plain Keras model runs into.
+fn too_wide(g: &Graph, l: &Layer, msg: &str) -> Error {
+    let float = match &l.op {
+        Op::Dense { kernel_q, .. } | Op::Conv { kernel_q, .. } | Op::ConvTranspose { kernel_q, .. } => kernel_q.is_none(),
+        Op::Depthwise { depthwise_q, .. } => depthwise_q.is_none(),
+        Op::Separable { depthwise_q, pointwise_q, .. } => depthwise_q.is_none() || pointwise_q.is_none(),
+        Op::BatchNorm(bn) => bn.quantizers.iter().all(Option::is_none),
+        _ => false,
+    };
+    let hint = if float {
+        "; the layer is not quantized: its float32 weights are held exactly, which takes values this wide (quantize the model first: `qkhw quantize-model`)"
+    } else {
+        ""
+    };
+    err(g, l, format!("{msg}{hint}"))
+}
+
 /// The narrowest format for codes in `lo..=hi` at `frac`.
 pub fn fmt_for(lo: i128, hi: i128, frac: i32) -> FixedFormat {
     let signed = lo < 0;
@@ -630,7 +649,7 @@ impl Builder<'_> {
     fn push(&mut self, l: &Layer, inputs: Vec<usize>, shape: Vec<usize>, frac: i32, lo: i128, hi: i128, op: StepOp) -> Result<usize> {
         let fmt = fmt_for(lo, hi, frac);
         if fmt.width > 127 {
-            return Err(err(self.g, l, format!("needs a {}-bit tensor; the golden model is exact up to 127 bits", fmt.width)));
+            return Err(too_wide(self.g, l, &format!("needs a {}-bit tensor; the golden model is exact up to 127 bits", fmt.width)));
         }
         self.steps.push(Step { layer: None, inputs, shape, fmt, lo, hi, op });
         Ok(self.steps.len() - 1)
@@ -839,7 +858,7 @@ impl Builder<'_> {
         let mul_c = m.codes(frac - xf.frac).ok_or_else(|| err(self.g, l, format!("a per-channel factor (batch norm's bn_inv, a scale) needs more than 64 bits at 2^-{}", frac - xf.frac)))?;
         let add_c = a.codes(frac).ok_or_else(|| err(self.g, l, format!("a per-channel offset (batch norm's bias, a shift) needs more than 64 bits at 2^-{frac}")))?;
         let (mut lo, mut hi) = (i128::MAX, i128::MIN);
-        let wide = || err(self.g, l, "a scaled value needs more than 127 bits");
+        let wide = || too_wide(self.g, l, "a scaled value needs more than 127 bits");
         for k in 0..c {
             let at = |x: i128| x.checked_sub(sub_c[k] as i128).and_then(|d| d.checked_mul(mul_c[k])).and_then(|p| p.checked_add(add_c[k]));
             let (a0, a1) = (at(xlo).ok_or_else(wide)?, at(xhi).ok_or_else(wide)?);
@@ -980,10 +999,10 @@ impl Builder<'_> {
         // Accumulator fraction: products at xf + wf, raised to hold the bias.
         let wfrac = kc.frac.max(bfrac - xf.frac);
         let frac = xf.frac + wfrac;
-        let w = kc.codes(wfrac).ok_or_else(|| err(self.g, l, "weight codes overflow 64 bits"))?;
+        let w = kc.codes(wfrac).ok_or_else(|| too_wide(self.g, l, "weight codes overflow 64 bits"))?;
         let n_out_ch = *k.shape.last().unwrap_or(&1);
         let b = match &bc {
-            Some(bc) => bc.codes(frac).ok_or_else(|| err(self.g, l, "bias codes overflow 64 bits"))?,
+            Some(bc) => bc.codes(frac).ok_or_else(|| too_wide(self.g, l, "bias codes overflow 64 bits"))?,
             None => vec![0; shape.last().copied().unwrap_or(1)],
         };
         // Depthwise kernels index channels by the last two axes.
@@ -1213,7 +1232,7 @@ impl Builder<'_> {
         let shifts: Vec<u32> = ins.iter().map(|&s| (frac - self.steps[s].fmt.frac) as u32).collect();
         // Every bound exactly, or a clear error where it needs more than
         // 127 bits (a recurrent state that grows every step, say).
-        let wide = || err(self.g, l, "a merged value needs more than 127 bits");
+        let wide = || too_wide(self.g, l, "a merged value needs more than 127 bits");
         let shifted = |v: i128, sh: u32| v.checked_mul(1i128.checked_shl(sh)?);
         let mut rs: Vec<(i128, i128)> = vec![];
         for (&s, &sh) in ins.iter().zip(&shifts) {
@@ -1243,7 +1262,7 @@ impl Builder<'_> {
                 for &s in &ins {
                     let (a, b) = (self.steps[s].lo, self.steps[s].hi);
                     let c = [lo.checked_mul(a), lo.checked_mul(b), hi.checked_mul(a), hi.checked_mul(b)];
-                    let c: Vec<i128> = c.into_iter().collect::<Option<_>>().ok_or_else(|| err(self.g, l, "a product needs more than 127 bits"))?;
+                    let c: Vec<i128> = c.into_iter().collect::<Option<_>>().ok_or_else(|| too_wide(self.g, l, "a product needs more than 127 bits"))?;
                     lo = *c.iter().min().unwrap_or(&0);
                     hi = *c.iter().max().unwrap_or(&0);
                 }
