@@ -149,11 +149,33 @@ fn a_second_output_tensor_is_refused() {
 /// is refused naming the layer; it was read as the default, concat.
 #[test]
 fn a_bidirectional_layer_without_merge_mode_is_refused() {
+    let dst = tmpdir("bi-none").join("bi_none.keras");
+    edit_keras_config("rnn_bilstm.keras", &dst, |c| layer_cfg(c, "bilstm")["config"]["merge_mode"] = serde_json::Value::Null);
+    let e = load_err(&dst);
+    assert!(e.contains("layer `bilstm`") && e.contains("merge_mode None"), "{e}");
+}
+
+/// A recurrent layer called with an `initial_state` (a second input
+/// tensor in its call's kwargs) is refused saying so (it said "takes one
+/// input, the config gives 2").
+#[test]
+fn an_initial_state_is_refused_by_name() {
+    let dst = tmpdir("init-state").join("init_state.keras");
+    edit_keras_config("rnn_simple.keras", &dst, |c| {
+        let l = layer_cfg(c, "q_simple_rnn");
+        let x = l["inbound_nodes"][0]["args"][0].clone();
+        l["inbound_nodes"][0]["kwargs"]["initial_state"] = serde_json::json!([x]);
+    });
+    let e = load_err(&dst);
+    assert!(e.contains("layer `q_simple_rnn`") && e.contains("`initial_state` is not supported"), "{e}");
+}
+
+/// A copy of example model `src` at `dst` with its `config.json` edited.
+fn edit_keras_config(src: &str, dst: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
     use std::io::{Read, Write};
-    let d = tmpdir("bi-none");
-    let dst = d.join("bi_none.keras");
-    let mut zin = zip::ZipArchive::new(std::fs::File::open(models().join("rnn_bilstm.keras")).unwrap()).unwrap();
-    let mut zout = zip::ZipWriter::new(std::fs::File::create(&dst).unwrap());
+    let mut zin = zip::ZipArchive::new(std::fs::File::open(models().join(src)).unwrap()).unwrap();
+    let mut zout = zip::ZipWriter::new(std::fs::File::create(dst).unwrap());
+    let mut edit = Some(edit);
     for k in 0..zin.len() {
         let mut f = zin.by_index(k).unwrap();
         let name = f.name().unwrap().to_string();
@@ -161,15 +183,13 @@ fn a_bidirectional_layer_without_merge_mode_is_refused() {
         f.read_to_end(&mut bytes).unwrap();
         if name == "config.json" {
             let mut c: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-            layer_cfg(&mut c, "bilstm")["config"]["merge_mode"] = serde_json::Value::Null;
+            (edit.take().unwrap())(&mut c);
             bytes = serde_json::to_vec(&c).unwrap();
         }
         zout.start_file(name, zip::write::SimpleFileOptions::default()).unwrap();
         zout.write_all(&bytes).unwrap();
     }
     zout.finish().unwrap();
-    let e = load_err(&dst);
-    assert!(e.contains("layer `bilstm`") && e.contains("merge_mode None"), "{e}");
 }
 
 #[test]

@@ -55,6 +55,12 @@ impl Graph {
                 let axis = concat_axis(raw, rank).ok_or_else(|| cfg.err(format!("concatenation axis {} is outside the input rank", raw as isize)))?;
                 op = Op::Merge(Merge::Concatenate(axis));
             }
+            if matches!(op, Op::Rnn { .. } | Op::Bidirectional { .. }) && in_shapes.len() > 1 {
+                return Err(cfg.err(format!(
+                    "is called with {} inputs: an `initial_state` is not supported (qkhw's recurrent layers start from a zero state, as QKeras's do without one)",
+                    in_shapes.len()
+                )));
+            }
             if op != Op::Input && !matches!(op, Op::Merge(_)) && in_shapes.len() != 1 {
                 return Err(cfg.err(format!("takes one input, the config gives {}", in_shapes.len())));
             }

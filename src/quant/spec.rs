@@ -227,9 +227,8 @@ pub fn call_from_json(v: &serde_json::Value) -> Result<Call> {
     // {"module": "builtins", "class_name": "function", "config": "binary_tanh"}.
     if name == "function" {
         let f = obj.get("config").and_then(|c| c.as_str()).ok_or_else(|| err("a function reference needs its name in \"config\""))?;
-        let mut call = parse_call(f)?;
-        call.source = src.clone();
-        return Ok(call);
+        // Named by its name in messages (the JSON around it says nothing).
+        return parse_call(f);
     }
     let mut call = Call { name, args: vec![], kwargs: vec![], source: src.clone() };
     if let Some(cfg) = obj.get("config") {
@@ -329,6 +328,8 @@ mod tests {
         assert_eq!(parse_call("hard_tanh").unwrap().name, "hard_tanh");
         let f = serde_json::json!({"module": "builtins", "class_name": "function", "config": "binary_tanh", "registered_name": "function"});
         assert_eq!(call_from_json(&f).unwrap().name, "binary_tanh");
+        // Messages name it by its name, not by the JSON around it.
+        assert_eq!(call_from_json(&f).unwrap().source, "binary_tanh");
         let bad = serde_json::json!({"module": "builtins", "class_name": "function", "config": {"x": 1}});
         assert!(call_from_json(&bad).is_err());
         assert_eq!(parse_call(" binary( ) ").unwrap().args.len(), 0);
