@@ -56,16 +56,24 @@ pub fn layer_outputs(g: &Graph, xs: &[Array<f32>], opts: &PredictOptions, only: 
     let p = predict_inputs(g, &arrays(xs), &PredictOptions { keep: Some(Keep::Layers), ..opts.clone() })?;
     let batch = xs.first().map_or(0, |x| x.shape[0]);
     let mut outs = vec![];
+    let mut notes = p.plan.notices.clone();
+    let live = p.plan.live();
     for (i, s) in p.plan.steps.iter().enumerate() {
         let Some(layer) = &s.layer else { continue };
         if !only.is_empty() && !only.contains(layer) {
+            continue;
+        }
+        if !live[i] {
+            // The dropped float softmax: its "output" would be the logits
+            // under the softmax's name.
+            notes.push(format!("layer `{layer}`: not written (the float softmax at the output is dropped; the layer before it holds the logits)"));
             continue;
         }
         let mut shape = vec![batch];
         shape.extend(&s.shape);
         outs.push(LayerOutput { layer: layer.clone(), shape, fmt: s.fmt, values: values(&p, i), codes: p.run.codes(i).to_vec() });
     }
-    Ok((outs, p.plan.notices, p.input_formats))
+    Ok((outs, notes, p.input_formats))
 }
 
 /// Write `NAME.bin` (float32, C order, like `quantized_model_dump`) and
