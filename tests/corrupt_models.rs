@@ -1,6 +1,8 @@
 //! Broken model files give one clear error naming the file (and the layer
 //! where there is one), never a panic and never a guess.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use hdf5_pure::{AttrValue, File};
@@ -172,24 +174,11 @@ fn an_initial_state_is_refused_by_name() {
 
 /// A copy of example model `src` at `dst` with its `config.json` edited.
 fn edit_keras_config(src: &str, dst: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
-    use std::io::{Read, Write};
-    let mut zin = zip::ZipArchive::new(std::fs::File::open(models().join(src)).unwrap()).unwrap();
-    let mut zout = zip::ZipWriter::new(std::fs::File::create(dst).unwrap());
-    let mut edit = Some(edit);
-    for k in 0..zin.len() {
-        let mut f = zin.by_index(k).unwrap();
-        let name = f.name().unwrap().to_string();
-        let mut bytes = vec![];
-        f.read_to_end(&mut bytes).unwrap();
-        if name == "config.json" {
-            let mut c: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-            (edit.take().unwrap())(&mut c);
-            bytes = serde_json::to_vec(&c).unwrap();
-        }
-        zout.start_file(name, zip::write::SimpleFileOptions::default()).unwrap();
-        zout.write_all(&bytes).unwrap();
-    }
-    zout.finish().unwrap();
+    common::edit_keras_config(&models().join(src), dst, |text| {
+        let mut c: serde_json::Value = serde_json::from_str(&text).unwrap();
+        edit(&mut c);
+        serde_json::to_string(&c).unwrap()
+    });
 }
 
 #[test]

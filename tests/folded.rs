@@ -487,25 +487,12 @@ fn folds_bit_exact(models: &[&str], want: &[&str]) {
 /// A copy of the `.keras` file `src` at `dst` with layers renamed
 /// (`(old, new)`: the name and every reference to it in `config.json`).
 fn rename_layers(src: &std::path::Path, dst: &std::path::Path, names: &[(&str, &str)]) {
-    use std::io::{Read, Write};
-    let mut zin = zip::ZipArchive::new(std::fs::File::open(src).unwrap()).unwrap();
-    let mut zout = zip::ZipWriter::new(std::fs::File::create(dst).unwrap());
-    for k in 0..zin.len() {
-        let mut f = zin.by_index(k).unwrap();
-        let name = f.name().unwrap().to_string();
-        let mut bytes = vec![];
-        f.read_to_end(&mut bytes).unwrap();
-        if name == "config.json" {
-            let mut text = String::from_utf8(bytes).unwrap();
-            for (old, new) in names {
-                text = text.replace(&format!("\"{old}\""), &format!("\"{new}\""));
-            }
-            bytes = text.into_bytes();
+    common::edit_keras_config(src, dst, |mut text| {
+        for (old, new) in names {
+            text = text.replace(&format!("\"{old}\""), &format!("\"{new}\""));
         }
-        zout.start_file(name, zip::write::SimpleFileOptions::default()).unwrap();
-        zout.write_all(&bytes).unwrap();
-    }
-    zout.finish().unwrap();
+        text
+    });
 }
 
 /// Every module name comes from the design's one namer: a layer named like

@@ -78,3 +78,28 @@ pub fn corrupt_one_operator(text: &str) -> String {
     let at = text.find(" + ").expect("an adder or a constant multiplier");
     format!("{} - {}", &text[..at], &text[at + 3..])
 }
+
+/// A copy of the `.keras` archive `src` at `dst` with its `config.json`
+/// rewritten by `edit` (every other member byte for byte): a model that
+/// differs from an example model in one place, without a generator run.
+#[allow(dead_code, reason = "used by some of the test binaries that include this module")]
+pub fn edit_keras_config(src: &std::path::Path, dst: &std::path::Path, edit: impl FnOnce(String) -> String) {
+    use std::io::{Read, Write};
+    let mut zin = zip::ZipArchive::new(std::fs::File::open(src).unwrap()).unwrap();
+    let mut zout = zip::ZipWriter::new(std::fs::File::create(dst).unwrap());
+    let mut edit = Some(edit);
+    for k in 0..zin.len() {
+        let mut f = zin.by_index(k).unwrap();
+        let name = f.name().unwrap().to_string();
+        let mut bytes = vec![];
+        f.read_to_end(&mut bytes).unwrap();
+        if name == "config.json"
+            && let Some(e) = edit.take()
+        {
+            bytes = e(String::from_utf8(bytes).unwrap()).into_bytes();
+        }
+        zout.start_file(name, zip::write::SimpleFileOptions::default()).unwrap();
+        zout.write_all(&bytes).unwrap();
+    }
+    zout.finish().unwrap();
+}
