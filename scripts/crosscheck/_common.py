@@ -218,17 +218,23 @@ def run_batch(out, only, models, seed_base, legacy_h5, describe_layer, readme_he
             failures.append((name, short_err(e)))
             print(f"{name}: FAILED {e}", flush=True)
 
+    write_readme(out, readme_head, readme, notes, static_drops, failures)
+
+
+def write_readme(out, readme_head, readme, notes, static_drops, failures):
+    """README.txt of a batch: the head, one entry per model, the notes, the
+    combinations QKeras or Keras refused and the models that failed."""
     with open(os.path.join(out, "README.txt"), "w") as f:
         f.write(readme_head)
         for r in readme:
             f.write(r + "\n")
         f.write(notes)
         if static_drops:
-            f.write("Combinations dropped while writing the script (QKeras rejected them):\n")
+            f.write("Combinations dropped while writing the script (QKeras or Keras rejected them):\n")
             for w, e in static_drops:
                 f.write(f"  - {w}: {e}\n")
         if failures:
-            f.write("\nModels that FAILED entirely:\n")
+            f.write("\nModels that FAILED entirely (QKeras could not build, train, save or reload them):\n")
             for n, e in failures:
                 f.write(f"  - {n}: {e}\n")
     print("failures:", failures)

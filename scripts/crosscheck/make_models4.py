@@ -76,7 +76,7 @@ from qkeras.quantizers import (
 from qkeras.utils import _add_supported_quantized_objects
 
 import _common as C  # noqa: E402
-from _common import _q, fmt_q, note_drop, qb, qr, short_err  # noqa: E402
+from _common import _q, fmt_q, note_drop, qb, qr, short_err, write_readme  # noqa: E402
 
 OUT = sys.argv[1] if len(sys.argv) > 1 else "crosscheck4-out"
 LEGACY_H5 = {"z04_stack3_mixed_q", "z09_two_inputs_seq_vec"}
@@ -676,20 +676,7 @@ def run(out, only, models, seed_base, legacy_h5, readme_head, notes, static_drop
             traceback.print_exc()
             failures.append((name, short_err(e)))
             print(f"{name}: FAILED {short_err(e)}", flush=True)
-    with open(os.path.join(out, "README.txt"), "w") as f:
-        f.write(readme_head)
-        for r in readme:
-            f.write(r + "\n")
-        f.write(notes)
-        if static_drops:
-            f.write("Combinations dropped while writing the script (QKeras or Keras rejected them):\n")
-            for w, e in static_drops:
-                f.write(f"  - {w}: {e}\n")
-        if failures:
-            f.write("\nModels that FAILED entirely (QKeras could not build, train, save or reload them):\n")
-            for n, e in failures:
-                f.write(f"  - {n}: {e}\n")
-    print("failures:", failures)
+    write_readme(out, readme_head, readme, notes, static_drops, failures)
 
 
 # Combinations removed from the builders above because QKeras or Keras refused them (what, error).
