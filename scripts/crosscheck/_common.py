@@ -162,37 +162,14 @@ def run_batch(out, only, models, seed_base, legacy_h5, describe_layer, readme_he
             path = os.path.join(out, name + ".keras")
             model.save(path)
             x = make_inputs(rng, N_TEST, in_shape)
-            ys = as_list(model.predict(x, batch_size=BATCH, verbose=0))
-            ys_again = as_list(model.predict(x, batch_size=BATCH, verbose=0))
-            for y in ys:
-                if not np.all(np.isfinite(y)):
-                    raise RuntimeError("non-finite predictions")
-            if any(not np.array_equal(a, b) for a, b in zip(ys, ys_again)):
-                raise RuntimeError("predict is not deterministic")
+            ys = predict_checked(model, x)
             np.save(os.path.join(out, name + ".x.npy"), x)
             for k, y in enumerate(ys):
                 np.save(os.path.join(out, name + (".y.npy" if k == 0 else f".y.{k}.npy")), y)
-            has_logits = ends_in_softmax(model)
-            logit_note = ""
-            if has_logits:
-                inp = model.layers[0].input if isinstance(model, keras.Sequential) else model.input
-                sub = keras.Model(inp, model.layers[-2].output)
-                z = np.asarray(sub.predict(x, batch_size=BATCH, verbose=0), dtype=np.float32)
-                np.save(os.path.join(out, name + ".logits.npy"), z)
-                sm = np.exp(z - z.max(1, keepdims=True))
-                sm = sm / sm.sum(1, keepdims=True)
-                logit_note = f" softmax(logits)-y max|diff|={float(np.abs(sm - ys[0]).max()):.2g}"
+            inp = model.layers[0].input if isinstance(model, keras.Sequential) else model.input
+            has_logits, logit_note = save_logits(model, inp, x, ys, out, name)
             reload_diff = reload_check(path, custom, x, ys)
-            h5_note = None
-            if name in legacy_h5:
-                h5 = os.path.join(out, name + "_legacy.h5")
-                try:
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore")
-                        model.save(h5)
-                    h5_note = f"{name}_legacy.h5 written; reload check max|diff|: {reload_check(h5, custom, x, ys)}"
-                except Exception as e:  # noqa: BLE001
-                    h5_note = f"legacy .h5 save REFUSED ({short_err(e)})"
+            h5_note = save_legacy_h5(model, x, ys, out, name, custom) if name in legacy_h5 else None
             layers_desc = " > ".join(describe_layer(l) for l in model.layers
                                      if type(l).__name__ != "InputLayer")
             stats = "; ".join(f"out{k}: y[min,max]=[{y.min():.4g},{y.max():.4g}] unique={len(np.unique(np.round(y, 6)))} "
@@ -219,6 +196,43 @@ def run_batch(out, only, models, seed_base, legacy_h5, describe_layer, readme_he
             print(f"{name}: FAILED {e}", flush=True)
 
     write_readme(out, readme_head, readme, notes, static_drops, failures)
+
+
+def predict_checked(model, x):
+    """model.predict as a list of outputs, run twice: finite and the same."""
+    ys = as_list(model.predict(x, batch_size=BATCH, verbose=0))
+    ys_again = as_list(model.predict(x, batch_size=BATCH, verbose=0))
+    for y in ys:
+        if not np.all(np.isfinite(y)):
+            raise RuntimeError("non-finite predictions")
+    if any(not np.array_equal(a, b) for a, b in zip(ys, ys_again)):
+        raise RuntimeError("predict is not deterministic")
+    return ys
+
+
+def save_logits(model, inp, x, ys, out, name):
+    """For a model ending in a softmax, NAME.logits.npy (the layer before
+    it): (whether written, the README note)."""
+    if not ends_in_softmax(model):
+        return False, ""
+    sub = keras.Model(inp, model.layers[-2].output)
+    z = np.asarray(sub.predict(x, batch_size=BATCH, verbose=0), dtype=np.float32)
+    np.save(os.path.join(out, name + ".logits.npy"), z)
+    sm = np.exp(z - z.max(1, keepdims=True))
+    sm = sm / sm.sum(1, keepdims=True)
+    return True, f" softmax(logits)-y max|diff|={float(np.abs(sm - ys[0]).max()):.2g}"
+
+
+def save_legacy_h5(model, x, ys, out, name, custom):
+    """NAME_legacy.h5 and its reload check, or why Keras refused it."""
+    h5 = os.path.join(out, name + "_legacy.h5")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.save(h5)
+        return f"{name}_legacy.h5 written; reload check max|diff|: {reload_check(h5, custom, x, ys)}"
+    except Exception as e:  # noqa: BLE001
+        return f"legacy .h5 save REFUSED ({short_err(e)})"
 
 
 def write_readme(out, readme_head, readme, notes, static_drops, failures):

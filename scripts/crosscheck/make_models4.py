@@ -605,37 +605,14 @@ def build_one(out, name, builder, seed, legacy_h5, custom):
     model.save(path)
     x = [mk(C.N_TEST, s) for s in ins]
     xin = x if len(x) > 1 else x[0]
-    ys = C.as_list(model.predict(xin, batch_size=C.BATCH, verbose=0))
-    ys_again = C.as_list(model.predict(xin, batch_size=C.BATCH, verbose=0))
-    for y in ys:
-        if not np.all(np.isfinite(y)):
-            raise RuntimeError("non-finite predictions")
-    if any(not np.array_equal(a, b) for a, b in zip(ys, ys_again)):
-        raise RuntimeError("predict is not deterministic")
+    ys = C.predict_checked(model, xin)
     for k, a in enumerate(x):
         np.save(os.path.join(out, name + (".x.npy" if k == 0 else f".x.{k}.npy")), a)
     for k, y in enumerate(ys):
         np.save(os.path.join(out, name + (".y.npy" if k == 0 else f".y.{k}.npy")), y)
-    has_logits = C.ends_in_softmax(model)
-    logit_note = ""
-    if has_logits:
-        sub = keras.Model(model.inputs, model.layers[-2].output)
-        z = np.asarray(sub.predict(xin, batch_size=C.BATCH, verbose=0), dtype=np.float32)
-        np.save(os.path.join(out, name + ".logits.npy"), z)
-        sm = np.exp(z - z.max(1, keepdims=True))
-        sm = sm / sm.sum(1, keepdims=True)
-        logit_note = f" softmax(logits)-y max|diff|={float(np.abs(sm - ys[0]).max()):.2g}"
+    has_logits, logit_note = C.save_logits(model, model.inputs, xin, ys, out, name)
     reload_diff = C.reload_check(path, custom, xin, ys)
-    h5_note = None
-    if name in legacy_h5:
-        h5 = os.path.join(out, name + "_legacy.h5")
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                model.save(h5)
-            h5_note = f"{name}_legacy.h5 written; reload check max|diff|: {C.reload_check(h5, custom, xin, ys)}"
-        except Exception as e:  # noqa: BLE001
-            h5_note = f"legacy .h5 save REFUSED ({short_err(e)})"
+    h5_note = C.save_legacy_h5(model, xin, ys, out, name, custom) if name in legacy_h5 else None
     if name.startswith("z15"):
         with open(os.path.join(out, name + ".qconfig.json"), "w") as f:
             json.dump(Z15_QCONFIG, f, indent=1)
