@@ -495,13 +495,25 @@ def test_freeze_equals_qkeras_clone_model_and_freeze_auto_po2_scale(tmp_path):
     _hw_equal(m.quantized_weights(), compare)
 
 
+def _train_and_freeze(model, seed, tmp_path):
+    """One epoch on 128 random samples (so the auto_po2 scales are not the
+    initial ones), then qkhw's freeze: (inputs, frozen file, the frozen
+    model as QKeras loads it)."""
+    from qkeras.utils import load_qmodel
+    rng = np.random.default_rng(seed)
+    xs = rng.normal(size=(128, *model.input_shape[1:])).astype(np.float32)
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(xs, rng.normal(size=(128, *model.output_shape[1:])).astype(np.float32), epochs=1, batch_size=32, verbose=0)
+    out = qkhw.load(model).freeze(tmp_path / "frozen.keras")
+    return xs, out, load_qmodel(str(out), compile=False)
+
+
 def test_freeze_keeps_branches_and_layers_qkeras_refuses(tmp_path):
     """QKeras's function rebuilds a single-input chain of four classes and
     fails on a QConv1D; qkhw freezes a branchy model with one in place: the
     file loads in QKeras and predicts exactly what the original does (the
     frozen scales are the ones auto_po2 computes on these weights)."""
     from qkeras import QConv1D
-    from qkeras.utils import load_qmodel
     keras.utils.set_random_seed(12)
     inp = L.Input((8, 3), name="seq")
     x = QActivation(quantized_bits(8, 2, alpha=1), name="qin")(inp)
@@ -512,12 +524,7 @@ def test_freeze_keeps_branches_and_layers_qkeras_refuses(tmp_path):
     h = L.Flatten(name="flat")(L.Add(name="add")([a, b]))
     h = QDense(3, kernel_quantizer=_auto_po2(5), bias_quantizer=quantized_bits(8, 3, alpha=1), name="out")(h)
     model = keras.Model(inp, h, name="fz_branch")
-    rng = np.random.default_rng(1)
-    xs = rng.normal(size=(128, 8, 3)).astype(np.float32)
-    model.compile(optimizer="adam", loss="mse")
-    model.fit(xs, rng.normal(size=(128, 3)).astype(np.float32), epochs=1, batch_size=32, verbose=0)
-    out = qkhw.load(model).freeze(tmp_path / "frozen.keras")
-    ours = load_qmodel(str(out), compile=False)
+    xs, out, ours = _train_and_freeze(model, 1, tmp_path)
     assert ours.get_layer("c1").kernel_quantizer_internal.post_training_scale is not None
     assert ours.get_layer("out").kernel_quantizer_internal.post_training_scale is not None
     same_bits(model.predict(xs, verbose=0), ours.predict(xs, verbose=0))
@@ -532,19 +539,13 @@ def test_freeze_takes_recurrent_layers(tmp_path):
     cross-check): each gets its scale in the cell's config, the file loads
     in QKeras and predicts bit for bit what the original does."""
     from qkeras import QLSTM
-    from qkeras.utils import load_qmodel
     keras.utils.set_random_seed(15)
     inp = L.Input((6, 3), name="seq")
     x = QActivation(quantized_bits(8, 2, alpha=1), name="qin")(inp)
     x = QLSTM(4, kernel_quantizer=_auto_po2(5), recurrent_quantizer=_auto_po2(5), bias_quantizer=_auto_po2(8),
               state_quantizer=quantized_bits(8, 2, alpha=1), activation="quantized_tanh(6)", name="lstm")(x)
     model = keras.Model(inp, QDense(2, kernel_quantizer=quantized_bits(6, 0, alpha=1), name="out")(x), name="fz_lstm")
-    rng = np.random.default_rng(2)
-    xs = rng.normal(size=(128, 6, 3)).astype(np.float32)
-    model.compile(optimizer="adam", loss="mse")
-    model.fit(xs, rng.normal(size=(128, 2)).astype(np.float32), epochs=1, batch_size=32, verbose=0)
-    out = qkhw.load(model).freeze(tmp_path / "frozen.keras")
-    ours = load_qmodel(str(out), compile=False)
+    xs, _, ours = _train_and_freeze(model, 2, tmp_path)
     # (QKeras reloads a QLSTM under an automatic name, `qlstm_1`.)
     cell = next(layer for layer in ours.layers if isinstance(layer, QLSTM)).cell
     for q in [cell.kernel_quantizer_internal, cell.recurrent_quantizer_internal, cell.bias_quantizer_internal]:
