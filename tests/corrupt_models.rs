@@ -172,6 +172,35 @@ fn an_initial_state_is_refused_by_name() {
     assert!(e.contains("layer `q_simple_rnn`") && e.contains("`initial_state` is not supported"), "{e}");
 }
 
+/// A recurrent layer on the raw float32 input (QKeras computes its cell in
+/// float32 on inputs of 24 significant bits) is told to quantize its
+/// input; only a cell whose state grows (an LSTM without a state
+/// quantizer) is also told to add one. The QSimpleRNN's state is its
+/// quantized activation: it was told to add a state quantizer, which
+/// changes nothing.
+#[test]
+fn a_raw_input_recurrent_layer_is_told_to_quantize_its_input() {
+    for (src, layer, shape, state_advice) in [("rnn_simple.keras", "q_simple_rnn", [2, 6, 4], false), ("rnn_lstm.keras", "qlstm", [2, 7, 3], true)] {
+        let d = tmpdir(&format!("raw-{layer}"));
+        let dst = d.join(src);
+        edit_keras_config(src, &dst, |c| {
+            layer_cfg(c, "in_q")["config"]["activation"] = serde_json::json!("linear");
+            layer_cfg(c, layer)["config"]["state_quantizer"] = serde_json::Value::Null;
+        });
+        let n: usize = shape.iter().product();
+        let x = d.join("x.npy");
+        let xs: Vec<f32> = (0..n).map(|i| (i as f32 * 0.37).sin() * 3.3).collect();
+        std::fs::write(&x, qkhw::npy::encode_f32(&shape, &xs)).unwrap();
+        let y = d.join("y.npy");
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_qkhw")).arg("predict").arg(&dst).arg("--input").arg(&x).arg("--output").arg(&y).output().unwrap();
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success() && !y.exists(), "{e}");
+        assert_eq!(e.trim().lines().count(), 1, "{e}");
+        assert!(e.contains(&format!("layer `{layer}`")) && (e.contains("quantize the layer's input") || e.contains("quantize its input")), "{e}");
+        assert_eq!(e.contains("state_quantizer"), state_advice, "{e}");
+    }
+}
+
 /// A copy of example model `src` at `dst` with its `config.json` edited.
 fn edit_keras_config(src: &str, dst: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
     common::edit_keras_config(&models().join(src), dst, |text| {

@@ -103,8 +103,9 @@ impl Builder<'_> {
                 self.g,
                 l,
                 format!(
-                    "without a state_quantizer the state gains fraction bits every time step, and the cell cannot be built exactly ({}); give the layer a state_quantizer (e.g. quantized_bits(8,1,alpha=1))",
-                    msg.trim_start_matches(&format!("({}) ", l.class))
+                    "without a state_quantizer the state gains fraction bits every time step, and the cell cannot be built exactly ({}); give the layer a state_quantizer (e.g. quantized_bits(8,1,alpha=1)){}",
+                    msg.trim_start_matches(&format!("({}) ", l.class)),
+                    if self.input_quantized(l) { "" } else { " and quantize its input (a QActivation before it, or --input-format)" }
                 ),
             ),
             e => e,
@@ -265,7 +266,8 @@ impl Builder<'_> {
             }
             outs.push(h.unwrap_or(xt));
         }
-        self.check_float32(l, first, state_q.is_some())?;
+        // A simple cell's state is its activation's output, a quantizer's.
+        self.check_float32(l, first, state_q.is_some() || cell == RnnCell::Simple)?;
         let last = *outs.last().ok_or_else(|| err(self.g, l, "a sequence of length zero"))?;
         if !*return_sequences {
             return Ok(last);
@@ -315,8 +317,14 @@ impl Builder<'_> {
         self.push(l, vec![a], shape, f + 1, clo, chi, StepOp::Act(Act::Grid { out_frac: f + 1, min: 0, max: one }))
     }
 
+    /// Is the layer's input already a quantizer's output?
+    fn input_quantized(&self, l: &Layer) -> bool {
+        l.inputs.first().is_some_and(|i| matches!(self.g.layers[i.0].activation, crate::ir::Activation::Quantized(_)))
+    }
+
     /// QKeras computes the cell in float32: every step from `first` on
-    /// must hold its values exactly there.
+    /// must hold its values exactly there. `state_q`: the state is
+    /// quantized at each step (so it cannot be what grows).
     fn check_float32(&self, l: &Layer, first: usize, state_q: bool) -> Result<()> {
         let Some(big) = self.steps[first..]
             .iter()
@@ -327,8 +335,7 @@ impl Builder<'_> {
         else {
             return Ok(());
         };
-        // Is the layer's input already a quantizer's output?
-        let input_quantized = l.inputs.first().is_some_and(|i| matches!(self.g.layers[i.0].activation, crate::ir::Activation::Quantized(_)));
+        let input_quantized = self.input_quantized(l);
         let gru = matches!(&l.op, Op::Rnn { cell: RnnCell::Gru, reset_after: true, .. }) || matches!(&l.op, Op::Bidirectional { forward, .. } if matches!(**forward, Op::Rnn { cell: RnnCell::Gru, reset_after: true, .. }));
         let fix = if state_q && input_quantized {
             if gru {
@@ -338,6 +345,8 @@ impl Builder<'_> {
             }
         } else if state_q {
             "quantize the layer's input (a QActivation before it, or --input-format), or use fewer bits in its quantizers"
+        } else if !input_quantized {
+            "quantize the layer's input (a QActivation before it, or --input-format) and give the layer a state_quantizer (e.g. quantized_bits(8,1,alpha=1)): without one the state grows every step"
         } else {
             "give the layer a state_quantizer (e.g. quantized_bits(8,1,alpha=1)): without one the state grows every step"
         };
