@@ -201,6 +201,31 @@ fn a_raw_input_recurrent_layer_is_told_to_quantize_its_input() {
     }
 }
 
+/// A Masking layer is refused by its own name. Keras 3 saves its mask as
+/// op layers (`NotEqual`, `Any`) placed before it, and the first of those
+/// was named instead ("layer class `NotEqual` is not supported").
+#[test]
+fn a_masking_layer_is_refused_by_name() {
+    let dst = tmpdir("masking").join("masking.keras");
+    edit_keras_config("rnn_lstm.keras", &dst, |c| {
+        let node = layer_cfg(c, "qlstm")["inbound_nodes"].clone();
+        let reads = |producer: &str| {
+            let mut n = node.clone();
+            n[0]["args"][0]["config"]["keras_history"][0] = serde_json::json!(producer);
+            n
+        };
+        let layers = c["config"]["layers"].as_array_mut().unwrap();
+        let at = layers.iter().position(|l| l["name"] == "qlstm").unwrap();
+        let op = serde_json::json!({"module": "keras.src.ops.numpy", "class_name": "NotEqual", "config": {"name": "not_equal"}, "name": "not_equal", "inbound_nodes": reads("in_q")});
+        let mask = serde_json::json!({"module": "keras.layers", "class_name": "Masking", "config": {"name": "mask", "mask_value": 0.0}, "name": "mask", "inbound_nodes": reads("in_q")});
+        layers.insert(at, mask);
+        layers.insert(at, op);
+        layers[at + 2]["inbound_nodes"] = reads("mask");
+    });
+    let e = load_err(&dst);
+    assert!(e.contains("layer `mask`") && e.contains("Masking") && !e.contains("not_equal"), "{e}");
+}
+
 /// A copy of example model `src` at `dst` with its `config.json` edited.
 fn edit_keras_config(src: &str, dst: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
     common::edit_keras_config(&models().join(src), dst, |text| {

@@ -37,6 +37,11 @@ impl Graph {
     pub fn from_saved(m: &SavedModel, opts: BuildOptions) -> Result<Graph> {
         let path = m.path.as_path();
         let err = |layer: &str, msg: String| Error::Model { path: path.to_path_buf(), layer: Some(layer.to_string()), msg };
+        // Keras 3 saves a Masking layer's mask as `NotEqual` / `Any` op
+        // layers that come first in order: name the Masking layer instead.
+        if let Some(l) = m.spec.layers.iter().find(|l| l.class == "Masking") {
+            return Err(err(&l.name, "(Masking) masking is not supported: qkhw's recurrent layers run every time step, where Keras skips the masked ones; remove the Masking layer".into()));
+        }
         let order = topo_order(m)?;
         let mut ids: HashMap<&str, LayerId> = HashMap::new();
         let mut layers: Vec<Layer> = Vec::with_capacity(order.len());
