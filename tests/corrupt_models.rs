@@ -147,14 +147,27 @@ fn a_second_output_tensor_is_refused() {
     assert!(e.contains("the model reads output 1 of layer"), "{e}");
 }
 
-/// `QBidirectional(merge_mode=None)` (saved as null: two output tensors)
-/// is refused naming the layer; it was read as the default, concat.
+/// `QBidirectional(merge_mode=None)` (saved as null: two output tensors):
+/// the model reading tensor 0 reads the forward direction alone, through
+/// the part node `birnn:0` (it was read as the default, concat; then it was
+/// refused). A third tensor is refused naming both layers.
 #[test]
-fn a_bidirectional_layer_without_merge_mode_is_refused() {
+fn a_bidirectional_layer_without_merge_mode_is_read_by_parts() {
     let dst = tmpdir("bi-none").join("bi_none.keras");
-    edit_keras_config("rnn_bilstm.keras", &dst, |c| layer_cfg(c, "bilstm")["config"]["merge_mode"] = serde_json::Value::Null);
+    edit_keras_config("rnn_bilstm.keras", &dst, |c| layer_cfg(c, "birnn")["config"]["merge_mode"] = serde_json::Value::Null);
+    let g = qkhw::load_graph(&dst, BuildOptions::default()).unwrap();
+    let (bi, part) = (g.layer("birnn").unwrap(), g.layer("birnn:0").unwrap());
+    assert_eq!(part.inputs, [g.layers.iter().position(|l| l.name == "birnn").map(qkhw::ir::LayerId).unwrap()]);
+    assert_eq!(bi.shape.last().unwrap(), &(2 * part.shape.last().unwrap()));
+    assert_eq!(g.outputs.len(), 1, "the model reads the forward tensor");
+    assert!(g.layer("birnn:1").is_none(), "no reader of the backward tensor, no node");
+    let dst = tmpdir("bi-none-2").join("bi_none.keras");
+    edit_keras_config("rnn_bilstm.keras", &dst, |c| {
+        layer_cfg(c, "birnn")["config"]["merge_mode"] = serde_json::Value::Null;
+        c["config"]["output_layers"] = serde_json::json!(["birnn", 0, 2]);
+    });
     let e = load_err(&dst);
-    assert!(e.contains("layer `bilstm`") && e.contains("merge_mode None"), "{e}");
+    assert!(e.contains("the model reads output 2 of layer `birnn`"), "{e}");
 }
 
 /// A recurrent layer called with an `initial_state` (a second input

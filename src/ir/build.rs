@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use super::cfg::Cfg;
-use super::{shape, Activation, BatchNorm, Graph, Layer, LayerId, Merge, Op, RnnCell, Weight};
+use super::{shape, Activation, BatchNorm, BiMerge, Graph, Layer, LayerId, Merge, Op, RnnCell, Weight};
 use crate::error::{Error, Result};
 use crate::keras::{SavedModel, Tensor};
 use crate::quant::InternalSigmoid;
@@ -336,15 +336,20 @@ fn parse_layer(cfg: &Cfg) -> Result<(Op, Activation)> {
                     b
                 }
             };
-            // merge_mode=None is saved as null: two output tensors.
-            if cfg.map.get("merge_mode").is_some_and(serde_json::Value::is_null) {
-                return Err(cfg.err("merge_mode None (two output tensors, one per direction) is not supported: qkhw takes layers with one output (merge_mode concat, sum, mul or ave)"));
-            }
-            let merge_mode = cfg.str("merge_mode", "concat")?;
-            if merge_mode != "concat" && merge_mode != "sum" && merge_mode != "mul" && merge_mode != "ave" {
-                return Err(cfg.err(format!("merge_mode `{merge_mode}` is not supported (concat, sum, mul, ave: one output tensor)")));
-            }
-            return Ok((Op::Bidirectional { forward: Box::new(forward), backward: Box::new(backward), merge_mode }, Activation::Linear));
+            // merge_mode=None is saved as null: two output tensors, read
+            // through `OutputPart` nodes of the concatenation.
+            let merge = if cfg.map.get("merge_mode").is_some_and(serde_json::Value::is_null) {
+                BiMerge::Concat
+            } else {
+                match cfg.str("merge_mode", "concat")?.as_str() {
+                    "concat" => BiMerge::Concat,
+                    "sum" => BiMerge::Sum,
+                    "mul" => BiMerge::Mul,
+                    "ave" => BiMerge::Ave,
+                    other => return Err(cfg.err(format!("merge_mode `{other}` is not supported (concat, sum, mul, ave or None)"))),
+                }
+            };
+            return Ok((Op::Bidirectional { forward: Box::new(forward), backward: Box::new(backward), merge }, Activation::Linear));
         }
         "QScaleShift" => Op::ScaleShift { use_bias: bias()?, weight_q: wq("weight_quantizer")?, bias_q: wq("bias_quantizer")? },
         "MaxPooling1D" | "MaxPooling2D" | "AveragePooling1D" | "AveragePooling2D" | "QAveragePooling2D" => {
@@ -418,6 +423,13 @@ fn parse_layer(cfg: &Cfg) -> Result<(Op, Activation)> {
             // Keras's axis (negative, or counting the batch) rides here as
             // wrapped usize until `from_saved` resolves it against the rank.
             Op::Merge(Merge::Concatenate(axis as isize as usize))
+        }
+        crate::keras::config::OUTPUT_PART => {
+            let n = |k: &str| cfg.map.get(k).and_then(Value::as_u64).map(|v| v as usize);
+            match (n("index"), n("parts")) {
+                (Some(index), Some(parts)) if index < parts => Op::OutputPart { index, parts },
+                _ => return Err(Error::Internal(format!("output part node `{}` without its index", cfg.layer))),
+            }
         }
         "Sequential" | "Functional" | "Model" => {
             return Err(cfg.err("a nested model: qkhw reads flat models; flatten it before saving"));

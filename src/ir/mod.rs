@@ -100,6 +100,17 @@ pub enum Merge {
     Concatenate(usize),
 }
 
+/// How a QBidirectional joins its two directions (Keras's `merge_mode`;
+/// `None`, two output tensors, is `Concat` read through
+/// [`Op::OutputPart`] nodes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BiMerge {
+    Concat,
+    Sum,
+    Mul,
+    Ave,
+}
+
 /// Batch-norm parameters (standalone, or folded into a conv / dense).
 #[derive(Debug, Clone, PartialEq)]
 pub struct BatchNorm {
@@ -171,7 +182,12 @@ pub enum Op {
         activation: Activation,
         recurrent_activation: Activation,
     },
-    Bidirectional { forward: Box<Op>, backward: Box<Op>, merge_mode: String },
+    Bidirectional { forward: Box<Op>, backward: Box<Op>, merge: BiMerge },
+    /// Output tensor `index` of a layer with `parts` output tensors (a
+    /// `QBidirectional(merge_mode=None)`, computed as the concatenation of
+    /// its parts): that part of its last axis. qkhw adds this node for each
+    /// part a model reads, named `LAYER:index`.
+    OutputPart { index: usize, parts: usize },
     ScaleShift { use_bias: bool, weight_q: Option<Quantizer>, bias_q: Option<Quantizer> },
 }
 

@@ -1,7 +1,7 @@
 //! Shape inference and the weight shapes each layer must carry, both as
 //! Keras computes them (channels_last, batch axis dropped).
 
-use super::{Merge, Op, Padding, RnnCell, Shape, Window};
+use super::{BiMerge, Merge, Op, Padding, RnnCell, Shape, Window};
 
 fn dilated(k: usize, d: usize) -> usize {
     (k - 1) * d + 1
@@ -199,9 +199,17 @@ pub(super) fn infer(op: &Op, ins: &[Shape]) -> Result<Shape, String> {
             }
             if *return_sequences { vec![x[0], *units] } else { vec![*units] }
         }
-        Op::Bidirectional { forward, merge_mode, .. } => {
+        Op::OutputPart { parts, .. } => {
+            let mut s = one()?;
+            match s.last_mut() {
+                Some(l) if *l % parts == 0 => *l /= parts,
+                _ => return Err(format!("cannot split a {s:?} output in {parts} parts")),
+            }
+            s
+        }
+        Op::Bidirectional { forward, merge, .. } => {
             let mut s = infer(forward, ins)?;
-            if merge_mode == "concat"
+            if *merge == BiMerge::Concat
                 && let Some(l) = s.last_mut() {
                     *l *= 2;
                 }

@@ -122,7 +122,14 @@ fn sequential(name: String, model: &Value, cfg: &Map<String, Value>, layers: &[V
     }
     let first = out.first().ok_or_else(|| err(path, None, "model has no layers"))?.name.clone();
     let last = out.last().map(|l| l.name.clone()).unwrap_or_default();
-    Ok(ModelSpec { name, layers: out, inputs: vec![first], outputs: vec![last] })
+    // A last layer with several output tensors gives the model as many
+    // outputs (no layer could have read its list).
+    let outputs = if split_layers(&out).contains(&last.as_str()) { vec![(last.clone(), 0), (last, 1)] } else { vec![(last, 0)] };
+    let layers = out.into_iter().map(|l| {
+        let read = l.inbound.iter().map(|p| (p.clone(), 0)).collect();
+        (l, read)
+    });
+    resolve(name, layers.collect(), vec![first], outputs, path)
 }
 
 /// Producer names (with the index of the producer's output tensor) in
@@ -143,17 +150,42 @@ fn keras3_history(v: &Value, out: &mut Vec<(String, u64)>) {
     }
 }
 
-/// The producers' names, refusing a read of a producer's second (third,
-/// ...) output tensor: every layer qkhw takes has one output, so reading
+/// Layers with one output tensor per part of their output: a
+/// `QBidirectional(merge_mode=None)` returns `[forward, backward]`. qkhw
+/// computes such a layer as the concatenation of its parts (Keras's
+/// `concat` along the last axis) and gives each part read a node of its
+/// own, `NAME:K`, of class [`OUTPUT_PART`], that slices it out.
+fn split_layers(layers: &[LayerSpec]) -> Vec<&str> {
+    layers
+        .iter()
+        .filter(|l| l.class == "QBidirectional" && l.config.get("merge_mode").is_some_and(Value::is_null))
+        .map(|l| l.name.as_str())
+        .collect()
+}
+
+/// The class of the node standing for output tensor `index` of a layer
+/// with `parts` output tensors (config `{"index": K, "parts": N}`). Not a
+/// Python identifier, so no saved Keras class can be named so.
+pub const OUTPUT_PART: &str = "qkhw:output";
+
+/// The producers' names, with a read of output tensor K of a split layer
+/// (see [`split_layers`]) renamed to its part node `NAME:K` (added to
+/// `parts`), and any other read of a producer's second (third, ...) output
+/// tensor refused: every other layer qkhw takes has one output, so reading
 /// tensor 0 in its place would compute something else without a word.
-fn single_outputs(read: Vec<(String, u64)>, name: Option<&str>, path: &Path) -> Result<Vec<String>> {
+fn resolve_reads(read: Vec<(String, u64)>, split: &[&str], parts: &mut Vec<(String, u64)>, name: Option<&str>, path: &Path) -> Result<Vec<String>> {
     read.into_iter()
         .map(|(p, k)| {
-            if k == 0 {
+            if split.contains(&p.as_str()) && k < 2 {
+                if !parts.contains(&(p.clone(), k)) {
+                    parts.push((p.clone(), k));
+                }
+                Ok(format!("{p}:{k}"))
+            } else if k == 0 {
                 Ok(p)
             } else {
                 Err(err(path, name, format!(
-                    "{}reads output {k} of layer `{p}`, a layer with several output tensors (QBidirectional with merge_mode=None, say); qkhw takes layers with one output (for QBidirectional: merge_mode concat, sum, mul or ave)",
+                    "{}reads output {k} of layer `{p}`, a layer with several output tensors; qkhw takes layers with one output (and QBidirectional with merge_mode=None)",
                     if name.is_none() { "the model " } else { "" }
                 )))
             }
@@ -161,7 +193,34 @@ fn single_outputs(read: Vec<(String, u64)>, name: Option<&str>, path: &Path) -> 
         .collect()
 }
 
-fn inbound(l: &Value, name: &str, path: &Path) -> Result<Vec<String>> {
+/// The model with every read resolved (see [`resolve_reads`]): part nodes
+/// go right after their layer.
+fn resolve(name: String, layers: Vec<(LayerSpec, Vec<(String, u64)>)>, inputs: Vec<String>, outputs: Vec<(String, u64)>, path: &Path) -> Result<ModelSpec> {
+    let specs: Vec<LayerSpec> = layers.iter().map(|(l, _)| l.clone()).collect();
+    let split = split_layers(&specs);
+    let mut parts = vec![];
+    let mut out = Vec::with_capacity(layers.len());
+    for (mut l, read) in layers {
+        l.inbound = resolve_reads(read, &split, &mut parts, Some(&l.name), path)?;
+        out.push(l);
+    }
+    let outputs = resolve_reads(outputs, &split, &mut parts, None, path)?;
+    for (p, k) in parts {
+        let at = out.iter().position(|l| l.name == p).map_or(out.len(), |i| i + 1);
+        let at = at + out[at..].iter().take_while(|l| l.class == OUTPUT_PART && l.inbound == [p.clone()]).count();
+        let mut config = Map::new();
+        config.insert("index".into(), k.into());
+        config.insert("parts".into(), 2.into());
+        let name = format!("{p}:{k}");
+        if out.iter().any(|l| l.name == name) {
+            return Err(err(path, Some(&name), format!("a layer is named like qkhw's node for output {k} of `{p}`; rename it")));
+        }
+        out.insert(at, LayerSpec { name, class: OUTPUT_PART.into(), config, inbound: vec![p] });
+    }
+    Ok(ModelSpec { name, layers: out, inputs, outputs })
+}
+
+fn inbound(l: &Value, name: &str, path: &Path) -> Result<Vec<(String, u64)>> {
     let nodes = match l.get("inbound_nodes") {
         None | Some(Value::Null) => return Ok(vec![]),
         Some(Value::Array(a)) => a,
@@ -189,36 +248,33 @@ fn inbound(l: &Value, name: &str, path: &Path) -> Result<Vec<String>> {
         }
         _ => return Err(err(path, Some(name), "unreadable inbound node")),
     }
-    single_outputs(out, Some(name), path)
+    Ok(out)
 }
 
 /// `["a", 0, 0]` or `[["a", 0, 0], ["b", 0, 0]]`.
-fn endpoint_names(v: Option<&Value>, what: &str, path: &Path) -> Result<Vec<String>> {
+fn endpoints(v: Option<&Value>, what: &str, path: &Path) -> Result<Vec<(String, u64)>> {
     let a = v.and_then(Value::as_array).ok_or_else(|| err(path, None, format!("model config has no `{what}`")))?;
     let entries: Vec<&Value> = if a.first().is_some_and(Value::is_string) { vec![v.unwrap_or(&Value::Null)] } else { a.iter().collect() };
-    let read = entries
+    entries
         .iter()
         .map(|e| {
             let p = e.get(0).and_then(Value::as_str).map(str::to_string).ok_or_else(|| err(path, None, format!("unreadable `{what}` entry {e}")))?;
             Ok((p, e.get(2).and_then(Value::as_u64).unwrap_or(0)))
         })
-        .collect::<Result<Vec<_>>>()?;
-    single_outputs(read, None, path)
+        .collect()
 }
 
 fn functional(name: String, cfg: &Map<String, Value>, layers: &[Value], path: &Path) -> Result<ModelSpec> {
     let mut out = vec![];
     for l in layers {
         let (lname, class, config) = layer_head(l, path)?;
-        let inbound = inbound(l, &lname, path)?;
-        out.push(LayerSpec { name: lname, class, config, inbound });
+        let read = inbound(l, &lname, path)?;
+        out.push((LayerSpec { name: lname, class, config, inbound: vec![] }, read));
     }
-    Ok(ModelSpec {
-        name,
-        layers: out,
-        inputs: endpoint_names(cfg.get("input_layers"), "input_layers", path)?,
-        outputs: endpoint_names(cfg.get("output_layers"), "output_layers", path)?,
-    })
+    // An input is an InputLayer, read as itself.
+    let inputs = endpoints(cfg.get("input_layers"), "input_layers", path)?.into_iter().map(|(n, _)| n).collect();
+    let outputs = endpoints(cfg.get("output_layers"), "output_layers", path)?;
+    resolve(name, out, inputs, outputs, path)
 }
 
 #[cfg(test)]

@@ -723,7 +723,7 @@ impl Builder<'_> {
                 let (f, lo, hi) = (self.steps[x].fmt, self.steps[x].lo.min(0), self.steps[x].hi.max(0));
                 self.push(l, vec![x], l.shape.clone(), f.frac, lo, hi, StepOp::ZeroPad { in_shape: l.in_shapes[0].clone(), pads: pads.clone() })?
             }
-            Op::Cropping { .. } | Op::UpSampling { .. } | Op::Permute { .. } => {
+            Op::Cropping { .. } | Op::UpSampling { .. } | Op::Permute { .. } | Op::OutputPart { .. } => {
                 let x = self.input_of(l, 0);
                 let (f, lo, hi) = (self.steps[x].fmt, self.steps[x].lo, self.steps[x].hi);
                 let idx = gather_index(&l.op, &l.in_shapes[0], &l.shape);
@@ -1444,6 +1444,14 @@ fn gather_index(op: &Op, ins: &[usize], outs: &[usize]) -> Vec<u32> {
             let i: Vec<usize> = match op {
                 Op::Cropping { crops } => o.iter().enumerate().map(|(a, &v)| v + crops.get(a).map_or(0, |c| c.0)).collect(),
                 Op::UpSampling { size } => o.iter().enumerate().map(|(a, &v)| v / size.get(a).copied().unwrap_or(1)).collect(),
+                // Part `index` of the last axis.
+                Op::OutputPart { index, .. } => {
+                    let mut i = o.clone();
+                    if let (Some(v), Some(&d)) = (i.last_mut(), outs.last()) {
+                        *v += index * d;
+                    }
+                    i
+                }
                 Op::Permute { dims } => {
                     let mut i = vec![0; o.len()];
                     for (a, &d) in dims.iter().enumerate() {

@@ -22,7 +22,7 @@
 //! refused with the reason, naming it.
 
 use super::*;
-use crate::ir::RnnCell;
+use crate::ir::{BiMerge, RnnCell};
 
 /// One recurrent direction's constants as QKeras multiplies by them.
 struct CellWeights {
@@ -61,15 +61,14 @@ impl Builder<'_> {
         let x = self.input_of(l, 0);
         match &l.op {
             Op::Rnn { .. } => self.direction(l, x, &l.op, ""),
-            Op::Bidirectional { forward, backward, merge_mode } => {
+            Op::Bidirectional { forward, backward, merge } => {
                 let f = self.direction(l, x, forward, "forward/")?;
                 let b = self.direction(l, x, backward, "backward/")?;
-                let m = match merge_mode.as_str() {
-                    "concat" => Merge::Concatenate(l.shape.len() - 1),
-                    "sum" => Merge::Add,
-                    "mul" => Merge::Multiply,
-                    "ave" => Merge::Average,
-                    other => return Err(err(self.g, l, format!("merge_mode `{other}` is not supported"))),
+                let m = match merge {
+                    BiMerge::Concat => Merge::Concatenate(l.shape.len() - 1),
+                    BiMerge::Sum => Merge::Add,
+                    BiMerge::Mul => Merge::Multiply,
+                    BiMerge::Ave => Merge::Average,
                 };
                 self.merge_steps(l, vec![f, b], l.shape.clone(), &m)
             }

@@ -1,0 +1,79 @@
+//! `QBidirectional(merge_mode=None)`: one layer, two output tensors (the
+//! forward and the backward direction), each read on its own. qkhw
+//! computes the layer as the concatenation of its directions and gives
+//! each tensor a model reads a node of its own (`bi:0`, `bi:1`) that slices
+//! it out. Golden data: tests/golden/gen_bi_split.py (QKeras's
+//! `model.predict` on 300 inputs): a backward sequence as a model output
+//! beside a head on the forward one, and the two last states concatenated
+//! backward first. Every output value equals QKeras; C (UBSan), both HLS
+//! flavors and the Verilog's recurrent (folded) architecture on Verilator
+//! equal the golden model. Both were refused before ("a layer with
+//! several output tensors"), and before that read as concat.
+
+mod common;
+
+use std::process::Command;
+
+use qkhw::golden::{predict, PredictOptions};
+
+const MODELS: &[(&str, usize)] = &[("seq_two_heads", 2), ("last_swapped", 1)];
+/// (model, output, count): the LSTM outputs o·q(c), where QKeras gives
+/// −0.0 (q rounds a small negative to −0.0) and qkhw's code 0 is +0.0:
+/// equal values, the other sign bit (as in tests/xcheck_rnn.rs).
+const SIGNED_ZEROS: &[(&str, usize, usize)] = &[("seq_two_heads", 1, 29)];
+
+fn dir() -> std::path::PathBuf {
+    common::root().join("tests/golden/bi_split")
+}
+
+#[test]
+fn every_output_equals_qkeras() {
+    for &(name, outputs) in MODELS {
+        let g = qkhw::load_graph(dir().join(format!("{name}.keras")), Default::default()).unwrap();
+        assert_eq!(g.outputs.len(), outputs, "{name}");
+        let x = qkhw::npy::read_f32(&dir().join(format!("{name}.x.npy"))).unwrap();
+        let p = predict(&g, &x.data, &x.shape, &PredictOptions::default()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        for k in 0..outputs {
+            let suffix = if k == 0 { String::new() } else { format!(".{k}") };
+            let y = qkhw::npy::read_f32(&dir().join(format!("{name}.y{suffix}.npy"))).unwrap();
+            let ours = p.output_f32(k);
+            assert_eq!(ours.len(), y.data.len(), "{name} output {k}");
+            let equal = ours.iter().zip(&y.data).filter(|(a, b)| a == b).count();
+            assert_eq!(equal, y.data.len(), "{name} output {k}: values equal to QKeras");
+            let signs = ours.iter().zip(&y.data).filter(|(a, b)| a.to_bits() != b.to_bits()).count();
+            let want = SIGNED_ZEROS.iter().find(|s| (s.0, s.1) == (name, k)).map_or(0, |s| s.2);
+            assert_eq!(signs, want, "{name} output {k}: zeros of the other sign");
+        }
+    }
+    // The backward sequence is a model output as it is: the second half of
+    // the layer's concatenation, not the first.
+    let g = qkhw::load_graph(dir().join("seq_two_heads.keras"), Default::default()).unwrap();
+    let out: Vec<&str> = g.outputs.iter().map(|o| g.layers[o.0].name.as_str()).collect();
+    assert_eq!(out, ["head", "bi:1"]);
+}
+
+#[test]
+fn every_target_equals_the_golden_model() {
+    common::require("gcc");
+    common::require("g++");
+    common::require("verilator");
+    for &(name, _) in MODELS {
+        let model = dir().join(format!("{name}.keras"));
+        let x = dir().join(format!("{name}.x.npy"));
+        for target in [&["c"][..], &["hls"], &["hls", "--flavor", "catapult"], &["verilog", "--reuse-factor", "2"]] {
+            let o = Command::new(env!("CARGO_BIN_EXE_qkhw"))
+                .arg("verify")
+                .arg(&model)
+                .arg("--target")
+                .args(target)
+                .arg("--input")
+                .arg(&x)
+                .args(["--random", "50"])
+                .env("QKHW_CACHE", common::cache())
+                .output()
+                .unwrap();
+            let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+            assert!(o.status.success() && text.contains("350 samples") && text.contains("all equal to the golden model"), "{name} {target:?}: {text}");
+        }
+    }
+}
