@@ -371,6 +371,31 @@ fn a_float_tail_dense_whose_sums_round_is_noticed() {
     assert_eq!(n.len(), 2, "{n:?}");
     assert!(n[0].starts_with("layer `") && n[0].contains("unquantized Dense"), "{n:?}");
     let p = plan("jet_tagger");
-    assert!(!qkhw::golden::float_tail(&p, p.outputs[0]).1.is_empty(), "jet_tagger ends in a float tail");
+    assert!(!qkhw::golden::float_tail(&p, p.outputs[0]).is_empty(), "jet_tagger ends in a float tail");
     assert!(said(&p).is_empty(), "{:?}", said(&p));
+}
+
+/// A float32 tail that branches (`tests/golden/gen_float_tail.py`):
+/// averages over 9 and 36 values with no quantizer after them, each
+/// concatenated with a max pooling into a model output. QKeras divides in
+/// float32; predict now follows the tail through the Concatenate and
+/// divides too: every value equals QKeras, with no notice. (The tail
+/// stopped at the Concatenate, so the averages were the exact sums times
+/// fl(1/n): 400 of 7,200 values of output 0 one bit off, with a notice.)
+#[test]
+fn a_float_tail_through_a_concatenate_equals_qkeras() {
+    let dir = root().join("tests/golden/float_tail");
+    let g = qkhw::load_graph(dir.join("avg_concat.keras"), BuildOptions::default()).unwrap();
+    let x = qkhw::npy::read_f32(&dir.join("avg_concat.x.npy")).unwrap();
+    let p = predict(&g, &x.data, &x.shape, &PredictOptions::default()).unwrap();
+    assert!(p.plan.notices.iter().all(|n| !n.contains("averaging over")), "{:?}", p.plan.notices);
+    for (k, file) in ["avg_concat.y.npy", "avg_concat.y.1.npy"].iter().enumerate() {
+        let y = qkhw::npy::read_f32(&dir.join(file)).unwrap();
+        let ours = p.output_f32(k);
+        assert_eq!(ours.len(), y.data.len());
+        let equal = ours.iter().zip(&y.data).filter(|(a, b)| a.to_bits() == b.to_bits()).count();
+        assert_eq!(equal, y.data.len(), "output {k}: values equal to QKeras bit for bit");
+    }
+    let t = qkhw::golden::float_tail(&p.plan, p.plan.outputs[0]);
+    assert_eq!(t.starts.len(), 2, "the average's exact sum and the max pooling start the tail: {t:?}");
 }

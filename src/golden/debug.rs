@@ -24,7 +24,7 @@ fn file_name(layer: &str) -> String {
 /// one, the float32 evaluation of one after the last quantizer (as
 /// `predict` gives the model's outputs).
 fn values(p: &Prediction, step: usize) -> Vec<f32> {
-    if !crate::golden::float_tail(&p.plan, step).1.is_empty() {
+    if !crate::golden::float_tail(&p.plan, step).is_empty() {
         return p.float_value(step);
     }
     let f = p.plan.steps[step].fmt.frac;

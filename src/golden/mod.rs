@@ -226,7 +226,7 @@ pub fn run_inputs(
     // `dump` writes a layer that QKeras computes in float32 (after the last
     // quantizer) from the step its float tail starts at: keep that too.
     let layer_tails: Vec<usize> = if keep == Keep::Layers {
-        (0..plan.steps.len()).filter(|&i| plan.steps[i].layer.is_some()).map(|i| float_tail(plan, i)).filter(|t| !t.1.is_empty()).map(|t| t.0).collect()
+        (0..plan.steps.len()).filter(|&i| plan.steps[i].layer.is_some()).map(|i| float_tail(plan, i)).filter(|t| !t.is_empty()).flat_map(|t| t.starts).collect()
     } else {
         vec![]
     };
@@ -239,8 +239,8 @@ pub fn run_inputs(
         .collect();
     // The float outputs are evaluated chunk by chunk from their tails'
     // start steps, which each chunk keeps locally.
-    let tails: Vec<(usize, Vec<usize>)> = plan.outputs.iter().map(|&s| float_tail(plan, s)).collect();
-    let chunk_keep: Vec<bool> = (0..plan.steps.len()).map(|i| kept[i] || tails.iter().any(|t| t.0 == i)).collect();
+    let tails: Vec<FloatTail> = plan.outputs.iter().map(|&s| float_tail(plan, s)).collect();
+    let chunk_keep: Vec<bool> = (0..plan.steps.len()).map(|i| kept[i] || tails.iter().any(|t| t.starts.contains(&i))).collect();
     let chunk = chunk_samples(plan);
     let chunks: Vec<(usize, usize)> = (0..n).step_by(chunk).map(|s| (s, (s + chunk).min(n))).collect();
     let threads = threads.clamp(1, chunks.len().max(1));
@@ -290,9 +290,8 @@ pub fn run_inputs(
                 dst.copy_from_slice(src);
             }
         }
-        for ((start, tail), dst) in tails.iter().zip(fouts) {
-            let codes = r[*start].as_deref().unwrap_or(&[]);
-            dst.copy_from_slice(&float_eval(plan, *start, tail, codes, b - a));
+        for (tail, dst) in tails.iter().zip(fouts) {
+            dst.copy_from_slice(&float_eval(plan, tail, |k| r[k].as_deref().unwrap_or(&[]), b - a));
         }
         progress(b - a);
         Ok(())
@@ -500,20 +499,95 @@ impl Prediction {
     /// Step `s`'s output as QKeras computes it (see [`Self::output_f32`]);
     /// the step its float tail starts from must have been kept.
     pub fn float_value(&self, s: usize) -> Vec<f32> {
-        let (start, tail) = float_tail(&self.plan, s);
-        float_eval(&self.plan, start, &tail, self.run.codes(start), self.run.n)
+        let tail = float_tail(&self.plan, s);
+        float_eval(&self.plan, &tail, |k| self.run.codes(k), self.run.n)
     }
 }
 
-/// The float32 tail `tail` of `n` samples, from the exact codes of `start`.
-fn float_eval(plan: &Plan, start: usize, tail: &[usize], codes: &[i128], n: usize) -> Vec<f32> {
+/// The steps after the last exact values before output step `s` that
+/// QKeras computes in float32: unquantized Dense layers, standalone batch
+/// norms, averages (and the reshapes, plain ReLUs and concatenations
+/// between and around them, exact in float32 themselves). A step is in the
+/// tail when it rounds or reads a step of the tail; the tail is empty when
+/// `s` is exact.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FloatTail {
+    /// The steps whose exact codes (converted to float32) start the tail
+    /// (`s` itself for an empty tail).
+    pub starts: Vec<usize>,
+    /// The tail's steps, producers first; the last one is `s`.
+    pub steps: Vec<usize>,
+}
+
+impl FloatTail {
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+}
+
+pub fn float_tail(plan: &Plan, s: usize) -> FloatTail {
+    use crate::passes::precision::Act;
+    // Does the float32 value of step `t` differ from its exact one (some
+    // float op that rounds on the way)? Memoized over the walk.
+    fn in_tail(plan: &Plan, t: usize, memo: &mut std::collections::HashMap<usize, bool>) -> bool {
+        if let Some(&v) = memo.get(&t) {
+            return v;
+        }
+        let st = &plan.steps[t];
+        let one = st.inputs.len() == 1;
+        // A rounding op is in the tail whatever its input; the walk goes on
+        // to find the tail's start.
+        let v = match &st.op {
+            StepOp::Dense { .. } | StepOp::GlobalPool { max: false, mean: true, .. } if one => {
+                in_tail(plan, st.inputs[0], memo);
+                true
+            }
+            StepOp::Affine { sub, .. } if one && sub.iter().all(|&v| v == 0) => {
+                in_tail(plan, st.inputs[0], memo);
+                true
+            }
+            StepOp::Identity | StepOp::Gather { .. } | StepOp::Act(Act::Relu) if one => in_tail(plan, st.inputs[0], memo),
+            StepOp::Concat { .. } => st.inputs.iter().fold(false, |a, &k| in_tail(plan, k, memo) | a),
+            _ => false,
+        };
+        memo.insert(t, v);
+        v
+    }
+    let mut memo = std::collections::HashMap::new();
+    let mut tail = FloatTail::default();
+    if !in_tail(plan, s, &mut memo) {
+        tail.starts.push(s);
+        return tail;
+    }
+    let mut todo = vec![s];
+    let mut seen = std::collections::BTreeSet::new();
+    while let Some(t) = todo.pop() {
+        if !seen.insert(t) {
+            continue;
+        }
+        for &k in &plan.steps[t].inputs {
+            if memo.get(&k) == Some(&true) {
+                todo.push(k);
+            } else if !tail.starts.contains(&k) {
+                tail.starts.push(k);
+            }
+        }
+    }
+    // Steps come after their inputs in a plan.
+    tail.steps = seen.into_iter().collect();
+    tail.starts.sort_unstable();
+    tail
+}
+
+/// Exact codes as float32 values, as QKeras holds them.
+fn codes_to_f32s(plan: &Plan, start: usize, codes: &[i128]) -> Vec<f32> {
     let f = plan.steps[start].fmt.frac;
     let scale = pow2(-f);
     let (lo, hi) = (plan.steps[start].lo, plan.steps[start].hi);
     // Codes below 2^24 whose unit 2^-f is a normal float32 (and whose range
     // stays finite) convert exactly: an integer times a power of two.
     let exact_f32 = lo > -(1 << 24) && hi < 1 << 24 && (-126..=100).contains(&-f);
-    let mut v: Vec<f32> = if exact_f32 {
+    if exact_f32 {
         let s32 = scale as f32;
         let mut v = vec![0f32; codes.len()];
         for (d, &c) in v.iter_mut().zip(codes) {
@@ -522,87 +596,101 @@ fn float_eval(plan: &Plan, start: usize, tail: &[usize], codes: &[i128], n: usiz
         v
     } else {
         codes
-        .iter()
-        .map(|&c| {
-            // `code_to_f32`'s first case, with the scale computed once.
-            let v = c as i64 as f64 * scale;
-            if c == 0 {
-                0.0
-            } else if c.unsigned_abs() < 1 << 53 && v.is_normal() && v.abs() > 1e-37 {
-                v as f32
-            } else {
-                code_to_f32(c, f)
-            }
-        })
-        .collect()
-    };
-    for &t in tail {
-        let step = &plan.steps[t];
-        let xf = plan.steps[step.inputs[0]].fmt.frac;
-        v = match &step.op {
-            StepOp::Dense { rows, n_in, n_out, w, b } => {
-                let wf: Vec<f32> = w.iter().map(|&c| code_to_f32(c, step.fmt.frac - xf)).collect();
-                let bf: Vec<f32> = b.iter().map(|&c| code_to_f32(c, step.fmt.frac)).collect();
-                float_dense(&v, n * rows, *n_in, *n_out, &wf, &bf)
-            }
-            // An average as TensorFlow rounds it in float32.
-            StepOp::Affine { .. } if let Some(&(n, kind)) = plan.divides.get(&t) => v.into_iter().map(|x| kind.apply(x, n)).collect(),
-            StepOp::Affine { mul, add, .. } => {
-                let mf: Vec<f32> = mul.iter().map(|&c| code_to_f32(c, step.fmt.frac - xf)).collect();
-                let af: Vec<f32> = add.iter().map(|&c| code_to_f32(c, step.fmt.frac)).collect();
-                float_affine(&v, &mf, &af)
-            }
-            // Keras's mean: a float32 sum over the positions, divided.
-            StepOp::GlobalPool { hw, c, .. } => {
-                let (hw, c) = (*hw, (*c).max(1));
-                let mut out = vec![0f32; v.len() / hw.max(1)];
-                for (s, o) in out.chunks_mut(c).enumerate() {
-                    for (ch, dst) in o.iter_mut().enumerate() {
-                        let mut acc = 0f32;
-                        for k in 0..hw {
-                            acc += v[(s * hw + k) * c + ch];
-                        }
-                        *dst = acc / hw as f32;
-                    }
+            .iter()
+            .map(|&c| {
+                // `code_to_f32`'s first case, with the scale computed once.
+                let v = c as i64 as f64 * scale;
+                if c == 0 {
+                    0.0
+                } else if c.unsigned_abs() < 1 << 53 && v.is_normal() && v.abs() > 1e-37 {
+                    v as f32
+                } else {
+                    code_to_f32(c, f)
                 }
-                out
-            }
-            // max(x, 0) is exact in float32 too.
-            StepOp::Act(crate::passes::precision::Act::Relu) => v.into_iter().map(|x| if x < 0.0 { 0.0 } else { x }).collect(),
-            _ => v,
-        };
+            })
+            .collect()
     }
-    v
 }
 
-/// The steps after the last exact value before output step `s`: unquantized
-/// Dense layers and standalone batch norms (and reshapes and plain ReLUs
-/// between them), which QKeras computes in float32. Returns the step whose
-/// exact codes start the chain, and the chain in order.
-pub fn float_tail(plan: &Plan, s: usize) -> (usize, Vec<usize>) {
-    let mut chain = vec![];
-    let mut cur = s;
-    loop {
-        let st = &plan.steps[cur];
-        let float_op = match &st.op {
-            StepOp::Dense { .. } | StepOp::Identity | StepOp::Act(crate::passes::precision::Act::Relu) => true,
-            StepOp::GlobalPool { max: false, mean: true, .. } => true,
-            StepOp::Affine { sub, .. } => sub.iter().all(|&v| v == 0),
-            _ => false,
+/// The float32 tail `tail` of `n` samples, from the exact codes of its
+/// start steps (`codes(start)`).
+fn float_eval<'a>(plan: &Plan, tail: &FloatTail, codes: impl Fn(usize) -> &'a [i128], n: usize) -> Vec<f32> {
+    let mut vals: std::collections::HashMap<usize, Vec<f32>> = tail.starts.iter().map(|&k| (k, codes_to_f32s(plan, k, codes(k)))).collect();
+    for &t in &tail.steps {
+        let step = &plan.steps[t];
+        let xf = plan.steps[step.inputs[0]].fmt.frac;
+        let v = match &step.op {
+            StepOp::Concat { axis, .. } => {
+                let ins: Vec<(&[f32], &[usize])> = step.inputs.iter().map(|k| (vals[k].as_slice(), plan.steps[*k].shape.as_slice())).collect();
+                concat_f32(&ins, n, *axis)
+            }
+            StepOp::Gather { idx } => {
+                let x = &vals[&step.inputs[0]];
+                let size = plan.steps[step.inputs[0]].shape.iter().product::<usize>();
+                (0..n).flat_map(|s| idx.iter().map(move |&i| x[s * size + i as usize])).collect()
+            }
+            _ => {
+                let v = vals[&step.inputs[0]].clone();
+                float_op(plan, t, v, xf, n)
+            }
         };
-        if !float_op || st.inputs.len() != 1 {
-            break;
+        vals.insert(t, v);
+    }
+    tail.steps.last().or(tail.starts.first()).and_then(|t| vals.remove(t)).unwrap_or_default()
+}
+
+/// Concatenation of float32 values (exact: a copy) along `axis` of the
+/// batch-less shapes.
+fn concat_f32(ins: &[(&[f32], &[usize])], m: usize, axis: usize) -> Vec<f32> {
+    let outer: usize = ins[0].1[..axis].iter().product();
+    let mut y = Vec::new();
+    for s in 0..m {
+        for o in 0..outer {
+            for (x, shape) in ins {
+                let inner: usize = shape[axis..].iter().product();
+                let size: usize = shape.iter().product();
+                y.extend_from_slice(&x[s * size + o * inner..][..inner]);
+            }
         }
-        chain.push(cur);
-        cur = st.inputs[0];
     }
-    // Identity and ReLU steps at the start are exact on exact values; a
-    // chain of them alone is exact.
-    while chain.last().is_some_and(|&c| matches!(plan.steps[c].op, StepOp::Identity | StepOp::Act(crate::passes::precision::Act::Relu))) {
-        cur = chain.pop().unwrap_or(cur);
+    y
+}
+
+/// One single-input step of a float tail on its float32 input `v`.
+fn float_op(plan: &Plan, t: usize, v: Vec<f32>, xf: i32, n: usize) -> Vec<f32> {
+    let step = &plan.steps[t];
+    match &step.op {
+        StepOp::Dense { rows, n_in, n_out, w, b } => {
+            let wf: Vec<f32> = w.iter().map(|&c| code_to_f32(c, step.fmt.frac - xf)).collect();
+            let bf: Vec<f32> = b.iter().map(|&c| code_to_f32(c, step.fmt.frac)).collect();
+            float_dense(&v, n * rows, *n_in, *n_out, &wf, &bf)
+        }
+        // An average as TensorFlow rounds it in float32.
+        StepOp::Affine { .. } if let Some(&(n, kind)) = plan.divides.get(&t) => v.into_iter().map(|x| kind.apply(x, n)).collect(),
+        StepOp::Affine { mul, add, .. } => {
+            let mf: Vec<f32> = mul.iter().map(|&c| code_to_f32(c, step.fmt.frac - xf)).collect();
+            let af: Vec<f32> = add.iter().map(|&c| code_to_f32(c, step.fmt.frac)).collect();
+            float_affine(&v, &mf, &af)
+        }
+        // Keras's mean: a float32 sum over the positions, divided.
+        StepOp::GlobalPool { hw, c, .. } => {
+            let (hw, c) = (*hw, (*c).max(1));
+            let mut out = vec![0f32; v.len() / hw.max(1)];
+            for (s, o) in out.chunks_mut(c).enumerate() {
+                for (ch, dst) in o.iter_mut().enumerate() {
+                    let mut acc = 0f32;
+                    for k in 0..hw {
+                        acc += v[(s * hw + k) * c + ch];
+                    }
+                    *dst = acc / hw as f32;
+                }
+            }
+            out
+        }
+        // max(x, 0) is exact in float32 too.
+        StepOp::Act(crate::passes::precision::Act::Relu) => v.into_iter().map(|x| if x < 0.0 { 0.0 } else { x }).collect(),
+        _ => v,
     }
-    chain.reverse();
-    (cur, chain)
 }
 
 /// QBatchNormalization at inference in float32: `x * inv` then `+ bias`

@@ -557,7 +557,7 @@ pub fn plan_inputs(g: &Graph, specs: &[InputSpec], cfg: &Config) -> Result<Plan>
     for (&avg, &(n, _)) in &plan.divides {
         // Read by something other than a quantizer that takes it exactly,
         // or a float tail (which `predict` computes as TensorFlow does).
-        let tails: std::collections::HashSet<usize> = plan.outputs.iter().flat_map(|&o| crate::golden::float_tail(&plan, o).1).collect();
+        let tails: std::collections::HashSet<usize> = plan.outputs.iter().flat_map(|&o| crate::golden::float_tail(&plan, o).steps).collect();
         let tail_only = tails.contains(&avg) && (0..plan.steps.len()).filter(|&k| live[k] && plan.steps[k].inputs.contains(&avg)).all(|k| tails.contains(&k));
         if live[avg] && !tail_only {
             let l = plan.steps[avg].layer.clone().unwrap_or_default();
@@ -578,7 +578,7 @@ pub fn plan_inputs(g: &Graph, specs: &[InputSpec], cfg: &Config) -> Result<Plan>
     for (&o, &s) in g.outputs.iter().zip(&plan.outputs) {
         let st = &plan.steps[s];
         let bits = st.fmt.width - u32::from(st.fmt.signed);
-        if bits > 24 && crate::golden::float_tail(&plan, s).1.is_empty() {
+        if bits > 24 && crate::golden::float_tail(&plan, s).is_empty() {
             let n = format!(
                 "output of layer `{}`: exact values need {} ({bits} significant bits) and come out exact; QKeras computes them in float32 (24 significant bits), so its outputs can differ in the low bits (a quantizer on the output makes both the same)",
                 g.layers[o.0].name, st.fmt
@@ -605,10 +605,12 @@ fn float_tail_order_notices(plan: &Plan) -> Vec<String> {
     const EXACT: i128 = 1 << 24;
     let mut out = vec![];
     for &s in &plan.outputs {
-        let (_, chain) = crate::golden::float_tail(plan, s);
-        let mut exact = true;
-        for &c in &chain {
+        let tail = crate::golden::float_tail(plan, s);
+        // Is each step's float32 value exact (its start steps are)?
+        let mut exact_at: std::collections::HashMap<usize, bool> = tail.starts.iter().map(|&k| (k, true)).collect();
+        for &c in &tail.steps {
             let st = &plan.steps[c];
+            let mut exact = st.inputs.iter().all(|k| exact_at.get(k).copied().unwrap_or(true));
             let x = &plan.steps[st.inputs[0]];
             let xmax = x.lo.abs().max(x.hi.abs());
             let most = |v: &[i128]| v.iter().map(|a| a.abs()).max().unwrap_or(0);
@@ -626,6 +628,8 @@ fn float_tail_order_notices(plan: &Plan) -> Vec<String> {
                     }
                     exact = exact && fits;
                 }
+                // A division TensorFlow rounds.
+                StepOp::Affine { .. } if plan.divides.contains_key(&c) => exact = false,
                 StepOp::Affine { sub, mul, add } => {
                     let prod = (xmax + most(sub)).saturating_mul(most(mul));
                     exact = exact && prod < EXACT && prod.saturating_add(most(add)) < EXACT;
@@ -633,6 +637,7 @@ fn float_tail_order_notices(plan: &Plan) -> Vec<String> {
                 StepOp::GlobalPool { hw, .. } => exact = exact && hw.is_power_of_two() && xmax.saturating_mul(*hw as i128) < EXACT,
                 _ => {}
             }
+            exact_at.insert(c, exact);
         }
     }
     out
