@@ -524,3 +524,37 @@ fn a_layer_named_like_a_folded_block_gets_a_module_of_its_own() {
     let r = verify::verify(&sim, &d, &plan, &codes, n, 5, None).unwrap();
     assert!(r.passed(), "{}", r.text());
 }
+
+/// A QLSTM over one time step reads no forget gate (c(−1) = 0): the plan
+/// drops those columns of its input projection, so the folded projection
+/// computes only what is read. It computed them and left a 56-bit slice
+/// of its output unread, which `verilator --lint-only -Wall` refuses (a
+/// cross-check's T = 1 model, at every reuse factor above 1).
+#[test]
+fn a_recurrent_layer_over_one_step_folds_only_the_gates_it_reads() {
+    common::require("verilator");
+    let dir = common::tmp("lstm-t1");
+    let model = dir.join("rnn_lstm.keras");
+    common::edit_keras_config(&common::root().join("examples/models/rnn_lstm.keras"), &model, |text| text.replace("[null, 7, 3]", "[null, 1, 3]"));
+    let g = qkhw::load_graph(&model, Default::default()).unwrap();
+    assert_eq!(g.layers[0].shape, [1, 3], "one time step");
+    let opts = Options { reuse_factor: Some(2), ..Default::default() };
+    let (d, plan, _) = verilog::from_graph(&g, None, &Config::default(), &opts).unwrap();
+    // The projection: 3 of its 4 gates (units columns each).
+    let units = *g.layer("qlstm").unwrap().shape.last().unwrap();
+    let projection = plan.steps.iter().find_map(|s| match &s.op {
+        qkhw::passes::precision::StepOp::Dense { n_out, .. } if s.layer.is_none() => Some(*n_out),
+        _ => None,
+    });
+    assert_eq!(projection, Some(3 * units));
+    let out = dir.join("rtl");
+    files::write(&d, &out, &opts, &qkhw::backend::folder::Origin { model: &g.name, sha256: &g.sha256, target: "verilog" }, true).unwrap();
+    let d = DesignDir::read(&out).unwrap();
+    lint(&d);
+    let sim = verify::verilator::Verilator::new(common::cache()).quick_build();
+    let x: Vec<f32> = (0..3 * 40).map(|i| ((i * 37 % 23) as f32 - 11.0) / 4.0).collect();
+    let (each, _) = qkhw::golden::hardware_inputs(&g, None, &Default::default()).unwrap();
+    let codes = qkhw::golden::hardware_codes(&x, &[40, 1, 3], &each[0].0, each[0].1.as_ref()).unwrap();
+    let r = verify::verify(&sim, &d, &plan, &codes, 40, 5, None).unwrap();
+    assert!(r.passed(), "{}", r.text());
+}

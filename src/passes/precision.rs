@@ -457,6 +457,7 @@ impl Consts {
 }
 
 mod recurrent;
+mod unread_columns;
 
 /// A constant held exactly (every value is a float32 QKeras multiplies by):
 /// QScaleShift's weight and bias, TensorFlow's batch-norm constants, a
@@ -550,6 +551,7 @@ pub fn plan_inputs(g: &Graph, specs: &[InputSpec], cfg: &Config) -> Result<Plan>
     let max_width = b.steps.iter().map(|s| s.fmt.width).max().unwrap_or(1);
     let divides = b.means.iter().map(|(&avg, &(_, n, kind))| (avg, (n, kind))).collect();
     let mut plan = Plan { model: g.name.clone(), steps: b.steps, outputs, notices: b.notices, max_width, parts: vec![], input: input.format(), inputs, divides };
+    unread_columns::drop_unread_columns(&mut plan);
     // The integer datapath multiplies by fl(1/n) only where no quantizer
     // takes the average (each quantizer takes the exact float32 quotient).
     let live = plan.live();
