@@ -53,7 +53,9 @@ enum Command {
     ///
     /// Same layers, keys and float32 values as QKeras 1.2.1 returns,
     /// quirks included (auto_po2 entries q(w)*m/m_i; see `qkhw rom` for the
-    /// integer codes hardware stores).
+    /// integer codes hardware stores). Layers without quantizers that qkhw
+    /// does not build (TimeDistributed, Masking, ...) are left out, as QKeras
+    /// leaves them out.
     ///
     /// Example:
     ///   qkhw weights examples/models/jet_tagger.keras --json weights.json
@@ -808,7 +810,12 @@ struct Semantics {
 
 impl Semantics {
     fn load(&self, model: &Path) -> Result<qkhw::ir::Graph, Error> {
-        qkhw::load_graph(model, qkhw::ir::BuildOptions { sigmoid: self.internal_sigmoid.get() })
+        qkhw::load_graph(model, qkhw::ir::BuildOptions { sigmoid: self.internal_sigmoid.get(), skip_unsupported: false })
+    }
+
+    /// [`Self::load`] keeping the layers qkhw does not build as skipped.
+    fn load_skipping(&self, model: &Path) -> Result<qkhw::ir::Graph, Error> {
+        qkhw::load_graph(model, qkhw::ir::BuildOptions { sigmoid: self.internal_sigmoid.get(), skip_unsupported: true })
     }
 }
 
@@ -895,7 +902,7 @@ fn clap_error(e: clap::Error, args: &[OsString]) -> CliError {
 fn run(cli: Cli) -> Result<u8, Error> {
     let done: Result<(), Error> = match cli.command {
         Command::Quantize { spec, input, output, codes, internal_sigmoid } => quantize(&spec, internal_sigmoid, &input, &output, codes.as_deref()),
-        Command::Weights { model, json, sem } => weights(&sem.load(&model)?, json.as_deref()),
+        Command::Weights { model, json, sem } => weights(&sem.load_skipping(&model)?, json.as_deref()),
         Command::Freeze { model, out, sem } => {
             qkhw::staging::check_writable(&out)?;
             if out.exists() && std::fs::canonicalize(&out).ok() == std::fs::canonicalize(&model).ok() {
@@ -1396,6 +1403,19 @@ fn input_format_line(g: &qkhw::ir::Graph, formats: &[qkhw::fxp::FixedFormat], in
 }
 
 fn weights(g: &qkhw::ir::Graph, json: Option<&Path>) -> Result<(), Error> {
+    // QKeras's dict has the layers with quantizers: a layer qkhw does not
+    // build is left out as QKeras leaves it out, or refused if QKeras
+    // would have it.
+    for l in &g.layers {
+        if let qkhw::ir::Op::Skipped { why, .. } = &l.op {
+            if qkhw::passes::hw_weights::has_get_quantizers(l) {
+                return Err(Error::Model { path: g.source.clone(), layer: Some(l.name.clone()), msg: why.clone() });
+            }
+            let why = why.trim_start_matches(&format!("({}) ", l.class));
+            let why = why.split("; supported:").next().unwrap_or(why);
+            eprintln!("note: layer `{}` ({}) has no quantizers, so QKeras's dict has no entry for it (qkhw does not build it: {why})", l.name, l.class);
+        }
+    }
     let d = qkhw::passes::hw_weights::model_save_quantized_weights(g)?;
     if let Some(p) = json {
         let doc = serde_json::json!({

@@ -4,7 +4,7 @@ use qkhw::passes::config::Config;
 
 fn graph(name: &str) -> qkhw::ir::Graph {
     let path = format!("{}/examples/models/{name}", env!("CARGO_MANIFEST_DIR"));
-    qkhw::load_graph(path, qkhw::ir::BuildOptions { sigmoid: qkhw::quant::InternalSigmoid::Hard }).unwrap()
+    qkhw::load_graph(path, qkhw::ir::BuildOptions { sigmoid: qkhw::quant::InternalSigmoid::Hard, ..Default::default() }).unwrap()
 }
 
 /// `qkhw.config_from_model` writes every layer's exact format: handing it

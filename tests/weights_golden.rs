@@ -2,6 +2,8 @@
 //! every example model: same layers, same keys, bit-equal float32 values.
 //! Golden files: examples/models/*.weights.json (examples/models/make_models.py).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use qkhw::ir::{BuildOptions, Graph};
@@ -136,4 +138,41 @@ fn comparison_detects_single_differences() {
     let mut key = ours.clone();
     key["conv1"].as_object_mut().unwrap().remove("fused_bias");
     assert!(diff("x", &ours, &key).is_some());
+}
+
+/// Models with layers qkhw does not build (TimeDistributed, Masking, a
+/// keras Bidirectional, a recurrent layer's initial_state;
+/// tests/golden/gen_weights_skipped.py): QKeras's dict has only the
+/// layers with quantizers, and `qkhw weights` gives the same dict,
+/// skipping the same layers with a note (it refused the whole model).
+/// Everything else still refuses them; a layer with quantizers that qkhw
+/// cannot build is refused by `weights` too, since QKeras's dict has it.
+#[test]
+fn weights_skip_the_layers_qkeras_skips() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/weights_skipped");
+    let mut checked = 0;
+    for name in ["timedistributed", "masking", "keras_bidirectional", "initial_state"] {
+        let gold: Value = serde_json::from_slice(&std::fs::read(dir.join(format!("{name}.weights.json"))).unwrap()).unwrap();
+        let model = dir.join(format!("{name}.keras"));
+        assert!(qkhw::load_graph(&model, BuildOptions::default()).is_err(), "{name}: built without skipping");
+        let g = qkhw::load_graph(&model, BuildOptions { skip_unsupported: true, ..Default::default() }).unwrap();
+        let ours = model_save_quantized_weights(&g).unwrap().to_json();
+        assert_eq!(diff(name, &gold["weights"], &ours), None);
+        checked += 1;
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_qkhw")).arg("weights").arg(&model).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "{name}: {err}");
+        let skipped = ["td", "mask", "bi"].iter().any(|l| err.contains(&format!("note: layer `{l}`")));
+        assert_eq!(skipped, name != "initial_state", "{name}: {err}");
+    }
+    assert_eq!(checked, 4);
+    // A QConv2D with groups: QKeras's dict has it, qkhw cannot compute it.
+    let tmp = std::env::temp_dir().join(format!("qkhw-wskip-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let grouped = tmp.join("grouped.keras");
+    common::edit_keras_config(&models_dir().join("cnn_bn.keras"), &grouped, |text| text.replacen("\"groups\": 1", "\"groups\": 2", 1));
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_qkhw")).arg("weights").arg(&grouped).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("layer `conv1`") && err.contains("groups"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
 }

@@ -101,7 +101,7 @@ impl NativeModel {
     #[new]
     fn new(py: Python<'_>, path: PathBuf, internal_sigmoid: &str) -> PyResult<Self> {
         let sigmoid: qkhw::quant::InternalSigmoid = internal_sigmoid.parse().map_err(raise)?;
-        let g = detached(py, || qkhw::load_graph(&path, qkhw::ir::BuildOptions { sigmoid }))?;
+        let g = detached(py, || qkhw::load_graph(&path, qkhw::ir::BuildOptions { sigmoid, ..Default::default() }))?;
         Ok(NativeModel { g })
     }
 

@@ -15,6 +15,12 @@ use crate::quant::InternalSigmoid;
 pub struct BuildOptions {
     /// QKeras's global `set_internal_sigmoid` (it is not in the model file).
     pub sigmoid: InternalSigmoid,
+    /// Keep a layer qkhw cannot build (an unsupported class or feature, or
+    /// one reading such a layer whose output shape the file does not
+    /// give) as [`Op::Skipped`] instead of refusing the model: enough for
+    /// `qkhw weights`, whose dict skips every layer without quantizers, as
+    /// QKeras's `model_save_quantized_weights` does.
+    pub skip_unsupported: bool,
 }
 
 /// Every layer class the IR takes.
@@ -39,7 +45,7 @@ impl Graph {
         let err = |layer: &str, msg: String| Error::Model { path: path.to_path_buf(), layer: Some(layer.to_string()), msg };
         // Keras 3 saves a Masking layer's mask as `NotEqual` / `Any` op
         // layers that come first in order: name the Masking layer instead.
-        if let Some(l) = m.spec.layers.iter().find(|l| l.class == "Masking") {
+        if let Some(l) = m.spec.layers.iter().find(|l| l.class == "Masking" && !opts.skip_unsupported) {
             return Err(err(&l.name, "(Masking) masking is not supported: qkhw's recurrent layers run every time step, where Keras skips the masked ones; remove the Masking layer".into()));
         }
         let order = topo_order(m)?;
@@ -47,40 +53,24 @@ impl Graph {
         let mut layers: Vec<Layer> = Vec::with_capacity(order.len());
         for &i in &order {
             let spec = &m.spec.layers[i];
-            let cfg = Cfg { map: &spec.config, path, layer: &spec.name, class: &spec.class, sigmoid: opts.sigmoid };
-            let (mut op, mut activation) = parse_layer(&cfg)?;
             let inputs: Vec<LayerId> = spec.inbound.iter().map(|p| ids[p.as_str()]).collect();
-            let in_shapes: Vec<_> = if op == Op::Input {
-                vec![input_shape(&cfg)?]
-            } else {
-                inputs.iter().map(|id| layers[id.0].shape.clone()).collect()
-            };
-            if let Op::Merge(Merge::Concatenate(raw)) = op {
-                let rank = in_shapes.first().map_or(0, Vec::len);
-                let axis = concat_axis(raw, rank).ok_or_else(|| cfg.err(format!("concatenation axis {} is outside the input rank", raw as isize)))?;
-                op = Op::Merge(Merge::Concatenate(axis));
-            }
-            if matches!(op, Op::Rnn { .. } | Op::Bidirectional { .. }) && in_shapes.len() > 1 {
-                return Err(cfg.err(format!(
-                    "is called with {} inputs: an `initial_state` is not supported (qkhw's recurrent layers start from a zero state, as QKeras's do without one)",
-                    in_shapes.len()
-                )));
-            }
-            if op != Op::Input && !matches!(op, Op::Merge(_)) && in_shapes.len() != 1 {
-                return Err(cfg.err(format!("takes one input, the config gives {}", in_shapes.len())));
-            }
-            let shape = shape::infer(&op, &in_shapes).map_err(|e| cfg.err(e))?;
-            let mut weights = place_weights(&cfg, &op, &in_shapes, m.weights.get(&spec.name))?;
-            if let Op::AdaptiveActivation { moving, .. } = &mut op {
-                match super::adaptive::resolve(&cfg, &weights, opts.sigmoid)? {
-                    super::adaptive::Resolved::Quantizer(q) => {
-                        (op, activation, weights) = (Op::Activation, Activation::Quantized(q), vec![]);
-                    }
-                    super::adaptive::Resolved::Moving(why) => *moving = why,
+            let layer = match build_layer(m, spec, &inputs, &layers, opts) {
+                Ok(l) => l,
+                Err(e @ Error::Model { .. }) if opts.skip_unsupported => {
+                    let why = match &e {
+                        Error::Model { layer: Some(l), msg, .. } if *l == spec.name => msg.clone(),
+                        e => e.to_string(),
+                    };
+                    // Whatever reads it takes its output shape from the file.
+                    let shape = m.spec.layers.iter().find_map(|c| c.inbound.iter().zip(&c.read_shapes).find(|(p, _)| **p == spec.name).and_then(|(_, s)| s.clone()));
+                    let skipped = Op::Skipped { why, shape_known: shape.is_some() };
+                    let weights = m.weights.get(&spec.name).map(|ws| ws.iter().map(|(_, t)| Weight { role: "weight", tensor: t.clone() }).collect()).unwrap_or_default();
+                    Layer { name: spec.name.clone(), class: spec.class.clone(), op: skipped, inputs, in_shapes: vec![], shape: shape.unwrap_or_default(), weights, activation: Activation::Linear }
                 }
-            }
+                Err(e) => return Err(e),
+            };
             ids.insert(&spec.name, LayerId(layers.len()));
-            layers.push(Layer { name: spec.name.clone(), class: spec.class.clone(), op, inputs, in_shapes, shape, weights, activation });
+            layers.push(layer);
         }
         for (name, ws) in &m.weights {
             if !ws.is_empty() && !ids.contains_key(name.as_str()) {
@@ -92,6 +82,56 @@ impl Graph {
         let outputs = m.spec.outputs.iter().map(find).collect::<Result<Vec<_>>>()?;
         Ok(Graph { name: m.spec.name.clone(), source: m.path.clone(), sha256: m.sha256.clone(), layers, inputs, outputs })
     }
+}
+
+/// One layer of `m`, reading `inputs` (already built).
+fn build_layer(m: &SavedModel, spec: &crate::keras::config::LayerSpec, inputs: &[LayerId], layers: &[Layer], opts: BuildOptions) -> Result<Layer> {
+    let cfg = Cfg { map: &spec.config, path: &m.path, layer: &spec.name, class: &spec.class, sigmoid: opts.sigmoid };
+    let (mut op, mut activation) = parse_layer(&cfg)?;
+    let mut in_shapes: Vec<_> = if op == Op::Input {
+        vec![input_shape(&cfg)?]
+    } else {
+        inputs
+            .iter()
+            .enumerate()
+            .map(|(k, id)| match &layers[id.0].op {
+                // A skipped producer's shape is what the file says this
+                // layer reads.
+                Op::Skipped { shape_known: false, .. } => Err(cfg.err(format!("reads `{}`, a layer qkhw does not build", layers[id.0].name))),
+                Op::Skipped { .. } => spec.read_shapes.get(k).cloned().flatten().ok_or_else(|| cfg.err(format!("reads `{}`, a layer qkhw does not build", layers[id.0].name))),
+                _ => Ok(layers[id.0].shape.clone()),
+            })
+            .collect::<Result<_>>()?
+    };
+    if let Op::Merge(Merge::Concatenate(raw)) = op {
+        let rank = in_shapes.first().map_or(0, Vec::len);
+        let axis = concat_axis(raw, rank).ok_or_else(|| cfg.err(format!("concatenation axis {} is outside the input rank", raw as isize)))?;
+        op = Op::Merge(Merge::Concatenate(axis));
+    }
+    // An initial state changes no weight: `qkhw weights` takes the layer.
+    if matches!(op, Op::Rnn { .. } | Op::Bidirectional { .. }) && in_shapes.len() > 1 && opts.skip_unsupported {
+        in_shapes.truncate(1);
+    }
+    if matches!(op, Op::Rnn { .. } | Op::Bidirectional { .. }) && in_shapes.len() > 1 {
+        return Err(cfg.err(format!(
+            "is called with {} inputs: an `initial_state` is not supported (qkhw's recurrent layers start from a zero state, as QKeras's do without one)",
+            in_shapes.len()
+        )));
+    }
+    if op != Op::Input && !matches!(op, Op::Merge(_)) && in_shapes.len() != 1 {
+        return Err(cfg.err(format!("takes one input, the config gives {}", in_shapes.len())));
+    }
+    let shape = shape::infer(&op, &in_shapes).map_err(|e| cfg.err(e))?;
+    let mut weights = place_weights(&cfg, &op, &in_shapes, m.weights.get(&spec.name))?;
+    if let Op::AdaptiveActivation { moving, .. } = &mut op {
+        match super::adaptive::resolve(&cfg, &weights, opts.sigmoid)? {
+            super::adaptive::Resolved::Quantizer(q) => {
+                (op, activation, weights) = (Op::Activation, Activation::Quantized(q), vec![]);
+            }
+            super::adaptive::Resolved::Moving(why) => *moving = why,
+        }
+    }
+    Ok(Layer { name: spec.name.clone(), class: spec.class.clone(), op, inputs: inputs.to_vec(), in_shapes, shape, weights, activation })
 }
 
 /// Config order where possible, producers always first.

@@ -188,6 +188,10 @@ pub enum Op {
     /// its parts): that part of its last axis. qkhw adds this node for each
     /// part a model reads, named `LAYER:index`.
     OutputPart { index: usize, parts: usize },
+    /// A layer qkhw does not build, kept only when asked
+    /// ([`BuildOptions::skip_unsupported`]): why, and whether its output
+    /// shape is known (from what the file says its readers read).
+    Skipped { why: String, shape_known: bool },
     ScaleShift { use_bias: bool, weight_q: Option<Quantizer>, bias_q: Option<Quantizer> },
 }
 

@@ -199,6 +199,7 @@ pub(super) fn infer(op: &Op, ins: &[Shape]) -> Result<Shape, String> {
             }
             if *return_sequences { vec![x[0], *units] } else { vec![*units] }
         }
+        Op::Skipped { .. } => return Err("a layer qkhw does not build".into()),
         Op::OutputPart { parts, .. } => {
             let mut s = one()?;
             match s.last_mut() {

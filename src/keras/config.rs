@@ -16,6 +16,9 @@ pub struct LayerSpec {
     pub config: Map<String, Value>,
     /// Producers, in argument order (empty for an InputLayer).
     pub inbound: Vec<String>,
+    /// The shape (without the batch axis) of each tensor read, where the
+    /// file says (Keras 3 writes it beside every producer's name).
+    pub read_shapes: Vec<Option<Vec<usize>>>,
 }
 
 #[derive(Debug, Clone)]
@@ -115,31 +118,39 @@ fn sequential(name: String, model: &Value, cfg: &Map<String, Value>, layers: &[V
                 .ok_or_else(|| err(path, Some(&lname), "Sequential model without an input shape"))?;
             let mut ic = Map::new();
             ic.insert("batch_shape".into(), shape);
-            out.push(LayerSpec { name: format!("{name}_input"), class: "InputLayer".into(), config: ic, inbound: vec![] });
+            out.push(LayerSpec { name: format!("{name}_input"), class: "InputLayer".into(), config: ic, inbound: vec![], read_shapes: vec![] });
         }
         let inbound = out.last().map(|p| vec![p.name.clone()]).unwrap_or_default();
-        out.push(LayerSpec { name: lname, class, config, inbound });
+        out.push(LayerSpec { name: lname, class, config, inbound, read_shapes: vec![] });
     }
     let first = out.first().ok_or_else(|| err(path, None, "model has no layers"))?.name.clone();
     let last = out.last().map(|l| l.name.clone()).unwrap_or_default();
     // A last layer with several output tensors gives the model as many
     // outputs (no layer could have read its list).
-    let outputs = if split_layers(&out).contains(&last.as_str()) { vec![(last.clone(), 0), (last, 1)] } else { vec![(last, 0)] };
+    let outputs = if split_layers(&out).contains(&last.as_str()) { vec![(last.clone(), 0, None), (last, 1, None)] } else { vec![(last, 0, None)] };
     let layers = out.into_iter().map(|l| {
-        let read = l.inbound.iter().map(|p| (p.clone(), 0)).collect();
+        let read = l.inbound.iter().map(|p| (p.clone(), 0, None)).collect();
         (l, read)
     });
     resolve(name, layers.collect(), vec![first], outputs, path)
 }
 
-/// Producer names (with the index of the producer's output tensor) in
-/// the order Keras 3 lists `__keras_tensor__` arguments.
-fn keras3_history(v: &Value, out: &mut Vec<(String, u64)>) {
+/// A tensor read: producer name, the index of the producer's output
+/// tensor, and the tensor's shape without the batch axis where saved.
+type Read = (String, u64, Option<Vec<usize>>);
+
+/// Producer names (with the index of the producer's output tensor and
+/// the tensor's shape) in the order Keras 3 lists `__keras_tensor__`
+/// arguments.
+fn keras3_history(v: &Value, out: &mut Vec<Read>) {
     match v {
         Value::Object(o) => {
             if o.get("class_name").and_then(Value::as_str) == Some("__keras_tensor__") {
                 if let Some(n) = v.pointer("/config/keras_history/0").and_then(Value::as_str) {
-                    out.push((n.to_string(), v.pointer("/config/keras_history/2").and_then(Value::as_u64).unwrap_or(0)));
+                    let shape = v.pointer("/config/shape").and_then(Value::as_array).and_then(|a| {
+                        a.iter().skip(1).map(|d| d.as_u64().map(|d| d as usize)).collect::<Option<Vec<usize>>>()
+                    });
+                    out.push((n.to_string(), v.pointer("/config/keras_history/2").and_then(Value::as_u64).unwrap_or(0), shape));
                 }
                 return;
             }
@@ -173,9 +184,9 @@ pub const OUTPUT_PART: &str = "qkhw:output";
 /// `parts`), and any other read of a producer's second (third, ...) output
 /// tensor refused: every other layer qkhw takes has one output, so reading
 /// tensor 0 in its place would compute something else without a word.
-fn resolve_reads(read: Vec<(String, u64)>, split: &[&str], parts: &mut Vec<(String, u64)>, name: Option<&str>, path: &Path) -> Result<Vec<String>> {
+fn resolve_reads(read: Vec<Read>, split: &[&str], parts: &mut Vec<(String, u64)>, name: Option<&str>, path: &Path) -> Result<Vec<String>> {
     read.into_iter()
-        .map(|(p, k)| {
+        .map(|(p, k, _)| {
             if split.contains(&p.as_str()) && k < 2 {
                 if !parts.contains(&(p.clone(), k)) {
                     parts.push((p.clone(), k));
@@ -195,12 +206,13 @@ fn resolve_reads(read: Vec<(String, u64)>, split: &[&str], parts: &mut Vec<(Stri
 
 /// The model with every read resolved (see [`resolve_reads`]): part nodes
 /// go right after their layer.
-fn resolve(name: String, layers: Vec<(LayerSpec, Vec<(String, u64)>)>, inputs: Vec<String>, outputs: Vec<(String, u64)>, path: &Path) -> Result<ModelSpec> {
+fn resolve(name: String, layers: Vec<(LayerSpec, Vec<Read>)>, inputs: Vec<String>, outputs: Vec<Read>, path: &Path) -> Result<ModelSpec> {
     let specs: Vec<LayerSpec> = layers.iter().map(|(l, _)| l.clone()).collect();
     let split = split_layers(&specs);
     let mut parts = vec![];
     let mut out = Vec::with_capacity(layers.len());
     for (mut l, read) in layers {
+        l.read_shapes = read.iter().map(|r| r.2.clone()).collect();
         l.inbound = resolve_reads(read, &split, &mut parts, Some(&l.name), path)?;
         out.push(l);
     }
@@ -215,12 +227,12 @@ fn resolve(name: String, layers: Vec<(LayerSpec, Vec<(String, u64)>)>, inputs: V
         if out.iter().any(|l| l.name == name) {
             return Err(err(path, Some(&name), format!("a layer is named like qkhw's node for output {k} of `{p}`; rename it")));
         }
-        out.insert(at, LayerSpec { name, class: OUTPUT_PART.into(), config, inbound: vec![p] });
+        out.insert(at, LayerSpec { name, class: OUTPUT_PART.into(), config, inbound: vec![p], read_shapes: vec![None] });
     }
     Ok(ModelSpec { name, layers: out, inputs, outputs })
 }
 
-fn inbound(l: &Value, name: &str, path: &Path) -> Result<Vec<(String, u64)>> {
+fn inbound(l: &Value, name: &str, path: &Path) -> Result<Vec<Read>> {
     let nodes = match l.get("inbound_nodes") {
         None | Some(Value::Null) => return Ok(vec![]),
         Some(Value::Array(a)) => a,
@@ -236,14 +248,23 @@ fn inbound(l: &Value, name: &str, path: &Path) -> Result<Vec<(String, u64)>> {
     let mut out = vec![];
     match node {
         // Keras 3: {"args": [...], "kwargs": {...}}
-        Value::Object(_) => keras3_history(node, &mut out),
+        // A `mask` keyword (a Masking layer's, which qkhw refuses by name)
+        // is not an input.
+        Value::Object(o) => {
+            for (k, v) in o {
+                match (k.as_str(), v) {
+                    ("kwargs", Value::Object(kw)) => kw.iter().filter(|(k, _)| *k != "mask").for_each(|(_, v)| keras3_history(v, &mut out)),
+                    _ => keras3_history(v, &mut out),
+                }
+            }
+        }
         // Keras 2: [["producer", node_index, tensor_index, {kwargs}], ...]
         Value::Array(items) => {
             for it in items {
                 let p = it.get(0).and_then(Value::as_str).ok_or_else(|| {
                     err(path, Some(name), "an inbound node entry without a producer name")
                 })?;
-                out.push((p.to_string(), it.get(2).and_then(Value::as_u64).unwrap_or(0)));
+                out.push((p.to_string(), it.get(2).and_then(Value::as_u64).unwrap_or(0), None));
             }
         }
         _ => return Err(err(path, Some(name), "unreadable inbound node")),
@@ -252,14 +273,14 @@ fn inbound(l: &Value, name: &str, path: &Path) -> Result<Vec<(String, u64)>> {
 }
 
 /// `["a", 0, 0]` or `[["a", 0, 0], ["b", 0, 0]]`.
-fn endpoints(v: Option<&Value>, what: &str, path: &Path) -> Result<Vec<(String, u64)>> {
+fn endpoints(v: Option<&Value>, what: &str, path: &Path) -> Result<Vec<Read>> {
     let a = v.and_then(Value::as_array).ok_or_else(|| err(path, None, format!("model config has no `{what}`")))?;
     let entries: Vec<&Value> = if a.first().is_some_and(Value::is_string) { vec![v.unwrap_or(&Value::Null)] } else { a.iter().collect() };
     entries
         .iter()
         .map(|e| {
             let p = e.get(0).and_then(Value::as_str).map(str::to_string).ok_or_else(|| err(path, None, format!("unreadable `{what}` entry {e}")))?;
-            Ok((p, e.get(2).and_then(Value::as_u64).unwrap_or(0)))
+            Ok((p, e.get(2).and_then(Value::as_u64).unwrap_or(0), None))
         })
         .collect()
 }
@@ -269,10 +290,10 @@ fn functional(name: String, cfg: &Map<String, Value>, layers: &[Value], path: &P
     for l in layers {
         let (lname, class, config) = layer_head(l, path)?;
         let read = inbound(l, &lname, path)?;
-        out.push((LayerSpec { name: lname, class, config, inbound: vec![] }, read));
+        out.push((LayerSpec { name: lname, class, config, inbound: vec![], read_shapes: vec![] }, read));
     }
     // An input is an InputLayer, read as itself.
-    let inputs = endpoints(cfg.get("input_layers"), "input_layers", path)?.into_iter().map(|(n, _)| n).collect();
+    let inputs = endpoints(cfg.get("input_layers"), "input_layers", path)?.into_iter().map(|(n, _, _)| n).collect();
     let outputs = endpoints(cfg.get("output_layers"), "output_layers", path)?;
     resolve(name, out, inputs, outputs, path)
 }

@@ -739,6 +739,7 @@ impl Builder<'_> {
                 s
             }
             Op::Merge(m) => self.merge(l, m)?,
+            Op::Skipped { why, .. } => return Err(err(self.g, l, why.clone())),
         };
         s = self.activation(l, s)?;
         if let Some(c) = self.cfg.layer(&l.name) {
