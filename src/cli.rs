@@ -928,7 +928,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
         }
         Command::QuantizeModel { model, config, activation_bits, fold_bn, out } => quantize_model(&model, &config, activation_bits, fold_bn, &out),
         Command::Inspect { model, json, sem } => {
-            let info = qkhw::inspect::inspect(&sem.load(&model)?)?;
+            let info = qkhw::inspect::inspect(&sem.load_skipping(&model)?)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&info).map_err(|e| Error::Internal(e.to_string()))?);
             } else {

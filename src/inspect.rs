@@ -31,6 +31,11 @@ pub struct LayerInfo {
     pub macs: u64,
     /// QKeras's `get_model_sparsity` for this layer (allow-listed ones).
     pub sparsity: Option<f32>,
+    /// Why qkhw does not build this layer (listed so that a model shows
+    /// all of them at once; every command but `inspect` and `weights`
+    /// refuses the model).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_built: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -54,6 +59,10 @@ pub struct ModelInfo {
     pub macs: u64,
     /// Total sparsity over the allow-listed layers, as QKeras computes it.
     pub sparsity: f32,
+    /// Why the golden model (so `predict`, `gen`, `verify`) refuses the
+    /// model, if it does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
 }
 
 pub fn encoding_str(e: &Encoding) -> String {
@@ -152,7 +161,14 @@ fn activation_str(a: &Activation) -> String {
 pub fn inspect(g: &Graph) -> Result<ModelInfo> {
     let tensors = hw_tensors(g)?;
     // Every layer's exact output format, where the golden model runs it.
-    let plan = crate::golden::hardware_plan(g, None, &Default::default()).ok().map(|p| p.0);
+    let planned = crate::golden::hardware_plan(g, None, &Default::default());
+    let skipped = g.layers.iter().filter(|l| matches!(l.op, crate::ir::Op::Skipped { .. })).count();
+    let refused = match &planned {
+        Err(_) if skipped > 0 => Some(format!("{skipped} layer(s) qkhw does not build (marked \"not built\")")),
+        Err(e) => Some(e.to_string()),
+        Ok(_) => None,
+    };
+    let plan = planned.ok().map(|p| p.0);
     let plan_fmt = |name: &str| {
         plan.as_ref().and_then(|p| p.steps.iter().rev().find(|s| s.layer.as_deref() == Some(name)).map(|s| s.fmt.to_string()))
     };
@@ -188,6 +204,13 @@ pub fn inspect(g: &Graph) -> Result<ModelInfo> {
             params: l.param_count(),
             macs: macs(l),
             sparsity: sp.layers.iter().find(|(n, ..)| n == &l.name).map(|(_, z, n)| crate::passes::sparsity::fraction(*z, *n)),
+            not_built: match &l.op {
+                crate::ir::Op::Skipped { why, .. } => {
+                    let why = why.trim_start_matches(&format!("({}) ", l.class));
+                    Some(why.split("; supported:").next().unwrap_or(why).to_string())
+                }
+                _ => None,
+            },
         });
     }
     Ok(ModelInfo {
@@ -199,6 +222,7 @@ pub fn inspect(g: &Graph) -> Result<ModelInfo> {
         macs: layers.iter().map(|l| l.macs).sum(),
         sparsity: sp.total(),
         layers,
+        refused,
     })
 }
 
@@ -243,7 +267,13 @@ pub fn render(m: &ModelInfo) -> String {
         if l.activation != "linear" {
             s += &format!("    activation {}\n", l.activation);
         }
+        if let Some(why) = &l.not_built {
+            s += &format!("    not built by qkhw: {why}\n");
+        }
     }
     s += &format!("total: {} parameters, {} MACs, sparsity {:.2}%\n", m.params, m.macs, 100.0 * m.sparsity);
+    if let Some(e) = &m.refused {
+        s += &format!("predict, gen and verify refuse this model: {e}\n");
+    }
     s
 }

@@ -453,3 +453,22 @@ fn a_float_model_is_told_to_quantize_first() {
     assert_eq!(e.trim().lines().count(), 1, "{e}");
     assert!(!out.exists());
 }
+
+/// `inspect` lists every layer of a model with layers qkhw does not build,
+/// each marked with why, and says that predict / gen / verify refuse the
+/// model (it stopped at the first one with an error, so a user learned
+/// about them one at a time).
+#[test]
+fn inspect_marks_every_layer_qkhw_does_not_build() {
+    let m = common::root().join("tests/golden/weights_skipped/masking.keras");
+    let o = qkhw().arg("inspect").arg(&m).output().unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let marked: Vec<&str> = text.lines().filter(|l| l.trim_start().starts_with("not built by qkhw:")).collect();
+    assert_eq!(marked.len(), 3, "NotEqual, Masking, Any: {text}");
+    assert!(text.contains("qlstm_2") && text.contains("predict, gen and verify refuse this model: 3 layer(s)"), "{text}");
+    // A model qkhw runs says nothing of the kind.
+    let o = qkhw().arg("inspect").arg(model("jet_tagger.keras")).output().unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(!text.contains("not built") && !text.contains("refuse"), "{text}");
+}
