@@ -121,7 +121,11 @@ fn sequential(name: String, model: &Value, cfg: &Map<String, Value>, layers: &[V
             out.push(LayerSpec { name: format!("{name}_input"), class: "InputLayer".into(), config: ic, inbound: vec![], read_shapes: vec![] });
         }
         let inbound = out.last().map(|p| vec![p.name.clone()]).unwrap_or_default();
-        out.push(LayerSpec { name: lname, class, config, inbound, read_shapes: vec![] });
+        // Keras 3 saves the shape each layer was built for.
+        let built = l.pointer("/build_config/input_shape").and_then(Value::as_array).and_then(|a| {
+            a.iter().skip(1).map(|d| d.as_u64().map(|d| d as usize)).collect::<Option<Vec<usize>>>()
+        });
+        out.push(LayerSpec { name: lname, class, config, inbound, read_shapes: vec![built] });
     }
     let first = out.first().ok_or_else(|| err(path, None, "model has no layers"))?.name.clone();
     let last = out.last().map(|l| l.name.clone()).unwrap_or_default();
@@ -129,7 +133,7 @@ fn sequential(name: String, model: &Value, cfg: &Map<String, Value>, layers: &[V
     // outputs (no layer could have read its list).
     let outputs = if split_layers(&out).contains(&last.as_str()) { vec![(last.clone(), 0, None), (last, 1, None)] } else { vec![(last, 0, None)] };
     let layers = out.into_iter().map(|l| {
-        let read = l.inbound.iter().map(|p| (p.clone(), 0, None)).collect();
+        let read = l.inbound.iter().zip(&l.read_shapes).map(|(p, s)| (p.clone(), 0, s.clone())).collect();
         (l, read)
     });
     resolve(name, layers.collect(), vec![first], outputs, path)
