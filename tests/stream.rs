@@ -263,6 +263,9 @@ fn what_is_not_streamed_is_refused_with_the_layer_named() {
         // Three global poolings of one stream (tests/golden/gen_stream_refusals.py):
         // once a panic (the tail read the sums as the stream).
         ("../../tests/golden/stream_refusals/two_reductions", "`gap_a`: `r1` is also read by another layer"),
+        // Two vector inputs and no image: it was taken, each vector one
+        // beat, and its harness failed (a cross-check's two-input MLP).
+        ("../../tests/golden/stream_refusals/two_vectors", "input `left` has shape [8]: use --io parallel"),
     ] {
         let g = qkhw::load_graph(
             common::root().join(format!("examples/models/{name}.keras")),

@@ -623,13 +623,16 @@ pub fn stream_plan(plan: &Plan) -> Result<StreamPlan> {
         open: None,
     };
     let several = plan.inputs.len() > 1;
+    // A vector input is one beat beside an input that streams; a model
+    // whose inputs are all vectors has nothing to stream.
+    let any_streams = plan.inputs.iter().any(|&s| plan.steps[s].shape.len() >= 2);
     let mut inputs = vec![];
     for (k, &s) in plan.inputs.iter().enumerate() {
         let st = &plan.steps[s];
         let name = st.layer.clone().unwrap_or_else(|| format!("input {k}"));
         let shape = &st.shape;
         // A vector streams as one beat where another input streams.
-        let Some((beats, elems)) = pixels(shape).filter(|_| shape.len() >= 2 || several) else {
+        let Some((beats, elems)) = pixels(shape).filter(|_| shape.len() >= 2 || (several && any_streams)) else {
             return Err(Error::Usage(format!(
                 "--io stream streams images (H, W, C) and sequences (T, C) pixel by pixel; the model's input{} has shape {shape:?}: use --io parallel",
                 if several { format!(" `{name}`") } else { String::new() },

@@ -5,7 +5,9 @@ Run (pinned versions in requirements.txt):
     python tests/golden/gen_stream_refusals.py
 Writes tests/golden/stream_refusals/two_reductions.keras: one streamed
 tensor read by three global poolings (average, max, QKeras average), joined
-by a Concatenate and a QDense head. Untrained: only its structure matters.
+by a Concatenate and a QDense head; and two_vectors.keras: two vector
+inputs (nothing to stream), each through a QDense, added. Untrained: only
+their structure matters.
 """
 import os
 import sys
@@ -33,6 +35,14 @@ def main():
     c = QGlobalAveragePooling2D(name="gap_c", average_quantizer=quantized_bits(8, 2, alpha=1))(h)
     y = QDense(3, kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(8, 3, alpha=1), name="out")(L.Concatenate(name="cat")([a, b, c]))
     keras.Model(i, y, name="two_reductions").save(os.path.join(OUT, "two_reductions.keras"))
+
+    k = dict(kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(8, 3, alpha=1))
+    a = keras.Input((8,), name="left")
+    b = keras.Input((6,), name="right")
+    ha = QDense(4, name="da", **k)(QActivation(quantized_bits(8, 2, alpha=1), name="qa")(a))
+    hb = QDense(4, name="db", **k)(QActivation(quantized_bits(8, 2, alpha=1), name="qb")(b))
+    y = QDense(2, name="out", **k)(L.Add(name="add")([ha, hb]))
+    keras.Model([a, b], y, name="two_vectors").save(os.path.join(OUT, "two_vectors.keras"))
 
 
 if __name__ == "__main__":
