@@ -13,7 +13,12 @@ per model output):
   is the model's second output as it is;
 - last_swapped: QBidirectional(QSimpleRNN(4)) with a different backward
   layer (QSimpleRNN(4, go_backwards=True) of its own); the two last states
-  are concatenated backward first, then a QDense(3).
+  are concatenated backward first, then a QDense(3);
+- forward_backwards: QBidirectional(QSimpleRNN(4, return_sequences=True,
+  go_backwards=True)) with a backward layer that runs forwards, concat,
+  then a per-step QDense(2): Keras flips the backward layer's sequence and
+  never the forward one's, whatever their go_backwards.
+`python tests/golden/gen_bi_split.py NAME...` writes only those models.
 Trained one epoch on noise so the weights are not the initializer's.
 """
 import os
@@ -60,9 +65,20 @@ def last_swapped():
     return keras.Model(i, dense(3, "out")(h), name="last_swapped")
 
 
+def forward_backwards():
+    i = keras.Input((5, 3), name="x")
+    h = QActivation(quantized_bits(8, 2, alpha=1), name="in_q")(i)
+    fwd = QSimpleRNN(4, return_sequences=True, go_backwards=True, **rq())
+    bwd = QSimpleRNN(4, return_sequences=True, **rq())
+    h = QBidirectional(fwd, backward_layer=bwd, merge_mode="concat", name="bi")(h)
+    return keras.Model(i, dense(2, "head")(h), name="forward_backwards")
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
-    for k, build in enumerate([seq_two_heads, last_swapped]):
+    for k, build in enumerate([seq_two_heads, last_swapped, forward_backwards]):
+        if len(sys.argv) > 1 and build.__name__ not in sys.argv[1:]:
+            continue
         keras.utils.set_random_seed(11 + k)
         rng = np.random.default_rng(100 + k)
         m = build()

@@ -13,8 +13,9 @@
 //! - the default `recurrent_activation`, `hard_sigmoid`, is QKeras's float
 //!   `clip(0.5·x + 0.5, 0, 1)`: exact in fixed point one bit finer than x;
 //! - `go_backwards` reads the sequence from its end, and returns the
-//!   outputs in that order; QBidirectional flips its backward sequence
-//!   back before merging (Keras's `Bidirectional`).
+//!   outputs in that order; QBidirectional flips its backward layer's
+//!   sequence before merging, whatever that layer's `go_backwards`, and
+//!   never its forward layer's (Keras's `Bidirectional`).
 //!
 //! QKeras computes every step in float32. Where a value needs more than
 //! float32's 24 significant bits (a state without a quantizer grows every
@@ -55,6 +56,9 @@ fn elements(w: &HwWeight, name: &str, range: std::ops::Range<usize>) -> HwWeight
 /// arithmetic on them is exact as long as each result is too.
 const FLOAT32_EXACT: i128 = 1 << 24;
 
+/// The weight-name prefix of a QBidirectional's backward direction.
+const BACKWARD: &str = "backward/";
+
 impl Builder<'_> {
     /// The steps of a recurrent layer; returns the one holding its output.
     pub(super) fn recurrent(&mut self, l: &Layer) -> Result<usize> {
@@ -63,7 +67,7 @@ impl Builder<'_> {
             Op::Rnn { .. } => self.direction(l, x, &l.op, ""),
             Op::Bidirectional { forward, backward, merge } => {
                 let f = self.direction(l, x, forward, "forward/")?;
-                let b = self.direction(l, x, backward, "backward/")?;
+                let b = self.direction(l, x, backward, BACKWARD)?;
                 let m = match merge {
                     BiMerge::Concat => Merge::Concatenate(l.shape.len() - 1),
                     BiMerge::Sum => Merge::Add,
@@ -271,9 +275,12 @@ impl Builder<'_> {
         if !*return_sequences {
             return Ok(last);
         }
-        // The outputs in input order (Bidirectional flips a backward
-        // sequence back, Keras's go_backwards alone does not).
-        if *go_backwards && !prefix.is_empty() {
+        // The outputs in the order they were computed, except that
+        // Bidirectional flips its backward direction's sequence, whatever
+        // its go_backwards (Keras's `Bidirectional`): a forward layer with
+        // go_backwards keeps its reversed order, a backward layer without
+        // it comes out reversed.
+        if prefix == BACKWARD {
             outs.reverse();
         }
         self.merge_steps(l, outs, vec![t_len, u], &Merge::Concatenate(0))
