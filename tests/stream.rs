@@ -627,3 +627,27 @@ fn several_inputs_stream_one_port_each() {
         std::fs::write(d.dir.join(format!("{}.v", left.module)), &text).unwrap();
     }
 }
+
+/// Stages folded at R = 5 whose phase counters drift against each other
+/// (`tests/golden/gen_stream_nested.py` mul_join, a cross-check's model):
+/// their samples' timings repeated for three periods (714 cycles per
+/// image, first-beat latency 1,191) while the phases had not come round;
+/// later images took 1,193, and verify failed a design that was right.
+/// The timing simulation now also waits for the design's whole state to
+/// repeat: the interface says 1,193 / 480, and the harness measures that.
+#[test]
+fn stages_whose_phases_drift_are_timed_until_the_state_repeats() {
+    common::require("verilator");
+    let path = common::root().join("tests/golden/stream_nested/mul_join.keras");
+    let opts = Options { io: Io::Stream, reuse_factor: Some(5), ..Default::default() };
+    let (_, d, plan) = generate_from(&path, &opts, &Config::default(), "drift");
+    let i = &d.interface;
+    assert_eq!((i.latency_cycles, i.latency_last_cycles, i.initiation_interval), (1193, Some(480), 714));
+    let n = 40;
+    assert!(i.timing_samples.is_some_and(|k| (k as usize) <= n), "{:?}", i.timing_samples);
+    let fmts = vec![(plan.in_size(), plan.steps[plan.inputs[0]].fmt)];
+    let codes = verify::random_parts(&fmts, n, 7).remove(0);
+    let sim = verify::verilator::Verilator::new(common::cache()).quick_build();
+    let r = verify::verify(&sim, &d, &plan, &codes, n, 3, None).unwrap();
+    assert!(r.passed(), "{}", r.text());
+}

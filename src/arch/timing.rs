@@ -144,6 +144,8 @@ pub fn full_rate(top: &Module, modules: &HashMap<String, Module>, pipelines: &Ha
     let first_in = |accepted: &[Vec<u64>], s: usize| p.ins.iter().zip(accepted).map(|(i, a)| a.get(s * i.beats).copied()).collect::<Option<Vec<u64>>>().and_then(|v| v.into_iter().max());
     let last_in = |accepted: &[Vec<u64>], s: usize| p.ins.iter().zip(accepted).map(|(i, a)| a.get((s + 1) * i.beats - 1).copied()).collect::<Option<Vec<u64>>>().and_then(|v| v.into_iter().max());
     let mut each: Vec<Sample> = vec![];
+    // The design's state as each sample's last output beat leaves.
+    let mut states: Vec<u64> = vec![];
     let mut cycle = 0u64;
     let mut repeated = false;
     loop {
@@ -182,7 +184,8 @@ pub fn full_rate(top: &Module, modules: &HashMap<String, Module>, pipelines: &Ha
             given[(s + 1) * out_beats - 1].saturating_sub(last),
             if s > 0 { first - first_in(&accepted, s - 1).unwrap_or(first) } else { 0 },
         ));
-        if repeats(&each) {
+        states.push(sim.state_hash());
+        if repeats(&each, &states) {
             repeated = true;
             break;
         }
@@ -204,12 +207,21 @@ pub fn full_rate(top: &Module, modules: &HashMap<String, Module>, pipelines: &Ha
 
 /// Whether the samples' timing has settled into a cycle: for some period
 /// `p`, the last three periods (at least five samples) repeat, none of
-/// them among the first two samples (the pipeline filling).
-fn repeats(each: &[Sample]) -> bool {
+/// them among the first two samples (the pipeline filling), and so does
+/// the design's whole state (`states`, as each sample left) at their
+/// ends. Timings alone can repeat for a while where two stages' phase
+/// counters drift against each other (a cross-check's model repeated 714
+/// cycles per image with a first-beat latency of 1,191 for three periods;
+/// later samples took 1,193).
+fn repeats(each: &[Sample], states: &[u64]) -> bool {
     let m = each.len();
     (1..=m / 3).any(|p| {
         let w = (2 * p).max(4);
-        m >= w + p + 2 && each[m - 1] == each[m - 1 - p] && (m - w..m).all(|s| each[s] == each[s - p])
+        m >= w + p + 2
+            && each[m - 1] == each[m - 1 - p]
+            && (m - w..m).all(|s| each[s] == each[s - p])
+            && states[m - 1] == states[m - 1 - p]
+            && states[m - 1 - p] == states[m - 1 - 2 * p]
     })
 }
 
@@ -306,7 +318,7 @@ fn renumber(c: &Cell, ids: &[NetId]) -> Cell {
 }
 
 /// The state of a beat stage's handshake template.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Hash)]
 struct StageState {
     phase: usize,
     /// The valid bits in flight, newest first (the template's `valid_sr`,
@@ -520,6 +532,18 @@ impl Sim {
     /// One clock cycle with the top inputs `drive`: settles the
     /// combinational cone, then clocks every register and stage. Returns
     /// whether the output transferred, and in `in_fire` whether each input did.
+    /// A hash of the whole state (every net's value and every beat
+    /// stage's): with the inputs always offered and the output always
+    /// taken the design runs on its own, so equal states repeat the same
+    /// future.
+    fn state_hash(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.v.hash(&mut h);
+        self.stages.iter().for_each(|(_, st)| st.hash(&mut h));
+        h.finish()
+    }
+
     fn cycle(&mut self, drive: &[(NetId, i128)], in_fire: &mut [bool]) -> bool {
         for &(n, x) in drive {
             self.set(n.0, x as i64);
