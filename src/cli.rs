@@ -928,7 +928,13 @@ fn run(cli: Cli) -> Result<u8, Error> {
         }
         Command::QuantizeModel { model, config, activation_bits, fold_bn, out } => quantize_model(&model, &config, activation_bits, fold_bn, &out),
         Command::Inspect { model, json, sem } => {
-            let info = qkhw::inspect::inspect(&sem.load_skipping(&model)?)?;
+            let mut info = qkhw::inspect::inspect(&sem.load_skipping(&model)?)?;
+            // What only the other commands refuse (an initial_state, say).
+            if info.refused.is_none()
+                && let Err(e) = sem.load(&model)
+            {
+                info.refused = Some(e.to_string());
+            }
             if json {
                 println!("{}", serde_json::to_string_pretty(&info).map_err(|e| Error::Internal(e.to_string()))?);
             } else {
@@ -1415,6 +1421,14 @@ fn weights(g: &qkhw::ir::Graph, json: Option<&Path>) -> Result<(), Error> {
             let why = why.split("; supported:").next().unwrap_or(why);
             eprintln!("note: layer `{}` ({}) has no quantizers, so QKeras's dict has no entry for it (qkhw does not build it: {why})", l.name, l.class);
         }
+    }
+    // QKeras 1.2.1's bn-fusing graph pass (qgraph) reads every layer's
+    // `output.shape`, which a layer with two output tensors does not have.
+    if let Some(l) = g.layers.iter().find(|l| matches!(l.op, qkhw::ir::Op::OutputPart { .. })) {
+        let of = l.inputs.first().map_or("", |i| g.layers[i.0].name.as_str());
+        eprintln!(
+            "note: QKeras 1.2.1's model_save_quantized_weights raises on this model (its batch-norm fusing pass cannot take `{of}`'s two output tensors); this is the dict it builds layer by layer"
+        );
     }
     let d = qkhw::passes::hw_weights::model_save_quantized_weights(g)?;
     if let Some(p) = json {

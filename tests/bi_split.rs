@@ -54,6 +54,12 @@ fn every_output_equals_qkeras() {
     let g = qkhw::load_graph(dir().join("seq_two_heads.keras"), Default::default()).unwrap();
     let out: Vec<&str> = g.outputs.iter().map(|o| g.layers[o.0].name.as_str()).collect();
     assert_eq!(out, ["head", "bi:1"]);
+    // QKeras's model_save_quantized_weights raises on such a model (its
+    // graph pass reads `output.shape`): `weights` prints the dict it builds
+    // layer by layer, and says so (a cross-check found it silent).
+    let o = Command::new(env!("CARGO_BIN_EXE_qkhw")).arg("weights").arg(dir().join("seq_two_heads.keras")).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success() && err.contains("raises on this model") && err.contains("`bi`"), "{err}");
 }
 
 #[test]

@@ -195,3 +195,25 @@ fn wide_values_inside_run_as_128_bit_integers() {
         }
     }
 }
+
+/// An output wider than 64 bits has no C type at the HLS ports: refused,
+/// naming the model output that is too wide. With several outputs joined
+/// into one port it named the joined step, `outputs`, a layer the model
+/// does not have (a cross-check's two-output model).
+#[test]
+fn a_wide_output_is_refused_by_its_own_name() {
+    let d = common::tmp("hls-wide");
+    let cfg = d.join("wide.toml");
+    std::fs::write(&cfg, "[layer.out_a]\noutput = \"fixed<70,10>\"\n").unwrap();
+    let out = d.join("design");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_qkhw"))
+        .args(["gen", &common::root().join("examples/models/two_heads.keras").to_string_lossy(), "--target", "hls", "--config"])
+        .arg(&cfg)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && e.contains("layer `out_a`") && e.contains("wider than 64 bits"), "{e}");
+    assert!(!out.exists());
+}

@@ -467,6 +467,12 @@ fn inspect_marks_every_layer_qkhw_does_not_build() {
     let marked: Vec<&str> = text.lines().filter(|l| l.trim_start().starts_with("not built by qkhw:")).collect();
     assert_eq!(marked.len(), 3, "NotEqual, Masking, Any: {text}");
     assert!(text.contains("qlstm_2") && text.contains("predict, gen and verify refuse this model: 3 layer(s)"), "{text}");
+    // What only predict refuses (an initial_state) is said too: it was
+    // listed as a layer like any other (a cross-check).
+    let m = common::root().join("tests/golden/weights_skipped/initial_state.keras");
+    let o = qkhw().arg("inspect").arg(&m).output().unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success() && text.contains("refuse this model") && text.contains("initial_state"), "{text}");
     // A model qkhw runs says nothing of the kind.
     let o = qkhw().arg("inspect").arg(model("jet_tagger.keras")).output().unwrap();
     let text = String::from_utf8_lossy(&o.stdout);

@@ -288,6 +288,12 @@ pub fn generate_scheduled(
     // ac_int; at the ports they would have no C type for the testbench.
     let wide_port = match b.ins.iter().find(|x| x.t == crate::backend::c::WIDE) {
         Some(x) => Some(x.name.clone()),
+        // Several model outputs are joined into one port: name the wide ones.
+        None if b.out_t == crate::backend::c::WIDE && !plan.parts.is_empty() => {
+            let joined = &plan.steps[plan.outputs[0]];
+            let wide: Vec<String> = joined.inputs.iter().zip(&plan.parts).filter(|(k, _)| plan.steps[**k].fmt.width > 64).map(|(_, p)| p.name.clone()).collect();
+            Some(if wide.is_empty() { plan.parts.iter().map(|p| p.name.clone()).collect::<Vec<_>>().join("`, `") } else { wide.join("`, `") })
+        }
         None if b.out_t == crate::backend::c::WIDE => Some(plan.steps[plan.outputs[0]..].iter().find_map(|s| s.layer.clone()).unwrap_or_else(|| "the output".into())),
         None => None,
     };
