@@ -5,7 +5,17 @@ use serde::Serialize;
 use crate::error::Result;
 use crate::ir::{Activation, Graph, Layer, Op, RnnCell};
 use crate::passes::hw_tensors::{hw_tensors, ChannelScale, HwWeight};
-use crate::passes::hw_weights::quantizers;
+use crate::passes::hw_weights;
+
+/// A layer's quantizers in QKeras's `get_quantizers()` order: a recurrent
+/// layer's state quantizer included (`model_save_quantized_weights` drops
+/// it, the layer has it).
+fn quantizers(op: &Op) -> Vec<Option<&crate::quant::Quantizer>> {
+    match op {
+        Op::Rnn { quantizers: q, .. } => q.iter().map(Option::as_ref).collect(),
+        _ => hw_weights::quantizers(op),
+    }
+}
 use crate::passes::sparsity::sparsity;
 use crate::quant::Encoding;
 
@@ -137,7 +147,7 @@ fn quantizer_names(op: &Op) -> Vec<String> {
         Op::Separable { .. } => &["depthwise", "pointwise", "bias"],
         Op::Folded { inner, .. } => return quantizer_names(inner),
         Op::BatchNorm(_) => &["gamma", "beta", "mean", "variance", "inverse"],
-        Op::Rnn { .. } => &["kernel", "recurrent", "bias"],
+        Op::Rnn { .. } => &["kernel", "recurrent", "bias", "state"],
         Op::Bidirectional { .. } => &[
             "forward kernel", "forward recurrent", "forward bias", "forward state",
             "backward kernel", "backward recurrent", "backward bias", "backward state",

@@ -477,4 +477,8 @@ fn inspect_marks_every_layer_qkhw_does_not_build() {
     let o = qkhw().arg("inspect").arg(model("jet_tagger.keras")).output().unwrap();
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(!text.contains("not built") && !text.contains("refuse"), "{text}");
+    // A recurrent layer's state quantizer is listed with its others (only
+    // a QBidirectional's were).
+    let o = qkhw().arg("inspect").arg(model("rnn_lstm.keras")).output().unwrap();
+    assert!(String::from_utf8_lossy(&o.stdout).contains("    state quantizer: quantized_bits("));
 }
