@@ -87,6 +87,7 @@ fn every_target_equals_the_golden_model() {
                 .arg(&x)
                 .args(["--random", "50"])
                 .env("QKHW_CACHE", common::cache())
+                .env("QKHW_VERILATOR_OPT", "-O0")
                 .output()
                 .unwrap();
             let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
