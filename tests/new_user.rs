@@ -477,6 +477,15 @@ fn inspect_marks_every_layer_qkhw_does_not_build() {
     let o = qkhw().arg("inspect").arg(model("jet_tagger.keras")).output().unwrap();
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(!text.contains("not built") && !text.contains("refuse"), "{text}");
+    // A layer with quantizers qkhw does not build (a grouped QConv2D) is
+    // marked, and its weights are not counted unquantized as sparsity.
+    let dir = common::tmp("inspect-grouped");
+    let grouped = dir.join("grouped.keras");
+    common::edit_keras_config(&model("cnn_bn.keras"), &grouped, |text| text.replacen("\"groups\": 1", "\"groups\": 2", 1));
+    let o = qkhw().arg("inspect").arg(&grouped).arg("--json").output().unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stderr)));
+    let conv1 = doc["layers"].as_array().unwrap().iter().find(|l| l["name"] == "conv1").unwrap();
+    assert!(conv1["not_built"].as_str().is_some_and(|w| w.contains("groups")) && conv1["sparsity"].is_null(), "{conv1}");
     // A recurrent layer's state quantizer is listed with its others (only
     // a QBidirectional's were).
     let o = qkhw().arg("inspect").arg(model("rnn_lstm.keras")).output().unwrap();

@@ -42,7 +42,9 @@ pub fn sparsity(g: &Graph) -> Result<Sparsity> {
         // QKeras's RNN wrappers and the quantizer-less Keras layers have no
         // `quantizers` attribute.
         let has_attr = has_get_quantizers(l) && !matches!(l.op, Op::Rnn { .. } | Op::Bidirectional { .. });
-        if !has_attr || !ALLOW_LIST.contains(&l.class.as_str()) {
+        // A layer qkhw does not build (`inspect` lists it) has no
+        // quantized weights to count: it is left out, not counted raw.
+        if !has_attr || !ALLOW_LIST.contains(&l.class.as_str()) || matches!(l.op, Op::Skipped { .. }) {
             continue;
         }
         let examined: Vec<Vec<f32>> = match &l.op {
