@@ -814,7 +814,7 @@ impl Semantics {
     }
 
     /// [`Self::load`] keeping the layers qkhw does not build as skipped.
-    fn load_skipping(&self, model: &Path) -> Result<qkhw::ir::Graph, Error> {
+    fn load_keeping_unbuilt(&self, model: &Path) -> Result<qkhw::ir::Graph, Error> {
         qkhw::load_graph(model, qkhw::ir::BuildOptions { sigmoid: self.internal_sigmoid.get(), skip_unsupported: true })
     }
 }
@@ -902,7 +902,7 @@ fn clap_error(e: clap::Error, args: &[OsString]) -> CliError {
 fn run(cli: Cli) -> Result<u8, Error> {
     let done: Result<(), Error> = match cli.command {
         Command::Quantize { spec, input, output, codes, internal_sigmoid } => quantize(&spec, internal_sigmoid, &input, &output, codes.as_deref()),
-        Command::Weights { model, json, sem } => weights(&sem.load_skipping(&model)?, json.as_deref()),
+        Command::Weights { model, json, sem } => weights(&sem.load_keeping_unbuilt(&model)?, json.as_deref()),
         Command::Freeze { model, out, sem } => {
             qkhw::staging::check_writable(&out)?;
             if out.exists() && std::fs::canonicalize(&out).ok() == std::fs::canonicalize(&model).ok() {
@@ -928,7 +928,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
         }
         Command::QuantizeModel { model, config, activation_bits, fold_bn, out } => quantize_model(&model, &config, activation_bits, fold_bn, &out),
         Command::Inspect { model, json, sem } => {
-            let mut info = qkhw::inspect::inspect(&sem.load_skipping(&model)?)?;
+            let mut info = qkhw::inspect::inspect(&sem.load_keeping_unbuilt(&model)?)?;
             // What only the other commands refuse (an initial_state, say).
             if info.refused.is_none()
                 && let Err(e) = sem.load(&model)

@@ -359,22 +359,6 @@ MODELS = [f for n, f in sorted(globals().items()) if n[:1] in "abc" and n[1:3].i
 
 
 # ---------------------------------------------------------------- driver
-def enc(v):
-    """QKeras's value as JSON: arrays -> {dtype, shape, data}."""
-    if isinstance(v, dict):
-        return {k: enc(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [enc(x) for x in v]
-    if isinstance(v, (bool, np.bool_)):
-        return bool(v)
-    if v is None or isinstance(v, str):
-        return v
-    if isinstance(v, float):
-        return {"pyfloat": v}
-    a = np.asarray(keras.ops.convert_to_numpy(v))
-    return {"dtype": str(a.dtype), "shape": list(a.shape), "data": a.reshape(-1).tolist()}
-
-
 def make_x(model, rng, name):
     xs = []
     for t in model.inputs:
