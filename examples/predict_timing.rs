@@ -20,7 +20,7 @@ fn main() {
     let t = Instant::now();
     let (f, lo, hi) = golden::exact_inputs(&x, &[x.len()]).unwrap();
     eprintln!("exact input format {f}: {:?}", t.elapsed());
-    let plan = qkhw::passes::precision::plan(&g, qkhw::passes::precision::InputSpec::exact(f, lo, hi)).unwrap();
+    let plan = qkhw::plan::plan(&g, qkhw::plan::InputSpec::exact(f, lo, hi)).unwrap();
     eprintln!("max width {}", plan.max_width);
     for threads in [1, 2] {
         let t = Instant::now();

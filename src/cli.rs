@@ -6,6 +6,7 @@
 use clap::{Parser, Subcommand, ValueEnum};
 use crate as qkhw;
 use qkhw::quant::{Encoding, InternalSigmoid, Quantizer};
+use qkhw::driver::{Built, HwRequest, Output};
 use qkhw::{Error, npy};
 use std::path::{Path, PathBuf};
 use std::ffi::OsString;
@@ -46,8 +47,8 @@ enum Command {
         codes: Option<PathBuf>,
         /// QKeras's set_internal_sigmoid switch (quantized_relu(use_sigmoid),
         /// quantized_tanh, quantized_sigmoid, quantized_ulaw).
-        #[arg(long, value_enum, default_value_t = SigmoidArg::Hard)]
-        internal_sigmoid: SigmoidArg,
+        #[arg(long, value_enum, default_value_t = InternalSigmoid::Hard)]
+        internal_sigmoid: InternalSigmoid,
     },
     /// Print the dict of QKeras's model_save_quantized_weights, bit-exactly.
     ///
@@ -387,62 +388,9 @@ enum LayoutArg {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum FlavorArg {
-    /// AMD Vitis HLS: ap_fixed, ap_int, hls::stream.
-    Vitis,
-    /// Siemens Catapult: ac_fixed, ac_int, ac_channel.
-    Catapult,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum SimArg {
     Verilator,
     Iverilog,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum SigmoidArg {
-    Hard,
-    Smooth,
-    Real,
-}
-
-impl SigmoidArg {
-    fn get(self) -> InternalSigmoid {
-        match self {
-            SigmoidArg::Hard => InternalSigmoid::Hard,
-            SigmoidArg::Smooth => InternalSigmoid::Smooth,
-            SigmoidArg::Real => InternalSigmoid::Real,
-        }
-    }
-    fn name(self) -> &'static str {
-        self.get().name()
-    }
-}
-
-/// The output head: what the design emits after the model's last layer.
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum HeadArg {
-    /// The model's outputs (logits before a dropped softmax).
-    Logits,
-    /// The index of the largest output (ties: the first, as numpy's argmax).
-    Argmax,
-}
-
-/// How a standalone batch norm computes (`--bn`).
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum BnArg {
-    /// model_save_quantized_weights's exact tables.
-    Tables,
-    /// model.predict's float32.
-    Qkeras,
-}
-
-fn bn_mode(b: BnArg) -> qkhw::passes::config::BnMode {
-    match b {
-        BnArg::Tables => qkhw::passes::config::BnMode::Tables,
-        BnArg::Qkeras => qkhw::passes::config::BnMode::Qkeras,
-    }
 }
 
 /// Options of `gen` / `verify`.
@@ -468,11 +416,11 @@ struct HwArgs {
     /// to another output are compared in hardware). Per layer:
     /// `[layer.NAME] bn` in --config.
     #[arg(long, value_enum)]
-    bn: Option<BnArg>,
+    bn: Option<qkhw::passes::config::BnMode>,
     /// HLS only: vitis (ap_fixed, ap_int, hls::stream; default) or catapult
     /// (ac_fixed, ac_int, ac_channel).
     #[arg(long, value_enum)]
-    flavor: Option<FlavorArg>,
+    flavor: Option<qkhw::backend::Flavor>,
     /// Verilog only: register every N adder-tree or comparison levels
     /// (default 4). Example: --pipeline-levels 3
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
@@ -485,7 +433,7 @@ struct HwArgs {
     axis_names: bool,
     /// What comes out: the logits (default) or the arg-max class index.
     #[arg(long, value_enum)]
-    output_head: Option<HeadArg>,
+    output_head: Option<qkhw::passes::config::OutputHead>,
     /// Verilog and HLS: hls4ml's ReuseFactor for every foldable layer:
     /// each multiplier is used R times per sample, ceil(N/R) multipliers
     /// for N products, weights in ROMs (Verilog) or reshaped by block
@@ -511,7 +459,7 @@ struct HwArgs {
     /// Verilog only: `rom_style` attribute on the folded ROMs: block or
     /// distributed (default: the synthesis tool's choice).
     #[arg(long, value_enum)]
-    rom_style: Option<RomStyleArg>,
+    rom_style: Option<qkhw::arch::netlist::RomStyle>,
     /// Verilog and HLS: choose every foldable layer's reuse factor for the
     /// smallest initiation interval whose estimated DSP48, BRAM36, LUTs and
     /// FFs fit: dsp=N,bram=K,lut=L,ff=F (any of them; LUT and FF by the
@@ -524,25 +472,13 @@ struct HwArgs {
     /// pixel per beat, through line buffers; hls4ml's io_stream). HLS
     /// gets the streaming design as a dataflow top beside the array top.
     #[arg(long, value_enum)]
-    io: Option<IoArg>,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum IoArg {
-    Parallel,
-    Stream,
+    io: Option<qkhw::backend::verilog::Io>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum RomInitArg {
     Inline,
     File,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum RomStyleArg {
-    Block,
-    Distributed,
 }
 
 impl HwArgs {
@@ -572,7 +508,7 @@ impl HwArgs {
                 (self.part.is_some(), "--part"),
                 (self.rom_init.is_some(), "--rom-init"),
                 (self.rom_style.is_some(), "--rom-style"),
-                (self.io == Some(IoArg::Stream) && t == Target::C, "--io stream"),
+                (self.io == Some(qkhw::backend::verilog::Io::Stream) && t == Target::C, "--io stream"),
             ] {
                 if given {
                     return Err(only(flag, Target::Verilog));
@@ -588,10 +524,10 @@ impl HwArgs {
             None => Default::default(),
         };
         if let Some(h) = self.output_head {
-            c.output_head = head(h);
+            c.output_head = h;
         }
         if let Some(b) = self.bn {
-            c.model.bn = Some(bn_mode(b));
+            c.model.bn = Some(b);
         }
         Ok(c)
     }
@@ -600,61 +536,25 @@ impl HwArgs {
         self.input_format.as_deref().map(str::parse).transpose()
     }
 
-    fn flavor(&self) -> qkhw::backend::hls::Flavor {
-        match self.flavor {
-            Some(FlavorArg::Catapult) => qkhw::backend::hls::Flavor::Catapult,
-            _ => qkhw::backend::hls::Flavor::Vitis,
-        }
+    fn flavor(&self) -> qkhw::backend::Flavor {
+        self.flavor.unwrap_or_default()
     }
 
-    /// The HLS files (`--target hls`), with their C-simulation vectors.
-    fn hls_files(&self, g: &qkhw::ir::Graph, sem: &Semantics) -> Result<HlsFiles, Error> {
-        let config = self.config()?;
-        let (plan, mut notes) = qkhw::golden::hardware_plan(g, self.input_spec()?, &config)?;
-        let header = qkhw::backend::verilog::header(g, sem.internal_sigmoid.name());
-        // The layers fold as in the Verilog (--reuse-factor, --config, --budget).
-        // --budget: the per-layer factors the Verilog's choice gives.
-        let vopts = self.verilog_options(g, sem)?;
-        let chosen = vopts.budget.as_ref().map(|b| qkhw::backend::verilog::budget_config(g, &plan, &config, &vopts, b, true)).transpose()?.map(|c| c.0);
-        let sched = match &chosen {
-            Some(c) => qkhw::arch::schedule::schedule(&plan, None, c),
-            None => qkhw::arch::schedule::schedule(&plan, self.reuse_factor.map(|r| r as usize), &config),
-        };
-        notes.extend(sched.notes.iter().cloned());
-        let other: Vec<&str> = sched
-            .nodes
-            .iter()
-            .filter(|n| {
-                n.arch.first_fold().is_some()
-                    && !matches!(
-                        plan.steps[n.first].op,
-                        qkhw::passes::precision::StepOp::Dense { .. } | qkhw::passes::precision::StepOp::Conv { .. } | qkhw::passes::precision::StepOp::Depthwise { .. }
-                    )
-            })
-            .map(|n| n.layer.as_str())
-            .collect();
-        if !other.is_empty() {
-            notes.push(format!("HLS: only Dense and (depthwise) convolution layers are folded (hls4ml's Resource strategy) so far; {} stay unrolled", other.join(", ")));
-        }
-        // A streaming design's stages fold as the Verilog's: by the reuse
-        // factor and configuration (--budget: the per-layer factors it chose).
-        let stream = (self.io == Some(IoArg::Stream))
-            .then(|| qkhw::backend::hls::StreamFolds { reuse: self.reuse_factor.map(|r| r as usize), config: chosen.as_ref().unwrap_or(&config) });
-        let files = qkhw::backend::hls::generate_scheduled(g, &plan, &header, sem.internal_sigmoid.name(), self.flavor(), &sched, stream)?;
-        let name = files[0].0.trim_end_matches(".h").to_string();
-        Ok((files, name, plan, notes))
-    }
-
-    /// The C model (`--target c`).
-    fn c_model(&self, g: &qkhw::ir::Graph, sem: &Semantics) -> Result<(qkhw::backend::c::CModel, qkhw::passes::precision::Plan, Vec<String>), Error> {
-        let header = qkhw::backend::verilog::header(g, sem.internal_sigmoid.name());
-        qkhw::backend::c::from_graph(g, self.input_spec()?, &self.config()?, &header, sem.internal_sigmoid.name())
-    }
-
-    fn design(&self, g: &qkhw::ir::Graph, sem: &Semantics) -> Result<(qkhw::backend::verilog::Design, qkhw::passes::precision::Plan, Vec<String>, qkhw::backend::verilog::Options), Error> {
-        let opts = self.verilog_options(g, sem)?;
-        let (d, plan, notes) = qkhw::backend::verilog::from_graph(g, self.input_spec()?, &self.config()?, &opts)?;
-        Ok((d, plan, notes, opts))
+    /// The typed request these flags make (checked: flags of another
+    /// target are refused).
+    fn request(&self, g: &qkhw::ir::Graph, sem: &Semantics) -> Result<HwRequest, Error> {
+        self.check()?;
+        Ok(HwRequest {
+            target: match self.target {
+                Target::Verilog => qkhw::driver::Target::Verilog,
+                Target::C => qkhw::driver::Target::C,
+                Target::Hls => qkhw::driver::Target::Hls(self.flavor()),
+            },
+            input_format: self.input_spec()?,
+            config: self.config()?,
+            internal_sigmoid: sem.internal_sigmoid,
+            verilog: self.verilog_options(g, sem)?,
+        })
     }
 
     /// The Verilog target's options (the HLS target's `--budget` choice
@@ -664,8 +564,8 @@ impl HwArgs {
             pipeline_levels: self.pipeline_levels.unwrap_or(4),
             no_dsp: self.no_dsp,
             axis_names: self.axis_names,
-            internal_sigmoid: sem.internal_sigmoid.name().to_string(),
-            header: qkhw::backend::verilog::header(g, sem.internal_sigmoid.name()),
+            internal_sigmoid: sem.internal_sigmoid,
+            header: qkhw::backend::verilog::header(g, sem.internal_sigmoid),
             reuse_factor: self.reuse_factor.map(|r| r as usize),
             clock_period: match self.clock_period {
                 Some(p) if p.is_finite() && p > 0.0 => p,
@@ -675,31 +575,13 @@ impl HwArgs {
             part: self.part.as_deref().map(str::parse).transpose()?.unwrap_or_default(),
             budget: self.budget.as_deref().map(str::parse).transpose()?,
             rom_init_file: self.rom_init == Some(RomInitArg::File),
-            rom_style: self.rom_style.map(|s| match s {
-                RomStyleArg::Block => "block",
-                RomStyleArg::Distributed => "distributed",
-            }),
-            io: match self.io {
-                Some(IoArg::Stream) => qkhw::backend::verilog::Io::Stream,
-                _ => qkhw::backend::verilog::Io::Parallel,
-            },
+            rom_style: self.rom_style,
+            io: self.io.unwrap_or_default(),
             fifo_minimum: false,
         })
     }
 }
 
-/// The HLS files, the model's C name, its plan and the notes to print.
-type HlsFiles = (Vec<(String, String)>, String, qkhw::passes::precision::Plan, Vec<String>);
-
-fn head(h: HeadArg) -> qkhw::passes::config::OutputHead {
-    match h {
-        HeadArg::Logits => qkhw::passes::config::OutputHead::Logits,
-        HeadArg::Argmax => qkhw::passes::config::OutputHead::Argmax,
-    }
-}
-
-/// One file per model input, in model order, from `--input` arguments:
-/// `NAME=FILE` by input name, or plain files in model order.
 fn input_files(g: &qkhw::ir::Graph, given: &[PathBuf]) -> Result<Vec<PathBuf>, Error> {
     let names: Vec<&str> = g.inputs.iter().map(|i| g.layers[i.0].name.as_str()).collect();
     let mut slots: Vec<Option<PathBuf>> = vec![None; names.len()];
@@ -765,7 +647,7 @@ struct GoldenInput {
     config: Option<PathBuf>,
     /// What comes out: the logits (default) or the arg-max class index.
     #[arg(long, value_enum)]
-    output_head: Option<HeadArg>,
+    output_head: Option<qkhw::passes::config::OutputHead>,
     /// A standalone QBatchNormalization before a quantizer: `tables` (the
     /// exact bn_inv / bn_bias of model_save_quantized_weights, default) or
     /// `qkeras` (what model.predict computes in float32, TensorFlow's x86-64
@@ -773,7 +655,7 @@ struct GoldenInput {
     /// to another output are compared in hardware). Per layer:
     /// `[layer.NAME] bn` in --config.
     #[arg(long, value_enum)]
-    bn: Option<BnArg>,
+    bn: Option<qkhw::passes::config::BnMode>,
 }
 
 impl GoldenInput {
@@ -791,10 +673,10 @@ impl GoldenInput {
             None => Default::default(),
         };
         if let Some(h) = self.output_head {
-            config.output_head = head(h);
+            config.output_head = h;
         }
         if let Some(b) = self.bn {
-            config.model.bn = Some(bn_mode(b));
+            config.model.bn = Some(b);
         }
         Ok((xs, qkhw::golden::PredictOptions { input_format, threads: self.threads, keep: None, progress: true, config }))
     }
@@ -804,18 +686,18 @@ impl GoldenInput {
 #[derive(clap::Args)]
 struct Semantics {
     /// QKeras's set_internal_sigmoid (quantized_tanh, quantized_sigmoid, ...).
-    #[arg(long, value_enum, default_value_t = SigmoidArg::Hard)]
-    internal_sigmoid: SigmoidArg,
+    #[arg(long, value_enum, default_value_t = InternalSigmoid::Hard)]
+    internal_sigmoid: InternalSigmoid,
 }
 
 impl Semantics {
     fn load(&self, model: &Path) -> Result<qkhw::ir::Graph, Error> {
-        qkhw::load_graph(model, qkhw::ir::BuildOptions { sigmoid: self.internal_sigmoid.get(), skip_unsupported: false })
+        qkhw::load_graph(model, qkhw::ir::BuildOptions { sigmoid: self.internal_sigmoid, skip_unsupported: false })
     }
 
     /// [`Self::load`] keeping the layers qkhw does not build as skipped.
     fn load_keeping_unbuilt(&self, model: &Path) -> Result<qkhw::ir::Graph, Error> {
-        qkhw::load_graph(model, qkhw::ir::BuildOptions { sigmoid: self.internal_sigmoid.get(), skip_unsupported: true })
+        qkhw::load_graph(model, qkhw::ir::BuildOptions { sigmoid: self.internal_sigmoid, skip_unsupported: true })
     }
 }
 
@@ -1021,29 +903,24 @@ fn generate(model: &Path, out: &Path, synth: bool, force: bool, hw: &HwArgs, sem
         return Err(Error::Usage(format!("--synth applies to --target verilog only, not --target {}", hw.target.name())));
     }
     let g = sem.load(model)?;
-    let origin = qkhw::backend::folder::Origin { model: &g.name, sha256: &g.sha256, target: hw.target.name() };
+    let req = hw.request(&g, sem)?;
+    let origin = qkhw::backend::folder::Origin { model: &g.name, sha256: &g.sha256, target: req.target.name() };
     let t = std::time::Instant::now();
-    match hw.target {
-        Target::Hls => {
-            let (files, _name, _plan, notes) = hw.hls_files(&g, sem)?;
+    let Built { output, plan, notes } = qkhw::driver::build(&g, &req)?;
+    match output {
+        Output::Hls { files, .. } => {
             qkhw::backend::folder::write(out, &files, &origin, force)?;
-            for n in notes {
-                eprintln!("note: {n}");
-            }
+            print_notes(&notes);
             let list: Vec<&str> = files.iter().map(|f| f.0.as_str()).collect();
             let (tool, flag) = match hw.flavor() {
-                qkhw::backend::hls::Flavor::Vitis => ("vitis_hls -f build_prj.tcl", ""),
-                qkhw::backend::hls::Flavor::Catapult => ("catapult -shell -file build_prj.tcl", " --flavor catapult"),
+                qkhw::backend::Flavor::Vitis => ("vitis_hls -f build_prj.tcl", ""),
+                qkhw::backend::Flavor::Catapult => ("catapult -shell -file build_prj.tcl", " --flavor catapult"),
             };
             println!("{} -> {} ({:.3} s); check with: cd {} && {tool} (or qkhw verify --target hls{flag})", list.join(", "), out.display(), t.elapsed().as_secs_f64(), out.display());
-            Ok(())
         }
-        Target::C => {
-            let (m, plan, notes) = hw.c_model(&g, sem)?;
+        Output::C(m) => {
             qkhw::backend::folder::write(out, &m.files(), &origin, force)?;
-            for n in notes {
-                eprintln!("note: {n}");
-            }
+            print_notes(&notes);
             let ins: Vec<String> = plan.inputs.iter().map(|&s| plan.steps[s].fmt.to_string()).collect();
             println!(
                 "{0}.h / {0}.c -> {1} ({2:.3} s): void {0}_infer(codes of {3}), outputs {4}",
@@ -1053,22 +930,24 @@ fn generate(model: &Path, out: &Path, synth: bool, force: bool, hw: &HwArgs, sem
                 ins.join(", "),
                 plan.steps[plan.outputs[0]].fmt
             );
-            Ok(())
         }
-        Target::Verilog => {
-            let (d, _plan, notes, opts) = hw.design(&g, sem)?;
-            let files = qkhw::backend::verilog::files::folder_files(&d, &opts);
+        Output::Verilog(d) => {
+            let files = qkhw::backend::verilog::files::folder_files(&d, &req.verilog);
             qkhw::backend::folder::write(out, &files, &origin, force)?;
-            for n in notes {
-                eprintln!("note: {n}");
-            }
-            print!("{}", qkhw::backend::verilog::files::report_text(&d, &opts));
+            print_notes(&notes);
+            print!("{}", qkhw::backend::verilog::files::report_text(&d, &req.verilog));
             println!("{} files -> {} ({:.3} s)", files.len() + 1, out.display(), t.elapsed().as_secs_f64());
             if synth {
-                synth_report(&d, out, &opts)?;
+                synth_report(&d, out, &req.verilog)?;
             }
-            Ok(())
         }
+    }
+    Ok(())
+}
+
+fn print_notes(notes: &[String]) {
+    for n in notes {
+        eprintln!("note: {n}");
     }
 }
 
@@ -1143,57 +1022,42 @@ fn verify(model: &Path, o: &VerifyOpts, hw: &HwArgs, sem: &Semantics) -> Result<
         qkhw::staging::check_writable(p)?;
     }
     let g = sem.load(model)?;
-    let config = hw.config()?;
-    let input_format = hw.input_spec()?;
+    let req = hw.request(&g, sem)?;
+    let (config, input_format) = (&req.config, req.input_format);
     if let Some(d) = o.design {
-        let origin = qkhw::backend::folder::Origin { model: &g.name, sha256: &g.sha256, target: hw.target.name() };
+        let origin = qkhw::backend::folder::Origin { model: &g.name, sha256: &g.sha256, target: req.target.name() };
         qkhw::backend::folder::check_model(d, &origin)?;
     }
-    let (codes, n, in_fmts) = verify_vectors(&g, input_format, &config, o.input, o.random, o.seed)?;
+    let (codes, n, in_fmts) = verify_vectors(&g, input_format, config, o.input, o.random, o.seed)?;
     for (k, f) in in_fmts.iter().enumerate() {
         let which = if in_fmts.len() > 1 { format!("input `{}`: ", g.layers[g.inputs[k].0].name) } else { String::new() };
         eprintln!("{which}input format {f} (the hardware's; value = code x 2^-{})", f.frac);
     }
-    match hw.target {
-        Target::Hls => {
-            let (files, name, plan, notes) = hw.hls_files(&g, sem)?;
-            for note in notes {
-                eprintln!("note: {note}");
-            }
+    // A design folder given: verify it as it is, generating nothing.
+    if let Some(dir) = o.design {
+        return conclude(&verify_verilog(&g, dir, &in_fmts, input_format, config, &codes, n, o)?, o, &g.name);
+    }
+    let Built { output, plan, notes } = qkhw::driver::build(&g, &req)?;
+    print_notes(&notes);
+    match output {
+        Output::Hls { files, name } => {
             let dir = std::env::temp_dir().join(format!("qkhw-verify-hls-{name}-{}", std::process::id()));
             let report = verify::verify_hls(&files, &name, hw.flavor(), &plan, &codes, n, &dir, &cache_dir());
             let _ = std::fs::remove_dir_all(&dir);
             conclude(&report?, o, &g.name)
         }
-        Target::C => {
-            let (m, plan, notes) = hw.c_model(&g, sem)?;
-            for note in notes {
-                eprintln!("note: {note}");
-            }
+        Output::C(m) => {
             let dir = std::env::temp_dir().join(format!("qkhw-verify-c-{}-{}", m.name, std::process::id()));
             let report = verify::verify_c(&m, &plan, &codes, n, &dir);
             let _ = std::fs::remove_dir_all(&dir);
             conclude(&report?, o, &g.name)
         }
-        Target::Verilog => {
-            let dir = match o.design {
-                Some(d) => d.to_path_buf(),
-                None => {
-                    let (d, _, notes, opts) = hw.design(&g, sem)?;
-                    for note in notes {
-                        eprintln!("note: {note}");
-                    }
-                    let dir = std::env::temp_dir().join(format!("qkhw-verify-{}-{}", d.top, std::process::id()));
-                    let _ = std::fs::remove_dir_all(&dir);
-                    let origin = qkhw::backend::folder::Origin { model: &g.name, sha256: &g.sha256, target: "verilog" };
-                    qkhw::backend::verilog::files::write(&d, &dir, &opts, &origin, true)?;
-                    dir
-                }
-            };
-            let result = verify_verilog(&g, &dir, &in_fmts, input_format, &config, &codes, n, o);
-            if o.design.is_none() {
-                let _ = std::fs::remove_dir_all(&dir);
-            }
+        Output::Verilog(d) => {
+            let dir = std::env::temp_dir().join(format!("qkhw-verify-{}-{}", d.top, std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            let origin = qkhw::backend::folder::Origin { model: &g.name, sha256: &g.sha256, target: "verilog" };
+            let result = qkhw::backend::verilog::files::write(&d, &dir, &req.verilog, &origin, true).and_then(|()| verify_verilog(&g, &dir, &in_fmts, input_format, config, &codes, n, o));
+            let _ = std::fs::remove_dir_all(&dir);
             conclude(&result?, o, &g.name)
         }
     }
@@ -1518,12 +1382,12 @@ fn quantize_model(model: &Path, config: &Path, activation_bits: u32, fold_bn: bo
 
 fn quantize(
     spec: &str,
-    sigmoid: SigmoidArg,
+    sigmoid: InternalSigmoid,
     input: &Path,
     output: &Path,
     codes: Option<&Path>,
 ) -> Result<(), Error> {
-    let q = Quantizer::parse(spec, sigmoid.get())?;
+    let q = Quantizer::parse(spec, sigmoid)?;
     let x = npy::read_f32(input)?;
     let y = q.apply_shaped(&x.data, &x.shape)?;
     // Everything is computed before anything is written: a failure (NaN

@@ -19,6 +19,7 @@
 pub mod arch;
 pub mod backend;
 pub mod cli;
+pub mod driver;
 pub mod error;
 pub mod freeze;
 pub mod quantize_model;
@@ -28,6 +29,7 @@ pub mod golden;
 pub mod verify;
 pub mod inspect;
 pub mod passes;
+pub mod plan;
 pub mod ir;
 pub mod keras;
 pub mod npy;

@@ -35,7 +35,7 @@ fn frozen_adaptive_activations_predict_what_qkeras_predicts() {
 #[test]
 fn moving_averages_are_refused_with_the_reason() {
     let g = qkhw::load_graph(golden("moving.keras"), Default::default()).unwrap();
-    let e = qkhw::passes::precision::plan(&g, qkhw::passes::precision::InputSpec::full(qkhw::fxp::FixedFormat { width: 16, frac: 10, signed: true }))
+    let e = qkhw::plan::plan(&g, qkhw::plan::InputSpec::full(qkhw::fxp::FixedFormat { width: 16, frac: 10, signed: true }))
         .expect_err("a moving QAdaptiveActivation is refused")
         .to_string();
     assert!(e.contains("layer `relu_a`") && e.contains("still move under predict") && e.contains("ema_freeze_delay 1000"), "{e}");

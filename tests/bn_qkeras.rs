@@ -129,13 +129,13 @@ fn keras_batch_norm_equals_model_predict() {
     common::require("g++");
     let g = qkhw::load_graph(common::root().join("tests/golden/bn_qkeras/kbn/kbn.keras"), BuildOptions::default()).unwrap();
     let cfg = mode(BnMode::Qkeras);
-    let (m, plan, _) = qkhw::backend::c::from_graph(&g, None, &cfg, "test", "hard").unwrap();
-    assert!(plan.steps.iter().any(|s| matches!(s.op, qkhw::passes::precision::StepOp::Exceptions { .. })));
+    let (m, plan, _) = qkhw::backend::c::from_graph(&g, None, &cfg, "test", qkhw::quant::InternalSigmoid::Hard).unwrap();
+    assert!(plan.steps.iter().any(|s| matches!(s.op, qkhw::plan::StepOp::Exceptions { .. })));
     let (codes, n) = kbn_vectors(&g, &cfg);
     let r = verify::verify_c(&m, &plan, &codes, n, &common::tmp("kbn-c")).unwrap();
     assert!(r.passed(), "{}", r.text());
     let flavor = qkhw::backend::hls::Flavor::Vitis;
-    let files = qkhw::backend::hls::generate(&g, &plan, "test", "hard", flavor).unwrap();
+    let files = qkhw::backend::hls::generate(&g, &plan, "test", qkhw::quant::InternalSigmoid::Hard, flavor).unwrap();
     let stem = files[0].0.trim_end_matches(".h").to_string();
     let r = verify::verify_hls(&files, &stem, flavor, &plan, &codes, n, &common::tmp("kbn-hls"), &common::cache()).unwrap();
     assert!(r.passed(), "{}", r.text());
@@ -165,12 +165,12 @@ fn every_target_verifies_with_bn_qkeras() {
     let g = model();
     let cfg = mode(BnMode::Qkeras);
     let (codes, n) = common::vectors(&g, "dscnn_bn", 300, 23);
-    let (m, plan, _) = qkhw::backend::c::from_graph(&g, None, &cfg, "test", "hard").unwrap();
-    assert!(plan.steps.iter().any(|s| matches!(s.op, qkhw::passes::precision::StepOp::Exceptions { .. })));
+    let (m, plan, _) = qkhw::backend::c::from_graph(&g, None, &cfg, "test", qkhw::quant::InternalSigmoid::Hard).unwrap();
+    assert!(plan.steps.iter().any(|s| matches!(s.op, qkhw::plan::StepOp::Exceptions { .. })));
     let r = verify::verify_c(&m, &plan, &codes, n, &common::tmp("bnq-c")).unwrap();
     assert!(r.passed(), "{}", r.text());
     for flavor in [qkhw::backend::hls::Flavor::Vitis, qkhw::backend::hls::Flavor::Catapult] {
-        let files = qkhw::backend::hls::generate(&g, &plan, "test", "hard", flavor).unwrap();
+        let files = qkhw::backend::hls::generate(&g, &plan, "test", qkhw::quant::InternalSigmoid::Hard, flavor).unwrap();
         let stem = files[0].0.trim_end_matches(".h").to_string();
         let r = verify::verify_hls(&files, &stem, flavor, &plan, &codes, n, &common::tmp(&format!("bnq-hls-{flavor}")), &common::cache()).unwrap();
         assert!(r.passed(), "{}", r.text());

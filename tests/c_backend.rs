@@ -21,7 +21,7 @@ fn every_model_in_c_equals_the_golden_model_under_ubsan() {
     let mut lines = vec![];
     for name in MODELS {
         let g = qkhw::load_graph(common::root().join(format!("examples/models/{name}.keras")), BuildOptions::default()).unwrap();
-        let (m, plan, _) = c::from_graph(&g, None, &Default::default(), "test", "hard").unwrap();
+        let (m, plan, _) = c::from_graph(&g, None, &Default::default(), "test", qkhw::quant::InternalSigmoid::Hard).unwrap();
         let (codes, n) = common::vectors(&g, name, common::long_random(), 99);
         let r = verify::verify_c(&m, &plan, &codes, n, &common::tmp(&format!("c-{name}"))).unwrap();
         assert!(r.passed(), "{}", r.text());
@@ -35,7 +35,7 @@ fn every_model_in_c_equals_the_golden_model_under_ubsan() {
 fn a_corrupted_constant_is_caught() {
     common::require("gcc");
     let g = qkhw::load_graph(common::root().join("examples/models/jet_tagger_da.keras"), BuildOptions::default()).unwrap();
-    let (mut m, plan, _) = c::from_graph(&g, None, &Default::default(), "test", "hard").unwrap();
+    let (mut m, plan, _) = c::from_graph(&g, None, &Default::default(), "test", qkhw::quant::InternalSigmoid::Hard).unwrap();
     // The first weight of the second layer's kernel, plus one.
     let at = m.source.find("static const int8_t w").expect("a weight array");
     let at = at + m.source[at..].find('{').unwrap() + 1;
@@ -56,14 +56,14 @@ fn a_recurrent_layer_is_one_cell_in_a_loop_over_time() {
     // (model, directions of its recurrent layers, time steps, most lines)
     for (name, loops, t, most) in [("rnn_lstm", 1, 7, 400), ("rnn_gru", 2, 6, 650), ("rnn_bilstm", 4, 6, 900), ("zoo_rnn", 4, 5, 1_200)] {
         let g = qkhw::load_graph(common::root().join(format!("examples/models/{name}.keras")), BuildOptions::default()).unwrap();
-        let (m, plan, _) = c::from_graph(&g, None, &Default::default(), "test", "hard").unwrap();
+        let (m, plan, _) = c::from_graph(&g, None, &Default::default(), "test", qkhw::quant::InternalSigmoid::Hard).unwrap();
         assert_eq!(m.source.matches(&format!("for (size_t ts = 0; ts < {t}; ++ts) {{")).count(), loops, "{name}");
         let lines = m.source.lines().count();
         assert!(lines <= most, "{name}: {lines} lines of C");
         // The steps the C writes out: a time step's, not every one's.
         let written = m.source.matches("/* step ").count();
         assert!(written * 3 < plan.steps.len(), "{name}: {written} of {} steps written", plan.steps.len());
-        let hls = qkhw::backend::hls::generate(&g, &plan, "test", "hard", qkhw::backend::hls::Flavor::Vitis).unwrap();
+        let hls = qkhw::backend::hls::generate(&g, &plan, "test", qkhw::quant::InternalSigmoid::Hard, qkhw::backend::hls::Flavor::Vitis).unwrap();
         let cpp = &hls.iter().find(|(f, _)| f == &format!("{name}.cpp")).unwrap().1;
         assert_eq!(cpp.matches(&format!("for (size_t ts = 0; ts < {t}; ++ts) {{")).count(), loops, "{name} (HLS)");
     }
@@ -74,7 +74,7 @@ fn a_recurrent_layer_is_one_cell_in_a_loop_over_time() {
 #[test]
 fn several_outputs_are_one_array_with_named_parts() {
     let g = qkhw::load_graph(common::root().join("examples/models/two_heads.keras"), BuildOptions::default()).unwrap();
-    let (m, plan, notes) = c::from_graph(&g, None, &Default::default(), "test", "hard").unwrap();
+    let (m, plan, notes) = c::from_graph(&g, None, &Default::default(), "test", qkhw::quant::InternalSigmoid::Hard).unwrap();
     assert_eq!(plan.outputs.len(), 1);
     assert_eq!(plan.steps[plan.outputs[0]].shape, vec![5]);
     assert!(notes.iter().any(|n| n.contains("2 outputs") && n.contains("`out_a` [2] at 0, `out_b` [3] at 2")), "{notes:?}");

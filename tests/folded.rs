@@ -12,7 +12,7 @@ use qkhw::backend::verilog::{self, files, Options};
 use qkhw::passes::config::Config;
 use qkhw::verify::{self, DesignDir};
 
-fn generate(name: &str, opts: &Options, config: &Config, tag: &str) -> (qkhw::ir::Graph, DesignDir, qkhw::passes::precision::Plan) {
+fn generate(name: &str, opts: &Options, config: &Config, tag: &str) -> (qkhw::ir::Graph, DesignDir, qkhw::plan::Plan) {
     let g = qkhw::load_graph(common::root().join(format!("examples/models/{name}.keras")), Default::default()).unwrap();
     let (d, plan, _) = verilog::from_graph(&g, None, config, opts).unwrap();
     let dir = common::tmp(&format!("fold-{name}-{tag}"));
@@ -287,7 +287,7 @@ fn rom_files_work_from_anywhere() {
 fn budget_picks_the_smallest_interval_that_fits() {
     common::require("verilator");
     use qkhw::arch::schedule::{budget_config, schedule, Budget};
-    let schedule_budget = |plan: &qkhw::passes::precision::Plan, b: &Budget| {
+    let schedule_budget = |plan: &qkhw::plan::Plan, b: &Budget| {
         let (c, e) = budget_config(plan, &Config::default(), b, true, &mut |_| true);
         (schedule(plan, None, &c), e)
     };
@@ -459,7 +459,7 @@ fn depthwise_convolutions_fold_bit_exact() {
 fn folds_bit_exact(models: &[&str], want: &[&str]) {
     common::require("verilator");
     use qkhw::arch::schedule::{schedule, Arch};
-    use qkhw::passes::precision::StepOp;
+    use qkhw::plan::StepOp;
     let opts = Options { reuse_factor: Some(3), ..Default::default() };
     let mut folded = std::collections::BTreeSet::new();
     for &name in models {
@@ -543,7 +543,7 @@ fn a_recurrent_layer_over_one_step_folds_only_the_gates_it_reads() {
     // The projection: 3 of its 4 gates (units columns each).
     let units = *g.layer("qlstm").unwrap().shape.last().unwrap();
     let projection = plan.steps.iter().find_map(|s| match &s.op {
-        qkhw::passes::precision::StepOp::Dense { n_out, .. } if s.layer.is_none() => Some(*n_out),
+        qkhw::plan::StepOp::Dense { n_out, .. } if s.layer.is_none() => Some(*n_out),
         _ => None,
     });
     assert_eq!(projection, Some(3 * units));

@@ -40,7 +40,7 @@ fn every_model_in_csim(flavor: Flavor, first: usize) {
     for name in MODELS.iter().skip(first).step_by(2) {
         let g = qkhw::load_graph(common::root().join(format!("examples/models/{name}.keras")), BuildOptions::default()).unwrap();
         let (plan, _) = qkhw::golden::hardware_plan(&g, None, &Default::default()).unwrap();
-        let files = qkhw::backend::hls::generate(&g, &plan, "test", "hard", flavor).unwrap();
+        let files = qkhw::backend::hls::generate(&g, &plan, "test", qkhw::quant::InternalSigmoid::Hard, flavor).unwrap();
         let src = &files[1].1;
         match flavor {
             // The other flavor's types (not any `ac_`/`ap_` in a name: `gap_q`).
@@ -86,9 +86,9 @@ fn folded_dense_layers_in_csim_equal_the_golden_model() {
             let folded: Vec<usize> =
                 sched.nodes.iter().filter_map(|n| n.arch.first_fold()).collect();
             assert!(!folded.is_empty(), "{name}: nothing folded");
-            let files = qkhw::backend::hls::generate_scheduled(&g, &plan, "test", "hard", flavor, &sched, None).unwrap();
+            let files = qkhw::backend::hls::generate_scheduled(&g, &plan, "test", qkhw::quant::InternalSigmoid::Hard, flavor, &sched, None).unwrap();
             let src = &files[1].1;
-            let hls_folds = sched.nodes.iter().filter(|n| n.arch.first_fold().is_some() && matches!(plan.steps[n.first].op, qkhw::passes::precision::StepOp::Dense { .. } | qkhw::passes::precision::StepOp::Conv { .. } | qkhw::passes::precision::StepOp::Depthwise { .. })).count();
+            let hls_folds = sched.nodes.iter().filter(|n| n.arch.first_fold().is_some() && matches!(plan.steps[n.first].op, qkhw::plan::StepOp::Dense { .. } | qkhw::plan::StepOp::Conv { .. } | qkhw::plan::StepOp::Depthwise { .. })).count();
             assert!(hls_folds > 0, "{name}");
             assert_eq!(src.matches("hls4ml's Resource strategy").count(), hls_folds, "{name} {flavor}");
             let at_once = sched.nodes.iter().filter(|n| matches!(n.arch, qkhw::arch::schedule::Arch::Folded { parallel, .. } if parallel > 1)).count();
@@ -114,13 +114,13 @@ fn folded_dense_layers_in_csim_equal_the_golden_model() {
 fn streaming_designs_in_csim_equal_the_golden_model() {
     common::require("g++");
     let cache = common::root().join("target").join("qkhw-cache");
-    let unrolled = |plan: &qkhw::passes::precision::Plan| qkhw::arch::schedule::schedule(plan, None, &Default::default());
+    let unrolled = |plan: &qkhw::plan::Plan| qkhw::arch::schedule::schedule(plan, None, &Default::default());
     let all: &[&str] = &["cnn_bn", "stream_cnn", "stream_resnet", "dscnn_bn", "zoo_conv1d", "conv_bn_folded", "two_inputs", "stream_two_images"];
     for (flavor, names) in [(Flavor::Vitis, all), (Flavor::Catapult, &["cnn_bn", "stream_resnet", "stream_two_images"][..])] {
         for &name in names {
             let g = qkhw::load_graph(common::root().join(format!("examples/models/{name}.keras")), BuildOptions::default()).unwrap();
             let (plan, _) = qkhw::golden::hardware_plan(&g, None, &Default::default()).unwrap();
-            let files = qkhw::backend::hls::generate_scheduled(&g, &plan, "test", "hard", flavor, &unrolled(&plan), Some(qkhw::backend::hls::StreamFolds { reuse: None, config: &Default::default() })).unwrap();
+            let files = qkhw::backend::hls::generate_scheduled(&g, &plan, "test", qkhw::quant::InternalSigmoid::Hard, flavor, &unrolled(&plan), Some(qkhw::backend::hls::StreamFolds { reuse: None, config: &Default::default() })).unwrap();
             let src = &files[1].1;
             assert!(src.contains("_dataflow(") && src.contains("_stream_run("), "{name}");
             if flavor == Flavor::Vitis {
@@ -135,7 +135,7 @@ fn streaming_designs_in_csim_equal_the_golden_model() {
     // Stages folded as the Verilog's (hls4ml's Resource loops inside the beat loops).
     let g = qkhw::load_graph(common::root().join("examples/models/stream_resnet.keras"), BuildOptions::default()).unwrap();
     let (plan, _) = qkhw::golden::hardware_plan(&g, None, &Default::default()).unwrap();
-    let files = qkhw::backend::hls::generate_scheduled(&g, &plan, "test", "hard", Flavor::Vitis, &unrolled(&plan), Some(qkhw::backend::hls::StreamFolds { reuse: Some(4), config: &Default::default() })).unwrap();
+    let files = qkhw::backend::hls::generate_scheduled(&g, &plan, "test", qkhw::quant::InternalSigmoid::Hard, Flavor::Vitis, &unrolled(&plan), Some(qkhw::backend::hls::StreamFolds { reuse: Some(4), config: &Default::default() })).unwrap();
     assert!(files[1].1.matches("hls4ml's Resource strategy").count() >= 5 && files[1].1.contains("#pragma HLS PIPELINE II=1 rewind"));
     let (codes, n) = common::vectors(&g, "stream_resnet", 100, 9);
     let r = verify::verify_hls(&files, "stream_resnet", Flavor::Vitis, &plan, &codes, n, &common::tmp("hls-stream-folded"), &cache).unwrap();
@@ -143,7 +143,7 @@ fn streaming_designs_in_csim_equal_the_golden_model() {
     // Mutant: stream_resnet's first line buffer keeps 2 rows of a 3x3 window.
     let g = qkhw::load_graph(common::root().join("examples/models/stream_resnet.keras"), BuildOptions::default()).unwrap();
     let (plan, _) = qkhw::golden::hardware_plan(&g, None, &Default::default()).unwrap();
-    let mut files = qkhw::backend::hls::generate_scheduled(&g, &plan, "test", "hard", Flavor::Vitis, &unrolled(&plan), Some(qkhw::backend::hls::StreamFolds { reuse: None, config: &Default::default() })).unwrap();
+    let mut files = qkhw::backend::hls::generate_scheduled(&g, &plan, "test", qkhw::quant::InternalSigmoid::Hard, Flavor::Vitis, &unrolled(&plan), Some(qkhw::backend::hls::StreamFolds { reuse: None, config: &Default::default() })).unwrap();
     let src = files[1].1.clone();
     let at = src.find("lb[3]").expect("a 3-row line buffer");
     files[1].1 = format!("{}lb[2]{}", &src[..at], &src[at + 5..].replacen("% 3]", "% 2]", 2));
@@ -172,7 +172,7 @@ fn wide_values_inside_run_as_128_bit_integers() {
     let codes = qkhw::verify::random_inputs(&plan, 300, 4);
     for (flavor, stream) in [(Flavor::Vitis, true), (Flavor::Catapult, false)] {
         let folds = qkhw::backend::hls::StreamFolds { reuse: None, config: &Default::default() };
-        let files = qkhw::backend::hls::generate_scheduled(&g, &plan, "test", "hard", flavor, &sched, stream.then_some(folds)).unwrap();
+        let files = qkhw::backend::hls::generate_scheduled(&g, &plan, "test", qkhw::quant::InternalSigmoid::Hard, flavor, &sched, stream.then_some(folds)).unwrap();
         assert!(files[0].1.contains("typedef") && files[1].1.contains("qkhw_wide"), "{flavor}");
         let r = verify::verify_hls(&files, "cnn_bn", flavor, &plan, &codes, 300, &common::tmp(&format!("hls-wide-{flavor}")), &cache).unwrap();
         assert!(r.passed(), "{flavor}: {}", r.text());
@@ -188,7 +188,7 @@ fn wide_values_inside_run_as_128_bit_integers() {
         let sched = qkhw::arch::schedule::schedule(&plan, None, &cfg);
         let codes = qkhw::verify::random_inputs(&plan, 200, 5);
         for flavor in [Flavor::Vitis, Flavor::Catapult] {
-            let files = qkhw::backend::hls::generate_scheduled(&g, &plan, "test", "hard", flavor, &sched, None).unwrap();
+            let files = qkhw::backend::hls::generate_scheduled(&g, &plan, "test", qkhw::quant::InternalSigmoid::Hard, flavor, &sched, None).unwrap();
             assert!(files[1].1.contains("qkhw_narrow("), "{overflow} {flavor}");
             let r = verify::verify_hls(&files, "jet_tagger", flavor, &plan, &codes, 200, &common::tmp(&format!("hls-wide-{overflow}-{flavor}")), &cache).unwrap();
             assert!(r.passed(), "{overflow} {flavor}: {}", r.text());

@@ -168,15 +168,15 @@ fn layer_outputs_differ_only_by_float32_rounding() {
             }
             let want = qkhw::npy::read_f32(&c.dir.join(l["file"].as_str().unwrap())).unwrap();
             let step = &p.plan.steps[si];
-            let ours: Vec<f32> = p.run.codes(si).iter().map(|&v| qkhw::golden::code_to_f32(v, step.fmt.frac)).collect();
-            use qkhw::passes::precision::Act;
-            let quantized = matches!(&step.op, qkhw::passes::precision::StepOp::Act(a) if *a != Act::Relu);
+            let ours: Vec<f32> = p.run.codes(si).iter().map(|&v| qkhw::fxp::code_to_f32(v, step.fmt.frac)).collect();
+            use qkhw::plan::Act;
+            let quantized = matches!(&step.op, qkhw::plan::StepOp::Act(a) if *a != Act::Relu);
             // quantized_ulaw's outputs are not on a grid, and inside
             // model.predict (graph mode) TensorFlow's log/pow can land one
             // ulp off the eager evaluation the table holds.
-            let table = matches!(&step.op, qkhw::passes::precision::StepOp::Act(Act::Generic { q, .. })
+            let table = matches!(&step.op, qkhw::plan::StepOp::Act(Act::Generic { q, .. })
                 if matches!(q.encoding(), Some(qkhw::quant::Encoding::Table { .. })));
-            use qkhw::passes::precision::StepOp;
+            use qkhw::plan::StepOp;
             // TensorFlow's own float32 evaluation of a Dense (and of the
             // float batch norms before it) on the exact values before them.
             let emulated = match graph_mode_kernel(&g, name) {
@@ -185,8 +185,8 @@ fn layer_outputs_differ_only_by_float32_rounding() {
                 Some(wg) => {
                     let StepOp::Dense { rows, n_in, n_out, b, .. } = &step.op else { unreachable!() };
                     let xs = &p.plan.steps[step.inputs[0]];
-                    let x: Vec<f32> = p.run.codes(step.inputs[0]).iter().map(|&v| qkhw::golden::code_to_f32(v, xs.fmt.frac)).collect();
-                    let bf: Vec<f32> = b.iter().map(|&v| qkhw::golden::code_to_f32(v, step.fmt.frac)).collect();
+                    let x: Vec<f32> = p.run.codes(step.inputs[0]).iter().map(|&v| qkhw::fxp::code_to_f32(v, xs.fmt.frac)).collect();
+                    let bf: Vec<f32> = b.iter().map(|&v| qkhw::fxp::code_to_f32(v, step.fmt.frac)).collect();
                     graph_kernels += 1;
                     Some(qkhw::golden::float_dense(&x, 32 * rows, *n_in, *n_out, &wg, &bf))
                 }
@@ -240,7 +240,7 @@ fn layer_aliases_run_like_the_layers_they_name() {
     let ours = p.output_f32(0);
     assert_eq!(ours.len(), 800);
     assert_eq!(ours, y.data);
-    let (m, plan, _) = qkhw::backend::c::from_graph(&g, None, &Default::default(), "test", "hard").unwrap();
+    let (m, plan, _) = qkhw::backend::c::from_graph(&g, None, &Default::default(), "test", qkhw::quant::InternalSigmoid::Hard).unwrap();
     let (spec, q, _) = qkhw::golden::hardware_input(&g, None, &Default::default()).unwrap();
     let codes = qkhw::golden::hardware_codes(&x.data, &x.shape, &spec, q.as_ref()).unwrap();
     let tmp = std::env::temp_dir().join(format!("qkhw-aliases-{}", std::process::id()));
@@ -365,13 +365,13 @@ fn a_float_tail_dense_whose_sums_round_is_noticed() {
         let g = qkhw::load_graph(root().join(format!("examples/models/{name}.keras")), BuildOptions::default()).unwrap();
         qkhw::golden::hardware_plan(&g, None, &Default::default()).unwrap().0
     };
-    let said = |p: &qkhw::passes::precision::Plan| -> Vec<String> { p.notices.iter().filter(|n| n.contains("sums in an order of its own")).cloned().collect() };
+    let said = |p: &qkhw::plan::Plan| -> Vec<String> { p.notices.iter().filter(|n| n.contains("sums in an order of its own")).cloned().collect() };
     let p = plan("dense_relu_tail");
     let n = said(&p);
     assert_eq!(n.len(), 2, "{n:?}");
     assert!(n[0].starts_with("layer `") && n[0].contains("unquantized Dense"), "{n:?}");
     let p = plan("jet_tagger");
-    assert!(!qkhw::golden::float_tail(&p, p.outputs[0]).is_empty(), "jet_tagger ends in a float tail");
+    assert!(!qkhw::plan::float_tail(&p, p.outputs[0]).is_empty(), "jet_tagger ends in a float tail");
     assert!(said(&p).is_empty(), "{:?}", said(&p));
 }
 
@@ -396,6 +396,6 @@ fn a_float_tail_through_a_concatenate_equals_qkeras() {
         let equal = ours.iter().zip(&y.data).filter(|(a, b)| a.to_bits() == b.to_bits()).count();
         assert_eq!(equal, y.data.len(), "output {k}: values equal to QKeras bit for bit");
     }
-    let t = qkhw::golden::float_tail(&p.plan, p.plan.outputs[0]);
+    let t = qkhw::plan::float_tail(&p.plan, p.plan.outputs[0]);
     assert_eq!(t.starts.len(), 2, "the average's exact sum and the max pooling start the tail: {t:?}");
 }

@@ -16,16 +16,16 @@ fn tiny() -> qkhw::ir::Graph {
     qkhw::load_graph(common::root().join("tests/snapshots/tiny.keras"), BuildOptions::default()).unwrap()
 }
 
-fn plan(g: &qkhw::ir::Graph) -> qkhw::passes::precision::Plan {
+fn plan(g: &qkhw::ir::Graph) -> qkhw::plan::Plan {
     let (spec, _, _) = qkhw::golden::hardware_input(g, None, &Default::default()).unwrap();
-    qkhw::passes::precision::plan_with(g, spec, &Default::default()).unwrap()
+    qkhw::plan::plan_with(g, spec, &Default::default()).unwrap()
 }
 
 /// Every file of the design folder `gen --target verilog` writes, except
 /// the hand-written primitives (copied from `hw/`, tested on their own).
 fn verilog(no_dsp: bool, axis_names: bool, tag: &str) {
     let g = tiny();
-    let opts = qkhw::backend::verilog::Options { pipeline_levels: 4, no_dsp, axis_names, internal_sigmoid: "hard".into(), header: HEADER.into(), ..Default::default() };
+    let opts = qkhw::backend::verilog::Options { pipeline_levels: 4, no_dsp, axis_names, internal_sigmoid: qkhw::quant::InternalSigmoid::Hard, header: HEADER.into(), ..Default::default() };
     let (d, _, _) = qkhw::backend::verilog::from_graph(&g, None, &Default::default(), &opts).unwrap();
     let dir = common::tmp(&format!("snap-{tag}"));
     qkhw::backend::verilog::files::write(&d, &dir, &opts, &qkhw::backend::folder::Origin { model: &g.name, sha256: "0", target: "verilog" }, true).unwrap();
@@ -50,7 +50,7 @@ fn verilog_no_dsp_axis_names() {
 #[test]
 fn c() {
     let g = tiny();
-    let m = qkhw::backend::c::generate(&g, &plan(&g), HEADER, "hard").unwrap();
+    let m = qkhw::backend::c::generate(&g, &plan(&g), HEADER, qkhw::quant::InternalSigmoid::Hard).unwrap();
     insta::assert_snapshot!("c__tiny.h", m.header);
     insta::assert_snapshot!("c__tiny.c", m.source);
 }
@@ -60,7 +60,7 @@ fn hls_both_flavors() {
     let g = tiny();
     let p = plan(&g);
     for flavor in [Flavor::Vitis, Flavor::Catapult] {
-        for (name, text) in qkhw::backend::hls::generate(&g, &p, HEADER, "hard", flavor).unwrap() {
+        for (name, text) in qkhw::backend::hls::generate(&g, &p, HEADER, qkhw::quant::InternalSigmoid::Hard, flavor).unwrap() {
             insta::assert_snapshot!(format!("hls_{flavor}__{name}"), text);
         }
     }

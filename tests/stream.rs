@@ -16,7 +16,7 @@ fn generate(
     name: &str,
     reuse: Option<usize>,
     tag: &str,
-) -> (qkhw::ir::Graph, DesignDir, qkhw::passes::precision::Plan) {
+) -> (qkhw::ir::Graph, DesignDir, qkhw::plan::Plan) {
     generate_with(
         name,
         &Options {
@@ -34,7 +34,7 @@ fn generate_with(
     opts: &Options,
     cfg: &Config,
     tag: &str,
-) -> (qkhw::ir::Graph, DesignDir, qkhw::passes::precision::Plan) {
+) -> (qkhw::ir::Graph, DesignDir, qkhw::plan::Plan) {
     generate_from(&common::root().join(format!("examples/models/{name}.keras")), opts, cfg, tag)
 }
 
@@ -44,7 +44,7 @@ fn generate_from(
     opts: &Options,
     cfg: &Config,
     tag: &str,
-) -> (qkhw::ir::Graph, DesignDir, qkhw::passes::precision::Plan) {
+) -> (qkhw::ir::Graph, DesignDir, qkhw::plan::Plan) {
     let g = qkhw::load_graph(path, Default::default()).unwrap();
     let name = &g.name;
     let (d, plan, _) = verilog::from_graph(&g, None, cfg, opts).unwrap();
@@ -316,7 +316,7 @@ fn resnet8_streams_with_residual_joins() {
 }
 
 /// The input codes of one sample (every input's).
-fn sample_size(plan: &qkhw::passes::precision::Plan) -> usize {
+fn sample_size(plan: &qkhw::plan::Plan) -> usize {
     plan.inputs.iter().map(|&s| plan.steps[s].shape.iter().product::<usize>()).sum()
 }
 
@@ -368,7 +368,7 @@ fn runs_at_minimum_not_below(
     sim: &dyn verify::Simulator,
     name: &str,
     d: &DesignDir,
-    plan: &qkhw::passes::precision::Plan,
+    plan: &qkhw::plan::Plan,
     codes: &[i128],
     samples: usize,
     k: usize,

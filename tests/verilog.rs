@@ -21,7 +21,7 @@ const TAKEN: &[&str] = &[
     "rnn_simple", "rnn_lstm", "rnn_gru", "rnn_bilstm", "zoo_rnn", "dscnn_bn",
 ];
 
-fn generate(name: &str, opts: &Options, tag: &str) -> (qkhw::ir::Graph, DesignDir, qkhw::passes::precision::Plan) {
+fn generate(name: &str, opts: &Options, tag: &str) -> (qkhw::ir::Graph, DesignDir, qkhw::plan::Plan) {
     let g = qkhw::load_graph(common::root().join(format!("examples/models/{name}.keras")), BuildOptions::default()).unwrap();
     let (d, plan, _) = verilog::from_graph(&g, None, &Default::default(), opts).unwrap();
     let dir = common::tmp(&format!("{name}-{tag}"));

@@ -46,7 +46,7 @@ fn cross_check_recurrent_models_equal_qkeras_or_are_refused_for_float32() {
         let want = SIGNED_ZEROS.iter().find(|s| s.0 == name).map_or(0, |s| s.1);
         assert_eq!(signs, want, "{name}: zeros of the other sign");
         // The C target on the same inputs (through the input quantizer).
-        let (m, plan, _) = qkhw::backend::c::from_graph(&g, None, &Default::default(), "test", "hard").unwrap();
+        let (m, plan, _) = qkhw::backend::c::from_graph(&g, None, &Default::default(), "test", qkhw::quant::InternalSigmoid::Hard).unwrap();
         let (each, _) = qkhw::golden::hardware_inputs(&g, None, &Default::default()).unwrap();
         let codes = qkhw::golden::hardware_codes(&x.data, &x.shape, &each[0].0, each[0].1.as_ref()).unwrap();
         let r = qkhw::verify::verify_c(&m, &plan, &codes, x.shape[0], &common::tmp(&format!("xrnn-{name}"))).unwrap();

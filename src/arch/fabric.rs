@@ -101,7 +101,7 @@ impl Fabric {
                 // in LUTs unless told `block` (measured: jet_tagger_da at
                 // R = 64 has no block RAM).
                 Cell::Rom { q, words, init, elem_width, .. }
-                    if init.style == Some("distributed") || init.style.is_none() && (words.len() <= 64 || super::folded::bram36(words.len(), width(*q)) == 0.0) =>
+                    if init.style == Some(super::netlist::RomStyle::Distributed) || init.style.is_none() && (words.len() <= 64 || super::folded::bram36(words.len(), width(*q)) == 0.0) =>
                 {
                     f.lut_memory += rom_luts(words, *elem_width, width(*q));
                 }

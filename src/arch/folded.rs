@@ -27,7 +27,7 @@
 //! for the initiation interval.
 
 use super::netlist::{Cmp, Module, NetId, Requant};
-use crate::passes::precision::{Geo, StepOp};
+use crate::plan::{Geo, StepOp};
 
 /// One folded Dense block.
 #[derive(Debug, Clone)]
@@ -663,7 +663,7 @@ mod tests {
 
     #[test]
     fn a_depthwise_product_reads_its_own_channel() {
-        use crate::passes::precision::Geo;
+        use crate::plan::Geo;
         // 3x3 'valid' depthwise over 4x4x2 with depth multiplier 2: output
         // j = c*2 + m reads channel c of the window's pixel.
         let geo = Geo { in_h: 4, in_w: 4, cin: 2, out_h: 2, out_w: 2, cout: 4, kh: 3, kw: 3, sh: 1, sw: 1, dh: 1, dw: 1, pad_top: 0, pad_left: 0 };

@@ -25,7 +25,7 @@
 //! `B` exceeds that. Reset returns every counter to the start of an image.
 
 use super::netlist::{Cmp, Module, NetId, width_of};
-use crate::passes::precision::Geo;
+use crate::plan::Geo;
 
 /// A line buffer and what it costs.
 #[derive(Debug, Clone)]

@@ -69,7 +69,7 @@ pub struct Requant {
 /// Width of the narrowest two's complement (or unsigned, when never
 /// negative) format for `lo..=hi`.
 pub fn width_of(lo: i128, hi: i128) -> u32 {
-    crate::passes::precision::fmt_for(lo.min(hi), hi.max(lo), 0).width
+    crate::plan::fmt_for(lo.min(hi), hi.max(lo), 0).width
 }
 
 /// Comparison operators (signed by the operands' ranges).
@@ -88,8 +88,27 @@ pub struct RomInit {
     /// `QKHW_ROM_DIR` (default `"."`, the design folder); `None`: the
     /// words written inline in an `initial` block (works in every tool).
     pub file: Option<String>,
-    /// `rom_style` attribute: `block` or `distributed` (None: the tool's choice).
-    pub style: Option<&'static str>,
+    /// `rom_style` attribute (None: the tool's choice).
+    pub style: Option<RomStyle>,
+}
+
+/// Where synthesis puts a ROM (`--rom-style`): the `rom_style` attribute
+/// Vivado and Yosys read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RomStyle {
+    /// Block RAM.
+    Block,
+    /// LUTs (distributed RAM).
+    Distributed,
+}
+
+impl std::fmt::Display for RomStyle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RomStyle::Block => "block",
+            RomStyle::Distributed => "distributed",
+        })
+    }
 }
 
 /// The operations of the netlist.

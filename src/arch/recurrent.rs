@@ -2,7 +2,7 @@
 //! cell, its state in registers, T passes per sequence.
 //!
 //! The plan writes a recurrent layer unrolled over time (see
-//! `passes::precision::recurrent`): the input projection of every time
+//! `plan::recurrent`): the input projection of every time
 //! step (one Dense with T rows), then for each time step in iteration order
 //! a Gather of its row of that projection followed by the cell's steps.
 //! From the second time step on, every time step has the same steps: the
@@ -17,7 +17,7 @@
 //! step runs: the last time step's steps with each value range widened to
 //! hold every time step's values, so one datapath is exact at every step.
 
-use crate::passes::precision::{Plan, StepOp, fmt_for};
+use crate::plan::{Plan, StepOp, fmt_for};
 
 /// One direction of a recurrent layer, found in the plan.
 #[derive(Debug, Clone, PartialEq)]

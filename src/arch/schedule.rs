@@ -17,7 +17,7 @@
 //! at a fixed phase of a global counter, and the latency is fixed.
 
 use crate::passes::config::{Config, Strategy};
-use crate::passes::precision::{Plan, StepOp};
+use crate::plan::{Plan, StepOp};
 
 /// A layer's hardware architecture.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -39,7 +39,7 @@
 //! exact ranges, the streamed design computes what the golden model does.
 
 use crate::error::{Error, Result};
-use crate::passes::precision::{Geo, Plan, Step, StepOp};
+use crate::plan::{Geo, Plan, Step, StepOp};
 
 /// One block of the streaming pipeline.
 #[derive(Debug, Clone, PartialEq)]
@@ -751,7 +751,7 @@ pub fn stream_plan(plan: &Plan) -> Result<StreamPlan> {
             );
             let mut input = beat_input(plan, x, vec![c], false);
             (input.lo, input.hi) = (lo, hi);
-            input.fmt = crate::passes::precision::fmt_for(lo, hi, plan.steps[x].fmt.frac);
+            input.fmt = crate::plan::fmt_for(lo, hi, plan.steps[x].fmt.frac);
             let acc = b.push_node(stage, vec![src]);
             to_tail(&mut tail, input, x, acc).push(plan, i, plan.steps[i].shape.clone(), op)?;
             continue;

@@ -17,17 +17,9 @@ use crate::backend::c::{Dialect, body, lit};
 use crate::error::{Error, Result};
 use crate::fxp::{FixedFormat, Rounding};
 use crate::ir::Graph;
-use crate::passes::precision::Plan;
+use crate::plan::Plan;
 
-/// Which HLS tool the C++ is written for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Flavor {
-    /// AMD Vitis HLS: `ap_fixed`, `ap_int`, `hls::stream`.
-    #[default]
-    Vitis,
-    /// Siemens Catapult: `ac_fixed`, `ac_int`, `ac_channel`.
-    Catapult,
-}
+pub use crate::backend::Flavor;
 
 impl Flavor {
     pub const NAMES: &'static [&'static str] = &["vitis", "catapult"];
@@ -183,7 +175,7 @@ struct HlsHeader<'a> {
     out_bits: u32,
     out_w: u32,
     out_fmt: String,
-    sigmoid: &'a str,
+    sigmoid: crate::quant::InternalSigmoid,
     parts: Vec<crate::backend::PartDoc>,
     ins: &'a [InArg],
     params: &'a str,
@@ -257,7 +249,7 @@ pub fn generate(
     g: &Graph,
     plan: &Plan,
     header: &str,
-    sigmoid: &str,
+    sigmoid: crate::quant::InternalSigmoid,
     flavor: Flavor,
 ) -> Result<Vec<(String, String)>> {
     let unrolled = crate::arch::schedule::schedule(plan, None, &Default::default());
@@ -276,7 +268,7 @@ pub fn generate_scheduled(
     g: &Graph,
     plan: &Plan,
     header: &str,
-    sigmoid: &str,
+    sigmoid: crate::quant::InternalSigmoid,
     flavor: Flavor,
     sched: &crate::arch::schedule::Schedule,
     stream: Option<StreamFolds<'_>>,
@@ -447,7 +439,7 @@ Checking it without the vendor tool: `qkhw verify MODEL --target hls{fl}` (g++ a
 /// unrolled), from `sched`.
 pub(crate) fn folds(plan: &Plan, sched: &crate::arch::schedule::Schedule) -> Vec<(usize, usize)> {
     use crate::arch::schedule::Arch;
-    use crate::passes::precision::StepOp;
+    use crate::plan::StepOp;
     let mut folds = vec![(1usize, 1usize); plan.steps.len()];
     for n in &sched.nodes {
         if let Some(r) = n.arch.first_fold()

@@ -34,7 +34,7 @@ use crate::backend::c::{Dialect, body, ctype};
 use crate::backend::hls::Flavor;
 use crate::error::{Error, Result};
 use crate::ir::Graph;
-use crate::passes::precision::Plan;
+use crate::plan::Plan;
 
 /// One stage's beat function: its sub-plan's C body (the same template as
 /// the array top's) in a namespace of its own.

@@ -22,7 +22,7 @@ pub struct PartDoc {
 
 /// The parts of a several-output plan (empty for one output), with
 /// unique upper-case C identifiers.
-pub fn part_docs(plan: &crate::passes::precision::Plan) -> Vec<PartDoc> {
+pub fn part_docs(plan: &crate::plan::Plan) -> Vec<PartDoc> {
     let mut namer = verilog::keywords::Namer::new(&[]);
     plan.parts
         .iter()
@@ -34,4 +34,16 @@ pub fn part_docs(plan: &crate::passes::precision::Plan) -> Vec<PartDoc> {
             size: p.shape.iter().product(),
         })
         .collect()
+}
+
+/// Which HLS tool the C++ is written for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Flavor {
+    /// AMD Vitis HLS: `ap_fixed`, `ap_int`, `hls::stream`.
+    #[default]
+    #[value(help = "AMD Vitis HLS: ap_fixed, ap_int, hls::stream")]
+    Vitis,
+    /// Siemens Catapult: `ac_fixed`, `ac_int`, `ac_channel`.
+    #[value(help = "Siemens Catapult: ac_fixed, ac_int, ac_channel")]
+    Catapult,
 }

@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::arch::folded::{rom_words, Fold};
 use crate::arch::schedule::schedule;
 use crate::error::{Error, Result};
-use crate::passes::precision::{Plan, StepOp};
+use crate::plan::{Plan, StepOp};
 
 /// One folded ROM in the manifest.
 #[derive(Debug, Clone, Serialize)]

@@ -5,10 +5,12 @@
 //! exact. Wider accumulators are an error at precision inference, naming the
 //! layer, never a silent wrap. The `fixed` crate is the oracle in the tests.
 
+mod code;
 mod format;
 mod round;
 mod spelling;
 
+pub use code::{Code, code_to_f32, shr_even};
 pub use format::{FixedFormat, MAX_WIDTH, pow2, pow2_f32};
 pub use spelling::InputFormat;
 pub use round::{

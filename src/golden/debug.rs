@@ -5,11 +5,12 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use super::{code_to_f32, predict_inputs, Keep, PredictOptions, Prediction};
+use crate::fxp::code_to_f32;
+use super::{predict_inputs, Keep, PredictOptions, Prediction};
 use crate::error::{Error, Result};
 use crate::ir::Graph;
 use crate::npy::{self, Array};
-use crate::passes::precision::{Act, StepOp};
+use crate::plan::{Act, StepOp};
 
 /// The `(values, shape)` pairs `predict_inputs` takes.
 fn arrays(xs: &[Array<f32>]) -> Vec<(&[f32], &[usize])> {
@@ -24,7 +25,7 @@ fn file_name(layer: &str) -> String {
 /// one, the float32 evaluation of one after the last quantizer (as
 /// `predict` gives the model's outputs).
 fn values(p: &Prediction, step: usize) -> Vec<f32> {
-    if !crate::golden::float_tail(&p.plan, step).is_empty() {
+    if !crate::plan::float_tail(&p.plan, step).is_empty() {
         return p.float_value(step);
     }
     let f = p.plan.steps[step].fmt.frac;
@@ -230,7 +231,7 @@ pub fn debug(g: &Graph, xs: &[Array<f32>], opts: &PredictOptions, plot: Option<&
 
 /// The layer step `i` belongs to: its own, or that of the first layer
 /// output it feeds.
-fn owner(plan: &crate::passes::precision::Plan, i: usize) -> String {
+fn owner(plan: &crate::plan::Plan, i: usize) -> String {
     let mut j = i;
     loop {
         if let Some(l) = &plan.steps[j].layer {

@@ -1,92 +1,13 @@
 //! The integer kernels of the golden model, generic over the code type.
 
-use std::ops::{Add, Mul, Shl, Shr, Sub};
+use std::ops::{Add, Mul};
 
 use crate::error::{Error, Result};
-use crate::fxp::pow2;
-use crate::passes::precision::{Act, Geo, MergeKind, Plan, StepOp};
+use crate::fxp::Code;
+use crate::plan::{Act, Geo, MergeKind, Plan, StepOp};
 
 use super::ChunkCodes;
 use super::madd16::{self, Isa, Limbs, Weights16};
-
-/// A code type: `i64` (fast) or `i128` (wide).
-pub trait Code:
-    Copy
-    + Ord
-    + Default
-    + Send
-    + Sync
-    + Add<Output = Self>
-    + Sub<Output = Self>
-    + Mul<Output = Self>
-    + Shl<u32, Output = Self>
-    + Shr<u32, Output = Self>
-    + std::iter::Sum
-{
-    fn from_i64(v: i64) -> Self;
-    fn from_i128(v: i128) -> Self;
-    fn to_i128(self) -> i128;
-    /// Exact below 2^53 (where the f64 kernels are used); one instruction
-    /// for i64, unlike the i128 conversion.
-    fn to_f64(self) -> f64;
-    /// The codes as `i64`, when that is the code type.
-    fn i64s(x: &[Self]) -> Option<&[i64]> {
-        let _ = x;
-        None
-    }
-    const ZERO: Self;
-}
-
-impl Code for i64 {
-    fn from_i64(v: i64) -> Self {
-        v
-    }
-    fn i64s(x: &[Self]) -> Option<&[i64]> {
-        Some(x)
-    }
-    fn from_i128(v: i128) -> Self {
-        v as i64
-    }
-    fn to_i128(self) -> i128 {
-        self as i128
-    }
-    fn to_f64(self) -> f64 {
-        self as f64
-    }
-    const ZERO: Self = 0;
-}
-
-impl Code for i128 {
-    fn from_i64(v: i64) -> Self {
-        v as i128
-    }
-    fn from_i128(v: i128) -> Self {
-        v
-    }
-    fn to_i128(self) -> i128 {
-        self
-    }
-    fn to_f64(self) -> f64 {
-        self as i64 as f64
-    }
-    const ZERO: Self = 0;
-}
-
-impl Code for i32 {
-    fn from_i64(v: i64) -> Self {
-        v as i32
-    }
-    fn from_i128(v: i128) -> Self {
-        v as i32
-    }
-    fn to_i128(self) -> i128 {
-        self as i128
-    }
-    fn to_f64(self) -> f64 {
-        self as f64
-    }
-    const ZERO: Self = 0;
-}
 
 /// The multiply-accumulate type of a linear kernel: an integer code type,
 /// or `f64` holding integers below 2^53 (exact, and 4 lanes wide on AVX2).
@@ -132,7 +53,7 @@ impl<T: Code> Buf<T> {
 /// accumulators fit 31 bits, `f64` when they stay below 2^53 (every
 /// product and partial sum is then an exactly representable integer:
 /// partial sums stay within the accumulator bound, see
-/// `precision::conv_step`), else the code type.
+/// `plan::lower`'s `conv_step`), else the code type.
 enum Lin<T> {
     /// 16-bit inputs and weights, outputs in `i32`: pairs of products per
     /// 32-bit lane (Dense and Conv, see [`madd16`]).
@@ -678,111 +599,21 @@ fn affine<T: Code>(x: &[T], sub: &[T], mul: &[T], add: &[T]) -> Vec<T> {
     y
 }
 
-/// Ties-to-even right shift of a code, branch-free (it vectorizes): round
-/// up when the remainder exceeds half, or equals half with an odd quotient.
-#[inline]
-fn shr_even<T: Code>(v: T, s: u32) -> T {
-    if s == 0 {
-        return v;
-    }
-    let one = T::from_i64(1);
-    let q = v >> s; // floor
-    let rem = v - (q << s);
-    let half = one << (s - 1);
-    let odd = q - ((q >> 1) << 1);
-    if rem + odd > half { q + one } else { q }
-}
-
-/// [`act`] on `i64` codes.
-/// Quantizer `q` of float32 values as QKeras holds them, codes at
-/// `out_frac`; padded to whole 8-element packets so every element takes
-/// TF's packet path.
-fn quantize_floats<T: Code>(q: &crate::quant::Quantizer, mut xf: Vec<f32>, out_frac: i32) -> Result<Vec<T>> {
-    let n = xf.len();
-    xf.resize(n.div_ceil(8) * 8, 0.0);
-    let hw = q.hardware(&xf, &[xf.len()])?;
-    let scale = pow2(out_frac);
-    (0..n)
-        .map(|i| {
-            let v = hw.grid_value(i) * scale;
-            if v.fract() != 0.0 || !v.is_finite() {
-                return Err(Error::Usage(format!("`{}` output {v} is not on its grid (a qkhw bug)", q.spec)));
-            }
-            Ok(T::from_i128(v as i128))
-        })
-        .collect()
-}
-
-pub fn act_codes(x: &[i64], a: &Act, in_frac: i32) -> Result<Vec<i64>> {
-    act(x, a, in_frac)
-}
-
-/// [`act_codes`] on codes of any width.
-pub fn act_codes_wide(x: &[i128], a: &Act, in_frac: i32) -> Result<Vec<i128>> {
-    act(x, a, in_frac)
-}
-
+/// An activation on a step's codes: [`Act::apply`], compiled a second
+/// time for AVX2 (its wide round-and-clamp loop vectorizes there).
 fn act<T: Code>(x: &[T], a: &Act, in_frac: i32) -> Result<Vec<T>> {
-    Ok(match a {
-        Act::Relu => x.iter().map(|&v| v.max(T::ZERO)).collect(),
-        Act::Grid { out_frac, min, max } => {
-            let (lo, hi) = (T::from_i128(*min), T::from_i128(*max));
-            let d = in_frac - out_frac;
-            if d >= 0 {
-                let s = d as u32;
-                // Beyond the width of the type the quotient rounds to 0.
-                if s >= 126 {
-                    x.iter().map(|_| T::ZERO.clamp(lo, hi)).collect()
-                } else {
-                    grid_wide(x, s, lo, hi)
-                }
-            } else {
-                let s = (-d) as u32;
-                // Saturate before shifting so nothing overflows.
-                let (l2, h2) = (lo.to_i128() >> s.min(126), hi.to_i128() >> s.min(126));
-                x.iter()
-                    .map(|&v| {
-                        let c = v.to_i128().clamp(l2 - 1, h2 + 1);
-                        T::from_i128((c << s).clamp(lo.to_i128(), hi.to_i128()))
-                    })
-                    .collect()
-            }
-        }
-        Act::Requant { out, rounding, overflow } => {
-            let from = crate::fxp::FixedFormat { width: 127, frac: in_frac, signed: true };
-            x.iter().map(|v| T::from_i128(crate::fxp::requantize(v.to_i128(), from, *out, *rounding, *overflow))).collect()
-        }
-        Act::Float { func, out, rounding, overflow } => x
-            .iter()
-            .map(|v| {
-                let y = func.apply(crate::quant::ops::ftz(super::code_to_f32(v.to_i128(), in_frac)));
-                crate::fxp::quantize_f32(y, *out, *rounding, *overflow)
-                    .map(T::from_i128)
-                    .map_err(|_| Error::Usage("a float activation gave NaN".into()))
-            })
-            .collect::<Result<_>>()?,
-        Act::Generic { q, out_frac } => quantize_floats(q, x.iter().map(|v| super::code_to_f32(v.to_i128(), in_frac)).collect(), *out_frac)?,
-        // TensorFlow's average: the float32 sum (exact below 2^24 codes),
-        // divided by the count (IEEE, correctly rounded) or times its
-        // float32 reciprocal.
-        Act::Mean { n, kind, q, out_frac } => quantize_floats(q, x.iter().map(|v| kind.apply(super::code_to_f32(v.to_i128(), in_frac), *n)).collect(), *out_frac)?,
-    })
-}
-
-/// `shr_even` then clamp over a slice, compiled for AVX2 when available.
-fn grid_wide<T: Code>(x: &[T], s: u32, lo: T, hi: T) -> Vec<T> {
     #[cfg(target_arch = "x86_64")]
     if madd16::avx2() {
         // SAFETY: the CPU supports AVX2 (`madd16::avx2`).
-        return unsafe { grid_wide_avx2(x, s, lo, hi) };
+        return unsafe { act_avx2(x, a, in_frac) };
     }
-    x.iter().map(|&v| shr_even(v, s).clamp(lo, hi)).collect()
+    a.apply(x, in_frac)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn grid_wide_avx2<T: Code>(x: &[T], s: u32, lo: T, hi: T) -> Vec<T> {
-    x.iter().map(|&v| shr_even(v, s).clamp(lo, hi)).collect()
+unsafe fn act_avx2<T: Code>(x: &[T], a: &Act, in_frac: i32) -> Result<Vec<T>> {
+    a.apply(x, in_frac)
 }
 
 /// The fixed-grid requantizer from any codes to an `i32` range
@@ -923,7 +754,7 @@ fn global_pool<T: Code>(x: &[T], m: usize, hw: usize, c: usize, max: bool, mult:
 }
 
 fn zero_pad<T: Code>(x: &[T], m: usize, in_shape: &[usize], pads: &[(usize, usize)]) -> Vec<T> {
-    let Some(g) = crate::passes::precision::Geo::zero_pad(in_shape, pads) else {
+    let Some(g) = crate::plan::Geo::zero_pad(in_shape, pads) else {
         return x.to_vec();
     };
     let (c, ih, iw, pt, pl, oh, ow) = (g.cin, g.in_h, g.in_w, g.pad_top, g.pad_left, g.out_h, g.out_w);
@@ -989,7 +820,8 @@ fn concat<T: Code>(ins: &[(&[T], &[usize])], m: usize, axis: usize, shifts: &[u3
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::passes::precision::requantizer;
+    use crate::fxp::shr_even;
+    use crate::plan::requantizer;
     use crate::quant::{InternalSigmoid, Quantizer};
 
     /// The integer requantizer of the fixed-grid quantizers equals the
@@ -1113,7 +945,7 @@ mod tests {
         let g = crate::load_graph(path, crate::ir::BuildOptions::default()).unwrap();
         let x: Vec<f32> = (0..64).map(|i| if i % 2 == 0 { 3.0 - i as f32 * 0.01 } else { 1.0e-9 * i as f32 }).collect();
         let (fmt, lo, hi) = crate::golden::exact_inputs(&x, &[1, 8, 8, 1]).unwrap();
-        let plan = crate::passes::precision::plan_inputs(&g, &[crate::passes::precision::InputSpec::exact(fmt, lo, hi)], &Default::default()).unwrap();
+        let plan = crate::plan::plan_inputs(&g, &[crate::plan::InputSpec::exact(fmt, lo, hi)], &Default::default()).unwrap();
         assert!(plan.max_width > 63, "{}", plan.max_width);
         let outputs: Vec<bool> = (0..plan.steps.len()).map(|i| plan.outputs.contains(&i)).collect();
         let fused = fused_affines(&plan, &outputs);
@@ -1121,12 +953,5 @@ mod tests {
         assert_eq!(names, ["bn1"]);
         assert!(code_width(&plan, &fused) <= 63);
         assert!(!fused_affines(&plan, &vec![true; plan.steps.len()]).contains(&true));
-    }
-
-    #[test]
-    fn ties_to_even_shift() {
-        let v: Vec<i64> = vec![-6, -5, -3, -1, 1, 2, 3, 5, 6, 7];
-        let r: Vec<i64> = v.iter().map(|&x| shr_even(x, 1)).collect();
-        assert_eq!(r, vec![-3, -2, -2, 0, 0, 1, 2, 2, 3, 4]);
     }
 }

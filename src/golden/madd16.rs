@@ -15,7 +15,7 @@
 //! output position's window into such a row (im2col, zeros for padding), so
 //! one row kernel serves both.
 
-use crate::passes::precision::Geo;
+use crate::plan::Geo;
 
 /// Which instructions a kernel may use, decided once per run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -539,12 +539,12 @@ mod avx2 {
     }
 
     #[target_feature(enable = "avx2")]
-    pub unsafe fn conv(x: &[i32], m: usize, g: &crate::passes::precision::Geo, k: &Weights16, isa: Isa) -> Vec<i32> {
+    pub unsafe fn conv(x: &[i32], m: usize, g: &crate::plan::Geo, k: &Weights16, isa: Isa) -> Vec<i32> {
         super::conv_body(x, m, g, k, isa)
     }
 
     #[target_feature(enable = "avx2")]
-    pub unsafe fn conv_limbs(x: &[i64], m: usize, g: &crate::passes::precision::Geo, l: &Limbs, isa: Isa) -> Vec<i64> {
+    pub unsafe fn conv_limbs(x: &[i64], m: usize, g: &crate::plan::Geo, l: &Limbs, isa: Isa) -> Vec<i64> {
         super::conv_limbs_body(x, m, g, l, isa)
     }
 

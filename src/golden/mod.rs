@@ -15,10 +15,10 @@ mod kernels;
 mod madd16;
 
 use crate::error::{Error, Result};
-use crate::fxp::{FixedFormat, Rounding, pow2};
-use crate::passes::precision::{InputSpec, Plan, StepOp};
+use crate::fxp::{FixedFormat, Rounding, code_to_f32, pow2};
+use crate::plan::{FloatTail, InputSpec, Plan, StepOp, float_tail};
 
-pub use kernels::{Code, linear_kernels};
+pub use kernels::linear_kernels;
 
 /// Which step outputs to keep besides the plan's outputs.
 #[derive(Debug, Clone, PartialEq)]
@@ -317,28 +317,6 @@ pub fn run_inputs(
     Ok(Run { n, steps, floats })
 }
 
-/// `v` (value = code × 2^-frac) rounded once to the nearest float32, ties
-/// to even: what a float32 computation of the exact value would hold.
-pub fn code_to_f32(code: i128, frac: i32) -> f32 {
-    if code == 0 {
-        return 0.0;
-    }
-    if code.unsigned_abs() < 1 << 53 {
-        // Exact in f64 (a power-of-two scale too, in range): one rounding.
-        let v = code as i64 as f64 * pow2(-frac);
-        if v.is_normal() && v.abs() > 1e-37 {
-            return v as f32;
-        }
-    }
-    let mag = code.unsigned_abs();
-    let bits = 128 - mag.leading_zeros() as i32;
-    // Keep 24 significant bits (more below the normal range does not
-    // matter: f32 conversion of the f64 below is then exact or one rounding).
-    let drop = (bits - 24).max(0) as u32;
-    let m = crate::fxp::round_shift_right(code, drop, Rounding::TiesEven);
-    ((m as f64) * pow2(drop as i32 - frac)) as f32
-}
-
 /// Where flat element `i` of a batch of shape `shape` is, in words.
 pub fn locate(i: usize, shape: &[usize]) -> String {
     let per: usize = shape.iter().skip(1).product::<usize>().max(1);
@@ -452,7 +430,7 @@ pub fn exact_inputs_threads(x: &[f32], shape: &[usize], threads: usize) -> Resul
         Ok(c as i128)
     };
     let (lo, hi) = (code(lo)?, code(hi)?);
-    Ok((crate::passes::precision::fmt_for(lo, hi, frac), lo, hi))
+    Ok((crate::plan::fmt_for(lo, hi, frac), lo, hi))
 }
 
 /// `predict`'s options.
@@ -502,81 +480,6 @@ impl Prediction {
         let tail = float_tail(&self.plan, s);
         float_eval(&self.plan, &tail, |k| self.run.codes(k), self.run.n)
     }
-}
-
-/// The steps after the last exact values before output step `s` that
-/// QKeras computes in float32: unquantized Dense layers, standalone batch
-/// norms, averages (and the reshapes, plain ReLUs and concatenations
-/// between and around them, exact in float32 themselves). A step is in the
-/// tail when it rounds or reads a step of the tail; the tail is empty when
-/// `s` is exact.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FloatTail {
-    /// The steps whose exact codes (converted to float32) start the tail
-    /// (`s` itself for an empty tail).
-    pub starts: Vec<usize>,
-    /// The tail's steps, producers first; the last one is `s`.
-    pub steps: Vec<usize>,
-}
-
-impl FloatTail {
-    pub fn is_empty(&self) -> bool {
-        self.steps.is_empty()
-    }
-}
-
-pub fn float_tail(plan: &Plan, s: usize) -> FloatTail {
-    use crate::passes::precision::Act;
-    // Does the float32 value of step `t` differ from its exact one (some
-    // float op that rounds on the way)? Memoized over the walk.
-    fn in_tail(plan: &Plan, t: usize, memo: &mut std::collections::HashMap<usize, bool>) -> bool {
-        if let Some(&v) = memo.get(&t) {
-            return v;
-        }
-        let st = &plan.steps[t];
-        let one = st.inputs.len() == 1;
-        // A rounding op is in the tail whatever its input; the walk goes on
-        // to find the tail's start.
-        let v = match &st.op {
-            StepOp::Dense { .. } | StepOp::GlobalPool { max: false, mean: true, .. } if one => {
-                in_tail(plan, st.inputs[0], memo);
-                true
-            }
-            StepOp::Affine { sub, .. } if one && sub.iter().all(|&v| v == 0) => {
-                in_tail(plan, st.inputs[0], memo);
-                true
-            }
-            StepOp::Identity | StepOp::Gather { .. } | StepOp::Act(Act::Relu) if one => in_tail(plan, st.inputs[0], memo),
-            StepOp::Concat { .. } => st.inputs.iter().fold(false, |a, &k| in_tail(plan, k, memo) | a),
-            _ => false,
-        };
-        memo.insert(t, v);
-        v
-    }
-    let mut memo = std::collections::HashMap::new();
-    let mut tail = FloatTail::default();
-    if !in_tail(plan, s, &mut memo) {
-        tail.starts.push(s);
-        return tail;
-    }
-    let mut todo = vec![s];
-    let mut seen = std::collections::BTreeSet::new();
-    while let Some(t) = todo.pop() {
-        if !seen.insert(t) {
-            continue;
-        }
-        for &k in &plan.steps[t].inputs {
-            if memo.get(&k) == Some(&true) {
-                todo.push(k);
-            } else if !tail.starts.contains(&k) {
-                tail.starts.push(k);
-            }
-        }
-    }
-    // Steps come after their inputs in a plan.
-    tail.steps = seen.into_iter().collect();
-    tail.starts.sort_unstable();
-    tail
 }
 
 /// Exact codes as float32 values, as QKeras holds them.
@@ -688,7 +591,7 @@ fn float_op(plan: &Plan, t: usize, v: Vec<f32>, xf: i32, n: usize) -> Vec<f32> {
             out
         }
         // max(x, 0) is exact in float32 too.
-        StepOp::Act(crate::passes::precision::Act::Relu) => v.into_iter().map(|x| if x < 0.0 { 0.0 } else { x }).collect(),
+        StepOp::Act(crate::plan::Act::Relu) => v.into_iter().map(|x| if x < 0.0 { 0.0 } else { x }).collect(),
         _ => v,
     }
 }
@@ -939,7 +842,7 @@ pub fn predict_inputs(g: &crate::ir::Graph, xs: &[(&[f32], &[usize])], opts: &Pr
             (None, None) => Input::Exact { x, frac: spec.fmt.frac },
         })
         .collect();
-    let mut plan = crate::passes::precision::plan_inputs(g, &specs, &opts.config)?;
+    let mut plan = crate::plan::plan_inputs(g, &specs, &opts.config)?;
     plan.notices.extend(notices);
     let keep = opts.keep.clone().unwrap_or(Keep::Outputs);
     let run = if opts.progress {
@@ -1028,17 +931,6 @@ impl Drop for Progress {
     }
 }
 
-/// One activation requantizer on codes at `in_frac` (what the hardware's
-/// comparison chains tabulate).
-pub fn eval_act(a: &crate::passes::precision::Act, codes: &[i64], in_frac: i32) -> Result<Vec<i128>> {
-    Ok(kernels::act_codes(codes, a, in_frac)?.into_iter().map(i128::from).collect())
-}
-
-/// [`eval_act`] on input codes of any width.
-pub fn eval_act_wide(a: &crate::passes::precision::Act, codes: &[i128], in_frac: i32) -> Result<Vec<i128>> {
-    kernels::act_codes_wide(codes, a, in_frac)
-}
-
 /// The input of generated hardware (DESIGN.md, numeric contract): the
 /// model's input quantizer (a QActivation right after the Input layer) if
 /// it has a fixed-point grid; else `--input-format` (or `[input]` in the
@@ -1103,7 +995,7 @@ pub fn hardware_plan(
 ) -> Result<(Plan, Vec<String>)> {
     let (each, mut notes) = hardware_inputs(g, input_format, config)?;
     let specs: Vec<InputSpec> = each.into_iter().map(|e| e.0).collect();
-    let plan = crate::passes::precision::plan_inputs(g, &specs, config)?.join_outputs();
+    let plan = crate::plan::plan_inputs(g, &specs, config)?.join_outputs();
     notes.extend(plan.notices.iter().cloned());
     Ok((plan, notes))
 }

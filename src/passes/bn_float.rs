@@ -37,7 +37,7 @@
 //! measured on an AMD EPYC). Elsewhere than x86-64 `--bn qkeras` is refused.
 
 use crate::ir::{BatchNorm, Layer};
-use crate::passes::precision::Act;
+use crate::plan::Act;
 
 /// The per-channel float32 constants TensorFlow multiplies and adds.
 #[derive(Debug, Clone, PartialEq)]
@@ -158,11 +158,11 @@ pub fn exceptions(x_frac: i32, lo: i128, hi: i128, inv: f32, add: f32, aff_frac:
                 Ok(c as i128)
             })
             .collect::<Result<_, String>>()?;
-        crate::golden::eval_act_wide(act, &codes, aff_frac).map_err(|e| e.to_string())
+        act.apply(&codes, aff_frac).map_err(|e| e.to_string())
     };
     let exact = |xs: &[i64]| -> Result<Vec<i128>, String> {
         let codes: Vec<i128> = xs.iter().map(|&x| x as i128 * mul_code + add_code).collect();
-        crate::golden::eval_act_wide(act, &codes, aff_frac).map_err(|e| e.to_string())
+        act.apply(&codes, aff_frac).map_err(|e| e.to_string())
     };
     // Both are monotone step functions of x: between the union of their
     // change points both are constant.

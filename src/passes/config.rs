@@ -78,16 +78,18 @@ pub struct ModelConfig {
 }
 
 /// What a standalone QBatchNormalization before a quantizer computes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum BnMode {
     /// The exact tables `model_save_quantized_weights` defines (`bn_inv`,
     /// `bn_bias`): what the hardware weights are.
     #[default]
+    #[value(help = "model_save_quantized_weights's exact tables")]
     Tables,
     /// What QKeras's `model.predict` computes: TensorFlow's float32
     /// `x * inv + (beta - mean * inv)`, its `1 / sqrt` included, through
     /// the quantizer that follows ([`crate::passes::bn_float`]).
+    #[value(help = "model.predict's float32")]
     Qkeras,
 }
 
@@ -103,14 +105,16 @@ impl std::str::FromStr for BnMode {
 }
 
 /// What the design emits after the model's last layer.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum OutputHead {
     /// The model's outputs (the logits before a dropped float softmax).
     #[default]
+    #[value(help = "The model's outputs (logits before a dropped softmax)")]
     Logits,
     /// The index of the largest output, ties to the first (numpy's
     /// `argmax`), computed exactly on the integer codes.
+    #[value(help = "The index of the largest output (ties: the first, as numpy's argmax)")]
     Argmax,
 }
 

@@ -6,7 +6,6 @@ pub mod bn_tables;
 pub mod config;
 pub mod hw_tensors;
 pub mod hw_weights;
-pub mod precision;
 pub mod segments;
 pub mod sparsity;
 mod tfops;

@@ -4,7 +4,7 @@
 //! from the golden model's own requantizer. Hardware and C compare against
 //! the change points, so they are exact by construction.
 
-use crate::passes::precision::Act;
+use crate::plan::Act;
 
 /// Most steps a table may have.
 pub const MAX_SEGMENTS: usize = 4096;
@@ -12,7 +12,7 @@ pub const MAX_SEGMENTS: usize = 4096;
 /// `(first input code, output code)` per step, ascending, covering
 /// `lo..=hi`.
 pub fn segments(a: &Act, in_frac: i32, lo: i128, hi: i128) -> Result<Vec<(i128, i128)>, String> {
-    let f = |codes: &[i64]| crate::golden::eval_act(a, codes, in_frac).map_err(|e| e.to_string());
+    let f = |codes: &[i64]| a.apply(codes, in_frac).map(|v| v.into_iter().map(i128::from).collect::<Vec<_>>()).map_err(|e| e.to_string());
     // hswish is not monotone; behind an average its turns are n times wider
     // in the sum's codes.
     let (hswish, widen) = match a {
@@ -143,7 +143,7 @@ mod tests {
     #[test]
     fn hswish_over_a_wide_input_is_exact_around_its_turns() {
         let q = Quantizer::parse("quantized_hswish(8, 3)", InternalSigmoid::Hard).unwrap();
-        let (a, _, _, _) = crate::passes::precision::requantizer(&q).unwrap();
+        let (a, _, _, _) = crate::plan::requantizer(&q).unwrap();
         let frac = 30;
         let (lo, hi) = (-(1i128 << 36), 1i128 << 36);
         let segs = segments(&a, frac, lo, hi).unwrap();
@@ -151,7 +151,7 @@ mod tests {
         let one = 1i128 << frac;
         for centre in [lo + 4096, -3 * one, -3 * one / 2, 0, 3 * one, hi - 4096] {
             let codes: Vec<i64> = (centre - 4096..=centre + 4096).map(|c| c as i64).collect();
-            let want = crate::golden::eval_act(&a, &codes, frac).unwrap();
+            let want = a.apply(&codes, frac).unwrap().into_iter().map(i128::from).collect::<Vec<_>>();
             for (&c, &y) in codes.iter().zip(&want) {
                 let k = segs.partition_point(|s| s.0 <= c as i128) - 1;
                 assert_eq!(segs[k].1, y, "code {c}");

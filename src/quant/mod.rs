@@ -34,7 +34,7 @@ use args::Args;
 use spec::Call;
 
 /// QKeras's process-wide `set_internal_sigmoid` switch, made explicit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum InternalSigmoid {
     #[default]
@@ -59,6 +59,12 @@ impl InternalSigmoid {
             InternalSigmoid::Smooth => "smooth",
             InternalSigmoid::Real => "real",
         }
+    }
+}
+
+impl std::fmt::Display for InternalSigmoid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 

@@ -368,7 +368,7 @@ fn read_back(bytes: &[u8], written: &[LayerVars], out: &Path) -> Result<std::res
         let cfg = crate::passes::config::Config::default();
         let (inputs, _) = crate::golden::hardware_inputs(&g, None, &cfg)?;
         let specs: Vec<_> = inputs.into_iter().map(|i| i.0).collect();
-        crate::passes::precision::plan_inputs(&g, &specs, &cfg).map(|_| ())
+        crate::plan::plan_inputs(&g, &specs, &cfg).map(|_| ())
     });
     let back = back.map_err(|e| Error::Internal(format!("quantize-model: the written model does not read back: {e}")))?;
     for l in written {

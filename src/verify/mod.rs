@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use crate::backend::verilog::{Interface, Tap};
 use crate::error::{Error, Result};
 use crate::golden::{self, Keep};
-use crate::passes::precision::Plan;
+use crate::plan::Plan;
 
 /// A design on disk: its folder, files and interface.
 #[derive(Debug, Clone)]

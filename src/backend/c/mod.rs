@@ -13,7 +13,7 @@ use askama::Template;
 use crate::error::{Error, Result};
 use crate::fxp::{Overflow, Rounding};
 use crate::ir::Graph;
-use crate::passes::precision::{Act, Geo, MergeKind, Plan, Step, StepOp};
+use crate::plan::{Act, Geo, MergeKind, Plan, Step, StepOp};
 
 #[derive(Template)]
 #[template(path = "c/model.h", escape = "none")]
@@ -26,7 +26,7 @@ struct Header<'a> {
     out_n: usize,
     out_frac: i32,
     out_fmt: String,
-    sigmoid: &'a str,
+    sigmoid: crate::quant::InternalSigmoid,
     ins: &'a [InArg],
     params: String,
     float_params: String,
@@ -204,11 +204,11 @@ pub enum Dialect {
     C,
     /// HLS C++: requantizers through the flavor's fixed-point type
     /// (rounding and overflow modes).
-    Hls(crate::backend::hls::Flavor),
+    Hls(crate::backend::Flavor),
 }
 
 /// Generate the C pair for `plan`.
-pub fn generate(g: &Graph, plan: &Plan, header: &str, sigmoid: &str) -> Result<CModel> {
+pub fn generate(g: &Graph, plan: &Plan, header: &str, sigmoid: crate::quant::InternalSigmoid) -> Result<CModel> {
     let b = body(g, plan, Dialect::C, &[])?;
     render_c(plan, header, sigmoid, b)
 }
@@ -585,7 +585,7 @@ impl<'a> TimeLoops<'a> {
     }
 }
 
-fn render_c(plan: &Plan, header: &str, sigmoid: &str, b: Body) -> Result<CModel> {
+fn render_c(plan: &Plan, header: &str, sigmoid: crate::quant::InternalSigmoid, b: Body) -> Result<CModel> {
     let wide = b.is_wide();
     let Body { name, consts, buffers, body, out_copy, ins, out_t } = b;
     let ost = &plan.steps[plan.outputs[0]];
@@ -673,8 +673,8 @@ enum FoldIn<'a> {
 /// output positions, [`crate::arch::folded::Fold::p_rows`]) each
 /// iteration feeds the block's weights to `p` rows, each with its own
 /// window and accumulators.
-fn folded_dense(i: usize, (rows, n_in, n_out): (usize, usize, usize), (reuse, p): (usize, usize), a: &str, input: &FoldIn<'_>, y: &str, flavor: crate::backend::hls::Flavor) -> String {
-    use crate::backend::hls::Flavor;
+fn folded_dense(i: usize, (rows, n_in, n_out): (usize, usize, usize), (reuse, p): (usize, usize), a: &str, input: &FoldIn<'_>, y: &str, flavor: crate::backend::Flavor) -> String {
+    use crate::backend::Flavor;
     let n = n_in * n_out;
     let r = reuse.clamp(1, n.max(1));
     let block = n.div_ceil(r);
@@ -865,7 +865,7 @@ pub fn from_graph(
     input_format: Option<crate::fxp::InputFormat>,
     config: &crate::passes::config::Config,
     header: &str,
-    sigmoid: &str,
+    sigmoid: crate::quant::InternalSigmoid,
 ) -> Result<(CModel, Plan, Vec<String>)> {
     let (plan, notes) = crate::golden::hardware_plan(g, input_format, config)?;
     let m = generate(g, &plan, header, sigmoid)?;

@@ -295,7 +295,7 @@ fn what_text(p: &super::Port, port: &str) -> String {
 
 /// The README line that says where each output of a several-output model
 /// lies in the one output port.
-fn parts_text(parts: &[crate::passes::precision::OutputPart]) -> String {
+fn parts_text(parts: &[crate::plan::OutputPart]) -> String {
     if parts.is_empty() {
         return String::new();
     }

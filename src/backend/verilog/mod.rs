@@ -25,7 +25,7 @@ use crate::error::{Error, Result};
 use crate::fxp::FixedFormat;
 use crate::ir::Graph;
 use crate::arch::schedule::{Arch, Schedule};
-use crate::passes::precision::{Act, MergeKind, Plan, StepOp};
+use crate::plan::{Act, MergeKind, Plan, StepOp};
 
 /// Target options of `qkhw gen --target verilog`.
 #[derive(Debug, Clone)]
@@ -37,7 +37,7 @@ pub struct Options {
     /// Ports `aclk`, `aresetn`, `s_axis_*`, `m_axis_*` (Vivado infers AXIS).
     pub axis_names: bool,
     /// `set_internal_sigmoid`, recorded in the interface.
-    pub internal_sigmoid: String,
+    pub internal_sigmoid: crate::quant::InternalSigmoid,
     /// qkhw version and model SHA-256 for file headers.
     pub header: String,
     /// `--reuse-factor`: every foldable layer's reuse factor (the
@@ -50,7 +50,7 @@ pub struct Options {
     /// Folded layers' ROMs: contents inline (default) or `$readmemh` files.
     pub rom_init_file: bool,
     /// `rom_style` attribute on the ROMs (`block`, `distributed`).
-    pub rom_style: Option<&'static str>,
+    pub rom_style: Option<crate::arch::netlist::RomStyle>,
     /// `--budget`: choose the reuse factors (the smallest initiation
     /// interval whose estimate fits) instead of `reuse_factor`.
     pub budget: Option<crate::arch::schedule::Budget>,
@@ -69,7 +69,7 @@ impl Default for Options {
             pipeline_levels: 4,
             no_dsp: false,
             axis_names: false,
-            internal_sigmoid: "hard".into(),
+            internal_sigmoid: crate::quant::InternalSigmoid::Hard,
             header: String::new(),
             reuse_factor: None,
             clock_period: 5.0,
@@ -93,7 +93,7 @@ pub struct Port {
     pub tdata_width: u32,
     /// A model with several outputs: where each lies in this port.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub parts: Vec<crate::passes::precision::OutputPart>,
+    pub parts: Vec<crate::plan::OutputPart>,
     /// How a sample crosses the port: whole (`parallel`) or in beats.
     #[serde(default, skip_serializing_if = "Io::is_parallel")]
     pub io: Io,
@@ -112,14 +112,16 @@ pub struct Port {
 }
 
 /// How samples cross a port of the design (`--io`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Io {
     /// One whole sample per transfer.
     #[default]
+    #[value(help = "One whole sample per transfer")]
     Parallel,
     /// Pixel by pixel: `beats` transfers of `beat_shape` elements, TLAST
     /// on a sample's last beat.
+    #[value(help = "Pixel by pixel (rows of a sequence), TLAST on a sample's last beat")]
     Stream,
 }
 
@@ -132,7 +134,7 @@ impl Io {
 impl Port {
     /// The port of a plan step's tensor, `tdata_width` bits per transfer;
     /// `beats` (beat shape, beats per sample) for a streamed port.
-    pub fn of(st: &crate::passes::precision::Step, tdata_width: u32, beats: Option<(Vec<usize>, usize)>) -> Port {
+    pub fn of(st: &crate::plan::Step, tdata_width: u32, beats: Option<(Vec<usize>, usize)>) -> Port {
         let (io, beat_shape, beats) = match beats {
             Some((shape, n)) if n > 1 => (Io::Stream, shape, Some(n)),
             _ => (Io::Parallel, vec![], None),
@@ -179,7 +181,7 @@ pub struct Interface {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timing_samples: Option<u32>,
     pub initiation_interval: u32,
-    pub internal_sigmoid: String,
+    pub internal_sigmoid: crate::quant::InternalSigmoid,
 }
 
 impl Interface {
@@ -713,7 +715,7 @@ fn generate_top(g: &Graph, name: &str, plan: &Plan, opts: &Options, sched: &Sche
     for (name, text) in [("qkhw_requant.v", include_str!("../../../hw/qkhw_requant.v")), ("qkhw_skid.v", include_str!("../../../hw/qkhw_skid.v"))] {
         files.push((name.to_string(), text.to_string()));
     }
-    let port = |st: &crate::passes::precision::Step, bits: u32| Port::of(st, bytes(bits), None);
+    let port = |st: &crate::plan::Step, bits: u32| Port::of(st, bytes(bits), None);
     let interface = Interface {
         top: top.clone(),
         clock: clk.into(),
@@ -727,7 +729,7 @@ fn generate_top(g: &Graph, name: &str, plan: &Plan, opts: &Options, sched: &Sche
         latency_last_cycles: None,
         timing_samples: None,
         initiation_interval: ii as u32,
-        internal_sigmoid: opts.internal_sigmoid.clone(),
+        internal_sigmoid: opts.internal_sigmoid,
     };
     let top_ff_bits = body.resources().ff_bits;
     Ok(Design { top, files, interface, layers, taps, memories, fifos: vec![], fabric, top_ff_bits })
@@ -1458,7 +1460,7 @@ pub fn tdata_width(bits: u32) -> u32 {
 }
 
 /// The header line of every generated file.
-pub fn header(g: &Graph, sigmoid: &str) -> String {
+pub fn header(g: &Graph, sigmoid: crate::quant::InternalSigmoid) -> String {
     format!(
         "qkhw {}; model {} (sha256 {}); internal_sigmoid={sigmoid}",
         env!("CARGO_PKG_VERSION"),

@@ -29,7 +29,7 @@ pub struct Sig {
 /// Width of the narrowest format for `lo..=hi` (two's complement if it can
 /// be negative).
 pub fn width(lo: i128, hi: i128) -> u32 {
-    crate::passes::precision::fmt_for(lo.min(hi), hi.max(lo), 0).width
+    crate::plan::fmt_for(lo.min(hi), hi.max(lo), 0).width
 }
 
 impl Sig {

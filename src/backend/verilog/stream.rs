@@ -20,7 +20,7 @@ use crate::arch::stream::{Src, Stage, StreamPlan, stream_plan};
 use crate::error::Result;
 use crate::ir::Graph;
 use crate::passes::config::Config;
-use crate::passes::precision::{Plan, StepOp};
+use crate::plan::{Plan, StepOp};
 
 /// TDATA bits for `bits` data bits.
 fn bytes(bits: usize) -> u32 {
@@ -611,7 +611,7 @@ pub fn generate_stream(
     let mut fabric = crate::arch::fabric::Fabric::of(&t);
     fabric.add(&stage_fabric);
     let ost = &plan.steps[plan.outputs[0]];
-    let port = |st: &crate::passes::precision::Step,
+    let port = |st: &crate::plan::Step,
                 bits: usize,
                 beat_shape: Vec<usize>,
                 beats: usize| Port::of(st, bytes(bits), Some((beat_shape, beats)));
@@ -630,7 +630,7 @@ pub fn generate_stream(
         latency_last_cycles: latency_last,
         timing_samples,
         initiation_interval: ii,
-        internal_sigmoid: opts.internal_sigmoid.clone(),
+        internal_sigmoid: opts.internal_sigmoid,
     };
     notes.push(format!("--io stream: {} stages", sp.nodes.len()));
     notes.push(timing_note);

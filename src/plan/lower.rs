@@ -1,6 +1,6 @@
-//! Precision inference: every tensor of the graph gets a [`FixedFormat`]
-//! and exact integer constants, giving the [`Plan`] the golden model runs
-//! (and the backends will render).
+//! Lowering (precision inference): every tensor of the graph gets a
+//! [`FixedFormat`] and exact integer constants, giving the [`Plan`] the
+//! golden model runs and the backends render.
 //!
 //! Policy (DESIGN.md, numeric contract):
 //! - the input is `--input-format`, or for `predict` on raw floats the
@@ -23,357 +23,15 @@
 use std::collections::HashMap;
 
 use crate::error::{Error, Result};
-use crate::fxp::{FixedFormat, Overflow, Rounding};
+use crate::fxp::FixedFormat;
 use crate::passes::config::Config;
 use crate::ir::{Activation, Graph, Layer, LayerId, Merge, Op, Padding, Window};
 use crate::passes::bn_fusing;
 use crate::passes::hw_tensors::{hw_tensors, HwWeight};
-use crate::quant::{Encoding, Kind, Quantizer};
+use crate::quant::{Encoding, Quantizer};
 
-/// A 2-D window over an (H, W, C) tensor; 1-D layers have H = 1.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Geo {
-    pub in_h: usize,
-    pub in_w: usize,
-    pub cin: usize,
-    pub out_h: usize,
-    pub out_w: usize,
-    pub cout: usize,
-    pub kh: usize,
-    pub kw: usize,
-    pub sh: usize,
-    pub sw: usize,
-    pub dh: usize,
-    pub dw: usize,
-    pub pad_top: usize,
-    pub pad_left: usize,
-}
-
-/// The window arithmetic every kernel and backend shares.
-impl Geo {
-    /// The input row kernel row `ky` of output row `oy` reads (None: padding).
-    pub fn in_row(&self, oy: usize, ky: usize) -> Option<usize> {
-        (oy * self.sh + ky * self.dh).checked_sub(self.pad_top).filter(|&v| v < self.in_h)
-    }
-
-    /// The input column kernel column `kx` of output column `ox` reads.
-    pub fn in_col(&self, ox: usize, kx: usize) -> Option<usize> {
-        (ox * self.sw + kx * self.dw).checked_sub(self.pad_left).filter(|&v| v < self.in_w)
-    }
-
-    /// A transposed convolution: the output row that input row `iy` writes
-    /// through kernel row `ky` (None: cropped).
-    pub fn out_row(&self, iy: usize, ky: usize) -> Option<usize> {
-        (iy * self.sh + ky * self.dh).checked_sub(self.pad_top).filter(|&v| v < self.out_h)
-    }
-
-    /// The output column of input column `ix` through kernel column `kx`.
-    pub fn out_col(&self, ix: usize, kx: usize) -> Option<usize> {
-        (ix * self.sw + kx * self.dw).checked_sub(self.pad_left).filter(|&v| v < self.out_w)
-    }
-
-    /// ZeroPadding of an (H, W, C) or (T, C) tensor by spatial `pads`
-    /// ((top, bottom), (left, right), or (left, right) in 1-D) as a 1×1
-    /// window with padding: every padded pixel is one output position.
-    pub fn zero_pad(in_shape: &[usize], pads: &[(usize, usize)]) -> Option<Geo> {
-        let (h, w, c, (t, b), (l, r)) = match (in_shape, pads) {
-            ([h, w, c], [ph, pw, ..]) => (*h, *w, *c, *ph, *pw),
-            ([w, c], [pw, ..]) => (1, *w, *c, (0, 0), *pw),
-            _ => return None,
-        };
-        Some(Geo { in_h: h, in_w: w, cin: c, out_h: h + t + b, out_w: w + l + r, cout: c, kh: 1, kw: 1, sh: 1, sw: 1, dh: 1, dw: 1, pad_top: t, pad_left: l })
-    }
-
-    /// Every kernel tap of output position (oy, ox) inside the input:
-    /// `f(iy, ix, tap index ky * kw + kx)`.
-    pub fn taps(&self, oy: usize, ox: usize, mut f: impl FnMut(usize, usize, usize)) {
-        for ky in 0..self.kh {
-            let Some(iy) = self.in_row(oy, ky) else { continue };
-            for kx in 0..self.kw {
-                let Some(ix) = self.in_col(ox, kx) else { continue };
-                f(iy, ix, ky * self.kw + kx);
-            }
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum Act {
-    /// Round ties-to-even from the input's fraction to `out_frac`, clamp.
-    Grid { out_frac: i32, min: i128, max: i128 },
-    /// max(0, x), exact.
-    Relu,
-    /// Through the float32 quantizer core; codes at `out_frac`.
-    Generic { q: Quantizer, out_frac: i32 },
-    /// A `--config` output format: round and fit.
-    Requant { out: FixedFormat, rounding: Rounding, overflow: Overflow },
-    /// A float activation given a format by `--config`: evaluated in
-    /// float32 as TensorFlow does, then rounded and fitted.
-    Float { func: FloatFn, out: FixedFormat, rounding: Rounding, overflow: Overflow },
-    /// A quantizer of an average QKeras computes in float32: `q(fl(S / n))`
-    /// (or `q(fl(S · fl(1/n)))`, [`MeanKind`]) of the exact sum `S` (below
-    /// 2^24 codes, so fl(S) = S), codes at
-    /// `out_frac`. Monotone in `S`: hardware compares `S` with the change
-    /// points ([`crate::passes::segments`]).
-    Mean { n: u32, kind: MeanKind, q: Quantizer, out_frac: i32 },
-}
-
-/// The float activations `--config` can give a format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FloatFn {
-    Tanh,
-    Sigmoid,
-}
-
-impl FloatFn {
-    pub fn apply(self, x: f32) -> f32 {
-        match self {
-            FloatFn::Tanh => crate::quant::tfmath::tanh(x),
-            FloatFn::Sigmoid => crate::quant::tfmath::sigmoid(x),
-        }
-    }
-}
-
-/// How TensorFlow computes an average over a count `n` that is not a power
-/// of two in `model.predict`, from the float32 sum `S`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MeanKind {
-    /// fl(S / n): the pooling kernels and the mean reduction divide.
-    Divide,
-    /// fl(S · fl(1/n)): `keras.layers.Average` divides by `n`, which the
-    /// graph optimizer rewrites into a product with the float32 reciprocal
-    /// (eager mode divides).
-    Reciprocal,
-}
-
-impl MeanKind {
-    /// The average of the float32 sum `s` over `n`, as TensorFlow rounds it.
-    pub fn apply(self, s: f32, n: u32) -> f32 {
-        match self {
-            MeanKind::Divide => s / n as f32,
-            MeanKind::Reciprocal => s * (1.0 / n as f32),
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum MergeKind {
-    Add,
-    Subtract,
-    Multiply,
-    Maximum,
-    Minimum,
-    /// Add, then an exact right shift (the count is a power of two).
-    Average(u32),
-}
-
-/// One integer operation of the plan, its constants already in integer
-/// codes at the step's exact fractions: what the golden model interprets
-/// and every backend renders.
-#[derive(Debug, Clone, PartialEq)]
-pub enum StepOp {
-    Input,
-    /// Per row of `rows`: y[j] = b[j] + Σ_i x[i] w[i*n_out + j].
-    Dense { rows: usize, n_in: usize, n_out: usize, w: Vec<i128>, b: Vec<i128> },
-    /// w in Keras layout (kh, kw, cin, cout).
-    Conv { geo: Geo, w: Vec<i128>, b: Vec<i128> },
-    /// w (kh, kw, cin, mult); output channel c*mult + m.
-    Depthwise { geo: Geo, mult: usize, w: Vec<i128>, b: Vec<i128> },
-    /// w (kh, kw, cout, cin), TF's conv2d_transpose.
-    ConvT { geo: Geo, w: Vec<i128>, b: Vec<i128> },
-    /// Per channel (last axis): y = (x - sub) * mul + add.
-    Affine { sub: Vec<i128>, mul: Vec<i128>, add: Vec<i128> },
-    Act(Act),
-    /// Max or sum over each window; a sum is then multiplied by
-    /// `mult[output position]` (average pooling, exact).
-    Pool { geo: Geo, max: bool, mult: Vec<i128> },
-    /// `mean`: Keras's float mean (no average quantizer), which QKeras
-    /// computes as a float32 sum divided by `hw`.
-    GlobalPool { hw: usize, c: usize, max: bool, mult: i128, mean: bool },
-    /// Flatten, Reshape, Dropout: the codes as they are (C order).
-    Identity,
-    ZeroPad { in_shape: Vec<usize>, pads: Vec<(usize, usize)> },
-    /// Output element k is input element `idx[k]` of the same sample
-    /// (Cropping, nearest UpSampling, Permute).
-    Gather { idx: Vec<u32> },
-    /// Inputs aligned by left shifts, then combined.
-    Merge { kind: MergeKind, shifts: Vec<u32> },
-    Concat { axis: usize, shifts: Vec<u32> },
-    /// The index of the largest of the input's `n` elements, the first on
-    /// ties (numpy's `argmax`): the `--output-head argmax` head.
-    ArgMax { n: usize },
-    /// `--bn qkeras`: the codes of the second input (a quantizer of the
-    /// exact batch norm), except where the first input's code (the batch
-    /// norm's input; channel = its last axis) is listed in
-    /// `fixes[channel]` as (input code, output code), ascending: there
-    /// QKeras's float32 rounds to another code ([`crate::passes::bn_float`]).
-    Exceptions { fixes: Vec<Vec<(i128, i128)>> },
-}
-
-/// One tensor of the plan: its operation, inputs, shape and exact format
-/// and range (every width in every backend follows from `lo..=hi`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Step {
-    /// The layer whose output this step is (None for inner steps).
-    pub layer: Option<String>,
-    pub inputs: Vec<usize>,
-    /// Batch-less shape.
-    pub shape: Vec<usize>,
-    pub fmt: FixedFormat,
-    /// The range of codes this step can produce (within `fmt`).
-    pub lo: i128,
-    pub hi: i128,
-    pub op: StepOp,
-}
-
-/// The integer IR every target reads: the model as steps of exact integer
-/// arithmetic for one input format. One plan feeds the golden model, C,
-/// HLS and Verilog, so a number can only mean one thing.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Plan {
-    pub model: String,
-    pub steps: Vec<Step>,
-    pub outputs: Vec<usize>,
-    /// Things the user should know (a dropped softmax, ...).
-    pub notices: Vec<String>,
-    /// The widest tensor: above 63 bits the golden model runs in i128.
-    pub max_width: u32,
-    /// The model outputs inside the one output tensor of a
-    /// [`hardware_plan`] (empty when the model has one output).
-    pub parts: Vec<OutputPart>,
-    /// The input format and how float inputs are brought into it (the
-    /// first input's, where the model has several).
-    pub input: crate::fxp::InputFormat,
-    /// The `Input` step of each model input, in model order (the golden
-    /// model reads input `k` into step `inputs[k]`).
-    pub inputs: Vec<usize>,
-    /// Steps that multiply an exact sum by fl(1/n) where QKeras divides it
-    /// by `n` in float32 (an average over a count that is not a power of
-    /// two, not followed by a quantizer): the float tail divides.
-    pub divides: std::collections::BTreeMap<usize, (u32, MeanKind)>,
-}
-
-/// One model output inside the hardware's single output tensor: elements
-/// `offset..offset + len`, C order, in the joined tensor's format (which
-/// holds each of them exactly).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct OutputPart {
-    pub name: String,
-    pub shape: Vec<usize>,
-    pub offset: usize,
-}
-
-impl Plan {
-    /// Elements per sample of each model input, in model order.
-    pub fn in_sizes(&self) -> Vec<usize> {
-        self.inputs.iter().map(|&s| self.steps[s].shape.iter().product()).collect()
-    }
-
-    /// Input codes per sample: every input's, side by side in model order
-    /// (the layout of `verify`'s vectors and of the hardware's packed input).
-    pub fn in_size(&self) -> usize {
-        self.in_sizes().iter().sum()
-    }
-
-    /// `n` samples of side-by-side input codes ([`Plan::in_size`] each),
-    /// split into one array per model input.
-    pub fn split_inputs(&self, codes: &[i128], n: usize) -> Vec<Vec<i128>> {
-        let sizes = self.in_sizes();
-        let per = self.in_size();
-        let mut out: Vec<Vec<i128>> = sizes.iter().map(|&m| Vec::with_capacity(m * n)).collect();
-        for sample in codes.chunks(per.max(1)).take(n) {
-            let mut at = 0;
-            for (k, &m) in sizes.iter().enumerate() {
-                out[k].extend_from_slice(&sample[at.min(sample.len())..(at + m).min(sample.len())]);
-                at += m;
-            }
-        }
-        out
-    }
-
-    /// Hardware has one output port (DESIGN.md): several model outputs go
-    /// side by side, each flattened, in model order, aligned to one format
-    /// by an exact Concat step, so every backend and `verify` see one
-    /// output and the golden model computes the joined tensor itself.
-    pub fn join_outputs(mut self) -> Plan {
-        if self.outputs.len() < 2 {
-            return self;
-        }
-        let frac = self.outputs.iter().map(|&o| self.steps[o].fmt.frac).max().unwrap_or(0);
-        let shifts: Vec<u32> = self.outputs.iter().map(|&o| (frac - self.steps[o].fmt.frac) as u32).collect();
-        let (mut lo, mut hi, mut offset) = (i128::MAX, i128::MIN, 0);
-        let mut parts = vec![];
-        for (&o, &sh) in self.outputs.iter().zip(&shifts) {
-            let st = &self.steps[o];
-            lo = lo.min(st.lo << sh);
-            hi = hi.max(st.hi << sh);
-            let name = st.layer.clone().unwrap_or_else(|| format!("step{o}"));
-            parts.push(OutputPart { name, shape: st.shape.clone(), offset });
-            offset += st.shape.iter().product::<usize>();
-        }
-        let fmt = fmt_for(lo, hi, frac);
-        let list: Vec<String> = parts.iter().map(|p| format!("`{}` {:?} at {}", p.name, p.shape, p.offset)).collect();
-        self.notices.push(format!(
-            "the model has {} outputs; the hardware output carries them side by side, flattened, in model order, as one {offset}-element tensor in {fmt}: {}",
-            parts.len(),
-            list.join(", ")
-        ));
-        let op = StepOp::Concat { axis: 0, shifts };
-        self.steps.push(Step { layer: Some("outputs".into()), inputs: self.outputs.clone(), shape: vec![offset], fmt, lo, hi, op });
-        self.outputs = vec![self.steps.len() - 1];
-        self.max_width = self.max_width.max(fmt.width);
-        self.parts = parts;
-        self
-    }
-
-    /// Which steps the outputs depend on (a dropped softmax is not live).
-    pub fn live(&self) -> Vec<bool> {
-        let mut live = vec![false; self.steps.len()];
-        let mut todo: Vec<usize> = self.outputs.clone();
-        while let Some(s) = todo.pop() {
-            if !live[s] {
-                live[s] = true;
-                todo.extend(self.steps[s].inputs.iter().copied());
-            }
-        }
-        live
-    }
-}
-
-/// How the input codes are formed.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct InputSpec {
-    pub fmt: FixedFormat,
-    /// Known range of the codes (the whole format if unknown).
-    pub lo: i128,
-    pub hi: i128,
-    /// How float inputs are brought into `fmt` (the C float wrapper and
-    /// `verify`'s vectors follow it).
-    pub rounding: crate::fxp::Rounding,
-    pub overflow: crate::fxp::Overflow,
-}
-
-impl InputSpec {
-    /// Every code of `fmt`, float inputs rounded ties-to-even, saturating.
-    pub fn full(fmt: FixedFormat) -> InputSpec {
-        InputSpec::of(crate::fxp::InputFormat::nearest(fmt))
-    }
-
-    /// Every code of `f`, with its rounding and overflow.
-    pub fn of(f: crate::fxp::InputFormat) -> InputSpec {
-        InputSpec { fmt: f.fmt, lo: f.fmt.min_code(), hi: f.fmt.max_code(), rounding: f.rounding, overflow: f.overflow }
-    }
-
-    /// Exactly the codes `lo..=hi` of `fmt` (inputs held exactly).
-    pub fn exact(fmt: FixedFormat, lo: i128, hi: i128) -> InputSpec {
-        InputSpec { lo, hi, ..InputSpec::full(fmt) }
-    }
-
-    /// The format with its modes.
-    pub fn format(&self) -> crate::fxp::InputFormat {
-        crate::fxp::InputFormat { fmt: self.fmt, rounding: self.rounding, overflow: self.overflow }
-    }
-}
+use super::requant::{requantizer, scaled_requantizer};
+use super::{fmt_for, frac_needed, Act, FloatFn, Geo, InputSpec, MeanKind, MergeKind, Plan, Step, StepOp};
 
 fn err(g: &Graph, l: &Layer, msg: impl Into<String>) -> Error {
     Error::Model { path: g.source.clone(), layer: Some(l.name.clone()), msg: format!("({}) {}", l.class, msg.into()) }
@@ -396,35 +54,6 @@ fn too_wide(g: &Graph, l: &Layer, msg: &str) -> Error {
         ""
     };
     err(g, l, format!("{msg}{hint}"))
-}
-
-/// The narrowest format for codes in `lo..=hi` at `frac`.
-pub fn fmt_for(lo: i128, hi: i128, frac: i32) -> FixedFormat {
-    let signed = lo < 0;
-    let mut w = 1;
-    loop {
-        let f = FixedFormat { width: w, frac, signed };
-        if f.contains(lo) && f.contains(hi) || w >= 128 {
-            return f;
-        }
-        w += 1;
-    }
-}
-
-/// The fraction bits `v` needs to be an integer (0 for integers, negative
-/// for multiples of 2^k), or None if not finite.
-fn frac_needed(v: f64) -> Option<i32> {
-    if !v.is_finite() {
-        return None;
-    }
-    if v == 0.0 {
-        return Some(i32::MIN / 2);
-    }
-    let bits = v.to_bits();
-    let exp = ((bits >> 52) & 0x7ff) as i32;
-    let man = if exp == 0 { bits & ((1 << 52) - 1) } else { (bits & ((1 << 52) - 1)) | (1 << 52) };
-    let e = if exp == 0 { -1074 } else { exp - 1075 } + man.trailing_zeros() as i32;
-    Some(-e)
 }
 
 /// Exact values as integer codes at a common fraction (at least `min_frac`).
@@ -559,7 +188,7 @@ pub fn plan_inputs(g: &Graph, specs: &[InputSpec], cfg: &Config) -> Result<Plan>
     for (&avg, &(n, _)) in &plan.divides {
         // Read by something other than a quantizer that takes it exactly,
         // or a float tail (which `predict` computes as TensorFlow does).
-        let tails: std::collections::HashSet<usize> = plan.outputs.iter().flat_map(|&o| crate::golden::float_tail(&plan, o).steps).collect();
+        let tails: std::collections::HashSet<usize> = plan.outputs.iter().flat_map(|&o| super::float_tail(&plan, o).steps).collect();
         let tail_only = tails.contains(&avg) && (0..plan.steps.len()).filter(|&k| live[k] && plan.steps[k].inputs.contains(&avg)).all(|k| tails.contains(&k));
         if live[avg] && !tail_only {
             let l = plan.steps[avg].layer.clone().unwrap_or_default();
@@ -580,7 +209,7 @@ pub fn plan_inputs(g: &Graph, specs: &[InputSpec], cfg: &Config) -> Result<Plan>
     for (&o, &s) in g.outputs.iter().zip(&plan.outputs) {
         let st = &plan.steps[s];
         let bits = st.fmt.width - u32::from(st.fmt.signed);
-        if bits > 24 && crate::golden::float_tail(&plan, s).is_empty() {
+        if bits > 24 && super::float_tail(&plan, s).is_empty() {
             let n = format!(
                 "output of layer `{}`: exact values need {} ({bits} significant bits) and come out exact; QKeras computes them in float32 (24 significant bits), so its outputs can differ in the low bits (a quantizer on the output makes both the same)",
                 g.layers[o.0].name, st.fmt
@@ -607,7 +236,7 @@ fn float_tail_order_notices(plan: &Plan) -> Vec<String> {
     const EXACT: i128 = 1 << 24;
     let mut out = vec![];
     for &s in &plan.outputs {
-        let tail = crate::golden::float_tail(plan, s);
+        let tail = super::float_tail(plan, s);
         // Is each step's float32 value exact (its start steps are)?
         let mut exact_at: std::collections::HashMap<usize, bool> = tail.starts.iter().map(|&k| (k, true)).collect();
         for &c in &tail.steps {
@@ -702,7 +331,7 @@ impl Builder<'_> {
                     }
                     None => (None, self.tensor(l, "bn_inv")?.clone(), self.tensor(l, "bn_bias")?.clone()),
                 };
-                if let Some(n) = super::bn_tables::inverse_differs_in_predict(l, bn)? {
+                if let Some(n) = crate::passes::bn_tables::inverse_differs_in_predict(l, bn)? {
                     self.notices.push(n);
                 }
                 let (inv, bias) = match self.cfg.bn_tables(&l.name, producer.as_deref()) {
@@ -1287,144 +916,6 @@ impl Builder<'_> {
     }
 }
 
-/// The requantizer of an activation quantizer: its op, output fraction and
-/// code range.
-pub fn requantizer(q: &Quantizer) -> std::result::Result<(Act, i32, i128, i128), String> {
-    let enc = q.encoding().ok_or_else(|| {
-        format!(
-            "`{}` is a float function with no fixed-point output: replace it by a quantized activation (e.g. quantized_tanh(8), quantized_sigmoid(8) or quantized_bits(8,0,1))",
-            q.spec
-        )
-    })?;
-    if let Kind::Bits(b) = &q.kind
-        && b.alpha.is_auto() && b.post_training_scale.is_none() {
-            return Err(format!(
-                "activation quantizer `{}`: alpha='auto'/'auto_po2' without post_training_scale scales by the whole batch, which has no hardware meaning",
-                q.spec
-            ));
-        }
-    // A frozen auto scale (post_training_scale 2^e): QKeras rounds
-    // |x| / 2^e half away from zero on the grid, clamps symmetrically and
-    // multiplies back (exact in float32). The quantizer's own hardware view
-    // gives the grid codes z; the step holds z at e binary places up.
-    if let Kind::Bits(b) = &q.kind
-        && let Some(pts) = &b.post_training_scale
-    {
-        let s = pts.first().copied().unwrap_or(1.0);
-        let e = s.log2().round() as i32;
-        if pts.iter().any(|&v| v != s) || !(s.is_finite() && s > 0.0) || crate::fxp::pow2(e) as f32 != s {
-            return Err(format!(
-                "activation quantizer `{}`: its post_training_scale {:?} is not one power of two for every channel; the golden model runs an activation's frozen auto_po2 scale only as one power of two",
-                q.spec, pts
-            ));
-        }
-        let Encoding::Fixed(f) = &enc else {
-            return Err(format!("activation quantizer `{}` with a post_training_scale is run by the golden model only on a fixed grid", q.spec));
-        };
-        // One scale for every element (the same value per channel).
-        let q = Quantizer { kind: Kind::Bits(crate::quant::bits::QuantizedBits { post_training_scale: Some(vec![s]), post_training_shape: None, ..b.clone() }), spec: q.spec.clone() };
-        let hw = q.hardware(&[-1.0e30, 1.0e30, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0], &[8]).map_err(|e| e.to_string())?;
-        return Ok((Act::Generic { q, out_frac: f.frac }, f.frac - e, hw.codes[0] as i128, hw.codes[1] as i128));
-    }
-    // The probe: saturated codes at both ends, and the scale.
-    const BIG: f32 = 1.0e30;
-    let hw = q.hardware(&[-BIG, BIG, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0], &[8]).map_err(|e| e.to_string())?;
-    let scale_one = hw.scale.as_ref().is_none_or(|s| s.values.iter().all(|&v| v == 1.0));
-    match &enc {
-        Encoding::Fixed(f) if scale_one && grid_ok(q) => {
-            Ok((Act::Grid { out_frac: f.frac, min: hw.codes[0] as i128, max: hw.codes[1] as i128 }, f.frac, hw.codes[0] as i128, hw.codes[1] as i128))
-        }
-        Encoding::Fixed(f) if scale_one => {
-            let (lo, hi) = (f.min_code(), f.max_code());
-            Ok((Act::Generic { q: q.clone(), out_frac: f.frac }, f.frac, lo, hi))
-        }
-        Encoding::Fixed(_) => Err(format!("activation quantizer `{}` with an alpha scale is not run by the golden model yet", q.spec)),
-        Encoding::Po2 { signed, min_exp, max_exp } => {
-            // ±2^e as fixed point: frac -min_exp.
-            let frac = -*min_exp;
-            let hi = 1i128 << (*max_exp - *min_exp).clamp(0, 120);
-            Ok((Act::Generic { q: q.clone(), out_frac: frac }, frac, if *signed { -hi } else { 0 }, hi))
-        }
-        Encoding::Table { values, .. } => {
-            let frac = values.iter().filter_map(|&v| frac_needed(v as f64)).max().unwrap_or(0);
-            let codes: Vec<i128> = values.iter().map(|&v| (v as f64 * crate::fxp::pow2(frac)) as i128).collect();
-            let (lo, hi) = (codes.iter().copied().min().unwrap_or(0), codes.iter().copied().max().unwrap_or(0));
-            Ok((Act::Generic { q: q.clone(), out_frac: frac }, frac, lo.min(-hi), hi.max(-lo)))
-        }
-    }
-}
-
-/// An activation `quantized_bits` with a numeric `alpha` (a number or one
-/// per channel): QKeras rounds on its grid as if alpha were 1, then
-/// multiplies by alpha in float32. With alpha = M·2^e (M odd) that product
-/// is code·M·2^(e−frac), exact in float32 while |code·M| < 2^24, which is
-/// checked: the hardware keeps the grid's codes and multiplies them by the
-/// integers `mult` (alphas aligned to the smallest exponent `exp`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct ScaledAct {
-    pub grid_frac: i32,
-    pub lo: i128,
-    pub hi: i128,
-    pub mult: Vec<i128>,
-    pub exp: i32,
-}
-
-/// `Some` for an activation with a numeric alpha other than 1 (see
-/// [`ScaledAct`]); `None` for every other quantizer.
-pub fn scaled_requantizer(q: &Quantizer) -> std::result::Result<Option<ScaledAct>, String> {
-    let Kind::Bits(b) = &q.kind else { return Ok(None) };
-    let crate::quant::bits::Alpha::Fixed(scale) = &b.alpha else { return Ok(None) };
-    if scale.values.iter().all(|&a| a == 1.0) {
-        return Ok(None);
-    }
-    if !grid_ok(q) {
-        return Err(format!("activation quantizer `{}` with an alpha scale is not run by the golden model yet (only on a fixed grid, bits > 1)", q.spec));
-    }
-    let mut parts = vec![];
-    for &a in &scale.values {
-        if !(a.is_finite() && a > 0.0) {
-            return Err(format!("activation quantizer `{}`: alpha {a} is not a positive number", q.spec));
-        }
-        // a = m · 2^e with m odd.
-        let (mut m, mut e) = (a as f64, 0i32);
-        while m.fract() != 0.0 {
-            m *= 2.0;
-            e -= 1;
-        }
-        while m % 2.0 == 0.0 {
-            m /= 2.0;
-            e += 1;
-        }
-        parts.push((m as i128, e));
-    }
-    let unscaled = Quantizer { kind: Kind::Bits(crate::quant::bits::QuantizedBits { alpha: crate::quant::bits::Alpha::None, ..b.clone() }), spec: q.spec.clone() };
-    let (act, grid_frac, lo, hi) = requantizer(&unscaled)?;
-    if !matches!(act, Act::Grid { .. }) {
-        return Err(format!("activation quantizer `{}` with an alpha scale is not run by the golden model yet", q.spec));
-    }
-    let big = lo.abs().max(hi.abs());
-    if let Some(&(m, _)) = parts.iter().find(|&&(m, _)| big * m >= 1 << 24) {
-        return Err(format!(
-            "activation quantizer `{}`: alpha times its codes needs {} significant bits, and QKeras rounds the product to float32's 24: use alpha=1, a power of two, or fewer bits",
-            q.spec,
-            128 - (big * m).leading_zeros()
-        ));
-    }
-    let exp = parts.iter().map(|p| p.1).min().unwrap_or(0);
-    let mult = parts.iter().map(|&(m, e)| m << (e - exp).clamp(0, 60)).collect();
-    Ok(Some(ScaledAct { grid_frac, lo, hi, mult, exp }))
-}
-
-/// Quantizers whose output is `clamp(round_ties_even(x · 2^frac))` on
-/// exact inputs: the fixed-grid paths of quantized_bits and quantized_relu.
-fn grid_ok(q: &Quantizer) -> bool {
-    match &q.kind {
-        Kind::Bits(b) => !b.alpha.is_auto() && (b.bits > 1 || !b.keep_negative),
-        Kind::Relu(r) => r.is_plain_grid(),
-        _ => false,
-    }
-}
-
 /// A batch-norm table rounded to a configured format.
 fn round_table(w: &HwWeight, fmt: Option<FixedFormat>, c: &crate::passes::config::LayerConfig) -> HwWeight {
     let Some(f) = fmt else { return w.clone() };
@@ -1487,26 +978,5 @@ fn inexact(notices: &mut Vec<String>, l: &Layer, count: usize, r: f64) -> f64 {
         notices.push(n);
     }
     (r as f32) as f64
-}
-
-#[cfg(test)]
-mod alpha_tests {
-    use super::*;
-    use crate::quant::InternalSigmoid;
-
-    #[test]
-    fn numeric_alpha_is_an_integer_multiple_or_refused() {
-        let q = |s: &str| Quantizer::parse(s, InternalSigmoid::Hard).unwrap();
-        let sa = scaled_requantizer(&q("quantized_bits(6,2,alpha=0.75)")).unwrap().unwrap();
-        assert_eq!((sa.mult.clone(), sa.exp, sa.grid_frac, sa.lo, sa.hi), (vec![3], -2, 3, -32, 31));
-        let sa = scaled_requantizer(&q("quantized_bits(6,2,alpha=2.0)")).unwrap().unwrap();
-        assert_eq!((sa.mult, sa.exp), (vec![1], 1));
-        let sa = scaled_requantizer(&q("quantized_bits(8,3,alpha=[0.5,1.5,3.0,0.125])")).unwrap().unwrap();
-        assert_eq!((sa.mult, sa.exp), (vec![4, 12, 24, 1], -3));
-        assert_eq!(scaled_requantizer(&q("quantized_bits(6,2,alpha=1)")).unwrap(), None);
-        assert_eq!(scaled_requantizer(&q("quantized_relu(6,2)")).unwrap(), None);
-        let e = scaled_requantizer(&q("quantized_bits(6,2,alpha=1.1)")).unwrap_err();
-        assert!(e.contains("29 significant bits") && e.contains("float32"), "{e}");
-    }
 }
 
