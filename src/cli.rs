@@ -1273,28 +1273,8 @@ fn input_format_line(g: &qkhw::ir::Graph, formats: &[qkhw::fxp::FixedFormat], in
 }
 
 fn weights(g: &qkhw::ir::Graph, json: Option<&Path>) -> Result<(), Error> {
-    // QKeras's dict has the layers with quantizers: a layer qkhw does not
-    // build is left out as QKeras leaves it out, or refused if QKeras
-    // would have it.
-    for l in &g.layers {
-        if let qkhw::ir::Op::Skipped { why, .. } = &l.op {
-            if qkhw::passes::hw_weights::has_get_quantizers(l) {
-                return Err(Error::Model { path: g.source.clone(), layer: Some(l.name.clone()), msg: why.clone() });
-            }
-            let why = why.trim_start_matches(&format!("({}) ", l.class));
-            let why = why.split("; supported:").next().unwrap_or(why);
-            eprintln!("note: layer `{}` ({}) has no quantizers, so QKeras's dict has no entry for it (qkhw does not build it: {why})", l.name, l.class);
-        }
-    }
-    // QKeras 1.2.1's bn-fusing graph pass (qgraph) reads every layer's
-    // `output.shape`, which a layer with two output tensors does not have.
-    if let Some(l) = g.layers.iter().find(|l| matches!(l.op, qkhw::ir::Op::OutputPart { .. })) {
-        let of = l.inputs.first().map_or("", |i| g.layers[i.0].name.as_str());
-        eprintln!(
-            "note: QKeras 1.2.1's model_save_quantized_weights raises on this model (its batch-norm fusing pass cannot take `{of}`'s two output tensors); this is the dict it builds layer by layer"
-        );
-    }
-    let d = qkhw::passes::hw_weights::model_save_quantized_weights(g)?;
+    let (d, notes) = qkhw::passes::hw_weights::quantized_weights_noted(g)?;
+    print_notes(&notes);
     if let Some(p) = json {
         let doc = serde_json::json!({
             "generator": format!("qkhw {}", env!("CARGO_PKG_VERSION")),

@@ -309,8 +309,14 @@ class Model:
 
     def quantized_weights(self) -> dict[str, dict[str, Any]]:
         """``qkeras.utils.model_save_quantized_weights(model)``: per layer,
-        its hardware weights (float32 arrays), bit for bit."""
-        return self._m.quantized_weights()
+        its hardware weights (float32 arrays), bit for bit. A layer of a
+        ``load(..., keep_unbuilt=True)`` model that qkhw does not build is
+        left out as QKeras leaves it out (it has no quantizers), with a
+        :class:`Notice` warning, or raises (it has)."""
+        d, notes = self._m.quantized_weights()
+        for note in notes:
+            warnings.warn(note, Notice, stacklevel=2)
+        return d
 
     def sparsity(self) -> tuple[float, list[tuple[str, float]]]:
         """``qkeras.utils.get_model_sparsity(model, per_layer=True)``."""
@@ -443,7 +449,7 @@ class Model:
         return Path(output_dir)
 
 
-def load(model_or_path: Any, internal_sigmoid: str | None = None) -> Model:
+def load(model_or_path: Any, internal_sigmoid: str | None = None, keep_unbuilt: bool = False) -> Model:
     """Read a QKeras model: a path (``.keras``, legacy ``.h5``, or a model
     JSON with its weights beside it) or an in-memory Keras / QKeras model,
     which Keras itself saves to a temporary ``.keras`` that qkhw then
@@ -452,13 +458,19 @@ def load(model_or_path: Any, internal_sigmoid: str | None = None) -> Model:
     ``internal_sigmoid``: QKeras's ``set_internal_sigmoid`` mode for
     quantized_tanh / quantized_sigmoid; ``None`` takes QKeras's current
     process-wide setting when QKeras is imported, else ``"hard"``.
+
+    ``keep_unbuilt``: keep the layers qkhw does not build (TimeDistributed,
+    Masking, Keras's own Bidirectional, ...) instead of raising, as
+    ``qkhw weights`` and ``qkhw inspect`` do: ``quantized_weights()``,
+    ``inspect()`` and ``sparsity()`` then work, and ``predict`` and the
+    hardware targets raise, naming the layer.
     """
     sigmoid = _qkeras_sigmoid() if internal_sigmoid is None else internal_sigmoid
     if sigmoid not in _SIGMOIDS:
         raise Error(f"internal_sigmoid `{sigmoid}`: one of {', '.join(_SIGMOIDS)}")
     if isinstance(model_or_path, (str, os.PathLike)):
         p = Path(model_or_path)
-        return Model(_qkhw.NativeModel(p, sigmoid), p, sigmoid)
+        return Model(_qkhw.NativeModel(p, sigmoid, keep_unbuilt), p, sigmoid)
     if not hasattr(model_or_path, "save") or not hasattr(model_or_path, "layers"):
         raise Error(f"load: expected a path or a Keras model, not {type(model_or_path).__name__}")
     keep = tempfile.TemporaryDirectory(prefix="qkhw-model-")
@@ -471,7 +483,7 @@ def load(model_or_path: Any, internal_sigmoid: str | None = None) -> Model:
         raise Error(f"model `{name}`: Keras could not save it to .keras: {e}") from e
     label = f"in-memory model `{name}`"
     try:
-        native = _qkhw.NativeModel(p, sigmoid)
+        native = _qkhw.NativeModel(p, sigmoid, keep_unbuilt)
     except Error as e:
         keep.cleanup()
         # Name the model, not the temporary file Keras saved it to.

@@ -98,10 +98,14 @@ struct NativeModel {
 
 #[pymethods]
 impl NativeModel {
+    /// `keep_unbuilt`: keep the layers qkhw does not build (as `qkhw
+    /// weights` and `qkhw inspect` do) instead of refusing the model; the
+    /// golden model then refuses them, naming the layer.
     #[new]
-    fn new(py: Python<'_>, path: PathBuf, internal_sigmoid: &str) -> PyResult<Self> {
+    #[pyo3(signature = (path, internal_sigmoid, keep_unbuilt=false))]
+    fn new(py: Python<'_>, path: PathBuf, internal_sigmoid: &str, keep_unbuilt: bool) -> PyResult<Self> {
         let sigmoid: qkhw::quant::InternalSigmoid = internal_sigmoid.parse().map_err(raise)?;
-        let g = detached(py, || qkhw::load_graph(&path, qkhw::ir::BuildOptions { sigmoid, ..Default::default() }))?;
+        let g = detached(py, || qkhw::load_graph(&path, qkhw::ir::BuildOptions { sigmoid, skip_unsupported: keep_unbuilt }))?;
         Ok(NativeModel { g })
     }
 
@@ -182,10 +186,11 @@ impl NativeModel {
     }
 
     /// `qkeras.utils.model_save_quantized_weights(model)`: layer name ->
-    /// {key: float32 array, list, str, bool or None}, in QKeras's order.
-    fn quantized_weights<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+    /// {key: float32 array, list, str, bool or None}, in QKeras's order;
+    /// and the notes (layers left out as QKeras leaves them out).
+    fn quantized_weights<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyDict>, Vec<String>)> {
         let g = &self.g;
-        let d = detached(py, || qkhw::passes::hw_weights::model_save_quantized_weights(g))?;
+        let (d, notes) = detached(py, || qkhw::passes::hw_weights::quantized_weights_noted(g))?;
         let out = PyDict::new(py);
         for (layer, fields) in d.layers {
             let f = PyDict::new(py);
@@ -194,7 +199,7 @@ impl NativeModel {
             }
             out.set_item(layer, f)?;
         }
-        Ok(out)
+        Ok((out, notes))
     }
 
     /// `qkeras.utils.get_model_sparsity(model, per_layer=True)`:

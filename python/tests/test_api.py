@@ -4,6 +4,8 @@ equal to model.predict on every float32 bit, quantized_weights() equal to
 model_save_quantized_weights, write + verify, and errors raised as
 qkhw.Error with the CLI's messages."""
 import contextlib
+import json
+import re
 import io
 import subprocess
 import sys
@@ -701,3 +703,35 @@ def test_bn_qkeras_equals_predict_of_a_float32_batch_norm():
     m = qkhw.load(model)
     same_bits(gold, m.predict(x, config={"model": {"bn": "qkeras"}}))
     assert (m.predict(x) != gold).sum() > 0
+
+
+def _gold_entry(v):
+    """A JSON entry of tests/golden/weights_skipped (QKeras's dict, from
+    gen_weights_skipped.py) as the Python objects quantized_weights gives."""
+    if isinstance(v, dict) and "dtype" in v:
+        return np.asarray(v["data"], np.float32).reshape(v["shape"])
+    if isinstance(v, dict):
+        return {k: _gold_entry(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_gold_entry(x) for x in v]
+    return v
+
+
+def test_keep_unbuilt_gives_quantized_weights_of_models_qkhw_does_not_build():
+    golden = REPO / "tests" / "golden" / "weights_skipped"
+    for name, layer in [("timedistributed", "td"), ("masking", "mask"), ("keras_bidirectional", "bi")]:
+        path = golden / f"{name}.keras"
+        with pytest.raises(qkhw.Error):
+            qkhw.load(path)
+        m = qkhw.load(path, keep_unbuilt=True)
+        with pytest.warns(qkhw.Notice, match=f"layer `{layer}`"):
+            ours = m.quantized_weights()
+        gold = json.loads((golden / f"{name}.weights.json").read_text())["weights"]
+        compare_weights(name, _gold_entry(gold), ours)
+        # The golden model still refuses the model, naming a layer it does
+        # not build and its class once.
+        x = [np.zeros([1, *shape], np.float32) for _n, shape in m.inputs]
+        with pytest.raises(qkhw.Error) as e:
+            m.predict(x if len(x) > 1 else x[0])
+        said = re.search(r"layer `[^`]+`: \((\w+)\) ", str(e.value))
+        assert said and f"({said[1]}) ({said[1]})" not in str(e.value), str(e.value)

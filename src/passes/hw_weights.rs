@@ -198,6 +198,35 @@ pub fn kind_name(q: &Quantizer) -> &'static str {
     }
 }
 
+/// [`model_save_quantized_weights`] of a graph that may keep layers qkhw
+/// does not build ([`crate::ir::BuildOptions::skip_unsupported`]), with a
+/// note for each: QKeras's dict leaves out a layer without quantizers, so
+/// it is left out here too; one with quantizers is in QKeras's dict, so
+/// it is refused (naming the layer). What `qkhw weights` and the Python
+/// package's `quantized_weights` give.
+pub fn quantized_weights_noted(g: &Graph) -> Result<(HwDict, Vec<String>)> {
+    let mut notes = vec![];
+    for l in &g.layers {
+        if let Op::Skipped { why, .. } = &l.op {
+            if has_get_quantizers(l) {
+                return Err(crate::Error::Model { path: g.source.clone(), layer: Some(l.name.clone()), msg: why.clone() });
+            }
+            let why = why.trim_start_matches(&format!("({}) ", l.class));
+            let why = why.split("; supported:").next().unwrap_or(why);
+            notes.push(format!("layer `{}` ({}) has no quantizers, so QKeras's dict has no entry for it (qkhw does not build it: {why})", l.name, l.class));
+        }
+    }
+    // QKeras 1.2.1's bn-fusing graph pass (qgraph) reads every layer's
+    // `output.shape`, which a layer with two output tensors does not have.
+    if let Some(l) = g.layers.iter().find(|l| matches!(l.op, Op::OutputPart { .. })) {
+        let of = l.inputs.first().map_or("", |i| g.layers[i.0].name.as_str());
+        notes.push(format!(
+            "QKeras 1.2.1's model_save_quantized_weights raises on this model (its batch-norm fusing pass cannot take `{of}`'s two output tensors); this is the dict it builds layer by layer"
+        ));
+    }
+    Ok((model_save_quantized_weights(g)?, notes))
+}
+
 /// `model_save_quantized_weights(model)`, without touching the model.
 pub fn model_save_quantized_weights(g: &Graph) -> Result<HwDict> {
     let fusing = bn_fusing::pairs(g);

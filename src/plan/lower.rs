@@ -368,7 +368,8 @@ impl Builder<'_> {
                 s
             }
             Op::Merge(m) => self.merge(l, m)?,
-            Op::Skipped { why, .. } => return Err(err(self.g, l, why.clone())),
+            // `why` names the class already.
+            Op::Skipped { why, .. } => return Err(Error::Model { path: self.g.source.clone(), layer: Some(l.name.clone()), msg: why.clone() }),
         };
         s = self.activation(l, s)?;
         if let Some(c) = self.cfg.layer(&l.name) {
