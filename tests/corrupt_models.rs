@@ -302,3 +302,33 @@ fn truncated_and_garbage_files() {
     assert!(load_err(&p).contains("not a model file"));
     assert!(n > 150);
 }
+
+/// `return_state=True` on a recurrent layer: a functional model that reads
+/// only output 0 runs as without it (the states are extra tensors; it was
+/// refused); a read of a state is refused naming reader and layer (see
+/// `a_second_output_tensor_is_refused` and tests/weights_golden.rs); a
+/// Sequential model, which would hand the states on with the output, is
+/// refused saying so.
+#[test]
+fn return_state_runs_where_only_output_0_is_read() {
+    let dst = tmpdir("return-state").join("rs.keras");
+    edit_keras_config("rnn_lstm.keras", &dst, |c| layer_cfg(c, "qlstm")["config"]["return_state"] = true.into());
+    let (a, b) = (qkhw::load_graph(models().join("rnn_lstm.keras"), BuildOptions::default()).unwrap(), qkhw::load_graph(&dst, BuildOptions::default()).unwrap());
+    let x: Vec<f32> = (0..40 * 7 * 3).map(|i| ((i * 37 % 101) as f32 - 50.0) / 17.0).collect();
+    let shape = [40usize, 7, 3];
+    assert_eq!(a.layers[a.inputs[0].0].shape, shape[1..], "rnn_lstm's input");
+    let opts = qkhw::golden::PredictOptions::default();
+    let (pa, pb) = (qkhw::golden::predict(&a, &x, &shape, &opts).unwrap(), qkhw::golden::predict(&b, &x, &shape, &opts).unwrap());
+    assert_eq!(pa.output_f32(0), pb.output_f32(0));
+    let dst = tmpdir("return-state-seq").join("rs.keras");
+    edit_keras_config("rnn_lstm.keras", &dst, |c| {
+        layer_cfg(c, "qlstm")["config"]["return_state"] = true.into();
+        let mut layers = c["config"]["layers"].clone();
+        for l in layers.as_array_mut().unwrap() {
+            l.as_object_mut().unwrap().remove("inbound_nodes");
+        }
+        *c = serde_json::json!({"module": "keras", "class_name": "Sequential", "config": {"name": c["config"]["name"].clone(), "layers": layers}});
+    });
+    let e = load_err(&dst);
+    assert!(e.contains("layer `qlstm`") && e.contains("return_state=True` in a Sequential model"), "{e}");
+}

@@ -151,7 +151,7 @@ fn comparison_detects_single_differences() {
 fn weights_skip_the_layers_qkeras_skips() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/weights_skipped");
     let mut checked = 0;
-    for name in ["timedistributed", "masking", "keras_bidirectional", "initial_state"] {
+    for name in ["timedistributed", "masking", "keras_bidirectional", "initial_state", "return_state"] {
         let gold: Value = serde_json::from_slice(&std::fs::read(dir.join(format!("{name}.weights.json"))).unwrap()).unwrap();
         let model = dir.join(format!("{name}.keras"));
         assert!(qkhw::load_graph(&model, BuildOptions::default()).is_err(), "{name}: built without skipping");
@@ -163,9 +163,16 @@ fn weights_skip_the_layers_qkeras_skips() {
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(o.status.success(), "{name}: {err}");
         let skipped = ["td", "mask", "bi"].iter().any(|l| err.contains(&format!("note: layer `{l}`")));
-        assert_eq!(skipped, name != "initial_state", "{name}: {err}");
+        assert_eq!(skipped, !["initial_state", "return_state"].contains(&name), "{name}: {err}");
+        // A read of a return_state state: the QLSTM is built (its weights
+        // are in the dict), the read is not; QKeras's own call raises.
+        assert_eq!(err.contains("raises on this model") && err.contains("`qlstm`"), name == "return_state", "{name}: {err}");
     }
-    assert_eq!(checked, 4);
+    assert_eq!(checked, 5);
+    // Everything else refuses the read of a state, naming reader and layer.
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_qkhw")).arg("inspect").arg(dir.join("return_state.keras")).output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success() && out.contains("layer `cat` reads output 1 of layer `qlstm`"), "{out}");
     // A QConv2D with groups: QKeras's dict has it, qkhw cannot compute it.
     let tmp = std::env::temp_dir().join(format!("qkhw-wskip-{}", std::process::id()));
     std::fs::create_dir_all(&tmp).unwrap();

@@ -59,6 +59,7 @@ impl Graph {
                 Err(e @ Error::Model { .. }) if opts.skip_unsupported => {
                     let why = match &e {
                         Error::Model { layer: Some(l), msg, .. } if *l == spec.name => msg.clone(),
+                        Error::Model { layer: None, msg, .. } => msg.clone(),
                         e => e.to_string(),
                     };
                     // Whatever reads it takes its output shape from the file.
@@ -224,11 +225,12 @@ fn rnn(cfg: &Cfg, class: &str) -> Result<(Op, Activation)> {
         "GRU" => RnnCell::Gru,
         c => return Err(cfg.err(format!("`{c}` is not a recurrent layer qkhw knows"))),
     };
-    for k in ["stateful", "return_state"] {
-        if cfg.bool(k, false)? {
-            return Err(cfg.err(format!("`{k}=True` is not supported (qkhw runs a recurrent layer from a zero state, one output)")));
-        }
+    if cfg.bool("stateful", false)? {
+        return Err(cfg.err("`stateful=True` is not supported (qkhw runs a recurrent layer from a zero state)"));
     }
+    // `return_state=True`: output 0 is the layer's usual output; a read of
+    // a state (output 1, 2, ...) is a part node that refuses to build
+    // (`crate::keras::config`), so only models that use no state run.
     let recurrent_activation = match cell {
         RnnCell::Simple => Activation::Linear,
         _ => cfg.activation("recurrent_activation")?,
@@ -466,6 +468,10 @@ fn parse_layer(cfg: &Cfg) -> Result<(Op, Activation)> {
         }
         crate::keras::config::OUTPUT_PART => {
             let n = |k: &str| cfg.map.get(k).and_then(Value::as_u64).map(|v| v as usize);
+            // The message names the reader and the producer: not this node.
+            if let Some(why) = cfg.map.get("refused").and_then(Value::as_str) {
+                return Err(Error::Model { path: cfg.path.to_path_buf(), layer: None, msg: why.to_string() });
+            }
             match (n("index"), n("parts")) {
                 (Some(index), Some(parts)) if index < parts => Op::OutputPart { index, parts },
                 _ => return Err(Error::Internal(format!("output part node `{}` without its index", cfg.layer))),

@@ -120,6 +120,11 @@ fn sequential(name: String, model: &Value, cfg: &Map<String, Value>, layers: &[V
             ic.insert("batch_shape".into(), shape);
             out.push(LayerSpec { name: format!("{name}_input"), class: "InputLayer".into(), config: ic, inbound: vec![], read_shapes: vec![] });
         }
+        // A Sequential model hands a layer's whole output on: the states of
+        // a `return_state` layer would go with it.
+        if config.get("return_state").and_then(Value::as_bool) == Some(true) || config.get("layer").and_then(|v| v.pointer("/config/return_state")).and_then(Value::as_bool) == Some(true) {
+            return Err(err(path, Some(&lname), "`return_state=True` in a Sequential model (its output is a list with the states); qkhw takes return_state only in functional models, where only output 0 is read"));
+        }
         let inbound = out.last().map(|p| vec![p.name.clone()]).unwrap_or_default();
         // Keras 3 saves the shape each layer was built for.
         let built = l.pointer("/build_config/input_shape").and_then(Value::as_array).and_then(|a| {
@@ -183,30 +188,38 @@ fn split_layers(layers: &[LayerSpec]) -> Vec<&str> {
 /// Python identifier, so no saved Keras class can be named so.
 pub const OUTPUT_PART: &str = "qkhw:output";
 
-/// The producers' names, with a read of output tensor K of a split layer
-/// (see [`split_layers`]) renamed to its part node `NAME:K` (added to
-/// `parts`), and any other read of a producer's second (third, ...) output
-/// tensor refused: every other layer qkhw takes has one output, so reading
-/// tensor 0 in its place would compute something else without a word.
-fn resolve_reads(read: Vec<Read>, split: &[&str], parts: &mut Vec<(String, u64)>, name: Option<&str>, path: &Path) -> Result<Vec<String>> {
+/// The producers' names, with a read of output tensor K > 0 renamed to a
+/// part node `NAME:K` (added to `parts` with why it cannot be built, if
+/// so). A split layer's part (see [`split_layers`]) slices its tensor out;
+/// any other layer's second (third, ...) output tensor (a recurrent
+/// layer's `return_state`) is a part node that refuses to build, naming
+/// the reader: every other layer qkhw takes has one output, so reading
+/// tensor 0 in its place would compute something else without a word. As
+/// a node it can be kept unbuilt, like any layer qkhw does not build, for
+/// `weights` and `inspect`.
+fn resolve_reads(read: Vec<Read>, split: &[&str], parts: &mut Vec<Part>, name: Option<&str>) -> Vec<String> {
     read.into_iter()
         .map(|(p, k, _)| {
-            if split.contains(&p.as_str()) && k < 2 {
-                if !parts.contains(&(p.clone(), k)) {
-                    parts.push((p.clone(), k));
-                }
-                Ok(format!("{p}:{k}"))
-            } else if k == 0 {
-                Ok(p)
-            } else {
-                Err(err(path, name, format!(
-                    "{}reads output {k} of layer `{p}`, a layer with several output tensors; qkhw takes layers with one output (and QBidirectional with merge_mode=None)",
-                    if name.is_none() { "the model " } else { "" }
-                )))
+            if k == 0 && !split.contains(&p.as_str()) {
+                return p;
             }
+            let refused = (!(split.contains(&p.as_str()) && k < 2)).then(|| {
+                format!(
+                    "{} reads output {k} of layer `{p}`, a layer with several output tensors (a recurrent layer's return_state states, say); qkhw takes layers with one output (output 0 of a return_state layer, both outputs of a QBidirectional with merge_mode=None)",
+                    name.map_or("the model".to_string(), |n| format!("layer `{n}`"))
+                )
+            });
+            if !parts.iter().any(|q| q.0 == p && q.1 == k) {
+                parts.push((p.clone(), k, refused));
+            }
+            format!("{p}:{k}")
         })
         .collect()
 }
+
+/// A part node to add: producer, output tensor index, and why it cannot
+/// be built (None: a split layer's part).
+type Part = (String, u64, Option<String>);
 
 /// The model with every read resolved (see [`resolve_reads`]): part nodes
 /// go right after their layer.
@@ -217,16 +230,19 @@ fn resolve(name: String, layers: Vec<(LayerSpec, Vec<Read>)>, inputs: Vec<String
     let mut out = Vec::with_capacity(layers.len());
     for (mut l, read) in layers {
         l.read_shapes = read.iter().map(|r| r.2.clone()).collect();
-        l.inbound = resolve_reads(read, &split, &mut parts, Some(&l.name), path)?;
+        l.inbound = resolve_reads(read, &split, &mut parts, Some(&l.name));
         out.push(l);
     }
-    let outputs = resolve_reads(outputs, &split, &mut parts, None, path)?;
-    for (p, k) in parts {
+    let outputs = resolve_reads(outputs, &split, &mut parts, None);
+    for (p, k, refused) in parts {
         let at = out.iter().position(|l| l.name == p).map_or(out.len(), |i| i + 1);
         let at = at + out[at..].iter().take_while(|l| l.class == OUTPUT_PART && l.inbound == [p.clone()]).count();
         let mut config = Map::new();
         config.insert("index".into(), k.into());
-        config.insert("parts".into(), 2.into());
+        match refused {
+            None => config.insert("parts".into(), 2.into()),
+            Some(why) => config.insert("refused".into(), why.into()),
+        };
         let name = format!("{p}:{k}");
         if out.iter().any(|l| l.name == name) {
             return Err(err(path, Some(&name), format!("a layer is named like qkhw's node for output {k} of `{p}`; rename it")));

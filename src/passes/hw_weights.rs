@@ -207,7 +207,10 @@ pub fn kind_name(q: &Quantizer) -> &'static str {
 pub fn quantized_weights_noted(g: &Graph) -> Result<(HwDict, Vec<String>)> {
     let mut notes = vec![];
     for l in &g.layers {
-        if let Op::Skipped { why, .. } = &l.op {
+        // A read of a state output (a part node) needs no weights.
+        if let Op::Skipped { why, .. } = &l.op
+            && l.class != crate::keras::config::OUTPUT_PART
+        {
             if has_get_quantizers(l) {
                 return Err(crate::Error::Model { path: g.source.clone(), layer: Some(l.name.clone()), msg: why.clone() });
             }
@@ -218,10 +221,11 @@ pub fn quantized_weights_noted(g: &Graph) -> Result<(HwDict, Vec<String>)> {
     }
     // QKeras 1.2.1's bn-fusing graph pass (qgraph) reads every layer's
     // `output.shape`, which a layer with two output tensors does not have.
-    if let Some(l) = g.layers.iter().find(|l| matches!(l.op, Op::OutputPart { .. })) {
-        let of = l.inputs.first().map_or("", |i| g.layers[i.0].name.as_str());
+    // A part node stands for a read of such a tensor (built or not).
+    if let Some(l) = g.layers.iter().find(|l| l.class == crate::keras::config::OUTPUT_PART) {
+        let of = l.name.rsplit_once(':').map_or("", |p| p.0);
         notes.push(format!(
-            "QKeras 1.2.1's model_save_quantized_weights raises on this model (its batch-norm fusing pass cannot take `{of}`'s two output tensors); this is the dict it builds layer by layer"
+            "QKeras 1.2.1's model_save_quantized_weights raises on this model (its batch-norm fusing pass cannot take `{of}`'s several output tensors); this is the dict it builds layer by layer"
         ));
     }
     Ok((model_save_quantized_weights(g)?, notes))

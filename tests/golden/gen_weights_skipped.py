@@ -12,8 +12,16 @@ Writes tests/golden/weights_skipped/NAME.keras and NAME.weights.json
   Flatten -> QDense (the QDense after it reads a shape the file gives);
 - masking: Masking -> QLSTM -> QDense;
 - keras_bidirectional: keras Bidirectional(LSTM) -> QDense;
-- initial_state: QGRU whose initial_state is a second input, -> QDense.
+- initial_state: QGRU whose initial_state is a second input, -> QDense;
+- return_state: QLSTM(return_state=True) whose h and c states are
+  concatenated into a QDense. QKeras's model_save_quantized_weights raises
+  on it (its bn-fusing graph pass reads `layer.output.shape`, a list here),
+  so the dict written is that of its twin `return_state_twin` (the same
+  QLSTM and QDense, weights copied, without return_state, the QDense
+  reading [h, h]): the dict QKeras builds layer by layer, which a layer's
+  weights alone decide.
 Trained one epoch on noise so the weights are not the initializer's.
+Run with model names to write only those (e.g. `return_state`).
 """
 import os
 import sys
@@ -72,9 +80,31 @@ def initial_state():
     return keras.Model([s, v], QDense(2, name="out", **k())(h), name="initial_state")
 
 
+def return_state():
+    i = keras.Input((5, 3), name="x")
+    h = QActivation(quantized_bits(8, 2, alpha=1), name="in_q")(i)
+    _y, hs, cs = QLSTM(4, return_state=True, name="lstm", **r())(h)
+    return keras.Model(i, QDense(2, name="out", **k())(L.Concatenate(name="cat")([hs, cs])), name="return_state")
+
+
+def return_state_twin(m):
+    i = keras.Input((5, 3), name="x")
+    h = QActivation(quantized_bits(8, 2, alpha=1), name="in_q")(i)
+    hs = QLSTM(4, name="lstm", **r())(h)
+    t = keras.Model(i, QDense(2, name="out", **k())(L.Concatenate(name="cat")([hs, hs])), name="return_state_twin")
+    # Layer by layer in the same order (QLSTM's constructor drops `name`
+    # in this QKeras, so the dict's keys are mapped back by position).
+    for a, b in zip(t.layers, m.layers):
+        a.set_weights(b.get_weights())
+    return t
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
-    for n, build in enumerate([timedistributed, masking, keras_bidirectional, initial_state]):
+    only = sys.argv[1:]
+    for n, build in enumerate([timedistributed, masking, keras_bidirectional, initial_state, return_state]):
+        if only and build.__name__ not in only:
+            continue
         keras.utils.set_random_seed(21 + n)
         rng = np.random.default_rng(n)
         m = build()
@@ -83,7 +113,12 @@ def main():
         y = rng.standard_normal((128,) + tuple(m.output.shape[1:])).astype(np.float32)
         m.fit(xs if len(xs) > 1 else xs[0], y, epochs=1, batch_size=32, verbose=0)
         m.save(os.path.join(OUT, f"{m.name}.keras"))
-        d = model_save_quantized_weights(m)
+        if build is return_state:
+            t = return_state_twin(m)
+            names = {a.name: b.name for a, b in zip(t.layers, m.layers)}
+            d = {names[a]: v for a, v in model_save_quantized_weights(t).items()}
+        else:
+            d = model_save_quantized_weights(m)
         doc = dict(generator="tests/golden/gen_weights_skipped.py", model=m.name,
                    weights={a: {b: encode(c) for b, c in v.items()} for a, v in d.items()})
         with open(os.path.join(OUT, f"{m.name}.weights.json"), "w") as f:
