@@ -651,3 +651,35 @@ fn stages_whose_phases_drift_are_timed_until_the_state_repeats() {
     let r = verify::verify(&sim, &d, &plan, &codes, n, 3, None).unwrap();
     assert!(r.passed(), "{}", r.text());
 }
+
+/// Cropping1D / Cropping2D streamed as line-buffer windows whose last tap
+/// is the kept pixel (`tests/golden/gen_stream_nested.py` crop, crop1d: a
+/// crop inside a residual join, crops of rows after and columns before, of
+/// the left only, and a 1-D crop); they were refused ("not streamed yet",
+/// a cross-check's decoder). Verilator on random inputs at R = 1 and 3,
+/// timing as stated, lint-clean.
+#[test]
+fn crops_stream_as_windows() {
+    common::require("verilator");
+    for (name, reuse) in [("crop", None), ("crop", Some(3)), ("crop1d", None)] {
+        let path = common::root().join(format!("tests/golden/stream_nested/{name}.keras"));
+        let opts = Options { io: Io::Stream, reuse_factor: reuse, ..Default::default() };
+        let tag = format!("crop-r{}", reuse.unwrap_or(1));
+        let (_, d, plan) = generate_from(&path, &opts, &Config::default(), &tag);
+        lint(&d);
+        let n = 60;
+        let fmts = vec![(plan.in_size(), plan.steps[plan.inputs[0]].fmt)];
+        let codes = verify::random_parts(&fmts, n, 11).remove(0);
+        let sim = verify::verilator::Verilator::new(common::cache()).quick_build();
+        let r = verify::verify(&sim, &d, &plan, &codes, n, 3, None).unwrap();
+        assert!(r.passed() && r.timing_checked, "{name} {tag}: {}", r.text());
+        fifos_held_as_stated(&d, &r, &format!("{name} {tag}"));
+    }
+    // The HLS dataflow takes the same stages (C simulation).
+    common::require("g++");
+    for name in ["crop", "crop1d"] {
+        let path = common::root().join(format!("tests/golden/stream_nested/{name}.keras"));
+        let o = Command::new(env!("CARGO_BIN_EXE_qkhw")).args(["verify"]).arg(&path).args(["--target", "hls", "--io", "stream", "--random", "50"]).env("QKHW_CACHE", common::cache()).output().unwrap();
+        assert!(o.status.success(), "{name}: {}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    }
+}

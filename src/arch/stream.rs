@@ -209,7 +209,7 @@ fn refuse(plan: &Plan, step: usize, what: &str) -> Error {
         .find_map(|s| s.layer.clone())
         .unwrap_or_else(|| format!("step {step}"));
     Error::Usage(format!(
-        "--io stream: layer `{layer}`: {what}; streamed so far: Conv1D/Conv2D, DepthwiseConv, SeparableConv, max and valid average pooling, ZeroPadding, batch norm, activations, Dense on the last axis, branches joined by Add/Subtract/Multiply/Average/Maximum/Minimum or a channel Concatenate, then Flatten / pooling / Dense heads (use --io parallel for this model)"
+        "--io stream: layer `{layer}`: {what}; streamed so far: Conv1D/Conv2D, DepthwiseConv, SeparableConv, max and valid average pooling, ZeroPadding, Cropping, batch norm, activations, Dense on the last axis, branches joined by Add/Subtract/Multiply/Average/Maximum/Minimum or a channel Concatenate, then Flatten / pooling / Dense heads (use --io parallel for this model)"
     ))
 }
 
@@ -245,8 +245,46 @@ fn window_geo(plan: &Plan, i: usize) -> Result<Option<Geo>> {
             Some(g) => Some(g),
             None => return Err(refuse(plan, i, "this zero padding is not streamed")),
         },
+        StepOp::Gather { idx } => crop_geo(&plan.steps[st.inputs[0]].shape, &st.shape, idx),
         _ => None,
     })
+}
+
+/// The window of a gather that crops rows and columns (Cropping1D/2D):
+/// two taps a row and a column apart, `top` rows and `left` columns (one
+/// tap where nothing is cropped before), so the last tap is the kept
+/// pixel; the line buffer drops the rest. None for any other gather.
+fn crop_geo(in_shape: &[usize], out_shape: &[usize], idx: &[u32]) -> Option<Geo> {
+    let (h, w, c, oh, ow) = match (in_shape, out_shape) {
+        ([h, w, c], [oh, ow, oc]) if oc == c => (*h, *w, *c, *oh, *ow),
+        ([w, c], [ow, oc]) if oc == c => (1, *w, *c, 1, *ow),
+        _ => return None,
+    };
+    let first = *idx.first()? as usize;
+    let (top, left) = (first / c / w, first / c % w);
+    if first % c != 0 || top + oh > h || left + ow > w || idx.len() != oh * ow * c {
+        return None;
+    }
+    let at = |oy: usize, ox: usize, k: usize| (((oy + top) * w + ox + left) * c + k) as u32;
+    if !(0..oh).all(|oy| (0..ow).all(|ox| (0..c).all(|k| idx[(oy * ow + ox) * c + k] == at(oy, ox, k)))) {
+        return None;
+    }
+    let (kh, kw) = (if top > 0 { 2 } else { 1 }, if left > 0 { 2 } else { 1 });
+    Some(Geo { in_h: h, in_w: w, cin: c, out_h: oh, out_w: ow, cout: c, kh, kw, sh: 1, sw: 1, dh: top.max(1), dw: left.max(1), pad_top: 0, pad_left: 0 })
+}
+
+/// A crop's step on one window ([`crop_geo`]): its last tap.
+fn crop_beat(g: &Geo) -> StepOp {
+    let last = (g.kh * g.kw - 1) * g.cin;
+    StepOp::Gather { idx: (last..last + g.cin).map(|k| k as u32).collect() }
+}
+
+/// The step rewritten for one beat of window `geo` (None: per pixel).
+fn beat_op(op: &StepOp, geo: Option<&Geo>) -> StepOp {
+    match (op, geo) {
+        (StepOp::Gather { .. }, Some(g)) => crop_beat(g),
+        (op, _) => per_beat(op),
+    }
 }
 
 /// A window that is a single pixel read in place: the step runs per beat.
@@ -769,7 +807,7 @@ pub fn stream_plan(plan: &Plan) -> Result<StreamPlan> {
             }
             let (_, cout) = pixels(&st.shape).unwrap_or((1, st.shape.iter().product()));
             if let Some(o) = b.open.as_mut() {
-                o.0.push(plan, i, vec![cout], per_beat(&st.op))?;
+                o.0.push(plan, i, vec![cout], beat_op(&st.op, geo.as_ref()))?;
                 o.1 = i;
             }
         } else if let Some(geo) = geo {
@@ -785,7 +823,7 @@ pub fn stream_plan(plan: &Plan) -> Result<StreamPlan> {
                 b.src_of.insert(i, win);
             } else {
                 let mut s = Sub::new(beat_input(plan, x, vec![geo.kh, geo.kw, geo.cin], padded), x);
-                s.push(plan, i, vec![cout], per_beat(&st.op))?;
+                s.push(plan, i, vec![cout], beat_op(&st.op, Some(&geo)))?;
                 b.open = Some((s, i, vec![win]));
             }
         } else {

@@ -12,8 +12,13 @@ Add. And mul_join.keras (a cross-check's model): asymmetric ZeroPadding,
 a convolution, then a convolution and a depthwise convolution joined by
 Multiply, a three-way Average and a channel Concatenate with the skip,
 max pooling, QKeras global average pooling and a QDense; folded at R = 5
-its stages' phase counters drift against each other. Untrained (seeded
-weights): only structure and flow matter.
+its stages' phase counters drift against each other. And crop.keras:
+a 2-D model whose residual Add joins a valid convolution with a
+Cropping2D of its input, then an asymmetric Cropping2D (rows after, columns
+before), max pooling, a convolution cropped on the left only, global
+average pooling and a QDense; crop1d.keras: a Conv1D, a Cropping1D of two
+steps before and one after, a Conv1D, Flatten and a QDense. Untrained
+(seeded weights): only structure and flow matter.
 `python tests/golden/gen_stream_nested.py NAME...` writes only those.
 """
 import os
@@ -24,7 +29,7 @@ import pinned_env  # noqa: E402,F401  (before TensorFlow loads)
 
 import keras  # noqa: E402
 from keras import layers as L  # noqa: E402
-from qkeras import QActivation, QConv2D, QDense, QDepthwiseConv2D, QGlobalAveragePooling2D  # noqa: E402
+from qkeras import QActivation, QConv1D, QConv2D, QDense, QDepthwiseConv2D, QGlobalAveragePooling2D  # noqa: E402
 from qkeras.quantizers import quantized_bits, quantized_relu  # noqa: E402
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "stream_nested")
@@ -48,13 +53,44 @@ def mul_join():
     keras.Model(i, y, name="mul_join").save(os.path.join(OUT, "mul_join.keras"))
 
 
+def crop():
+    keras.utils.set_random_seed(7)
+    q = lambda: quantized_bits(6, 2, alpha=1)  # noqa: E731
+    i = keras.Input((10, 9, 2), name="img")
+    x = QActivation(q(), name="in_q")(i)
+    a = QConv2D(3, 3, kernel_quantizer=q(), bias_quantizer=q(), name="ca")(x)                  # 8x7x3
+    b = QConv2D(3, 1, kernel_quantizer=q(), bias_quantizer=q(), name="cb")(L.Cropping2D(1, name="crop_b")(x))
+    x = QActivation(quantized_relu(6, 2), name="r0")(L.Add(name="add")([a, b]))                # 8x7x3
+    x = L.Cropping2D(((0, 2), (3, 0)), name="crop_rc")(x)                                    # 6x4x3
+    x = L.MaxPooling2D(2, name="mp")(x)                                                       # 3x2x3
+    x = QConv2D(4, (2, 1), padding="same", kernel_quantizer=q(), bias_quantizer=q(), name="c1")(x)
+    x = L.Cropping2D(((0, 0), (1, 0)), name="crop_l")(QActivation(q(), name="q1")(x))        # 3x1x4
+    x = QGlobalAveragePooling2D(average_quantizer=quantized_bits(10, 0, alpha=1), name="gap")(x)
+    y = QDense(3, kernel_quantizer=q(), bias_quantizer=q(), name="out")(x)
+    keras.Model(i, y, name="crop").save(os.path.join(OUT, "crop.keras"))
+
+
+def crop1d():
+    keras.utils.set_random_seed(8)
+    q = lambda: quantized_bits(6, 2, alpha=1)  # noqa: E731
+    i = keras.Input((16, 2), name="seq")
+    x = QActivation(q(), name="in_q")(i)
+    x = QActivation(quantized_relu(6, 2), name="r0")(QConv1D(3, 3, kernel_quantizer=q(), bias_quantizer=q(), name="c0")(x))
+    x = L.Cropping1D((2, 1), name="crop")(x)                                                 # 11x3
+    x = QActivation(q(), name="q1")(QConv1D(2, 3, kernel_quantizer=q(), bias_quantizer=q(), name="c1")(x))
+    y = QDense(2, kernel_quantizer=q(), bias_quantizer=q(), name="out")(L.Flatten(name="flat")(x))
+    keras.Model(i, y, name="crop1d").save(os.path.join(OUT, "crop1d.keras"))
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
+    extra = {"mul_join": mul_join, "crop": crop, "crop1d": crop1d}
     if len(sys.argv) > 1 and "long_skip" not in sys.argv[1:]:
-        if "mul_join" in sys.argv[1:]:
-            mul_join()
+        for n in sys.argv[1:]:
+            extra[n]()
         return
-    mul_join()
+    for f in extra.values():
+        f()
     keras.utils.set_random_seed(5)
     k = dict(kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(8, 3, alpha=1))
     i = keras.Input((10, 10, 2), name="img")
