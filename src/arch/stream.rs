@@ -262,7 +262,7 @@ fn crop_geo(in_shape: &[usize], out_shape: &[usize], idx: &[u32]) -> Option<Geo>
     };
     let first = *idx.first()? as usize;
     let (top, left) = (first / c / w, first / c % w);
-    if first % c != 0 || top + oh > h || left + ow > w || idx.len() != oh * ow * c {
+    if !first.is_multiple_of(c) || top + oh > h || left + ow > w || idx.len() != oh * ow * c {
         return None;
     }
     let at = |oy: usize, ox: usize, k: usize| (((oy + top) * w + ox + left) * c + k) as u32;
