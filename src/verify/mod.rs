@@ -280,6 +280,11 @@ impl Report {
     }
 
     pub fn text(&self) -> String {
+        // Whole numbers, but slow simulations (Icarus on a large design)
+        // keep two significant digits rather than printing 0.
+        fn rate(r: f64) -> String {
+            if r >= 10.0 { format!("{r:.0}") } else { format!("{r:.2}") }
+        }
         let mut s = match self.seed {
             Some(seed) => format!(
                 "{} on {}: {} samples (seed {seed}), random gaps and back-pressure, then steady: ",
@@ -289,14 +294,14 @@ impl Report {
         };
         if self.passed() {
             s += &format!(
-                "all equal to the golden model{}\nbuild {:.1} s, simulation {:.0} inferences/s\n",
+                "all equal to the golden model{}\nbuild {:.1} s, simulation {} inferences/s\n",
                 if self.timing_checked && self.stream_timing.is_none() {
                     format!("; latency {} cycles and initiation interval {} checked", self.latency_cycles, self.initiation_interval)
                 } else {
                     String::new()
                 },
                 self.build_secs,
-                self.throughput
+                rate(self.throughput)
             );
             if let Some(t) = &self.stream_timing {
                 s += &format!(
@@ -663,4 +668,36 @@ pub(crate) fn run_code_harness(bin: &Path, dir: &Path, codes: &[i128], n: usize,
             .collect(),
         secs,
     ))
+}
+
+#[cfg(test)]
+mod report_tests {
+    use super::Report;
+
+    /// A slow simulation's rate keeps its digits: Icarus on a large
+    /// streamed design ran at 0.11 inferences/s and the report said 0.
+    #[test]
+    fn slow_rates_are_not_printed_as_zero() {
+        let mut r = Report {
+            simulator: "icarus".into(),
+            top: "m".into(),
+            seed: None,
+            samples: 10,
+            mismatched_samples: 0,
+            first: None,
+            harness_errors: vec![],
+            build_secs: 0.4,
+            sim_secs: 94.0,
+            throughput: 10.0 / 94.0,
+            latency_cycles: 0,
+            initiation_interval: 1,
+            timing_checked: false,
+            timing_unchecked: None,
+            stream_timing: None,
+            fifos: vec![],
+        };
+        assert!(r.text().contains("simulation 0.11 inferences/s"), "{}", r.text());
+        r.throughput = 27846.4;
+        assert!(r.text().contains("simulation 27846 inferences/s"), "{}", r.text());
+    }
 }
