@@ -30,5 +30,14 @@ fn main() -> ExitCode {
             mallopt(-3, 4 << 20);
         }
     }
+    // Ctrl-C or a SIGTERM (`timeout`, a CI job's cancel): remove the staged
+    // outputs and scratch folders this run made, then stop (130, as a
+    // shell reports an interrupt). Not in the library: the Python
+    // extension keeps Python's own KeyboardInterrupt.
+    let _ = ctrlc::set_handler(|| {
+        qkhw::staging::remove_pending();
+        eprintln!("qkhw: interrupted; removed this run's partial outputs");
+        std::process::exit(130);
+    });
     ExitCode::from(qkhw::cli::main(std::env::args_os()))
 }

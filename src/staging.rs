@@ -2,9 +2,52 @@
 //! file behind. Every output is first written to a temporary name beside its
 //! final path; [`Staged::commit`] renames them all at the end, and a
 //! `Staged` dropped without a commit (an error on the way) removes its
-//! temporaries and the folders it created.
+//! temporaries and the folders it created. A run stopped by a signal
+//! (Ctrl-C, `timeout`'s SIGTERM) drops nothing: the binary's handler calls
+//! [`remove_pending`], which removes every temporary still staged and the
+//! process's scratch folders.
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// Temporaries staged and not yet committed or dropped, and the folders
+/// created for them (outermost first), process-wide: what
+/// [`remove_pending`] removes.
+static PENDING: Mutex<(Vec<PathBuf>, Vec<PathBuf>)> = Mutex::new((vec![], vec![]));
+
+fn pending() -> std::sync::MutexGuard<'static, (Vec<PathBuf>, Vec<PathBuf>)> {
+    PENDING.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Forget `files` and `dirs` (committed, or removed by their `Staged`).
+fn settle(files: &[(PathBuf, PathBuf)], dirs: &[PathBuf]) {
+    let mut p = pending();
+    p.0.retain(|f| !files.iter().any(|(t, _)| t == f));
+    p.1.retain(|d| !dirs.contains(d));
+}
+
+/// Remove what an interrupted run leaves: every staged temporary, the
+/// (empty) folders created for them, and this process's scratch folders
+/// in the system temporary folder (`qkhw-…-PID…`: simulator builds, C and
+/// HLS checks, Yosys runs). For a signal handler; errors are ignored.
+pub fn remove_pending() {
+    let (files, dirs) = std::mem::take(&mut *pending());
+    for f in files {
+        let _ = std::fs::remove_file(f);
+    }
+    for d in dirs.iter().rev() {
+        let _ = std::fs::remove_dir(d);
+    }
+    let pid = std::process::id().to_string();
+    if let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with("qkhw-") && name.split('-').any(|part| part == pid) {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+}
 
 use crate::error::{Error, Result};
 
@@ -56,6 +99,7 @@ impl Staged {
         missing.reverse();
         for m in missing {
             std::fs::create_dir(&m).map_err(|e| explain(&m, e))?;
+            pending().1.push(m.clone());
             self.created.push(m);
         }
         if !dir.is_dir() {
@@ -82,12 +126,14 @@ impl Staged {
             return Err(Error::Internal(format!("{} staged twice", path.display())));
         }
         let tmp = temp_name(path);
+        pending().0.push(tmp.clone());
         let written = std::fs::File::create(&tmp).and_then(|mut f| {
             use std::io::Write;
             parts.iter().try_for_each(|p| f.write_all(p))
         });
         if let Err(e) = written {
             let _ = std::fs::remove_file(&tmp);
+            settle(&[(tmp, path.to_path_buf())], &[]);
             return Err(explain(path, e));
         }
         self.files.push((tmp, path.to_path_buf()));
@@ -104,6 +150,7 @@ impl Staged {
             std::fs::rename(tmp, dest).map_err(|e| explain(dest, e))?;
         }
         self.committed = true;
+        settle(&self.files, &self.created);
         Ok(())
     }
 }
@@ -119,6 +166,7 @@ impl Drop for Staged {
         for d in self.created.iter().rev() {
             let _ = std::fs::remove_dir(d);
         }
+        settle(&self.files, &self.created);
     }
 }
 

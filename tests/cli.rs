@@ -440,3 +440,39 @@ fn huge_inputs_go_through_the_input_quantizer() {
     assert!(note.contains("x = inf, QKeras NaN where the hardware saturates it"), "{note}");
     assert_eq!(inf, same, "inf saturates to the largest code, as 1e10 does");
 }
+
+/// A run stopped by a signal to its process group (Ctrl-C in a terminal,
+/// `timeout`) removes its scratch folders and exits 130: a cross-check's
+/// `timeout 900` of an Icarus verify left its simulation folder and its
+/// design folder in $TMPDIR.
+#[test]
+fn an_interrupted_verify_leaves_no_scratch_folders() {
+    use std::os::unix::process::CommandExt;
+    assert!(Command::new("iverilog").arg("-V").output().is_ok_and(|o| o.status.success()), "iverilog is required (scripts/test.sh installs it)");
+    let scratch = tmp("interrupted");
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir_all(&scratch).unwrap();
+    let model = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/models/jet_tagger_da.keras");
+    let child = qkhw()
+        .args(["verify"])
+        .arg(&model)
+        .args(["--target", "verilog", "--sim", "iverilog", "--random", "1000000"])
+        .env("TMPDIR", &scratch)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let ours = || -> Vec<String> { std::fs::read_dir(&scratch).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n.starts_with("qkhw-")).collect() };
+    let t = std::time::Instant::now();
+    while !ours().iter().any(|n| n.starts_with("qkhw-iv-")) {
+        assert!(t.elapsed().as_secs() < 300, "no simulation folder appeared: {:?}", ours());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let st = Command::new("kill").args(["-TERM", "--", &format!("-{}", child.id())]).status().unwrap();
+    assert!(st.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(ours(), Vec::<String>::new(), "left in $TMPDIR");
+}
