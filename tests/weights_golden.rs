@@ -183,3 +183,18 @@ fn weights_skip_the_layers_qkeras_skips() {
     assert!(!o.status.success() && err.contains("layer `conv1`") && err.contains("groups"), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
 }
+
+/// `signs` as QKeras lines it up (`tests/golden/gen_weights_edges.py`):
+/// an auto_po2 weight adds no entry there, so a layer with an auto_po2
+/// kernel and a po2 bias has one sign array, not `[[], signs]` (a
+/// cross-check found qkhw padding it).
+#[test]
+fn signs_skip_auto_po2_weights_as_qkeras_does() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/weights_edges");
+    for name in ["po2_bias", "bn_nocenter"] {
+        let gold: Value = serde_json::from_slice(&std::fs::read(dir.join(format!("{name}.weights.json"))).unwrap()).unwrap();
+        let g = qkhw::load_graph(dir.join(format!("{name}.keras")), BuildOptions::default()).unwrap();
+        let ours = model_save_quantized_weights(&g).unwrap().to_json();
+        assert_eq!(diff(name, &gold["weights"], &ours), None);
+    }
+}

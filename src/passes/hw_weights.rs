@@ -134,15 +134,17 @@ fn po2_exponent(w: f32) -> f32 {
 /// One (quantizer, weight) pair of the loop body.
 struct Pair {
     entry: Entry,
+    /// The `signs` entry; None where QKeras appends none (an auto_po2
+    /// weight: its branch appends to `scales` only).
     sign: Option<Entry>,
-    scale: Option<Entry>,
+    scale: Entry,
     /// The quantized value (what `set_weights` writes back).
     quantized: Tensor,
 }
 
 fn pair(q: Option<&Quantizer>, w: &Tensor) -> Result<Pair> {
     let Some(q) = q else {
-        return Ok(Pair { entry: array(w.clone()), sign: None, scale: None, quantized: w.clone() });
+        return Ok(Pair { entry: array(w.clone()), sign: Some(Entry::List(vec![])), scale: Entry::List(vec![]), quantized: w.clone() });
     };
     let ev = q.eval(&w.data, &w.shape)?;
     let qw = Tensor { shape: w.shape.clone(), data: ev.float };
@@ -154,7 +156,7 @@ fn pair(q: Option<&Quantizer>, w: &Tensor) -> Result<Pair> {
         });
         let sign = Tensor { shape: w.shape.clone(), data: sign.collect() };
         let hw = Tensor { shape: w.shape.clone(), data: qw.data.iter().map(|&x| po2_exponent(x)).collect() };
-        return Ok(Pair { entry: array(hw), sign: Some(array(sign)), scale: Some(Entry::List(vec![])), quantized: qw });
+        return Ok(Pair { entry: array(hw), sign: Some(array(sign)), scale: Entry::List(vec![]), quantized: qw });
     }
     if let Kind::Bits(b) = &q.kind
         && b.alpha == Alpha::AutoPo2 {
@@ -172,12 +174,12 @@ fn pair(q: Option<&Quantizer>, w: &Tensor) -> Result<Pair> {
             }
             return Ok(Pair {
                 entry: array(Tensor { shape: w.shape.clone(), data: hw }),
-                sign: Some(Entry::List(vec![])),
-                scale: Some(array(Tensor { shape, data: sc })),
+                sign: None,
+                scale: array(Tensor { shape, data: sc }),
                 quantized: qw,
             });
         }
-    Ok(Pair { entry: array(qw.clone()), sign: Some(Entry::List(vec![])), scale: Some(Entry::List(vec![])), quantized: qw })
+    Ok(Pair { entry: array(qw.clone()), sign: Some(Entry::List(vec![])), scale: Entry::List(vec![]), quantized: qw })
 }
 
 /// The class name QKeras matches on (`quantizer.__class__.__name__`).
@@ -252,8 +254,8 @@ pub fn model_save_quantized_weights(g: &Graph) -> Result<HwDict> {
         for (q, w) in qs.iter().zip(&ws) {
             let p = ctx(pair(*q, w))?;
             entries.push(p.entry);
-            signs.push(p.sign.unwrap_or(Entry::List(vec![])));
-            scales.push(p.scale.unwrap_or(Entry::List(vec![])));
+            signs.extend(p.sign);
+            scales.push(p.scale);
             quantized.push(p.quantized);
         }
         let has_sign = qs.iter().zip(&ws).any(|(q, _)| q.is_some_and(|q| kind_name(q) == "quantized_po2"));
