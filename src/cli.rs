@@ -663,9 +663,10 @@ impl GoldenInput {
     fn read(&self, g: &qkhw::ir::Graph) -> Result<(Vec<qkhw::npy::Array<f32>>, qkhw::golden::PredictOptions), Error> {
         let slots = input_files(g, &self.input)?;
         let xs = slots.iter().map(|p| npy::read_f32(p)).collect::<Result<Vec<_>, _>>()?;
-        // A wrong shape names its file.
+        // A wrong shape or a NaN names its file.
         for (k, (p, x)) in slots.iter().zip(&xs).enumerate() {
             qkhw::golden::check_input_shape(g, k, &x.shape).map_err(|e| Error::Usage(format!("{}: {e}", p.display())))?;
+            no_nan(p, x)?;
         }
         let input_format = self.input_format.as_deref().map(str::parse).transpose()?;
         let mut config = match &self.config {
@@ -679,6 +680,18 @@ impl GoldenInput {
             config.model.bn = Some(b);
         }
         Ok((xs, qkhw::golden::PredictOptions { input_format, threads: self.threads, keep: None, progress: true, config }))
+    }
+}
+
+/// A NaN has no code in any format: refused naming the file and where.
+fn no_nan(p: &Path, x: &npy::Array<f32>) -> Result<(), Error> {
+    match x.data.iter().position(|v| v.is_nan()) {
+        Some(i) => Err(Error::Usage(format!(
+            "{}: input {}: NaN has no fixed-point code; replace NaNs in the input (e.g. numpy.nan_to_num)",
+            p.display(),
+            qkhw::golden::locate(i, &x.shape)
+        ))),
+        None => Ok(()),
     }
 }
 
@@ -1124,6 +1137,7 @@ fn verify_vectors(
         for (k, p) in files.iter().enumerate() {
             let x = npy::read_f32(p)?;
             qkhw::golden::check_input_shape(g, k, &x.shape).map_err(|e| Error::Usage(format!("{}: {e}", p.display())))?;
+            no_nan(p, &x)?;
             if k > 0 && x.shape[0] != given {
                 return Err(Error::Usage(format!(
                     "{}: input `{}` has {} samples, input `{}` {given}",

@@ -233,7 +233,8 @@ fn predict_rejects_bad_inputs_clearly() {
     let cases: Vec<(Vec<u8>, &str)> = vec![
         // The line names the file (it did not: a cross-check).
         (qkhw::npy::encode_f32(&[3, 15], &[0.0; 45]), "bad0.npy: inputs of shape [3, 15]: the model takes (batch, 16)"),
-        (qkhw::npy::encode_f32(&[2, 16], &[f32::NAN; 32]), "NaN"),
+        // A NaN names the file too (a cross-check: it did not).
+        (qkhw::npy::encode_f32(&[2, 16], &[f32::NAN; 32]), "bad1.npy: input sample 0, element (0): NaN"),
         (qkhw::npy::encode_f32(&[1, 16], &[f32::INFINITY; 16]), "inf"),
         (qkhw::npy::encode_i64(&[1, 16], &[1; 16]), "float32"),
         (b"not an npy".to_vec(), "npy"),
