@@ -107,6 +107,17 @@ pub fn not_frozen(g: &Graph) -> Vec<String> {
                 "layer `{}` ({}): its directions' auto_po2 quantizers are not frozen (qkhw freezes QSimpleRNN, QLSTM and QGRU layers, not the ones inside a QBidirectional); they keep computing their scales",
                 l.name, l.class
             )),
+            // QKeras's freeze sets a batch norm's inverse quantizer only.
+            Op::BatchNorm(bn) if bn.quantizers[..4].iter().any(auto) => {
+                let names = ["gamma", "beta", "mean", "variance"];
+                let which: Vec<&str> = bn.quantizers[..4].iter().zip(names).filter(|(q, _)| auto(q)).map(|(_, n)| n).collect();
+                out.push(format!(
+                    "layer `{}` ({}): its {} quantizer's auto_po2 scale is not frozen (QKeras's clone_model_and_freeze_auto_po2_scale freezes a batch norm's inverse quantizer only, and so does qkhw); it keeps computing its scale",
+                    l.name,
+                    l.class,
+                    which.join(" and ")
+                ))
+            }
             Op::Folded { inner, .. } if weight_qs(inner).iter().any(auto) => out.push(format!(
                 "layer `{}` ({}): its auto_po2 scale is computed on the kernel with the batch norm folded in; QKeras's freeze does not take fused layers, and neither does qkhw",
                 l.name, l.class

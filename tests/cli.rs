@@ -125,6 +125,9 @@ fn freeze_keeps_the_weights_and_refuses_clearly() {
         // none: a cross-check).
         ("binary_ternary.keras", "nothing to freeze: layer `d3`: `binary(use_01=False, alpha='auto_po2')` has alpha=\"auto_po2\" but a binary or ternary quantizer takes no post_training_scale"),
         ("frozen.keras", "nothing to freeze"),
+        // A batch norm's gamma quantizer with auto_po2 (a cross-check: the
+        // line said there was no auto_po2 quantizer).
+        ("../../tests/golden/weights_edges/bn_nocenter.keras", "nothing to freeze: layer `bn` (QBatchNormalization): its gamma quantizer's auto_po2 scale is not frozen"),
     ] {
         let src = if m == "frozen.keras" { out.clone() } else { model(m) };
         let dest = tmp("never.keras");
