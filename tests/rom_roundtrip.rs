@@ -108,6 +108,12 @@ fn every_rom_reads_back_to_the_hardware_weights() {
             assert_eq!(manifest.tensors.len(), tensors.len());
             for (e, t) in manifest.tensors.iter().zip(&tensors) {
                 let text = std::fs::read_to_string(dir.join(&e.file)).unwrap();
+                // The header's value formula has the scale where there is
+                // one (it said `code * 2^-0` for a weight of code * 2^-4).
+                if let WordLayout::Fixed { frac, .. } = &e.layout {
+                    let scaled = text.contains(&format!("value = code * 2^-{frac} * "));
+                    assert_eq!(scaled, e.scale.is_some(), "{} {}: {}", m.display(), e.file, text.lines().take(3).collect::<Vec<_>>().join(" | "));
+                }
                 let ws = rom::parse(fmt, &e.file, &text, e.layout.width()).unwrap();
                 assert_eq!(ws.len(), e.depth);
                 assert!(ws.iter().all(|&w| e.layout.width() == 64 || w >> e.layout.width() == 0), "{}: word wider than {}", e.file, e.layout.width());

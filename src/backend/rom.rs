@@ -378,7 +378,7 @@ pub fn write(model: &str, sha256: &str, tensors: &[HwWeight], format: RomFormat,
         let header = vec![
             format!("{generator}; model {model} (sha256 {sha256})"),
             format!("layer {} tensor {} shape {:?}, row-major, {} words", w.layer, w.tensor, w.shape, ws.len()),
-            describe(&layout, w.quantizer.as_deref()),
+            describe(&layout, w.quantizer.as_deref(), w.scale.as_ref()),
         ];
         let mut text = render(format, &id, &header, &layout, &ws);
         if format == RomFormat::C {
@@ -423,11 +423,30 @@ pub fn write(model: &str, sha256: &str, tensors: &[HwWeight], format: RomFormat,
     Ok(m)
 }
 
-fn describe(l: &WordLayout, q: Option<&str>) -> String {
+/// What a word means, for the ROM's header: with a per-channel scale (an
+/// alpha or auto_po2 quantizer) in the value formula, since the codes alone
+/// are not the values (a cross-check read `code * 2^-0` for a weight of
+/// `code * 2^-4`).
+fn describe(l: &WordLayout, q: Option<&str>, scale: Option<&ChannelScale>) -> String {
     let src = q.map_or("float32 held exactly".to_string(), |q| format!("quantizer {q}"));
+    let times = match scale {
+        None => String::new(),
+        Some(ChannelScale::Po2 { shape, exponents }) => match exponents.split_first() {
+            Some((e, rest)) if rest.iter().all(|x| x == e) => format!(" * 2^{e}"),
+            _ => format!(
+                " * 2^scale[channel], scale of shape {shape:?} (broadcast over the tensor) in {}..={} (manifest.json `scale`)",
+                exponents.iter().min().copied().unwrap_or(0),
+                exponents.iter().max().copied().unwrap_or(0)
+            ),
+        },
+        Some(ChannelScale::Float { shape, values }) => match values.split_first() {
+            Some((v, rest)) if rest.iter().all(|x| x == v) => format!(" * {v:?} (rounded to float32)"),
+            _ => format!(" * scale[channel] (rounded to float32), scale of shape {shape:?} (broadcast over the tensor; manifest.json `scale`)"),
+        },
+    };
     match l {
         WordLayout::Fixed { width, frac, signed } => {
-            format!("{} {width} bits, value = code * 2^-{frac}; {src}", if *signed { "signed" } else { "unsigned" })
+            format!("{} {width} bits, value = code * 2^-{frac}{times}; {src}", if *signed { "signed" } else { "unsigned" })
         }
         WordLayout::Po2 { exponent_width, sign_bit, min_exp, max_exp } => format!(
             "power of two: exponent in bits [{}:0] ({min_exp}..={max_exp}){}; {src}",
