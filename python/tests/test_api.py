@@ -607,6 +607,15 @@ def test_an_auto_po2_inverse_quantizer_differs_where_the_notice_says():
     assert len([w for w in rec if "inverse" in str(w.message)]) == 1
     bad = sorted({int(c) for c in np.argwhere(ours != theirs)[:, 1]})
     assert bad == [0, 3, 5], bad
+    # `bn qkeras` computes what model.predict computes, its (1, C) inverse
+    # included: every value equal (a cross-check: it quantized the inverse
+    # as the tables do and matched them, not predict).
+    # (Inputs on a 2^-4 grid: float32 holds the batch norm's input exactly.)
+    xg = np.round(xs * 16) / 16
+    same = qkhw.load(model).predict(xg, config={"model": {"bn": "qkeras"}})
+    theirs_g = model.predict(xg, verbose=0)
+    assert (same == theirs_g).all(), int((same != theirs_g).sum())
+    assert (qkhw.load(model).predict(xg) != theirs_g).any(), "the tables differ from predict on these inputs too"
     # The tables are what model_save_quantized_weights gives.
     with contextlib.redirect_stdout(io.StringIO()):
         theirs_w = model_save_quantized_weights(model)

@@ -120,7 +120,9 @@ pub fn constants(l: &Layer, bn: &BatchNorm) -> crate::error::Result<FloatBn> {
         inv.iter_mut().zip(g).for_each(|(i, &g)| *i *= g);
     }
     if let Some(q) = &bn.quantizers[4] {
-        inv = q.apply_shaped(&inv, &[c])?;
+        // model.predict quantizes the inverse as a (1, C) tensor (an auto_po2
+        // scale per channel), not as the dict's vector of C (bn_tables).
+        inv = q.apply_shaped(&inv, &[1, c])?;
     }
     let add = (0..c)
         .map(|k| {
