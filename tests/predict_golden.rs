@@ -399,3 +399,23 @@ fn a_float_tail_through_a_concatenate_equals_qkeras() {
     let t = qkhw::plan::float_tail(&p.plan, p.plan.outputs[0]);
     assert_eq!(t.starts.len(), 2, "the average's exact sum and the max pooling start the tail: {t:?}");
 }
+
+/// A kernel quantized with alpha="auto" (not frozen) is named in a notice:
+/// `model.predict`'s graph computes its scale with a float32 reciprocal,
+/// 1 ulp off model_save_quantized_weights's on some weights (a
+/// cross-check's model: the notice blamed only the summation order). A
+/// kernel with a frozen scale, or another alpha, gets none.
+#[test]
+fn an_auto_alpha_kernel_is_noticed() {
+    let said = |name: &str| -> Vec<String> {
+        let g = qkhw::load_graph(root().join(format!("examples/models/{name}.keras")), BuildOptions::default()).unwrap();
+        let p = qkhw::golden::hardware_plan(&g, None, &Default::default()).unwrap().0;
+        p.notices.iter().filter(|n| n.contains("has alpha=\"auto\"")).cloned().collect()
+    };
+    let n = said("kernel_variants");
+    assert_eq!(n.len(), 1, "{n:?}");
+    assert!(n[0].starts_with("layer `d_time`") && n[0].contains("1 ulp"), "{n:?}");
+    for other in ["jet_tagger", "auto_po2_mlp", "act_alpha"] {
+        assert!(said(other).is_empty(), "{other}: {:?}", said(other));
+    }
+}

@@ -507,6 +507,28 @@ impl Builder<'_> {
         self.push(l, vec![x], shape, frac, lo, hi, StepOp::Affine { sub: sub_c, mul: mul_c, add: add_c })
     }
 
+    /// A kernel quantized with `alpha="auto"` (not frozen): its scale is
+    /// `model_save_quantized_weights`'s, which `model.predict`'s graph can
+    /// compute 1 ulp off (README, "documented differences").
+    fn auto_alpha_notice(&mut self, l: &Layer, op: &Op) {
+        let kernels: Vec<&Option<Quantizer>> = match op {
+            Op::Dense { kernel_q, .. } | Op::Conv { kernel_q, .. } | Op::ConvTranspose { kernel_q, .. } => vec![kernel_q],
+            Op::Depthwise { depthwise_q, .. } => vec![depthwise_q],
+            Op::Separable { depthwise_q, pointwise_q, .. } => vec![depthwise_q, pointwise_q],
+            _ => vec![],
+        };
+        let auto = kernels.into_iter().flatten().find(|q| matches!(&q.kind, crate::quant::Kind::Bits(b) if b.alpha == crate::quant::bits::Alpha::Auto && b.post_training_scale.is_none()));
+        if let Some(q) = auto {
+            let n = format!(
+                "layer `{}`: `{}` has alpha=\"auto\": qkhw uses the scale model_save_quantized_weights computes (2·max|w| / levels); model.predict's graph multiplies by the float32 reciprocal of the levels instead, which can be 1 ulp off, so model.predict can differ from these weights and from qkhw's outputs (freeze the scale with post_training_scale to avoid it)",
+                l.name, q.spec
+            );
+            if !self.notices.contains(&n) {
+                self.notices.push(n);
+            }
+        }
+    }
+
     fn scale_shift(&mut self, l: &Layer) -> Result<usize> {
         let x = self.input_of(l, 0);
         let w = self.tensor(l, "weight")?.clone();
@@ -567,6 +589,7 @@ impl Builder<'_> {
             Op::Folded { inner, .. } => inner.as_ref().clone(),
             o => o.clone(),
         };
+        self.auto_alpha_notice(l, &op);
         if let Op::Separable { window, multiplier, .. } = &op {
             // Depthwise stage (no bias), then a 1x1 conv with the bias.
             let mid_c = in_shape.last().copied().unwrap_or(0) * multiplier;
