@@ -419,3 +419,24 @@ fn an_auto_alpha_kernel_is_noticed() {
         assert!(said(other).is_empty(), "{other}: {:?}", said(other));
     }
 }
+
+/// A linear layer on raw float32 inputs (held exactly) whose exact sums
+/// need more than 24 significant bits is named in a notice: QKeras sums
+/// them in float32, and a cross-check's 1x1 convolution gave a sum that
+/// TensorFlow rounded onto a tie (0.03125 → 0) where the exact sum is just
+/// above it (→ 0.0625), with nothing said. With --input-format the inputs
+/// are on a grid and nothing is said.
+#[test]
+fn raw_float_sums_that_round_in_float32_are_noticed() {
+    let g = qkhw::load_graph(root().join("examples/models/jet_tagger.keras"), BuildOptions::default()).unwrap();
+    let x = qkhw::npy::read_f32(&root().join("tests/golden/predict/jet_tagger/inputs.npy")).unwrap();
+    let said = |opts: &PredictOptions| -> Vec<String> {
+        let p = qkhw::golden::predict(&g, &x.data, &x.shape, opts).unwrap();
+        p.plan.notices.iter().filter(|n| n.contains("on the raw float32 inputs")).cloned().collect()
+    };
+    let n = said(&PredictOptions::default());
+    assert_eq!(n.len(), 1, "{n:?}");
+    assert!(n[0].starts_with("layer `fc1`") && n[0].contains("significant bits"), "{n:?}");
+    let fixed = PredictOptions { input_format: Some("fixed<16,6>".parse().unwrap()), ..Default::default() };
+    assert!(said(&fixed).is_empty());
+}

@@ -217,12 +217,43 @@ pub fn plan_inputs(g: &Graph, specs: &[InputSpec], cfg: &Config) -> Result<Plan>
             plan.notices.push(n);
         }
     }
+    for n in raw_input_sum_notices(&plan, specs) {
+        if !plan.notices.contains(&n) {
+            plan.notices.push(n);
+        }
+    }
     for n in float_tail_order_notices(&plan) {
         if !plan.notices.contains(&n) {
             plan.notices.push(n);
         }
     }
     Ok(plan)
+}
+
+/// The linear layers that read raw float32 inputs (held exactly) and whose
+/// exact sums need more than float32's 24 significant bits: QKeras sums
+/// them in float32, so where a rounded sum lands across the next
+/// quantizer's rounding boundary (a tie, say) `model.predict` differs from
+/// the exact result (a cross-check's 1x1 convolution: TensorFlow's sum
+/// fell on a tie and rounded to even, the exact sum just above it).
+fn raw_input_sum_notices(plan: &Plan, specs: &[InputSpec]) -> Vec<String> {
+    let raw: Vec<usize> = plan.inputs.iter().zip(specs).filter(|(_, s)| s.raw).map(|(&i, _)| i).collect();
+    // A float tail's steps are evaluated in float32 as QKeras does.
+    let tails: std::collections::HashSet<usize> = plan.outputs.iter().flat_map(|&o| super::float_tail(plan, o).steps).collect();
+    plan.steps
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !tails.contains(i))
+        .map(|(_, st)| st)
+        .filter(|st| matches!(st.op, StepOp::Dense { .. } | StepOp::Conv { .. } | StepOp::Depthwise { .. } | StepOp::ConvT { .. }))
+        .filter(|st| st.inputs.first().is_some_and(|x| raw.contains(x)))
+        .filter(|st| st.fmt.width - u32::from(st.fmt.signed) > 24)
+        .filter_map(|st| st.layer.as_ref().map(|l| (l, st.fmt)))
+        .map(|(l, f)| format!(
+            "layer `{l}`: on the raw float32 inputs, held exactly, its sums need {} significant bits ({f}); QKeras sums them in float32 (24), so where a rounded sum falls across the next quantizer's rounding boundary model.predict differs from the exact value qkhw computes (rare: a tie, or a sum that close to one); --input-format, or an input quantizer, makes both exact",
+            f.width - u32::from(f.signed)
+        ))
+        .collect()
 }
 
 /// The unquantized Dense layers of an output's float32 tail whose sums

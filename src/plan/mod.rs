@@ -277,6 +277,10 @@ pub struct InputSpec {
     /// `verify`'s vectors follow it).
     pub rounding: crate::fxp::Rounding,
     pub overflow: crate::fxp::Overflow,
+    /// The float32 inputs themselves, held exactly (`predict` without
+    /// `--input-format`): QKeras computes on them in float32, rounding
+    /// where qkhw's sums are exact.
+    pub raw: bool,
 }
 
 impl InputSpec {
@@ -287,12 +291,12 @@ impl InputSpec {
 
     /// Every code of `f`, with its rounding and overflow.
     pub fn of(f: crate::fxp::InputFormat) -> InputSpec {
-        InputSpec { fmt: f.fmt, lo: f.fmt.min_code(), hi: f.fmt.max_code(), rounding: f.rounding, overflow: f.overflow }
+        InputSpec { fmt: f.fmt, lo: f.fmt.min_code(), hi: f.fmt.max_code(), rounding: f.rounding, overflow: f.overflow, raw: false }
     }
 
-    /// Exactly the codes `lo..=hi` of `fmt` (inputs held exactly).
+    /// Exactly the codes `lo..=hi` of `fmt` (float32 inputs held exactly).
     pub fn exact(fmt: FixedFormat, lo: i128, hi: i128) -> InputSpec {
-        InputSpec { lo, hi, ..InputSpec::full(fmt) }
+        InputSpec { lo, hi, raw: true, ..InputSpec::full(fmt) }
     }
 
     /// The format with its modes.
