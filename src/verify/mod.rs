@@ -571,24 +571,32 @@ fn compare_codes(tool: &str, name: &str, plan: &Plan, codes: &[i128], n: usize, 
     if let Some(m) = first.as_mut() {
         m.note = "no layer taps in this target: reported at the output".into();
     }
-    Ok(Report {
-        simulator: tool.into(),
-        top: name.to_string(),
-        seed: None,
-        samples: n,
-        mismatched_samples: bad.len(),
-        first,
-        harness_errors: vec![],
-        build_secs: build,
-        sim_secs: sim,
-        throughput: n as f64 / sim.max(1e-9),
-        latency_cycles: 0,
-        initiation_interval: 1,
-        timing_checked: false,
-        timing_unchecked: None,
-        stream_timing: None,
-        fifos: vec![],
-    })
+    Ok(Report::per_sample(tool, name, n, first, bad.len(), build, sim))
+}
+
+impl Report {
+    /// The report of a target called once per sample (C, HLS C-sim): no
+    /// handshakes, so no seed, timing or FIFOs.
+    fn per_sample(tool: &str, name: &str, n: usize, first: Option<Mismatch>, mismatched_samples: usize, build: f64, sim: f64) -> Report {
+        Report {
+            simulator: tool.into(),
+            top: name.to_string(),
+            seed: None,
+            samples: n,
+            mismatched_samples,
+            first,
+            harness_errors: vec![],
+            build_secs: build,
+            sim_secs: sim,
+            throughput: n as f64 / sim.max(1e-9),
+            latency_cycles: 0,
+            initiation_interval: 1,
+            timing_checked: false,
+            timing_unchecked: None,
+            stream_timing: None,
+            fifos: vec![],
+        }
+    }
 }
 
 /// What a simulator process left: its exit status, its stdout without the
@@ -678,24 +686,7 @@ mod report_tests {
     /// streamed design ran at 0.11 inferences/s and the report said 0.
     #[test]
     fn slow_rates_are_not_printed_as_zero() {
-        let mut r = Report {
-            simulator: "icarus".into(),
-            top: "m".into(),
-            seed: None,
-            samples: 10,
-            mismatched_samples: 0,
-            first: None,
-            harness_errors: vec![],
-            build_secs: 0.4,
-            sim_secs: 94.0,
-            throughput: 10.0 / 94.0,
-            latency_cycles: 0,
-            initiation_interval: 1,
-            timing_checked: false,
-            timing_unchecked: None,
-            stream_timing: None,
-            fifos: vec![],
-        };
+        let mut r = Report::per_sample("icarus", "m", 10, None, 0, 0.4, 94.0);
         assert!(r.text().contains("simulation 0.11 inferences/s"), "{}", r.text());
         r.throughput = 27846.4;
         assert!(r.text().contains("simulation 27846 inferences/s"), "{}", r.text());
