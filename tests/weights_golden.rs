@@ -144,17 +144,17 @@ fn comparison_detects_single_differences() {
 /// keras Bidirectional, a recurrent layer's initial_state;
 /// tests/golden/gen_weights_skipped.py): QKeras's dict has only the
 /// layers with quantizers, and `qkhw weights` gives the same dict,
-/// skipping the same layers with a note (it refused the whole model).
+/// leaving out the same layers with a note (it refused the whole model).
 /// Everything else still refuses them; a layer with quantizers that qkhw
 /// cannot build is refused by `weights` too, since QKeras's dict has it.
 #[test]
-fn weights_skip_the_layers_qkeras_skips() {
+fn weights_leave_out_the_layers_qkeras_leaves_out() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/weights_skipped");
     let mut checked = 0;
     for name in ["timedistributed", "masking", "keras_bidirectional", "initial_state", "return_state"] {
         let gold: Value = serde_json::from_slice(&std::fs::read(dir.join(format!("{name}.weights.json"))).unwrap()).unwrap();
         let model = dir.join(format!("{name}.keras"));
-        assert!(qkhw::load_graph(&model, BuildOptions::default()).is_err(), "{name}: built without skipping");
+        assert!(qkhw::load_graph(&model, BuildOptions::default()).is_err(), "{name}: built without keeping layers unbuilt");
         let g = qkhw::load_graph(&model, BuildOptions { skip_unsupported: true, ..Default::default() }).unwrap();
         let ours = model_save_quantized_weights(&g).unwrap().to_json();
         assert_eq!(diff(name, &gold["weights"], &ours), None);
@@ -162,8 +162,8 @@ fn weights_skip_the_layers_qkeras_skips() {
         let o = std::process::Command::new(env!("CARGO_BIN_EXE_qkhw")).arg("weights").arg(&model).output().unwrap();
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(o.status.success(), "{name}: {err}");
-        let skipped = ["td", "mask", "bi"].iter().any(|l| err.contains(&format!("note: layer `{l}`")));
-        assert_eq!(skipped, !["initial_state", "return_state"].contains(&name), "{name}: {err}");
+        let left_out = ["td", "mask", "bi"].iter().any(|l| err.contains(&format!("note: layer `{l}`")));
+        assert_eq!(left_out, !["initial_state", "return_state"].contains(&name), "{name}: {err}");
         // A read of a return_state state: the QLSTM is built (its weights
         // are in the dict), the read is not; QKeras's own call raises.
         assert_eq!(err.contains("raises on this model") && err.contains("`qlstm`"), name == "return_state", "{name}: {err}");
@@ -189,7 +189,7 @@ fn weights_skip_the_layers_qkeras_skips() {
 /// kernel and a po2 bias has one sign array, not `[[], signs]` (a
 /// cross-check found qkhw padding it).
 #[test]
-fn signs_skip_auto_po2_weights_as_qkeras_does() {
+fn signs_have_no_entry_for_auto_po2_weights_as_in_qkeras() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/weights_edges");
     for name in ["po2_bias", "bn_nocenter"] {
         let gold: Value = serde_json::from_slice(&std::fs::read(dir.join(format!("{name}.weights.json"))).unwrap()).unwrap();

@@ -2,7 +2,7 @@
 """Models with layers qkhw does not build, for `qkhw weights`
 (tests/weights_golden.rs): QKeras's model_save_quantized_weights keeps only
 the layers with quantizers, so their dict is still defined, and qkhw
-prints it, skipping the same layers.
+prints it, leaving out the same layers.
 
 Run (pinned versions in requirements.txt):
     python tests/golden/gen_weights_skipped.py
