@@ -428,6 +428,12 @@ struct HwArgs {
     /// Verilog only: constant multiplies as canonical-signed-digit shift-adds: no DSPs.
     #[arg(long)]
     no_dsp: bool,
+    /// Verilog only: folded layers put two output lanes' 8-bit products in
+    /// one DSP48 slice (x·(w1·2^s + w2), split after the product
+    /// register), where both fit its 25 × 18 multiplier: up to twice the
+    /// multipliers for the same DSP48 count.
+    #[arg(long, conflicts_with = "no_dsp")]
+    pack_dsp: bool,
     /// Verilog only: name the ports aclk, aresetn (active low), s_axis_*, m_axis_*.
     #[arg(long)]
     axis_names: bool,
@@ -503,6 +509,7 @@ impl HwArgs {
             for (given, flag) in [
                 (self.pipeline_levels.is_some(), "--pipeline-levels"),
                 (self.no_dsp, "--no-dsp"),
+                (self.pack_dsp, "--pack-dsp"),
                 (self.axis_names, "--axis-names"),
                 (self.clock_period.is_some(), "--clock-period"),
                 (self.part.is_some(), "--part"),
@@ -563,6 +570,7 @@ impl HwArgs {
         Ok(qkhw::backend::verilog::Options {
             pipeline_levels: self.pipeline_levels.unwrap_or(4),
             no_dsp: self.no_dsp,
+            pack_dsp: self.pack_dsp,
             axis_names: self.axis_names,
             internal_sigmoid: sem.internal_sigmoid,
             header: qkhw::backend::verilog::header(g, sem.internal_sigmoid),

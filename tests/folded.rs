@@ -107,6 +107,11 @@ fn every_model_folds_lint_clean() {
         "rnn_simple", "rnn_lstm", "rnn_gru", "rnn_bilstm", "zoo_rnn", "dscnn_bn", "stream_two_images",
     ];
     for name in TAKEN {
+        // With --pack-dsp too, where it packs a layer's lanes.
+        let (_, d, _) = generate(name, &Options { reuse_factor: Some(4), pack_dsp: true, ..Default::default() }, &Config::default(), "lint-pack");
+        if d.files.iter().any(|f| std::fs::read_to_string(d.dir.join(f)).is_ok_and(|t| t.contains("packed two a DSP48"))) {
+            lint(&d);
+        }
         let (_, d, plan) = generate(name, &Options { reuse_factor: Some(4), ..Default::default() }, &Config::default(), "lint");
         lint(&d);
         // The registers that align a layer's inputs (a skip around folded
@@ -288,7 +293,7 @@ fn budget_picks_the_smallest_interval_that_fits() {
     common::require("verilator");
     use qkhw::arch::schedule::{budget_config, schedule, Budget};
     let schedule_budget = |plan: &qkhw::plan::Plan, b: &Budget| {
-        let (c, e) = budget_config(plan, &Config::default(), b, true, &mut |_| true);
+        let (c, e) = budget_config(plan, &Config::default(), b, true, false, &mut |_| true);
         (schedule(plan, None, &c), e)
     };
     let g = qkhw::load_graph(common::root().join("examples/models/jet_tagger_da.keras"), Default::default()).unwrap();
@@ -557,4 +562,90 @@ fn a_recurrent_layer_over_one_step_folds_only_the_gates_it_reads() {
     let codes = qkhw::golden::hardware_codes(&x, &[40, 1, 3], &each[0].0, each[0].1.as_ref()).unwrap();
     let r = verify::verify(&sim, &d, &plan, &codes, 40, 5, None).unwrap();
     assert!(r.passed(), "{}", r.text());
+}
+
+/// `--pack-dsp`'s two products a DSP48 slice ([`qkhw::arch::folded::Packing`]),
+/// as the netlist writer prints them, equal `x·w1` and `x·w2` on every
+/// input: unsigned 8-bit codes times signed 8-bit weights exhaustively on
+/// Verilator, and signed 5-bit × 6-bit codes exhaustively on Icarus.
+#[test]
+fn packed_products_are_exact_on_every_input() {
+    use qkhw::arch::folded::Packing;
+    use qkhw::arch::netlist::{width_of, Module};
+    let cases: [(&str, (i128, i128), (i128, i128)); 2] = [("verilator", (0, 255), (-128, 127)), ("iverilog", (-16, 15), (-32, 31))];
+    for (k, (sim, x, w)) in cases.into_iter().enumerate() {
+        common::require(sim);
+        let pk = Packing::of(x, w).unwrap();
+        let mut m = Module::new("pair_product");
+        m.clock_input("clk");
+        let ce = m.input_bit("ce");
+        let (xw, ww) = (width_of(x.0, x.1), width_of(w.0, w.1));
+        let xn = m.input("x", x.0, x.1, xw);
+        let (w1, w2) = (m.input("w1", w.0, w.1, ww), m.input("w2", w.0, w.1, ww));
+        let (y1, y2) = pk.products(&mut m, xn, w1, w2, ce);
+        let yw = m.get(y1).width.max(m.get(y2).width);
+        m.output("y1", y1, yw);
+        m.output("y2", y2, yw);
+        let y = |n: &str| if pk.product.0 < 0 { format!("$signed({n})") } else { n.to_string() };
+        let tb = format!(
+            "module tb;\n  reg clk = 0;\n  reg [{xm}:0] x;\n  reg [{wm}:0] w1, w2;\n  wire [{ym}:0] y1, y2;\n  integer xv, a, b, errors, n;\n  pair_product dut(.clk(clk), .ce(1'b1), .x(x), .w1(w1), .w2(w2), .y1(y1), .y2(y2));\n  initial begin\n    errors = 0; n = 0;\n    for (xv = {xlo}; xv <= {xhi}; xv = xv + 1)\n      for (a = {wlo}; a <= {whi}; a = a + 1)\n        for (b = {wlo}; b <= {whi}; b = b + 1) begin\n          x = xv; w1 = a; w2 = b;\n          #1 clk = 1;\n          #1 clk = 0;\n          n = n + 1;\n          if ({y1} != xv * a || {y2} != xv * b) begin\n            errors = errors + 1;\n            if (errors < 5) $display(\"MISMATCH x=%0d w1=%0d w2=%0d y1=%0d y2=%0d\", xv, a, b, {y1}, {y2});\n          end\n        end\n    $display(\"DONE %0d %0d\", n, errors);\n    $finish;\n  end\nendmodule\n",
+            xm = xw - 1,
+            wm = ww - 1,
+            ym = yw - 1,
+            xlo = x.0,
+            xhi = x.1,
+            wlo = w.0,
+            whi = w.1,
+            y1 = y("y1"),
+            y2 = y("y2"),
+        );
+        let dir = common::tmp(&format!("packed-{k}"));
+        std::fs::write(dir.join("pair_product.v"), m.verilog()).unwrap();
+        std::fs::write(dir.join("tb.v"), tb).unwrap();
+        let lint = Command::new("verilator").args(["--lint-only", "-Wall", "pair_product.v"]).current_dir(&dir).output().unwrap();
+        assert!(lint.status.success() && lint.stderr.is_empty(), "{}", String::from_utf8_lossy(&lint.stderr));
+        let out = if sim == "verilator" {
+            let b = Command::new("verilator").args(["--binary", "--timing", "-O3", "-Wno-fatal", "--top-module", "tb", "-Mdir", "obj", "tb.v", "pair_product.v"]).current_dir(&dir).output().unwrap();
+            assert!(b.status.success(), "{}", String::from_utf8_lossy(&b.stderr));
+            Command::new(dir.join("obj/Vtb")).current_dir(&dir).output().unwrap()
+        } else {
+            let b = Command::new("iverilog").args(["-g2005", "-o", "sim", "tb.v", "pair_product.v"]).current_dir(&dir).output().unwrap();
+            assert!(b.status.success(), "{}", String::from_utf8_lossy(&b.stderr));
+            Command::new("vvp").args(["-n", "sim"]).current_dir(&dir).output().unwrap()
+        };
+        let text = String::from_utf8_lossy(&out.stdout);
+        let n = (x.1 - x.0 + 1) * (w.1 - w.0 + 1) * (w.1 - w.0 + 1);
+        assert!(text.contains(&format!("DONE {n} 0")), "{sim} {x:?} x {w:?} (s = {}): {text}", pk.s);
+    }
+}
+
+/// `--pack-dsp`: folded layers whose products share an input element put
+/// two output lanes in one DSP48 slice; the designs stay bit-exact on
+/// Verilator under back-pressure with the interval and latency they had,
+/// and the DSP48 estimate falls by the slices packing saves.
+#[test]
+fn packed_dsp_lanes_fold_bit_exact() {
+    common::require("verilator");
+    let dsps = |d: &DesignDir| -> u64 {
+        let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.dir.join("report.json")).unwrap()).unwrap();
+        report["layers"].as_array().unwrap().iter().map(|l| l["dsp_estimate"].as_u64().unwrap()).sum()
+    };
+    // jet_tagger_da at R = 4: 64 x 4, 32 x 16, 32 x 8 and 5 x 8 lanes
+    // (the odd output lane keeps its slices): 128 + 256 + 128 + 3 x 8
+    // slices packed; unpacked, a slice a product but where a lane's
+    // weights are all zero. cnn_bn: its Dense (3 x 16 lanes) packed; not
+    // conv1 (8 multipliers of 16-bit inputs: a packed weight would need 27
+    // bits) nor dw1 (8, each output lane reads its own channel).
+    for (name, packed) in [("jet_tagger_da", 128 + 256 + 128 + 3 * 8), ("cnn_bn", 2 * 16 + 8 + 8)] {
+        let plain = Options { reuse_factor: Some(4), ..Default::default() };
+        let pack = Options { pack_dsp: true, ..plain.clone() };
+        let (_, a, _) = generate(name, &plain, &Config::default(), "r4-plain");
+        let (_, b, _) = generate(name, &pack, &Config::default(), "r4-pack");
+        assert_eq!(dsps(&b), packed, "{name}: DSP48 packed");
+        assert!(dsps(&a) > packed, "{name}: DSP48 unpacked {}", dsps(&a));
+        let headers: String = b.files.iter().map(|f| std::fs::read_to_string(b.dir.join(f)).unwrap()).collect();
+        assert!(headers.contains("output lanes packed two a DSP48"), "{name}");
+        let timing = check(name, &pack, &Config::default(), "r4-pack", 200);
+        assert_eq!(timing, (a.interface.initiation_interval, a.interface.latency_cycles), "{name}: packing keeps the timing");
+    }
 }

@@ -65,6 +65,72 @@ pub fn dsp48s(a: (i128, i128), b: (i128, i128)) -> usize {
     (wa.saturating_sub(1).div_ceil(24).max(1) * wb.saturating_sub(1).div_ceil(17).max(1)) as usize
 }
 
+/// How two products of one input element share a DSP48E1 slice (the
+/// INT8 packing of Xilinx's WP486, on the E1's 25 × 18 multiplier):
+/// `x · (w1·2^s + w2) = x·w1·2^s + x·w2`, whose low `s` bits are `x·w2`
+/// (two's complement) and whose bits from `s` up are `x·w1` minus that
+/// low part's sign. A folded layer's output lanes read the same input
+/// element each cycle, so two lanes take one slice where each took one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Packing {
+    /// Where the low product ends: the width of `x·w`'s range.
+    pub s: u32,
+    /// The range of one product `x·w`.
+    pub product: (i128, i128),
+    /// The range of the packed weight `w1·2^s + w2`.
+    pub packed: (i128, i128),
+}
+
+impl Packing {
+    /// The packing of products of `x` (range) and weights (range `w`),
+    /// when it saves slices: each product alone takes exactly one DSP48
+    /// ([`dsp48s`]), the packed weight fits the slice's 25-bit port and
+    /// `x` its 18-bit port. None otherwise (a product in LUTs, or one that
+    /// already takes several slices, is left as it is).
+    pub fn of(x: (i128, i128), w: (i128, i128)) -> Option<Packing> {
+        let signed = |(lo, hi): (i128, i128)| super::netlist::width_of(lo, hi) + u32::from(lo >= 0);
+        let c = [x.0 * w.0, x.0 * w.1, x.1 * w.0, x.1 * w.1];
+        let product = (*c.iter().min()?, *c.iter().max()?);
+        let s = super::netlist::width_of(product.0, product.1);
+        let a = (w.0 * (1 << s) + w.0, w.1 * (1 << s) + w.1);
+        (dsp48s(x, w) == 1 && signed(a) <= 25 && signed(x) <= 18 && dsp48s(x, a) == 1).then_some(Packing { s, product, packed: a })
+    }
+
+    /// The two products `(x·w1, x·w2)` of `x` and the weights `w1`, `w2`
+    /// from one registered multiply (valid a clock-enabled cycle later).
+    pub fn products(self, m: &mut Module, x: NetId, w1: NetId, w2: NetId, ce: NetId) -> (NetId, NetId) {
+        let (lo, hi) = self.product;
+        // At the packed range whatever the weights' own (a lane of zeros
+        // is a constant), so that the product has its bits from `s` up.
+        let top = m.shl(w1, self.s);
+        let a = m.wire(self.packed.0, self.packed.1, 0, |y| super::netlist::Cell::Add { y, a: top, b: w2 });
+        let p = m.mul(x, a);
+        let p = m.reg(p, Some(ce));
+        let low = m.slice(p, 0, self.s, lo, hi);
+        let width = m.get(p).width;
+        if lo >= 0 {
+            // No negative low product: the high bits are x·w1 as they are.
+            return (m.slice(p, self.s, width - self.s, lo, hi), low);
+        }
+        let top = m.slice(p, self.s, width - self.s, lo - 1, hi);
+        let borrow = m.slice(p, self.s - 1, 1, 0, 1);
+        let high = m.add(top, borrow);
+        (m.narrow(high, lo, hi), low)
+    }
+}
+
+/// DSP48E1 slices of the multipliers of folding `f` with input range `x`
+/// and weight range `w`: each takes [`dsp48s`], or, with `pack` and lanes
+/// that share their input element (not `per_output`), two output lanes
+/// take one slice ([`Packing`]).
+pub fn dsp_slices(f: &Fold, x: (i128, i128), w: (i128, i128), per_output: bool, pack: bool) -> usize {
+    let one = dsp48s(x, w);
+    match Packing::of(x, w) {
+        Some(_) if pack && !per_output => f.p_rows * f.p_in * (f.p_out / 2 + (f.p_out % 2) * one),
+        _ => f.all_multipliers() * one,
+    }
+}
+
 /// Block RAMs for a ROM of `depth` words of `width` bits, in BRAM36.
 pub fn bram36(depth: usize, width: usize) -> f64 {
     if depth < 64 || depth * width < 2048 {
@@ -288,6 +354,12 @@ pub fn gather(op: &StepOp) -> Gather {
     }
 }
 
+/// Whether each output of `op`'s folded form reads its own input element
+/// ([`Gather::per_output`] of [`gather`], without building the gather).
+pub fn reads_per_output(op: &StepOp) -> bool {
+    matches!(op, StepOp::Depthwise { .. } | StepOp::Pool { .. } | StepOp::GlobalPool { .. })
+}
+
 /// Everything [`lower`] needs to know about a Dense step.
 pub struct DenseSpec<'a> {
     pub rows: usize,
@@ -312,6 +384,8 @@ pub struct DenseSpec<'a> {
     pub start_delay: usize,
     /// Rows computed at once ([`Fold::p_rows`]).
     pub rows_at_once: usize,
+    /// Two output lanes' products in one DSP48 where they can ([`Packing`]).
+    pub pack_dsp: bool,
 }
 
 /// An element-wise activation a folded block applies per lane.
@@ -360,8 +434,16 @@ pub fn lower(name: &str, d: &DenseSpec, reuse: usize, header: Vec<String>, init:
     let mut m = Module::new(name);
     m.header = header;
     let rows_at_once = if f.p_rows > 1 { format!("{} rows x ", f.p_rows) } else { String::new() };
+    let (wlo, whi) = (d.w.iter().copied().min().unwrap_or(0).min(0), d.w.iter().copied().max().unwrap_or(0).max(0));
+    let (xlo, xhi, xw) = d.x;
+    // Lanes (l, l + 1) with l even share their slices when packed.
+    let packing = Packing::of((xlo, xhi), (wlo, whi)).filter(|_| d.pack_dsp && !d.gather.per_output() && f.p_out > 1);
+    let packed = match packing {
+        Some(pk) => format!(", output lanes packed two a DSP48 (low product {} bits)", pk.s),
+        None => String::new(),
+    };
     m.header.push(format!(
-        "Folded Dense {}x{} -> {}: {} multipliers ({rows_at_once}{} output x {} input lanes), {} groups x {} chunks x {} {} = {} cycles per sample.",
+        "Folded Dense {}x{} -> {}: {} multipliers ({rows_at_once}{} output x {} input lanes{packed}), {} groups x {} chunks x {} {} = {} cycles per sample.",
         d.rows,
         d.n_in,
         d.n_out,
@@ -379,7 +461,6 @@ pub fn lower(name: &str, d: &DenseSpec, reuse: usize, header: Vec<String>, init:
     let ce = m.input_bit("ce");
     let start_in = m.input_bit("start");
     let start_in = m.delay_reset(start_in, d.start_delay, ce, rst);
-    let (xlo, xhi, xw) = d.x;
     let x = m.input("x", 0, 0, xw * d.x_elems as u32);
     let start = m.and(start_in, ce);
     let c = f.cycles();
@@ -413,7 +494,6 @@ pub fn lower(name: &str, d: &DenseSpec, reuse: usize, header: Vec<String>, init:
     };
     let addr = m.narrow(gk, 0, f.depth().saturating_sub(1) as i128);
     let words = rom_words(&f, d.n_in, d.n_out, d.w);
-    let (wlo, whi) = (d.w.iter().copied().min().unwrap_or(0).min(0), d.w.iter().copied().max().unwrap_or(0).max(0));
     let ww = super::netlist::width_of(wlo, whi);
     // A lane whose weight is the same every cycle (an average pooling's
     // factor) takes a constant; the others read the ROM.
@@ -502,19 +582,38 @@ pub fn lower(name: &str, d: &DenseSpec, reuse: usize, header: Vec<String>, init:
     // at once (made where row 0 first needs them).
     let mut wvs: Vec<Option<NetId>> = vec![None; f.multipliers()];
     let mut biases: Vec<Option<NetId>> = vec![None; f.p_out];
+    let mut weight = |m: &mut Module, e: usize| {
+        *wvs[e].get_or_insert_with(|| match rom {
+            Some(rom) if !constant_lane(e) => m.slice(rom, e as u32 * ww, ww, wlo, whi),
+            _ => m.constant(words[0][e]),
+        })
+    };
+    // A packed lane l's loop makes lane l + 1's products too and leaves
+    // them here.
+    let mut partner: Vec<NetId> = vec![];
     // finals[q·p_out + l]: row q's output lane l.
     let mut finals = vec![];
     for (q, xq) in xs.iter().enumerate() {
         for (l, bias_l) in biases.iter_mut().enumerate() {
             let mut prods = vec![];
-            for p in 0..f.p_in {
-                let e = l * f.p_in + p;
-                let xp = xq[if d.gather.per_output() { e } else { p }];
-                let wv = *wvs[e].get_or_insert_with(|| match rom {
-                    Some(rom) if !constant_lane(e) => m.slice(rom, e as u32 * ww, ww, wlo, whi),
-                    _ => m.constant(words[0][e]),
-                });
-                prods.extend(tiled_product(&mut m, xp, wv, ce));
+            match packing {
+                Some(pk) if l % 2 == 0 && l + 1 < f.p_out => {
+                    for (p, &xp) in xq.iter().enumerate() {
+                        let (w1, w2) = (weight(&mut m, l * f.p_in + p), weight(&mut m, (l + 1) * f.p_in + p));
+                        let (mine, theirs) = pk.products(&mut m, xp, w1, w2, ce);
+                        prods.push(mine);
+                        partner.push(theirs);
+                    }
+                }
+                Some(_) if l % 2 == 1 => prods = std::mem::take(&mut partner),
+                _ => {
+                    for p in 0..f.p_in {
+                        let e = l * f.p_in + p;
+                        let xp = xq[if d.gather.per_output() { e } else { p }];
+                        let wv = weight(&mut m, e);
+                        prods.extend(tiled_product(&mut m, xp, wv, ce));
+                    }
+                }
             }
             let sum = adder_tree(&mut m, prods);
             let bias = *bias_l.get_or_insert_with(|| {
@@ -680,6 +779,47 @@ mod tests {
         let pool = |m: i128| StepOp::Pool { geo: Geo { cout: 2, ..geo.clone() }, max: false, mult: vec![m; 4] };
         assert!(foldable(&pool(7282)).is_some_and(|f| f.w.iter().all(|&v| v == 7282) && f.n_out == 2));
         assert!(foldable(&pool(1 << 14)).is_none());
+    }
+
+    /// The arithmetic the packed slice relies on, on every input of small
+    /// ranges: the low `s` bits of `x·(w1·2^s + w2)` are `x·w2` and the
+    /// bits above plus the low part's sign bit are `x·w1`.
+    #[test]
+    fn a_packed_product_splits_into_both_products() {
+        for (x, w) in [((0, 31), (-32, 31)), ((-16, 15), (-32, 31)), ((0, 63), (0, 15)), ((-20, 9), (-7, 40))] {
+            let pk = Packing::of(x, w).unwrap_or_else(|| panic!("{x:?} x {w:?} packs"));
+            for xv in x.0..=x.1 {
+                for w1 in w.0..=w.1 {
+                    for w2 in w.0..=w.1 {
+                        let p = xv * ((w1 << pk.s) + w2);
+                        let low = p & ((1 << pk.s) - 1);
+                        let low = if pk.product.0 < 0 && low >= 1 << (pk.s - 1) { low - (1 << pk.s) } else { low };
+                        let borrow = if pk.product.0 < 0 { (p >> (pk.s - 1)) & 1 } else { 0 };
+                        assert_eq!((low, (p >> pk.s) + borrow), (xv * w2, xv * w1), "x {xv}, w {w1} {w2}, s {}", pk.s);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn packing_needs_one_slice_a_product_and_room_in_it() {
+        // 8-bit codes: unsigned or signed inputs, low product 16 bits.
+        assert_eq!(Packing::of((0, 255), (-128, 127)).map(|p| p.s), Some(16));
+        assert_eq!(Packing::of((-128, 127), (-128, 127)).map(|p| p.s), Some(16));
+        // 4 x 4 stays in LUTs: nothing to save.
+        assert_eq!(Packing::of((-8, 7), (-8, 7)), None);
+        // 10-bit weights: 10 + 18 bits do not fit the 25-bit port.
+        assert_eq!(Packing::of((0, 255), (-512, 511)), None);
+        // An input wider than the 18-bit port.
+        assert_eq!(Packing::of((0, 1 << 18), (-2, 1)), None);
+        // Two output lanes a slice; an odd lane keeps its own; lanes that
+        // read their own channel (a depthwise convolution) are not packed.
+        let f = Fold::new(1, 64, 5, 64);
+        assert_eq!((f.p_out, f.p_in), (5, 1));
+        assert_eq!(dsp_slices(&f, (0, 255), (-128, 127), false, true), 3);
+        assert_eq!(dsp_slices(&f, (0, 255), (-128, 127), true, true), 5);
+        assert_eq!(dsp_slices(&f, (0, 255), (-128, 127), false, false), 5);
     }
 
     #[test]

@@ -225,8 +225,8 @@ pub struct Estimate {
 }
 
 /// The estimate of folding `op` (input range `x`) with reuse `r`, `p`
-/// rows at once.
-fn estimate(op: &StepOp, x: (i128, i128), r: usize, p: usize) -> Estimate {
+/// rows at once (`pack`: two products a DSP48 where they fit).
+fn estimate(op: &StepOp, x: (i128, i128), r: usize, p: usize, pack: bool) -> Estimate {
     let Some(fo) = super::folded::foldable(op) else {
         return Estimate::default();
     };
@@ -235,7 +235,7 @@ fn estimate(op: &StepOp, x: (i128, i128), r: usize, p: usize) -> Estimate {
     let ww = super::netlist::width_of(wlo, whi) as usize;
     let uniform = fo.w.iter().all(|&v| v == fo.w[0]);
     Estimate {
-        dsp: f.all_multipliers() * super::folded::dsp48s(x, (wlo, whi)),
+        dsp: super::folded::dsp_slices(&f, x, (wlo, whi), super::folded::reads_per_output(op), pack),
         bram36: if uniform { 0.0 } else { super::folded::bram36(f.depth(), f.multipliers() * ww) },
     }
 }
@@ -307,7 +307,7 @@ fn fewest_multipliers_within(shape: (usize, usize, usize), t: usize) -> (usize, 
 /// (reuse, positions at once) pair with the fewest multipliers that keeps
 /// it within T cycles instead; a streaming stage computes one window per
 /// beat and takes reuse factors only.
-pub fn budget_config(plan: &Plan, cfg: &Config, budget: &Budget, rows_at_once: bool, fabric_fits: &mut dyn FnMut(&Config) -> bool) -> (Config, Estimate) {
+pub fn budget_config(plan: &Plan, cfg: &Config, budget: &Budget, rows_at_once: bool, pack: bool, fabric_fits: &mut dyn FnMut(&Config) -> bool) -> (Config, Estimate) {
     let nodes = schedule(plan, None, cfg).nodes;
     let layers: Vec<(usize, String)> = nodes.iter().map(|n| (n.first, n.layer.clone())).collect();
     // The directions of each layer that can iterate over time, with their
@@ -338,7 +338,7 @@ pub fn budget_config(plan: &Plan, cfg: &Config, budget: &Budget, rows_at_once: b
                 (None, None) => (reuse_within(shape, 1, t), 1),
             };
             let x = &plan.steps[plan.steps[*first].inputs[0]];
-            let mut est = if r > 1 { estimate(op, (x.lo, x.hi), r, p) } else { Estimate::default() };
+            let mut est = if r > 1 { estimate(op, (x.lo, x.hi), r, p, pack) } else { Estimate::default() };
             // A recurrent layer folds every direction's projections.
             if r > 1 && let Some(dirs) = recurrent.iter().find(|d| d.0 == *first) {
                 for (i, _) in super::recurrent::folded_blocks(&dirs.1, plan, r).into_iter().skip(1) {
@@ -346,7 +346,7 @@ pub fn budget_config(plan: &Plan, cfg: &Config, budget: &Budget, rows_at_once: b
                     // time step: its cell plan's widened range.
                     let p = dirs.1.iter().position(|d| d.cell().contains(&i)).and_then(|k| dirs.2.get(k)).unwrap_or(plan);
                     let x = &p.steps[p.steps[i].inputs[0]];
-                    let c = estimate(&plan.steps[i].op, (x.lo, x.hi), r, 1);
+                    let c = estimate(&plan.steps[i].op, (x.lo, x.hi), r, 1, false);
                     est.dsp += c.dsp;
                     est.bram36 += c.bram36;
                 }

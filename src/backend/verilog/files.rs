@@ -90,7 +90,13 @@ pub fn report_text(d: &Design, opts: &Options) -> String {
             s,
             "folded layers and memories, estimated: {} DSP48 (multipliers of 9-bit products or more{}), {:.1} BRAM36 (ROMs and RAMs of 64 words and 2 Kbit or more; smaller RAMs are LUT RAM by their ram_style); gen --synth gives Yosys's counts",
             tot.dsp_estimate,
-            if opts.no_dsp { "; none with --no-dsp" } else { "" },
+            if opts.no_dsp {
+                "; none with --no-dsp"
+            } else if opts.pack_dsp {
+                "; two a slice where --pack-dsp packs them"
+            } else {
+                ""
+            },
             tot.bram36_estimate
         );
     }
@@ -135,6 +141,7 @@ pub fn folder_files(d: &Design, opts: &Options) -> Vec<(String, String)> {
         "pipeline_levels": opts.pipeline_levels,
         "top_ff_bits": d.top_ff_bits,
         "no_dsp": opts.no_dsp,
+        "pack_dsp": opts.pack_dsp,
         "layers": d.layers,
         "taps": d.taps,
         "fifos": d.fifos,

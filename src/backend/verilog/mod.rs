@@ -34,6 +34,9 @@ pub struct Options {
     pub pipeline_levels: u32,
     /// Constant multiplies as canonical-signed-digit shift-adds (no DSPs).
     pub no_dsp: bool,
+    /// Folded layers: two output lanes' products in one DSP48 slice where
+    /// they fit it ([`crate::arch::folded::Packing`]).
+    pub pack_dsp: bool,
     /// Ports `aclk`, `aresetn`, `s_axis_*`, `m_axis_*` (Vivado infers AXIS).
     pub axis_names: bool,
     /// `set_internal_sigmoid`, recorded in the interface.
@@ -68,6 +71,7 @@ impl Default for Options {
         Options {
             pipeline_levels: 4,
             no_dsp: false,
+            pack_dsp: false,
             axis_names: false,
             internal_sigmoid: crate::quant::InternalSigmoid::Hard,
             header: String::new(),
@@ -1176,6 +1180,7 @@ fn folded_step(
         post: fused.map(|f| f.0),
         start_delay: m.latency as usize,
         rows_at_once,
+        pack_dsp: opts.pack_dsp,
     };
     let name = name.to_string();
     let init = crate::arch::netlist::RomInit { file: opts.rom_init_file.then(|| format!("{name}.mem")), style: opts.rom_style };
@@ -1440,7 +1445,7 @@ pub fn budget_config(g: &Graph, plan: &Plan, config: &crate::passes::config::Con
         let d = if stream { stream::generate_stream(g, plan, opts, c).map(|x| x.0) } else { generate(g, plan, opts, &crate::arch::schedule::schedule(plan, None, c)) };
         d.is_ok_and(|d| b.lut.is_none_or(|n| d.fabric.luts(opts.no_dsp) <= n) && b.ff.is_none_or(|n| d.fabric.ffs(opts.no_dsp) <= n))
     };
-    let (cfg, est) = crate::arch::schedule::budget_config(plan, config, &rest, positions_at_once && !stream, &mut fabric_fits);
+    let (cfg, est) = crate::arch::schedule::budget_config(plan, config, &rest, positions_at_once && !stream, opts.pack_dsp, &mut fabric_fits);
     Ok((cfg, BudgetEstimate { dsp: est.dsp, bram36: est.bram36 + fixed, fixed_bram36: fixed }))
 }
 
