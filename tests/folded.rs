@@ -649,3 +649,24 @@ fn packed_dsp_lanes_fold_bit_exact() {
         assert_eq!(timing, (a.interface.initiation_interval, a.interface.latency_cycles), "{name}: packing keeps the timing");
     }
 }
+
+/// What `--budget` leaves open can exceed the part: jet_tagger_da within
+/// 10 BRAM36 folds at R = 2 on about 1,970 DSP48, more than the xc7z020's
+/// 220; a note says so and which `--budget` item keeps the design within
+/// it, and with that item the estimate fits and the note is gone.
+#[test]
+fn a_budget_that_leaves_the_part_s_dsps_open_says_when_they_are_exceeded() {
+    let g = qkhw::load_graph(common::root().join("examples/models/jet_tagger_da.keras"), Default::default()).unwrap();
+    let run = |budget: &str| {
+        let opts = Options { budget: Some(budget.parse().unwrap()), part: "xc7z020".parse().unwrap(), ..Default::default() };
+        let (_, plan, _) = verilog::from_graph(&g, None, &Config::default(), &opts).unwrap();
+        let (_, est) = verilog::budget_config(&g, &plan, &Config::default(), &opts, opts.budget.as_ref().unwrap(), true).unwrap();
+        let (_, _, notes) = verilog::from_graph(&g, None, &Config::default(), &opts).unwrap();
+        (est.dsp, notes.into_iter().find(|n| n.contains("exceed the part")))
+    };
+    let (dsp, note) = run("bram=10");
+    let note = note.unwrap_or_else(|| panic!("{dsp} DSP48 and no note"));
+    assert!(dsp > 220 && note.contains(&format!("{dsp} DSP48 (it has 220)")) && note.contains("xc7z020") && note.contains("add dsp=220"), "{note}");
+    let (dsp, note) = run("bram=10,dsp=220");
+    assert!(dsp <= 220 && note.is_none(), "{dsp}: {note:?}");
+}

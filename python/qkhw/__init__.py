@@ -370,7 +370,7 @@ class Model:
         """Generate a design (``qkhw gen``): ``target`` is ``"verilog"``,
         ``"c"`` or ``"hls"``; options are the CLI's flags with underscores
         (``reuse_factor=4``, ``part="xc7z020"``, ``budget={"dsp": 220}``,
-        ``clock_period=10``, ``no_dsp=True``, ``pipeline_levels=2``,
+        ``clock_period=10``, ``no_dsp=True``, ``pack_dsp=True``, ``pipeline_levels=2``,
         ``axis_names=True``, ``flavor="vitis"``, ``input_format=...``,
         ``config={...}``). An unknown option raises :class:`Error`."""
         out = Path(output_dir)

@@ -63,11 +63,7 @@ fn options(input_format: Option<&str>, config_json: Option<&str>, output_head: O
         None => Config::default(),
     };
     if let Some(h) = output_head {
-        config.output_head = match h {
-            "logits" => qkhw::passes::config::OutputHead::Logits,
-            "argmax" => qkhw::passes::config::OutputHead::Argmax,
-            other => return Err(qkhw::Error::Usage(format!("output_head: `{other}` is not one of logits, argmax"))),
-        };
+        config.output_head = h.parse()?;
     }
     let input_format = input_format.map(str::parse).transpose()?;
     Ok(PredictOptions { input_format, threads, keep: None, progress: false, config })

@@ -118,6 +118,14 @@ pub enum OutputHead {
     Argmax,
 }
 
+impl std::str::FromStr for OutputHead {
+    type Err = Error;
+    /// The names `--output-head` takes (the Python package's `output_head`).
+    fn from_str(s: &str) -> Result<OutputHead> {
+        <OutputHead as clap::ValueEnum>::from_str(s, false).map_err(|_| Error::Usage(format!("output head `{s}`: use `logits` (the model's outputs, the default) or `argmax` (the index of the largest output)")))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct LayerConfig {
     pub output: Option<FixedFormat>,
@@ -363,6 +371,14 @@ fn positive(r: Option<usize>) -> Result<Option<usize>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn output_heads_parse_by_their_cli_names() {
+        assert_eq!("argmax".parse::<OutputHead>().unwrap(), OutputHead::Argmax);
+        assert_eq!("logits".parse::<OutputHead>().unwrap(), OutputHead::Logits);
+        let e = "softmax".parse::<OutputHead>().unwrap_err().to_string();
+        assert!(e.contains("`softmax`") && e.contains("argmax") && e.contains("logits"), "{e}");
+    }
 
     #[test]
     fn json_is_the_same_schema() {

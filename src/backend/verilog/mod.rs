@@ -1422,6 +1422,26 @@ pub fn from_graph(
             },
             if fits { "" } else { "; even the most folded design does NOT fit the budget" }
         ));
+        // What the budget leaves open can still exceed the part.
+        let p = &opts.part;
+        let over: Vec<(String, String)> = [
+            (b.lut.is_none() && lut > p.luts, format!("{lut} LUT (it has {})", p.luts), format!("lut={}", p.luts)),
+            (b.ff.is_none() && ff > p.ffs, format!("{ff} FF (it has {})", p.ffs), format!("ff={}", p.ffs)),
+            (b.dsp.is_none() && est.dsp > p.dsps, format!("{} DSP48 (it has {})", est.dsp, p.dsps), format!("dsp={}", p.dsps)),
+            (b.bram36.is_none() && est.bram36 > p.bram36 as f64, format!("{:.1} BRAM36 (it has {})", est.bram36, p.bram36), format!("bram={}", p.bram36)),
+        ]
+        .into_iter()
+        .filter_map(|(o, have, add)| o.then_some((have, add)))
+        .collect();
+        if !over.is_empty() {
+            let (have, add): (Vec<String>, Vec<String>) = over.into_iter().unzip();
+            notes.push(format!(
+                "--budget: the design's estimated {} exceed the part {} (--part); add {} to --budget to fold within it",
+                have.join(" and "),
+                p.name,
+                add.join(",")
+            ));
+        }
     }
     Ok((d, plan, notes))
 }
