@@ -172,8 +172,8 @@ enum Command {
     /// (tb_vectors.txt) and build_prj.tcl. Every folder gets
     /// qkhw-manifest.json; a later gen into it replaces exactly those files.
     ///
-    /// Flags by target: --pipeline-levels, --no-dsp, --axis-names and
-    /// --synth only for verilog; --flavor only for hls.
+    /// Flags by target: --pipeline-levels, --no-dsp, --pack-dsp,
+    /// --axis-names and --synth only for verilog; --flavor only for hls.
     ///
     /// Examples:
     ///   qkhw gen examples/models/jet_tagger_da.keras --target verilog -o rtl --no-dsp
@@ -213,7 +213,8 @@ enum Command {
     /// sample and output, and (Verilog) the first layer whose output differs.
     ///
     /// Flags by target: --design, --sim, --trace, --pipeline-levels,
-    /// --no-dsp and --axis-names only for verilog; --flavor only for hls.
+    /// --no-dsp, --pack-dsp and --axis-names only for verilog; --flavor
+    /// only for hls.
     ///
     /// Example:
     ///   qkhw verify examples/models/jet_tagger_da.keras --target verilog --input tests/golden/predict/jet_tagger_da/inputs.npy --random 10000
@@ -432,7 +433,7 @@ struct HwArgs {
     /// one DSP48 slice (x·(w1·2^s + w2), split after the product
     /// register), where both fit its 25 × 18 multiplier: up to twice the
     /// multipliers for the same DSP48 count.
-    #[arg(long, conflicts_with = "no_dsp")]
+    #[arg(long)]
     pack_dsp: bool,
     /// Verilog only: name the ports aclk, aresetn (active low), s_axis_*, m_axis_*.
     #[arg(long)]
@@ -504,6 +505,9 @@ impl HwArgs {
                     return Err(Error::Usage(format!("{flag} applies to --target verilog and hls (the C model is sequential), not --target c")));
                 }
             }
+        }
+        if self.pack_dsp && self.no_dsp {
+            return Err(Error::Usage("--pack-dsp packs products into DSP48 slices and --no-dsp uses none: give one of them".into()));
         }
         if t != Target::Verilog {
             for (given, flag) in [
@@ -799,7 +803,20 @@ fn clap_error(e: clap::Error, args: &[OsString]) -> CliError {
         let cmd = args.get(1).map(|a| a.to_string_lossy().into_owned()).unwrap_or_default();
         return CliError::Failed(Error::Usage(format!("unknown option `{arg}`{hint} (see `qkhw {cmd} --help` for the options)")));
     }
-    CliError::Clap(e)
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => CliError::Clap(e),
+        // Any other misuse in one line, as qkhw's own errors: clap's
+        // message up to its usage block (a missing argument's name is on
+        // the lines after the first), then where the options are listed.
+        _ => {
+            let text = e.render().to_string();
+            let message: Vec<&str> = text.lines().map(str::trim).take_while(|l| !l.is_empty()).collect();
+            let message = message.join(" ");
+            let message = message.strip_prefix("error: ").unwrap_or(&message);
+            let cmd = args.get(1).map(|a| a.to_string_lossy().into_owned()).filter(|c| !c.starts_with('-') && e.kind() != ErrorKind::InvalidSubcommand).map(|c| format!(" {c}")).unwrap_or_default();
+            CliError::Failed(Error::Usage(format!("{message} (see `qkhw{cmd} --help`)")))
+        }
+    }
 }
 
 fn run(cli: Cli) -> Result<u8, Error> {

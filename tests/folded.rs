@@ -572,7 +572,8 @@ fn a_recurrent_layer_over_one_step_folds_only_the_gates_it_reads() {
 fn packed_products_are_exact_on_every_input() {
     use qkhw::arch::folded::Packing;
     use qkhw::arch::netlist::{width_of, Module};
-    let cases: [(&str, (i128, i128), (i128, i128)); 2] = [("verilator", (0, 255), (-128, 127)), ("iverilog", (-16, 15), (-32, 31))];
+    // (simulator, input range, weight range)
+    let cases = [("verilator", (0i128, 255i128), (-128i128, 127i128)), ("iverilog", (-16, 15), (-32, 31))];
     for (k, (sim, x, w)) in cases.into_iter().enumerate() {
         common::require(sim);
         let pk = Packing::of(x, w).unwrap();
@@ -616,6 +617,14 @@ fn packed_products_are_exact_on_every_input() {
         let text = String::from_utf8_lossy(&out.stdout);
         let n = (x.1 - x.0 + 1) * (w.1 - w.0 + 1) * (w.1 - w.0 + 1);
         assert!(text.contains(&format!("DONE {n} 0")), "{sim} {x:?} x {w:?} (s = {}): {text}", pk.s);
+        // One slice for both products: written as an unsigned multiply of
+        // sign-extended operands, Yosys kept the extension and took two
+        // (three for a 32-bit result).
+        if sim == "verilator" {
+            common::require("yosys");
+            let r = verilog::synth::synth(&dir, &["pair_product.v".to_string()], "pair_product", false, false).unwrap();
+            assert_eq!(r.dsps, 1, "{x:?} x {w:?}: {r:?}");
+        }
     }
 }
 
@@ -647,6 +656,20 @@ fn packed_dsp_lanes_fold_bit_exact() {
         assert!(headers.contains("output lanes packed two a DSP48"), "{name}");
         let timing = check(name, &pack, &Config::default(), "r4-pack", 200);
         assert_eq!(timing, (a.interface.initiation_interval, a.interface.latency_cycles), "{name}: packing keeps the timing");
+    }
+}
+
+/// `--pack-dsp` where nothing packs (jet_tagger_da unrolled: its weights
+/// are constants) says so; folded, it packs and says nothing.
+#[test]
+fn pack_dsp_says_when_nothing_packs() {
+    let g = qkhw::load_graph(common::root().join("examples/models/jet_tagger_da.keras"), Default::default()).unwrap();
+    for (reuse, silent) in [(None, false), (Some(4), true)] {
+        let opts = Options { pack_dsp: true, reuse_factor: reuse, ..Default::default() };
+        let (d, _, notes) = verilog::from_graph(&g, None, &Config::default(), &opts).unwrap();
+        let note = notes.iter().find(|n| n.starts_with("--pack-dsp: nothing packed"));
+        let packed: usize = d.layers.iter().map(|l| l.counts.packed_multipliers).sum();
+        assert_eq!((note.is_none(), packed > 0), (silent, silent), "R = {reuse:?}: {packed} packed, {notes:?}");
     }
 }
 

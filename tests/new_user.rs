@@ -179,13 +179,16 @@ fn flags_that_do_not_apply_are_refused() {
         (vec!["gen", "--target", "c", "--synth", "-o"], "--synth applies to --target verilog only"),
         (vec!["gen", "--target", "verilog", "--flavor", "catapult", "-o"], "--flavor applies to --target hls only"),
         (vec!["gen", "--target", "c", "--no-dsp", "-o"], "--no-dsp applies to --target verilog only"),
+        (vec!["gen", "--target", "hls", "--pack-dsp", "-o"], "--pack-dsp applies to --target verilog only"),
+        (vec!["gen", "--pack-dsp", "--no-dsp", "-o"], "--pack-dsp packs products into DSP48 slices and --no-dsp uses none"),
         (vec!["gen", "--target", "c", "--reuse-factor", "4", "-o"], "--reuse-factor applies to --target verilog and hls"),
     ] {
         let mut c = qkhw();
         c.args(&args[..1]).arg(&m).args(&args[1..]).arg(&o);
         let out = c.output().unwrap();
         assert_ne!(out.status.code(), Some(0), "{args:?}");
-        assert!(String::from_utf8_lossy(&out.stderr).contains(want), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let e = String::from_utf8_lossy(&out.stderr);
+        assert!(e.contains(want) && e.trim().lines().count() == 1, "{args:?}: {e}");
     }
     for (args, want) in [
         (vec!["--target", "c", "--sim", "iverilog"], "--sim applies to --target verilog only"),

@@ -44,6 +44,8 @@ pub struct FoldedDense {
     /// DSP48 slices Yosys's `synth_xilinx` gives the multipliers
     /// ([`dsp48s`]: 8×8 takes one, 4×4 stays in LUTs, 67×8 takes three).
     pub dsp_multipliers: usize,
+    /// Multipliers that compute two output lanes' products ([`Packing`]).
+    pub packed_multipliers: usize,
     /// The ROM in BRAM36 (RAMB18 in 512×36 or 1K×18 shapes, two per
     /// BRAM36), or 0 when it is small enough for LUTs (under 64 words or
     /// 2 Kbit).
@@ -591,6 +593,7 @@ pub fn lower(name: &str, d: &DenseSpec, reuse: usize, header: Vec<String>, init:
     // A packed lane l's loop makes lane l + 1's products too and leaves
     // them here.
     let mut partner: Vec<NetId> = vec![];
+    let mut packed_multipliers = 0;
     // finals[q·p_out + l]: row q's output lane l.
     let mut finals = vec![];
     for (q, xq) in xs.iter().enumerate() {
@@ -601,6 +604,7 @@ pub fn lower(name: &str, d: &DenseSpec, reuse: usize, header: Vec<String>, init:
                     for (p, &xp) in xq.iter().enumerate() {
                         let (w1, w2) = (weight(&mut m, l * f.p_in + p), weight(&mut m, (l + 1) * f.p_in + p));
                         let (mine, theirs) = pk.products(&mut m, xp, w1, w2, ce);
+                        packed_multipliers += 1;
                         prods.push(mine);
                         partner.push(theirs);
                     }
@@ -701,6 +705,7 @@ pub fn lower(name: &str, d: &DenseSpec, reuse: usize, header: Vec<String>, init:
         .sum();
     FoldedDense {
         dsp_multipliers,
+        packed_multipliers,
         bram36: if rom.is_some() { bram36(f.depth(), f.multipliers() * ww as usize) } else { 0.0 },
         cycles: c,
         latency,

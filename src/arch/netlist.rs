@@ -894,6 +894,16 @@ impl Module {
         for c in &self.cells {
             match c {
                 Cell::Const { .. } => {}
+                Cell::Mul { y, a, b } if self.get(*a).signed() || self.get(*b).signed() => {
+                    // A signed multiply: synthesis then drops the copies of
+                    // the sign bit (Yosys's wreduce) and sees the operands'
+                    // own widths; as an unsigned multiply of sign-extended
+                    // operands, a 25-bit operand extended to 34 bits took
+                    // two DSP48 slices instead of one. The low bits, all
+                    // the result has, are the same either way.
+                    let w = self.get(*y).width;
+                    let _ = writeln!(s, "    assign {} = $signed({}) * $signed({});", self.get(*y).name, nm.ext(*a, w), nm.ext(*b, w));
+                }
                 Cell::Add { y, a, b } | Cell::Sub { y, a, b } | Cell::Mul { y, a, b } => {
                     let w = self.get(*y).width;
                     let op = match c {

@@ -1197,6 +1197,7 @@ fn folded_step(
     if !opts.no_dsp {
         c.dsp_estimate += fd.dsp_multipliers;
     }
+    c.packed_multipliers += fd.packed_multipliers;
     c.bram36_estimate += fd.bram36;
     Ok(unpack(&mut m.rtl, &y, n, w, ys.lo, ys.hi))
 }
@@ -1390,6 +1391,12 @@ pub fn from_graph(
         notes.extend(sched.notes.iter().cloned());
         generate(g, &plan, opts, &sched)?
     };
+    if opts.pack_dsp && d.layers.iter().all(|l| l.counts.packed_multipliers == 0) {
+        notes.push(
+            "--pack-dsp: nothing packed: no folded layer has two output lanes reading one input element whose products take one DSP48 each and fit one together (the packed weight within 25 bits, the input within 18); unrolled layers multiply by constants"
+                .into(),
+        );
+    }
     if let (Some(b), Some((cfg, est))) = (&opts.budget, &chosen) {
         let (lut, ff) = (d.fabric.luts(opts.no_dsp), d.fabric.ffs(opts.no_dsp));
         let fits = b.dsp.is_none_or(|n| est.dsp <= n) && b.bram36.is_none_or(|n| est.bram36 <= n) && b.lut.is_none_or(|n| lut <= n) && b.ff.is_none_or(|n| ff <= n);

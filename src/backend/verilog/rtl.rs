@@ -66,6 +66,8 @@ pub struct Counts {
     pub cycles: usize,
     /// Estimated DSP48 slices (folded multipliers Yosys maps to DSPs).
     pub dsp_estimate: usize,
+    /// Multipliers that compute two output lanes' products (`--pack-dsp`).
+    pub packed_multipliers: usize,
     /// Estimated BRAM36 of the ROMs.
     pub bram36_estimate: f64,
     /// The fabric the cells need: the LUT and FF estimate.
@@ -87,6 +89,7 @@ impl Counts {
         self.memory_bits += k.memory_bits;
         self.cycles = self.cycles.max(k.cycles);
         self.dsp_estimate += k.dsp_estimate;
+        self.packed_multipliers += k.packed_multipliers;
         self.bram36_estimate += k.bram36_estimate;
         self.fabric.add(&k.fabric);
     }
