@@ -229,6 +229,14 @@ def test_write_and_verify_verilog_and_c(tmp_path):
     # A design of another input format is refused, not compared.
     with pytest.raises(qkhw.Error, match="input format|--input-format"):
         m.verify("verilog", design=d, input_format="fixed<12,4>", random=10)
+    # pack_dsp=True is --pack-dsp: fc2's 5 output lanes (6-bit relu codes
+    # times 8-bit weights) share slices two by two, fewer DSP48 for the
+    # same interval.
+    p = m.write("verilog", tmp_path / "packed", reuse_factor=4, pack_dsp=True)
+    assert p.report["pack_dsp"] is True and p.interface["initiation_interval"] == 4
+    layers = {l["layer"]: l for l in p.report["layers"]}
+    plain = {l["layer"]: l for l in d.report["layers"]}
+    assert layers["fc2"]["packed_multipliers"] > 0 and layers["fc2"]["dsp_estimate"] < plain["fc2"]["dsp_estimate"], (layers["fc2"], plain["fc2"])
 
 
 def test_a_mismatch_is_reported_not_raised(tmp_path):
