@@ -231,7 +231,7 @@ enum Command {
         input: Vec<PathBuf>,
         /// Random input codes over the whole input format, in addition
         /// (default 1000 when --input is not given).
-        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        #[arg(long, value_parser = at_least_one::<u64>)]
         random: Option<u64>,
         /// Seed of the random vectors, gaps and back-pressure.
         #[arg(long, default_value_t = 1)]
@@ -282,7 +282,7 @@ enum Command {
         #[arg(long, value_enum, default_value_t = LayoutArg::RowMajor)]
         layout: LayoutArg,
         /// With --layout folded: hls4ml's reuse factor (as for gen).
-        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        #[arg(long, value_parser = at_least_one::<u64>)]
         reuse_factor: Option<u64>,
         /// With --layout folded: per-layer reuse factors (as for gen).
         #[arg(long)]
@@ -424,7 +424,7 @@ struct HwArgs {
     flavor: Option<qkhw::backend::Flavor>,
     /// Verilog only: register every N adder-tree or comparison levels
     /// (default 4). Example: --pipeline-levels 3
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_parser = at_least_one::<u32>)]
     pipeline_levels: Option<u32>,
     /// Verilog only: constant multiplies as canonical-signed-digit shift-adds: no DSPs.
     #[arg(long)]
@@ -447,7 +447,7 @@ struct HwArgs {
     /// (HLS, hls4ml's Resource strategy), initiation interval about R (the
     /// report gives the real one). 1: fully unrolled (default). Per layer:
     /// `[layer.NAME] reuse_factor` in --config. Example: --reuse-factor 16
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_parser = at_least_one::<u64>)]
     reuse_factor: Option<u64>,
     /// Verilog only: the nominal clock period in ns for the .xdc/.sdc and
     /// the report's throughput (default 5). Example: --clock-period 10
@@ -785,6 +785,15 @@ pub fn run_args(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> 
     let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
     let cli = Cli::try_parse_from(&args).map_err(|e| clap_error(e, &args))?;
     run(cli).map_err(CliError::Failed)
+}
+
+/// A count of 1 or more (clap's own range parser names the type's limit,
+/// `1..=4294967295`).
+fn at_least_one<T: std::str::FromStr + PartialOrd + From<u8>>(s: &str) -> Result<T, String> {
+    match s.trim().parse::<T>() {
+        Ok(v) if v >= T::from(1) => Ok(v),
+        _ => Err("give a whole number of 1 or more".into()),
+    }
 }
 
 /// clap's errors, without the `-- --flag` tip that misleads here (qkhw

@@ -175,7 +175,7 @@ fn flags_that_do_not_apply_are_refused() {
     let d = common::tmp("flags");
     let o = d.join("o");
     for (args, want) in [
-        (vec!["gen", "--pipeline-levels", "0", "-o"], "0"),
+        (vec!["gen", "--pipeline-levels", "0", "-o"], "invalid value '0' for '--pipeline-levels <PIPELINE_LEVELS>': give a whole number of 1 or more"),
         (vec!["gen", "--target", "c", "--synth", "-o"], "--synth applies to --target verilog only"),
         (vec!["gen", "--target", "verilog", "--flavor", "catapult", "-o"], "--flavor applies to --target hls only"),
         (vec!["gen", "--target", "c", "--no-dsp", "-o"], "--no-dsp applies to --target verilog only"),
