@@ -440,3 +440,46 @@ fn raw_float_sums_that_round_in_float32_are_noticed() {
     let fixed = PredictOptions { input_format: Some("fixed<16,6>".parse().unwrap()), ..Default::default() };
     assert!(said(&fixed).is_empty());
 }
+
+/// `quantized_hswish(8,3,1)` inside a model (`tests/golden/gen_hswish_graph.py`):
+/// qkhw divides by `relu_upper_bound` exactly, as the quantizer does
+/// eagerly, and equals the eager quantizer on every input; `model.predict`
+/// (whose graph here computes (x·fl(1/6))·r: TensorFlow pushes the
+/// constant divisor down onto x) equals qkhw everywhere but on the inputs
+/// where `x·r / 6` is exactly a rounding tie of the 1/16 grid, and there it
+/// is the quantization of that product. A notice names both layers.
+#[test]
+fn hswish_in_a_model_differs_from_model_predict_only_at_ties_its_graph_rounds_the_other_way() {
+    let dir = root().join("tests/golden/hswish_graph");
+    let g = qkhw::load_graph(dir.join("hswish.keras"), BuildOptions::default()).unwrap();
+    let x = qkhw::npy::read_f32(&dir.join("hswish.x.npy")).unwrap();
+    let p = predict(&g, &x.data, &x.shape, &PredictOptions::default()).unwrap();
+    for layer in ["a_hs", "z_hs"] {
+        assert!(p.plan.notices.iter().any(|n| n.starts_with(&format!("layer `{layer}`")) && n.contains("relu_upper_bound 6") && n.contains("(x·fl(1/bound))")), "{:?}", p.plan.notices);
+    }
+    let eager = qkhw::npy::read_f32(&dir.join("hswish.eager.npy")).unwrap();
+    // quantized_hswish(8,3,1): a step of 1/16, codes -128..127, ties to even.
+    let quantize = |v: f32| ((v * 16.0).round_ties_even().clamp(-128.0, 127.0)) / 16.0;
+    let mut ties = 0;
+    for (k, file) in ["hswish.y.npy", "hswish.y.1.npy"].iter().enumerate() {
+        let ours = p.output_f32(k);
+        assert_eq!(ours, eager.data, "output {k}: qkhw equals the eager quantizer");
+        let graph = qkhw::npy::read_f32(&dir.join(file)).unwrap();
+        for (i, (&o, &t)) in ours.iter().zip(&graph.data).enumerate() {
+            if o.to_bits() == t.to_bits() {
+                continue;
+            }
+            // The input quantizer quantized_bits(10,4,1): a step of 1/32.
+            let xv = ((x.data[i] * 32.0).round_ties_even().clamp(-512.0, 511.0)) / 32.0;
+            let r = (xv + 3.0).clamp(0.0, 6.0);
+            let prod = xv * r;
+            let exact = prod / 6.0;
+            assert_eq!((exact * 16.0).fract().abs(), 0.5, "output {k}, input {xv}: qkhw {o}, model.predict {t}: not a tie");
+            assert_eq!(t, quantize((xv * (1.0f32 / 6.0)) * r), "output {k}, input {xv}: model.predict rounds (x·fl(1/6))·r");
+            ties += 1;
+        }
+    }
+    // Both outputs rewritten in this graph (8 ties each): the test sees the
+    // difference it explains.
+    assert_eq!(ties, 16);
+}

@@ -464,7 +464,7 @@ impl Builder<'_> {
                     )),
                 }
             }
-            Activation::Quantized(q) => match scaled_requantizer(q).map_err(|m| err(self.g, l, m))? {
+            Activation::Quantized(q) => match scaled_requantizer(self.hswish_notice(l, q)).map_err(|m| err(self.g, l, m))? {
                 Some(sa) => {
                     let channels = *shape.last().unwrap_or(&1);
                     if sa.mult.len() != 1 && sa.mult.len() != channels {
@@ -536,6 +536,27 @@ impl Builder<'_> {
         }
         let shape = self.steps[x].shape.clone();
         self.push(l, vec![x], shape, frac, lo, hi, StepOp::Affine { sub: sub_c, mul: mul_c, add: add_c })
+    }
+
+    /// `quantized_hswish` divides by `relu_upper_bound`, exactly in eager
+    /// mode (and in qkhw); inside `model.predict` TensorFlow's graph
+    /// optimizer can push the divisor down onto x, (x·fl(1/bound))·r,
+    /// which rounds a quantizer tie the other way (whether it
+    /// does depends on the graph: renaming a layer switches it;
+    /// `tests/golden/gen_hswish_graph.py`). Exact for a power-of-two bound.
+    fn hswish_notice<'q>(&mut self, l: &Layer, q: &'q Quantizer) -> &'q Quantizer {
+        if let crate::quant::Kind::Hswish(h) = &q.kind
+            && (h.relu_upper_bound as f64).log2().fract() != 0.0
+        {
+            let n = format!(
+                "layer `{}`: `{}` divides by relu_upper_bound {}: qkhw divides exactly, as the quantizer does eagerly; model.predict's graph can compute (x·fl(1/bound))·relu6(x + shift) instead, and then a value on a rounding tie of the quantizer goes one step the other way (README, \"documented differences\")",
+                l.name, q.spec, h.relu_upper_bound
+            );
+            if !self.notices.contains(&n) {
+                self.notices.push(n);
+            }
+        }
+        q
     }
 
     /// A kernel quantized with `alpha="auto"` (not frozen): its scale is
