@@ -1218,6 +1218,10 @@ fn conclude(report: &qkhw::verify::Report, o: &VerifyOpts, name: &str) -> Result
 }
 
 fn predict(g: &qkhw::ir::Graph, input: &GoldenInput, output: &Path, codes: Option<&Path>) -> Result<(), Error> {
+    // As every command that writes a file: its folder must exist.
+    for p in [Some(output), codes].into_iter().flatten() {
+        qkhw::staging::check_writable(p)?;
+    }
     let (xs, mut opts) = input.read(g)?;
     if codes.is_none() {
         opts.keep = Some(qkhw::golden::Keep::Floats);
@@ -1321,6 +1325,9 @@ fn input_format_line(g: &qkhw::ir::Graph, formats: &[qkhw::fxp::FixedFormat], in
 }
 
 fn weights(g: &qkhw::ir::Graph, json: Option<&Path>) -> Result<(), Error> {
+    if let Some(p) = json {
+        qkhw::staging::check_writable(p)?;
+    }
     let (d, notes) = qkhw::passes::hw_weights::quantized_weights_noted(g)?;
     print_notes(&notes);
     if let Some(p) = json {

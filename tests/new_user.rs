@@ -494,3 +494,25 @@ fn inspect_marks_every_layer_qkhw_does_not_build() {
     let o = qkhw().arg("inspect").arg(model("rnn_lstm.keras")).output().unwrap();
     assert!(String::from_utf8_lossy(&o.stdout).contains("    state quantizer: quantized_bits("));
 }
+
+/// An output file in a folder that does not exist is refused, by every
+/// command that writes one, before it runs and without creating the
+/// folder (`predict -o` and `weights --json` made it silently; a
+/// cross-check).
+#[test]
+fn an_output_file_in_a_missing_folder_is_refused() {
+    let d = common::tmp("missing-folder");
+    let missing = d.join("no_such_dir");
+    let x = golden_inputs("jet_tagger");
+    let m = model("jet_tagger.keras");
+    for args in [
+        vec!["predict".to_string(), m.display().to_string(), "--input".into(), x.display().to_string(), "-o".into(), missing.join("y.npy").display().to_string()],
+        vec!["predict".to_string(), m.display().to_string(), "--input".into(), x.display().to_string(), "-o".into(), d.join("y.npy").display().to_string(), "--codes".into(), missing.join("c.npy").display().to_string()],
+        vec!["weights".to_string(), m.display().to_string(), "--json".into(), missing.join("w.json").display().to_string()],
+    ] {
+        let a: Vec<&dyn AsRef<std::ffi::OsStr>> = args.iter().map(|s| s as &dyn AsRef<std::ffi::OsStr>).collect();
+        let e = fails(&run(&a), "does not exist");
+        assert!(e.contains("no_such_dir") && e.trim().lines().count() == 1, "{args:?}: {e}");
+        assert!(!missing.exists() && !d.join("y.npy").exists(), "{args:?}: wrote something");
+    }
+}

@@ -218,7 +218,7 @@ pub fn quantized_weights_noted(g: &Graph) -> Result<(HwDict, Vec<String>)> {
             }
             let why = why.trim_start_matches(&format!("({}) ", l.class));
             let why = why.split("; supported:").next().unwrap_or(why);
-            notes.push(format!("layer `{}` ({}) has no quantizers, so QKeras's dict has no entry for it (qkhw does not build it: {why})", l.name, l.class));
+            notes.push(format!("layer `{}` ({}) quantizes no weights, so QKeras's dict has no entry for it (qkhw does not build it: {why})", l.name, l.class));
         }
     }
     // QKeras 1.2.1's bn-fusing graph pass (qgraph) reads every layer's
