@@ -332,3 +332,28 @@ fn return_state_runs_where_only_output_0_is_read() {
     let e = load_err(&dst);
     assert!(e.contains("layer `qlstm`") && e.contains("return_state=True` in a Sequential model"), "{e}");
 }
+
+/// The commands that rewrite a `.keras` archive (`freeze`, `quantize-model`)
+/// say a truncated one is truncated, as the reader does (they said only
+/// that they read `.keras` archives; a cross-check), and write nothing.
+#[test]
+fn rewriting_commands_say_a_truncated_archive_is_truncated() {
+    let d = tmpdir("trunc-rewrite");
+    let bytes = std::fs::read(models().join("jet_tagger.keras")).unwrap();
+    let cut = d.join("cut.keras");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let cfg = d.join("q.json");
+    std::fs::write(&cfg, r#"{"QDense": {"kernel_quantizer": "quantized_bits(4,0,1)"}}"#).unwrap();
+    let out = d.join("out.keras");
+    let runs: [Vec<std::ffi::OsString>; 2] = [
+        vec!["freeze".into(), cut.clone().into(), "-o".into(), out.clone().into()],
+        vec!["quantize-model".into(), cut.clone().into(), "--config".into(), cfg.into(), "--activation-bits".into(), "8".into(), "-o".into(), out.clone().into()],
+    ];
+    for args in runs {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_qkhw")).args(&args).output().unwrap();
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success() && e.contains("cut.keras") && e.contains("truncated"), "{args:?}: {e}");
+        assert_eq!(e.trim().lines().count(), 1, "{e}");
+        assert!(!out.exists());
+    }
+}

@@ -19,7 +19,9 @@ pub fn read(path: &Path, what: &str) -> Result<Members> {
         layer: None,
         msg: format!("{what} reads a Keras 3 `.keras` archive (save the model with model.save(\"NAME.keras\")) and writes one"),
     };
-    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|_| not_keras())?;
+    // A zip file that does not open (truncated, say) says why; another
+    // file is not a `.keras` archive at all.
+    let mut zip = if bytes.starts_with(b"PK") { super::open_zip(path, bytes)? } else { return Err(not_keras()) };
     let mut members = vec![];
     for k in 0..zip.len() {
         let mut f = zip.by_index(k).map_err(|_| not_keras())?;

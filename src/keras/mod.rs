@@ -126,16 +126,21 @@ pub fn load_bytes(
     Err(err(path, "not a model file: expected a .keras archive, a Keras .h5 or a model JSON"))
 }
 
+/// The zip archive of a `.keras` file, or an error that says why not (a
+/// truncated file has lost its zip directory, at the end).
+pub(crate) fn open_zip(path: &Path, bytes: Vec<u8>) -> Result<zip::ZipArchive<std::io::Cursor<Vec<u8>>>> {
+    zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| {
+        let what = e.to_string();
+        if what.contains("EOCD") || what.contains("end of central directory") {
+            err(path, "not a complete .keras archive (zip): truncated? (its zip directory is missing)")
+        } else {
+            err(path, format!("not a readable .keras archive (zip): {what}"))
+        }
+    })
+}
+
 fn unzip(path: &Path, bytes: Vec<u8>) -> Result<(Vec<u8>, Vec<u8>)> {
-    let mut z = zip::ZipArchive::new(std::io::Cursor::new(bytes))
-        .map_err(|e| {
-            let what = e.to_string();
-            if what.contains("EOCD") || what.contains("end of central directory") {
-                err(path, "not a complete .keras archive (zip): truncated? (its zip directory is missing)")
-            } else {
-                err(path, format!("not a readable .keras archive (zip): {what}"))
-            }
-        })?;
+    let mut z = open_zip(path, bytes)?;
     let mut member = |name: &str| -> Result<Vec<u8>> {
         let mut f = z
             .by_name(name)
