@@ -1092,7 +1092,9 @@ mod tests {
         let s = m.add(p, a);
         m.output("y", s, 8);
         let v = m.verilog();
-        assert!(v.contains("assign n2 = {{4{a[3]}}, a} * {4'd0, b};"), "{v}");
+        // A signed operand: a signed multiply, so that synthesis sees the
+        // operands' own widths (the low 8 bits are the same either way).
+        assert!(v.contains("assign n2 = $signed({{4{a[3]}}, a}) * $signed({4'd0, b});"), "{v}");
         assert!(v.contains("module t ("), "{v}");
         assert_eq!(m.resources().multipliers, 1);
         assert!(v.lines().all(|l| l.len() < 200));

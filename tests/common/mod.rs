@@ -70,9 +70,12 @@ pub fn long_random() -> usize {
 pub fn corrupt_one_operator(text: &str) -> String {
     if let Some(at) = text.find(" * ") {
         let end = at + text[at..].find(';').unwrap();
-        if let Some((w, h)) = text[at + 3..end].split_once("'h") {
-            let v = u64::from_str_radix(h, 16).unwrap() ^ 1;
-            return format!("{}{w}'h{v:x}{}", &text[..at + 3], &text[end..]);
+        // The literal's hex digits (inside `$signed(...)` when signed).
+        if let Some(k) = text[at + 3..end].find("'h") {
+            let start = at + 3 + k + 2;
+            let len = text[start..end].find(|c: char| !c.is_ascii_hexdigit()).unwrap_or(end - start);
+            let v = u64::from_str_radix(&text[start..start + len], 16).unwrap() ^ 1;
+            return format!("{}{v:x}{}", &text[..start], &text[start + len..]);
         }
     }
     let at = text.find(" + ").expect("an adder or a constant multiplier");
