@@ -86,7 +86,7 @@ impl Fabric {
                 Cell::Compare { a, b, .. } => f.compare_bits += width(*a).max(width(*b)),
                 Cell::Mux { y, one, zero, .. } if m.get(*one).lo == m.get(*one).hi || m.get(*zero).lo == m.get(*zero).hi => f.const_mux_bits += width(*y),
                 Cell::Mux { y, .. } => f.mux_bits += width(*y),
-                Cell::Mul { y, a, b } => {
+                Cell::Mul { y, a, b, .. } => {
                     let bits = width(*a) * width(*b);
                     if super::folded::dsp48s(range(*a), range(*b)) > 0 {
                         f.wide_product_bits += bits;

@@ -106,7 +106,7 @@ impl Packing {
         // is a constant), so that the product has its bits from `s` up.
         let top = m.shl(w1, self.s);
         let a = m.wire(self.packed.0, self.packed.1, 0, |y| super::netlist::Cell::Add { y, a: top, b: w2 });
-        let p = m.mul(x, a);
+        let p = m.mul_signed(x, a);
         let p = m.reg(p, Some(ce));
         let low = m.slice(p, 0, self.s, lo, hi);
         let width = m.get(p).width;

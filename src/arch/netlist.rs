@@ -117,8 +117,12 @@ pub enum Cell {
     Const { y: NetId, value: i128 },
     Add { y: NetId, a: NetId, b: NetId },
     Sub { y: NetId, a: NetId, b: NetId },
-    /// `a × b`, both variable (a DSP or LUT multiplier).
-    Mul { y: NetId, a: NetId, b: NetId },
+    /// `a × b`, both variable (a DSP or LUT multiplier). `signed`: written
+    /// as a signed multiply of the extended operands, so that synthesis
+    /// sees the operands' own widths (a packed pair's 25-bit weight, which
+    /// as an unsigned multiply of sign-extended operands took two or three
+    /// DSP48E1); the low bits, all the result has, are the same.
+    Mul { y: NetId, a: NetId, b: NetId, signed: bool },
     /// `y = a op b` (one bit).
     Compare { y: NetId, op: Cmp, a: NetId, b: NetId },
     /// `y = sel ? one : zero`.
@@ -340,7 +344,16 @@ impl Module {
         let (x, z) = (self.get(a).clone(), self.get(b).clone());
         let c = [x.lo * z.lo, x.lo * z.hi, x.hi * z.lo, x.hi * z.hi];
         let y = self.net(None, *c.iter().min().unwrap_or(&0), *c.iter().max().unwrap_or(&0), None, NetKind::Wire);
-        self.cells.push(Cell::Mul { y, a, b });
+        self.cells.push(Cell::Mul { y, a, b, signed: false });
+        y
+    }
+
+    /// `a × b` written as a signed multiply ([`Cell::Mul`]'s `signed`).
+    pub fn mul_signed(&mut self, a: NetId, b: NetId) -> NetId {
+        let y = self.mul(a, b);
+        if let Some(Cell::Mul { signed, .. }) = self.cells.last_mut() {
+            *signed = true;
+        }
         y
     }
 
@@ -694,7 +707,7 @@ impl Module {
         for c in &self.cells {
             match c {
                 Cell::Const { .. } => {}
-                Cell::Add { y, a, b } | Cell::Sub { y, a, b } | Cell::Mul { y, a, b } => {
+                Cell::Add { y, a, b } | Cell::Sub { y, a, b } | Cell::Mul { y, a, b, .. } => {
                     mark(*a, 0, width(*y));
                     mark(*b, 0, width(*y));
                 }
@@ -894,17 +907,11 @@ impl Module {
         for c in &self.cells {
             match c {
                 Cell::Const { .. } => {}
-                Cell::Mul { y, a, b } if self.get(*a).signed() || self.get(*b).signed() => {
-                    // A signed multiply: synthesis then drops the copies of
-                    // the sign bit (Yosys's wreduce) and sees the operands'
-                    // own widths; as an unsigned multiply of sign-extended
-                    // operands, a 25-bit operand extended to 34 bits took
-                    // two DSP48 slices instead of one. The low bits, all
-                    // the result has, are the same either way.
+                Cell::Mul { y, a, b, signed: true } => {
                     let w = self.get(*y).width;
                     let _ = writeln!(s, "    assign {} = $signed({}) * $signed({});", self.get(*y).name, nm.ext(*a, w), nm.ext(*b, w));
                 }
-                Cell::Add { y, a, b } | Cell::Sub { y, a, b } | Cell::Mul { y, a, b } => {
+                Cell::Add { y, a, b } | Cell::Sub { y, a, b } | Cell::Mul { y, a, b, .. } => {
                     let w = self.get(*y).width;
                     let op = match c {
                         Cell::Add { .. } => "+",
@@ -1092,9 +1099,12 @@ mod tests {
         let s = m.add(p, a);
         m.output("y", s, 8);
         let v = m.verilog();
-        // A signed operand: a signed multiply, so that synthesis sees the
-        // operands' own widths (the low 8 bits are the same either way).
-        assert!(v.contains("assign n2 = $signed({{4{a[3]}}, a}) * $signed({4'd0, b});"), "{v}");
+        assert!(v.contains("assign n2 = {{4{a[3]}}, a} * {4'd0, b};"), "{v}");
+        // A packed pair's multiply is written signed (the low 8 bits are
+        // the same either way).
+        let q = m.mul_signed(a, b);
+        m.output("z", q, 8);
+        assert!(m.verilog().contains(" = $signed({{4{a[3]}}, a}) * $signed({4'd0, b});"));
         assert!(v.contains("module t ("), "{v}");
         assert_eq!(m.resources().multipliers, 1);
         assert!(v.lines().all(|l| l.len() < 200));
