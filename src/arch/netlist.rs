@@ -1100,14 +1100,14 @@ mod tests {
         m.output("y", s, 8);
         let v = m.verilog();
         assert!(v.contains("assign n2 = {{4{a[3]}}, a} * {4'd0, b};"), "{v}");
+        assert!(v.contains("module t ("), "{v}");
+        assert_eq!(m.resources().multipliers, 1);
+        assert!(v.lines().all(|l| l.len() < 200));
         // A packed pair's multiply is written signed (the low 8 bits are
         // the same either way).
         let q = m.mul_signed(a, b);
         m.output("z", q, 8);
         assert!(m.verilog().contains(" = $signed({{4{a[3]}}, a}) * $signed({4'd0, b});"));
-        assert!(v.contains("module t ("), "{v}");
-        assert_eq!(m.resources().multipliers, 1);
-        assert!(v.lines().all(|l| l.len() < 200));
     }
 
     /// A chain nothing reads is dropped with its nets; what an output or
