@@ -58,8 +58,8 @@ pub struct FoldedDense {
 /// 25 × 18 multiplier, 24 and 17 bits a tile below the top one.
 pub fn dsp48s(a: (i128, i128), b: (i128, i128)) -> usize {
     let signed = |(lo, hi): (i128, i128)| super::netlist::width_of(lo, hi) + u32::from(lo >= 0);
-    let c = [a.0 * b.0, a.0 * b.1, a.1 * b.0, a.1 * b.1];
-    let product = super::netlist::width_of(*c.iter().min().unwrap_or(&0), *c.iter().max().unwrap_or(&0));
+    let (plo, phi) = super::netlist::product_range(a, b);
+    let product = super::netlist::width_of(plo, phi);
     if product < 9 {
         return 0;
     }
@@ -91,11 +91,17 @@ impl Packing {
     /// already takes several slices, is left as it is).
     pub fn of(x: (i128, i128), w: (i128, i128)) -> Option<Packing> {
         let signed = |(lo, hi): (i128, i128)| super::netlist::width_of(lo, hi) + u32::from(lo >= 0);
-        let c = [x.0 * w.0, x.0 * w.1, x.1 * w.0, x.1 * w.1];
-        let product = (*c.iter().min()?, *c.iter().max()?);
+        let product = super::netlist::product_range(x, w);
         let s = super::netlist::width_of(product.0, product.1);
         let a = (w.0 * (1 << s) + w.0, w.1 * (1 << s) + w.1);
         (dsp48s(x, w) == 1 && signed(a) <= 25 && signed(x) <= 18 && dsp48s(x, a) == 1).then_some(Packing { s, product, packed: a })
+    }
+
+    /// The packing of a folded step's lanes: with `pack` (`--pack-dsp`),
+    /// where its output lanes share their input element (not
+    /// `per_output`) and [`Packing::of`] its ranges.
+    pub fn of_lanes(x: (i128, i128), w: (i128, i128), per_output: bool, pack: bool) -> Option<Packing> {
+        if pack && !per_output { Packing::of(x, w) } else { None }
     }
 
     /// The two products `(x·w1, x·w2)` of `x` and the weights `w1`, `w2`
@@ -127,9 +133,9 @@ impl Packing {
 /// take one slice ([`Packing`]).
 pub fn dsp_slices(f: &Fold, x: (i128, i128), w: (i128, i128), per_output: bool, pack: bool) -> usize {
     let one = dsp48s(x, w);
-    match Packing::of(x, w) {
-        Some(_) if pack && !per_output => f.p_rows * f.p_in * (f.p_out / 2 + (f.p_out % 2) * one),
-        _ => f.all_multipliers() * one,
+    match Packing::of_lanes(x, w, per_output, pack) {
+        Some(_) => f.p_rows * f.p_in * (f.p_out / 2 + (f.p_out % 2) * one),
+        None => f.all_multipliers() * one,
     }
 }
 
@@ -439,7 +445,7 @@ pub fn lower(name: &str, d: &DenseSpec, reuse: usize, header: Vec<String>, init:
     let (wlo, whi) = (d.w.iter().copied().min().unwrap_or(0).min(0), d.w.iter().copied().max().unwrap_or(0).max(0));
     let (xlo, xhi, xw) = d.x;
     // Lanes (l, l + 1) with l even share their slices when packed.
-    let packing = Packing::of((xlo, xhi), (wlo, whi)).filter(|_| d.pack_dsp && !d.gather.per_output() && f.p_out > 1);
+    let packing = Packing::of_lanes((xlo, xhi), (wlo, whi), d.gather.per_output(), d.pack_dsp).filter(|_| f.p_out > 1);
     let packed = match packing {
         Some(pk) => format!(", output lanes packed two a DSP48 (low product {} bits)", pk.s),
         None => String::new(),

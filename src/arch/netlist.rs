@@ -72,6 +72,13 @@ pub fn width_of(lo: i128, hi: i128) -> u32 {
     crate::plan::fmt_for(lo.min(hi), hi.max(lo), 0).width
 }
 
+/// The range of `a × b` for operands in the ranges `a` and `b` (the
+/// extreme products are at the corners).
+pub fn product_range(a: (i128, i128), b: (i128, i128)) -> (i128, i128) {
+    let c = [a.0 * b.0, a.0 * b.1, a.1 * b.0, a.1 * b.1];
+    (c.into_iter().min().unwrap_or(0), c.into_iter().max().unwrap_or(0))
+}
+
 /// Comparison operators (signed by the operands' ranges).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cmp {
@@ -341,9 +348,8 @@ impl Module {
     }
 
     pub fn mul(&mut self, a: NetId, b: NetId) -> NetId {
-        let (x, z) = (self.get(a).clone(), self.get(b).clone());
-        let c = [x.lo * z.lo, x.lo * z.hi, x.hi * z.lo, x.hi * z.hi];
-        let y = self.net(None, *c.iter().min().unwrap_or(&0), *c.iter().max().unwrap_or(&0), None, NetKind::Wire);
+        let (lo, hi) = product_range((self.get(a).lo, self.get(a).hi), (self.get(b).lo, self.get(b).hi));
+        let y = self.net(None, lo, hi, None, NetKind::Wire);
         self.cells.push(Cell::Mul { y, a, b, signed: false });
         y
     }
