@@ -429,6 +429,9 @@ impl Builder<'_> {
     fn apply_activation(&mut self, l: &Layer, act: &Activation, x: usize) -> Result<usize> {
         let (xf, xlo, xhi) = (self.steps[x].fmt, self.steps[x].lo, self.steps[x].hi);
         let shape = self.steps[x].shape.clone();
+        if let Activation::Quantized(q) = act {
+            self.hswish_notice(l, q);
+        }
         match act {
             Activation::Linear => Ok(x),
             Activation::Float(f) if f == "relu" => {
@@ -464,7 +467,7 @@ impl Builder<'_> {
                     )),
                 }
             }
-            Activation::Quantized(q) => match scaled_requantizer(self.hswish_notice(l, q)).map_err(|m| err(self.g, l, m))? {
+            Activation::Quantized(q) => match scaled_requantizer(q).map_err(|m| err(self.g, l, m))? {
                 Some(sa) => {
                     let channels = *shape.last().unwrap_or(&1);
                     if sa.mult.len() != 1 && sa.mult.len() != channels {
@@ -544,24 +547,23 @@ impl Builder<'_> {
     /// which rounds a quantizer tie the other way (whether it
     /// does depends on the graph: renaming a layer switches it;
     /// `tests/golden/gen_hswish_graph.py`). Exact for a power-of-two bound.
-    fn hswish_notice<'q>(&mut self, l: &Layer, q: &'q Quantizer) -> &'q Quantizer {
+    fn hswish_notice(&mut self, l: &Layer, q: &Quantizer) {
         if let crate::quant::Kind::Hswish(h) = &q.kind
             && (h.relu_upper_bound as f64).log2().fract() != 0.0
         {
             let n = format!(
-                "layer `{}`: `{}` divides by relu_upper_bound {}: qkhw divides exactly, as the quantizer does eagerly; model.predict's graph can compute (x·fl(1/bound))·relu6(x + shift) instead, and then a value on a rounding tie of the quantizer goes one step the other way (README, \"documented differences\")",
+                "layer `{}`: `{}` divides by relu_upper_bound {}: qkhw divides exactly, as the quantizer does eagerly; model.predict's graph can compute (x·fl(1/bound))·relu6(x + shift) instead, and then a value on a rounding tie of the quantizer goes one step the other way (README, \"Golden model\")",
                 l.name, q.spec, h.relu_upper_bound
             );
             if !self.notices.contains(&n) {
                 self.notices.push(n);
             }
         }
-        q
     }
 
     /// A kernel quantized with `alpha="auto"` (not frozen): its scale is
     /// `model_save_quantized_weights`'s, which `model.predict`'s graph can
-    /// compute 1 ulp off (README, "documented differences").
+    /// compute 1 ulp off (README, "Golden model").
     fn auto_alpha_notice(&mut self, l: &Layer, op: &Op) {
         let kernels: Vec<&Option<Quantizer>> = match op {
             Op::Dense { kernel_q, .. } | Op::Conv { kernel_q, .. } | Op::ConvTranspose { kernel_q, .. } => vec![kernel_q],
