@@ -691,6 +691,16 @@ impl GoldenInput {
         if let Some(b) = self.bn {
             config.model.bn = Some(b);
         }
+        // Without a format, an input no quantizer reads is taken exactly:
+        // an infinity, or tiny and huge values together, name its file.
+        if input_format.is_none() && config.input.is_none() {
+            let read = qkhw::golden::hardware_inputs(g, None, &config)?.0;
+            for (k, (p, x)) in slots.iter().zip(&xs).enumerate() {
+                if read.get(k).is_none_or(|(_, q)| q.is_none()) {
+                    qkhw::golden::exact_inputs_threads(&x.data, &x.shape, if self.threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { self.threads }).map_err(|e| Error::Usage(format!("{}: {e}", p.display())))?;
+                }
+            }
+        }
         Ok((xs, qkhw::golden::PredictOptions { input_format, threads: self.threads, keep: None, progress: true, config }))
     }
 }
@@ -782,8 +792,15 @@ impl CliError {
 /// Nothing is printed for an error: the caller decides (the binary prints
 /// it, the Python extension raises it).
 pub fn run_args(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> Result<u8, CliError> {
+    use clap::{CommandFactory, FromArgMatches};
     let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
-    let cli = Cli::try_parse_from(&args).map_err(|e| clap_error(e, &args))?;
+    // `--reuse-factor -1` is a bad value, not an unknown option `-1`.
+    let mut cmd = Cli::command();
+    let names: Vec<String> = cmd.get_subcommands().map(|s| s.get_name().to_string()).collect();
+    for n in names {
+        cmd = cmd.mut_subcommand(n, |s| s.allow_negative_numbers(true));
+    }
+    let cli = cmd.try_get_matches_from(&args).and_then(|m| Cli::from_arg_matches(&m)).map_err(|e| clap_error(e, &args))?;
     run(cli).map_err(CliError::Failed)
 }
 
@@ -1067,6 +1084,9 @@ fn verify(model: &Path, o: &VerifyOpts, hw: &HwArgs, sem: &Semantics) -> Result<
     // Output paths are checked before any simulation.
     for p in [o.junit, o.json, o.trace].into_iter().flatten() {
         qkhw::staging::check_writable(p)?;
+    }
+    if let Some(d) = o.design.filter(|d| !d.is_dir()) {
+        return Err(Error::Usage(format!("{}: no such design folder (--design takes a folder `qkhw gen` wrote)", d.display())));
     }
     let g = sem.load(model)?;
     let req = hw.request(&g, sem)?;

@@ -192,3 +192,25 @@ fn every_target_verifies_with_bn_qkeras() {
         assert!(r.passed(), "{tag}: {}", r.text());
     }
 }
+
+/// A convolution with its own activation, then a QBatchNormalization
+/// (`tests/golden/gen_bn_across_activation.py`; cross-check batch 10):
+/// QKeras's weights fuse the batch norm into the convolution across the
+/// activation, and the convolution's bias is finer than the activation's
+/// output. The default (the fused tables) refuses it in one line that
+/// says why and names `--bn qkeras`; with `--bn qkeras` predict equals
+/// model.predict on every value.
+#[test]
+fn a_batch_norm_fused_across_an_activation_names_bn_qkeras() {
+    let dir = common::root().join("tests/golden/bn_across_activation");
+    let g = qkhw::load_graph(dir.join("model.keras"), BuildOptions::default()).unwrap();
+    let x = qkhw::npy::read_f32(&dir.join("inputs.npy")).unwrap();
+    let e = predict(&g, &x.data, &x.shape, &PredictOptions::default()).unwrap_err().to_string();
+    assert!(e.contains("layer `bn`") && e.contains("across that layer's activation") && e.contains("--bn qkeras") && !e.contains('\n'), "{e}");
+    let p = predict(&g, &x.data, &x.shape, &PredictOptions { config: mode(BnMode::Qkeras), ..Default::default() }).unwrap();
+    let want = qkhw::npy::read_f32(&dir.join("outputs.npy")).unwrap();
+    let got = p.output_f32(0);
+    assert_eq!(got.len(), want.data.len());
+    let equal = got.iter().zip(&want.data).filter(|(a, b)| a.to_bits() == b.to_bits()).count();
+    assert_eq!(equal, got.len(), "--bn qkeras: {equal} of {} outputs equal model.predict", got.len());
+}

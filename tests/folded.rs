@@ -73,6 +73,30 @@ fn mixed_per_layer_reuse_factors_and_a_cnn() {
     assert_eq!(ii, 180);
 }
 
+/// Strategy "latency" keeps a layer unrolled whatever its reuse factor,
+/// and says so once, naming the layers whose reuse factor it leaves unused
+/// (cross-check batch 10: `config_from_model(reuse_factor=3)` gave an
+/// unrolled design without a word).
+#[test]
+fn strategy_latency_says_which_reuse_factors_it_leaves_unused() {
+    use qkhw::arch::schedule::{schedule, Arch};
+    let g = qkhw::load_graph(common::root().join("examples/models/jet_tagger_da.keras"), qkhw::ir::BuildOptions::default()).unwrap();
+    let (plan, _) = qkhw::golden::hardware_plan(&g, None, &Default::default()).unwrap();
+    let cfg = Config::parse("[model]\nstrategy = \"latency\"\nreuse_factor = 3\n").unwrap();
+    let s = schedule(&plan, None, &cfg);
+    assert!(s.nodes.iter().all(|n| n.arch == Arch::Unrolled) && s.initiation_interval == 1);
+    let notes: Vec<&String> = s.notes.iter().filter(|n| n.starts_with("strategy \"latency\"")).collect();
+    assert_eq!(notes.len(), 1, "{:?}", s.notes);
+    assert!(notes[0].contains("`fc1` (reuse_factor 3)") && notes[0].contains("`output` (reuse_factor 3)") && notes[0].contains("strategy = \"resource\" folds them"), "{}", notes[0]);
+    // One layer kept by its own strategy, the command line's factor elsewhere.
+    let cfg = Config::parse("[layer.output]\nstrategy = \"latency\"\n").unwrap();
+    let s = schedule(&plan, Some(8), &cfg);
+    let note = s.notes.iter().find(|n| n.starts_with("strategy \"latency\"")).unwrap();
+    assert!(note.contains("keeps `output` (reuse_factor 8) unrolled") && note.contains("folds it") && !note.contains("fc1"), "{note}");
+    // Nothing unused, nothing said.
+    assert!(!schedule(&plan, None, &Config::parse("[model]\nstrategy = \"latency\"\n").unwrap()).notes.iter().any(|n| n.contains("latency")));
+}
+
 /// hls4ml's ParallelizationFactor: a folded convolution computes P output
 /// positions at once on P copies of its multipliers, all reading one ROM
 /// word, so its interval is R-cycles × ceil(positions / P); a last block

@@ -182,6 +182,10 @@ fn flags_that_do_not_apply_are_refused() {
         (vec!["gen", "--target", "hls", "--pack-dsp", "-o"], "--pack-dsp applies to --target verilog only"),
         (vec!["gen", "--pack-dsp", "--no-dsp", "-o"], "--pack-dsp packs products into DSP48 slices and --no-dsp uses none"),
         (vec!["gen", "--target", "c", "--reuse-factor", "4", "-o"], "--reuse-factor applies to --target verilog and hls"),
+        // A negative value is a bad value, not an unknown option `-1`
+        // (cross-check batch 10).
+        (vec!["gen", "--reuse-factor", "-1", "-o"], "invalid value '-1' for '--reuse-factor <REUSE_FACTOR>': give a whole number of 1 or more"),
+        (vec!["gen", "--clock-period", "-5", "-o"], "--clock-period -5: give a positive number of ns"),
     ] {
         let mut c = qkhw();
         c.args(&args[..1]).arg(&m).args(&args[1..]).arg(&o);
@@ -195,6 +199,7 @@ fn flags_that_do_not_apply_are_refused() {
         (vec!["--target", "c", "--design", "d"], "--design applies"),
         (vec!["--target", "hls", "--trace", "x.vcd"], "--trace applies"),
         (vec!["--random", "0"], "0"),
+        (vec!["--random", "-5"], "invalid value '-5' for '--random <RANDOM>': give a whole number of 1 or more"),
     ] {
         let out = qkhw().arg("verify").arg(&m).args(&args).output().unwrap();
         assert_ne!(out.status.code(), Some(0), "{args:?}");
@@ -226,6 +231,17 @@ fn predict_states_its_input_format_and_nan_position() {
         let e = fails(&c.output().unwrap(), "sample 1, element (5)");
         assert!(e.contains("nan_to_num") && !e.contains("give --input-format"), "{e}");
     }
+    // An infinity, or tiny and huge values together, taken exactly (no
+    // format given) name the file too (cross-check batch 10: they did not).
+    for (name, at, value, want) in [("inf.npy", 3, f32::INFINITY, "input sample 0, element (3): inf has no exact fixed-point code"), ("wide.npy", 1, 1e-30, "the inputs span more than 127 bits")] {
+        let x = d.join(name);
+        let mut v = vec![1.0e4f32; 16];
+        v[at] = value;
+        std::fs::write(&x, qkhw::npy::encode_f32(&[1, 16], &v)).unwrap();
+        let e = fails(&run(&[&"predict", &model("jet_tagger.keras"), &"--input", &x, &"--output", &d.join("w.npy")]), want);
+        assert!(e.starts_with(&format!("error: {}: ", x.display())) && e.trim().lines().count() == 1, "{e}");
+        ok(&run(&[&"predict", &model("jet_tagger.keras"), &"--input", &x, &"--output", &d.join("w.npy"), &"--input-format", &"fixed<16,6>"]));
+    }
 }
 
 /// 11: verify --design checks the model the design came from.
@@ -235,6 +251,13 @@ fn verify_design_names_its_model() {
     ok(&run(&[&"gen", &model("jet_tagger_da.keras"), &"-o", &d]));
     let e = fails(&run(&[&"verify", &model("jet_tagger.keras"), &"--design", &d]), "this design was generated from jet_tagger_da");
     assert!(e.contains("sha256"), "{e}");
+    // A missing folder is named as such, before anything else is printed
+    // (cross-check batch 10: it said `files.f: No such file or directory`
+    // after an input-format line).
+    let missing = d.with_file_name("nodir");
+    let o = run(&[&"verify", &model("jet_tagger.keras"), &"--design", &missing]);
+    let e = fails(&o, "nodir: no such design folder");
+    assert!(e.trim().lines().count() == 1, "{e}");
 }
 
 /// 13: no scale file (and no scale words) when alpha is 1; ranges in

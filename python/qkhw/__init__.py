@@ -549,14 +549,19 @@ def quantize(spec: str, x: Any, internal_sigmoid: str = "hard", codes: bool = Fa
     return y, {"codes": c, "signs": signs, "scale": scale, "encoding": enc}
 
 
-def config_from_model(model: Model | Any, granularity: str = "name", reuse_factor: int = 1, strategy: str = "latency") -> dict[str, Any]:
+def config_from_model(model: Model | Any, granularity: str = "name", reuse_factor: int = 1, strategy: str | None = None) -> dict[str, Any]:
     """A filled-in per-layer configuration to edit and pass as ``config=``
     (the ``--config`` TOML schema as a dict), like hls4ml's
     ``config_from_keras_model``: ``granularity="model"`` gives only the
     ``model`` table; ``"name"`` adds a ``layer`` table per layer with a
-    hardware format, holding its exact format (the default qkhw uses)."""
+    hardware format, holding its exact format (the default qkhw uses).
+    ``strategy`` defaults to ``"resource"`` (folded) when ``reuse_factor``
+    is more than 1 and ``"latency"`` (unrolled) otherwise: "latency" keeps
+    every layer unrolled whatever its reuse factor."""
     if granularity not in ("model", "name"):
         raise Error(f"granularity `{granularity}`: one of model, name")
+    if strategy is None:
+        strategy = "resource" if reuse_factor > 1 else "latency"
     m = model if isinstance(model, Model) else load(model)
     cfg: dict[str, Any] = {"model": {"reuse_factor": reuse_factor, "strategy": strategy}}
     if granularity == "name":

@@ -185,6 +185,16 @@ def test_the_config_of_config_from_model_changes_nothing(built):
         same_bits(a, b)
 
 
+def test_a_reuse_factor_from_config_from_model_folds(tmp_path):
+    """A reuse factor above 1 comes with strategy "resource", so the design
+    folds (cross-check batch 10: "latency" unrolled it without a word)."""
+    m = qkhw.load(mlp())
+    cfg = qkhw.config_from_model(m, granularity="model", reuse_factor=3)
+    assert cfg == {"model": {"reuse_factor": 3, "strategy": "resource"}}
+    d = m.write("verilog", tmp_path / "r3", config=cfg)
+    assert d.interface["initiation_interval"] >= 3, d.interface["initiation_interval"]
+
+
 def test_dump_and_sparsity(built):
     name, model, x = built
     m = qkhw.load(model)

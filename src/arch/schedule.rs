@@ -48,15 +48,17 @@ impl Arch {
 /// the output positions at once it asks for (1 unless its
 /// `parallelization_factor` says more, folded or not: the schedule says
 /// where it has no effect).
-fn requested(layer: &str, cli_reuse: Option<usize>, cfg: &Config) -> (Arch, usize) {
+/// Under strategy "latency" also the reuse factor it leaves unused (more
+/// than 1), which the schedule notes.
+fn requested(layer: &str, cli_reuse: Option<usize>, cfg: &Config) -> (Arch, usize, Option<usize>) {
     let own = cfg.layer(layer);
     let parallel = own.and_then(|l| l.parallelization_factor).unwrap_or(1);
     let strategy = own.and_then(|l| l.strategy).or(cfg.model.strategy);
-    if strategy == Some(Strategy::Latency) {
-        return (Arch::Unrolled, parallel);
-    }
     let reuse = own.and_then(|l| l.reuse_factor).or(cli_reuse).or(cfg.model.reuse_factor).unwrap_or(1);
-    (if reuse <= 1 { Arch::Unrolled } else { Arch::Folded { reuse, parallel } }, parallel)
+    if strategy == Some(Strategy::Latency) {
+        return (Arch::Unrolled, parallel, Some(reuse).filter(|&r| r > 1));
+    }
+    (if reuse <= 1 { Arch::Unrolled } else { Arch::Folded { reuse, parallel } }, parallel, None)
 }
 
 /// (rows, n_in, n_out) of a step the folded architecture takes (see
@@ -96,9 +98,15 @@ pub struct Schedule {
 pub fn schedule(plan: &Plan, cli_reuse: Option<usize>, cfg: &Config) -> Schedule {
     let mut nodes = vec![];
     let mut notes = vec![];
+    let mut latency_kept = vec![];
     for (start, end) in layer_ranges(plan) {
         let layer = plan.steps[end].layer.clone().unwrap_or_else(|| format!("step{end}"));
-        let (mut arch, asked_parallel) = requested(&layer, cli_reuse, cfg);
+        let (mut arch, asked_parallel, unused_reuse) = requested(&layer, cli_reuse, cfg);
+        if let Some(r) = unused_reuse
+            && dense_shape(&plan.steps[start].op).is_some()
+        {
+            latency_kept.push(format!("`{layer}` (reuse_factor {r})"));
+        }
         let mut cycles = 1;
         let mut recurrences = vec![];
         if let Arch::Folded { reuse, .. } = arch
@@ -141,6 +149,13 @@ pub fn schedule(plan: &Plan, cli_reuse: Option<usize>, cfg: &Config) -> Schedule
             notes.push(format!("layer `{layer}`: parallelization_factor {asked_parallel} has no effect: the layer is not folded (unrolled, it computes every position at once)"));
         }
         nodes.push(Node { layer, first: start, last: end, arch, cycles, recurrences });
+    }
+    if !latency_kept.is_empty() {
+        notes.push(format!(
+            "strategy \"latency\" keeps {} unrolled (one multiplier a product, initiation interval 1) whatever the reuse factor; strategy = \"resource\" folds {}",
+            latency_kept.join(", "),
+            if latency_kept.len() == 1 { "it" } else { "them" }
+        ));
     }
     let initiation_interval = nodes.iter().map(|n| n.cycles).max().unwrap_or(1).max(1);
     Schedule { nodes, initiation_interval, notes }

@@ -116,6 +116,17 @@ pub fn add(dir: &Path, files: &[(String, String)]) -> Result<()> {
 /// A design folder must come from the model it is checked against.
 pub fn check_model(dir: &Path, origin: &Origin) -> Result<()> {
     if let Some(m) = Manifest::read(dir)? {
+        if m.model_sha256 != origin.sha256 && m.model == origin.model {
+            // Keras names models `functional` or `sequential` by default:
+            // the name alone does not tell them apart.
+            return Err(Error::Usage(format!(
+                "{}: this design was generated from another model also named `{}` (sha256 {}; this one's is {}): generate it from this model with `qkhw gen`, or give the model it came from",
+                dir.display(),
+                m.model,
+                m.model_sha256,
+                origin.sha256
+            )));
+        }
         if m.model_sha256 != origin.sha256 {
             return Err(Error::Usage(format!(
                 "{}: this design was generated from {} (sha256 {}), not from {} (sha256 {})",
@@ -169,6 +180,10 @@ mod tests {
         assert!(check_model(&d, &B).is_ok());
         let e = check_model(&d, &A).unwrap_err().to_string();
         assert!(e.contains("generated from b.keras (sha256 bb)"), "{e}");
+        // Two models with Keras's default name differ by their hashes only.
+        let other = Origin { model: "b.keras", sha256: "cc", target: "verilog" };
+        let e = check_model(&d, &other).unwrap_err().to_string();
+        assert!(e.contains("another model also named `b.keras` (sha256 bb; this one's is cc)"), "{e}");
         std::fs::remove_dir_all(&d).unwrap();
     }
 

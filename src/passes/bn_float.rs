@@ -147,7 +147,7 @@ pub const MAX_EXCEPTIONS: usize = 4096;
 #[allow(clippy::too_many_arguments, reason = "the input range, both forms of the constants and the quantizer")]
 pub fn exceptions(x_frac: i32, lo: i128, hi: i128, inv: f32, add: f32, aff_frac: i32, mul_code: i128, add_code: i128, act: &Act) -> Result<Vec<(i128, i128)>, String> {
     let scale = crate::fxp::pow2(aff_frac);
-    let tf = |xs: &[i64]| -> Result<Vec<i128>, String> {
+    let tf = |xs: &[i128]| -> Result<Vec<i128>, String> {
         let codes: Vec<i128> = xs
             .iter()
             .map(|&x| {
@@ -162,8 +162,8 @@ pub fn exceptions(x_frac: i32, lo: i128, hi: i128, inv: f32, add: f32, aff_frac:
             .collect::<Result<_, String>>()?;
         act.apply(&codes, aff_frac).map_err(|e| e.to_string())
     };
-    let exact = |xs: &[i64]| -> Result<Vec<i128>, String> {
-        let codes: Vec<i128> = xs.iter().map(|&x| x as i128 * mul_code + add_code).collect();
+    let exact = |xs: &[i128]| -> Result<Vec<i128>, String> {
+        let codes: Vec<i128> = xs.iter().map(|&x| x * mul_code + add_code).collect();
         act.apply(&codes, aff_frac).map_err(|e| e.to_string())
     };
     // Both are monotone step functions of x: between the union of their
@@ -174,7 +174,7 @@ pub fn exceptions(x_frac: i32, lo: i128, hi: i128, inv: f32, add: f32, aff_frac:
     let mut out = vec![];
     for (k, &p) in points.iter().enumerate() {
         let end = points.get(k + 1).map_or(hi, |&n| n - 1);
-        let (a, b) = (tf(&[p as i64])?[0], exact(&[p as i64])?[0]);
+        let (a, b) = (tf(&[p])?[0], exact(&[p])?[0]);
         if a != b {
             if (end - p) as usize + out.len() >= MAX_EXCEPTIONS {
                 return Err(format!("float32 rounds differently from exact arithmetic on more than {MAX_EXCEPTIONS} input codes of one channel"));

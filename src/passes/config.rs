@@ -196,6 +196,18 @@ struct Raw {
     layer: BTreeMap<String, RawLayer>,
 }
 
+/// A TOML error in one line: where (line and column) and what, without
+/// the toml crate's multi-line snippet.
+fn toml_error(text: &str, e: &toml::de::Error) -> Error {
+    let at = e.span().map(|span| {
+        let before = &text[..span.start.min(text.len())];
+        let line = before.matches('\n').count() + 1;
+        let column = before.chars().rev().take_while(|&c| c != '\n').count() + 1;
+        format!("line {line}, column {column}: ")
+    });
+    Error::Usage(format!("{}{}", at.unwrap_or_default(), e.message().split_whitespace().collect::<Vec<_>>().join(" ")))
+}
+
 impl Config {
     /// Read a TOML file, or a JSON file (`.json`: the same tables as
     /// objects, as the Python package's config dicts are written).
@@ -211,7 +223,7 @@ impl Config {
     /// Parse the TOML text; a syntax error keeps TOML's own multi-line
     /// message with its caret under the offending text.
     pub fn parse(text: &str) -> Result<Config> {
-        Self::from_raw(toml::from_str(text).map_err(|e| Error::Usage(e.to_string().trim_end().to_string()))?)
+        Self::from_raw(toml::from_str(text).map_err(|e| toml_error(text, &e))?)
     }
 
     /// Parse the same schema written as JSON (`{"layer": {"fc1": {...}}}`).
@@ -406,9 +418,12 @@ mod tests {
         assert_eq!((a.rounding, a.overflow), (Rounding::Floor, Overflow::Wrap));
         assert_eq!((b.rounding, b.overflow), (Rounding::TiesEven, Overflow::Wrap));
         assert_eq!(c.output_head, OutputHead::Argmax);
-        // TOML's diagnostic keeps its lines and caret.
+        // TOML's diagnostic in one line, with its line and column (its
+        // caret snippet took five: cross-check batch 10).
         let e = Config::parse("[layer.a\noutput = 1").unwrap_err().to_string();
-        assert!(e.lines().count() > 2 && e.contains('^'), "{e}");
+        assert!(!e.contains('\n') && e.starts_with("line 1, column 9: "), "{e}");
+        let e = Config::parse("[layer.a]\noutput = \"fixed<8,2>\"\nbogus = 1\n").unwrap_err().to_string();
+        assert!(!e.contains('\n') && e.starts_with("line 3, column 1: unknown field `bogus`"), "{e}");
         for bad in [
             "[layer.x]\noutput = \"fixed<0,1>\"",
             "[layer.x]\nwidth = 3",

@@ -12,32 +12,35 @@ pub const MAX_SEGMENTS: usize = 4096;
 /// `(first input code, output code)` per step, ascending, covering
 /// `lo..=hi`.
 pub fn segments(a: &Act, in_frac: i32, lo: i128, hi: i128) -> Result<Vec<(i128, i128)>, String> {
-    let f = |codes: &[i64]| a.apply(codes, in_frac).map(|v| v.into_iter().map(i128::from).collect::<Vec<_>>()).map_err(|e| e.to_string());
+    // On i128 codes: a batch norm's exact output is wider than 64 bits.
+    let f = |codes: &[i128]| a.apply(codes, in_frac).map_err(|e| e.to_string());
     // hswish is not monotone; behind an average its turns are n times wider
     // in the sum's codes.
     let (hswish, widen) = match a {
-        Act::Generic { q, .. } => (matches!(q.kind, crate::quant::Kind::Hswish(_)), 1.0),
-        Act::Mean { q, n, .. } => (matches!(q.kind, crate::quant::Kind::Hswish(_)), *n as f64),
-        _ => (false, 1.0),
+        Act::Generic { q, .. } => (hswish_of(q), 1.0),
+        Act::Mean { q, n, .. } => (hswish_of(q), *n as f64),
+        _ => (None, 1.0),
     };
     let mut found: Vec<(i128, i128)> = vec![];
-    if !hswish {
+    if hswish.is_none() {
         found = bisect(&f, lo, hi)?;
     } else if hi - lo <= 1 << 25 {
         // Small enough to tabulate code by code.
         let mut start = lo;
         while start <= hi {
             let end = (start + (1 << 20) - 1).min(hi);
-            let codes: Vec<i64> = (start..=end).map(|v| v as i64).collect();
+            let codes: Vec<i128> = (start..=end).collect();
             found.extend(f(&codes)?.into_iter().enumerate().map(|(k, y)| (start + k as i128, y)));
             start = end + 1;
         }
-    } else {
-        // x * relu6(x + 3) / 6 is constant below -3, falls to its minimum at
-        // -1.5 and rises after: monotone on each of those three pieces.
+    } else if let Some(shift) = hswish {
+        // x · min(max(x + shift, 0), bound) / bound (QKeras takes a
+        // positive shift and bound) is constant below -shift, falls to its
+        // vertex at -shift/2 and rises after (QKeras's default: -3 and
+        // -1.5): monotone on each of those three pieces.
         let code = |v: f64| ((v * widen * crate::fxp::pow2(in_frac)).floor() as i128).clamp(lo - 1, hi);
-        let (c3, c15) = (code(-3.0), code(-1.5));
-        for (a0, b0) in [(lo, c3), (c3 + 1, c15), (c15 + 1, hi)] {
+        let (c_flat, c_vertex) = (code(-shift), code(-shift / 2.0));
+        for (a0, b0) in [(lo, c_flat), (c_flat + 1, c_vertex), (c_vertex + 1, hi)] {
             if a0 <= b0 {
                 found.extend(bisect(&f, a0, b0)?);
             }
@@ -57,6 +60,14 @@ pub fn segments(a: &Act, in_frac: i32, lo: i128, hi: i128) -> Result<Vec<(i128, 
     Ok(segs)
 }
 
+/// A hswish quantizer's `relu_shift`, where its turns are.
+fn hswish_of(q: &crate::quant::Quantizer) -> Option<f64> {
+    match &q.kind {
+        crate::quant::Kind::Hswish(h) => Some(f64::from(h.relu_shift)),
+        _ => None,
+    }
+}
+
 /// The steps of `segs` (over a wider range) restricted to `lo..=hi`.
 pub fn restrict(segs: &[(i128, i128)], lo: i128, hi: i128) -> Vec<(i128, i128)> {
     let first = segs.partition_point(|s| s.0 <= lo).saturating_sub(1);
@@ -67,7 +78,7 @@ pub fn restrict(segs: &[(i128, i128)], lo: i128, hi: i128) -> Vec<(i128, i128)> 
     out
 }
 
-type Eval<'a> = dyn Fn(&[i64]) -> Result<Vec<i128>, String> + 'a;
+type Eval<'a> = dyn Fn(&[i128]) -> Result<Vec<i128>, String> + 'a;
 
 /// `(first input code, output)` of each step of a function monotone (in
 /// either direction) on `lo..=hi`, consecutive equal outputs merged.
@@ -84,7 +95,7 @@ pub fn change_points(f: &Eval, lo: i128, hi: i128) -> Result<Vec<(i128, i128)>, 
 /// The steps of a function monotone on `lo..=hi`: bisect between ends that
 /// differ.
 fn bisect(f: &Eval, lo: i128, hi: i128) -> Result<Vec<(i128, i128)>, String> {
-    let ends = f(&[lo as i64, hi as i64])?;
+    let ends = f(&[lo, hi])?;
     let mut stack = vec![(lo, hi, ends[0], ends[1])];
     let mut found: Vec<(i128, i128)> = vec![(lo, ends[0])];
     while let Some((a0, b0, fa, fb)) = stack.pop() {
@@ -96,7 +107,7 @@ fn bisect(f: &Eval, lo: i128, hi: i128) -> Result<Vec<(i128, i128)>, String> {
             continue;
         }
         let mid = a0 + (b0 - a0) / 2;
-        let fm = f(&[mid as i64])?[0];
+        let fm = f(&[mid])?[0];
         stack.push((a0, mid, fa, fm));
         stack.push((mid, b0, fm, fb));
         if found.len() > 2 * MAX_SEGMENTS {
@@ -121,7 +132,7 @@ fn check(f: &Eval, segs: &[(i128, i128)], lo: i128, hi: i128) -> Result<(), Stri
         state ^= state << 17;
         codes.push(lo + ((state as u128 * 0x1_0000_0001) % span) as i128);
     }
-    let got = f(&codes.iter().map(|&c| c as i64).collect::<Vec<_>>())?;
+    let got = f(&codes)?;
     for (&c, &y) in codes.iter().zip(&got) {
         let k = segs.partition_point(|s| s.0 <= c).saturating_sub(1);
         if segs[k].1 != y {
@@ -136,26 +147,47 @@ mod tests {
     use super::*;
     use crate::quant::{InternalSigmoid, Quantizer};
 
+    /// The table of `spec` at `frac` over `lo..=hi` equals the function on
+    /// every code of windows around `centres` (in input units) and the ends.
+    fn exact_around(spec: &str, frac: i32, lo: i128, hi: i128, centres: &[f64]) -> usize {
+        let q = Quantizer::parse(spec, InternalSigmoid::Hard).unwrap();
+        let (a, _, _, _) = crate::plan::requantizer(&q).unwrap();
+        let segs = segments(&a, frac, lo, hi).unwrap();
+        let one = crate::fxp::pow2(frac);
+        let points = centres.iter().map(|&c| (c * one) as i128).chain([lo + 4096, hi - 4096]);
+        for centre in points {
+            let codes: Vec<i128> = (centre - 4096..=centre + 4096).collect();
+            let want = a.apply(&codes, frac).unwrap();
+            for (&c, &y) in codes.iter().zip(&want) {
+                let k = segs.partition_point(|s| s.0 <= c) - 1;
+                assert_eq!(segs[k].1, y, "{spec}: code {c}");
+            }
+        }
+        segs.len()
+    }
+
     /// hswish after a wide tensor (a batch norm's exact output, say) is far
     /// too wide to tabulate code by code: the table comes from bisecting its
-    /// three monotone pieces. Compared with the function on every code of
-    /// windows around its turning points (-3, -1.5, 0, 3) and the ends.
+    /// three monotone pieces, between turns that depend on its shift
+    /// (cross-check batch 10: `relu_shift=1` was refused, its dip between
+    /// -1 and 0 taken for float32 noise).
     #[test]
     fn hswish_over_a_wide_input_is_exact_around_its_turns() {
-        let q = Quantizer::parse("quantized_hswish(8, 3)", InternalSigmoid::Hard).unwrap();
-        let (a, _, _, _) = crate::plan::requantizer(&q).unwrap();
-        let frac = 30;
         let (lo, hi) = (-(1i128 << 36), 1i128 << 36);
-        let segs = segments(&a, frac, lo, hi).unwrap();
-        assert!(segs.len() > 10 && segs.len() < MAX_SEGMENTS, "{} steps", segs.len());
-        let one = 1i128 << frac;
-        for centre in [lo + 4096, -3 * one, -3 * one / 2, 0, 3 * one, hi - 4096] {
-            let codes: Vec<i64> = (centre - 4096..=centre + 4096).map(|c| c as i64).collect();
-            let want = a.apply(&codes, frac).unwrap().into_iter().map(i128::from).collect::<Vec<_>>();
-            for (&c, &y) in codes.iter().zip(&want) {
-                let k = segs.partition_point(|s| s.0 <= c as i128) - 1;
-                assert_eq!(segs[k].1, y, "code {c}");
-            }
+        let n = exact_around("quantized_hswish(8, 3)", 30, lo, hi, &[-3.0, -1.5, 0.0, 3.0]);
+        assert!(n > 10 && n < MAX_SEGMENTS, "{n} steps");
+        exact_around("quantized_hswish(5, 1, relu_shift=1, relu_upper_bound=2)", 30, lo, hi, &[-1.0, -0.5, 0.0, 1.0]);
+        exact_around("quantized_hswish(6, 2, relu_shift=2, relu_upper_bound=4)", 30, lo, hi, &[-2.0, -1.0, 2.0]);
+    }
+
+    /// A non-grid activation after a tensor wider than 64 bits (a
+    /// standalone batch norm's exact output: `fixed<72,7>` in cross-check
+    /// batch 10) is tabulated on its i128 codes, not their low 64 bits.
+    #[test]
+    fn an_activation_over_more_than_64_bits_is_exact() {
+        let (lo, hi) = (-(1i128 << 71), (1i128 << 71) - 1);
+        for spec in ["quantized_tanh(5)", "ternary()", "quantized_relu(5, 2, negative_slope=0.25)", "quantized_hswish(8, 3)"] {
+            exact_around(spec, 65, lo, hi, &[-2.0, -0.5, 0.0, 0.25, 1.0]);
         }
     }
 

@@ -514,7 +514,16 @@ impl Builder<'_> {
         let (xf, xlo, xhi) = (self.steps[x].fmt, self.steps[x].lo, self.steps[x].hi);
         let c = mul.codes.len();
         let sub_c = match sub {
-            Some(v) => Consts::from(v).codes(xf.frac).ok_or_else(|| err(self.g, l, "the bias is finer than its layer's output"))?,
+            // Only a fused batch norm subtracts: its producer's bias.
+            Some(v) => Consts::from(v).codes(xf.frac).ok_or_else(|| {
+                err(
+                    self.g,
+                    l,
+                    format!(
+                        "QKeras's weights fuse this batch norm into the layer before it across that layer's activation (bn_inv and fused_bias apply to its output minus its bias), and that bias is finer than the activation's output {xf}, so the fused tables cannot be applied exactly; `--bn qkeras` runs the batch norm as QKeras's predict does"
+                    ),
+                )
+            })?,
             None => vec![0; c],
         };
         let mut m = Consts::of(mul);

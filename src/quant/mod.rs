@@ -508,24 +508,26 @@ impl Quantizer {
             }
             let code = match &encoding {
                 Encoding::Fixed(f) | Encoding::Table { index: f, .. } => {
-                    let mut c = g as f64 * crate::fxp::pow2(f.frac);
-                    // Above 24 bits QKeras's clip bound `m - 1` is not a
-                    // float32: it becomes `m`, one past the format. Hardware
-                    // saturates to `m - 1` there.
-                    if c.fract() == 0.0 && c.abs() > 16777216.0 {
-                        c = c.clamp(f.min_code() as f64, f.max_code() as f64);
-                    }
-                    if c.fract() != 0.0 || !f.contains(c as i128) {
+                    let c = g as f64 * crate::fxp::pow2(f.frac);
+                    if c.fract() != 0.0 {
                         return Err(self.apply_err(format!(
                             "element {i}: {g} is not a code of {f} (a qkhw bug, please report)"
                         )));
                     }
-                    if c >= 9.223_372_036_854_776e18 {
+                    // Above 24 bits QKeras's clip bound `m - 1` is not a
+                    // float32: it becomes `m`, one past the format. Hardware
+                    // saturates to `m - 1` there (clamped as an integer:
+                    // from 54 bits `m - 1` is not an f64 either).
+                    let mut c = c as i128;
+                    if c.abs() > 1 << 24 {
+                        c = c.clamp(f.min_code(), f.max_code());
+                    }
+                    if !f.contains(c) {
                         return Err(self.apply_err(format!(
-                            "element {i}: code {c} of {f} does not fit in int64"
+                            "element {i}: {g} is not a code of {f} (a qkhw bug, please report)"
                         )));
                     }
-                    c as i64
+                    i64::try_from(c).map_err(|_| self.apply_err(format!("element {i}: code {c} of {f} does not fit in int64")))?
                 }
                 Encoding::Po2 { signed, min_exp, max_exp } => {
                     // 0 only appears where TF flushed 2^min_exp < 2^-126 to
@@ -560,6 +562,20 @@ impl Quantizer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// From 54 bits a format's largest code is not an f64 either: a
+    /// saturated input's code is clamped as an integer (cross-check batch
+    /// 10: `quantized_bits(55,3,1)` of 100.0 was "not a code", a qkhw bug).
+    #[test]
+    fn a_saturated_code_of_a_wide_format_is_its_largest() {
+        for bits in [25, 53, 54, 55, 60, 64] {
+            let q = Quantizer::parse(&format!("quantized_bits({bits},3,1)"), InternalSigmoid::Hard).unwrap();
+            let hw = q.hardware(&[100.0, -100.0, 0.5], &[3]).unwrap_or_else(|e| panic!("{bits} bits: {e}"));
+            let top = i64::try_from((1i128 << (bits - 1)) - 1).unwrap();
+            // (The negative end is QKeras's own: -top or -top - 1.)
+            assert!(hw.codes[0] == top && (hw.codes[1] == -top || hw.codes[1] == -top - 1) && hw.codes[2] == 1i64 << (bits - 5), "{bits} bits: {:?}", hw.codes);
+        }
+    }
 
     /// QKeras computes with a flag's number (`-m + symmetric`): only 0 and
     /// 1 (or booleans) are taken, not 2 run as True (a held-out model).
