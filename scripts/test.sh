@@ -19,17 +19,19 @@ need_cargo() {
 
 # Simulators for the hardware tests (tests/verilog.rs, tests/hw_primitives.rs):
 # installed from Debian's packages when missing. A test never skips for want
-# of them: without them it fails, and so does this script.
+# of them: without them it fails, and so does this script. ccache too:
+# Verilator's builds use it when present (OBJCACHE), so its runtime
+# compiles once instead of once per design (about 80 builds).
 need_sims() {
   local missing=()
-  for t in verilator iverilog yosys; do command -v "$t" >/dev/null || missing+=("$t"); done
+  for t in verilator iverilog yosys ccache; do command -v "$t" >/dev/null || missing+=("$t"); done
   if [ ${#missing[@]} -gt 0 ]; then
     echo "installing ${missing[*]} (apt-get)"
     local sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
-    $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq verilator iverilog yosys >/dev/null \
-      || { echo "error: cannot install verilator/iverilog/yosys; the hardware tests need them" >&2; exit 1; }
+    $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq verilator iverilog yosys ccache >/dev/null \
+      || { echo "error: cannot install verilator/iverilog/yosys/ccache; the hardware tests need them" >&2; exit 1; }
   fi
-  verilator --version && iverilog -V 2>&1 | sed -n 1p && yosys -V
+  verilator --version && iverilog -V 2>&1 | sed -n 1p && yosys -V && ccache --version | sed -n 1p
 }
 
 # The Python package (pyproject.toml, python/): a virtual environment with

@@ -187,7 +187,7 @@ fn broken_flow_control_is_caught() {
         .unwrap();
     let lb_text = std::fs::read_to_string(d.dir.join(&lb)).unwrap();
     let top_text = std::fs::read_to_string(&top).unwrap();
-    let sim = verify::verilator::Verilator::new(common::cache());
+    let sim = verify::verilator::Verilator::new(common::cache()).quick_build();
     // 1. A dropped beat: the first line buffer misses every pixel whose
     //    first bit is set, though the input port accepted it.
     let feed = top_text
@@ -460,7 +460,7 @@ fn a_join_fifo_below_its_minimum_stalls() {
 fn a_shallow_fifo_is_named_on_both_simulators() {
     common::require("verilator");
     common::require("iverilog");
-    let vl = verify::verilator::Verilator::new(common::cache());
+    let vl = verify::verilator::Verilator::new(common::cache()).quick_build();
     let mut named = vec![];
     // The concatenation's FIFO too with QKHW_LONG=1 (two more builds).
     let ks: &[usize] = if common::long() { &[0, 2] } else { &[0] };
@@ -545,7 +545,7 @@ fn a_corrupted_stage_is_named_by_its_layer_tap() {
     let text = std::fs::read_to_string(&path).unwrap();
     std::fs::write(&path, common::corrupt_one_operator(&text)).unwrap();
     let (codes, n) = common::vectors(&g, "stream_resnet", 50, 8);
-    let sim = verify::verilator::Verilator::new(common::cache());
+    let sim = verify::verilator::Verilator::new(common::cache()).quick_build();
     let r = verify::verify(&sim, &d, &plan, &codes, n, 5, None).unwrap();
     assert!(!r.passed());
     let m = r.first.as_ref().unwrap();

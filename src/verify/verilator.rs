@@ -145,6 +145,12 @@ impl Verilator {
         if let Some(o) = &opt {
             cmd.args(["-MAKEFLAGS", &format!("OPT_FAST={o} OPT_SLOW={o} OPT_GLOBAL={o}")]);
         }
+        if has_ccache() {
+            // Verilator's own hook: its runtime (verilated.cpp and
+            // friends, about 5 s of g++ a build) compiles once per flag
+            // set instead of once per design.
+            cmd.args(["-MAKEFLAGS", "OBJCACHE=ccache"]);
+        }
         if let Some(def) = d.rom_dir_define() {
             cmd.arg(def);
         }
@@ -267,6 +273,12 @@ impl Simulator for Verilator {
         }
         Ok(Some(taps))
     }
+}
+
+/// Whether `ccache` runs here (looked up once).
+fn has_ccache() -> bool {
+    static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *HAS.get_or_init(|| Command::new("ccache").arg("--version").output().is_ok_and(|o| o.status.success()))
 }
 
 /// `QKHW_VERILATOR_OPT` (e.g. `-O0`): the C++ optimization of the

@@ -343,6 +343,13 @@ fn unsupported(g: &Graph, layer: &str, what: &str) -> Error {
     }
 }
 
+/// A non-grid activation whose comparison table cannot be made (too many
+/// steps, a float function not monotone where it must be): not a layer
+/// the backend lacks, so not [`unsupported`]'s list.
+fn table_error(g: &Graph, layer: &str, what: &str) -> Error {
+    Error::Model { path: g.source.clone(), layer: Some(layer.to_string()), msg: format!("the comparison table of its activation: {what}") }
+}
+
 /// One module in construction: its netlist and its external inputs.
 struct ModuleBuild {
     /// The `rst` and `start` ports, made when the module gets a folded block.
@@ -1317,11 +1324,11 @@ fn piecewise(g: &Graph, plan: &Plan, i: usize, layer: &str, m: &mut ModuleBuild,
     for x in xs {
         let segs = if x.lo >= xs_step.lo && x.hi <= xs_step.hi {
             if let std::collections::hash_map::Entry::Vacant(v) = m.tables.entry(i) {
-                v.insert(crate::passes::segments::segments(a, in_fmt.frac, xs_step.lo, xs_step.hi).map_err(|e| unsupported(g, layer, &e))?);
+                v.insert(crate::passes::segments::segments(a, in_fmt.frac, xs_step.lo, xs_step.hi).map_err(|e| table_error(g, layer, &e))?);
             }
             crate::passes::segments::restrict(&m.tables[&i], x.lo, x.hi)
         } else {
-            crate::passes::segments::segments(a, in_fmt.frac, x.lo, x.hi).map_err(|e| unsupported(g, layer, &e))?
+            crate::passes::segments::segments(a, in_fmt.frac, x.lo, x.hi).map_err(|e| table_error(g, layer, &e))?
         };
         let (lo, hi) = (segs.iter().map(|s| s.1).min().unwrap_or(0), segs.iter().map(|s| s.1).max().unwrap_or(0));
         let ow = st.fmt.width.max(width(lo, hi));
