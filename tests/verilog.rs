@@ -2,7 +2,8 @@
 //! generated, lint-clean under `verilator -Wall`, compiles with
 //! `iverilog -g2005` (the unrolled recurrent ones with `QKHW_LONG=1`), and simulates equal to the golden model on all its
 //! golden inputs plus 1,000 random input codes (10,000 with `QKHW_LONG=1`) with random back-pressure
-//! (Verilator); the two jet taggers also on Icarus. A corrupted weight is
+//! (Verilator); the two jet taggers also on Icarus (golden inputs plus 200 random
+//! codes; 10,000 with `QKHW_LONG=1`). A corrupted weight is
 //! caught and its layer named. Models it does not take give a clear error.
 
 mod common;
@@ -43,11 +44,13 @@ fn lint_and_compile(d: &DesignDir, iverilog: bool) {
     assert!(o.status.success(), "{}: iverilog -g2005: {}", d.interface.top, String::from_utf8_lossy(&o.stderr));
 }
 
-/// The unrolled recurrent designs Icarus takes 23 to 102 s each to
-/// compile (zoo_rnn 90 s, rnn_bilstm 102 s): by default Verilator lints
-/// them, `QKHW_LONG=1` compiles them with Icarus too (their folded,
-/// time-iterating designs are what `verify` runs by default).
-const ICARUS_LONG_ONLY: &[&str] = &["zoo_rnn", "rnn_lstm", "rnn_gru", "rnn_bilstm"];
+/// The unrolled designs Icarus takes 17 to 102 s each to compile (the
+/// recurrent ones: zoo_rnn 90 s, rnn_bilstm 102 s; the largest CNNs:
+/// zoo_conv2d 17 s, stream_cnn 20 s): by default Verilator lints them,
+/// `QKHW_LONG=1` compiles them with Icarus too (the recurrent ones'
+/// folded, time-iterating designs are what `verify` runs by default; the
+/// CNNs are simulated folded and streamed).
+const ICARUS_LONG_ONLY: &[&str] = &["zoo_rnn", "rnn_lstm", "rnn_gru", "rnn_bilstm", "zoo_conv2d", "stream_cnn"];
 
 /// The largest unrolled designs: each takes Verilator 40 to 150 s to
 /// build on a 2-core machine. By default they are linted and compiled by
@@ -125,12 +128,16 @@ fn jet_tagger_da_variants_no_dsp_and_axis_names() {
 #[test]
 fn icarus_agrees_on_the_jet_taggers() {
     common::require("iverilog");
-    // Icarus runs a few hundred inferences a second here: one thread each.
+    // Icarus runs a few hundred inferences a second here: one thread each,
+    // on the golden inputs and 200 random codes (10,000 with QKHW_LONG=1;
+    // 1,000 took both cores 140 s of the test command's time), Verilator
+    // taking the 1,000.
+    let random = if common::long() { common::long_random() } else { 200 };
     std::thread::scope(|s| {
         for name in ["jet_tagger", "jet_tagger_da"] {
             s.spawn(move || {
                 let (g, d, plan) = generate(name, &Options::default(), &format!("iv-{name}"));
-                let (codes, n) = common::vectors(&g, name, common::long_random(), 42);
+                let (codes, n) = common::vectors(&g, name, random, 42);
                 let r = verify::verify(&verify::icarus::Icarus, &d, &plan, &codes, n, 3, None).unwrap();
                 assert!(r.passed(), "{}", r.text());
                 eprintln!("{}", r.text());
