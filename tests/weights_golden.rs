@@ -198,3 +198,39 @@ fn signs_have_no_entry_for_auto_po2_weights_as_in_qkeras() {
         assert_eq!(diff(name, &gold["weights"], &ours), None);
     }
 }
+
+/// Every ROM `qkhw rom` writes of a layer in QKeras's dict is named by the
+/// dict's key for the same values (cross-check batch 11: the average
+/// pooling's quantized 1/area was named `mult_factor`, which QKeras's dict
+/// gives to the float 1/area; its quantized value is `q_mult_factor`).
+#[test]
+fn rom_tensors_are_named_by_qkeras_dict_keys() {
+    let mut named = 0;
+    let mut failures = vec![];
+    for (golden, models) in cases() {
+        let gold: Value = serde_json::from_slice(&std::fs::read(&golden).unwrap()).unwrap();
+        let g = qkhw::load_graph(&models[0], BuildOptions::default()).unwrap();
+        for t in qkhw::passes::hw_tensors::hw_tensors(&g).unwrap() {
+            let Some(layer) = gold["weights"].get(&t.layer) else { continue };
+            if t.tensor.contains('/') {
+                continue;
+            }
+            match layer.get(&t.tensor) {
+                Some(v) if v.get("data").is_some() => {
+                    let data: Vec<f32> = v["data"].as_array().unwrap().iter().map(f32_of).collect();
+                    if data.len() == t.codes.len() && data.iter().enumerate().all(|(i, &x)| x == t.value(i) as f32) {
+                        named += 1;
+                    } else {
+                        failures.push(format!("{}: {}.{}: other values than the dict's", models[0].display(), t.layer, t.tensor));
+                    }
+                }
+                // QKeras lists kernels and biases under `weights`, unnamed;
+                // a standalone batch norm's tables are qkhw's own.
+                _ if t.tensor.ends_with("kernel") || t.tensor.ends_with("bias") || t.tensor.ends_with("weight") || t.tensor == "bn_inv" => {}
+                _ => failures.push(format!("{}: {}.{}: no such key in QKeras's dict", models[0].display(), t.layer, t.tensor)),
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(named >= 3, "{named}");
+}

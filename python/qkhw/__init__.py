@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -130,6 +131,17 @@ def _option_args(options: Mapping[str, Any], tmp: Path) -> list[str]:
         else:
             out += [flag, str(value)]
     return out
+
+
+def _in_python_terms(e: Error, options: Mapping[str, Any], command: str) -> Error:
+    """The CLI's "unknown option `--reuse-fact`; did you mean
+    --reuse-factor?" for a keyword argument, in the keyword's spelling."""
+    m = re.match(r"unknown option `--([A-Za-z0-9-]+)`(?:; did you mean --([A-Za-z0-9-]+)\?)?", str(e))
+    if not m or m.group(1).replace("-", "_") not in options:
+        return e
+    hint = f"; did you mean {m.group(2).replace('-', '_')}?" if m.group(2) else ""
+    method = {"gen": "write", "verify": "verify"}.get(command, command)
+    return Error(f"unknown option `{m.group(1).replace('-', '_')}`{hint} (see help(qkhw.Model.{method}) and `qkhw {command} --help`)")
 
 
 def _target(target: str) -> str:
@@ -364,7 +376,7 @@ class Model:
         try:
             return run(*args)
         except Error as e:
-            raise (self._m.rename(e) if isinstance(self._m, _Renamed) else e) from None
+            raise _in_python_terms(self._m.rename(e) if isinstance(self._m, _Renamed) else e, options, command) from None
 
     def write(self, target: str, output_dir: str | os.PathLike, force: bool = False, **options: Any) -> Design:
         """Generate a design (``qkhw gen``): ``target`` is ``"verilog"``,

@@ -290,8 +290,12 @@ def test_errors_are_qkhw_errors_with_the_cli_message(tmp_path):
         m.predict(np.zeros((3, 5), np.float32))
     with pytest.raises(qkhw.Error, match="dtype"):
         m.predict(np.array([["a"] * 16]))
-    with pytest.raises(qkhw.Error, match="unknown option `--bogus`"):
+    with pytest.raises(qkhw.Error, match=r"unknown option `bogus` \(see help\(qkhw.Model.write\)"):
         m.write("verilog", tmp_path / "out", bogus=3)
+    # A misspelt keyword in the keyword's spelling (cross-check batch 11:
+    # the CLI's `--reuse-fact`).
+    with pytest.raises(qkhw.Error, match="unknown option `reuse_fact`; did you mean reuse_factor\\?"):
+        m.write("verilog", tmp_path / "out", reuse_fact=3)
     assert not (tmp_path / "out").exists()
     with pytest.raises(qkhw.Error, match="target `vhdl`"):
         m.write("vhdl", tmp_path / "out")

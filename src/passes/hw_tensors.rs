@@ -208,15 +208,16 @@ fn layer_tensors(l: &Layer) -> Result<Vec<HwWeight>> {
                 }
             }
         }
-        // The average pooling's multiplier 1/area through its quantizer
-        // (QKeras's `q_mult_factor`).
+        // The average pooling's multiplier 1/area through its quantizer,
+        // named as QKeras's dict names it: `q_mult_factor` (its
+        // `mult_factor` is the float 1/area; cross-check batch 11).
         Op::Pool { average_q: Some(q), pool, .. } => {
             let area = pool.iter().product::<usize>() as f32;
-            out.push(quantized(n, "mult_factor", Some(q), &Tensor { shape: vec![], data: vec![1.0 / area] })?);
+            out.push(quantized(n, "q_mult_factor", Some(q), &Tensor { shape: vec![], data: vec![1.0 / area] })?);
         }
         Op::GlobalPool { average_q: Some(q), max: false, .. } => {
             let area = l.in_shapes[0][..l.in_shapes[0].len() - 1].iter().product::<usize>() as f32;
-            out.push(quantized(n, "mult_factor", Some(q), &Tensor { shape: vec![], data: vec![1.0 / area] })?);
+            out.push(quantized(n, "q_mult_factor", Some(q), &Tensor { shape: vec![], data: vec![1.0 / area] })?);
         }
         Op::ScaleShift { weight_q, bias_q, use_bias } => {
             out.push(quantized(n, "weight", weight_q.as_ref(), w("weight")?)?);
