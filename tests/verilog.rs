@@ -155,9 +155,15 @@ fn a_corrupted_weight_is_caught_and_its_layer_named() {
     let text = std::fs::read_to_string(&f).unwrap();
     std::fs::write(&f, common::corrupt_one_operator(&text)).unwrap();
     let (codes, n) = common::vectors(&g, "jet_tagger_da", 1_000, 42);
-    let sim = verify::verilator::Verilator::new(common::cache()).quick_build();
+    // A cache folder of its own, so that it builds: Verilator's builds go
+    // through ccache (the test command installs it), its store in the
+    // cache folder, not in $HOME.
+    common::require("ccache");
+    let cache = common::tmp("own-cache");
+    let sim = verify::verilator::Verilator::new(cache.clone()).quick_build();
     let r = verify::verify(&sim, &d, &plan, &codes, n, 5, None).unwrap();
     assert!(!r.passed());
+    assert!(cache.join("ccache").read_dir().is_ok_and(|mut d| d.next().is_some()), "no ccache store in {}", cache.display());
     let m = r.first.as_ref().unwrap();
     assert_eq!(m.layer.as_deref(), Some("fc2"), "{}", r.text());
     assert!(r.junit("jet_tagger_da").contains("<failure"));

@@ -148,8 +148,13 @@ impl Verilator {
         if has_ccache() {
             // Verilator's own hook: its runtime (verilated.cpp and
             // friends, about 5 s of g++ a build) compiles once per flag
-            // set instead of once per design.
+            // set instead of once per design. ccache's store goes in our
+            // cache folder (writable: the builds go there) unless the user
+            // chose one; a read-only home would fail every build.
             cmd.args(["-MAKEFLAGS", "OBJCACHE=ccache"]);
+            if std::env::var_os("CCACHE_DIR").is_none() {
+                cmd.env("CCACHE_DIR", self.cache.join("ccache"));
+            }
         }
         if let Some(def) = d.rom_dir_define() {
             cmd.arg(def);

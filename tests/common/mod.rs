@@ -9,7 +9,7 @@ use std::process::Command;
 pub fn require(tool: &str) {
     let ok = Command::new(tool).arg("--version").output().map(|o| o.status.success()).unwrap_or(false)
         || Command::new(tool).arg("-V").output().map(|o| o.status.success() || !o.stdout.is_empty()).unwrap_or(false);
-    assert!(ok, "`{tool}` is required by this test (scripts/test.sh installs it: apt-get install verilator iverilog yosys)");
+    assert!(ok, "`{tool}` is required by this test (scripts/test.sh installs it: apt-get install verilator iverilog yosys ccache)");
 }
 
 pub fn root() -> PathBuf {
