@@ -697,7 +697,7 @@ impl GoldenInput {
             let read = qkhw::golden::hardware_inputs(g, None, &config)?.0;
             for (k, (p, x)) in slots.iter().zip(&xs).enumerate() {
                 if read.get(k).is_none_or(|(_, q)| q.is_none()) {
-                    qkhw::golden::exact_inputs_threads(&x.data, &x.shape, if self.threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { self.threads }).map_err(|e| Error::Usage(format!("{}: {e}", p.display())))?;
+                    qkhw::golden::exact_inputs_threads(&x.data, &x.shape, qkhw::golden::worker_threads(self.threads)).map_err(|e| Error::Usage(format!("{}: {e}", p.display())))?;
                 }
             }
         }

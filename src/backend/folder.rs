@@ -116,26 +116,18 @@ pub fn add(dir: &Path, files: &[(String, String)]) -> Result<()> {
 /// A design folder must come from the model it is checked against.
 pub fn check_model(dir: &Path, origin: &Origin) -> Result<()> {
     if let Some(m) = Manifest::read(dir)? {
-        if m.model_sha256 != origin.sha256 && m.model == origin.model {
-            // Keras names models `functional` or `sequential` by default:
-            // the name alone does not tell them apart.
-            return Err(Error::Usage(format!(
-                "{}: this design was generated from another model also named `{}` (sha256 {}; this one's is {}): generate it from this model with `qkhw gen`, or give the model it came from",
-                dir.display(),
-                m.model,
-                m.model_sha256,
-                origin.sha256
-            )));
-        }
         if m.model_sha256 != origin.sha256 {
-            return Err(Error::Usage(format!(
-                "{}: this design was generated from {} (sha256 {}), not from {} (sha256 {})",
-                dir.display(),
-                m.model,
-                m.model_sha256,
-                origin.model,
-                origin.sha256
-            )));
+            let d = dir.display();
+            return Err(Error::Usage(if m.model == origin.model {
+                // Keras names models `functional` or `sequential` by
+                // default: the name alone does not tell them apart.
+                format!(
+                    "{d}: this design was generated from another model also named `{}` (sha256 {}; this one's is {}): generate it from this model with `qkhw gen`, or give the model it came from",
+                    m.model, m.model_sha256, origin.sha256
+                )
+            } else {
+                format!("{d}: this design was generated from {} (sha256 {}), not from {} (sha256 {})", m.model, m.model_sha256, origin.model, origin.sha256)
+            }));
         }
         if m.target != origin.target {
             return Err(Error::Usage(format!("{}: this is a {} design, not {}", dir.display(), m.target, origin.target)));

@@ -395,6 +395,11 @@ fn input_extent_body(x: &[f32]) -> (i32, f32, f32, bool) {
     (frac, value(lo), value(hi), bad != 0)
 }
 
+/// The worker threads a `threads` option asks for: 0 is every core.
+pub fn worker_threads(threads: usize) -> usize {
+    if threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { threads }
+}
+
 /// [`exact_inputs`] on `threads` threads (a pass over the whole input that
 /// runs before the plan can be made).
 pub fn exact_inputs_threads(x: &[f32], shape: &[usize], threads: usize) -> Result<(FixedFormat, i128, i128)> {
@@ -798,7 +803,7 @@ pub fn predict_inputs(g: &crate::ir::Graph, xs: &[(&[f32], &[usize])], opts: &Pr
     if let Some((k, _)) = xs.iter().enumerate().find(|(_, x)| x.1[0] != n) {
         return Err(Error::Usage(format!("input `{}` has {} samples, input `{}` {n}", g.layers[g.inputs[k].0].name, xs[k].1[0], g.layers[g.inputs[0].0].name)));
     }
-    let threads = if opts.threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { opts.threads };
+    let threads = worker_threads(opts.threads);
     let mut specs = vec![];
     let mut notices = vec![];
     // A format the user gave (--input-format, or the config's), else each

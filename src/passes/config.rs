@@ -220,8 +220,8 @@ impl Config {
         parsed.map_err(|e| Error::Usage(format!("{}: {e}", path.display())))
     }
 
-    /// Parse the TOML text; a syntax error keeps TOML's own multi-line
-    /// message with its caret under the offending text.
+    /// Parse the TOML text; an error is one line with its line and column
+    /// ([`toml_error`]).
     pub fn parse(text: &str) -> Result<Config> {
         Self::from_raw(toml::from_str(text).map_err(|e| toml_error(text, &e))?)
     }

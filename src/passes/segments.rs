@@ -21,32 +21,37 @@ pub fn segments(a: &Act, in_frac: i32, lo: i128, hi: i128) -> Result<Vec<(i128, 
         Act::Mean { q, n, .. } => (hswish_of(q), *n as f64),
         _ => (None, 1.0),
     };
-    let mut found: Vec<(i128, i128)> = vec![];
-    if hswish.is_none() {
-        found = bisect(&f, lo, hi)?;
-    } else if hi - lo <= 1 << 25 {
+    let found = match hswish {
+        None => bisect(&f, lo, hi)?,
         // Small enough to tabulate code by code.
-        let mut start = lo;
-        while start <= hi {
-            let end = (start + (1 << 20) - 1).min(hi);
-            let codes: Vec<i128> = (start..=end).collect();
-            found.extend(f(&codes)?.into_iter().enumerate().map(|(k, y)| (start + k as i128, y)));
-            start = end + 1;
+        Some(_) if hi - lo <= 1 << 25 => {
+            let mut found = vec![];
+            let mut start = lo;
+            while start <= hi {
+                let end = (start + (1 << 20) - 1).min(hi);
+                let codes: Vec<i128> = (start..=end).collect();
+                found.extend(f(&codes)?.into_iter().enumerate().map(|(k, y)| (start + k as i128, y)));
+                start = end + 1;
+            }
+            found
         }
-    } else if let Some(shift) = hswish {
         // x · min(max(x + shift, 0), bound) / bound (QKeras takes a
         // positive shift and bound) is constant below -shift, falls to its
         // vertex at -shift/2 and rises after (QKeras's default: -3 and
         // -1.5): monotone on each of those three pieces.
-        let code = |v: f64| ((v * widen * crate::fxp::pow2(in_frac)).floor() as i128).clamp(lo - 1, hi);
-        let (c_flat, c_vertex) = (code(-shift), code(-shift / 2.0));
-        for (a0, b0) in [(lo, c_flat), (c_flat + 1, c_vertex), (c_vertex + 1, hi)] {
-            if a0 <= b0 {
-                found.extend(bisect(&f, a0, b0)?);
+        Some(shift) => {
+            let code = |v: f64| ((v * widen * crate::fxp::pow2(in_frac)).floor() as i128).clamp(lo - 1, hi);
+            let (c_flat, c_vertex) = (code(-shift), code(-shift / 2.0));
+            let mut found = vec![];
+            for (a0, b0) in [(lo, c_flat), (c_flat + 1, c_vertex), (c_vertex + 1, hi)] {
+                if a0 <= b0 {
+                    found.extend(bisect(&f, a0, b0)?);
+                }
             }
+            found.sort();
+            found
         }
-        found.sort();
-    }
+    };
     let mut segs: Vec<(i128, i128)> = vec![];
     for (c, y) in found {
         if segs.last().is_none_or(|s| s.1 != y) {
