@@ -221,3 +221,36 @@ fn a_wide_output_is_refused_by_its_own_name() {
     assert!(!o.status.success() && e.contains("layer `out_a`") && e.contains("wider than 64 bits"), "{e}");
     assert!(!out.exists());
 }
+
+/// The fixed-point types are precompiled once per cache, flavor and
+/// `AP_INT_MAX_W` (about 2 s of every C-simulation's compile), and a
+/// C-simulation through the precompiled header still equals the golden
+/// model; a `.gch` g++ cannot use (here: not one at all) falls back to
+/// the header's text.
+#[test]
+fn the_fixed_point_types_are_precompiled_once() {
+    common::require("g++");
+    let shared = common::root().join("target").join("qkhw-cache");
+    let cache = common::tmp("hls-pch-cache");
+    let _ = std::fs::remove_dir_all(&cache);
+    std::fs::create_dir_all(&cache).unwrap();
+    for flavor in [Flavor::Vitis, Flavor::Catapult] {
+        let inc = qkhw::verify::hls::headers(&shared, flavor).unwrap();
+        std::os::unix::fs::symlink(&inc, cache.join(inc.file_name().unwrap())).unwrap();
+    }
+    let g = qkhw::load_graph(common::root().join("examples/models/jet_tagger.keras"), BuildOptions::default()).unwrap();
+    let (plan, _) = qkhw::golden::hardware_plan(&g, None, &Default::default()).unwrap();
+    let codes = qkhw::verify::random_inputs(&plan, 100, 3);
+    let pch = |types: &str, w: u32| cache.join(format!("pch-{types}-{}-w{w}/qkhw_csim.h.gch", &qkhw::verify::hls::WHEEL_SHA256[..16]));
+    for (flavor, gch) in [(Flavor::Vitis, pch("ap_types", 1024)), (Flavor::Catapult, pch("ac_types", 0))] {
+        let files = qkhw::backend::hls::generate(&g, &plan, "test", qkhw::quant::InternalSigmoid::Hard, flavor).unwrap();
+        for round in 0..2 {
+            let r = verify::verify_hls(&files, "jet_tagger", flavor, &plan, &codes, 100, &common::tmp(&format!("hls-pch-{flavor}")), &cache).unwrap();
+            assert!(r.passed(), "{flavor}: {}", r.text());
+            if round == 0 {
+                assert!(std::fs::metadata(&gch).is_ok_and(|m| m.len() > 1 << 20), "{flavor}: {}", gch.display());
+                std::fs::write(&gch, "not a precompiled header").unwrap();
+            }
+        }
+    }
+}

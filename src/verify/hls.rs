@@ -96,6 +96,64 @@ pub fn headers(cache: &Path, flavor: Flavor) -> Result<PathBuf> {
     Ok(dir)
 }
 
+/// g++'s flags for the C-simulation, the same for the precompiled header
+/// (GCC uses a `.gch` only when they match).
+const CSIM_FLAGS: [&str; 3] = ["-std=c++14", "-O1", "-w"];
+
+/// The `AP_INT_MAX_W` the generated Vitis header defines (its widest AXI
+/// word, a power of two of at least 1024); `None` for Catapult's.
+fn ap_int_max_w(files: &[(String, String)]) -> Option<u32> {
+    files.iter().filter(|(f, _)| f.ends_with(".h")).find_map(|(_, t)| t.lines().find_map(|l| l.strip_prefix("#define AP_INT_MAX_W ")?.trim().parse().ok()))
+}
+
+/// A precompiled header of `flavor`'s fixed-point types, made once per
+/// cache, flavor and `AP_INT_MAX_W` (which ap_int reads at its inclusion,
+/// so it is part of the header): parsing ap_types or ac_types takes about
+/// 2 s of each C-simulation's compile, more than the model itself. The
+/// header includes exactly what the generated header includes, in its
+/// order, so nothing compiles with it that would not compile without it.
+/// Passed with `-include`, GCC reads `qkhw_csim.h.gch` beside it when its
+/// flags match and the header's text otherwise (an older g++'s `.gch`),
+/// so `None` (no g++ could make one) only costs time.
+fn precompiled_header(cache: &Path, inc: &Path, flavor: Flavor, max_w: Option<u32>) -> Option<PathBuf> {
+    static MAKE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let (types, _, _) = layout(flavor);
+    let dir = cache.join(format!("pch-{types}-{}-w{}", &WHEEL_SHA256[..16], max_w.unwrap_or(0)));
+    let h = dir.join("qkhw_csim.h");
+    let gch = dir.join("qkhw_csim.h.gch");
+    if gch.exists() {
+        return Some(h);
+    }
+    let _guard = MAKE.lock().unwrap_or_else(|e| e.into_inner());
+    if gch.exists() {
+        return Some(h);
+    }
+    let includes: &[&str] = match flavor {
+        Flavor::Vitis => &["\"ap_fixed.h\"", "\"ap_int.h\"", "\"hls_stream.h\""],
+        Flavor::Catapult => &["\"ac_fixed.h\"", "\"ac_int.h\"", "\"ac_channel.h\""],
+    };
+    let mut text = String::from("// qkhw: the fixed-point types of the HLS C-simulation, precompiled\n#include <stdint.h>\n");
+    if let Some(w) = max_w {
+        text.push_str(&format!("#ifndef AP_INT_MAX_W\n#define AP_INT_MAX_W {w}\n#endif\n"));
+    }
+    for i in includes {
+        text.push_str(&format!("#include {i}\n"));
+    }
+    std::fs::create_dir_all(&dir).ok()?;
+    // Both files land by rename: another process sees all of each or none.
+    let unique = format!(".{}-{:?}", std::process::id(), std::thread::current().id()).replace(['(', ')'], "");
+    let tmp_h = dir.join(format!("qkhw_csim.h{unique}"));
+    std::fs::write(&tmp_h, &text).ok()?;
+    std::fs::rename(&tmp_h, &h).ok()?;
+    let tmp_gch = dir.join(format!("qkhw_csim.gch{unique}"));
+    let made = Command::new("g++").args(CSIM_FLAGS).arg("-I").arg(inc).args(["-x", "c++-header"]).arg(&h).arg("-o").arg(&tmp_gch).output();
+    if !made.is_ok_and(|o| o.status.success()) || std::fs::rename(&tmp_gch, &gch).is_err() {
+        let _ = std::fs::remove_file(&tmp_gch);
+        return None;
+    }
+    Some(h)
+}
+
 /// Compile the HLS files in `dir` and run the testbench on `codes`.
 pub fn run(files: &[(String, String)], name: &str, flavor: Flavor, dir: &Path, cache: &Path, codes: &[i128], n: usize) -> Result<(Vec<i128>, f64, f64)> {
     let inc = headers(cache, flavor)?;
@@ -104,9 +162,12 @@ pub fn run(files: &[(String, String)], name: &str, flavor: Flavor, dir: &Path, c
         std::fs::write(dir.join(f), t).map_err(|e| Error::io(dir.join(f), e))?;
     }
     let t = Instant::now();
-    let out = Command::new("g++")
-        .args(["-std=c++14", "-O1", "-w", "-I"])
-        .arg(&inc)
+    let mut gxx = Command::new("g++");
+    gxx.args(CSIM_FLAGS).arg("-I").arg(&inc);
+    if let Some(pch) = precompiled_header(cache, &inc, flavor, ap_int_max_w(files)) {
+        gxx.arg("-include").arg(pch);
+    }
+    let out = gxx
         .arg(dir.join(format!("{name}.cpp")))
         .arg(dir.join(format!("{name}_tb.cpp")))
         .arg("-o")
