@@ -258,7 +258,8 @@ fn raw_input_sum_notices(plan: &Plan, specs: &[InputSpec]) -> Vec<String> {
 
 /// The unquantized Dense layers of an output's float32 tail whose sums
 /// round: TensorFlow's matrix product sums in an order of its own (its
-/// kernel's blocking, which depends on the CPU and the shapes), `predict`
+/// kernel's blocking, which depends on the CPU, the shapes and the batch
+/// size: measured in the README, so no per-sample emulation exists), `predict`
 /// in input order with fused multiply-adds, so the last bits can differ.
 /// Where every product and partial sum is exact in float32 (its exact
 /// integer bound under 2^24, on inputs that are exact themselves) any
@@ -285,7 +286,7 @@ fn float_tail_order_notices(plan: &Plan) -> Vec<String> {
                     if !(exact && fits) {
                         let l = plan.steps[c..].iter().find_map(|s| s.layer.clone()).unwrap_or_default();
                         out.push(format!(
-                            "layer `{l}`: QKeras computes this unquantized Dense in float32 and its sums round; TensorFlow's matrix product sums in an order of its own (it depends on the CPU and the shapes), qkhw's predict in input order with fused multiply-adds, so the last bits of the output can differ (an output quantizer makes it exact)"
+                            "layer `{l}`: QKeras computes this unquantized Dense in float32 and its sums round; TensorFlow's matrix product sums in an order of its own (it depends on the CPU, the shapes and the batch size model.predict runs with), qkhw's predict in input order with fused multiply-adds, so the last bits of the output can differ (an output quantizer makes it exact)"
                         ));
                     }
                     exact = exact && fits;
