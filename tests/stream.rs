@@ -84,7 +84,9 @@ fn lint(d: &DesignDir) {
 fn streamed_cnns_equal_the_golden_model_on_verilator() {
     // Five more designs (a Verilator build each) with QKHW_LONG=1.
     let long = [("conv_bn_folded", None, 200), ("zoo_conv1d", None, 200), ("kernel_variants", None, 200), ("stream_cnn", None, 200), ("stream_resnet", Some(5), 100)];
-    let default = [("cnn_bn", None, 200), ("stream_cnn", Some(3), 100)];
+    // avg_divide: exact averages over 15 into seven branches, an Average
+    // of them, a global pooling and two Flattens into three outputs.
+    let default = [("cnn_bn", None, 200), ("stream_cnn", Some(3), 100), ("avg_divide", None, 60)];
     let cases: Vec<(&str, Option<usize>, usize)> = if common::long() { default.iter().chain(&long).copied().collect() } else { default.to_vec() };
     streamed_equal_the_golden_model(&cases);
 }
@@ -283,6 +285,39 @@ fn what_is_not_streamed_is_refused_with_the_layer_named() {
         assert!(e.contains("--io stream") && e.contains(want), "{name}: {e}");
         assert_eq!(e.lines().count(), 1, "{e}");
     }
+}
+
+/// Every model in the repository (the examples and the golden folders'
+/// models) either streams, each stage reading as many beats of as many
+/// elements as its inputs give, or is refused as the user's error, never
+/// as qkhw's (no simulator: the stream plan's own check). avg_divide's
+/// quantizer of a pooling's flattened sums (`pool_flat_q`) was a per-beat
+/// stage taking one beat of 24 elements from a stream of six beats of 4:
+/// written out with a note, its design stalled in every simulator.
+#[test]
+fn every_stream_plan_reads_the_beats_it_is_given() {
+    let mut keras = vec![];
+    let mut dirs = vec![common::root().join("examples/models"), common::root().join("tests/golden")];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p.extension().is_some_and(|x| x == "keras") {
+                keras.push(p);
+            }
+        }
+    }
+    let mut streamed = vec![];
+    for p in &keras {
+        let Ok(g) = qkhw::load_graph(p, Default::default()) else { continue };
+        let Ok((plan, _)) = qkhw::golden::hardware_plan(&g, None, &Config::default()) else { continue };
+        match qkhw::arch::stream::stream_plan(&plan) {
+            Ok(_) => streamed.push(p.file_stem().unwrap().to_string_lossy().to_string()),
+            Err(e) => assert!(matches!(e, qkhw::Error::Usage(_)), "{}: {e}", p.display()),
+        }
+    }
+    assert!(streamed.len() >= 20 && streamed.iter().any(|n| n == "avg_divide"), "{streamed:?}");
 }
 
 /// ResNet-8 (MLPerf Tiny) streamed with its residual joins, folded for a

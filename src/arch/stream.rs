@@ -201,13 +201,14 @@ impl StreamPlan {
     }
 }
 
+/// The layer step `i` belongs to: its own, or for an unnamed step (a
+/// pooling's sums before their division, say) the next named one's.
+fn layer_of(plan: &Plan, i: usize) -> String {
+    plan.steps[i..].iter().find_map(|s| s.layer.clone()).unwrap_or_else(|| format!("step{i}"))
+}
+
 fn refuse(plan: &Plan, step: usize, what: &str) -> Error {
-    // An unnamed step (a pooling's sum before its division, say) belongs
-    // to the next named one.
-    let layer = plan.steps[step..]
-        .iter()
-        .find_map(|s| s.layer.clone())
-        .unwrap_or_else(|| format!("step {step}"));
+    let layer = layer_of(plan, step);
     Error::Usage(format!(
         "--io stream: layer `{layer}`: {what}; streamed so far: Conv1D/Conv2D, DepthwiseConv, SeparableConv, max and valid average pooling, ZeroPadding, Cropping, batch norm, activations, Dense on the last axis, branches joined by Add/Subtract/Multiply/Average/Maximum/Minimum or a channel Concatenate, then Flatten / pooling / Dense heads (use --io parallel for this model)"
     ))
@@ -354,10 +355,7 @@ fn per_beat(op: &StepOp) -> StepOp {
 fn accumulation(plan: &Plan, cur: usize, i: usize) -> Option<(Stage, StepOp)> {
     let x = &plan.steps[cur];
     let (_, c) = pixels(&x.shape)?;
-    let name = plan.steps[i]
-        .layer
-        .clone()
-        .unwrap_or_else(|| format!("step{i}"));
+    let name = layer_of(plan, i);
     let (in_h, in_w) = match x.shape.as_slice() {
         [h, w, _] => (*h, *w),
         [w, _] => (1, *w),
@@ -427,7 +425,10 @@ fn per_pixel(plan: &Plan, i: usize, c_in: usize) -> bool {
         pixels(shape).map(|(p, _)| p) == pixels(&plan.steps[st.inputs[0]].shape).map(|(p, _)| p)
     };
     match &st.op {
-        StepOp::Affine { .. } | StepOp::Act(_) => true,
+        // Elementwise, but only per pixel where its pixels are its
+        // input's: a quantizer that reads a pooling's sums through a
+        // Flatten (the exact average) has the flat shape.
+        StepOp::Affine { .. } | StepOp::Act(_) => pixels(&st.shape) == pixels(&plan.steps[st.inputs[0]].shape),
         StepOp::Identity => st.shape == plan.steps[st.inputs[0]].shape,
         StepOp::Dense { n_in, .. } => *n_in == c_in && same_positions(&st.shape),
         _ => false,
@@ -557,11 +558,7 @@ impl Builder<'_> {
             && sub.steps.len() > sub.n_inputs
         {
             let beats = pixels(&self.plan.steps[head].shape).map_or(1, |(b, _)| b);
-            let name = sub
-                .steps
-                .last()
-                .and_then(|st| st.layer.clone())
-                .unwrap_or_else(|| "beat".into());
+            let name = layer_of(self.plan, head);
             self.nodes.push(Node {
                 stage: Stage::Beat {
                     name,
@@ -596,10 +593,7 @@ impl Builder<'_> {
         let Some((beats, elems)) = pixels(&self.plan.steps[x].shape).filter(|p| p.0 > 1) else {
             return src;
         };
-        let name = self.plan.steps[x]
-            .layer
-            .clone()
-            .unwrap_or_else(|| "input".into());
+        let name = layer_of(self.plan, x);
         self.push_node(
             Stage::Collect {
                 name: format!("{name}_collect"),
@@ -814,7 +808,7 @@ pub fn stream_plan(plan: &Plan) -> Result<StreamPlan> {
             let (_, cout) = pixels(&st.shape).unwrap_or((1, 1));
             let src = b.src(x)?;
             b.flush();
-            let name = st.layer.clone().unwrap_or_else(|| format!("step{i}"));
+            let name = layer_of(plan, i);
             let win = b.push_node(Stage::Window { name: format!("{name}_window"), geo: geo.clone(), width: plan.steps[x].fmt.width }, vec![src]);
             let padded = (0..geo.out_h).any(|oy| (0..geo.kh).any(|ky| geo.in_row(oy, ky).is_none()))
                 || (0..geo.out_w).any(|ox| (0..geo.kw).any(|kx| geo.in_col(ox, kx).is_none()));
@@ -883,13 +877,53 @@ pub fn stream_plan(plan: &Plan) -> Result<StreamPlan> {
             )));
         }
     }
-    Ok(StreamPlan {
+    let sp = StreamPlan {
         nodes: b.nodes,
         output,
         inputs,
         out_beats,
         out_beat_shape,
-    })
+    };
+    sp.check_beats()?;
+    Ok(sp)
+}
+
+impl StreamPlan {
+    /// Every stage reads as many beats per sample as its inputs give, of
+    /// as many elements: a stage that waits for beats that never come
+    /// stalls the design (a quantizer of a pooling's flattened sums was
+    /// once a per-beat stage taking one beat of 24 from a stream of six
+    /// beats of 4).
+    fn check_beats(&self) -> Result<()> {
+        let elems = |src: Src| match src {
+            Src::Input(k) => self.inputs[k].elems,
+            Src::Node(k) => match &self.nodes[k].stage {
+                Stage::Beat { plan, .. } => plan.steps[plan.outputs[0]].shape.iter().product(),
+                Stage::Window { geo, .. } => geo.kh * geo.kw * geo.cin,
+                Stage::Collect { beats, elems, .. } => beats * elems,
+                Stage::Accumulate { c, .. } => *c,
+            },
+        };
+        for n in &self.nodes {
+            for (p, &src) in n.inputs.iter().enumerate() {
+                let (beats, each) = match &n.stage {
+                    Stage::Beat { plan, beats, .. } => (*beats, plan.steps[plan.inputs[p]].shape.iter().product()),
+                    Stage::Window { geo, .. } => (geo.in_h * geo.in_w, geo.cin),
+                    Stage::Collect { beats, elems, .. } => (*beats, *elems),
+                    Stage::Accumulate { in_h, in_w, c, .. } => (in_h * in_w, *c),
+                };
+                if (self.beats(src), elems(src)) != (beats, each) {
+                    return Err(Error::Internal(format!(
+                        "--io stream: stage `{}` reads {beats} beats of {each} elements from input {p}, which gives {} beats of {}",
+                        n.stage.name(),
+                        self.beats(src),
+                        elems(src)
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

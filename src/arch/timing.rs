@@ -79,6 +79,34 @@ pub const MAX_SAMPLES: usize = 4096;
 /// from the previous sample's first beat, 0 for the first sample).
 type Sample = (u64, u64, u64);
 
+/// Why [`full_rate`] gives no timing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unsimulated {
+    /// Fewer than three samples came out within the limit (`through` of
+    /// them in `limit` cycles): a design too slow for the limit, or one
+    /// that stalls.
+    TooFew { through: usize, limit: u64 },
+    /// The netlist has what the simulation does not model (a control net
+    /// wider than 62 bits or read from a memory, an instance of another
+    /// kind, a watched probe that does not exist).
+    Unsupported(String),
+}
+
+impl std::fmt::Display for Unsimulated {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unsimulated::TooFew { through, limit } => write!(f, "{through} samples through after {limit} cycles"),
+            Unsimulated::Unsupported(why) => f.write_str(why),
+        }
+    }
+}
+
+impl From<String> for Unsimulated {
+    fn from(why: String) -> Unsimulated {
+        Unsimulated::Unsupported(why)
+    }
+}
+
 /// Simulate `top` (whose instances are the netlist `modules` or the beat
 /// stages `pipelines`, by module name) with every input port's beats
 /// offered every cycle and the output (`out_beats` beats per sample)
@@ -106,13 +134,13 @@ type Sample = (u64, u64, u64);
 /// `watch` names probe nets ([`NetKind::Probe`]) by instance path and
 /// name (`u_s5_fifo0.level`); their largest values come back in
 /// [`FullRate::probe_max`].
-pub fn full_rate(top: &Module, modules: &HashMap<String, Module>, pipelines: &HashMap<String, Pipeline>, ports: &Ports, out_beats: usize, limit: u64, watch: &[String]) -> Result<FullRate, String> {
+pub fn full_rate(top: &Module, modules: &HashMap<String, Module>, pipelines: &HashMap<String, Pipeline>, ports: &Ports, out_beats: usize, limit: u64, watch: &[String]) -> Result<FullRate, Unsimulated> {
     let mut flat = Flat::default();
     let ids = flat.add(top, modules, pipelines, "")?;
     let watched: Vec<NetId> = watch
         .iter()
         .map(|w| flat.probes.get(w).copied().ok_or_else(|| format!("no probe {w} (a qkhw bug)")))
-        .collect::<Result<_, _>>()?;
+        .collect::<Result<_, String>>()?;
     let p = Ports {
         rst: ids[ports.rst.0],
         ins: ports.ins.iter().map(|i| InPort { valid: ids[i.valid.0], ready: ids[i.ready.0], beats: i.beats.max(1) }).collect(),
@@ -151,7 +179,7 @@ pub fn full_rate(top: &Module, modules: &HashMap<String, Module>, pipelines: &Ha
     loop {
         if cycle >= limit {
             if each.len() < 3 {
-                return Err(format!("{} samples through after {limit} cycles", each.len()));
+                return Err(Unsimulated::TooFew { through: each.len(), limit });
             }
             break;
         }
@@ -177,7 +205,7 @@ pub fn full_rate(top: &Module, modules: &HashMap<String, Module>, pipelines: &Ha
         }
         let s = each.len();
         let (Some(first), Some(last)) = (first_in(&accepted, s), last_in(&accepted, s)) else {
-            return Err(format!("sample {s} came out before all its input beats went in"));
+            return Err(format!("sample {s} came out before all its input beats went in").into());
         };
         each.push((
             given[s * out_beats].saturating_sub(first),
@@ -736,11 +764,11 @@ mod tests {
         // Offered a word a cycle and drained one per 3, it fills.
         assert_eq!(r.probe_max, [4]);
         let e = full_rate(&t, &modules, &pipes, &ports, 1, 10_000, &["u_f.nothing".into()]).unwrap_err();
-        assert!(e.contains("no probe u_f.nothing"), "{e}");
+        assert!(e.to_string().contains("no probe u_f.nothing"), "{e}");
         assert!(r.latency_first > 5, "{r:?}");
         // Without the FIFO's module the design cannot be simulated.
         let e = full_rate(&t, &HashMap::new(), &pipes, &ports, 1, 10_000, &[]).unwrap_err();
-        assert!(e.contains("data of an instance"), "{e}");
+        assert!(e.to_string().contains("data of an instance"), "{e}");
     }
 
     /// A handshake that reads data is refused (the cone holds control
@@ -753,11 +781,12 @@ mod tests {
         ports.out_valid = t.output("v", bit, 1);
         let pipes = HashMap::from([("stage".to_string(), Pipeline { ii: 1, depth: 2 })]);
         let e = full_rate(&t, &HashMap::new(), &pipes, &ports, 1, 1_000, &[]).unwrap_err();
-        assert!(e.contains("data net"), "{e}");
+        assert!(e.to_string().contains("data net"), "{e}");
         let (mut t, mut ports) = one_stage();
         let zero = t.constant(0);
         ports.out_valid = t.output("v", zero, 1);
         let e = full_rate(&t, &HashMap::new(), &pipes, &ports, 1, 1_000, &[]).unwrap_err();
-        assert!(e.contains("0 samples through after 1000 cycles"), "{e}");
+        assert_eq!(e, Unsimulated::TooFew { through: 0, limit: 1_000 });
+        assert_eq!(e.to_string(), "0 samples through after 1000 cycles");
     }
 }

@@ -566,6 +566,14 @@ pub fn generate_stream(
     if sized {
         run = simulate(&modules);
     }
+    // Too few samples where the limit leaves room for many more at the
+    // estimated rate: the design stalls, and would in any simulator (a
+    // design that deadlocked this way was written out with a note).
+    if let Err(e) = &run
+        && let Some(why) = stalls(e, ii_est, latency_est)
+    {
+        return Err(crate::error::Error::Internal(format!("--io stream: the streamed design of `{top}` stalls: {why}; use --io parallel")));
+    }
     let (timing_note, latency, latency_last, timing_samples, ii) = match run {
         Ok(r) if !r.repeated => (
             format!("--io stream: at full rate at least {} cycles per sample, latency at least {} cycles from a sample's first input beat to its first output beat and {} from its last input beat to its last output beat: the largest over the samples simulated cycle by cycle (up to {} samples or 4 M cycles), whose timing had not repeated (its stages' intervals drift against each other over a longer cycle), so a longer run can see a few cycles more; `verify` measures them", r.interval, r.latency_first, r.latency_last, timing::MAX_SAMPLES),
@@ -764,4 +772,30 @@ fn stream_instance(t: &mut Module, module: &str, name: &str, (clk, rst): (NetId,
     t.sink(last);
     let conns = [("clk", clk), ("rst", rst), ("s_data", s.0), ("s_valid", s.1), ("s_ready", s.2), ("m_data", m.0), ("m_valid", m.1), ("m_ready", m.2), ("m_last", last)];
     t.instance(module, name, vec![], conns.iter().map(|(p, n)| (p.to_string(), *n)).collect());
+}
+
+/// Whether a timing simulation that gave too few samples shows a design
+/// that stalls: its limit left room for 16 samples or more at the
+/// estimated rate (`ii_est` cycles per sample after `latency_est`).
+fn stalls(e: &timing::Unsimulated, ii_est: usize, latency_est: usize) -> Option<String> {
+    let timing::Unsimulated::TooFew { through, limit } = *e else { return None };
+    let expected = (limit as usize).saturating_sub(latency_est) / ii_est.max(1);
+    (expected >= 16).then(|| format!("{through} samples came out of its cycle-by-cycle simulation in {limit} cycles, where about {ii_est} cycles per sample gives {expected}"))
+}
+
+#[cfg(test)]
+mod stall_tests {
+    use super::*;
+
+    /// Too few samples in a limit that leaves room for many is a stall; in
+    /// a limit too short for the design's rate, or for another reason, it
+    /// is not.
+    #[test]
+    fn too_few_samples_in_a_long_run_is_a_stall() {
+        let few = |through, limit| timing::Unsimulated::TooFew { through, limit };
+        let s = stalls(&few(0, 4_000_000), 1080, 289).unwrap();
+        assert!(s.starts_with("0 samples came out") && s.ends_with("gives 3703"), "{s}");
+        assert!(stalls(&few(2, 4_000_000), 300_000, 600_000).is_none());
+        assert!(stalls(&timing::Unsimulated::Unsupported("a handshake depends on a memory".into()), 10, 10).is_none());
+    }
 }
