@@ -568,6 +568,52 @@ impl HwArgs {
         })
     }
 
+    /// The golden model `plan` is, with the options that chose it, as a
+    /// design folder records it.
+    fn golden(&self, plan: &qkhw::plan::Plan, sem: &Semantics) -> qkhw::backend::folder::Golden {
+        let mut options = vec![];
+        if let Some(c) = &self.config {
+            options.extend(["--config".to_string(), c.display().to_string()]);
+        }
+        if let Some(f) = &self.input_format {
+            options.extend(["--input-format".to_string(), f.clone()]);
+        }
+        if let Some(b) = self.bn {
+            options.extend(["--bn".to_string(), value_name(b)]);
+        }
+        if let Some(h) = self.output_head {
+            options.extend(["--output-head".to_string(), value_name(h)]);
+        }
+        if sem.internal_sigmoid != InternalSigmoid::Hard {
+            options.extend(["--internal-sigmoid".to_string(), value_name(sem.internal_sigmoid)]);
+        }
+        qkhw::backend::folder::Golden { plan_sha256: plan.fingerprint(), options }
+    }
+
+    /// `verify --design` checks a design as it was generated: the options
+    /// that choose an architecture are `gen`'s, and given here they would
+    /// be ignored.
+    fn design_as_generated(&self) -> Result<(), Error> {
+        for (given, flag) in [
+            (self.reuse_factor.is_some(), "--reuse-factor"),
+            (self.budget.is_some(), "--budget"),
+            (self.io.is_some(), "--io"),
+            (self.pipeline_levels.is_some(), "--pipeline-levels"),
+            (self.no_dsp, "--no-dsp"),
+            (self.pack_dsp, "--pack-dsp"),
+            (self.axis_names, "--axis-names"),
+            (self.part.is_some(), "--part"),
+            (self.clock_period.is_some(), "--clock-period"),
+            (self.rom_init.is_some(), "--rom-init"),
+            (self.rom_style.is_some(), "--rom-style"),
+        ] {
+            if given {
+                return Err(Error::Usage(format!("{flag} chooses the design `gen` makes; --design verifies a design as it was generated: give {flag} to gen, or verify without --design")));
+            }
+        }
+        Ok(())
+    }
+
     /// The Verilog target's options (the HLS target's `--budget` choice
     /// uses them too).
     fn verilog_options(&self, g: &qkhw::ir::Graph, sem: &Semantics) -> Result<qkhw::backend::verilog::Options, Error> {
@@ -968,9 +1014,10 @@ fn generate(model: &Path, out: &Path, synth: bool, force: bool, hw: &HwArgs, sem
     }
     let g = sem.load(model)?;
     let req = hw.request(&g, sem)?;
-    let origin = qkhw::backend::folder::Origin { model: &g.name, sha256: &g.sha256, target: req.target.name() };
     let t = std::time::Instant::now();
     let Built { output, plan, notes } = qkhw::driver::build(&g, &req)?;
+    let golden = hw.golden(&plan, sem);
+    let origin = qkhw::backend::folder::Origin { model: &g.name, sha256: &g.sha256, target: req.target.name(), golden: Some(&golden) };
     match output {
         Output::Hls { files, .. } => {
             qkhw::backend::folder::write(out, &files, &origin, force)?;
@@ -1092,7 +1139,10 @@ fn verify(model: &Path, o: &VerifyOpts, hw: &HwArgs, sem: &Semantics) -> Result<
     let req = hw.request(&g, sem)?;
     let (config, input_format) = (&req.config, req.input_format);
     if let Some(d) = o.design {
-        let origin = qkhw::backend::folder::Origin { model: &g.name, sha256: &g.sha256, target: req.target.name() };
+        hw.design_as_generated()?;
+        let plan = qkhw::golden::hardware_plan(&g, input_format, config)?.0;
+        let golden = hw.golden(&plan, sem);
+        let origin = qkhw::backend::folder::Origin { model: &g.name, sha256: &g.sha256, target: req.target.name(), golden: Some(&golden) };
         qkhw::backend::folder::check_model(d, &origin)?;
     }
     let (codes, n, in_fmts) = verify_vectors(&g, input_format, config, o.input, o.random, o.seed)?;
@@ -1122,7 +1172,7 @@ fn verify(model: &Path, o: &VerifyOpts, hw: &HwArgs, sem: &Semantics) -> Result<
         Output::Verilog(d) => {
             let dir = std::env::temp_dir().join(format!("qkhw-verify-{}-{}", d.top, std::process::id()));
             let _ = std::fs::remove_dir_all(&dir);
-            let origin = qkhw::backend::folder::Origin { model: &g.name, sha256: &g.sha256, target: "verilog" };
+            let origin = qkhw::backend::folder::Origin { model: &g.name, sha256: &g.sha256, target: "verilog", golden: None };
             let result = qkhw::backend::verilog::files::write(&d, &dir, &req.verilog, &origin, true).and_then(|()| verify_verilog(&g, &dir, &in_fmts, input_format, config, &codes, n, o));
             let _ = std::fs::remove_dir_all(&dir);
             conclude(&result?, o, &g.name)
@@ -1508,4 +1558,9 @@ fn quantize(
         println!("{l}");
     }
     Ok(())
+}
+
+/// A clap value's name as the command line spells it (`qkeras`, `argmax`).
+fn value_name(v: impl ValueEnum) -> String {
+    v.to_possible_value().map(|p| p.get_name().to_string()).unwrap_or_default()
 }

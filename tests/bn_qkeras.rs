@@ -181,7 +181,7 @@ fn every_target_verifies_with_bn_qkeras() {
         let (d, plan, _) = verilog::from_graph(&g, None, &cfg, &opts).unwrap();
         let dir = common::tmp(&format!("bnq-{tag}"));
         let _ = std::fs::remove_dir_all(&dir);
-        files::write(&d, &dir, &opts, &qkhw::backend::folder::Origin { model: &g.name, sha256: &g.sha256, target: "verilog" }, true).unwrap();
+        files::write(&d, &dir, &opts, &qkhw::backend::folder::Origin { model: &g.name, sha256: &g.sha256, target: "verilog", golden: None }, true).unwrap();
         let d = DesignDir::read(&dir).unwrap();
         let lint = std::process::Command::new("verilator").args(["--lint-only", "-Wall", "--top-module", &d.interface.top]).args(d.files.iter().map(|f| d.dir.join(f))).output().unwrap();
         assert!(lint.status.success() && lint.stderr.is_empty(), "{tag}: {}", String::from_utf8_lossy(&lint.stderr));

@@ -17,7 +17,7 @@ fn generate(name: &str, opts: &Options, config: &Config, tag: &str) -> (qkhw::ir
     let (d, plan, _) = verilog::from_graph(&g, None, config, opts).unwrap();
     let dir = common::tmp(&format!("fold-{name}-{tag}"));
     let _ = std::fs::remove_dir_all(&dir);
-    files::write(&d, &dir, opts, &qkhw::backend::folder::Origin { model: &g.name, sha256: &g.sha256, target: "verilog" }, true).unwrap();
+    files::write(&d, &dir, opts, &qkhw::backend::folder::Origin { model: &g.name, sha256: &g.sha256, target: "verilog", golden: None }, true).unwrap();
     (g, DesignDir::read(&dir).unwrap(), plan)
 }
 
@@ -550,7 +550,7 @@ fn a_layer_named_like_a_folded_block_gets_a_module_of_its_own() {
     assert_eq!(modules.len(), n, "{modules:?}");
     assert!(modules.iter().any(|m| m.ends_with("_fold_2")), "{modules:?}");
     let out = dir.join("rtl");
-    files::write(&d, &out, &opts, &qkhw::backend::folder::Origin { model: &g.name, sha256: &g.sha256, target: "verilog" }, true).unwrap();
+    files::write(&d, &out, &opts, &qkhw::backend::folder::Origin { model: &g.name, sha256: &g.sha256, target: "verilog", golden: None }, true).unwrap();
     let d = DesignDir::read(&out).unwrap();
     lint(&d);
     let sim = verify::verilator::Verilator::new(common::cache()).quick_build();
@@ -582,7 +582,7 @@ fn a_recurrent_layer_over_one_step_folds_only_the_gates_it_reads() {
     });
     assert_eq!(projection, Some(3 * units));
     let out = dir.join("rtl");
-    files::write(&d, &out, &opts, &qkhw::backend::folder::Origin { model: &g.name, sha256: &g.sha256, target: "verilog" }, true).unwrap();
+    files::write(&d, &out, &opts, &qkhw::backend::folder::Origin { model: &g.name, sha256: &g.sha256, target: "verilog", golden: None }, true).unwrap();
     let d = DesignDir::read(&out).unwrap();
     lint(&d);
     let sim = verify::verilator::Verilator::new(common::cache()).quick_build();

@@ -260,6 +260,38 @@ fn verify_design_names_its_model() {
     assert!(e.trim().lines().count() == 1, "{e}");
 }
 
+/// verify --design compares a design with the golden model it was
+/// generated against (cross-check batch 12: a design made with --config
+/// and verified without it failed, "114 samples differ", first at the
+/// layer the config changed): other precision options are refused
+/// naming gen's, and architecture options, which --design ignored, are
+/// refused. Options that change only the architecture (a config of
+/// reuse factors) need not be repeated.
+#[test]
+fn verify_design_checks_the_options_it_was_made_with() {
+    let d = common::tmp("vdesign-opts");
+    let (prec, reuse) = (d.join("prec.toml"), d.join("reuse.toml"));
+    std::fs::write(&prec, "[layer.fc1]\noutput = \"fixed<12,6>\"\n").unwrap();
+    std::fs::write(&reuse, "[layer.fc1]\nreuse_factor = 4\n").unwrap();
+    let rtl = d.join("rtl");
+    ok(&run(&[&"gen", &model("jet_tagger.keras"), &"-o", &rtl, &"--config", &prec]));
+    let m = std::fs::read_to_string(rtl.join("qkhw-manifest.json")).unwrap();
+    assert!(m.contains("plan_sha256") && m.contains("prec.toml"), "{m}");
+    let e = fails(&run(&[&"verify", &model("jet_tagger.keras"), &"--design", &rtl, &"--random", &"5"]), "this design computes another golden model than these options give");
+    assert!(e.contains(&format!("gen's options: `--config {}`; here: none", prec.display())) && e.trim().lines().count() == 1, "{e}");
+    let e = fails(&run(&[&"verify", &model("jet_tagger.keras"), &"--design", &rtl, &"--config", &prec, &"--reuse-factor", &"4"]), "--reuse-factor chooses the design `gen` makes");
+    assert!(e.trim().lines().count() == 1, "{e}");
+    // A config that only folds leaves the golden model as it is.
+    let rtl2 = d.join("rtl2");
+    ok(&run(&[&"gen", &model("jet_tagger.keras"), &"-o", &rtl2, &"--config", &reuse]));
+    let a: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(rtl2.join("qkhw-manifest.json")).unwrap()).unwrap();
+    let rtl3 = d.join("rtl3");
+    ok(&run(&[&"gen", &model("jet_tagger.keras"), &"-o", &rtl3]));
+    let b: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(rtl3.join("qkhw-manifest.json")).unwrap()).unwrap();
+    assert_eq!(a["golden"]["plan_sha256"], b["golden"]["plan_sha256"]);
+    assert_ne!(a["golden"]["plan_sha256"], serde_json::from_str::<serde_json::Value>(&m).unwrap()["golden"]["plan_sha256"]);
+}
+
 /// 13: no scale file (and no scale words) when alpha is 1; ranges in
 /// interval notation; po2 says which range is the format's.
 #[test]

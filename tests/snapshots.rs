@@ -28,7 +28,7 @@ fn verilog(no_dsp: bool, axis_names: bool, tag: &str) {
     let opts = qkhw::backend::verilog::Options { pipeline_levels: 4, no_dsp, axis_names, internal_sigmoid: qkhw::quant::InternalSigmoid::Hard, header: HEADER.into(), ..Default::default() };
     let (d, _, _) = qkhw::backend::verilog::from_graph(&g, None, &Default::default(), &opts).unwrap();
     let dir = common::tmp(&format!("snap-{tag}"));
-    qkhw::backend::verilog::files::write(&d, &dir, &opts, &qkhw::backend::folder::Origin { model: &g.name, sha256: "0", target: "verilog" }, true).unwrap();
+    qkhw::backend::verilog::files::write(&d, &dir, &opts, &qkhw::backend::folder::Origin { model: &g.name, sha256: "0", target: "verilog", golden: None }, true).unwrap();
     let mut names: Vec<String> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     names.sort();
     for name in names.iter().filter(|n| !n.starts_with("qkhw_")) {

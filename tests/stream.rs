@@ -58,6 +58,7 @@ fn generate_from(
             model: &g.name,
             sha256: &g.sha256,
             target: "verilog",
+            golden: None,
         },
         true,
     )

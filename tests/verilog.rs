@@ -27,7 +27,7 @@ fn generate(name: &str, opts: &Options, tag: &str) -> (qkhw::ir::Graph, DesignDi
     let (d, plan, _) = verilog::from_graph(&g, None, &Default::default(), opts).unwrap();
     let dir = common::tmp(&format!("{name}-{tag}"));
     let _ = std::fs::remove_dir_all(&dir);
-    files::write(&d, &dir, opts, &qkhw::backend::folder::Origin { model: &g.name, sha256: &g.sha256, target: "verilog" }, true).unwrap();
+    files::write(&d, &dir, opts, &qkhw::backend::folder::Origin { model: &g.name, sha256: &g.sha256, target: "verilog", golden: None }, true).unwrap();
     (g, DesignDir::read(&dir).unwrap(), plan)
 }
 

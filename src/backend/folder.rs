@@ -24,6 +24,23 @@ pub struct Manifest {
     pub model_sha256: String,
     pub target: String,
     pub files: Vec<String>,
+    /// What the design computes, where `gen` recorded it (manifests of
+    /// earlier versions have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub golden: Option<Golden>,
+}
+
+/// The golden model a design was generated against: `verify --design`
+/// must compare it with that one, not with what its own flags give (a
+/// design made with `--config` and checked without it fails on a
+/// correct design, blaming a layer).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Golden {
+    /// [`crate::plan::Plan::fingerprint`] of the plan the design computes.
+    pub plan_sha256: String,
+    /// The `gen` options that chose it (`--config`, `--input-format`,
+    /// `--bn`, `--output-head`, `--internal-sigmoid`), for the message.
+    pub options: Vec<String>,
 }
 
 impl Manifest {
@@ -45,6 +62,9 @@ pub struct Origin<'a> {
     pub model: &'a str,
     pub sha256: &'a str,
     pub target: &'a str,
+    /// The golden model the design computes (recorded by `gen`, checked
+    /// by `verify --design`); `None` records and checks nothing.
+    pub golden: Option<&'a Golden>,
 }
 
 /// Write `files` (name, contents) into `dir` as one design, atomically:
@@ -74,6 +94,7 @@ pub fn write(dir: &Path, files: &[(String, String)], origin: &Origin, force: boo
         model_sha256: origin.sha256.to_string(),
         target: origin.target.to_string(),
         files: files.iter().map(|f| f.0.clone()).collect(),
+        golden: origin.golden.cloned(),
     };
     let text = serde_json::to_string_pretty(&m).map_err(|e| Error::Internal(e.to_string()))? + "\n";
     out.write(&dir.join(MANIFEST), text)?;
@@ -132,6 +153,17 @@ pub fn check_model(dir: &Path, origin: &Origin) -> Result<()> {
         if m.target != origin.target {
             return Err(Error::Usage(format!("{}: this is a {} design, not {}", dir.display(), m.target, origin.target)));
         }
+        if let (Some(made), Some(asked)) = (&m.golden, origin.golden)
+            && made.plan_sha256 != asked.plan_sha256
+        {
+            let flags = |o: &[String]| if o.is_empty() { "none".to_string() } else { format!("`{}`", o.join(" ")) };
+            return Err(Error::Usage(format!(
+                "{}: this design computes another golden model than these options give (gen's options: {}; here: {}): give verify the options the design was generated with",
+                dir.display(),
+                flags(&made.options),
+                flags(&asked.options)
+            )));
+        }
     }
     Ok(())
 }
@@ -146,8 +178,8 @@ mod tests {
         d
     }
 
-    const A: Origin = Origin { model: "a.keras", sha256: "aa", target: "verilog" };
-    const B: Origin = Origin { model: "b.keras", sha256: "bb", target: "verilog" };
+    const A: Origin = Origin { model: "a.keras", sha256: "aa", target: "verilog", golden: None };
+    const B: Origin = Origin { model: "b.keras", sha256: "bb", target: "verilog", golden: None };
 
     #[test]
     fn added_files_are_listed_and_removed_by_the_next_gen() {
@@ -173,7 +205,7 @@ mod tests {
         let e = check_model(&d, &A).unwrap_err().to_string();
         assert!(e.contains("generated from b.keras (sha256 bb)"), "{e}");
         // Two models with Keras's default name differ by their hashes only.
-        let other = Origin { model: "b.keras", sha256: "cc", target: "verilog" };
+        let other = Origin { model: "b.keras", sha256: "cc", target: "verilog", golden: None };
         let e = check_model(&d, &other).unwrap_err().to_string();
         assert!(e.contains("another model also named `b.keras` (sha256 bb; this one's is cc)"), "{e}");
         std::fs::remove_dir_all(&d).unwrap();

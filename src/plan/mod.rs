@@ -179,6 +179,19 @@ pub struct Plan {
     pub divides: std::collections::BTreeMap<usize, (u32, MeanKind)>,
 }
 
+impl Plan {
+    /// A SHA-256 (hex) of everything the plan computes: its steps (ops,
+    /// constants, formats, ranges, layer names), inputs, outputs, output
+    /// parts, input format and float divisions; not its notices. Two plans
+    /// with one fingerprint give the same codes on every input, so a
+    /// design folder records it to be verified against its own plan.
+    pub fn fingerprint(&self) -> String {
+        use sha2::Digest;
+        let text = format!("{:?}|{:?}|{:?}|{:?}|{:?}|{:?}", self.steps, self.inputs, self.outputs, self.parts, self.input, self.divides);
+        crate::keras::hex(&sha2::Sha256::digest(text.as_bytes()))
+    }
+}
+
 /// One model output inside the hardware's single output tensor: elements
 /// `offset..offset + len`, C order, in the joined tensor's format (which
 /// holds each of them exactly).
