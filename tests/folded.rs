@@ -391,9 +391,18 @@ fn a_lut_budget_holds_the_fabric_estimate() {
     assert!(note.contains(&format!("{lut} LUT")) && !note.contains("NOT fit"), "{note}");
     let (tighter, _) = build(&format!("lut={}", lut - 1));
     assert!(tighter.fabric.luts(false) < lut && tighter.interface.initiation_interval >= ii);
-    // Nothing fits one LUT: the most folded design, said so.
-    let (_, notes) = build("lut=1,ff=1");
-    assert!(notes.iter().any(|n| n.contains("does NOT fit the budget")), "{notes:?}");
+    // Nothing fits one LUT: an error naming what the most folded design
+    // takes (cross-check batch 12: it was written, with a note, and gen
+    // exited 0).
+    let e = verilog::from_graph(&g, None, &Config::default(), &Options { budget: Some("lut=1,ff=1".parse().unwrap()), ..Default::default() }).err().unwrap().to_string();
+    assert!(e.starts_with("--budget: no design fits it: the most folded takes an estimated ") && e.contains(" LUT (lut=1), ") && e.contains(" FF (ff=1)"), "{e}");
+    let e = verilog::from_graph(&g, None, &Config::default(), &Options { budget: Some("dsp=0,bram=0".parse().unwrap()), ..Default::default() }).err().unwrap().to_string();
+    assert!(e.contains("DSP48 (dsp=0)") && e.contains("BRAM36 (bram=0)"), "{e}");
+    // With --no-dsp no multiplier is a DSP48: a DSP48 budget of 0 holds
+    // (it was "4 DSP48", the LUT multipliers counted as slices).
+    let opts = Options { budget: Some("dsp=0,lut=20000".parse().unwrap()), no_dsp: true, ..Default::default() };
+    let (d, _, notes) = verilog::from_graph(&g, None, &Config::default(), &opts).unwrap();
+    assert!(d.interface.initiation_interval > 1 && notes.iter().any(|n| n.contains("an estimated 0 DSP48")), "{notes:?}");
 }
 
 /// The LUT and FF estimate against Yosys 0.23: `benches/peers/fabric_data.tsv`

@@ -1406,7 +1406,6 @@ pub fn from_graph(
     }
     if let (Some(b), Some((cfg, est))) = (&opts.budget, &chosen) {
         let (lut, ff) = (d.fabric.luts(opts.no_dsp), d.fabric.ffs(opts.no_dsp));
-        let fits = b.dsp.is_none_or(|n| est.dsp <= n) && b.bram36.is_none_or(|n| est.bram36 <= n) && b.lut.is_none_or(|n| lut <= n) && b.ff.is_none_or(|n| ff <= n);
         let mut folds: Vec<String> = cfg
             .layers
             .iter()
@@ -1419,7 +1418,7 @@ pub fn from_graph(
         // The design's interval: a recurrent cell's pipeline can lengthen
         // the schedule's.
         notes.push(format!(
-            "--budget: reuse factors {} (balanced cycles per sample), initiation interval {}, with an estimated {} DSP48, {:.1} BRAM36{}, {lut} LUT and {ff} FF{}",
+            "--budget: reuse factors {} (balanced cycles per sample), initiation interval {}, with an estimated {} DSP48, {:.1} BRAM36{}, {lut} LUT and {ff} FF",
             if folds.is_empty() { "none".to_string() } else { folds.join(", ") },
             d.interface.initiation_interval,
             est.dsp,
@@ -1434,7 +1433,6 @@ pub fn from_graph(
             } else {
                 String::new()
             },
-            if fits { "" } else { "; even the most folded design does NOT fit the budget" }
         ));
         // What the budget leaves open can still exceed the part.
         let p = &opts.part;
@@ -1474,13 +1472,47 @@ pub fn from_graph(
 pub fn budget_config(g: &Graph, plan: &Plan, config: &crate::passes::config::Config, opts: &Options, b: &crate::arch::schedule::Budget, positions_at_once: bool) -> Result<(crate::passes::config::Config, BudgetEstimate)> {
     let stream = opts.io == Io::Stream;
     let fixed = if stream { stream::ram_bram36(plan, &crate::arch::stream::stream_plan(plan)?, opts) } else { 0.0 };
-    let rest = crate::arch::schedule::Budget { bram36: b.bram36.map(|k| (k - fixed).max(0.0)), ..*b };
-    let mut fabric_fits = |c: &crate::passes::config::Config| {
+    // With --no-dsp every multiplier is fabric: a DSP48 budget holds.
+    let rest = crate::arch::schedule::Budget { bram36: b.bram36.map(|k| (k - fixed).max(0.0)), dsp: b.dsp.filter(|_| !opts.no_dsp), ..*b };
+    let fabric = |c: &crate::passes::config::Config| {
         let d = if stream { stream::generate_stream(g, plan, opts, c).map(|x| x.0) } else { generate(g, plan, opts, &crate::arch::schedule::schedule(plan, None, c)) };
-        d.is_ok_and(|d| b.lut.is_none_or(|n| d.fabric.luts(opts.no_dsp) <= n) && b.ff.is_none_or(|n| d.fabric.ffs(opts.no_dsp) <= n))
+        d.ok().map(|d| (d.fabric.luts(opts.no_dsp), d.fabric.ffs(opts.no_dsp)))
     };
-    let (cfg, est) = crate::arch::schedule::budget_config(plan, config, &rest, positions_at_once && !stream, opts.pack_dsp, &mut fabric_fits);
-    Ok((cfg, BudgetEstimate { dsp: est.dsp, bram36: est.bram36 + fixed, fixed_bram36: fixed }))
+    let mut fabric_fits = |c: &crate::passes::config::Config| fabric(c).is_some_and(|(lut, ff)| b.lut.is_none_or(|n| lut <= n) && b.ff.is_none_or(|n| ff <= n));
+    let (cfg, mut est) = crate::arch::schedule::budget_config(plan, config, &rest, positions_at_once && !stream, opts.pack_dsp, &mut fabric_fits);
+    if opts.no_dsp {
+        est.dsp = 0;
+    }
+    // Nothing fits: the budget cannot be kept, and a design that breaks
+    // it is no answer (it was written, with a note).
+    let total = est.bram36 + fixed;
+    let mut over = vec![];
+    if let Some(n) = b.dsp.filter(|&n| est.dsp > n) {
+        over.push(format!("{} DSP48 (dsp={n})", est.dsp));
+    }
+    if let Some(n) = b.bram36.filter(|&n| total > n) {
+        over.push(format!("{total:.1} BRAM36 (bram={n}{})", if fixed > 0.0 { format!("; {fixed:.1} of them line buffers and FIFOs, which no reuse factor changes") } else { String::new() }));
+    }
+    if b.lut.is_some() || b.ff.is_some() {
+        match fabric(&cfg) {
+            Some((lut, ff)) => {
+                if let Some(n) = b.lut.filter(|&n| lut > n) {
+                    over.push(format!("{lut} LUT (lut={n})"));
+                }
+                if let Some(n) = b.ff.filter(|&n| ff > n) {
+                    over.push(format!("{ff} FF (ff={n})"));
+                }
+            }
+            None => over.push("a design that cannot be generated".into()),
+        }
+    }
+    if !over.is_empty() {
+        return Err(Error::Usage(format!(
+            "--budget: no design fits it: the most folded takes an estimated {}; give a larger budget, or choose reuse factors with --reuse-factor or --config",
+            over.join(", ")
+        )));
+    }
+    Ok((cfg, BudgetEstimate { dsp: est.dsp, bram36: total, fixed_bram36: fixed }))
 }
 
 /// The DSP and BRAM estimate of a `--budget` choice.
