@@ -78,7 +78,12 @@ fn explain(path: &Path, e: std::io::Error) -> Error {
         }
         std::io::ErrorKind::IsADirectory => "is a folder; give a file name".to_string(),
         std::io::ErrorKind::PermissionDenied => "permission denied (cannot write there)".to_string(),
-        std::io::ErrorKind::NotFound => "its folder does not exist".to_string(),
+        // A folder that exists and still says "not found" (/proc, some
+        // mounts) refuses new entries.
+        std::io::ErrorKind::NotFound => match path.parent().filter(|p| p.is_dir()) {
+            Some(p) => format!("cannot be created in {} (the folder exists but the system refuses new entries there)", p.display()),
+            None => "its folder does not exist".to_string(),
+        },
         _ => e.to_string(),
     };
     Error::Usage(format!("{}: {msg}", path.display()))
@@ -225,5 +230,13 @@ mod tests {
         check_writable(&d.join("ok.xml")).unwrap();
         assert_eq!(std::fs::read_dir(&d).unwrap().count(), 1);
         std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    /// /proc/self exists but refuses new entries with "not found": not
+    /// "its folder does not exist" (cross-check batch 12).
+    #[test]
+    fn a_folder_that_refuses_entries_is_not_called_missing() {
+        let e = Staged::new().dir(Path::new("/proc/self/qkhw_x")).unwrap_err().to_string();
+        assert!(e.contains("cannot be created in /proc/self") && !e.contains("does not exist"), "{e}");
     }
 }

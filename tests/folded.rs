@@ -236,8 +236,19 @@ fn folded_rom_files_are_the_verilog_roms() {
     assert_eq!(at_once, [5, 3]);
     // A recurrent layer: its input projection and its cell's projection of
     // the state (h), both in ROMs.
-    let layers = rom_files_match("rnn_lstm", &["--reuse-factor", "2"]).0;
+    let (layers, manifest) = rom_files_match("rnn_lstm", &["--reuse-factor", "2"]);
     assert!(layers.iter().any(|l| l == "qlstm") && layers.iter().any(|l| l.starts_with("qlstm/rec_cell0_fold")), "{layers:?}");
+    // The manifest gives each ROM's matrix (cross-check batch 12: which
+    // slice of the recurrent kernel a block holds was not said): the
+    // input kernel n_in × 4·units, the state's blocks units × their gates'
+    // columns, 4·units in all.
+    let roms = manifest["roms"].as_array().unwrap();
+    let dim = |r: &serde_json::Value, k: &str| r[k].as_u64().unwrap() as usize;
+    let input = roms.iter().find(|r| r["block"] == "fold").unwrap();
+    let gates = dim(input, "n_out");
+    let state: Vec<&serde_json::Value> = roms.iter().filter(|r| r["block"] != "fold").collect();
+    assert!(state.iter().all(|r| dim(r, "n_in") * 4 == gates), "{state:?}");
+    assert_eq!(state.iter().map(|r| dim(r, "n_out")).sum::<usize>(), gates, "{state:?}");
 }
 
 /// `rom --layout folded` against `gen`, both with the folding options
@@ -490,6 +501,30 @@ fn activations_are_applied_per_lane() {
 fn depthwise_and_average_pooling_fold_bit_exact() {
     // Two models a test, so both cores work on them.
     folds_bit_exact(&["zoo_conv2d", "pooling"], &["depthwise x2", "pool", "global pool"]);
+}
+
+/// Both halves of a separable convolution fold, by `--reuse-factor` and
+/// by the layer's own `[layer.NAME]` table (cross-check batch 12: the
+/// pointwise half stayed unrolled, 256 shift-adds at R = 64, and a budget
+/// could not fold it). zoo_conv2d's are verified folded above.
+#[test]
+fn both_halves_of_a_separable_convolution_fold() {
+    use qkhw::arch::schedule::{schedule, Arch};
+    use qkhw::plan::StepOp;
+    for (model, layer) in [("zoo_conv2d", "sepconv2d"), ("zoo_conv1d", "sepconv1d"), ("stream_cnn", "sep")] {
+        let g = qkhw::load_graph(common::root().join(format!("examples/models/{model}.keras")), Default::default()).unwrap();
+        let plan = qkhw::golden::hardware_plan(&g, None, &Config::default()).unwrap().0;
+        let cfg = Config::parse(&format!("[layer.{layer}]\nreuse_factor = 5\n")).unwrap();
+        for (cli, c, r) in [(Some(3), Config::default(), 3), (None, cfg, 5)] {
+            let s = schedule(&plan, cli, &c);
+            let node = |name: &str| s.nodes.iter().find(|n| n.layer == name).unwrap_or_else(|| panic!("{model}: no block {name}"));
+            let (dw, pw) = (node(&format!("{layer}_depthwise")), node(layer));
+            assert!(matches!(plan.steps[dw.first].op, StepOp::Depthwise { .. }) && matches!(plan.steps[pw.first].op, StepOp::Conv { .. }), "{model}");
+            for n in [dw, pw] {
+                assert!(matches!(n.arch, Arch::Folded { reuse, .. } if reuse == r), "{model} {}: {:?}", n.layer, n.arch);
+            }
+        }
+    }
 }
 
 #[test]

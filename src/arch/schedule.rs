@@ -50,8 +50,9 @@ impl Arch {
 /// where it has no effect).
 /// Under strategy "latency" also the reuse factor it leaves unused (more
 /// than 1), which the schedule notes.
-fn requested(layer: &str, cli_reuse: Option<usize>, cfg: &Config) -> (Arch, usize, Option<usize>) {
-    let own = cfg.layer(layer);
+fn requested(layer: &str, owner: &str, cli_reuse: Option<usize>, cfg: &Config) -> (Arch, usize, Option<usize>) {
+    // A block's own table (a budget's choice), else its layer's.
+    let own = cfg.layer(layer).or_else(|| cfg.layer(owner));
     let parallel = own.and_then(|l| l.parallelization_factor).unwrap_or(1);
     let strategy = own.and_then(|l| l.strategy).or(cfg.model.strategy);
     let reuse = own.and_then(|l| l.reuse_factor).or(cli_reuse).or(cfg.model.reuse_factor).unwrap_or(1);
@@ -100,8 +101,8 @@ pub fn schedule(plan: &Plan, cli_reuse: Option<usize>, cfg: &Config) -> Schedule
     let mut notes = vec![];
     let mut latency_kept = vec![];
     for (start, end) in layer_ranges(plan) {
-        let layer = plan.steps[end].layer.clone().unwrap_or_else(|| format!("step{end}"));
-        let (mut arch, asked_parallel, unused_reuse) = requested(&layer, cli_reuse, cfg);
+        let (layer, owner) = block_name(plan, end);
+        let (mut arch, asked_parallel, unused_reuse) = requested(&layer, &owner, cli_reuse, cfg);
         if let Some(r) = unused_reuse
             && dense_shape(&plan.steps[start].op).is_some()
         {
@@ -136,7 +137,7 @@ pub fn schedule(plan: &Plan, cli_reuse: Option<usize>, cfg: &Config) -> Schedule
                     }
                 }
                 None => {
-                    if cfg.layer(&layer).and_then(|l| l.reuse_factor).is_some() || has_products(op) {
+                    if cfg.layer(&layer).or_else(|| cfg.layer(&owner)).and_then(|l| l.reuse_factor).is_some() || has_products(op) {
                         notes.push(format!(
                             "layer `{layer}`: only Dense, Conv1D/Conv2D, depthwise convolutions and average poolings by a non-power-of-two factor are folded so far; it stays unrolled"
                         ));
@@ -162,16 +163,43 @@ pub fn schedule(plan: &Plan, cli_reuse: Option<usize>, cfg: &Config) -> Schedule
 }
 
 /// The steps of each layer of `plan`, in order: (first, last), the last
-/// being the one that names the layer (the input step excluded).
+/// being the one that names the layer (the input step excluded). A
+/// separable convolution is two blocks: its depthwise half (up to the
+/// step before [`separable_split`]) and its pointwise half, so that a
+/// reuse factor folds both (the pointwise half stayed unrolled).
 pub fn layer_ranges(plan: &Plan) -> Vec<(usize, usize)> {
     let mut out = vec![];
     let mut start = 1;
     while start < plan.steps.len() {
-        let end = (start..plan.steps.len()).find(|&i| plan.steps[i].layer.is_some()).unwrap_or(plan.steps.len() - 1);
+        let mut end = (start..plan.steps.len()).find(|&i| plan.steps[i].layer.is_some()).unwrap_or(plan.steps.len() - 1);
+        if let Some(k) = separable_split(plan, start, end) {
+            end = k - 1;
+        }
         out.push((start, end));
         start = end + 1;
     }
     out
+}
+
+/// Where the layer `start..=end` splits into two foldable blocks: the
+/// pointwise convolution of a separable convolution, whose unnamed
+/// depthwise step starts the layer.
+pub fn separable_split(plan: &Plan, start: usize, end: usize) -> Option<usize> {
+    if plan.steps[start].layer.is_some() || !matches!(plan.steps[start].op, StepOp::Depthwise { .. }) {
+        return None;
+    }
+    (start + 1..=end).find(|&k| matches!(plan.steps[k].op, StepOp::Conv { .. }))
+}
+
+/// A block's name (a layer's, or for the depthwise half of a separable
+/// convolution `NAME_depthwise`) and the layer whose `--config` table it
+/// also reads.
+pub fn block_name(plan: &Plan, end: usize) -> (String, String) {
+    let owner = plan.steps[end..].iter().find_map(|s| s.layer.clone()).unwrap_or_else(|| format!("step{end}"));
+    match &plan.steps[end].layer {
+        Some(l) => (l.clone(), l.clone()),
+        None => (format!("{owner}_depthwise"), owner),
+    }
 }
 
 /// The directions of the recurrent layer `start..=end` when its cell can
@@ -324,7 +352,8 @@ fn fewest_multipliers_within(shape: (usize, usize, usize), t: usize) -> (usize, 
 /// beat and takes reuse factors only.
 pub fn budget_config(plan: &Plan, cfg: &Config, budget: &Budget, rows_at_once: bool, pack: bool, fabric_fits: &mut dyn FnMut(&Config) -> bool) -> (Config, Estimate) {
     let nodes = schedule(plan, None, cfg).nodes;
-    let layers: Vec<(usize, String)> = nodes.iter().map(|n| (n.first, n.layer.clone())).collect();
+    // Each block, with its own config table or else its layer's.
+    let layers: Vec<(usize, String, Option<&crate::passes::config::LayerConfig>)> = nodes.iter().map(|n| (n.first, n.layer.clone(), cfg.layer(&n.layer).or_else(|| cfg.layer(&block_name(plan, n.last).1)))).collect();
     // The directions of each layer that can iterate over time, with their
     // cell plans (found once).
     let recurrent: Vec<(usize, Vec<super::recurrent::Recurrence>, Vec<Plan>)> = nodes
@@ -341,11 +370,11 @@ pub fn budget_config(plan: &Plan, cfg: &Config, budget: &Budget, rows_at_once: b
     let at = |t: usize, parallel: bool| -> (Config, Estimate) {
         let mut c = cfg.clone();
         let mut e = Estimate::default();
-        for (first, layer) in &layers {
+        for (first, layer, table) in &layers {
             let op = &plan.steps[*first].op;
             let Some(shape) = dense_shape(op) else { continue };
-            let own = cfg.layer(layer).and_then(|l| l.reuse_factor);
-            let own_p = cfg.layer(layer).and_then(|l| l.parallelization_factor);
+            let own = table.and_then(|l| l.reuse_factor);
+            let own_p = table.and_then(|l| l.parallelization_factor);
             let (r, p) = match (own, own_p) {
                 (Some(r), p) => (r, p.unwrap_or(1)),
                 (None, Some(p)) => (reuse_within(shape, p, t), p),
@@ -392,7 +421,7 @@ pub fn budget_config(plan: &Plan, cfg: &Config, budget: &Budget, rows_at_once: b
         let parallel = at(t, true);
         (rows_at_once && parallel != unrolled && fits(&parallel)).then_some(parallel)
     };
-    let max_t = layers.iter().filter_map(|(f, _)| dense_shape(&plan.steps[*f].op)).map(|(r, i, o)| r * i * o).max().unwrap_or(1).max(1);
+    let max_t = layers.iter().filter_map(|(f, _, _)| dense_shape(&plan.steps[*f].op)).map(|(r, i, o)| r * i * o).max().unwrap_or(1).max(1);
     // Unrolled (T = 1) needs no DSP by this estimate only if no layer folds.
     let (mut lo, mut hi) = (2usize, max_t);
     if choice(hi).is_none() {

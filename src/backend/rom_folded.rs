@@ -36,6 +36,14 @@ pub struct FoldedRom {
     pub rows_at_once: usize,
     pub groups: usize,
     pub chunks: usize,
+    /// The weight matrix the ROM holds, `n_in × n_out` (`w[i·n_out + j]`,
+    /// input i, output j): a Dense's kernel, a convolution's kernel as
+    /// (taps·C_in) × C_out, a depthwise one's per channel; a recurrent
+    /// layer's blocks hold its input kernel (`fold`) and slices of its
+    /// recurrent kernel (`rec_cell{d}_fold{j}`: `units` rows, the gates'
+    /// columns that block multiplies).
+    pub n_in: usize,
+    pub n_out: usize,
     pub order: String,
 }
 
@@ -105,6 +113,8 @@ pub fn write(model: &str, sha256: &str, plan: &Plan, reuse: Option<usize>, cfg: 
             rows_at_once,
             groups: f.groups,
             chunks: f.chunks,
+            n_in,
+            n_out,
             order: "word g*chunks + k (group, chunk); within a word element l*lanes_in + p (output lane l, input lane p), element 0 in the low bits".into(),
         });
     }

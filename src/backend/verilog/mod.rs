@@ -525,14 +525,20 @@ fn generate_top(g: &Graph, name: &str, plan: &Plan, opts: &Options, sched: &Sche
     while start < plan.steps.len() {
         // A layer: its inner steps, then the labelled output step.
         let mut end = (start..plan.steps.len()).find(|&i| plan.steps[i].layer.is_some()).unwrap_or(plan.steps.len() - 1);
+        // A separable convolution's depthwise half is a block of its own
+        // (the schedule's, so both halves fold).
+        let mut part = crate::arch::schedule::separable_split(plan, start, end).map(|k| {
+            end = k - 1;
+            crate::arch::schedule::block_name(plan, end).0
+        });
         // An inner step a later layer reads (the exact sum of an average
         // that a quantizer divides itself) ends a module of its own: a
         // module's only output is its last step.
         let read_later = (start..end).find(|&k| plan.steps[end + 1..].iter().any(|s| s.inputs.contains(&k)));
-        let part = read_later.map(|k| {
+        if let Some(k) = read_later {
             end = k;
-            format!("{}_part", plan.steps[(k..plan.steps.len()).find(|&i| plan.steps[i].layer.is_some()).unwrap_or(k)].layer.clone().unwrap_or_default())
-        });
+            part = Some(format!("{}_part", plan.steps[(k..plan.steps.len()).find(|&i| plan.steps[i].layer.is_some()).unwrap_or(k)].layer.clone().unwrap_or_default()));
+        }
         if !(start..=end).any(|i| live[i]) {
             start = end + 1;
             continue;
