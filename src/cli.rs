@@ -510,17 +510,8 @@ impl HwArgs {
             return Err(Error::Usage("--pack-dsp packs products into DSP48 slices and --no-dsp uses none: give one of them".into()));
         }
         if t != Target::Verilog {
-            for (given, flag) in [
-                (self.pipeline_levels.is_some(), "--pipeline-levels"),
-                (self.no_dsp, "--no-dsp"),
-                (self.pack_dsp, "--pack-dsp"),
-                (self.axis_names, "--axis-names"),
-                (self.clock_period.is_some(), "--clock-period"),
-                (self.part.is_some(), "--part"),
-                (self.rom_init.is_some(), "--rom-init"),
-                (self.rom_style.is_some(), "--rom-style"),
-                (self.io == Some(qkhw::backend::verilog::Io::Stream) && t == Target::C, "--io stream"),
-            ] {
+            let stream_in_c = (self.io == Some(qkhw::backend::verilog::Io::Stream) && t == Target::C, "--io stream");
+            for (given, flag) in self.verilog_design_flags().into_iter().chain([stream_in_c]) {
                 if given {
                     return Err(only(flag, Target::Verilog));
                 }
@@ -568,6 +559,20 @@ impl HwArgs {
         })
     }
 
+    /// The Verilog-only flags that shape the design (whether each is given).
+    fn verilog_design_flags(&self) -> [(bool, &'static str); 8] {
+        [
+            (self.pipeline_levels.is_some(), "--pipeline-levels"),
+            (self.no_dsp, "--no-dsp"),
+            (self.pack_dsp, "--pack-dsp"),
+            (self.axis_names, "--axis-names"),
+            (self.clock_period.is_some(), "--clock-period"),
+            (self.part.is_some(), "--part"),
+            (self.rom_init.is_some(), "--rom-init"),
+            (self.rom_style.is_some(), "--rom-style"),
+        ]
+    }
+
     /// The golden model `plan` is, with the options that chose it, as a
     /// design folder records it.
     fn golden(&self, plan: &qkhw::plan::Plan, sem: &Semantics) -> qkhw::backend::folder::Golden {
@@ -594,19 +599,8 @@ impl HwArgs {
     /// that choose an architecture are `gen`'s, and given here they would
     /// be ignored.
     fn design_as_generated(&self) -> Result<(), Error> {
-        for (given, flag) in [
-            (self.reuse_factor.is_some(), "--reuse-factor"),
-            (self.budget.is_some(), "--budget"),
-            (self.io.is_some(), "--io"),
-            (self.pipeline_levels.is_some(), "--pipeline-levels"),
-            (self.no_dsp, "--no-dsp"),
-            (self.pack_dsp, "--pack-dsp"),
-            (self.axis_names, "--axis-names"),
-            (self.part.is_some(), "--part"),
-            (self.clock_period.is_some(), "--clock-period"),
-            (self.rom_init.is_some(), "--rom-init"),
-            (self.rom_style.is_some(), "--rom-style"),
-        ] {
+        let folding = [(self.reuse_factor.is_some(), "--reuse-factor"), (self.budget.is_some(), "--budget"), (self.io.is_some(), "--io")];
+        for (given, flag) in folding.into_iter().chain(self.verilog_design_flags()) {
             if given {
                 return Err(Error::Usage(format!("{flag} chooses the design `gen` makes; --design verifies a design as it was generated: give {flag} to gen, or verify without --design")));
             }
@@ -1138,21 +1132,26 @@ fn verify(model: &Path, o: &VerifyOpts, hw: &HwArgs, sem: &Semantics) -> Result<
     let g = sem.load(model)?;
     let req = hw.request(&g, sem)?;
     let (config, input_format) = (&req.config, req.input_format);
-    if let Some(d) = o.design {
-        hw.design_as_generated()?;
-        let plan = qkhw::golden::hardware_plan(&g, input_format, config)?.0;
-        let golden = hw.golden(&plan, sem);
-        let origin = qkhw::backend::folder::Origin { model: &g.name, sha256: &g.sha256, target: req.target.name(), golden: Some(&golden) };
-        qkhw::backend::folder::check_model(d, &origin)?;
-    }
+    // The plan a design folder is checked against, and verified with.
+    let design_plan = match o.design {
+        Some(d) => {
+            hw.design_as_generated()?;
+            let plan = qkhw::golden::hardware_plan(&g, input_format, config)?.0;
+            let golden = hw.golden(&plan, sem);
+            let origin = qkhw::backend::folder::Origin { model: &g.name, sha256: &g.sha256, target: req.target.name(), golden: Some(&golden) };
+            qkhw::backend::folder::check_model(d, &origin)?;
+            Some(plan)
+        }
+        None => None,
+    };
     let (codes, n, in_fmts) = verify_vectors(&g, input_format, config, o.input, o.random, o.seed)?;
     for (k, f) in in_fmts.iter().enumerate() {
         let which = if in_fmts.len() > 1 { format!("input `{}`: ", g.layers[g.inputs[k].0].name) } else { String::new() };
         eprintln!("{which}input format {f} (the hardware's; value = code x 2^-{})", f.frac);
     }
     // A design folder given: verify it as it is, generating nothing.
-    if let Some(dir) = o.design {
-        return conclude(&verify_verilog(&g, dir, &in_fmts, input_format, config, &codes, n, o)?, o, &g.name);
+    if let (Some(dir), Some(plan)) = (o.design, &design_plan) {
+        return conclude(&verify_verilog(dir, &in_fmts, plan, &codes, n, o)?, o, &g.name);
     }
     let Built { output, plan, notes } = qkhw::driver::build(&g, &req)?;
     print_notes(&notes);
@@ -1173,20 +1172,17 @@ fn verify(model: &Path, o: &VerifyOpts, hw: &HwArgs, sem: &Semantics) -> Result<
             let dir = std::env::temp_dir().join(format!("qkhw-verify-{}-{}", d.top, std::process::id()));
             let _ = std::fs::remove_dir_all(&dir);
             let origin = qkhw::backend::folder::Origin { model: &g.name, sha256: &g.sha256, target: "verilog", golden: None };
-            let result = qkhw::backend::verilog::files::write(&d, &dir, &req.verilog, &origin, true).and_then(|()| verify_verilog(&g, &dir, &in_fmts, input_format, config, &codes, n, o));
+            let result = qkhw::backend::verilog::files::write(&d, &dir, &req.verilog, &origin, true).and_then(|()| verify_verilog(&dir, &in_fmts, &plan, &codes, n, o));
             let _ = std::fs::remove_dir_all(&dir);
             conclude(&result?, o, &g.name)
         }
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn verify_verilog(
-    g: &qkhw::ir::Graph,
     dir: &Path,
     in_fmts: &[qkhw::fxp::FixedFormat],
-    input_format: Option<qkhw::fxp::InputFormat>,
-    config: &qkhw::passes::config::Config,
+    plan: &qkhw::plan::Plan,
     codes: &[i128],
     n: usize,
     o: &VerifyOpts,
@@ -1207,13 +1203,12 @@ fn verify_verilog(
             )));
         }
     }
-    let plan = qkhw::golden::hardware_plan(g, input_format, config)?.0;
     let simulator: Box<dyn verify::Simulator> = match o.sim {
         SimArg::Iverilog => Box::new(verify::icarus::Icarus),
         SimArg::Verilator => Box::new(verify::verilator::Verilator::new(cache_dir())),
     };
     eprintln!("verifying {} with {} on {n} samples (seed {})...", d.interface.top, simulator.name(), o.seed);
-    verify::verify(simulator.as_ref(), &d, &plan, codes, n, o.seed, o.trace)
+    verify::verify(simulator.as_ref(), &d, plan, codes, n, o.seed, o.trace)
 }
 
 /// The vectors of `verify`: the float inputs of `input` through the model's

@@ -414,6 +414,11 @@ fn a_lut_budget_holds_the_fabric_estimate() {
     let opts = Options { budget: Some("dsp=0,lut=20000".parse().unwrap()), no_dsp: true, ..Default::default() };
     let (d, _, notes) = verilog::from_graph(&g, None, &Config::default(), &opts).unwrap();
     assert!(d.interface.initiation_interval > 1 && notes.iter().any(|n| n.contains("an estimated 0 DSP48")), "{notes:?}");
+    // A DSP48 budget alone constrains nothing then: refused, not met by
+    // folding every layer by 2.
+    let opts = Options { budget: Some("dsp=10".parse().unwrap()), no_dsp: true, ..Default::default() };
+    let e = verilog::from_graph(&g, None, &Config::default(), &opts).err().unwrap().to_string();
+    assert!(e.contains("a dsp= budget alone constrains nothing"), "{e}");
 }
 
 /// The LUT and FF estimate against Yosys 0.23: `benches/peers/fabric_data.tsv`
@@ -525,6 +530,25 @@ fn both_halves_of_a_separable_convolution_fold() {
             }
         }
     }
+}
+
+/// A budget keeps a separable convolution's own settings on both halves
+/// (review: the depthwise half's table held only the chosen reuse
+/// factor, so `strategy = "latency"` folded it anyway).
+#[test]
+fn a_budget_keeps_a_separable_layers_settings_on_both_halves() {
+    use qkhw::arch::schedule::{schedule, Arch};
+    let g = qkhw::load_graph(common::root().join("examples/models/zoo_conv2d.keras"), Default::default()).unwrap();
+    let plan = qkhw::golden::hardware_plan(&g, None, &Config::default()).unwrap().0;
+    let cfg = Config::parse("[layer.sepconv2d]\nstrategy = \"latency\"\n").unwrap();
+    let opts = Options { budget: Some("dsp=10".parse().unwrap()), ..Default::default() };
+    let (chosen, _) = verilog::budget_config(&g, &plan, &cfg, &opts, opts.budget.as_ref().unwrap(), true).unwrap();
+    let s = schedule(&plan, None, &chosen);
+    for name in ["sepconv2d_depthwise", "sepconv2d"] {
+        let n = s.nodes.iter().find(|n| n.layer == name).unwrap();
+        assert_eq!(n.arch, Arch::Unrolled, "{name}");
+    }
+    assert!(s.nodes.iter().any(|n| matches!(n.arch, Arch::Folded { .. })), "the budget folds the other layers");
 }
 
 #[test]

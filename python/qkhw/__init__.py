@@ -144,6 +144,20 @@ def _in_python_terms(e: Error, options: Mapping[str, Any], command: str) -> Erro
     return Error(f"unknown option `{m.group(1).replace('-', '_')}`{hint} (see help(qkhw.Model.{method}) and `qkhw {command} --help`)")
 
 
+def _design_terms(e: Error) -> Error:
+    """The CLI's refusals of ``verify --design`` (another golden model than
+    the design's, or a flag that chooses the design) in keyword terms:
+    ``--reuse-factor`` as ``reuse_factor``, ``--design`` as ``design=``,
+    a config dict's temporary file as ``config={...}``."""
+    msg = str(e)
+    if "--design" not in msg and "another golden model" not in msg:
+        return e
+    msg = re.sub(r"--config \S*qkhw-[^/\s]+/config\.json", "config={...}", msg)
+    msg = msg.replace("--design", "design=").replace("the design `gen` makes", "the design `write` makes").replace("to gen,", "to write,")
+    msg = re.sub(r"--([a-z][a-z0-9]*(?:-[a-z0-9]+)*)", lambda m: m.group(1).replace("-", "_"), msg)
+    return Error(msg)
+
+
 def _target(target: str) -> str:
     t = str(target).lower()
     if t not in TARGETS:
@@ -376,7 +390,8 @@ class Model:
         try:
             return run(*args)
         except Error as e:
-            raise _in_python_terms(self._m.rename(e) if isinstance(self._m, _Renamed) else e, options, command) from None
+            e = _in_python_terms(self._m.rename(e) if isinstance(self._m, _Renamed) else e, options, command)
+            raise (_design_terms(e) if command == "verify" else e) from None
 
     def write(self, target: str, output_dir: str | os.PathLike, force: bool = False, **options: Any) -> Design:
         """Generate a design (``qkhw gen``): ``target`` is ``"verilog"``,
@@ -403,8 +418,13 @@ class Model:
         the inputs ``x`` (through the hardware input quantizer) and/or
         ``random`` random input codes (1000 when neither is given), in
         Verilator (``sim="iverilog"`` for Icarus), compiled C or HLS C
-        simulation. ``design``: a folder :meth:`write` made; otherwise one
-        is generated from ``options`` (the same as :meth:`write`'s)."""
+        simulation. ``design``: a folder :meth:`write` made, verified as it
+        was written: give the options that set its arithmetic
+        (``config``, ``input_format``, ``output_head``, ``bn``) as
+        :meth:`write` had them (a difference raises :class:`Error`), and
+        none that choose its architecture (``reuse_factor``, ``io``,
+        ``budget``, ...: they raise). Without ``design`` one is generated
+        from ``options`` (the same as :meth:`write`'s)."""
         with tempfile.TemporaryDirectory(prefix="qkhw-") as tmp_s:
             tmp = Path(tmp_s)
             extra = ["--json", str(tmp / "report.json")]

@@ -237,8 +237,16 @@ def test_write_and_verify_verilog_and_c(tmp_path):
     c = m.verify("c", x=x, random=100)
     assert c.ok and c.samples == 164, c
     # A design of another input format is refused, not compared.
-    with pytest.raises(qkhw.Error, match="input format|--input-format"):
+    with pytest.raises(qkhw.Error, match="input format|input_format"):
         m.verify("verilog", design=d, input_format="fixed<12,4>", random=10)
+    # A design is verified as it was written: a flag that chooses the
+    # design raises in keyword terms; so does another golden model (a
+    # config dict write had and verify has not).
+    with pytest.raises(qkhw.Error, match=r"^reuse_factor chooses the design `write` makes; design= verifies"):
+        m.verify("verilog", design=d, reuse_factor=8, random=10)
+    cd = m.write("verilog", tmp_path / "cfg", config={"layer": {"fc1": {"output": "fixed<12,6>"}}})
+    with pytest.raises(qkhw.Error, match=r"another golden model .*gen's options: `config=\{\.\.\.\}`; here: none"):
+        m.verify("verilog", design=cd, random=10)
     # pack_dsp=True is --pack-dsp: fc2's 5 output lanes (6-bit relu codes
     # times 8-bit weights) share slices two by two, fewer DSP48 for the
     # same interval.

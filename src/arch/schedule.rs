@@ -398,7 +398,9 @@ pub fn budget_config(plan: &Plan, cfg: &Config, budget: &Budget, rows_at_once: b
             e.dsp += est.dsp;
             e.bram36 += est.bram36;
             if own.is_none() {
-                let entry = c.layers.entry(layer.clone()).or_default();
+                // The block's table starts as the one it read (a separable
+                // convolution's depthwise half keeps its layer's settings).
+                let entry = c.layers.entry(layer.clone()).or_insert_with(|| table.cloned().unwrap_or_default());
                 entry.reuse_factor = Some(r);
                 if p > 1 && own_p.is_none() {
                     entry.parallelization_factor = Some(p);

@@ -153,16 +153,27 @@ pub fn check_model(dir: &Path, origin: &Origin) -> Result<()> {
         if m.target != origin.target {
             return Err(Error::Usage(format!("{}: this is a {} design, not {}", dir.display(), m.target, origin.target)));
         }
-        if let (Some(made), Some(asked)) = (&m.golden, origin.golden)
+        // A plan's fingerprint is this version's lowering: a design from
+        // another version is checked by its model alone.
+        let this_version = m.generator == format!("qkhw {}", env!("CARGO_PKG_VERSION"));
+        if let (Some(made), Some(asked), true) = (&m.golden, origin.golden, this_version)
             && made.plan_sha256 != asked.plan_sha256
         {
             let flags = |o: &[String]| if o.is_empty() { "none".to_string() } else { format!("`{}`", o.join(" ")) };
-            return Err(Error::Usage(format!(
-                "{}: this design computes another golden model than these options give (gen's options: {}; here: {}): give verify the options the design was generated with",
-                dir.display(),
-                flags(&made.options),
-                flags(&asked.options)
-            )));
+            return Err(Error::Usage(if made.options == asked.options {
+                format!(
+                    "{}: this design computes another golden model than these options give now (gen had the same options, {}: a file they name, such as the --config, changed since): generate the design again, or give the options it was made with",
+                    dir.display(),
+                    flags(&made.options)
+                )
+            } else {
+                format!(
+                    "{}: this design computes another golden model than these options give (gen's options: {}; here: {}): give verify the options the design was generated with",
+                    dir.display(),
+                    flags(&made.options),
+                    flags(&asked.options)
+                )
+            }));
         }
     }
     Ok(())
@@ -208,6 +219,30 @@ mod tests {
         let other = Origin { model: "b.keras", sha256: "cc", target: "verilog", golden: None };
         let e = check_model(&d, &other).unwrap_err().to_string();
         assert!(e.contains("another model also named `b.keras` (sha256 bb; this one's is cc)"), "{e}");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    /// The golden model a design records: another plan is refused naming
+    /// both sides' options (or, with the same options, what changed); a
+    /// design of another qkhw version, whose lowering may differ, is
+    /// checked by its model alone.
+    #[test]
+    fn the_golden_model_is_checked_in_this_version() {
+        let d = scratch("golden");
+        let made = Golden { plan_sha256: "p1".into(), options: vec!["--config".into(), "c.toml".into()] };
+        write(&d, &[("a.v".into(), "a".into())], &Origin { golden: Some(&made), ..A }, false).unwrap();
+        let same = Golden { plan_sha256: "p1".into(), options: vec![] };
+        assert!(check_model(&d, &Origin { golden: Some(&same), ..A }).is_ok(), "the plan decides, not the options' text");
+        let other = Golden { plan_sha256: "p2".into(), options: vec![] };
+        let e = check_model(&d, &Origin { golden: Some(&other), ..A }).unwrap_err().to_string();
+        assert!(e.contains("(gen's options: `--config c.toml`; here: none)"), "{e}");
+        let edited = Golden { plan_sha256: "p2".into(), options: made.options.clone() };
+        let e = check_model(&d, &Origin { golden: Some(&edited), ..A }).unwrap_err().to_string();
+        assert!(e.contains("gen had the same options, `--config c.toml`: a file they name, such as the --config, changed since"), "{e}");
+        let mut m = Manifest::read(&d).unwrap().unwrap();
+        m.generator = "qkhw 0.0.0".into();
+        std::fs::write(d.join(MANIFEST), serde_json::to_string(&m).unwrap()).unwrap();
+        assert!(check_model(&d, &Origin { golden: Some(&other), ..A }).is_ok());
         std::fs::remove_dir_all(&d).unwrap();
     }
 

@@ -118,7 +118,14 @@ fn ap_int_max_w(files: &[(String, String)]) -> Option<u32> {
 fn precompiled_header(cache: &Path, inc: &Path, flavor: Flavor, max_w: Option<u32>) -> Option<PathBuf> {
     static MAKE: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let (types, _, _) = layout(flavor);
-    let dir = cache.join(format!("pch-{types}-{}-w{}", &WHEEL_SHA256[..16], max_w.unwrap_or(0)));
+    // Keyed by the compiler too: another g++'s `.gch` would be ignored
+    // (correctly, but at the full cost) for good.
+    static GXX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let gxx = GXX.get_or_init(|| {
+        let v = Command::new("g++").args(["-dumpfullversion", "-dumpmachine"]).output().map(|o| String::from_utf8_lossy(&o.stdout).split_whitespace().collect::<Vec<_>>().join("-")).unwrap_or_default();
+        v.replace(|c: char| !c.is_ascii_alphanumeric() && c != '.', "_")
+    });
+    let dir = cache.join(format!("pch-{types}-{}-w{}-gxx{gxx}", &WHEEL_SHA256[..16], max_w.unwrap_or(0)));
     let h = dir.join("qkhw_csim.h");
     let gch = dir.join("qkhw_csim.h.gch");
     if gch.exists() {

@@ -1480,11 +1480,14 @@ pub fn budget_config(g: &Graph, plan: &Plan, config: &crate::passes::config::Con
     let fixed = if stream { stream::ram_bram36(plan, &crate::arch::stream::stream_plan(plan)?, opts) } else { 0.0 };
     // With --no-dsp every multiplier is fabric: a DSP48 budget holds.
     let rest = crate::arch::schedule::Budget { bram36: b.bram36.map(|k| (k - fixed).max(0.0)), dsp: b.dsp.filter(|_| !opts.no_dsp), ..*b };
-    let fabric = |c: &crate::passes::config::Config| {
-        let d = if stream { stream::generate_stream(g, plan, opts, c).map(|x| x.0) } else { generate(g, plan, opts, &crate::arch::schedule::schedule(plan, None, c)) };
-        d.ok().map(|d| (d.fabric.luts(opts.no_dsp), d.fabric.ffs(opts.no_dsp)))
+    if opts.no_dsp && b.lut.is_none() && b.ff.is_none() && b.bram36.is_none() {
+        return Err(Error::Usage("--budget: with --no-dsp no multiplier is a DSP48, so a dsp= budget alone constrains nothing: give lut=, ff= or bram= too, or drop --no-dsp".into()));
+    }
+    let fabric = |c: &crate::passes::config::Config| -> Result<(usize, usize)> {
+        let d = if stream { stream::generate_stream(g, plan, opts, c).map(|x| x.0) } else { generate(g, plan, opts, &crate::arch::schedule::schedule(plan, None, c)) }?;
+        Ok((d.fabric.luts(opts.no_dsp), d.fabric.ffs(opts.no_dsp)))
     };
-    let mut fabric_fits = |c: &crate::passes::config::Config| fabric(c).is_some_and(|(lut, ff)| b.lut.is_none_or(|n| lut <= n) && b.ff.is_none_or(|n| ff <= n));
+    let mut fabric_fits = |c: &crate::passes::config::Config| fabric(c).is_ok_and(|(lut, ff)| b.lut.is_none_or(|n| lut <= n) && b.ff.is_none_or(|n| ff <= n));
     let (cfg, mut est) = crate::arch::schedule::budget_config(plan, config, &rest, positions_at_once && !stream, opts.pack_dsp, &mut fabric_fits);
     if opts.no_dsp {
         est.dsp = 0;
@@ -1500,16 +1503,13 @@ pub fn budget_config(g: &Graph, plan: &Plan, config: &crate::passes::config::Con
         over.push(format!("{total:.1} BRAM36 (bram={n}{})", if fixed > 0.0 { format!("; {fixed:.1} of them line buffers and FIFOs, which no reuse factor changes") } else { String::new() }));
     }
     if b.lut.is_some() || b.ff.is_some() {
-        match fabric(&cfg) {
-            Some((lut, ff)) => {
-                if let Some(n) = b.lut.filter(|&n| lut > n) {
-                    over.push(format!("{lut} LUT (lut={n})"));
-                }
-                if let Some(n) = b.ff.filter(|&n| ff > n) {
-                    over.push(format!("{ff} FF (ff={n})"));
-                }
-            }
-            None => over.push("a design that cannot be generated".into()),
+        // A design that cannot be generated says why here.
+        let (lut, ff) = fabric(&cfg)?;
+        if let Some(n) = b.lut.filter(|&n| lut > n) {
+            over.push(format!("{lut} LUT (lut={n})"));
+        }
+        if let Some(n) = b.ff.filter(|&n| ff > n) {
+            over.push(format!("{ff} FF (ff={n})"));
         }
     }
     if !over.is_empty() {
