@@ -51,8 +51,7 @@ impl Arch {
 /// Under strategy "latency" also the reuse factor it leaves unused (more
 /// than 1), which the schedule notes.
 fn requested(layer: &str, owner: &str, cli_reuse: Option<usize>, cfg: &Config) -> (Arch, usize, Option<usize>) {
-    // A block's own table (a budget's choice), else its layer's.
-    let own = cfg.layer(layer).or_else(|| cfg.layer(owner));
+    let own = block_table(cfg, layer, owner);
     let parallel = own.and_then(|l| l.parallelization_factor).unwrap_or(1);
     let strategy = own.and_then(|l| l.strategy).or(cfg.model.strategy);
     let reuse = own.and_then(|l| l.reuse_factor).or(cli_reuse).or(cfg.model.reuse_factor).unwrap_or(1);
@@ -137,7 +136,7 @@ pub fn schedule(plan: &Plan, cli_reuse: Option<usize>, cfg: &Config) -> Schedule
                     }
                 }
                 None => {
-                    if cfg.layer(&layer).or_else(|| cfg.layer(&owner)).and_then(|l| l.reuse_factor).is_some() || has_products(op) {
+                    if block_table(cfg, &layer, &owner).and_then(|l| l.reuse_factor).is_some() || has_products(op) {
                         notes.push(format!(
                             "layer `{layer}`: only Dense, Conv1D/Conv2D, depthwise convolutions and average poolings by a non-power-of-two factor are folded so far; it stays unrolled"
                         ));
@@ -164,31 +163,35 @@ pub fn schedule(plan: &Plan, cli_reuse: Option<usize>, cfg: &Config) -> Schedule
 
 /// The steps of each layer of `plan`, in order: (first, last), the last
 /// being the one that names the layer (the input step excluded). A
-/// separable convolution is two blocks: its depthwise half (up to the
-/// step before [`separable_split`]) and its pointwise half, so that a
-/// reuse factor folds both (the pointwise half stayed unrolled).
+/// separable convolution is two blocks ([`block_end`]): its depthwise
+/// half and its pointwise half, so that a reuse factor folds both (the
+/// pointwise half stayed unrolled).
 pub fn layer_ranges(plan: &Plan) -> Vec<(usize, usize)> {
     let mut out = vec![];
     let mut start = 1;
     while start < plan.steps.len() {
-        let mut end = (start..plan.steps.len()).find(|&i| plan.steps[i].layer.is_some()).unwrap_or(plan.steps.len() - 1);
-        if let Some(k) = separable_split(plan, start, end) {
-            end = k - 1;
-        }
+        let end = block_end(plan, start);
         out.push((start, end));
         start = end + 1;
     }
     out
 }
 
-/// Where the layer `start..=end` splits into two foldable blocks: the
-/// pointwise convolution of a separable convolution, whose unnamed
-/// depthwise step starts the layer.
-pub fn separable_split(plan: &Plan, start: usize, end: usize) -> Option<usize> {
+/// The last step of the block that starts at `start`: the layer's named
+/// step, or, where an unnamed depthwise step starts a separable
+/// convolution, the step before its pointwise convolution.
+pub fn block_end(plan: &Plan, start: usize) -> usize {
+    let end = (start..plan.steps.len()).find(|&i| plan.steps[i].layer.is_some()).unwrap_or(plan.steps.len() - 1);
     if plan.steps[start].layer.is_some() || !matches!(plan.steps[start].op, StepOp::Depthwise { .. }) {
-        return None;
+        return end;
     }
-    (start + 1..=end).find(|&k| matches!(plan.steps[k].op, StepOp::Conv { .. }))
+    (start + 1..=end).find(|&k| matches!(plan.steps[k].op, StepOp::Conv { .. })).map_or(end, |k| k - 1)
+}
+
+/// A block's `--config` table: its own (a budget's choice), else its
+/// layer's (`owner`, from [`block_name`]).
+fn block_table<'a>(cfg: &'a Config, block: &str, owner: &str) -> Option<&'a crate::passes::config::LayerConfig> {
+    cfg.layer(block).or_else(|| cfg.layer(owner))
 }
 
 /// A block's name (a layer's, or for the depthwise half of a separable
@@ -353,7 +356,7 @@ fn fewest_multipliers_within(shape: (usize, usize, usize), t: usize) -> (usize, 
 pub fn budget_config(plan: &Plan, cfg: &Config, budget: &Budget, rows_at_once: bool, pack: bool, fabric_fits: &mut dyn FnMut(&Config) -> bool) -> (Config, Estimate) {
     let nodes = schedule(plan, None, cfg).nodes;
     // Each block, with its own config table or else its layer's.
-    let layers: Vec<(usize, String, Option<&crate::passes::config::LayerConfig>)> = nodes.iter().map(|n| (n.first, n.layer.clone(), cfg.layer(&n.layer).or_else(|| cfg.layer(&block_name(plan, n.last).1)))).collect();
+    let layers: Vec<(usize, String, Option<&crate::passes::config::LayerConfig>)> = nodes.iter().map(|n| (n.first, n.layer.clone(), block_table(cfg, &n.layer, &block_name(plan, n.last).1))).collect();
     // The directions of each layer that can iterate over time, with their
     // cell plans (found once).
     let recurrent: Vec<(usize, Vec<super::recurrent::Recurrence>, Vec<Plan>)> = nodes

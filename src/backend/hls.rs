@@ -70,6 +70,19 @@ impl std::str::FromStr for Flavor {
     }
 }
 
+impl Flavor {
+    /// The fixed-point and stream headers a generated model header
+    /// includes, in order (after `<stdint.h>`, and for Vitis after its
+    /// `AP_INT_MAX_W`): the template writes them, and the C-simulation
+    /// precompiles exactly these.
+    pub fn type_headers(self) -> &'static [&'static str] {
+        match self {
+            Flavor::Vitis => &["ap_fixed.h", "ap_int.h", "hls_stream.h"],
+            Flavor::Catapult => &["ac_fixed.h", "ac_int.h", "ac_channel.h"],
+        }
+    }
+}
+
 impl std::fmt::Display for Flavor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
@@ -168,6 +181,8 @@ struct HlsHeader<'a> {
     header: &'a str,
     catapult: bool,
     max_w: u32,
+    /// [`Flavor::type_headers`].
+    type_headers: &'static [&'static str],
     guard: &'a str,
     name: &'a str,
     out_t: &'a str,
@@ -328,6 +343,7 @@ pub fn generate_scheduled(
         stream_decl: &stream_decl,
         header,
         catapult,
+        type_headers: flavor.type_headers(),
         max_w: ins
             .iter()
             .map(|x| x.n as u32 * x.w)

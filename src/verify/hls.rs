@@ -135,16 +135,12 @@ fn precompiled_header(cache: &Path, inc: &Path, flavor: Flavor, max_w: Option<u3
     if gch.exists() {
         return Some(h);
     }
-    let includes: &[&str] = match flavor {
-        Flavor::Vitis => &["\"ap_fixed.h\"", "\"ap_int.h\"", "\"hls_stream.h\""],
-        Flavor::Catapult => &["\"ac_fixed.h\"", "\"ac_int.h\"", "\"ac_channel.h\""],
-    };
     let mut text = String::from("// qkhw: the fixed-point types of the HLS C-simulation, precompiled\n#include <stdint.h>\n");
     if let Some(w) = max_w {
         text.push_str(&format!("#ifndef AP_INT_MAX_W\n#define AP_INT_MAX_W {w}\n#endif\n"));
     }
-    for i in includes {
-        text.push_str(&format!("#include {i}\n"));
+    for i in flavor.type_headers() {
+        text.push_str(&format!("#include \"{i}\"\n"));
     }
     std::fs::create_dir_all(&dir).ok()?;
     // Both files land by rename: another process sees all of each or none.

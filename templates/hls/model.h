@@ -10,19 +10,15 @@
 #define {{ guard }}
 
 #include <stdint.h>
-{%- if catapult %}
-#include "ac_fixed.h"
-#include "ac_int.h"
-#include "ac_channel.h"
-{%- else %}
+{%- if !catapult %}
 // One AXI-Stream word carries a whole sample.
 #ifndef AP_INT_MAX_W
 #define AP_INT_MAX_W {{ max_w }}
 #endif
-#include "ap_fixed.h"
-#include "ap_int.h"
-#include "hls_stream.h"
 {%- endif %}
+{%- for h in type_headers %}
+#include "{{ h }}"
+{%- endfor %}
 {%- if wide %}
 
 // Values wider than 64 bits inside the datapath: 128-bit integers of the

@@ -524,13 +524,11 @@ fn generate_top(g: &Graph, name: &str, plan: &Plan, opts: &Options, sched: &Sche
     let mut start = n_inputs;
     while start < plan.steps.len() {
         // A layer: its inner steps, then the labelled output step.
-        let mut end = (start..plan.steps.len()).find(|&i| plan.steps[i].layer.is_some()).unwrap_or(plan.steps.len() - 1);
-        // A separable convolution's depthwise half is a block of its own
-        // (the schedule's, so both halves fold).
-        let mut part = crate::arch::schedule::separable_split(plan, start, end).map(|k| {
-            end = k - 1;
-            crate::arch::schedule::block_name(plan, end).0
-        });
+        // The schedule's block (a separable convolution's depthwise half is
+        // one of its own, so both halves fold).
+        let named = (start..plan.steps.len()).find(|&i| plan.steps[i].layer.is_some()).unwrap_or(plan.steps.len() - 1);
+        let mut end = crate::arch::schedule::block_end(plan, start);
+        let mut part = (end != named).then(|| crate::arch::schedule::block_name(plan, end).0);
         // An inner step a later layer reads (the exact sum of an average
         // that a quantizer divides itself) ends a module of its own: a
         // module's only output is its last step.
