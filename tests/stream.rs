@@ -681,7 +681,9 @@ fn several_inputs_stream_one_port_each() {
 /// image, first-beat latency 1,191) while the phases had not come round;
 /// later images took 1,193, and verify failed a design that was right.
 /// The timing simulation now also waits for the design's whole state to
-/// repeat: the interface says 1,193 / 480, and the harness measures that.
+/// repeat (17 samples here). Since the line buffer reuses columns the
+/// design takes 426 cycles per image, latencies 725 / 300; the interface
+/// says so, and the harness measures that.
 #[test]
 fn stages_whose_phases_drift_are_timed_until_the_state_repeats() {
     common::require("verilator");
@@ -689,7 +691,7 @@ fn stages_whose_phases_drift_are_timed_until_the_state_repeats() {
     let opts = Options { io: Io::Stream, reuse_factor: Some(5), ..Default::default() };
     let (_, d, plan) = generate_from(&path, &opts, &Config::default(), "drift");
     let i = &d.interface;
-    assert_eq!((i.latency_cycles, i.latency_last_cycles, i.initiation_interval), (1193, Some(480), 714));
+    assert_eq!((i.latency_cycles, i.latency_last_cycles, i.initiation_interval), (725, Some(300), 426));
     let n = 40;
     assert!(i.timing_samples.is_some_and(|k| (k as usize) <= n), "{:?}", i.timing_samples);
     let fmts = vec![(plan.in_size(), plan.steps[plan.inputs[0]].fmt)];
@@ -728,5 +730,104 @@ fn crops_stream_as_windows() {
         let path = common::root().join(format!("tests/golden/stream_nested/{name}.keras"));
         let o = Command::new(env!("CARGO_BIN_EXE_qkhw")).args(["verify"]).arg(&path).args(["--target", "hls", "--io", "stream", "--random", "50"]).env("QKHW_CACHE", common::cache()).output().unwrap();
         assert!(o.status.success(), "{name}: {}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    }
+}
+
+/// The line buffer alone, on Icarus, over geometries that do and do not
+/// reuse columns (stride 1 and 2, dilation 2 with stride 1 and 2, `same`
+/// padding, a 1-row Conv1D window, a pooling window, a DS-CNN-like 5×4 at
+/// stride 2): two images of distinct pixel codes in, under random valid
+/// and ready, every window out equal to the one `Geo` reads (zeros for
+/// padding), TLAST on each image's last window; at full rate a window that
+/// shares columns with the one before takes `j·kh + 3` cycles and the first
+/// of a row `kh·kw + 3`, as the stated cycles say.
+#[test]
+fn the_line_buffer_gives_every_window_and_reuses_columns() {
+    use qkhw::arch::line_buffer::{line_buffer, new_columns};
+    use qkhw::plan::Geo;
+    common::require("iverilog");
+    // (in_h, in_w, cin, kh, kw, sh, sw, dh, dw, pad_top, pad_left, out_h, out_w)
+    let cases = [
+        (6, 7, 2, 3, 3, 1, 1, 1, 1, 1, 1, 6, 7),
+        (7, 9, 1, 3, 3, 2, 2, 1, 1, 0, 0, 3, 4),
+        (8, 8, 2, 3, 3, 1, 1, 2, 2, 0, 0, 4, 4),
+        (9, 9, 1, 3, 3, 2, 2, 2, 2, 2, 2, 5, 5),
+        (12, 8, 1, 5, 4, 2, 2, 1, 1, 0, 0, 4, 3),
+        (1, 12, 3, 1, 3, 1, 1, 1, 1, 0, 1, 1, 12),
+        (6, 6, 2, 2, 2, 2, 2, 1, 1, 0, 0, 3, 3),
+    ];
+    const W: u32 = 8;
+    for (n, &(in_h, in_w, cin, kh, kw, sh, sw, dh, dw, pad_top, pad_left, out_h, out_w)) in cases.iter().enumerate() {
+        let geo = Geo { in_h, in_w, cin, out_h, out_w, cout: cin, kh, kw, sh, sw, dh, dw, pad_top, pad_left };
+        let name = format!("lb{n}");
+        let lb = line_buffer(&name, &geo, W);
+        let pw = cin as u32 * W;
+        let ww = (kh * kw) as u32 * pw;
+        let npix = in_h * in_w;
+        // Element c of the image's pixel k (raster order) of image `img`.
+        let code = |img: usize, k: usize, c: usize| ((img * npix + k) * cin + c) % 255 + 1;
+        let mut want = vec![];
+        for img in 0..2 {
+            for oy in 0..out_h {
+                for ox in 0..out_w {
+                    let mut bits = vec![false; ww as usize];
+                    for ky in 0..kh {
+                        for kx in 0..kw {
+                            let (Some(y), Some(x)) = (geo.in_row(oy, ky), geo.in_col(ox, kx)) else { continue };
+                            for c in 0..cin {
+                                let v = code(img, y * in_w + x, c);
+                                let at = ((ky * kw + kx) * cin + c) * W as usize;
+                                for b in 0..W as usize {
+                                    bits[at + b] = (v >> b) & 1 == 1;
+                                }
+                            }
+                        }
+                    }
+                    let hex: String = bits.chunks(4).rev().map(|q| format!("{:x}", q.iter().rev().fold(0, |a, &b| a * 2 + usize::from(b)))).collect();
+                    want.push(format!("{} {hex}", u8::from(oy == out_h - 1 && ox == out_w - 1)));
+                }
+            }
+        }
+        let tb = format!(
+            "module tb;\n  reg clk = 0, rst = 1, s_valid = 0, m_ready = 0;\n  reg [{pm}:0] s_data = 0;\n  wire s_ready, m_valid, m_last;\n  wire [{wm}:0] m_data;\n  integer k, c, got, cyc, full, seed;\n  {name} dut(.clk(clk), .rst(rst), .s_data(s_data), .s_valid(s_valid), .s_ready(s_ready), .m_ready(m_ready), .m_data(m_data), .m_valid(m_valid), .m_last(m_last));\n  always #5 clk = ~clk;\n  initial begin\n    full = $test$plusargs(\"full\"); seed = {n}; k = 0; got = 0; cyc = 0;\n    @(posedge clk); @(posedge clk); #1 rst = 0;\n    while (got < {total} && cyc < 100000) begin\n      s_valid = (k < {all}) && (full || ($random(seed) & 3) != 0);\n      s_data = 0;\n      for (c = 0; c < {cin}; c = c + 1) s_data = s_data | (((k * {cin} + c) % 255 + 1) << (c * {w}));\n      m_ready = full || (($random(seed) & 3) != 0);\n      #3;\n      if (s_valid && s_ready) k = k + 1;\n      if (m_valid && m_ready) begin $display(\"W %0d %0d %h\", cyc, m_last, m_data); got = got + 1; end\n      @(posedge clk); #1 cyc = cyc + 1;\n    end\n    $display(\"DONE %0d\", got);\n    $finish;\n  end\nendmodule\n",
+            pm = pw - 1,
+            wm = ww - 1,
+            total = want.len(),
+            all = 2 * npix,
+            w = W,
+        );
+        let dir = common::tmp(&format!("line-buffer-{n}"));
+        std::fs::write(dir.join("lb.v"), lb.module.verilog()).unwrap();
+        std::fs::write(dir.join("tb.v"), tb).unwrap();
+        let b = Command::new("iverilog").args(["-g2005", "-o", "sim", "tb.v", "lb.v"]).current_dir(&dir).output().unwrap();
+        assert!(b.status.success(), "{}", String::from_utf8_lossy(&b.stderr));
+        let j = new_columns(&geo);
+        for full in [false, true] {
+            let mut cmd = Command::new("vvp");
+            cmd.args(["-n", "sim"]).current_dir(&dir);
+            if full {
+                cmd.arg("+full");
+            }
+            let out = String::from_utf8_lossy(&cmd.output().unwrap().stdout).to_string();
+            let seen: Vec<(usize, String)> = out.lines().filter_map(|l| l.strip_prefix("W ")).map(|l| {
+                let (cyc, rest) = l.split_once(' ').unwrap();
+                (cyc.parse().unwrap(), rest.to_string())
+            }).collect();
+            assert!(out.contains(&format!("DONE {}", want.len())), "case {n} {geo:?} (full {full}): {out}");
+            for (k, ((_, s), w)) in seen.iter().zip(&want).enumerate() {
+                assert_eq!(s, w, "case {n} {geo:?} (full {full}): window {k} (image {}, position {})", k / (out_h * out_w), k % (out_h * out_w));
+            }
+            if full {
+                // The second image's windows: the gap before each (the
+                // input is far ahead by then, so the windows alone set it).
+                let per = out_h * out_w;
+                for k in per + 1..2 * per {
+                    let gap = seen[k].0 - seen[k - 1].0;
+                    let want_gap = if k % out_w == 0 { kh * kw + 3 } else { j * kh + 3 };
+                    assert_eq!(gap, want_gap, "case {n} {geo:?}: window {k}");
+                }
+                assert_eq!(lb.cycles_per_image, out_h * ((kh * kw + 3) + (out_w - 1) * (j * kh + 3)));
+            }
+        }
     }
 }

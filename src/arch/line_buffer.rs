@@ -8,10 +8,18 @@
 //! height plus its stride, so the next rows arrive while a row of windows
 //! is read); a row of input goes into slot `(rows received) mod B`. For
 //! each output position in raster order the block waits until the window's
-//! bottom-right pixel has arrived, reads the `kh × kw` taps one per cycle
-//! (a padding tap reads nothing and gives zeros) into a shift register,
-//! and hands the finished window to an output register with a valid/ready
-//! handshake. Flow control is by counting:
+//! bottom-right pixel has arrived, reads its taps one per cycle, column by
+//! column (a padding tap reads nothing and gives zeros), into a shift
+//! register, and hands the finished window to an output register with a
+//! valid/ready handshake. Column reuse: where the stride is a whole number
+//! `j` of dilated columns (`sw = j·dw`, `j < kw`; stride 1 on an undilated
+//! kernel is `j = 1`), the next window of a row shares all but its last `j`
+//! columns with the one before, which the shift register still holds: only
+//! those `j·kh` taps are read, and shifting them in drops the first `j`
+//! columns (the register holds the window column-major, so a column is
+//! `kh` consecutive taps; the output wires it back to row-major). A 3×3
+//! window at stride 1 takes 6 cycles instead of 12 but on the first
+//! position of a row. Flow control is by counting:
 //! - `held` = rows started − rows released; the input may start a row only
 //!   while `held < B`, so it never overwrites a row a window still needs
 //!   (rows are released when the output moves below them, and all of them
@@ -33,8 +41,19 @@ pub struct LineBuffer {
     pub module: Module,
     /// Row slots of the RAM.
     pub rows: usize,
-    /// Cycles per window at full rate (the taps, the wait and the hand-over).
+    /// Cycles of a row's first window at full rate (every tap, the wait and
+    /// the hand-over): the most a window takes.
     pub cycles_per_window: usize,
+    /// Cycles of every window of an image at full rate (the first of each
+    /// row reads every tap, the others the columns they do not share).
+    pub cycles_per_image: usize,
+}
+
+/// The columns a window reads that the window before it in the row does
+/// not hold: `j` where the stride is `j` dilated columns (`sw = j·dw`,
+/// `j < kw`), else every column.
+pub fn new_columns(geo: &Geo) -> usize {
+    if geo.sw.is_multiple_of(geo.dw) && geo.sw / geo.dw < geo.kw { geo.sw / geo.dw } else { geo.kw }
 }
 
 /// `q + step`, wrapping to `first` after `last` (when `wrap`).
@@ -196,7 +215,24 @@ pub fn line_buffer(name: &str, geo: &Geo, width: u32) -> LineBuffer {
     let ready = m.or(ahead_one, ok_same);
     let go = m.and(waiting, ready);
 
-    // Fetch: one tap per cycle.
+    // Fetch: one tap per cycle, column by column (ky steps fastest); a
+    // window after the first of its row starts at its first new column.
+    let j = new_columns(geo);
+    let ox_first = is(&mut m, ox, 0);
+    let kx_start = if j == geo.kw {
+        m.constant(0)
+    } else {
+        let z = m.constant(0);
+        let from = m.constant((geo.kw - j) as i128);
+        m.mux(ox_first, z, from)
+    };
+    let tc_start = if j == geo.kw {
+        cleft
+    } else {
+        let off = m.constant(((geo.kw - j) * geo.dw) as i128);
+        let shifted = m.add(cleft, off);
+        m.mux(ox_first, cleft, shifted)
+    };
     let kx_last = is(&mut m, kx, geo.kw as i128 - 1);
     let ky_last = is(&mut m, ky, geo.kh as i128 - 1);
     let taps_done = m.and(kx_last, ky_last);
@@ -238,6 +274,8 @@ pub fn line_buffer(name: &str, geo: &Geo, width: u32) -> LineBuffer {
         let d = if t + 1 < taps { regs[t + 1] } else { tap_in };
         m.drive(regs[t], d);
     }
+    // regs[kx·kh + ky] holds tap (ky, kx); the window is row-major.
+    let row_major: Vec<NetId> = (0..geo.kh).flat_map(|ky| (0..geo.kw).map(move |kx| (ky, kx))).map(|(ky, kx)| regs[kx * geo.kh + ky]).collect();
 
     // Hand-over to the output register, and the next position.
     let m_valid = m.reg_later(0, 1, None, rs);
@@ -249,7 +287,7 @@ pub fn line_buffer(name: &str, geo: &Geo, width: u32) -> LineBuffer {
     let row_done = m.and(load, ox_last);
     let img_last = m.and(ox_last, oy_last);
     let out_done = m.and(load, img_last);
-    let window = m.concat(regs.clone());
+    let window = m.concat(row_major);
     let m_data = m.bus_reg_later(taps as u32 * pix, Some(load), None);
     m.drive(m_data, window);
     let m_last = m.reg(img_last, Some(load));
@@ -266,19 +304,20 @@ pub fn line_buffer(name: &str, geo: &Geo, width: u32) -> LineBuffer {
     next = m.mux(last_tap, three, next);
     next = m.mux(load, zero, next);
     set(&mut m, state, next);
-    // Tap counters: reset at `go`, stepped while fetching.
-    let kx_next = stepped(&mut m, kx, 1, kx_last, 0);
-    fetch_step(&mut m, kx, fetching, go, zero, kx_next);
+    // Tap counters: set at `go`, stepped while fetching (ky every cycle,
+    // kx and the column at the end of a column).
     let ky_next = stepped(&mut m, ky, 1, ky_last, 0);
-    let ky_step = m.mux(kx_last, ky_next, ky);
-    fetch_step(&mut m, ky, fetching, go, zero, ky_step);
+    fetch_step(&mut m, ky, fetching, go, zero, ky_next);
+    let kx_next = stepped(&mut m, kx, 1, kx_last, 0);
+    let kx_step = m.mux(ky_last, kx_next, kx);
+    fetch_step(&mut m, kx, fetching, go, kx_start, kx_step);
     let dw = m.constant(geo.dw as i128);
     let tc_next = m.add(tc, dw);
-    let tc_step = m.mux(kx_last, cleft, tc_next);
-    fetch_step(&mut m, tc, fetching, go, cleft, tc_step);
+    let tc_step = m.mux(ky_last, tc_next, tc);
+    fetch_step(&mut m, tc, fetching, go, tc_start, tc_step);
     let dh = m.constant(geo.dh as i128);
     let tr_next = m.add(tr, dh);
-    let tr_step = m.mux(kx_last, tr_next, tr);
+    let tr_step = m.mux(ky_last, rtop, tr_next);
     fetch_step(&mut m, tr, fetching, go, rtop, tr_step);
     // Position counters, on hand-over.
     let d = stepped(&mut m, ox, 1, ox_last, 0);
@@ -327,6 +366,7 @@ pub fn line_buffer(name: &str, geo: &Geo, width: u32) -> LineBuffer {
         module: m,
         rows: b,
         cycles_per_window: taps + 3,
+        cycles_per_image: geo.out_h * (taps + 3 + (geo.out_w - 1) * (j * geo.kh + 3)),
     }
 }
 

@@ -378,7 +378,7 @@ pub fn generate_stream(
                 let (m, cycles, latency) = match stage {
                     Stage::Window { geo, width, .. } => {
                         let lb = line_buffer(&format!("{name}_line_buffer"), geo, *width);
-                        let c = lb.cycles_per_window * geo.out_h * geo.out_w;
+                        let c = lb.cycles_per_image;
                         (
                             lb.module,
                             c,
