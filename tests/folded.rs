@@ -337,7 +337,7 @@ fn budget_picks_the_smallest_interval_that_fits() {
     common::require("verilator");
     use qkhw::arch::schedule::{budget_config, schedule, Budget};
     let schedule_budget = |plan: &qkhw::plan::Plan, b: &Budget| {
-        let (c, e) = budget_config(plan, &Config::default(), b, true, false, &mut |_| true);
+        let (c, e) = budget_config(plan, &Config::default(), b, true, false, 0, &mut |_| true);
         (schedule(plan, None, &c), e)
     };
     let g = qkhw::load_graph(common::root().join("examples/models/jet_tagger_da.keras"), Default::default()).unwrap();

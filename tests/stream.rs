@@ -537,7 +537,7 @@ fn a_budget_balances_the_streamed_resnet8() {
     let budget: qkhw::arch::schedule::Budget = "dsp=220,bram=140".parse().unwrap();
     let g = qkhw::load_graph(common::root().join("examples/models/resnet8.keras"), Default::default()).unwrap();
     let (plan, _) = qkhw::golden::hardware_plan(&g, None, &Config::default()).unwrap();
-    let (cfg, est) = qkhw::arch::schedule::budget_config(&plan, &Config::default(), &budget, false, false, &mut |_| true);
+    let (cfg, est) = qkhw::arch::schedule::budget_config(&plan, &Config::default(), &budget, false, false, 0, &mut |_| true);
     assert!(est.dsp <= 220 && est.bram36 <= 140.0, "{est:?}");
     let opts = Options { io: Io::Stream, budget: Some(budget), ..Default::default() };
     let (_, d, plan) = generate_with("resnet8", &opts, &Config::default(), "budget");
@@ -673,6 +673,27 @@ fn several_inputs_stream_one_port_each() {
         );
         std::fs::write(d.dir.join(format!("{}.v", left.module)), &text).unwrap();
     }
+}
+
+/// A branch that holds a residual block of its own (`nested_res`: r0 →
+/// 3×3 → fork ra → 3×3 → Add with ra → 1×1, then Add with r0): the inner
+/// fork's readers are all on the branch, so the outer Add's branches meet
+/// at r0. Its skip FIFO gets a minimum of 19 words and its other input
+/// none (cross-check batch 13: both got a whole sample, 64 words here,
+/// 256 on its model); the design runs at the minimum and stalls one word
+/// below, on Icarus.
+#[test]
+fn a_branch_holding_a_residual_block_meets_its_skip_at_their_fork() {
+    common::require("iverilog");
+    let path = common::root().join("tests/golden/stream_nested/nested_res.keras");
+    let opts = Options { io: Io::Stream, fifo_minimum: true, ..Default::default() };
+    let (_, d, plan) = generate_from(&path, &opts, &Config::default(), "nested");
+    let mins: Vec<(&str, usize)> = d.fifos.iter().map(|f| (f.name.as_str(), f.minimum)).collect();
+    assert_eq!(mins, vec![("add_in input 1 (from ra)", 10), ("add_out input 1 (from r0)", 19)]);
+    let fmts = vec![(plan.in_size(), plan.steps[plan.inputs[0]].fmt)];
+    let codes = verify::random_parts(&fmts, 3, 5).remove(0);
+    let f = runs_at_minimum_not_below(&verify::icarus::Icarus, "nested_res", &d, &plan, &codes, 3, 1);
+    assert_eq!(f.name, "add_out input 1 (from r0)");
 }
 
 /// Stages folded at R = 5 whose phase counters drift against each other
@@ -830,4 +851,27 @@ fn the_line_buffer_gives_every_window_and_reuses_columns() {
             }
         }
     }
+}
+
+/// `--budget` on a stream whose interval a line buffer sets (stream_cnn's
+/// depthwise window, 1,152 cycles an image whatever the layers' reuse
+/// factors): the layers fold up to that interval rather than spend DSP48
+/// on a shorter time they cannot use (cross-check batch 13: a convolution
+/// at R = 6 where R = 36 gave the same interval, 148 DSP48 against 50).
+/// Same interval, fewer DSP48 than the smallest fitting target gives.
+#[test]
+fn a_streamed_budget_folds_up_to_the_interval_it_cannot_shorten() {
+    let g = qkhw::load_graph(common::root().join("examples/models/stream_cnn.keras"), Default::default()).unwrap();
+    let plan = qkhw::golden::hardware_plan(&g, None, &Config::default()).unwrap().0;
+    let budget: qkhw::arch::schedule::Budget = "dsp=40".parse().unwrap();
+    let opts = Options { io: Io::Stream, budget: Some(budget), ..Default::default() };
+    let interval = |c: &Config| verilog::stream::generate_stream(&g, &plan, &Options { budget: None, ..opts.clone() }, c).unwrap().0.interface.initiation_interval;
+    let (tight, tight_est) = qkhw::arch::schedule::budget_config(&plan, &Config::default(), &budget, false, false, 0, &mut |_| true);
+    let (chosen, est) = verilog::budget_config(&g, &plan, &Config::default(), &opts, &budget, false).unwrap();
+    assert_eq!(interval(&tight), 1152);
+    assert_eq!(interval(&chosen), 1152, "{chosen:?}");
+    assert!(est.dsp < tight_est.dsp, "{} DSP48, the tightest fit {}", est.dsp, tight_est.dsp);
+    // And gen writes the chosen one.
+    let (d, _, _) = verilog::from_graph(&g, None, &Config::default(), &opts).unwrap();
+    assert_eq!(d.interface.initiation_interval, 1152);
 }

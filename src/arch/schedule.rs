@@ -353,7 +353,11 @@ fn fewest_multipliers_within(shape: (usize, usize, usize), t: usize) -> (usize, 
 /// (reuse, positions at once) pair with the fewest multipliers that keeps
 /// it within T cycles instead; a streaming stage computes one window per
 /// beat and takes reuse factors only.
-pub fn budget_config(plan: &Plan, cfg: &Config, budget: &Budget, rows_at_once: bool, pack: bool, fabric_fits: &mut dyn FnMut(&Config) -> bool) -> (Config, Estimate) {
+///
+/// `min_t`: the fewest cycles per image worth folding for (a streaming
+/// design whose line buffers take that long whatever the layers do: the
+/// layers fold up to it rather than buy a shorter time they cannot use).
+pub fn budget_config(plan: &Plan, cfg: &Config, budget: &Budget, rows_at_once: bool, pack: bool, min_t: usize, fabric_fits: &mut dyn FnMut(&Config) -> bool) -> (Config, Estimate) {
     let nodes = schedule(plan, None, cfg).nodes;
     // Each block, with its own config table or else its layer's.
     let layers: Vec<(usize, String, Option<&crate::passes::config::LayerConfig>)> = nodes.iter().map(|n| (n.first, n.layer.clone(), block_table(cfg, &n.layer, &block_name(plan, n.last).1))).collect();
@@ -428,7 +432,7 @@ pub fn budget_config(plan: &Plan, cfg: &Config, budget: &Budget, rows_at_once: b
     };
     let max_t = layers.iter().filter_map(|(f, _, _)| dense_shape(&plan.steps[*f].op)).map(|(r, i, o)| r * i * o).max().unwrap_or(1).max(1);
     // Unrolled (T = 1) needs no DSP by this estimate only if no layer folds.
-    let (mut lo, mut hi) = (2usize, max_t);
+    let (mut lo, mut hi) = (min_t.max(2), max_t.max(min_t));
     if choice(hi).is_none() {
         lo = hi;
     }

@@ -17,7 +17,11 @@ a 2-D model whose residual Add joins a valid convolution with a
 Cropping2D of its input, then an asymmetric Cropping2D (rows after, columns
 before), max pooling, a convolution cropped on the left only, global
 average pooling and a QDense; crop1d.keras: a Conv1D, a Cropping1D of two
-steps before and one after, a Conv1D, Flatten and a QDense. Untrained
+steps before and one after, a Conv1D, Flatten and a QDense. And
+nested_res.keras (cross-check batch 13): r0 forks to a branch that holds
+a residual block of its own (3x3 convolution, fork ra, 3x3 convolution,
+Add with ra, 1x1 convolution) and to the skip, joined by an outer Add;
+Flatten and a QDense. Untrained
 (seeded weights): only structure and flow matter.
 `python tests/golden/gen_stream_nested.py NAME...` writes only those.
 """
@@ -82,9 +86,28 @@ def crop1d():
     keras.Model(i, y, name="crop1d").save(os.path.join(OUT, "crop1d.keras"))
 
 
+def nested_res():
+    keras.utils.set_random_seed(13)
+    k = dict(kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(8, 3, alpha=1))
+    i = keras.Input((8, 8, 2), name="img")
+    h = QActivation(quantized_bits(8, 2, alpha=1), name="in_q")(i)
+    h = QConv2D(3, 3, padding="same", name="c0", **k)(h)
+    r0 = QActivation(quantized_relu(6, 2), name="r0")(h)
+    a = QConv2D(3, 3, padding="same", name="ca", **k)(r0)
+    ra = QActivation(quantized_relu(6, 2), name="ra")(a)
+    b = QConv2D(3, 3, padding="same", name="cb", **k)(ra)
+    b = L.Add(name="add_in")([b, ra])
+    b = QActivation(quantized_relu(6, 2), name="r_in")(b)
+    c = QConv2D(3, 1, name="cc", **k)(b)
+    h = L.Add(name="add_out")([c, r0])
+    h = QActivation(quantized_relu(6, 2), name="r_out")(h)
+    y = QDense(3, name="out", **k)(L.Flatten(name="flat")(h))
+    keras.Model(i, y, name="nested_res").save(os.path.join(OUT, "nested_res.keras"))
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
-    extra = {"mul_join": mul_join, "crop": crop, "crop1d": crop1d}
+    extra = {"mul_join": mul_join, "crop": crop, "crop1d": crop1d, "nested_res": nested_res}
     if len(sys.argv) > 1 and "long_skip" not in sys.argv[1:]:
         for n in sys.argv[1:]:
             extra[n]()

@@ -1486,7 +1486,22 @@ pub fn budget_config(g: &Graph, plan: &Plan, config: &crate::passes::config::Con
         Ok((d.fabric.luts(opts.no_dsp), d.fabric.ffs(opts.no_dsp)))
     };
     let mut fabric_fits = |c: &crate::passes::config::Config| fabric(c).is_ok_and(|(lut, ff)| b.lut.is_none_or(|n| lut <= n) && b.ff.is_none_or(|n| ff <= n));
-    let (cfg, mut est) = crate::arch::schedule::budget_config(plan, config, &rest, positions_at_once && !stream, opts.pack_dsp, &mut fabric_fits);
+    let (mut cfg, mut est) = crate::arch::schedule::budget_config(plan, config, &rest, positions_at_once && !stream, opts.pack_dsp, 0, &mut fabric_fits);
+    if stream {
+        // A stream's interval can be set by what no reuse factor changes (a
+        // line buffer's windows, a pooling): layers folded for a shorter
+        // time spend DSP48 that buy nothing (cross-check batch 13: a
+        // convolution at R = 6 where R = 36 gave the same interval). So fold
+        // up to the interval the chosen design has, and keep that only if
+        // its own timing simulation gives no longer an interval.
+        let interval = |c: &crate::passes::config::Config| stream::generate_stream(g, plan, opts, c).map(|x| x.0.interface.initiation_interval as usize);
+        if let Ok(t) = interval(&cfg) {
+            let (relaxed, e) = crate::arch::schedule::budget_config(plan, config, &rest, false, opts.pack_dsp, t, &mut fabric_fits);
+            if relaxed != cfg && e.dsp <= est.dsp && e.bram36 <= est.bram36 && interval(&relaxed).is_ok_and(|r| r <= t) {
+                (cfg, est) = (relaxed, e);
+            }
+        }
+    }
     if opts.no_dsp {
         est.dsp = 0;
     }

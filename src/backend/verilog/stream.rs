@@ -56,7 +56,7 @@ struct Edge {
 fn join_depths(sp: &StreamPlan, k: usize) -> Vec<usize> {
     let inputs = &sp.nodes[k].inputs;
     let path = |src: Src| fork_of(sp, src, (1..=sp.beats(src)).collect());
-    let paths: Vec<(Src, Vec<usize>)> = inputs.iter().map(|&s| path(s)).collect();
+    let paths: Vec<(Src, Vec<usize>)> = inputs.iter().map(|&s| path(s)).map(|(f, n, _)| (f, n)).collect();
     let beats = sp.nodes[k].stage.out_beats().max(1);
     paths
         .iter()
@@ -89,27 +89,42 @@ fn join_depths(sp: &StreamPlan, k: usize) -> Vec<usize> {
 
 /// The stream `src`'s beats fork from, walking back through the stages
 /// that have it as their only reader, and for each beat `j` of `src`
-/// (`need[j]` beats of it first) how many beats of that stream it needs.
+/// (`need[j]` beats of it first) how many beats of that stream it needs;
+/// also how many of the fork's reader edges the walk came in by.
 /// A join on the way (one reader) is walked through when all its inputs
 /// fork from one stream (a beat of it needs the most any input needs):
 /// so the long skip of a block that holds a residual block of its own
 /// meets its other branch at the fork they share, not at a whole sample.
-fn fork_of(sp: &StreamPlan, src: Src, need: Vec<usize>) -> (Src, Vec<usize>) {
-    let Src::Node(n) = src else { return (src, need) };
+/// Where every reader of that inner fork is on the join's paths (a
+/// residual block inside the branch), the fork's stream is the branch's
+/// alone, and the walk goes on through it (cross-check batch 13: an Add
+/// around a branch holding a residual block got FIFOs of a whole sample,
+/// 256 words, where 38 were ever held).
+fn fork_of(sp: &StreamPlan, src: Src, need: Vec<usize>) -> (Src, Vec<usize>, usize) {
+    let Src::Node(n) = src else { return (src, need, 1) };
     if sp.readers(src).len() > 1 {
-        return (src, need);
+        return (src, need, 1);
     }
+    fork_through(sp, n, need)
+}
+
+/// [`fork_of`] through node `n`, its output read by this walk alone.
+fn fork_through(sp: &StreamPlan, n: usize, need: Vec<usize>) -> (Src, Vec<usize>, usize) {
     let f = sp.needs(n);
     let composed: Vec<usize> = need.iter().map(|&c| if c == 0 { 0 } else { f[(c - 1).min(f.len() - 1)] }).collect();
     match &sp.nodes[n].inputs[..] {
         [one] => fork_of(sp, *one, composed),
         ins => {
-            let paths: Vec<(Src, Vec<usize>)> = ins.iter().map(|&s| fork_of(sp, s, composed.clone())).collect();
+            let paths: Vec<(Src, Vec<usize>, usize)> = ins.iter().map(|&s| fork_of(sp, s, composed.clone())).collect();
             if paths.iter().any(|p| p.0 != paths[0].0) {
-                return (src, need);
+                return (Src::Node(n), need, 1);
             }
             let most = (0..composed.len()).map(|j| paths.iter().map(|p| p.1[j]).max().unwrap_or(0)).collect();
-            (paths[0].0, most)
+            let hops = paths.iter().map(|p| p.2).sum();
+            match paths[0].0 {
+                Src::Node(m) if hops == sp.readers(paths[0].0).len() => fork_through(sp, m, most),
+                fork => (fork, most, hops),
+            }
         }
     }
 }
