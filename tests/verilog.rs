@@ -57,9 +57,10 @@ const ICARUS_LONG_ONLY: &[&str] = &["zoo_rnn", "rnn_lstm", "rnn_gru", "rnn_bilst
 /// both simulators (except `ICARUS_LONG_ONLY`) (and verified in C, both HLS flavors and folded: the
 /// recurrent ones iterating over time, `tests/folded.rs`); `QKHW_LONG=1`
 /// also runs them on Verilator. rnn_simple keeps a recurrent layer
-/// unrolled over time in the default run.
+/// unrolled over time in the default run. jet_tagger too: the default
+/// verifies it on Icarus (`icarus_agrees_on_the_jet_taggers`).
 const LONG_ONLY: &[&str] =
-    &["merges_conv", "pooling", "zoo_conv2d", "stream_cnn", "avg_divide", "index_layers", "two_heads", "zoo_conv1d", "conv_bn_folded", "dscnn_bn", "zoo_rnn", "rnn_lstm", "rnn_gru", "rnn_bilstm"];
+    &["jet_tagger", "merges_conv", "pooling", "zoo_conv2d", "stream_cnn", "avg_divide", "index_layers", "two_heads", "zoo_conv1d", "conv_bn_folded", "dscnn_bn", "zoo_rnn", "rnn_lstm", "rnn_gru", "rnn_bilstm"];
 
 #[test]
 fn every_model_is_lint_clean_and_verified_on_verilator() {
