@@ -2,11 +2,11 @@
 """Run every Rust test of the workspace's root package, each test in its own
 process, on a pool of workers across all test binaries, longest first.
 
-Why not `cargo test`: it runs the test binaries one after another, so while
-one binary's last long test runs (a Verilator build, a streamed ResNet-8)
-the other core waits for it; the suite's many simulation tests left one of
-the two cores idle for much of the run. Here every test of every binary is
-one job on one pool, ordered by how long it took last time
+Why not `cargo test`: it runs the test binaries one after another, and
+prints no test's time. Here every test of every binary is one job on one
+pool (so no core waits for one binary's last long test; measured on two
+cores the suite took as long as under `cargo test`, being CPU-bound, and
+each test's time is printed), ordered by how long it took last time
 (`scripts/test_times.tsv`, rewritten by `--save-times`; a test not listed
 there counts as 10 s), so the longest start first and the short ones fill
 the gaps. A test runs exactly as `cargo test` runs it (its binary, the
