@@ -39,13 +39,11 @@ need_sims() {
 # made once in a cache outside the checkout and reused (keyed by the
 # requirement files' hash; $QKHW_PY_CACHE moves it), then `pip install .`
 # of this checkout into it and the pytest suite against the real QKeras.
-# The venv is made in the background while the tests build and run (its
-# pip downloads wait on the network, not the cores).
-python_venv() {
+python_tests() {
+  command -v python3 >/dev/null || { echo "error: python3 (3.10 or newer) is required for the Python package's tests" >&2; exit 1; }
   local key venv
   key=$(cat tests/golden/requirements.txt python/requirements-test.txt | sha256sum | cut -c1-16)
   venv="${QKHW_PY_CACHE:-$HOME/.cache/qkhw/python}/venv-$key"
-  echo "$venv"
   if [ ! -f "$venv/.complete" ]; then
     echo "creating $venv (pinned QKeras, pytest, maturin)"
     rm -rf "$venv"
@@ -54,13 +52,6 @@ python_venv() {
       || { echo "error: cannot create the Python test environment $venv (pip install failed)" >&2; exit 1; }
     touch "$venv/.complete"
   fi
-}
-
-python_tests() {
-  local venv
-  wait "$venv_pid" || { cat "$venv_log" >&2; echo "error: the Python test environment could not be made (log above)" >&2; exit 1; }
-  cat "$venv_log"
-  venv=$(sed -n 1p "$venv_log")
   # No build isolation: maturin comes from the cached environment, so the
   # install needs no download; the build is cargo's (target/, incremental),
   # in the dev profile `cargo test` has just built (a release build of the
@@ -77,17 +68,13 @@ python_tests() {
 }
 
 command -v python3 >/dev/null || { echo "error: python3 (3.10 or newer) is required (the test runner, the Python package's tests)" >&2; exit 1; }
-venv_log=$(mktemp)
-trap 'rm -f "$venv_log"' EXIT
-python_venv >"$venv_log" 2>&1 &
-venv_pid=$!
 
 stage "toolchain" need_cargo
 stage "simulators" need_sims
 # Unit, golden (committed QKeras data), property, fuzz-corpus and CLI tests;
-# benches are built and run once in test mode so they cannot rot. Every
-# test its own process, all binaries' tests on one pool, longest first
-# (scripts/run_tests.py says why).
+# benches are built and run once in test mode so they cannot rot.
+# Every test its own process, all binaries' tests on one pool, longest
+# first, each test's time printed (scripts/run_tests.py says why).
 stage "cargo test" python3 scripts/run_tests.py -- --locked
 stage "doc tests" cargo test --doc --locked
 stage "python package" python_tests
