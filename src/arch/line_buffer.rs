@@ -219,20 +219,19 @@ pub fn line_buffer(name: &str, geo: &Geo, width: u32) -> LineBuffer {
     // window after the first of its row starts at its first new column.
     let j = new_columns(geo);
     let ox_first = is(&mut m, ox, 0);
-    let kx_start = if j == geo.kw {
-        m.constant(0)
-    } else {
-        let z = m.constant(0);
-        let from = m.constant((geo.kw - j) as i128);
-        m.mux(ox_first, z, from)
+    // (kx, column) a fetch starts at: (0, cleft) on a row's first window,
+    // else offset by the kw − j columns the window shares.
+    let zero0 = m.constant(0);
+    let start = |m: &mut Module, first: NetId, step: usize| {
+        if j == geo.kw {
+            return first;
+        }
+        let off = m.constant(((geo.kw - j) * step) as i128);
+        let shifted = m.add(first, off);
+        m.mux(ox_first, first, shifted)
     };
-    let tc_start = if j == geo.kw {
-        cleft
-    } else {
-        let off = m.constant(((geo.kw - j) * geo.dw) as i128);
-        let shifted = m.add(cleft, off);
-        m.mux(ox_first, cleft, shifted)
-    };
+    let kx_start = start(&mut m, zero0, 1);
+    let tc_start = start(&mut m, cleft, geo.dw);
     let kx_last = is(&mut m, kx, geo.kw as i128 - 1);
     let ky_last = is(&mut m, ky, geo.kh as i128 - 1);
     let taps_done = m.and(kx_last, ky_last);
