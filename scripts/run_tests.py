@@ -116,10 +116,11 @@ def main():
     total = sum(s for _, s, _ in results.values())
     print(f"\n{len(results) - len(failed)} passed, {len(failed)} failed; {time.time() - t0:.0f} s (tests {total:.0f} s on {args.jobs} workers)")
     if args.save_times:
-        with open(TIMES, "w") as f:
+        with open(TIMES + ".tmp", "w") as f:
             f.write("# Seconds each test took (scripts/run_tests.py --save-times): only the order tests start in.\n")
             for k, (_, s, _) in sorted(results.items(), key=lambda kv: -kv[1][1]):
                 f.write(f"{k}\t{s:.1f}\n")
+        os.replace(TIMES + ".tmp", TIMES)
     if failed:
         print("failed:\n  " + "\n  ".join(failed))
         sys.exit(1)
