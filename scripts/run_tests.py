@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Run every Rust test of the workspace's root package, each test in its own
-process, on a pool of workers across all test binaries, longest first.
+"""Run every Rust test the cargo arguments select (the test command: the
+whole workspace), each test in its own process, on a pool of workers across all test binaries, longest first.
 
 Why not `cargo test`: it runs the test binaries one after another, and
 prints no test's time. Here every test of every binary is one job on one
@@ -34,7 +34,7 @@ DEFAULT_SECS = 10.0
 
 
 def executables(cargo_args):
-    """(label, path, kind) of every test executable cargo builds."""
+    """(label, path, kind, package folder) of every test executable cargo builds."""
     cmd = ["cargo", "test", "--all-targets", "--no-run", "--message-format=json-render-diagnostics"] + cargo_args
     out = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     if out.returncode != 0:
@@ -45,22 +45,23 @@ def executables(cargo_args):
         if msg.get("reason") != "compiler-artifact" or not msg.get("executable") or not msg["profile"]["test"]:
             continue
         kind = msg["target"]["kind"][0]
-        found.append((f"{kind}:{msg['target']['name']}", msg["executable"], kind))
+        found.append((f"{kind}:{msg['target']['name']}", msg["executable"], kind, os.path.dirname(msg["manifest_path"])))
     if not found:
         sys.exit("error: cargo built no test executable")
     return found
 
 
-def jobs_of(label, exe, kind):
-    """The jobs of one executable: one per test, or the whole bench."""
+def jobs_of(label, exe, kind, cwd):
+    """The jobs of one executable: one per test, or the whole bench; each
+    runs in its package's folder, as under `cargo test`."""
     if kind == "bench":
         # Criterion run without --bench runs each benchmark once (test mode).
-        return [(label, None, [exe])]
-    out = subprocess.run([exe, "--list", "--format", "terse"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        return [(label, None, [exe], cwd)]
+    out = subprocess.run([exe, "--list", "--format", "terse"], cwd=cwd, stdout=subprocess.PIPE, text=True)
     if out.returncode != 0:
         sys.exit(f"error: {exe} --list failed (exit {out.returncode})")
     names = [l[: -len(": test")] for l in out.stdout.splitlines() if l.endswith(": test")]
-    return [(label, n, [exe, "--exact", n, "--test-threads", "1"]) for n in names]
+    return [(label, n, [exe, "--exact", n, "--test-threads", "1"], cwd) for n in names]
 
 
 def load_times():
@@ -97,9 +98,9 @@ def main():
     results = {}
 
     def run(job):
-        label, name, cmd = job
+        label, name, cmd, cwd = job
         start = time.time()
-        p = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
+        p = subprocess.run(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
         secs = time.time() - start
         ran = name is None or "test result: ok. 1 passed" in p.stdout or " 1 ignored" in p.stdout
         ok = p.returncode == 0 and ran

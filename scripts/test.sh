@@ -54,14 +54,12 @@ python_tests() {
   fi
   # No build isolation: maturin comes from the cached environment, so the
   # install needs no download; the build is cargo's (target/, incremental),
-  # in the dev profile `cargo test` has just built (a release build of the
-  # whole crate would cost minutes; the tests take as long either way).
+  # in the dev profile `cargo test --workspace` has just built, with the
+  # same features (python/Cargo.toml says how), so the qkhw library is not
+  # compiled again (a release build of the whole crate would cost minutes;
+  # the tests take as long either way).
   MATURIN_PEP517_ARGS="--profile dev" PATH="$venv/bin:$PATH" "$venv/bin/pip" install -q --disable-pip-version-check --no-build-isolation --force-reinstall --no-deps . \
     || { echo "error: pip install . failed" >&2; exit 1; }
-  # The extension's own Rust tests (a panic reaches Python as qkhw.Error)
-  # run in an embedded interpreter: libpython from python3's LIBDIR.
-  LD_LIBRARY_PATH="$(python3 -c 'import sysconfig; print(sysconfig.get_config_var("LIBDIR"))')${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
-    cargo test -p qkhw-python --locked
   # From the root, where `import qkhw` finds the installed package, not the
   # source folder python/qkhw (which lacks the extension).
   "$venv/bin/python" -m pytest -q -p no:cacheprovider -n 2
@@ -75,6 +73,10 @@ stage "simulators" need_sims
 # benches are built and run once in test mode so they cannot rot.
 # Every test its own process, all binaries' tests on one pool, longest
 # first, each test's time printed (scripts/run_tests.py says why).
-stage "cargo test" python3 scripts/run_tests.py -- --locked
+# The whole workspace: the Python extension's own Rust tests (a panic
+# reaches Python as qkhw.Error) run in an embedded interpreter, libpython
+# from python3's LIBDIR.
+LD_LIBRARY_PATH="$(python3 -c 'import sysconfig; print(sysconfig.get_config_var("LIBDIR"))')${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+  stage "cargo test" python3 scripts/run_tests.py -- --workspace --locked
 stage "doc tests" cargo test --doc --locked
 stage "python package" python_tests

@@ -440,6 +440,9 @@ fn argmax_head_in_every_target() {
         for target in [vec!["--target", "c"], vec!["--target", "hls"], vec!["--target", "hls", "--flavor", "catapult"], vec!["--target", "verilog"]] {
             let o = qkhw()
                 .env("QKHW_CACHE", common::root().join("target").join("qkhw-hls-cache"))
+                // Verilator's C++ at -O0: half the build, and 600 samples
+                // simulate in well under a second either way.
+                .env("QKHW_VERILATOR_OPT", "-O0")
                 .arg("verify")
                 .arg(model(&format!("{name}.keras")))
                 .args(&target)

@@ -198,6 +198,9 @@ class Report:
 
     ok: bool
     samples: int
+    #: The samples run again at full rate (a streamed design: the first
+    #: ``max(64, 4 × timing_samples)``; 0 for C and HLS).
+    full_rate_samples: int
     mismatched_samples: int
     #: ``{"sample", "output", "expected", "actual", "layer", "note"}`` of the
     #: first differing output, or None.
@@ -450,6 +453,7 @@ class Model:
         return Report(
             ok=bool(r["passed"]),
             samples=r["samples"],
+            full_rate_samples=r["full_rate_samples"],
             mismatched_samples=r["mismatched_samples"],
             first_mismatch=r["first_mismatch"],
             simulator=r["simulator"],

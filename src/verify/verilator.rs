@@ -152,6 +152,13 @@ impl Verilator {
             // cache folder (writable: the builds go there) unless the user
             // chose one; a read-only home would fail every build.
             cmd.args(["-MAKEFLAGS", "OBJCACHE=ccache"]);
+            // Depend mode: a miss (every file of a new design) costs the
+            // compile alone, its dependencies read from the `-MMD` file
+            // Verilator's make asks for, not a second preprocessor run
+            // (0.4 to 0.8 s a file, about 13 files a build).
+            if std::env::var_os("CCACHE_DEPEND").is_none() {
+                cmd.env("CCACHE_DEPEND", "1");
+            }
             if std::env::var_os("CCACHE_DIR").is_none() {
                 cmd.env("CCACHE_DIR", self.cache.join("ccache"));
             }
