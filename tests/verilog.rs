@@ -67,9 +67,11 @@ const ICARUS_LONG_ONLY: &[&str] = &["zoo_rnn", "rnn_lstm", "rnn_gru", "rnn_bilst
 /// unrolled over time in the default run. jet_tagger too: the default
 /// verifies it on Icarus (`icarus_agrees_on_the_jet_taggers`), and
 /// two_inputs (`two_inputs_get_one_port_each` verifies it on both
-/// simulators, with AXI names).
+/// simulators, with AXI names), and cnn_bn (`tests/new_user.rs`
+/// `argmax_head_in_every_target` verifies its unrolled design, with an
+/// arg-max head, on Verilator).
 const LONG_ONLY: &[&str] =
-    &["jet_tagger", "two_inputs", "merges_conv", "pooling", "zoo_conv2d", "stream_cnn", "avg_divide", "index_layers", "two_heads", "zoo_conv1d", "conv_bn_folded", "dscnn_bn", "zoo_rnn", "rnn_lstm", "rnn_gru", "rnn_bilstm"];
+    &["jet_tagger", "two_inputs", "cnn_bn", "merges_conv", "pooling", "zoo_conv2d", "stream_cnn", "avg_divide", "index_layers", "two_heads", "zoo_conv1d", "conv_bn_folded", "dscnn_bn", "zoo_rnn", "rnn_lstm", "rnn_gru", "rnn_bilstm"];
 
 #[test]
 fn every_model_is_lint_clean_and_verified_on_verilator() {
