@@ -154,11 +154,7 @@ fn icarus_agrees_on_the_jet_taggers() {
         for name in ["jet_tagger", "jet_tagger_da"] {
             s.spawn(move || {
                 let (g, d, plan) = generate(name, &Options::default(), &format!("iv-{name}"));
-                let (codes, n) = common::vectors(&g, name, random, 42);
-                // The first `golden` golden samples, then the random ones.
-                let per = codes.len() / n;
-                let skip = (n - random).saturating_sub(golden);
-                let (codes, n) = ([&codes[..(n - random - skip) * per], &codes[(n - random) * per..]].concat(), n - skip);
+                let (codes, n) = common::vectors_first(&g, name, golden, random, 42);
                 let r = verify::verify(&verify::icarus::Icarus, &d, &plan, &codes, n, 3, None).unwrap();
                 assert!(r.passed(), "{}", r.text());
                 eprintln!("{}", r.text());

@@ -426,21 +426,21 @@ pub fn verify(sim: &dyn Simulator, d: &DesignDir, plan: &Plan, codes: &[i128], n
     let expected = g.codes(o);
     let per: usize = plan.steps[o].shape.iter().product();
     let random = sim.run(d, codes, n, seed, false, trace)?;
-    let m = full_rate_samples(d, n);
-    let steady = sim.run(d, &codes[..m * plan.in_size()], m, seed, true, None)?;
+    let full = full_rate_samples(d, n);
+    let steady = sim.run(d, &codes[..full * plan.in_size()], full, seed, true, None)?;
     let mut harness_errors = random.errors.clone();
     harness_errors.extend(steady.errors.iter().cloned());
-    harness_errors.extend(stream_timing_errors(d, steady.stream_timing, m));
+    harness_errors.extend(stream_timing_errors(d, steady.stream_timing, full));
     // A FIFO holding more at full rate than the generator simulated would
     // mean the design does not run as its report states; a run as long
     // as `timing_samples` sees exactly what it states.
-    let exact = d.interface.timing_samples.is_some_and(|k| m >= k as usize);
+    let exact = d.interface.timing_samples.is_some_and(|k| full >= k as usize);
     for (f, &seen) in d.fifos.iter().zip(&steady.fifo_max) {
         if let Some(said) = f.full_rate_held.filter(|&said| seen > said as u64 || (exact && seen != said as u64)) {
             harness_errors.push(format!("FIFO `{}` held {seen} words at full rate, the report says {}{said}", f.name, if exact { "" } else { "at most " }));
         }
     }
-    let (mut first, bad) = mismatches(&[(expected, &random.outputs), (&expected[..m * per], &steady.outputs)], per);
+    let (mut first, bad) = mismatches(&[(expected, &random.outputs), (&expected[..full * per], &steady.outputs)], per);
     if let Some(m) = first.as_mut() {
         localize(sim, d, plan, codes, n, m)?;
     }
@@ -449,13 +449,13 @@ pub fn verify(sim: &dyn Simulator, d: &DesignDir, plan: &Plan, codes: &[i128], n
         top: d.interface.top.clone(),
         seed: Some(seed),
         samples: n,
-        full_rate_samples: m,
+        full_rate_samples: full,
         mismatched_samples: bad.len(),
         first,
         harness_errors,
         build_secs: random.build_secs + steady.build_secs,
         sim_secs: random.sim_secs + steady.sim_secs,
-        throughput: m as f64 / steady.sim_secs.max(1e-9),
+        throughput: full as f64 / steady.sim_secs.max(1e-9),
         latency_cycles: d.interface.latency_cycles,
         initiation_interval: d.interface.initiation_interval,
         // A streaming design's timing is checked where interface.json

@@ -34,6 +34,13 @@ pub fn tmp(name: &str) -> PathBuf {
 /// from `seed`, each sample's inputs side by side. Returns the codes and the
 /// sample count.
 pub fn vectors(g: &qkhw::ir::Graph, name: &str, random: usize, seed: u64) -> (Vec<i128>, usize) {
+    vectors_first(g, name, usize::MAX, random, seed)
+}
+
+/// [`vectors`] with the first `golden` golden samples only (all where
+/// there are fewer).
+#[allow(dead_code, reason = "used by some of the test binaries that include this module")]
+pub fn vectors_first(g: &qkhw::ir::Graph, name: &str, golden: usize, random: usize, seed: u64) -> (Vec<i128>, usize) {
     let (each, _) = qkhw::golden::hardware_inputs(g, None, &Default::default()).unwrap();
     let sizes: Vec<usize> = g.inputs.iter().map(|i| g.layers[i.0].shape.iter().product()).collect();
     let mut parts = vec![];
@@ -41,8 +48,11 @@ pub fn vectors(g: &qkhw::ir::Graph, name: &str, random: usize, seed: u64) -> (Ve
     for (k, (spec, q)) in each.iter().enumerate() {
         let file = if k == 0 { "inputs.npy".to_string() } else { format!("inputs.{k}.npy") };
         let x = qkhw::npy::read_f32(&root().join(format!("tests/golden/predict/{name}/{file}"))).unwrap();
-        given = x.shape[0];
-        parts.push(qkhw::golden::hardware_codes(&x.data, &x.shape, spec, q.as_ref()).unwrap());
+        given = x.shape[0].min(golden);
+        let mut shape = x.shape.clone();
+        shape[0] = given;
+        let per: usize = shape[1..].iter().product();
+        parts.push(qkhw::golden::hardware_codes(&x.data[..given * per], &shape, spec, q.as_ref()).unwrap());
     }
     let fmts: Vec<(usize, qkhw::fxp::FixedFormat)> = sizes.iter().zip(&each).map(|(&m, e)| (m, e.0.fmt)).collect();
     for (p, r) in parts.iter_mut().zip(qkhw::verify::random_parts(&fmts, random, seed)) {
