@@ -39,19 +39,48 @@ need_sims() {
 # made once in a cache outside the checkout and reused (keyed by the
 # requirement files' hash; $QKHW_PY_CACHE moves it), then `pip install .`
 # of this checkout into it and the pytest suite against the real QKeras.
-python_tests() {
-  command -v python3 >/dev/null || { echo "error: python3 (3.10 or newer) is required for the Python package's tests" >&2; exit 1; }
-  local key venv
+py_venv() {
+  local key
   key=$(cat tests/golden/requirements.txt python/requirements-test.txt | sha256sum | cut -c1-16)
-  venv="${QKHW_PY_CACHE:-$HOME/.cache/qkhw/python}/venv-$key"
-  if [ ! -f "$venv/.complete" ]; then
-    echo "creating $venv (pinned QKeras, pytest, maturin)"
-    rm -rf "$venv"
-    python3 -m venv "$venv" \
-      && "$venv/bin/pip" install -q --disable-pip-version-check -r tests/golden/requirements.txt -r python/requirements-test.txt \
-      || { echo "error: cannot create the Python test environment $venv (pip install failed)" >&2; exit 1; }
-    touch "$venv/.complete"
+  echo "${QKHW_PY_CACHE:-$HOME/.cache/qkhw/python}/venv-$key"
+}
+
+make_py_venv() {
+  local venv=$1 t0=$SECONDS
+  echo "creating $venv (pinned QKeras, pytest, maturin)"
+  rm -rf "$venv"
+  python3 -m venv "$venv" \
+    && "$venv/bin/pip" install -q --disable-pip-version-check -r tests/golden/requirements.txt -r python/requirements-test.txt \
+    && touch "$venv/.complete" \
+    && echo "created $venv in $((SECONDS - t0)) s"
+}
+
+# A missing environment is made in the background from the start, while
+# the Rust tests build and run (pip mostly downloads and unpacks); the
+# Python stage waits for it and says how long it waited.
+start_py_venv() {
+  PY_VENV=$(py_venv)
+  PY_VENV_PID=""
+  if [ ! -f "$PY_VENV/.complete" ]; then
+    mkdir -p "$(dirname "$PY_VENV")"
+    make_py_venv "$PY_VENV" > "$PY_VENV.log" 2>&1 &
+    PY_VENV_PID=$!
+    echo "creating $PY_VENV in the background (log: $PY_VENV.log)"
   fi
+}
+
+python_tests() {
+  local venv=$PY_VENV t0=$SECONDS
+  if [ -n "$PY_VENV_PID" ]; then
+    if ! wait "$PY_VENV_PID"; then
+      cat "$PY_VENV.log" >&2
+      echo "error: cannot create the Python test environment $venv (pip install failed; log above)" >&2
+      exit 1
+    fi
+    tail -n 1 "$PY_VENV.log"
+    echo "waited $((SECONDS - t0)) s for it"
+  fi
+  [ -f "$venv/.complete" ] || { echo "error: the Python test environment $venv is incomplete" >&2; exit 1; }
   # No build isolation: maturin comes from the cached environment, so the
   # install needs no download; the build is cargo's (target/, incremental),
   # in the dev profile `cargo test --workspace` has just built, with the
@@ -68,6 +97,7 @@ python_tests() {
 command -v python3 >/dev/null || { echo "error: python3 (3.10 or newer) is required (the test runner, the Python package's tests)" >&2; exit 1; }
 
 stage "toolchain" need_cargo
+start_py_venv
 stage "simulators" need_sims
 # Unit, golden (committed QKeras data), property, fuzz-corpus and CLI tests;
 # benches are built and run once in test mode so they cannot rot.

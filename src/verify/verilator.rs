@@ -120,8 +120,8 @@ impl Verilator {
     /// The harness binary for `d` (built if not cached).
     pub fn build(&self, d: &DesignDir, taps: bool, trace: Option<Trace>) -> Result<(PathBuf, f64)> {
         let harness = Self::harness(d)?;
-        let opt = self.cxx_opt.clone();
-        let flags = format!("taps={taps} trace={trace:?} v={} opt={opt:?}", version());
+        let make_vars = make_vars(self.cxx_opt.as_deref());
+        let flags = format!("taps={taps} trace={trace:?} v={} make={make_vars}", version());
         let key = d.hash(&(harness.clone() + &flags + &d.rom_dir_define().unwrap_or_default()))?;
         let dir = self.cache.join(format!("{}-{key}", d.interface.top));
         let bin = dir.join("obj").join("harness");
@@ -142,9 +142,7 @@ impl Verilator {
             .arg(tmp.join("obj"))
             .args(["-o", "harness"])
             .args(["-CFLAGS", "-O1 -std=c++17"]);
-        if let Some(o) = &opt {
-            cmd.args(["-MAKEFLAGS", &format!("OPT_FAST={o} OPT_SLOW={o} OPT_GLOBAL={o}")]);
-        }
+        cmd.args(["-MAKEFLAGS", &make_vars]);
         if has_ccache() {
             // Verilator's own hook: its runtime (verilated.cpp and
             // friends, about 5 s of g++ a build) compiles once per flag
@@ -285,6 +283,26 @@ impl Simulator for Verilator {
         }
         Ok(Some(taps))
     }
+}
+
+/// The variables of Verilator's make for a model compiled at `opt`
+/// (Verilator's `-Os` if none); part of the build's cache key.
+fn make_vars(opt: Option<&str>) -> String {
+    let fast = opt.unwrap_or("-Os");
+    // The model's "slow" files (construction, initial values, ROM
+    // contents: run once) unoptimized whatever the rest: resnet8's took
+    // 25.3 s of g++ at -O1 (the -CFLAGS of the build, which Verilator's
+    // empty OPT_SLOW leaves them), 11.3 s at -O0, of a 44 s build, and it
+    // simulates as fast.
+    let mut vars = format!("OPT_FAST={fast} OPT_SLOW=-O0 OPT_GLOBAL={fast}");
+    // A quick build (`-O0`) compiles the model as one translation unit
+    // (Verilator's __ALL.cpp): each file's shared headers (verilated.h,
+    // the model's) cost about 0.6 s of g++, most of an unoptimized file's
+    // time (resnet8's 14 files: 15.8 s, as one 9.0 s).
+    if fast == "-O0" {
+        vars += " VM_PARALLEL_BUILDS=0";
+    }
+    vars
 }
 
 /// Whether `ccache` runs here (looked up once).
