@@ -27,11 +27,11 @@ fn lint(d: &DesignDir) {
     assert!(o.status.success() && o.stderr.is_empty(), "{}: verilator -Wall: {}", d.interface.top, String::from_utf8_lossy(&o.stderr));
 }
 
-/// Lint, simulate golden + `random` inputs, and check the measured timing.
+/// Simulate golden + `random` inputs on a build that `verilator -Wall`
+/// passes (the lint), and check the measured timing.
 fn check(name: &str, opts: &Options, config: &Config, tag: &str, random: usize) -> (u32, u32) {
     let (g, d, plan) = generate(name, opts, config, tag);
-    lint(&d);
-    let sim = verify::verilator::Verilator::new(common::cache()).quick_build();
+    let sim = verify::verilator::Verilator::new(common::cache()).quick_build().lint_clean();
     let (codes, n) = common::vectors(&g, name, random, 11);
     let r = verify::verify(&sim, &d, &plan, &codes, n, 5, None).unwrap();
     assert!(r.passed(), "{name} {tag}: {}", r.text());
@@ -632,8 +632,7 @@ fn a_layer_named_like_a_folded_block_gets_a_module_of_its_own() {
     let out = dir.join("rtl");
     files::write(&d, &out, &opts, &qkhw::backend::folder::Origin { model: &g.name, sha256: &g.sha256, target: "verilog", golden: None }, true).unwrap();
     let d = DesignDir::read(&out).unwrap();
-    lint(&d);
-    let sim = verify::verilator::Verilator::new(common::cache()).quick_build();
+    let sim = verify::verilator::Verilator::new(common::cache()).quick_build().lint_clean();
     let (codes, n) = common::vectors(&g, "jet_tagger", 50, 3);
     let r = verify::verify(&sim, &d, &plan, &codes, n, 5, None).unwrap();
     assert!(r.passed(), "{}", r.text());
@@ -664,8 +663,7 @@ fn a_recurrent_layer_over_one_step_folds_only_the_gates_it_reads() {
     let out = dir.join("rtl");
     files::write(&d, &out, &opts, &qkhw::backend::folder::Origin { model: &g.name, sha256: &g.sha256, target: "verilog", golden: None }, true).unwrap();
     let d = DesignDir::read(&out).unwrap();
-    lint(&d);
-    let sim = verify::verilator::Verilator::new(common::cache()).quick_build();
+    let sim = verify::verilator::Verilator::new(common::cache()).quick_build().lint_clean();
     let x: Vec<f32> = (0..3 * 40).map(|i| ((i * 37 % 23) as f32 - 11.0) / 4.0).collect();
     let (each, _) = qkhw::golden::hardware_inputs(&g, None, &Default::default()).unwrap();
     let codes = qkhw::golden::hardware_codes(&x, &[40, 1, 3], &each[0].0, each[0].1.as_ref()).unwrap();

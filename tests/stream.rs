@@ -66,21 +66,6 @@ fn generate_from(
     (g, DesignDir::read(&dir).unwrap(), plan)
 }
 
-fn lint(d: &DesignDir) {
-    let files: Vec<_> = d.files.iter().map(|f| d.dir.join(f)).collect();
-    let o = Command::new("verilator")
-        .args(["--lint-only", "-Wall", "--top-module", &d.interface.top])
-        .args(&files)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success() && o.stderr.is_empty(),
-        "{}: verilator -Wall: {}",
-        d.interface.top,
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
 #[test]
 fn streamed_cnns_equal_the_golden_model_on_verilator() {
     // Five more designs (a Verilator build each) with QKHW_LONG=1.
@@ -126,7 +111,6 @@ fn streamed_equal_the_golden_model(cases: &[(&str, Option<usize>, usize)]) {
     for &(name, reuse, random) in cases {
         let tag = format!("r{}", reuse.unwrap_or(1));
         let (g, d, plan) = generate(name, reuse, &tag);
-        lint(&d);
         assert_eq!(d.interface.input.io, Io::Stream, "{name}");
         let (beat, beats) = d.interface.input.beat();
         assert_eq!(
@@ -138,7 +122,8 @@ fn streamed_equal_the_golden_model(cases: &[(&str, Option<usize>, usize)]) {
         // Verilator's C++ at -O0 (half the build, a seventh of the speed)
         // where the run is short: stream_resnet and stream_cnn, not the
         // DS-CNN (tens of millions of cycles).
-        let sim = verify::verilator::Verilator::new(common::cache());
+        // A build that `verilator -Wall` passes: the lint.
+        let sim = verify::verilator::Verilator::new(common::cache()).lint_clean();
         let sim = if d.interface.initiation_interval as usize * n <= 2_000_000 { sim.quick_build() } else { sim };
         let r = verify::verify(&sim, &d, &plan, &codes, n, 3, None).unwrap();
         assert!(r.passed(), "{name} {tag}: {}", r.text());
@@ -345,7 +330,6 @@ fn resnet8_streams_with_residual_joins() {
         ..Default::default()
     };
     let (g, d, plan) = generate_with("resnet8", &opts, &Config::default(), "pynq-packed");
-    lint(&d);
     let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.dir.join("report.json")).unwrap()).unwrap();
     let dsp: u64 = report["layers"].as_array().unwrap().iter().map(|l| l["dsp_estimate"].as_u64().unwrap()).sum();
     assert!(dsp <= 220, "{dsp} DSP48");
@@ -355,7 +339,8 @@ fn resnet8_streams_with_residual_joins() {
     // full rate).
     let (codes, n) = common::vectors(&g, "resnet8", common::long_random() / 10, 21);
     assert!(n >= 260, "{n}");
-    let sim = verify::verilator::Verilator::new(common::cache());
+    // Lint-clean: the build fails on any warning of `verilator -Wall`.
+    let sim = verify::verilator::Verilator::new(common::cache()).lint_clean();
     let r = verify::verify(&sim, &d, &plan, &codes, n, 3, None).unwrap();
     assert!(r.passed(), "{}", r.text());
     // All under random gaps, the first 64 at full rate (timing_samples 4).
@@ -646,10 +631,9 @@ fn the_budget_sets_aside_the_rams_the_design_has() {
 fn several_inputs_stream_one_port_each() {
     common::require("verilator");
     common::require("iverilog");
-    let sim = verify::verilator::Verilator::new(common::cache()).quick_build();
+    let sim = verify::verilator::Verilator::new(common::cache()).quick_build().lint_clean();
     for (name, ports) in [("two_inputs", vec![("input_image", 36), ("input_features", 1)]), ("stream_two_images", vec![("input_left", 64), ("input_right", 64), ("input_meta", 1)])] {
         let (g, d, plan) = generate(name, None, "ports");
-        lint(&d);
         let got: Vec<(String, usize)> = d.interface.input_ports().into_iter().map(|(p, port)| (p, port.beat().1)).collect();
         assert_eq!(got, ports.iter().map(|(p, b)| (p.to_string(), *b)).collect::<Vec<_>>(), "{name}");
         let (codes, n) = common::vectors(&g, name, 60, 29);
@@ -743,11 +727,10 @@ fn crops_stream_as_windows() {
         let opts = Options { io: Io::Stream, reuse_factor: reuse, ..Default::default() };
         let tag = format!("crop-r{}", reuse.unwrap_or(1));
         let (_, d, plan) = generate_from(&path, &opts, &Config::default(), &tag);
-        lint(&d);
         let n = 60;
         let fmts = vec![(plan.in_size(), plan.steps[plan.inputs[0]].fmt)];
         let codes = verify::random_parts(&fmts, n, 11).remove(0);
-        let sim = verify::verilator::Verilator::new(common::cache()).quick_build();
+        let sim = verify::verilator::Verilator::new(common::cache()).quick_build().lint_clean();
         let r = verify::verify(&sim, &d, &plan, &codes, n, 3, None).unwrap();
         assert!(r.passed() && r.timing_checked, "{name} {tag}: {}", r.text());
         fifos_held_as_stated(&d, &r, &format!("{name} {tag}"));

@@ -32,17 +32,6 @@ fn generate(name: &str, opts: &Options, tag: &str) -> (qkhw::ir::Graph, DesignDi
     (g, DesignDir::read(&dir).unwrap(), plan)
 }
 
-/// `verilator -Wall` finds nothing in `d`, and (with `iverilog`) Icarus
-/// compiles it as Verilog-2005.
-fn lint_and_compile(d: &DesignDir, iverilog: bool) {
-    let files: Vec<_> = d.files.iter().map(|f| d.dir.join(f)).collect();
-    let o = Command::new("verilator").args(["--lint-only", "-Wall", "--top-module", &d.interface.top]).args(&files).output().unwrap();
-    assert!(o.status.success() && o.stderr.is_empty(), "{}: verilator -Wall: {}", d.interface.top, String::from_utf8_lossy(&o.stderr));
-    if iverilog {
-        icarus_compiles(d);
-    }
-}
-
 /// `iverilog -g2005` compiles `d`.
 fn icarus_compiles(d: &DesignDir) {
     let files: Vec<_> = d.files.iter().map(|f| d.dir.join(f)).collect();
@@ -98,7 +87,8 @@ fn every_model_is_lint_clean_and_verified_on_verilator_4() {
 fn lint_and_verify<'a>(models: impl Iterator<Item = &'a &'a str>) {
     common::require("verilator");
     common::require("iverilog");
-    let sim = verify::verilator::Verilator::new(common::cache()).quick_build();
+    // Lint-clean: the build fails on any warning of `verilator -Wall`.
+    let sim = verify::verilator::Verilator::new(common::cache()).quick_build().lint_clean();
     let mut report = vec![];
     for name in models {
         let (g, d, plan) = generate(name, &Options::default(), "dsp");
@@ -110,7 +100,9 @@ fn lint_and_verify<'a>(models: impl Iterator<Item = &'a &'a str>) {
             }
             continue;
         }
-        lint_and_compile(&d, common::long() || !ICARUS_LONG_ONLY.contains(name));
+        if common::long() || !ICARUS_LONG_ONLY.contains(name) {
+            icarus_compiles(&d);
+        }
         let (codes, n) = common::vectors(&g, name, common::long_random(), 42);
         let r = verify::verify(&sim, &d, &plan, &codes, n, 7, None).unwrap();
         assert!(r.passed(), "{}", r.text());
@@ -125,13 +117,13 @@ fn lint_and_verify<'a>(models: impl Iterator<Item = &'a &'a str>) {
 fn jet_tagger_da_variants_no_dsp_and_axis_names() {
     common::require("verilator");
     common::require("iverilog");
-    let sim = verify::verilator::Verilator::new(common::cache()).quick_build();
+    let sim = verify::verilator::Verilator::new(common::cache()).quick_build().lint_clean();
     for (opts, tag) in [
         (Options { no_dsp: true, ..Default::default() }, "nodsp"),
         (Options { axis_names: true, pipeline_levels: 2, ..Default::default() }, "axis"),
     ] {
         let (g, d, plan) = generate("jet_tagger_da", &opts, tag);
-        lint_and_compile(&d, true);
+        icarus_compiles(&d);
         if opts.no_dsp {
             let text: String = d.files.iter().map(|f| std::fs::read_to_string(d.dir.join(f)).unwrap()).collect();
             assert!(!text.contains(" * "), "--no-dsp leaves no multiplier");
@@ -184,6 +176,26 @@ fn a_corrupted_weight_is_caught_and_its_layer_named() {
     let m = r.first.as_ref().unwrap();
     assert_eq!(m.layer.as_deref(), Some("fc2"), "{}", r.text());
     assert!(r.junit("jet_tagger_da").contains("<failure"));
+}
+
+/// A lint-clean build (how the tests lint what they simulate) refuses a
+/// design `verilator -Wall` warns about, naming the warning; the same
+/// design builds and passes without it (Verilator's `-Wno-fatal`, what
+/// `qkhw verify` does with a user's design).
+#[test]
+fn a_lint_clean_build_refuses_a_warning() {
+    common::require("verilator");
+    let (g, d, plan) = generate("functional_add", &Options::default(), "lintbuild");
+    let top = d.dir.join(format!("{}.v", d.interface.top));
+    let text = std::fs::read_to_string(&top).unwrap();
+    let at = text.rfind("endmodule").unwrap();
+    std::fs::write(&top, format!("{}wire qkhw_probe_unread = 1'b0;\n{}", &text[..at], &text[at..])).unwrap();
+    let (codes, n) = common::vectors(&g, "functional_add", 10, 3);
+    let sim = verify::verilator::Verilator::new(common::cache()).quick_build();
+    let e = verify::verify(&sim.lint_clean(), &d, &plan, &codes, n, 5, None).unwrap_err().to_string();
+    assert!(e.contains("%Warning-UNUSED") && e.contains("qkhw_probe_unread"), "{e}");
+    let sim = verify::verilator::Verilator::new(common::cache()).quick_build();
+    assert!(verify::verify(&sim, &d, &plan, &codes, n, 5, None).unwrap().passed());
 }
 
 #[test]

@@ -65,11 +65,14 @@ pub struct Verilator {
     /// The C++ optimization of the Verilated model (`-O0`, ...) instead of
     /// Verilator's `-Os`: see [`Verilator::quick_build`].
     pub cxx_opt: Option<String>,
+    /// Verilate with `-Wall`, every warning failing the build: see
+    /// [`Verilator::lint_clean`].
+    pub lint_clean: bool,
 }
 
 impl Verilator {
     pub fn new(cache: PathBuf) -> Verilator {
-        Verilator { cache, cxx_opt: cxx_opt() }
+        Verilator { cache, cxx_opt: cxx_opt(), lint_clean: false }
     }
 
     /// Compile the Verilated C++ at `-O0`: a large flat design builds
@@ -78,6 +81,17 @@ impl Verilator {
     /// vectors.
     pub fn quick_build(mut self) -> Verilator {
         self.cxx_opt = Some("-O0".into());
+        self
+    }
+
+    /// Build only a design that `verilator -Wall` passes without a
+    /// warning: the lint then costs no second Verilator run over the same
+    /// files (the test suite linted each design it simulates, 80 s of its
+    /// 1,700 s of test time). The verilation of a build runs every pass of
+    /// `--lint-only` and more. Part of the cache key: a cached build was
+    /// checked as strictly as it is asked for.
+    pub fn lint_clean(mut self) -> Verilator {
+        self.lint_clean = true;
         self
     }
 
@@ -121,7 +135,7 @@ impl Verilator {
     pub fn build(&self, d: &DesignDir, taps: bool, trace: Option<Trace>) -> Result<(PathBuf, f64)> {
         let harness = Self::harness(d)?;
         let make_vars = make_vars(self.cxx_opt.as_deref());
-        let flags = format!("taps={taps} trace={trace:?} v={} make={make_vars}", version());
+        let flags = format!("taps={taps} trace={trace:?} v={} make={make_vars} lint_clean={}", version(), self.lint_clean);
         let key = d.hash(&(harness.clone() + &flags + &d.rom_dir_define().unwrap_or_default()))?;
         let dir = self.cache.join(format!("{}-{key}", d.interface.top));
         let bin = dir.join("obj").join("harness");
@@ -135,7 +149,7 @@ impl Verilator {
         let cpp = tmp.join("harness.cpp");
         std::fs::write(&cpp, &harness).map_err(|e| Error::io(&cpp, e))?;
         let mut cmd = Command::new("verilator");
-        cmd.args(["--cc", "--exe", "--build", "--language", "1364-2005", "-Wno-fatal", "-O1", "--x-assign", "fast"])
+        cmd.args(["--cc", "--exe", "--build", "--language", "1364-2005", if self.lint_clean { "-Wall" } else { "-Wno-fatal" }, "-O1", "--x-assign", "fast"])
             .args(["--output-split", "20000", "-j", "2"])
             .args(["--top-module", &d.interface.top])
             .arg("-Mdir")
@@ -184,7 +198,7 @@ impl Verilator {
         if !out.status.success() {
             let _ = std::fs::remove_dir_all(&tmp);
             let log = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-            let tail: Vec<&str> = log.lines().filter(|l| l.contains("Error") || l.contains("error")).take(8).collect();
+            let tail: Vec<&str> = log.lines().filter(|l| l.contains("Error") || l.contains("error") || l.starts_with("%Warning")).take(8).collect();
             return Err(Error::Usage(format!("verilator build of {} failed:\n{}", d.interface.top, tail.join("\n"))));
         }
         // Publish atomically; a concurrent build of the same key wins or loses whole.
