@@ -1207,6 +1207,9 @@ fn verify_verilog(
         SimArg::Iverilog => Box::new(verify::icarus::Icarus),
         SimArg::Verilator => Box::new(verify::verilator::Verilator::new(cache_dir())),
     };
+    if let Some(note) = verify::large_design_note(&d.interface.top, d.verilog_bytes(), simulator.name()) {
+        eprintln!("note: {note}");
+    }
     eprintln!("verifying {} with {} on {n} samples (seed {})...", d.interface.top, simulator.name(), o.seed);
     verify::verify(simulator.as_ref(), &d, plan, codes, n, o.seed, o.trace)
 }

@@ -31,6 +31,11 @@ pub struct DesignDir {
 }
 
 impl DesignDir {
+    /// The bytes of the design's Verilog files.
+    pub fn verilog_bytes(&self) -> u64 {
+        self.files.iter().filter_map(|f| std::fs::metadata(self.dir.join(f)).ok()).map(|m| m.len()).sum()
+    }
+
     /// Read a folder written by `qkhw gen` (or committed by a user).
     pub fn read(dir: &Path) -> Result<DesignDir> {
         let rd = |name: &str| std::fs::read_to_string(dir.join(name)).map_err(|e| Error::io(dir.join(name), e));
@@ -483,6 +488,21 @@ pub fn verify(sim: &dyn Simulator, d: &DesignDir, plan: &Plan, codes: &[i128], n
     })
 }
 
+/// Verilog this large (all of a design's files) takes a simulator's build
+/// a minute or more: the unrolled zoo_conv2d's 5.2 MB about 40 s of
+/// Verilator, a cross-check's unrolled 12x12 residual CNN (36 MB, 1.05 M
+/// lines) 413 s at `-O0`, when its streamed design built in 10 s.
+pub const LARGE_VERILOG_BYTES: u64 = 4_000_000;
+
+/// A one-line note for a design whose Verilog (`bytes` in all) is at least
+/// [`LARGE_VERILOG_BYTES`]: its build takes minutes with no progress to
+/// show, and a folded or streamed design of the same model is smaller.
+pub fn large_design_note(top: &str, bytes: u64, sim: &str) -> Option<String> {
+    (bytes >= LARGE_VERILOG_BYTES).then(|| {
+        format!("{top}'s Verilog is {:.1} MB: the {sim} build takes minutes; a folded (--reuse-factor R) or streamed (--io stream) design of the model is smaller", bytes as f64 / 1e6)
+    })
+}
+
 /// The samples a streamed design runs at full rate: the first
 /// `max(64, 4 × timing_samples)` of `n`. That run measures the interval,
 /// the latencies and the FIFOs' occupancy, all of which repeat from the
@@ -704,7 +724,16 @@ pub(crate) fn run_code_harness(bin: &Path, dir: &Path, codes: &[i128], n: usize,
 
 #[cfg(test)]
 mod report_tests {
-    use super::Report;
+    use super::{large_design_note, Report, LARGE_VERILOG_BYTES};
+
+    /// Only a design of the threshold's size or more gets the note, which
+    /// names the design, its size and what makes a smaller one.
+    #[test]
+    fn a_large_design_gets_a_note_before_its_build() {
+        assert_eq!(large_design_note("k01", LARGE_VERILOG_BYTES - 1, "verilator"), None);
+        let n = large_design_note("k01", 36_200_000, "verilator").unwrap();
+        assert!(n.starts_with("k01's Verilog is 36.2 MB: the verilator build takes minutes;") && n.contains("--reuse-factor R") && n.contains("--io stream"), "{n}");
+    }
 
     /// A slow simulation's rate keeps its digits: Icarus on a large
     /// streamed design ran at 0.11 inferences/s and the report said 0.
