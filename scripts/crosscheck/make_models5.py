@@ -13,12 +13,7 @@ of the reloaded model, arrays as {dtype, shape, data}), and README.txt.
 """
 import os
 
-os.environ["KERAS_BACKEND"] = "tensorflow"
-os.environ["TF_NUM_INTRAOP_THREADS"] = "1"
-os.environ["TF_NUM_INTEROP_THREADS"] = "1"
-os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"
-os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
-os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+import _tf_env  # noqa: F401  (first: TensorFlow's environment)
 
 import contextlib
 import io
@@ -27,10 +22,6 @@ import sys
 import traceback
 
 import numpy as np
-import tensorflow as tf
-
-tf.config.threading.set_intra_op_parallelism_threads(1)
-tf.config.threading.set_inter_op_parallelism_threads(1)
 
 import keras
 from keras import layers as L
