@@ -499,7 +499,7 @@ pub const LARGE_VERILOG_BYTES: u64 = 4_000_000;
 /// show, and a folded or streamed design of the same model is smaller.
 pub fn large_design_note(top: &str, bytes: u64, sim: &str) -> Option<String> {
     (bytes >= LARGE_VERILOG_BYTES).then(|| {
-        format!("{top}'s Verilog is {:.1} MB: the {sim} build takes minutes; a folded (--reuse-factor R) or streamed (--io stream) design of the model is smaller", bytes as f64 / 1e6)
+        format!("{top}'s Verilog is {:.1} MB: the {sim} build takes minutes; the model folded at a larger --reuse-factor R, or streamed (--io stream), makes a smaller design", bytes as f64 / 1e6)
     })
 }
 
