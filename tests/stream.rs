@@ -254,9 +254,6 @@ fn what_is_not_streamed_is_refused_with_the_layer_named() {
         ("zoo_hswish", "use --io parallel"),
         ("pooling", "`pool_same`"),
         ("zoo_conv2d", "`convT`"),
-        // Three global poolings of one stream (tests/golden/gen_stream_refusals.py):
-        // once a panic (the tail read the sums as the stream).
-        ("../../tests/golden/stream_refusals/two_reductions", "`gap_a`: `r1` is also read by another layer"),
         // Two vector inputs and no image: it was taken, each vector one
         // beat, and its harness failed (a cross-check's two-input MLP).
         ("../../tests/golden/stream_refusals/two_vectors", "input `left` has shape [8]: use --io parallel"),
@@ -740,6 +737,50 @@ fn crops_stream_as_windows() {
     for name in ["crop", "crop1d"] {
         let path = common::root().join(format!("tests/golden/stream_nested/{name}.keras"));
         let o = Command::new(env!("CARGO_BIN_EXE_qkhw")).args(["verify"]).arg(&path).args(["--target", "hls", "--io", "stream", "--random", "50"]).env("QKHW_CACHE", common::cache()).output().unwrap();
+        assert!(o.status.success(), "{name}: {}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    }
+}
+
+/// UpSampling1D/2D streamed by a repeater (two row slots; each pixel
+/// read once per repetition of its row), and a stream read by several
+/// reductions (global poolings, a Flatten, a per-pixel branch): both were
+/// refused ("UpSampling2D is not streamed", "two reductions of one
+/// stream", cross-check batch 6's k10 and k04). Models of
+/// `tests/golden/gen_stream_nested.py`: upsample (UpSampling2D by (2, 3)
+/// feeding a residual Add, then by (1, 2)), upsample1d (UpSampling1D of
+/// the input and of a stream), two_reductions, reductions. Verilator
+/// lint-clean on random inputs under random gaps and back-pressure, at
+/// R = 1 and 3, timing and FIFO occupancy as stated; Icarus on
+/// upsample1d; the HLS dataflow (C simulation) on all four.
+#[test]
+fn upsampling_and_several_reductions_of_one_stream_stream() {
+    common::require("verilator");
+    let cases = [("upsample", None), ("upsample", Some(3)), ("upsample1d", None), ("two_reductions", None), ("reductions", Some(3))];
+    for (name, reuse) in cases {
+        let path = common::root().join(format!("tests/golden/stream_nested/{name}.keras"));
+        let opts = Options { io: Io::Stream, reuse_factor: reuse, ..Default::default() };
+        let tag = format!("{name}-r{}", reuse.unwrap_or(1));
+        let (_, d, plan) = generate_from(&path, &opts, &Config::default(), &tag);
+        if name.starts_with("upsample") {
+            assert!(d.files.iter().any(|f| f.ends_with("_repeat.v")), "{tag}: no repeater in {:?}", d.files);
+        }
+        let n = 40;
+        let fmts = vec![(plan.in_size(), plan.steps[plan.inputs[0]].fmt)];
+        let codes = verify::random_parts(&fmts, n, 13).remove(0);
+        let sim = verify::verilator::Verilator::new(common::cache()).quick_build().lint_clean();
+        let r = verify::verify(&sim, &d, &plan, &codes, n, 3, None).unwrap();
+        assert!(r.passed() && r.timing_checked, "{tag}: {}", r.text());
+        fifos_held_as_stated(&d, &r, &tag);
+        if name == "upsample1d" {
+            common::require("iverilog");
+            let r = verify::verify(&verify::icarus::Icarus, &d, &plan, &codes[..20 * plan.in_size()], 20, 5, None).unwrap();
+            assert!(r.passed(), "{tag} icarus: {}", r.text());
+        }
+    }
+    common::require("g++");
+    for name in ["upsample", "upsample1d", "two_reductions", "reductions"] {
+        let path = common::root().join(format!("tests/golden/stream_nested/{name}.keras"));
+        let o = Command::new(env!("CARGO_BIN_EXE_qkhw")).args(["verify"]).arg(&path).args(["--target", "hls", "--io", "stream", "--random", "40"]).env("QKHW_CACHE", common::cache()).output().unwrap();
         assert!(o.status.success(), "{name}: {}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
     }
 }

@@ -1,7 +1,8 @@
 //! The blocks of the streaming architecture that move data rather than
 //! compute: the line buffer ([`line_buffer`]), which turns a stream of
-//! pixels into a stream of windows, and the collector ([`collector`]),
-//! which gathers the beats of a sample into one parallel vector.
+//! pixels into a stream of windows, the repeater ([`repeater`]) of
+//! nearest-neighbour upsampling, and the collector ([`collector`]), which
+//! gathers the beats of a sample into one parallel vector.
 //!
 //! Line buffer. Input pixels (`cin` elements each) are written row by row
 //! into a RAM of `B` row slots (B a power of two, at least the window's
@@ -508,6 +509,155 @@ pub fn accumulator(
     m.output("m_data", all, bits);
     m.output("m_valid", m_valid, 1);
     m.output("m_last", one, 1);
+    m
+}
+
+/// The RAM of a [`repeater`] over `in_w`-pixel rows of `pix` bits: (words,
+/// bits per word), two row slots of the row length rounded up to a power
+/// of two.
+pub fn repeater_ram(in_w: usize, pix: u32) -> (usize, u32) {
+    (2 << in_w.next_power_of_two().trailing_zeros(), pix)
+}
+
+/// Nearest-neighbour upsampling (UpSampling1D/2D) of a stream of
+/// `in_h × in_w` maps of `c`-element pixels of `width` bits: each pixel
+/// given `uw` times, each row `uh` times, one beat a cycle at full rate.
+///
+/// Input rows go into two row slots of a RAM, so the next row arrives
+/// while the output repeats the one before. The output reads each pixel
+/// once per repetition of its row (a registered read) and hands it over
+/// `uw` times. Flow control by counting:
+/// - `held` = rows started − rows released (at most 2): the input starts a
+///   row only while `held < 2`; the read of a row's last pixel in its last
+///   repetition releases it;
+/// - the output reads column `fx` of the oldest held row when that row is
+///   complete (`held = 2`, or `held = 1` with the input between rows) or
+///   the input has written past that column.
+///
+/// Rows follow one another across images, so no image counter is needed;
+/// TLAST marks the beat of the last pixel of the last row's last
+/// repetition. Reset returns every counter to the start of an image.
+pub fn repeater(name: &str, in_h: usize, in_w: usize, c: usize, width: u32, (uh, uw): (usize, usize)) -> Module {
+    let mut m = Module::new(name);
+    m.header.push(format!(
+        "Upsampling: {in_h}x{in_w}x{c} pixels in, each pixel given {uw} times and each row {uh} times ({}x{}x{c} out).",
+        in_h * uh,
+        in_w * uw
+    ));
+    m.clock_input("clk");
+    let rst = m.input_bit("rst");
+    let pix = c as u32 * width;
+    let s_data = m.input("s_data", 0, 0, pix);
+    let s_valid = m.input_bit("s_valid");
+    let m_ready = m.input_bit("m_ready");
+    let rs = Some((rst, 0));
+    let (h, w) = (in_h as i128, in_w as i128);
+    let wb = in_w.next_power_of_two().trailing_zeros();
+    let one = m.constant(1);
+    let zero = m.constant(0);
+    let flip = |m: &mut Module, q: NetId| {
+        let one = m.constant(1);
+        let n = m.add(q, one);
+        m.low_bits(n, 1)
+    };
+
+    // Input side: column `ix` of the row going into slot `wslot`.
+    let ix = m.reg_later(0, w - 1, None, rs);
+    let wslot = m.reg_later(0, 1, None, rs);
+    let held = m.reg_later(0, 2, None, rs);
+    let ix_first = is(&mut m, ix, 0);
+    let ix_last = is(&mut m, ix, w - 1);
+    let two = m.constant(2);
+    let full = m.compare(Cmp::Ge, held, two);
+    let blocked = m.and(ix_first, full);
+    let s_ready = m.not(blocked);
+    let s_fire = m.and(s_valid, s_ready);
+    let start_row = m.and(s_fire, ix_first);
+    let row_in_done = m.and(s_fire, ix_last);
+    let d = stepped(&mut m, ix, 1, ix_last, 0);
+    let d = m.mux(s_fire, d, ix);
+    set(&mut m, ix, d);
+    let d = flip(&mut m, wslot);
+    let d = m.mux(row_in_done, d, wslot);
+    set(&mut m, wslot, d);
+
+    // Read side: column `fx` of repetition `fr` of row `fy`, in slot
+    // `rslot`; the pixel read (`qv`) is handed over `uw` times (`rep`).
+    let fx = m.reg_later(0, w - 1, None, rs);
+    let fr = m.reg_later(0, uh as i128 - 1, None, rs);
+    let fy = m.reg_later(0, h - 1, None, rs);
+    let rslot = m.reg_later(0, 1, None, rs);
+    let qv = m.reg_later(0, 1, None, rs);
+    let rep = m.reg_later(0, uw as i128 - 1, None, rs);
+    let m_valid = m.reg_later(0, 1, None, rs);
+    let not_valid = m.not(m_valid);
+    let out_free = m.or(not_valid, m_ready);
+    let load = m.and(qv, out_free);
+    let rep_last = is(&mut m, rep, uw as i128 - 1);
+    let q_done = m.and(load, rep_last);
+    let no_q = m.not(qv);
+    let q_free = m.or(no_q, q_done);
+    let one_held = is(&mut m, held, 1);
+    let past = m.compare(Cmp::Gt, ix, fx);
+    let written = m.or(ix_first, past);
+    let written = m.and(one_held, written);
+    let avail = m.or(full, written);
+    let ren = m.and(q_free, avail);
+    let fx_last = is(&mut m, fx, w - 1);
+    let fr_last = is(&mut m, fr, uh as i128 - 1);
+    let fy_last = is(&mut m, fy, h - 1);
+    let row_read = m.and(fx_last, fr_last);
+    let release = m.and(ren, row_read);
+    let d = stepped(&mut m, fx, 1, fx_last, 0);
+    let d = m.mux(ren, d, fx);
+    set(&mut m, fx, d);
+    let rep_done = m.and(ren, fx_last);
+    let d = stepped(&mut m, fr, 1, fr_last, 0);
+    let d = m.mux(rep_done, d, fr);
+    set(&mut m, fr, d);
+    let d = stepped(&mut m, fy, 1, fy_last, 0);
+    let d = m.mux(release, d, fy);
+    set(&mut m, fy, d);
+    let d = flip(&mut m, rslot);
+    let d = m.mux(release, d, rslot);
+    set(&mut m, rslot, d);
+    let grow = m.add(held, start_row);
+    let d = m.sub(grow, release);
+    set(&mut m, held, d);
+
+    let addr = |m: &mut Module, col: NetId, slot: NetId| {
+        if wb == 0 {
+            slot
+        } else {
+            let col = m.low_bits(col, wb);
+            m.concat(vec![col, slot])
+        }
+    };
+    let waddr = addr(&mut m, ix, wslot);
+    let raddr = addr(&mut m, fx, rslot);
+    let (words, _) = repeater_ram(in_w, pix);
+    let q = m.ram(words, pix, waddr, s_data, s_fire, raddr, ren);
+    let last_read = m.and(row_read, fy_last);
+    let qlast = m.reg(last_read, Some(ren));
+
+    // Hand-over.
+    let stay = m.mux(q_done, zero, qv);
+    let d = m.mux(ren, one, stay);
+    set(&mut m, qv, d);
+    let d = stepped(&mut m, rep, 1, rep_last, 0);
+    let d = m.mux(load, d, rep);
+    set(&mut m, rep, d);
+    let m_data = m.bus_reg_later(pix, Some(load), None);
+    m.drive(m_data, q);
+    let end = m.and(qlast, rep_last);
+    let m_last = m.reg(end, Some(load));
+    let stay = m.mux(m_ready, zero, m_valid);
+    let d = m.mux(load, one, stay);
+    set(&mut m, m_valid, d);
+    m.output("s_ready", s_ready, 1);
+    m.output("m_data", m_data, pix);
+    m.output("m_valid", m_valid, 1);
+    m.output("m_last", m_last, 1);
     m
 }
 

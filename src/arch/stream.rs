@@ -14,6 +14,8 @@
 //!   the last axis). Its hardware is an ordinary unrolled or folded design
 //!   with the interface contract's handshake, so every arithmetic decision
 //!   stays the plan's.
+//! - A [`Stage::Repeat`] is nearest-neighbour upsampling: each pixel
+//!   given several times, each row repeated from a buffer of two rows.
 //! - A [`Stage::Collect`] gathers the beats of a sample into one parallel
 //!   vector where the stream ends (Flatten, a Dense over the whole
 //!   tensor), and a [`Stage::Accumulate`] sums (or takes the maximum of)
@@ -64,6 +66,18 @@ pub enum Stage {
         elems: usize,
         width: u32,
     },
+    /// Nearest-neighbour upsampling (UpSampling1D/2D): an `in_h × in_w`
+    /// map of `c`-element pixels of `width` bits given with each pixel
+    /// `uw` times and each row `uh` times.
+    Repeat {
+        name: String,
+        in_h: usize,
+        in_w: usize,
+        c: usize,
+        width: u32,
+        uh: usize,
+        uw: usize,
+    },
     /// A pooling with one output position (global pooling, or a window
     /// as large as the map): per channel, the sum (or maximum) of the
     /// pixels of rows `rows` and columns `cols` of each `in_h × in_w`
@@ -98,6 +112,7 @@ impl Stage {
             Stage::Beat { name, .. }
             | Stage::Window { name, .. }
             | Stage::Collect { name, .. }
+            | Stage::Repeat { name, .. }
             | Stage::Accumulate { name, .. } => name,
         }
     }
@@ -107,6 +122,7 @@ impl Stage {
         match self {
             Stage::Beat { beats, .. } => *beats,
             Stage::Window { geo, .. } => geo.out_h * geo.out_w,
+            Stage::Repeat { in_h, in_w, uh, uw, .. } => in_h * uh * in_w * uw,
             Stage::Collect { .. } | Stage::Accumulate { .. } => 1,
         }
     }
@@ -194,6 +210,9 @@ impl StreamPlan {
                 }
                 v
             }
+            Stage::Repeat { in_h, in_w, uh, uw, .. } => (0..in_h * uh)
+                .flat_map(|oy| (0..in_w * uw).map(move |ox| oy / uh * in_w + ox / uw + 1))
+                .collect(),
             Stage::Collect { beats, .. } => vec![*beats],
             Stage::Accumulate { in_h, in_w, .. } => vec![in_h * in_w],
             Stage::Beat { beats, .. } => (1..=*beats).collect(),
@@ -210,7 +229,7 @@ fn layer_of(plan: &Plan, i: usize) -> String {
 fn refuse(plan: &Plan, step: usize, what: &str) -> Error {
     let layer = layer_of(plan, step);
     Error::Usage(format!(
-        "--io stream: layer `{layer}`: {what}; streamed so far: Conv1D/Conv2D, DepthwiseConv, SeparableConv, max and valid average pooling, ZeroPadding, Cropping, batch norm, activations, Dense on the last axis, branches joined by Add/Subtract/Multiply/Average/Maximum/Minimum or a channel Concatenate, then Flatten / pooling / Dense heads (use --io parallel for this model)"
+        "--io stream: layer `{layer}`: {what}; streamed so far: Conv1D/Conv2D, DepthwiseConv, SeparableConv, max and valid average pooling, ZeroPadding, Cropping, UpSampling, batch norm, activations, Dense on the last axis, branches joined by Add/Subtract/Multiply/Average/Maximum/Minimum or a channel Concatenate, then Flatten / pooling / Dense heads (use --io parallel for this model)"
     ))
 }
 
@@ -272,6 +291,32 @@ fn crop_geo(in_shape: &[usize], out_shape: &[usize], idx: &[u32]) -> Option<Geo>
     }
     let (kh, kw) = (if top > 0 { 2 } else { 1 }, if left > 0 { 2 } else { 1 });
     Some(Geo { in_h: h, in_w: w, cin: c, out_h: oh, out_w: ow, cout: c, kh, kw, sh: 1, sw: 1, dh: top.max(1), dw: left.max(1), pad_top: 0, pad_left: 0 })
+}
+
+/// The [`Stage::Repeat`] of step `i`, a gather of step `x`, where that
+/// gather is nearest-neighbour upsampling (UpSampling1D/2D: output pixel
+/// `(oy, ox)` is input pixel `(oy / uh, ox / uw)`). None for any other
+/// gather.
+fn repeat_stage(plan: &Plan, x: usize, i: usize, idx: &[u32]) -> Option<Stage> {
+    let (h, w, c, oh, ow) = match (plan.steps[x].shape.as_slice(), plan.steps[i].shape.as_slice()) {
+        ([h, w, c], [oh, ow, oc]) if oc == c => (*h, *w, *c, *oh, *ow),
+        ([w, c], [ow, oc]) if oc == c => (1, *w, *c, 1, *ow),
+        _ => return None,
+    };
+    if h == 0 || w == 0 || !oh.is_multiple_of(h) || !ow.is_multiple_of(w) || idx.len() != oh * ow * c {
+        return None;
+    }
+    let (uh, uw) = (oh / h, ow / w);
+    let at = |oy: usize, ox: usize, k: usize| ((oy / uh * w + ox / uw) * c + k) as u32;
+    (0..oh).all(|oy| (0..ow).all(|ox| (0..c).all(|k| idx[(oy * ow + ox) * c + k] == at(oy, ox, k)))).then(|| Stage::Repeat {
+        name: format!("{}_repeat", layer_of(plan, i)),
+        in_h: h,
+        in_w: w,
+        c,
+        width: plan.steps[x].fmt.width,
+        uh,
+        uw,
+    })
 }
 
 /// A crop's step on one window ([`crop_geo`]): its last tap.
@@ -454,9 +499,15 @@ impl Sub {
     }
 
     fn push(&mut self, plan: &Plan, i: usize, shape: Vec<usize>, op: StepOp) -> Result<()> {
+        self.push_reading(plan, i, shape, op, &plan.steps[i].inputs)
+    }
+
+    /// [`Sub::push`] with the keys of the inputs step `i` reads here (a
+    /// tail's sums of a stream are keyed apart from the stream's step).
+    fn push_reading(&mut self, plan: &Plan, i: usize, shape: Vec<usize>, op: StepOp, keys: &[usize]) -> Result<()> {
         let st = &plan.steps[i];
         let mut inputs = vec![];
-        for x in &st.inputs {
+        for x in keys {
             let Some(&(_, k)) = self.map.iter().find(|(o, _)| o == x) else {
                 return Err(refuse(
                     plan,
@@ -752,16 +803,9 @@ pub fn stream_plan(plan: &Plan) -> Result<StreamPlan> {
             ));
         };
         if let Some((stage, op)) = accumulation(plan, x, i) {
-            // The stream ends in one beat of sums; the rest runs on it, so
-            // nothing else may read the stream itself.
-            if readers(x) > 1 {
-                let name = plan.steps[x].layer.clone().unwrap_or_else(|| "the input".into());
-                return Err(refuse(
-                    plan,
-                    i,
-                    &format!("`{name}` is also read by another layer: a streamed design reduces a stream once and runs the rest on the sums, so two reductions (or a reduction and another layer) of one stream are not streamed yet"),
-                ));
-            }
+            // The stream ends in one beat of sums; the rest runs on them.
+            // Other readers of the stream (another pooling, a Flatten, a
+            // per-pixel branch) read it through a fork.
             let src = b.src(x)?;
             b.flush();
             let Stage::Accumulate {
@@ -785,7 +829,19 @@ pub fn stream_plan(plan: &Plan) -> Result<StreamPlan> {
             (input.lo, input.hi) = (lo, hi);
             input.fmt = crate::plan::fmt_for(lo, hi, plan.steps[x].fmt.frac);
             let acc = b.push_node(stage, vec![src]);
-            to_tail(&mut tail, input, x, acc).push(plan, i, plan.steps[i].shape.clone(), op)?;
+            // The sums are keyed apart from step `x`: a Flatten of the same
+            // stream, gathered into the tail too, reads the pixels.
+            let key = plan.steps.len() + i;
+            to_tail(&mut tail, input, key, acc).push_reading(plan, i, plan.steps[i].shape.clone(), op, &[key])?;
+            continue;
+        }
+        if let StepOp::Gather { idx } = &st.op
+            && let Some(stage) = repeat_stage(plan, x, i, idx)
+        {
+            let src = b.src(x)?;
+            b.flush();
+            let up = b.push_node(stage, vec![src]);
+            b.src_of.insert(i, up);
             continue;
         }
         let geo = window_geo(plan, i)?;
@@ -901,7 +957,7 @@ impl StreamPlan {
                 Stage::Beat { plan, .. } => plan.steps[plan.outputs[0]].shape.iter().product(),
                 Stage::Window { geo, .. } => geo.kh * geo.kw * geo.cin,
                 Stage::Collect { beats, elems, .. } => beats * elems,
-                Stage::Accumulate { c, .. } => *c,
+                Stage::Repeat { c, .. } | Stage::Accumulate { c, .. } => *c,
             },
         };
         for n in &self.nodes {
@@ -910,7 +966,7 @@ impl StreamPlan {
                     Stage::Beat { plan, beats, .. } => (*beats, plan.steps[plan.inputs[p]].shape.iter().product()),
                     Stage::Window { geo, .. } => (geo.in_h * geo.in_w, geo.cin),
                     Stage::Collect { beats, elems, .. } => (*beats, *elems),
-                    Stage::Accumulate { in_h, in_w, c, .. } => (in_h * in_w, *c),
+                    Stage::Repeat { in_h, in_w, c, .. } | Stage::Accumulate { in_h, in_w, c, .. } => (in_h * in_w, *c),
                 };
                 if (self.beats(src), elems(src)) != (beats, each) {
                     return Err(Error::Internal(format!(

@@ -87,6 +87,7 @@ pub fn dataflow(g: &Graph, plan: &Plan, flavor: Flavor, name: &str, ins: &[crate
             }
             Stage::Window { geo, .. } => (input_of(0)?.1, geo.kh * geo.kw * geo.cin),
             Stage::Collect { beats, elems, .. } => (input_of(0)?.1, beats * elems),
+            Stage::Repeat { c, .. } => (input_of(0)?.1, *c),
             Stage::Accumulate { c, lo, hi, rows, cols, max, .. } => {
                 let (lo, hi) = Stage::accumulated(*lo, *hi, (rows.1 - rows.0 + 1) * (cols.1 - cols.0 + 1), *max);
                 (ctype(lo, hi)?, *c)
@@ -257,6 +258,15 @@ pub fn dataflow(g: &Graph, plan: &Plan, flavor: Flavor, name: &str, ins: &[crate
                     dw = gm.dw,
                     pt = gm.pad_top,
                     pl = gm.pad_left,
+                );
+            }
+            Stage::Repeat { in_h, in_w, c, uh, uw, .. } => {
+                // The first repetition of a row as it arrives, the others
+                // from the row kept.
+                let _ = writeln!(
+                    stages,
+                    "{sig} {{\n    static {out_bt} row[{in_w}];\n    for (size_t y = 0; y < {in_h}; ++y) {{\n        for (size_t x = 0; x < {in_w}; ++x) {{\n{pipeline_in}            {ib} b = i0.read();\n            {out_bt} w;\n            for (size_t e = 0; e < {c}; ++e) w.v[e] = b.v[e];\n            row[x] = w;\n            for (size_t r = 0; r < {uw}; ++r) o.write(w);\n        }}\n        for (size_t ry = 1; ry < {uh}; ++ry) {{\n            for (size_t x = 0; x < {in_w}; ++x) {{\n{pipeline_in}                for (size_t r = 0; r < {uw}; ++r) o.write(row[x]);\n            }}\n        }}\n    }}\n}}",
+                    ib = beat_t(node.inputs[0]),
                 );
             }
             Stage::Collect { beats, elems, .. } => {

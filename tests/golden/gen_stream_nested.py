@@ -21,7 +21,16 @@ steps before and one after, a Conv1D, Flatten and a QDense. And
 nested_res.keras (cross-check batch 13): r0 forks to a branch that holds
 a residual block of its own (3x3 convolution, fork ra, 3x3 convolution,
 Add with ra, 1x1 convolution) and to the skip, joined by an outer Add;
-Flatten and a QDense. Untrained
+Flatten and a QDense. And upsample.keras: UpSampling2D by (2, 3) whose
+output forks to a 3x3 convolution and the skip of a residual Add, then
+UpSampling2D by (1, 2), a strided convolution, global max pooling and a
+QDense; upsample1d.keras: UpSampling1D of the input by 3, a strided
+Conv1D, UpSampling1D by 2, a Conv1D, Flatten and a QDense. And
+two_reductions.keras (once in stream_refusals): one stream read by three
+global poolings (average, max, QKeras average) joined by a Concatenate;
+reductions.keras (a cross-check's shape): one stream read by a Flatten, a
+global average pooling and a 1x1 convolution whose output is max-pooled,
+all concatenated into a QDense head. Untrained
 (seeded weights): only structure and flow matter.
 `python tests/golden/gen_stream_nested.py NAME...` writes only those.
 """
@@ -105,9 +114,69 @@ def nested_res():
     keras.Model(i, y, name="nested_res").save(os.path.join(OUT, "nested_res.keras"))
 
 
+def upsample():
+    keras.utils.set_random_seed(14)
+    k = dict(kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(8, 3, alpha=1))
+    i = keras.Input((5, 7, 2), name="img")
+    h = QActivation(quantized_bits(8, 2, alpha=1), name="in_q")(i)
+    h = QActivation(quantized_relu(6, 2), name="r0")(QConv2D(3, 3, padding="same", name="c0", **k)(h))
+    u = L.UpSampling2D((2, 3), name="up")(h)                                                  # 10x21x3
+    b = QActivation(quantized_relu(6, 2), name="rb")(QConv2D(3, 3, padding="same", name="cb", **k)(u))
+    h = QActivation(quantized_relu(6, 2), name="ra")(L.Add(name="add")([b, u]))
+    h = L.UpSampling2D((1, 2), name="up_w")(h)                                                # 10x42x3
+    h = QActivation(quantized_relu(6, 2), name="r1")(QConv2D(4, 3, strides=2, name="c1", **k)(h))  # 4x20x4
+    h = L.GlobalMaxPooling2D(name="gmp")(h)
+    y = QDense(3, name="out", **k)(h)
+    keras.Model(i, y, name="upsample").save(os.path.join(OUT, "upsample.keras"))
+
+
+def upsample1d():
+    keras.utils.set_random_seed(15)
+    k = dict(kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(8, 3, alpha=1))
+    i = keras.Input((9, 2), name="seq")
+    h = QActivation(quantized_bits(8, 2, alpha=1), name="in_q")(i)
+    h = L.UpSampling1D(3, name="up_in")(h)                                                    # 27x2
+    h = QActivation(quantized_relu(6, 2), name="r0")(QConv1D(4, 3, strides=2, name="c0", **k)(h))  # 13x4
+    h = L.UpSampling1D(2, name="up")(h)                                                       # 26x4
+    h = QActivation(quantized_bits(6, 2, alpha=1), name="q1")(QConv1D(2, 3, name="c1", **k)(h))  # 24x2
+    y = QDense(2, name="out", **k)(L.Flatten(name="flat")(h))
+    keras.Model(i, y, name="upsample1d").save(os.path.join(OUT, "upsample1d.keras"))
+
+
+def two_reductions():
+    # Once in stream_refusals (refused: two reductions of one stream).
+    keras.utils.set_random_seed(3)
+    i = keras.Input((8, 8, 2), name="x")
+    h = QActivation(quantized_bits(8, 2, alpha=1), name="qin")(i)
+    h = QConv2D(4, 3, kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(8, 3, alpha=1), name="c1")(h)
+    h = QActivation(quantized_relu(6, 2), name="r1")(h)
+    a = QActivation(quantized_bits(8, 2, alpha=1), name="qa")(L.GlobalAveragePooling2D(name="gap_a")(h))
+    b = L.GlobalMaxPooling2D(name="gmp_b")(h)
+    c = QGlobalAveragePooling2D(name="gap_c", average_quantizer=quantized_bits(8, 2, alpha=1))(h)
+    y = QDense(3, kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(8, 3, alpha=1), name="out")(L.Concatenate(name="cat")([a, b, c]))
+    keras.Model(i, y, name="two_reductions").save(os.path.join(OUT, "two_reductions.keras"))
+
+
+def reductions():
+    keras.utils.set_random_seed(16)
+    k = dict(kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(8, 3, alpha=1))
+    i = keras.Input((8, 8, 2), name="img")
+    h = QActivation(quantized_bits(8, 2, alpha=1), name="in_q")(i)
+    h = QActivation(quantized_relu(6, 2), name="r1")(QConv2D(4, 3, name="c1", **k)(h))       # 6x6x4
+    h = L.MaxPooling2D(2, name="mp")(h)                                                       # 3x3x4
+    f = L.Flatten(name="flat")(h)
+    a = QActivation(quantized_bits(8, 2, alpha=1), name="gap_q")(L.GlobalAveragePooling2D(name="gap")(h))
+    p = QActivation(quantized_relu(6, 2), name="rp")(QConv2D(2, 1, name="cp", **k)(h))
+    m = L.GlobalMaxPooling2D(name="gmp")(p)
+    z = QActivation(quantized_relu(8, 3), name="r2")(QDense(6, name="d1", **k)(L.Concatenate(name="cat")([f, a, m])))
+    y = QDense(3, name="out", **k)(z)
+    keras.Model(i, y, name="reductions").save(os.path.join(OUT, "reductions.keras"))
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
-    extra = {"mul_join": mul_join, "crop": crop, "crop1d": crop1d, "nested_res": nested_res}
+    extra = {"mul_join": mul_join, "crop": crop, "crop1d": crop1d, "nested_res": nested_res, "upsample": upsample,
+             "upsample1d": upsample1d, "two_reductions": two_reductions, "reductions": reductions}
     if len(sys.argv) > 1 and "long_skip" not in sys.argv[1:]:
         for n in sys.argv[1:]:
             extra[n]()

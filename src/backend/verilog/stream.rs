@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 
 use super::{Design, Interface, LayerReport, Options, Port, generate_named};
-use crate::arch::line_buffer::{accumulator, collector, fifo, line_buffer};
+use crate::arch::line_buffer::{accumulator, collector, fifo, line_buffer, repeater};
 use crate::arch::netlist::{Cmp, Module, NetId};
 use crate::arch::timing::{self, Pipeline};
 use crate::arch::schedule::schedule;
@@ -426,6 +426,11 @@ pub fn generate_stream(
                         in_h * in_w,
                         2,
                     ),
+                    Stage::Repeat { in_h, in_w, c, width, uh, uw, .. } => (
+                        repeater(&format!("{name}_repeat"), *in_h, *in_w, *c, *width, (*uh, *uw)),
+                        in_h * uh * in_w * uw,
+                        3,
+                    ),
                     Stage::Collect {
                         beats,
                         elems,
@@ -748,6 +753,10 @@ pub fn ram_bram36(plan: &Plan, sp: &StreamPlan, opts: &Options) -> f64 {
             let (depth, bits) = crate::arch::line_buffer::line_buffer_ram(geo, *width);
             total += crate::arch::folded::bram36(depth, bits as usize);
         }
+        if let Stage::Repeat { in_w, c, width, .. } = &node.stage {
+            let (depth, bits) = crate::arch::line_buffer::repeater_ram(*in_w, *c as u32 * width);
+            total += crate::arch::folded::bram36(depth, bits as usize);
+        }
         let (_, depths) = fifo_depths(sp, k, opts);
         for (p, &d) in depths.iter().enumerate() {
             if d > 0 {
@@ -772,6 +781,7 @@ fn stage_out_bits(stage: &Stage) -> usize {
         }
         Stage::Window { geo, width, .. } => geo.kh * geo.kw * geo.cin * *width as usize,
         Stage::Collect { beats, elems, width, .. } => beats * elems * *width as usize,
+        Stage::Repeat { c, width, .. } => c * *width as usize,
         Stage::Accumulate { c, lo, hi, rows, cols, max, .. } => {
             let (lo, hi) = Stage::accumulated(*lo, *hi, (rows.1 - rows.0 + 1) * (cols.1 - cols.0 + 1), *max);
             c * crate::arch::netlist::width_of(lo, hi) as usize
