@@ -978,7 +978,8 @@ fn run(cli: Cli) -> Result<u8, Error> {
                 None => Default::default(),
             };
             let (plan, _) = qkhw::golden::hardware_plan(&g, None, &cfg)?;
-            let roms = qkhw::backend::rom_folded::write(&g.name, &g.sha256, &plan, reuse, &cfg, &out)?;
+            let tensors = qkhw::passes::hw_tensors::hw_tensors(&g)?;
+            let roms = qkhw::backend::rom_folded::write(&g.name, &g.sha256, &plan, &tensors, reuse, &cfg, &out)?;
             for r in &roms {
                 println!("{}: {} words x {} bits ({} x {} lanes) -> {}", r.layer, r.depth, r.word_width, r.lanes_out, r.lanes_in, out.join(&r.file).display());
             }

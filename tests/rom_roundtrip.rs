@@ -169,3 +169,92 @@ fn a_changed_word_is_caught() {
     assert_ne!(rom::decode(&e.layout, &ws).0, tensors[0].codes);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The bits of a `$readmemh` word, bit 0 first.
+fn hex_bits(word: &str, width: usize) -> Vec<bool> {
+    let mut bits: Vec<bool> = word.chars().rev().flat_map(|c| {
+        let v = c.to_digit(16).unwrap_or_else(|| panic!("not hex: {word}"));
+        (0..4).map(move |b| (v >> b) & 1 == 1)
+    }).collect();
+    assert!(bits[width.min(bits.len())..].iter().all(|b| !b), "{word}: wider than {width} bits");
+    bits.resize(width, false);
+    bits
+}
+
+/// Every folded ROM of every example model (R = 3), read from its file
+/// with the manifest alone: the manifest names the tensor its matrix comes
+/// from (as `qkhw rom` names it; the columns of it, for a recurrent cell's
+/// block), and each word's elements, placed by the manifest's order, are
+/// that tensor's values as the unrolled ROMs give them (read back from
+/// their files). The folded manifest did not say which tensor a ROM held,
+/// nor that a layer without negative weights has unsigned codes
+/// (po2_mlp's d3: +1.0 is 256 in 9 bits).
+#[test]
+fn every_folded_rom_names_its_tensor_and_holds_its_values() {
+    let mut checked = 0;
+    for m in models() {
+        let g = qkhw::load_graph(&m, BuildOptions::default()).unwrap();
+        let tensors = hw_tensors(&g).unwrap();
+        let (plan, _) = qkhw::golden::hardware_plan(&g, None, &Default::default()).unwrap();
+        let dir = tmp(&format!("{}-folded", g.name));
+        let Ok(roms) = qkhw::backend::rom_folded::write(&g.name, &g.sha256, &plan, &tensors, Some(3), &Default::default(), &dir.join("folded")) else { continue };
+        rom::write(&g.name, &g.sha256, &tensors, RomFormat::Mem, &dir.join("flat")).unwrap();
+        let folded: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("folded/manifest.json")).unwrap()).unwrap();
+        let flat: Manifest = serde_json::from_slice(&std::fs::read(dir.join("flat/manifest.json")).unwrap()).unwrap();
+        assert_eq!(folded["roms"].as_array().unwrap().len(), roms.len());
+        for r in folded["roms"].as_array().unwrap() {
+            let what = format!("{} {} {}", g.name, r["layer"], r["block"]);
+            let num = |k: &str| r[k].as_u64().unwrap_or_else(|| panic!("{what}: no {k}")) as usize;
+            let (n_in, n_out, width, p_in, p_out, chunks) = (num("n_in"), num("n_out"), num("width"), num("lanes_in"), num("lanes_out"), num("chunks"));
+            let frac = r["frac"].as_i64().unwrap() as i32;
+            let t = &r["tensor"];
+            assert!(t.is_object(), "{what}: no tensor named");
+            let e = flat.tensors.iter().find(|e| e.layer == t["layer"] && e.tensor == t["name"]).unwrap_or_else(|| panic!("{what}: {t} not among qkhw rom's tensors"));
+            let text = std::fs::read_to_string(dir.join("flat").join(&e.file)).unwrap();
+            let (codes, signs) = rom::decode(&e.layout, &rom::parse(RomFormat::Mem, &e.file, &text, e.layout.width()).unwrap());
+            let cols = codes.len() / n_in;
+            let columns: Vec<usize> = match t.get("columns") {
+                Some(c) => c.as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect(),
+                None => (0..n_out).collect(),
+            };
+            assert_eq!(columns.len(), n_out, "{what}");
+            // w from the words, by the manifest's order.
+            let words: Vec<String> = std::fs::read_to_string(dir.join("folded").join(r["file"].as_str().unwrap())).unwrap().lines().filter(|l| !l.starts_with("//")).map(str::to_string).collect();
+            let mut w = vec![None; n_in * n_out];
+            for (n, word) in words.iter().enumerate() {
+                let bits = hex_bits(word, num("word_width"));
+                let (gr, k) = (n / chunks, n % chunks);
+                for l in 0..p_out {
+                    for p in 0..p_in {
+                        let at = (l * p_in + p) * width;
+                        let raw: i64 = (0..width).map(|b| i64::from(bits[at + b]) << b).sum();
+                        let code = if r["signed"] == true && bits[at + width - 1] { raw - (1 << width) } else { raw };
+                        let (i, j) = (k * p_in + p, gr * p_out + l);
+                        if i < n_in && j < n_out {
+                            assert!(w[i * n_out + j].replace(code).is_none(), "{what}: w[{i}][{j}] twice");
+                        } else {
+                            assert_eq!(code, 0, "{what}: padding element not zero");
+                        }
+                    }
+                }
+            }
+            for i in 0..n_in {
+                for (j, &c) in columns.iter().enumerate() {
+                    let code = w[i * n_out + j].unwrap_or_else(|| panic!("{what}: w[{i}][{j}] in no word"));
+                    let k = i * cols + c;
+                    if t["equal_in"] == "value" {
+                        let s = signs.get(k).copied().unwrap_or(1);
+                        assert_eq!(code as f64 * 2f64.powi(-frac), manifest_value(e, codes[k], s, k), "{what}: w[{i}][{j}]");
+                    } else {
+                        assert_eq!(t["equal_in"], "code", "{what}");
+                        assert_eq!(code, codes[k], "{what}: w[{i}][{j}]");
+                    }
+                    checked += 1;
+                }
+            }
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+    assert!(checked > 50_000, "{checked} weights");
+    eprintln!("{checked} folded weights equal to their tensors");
+}

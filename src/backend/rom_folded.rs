@@ -3,7 +3,8 @@
 //! (the same [`crate::arch::folded::rom_words`] fills both). Each word is
 //! the weights of one cycle: for output lane `l` and input lane `p`,
 //! element `l·P_in + p` (element 0 in the low bits), each `width` bits of
-//! two's complement at the layer's weight fraction.
+//! two's complement at the layer's weight fraction (unsigned where no
+//! weight of the layer is negative: the manifest's `signed`).
 
 use std::path::Path;
 
@@ -12,6 +13,7 @@ use serde::Serialize;
 use crate::arch::folded::{rom_words, Fold};
 use crate::arch::schedule::schedule;
 use crate::error::{Error, Result};
+use crate::passes::hw_tensors::HwWeight;
 use crate::plan::{Plan, StepOp};
 
 /// One folded ROM in the manifest.
@@ -27,6 +29,9 @@ pub struct FoldedRom {
     pub word_width: usize,
     /// Bits per weight, and its fraction: value = code × 2^-frac.
     pub width: u32,
+    /// Two's complement codes; unsigned where no weight is negative (a
+    /// layer of positive powers of two: 256 in 9 bits).
+    pub signed: bool,
     pub frac: i32,
     pub reuse_factor: usize,
     pub lanes_out: usize,
@@ -45,12 +50,70 @@ pub struct FoldedRom {
     pub n_in: usize,
     pub n_out: usize,
     pub order: String,
+    /// Where the matrix comes from: the tensor of the layer (as `qkhw
+    /// rom` names it) that holds `w`.
+    pub tensor: Option<TensorOrigin>,
+}
+
+/// The stored tensor a folded ROM's matrix comes from. Viewed as a
+/// matrix of `n_in` rows (a Dense's `(n_in, n_out)` kernel, a
+/// convolution's `(kh, kw, C_in, C_out)` as `(kh·kw·C_in) × C_out`, a
+/// depthwise one's `(kh, kw, C, multiplier)` as `(kh·kw) × (C·multiplier)`,
+/// a recurrent kernel as `units × gates·units`), `w[i·n_out + j]` is its
+/// element `(i, columns[j])`: every column in order where `columns` is
+/// absent, some of the gates' columns for a recurrent cell's block.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TensorOrigin {
+    /// `kernel`, `depthwise_kernel`, `pointwise_kernel`,
+    /// `recurrent_kernel`, `backward/kernel`, …
+    pub layer: String,
+    pub name: String,
+    pub shape: Vec<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub columns: Option<Vec<usize>>,
+    /// `value`: `code × 2^-frac` is the tensor's value, scale applied (what
+    /// `qkhw rom`'s manifest computes); `code`: the ROM holds the tensor's
+    /// codes, and its per-channel scale is applied after the product.
+    pub equal_in: &'static str,
+}
+
+/// The tensor of `layer` (or of the separable layer whose depthwise
+/// step it is) among `tensors` whose columns hold the `n_in × n_out`
+/// matrix `w` (value `w[i] × 2^-frac`), compared by value, else by code.
+/// Equal columns are interchangeable: any of them gives the same words.
+fn origin(tensors: &[HwWeight], layer: &str, w: &[i128], n_in: usize, frac: i32) -> Option<TensorOrigin> {
+    let n_out = w.len() / n_in.max(1);
+    let owner = layer.strip_suffix("_depthwise");
+    let candidates = || {
+        tensors.iter().filter(move |t| (t.layer == layer || Some(t.layer.as_str()) == owner) && t.tensor.ends_with("kernel") && !t.codes.is_empty() && t.codes.len().is_multiple_of(n_in))
+    };
+    let scale = crate::fxp::pow2(-frac);
+    for (equal_in, same) in [("value", &(|t: &HwWeight, k: usize, c: i128| t.value(k) == c as f64 * scale) as &dyn Fn(&HwWeight, usize, i128) -> bool), ("code", &|t: &HwWeight, k: usize, c: i128| t.signs.is_empty() && t.codes[k] as i128 == c)] {
+        for t in candidates() {
+            let cols = t.codes.len() / n_in;
+            let column_is = |j: usize, c: usize| (0..n_in).all(|i| same(t, i * cols + c, w[i * n_out + j]));
+            let mut used = vec![false; cols];
+            let mut columns = Vec::with_capacity(n_out);
+            for j in 0..n_out {
+                let Some(c) = (0..cols).filter(|&c| !used[c]).find(|&c| column_is(j, c)).or_else(|| (0..cols).find(|&c| column_is(j, c))) else { break };
+                used[c] = true;
+                columns.push(c);
+            }
+            if columns.len() == n_out {
+                let in_order = cols == n_out && columns.iter().enumerate().all(|(j, &c)| c == j);
+                return Some(TensorOrigin { layer: t.layer.clone(), name: t.tensor.clone(), shape: t.shape.clone(), columns: (!in_order).then_some(columns), equal_in });
+            }
+        }
+    }
+    None
 }
 
 /// Write the folded ROMs of `plan`'s Dense layers at reuse `reuse` (and
 /// the per-layer `--config` factors, which win) as `$readmemh` files plus
 /// `manifest.json`.
-pub fn write(model: &str, sha256: &str, plan: &Plan, reuse: Option<usize>, cfg: &crate::passes::config::Config, dir: &Path) -> Result<Vec<FoldedRom>> {
+/// `tensors` (the hardware weights `qkhw rom` writes) name the tensor each
+/// matrix is, where one is.
+pub fn write(model: &str, sha256: &str, plan: &Plan, tensors: &[HwWeight], reuse: Option<usize>, cfg: &crate::passes::config::Config, dir: &Path) -> Result<Vec<FoldedRom>> {
     let sched = schedule(plan, reuse, cfg);
     let mut out = crate::staging::Staged::new();
     out.dir(dir)?;
@@ -83,11 +146,12 @@ pub fn write(model: &str, sha256: &str, plan: &Plan, reuse: Option<usize>, cfg: 
         let stem = if block == "fold" { layer.clone() } else { format!("{layer}_{block}") };
         let file = format!("{}_folded.mem", stem.replace(|c: char| !c.is_ascii_alphanumeric(), "_"));
         let mut text = format!(
-            "// qkhw {}; model {model} (sha256 {sha256})\n// layer {} folded at reuse factor {reuse}: {} words of {} weights x {width} bits (value = code * 2^-{frac}); word g*{}+k: lane l, input p at element l*{}+p = w[(k*{}+p)*{n_out} + g*{}+l]\n",
+            "// qkhw {}; model {model} (sha256 {sha256})\n// layer {} folded at reuse factor {reuse}: {} words of {} weights x {width} bits ({}, value = code * 2^-{frac}); word g*{}+k: lane l, input p at element l*{}+p = w[(k*{}+p)*{n_out} + g*{}+l]\n",
             env!("CARGO_PKG_VERSION"),
             if block == "fold" { layer.clone() } else { format!("{layer} ({block})") },
             words.len(),
             f.multipliers(),
+            if lo < 0 { "two's complement" } else { "unsigned" },
             f.chunks,
             f.p_in,
             f.p_in,
@@ -99,6 +163,7 @@ pub fn write(model: &str, sha256: &str, plan: &Plan, reuse: Option<usize>, cfg: 
             text.push('\n');
         }
         out.write(&dir.join(&file), text)?;
+        let tensor = origin(tensors, &layer, w, n_in, frac);
         roms.push(FoldedRom {
             layer,
             block,
@@ -106,6 +171,7 @@ pub fn write(model: &str, sha256: &str, plan: &Plan, reuse: Option<usize>, cfg: 
             depth: words.len(),
             word_width: f.multipliers() * width as usize,
             width,
+            signed: lo < 0,
             frac,
             reuse_factor: reuse,
             lanes_out: f.p_out,
@@ -115,7 +181,8 @@ pub fn write(model: &str, sha256: &str, plan: &Plan, reuse: Option<usize>, cfg: 
             chunks: f.chunks,
             n_in,
             n_out,
-            order: "word g*chunks + k (group, chunk); within a word element l*lanes_in + p (output lane l, input lane p), element 0 in the low bits".into(),
+            order: "word g*chunks + k (group, chunk); within a word element l*lanes_in + p (output lane l, input lane p), element 0 in the low bits, holds w[(k*lanes_in + p)*n_out + g*lanes_out + l] (0 where k*lanes_in + p >= n_in or g*lanes_out + l >= n_out)".into(),
+            tensor,
         });
     }
     if roms.is_empty() {
