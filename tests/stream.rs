@@ -593,7 +593,7 @@ fn the_budget_sets_aside_the_rams_the_design_has() {
         let measure = |opts: &Options| {
             let (d, plan, _) = verilog::from_graph(&g, None, &Config::default(), opts).unwrap();
             let sp = qkhw::arch::stream::stream_plan(&plan).unwrap();
-            let fixed = qkhw::backend::verilog::stream::ram_bram36(&plan, &sp, opts);
+            let fixed = qkhw::arch::stream_fifos::ram_bram36(&plan, &sp, opts.fifo_minimum);
             let rams: f64 = d
                 .layers
                 .iter()

@@ -10,4 +10,5 @@ pub mod part;
 pub mod recurrent;
 pub mod schedule;
 pub mod stream;
+pub mod stream_fifos;
 pub mod timing;

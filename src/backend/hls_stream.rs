@@ -118,7 +118,7 @@ pub fn dataflow(g: &Graph, plan: &Plan, flavor: Flavor, name: &str, ins: &[crate
     let mut depth: std::collections::HashMap<(usize, usize), usize> = Default::default();
     for (k, node) in sp.nodes.iter().enumerate() {
         if node.inputs.len() > 1 {
-            let (_, d) = crate::backend::verilog::stream::fifo_depths(&sp, k, &Default::default());
+            let (_, d) = crate::arch::stream_fifos::fifo_depths(&sp, k, false);
             for (p, d) in d.into_iter().enumerate() {
                 depth.insert((k, p), d);
             }

@@ -1475,7 +1475,7 @@ pub fn from_graph(
 /// one loop, nor a streaming stage, which computes one window per beat).
 pub fn budget_config(g: &Graph, plan: &Plan, config: &crate::passes::config::Config, opts: &Options, b: &crate::arch::schedule::Budget, positions_at_once: bool) -> Result<(crate::passes::config::Config, BudgetEstimate)> {
     let stream = opts.io == Io::Stream;
-    let fixed = if stream { stream::ram_bram36(plan, &crate::arch::stream::stream_plan(plan)?, opts) } else { 0.0 };
+    let fixed = if stream { crate::arch::stream_fifos::ram_bram36(plan, &crate::arch::stream::stream_plan(plan)?, opts.fifo_minimum) } else { 0.0 };
     // With --no-dsp every multiplier is fabric: a DSP48 budget holds.
     let rest = crate::arch::schedule::Budget { bram36: b.bram36.map(|k| (k - fixed).max(0.0)), dsp: b.dsp.filter(|_| !opts.no_dsp), ..*b };
     if opts.no_dsp && b.lut.is_none() && b.ff.is_none() && b.bram36.is_none() {
