@@ -661,6 +661,105 @@ pub fn repeater(name: &str, in_h: usize, in_w: usize, c: usize, width: u32, (uh,
     m
 }
 
+/// A factor per output position of `geo` (`values[oy·out_w + ox]`, in
+/// `lo..=hi`), given `c` times in the beat of that position: what a
+/// `same`-padded average pooling multiplies each window's sum by (its
+/// count of pixels inside the map varies at the border). It reads the
+/// window stream (one beat per position; `in_bits` bits it ignores) and
+/// gives one beat for each. A value depends only on how many of the
+/// window's rows (`rows(oy)`) and columns (`cols(ox)`) fall inside the
+/// map, so the hardware picks the row count among the border rows, the
+/// column count among the border columns, then the value among the few
+/// (rows, columns) pairs: short compare chains, not one per position.
+pub fn per_position(name: &str, geo: &Geo, values: &[i128], c: usize, in_bits: u32, (lo, hi): (i128, i128)) -> Module {
+    let mut m = Module::new(name);
+    m.header.push(format!(
+        "Per-position factor: for each {}x{} output position, {c} copies of its factor ({} distinct).",
+        geo.out_h,
+        geo.out_w,
+        {
+            let mut v = values.to_vec();
+            v.sort_unstable();
+            v.dedup();
+            v.len()
+        }
+    ));
+    m.clock_input("clk");
+    let rst = m.input_bit("rst");
+    let _ = m.input("s_data", 0, 0, in_bits);
+    let s_valid = m.input_bit("s_valid");
+    let m_ready = m.input_bit("m_ready");
+    let rs = Some((rst, 0));
+    let m_valid = m.reg_later(0, 1, None, rs);
+    let not_valid = m.not(m_valid);
+    let s_ready = m.or(not_valid, m_ready);
+    let s_fire = m.and(s_valid, s_ready);
+    let (oh, ow) = (geo.out_h as i128, geo.out_w as i128);
+    let ox = m.reg_later(0, ow - 1, None, rs);
+    let oy = m.reg_later(0, oh - 1, None, rs);
+    let ox_last = is(&mut m, ox, ow - 1);
+    let oy_last = is(&mut m, oy, oh - 1);
+    let d = stepped(&mut m, ox, 1, ox_last, 0);
+    let d = m.mux(s_fire, d, ox);
+    set(&mut m, ox, d);
+    let row_done = m.and(s_fire, ox_last);
+    let d = stepped(&mut m, oy, 1, oy_last, 0);
+    let d = m.mux(row_done, d, oy);
+    set(&mut m, oy, d);
+    // The count of inside rows (columns) of each output row (column): the
+    // most common one, replaced at the rows (columns) where it differs.
+    let class = |m: &mut Module, q: NetId, counts: &[usize]| {
+        let mut common = counts.to_vec();
+        common.sort_unstable();
+        let most = common.iter().copied().max_by_key(|&v| common.iter().filter(|&&x| x == v).count()).unwrap_or(0);
+        let mut d = m.constant(most as i128);
+        for (j, &v) in counts.iter().enumerate().filter(|(_, v)| **v != most) {
+            let here = is(m, q, j as i128);
+            let cv = m.constant(v as i128);
+            d = m.mux(here, cv, d);
+        }
+        d
+    };
+    let rows: Vec<usize> = (0..geo.out_h).map(|oy| (0..geo.kh).filter(|&ky| geo.in_row(oy, ky).is_some()).count()).collect();
+    let cols: Vec<usize> = (0..geo.out_w).map(|ox| (0..geo.kw).filter(|&kx| geo.in_col(ox, kx).is_some()).count()).collect();
+    let r = class(&mut m, oy, &rows);
+    let cc = class(&mut m, ox, &cols);
+    // The value of each (rows, columns) pair, the last pair's by default.
+    let mut pairs: Vec<(usize, usize, i128)> = vec![];
+    for (oy, &nr) in rows.iter().enumerate() {
+        for (ox, &nc) in cols.iter().enumerate() {
+            let v = values[oy * geo.out_w + ox];
+            if !pairs.iter().any(|p| p.0 == nr && p.1 == nc) {
+                pairs.push((nr, nc, v));
+            }
+        }
+    }
+    let mut value = m.constant(pairs.last().map_or(0, |p| p.2));
+    for &(nr, nc, v) in pairs.iter().rev().skip(1) {
+        let a = is(&mut m, r, nr as i128);
+        let b = is(&mut m, cc, nc as i128);
+        let here = m.and(a, b);
+        let cv = m.constant(v);
+        value = m.mux(here, cv, value);
+    }
+    let value = m.narrow(value, lo, hi);
+    let w = width_of(lo, hi);
+    let copies = m.concat(vec![value; c]);
+    let m_data = m.bus_reg_later(c as u32 * w, Some(s_fire), None);
+    m.drive(m_data, copies);
+    let end = m.and(ox_last, oy_last);
+    let m_last = m.reg(end, Some(s_fire));
+    let (zero, one) = (m.constant(0), m.constant(1));
+    let stay = m.mux(m_ready, zero, m_valid);
+    let d = m.mux(s_fire, one, stay);
+    set(&mut m, m_valid, d);
+    m.output("s_ready", s_ready, 1);
+    m.output("m_data", m_data, c as u32 * w);
+    m.output("m_valid", m_valid, 1);
+    m.output("m_last", m_last, 1);
+    m
+}
+
 /// A first-word-fall-through FIFO holding `capacity` words of `width` bits
 /// (all but one in a RAM, the last in its output register): what balances
 /// the branches of a residual block. `capacity` is at least 2.

@@ -78,6 +78,20 @@ pub enum Stage {
         uh: usize,
         uw: usize,
     },
+    /// For each beat of a window stream over `geo` (whose `in_elems`
+    /// elements it ignores), `c` copies of that output position's factor
+    /// `values[oy·out_w + ox]` (in `lo..=hi`): a `same`-padded average
+    /// pooling's one over its window's count, which varies at the border.
+    PerPosition {
+        name: String,
+        geo: Geo,
+        values: Vec<i128>,
+        c: usize,
+        in_elems: usize,
+        in_width: u32,
+        lo: i128,
+        hi: i128,
+    },
     /// A pooling with one output position (global pooling, or a window
     /// as large as the map): per channel, the sum (or maximum) of the
     /// pixels of rows `rows` and columns `cols` of each `in_h × in_w`
@@ -113,6 +127,7 @@ impl Stage {
             | Stage::Window { name, .. }
             | Stage::Collect { name, .. }
             | Stage::Repeat { name, .. }
+            | Stage::PerPosition { name, .. }
             | Stage::Accumulate { name, .. } => name,
         }
     }
@@ -123,6 +138,7 @@ impl Stage {
             Stage::Beat { beats, .. } => *beats,
             Stage::Window { geo, .. } => geo.out_h * geo.out_w,
             Stage::Repeat { in_h, in_w, uh, uw, .. } => in_h * uh * in_w * uw,
+            Stage::PerPosition { values, .. } => values.len(),
             Stage::Collect { .. } | Stage::Accumulate { .. } => 1,
         }
     }
@@ -216,6 +232,7 @@ impl StreamPlan {
             Stage::Collect { beats, .. } => vec![*beats],
             Stage::Accumulate { in_h, in_w, .. } => vec![in_h * in_w],
             Stage::Beat { beats, .. } => (1..=*beats).collect(),
+            Stage::PerPosition { values, .. } => (1..=values.len()).collect(),
         }
     }
 }
@@ -229,7 +246,7 @@ fn layer_of(plan: &Plan, i: usize) -> String {
 fn refuse(plan: &Plan, step: usize, what: &str) -> Error {
     let layer = layer_of(plan, step);
     Error::Usage(format!(
-        "--io stream: layer `{layer}`: {what}; streamed so far: Conv1D/Conv2D, DepthwiseConv, SeparableConv, max and valid average pooling, ZeroPadding, Cropping, UpSampling, batch norm, activations, Dense on the last axis, branches joined by Add/Subtract/Multiply/Average/Maximum/Minimum or a channel Concatenate, then Flatten / pooling / Dense heads (use --io parallel for this model)"
+        "--io stream: layer `{layer}`: {what}; streamed so far: Conv1D/Conv2D, DepthwiseConv, SeparableConv, max and average pooling, ZeroPadding, Cropping, UpSampling, batch norm, activations, Dense on the last axis, branches joined by Add/Subtract/Multiply/Average/Maximum/Minimum or a channel Concatenate, then Flatten / pooling / Dense heads (use --io parallel for this model)"
     ))
 }
 
@@ -251,16 +268,7 @@ fn window_geo(plan: &Plan, i: usize) -> Result<Option<Geo>> {
     let st = &plan.steps[i];
     Ok(match &st.op {
         StepOp::Conv { geo, .. } | StepOp::Depthwise { geo, .. } => Some(geo.clone()),
-        StepOp::Pool { geo, mult, .. } => {
-            if mult.windows(2).any(|w| w[0] != w[1]) {
-                return Err(refuse(
-                    plan,
-                    i,
-                    "average pooling whose count varies at the border ('same' padding) is not streamed yet",
-                ));
-            }
-            Some(geo.clone())
-        }
+        StepOp::Pool { geo, .. } => Some(geo.clone()),
         StepOp::ZeroPad { in_shape, pads } => match Geo::zero_pad(in_shape, pads) {
             Some(g) => Some(g),
             None => return Err(refuse(plan, i, "this zero padding is not streamed")),
@@ -572,6 +580,39 @@ impl Sub {
     }
 }
 
+/// The beat sub-plan of an average pooling (step `i` over the windows
+/// `geo` of step `x`) whose factor varies by position: input 0 the
+/// window, input 1 its factor (`lo..=hi`, once per channel), the sum of
+/// the window, then the sum times the factor, exactly step `i`'s codes.
+fn per_position_pool(plan: &Plan, x: usize, i: usize, geo: &Geo, padded: bool, (lo, hi): (i128, i128)) -> Sub {
+    let (st, xs) = (&plan.steps[i], &plan.steps[x]);
+    let cout = geo.cout;
+    let window = beat_input(plan, x, vec![geo.kh, geo.kw, geo.cin], padded);
+    let n = (geo.kh * geo.kw) as i128;
+    let (slo, shi) = (window.lo.min(0) * n, window.hi.max(0) * n);
+    let frac = st.fmt.frac - xs.fmt.frac;
+    let factor = Step { layer: None, inputs: vec![], shape: vec![cout], fmt: crate::plan::fmt_for(lo, hi, frac), lo, hi, op: StepOp::Input };
+    let sum = Step {
+        layer: st.layer.clone(),
+        inputs: vec![0],
+        shape: vec![cout],
+        fmt: crate::plan::fmt_for(slo, shi, xs.fmt.frac),
+        lo: slo,
+        hi: shi,
+        op: StepOp::Pool { geo: window_local(geo), max: false, mult: vec![1] },
+    };
+    let product = Step {
+        layer: st.layer.clone(),
+        inputs: vec![2, 1],
+        shape: vec![cout],
+        fmt: st.fmt,
+        lo: st.lo,
+        hi: st.hi,
+        op: StepOp::Merge { kind: crate::plan::MergeKind::Multiply, shifts: vec![0, 0] },
+    };
+    Sub { steps: vec![window, factor, sum, product], map: vec![(x, 0), (i, 3)], n_inputs: 2 }
+}
+
 /// The input step of a beat sub-plan: the values of step `from`, `shape`
 /// elements per beat (padding adds zeros to the range).
 fn beat_input(plan: &Plan, from: usize, shape: Vec<usize>, padded: bool) -> Step {
@@ -871,6 +912,27 @@ pub fn stream_plan(plan: &Plan) -> Result<StreamPlan> {
             if matches!(st.op, StepOp::ZeroPad { .. }) {
                 // The window is the padded pixel itself.
                 b.src_of.insert(i, win);
+            } else if let StepOp::Pool { max: false, mult, .. } = &st.op
+                && mult.windows(2).any(|w| w[0] != w[1])
+            {
+                // A factor per output position (the count varies at the
+                // border): the window's sum times its position's factor,
+                // which a stage reading the same windows gives.
+                let (lo, hi) = (mult.iter().copied().min().unwrap_or(0), mult.iter().copied().max().unwrap_or(0));
+                let factor = b.push_node(
+                    Stage::PerPosition {
+                        name: format!("{name}_factor"),
+                        geo: geo.clone(),
+                        values: mult.clone(),
+                        c: cout,
+                        in_elems: geo.kh * geo.kw * geo.cin,
+                        in_width: plan.steps[x].fmt.width,
+                        lo,
+                        hi,
+                    },
+                    vec![win],
+                );
+                b.open = Some((per_position_pool(plan, x, i, &geo, padded, (lo, hi)), i, vec![win, factor]));
             } else {
                 let mut s = Sub::new(beat_input(plan, x, vec![geo.kh, geo.kw, geo.cin], padded), x);
                 s.push(plan, i, vec![cout], beat_op(&st.op, Some(&geo)))?;
@@ -957,7 +1019,7 @@ impl StreamPlan {
                 Stage::Beat { plan, .. } => plan.steps[plan.outputs[0]].shape.iter().product(),
                 Stage::Window { geo, .. } => geo.kh * geo.kw * geo.cin,
                 Stage::Collect { beats, elems, .. } => beats * elems,
-                Stage::Repeat { c, .. } | Stage::Accumulate { c, .. } => *c,
+                Stage::Repeat { c, .. } | Stage::Accumulate { c, .. } | Stage::PerPosition { c, .. } => *c,
             },
         };
         for n in &self.nodes {
@@ -967,6 +1029,7 @@ impl StreamPlan {
                     Stage::Window { geo, .. } => (geo.in_h * geo.in_w, geo.cin),
                     Stage::Collect { beats, elems, .. } => (*beats, *elems),
                     Stage::Repeat { in_h, in_w, c, .. } | Stage::Accumulate { in_h, in_w, c, .. } => (in_h * in_w, *c),
+                    Stage::PerPosition { values, in_elems, .. } => (values.len(), *in_elems),
                 };
                 if (self.beats(src), elems(src)) != (beats, each) {
                     return Err(Error::Internal(format!(

@@ -30,7 +30,10 @@ two_reductions.keras (once in stream_refusals): one stream read by three
 global poolings (average, max, QKeras average) joined by a Concatenate;
 reductions.keras (a cross-check's shape): one stream read by a Flatten, a
 global average pooling and a 1x1 convolution whose output is max-pooled,
-all concatenated into a QDense head. Untrained
+all concatenated into a QDense head. And avg_same.keras: `same`-padded
+average pooling (3x3 at stride 2 on a 7x9 map; a QAveragePooling2D 2x2 at
+stride 1 with an average quantizer), whose count varies at the border;
+avg_same1d.keras: AveragePooling1D of 4 at stride 2, `same`. Untrained
 (seeded weights): only structure and flow matter.
 `python tests/golden/gen_stream_nested.py NAME...` writes only those.
 """
@@ -42,7 +45,7 @@ import pinned_env  # noqa: E402,F401  (before TensorFlow loads)
 
 import keras  # noqa: E402
 from keras import layers as L  # noqa: E402
-from qkeras import QActivation, QConv1D, QConv2D, QDense, QDepthwiseConv2D, QGlobalAveragePooling2D  # noqa: E402
+from qkeras import QActivation, QAveragePooling2D, QConv1D, QConv2D, QDense, QDepthwiseConv2D, QGlobalAveragePooling2D  # noqa: E402
 from qkeras.quantizers import quantized_bits, quantized_relu  # noqa: E402
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "stream_nested")
@@ -173,10 +176,36 @@ def reductions():
     keras.Model(i, y, name="reductions").save(os.path.join(OUT, "reductions.keras"))
 
 
+def avg_same():
+    keras.utils.set_random_seed(17)
+    k = dict(kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(8, 3, alpha=1))
+    i = keras.Input((7, 9, 2), name="img")
+    h = QActivation(quantized_bits(8, 2, alpha=1), name="in_q")(i)
+    h = QActivation(quantized_relu(6, 2), name="r0")(QConv2D(3, 3, padding="same", name="c0", **k)(h))
+    h = L.AveragePooling2D(3, strides=2, padding="same", name="avg_s2")(h)                    # 4x5x3
+    h = QActivation(quantized_bits(8, 3, alpha=1), name="q1")(h)
+    h = QAveragePooling2D(2, strides=1, padding="same", average_quantizer=quantized_bits(8, 0, alpha=1), name="qavg")(h)
+    h = QActivation(quantized_relu(6, 2), name="r1")(QConv2D(4, 3, name="c1", **k)(h))       # 2x3x4
+    y = QDense(3, name="out", **k)(L.Flatten(name="flat")(h))
+    keras.Model(i, y, name="avg_same").save(os.path.join(OUT, "avg_same.keras"))
+
+
+def avg_same1d():
+    keras.utils.set_random_seed(18)
+    k = dict(kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(8, 3, alpha=1))
+    i = keras.Input((11, 2), name="seq")
+    h = QActivation(quantized_bits(8, 2, alpha=1), name="in_q")(i)
+    h = QActivation(quantized_relu(6, 2), name="r0")(QConv1D(3, 3, name="c0", **k)(h))       # 9x3
+    h = L.AveragePooling1D(4, strides=2, padding="same", name="avg")(h)                       # 5x3
+    y = QDense(2, name="out", **k)(L.Flatten(name="flat")(QActivation(quantized_bits(8, 2, alpha=1), name="q1")(h)))
+    keras.Model(i, y, name="avg_same1d").save(os.path.join(OUT, "avg_same1d.keras"))
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     extra = {"mul_join": mul_join, "crop": crop, "crop1d": crop1d, "nested_res": nested_res, "upsample": upsample,
-             "upsample1d": upsample1d, "two_reductions": two_reductions, "reductions": reductions}
+             "upsample1d": upsample1d, "two_reductions": two_reductions, "reductions": reductions,
+             "avg_same": avg_same, "avg_same1d": avg_same1d}
     if len(sys.argv) > 1 and "long_skip" not in sys.argv[1:]:
         for n in sys.argv[1:]:
             extra[n]()
