@@ -1,7 +1,8 @@
 //! The blocks of the streaming architecture that move data rather than
 //! compute: the line buffer ([`line_buffer`]), which turns a stream of
 //! pixels into a stream of windows, the repeater ([`repeater`]) of
-//! nearest-neighbour upsampling, and the collector ([`collector`]), which
+//! nearest-neighbour upsampling, the dilator ([`dilator`]) of transposed
+//! convolutions, and the collector ([`collector`]), which
 //! gathers the beats of a sample into one parallel vector.
 //!
 //! Line buffer. Input pixels (`cin` elements each) are written row by row
@@ -651,6 +652,76 @@ pub fn repeater(name: &str, in_h: usize, in_w: usize, c: usize, width: u32, (uh,
     m.drive(m_data, q);
     let end = m.and(qlast, rep_last);
     let m_last = m.reg(end, Some(load));
+    let stay = m.mux(m_ready, zero, m_valid);
+    let d = m.mux(load, one, stay);
+    set(&mut m, m_valid, d);
+    m.output("s_ready", s_ready, 1);
+    m.output("m_data", m_data, pix);
+    m.output("m_valid", m_valid, 1);
+    m.output("m_last", m_last, 1);
+    m
+}
+
+/// Zero insertion of a transposed convolution with strides `(sh, sw)`:
+/// each `in_h × in_w` map of `c`-element pixels of `width` bits given as a
+/// `((in_h − 1)·sh + 1) × ((in_w − 1)·sw + 1)` map holding input pixel
+/// `(iy, ix)` at `(iy·sh, ix·sw)` and zeros between, so that an ordinary
+/// convolution (stride 1, the kernel flipped) over it computes the
+/// transposed one. No memory: a zero needs no input, and a pixel passes
+/// from the input to the output register. One beat a cycle at full rate.
+pub fn dilator(name: &str, in_h: usize, in_w: usize, c: usize, width: u32, (sh, sw): (usize, usize)) -> Module {
+    let (zh, zw) = ((in_h - 1) * sh + 1, (in_w - 1) * sw + 1);
+    let mut m = Module::new(name);
+    m.header.push(format!("Zero insertion: {in_h}x{in_w}x{c} pixels in, {zh}x{zw}x{c} out (strides {sh}x{sw})."));
+    m.clock_input("clk");
+    let rst = m.input_bit("rst");
+    let pix = c as u32 * width;
+    let s_data = m.input("s_data", 0, 0, pix);
+    let s_valid = m.input_bit("s_valid");
+    let m_ready = m.input_bit("m_ready");
+    let rs = Some((rst, 0));
+    let zx = m.reg_later(0, zw as i128 - 1, None, rs);
+    let zy = m.reg_later(0, zh as i128 - 1, None, rs);
+    let px = m.reg_later(0, sw as i128 - 1, None, rs);
+    let py = m.reg_later(0, sh as i128 - 1, None, rs);
+    let m_valid = m.reg_later(0, 1, None, rs);
+    let not_valid = m.not(m_valid);
+    let out_free = m.or(not_valid, m_ready);
+    let px0 = is(&mut m, px, 0);
+    let py0 = is(&mut m, py, 0);
+    let at_pixel = m.and(px0, py0);
+    let s_ready = m.and(out_free, at_pixel);
+    let s_fire = m.and(s_valid, s_ready);
+    let no_pixel = m.not(at_pixel);
+    let zero_out = m.and(out_free, no_pixel);
+    let load = m.or(s_fire, zero_out);
+    let zx_last = is(&mut m, zx, zw as i128 - 1);
+    let zy_last = is(&mut m, zy, zh as i128 - 1);
+    let px_last = is(&mut m, px, sw as i128 - 1);
+    let py_last = is(&mut m, py, sh as i128 - 1);
+    let zero = m.constant(0);
+    let d = stepped(&mut m, zx, 1, zx_last, 0);
+    let d = m.mux(load, d, zx);
+    set(&mut m, zx, d);
+    let wrap = m.or(zx_last, px_last);
+    let d = stepped(&mut m, px, 1, wrap, 0);
+    let d = m.mux(load, d, px);
+    set(&mut m, px, d);
+    let row_done = m.and(load, zx_last);
+    let d = stepped(&mut m, zy, 1, zy_last, 0);
+    let d = m.mux(row_done, d, zy);
+    set(&mut m, zy, d);
+    let wrap = m.or(zy_last, py_last);
+    let d = stepped(&mut m, py, 1, wrap, 0);
+    let d = m.mux(row_done, d, py);
+    set(&mut m, py, d);
+    let zero_pix = m.constant(0);
+    let data = m.bus_mux(at_pixel, s_data, zero_pix);
+    let m_data = m.bus_reg_later(pix, Some(load), None);
+    m.drive(m_data, data);
+    let end = m.and(zx_last, zy_last);
+    let m_last = m.reg(end, Some(load));
+    let one = m.constant(1);
     let stay = m.mux(m_ready, zero, m_valid);
     let d = m.mux(load, one, stay);
     set(&mut m, m_valid, d);

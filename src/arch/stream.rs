@@ -14,6 +14,9 @@
 //!   the last axis). Its hardware is an ordinary unrolled or folded design
 //!   with the interface contract's handshake, so every arithmetic decision
 //!   stays the plan's.
+//! - A [`Stage::Dilate`] inserts zeros between pixels for a transposed
+//!   convolution, which then runs as an ordinary one (flipped kernel,
+//!   stride 1) on windows of the result.
 //! - A [`Stage::Repeat`] is nearest-neighbour upsampling: each pixel
 //!   given several times, each row repeated from a buffer of two rows.
 //! - A [`Stage::Collect`] gathers the beats of a sample into one parallel
@@ -78,6 +81,19 @@ pub enum Stage {
         uh: usize,
         uw: usize,
     },
+    /// Zero insertion for a transposed convolution with strides
+    /// `(sh, sw)`: input pixel `(iy, ix)` of an `in_h × in_w` map of
+    /// `c`-element pixels at `(iy·sh, ix·sw)` of a `((in_h − 1)·sh + 1) ×
+    /// ((in_w − 1)·sw + 1)` map, zeros between.
+    Dilate {
+        name: String,
+        in_h: usize,
+        in_w: usize,
+        c: usize,
+        width: u32,
+        sh: usize,
+        sw: usize,
+    },
     /// For each beat of a window stream over `geo` (whose `in_elems`
     /// elements it ignores), `c` copies of that output position's factor
     /// `values[oy·out_w + ox]` (in `lo..=hi`): a `same`-padded average
@@ -128,6 +144,7 @@ impl Stage {
             | Stage::Collect { name, .. }
             | Stage::Repeat { name, .. }
             | Stage::PerPosition { name, .. }
+            | Stage::Dilate { name, .. }
             | Stage::Accumulate { name, .. } => name,
         }
     }
@@ -139,6 +156,7 @@ impl Stage {
             Stage::Window { geo, .. } => geo.out_h * geo.out_w,
             Stage::Repeat { in_h, in_w, uh, uw, .. } => in_h * uh * in_w * uw,
             Stage::PerPosition { values, .. } => values.len(),
+            Stage::Dilate { in_h, in_w, sh, sw, .. } => ((in_h - 1) * sh + 1) * ((in_w - 1) * sw + 1),
             Stage::Collect { .. } | Stage::Accumulate { .. } => 1,
         }
     }
@@ -233,6 +251,13 @@ impl StreamPlan {
             Stage::Accumulate { in_h, in_w, .. } => vec![in_h * in_w],
             Stage::Beat { beats, .. } => (1..=*beats).collect(),
             Stage::PerPosition { values, .. } => (1..=values.len()).collect(),
+            // A zero follows the pixel before it; a row of zeros, the
+            // whole input row before it.
+            Stage::Dilate { in_h, in_w, sh, sw, .. } => (0..(in_h - 1) * sh + 1)
+                .flat_map(|zy| {
+                    (0..(in_w - 1) * sw + 1).map(move |zx| if zy % sh == 0 { zy / sh * in_w + zx / sw + 1 } else { (zy / sh + 1) * in_w })
+                })
+                .collect(),
         }
     }
 }
@@ -246,7 +271,7 @@ fn layer_of(plan: &Plan, i: usize) -> String {
 fn refuse(plan: &Plan, step: usize, what: &str) -> Error {
     let layer = layer_of(plan, step);
     Error::Usage(format!(
-        "--io stream: layer `{layer}`: {what}; streamed so far: Conv1D/Conv2D, DepthwiseConv, SeparableConv, max and average pooling, ZeroPadding, Cropping, UpSampling, batch norm, activations, Dense on the last axis, branches joined by Add/Subtract/Multiply/Average/Maximum/Minimum or a channel Concatenate, then Flatten / pooling / Dense heads (use --io parallel for this model)"
+        "--io stream: layer `{layer}`: {what}; streamed so far: Conv1D/Conv2D and their transposes, DepthwiseConv, SeparableConv, max and average pooling, ZeroPadding, Cropping, UpSampling, batch norm, activations, Dense on the last axis, branches joined by Add/Subtract/Multiply/Average/Maximum/Minimum or a channel Concatenate, then Flatten / pooling / Dense heads (use --io parallel for this model)"
     ))
 }
 
@@ -325,6 +350,33 @@ fn repeat_stage(plan: &Plan, x: usize, i: usize, idx: &[u32]) -> Option<Stage> {
         uh,
         uw,
     })
+}
+
+/// A transposed convolution over `g` as an ordinary one: the geometry
+/// over its zero-inserted input (input pixel `(iy, ix)` at `(iy·sh,
+/// ix·sw)`), stride 1, padded by the kernel's span less the transposed
+/// padding, and the kernel flipped in both axes and laid out as a
+/// convolution's (`(kh, kw, cin, cout)`; a transposed one's is `(kh, kw,
+/// cout, cin)`). Output `oy` then reads inserted row `oy + ky'·dh − pad`,
+/// input row `iy` where `oy = iy·sh + (kh − 1 − ky')·dh − pad_top`: the
+/// products the transposed convolution scatters there. None where the
+/// padding exceeds the kernel's span.
+fn transposed_as_conv(g: &Geo, w: &[i128]) -> Option<(Geo, Vec<i128>)> {
+    let ph = ((g.kh - 1) * g.dh).checked_sub(g.pad_top)?;
+    let pw = ((g.kw - 1) * g.dw).checked_sub(g.pad_left)?;
+    let z = Geo { in_h: (g.in_h - 1) * g.sh + 1, in_w: (g.in_w - 1) * g.sw + 1, sh: 1, sw: 1, pad_top: ph, pad_left: pw, ..g.clone() };
+    let mut wc = vec![0; w.len()];
+    for ky in 0..g.kh {
+        for kx in 0..g.kw {
+            for ci in 0..g.cin {
+                for co in 0..g.cout {
+                    let from = (((g.kh - 1 - ky) * g.kw + (g.kw - 1 - kx)) * g.cout + co) * g.cin + ci;
+                    wc[((ky * g.kw + kx) * g.cin + ci) * g.cout + co] = w[from];
+                }
+            }
+        }
+    }
+    Some((z, wc))
 }
 
 /// A crop's step on one window ([`crop_geo`]): its last tap.
@@ -876,6 +928,28 @@ pub fn stream_plan(plan: &Plan) -> Result<StreamPlan> {
             to_tail(&mut tail, input, key, acc).push_reading(plan, i, plan.steps[i].shape.clone(), op, &[key])?;
             continue;
         }
+        if let StepOp::ConvT { geo, w, b: bias } = &st.op {
+            // Zero insertion (strides above 1), then a convolution of the
+            // flipped kernel at stride 1 over windows of the result.
+            let Some((zgeo, wconv)) = transposed_as_conv(geo, w) else {
+                return Err(refuse(plan, i, "this transposed convolution crops more than its kernel spans, which is not streamed"));
+            };
+            let src = b.src(x)?;
+            b.flush();
+            let name = layer_of(plan, i);
+            let width = plan.steps[x].fmt.width;
+            let z = if geo.sh > 1 || geo.sw > 1 {
+                let d = Stage::Dilate { name: format!("{name}_dilate"), in_h: geo.in_h, in_w: geo.in_w, c: geo.cin, width, sh: geo.sh, sw: geo.sw };
+                b.push_node(d, vec![src])
+            } else {
+                src
+            };
+            let win = b.push_node(Stage::Window { name: format!("{name}_window"), geo: zgeo.clone(), width }, vec![z]);
+            let mut s = Sub::new(beat_input(plan, x, vec![zgeo.kh, zgeo.kw, zgeo.cin], true), x);
+            s.push(plan, i, vec![geo.cout], StepOp::Conv { geo: window_local(&zgeo), w: wconv, b: bias.clone() })?;
+            b.open = Some((s, i, vec![win]));
+            continue;
+        }
         if let StepOp::Gather { idx } = &st.op
             && let Some(stage) = repeat_stage(plan, x, i, idx)
         {
@@ -939,7 +1013,7 @@ pub fn stream_plan(plan: &Plan) -> Result<StreamPlan> {
                 b.open = Some((s, i, vec![win]));
             }
         } else {
-            if matches!(st.op, StepOp::Gather { .. } | StepOp::ConvT { .. }) {
+            if matches!(st.op, StepOp::Gather { .. }) {
                 return Err(refuse(plan, i, "this layer is not streamed yet"));
             }
             // The stream ends: gather the beats, the rest runs on the whole sample.
@@ -1019,7 +1093,7 @@ impl StreamPlan {
                 Stage::Beat { plan, .. } => plan.steps[plan.outputs[0]].shape.iter().product(),
                 Stage::Window { geo, .. } => geo.kh * geo.kw * geo.cin,
                 Stage::Collect { beats, elems, .. } => beats * elems,
-                Stage::Repeat { c, .. } | Stage::Accumulate { c, .. } | Stage::PerPosition { c, .. } => *c,
+                Stage::Repeat { c, .. } | Stage::Accumulate { c, .. } | Stage::PerPosition { c, .. } | Stage::Dilate { c, .. } => *c,
             },
         };
         for n in &self.nodes {
@@ -1028,7 +1102,7 @@ impl StreamPlan {
                     Stage::Beat { plan, beats, .. } => (*beats, plan.steps[plan.inputs[p]].shape.iter().product()),
                     Stage::Window { geo, .. } => (geo.in_h * geo.in_w, geo.cin),
                     Stage::Collect { beats, elems, .. } => (*beats, *elems),
-                    Stage::Repeat { in_h, in_w, c, .. } | Stage::Accumulate { in_h, in_w, c, .. } => (in_h * in_w, *c),
+                    Stage::Repeat { in_h, in_w, c, .. } | Stage::Accumulate { in_h, in_w, c, .. } | Stage::Dilate { in_h, in_w, c, .. } => (in_h * in_w, *c),
                     Stage::PerPosition { values, in_elems, .. } => (values.len(), *in_elems),
                 };
                 if (self.beats(src), elems(src)) != (beats, each) {

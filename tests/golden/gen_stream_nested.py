@@ -33,7 +33,12 @@ global average pooling and a 1x1 convolution whose output is max-pooled,
 all concatenated into a QDense head. And avg_same.keras: `same`-padded
 average pooling (3x3 at stride 2 on a 7x9 map; a QAveragePooling2D 2x2 at
 stride 1 with an average quantizer), whose count varies at the border;
-avg_same1d.keras: AveragePooling1D of 4 at stride 2, `same`. Untrained
+avg_same1d.keras: AveragePooling1D of 4 at stride 2, `same`. And
+conv_t.keras: three QConv2DTranspose (3x3 at stride 2 `same`; 3x2 at
+strides (2, 3) `valid` with output_padding (1, 2); 2x3 at stride 1
+`same`, an even kernel's uneven crop; TensorFlow's CPU kernels cannot run
+a dilated one, so QKeras has no output for it), a strided convolution and
+a QDense. Untrained
 (seeded weights): only structure and flow matter.
 `python tests/golden/gen_stream_nested.py NAME...` writes only those.
 """
@@ -45,7 +50,7 @@ import pinned_env  # noqa: E402,F401  (before TensorFlow loads)
 
 import keras  # noqa: E402
 from keras import layers as L  # noqa: E402
-from qkeras import QActivation, QAveragePooling2D, QConv1D, QConv2D, QDense, QDepthwiseConv2D, QGlobalAveragePooling2D  # noqa: E402
+from qkeras import QActivation, QAveragePooling2D, QConv1D, QConv2D, QConv2DTranspose, QDense, QDepthwiseConv2D, QGlobalAveragePooling2D  # noqa: E402
 from qkeras.quantizers import quantized_bits, quantized_relu  # noqa: E402
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "stream_nested")
@@ -201,11 +206,27 @@ def avg_same1d():
     keras.Model(i, y, name="avg_same1d").save(os.path.join(OUT, "avg_same1d.keras"))
 
 
+def conv_t():
+    keras.utils.set_random_seed(19)
+    k = dict(kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(8, 3, alpha=1))
+    i = keras.Input((4, 5, 2), name="img")
+    h = QActivation(quantized_bits(8, 2, alpha=1), name="in_q")(i)
+    h = QConv2DTranspose(3, 3, strides=2, padding="same", name="ct_same", **k)(h)                  # 8x10x3
+    h = QActivation(quantized_relu(6, 2), name="r0")(h)
+    h = QConv2DTranspose(2, (3, 2), strides=(2, 3), output_padding=(1, 2), name="ct_valid", **k)(h)  # 18x31x2
+    h = QActivation(quantized_relu(6, 2), name="r1")(h)
+    h = QConv2DTranspose(3, (2, 3), padding="same", name="ct_s1", **k)(h)                          # 18x31x3
+    h = QActivation(quantized_relu(6, 2), name="r2")(h)
+    h = QConv2D(2, 3, strides=3, name="c_down", **k)(h)                                             # 6x10x2
+    y = QDense(3, name="out", **k)(L.Flatten(name="flat")(QActivation(quantized_relu(6, 2), name="r3")(h)))
+    keras.Model(i, y, name="conv_t").save(os.path.join(OUT, "conv_t.keras"))
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     extra = {"mul_join": mul_join, "crop": crop, "crop1d": crop1d, "nested_res": nested_res, "upsample": upsample,
              "upsample1d": upsample1d, "two_reductions": two_reductions, "reductions": reductions,
-             "avg_same": avg_same, "avg_same1d": avg_same1d}
+             "avg_same": avg_same, "avg_same1d": avg_same1d, "conv_t": conv_t}
     if len(sys.argv) > 1 and "long_skip" not in sys.argv[1:]:
         for n in sys.argv[1:]:
             extra[n]()

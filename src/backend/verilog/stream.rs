@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 
 use super::{Design, Interface, LayerReport, Options, Port, generate_named};
-use crate::arch::line_buffer::{accumulator, collector, fifo, line_buffer, per_position, repeater};
+use crate::arch::line_buffer::{accumulator, collector, dilator, fifo, line_buffer, per_position, repeater};
 use crate::arch::netlist::{Cmp, Module, NetId};
 use crate::arch::timing::{self, Pipeline};
 use crate::arch::schedule::schedule;
@@ -326,6 +326,11 @@ pub fn generate_stream(
                         repeater(&format!("{name}_repeat"), *in_h, *in_w, *c, *width, (*uh, *uw)),
                         in_h * uh * in_w * uw,
                         3,
+                    ),
+                    Stage::Dilate { in_h, in_w, c, width, sh, sw, .. } => (
+                        dilator(&format!("{name}_dilate"), *in_h, *in_w, *c, *width, (*sh, *sw)),
+                        ((in_h - 1) * sh + 1) * ((in_w - 1) * sw + 1),
+                        2,
                     ),
                     Stage::PerPosition { geo, values, c, in_elems, in_width, lo, hi, .. } => (
                         per_position(&format!("{name}_factor"), geo, values, *c, *in_elems as u32 * in_width, (*lo, *hi)),
