@@ -251,10 +251,8 @@ fn broken_flow_control_is_caught() {
 fn what_is_not_streamed_is_refused_with_the_layer_named() {
     for (name, want) in [
         ("merges_conv", "`cat_rows`"),
-        ("zoo_hswish", "use --io parallel"),
-        // Two vector inputs and no image: it was taken, each vector one
-        // beat, and its harness failed (a cross-check's two-input MLP).
-        ("../../tests/golden/stream_refusals/two_vectors", "input `left` has shape [8]: use --io parallel"),
+        ("index_layers", "`swap`"),
+        ("rnn_lstm", "`qlstm`"),
     ] {
         let g = qkhw::load_graph(
             common::root().join(format!("examples/models/{name}.keras")),
@@ -852,6 +850,46 @@ fn transposed_convolutions_stream_as_zero_insertion_and_a_flipped_kernel() {
         let o = Command::new(env!("CARGO_BIN_EXE_qkhw")).args(["verify"]).arg(path(name)).args(["--target", "hls", "--io", "stream", "--random", "30"]).env("QKHW_CACHE", common::cache()).output().unwrap();
         assert!(o.status.success(), "{name}: {}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
     }
+}
+
+/// Vector inputs and outputs stream in the fewest beats of at most 4,096
+/// bits (a collector gathers an input's beats, a splitter sends a wide
+/// output), so MLPs stream: they were refused ("the model's input has
+/// shape [16]: use --io parallel"). A design whose ports are one beat
+/// each says `"io": "stream"` (its TLAST marks each sample's last beat):
+/// an MLP taken as one beat each way was verified as a parallel design
+/// and failed on TLAST. `tests/golden/gen_stream_nested.py` wide_vector
+/// (520 elements, 6,240 bits in, 8,320 out: 2 and 4 beats), jet_tagger
+/// and the two-input MLP two_vectors on Verilator lint-clean under random
+/// gaps and back-pressure, timing as stated; wide_vector in HLS C
+/// simulation.
+#[test]
+fn vectors_stream_in_beats_a_port_takes() {
+    common::require("verilator");
+    let path = |name: &str| match name {
+        "wide_vector" => common::root().join("tests/golden/stream_nested/wide_vector.keras"),
+        "two_vectors" => common::root().join("tests/golden/stream_refusals/two_vectors.keras"),
+        _ => common::root().join(format!("examples/models/{name}.keras")),
+    };
+    for (name, beats_in, beats_out) in [("wide_vector", 2, 4), ("jet_tagger", 1, 1), ("two_vectors", 1, 1)] {
+        let opts = Options { io: Io::Stream, ..Default::default() };
+        let (_, d, plan) = generate_from(&path(name), &opts, &Config::default(), name);
+        let i = &d.interface;
+        for p in i.inputs.iter().chain([&i.input, &i.output]) {
+            assert!(!p.io.is_parallel() && p.tdata_width <= 4096, "{name}: {p:?}");
+        }
+        assert_eq!((i.input.beats, i.output.beats), (Some(beats_in), Some(beats_out)), "{name}");
+        let n = 40;
+        let fmts: Vec<_> = plan.inputs.iter().map(|&s| (plan.steps[s].shape.iter().product::<usize>(), plan.steps[s].fmt)).collect();
+        let sizes: Vec<usize> = fmts.iter().map(|f| f.0).collect();
+        let codes = verify::interleave(verify::random_parts(&fmts, n, 23), &sizes, n);
+        let sim = verify::verilator::Verilator::new(common::cache()).quick_build().lint_clean();
+        let r = verify::verify(&sim, &d, &plan, &codes, n, 3, None).unwrap();
+        assert!(r.passed() && r.timing_checked, "{name}: {}", r.text());
+    }
+    common::require("g++");
+    let o = Command::new(env!("CARGO_BIN_EXE_qkhw")).args(["verify"]).arg(path("wide_vector")).args(["--target", "hls", "--io", "stream", "--random", "30"]).env("QKHW_CACHE", common::cache()).output().unwrap();
+    assert!(o.status.success(), "{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
 }
 
 /// The line buffer alone, on Icarus, over geometries that do and do not

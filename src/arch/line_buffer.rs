@@ -662,6 +662,58 @@ pub fn repeater(name: &str, in_h: usize, in_w: usize, c: usize, width: u32, (uh,
     m
 }
 
+/// One beat of `beats · elems` elements of `width` bits given as `beats`
+/// beats of `elems` (beat 0 the low bits): a shift register loaded with
+/// the sample and shifted down a beat at each transfer, so the output is a
+/// register's low bits (no wide multiplexer). It takes the next sample as
+/// the last beat of one leaves.
+pub fn splitter(name: &str, beats: usize, elems: usize, width: u32) -> Module {
+    let mut m = Module::new(name);
+    m.header.push(format!("Splitter: one sample of {} elements in, {beats} beats of {elems} out.", beats * elems));
+    m.clock_input("clk");
+    let rst = m.input_bit("rst");
+    let bb = elems as u32 * width;
+    let total = beats as u32 * bb;
+    let s_data = m.input("s_data", 0, 0, total);
+    let s_valid = m.input_bit("s_valid");
+    let m_ready = m.input_bit("m_ready");
+    let rs = Some((rst, 0));
+    let full = m.reg_later(0, 1, None, rs);
+    let cnt = m.reg_later(0, beats as i128 - 1, None, rs);
+    let m_fire = m.and(full, m_ready);
+    let last = is(&mut m, cnt, beats as i128 - 1);
+    let leaving = m.and(m_fire, last);
+    let empty = m.not(full);
+    let s_ready = m.or(empty, leaving);
+    let s_fire = m.and(s_valid, s_ready);
+    let buf = m.bus_reg_later(total, None, None);
+    let shifted = if beats > 1 {
+        let high = m.slice(buf, bb, total - bb, 0, 0);
+        let zeros = m.constant_at(0, bb);
+        m.concat(vec![high, zeros])
+    } else {
+        buf
+    };
+    let d = m.bus_mux(m_fire, shifted, buf);
+    let d = m.bus_mux(s_fire, s_data, d);
+    m.drive(buf, d);
+    let step = stepped(&mut m, cnt, 1, last, 0);
+    let d = m.mux(m_fire, step, cnt);
+    let zero = m.constant(0);
+    let d = m.mux(s_fire, zero, d);
+    set(&mut m, cnt, d);
+    let one = m.constant(1);
+    let stay = m.mux(leaving, zero, full);
+    let d = m.mux(s_fire, one, stay);
+    set(&mut m, full, d);
+    let low = m.slice(buf, 0, bb, 0, 0);
+    m.output("s_ready", s_ready, 1);
+    m.output("m_data", low, bb);
+    m.output("m_valid", full, 1);
+    m.output("m_last", last, 1);
+    m
+}
+
 /// Zero insertion of a transposed convolution with strides `(sh, sw)`:
 /// each `in_h × in_w` map of `c`-element pixels of `width` bits given as a
 /// `((in_h − 1)·sh + 1) × ((in_w − 1)·sw + 1)` map holding input pixel

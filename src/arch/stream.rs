@@ -34,7 +34,9 @@
 //!
 //! - Several inputs: each model input is a stream of its own
 //!   ([`Src::Input`], a port pair each), an image or sequence pixel by
-//!   pixel, a vector in one beat. Their streams meet at joins as branches
+//!   pixel, a vector in the fewest beats of at most [`MAX_BEAT_BITS`]
+//!   (gathered by a collector), so an MLP streams too; a one-beat output
+//!   wider than that leaves in beats ([`Stage::Split`]). Their streams meet at joins as branches
 //!   do; the tail that runs once per sample (after a Flatten or a global
 //!   pooling) reads every stream that ends there, each gathered into one
 //!   beat, so a branch of another input or a skip around the reduction
@@ -80,6 +82,15 @@ pub enum Stage {
         width: u32,
         uh: usize,
         uw: usize,
+    },
+    /// One beat of `beats · elems` elements of `width` bits given as
+    /// `beats` beats of `elems` (beat 0 the low elements, C order): a wide
+    /// vector output sent in beats a stream interconnect takes.
+    Split {
+        name: String,
+        beats: usize,
+        elems: usize,
+        width: u32,
     },
     /// Zero insertion for a transposed convolution with strides
     /// `(sh, sw)`: input pixel `(iy, ix)` of an `in_h × in_w` map of
@@ -145,6 +156,7 @@ impl Stage {
             | Stage::Repeat { name, .. }
             | Stage::PerPosition { name, .. }
             | Stage::Dilate { name, .. }
+            | Stage::Split { name, .. }
             | Stage::Accumulate { name, .. } => name,
         }
     }
@@ -156,6 +168,7 @@ impl Stage {
             Stage::Window { geo, .. } => geo.out_h * geo.out_w,
             Stage::Repeat { in_h, in_w, uh, uw, .. } => in_h * uh * in_w * uw,
             Stage::PerPosition { values, .. } => values.len(),
+            Stage::Split { beats, .. } => *beats,
             Stage::Dilate { in_h, in_w, sh, sw, .. } => ((in_h - 1) * sh + 1) * ((in_w - 1) * sw + 1),
             Stage::Collect { .. } | Stage::Accumulate { .. } => 1,
         }
@@ -251,6 +264,7 @@ impl StreamPlan {
             Stage::Accumulate { in_h, in_w, .. } => vec![in_h * in_w],
             Stage::Beat { beats, .. } => (1..=*beats).collect(),
             Stage::PerPosition { values, .. } => (1..=values.len()).collect(),
+            Stage::Split { beats, .. } => vec![1; *beats],
             // A zero follows the pixel before it; a row of zeros, the
             // whole input row before it.
             Stage::Dilate { in_h, in_w, sh, sw, .. } => (0..(in_h - 1) * sh + 1)
@@ -260,6 +274,18 @@ impl StreamPlan {
                 .collect(),
         }
     }
+}
+
+/// The widest beat of a streamed vector port, in bits: 4,096 (512 bytes,
+/// the widest TDATA Xilinx's AXI4-Stream infrastructure takes; the
+/// 640-input autoencoder's 640 × 20-bit output is 12,800).
+pub const MAX_BEAT_BITS: usize = 4096;
+
+/// The beats a vector of `n` elements of `width` bits streams in: the
+/// fewest that divide it into beats of at most [`MAX_BEAT_BITS`] (one
+/// element a beat at worst).
+pub fn vector_beats(n: usize, width: u32) -> usize {
+    (1..=n).find(|&b| n.is_multiple_of(b) && n / b * width as usize <= MAX_BEAT_BITS).unwrap_or(n.max(1))
 }
 
 /// The layer step `i` belongs to: its own, or for an unnamed step (a
@@ -798,29 +824,33 @@ pub fn stream_plan(plan: &Plan) -> Result<StreamPlan> {
         src_of: Default::default(),
         open: None,
     };
-    let several = plan.inputs.len() > 1;
-    // A vector input is one beat beside an input that streams; a model
-    // whose inputs are all vectors has nothing to stream.
-    let any_streams = plan.inputs.iter().any(|&s| plan.steps[s].shape.len() >= 2);
     let mut inputs = vec![];
     for (k, &s) in plan.inputs.iter().enumerate() {
         let st = &plan.steps[s];
         let name = st.layer.clone().unwrap_or_else(|| format!("input {k}"));
-        let shape = &st.shape;
-        // A vector streams as one beat where another input streams.
-        let Some((beats, elems)) = pixels(shape).filter(|_| shape.len() >= 2 || (several && any_streams)) else {
-            return Err(Error::Usage(format!(
-                "--io stream streams images (H, W, C) and sequences (T, C) pixel by pixel; the model's input{} has shape {shape:?}: use --io parallel",
-                if several { format!(" `{name}`") } else { String::new() },
-            )));
+        let Some((mut beats, mut elems)) = pixels(&st.shape) else {
+            return Err(Error::Usage(format!("--io stream: model input `{name}` is a scalar; it streams images, sequences and vectors (use --io parallel)")));
         };
         if !live[s] {
             return Err(Error::Usage(format!(
                 "--io stream: model input `{name}` is read by no layer; a streamed design has a port only for inputs it reads (use --io parallel)"
             )));
         }
+        // A vector streams in the fewest beats its port takes, gathered
+        // into one for the layers that read it.
+        let vector = st.shape.len() == 1;
+        if vector {
+            beats = vector_beats(elems, st.fmt.width);
+            elems /= beats;
+        }
         inputs.push(StreamIn { step: s, elems, beats });
-        b.src_of.insert(s, Src::Input(k));
+        let src = if vector && beats > 1 {
+            let gather = Stage::Collect { name: format!("{}_collect", name.replace(' ', "_")), beats, elems, width: st.fmt.width };
+            b.push_node(gather, vec![Src::Input(k)])
+        } else {
+            Src::Input(k)
+        };
+        b.src_of.insert(s, src);
     }
     let mut tail: Option<Tail> = None;
     for (i, st) in plan.steps.iter().enumerate() {
@@ -1052,6 +1082,16 @@ pub fn stream_plan(plan: &Plan) -> Result<StreamPlan> {
             (out, bt, vec![c])
         }
     };
+    // A one-beat output wider than a port takes leaves in beats.
+    let (output, out_beats, out_beat_shape) = match out_beat_shape.iter().product::<usize>() {
+        n if out_beats == 1 && vector_beats(n, plan.steps[o].fmt.width) > 1 => {
+            let beats = vector_beats(n, plan.steps[o].fmt.width);
+            let name = format!("{}_split", layer_of(plan, o));
+            let split = b.push_node(Stage::Split { name, beats, elems: n / beats, width: plan.steps[o].fmt.width }, vec![output]);
+            (split, beats, vec![n / beats])
+        }
+        _ => (output, out_beats, out_beat_shape),
+    };
     if b.nodes.is_empty() {
         return Err(Error::Usage(
             "--io stream: the model computes nothing on its input".into(),
@@ -1093,6 +1133,7 @@ impl StreamPlan {
                 Stage::Beat { plan, .. } => plan.steps[plan.outputs[0]].shape.iter().product(),
                 Stage::Window { geo, .. } => geo.kh * geo.kw * geo.cin,
                 Stage::Collect { beats, elems, .. } => beats * elems,
+                Stage::Split { elems, .. } => *elems,
                 Stage::Repeat { c, .. } | Stage::Accumulate { c, .. } | Stage::PerPosition { c, .. } | Stage::Dilate { c, .. } => *c,
             },
         };
@@ -1104,6 +1145,7 @@ impl StreamPlan {
                     Stage::Collect { beats, elems, .. } => (*beats, *elems),
                     Stage::Repeat { in_h, in_w, c, .. } | Stage::Accumulate { in_h, in_w, c, .. } | Stage::Dilate { in_h, in_w, c, .. } => (in_h * in_w, *c),
                     Stage::PerPosition { values, in_elems, .. } => (values.len(), *in_elems),
+                    Stage::Split { beats, elems, .. } => (1, beats * elems),
                 };
                 if (self.beats(src), elems(src)) != (beats, each) {
                     return Err(Error::Internal(format!(

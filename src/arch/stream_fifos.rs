@@ -206,6 +206,7 @@ pub fn stage_out_bits(stage: &Stage) -> usize {
         Stage::Window { geo, width, .. } => geo.kh * geo.kw * geo.cin * *width as usize,
         Stage::Collect { beats, elems, width, .. } => beats * elems * *width as usize,
         Stage::Repeat { c, width, .. } | Stage::Dilate { c, width, .. } => c * *width as usize,
+        Stage::Split { elems, width, .. } => elems * *width as usize,
         Stage::PerPosition { c, lo, hi, .. } => c * super::netlist::width_of(*lo, *hi) as usize,
         Stage::Accumulate { c, lo, hi, rows, cols, max, .. } => {
             let (lo, hi) = Stage::accumulated(*lo, *hi, (rows.1 - rows.0 + 1) * (cols.1 - cols.0 + 1), *max);

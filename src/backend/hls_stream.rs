@@ -88,6 +88,7 @@ pub fn dataflow(g: &Graph, plan: &Plan, flavor: Flavor, name: &str, ins: &[crate
             Stage::Window { geo, .. } => (input_of(0)?.1, geo.kh * geo.kw * geo.cin),
             Stage::Collect { beats, elems, .. } => (input_of(0)?.1, beats * elems),
             Stage::Repeat { c, .. } | Stage::Dilate { c, .. } => (input_of(0)?.1, *c),
+            Stage::Split { elems, .. } => (input_of(0)?.1, *elems),
             Stage::PerPosition { c, lo, hi, .. } => (ctype(*lo, *hi)?, *c),
             Stage::Accumulate { c, lo, hi, rows, cols, max, .. } => {
                 let (lo, hi) = Stage::accumulated(*lo, *hi, (rows.1 - rows.0 + 1) * (cols.1 - cols.0 + 1), *max);
@@ -267,6 +268,13 @@ pub fn dataflow(g: &Graph, plan: &Plan, flavor: Flavor, name: &str, ins: &[crate
                 let _ = writeln!(
                     stages,
                     "{sig} {{\n    static {out_bt} row[{in_w}];\n    for (size_t y = 0; y < {in_h}; ++y) {{\n        for (size_t x = 0; x < {in_w}; ++x) {{\n{pipeline_in}            {ib} b = i0.read();\n            {out_bt} w;\n            for (size_t e = 0; e < {c}; ++e) w.v[e] = b.v[e];\n            row[x] = w;\n            for (size_t r = 0; r < {uw}; ++r) o.write(w);\n        }}\n        for (size_t ry = 1; ry < {uh}; ++ry) {{\n            for (size_t x = 0; x < {in_w}; ++x) {{\n{pipeline_in}                for (size_t r = 0; r < {uw}; ++r) o.write(row[x]);\n            }}\n        }}\n    }}\n}}",
+                    ib = beat_t(node.inputs[0]),
+                );
+            }
+            Stage::Split { beats, elems, .. } => {
+                let _ = writeln!(
+                    stages,
+                    "{sig} {{\n    {ib} b = i0.read();\n    for (size_t t = 0; t < {beats}; ++t) {{\n{pipeline_in}        {out_bt} w;\n        for (size_t e = 0; e < {elems}; ++e) w.v[e] = b.v[t * {elems} + e];\n        o.write(w);\n    }}\n}}",
                     ib = beat_t(node.inputs[0]),
                 );
             }

@@ -38,7 +38,10 @@ conv_t.keras: three QConv2DTranspose (3x3 at stride 2 `same`; 3x2 at
 strides (2, 3) `valid` with output_padding (1, 2); 2x3 at stride 1
 `same`, an even kernel's uneven crop; TensorFlow's CPU kernels cannot run
 a dilated one, so QKeras has no output for it), a strided convolution and
-a QDense. Untrained
+a QDense. And wide_vector.keras: a 520-element vector input (12-bit
+codes, 6,240 bits) through two quantizers added and requantized to
+16 bits (8,320 bits): wider than a stream port's 4,096 bits each way.
+Untrained
 (seeded weights): only structure and flow matter.
 `python tests/golden/gen_stream_nested.py NAME...` writes only those.
 """
@@ -222,11 +225,22 @@ def conv_t():
     keras.Model(i, y, name="conv_t").save(os.path.join(OUT, "conv_t.keras"))
 
 
+def wide_vector():
+    keras.utils.set_random_seed(20)
+    i = keras.Input((520,), name="vec")
+    h = QActivation(quantized_bits(12, 4, alpha=1), name="in_q")(i)                     # 520 x 12 bits: 2 beats
+    a = QActivation(quantized_relu(10, 4), name="relu")(h)
+    b = QActivation(quantized_bits(8, 2, alpha=1), name="narrow")(h)
+    y = QActivation(quantized_bits(16, 6, alpha=1), name="out_q")(L.Add(name="add")([a, b]))  # 520 x 16 bits: 4 beats
+    keras.Model(i, y, name="wide_vector").save(os.path.join(OUT, "wide_vector.keras"))
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     extra = {"mul_join": mul_join, "crop": crop, "crop1d": crop1d, "nested_res": nested_res, "upsample": upsample,
              "upsample1d": upsample1d, "two_reductions": two_reductions, "reductions": reductions,
-             "avg_same": avg_same, "avg_same1d": avg_same1d, "conv_t": conv_t}
+             "avg_same": avg_same, "avg_same1d": avg_same1d, "conv_t": conv_t,
+             "wide_vector": wide_vector}
     if len(sys.argv) > 1 and "long_skip" not in sys.argv[1:]:
         for n in sys.argv[1:]:
             extra[n]()

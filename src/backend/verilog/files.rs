@@ -258,6 +258,14 @@ simulates this folder with Verilator against qkhw's bit-exact golden model.\n",
 fn transfer_text(p: &super::Port) -> String {
     match p.io {
         super::Io::Parallel => "one whole sample per transfer.".into(),
+        super::Io::Stream if p.beats.unwrap_or(1) <= 1 => format!("streamed, one beat: a sample of shape {:?} is one transfer, TLAST high on each.", p.shape),
+        super::Io::Stream if p.shape.len() == 1 => format!(
+            "in beats: a vector of {} elements is {} transfers (beats) of {:?} elements, in order (beat 0 holds elements 0 to {}).",
+            p.shape[0],
+            p.beats.unwrap_or(1),
+            p.beat_shape,
+            p.beat_shape.iter().product::<usize>().saturating_sub(1)
+        ),
         super::Io::Stream => format!(
             "pixel by pixel: a sample of shape {:?} is {} transfers (beats) of {:?} elements, one pixel with every channel per beat, pixels row by row (C order).",
             p.shape,

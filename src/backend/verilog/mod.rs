@@ -139,9 +139,14 @@ impl Port {
     /// The port of a plan step's tensor, `tdata_width` bits per transfer;
     /// `beats` (beat shape, beats per sample) for a streamed port.
     pub fn of(st: &crate::plan::Step, tdata_width: u32, beats: Option<(Vec<usize>, usize)>) -> Port {
+        // A streaming design's port streams even where a sample is one
+        // beat: its TLAST marks each sample's last beat, where a parallel
+        // port's travels with the sample the input's marked (an MLP
+        // streamed in one beat each way was verified as parallel, and its
+        // TLAST failed).
         let (io, beat_shape, beats) = match beats {
-            Some((shape, n)) if n > 1 => (Io::Stream, shape, Some(n)),
-            _ => (Io::Parallel, vec![], None),
+            Some((shape, n)) => (Io::Stream, shape, Some(n)),
+            None => (Io::Parallel, vec![], None),
         };
         Port { shape: st.shape.clone(), width: st.fmt.width, frac: st.fmt.frac, signed: st.fmt.signed, tdata_width, parts: vec![], io, beat_shape, beats, name: None, port: None }
     }

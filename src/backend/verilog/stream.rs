@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 
 use super::{Design, Interface, LayerReport, Options, Port, generate_named};
-use crate::arch::line_buffer::{accumulator, collector, dilator, fifo, line_buffer, per_position, repeater};
+use crate::arch::line_buffer::{accumulator, collector, dilator, fifo, line_buffer, per_position, repeater, splitter};
 use crate::arch::netlist::{Cmp, Module, NetId};
 use crate::arch::timing::{self, Pipeline};
 use crate::arch::schedule::schedule;
@@ -327,6 +327,7 @@ pub fn generate_stream(
                         in_h * uh * in_w * uw,
                         3,
                     ),
+                    Stage::Split { beats, elems, width, .. } => (splitter(&format!("{name}_split"), *beats, *elems, *width), *beats, 2),
                     Stage::Dilate { in_h, in_w, c, width, sh, sw, .. } => (
                         dilator(&format!("{name}_dilate"), *in_h, *in_w, *c, *width, (*sh, *sw)),
                         ((in_h - 1) * sh + 1) * ((in_w - 1) * sw + 1),
