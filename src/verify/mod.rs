@@ -491,7 +491,9 @@ pub fn verify(sim: &dyn Simulator, d: &DesignDir, plan: &Plan, codes: &[i128], n
 /// Verilog this large (all of a design's files) takes a simulator's build
 /// a minute or more: the unrolled zoo_conv2d's 5.2 MB about 40 s of
 /// Verilator, a cross-check's unrolled 12x12 residual CNN (36 MB, 1.05 M
-/// lines) 413 s at `-O0`, when its streamed design built in 10 s.
+/// lines) 413 s at `-O0`, when its streamed design built in 10 s; cross-
+/// check batch 7's unrolled CNNs of 4.3, 9.1, 9.8 and 11.7 MB took 134,
+/// 410, 518 and 481 s (optimized builds, two cores shared).
 pub const LARGE_VERILOG_BYTES: u64 = 4_000_000;
 
 /// A one-line note for a design whose Verilog (`bytes` in all) is at least
@@ -499,7 +501,7 @@ pub const LARGE_VERILOG_BYTES: u64 = 4_000_000;
 /// show, and a folded or streamed design of the same model is smaller.
 pub fn large_design_note(top: &str, bytes: u64, sim: &str) -> Option<String> {
     (bytes >= LARGE_VERILOG_BYTES).then(|| {
-        format!("{top}'s Verilog is {:.1} MB: the {sim} build takes minutes; the model folded at a larger --reuse-factor R, or streamed (--io stream), makes a smaller design", bytes as f64 / 1e6)
+        format!("{top}'s Verilog is {:.1} MB: the {sim} build takes minutes (unrolled CNNs of 9 to 12 MB took 7 to 9 minutes on two cores); the model folded at a larger --reuse-factor R, or streamed (--io stream), makes a smaller design", bytes as f64 / 1e6)
     })
 }
 
@@ -732,7 +734,7 @@ mod report_tests {
     fn a_large_design_gets_a_note_before_its_build() {
         assert_eq!(large_design_note("k01", LARGE_VERILOG_BYTES - 1, "verilator"), None);
         let n = large_design_note("k01", 36_200_000, "verilator").unwrap();
-        assert!(n.starts_with("k01's Verilog is 36.2 MB: the verilator build takes minutes;") && n.contains("--reuse-factor R") && n.contains("--io stream"), "{n}");
+        assert!(n.starts_with("k01's Verilog is 36.2 MB: the verilator build takes minutes (") && n.contains("--reuse-factor R") && n.contains("--io stream"), "{n}");
     }
 
     /// A slow simulation's rate keeps its digits: Icarus on a large

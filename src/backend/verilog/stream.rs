@@ -104,6 +104,9 @@ pub fn generate_stream(
     // Each node's output stream and its width.
     let mut outs: Vec<(Link, usize)> = vec![];
     let mut ii_est = sp.inputs.iter().map(|i| i.beats).max().unwrap_or(1).max(sp.out_beats);
+    // Each stage's cycles per sample at full rate, and whether a reuse
+    // factor changes them (a beat stage's).
+    let mut stage_cycles: Vec<(String, usize, bool)> = vec![];
     let mut latency_est = 0usize;
     let mut fifo_slots: Vec<FifoSlot> = vec![];
     let mut taps = vec![];
@@ -384,6 +387,7 @@ pub fn generate_stream(
         ii_est = ii_est.max(cycles);
         latency_est += latency;
         outs.push((out_link, out_bits));
+        stage_cycles.push((node.stage.name().to_string(), cycles, matches!(node.stage, Stage::Beat { .. })));
     }
     // Forks: a stream read by several edges is offered to all at once and
     // taken when all take it.
@@ -569,6 +573,9 @@ pub fn generate_stream(
     };
     notes.push(format!("--io stream: {} stages", sp.nodes.len()));
     notes.push(timing_note);
+    if let Some(n) = fold_headroom(&stage_cycles, ii as usize, opts.reuse_factor) {
+        notes.push(n);
+    }
     notes.extend(fifo_rows);
     Ok((
         Design {
@@ -608,6 +615,24 @@ fn stream_instance(t: &mut Module, module: &str, name: &str, (clk, rst): (NetId,
     t.instance(module, name, vec![], conns.iter().map(|(p, n)| (p.to_string(), *n)).collect());
 }
 
+/// A note where `--reuse-factor R` folded the beat stages below the
+/// interval a stage no reuse factor changes sets (a line buffer's
+/// windows, a repeater's beats): the folding bought no throughput, and
+/// the stages could fold further at the same interval (cross-check batch
+/// 7: a residual CNN at R = 3 took the same 924 cycles per sample as at
+/// R = 1, its kernels moved from shift-adds into 884 multipliers).
+fn fold_headroom(stages: &[(String, usize, bool)], ii: usize, reuse: Option<usize>) -> Option<String> {
+    let r = reuse.filter(|&r| r > 1)?;
+    let (fixed, fixed_cycles) = stages.iter().filter(|s| !s.2).max_by_key(|s| s.1).map(|s| (s.0.as_str(), s.1))?;
+    let beat = stages.iter().filter(|s| s.2).map(|s| s.1).max()?;
+    (beat.max(1) * 2 <= fixed_cycles && fixed_cycles <= ii).then(|| {
+        format!(
+            "--io stream: the interval, {ii} cycles per sample, is set by `{fixed}` ({fixed_cycles} cycles per sample, which no reuse factor changes); at --reuse-factor {r} the folded stages take at most {beat}, so they could fold about {}x further at the same interval with fewer multipliers (--budget dsp=N folds each layer up to it)",
+            fixed_cycles / beat.max(1)
+        )
+    })
+}
+
 /// Whether a timing simulation that gave too few samples shows a design
 /// that stalls: its limit left room for 16 samples or more at the
 /// estimated rate (`ii_est` cycles per sample after `latency_est`).
@@ -624,6 +649,20 @@ mod stall_tests {
     /// Too few samples in a limit that leaves room for many is a stall; in
     /// a limit too short for the design's rate, or for another reason, it
     /// is not.
+    /// The note names the stage that sets the interval and how much
+    /// further the beat stages could fold; none without a reuse factor,
+    /// or where a beat stage is (nearly) the slowest.
+    #[test]
+    fn folding_below_a_fixed_interval_is_noted() {
+        let stages = vec![("c1_window".to_string(), 924, false), ("c1".to_string(), 143, true), ("out".to_string(), 3, true)];
+        let n = fold_headroom(&stages, 924, Some(3)).unwrap();
+        assert!(n.contains("set by `c1_window` (924 cycles") && n.contains("at most 143") && n.contains("about 6x further"), "{n}");
+        assert!(fold_headroom(&stages, 924, None).is_none());
+        assert!(fold_headroom(&stages, 924, Some(1)).is_none());
+        let busy = vec![("c1_window".to_string(), 924, false), ("c1".to_string(), 900, true)];
+        assert!(fold_headroom(&busy, 924, Some(3)).is_none());
+    }
+
     #[test]
     fn too_few_samples_in_a_long_run_is_a_stall() {
         let few = |through, limit| timing::Unsimulated::TooFew { through, limit };
