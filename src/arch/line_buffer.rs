@@ -86,6 +86,50 @@ fn fetch_step(m: &mut Module, q: NetId, fetching: NetId, go: NetId, start: NetId
     set(m, q, d);
 }
 
+/// The valid bit of an output register (reset to 0) and whether the
+/// register is free to load: empty, or handed over this cycle.
+fn output_register(m: &mut Module, m_ready: NetId, rst: NetId) -> (NetId, NetId) {
+    let m_valid = m.reg_later(0, 1, None, Some((rst, 0)));
+    let not_valid = m.not(m_valid);
+    let free = m.or(not_valid, m_ready);
+    (m_valid, free)
+}
+
+/// Drive an output register's valid: set on `load`, cleared when taken.
+fn drive_valid(m: &mut Module, m_valid: NetId, load: NetId, m_ready: NetId) {
+    let (zero, one) = (m.constant(0), m.constant(1));
+    let stay = m.mux(m_ready, zero, m_valid);
+    let d = m.mux(load, one, stay);
+    set(m, m_valid, d);
+}
+
+/// The counters of a raster walk over a `w × h` map, one step per `step`
+/// (reset to the start): column `x`, row `y`, and whether each is at its
+/// last.
+struct Raster {
+    x: NetId,
+    y: NetId,
+    x_last: NetId,
+    y_last: NetId,
+}
+
+fn raster(m: &mut Module, w: usize, h: usize, step: NetId, rst: NetId) -> Raster {
+    let rs = Some((rst, 0));
+    let (w, h) = (w as i128, h as i128);
+    let x = m.reg_later(0, w - 1, None, rs);
+    let y = m.reg_later(0, h - 1, None, rs);
+    let x_last = is(m, x, w - 1);
+    let y_last = is(m, y, h - 1);
+    let d = stepped(m, x, 1, x_last, 0);
+    let d = m.mux(step, d, x);
+    set(m, x, d);
+    let row_done = m.and(step, x_last);
+    let d = stepped(m, y, 1, y_last, 0);
+    let d = m.mux(row_done, d, y);
+    set(m, y, d);
+    Raster { x, y, x_last, y_last }
+}
+
 /// Row slots of the line buffer of `geo`: a power of two of at least the
 /// window's height plus its stride.
 fn row_slots(geo: &Geo) -> usize {
@@ -279,9 +323,7 @@ pub fn line_buffer(name: &str, geo: &Geo, width: u32) -> LineBuffer {
     let row_major: Vec<NetId> = (0..geo.kh).flat_map(|ky| (0..geo.kw).map(move |kx| (ky, kx))).map(|(ky, kx)| regs[kx * geo.kh + ky]).collect();
 
     // Hand-over to the output register, and the next position.
-    let m_valid = m.reg_later(0, 1, None, rs);
-    let not_valid = m.not(m_valid);
-    let out_free = m.or(not_valid, m_ready);
+    let (m_valid, out_free) = output_register(&mut m, m_ready, rst);
     let load = m.and(holding, out_free);
     let ox_last = is(&mut m, ox, geo.out_w as i128 - 1);
     let oy_last = is(&mut m, oy, geo.out_h as i128 - 1);
@@ -292,9 +334,7 @@ pub fn line_buffer(name: &str, geo: &Geo, width: u32) -> LineBuffer {
     let m_data = m.bus_reg_later(taps as u32 * pix, Some(load), None);
     m.drive(m_data, window);
     let m_last = m.reg(img_last, Some(load));
-    let stay = m.mux(m_ready, zero, m_valid);
-    let d = m.mux(load, one, stay);
-    set(&mut m, m_valid, d);
+    drive_valid(&mut m, m_valid, load, m_ready);
 
     // State machine.
     let two = m.constant(2);
@@ -386,9 +426,7 @@ pub fn collector(name: &str, beats: usize, elems: usize, width: u32) -> Module {
     let s_data = m.input("s_data", 0, 0, bits);
     let s_valid = m.input_bit("s_valid");
     let m_ready = m.input_bit("m_ready");
-    let m_valid = m.reg_later(0, 1, None, Some((rst, 0)));
-    let not_valid = m.not(m_valid);
-    let s_ready = m.or(not_valid, m_ready);
+    let (m_valid, s_ready) = output_register(&mut m, m_ready, rst);
     let s_fire = m.and(s_valid, s_ready);
     let cnt = m.reg_later(0, beats as i128 - 1, None, Some((rst, 0)));
     let last = is(&mut m, cnt, beats as i128 - 1);
@@ -403,10 +441,8 @@ pub fn collector(name: &str, beats: usize, elems: usize, width: u32) -> Module {
         m.drive(regs[k], d);
     }
     let done = m.and(s_fire, last);
-    let (zero, one) = (m.constant(0), m.constant(1));
-    let stay = m.mux(m_ready, zero, m_valid);
-    let d = m.mux(done, one, stay);
-    set(&mut m, m_valid, d);
+    let one = m.constant(1);
+    drive_valid(&mut m, m_valid, done, m_ready);
     let all = m.concat(regs);
     m.output("s_ready", s_ready, 1);
     m.output("m_data", all, beats as u32 * bits);
@@ -447,23 +483,9 @@ pub fn accumulator(
     let s_data = m.input("s_data", 0, 0, c as u32 * width);
     let s_valid = m.input_bit("s_valid");
     let m_ready = m.input_bit("m_ready");
-    let rs = Some((rst, 0));
-    let m_valid = m.reg_later(0, 1, None, rs);
-    let not_valid = m.not(m_valid);
-    let s_ready = m.or(not_valid, m_ready);
+    let (m_valid, s_ready) = output_register(&mut m, m_ready, rst);
     let s_fire = m.and(s_valid, s_ready);
-    let (h, w) = (in_h as i128, in_w as i128);
-    let ix = m.reg_later(0, w - 1, None, rs);
-    let iy = m.reg_later(0, h - 1, None, rs);
-    let ix_last = is(&mut m, ix, w - 1);
-    let iy_last = is(&mut m, iy, h - 1);
-    let d = stepped(&mut m, ix, 1, ix_last, 0);
-    let d = m.mux(s_fire, d, ix);
-    set(&mut m, ix, d);
-    let row_done = m.and(s_fire, ix_last);
-    let d = stepped(&mut m, iy, 1, iy_last, 0);
-    let d = m.mux(row_done, d, iy);
-    set(&mut m, iy, d);
+    let Raster { x: ix, y: iy, x_last: ix_last, y_last: iy_last } = raster(&mut m, in_w, in_h, s_fire, rst);
     let img_end = m.and(ix_last, iy_last);
     let done = m.and(s_fire, img_end);
     let within = |m: &mut Module, q: NetId, (a, b): (usize, usize)| {
@@ -500,10 +522,8 @@ pub fn accumulator(
         let o = m.reg(fin, Some(done));
         outs.push(o);
     }
-    let (zero, one) = (m.constant(0), m.constant(1));
-    let stay = m.mux(m_ready, zero, m_valid);
-    let d = m.mux(done, one, stay);
-    set(&mut m, m_valid, d);
+    let one = m.constant(1);
+    drive_valid(&mut m, m_valid, done, m_ready);
     let all = m.concat(outs);
     let bits = c as u32 * width_of(alo, ahi);
     m.output("s_ready", s_ready, 1);
@@ -590,9 +610,7 @@ pub fn repeater(name: &str, in_h: usize, in_w: usize, c: usize, width: u32, (uh,
     let rslot = m.reg_later(0, 1, None, rs);
     let qv = m.reg_later(0, 1, None, rs);
     let rep = m.reg_later(0, uw as i128 - 1, None, rs);
-    let m_valid = m.reg_later(0, 1, None, rs);
-    let not_valid = m.not(m_valid);
-    let out_free = m.or(not_valid, m_ready);
+    let (m_valid, out_free) = output_register(&mut m, m_ready, rst);
     let load = m.and(qv, out_free);
     let rep_last = is(&mut m, rep, uw as i128 - 1);
     let q_done = m.and(load, rep_last);
@@ -652,9 +670,7 @@ pub fn repeater(name: &str, in_h: usize, in_w: usize, c: usize, width: u32, (uh,
     m.drive(m_data, q);
     let end = m.and(qlast, rep_last);
     let m_last = m.reg(end, Some(load));
-    let stay = m.mux(m_ready, zero, m_valid);
-    let d = m.mux(load, one, stay);
-    set(&mut m, m_valid, d);
+    drive_valid(&mut m, m_valid, load, m_ready);
     m.output("s_ready", s_ready, 1);
     m.output("m_data", m_data, pix);
     m.output("m_valid", m_valid, 1);
@@ -736,9 +752,7 @@ pub fn dilator(name: &str, in_h: usize, in_w: usize, c: usize, width: u32, (sh, 
     let zy = m.reg_later(0, zh as i128 - 1, None, rs);
     let px = m.reg_later(0, sw as i128 - 1, None, rs);
     let py = m.reg_later(0, sh as i128 - 1, None, rs);
-    let m_valid = m.reg_later(0, 1, None, rs);
-    let not_valid = m.not(m_valid);
-    let out_free = m.or(not_valid, m_ready);
+    let (m_valid, out_free) = output_register(&mut m, m_ready, rst);
     let px0 = is(&mut m, px, 0);
     let py0 = is(&mut m, py, 0);
     let at_pixel = m.and(px0, py0);
@@ -751,7 +765,6 @@ pub fn dilator(name: &str, in_h: usize, in_w: usize, c: usize, width: u32, (sh, 
     let zy_last = is(&mut m, zy, zh as i128 - 1);
     let px_last = is(&mut m, px, sw as i128 - 1);
     let py_last = is(&mut m, py, sh as i128 - 1);
-    let zero = m.constant(0);
     let d = stepped(&mut m, zx, 1, zx_last, 0);
     let d = m.mux(load, d, zx);
     set(&mut m, zx, d);
@@ -773,10 +786,7 @@ pub fn dilator(name: &str, in_h: usize, in_w: usize, c: usize, width: u32, (sh, 
     m.drive(m_data, data);
     let end = m.and(zx_last, zy_last);
     let m_last = m.reg(end, Some(load));
-    let one = m.constant(1);
-    let stay = m.mux(m_ready, zero, m_valid);
-    let d = m.mux(load, one, stay);
-    set(&mut m, m_valid, d);
+    drive_valid(&mut m, m_valid, load, m_ready);
     m.output("s_ready", s_ready, 1);
     m.output("m_data", m_data, pix);
     m.output("m_valid", m_valid, 1);
@@ -812,23 +822,9 @@ pub fn per_position(name: &str, geo: &Geo, values: &[i128], c: usize, in_bits: u
     let _ = m.input("s_data", 0, 0, in_bits);
     let s_valid = m.input_bit("s_valid");
     let m_ready = m.input_bit("m_ready");
-    let rs = Some((rst, 0));
-    let m_valid = m.reg_later(0, 1, None, rs);
-    let not_valid = m.not(m_valid);
-    let s_ready = m.or(not_valid, m_ready);
+    let (m_valid, s_ready) = output_register(&mut m, m_ready, rst);
     let s_fire = m.and(s_valid, s_ready);
-    let (oh, ow) = (geo.out_h as i128, geo.out_w as i128);
-    let ox = m.reg_later(0, ow - 1, None, rs);
-    let oy = m.reg_later(0, oh - 1, None, rs);
-    let ox_last = is(&mut m, ox, ow - 1);
-    let oy_last = is(&mut m, oy, oh - 1);
-    let d = stepped(&mut m, ox, 1, ox_last, 0);
-    let d = m.mux(s_fire, d, ox);
-    set(&mut m, ox, d);
-    let row_done = m.and(s_fire, ox_last);
-    let d = stepped(&mut m, oy, 1, oy_last, 0);
-    let d = m.mux(row_done, d, oy);
-    set(&mut m, oy, d);
+    let Raster { x: ox, y: oy, x_last: ox_last, y_last: oy_last } = raster(&mut m, geo.out_w, geo.out_h, s_fire, rst);
     // The count of inside rows (columns) of each output row (column): the
     // most common one, replaced at the rows (columns) where it differs.
     let class = |m: &mut Module, q: NetId, counts: &[usize]| {
@@ -872,10 +868,7 @@ pub fn per_position(name: &str, geo: &Geo, values: &[i128], c: usize, in_bits: u
     m.drive(m_data, copies);
     let end = m.and(ox_last, oy_last);
     let m_last = m.reg(end, Some(s_fire));
-    let (zero, one) = (m.constant(0), m.constant(1));
-    let stay = m.mux(m_ready, zero, m_valid);
-    let d = m.mux(s_fire, one, stay);
-    set(&mut m, m_valid, d);
+    drive_valid(&mut m, m_valid, s_fire, m_ready);
     m.output("s_ready", s_ready, 1);
     m.output("m_data", m_data, c as u32 * w);
     m.output("m_valid", m_valid, 1);
@@ -925,9 +918,7 @@ pub fn fifo(name: &str, capacity: usize, width: u32) -> Module {
     let up = m.add(held, push);
     let dh = m.sub(up, issue);
     set(&mut m, held, dh);
-    let stay = m.mux(m_ready, zero, m_valid);
-    let dv = m.mux(issue, one, stay);
-    set(&mut m, m_valid, dv);
+    drive_valid(&mut m, m_valid, issue, m_ready);
     let waddr = m.low_bits(wr, bits);
     let raddr = m.low_bits(rd, bits);
     let q = m.ram(1 << bits, width, waddr, s_data, push, raddr, issue);
