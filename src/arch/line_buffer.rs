@@ -103,6 +103,32 @@ fn drive_valid(m: &mut Module, m_valid: NetId, load: NetId, m_ready: NetId) {
     set(m, m_valid, d);
 }
 
+/// The ports every stream block has: clock, reset, the input stream's
+/// data (`in_bits`) and valid, and the output's ready (the block drives
+/// `s_ready` and the `m_*` outputs).
+fn stream_ports(m: &mut Module, in_bits: u32) -> (NetId, NetId, NetId, NetId) {
+    m.clock_input("clk");
+    let rst = m.input_bit("rst");
+    let s_data = m.input("s_data", 0, 0, in_bits);
+    let s_valid = m.input_bit("s_valid");
+    let m_ready = m.input_bit("m_ready");
+    (rst, s_data, s_valid, m_ready)
+}
+
+/// The output register of a stream block: `data` (`width` bits) and
+/// `last` loaded on `load`, its valid driven, and the block's stream
+/// outputs.
+fn output_ports(m: &mut Module, s_ready: NetId, (m_valid, m_ready): (NetId, NetId), load: NetId, (data, width): (NetId, u32), last: NetId) {
+    let m_data = m.bus_reg_later(width, Some(load), None);
+    m.drive(m_data, data);
+    let m_last = m.reg(last, Some(load));
+    drive_valid(m, m_valid, load, m_ready);
+    m.output("s_ready", s_ready, 1);
+    m.output("m_data", m_data, width);
+    m.output("m_valid", m_valid, 1);
+    m.output("m_last", m_last, 1);
+}
+
 /// The counters of a raster walk over a `w × h` map, one step per `step`
 /// (reset to the start): column `x`, row `y`, and whether each is at its
 /// last.
@@ -157,12 +183,8 @@ pub fn line_buffer(name: &str, geo: &Geo, width: u32) -> LineBuffer {
         "Line buffer: {}x{}x{} pixels in, one {}x{}x{} window per output position ({}x{}), stride {}x{}, dilation {}x{}, padding top {} left {}.",
         geo.in_h, geo.in_w, geo.cin, geo.kh, geo.kw, geo.cin, geo.out_h, geo.out_w, geo.sh, geo.sw, geo.dh, geo.dw, geo.pad_top, geo.pad_left
     ));
-    m.clock_input("clk");
-    let rst = m.input_bit("rst");
     let pix = geo.cin as u32 * width;
-    let s_data = m.input("s_data", 0, 0, pix);
-    let s_valid = m.input_bit("s_valid");
-    let m_ready = m.input_bit("m_ready");
+    let (rst, s_data, s_valid, m_ready) = stream_ports(&mut m, pix);
     let (h, w) = (geo.in_h as i128, geo.in_w as i128);
     let b = row_slots(geo);
     let bb = b.trailing_zeros();
@@ -420,12 +442,8 @@ pub fn collector(name: &str, beats: usize, elems: usize, width: u32) -> Module {
         "Collector: {beats} beats of {elems} elements in, one sample of {} elements out.",
         beats * elems
     ));
-    m.clock_input("clk");
-    let rst = m.input_bit("rst");
     let bits = elems as u32 * width;
-    let s_data = m.input("s_data", 0, 0, bits);
-    let s_valid = m.input_bit("s_valid");
-    let m_ready = m.input_bit("m_ready");
+    let (rst, s_data, s_valid, m_ready) = stream_ports(&mut m, bits);
     let (m_valid, s_ready) = output_register(&mut m, m_ready, rst);
     let s_fire = m.and(s_valid, s_ready);
     let cnt = m.reg_later(0, beats as i128 - 1, None, Some((rst, 0)));
@@ -478,11 +496,7 @@ pub fn accumulator(
         cols.0,
         cols.1
     ));
-    m.clock_input("clk");
-    let rst = m.input_bit("rst");
-    let s_data = m.input("s_data", 0, 0, c as u32 * width);
-    let s_valid = m.input_bit("s_valid");
-    let m_ready = m.input_bit("m_ready");
+    let (rst, s_data, s_valid, m_ready) = stream_ports(&mut m, c as u32 * width);
     let (m_valid, s_ready) = output_register(&mut m, m_ready, rst);
     let s_fire = m.and(s_valid, s_ready);
     let Raster { x: ix, y: iy, x_last: ix_last, y_last: iy_last } = raster(&mut m, in_w, in_h, s_fire, rst);
@@ -565,12 +579,8 @@ pub fn repeater(name: &str, in_h: usize, in_w: usize, c: usize, width: u32, (uh,
         in_h * uh,
         in_w * uw
     ));
-    m.clock_input("clk");
-    let rst = m.input_bit("rst");
     let pix = c as u32 * width;
-    let s_data = m.input("s_data", 0, 0, pix);
-    let s_valid = m.input_bit("s_valid");
-    let m_ready = m.input_bit("m_ready");
+    let (rst, s_data, s_valid, m_ready) = stream_ports(&mut m, pix);
     let rs = Some((rst, 0));
     let (h, w) = (in_h as i128, in_w as i128);
     let wb = in_w.next_power_of_two().trailing_zeros();
@@ -666,15 +676,8 @@ pub fn repeater(name: &str, in_h: usize, in_w: usize, c: usize, width: u32, (uh,
     let d = stepped(&mut m, rep, 1, rep_last, 0);
     let d = m.mux(load, d, rep);
     set(&mut m, rep, d);
-    let m_data = m.bus_reg_later(pix, Some(load), None);
-    m.drive(m_data, q);
     let end = m.and(qlast, rep_last);
-    let m_last = m.reg(end, Some(load));
-    drive_valid(&mut m, m_valid, load, m_ready);
-    m.output("s_ready", s_ready, 1);
-    m.output("m_data", m_data, pix);
-    m.output("m_valid", m_valid, 1);
-    m.output("m_last", m_last, 1);
+    output_ports(&mut m, s_ready, (m_valid, m_ready), load, (q, pix), end);
     m
 }
 
@@ -686,13 +689,9 @@ pub fn repeater(name: &str, in_h: usize, in_w: usize, c: usize, width: u32, (uh,
 pub fn splitter(name: &str, beats: usize, elems: usize, width: u32) -> Module {
     let mut m = Module::new(name);
     m.header.push(format!("Splitter: one sample of {} elements in, {beats} beats of {elems} out.", beats * elems));
-    m.clock_input("clk");
-    let rst = m.input_bit("rst");
     let bb = elems as u32 * width;
     let total = beats as u32 * bb;
-    let s_data = m.input("s_data", 0, 0, total);
-    let s_valid = m.input_bit("s_valid");
-    let m_ready = m.input_bit("m_ready");
+    let (rst, s_data, s_valid, m_ready) = stream_ports(&mut m, total);
     let rs = Some((rst, 0));
     let full = m.reg_later(0, 1, None, rs);
     let cnt = m.reg_later(0, beats as i128 - 1, None, rs);
@@ -741,12 +740,8 @@ pub fn dilator(name: &str, in_h: usize, in_w: usize, c: usize, width: u32, (sh, 
     let (zh, zw) = ((in_h - 1) * sh + 1, (in_w - 1) * sw + 1);
     let mut m = Module::new(name);
     m.header.push(format!("Zero insertion: {in_h}x{in_w}x{c} pixels in, {zh}x{zw}x{c} out (strides {sh}x{sw})."));
-    m.clock_input("clk");
-    let rst = m.input_bit("rst");
     let pix = c as u32 * width;
-    let s_data = m.input("s_data", 0, 0, pix);
-    let s_valid = m.input_bit("s_valid");
-    let m_ready = m.input_bit("m_ready");
+    let (rst, s_data, s_valid, m_ready) = stream_ports(&mut m, pix);
     let rs = Some((rst, 0));
     let zx = m.reg_later(0, zw as i128 - 1, None, rs);
     let zy = m.reg_later(0, zh as i128 - 1, None, rs);
@@ -782,15 +777,8 @@ pub fn dilator(name: &str, in_h: usize, in_w: usize, c: usize, width: u32, (sh, 
     set(&mut m, py, d);
     let zero_pix = m.constant(0);
     let data = m.bus_mux(at_pixel, s_data, zero_pix);
-    let m_data = m.bus_reg_later(pix, Some(load), None);
-    m.drive(m_data, data);
     let end = m.and(zx_last, zy_last);
-    let m_last = m.reg(end, Some(load));
-    drive_valid(&mut m, m_valid, load, m_ready);
-    m.output("s_ready", s_ready, 1);
-    m.output("m_data", m_data, pix);
-    m.output("m_valid", m_valid, 1);
-    m.output("m_last", m_last, 1);
+    output_ports(&mut m, s_ready, (m_valid, m_ready), load, (data, pix), end);
     m
 }
 
@@ -817,11 +805,7 @@ pub fn per_position(name: &str, geo: &Geo, values: &[i128], c: usize, in_bits: u
             v.len()
         }
     ));
-    m.clock_input("clk");
-    let rst = m.input_bit("rst");
-    let _ = m.input("s_data", 0, 0, in_bits);
-    let s_valid = m.input_bit("s_valid");
-    let m_ready = m.input_bit("m_ready");
+    let (rst, _, s_valid, m_ready) = stream_ports(&mut m, in_bits);
     let (m_valid, s_ready) = output_register(&mut m, m_ready, rst);
     let s_fire = m.and(s_valid, s_ready);
     let Raster { x: ox, y: oy, x_last: ox_last, y_last: oy_last } = raster(&mut m, geo.out_w, geo.out_h, s_fire, rst);
@@ -864,15 +848,8 @@ pub fn per_position(name: &str, geo: &Geo, values: &[i128], c: usize, in_bits: u
     let value = m.narrow(value, lo, hi);
     let w = width_of(lo, hi);
     let copies = m.concat(vec![value; c]);
-    let m_data = m.bus_reg_later(c as u32 * w, Some(s_fire), None);
-    m.drive(m_data, copies);
     let end = m.and(ox_last, oy_last);
-    let m_last = m.reg(end, Some(s_fire));
-    drive_valid(&mut m, m_valid, s_fire, m_ready);
-    m.output("s_ready", s_ready, 1);
-    m.output("m_data", m_data, c as u32 * w);
-    m.output("m_valid", m_valid, 1);
-    m.output("m_last", m_last, 1);
+    output_ports(&mut m, s_ready, (m_valid, m_ready), s_fire, (copies, c as u32 * w), end);
     m
 }
 
@@ -886,11 +863,7 @@ pub fn fifo(name: &str, capacity: usize, width: u32) -> Module {
         "FIFO: capacity {} words of {width} bits ({depth} in a RAM, one in the output register).",
         depth + 1
     ));
-    m.clock_input("clk");
-    let rst = m.input_bit("rst");
-    let s_data = m.input("s_data", 0, 0, width);
-    let s_valid = m.input_bit("s_valid");
-    let m_ready = m.input_bit("m_ready");
+    let (rst, s_data, s_valid, m_ready) = stream_ports(&mut m, width);
     let rs = Some((rst, 0));
     let d = depth.max(1);
     let (_, bits) = fifo_ram(capacity);
