@@ -737,6 +737,40 @@ fn crops_stream_as_windows() {
     }
 }
 
+/// Stream the model at `path` at reuse factor `reuse` on Verilator
+/// (lint-clean) with `n` random samples under random gaps and
+/// back-pressure: every output equal to the golden model's, the timing and
+/// each FIFO's occupancy as stated. Returns the design, for more checks.
+fn streams_on_verilator(path: &std::path::Path, reuse: Option<usize>, tag: &str, n: usize, seed: u64) -> (DesignDir, qkhw::plan::Plan) {
+    let opts = Options { io: Io::Stream, reuse_factor: reuse, ..Default::default() };
+    let (_, d, plan) = generate_from(path, &opts, &Config::default(), tag);
+    let fmts: Vec<_> = plan.inputs.iter().map(|&s| (plan.steps[s].shape.iter().product::<usize>(), plan.steps[s].fmt)).collect();
+    let sizes: Vec<usize> = fmts.iter().map(|f| f.0).collect();
+    let codes = verify::interleave(verify::random_parts(&fmts, n, seed), &sizes, n);
+    let sim = verify::verilator::Verilator::new(common::cache()).quick_build().lint_clean();
+    let r = verify::verify(&sim, &d, &plan, &codes, n, 3, None).unwrap();
+    assert!(r.passed() && r.timing_checked, "{tag}: {}", r.text());
+    fifos_held_as_stated(&d, &r, tag);
+    (d, plan)
+}
+
+/// The design `d` passes on Icarus with 20 random samples.
+fn passes_on_icarus(d: &DesignDir, plan: &qkhw::plan::Plan, tag: &str) {
+    common::require("iverilog");
+    let fmts = vec![(plan.in_size(), plan.steps[plan.inputs[0]].fmt)];
+    let codes = verify::random_parts(&fmts, 20, 5).remove(0);
+    let r = verify::verify(&verify::icarus::Icarus, d, plan, &codes, 20, 5, None).unwrap();
+    assert!(r.passed(), "{tag} icarus: {}", r.text());
+}
+
+/// `qkhw verify --target hls --io stream --random n` on the model at
+/// `path` passes (the HLS dataflow in C simulation).
+fn streams_in_hls_csim(path: &std::path::Path, n: usize) {
+    common::require("g++");
+    let o = Command::new(env!("CARGO_BIN_EXE_qkhw")).args(["verify"]).arg(path).args(["--target", "hls", "--io", "stream", "--random", &n.to_string()]).env("QKHW_CACHE", common::cache()).output().unwrap();
+    assert!(o.status.success(), "{}: {}{}", path.display(), String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+}
+
 /// UpSampling1D/2D streamed by a repeater (two row slots; each pixel
 /// read once per repetition of its row), and a stream read by several
 /// reductions (global poolings, a Flatten, a per-pixel branch): both were
@@ -751,33 +785,20 @@ fn crops_stream_as_windows() {
 #[test]
 fn upsampling_and_several_reductions_of_one_stream_stream() {
     common::require("verilator");
+    let path = |name: &str| common::root().join(format!("tests/golden/stream_nested/{name}.keras"));
     let cases = [("upsample", None), ("upsample", Some(3)), ("upsample1d", None), ("two_reductions", None), ("reductions", Some(3))];
     for (name, reuse) in cases {
-        let path = common::root().join(format!("tests/golden/stream_nested/{name}.keras"));
-        let opts = Options { io: Io::Stream, reuse_factor: reuse, ..Default::default() };
         let tag = format!("{name}-r{}", reuse.unwrap_or(1));
-        let (_, d, plan) = generate_from(&path, &opts, &Config::default(), &tag);
+        let (d, plan) = streams_on_verilator(&path(name), reuse, &tag, 40, 13);
         if name.starts_with("upsample") {
             assert!(d.files.iter().any(|f| f.ends_with("_repeat.v")), "{tag}: no repeater in {:?}", d.files);
         }
-        let n = 40;
-        let fmts = vec![(plan.in_size(), plan.steps[plan.inputs[0]].fmt)];
-        let codes = verify::random_parts(&fmts, n, 13).remove(0);
-        let sim = verify::verilator::Verilator::new(common::cache()).quick_build().lint_clean();
-        let r = verify::verify(&sim, &d, &plan, &codes, n, 3, None).unwrap();
-        assert!(r.passed() && r.timing_checked, "{tag}: {}", r.text());
-        fifos_held_as_stated(&d, &r, &tag);
         if name == "upsample1d" {
-            common::require("iverilog");
-            let r = verify::verify(&verify::icarus::Icarus, &d, &plan, &codes[..20 * plan.in_size()], 20, 5, None).unwrap();
-            assert!(r.passed(), "{tag} icarus: {}", r.text());
+            passes_on_icarus(&d, &plan, &tag);
         }
     }
-    common::require("g++");
     for name in ["upsample", "upsample1d", "two_reductions", "reductions"] {
-        let path = common::root().join(format!("tests/golden/stream_nested/{name}.keras"));
-        let o = Command::new(env!("CARGO_BIN_EXE_qkhw")).args(["verify"]).arg(&path).args(["--target", "hls", "--io", "stream", "--random", "40"]).env("QKHW_CACHE", common::cache()).output().unwrap();
-        assert!(o.status.success(), "{name}: {}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        streams_in_hls_csim(&path(name), 40);
     }
 }
 
@@ -794,27 +815,15 @@ fn same_padded_average_pooling_streams_with_a_factor_per_position() {
     common::require("verilator");
     let path = |name: &str| if name == "pooling" { common::root().join("examples/models/pooling.keras") } else { common::root().join(format!("tests/golden/stream_nested/{name}.keras")) };
     for (name, reuse) in [("pooling", None), ("avg_same", None), ("avg_same", Some(2)), ("avg_same1d", None)] {
-        let opts = Options { io: Io::Stream, reuse_factor: reuse, ..Default::default() };
         let tag = format!("{name}-r{}", reuse.unwrap_or(1));
-        let (_, d, plan) = generate_from(&path(name), &opts, &Config::default(), &tag);
+        let (d, plan) = streams_on_verilator(&path(name), reuse, &tag, 40, 17);
         assert!(d.files.iter().any(|f| f.ends_with("_factor.v")), "{tag}: no per-position factor in {:?}", d.files);
-        let n = 40;
-        let fmts = vec![(plan.in_size(), plan.steps[plan.inputs[0]].fmt)];
-        let codes = verify::random_parts(&fmts, n, 17).remove(0);
-        let sim = verify::verilator::Verilator::new(common::cache()).quick_build().lint_clean();
-        let r = verify::verify(&sim, &d, &plan, &codes, n, 3, None).unwrap();
-        assert!(r.passed() && r.timing_checked, "{tag}: {}", r.text());
-        fifos_held_as_stated(&d, &r, &tag);
         if name == "avg_same1d" {
-            common::require("iverilog");
-            let r = verify::verify(&verify::icarus::Icarus, &d, &plan, &codes[..20 * plan.in_size()], 20, 5, None).unwrap();
-            assert!(r.passed(), "{tag} icarus: {}", r.text());
+            passes_on_icarus(&d, &plan, &tag);
         }
     }
-    common::require("g++");
     for name in ["pooling", "avg_same", "avg_same1d"] {
-        let o = Command::new(env!("CARGO_BIN_EXE_qkhw")).args(["verify"]).arg(path(name)).args(["--target", "hls", "--io", "stream", "--random", "40"]).env("QKHW_CACHE", common::cache()).output().unwrap();
-        assert!(o.status.success(), "{name}: {}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        streams_in_hls_csim(&path(name), 40);
     }
 }
 
@@ -833,22 +842,12 @@ fn transposed_convolutions_stream_as_zero_insertion_and_a_flipped_kernel() {
     common::require("verilator");
     let path = |name: &str| if name == "conv_t" { common::root().join("tests/golden/stream_nested/conv_t.keras") } else { common::root().join(format!("examples/models/{name}.keras")) };
     for (name, reuse) in [("conv_t", None), ("conv_t", Some(4)), ("zoo_conv2d", None), ("conv_transpose_pad", None)] {
-        let opts = Options { io: Io::Stream, reuse_factor: reuse, ..Default::default() };
         let tag = format!("{name}-r{}", reuse.unwrap_or(1));
-        let (_, d, plan) = generate_from(&path(name), &opts, &Config::default(), &tag);
+        let (d, _) = streams_on_verilator(&path(name), reuse, &tag, 30, 19);
         assert!(d.files.iter().any(|f| f.ends_with("_dilate.v")), "{tag}: no zero insertion in {:?}", d.files);
-        let n = 30;
-        let fmts = vec![(plan.in_size(), plan.steps[plan.inputs[0]].fmt)];
-        let codes = verify::random_parts(&fmts, n, 19).remove(0);
-        let sim = verify::verilator::Verilator::new(common::cache()).quick_build().lint_clean();
-        let r = verify::verify(&sim, &d, &plan, &codes, n, 3, None).unwrap();
-        assert!(r.passed() && r.timing_checked, "{tag}: {}", r.text());
-        fifos_held_as_stated(&d, &r, &tag);
     }
-    common::require("g++");
     for name in ["conv_t", "zoo_conv2d", "conv_transpose_pad"] {
-        let o = Command::new(env!("CARGO_BIN_EXE_qkhw")).args(["verify"]).arg(path(name)).args(["--target", "hls", "--io", "stream", "--random", "30"]).env("QKHW_CACHE", common::cache()).output().unwrap();
-        assert!(o.status.success(), "{name}: {}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        streams_in_hls_csim(&path(name), 30);
     }
 }
 
@@ -872,24 +871,14 @@ fn vectors_stream_in_beats_a_port_takes() {
         _ => common::root().join(format!("examples/models/{name}.keras")),
     };
     for (name, beats_in, beats_out) in [("wide_vector", 2, 4), ("jet_tagger", 1, 1), ("two_vectors", 1, 1)] {
-        let opts = Options { io: Io::Stream, ..Default::default() };
-        let (_, d, plan) = generate_from(&path(name), &opts, &Config::default(), name);
+        let (d, _) = streams_on_verilator(&path(name), None, name, 40, 23);
         let i = &d.interface;
         for p in i.inputs.iter().chain([&i.input, &i.output]) {
             assert!(!p.io.is_parallel() && p.tdata_width <= 4096, "{name}: {p:?}");
         }
         assert_eq!((i.input.beats, i.output.beats), (Some(beats_in), Some(beats_out)), "{name}");
-        let n = 40;
-        let fmts: Vec<_> = plan.inputs.iter().map(|&s| (plan.steps[s].shape.iter().product::<usize>(), plan.steps[s].fmt)).collect();
-        let sizes: Vec<usize> = fmts.iter().map(|f| f.0).collect();
-        let codes = verify::interleave(verify::random_parts(&fmts, n, 23), &sizes, n);
-        let sim = verify::verilator::Verilator::new(common::cache()).quick_build().lint_clean();
-        let r = verify::verify(&sim, &d, &plan, &codes, n, 3, None).unwrap();
-        assert!(r.passed() && r.timing_checked, "{name}: {}", r.text());
     }
-    common::require("g++");
-    let o = Command::new(env!("CARGO_BIN_EXE_qkhw")).args(["verify"]).arg(path("wide_vector")).args(["--target", "hls", "--io", "stream", "--random", "30"]).env("QKHW_CACHE", common::cache()).output().unwrap();
-    assert!(o.status.success(), "{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    streams_in_hls_csim(&path("wide_vector"), 30);
 }
 
 /// The line buffer alone, on Icarus, over geometries that do and do not
