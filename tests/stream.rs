@@ -858,7 +858,7 @@ fn transposed_convolutions_stream_as_zero_insertion_and_a_flipped_kernel() {
 /// each says `"io": "stream"` (its TLAST marks each sample's last beat):
 /// an MLP taken as one beat each way was verified as a parallel design
 /// and failed on TLAST. `tests/golden/gen_stream_nested.py` wide_vector
-/// (520 elements, 6,240 bits in, 8,320 out: 2 and 4 beats), jet_tagger
+/// (360 elements, 4,320 bits in, 5,760 out: 2 beats each), jet_tagger
 /// and the two-input MLP two_vectors on Verilator lint-clean under random
 /// gaps and back-pressure, timing as stated; wide_vector in HLS C
 /// simulation.
@@ -870,7 +870,7 @@ fn vectors_stream_in_beats_a_port_takes() {
         "two_vectors" => common::root().join("tests/golden/stream_refusals/two_vectors.keras"),
         _ => common::root().join(format!("examples/models/{name}.keras")),
     };
-    for (name, beats_in, beats_out) in [("wide_vector", 2, 4), ("jet_tagger", 1, 1), ("two_vectors", 1, 1)] {
+    for (name, beats_in, beats_out) in [("wide_vector", 2, 2), ("jet_tagger", 1, 1), ("two_vectors", 1, 1)] {
         let (d, _) = streams_on_verilator(&path(name), None, name, 40, 23);
         let i = &d.interface;
         for p in i.inputs.iter().chain([&i.input, &i.output]) {

@@ -38,9 +38,9 @@ conv_t.keras: three QConv2DTranspose (3x3 at stride 2 `same`; 3x2 at
 strides (2, 3) `valid` with output_padding (1, 2); 2x3 at stride 1
 `same`, an even kernel's uneven crop; TensorFlow's CPU kernels cannot run
 a dilated one, so QKeras has no output for it), a strided convolution and
-a QDense. And wide_vector.keras: a 520-element vector input (12-bit
-codes, 6,240 bits) through two quantizers added and requantized to
-16 bits (8,320 bits): wider than a stream port's 4,096 bits each way.
+a QDense. And wide_vector.keras: a 360-element vector input (12-bit
+codes, 4,320 bits) through two quantizers added and requantized to
+16 bits (5,760 bits): wider than a stream port's 4,096 bits each way.
 Untrained
 (seeded weights): only structure and flow matter.
 `python tests/golden/gen_stream_nested.py NAME...` writes only those.
@@ -227,11 +227,11 @@ def conv_t():
 
 def wide_vector():
     keras.utils.set_random_seed(20)
-    i = keras.Input((520,), name="vec")
-    h = QActivation(quantized_bits(12, 4, alpha=1), name="in_q")(i)                     # 520 x 12 bits: 2 beats
+    i = keras.Input((360,), name="vec")
+    h = QActivation(quantized_bits(12, 4, alpha=1), name="in_q")(i)                     # 360 x 12 bits: 2 beats
     a = QActivation(quantized_relu(10, 4), name="relu")(h)
     b = QActivation(quantized_bits(8, 2, alpha=1), name="narrow")(h)
-    y = QActivation(quantized_bits(16, 6, alpha=1), name="out_q")(L.Add(name="add")([a, b]))  # 520 x 16 bits: 4 beats
+    y = QActivation(quantized_bits(16, 6, alpha=1), name="out_q")(L.Add(name="add")([a, b]))  # 360 x 16 bits: 2 beats
     keras.Model(i, y, name="wide_vector").save(os.path.join(OUT, "wide_vector.keras"))
 
 
