@@ -200,10 +200,10 @@ fn a_lint_clean_build_refuses_a_warning() {
 
 #[test]
 fn models_it_does_not_take_get_a_clear_error() {
-    // A Permute is not streamed.
-    let g = qkhw::load_graph(common::root().join("examples/models/index_layers.keras"), BuildOptions::default()).unwrap();
+    // A recurrent layer is not streamed.
+    let g = qkhw::load_graph(common::root().join("examples/models/rnn_gru.keras"), BuildOptions::default()).unwrap();
     let e = verilog::from_graph(&g, None, &Default::default(), &Options { io: verilog::Io::Stream, ..Default::default() }).unwrap_err().to_string();
-    assert!(e.contains("layer `swap`: this layer is not streamed yet") && e.contains("(use --io parallel for this model)"), "{e}");
+    assert!(e.contains("layer `qgru`: recurrent layers are not streamed yet") && e.contains("(use --io parallel for this model)"), "{e}");
 }
 
 /// A model with two inputs: one port pair per input (DESIGN.md), each

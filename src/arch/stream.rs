@@ -405,6 +405,16 @@ fn transposed_as_conv(g: &Geo, w: &[i128]) -> Option<(Geo, Vec<i128>)> {
     Some((z, wc))
 }
 
+/// Whether step `i` belongs to a recurrent layer (one of its layer's
+/// steps is a Dense over several rows: the input projection of its time
+/// steps). Such a layer is refused: run in the per-sample tail after its
+/// projections ran as per-beat stages, a bidirectional LSTM's design gave
+/// a sample wrong outputs once the next sample entered (HLS was right).
+fn recurrent(plan: &Plan, i: usize) -> bool {
+    let layer = layer_of(plan, i);
+    plan.steps.iter().enumerate().any(|(k, st)| matches!(st.op, StepOp::Dense { rows, .. } if rows >= 2) && layer_of(plan, k) == layer)
+}
+
 /// A crop's step on one window ([`crop_geo`]): its last tap.
 fn crop_beat(g: &Geo) -> StepOp {
     let last = (g.kh * g.kw - 1) * g.cin;
@@ -1043,10 +1053,11 @@ pub fn stream_plan(plan: &Plan) -> Result<StreamPlan> {
                 b.open = Some((s, i, vec![win]));
             }
         } else {
-            if matches!(st.op, StepOp::Gather { .. }) {
-                return Err(refuse(plan, i, "this layer is not streamed yet"));
+            if matches!(st.op, StepOp::Gather { .. }) && recurrent(plan, i) {
+                return Err(refuse(plan, i, "recurrent layers are not streamed yet"));
             }
-            // The stream ends: gather the beats, the rest runs on the whole sample.
+            // The stream ends: gather the beats, the rest runs on the whole
+            // sample (a Permute, say, reorders the gathered positions).
             b.end_in_tail(&mut tail, x)?.push(plan, i, st.shape.clone(), st.op.clone())?;
         }
     }
