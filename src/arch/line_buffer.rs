@@ -79,6 +79,13 @@ fn set(m: &mut Module, q: NetId, d: NetId) {
     m.drive(q, d);
 }
 
+/// Step the counter `q` by one on `en`, back to 0 after `last`.
+fn advance(m: &mut Module, q: NetId, en: NetId, last: NetId) {
+    let d = stepped(m, q, 1, last, 0);
+    let d = m.mux(en, d, q);
+    set(m, q, d);
+}
+
 /// A fetch counter: `start` on `go`, `next` while fetching, else held.
 fn fetch_step(m: &mut Module, q: NetId, fetching: NetId, go: NetId, start: NetId, next: NetId) {
     let d = m.mux(fetching, next, q);
@@ -146,13 +153,9 @@ fn raster(m: &mut Module, w: usize, h: usize, step: NetId, rst: NetId) -> Raster
     let y = m.reg_later(0, h - 1, None, rs);
     let x_last = is(m, x, w - 1);
     let y_last = is(m, y, h - 1);
-    let d = stepped(m, x, 1, x_last, 0);
-    let d = m.mux(step, d, x);
-    set(m, x, d);
+    advance(m, x, step, x_last);
     let row_done = m.and(step, x_last);
-    let d = stepped(m, y, 1, y_last, 0);
-    let d = m.mux(row_done, d, y);
-    set(m, y, d);
+    advance(m, y, row_done, y_last);
     Raster { x, y, x_last, y_last }
 }
 
@@ -213,12 +216,8 @@ pub fn line_buffer(name: &str, geo: &Geo, width: u32) -> LineBuffer {
     let row_in_done = m.and(s_fire, ix_last);
     let in_done = m.and(s_fire, img_end);
     let start_row = m.and(s_fire, ix_first);
-    let d = stepped(&mut m, ix, 1, ix_last, 0);
-    let d = m.mux(s_fire, d, ix);
-    set(&mut m, ix, d);
-    let d = stepped(&mut m, iy, 1, iy_last, 0);
-    let d = m.mux(row_in_done, d, iy);
-    set(&mut m, iy, d);
+    advance(&mut m, ix, s_fire, ix_last);
+    advance(&mut m, iy, row_in_done, iy_last);
     let one = m.constant(1);
     let next_slot = m.add(wslot, one);
     let next_slot = m.low_bits(next_slot, bb);
@@ -383,12 +382,8 @@ pub fn line_buffer(name: &str, geo: &Geo, width: u32) -> LineBuffer {
     let tr_step = m.mux(ky_last, rtop, tr_next);
     fetch_step(&mut m, tr, fetching, go, rtop, tr_step);
     // Position counters, on hand-over.
-    let d = stepped(&mut m, ox, 1, ox_last, 0);
-    let d = m.mux(load, d, ox);
-    set(&mut m, ox, d);
-    let d = stepped(&mut m, oy, 1, oy_last, 0);
-    let d = m.mux(row_done, d, oy);
-    set(&mut m, oy, d);
+    advance(&mut m, ox, load, ox_last);
+    advance(&mut m, oy, row_done, oy_last);
     let d = stepped(&mut m, cleft, geo.sw as i128, ox_last, -pl);
     let d = m.mux(load, d, cleft);
     set(&mut m, cleft, d);
@@ -448,9 +443,7 @@ pub fn collector(name: &str, beats: usize, elems: usize, width: u32) -> Module {
     let s_fire = m.and(s_valid, s_ready);
     let cnt = m.reg_later(0, beats as i128 - 1, None, Some((rst, 0)));
     let last = is(&mut m, cnt, beats as i128 - 1);
-    let d = stepped(&mut m, cnt, 1, last, 0);
-    let d = m.mux(s_fire, d, cnt);
-    set(&mut m, cnt, d);
+    advance(&mut m, cnt, s_fire, last);
     let regs: Vec<NetId> = (0..beats)
         .map(|_| m.bus_reg_later(bits, Some(s_fire), None))
         .collect();
@@ -605,9 +598,7 @@ pub fn repeater(name: &str, in_h: usize, in_w: usize, c: usize, width: u32, (uh,
     let s_fire = m.and(s_valid, s_ready);
     let start_row = m.and(s_fire, ix_first);
     let row_in_done = m.and(s_fire, ix_last);
-    let d = stepped(&mut m, ix, 1, ix_last, 0);
-    let d = m.mux(s_fire, d, ix);
-    set(&mut m, ix, d);
+    advance(&mut m, ix, s_fire, ix_last);
     let d = flip(&mut m, wslot);
     let d = m.mux(row_in_done, d, wslot);
     set(&mut m, wslot, d);
@@ -637,16 +628,10 @@ pub fn repeater(name: &str, in_h: usize, in_w: usize, c: usize, width: u32, (uh,
     let fy_last = is(&mut m, fy, h - 1);
     let row_read = m.and(fx_last, fr_last);
     let release = m.and(ren, row_read);
-    let d = stepped(&mut m, fx, 1, fx_last, 0);
-    let d = m.mux(ren, d, fx);
-    set(&mut m, fx, d);
+    advance(&mut m, fx, ren, fx_last);
     let rep_done = m.and(ren, fx_last);
-    let d = stepped(&mut m, fr, 1, fr_last, 0);
-    let d = m.mux(rep_done, d, fr);
-    set(&mut m, fr, d);
-    let d = stepped(&mut m, fy, 1, fy_last, 0);
-    let d = m.mux(release, d, fy);
-    set(&mut m, fy, d);
+    advance(&mut m, fr, rep_done, fr_last);
+    advance(&mut m, fy, release, fy_last);
     let d = flip(&mut m, rslot);
     let d = m.mux(release, d, rslot);
     set(&mut m, rslot, d);
@@ -673,9 +658,7 @@ pub fn repeater(name: &str, in_h: usize, in_w: usize, c: usize, width: u32, (uh,
     let stay = m.mux(q_done, zero, qv);
     let d = m.mux(ren, one, stay);
     set(&mut m, qv, d);
-    let d = stepped(&mut m, rep, 1, rep_last, 0);
-    let d = m.mux(load, d, rep);
-    set(&mut m, rep, d);
+    advance(&mut m, rep, load, rep_last);
     let end = m.and(qlast, rep_last);
     output_ports(&mut m, s_ready, (m_valid, m_ready), load, (q, pix), end);
     m
@@ -760,21 +743,13 @@ pub fn dilator(name: &str, in_h: usize, in_w: usize, c: usize, width: u32, (sh, 
     let zy_last = is(&mut m, zy, zh as i128 - 1);
     let px_last = is(&mut m, px, sw as i128 - 1);
     let py_last = is(&mut m, py, sh as i128 - 1);
-    let d = stepped(&mut m, zx, 1, zx_last, 0);
-    let d = m.mux(load, d, zx);
-    set(&mut m, zx, d);
+    advance(&mut m, zx, load, zx_last);
     let wrap = m.or(zx_last, px_last);
-    let d = stepped(&mut m, px, 1, wrap, 0);
-    let d = m.mux(load, d, px);
-    set(&mut m, px, d);
+    advance(&mut m, px, load, wrap);
     let row_done = m.and(load, zx_last);
-    let d = stepped(&mut m, zy, 1, zy_last, 0);
-    let d = m.mux(row_done, d, zy);
-    set(&mut m, zy, d);
+    advance(&mut m, zy, row_done, zy_last);
     let wrap = m.or(zy_last, py_last);
-    let d = stepped(&mut m, py, 1, wrap, 0);
-    let d = m.mux(row_done, d, py);
-    set(&mut m, py, d);
+    advance(&mut m, py, row_done, wrap);
     let zero_pix = m.constant(0);
     let data = m.bus_mux(at_pixel, s_data, zero_pix);
     let end = m.and(zx_last, zy_last);

@@ -88,7 +88,9 @@ fn origin(tensors: &[HwWeight], layer: &str, w: &[i128], n_in: usize, frac: i32)
         tensors.iter().filter(move |t| (t.layer == layer || Some(t.layer.as_str()) == owner) && t.tensor.ends_with("kernel") && !t.codes.is_empty() && t.codes.len().is_multiple_of(n_in))
     };
     let scale = crate::fxp::pow2(-frac);
-    for (equal_in, same) in [("value", &(|t: &HwWeight, k: usize, c: i128| t.value(k) == c as f64 * scale) as &dyn Fn(&HwWeight, usize, i128) -> bool), ("code", &|t: &HwWeight, k: usize, c: i128| t.signs.is_empty() && t.codes[k] as i128 == c)] {
+    for by_value in [true, false] {
+        let same = |t: &HwWeight, k: usize, c: i128| if by_value { t.value(k) == c as f64 * scale } else { t.signs.is_empty() && t.codes[k] as i128 == c };
+        let equal_in = if by_value { "value" } else { "code" };
         for t in candidates() {
             let cols = t.codes.len() / n_in;
             let column_is = |j: usize, c: usize| (0..n_in).all(|i| same(t, i * cols + c, w[i * n_out + j]));
