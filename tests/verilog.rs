@@ -198,12 +198,44 @@ fn a_lint_clean_build_refuses_a_warning() {
     assert!(verify::verify(&sim, &d, &plan, &codes, n, 5, None).unwrap().passed());
 }
 
+/// A layer's module reads each input port at the latency of the step that
+/// reads it: a port first read after the module's earlier steps added
+/// pipeline stages goes through the delay line a later read takes. Before,
+/// a first read came straight from the port, so that step mixed the
+/// sample with the next one (a streamed bidirectional LSTM whose
+/// projections ran per beat gave wrong outputs once the next sample
+/// entered; a rerun of one sample agreed). The plan is written for it: one
+/// module whose Dense reads input `a` (two adder levels, one a stage) and
+/// whose Add then reads input `b`; Icarus runs samples back to back.
 #[test]
-fn models_it_does_not_take_get_a_clear_error() {
-    // A recurrent layer is not streamed.
-    let g = qkhw::load_graph(common::root().join("examples/models/rnn_gru.keras"), BuildOptions::default()).unwrap();
-    let e = verilog::from_graph(&g, None, &Default::default(), &Options { io: verilog::Io::Stream, ..Default::default() }).unwrap_err().to_string();
-    assert!(e.contains("layer `qgru`: recurrent layers are not streamed yet") && e.contains("(use --io parallel for this model)"), "{e}");
+fn a_port_first_read_late_in_a_module_is_delayed_to_its_step() {
+    use qkhw::fxp::FixedFormat;
+    use qkhw::plan::{MergeKind, Step, StepOp};
+    common::require("iverilog");
+    let g = qkhw::load_graph(common::root().join("examples/models/two_inputs.keras"), BuildOptions::default()).unwrap();
+    let (mut plan, _) = qkhw::golden::hardware_plan(&g, None, &Default::default()).unwrap();
+    let fmt = |w| FixedFormat::new(w, 0, true).unwrap();
+    let step = |layer: Option<&str>, inputs: Vec<usize>, w: u32, lo: i128, hi: i128, op: StepOp| Step { layer: layer.map(String::from), inputs, shape: vec![4], fmt: fmt(w), lo, hi, op };
+    let w: Vec<i128> = (0..16).map(|k| (k * 5 % 7) - 3).collect();
+    plan.steps = vec![
+        step(Some("a"), vec![], 8, -128, 127, StepOp::Input),
+        step(Some("b"), vec![], 8, -128, 127, StepOp::Input),
+        step(None, vec![0], 12, -1536, 1536, StepOp::Dense { rows: 1, n_in: 4, n_out: 4, w, b: vec![0; 4] }),
+        step(Some("sum"), vec![2, 1], 12, -1664, 1663, StepOp::Merge { kind: MergeKind::Add, shifts: vec![0, 0] }),
+    ];
+    (plan.inputs, plan.outputs, plan.max_width) = (vec![0, 1], vec![3], 12);
+    plan.parts.clear();
+    plan.divides.clear();
+    let opts = Options { pipeline_levels: 1, ..Default::default() };
+    let d = verilog::generate(&g, &plan, &opts, &qkhw::arch::schedule::schedule(&plan, None, &Default::default())).unwrap();
+    assert!(d.layers.iter().any(|l| l.layer == "sum" && l.latency >= 1), "the Dense takes a stage");
+    let dir = common::tmp("port-read-late");
+    let _ = std::fs::remove_dir_all(&dir);
+    files::write(&d, &dir, &opts, &qkhw::backend::folder::Origin { model: &g.name, sha256: &g.sha256, target: "verilog", golden: None }, true).unwrap();
+    let n = 200;
+    let codes: Vec<i128> = (0..n * 8).map(|k| ((k * 37 + k / 8 * 11) % 256) as i128 - 128).collect();
+    let r = verify::verify(&verify::icarus::Icarus, &DesignDir::read(&dir).unwrap(), &plan, &codes, n, 3, None).unwrap();
+    assert!(r.passed(), "{}", r.text());
 }
 
 /// A model with two inputs: one port pair per input (DESIGN.md), each

@@ -405,14 +405,16 @@ fn transposed_as_conv(g: &Geo, w: &[i128]) -> Option<(Geo, Vec<i128>)> {
     Some((z, wc))
 }
 
-/// Whether step `i` belongs to a recurrent layer (one of its layer's
-/// steps is a Dense over several rows: the input projection of its time
-/// steps). Such a layer is refused: run in the per-sample tail after its
-/// projections ran as per-beat stages, a bidirectional LSTM's design gave
-/// a sample wrong outputs once the next sample entered (HLS was right).
-fn recurrent(plan: &Plan, i: usize) -> bool {
+/// Whether step `i` is a recurrent layer's input projection: a Dense over
+/// the time steps' rows that a Gather of the same layer reads (a time
+/// step's row). The layer runs whole in the per-sample tail, where the
+/// schedule finds it by its projection and folds it into one cell that
+/// iterates over time; with the projection taken per beat, the recurrence
+/// left in the tail was unrolled over every time step.
+fn recurrent_projection(plan: &Plan, i: usize) -> bool {
     let layer = layer_of(plan, i);
-    plan.steps.iter().enumerate().any(|(k, st)| matches!(st.op, StepOp::Dense { rows, .. } if rows >= 2) && layer_of(plan, k) == layer)
+    matches!(plan.steps[i].op, StepOp::Dense { rows, .. } if rows >= 2)
+        && plan.steps.iter().enumerate().any(|(k, st)| matches!(st.op, StepOp::Gather { .. }) && st.inputs.contains(&i) && layer_of(plan, k) == layer)
 }
 
 /// A crop's step on one window ([`crop_geo`]): its last tap.
@@ -999,6 +1001,11 @@ pub fn stream_plan(plan: &Plan) -> Result<StreamPlan> {
             b.src_of.insert(i, up);
             continue;
         }
+        if recurrent_projection(plan, i) {
+            // The sequence is gathered; the layer runs on it whole.
+            b.end_in_tail(&mut tail, x)?.push(plan, i, st.shape.clone(), st.op.clone())?;
+            continue;
+        }
         let geo = window_geo(plan, i)?;
         let per_beat_step = match &geo {
             Some(g) => pointwise(g) && !matches!(st.op, StepOp::ZeroPad { .. }),
@@ -1053,9 +1060,6 @@ pub fn stream_plan(plan: &Plan) -> Result<StreamPlan> {
                 b.open = Some((s, i, vec![win]));
             }
         } else {
-            if matches!(st.op, StepOp::Gather { .. }) && recurrent(plan, i) {
-                return Err(refuse(plan, i, "recurrent layers are not streamed yet"));
-            }
             // The stream ends: gather the beats, the rest runs on the whole
             // sample (a Permute, say, reorders the gathered positions).
             b.end_in_tail(&mut tail, x)?.push(plan, i, st.shape.clone(), st.op.clone())?;

@@ -438,9 +438,13 @@ impl ModuleBuild {
         let bus = self.rtl.port(&port, st.fmt.width * n as u32);
         self.ports.push((s, port, bus));
         let e = unpack(&mut self.rtl, &bus, n, st.fmt.width, st.lo, st.hi);
-        self.elems.insert(s, e.clone());
+        self.elems.insert(s, e);
         self.ready.insert(s, 0);
-        e
+        // A port is valid at latency 0: a first read at a later latency (a
+        // bidirectional layer's second direction, after the first's steps)
+        // takes it through the delay line too, or it would see the next
+        // sample's input.
+        self.input(plan, s)
     }
 }
 
