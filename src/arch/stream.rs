@@ -297,7 +297,7 @@ fn layer_of(plan: &Plan, i: usize) -> String {
 fn refuse(plan: &Plan, step: usize, what: &str) -> Error {
     let layer = layer_of(plan, step);
     Error::Usage(format!(
-        "--io stream: layer `{layer}`: {what}; streamed so far: Conv1D/Conv2D and their transposes, DepthwiseConv, SeparableConv, max and average pooling, ZeroPadding, Cropping, UpSampling, batch norm, activations, Dense on the last axis, branches joined by Add/Subtract/Multiply/Average/Maximum/Minimum or a channel Concatenate, then Flatten / pooling / Dense heads (use --io parallel for this model)"
+        "--io stream: layer `{layer}`: {what}; streamed so far: Conv1D/Conv2D and their transposes, DepthwiseConv, SeparableConv, max and average pooling, ZeroPadding, Cropping, UpSampling, batch norm, activations, Dense on the last axis, branches joined by Add/Subtract/Multiply/Average/Maximum/Minimum or a channel Concatenate, then Flatten / pooling / Dense heads, and Permute, a Concatenate of positions and recurrent layers in the per-sample tail (use --io parallel for this model)"
     ))
 }
 
@@ -891,6 +891,17 @@ pub fn stream_plan(plan: &Plan) -> Result<StreamPlan> {
                 _ => false,
             };
             let positions = |s: usize| pixels(&plan.steps[s].shape).map(|(p, _)| p);
+            if matches!(st.op, StepOp::Concat { .. }) && !ok_op {
+                // A Concatenate of positions (rows, columns, time steps)
+                // ends the streams: the tail joins the whole samples.
+                for &x in &st.inputs {
+                    b.end_in_tail(&mut tail, x)?;
+                }
+                if let Some(t) = tail.as_mut() {
+                    t.0.push(plan, i, st.shape.clone(), st.op.clone())?;
+                }
+                continue;
+            }
             if !ok_op
                 || st
                     .inputs
