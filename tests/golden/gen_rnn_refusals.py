@@ -13,6 +13,12 @@ Writes tests/golden/rnn_refusals/:
                        = z*h + (1-z)*hh gains fraction bits at every step
                        (qkhw names the missing quantizer; `gru` as the only
                        argument writes just this file)
+  pool_gru.keras        a QGRU (reset_after=True, a state_quantizer) whose
+                       cell needs 26 bits, reading a MaxPooling1D of a
+                       quantized_relu: its input is quantized, so qkhw must
+                       say to use fewer bits in its quantizers, not to
+                       quantize its input (`pool` as the only argument
+                       writes just this file; cross-check batch 8)
   meta.json            N inputs (standard normal, seed 7) through
                        model.predict in float32 and through the same model
                        rebuilt in float64 (keras floatx): "differing" counts
@@ -28,8 +34,8 @@ import pinned_env  # noqa: E402,F401  (before TensorFlow loads)
 
 import numpy as np  # noqa: E402
 import keras  # noqa: E402
-from qkeras import QActivation, QGRU, QLSTM  # noqa: E402
-from qkeras.quantizers import quantized_bits, quantized_sigmoid, quantized_tanh  # noqa: E402
+from qkeras import QActivation, QConv1D, QGRU, QLSTM  # noqa: E402
+from qkeras.quantizers import quantized_bits, quantized_relu, quantized_sigmoid, quantized_tanh  # noqa: E402
 from qkeras.utils import _add_supported_quantized_objects  # noqa: E402
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "rnn_refusals")
@@ -57,6 +63,22 @@ def write_gru():
     m.set_weights([np.random.default_rng(6).uniform(-1, 1, w.shape).astype(np.float32) for w in m.get_weights()])
     m.save(os.path.join(OUT, "gru_no_state.keras"))
     print("gru_no_state:", m.layers[2].name)
+
+
+def write_pool_gru():
+    qb = lambda b, i: quantized_bits(b, i, alpha=1)  # noqa: E731
+    keras.utils.set_random_seed(13)
+    x = inp = keras.Input((16, 3), name="x")
+    x = QActivation(qb(8, 2), name="in_q")(x)
+    x = QConv1D(5, 3, strides=2, padding="same", kernel_quantizer=qb(6, 0), bias_quantizer=qb(8, 3), name="c1")(x)
+    x = QActivation(quantized_relu(6, 2), name="r1")(x)
+    x = keras.layers.MaxPooling1D(2, name="mp")(x)
+    x = QGRU(4, reset_after=True, activation=quantized_tanh(6), kernel_quantizer=qb(6, 0), recurrent_quantizer=qb(6, 0),
+             bias_quantizer=qb(8, 2), state_quantizer=qb(8, 2))(x)
+    m = keras.Model(inp, x, name="pool_gru")
+    m.set_weights([np.random.default_rng(8).uniform(-1, 1, w.shape).astype(np.float32) for w in m.get_weights()])
+    m.save(os.path.join(OUT, "pool_gru.keras"))
+    print("pool_gru:", m.layers[-1].name)
 
 
 def as_float64(cfg):
@@ -101,6 +123,9 @@ if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
     if sys.argv[1:] == ["gru"]:
         write_gru()
+    elif sys.argv[1:] == ["pool"]:
+        write_pool_gru()
     else:
         main()
         write_gru()
+        write_pool_gru()

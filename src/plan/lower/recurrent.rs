@@ -323,9 +323,24 @@ impl Builder<'_> {
         self.push(l, vec![a], shape, f + 1, clo, chi, StepOp::Act(Act::Grid { out_frac: f + 1, min: 0, max: one }))
     }
 
-    /// Is the layer's input already a quantizer's output?
+    /// Is the layer's input already a quantizer's output, directly or
+    /// through layers that only move or pick its values (a max pooling, a
+    /// reshape, a padding)? After a MaxPooling1D the error said to quantize
+    /// an input that was (cross-check batch 8).
     fn input_quantized(&self, l: &Layer) -> bool {
-        l.inputs.first().is_some_and(|i| matches!(self.g.layers[i.0].activation, crate::ir::Activation::Quantized(_)))
+        let mut at = l.inputs.first().map(|i| i.0);
+        while let Some(k) = at {
+            let layer = &self.g.layers[k];
+            if matches!(layer.activation, crate::ir::Activation::Quantized(_)) {
+                return true;
+            }
+            let moves = matches!(
+                layer.op,
+                Op::Pool { max: true, .. } | Op::GlobalPool { max: true, .. } | Op::Flatten | Op::Reshape { .. } | Op::Dropout | Op::ZeroPadding { .. } | Op::Cropping { .. } | Op::UpSampling { .. } | Op::Permute { .. }
+            );
+            at = if moves && matches!(layer.activation, crate::ir::Activation::Linear) { layer.inputs.first().map(|i| i.0) } else { None };
+        }
+        false
     }
 
     /// QKeras computes the cell in float32: every step from `first` on
