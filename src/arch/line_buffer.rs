@@ -5,7 +5,10 @@
 //! convolutions, and the collector ([`collector`]), which
 //! gathers the beats of a sample into one parallel vector.
 //!
-//! Line buffer. Input pixels (`cin` elements each) are written row by row
+//! Line buffers come in two kinds ([`LineBufferKind`]), picked per window
+//! by the rate its reader takes windows at ([`line_buffer_kind`]).
+//!
+//! Serial line buffer. Input pixels (`cin` elements each) are written row by row
 //! into a RAM of `B` row slots (B a power of two, at least the window's
 //! height plus its stride, so the next rows arrive while a row of windows
 //! is read); a row of input goes into slot `(rows received) mod B`. For
@@ -33,6 +36,31 @@
 //!
 //! No deadlock: a window needs at most `(kh − 1)·dh + 1` rows at once and
 //! `B` exceeds that. Reset returns every counter to the start of an image.
+//!
+//! Sliding line buffer. It walks the padded map (the input with its padding
+//! around it) in raster order, one position a cycle: at a position of the
+//! input it takes the next pixel, at one of the padding it makes a zero.
+//! A RAM holds one word per column of the map: that column's last
+//! `(kh − 1)·dh` rows. The position's word is read as the position is
+//! taken (a registered read), and the next cycle it is joined by the new
+//! pixel into the column (the window's `kh` taps are every `dh`-th of it)
+//! and written back without its oldest row. A shift register holds the
+//! last `(kw − 1)·dw` columns; at the position of a window's bottom-right
+//! tap (rows and columns counted by where the next window ends, so no
+//! division) the window, in row-major order, goes to the output register.
+//! Stride and dilation cost nothing; each padding position costs a cycle.
+//! Consecutive positions read and write different columns, so the read
+//! never sees a pending write; a map one column wide keeps its column in a
+//! register instead. Before a window is complete the words hold the
+//! previous image's rows, which no window reads.
+//!
+//! Flow control: the walk and its second stage advance together unless the
+//! second stage holds a window the output register cannot take; the input
+//! is ready when the walk advances at a position of the input. No image
+//! counter is needed: the walk wraps to the next image's first position,
+//! and reset returns it there. hls4ml's io_stream line buffers and FINN's
+//! sliding-window generator also produce a window per input pixel; this
+//! one also covers dilation, padding and crops in one block.
 
 use super::netlist::{Cmp, Module, NetId, width_of};
 use crate::plan::Geo;
@@ -41,13 +69,13 @@ use crate::plan::Geo;
 #[derive(Debug, Clone)]
 pub struct LineBuffer {
     pub module: Module,
-    /// Row slots of the RAM.
-    pub rows: usize,
-    /// Cycles of a row's first window at full rate (every tap, the wait and
-    /// the hand-over): the most a window takes.
+    /// Cycles of the slowest window at full rate (serial: every tap, the
+    /// wait and the hand-over; sliding: from its last pixel to its
+    /// hand-over).
     pub cycles_per_window: usize,
-    /// Cycles of every window of an image at full rate (the first of each
-    /// row reads every tap, the others the columns they do not share).
+    /// Cycles of an image at full rate (serial: the first window of each
+    /// row reads every tap, the others the columns they do not share;
+    /// sliding: one per position of the padded map).
     pub cycles_per_image: usize,
 }
 
@@ -159,16 +187,82 @@ fn raster(m: &mut Module, w: usize, h: usize, step: NetId, rst: NetId) -> Raster
     Raster { x, y, x_last, y_last }
 }
 
+/// The map a [`line_buffer`] walks, padding included: (height, width).
+/// It spans the padding above and left of the input, the input, and below
+/// and right of it as far as the last window reaches (a `valid` window that
+/// stops short of the input's last rows still has them consumed).
+pub fn padded_map(geo: &Geo) -> (usize, usize) {
+    let h = (geo.pad_top + geo.in_h).max((geo.out_h - 1) * geo.sh + (geo.kh - 1) * geo.dh + 1);
+    let w = (geo.pad_left + geo.in_w).max((geo.out_w - 1) * geo.sw + (geo.kw - 1) * geo.dw + 1);
+    (h, w)
+}
+
 /// Row slots of the line buffer of `geo`: a power of two of at least the
 /// window's height plus its stride.
 fn row_slots(geo: &Geo) -> usize {
     ((geo.kh - 1) * geo.dh + 1 + geo.sh).next_power_of_two()
 }
 
+/// Which line buffer a window stage gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineBufferKind {
+    /// One tap a cycle into a shift register, from a RAM one pixel wide:
+    /// the least memory width, `j·kh + 3` cycles a window (`kh·kw + 3` at
+    /// a row's start).
+    Serial,
+    /// One position of the padded map a cycle, from a RAM a column of
+    /// `(kh − 1)·dh` pixels wide: a window a cycle.
+    Sliding,
+}
+
+/// The line buffer a window stage whose reader takes a window every
+/// `reader_cycles` cycles needs: the serial one where its windows of an
+/// image take no longer than the reader's (its narrow RAM then costs less),
+/// else the sliding one. A stage folded by its reuse factor takes a window
+/// every R cycles. Measured with `qkhw gen MODEL --io stream
+/// --reuse-factor R` (cycles an image, serial only → chosen): cnn_bn at
+/// R = 1 263 → 64 and at R = 2 263 → 123; stream_cnn at R = 2 1,152 →
+/// 428; ResNet-8 at R = 4 6,336 → 5,279, at R = 8 9,216 either way (all
+/// sliding: 9,496, so the serial one is kept where it keeps up). A FIFO
+/// before a sliding line buffer (which takes pixels in step with its
+/// windows) shortened those intervals by 2 to 7% at 2 to 8 times the
+/// latency, and filled wherever the input ran ahead: there is none.
+pub fn line_buffer_kind(geo: &Geo, reader_cycles: usize) -> LineBufferKind {
+    if serial_cycles_per_image(geo) <= reader_cycles * geo.out_h * geo.out_w { LineBufferKind::Serial } else { LineBufferKind::Sliding }
+}
+
+/// Cycles of an image through the serial line buffer at full rate: the
+/// first window of each row reads every tap, the others the columns they
+/// do not share, each plus the wait, the last tap and the hand-over.
+fn serial_cycles_per_image(geo: &Geo) -> usize {
+    let taps = geo.kh * geo.kw;
+    geo.out_h * (taps + 3 + (geo.out_w - 1) * (new_columns(geo) * geo.kh + 3))
+}
+
+/// The line buffer of `geo` over pixels of `geo.cin` elements of `width` bits.
+pub fn line_buffer(name: &str, geo: &Geo, width: u32, kind: LineBufferKind) -> LineBuffer {
+    match kind {
+        LineBufferKind::Serial => serial_line_buffer(name, geo, width),
+        LineBufferKind::Sliding => sliding_line_buffer(name, geo, width),
+    }
+}
+
 /// The RAM of the line buffer of `geo` over `width`-bit elements: (words,
-/// bits per word), row slots × the row length rounded up to a power of two.
-pub fn line_buffer_ram(geo: &Geo, width: u32) -> (usize, u32) {
-    (row_slots(geo) << geo.in_w.next_power_of_two().trailing_zeros(), geo.cin as u32 * width)
+/// bits per word). Serial: row slots × the row length rounded up to a
+/// power of two, a pixel a word. Sliding: one word per column of the padded
+/// map (rounded up to a power of two) holding that column's last
+/// `(kh − 1)·dh` rows; (0, 0) where no RAM is needed (a window one row
+/// high, or a map one column wide, whose column is a register).
+pub fn line_buffer_ram(geo: &Geo, width: u32, kind: LineBufferKind) -> (usize, u32) {
+    if kind == LineBufferKind::Serial {
+        return (row_slots(geo) << geo.in_w.next_power_of_two().trailing_zeros(), geo.cin as u32 * width);
+    }
+    let rows = (geo.kh - 1) * geo.dh;
+    let (_, w) = padded_map(geo);
+    if rows == 0 || w == 1 {
+        return (0, 0);
+    }
+    (w.next_power_of_two(), (rows * geo.cin) as u32 * width)
 }
 
 /// The RAM words of a [`fifo`] of `capacity` words (one more waits in its
@@ -179,11 +273,164 @@ pub fn fifo_ram(capacity: usize) -> (usize, u32) {
     (1 << bits, bits)
 }
 
-/// The line buffer of `geo` over pixels of `geo.cin` elements of `width` bits.
-pub fn line_buffer(name: &str, geo: &Geo, width: u32) -> LineBuffer {
+/// The sliding line buffer of `geo` over pixels of `geo.cin` elements of
+/// `width` bits: one position of the padded map a cycle, one window per
+/// output position (see the module's documentation).
+fn sliding_line_buffer(name: &str, geo: &Geo, width: u32) -> LineBuffer {
     let mut m = Module::new(name);
     m.header.push(format!(
-        "Line buffer: {}x{}x{} pixels in, one {}x{}x{} window per output position ({}x{}), stride {}x{}, dilation {}x{}, padding top {} left {}.",
+        "Sliding line buffer (a position of the padded map a cycle): {}x{}x{} pixels in, one {}x{}x{} window per output position ({}x{}), stride {}x{}, dilation {}x{}, padding top {} left {}.",
+        geo.in_h, geo.in_w, geo.cin, geo.kh, geo.kw, geo.cin, geo.out_h, geo.out_w, geo.sh, geo.sw, geo.dh, geo.dw, geo.pad_top, geo.pad_left
+    ));
+    let pix = geo.cin as u32 * width;
+    let (rst, s_data, s_valid, m_ready) = stream_ports(&mut m, pix);
+    let (ph, pw) = padded_map(geo);
+    let rows = (geo.kh - 1) * geo.dh;
+    let cols = (geo.kw - 1) * geo.dw + 1;
+    let taps = geo.kh * geo.kw;
+    let rs = |v: i128| Some((rst, v));
+
+    // The pipeline advances unless its second stage holds a window the
+    // output register cannot take.
+    let (m_valid, out_free) = output_register(&mut m, m_ready, rst);
+    let p1_valid = m.reg_later(0, 1, None, rs(0));
+    let p1_emit = m.reg_later(0, 1, None, None);
+    let pending = m.and(p1_valid, p1_emit);
+    let not_free = m.not(out_free);
+    let stuck = m.and(pending, not_free);
+    let adv = m.not(stuck);
+
+    // Stage 0: the walk over the padded map; an input pixel is taken at
+    // the positions of the input, a zero made at the padding's.
+    let (py, px) = (m.reg_later(0, ph as i128 - 1, None, rs(0)), m.reg_later(0, pw as i128 - 1, None, rs(0)));
+    let within = |m: &mut Module, q: NetId, lo: usize, n: usize| {
+        let a = m.constant(lo as i128);
+        let b = m.constant((lo + n) as i128);
+        let ge = m.compare(Cmp::Ge, q, a);
+        let lt = m.compare(Cmp::Lt, q, b);
+        m.and(ge, lt)
+    };
+    let in_rows = within(&mut m, py, geo.pad_top, geo.in_h);
+    let in_cols = within(&mut m, px, geo.pad_left, geo.in_w);
+    let need = m.and(in_rows, in_cols);
+    let not_need = m.not(need);
+    let have = m.or(not_need, s_valid);
+    let step = m.and(adv, have);
+    let s_ready = m.and(adv, need);
+    let px_last = is(&mut m, px, pw as i128 - 1);
+    let py_last = is(&mut m, py, ph as i128 - 1);
+    advance(&mut m, px, step, px_last);
+    let row_end = m.and(step, px_last);
+    advance(&mut m, py, row_end, py_last);
+    let img_end = m.and(row_end, py_last);
+    // Where windows end: the row `ybot` (and column `xbot`) of the next
+    // window's bottom (right) taps, `oy` (`ox`) windows done before it, and
+    // whether the map's windows are all done.
+    let bottom = |m: &mut Module, span: usize, stride: usize, n: usize, step: NetId, restart: NetId, here: NetId| {
+        let first = span as i128;
+        let bot = m.reg_later(first, first + ((n - 1) * stride) as i128, None, rs(first));
+        let o = m.reg_later(0, n as i128 - 1, None, rs(0));
+        let done = m.reg_later(0, 1, None, rs(0));
+        let at = m.compare(Cmp::Eq, here, bot);
+        let not_done = m.not(done);
+        let hit = m.and(at, not_done);
+        let o_last = is(m, o, n as i128 - 1);
+        let moved = m.and(step, hit);
+        // Past the last window the counters stay (`done`) until restart.
+        let d = stepped(m, bot, stride as i128, o_last, first);
+        let d = m.mux(moved, d, bot);
+        let fc = m.constant(first);
+        let d = m.mux(restart, fc, d);
+        set(m, bot, d);
+        let d = stepped(m, o, 1, o_last, 0);
+        let d = m.mux(moved, d, o);
+        let zero = m.constant(0);
+        let d = m.mux(restart, zero, d);
+        set(m, o, d);
+        let finish = m.and(moved, o_last);
+        let one = m.constant(1);
+        let d = m.mux(finish, one, done);
+        let d = m.mux(restart, zero, d);
+        set(m, done, d);
+        (hit, o_last)
+    };
+    // A row's window flags advance at its end; a column's at each step.
+    let (row_hit, oy_last) = bottom(&mut m, rows, geo.sh, geo.out_h, row_end, img_end, py);
+    let (col_hit, ox_last) = bottom(&mut m, cols - 1, geo.sw, geo.out_w, step, row_end, px);
+    let emit = m.and(row_hit, col_hit);
+    let last_xy = m.and(oy_last, ox_last);
+    let last = m.and(emit, last_xy);
+
+    // Stage 1 registers (loaded when the pipeline advances).
+    let zero_pix = m.constant_at(0, pix);
+    let pixel = m.bus_mux(need, s_data, zero_pix);
+    let p1_pix = m.bus_reg_later(pix, Some(adv), None);
+    m.drive(p1_pix, pixel);
+    let d = m.mux(adv, step, p1_valid);
+    set(&mut m, p1_valid, d);
+    let emit_d = m.and(step, emit);
+    let d = m.mux(adv, emit_d, p1_emit);
+    set(&mut m, p1_emit, d);
+    let p1_last = m.reg(last, Some(adv));
+    let work = m.and(adv, p1_valid);
+
+    // The column: the `rows` rows above from the column store, then the
+    // pixel (oldest row in the low bits).
+    let mut ram_data = None;
+    let column = if rows == 0 {
+        p1_pix
+    } else {
+        let store_bits = rows as u32 * pix;
+        let old = if pw == 1 {
+            m.bus_reg_later(store_bits, Some(work), None)
+        } else {
+            let ab = pw.next_power_of_two().trailing_zeros().max(1);
+            let raddr = m.low_bits(px, ab);
+            let p1_px = m.reg(raddr, Some(adv));
+            let wdata = m.instance_output(0, 0, store_bits);
+            ram_data = Some(wdata);
+            m.ram(1 << ab, store_bits, p1_px, wdata, work, raddr, step)
+        };
+        let full = m.concat(vec![old, p1_pix]);
+        let kept = m.slice(full, pix, store_bits, 0, 0);
+        // Write back the column's last `rows` rows.
+        match ram_data {
+            Some(wdata) => m.assign(wdata, kept),
+            None => m.drive(old, kept),
+        }
+        full
+    };
+    // The window's taps of this column (tap ky: row ky·dh of the column).
+    let tap = |m: &mut Module, col: NetId, ky: usize| m.slice(col, (ky * geo.dh) as u32 * pix, pix, 0, 0);
+    let this: Vec<NetId> = (0..geo.kh).map(|ky| tap(&mut m, column, ky)).collect();
+    let this_col = m.concat(this);
+    // The columns before it, oldest first: a shift register of
+    // `(kw − 1)·dw` columns of taps.
+    let regs: Vec<NetId> = (0..cols - 1).map(|_| m.bus_reg_later(geo.kh as u32 * pix, Some(work), None)).collect();
+    for c in 0..cols.saturating_sub(1) {
+        let d = if c + 2 < cols { regs[c + 1] } else { this_col };
+        m.drive(regs[c], d);
+    }
+    let col_of = |c: usize| if c + 1 == cols { this_col } else { regs[c] };
+    let mut window = vec![];
+    for ky in 0..geo.kh {
+        for kx in 0..geo.kw {
+            let c = col_of(kx * geo.dw);
+            window.push(m.slice(c, ky as u32 * pix, pix, 0, 0));
+        }
+    }
+    let window = m.concat(window);
+    let load = m.and(work, p1_emit);
+    output_ports(&mut m, s_ready, (m_valid, m_ready), load, (window, taps as u32 * pix), p1_last);
+    LineBuffer { module: m, cycles_per_window: 2, cycles_per_image: ph * pw }
+}
+
+/// The serial line buffer of `geo` over pixels of `geo.cin` elements of
+/// `width` bits: one tap a cycle (see the module's documentation).
+fn serial_line_buffer(name: &str, geo: &Geo, width: u32) -> LineBuffer {
+    let mut m = Module::new(name);
+    m.header.push(format!(
+        "Serial line buffer (a tap a cycle): {}x{}x{} pixels in, one {}x{}x{} window per output position ({}x{}), stride {}x{}, dilation {}x{}, padding top {} left {}.",
         geo.in_h, geo.in_w, geo.cin, geo.kh, geo.kw, geo.cin, geo.out_h, geo.out_w, geo.sh, geo.sw, geo.dh, geo.dw, geo.pad_top, geo.pad_left
     ));
     let pix = geo.cin as u32 * width;
@@ -422,9 +669,8 @@ pub fn line_buffer(name: &str, geo: &Geo, width: u32) -> LineBuffer {
     m.output("m_last", m_last, 1);
     LineBuffer {
         module: m,
-        rows: b,
         cycles_per_window: taps + 3,
-        cycles_per_image: geo.out_h * (taps + 3 + (geo.out_w - 1) * (j * geo.kh + 3)),
+        cycles_per_image: serial_cycles_per_image(geo),
     }
 }
 

@@ -174,7 +174,10 @@ pub fn ram_bram36(plan: &Plan, sp: &StreamPlan, fifo_minimum: bool) -> f64 {
     let mut total = 0.0;
     for (k, node) in sp.nodes.iter().enumerate() {
         if let Stage::Window { geo, width, .. } = &node.stage {
-            let (depth, bits) = super::line_buffer::line_buffer_ram(geo, *width);
+            // The budget folds the layers, whose windows then come from
+            // serial line buffers (a reader faster than one gets a sliding
+            // line buffer, whose RAM is wider).
+            let (depth, bits) = super::line_buffer::line_buffer_ram(geo, *width, super::line_buffer::LineBufferKind::Serial);
             total += super::folded::bram36(depth, bits as usize);
         }
         if let Stage::Repeat { in_w, c, width, .. } = &node.stage {
