@@ -241,9 +241,20 @@ fn serial_cycles_per_image(geo: &Geo) -> usize {
 
 /// The line buffer of `geo` over pixels of `geo.cin` elements of `width` bits.
 pub fn line_buffer(name: &str, geo: &Geo, width: u32, kind: LineBufferKind) -> LineBuffer {
+    let mut m = Module::new(name);
+    let what = match kind {
+        LineBufferKind::Serial => "Serial line buffer (a tap a cycle)",
+        LineBufferKind::Sliding => "Sliding line buffer (a position of the padded map a cycle)",
+    };
+    m.header.push(format!(
+        "{what}: {}x{}x{} pixels in, one {}x{}x{} window per output position ({}x{}), stride {}x{}, dilation {}x{}, padding top {} left {}.",
+        geo.in_h, geo.in_w, geo.cin, geo.kh, geo.kw, geo.cin, geo.out_h, geo.out_w, geo.sh, geo.sw, geo.dh, geo.dw, geo.pad_top, geo.pad_left
+    ));
+    let pix = geo.cin as u32 * width;
+    let ports = stream_ports(&mut m, pix);
     match kind {
-        LineBufferKind::Serial => serial_line_buffer(name, geo, width),
-        LineBufferKind::Sliding => sliding_line_buffer(name, geo, width),
+        LineBufferKind::Serial => serial_line_buffer(m, geo, pix, ports),
+        LineBufferKind::Sliding => sliding_line_buffer(m, geo, pix, ports),
     }
 }
 
@@ -273,17 +284,11 @@ pub fn fifo_ram(capacity: usize) -> (usize, u32) {
     (1 << bits, bits)
 }
 
-/// The sliding line buffer of `geo` over pixels of `geo.cin` elements of
-/// `width` bits: one position of the padded map a cycle, one window per
-/// output position (see the module's documentation).
-fn sliding_line_buffer(name: &str, geo: &Geo, width: u32) -> LineBuffer {
-    let mut m = Module::new(name);
-    m.header.push(format!(
-        "Sliding line buffer (a position of the padded map a cycle): {}x{}x{} pixels in, one {}x{}x{} window per output position ({}x{}), stride {}x{}, dilation {}x{}, padding top {} left {}.",
-        geo.in_h, geo.in_w, geo.cin, geo.kh, geo.kw, geo.cin, geo.out_h, geo.out_w, geo.sh, geo.sw, geo.dh, geo.dw, geo.pad_top, geo.pad_left
-    ));
-    let pix = geo.cin as u32 * width;
-    let (rst, s_data, s_valid, m_ready) = stream_ports(&mut m, pix);
+/// The sliding line buffer of `geo` in module `m` (its header and stream
+/// ports made), over pixels of `pix` bits: one position of the padded map
+/// a cycle, one window per output position (see the module's
+/// documentation).
+fn sliding_line_buffer(mut m: Module, geo: &Geo, pix: u32, (rst, s_data, s_valid, m_ready): (NetId, NetId, NetId, NetId)) -> LineBuffer {
     let (ph, pw) = padded_map(geo);
     let rows = (geo.kh - 1) * geo.dh;
     let cols = (geo.kw - 1) * geo.dw + 1;
@@ -425,16 +430,10 @@ fn sliding_line_buffer(name: &str, geo: &Geo, width: u32) -> LineBuffer {
     LineBuffer { module: m, cycles_per_window: 2, cycles_per_image: ph * pw }
 }
 
-/// The serial line buffer of `geo` over pixels of `geo.cin` elements of
-/// `width` bits: one tap a cycle (see the module's documentation).
-fn serial_line_buffer(name: &str, geo: &Geo, width: u32) -> LineBuffer {
-    let mut m = Module::new(name);
-    m.header.push(format!(
-        "Serial line buffer (a tap a cycle): {}x{}x{} pixels in, one {}x{}x{} window per output position ({}x{}), stride {}x{}, dilation {}x{}, padding top {} left {}.",
-        geo.in_h, geo.in_w, geo.cin, geo.kh, geo.kw, geo.cin, geo.out_h, geo.out_w, geo.sh, geo.sw, geo.dh, geo.dw, geo.pad_top, geo.pad_left
-    ));
-    let pix = geo.cin as u32 * width;
-    let (rst, s_data, s_valid, m_ready) = stream_ports(&mut m, pix);
+/// The serial line buffer of `geo` in module `m` (its header and stream
+/// ports made), over pixels of `pix` bits: one tap a cycle (see the
+/// module's documentation).
+fn serial_line_buffer(mut m: Module, geo: &Geo, pix: u32, (rst, s_data, s_valid, m_ready): (NetId, NetId, NetId, NetId)) -> LineBuffer {
     let (h, w) = (geo.in_h as i128, geo.in_w as i128);
     let b = row_slots(geo);
     let bb = b.trailing_zeros();
