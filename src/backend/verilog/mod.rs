@@ -1497,8 +1497,9 @@ pub fn budget_config(g: &Graph, plan: &Plan, config: &crate::passes::config::Con
     let mut fabric_fits = |c: &crate::passes::config::Config| fabric(c).is_ok_and(|(lut, ff)| b.lut.is_none_or(|n| lut <= n) && b.ff.is_none_or(|n| ff <= n));
     let (mut cfg, mut est) = crate::arch::schedule::budget_config(plan, config, &rest, positions_at_once && !stream, opts.pack_dsp, 0, &mut fabric_fits);
     if stream {
-        // A stream's interval can be set by what no reuse factor changes (a
-        // line buffer's windows, a pooling): layers folded for a shorter
+        // A stream's interval can be set by what the tightest fit does not
+        // shorten (a pooling, a zero-inserting dilator, a line buffer, the
+        // stages' interplay): layers folded for a shorter
         // time spend DSP48 that buy nothing (cross-check batch 13: a
         // convolution at R = 6 where R = 36 gave the same interval). So fold
         // up to the interval the chosen design has, and keep that only if
