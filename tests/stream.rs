@@ -945,7 +945,7 @@ fn recurrent_layers_stream_whole_in_the_per_sample_tail() {
 /// register): two images of distinct pixel codes in, under random valid
 /// and ready, every window out equal to the one `Geo` reads (zeros for
 /// padding), TLAST on each image's last window, from both kinds of line
-/// buffer; at full rate the serial one takes `j·kh + 3` cycles for a
+/// buffer, each lint-clean under `verilator -Wall`; at full rate the serial one takes `j·kh + 3` cycles for a
 /// window that shares columns with the one before and `kh·kw + 3` for a
 /// row's first, the sliding one a position of the padded map a cycle
 /// (a window a cycle at stride 1), as the stated cycles say.
@@ -955,6 +955,7 @@ fn both_line_buffers_give_every_window_at_their_stated_rate() {
     use qkhw::arch::line_buffer::{line_buffer, new_columns, padded_map};
     use qkhw::plan::Geo;
     common::require("iverilog");
+    common::require("verilator");
     // (in_h, in_w, cin, kh, kw, sh, sw, dh, dw, pad_top, pad_left, out_h, out_w)
     let cases = [
         (6, 7, 2, 3, 3, 1, 1, 1, 1, 1, 1, 6, 7),
@@ -1010,7 +1011,10 @@ fn both_line_buffers_give_every_window_at_their_stated_rate() {
             );
             let dir = common::tmp(&format!("line-buffer-{name}"));
             std::fs::write(dir.join("lb.v"), lb.module.verilog()).unwrap();
+            std::fs::write(dir.join(format!("{name}.v")), lb.module.verilog()).unwrap();
             std::fs::write(dir.join("tb.v"), tb).unwrap();
+            let l = Command::new("verilator").args(["--lint-only", "-Wall", &format!("{name}.v")]).current_dir(&dir).output().unwrap();
+            assert!(l.status.success(), "case {n} {kind:?}: {}", String::from_utf8_lossy(&l.stderr));
             let b = Command::new("iverilog").args(["-g2005", "-o", "sim", "tb.v", "lb.v"]).current_dir(&dir).output().unwrap();
             assert!(b.status.success(), "{}", String::from_utf8_lossy(&b.stderr));
             for full in [false, true] {
