@@ -789,6 +789,21 @@ impl Builder<'_> {
 
     /// Stream `x` ends: the tail reads it, gathered into one beat per
     /// sample. Returns the tail, for the step that reads it.
+    /// Step `i` in the per-sample tail, every stream it reads that is not
+    /// there yet gathered into it.
+    fn join_in_tail(&mut self, tail: &mut Option<Tail>, i: usize) -> Result<()> {
+        let st = &self.plan.steps[i];
+        for &x in &st.inputs {
+            if !tail.as_ref().is_some_and(|t| t.0.has(x)) {
+                self.end_in_tail(tail, x)?;
+            }
+        }
+        match tail.as_mut() {
+            Some(t) => t.0.push(self.plan, i, st.shape.clone(), st.op.clone()),
+            None => Err(Error::Internal(format!("--io stream: step {i} joins a tail that was not started"))),
+        }
+    }
+
     fn end_in_tail<'t>(&mut self, tail: &'t mut Option<Tail>, x: usize) -> Result<&'t mut Sub> {
         let src = self.src(x)?;
         self.flush();
@@ -873,14 +888,7 @@ pub fn stream_plan(plan: &Plan) -> Result<StreamPlan> {
         // streams it also reads join the tail (gathered into one beat).
         let in_tail = |tail: &Option<Tail>, x: usize| tail.as_ref().is_some_and(|t| t.0.has(x));
         if st.inputs.iter().any(|&x| in_tail(&tail, x)) {
-            for &x in &st.inputs {
-                if !in_tail(&tail, x) {
-                    b.end_in_tail(&mut tail, x)?;
-                }
-            }
-            if let Some(t) = tail.as_mut() {
-                t.0.push(plan, i, st.shape.clone(), st.op.clone())?;
-            }
+            b.join_in_tail(&mut tail, i)?;
             continue;
         }
         if st.inputs.len() != 1 {
@@ -894,12 +902,7 @@ pub fn stream_plan(plan: &Plan) -> Result<StreamPlan> {
             if matches!(st.op, StepOp::Concat { .. }) && !ok_op {
                 // A Concatenate of positions (rows, columns, time steps)
                 // ends the streams: the tail joins the whole samples.
-                for &x in &st.inputs {
-                    b.end_in_tail(&mut tail, x)?;
-                }
-                if let Some(t) = tail.as_mut() {
-                    t.0.push(plan, i, st.shape.clone(), st.op.clone())?;
-                }
+                b.join_in_tail(&mut tail, i)?;
                 continue;
             }
             if !ok_op
