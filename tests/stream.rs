@@ -938,6 +938,26 @@ fn recurrent_layers_stream_whole_in_the_per_sample_tail() {
     }
 }
 
+/// `gen` names each window stage's line buffer kind (the recheck of
+/// cross-check batches 6 to 8 found it only in the Verilog files'
+/// headers): stream_cnn unrolled has
+/// sliding ones only; at R = 12 its convolutions' and pooling's readers
+/// take a window no faster than the serial one gives, so those are serial,
+/// and the zero padding's window (read by a window stage) stays sliding.
+#[test]
+fn gen_says_which_line_buffer_each_window_got() {
+    let g = qkhw::load_graph(common::root().join("examples/models/stream_cnn.keras"), Default::default()).unwrap();
+    let note = |reuse| {
+        let opts = Options { io: Io::Stream, reuse_factor: reuse, ..Default::default() };
+        let (_, _, notes) = verilog::from_graph(&g, None, &Config::default(), &opts).unwrap();
+        notes.into_iter().find(|n| n.contains("line buffers:")).unwrap()
+    };
+    let all = note(None);
+    assert!(all.contains("sliding (a window a cycle) for pad_window, conv_s2_window, sep_window, pool_window;") && all.ends_with("for none"), "{all}");
+    let folded = note(Some(12));
+    assert!(folded.contains("sliding (a window a cycle) for pad_window;") && folded.ends_with("for conv_s2_window, sep_window, pool_window"), "{folded}");
+}
+
 /// The line buffer alone, on Icarus, over stride 1 and 2, dilation 2 with
 /// stride 1 and 2, `same` padding, a 1-row Conv1D window, a pooling
 /// window, a DS-CNN-like 5×4 at stride 2, a `valid` window that leaves the

@@ -62,6 +62,8 @@ pub fn generate_stream(
     // and its own top), the other stages' modules.
     let mut stage_fabric = crate::arch::fabric::Fabric::default();
     let mut notes = vec![];
+    // The window stages by line buffer kind: [serial, sliding].
+    let mut kinds: [Vec<String>; 2] = Default::default();
     let mut t = Module::new(&top);
     t.header.push(opts.header.clone());
     t.header.push("Top of the streaming design (--io stream): pixel-serial AXI-Stream-compatible ports, one pixel".into());
@@ -137,7 +139,9 @@ pub fn generate_stream(
                     })
                     .min()
                     .unwrap_or(1);
-                Some(line_buffer_kind(geo, reader_cycles))
+                let kind = line_buffer_kind(geo, reader_cycles);
+                kinds[usize::from(kind == LineBufferKind::Sliding)].push(node.stage.name().to_string());
+                Some(kind)
             }
             _ => None,
         };
@@ -590,6 +594,14 @@ fifo_rows.push(format!("--io stream: {}: FIFO of {} words of {} bits (the deadlo
         internal_sigmoid: opts.internal_sigmoid,
     };
     notes.push(format!("--io stream: {} stages", sp.nodes.len()));
+    if kinds.iter().any(|k| !k.is_empty()) {
+        let list = |k: &Vec<String>| if k.is_empty() { "none".to_string() } else { k.join(", ") };
+        notes.push(format!(
+            "--io stream: line buffers: sliding (a window a cycle) for {}; serial (a tap a cycle, a narrower RAM; where the stage after it takes a window no faster) for {}",
+            list(&kinds[1]),
+            list(&kinds[0])
+        ));
+    }
     notes.push(timing_note);
     if let Some(n) = fold_headroom(&stage_cycles, ii as usize, opts.reuse_factor) {
         notes.push(n);
