@@ -307,7 +307,9 @@ fn sliding_line_buffer(mut m: Module, geo: &Geo, pix: u32, (rst, s_data, s_valid
 
     // Stage 0: the walk over the padded map; an input pixel is taken at
     // the positions of the input, a zero made at the padding's.
-    let (py, px) = (m.reg_later(0, ph as i128 - 1, None, rs(0)), m.reg_later(0, pw as i128 - 1, None, rs(0)));
+    // (The walk's counters step on `step`, which reads them: driven below.)
+    let step = m.instance_output(0, 1, 1);
+    let Raster { x: px, y: py, x_last: px_last, y_last: py_last } = raster(&mut m, pw, ph, step, rst);
     let within = |m: &mut Module, q: NetId, lo: usize, n: usize| {
         let a = m.constant(lo as i128);
         let b = m.constant((lo + n) as i128);
@@ -320,13 +322,10 @@ fn sliding_line_buffer(mut m: Module, geo: &Geo, pix: u32, (rst, s_data, s_valid
     let need = m.and(in_rows, in_cols);
     let not_need = m.not(need);
     let have = m.or(not_need, s_valid);
-    let step = m.and(adv, have);
+    let stepping = m.and(adv, have);
+    m.assign(step, stepping);
     let s_ready = m.and(adv, need);
-    let px_last = is(&mut m, px, pw as i128 - 1);
-    let py_last = is(&mut m, py, ph as i128 - 1);
-    advance(&mut m, px, step, px_last);
     let row_end = m.and(step, px_last);
-    advance(&mut m, py, row_end, py_last);
     let img_end = m.and(row_end, py_last);
     // Where windows end: the row `ybot` (and column `xbot`) of the next
     // window's bottom (right) taps, `oy` (`ox`) windows done before it, and
@@ -381,25 +380,25 @@ fn sliding_line_buffer(mut m: Module, geo: &Geo, pix: u32, (rst, s_data, s_valid
 
     // The column: the `rows` rows above from the column store, then the
     // pixel (oldest row in the low bits).
-    let mut ram_data = None;
     let column = if rows == 0 {
         p1_pix
     } else {
         let store_bits = rows as u32 * pix;
-        let old = if pw == 1 {
-            m.bus_reg_later(store_bits, Some(work), None)
+        // (old rows, the net their write-back drives)
+        let (old, write) = if pw == 1 {
+            let r = m.bus_reg_later(store_bits, Some(work), None);
+            (r, None)
         } else {
             let ab = pw.next_power_of_two().trailing_zeros().max(1);
             let raddr = m.low_bits(px, ab);
             let p1_px = m.reg(raddr, Some(adv));
             let wdata = m.instance_output(0, 0, store_bits);
-            ram_data = Some(wdata);
-            m.ram(1 << ab, store_bits, p1_px, wdata, work, raddr, step)
+            (m.ram(1 << ab, store_bits, p1_px, wdata, work, raddr, step), Some(wdata))
         };
         let full = m.concat(vec![old, p1_pix]);
         let kept = m.slice(full, pix, store_bits, 0, 0);
         // Write back the column's last `rows` rows.
-        match ram_data {
+        match write {
             Some(wdata) => m.assign(wdata, kept),
             None => m.drive(old, kept),
         }

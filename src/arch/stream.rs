@@ -412,9 +412,11 @@ fn transposed_as_conv(g: &Geo, w: &[i128]) -> Option<(Geo, Vec<i128>)> {
 /// iterates over time; with the projection taken per beat, the recurrence
 /// left in the tail was unrolled over every time step.
 fn recurrent_projection(plan: &Plan, i: usize) -> bool {
+    if !matches!(plan.steps[i].op, StepOp::Dense { rows, .. } if rows >= 2) {
+        return false;
+    }
     let layer = layer_of(plan, i);
-    matches!(plan.steps[i].op, StepOp::Dense { rows, .. } if rows >= 2)
-        && plan.steps.iter().enumerate().any(|(k, st)| matches!(st.op, StepOp::Gather { .. }) && st.inputs.contains(&i) && layer_of(plan, k) == layer)
+    plan.steps.iter().enumerate().any(|(k, st)| matches!(st.op, StepOp::Gather { .. }) && st.inputs.contains(&i) && layer_of(plan, k) == layer)
 }
 
 /// A crop's step on one window ([`crop_geo`]): its last tap.
@@ -787,14 +789,12 @@ impl Builder<'_> {
         )
     }
 
-    /// Stream `x` ends: the tail reads it, gathered into one beat per
-    /// sample. Returns the tail, for the step that reads it.
     /// Step `i` in the per-sample tail, every stream it reads that is not
     /// there yet gathered into it.
     fn join_in_tail(&mut self, tail: &mut Option<Tail>, i: usize) -> Result<()> {
         let st = &self.plan.steps[i];
         for &x in &st.inputs {
-            if !tail.as_ref().is_some_and(|t| t.0.has(x)) {
+            if !in_tail(tail, x) {
                 self.end_in_tail(tail, x)?;
             }
         }
@@ -804,12 +804,19 @@ impl Builder<'_> {
         }
     }
 
+    /// Stream `x` ends: the tail reads it, gathered into one beat per
+    /// sample. Returns the tail, for the step that reads it.
     fn end_in_tail<'t>(&mut self, tail: &'t mut Option<Tail>, x: usize) -> Result<&'t mut Sub> {
         let src = self.src(x)?;
         self.flush();
         let src = self.gathered(src, x);
         Ok(to_tail(tail, beat_input(self.plan, x, self.plan.steps[x].shape.clone(), false), x, src))
     }
+}
+
+/// Whether step `x` runs in the per-sample tail.
+fn in_tail(tail: &Option<Tail>, x: usize) -> bool {
+    tail.as_ref().is_some_and(|t| t.0.has(x))
 }
 
 /// Add stream `src`, one beat per sample holding `input` (the values of
@@ -886,7 +893,6 @@ pub fn stream_plan(plan: &Plan) -> Result<StreamPlan> {
         }
         // A step that reads what runs once per sample runs there too; the
         // streams it also reads join the tail (gathered into one beat).
-        let in_tail = |tail: &Option<Tail>, x: usize| tail.as_ref().is_some_and(|t| t.0.has(x));
         if st.inputs.iter().any(|&x| in_tail(&tail, x)) {
             b.join_in_tail(&mut tail, i)?;
             continue;

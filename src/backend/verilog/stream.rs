@@ -125,26 +125,6 @@ pub fn generate_stream(
     };
     for (k, node) in sp.nodes.iter().enumerate() {
         let name = format!("{top}_s{k}");
-        // A window stage's line buffer, by how fast its readers take
-        // windows: a beat stage one every initiation interval of its
-        // schedule, any other stage one a cycle.
-        let kind = match &node.stage {
-            Stage::Window { geo, .. } => {
-                let reader_cycles = sp
-                    .readers(Src::Node(k))
-                    .iter()
-                    .map(|&(j, _)| match &sp.nodes[j].stage {
-                        Stage::Beat { plan: sub, .. } => schedule(sub, opts.reuse_factor, cfg).initiation_interval.max(1),
-                        _ => 1,
-                    })
-                    .min()
-                    .unwrap_or(1);
-                let kind = line_buffer_kind(geo, reader_cycles);
-                kinds[usize::from(kind == LineBufferKind::Sliding)].push(node.stage.name().to_string());
-                Some(kind)
-            }
-            _ => None,
-        };
         // This node's inputs, through a FIFO where a join needs one.
         let (minimum, depths) = fifo_depths(&sp, k, opts.fifo_minimum);
         let mut ins = vec![];
@@ -313,7 +293,22 @@ pub fn generate_stream(
             stage => {
                 let (m, cycles, latency) = match stage {
                     Stage::Window { geo, width, .. } => {
-                        let lb = line_buffer(&format!("{name}_line_buffer"), geo, *width, kind.unwrap_or(LineBufferKind::Serial));
+                        // The line buffer by how fast its readers take
+                        // windows: a beat stage one every initiation
+                        // interval of its schedule, any other stage one a
+                        // cycle.
+                        let reader_cycles = sp
+                            .readers(Src::Node(k))
+                            .iter()
+                            .map(|&(j, _)| match &sp.nodes[j].stage {
+                                Stage::Beat { plan: sub, .. } => schedule(sub, opts.reuse_factor, cfg).initiation_interval.max(1),
+                                _ => 1,
+                            })
+                            .min()
+                            .unwrap_or(1);
+                        let kind = line_buffer_kind(geo, reader_cycles);
+                        kinds[usize::from(kind == LineBufferKind::Sliding)].push(stage.name().to_string());
+                        let lb = line_buffer(&format!("{name}_line_buffer"), geo, *width, kind);
                         let c = lb.cycles_per_image;
                         (
                             lb.module,
@@ -565,7 +560,7 @@ pub fn generate_stream(
             None if opts.fifo_minimum => "the deadlock-free minimum, as asked".to_string(),
             None => "twice the deadlock-free minimum, since the timing simulation did not settle".to_string(),
         };
-fifo_rows.push(format!("--io stream: {}: FIFO of {} words of {} bits (the deadlock-free minimum is {}; {how})", f.info.name, f.info.capacity, f.bits, f.info.minimum));
+        fifo_rows.push(format!("--io stream: {}: FIFO of {} words of {} bits (the deadlock-free minimum is {}; {how})", f.info.name, f.info.capacity, f.bits, f.info.minimum));
         fifos.push(f.info);
     }
     // The top's cells, the beat stages whole, the other stages' modules.
@@ -680,9 +675,6 @@ fn stalls(e: &timing::Unsimulated, ii_est: usize, latency_est: usize) -> Option<
 mod stall_tests {
     use super::*;
 
-    /// Too few samples in a limit that leaves room for many is a stall; in
-    /// a limit too short for the design's rate, or for another reason, it
-    /// is not.
     /// The note names the stage that sets the interval and how much
     /// further the beat stages could fold; none without a reuse factor,
     /// where a beat stage is (nearly) the slowest, or where the interval is
@@ -702,6 +694,9 @@ mod stall_tests {
         assert!(fold_headroom(&above, 270, Some(2)).is_some());
     }
 
+    /// Too few samples in a limit that leaves room for many is a stall; in
+    /// a limit too short for the design's rate, or for another reason, it
+    /// is not.
     #[test]
     fn too_few_samples_in_a_long_run_is_a_stall() {
         let few = |through, limit| timing::Unsimulated::TooFew { through, limit };
