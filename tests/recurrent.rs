@@ -41,11 +41,8 @@ fn a_cell_whose_state_float32_rounds_is_refused_naming_the_layer() {
 /// missing quantizer (it used to say "batch-norm bias codes overflow").
 #[test]
 fn a_gru_without_a_state_quantizer_is_told_to_add_one() {
-    let model = common::root().join("tests/golden/rnn_refusals/gru_no_state.keras");
-    let g = qkhw::load_graph(&model, Default::default()).unwrap();
-    let e = qkhw::golden::hardware_plan(&g, None, &Default::default()).expect_err("refused").to_string();
+    let e = plan_refusal("gru_no_state");
     assert!(e.contains("layer `qgru`") && e.contains("without a state_quantizer") && e.contains("give the layer a state_quantizer"), "{e}");
-    assert_eq!(e.lines().count(), 1, "{e}");
 }
 
 /// A QGRU whose cell needs 26 bits, reading a MaxPooling1D of a
@@ -54,10 +51,17 @@ fn a_gru_without_a_state_quantizer_is_told_to_add_one() {
 /// was (cross-check batch 8; `tests/golden/gen_rnn_refusals.py pool`).
 #[test]
 fn a_recurrent_layer_after_a_max_pooling_of_a_quantizer_is_told_its_input_is_quantized() {
-    let model = common::root().join("tests/golden/rnn_refusals/pool_gru.keras");
-    let g = qkhw::load_graph(&model, Default::default()).unwrap();
-    let e = qkhw::golden::hardware_plan(&g, None, &Default::default()).expect_err("refused").to_string();
+    let e = plan_refusal("pool_gru");
     assert!(e.contains("layer `qgru`") && e.contains("needs 26 significant bits") && e.contains("use fewer bits in its kernel, recurrent and state quantizers"), "{e}");
     assert!(!e.contains("quantize the layer's input"), "{e}");
+}
+
+/// The one-line error the plan of `tests/golden/rnn_refusals/NAME.keras`
+/// refuses with.
+fn plan_refusal(name: &str) -> String {
+    let model = common::root().join(format!("tests/golden/rnn_refusals/{name}.keras"));
+    let g = qkhw::load_graph(&model, Default::default()).unwrap();
+    let e = qkhw::golden::hardware_plan(&g, None, &Default::default()).expect_err("refused").to_string();
     assert_eq!(e.lines().count(), 1, "{e}");
+    e
 }
