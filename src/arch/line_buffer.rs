@@ -672,33 +672,79 @@ fn serial_line_buffer(mut m: Module, geo: &Geo, pix: u32, (rst, s_data, s_valid,
     }
 }
 
+/// How many samples a [`collector`] holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CollectBuffers {
+    /// The beats' registers are the output: the stream before it stops
+    /// from a sample's last beat until the reader takes the sample.
+    One,
+    /// An output register besides: the next sample's beats (all but its
+    /// last) shift in while the finished sample waits, so a reader that
+    /// takes samples only at its own slots (a folded per-sample tail) does
+    /// not stop the stream before it. With one buffer n08 of cross-check
+    /// batch 8 took 400 cycles a sample at R = 4 beside a 200-cycle tail:
+    /// its next sample missed each slot by a few cycles. It costs a
+    /// sample's bits of flip-flops, so it is chosen where the timing
+    /// simulation finds it faster.
+    Two,
+}
+
 /// Gathers `beats` beats of `elems` elements of `width` bits into one
-/// sample (beat 0 in the low bits: the C order of the tensor). It takes the
-/// next sample's first beat while the finished one is being handed over.
-pub fn collector(name: &str, beats: usize, elems: usize, width: u32) -> Module {
+/// sample (beat 0 in the low bits: the C order of the tensor), in
+/// `buffers` buffers. Either takes the next sample's first beat while the
+/// finished one is being handed over.
+pub fn collector(name: &str, beats: usize, elems: usize, width: u32, buffers: CollectBuffers) -> Module {
     let mut m = Module::new(name);
     m.header.push(format!(
-        "Collector: {beats} beats of {elems} elements in, one sample of {} elements out.",
-        beats * elems
+        "Collector: {beats} beats of {elems} elements in, one sample of {} elements out{}.",
+        beats * elems,
+        match buffers {
+            CollectBuffers::One => "",
+            CollectBuffers::Two => "; the next sample's beats but its last are taken while the finished one waits",
+        }
     ));
     let bits = elems as u32 * width;
     let (rst, s_data, s_valid, m_ready) = stream_ports(&mut m, bits);
-    let (m_valid, s_ready) = output_register(&mut m, m_ready, rst);
-    let s_fire = m.and(s_valid, s_ready);
+    let (m_valid, free) = output_register(&mut m, m_ready, rst);
+    // With one buffer a beat is taken while the output is free (nets made
+    // in this order so that its Verilog stays as it was).
+    let one_fire = (buffers == CollectBuffers::One).then(|| m.and(s_valid, free));
     let cnt = m.reg_later(0, beats as i128 - 1, None, Some((rst, 0)));
     let last = is(&mut m, cnt, beats as i128 - 1);
+    let (s_ready, s_fire) = match one_fire {
+        Some(fire) => (free, fire),
+        None => {
+            let not_last = m.not(last);
+            let ready = m.or(not_last, free);
+            (ready, m.and(s_valid, ready))
+        }
+    };
     advance(&mut m, cnt, s_fire, last);
-    let regs: Vec<NetId> = (0..beats)
+    // A shift register of the sample's beats (beat 0 ends in regs[0]); with
+    // two buffers, of all but the last, which goes with them to the output
+    // register.
+    let shifted = match buffers {
+        CollectBuffers::One => beats,
+        CollectBuffers::Two => beats - 1,
+    };
+    let regs: Vec<NetId> = (0..shifted)
         .map(|_| m.bus_reg_later(bits, Some(s_fire), None))
         .collect();
-    for k in 0..beats {
-        let d = if k + 1 < beats { regs[k + 1] } else { s_data };
-        m.drive(regs[k], d);
+    for (k, &r) in regs.iter().enumerate() {
+        m.drive(r, regs.get(k + 1).copied().unwrap_or(s_data));
     }
     let done = m.and(s_fire, last);
+    let all = match buffers {
+        CollectBuffers::One => m.concat(regs),
+        CollectBuffers::Two => {
+            let all = m.concat(regs.into_iter().chain([s_data]).collect());
+            let out = m.bus_reg_later(beats as u32 * bits, Some(done), None);
+            m.drive(out, all);
+            out
+        }
+    };
     let one = m.constant(1);
     drive_valid(&mut m, m_valid, done, m_ready);
-    let all = m.concat(regs);
     m.output("s_ready", s_ready, 1);
     m.output("m_data", all, beats as u32 * bits);
     m.output("m_valid", m_valid, 1);

@@ -49,6 +49,35 @@ pub struct FullRate {
     /// against each other over a very long cycle), the figures are the
     /// largest over the samples simulated: a longer run can see more.
     pub repeated: bool,
+    /// The steady state, where the timing repeated: `samples` samples
+    /// every `cycles` cycles (one period of the repeating timing). The
+    /// throughput: the largest interval (`interval`) can be a sample of
+    /// the pipeline filling (n08 of cross-check batch 8 at R = 4: 245
+    /// cycles at the fourth sample, 200 from then on).
+    pub steady: Option<Steady>,
+}
+
+/// The steady state of a streaming design at full rate: `samples` samples
+/// every `cycles` cycles (between their first input beats), from sample
+/// `from` on (the timing simulation's run when it found the cycle; the
+/// cycle holds from there for ever, the design's whole state repeating).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Steady {
+    pub samples: usize,
+    pub cycles: u64,
+    pub from: usize,
+}
+
+impl Steady {
+    /// Whether this steady state takes fewer cycles a sample than `other`.
+    pub fn faster_than(&self, other: &Steady) -> bool {
+        u128::from(self.cycles) * (other.samples as u128) < u128::from(other.cycles) * (self.samples as u128)
+    }
+
+    /// Cycles a sample (the mean over the period).
+    pub fn per_sample(&self) -> f64 {
+        self.cycles as f64 / self.samples.max(1) as f64
+    }
 }
 
 /// The top's handshake nets `full_rate` drives and watches.
@@ -175,7 +204,7 @@ pub fn full_rate(top: &Module, modules: &HashMap<String, Module>, pipelines: &Ha
     // The design's state as each sample's last output beat leaves.
     let mut states: Vec<u64> = vec![];
     let mut cycle = 0u64;
-    let mut repeated = false;
+    let mut steady = None;
     loop {
         if cycle >= limit {
             if each.len() < 3 {
@@ -213,8 +242,8 @@ pub fn full_rate(top: &Module, modules: &HashMap<String, Module>, pipelines: &Ha
             if s > 0 { first - first_in(&accepted, s - 1).unwrap_or(first) } else { 0 },
         ));
         states.push(sim.state_hash());
-        if repeats(&each, &states) {
-            repeated = true;
+        if let Some(p) = repeats(&each, &states) {
+            steady = Some(Steady { samples: p, cycles: each[each.len() - p..].iter().map(|e| e.2).sum(), from: each.len() });
             break;
         }
         if each.len() == MAX_SAMPLES {
@@ -230,20 +259,20 @@ pub fn full_rate(top: &Module, modules: &HashMap<String, Module>, pipelines: &Ha
     let (last, b) = largest(|e| e.1);
     let (interval, c) = largest(|e| e.2);
     let probes = probe_need.iter().copied().max().unwrap_or(0);
-    Ok(FullRate { latency_first: first, latency_last: last, interval, samples: a.max(b).max(c).max(probes), probe_max, repeated })
+    Ok(FullRate { latency_first: first, latency_last: last, interval, samples: a.max(b).max(c).max(probes), probe_max, repeated: steady.is_some(), steady })
 }
 
-/// Whether the samples' timing has settled into a cycle: for some period
-/// `p`, the last three periods (at least five samples) repeat, none of
+/// The period `p` (in samples) of the cycle the samples' timing has
+/// settled into, if it has: the last three periods (at least five samples) repeat, none of
 /// them among the first two samples (the pipeline filling), and so does
 /// the design's whole state (`states`, as each sample left) at their
 /// ends. Timings alone can repeat for a while where two stages' phase
 /// counters drift against each other (a cross-check's model repeated 714
 /// cycles per image with a first-beat latency of 1,191 for three periods;
 /// later samples took 1,193).
-fn repeats(each: &[Sample], states: &[u64]) -> bool {
+fn repeats(each: &[Sample], states: &[u64]) -> Option<usize> {
     let m = each.len();
-    (1..=m / 3).any(|p| {
+    (1..=m / 3).find(|&p| {
         let w = (2 * p).max(4);
         m >= w + p + 2
             && each[m - 1] == each[m - 1 - p]

@@ -244,6 +244,6 @@ impl Simulator for Icarus {
         if outputs.len() < n * per_out {
             errors.push(format!("{} of {n} outputs", outputs.len() / per_out.max(1)));
         }
-        Ok(SimRun { outputs, build_secs, sim_secs, errors, stream_timing: None, fifo_max })
+        Ok(SimRun { outputs, build_secs, sim_secs, errors, stream_timing: None, first_beats: vec![], fifo_max })
     }
 }

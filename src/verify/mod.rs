@@ -88,6 +88,9 @@ pub struct SimRun {
     pub errors: Vec<String>,
     /// A streaming design's timing measured in the steady run.
     pub stream_timing: Option<StreamTiming>,
+    /// Each sample's first input beat (its cycle) in the steady run of a
+    /// streaming design; empty when not measured.
+    pub first_beats: Vec<u64>,
     /// The most words each FIFO of a streaming design held (in the order
     /// of [`DesignDir::fifos`]; empty when not measured).
     pub fifo_max: Vec<u64>,
@@ -245,6 +248,9 @@ pub struct Report {
     pub timing_unchecked: Option<String>,
     /// A streaming design's measured timing (steady run).
     pub stream_timing: Option<StreamTiming>,
+    /// The steady state interface.json states, where the full-rate run
+    /// reached it and measured exactly that.
+    pub steady_checked: Option<crate::arch::timing::Steady>,
     /// A streaming design's FIFOs with the largest occupancy seen.
     pub fifos: Vec<FifoOccupancy>,
 }
@@ -285,6 +291,7 @@ impl Report {
             "timing_checked": self.timing_checked,
             "timing_unchecked": self.timing_unchecked,
             "stream_timing": self.stream_timing,
+            "steady_checked": self.steady_checked,
             "fifos": self.fifos,
         })
     }
@@ -324,7 +331,12 @@ impl Report {
                         (_, true) => ", as interface.json states".to_string(),
                         (Some(why), false) => format!(", {why}"),
                         (None, false) => String::new(),
-                    }
+                    } + &self.steady_checked.map_or(String::new(), |st| format!(
+                        "; the steady state {} sample{} every {} cycles, as stated",
+                        st.samples,
+                        if st.samples == 1 { "" } else { "s" },
+                        st.cycles
+                    ))
                 );
             }
             for f in &self.fifos {
@@ -436,6 +448,10 @@ pub fn verify(sim: &dyn Simulator, d: &DesignDir, plan: &Plan, codes: &[i128], n
     let mut harness_errors = random.errors.clone();
     harness_errors.extend(steady.errors.iter().cloned());
     harness_errors.extend(stream_timing_errors(d, steady.stream_timing, full));
+    let steady_checked = steady_state_checked(d, &steady.first_beats);
+    if let Some(Err(e)) = &steady_checked {
+        harness_errors.push(e.clone());
+    }
     // A FIFO holding more at full rate than the generator simulated would
     // mean the design does not run as its report states; a run as long
     // as `timing_samples` sees exactly what it states.
@@ -476,6 +492,7 @@ pub fn verify(sim: &dyn Simulator, d: &DesignDir, plan: &Plan, codes: &[i128], n
             }
         },
         stream_timing: steady.stream_timing,
+        steady_checked: steady_checked.is_some_and(|c| c.is_ok()).then_some(d.interface.steady).flatten(),
         fifos: d
             .fifos
             .iter()
@@ -515,10 +532,20 @@ pub fn large_design_note(top: &str, bytes: u64, sim: &str) -> Option<String> {
 /// A design without `timing_samples` (parallel ports) runs every sample.
 pub fn full_rate_samples(d: &DesignDir, n: usize) -> usize {
     match d.interface.timing_samples {
-        Some(k) => n.min((4 * k as usize).max(64)),
+        Some(k) => {
+            // Far enough to check the steady state where it is reached
+            // within a few hundred samples.
+            let steady = d.interface.steady.map_or(0, |st| st.from + st.samples + 1).min(STEADY_CHECK_MAX_SAMPLES);
+            n.min((4 * k as usize).max(64).max(steady))
+        }
         None => n,
     }
 }
+
+/// The most samples the full-rate run of a streaming design runs to reach
+/// its steady state (a design that settles later is checked up to the
+/// largest interval and latencies).
+pub const STEADY_CHECK_MAX_SAMPLES: usize = 512;
 
 /// Where a streaming design's timing measured at full rate differs from
 /// what its `interface.json` states. The statement is the largest over
@@ -535,6 +562,25 @@ fn stream_timing_errors(d: &DesignDir, measured: Option<StreamTiming>, n: usize)
         .filter(|&(_, got, said)| if exact { got != u64::from(said) } else { got > u64::from(said) })
         .map(|(what, got, said)| format!("streamed at full rate: {what} {got} cycles, interface.json says {said}"))
         .collect()
+}
+
+/// Whether the steady run's first input beats show the steady state
+/// interface.json states (`steady`): its last `samples` samples take
+/// exactly `cycles` cycles. None where there is nothing to check (no
+/// steady state stated, or a run too short to reach it: `from` samples
+/// and a period more).
+fn steady_state_checked(d: &DesignDir, firsts: &[u64]) -> Option<Result<(), String>> {
+    let st = d.interface.steady?;
+    let n = firsts.len();
+    if n < st.from + st.samples + 1 {
+        return None;
+    }
+    let got = firsts[n - 1] - firsts[n - 1 - st.samples];
+    Some(if got == st.cycles {
+        Ok(())
+    } else {
+        Err(format!("streamed at full rate: the last {} samples took {got} cycles, interface.json's steady state says {}", st.samples, st.cycles))
+    })
 }
 
 /// Compare each run's output codes with the golden ones (`per` per
@@ -640,6 +686,7 @@ impl Report {
             timing_checked: false,
             timing_unchecked: None,
             stream_timing: None,
+            steady_checked: None,
             fifos: vec![],
         }
     }

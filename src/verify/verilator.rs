@@ -254,8 +254,13 @@ impl Simulator for Verilator {
             let v: Vec<u64> = l.strip_prefix("stream ")?.split_whitespace().filter_map(|w| w.parse().ok()).collect();
             (v.len() == 3).then(|| super::StreamTiming { latency_first: v[0], latency_last: v[1], interval: v[2] })
         });
+        let first_beats = out
+            .stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("stream_firsts"))
+            .map_or(vec![], |l| l.split_whitespace().filter_map(|w| w.parse().ok()).collect());
         let fifo_max = super::fifo_maxima(&out.stdout, d.fifos.len());
-        Ok(SimRun { outputs, build_secs, sim_secs, errors, stream_timing, fifo_max })
+        Ok(SimRun { outputs, build_secs, sim_secs, errors, stream_timing, first_beats, fifo_max })
     }
 
     fn taps(&self, d: &DesignDir, codes: &[i128], n: usize, sample: usize) -> Result<Option<Vec<Vec<i128>>>> {

@@ -355,6 +355,7 @@ int main(int argc, char** argv) {
         // several inputs a sample's first beat is the latest of its ports'
         // first beats (as the generator's timing simulation counts).
         long lf = 0, ll = 0, iv = 0, prev = 0;
+        std::vector<long> firsts;
         for (long s = 0; s < n; ++s) {
             long first = 0;
             for (int k = 0; k < N_INS; ++k) {
@@ -367,8 +368,13 @@ int main(int argc, char** argv) {
             if (b > ll) ll = b;
             if (s > 0 && first - prev > iv) iv = first - prev;
             prev = first;
+            firsts.push_back(first);
         }
         printf("stream latency_first %ld latency_last %ld interval %ld\n", lf, ll, iv);
+        // Every sample's first input beat: the steady state's check.
+        printf("stream_firsts");
+        for (long t : firsts) printf(" %ld", t);
+        printf("\n");
     }
     f = fopen(argv[2], "wb");
     if (!f || fwrite(out.data(), 1, out.size(), f) != out.size()) {

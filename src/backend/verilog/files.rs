@@ -17,13 +17,22 @@ pub fn report_text(d: &Design, opts: &Options) -> String {
     let mut s = String::new();
     let i = &d.interface;
     let last = i.latency_last_cycles.map_or(String::new(), |l| format!(" first input beat to first output beat, {l} last to last"));
-    let _ = writeln!(s, "design {}: latency {} cycles{last}, initiation interval {}", d.top, i.latency_cycles, i.initiation_interval);
+    // The throughput: the steady state's cycles a sample where the largest
+    // interval is a sample of the pipeline filling.
+    let per_sample = i.cycles_per_sample();
+    let steady = match i.steady {
+        Some(st) if per_sample < f64::from(i.initiation_interval) => {
+            format!(" at most; in the steady state {} sample{} every {} cycles", st.samples, if st.samples == 1 { "" } else { "s" }, st.cycles)
+        }
+        _ => String::new(),
+    };
+    let _ = writeln!(s, "design {}: latency {} cycles{last}, initiation interval {}{steady}", d.top, i.latency_cycles, i.initiation_interval);
     let f = 1000.0 / opts.clock_period;
     let _ = writeln!(
         s,
         "at {f:.1} MHz nominal (--clock-period {}; no timing analysis): {:.0} inferences/s, latency {:.2} us",
         opts.clock_period,
-        f * 1e6 / i.initiation_interval.max(1) as f64,
+        f * 1e6 / per_sample,
         i.latency_cycles as f64 / f
     );
     for (prefix, p) in i.input_ports() {
@@ -156,6 +165,9 @@ pub fn folder_files(d: &Design, opts: &Options) -> Vec<(String, String)> {
         report["latency_last_cycles"] = last.into();
         report["timing_samples"] = k.into();
     }
+    if let Some(st) = d.interface.steady {
+        report["steady"] = serde_json::json!(st);
+    }
     put(dir, "report.json", &(serde_json::to_string_pretty(&report).unwrap_or_default() + "\n"));
     put(dir, "report.txt", &report_text(d, opts));
     let i = &d.interface;
@@ -238,8 +250,16 @@ simulates this folder with Verilator against qkhw's bit-exact golden model.\n",
         },
         timing = match (stream, i.latency_last_cycles, i.timing_samples) {
             (true, Some(last), Some(k)) => format!(
-                "With an input beat offered every cycle and `{op}_tready` held high, a sample's first input beat is taken at most {} cycles after the previous sample's (`initiation_interval`), its first output beat comes at most {lat} cycles after its first input beat (`latency_cycles`) and its last output beat at most {last} cycles after its last input beat (`latency_last_cycles`). These are exact: each is reached within the first {k} samples (`timing_samples`; folded stages drift against each other, so later samples can take a few cycles less), as a cycle-by-cycle simulation of the design's handshakes finds and `qkhw verify` checks.",
-                i.initiation_interval
+                "With an input beat offered every cycle and `{op}_tready` held high, a sample's first input beat is taken at most {} cycles after the previous sample's (`initiation_interval`), its first output beat comes at most {lat} cycles after its first input beat (`latency_cycles`) and its last output beat at most {last} cycles after its last input beat (`latency_last_cycles`). These are exact: each is reached within the first {k} samples (`timing_samples`; folded stages drift against each other, so later samples can take a few cycles less), as a cycle-by-cycle simulation of the design's handshakes finds and `qkhw verify` checks.{}",
+                i.initiation_interval,
+                i.steady.map_or(String::new(), |st| format!(
+                    " From sample {} on the timing repeats: {} sample{} every {} cycles between first input beats ({:.1} a sample, the throughput; `steady`).",
+                    st.from,
+                    st.samples,
+                    if st.samples == 1 { "" } else { "s" },
+                    st.cycles,
+                    st.per_sample()
+                ))
             ),
             (true, ..) => format!(
                 "With `{op}_tready` held high a sample takes about {} cycles (the slowest stage); `latency_cycles` and `initiation_interval` in interface.json are the generator's estimates for this streaming design (`qkhw gen` says why), and `qkhw verify` prints the interval and the first-beat and last-beat latencies it measures at full rate.",

@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 
 use super::{Design, Interface, LayerReport, Options, Port, generate_named};
-use crate::arch::line_buffer::{LineBufferKind, accumulator, collector, dilator, fifo, line_buffer, line_buffer_kind, per_position, repeater, splitter};
+use crate::arch::line_buffer::{CollectBuffers, LineBufferKind, accumulator, collector, dilator, fifo, line_buffer, line_buffer_kind, per_position, repeater, splitter};
 use crate::arch::netlist::{Cmp, Module, NetId};
 use crate::arch::timing::{self, Pipeline};
 use crate::arch::schedule::schedule;
@@ -111,6 +111,7 @@ pub fn generate_stream(
     let mut stage_cycles: Vec<(String, usize, bool)> = vec![];
     let mut latency_est = 0usize;
     let mut fifo_slots: Vec<FifoSlot> = vec![];
+    let mut collect_slots: Vec<CollectSlot> = vec![];
     let mut taps = vec![];
     let mut top_ff_bits = 0;
     // What the timing simulation runs: the netlist modules and the beat
@@ -363,11 +364,12 @@ pub fn generate_stream(
                         elems,
                         width,
                         ..
-                    } => (
-                        collector(&format!("{name}_collect"), *beats, *elems, *width),
-                        *beats,
-                        beats + 2,
-                    ),
+                    } => {
+                        if *beats > 1 {
+                            collect_slots.push(CollectSlot { layer: layers.len(), file: files.len(), beats: *beats, elems: *elems, width: *width, module: format!("{name}_collect") });
+                        }
+                        (collector(&format!("{name}_collect"), *beats, *elems, *width, CollectBuffers::One), *beats, beats + 2)
+                    }
                     Stage::Beat { .. } => unreachable!(),
                 };
                 let out_bits = m
@@ -379,7 +381,10 @@ pub fn generate_stream(
                 let valid = t.instance_output(0, 1, 1);
                 stream_instance(&mut t, &m.name, &format!("u_s{k}"), (clk, rst), (in_link.data, in_link.valid, in_link.ready), (data, valid, out_ready));
                 let counts = super::Counts { cycles, ..super::Counts::of_cells(&m) };
-                stage_fabric.add(&counts.fabric);
+                // A collector's fabric is counted once its buffers are chosen.
+                if collect_slots.last().is_none_or(|c| c.layer != layers.len()) {
+                    stage_fabric.add(&counts.fabric);
+                }
                 layers.push(LayerReport {
                     layer: stage.name().to_string(),
                     module: m.name.clone(),
@@ -477,6 +482,31 @@ pub fn generate_stream(
     let watch: Vec<String> = fifo_slots.iter().map(|f| format!("{}.level", f.info.instance)).collect();
     let simulate = |modules: &HashMap<String, Module>| timing::full_rate(&t, modules, &pipelines, &ports, sp.out_beats, limit, &watch);
     let mut run = simulate(&modules);
+    // Collectors of several beats get a second buffer where that makes the
+    // design faster (decided before the FIFOs are sized, which the
+    // collectors' timing moves).
+    let mut collect_note = None;
+    if let (false, Ok(Some(one))) = (collect_slots.is_empty(), run.as_ref().map(|r| r.steady)) {
+        let set = |modules: &mut HashMap<String, Module>, b: CollectBuffers| {
+            for c in &collect_slots {
+                modules.insert(c.module.clone(), collector(&c.module, c.beats, c.elems, c.width, b));
+            }
+        };
+        set(&mut modules, CollectBuffers::Two);
+        let two = simulate(&modules);
+        if let Some(faster) = two.as_ref().ok().and_then(|r| r.steady).filter(|s| s.faster_than(&one)) {
+            let names: Vec<&str> = collect_slots.iter().map(|c| layers[c.layer].layer.as_str()).collect();
+            collect_note = Some(format!(
+                "--io stream: the collectors {} hold two samples (the next one's beats come in while the finished one waits for the stage after it): {:.1} cycles a sample in steady state, {:.1} with one buffer",
+                names.join(", "),
+                faster.per_sample(),
+                one.per_sample()
+            ));
+            run = two;
+        } else {
+            set(&mut modules, CollectBuffers::One);
+        }
+    }
     let mut sized = false;
     if !opts.fifo_minimum && !fifo_slots.is_empty() {
         // A FIFO that may have been full (its RAM's words all held) may
@@ -522,6 +552,7 @@ pub fn generate_stream(
     {
         return Err(crate::error::Error::Internal(format!("--io stream: the streamed design of `{top}` stalls: {why}; use --io parallel")));
     }
+    let steady = run.as_ref().ok().and_then(|r| r.steady);
     let (timing_note, latency, latency_last, timing_samples, ii) = match run {
         Ok(r) if !r.repeated => (
             format!("--io stream: at full rate at least {} cycles per sample, latency at least {} cycles from a sample's first input beat to its first output beat and {} from its last input beat to its last output beat: the largest over the samples simulated cycle by cycle (up to {} samples or 4 M cycles), whose timing had not repeated (its stages' intervals drift against each other over a longer cycle), so a longer run can see a few cycles more; `verify` measures them", r.interval, r.latency_first, r.latency_last, timing::MAX_SAMPLES),
@@ -531,7 +562,14 @@ pub fn generate_stream(
             r.interval.max(1) as u32,
         ),
         Ok(r) => (
-            format!("--io stream: at full rate {} cycles per sample, latency {} cycles from a sample's first input beat to its first output beat and {} from its last input beat to its last output beat, the largest over any run of {} samples or more (the netlist's handshakes simulated cycle by cycle until the samples' timing repeats; `verify` checks them)", r.interval, r.latency_first, r.latency_last, r.samples),
+            format!(
+                "--io stream: at full rate {} cycles per sample, latency {} cycles from a sample's first input beat to its first output beat and {} from its last input beat to its last output beat, the largest over any run of {} samples or more (the netlist's handshakes simulated cycle by cycle until the samples' timing repeats; `verify` checks them){}",
+                r.interval,
+                r.latency_first,
+                r.latency_last,
+                r.samples,
+                steady_clause(r.steady, r.interval)
+            ),
             r.latency_first as u32,
             Some(r.latency_last as u32),
             Some(r.samples as u32),
@@ -545,7 +583,15 @@ pub fn generate_stream(
             ii_est as u32,
         ),
     };
-    // The FIFOs as sized: their modules, reports and notes.
+    // The collectors as chosen, and the FIFOs as sized: their modules,
+    // reports and notes.
+    for c in &collect_slots {
+        let m = &modules[&c.module];
+        let counts = super::Counts { cycles: c.beats, ..super::Counts::of_cells(m) };
+        stage_fabric.add(&counts.fabric);
+        layers[c.layer].counts = counts;
+        files[c.file] = (format!("{}.v", m.name), m.verilog());
+    }
     let mut fifos = vec![];
     let mut fifo_rows = vec![];
     for f in fifo_slots {
@@ -585,6 +631,7 @@ pub fn generate_stream(
         latency_cycles: latency,
         latency_last_cycles: latency_last,
         timing_samples,
+        steady,
         initiation_interval: ii,
         internal_sigmoid: opts.internal_sigmoid,
     };
@@ -598,6 +645,7 @@ pub fn generate_stream(
         ));
     }
     notes.push(timing_note);
+    notes.extend(collect_note);
     if let Some(n) = fold_headroom(&stage_cycles, ii as usize, opts.reuse_factor) {
         notes.push(n);
     }
@@ -622,6 +670,33 @@ pub fn generate_stream(
 
 /// A FIFO of the design while it is sized: where its report and file go
 /// in the design's lists, and its word width.
+/// The timing note's words on the steady state, where its cycles a sample
+/// are fewer than the largest interval (which the pipeline filling or
+/// stages drifting against each other can set).
+fn steady_clause(steady: Option<timing::Steady>, interval: u64) -> String {
+    match steady {
+        Some(s) if s.faster_than(&timing::Steady { samples: 1, cycles: interval, from: 0 }) => format!(
+            "; in the steady state {} sample{} every {} cycles ({:.1} a sample: the throughput; the largest interval is a sample of the pipeline filling or of stages drifting against each other)",
+            s.samples,
+            if s.samples == 1 { "" } else { "s" },
+            s.cycles,
+            s.per_sample()
+        ),
+        _ => String::new(),
+    }
+}
+
+/// A collector of several beats, built with one buffer and given a second
+/// where the timing simulation finds that faster.
+struct CollectSlot {
+    layer: usize,
+    file: usize,
+    beats: usize,
+    elems: usize,
+    width: u32,
+    module: String,
+}
+
 struct FifoSlot {
     layer: usize,
     file: usize,
