@@ -500,7 +500,8 @@ impl HwArgs {
             return Err(Error::Usage("--budget chooses the reuse factors: give --budget or --reuse-factor, not both".into()));
         }
         if t == Target::C {
-            for (given, flag) in [(self.reuse_factor.is_some(), "--reuse-factor"), (self.budget.is_some(), "--budget")] {
+            let stream = self.io == Some(qkhw::backend::verilog::Io::Stream);
+            for (given, flag) in [(self.reuse_factor.is_some(), "--reuse-factor"), (self.budget.is_some(), "--budget"), (stream, "--io stream")] {
                 if given {
                     return Err(Error::Usage(format!("{flag} applies to --target verilog and hls (the C model is sequential), not --target c")));
                 }
@@ -510,8 +511,7 @@ impl HwArgs {
             return Err(Error::Usage("--pack-dsp packs products into DSP48 slices and --no-dsp uses none: give one of them".into()));
         }
         if t != Target::Verilog {
-            let stream_in_c = (self.io == Some(qkhw::backend::verilog::Io::Stream) && t == Target::C, "--io stream");
-            for (given, flag) in self.verilog_design_flags().into_iter().chain([stream_in_c]) {
+            for (given, flag) in self.verilog_design_flags() {
                 if given {
                     return Err(only(flag, Target::Verilog));
                 }
@@ -1280,7 +1280,13 @@ fn conclude(report: &qkhw::verify::Report, o: &VerifyOpts, name: &str) -> Result
         s.write(j, report.junit(name))?;
     }
     if let Some(j) = o.json {
-        s.write(j, serde_json::to_string_pretty(&report.json(name)).map_err(|e| Error::Internal(e.to_string()))? + "\n")?;
+        let mut json = report.json(name);
+        // The random vectors' seed, whatever the target (`seed` is a
+        // streamed run's back-pressure seed, null for C and HLS).
+        if o.random.is_some_and(|r| r > 0) || o.input.is_empty() {
+            json["input_seed"] = o.seed.into();
+        }
+        s.write(j, serde_json::to_string_pretty(&json).map_err(|e| Error::Internal(e.to_string()))? + "\n")?;
     }
     s.commit()?;
     Ok(if report.passed() { 0 } else { 1 })

@@ -106,7 +106,18 @@ pub fn build(g: &Graph, req: &HwRequest) -> Result<Built> {
 fn hls(g: &Graph, req: &HwRequest, flavor: Flavor, header: &str) -> Result<Built> {
     let (plan, mut notes) = crate::golden::hardware_plan(g, req.input_format, &req.config)?;
     let vopts = &req.verilog;
-    let chosen = vopts.budget.as_ref().map(|b| verilog::budget_config(g, &plan, &req.config, vopts, b, true)).transpose()?.map(|c| c.0);
+    let chosen = match vopts.budget.as_ref().map(|b| verilog::budget_config(g, &plan, &req.config, vopts, b, true)).transpose()? {
+        Some((c, est)) => {
+            notes.push(format!(
+                "--budget: reuse factors {} (the Verilog design's choice for this budget, with an estimated {} DSP48 and {:.1} BRAM36; `--target verilog` states its interval)",
+                verilog::budget_folds(&c),
+                est.dsp,
+                est.bram36
+            ));
+            Some(c)
+        }
+        None => None,
+    };
     let sched = match &chosen {
         Some(c) => crate::arch::schedule::schedule(&plan, None, c),
         None => crate::arch::schedule::schedule(&plan, vopts.reuse_factor, &req.config),

@@ -97,6 +97,31 @@ fn strategy_latency_says_which_reuse_factors_it_leaves_unused() {
     assert!(!schedule(&plan, None, &Config::parse("[model]\nstrategy = \"latency\"\n").unwrap()).notes.iter().any(|n| n.contains("latency")));
 }
 
+/// A reuse factor that does not divide a layer's products into R cycles
+/// (ceil(N/R) multipliers in lanes of whole outputs times equal input
+/// chunks) is said: jet_tagger_da at R = 3 takes 4 cycles in `fc1` (16 ->
+/// 64: 342 multipliers allowed, 5 input lanes an output would leave 4
+/// chunks, so 64 x 4 multipliers take 4 cycles).
+/// Cross-check batch 9 found it only in the report's cycles column. At R
+/// = 4 every layer takes 4, and nothing is said. `--budget` with
+/// `--target hls` says the reuse factors it chose (it said nothing).
+#[test]
+fn cycles_above_the_reuse_factor_and_a_budgets_choice_are_said() {
+    use qkhw::arch::schedule::schedule;
+    let path = common::root().join("examples/models/jet_tagger_da.keras");
+    let g = qkhw::load_graph(&path, qkhw::ir::BuildOptions::default()).unwrap();
+    let (plan, _) = qkhw::golden::hardware_plan(&g, None, &Default::default()).unwrap();
+    let s = schedule(&plan, Some(3), &Config::default());
+    let note = s.notes.iter().find(|n| n.starts_with("cycles a position")).unwrap_or_else(|| panic!("{:?}", s.notes));
+    assert!(note.contains("`fc1` 4 at R = 3"), "{note}");
+    assert!(!schedule(&plan, Some(4), &Config::default()).notes.iter().any(|n| n.starts_with("cycles a position")));
+    let dir = common::tmp("hls-budget");
+    let _ = std::fs::remove_dir_all(&dir);
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_qkhw")).arg("gen").arg(&path).args(["--target", "hls", "--budget", "dsp=20", "-o"]).arg(&dir).output().unwrap();
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success() && e.contains("note: --budget: reuse factors fc1 "), "{e}");
+}
+
 /// hls4ml's ParallelizationFactor: a folded convolution computes P output
 /// positions at once on P copies of its multipliers, all reading one ROM
 /// word, so its interval is R-cycles × ceil(positions / P); a last block

@@ -182,6 +182,8 @@ fn flags_that_do_not_apply_are_refused() {
         (vec!["gen", "--target", "hls", "--pack-dsp", "-o"], "--pack-dsp applies to --target verilog only"),
         (vec!["gen", "--pack-dsp", "--no-dsp", "-o"], "--pack-dsp packs products into DSP48 slices and --no-dsp uses none"),
         (vec!["gen", "--target", "c", "--reuse-factor", "4", "-o"], "--reuse-factor applies to --target verilog and hls"),
+        // HLS streams too (cross-check batch 9: the message said verilog only).
+        (vec!["gen", "--target", "c", "--io", "stream", "-o"], "--io stream applies to --target verilog and hls"),
         // A negative value is a bad value, not an unknown option `-1`
         // (cross-check batch 10).
         (vec!["gen", "--reuse-factor", "-1", "-o"], "invalid value '-1' for '--reuse-factor <REUSE_FACTOR>': give a whole number of 1 or more"),
@@ -378,6 +380,18 @@ fn junit_path_is_checked_first() {
     let e = fails(&run(&[&"verify", &model("jet_tagger.keras"), &"--target", &"c", &"--junit", &"/nonexistent/dir/j.xml"]), "does not exist");
     assert!(!e.contains("samples"), "{e}");
     assert!(t.elapsed().as_secs() < 30);
+}
+
+/// `verify --json` records the seed of its random vectors on every target
+/// (cross-check batch 9: the C and HLS reports said `"seed": null`, the
+/// back-pressure seed, though `--seed` had made their vectors).
+#[test]
+fn verify_json_records_the_input_seed() {
+    let d = common::tmp("json-seed");
+    let j = d.join("r.json");
+    ok(&run(&[&"verify", &model("jet_tagger.keras"), &"--target", &"c", &"--random", &"3", &"--seed", &"5", &"--json", &j]));
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&j).unwrap()).unwrap();
+    assert_eq!((v["input_seed"].as_u64(), v["passed"].as_bool()), (Some(5), Some(true)), "{v}");
 }
 
 /// 17: hls4ml's ap_fixed spelling means what Vitis means.

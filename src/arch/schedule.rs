@@ -99,6 +99,8 @@ pub fn schedule(plan: &Plan, cli_reuse: Option<usize>, cfg: &Config) -> Schedule
     let mut nodes = vec![];
     let mut notes = vec![];
     let mut latency_kept = vec![];
+    // Folded layers whose reuse factor gives them more cycles a position.
+    let mut rounded_up = vec![];
     for (start, end) in layer_ranges(plan) {
         let (layer, owner) = block_name(plan, end);
         let (mut arch, asked_parallel, unused_reuse) = requested(&layer, &owner, cli_reuse, cfg);
@@ -130,6 +132,9 @@ pub fn schedule(plan: &Plan, cli_reuse: Option<usize>, cfg: &Config) -> Schedule
                     }
                     arch = Arch::Folded { reuse, parallel: fold.p_rows };
                     cycles = fold.cycles();
+                    if fold.depth() > reuse && cycles > 1 {
+                        rounded_up.push(format!("`{layer}` {} at R = {reuse}", fold.depth()));
+                    }
                     if cycles <= 1 {
                         arch = Arch::Unrolled;
                         cycles = 1;
@@ -149,6 +154,12 @@ pub fn schedule(plan: &Plan, cli_reuse: Option<usize>, cfg: &Config) -> Schedule
             notes.push(format!("layer `{layer}`: parallelization_factor {asked_parallel} has no effect: the layer is not folded (unrolled, it computes every position at once)"));
         }
         nodes.push(Node { layer, first: start, last: end, arch, cycles, recurrences });
+    }
+    if !rounded_up.is_empty() {
+        notes.push(format!(
+            "cycles a position (a sample for a Dense) above the reuse factor: {} (at most ceil(N/R) multipliers, in lanes of whole outputs times equal chunks of inputs, so the cycles round up; the report's cycles column gives each layer's)",
+            rounded_up.join(", ")
+        ));
     }
     if !latency_kept.is_empty() {
         notes.push(format!(

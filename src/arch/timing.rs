@@ -750,12 +750,24 @@ mod tests {
             assert_eq!((r.latency_first, r.latency_last, r.interval), (lat, lat, ii as u64), "II {ii}, depth {depth}");
             // Every sample alike: the second sample's interval is the first seen.
             assert_eq!(r.samples, 2, "II {ii}, depth {depth}");
+            // The steady state: one sample an interval.
+            let st = r.steady.unwrap();
+            assert_eq!((st.samples, st.cycles), (1, ii as u64), "II {ii}, depth {depth}");
             // Beats: the stage takes one per interval.
             let mut four = ports.clone();
             four.ins[0].beats = 4;
             let r = full_rate(&t, &HashMap::new(), &pipes, &four, 4, 10_000, &[]).unwrap();
             assert_eq!(r.interval, 4 * ii as u64, "II {ii}, depth {depth}");
         }
+    }
+
+    /// Steady states compare by cycles a sample, whatever their periods.
+    #[test]
+    fn steady_states_compare_by_cycles_a_sample() {
+        let st = |samples, cycles| Steady { samples, cycles, from: 0 };
+        assert!(st(9, 800).faster_than(&st(1, 89)) && !st(1, 89).faster_than(&st(9, 800)));
+        assert!(!st(2, 200).faster_than(&st(1, 100)) && !st(1, 100).faster_than(&st(2, 200)));
+        assert_eq!(st(9, 800).per_sample(), 800.0 / 9.0);
     }
 
     /// A run cut short before the timing repeats gives the largest seen,
@@ -766,7 +778,7 @@ mod tests {
         let (t, ports) = one_stage();
         let pipes = HashMap::from([("stage".to_string(), Pipeline { ii: 3, depth: 1 })]);
         let r = full_rate(&t, &HashMap::new(), &pipes, &ports, 1, 16, &[]).unwrap();
-        assert!(!r.repeated && r.interval == 3, "{r:?}");
+        assert!(!r.repeated && r.interval == 3 && r.steady.is_none(), "{r:?}");
         let r = full_rate(&t, &HashMap::new(), &pipes, &ports, 1, 1_000, &[]).unwrap();
         assert!(r.repeated, "{r:?}");
     }

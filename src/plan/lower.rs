@@ -819,8 +819,10 @@ impl Builder<'_> {
                         if qf.is_none() && !count.is_power_of_two() && back {
                             // 1/count held to double precision: closest to
                             // QKeras's fl(S/count), not always equal.
+                            // Whole windows go this way too where others are cut.
+                            let which = if count < area { "cut by `same` padding" } else { "whole, beside windows cut by `same` padding" };
                             let n = format!(
-                                "layer `{}`: windows of {count} values (cut by `same` padding) multiply by 1/{count} to 53 bits; QKeras divides in float32, so the last bits can differ (padding=\"valid\" or an average_quantizer is exact)",
+                                "layer `{}`: windows of {count} values ({which}) multiply by 1/{count} to 53 bits; QKeras divides in float32, so the last bits can differ (padding=\"valid\" or an average_quantizer is exact)",
                                 l.name
                             );
                             if !self.notices.contains(&n) {

@@ -1432,20 +1432,11 @@ pub fn from_graph(
     }
     if let (Some(b), Some((cfg, est))) = (&opts.budget, &chosen) {
         let (lut, ff) = (d.fabric.luts(opts.no_dsp), d.fabric.ffs(opts.no_dsp));
-        let mut folds: Vec<String> = cfg
-            .layers
-            .iter()
-            .filter_map(|(l, c)| {
-                let p = c.parallelization_factor.filter(|&p| p > 1).map(|p| format!(" ({p} positions at once)")).unwrap_or_default();
-                c.reuse_factor.filter(|&r| r > 1).map(|r| format!("{l} {r}{p}"))
-            })
-            .collect();
-        folds.sort();
         // The design's interval: a recurrent cell's pipeline can lengthen
         // the schedule's.
         notes.push(format!(
             "--budget: reuse factors {} (balanced cycles per sample), initiation interval {}, with an estimated {} DSP48, {:.1} BRAM36{}, {lut} LUT and {ff} FF",
-            if folds.is_empty() { "none".to_string() } else { folds.join(", ") },
+            budget_folds(cfg),
             d.interface.initiation_interval,
             est.dsp,
             est.bram36,
@@ -1584,6 +1575,21 @@ pub fn budget_config(g: &Graph, plan: &Plan, config: &crate::passes::config::Con
         )));
     }
     Ok((cfg, BudgetEstimate { dsp: est.dsp, bram36: total, fixed_bram36: fixed }))
+}
+
+/// The reuse factors (and positions at once) a `--budget` chose, layer by
+/// layer, as its note says them.
+pub fn budget_folds(cfg: &crate::passes::config::Config) -> String {
+    let mut folds: Vec<String> = cfg
+        .layers
+        .iter()
+        .filter_map(|(l, c)| {
+            let p = c.parallelization_factor.filter(|&p| p > 1).map(|p| format!(" ({p} positions at once)")).unwrap_or_default();
+            c.reuse_factor.filter(|&r| r > 1).map(|r| format!("{l} {r}{p}"))
+        })
+        .collect();
+    folds.sort();
+    if folds.is_empty() { "none".to_string() } else { folds.join(", ") }
 }
 
 /// The DSP and BRAM estimate of a `--budget` choice.
