@@ -1162,3 +1162,14 @@ fn a_collector_waiting_for_its_tail_takes_the_next_sample_where_that_is_faster()
     let r = verify::verify(&sim, &d, &plan, &codes, n, 3, None).unwrap();
     assert!(r.harness_errors.iter().any(|e| e.contains(&format!("steady state says {}", st.cycles + 1))), "{}", r.text());
 }
+
+/// The notes on a `same` average pooling's divisions call only the cut
+/// windows cut (cross-check batch 9: a whole 3x3 window of 9 values was
+/// "cut by `same` padding").
+#[test]
+fn same_average_pooling_notes_tell_cut_windows_from_whole_ones() {
+    let g = qkhw::load_graph(common::root().join("tests/golden/stream_nested/avg_same.keras"), Default::default()).unwrap();
+    let (_, notes) = qkhw::golden::hardware_plan(&g, None, &Config::default()).unwrap();
+    let has = |s: &str| notes.iter().any(|n| n.contains(s));
+    assert!(has("windows of 6 values (cut by `same` padding)") && has("windows of 9 values (whole, beside windows cut by `same` padding)") && !has("9 values (cut"), "{notes:#?}");
+}
