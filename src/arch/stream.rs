@@ -219,6 +219,24 @@ pub struct StreamPlan {
 
 impl StreamPlan {
     /// The nodes that read `src`, with the input index they read it at.
+    /// The line buffer of window stage `k` (its `geo`), by how fast its
+    /// readers take windows at reuse factor `reuse` and configuration
+    /// `cfg`: a beat stage one every initiation interval of its schedule,
+    /// any other stage one a cycle. The backend builds it and `--budget`
+    /// sets its RAM aside by this one choice.
+    pub fn window_kind(&self, k: usize, geo: &Geo, reuse: Option<usize>, cfg: &crate::passes::config::Config) -> super::line_buffer::LineBufferKind {
+        let reader_cycles = self
+            .readers(Src::Node(k))
+            .iter()
+            .map(|&(j, _)| match &self.nodes[j].stage {
+                Stage::Beat { plan: sub, .. } => super::schedule::schedule(sub, reuse, cfg).initiation_interval.max(1),
+                _ => 1,
+            })
+            .min()
+            .unwrap_or(1);
+        super::line_buffer::line_buffer_kind(geo, reader_cycles)
+    }
+
     pub fn readers(&self, src: Src) -> Vec<(usize, usize)> {
         let mut out = vec![];
         for (k, n) in self.nodes.iter().enumerate() {

@@ -167,17 +167,15 @@ pub fn fifo_depths(sp: &StreamPlan, k: usize, fifo_minimum: bool) -> (Vec<usize>
 }
 
 /// The block RAM (BRAM36) the line buffers and FIFOs of `sp` take by
-/// their `ram_style` (see [`super::netlist::ram_style`]): the part of
-/// a streaming design's memory no reuse factor changes, which `--budget`
-/// sets aside before it folds the layers.
-pub fn ram_bram36(plan: &Plan, sp: &StreamPlan, fifo_minimum: bool) -> f64 {
+/// their `ram_style` (see [`super::netlist::ram_style`]), with the line
+/// buffers `kind` gives each window stage: the part of a streaming
+/// design's memory the reuse factors change only through the line buffers'
+/// kinds, which `--budget` sets aside before it folds the layers.
+pub fn ram_bram36(plan: &Plan, sp: &StreamPlan, fifo_minimum: bool, kind: &dyn Fn(usize, &crate::plan::Geo) -> super::line_buffer::LineBufferKind) -> f64 {
     let mut total = 0.0;
     for (k, node) in sp.nodes.iter().enumerate() {
         if let Stage::Window { geo, width, .. } = &node.stage {
-            // The budget folds the layers, whose windows then come from
-            // serial line buffers (a reader faster than one gets a sliding
-            // line buffer, whose RAM is wider).
-            let (depth, bits) = super::line_buffer::line_buffer_ram(geo, *width, super::line_buffer::LineBufferKind::Serial);
+            let (depth, bits) = super::line_buffer::line_buffer_ram(geo, *width, kind(k, geo));
             total += super::folded::bram36(depth, bits as usize);
         }
         if let Stage::Repeat { in_w, c, width, .. } = &node.stage {

@@ -1488,9 +1488,19 @@ pub fn from_graph(
 /// one loop, nor a streaming stage, which computes one window per beat).
 pub fn budget_config(g: &Graph, plan: &Plan, config: &crate::passes::config::Config, opts: &Options, b: &crate::arch::schedule::Budget, positions_at_once: bool) -> Result<(crate::passes::config::Config, BudgetEstimate)> {
     let stream = opts.io == Io::Stream;
-    let fixed = if stream { crate::arch::stream_fifos::ram_bram36(plan, &crate::arch::stream::stream_plan(plan)?, opts.fifo_minimum) } else { 0.0 };
+    let sp = if stream { Some(crate::arch::stream::stream_plan(plan)?) } else { None };
+    // The RAM of the line buffers and FIFOs, which the reuse factors change
+    // only through the line buffers' kinds: with every window's from a
+    // serial line buffer (`None`: the layers fold, their readers slow), or
+    // with the kinds a configuration gives (a reader fast enough gets a
+    // sliding line buffer, whose RAM is wider).
+    let fixed_at = |c: Option<&crate::passes::config::Config>| -> f64 {
+        sp.as_ref().map_or(0.0, |sp| {
+            crate::arch::stream_fifos::ram_bram36(plan, sp, opts.fifo_minimum, &|k, geo| c.map_or(crate::arch::line_buffer::LineBufferKind::Serial, |c| sp.window_kind(k, geo, opts.reuse_factor, c)))
+        })
+    };
     // With --no-dsp every multiplier is fabric: a DSP48 budget holds.
-    let rest = crate::arch::schedule::Budget { bram36: b.bram36.map(|k| (k - fixed).max(0.0)), dsp: b.dsp.filter(|_| !opts.no_dsp), ..*b };
+    let rest_of = |fixed: f64| crate::arch::schedule::Budget { bram36: b.bram36.map(|k| (k - fixed).max(0.0)), dsp: b.dsp.filter(|_| !opts.no_dsp), ..*b };
     if opts.no_dsp && b.lut.is_none() && b.ff.is_none() && b.bram36.is_none() {
         return Err(Error::Usage("--budget: with --no-dsp no multiplier is a DSP48, so a dsp= budget alone constrains nothing: give lut=, ff= or bram= too, or drop --no-dsp".into()));
     }
@@ -1499,52 +1509,70 @@ pub fn budget_config(g: &Graph, plan: &Plan, config: &crate::passes::config::Con
         Ok((d.fabric.luts(opts.no_dsp), d.fabric.ffs(opts.no_dsp)))
     };
     let mut fabric_fits = |c: &crate::passes::config::Config| fabric(c).is_ok_and(|(lut, ff)| b.lut.is_none_or(|n| lut <= n) && b.ff.is_none_or(|n| ff <= n));
-    let (mut cfg, mut est) = crate::arch::schedule::budget_config(plan, config, &rest, positions_at_once && !stream, opts.pack_dsp, 0, &mut fabric_fits);
-    if stream {
-        // A stream's interval can be set by what the tightest fit does not
-        // shorten (a pooling, a zero-inserting dilator, a line buffer, the
-        // stages' interplay): layers folded for a shorter
-        // time spend DSP48 that buy nothing (cross-check batch 13: a
-        // convolution at R = 6 where R = 36 gave the same interval). So fold
-        // up to the interval the chosen design has, and keep that only if
-        // its own timing simulation gives no longer an interval.
-        // A design folded right up to the interval can miss it, its stages'
-        // real cycles above their foldings' (conv_t at dsp=48: folded up to
-        // the tightest fit's 605 cycles, it took 846), so the target is
-        // the interval, else searched below it (halvings, each a timing
-        // simulation) for the largest whose design keeps the interval.
-        // Intervals compared as throughputs (the steady state's cycles a
-        // sample).
-        let interval = |c: &crate::passes::config::Config| stream::generate_stream(g, plan, opts, c).map(|x| x.0.interface.cycles_per_sample());
-        // A lower target folds less: where it is the tightest fit's design
-        // or spends more than it, no lower one gains anything.
-        if let Ok(t) = interval(&cfg) {
-            let (mut lo, mut hi) = (2usize, t as usize);
-            let mut target = hi;
-            let mut best = None;
-            for _ in 0..7 {
-                let (relaxed, e) = crate::arch::schedule::budget_config(plan, config, &rest, false, opts.pack_dsp, target, &mut fabric_fits);
-                if relaxed == cfg || e.dsp > est.dsp || e.bram36 > est.bram36 {
-                    hi = target.saturating_sub(1);
-                    if best.is_none() {
+    let mut choose = |rest: &crate::arch::schedule::Budget| {
+        let (mut cfg, mut est) = crate::arch::schedule::budget_config(plan, config, rest, positions_at_once && !stream, opts.pack_dsp, 0, &mut fabric_fits);
+        if stream {
+            // A stream's interval can be set by what the tightest fit does not
+            // shorten (a pooling, a zero-inserting dilator, a line buffer, the
+            // stages' interplay): layers folded for a shorter
+            // time spend DSP48 that buy nothing (cross-check batch 13: a
+            // convolution at R = 6 where R = 36 gave the same interval). So fold
+            // up to the interval the chosen design has, and keep that only if
+            // its own timing simulation gives no longer an interval.
+            // A design folded right up to the interval can miss it, its stages'
+            // real cycles above their foldings' (conv_t at dsp=48: folded up to
+            // the tightest fit's 605 cycles, it took 846), so the target is
+            // the interval, else searched below it (halvings, each a timing
+            // simulation) for the largest whose design keeps the interval.
+            // Intervals compared as throughputs (the steady state's cycles a
+            // sample).
+            let interval = |c: &crate::passes::config::Config| stream::generate_stream(g, plan, opts, c).map(|x| x.0.interface.cycles_per_sample());
+            // A lower target folds less: where it is the tightest fit's design
+            // or spends more than it, no lower one gains anything.
+            if let Ok(t) = interval(&cfg) {
+                let (mut lo, mut hi) = (2usize, t as usize);
+                let mut target = hi;
+                let mut best = None;
+                for _ in 0..7 {
+                    let (relaxed, e) = crate::arch::schedule::budget_config(plan, config, rest, false, opts.pack_dsp, target, &mut fabric_fits);
+                    if relaxed == cfg || e.dsp > est.dsp || e.bram36 > est.bram36 {
+                        hi = target.saturating_sub(1);
+                        if best.is_none() {
+                            break;
+                        }
+                    } else if interval(&relaxed).is_ok_and(|r| r <= t) {
+                        best = Some((relaxed, e));
+                        lo = target + 1;
+                    } else {
+                        hi = target.saturating_sub(1);
+                    }
+                    if lo > hi {
                         break;
                     }
-                } else if interval(&relaxed).is_ok_and(|r| r <= t) {
-                    best = Some((relaxed, e));
-                    lo = target + 1;
-                } else {
-                    hi = target.saturating_sub(1);
+                    target = (lo + hi).div_ceil(2);
                 }
-                if lo > hi {
-                    break;
+                if let Some(b) = best {
+                    (cfg, est) = b;
                 }
-                target = (lo + hi).div_ceil(2);
-            }
-            if let Some(b) = best {
-                (cfg, est) = b;
             }
         }
-    }
+        (cfg, est)
+    };
+    let mut fixed = fixed_at(None);
+    let (cfg, mut est) = {
+        let first = choose(&rest_of(fixed));
+        // Its windows' line buffers by its readers: where they take more
+        // RAM than set aside, that much is set aside and the layers chosen
+        // again (once: folding more only slows the readers).
+        let real = fixed_at(Some(&first.0));
+        if b.bram36.is_some() && real > fixed {
+            fixed = real;
+            choose(&rest_of(fixed))
+        } else {
+            first
+        }
+    };
+    let fixed = fixed_at(Some(&cfg));
     if opts.no_dsp {
         est.dsp = 0;
     }
@@ -1556,7 +1584,7 @@ pub fn budget_config(g: &Graph, plan: &Plan, config: &crate::passes::config::Con
         over.push(format!("{} DSP48 (dsp={n})", est.dsp));
     }
     if let Some(n) = b.bram36.filter(|&n| total > n) {
-        over.push(format!("{total:.1} BRAM36 (bram={n}{})", if fixed > 0.0 { format!("; {fixed:.1} of them line buffers and FIFOs, which no reuse factor changes") } else { String::new() }));
+        over.push(format!("{total:.1} BRAM36 (bram={n}{})", if fixed > 0.0 { format!("; {fixed:.1} of them line buffers and FIFOs") } else { String::new() }));
     }
     if b.lut.is_some() || b.ff.is_some() {
         // A design that cannot be generated says why here.

@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 
 use super::{Design, Interface, LayerReport, Options, Port, generate_named};
-use crate::arch::line_buffer::{CollectBuffers, LineBufferKind, accumulator, collector, dilator, fifo, line_buffer, line_buffer_kind, per_position, repeater, splitter};
+use crate::arch::line_buffer::{CollectBuffers, LineBufferKind, accumulator, collector, dilator, fifo, line_buffer, per_position, repeater, splitter};
 use crate::arch::netlist::{Cmp, Module, NetId};
 use crate::arch::timing::{self, Pipeline};
 use crate::arch::schedule::schedule;
@@ -294,20 +294,7 @@ pub fn generate_stream(
             stage => {
                 let (m, cycles, latency) = match stage {
                     Stage::Window { geo, width, .. } => {
-                        // The line buffer by how fast its readers take
-                        // windows: a beat stage one every initiation
-                        // interval of its schedule, any other stage one a
-                        // cycle.
-                        let reader_cycles = sp
-                            .readers(Src::Node(k))
-                            .iter()
-                            .map(|&(j, _)| match &sp.nodes[j].stage {
-                                Stage::Beat { plan: sub, .. } => schedule(sub, opts.reuse_factor, cfg).initiation_interval.max(1),
-                                _ => 1,
-                            })
-                            .min()
-                            .unwrap_or(1);
-                        let kind = line_buffer_kind(geo, reader_cycles);
+                        let kind = sp.window_kind(k, geo, opts.reuse_factor, cfg);
                         kinds[usize::from(kind == LineBufferKind::Sliding)].push(stage.name().to_string());
                         let lb = line_buffer(&format!("{name}_line_buffer"), geo, *width, kind);
                         let c = lb.cycles_per_image;
