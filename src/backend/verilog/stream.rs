@@ -368,8 +368,9 @@ pub fn generate_stream(
                 let valid = t.instance_output(0, 1, 1);
                 stream_instance(&mut t, &m.name, &format!("u_s{k}"), (clk, rst), (in_link.data, in_link.valid, in_link.ready), (data, valid, out_ready));
                 let counts = super::Counts { cycles, ..super::Counts::of_cells(&m) };
-                // A collector's fabric is counted once its buffers are chosen.
-                if collect_slots.last().is_none_or(|c| c.layer != layers.len()) {
+                // A collector of several beats is counted once its buffers
+                // are chosen.
+                if !matches!(stage, Stage::Collect { beats, .. } if *beats > 1) {
                     stage_fabric.add(&counts.fabric);
                 }
                 layers.push(LayerReport {
