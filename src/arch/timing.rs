@@ -52,8 +52,8 @@ pub struct FullRate {
     /// The steady state, where the timing repeated: `samples` samples
     /// every `cycles` cycles (one period of the repeating timing). The
     /// throughput: the largest interval (`interval`) can be a sample of
-    /// the pipeline filling (n08 of cross-check batch 8 at R = 4: 245
-    /// cycles at the fourth sample, 200 from then on).
+    /// the pipeline filling (n08 of cross-check batch 8 at R = 4: 395
+    /// cycles at most, 200 a sample from its eighth on).
     pub steady: Option<Steady>,
 }
 

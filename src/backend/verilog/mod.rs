@@ -192,7 +192,7 @@ pub struct Interface {
     /// A streaming design whose timing repeats: its steady state (the
     /// throughput). `initiation_interval` is the largest interval, which a
     /// sample of the pipeline filling can set (n08 of cross-check batch 8
-    /// at R = 4: 395 cycles once, then 200 a sample).
+    /// at R = 4: 395 cycles at most, 200 a sample from its eighth on).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub steady: Option<crate::arch::timing::Steady>,
     pub initiation_interval: u32,
