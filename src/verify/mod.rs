@@ -251,6 +251,9 @@ pub struct Report {
     /// The steady state interface.json states, where the full-rate run
     /// reached it and measured exactly that.
     pub steady_checked: Option<crate::arch::timing::Steady>,
+    /// Why a stated steady state was not checked (a full-rate run too
+    /// short to reach it), said rather than passed over.
+    pub steady_unchecked: Option<String>,
     /// A streaming design's FIFOs with the largest occupancy seen.
     pub fifos: Vec<FifoOccupancy>,
 }
@@ -292,6 +295,7 @@ impl Report {
             "timing_unchecked": self.timing_unchecked,
             "stream_timing": self.stream_timing,
             "steady_checked": self.steady_checked,
+            "steady_unchecked": self.steady_unchecked,
             "fifos": self.fifos,
         })
     }
@@ -331,12 +335,11 @@ impl Report {
                         (_, true) => ", as interface.json states".to_string(),
                         (Some(why), false) => format!(", {why}"),
                         (None, false) => String::new(),
-                    } + &self.steady_checked.map_or(String::new(), |st| format!(
-                        "; the steady state {} sample{} every {} cycles, as stated",
-                        st.samples,
-                        if st.samples == 1 { "" } else { "s" },
-                        st.cycles
-                    ))
+                    } + &match (self.steady_checked, &self.steady_unchecked) {
+                        (Some(st), _) => format!("; the steady state {} sample{} every {} cycles, as stated", st.samples, if st.samples == 1 { "" } else { "s" }, st.cycles),
+                        (None, Some(why)) => format!("; {why}"),
+                        (None, None) => String::new(),
+                    }
                 );
             }
             for f in &self.fifos {
@@ -492,7 +495,20 @@ pub fn verify(sim: &dyn Simulator, d: &DesignDir, plan: &Plan, codes: &[i128], n
             }
         },
         stream_timing: steady.stream_timing,
-        steady_checked: steady_checked.is_some_and(|c| c.is_ok()).then_some(d.interface.steady).flatten(),
+        steady_checked: steady_checked.as_ref().is_some_and(|c| c.is_ok()).then_some(d.interface.steady).flatten(),
+        steady_unchecked: match (d.interface.steady, &steady_checked, steady.stream_timing.is_some()) {
+            (Some(st), None, true) => {
+                let needs = st.from + st.samples + 1;
+                Some(format!(
+                    "the steady state ({} samples every {} cycles from sample {} on) not checked: the full-rate run of {full} samples does not reach it ({needs} needed{})",
+                    st.samples,
+                    st.cycles,
+                    st.from,
+                    if needs > STEADY_CHECK_MAX_SAMPLES { format!(", more than the {STEADY_CHECK_MAX_SAMPLES} verify runs at full rate") } else { ": a run of that many samples checks it".to_string() }
+                ))
+            }
+            _ => None,
+        },
         fifos: d
             .fifos
             .iter()
@@ -687,6 +703,7 @@ impl Report {
             timing_unchecked: None,
             stream_timing: None,
             steady_checked: None,
+            steady_unchecked: None,
             fifos: vec![],
         }
     }
