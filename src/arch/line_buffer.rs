@@ -682,7 +682,7 @@ pub enum CollectBuffers {
     /// last) shift in while the finished sample waits, so a reader that
     /// takes samples only at its own slots (a folded per-sample tail) does
     /// not stop the stream before it. With one buffer n08 of cross-check
-    /// batch 8 took 400 cycles a sample at R = 4 beside a 200-cycle tail:
+    /// batch 8 took 160 cycles a sample at R = 2 beside an 80-cycle tail:
     /// its next sample missed each slot by a few cycles. It costs a
     /// sample's bits of flip-flops, so it is chosen where the timing
     /// simulation finds it faster.
@@ -706,19 +706,18 @@ pub fn collector(name: &str, beats: usize, elems: usize, width: u32, buffers: Co
     let bits = elems as u32 * width;
     let (rst, s_data, s_valid, m_ready) = stream_ports(&mut m, bits);
     let (m_valid, free) = output_register(&mut m, m_ready, rst);
-    // With one buffer a beat is taken while the output is free (nets made
-    // in this order so that its Verilog stays as it was).
-    let one_fire = (buffers == CollectBuffers::One).then(|| m.and(s_valid, free));
     let cnt = m.reg_later(0, beats as i128 - 1, None, Some((rst, 0)));
     let last = is(&mut m, cnt, beats as i128 - 1);
-    let (s_ready, s_fire) = match one_fire {
-        Some(fire) => (free, fire),
-        None => {
+    // With one buffer a beat is taken while the output is free; with two,
+    // only the last beat waits for it.
+    let s_ready = match buffers {
+        CollectBuffers::One => free,
+        CollectBuffers::Two => {
             let not_last = m.not(last);
-            let ready = m.or(not_last, free);
-            (ready, m.and(s_valid, ready))
+            m.or(not_last, free)
         }
     };
+    let s_fire = m.and(s_valid, s_ready);
     advance(&mut m, cnt, s_fire, last);
     // A shift register of the sample's beats (beat 0 ends in regs[0]); with
     // two buffers, of all but the last, which goes with them to the output

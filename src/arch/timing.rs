@@ -78,6 +78,25 @@ impl Steady {
     pub fn per_sample(&self) -> f64 {
         self.cycles as f64 / self.samples.max(1) as f64
     }
+
+    /// The samples a full-rate run needs to measure one period of it:
+    /// `from`, then the period and the sample before it.
+    pub fn samples_to_check(&self) -> usize {
+        self.from + self.samples + 1
+    }
+
+    /// Whether it takes fewer cycles a sample than the largest interval
+    /// `interval` (which the pipeline filling then set).
+    pub fn below(&self, interval: u64) -> bool {
+        self.faster_than(&Steady { samples: 1, cycles: interval, from: 0 })
+    }
+}
+
+/// "N samples every C cycles", as every note and report says it.
+impl std::fmt::Display for Steady {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} sample{} every {} cycles", self.samples, if self.samples == 1 { "" } else { "s" }, self.cycles)
+    }
 }
 
 /// The top's handshake nets `full_rate` drives and watches.
@@ -768,6 +787,8 @@ mod tests {
         assert!(st(9, 800).faster_than(&st(1, 89)) && !st(1, 89).faster_than(&st(9, 800)));
         assert!(!st(2, 200).faster_than(&st(1, 100)) && !st(1, 100).faster_than(&st(2, 200)));
         assert_eq!(st(9, 800).per_sample(), 800.0 / 9.0);
+        assert!(st(9, 800).below(89) && !st(9, 800).below(88) && !st(1, 200).below(200));
+        assert_eq!((st(9, 800).to_string(), st(1, 200).to_string()), ("9 samples every 800 cycles".to_string(), "1 sample every 200 cycles".to_string()));
     }
 
     /// A run cut short before the timing repeats gives the largest seen,

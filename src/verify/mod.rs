@@ -336,7 +336,7 @@ impl Report {
                         (Some(why), false) => format!(", {why}"),
                         (None, false) => String::new(),
                     } + &match (self.steady_checked, &self.steady_unchecked) {
-                        (Some(st), _) => format!("; the steady state {} sample{} every {} cycles, as stated", st.samples, if st.samples == 1 { "" } else { "s" }, st.cycles),
+                        (Some(st), _) => format!("; the steady state {st}, as stated"),
                         (None, Some(why)) => format!("; {why}"),
                         (None, None) => String::new(),
                     }
@@ -498,11 +498,9 @@ pub fn verify(sim: &dyn Simulator, d: &DesignDir, plan: &Plan, codes: &[i128], n
         steady_checked: steady_checked.as_ref().is_some_and(|c| c.is_ok()).then_some(d.interface.steady).flatten(),
         steady_unchecked: match (d.interface.steady, &steady_checked, steady.stream_timing.is_some()) {
             (Some(st), None, true) => {
-                let needs = st.from + st.samples + 1;
+                let needs = st.samples_to_check();
                 Some(format!(
-                    "the steady state ({} samples every {} cycles from sample {} on) not checked: the full-rate run of {full} samples does not reach it ({needs} needed{})",
-                    st.samples,
-                    st.cycles,
+                    "the steady state ({st} from sample {} on) not checked: the full-rate run of {full} samples does not reach it ({needs} needed{})",
                     st.from,
                     if needs > STEADY_CHECK_MAX_SAMPLES { format!(", more than the {STEADY_CHECK_MAX_SAMPLES} verify runs at full rate") } else { ": a run of that many samples checks it".to_string() }
                 ))
@@ -551,7 +549,7 @@ pub fn full_rate_samples(d: &DesignDir, n: usize) -> usize {
         Some(k) => {
             // Far enough to check the steady state where it is reached
             // within a few hundred samples.
-            let steady = d.interface.steady.map_or(0, |st| st.from + st.samples + 1).min(STEADY_CHECK_MAX_SAMPLES);
+            let steady = d.interface.steady.map_or(0, |st| st.samples_to_check()).min(STEADY_CHECK_MAX_SAMPLES);
             n.min((4 * k as usize).max(64).max(steady))
         }
         None => n,
@@ -588,7 +586,7 @@ fn stream_timing_errors(d: &DesignDir, measured: Option<StreamTiming>, n: usize)
 fn steady_state_checked(d: &DesignDir, firsts: &[u64]) -> Option<Result<(), String>> {
     let st = d.interface.steady?;
     let n = firsts.len();
-    if n < st.from + st.samples + 1 {
+    if n < st.samples_to_check() {
         return None;
     }
     let got = firsts[n - 1] - firsts[n - 1 - st.samples];

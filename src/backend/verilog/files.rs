@@ -21,9 +21,7 @@ pub fn report_text(d: &Design, opts: &Options) -> String {
     // interval is a sample of the pipeline filling.
     let per_sample = i.cycles_per_sample();
     let steady = match i.steady {
-        Some(st) if per_sample < f64::from(i.initiation_interval) => {
-            format!(" at most; in the steady state {} sample{} every {} cycles", st.samples, if st.samples == 1 { "" } else { "s" }, st.cycles)
-        }
+        Some(st) if st.below(i.initiation_interval.into()) => format!(" at most; in the steady state {st}"),
         _ => String::new(),
     };
     let _ = writeln!(s, "design {}: latency {} cycles{last}, initiation interval {}{steady}", d.top, i.latency_cycles, i.initiation_interval);
@@ -253,11 +251,8 @@ simulates this folder with Verilator against qkhw's bit-exact golden model.\n",
                 "With an input beat offered every cycle and `{op}_tready` held high, a sample's first input beat is taken at most {} cycles after the previous sample's (`initiation_interval`), its first output beat comes at most {lat} cycles after its first input beat (`latency_cycles`) and its last output beat at most {last} cycles after its last input beat (`latency_last_cycles`). These are exact: each is reached within the first {k} samples (`timing_samples`; folded stages drift against each other, so later samples can take a few cycles less), as a cycle-by-cycle simulation of the design's handshakes finds and `qkhw verify` checks.{}",
                 i.initiation_interval,
                 i.steady.map_or(String::new(), |st| format!(
-                    " From sample {} on the timing repeats: {} sample{} every {} cycles between first input beats ({:.1} a sample, the throughput; `steady`).",
+                    " From sample {} on the timing repeats: {st} between first input beats ({:.1} a sample, the throughput; `steady`).",
                     st.from,
-                    st.samples,
-                    if st.samples == 1 { "" } else { "s" },
-                    st.cycles,
                     st.per_sample()
                 ))
             ),

@@ -663,11 +663,8 @@ pub fn generate_stream(
 /// stages drifting against each other can set).
 fn steady_clause(steady: Option<timing::Steady>, interval: u64) -> String {
     match steady {
-        Some(s) if s.faster_than(&timing::Steady { samples: 1, cycles: interval, from: 0 }) => format!(
-            "; in the steady state {} sample{} every {} cycles ({:.1} a sample: the throughput; the largest interval is a sample of the pipeline filling or of stages drifting against each other)",
-            s.samples,
-            if s.samples == 1 { "" } else { "s" },
-            s.cycles,
+        Some(s) if s.below(interval) => format!(
+            "; in the steady state {s} ({:.1} a sample: the throughput; the largest interval is a sample of the pipeline filling or of stages drifting against each other)",
             s.per_sample()
         ),
         _ => String::new(),
