@@ -470,7 +470,9 @@ struct HwArgs {
     /// Verilog and HLS: choose every foldable layer's reuse factor for the
     /// smallest initiation interval whose estimated DSP48, BRAM36, LUTs and
     /// FFs fit: dsp=N,bram=K,lut=L,ff=F (any of them; LUT and FF by the
-    /// fabric estimate of each candidate's netlist).
+    /// fabric estimate of each candidate's netlist). A layer that cannot
+    /// fold within the interval is unrolled (no DSP48) where the fabric
+    /// fits lut=/ff=, else the part's (--part; default xcvu9p).
     /// Example: --budget dsp=220,bram=140,lut=53200
     #[arg(long)]
     budget: Option<String>,

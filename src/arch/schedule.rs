@@ -353,7 +353,9 @@ fn fewest_multipliers_within(shape: (usize, usize, usize), t: usize) -> (usize, 
 ///
 /// `fabric_fits` checks the LUT and FF budget on a candidate (the
 /// generator builds its netlist and weighs it, [`super::fabric`]); it is
-/// called only on candidates whose DSP and BRAM estimates fit, and the
+/// called only on candidates whose DSP and BRAM estimates fit, where the
+/// budget names LUTs or FFs or the candidate unrolls a layer that folds
+/// at a longer T (the caller holds those to the part's fabric), and the
 /// search assumes that folding more never needs more fabric (true from R =
 /// 2 on; the unrolled design's shift-adds can need less than R = 2).
 ///
@@ -384,10 +386,12 @@ pub fn budget_config(plan: &Plan, cfg: &Config, budget: &Budget, rows_at_once: b
         .collect();
     // `parallel`: a convolution that cannot fold within T one position at
     // a time computes several at once; otherwise it is unrolled (no DSP48
-    // by the estimate, but all of its products in the fabric).
-    let at = |t: usize, parallel: bool| -> (Config, Estimate) {
+    // by the estimate, but all of its products in the fabric). Also
+    // whether the design unrolls a layer that folds at a longer T.
+    let at = |t: usize, parallel: bool| -> (Config, Estimate, bool) {
         let mut c = cfg.clone();
         let mut e = Estimate::default();
+        let mut unrolls = false;
         for (first, layer, table) in &layers {
             let op = &plan.steps[*first].op;
             let Some(shape) = dense_shape(op) else { continue };
@@ -399,6 +403,7 @@ pub fn budget_config(plan: &Plan, cfg: &Config, budget: &Budget, rows_at_once: b
                 (None, None) if parallel => fewest_multipliers_within(shape, t),
                 (None, None) => (reuse_within(shape, 1, t), 1),
             };
+            unrolls |= own.is_none() && r == 1 && shape.1 * shape.2 > 1;
             let x = &plan.steps[plan.steps[*first].inputs[0]];
             let mut est = if r > 1 { estimate(op, (x.lo, x.hi), r, p, pack) } else { Estimate::default() };
             // A recurrent layer folds every direction's projections.
@@ -425,31 +430,65 @@ pub fn budget_config(plan: &Plan, cfg: &Config, budget: &Budget, rows_at_once: b
                 }
             }
         }
-        (c, e)
+        (c, e, unrolls)
     };
-    let mut fits = |(c, e): &(Config, Estimate)| {
-        budget.dsp.is_none_or(|d| e.dsp <= d) && budget.bram36.is_none_or(|b| e.bram36 <= b) && (budget.lut.is_none() && budget.ff.is_none() || fabric_fits(c))
-    };
+    let cheap = |e: &Estimate| budget.dsp.is_none_or(|d| e.dsp <= d) && budget.bram36.is_none_or(|b| e.bram36 <= b);
+    let weighs = budget.lut.is_some() || budget.ff.is_some();
+    // The fabric is weighed where the budget names it, and where a layer
+    // is unrolled (its products all in the fabric, which the DSP48 and
+    // BRAM estimates do not see).
+    let mut fits = |(c, e, unrolls): &(Config, Estimate, bool)| cheap(e) && (!(weighs || *unrolls) || fabric_fits(c));
     // At T: the design with such convolutions unrolled, else (where the
-    // budget's LUTs or FFs rule that out) with them folded several
-    // positions at once.
+    // fabric rules that out) with them folded several positions at once.
     let mut choice = |t: usize| -> Option<(Config, Estimate)> {
         let unrolled = at(t, false);
         if fits(&unrolled) {
-            return Some(unrolled);
+            return Some((unrolled.0, unrolled.1));
         }
         let parallel = at(t, true);
-        (rows_at_once && parallel != unrolled && fits(&parallel)).then_some(parallel)
+        (rows_at_once && parallel.0 != unrolled.0 && fits(&parallel)).then_some((parallel.0, parallel.1))
     };
     let max_t = layers.iter().filter_map(|(f, _, _)| dense_shape(&plan.steps[*f].op)).map(|(r, i, o)| r * i * o).max().unwrap_or(1).max(1);
     // Unrolled (T = 1) needs no DSP by this estimate only if no layer folds.
-    let (mut lo, mut hi) = (min_t.max(2), max_t.max(min_t));
-    if choice(hi).is_none() {
-        lo = hi;
-    }
+    let (lo, hi) = (min_t.max(2), max_t.max(min_t.max(2)));
+    // Fitting is not monotone in T: below a convolution's positions it is
+    // unrolled (no DSP48 by the estimate), and a deeper ROM can take more
+    // block RAM than a shallow one in LUTs (cross-check batch 10: a
+    // bisection said no design fits where a less folded one did, and
+    // chose 264 cycles a sample where 64 fit). So the estimates are
+    // scanned on a grid of T (steps of a sixteenth), the first grid point
+    // whose design fits is found among those whose estimates do (the
+    // fabric, weighed by generating the design, taken as shrinking as T
+    // grows), and the interval from the grid point below it bisected.
+    let grid = targets(lo, hi);
+    let candidates: Vec<usize> = grid.iter().copied().filter(|&t| cheap(&at(t, false).1) || rows_at_once && cheap(&at(t, true).1)).collect();
+    let k = candidates.partition_point(|&t| choice(t).is_none());
+    let Some(&found) = candidates.get(k) else {
+        let (c, e, _) = at(hi, false);
+        return (c, e);
+    };
+    let below = grid.iter().copied().take_while(|&t| t < found).last().unwrap_or(lo - 1);
+    let (mut lo, mut hi) = (below + 1, found);
+    let mut best = None;
     while lo < hi {
         let mid = (lo + hi) / 2;
-        if choice(mid).is_some() { hi = mid } else { lo = mid + 1 }
+        match choice(mid) {
+            Some(c) => (best, hi) = (Some(c), mid),
+            None => lo = mid + 1,
+        }
     }
-    choice(lo).unwrap_or_else(|| at(lo, false))
+    best.or_else(|| choice(found)).unwrap_or_else(|| {
+        let (c, e, _) = at(found, false);
+        (c, e)
+    })
+}
+
+/// The targets `--budget` scans: `lo`, then steps of a sixteenth (at
+/// least 1) up to `hi`, and `hi`.
+fn targets(lo: usize, hi: usize) -> Vec<usize> {
+    let mut t = vec![lo];
+    while let Some(&last) = t.last().filter(|&&l| l < hi) {
+        t.push((last + (last / 16).max(1)).min(hi));
+    }
+    t
 }
