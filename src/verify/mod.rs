@@ -502,7 +502,7 @@ pub fn verify(sim: &dyn Simulator, d: &DesignDir, plan: &Plan, codes: &[i128], n
                 Some(format!(
                     "the steady state ({st} from sample {} on) not checked: the full-rate run of {full} samples does not reach it ({needs} needed{})",
                     st.from,
-                    if needs > STEADY_CHECK_MAX_SAMPLES { format!(", more than the {STEADY_CHECK_MAX_SAMPLES} verify runs at full rate") } else { ": a run of that many samples checks it".to_string() }
+                    if needs > steady_check_max_samples(&st) { format!(", more than the {} verify runs at full rate", steady_check_max_samples(&st)) } else { ": a run of that many samples checks it".to_string() }
                 ))
             }
             _ => None,
@@ -549,7 +549,7 @@ pub fn full_rate_samples(d: &DesignDir, n: usize) -> usize {
         Some(k) => {
             // Far enough to check the steady state where it is reached
             // within a few hundred samples.
-            let steady = d.interface.steady.map_or(0, |st| st.samples_to_check()).min(STEADY_CHECK_MAX_SAMPLES);
+            let steady = d.interface.steady.map_or(0, |st| st.samples_to_check().min(steady_check_max_samples(&st)));
             n.min((4 * k as usize).max(64).max(steady))
         }
         None => n,
@@ -557,9 +557,20 @@ pub fn full_rate_samples(d: &DesignDir, n: usize) -> usize {
 }
 
 /// The most samples the full-rate run of a streaming design runs to reach
-/// its steady state (a design that settles later is checked up to the
-/// largest interval and latencies).
+/// its steady state `st` (a design that settles later is checked up to
+/// the largest interval and latencies): 512, or as many as take two
+/// million cycles (a short interval can settle over more samples:
+/// cross-check batch 10's q05 at R = 6 repeats 133 samples every 19,152
+/// cycles from sample 403 on, 537 samples of 144 cycles to check).
+pub fn steady_check_max_samples(st: &crate::arch::timing::Steady) -> usize {
+    let per_sample = (st.cycles / st.samples.max(1) as u64).max(1);
+    STEADY_CHECK_MAX_SAMPLES.max((STEADY_CHECK_MAX_CYCLES / per_sample) as usize)
+}
+
+/// See [`steady_check_max_samples`].
 pub const STEADY_CHECK_MAX_SAMPLES: usize = 512;
+/// See [`steady_check_max_samples`].
+pub const STEADY_CHECK_MAX_CYCLES: u64 = 2_000_000;
 
 /// Where a streaming design's timing measured at full rate differs from
 /// what its `interface.json` states. The statement is the largest over
@@ -788,7 +799,21 @@ pub(crate) fn run_code_harness(bin: &Path, dir: &Path, codes: &[i128], n: usize,
 
 #[cfg(test)]
 mod report_tests {
-    use super::{large_design_note, Report, LARGE_VERILOG_BYTES};
+    use super::{large_design_note, steady_check_max_samples, Report, LARGE_VERILOG_BYTES, STEADY_CHECK_MAX_SAMPLES};
+    use crate::arch::timing::Steady;
+
+    /// A steady state of short samples is checked however many samples it
+    /// takes to reach, up to two million cycles: cross-check batch 10's q05
+    /// at R = 6 (537 samples of 144 cycles) was said unchecked past 512; a
+    /// long sample keeps the 512.
+    #[test]
+    fn a_short_sample_s_steady_state_is_checked_past_512_samples() {
+        let q05 = Steady { samples: 133, cycles: 19_152, from: 403 };
+        assert_eq!(q05.samples_to_check(), 537);
+        assert_eq!(steady_check_max_samples(&q05), 2_000_000 / 144);
+        let resnet8 = Steady { samples: 1, cycles: 36_864, from: 8 };
+        assert_eq!(steady_check_max_samples(&resnet8), STEADY_CHECK_MAX_SAMPLES);
+    }
 
     /// Only a design of the threshold's size or more gets the note, which
     /// names the design, its size and what makes a smaller one.
