@@ -634,7 +634,9 @@ pub fn generate_stream(
     }
     notes.push(timing_note);
     notes.extend(collect_note);
-    if let Some(n) = fold_headroom(&stage_cycles, ii as usize, opts.reuse_factor) {
+    // Against the throughput: the largest interval can be the pipeline
+    // filling.
+    if let Some(n) = fold_headroom(&stage_cycles, interface.cycles_per_sample().round() as usize, opts.reuse_factor) {
         notes.push(n);
     }
     notes.extend(fifo_rows);
@@ -706,7 +708,8 @@ fn stream_instance(t: &mut Module, module: &str, name: &str, (clk, rst): (NetId,
 /// the stages could fold further at the same interval (cross-check batch
 /// 7: a residual CNN at R = 3 took the same 924 cycles per sample as at
 /// R = 1, its kernels moved from shift-adds into 884 multipliers).
-fn fold_headroom(stages: &[(String, usize, bool)], ii: usize, reuse: Option<usize>) -> Option<String> {
+fn fold_headroom(stages: &[(String, usize, bool)], per_sample: usize, reuse: Option<usize>) -> Option<String> {
+    let ii = per_sample;
     let r = reuse.filter(|&r| r > 1)?;
     let (fixed, fixed_cycles) = stages.iter().filter(|s| !s.2).max_by_key(|s| s.1).map(|s| (s.0.as_str(), s.1))?;
     let beat = stages.iter().filter(|s| s.2).map(|s| s.1).max()?;
@@ -716,7 +719,7 @@ fn fold_headroom(stages: &[(String, usize, bool)], ii: usize, reuse: Option<usiz
     // window stage, 400 at twice the reuse factor).
     (beat.max(1) * 2 <= fixed_cycles && fixed_cycles <= ii && fixed_cycles * 10 >= ii * 9).then(|| {
         format!(
-            "--io stream: the interval, {ii} cycles per sample, is set by `{fixed}` ({fixed_cycles} cycles per sample, which no reuse factor changes); at --reuse-factor {r} the folded stages take at most {beat}, so they could fold about {}x further at the same interval with fewer multipliers (--budget dsp=N folds each layer up to it)",
+            "--io stream: the throughput, {ii} cycles per sample, is set by `{fixed}` ({fixed_cycles} cycles per sample, which no reuse factor changes); at --reuse-factor {r} the folded stages take at most {beat}, so they could fold about {}x further at the same interval with fewer multipliers (--budget dsp=N folds each layer up to it)",
             fixed_cycles / beat.max(1)
         )
     })
