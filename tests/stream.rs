@@ -718,10 +718,7 @@ fn stages_whose_phases_drift_are_timed_until_the_state_repeats() {
     assert_eq!((i.latency_cycles, i.latency_last_cycles, i.initiation_interval), (535, Some(155), 384));
     let n = 40;
     assert!(i.timing_samples.is_some_and(|k| (k as usize) <= n), "{:?}", i.timing_samples);
-    let fmts = vec![(plan.in_size(), plan.steps[plan.inputs[0]].fmt)];
-    let codes = verify::random_parts(&fmts, n, 7).remove(0);
-    let sim = verify::verilator::Verilator::new(common::cache()).quick_build();
-    let r = verify::verify(&sim, &d, &plan, &codes, n, 3, None).unwrap();
+    let r = random_on_verilator(&d, &plan, n, 7, false);
     assert!(r.passed(), "{}", r.text());
 }
 
@@ -739,11 +736,7 @@ fn crops_stream_as_windows() {
         let opts = Options { io: Io::Stream, reuse_factor: reuse, ..Default::default() };
         let tag = format!("crop-r{}", reuse.unwrap_or(1));
         let (_, d, plan) = generate_from(&path, &opts, &Config::default(), &tag);
-        let n = 60;
-        let fmts = vec![(plan.in_size(), plan.steps[plan.inputs[0]].fmt)];
-        let codes = verify::random_parts(&fmts, n, 11).remove(0);
-        let sim = verify::verilator::Verilator::new(common::cache()).quick_build().lint_clean();
-        let r = verify::verify(&sim, &d, &plan, &codes, n, 3, None).unwrap();
+        let r = random_on_verilator(&d, &plan, 60, 11, true);
         assert!(r.passed() && r.timing_checked, "{name} {tag}: {}", r.text());
         fifos_held_as_stated(&d, &r, &format!("{name} {tag}"));
     }
@@ -775,6 +768,17 @@ fn streams_on_verilator(path: &std::path::Path, reuse: Option<usize>, tag: &str,
     }
     fifos_held_as_stated(&d, &r, tag);
     (d, plan)
+}
+
+/// `n` random samples (seed `seed`) of a single-input design `d` on
+/// Verilator (a lint-clean build with `lint`), random gaps and
+/// back-pressure, then at full rate.
+fn random_on_verilator(d: &DesignDir, plan: &qkhw::plan::Plan, n: usize, seed: u64, lint: bool) -> verify::Report {
+    let fmts = vec![(plan.in_size(), plan.steps[plan.inputs[0]].fmt)];
+    let codes = verify::random_parts(&fmts, n, seed).remove(0);
+    let sim = verify::verilator::Verilator::new(common::cache()).quick_build();
+    let sim = if lint { sim.lint_clean() } else { sim };
+    verify::verify(&sim, d, plan, &codes, n, 3, None).unwrap()
 }
 
 /// The design `d` passes on Icarus with 20 random samples.
@@ -1153,11 +1157,7 @@ fn a_streamed_budget_unrolls_a_convolution_where_the_fabric_allows() {
     assert!(lut2 < lut && slow > fast, "{fast} cycles on {lut} LUT, within one LUT less {slow} on {lut2}");
     assert!(!notes2.iter().any(|n| n.contains("unrolled")), "{notes2:?}");
     let (_, d, plan) = generate_with("cnn_bn", &opts, &Config::default(), "budget-unrolled");
-    let n = 100;
-    let fmts = vec![(plan.in_size(), plan.steps[plan.inputs[0]].fmt)];
-    let codes = verify::random_parts(&fmts, n, 9).remove(0);
-    let sim = verify::verilator::Verilator::new(common::cache()).quick_build().lint_clean();
-    let r = verify::verify(&sim, &d, &plan, &codes, n, 3, None).unwrap();
+    let r = random_on_verilator(&d, &plan, 100, 9, true);
     assert!(r.passed() && r.timing_checked, "{}", r.text());
     assert_eq!(d.interface.cycles_per_sample(), fast);
 }
