@@ -364,7 +364,7 @@ fn budget_picks_the_smallest_interval_that_fits() {
     common::require("verilator");
     use qkhw::arch::schedule::{budget_config, schedule, Budget};
     let schedule_budget = |plan: &qkhw::plan::Plan, b: &Budget| {
-        let (c, e) = budget_config(plan, &Config::default(), b, true, false, 0, &mut |_| true);
+        let (c, e) = budget_config(plan, &Config::default(), b, true, false, 0, &mut |_, _| true);
         (schedule(plan, None, &c), e)
     };
     let g = qkhw::load_graph(common::root().join("examples/models/jet_tagger_da.keras"), Default::default()).unwrap();
@@ -444,7 +444,7 @@ fn a_budget_finds_the_fit_a_more_folded_design_breaks() {
             for r in 2..=512usize {
                 let mut u = c.clone();
                 u.layers.values_mut().for_each(|l| l.reuse_factor = Some(r));
-                let (_, ue) = budget_config(&plan, &u, &Budget::default(), true, false, 0, &mut |_| true);
+                let (_, ue) = budget_config(&plan, &u, &Budget::default(), true, false, 0, &mut |_, _| true);
                 let fits = b.dsp.is_none_or(|d| ue.dsp <= d) && b.bram36.is_none_or(|k| ue.bram36 <= k);
                 let uii = schedule(&plan, None, &u).initiation_interval;
                 assert!(!fits || uii >= ii, "{model} {budget}: uniform R = {r} fits ({ue:?}) at II {uii}, the budget chose {ii}");

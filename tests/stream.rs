@@ -537,7 +537,7 @@ fn a_budget_balances_the_streamed_resnet8() {
     let (plan, _) = qkhw::golden::hardware_plan(&g, None, &Config::default()).unwrap();
     // No design that unrolls a convolution fits the Pynq-Z2's LUTs (gen
     // weighs them with --part xc7z020: all of them unrolled take 842,953).
-    let (cfg, est) = qkhw::arch::schedule::budget_config(&plan, &Config::default(), &budget, false, false, 0, &mut |_| false);
+    let (cfg, est) = qkhw::arch::schedule::budget_config(&plan, &Config::default(), &budget, false, false, 0, &mut |_, _| false);
     assert!(est.dsp <= 220 && est.bram36 <= 140.0, "{est:?}");
     let opts = Options { io: Io::Stream, budget: Some(budget), part: "xc7z020".parse().unwrap(), ..Default::default() };
     let (_, d, plan) = generate_with("resnet8", &opts, &Config::default(), "budget");
@@ -1122,7 +1122,7 @@ fn a_streamed_budget_folds_up_to_the_interval_it_cannot_shorten() {
         let budget: qkhw::arch::schedule::Budget = format!("dsp={dsp}").parse().unwrap();
         let opts = Options { io: Io::Stream, budget: Some(budget), ..Default::default() };
         let interval = |c: &Config| verilog::stream::generate_stream(&g, &plan, &Options { budget: None, ..opts.clone() }, c).unwrap().0.interface.cycles_per_sample();
-        let (tight, tight_est) = qkhw::arch::schedule::budget_config(&plan, &Config::default(), &budget, false, false, 0, &mut |_| true);
+        let (tight, tight_est) = qkhw::arch::schedule::budget_config(&plan, &Config::default(), &budget, false, false, 0, &mut |_, _| true);
         let (chosen, est) = verilog::budget_config(&g, &plan, &Config::default(), &opts, &budget, false).unwrap();
         let (t, c) = (interval(&tight), interval(&chosen));
         assert!(c <= t, "dsp={dsp}: {c} cycles, the tightest fit {t}: {chosen:?}");

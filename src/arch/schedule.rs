@@ -355,7 +355,10 @@ fn fewest_multipliers_within(shape: (usize, usize, usize), t: usize) -> (usize, 
 /// generator builds its netlist and weighs it, [`super::fabric`]); it is
 /// called only on candidates whose DSP and BRAM estimates fit, where the
 /// budget names LUTs or FFs or the candidate unrolls a layer that folds
-/// at a longer T (the caller holds those to the part's fabric), and the
+/// at a longer T (the caller holds those to the part's fabric), with the
+/// unrolled layers' nonzero weights: a floor on their LUTs (a LUT or more
+/// a constant product, 6 to 13 in jet_tagger_da, the DS-CNN and ResNet-8
+/// unrolled), which spares building a design that cannot fit; and the
 /// search assumes that folding more never needs more fabric (true from R =
 /// 2 on; the unrolled design's shift-adds can need less than R = 2).
 ///
@@ -370,7 +373,7 @@ fn fewest_multipliers_within(shape: (usize, usize, usize), t: usize) -> (usize, 
 /// `min_t`: the fewest cycles per image worth folding for (a streaming
 /// design whose line buffers take that long whatever the layers do: the
 /// layers fold up to it rather than buy a shorter time they cannot use).
-pub fn budget_config(plan: &Plan, cfg: &Config, budget: &Budget, rows_at_once: bool, pack: bool, min_t: usize, fabric_fits: &mut dyn FnMut(&Config) -> bool) -> (Config, Estimate) {
+pub fn budget_config(plan: &Plan, cfg: &Config, budget: &Budget, rows_at_once: bool, pack: bool, min_t: usize, fabric_fits: &mut dyn FnMut(&Config, usize) -> bool) -> (Config, Estimate) {
     let nodes = schedule(plan, None, cfg).nodes;
     // Each block, with its own config table or else its layer's.
     let layers: Vec<(usize, String, Option<&crate::passes::config::LayerConfig>)> = nodes.iter().map(|n| (n.first, n.layer.clone(), block_table(cfg, &n.layer, &block_name(plan, n.last).1))).collect();
@@ -388,11 +391,13 @@ pub fn budget_config(plan: &Plan, cfg: &Config, budget: &Budget, rows_at_once: b
     // a time computes several at once; otherwise it is unrolled (no DSP48
     // by the estimate, but all of its products in the fabric). Also
     // whether the design unrolls a layer that folds at a longer T.
-    let at = |t: usize, parallel: bool| -> (Config, Estimate, bool) {
+    // Each layer's nonzero weights: an unrolled layer's constant products.
+    let nonzero: Vec<usize> = layers.iter().map(|(f, _, _)| super::folded::foldable(&plan.steps[*f].op).map_or(0, |fo| fo.w.iter().filter(|&&w| w != 0).count())).collect();
+    let at = |t: usize, parallel: bool| -> (Config, Estimate, usize) {
         let mut c = cfg.clone();
         let mut e = Estimate::default();
-        let mut unrolls = false;
-        for (first, layer, table) in &layers {
+        let mut unrolled = 0;
+        for ((first, layer, table), nonzero) in layers.iter().zip(&nonzero) {
             let op = &plan.steps[*first].op;
             let Some(shape) = dense_shape(op) else { continue };
             let own = table.and_then(|l| l.reuse_factor);
@@ -403,7 +408,11 @@ pub fn budget_config(plan: &Plan, cfg: &Config, budget: &Budget, rows_at_once: b
                 (None, None) if parallel => fewest_multipliers_within(shape, t),
                 (None, None) => (reuse_within(shape, 1, t), 1),
             };
-            unrolls |= own.is_none() && r == 1 && shape.1 * shape.2 > 1;
+            if own.is_none() && r == 1 && shape.1 * shape.2 > 1 {
+                // The parallel architecture unrolls every position; a
+                // stage computes one window a beat.
+                unrolled += (*nonzero).max(1) * if rows_at_once { shape.0 } else { 1 };
+            }
             let x = &plan.steps[plan.steps[*first].inputs[0]];
             let mut est = if r > 1 { estimate(op, (x.lo, x.hi), r, p, pack) } else { Estimate::default() };
             // A recurrent layer folds every direction's projections.
@@ -430,14 +439,14 @@ pub fn budget_config(plan: &Plan, cfg: &Config, budget: &Budget, rows_at_once: b
                 }
             }
         }
-        (c, e, unrolls)
+        (c, e, unrolled)
     };
     let cheap = |e: &Estimate| budget.dsp.is_none_or(|d| e.dsp <= d) && budget.bram36.is_none_or(|b| e.bram36 <= b);
     let weighs = budget.lut.is_some() || budget.ff.is_some();
     // The fabric is weighed where the budget names it, and where a layer
     // is unrolled (its products all in the fabric, which the DSP48 and
     // BRAM estimates do not see).
-    let mut fits = |(c, e, unrolls): &(Config, Estimate, bool)| cheap(e) && (!(weighs || *unrolls) || fabric_fits(c));
+    let mut fits = |(c, e, unrolled): &(Config, Estimate, usize)| cheap(e) && (!(weighs || *unrolled > 0) || fabric_fits(c, *unrolled));
     // At T: the design with such convolutions unrolled, else (where the
     // fabric rules that out) with them folded several positions at once.
     let mut choice = |t: usize| -> Option<(Config, Estimate)> {

@@ -1520,8 +1520,10 @@ pub fn budget_config(g: &Graph, plan: &Plan, config: &crate::passes::config::Con
     };
     // The budget's LUTs and FFs, else the part's: a design that unrolls a
     // layer (its products all in the fabric, no DSP48 by the estimate) is
-    // weighed even where the budget names neither, and held to the part.
-    let mut fabric_fits = |c: &crate::passes::config::Config| fabric(c).is_ok_and(|(lut, ff)| lut <= b.lut.unwrap_or(opts.part.luts) && ff <= b.ff.unwrap_or(opts.part.ffs));
+    // weighed even where the budget names neither, and held to the part;
+    // not built where its unrolled products alone exceed the LUTs.
+    let (lut_limit, ff_limit) = (b.lut.unwrap_or(opts.part.luts), b.ff.unwrap_or(opts.part.ffs));
+    let mut fabric_fits = |c: &crate::passes::config::Config, floor: usize| floor <= lut_limit && fabric(c).is_ok_and(|(lut, ff)| lut <= lut_limit && ff <= ff_limit);
     let mut choose = |rest: &crate::arch::schedule::Budget| {
         let (mut cfg, mut est) = crate::arch::schedule::budget_config(plan, config, rest, positions_at_once && !stream, opts.pack_dsp, 0, &mut fabric_fits);
         if stream {
