@@ -632,6 +632,7 @@ impl HwArgs {
             rom_style: self.rom_style,
             io: self.io.unwrap_or_default(),
             fifo_minimum: false,
+            shift_add_layers: Default::default(),
         })
     }
 }

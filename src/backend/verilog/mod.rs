@@ -64,6 +64,11 @@ pub struct Options {
     /// throttle the fork: resnet8 at R = 256 takes 1,072,512 cycles per
     /// image with minimal FIFOs, 294,912 with doubled ones).
     pub fifo_minimum: bool,
+    /// Layers whose constant products are shift-adds in the default mode
+    /// too: those `--budget` unrolls, which it counts no DSP48 (a
+    /// constant multiplier of 9 bits or more is a DSP48 to Yosys:
+    /// cross-check batch 11's 120 estimated took 280).
+    pub shift_add_layers: std::collections::BTreeSet<String>,
 }
 
 impl Default for Options {
@@ -83,6 +88,7 @@ impl Default for Options {
             budget: None,
             io: Io::Parallel,
             fifo_minimum: false,
+            shift_add_layers: Default::default(),
         }
     }
 }
@@ -868,13 +874,14 @@ fn shift_adds(w: &[i128], no_dsp: bool) -> (bool, u32) {
 /// The element signals of step `i`, built into `m`.
 fn build_step(g: &Graph, plan: &Plan, i: usize, layer: &str, m: &mut ModuleBuild, p: u32, opts: &Options) -> Result<Vec<Sig>> {
     let st = &plan.steps[i];
+    let no_dsp = opts.no_dsp || opts.shift_add_layers.contains(layer);
     let xs = |m: &mut ModuleBuild, k: usize| m.input(plan, st.inputs[k]);
     Ok(match &st.op {
         StepOp::Dense { rows, n_in, n_out, w, b } => {
             // A Dense on an (..., n_in) tensor: the same weights on each row.
             let x = xs(m, 0);
             let mut outs = vec![];
-            let (shift_add, depth) = shift_adds(w, opts.no_dsp);
+            let (shift_add, depth) = shift_adds(w, no_dsp);
             for r in 0..*rows {
                 let xr = &x[r * n_in..(r + 1) * n_in];
                 let products: Vec<Vec<Term>> = if shift_add {
@@ -894,7 +901,7 @@ fn build_step(g: &Graph, plan: &Plan, i: usize, layer: &str, m: &mut ModuleBuild
             let mut outs = vec![];
             for (k, xi) in x.iter().enumerate() {
                 let ch = k % c;
-                let mut terms = m.rtl.times_const(xi, mul[ch], opts.no_dsp);
+                let mut terms = m.rtl.times_const(xi, mul[ch], no_dsp);
                 let k0 = add[ch] - sub[ch] * mul[ch];
                 if k0 != 0 {
                     terms.push(Term { sig: m.rtl.constant(k0), neg: false });
@@ -982,11 +989,11 @@ fn build_step(g: &Graph, plan: &Plan, i: usize, layer: &str, m: &mut ModuleBuild
             }
             out
         }
-        StepOp::Conv { geo, w, b } if shift_adds(w, opts.no_dsp).0 => {
+        StepOp::Conv { geo, w, b } if shift_adds(w, no_dsp).0 => {
             // Per output position, the window's constant matrix with shared
             // subexpressions across the output channels (`cmvm`).
             let x = xs(m, 0);
-            let depth = shift_adds(w, opts.no_dsp).1;
+            let depth = shift_adds(w, no_dsp).1;
             let mut outs = vec![];
             for oy in 0..geo.out_h {
                 for ox in 0..geo.out_w {
@@ -1016,10 +1023,10 @@ fn build_step(g: &Graph, plan: &Plan, i: usize, layer: &str, m: &mut ModuleBuild
                         geo.taps(oy, ox, |iy, ix, k| {
                             let base = (iy * geo.in_w + ix) * geo.cin;
                             match mult {
-                                Some(mu) => terms.extend(m.rtl.times_const(&x[base + o / mu], w[k * geo.cout + o], opts.no_dsp)),
+                                Some(mu) => terms.extend(m.rtl.times_const(&x[base + o / mu], w[k * geo.cout + o], no_dsp)),
                                 None => {
                                     for ci in 0..geo.cin {
-                                        terms.extend(m.rtl.times_const(&x[base + ci], w[(k * geo.cin + ci) * geo.cout + o], opts.no_dsp));
+                                        terms.extend(m.rtl.times_const(&x[base + ci], w[(k * geo.cin + ci) * geo.cout + o], no_dsp));
                                     }
                                 }
                             }
@@ -1049,7 +1056,7 @@ fn build_step(g: &Graph, plan: &Plan, i: usize, layer: &str, m: &mut ModuleBuild
                             let Some(ox) = geo.out_col(ix, kx) else { continue };
                             for o in 0..geo.cout {
                                 for ci in 0..geo.cin {
-                                    let t = m.rtl.times_const(&x[(iy * geo.in_w + ix) * geo.cin + ci], w[((ky * geo.kw + kx) * geo.cout + o) * geo.cin + ci], opts.no_dsp);
+                                    let t = m.rtl.times_const(&x[(iy * geo.in_w + ix) * geo.cin + ci], w[((ky * geo.kw + kx) * geo.cout + o) * geo.cin + ci], no_dsp);
                                     outs[(oy * geo.out_w + ox) * geo.cout + o].extend(t);
                                 }
                             }
@@ -1073,12 +1080,12 @@ fn build_step(g: &Graph, plan: &Plan, i: usize, layer: &str, m: &mut ModuleBuild
                     }
                 }
             }
-            pooled(m, windows, *max, |k| mult[k / geo.cout], p, opts.no_dsp)
+            pooled(m, windows, *max, |k| mult[k / geo.cout], p, no_dsp)
         }
         StepOp::GlobalPool { hw, c, max, mult, .. } => {
             let x = xs(m, 0);
             let windows = (0..*c).map(|o| (0..*hw).map(|k| x[k * c + o]).collect()).collect();
-            pooled(m, windows, *max, |_| *mult, p, opts.no_dsp)
+            pooled(m, windows, *max, |_| *mult, p, no_dsp)
         }
         StepOp::ArgMax { .. } => {
             let x = xs(m, 0);
@@ -1414,6 +1421,14 @@ pub fn from_graph(
 ) -> Result<(Design, Plan, Vec<String>)> {
     let (plan, mut notes) = crate::golden::hardware_plan(g, input_format, config)?;
     let chosen = opts.budget.as_ref().map(|b| budget_config(g, &plan, config, opts, b, true)).transpose()?;
+    let budgeted;
+    let opts = match &chosen {
+        Some((c, _)) => {
+            budgeted = budget_options(opts, config, c);
+            &budgeted
+        }
+        None => opts,
+    };
     let config = chosen.as_ref().map_or(config, |c| &c.0);
     let d = if opts.io == Io::Stream {
         let (d, more) = stream::generate_stream(g, &plan, opts, config)?;
@@ -1453,10 +1468,10 @@ pub fn from_graph(
         ));
         // What the budget leaves open can still exceed the part.
         let p = &opts.part;
-        let unrolled: Vec<&str> = cfg.layers.iter().filter(|(_, c)| c.reuse_factor == Some(1)).map(|(l, _)| l.as_str()).collect();
+        let unrolled: Vec<String> = opts.shift_add_layers.iter().cloned().collect();
         if !unrolled.is_empty() && (b.lut.is_none() || b.ff.is_none()) {
             notes.push(format!(
-                "--budget: {} unrolled (multiplying by constants in the fabric, no DSP48): a design that unrolls a layer is held to the part's {} LUT and {} FF ({}, --part) where the budget names no lut= or ff=",
+                "--budget: {} unrolled (constant products as shift-adds in the fabric, no DSP48): a design that unrolls a layer is held to the part's {} LUT and {} FF ({}, --part) where the budget names no lut= or ff=",
                 unrolled.join(", "),
                 p.luts,
                 p.ffs,
@@ -1515,6 +1530,7 @@ pub fn budget_config(g: &Graph, plan: &Plan, config: &crate::passes::config::Con
         return Err(Error::Usage("--budget: with --no-dsp no multiplier is a DSP48, so a dsp= budget alone constrains nothing: give lut=, ff= or bram= too, or drop --no-dsp".into()));
     }
     let fabric = |c: &crate::passes::config::Config| -> Result<(usize, usize)> {
+        let opts = &budget_options(opts, config, c);
         let d = if stream { stream::generate_stream(g, plan, opts, c).map(|x| x.0) } else { generate(g, plan, opts, &crate::arch::schedule::schedule(plan, None, c)) }?;
         Ok((d.fabric.luts(opts.no_dsp), d.fabric.ffs(opts.no_dsp)))
     };
@@ -1541,7 +1557,7 @@ pub fn budget_config(g: &Graph, plan: &Plan, config: &crate::passes::config::Con
             // simulation) for the largest whose design keeps the interval.
             // Intervals compared as throughputs (the steady state's cycles a
             // sample).
-            let interval = |c: &crate::passes::config::Config| stream::generate_stream(g, plan, opts, c).map(|x| x.0.interface.cycles_per_sample());
+            let interval = |c: &crate::passes::config::Config| stream::generate_stream(g, plan, &budget_options(opts, config, c), c).map(|x| x.0.interface.cycles_per_sample());
             // A lower target folds less: where it is the tightest fit's design
             // or saves nothing on it (fewer DSP48, else as many and less
             // block RAM), no lower one gains anything. Block RAM alone is
@@ -1622,6 +1638,19 @@ pub fn budget_config(g: &Graph, plan: &Plan, config: &crate::passes::config::Con
         )));
     }
     Ok((cfg, BudgetEstimate { dsp: est.dsp, bram36: total, fixed_bram36: fixed }))
+}
+
+/// The layers `--budget` unrolled (`chosen` gives them reuse factor 1,
+/// `user`'s configuration none): it counts them no DSP48, so their
+/// constant products are shift-adds.
+pub fn budget_unrolled(user: &crate::passes::config::Config, chosen: &crate::passes::config::Config) -> std::collections::BTreeSet<String> {
+    chosen.layers.iter().filter(|(l, c)| c.reuse_factor == Some(1) && user.layer(l).and_then(|u| u.reuse_factor).is_none()).map(|(l, _)| l.clone()).collect()
+}
+
+/// `opts` for the design `--budget` chose (`chosen`, from `user`'s
+/// configuration): its unrolled layers' products as shift-adds.
+fn budget_options(opts: &Options, user: &crate::passes::config::Config, chosen: &crate::passes::config::Config) -> Options {
+    Options { shift_add_layers: budget_unrolled(user, chosen), ..opts.clone() }
 }
 
 /// The reuse factors (and positions at once) a `--budget` chose, layer by
