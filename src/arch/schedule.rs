@@ -255,6 +255,7 @@ impl std::str::FromStr for Budget {
     type Err = crate::error::Error;
     fn from_str(s: &str) -> crate::error::Result<Budget> {
         let mut b = Budget::default();
+        let mut seen = vec![];
         for item in s.split(',').map(str::trim).filter(|t| !t.is_empty()) {
             let bad = || crate::error::Error::Usage(format!("--budget `{item}`: expected lut=N, ff=N, dsp=N or bram=N (BRAM36), comma separated"));
             let (k, v) = item.split_once('=').ok_or_else(bad)?;
@@ -262,6 +263,12 @@ impl std::str::FromStr for Budget {
             if n.is_nan() || n < 0.0 {
                 return Err(bad());
             }
+            // A second value of one item was taken silently, the last
+            // winning (cross-check batch 11).
+            if seen.contains(&k.trim()) {
+                return Err(crate::error::Error::Usage(format!("--budget `{s}`: `{}` is given twice; give each of lut, ff, dsp and bram once", k.trim())));
+            }
+            seen.push(k.trim());
             match k.trim() {
                 "lut" => b.lut = Some(n as usize),
                 "ff" => b.ff = Some(n as usize),
@@ -269,6 +276,9 @@ impl std::str::FromStr for Budget {
                 "bram" => b.bram36 = Some(n),
                 _ => return Err(bad()),
             }
+        }
+        if seen.is_empty() {
+            return Err(crate::error::Error::Usage("--budget: empty; give one or more of lut=N, ff=N, dsp=N and bram=N (BRAM36), comma separated".into()));
         }
         Ok(b)
     }
@@ -500,4 +510,37 @@ fn targets(lo: usize, hi: usize) -> Vec<usize> {
         t.push((last + (last / 16).max(1)).min(hi));
     }
     t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each item once, and at least one: a second value was taken
+    /// silently (the last winning) and an empty budget meant none
+    /// (cross-check batch 11).
+    #[test]
+    fn a_budget_names_each_item_once() {
+        let b: Budget = "dsp=8, bram=1.5,lut=100,ff=7".parse().unwrap();
+        assert_eq!(b, Budget { lut: Some(100), ff: Some(7), dsp: Some(8), bram36: Some(1.5) });
+        let e = "dsp=8,dsp=4".parse::<Budget>().unwrap_err().to_string();
+        assert!(e.contains("`dsp` is given twice"), "{e}");
+        for empty in ["", " , "] {
+            let e = empty.parse::<Budget>().unwrap_err().to_string();
+            assert!(e.starts_with("--budget: empty;"), "{e}");
+        }
+        assert!("dsp=x".parse::<Budget>().is_err() && "gpu=3".parse::<Budget>().is_err() && "dsp=-1".parse::<Budget>().is_err());
+    }
+
+    /// The scanned targets climb by a sixteenth (at least 1) from `lo`
+    /// and end at `hi`.
+    #[test]
+    fn targets_climb_by_a_sixteenth() {
+        assert_eq!(targets(2, 5), vec![2, 3, 4, 5]);
+        let t = targets(2, 100_000);
+        assert_eq!((t[0], *t.last().unwrap()), (2, 100_000));
+        assert!(t.windows(2).all(|w| w[1] > w[0] && w[1] - w[0] <= (w[0] / 16).max(1)));
+        assert!(t.len() < 200, "{}", t.len());
+        assert_eq!(targets(7, 7), vec![7]);
+    }
 }

@@ -1449,22 +1449,23 @@ pub fn from_graph(
         let (lut, ff) = (d.fabric.luts(opts.no_dsp), d.fabric.ffs(opts.no_dsp));
         // The design's interval: a recurrent cell's pipeline can lengthen
         // the schedule's.
+        // The design's own counts (report.json's), and the estimate the
+        // budget chose it by where that differs (its ROM shapes and the
+        // FIFOs at twice their deadlock-free minimum, before the timing
+        // simulation sizes them; cross-check batch 11: the note said 1.0
+        // BRAM36 where the report said 0.5).
+        let dsp: usize = d.layers.iter().map(|l| l.counts.dsp_estimate).sum();
+        let bram: f64 = d.layers.iter().map(|l| l.counts.bram36_estimate).sum();
+        let chosen_by = if dsp != est.dsp || format!("{bram:.1}") != format!("{:.1}", est.bram36) {
+            let fixed = if est.fixed_bram36 > 0.0 { format!(", {:.1} of them line buffers and FIFOs", est.fixed_bram36) } else { String::new() };
+            format!(" (the budget's estimate, by which it chose the design: {} DSP48 and {:.1} BRAM36{fixed})", est.dsp, est.bram36)
+        } else {
+            String::new()
+        };
         notes.push(format!(
-            "--budget: reuse factors {} (balanced cycles per sample), initiation interval {}, with an estimated {} DSP48, {:.1} BRAM36{}, {lut} LUT and {ff} FF",
+            "--budget: reuse factors {} (balanced cycles per sample), initiation interval {}, with an estimated {dsp} DSP48, {bram:.1} BRAM36, {lut} LUT and {ff} FF{chosen_by}",
             budget_folds(cfg),
             d.interface.initiation_interval,
-            est.dsp,
-            est.bram36,
-            if est.fixed_bram36 > 0.0 && d.fifos.iter().any(|f| f.full_rate_held.is_some()) {
-                // The FIFOs are budgeted at twice their deadlock-free
-                // minimum; the timing simulation sizes them after.
-                let sized: f64 = d.layers.iter().map(|l| l.counts.bram36_estimate).sum();
-                format!(" ({:.1} of them line buffers and FIFOs, the FIFOs at twice their deadlock-free minimum; {sized:.1} in all with the FIFOs sized by the timing simulation)", est.fixed_bram36)
-            } else if est.fixed_bram36 > 0.0 {
-                format!(" ({:.1} of them line buffers and FIFOs)", est.fixed_bram36)
-            } else {
-                String::new()
-            },
         ));
         // What the budget leaves open can still exceed the part.
         let p = &opts.part;
