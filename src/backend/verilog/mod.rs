@@ -1540,7 +1540,12 @@ pub fn budget_config(g: &Graph, plan: &Plan, config: &crate::passes::config::Con
     // weighed even where the budget names neither, and held to the part;
     // not built where its unrolled products alone exceed the LUTs.
     let (lut_limit, ff_limit) = (b.lut.unwrap_or(opts.part.luts), b.ff.unwrap_or(opts.part.ffs));
-    let mut fabric_fits = |c: &crate::passes::config::Config, floor: usize| floor <= lut_limit && fabric(c).is_ok_and(|(lut, ff)| lut <= lut_limit && ff <= ff_limit);
+    // Weighed once a configuration: neighbouring targets often give the
+    // same design, and the stream's relaxation asks again.
+    let mut weighed: std::collections::HashMap<String, bool> = std::collections::HashMap::new();
+    let mut fabric_fits = |c: &crate::passes::config::Config, floor: usize| {
+        floor <= lut_limit && *weighed.entry(format!("{:?}", c.layers)).or_insert_with(|| fabric(c).is_ok_and(|(lut, ff)| lut <= lut_limit && ff <= ff_limit))
+    };
     let mut choose = |rest: &crate::arch::schedule::Budget| {
         let (mut cfg, mut est) = crate::arch::schedule::budget_config(plan, config, rest, positions_at_once && !stream, opts.pack_dsp, 0, &mut fabric_fits);
         if stream {
