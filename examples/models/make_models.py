@@ -862,6 +862,24 @@ def stream_two_images():
     return keras.Model([inl, inr, inm], x, name="stream_two_images")
 
 
+def stream_drop_rows():
+    """A CNN that never reads its input's last rows (--io stream): a valid
+    3x3 convolution (16x16 -> 14x14) and a 4x4 max pooling (14x14 -> 3x3,
+    its last two rows and columns dropped), so the output is complete 34
+    pixels before the image's last (its last-beat latency is negative),
+    then a Dense head on the flattened 3x3x4."""
+    x = inp = keras.Input((16, 16, 1), name="x")
+    x = QActivation(quantized_bits(8, 2, alpha=1), name="in_q")(x)
+    x = QConv2D(4, (3, 3), kernel_quantizer=qb(6, 0),
+                bias_quantizer=qb(8, 3), name="conv")(x)
+    x = QActivation(quantized_relu(8, 3), name="relu")(x)
+    x = L.MaxPooling2D(4, name="pool")(x)
+    x = L.Flatten(name="flat")(x)
+    x = QDense(3, kernel_quantizer=qb(8, 0), bias_quantizer=qb(8, 3),
+               name="out")(x)
+    return keras.Model(inp, x, name="stream_drop_rows")
+
+
 def avg_divide():
     """Averages over counts that are not powers of two, which TensorFlow
     rounds to float32: AveragePooling2D((3, 5)) over 15 values (divided;
@@ -926,7 +944,7 @@ MODELS = [jet_tagger, jet_tagger_da, po2_mlp, auto_po2_mlp, binary_ternary, cnn_
           functional_add, merges, merges_conv, dense_relu_tail, index_layers, two_heads, kernel_variants, zoo_conv1d, zoo_hswish, zoo_conv2d, zoo_rnn,
           ad_autoencoder, conv_transpose_pad, act_alpha, two_inputs, const_outputs, stream_cnn, dscnn_kws, resnet8,
           stream_resnet, avg_divide, avg_merge, rnn_simple, rnn_lstm, rnn_gru, rnn_bilstm, dscnn_bn,
-          stream_two_images]
+          stream_two_images, stream_drop_rows]
 
 # ------------------------------------------------------------ helpers
 

@@ -131,8 +131,10 @@ pub struct FifoOccupancy {
 pub struct StreamTiming {
     /// Cycles from a sample's first input beat to its first output beat.
     pub latency_first: u64,
-    /// Cycles from a sample's last input beat to its last output beat.
-    pub latency_last: u64,
+    /// Cycles from a sample's last input beat to its last output beat
+    /// (negative where the output is complete first: see
+    /// [`crate::arch::timing::FullRate::latency_last`]).
+    pub latency_last: i64,
     /// Cycles between the first input beats of consecutive samples.
     pub interval: u64,
 }
@@ -331,15 +333,17 @@ impl Report {
                     t.interval,
                     t.latency_first,
                     t.latency_last,
-                    match (&self.timing_unchecked, self.timing_checked) {
-                        (_, true) => ", as interface.json states".to_string(),
-                        (Some(why), false) => format!(", {why}"),
-                        (None, false) => String::new(),
-                    } + &match (self.steady_checked, &self.steady_unchecked) {
-                        (Some(st), _) => format!("; the steady state {st}, as stated"),
-                        (None, Some(why)) => format!("; {why}"),
-                        (None, None) => String::new(),
-                    }
+                    crate::arch::timing::last_latency_note(t.latency_last).to_string()
+                        + &match (&self.timing_unchecked, self.timing_checked) {
+                            (_, true) => ", as interface.json states".to_string(),
+                            (Some(why), false) => format!(", {why}"),
+                            (None, false) => String::new(),
+                        }
+                        + &match (self.steady_checked, &self.steady_unchecked) {
+                            (Some(st), _) => format!("; the steady state {st}, as stated"),
+                            (None, Some(why)) => format!("; {why}"),
+                            (None, None) => String::new(),
+                        }
                 );
             }
             for f in &self.fifos {
@@ -582,9 +586,9 @@ fn stream_timing_errors(d: &DesignDir, measured: Option<StreamTiming>, n: usize)
         return vec![];
     };
     let exact = n >= k as usize;
-    [("interval", m.interval, i.initiation_interval), ("first-beat latency", m.latency_first, i.latency_cycles), ("last-beat latency", m.latency_last, last)]
+    [("interval", m.interval as i64, i64::from(i.initiation_interval)), ("first-beat latency", m.latency_first as i64, i64::from(i.latency_cycles)), ("last-beat latency", m.latency_last, last)]
         .into_iter()
-        .filter(|&(_, got, said)| if exact { got != u64::from(said) } else { got > u64::from(said) })
+        .filter(|&(_, got, said)| if exact { got != said } else { got > said })
         .map(|(what, got, said)| format!("streamed at full rate: {what} {got} cycles, interface.json says {said}"))
         .collect()
 }

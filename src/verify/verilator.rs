@@ -251,8 +251,8 @@ impl Simulator for Verilator {
         }
         let outputs = unpack(&bytes, i.output.width, i.output.signed, per_out, (i.output.tdata_width / 8) as usize);
         let stream_timing = out.stdout.lines().find_map(|l| {
-            let v: Vec<u64> = l.strip_prefix("stream ")?.split_whitespace().filter_map(|w| w.parse().ok()).collect();
-            (v.len() == 3).then(|| super::StreamTiming { latency_first: v[0], latency_last: v[1], interval: v[2] })
+            let v: Vec<i64> = l.strip_prefix("stream ")?.split_whitespace().filter_map(|w| w.parse().ok()).collect();
+            (v.len() == 3 && v[0] >= 0 && v[2] >= 0).then(|| super::StreamTiming { latency_first: v[0] as u64, latency_last: v[1], interval: v[2] as u64 })
         });
         let first_beats = out
             .stdout

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <climits>
 #include <cstring>
 #include <vector>
 #ifdef QKHW_TRACE
@@ -213,13 +214,19 @@ int main(int argc, char** argv) {
     }
     top.{{ rst }} = {{ rst_off }};
     const long limit = 64 + (n * II + LATENCY + 8) * (mode == 0 ? 16 : (STREAM ? 4 : 2));
-    // A stall: no output transfer for this many cycles while inputs are given.
+    // A stall: no transfer for this many cycles while inputs are given.
     const long stall = 1000 + 8 * (II + LATENCY);
     long last_progress = 0;
     const long progress_step = n_out / 100 > 0 ? n_out / 100 : 1;
-    while (next_out < n_out && cycle < limit) {
+    // The run ends when every output beat is out and every input beat in:
+    // a sample's output can be complete before its last input beats go in
+    // where the model never reads them (a pooling that drops the last
+    // rows), and its last-beat latency is then negative.
+    long ins_left = 0;
+    for (int k = 0; k < N_INS; ++k) ins_left += n_ins[k];
+    while ((next_out < n_out || ins_left > 0) && cycle < limit) {
         if (cycle - last_progress > stall) {
-            fprintf(stderr, "stall: no output transfer for %ld cycles (after output transfer %ld, %ld samples in)", cycle - last_progress, next_out, next_in);
+            fprintf(stderr, "stall: no transfer for %ld cycles (after output transfer %ld, %ld samples in)", cycle - last_progress, next_out, next_in);
             // A full FIFO deadlocks its fork: the join after it waits for
             // the other branch, which the fork no longer feeds. The FIFOs
             // are in stream order; the last full one is the cause, and the
@@ -313,6 +320,8 @@ int main(int argc, char** argv) {
         for (int k = 0; k < N_INS; ++k) {
             if (!in_fire[k]) continue;
             long j = next_ins[k]++;
+            --ins_left;
+            last_progress = cycle;
             accepted_at[(size_t)k][(size_t)j] = cycle;
             long s = j / IN_BEATS[k];
             if ((j + 1) % IN_BEATS[k] == 0 && sample_at[(size_t)s] < cycle) sample_at[(size_t)s] = cycle;
@@ -347,6 +356,12 @@ int main(int argc, char** argv) {
         fprintf(stderr, "only %ld of %ld output transfers after %ld cycles\n", next_out, n_out, cycle);
         ++errors;
     }
+    for (int k = 0; k < N_INS; ++k) {
+        if (next_ins[k] < n_ins[k]) {
+            fprintf(stderr, "input %d: only %ld of %ld transfers taken after %ld cycles\n", k, next_ins[k], n_ins[k], cycle);
+            ++errors;
+        }
+    }
     for (int k = 0; k < N_FIFOS; ++k) printf("fifo %d %ld\n", k, fifo_max[k]);
     if (STREAM && mode == 1 && next_out == n_out && n > 0) {
         // Measured at full rate: first input beat -> first output beat,
@@ -354,7 +369,7 @@ int main(int argc, char** argv) {
         // first input beats of consecutive samples (the largest seen). With
         // several inputs a sample's first beat is the latest of its ports'
         // first beats (as the generator's timing simulation counts).
-        long lf = 0, ll = 0, iv = 0, prev = 0;
+        long lf = 0, ll = LONG_MIN, iv = 0, prev = 0;
         std::vector<long> firsts;
         for (long s = 0; s < n; ++s) {
             long first = 0;

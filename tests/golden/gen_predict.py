@@ -83,6 +83,7 @@ MODELS = {  # name -> (file under examples/models, N)
     "resnet8": ("resnet8.keras", 160),
     "stream_resnet": ("stream_resnet.keras", 256),
     "stream_two_images": ("stream_two_images.keras", 256),
+    "stream_drop_rows": ("stream_drop_rows.keras", 256),
     "avg_divide": ("avg_divide.keras", 256),
     "avg_merge": ("avg_merge.keras", 400),
     "rnn_simple": ("rnn_simple.keras", 256),

@@ -16,7 +16,7 @@ fn put(files: &mut Vec<(String, String)>, name: &str, text: &str) {
 pub fn report_text(d: &Design, opts: &Options) -> String {
     let mut s = String::new();
     let i = &d.interface;
-    let last = i.latency_last_cycles.map_or(String::new(), |l| format!(" first input beat to first output beat, {l} last to last"));
+    let last = i.latency_last_cycles.map_or(String::new(), |l| format!(" first input beat to first output beat, {l} last to last{}", crate::arch::timing::last_latency_note(l)));
     // The throughput: the steady state's cycles a sample where the largest
     // interval is a sample of the pipeline filling.
     let per_sample = i.cycles_per_sample();
@@ -248,8 +248,9 @@ simulates this folder with Verilator against qkhw's bit-exact golden model.\n",
         },
         timing = match (stream, i.latency_last_cycles, i.timing_samples) {
             (true, Some(last), Some(k)) => format!(
-                "With an input beat offered every cycle and `{op}_tready` held high, a sample's first input beat is taken at most {} cycles after the previous sample's (`initiation_interval`), its first output beat comes at most {lat} cycles after its first input beat (`latency_cycles`) and its last output beat at most {last} cycles after its last input beat (`latency_last_cycles`). These are exact: each is reached within the first {k} samples (`timing_samples`; folded stages drift against each other, so later samples can take a few cycles less), as a cycle-by-cycle simulation of the design's handshakes finds and `qkhw verify` checks.{}",
+                "With an input beat offered every cycle and `{op}_tready` held high, a sample's first input beat is taken at most {} cycles after the previous sample's (`initiation_interval`), its first output beat comes at most {lat} cycles after its first input beat (`latency_cycles`) and its last output beat at most {last} cycles after its last input beat (`latency_last_cycles`{}). These are exact: each is reached within the first {k} samples (`timing_samples`; folded stages drift against each other, so later samples can take a few cycles less), as a cycle-by-cycle simulation of the design's handshakes finds and `qkhw verify` checks.{}",
                 i.initiation_interval,
+                crate::arch::timing::last_latency_note(last),
                 i.steady.map_or(String::new(), |st| format!(
                     " From sample {} on the timing repeats: {st} between first input beats ({:.1} a sample, the throughput; `steady`).",
                     st.from,

@@ -188,7 +188,7 @@ pub struct Interface {
     /// A streaming design: the cycles from a sample's last input beat to
     /// its output's last beat, at full rate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub latency_last_cycles: Option<u32>,
+    pub latency_last_cycles: Option<i64>,
     /// A streaming design: the samples a run at full rate needs to see
     /// the largest latencies and interval stated here (they can vary by a
     /// few cycles from sample to sample while folded stages drift against

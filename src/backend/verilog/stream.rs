@@ -543,23 +543,24 @@ pub fn generate_stream(
     let steady = run.as_ref().ok().and_then(|r| r.steady);
     let (timing_note, latency, latency_last, timing_samples, ii) = match run {
         Ok(r) if !r.repeated => (
-            format!("--io stream: at full rate at least {} cycles per sample, latency at least {} cycles from a sample's first input beat to its first output beat and {} from its last input beat to its last output beat: the largest over the samples simulated cycle by cycle (up to {} samples or 4 M cycles), whose timing had not repeated (its stages' intervals drift against each other over a longer cycle), so a longer run can see a few cycles more; `verify` measures them", r.interval, r.latency_first, r.latency_last, timing::MAX_SAMPLES),
+            format!("--io stream: at full rate at least {} cycles per sample, latency at least {} cycles from a sample's first input beat to its first output beat and {} from its last input beat to its last output beat{}: the largest over the samples simulated cycle by cycle (up to {} samples or 4 M cycles), whose timing had not repeated (its stages' intervals drift against each other over a longer cycle), so a longer run can see a few cycles more; `verify` measures them", r.interval, r.latency_first, r.latency_last, timing::last_latency_note(r.latency_last), timing::MAX_SAMPLES),
             r.latency_first as u32,
-            Some(r.latency_last as u32),
+            Some(r.latency_last),
             None,
             r.interval.max(1) as u32,
         ),
         Ok(r) => (
             format!(
-                "--io stream: at full rate {} cycles per sample, latency {} cycles from a sample's first input beat to its first output beat and {} from its last input beat to its last output beat, the largest over any run of {} samples or more (the netlist's handshakes simulated cycle by cycle until the samples' timing repeats; `verify` checks them){}",
+                "--io stream: at full rate {} cycles per sample, latency {} cycles from a sample's first input beat to its first output beat and {} from its last input beat to its last output beat{}, the largest over any run of {} samples or more (the netlist's handshakes simulated cycle by cycle until the samples' timing repeats; `verify` checks them){}",
                 r.interval,
                 r.latency_first,
                 r.latency_last,
+                timing::last_latency_note(r.latency_last),
                 r.samples,
                 steady_clause(r.steady, r.interval)
             ),
             r.latency_first as u32,
-            Some(r.latency_last as u32),
+            Some(r.latency_last),
             Some(r.samples as u32),
             r.interval.max(1) as u32,
         ),
