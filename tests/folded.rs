@@ -362,9 +362,9 @@ fn rom_files_work_from_anywhere() {
 #[test]
 fn budget_picks_the_smallest_interval_that_fits() {
     common::require("verilator");
-    use qkhw::arch::schedule::{budget_config, schedule, Budget};
+    use qkhw::arch::schedule::{budget_config, schedule, Budget, Weigh};
     let schedule_budget = |plan: &qkhw::plan::Plan, b: &Budget| {
-        let (c, e) = budget_config(plan, &Config::default(), b, true, false, 0, &mut |_, _| true);
+        let (c, e) = budget_config(plan, &Config::default(), b, true, false, 0, &mut Weigh { fixed_bram36: &|_| 0.0, fabric_fits: &mut |_, _| true });
         (schedule(plan, None, &c), e)
     };
     let g = qkhw::load_graph(common::root().join("examples/models/jet_tagger_da.keras"), Default::default()).unwrap();
@@ -427,7 +427,7 @@ fn budget_picks_the_smallest_interval_that_fits() {
 #[test]
 fn a_budget_finds_the_fit_a_more_folded_design_breaks() {
     common::require("verilator");
-    use qkhw::arch::schedule::{budget_config, schedule, Budget};
+    use qkhw::arch::schedule::{budget_config, schedule, Budget, Weigh};
     for (model, budgets) in [("jet_tagger_da", ["dsp=200,bram=1", "dsp=150,bram=1", "dsp=133,bram=0.5"]), ("cnn_bn", ["dsp=8", "dsp=6", "dsp=4"])] {
         let g = qkhw::load_graph(common::root().join(format!("examples/models/{model}.keras")), Default::default()).unwrap();
         let (plan, _) = qkhw::golden::hardware_plan(&g, None, &Config::default()).unwrap();
@@ -444,7 +444,7 @@ fn a_budget_finds_the_fit_a_more_folded_design_breaks() {
             for r in 2..=512usize {
                 let mut u = c.clone();
                 u.layers.values_mut().for_each(|l| l.reuse_factor = Some(r));
-                let (_, ue) = budget_config(&plan, &u, &Budget::default(), true, false, 0, &mut |_, _| true);
+                let (_, ue) = budget_config(&plan, &u, &Budget::default(), true, false, 0, &mut Weigh { fixed_bram36: &|_| 0.0, fabric_fits: &mut |_, _| true });
                 let fits = b.dsp.is_none_or(|d| ue.dsp <= d) && b.bram36.is_none_or(|k| ue.bram36 <= k);
                 let uii = schedule(&plan, None, &u).initiation_interval;
                 assert!(!fits || uii >= ii, "{model} {budget}: uniform R = {r} fits ({ue:?}) at II {uii}, the budget chose {ii}");
@@ -873,4 +873,40 @@ fn a_budget_that_leaves_the_part_s_dsps_open_says_when_they_are_exceeded() {
     assert!(dsp > 220 && note.contains(&format!("{dsp} DSP48 (it has 220)")) && note.contains("xc7z020") && note.contains("add dsp=220"), "{note}");
     let (dsp, note) = run("bram=10,dsp=220");
     assert!(dsp <= 220 && note.is_none(), "{dsp}: {note:?}");
+}
+
+/// A budget short of block RAM folds a layer less than its interval
+/// allows: a shallower ROM takes fewer block RAMs (under 64 words none),
+/// at more DSP48. Every layer folded right up to the interval, no
+/// interval fit jet_tagger_da or jet_tagger under `dsp=32,bram=1`, nor
+/// merges_conv under `dsp=16,bram=0.5` ("no design fits"; cross-check
+/// batch 11: under `dsp=4,bram=0.5` where a uniform R = 768 fit). Each
+/// fits now, its own block RAM (report.json's) within the budget, and no
+/// uniform reuse factor that fits is faster; jet_tagger_da's design
+/// verifies.
+#[test]
+fn a_budget_short_of_block_ram_folds_a_layer_less() {
+    common::require("verilator");
+    use qkhw::arch::schedule::{budget_config, schedule, Budget, Weigh};
+    for (model, budget) in [("jet_tagger_da", "dsp=32,bram=1"), ("jet_tagger", "dsp=32,bram=1"), ("merges_conv", "dsp=16,bram=0.5")] {
+        let g = qkhw::load_graph(common::root().join(format!("examples/models/{model}.keras")), Default::default()).unwrap();
+        let b: Budget = budget.parse().unwrap();
+        let opts = Options { budget: Some(b), ..Default::default() };
+        let (d, plan, notes) = verilog::from_graph(&g, None, &Config::default(), &opts).unwrap_or_else(|e| panic!("{model} {budget}: {e}"));
+        let dsp: usize = d.layers.iter().map(|l| l.counts.dsp_estimate).sum();
+        let bram: f64 = d.layers.iter().map(|l| l.counts.bram36_estimate).sum();
+        assert!(dsp <= b.dsp.unwrap() && bram <= b.bram36.unwrap(), "{model} {budget}: {dsp} DSP48, {bram} BRAM36: {notes:?}");
+        let ii = d.interface.initiation_interval as usize;
+        let (c, _) = verilog::budget_config(&g, &plan, &Config::default(), &opts, &b, true).unwrap();
+        for r in 2..=512usize {
+            let mut u = c.clone();
+            u.layers.values_mut().for_each(|l| l.reuse_factor = Some(r));
+            let (_, ue) = budget_config(&plan, &u, &Budget::default(), true, false, 0, &mut Weigh { fixed_bram36: &|_| 0.0, fabric_fits: &mut |_, _| true });
+            let fits = ue.dsp <= b.dsp.unwrap() && ue.bram36 <= b.bram36.unwrap();
+            let uii = schedule(&plan, None, &u).initiation_interval;
+            assert!(!fits || uii >= ii, "{model} {budget}: uniform R = {r} fits ({ue:?}) at II {uii}, the budget chose {ii}");
+        }
+    }
+    let opts = Options { budget: Some("dsp=32,bram=1".parse().unwrap()), ..Default::default() };
+    check("jet_tagger_da", &opts, &Config::default(), "budget-bram", 50);
 }

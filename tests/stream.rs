@@ -537,7 +537,7 @@ fn a_budget_balances_the_streamed_resnet8() {
     let (plan, _) = qkhw::golden::hardware_plan(&g, None, &Config::default()).unwrap();
     // No design that unrolls a convolution fits the Pynq-Z2's LUTs (gen
     // weighs them with --part xc7z020: all of them unrolled take 842,953).
-    let (cfg, est) = qkhw::arch::schedule::budget_config(&plan, &Config::default(), &budget, false, false, 0, &mut |_, _| false);
+    let (cfg, est) = qkhw::arch::schedule::budget_config(&plan, &Config::default(), &budget, false, false, 0, &mut qkhw::arch::schedule::Weigh { fixed_bram36: &|_| 0.0, fabric_fits: &mut |_, _| false });
     assert!(est.dsp <= 220 && est.bram36 <= 140.0, "{est:?}");
     let opts = Options { io: Io::Stream, budget: Some(budget), part: "xc7z020".parse().unwrap(), ..Default::default() };
     let (_, d, plan) = generate_with("resnet8", &opts, &Config::default(), "budget");
@@ -1122,7 +1122,7 @@ fn a_streamed_budget_folds_up_to_the_interval_it_cannot_shorten() {
         let budget: qkhw::arch::schedule::Budget = format!("dsp={dsp}").parse().unwrap();
         let opts = Options { io: Io::Stream, budget: Some(budget), ..Default::default() };
         let interval = |c: &Config| verilog::stream::generate_stream(&g, &plan, &Options { budget: None, ..opts.clone() }, c).unwrap().0.interface.cycles_per_sample();
-        let (tight, tight_est) = qkhw::arch::schedule::budget_config(&plan, &Config::default(), &budget, false, false, 0, &mut |_, _| true);
+        let (tight, tight_est) = qkhw::arch::schedule::budget_config(&plan, &Config::default(), &budget, false, false, 0, &mut qkhw::arch::schedule::Weigh { fixed_bram36: &|_| 0.0, fabric_fits: &mut |_, _| true });
         let (chosen, est) = verilog::budget_config(&g, &plan, &Config::default(), &opts, &budget, false).unwrap();
         let (t, c) = (interval(&tight), interval(&chosen));
         assert!(c <= t, "dsp={dsp}: {c} cycles, the tightest fit {t}: {chosen:?}");
@@ -1252,4 +1252,50 @@ fn an_output_complete_before_its_last_input_beats_has_a_negative_last_beat_laten
     streamed_equal_the_golden_model(&[("stream_drop_rows", None, 100), ("stream_drop_rows", Some(2), 30), ("stream_drop_rows", Some(9), 20)]);
     let (_, d, plan) = generate("stream_drop_rows", None, "neg-icarus");
     passes_on_icarus(&d, &plan, "stream_drop_rows");
+}
+
+/// A streamed `--budget` weighs each candidate's line buffers and FIFOs
+/// by the kinds its readers give them. It set aside, once, what the
+/// fastest design's wide sliding line buffers take, and then folded every
+/// candidate's layers within the block RAM left, though a folded reader's
+/// line buffer is serial and narrower: cross-check batch 11's m3
+/// (budget_ram here) took 816 cycles a sample under `dsp=16,bram=2`, 3,970
+/// under `bram=1.5`, and "no design fits" under `bram=1`, where the
+/// 144 cycles `dsp=16` alone gives take 1.0 BRAM36. And the stream's
+/// relaxation (fold up to the interval the tightest fit reaches) keeps
+/// the layers that fit unrolled: stream_resnet under `dsp=64` kept its
+/// head at R = 2 on 40 DSP48, its convolutions folded within 100 cycles
+/// taking more than 64; at R = 80 it takes one, at the same interval.
+#[test]
+fn a_streamed_budget_weighs_each_candidates_line_buffers() {
+    common::require("verilator");
+    let path = common::root().join("tests/golden/stream_nested/budget_ram.keras");
+    let g = qkhw::load_graph(&path, Default::default()).unwrap();
+    let build = |budget: &str| {
+        let opts = Options { io: Io::Stream, budget: Some(budget.parse().unwrap()), ..Default::default() };
+        let (d, _, _) = verilog::from_graph(&g, None, &Config::default(), &opts).unwrap_or_else(|e| panic!("{budget}: {e}"));
+        let bram: f64 = d.layers.iter().map(|l| l.counts.bram36_estimate).sum();
+        (d.interface.cycles_per_sample(), bram, opts)
+    };
+    let (fast, bram, _) = build("dsp=16");
+    assert!(bram <= 1.0, "{bram}");
+    for budget in ["dsp=16,bram=1", "dsp=16,bram=1.5", "dsp=16,bram=2"] {
+        let (c, b, _) = build(budget);
+        assert_eq!((c, b), (fast, bram), "{budget}");
+    }
+    // A tighter budget fits, slower (it said no design fits).
+    let (slow, b, _) = build("dsp=4,bram=1");
+    assert!(slow > fast && b <= 1.0, "{slow} cycles, {b} BRAM36");
+    let opts = build("dsp=16,bram=1").2;
+    let (_, d, plan) = generate_from(&path, &opts, &Config::default(), "budget-ram");
+    let r = random_on_verilator(&d, &plan, 50, 4, true);
+    assert!(r.passed() && r.timing_checked, "{}", r.text());
+
+    let g = qkhw::load_graph(common::root().join("examples/models/stream_resnet.keras"), Default::default()).unwrap();
+    let unbudgeted = verilog::from_graph(&g, None, &Config::default(), &Options { io: Io::Stream, ..Default::default() }).unwrap().0;
+    let opts = Options { io: Io::Stream, budget: Some("dsp=64".parse().unwrap()), ..Default::default() };
+    let (d, _, notes) = verilog::from_graph(&g, None, &Config::default(), &opts).unwrap();
+    let dsp: usize = d.layers.iter().map(|l| l.counts.dsp_estimate).sum();
+    assert_eq!(d.interface.cycles_per_sample(), unbudgeted.interface.cycles_per_sample());
+    assert!(dsp <= 1, "{dsp} DSP48: {notes:?}");
 }

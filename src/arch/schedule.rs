@@ -294,16 +294,39 @@ pub struct Estimate {
 /// The estimate of folding `op` (input range `x`) with reuse `r`, `p`
 /// rows at once (`pack`: two products a DSP48 where they fit).
 fn estimate(op: &StepOp, x: (i128, i128), r: usize, p: usize, pack: bool) -> Estimate {
-    let Some(fo) = super::folded::foldable(op) else {
-        return Estimate::default();
-    };
-    let f = super::folded::Fold::new(fo.rows, fo.n_in, fo.n_out, r).rows_at_once(p);
-    let (wlo, whi) = (fo.w.iter().copied().min().unwrap_or(0).min(0), fo.w.iter().copied().max().unwrap_or(0).max(0));
-    let ww = super::netlist::width_of(wlo, whi) as usize;
-    let uniform = fo.w.iter().all(|&v| v == fo.w[0]);
-    Estimate {
-        dsp: super::folded::dsp_slices(&f, x, (wlo, whi), super::folded::reads_per_output(op), pack),
-        bram36: if uniform { 0.0 } else { super::folded::bram36(f.depth(), f.multipliers() * ww) },
+    super::folded::foldable(op).map_or_else(Estimate::default, |fo| Weights::of(op, &fo).estimate(x, r, p, pack))
+}
+
+/// What a folded layer's estimate needs of its weights, found once.
+#[derive(Debug, Clone, Copy)]
+struct Weights {
+    rows: usize,
+    n_in: usize,
+    n_out: usize,
+    /// The weights' range, 0 included.
+    range: (i128, i128),
+    /// All equal: the ROM is a constant (no block RAM).
+    uniform: bool,
+    per_output: bool,
+}
+
+impl Weights {
+    fn of(op: &StepOp, fo: &super::folded::Foldable) -> Weights {
+        let range = (fo.w.iter().copied().min().unwrap_or(0).min(0), fo.w.iter().copied().max().unwrap_or(0).max(0));
+        Weights { rows: fo.rows, n_in: fo.n_in, n_out: fo.n_out, range, uniform: fo.w.iter().all(|&v| v == fo.w[0]), per_output: super::folded::reads_per_output(op) }
+    }
+
+    fn fold(&self, r: usize, p: usize) -> super::folded::Fold {
+        super::folded::Fold::new(self.rows, self.n_in, self.n_out, r).rows_at_once(p)
+    }
+
+    fn estimate(&self, x: (i128, i128), r: usize, p: usize, pack: bool) -> Estimate {
+        let f = self.fold(r, p);
+        let ww = super::netlist::width_of(self.range.0, self.range.1) as usize;
+        Estimate {
+            dsp: super::folded::dsp_slices(&f, x, self.range, self.per_output, pack),
+            bram36: if self.uniform { 0.0 } else { super::folded::bram36(f.depth(), f.multipliers() * ww) },
+        }
     }
 }
 
@@ -349,6 +372,14 @@ fn fewest_multipliers_within(shape: (usize, usize, usize), t: usize) -> (usize, 
     best.map_or((1, 1), |(_, r, p)| (r, p))
 }
 
+/// What [`budget_config`] asks of a candidate's whole design, which the
+/// caller generates: the block RAM beside its layers' ROMs, and whether
+/// its fabric fits (see there).
+pub struct Weigh<'a> {
+    pub fixed_bram36: &'a dyn Fn(&Config) -> f64,
+    pub fabric_fits: &'a mut dyn FnMut(&Config, usize) -> bool,
+}
+
 /// `--budget`: the per-layer reuse factors for the smallest initiation
 /// interval whose folding fits the budget by the estimate, as a
 /// configuration (`cfg` with a `reuse_factor` for every foldable layer
@@ -380,13 +411,20 @@ fn fewest_multipliers_within(shape: (usize, usize, usize), t: usize) -> (usize, 
 /// it within T cycles instead; a streaming stage computes one window per
 /// beat and takes reuse factors only.
 ///
+/// `fixed_bram36`: the block RAM the rest of a candidate's design takes
+/// (a streaming design's line buffers, sliding and wider where a reader
+/// takes a window a cycle, and FIFOs), counted against the budget's
+/// with its layers'. Where the layers folded up to T take more than is
+/// left, some fold less (shallower ROMs; [`fold_less_for_block_ram`]).
+///
 /// `min_t`: the fewest cycles per image worth folding for (a streaming
 /// design whose line buffers take that long whatever the layers do: the
 /// layers fold up to it rather than buy a shorter time they cannot use).
-pub fn budget_config(plan: &Plan, cfg: &Config, budget: &Budget, rows_at_once: bool, pack: bool, min_t: usize, fabric_fits: &mut dyn FnMut(&Config, usize) -> bool) -> (Config, Estimate) {
+pub fn budget_config(plan: &Plan, cfg: &Config, budget: &Budget, rows_at_once: bool, pack: bool, min_t: usize, weigh: &mut Weigh) -> (Config, Estimate) {
+    let (fixed_bram36, fabric_fits) = (weigh.fixed_bram36, &mut weigh.fabric_fits);
     let nodes = schedule(plan, None, cfg).nodes;
     // Each block, with its own config table or else its layer's.
-    let layers: Vec<(usize, String, Option<&crate::passes::config::LayerConfig>)> = nodes.iter().map(|n| (n.first, n.layer.clone(), block_table(cfg, &n.layer, &block_name(plan, n.last).1))).collect();
+    let layers: Vec<Block> = nodes.iter().map(|n| (n.first, n.layer.clone(), block_table(cfg, &n.layer, &block_name(plan, n.last).1))).collect();
     // The directions of each layer that can iterate over time, with their
     // cell plans (found once).
     let recurrent: Vec<(usize, Vec<super::recurrent::Recurrence>, Vec<Plan>)> = nodes
@@ -403,11 +441,23 @@ pub fn budget_config(plan: &Plan, cfg: &Config, budget: &Budget, rows_at_once: b
     // whether the design unrolls a layer that folds at a longer T.
     // Each layer's nonzero weights: an unrolled layer's constant products.
     let nonzero: Vec<usize> = layers.iter().map(|(f, _, _)| super::folded::foldable(&plan.steps[*f].op).map_or(0, |fo| fo.w.iter().filter(|&&w| w != 0).count())).collect();
-    let at = |t: usize, parallel: bool| -> (Config, Estimate, usize) {
+    // Each block's weights (for its estimates) and input range.
+    let weights: Vec<Option<Weights>> = layers.iter().map(|(f, _, _)| super::folded::foldable(&plan.steps[*f].op).map(|fo| Weights::of(&plan.steps[*f].op, &fo))).collect();
+    let x_ranges: Vec<(i128, i128)> = layers
+        .iter()
+        .map(|(f, _, _)| plan.steps[*f].inputs.first().map_or((0, 0), |&i| (plan.steps[i].lo, plan.steps[i].hi)))
+        .collect();
+    // `rebalance`: fold layers less where that saves block RAM the
+    // budget lacks (not for the most folded design, which a budget that
+    // nothing fits is told of).
+    let at = |t: usize, parallel: bool, rebalance: bool| -> (Config, Estimate, usize) {
         let mut c = cfg.clone();
         let mut e = Estimate::default();
         let mut unrolled = 0;
-        for ((first, layer, table), nonzero) in layers.iter().zip(&nonzero) {
+        // Each folded layer the budget chose for: (its block, reuse, rows
+        // at once, estimate), for the block RAM's rebalancing below.
+        let mut picks: Vec<(usize, usize, usize, Estimate)> = vec![];
+        for (k, ((first, layer, table), nonzero)) in layers.iter().zip(&nonzero).enumerate() {
             let op = &plan.steps[*first].op;
             let Some(shape) = dense_shape(op) else { continue };
             let own = table.and_then(|l| l.reuse_factor);
@@ -423,8 +473,10 @@ pub fn budget_config(plan: &Plan, cfg: &Config, budget: &Budget, rows_at_once: b
                 // stage computes one window a beat.
                 unrolled += (*nonzero).max(1) * if rows_at_once { shape.0 } else { 1 };
             }
-            let x = &plan.steps[plan.steps[*first].inputs[0]];
-            let mut est = if r > 1 { estimate(op, (x.lo, x.hi), r, p, pack) } else { Estimate::default() };
+            let mut est = match &weights[k] {
+                Some(w) if r > 1 => w.estimate(x_ranges[k], r, p, pack),
+                _ => Estimate::default(),
+            };
             // A recurrent layer folds every direction's projections.
             if r > 1 && let Some(dirs) = recurrent.iter().find(|d| d.0 == *first) {
                 for (i, _) in super::recurrent::folded_blocks(&dirs.1, plan, r).into_iter().skip(1) {
@@ -439,6 +491,9 @@ pub fn budget_config(plan: &Plan, cfg: &Config, budget: &Budget, rows_at_once: b
             }
             e.dsp += est.dsp;
             e.bram36 += est.bram36;
+            if own.is_none() && r > 1 && !recurrent.iter().any(|d| d.0 == *first) {
+                picks.push((k, r, p, est));
+            }
             if own.is_none() {
                 // The block's table starts as the one it read (a separable
                 // convolution's depthwise half keeps its layer's settings).
@@ -449,22 +504,37 @@ pub fn budget_config(plan: &Plan, cfg: &Config, budget: &Budget, rows_at_once: b
                 }
             }
         }
+        // Over the block RAM: folding a layer less makes its ROM shallower,
+        // and one under 64 words is LUTs (cross-check batch 11: under
+        // `dsp=4,bram=0.5` no design fit at any interval, every layer
+        // folded right up to it, where a uniform R = 768 fit).
+        if let Some(limit) = budget.bram36.filter(|_| rebalance).map(|b| b - fixed_bram36(&c)).filter(|&l| e.bram36 > l) {
+            for (k, r, before, after) in fold_less_for_block_ram(&picks, &weights, &x_ranges, pack, e.bram36 - limit) {
+                e.dsp = e.dsp - before.dsp + after.dsp;
+                e.bram36 = e.bram36 - before.bram36 + after.bram36;
+                if let Some(entry) = c.layers.get_mut(&layers[k].1) {
+                    entry.reuse_factor = Some(r);
+                }
+            }
+        }
         (c, e, unrolled)
     };
-    let cheap = |e: &Estimate| budget.dsp.is_none_or(|d| e.dsp <= d) && budget.bram36.is_none_or(|b| e.bram36 <= b);
+    // The layers' block RAM and what the rest of the design takes with
+    // them (a stream's line buffers, wider where a reader is fast).
+    let cheap = |c: &Config, e: &Estimate| budget.dsp.is_none_or(|d| e.dsp <= d) && budget.bram36.is_none_or(|b| e.bram36 + fixed_bram36(c) <= b);
     let weighs = budget.lut.is_some() || budget.ff.is_some();
     // The fabric is weighed where the budget names it, and where a layer
     // is unrolled (its products all in the fabric, which the DSP48 and
     // BRAM estimates do not see).
-    let mut fits = |(c, e, unrolled): &(Config, Estimate, usize)| cheap(e) && (!(weighs || *unrolled > 0) || fabric_fits(c, *unrolled));
+    let mut fits = |(c, e, unrolled): &(Config, Estimate, usize)| cheap(c, e) && (!(weighs || *unrolled > 0) || fabric_fits(c, *unrolled));
     // At T: the design with such convolutions unrolled, else (where the
     // fabric rules that out) with them folded several positions at once.
     let mut choice = |t: usize| -> Option<(Config, Estimate)> {
-        let unrolled = at(t, false);
+        let unrolled = at(t, false, true);
         if fits(&unrolled) {
             return Some((unrolled.0, unrolled.1));
         }
-        let parallel = at(t, true);
+        let parallel = at(t, true, true);
         (rows_at_once && parallel.0 != unrolled.0 && fits(&parallel)).then_some((parallel.0, parallel.1))
     };
     let max_t = layers.iter().filter_map(|(f, _, _)| dense_shape(&plan.steps[*f].op)).map(|(r, i, o)| r * i * o).max().unwrap_or(1).max(1);
@@ -480,10 +550,13 @@ pub fn budget_config(plan: &Plan, cfg: &Config, budget: &Budget, rows_at_once: b
     // fabric, weighed by generating the design, taken as shrinking as T
     // grows), and the interval from the grid point below it bisected.
     let grid = targets(lo, hi);
-    let candidates: Vec<usize> = grid.iter().copied().filter(|&t| cheap(&at(t, false).1) || rows_at_once && cheap(&at(t, true).1)).collect();
+    let candidates: Vec<usize> = grid.iter().copied().filter(|&t| [false, true].iter().take(1 + rows_at_once as usize).any(|&p| {
+            let (c, e, _) = at(t, p, true);
+            cheap(&c, &e)
+        })).collect();
     let k = candidates.partition_point(|&t| choice(t).is_none());
     let Some(&found) = candidates.get(k) else {
-        let (c, e, _) = at(hi, false);
+        let (c, e, _) = at(hi, false, false);
         return (c, e);
     };
     let below = grid.iter().copied().take_while(|&t| t < found).last().unwrap_or(lo - 1);
@@ -497,9 +570,60 @@ pub fn budget_config(plan: &Plan, cfg: &Config, budget: &Budget, rows_at_once: b
         }
     }
     best.or_else(|| choice(found)).unwrap_or_else(|| {
-        let (c, e, _) = at(found, false);
+        let (c, e, _) = at(found, false, true);
         (c, e)
     })
+}
+
+/// A block of `--budget`'s choice: its index among the schedule's
+/// blocks, its first step and layer, and its own configuration table.
+type Block<'a> = (usize, String, Option<&'a crate::passes::config::LayerConfig>);
+
+/// Where the folded layers of `picks` (block, reuse, rows at once,
+/// estimate) take `over` BRAM36 more than the budget, fold some of them
+/// less: a shallower ROM takes fewer block RAMs (one under 64 words none:
+/// LUTs), and a layer folded less stays within its interval. Each step
+/// takes, over the layers, the largest reuse factor below a layer's
+/// whose ROM is within a shallower depth bound (64, 512, 1,024 words and
+/// doublings) that adds the fewest DSP48 per BRAM36 saved, until the
+/// block RAM fits or nothing saves more. Returns each changed block with
+/// its new reuse factor and its estimate before and after.
+fn fold_less_for_block_ram(picks: &[(usize, usize, usize, Estimate)], weights: &[Option<Weights>], x: &[(i128, i128)], pack: bool, over: f64) -> Vec<(usize, usize, Estimate, Estimate)> {
+    // (block, reuse, rows at once, estimate now, estimate first)
+    let mut ls: Vec<(usize, usize, usize, Estimate, Estimate)> = picks.iter().filter(|p| p.3.bram36 > 0.0 && weights[p.0].is_some()).map(|&(k, r, p, e)| (k, r, p, e, e)).collect();
+    let mut saved = 0.0;
+    while saved < over {
+        let mut best: Option<(f64, usize, usize, Estimate)> = None;
+        for (i, &(k, r, p, est, _)) in ls.iter().enumerate() {
+            let Some(w) = &weights[k] else { continue };
+            let depth = |r: usize| w.fold(r, p).depth();
+            let now = depth(r);
+            for bound in std::iter::once(63).chain((9..40).map(|b| 1usize << b)).take_while(|&b| b < now) {
+                // The largest reuse factor within the bound (R = 1 would be
+                // weighed in the fabric: not here).
+                let (mut lo, mut hi) = (1, r - 1);
+                while lo < hi {
+                    let mid = (lo + hi).div_ceil(2);
+                    if depth(mid) <= bound { lo = mid } else { hi = mid - 1 }
+                }
+                if lo < 2 {
+                    continue;
+                }
+                let e = w.estimate(x[k], lo, p, pack);
+                if e.bram36 >= est.bram36 {
+                    continue;
+                }
+                let cost = e.dsp.saturating_sub(est.dsp) as f64 / (est.bram36 - e.bram36);
+                if best.as_ref().is_none_or(|b| cost < b.0) {
+                    best = Some((cost, i, lo, e));
+                }
+            }
+        }
+        let Some((_, i, r, e)) = best else { break };
+        saved += ls[i].3.bram36 - e.bram36;
+        (ls[i].1, ls[i].3) = (r, e);
+    }
+    ls.into_iter().filter(|l| l.3 != l.4).map(|(k, r, _, now, first)| (k, r, first, now)).collect()
 }
 
 /// The targets `--budget` scans: `lo`, then steps of a sixteenth (at

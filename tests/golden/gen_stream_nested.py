@@ -41,6 +41,10 @@ a dilated one, so QKeras has no output for it), a strided convolution and
 a QDense. And wide_vector.keras: a 360-element vector input (12-bit
 codes, 4,320 bits) through two quantizers added and requantized to
 16 bits (5,760 bits): wider than a stream port's 4,096 bits each way.
+And budget_ram.keras (cross-check batch 11's m3): a depthwise 3x3
+convolution, a 1x1 convolution, max pooling, Flatten and a QDense, whose
+streamed `--budget` unrolls the convolutions, their line buffers sliding
+(wider RAM than serial ones).
 Untrained
 (seeded weights): only structure and flow matter.
 `python tests/golden/gen_stream_nested.py NAME...` writes only those.
@@ -235,12 +239,25 @@ def wide_vector():
     keras.Model(i, y, name="wide_vector").save(os.path.join(OUT, "wide_vector.keras"))
 
 
+def budget_ram():
+    keras.utils.set_random_seed(21)
+    k = dict(kernel_quantizer=quantized_bits(8, 0, alpha=1), bias_quantizer=quantized_bits(8, 2, alpha=1))
+    i = keras.Input((12, 12, 4), name="x")
+    h = QActivation(quantized_bits(8, 2, alpha=1), name="in_q")(i)
+    h = QDepthwiseConv2D(3, depthwise_quantizer=quantized_bits(8, 0, alpha=1), bias_quantizer=quantized_bits(8, 2, alpha=1), name="dw")(h)  # 10x10x4
+    h = QActivation(quantized_relu(6, 2), name="r1")(h)
+    h = QActivation(quantized_relu(6, 2), name="r2")(QConv2D(8, 1, name="pw", **k)(h))                   # 10x10x8
+    h = L.MaxPooling2D(2, name="mp")(h)                                                                  # 5x5x8
+    y = QDense(6, name="fc", **k)(L.Flatten(name="fl")(h))
+    keras.Model(i, y, name="budget_ram").save(os.path.join(OUT, "budget_ram.keras"))
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     extra = {"mul_join": mul_join, "crop": crop, "crop1d": crop1d, "nested_res": nested_res, "upsample": upsample,
              "upsample1d": upsample1d, "two_reductions": two_reductions, "reductions": reductions,
              "avg_same": avg_same, "avg_same1d": avg_same1d, "conv_t": conv_t,
-             "wide_vector": wide_vector}
+             "wide_vector": wide_vector, "budget_ram": budget_ram}
     if len(sys.argv) > 1 and "long_skip" not in sys.argv[1:]:
         for n in sys.argv[1:]:
             extra[n]()

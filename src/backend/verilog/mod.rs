@@ -1456,7 +1456,7 @@ pub fn from_graph(
         // BRAM36 where the report said 0.5).
         let dsp: usize = d.layers.iter().map(|l| l.counts.dsp_estimate).sum();
         let bram: f64 = d.layers.iter().map(|l| l.counts.bram36_estimate).sum();
-        let chosen_by = if dsp != est.dsp || format!("{bram:.1}") != format!("{:.1}", est.bram36) {
+        let chosen_by = if dsp != est.dsp || (bram - est.bram36).abs() >= 0.05 {
             let fixed = if est.fixed_bram36 > 0.0 { format!(", {:.1} of them line buffers and FIFOs", est.fixed_bram36) } else { String::new() };
             format!(" (the budget's estimate, by which it chose the design: {} DSP48 and {:.1} BRAM36{fixed})", est.dsp, est.bram36)
         } else {
@@ -1515,18 +1515,17 @@ pub fn from_graph(
 pub fn budget_config(g: &Graph, plan: &Plan, config: &crate::passes::config::Config, opts: &Options, b: &crate::arch::schedule::Budget, positions_at_once: bool) -> Result<(crate::passes::config::Config, BudgetEstimate)> {
     let stream = opts.io == Io::Stream;
     let sp = if stream { Some(crate::arch::stream::stream_plan(plan)?) } else { None };
-    // The RAM of the line buffers and FIFOs, which the reuse factors change
-    // only through the line buffers' kinds: with every window's from a
-    // serial line buffer (`None`: the layers fold, their readers slow), or
-    // with the kinds a configuration gives (a reader fast enough gets a
-    // sliding line buffer, whose RAM is wider).
-    let fixed_at = |c: Option<&crate::passes::config::Config>| -> f64 {
-        sp.as_ref().map_or(0.0, |sp| {
-            crate::arch::stream_fifos::ram_bram36(plan, sp, opts.fifo_minimum, &|k, geo| c.map_or(crate::arch::line_buffer::LineBufferKind::Serial, |c| sp.window_kind(k, geo, opts.reuse_factor, c)))
-        })
+    // The RAM of a candidate's line buffers and FIFOs, which the reuse
+    // factors change only through the line buffers' kinds (a reader fast
+    // enough gets a sliding line buffer, whose RAM is wider). Weighed per
+    // candidate (cross-check batch 11: set aside as the fastest design's
+    // wide line buffers take, the block RAM left forced every candidate's
+    // layers to fold further, 816 cycles a sample where 144 fit).
+    let fixed_of = |c: &crate::passes::config::Config| -> f64 {
+        sp.as_ref().map_or(0.0, |sp| crate::arch::stream_fifos::ram_bram36(plan, sp, opts.fifo_minimum, &|k, geo| sp.window_kind(k, geo, opts.reuse_factor, c)))
     };
     // With --no-dsp every multiplier is fabric: a DSP48 budget holds.
-    let rest_of = |fixed: f64| crate::arch::schedule::Budget { bram36: b.bram36.map(|k| (k - fixed).max(0.0)), dsp: b.dsp.filter(|_| !opts.no_dsp), ..*b };
+    let rest = crate::arch::schedule::Budget { dsp: b.dsp.filter(|_| !opts.no_dsp), ..*b };
     if opts.no_dsp && b.lut.is_none() && b.ff.is_none() && b.bram36.is_none() {
         return Err(Error::Usage("--budget: with --no-dsp no multiplier is a DSP48, so a dsp= budget alone constrains nothing: give lut=, ff= or bram= too, or drop --no-dsp".into()));
     }
@@ -1547,7 +1546,7 @@ pub fn budget_config(g: &Graph, plan: &Plan, config: &crate::passes::config::Con
         floor <= lut_limit && *weighed.entry(format!("{:?}", c.layers)).or_insert_with(|| fabric(c).is_ok_and(|(lut, ff)| lut <= lut_limit && ff <= ff_limit))
     };
     let mut choose = |rest: &crate::arch::schedule::Budget| {
-        let (mut cfg, mut est) = crate::arch::schedule::budget_config(plan, config, rest, positions_at_once && !stream, opts.pack_dsp, 0, &mut fabric_fits);
+        let (mut cfg, mut est) = crate::arch::schedule::budget_config(plan, config, rest, positions_at_once && !stream, opts.pack_dsp, 0, &mut crate::arch::schedule::Weigh { fixed_bram36: &fixed_of, fabric_fits: &mut fabric_fits });
         if stream {
             // A stream's interval can be set by what the tightest fit does not
             // shorten (a pooling, a zero-inserting dilator, a line buffer, the
@@ -1570,12 +1569,23 @@ pub fn budget_config(g: &Graph, plan: &Plan, config: &crate::passes::config::Con
             // not compared: a deeper ROM can take a BRAM36 where a shallow
             // one took LUTs (cross-check batch 10: 69 DSP48 and 1.5 BRAM36
             // at the 80 cycles 369 DSP48 and none gave, kept the latter).
+            // The layers the tightest fit unrolled stay unrolled: at a
+            // longer target they would fold, and a layer folded within it
+            // takes DSP48 its unrolled form does not (stream_resnet under
+            // `dsp=64`: its convolutions folded to the 100 cycles the fit
+            // takes would need more than 64, so the relaxation found
+            // nothing and `out` kept R = 2 on 40 DSP48, where R = 80 takes
+            // one at the same interval).
+            let mut pinned = config.clone();
+            for l in budget_unrolled(config, &cfg) {
+                pinned.layers.entry(l).or_default().reuse_factor = Some(1);
+            }
             if let Ok(t) = interval(&cfg) {
                 let (mut lo, mut hi) = (2usize, t as usize);
                 let mut target = hi;
                 let mut best = None;
                 for _ in 0..7 {
-                    let (relaxed, e) = crate::arch::schedule::budget_config(plan, config, rest, false, opts.pack_dsp, target, &mut fabric_fits);
+                    let (relaxed, e) = crate::arch::schedule::budget_config(plan, &pinned, rest, false, opts.pack_dsp, target, &mut crate::arch::schedule::Weigh { fixed_bram36: &fixed_of, fabric_fits: &mut fabric_fits });
                     if relaxed == cfg || e.dsp > est.dsp || e.dsp == est.dsp && e.bram36 >= est.bram36 {
                         hi = target.saturating_sub(1);
                         if best.is_none() {
@@ -1599,21 +1609,8 @@ pub fn budget_config(g: &Graph, plan: &Plan, config: &crate::passes::config::Con
         }
         (cfg, est)
     };
-    let mut fixed = fixed_at(None);
-    let (cfg, mut est) = {
-        let first = choose(&rest_of(fixed));
-        // Its windows' line buffers by its readers: where they take more
-        // RAM than set aside, that much is set aside and the layers chosen
-        // again (once: folding more only slows the readers).
-        let real = fixed_at(Some(&first.0));
-        if b.bram36.is_some() && real > fixed {
-            fixed = real;
-            choose(&rest_of(fixed))
-        } else {
-            first
-        }
-    };
-    let fixed = fixed_at(Some(&cfg));
+    let (cfg, mut est) = choose(&rest);
+    let fixed = fixed_of(&cfg);
     if opts.no_dsp {
         est.dsp = 0;
     }
