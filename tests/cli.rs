@@ -227,7 +227,9 @@ fn predict_input_format_and_config() {
     std::fs::write(&cfg, "[layer.nope]\noutput = \"fixed<12,6>\"\n").unwrap();
     let o = run(&["--config", cfg.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("no layer `nope`"));
+    // The file named, as every other --config error names it (cross-check
+    // batch 12: this one did not).
+    assert!(String::from_utf8_lossy(&o.stderr).contains(&format!("--config {}: no layer `nope`", cfg.display())), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
 #[test]

@@ -910,3 +910,33 @@ fn a_budget_short_of_block_ram_folds_a_layer_less() {
     let opts = Options { budget: Some("dsp=32,bram=1".parse().unwrap()), ..Default::default() };
     check("jet_tagger_da", &opts, &Config::default(), "budget-bram", 50);
 }
+
+/// Where folding every layer within the interval takes more DSP48 than
+/// the budget, the budget unrolls the convolutions (constant products as
+/// shift-adds, weighed in the fabric) and folds the rest further: cnn_bn
+/// under `dsp=4` took II 648 with its convolutions folded, and takes 64
+/// with them unrolled; bn_variants and kernel_variants under `dsp=4` said
+/// "no design fits" (cross-check batch 12: a CNN under `dsp=4` took 900
+/// cycles where 50 fit, and `dsp=2` said no design fits). The design
+/// verifies; streamed, zoo_conv1d under `dsp=4` takes 72 cycles a sample
+/// where it took 504.
+#[test]
+fn a_budget_unrolls_the_convolutions_to_fold_the_rest_further() {
+    common::require("verilator");
+    use qkhw::backend::verilog::Io;
+    let chosen = |model: &str, io: Io, budget: &str| {
+        let g = qkhw::load_graph(common::root().join(format!("examples/models/{model}.keras")), Default::default()).unwrap();
+        let opts = Options { io, budget: Some(budget.parse().unwrap()), ..Default::default() };
+        let (d, _, notes) = verilog::from_graph(&g, None, &Config::default(), &opts).unwrap_or_else(|e| panic!("{model} {budget}: {e}"));
+        let dsp: usize = d.layers.iter().map(|l| l.counts.dsp_estimate).sum();
+        (d.interface.cycles_per_sample(), dsp, notes)
+    };
+    for (model, io, budget, most) in [("cnn_bn", Io::Parallel, "dsp=4", 64.0), ("bn_variants", Io::Parallel, "dsp=4", 36.0), ("kernel_variants", Io::Parallel, "dsp=4", 64.0), ("zoo_conv1d", Io::Stream, "dsp=4", 72.0)] {
+        let (cycles, dsp, notes) = chosen(model, io, budget);
+        assert!(cycles <= most && dsp <= 4, "{model} {budget}: {cycles} cycles on {dsp} DSP48: {notes:?}");
+        assert!(notes.iter().any(|n| n.contains(" unrolled (constant products as shift-adds")), "{model}: {notes:?}");
+    }
+    let opts = Options { budget: Some("dsp=4".parse().unwrap()), ..Default::default() };
+    let (ii, _) = check("cnn_bn", &opts, &Config::default(), "budget-convs-unrolled", 50);
+    assert!(ii <= 64, "{ii}");
+}

@@ -372,6 +372,21 @@ fn fewest_multipliers_within(shape: (usize, usize, usize), t: usize) -> (usize, 
     best.map_or((1, 1), |(_, r, p)| (r, p))
 }
 
+/// How a target interval's design treats a layer of several positions
+/// (a convolution) that can fold within it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Variant {
+    /// Folded within T, one position at a time (unrolled only where it
+    /// cannot fold within T).
+    Folded,
+    /// Folded within T with the fewest multipliers, several positions at
+    /// once (the parallel architecture).
+    PositionsAtOnce,
+    /// Unrolled, its constant products in the fabric, the other layers
+    /// folded within T.
+    ConvolutionsUnrolled,
+}
+
 /// What [`budget_config`] asks of a candidate's whole design, which the
 /// caller generates: the block RAM beside its layers' ROMs, and whether
 /// its fabric fits (see there).
@@ -450,7 +465,7 @@ pub fn budget_config(plan: &Plan, cfg: &Config, budget: &Budget, rows_at_once: b
     // `rebalance`: fold layers less where that saves block RAM the
     // budget lacks (not for the most folded design, which a budget that
     // nothing fits is told of).
-    let at = |t: usize, parallel: bool, rebalance: bool| -> (Config, Estimate, usize) {
+    let at = |t: usize, v: Variant, rebalance: bool| -> (Config, Estimate, usize) {
         let mut c = cfg.clone();
         let mut e = Estimate::default();
         let mut unrolled = 0;
@@ -465,7 +480,8 @@ pub fn budget_config(plan: &Plan, cfg: &Config, budget: &Budget, rows_at_once: b
             let (r, p) = match (own, own_p) {
                 (Some(r), p) => (r, p.unwrap_or(1)),
                 (None, Some(p)) => (reuse_within(shape, p, t), p),
-                (None, None) if parallel => fewest_multipliers_within(shape, t),
+                (None, None) if v == Variant::ConvolutionsUnrolled && shape.0 > 1 => (1, 1),
+                (None, None) if v == Variant::PositionsAtOnce => fewest_multipliers_within(shape, t),
                 (None, None) => (reuse_within(shape, 1, t), 1),
             };
             if own.is_none() && r == 1 && shape.1 * shape.2 > 1 {
@@ -529,17 +545,37 @@ pub fn budget_config(plan: &Plan, cfg: &Config, budget: &Budget, rows_at_once: b
     let mut fits = |(c, e, unrolled): &(Config, Estimate, usize)| cheap(c, e) && (!(weighs || *unrolled > 0) || fabric_fits(c, *unrolled));
     // At T: the design with such convolutions unrolled, else (where the
     // fabric rules that out) with them folded several positions at once.
-    let mut choice = |t: usize| -> Option<(Config, Estimate)> {
-        let unrolled = at(t, false, true);
-        if fits(&unrolled) {
-            return Some((unrolled.0, unrolled.1));
-        }
-        let parallel = at(t, true, true);
-        (rows_at_once && parallel.0 != unrolled.0 && fits(&parallel)).then_some((parallel.0, parallel.1))
-    };
     let max_t = layers.iter().filter_map(|(f, _, _)| dense_shape(&plan.steps[*f].op)).map(|(r, i, o)| r * i * o).max().unwrap_or(1).max(1);
-    // Unrolled (T = 1) needs no DSP by this estimate only if no layer folds.
-    let (lo, hi) = (min_t.max(2), max_t.max(min_t.max(2)));
+    // From T = 2: a budget folds (the unrolled design, II 1, is what gen
+    // makes without one).
+    let lo = min_t.max(2);
+    let hi = max_t.max(lo);
+    // At T: the design with such convolutions unrolled, else (where the
+    // fabric rules that out) with them folded several positions at once,
+    // else with every convolution unrolled and the rest folded within T
+    // (cross-check batch 12: a CNN under `dsp=4` took 900 cycles with its
+    // convolutions folded, where unrolled they left the Dense head 3 DSP48
+    // at 50; `dsp=2` said no design fits). That last is weighed only if
+    // it fits at the longest T (its fabric shrinks as T grows), once.
+    let mut unrolled_may_fit: Option<bool> = None;
+    let mut choice = |t: usize| -> Option<(Config, Estimate)> {
+        let folded = at(t, Variant::Folded, true);
+        if fits(&folded) {
+            return Some((folded.0, folded.1));
+        }
+        if rows_at_once {
+            let parallel = at(t, Variant::PositionsAtOnce, true);
+            if parallel.0 != folded.0 && fits(&parallel) {
+                return Some((parallel.0, parallel.1));
+            }
+        }
+        let unrolled = at(t, Variant::ConvolutionsUnrolled, true);
+        if unrolled.0 == folded.0 || !*unrolled_may_fit.get_or_insert_with(|| fits(&at(hi, Variant::ConvolutionsUnrolled, true))) {
+            return None;
+        }
+        fits(&unrolled).then_some((unrolled.0, unrolled.1))
+    };
+
     // Fitting is not monotone in T: below a convolution's positions it is
     // unrolled (no DSP48 by the estimate), and a deeper ROM can take more
     // block RAM than a shallow one in LUTs (cross-check batch 10: a
@@ -550,13 +586,19 @@ pub fn budget_config(plan: &Plan, cfg: &Config, budget: &Budget, rows_at_once: b
     // fabric, weighed by generating the design, taken as shrinking as T
     // grows), and the interval from the grid point below it bisected.
     let grid = targets(lo, hi);
-    let candidates: Vec<usize> = grid.iter().copied().filter(|&t| [false, true].iter().take(1 + rows_at_once as usize).any(|&p| {
-            let (c, e, _) = at(t, p, true);
-            cheap(&c, &e)
-        })).collect();
+    let candidates: Vec<usize> = grid
+        .iter()
+        .copied()
+        .filter(|&t| {
+            [Variant::Folded, Variant::PositionsAtOnce, Variant::ConvolutionsUnrolled].into_iter().filter(|&v| rows_at_once || v != Variant::PositionsAtOnce).any(|v| {
+                let (c, e, _) = at(t, v, true);
+                cheap(&c, &e)
+            })
+        })
+        .collect();
     let k = candidates.partition_point(|&t| choice(t).is_none());
     let Some(&found) = candidates.get(k) else {
-        let (c, e, _) = at(hi, false, false);
+        let (c, e, _) = at(hi, Variant::Folded, false);
         return (c, e);
     };
     let below = grid.iter().copied().take_while(|&t| t < found).last().unwrap_or(lo - 1);
@@ -570,7 +612,7 @@ pub fn budget_config(plan: &Plan, cfg: &Config, budget: &Budget, rows_at_once: b
         }
     }
     best.or_else(|| choice(found)).unwrap_or_else(|| {
-        let (c, e, _) = at(found, false, true);
+        let (c, e, _) = at(found, Variant::Folded, true);
         (c, e)
     })
 }

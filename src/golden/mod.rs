@@ -888,13 +888,19 @@ fn straight_through_loss(q: &crate::quant::Quantizer, x: &[f32], shape: &[usize]
 
 /// The values of `x` where QKeras's float32 straight-through result
 /// differs from the quantizer's value xq, with both results.
+/// xq is the hardware's: of x clamped as [`crate::quant::Quantizer::hardware`]
+/// clamps it (a float32 near its largest overflows in the quantizer's
+/// scaling; cross-check batch 12: the notice said "xq = NaN" for 3e38,
+/// where qkhw computes 3.875).
 fn lost_to_straight_through(q: &crate::quant::Quantizer, x: &[f32]) -> Result<(Vec<usize>, Vec<f32>, Vec<f32>)> {
-    let e = q.eval(x, &[x.len()])?;
+    let float = q.eval(x, &[x.len()])?.float;
+    let clamped: Vec<f32> = x.iter().map(|v| v.clamp(-crate::quant::HARDWARE_INPUT_LIMIT, crate::quant::HARDWARE_INPUT_LIMIT)).collect();
+    let e = q.eval(&clamped, &[x.len()])?;
     let scale = e.scale.as_ref().and_then(|s| s.expand(&[x.len()]).ok());
     let xq: Vec<f32> = (0..x.len()).map(|i| scale.as_ref().map_or(e.grid[i], |s| s[i] * e.grid[i])).collect();
     // NaN and infinities too: QKeras gives NaN for them (inf - inf).
-    let lost = (0..x.len()).filter(|&i| e.float[i] != xq[i]).collect();
-    Ok((lost, e.float, xq))
+    let lost = (0..x.len()).filter(|&i| float[i] != xq[i]).collect();
+    Ok((lost, float, xq))
 }
 
 /// A progress bar that appears only once a run has taken a second (and
@@ -1059,6 +1065,23 @@ mod tests {
                 assert!(!lost_to_straight_through(&q, &above).unwrap().0.is_empty(), "{spec}: nothing lost above the bound");
             }
         }
+    }
+
+    /// A float32 near its largest: QKeras's result is NaN (the scaling
+    /// overflows), and the notice names the value qkhw computes, the
+    /// saturated code's (it said "xq = NaN").
+    #[test]
+    fn a_huge_input_is_noticed_with_the_value_the_hardware_computes() {
+        let q = crate::quant::Quantizer::parse("quantized_bits(6,2,alpha=1)", Default::default()).unwrap();
+        let x = [3e38f32, 1e37, -3e38];
+        let (lost, float, xq) = lost_to_straight_through(&q, &x).unwrap();
+        assert_eq!(lost, [0, 1, 2]);
+        assert!(float[0].is_nan(), "{float:?}");
+        assert_eq!(xq, [3.875, 3.875, -4.0]);
+        let hw = q.hardware(&x, &[3]).unwrap();
+        assert_eq!(hw.codes, [31, 31, -32]);
+        let note = straight_through_loss(&q, &x, &[3], "x").unwrap().unwrap();
+        assert!(note.contains("QKeras NaN where xq = 3.875"), "{note}");
     }
 
     fn xorshift(seed: &mut u64) -> u64 {

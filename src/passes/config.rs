@@ -52,6 +52,8 @@ use crate::fxp::{FixedFormat, InputFormat, Overflow, Rounding};
 /// The per-layer and model-wide choices of `--config`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Config {
+    /// The file it was read from, named in the errors of [`Config::check`].
+    pub source: Option<std::path::PathBuf>,
     pub input: Option<InputFormat>,
     pub layers: BTreeMap<String, LayerConfig>,
     pub output_head: OutputHead,
@@ -217,7 +219,9 @@ impl Config {
             Some(e) if e.eq_ignore_ascii_case("json") => Self::parse_json(&text),
             _ => Self::parse(&text),
         };
-        parsed.map_err(|e| Error::Usage(format!("{}: {e}", path.display())))
+        let mut c = parsed.map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;
+        c.source = Some(path.to_path_buf());
+        Ok(c)
     }
 
     /// Parse the TOML text; an error is one line with its line and column
@@ -279,7 +283,7 @@ impl Config {
             ),
             None => Default::default(),
         };
-        Ok(Config { input, layers, output_head, model })
+        Ok(Config { source: None, input, layers, output_head, model })
     }
 
     /// The `[layer.NAME]` table, if any.
@@ -304,11 +308,14 @@ impl Config {
     /// Every configured layer must exist and every key must do something
     /// for it: a typo or a misplaced key must not pass silently.
     pub fn check(&self, g: &crate::ir::Graph) -> Result<()> {
+        // The file, where the configuration came from one (batch 12: this
+        // error alone did not name it).
+        let config = self.source.as_ref().map_or("--config".to_string(), |p| format!("--config {}", p.display()));
         let fused = super::bn_fusing::pairs(g);
         for (name, c) in &self.layers {
             let Some(l) = g.layer(name) else {
                 let all: Vec<&str> = g.layers.iter().map(|l| l.name.as_str()).collect();
-                return Err(Error::Usage(format!("--config: no layer `{name}`; the model has {}", all.join(", "))));
+                return Err(Error::Usage(format!("{config}: no layer `{name}`; the model has {}", all.join(", "))));
             };
             // Recurrent layers: their input projection folds and the cell
             // iterates over time (`arch::recurrent`).
@@ -328,19 +335,19 @@ impl Config {
             };
             if c.parallelization_factor.is_some_and(|p| p > 1) && !dense {
                 return Err(Error::Usage(format!(
-                    "--config [layer.{name}]: `parallelization_factor` computes several output positions of a folded convolution or average pooling (or rows of a Dense over a sequence) at once; `{name}` is a {}; remove the key",
+                    "{config} [layer.{name}]: `parallelization_factor` computes several output positions of a folded convolution or average pooling (or rows of a Dense over a sequence) at once; `{name}` is a {}; remove the key",
                     l.class
                 )));
             }
             if c.reuse_factor.is_some_and(|r| r > 1) && !dense {
                 return Err(Error::Usage(format!(
-                    "--config [layer.{name}]: `reuse_factor` folds Dense, convolution (Conv1D/Conv2D, depthwise, separable), average pooling and recurrent layers only so far; `{name}` is a {} (it stays unrolled); remove the key",
+                    "{config} [layer.{name}]: `reuse_factor` folds Dense, convolution (Conv1D/Conv2D, depthwise, separable), average pooling and recurrent layers only so far; `{name}` is a {} (it stays unrolled); remove the key",
                     l.class
                 )));
             }
             if c.bn.is_some() && !matches!(l.op, crate::ir::Op::BatchNorm(_)) {
                 return Err(Error::Usage(format!(
-                    "--config [layer.{name}]: `bn` applies to a batch-norm layer (QBatchNormalization, BatchNormalization); `{name}` is a {}",
+                    "{config} [layer.{name}]: `bn` applies to a batch-norm layer (QBatchNormalization, BatchNormalization); `{name}` is a {}",
                     l.class
                 )));
             }
@@ -352,7 +359,7 @@ impl Config {
             let fused_into = fused.iter().find(|(_, b)| g.layers[b.0].name == *name).map(|(p, _)| g.layers[p.0].name.as_str());
             if !is_bn && fused_bn.is_none() {
                 return Err(Error::Usage(format!(
-                    "--config [layer.{name}]: `bn_inv` / `bn_bias` apply to a batch norm (or the convolution one is fused into); `{name}` ({}) has none; its table takes `output`, `rounding`, `overflow`",
+                    "{config} [layer.{name}]: `bn_inv` / `bn_bias` apply to a batch norm (or the convolution one is fused into); `{name}` ({}) has none; its table takes `output`, `rounding`, `overflow`",
                     l.class
                 )));
             }
@@ -364,7 +371,7 @@ impl Config {
                     _ => unreachable!("checked above"),
                 };
                 return Err(Error::Usage(format!(
-                    "--config: the batch norm `{b}` is fused into `{p}`; configure its tables once, under [layer.{p}] (where `qkhw inspect` lists them)"
+                    "{config}: the batch norm `{b}` is fused into `{p}`; configure its tables once, under [layer.{p}] (where `qkhw inspect` lists them)"
                 )));
             }
         }

@@ -274,6 +274,11 @@ pub fn string_to_config(spec_str: &str) -> Result<serde_json::Value> {
     Ok(serde_json::json!({"class_name": call.name, "config": config}))
 }
 
+/// Inputs beyond ±2^64 are taken as ±2^64 by the hardware view
+/// ([`Quantizer::hardware`]): the saturated code, where QKeras's float
+/// arithmetic overflows.
+pub const HARDWARE_INPUT_LIMIT: f32 = 18446744073709551616.0;
+
 impl Quantizer {
     /// QKeras's `qnoise_factor` (1 for the quantizers without one).
     pub fn qnoise_factor(&self) -> f64 {
@@ -497,8 +502,7 @@ impl Quantizer {
         let encoding = self.encoding().ok_or_else(|| {
             self.apply_err("this function's output is not on a fixed-point grid; it has no integer code".into())
         })?;
-        const LIM: f32 = 18446744073709551616.0; // 2^64
-        let xs: Vec<f32> = x.iter().map(|&v| v.clamp(-LIM, LIM)).collect();
+        let xs: Vec<f32> = x.iter().map(|&v| v.clamp(-HARDWARE_INPUT_LIMIT, HARDWARE_INPUT_LIMIT)).collect();
         let ev = self.eval(&xs, shape)?;
         let mut codes = Vec::with_capacity(x.len());
         let mut signs = Vec::new();
