@@ -1154,9 +1154,20 @@ fn a_streamed_budget_unrolls_a_convolution_where_the_fabric_allows() {
     let (fast, lut, notes, opts) = build("dsp=8");
     let note = notes.iter().find(|n| n.contains(" unrolled (constant products as shift-adds")).unwrap_or_else(|| panic!("{notes:?}"));
     assert!(note.starts_with("--budget: conv1, dw1 unrolled") && note.contains("the part's 1182240 LUT"), "{note}");
-    let (slow, lut2, notes2, _) = build(&format!("dsp=8,lut={}", lut - 1));
-    assert!(lut2 < lut && slow > fast, "{fast} cycles on {lut} LUT, within one LUT less {slow} on {lut2}");
-    assert!(!notes2.iter().any(|n| n.contains("unrolled")), "{notes2:?}");
+    // One LUT less at a time: the same interval on fewer LUTs while a
+    // design with the convolutions unrolled fits, then a slower one that
+    // folds them.
+    let (mut at, mut l) = (fast, lut);
+    let mut notes2 = notes.clone();
+    for _ in 0..8 {
+        let (c, l2, n2, _) = build(&format!("dsp=8,lut={}", l - 1));
+        assert!(l2 < l && c >= at, "{at} cycles on {l} LUT, within one LUT less {c} on {l2}");
+        (at, l, notes2) = (c, l2, n2);
+        if !notes2.iter().any(|n| n.contains("unrolled")) {
+            break;
+        }
+    }
+    assert!(at > fast && !notes2.iter().any(|n| n.contains("unrolled")), "{at} cycles on {l} LUT: {notes2:?}");
     let (_, d, plan) = generate_with("cnn_bn", &opts, &Config::default(), "budget-unrolled");
     // Its unrolled layers multiply by shift-adds, as the budget counts
     // them: dw1's 22 products were constant multipliers, each a DSP48 to
