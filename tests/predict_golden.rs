@@ -121,7 +121,7 @@ fn predict_equals_qkeras_on_every_example_model() {
         models += 1;
     }
     eprintln!("{}", report.join("\n"));
-    assert_eq!(models, 38);
+    assert_eq!(models, 39);
 }
 
 /// Arg-max of the logits against QKeras's softmax outputs over the 1,000

@@ -543,8 +543,6 @@ pub fn budget_config(plan: &Plan, cfg: &Config, budget: &Budget, rows_at_once: b
     // is unrolled (its products all in the fabric, which the DSP48 and
     // BRAM estimates do not see).
     let mut fits = |(c, e, unrolled): &(Config, Estimate, usize)| cheap(c, e) && (!(weighs || *unrolled > 0) || fabric_fits(c, *unrolled));
-    // At T: the design with such convolutions unrolled, else (where the
-    // fabric rules that out) with them folded several positions at once.
     let max_t = layers.iter().filter_map(|(f, _, _)| dense_shape(&plan.steps[*f].op)).map(|(r, i, o)| r * i * o).max().unwrap_or(1).max(1);
     // From T = 2: a budget folds (the unrolled design, II 1, is what gen
     // makes without one).
@@ -556,7 +554,8 @@ pub fn budget_config(plan: &Plan, cfg: &Config, budget: &Budget, rows_at_once: b
     // (cross-check batch 12: a CNN under `dsp=4` took 900 cycles with its
     // convolutions folded, where unrolled they left the Dense head 3 DSP48
     // at 50; `dsp=2` said no design fits). That last is weighed only if
-    // it fits at the longest T (its fabric shrinks as T grows), once.
+    // its fabric fits at the longest T (the fabric shrinks as T grows; its
+    // DSP48 and BRAM36 there are not the least), found once.
     let mut unrolled_may_fit: Option<bool> = None;
     let mut choice = |t: usize| -> Option<(Config, Estimate)> {
         let folded = at(t, Variant::Folded, true);
@@ -570,12 +569,16 @@ pub fn budget_config(plan: &Plan, cfg: &Config, budget: &Budget, rows_at_once: b
             }
         }
         let unrolled = at(t, Variant::ConvolutionsUnrolled, true);
-        if unrolled.0 == folded.0 || !*unrolled_may_fit.get_or_insert_with(|| fits(&at(hi, Variant::ConvolutionsUnrolled, true))) {
+        if unrolled.0 == folded.0
+            || !*unrolled_may_fit.get_or_insert_with(|| {
+                let (c, _, n) = at(hi, Variant::ConvolutionsUnrolled, false);
+                fits(&(c, Estimate::default(), n))
+            })
+        {
             return None;
         }
         fits(&unrolled).then_some((unrolled.0, unrolled.1))
     };
-
     // Fitting is not monotone in T: below a convolution's positions it is
     // unrolled (no DSP48 by the estimate), and a deeper ROM can take more
     // block RAM than a shallow one in LUTs (cross-check batch 10: a
