@@ -1310,3 +1310,32 @@ fn a_streamed_budget_weighs_each_candidates_line_buffers() {
     assert_eq!(d.interface.cycles_per_sample(), unbudgeted.interface.cycles_per_sample());
     assert!(dsp <= 1, "{dsp} DSP48: {notes:?}");
 }
+
+/// A streamed FIFO is sized by the timing simulation of the design chosen,
+/// between its deadlock-free minimum and twice that; the search counted
+/// it at twice, where budget_fifo's skip FIFO reaches a block RAM (64
+/// words) and the sized one is LUT RAM: `bram=0` said no design fits
+/// (cross-check batch 13, m4). A budget naming block RAM now first counts
+/// the FIFOs at their minimum and keeps that choice where the generated
+/// design's own block RAM fits. The design verifies, its FIFOs held as
+/// stated.
+#[test]
+fn a_streamed_budget_counts_the_fifos_as_sized() {
+    common::require("verilator");
+    let path = common::root().join("tests/golden/stream_nested/budget_fifo.keras");
+    let g = qkhw::load_graph(&path, Default::default()).unwrap();
+    let opts = Options { io: Io::Stream, budget: Some("bram=0".parse().unwrap()), ..Default::default() };
+    let (d, _, notes) = verilog::from_graph(&g, None, &Config::default(), &opts).unwrap_or_else(|e| panic!("bram=0: {e}"));
+    let bram: f64 = d.layers.iter().map(|l| l.counts.bram36_estimate).sum();
+    assert_eq!(bram, 0.0, "{notes:?}");
+    assert!(!d.fifos.is_empty(), "the skip has a FIFO");
+    // The same design as a budget with room for a FIFO at twice its
+    // minimum (it was chosen with that room).
+    let roomy = Options { budget: Some("bram=0.5".parse().unwrap()), ..opts.clone() };
+    let (d2, _, _) = verilog::from_graph(&g, None, &Config::default(), &roomy).unwrap();
+    assert_eq!(d.interface.cycles_per_sample(), d2.interface.cycles_per_sample());
+    let (_, d, plan) = generate_from(&path, &opts, &Config::default(), "budget-fifo");
+    let r = random_on_verilator(&d, &plan, 50, 6, true);
+    assert!(r.passed() && r.timing_checked, "{}", r.text());
+    fifos_held_as_stated(&d, &r, "budget_fifo bram=0");
+}

@@ -44,7 +44,9 @@ codes, 4,320 bits) through two quantizers added and requantized to
 And budget_ram.keras (cross-check batch 11's m3): a depthwise 3x3
 convolution, a 1x1 convolution, max pooling, Flatten and a QDense, whose
 streamed `--budget` unrolls the convolutions, their line buffers sliding
-(wider RAM than serial ones).
+(wider RAM than serial ones). And budget_fifo.keras (batch 11's m4): two
+3x3 convolutions added to their input's skip, max pooling, Flatten and a
+QDense; the skip's FIFO at twice its minimum reaches a block RAM.
 Untrained
 (seeded weights): only structure and flow matter.
 `python tests/golden/gen_stream_nested.py NAME...` writes only those.
@@ -252,12 +254,27 @@ def budget_ram():
     keras.Model(i, y, name="budget_ram").save(os.path.join(OUT, "budget_ram.keras"))
 
 
+def budget_fifo():
+    keras.utils.set_random_seed(22)
+    k = dict(kernel_quantizer=quantized_bits(8, 0, alpha=1), bias_quantizer=quantized_bits(8, 2, alpha=1))
+    i = keras.Input((8, 8, 4), name="x")
+    s = QActivation(quantized_bits(8, 2, alpha=1), name="in_q")(i)
+    h = QActivation(quantized_relu(6, 2), name="r1")(QConv2D(4, 3, padding="same", name="c1", **k)(s))
+    h = QConv2D(4, 3, padding="same", name="c2", **k)(h)
+    h = QActivation(quantized_bits(8, 3, alpha=1), name="q2")(h)
+    h = QActivation(quantized_relu(6, 2), name="r2")(L.Add(name="add")([h, s]))
+    h = L.MaxPooling2D(2, name="mp")(h)                                                                  # 4x4x4
+    y = QDense(6, name="fc", **k)(L.Flatten(name="fl")(h))
+    keras.Model(i, y, name="budget_fifo").save(os.path.join(OUT, "budget_fifo.keras"))
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     extra = {"mul_join": mul_join, "crop": crop, "crop1d": crop1d, "nested_res": nested_res, "upsample": upsample,
              "upsample1d": upsample1d, "two_reductions": two_reductions, "reductions": reductions,
              "avg_same": avg_same, "avg_same1d": avg_same1d, "conv_t": conv_t,
-             "wide_vector": wide_vector, "budget_ram": budget_ram}
+             "wide_vector": wide_vector, "budget_ram": budget_ram,
+             "budget_fifo": budget_fifo}
     if len(sys.argv) > 1 and "long_skip" not in sys.argv[1:]:
         for n in sys.argv[1:]:
             extra[n]()

@@ -1521,8 +1521,10 @@ pub fn budget_config(g: &Graph, plan: &Plan, config: &crate::passes::config::Con
     // candidate (cross-check batch 11: set aside as the fastest design's
     // wide line buffers take, the block RAM left forced every candidate's
     // layers to fold further, 816 cycles a sample where 144 fit).
-    let fixed_of = |c: &crate::passes::config::Config| -> f64 {
-        sp.as_ref().map_or(0.0, |sp| crate::arch::stream_fifos::ram_bram36(plan, sp, opts.fifo_minimum, &|k, geo| sp.window_kind(k, geo, opts.reuse_factor, c)))
+    // Its FIFOs at their deadlock-free minimum with `fifo_minimum`, else
+    // at twice that (the timing simulation sizes them between the two).
+    let fixed_of = |c: &crate::passes::config::Config, fifo_minimum: bool| -> f64 {
+        sp.as_ref().map_or(0.0, |sp| crate::arch::stream_fifos::ram_bram36(plan, sp, fifo_minimum, &|k, geo| sp.window_kind(k, geo, opts.reuse_factor, c)))
     };
     // With --no-dsp every multiplier is fabric: a DSP48 budget holds.
     let rest = crate::arch::schedule::Budget { dsp: b.dsp.filter(|_| !opts.no_dsp), ..*b };
@@ -1545,7 +1547,8 @@ pub fn budget_config(g: &Graph, plan: &Plan, config: &crate::passes::config::Con
     let mut fabric_fits = |c: &crate::passes::config::Config, floor: usize| {
         floor <= lut_limit && *weighed.entry(format!("{:?}", c.layers)).or_insert_with(|| fabric(c).is_ok_and(|(lut, ff)| lut <= lut_limit && ff <= ff_limit))
     };
-    let mut choose = |rest: &crate::arch::schedule::Budget| {
+    let mut choose = |rest: &crate::arch::schedule::Budget, fifo_minimum: bool| {
+        let fixed_of = |c: &crate::passes::config::Config| fixed_of(c, fifo_minimum);
         let (mut cfg, mut est) = crate::arch::schedule::budget_config(plan, config, rest, positions_at_once && !stream, opts.pack_dsp, 0, &mut crate::arch::schedule::Weigh { fixed_bram36: &fixed_of, fabric_fits: &mut fabric_fits });
         if stream {
             // A stream's interval can be set by what the tightest fit does not
@@ -1612,8 +1615,28 @@ pub fn budget_config(g: &Graph, plan: &Plan, config: &crate::passes::config::Con
         }
         (cfg, est)
     };
-    let (cfg, mut est) = choose(&rest);
-    let fixed = fixed_of(&cfg);
+    // A streamed budget short of block RAM first counts the FIFOs at their
+    // minimum, and keeps that choice where the generated design's own
+    // block RAM (its FIFOs sized by the timing simulation) fits; else they
+    // count at twice the minimum (batch 13: m4 streamed under `bram=0`
+    // said no design fits, a FIFO at twice its minimum reaching a block
+    // RAM, where the design has 33 words of LUT RAM).
+    let optimistic = (stream && !opts.fifo_minimum && b.bram36.is_some())
+        .then(|| {
+            let (c, e) = choose(&rest, true);
+            let own: f64 = stream::generate_stream(g, plan, &budget_options(opts, config, &c), &c).ok()?.0.layers.iter().map(|l| l.counts.bram36_estimate).sum();
+            let fits = b.bram36.is_none_or(|n| own <= n) && rest.dsp.is_none_or(|n| e.dsp <= n);
+            // The design's own block RAM in all: its layers' by the
+            // estimate, the rest its line buffers' and sized FIFOs'.
+            let fixed = (own - e.bram36).max(0.0);
+            fits.then_some((c, e, fixed))
+        })
+        .flatten();
+    let (cfg, mut est, fixed) = optimistic.unwrap_or_else(|| {
+        let (c, e) = choose(&rest, opts.fifo_minimum);
+        let fixed = fixed_of(&c, opts.fifo_minimum);
+        (c, e, fixed)
+    });
     if opts.no_dsp {
         est.dsp = 0;
     }
