@@ -479,11 +479,11 @@ fn a_lut_budget_holds_the_fabric_estimate() {
     assert!(note.contains(&format!("{lut} LUT")) && !note.contains("NOT fit"), "{note}");
     let (tighter, _) = build(&format!("lut={}", lut - 1));
     assert!(tighter.fabric.luts(false) < lut && tighter.interface.initiation_interval >= ii);
-    // Nothing fits one LUT: an error naming what the most folded design
+    // Nothing fits one LUT: an error naming what the closest design
     // takes (cross-check batch 12: it was written, with a note, and gen
     // exited 0).
     let e = verilog::from_graph(&g, None, &Config::default(), &Options { budget: Some("lut=1,ff=1".parse().unwrap()), ..Default::default() }).err().unwrap().to_string();
-    assert!(e.starts_with("--budget: no design fits it: the most folded takes an estimated ") && e.contains(" LUT (lut=1), ") && e.contains(" FF (ff=1)"), "{e}");
+    assert!(e.starts_with("--budget: no design fits it: the closest takes an estimated ") && e.contains(" LUT (lut=1), ") && e.contains(" FF (ff=1)"), "{e}");
     let e = verilog::from_graph(&g, None, &Config::default(), &Options { budget: Some("dsp=0,bram=0".parse().unwrap()), ..Default::default() }).err().unwrap().to_string();
     assert!(e.contains("DSP48 (dsp=0)") && e.contains("BRAM36 (bram=0)"), "{e}");
     // With --no-dsp no multiplier is a DSP48: a DSP48 budget of 0 holds
@@ -909,6 +909,24 @@ fn a_budget_short_of_block_ram_folds_a_layer_less() {
     }
     let opts = Options { budget: Some("dsp=32,bram=1".parse().unwrap()), ..Default::default() };
     check("jet_tagger_da", &opts, &Config::default(), "budget-bram", 50);
+}
+
+/// A budget nothing fits names what the design closest to it takes, here
+/// a DSP48 budget that fits: auto_po2_mlp under `dsp=2` named the most
+/// folded design's 4 DSP48, where `dsp=3` fits with its convolution
+/// unrolled (one DSP48 for each of the three Dense layers); streamed too.
+#[test]
+fn a_budget_nothing_fits_names_the_closest_design() {
+    use qkhw::backend::verilog::Io;
+    let g = qkhw::load_graph(common::root().join("examples/models/auto_po2_mlp.keras"), Default::default()).unwrap();
+    for io in [Io::Parallel, Io::Stream] {
+        let build = |b: &str| verilog::from_graph(&g, None, &Config::default(), &Options { io, budget: Some(b.parse().unwrap()), ..Default::default() });
+        let e = build("dsp=2").err().unwrap().to_string();
+        assert!(e.starts_with("--budget: no design fits it: the closest takes an estimated 3 DSP48 (dsp=2);"), "{io:?}: {e}");
+        let (d, _, _) = build("dsp=3").unwrap();
+        let dsp: usize = d.layers.iter().map(|l| l.counts.dsp_estimate).sum();
+        assert_eq!(dsp, 3, "{io:?}");
+    }
 }
 
 /// Where folding every layer within the interval takes more DSP48 than

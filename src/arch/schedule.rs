@@ -601,7 +601,20 @@ pub fn budget_config(plan: &Plan, cfg: &Config, budget: &Budget, rows_at_once: b
         .collect();
     let k = candidates.partition_point(|&t| choice(t).is_none());
     let Some(&found) = candidates.get(k) else {
-        let (c, e, _) = at(hi, Variant::Folded, false);
+        // Nothing fits: the design closest to the budget, which its error
+        // names (the fewest items over it, then the fewest DSP48, then the
+        // least block RAM): the most folded, or with every convolution
+        // unrolled where the fabric allows (auto_po2_mlp under `dsp=2`:
+        // the error named the most folded's 4 DSP48, where `dsp=3` fits
+        // with its convolution unrolled).
+        let folded = at(hi, Variant::Folded, false);
+        let unrolled = at(hi, Variant::ConvolutionsUnrolled, false);
+        let closeness = |(c, e, _): &(Config, Estimate, usize)| {
+            let ram = e.bram36 + fixed_bram36(c);
+            (usize::from(budget.dsp.is_some_and(|d| e.dsp > d)) + usize::from(budget.bram36.is_some_and(|b| ram > b)), e.dsp, ram)
+        };
+        let closer = unrolled.0 != folded.0 && closeness(&unrolled).partial_cmp(&closeness(&folded)) == Some(std::cmp::Ordering::Less) && fabric_fits(&unrolled.0, unrolled.2);
+        let (c, e, _) = if closer { unrolled } else { folded };
         return (c, e);
     };
     let below = grid.iter().copied().take_while(|&t| t < found).last().unwrap_or(lo - 1);

@@ -1662,7 +1662,7 @@ pub fn budget_config(g: &Graph, plan: &Plan, config: &crate::passes::config::Con
     }
     if !over.is_empty() {
         return Err(Error::Usage(format!(
-            "--budget: no design fits it: the most folded takes an estimated {}; give a larger budget, or choose reuse factors with --reuse-factor or --config",
+            "--budget: no design fits it: the closest takes an estimated {}; give a larger budget, or choose reuse factors with --reuse-factor or --config",
             over.join(", ")
         )));
     }
