@@ -982,7 +982,9 @@ fn run(cli: Cli) -> Result<u8, Error> {
             };
             let (plan, _) = qkhw::golden::hardware_plan(&g, None, &cfg)?;
             let tensors = qkhw::passes::hw_tensors::hw_tensors(&g)?;
+            let earlier = qkhw::backend::rom::earlier_roms(&out)?;
             let roms = qkhw::backend::rom_folded::write(&g.name, &g.sha256, &plan, &tensors, reuse, &cfg, &out)?;
+            qkhw::backend::folder::remove_stale(&out, &earlier, &roms.iter().map(|r| r.file.clone()).collect::<Vec<_>>())?;
             for r in &roms {
                 println!("{}: {} words x {} bits ({} x {} lanes) -> {}", r.layer, r.depth, r.word_width, r.lanes_out, r.lanes_in, out.join(&r.file).display());
             }
@@ -995,7 +997,13 @@ fn run(cli: Cli) -> Result<u8, Error> {
             }
             let g = sem.load(&model)?;
             let tensors = qkhw::passes::hw_tensors::hw_tensors(&g)?;
+            let earlier = qkhw::backend::rom::earlier_roms(&out)?;
             let m = qkhw::backend::rom::write(&g.name, &g.sha256, &tensors, format.parse()?, &out)?;
+            let mut written: Vec<String> = m.tensors.iter().map(|t| t.file.clone()).collect();
+            if format == "c" {
+                written.push(qkhw::backend::rom::c_header_name(&g.name));
+            }
+            qkhw::backend::folder::remove_stale(&out, &earlier, &written)?;
             let words: usize = m.tensors.iter().map(|t| t.depth).sum();
             let extra = if format == "c" { format!(", {} and", qkhw::backend::rom::c_header_name(&g.name)) } else { " and".into() };
             println!("{} ROMs ({words} words){extra} manifest.json -> {}", m.tensors.len(), out.display());
@@ -1151,7 +1159,7 @@ fn verify(model: &Path, o: &VerifyOpts, hw: &HwArgs, sem: &Semantics) -> Result<
     let (codes, n, in_fmts) = verify_vectors(&g, input_format, config, o.input, o.random, o.seed)?;
     for (k, f) in in_fmts.iter().enumerate() {
         let which = if in_fmts.len() > 1 { format!("input `{}`: ", g.layers[g.inputs[k].0].name) } else { String::new() };
-        eprintln!("{which}input format {f} (the hardware's; value = code x 2^-{})", f.frac);
+        eprintln!("{which}input format {f} (the hardware's; value = code x {})", crate::fxp::lsb(f.frac));
     }
     // A design folder given: verify it as it is, generating nothing.
     if let (Some(dir), Some(plan)) = (o.design, &design_plan) {
@@ -1263,6 +1271,12 @@ fn verify_vectors(
         p.extend(r);
     }
     let n = given + random;
+    // Nothing to compare is no pass (cross-check batch 14: an empty
+    // array verified, "0 samples ... all equal", exit 0).
+    if n == 0 {
+        let file = input.first().map_or(String::new(), |p| format!("{}: ", p.display()));
+        return Err(Error::Usage(format!("{file}no samples to verify (the array holds none): give an input with samples, or --random N")));
+    }
     Ok((qkhw::verify::interleave(parts, &pers, n), n, fmts.iter().map(|f| f.1).collect()))
 }
 
@@ -1346,12 +1360,12 @@ fn predict(g: &qkhw::ir::Graph, input: &GoldenInput, output: &Path, codes: Optio
             out.write(&suffix(c), npy::encode_i64(&shape, &cs))?;
         }
         lines.push(format!(
-            "{}: {n} samples -> {} (output {}: {}, value = code x 2^-{})",
+            "{}: {n} samples -> {} (output {}: {}, value = code x {})",
             g.name,
             suffix(output).display(),
             step.layer.as_deref().unwrap_or("?"),
             step.fmt,
-            step.fmt.frac
+            crate::fxp::lsb(step.fmt.frac)
         ));
     }
     out.commit()?;
@@ -1520,8 +1534,8 @@ fn quantize(
         let (lo, hi) = (hw.codes.iter().min().copied().unwrap_or(0), hw.codes.iter().max().copied().unwrap_or(0));
         let enc = match &hw.encoding {
             Encoding::Fixed(f) => format!(
-                "{f}: value = code x 2^-{}; the format holds codes {}, these data use {}",
-                f.frac,
+                "{f}: value = code x {}; the format holds codes {}, these data use {}",
+                crate::fxp::lsb(f.frac),
                 interval(f.min_code(), f.max_code()),
                 interval(lo, hi)
             ),

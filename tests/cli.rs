@@ -165,6 +165,53 @@ fn rom_writes_files_and_manifest() {
     assert!(dir.join("fc1_kernel.coe").exists());
 }
 
+/// `rom` into a folder: refused where the folder holds files `qkhw rom`
+/// did not list; an earlier `rom`'s ROMs are replaced, none left stale
+/// (cross-check batch 14: a second model's ROMs went in beside the
+/// first's, and into a folder of user files).
+#[test]
+fn rom_replaces_an_earlier_roms_files_and_refuses_other_folders() {
+    let dir = tmp("roms-again");
+    let rom = |m: &str, fmt: &str| qkhw().arg("rom").arg(model(m)).args(["--format", fmt, "-o"]).arg(&dir).output().unwrap();
+    let o = rom("po2_mlp.keras", "c");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(dir.join("po2_mlp_roms.h").exists());
+    let o = rom("jet_tagger.keras", "mem");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let m: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+    let mut listed: Vec<String> = m["tensors"].as_array().unwrap().iter().map(|t| t["file"].as_str().unwrap().to_string()).collect();
+    listed.push("manifest.json".into());
+    listed.sort();
+    let mut there: Vec<String> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    there.sort();
+    assert_eq!(there, listed);
+    // A user's file: refused, nothing written.
+    let mine = tmp("roms-mine");
+    std::fs::create_dir_all(&mine).unwrap();
+    std::fs::write(mine.join("notes.txt"), "mine").unwrap();
+    let o = qkhw().arg("rom").arg(model("jet_tagger.keras")).args(["--format", "mem", "-o"]).arg(&mine).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let e = String::from_utf8(o.stderr).unwrap();
+    assert!(e.starts_with("error: ") && e.contains("roms-mine: the folder is not empty and holds no manifest.json of `qkhw rom`"), "{e}");
+    assert_eq!(std::fs::read_dir(&mine).unwrap().count(), 1);
+    let o = qkhw().arg("rom").arg(model("jet_tagger.keras")).args(["--format", "mem", "--layout", "folded", "--reuse-factor", "4", "-o"]).arg(&mine).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+}
+
+/// `verify` of an input array holding no samples is an error, not a
+/// pass (cross-check batch 14: "0 samples ... all equal", exit 0).
+#[test]
+fn verify_of_no_samples_is_refused() {
+    let inp = tmp("empty16.npy");
+    std::fs::write(&inp, qkhw::npy::encode_f32(&[0, 16], &[])).unwrap();
+    for target in ["verilog", "c"] {
+        let o = qkhw().arg("verify").arg(model("jet_tagger.keras")).args(["--target", target, "--input"]).arg(&inp).output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{target}");
+        let e = String::from_utf8(o.stderr).unwrap();
+        assert!(e.lines().any(|l| l.starts_with("error: ") && l.contains("empty16.npy: no samples to verify")), "{target}: {e}");
+    }
+}
+
 #[test]
 fn model_errors_are_one_line() {
     for args in [vec!["weights", "/nonexistent/model.keras"], vec!["inspect", "Cargo.toml"], vec!["rom", "Cargo.toml", "--format", "mem", "-o", "/tmp/x"]] {

@@ -589,11 +589,12 @@ pub fn budget_config(plan: &Plan, cfg: &Config, budget: &Budget, rows_at_once: b
     // fabric, weighed by generating the design, taken as shrinking as T
     // grows), and the interval from the grid point below it bisected.
     let grid = targets(lo, hi);
+    let variants: Vec<Variant> = [Variant::Folded, Variant::PositionsAtOnce, Variant::ConvolutionsUnrolled].into_iter().filter(|&v| rows_at_once || v != Variant::PositionsAtOnce).collect();
     let candidates: Vec<usize> = grid
         .iter()
         .copied()
         .filter(|&t| {
-            [Variant::Folded, Variant::PositionsAtOnce, Variant::ConvolutionsUnrolled].into_iter().filter(|&v| rows_at_once || v != Variant::PositionsAtOnce).any(|v| {
+            variants.iter().any(|&v| {
                 let (c, e, _) = at(t, v, true);
                 cheap(&c, &e)
             })
@@ -602,19 +603,26 @@ pub fn budget_config(plan: &Plan, cfg: &Config, budget: &Budget, rows_at_once: b
     let k = candidates.partition_point(|&t| choice(t).is_none());
     let Some(&found) = candidates.get(k) else {
         // Nothing fits: the design closest to the budget, which its error
-        // names (the fewest items over it, then the fewest DSP48, then the
-        // least block RAM): the most folded, or with every convolution
-        // unrolled where the fabric allows (auto_po2_mlp under `dsp=2`:
-        // the error named the most folded's 4 DSP48, where `dsp=3` fits
-        // with its convolution unrolled).
-        let folded = at(hi, Variant::Folded, false);
-        let unrolled = at(hi, Variant::ConvolutionsUnrolled, false);
+        // names: among the scanned designs (their layers' block RAM
+        // rebalanced or not) whose fabric fits, the least excess over the
+        // budget (summed over its items, each relative to the item: 119
+        // DSP48 over `dsp=0` is further than 4 DSP48 and 2 BRAM36 over
+        // `dsp=0,bram=0`), then the fewest DSP48 and least block RAM; the
+        // most folded where none is weighed to fit. The most
+        // folded alone misled: auto_po2_mlp under `dsp=2` named its 4
+        // DSP48 where `dsp=3` fits with the convolution unrolled, and
+        // jet_tagger streamed under `dsp=16,bram=1` its 2.0 BRAM36 where
+        // `bram=1.5` fits.
         let closeness = |(c, e, _): &(Config, Estimate, usize)| {
             let ram = e.bram36 + fixed_bram36(c);
-            (usize::from(budget.dsp.is_some_and(|d| e.dsp > d)) + usize::from(budget.bram36.is_some_and(|b| ram > b)), e.dsp, ram)
+            (excess(budget.dsp.map(|d| d as f64), e.dsp as f64, 1.0) + excess(budget.bram36, ram, 0.5), e.dsp, ram)
         };
-        let closer = unrolled.0 != folded.0 && closeness(&unrolled).partial_cmp(&closeness(&folded)) == Some(std::cmp::Ordering::Less) && fabric_fits(&unrolled.0, unrolled.2);
-        let (c, e, _) = if closer { unrolled } else { folded };
+        let mut scanned: Vec<_> = grid.iter().flat_map(|&t| variants.iter().flat_map(move |&v| [(t, v, true), (t, v, false)])).map(|(t, v, r)| at(t, v, r)).map(|d| (closeness(&d), d)).collect();
+        scanned.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
+        scanned.dedup_by(|a, b| a.1.0 == b.1.0);
+        // Each weighed builds its design: the eight closest at most.
+        let closest = scanned.into_iter().take(8).map(|(_, d)| d).find(|(c, _, n)| !(weighs || *n > 0) || fabric_fits(c, *n));
+        let (c, e, _) = closest.unwrap_or_else(|| at(hi, Variant::Folded, false));
         return (c, e);
     };
     let below = grid.iter().copied().take_while(|&t| t < found).last().unwrap_or(lo - 1);
@@ -631,6 +639,14 @@ pub fn budget_config(plan: &Plan, cfg: &Config, budget: &Budget, rows_at_once: b
         let (c, e, _) = at(found, Variant::Folded, true);
         (c, e)
     })
+}
+
+/// How far `value` is over a budget item's `limit`, relative to it (at
+/// least `unit`: a budget of none counts as one unit); 0 within it. Where
+/// nothing fits, the error names the design whose excess, summed over the
+/// items, is least.
+pub fn excess(limit: Option<f64>, value: f64, unit: f64) -> f64 {
+    limit.filter(|&l| value > l).map_or(0.0, |l| (value - l) / l.max(unit))
 }
 
 /// A block of `--budget`'s choice: its index among the schedule's

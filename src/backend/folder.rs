@@ -100,15 +100,21 @@ pub fn write(dir: &Path, files: &[(String, String)], origin: &Origin, force: boo
     out.write(&dir.join(MANIFEST), text)?;
     out.commit()?;
     if let Some(old) = old {
-        for f in old.files.iter().filter(|f| !m.files.contains(f)) {
-            // Only plain names qkhw itself listed, never a path outside.
-            if f.contains('/') || f.contains('\\') || f.starts_with('.') {
-                continue;
-            }
-            let p = dir.join(f);
-            if p.is_file() {
-                std::fs::remove_file(&p).map_err(|e| Error::io(&p, e))?;
-            }
+        remove_stale(dir, &old.files, &m.files)?;
+    }
+    Ok(())
+}
+
+/// Delete from `dir` the files an earlier manifest listed (`old`) that
+/// the new one does not (`new`): only plain names, never a path outside.
+pub fn remove_stale(dir: &Path, old: &[String], new: &[String]) -> Result<()> {
+    for f in old.iter().filter(|f| !new.contains(f)) {
+        if f.contains('/') || f.contains('\\') || f.starts_with('.') {
+            continue;
+        }
+        let p = dir.join(f);
+        if p.is_file() {
+            std::fs::remove_file(&p).map_err(|e| Error::io(&p, e))?;
         }
     }
     Ok(())

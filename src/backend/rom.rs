@@ -360,6 +360,33 @@ pub fn c_header_name(model: &str) -> String {
     format!("{}_roms.h", ident(model, "", &mut taken).trim_end_matches('_'))
 }
 
+/// The files an earlier `qkhw rom` wrote into `dir` (its ROMs and C
+/// header, by its `manifest.json`), which a new `rom` there replaces
+/// ([`super::folder::remove_stale`]). A non-empty folder without such a
+/// manifest is refused (cross-check batch 14: `rom` wrote into a folder of
+/// user files, and a second model's ROMs sat beside the first's stale
+/// ones, one overwritten).
+pub fn earlier_roms(dir: &Path) -> Result<Vec<String>> {
+    let empty = !dir.is_dir() || std::fs::read_dir(dir).map_err(|e| crate::error::Error::io(dir, e))?.next().is_none();
+    if empty {
+        return Ok(vec![]);
+    }
+    let m: Option<serde_json::Value> = std::fs::read_to_string(dir.join("manifest.json")).ok().and_then(|t| serde_json::from_str(&t).ok());
+    let Some(m) = m.filter(|m| m["generator"].as_str().is_some_and(|g| g.starts_with("qkhw ")) && (m["tensors"].is_array() || m["roms"].is_array())) else {
+        return Err(crate::error::Error::Usage(format!(
+            "{}: the folder is not empty and holds no manifest.json of `qkhw rom`; choose an empty folder, or the folder of an earlier `qkhw rom` (whose ROMs are replaced)",
+            dir.display()
+        )));
+    };
+    let mut files: Vec<String> = ["tensors", "roms"].iter().flat_map(|k| m[k].as_array().into_iter().flatten()).filter_map(|t| t["file"].as_str().map(String::from)).collect();
+    if m["format"] == "c"
+        && let Some(model) = m["model"].as_str()
+    {
+        files.push(c_header_name(model));
+    }
+    Ok(files)
+}
+
 /// Write every ROM and `manifest.json` into `dir` (and, for C, one header
 /// declaring every array), all or nothing.
 pub fn write(model: &str, sha256: &str, tensors: &[HwWeight], format: RomFormat, dir: &Path) -> Result<Manifest> {
@@ -446,7 +473,7 @@ fn describe(l: &WordLayout, q: Option<&str>, scale: Option<&ChannelScale>) -> St
     };
     match l {
         WordLayout::Fixed { width, frac, signed } => {
-            format!("{} {width} bits, value = code * 2^-{frac}{times}; {src}", if *signed { "signed" } else { "unsigned" })
+            format!("{} {width} bits, value = code * {}{times}; {src}", if *signed { "signed" } else { "unsigned" }, crate::fxp::lsb(*frac))
         }
         WordLayout::Po2 { exponent_width, sign_bit, min_exp, max_exp } => format!(
             "power of two: exponent in bits [{}:0] ({min_exp}..={max_exp}){}; {src}",

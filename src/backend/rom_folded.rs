@@ -148,7 +148,7 @@ pub fn write(model: &str, sha256: &str, plan: &Plan, tensors: &[HwWeight], reuse
         let stem = if block == "fold" { layer.clone() } else { format!("{layer}_{block}") };
         let file = format!("{}_folded.mem", stem.replace(|c: char| !c.is_ascii_alphanumeric(), "_"));
         let mut text = format!(
-            "// qkhw {}; model {model} (sha256 {sha256})\n// layer {} folded at reuse factor {reuse}: {} words of {} weights x {width} bits ({}, value = code * 2^-{frac}); word g*{}+k: lane l, input p at element l*{}+p = w[(k*{}+p)*{n_out} + g*{}+l]\n",
+            "// qkhw {}; model {model} (sha256 {sha256})\n// layer {} folded at reuse factor {reuse}: {} words of {} weights x {width} bits ({}, value = code * {lsb}); word g*{}+k: lane l, input p at element l*{}+p = w[(k*{}+p)*{n_out} + g*{}+l]\n",
             env!("CARGO_PKG_VERSION"),
             if block == "fold" { layer.clone() } else { format!("{layer} ({block})") },
             words.len(),
@@ -157,7 +157,8 @@ pub fn write(model: &str, sha256: &str, plan: &Plan, tensors: &[HwWeight], reuse
             f.chunks,
             f.p_in,
             f.p_in,
-            f.p_out
+            f.p_out,
+            lsb = crate::fxp::lsb(frac),
         );
         for wd in &words {
             let lit = crate::arch::netlist::packed_lit(wd, width);

@@ -7,6 +7,13 @@ use std::fmt;
 /// unsigned format therefore stops at 127 bits and a signed one at 128.
 pub const MAX_WIDTH: u32 = 128;
 
+/// The weight of a code's last bit with `frac` fraction bits, as the
+/// messages write it: `2^-4`, and `2^1` where `frac` is negative (it
+/// printed `2^--1`, cross-check batch 14).
+pub fn lsb(frac: i32) -> String {
+    format!("2^{}", -i64::from(frac))
+}
+
 /// `width` bits, `frac` of them after the binary point (negative `frac`
 /// means the step is larger than 1, `frac > width` a purely fractional
 /// number with implied leading zeros), two's complement when `signed`.
@@ -191,6 +198,15 @@ pub fn pow2_f32(e: i32) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A negative fraction is a positive power (cross-check batch 14:
+    /// `predict` printed `value = code x 2^--1` for fixed<8,9>).
+    #[test]
+    fn the_last_bits_weight_is_written_with_one_sign() {
+        assert_eq!(lsb(4), "2^-4");
+        assert_eq!(lsb(0), "2^0");
+        assert_eq!(lsb(-1), "2^1");
+    }
 
     #[test]
     fn bounds() {

@@ -11,7 +11,7 @@ mod round;
 mod spelling;
 
 pub use code::{Code, code_to_f32, shr_even};
-pub use format::{FixedFormat, MAX_WIDTH, pow2, pow2_f32};
+pub use format::{FixedFormat, MAX_WIDTH, lsb, pow2, pow2_f32};
 pub use spelling::InputFormat;
 pub use round::{
     NotRepresentable, Overflow, Rounding, fit, quantize_f32, quantize_f64, requantize,

@@ -22,11 +22,11 @@ static inline int64_t qkhw_narrow(qkhw_wide v) { return (int64_t)v; }
 {%- endif %}
 
 {% for x in ins -%}
-/* Input{{ x.label }}: {{ x.n }} elements, {{ x.fmt }}: value = code * 2^-{{ x.frac }}. */
+/* Input{{ x.label }}: {{ x.n }} elements, {{ x.fmt }}: value = code * 2^{% if x.frac >= 0 %}-{{ x.frac }}{% else %}{{ -x.frac }}{% endif %}. */
 #define {{ name|upper }}_{{ x.macro_name }}_SIZE {{ x.n }}
 #define {{ name|upper }}_{{ x.macro_name }}_FRAC {{ x.frac }}
 {% endfor -%}
-/* Output: {{ out_n }} elements, {{ out_fmt }}: value = code * 2^-{{ out_frac }}. */
+/* Output: {{ out_n }} elements, {{ out_fmt }}: value = code * 2^{% if out_frac >= 0 %}-{{ out_frac }}{% else %}{{ -out_frac }}{% endif %}. */
 #define {{ name|upper }}_OUT_SIZE {{ out_n }}
 #define {{ name|upper }}_OUT_FRAC {{ out_frac }}
 {%- for p in parts %}

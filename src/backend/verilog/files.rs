@@ -299,13 +299,14 @@ fn inputs_text(i: &super::Interface) -> String {
     for (prefix, p) in &ports {
         let which = p.name.as_ref().map_or(String::new(), |n| format!("model input `{n}`, "));
         s += &format!(
-            "- `{prefix}_tdata` ({} bits), `{prefix}_tvalid`, `{prefix}_tready`, `{prefix}_tlast`: {which}{} Element `k` of the flattened (C-order) {} is at bits `[k*{w} +: {w}]`, {} fixed point with {f} fraction bits (value = code x 2^-{f}). Pad bits are ignored.\n",
+            "- `{prefix}_tdata` ({} bits), `{prefix}_tvalid`, `{prefix}_tready`, `{prefix}_tlast`: {which}{} Element `k` of the flattened (C-order) {} is at bits `[k*{w} +: {w}]`, {} fixed point with {f} fraction bits (value = code x {lsb}). Pad bits are ignored.\n",
             p.tdata_width,
             transfer_text(p),
             what_text(p, "input"),
             if p.signed { "two's complement" } else { "unsigned" },
             w = p.width,
             f = p.frac,
+            lsb = crate::fxp::lsb(p.frac),
         );
     }
     if ports.len() > 1 && i.streams() {

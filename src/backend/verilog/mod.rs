@@ -311,6 +311,11 @@ pub struct FifoInfo {
     /// that port waits on it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub across_inputs: bool,
+    /// It is full at full rate, and twice the room ran no faster (a
+    /// FIFO before a slower stage fills whatever its room: the backlog of
+    /// a full-rate input), so it keeps the room it has.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub full_at_full_rate: bool,
 }
 
 #[derive(Template)]
@@ -874,7 +879,11 @@ fn shift_adds(w: &[i128], no_dsp: bool) -> (bool, u32) {
 /// The element signals of step `i`, built into `m`.
 fn build_step(g: &Graph, plan: &Plan, i: usize, layer: &str, m: &mut ModuleBuild, p: u32, opts: &Options) -> Result<Vec<Sig>> {
     let st = &plan.steps[i];
-    let no_dsp = opts.no_dsp || opts.shift_add_layers.contains(layer);
+    // Under a budget every constant product is a shift-add: the budget
+    // counts the folded multipliers' DSP48 only (cross-check batch 14: a
+    // batch norm's 216 constant multipliers, 864 DSP48E1 to Yosys, under
+    // `dsp=2`).
+    let no_dsp = opts.no_dsp || opts.budget.is_some() || opts.shift_add_layers.contains(layer);
     let xs = |m: &mut ModuleBuild, k: usize| m.input(plan, st.inputs[k]);
     Ok(match &st.op {
         StepOp::Dense { rows, n_in, n_out, w, b } => {
@@ -1615,57 +1624,89 @@ pub fn budget_config(g: &Graph, plan: &Plan, config: &crate::passes::config::Con
         }
         (cfg, est)
     };
+    // A design's own block RAM in all (its FIFOs sized by the timing
+    // simulation): its layers' by the estimate, the rest its line
+    // buffers' and FIFOs'.
+    let own_bram36 = |c: &crate::passes::config::Config| -> Option<f64> { Some(stream::generate_stream(g, plan, &budget_options(opts, config, c), c).ok()?.0.layers.iter().map(|l| l.counts.bram36_estimate).sum()) };
+    let no_dsp = |mut e: crate::arch::schedule::Estimate| {
+        if opts.no_dsp {
+            e.dsp = 0;
+        }
+        e
+    };
+    // What a design takes over the budget, and how far (relative to each
+    // item): nothing where it fits.
+    let over = |cfg: &crate::passes::config::Config, est: &crate::arch::schedule::Estimate, fixed: f64| -> Result<(Vec<String>, f64)> {
+        let total = est.bram36 + fixed;
+        let (mut over, mut excess) = (vec![], 0.0);
+        if let Some(n) = b.dsp.filter(|&n| est.dsp > n) {
+            over.push(format!("{} DSP48 (dsp={n})", est.dsp));
+            excess += crate::arch::schedule::excess(Some(n as f64), est.dsp as f64, 1.0);
+        }
+        if let Some(n) = b.bram36.filter(|&n| total > n) {
+            over.push(format!("{total:.1} BRAM36 (bram={n}{})", if fixed > 0.0 { format!("; {fixed:.1} of them line buffers and FIFOs") } else { String::new() }));
+            excess += crate::arch::schedule::excess(Some(n), total, 0.5);
+        }
+        if b.lut.is_some() || b.ff.is_some() {
+            // A design that cannot be generated says why here.
+            let (lut, ff) = fabric(cfg)?;
+            if let Some(n) = b.lut.filter(|&n| lut > n) {
+                over.push(format!("{lut} LUT (lut={n})"));
+                excess += crate::arch::schedule::excess(Some(n as f64), lut as f64, 1.0);
+            }
+            if let Some(n) = b.ff.filter(|&n| ff > n) {
+                over.push(format!("{ff} FF (ff={n})"));
+                excess += crate::arch::schedule::excess(Some(n as f64), ff as f64, 1.0);
+            }
+        }
+        Ok((over, excess))
+    };
     // A streamed budget short of block RAM first counts the FIFOs at their
     // minimum, and keeps that choice where the generated design's own
-    // block RAM (its FIFOs sized by the timing simulation) fits; else they
-    // count at twice the minimum (batch 13: m4 streamed under `bram=0`
-    // said no design fits, a FIFO at twice its minimum reaching a block
-    // RAM, where the design has 33 words of LUT RAM).
+    // block RAM (its FIFOs sized by the timing simulation) fits (batch
+    // 13: m4 streamed under `bram=0` said no design fits, a FIFO at twice
+    // its minimum reaching a block RAM, where the design has 33 words of
+    // LUT RAM); else they count at twice the minimum.
     let optimistic = (stream && !opts.fifo_minimum && b.bram36.is_some())
         .then(|| {
             let (c, e) = choose(&rest, true);
-            let own: f64 = stream::generate_stream(g, plan, &budget_options(opts, config, &c), &c).ok()?.0.layers.iter().map(|l| l.counts.bram36_estimate).sum();
-            let fits = b.bram36.is_none_or(|n| own <= n) && rest.dsp.is_none_or(|n| e.dsp <= n);
-            // The design's own block RAM in all: its layers' by the
-            // estimate, the rest its line buffers' and sized FIFOs'.
-            let fixed = (own - e.bram36).max(0.0);
-            fits.then_some((c, e, fixed))
+            let own = own_bram36(&c)?;
+            Some((c, no_dsp(e), (own - e.bram36).max(0.0)))
         })
         .flatten();
-    let (cfg, mut est, fixed) = optimistic.unwrap_or_else(|| {
-        let (c, e) = choose(&rest, opts.fifo_minimum);
-        let fixed = fixed_of(&c, opts.fifo_minimum);
-        (c, e, fixed)
-    });
-    if opts.no_dsp {
-        est.dsp = 0;
-    }
-    // Nothing fits: the budget cannot be kept, and a design that breaks
-    // it is no answer (it was written, with a note).
+    let (cfg, est, fixed) = match optimistic {
+        Some(o) if over(&o.0, &o.1, o.2)?.0.is_empty() => o,
+        optimistic => {
+            let (c, e) = choose(&rest, opts.fifo_minimum);
+            let (e, fixed) = (no_dsp(e), fixed_of(&c, opts.fifo_minimum));
+            if over(&c, &e, fixed)?.0.is_empty() {
+                (c, e, fixed)
+            } else {
+                // Its FIFOs as sized (counted at twice their minimum, it
+                // was over where the generated design is not: merges_conv
+                // streamed under `dsp=16,bram=6`).
+                let sized = if stream { own_bram36(&c).map_or(fixed, |own| (own - e.bram36).max(0.0)) } else { fixed };
+                let at_sized = over(&c, &e, sized)?;
+                if at_sized.0.is_empty() {
+                    (c, e, sized)
+                } else {
+                    // Nothing fits: the error names the design closest to
+                    // the budget, its FIFOs as sized (merges_conv streamed
+                    // under `dsp=4,bram=4` named 7.5 BRAM36, where `bram=6`
+                    // fits).
+                    let named = match optimistic.map(|o| over(&o.0, &o.1, o.2)).transpose()? {
+                        Some(other) if other.1 < at_sized.1 => other,
+                        _ => at_sized,
+                    };
+                    return Err(Error::Usage(format!(
+                        "--budget: no design fits it: the closest takes an estimated {}; give a larger budget, or choose reuse factors with --reuse-factor or --config",
+                        named.0.join(", ")
+                    )));
+                }
+            }
+        }
+    };
     let total = est.bram36 + fixed;
-    let mut over = vec![];
-    if let Some(n) = b.dsp.filter(|&n| est.dsp > n) {
-        over.push(format!("{} DSP48 (dsp={n})", est.dsp));
-    }
-    if let Some(n) = b.bram36.filter(|&n| total > n) {
-        over.push(format!("{total:.1} BRAM36 (bram={n}{})", if fixed > 0.0 { format!("; {fixed:.1} of them line buffers and FIFOs") } else { String::new() }));
-    }
-    if b.lut.is_some() || b.ff.is_some() {
-        // A design that cannot be generated says why here.
-        let (lut, ff) = fabric(&cfg)?;
-        if let Some(n) = b.lut.filter(|&n| lut > n) {
-            over.push(format!("{lut} LUT (lut={n})"));
-        }
-        if let Some(n) = b.ff.filter(|&n| ff > n) {
-            over.push(format!("{ff} FF (ff={n})"));
-        }
-    }
-    if !over.is_empty() {
-        return Err(Error::Usage(format!(
-            "--budget: no design fits it: the closest takes an estimated {}; give a larger budget, or choose reuse factors with --reuse-factor or --config",
-            over.join(", ")
-        )));
-    }
     Ok((cfg, BudgetEstimate { dsp: est.dsp, bram36: total, fixed_bram36: fixed }))
 }
 

@@ -159,7 +159,7 @@ pub fn generate_stream(
                 // Sized once the design is whole (by its timing
                 // simulation); its report and file go here.
                 modules.insert(fname.clone(), fifo(&fname, depths[p], bits as u32));
-                fifo_slots.push(FifoSlot { layer: layers.len(), file: files.len(), bits, info: super::FifoInfo { name: fifo_name, instance, module: fname.clone(), capacity: depths[p], minimum: minimum[p], full_rate_held: None, across_inputs: joins_inputs(&sp, k) }, layer_name: format!("{}_fifo{p}", node.stage.name()) });
+                fifo_slots.push(FifoSlot { layer: layers.len(), file: files.len(), bits, info: super::FifoInfo { name: fifo_name, instance, module: fname.clone(), capacity: depths[p], minimum: minimum[p], full_rate_held: None, across_inputs: joins_inputs(&sp, k), full_at_full_rate: false }, layer_name: format!("{}_fifo{p}", node.stage.name()) });
                 layers.push(LayerReport { layer: String::new(), module: String::new(), stage: 0, latency: 0, counts: Default::default() });
                 files.push((String::new(), String::new()));
                 edges.insert((k, p), e);
@@ -498,26 +498,50 @@ pub fn generate_stream(
     let mut sized = false;
     if !opts.fifo_minimum && !fifo_slots.is_empty() {
         // A FIFO that may have been full (its RAM's words all held) may
-        // have held the run back: it gets twice the room and the design runs again (a few rounds).
+        // have held the run back: it gets twice the room and the design
+        // runs again (a few rounds), kept where that made it faster. A
+        // FIFO before a slower stage fills whatever its room (the
+        // backlog of a full-rate input): more room buys nothing there,
+        // and it was doubled four times and then sized by what it held
+        // (merges_conv streamed under `dsp=16,bram=8`: 513 words where 72
+        // ran as fast).
+        let mut full_before: Vec<usize> = vec![];
         for _ in 0..4 {
             let Some(r) = run.as_ref().ok().filter(|r| r.repeated) else { break };
             let full: Vec<usize> = (0..fifo_slots.len()).filter(|&i| !fifo_slots[i].info.across_inputs && r.probe_max[i] as usize + 1 >= fifo_slots[i].info.capacity).collect();
             if full.is_empty() {
                 break;
             }
-            for i in full {
-                let f = &mut fifo_slots[i];
-                f.info.capacity *= 2;
+            let resize = |modules: &mut HashMap<String, Module>, f: &FifoSlot| {
                 modules.insert(f.info.module.clone(), fifo(&f.info.module, f.info.capacity, f.bits as u32));
+            };
+            for &i in &full {
+                fifo_slots[i].info.capacity *= 2;
+                resize(&mut modules, &fifo_slots[i]);
             }
-            run = simulate(&modules);
+            let doubled = simulate(&modules);
+            let faster = match (&doubled, &run) {
+                (Ok(d), Ok(r)) => matches!((d.steady, r.steady), (Some(a), Some(b)) if a.faster_than(&b)),
+                _ => false,
+            };
+            if !faster {
+                for &i in &full {
+                    fifo_slots[i].info.capacity /= 2;
+                    resize(&mut modules, &fifo_slots[i]);
+                }
+                full_before = full;
+                break;
+            }
+            run = doubled;
         }
         if let Some(r) = run.as_ref().ok().filter(|r| r.repeated) {
             // Room for a word more than the most it held: it never
-            // refuses one, so the design runs exactly as simulated.
-            for (f, &held) in fifo_slots.iter_mut().zip(&r.probe_max) {
+            // refuses one, so the design runs exactly as simulated (a
+            // FIFO full before a slower stage keeps its room).
+            for (i, (f, &held)) in fifo_slots.iter_mut().zip(&r.probe_max).enumerate() {
                 f.info.full_rate_held = Some(held as usize);
-                if f.info.across_inputs {
+                f.info.full_at_full_rate = full_before.contains(&i);
+                if f.info.across_inputs || f.info.full_at_full_rate {
                     continue;
                 }
                 let c = fifo_capacity(held as usize, f.info.minimum);
@@ -531,6 +555,15 @@ pub fn generate_stream(
     }
     if sized {
         run = simulate(&modules);
+        // What each FIFO holds as sized (one before a slower stage holds
+        // what its room allows).
+        if let Ok(r) = &run {
+            for (f, &held) in fifo_slots.iter_mut().zip(&r.probe_max) {
+                if f.info.full_rate_held.is_some() {
+                    f.info.full_rate_held = Some(held as usize);
+                }
+            }
+        }
     }
     // Too few samples where the limit leaves room for many more at the
     // estimated rate: the design stalls, and would in any simulator (a
@@ -591,6 +624,7 @@ pub fn generate_stream(
         files[f.file] = (format!("{}.v", m.name), m.verilog());
         let how = match f.info.full_rate_held {
             _ if f.info.across_inputs && !opts.fifo_minimum => format!("a whole sample in a RAM of a power of two words: its join meets streams of different inputs, whose ports run independently, so at full rate the faster one fills it ({} held) and waits", f.info.full_rate_held.map_or("?".to_string(), |h| h.to_string())),
+            Some(h) if f.info.full_at_full_rate => format!("{h} held at most at full rate in the timing simulation: full, where twice the room ran no faster (a FIFO before a slower stage fills whatever its room)"),
             Some(h) => format!("{h} held at most at full rate in the timing simulation, sized to hold a word more in a RAM of a power of two words"),
             None if opts.fifo_minimum => "the deadlock-free minimum, as asked".to_string(),
             None => "twice the deadlock-free minimum, since the timing simulation did not settle".to_string(),
