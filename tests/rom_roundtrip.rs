@@ -111,7 +111,7 @@ fn every_rom_reads_back_to_the_hardware_weights() {
                 // The header's value formula has the scale where there is
                 // one (it said `code * 2^-0` for a weight of code * 2^-4).
                 if let WordLayout::Fixed { frac, .. } = &e.layout {
-                    let scaled = text.contains(&format!("value = code * 2^-{frac} * "));
+                    let scaled = text.contains(&format!("value = code * {} * ", qkhw::fxp::lsb(*frac)));
                     assert_eq!(scaled, e.scale.is_some(), "{} {}: {}", m.display(), e.file, text.lines().take(3).collect::<Vec<_>>().join(" | "));
                 }
                 let ws = rom::parse(fmt, &e.file, &text, e.layout.width()).unwrap();

@@ -879,11 +879,7 @@ fn shift_adds(w: &[i128], no_dsp: bool) -> (bool, u32) {
 /// The element signals of step `i`, built into `m`.
 fn build_step(g: &Graph, plan: &Plan, i: usize, layer: &str, m: &mut ModuleBuild, p: u32, opts: &Options) -> Result<Vec<Sig>> {
     let st = &plan.steps[i];
-    // Under a budget every constant product is a shift-add: the budget
-    // counts the folded multipliers' DSP48 only (cross-check batch 14: a
-    // batch norm's 216 constant multipliers, 864 DSP48E1 to Yosys, under
-    // `dsp=2`).
-    let no_dsp = opts.no_dsp || opts.budget.is_some() || opts.shift_add_layers.contains(layer);
+    let no_dsp = opts.no_dsp || opts.shift_add_layers.contains(layer);
     let xs = |m: &mut ModuleBuild, k: usize| m.input(plan, st.inputs[k]);
     Ok(match &st.op {
         StepOp::Dense { rows, n_in, n_out, w, b } => {
