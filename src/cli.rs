@@ -982,9 +982,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
             };
             let (plan, _) = qkhw::golden::hardware_plan(&g, None, &cfg)?;
             let tensors = qkhw::passes::hw_tensors::hw_tensors(&g)?;
-            let earlier = qkhw::backend::rom::earlier_roms(&out)?;
-            let roms = qkhw::backend::rom_folded::write(&g.name, &g.sha256, &plan, &tensors, reuse, &cfg, &out)?;
-            qkhw::backend::folder::remove_stale(&out, &earlier, &roms.iter().map(|r| r.file.clone()).collect::<Vec<_>>())?;
+            let roms = qkhw::backend::rom::into_folder(&out, || qkhw::backend::rom_folded::write(&g.name, &g.sha256, &plan, &tensors, reuse, &cfg, &out))?;
             for r in &roms {
                 println!("{}: {} words x {} bits ({} x {} lanes) -> {}", r.layer, r.depth, r.word_width, r.lanes_out, r.lanes_in, out.join(&r.file).display());
             }
@@ -997,13 +995,8 @@ fn run(cli: Cli) -> Result<u8, Error> {
             }
             let g = sem.load(&model)?;
             let tensors = qkhw::passes::hw_tensors::hw_tensors(&g)?;
-            let earlier = qkhw::backend::rom::earlier_roms(&out)?;
-            let m = qkhw::backend::rom::write(&g.name, &g.sha256, &tensors, format.parse()?, &out)?;
-            let mut written: Vec<String> = m.tensors.iter().map(|t| t.file.clone()).collect();
-            if format == "c" {
-                written.push(qkhw::backend::rom::c_header_name(&g.name));
-            }
-            qkhw::backend::folder::remove_stale(&out, &earlier, &written)?;
+            let fmt = format.parse()?;
+            let m = qkhw::backend::rom::into_folder(&out, || qkhw::backend::rom::write(&g.name, &g.sha256, &tensors, fmt, &out))?;
             let words: usize = m.tensors.iter().map(|t| t.depth).sum();
             let extra = if format == "c" { format!(", {} and", qkhw::backend::rom::c_header_name(&g.name)) } else { " and".into() };
             println!("{} ROMs ({words} words){extra} manifest.json -> {}", m.tensors.len(), out.display());

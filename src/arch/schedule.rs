@@ -251,6 +251,24 @@ pub struct Budget {
     pub bram36: Option<f64>,
 }
 
+impl Budget {
+    /// How far a design taking `dsp` DSP48, `bram36` BRAM36 and (where
+    /// weighed) `fabric` LUTs and FFs is over the budget: each item's
+    /// excess relative to the item (a budget of none counts as one unit,
+    /// half a BRAM36 for block RAM), summed; 0 within it. Where nothing
+    /// fits, the error names the design whose excess is least (119 DSP48
+    /// over `dsp=0` is further than 4 DSP48 and 2 BRAM36 over
+    /// `dsp=0,bram=0`).
+    pub fn excess(&self, dsp: usize, bram36: f64, fabric: Option<(usize, usize)>) -> f64 {
+        let over = |limit: Option<f64>, value: f64, unit: f64| limit.filter(|&l| value > l).map_or(0.0, |l| (value - l) / l.max(unit));
+        let (lut, ff) = fabric.map_or((None, None), |(l, f)| (Some(l as f64), Some(f as f64)));
+        over(self.dsp.map(|d| d as f64), dsp as f64, 1.0)
+            + over(self.bram36, bram36, 0.5)
+            + lut.map_or(0.0, |l| over(self.lut.map(|n| n as f64), l, 1.0))
+            + ff.map_or(0.0, |f| over(self.ff.map(|n| n as f64), f, 1.0))
+    }
+}
+
 impl std::str::FromStr for Budget {
     type Err = crate::error::Error;
     fn from_str(s: &str) -> crate::error::Result<Budget> {
@@ -307,13 +325,15 @@ struct Weights {
     range: (i128, i128),
     /// All equal: the ROM is a constant (no block RAM).
     uniform: bool,
+    /// The nonzero weights: the layer's constant products, unrolled.
+    nonzero: usize,
     per_output: bool,
 }
 
 impl Weights {
     fn of(op: &StepOp, fo: &super::folded::Foldable) -> Weights {
         let range = (fo.w.iter().copied().min().unwrap_or(0).min(0), fo.w.iter().copied().max().unwrap_or(0).max(0));
-        Weights { rows: fo.rows, n_in: fo.n_in, n_out: fo.n_out, range, uniform: fo.w.iter().all(|&v| v == fo.w[0]), per_output: super::folded::reads_per_output(op) }
+        Weights { rows: fo.rows, n_in: fo.n_in, n_out: fo.n_out, range, uniform: fo.w.iter().all(|&v| v == fo.w[0]), nonzero: fo.w.iter().filter(|&&w| w != 0).count(), per_output: super::folded::reads_per_output(op) }
     }
 
     fn fold(&self, r: usize, p: usize) -> super::folded::Fold {
@@ -455,9 +475,9 @@ pub fn budget_config(plan: &Plan, cfg: &Config, budget: &Budget, rows_at_once: b
     // by the estimate, but all of its products in the fabric). Also
     // whether the design unrolls a layer that folds at a longer T.
     // Each layer's nonzero weights: an unrolled layer's constant products.
-    let nonzero: Vec<usize> = layers.iter().map(|(f, _, _)| super::folded::foldable(&plan.steps[*f].op).map_or(0, |fo| fo.w.iter().filter(|&&w| w != 0).count())).collect();
     // Each block's weights (for its estimates) and input range.
     let weights: Vec<Option<Weights>> = layers.iter().map(|(f, _, _)| super::folded::foldable(&plan.steps[*f].op).map(|fo| Weights::of(&plan.steps[*f].op, &fo))).collect();
+    let nonzero: Vec<usize> = weights.iter().map(|w| w.map_or(0, |w| w.nonzero)).collect();
     let x_ranges: Vec<(i128, i128)> = layers
         .iter()
         .map(|(f, _, _)| plan.steps[*f].inputs.first().map_or((0, 0), |&i| (plan.steps[i].lo, plan.steps[i].hi)))
@@ -605,17 +625,15 @@ pub fn budget_config(plan: &Plan, cfg: &Config, budget: &Budget, rows_at_once: b
         // Nothing fits: the design closest to the budget, which its error
         // names: among the scanned designs (their layers' block RAM
         // rebalanced or not) whose fabric fits, the least excess over the
-        // budget (summed over its items, each relative to the item: 119
-        // DSP48 over `dsp=0` is further than 4 DSP48 and 2 BRAM36 over
-        // `dsp=0,bram=0`), then the fewest DSP48 and least block RAM; the
-        // most folded where none is weighed to fit. The most
+        // budget ([`Budget::excess`]), then the fewest DSP48 and least
+        // block RAM; the most folded where none is weighed to fit. The most
         // folded alone misled: auto_po2_mlp under `dsp=2` named its 4
         // DSP48 where `dsp=3` fits with the convolution unrolled, and
         // jet_tagger streamed under `dsp=16,bram=1` its 2.0 BRAM36 where
         // `bram=1.5` fits.
         let closeness = |(c, e, _): &(Config, Estimate, usize)| {
             let ram = e.bram36 + fixed_bram36(c);
-            (excess(budget.dsp.map(|d| d as f64), e.dsp as f64, 1.0) + excess(budget.bram36, ram, 0.5), e.dsp, ram)
+            (budget.excess(e.dsp, ram, None), e.dsp, ram)
         };
         let mut scanned: Vec<_> = grid.iter().flat_map(|&t| variants.iter().flat_map(move |&v| [(t, v, true), (t, v, false)])).map(|(t, v, r)| at(t, v, r)).map(|d| (closeness(&d), d)).collect();
         scanned.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
@@ -639,14 +657,6 @@ pub fn budget_config(plan: &Plan, cfg: &Config, budget: &Budget, rows_at_once: b
         let (c, e, _) = at(found, Variant::Folded, true);
         (c, e)
     })
-}
-
-/// How far `value` is over a budget item's `limit`, relative to it (at
-/// least `unit`: a budget of none counts as one unit); 0 within it. Where
-/// nothing fits, the error names the design whose excess, summed over the
-/// items, is least.
-pub fn excess(limit: Option<f64>, value: f64, unit: f64) -> f64 {
-    limit.filter(|&l| value > l).map_or(0.0, |l| (value - l) / l.max(unit))
 }
 
 /// A block of `--budget`'s choice: its index among the schedule's

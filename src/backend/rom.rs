@@ -360,31 +360,43 @@ pub fn c_header_name(model: &str) -> String {
     format!("{}_roms.h", ident(model, "", &mut taken).trim_end_matches('_'))
 }
 
-/// The files an earlier `qkhw rom` wrote into `dir` (its ROMs and C
-/// header, by its `manifest.json`), which a new `rom` there replaces
-/// ([`super::folder::remove_stale`]). A non-empty folder without such a
-/// manifest is refused (cross-check batch 14: `rom` wrote into a folder of
-/// user files, and a second model's ROMs sat beside the first's stale
-/// ones, one overwritten).
-pub fn earlier_roms(dir: &Path) -> Result<Vec<String>> {
+/// Write ROMs into `dir` with `write`, as `qkhw rom` does: into an empty
+/// folder, or one an earlier `qkhw rom` wrote, whose files the new
+/// manifest does not list are then deleted ([`super::folder::remove_stale`]);
+/// a non-empty folder without such a manifest is refused before anything
+/// is written (cross-check batch 14: `rom` wrote into a folder of user
+/// files, and a second model's ROMs sat beside the first's stale ones).
+pub fn into_folder<T>(dir: &Path, write: impl FnOnce() -> Result<T>) -> Result<T> {
     let empty = !dir.is_dir() || std::fs::read_dir(dir).map_err(|e| crate::error::Error::io(dir, e))?.next().is_none();
-    if empty {
-        return Ok(vec![]);
-    }
-    let m: Option<serde_json::Value> = std::fs::read_to_string(dir.join("manifest.json")).ok().and_then(|t| serde_json::from_str(&t).ok());
-    let Some(m) = m.filter(|m| m["generator"].as_str().is_some_and(|g| g.starts_with("qkhw ")) && (m["tensors"].is_array() || m["roms"].is_array())) else {
-        return Err(crate::error::Error::Usage(format!(
-            "{}: the folder is not empty and holds no manifest.json of `qkhw rom`; choose an empty folder, or the folder of an earlier `qkhw rom` (whose ROMs are replaced)",
-            dir.display()
-        )));
+    let earlier = match listed(dir) {
+        Some(files) => files,
+        None if empty => vec![],
+        None => {
+            return Err(crate::error::Error::Usage(format!(
+                "{}: the folder is not empty and holds no manifest.json of `qkhw rom`; choose an empty folder, or the folder of an earlier `qkhw rom` (whose ROMs are replaced)",
+                dir.display()
+            )));
+        }
     };
+    let written = write()?;
+    super::folder::remove_stale(dir, &earlier, &listed(dir).unwrap_or_default())?;
+    Ok(written)
+}
+
+/// The files the `manifest.json` of a `qkhw rom` in `dir` lists (its ROMs,
+/// and the C header of `--format c`); `None` where `dir` holds none.
+fn listed(dir: &Path) -> Option<Vec<String>> {
+    let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).ok()?).ok()?;
+    if !m["generator"].as_str().is_some_and(|g| g.starts_with("qkhw ")) || !(m["tensors"].is_array() || m["roms"].is_array()) {
+        return None;
+    }
     let mut files: Vec<String> = ["tensors", "roms"].iter().flat_map(|k| m[k].as_array().into_iter().flatten()).filter_map(|t| t["file"].as_str().map(String::from)).collect();
     if m["format"] == "c"
         && let Some(model) = m["model"].as_str()
     {
         files.push(c_header_name(model));
     }
-    Ok(files)
+    Some(files)
 }
 
 /// Write every ROM and `manifest.json` into `dir` (and, for C, one header

@@ -1634,28 +1634,24 @@ pub fn budget_config(g: &Graph, plan: &Plan, config: &crate::passes::config::Con
     // item): nothing where it fits.
     let over = |cfg: &crate::passes::config::Config, est: &crate::arch::schedule::Estimate, fixed: f64| -> Result<(Vec<String>, f64)> {
         let total = est.bram36 + fixed;
-        let (mut over, mut excess) = (vec![], 0.0);
+        let mut over = vec![];
         if let Some(n) = b.dsp.filter(|&n| est.dsp > n) {
             over.push(format!("{} DSP48 (dsp={n})", est.dsp));
-            excess += crate::arch::schedule::excess(Some(n as f64), est.dsp as f64, 1.0);
         }
         if let Some(n) = b.bram36.filter(|&n| total > n) {
             over.push(format!("{total:.1} BRAM36 (bram={n}{})", if fixed > 0.0 { format!("; {fixed:.1} of them line buffers and FIFOs") } else { String::new() }));
-            excess += crate::arch::schedule::excess(Some(n), total, 0.5);
         }
-        if b.lut.is_some() || b.ff.is_some() {
-            // A design that cannot be generated says why here.
-            let (lut, ff) = fabric(cfg)?;
+        // A design that cannot be generated says why here.
+        let weighed = if b.lut.is_some() || b.ff.is_some() { Some(fabric(cfg)?) } else { None };
+        if let Some((lut, ff)) = weighed {
             if let Some(n) = b.lut.filter(|&n| lut > n) {
                 over.push(format!("{lut} LUT (lut={n})"));
-                excess += crate::arch::schedule::excess(Some(n as f64), lut as f64, 1.0);
             }
             if let Some(n) = b.ff.filter(|&n| ff > n) {
                 over.push(format!("{ff} FF (ff={n})"));
-                excess += crate::arch::schedule::excess(Some(n as f64), ff as f64, 1.0);
             }
         }
-        Ok((over, excess))
+        Ok((over, b.excess(est.dsp, total, weighed)))
     };
     // A streamed budget short of block RAM first counts the FIFOs at their
     // minimum, and keeps that choice where the generated design's own
