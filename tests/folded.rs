@@ -806,6 +806,68 @@ fn packed_products_are_exact_on_every_input() {
     }
 }
 
+/// Every multiply is written signed, so that Yosys sees each operand's
+/// own width: a folded layer's 24-bit unsigned code times a 6-bit weight,
+/// written as an unsigned 30 × 30 multiply of extended operands, took
+/// three DSP48E1 (cross-check batch 14, F10: the design `--budget dsp=4`
+/// took was 5 DSP48 in Yosys), and a 16-bit code times the constant −131
+/// (a batch norm left unrolled) four (864 for m2_cnn's 216). Each is one
+/// slice, as the estimate says; both are exact on Verilator.
+#[test]
+fn a_multiply_takes_the_slices_its_operands_need() {
+    use qkhw::arch::folded::product_dsp48s;
+    use qkhw::arch::netlist::{width_of, Module};
+    common::require("verilator");
+    common::require("yosys");
+    // (name, a's range, b's range or a constant)
+    let cases: [(&str, (i128, i128), Result<(i128, i128), i128>); 2] = [("code_times_weight", (0, (1 << 24) - 1), Ok((-32, 31))), ("code_times_constant", (-(1 << 15), (1 << 15) - 1), Err(-131))];
+    for (name, x, w) in cases {
+        let mut m = Module::new(name);
+        let a = m.input("a", x.0, x.1, width_of(x.0, x.1));
+        let (b, wr) = match w {
+            Ok(w) => (m.input("b", w.0, w.1, width_of(w.0, w.1)), w),
+            Err(c) => (m.constant(c), (c, c)),
+        };
+        let y = m.mul(a, b);
+        let yw = m.get(y).width;
+        m.output("y", y, yw);
+        let v = m.verilog();
+        assert!(v.contains("$signed("), "{v}");
+        let dir = common::tmp(&format!("mul-{name}"));
+        std::fs::write(dir.join(format!("{name}.v")), &v).unwrap();
+        let lint = Command::new("verilator").args(["--lint-only", "-Wall", &format!("{name}.v")]).current_dir(&dir).output().unwrap();
+        assert!(lint.status.success() && lint.stderr.is_empty(), "{}", String::from_utf8_lossy(&lint.stderr));
+        let r = verilog::synth::synth(&dir, &[format!("{name}.v")], name, false, false).unwrap();
+        assert_eq!(r.dsps, 1, "{name}: {r:?}");
+        assert_eq!(product_dsp48s(x, wr), 1, "{name}");
+        // Exact at the corners of both ranges.
+        let bw = match w {
+            Ok(w) => width_of(w.0, w.1),
+            Err(_) => 1,
+        };
+        let mut checks = String::new();
+        for xv in [x.0, x.0 + 1, -1, 0, 1, x.1 - 1, x.1].into_iter().filter(|v| (x.0..=x.1).contains(v)) {
+            for wv in [wr.0, -1, 0, 1, wr.1].into_iter().filter(|v| (wr.0..=wr.1).contains(v)) {
+                let bset = if w.is_ok() { format!("b = {wv}; ") } else { String::new() };
+                let yv = if (xv * wv) < 0 { format!("-{}'sd{}", yw, -(xv * wv)) } else { format!("{}'sd{}", yw, xv * wv) };
+                checks += &format!("    a = {xv}; {bset}#1 if ($signed(y) !== {yv}) begin errors = errors + 1; $display(\"MISMATCH %0d\", $signed(y)); end\n");
+            }
+        }
+        let bdecl = if w.is_ok() { format!("  reg [{}:0] b;\n", bw - 1) } else { String::new() };
+        let bport = if w.is_ok() { ", .b(b)" } else { "" };
+        let tb = format!(
+            "module tb;\n  reg [{}:0] a;\n{bdecl}  wire [{}:0] y;\n  integer errors;\n  {name} dut(.a(a){bport}, .y(y));\n  initial begin\n    errors = 0;\n{checks}    $display(\"DONE %0d\", errors);\n    $finish;\n  end\nendmodule\n",
+            width_of(x.0, x.1) - 1,
+            yw - 1
+        );
+        std::fs::write(dir.join("tb.v"), tb).unwrap();
+        let b = Command::new("verilator").args(["--binary", "--timing", "-Wno-fatal", "--top-module", "tb", "-Mdir", "obj", "tb.v", &format!("{name}.v")]).current_dir(&dir).output().unwrap();
+        assert!(b.status.success(), "{}", String::from_utf8_lossy(&b.stderr));
+        let out = Command::new(dir.join("obj/Vtb")).current_dir(&dir).output().unwrap();
+        assert!(String::from_utf8_lossy(&out.stdout).contains("DONE 0"), "{name}: {}", String::from_utf8_lossy(&out.stdout));
+    }
+}
+
 /// `--pack-dsp`: folded layers whose products share an input element put
 /// two output lanes in one DSP48 slice; the designs stay bit-exact on
 /// Verilator under back-pressure with the interval and latency they had,

@@ -124,12 +124,13 @@ pub enum Cell {
     Const { y: NetId, value: i128 },
     Add { y: NetId, a: NetId, b: NetId },
     Sub { y: NetId, a: NetId, b: NetId },
-    /// `a × b`, both variable (a DSP or LUT multiplier). `signed`: written
-    /// as a signed multiply of the extended operands, so that synthesis
-    /// sees the operands' own widths (a packed pair's 25-bit weight, which
-    /// as an unsigned multiply of sign-extended operands took two or three
-    /// DSP48E1); the low bits, all the result has, are the same.
-    Mul { y: NetId, a: NetId, b: NetId, signed: bool },
+    /// `a × b` (a DSP or LUT multiplier). Written as a signed multiply of
+    /// the operands extended to the result's width, so that synthesis sees
+    /// each operand's own width: as an unsigned multiply of extended
+    /// operands, a 24-bit code times a 6-bit weight written 30 × 30 took
+    /// three DSP48E1 in Yosys, a 16-bit code times a constant four; signed
+    /// they take one. The low bits, all the result has, are the same.
+    Mul { y: NetId, a: NetId, b: NetId },
     /// `y = a op b` (one bit).
     Compare { y: NetId, op: Cmp, a: NetId, b: NetId },
     /// `y = sel ? one : zero`.
@@ -350,16 +351,7 @@ impl Module {
     pub fn mul(&mut self, a: NetId, b: NetId) -> NetId {
         let (lo, hi) = product_range((self.get(a).lo, self.get(a).hi), (self.get(b).lo, self.get(b).hi));
         let y = self.net(None, lo, hi, None, NetKind::Wire);
-        self.cells.push(Cell::Mul { y, a, b, signed: false });
-        y
-    }
-
-    /// `a × b` written as a signed multiply ([`Cell::Mul`]'s `signed`).
-    pub fn mul_signed(&mut self, a: NetId, b: NetId) -> NetId {
-        let y = self.mul(a, b);
-        if let Some(Cell::Mul { signed, .. }) = self.cells.last_mut() {
-            *signed = true;
-        }
+        self.cells.push(Cell::Mul { y, a, b });
         y
     }
 
@@ -913,17 +905,13 @@ impl Module {
         for c in &self.cells {
             match c {
                 Cell::Const { .. } => {}
-                Cell::Mul { y, a, b, signed: true } => {
+                Cell::Mul { y, a, b } => {
                     let w = self.get(*y).width;
                     let _ = writeln!(s, "    assign {} = $signed({}) * $signed({});", self.get(*y).name, nm.ext(*a, w), nm.ext(*b, w));
                 }
-                Cell::Add { y, a, b } | Cell::Sub { y, a, b } | Cell::Mul { y, a, b, .. } => {
+                Cell::Add { y, a, b } | Cell::Sub { y, a, b } => {
                     let w = self.get(*y).width;
-                    let op = match c {
-                        Cell::Add { .. } => "+",
-                        Cell::Sub { .. } => "-",
-                        _ => "*",
-                    };
+                    let op = if matches!(c, Cell::Add { .. }) { "+" } else { "-" };
                     let _ = writeln!(s, "    assign {} = {} {op} {};", self.get(*y).name, nm.ext(*a, w), nm.ext(*b, w));
                 }
                 Cell::Compare { y, op, a, b } => {
@@ -1109,9 +1097,9 @@ mod tests {
         assert!(v.contains("module t ("), "{v}");
         assert_eq!(m.resources().multipliers, 1);
         assert!(v.lines().all(|l| l.len() < 200));
-        // A packed pair's multiply is written signed (the low 8 bits are
-        // the same either way).
-        let q = m.mul_signed(a, b);
+        // Every multiply is written signed (the low 8 bits are the same
+        // either way), so that synthesis sees the operands' own widths.
+        let q = m.mul(a, b);
         m.output("z", q, 8);
         assert!(m.verilog().contains(" = $signed({{4{a[3]}}, a}) * $signed({4'd0, b});"));
     }

@@ -291,7 +291,7 @@ impl Rtl {
         }
         let w = width(lo, hi).max(s.w());
         let k = self.constant_at(c, w);
-        self.wire(lo, hi, w, |y| Cell::Mul { y, a: s.net, b: k.net, signed: false })
+        self.wire(lo, hi, w, |y| Cell::Mul { y, a: s.net, b: k.net })
     }
 
     /// `s` known to hold values in `lo..=hi` only, on the fewest bits.
@@ -318,7 +318,7 @@ impl Rtl {
         let c = [a.lo * b.lo, a.lo * b.hi, a.hi * b.lo, a.hi * b.hi];
         let (lo, hi) = (c.iter().copied().min().unwrap_or(0), c.iter().copied().max().unwrap_or(0));
         let w = width(lo, hi).max(a.w()).max(b.w());
-        self.wire(lo, hi, w, |y| Cell::Mul { y, a: a.net, b: b.net, signed: false })
+        self.wire(lo, hi, w, |y| Cell::Mul { y, a: a.net, b: b.net })
     }
 
     /// `a + b` of two summands (combinational).
