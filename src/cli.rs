@@ -633,6 +633,7 @@ impl HwArgs {
             io: self.io.unwrap_or_default(),
             fifo_minimum: false,
             shift_add_layers: Default::default(),
+            const_shift_adds: false,
         })
     }
 }

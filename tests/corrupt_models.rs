@@ -85,6 +85,21 @@ fn a_wrong_hdf5_type_is_named() {
     assert!(e.contains("layer `fc1`") && e.contains("f64") && e.contains("only float32"), "{e}");
 }
 
+/// A weights file whose `vars` group lost its `name` attribute (cross-check
+/// batch 14, F6: 64 flipped bytes in a `.keras`'s `model.weights.h5`)
+/// says it is corrupt and names the HDF5 group, not a layer: the error
+/// said "layer `q_dense_1`", Keras's storage key, which the model has no
+/// layer of (its layer is `fc2`).
+#[test]
+fn a_weights_group_without_its_layer_name_is_corrupt() {
+    let p = json_model("noname", |_| {}, |f| {
+        f.root().group("layers/q_dense_1/vars").unwrap().remove_attr("name").unwrap();
+    });
+    let e = load_err(&p);
+    assert!(e.contains("the weights file is corrupt") && e.contains("`layers/q_dense_1/vars`") && !e.contains("layer `q_dense_1`"), "{e}");
+    assert_eq!(e.lines().count(), 1, "{e}");
+}
+
 #[test]
 fn a_weight_for_no_layer_is_an_error() {
     let p = json_model("ghost", |_| {}, |f| {

@@ -434,6 +434,50 @@ fn rom_c_has_a_header() {
     }
 }
 
+/// `--output-head argmax` on an output of one value a sample says that its
+/// arg-max is always 0 (cross-check batch 14, F7: a two-head model's
+/// sigmoid head got a file of zeros without a word). jet_tagger_json with
+/// its `output` layer cut to one unit.
+#[test]
+fn argmax_of_a_one_value_output_is_said() {
+    let d = common::tmp("argmax-one");
+    let mut c: serde_json::Value = serde_json::from_slice(&std::fs::read(model("jet_tagger_json.json")).unwrap()).unwrap();
+    for l in c["config"]["layers"].as_array_mut().unwrap() {
+        if l["config"]["name"] == "output" {
+            l["config"]["units"] = 1.into();
+        }
+    }
+    std::fs::write(d.join("one.json"), serde_json::to_vec(&c).unwrap()).unwrap();
+    let w = d.join("one.weights.h5");
+    std::fs::copy(model("jet_tagger_json.weights.h5"), &w).unwrap();
+    let f = hdf5_pure::File::open_rw(&w).unwrap();
+    let layers = f.root().group("layers").unwrap();
+    let key = layers
+        .groups()
+        .unwrap()
+        .into_iter()
+        .find(|k| layers.group(&format!("{k}/vars")).unwrap().attrs().unwrap().get("name").and_then(|v| v.as_str().map(str::to_string)).as_deref() == Some("output"))
+        .expect("the output layer's weights");
+    f.root().delete(&format!("layers/{key}/vars/0")).unwrap();
+    f.root().delete(&format!("layers/{key}/vars/1")).unwrap();
+    f.commit().unwrap();
+    let vars = f.root().group(&format!("layers/{key}/vars")).unwrap();
+    vars.create_dataset("0", |b| {
+        b.with_f32_data(&[0.25; 32]).with_shape(&[32, 1]);
+    })
+    .unwrap();
+    vars.create_dataset("1", |b| {
+        b.with_f32_data(&[0.5]).with_shape(&[1]);
+    })
+    .unwrap();
+    f.commit().unwrap();
+    drop(f);
+    let text = ok(&run(&[&"predict", &d.join("one.json"), &"--input", &golden_inputs("jet_tagger"), &"--output-head", &"argmax", &"-o", &d.join("y.npy")]));
+    assert!(text.contains("output `output` has one value a sample, so its arg-max is always 0"), "{text}");
+    let text = ok(&run(&[&"predict", &d.join("one.json"), &"--input", &golden_inputs("jet_tagger"), &"-o", &d.join("z.npy")]));
+    assert!(!text.contains("arg-max is always 0"), "{text}");
+}
+
 /// 19: the arg-max head in the golden model, C, both HLS flavors and
 /// Verilator, equal to numpy's argmax (first index) of the golden logits.
 #[test]

@@ -41,9 +41,6 @@ pub struct FoldedDense {
     /// (words, bits per word) of the weight ROM.
     pub rom: (usize, usize),
     pub lanes: (usize, usize),
-    /// DSP48 slices Yosys's `synth_xilinx` gives the multipliers
-    /// ([`dsp48s`]: 8×8 takes one, 4×4 stays in LUTs, 67×8 takes three).
-    pub dsp_multipliers: usize,
     /// Multipliers that compute two output lanes' products ([`Packing`]).
     pub packed_multipliers: usize,
     /// The ROM in BRAM36 (RAMB18 in 512×36 or 1K×18 shapes, two per
@@ -733,19 +730,7 @@ pub fn lower(name: &str, d: &DenseSpec, reuse: usize, header: Vec<String>, init:
     };
     let y = m.concat(ys);
     m.output("y", y, yw * n_y as u32);
-    let dsp_multipliers = m
-        .cells
-        .iter()
-        .map(|c| match c {
-            super::netlist::Cell::Mul { a, b, .. } => {
-                let (a, b) = (m.get(*a), m.get(*b));
-                dsp48s((a.lo, a.hi), (b.lo, b.hi))
-            }
-            _ => 0,
-        })
-        .sum();
     FoldedDense {
-        dsp_multipliers,
         packed_multipliers,
         bram36: if rom.is_some() { bram36(f.depth(), f.multipliers() * ww as usize) } else { 0.0 },
         cycles: c,

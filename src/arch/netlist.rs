@@ -220,6 +220,10 @@ pub struct Resources {
     pub memory_bits: usize,
     /// The RAMs [`ram_style`] puts in block RAM, in BRAM36.
     pub ram_bram36: f64,
+    /// The DSP48E1 slices Yosys gives the multipliers
+    /// ([`crate::arch::folded::dsp48s`]): folded layers' and constant
+    /// products alike (a batch norm's 216 constant multipliers are 216).
+    pub dsp48: usize,
 }
 
 /// Where a RAM of `depth` words of `width` bits goes (its `ram_style`):
@@ -674,7 +678,10 @@ impl Module {
         let mut r = Resources::default();
         for c in &self.cells {
             match c {
-                Cell::Mul { .. } => r.multipliers += 1,
+                Cell::Mul { a, b, .. } => {
+                    r.multipliers += 1;
+                    r.dsp48 += super::folded::dsp48s((self.get(*a).lo, self.get(*a).hi), (self.get(*b).lo, self.get(*b).hi));
+                }
                 Cell::Add { .. } | Cell::Sub { .. } => r.adders += 1,
                 Cell::Compare { .. } => r.comparisons += 1,
                 Cell::Mux { .. } => r.muxes += 1,

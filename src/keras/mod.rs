@@ -89,7 +89,7 @@ pub fn load_bytes(
         let config = parse_json(path, &cfg, "config.json")?;
         let spec = config::parse(&config, path)?;
         let file = h5::open(path, w, "model.weights.h5")?;
-        let weights = weights::keras3(&file.root(), path)?;
+        let weights = weights::keras3(&file.root(), path, "model.weights.h5")?;
         return Ok(SavedModel { path: path.into(), format: Format::Keras, sha256, spec, weights });
     }
     if hdf5_pure::is_hdf5_bytes(&bytes) {
@@ -115,7 +115,7 @@ pub fn load_bytes(
         let file = h5::open(path, wbytes, "the weights file")?;
         let root = file.root();
         let weights = if root.group("layers").is_ok() {
-            weights::keras3(&root, path)?
+            weights::keras3(&root, path, "the weights file")?
         } else if let Ok(mw) = root.group("model_weights") {
             weights::legacy(&mw, path)?
         } else {

@@ -17,16 +17,23 @@ pub type LayerWeights = BTreeMap<String, Vec<(String, Tensor)>>;
 /// `layers/<object key>/vars/<i>`, the real layer name in the `name`
 /// attribute of `vars`; nested layers (a folded layer's `batchnorm`, an
 /// RNN's `cell`, a Bidirectional's two directions) are child groups.
-pub fn keras3(root: &Group, path: &Path) -> Result<LayerWeights> {
+/// `what` names the weights file in errors (`model.weights.h5` in a
+/// `.keras`).
+pub fn keras3(root: &Group, path: &Path, what: &str) -> Result<LayerWeights> {
     let layers = h5::group(root, "layers", path, None)?;
     let (keys, _) = h5::children(&layers, path, None)?;
     let mut out = LayerWeights::new();
     for key in keys {
         let g = h5::group(&layers, &key, path, None)?;
         let vars = h5::group(&g, "vars", path, Some(&key))?;
-        let name = h5::attr_strings(&vars, "name", path, Some(&key))?
+        // The group's key is Keras's storage name, not the layer's: a
+        // missing name says where, and that the file is corrupt.
+        let group = format!("layers/{key}/vars");
+        let corrupt = |fault: &str| h5::err(path, None, format!("{what} is corrupt or not written by Keras: group `{group}` {fault} (Keras stores the layer's name there)"));
+        let name = h5::attr_strings(&vars, "name", path, None)
+            .map_err(|_| corrupt("has an unreadable `name` attribute"))?
             .and_then(|v| v.into_iter().next())
-            .ok_or_else(|| h5::err(path, Some(&key), "`vars` has no `name` attribute"))?;
+            .ok_or_else(|| corrupt("has no `name` attribute"))?;
         let mut tensors = vec![];
         collect(&g, "", &name, path, &mut tensors)?;
         if out.insert(name.clone(), tensors).is_some() {

@@ -163,6 +163,15 @@ pub fn plan_inputs(g: &Graph, specs: &[InputSpec], cfg: &Config) -> Result<Plan>
             if n == 0 {
                 return Err(Error::Usage(format!("--output-head argmax: output `{}` is empty", l.name)));
             }
+            // Not an error: another output of the model can be a class
+            // vector (cross-check batch 14: a sigmoid head's arg-max was
+            // written, all zeros, without a word).
+            if n == 1 {
+                b.notices.push(format!(
+                    "--output-head argmax: output `{}` has one value a sample, so its arg-max is always 0 (a one-unit sigmoid head's class is whether its logit is positive: --output-head logits gives the logit)",
+                    b.steps[s].layer.as_deref().unwrap_or(&l.name)
+                ));
+            }
             let hi = n as i128 - 1;
             b.steps.push(Step {
                 layer: Some(format!("{}_argmax", l.name)),

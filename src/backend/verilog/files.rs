@@ -92,10 +92,10 @@ pub fn report_text(d: &Design, opts: &Options) -> String {
         d.fabric.luts(opts.no_dsp),
         d.fabric.ffs(opts.no_dsp)
     );
-    if tot.memory_bits > 0 {
+    if tot.memory_bits > 0 || tot.dsp_estimate > 0 {
         let _ = writeln!(
             s,
-            "folded layers and memories, estimated: {} DSP48 (multipliers of 9-bit products or more{}), {:.1} BRAM36 (ROMs and RAMs of 64 words and 2 Kbit or more; smaller RAMs are LUT RAM by their ram_style); gen --synth gives Yosys's counts",
+            "multipliers and memories, estimated: {} DSP48 (multipliers of 9-bit products or more, constant products included{}), {:.1} BRAM36 (ROMs and RAMs of 64 words and 2 Kbit or more; smaller RAMs are LUT RAM by their ram_style); gen --synth gives Yosys's counts",
             tot.dsp_estimate,
             if opts.no_dsp {
                 "; none with --no-dsp"

@@ -69,6 +69,10 @@ pub struct Options {
     /// constant multiplier of 9 bits or more is a DSP48 to Yosys:
     /// cross-check batch 11's 120 estimated took 280).
     pub shift_add_layers: std::collections::BTreeSet<String>,
+    /// Every constant product a shift-add: where `--budget` found the
+    /// constant multipliers of the layers that do not fold take more DSP48
+    /// than it leaves them ([`BudgetEstimate::const_shift_adds`]).
+    pub const_shift_adds: bool,
 }
 
 impl Default for Options {
@@ -89,6 +93,7 @@ impl Default for Options {
             io: Io::Parallel,
             fifo_minimum: false,
             shift_add_layers: Default::default(),
+            const_shift_adds: false,
         }
     }
 }
@@ -780,7 +785,16 @@ fn generate_top(g: &Graph, name: &str, plan: &Plan, opts: &Options, sched: &Sche
         internal_sigmoid: opts.internal_sigmoid,
     };
     let top_ff_bits = body.resources().ff_bits;
+    dsps_as_mapped(&mut layers, opts.no_dsp);
     Ok(Design { top, files, interface, layers, taps, memories, fifos: vec![], fabric, top_ff_bits })
+}
+
+/// With `--no-dsp` Yosys maps no multiplier to a DSP48 (`synth_xilinx
+/// -nodsp`): the layers' estimates say none.
+pub(super) fn dsps_as_mapped(layers: &mut [LayerReport], no_dsp: bool) {
+    if no_dsp {
+        layers.iter_mut().for_each(|l| (l.counts.dsp_estimate, l.counts.folded_dsp) = (0, 0));
+    }
 }
 
 /// `x`, valid from cycle `from` of each sample (counted from its
@@ -879,7 +893,7 @@ fn shift_adds(w: &[i128], no_dsp: bool) -> (bool, u32) {
 /// The element signals of step `i`, built into `m`.
 fn build_step(g: &Graph, plan: &Plan, i: usize, layer: &str, m: &mut ModuleBuild, p: u32, opts: &Options) -> Result<Vec<Sig>> {
     let st = &plan.steps[i];
-    let no_dsp = opts.no_dsp || opts.shift_add_layers.contains(layer);
+    let no_dsp = opts.no_dsp || opts.const_shift_adds || opts.shift_add_layers.contains(layer);
     let xs = |m: &mut ModuleBuild, k: usize| m.input(plan, st.inputs[k]);
     Ok(match &st.op {
         StepOp::Dense { rows, n_in, n_out, w, b } => {
@@ -1238,10 +1252,8 @@ fn folded_step(
     m.latency += fd.latency;
     let c = &mut m.rtl.counts;
     c.add_cells(&fd.module);
+    c.folded_dsp += fd.module.resources().dsp48;
     c.cycles = c.cycles.max(fd.cycles);
-    if !opts.no_dsp {
-        c.dsp_estimate += fd.dsp_multipliers;
-    }
     c.packed_multipliers += fd.packed_multipliers;
     c.bram36_estimate += fd.bram36;
     Ok(unpack(&mut m.rtl, &y, n, w, ys.lo, ys.hi))
@@ -1428,8 +1440,8 @@ pub fn from_graph(
     let chosen = opts.budget.as_ref().map(|b| budget_config(g, &plan, config, opts, b, true)).transpose()?;
     let budgeted;
     let opts = match &chosen {
-        Some((c, _)) => {
-            budgeted = budget_options(opts, config, c);
+        Some((c, est)) => {
+            budgeted = Options { const_shift_adds: est.const_shift_adds.is_some(), ..budget_options(opts, config, c) };
             &budgeted
         }
         None => opts,
@@ -1474,6 +1486,13 @@ pub fn from_graph(
         ));
         // What the budget leaves open can still exceed the part.
         let p = &opts.part;
+        if let Some(sa) = est.const_shift_adds {
+            notes.push(format!(
+                "--budget: the constant products of the layers it does not fold are shift-adds in the fabric: as multipliers they take an estimated {} DSP48, {}",
+                sa.dsp,
+                if sa.multipliers_fit { "with which the folded layers fit at a longer interval only" } else { "with which no design fits" }
+            ));
+        }
         let unrolled: Vec<String> = opts.shift_add_layers.iter().cloned().collect();
         if !unrolled.is_empty() && (b.lut.is_none() || b.ff.is_none()) {
             notes.push(format!(
@@ -1518,6 +1537,94 @@ pub fn from_graph(
 /// positions at once (the parallel Verilog; not the HLS, which keeps them
 /// one loop, nor a streaming stage, which computes one window per beat).
 pub fn budget_config(g: &Graph, plan: &Plan, config: &crate::passes::config::Config, opts: &Options, b: &crate::arch::schedule::Budget, positions_at_once: bool) -> Result<(crate::passes::config::Config, BudgetEstimate)> {
+    if opts.no_dsp && b.lut.is_none() && b.ff.is_none() && b.bram36.is_none() {
+        return Err(Error::Usage("--budget: with --no-dsp no multiplier is a DSP48, so a dsp= budget alone constrains nothing: give lut=, ff= or bram= too, or drop --no-dsp".into()));
+    }
+    let search = |o: &Options, outside: usize| budget_search(g, plan, config, o, b, positions_at_once, outside);
+    let first = search(opts, 0)?;
+    if opts.no_dsp || b.dsp.is_none() {
+        return first.into_result(None);
+    }
+    // The DSP48 outside the folded layers: the constant multipliers of
+    // the layers that do not fold (a standalone batch norm's scales,
+    // unrolled over the positions) and products of two signals, the same
+    // whatever the reuse factors (a layer the budget unrolls multiplies
+    // by shift-adds). Cross-check batch 14: under `dsp=2` a batch norm's
+    // 216 constant multipliers were 216 DSP48 more than the estimate.
+    // Either they stay multipliers, beside the folded layers' DSP48, or
+    // they are shift-adds in the fabric: the shorter interval wins, the
+    // multipliers where both give the same.
+    let outside = |o: &Options| outside_dsp(g, plan, config, o, first.cfg());
+    let multipliers = outside(opts)?;
+    if multipliers == 0 {
+        return first.into_result(None);
+    }
+    let shift = Options { const_shift_adds: true, ..opts.clone() };
+    let products = outside(&shift)?;
+    let (a, s) = (search(opts, multipliers)?, search(&shift, products)?);
+    let interval = |o: &Options, c: &crate::passes::config::Config| -> Result<f64> {
+        Ok(if opts.io == Io::Stream {
+            stream::generate_stream(g, plan, &budget_options(o, config, c), c)?.0.interface.cycles_per_sample()
+        } else {
+            crate::arch::schedule::schedule(plan, None, c).initiation_interval as f64
+        })
+    };
+    // The constant multipliers' DSP48 (the rest are products of two
+    // signals, which shift-adds do not replace).
+    let shifted = |multipliers_fit| Some(ShiftAdds { dsp: multipliers - products, multipliers_fit });
+    match (&a, &s) {
+        (Search::Fits { .. }, Search::Fits { .. }) if interval(&shift, s.cfg())? < interval(opts, a.cfg())? => s.into_result(shifted(true)),
+        (Search::Fits { .. }, _) => a.into_result(None),
+        (_, Search::Fits { .. }) => s.into_result(shifted(false)),
+        (Search::Over { excess: ea, .. }, Search::Over { excess: es, .. }) => {
+            if es < ea {
+                s.into_result(shifted(false))
+            } else {
+                a.into_result(None)
+            }
+        }
+    }
+}
+
+/// The DSP48 outside the folded layers of the design `opts` gives for
+/// the chosen configuration `chosen` (by the report's estimate).
+fn outside_dsp(g: &Graph, plan: &Plan, user: &crate::passes::config::Config, opts: &Options, chosen: &crate::passes::config::Config) -> Result<usize> {
+    let o = &budget_options(opts, user, chosen);
+    let d = if o.io == Io::Stream { stream::generate_stream(g, plan, o, chosen)?.0 } else { generate(g, plan, o, &crate::arch::schedule::schedule(plan, None, chosen))? };
+    Ok(d.layers.iter().map(|l| l.counts.dsp_estimate - l.counts.folded_dsp).sum())
+}
+
+/// What a [`budget_search`] found: a design that fits, or the one
+/// closest to the budget (what it takes over, and its relative excess).
+enum Search {
+    Fits { cfg: crate::passes::config::Config, est: crate::arch::schedule::Estimate, fixed: f64 },
+    Over { cfg: crate::passes::config::Config, over: Vec<String>, excess: f64 },
+}
+
+impl Search {
+    fn cfg(&self) -> &crate::passes::config::Config {
+        match self {
+            Search::Fits { cfg, .. } | Search::Over { cfg, .. } => cfg,
+        }
+    }
+
+    /// The chosen configuration and its estimate (`const_shift_adds`: its
+    /// constant products are shift-adds), or the error naming the closest.
+    fn into_result(self, const_shift_adds: Option<ShiftAdds>) -> Result<(crate::passes::config::Config, BudgetEstimate)> {
+        match self {
+            Search::Fits { cfg, est, fixed } => Ok((cfg, BudgetEstimate { dsp: est.dsp, bram36: est.bram36 + fixed, fixed_bram36: fixed, const_shift_adds })),
+            Search::Over { over, .. } => Err(Error::Usage(format!(
+                "--budget: no design fits it: the closest takes an estimated {}; give a larger budget, or choose reuse factors with --reuse-factor or --config",
+                over.join(", ")
+            ))),
+        }
+    }
+}
+
+/// The search of [`budget_config`] with `outside` DSP48 beside the folded
+/// layers (the budget's DSP48 less them for the folded layers; the
+/// estimate it returns counts them).
+fn budget_search(g: &Graph, plan: &Plan, config: &crate::passes::config::Config, opts: &Options, b: &crate::arch::schedule::Budget, positions_at_once: bool, outside: usize) -> Result<Search> {
     let stream = opts.io == Io::Stream;
     let sp = if stream { Some(crate::arch::stream::stream_plan(plan)?) } else { None };
     // The RAM of a candidate's line buffers and FIFOs, which the reuse
@@ -1532,10 +1639,7 @@ pub fn budget_config(g: &Graph, plan: &Plan, config: &crate::passes::config::Con
         sp.as_ref().map_or(0.0, |sp| crate::arch::stream_fifos::ram_bram36(plan, sp, fifo_minimum, &|k, geo| sp.window_kind(k, geo, opts.reuse_factor, c)))
     };
     // With --no-dsp every multiplier is fabric: a DSP48 budget holds.
-    let rest = crate::arch::schedule::Budget { dsp: b.dsp.filter(|_| !opts.no_dsp), ..*b };
-    if opts.no_dsp && b.lut.is_none() && b.ff.is_none() && b.bram36.is_none() {
-        return Err(Error::Usage("--budget: with --no-dsp no multiplier is a DSP48, so a dsp= budget alone constrains nothing: give lut=, ff= or bram= too, or drop --no-dsp".into()));
-    }
+    let rest = crate::arch::schedule::Budget { dsp: b.dsp.filter(|_| !opts.no_dsp).map(|n| n.saturating_sub(outside)), ..*b };
     let fabric = |c: &crate::passes::config::Config| -> Result<(usize, usize)> {
         let opts = &budget_options(opts, config, c);
         let d = if stream { stream::generate_stream(g, plan, opts, c).map(|x| x.0) } else { generate(g, plan, opts, &crate::arch::schedule::schedule(plan, None, c)) }?;
@@ -1625,9 +1729,7 @@ pub fn budget_config(g: &Graph, plan: &Plan, config: &crate::passes::config::Con
     // buffers' and FIFOs'.
     let own_bram36 = |c: &crate::passes::config::Config| -> Option<f64> { Some(stream::generate_stream(g, plan, &budget_options(opts, config, c), c).ok()?.0.layers.iter().map(|l| l.counts.bram36_estimate).sum()) };
     let no_dsp = |mut e: crate::arch::schedule::Estimate| {
-        if opts.no_dsp {
-            e.dsp = 0;
-        }
+        e.dsp = if opts.no_dsp { 0 } else { e.dsp + outside };
         e
     };
     // What a design takes over the budget, and how far (relative to each
@@ -1666,13 +1768,13 @@ pub fn budget_config(g: &Graph, plan: &Plan, config: &crate::passes::config::Con
             Some((c, no_dsp(e), (own - e.bram36).max(0.0)))
         })
         .flatten();
-    let (cfg, est, fixed) = match optimistic {
-        Some(o) if over(&o.0, &o.1, o.2)?.0.is_empty() => o,
+    Ok(match optimistic {
+        Some(o) if over(&o.0, &o.1, o.2)?.0.is_empty() => Search::Fits { cfg: o.0, est: o.1, fixed: o.2 },
         optimistic => {
             let (c, e) = choose(&rest, opts.fifo_minimum);
             let (e, fixed) = (no_dsp(e), fixed_of(&c, opts.fifo_minimum));
             if over(&c, &e, fixed)?.0.is_empty() {
-                (c, e, fixed)
+                Search::Fits { cfg: c, est: e, fixed }
             } else {
                 // Its FIFOs as sized (counted at twice their minimum, it
                 // was over where the generated design is not: merges_conv
@@ -1680,26 +1782,20 @@ pub fn budget_config(g: &Graph, plan: &Plan, config: &crate::passes::config::Con
                 let sized = if stream { own_bram36(&c).map_or(fixed, |own| (own - e.bram36).max(0.0)) } else { fixed };
                 let at_sized = over(&c, &e, sized)?;
                 if at_sized.0.is_empty() {
-                    (c, e, sized)
+                    Search::Fits { cfg: c, est: e, fixed: sized }
                 } else {
-                    // Nothing fits: the error names the design closest to
-                    // the budget, its FIFOs as sized (merges_conv streamed
-                    // under `dsp=4,bram=4` named 7.5 BRAM36, where `bram=6`
-                    // fits).
-                    let named = match optimistic.map(|o| over(&o.0, &o.1, o.2)).transpose()? {
+                    // Nothing fits: the closest design to the budget, its
+                    // FIFOs as sized (merges_conv streamed under
+                    // `dsp=4,bram=4` named 7.5 BRAM36, where `bram=6` fits).
+                    let (over, excess) = match optimistic.map(|o| over(&o.0, &o.1, o.2)).transpose()? {
                         Some(other) if other.1 < at_sized.1 => other,
                         _ => at_sized,
                     };
-                    return Err(Error::Usage(format!(
-                        "--budget: no design fits it: the closest takes an estimated {}; give a larger budget, or choose reuse factors with --reuse-factor or --config",
-                        named.0.join(", ")
-                    )));
+                    Search::Over { cfg: c, over, excess }
                 }
             }
         }
-    };
-    let total = est.bram36 + fixed;
-    Ok((cfg, BudgetEstimate { dsp: est.dsp, bram36: total, fixed_bram36: fixed }))
+    })
 }
 
 /// The layers `--budget` unrolled (`chosen` gives them reuse factor 1,
@@ -1739,6 +1835,19 @@ pub struct BudgetEstimate {
     pub bram36: f64,
     /// The BRAM36 of a streaming design's line buffers and FIFOs.
     pub fixed_bram36: f64,
+    /// The constant products of the layers that do not fold are
+    /// shift-adds ([`budget_config`]).
+    pub const_shift_adds: Option<ShiftAdds>,
+}
+
+/// Why `--budget` made the constant products of the layers that do not
+/// fold shift-adds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShiftAdds {
+    /// The DSP48 they take as multipliers.
+    pub dsp: usize,
+    /// As multipliers a design fit too, at a longer interval (else none fit).
+    pub multipliers_fit: bool,
 }
 
 /// TDATA bits for `bits` bits of data: padded to whole bytes (DESIGN.md).

@@ -64,8 +64,15 @@ pub struct Counts {
     pub memory_bits: usize,
     /// Cycles per sample (1 unrolled; a folded layer's schedule).
     pub cycles: usize,
-    /// Estimated DSP48 slices (folded multipliers Yosys maps to DSPs).
+    /// Estimated DSP48 slices: the multipliers Yosys maps to DSPs, folded
+    /// layers' and constant products alike (none with `--no-dsp`, where
+    /// Yosys maps none).
     pub dsp_estimate: usize,
+    /// Of `dsp_estimate`, the folded layers' (the rest, constant products
+    /// and products of two signals, does not change with the reuse
+    /// factors: `--budget` sets it aside).
+    #[serde(skip)]
+    pub folded_dsp: usize,
     /// Multipliers that compute two output lanes' products (`--pack-dsp`).
     pub packed_multipliers: usize,
     /// Estimated BRAM36 of the ROMs.
@@ -89,6 +96,7 @@ impl Counts {
         self.memory_bits += k.memory_bits;
         self.cycles = self.cycles.max(k.cycles);
         self.dsp_estimate += k.dsp_estimate;
+        self.folded_dsp += k.folded_dsp;
         self.packed_multipliers += k.packed_multipliers;
         self.bram36_estimate += k.bram36_estimate;
         self.fabric.add(&k.fabric);
@@ -104,6 +112,7 @@ impl Counts {
         self.ff_bits += r.ff_bits;
         self.memory_bits += r.memory_bits;
         self.bram36_estimate += r.ram_bram36;
+        self.dsp_estimate += r.dsp48;
         self.fabric.add(&Fabric::of(m));
     }
 

@@ -675,6 +675,7 @@ pub fn generate_stream(
         notes.push(n);
     }
     notes.extend(fifo_rows);
+    super::dsps_as_mapped(&mut layers, opts.no_dsp);
     Ok((
         Design {
             top,
