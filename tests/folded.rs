@@ -871,8 +871,10 @@ fn a_multiply_takes_the_slices_its_operands_need() {
     use qkhw::arch::netlist::{width_of, Module};
     common::require("verilator");
     common::require("yosys");
-    // (name, a's range, b's range or a constant)
-    let cases: [(&str, (i128, i128), Result<(i128, i128), i128>); 2] = [("code_times_weight", (0, (1 << 24) - 1), Ok((-32, 31))), ("code_times_constant", (-(1 << 15), (1 << 15) - 1), Err(-131))];
+    /// `b`: a variable's range, or a constant.
+    type Operand = Result<(i128, i128), i128>;
+    // (name, a's range, b)
+    let cases: [(&str, (i128, i128), Operand); 2] = [("code_times_weight", (0, (1 << 24) - 1), Ok((-32, 31))), ("code_times_constant", (-(1 << 15), (1 << 15) - 1), Err(-131))];
     for (name, x, w) in cases {
         let mut m = Module::new(name);
         let a = m.input("a", x.0, x.1, width_of(x.0, x.1));
