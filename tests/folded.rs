@@ -384,6 +384,12 @@ fn budget_picks_the_smallest_interval_that_fits() {
         }
     }
     assert!("dsp=x".parse::<Budget>().is_err() && "gpu=3".parse::<Budget>().is_err());
+    // Counts are whole (cross-check batch 15: `dsp=3.9` was taken as 3); a
+    // block RAM budget counts halves.
+    for bad in ["dsp=3.9", "lut=1.5", "ff=0.5", "dsp=1e30"] {
+        assert!(bad.parse::<Budget>().is_err(), "{bad}");
+    }
+    assert_eq!("bram=1.5,dsp=1e1".parse::<Budget>().map(|b| (b.bram36, b.dsp)).ok(), Some((Some(1.5), Some(10))));
     let opts = Options { budget: Some("dsp=64".parse().unwrap()), ..Default::default() };
     let (ii, _) = check("jet_tagger_da", &opts, &Config::default(), "budget64", 200);
     assert!(ii > 1);

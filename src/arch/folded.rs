@@ -52,7 +52,7 @@ pub struct FoldedDense {
 /// The DSP48E1 slices Yosys's `synth_xilinx` gives a product of ranges
 /// `a` and `b`: none below a 9-bit product (it stays in LUTs), else its
 /// `mul2dsp` tiling of the operands (as signed numbers) into the slice's
-/// 25 × 18 multiplier, 24 and 17 bits a tile below the top one.
+/// 25 × 18 multiplier, 17 bits a tile below the top one.
 pub fn dsp48s(a: (i128, i128), b: (i128, i128)) -> usize {
     let signed = |(lo, hi): (i128, i128)| super::netlist::width_of(lo, hi) + u32::from(lo >= 0);
     let (plo, phi) = super::netlist::product_range(a, b);
@@ -61,7 +61,14 @@ pub fn dsp48s(a: (i128, i128), b: (i128, i128)) -> usize {
         return 0;
     }
     let (wa, wb) = (signed(a).max(signed(b)), signed(a).min(signed(b)));
-    (wa.saturating_sub(1).div_ceil(24).max(1) * wb.saturating_sub(1).div_ceil(17).max(1)) as usize
+    // `mul2dsp` with synth_xilinx's widths: a top tile of the port's
+    // width, 17-bit tiles below it (DSP_A_MAXWIDTH_PARTIAL=18 and
+    // DSP_B_MAXWIDTH_PARTIAL=18, one bit of each a sign). Measured
+    // (Yosys 0.23, signed A × B): 43 × 24 takes 6, 49 × 17 3, 60 × 12 4,
+    // 68 × 8 4, 30 × 30 4, 50 × 25 6 (cross-check batch 15: 24-bit tiles
+    // said 4, 2 and 3 for the first three).
+    let tiles = |w: u32, port: u32| if w <= port { 1 } else { 1 + (w - port).div_ceil(17) };
+    (tiles(wa, 25) * tiles(wb, 18)) as usize
 }
 
 /// How two products of one input element share a DSP48E1 slice (the
@@ -785,10 +792,17 @@ mod tests {
         // 8-bit codes: one slice; 4 x 4 stays in LUTs.
         assert_eq!(dsp48s((-128, 127), (0, 255)), 1);
         assert_eq!(dsp48s((-8, 7), (-8, 7)), 0);
-        // A 67-bit unsigned sum times an 8-bit weight: three 24-bit tiles.
-        assert_eq!(dsp48s((0, (1 << 67) - 1), (-128, 127)), 3);
+        // A 67-bit unsigned sum (68 bits signed) times an 8-bit weight:
+        // a 25-bit tile and three of 17 bits (Yosys 0.23: 4).
+        assert_eq!(dsp48s((0, (1 << 67) - 1), (-128, 127)), 4);
         // 30 x 20 signed: two tiles each way.
         assert_eq!(dsp48s((-(1 << 29), (1 << 29) - 1), (-(1 << 19), (1 << 19) - 1)), 4);
+        // Signed A x B as Yosys 0.23 maps a bare multiply (cross-check
+        // batch 15; 24-bit tiles said 4, 2, 3 for the first three).
+        let s = |w: u32| (-(1i128 << (w - 1)), (1i128 << (w - 1)) - 1);
+        for (a, b, slices) in [(43, 24, 6), (49, 17, 3), (60, 12, 4), (35, 18, 2), (42, 18, 2), (26, 26, 4), (30, 30, 4), (50, 25, 6)] {
+            assert_eq!(dsp48s(s(a), s(b)), slices, "{a} x {b}");
+        }
     }
 
     #[test]

@@ -275,10 +275,12 @@ impl std::str::FromStr for Budget {
         let mut b = Budget::default();
         let mut seen = vec![];
         for item in s.split(',').map(str::trim).filter(|t| !t.is_empty()) {
-            let bad = || crate::error::Error::Usage(format!("--budget `{item}`: expected lut=N, ff=N, dsp=N or bram=N (BRAM36), comma separated"));
+            let bad = || crate::error::Error::Usage(format!("--budget `{item}`: expected lut=N, ff=N, dsp=N (whole numbers) or bram=N (BRAM36), comma separated"));
             let (k, v) = item.split_once('=').ok_or_else(bad)?;
             let n: f64 = v.trim().parse().map_err(|_| bad())?;
-            if n.is_nan() || n < 0.0 {
+            // DSP48, LUT and FF counts are whole (`dsp=3.9` was taken as 3;
+            // cross-check batch 15); block RAM counts halves (a RAMB18).
+            if n.is_nan() || n < 0.0 || n > 1e15 || k.trim() != "bram" && n.fract() != 0.0 {
                 return Err(bad());
             }
             // A second value of one item was taken silently, the last
