@@ -700,6 +700,35 @@ fn a_branch_holding_a_residual_block_meets_its_skip_at_their_fork() {
     assert_eq!(f.name, "add_out input 1 (from r0)");
 }
 
+/// Branches of two forks, one nested in the other
+/// (`tests/golden/gen_stream_nested.py` twice_forked, cross-check batch
+/// 15's w22): `Concatenate([Add(a, c), Add(a, b)])` of three folded Dense
+/// branches, `a` forked again. Where the joined branches come from
+/// different forks, each input gets a FIFO of a whole sample: without
+/// the ones on `c`, `b` and both Concatenate inputs, the design stalled
+/// under random gaps and back-pressure at R = 2 ("no transfer for 1169
+/// cycles … no FIFO is full", 81 samples differing), and `--budget dsp=40`
+/// chose it.
+#[test]
+fn branches_of_nested_forks_do_not_deadlock() {
+    common::require("verilator");
+    let path = common::root().join("tests/golden/stream_nested/twice_forked.keras");
+    let opts = Options { io: Io::Stream, reuse_factor: Some(2), ..Default::default() };
+    let (_, d, plan) = generate_from(&path, &opts, &Config::default(), "twice-forked");
+    let named: Vec<&str> = d.fifos.iter().map(|f| f.name.as_str()).collect();
+    for want in ["addac input 1 (from ac)", "addab input 1 (from ab)", "cat input 0 (from addac)", "cat input 1 (from addab)"] {
+        assert!(named.contains(&want), "{want}: {named:?}");
+    }
+    let fmts = vec![(plan.in_size(), plan.steps[plan.inputs[0]].fmt)];
+    let codes = verify::random_parts(&fmts, 300, 1).remove(0);
+    let sim = verify::verilator::Verilator::new(common::cache()).quick_build().lint_clean();
+    // Three patterns of gaps and back-pressure (it stalled under each).
+    for seed in [1, 2, 3] {
+        let r = verify::verify(&sim, &d, &plan, &codes, 300, seed, None).unwrap();
+        assert!(r.passed(), "seed {seed}: {}", r.text());
+    }
+}
+
 /// Stages folded at R = 5 whose phase counters drift against each other
 /// (`tests/golden/gen_stream_nested.py` mul_join, a cross-check's model):
 /// their samples' timings repeated for three periods (714 cycles per

@@ -16,10 +16,10 @@ use crate::plan::Plan;
 /// `b` needs `need_b(j)` beats of the fork's stream, and by then branch
 /// `a` can have produced every beat `s` with `need_a(s) <= need_b(j)`,
 /// all waiting at the join. The depth is the largest such backlog.
-/// Returns the depth per input of node `k` (0: no FIFO); where the
-/// branches do not meet at one fork, a whole sample's beats, which always
-/// suffices.
-pub fn join_depths(sp: &StreamPlan, k: usize) -> Vec<usize> {
+/// Returns the depth per input of node `k` (0: no FIFO) and whether it is
+/// a whole sample's beats: where the branches do not meet at one fork,
+/// which always suffices.
+pub fn join_depths(sp: &StreamPlan, k: usize) -> Vec<(usize, bool)> {
     let inputs = &sp.nodes[k].inputs;
     let path = |src: Src| fork_of(sp, src, (1..=sp.beats(src)).collect());
     let paths: Vec<(Src, Vec<usize>)> = inputs.iter().map(|&s| path(s)).map(|(f, n, _)| (f, n)).collect();
@@ -34,7 +34,7 @@ pub fn join_depths(sp: &StreamPlan, k: usize) -> Vec<usize> {
                     continue;
                 }
                 if fa != fb {
-                    return beats;
+                    return (beats, true);
                 }
                 // For each j: delivering the fork's beat nb[j] - 1 to
                 // branch b also gives it to branch a, which then holds
@@ -48,7 +48,7 @@ pub fn join_depths(sp: &StreamPlan, k: usize) -> Vec<usize> {
                     depth = depth.max(s.saturating_sub(j));
                 }
             }
-            depth
+            (depth, false)
         })
         .collect()
 }
@@ -131,20 +131,26 @@ pub fn fifo_capacity(held: usize, minimum: usize) -> usize {
 /// `fifo_minimum`, `--fifo-minimum`).
 pub fn fifo_depths(sp: &StreamPlan, k: usize, fifo_minimum: bool) -> (Vec<usize>, Vec<usize>) {
     let node = &sp.nodes[k];
-    let mut minimum = if node.inputs.len() > 1 {
+    let joined = if node.inputs.len() > 1 {
         join_depths(sp, k)
     } else {
-        vec![0; node.inputs.len()]
+        vec![(0, false); node.inputs.len()]
     };
+    let mut minimum: Vec<usize> = joined.iter().map(|j| j.0).collect();
     // A backlog of one beat waits in the output register of the
     // branch's last stage (a branch straight from the fork has none).
     // The bound is exact for a branch straight from the fork (a
     // residual block's identity skip); where the branch has stages of
     // its own (a 1x1 shortcut), their registers hold part of the
     // backlog, so it is safe but can be a word or two above the least
-    // that runs.
+    // that runs. Not where the branches come from different forks (a
+    // whole sample): a branch of a fork nested in another one can run
+    // ahead of its partner by what the inner fork's FIFOs hold, and
+    // without a FIFO the two forks deadlocked (cross-check batch 15:
+    // `Concatenate([Add(a, c), Add(a, b)])` of three folded branches,
+    // `a` forked again, at R = 2).
     for (p, m) in minimum.iter_mut().enumerate() {
-        if *m <= 1 && sp.readers(node.inputs[p]).len() == 1 && !matches!(node.inputs[p], Src::Input(_)) {
+        if *m <= 1 && !joined[p].1 && sp.readers(node.inputs[p]).len() == 1 && !matches!(node.inputs[p], Src::Input(_)) {
             *m = 0;
         }
     }

@@ -47,6 +47,10 @@ streamed `--budget` unrolls the convolutions, their line buffers sliding
 (wider RAM than serial ones). And budget_fifo.keras (batch 11's m4): two
 3x3 convolutions added to their input's skip, max pooling, Flatten and a
 QDense; the skip's FIFO at twice its minimum reaches a block RAM.
+And twice_forked.keras (cross-check batch 15's w22): a vector input
+quantized, three QDense branches a, b, c (8-, 4- and 6-bit kernels) with
+their quantizers, and Concatenate([Add(a, c), Add(a, b)]): a forked twice,
+its partner branches forked at the input.
 Untrained
 (seeded weights): only structure and flow matter.
 `python tests/golden/gen_stream_nested.py NAME...` writes only those.
@@ -268,13 +272,24 @@ def budget_fifo():
     keras.Model(i, y, name="budget_fifo").save(os.path.join(OUT, "budget_fifo.keras"))
 
 
+def twice_forked():
+    keras.utils.set_random_seed(15)
+    i = keras.Input((6,), name="x")
+    x = QActivation(quantized_bits(8, 2, 1), name="qin")(i)
+    a = QActivation(quantized_bits(10, 3, 1), name="aa")(QDense(4, kernel_quantizer=quantized_bits(8, 0, 1, alpha=1), name="da")(x))
+    b = QActivation(quantized_bits(12, 3, 1), name="ab")(QDense(4, kernel_quantizer=quantized_bits(4, 0, 1, alpha=1), name="db")(x))
+    c = QActivation(quantized_bits(6, 2, 1), name="ac")(QDense(4, kernel_quantizer=quantized_bits(6, 0, 1, alpha=1), name="dc")(x))
+    y = L.Concatenate(name="cat")([L.Add(name="addac")([a, c]), L.Add(name="addab")([a, b])])
+    keras.Model(i, y, name="twice_forked").save(os.path.join(OUT, "twice_forked.keras"))
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     extra = {"mul_join": mul_join, "crop": crop, "crop1d": crop1d, "nested_res": nested_res, "upsample": upsample,
              "upsample1d": upsample1d, "two_reductions": two_reductions, "reductions": reductions,
              "avg_same": avg_same, "avg_same1d": avg_same1d, "conv_t": conv_t,
              "wide_vector": wide_vector, "budget_ram": budget_ram,
-             "budget_fifo": budget_fifo}
+             "budget_fifo": budget_fifo, "twice_forked": twice_forked}
     if len(sys.argv) > 1 and "long_skip" not in sys.argv[1:]:
         for n in sys.argv[1:]:
             extra[n]()
