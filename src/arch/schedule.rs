@@ -280,7 +280,7 @@ impl std::str::FromStr for Budget {
             let n: f64 = v.trim().parse().map_err(|_| bad())?;
             // DSP48, LUT and FF counts are whole (`dsp=3.9` was taken as 3;
             // cross-check batch 15); block RAM counts halves (a RAMB18).
-            if n.is_nan() || n < 0.0 || n > 1e15 || k.trim() != "bram" && n.fract() != 0.0 {
+            if n.is_nan() || !(0.0..=1e15).contains(&n) || k.trim() != "bram" && n.fract() != 0.0 {
                 return Err(bad());
             }
             // A second value of one item was taken silently, the last
