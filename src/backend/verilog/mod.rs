@@ -1564,7 +1564,7 @@ pub fn budget_config(g: &Graph, plan: &Plan, config: &crate::passes::config::Con
     let (a, s) = (search(opts, multipliers)?, search(&shift, products)?);
     let interval = |o: &Options, c: &crate::passes::config::Config| -> Result<f64> {
         Ok(if opts.io == Io::Stream {
-            stream::generate_stream(g, plan, &budget_options(o, config, c), c)?.0.interface.cycles_per_sample()
+            budget_design(g, plan, config, o, c)?.interface.cycles_per_sample()
         } else {
             crate::arch::schedule::schedule(plan, None, c).initiation_interval as f64
         })
@@ -1589,9 +1589,16 @@ pub fn budget_config(g: &Graph, plan: &Plan, config: &crate::passes::config::Con
 /// The DSP48 outside the folded layers of the design `opts` gives for
 /// the chosen configuration `chosen` (by the report's estimate).
 fn outside_dsp(g: &Graph, plan: &Plan, user: &crate::passes::config::Config, opts: &Options, chosen: &crate::passes::config::Config) -> Result<usize> {
-    let o = &budget_options(opts, user, chosen);
-    let d = if o.io == Io::Stream { stream::generate_stream(g, plan, o, chosen)?.0 } else { generate(g, plan, o, &crate::arch::schedule::schedule(plan, None, chosen))? };
+    let d = budget_design(g, plan, user, opts, chosen)?;
     Ok(d.layers.iter().map(|l| l.counts.dsp_estimate - l.counts.folded_dsp).sum())
+}
+
+/// The design a configuration `chosen` by `--budget` gives (from the
+/// user's configuration `user`; parallel or streamed by `opts.io`): what
+/// each of the budget's weighings builds.
+fn budget_design(g: &Graph, plan: &Plan, user: &crate::passes::config::Config, opts: &Options, chosen: &crate::passes::config::Config) -> Result<Design> {
+    let o = &budget_options(opts, user, chosen);
+    if o.io == Io::Stream { Ok(stream::generate_stream(g, plan, o, chosen)?.0) } else { generate(g, plan, o, &crate::arch::schedule::schedule(plan, None, chosen)) }
 }
 
 /// What a [`budget_search`] found: a design that fits, or the one
@@ -1641,8 +1648,7 @@ fn budget_search(g: &Graph, plan: &Plan, config: &crate::passes::config::Config,
     // With --no-dsp every multiplier is fabric: a DSP48 budget holds.
     let rest = crate::arch::schedule::Budget { dsp: b.dsp.filter(|_| !opts.no_dsp).map(|n| n.saturating_sub(outside)), ..*b };
     let fabric = |c: &crate::passes::config::Config| -> Result<(usize, usize)> {
-        let opts = &budget_options(opts, config, c);
-        let d = if stream { stream::generate_stream(g, plan, opts, c).map(|x| x.0) } else { generate(g, plan, opts, &crate::arch::schedule::schedule(plan, None, c)) }?;
+        let d = budget_design(g, plan, config, opts, c)?;
         Ok((d.fabric.luts(opts.no_dsp), d.fabric.ffs(opts.no_dsp)))
     };
     // The budget's LUTs and FFs, else the part's: a design that unrolls a
@@ -1677,7 +1683,7 @@ fn budget_search(g: &Graph, plan: &Plan, config: &crate::passes::config::Config,
             // With the largest interval (a sample of the pipeline filling):
             // relaxed up to the steady interval, cnn_bn's head took 77
             // cycles for its first samples where 64 were stated before.
-            let interval = |c: &crate::passes::config::Config| stream::generate_stream(g, plan, &budget_options(opts, config, c), c).map(|x| (x.0.interface.cycles_per_sample(), x.0.interface.initiation_interval));
+            let interval = |c: &crate::passes::config::Config| budget_design(g, plan, config, opts, c).map(|d| (d.interface.cycles_per_sample(), d.interface.initiation_interval));
             // A lower target folds less: where it is the tightest fit's design
             // or saves nothing on it (fewer DSP48, else as many and less
             // block RAM), no lower one gains anything. Block RAM alone is
@@ -1727,7 +1733,7 @@ fn budget_search(g: &Graph, plan: &Plan, config: &crate::passes::config::Config,
     // A design's own block RAM in all (its FIFOs sized by the timing
     // simulation): its layers' by the estimate, the rest its line
     // buffers' and FIFOs'.
-    let own_bram36 = |c: &crate::passes::config::Config| -> Option<f64> { Some(stream::generate_stream(g, plan, &budget_options(opts, config, c), c).ok()?.0.layers.iter().map(|l| l.counts.bram36_estimate).sum()) };
+    let own_bram36 = |c: &crate::passes::config::Config| -> Option<f64> { Some(budget_design(g, plan, config, opts, c).ok()?.layers.iter().map(|l| l.counts.bram36_estimate).sum()) };
     let no_dsp = |mut e: crate::arch::schedule::Estimate| {
         e.dsp = if opts.no_dsp { 0 } else { e.dsp + outside };
         e
