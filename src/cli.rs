@@ -1065,7 +1065,6 @@ fn print_notes(notes: &[String]) {
 /// `gen --synth`: Yosys on the whole design and on every layer module, in
 /// parallel, with an estimate first and a line per module as it finishes.
 fn synth_report(d: &qkhw::backend::verilog::Design, out: &Path, opts: &qkhw::backend::verilog::Options) -> Result<(), Error> {
-    let part = &opts.part;
     use qkhw::backend::verilog::synth;
     let files: Vec<String> = std::fs::read_to_string(out.join("files.f"))
         .map_err(|e| Error::io(out.join("files.f"), e))?
@@ -1094,21 +1093,7 @@ fn synth_report(d: &qkhw::backend::verilog::Design, out: &Path, opts: &qkhw::bac
         );
     }
     if let Some(t) = rows.first() {
-        let fits = t.luts <= part.luts && t.ffs <= part.ffs && t.dsps <= part.dsps && t.bram36 <= part.bram36 as f64;
-        text += &format!(
-            "{} {}: LUT {}/{} ({} of them LUT RAM and shift registers), FF {}/{}, DSP {}/{}, BRAM36 {:.1}/{} (Yosys counts; a vendor tool's can differ)\n",
-            if fits { "fits" } else { "does NOT fit" },
-            part.name,
-            t.luts,
-            part.luts,
-            t.lut_memory,
-            t.ffs,
-            part.ffs,
-            t.dsps,
-            part.dsps,
-            t.bram36,
-            part.bram36
-        );
+        text += &synth::fit_lines(t, &opts.part, opts.budget.as_ref());
     }
     print!("{text}");
     let json = serde_json::to_string_pretty(&rows).map_err(|e| Error::Internal(e.to_string()))? + "\n";
@@ -1320,6 +1305,15 @@ fn predict(g: &qkhw::ir::Graph, input: &GoldenInput, output: &Path, codes: Optio
     let secs = t.elapsed().as_secs_f64();
     for n in &p.plan.notices {
         eprintln!("note: {n}");
+    }
+    // Said where such an output holds a zero.
+    let products = qkhw::golden::signed_zero_outputs(g);
+    let zeros: Vec<&str> = p.plan.outputs.iter().enumerate().filter(|(k, _)| ys[*k].contains(&0.0)).filter_map(|(_, &s)| p.plan.steps[s].layer.as_deref()).filter(|l| products.iter().any(|o| o == l)).collect();
+    if !zeros.is_empty() {
+        eprintln!(
+            "note: output `{}`: a product QKeras computes in float32 (a Multiply, an LSTM's o·tanh(c)); where it is zero QKeras can give -0.0 (a factor rounded to -0.0, or negative, times zero), and qkhw writes +0.0: equal as numbers (np.array_equal holds), not bit for bit",
+            zeros.join("`, `")
+        );
     }
     let n = x.shape[0];
     let mut out = qkhw::staging::Staged::new();

@@ -45,6 +45,8 @@ fn cross_check_recurrent_models_equal_qkeras_or_are_refused_for_float32() {
         let signs = ours.iter().zip(&y.data).filter(|(a, b)| a.to_bits() != b.to_bits()).count();
         let want = SIGNED_ZEROS.iter().find(|s| s.0 == name).map_or(0, |s| s.1);
         assert_eq!(signs, want, "{name}: zeros of the other sign");
+        // `predict` says so where it can happen (cross-check batch 16).
+        assert!(want == 0 || qkhw::golden::signed_zero_outputs(&g).len() == 1, "{name}: output not named");
         // The C target on the same inputs (through the input quantizer).
         let (m, plan, _) = qkhw::backend::c::from_graph(&g, None, &Default::default(), "test", qkhw::quant::InternalSigmoid::Hard).unwrap();
         let (each, _) = qkhw::golden::hardware_inputs(&g, None, &Default::default()).unwrap();
@@ -54,4 +56,28 @@ fn cross_check_recurrent_models_equal_qkeras_or_are_refused_for_float32() {
         taken += 1;
     }
     assert_eq!(taken, 12);
+}
+
+/// `predict` says where QKeras's float32 product can be −0.0 and its own
+/// +0.0 (an LSTM's o·q(c) as the output; cross-check batch 16 found it
+/// unsaid), and only there.
+#[test]
+fn predict_names_outputs_where_qkeras_gives_negative_zeros() {
+    let dir = common::root().join("tests/golden/xcheck_rnn");
+    let out = common::tmp("xrnn-signed-zero");
+    std::fs::create_dir_all(&out).unwrap();
+    for (name, said) in [("a04_lstm_nobias", true), ("a02_srnn_seq_back", false)] {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_qkhw"))
+            .arg("predict")
+            .arg(dir.join(format!("{name}.keras")))
+            .arg("--input")
+            .arg(dir.join(format!("{name}.x.npy")))
+            .arg("-o")
+            .arg(out.join(format!("{name}.npy")))
+            .output()
+            .unwrap();
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "{name}: {e}");
+        assert_eq!(e.contains("QKeras can give -0.0"), said, "{name}: {e}");
+    }
 }

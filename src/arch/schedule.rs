@@ -661,6 +661,28 @@ pub fn budget_config(plan: &Plan, cfg: &Config, budget: &Budget, rows_at_once: b
     })
 }
 
+/// `cfg` with every foldable layer that has no reuse factor of its own
+/// unrolled (R = 1: the design `gen` makes without a budget), and a floor
+/// on its fabric: its constant products (nonzero weights), a LUT or more
+/// each, over every output position with `rows_at_once` (the parallel
+/// architecture; a streaming stage computes one window a beat).
+pub fn unrolled_config(plan: &Plan, cfg: &Config, rows_at_once: bool) -> (Config, usize) {
+    let mut c = cfg.clone();
+    let mut floor = 0;
+    for n in schedule(plan, None, cfg).nodes {
+        let op = &plan.steps[n.first].op;
+        let Some((rows, _, _)) = dense_shape(op) else { continue };
+        let table = block_table(cfg, &n.layer, &block_name(plan, n.last).1);
+        if table.and_then(|l| l.reuse_factor).is_some() {
+            continue;
+        }
+        let nonzero = super::folded::foldable(op).map_or(0, |fo| fo.w.iter().filter(|&&w| w != 0).count());
+        floor += nonzero.max(1) * if rows_at_once { rows } else { 1 };
+        c.layers.entry(n.layer.clone()).or_insert_with(|| table.cloned().unwrap_or_default()).reuse_factor = Some(1);
+    }
+    (c, floor)
+}
+
 /// A block of `--budget`'s choice: its index among the schedule's
 /// blocks, its first step and layer, and its own configuration table.
 type Block<'a> = (usize, String, Option<&'a crate::passes::config::LayerConfig>);

@@ -988,12 +988,37 @@ pub fn hardware_inputs(
     }
     if !unquantized.is_empty() {
         let f = FixedFormat { width: 16, frac: 10, signed: true };
-        let which = if g.inputs.len() > 1 { format!("input{} `{}` has", if unquantized.len() > 1 { "s" } else { "" }, unquantized.join("`, `")) } else { "the model has".into() };
+        // Batch 16: "inputs `img`, `raw` has no input quantizer (a
+        // QActivation after its Input)".
+        let several = unquantized.len() > 1;
+        let which = if g.inputs.len() > 1 { format!("input{} `{}` {}", if several { "s" } else { "" }, unquantized.join("`, `"), if several { "have" } else { "has" }) } else { "the model has".into() };
+        let its = if several { "their Inputs" } else { "its Input" };
         notes.push(format!(
-            "{which} no input quantizer (a QActivation after its Input): the hardware input is {f} (ties to even, saturating); give --input-format to choose"
+            "{which} no input quantizer (a QActivation after {its}): the hardware input is {f} (ties to even, saturating); give --input-format to choose"
         ));
     }
     Ok((out, notes))
+}
+
+/// The model's outputs that are products QKeras computes in float32 (a
+/// Multiply merge, an LSTM's o·q(c); through a concatenation, reshape or
+/// a bidirectional wrapper). Where such a value is zero, QKeras's can be
+/// −0.0 (a factor a quantizer rounded to −0.0, or a negative one, times
+/// zero), where qkhw's code 0 is +0.0: equal as numbers, not bit for bit
+/// (cross-check batch 16; `tests/xcheck_rnn.rs` counts them).
+pub fn signed_zero_outputs(g: &crate::ir::Graph) -> Vec<String> {
+    fn product(g: &crate::ir::Graph, l: &crate::ir::Layer) -> bool {
+        use crate::ir::{Merge, Op, RnnCell};
+        let lstm = |op: &Op| matches!(op, Op::Rnn { cell: RnnCell::Lstm, .. });
+        match &l.op {
+            Op::Merge(Merge::Multiply) => l.activation == crate::ir::Activation::Linear,
+            Op::Rnn { .. } => lstm(&l.op),
+            Op::Bidirectional { forward, backward, .. } => lstm(forward) || lstm(backward),
+            Op::Merge(Merge::Concatenate(_)) | Op::Reshape { .. } | Op::Flatten | Op::Permute { .. } | Op::Dropout | Op::OutputPart { .. } => l.inputs.iter().any(|i| product(g, &g.layers[i.0])),
+            _ => false,
+        }
+    }
+    g.outputs.iter().map(|o| &g.layers[o.0]).filter(|l| product(g, l)).map(|l| l.name.clone()).collect()
 }
 
 /// What `gen` renders and `verify` checks: the plan of `g` for its

@@ -1441,7 +1441,7 @@ pub fn from_graph(
     let budgeted;
     let opts = match &chosen {
         Some((c, est)) => {
-            budgeted = Options { const_shift_adds: est.const_shift_adds.is_some(), ..budget_options(opts, config, c) };
+            budgeted = est.options(opts, config, c);
             &budgeted
         }
         None => opts,
@@ -1486,6 +1486,11 @@ pub fn from_graph(
         ));
         // What the budget leaves open can still exceed the part.
         let p = &opts.part;
+        match est.unrolled {
+            Some(Unrolled::Multipliers) => notes.push("--budget: the unrolled design (what gen makes without a budget, every layer at R = 1) fits it, at the shortest interval".into()),
+            Some(Unrolled::ShiftAdds) => notes.push("--budget: no folded design fits it; the unrolled design does, its constant products as shift-adds in the fabric".into()),
+            None => {}
+        }
         if let Some(sa) = est.const_shift_adds {
             notes.push(format!(
                 "--budget: the constant products of the layers it does not fold are shift-adds in the fabric: as multipliers they take an estimated {} DSP48, {}",
@@ -1506,8 +1511,8 @@ pub fn from_graph(
         let over: Vec<(String, String)> = [
             (b.lut.is_none() && lut > p.luts, format!("{lut} LUT (it has {})", p.luts), format!("lut={}", p.luts)),
             (b.ff.is_none() && ff > p.ffs, format!("{ff} FF (it has {})", p.ffs), format!("ff={}", p.ffs)),
-            (b.dsp.is_none() && est.dsp > p.dsps, format!("{} DSP48 (it has {})", est.dsp, p.dsps), format!("dsp={}", p.dsps)),
-            (b.bram36.is_none() && est.bram36 > p.bram36 as f64, format!("{:.1} BRAM36 (it has {})", est.bram36, p.bram36), format!("bram={}", p.bram36)),
+            (b.dsp.is_none() && dsp > p.dsps, format!("{dsp} DSP48 (it has {})", p.dsps), format!("dsp={}", p.dsps)),
+            (b.bram36.is_none() && bram > p.bram36 as f64, format!("{bram:.1} BRAM36 (it has {})", p.bram36), format!("bram={}", p.bram36)),
         ]
         .into_iter()
         .filter_map(|(o, have, add)| o.then_some((have, add)))
@@ -1540,10 +1545,26 @@ pub fn budget_config(g: &Graph, plan: &Plan, config: &crate::passes::config::Con
     if opts.no_dsp && b.lut.is_none() && b.ff.is_none() && b.bram36.is_none() {
         return Err(Error::Usage("--budget: with --no-dsp no multiplier is a DSP48, so a dsp= budget alone constrains nothing: give lut=, ff= or bram= too, or drop --no-dsp".into()));
     }
+    let (folded, shift_adds) = budget_folded(g, plan, config, opts, b, positions_at_once)?;
+    match unrolled_within(g, plan, config, opts, b, positions_at_once, &folded, shift_adds)? {
+        Some(unrolled) => unrolled.into_result(None),
+        None => folded.into_result(shift_adds),
+    }
+}
+
+/// The folded design of [`budget_config`] (the search folds from an
+/// interval of 2), and whether its constant products are shift-adds.
+fn budget_folded(g: &Graph, plan: &Plan, config: &crate::passes::config::Config, opts: &Options, b: &crate::arch::schedule::Budget, positions_at_once: bool) -> Result<(Search, Option<ShiftAdds>)> {
     let search = |o: &Options, outside: usize| budget_search(g, plan, config, o, b, positions_at_once, outside);
-    let first = search(opts, 0)?;
+    let mut first = search(opts, 0)?;
     if opts.no_dsp || b.dsp.is_none() {
-        return first.into_result(None);
+        // The estimate counts every multiplier, as the design's does
+        // (cross-check batch 15: "the budget's estimate, by which it chose
+        // the design: 60 DSP48" where the design takes 70).
+        if !opts.no_dsp && let Search::Fits { cfg, est, .. } = &mut first {
+            est.dsp += outside_dsp(g, plan, config, opts, cfg)?;
+        }
+        return Ok((first, None));
     }
     // The DSP48 outside the folded layers: the constant multipliers of
     // the layers that do not fold (a standalone batch norm's scales,
@@ -1557,33 +1578,96 @@ pub fn budget_config(g: &Graph, plan: &Plan, config: &crate::passes::config::Con
     let outside = |o: &Options| outside_dsp(g, plan, config, o, first.cfg());
     let multipliers = outside(opts)?;
     if multipliers == 0 {
-        return first.into_result(None);
+        return Ok((first, None));
     }
     let shift = Options { const_shift_adds: true, ..opts.clone() };
     let products = outside(&shift)?;
     let (a, s) = (search(opts, multipliers)?, search(&shift, products)?);
-    let interval = |o: &Options, c: &crate::passes::config::Config| -> Result<f64> {
-        Ok(if opts.io == Io::Stream {
-            budget_design(g, plan, config, o, c)?.interface.cycles_per_sample()
-        } else {
-            crate::arch::schedule::schedule(plan, None, c).initiation_interval as f64
-        })
-    };
+    let interval = |o: &Options, c: &crate::passes::config::Config| budget_interval(g, plan, &budget_options(o, config, c), c);
     // The constant multipliers' DSP48 (the rest are products of two
     // signals, which shift-adds do not replace).
     let shifted = |multipliers_fit| Some(ShiftAdds { dsp: multipliers - products, multipliers_fit });
-    match (&a, &s) {
-        (Search::Fits { .. }, Search::Fits { .. }) if interval(&shift, s.cfg())? < interval(opts, a.cfg())? => s.into_result(shifted(true)),
-        (Search::Fits { .. }, _) => a.into_result(None),
-        (_, Search::Fits { .. }) => s.into_result(shifted(false)),
+    Ok(match (&a, &s) {
+        (Search::Fits { .. }, Search::Fits { .. }) if interval(&shift, s.cfg())? < interval(opts, a.cfg())? => (s, shifted(true)),
+        (Search::Fits { .. }, _) => (a, None),
+        (_, Search::Fits { .. }) => (s, shifted(false)),
         (Search::Over { excess: ea, .. }, Search::Over { excess: es, .. }) => {
             if es < ea {
-                s.into_result(shifted(false))
+                (s, shifted(false))
             } else {
-                a.into_result(None)
+                (a, None)
             }
         }
+    })
+}
+
+/// The interval by which `--budget` compares designs: a streaming
+/// design's cycles a sample in its steady state (its timing
+/// simulation), else the schedule's initiation interval. `opts` are the
+/// design's own (which products are shift-adds).
+fn budget_interval(g: &Graph, plan: &Plan, opts: &Options, chosen: &crate::passes::config::Config) -> Result<f64> {
+    Ok(if opts.io == Io::Stream {
+        design_of(g, plan, opts, chosen)?.interface.cycles_per_sample()
+    } else {
+        crate::arch::schedule::schedule(plan, None, chosen).initiation_interval as f64
+    })
+}
+
+/// The unrolled design, every layer without a reuse factor of its own
+/// at R = 1 (what `gen` makes without a budget), where it fits the budget
+/// and its interval is shorter than the folded choice's `folded`; where
+/// nothing folded fits, it fitting or else closer to the budget. The
+/// search folds from an interval of 2, so without it a budget the
+/// unrolled design fits got a longer interval and more DSP48
+/// (cross-check batch 15: w3_bn under `dsp=60` took II 2 on 60 DSP48
+/// where the unrolled design takes II 1 on 57; `dsp=0` said no design
+/// fits where the unrolled one with shift-adds takes none). Its constant
+/// products are multipliers (as without a budget), else, where nothing
+/// folded fits, shift-adds: a DSP48 budget below the unrolled design's
+/// asks for folding (else, on the default part, any model of modest size
+/// would unroll into the fabric). Held to the part where the budget names
+/// no limit (a design with no folded layer to trade), and not built where
+/// its nonzero weights alone, a LUT or more each, exceed the LUTs (a
+/// ResNet-8 unrolled).
+#[allow(clippy::too_many_arguments)]
+fn unrolled_within(g: &Graph, plan: &Plan, config: &crate::passes::config::Config, opts: &Options, b: &crate::arch::schedule::Budget, positions_at_once: bool, folded: &Search, folded_shift_adds: Option<ShiftAdds>) -> Result<Option<Search>> {
+    let stream = opts.io == Io::Stream;
+    let (cfg, floor) = crate::arch::schedule::unrolled_config(plan, config, positions_at_once && !stream);
+    let p = &opts.part;
+    let (lut_limit, ff_limit) = (b.lut.unwrap_or(p.luts), b.ff.unwrap_or(p.ffs));
+    if floor > lut_limit {
+        return Ok(None);
     }
+    let folded_excess = match folded {
+        Search::Over { excess, .. } => Some(*excess),
+        Search::Fits { .. } => None,
+    };
+    let kinds = if folded_excess.is_some() && !opts.no_dsp { vec![Unrolled::Multipliers, Unrolled::ShiftAdds] } else { vec![Unrolled::Multipliers] };
+    let mut closest: Option<Search> = None;
+    for kind in kinds {
+        let o = Search::options(Some(kind), None, opts, config, &cfg);
+        // A design that cannot be generated is not the budget's choice.
+        let Ok(d) = design_of(g, plan, &o, &cfg) else { continue };
+        let est = crate::arch::schedule::Estimate { dsp: d.layers.iter().map(|l| l.counts.dsp_estimate).sum(), bram36: d.layers.iter().map(|l| l.counts.bram36_estimate).sum() };
+        let (lut, ff) = (d.fabric.luts(opts.no_dsp), d.fabric.ffs(opts.no_dsp));
+        if est.dsp > b.dsp.unwrap_or(p.dsps) && b.dsp.is_none() || est.bram36 > p.bram36 as f64 && b.bram36.is_none() || lut > lut_limit || ff > ff_limit {
+            continue;
+        }
+        let (over, excess) = over_budget(b, est.dsp, est.bram36, 0.0, Some((lut, ff)));
+        if !over.is_empty() {
+            if folded_excess.is_some_and(|f| excess < f) && closest.as_ref().is_none_or(|c| matches!(c, Search::Over { excess: e, .. } if excess < *e)) {
+                closest = Some(Search::Over { cfg: cfg.clone(), over, excess });
+            }
+            continue;
+        }
+        let shorter = match folded {
+            Search::Over { .. } => true,
+            Search::Fits { cfg: f, .. } => budget_interval(g, plan, &o, &cfg)? < budget_interval(g, plan, &Search::options(None, folded_shift_adds, opts, config, f), f)?,
+        };
+        // The other kind has the same interval.
+        return Ok(shorter.then_some(Search::Fits { cfg, est, fixed: 0.0, unrolled: Some(kind) }));
+    }
+    Ok(closest)
 }
 
 /// The DSP48 outside the folded layers of the design `opts` gives for
@@ -1593,22 +1677,65 @@ fn outside_dsp(g: &Graph, plan: &Plan, user: &crate::passes::config::Config, opt
     Ok(d.layers.iter().map(|l| l.counts.dsp_estimate - l.counts.folded_dsp).sum())
 }
 
+/// What a design takes over the budget `b` (its DSP48, block RAM in all,
+/// `fixed` of it line buffers and FIFOs, and its weighed LUTs and FFs),
+/// each item as the error names it, and how far ([`Budget::excess`]):
+/// nothing where it fits.
+///
+/// [`Budget::excess`]: crate::arch::schedule::Budget::excess
+fn over_budget(b: &crate::arch::schedule::Budget, dsp: usize, bram36: f64, fixed: f64, fabric: Option<(usize, usize)>) -> (Vec<String>, f64) {
+    let mut over = vec![];
+    if let Some(n) = b.dsp.filter(|&n| dsp > n) {
+        over.push(format!("{dsp} DSP48 (dsp={n})"));
+    }
+    if let Some(n) = b.bram36.filter(|&n| bram36 > n) {
+        over.push(format!("{bram36:.1} BRAM36 (bram={n}{})", if fixed > 0.0 { format!("; {fixed:.1} of them line buffers and FIFOs") } else { String::new() }));
+    }
+    if let Some((lut, ff)) = fabric {
+        if let Some(n) = b.lut.filter(|&n| lut > n) {
+            over.push(format!("{lut} LUT (lut={n})"));
+        }
+        if let Some(n) = b.ff.filter(|&n| ff > n) {
+            over.push(format!("{ff} FF (ff={n})"));
+        }
+    }
+    (over, b.excess(dsp, bram36, fabric))
+}
+
 /// The design a configuration `chosen` by `--budget` gives (from the
 /// user's configuration `user`; parallel or streamed by `opts.io`): what
 /// each of the budget's weighings builds.
 fn budget_design(g: &Graph, plan: &Plan, user: &crate::passes::config::Config, opts: &Options, chosen: &crate::passes::config::Config) -> Result<Design> {
-    let o = &budget_options(opts, user, chosen);
-    if o.io == Io::Stream { Ok(stream::generate_stream(g, plan, o, chosen)?.0) } else { generate(g, plan, o, &crate::arch::schedule::schedule(plan, None, chosen)) }
+    design_of(g, plan, &budget_options(opts, user, chosen), chosen)
+}
+
+/// The design of configuration `cfg` with options `o` (parallel or
+/// streamed by `o.io`), not written.
+fn design_of(g: &Graph, plan: &Plan, o: &Options, cfg: &crate::passes::config::Config) -> Result<Design> {
+    if o.io == Io::Stream { Ok(stream::generate_stream(g, plan, o, cfg)?.0) } else { generate(g, plan, o, &crate::arch::schedule::schedule(plan, None, cfg)) }
 }
 
 /// What a [`budget_search`] found: a design that fits, or the one
 /// closest to the budget (what it takes over, and its relative excess).
 enum Search {
-    Fits { cfg: crate::passes::config::Config, est: crate::arch::schedule::Estimate, fixed: f64 },
+    Fits { cfg: crate::passes::config::Config, est: crate::arch::schedule::Estimate, fixed: f64, unrolled: Option<Unrolled> },
     Over { cfg: crate::passes::config::Config, over: Vec<String>, excess: f64 },
 }
 
 impl Search {
+    /// `opts` for a design of the budget's, configuration `chosen` from the
+    /// user's `user`: unrolled (its constant products multipliers as
+    /// without a budget, or shift-adds), else the layers the budget
+    /// unrolled as shift-adds, and the constant products of the rest where
+    /// `const_shift_adds` says so.
+    fn options(unrolled: Option<Unrolled>, const_shift_adds: Option<ShiftAdds>, opts: &Options, user: &crate::passes::config::Config, chosen: &crate::passes::config::Config) -> Options {
+        match unrolled {
+            Some(Unrolled::Multipliers) => opts.clone(),
+            Some(Unrolled::ShiftAdds) => Options { const_shift_adds: true, ..budget_options(opts, user, chosen) },
+            None => Options { const_shift_adds: const_shift_adds.is_some(), ..budget_options(opts, user, chosen) },
+        }
+    }
+
     fn cfg(&self) -> &crate::passes::config::Config {
         match self {
             Search::Fits { cfg, .. } | Search::Over { cfg, .. } => cfg,
@@ -1619,7 +1746,7 @@ impl Search {
     /// constant products are shift-adds), or the error naming the closest.
     fn into_result(self, const_shift_adds: Option<ShiftAdds>) -> Result<(crate::passes::config::Config, BudgetEstimate)> {
         match self {
-            Search::Fits { cfg, est, fixed } => Ok((cfg, BudgetEstimate { dsp: est.dsp, bram36: est.bram36 + fixed, fixed_bram36: fixed, const_shift_adds })),
+            Search::Fits { cfg, est, fixed, unrolled } => Ok((cfg, BudgetEstimate { dsp: est.dsp, bram36: est.bram36 + fixed, fixed_bram36: fixed, const_shift_adds, unrolled })),
             Search::Over { over, .. } => Err(Error::Usage(format!(
                 "--budget: no design fits it: the closest takes an estimated {}; give a larger budget, or choose reuse factors with --reuse-factor or --config",
                 over.join(", ")
@@ -1741,25 +1868,9 @@ fn budget_search(g: &Graph, plan: &Plan, config: &crate::passes::config::Config,
     // What a design takes over the budget, and how far (relative to each
     // item): nothing where it fits.
     let over = |cfg: &crate::passes::config::Config, est: &crate::arch::schedule::Estimate, fixed: f64| -> Result<(Vec<String>, f64)> {
-        let total = est.bram36 + fixed;
-        let mut over = vec![];
-        if let Some(n) = b.dsp.filter(|&n| est.dsp > n) {
-            over.push(format!("{} DSP48 (dsp={n})", est.dsp));
-        }
-        if let Some(n) = b.bram36.filter(|&n| total > n) {
-            over.push(format!("{total:.1} BRAM36 (bram={n}{})", if fixed > 0.0 { format!("; {fixed:.1} of them line buffers and FIFOs") } else { String::new() }));
-        }
         // A design that cannot be generated says why here.
         let weighed = if b.lut.is_some() || b.ff.is_some() { Some(fabric(cfg)?) } else { None };
-        if let Some((lut, ff)) = weighed {
-            if let Some(n) = b.lut.filter(|&n| lut > n) {
-                over.push(format!("{lut} LUT (lut={n})"));
-            }
-            if let Some(n) = b.ff.filter(|&n| ff > n) {
-                over.push(format!("{ff} FF (ff={n})"));
-            }
-        }
-        Ok((over, b.excess(est.dsp, total, weighed)))
+        Ok(over_budget(b, est.dsp, est.bram36 + fixed, fixed, weighed))
     };
     // A streamed budget short of block RAM first counts the FIFOs at their
     // minimum, and keeps that choice where the generated design's own
@@ -1775,12 +1886,12 @@ fn budget_search(g: &Graph, plan: &Plan, config: &crate::passes::config::Config,
         })
         .flatten();
     Ok(match optimistic {
-        Some(o) if over(&o.0, &o.1, o.2)?.0.is_empty() => Search::Fits { cfg: o.0, est: o.1, fixed: o.2 },
+        Some(o) if over(&o.0, &o.1, o.2)?.0.is_empty() => Search::Fits { cfg: o.0, est: o.1, fixed: o.2, unrolled: None },
         optimistic => {
             let (c, e) = choose(&rest, opts.fifo_minimum);
             let (e, fixed) = (no_dsp(e), fixed_of(&c, opts.fifo_minimum));
             if over(&c, &e, fixed)?.0.is_empty() {
-                Search::Fits { cfg: c, est: e, fixed }
+                Search::Fits { cfg: c, est: e, fixed, unrolled: None }
             } else {
                 // Its FIFOs as sized (counted at twice their minimum, it
                 // was over where the generated design is not: merges_conv
@@ -1788,7 +1899,7 @@ fn budget_search(g: &Graph, plan: &Plan, config: &crate::passes::config::Config,
                 let sized = if stream { own_bram36(&c).map_or(fixed, |own| (own - e.bram36).max(0.0)) } else { fixed };
                 let at_sized = over(&c, &e, sized)?;
                 if at_sized.0.is_empty() {
-                    Search::Fits { cfg: c, est: e, fixed: sized }
+                    Search::Fits { cfg: c, est: e, fixed: sized, unrolled: None }
                 } else {
                     // Nothing fits: the closest design to the budget, its
                     // FIFOs as sized (merges_conv streamed under
@@ -1844,6 +1955,24 @@ pub struct BudgetEstimate {
     /// The constant products of the layers that do not fold are
     /// shift-adds ([`budget_config`]).
     pub const_shift_adds: Option<ShiftAdds>,
+    /// The design is the unrolled one ([`budget_config`]).
+    pub unrolled: Option<Unrolled>,
+}
+
+/// How the unrolled design a `--budget` chose multiplies by constants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unrolled {
+    /// By multipliers, as `gen` makes it without a budget.
+    Multipliers,
+    /// By shift-adds in the fabric: as multipliers they exceed the budget.
+    ShiftAdds,
+}
+
+impl BudgetEstimate {
+    /// `opts` for the design this estimate is of ([`Search::options`]).
+    fn options(&self, opts: &Options, user: &crate::passes::config::Config, chosen: &crate::passes::config::Config) -> Options {
+        Search::options(self.unrolled, self.const_shift_adds, opts, user, chosen)
+    }
 }
 
 /// Why `--budget` made the constant products of the layers that do not

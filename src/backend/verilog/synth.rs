@@ -30,6 +30,49 @@ pub struct Resources {
     pub secs: f64,
 }
 
+/// Whether Yosys's counts of the whole design `top` fit the part, and
+/// the budget where one chose the design: lines for `synth.txt`. The
+/// budget chose by the estimate, so Yosys can disagree (cross-check batch
+/// 15: a design chosen within `dsp=20` took 24 DSP48E1, and `--synth`
+/// compared them with the part's 220 only).
+pub fn fit_lines(top: &Resources, part: &crate::arch::part::Part, budget: Option<&crate::arch::schedule::Budget>) -> String {
+    let fits = top.luts <= part.luts && top.ffs <= part.ffs && top.dsps <= part.dsps && top.bram36 <= part.bram36 as f64;
+    let mut text = format!(
+        "{} {}: LUT {}/{} ({} of them LUT RAM and shift registers), FF {}/{}, DSP {}/{}, BRAM36 {:.1}/{} (Yosys counts; a vendor tool's can differ)\n",
+        if fits { "fits" } else { "does NOT fit" },
+        part.name,
+        top.luts,
+        part.luts,
+        top.lut_memory,
+        top.ffs,
+        part.ffs,
+        top.dsps,
+        part.dsps,
+        top.bram36,
+        part.bram36
+    );
+    if let Some(b) = budget {
+        // (item, Yosys's count, the budget's, over it)
+        let items: Vec<(String, bool)> = [
+            b.lut.map(|n| (format!("LUT {}/{n}", top.luts), top.luts > n)),
+            b.ff.map(|n| (format!("FF {}/{n}", top.ffs), top.ffs > n)),
+            b.dsp.map(|n| (format!("DSP {}/{n}", top.dsps), top.dsps > n)),
+            b.bram36.map(|n| (format!("BRAM36 {:.1}/{n}", top.bram36), top.bram36 > n)),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let over = items.iter().any(|i| i.1);
+        text += &format!(
+            "{} --budget: {} (Yosys counts; the budget chose the design by the estimate{})\n",
+            if over { "does NOT fit" } else { "fits" },
+            items.iter().map(|i| i.0.as_str()).collect::<Vec<_>>().join(", "),
+            if over { ", which Yosys exceeds" } else { "" }
+        );
+    }
+    text
+}
+
 fn count(stat: &str, prefix: &str) -> usize {
     cells(stat).filter(|(name, _)| name.starts_with(prefix)).map(|(_, n)| n).sum()
 }
@@ -155,6 +198,21 @@ pub fn synth_all(dir: &Path, files: &[String], modules: &[String], counts: &[sup
 
 #[cfg(test)]
 mod tests {
+    /// `--synth` says whether Yosys's counts fit the budget as well as the
+    /// part (it compared them with the part only).
+    #[test]
+    fn synth_compares_yosys_with_the_budget() {
+        let top = Resources { module: "m".into(), luts: 900, ffs: 300, dsps: 24, bram36: 0.5, ..Default::default() };
+        let part: crate::arch::part::Part = "xc7z020".parse().unwrap();
+        let alone = fit_lines(&top, &part, None);
+        assert!(alone.starts_with("fits xc7z020: LUT 900/53200") && !alone.contains("--budget"), "{alone}");
+        let b: crate::arch::schedule::Budget = "dsp=20,lut=1000".parse().unwrap();
+        let text = fit_lines(&top, &part, Some(&b));
+        assert!(text.contains("\ndoes NOT fit --budget: LUT 900/1000, DSP 24/20 (Yosys counts; the budget chose the design by the estimate, which Yosys exceeds)\n"), "{text}");
+        let b: crate::arch::schedule::Budget = "dsp=24,bram=0.5".parse().unwrap();
+        assert!(fit_lines(&top, &part, Some(&b)).contains("\nfits --budget: DSP 24/24, BRAM36 0.5/0.5 (Yosys counts; the budget chose the design by the estimate)\n"));
+    }
+
     use super::*;
 
     /// LUT RAM and shift registers take LUT sites: a 32-word FIFO of
