@@ -900,7 +900,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
             }
             let g = sem.load(&model)?;
             let frozen = qkhw::freeze::freeze(&g, &out)?;
-            for n in qkhw::freeze::not_frozen(&g) {
+            for n in qkhw::freeze::not_frozen(&g).into_iter().chain(qkhw::freeze::predict_changes(&g, &frozen)?) {
                 eprintln!("note: {n}");
             }
             for f in &frozen {

@@ -239,6 +239,22 @@ pub fn freeze(g: &Graph, out: &Path) -> Result<Vec<Frozen>> {
     Ok(frozen)
 }
 
+/// What freezing changes in QKeras's own `model.predict`: a batch norm's
+/// auto-scaled inverse quantizer, frozen to `model_save_quantized_weights`'s
+/// scale (see [`crate::passes::bn_tables::inverse_freeze_changes_predict`]).
+pub fn predict_changes(g: &Graph, frozen: &[Frozen]) -> Result<Vec<String>> {
+    let mut notes = vec![];
+    for l in &g.layers {
+        if let crate::ir::Op::BatchNorm(bn) = &l.op
+            && frozen.iter().any(|f| f.layer == l.name && f.key == "inverse_quantizer")
+            && let Some(n) = crate::passes::bn_tables::inverse_freeze_changes_predict(l, bn)?
+        {
+            notes.push(n);
+        }
+    }
+    Ok(notes)
+}
+
 /// The frozen file, read back by qkhw's own reader, has the original's
 /// hardware weights (codes, encodings and scales), as QKeras checks with
 /// `quantize_model_weights=True`.

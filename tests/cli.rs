@@ -83,6 +83,35 @@ fn weights_json_is_the_golden_dict() {
     assert!(text.contains("fused_bn_layer_name: 'bn1'"), "{text}");
 }
 
+/// A batch norm's auto_po2 inverse quantizer: QKeras's model.predict
+/// scales it per channel, model_save_quantized_weights (the hardware
+/// weights, and the scale `freeze` sets) as one vector, so QKeras's
+/// model.predict of the frozen model differs from the original's.
+/// `freeze` said nothing (cross-check batch 16: 154 of 256 outputs
+/// changed); it now says so, and `predict` too, each naming the channels
+/// QKeras's two quantizations of the inverse give differently
+/// (tests/golden/gen_freeze_bn.py computes them with QKeras's quantizer).
+#[test]
+fn freeze_and_predict_name_the_channels_an_auto_scaled_bn_inverse_changes() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/freeze_bn");
+    let meta: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("meta.json")).unwrap()).unwrap();
+    let differ: Vec<String> = meta["differ"].as_array().unwrap().iter().map(|c| c.to_string()).collect();
+    assert!(!differ.is_empty());
+    let channels = format!("differ in channel{} {},", if differ.len() == 1 { "" } else { "s" }, differ.join(", "));
+    let out = tmp("bninv.frozen.keras");
+    let _ = std::fs::remove_file(&out);
+    let o = qkhw().arg("freeze").arg(dir.join("bninv.keras")).arg("-o").arg(&out).output().unwrap();
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success() && out.exists(), "{e}");
+    assert!(e.contains("note: layer `bn`: the inverse_quantizer's frozen scale is model_save_quantized_weights's") && e.contains(&channels), "{e}");
+    let o = qkhw().arg("predict").arg(dir.join("bninv.keras")).arg("--input").arg(dir.join("inputs.npy")).arg("-o").arg(tmp("bninv.npy")).output().unwrap();
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success() && e.contains("QKeras's model.predict quantizes the batch norm's inverse per channel") && e.contains(&channels), "{e}");
+    // A batch norm without an auto-scaled inverse: nothing said.
+    let o = qkhw().arg("freeze").arg(model("auto_po2_mlp.keras")).arg("-o").arg(tmp("frozen-quiet.keras")).output().unwrap();
+    assert!(o.status.success() && !String::from_utf8_lossy(&o.stderr).contains("inverse_quantizer"));
+}
+
 /// `freeze` sets each auto_po2 quantizer's scale as post_training_scale
 /// (nested as QKeras saves it): the weights dict (scales included, with
 /// their shapes) and the predictions are the original's; a file it cannot

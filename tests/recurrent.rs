@@ -65,3 +65,29 @@ fn plan_refusal(name: &str) -> String {
     assert_eq!(e.lines().count(), 1, "{e}");
     e
 }
+
+/// A QGRU with implementation=2 and reset_after=False, which QKeras 1.2.1
+/// saves but cannot run (its model.predict raises), is computed as the
+/// same layer with implementation=1 (QKeras's predict of it, bit for
+/// bit), and `predict` says so (cross-check batch 16: silent); the
+/// implementation=1 file gets no such note. `tests/golden/gen_gru_impl2.py`.
+#[test]
+fn a_qgru_qkeras_cannot_run_is_computed_as_implementation_1_and_said() {
+    let dir = common::root().join("tests/golden/gru_impl2");
+    let meta: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("meta.json")).unwrap()).unwrap();
+    assert!(meta["impl2_predict"].is_string(), "QKeras ran it: {meta}");
+    let want = qkhw::npy::read_f32(&dir.join("outputs.npy")).unwrap();
+    let tmp = common::tmp("gru-impl2");
+    std::fs::create_dir_all(&tmp).unwrap();
+    for (file, said) in [("impl2.keras", true), ("impl1.keras", false)] {
+        let out = tmp.join(format!("{file}.npy"));
+        let o = Command::new(env!("CARGO_BIN_EXE_qkhw")).arg("predict").arg(dir.join(file)).arg("--input").arg(dir.join("inputs.npy")).arg("-o").arg(&out).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "{file}: {err}");
+        assert_eq!(err.contains("QGRU(implementation=2, reset_after=False) fails in QKeras"), said, "{file}: {err}");
+        let got = qkhw::npy::read_f32(&out).unwrap();
+        assert_eq!(got.shape, want.shape, "{file}");
+        let same = got.data.iter().zip(&want.data).filter(|(a, b)| a.to_bits() == b.to_bits()).count();
+        assert_eq!(same, want.data.len(), "{file}: equal to QKeras's implementation=1");
+    }
+}

@@ -241,6 +241,7 @@ fn rnn(cfg: &Cfg, class: &str) -> Result<(Op, Activation)> {
         return_sequences: cfg.bool("return_sequences", false)?,
         use_bias: cfg.bool("use_bias", true)?,
         reset_after: cfg.bool("reset_after", false)?,
+        implementation: cfg.usize("implementation", Some(1))?,
         go_backwards: cfg.bool("go_backwards", false)?,
         quantizers: Box::new([
             cfg.weight_quantizer("kernel_quantizer")?,

@@ -177,6 +177,9 @@ pub enum Op {
         return_sequences: bool,
         use_bias: bool,
         reset_after: bool,
+        /// Keras's `implementation` (1 or 2): the same equations; QKeras
+        /// 1.2.1's QGRU with 2 and `reset_after=False` fails in its call.
+        implementation: usize,
         go_backwards: bool,
         quantizers: Box<[Option<Quantizer>; 4]>,
         activation: Activation,

@@ -116,10 +116,17 @@ impl Builder<'_> {
     }
 
     fn direction_steps(&mut self, l: &Layer, x: usize, op: &Op, prefix: &str) -> Result<usize> {
-        let Op::Rnn { cell, units, return_sequences, reset_after, go_backwards, quantizers, activation, recurrent_activation, .. } = op else {
+        let Op::Rnn { cell, units, return_sequences, reset_after, implementation, go_backwards, quantizers, activation, recurrent_activation, .. } = op else {
             return Err(err(self.g, l, "a QBidirectional around a layer that is not QSimpleRNN, QLSTM or QGRU"));
         };
         let (cell, u, reset_after) = (*cell, *units, *reset_after);
+        // Cross-check batch 16: computed silently, where QKeras fails.
+        if cell == RnnCell::Gru && !reset_after && *implementation == 2 {
+            self.notices.push(format!(
+                "layer `{}`: QGRU(implementation=2, reset_after=False) fails in QKeras 1.2.1's own call, so there is no model.predict to match; qkhw computes the GRU's equations, as implementation=1 does (Keras's two implementations differ only in how they group the matrix products)",
+                l.name
+            ));
+        }
         let (t_len, feat) = match l.in_shapes[0][..] {
             [t, f] => (t, f),
             ref s => return Err(err(self.g, l, format!("expects a (time, features) input, got {s:?}"))),
