@@ -254,9 +254,12 @@ fn tiled_product(m: &mut Module, a: NetId, b: NetId, ce: NetId) -> Vec<NetId> {
         return vec![m.reg(p, Some(ce))];
     };
     let mut out = vec![];
-    for Tile { lsb, width, lo, hi } in pieces {
+    for (k, Tile { lsb, width, lo, hi }) in pieces.into_iter().enumerate() {
         let piece = m.slice(a, lsb, width, lo, hi);
-        let p = m.mul(piece, b);
+        // One multiplier, its pieces' slices counted (cross-check batch
+        // 15: the report's column counted slices, the module header
+        // multipliers).
+        let p = if k == 0 { m.mul(piece, b) } else { m.mul_tile(piece, b) };
         let p = m.reg(p, Some(ce));
         out.push(m.shl(p, lsb));
     }
@@ -890,6 +893,9 @@ mod tests {
                 })
                 .sum();
             assert!(built >= 1);
+            // One multiplier however many pieces (the report's column
+            // counted each piece; cross-check batch 15 M4), its slices all.
+            assert_eq!((m.resources().multipliers, m.resources().dsp48), (1, slices), "{x:?} x {w:?}: {built} pieces");
             assert_eq!(product_dsp48s(x, w), slices, "{x:?} x {w:?}");
             assert_eq!(product_dsp48s(w, x), slices, "{w:?} x {x:?}");
         }

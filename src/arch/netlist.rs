@@ -130,7 +130,9 @@ pub enum Cell {
     /// operands, a 24-bit code times a 6-bit weight written 30 × 30 took
     /// three DSP48E1 in Yosys, a 16-bit code times a constant four; signed
     /// they take one. The low bits, all the result has, are the same.
-    Mul { y: NetId, a: NetId, b: NetId },
+    /// `tile`: a further piece of one product cut into DSP-width tiles,
+    /// counted as no multiplier of its own (its slices are counted).
+    Mul { y: NetId, a: NetId, b: NetId, tile: bool },
     /// `y = a op b` (one bit).
     Compare { y: NetId, op: Cmp, a: NetId, b: NetId },
     /// `y = sel ? one : zero`.
@@ -353,9 +355,18 @@ impl Module {
     }
 
     pub fn mul(&mut self, a: NetId, b: NetId) -> NetId {
+        self.product(a, b, false)
+    }
+
+    /// A further piece of a product cut into tiles (see [`Cell::Mul`]).
+    pub fn mul_tile(&mut self, a: NetId, b: NetId) -> NetId {
+        self.product(a, b, true)
+    }
+
+    fn product(&mut self, a: NetId, b: NetId, tile: bool) -> NetId {
         let (lo, hi) = product_range((self.get(a).lo, self.get(a).hi), (self.get(b).lo, self.get(b).hi));
         let y = self.net(None, lo, hi, None, NetKind::Wire);
-        self.cells.push(Cell::Mul { y, a, b });
+        self.cells.push(Cell::Mul { y, a, b, tile });
         y
     }
 
@@ -678,8 +689,8 @@ impl Module {
         let mut r = Resources::default();
         for c in &self.cells {
             match c {
-                Cell::Mul { a, b, .. } => {
-                    r.multipliers += 1;
+                Cell::Mul { a, b, tile, .. } => {
+                    r.multipliers += usize::from(!tile);
                     r.dsp48 += super::folded::dsp48s((self.get(*a).lo, self.get(*a).hi), (self.get(*b).lo, self.get(*b).hi));
                 }
                 Cell::Add { .. } | Cell::Sub { .. } => r.adders += 1,
@@ -912,7 +923,7 @@ impl Module {
         for c in &self.cells {
             match c {
                 Cell::Const { .. } => {}
-                Cell::Mul { y, a, b } => {
+                Cell::Mul { y, a, b, .. } => {
                     let w = self.get(*y).width;
                     let _ = writeln!(s, "    assign {} = $signed({}) * $signed({});", self.get(*y).name, nm.ext(*a, w), nm.ext(*b, w));
                 }

@@ -393,7 +393,7 @@ fn renumber(c: &Cell, ids: &[NetId]) -> Cell {
         Cell::Const { y, value } => Cell::Const { y: f(y), value: *value },
         Cell::Add { y, a, b } => Cell::Add { y: f(y), a: f(a), b: f(b) },
         Cell::Sub { y, a, b } => Cell::Sub { y: f(y), a: f(a), b: f(b) },
-        Cell::Mul { y, a, b } => Cell::Mul { y: f(y), a: f(a), b: f(b) },
+        Cell::Mul { y, a, b, tile } => Cell::Mul { y: f(y), a: f(a), b: f(b), tile: *tile },
         Cell::Compare { y, op, a, b } => Cell::Compare { y: f(y), op: *op, a: f(a), b: f(b) },
         Cell::Mux { y, sel, one, zero } => Cell::Mux { y: f(y), sel: f(sel), one: f(one), zero: f(zero) },
         Cell::Slice { y, a, lsb } => Cell::Slice { y: f(y), a: f(a), lsb: *lsb },

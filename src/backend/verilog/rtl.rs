@@ -300,7 +300,7 @@ impl Rtl {
         }
         let w = width(lo, hi).max(s.w());
         let k = self.constant_at(c, w);
-        self.wire(lo, hi, w, |y| Cell::Mul { y, a: s.net, b: k.net })
+        self.wire(lo, hi, w, |y| Cell::Mul { y, a: s.net, b: k.net, tile: false })
     }
 
     /// `s` known to hold values in `lo..=hi` only, on the fewest bits.
@@ -327,7 +327,7 @@ impl Rtl {
         let c = [a.lo * b.lo, a.lo * b.hi, a.hi * b.lo, a.hi * b.hi];
         let (lo, hi) = (c.iter().copied().min().unwrap_or(0), c.iter().copied().max().unwrap_or(0));
         let w = width(lo, hi).max(a.w()).max(b.w());
-        self.wire(lo, hi, w, |y| Cell::Mul { y, a: a.net, b: b.net })
+        self.wire(lo, hi, w, |y| Cell::Mul { y, a: a.net, b: b.net, tile: false })
     }
 
     /// `a + b` of two summands (combinational).
