@@ -886,6 +886,40 @@ fn same_padded_average_pooling_streams_with_a_factor_per_position() {
     }
 }
 
+/// `same`-padded max pooling streamed: the padding is the input's lowest
+/// code, as Keras pads it with −∞ (the line buffer gave zeros, so a border
+/// window of negative values gave 0: cross-check batch 17, on Verilator,
+/// Icarus and in the HLS C simulation; its ReLU'd models hid it). Models:
+/// `tests/golden/gen_stream_nested.py` max_same (3x3 stride 1, 2x2 stride 2
+/// on a 5x6 map, 2x3 at strides (1, 2) after a convolution) and
+/// max_same1d, whose golden model equals QKeras's predictions bit for
+/// bit; streamed at R = 1 and 2 under random gaps and back-pressure,
+/// Icarus on max_same1d, HLS C simulation.
+#[test]
+fn same_padded_max_pooling_streams_with_the_lowest_code_as_padding() {
+    common::require("verilator");
+    let path = |name: &str| common::root().join(format!("tests/golden/stream_nested/{name}.keras"));
+    for name in ["max_same", "max_same1d"] {
+        let g = qkhw::load_graph(path(name), Default::default()).unwrap();
+        let dir = common::root().join("tests/golden/stream_nested");
+        let x = qkhw::npy::read_f32(&dir.join(format!("{name}.x.npy"))).unwrap();
+        let y = qkhw::npy::read_f32(&dir.join(format!("{name}.y.npy"))).unwrap();
+        let p = qkhw::golden::predict(&g, &x.data, &x.shape, &Default::default()).unwrap();
+        let same = p.output_f32(0).iter().zip(&y.data).filter(|(a, b)| a.to_bits() == b.to_bits()).count();
+        assert_eq!(same, y.data.len(), "{name}: predict against QKeras");
+    }
+    for (name, reuse) in [("max_same", None), ("max_same", Some(2)), ("max_same1d", None)] {
+        let tag = format!("{name}-r{}", reuse.unwrap_or(1));
+        let (d, plan) = streams_on_verilator(&path(name), reuse, &tag, 60, 18);
+        if name == "max_same1d" {
+            passes_on_icarus(&d, &plan, &tag);
+        }
+    }
+    for name in ["max_same", "max_same1d"] {
+        streams_in_hls_csim(&path(name), 60);
+    }
+}
+
 /// Transposed convolutions streamed: zero insertion (strides above 1),
 /// then an ordinary convolution of the flipped kernel at stride 1 over
 /// windows of the result (they were refused: "this layer is not streamed
@@ -1038,7 +1072,7 @@ fn both_line_buffers_give_every_window_at_their_stated_rate() {
         let geo = Geo { in_h, in_w, cin, out_h, out_w, cout: cin, kh, kw, sh, sw, dh, dw, pad_top, pad_left };
         for kind in [Serial, Sliding] {
             let name = format!("lb{n}_{}", if kind == Serial { "serial" } else { "sliding" });
-            let lb = line_buffer(&name, &geo, W, kind);
+            let lb = line_buffer(&name, &geo, W, kind, 0);
             let pw = cin as u32 * W;
             let ww = (kh * kw) as u32 * pw;
             let npix = in_h * in_w;

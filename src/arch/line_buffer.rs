@@ -239,8 +239,9 @@ fn serial_cycles_per_image(geo: &Geo) -> usize {
     geo.out_h * (taps + 3 + (geo.out_w - 1) * (new_columns(geo) * geo.kh + 3))
 }
 
-/// The line buffer of `geo` over pixels of `geo.cin` elements of `width` bits.
-pub fn line_buffer(name: &str, geo: &Geo, width: u32, kind: LineBufferKind) -> LineBuffer {
+/// The line buffer of `geo` over pixels of `geo.cin` elements of `width`
+/// bits; a padding tap gives `pad` in every element.
+pub fn line_buffer(name: &str, geo: &Geo, width: u32, kind: LineBufferKind, pad: i128) -> LineBuffer {
     let mut m = Module::new(name);
     let what = match kind {
         LineBufferKind::Serial => "Serial line buffer (a tap a cycle)",
@@ -252,9 +253,16 @@ pub fn line_buffer(name: &str, geo: &Geo, width: u32, kind: LineBufferKind) -> L
     ));
     let pix = geo.cin as u32 * width;
     let ports = stream_ports(&mut m, pix);
+    let pad_pix = if pad == 0 {
+        m.constant_at(0, pix)
+    } else {
+        m.header.push(format!("A padding tap gives {pad} in every element."));
+        let one = m.constant_at(pad, width);
+        m.concat(vec![one; geo.cin])
+    };
     match kind {
-        LineBufferKind::Serial => serial_line_buffer(m, geo, pix, ports),
-        LineBufferKind::Sliding => sliding_line_buffer(m, geo, pix, ports),
+        LineBufferKind::Serial => serial_line_buffer(m, geo, pix, ports, pad_pix),
+        LineBufferKind::Sliding => sliding_line_buffer(m, geo, pix, ports, pad_pix),
     }
 }
 
@@ -288,7 +296,7 @@ pub fn fifo_ram(capacity: usize) -> (usize, u32) {
 /// ports made), over pixels of `pix` bits: one position of the padded map
 /// a cycle, one window per output position (see the module's
 /// documentation).
-fn sliding_line_buffer(mut m: Module, geo: &Geo, pix: u32, (rst, s_data, s_valid, m_ready): (NetId, NetId, NetId, NetId)) -> LineBuffer {
+fn sliding_line_buffer(mut m: Module, geo: &Geo, pix: u32, (rst, s_data, s_valid, m_ready): (NetId, NetId, NetId, NetId), pad_pix: NetId) -> LineBuffer {
     let (ph, pw) = padded_map(geo);
     let rows = (geo.kh - 1) * geo.dh;
     let cols = (geo.kw - 1) * geo.dw + 1;
@@ -366,8 +374,7 @@ fn sliding_line_buffer(mut m: Module, geo: &Geo, pix: u32, (rst, s_data, s_valid
     let last = m.and(emit, last_xy);
 
     // Stage 1 registers (loaded when the pipeline advances).
-    let zero_pix = m.constant_at(0, pix);
-    let pixel = m.bus_mux(need, s_data, zero_pix);
+    let pixel = m.bus_mux(need, s_data, pad_pix);
     let p1_pix = m.bus_reg_later(pix, Some(adv), None);
     m.drive(p1_pix, pixel);
     let d = m.mux(adv, step, p1_valid);
@@ -432,7 +439,7 @@ fn sliding_line_buffer(mut m: Module, geo: &Geo, pix: u32, (rst, s_data, s_valid
 /// The serial line buffer of `geo` in module `m` (its header and stream
 /// ports made), over pixels of `pix` bits: one tap a cycle (see the
 /// module's documentation).
-fn serial_line_buffer(mut m: Module, geo: &Geo, pix: u32, (rst, s_data, s_valid, m_ready): (NetId, NetId, NetId, NetId)) -> LineBuffer {
+fn serial_line_buffer(mut m: Module, geo: &Geo, pix: u32, (rst, s_data, s_valid, m_ready): (NetId, NetId, NetId, NetId), pad_pix: NetId) -> LineBuffer {
     let (h, w) = (geo.in_h as i128, geo.in_w as i128);
     let b = row_slots(geo);
     let bb = b.trailing_zeros();
@@ -576,8 +583,7 @@ fn serial_line_buffer(mut m: Module, geo: &Geo, pix: u32, (rst, s_data, s_valid,
     let shift = m.reg_reset(fetching, None, rst, 0);
     let outside = m.not(inside);
     let pad = m.reg(outside, None);
-    let zero_pix = m.constant(0);
-    let tap_in = m.bus_mux(pad, zero_pix, q);
+    let tap_in = m.bus_mux(pad, pad_pix, q);
     let regs: Vec<NetId> = (0..taps)
         .map(|_| m.bus_reg_later(pix, Some(shift), None))
         .collect();

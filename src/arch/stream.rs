@@ -62,8 +62,10 @@ pub enum Stage {
         step: usize,
     },
     /// A line buffer over an `in_h × in_w` map of `cin`-element pixels of
-    /// `width` bits, giving one window per output position of `geo`.
-    Window { name: String, geo: Geo, width: u32 },
+    /// `width` bits, giving one window per output position of `geo`; a
+    /// padding tap gives `pad` in every element (0; a max pooling's
+    /// lowest code, as Keras pads it with −∞).
+    Window { name: String, geo: Geo, width: u32, pad: i128 },
     /// `beats` beats of `elems` elements of `width` bits gathered into one.
     Collect {
         name: String,
@@ -1024,7 +1026,7 @@ pub fn stream_plan(plan: &Plan) -> Result<StreamPlan> {
             } else {
                 src
             };
-            let win = b.push_node(Stage::Window { name: format!("{name}_window"), geo: zgeo.clone(), width }, vec![z]);
+            let win = b.push_node(Stage::Window { name: format!("{name}_window"), geo: zgeo.clone(), width, pad: 0 }, vec![z]);
             let mut s = Sub::new(beat_input(plan, x, vec![zgeo.kh, zgeo.kw, zgeo.cin], true), x);
             s.push(plan, i, vec![geo.cout], StepOp::Conv { geo: window_local(&zgeo), w: wconv, b: bias.clone() })?;
             b.open = Some((s, i, vec![win]));
@@ -1065,9 +1067,14 @@ pub fn stream_plan(plan: &Plan) -> Result<StreamPlan> {
             let src = b.src(x)?;
             b.flush();
             let name = layer_of(plan, i);
-            let win = b.push_node(Stage::Window { name: format!("{name}_window"), geo: geo.clone(), width: plan.steps[x].fmt.width }, vec![src]);
             let padded = (0..geo.out_h).any(|oy| (0..geo.kh).any(|ky| geo.in_row(oy, ky).is_none()))
                 || (0..geo.out_w).any(|ox| (0..geo.kw).any(|kx| geo.in_col(ox, kx).is_none()));
+            // A max pooling's padding is its input's lowest code, which no
+            // window's maximum is below: Keras pads it with −∞, and a zero
+            // won a border window of negative values (cross-check batch 17:
+            // MaxPooling2D(3, 1, "same") gave 0 where QKeras gives −90/64).
+            let pad = if matches!(st.op, StepOp::Pool { max: true, .. }) { plan.steps[x].lo.min(0) } else { 0 };
+            let win = b.push_node(Stage::Window { name: format!("{name}_window"), geo: geo.clone(), width: plan.steps[x].fmt.width, pad }, vec![src]);
             if matches!(st.op, StepOp::ZeroPad { .. }) {
                 // The window is the padded pixel itself.
                 b.src_of.insert(i, win);

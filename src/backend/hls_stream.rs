@@ -235,7 +235,7 @@ pub fn dataflow(g: &Graph, plan: &Plan, flavor: Flavor, name: &str, ins: &[crate
                     ot = b.out_t,
                 );
             }
-            Stage::Window { geo: gm, .. } => {
+            Stage::Window { geo: gm, pad, .. } => {
                 let rows = (gm.kh - 1) * gm.dh + 1;
                 let (it, _) = ty(node.inputs[0]);
                 let positions = gm.out_h * gm.out_w;
@@ -244,7 +244,7 @@ pub fn dataflow(g: &Graph, plan: &Plan, flavor: Flavor, name: &str, ins: &[crate
                 let table: Vec<String> = needs.iter().map(|v| v.to_string()).collect();
                 let _ = writeln!(
                     stages,
-                    "static const uint32_t {name}_need{k}[{positions}] = {{{}}};\n{sig} {{\n    static {it} lb[{rows}][{row}];\n    size_t p = 0;\n    for (size_t y = 0; y < {ih}; ++y) {{\n        for (size_t x = 0; x < {iw}; ++x) {{\n{pipeline_in}            {ib} px = i0.read();\n            for (size_t c = 0; c < {cin}; ++c) lb[y % {rows}][x * {cin} + c] = px.v[c];\n            size_t seen = y * {iw} + x + 1;\n            while (p < {positions} && {name}_need{k}[p] <= seen) {{\n                size_t oy = p / {ow}, ox = p % {ow};\n                {out_bt} w;\n                for (size_t ky = 0; ky < {kh}; ++ky) {{\n                    long ty = (long)(oy * {sh} + ky * {dh}) - {pt};\n                    for (size_t kx = 0; kx < {kw}; ++kx) {{\n                        long tx = (long)(ox * {sw} + kx * {dw}) - {pl};\n                        int inside = ty >= 0 && ty < {ih} && tx >= 0 && tx < {iw};\n                        for (size_t c = 0; c < {cin}; ++c) w.v[(ky * {kw} + kx) * {cin} + c] = inside ? lb[(size_t)ty % {rows}][(size_t)tx * {cin} + c] : ({it})0;\n                    }}\n                }}\n                o.write(w);\n                ++p;\n            }}\n        }}\n    }}\n}}",
+                    "static const uint32_t {name}_need{k}[{positions}] = {{{}}};\n{sig} {{\n    static {it} lb[{rows}][{row}];\n    size_t p = 0;\n    for (size_t y = 0; y < {ih}; ++y) {{\n        for (size_t x = 0; x < {iw}; ++x) {{\n{pipeline_in}            {ib} px = i0.read();\n            for (size_t c = 0; c < {cin}; ++c) lb[y % {rows}][x * {cin} + c] = px.v[c];\n            size_t seen = y * {iw} + x + 1;\n            while (p < {positions} && {name}_need{k}[p] <= seen) {{\n                size_t oy = p / {ow}, ox = p % {ow};\n                {out_bt} w;\n                for (size_t ky = 0; ky < {kh}; ++ky) {{\n                    long ty = (long)(oy * {sh} + ky * {dh}) - {pt};\n                    for (size_t kx = 0; kx < {kw}; ++kx) {{\n                        long tx = (long)(ox * {sw} + kx * {dw}) - {pl};\n                        int inside = ty >= 0 && ty < {ih} && tx >= 0 && tx < {iw};\n                        for (size_t c = 0; c < {cin}; ++c) w.v[(ky * {kw} + kx) * {cin} + c] = inside ? lb[(size_t)ty % {rows}][(size_t)tx * {cin} + c] : ({it}){pad};\n                    }}\n                }}\n                o.write(w);\n                ++p;\n            }}\n        }}\n    }}\n}}",
                     table.join(", "),
                     row = gm.in_w * gm.cin,
                     ib = beat_t(node.inputs[0]),

@@ -62,6 +62,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pinned_env  # noqa: E402,F401  (before TensorFlow loads)
 
 import keras  # noqa: E402
+import numpy as np  # noqa: E402
 from keras import layers as L  # noqa: E402
 from qkeras import QActivation, QAveragePooling2D, QConv1D, QConv2D, QConv2DTranspose, QDense, QDepthwiseConv2D, QGlobalAveragePooling2D  # noqa: E402
 from qkeras.quantizers import quantized_bits, quantized_relu  # noqa: E402
@@ -283,13 +284,47 @@ def twice_forked():
     keras.Model(i, y, name="twice_forked").save(os.path.join(OUT, "twice_forked.keras"))
 
 
+def max_same():
+    """Max poolings padded `same` over negative values (Keras pads them with
+    -inf: a zero padding won a border window; cross-check batch 17), with
+    QKeras's predictions of 64 inputs (max_same.x.npy, max_same.y.npy)."""
+    keras.utils.set_random_seed(18)
+    k = dict(kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(8, 3, alpha=1))
+    i = keras.Input((5, 6, 2), name="img")
+    h = QActivation(quantized_bits(8, 2, alpha=1), name="in_q")(i)
+    h = L.MaxPooling2D(3, strides=1, padding="same", name="mp3")(h)                          # 5x6x2
+    h = L.MaxPooling2D(2, strides=2, padding="same", name="mp2")(h)                          # 3x3x2
+    h = QActivation(quantized_bits(8, 3, alpha=1), name="q1")(QConv2D(3, 2, padding="same", name="c1", **k)(h))
+    h = L.MaxPooling2D((2, 3), strides=(1, 2), padding="same", name="mp23")(h)              # 3x2x3
+    y = QDense(3, name="out", **k)(L.Flatten(name="flat")(h))
+    m = keras.Model(i, y, name="max_same")
+    m.save(os.path.join(OUT, "max_same.keras"))
+    x = np.random.default_rng(18).uniform(-5, 5, (64, 5, 6, 2)).astype(np.float32)
+    np.save(os.path.join(OUT, "max_same.x.npy"), x)
+    np.save(os.path.join(OUT, "max_same.y.npy"), m.predict(x, batch_size=64, verbose=0).astype(np.float32))
+
+
+def max_same1d():
+    keras.utils.set_random_seed(19)
+    i = keras.Input((7, 2), name="seq")
+    h = QActivation(quantized_bits(8, 2, alpha=1), name="in_q")(i)
+    h = L.MaxPooling1D(3, strides=1, padding="same", name="mp3")(h)
+    y = L.MaxPooling1D(2, strides=2, padding="same", name="mp2")(h)
+    m = keras.Model(i, y, name="max_same1d")
+    m.save(os.path.join(OUT, "max_same1d.keras"))
+    x = np.random.default_rng(19).uniform(-5, 5, (64, 7, 2)).astype(np.float32)
+    np.save(os.path.join(OUT, "max_same1d.x.npy"), x)
+    np.save(os.path.join(OUT, "max_same1d.y.npy"), m.predict(x, batch_size=64, verbose=0).astype(np.float32))
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     extra = {"mul_join": mul_join, "crop": crop, "crop1d": crop1d, "nested_res": nested_res, "upsample": upsample,
              "upsample1d": upsample1d, "two_reductions": two_reductions, "reductions": reductions,
              "avg_same": avg_same, "avg_same1d": avg_same1d, "conv_t": conv_t,
              "wide_vector": wide_vector, "budget_ram": budget_ram,
-             "budget_fifo": budget_fifo, "twice_forked": twice_forked}
+             "budget_fifo": budget_fifo, "twice_forked": twice_forked,
+             "max_same": max_same, "max_same1d": max_same1d}
     if len(sys.argv) > 1 and "long_skip" not in sys.argv[1:]:
         for n in sys.argv[1:]:
             extra[n]()

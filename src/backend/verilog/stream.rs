@@ -293,10 +293,10 @@ pub fn generate_stream(
             }
             stage => {
                 let (m, cycles, latency) = match stage {
-                    Stage::Window { geo, width, .. } => {
+                    Stage::Window { geo, width, pad, .. } => {
                         let kind = sp.window_kind(k, geo, opts.reuse_factor, cfg);
                         kinds[usize::from(kind == LineBufferKind::Sliding)].push(stage.name().to_string());
-                        let lb = line_buffer(&format!("{name}_line_buffer"), geo, *width, kind);
+                        let lb = line_buffer(&format!("{name}_line_buffer"), geo, *width, kind, *pad);
                         let c = lb.cycles_per_image;
                         (
                             lb.module,
