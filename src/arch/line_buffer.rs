@@ -14,7 +14,8 @@
 //! is read); a row of input goes into slot `(rows received) mod B`. For
 //! each output position in raster order the block waits until the window's
 //! bottom-right pixel has arrived, reads its taps one per cycle, column by
-//! column (a padding tap reads nothing and gives zeros), into a shift
+//! column (a padding tap reads nothing and gives the pad value: zeros, a
+//! max pooling's lowest code), into a shift
 //! register, and hands the finished window to an output register with a
 //! valid/ready handshake. Column reuse: where the stride is a whole number
 //! `j` of dilated columns (`sw = j·dw`, `j < kw`; stride 1 on an undilated
@@ -314,7 +315,7 @@ fn sliding_line_buffer(mut m: Module, geo: &Geo, pix: u32, (rst, s_data, s_valid
     let adv = m.not(stuck);
 
     // Stage 0: the walk over the padded map; an input pixel is taken at
-    // the positions of the input, a zero made at the padding's.
+    // the positions of the input, the pad value made at the padding's.
     // (The walk's counters step on `step`, which reads them: driven below.)
     let step = m.instance_output(0, 1, 1);
     let Raster { x: px, y: py, x_last: px_last, y_last: py_last } = raster(&mut m, pw, ph, step, rst);

@@ -5,7 +5,8 @@
 //!
 //! - A [`Stage::Window`] is a line buffer: it takes pixel beats and gives
 //!   one beat per output position holding that position's whole
-//!   `kh × kw × cin` window (zeros where it reads padding), in the C order
+//!   `kh × kw × cin` window (zeros where it reads padding; a max
+//!   pooling's lowest code), in the C order
 //!   of a `(kh, kw, cin)` tensor.
 //! - A [`Stage::Beat`] runs a sub-plan on every beat: the window's
 //!   convolution, depthwise convolution or pooling rewritten as a layer over
