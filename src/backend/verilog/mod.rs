@@ -291,6 +291,14 @@ pub struct Design {
     pub top_ff_bits: usize,
 }
 
+impl Design {
+    /// The design's DSP48 and BRAM36 by the estimate, summed over its
+    /// layers (report.json's), which `--budget` weighs candidates by.
+    pub fn estimate(&self) -> crate::arch::schedule::Estimate {
+        crate::arch::schedule::Estimate { dsp: self.layers.iter().map(|l| l.counts.dsp_estimate).sum(), bram36: self.layers.iter().map(|l| l.counts.bram36_estimate).sum() }
+    }
+}
+
 /// A FIFO of a streaming design, as `report.json` lists it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FifoInfo {
@@ -1471,8 +1479,7 @@ pub fn from_graph(
         // FIFOs at twice their deadlock-free minimum, before the timing
         // simulation sizes them; cross-check batch 11: the note said 1.0
         // BRAM36 where the report said 0.5).
-        let dsp: usize = d.layers.iter().map(|l| l.counts.dsp_estimate).sum();
-        let bram: f64 = d.layers.iter().map(|l| l.counts.bram36_estimate).sum();
+        let crate::arch::schedule::Estimate { dsp, bram36: bram } = d.estimate();
         let chosen_by = if dsp != est.dsp || (bram - est.bram36).abs() >= 0.05 {
             let fixed = if est.fixed_bram36 > 0.0 { format!(", {:.1} of them line buffers and FIFOs", est.fixed_bram36) } else { String::new() };
             format!(" (the budget's estimate, by which it chose the design: {} DSP48 and {:.1} BRAM36{fixed})", est.dsp, est.bram36)
@@ -1583,7 +1590,7 @@ fn budget_folded(g: &Graph, plan: &Plan, config: &crate::passes::config::Config,
     let shift = Options { const_shift_adds: true, ..opts.clone() };
     let products = outside(&shift)?;
     let (a, s) = (search(opts, multipliers)?, search(&shift, products)?);
-    let interval = |o: &Options, c: &crate::passes::config::Config| budget_interval(g, plan, &budget_options(o, config, c), c);
+    let interval = |o: &Options, c: &crate::passes::config::Config| budget_interval(g, plan, &budget_options(o, config, c), c, None);
     // The constant multipliers' DSP48 (the rest are products of two
     // signals, which shift-adds do not replace).
     let shifted = |multipliers_fit| Some(ShiftAdds { dsp: multipliers - products, multipliers_fit });
@@ -1604,10 +1611,14 @@ fn budget_folded(g: &Graph, plan: &Plan, config: &crate::passes::config::Config,
 /// The interval by which `--budget` compares designs: a streaming
 /// design's cycles a sample in its steady state (its timing
 /// simulation), else the schedule's initiation interval. `opts` are the
-/// design's own (which products are shift-adds).
-fn budget_interval(g: &Graph, plan: &Plan, opts: &Options, chosen: &crate::passes::config::Config) -> Result<f64> {
+/// design's own (which products are shift-adds); `built`, the design
+/// where the caller has it (a stream's is not generated again).
+fn budget_interval(g: &Graph, plan: &Plan, opts: &Options, chosen: &crate::passes::config::Config, built: Option<&Design>) -> Result<f64> {
     Ok(if opts.io == Io::Stream {
-        design_of(g, plan, opts, chosen)?.interface.cycles_per_sample()
+        match built {
+            Some(d) => d.interface.cycles_per_sample(),
+            None => design_of(g, plan, opts, chosen)?.interface.cycles_per_sample(),
+        }
     } else {
         crate::arch::schedule::schedule(plan, None, chosen).initiation_interval as f64
     })
@@ -1648,7 +1659,7 @@ fn unrolled_within(g: &Graph, plan: &Plan, config: &crate::passes::config::Confi
         let o = Search::options(Some(kind), None, opts, config, &cfg);
         // A design that cannot be generated is not the budget's choice.
         let Ok(d) = design_of(g, plan, &o, &cfg) else { continue };
-        let est = crate::arch::schedule::Estimate { dsp: d.layers.iter().map(|l| l.counts.dsp_estimate).sum(), bram36: d.layers.iter().map(|l| l.counts.bram36_estimate).sum() };
+        let est = d.estimate();
         let (lut, ff) = (d.fabric.luts(opts.no_dsp), d.fabric.ffs(opts.no_dsp));
         // Over the part in an item the budget leaves open: not a candidate
         // (over a named item it can still be the closest; cross-check
@@ -1666,7 +1677,7 @@ fn unrolled_within(g: &Graph, plan: &Plan, config: &crate::passes::config::Confi
         }
         let shorter = match folded {
             Search::Over { .. } => true,
-            Search::Fits { cfg: f, .. } => budget_interval(g, plan, &o, &cfg)? < budget_interval(g, plan, &Search::options(None, folded_shift_adds, opts, config, f), f)?,
+            Search::Fits { cfg: f, .. } => budget_interval(g, plan, &o, &cfg, Some(&d))? < budget_interval(g, plan, &Search::options(None, folded_shift_adds, opts, config, f), f, None)?,
         };
         // The other kind has the same interval.
         return Ok(shorter.then_some(Search::Fits { cfg, est, fixed: 0.0, unrolled: Some(kind) }));
@@ -1864,7 +1875,7 @@ fn budget_search(g: &Graph, plan: &Plan, config: &crate::passes::config::Config,
     // A design's own block RAM in all (its FIFOs sized by the timing
     // simulation): its layers' by the estimate, the rest its line
     // buffers' and FIFOs'.
-    let own_bram36 = |c: &crate::passes::config::Config| -> Option<f64> { Some(budget_design(g, plan, config, opts, c).ok()?.layers.iter().map(|l| l.counts.bram36_estimate).sum()) };
+    let own_bram36 = |c: &crate::passes::config::Config| -> Option<f64> { Some(budget_design(g, plan, config, opts, c).ok()?.estimate().bram36) };
     let no_dsp = |mut e: crate::arch::schedule::Estimate| {
         e.dsp = if opts.no_dsp { 0 } else { e.dsp + outside };
         e
